@@ -1,0 +1,201 @@
+//! `sluice-mock`: a mock upstream that speaks the providers' real wire formats over HTTP, for
+//! tests and load tests. Same workers and HTTP server as Sluice; same replies as the in-process
+//! `mock` provider (shared code in `sluice::mock`).
+
+use bytes::Bytes;
+use sluice::http::server::client_gone;
+use sluice::http::{Conn, Handler, Method, Request};
+use sluice::mock::{openai, Scenario};
+use sluice::runtime::{self, Housekeeping, WorkerSettings};
+use sluice::wire::json;
+use std::cell::Cell;
+use std::io;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const USAGE: &str = "usage: sluice-mock [--listen ADDR] [--workers N] [--latency-ms N] [--chunks N]
+                   [--chunk-delay-ms N] [--fail-status S --fail-every N]
+
+Serves the OpenAI wire format (POST /v1/chat/completions, /v1/completions, /v1/embeddings,
+GET /v1/models). Replies echo the last user message. A model name containing error-NNN answers
+with that HTTP status. --fail-every N makes every Nth request answer --fail-status (default 500).";
+
+#[derive(Clone, Copy)]
+struct Knobs {
+    latency: Duration,
+    chunks: usize,
+    chunk_delay: Duration,
+    fail_status: u16,
+    fail_every: u64,
+}
+
+/// Requests seen across all workers (for --fail-every).
+static SEEN: AtomicU64 = AtomicU64::new(0);
+
+struct MockServer {
+    knobs: Knobs,
+    _served: Cell<u64>,
+}
+
+impl Housekeeping for MockServer {}
+
+impl Handler for MockServer {
+    async fn handle(&self, req: Request, conn: &mut Conn) -> io::Result<()> {
+        let k = self.knobs;
+        let ka = req.keep_alive;
+        let json_ct: &[u8] = b"application/json";
+        let path = req.path().to_string();
+        let path = path.strip_prefix("/openai").unwrap_or(&path);
+        if req.method == Method::Get && (path == "/v1/models" || path == "/models") {
+            let body = openai::models(["gpt-4o-mini", "gpt-4o", "text-embedding-3-small"], "sluice-mock");
+            return conn.send_full(200, &[("content-type", json_ct)], Bytes::from(body), ka).await;
+        }
+        if req.method == Method::Get && path == "/health" {
+            return conn.send_full(200, &[("content-type", json_ct)], Bytes::from_static(b"{\"status\":\"ok\"}"), ka).await;
+        }
+        if req.method != Method::Post {
+            let body = openai::error_body(404, &format!("no route for {} {}", req.method.as_str(), path));
+            return conn.send_full(404, &[("content-type", json_ct)], Bytes::from(body), ka).await;
+        }
+        let n = SEEN.fetch_add(1, Ordering::Relaxed) + 1;
+        if !k.latency.is_zero() {
+            monoio::time::sleep(k.latency).await;
+        }
+        let peek = match json::peek(&req.body) {
+            Ok(p) => p,
+            Err(e) => {
+                let body = openai::error_body(400, &e.message());
+                return conn.send_full(400, &[("content-type", json_ct)], Bytes::from(body), ka).await;
+            }
+        };
+        let model = peek.model.clone().unwrap_or_default();
+        let scenario = if k.fail_every > 0 && n % k.fail_every == 0 {
+            Scenario::Error(k.fail_status)
+        } else {
+            Scenario::from_model(&model)
+        };
+        if let Scenario::Error(status) = scenario {
+            let body = openai::error_body(status, &format!("mock error {status}"));
+            return conn
+                .send_full(status, &[("content-type", json_ct), ("x-request-id", b"req_mock")], Bytes::from(body), ka)
+                .await;
+        }
+        let events = match (path, peek.stream) {
+            ("/v1/chat/completions" | "/chat/completions", false) => {
+                let plan = openai::plan_chat(&req.body, &model, false);
+                let body = Bytes::from(openai::chat_completion(&plan));
+                return conn.send_full(200, &[("content-type", json_ct), ("x-request-id", b"req_mock")], body, ka).await;
+            }
+            ("/v1/chat/completions" | "/chat/completions", true) => {
+                let plan = openai::plan_chat(&req.body, &model, peek.include_usage);
+                openai::chat_stream_events(&plan, k.chunks)
+            }
+            ("/v1/completions" | "/completions", false) => {
+                let body = Bytes::from(openai::completion(&req.body, &model));
+                return conn.send_full(200, &[("content-type", json_ct)], body, ka).await;
+            }
+            ("/v1/completions" | "/completions", true) => {
+                openai::completion_stream_events(&req.body, &model, k.chunks, peek.include_usage)
+            }
+            ("/v1/embeddings" | "/embeddings", _) => {
+                let body = Bytes::from(openai::embeddings(&req.body, &model));
+                return conn.send_full(200, &[("content-type", json_ct)], body, ka).await;
+            }
+            _ => {
+                let body = openai::error_body(404, &format!("no route for POST {path}"));
+                return conn.send_full(404, &[("content-type", json_ct)], Bytes::from(body), ka).await;
+            }
+        };
+        conn.start_stream(200, &[("content-type", b"text/event-stream"), ("x-request-id", b"req_mock")], req.http10)
+            .await?;
+        let gone = client_gone(conn.raw_fd());
+        let mut gone = std::pin::pin!(gone);
+        for (i, e) in events.iter().enumerate() {
+            if i > 0 && !k.chunk_delay.is_zero() {
+                monoio::select! {
+                    _ = &mut gone => return Err(io::ErrorKind::ConnectionAborted.into()),
+                    _ = monoio::time::sleep(k.chunk_delay) => {}
+                }
+            }
+            conn.send_chunk(e).await?;
+        }
+        conn.end_stream().await
+    }
+}
+
+fn main() -> ExitCode {
+    let mut listen = "127.0.0.1:8081".to_string();
+    let mut workers = 1usize;
+    let mut knobs = Knobs { latency: Duration::ZERO, chunks: 4, chunk_delay: Duration::ZERO, fail_status: 500, fail_every: 0 };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut num = |name: &str| -> Option<u64> {
+            let v = args.next().and_then(|v| v.parse().ok());
+            if v.is_none() {
+                eprintln!("sluice-mock: {name} needs a number");
+            }
+            v
+        };
+        let ok = match a.as_str() {
+            "--listen" => args.next().map(|v| listen = v).is_some(),
+            "--workers" => num("--workers").map(|v| workers = v.max(1) as usize).is_some(),
+            "--latency-ms" => num("--latency-ms").map(|v| knobs.latency = Duration::from_millis(v)).is_some(),
+            "--chunks" => num("--chunks").map(|v| knobs.chunks = v.max(1) as usize).is_some(),
+            "--chunk-delay-ms" => num("--chunk-delay-ms").map(|v| knobs.chunk_delay = Duration::from_millis(v)).is_some(),
+            "--fail-status" => num("--fail-status").map(|v| knobs.fail_status = v as u16).is_some(),
+            "--fail-every" => num("--fail-every").map(|v| knobs.fail_every = v).is_some(),
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            _ => false,
+        };
+        if !ok {
+            eprintln!("sluice-mock: bad argument {a:?}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    }
+    let addr = match listen.parse() {
+        Ok(a) => a,
+        Err(_) => {
+            eprintln!("sluice-mock: bad --listen address {listen:?}");
+            return ExitCode::from(2);
+        }
+    };
+    let (listeners, addr) = match runtime::bind_listeners(addr, workers) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("sluice-mock: cannot listen on {listen}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let term = Arc::new(AtomicBool::new(false));
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGTERM, term.clone());
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, term.clone());
+    let settings = WorkerSettings {
+        shutdown: Arc::new(AtomicBool::new(false)),
+        drain_timeout: Arc::new(|| Duration::from_secs(1)),
+        pin: false,
+    };
+    let make = Arc::new(move |_| MockServer { knobs, _served: Cell::new(0) });
+    let (tx, rx) = crossbeam_channel::bounded(listeners.len());
+    let n = listeners.len();
+    let handles = runtime::spawn_workers(listeners, settings.clone(), make, tx);
+    for _ in 0..n {
+        let _ = rx.recv_timeout(Duration::from_secs(10));
+    }
+    println!("listening on {addr}");
+    while !term.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    settings.shutdown.store(true, Ordering::Relaxed);
+    for h in handles {
+        let _ = h.join();
+    }
+    ExitCode::SUCCESS
+}

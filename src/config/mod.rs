@@ -1,0 +1,652 @@
+//! Configuration: raw TOML (serde) -> validated -> compiled `Snapshot` -> published with arc-swap.
+//!
+//! Every error is collected with its key path so `sluice --check` can report them all at once.
+//! Compiling a snapshot may block (environment, CA files, DNS), so it only ever runs on the main
+//! thread or the reload thread, never on a worker. Workers read the current snapshot through a
+//! per-worker `arc_swap::Cache` and keep the `Arc` for the whole request, so in-flight requests
+//! finish on the config they started with.
+
+pub mod raw;
+pub mod reload;
+
+use crate::http::Limits;
+use arc_swap::ArcSwap;
+use raw::{RawConfig, RawProvider};
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// One problem in a config file, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.file, self.key, self.message)
+        }
+    }
+}
+
+/// The wire dialect an upstream speaks (its `kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProviderKind {
+    OpenAi,
+    Anthropic,
+    Gemini,
+    Bedrock,
+    Cohere,
+    /// In-process mock that speaks OpenAI; no network.
+    Mock,
+}
+
+impl ProviderKind {
+    fn parse(s: &str) -> Option<ProviderKind> {
+        Some(match s {
+            "openai" => ProviderKind::OpenAi,
+            "anthropic" => ProviderKind::Anthropic,
+            "gemini" => ProviderKind::Gemini,
+            "bedrock" => ProviderKind::Bedrock,
+            "cohere" => ProviderKind::Cohere,
+            "mock" => ProviderKind::Mock,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => "openai",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Gemini => "gemini",
+            ProviderKind::Bedrock => "bedrock",
+            ProviderKind::Cohere => "cohere",
+            ProviderKind::Mock => "mock",
+        }
+    }
+}
+
+/// Where an upstream lives. Pools are keyed by `pool_key`, so a reload that leaves an origin
+/// unchanged keeps its warm connections.
+#[derive(Clone)]
+pub struct Origin {
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+    /// `Host` header value (port omitted when it is the scheme default).
+    pub authority: String,
+    /// Path prefix from `base_url`, without a trailing slash (e.g. `/openai` for Groq).
+    pub path_prefix: String,
+    /// Resolved off the workers; empty when resolution failed (requests then get 502).
+    pub addrs: Vec<SocketAddr>,
+    pub tls_config: Option<Arc<rustls::ClientConfig>>,
+    pub pool_key: Arc<str>,
+}
+
+impl fmt::Debug for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.pool_key)
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub first_byte: Duration,
+    pub total: Duration,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MockKnobs {
+    pub chunks: usize,
+    pub chunk_delay: Duration,
+    pub latency: Duration,
+}
+
+/// One configured upstream, compiled.
+#[derive(Debug)]
+pub struct Provider {
+    pub name: String,
+    pub kind: ProviderKind,
+    pub origin: Option<Origin>,
+    /// Resolved key values (never `env.NAME` any more); used round-robin.
+    pub keys: Vec<String>,
+    /// `Bearer <key>` for each key, built once so requests do not format strings.
+    pub auth_values: Vec<String>,
+    pub models: Vec<String>,
+    pub timeouts: Timeouts,
+    pub mock: MockKnobs,
+}
+
+#[derive(Clone, Debug)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    pub workers: usize,
+    pub limits: Limits,
+    pub drain_timeout: Duration,
+    pub access_log: bool,
+    pub watch_interval: Duration,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct PoolSettings {
+    pub max_idle: usize,
+    pub idle_timeout: Duration,
+    pub dns_refresh: Duration,
+}
+
+/// The immutable compiled config every request reads.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub server: ServerSettings,
+    pub pool: PoolSettings,
+    pub providers: Vec<Arc<Provider>>,
+    pub default_provider: usize,
+    by_name: HashMap<String, usize>,
+}
+
+impl Snapshot {
+    pub fn provider(&self, name: &str) -> Option<&Arc<Provider>> {
+        self.by_name.get(name).map(|&i| &self.providers[i])
+    }
+
+    pub fn default_provider(&self) -> &Arc<Provider> {
+        &self.providers[self.default_provider]
+    }
+}
+
+/// Shared, atomically swappable current snapshot.
+pub type SharedSnapshot = Arc<ArcSwap<Snapshot>>;
+
+/// Reads, validates and compiles a config file, returning every error found.
+pub fn load(path: &Path) -> Result<Snapshot, Vec<ConfigError>> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| vec![ConfigError { file: file.clone(), key: String::new(), message: format!("cannot read: {e}") }])?;
+    compile_str(&text, &file)
+}
+
+/// Parses and compiles config text; `file` only labels the errors.
+pub fn compile_str(text: &str, file: &str) -> Result<Snapshot, Vec<ConfigError>> {
+    let mut errs = Errors { file: file.to_string(), list: Vec::new() };
+    let table: toml::Table = match text.parse() {
+        Ok(t) => t,
+        Err(e) => {
+            errs.push("", e.to_string().trim_end().replace('\n', " "));
+            return Err(errs.list);
+        }
+    };
+    let raw = parse_sections(&table, &mut errs);
+    let snap = compile(raw, &mut errs);
+    if errs.list.is_empty() {
+        Ok(snap.expect("compile returns a snapshot when there are no errors"))
+    } else {
+        Err(errs.list)
+    }
+}
+
+struct Errors {
+    file: String,
+    list: Vec<ConfigError>,
+}
+
+impl Errors {
+    fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.list.push(ConfigError { file: self.file.clone(), key: key.into(), message: message.into() });
+    }
+}
+
+/// Deserializes each section on its own so one bad section does not hide errors in the others.
+fn parse_sections(table: &toml::Table, errs: &mut Errors) -> RawConfig {
+    let mut raw = RawConfig::default();
+    for (key, value) in table {
+        match key.as_str() {
+            "server" => section(value, "server", errs, |v| raw.server = v),
+            "routing" => section(value, "routing", errs, |v| raw.routing = v),
+            "upstream" => section(value, "upstream", errs, |v| raw.upstream = v),
+            "providers" => match value.as_array() {
+                Some(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        section(item, &format!("providers[{i}]"), errs, |v: RawProvider| raw.providers.push(v));
+                    }
+                }
+                None => errs.push("providers", "must be an array of tables ([[providers]])"),
+            },
+            other => errs.push(other, "unknown key"),
+        }
+    }
+    raw
+}
+
+fn section<T: serde::de::DeserializeOwned>(value: &toml::Value, key: &str, errs: &mut Errors, set: impl FnOnce(T)) {
+    match value.clone().try_into::<T>() {
+        Ok(v) => set(v),
+        Err(e) => {
+            let msg = e.message().trim_end().replace('\n', " ");
+            // serde names the offending field in the message; keep the section as the path.
+            let field = unknown_field_name(&msg).map(|f| format!("{key}.{f}")).unwrap_or_else(|| key.to_string());
+            errs.push(field, msg);
+        }
+    }
+}
+
+fn unknown_field_name(msg: &str) -> Option<&str> {
+    let rest = msg.strip_prefix("unknown field `")?;
+    rest.split('`').next()
+}
+
+fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
+    let s = &raw.server;
+    let listen = match s.listen.to_socket_addrs().map(|mut a| a.next()) {
+        Ok(Some(a)) => Some(a),
+        _ => {
+            errs.push("server.listen", format!("not a valid address: {:?}", s.listen));
+            None
+        }
+    };
+    if s.max_body_bytes == 0 {
+        errs.push("server.max_body_bytes", "must be greater than 0");
+    }
+    if s.max_head_bytes < 1024 {
+        errs.push("server.max_head_bytes", "must be at least 1024");
+    }
+    if raw.upstream.pool_idle_timeout_ms == 0 {
+        errs.push("upstream.pool_idle_timeout_ms", "must be greater than 0");
+    }
+    let workers = if s.workers == 0 {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    } else {
+        s.workers
+    };
+    let server = ServerSettings {
+        listen: listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
+        workers,
+        limits: Limits {
+            max_head_bytes: s.max_head_bytes,
+            max_body_bytes: s.max_body_bytes,
+            header_read_timeout: Duration::from_millis(s.header_read_timeout_ms.max(1)),
+            idle_timeout: Duration::from_millis(s.idle_timeout_ms.max(1)),
+        },
+        drain_timeout: Duration::from_millis(s.drain_timeout_ms),
+        access_log: s.access_log,
+        watch_interval: Duration::from_millis(s.watch_interval_ms),
+    };
+    let up = &raw.upstream;
+    let pool = PoolSettings {
+        max_idle: up.pool_max_idle,
+        idle_timeout: Duration::from_millis(up.pool_idle_timeout_ms.max(1)),
+        dns_refresh: Duration::from_millis(up.dns_refresh_ms.max(1000)),
+    };
+
+    let mut providers = Vec::new();
+    let mut by_name = HashMap::new();
+    if raw.providers.is_empty() {
+        errs.push("providers", "at least one provider is required");
+    }
+    for (i, p) in raw.providers.iter().enumerate() {
+        let key = format!("providers[{i}]");
+        if let Some(prov) = compile_provider(p, &key, up, errs) {
+            if by_name.insert(prov.name.clone(), providers.len()).is_some() {
+                errs.push(format!("{key}.name"), format!("duplicate provider name {:?}", prov.name));
+            }
+            providers.push(Arc::new(prov));
+        }
+    }
+    let default_provider = match by_name.get(&raw.routing.default_provider) {
+        Some(&i) => i,
+        None => {
+            errs.push(
+                "routing.default_provider",
+                format!("{:?} is not the name of a configured provider", raw.routing.default_provider),
+            );
+            0
+        }
+    };
+    if !errs.list.is_empty() {
+        return None;
+    }
+    Some(Snapshot { server, pool, providers, default_provider, by_name })
+}
+
+fn compile_provider(p: &RawProvider, key: &str, up: &raw::RawUpstream, errs: &mut Errors) -> Option<Provider> {
+    let before = errs.list.len();
+    if p.name.is_empty() {
+        errs.push(format!("{key}.name"), "is required");
+    } else if p.name.contains('/') || p.name.chars().any(char::is_whitespace) {
+        errs.push(format!("{key}.name"), "must not contain '/' or whitespace");
+    }
+    let kind = match ProviderKind::parse(&p.kind) {
+        Some(k) => Some(k),
+        None => {
+            errs.push(
+                format!("{key}.kind"),
+                format!("{:?} is not one of openai, anthropic, gemini, bedrock, cohere, mock", p.kind),
+            );
+            None
+        }
+    };
+    let is_mock = kind == Some(ProviderKind::Mock);
+    let origin = if is_mock {
+        if !p.base_url.is_empty() {
+            errs.push(format!("{key}.base_url"), "a mock provider has no base_url");
+        }
+        None
+    } else if p.base_url.is_empty() {
+        errs.push(format!("{key}.base_url"), "is required");
+        None
+    } else {
+        match parse_origin(&p.base_url, p.tls_ca_file.as_deref()) {
+            Ok(o) => Some(o),
+            Err(m) => {
+                errs.push(if m.starts_with("tls_ca_file") { format!("{key}.tls_ca_file") } else { format!("{key}.base_url") }, m);
+                None
+            }
+        }
+    };
+    if !is_mock && (p.mock_chunks.is_some() || p.mock_chunk_delay_ms.is_some() || p.mock_latency_ms.is_some()) {
+        errs.push(format!("{key}"), "mock_* knobs are only valid with kind = \"mock\"");
+    }
+    let mut keys = Vec::new();
+    for (j, k) in p.keys.iter().enumerate() {
+        match resolve_secret(k) {
+            Ok(v) => keys.push(v),
+            Err(m) => errs.push(format!("{key}.keys[{j}]"), m),
+        }
+    }
+    if errs.list.len() != before {
+        return None;
+    }
+    Some(Provider {
+        name: p.name.clone(),
+        kind: kind?,
+        origin,
+        auth_values: keys.iter().map(|k| format!("Bearer {k}")).collect(),
+        keys,
+        models: p.models.clone(),
+        timeouts: Timeouts {
+            connect: Duration::from_millis(p.connect_timeout_ms.unwrap_or(up.connect_timeout_ms).max(1)),
+            first_byte: Duration::from_millis(p.first_byte_timeout_ms.unwrap_or(up.first_byte_timeout_ms).max(1)),
+            total: Duration::from_millis(p.total_timeout_ms.unwrap_or(up.total_timeout_ms).max(1)),
+        },
+        mock: MockKnobs {
+            chunks: p.mock_chunks.unwrap_or(4).max(1),
+            chunk_delay: Duration::from_millis(p.mock_chunk_delay_ms.unwrap_or(0)),
+            latency: Duration::from_millis(p.mock_latency_ms.unwrap_or(0)),
+        },
+    })
+}
+
+/// `env.NAME` reads an environment variable; anything else is the literal value.
+pub fn resolve_secret(v: &str) -> Result<String, String> {
+    match v.strip_prefix("env.") {
+        Some(name) => std::env::var(name).map_err(|_| format!("environment variable {name} is not set")),
+        None => Ok(v.to_string()),
+    }
+}
+
+fn parse_origin(base_url: &str, ca_file: Option<&str>) -> Result<Origin, String> {
+    let (tls, rest) = if let Some(r) = base_url.strip_prefix("https://") {
+        (true, r)
+    } else if let Some(r) = base_url.strip_prefix("http://") {
+        (false, r)
+    } else {
+        return Err(format!("{base_url:?} must start with http:// or https://"));
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    if authority.is_empty() || authority.contains('@') {
+        return Err(format!("{base_url:?} has no valid host"));
+    }
+    let default_port = if tls { 443 } else { 80 };
+    let (host, port) = if let Some(stripped) = authority.strip_prefix('[') {
+        // IPv6 literal.
+        let end = stripped.find(']').ok_or_else(|| format!("{base_url:?}: unclosed '['"))?;
+        let host = &stripped[..end];
+        let port = match &stripped[end + 1..] {
+            "" => default_port,
+            p => p.strip_prefix(':').and_then(|p| p.parse().ok()).ok_or_else(|| format!("{base_url:?}: bad port"))?,
+        };
+        (host.to_string(), port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), p.parse().map_err(|_| format!("{base_url:?}: bad port {p:?}"))?),
+            None => (authority.to_string(), default_port),
+        }
+    };
+    if path.contains('?') || path.contains('#') {
+        return Err(format!("{base_url:?}: base_url must not have a query or fragment"));
+    }
+    let path_prefix = path.trim_end_matches('/').to_string();
+    let tls_config = if tls {
+        Some(match ca_file {
+            Some(f) => Arc::new(tls_config_with_ca(f)?),
+            None => default_tls_config(),
+        })
+    } else {
+        if ca_file.is_some() {
+            return Err("tls_ca_file: only meaningful with an https:// base_url".into());
+        }
+        None
+    };
+    let scheme = if tls { "https" } else { "http" };
+    let pool_key: Arc<str> = format!("{scheme}://{host}:{port}|{}", ca_file.unwrap_or("")).into();
+    let addrs = resolve(&host, port);
+    Ok(Origin {
+        tls,
+        authority: if port == default_port { authority_host(&host) } else { format!("{}:{port}", authority_host(&host)) },
+        host,
+        port,
+        path_prefix,
+        addrs,
+        tls_config,
+        pool_key,
+    })
+}
+
+fn authority_host(host: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
+/// Blocking DNS: only called from the main or reload thread.
+pub fn resolve(host: &str, port: u16) -> Vec<SocketAddr> {
+    match (host, port).to_socket_addrs() {
+        Ok(a) => a.collect(),
+        Err(e) => {
+            eprintln!("sluice: warning: cannot resolve {host}:{port}: {e} (will retry)");
+            Vec::new()
+        }
+    }
+}
+
+fn default_tls_config() -> Arc<rustls::ClientConfig> {
+    static CFG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    CFG.get_or_init(|| {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        Arc::new(client_config(roots))
+    })
+    .clone()
+}
+
+fn tls_config_with_ca(file: &str) -> Result<rustls::ClientConfig, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let certs = CertificateDer::pem_file_iter(file).map_err(|e| format!("tls_ca_file: cannot read {file:?}: {e}"))?;
+    let mut n = 0;
+    for cert in certs {
+        let cert = cert.map_err(|e| format!("tls_ca_file: bad PEM in {file:?}: {e}"))?;
+        roots.add(cert).map_err(|e| format!("tls_ca_file: bad certificate in {file:?}: {e}"))?;
+        n += 1;
+    }
+    if n == 0 {
+        return Err(format!("tls_ca_file: no certificates in {file:?}"));
+    }
+    Ok(client_config(roots))
+}
+
+fn client_config(roots: rustls::RootCertStore) -> rustls::ClientConfig {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+}
+
+/// Re-resolves every origin; returns a new snapshot when any address set changed.
+pub fn refresh_dns(old: &Snapshot) -> Option<Snapshot> {
+    let mut changed = false;
+    let providers = old
+        .providers
+        .iter()
+        .map(|p| match &p.origin {
+            Some(o) => {
+                let addrs = resolve(&o.host, o.port);
+                if addrs.is_empty() || addrs == o.addrs {
+                    p.clone()
+                } else {
+                    changed = true;
+                    let mut origin = o.clone();
+                    origin.addrs = addrs;
+                    Arc::new(Provider {
+                        name: p.name.clone(),
+                        kind: p.kind,
+                        origin: Some(origin),
+                        keys: p.keys.clone(),
+                        auth_values: p.auth_values.clone(),
+                        models: p.models.clone(),
+                        timeouts: p.timeouts,
+                        mock: p.mock,
+                    })
+                }
+            }
+            None => p.clone(),
+        })
+        .collect();
+    changed.then(|| Snapshot {
+        server: old.server.clone(),
+        pool: old.pool,
+        providers,
+        default_provider: old.default_provider,
+        by_name: old.by_name.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[server]
+listen = "127.0.0.1:8080"
+workers = 2
+max_body_bytes = 1024
+
+[routing]
+default_provider = "mock"
+
+[[providers]]
+name = "mock"
+kind = "mock"
+models = ["m"]
+
+[[providers]]
+name = "openai"
+kind = "openai"
+base_url = "http://127.0.0.1:9/prefix/"
+keys = ["sk-1"]
+models = ["gpt-4o-mini"]
+"#;
+
+    #[test]
+    fn good_config_compiles() {
+        let s = compile_str(GOOD, "t.toml").unwrap();
+        assert_eq!(s.server.workers, 2);
+        assert_eq!(s.server.limits.max_body_bytes, 1024);
+        let o = s.provider("openai").unwrap().origin.clone().unwrap();
+        assert_eq!(o.path_prefix, "/prefix");
+        assert_eq!(o.port, 9);
+        assert!(!o.tls);
+        assert_eq!(s.default_provider().name, "mock");
+    }
+
+    #[test]
+    fn every_error_is_reported_with_its_key() {
+        let bad = r#"
+bogus = 1
+[server]
+listen = "nope"
+colour = "red"
+[routing]
+default_provider = "missing"
+[[providers]]
+name = "a"
+kind = "martian"
+[[providers]]
+name = "b"
+kind = "openai"
+keys = ["env.SLUICE_TEST_SURELY_UNSET"]
+"#;
+        let errs = compile_str(bad, "bad.toml").unwrap_err();
+        let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
+        assert!(keys.contains(&"bogus"), "{errs:?}");
+        assert!(keys.contains(&"server.colour"), "{errs:?}");
+        assert!(keys.contains(&"providers[0].kind"), "{errs:?}");
+        assert!(keys.contains(&"providers[1].base_url"), "{errs:?}");
+        assert!(keys.contains(&"providers[1].keys[0]"), "{errs:?}");
+        assert!(errs.iter().all(|e| e.file == "bad.toml"));
+    }
+
+    #[test]
+    fn listen_and_default_provider_are_checked() {
+        let bad = GOOD.replace("127.0.0.1:8080", "not an address").replace("default_provider = \"mock\"", "default_provider = \"x\"");
+        let errs = compile_str(&bad, "f").unwrap_err();
+        let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
+        assert!(keys.contains(&"server.listen") && keys.contains(&"routing.default_provider"), "{errs:?}");
+    }
+
+    #[test]
+    fn env_keys_are_resolved() {
+        std::env::set_var("SLUICE_TEST_KEY_X", "secret");
+        let t = GOOD.replace("\"sk-1\"", "\"env.SLUICE_TEST_KEY_X\"");
+        let s = compile_str(&t, "f").unwrap();
+        assert_eq!(s.provider("openai").unwrap().keys, vec!["secret".to_string()]);
+    }
+
+    #[test]
+    fn origin_parsing() {
+        let o = parse_origin("https://api.example.invalid", None).unwrap();
+        assert!(o.tls);
+        assert_eq!(o.port, 443);
+        assert_eq!(o.authority, "api.example.invalid");
+        assert_eq!(o.path_prefix, "");
+        let o = parse_origin("http://[::1]:8081/v", None).unwrap();
+        assert_eq!(o.host, "::1");
+        assert_eq!(o.authority, "[::1]:8081");
+        assert!(parse_origin("ftp://x", None).is_err());
+        assert!(parse_origin("http://x:notaport", None).is_err());
+    }
+
+    #[test]
+    fn syntax_error_is_reported() {
+        let errs = compile_str("[server\nlisten=", "s.toml").unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].file, "s.toml");
+    }
+}

@@ -1,0 +1,100 @@
+//! The TOML file as written: plain serde structs, every key named once, unknown keys rejected.
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    pub server: RawServer,
+    pub routing: RawRouting,
+    pub upstream: RawUpstream,
+    pub providers: Vec<RawProvider>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawServer {
+    pub listen: String,
+    /// 0 = one per available core.
+    pub workers: usize,
+    pub max_body_bytes: usize,
+    pub max_head_bytes: usize,
+    pub header_read_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+    pub drain_timeout_ms: u64,
+    pub access_log: bool,
+    /// Poll interval for file-change reloads; 0 disables watching (SIGHUP still works).
+    pub watch_interval_ms: u64,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            listen: "127.0.0.1:8080".into(),
+            workers: 0,
+            max_body_bytes: 32 * 1024 * 1024,
+            max_head_bytes: 64 * 1024,
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            drain_timeout_ms: 10_000,
+            access_log: false,
+            watch_interval_ms: 1_000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRouting {
+    pub default_provider: String,
+}
+
+impl Default for RawRouting {
+    fn default() -> Self {
+        RawRouting { default_provider: "mock".into() }
+    }
+}
+
+/// Upstream client defaults; each provider may override the timeouts.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawUpstream {
+    pub connect_timeout_ms: u64,
+    pub first_byte_timeout_ms: u64,
+    pub total_timeout_ms: u64,
+    pub pool_max_idle: usize,
+    pub pool_idle_timeout_ms: u64,
+    /// How often DNS names of upstreams are resolved again (off the workers).
+    pub dns_refresh_ms: u64,
+}
+
+impl Default for RawUpstream {
+    fn default() -> Self {
+        RawUpstream {
+            connect_timeout_ms: 5_000,
+            first_byte_timeout_ms: 120_000,
+            total_timeout_ms: 600_000,
+            pool_max_idle: 64,
+            pool_idle_timeout_ms: 30_000,
+            dns_refresh_ms: 30_000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawProvider {
+    pub name: String,
+    pub kind: String,
+    pub base_url: String,
+    pub keys: Vec<String>,
+    pub models: Vec<String>,
+    pub tls_ca_file: Option<String>,
+    pub connect_timeout_ms: Option<u64>,
+    pub first_byte_timeout_ms: Option<u64>,
+    pub total_timeout_ms: Option<u64>,
+    // Built-in mock knobs (kind = "mock").
+    pub mock_chunks: Option<usize>,
+    pub mock_chunk_delay_ms: Option<u64>,
+    pub mock_latency_ms: Option<u64>,
+}

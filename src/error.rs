@@ -1,0 +1,81 @@
+//! The one error type of a request: which side caused it, its status, whether a retry could help.
+//!
+//! Errors are created without logging and rendered once, in the client's own wire format, by
+//! `formats::<format>::encode_error`.
+
+use crate::upstream::UpstreamError;
+
+/// Who is at fault, for logs and for retry decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Upstream,
+    Gateway,
+}
+
+#[derive(Debug)]
+pub enum GatewayError {
+    /// The request is malformed or asks for something impossible; `param` names the field.
+    BadRequest { message: String, param: Option<&'static str> },
+    NotFound(String),
+    MethodNotAllowed,
+    /// The route exists but this combination is not supported (yet).
+    NotImplemented(String),
+    /// Talking to the upstream failed before a response could be relayed.
+    Upstream(UpstreamError),
+}
+
+impl GatewayError {
+    pub fn bad_request(message: impl Into<String>, param: Option<&'static str>) -> GatewayError {
+        GatewayError::BadRequest { message: message.into(), param }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            GatewayError::BadRequest { .. } => 400,
+            GatewayError::NotFound(_) => 404,
+            GatewayError::MethodNotAllowed => 405,
+            GatewayError::NotImplemented(_) => 501,
+            GatewayError::Upstream(e) => e.status(),
+        }
+    }
+
+    pub fn side(&self) -> Side {
+        match self {
+            GatewayError::BadRequest { .. } | GatewayError::NotFound(_) | GatewayError::MethodNotAllowed => Side::Client,
+            GatewayError::NotImplemented(_) => Side::Gateway,
+            GatewayError::Upstream(_) => Side::Upstream,
+        }
+    }
+
+    /// Whether trying again (same or another target) could succeed.
+    pub fn retryable(&self) -> bool {
+        match self {
+            GatewayError::Upstream(e) => e.retryable(),
+            _ => false,
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            GatewayError::BadRequest { message, .. } => message.clone(),
+            GatewayError::NotFound(path) => format!("no route for {path}"),
+            GatewayError::MethodNotAllowed => "method not allowed on this route".into(),
+            GatewayError::NotImplemented(m) => m.clone(),
+            GatewayError::Upstream(e) => e.to_string(),
+        }
+    }
+
+    pub fn param(&self) -> Option<&'static str> {
+        match self {
+            GatewayError::BadRequest { param, .. } => *param,
+            _ => None,
+        }
+    }
+}
+
+impl From<UpstreamError> for GatewayError {
+    fn from(e: UpstreamError) -> Self {
+        GatewayError::Upstream(e)
+    }
+}

@@ -1,0 +1,225 @@
+//! A client connection: the socket, its read buffer and a reusable write buffer.
+//!
+//! Response writers live here so every response leaves through one place: a full response is one
+//! write (head and small body in one buffer), a large body is written from its own `Bytes`
+//! without a copy, and a streamed response is chunk-framed with one write per chunk.
+
+use super::io::write_all;
+use super::request::Limits;
+use bytes::{Bytes, BytesMut};
+use monoio::net::TcpStream;
+use std::cell::Cell;
+use std::io;
+use std::rc::Rc;
+
+/// Bodies up to this size are copied next to the head so the response is a single write.
+const INLINE_BODY: usize = 16 * 1024;
+
+pub struct Conn {
+    pub io: TcpStream,
+    pub rbuf: BytesMut,
+    wbuf: Vec<u8>,
+    pub limits: Limits,
+    draining: Rc<Cell<bool>>,
+    /// Set once a response head has been written for the current request.
+    pub response_started: bool,
+    /// Current response is chunk-framed (HTTP/1.1) rather than close-delimited (HTTP/1.0).
+    chunked: bool,
+    /// The connection must close after the current response.
+    pub close_after: bool,
+}
+
+/// A response header: name and value written verbatim.
+pub type Header<'a> = (&'a str, &'a [u8]);
+
+impl Conn {
+    pub fn new(io: TcpStream, limits: Limits, draining: Rc<Cell<bool>>) -> Conn {
+        Conn {
+            io,
+            rbuf: BytesMut::with_capacity(super::io::READ_CHUNK),
+            wbuf: Vec::with_capacity(1024),
+            limits,
+            draining,
+            response_started: false,
+            chunked: false,
+            close_after: false,
+        }
+    }
+
+    /// The socket's fd, for watching the peer while a response streams.
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.io)
+    }
+
+    pub fn draining(&self) -> bool {
+        self.draining.get()
+    }
+
+    pub async fn write_raw(&mut self, data: &'static [u8]) -> io::Result<()> {
+        write_all(&mut self.io, data).await.0
+    }
+
+    fn head(&mut self, status: u16, headers: &[Header<'_>], body_len: Option<usize>, keep_alive: bool) {
+        let w = &mut self.wbuf;
+        w.clear();
+        w.extend_from_slice(b"HTTP/1.1 ");
+        let mut num = itoa::Buffer::new();
+        w.extend_from_slice(num.format(status).as_bytes());
+        w.push(b' ');
+        w.extend_from_slice(reason(status).as_bytes());
+        w.extend_from_slice(b"\r\n");
+        for (name, value) in headers {
+            w.extend_from_slice(name.as_bytes());
+            w.extend_from_slice(b": ");
+            w.extend_from_slice(value);
+            w.extend_from_slice(b"\r\n");
+        }
+        match body_len {
+            Some(n) => {
+                w.extend_from_slice(b"content-length: ");
+                w.extend_from_slice(num.format(n).as_bytes());
+                w.extend_from_slice(b"\r\n");
+            }
+            None if self.chunked => w.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+            None => {}
+        }
+        if !keep_alive {
+            w.extend_from_slice(b"connection: close\r\n");
+        }
+        w.extend_from_slice(b"\r\n");
+    }
+
+    /// Writes a complete response. `keep_alive` false adds `connection: close`.
+    pub async fn send_full(
+        &mut self,
+        status: u16,
+        headers: &[Header<'_>],
+        body: Bytes,
+        keep_alive: bool,
+    ) -> io::Result<()> {
+        let keep_alive = keep_alive && !self.close_after && !self.draining();
+        if !keep_alive {
+            self.close_after = true;
+        }
+        self.chunked = false;
+        self.head(status, headers, Some(body.len()), keep_alive);
+        self.response_started = true;
+        if body.len() <= INLINE_BODY {
+            self.wbuf.extend_from_slice(&body);
+            let w = std::mem::take(&mut self.wbuf);
+            let (res, w) = write_all(&mut self.io, w).await;
+            self.wbuf = w;
+            res
+        } else {
+            let w = std::mem::take(&mut self.wbuf);
+            let (res, w) = write_all(&mut self.io, w).await;
+            self.wbuf = w;
+            res?;
+            write_all(&mut self.io, body).await.0
+        }
+    }
+
+    /// Starts a streamed response. HTTP/1.1 clients get chunked framing; HTTP/1.0 clients get a
+    /// close-delimited body.
+    pub async fn start_stream(&mut self, status: u16, headers: &[Header<'_>], http10: bool) -> io::Result<()> {
+        self.chunked = !http10;
+        if http10 {
+            self.close_after = true;
+        }
+        let keep_alive = !self.close_after && !self.draining();
+        if !keep_alive {
+            self.close_after = true;
+        }
+        self.head(status, headers, None, keep_alive);
+        self.response_started = true;
+        let w = std::mem::take(&mut self.wbuf);
+        let (res, w) = write_all(&mut self.io, w).await;
+        self.wbuf = w;
+        res
+    }
+
+    /// Writes one piece of a streamed body at once (no coalescing: every event is flushed).
+    pub async fn send_chunk(&mut self, data: &[u8]) -> io::Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let w = &mut self.wbuf;
+        w.clear();
+        if self.chunked {
+            push_hex(w, data.len());
+            w.extend_from_slice(b"\r\n");
+            w.extend_from_slice(data);
+            w.extend_from_slice(b"\r\n");
+        } else {
+            w.extend_from_slice(data);
+        }
+        let w = std::mem::take(&mut self.wbuf);
+        let (res, w) = write_all(&mut self.io, w).await;
+        self.wbuf = w;
+        res
+    }
+
+    /// Ends a streamed body.
+    pub async fn end_stream(&mut self) -> io::Result<()> {
+        if self.chunked {
+            self.write_raw(b"0\r\n\r\n").await?;
+        }
+        Ok(())
+    }
+}
+
+fn push_hex(w: &mut Vec<u8>, mut n: usize) {
+    let mut tmp = [0u8; 16];
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = b"0123456789abcdef"[n & 15];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    w.extend_from_slice(&tmp[i..]);
+}
+
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        413 => "Payload Too Large",
+        417 => "Expectation Failed",
+        422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        529 => "Overloaded",
+        _ => "Unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_chunk_sizes() {
+        for (n, s) in [(0usize, "0"), (9, "9"), (10, "a"), (255, "ff"), (4096, "1000")] {
+            let mut w = Vec::new();
+            push_hex(&mut w, n);
+            assert_eq!(w, s.as_bytes());
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! Owned-buffer IO helpers shared by the server and the upstream client.
+//!
+//! monoio reads into a buffer it owns for the duration of the call; these helpers append to a
+//! `BytesMut` (never overwrite what is already buffered) and hide the rent/return dance.
+
+use bytes::BytesMut;
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use std::io;
+
+/// Minimum free space offered to one read, so small reads do not become many syscalls.
+pub const READ_CHUNK: usize = 16 * 1024;
+
+/// Reads once, appending to `buf`. Returns the number of bytes read (0 = EOF).
+pub async fn read_more<S: AsyncReadRent>(s: &mut S, mut buf: BytesMut) -> (io::Result<usize>, BytesMut) {
+    if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+        buf.reserve(READ_CHUNK);
+    }
+    let len = buf.len();
+    let (res, slice) = s.read(buf.slice_mut(len..)).await;
+    (res, slice.into_inner())
+}
+
+/// Writes the whole buffer and hands it back for reuse.
+pub async fn write_all<S: AsyncWriteRent, B: monoio::buf::IoBuf>(s: &mut S, buf: B) -> (io::Result<()>, B) {
+    let (res, buf) = s.write_all(buf).await;
+    (res.map(|_| ()), buf)
+}
+
+/// Trait-object-free marker for anything we can serve HTTP on.
+pub trait Stream: AsyncReadRent + AsyncWriteRent {}
+impl<T: AsyncReadRent + AsyncWriteRent> Stream for T {}
+
+#[allow(dead_code)]
+fn _assert_bufmut<T: IoBufMut>() {}

@@ -1,0 +1,126 @@
+//! The mock upstream's behaviour, shared by the in-process `mock` provider and `sluice-mock`.
+//!
+//! Pure functions: request bytes in, response bytes out. The reply echoes the last user message
+//! (`"echo: <text>"`) so a caller can see its request arrived intact; scenarios are chosen by the
+//! model name (`error-429`, `error-500`, ...), so tests need no extra control channel.
+
+pub mod openai;
+
+use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+
+/// What a model name asks the mock to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    Echo,
+    /// Answer with this HTTP error status.
+    Error(u16),
+}
+
+impl Scenario {
+    pub fn from_model(model: &str) -> Scenario {
+        if let Some(i) = model.find("error-") {
+            let digits: String = model[i + 6..].chars().take_while(char::is_ascii_digit).collect();
+            if let Ok(status) = digits.parse::<u16>() {
+                if (400..600).contains(&status) {
+                    return Scenario::Error(status);
+                }
+            }
+        }
+        Scenario::Echo
+    }
+}
+
+/// Text of one OpenAI-style `content` value (string or array of parts).
+fn content_text(content: &sonic_rs::Value) -> String {
+    if let Some(s) = content.as_str() {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    if let Some(parts) = content.as_array() {
+        for p in parts.iter() {
+            if let Some(t) = p.get("text").and_then(|t| t.as_str()) {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(t);
+            }
+        }
+    }
+    out
+}
+
+/// The last user message's text and the word count over all messages.
+pub fn read_messages(body: &[u8]) -> (String, usize) {
+    let Ok(v) = sonic_rs::from_slice::<sonic_rs::Value>(body) else { return (String::new(), 0) };
+    let mut last_user = String::new();
+    let mut words = 0;
+    if let Some(msgs) = v.get("messages").and_then(|m| m.as_array()) {
+        for m in msgs.iter() {
+            let text = m.get("content").map(content_text).unwrap_or_default();
+            words += word_count(&text);
+            if m.get("role").and_then(|r| r.as_str()) == Some("user") {
+                last_user = text;
+            }
+        }
+    }
+    (last_user, words)
+}
+
+pub fn word_count(s: &str) -> usize {
+    s.split_whitespace().count()
+}
+
+/// Splits `text` into at most `n` non-empty pieces on char boundaries (concatenation == text).
+pub fn split_pieces(text: &str, n: usize) -> Vec<&str> {
+    let n = n.max(1);
+    let chars: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+    if chars.is_empty() {
+        return vec![text];
+    }
+    let per = chars.len().div_ceil(n);
+    let mut out = Vec::with_capacity(n);
+    let mut start = 0;
+    let mut idx = per;
+    while idx < chars.len() {
+        out.push(&text[start..chars[idx]]);
+        start = chars[idx];
+        idx += per;
+    }
+    out.push(&text[start..]);
+    out
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenarios_by_model_name() {
+        assert_eq!(Scenario::from_model("gpt-4o"), Scenario::Echo);
+        assert_eq!(Scenario::from_model("error-429"), Scenario::Error(429));
+        assert_eq!(Scenario::from_model("x-error-500-y"), Scenario::Error(500));
+        assert_eq!(Scenario::from_model("error-200"), Scenario::Echo);
+    }
+
+    #[test]
+    fn pieces_concatenate_back() {
+        for n in 1..8 {
+            let t = "echo: héllo wörld";
+            let p = split_pieces(t, n);
+            assert!(p.len() <= n);
+            assert_eq!(p.concat(), t);
+        }
+    }
+
+    #[test]
+    fn last_user_message_is_found() {
+        let b = br#"{"messages":[{"role":"system","content":"be brief"},{"role":"user","content":[{"type":"text","text":"hello there"}]}]}"#;
+        let (t, w) = read_messages(b);
+        assert_eq!(t, "hello there");
+        assert_eq!(w, 4);
+    }
+}

@@ -1,0 +1,75 @@
+//! The in-process `mock` provider: answers in the OpenAI format without any network, with the
+//! same behaviour as `sluice-mock` (shared code in `crate::mock`).
+
+use super::{Outcome, RequestContext, Worker};
+use crate::config::Provider;
+use crate::error::GatewayError;
+use crate::formats::openai::Operation;
+use crate::http::server::client_gone;
+use crate::http::{Conn, Request};
+use crate::mock::{openai, Scenario};
+use crate::wire::json::Peek;
+use bytes::Bytes;
+use std::io;
+use std::sync::Arc;
+
+pub async fn serve(
+    worker: &Worker,
+    ctx: &RequestContext<'_>,
+    req: &Request,
+    conn: &mut Conn,
+    peek: &Peek,
+    model: &str,
+    provider: &Arc<Provider>,
+) -> Result<Outcome, (GatewayError, Option<io::Error>)> {
+    let knobs = provider.mock;
+    let io_err = |e| (GatewayError::bad_request("client write failed", None), Some(e));
+    if !knobs.latency.is_zero() {
+        monoio::time::sleep(knobs.latency).await;
+    }
+    if let Scenario::Error(status) = Scenario::from_model(model) {
+        let body = Bytes::from(openai::error_body(status, &format!("mock error {status} requested by model name")));
+        conn.send_full(status, &[("content-type", b"application/json")], body, req.keep_alive).await.map_err(io_err)?;
+        return Ok(Outcome { status });
+    }
+    let events = match (ctx.op, peek.stream) {
+        (Operation::ChatCompletions, false) => {
+            let plan = openai::plan_chat(&req.body, model, false);
+            return super::send(conn, 200, "application/json", Bytes::from(openai::chat_completion(&plan)), req.keep_alive).await;
+        }
+        (Operation::Completions, false) => {
+            return super::send(conn, 200, "application/json", Bytes::from(openai::completion(&req.body, model)), req.keep_alive)
+                .await;
+        }
+        (Operation::Embeddings, _) => {
+            return super::send(conn, 200, "application/json", Bytes::from(openai::embeddings(&req.body, model)), req.keep_alive)
+                .await;
+        }
+        (Operation::ChatCompletions, true) => {
+            let plan = openai::plan_chat(&req.body, model, peek.include_usage);
+            openai::chat_stream_events(&plan, knobs.chunks)
+        }
+        (Operation::Completions, true) => openai::completion_stream_events(&req.body, model, knobs.chunks, peek.include_usage),
+        (Operation::Models, _) => unreachable!("models are answered by the proxy"),
+    };
+    conn.start_stream(200, &[("content-type", b"text/event-stream")], req.http10).await.map_err(io_err)?;
+    worker.metrics.streams_add(1);
+    let result = async {
+        let gone = client_gone(conn.raw_fd());
+        let mut gone = std::pin::pin!(gone);
+        for (i, e) in events.iter().enumerate() {
+            if i > 0 && !knobs.chunk_delay.is_zero() {
+                monoio::select! {
+                    _ = &mut gone => return Err(io::Error::from(io::ErrorKind::ConnectionAborted)),
+                    _ = monoio::time::sleep(knobs.chunk_delay) => {}
+                }
+            }
+            conn.send_chunk(e).await?;
+        }
+        conn.end_stream().await
+    }
+    .await;
+    worker.metrics.streams_add(-1);
+    result.map_err(io_err)?;
+    Ok(Outcome { status: 200 })
+}

@@ -1,0 +1,227 @@
+//! The request lifecycle, top to bottom, in `Worker::handle`:
+//! route -> peek body -> pick target -> (mock | same-format passthrough) -> respond -> record.
+//!
+//! One `Worker` exists per worker thread; it owns the upstream pool and metrics of that thread,
+//! and reads the config snapshot through a per-thread cache (one atomic load when unchanged).
+
+pub mod mock;
+pub mod passthrough;
+pub mod stream;
+
+use crate::config::{ProviderKind, SharedSnapshot, Snapshot};
+use crate::error::GatewayError;
+use crate::formats::openai::{self as oai, Operation};
+use crate::formats::Format;
+use crate::http::{Conn, Handler, HttpError, Limits, Request};
+use crate::metrics::WorkerMetrics;
+use crate::route::{self, Route};
+use crate::upstream::Pool;
+use crate::wire::json;
+use arc_swap::cache::Cache;
+use bytes::Bytes;
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Everything a request needs to know about itself, by name (no type map).
+pub struct RequestContext<'a> {
+    pub snap: &'a Arc<Snapshot>,
+    pub format: Format,
+    pub op: Operation,
+    pub started: Instant,
+    /// Provider label for metrics (set once a target is chosen).
+    pub provider: String,
+}
+
+/// How a request ended, for metrics and the access log.
+pub struct Outcome {
+    pub status: u16,
+}
+
+pub struct Worker {
+    snapshot: RefCell<Cache<SharedSnapshot, Arc<Snapshot>>>,
+    pub pool: Rc<Pool>,
+    pub metrics: Rc<WorkerMetrics>,
+    /// Round-robin position over a provider's keys.
+    key_rr: Cell<usize>,
+}
+
+impl Worker {
+    pub fn new(shared: SharedSnapshot, metrics: Rc<WorkerMetrics>) -> Worker {
+        let snap = shared.load_full();
+        let pool = Rc::new(Pool::new(snap.pool.max_idle, snap.pool.idle_timeout, metrics.clone()));
+        Worker { snapshot: RefCell::new(Cache::new(shared)), pool, metrics, key_rr: Cell::new(0) }
+    }
+
+    /// The current snapshot; held by a request until it finishes.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        let mut cache = self.snapshot.borrow_mut();
+        let snap = cache.load();
+        self.pool.max_idle.set(snap.pool.max_idle);
+        self.pool.idle_timeout.set(snap.pool.idle_timeout);
+        snap.clone()
+    }
+
+    fn next_key(&self, n: usize) -> usize {
+        let i = self.key_rr.get();
+        self.key_rr.set(i.wrapping_add(1));
+        if n == 0 {
+            0
+        } else {
+            i % n
+        }
+    }
+
+    async fn handle_api(
+        &self,
+        ctx: &mut RequestContext<'_>,
+        req: &Request,
+        conn: &mut Conn,
+    ) -> Result<Outcome, (GatewayError, Option<io::Error>)> {
+        if ctx.op == Operation::Models {
+            let body = models_body(ctx.snap);
+            return send(conn, 200, "application/json", body, req.keep_alive).await;
+        }
+        // 1. Peek: model, stream flag, usage flag.
+        let peek = json::peek(&req.body).map_err(|e| (GatewayError::bad_request(e.message(), e.param()), None))?;
+        let Some(model) = peek.model.as_deref() else {
+            return Err((GatewayError::bad_request("you must provide a model parameter", Some("model")), None));
+        };
+        if peek.stream && !ctx.op.streams() {
+            return Err((GatewayError::bad_request("this endpoint does not stream", Some("stream")), None));
+        }
+        // 2. Target.
+        let target = route::target(ctx.snap, model);
+        ctx.provider.clear();
+        ctx.provider.push_str(&target.provider.name);
+        // 3. Provider.
+        match target.provider.kind {
+            ProviderKind::Mock => mock::serve(self, ctx, req, conn, &peek, target.model, target.provider).await,
+            ProviderKind::OpenAi => {
+                let key = self.next_key(target.provider.keys.len());
+                passthrough::forward(self, ctx, req, conn, &peek, target.model, target.provider, key).await
+            }
+            other => Err((
+                GatewayError::NotImplemented(format!(
+                    "provider {:?} is of kind {}, which this build cannot reach from the OpenAI format yet",
+                    target.provider.name,
+                    other.as_str()
+                )),
+                None,
+            )),
+        }
+    }
+
+    async fn finish(&self, ctx: &RequestContext<'_>, route: &'static str, status: u16, req: &Request) {
+        self.metrics.request_done(route, &ctx.provider, status);
+        if ctx.snap.server.access_log {
+            crate::log::access(req, status, ctx.started.elapsed(), &ctx.provider, &self.metrics);
+        }
+    }
+}
+
+impl Handler for Worker {
+    async fn handle(&self, req: Request, conn: &mut Conn) -> io::Result<()> {
+        let snap = self.snapshot();
+        let started = Instant::now();
+        let (route_name, result) = match route::route(req.method, req.path()) {
+            Ok(Route::Health) => {
+                ("health", send(conn, 200, "application/json", Bytes::from_static(b"{\"status\":\"ok\"}"), req.keep_alive).await)
+            }
+            Ok(Route::Metrics) => (
+                "metrics",
+                send(conn, 200, "text/plain; version=0.0.4", Bytes::from(crate::metrics::render()), req.keep_alive).await,
+            ),
+            Ok(Route::Api(format, op)) => {
+                let mut ctx = RequestContext { snap: &snap, format, op, started, provider: String::new() };
+                let r = self.handle_api(&mut ctx, &req, conn).await;
+                let r = self.render_error(r, conn, req.keep_alive).await;
+                self.finish(&ctx, op.name(), status_of(&r), &req).await;
+                return r.map(|_| ());
+            }
+            Err(e) => ("unrouted", Err((e, None))),
+        };
+        let r = self.render_error(result, conn, req.keep_alive).await;
+        let ctx = RequestContext { snap: &snap, format: Format::OpenAi, op: Operation::Models, started, provider: String::new() };
+        self.finish(&ctx, route_name, status_of(&r), &req).await;
+        r.map(|_| ())
+    }
+
+    fn connection_event(&self, open: bool) {
+        self.metrics.conn_add(if open { 1 } else { -1 });
+    }
+
+    fn limits(&self) -> Limits {
+        self.snapshot().server.limits
+    }
+
+    fn http_error_body(&self, err: &HttpError) -> (&'static str, Bytes) {
+        let status = err.status().unwrap_or(400);
+        self.metrics.request_done("invalid", "", status);
+        let ge = GatewayError::bad_request(err.message(), None);
+        ("application/json", oai::encode_error(&ge))
+    }
+}
+
+impl Worker {
+    /// Renders an error in the client's format if nothing was sent yet. An IO error on the client
+    /// connection ends the connection.
+    async fn render_error(
+        &self,
+        r: Result<Outcome, (GatewayError, Option<io::Error>)>,
+        conn: &mut Conn,
+        keep_alive: bool,
+    ) -> Result<Outcome, io::Error> {
+        match r {
+            Ok(o) => Ok(o),
+            Err((_, Some(io))) => Err(io),
+            Err((e, None)) if conn.response_started => {
+                // Headers already left: nothing to render; close so the client sees a broken body.
+                let _ = e;
+                conn.close_after = true;
+                Ok(Outcome { status: 0 })
+            }
+            Err((e, None)) => {
+                let status = e.status();
+                let body = oai::encode_error(&e);
+                conn.send_full(status, &[("content-type", b"application/json")], body, keep_alive).await?;
+                Ok(Outcome { status })
+            }
+        }
+    }
+}
+
+impl crate::runtime::Housekeeping for Worker {
+    fn tick(&self) {
+        self.pool.sweep();
+    }
+}
+
+fn status_of(r: &Result<Outcome, io::Error>) -> u16 {
+    match r {
+        Ok(o) => o.status,
+        Err(_) => 499,
+    }
+}
+
+/// Sends a complete response; an IO failure is reported as the connection error.
+pub async fn send(
+    conn: &mut Conn,
+    status: u16,
+    content_type: &str,
+    body: Bytes,
+    keep_alive: bool,
+) -> Result<Outcome, (GatewayError, Option<io::Error>)> {
+    conn.send_full(status, &[("content-type", content_type.as_bytes())], body, keep_alive)
+        .await
+        .map_err(|e| (GatewayError::bad_request("client write failed", None), Some(e)))?;
+    Ok(Outcome { status })
+}
+
+fn models_body(snap: &Snapshot) -> Bytes {
+    let ids: Vec<String> =
+        snap.providers.iter().flat_map(|p| p.models.iter().map(move |m| format!("{}/{}", p.name, m))).collect();
+    Bytes::from(crate::mock::openai::models(ids.iter().map(String::as_str), "sluice"))
+}

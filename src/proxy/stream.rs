@@ -1,0 +1,192 @@
+//! The stream pump: upstream body pieces go to the client as they arrive, one write each.
+//!
+//! Rules kept here: every piece is written at once (no coalescing); the client's hang-up is
+//! watched alongside the upstream read so the upstream connection is closed promptly rather than
+//! returned to the pool; an OpenAI stream ends right after `data: [DONE]` even if the upstream
+//! keeps its body open.
+
+use super::{Outcome, Worker};
+use crate::error::GatewayError;
+use crate::http::server::client_gone;
+use crate::http::Conn;
+use crate::upstream::BodyReader;
+use std::io;
+use std::time::Duration;
+
+/// After `[DONE]`, how long to wait for the upstream's final chunk so its connection can be reused.
+const DRAIN_AFTER_DONE: Duration = Duration::from_millis(50);
+
+pub async fn pump_passthrough(
+    worker: &Worker,
+    conn: &mut Conn,
+    http10: bool,
+    headers: &[(&str, &[u8])],
+    mut body: BodyReader,
+) -> Result<Outcome, (GatewayError, Option<io::Error>)> {
+    let io_err = |e| (GatewayError::bad_request("client write failed", None), Some(e));
+    conn.start_stream(200, headers, http10).await.map_err(io_err)?;
+    worker.metrics.streams_add(1);
+    let _guard = StreamGauge(worker);
+    let mut done = DoneScanner::default();
+    let gone = client_gone(conn.raw_fd());
+    let mut gone = std::pin::pin!(gone);
+    loop {
+        let next = monoio::select! {
+            _ = &mut gone => {
+                body.abort();
+                return Err((GatewayError::bad_request("client disconnected", None), Some(io::ErrorKind::ConnectionAborted.into())));
+            }
+            n = body.next() => n,
+        };
+        match next {
+            Ok(Some(piece)) => {
+                let cut = done.scan(&piece);
+                let out = match cut {
+                    Some(end) => &piece[..end],
+                    None => &piece[..],
+                };
+                conn.send_chunk(out).await.map_err(io_err)?;
+                if cut.is_some() {
+                    conn.end_stream().await.map_err(io_err)?;
+                    // Let the upstream's terminating chunk arrive so the connection is reusable.
+                    if !matches!(monoio::time::timeout(DRAIN_AFTER_DONE, body.next()).await, Ok(Ok(None))) {
+                        body.abort();
+                    }
+                    return Ok(Outcome { status: 200 });
+                }
+            }
+            Ok(None) => {
+                conn.end_stream().await.map_err(io_err)?;
+                return Ok(Outcome { status: 200 });
+            }
+            Err(e) => {
+                // Mid-stream failure: the status is already sent. Close without the final chunk so
+                // the client sees a truncated body, never a clean finish.
+                conn.close_after = true;
+                return Err((e.into(), None));
+            }
+        }
+    }
+}
+
+struct StreamGauge<'a>(&'a Worker);
+
+impl Drop for StreamGauge<'_> {
+    fn drop(&mut self) {
+        self.0.metrics.streams_add(-1);
+    }
+}
+
+/// Finds the end of the `data: [DONE]` event in an SSE byte stream fed in arbitrary pieces.
+///
+/// Tracks only the current line's first bytes (enough to recognise the sentinel), so it holds no
+/// buffer and allocates nothing.
+#[derive(Default)]
+pub struct DoneScanner {
+    /// Bytes of the current line seen so far, up to the sentinel's length.
+    line: [u8; 16],
+    line_len: usize,
+    /// Bytes of the current line beyond what `line` holds.
+    overflow: bool,
+    /// A `data: [DONE]` line was completed; the event ends at the next empty line.
+    pending: bool,
+    /// The previous byte was CR (a following LF belongs to the same line end).
+    after_cr: bool,
+}
+
+impl DoneScanner {
+    /// Feeds a piece; returns the offset just past the end of the `[DONE]` event if it ends here.
+    pub fn scan(&mut self, piece: &[u8]) -> Option<usize> {
+        let mut i = 0;
+        while i < piece.len() {
+            let b = piece[i];
+            if self.after_cr {
+                self.after_cr = false;
+                if b == b'\n' {
+                    i += 1;
+                    continue;
+                }
+            }
+            if b == b'\n' || b == b'\r' {
+                self.after_cr = b == b'\r';
+                let empty = self.line_len == 0 && !self.overflow;
+                if empty && self.pending {
+                    // Include a LF that completes this CRLF, if it is in this piece.
+                    let end = if b == b'\r' && piece.get(i + 1) == Some(&b'\n') { i + 2 } else { i + 1 };
+                    return Some(end);
+                }
+                if !empty && !self.overflow && is_done_line(&self.line[..self.line_len]) {
+                    self.pending = true;
+                }
+                self.line_len = 0;
+                self.overflow = false;
+                i += 1;
+                continue;
+            }
+            // Fast path: jump to the next line end, copying only the head of the line.
+            let end = memchr::memchr2(b'\n', b'\r', &piece[i..]).map_or(piece.len(), |j| i + j);
+            let take = (end - i).min(self.line.len() - self.line_len);
+            self.line[self.line_len..self.line_len + take].copy_from_slice(&piece[i..i + take]);
+            self.line_len += take;
+            if end - i > take {
+                self.overflow = true;
+            }
+            i = end;
+        }
+        None
+    }
+}
+
+fn is_done_line(line: &[u8]) -> bool {
+    let Some(rest) = line.strip_prefix(b"data:") else { return false };
+    let rest = rest.strip_prefix(b" ").unwrap_or(rest);
+    rest.starts_with(b"[DONE]") && rest.iter().skip(6).all(|b| *b == b' ')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STREAM: &[u8] = b"data: {\"a\":1}\n\ndata: [DONE]\n\nextra";
+
+    #[test]
+    fn finds_done_whole() {
+        let mut s = DoneScanner::default();
+        let end = s.scan(STREAM).unwrap();
+        assert_eq!(&STREAM[..end], b"data: {\"a\":1}\n\ndata: [DONE]\n\n");
+    }
+
+    #[test]
+    fn finds_done_at_every_split() {
+        for cut in 0..STREAM.len() {
+            let mut s = DoneScanner::default();
+            let (a, b) = STREAM.split_at(cut);
+            let total = match s.scan(a) {
+                Some(e) => e,
+                None => cut + s.scan(b).expect("found in second piece"),
+            };
+            assert_eq!(total, STREAM.len() - 5, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn crlf_and_one_byte_at_a_time() {
+        let stream = b"data: x\r\n\r\ndata: [DONE]\r\n\r\n";
+        let mut s = DoneScanner::default();
+        let mut found = None;
+        for (i, b) in stream.iter().enumerate() {
+            if let Some(e) = s.scan(std::slice::from_ref(b)) {
+                found = Some(i + e);
+                break;
+            }
+        }
+        assert_eq!(found, Some(stream.len()));
+    }
+
+    #[test]
+    fn done_inside_json_is_not_the_sentinel() {
+        let mut s = DoneScanner::default();
+        assert_eq!(s.scan(b"data: {\"t\":\"data: [DONE]\"}\n\n"), None);
+        assert_eq!(s.scan(b"data: [DONE]x\n\n"), None);
+    }
+}

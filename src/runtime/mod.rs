@@ -1,0 +1,163 @@
+//! Workers: one thread per core, pinned, each with its own monoio runtime and its own
+//! `SO_REUSEPORT` listener, so the kernel spreads connections and no two workers share state.
+//!
+//! io_uring is used when the kernel offers it; otherwise the epoll driver, with one warning.
+
+use crate::http::server::{accept_loop, Handler, ServerState};
+use std::net::{SocketAddr, TcpListener};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Binds `n` listeners to `addr` with `SO_REUSEPORT`. With port 0, the first bind picks the port
+/// and the rest join it, so every worker serves the same address.
+pub fn bind_listeners(addr: SocketAddr, n: usize) -> std::io::Result<(Vec<TcpListener>, SocketAddr)> {
+    let mut out = Vec::with_capacity(n);
+    let mut actual = addr;
+    for _ in 0..n.max(1) {
+        let sock = socket2::Socket::new(socket2::Domain::for_address(actual), socket2::Type::STREAM, None)?;
+        sock.set_reuse_address(true)?;
+        sock.set_reuse_port(true)?;
+        sock.set_nodelay(true)?;
+        sock.bind(&actual.into())?;
+        sock.listen(4096)?;
+        sock.set_nonblocking(true)?;
+        let l: TcpListener = sock.into();
+        actual = l.local_addr()?;
+        out.push(l);
+    }
+    Ok((out, actual))
+}
+
+/// Which IO driver the workers use.
+pub fn driver_name() -> &'static str {
+    if monoio::utils::detect_uring() {
+        "io_uring"
+    } else {
+        "epoll"
+    }
+}
+
+/// Settings every worker shares.
+#[derive(Clone)]
+pub struct WorkerSettings {
+    pub shutdown: Arc<AtomicBool>,
+    /// Read at shutdown: how long in-flight requests may take to finish.
+    pub drain_timeout: Arc<dyn Fn() -> Duration + Send + Sync>,
+    /// Pin each worker to one core.
+    pub pin: bool,
+}
+
+/// Starts one worker per listener. `make` builds the worker's handler on its own thread.
+/// `ready` receives one message per worker once it accepts.
+pub fn spawn_workers<H, F>(
+    listeners: Vec<TcpListener>,
+    settings: WorkerSettings,
+    make: Arc<F>,
+    ready: crossbeam_channel::Sender<()>,
+) -> Vec<JoinHandle<()>>
+where
+    H: Handler + Housekeeping,
+    F: Fn(usize) -> H + Send + Sync + 'static,
+{
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let uring = monoio::utils::detect_uring();
+    if !uring {
+        eprintln!("sluice: warning: io_uring is unavailable here; workers use the epoll driver");
+    }
+    listeners
+        .into_iter()
+        .enumerate()
+        .map(|(i, listener)| {
+            let settings = settings.clone();
+            let make = make.clone();
+            let ready = ready.clone();
+            std::thread::Builder::new()
+                .name(format!("sluice-worker-{i}"))
+                .spawn(move || {
+                    if settings.pin {
+                        let _ = monoio::utils::bind_to_cpu_set([i % cores]);
+                    }
+                    let work = worker_main(i, listener, settings, make, ready);
+                    let res = if uring {
+                        monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+                            .with_entries(4096)
+                            .enable_timer()
+                            .build()
+                            .map(|mut rt| rt.block_on(work))
+                    } else {
+                        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+                            .enable_timer()
+                            .build()
+                            .map(|mut rt| rt.block_on(work))
+                    };
+                    if let Err(e) = res {
+                        eprintln!("sluice: worker {i} could not start its runtime: {e}");
+                        std::process::exit(1);
+                    }
+                })
+                .expect("spawn worker thread")
+        })
+        .collect()
+}
+
+/// Periodic work a handler wants done on its worker (e.g. sweeping idle upstream connections).
+pub trait Housekeeping {
+    fn tick(&self) {}
+}
+
+async fn worker_main<H, F>(
+    index: usize,
+    listener: TcpListener,
+    settings: WorkerSettings,
+    make: Arc<F>,
+    ready: crossbeam_channel::Sender<()>,
+) where
+    H: Handler + Housekeeping,
+    F: Fn(usize) -> H,
+{
+    let listener = match monoio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("sluice: worker {index}: cannot register listener: {e}");
+            std::process::exit(1);
+        }
+    };
+    let handler = Rc::new(make(index));
+    let state = Rc::new(ServerState::default());
+    let canceller = monoio::io::Canceller::new();
+    let handle = canceller.handle();
+    {
+        let state = state.clone();
+        let handler = handler.clone();
+        let shutdown = settings.shutdown.clone();
+        monoio::spawn(async move {
+            let mut canceller = Some(canceller);
+            let mut ticks = 0u32;
+            loop {
+                monoio::time::sleep(Duration::from_millis(100)).await;
+                ticks = ticks.wrapping_add(1);
+                if ticks % 10 == 0 {
+                    handler.tick();
+                }
+                if shutdown.load(Ordering::Relaxed) {
+                    state.draining.set(true);
+                    if let Some(c) = canceller.take() {
+                        c.cancel();
+                    }
+                    break;
+                }
+            }
+        });
+    }
+    let _ = ready.send(());
+    drop(ready);
+    accept_loop(listener, handle, handler, state.clone()).await;
+    // Drain: let in-flight requests finish, bounded by the configured timeout.
+    let deadline = std::time::Instant::now() + (settings.drain_timeout)();
+    while state.in_flight.get() > 0 && std::time::Instant::now() < deadline {
+        monoio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -1,0 +1,476 @@
+//! HTTP/1.1 client for upstreams: connect (TCP or TLS), send, read the response head, and hand
+//! back a `BodyReader` that yields the decoded body as `Bytes` slices of the read buffer.
+//!
+//! Rules kept here: one transparent reconnect when a pooled connection turns out dead before any
+//! response byte arrived (never after, so no request is sent twice once the upstream answered);
+//! a connection returns to the pool only after its response was read to the end.
+
+use super::conn::{UpstreamConn, UpstreamIo};
+use super::pool::Pool;
+use super::UpstreamError;
+use crate::config::{Origin, Timeouts};
+use crate::http::io::{read_more, write_all};
+use bytes::{Bytes, BytesMut};
+use monoio::net::TcpStream;
+use monoio::time::Instant as MonoInstant;
+use std::ops::Range;
+use std::rc::Rc;
+use std::time::Instant;
+
+/// Bodies up to this size are copied next to the head so the request is one write.
+const INLINE_BODY: usize = 16 * 1024;
+const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+const MAX_HEADERS: usize = 128;
+
+/// An outgoing request. Headers must already be filtered (no hop-by-hop, no client credentials).
+pub struct OutRequest<'a> {
+    pub method: &'a str,
+    /// Absolute path including the origin's prefix and any query.
+    pub path: &'a str,
+    pub headers: &'a [(&'a str, &'a [u8])],
+    /// Body pieces, sent in order (lets a spliced body go out without being joined).
+    pub body: &'a [Bytes],
+}
+
+/// The response head plus a reader for its body.
+pub struct UpstreamResponse {
+    pub status: u16,
+    head: Bytes,
+    headers: Vec<(Range<u32>, Range<u32>)>,
+    pub body: BodyReader,
+}
+
+impl UpstreamResponse {
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    }
+
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.headers.iter().map(move |(n, v)| {
+            let name = std::str::from_utf8(&self.head[n.start as usize..n.end as usize]).unwrap_or("");
+            (name, &self.head[v.start as usize..v.end as usize])
+        })
+    }
+
+    pub fn is_event_stream(&self) -> bool {
+        self.header("content-type")
+            .is_some_and(|v| memchr::memmem::find(v, b"text/event-stream").is_some()
+                || memchr::memmem::find(v, b"application/vnd.amazon.eventstream").is_some())
+    }
+}
+
+enum Framing {
+    Length(usize),
+    Chunked(ChunkState),
+    UntilClose,
+}
+
+#[derive(Clone, Copy)]
+enum ChunkState {
+    Size,
+    Data(usize),
+    DataEnd,
+    Trailers,
+}
+
+/// Reads a response body incrementally. Must be driven to the end (`next` returning `Ok(None)`)
+/// and then `finish`ed for the connection to be reused; dropping it closes the connection.
+pub struct BodyReader {
+    conn: Option<UpstreamConn>,
+    pool: Rc<Pool>,
+    framing: Framing,
+    done: bool,
+    keep_alive: bool,
+    deadline: MonoInstant,
+}
+
+impl BodyReader {
+    /// Next piece of decoded body, or `None` at the end.
+    pub async fn next(&mut self) -> Result<Option<Bytes>, UpstreamError> {
+        loop {
+            if self.done {
+                return Ok(None);
+            }
+            let Some(conn) = self.conn.as_mut() else { return Ok(None) };
+            match &mut self.framing {
+                Framing::Length(rem) => {
+                    if *rem == 0 {
+                        self.done = true;
+                        return Ok(None);
+                    }
+                    if !conn.rbuf.is_empty() {
+                        let n = (*rem).min(conn.rbuf.len());
+                        *rem -= n;
+                        return Ok(Some(conn.rbuf.split_to(n).freeze()));
+                    }
+                }
+                Framing::UntilClose => {
+                    if !conn.rbuf.is_empty() {
+                        return Ok(Some(conn.rbuf.split().freeze()));
+                    }
+                }
+                Framing::Chunked(state) => match *state {
+                    ChunkState::Size => match httparse::parse_chunk_size(&conn.rbuf) {
+                        Ok(httparse::Status::Complete((used, size))) => {
+                            let _ = conn.rbuf.split_to(used);
+                            *state = if size == 0 {
+                                ChunkState::Trailers
+                            } else {
+                                ChunkState::Data(usize::try_from(size).map_err(|_| UpstreamError::BadResponse("chunk too large"))?)
+                            };
+                            continue;
+                        }
+                        Ok(httparse::Status::Partial) if conn.rbuf.len() > 4096 => {
+                            return Err(UpstreamError::BadResponse("invalid chunk size line"))
+                        }
+                        Ok(httparse::Status::Partial) => {}
+                        Err(_) => return Err(UpstreamError::BadResponse("invalid chunk size")),
+                    },
+                    ChunkState::Data(rem) => {
+                        if !conn.rbuf.is_empty() {
+                            let n = rem.min(conn.rbuf.len());
+                            *state = if n == rem { ChunkState::DataEnd } else { ChunkState::Data(rem - n) };
+                            return Ok(Some(conn.rbuf.split_to(n).freeze()));
+                        }
+                    }
+                    ChunkState::DataEnd => {
+                        if conn.rbuf.len() >= 2 {
+                            if &conn.rbuf[..2] != b"\r\n" {
+                                return Err(UpstreamError::BadResponse("chunk not followed by CRLF"));
+                            }
+                            let _ = conn.rbuf.split_to(2);
+                            *state = ChunkState::Size;
+                            continue;
+                        }
+                    }
+                    ChunkState::Trailers => match memchr::memmem::find(&conn.rbuf, b"\r\n") {
+                        Some(0) => {
+                            let _ = conn.rbuf.split_to(2);
+                            self.done = true;
+                            return Ok(None);
+                        }
+                        Some(i) => {
+                            let _ = conn.rbuf.split_to(i + 2);
+                            continue;
+                        }
+                        None if conn.rbuf.len() > MAX_RESPONSE_HEAD => {
+                            return Err(UpstreamError::BadResponse("trailers too large"))
+                        }
+                        None => {}
+                    },
+                },
+            }
+            // Need more bytes.
+            let buf = std::mem::take(&mut conn.rbuf);
+            let (res, buf) = monoio::time::timeout_at(self.deadline, read_more(&mut conn.io, buf))
+                .await
+                .map_err(|_| UpstreamError::Timeout)?;
+            conn.rbuf = buf;
+            match res {
+                Ok(0) => {
+                    if matches!(self.framing, Framing::UntilClose) {
+                        self.done = true;
+                        self.keep_alive = false;
+                        return Ok(None);
+                    }
+                    return Err(UpstreamError::Truncated);
+                }
+                Ok(_) => {}
+                Err(e) => return Err(UpstreamError::Io(e)),
+            }
+        }
+    }
+
+    /// Reads the rest of the body into one `Bytes` (zero-copy when it arrives in one piece).
+    pub async fn read_all(&mut self, limit: usize) -> Result<Bytes, UpstreamError> {
+        let first = match self.next().await? {
+            None => return Ok(Bytes::new()),
+            Some(b) => b,
+        };
+        let Some(second) = self.next().await? else { return Ok(first) };
+        let mut all = BytesMut::with_capacity(first.len() + second.len() * 2);
+        all.extend_from_slice(&first);
+        all.extend_from_slice(&second);
+        while let Some(b) = self.next().await? {
+            if all.len() + b.len() > limit {
+                return Err(UpstreamError::BadResponse("response body too large"));
+            }
+            all.extend_from_slice(&b);
+        }
+        Ok(all.freeze())
+    }
+
+    /// Closes the connection without reusing it (client went away, error mid-stream).
+    pub fn abort(mut self) {
+        self.keep_alive = false;
+    }
+}
+
+impl Drop for BodyReader {
+    /// A body read to the end goes back to the pool; anything else closes its connection.
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            if self.done && self.keep_alive {
+                self.pool.checkin(conn);
+            } else {
+                self.pool.discarded();
+            }
+        }
+    }
+}
+
+/// Sends a request and reads the response head.
+pub async fn send(
+    pool: &Rc<Pool>,
+    origin: &Origin,
+    timeouts: &Timeouts,
+    req: &OutRequest<'_>,
+) -> Result<UpstreamResponse, UpstreamError> {
+    let started = Instant::now();
+    let deadline = MonoInstant::now() + timeouts.total;
+    let head = build_head(origin, req);
+    let mut conn = match pool.checkout(&origin.pool_key) {
+        Some(c) => c,
+        None => {
+            let c = connect(origin, timeouts).await?;
+            pool.opened();
+            c
+        }
+    };
+    loop {
+        match exchange(&mut conn, &head, req, timeouts, deadline, started).await {
+            Ok((status, head, headers, framing, keep_alive)) => {
+                return Ok(UpstreamResponse {
+                    status,
+                    head,
+                    headers,
+                    body: BodyReader { conn: Some(conn), pool: pool.clone(), framing, done: false, keep_alive, deadline },
+                });
+            }
+            Err(Exchange::DeadBeforeResponse(e)) if conn.reused => {
+                // The pooled connection was closed by the peer while idle: one fresh try.
+                let _ = e;
+                pool.discarded();
+                conn = connect(origin, timeouts).await?;
+                pool.opened();
+            }
+            Err(Exchange::DeadBeforeResponse(e)) | Err(Exchange::Failed(e)) => {
+                pool.discarded();
+                return Err(e);
+            }
+        }
+    }
+}
+
+enum Exchange {
+    /// Write failed or the connection closed before a single response byte: safe to retry.
+    DeadBeforeResponse(UpstreamError),
+    Failed(UpstreamError),
+}
+
+type Head = (u16, Bytes, Vec<(Range<u32>, Range<u32>)>, Framing, bool);
+
+async fn exchange(
+    conn: &mut UpstreamConn,
+    head: &[u8],
+    req: &OutRequest<'_>,
+    timeouts: &Timeouts,
+    deadline: MonoInstant,
+    started: Instant,
+) -> Result<Head, Exchange> {
+    let body_len: usize = req.body.iter().map(Bytes::len).sum();
+    let mut first = Vec::with_capacity(head.len() + if body_len <= INLINE_BODY { body_len } else { 0 });
+    first.extend_from_slice(head);
+    let inline = body_len <= INLINE_BODY;
+    if inline {
+        for part in req.body {
+            first.extend_from_slice(part);
+        }
+    }
+    let dead = |e: std::io::Error| Exchange::DeadBeforeResponse(UpstreamError::Io(e));
+    write_all(&mut conn.io, first).await.0.map_err(dead)?;
+    if !inline {
+        for part in req.body {
+            write_all(&mut conn.io, part.clone()).await.0.map_err(dead)?;
+        }
+    }
+    let first_byte = MonoInstant::now() + timeouts.first_byte;
+    let head_deadline = first_byte.min(deadline);
+    loop {
+        if !conn.rbuf.is_empty() {
+            match parse_response_head(&conn.rbuf, req.method == "HEAD") {
+                Ok(Some((n, status, spans, framing, keep_alive))) => {
+                    let head = conn.rbuf.split_to(n).freeze();
+                    if (100..200).contains(&status) {
+                        continue; // 100 Continue and friends precede the real response.
+                    }
+                    let _ = started;
+                    return Ok((status, head, spans, framing, keep_alive));
+                }
+                Ok(None) if conn.rbuf.len() > MAX_RESPONSE_HEAD => {
+                    return Err(Exchange::Failed(UpstreamError::BadResponse("response head too large")))
+                }
+                Ok(None) => {}
+                Err(e) => return Err(Exchange::Failed(e)),
+            }
+        }
+        let got_any = !conn.rbuf.is_empty();
+        let buf = std::mem::take(&mut conn.rbuf);
+        let (res, buf) = match monoio::time::timeout_at(head_deadline, read_more(&mut conn.io, buf)).await {
+            Ok(r) => r,
+            Err(_) => return Err(Exchange::Failed(UpstreamError::FirstByteTimeout)),
+        };
+        conn.rbuf = buf;
+        match res {
+            Ok(0) if !got_any => return Err(Exchange::DeadBeforeResponse(UpstreamError::Closed)),
+            Ok(0) => return Err(Exchange::Failed(UpstreamError::Closed)),
+            Ok(_) => {}
+            Err(e) if !got_any => return Err(Exchange::DeadBeforeResponse(UpstreamError::Io(e))),
+            Err(e) => return Err(Exchange::Failed(UpstreamError::Io(e))),
+        }
+    }
+}
+
+type ParsedHead = (usize, u16, Vec<(Range<u32>, Range<u32>)>, Framing, bool);
+
+fn parse_response_head(buf: &[u8], head_request: bool) -> Result<Option<ParsedHead>, UpstreamError> {
+    let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut res = httparse::Response::new(&mut raw);
+    let n = match res.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(UpstreamError::BadResponse("malformed response head")),
+    };
+    let status = res.code.unwrap_or(0);
+    let base = buf.as_ptr() as usize;
+    let span = |s: &[u8]| {
+        let start = s.as_ptr() as usize - base;
+        start as u32..(start + s.len()) as u32
+    };
+    let mut keep_alive = res.version == Some(1);
+    let mut length = None;
+    let mut chunked = false;
+    let mut spans = Vec::with_capacity(res.headers.len());
+    for h in res.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            length = std::str::from_utf8(h.value).ok().and_then(|s| s.trim().parse::<usize>().ok());
+            if length.is_none() {
+                return Err(UpstreamError::BadResponse("invalid Content-Length"));
+            }
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = h.value.split(|b| *b == b',').any(|t| crate::http::request::trim_ascii(t).eq_ignore_ascii_case(b"chunked"));
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            for t in h.value.split(|b| *b == b',') {
+                let t = crate::http::request::trim_ascii(t);
+                if t.eq_ignore_ascii_case(b"close") {
+                    keep_alive = false;
+                } else if t.eq_ignore_ascii_case(b"keep-alive") {
+                    keep_alive = true;
+                }
+            }
+        }
+        spans.push((span(h.name.as_bytes()), span(h.value)));
+    }
+    let framing = if head_request || status == 204 || status == 304 || (100..200).contains(&status) {
+        Framing::Length(0)
+    } else if chunked {
+        Framing::Chunked(ChunkState::Size)
+    } else if let Some(n) = length {
+        Framing::Length(n)
+    } else {
+        keep_alive = false;
+        Framing::UntilClose
+    };
+    Ok(Some((n, status, spans, framing, keep_alive)))
+}
+
+fn build_head(origin: &Origin, req: &OutRequest<'_>) -> Vec<u8> {
+    let mut h = Vec::with_capacity(512);
+    h.extend_from_slice(req.method.as_bytes());
+    h.push(b' ');
+    h.extend_from_slice(req.path.as_bytes());
+    h.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+    h.extend_from_slice(origin.authority.as_bytes());
+    h.extend_from_slice(b"\r\n");
+    for (name, value) in req.headers {
+        h.extend_from_slice(name.as_bytes());
+        h.extend_from_slice(b": ");
+        h.extend_from_slice(value);
+        h.extend_from_slice(b"\r\n");
+    }
+    let body_len: usize = req.body.iter().map(Bytes::len).sum();
+    if body_len > 0 || req.method == "POST" || req.method == "PUT" {
+        h.extend_from_slice(b"content-length: ");
+        h.extend_from_slice(itoa::Buffer::new().format(body_len).as_bytes());
+        h.extend_from_slice(b"\r\n");
+    }
+    h.extend_from_slice(b"\r\n");
+    h
+}
+
+async fn connect(origin: &Origin, timeouts: &Timeouts) -> Result<UpstreamConn, UpstreamError> {
+    if origin.addrs.is_empty() {
+        return Err(UpstreamError::Resolve(origin.host.clone()));
+    }
+    let mut last = None;
+    for addr in &origin.addrs {
+        match monoio::time::timeout(timeouts.connect, TcpStream::connect_addr(*addr)).await {
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                let io = match &origin.tls_config {
+                    None => UpstreamIo::Plain(s),
+                    Some(cfg) => {
+                        let name = rustls_pki_types::ServerName::try_from(origin.host.clone())
+                            .map_err(|_| UpstreamError::Tls(format!("invalid server name {:?}", origin.host)))?;
+                        let connector = monoio_rustls::TlsConnector::from(cfg.clone());
+                        match monoio::time::timeout(timeouts.connect, connector.connect(name, s)).await {
+                            Ok(Ok(t)) => UpstreamIo::Tls(Box::new(t)),
+                            Ok(Err(e)) => return Err(UpstreamError::Tls(e.to_string())),
+                            Err(_) => return Err(UpstreamError::ConnectTimeout),
+                        }
+                    }
+                };
+                return Ok(UpstreamConn {
+                    io,
+                    rbuf: BytesMut::with_capacity(crate::http::io::READ_CHUNK),
+                    pool_key: origin.pool_key.clone(),
+                    reused: false,
+                    idle_since: Instant::now(),
+                });
+            }
+            Ok(Err(e)) => last = Some(UpstreamError::Connect(e)),
+            Err(_) => last = Some(UpstreamError::ConnectTimeout),
+        }
+    }
+    Err(last.unwrap_or(UpstreamError::ConnectTimeout))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_chunked_head() {
+        let raw = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let (n, status, spans, framing, ka) = parse_response_head(raw, false).unwrap().unwrap();
+        assert_eq!(n, raw.len());
+        assert_eq!(status, 200);
+        assert_eq!(spans.len(), 2);
+        assert!(matches!(framing, Framing::Chunked(_)));
+        assert!(ka);
+    }
+
+    #[test]
+    fn no_length_means_until_close() {
+        let raw = b"HTTP/1.1 200 OK\r\n\r\n";
+        let (_, _, _, framing, ka) = parse_response_head(raw, false).unwrap().unwrap();
+        assert!(matches!(framing, Framing::UntilClose));
+        assert!(!ka);
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert!(parse_response_head(b"\x00\x01garbage\r\n\r\n", false).is_err());
+        assert!(parse_response_head(b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n", false).is_err());
+    }
+}

@@ -1,0 +1,63 @@
+//! Upstream side: per-worker connection pools and the HTTP/1.1 client.
+
+pub mod client;
+pub mod conn;
+pub mod pool;
+
+pub use client::{send, BodyReader, OutRequest, UpstreamResponse};
+pub use pool::Pool;
+
+use std::fmt;
+
+/// Why talking to an upstream failed. Every variant knows whether a retry elsewhere is safe
+/// (nothing reached the client yet and the upstream did not process the request, or said so).
+#[derive(Debug)]
+pub enum UpstreamError {
+    Resolve(String),
+    Connect(std::io::Error),
+    ConnectTimeout,
+    Tls(String),
+    FirstByteTimeout,
+    Timeout,
+    /// The connection closed before the response was complete.
+    Closed,
+    /// The body ended early (chunked body without its last chunk, short Content-Length).
+    Truncated,
+    BadResponse(&'static str),
+    Io(std::io::Error),
+}
+
+impl UpstreamError {
+    /// Status to answer the client with.
+    pub fn status(&self) -> u16 {
+        match self {
+            UpstreamError::ConnectTimeout | UpstreamError::FirstByteTimeout | UpstreamError::Timeout => 504,
+            _ => 502,
+        }
+    }
+
+    /// Whether another attempt (fallback, retry) could succeed without side effects upstream.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self,
+            UpstreamError::Resolve(_) | UpstreamError::Connect(_) | UpstreamError::ConnectTimeout | UpstreamError::Tls(_)
+        )
+    }
+}
+
+impl fmt::Display for UpstreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UpstreamError::Resolve(h) => write!(f, "cannot resolve upstream host {h}"),
+            UpstreamError::Connect(e) => write!(f, "cannot connect to upstream: {e}"),
+            UpstreamError::ConnectTimeout => write!(f, "timed out connecting to upstream"),
+            UpstreamError::Tls(e) => write!(f, "TLS error with upstream: {e}"),
+            UpstreamError::FirstByteTimeout => write!(f, "upstream did not answer in time"),
+            UpstreamError::Timeout => write!(f, "upstream response timed out"),
+            UpstreamError::Closed => write!(f, "upstream closed the connection"),
+            UpstreamError::Truncated => write!(f, "upstream response was truncated"),
+            UpstreamError::BadResponse(m) => write!(f, "invalid upstream response: {m}"),
+            UpstreamError::Io(e) => write!(f, "upstream i/o error: {e}"),
+        }
+    }
+}

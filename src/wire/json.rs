@@ -1,0 +1,159 @@
+//! Peeking at and splicing request JSON without a full parse into a tree.
+//!
+//! The same-format path needs only three things from a body: the `model` value (and where it
+//! sits, to splice in the rewritten name), whether it asks to stream, and whether it asks for
+//! stream usage. One pass over the top-level object with sonic-rs' lazy iterator finds them;
+//! nested values are skipped, not built.
+
+use bytes::{Bytes, BytesMut};
+use sonic_rs::JsonValueTrait;
+use std::ops::Range;
+
+/// What the router needs to know about a JSON request body.
+#[derive(Debug, Default, Clone)]
+pub struct Peek {
+    /// The model string (unescaped).
+    pub model: Option<String>,
+    /// Byte range of the model's JSON string token (quotes included) in the body.
+    pub model_span: Option<Range<usize>>,
+    pub stream: bool,
+    pub include_usage: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeekError {
+    /// Not JSON, or not an object at the top level.
+    Malformed(String),
+    /// A field has the wrong JSON type.
+    WrongType(&'static str, &'static str),
+}
+
+impl PeekError {
+    pub fn message(&self) -> String {
+        match self {
+            PeekError::Malformed(m) => format!("request body is not valid JSON: {m}"),
+            PeekError::WrongType(field, want) => format!("'{field}' must be {want}"),
+        }
+    }
+
+    pub fn param(&self) -> Option<&'static str> {
+        match self {
+            PeekError::Malformed(_) => None,
+            PeekError::WrongType(f, _) => Some(f),
+        }
+    }
+}
+
+/// Scans the top-level object once for `model`, `stream` and `stream_options.include_usage`.
+pub fn peek(body: &[u8]) -> Result<Peek, PeekError> {
+    let first = body.iter().position(|b| !b.is_ascii_whitespace());
+    if first.map(|i| body[i]) != Some(b'{') {
+        return Err(PeekError::Malformed("expected a JSON object".into()));
+    }
+    let mut out = Peek::default();
+    let base = body.as_ptr() as usize;
+    for item in sonic_rs::to_object_iter(body) {
+        let (key, value) = item.map_err(|e| PeekError::Malformed(short(e.to_string())))?;
+        match key.as_ref() {
+            "model" => {
+                let s = value.as_str().ok_or(PeekError::WrongType("model", "a string"))?;
+                let raw = value.as_raw_str();
+                let start = raw.as_ptr() as usize - base;
+                // The raw text must be a slice of the body for the splice to be exact.
+                if start + raw.len() <= body.len() && &body[start..start + raw.len()] == raw.as_bytes() {
+                    out.model_span = Some(start..start + raw.len());
+                }
+                out.model = Some(s.to_string());
+            }
+            "stream" => {
+                if value.is_null() {
+                    continue;
+                }
+                out.stream = value.as_bool().ok_or(PeekError::WrongType("stream", "a boolean"))?;
+            }
+            "stream_options" => {
+                if value.is_null() {
+                    continue;
+                }
+                let raw = value.as_raw_str();
+                if !value.is_object() {
+                    return Err(PeekError::WrongType("stream_options", "an object"));
+                }
+                if let Ok(v) = sonic_rs::get(raw, &["include_usage"]) {
+                    out.include_usage = v.as_bool().unwrap_or(false);
+                }
+            }
+            _ => {}
+        }
+    }
+    // Trailing garbage after the object ("{...} xyz") is malformed too.
+    validate_whole(body)?;
+    Ok(out)
+}
+
+/// Full structural validation of the document. sonic-rs validates at SIMD speed, so this costs
+/// well under a microsecond for a typical chat body and keeps malformed JSON from reaching an
+/// upstream (which would answer with its own, differently shaped error).
+fn validate_whole(body: &[u8]) -> Result<(), PeekError> {
+    sonic_rs::from_slice::<serde::de::IgnoredAny>(body)
+        .map(|_| ())
+        .map_err(|e| PeekError::Malformed(short(e.to_string())))
+}
+
+fn short(mut s: String) -> String {
+    if let Some(i) = s.find('\n') {
+        s.truncate(i);
+    }
+    s
+}
+
+/// Replaces the bytes in `span` with the JSON string for `new_value`, leaving everything else
+/// untouched. Returns the pieces to send in order (no join needed by the caller).
+pub fn splice_string(body: &Bytes, span: Range<usize>, new_value: &str) -> [Bytes; 3] {
+    let mut quoted = BytesMut::with_capacity(new_value.len() + 2);
+    quoted.extend_from_slice(sonic_rs::to_string(new_value).unwrap_or_else(|_| "\"\"".into()).as_bytes());
+    [body.slice(..span.start), quoted.freeze(), body.slice(span.end..)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_model_stream_and_usage() {
+        let b = br#"{"messages":[{"role":"user","content":"hi \"model\""}],"model":"openai/gpt-4o-mini","stream":true,"stream_options":{"include_usage":true}}"#;
+        let p = peek(b).unwrap();
+        assert_eq!(p.model.as_deref(), Some("openai/gpt-4o-mini"));
+        assert_eq!(&b[p.model_span.clone().unwrap()], br#""openai/gpt-4o-mini""#);
+        assert!(p.stream);
+        assert!(p.include_usage);
+    }
+
+    #[test]
+    fn escaped_model_is_unescaped() {
+        let b = br#"{"model":"a\/b"}"#;
+        let p = peek(b).unwrap();
+        assert_eq!(p.model.as_deref(), Some("a/b"));
+        assert_eq!(&b[p.model_span.unwrap()], br#""a\/b""#);
+    }
+
+    #[test]
+    fn malformed_is_rejected() {
+        assert!(matches!(peek(b"{\"model\":\"x\",").unwrap_err(), PeekError::Malformed(_)));
+        assert!(matches!(peek(b"[1,2]").unwrap_err(), PeekError::Malformed(_)));
+        assert!(matches!(peek(b"").unwrap_err(), PeekError::Malformed(_)));
+        assert!(matches!(peek(b"{\"model\":\"x\"} trailing").unwrap_err(), PeekError::Malformed(_)));
+        assert!(matches!(peek(b"{\"model\":\"x\",\"messages\":[1,}").unwrap_err(), PeekError::Malformed(_)));
+        assert_eq!(peek(b"{\"model\":5}").unwrap_err(), PeekError::WrongType("model", "a string"));
+        assert_eq!(peek(b"{\"model\":\"m\",\"stream\":\"yes\"}").unwrap_err(), PeekError::WrongType("stream", "a boolean"));
+    }
+
+    #[test]
+    fn splice_replaces_only_the_model() {
+        let body = Bytes::from_static(br#"{"a":1,"model":"openai/gpt-4o","z":[2]}"#);
+        let p = peek(&body).unwrap();
+        let parts = splice_string(&body, p.model_span.unwrap(), "gpt-4o");
+        let joined: Vec<u8> = parts.iter().flat_map(|b| b.iter().copied()).collect();
+        assert_eq!(joined, br#"{"a":1,"model":"gpt-4o","z":[2]}"#);
+    }
+}

@@ -1,0 +1,3 @@
+//! Bytes on the wire: JSON peek/splice (more codecs arrive with streaming translation).
+
+pub mod json;
