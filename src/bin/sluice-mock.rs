@@ -11,7 +11,7 @@ use sluice::wire::json;
 use std::cell::Cell;
 use std::io;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ const USAGE: &str = "usage: sluice-mock [--listen ADDR] [--workers N] [--latency
                    [--chunk-delay-ms N] [--fail-status S --fail-every N]
 
 Serves the OpenAI wire format (POST /v1/chat/completions, /v1/completions, /v1/embeddings,
-GET /v1/models). Replies echo the last user message. A model name containing error-NNN answers
+GET /v1/models; GET /mock/stats for tests). Replies echo the last user message. A model name containing error-NNN answers
 with that HTTP status. --fail-every N makes every Nth request answer --fail-status (default 500).";
 
 #[derive(Clone, Copy)]
@@ -36,6 +36,10 @@ struct Knobs {
 
 /// Requests seen across all workers (for --fail-every).
 static SEEN: AtomicU64 = AtomicU64::new(0);
+/// Open client connections across all workers (for tests: did the gateway close its upstream?).
+static OPEN: AtomicI64 = AtomicI64::new(0);
+/// Connections ever accepted (for tests: did the gateway reuse pooled connections?).
+static ACCEPTED: AtomicU64 = AtomicU64::new(0);
 
 struct MockServer {
     knobs: Knobs,
@@ -45,6 +49,13 @@ struct MockServer {
 impl Housekeeping for MockServer {}
 
 impl Handler for MockServer {
+    fn connection_event(&self, open: bool) {
+        if open {
+            ACCEPTED.fetch_add(1, Ordering::Relaxed);
+        }
+        OPEN.fetch_add(if open { 1 } else { -1 }, Ordering::Relaxed);
+    }
+
     async fn handle(&self, req: Request, conn: &mut Conn) -> io::Result<()> {
         let k = self.knobs;
         let ka = req.keep_alive;
@@ -54,6 +65,16 @@ impl Handler for MockServer {
         if req.method == Method::Get && (path == "/v1/models" || path == "/models") {
             let body = openai::models(["gpt-4o-mini", "gpt-4o", "text-embedding-3-small"], "sluice-mock");
             return conn.send_full(200, &[("content-type", json_ct)], Bytes::from(body), ka).await;
+        }
+        if req.method == Method::Get && path == "/mock/stats" {
+            // Counts exclude this stats connection itself.
+            let body = format!(
+                "{{\"open_connections\":{},\"accepted_connections\":{},\"requests\":{}}}",
+                OPEN.load(Ordering::Relaxed) - 1,
+                ACCEPTED.load(Ordering::Relaxed),
+                SEEN.load(Ordering::Relaxed)
+            );
+            return conn.send_full(200, &[("content-type", json_ct)], Bytes::from(body), false).await;
         }
         if req.method == Method::Get && path == "/health" {
             return conn.send_full(200, &[("content-type", json_ct)], Bytes::from_static(b"{\"status\":\"ok\"}"), ka).await;
