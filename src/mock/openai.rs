@@ -258,7 +258,7 @@ mod tests {
         let mut text = String::new();
         for e in &events[..events.len() - 1] {
             let v: sonic_rs::Value = sonic_rs::from_slice(&e[6..e.len() - 2]).unwrap();
-            if let Some(c) = v.pointer(&["choices", 0, "delta", "content"]).and_then(|c| c.as_str()) {
+            if let Some(c) = v.pointer(&sonic_rs::pointer!["choices", 0, "delta", "content"]).and_then(|c| c.as_str()) {
                 text.push_str(c);
             }
         }

@@ -180,7 +180,11 @@ mod tests {
                 break;
             }
         }
-        assert_eq!(found, Some(stream.len()));
+        // Fed one byte at a time, the event ends at the final CR: the LF is not in that piece,
+        // and a lone CR already ends the line for every SSE decoder (PROTOCOLS 1.2).
+        assert_eq!(found, Some(stream.len() - 1));
+        let mut s = DoneScanner::default();
+        assert_eq!(s.scan(stream), Some(stream.len()), "whole input keeps the LF");
     }
 
     #[test]

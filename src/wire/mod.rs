@@ -1,3 +1,6 @@
-//! Bytes on the wire: JSON peek/splice (more codecs arrive with streaming translation).
+//! Bytes on the wire: JSON peek/splice, the SSE framer, and the AWS event-stream codec.
+//! Nothing here does IO: bytes in, events or bytes out.
 
+pub mod eventstream;
 pub mod json;
+pub mod sse;
