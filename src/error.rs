@@ -16,7 +16,10 @@ pub enum Side {
 #[derive(Debug)]
 pub enum GatewayError {
     /// The request is malformed or asks for something impossible; `param` names the field.
-    BadRequest { message: String, param: Option<&'static str> },
+    BadRequest {
+        message: String,
+        param: Option<&'static str>,
+    },
     NotFound(String),
     MethodNotAllowed,
     /// The route exists but this combination is not supported (yet).
@@ -27,7 +30,10 @@ pub enum GatewayError {
 
 impl GatewayError {
     pub fn bad_request(message: impl Into<String>, param: Option<&'static str>) -> GatewayError {
-        GatewayError::BadRequest { message: message.into(), param }
+        GatewayError::BadRequest {
+            message: message.into(),
+            param,
+        }
     }
 
     pub fn status(&self) -> u16 {
@@ -42,7 +48,9 @@ impl GatewayError {
 
     pub fn side(&self) -> Side {
         match self {
-            GatewayError::BadRequest { .. } | GatewayError::NotFound(_) | GatewayError::MethodNotAllowed => Side::Client,
+            GatewayError::BadRequest { .. }
+            | GatewayError::NotFound(_)
+            | GatewayError::MethodNotAllowed => Side::Client,
             GatewayError::NotImplemented(_) => Side::Gateway,
             GatewayError::Upstream(_) => Side::Upstream,
         }

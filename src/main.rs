@@ -58,7 +58,11 @@ fn main() -> ExitCode {
         }
     };
     if check {
-        println!("{}: ok ({} providers)", path.display(), snap.providers.len());
+        println!(
+            "{}: ok ({} providers)",
+            path.display(),
+            snap.providers.len()
+        );
         return ExitCode::SUCCESS;
     }
     let server = snap.server.clone();
@@ -92,7 +96,10 @@ fn main() -> ExitCode {
     let reloader = {
         let r = Reloader::new(path.clone(), shared.clone());
         let (hup, stop) = (hup.clone(), stop.clone());
-        std::thread::Builder::new().name("sluice-reload".into()).spawn(move || r.run(hup, stop)).expect("spawn reload thread")
+        std::thread::Builder::new()
+            .name("sluice-reload".into())
+            .spawn(move || r.run(hup, stop))
+            .expect("spawn reload thread")
     };
     let drain_shared = shared.clone();
     let settings = WorkerSettings {
@@ -101,7 +108,12 @@ fn main() -> ExitCode {
         pin: true,
     };
     let make_shared = shared.clone();
-    let make = Arc::new(move |_i: usize| Worker::new(make_shared.clone(), sluice::metrics::WorkerMetrics::register()));
+    let make = Arc::new(move |_i: usize| {
+        Worker::new(
+            make_shared.clone(),
+            sluice::metrics::WorkerMetrics::register(),
+        )
+    });
     let (ready_tx, ready_rx) = crossbeam_channel::bounded(n);
     let workers = runtime::spawn_workers(listeners, settings.clone(), make, ready_tx);
     for _ in 0..n {
@@ -110,7 +122,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    eprintln!("sluice: {n} workers on {} ({})", addr, runtime::driver_name());
+    eprintln!(
+        "sluice: {n} workers on {} ({})",
+        addr,
+        runtime::driver_name()
+    );
     println!("listening on {addr}");
 
     while !term.load(Ordering::Relaxed) {

@@ -14,7 +14,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// Upper bounds of the upstream latency histogram, in seconds.
-const BUCKETS: [f64; 16] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+const BUCKETS: [f64; 16] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0,
+];
 
 #[derive(Default)]
 pub struct Histogram {
@@ -25,13 +28,18 @@ pub struct Histogram {
 impl Histogram {
     pub fn observe(&self, d: Duration) {
         let s = d.as_secs_f64();
-        let i = BUCKETS.iter().position(|b| s <= *b).unwrap_or(BUCKETS.len());
+        let i = BUCKETS
+            .iter()
+            .position(|b| s <= *b)
+            .unwrap_or(BUCKETS.len());
         self.counts[i].fetch_add(1, Relaxed);
         self.sum_micros.fetch_add(d.as_micros() as u64, Relaxed);
     }
 }
 
 type RequestKey = (&'static str, String, u16);
+/// route -> provider -> status -> counter; nested so lookups borrow `&str` and never allocate.
+type RequestCounters = HashMap<&'static str, HashMap<String, HashMap<u16, Arc<AtomicU64>>>>;
 
 /// What one worker shares with the scraper.
 #[derive(Default)]
@@ -53,7 +61,7 @@ fn registry() -> &'static Mutex<Vec<Arc<SharedMetrics>>> {
 /// One worker's metrics handle (not `Send`: it lives on its worker).
 pub struct WorkerMetrics {
     shared: Arc<SharedMetrics>,
-    requests: RefCell<HashMap<&'static str, HashMap<String, HashMap<u16, Arc<AtomicU64>>>>>,
+    requests: RefCell<RequestCounters>,
     latency: RefCell<HashMap<String, Arc<Histogram>>>,
 }
 
@@ -61,8 +69,15 @@ impl WorkerMetrics {
     /// Creates and registers a worker's metrics.
     pub fn register() -> Rc<WorkerMetrics> {
         let shared = Arc::new(SharedMetrics::default());
-        registry().lock().unwrap_or_else(|e| e.into_inner()).push(shared.clone());
-        Rc::new(WorkerMetrics { shared, requests: RefCell::default(), latency: RefCell::default() })
+        registry()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(shared.clone());
+        Rc::new(WorkerMetrics {
+            shared,
+            requests: RefCell::default(),
+            latency: RefCell::default(),
+        })
     }
 
     pub fn shared(&self) -> &SharedMetrics {
@@ -77,8 +92,15 @@ impl WorkerMetrics {
             return;
         }
         let c = Arc::new(AtomicU64::new(1));
-        by_provider.entry(provider.to_string()).or_default().insert(status, c.clone());
-        self.shared.requests.lock().unwrap_or_else(|e| e.into_inner()).push(((route, provider.to_string(), status), c));
+        by_provider
+            .entry(provider.to_string())
+            .or_default()
+            .insert(status, c.clone());
+        self.shared
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(((route, provider.to_string(), status), c));
     }
 
     pub fn upstream_latency(&self, provider: &str, d: Duration) {
@@ -90,7 +112,11 @@ impl WorkerMetrics {
         let h = Arc::new(Histogram::default());
         h.observe(d);
         map.insert(provider.to_string(), h.clone());
-        self.shared.latency.lock().unwrap_or_else(|e| e.into_inner()).push((provider.to_string(), h));
+        self.shared
+            .latency
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((provider.to_string(), h));
     }
 
     pub fn conn_add(&self, d: i64) {
@@ -109,7 +135,8 @@ impl WorkerMetrics {
 
 /// Renders every worker's metrics, summed, in the Prometheus text format.
 pub fn render() -> String {
-    let workers: Vec<Arc<SharedMetrics>> = registry().lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let workers: Vec<Arc<SharedMetrics>> =
+        registry().lock().unwrap_or_else(|e| e.into_inner()).clone();
     let mut requests: HashMap<RequestKey, u64> = HashMap::new();
     let mut latency: HashMap<String, (Vec<u64>, u64)> = HashMap::new();
     let (mut conns, mut streams, mut idle, mut busy, mut dropped) = (0i64, 0i64, 0i64, 0i64, 0u64);
@@ -123,7 +150,9 @@ pub fn render() -> String {
             *requests.entry(k.clone()).or_default() += c.load(Relaxed);
         }
         for (p, h) in w.latency.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            let e = latency.entry(p.clone()).or_insert_with(|| (vec![0; BUCKETS.len() + 1], 0));
+            let e = latency
+                .entry(p.clone())
+                .or_insert_with(|| (vec![0; BUCKETS.len() + 1], 0));
             for (i, c) in h.counts.iter().enumerate() {
                 e.0[i] += c.load(Relaxed);
             }
@@ -131,7 +160,9 @@ pub fn render() -> String {
         }
     }
     let mut out = String::with_capacity(4096);
-    out.push_str("# HELP sluice_requests_total Requests answered, by route, provider and status.\n");
+    out.push_str(
+        "# HELP sluice_requests_total Requests answered, by route, provider and status.\n",
+    );
     out.push_str("# TYPE sluice_requests_total counter\n");
     let mut keys: Vec<_> = requests.into_iter().collect();
     keys.sort();
@@ -151,17 +182,43 @@ pub fn render() -> String {
         let mut cum = 0;
         for (i, c) in counts.iter().enumerate() {
             cum += c;
-            let le = if i < BUCKETS.len() { BUCKETS[i].to_string() } else { "+Inf".to_string() };
-            let _ = writeln!(out, "sluice_upstream_latency_seconds_bucket{{provider=\"{p}\",le=\"{le}\"}} {cum}");
+            let le = if i < BUCKETS.len() {
+                BUCKETS[i].to_string()
+            } else {
+                "+Inf".to_string()
+            };
+            let _ = writeln!(
+                out,
+                "sluice_upstream_latency_seconds_bucket{{provider=\"{p}\",le=\"{le}\"}} {cum}"
+            );
         }
-        let _ = writeln!(out, "sluice_upstream_latency_seconds_sum{{provider=\"{p}\"}} {}", sum as f64 / 1e6);
-        let _ = writeln!(out, "sluice_upstream_latency_seconds_count{{provider=\"{p}\"}} {cum}");
+        let _ = writeln!(
+            out,
+            "sluice_upstream_latency_seconds_sum{{provider=\"{p}\"}} {}",
+            sum as f64 / 1e6
+        );
+        let _ = writeln!(
+            out,
+            "sluice_upstream_latency_seconds_count{{provider=\"{p}\"}} {cum}"
+        );
     }
     for (name, help, v) in [
         ("sluice_open_connections", "Open client connections.", conns),
-        ("sluice_active_streams", "Streamed responses in progress.", streams),
-        ("sluice_pool_idle_connections", "Idle pooled upstream connections.", idle),
-        ("sluice_pool_busy_connections", "Upstream connections in use.", busy),
+        (
+            "sluice_active_streams",
+            "Streamed responses in progress.",
+            streams,
+        ),
+        (
+            "sluice_pool_idle_connections",
+            "Idle pooled upstream connections.",
+            idle,
+        ),
+        (
+            "sluice_pool_busy_connections",
+            "Upstream connections in use.",
+            busy,
+        ),
     ] {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
     }
@@ -169,12 +226,18 @@ pub fn render() -> String {
         out,
         "# HELP sluice_access_log_dropped_total Access log lines dropped because the log queue was full.\n# TYPE sluice_access_log_dropped_total counter\nsluice_access_log_dropped_total {dropped}"
     );
-    let _ = writeln!(out, "# HELP sluice_workers Worker threads.\n# TYPE sluice_workers gauge\nsluice_workers {}", workers.len());
+    let _ = writeln!(
+        out,
+        "# HELP sluice_workers Worker threads.\n# TYPE sluice_workers gauge\nsluice_workers {}",
+        workers.len()
+    );
     out
 }
 
 fn escape_label(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -191,7 +254,17 @@ mod tests {
         b.upstream_latency("unit-test-prov", Duration::from_millis(3));
         let text = render();
         assert!(text.contains(r#"sluice_requests_total{route="chat_completions",provider="unit-test-prov",status="200"} 3"#), "{text}");
-        assert!(text.contains(r#"sluice_upstream_latency_seconds_bucket{provider="unit-test-prov",le="0.005"} 1"#), "{text}");
-        assert!(text.contains(r#"sluice_upstream_latency_seconds_bucket{provider="unit-test-prov",le="0.0025"} 0"#), "{text}");
+        assert!(
+            text.contains(
+                r#"sluice_upstream_latency_seconds_bucket{provider="unit-test-prov",le="0.005"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"sluice_upstream_latency_seconds_bucket{provider="unit-test-prov",le="0.0025"} 0"#
+            ),
+            "{text}"
+        );
     }
 }

@@ -40,7 +40,11 @@ pub fn route(method: Method, path: &str) -> Result<Route, GatewayError> {
                 "/v1/models" => Operation::Models,
                 _ => return Err(GatewayError::NotFound(path.to_string())),
             };
-            let want = if op == Operation::Models { Method::Get } else { Method::Post };
+            let want = if op == Operation::Models {
+                Method::Get
+            } else {
+                Method::Post
+            };
             (Route::Api(Format::OpenAi, op), want)
         }
     };
@@ -63,10 +67,16 @@ pub struct Target<'a> {
 pub fn target<'a>(snap: &'a Snapshot, model: &'a str) -> Target<'a> {
     if let Some((prefix, rest)) = model.split_once('/') {
         if let Some(p) = snap.provider(prefix) {
-            return Target { provider: p, model: rest };
+            return Target {
+                provider: p,
+                model: rest,
+            };
         }
     }
-    Target { provider: snap.default_provider(), model }
+    Target {
+        provider: snap.default_provider(),
+        model,
+    }
 }
 
 #[cfg(test)]
@@ -111,11 +121,26 @@ base_url = "http://127.0.0.1:1"
 
     #[test]
     fn routes_and_methods() {
-        assert_eq!(route(Method::Post, "/v1/chat/completions").unwrap(), Route::Api(Format::OpenAi, Operation::ChatCompletions));
-        assert_eq!(route(Method::Post, "/openai/v1/embeddings").unwrap(), Route::Api(Format::OpenAi, Operation::Embeddings));
-        assert_eq!(route(Method::Get, "/openai/v1/models").unwrap(), Route::Api(Format::OpenAi, Operation::Models));
-        assert!(matches!(route(Method::Get, "/v1/chat/completions"), Err(GatewayError::MethodNotAllowed)));
-        assert!(matches!(route(Method::Post, "/v2/nothing"), Err(GatewayError::NotFound(_))));
+        assert_eq!(
+            route(Method::Post, "/v1/chat/completions").unwrap(),
+            Route::Api(Format::OpenAi, Operation::ChatCompletions)
+        );
+        assert_eq!(
+            route(Method::Post, "/openai/v1/embeddings").unwrap(),
+            Route::Api(Format::OpenAi, Operation::Embeddings)
+        );
+        assert_eq!(
+            route(Method::Get, "/openai/v1/models").unwrap(),
+            Route::Api(Format::OpenAi, Operation::Models)
+        );
+        assert!(matches!(
+            route(Method::Get, "/v1/chat/completions"),
+            Err(GatewayError::MethodNotAllowed)
+        ));
+        assert!(matches!(
+            route(Method::Post, "/v2/nothing"),
+            Err(GatewayError::NotFound(_))
+        ));
         assert_eq!(route(Method::Get, "/health").unwrap(), Route::Health);
     }
 }

@@ -63,8 +63,13 @@ impl Handler for MockServer {
         let path = req.path().to_string();
         let path = path.strip_prefix("/openai").unwrap_or(&path);
         if req.method == Method::Get && (path == "/v1/models" || path == "/models") {
-            let body = openai::models(["gpt-4o-mini", "gpt-4o", "text-embedding-3-small"], "sluice-mock");
-            return conn.send_full(200, &[("content-type", json_ct)], Bytes::from(body), ka).await;
+            let body = openai::models(
+                ["gpt-4o-mini", "gpt-4o", "text-embedding-3-small"],
+                "sluice-mock",
+            );
+            return conn
+                .send_full(200, &[("content-type", json_ct)], Bytes::from(body), ka)
+                .await;
         }
         if req.method == Method::Get && path == "/mock/stats" {
             // Counts exclude this stats connection itself.
@@ -74,14 +79,28 @@ impl Handler for MockServer {
                 ACCEPTED.load(Ordering::Relaxed),
                 SEEN.load(Ordering::Relaxed)
             );
-            return conn.send_full(200, &[("content-type", json_ct)], Bytes::from(body), false).await;
+            return conn
+                .send_full(200, &[("content-type", json_ct)], Bytes::from(body), false)
+                .await;
         }
         if req.method == Method::Get && path == "/health" {
-            return conn.send_full(200, &[("content-type", json_ct)], Bytes::from_static(b"{\"status\":\"ok\"}"), ka).await;
+            return conn
+                .send_full(
+                    200,
+                    &[("content-type", json_ct)],
+                    Bytes::from_static(b"{\"status\":\"ok\"}"),
+                    ka,
+                )
+                .await;
         }
         if req.method != Method::Post {
-            let body = openai::error_body(404, &format!("no route for {} {}", req.method.as_str(), path));
-            return conn.send_full(404, &[("content-type", json_ct)], Bytes::from(body), ka).await;
+            let body = openai::error_body(
+                404,
+                &format!("no route for {} {}", req.method.as_str(), path),
+            );
+            return conn
+                .send_full(404, &[("content-type", json_ct)], Bytes::from(body), ka)
+                .await;
         }
         let n = SEEN.fetch_add(1, Ordering::Relaxed) + 1;
         if !k.latency.is_zero() {
@@ -91,11 +110,13 @@ impl Handler for MockServer {
             Ok(p) => p,
             Err(e) => {
                 let body = openai::error_body(400, &e.message());
-                return conn.send_full(400, &[("content-type", json_ct)], Bytes::from(body), ka).await;
+                return conn
+                    .send_full(400, &[("content-type", json_ct)], Bytes::from(body), ka)
+                    .await;
             }
         };
         let model = peek.model.clone().unwrap_or_default();
-        let scenario = if k.fail_every > 0 && n % k.fail_every == 0 {
+        let scenario = if k.fail_every > 0 && n.is_multiple_of(k.fail_every) {
             Scenario::Error(k.fail_status)
         } else {
             Scenario::from_model(&model)
@@ -103,14 +124,26 @@ impl Handler for MockServer {
         if let Scenario::Error(status) = scenario {
             let body = openai::error_body(status, &format!("mock error {status}"));
             return conn
-                .send_full(status, &[("content-type", json_ct), ("x-request-id", b"req_mock")], Bytes::from(body), ka)
+                .send_full(
+                    status,
+                    &[("content-type", json_ct), ("x-request-id", b"req_mock")],
+                    Bytes::from(body),
+                    ka,
+                )
                 .await;
         }
         let events = match (path, peek.stream) {
             ("/v1/chat/completions" | "/chat/completions", false) => {
                 let plan = openai::plan_chat(&req.body, &model, false);
                 let body = Bytes::from(openai::chat_completion(&plan));
-                return conn.send_full(200, &[("content-type", json_ct), ("x-request-id", b"req_mock")], body, ka).await;
+                return conn
+                    .send_full(
+                        200,
+                        &[("content-type", json_ct), ("x-request-id", b"req_mock")],
+                        body,
+                        ka,
+                    )
+                    .await;
             }
             ("/v1/chat/completions" | "/chat/completions", true) => {
                 let plan = openai::plan_chat(&req.body, &model, peek.include_usage);
@@ -118,22 +151,35 @@ impl Handler for MockServer {
             }
             ("/v1/completions" | "/completions", false) => {
                 let body = Bytes::from(openai::completion(&req.body, &model));
-                return conn.send_full(200, &[("content-type", json_ct)], body, ka).await;
+                return conn
+                    .send_full(200, &[("content-type", json_ct)], body, ka)
+                    .await;
             }
             ("/v1/completions" | "/completions", true) => {
                 openai::completion_stream_events(&req.body, &model, k.chunks, peek.include_usage)
             }
             ("/v1/embeddings" | "/embeddings", _) => {
                 let body = Bytes::from(openai::embeddings(&req.body, &model));
-                return conn.send_full(200, &[("content-type", json_ct)], body, ka).await;
+                return conn
+                    .send_full(200, &[("content-type", json_ct)], body, ka)
+                    .await;
             }
             _ => {
                 let body = openai::error_body(404, &format!("no route for POST {path}"));
-                return conn.send_full(404, &[("content-type", json_ct)], Bytes::from(body), ka).await;
+                return conn
+                    .send_full(404, &[("content-type", json_ct)], Bytes::from(body), ka)
+                    .await;
             }
         };
-        conn.start_stream(200, &[("content-type", b"text/event-stream"), ("x-request-id", b"req_mock")], req.http10)
-            .await?;
+        conn.start_stream(
+            200,
+            &[
+                ("content-type", b"text/event-stream"),
+                ("x-request-id", b"req_mock"),
+            ],
+            req.http10,
+        )
+        .await?;
         let gone = client_gone(conn.raw_fd());
         let mut gone = std::pin::pin!(gone);
         for (i, e) in events.iter().enumerate() {
@@ -152,7 +198,13 @@ impl Handler for MockServer {
 fn main() -> ExitCode {
     let mut listen = "127.0.0.1:8081".to_string();
     let mut workers = 1usize;
-    let mut knobs = Knobs { latency: Duration::ZERO, chunks: 4, chunk_delay: Duration::ZERO, fail_status: 500, fail_every: 0 };
+    let mut knobs = Knobs {
+        latency: Duration::ZERO,
+        chunks: 4,
+        chunk_delay: Duration::ZERO,
+        fail_status: 500,
+        fail_every: 0,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut num = |name: &str| -> Option<u64> {
@@ -164,11 +216,21 @@ fn main() -> ExitCode {
         };
         let ok = match a.as_str() {
             "--listen" => args.next().map(|v| listen = v).is_some(),
-            "--workers" => num("--workers").map(|v| workers = v.max(1) as usize).is_some(),
-            "--latency-ms" => num("--latency-ms").map(|v| knobs.latency = Duration::from_millis(v)).is_some(),
-            "--chunks" => num("--chunks").map(|v| knobs.chunks = v.max(1) as usize).is_some(),
-            "--chunk-delay-ms" => num("--chunk-delay-ms").map(|v| knobs.chunk_delay = Duration::from_millis(v)).is_some(),
-            "--fail-status" => num("--fail-status").map(|v| knobs.fail_status = v as u16).is_some(),
+            "--workers" => num("--workers")
+                .map(|v| workers = v.max(1) as usize)
+                .is_some(),
+            "--latency-ms" => num("--latency-ms")
+                .map(|v| knobs.latency = Duration::from_millis(v))
+                .is_some(),
+            "--chunks" => num("--chunks")
+                .map(|v| knobs.chunks = v.max(1) as usize)
+                .is_some(),
+            "--chunk-delay-ms" => num("--chunk-delay-ms")
+                .map(|v| knobs.chunk_delay = Duration::from_millis(v))
+                .is_some(),
+            "--fail-status" => num("--fail-status")
+                .map(|v| knobs.fail_status = v as u16)
+                .is_some(),
             "--fail-every" => num("--fail-every").map(|v| knobs.fail_every = v).is_some(),
             "--help" | "-h" => {
                 println!("{USAGE}");
@@ -203,7 +265,10 @@ fn main() -> ExitCode {
         drain_timeout: Arc::new(|| Duration::from_secs(1)),
         pin: false,
     };
-    let make = Arc::new(move |_| MockServer { knobs, _served: Cell::new(0) });
+    let make = Arc::new(move |_| MockServer {
+        knobs,
+        _served: Cell::new(0),
+    });
     let (tx, rx) = crossbeam_channel::bounded(listeners.len());
     let n = listeners.len();
     let handles = runtime::spawn_workers(listeners, settings.clone(), make, tx);

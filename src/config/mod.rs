@@ -169,14 +169,22 @@ pub type SharedSnapshot = Arc<ArcSwap<Snapshot>>;
 /// Reads, validates and compiles a config file, returning every error found.
 pub fn load(path: &Path) -> Result<Snapshot, Vec<ConfigError>> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| vec![ConfigError { file: file.clone(), key: String::new(), message: format!("cannot read: {e}") }])?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![ConfigError {
+            file: file.clone(),
+            key: String::new(),
+            message: format!("cannot read: {e}"),
+        }]
+    })?;
     compile_str(&text, &file)
 }
 
 /// Parses and compiles config text; `file` only labels the errors.
 pub fn compile_str(text: &str, file: &str) -> Result<Snapshot, Vec<ConfigError>> {
-    let mut errs = Errors { file: file.to_string(), list: Vec::new() };
+    let mut errs = Errors {
+        file: file.to_string(),
+        list: Vec::new(),
+    };
     let table: toml::Table = match text.parse() {
         Ok(t) => t,
         Err(e) => {
@@ -200,7 +208,11 @@ struct Errors {
 
 impl Errors {
     fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
-        self.list.push(ConfigError { file: self.file.clone(), key: key.into(), message: message.into() });
+        self.list.push(ConfigError {
+            file: self.file.clone(),
+            key: key.into(),
+            message: message.into(),
+        });
     }
 }
 
@@ -215,7 +227,9 @@ fn parse_sections(table: &toml::Table, errs: &mut Errors) -> RawConfig {
             "providers" => match value.as_array() {
                 Some(items) => {
                     for (i, item) in items.iter().enumerate() {
-                        section(item, &format!("providers[{i}]"), errs, |v: RawProvider| raw.providers.push(v));
+                        section(item, &format!("providers[{i}]"), errs, |v: RawProvider| {
+                            raw.providers.push(v)
+                        });
                     }
                 }
                 None => errs.push("providers", "must be an array of tables ([[providers]])"),
@@ -226,13 +240,20 @@ fn parse_sections(table: &toml::Table, errs: &mut Errors) -> RawConfig {
     raw
 }
 
-fn section<T: serde::de::DeserializeOwned>(value: &toml::Value, key: &str, errs: &mut Errors, set: impl FnOnce(T)) {
+fn section<T: serde::de::DeserializeOwned>(
+    value: &toml::Value,
+    key: &str,
+    errs: &mut Errors,
+    set: impl FnOnce(T),
+) {
     match value.clone().try_into::<T>() {
         Ok(v) => set(v),
         Err(e) => {
             let msg = e.message().trim_end().replace('\n', " ");
             // serde names the offending field in the message; keep the section as the path.
-            let field = unknown_field_name(&msg).map(|f| format!("{key}.{f}")).unwrap_or_else(|| key.to_string());
+            let field = unknown_field_name(&msg)
+                .map(|f| format!("{key}.{f}"))
+                .unwrap_or_else(|| key.to_string());
             errs.push(field, msg);
         }
     }
@@ -248,7 +269,10 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
     let listen = match s.listen.to_socket_addrs().map(|mut a| a.next()) {
         Ok(Some(a)) => Some(a),
         _ => {
-            errs.push("server.listen", format!("not a valid address: {:?}", s.listen));
+            errs.push(
+                "server.listen",
+                format!("not a valid address: {:?}", s.listen),
+            );
             None
         }
     };
@@ -262,7 +286,9 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
         errs.push("upstream.pool_idle_timeout_ms", "must be greater than 0");
     }
     let workers = if s.workers == 0 {
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     } else {
         s.workers
     };
@@ -295,7 +321,10 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
         let key = format!("providers[{i}]");
         if let Some(prov) = compile_provider(p, &key, up, errs) {
             if by_name.insert(prov.name.clone(), providers.len()).is_some() {
-                errs.push(format!("{key}.name"), format!("duplicate provider name {:?}", prov.name));
+                errs.push(
+                    format!("{key}.name"),
+                    format!("duplicate provider name {:?}", prov.name),
+                );
             }
             providers.push(Arc::new(prov));
         }
@@ -305,7 +334,10 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
         None => {
             errs.push(
                 "routing.default_provider",
-                format!("{:?} is not the name of a configured provider", raw.routing.default_provider),
+                format!(
+                    "{:?} is not the name of a configured provider",
+                    raw.routing.default_provider
+                ),
             );
             0
         }
@@ -313,10 +345,21 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
     if !errs.list.is_empty() {
         return None;
     }
-    Some(Snapshot { server, pool, providers, default_provider, by_name })
+    Some(Snapshot {
+        server,
+        pool,
+        providers,
+        default_provider,
+        by_name,
+    })
 }
 
-fn compile_provider(p: &RawProvider, key: &str, up: &raw::RawUpstream, errs: &mut Errors) -> Option<Provider> {
+fn compile_provider(
+    p: &RawProvider,
+    key: &str,
+    up: &raw::RawUpstream,
+    errs: &mut Errors,
+) -> Option<Provider> {
     let before = errs.list.len();
     if p.name.is_empty() {
         errs.push(format!("{key}.name"), "is required");
@@ -328,7 +371,10 @@ fn compile_provider(p: &RawProvider, key: &str, up: &raw::RawUpstream, errs: &mu
         None => {
             errs.push(
                 format!("{key}.kind"),
-                format!("{:?} is not one of openai, anthropic, gemini, bedrock, cohere, mock", p.kind),
+                format!(
+                    "{:?} is not one of openai, anthropic, gemini, bedrock, cohere, mock",
+                    p.kind
+                ),
             );
             None
         }
@@ -346,13 +392,27 @@ fn compile_provider(p: &RawProvider, key: &str, up: &raw::RawUpstream, errs: &mu
         match parse_origin(&p.base_url, p.tls_ca_file.as_deref()) {
             Ok(o) => Some(o),
             Err(m) => {
-                errs.push(if m.starts_with("tls_ca_file") { format!("{key}.tls_ca_file") } else { format!("{key}.base_url") }, m);
+                errs.push(
+                    if m.starts_with("tls_ca_file") {
+                        format!("{key}.tls_ca_file")
+                    } else {
+                        format!("{key}.base_url")
+                    },
+                    m,
+                );
                 None
             }
         }
     };
-    if !is_mock && (p.mock_chunks.is_some() || p.mock_chunk_delay_ms.is_some() || p.mock_latency_ms.is_some()) {
-        errs.push(format!("{key}"), "mock_* knobs are only valid with kind = \"mock\"");
+    if !is_mock
+        && (p.mock_chunks.is_some()
+            || p.mock_chunk_delay_ms.is_some()
+            || p.mock_latency_ms.is_some())
+    {
+        errs.push(
+            key.to_string(),
+            "mock_* knobs are only valid with kind = \"mock\"",
+        );
     }
     let mut keys = Vec::new();
     for (j, k) in p.keys.iter().enumerate() {
@@ -372,8 +432,14 @@ fn compile_provider(p: &RawProvider, key: &str, up: &raw::RawUpstream, errs: &mu
         keys,
         models: p.models.clone(),
         timeouts: Timeouts {
-            connect: Duration::from_millis(p.connect_timeout_ms.unwrap_or(up.connect_timeout_ms).max(1)),
-            first_byte: Duration::from_millis(p.first_byte_timeout_ms.unwrap_or(up.first_byte_timeout_ms).max(1)),
+            connect: Duration::from_millis(
+                p.connect_timeout_ms.unwrap_or(up.connect_timeout_ms).max(1),
+            ),
+            first_byte: Duration::from_millis(
+                p.first_byte_timeout_ms
+                    .unwrap_or(up.first_byte_timeout_ms)
+                    .max(1),
+            ),
             total: Duration::from_millis(p.total_timeout_ms.unwrap_or(up.total_timeout_ms).max(1)),
         },
         mock: MockKnobs {
@@ -387,7 +453,9 @@ fn compile_provider(p: &RawProvider, key: &str, up: &raw::RawUpstream, errs: &mu
 /// `env.NAME` reads an environment variable; anything else is the literal value.
 pub fn resolve_secret(v: &str) -> Result<String, String> {
     match v.strip_prefix("env.") {
-        Some(name) => std::env::var(name).map_err(|_| format!("environment variable {name} is not set")),
+        Some(name) => {
+            std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
+        }
         None => Ok(v.to_string()),
     }
 }
@@ -410,21 +478,32 @@ fn parse_origin(base_url: &str, ca_file: Option<&str>) -> Result<Origin, String>
     let default_port = if tls { 443 } else { 80 };
     let (host, port) = if let Some(stripped) = authority.strip_prefix('[') {
         // IPv6 literal.
-        let end = stripped.find(']').ok_or_else(|| format!("{base_url:?}: unclosed '['"))?;
+        let end = stripped
+            .find(']')
+            .ok_or_else(|| format!("{base_url:?}: unclosed '['"))?;
         let host = &stripped[..end];
         let port = match &stripped[end + 1..] {
             "" => default_port,
-            p => p.strip_prefix(':').and_then(|p| p.parse().ok()).ok_or_else(|| format!("{base_url:?}: bad port"))?,
+            p => p
+                .strip_prefix(':')
+                .and_then(|p| p.parse().ok())
+                .ok_or_else(|| format!("{base_url:?}: bad port"))?,
         };
         (host.to_string(), port)
     } else {
         match authority.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), p.parse().map_err(|_| format!("{base_url:?}: bad port {p:?}"))?),
+            Some((h, p)) => (
+                h.to_string(),
+                p.parse()
+                    .map_err(|_| format!("{base_url:?}: bad port {p:?}"))?,
+            ),
             None => (authority.to_string(), default_port),
         }
     };
     if path.contains('?') || path.contains('#') {
-        return Err(format!("{base_url:?}: base_url must not have a query or fragment"));
+        return Err(format!(
+            "{base_url:?}: base_url must not have a query or fragment"
+        ));
     }
     let path_prefix = path.trim_end_matches('/').to_string();
     let tls_config = if tls {
@@ -443,7 +522,11 @@ fn parse_origin(base_url: &str, ca_file: Option<&str>) -> Result<Origin, String>
     let addrs = resolve(&host, port);
     Ok(Origin {
         tls,
-        authority: if port == default_port { authority_host(&host) } else { format!("{}:{port}", authority_host(&host)) },
+        authority: if port == default_port {
+            authority_host(&host)
+        } else {
+            format!("{}:{port}", authority_host(&host))
+        },
         host,
         port,
         path_prefix,
@@ -487,11 +570,14 @@ fn tls_config_with_ca(file: &str) -> Result<rustls::ClientConfig, String> {
     use rustls_pki_types::CertificateDer;
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let certs = CertificateDer::pem_file_iter(file).map_err(|e| format!("tls_ca_file: cannot read {file:?}: {e}"))?;
+    let certs = CertificateDer::pem_file_iter(file)
+        .map_err(|e| format!("tls_ca_file: cannot read {file:?}: {e}"))?;
     let mut n = 0;
     for cert in certs {
         let cert = cert.map_err(|e| format!("tls_ca_file: bad PEM in {file:?}: {e}"))?;
-        roots.add(cert).map_err(|e| format!("tls_ca_file: bad certificate in {file:?}: {e}"))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("tls_ca_file: bad certificate in {file:?}: {e}"))?;
         n += 1;
     }
     if n == 0 {
@@ -615,10 +701,15 @@ keys = ["env.SLUICE_TEST_SURELY_UNSET"]
 
     #[test]
     fn listen_and_default_provider_are_checked() {
-        let bad = GOOD.replace("127.0.0.1:8080", "not an address").replace("default_provider = \"mock\"", "default_provider = \"x\"");
+        let bad = GOOD
+            .replace("127.0.0.1:8080", "not an address")
+            .replace("default_provider = \"mock\"", "default_provider = \"x\"");
         let errs = compile_str(&bad, "f").unwrap_err();
         let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
-        assert!(keys.contains(&"server.listen") && keys.contains(&"routing.default_provider"), "{errs:?}");
+        assert!(
+            keys.contains(&"server.listen") && keys.contains(&"routing.default_provider"),
+            "{errs:?}"
+        );
     }
 
     #[test]
@@ -626,7 +717,10 @@ keys = ["env.SLUICE_TEST_SURELY_UNSET"]
         std::env::set_var("SLUICE_TEST_KEY_X", "secret");
         let t = GOOD.replace("\"sk-1\"", "\"env.SLUICE_TEST_KEY_X\"");
         let s = compile_str(&t, "f").unwrap();
-        assert_eq!(s.provider("openai").unwrap().keys, vec!["secret".to_string()]);
+        assert_eq!(
+            s.provider("openai").unwrap().keys,
+            vec!["secret".to_string()]
+        );
     }
 
     #[test]

@@ -51,7 +51,9 @@ pub struct RawRouting {
 
 impl Default for RawRouting {
     fn default() -> Self {
-        RawRouting { default_provider: "mock".into() }
+        RawRouting {
+            default_provider: "mock".into(),
+        }
     }
 }
 

@@ -25,7 +25,11 @@ pub struct Reloader {
 impl Reloader {
     pub fn new(path: PathBuf, shared: SharedSnapshot) -> Reloader {
         let last_stamp = stamp(&path);
-        Reloader { path, shared, last_stamp }
+        Reloader {
+            path,
+            shared,
+            last_stamp,
+        }
     }
 
     /// Loads the file and publishes it if valid. Returns whether a new snapshot was published.
@@ -34,7 +38,9 @@ impl Reloader {
         match load(&self.path) {
             Ok(snap) => {
                 let old = self.shared.load();
-                if old.server.listen != snap.server.listen || old.server.workers != snap.server.workers {
+                if old.server.listen != snap.server.listen
+                    || old.server.workers != snap.server.workers
+                {
                     eprintln!("sluice: note: server.listen and server.workers take effect on restart only");
                 }
                 self.shared.store(Arc::new(snap));

@@ -59,7 +59,13 @@ impl Conn {
         write_all(&mut self.io, data).await.0
     }
 
-    fn head(&mut self, status: u16, headers: &[Header<'_>], body_len: Option<usize>, keep_alive: bool) {
+    fn head(
+        &mut self,
+        status: u16,
+        headers: &[Header<'_>],
+        body_len: Option<usize>,
+        keep_alive: bool,
+    ) {
         let w = &mut self.wbuf;
         w.clear();
         w.extend_from_slice(b"HTTP/1.1 ");
@@ -121,7 +127,12 @@ impl Conn {
 
     /// Starts a streamed response. HTTP/1.1 clients get chunked framing; HTTP/1.0 clients get a
     /// close-delimited body.
-    pub async fn start_stream(&mut self, status: u16, headers: &[Header<'_>], http10: bool) -> io::Result<()> {
+    pub async fn start_stream(
+        &mut self,
+        status: u16,
+        headers: &[Header<'_>],
+        http10: bool,
+    ) -> io::Result<()> {
         self.chunked = !http10;
         if http10 {
             self.close_after = true;
@@ -216,7 +227,13 @@ mod tests {
 
     #[test]
     fn hex_chunk_sizes() {
-        for (n, s) in [(0usize, "0"), (9, "9"), (10, "a"), (255, "ff"), (4096, "1000")] {
+        for (n, s) in [
+            (0usize, "0"),
+            (9, "9"),
+            (10, "a"),
+            (255, "ff"),
+            (4096, "1000"),
+        ] {
             let mut w = Vec::new();
             push_hex(&mut w, n);
             assert_eq!(w, s.as_bytes());

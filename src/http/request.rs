@@ -96,7 +96,8 @@ impl Request {
     /// The request target as sent (path plus query).
     pub fn target(&self) -> &str {
         // httparse only accepts visible ASCII in the target, so this cannot fail.
-        std::str::from_utf8(&self.head[self.target.start as usize..self.target.end as usize]).unwrap_or("")
+        std::str::from_utf8(&self.head[self.target.start as usize..self.target.end as usize])
+            .unwrap_or("")
     }
 
     /// The path without the query string.
@@ -116,7 +117,9 @@ impl Request {
 
     /// First header with this name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+        self.headers()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
     }
 
     /// First header with this name as a string, if it is valid UTF-8.
@@ -130,7 +133,10 @@ impl Request {
             let name = &self.head[h.name.start as usize..h.name.end as usize];
             // httparse validated names as tokens (ASCII).
             let name = std::str::from_utf8(name).unwrap_or("");
-            (name, &self.head[h.value.start as usize..h.value.end as usize])
+            (
+                name,
+                &self.head[h.value.start as usize..h.value.end as usize],
+            )
         })
     }
 }
@@ -153,12 +159,18 @@ pub async fn read_request(conn: &mut Conn) -> Result<Option<Request>, HttpError>
         if !conn.rbuf.is_empty() {
             match parse_head(&conn.rbuf)? {
                 Some(parsed) => break parsed,
-                None if conn.rbuf.len() > limits.max_head_bytes => return Err(HttpError::HeadTooLarge),
+                None if conn.rbuf.len() > limits.max_head_bytes => {
+                    return Err(HttpError::HeadTooLarge)
+                }
                 None => {}
             }
         }
         let idle = conn.rbuf.is_empty();
-        let wait = if idle { limits.idle_timeout } else { limits.header_read_timeout };
+        let wait = if idle {
+            limits.idle_timeout
+        } else {
+            limits.header_read_timeout
+        };
         let buf = std::mem::take(&mut conn.rbuf);
         let (res, buf) = match monoio::time::timeout(wait, read_more(&mut conn.io, buf)).await {
             Ok(r) => r,
@@ -186,7 +198,9 @@ pub async fn read_request(conn: &mut Conn) -> Result<Option<Request>, HttpError>
                 return Err(HttpError::BodyTooLarge);
             }
             if expect_continue && conn.rbuf.len() < n {
-                conn.write_raw(b"HTTP/1.1 100 Continue\r\n\r\n").await.map_err(HttpError::Io)?;
+                conn.write_raw(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    .await
+                    .map_err(HttpError::Io)?;
             }
             if conn.rbuf.capacity() < n {
                 conn.rbuf.reserve(n - conn.rbuf.len());
@@ -198,7 +212,9 @@ pub async fn read_request(conn: &mut Conn) -> Result<Option<Request>, HttpError>
         }
         BodyFraming::Chunked => {
             if expect_continue && conn.rbuf.is_empty() {
-                conn.write_raw(b"HTTP/1.1 100 Continue\r\n\r\n").await.map_err(HttpError::Io)?;
+                conn.write_raw(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    .await
+                    .map_err(HttpError::Io)?;
             }
             read_chunked(conn, limits).await?
         }
@@ -206,7 +222,15 @@ pub async fn read_request(conn: &mut Conn) -> Result<Option<Request>, HttpError>
     if conn.draining() {
         keep_alive = false;
     }
-    Ok(Some(Request { head, method, target, headers, body, http10, keep_alive }))
+    Ok(Some(Request {
+        head,
+        method,
+        target,
+        headers,
+        body,
+        http10,
+        keep_alive,
+    }))
 }
 
 /// Reads at least one more byte into the connection buffer or fails.
@@ -223,7 +247,16 @@ async fn fill(conn: &mut Conn, wait: Duration) -> Result<(), HttpError> {
     }
 }
 
-type ParsedHead = (usize, Method, Range<u32>, Vec<HeaderSpan>, bool, bool, BodyFraming, bool);
+type ParsedHead = (
+    usize,
+    Method,
+    Range<u32>,
+    Vec<HeaderSpan>,
+    bool,
+    bool,
+    BodyFraming,
+    bool,
+);
 
 fn parse_head(buf: &BytesMut) -> Result<Option<ParsedHead>, HttpError> {
     let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -250,7 +283,10 @@ fn parse_head(buf: &BytesMut) -> Result<Option<ParsedHead>, HttpError> {
     for h in req.headers.iter() {
         let name = h.name;
         if name.eq_ignore_ascii_case("content-length") {
-            let v = std::str::from_utf8(h.value).ok().map(str::trim).and_then(|s| s.parse::<usize>().ok());
+            let v = std::str::from_utf8(h.value)
+                .ok()
+                .map(str::trim)
+                .and_then(|s| s.parse::<usize>().ok());
             match (v, content_length) {
                 (None, _) => return Err(HttpError::BadRequest("invalid Content-Length")),
                 (Some(v), Some(prev)) if v != prev => {
@@ -283,11 +319,16 @@ fn parse_head(buf: &BytesMut) -> Result<Option<ParsedHead>, HttpError> {
                 return Err(HttpError::ExpectationFailed);
             }
         }
-        headers.push(HeaderSpan { name: span(name.as_bytes()), value: span(h.value) });
+        headers.push(HeaderSpan {
+            name: span(name.as_bytes()),
+            value: span(h.value),
+        });
     }
     if chunked && content_length.is_some() {
         // Request smuggling vector: refuse rather than guess (RFC 9112 6.3 allows either).
-        return Err(HttpError::BadRequest("both Transfer-Encoding and Content-Length"));
+        return Err(HttpError::BadRequest(
+            "both Transfer-Encoding and Content-Length",
+        ));
     }
     let framing = if chunked {
         BodyFraming::Chunked
@@ -297,7 +338,16 @@ fn parse_head(buf: &BytesMut) -> Result<Option<ParsedHead>, HttpError> {
             Some(n) => BodyFraming::Length(n),
         }
     };
-    Ok(Some((n, method, target, headers, http10, keep_alive, framing, expect_continue)))
+    Ok(Some((
+        n,
+        method,
+        target,
+        headers,
+        http10,
+        keep_alive,
+        framing,
+        expect_continue,
+    )))
 }
 
 fn httparse_reason(e: httparse::Error) -> &'static str {

@@ -82,7 +82,12 @@ pub async fn accept_loop<H: Handler>(
 }
 
 /// Serves one keep-alive connection until it closes.
-pub async fn serve_conn<H: Handler>(stream: TcpStream, handler: &H, state: &ServerState, limits: Limits) {
+pub async fn serve_conn<H: Handler>(
+    stream: TcpStream,
+    handler: &H,
+    state: &ServerState,
+    limits: Limits,
+) {
     let mut conn = Conn::new(stream, limits, state.draining.clone());
     loop {
         match read_request(&mut conn).await {
@@ -101,7 +106,9 @@ pub async fn serve_conn<H: Handler>(stream: TcpStream, handler: &H, state: &Serv
                 if let Some(status) = err.status() {
                     let (ct, body) = handler.http_error_body(&err);
                     conn.close_after = true;
-                    let _ = conn.send_full(status, &[("content-type", ct.as_bytes())], body, false).await;
+                    let _ = conn
+                        .send_full(status, &[("content-type", ct.as_bytes())], body, false)
+                        .await;
                 }
                 break;
             }
@@ -131,7 +138,14 @@ pub async fn client_gone(fd: std::os::fd::RawFd) {
         }
         let mut b = [0u8; 1];
         // SAFETY: peeking one byte into a stack buffer.
-        let n = unsafe { libc::recv(dup, b.as_mut_ptr().cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT) };
+        let n = unsafe {
+            libc::recv(
+                dup,
+                b.as_mut_ptr().cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
         if n == 0 {
             return;
         }

@@ -19,7 +19,10 @@ pub enum Scenario {
 impl Scenario {
     pub fn from_model(model: &str) -> Scenario {
         if let Some(i) = model.find("error-") {
-            let digits: String = model[i + 6..].chars().take_while(char::is_ascii_digit).collect();
+            let digits: String = model[i + 6..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
             if let Ok(status) = digits.parse::<u16>() {
                 if (400..600).contains(&status) {
                     return Scenario::Error(status);
@@ -51,7 +54,9 @@ fn content_text(content: &sonic_rs::Value) -> String {
 
 /// The last user message's text and the word count over all messages.
 pub fn read_messages(body: &[u8]) -> (String, usize) {
-    let Ok(v) = sonic_rs::from_slice::<sonic_rs::Value>(body) else { return (String::new(), 0) };
+    let Ok(v) = sonic_rs::from_slice::<sonic_rs::Value>(body) else {
+        return (String::new(), 0);
+    };
     let mut last_user = String::new();
     let mut words = 0;
     if let Some(msgs) = v.get("messages").and_then(|m| m.as_array()) {
@@ -91,7 +96,10 @@ pub fn split_pieces(text: &str, n: usize) -> Vec<&str> {
 }
 
 pub fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! OpenAI wire format as the mock speaks it (PROTOCOLS 2.3-2.7, 2.9).
 
 use super::{read_messages, split_pieces, unix_now, word_count};
-use sonic_rs::{json, JsonValueMutTrait, JsonValueTrait};
+use crate::formats::openai::types::*;
+use sonic_rs::{json, JsonValueTrait};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -22,35 +23,41 @@ pub struct ChatPlan {
 pub fn plan_chat(body: &[u8], model: &str, include_usage: bool) -> ChatPlan {
     let (last, prompt_tokens) = read_messages(body);
     let reply = format!("echo: {last}");
-    ChatPlan { model: model.to_string(), completion_tokens: word_count(&reply), reply, prompt_tokens, include_usage }
+    ChatPlan {
+        model: model.to_string(),
+        completion_tokens: word_count(&reply),
+        reply,
+        prompt_tokens,
+        include_usage,
+    }
 }
 
-fn usage(p: &ChatPlan) -> sonic_rs::Value {
-    json!({
-        "prompt_tokens": p.prompt_tokens,
-        "completion_tokens": p.completion_tokens,
-        "total_tokens": p.prompt_tokens + p.completion_tokens,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
-    })
+fn usage(p: &ChatPlan) -> OpenAiUsage {
+    OpenAiUsage::new(p.prompt_tokens as u64, p.completion_tokens as u64, true)
 }
 
 /// Non-streaming chat completion body.
 pub fn chat_completion(p: &ChatPlan) -> Vec<u8> {
-    let v = json!({
-        "id": next_id("chatcmpl-mock"),
-        "object": "chat.completion",
-        "created": unix_now(),
-        "model": p.model.as_str(),
-        "system_fingerprint": "fp_sluice_mock",
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": p.reply.as_str(), "refusal": null, "annotations": []},
-            "logprobs": null,
-            "finish_reason": "stop"
+    let id = next_id("chatcmpl-mock");
+    let v = OpenAiChatCompletion {
+        id: &id,
+        object: "chat.completion",
+        created: unix_now(),
+        model: &p.model,
+        system_fingerprint: "fp_sluice_mock",
+        choices: vec![OpenAiChoice {
+            index: 0,
+            message: OpenAiResponseMessage {
+                role: "assistant",
+                content: Some(&p.reply),
+                refusal: None,
+                annotations: [],
+            },
+            logprobs: None,
+            finish_reason: "stop",
         }],
-        "usage": usage(p)
-    });
+        usage: usage(p),
+    };
     sonic_rs::to_vec(&v).unwrap_or_default()
 }
 
@@ -59,95 +66,135 @@ pub fn chat_completion(p: &ChatPlan) -> Vec<u8> {
 pub fn chat_stream_events(p: &ChatPlan, chunks: usize) -> Vec<Vec<u8>> {
     let id = next_id("chatcmpl-mock");
     let created = unix_now();
-    let usage_field = if p.include_usage { Some(sonic_rs::Value::new_null()) } else { None };
-    let chunk = |delta: sonic_rs::Value, finish: Option<&str>| {
-        let mut v = json!({
-            "id": id.as_str(),
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": p.model.as_str(),
-            "system_fingerprint": "fp_sluice_mock",
-            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]
-        });
-        if let Some(u) = &usage_field {
-            if let Some(o) = v.as_object_mut() {
-                o.insert("usage", u.clone());
-            }
-        }
-        sse(&v)
+    let chunk = |delta: OpenAiDelta<'_>, finish: Option<&str>| {
+        sse(&OpenAiChatChunk {
+            id: &id,
+            object: "chat.completion.chunk",
+            created,
+            model: &p.model,
+            system_fingerprint: "fp_sluice_mock",
+            choices: vec![OpenAiChunkChoice {
+                index: 0,
+                delta,
+                logprobs: None,
+                finish_reason: finish,
+            }],
+            usage: p.include_usage.then_some(None),
+        })
     };
     let mut out = Vec::new();
-    out.push(chunk(json!({"role": "assistant", "content": "", "refusal": null}), None));
+    out.push(chunk(
+        OpenAiDelta {
+            role: Some("assistant"),
+            content: Some(""),
+            refusal_null: true,
+        },
+        None,
+    ));
     for piece in split_pieces(&p.reply, chunks) {
-        out.push(chunk(json!({"content": piece}), None));
+        out.push(chunk(
+            OpenAiDelta {
+                content: Some(piece),
+                ..Default::default()
+            },
+            None,
+        ));
     }
-    out.push(chunk(json!({}), Some("stop")));
+    out.push(chunk(OpenAiDelta::default(), Some("stop")));
     if p.include_usage {
-        let v = json!({
-            "id": id.as_str(),
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": p.model.as_str(),
-            "system_fingerprint": "fp_sluice_mock",
-            "choices": [],
-            "usage": usage(p)
-        });
-        out.push(sse(&v));
+        out.push(sse(&OpenAiChatChunk {
+            id: &id,
+            object: "chat.completion.chunk",
+            created,
+            model: &p.model,
+            system_fingerprint: "fp_sluice_mock",
+            choices: vec![],
+            usage: Some(Some(usage(p))),
+        }));
     }
     out.push(b"data: [DONE]\n\n".to_vec());
     out
 }
 
-fn sse(v: &sonic_rs::Value) -> Vec<u8> {
+fn sse<T: serde::Serialize>(v: &T) -> Vec<u8> {
     let mut e = b"data: ".to_vec();
     e.extend_from_slice(&sonic_rs::to_vec(v).unwrap_or_default());
     e.extend_from_slice(b"\n\n");
     e
 }
 
-/// Legacy completions: `prompt` echoed.
-pub fn completion(body: &[u8], model: &str) -> Vec<u8> {
-    let prompt = sonic_rs::get(body, &["prompt"])
+fn prompt_text(body: &[u8]) -> String {
+    sonic_rs::get(body, &["prompt"])
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Legacy completions: `prompt` echoed.
+pub fn completion(body: &[u8], model: &str) -> Vec<u8> {
+    let prompt = prompt_text(body);
     let text = format!("echo: {prompt}");
-    let (pt, ct) = (word_count(&prompt), word_count(&text));
-    let v = json!({
-        "id": next_id("cmpl-mock"),
-        "object": "text_completion",
-        "created": unix_now(),
-        "model": model,
-        "choices": [{"text": text.as_str(), "index": 0, "logprobs": null, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct}
-    });
+    let id = next_id("cmpl-mock");
+    let v = OpenAiTextCompletion {
+        id: &id,
+        object: "text_completion",
+        created: unix_now(),
+        model,
+        choices: vec![OpenAiTextChoice {
+            text: &text,
+            index: 0,
+            logprobs: None,
+            finish_reason: Some("stop"),
+        }],
+        usage: Some(OpenAiUsage::new(
+            word_count(&prompt) as u64,
+            word_count(&text) as u64,
+            false,
+        )),
+    };
     sonic_rs::to_vec(&v).unwrap_or_default()
 }
 
 /// Legacy completions stream (same text, in pieces).
-pub fn completion_stream_events(body: &[u8], model: &str, chunks: usize, include_usage: bool) -> Vec<Vec<u8>> {
-    let prompt = sonic_rs::get(body, &["prompt"]).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+pub fn completion_stream_events(
+    body: &[u8],
+    model: &str,
+    chunks: usize,
+    include_usage: bool,
+) -> Vec<Vec<u8>> {
+    let prompt = prompt_text(body);
     let text = format!("echo: {prompt}");
     let id = next_id("cmpl-mock");
     let created = unix_now();
     let pieces = split_pieces(&text, chunks);
     let last = pieces.len() - 1;
+    let obj = |choices, usage| OpenAiTextCompletion {
+        id: &id,
+        object: "text_completion",
+        created,
+        model,
+        choices,
+        usage,
+    };
     let mut out: Vec<Vec<u8>> = pieces
         .iter()
         .enumerate()
         .map(|(i, piece)| {
-            sse(&json!({
-                "id": id.as_str(), "object": "text_completion", "created": created, "model": model,
-                "choices": [{"text": *piece, "index": 0, "logprobs": null, "finish_reason": if i == last { Some("stop") } else { None }}]
-            }))
+            let finish = (i == last).then_some("stop");
+            sse(&obj(
+                vec![OpenAiTextChoice {
+                    text: piece,
+                    index: 0,
+                    logprobs: None,
+                    finish_reason: finish,
+                }],
+                None,
+            ))
         })
         .collect();
     if include_usage {
-        let (pt, ct) = (word_count(&prompt), word_count(&text));
-        out.push(sse(&json!({
-            "id": id.as_str(), "object": "text_completion", "created": created, "model": model, "choices": [],
-            "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct}
-        })));
+        let usage = OpenAiUsage::new(word_count(&prompt) as u64, word_count(&text) as u64, false);
+        out.push(sse(&obj(vec![], Some(usage))));
     }
     out.push(b"data: [DONE]\n\n".to_vec());
     out
@@ -158,14 +205,24 @@ pub fn embeddings(body: &[u8], model: &str) -> Vec<u8> {
     let v: sonic_rs::Value = sonic_rs::from_slice(body).unwrap_or_default();
     let inputs: Vec<String> = match v.get("input") {
         Some(i) if i.is_str() => vec![i.as_str().unwrap_or("").to_string()],
-        Some(i) if i.is_array() => sonic_rs::from_str::<Vec<sonic_rs::Value>>(&sonic_rs::to_string(i).unwrap_or_default())
-            .unwrap_or_default()
-            .iter()
-            .map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| sonic_rs::to_string(x).unwrap_or_default()))
-            .collect(),
+        Some(i) if i.is_array() => {
+            sonic_rs::from_str::<Vec<sonic_rs::Value>>(&sonic_rs::to_string(i).unwrap_or_default())
+                .unwrap_or_default()
+                .iter()
+                .map(|x| {
+                    x.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| sonic_rs::to_string(x).unwrap_or_default())
+                })
+                .collect()
+        }
         _ => vec![String::new()],
     };
-    let dims = v.get("dimensions").and_then(|d| d.as_u64()).unwrap_or(8).clamp(1, 4096) as usize;
+    let dims = v
+        .get("dimensions")
+        .and_then(|d| d.as_u64())
+        .unwrap_or(8)
+        .clamp(1, 4096) as usize;
     let base64 = v.get("encoding_format").and_then(|f| f.as_str()) == Some("base64");
     let mut data = Vec::new();
     let mut tokens = 0;
@@ -205,22 +262,41 @@ pub fn b64(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
         out.push(T[(n >> 18) as usize & 63] as char);
         out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if c.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if c.len() > 2 { T[n as usize & 63] as char } else { '=' });
+        out.push(if c.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if c.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
     }
     out
 }
 
 /// `GET /v1/models` body for the given ids.
 pub fn models<'a>(ids: impl IntoIterator<Item = &'a str>, owner: &str) -> Vec<u8> {
-    let data: Vec<sonic_rs::Value> = ids
+    let data = ids
         .into_iter()
-        .map(|id| json!({"id": id, "object": "model", "created": 1700000000u64, "owned_by": owner}))
+        .map(|id| OpenAiModel {
+            id,
+            object: "model",
+            created: 1700000000,
+            owned_by: owner,
+        })
         .collect();
-    sonic_rs::to_vec(&json!({"object": "list", "data": data})).unwrap_or_default()
+    sonic_rs::to_vec(&OpenAiList {
+        object: "list",
+        data,
+    })
+    .unwrap_or_default()
 }
 
 /// OpenAI error body (PROTOCOLS 2.9) for a status.
@@ -234,7 +310,7 @@ pub fn error_body(status: u16, message: &str) -> Vec<u8> {
         _ if status >= 500 => ("server_error", None),
         _ => ("invalid_request_error", None),
     };
-    sonic_rs::to_vec(&json!({"error": {"message": message, "type": ty, "param": null, "code": code}})).unwrap_or_default()
+    crate::formats::openai::error_body(message, ty, None, code).to_vec()
 }
 
 #[cfg(test)]
@@ -258,13 +334,20 @@ mod tests {
         let mut text = String::new();
         for e in &events[..events.len() - 1] {
             let v: sonic_rs::Value = sonic_rs::from_slice(&e[6..e.len() - 2]).unwrap();
-            if let Some(c) = v.pointer(&sonic_rs::pointer!["choices", 0, "delta", "content"]).and_then(|c| c.as_str()) {
+            if let Some(c) = v
+                .pointer(&sonic_rs::pointer!["choices", 0, "delta", "content"])
+                .and_then(|c| c.as_str())
+            {
                 text.push_str(c);
             }
         }
         assert_eq!(text, "echo: one two three");
         assert_eq!(events.last().unwrap(), b"data: [DONE]\n\n");
         let usage_chunk = &events[events.len() - 2];
-        assert!(usage_chunk.windows(14).any(|w| w == b"\"choices\":[],\""), "{}", String::from_utf8_lossy(usage_chunk));
+        assert!(
+            usage_chunk.windows(14).any(|w| w == b"\"choices\":[],\""),
+            "{}",
+            String::from_utf8_lossy(usage_chunk)
+        );
     }
 }

@@ -23,36 +23,74 @@ pub async fn serve(
     provider: &Arc<Provider>,
 ) -> Result<Outcome, (GatewayError, Option<io::Error>)> {
     let knobs = provider.mock;
-    let io_err = |e| (GatewayError::bad_request("client write failed", None), Some(e));
+    let io_err = |e| {
+        (
+            GatewayError::bad_request("client write failed", None),
+            Some(e),
+        )
+    };
     if !knobs.latency.is_zero() {
         monoio::time::sleep(knobs.latency).await;
     }
     if let Scenario::Error(status) = Scenario::from_model(model) {
-        let body = Bytes::from(openai::error_body(status, &format!("mock error {status} requested by model name")));
-        conn.send_full(status, &[("content-type", b"application/json")], body, req.keep_alive).await.map_err(io_err)?;
+        let body = Bytes::from(openai::error_body(
+            status,
+            &format!("mock error {status} requested by model name"),
+        ));
+        conn.send_full(
+            status,
+            &[("content-type", b"application/json")],
+            body,
+            req.keep_alive,
+        )
+        .await
+        .map_err(io_err)?;
         return Ok(Outcome { status });
     }
     let events = match (ctx.op, peek.stream) {
         (Operation::ChatCompletions, false) => {
             let plan = openai::plan_chat(&req.body, model, false);
-            return super::send(conn, 200, "application/json", Bytes::from(openai::chat_completion(&plan)), req.keep_alive).await;
+            return super::send(
+                conn,
+                200,
+                "application/json",
+                Bytes::from(openai::chat_completion(&plan)),
+                req.keep_alive,
+            )
+            .await;
         }
         (Operation::Completions, false) => {
-            return super::send(conn, 200, "application/json", Bytes::from(openai::completion(&req.body, model)), req.keep_alive)
-                .await;
+            return super::send(
+                conn,
+                200,
+                "application/json",
+                Bytes::from(openai::completion(&req.body, model)),
+                req.keep_alive,
+            )
+            .await;
         }
         (Operation::Embeddings, _) => {
-            return super::send(conn, 200, "application/json", Bytes::from(openai::embeddings(&req.body, model)), req.keep_alive)
-                .await;
+            return super::send(
+                conn,
+                200,
+                "application/json",
+                Bytes::from(openai::embeddings(&req.body, model)),
+                req.keep_alive,
+            )
+            .await;
         }
         (Operation::ChatCompletions, true) => {
             let plan = openai::plan_chat(&req.body, model, peek.include_usage);
             openai::chat_stream_events(&plan, knobs.chunks)
         }
-        (Operation::Completions, true) => openai::completion_stream_events(&req.body, model, knobs.chunks, peek.include_usage),
+        (Operation::Completions, true) => {
+            openai::completion_stream_events(&req.body, model, knobs.chunks, peek.include_usage)
+        }
         (Operation::Models, _) => unreachable!("models are answered by the proxy"),
     };
-    conn.start_stream(200, &[("content-type", b"text/event-stream")], req.http10).await.map_err(io_err)?;
+    conn.start_stream(200, &[("content-type", b"text/event-stream")], req.http10)
+        .await
+        .map_err(io_err)?;
     worker.metrics.streams_add(1);
     let result = async {
         let gone = client_gone(conn.raw_fd());

@@ -51,8 +51,17 @@ pub struct Worker {
 impl Worker {
     pub fn new(shared: SharedSnapshot, metrics: Rc<WorkerMetrics>) -> Worker {
         let snap = shared.load_full();
-        let pool = Rc::new(Pool::new(snap.pool.max_idle, snap.pool.idle_timeout, metrics.clone()));
-        Worker { snapshot: RefCell::new(Cache::new(shared)), pool, metrics, key_rr: Cell::new(0) }
+        let pool = Rc::new(Pool::new(
+            snap.pool.max_idle,
+            snap.pool.idle_timeout,
+            metrics.clone(),
+        ));
+        Worker {
+            snapshot: RefCell::new(Cache::new(shared)),
+            pool,
+            metrics,
+            key_rr: Cell::new(0),
+        }
     }
 
     /// The current snapshot; held by a request until it finishes.
@@ -85,12 +94,19 @@ impl Worker {
             return send(conn, 200, "application/json", body, req.keep_alive).await;
         }
         // 1. Peek: model, stream flag, usage flag.
-        let peek = json::peek(&req.body).map_err(|e| (GatewayError::bad_request(e.message(), e.param()), None))?;
+        let peek = json::peek(&req.body)
+            .map_err(|e| (GatewayError::bad_request(e.message(), e.param()), None))?;
         let Some(model) = peek.model.as_deref() else {
-            return Err((GatewayError::bad_request("you must provide a model parameter", Some("model")), None));
+            return Err((
+                GatewayError::bad_request("you must provide a model parameter", Some("model")),
+                None,
+            ));
         };
         if peek.stream && !ctx.op.streams() {
-            return Err((GatewayError::bad_request("this endpoint does not stream", Some("stream")), None));
+            return Err((
+                GatewayError::bad_request("this endpoint does not stream", Some("stream")),
+                None,
+            ));
         }
         // 2. Target.
         let target = route::target(ctx.snap, model);
@@ -114,10 +130,22 @@ impl Worker {
         }
     }
 
-    async fn finish(&self, ctx: &RequestContext<'_>, route: &'static str, status: u16, req: &Request) {
+    async fn finish(
+        &self,
+        ctx: &RequestContext<'_>,
+        route: &'static str,
+        status: u16,
+        req: &Request,
+    ) {
         self.metrics.request_done(route, &ctx.provider, status);
         if ctx.snap.server.access_log {
-            crate::log::access(req, status, ctx.started.elapsed(), &ctx.provider, &self.metrics);
+            crate::log::access(
+                req,
+                status,
+                ctx.started.elapsed(),
+                &ctx.provider,
+                &self.metrics,
+            );
         }
     }
 }
@@ -127,15 +155,36 @@ impl Handler for Worker {
         let snap = self.snapshot();
         let started = Instant::now();
         let (route_name, result) = match route::route(req.method, req.path()) {
-            Ok(Route::Health) => {
-                ("health", send(conn, 200, "application/json", Bytes::from_static(b"{\"status\":\"ok\"}"), req.keep_alive).await)
-            }
+            Ok(Route::Health) => (
+                "health",
+                send(
+                    conn,
+                    200,
+                    "application/json",
+                    Bytes::from_static(b"{\"status\":\"ok\"}"),
+                    req.keep_alive,
+                )
+                .await,
+            ),
             Ok(Route::Metrics) => (
                 "metrics",
-                send(conn, 200, "text/plain; version=0.0.4", Bytes::from(crate::metrics::render()), req.keep_alive).await,
+                send(
+                    conn,
+                    200,
+                    "text/plain; version=0.0.4",
+                    Bytes::from(crate::metrics::render()),
+                    req.keep_alive,
+                )
+                .await,
             ),
             Ok(Route::Api(format, op)) => {
-                let mut ctx = RequestContext { snap: &snap, format, op, started, provider: String::new() };
+                let mut ctx = RequestContext {
+                    snap: &snap,
+                    format,
+                    op,
+                    started,
+                    provider: String::new(),
+                };
                 let r = self.handle_api(&mut ctx, &req, conn).await;
                 let r = self.render_error(r, conn, req.keep_alive).await;
                 self.finish(&ctx, op.name(), status_of(&r), &req).await;
@@ -144,7 +193,13 @@ impl Handler for Worker {
             Err(e) => ("unrouted", Err((e, None))),
         };
         let r = self.render_error(result, conn, req.keep_alive).await;
-        let ctx = RequestContext { snap: &snap, format: Format::OpenAi, op: Operation::Models, started, provider: String::new() };
+        let ctx = RequestContext {
+            snap: &snap,
+            format: Format::OpenAi,
+            op: Operation::Models,
+            started,
+            provider: String::new(),
+        };
         self.finish(&ctx, route_name, status_of(&r), &req).await;
         r.map(|_| ())
     }
@@ -186,7 +241,13 @@ impl Worker {
             Err((e, None)) => {
                 let status = e.status();
                 let body = oai::encode_error(&e);
-                conn.send_full(status, &[("content-type", b"application/json")], body, keep_alive).await?;
+                conn.send_full(
+                    status,
+                    &[("content-type", b"application/json")],
+                    body,
+                    keep_alive,
+                )
+                .await?;
                 Ok(Outcome { status })
             }
         }
@@ -214,14 +275,30 @@ pub async fn send(
     body: Bytes,
     keep_alive: bool,
 ) -> Result<Outcome, (GatewayError, Option<io::Error>)> {
-    conn.send_full(status, &[("content-type", content_type.as_bytes())], body, keep_alive)
-        .await
-        .map_err(|e| (GatewayError::bad_request("client write failed", None), Some(e)))?;
+    conn.send_full(
+        status,
+        &[("content-type", content_type.as_bytes())],
+        body,
+        keep_alive,
+    )
+    .await
+    .map_err(|e| {
+        (
+            GatewayError::bad_request("client write failed", None),
+            Some(e),
+        )
+    })?;
     Ok(Outcome { status })
 }
 
 fn models_body(snap: &Snapshot) -> Bytes {
-    let ids: Vec<String> =
-        snap.providers.iter().flat_map(|p| p.models.iter().map(move |m| format!("{}/{}", p.name, m))).collect();
-    Bytes::from(crate::mock::openai::models(ids.iter().map(String::as_str), "sluice"))
+    let ids: Vec<String> = snap
+        .providers
+        .iter()
+        .flat_map(|p| p.models.iter().map(move |m| format!("{}/{}", p.name, m)))
+        .collect();
+    Bytes::from(crate::mock::openai::models(
+        ids.iter().map(String::as_str),
+        "sluice",
+    ))
 }

@@ -58,7 +58,12 @@ fn is_listed(name: &str, list: &[&str]) -> bool {
 /// Names listed in a `Connection` header are hop-by-hop too.
 fn connection_tokens(req: &Request) -> Vec<&str> {
     req.header_str("connection")
-        .map(|v| v.split(',').map(str::trim).filter(|t| !t.is_empty()).collect())
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -74,7 +79,10 @@ pub async fn forward(
     key_index: usize,
 ) -> Result<Outcome, (GatewayError, Option<io::Error>)> {
     let Some(origin) = provider.origin.as_ref() else {
-        return Err((GatewayError::NotImplemented(format!("provider {:?} has no base_url", provider.name)), None));
+        return Err((
+            GatewayError::NotImplemented(format!("provider {:?} has no base_url", provider.name)),
+            None,
+        ));
     };
     // Body: splice the model only when it changed (prefix removed); otherwise zero-copy.
     let spliced;
@@ -85,7 +93,10 @@ pub async fn forward(
             &spliced
         }
         (None, false) => {
-            return Err((GatewayError::bad_request("cannot locate 'model' in the body", Some("model")), None));
+            return Err((
+                GatewayError::bad_request("cannot locate 'model' in the body", Some("model")),
+                None,
+            ));
         }
     };
     // Path: base URL prefix + the operation's path + the client's query (e.g. Azure api-version).
@@ -107,19 +118,37 @@ pub async fn forward(
     if let Some(auth) = provider.auth_values.get(key_index) {
         headers.push(("authorization", auth.as_bytes()));
     }
-    let out = OutRequest { method: req.method.as_str(), path: &path, headers: &headers, body };
+    let out = OutRequest {
+        method: req.method.as_str(),
+        path: &path,
+        headers: &headers,
+        body,
+    };
     let sent = Instant::now();
-    let resp = upstream::send(&worker.pool, origin, &provider.timeouts, &out).await.map_err(|e| (e.into(), None))?;
-    worker.metrics.upstream_latency(&provider.name, sent.elapsed());
+    let resp = upstream::send(&worker.pool, origin, &provider.timeouts, &out)
+        .await
+        .map_err(|e| (e.into(), None))?;
+    worker
+        .metrics
+        .upstream_latency(&provider.name, sent.elapsed());
 
-    let relay: Vec<(&str, &[u8])> = resp.headers().filter(|(n, _)| !is_listed(n, DROP_RESPONSE)).collect();
+    let relay: Vec<(&str, &[u8])> = resp
+        .headers()
+        .filter(|(n, _)| !is_listed(n, DROP_RESPONSE))
+        .collect();
     let status = resp.status;
     if peek.stream && status == 200 && resp.is_event_stream() {
         // Copy the relayed headers out of the response head so the body reader can be moved.
-        let relay_owned: Vec<(String, Vec<u8>)> = relay.iter().map(|(n, v)| (n.to_string(), v.to_vec())).collect();
+        let relay_owned: Vec<(String, Vec<u8>)> = relay
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_vec()))
+            .collect();
         drop(relay);
         let body = resp.body;
-        let relay_refs: Vec<(&str, &[u8])> = relay_owned.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
+        let relay_refs: Vec<(&str, &[u8])> = relay_owned
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_slice()))
+            .collect();
         return pump_passthrough(worker, conn, req.http10, &relay_refs, body).await;
     }
     let limit = ctx.snap.server.limits.max_body_bytes.max(64 * 1024 * 1024);
@@ -128,9 +157,17 @@ pub async fn forward(
         Ok(d) => d,
         Err(e) => return Err((e.into(), None)),
     };
-    let relay: Vec<(&str, &[u8])> = resp.headers().filter(|(n, _)| !is_listed(n, DROP_RESPONSE)).collect();
+    let relay: Vec<(&str, &[u8])> = resp
+        .headers()
+        .filter(|(n, _)| !is_listed(n, DROP_RESPONSE))
+        .collect();
     conn.send_full(status, &relay, data, req.keep_alive)
         .await
-        .map_err(|e| (GatewayError::bad_request("client write failed", None), Some(e)))?;
+        .map_err(|e| {
+            (
+                GatewayError::bad_request("client write failed", None),
+                Some(e),
+            )
+        })?;
     Ok(Outcome { status })
 }

@@ -23,8 +23,15 @@ pub async fn pump_passthrough(
     headers: &[(&str, &[u8])],
     mut body: BodyReader,
 ) -> Result<Outcome, (GatewayError, Option<io::Error>)> {
-    let io_err = |e| (GatewayError::bad_request("client write failed", None), Some(e));
-    conn.start_stream(200, headers, http10).await.map_err(io_err)?;
+    let io_err = |e| {
+        (
+            GatewayError::bad_request("client write failed", None),
+            Some(e),
+        )
+    };
+    conn.start_stream(200, headers, http10)
+        .await
+        .map_err(io_err)?;
     worker.metrics.streams_add(1);
     let _guard = StreamGauge(worker);
     let mut done = DoneScanner::default();
@@ -49,7 +56,10 @@ pub async fn pump_passthrough(
                 if cut.is_some() {
                     conn.end_stream().await.map_err(io_err)?;
                     // Let the upstream's terminating chunk arrive so the connection is reusable.
-                    if !matches!(monoio::time::timeout(DRAIN_AFTER_DONE, body.next()).await, Ok(Ok(None))) {
+                    if !matches!(
+                        monoio::time::timeout(DRAIN_AFTER_DONE, body.next()).await,
+                        Ok(Ok(None))
+                    ) {
                         body.abort();
                     }
                     return Ok(Outcome { status: 200 });
@@ -112,7 +122,11 @@ impl DoneScanner {
                 let empty = self.line_len == 0 && !self.overflow;
                 if empty && self.pending {
                     // Include a LF that completes this CRLF, if it is in this piece.
-                    let end = if b == b'\r' && piece.get(i + 1) == Some(&b'\n') { i + 2 } else { i + 1 };
+                    let end = if b == b'\r' && piece.get(i + 1) == Some(&b'\n') {
+                        i + 2
+                    } else {
+                        i + 1
+                    };
                     return Some(end);
                 }
                 if !empty && !self.overflow && is_done_line(&self.line[..self.line_len]) {
@@ -138,7 +152,9 @@ impl DoneScanner {
 }
 
 fn is_done_line(line: &[u8]) -> bool {
-    let Some(rest) = line.strip_prefix(b"data:") else { return false };
+    let Some(rest) = line.strip_prefix(b"data:") else {
+        return false;
+    };
     let rest = rest.strip_prefix(b" ").unwrap_or(rest);
     rest.starts_with(b"[DONE]") && rest.iter().skip(6).all(|b| *b == b' ')
 }
@@ -184,7 +200,11 @@ mod tests {
         // and a lone CR already ends the line for every SSE decoder (PROTOCOLS 1.2).
         assert_eq!(found, Some(stream.len() - 1));
         let mut s = DoneScanner::default();
-        assert_eq!(s.scan(stream), Some(stream.len()), "whole input keeps the LF");
+        assert_eq!(
+            s.scan(stream),
+            Some(stream.len()),
+            "whole input keeps the LF"
+        );
     }
 
     #[test]

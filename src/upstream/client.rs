@@ -42,20 +42,24 @@ pub struct UpstreamResponse {
 
 impl UpstreamResponse {
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+        self.headers()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
     }
 
     pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
         self.headers.iter().map(move |(n, v)| {
-            let name = std::str::from_utf8(&self.head[n.start as usize..n.end as usize]).unwrap_or("");
+            let name =
+                std::str::from_utf8(&self.head[n.start as usize..n.end as usize]).unwrap_or("");
             (name, &self.head[v.start as usize..v.end as usize])
         })
     }
 
     pub fn is_event_stream(&self) -> bool {
-        self.header("content-type")
-            .is_some_and(|v| memchr::memmem::find(v, b"text/event-stream").is_some()
-                || memchr::memmem::find(v, b"application/vnd.amazon.eventstream").is_some())
+        self.header("content-type").is_some_and(|v| {
+            memchr::memmem::find(v, b"text/event-stream").is_some()
+                || memchr::memmem::find(v, b"application/vnd.amazon.eventstream").is_some()
+        })
     }
 }
 
@@ -91,7 +95,9 @@ impl BodyReader {
             if self.done {
                 return Ok(None);
             }
-            let Some(conn) = self.conn.as_mut() else { return Ok(None) };
+            let Some(conn) = self.conn.as_mut() else {
+                return Ok(None);
+            };
             match &mut self.framing {
                 Framing::Length(rem) => {
                     if *rem == 0 {
@@ -113,11 +119,14 @@ impl BodyReader {
                     ChunkState::Size => match httparse::parse_chunk_size(&conn.rbuf) {
                         Ok(httparse::Status::Complete((used, size))) => {
                             let _ = conn.rbuf.split_to(used);
-                            *state = if size == 0 {
-                                ChunkState::Trailers
-                            } else {
-                                ChunkState::Data(usize::try_from(size).map_err(|_| UpstreamError::BadResponse("chunk too large"))?)
-                            };
+                            *state =
+                                if size == 0 {
+                                    ChunkState::Trailers
+                                } else {
+                                    ChunkState::Data(usize::try_from(size).map_err(|_| {
+                                        UpstreamError::BadResponse("chunk too large")
+                                    })?)
+                                };
                             continue;
                         }
                         Ok(httparse::Status::Partial) if conn.rbuf.len() > 4096 => {
@@ -129,14 +138,20 @@ impl BodyReader {
                     ChunkState::Data(rem) => {
                         if !conn.rbuf.is_empty() {
                             let n = rem.min(conn.rbuf.len());
-                            *state = if n == rem { ChunkState::DataEnd } else { ChunkState::Data(rem - n) };
+                            *state = if n == rem {
+                                ChunkState::DataEnd
+                            } else {
+                                ChunkState::Data(rem - n)
+                            };
                             return Ok(Some(conn.rbuf.split_to(n).freeze()));
                         }
                     }
                     ChunkState::DataEnd => {
                         if conn.rbuf.len() >= 2 {
                             if &conn.rbuf[..2] != b"\r\n" {
-                                return Err(UpstreamError::BadResponse("chunk not followed by CRLF"));
+                                return Err(UpstreamError::BadResponse(
+                                    "chunk not followed by CRLF",
+                                ));
                             }
                             let _ = conn.rbuf.split_to(2);
                             *state = ChunkState::Size;
@@ -187,7 +202,9 @@ impl BodyReader {
             None => return Ok(Bytes::new()),
             Some(b) => b,
         };
-        let Some(second) = self.next().await? else { return Ok(first) };
+        let Some(second) = self.next().await? else {
+            return Ok(first);
+        };
         let mut all = BytesMut::with_capacity(first.len() + second.len() * 2);
         all.extend_from_slice(&first);
         all.extend_from_slice(&second);
@@ -244,7 +261,14 @@ pub async fn send(
                     status,
                     head,
                     headers,
-                    body: BodyReader { conn: Some(conn), pool: pool.clone(), framing, done: false, keep_alive, deadline },
+                    body: BodyReader {
+                        conn: Some(conn),
+                        pool: pool.clone(),
+                        framing,
+                        done: false,
+                        keep_alive,
+                        deadline,
+                    },
                 });
             }
             Err(Exchange::DeadBeforeResponse(e)) if conn.reused => {
@@ -279,7 +303,8 @@ async fn exchange(
     started: Instant,
 ) -> Result<Head, Exchange> {
     let body_len: usize = req.body.iter().map(Bytes::len).sum();
-    let mut first = Vec::with_capacity(head.len() + if body_len <= INLINE_BODY { body_len } else { 0 });
+    let mut first =
+        Vec::with_capacity(head.len() + if body_len <= INLINE_BODY { body_len } else { 0 });
     first.extend_from_slice(head);
     let inline = body_len <= INLINE_BODY;
     if inline {
@@ -291,7 +316,10 @@ async fn exchange(
     write_all(&mut conn.io, first).await.0.map_err(dead)?;
     if !inline {
         for part in req.body {
-            write_all(&mut conn.io, part.clone()).await.0.map_err(dead)?;
+            write_all(&mut conn.io, part.clone())
+                .await
+                .0
+                .map_err(dead)?;
         }
     }
     let first_byte = MonoInstant::now() + timeouts.first_byte;
@@ -308,7 +336,9 @@ async fn exchange(
                     return Ok((status, head, spans, framing, keep_alive));
                 }
                 Ok(None) if conn.rbuf.len() > MAX_RESPONSE_HEAD => {
-                    return Err(Exchange::Failed(UpstreamError::BadResponse("response head too large")))
+                    return Err(Exchange::Failed(UpstreamError::BadResponse(
+                        "response head too large",
+                    )))
                 }
                 Ok(None) => {}
                 Err(e) => return Err(Exchange::Failed(e)),
@@ -316,10 +346,11 @@ async fn exchange(
         }
         let got_any = !conn.rbuf.is_empty();
         let buf = std::mem::take(&mut conn.rbuf);
-        let (res, buf) = match monoio::time::timeout_at(head_deadline, read_more(&mut conn.io, buf)).await {
-            Ok(r) => r,
-            Err(_) => return Err(Exchange::Failed(UpstreamError::FirstByteTimeout)),
-        };
+        let (res, buf) =
+            match monoio::time::timeout_at(head_deadline, read_more(&mut conn.io, buf)).await {
+                Ok(r) => r,
+                Err(_) => return Err(Exchange::Failed(UpstreamError::FirstByteTimeout)),
+            };
         conn.rbuf = buf;
         match res {
             Ok(0) if !got_any => return Err(Exchange::DeadBeforeResponse(UpstreamError::Closed)),
@@ -333,7 +364,10 @@ async fn exchange(
 
 type ParsedHead = (usize, u16, Vec<(Range<u32>, Range<u32>)>, Framing, bool);
 
-fn parse_response_head(buf: &[u8], head_request: bool) -> Result<Option<ParsedHead>, UpstreamError> {
+fn parse_response_head(
+    buf: &[u8],
+    head_request: bool,
+) -> Result<Option<ParsedHead>, UpstreamError> {
     let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut res = httparse::Response::new(&mut raw);
     let n = match res.parse(buf) {
@@ -353,12 +387,17 @@ fn parse_response_head(buf: &[u8], head_request: bool) -> Result<Option<ParsedHe
     let mut spans = Vec::with_capacity(res.headers.len());
     for h in res.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
-            length = std::str::from_utf8(h.value).ok().and_then(|s| s.trim().parse::<usize>().ok());
+            length = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|s| s.trim().parse::<usize>().ok());
             if length.is_none() {
                 return Err(UpstreamError::BadResponse("invalid Content-Length"));
             }
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = h.value.split(|b| *b == b',').any(|t| crate::http::request::trim_ascii(t).eq_ignore_ascii_case(b"chunked"));
+            chunked = h
+                .value
+                .split(|b| *b == b',')
+                .any(|t| crate::http::request::trim_ascii(t).eq_ignore_ascii_case(b"chunked"));
         } else if h.name.eq_ignore_ascii_case("connection") {
             for t in h.value.split(|b| *b == b',') {
                 let t = crate::http::request::trim_ascii(t);
@@ -371,7 +410,8 @@ fn parse_response_head(buf: &[u8], head_request: bool) -> Result<Option<ParsedHe
         }
         spans.push((span(h.name.as_bytes()), span(h.value)));
     }
-    let framing = if head_request || status == 204 || status == 304 || (100..200).contains(&status) {
+    let framing = if head_request || status == 204 || status == 304 || (100..200).contains(&status)
+    {
         Framing::Length(0)
     } else if chunked {
         Framing::Chunked(ChunkState::Size)
@@ -421,9 +461,13 @@ async fn connect(origin: &Origin, timeouts: &Timeouts) -> Result<UpstreamConn, U
                     None => UpstreamIo::Plain(s),
                     Some(cfg) => {
                         let name = rustls_pki_types::ServerName::try_from(origin.host.clone())
-                            .map_err(|_| UpstreamError::Tls(format!("invalid server name {:?}", origin.host)))?;
+                            .map_err(|_| {
+                                UpstreamError::Tls(format!("invalid server name {:?}", origin.host))
+                            })?;
                         let connector = monoio_rustls::TlsConnector::from(cfg.clone());
-                        match monoio::time::timeout(timeouts.connect, connector.connect(name, s)).await {
+                        match monoio::time::timeout(timeouts.connect, connector.connect(name, s))
+                            .await
+                        {
                             Ok(Ok(t)) => UpstreamIo::Tls(Box::new(t)),
                             Ok(Err(e)) => return Err(UpstreamError::Tls(e.to_string())),
                             Err(_) => return Err(UpstreamError::ConnectTimeout),
@@ -471,6 +515,8 @@ mod tests {
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         assert!(parse_response_head(b"\x00\x01garbage\r\n\r\n", false).is_err());
-        assert!(parse_response_head(b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n", false).is_err());
+        assert!(
+            parse_response_head(b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n", false).is_err()
+        );
     }
 }

@@ -31,7 +31,9 @@ impl UpstreamError {
     /// Status to answer the client with.
     pub fn status(&self) -> u16 {
         match self {
-            UpstreamError::ConnectTimeout | UpstreamError::FirstByteTimeout | UpstreamError::Timeout => 504,
+            UpstreamError::ConnectTimeout
+            | UpstreamError::FirstByteTimeout
+            | UpstreamError::Timeout => 504,
             _ => 502,
         }
     }
@@ -40,7 +42,10 @@ impl UpstreamError {
     pub fn retryable(&self) -> bool {
         matches!(
             self,
-            UpstreamError::Resolve(_) | UpstreamError::Connect(_) | UpstreamError::ConnectTimeout | UpstreamError::Tls(_)
+            UpstreamError::Resolve(_)
+                | UpstreamError::Connect(_)
+                | UpstreamError::ConnectTimeout
+                | UpstreamError::Tls(_)
         )
     }
 }

@@ -56,11 +56,15 @@ pub fn peek(body: &[u8]) -> Result<Peek, PeekError> {
         let (key, value) = item.map_err(|e| PeekError::Malformed(short(e.to_string())))?;
         match key.as_ref() {
             "model" => {
-                let s = value.as_str().ok_or(PeekError::WrongType("model", "a string"))?;
+                let s = value
+                    .as_str()
+                    .ok_or(PeekError::WrongType("model", "a string"))?;
                 let raw = value.as_raw_str();
                 let start = raw.as_ptr() as usize - base;
                 // The raw text must be a slice of the body for the splice to be exact.
-                if start + raw.len() <= body.len() && &body[start..start + raw.len()] == raw.as_bytes() {
+                if start + raw.len() <= body.len()
+                    && &body[start..start + raw.len()] == raw.as_bytes()
+                {
                     out.model_span = Some(start..start + raw.len());
                 }
                 out.model = Some(s.to_string());
@@ -69,7 +73,9 @@ pub fn peek(body: &[u8]) -> Result<Peek, PeekError> {
                 if value.is_null() {
                     continue;
                 }
-                out.stream = value.as_bool().ok_or(PeekError::WrongType("stream", "a boolean"))?;
+                out.stream = value
+                    .as_bool()
+                    .ok_or(PeekError::WrongType("stream", "a boolean"))?;
             }
             "stream_options" => {
                 if value.is_null() {
@@ -111,8 +117,16 @@ fn short(mut s: String) -> String {
 /// untouched. Returns the pieces to send in order (no join needed by the caller).
 pub fn splice_string(body: &Bytes, span: Range<usize>, new_value: &str) -> [Bytes; 3] {
     let mut quoted = BytesMut::with_capacity(new_value.len() + 2);
-    quoted.extend_from_slice(sonic_rs::to_string(new_value).unwrap_or_else(|_| "\"\"".into()).as_bytes());
-    [body.slice(..span.start), quoted.freeze(), body.slice(span.end..)]
+    quoted.extend_from_slice(
+        sonic_rs::to_string(new_value)
+            .unwrap_or_else(|_| "\"\"".into())
+            .as_bytes(),
+    );
+    [
+        body.slice(..span.start),
+        quoted.freeze(),
+        body.slice(span.end..),
+    ]
 }
 
 #[cfg(test)]
@@ -124,7 +138,10 @@ mod tests {
         let b = br#"{"messages":[{"role":"user","content":"hi \"model\""}],"model":"openai/gpt-4o-mini","stream":true,"stream_options":{"include_usage":true}}"#;
         let p = peek(b).unwrap();
         assert_eq!(p.model.as_deref(), Some("openai/gpt-4o-mini"));
-        assert_eq!(&b[p.model_span.clone().unwrap()], br#""openai/gpt-4o-mini""#);
+        assert_eq!(
+            &b[p.model_span.clone().unwrap()],
+            br#""openai/gpt-4o-mini""#
+        );
         assert!(p.stream);
         assert!(p.include_usage);
     }
@@ -139,13 +156,31 @@ mod tests {
 
     #[test]
     fn malformed_is_rejected() {
-        assert!(matches!(peek(b"{\"model\":\"x\",").unwrap_err(), PeekError::Malformed(_)));
-        assert!(matches!(peek(b"[1,2]").unwrap_err(), PeekError::Malformed(_)));
+        assert!(matches!(
+            peek(b"{\"model\":\"x\",").unwrap_err(),
+            PeekError::Malformed(_)
+        ));
+        assert!(matches!(
+            peek(b"[1,2]").unwrap_err(),
+            PeekError::Malformed(_)
+        ));
         assert!(matches!(peek(b"").unwrap_err(), PeekError::Malformed(_)));
-        assert!(matches!(peek(b"{\"model\":\"x\"} trailing").unwrap_err(), PeekError::Malformed(_)));
-        assert!(matches!(peek(b"{\"model\":\"x\",\"messages\":[1,}").unwrap_err(), PeekError::Malformed(_)));
-        assert_eq!(peek(b"{\"model\":5}").unwrap_err(), PeekError::WrongType("model", "a string"));
-        assert_eq!(peek(b"{\"model\":\"m\",\"stream\":\"yes\"}").unwrap_err(), PeekError::WrongType("stream", "a boolean"));
+        assert!(matches!(
+            peek(b"{\"model\":\"x\"} trailing").unwrap_err(),
+            PeekError::Malformed(_)
+        ));
+        assert!(matches!(
+            peek(b"{\"model\":\"x\",\"messages\":[1,}").unwrap_err(),
+            PeekError::Malformed(_)
+        ));
+        assert_eq!(
+            peek(b"{\"model\":5}").unwrap_err(),
+            PeekError::WrongType("model", "a string")
+        );
+        assert_eq!(
+            peek(b"{\"model\":\"m\",\"stream\":\"yes\"}").unwrap_err(),
+            PeekError::WrongType("stream", "a boolean")
+        );
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! OpenAI wire format (PROTOCOLS section 2): error bodies and the API paths of the provider role.
 //! Same format on both sides means the body passes through with only `model` spliced.
 
+pub mod types;
+
 use crate::error::GatewayError;
 use bytes::Bytes;
-use sonic_rs::json;
+use types::{OpenAiError, OpenAiErrorDetail};
 
 /// Renders any gateway error as an OpenAI error body (PROTOCOLS 2.9).
 pub fn encode_error(err: &GatewayError) -> Bytes {
@@ -22,8 +24,20 @@ pub fn encode_error(err: &GatewayError) -> Bytes {
         GatewayError::Upstream(_) => Some("upstream_error"),
         _ => None,
     };
-    let v = json!({"error": {"message": err.message(), "type": ty, "param": err.param(), "code": code}});
-    Bytes::from(sonic_rs::to_vec(&v).unwrap_or_default())
+    error_body(&err.message(), ty, err.param(), code)
+}
+
+/// Serializes an OpenAI error body.
+pub fn error_body(message: &str, kind: &str, param: Option<&str>, code: Option<&str>) -> Bytes {
+    let e = OpenAiError {
+        error: OpenAiErrorDetail {
+            message,
+            kind,
+            param,
+            code,
+        },
+    };
+    Bytes::from(sonic_rs::to_vec(&e).unwrap_or_default())
 }
 
 /// Operations of the OpenAI API that Sluice proxies.
@@ -71,8 +85,17 @@ mod tests {
     fn error_body_has_openai_shape() {
         let b = encode_error(&GatewayError::bad_request("bad 'model'", Some("model")));
         let v: sonic_rs::Value = sonic_rs::from_slice(&b).unwrap();
-        assert_eq!(v.pointer(&["error", "message"]).and_then(|m| m.as_str()), Some("bad 'model'"));
-        assert_eq!(v.pointer(&["error", "type"]).and_then(|m| m.as_str()), Some("invalid_request_error"));
-        assert_eq!(v.pointer(&["error", "param"]).and_then(|m| m.as_str()), Some("model"));
+        assert_eq!(
+            v.pointer(&["error", "message"]).and_then(|m| m.as_str()),
+            Some("bad 'model'")
+        );
+        assert_eq!(
+            v.pointer(&["error", "type"]).and_then(|m| m.as_str()),
+            Some("invalid_request_error")
+        );
+        assert_eq!(
+            v.pointer(&["error", "param"]).and_then(|m| m.as_str()),
+            Some("model")
+        );
     }
 }
