@@ -44,66 +44,78 @@ impl PeekError {
     }
 }
 
-/// Scans the top-level object once for `model`, `stream` and `stream_options.include_usage`.
+/// The three fields the router reads; every other field is skipped (and validated) by sonic-rs.
+#[derive(serde::Deserialize)]
+struct PeekFields<'a> {
+    #[serde(borrow, default)]
+    model: Option<sonic_rs::LazyValue<'a>>,
+    #[serde(borrow, default)]
+    stream: Option<sonic_rs::LazyValue<'a>>,
+    #[serde(borrow, default)]
+    stream_options: Option<sonic_rs::LazyValue<'a>>,
+}
+
+/// One validating pass over the body for `model`, `stream` and `stream_options.include_usage`.
+///
+/// sonic-rs validates the whole document at SIMD speed while skipping the fields we do not need,
+/// so malformed JSON never reaches an upstream (which would answer with its own error shape).
 pub fn peek(body: &[u8]) -> Result<Peek, PeekError> {
     let first = body.iter().position(|b| !b.is_ascii_whitespace());
     if first.map(|i| body[i]) != Some(b'{') {
         return Err(PeekError::Malformed("expected a JSON object".into()));
     }
+    let fields: PeekFields<'_> =
+        sonic_rs::from_slice(body).map_err(|e| PeekError::Malformed(short(e.to_string())))?;
     let mut out = Peek::default();
-    let base = body.as_ptr() as usize;
-    for item in sonic_rs::to_object_iter(body) {
-        let (key, value) = item.map_err(|e| PeekError::Malformed(short(e.to_string())))?;
-        match key.as_ref() {
-            "model" => {
-                let s = value
-                    .as_str()
-                    .ok_or(PeekError::WrongType("model", "a string"))?;
-                let raw = value.as_raw_str();
-                let start = raw.as_ptr() as usize - base;
-                // The raw text must be a slice of the body for the splice to be exact.
-                if start + raw.len() <= body.len()
-                    && &body[start..start + raw.len()] == raw.as_bytes()
-                {
-                    out.model_span = Some(start..start + raw.len());
-                }
-                out.model = Some(s.to_string());
-            }
-            "stream" => {
-                if value.is_null() {
-                    continue;
-                }
-                out.stream = value
-                    .as_bool()
-                    .ok_or(PeekError::WrongType("stream", "a boolean"))?;
-            }
-            "stream_options" => {
-                if value.is_null() {
-                    continue;
-                }
-                let raw = value.as_raw_str();
-                if !value.is_object() {
-                    return Err(PeekError::WrongType("stream_options", "an object"));
-                }
-                if let Ok(v) = sonic_rs::get(raw, &["include_usage"]) {
-                    out.include_usage = v.as_bool().unwrap_or(false);
-                }
-            }
-            _ => {}
+    if let Some(value) = fields.model.filter(|v| !v.is_null()) {
+        let s = value
+            .as_str()
+            .ok_or(PeekError::WrongType("model", "a string"))?;
+        let raw = value.as_raw_str();
+        let base = body.as_ptr() as usize;
+        let start = (raw.as_ptr() as usize).wrapping_sub(base);
+        // The raw text must be a slice of the body for the splice to be exact.
+        if start < body.len()
+            && start + raw.len() <= body.len()
+            && &body[start..start + raw.len()] == raw.as_bytes()
+        {
+            out.model_span = Some(start..start + raw.len());
+        } else {
+            // A model with escapes comes back unescaped; find its raw token the slow way.
+            out.model_span = locate_top_level(body, "model");
+        }
+        out.model = Some(s.to_string());
+    }
+    if let Some(value) = fields.stream.filter(|v| !v.is_null()) {
+        out.stream = value
+            .as_bool()
+            .ok_or(PeekError::WrongType("stream", "a boolean"))?;
+    }
+    if let Some(value) = fields.stream_options.filter(|v| !v.is_null()) {
+        if !value.is_object() {
+            return Err(PeekError::WrongType("stream_options", "an object"));
+        }
+        if let Ok(v) = sonic_rs::get(value.as_raw_str(), &["include_usage"]) {
+            out.include_usage = v.as_bool().unwrap_or(false);
         }
     }
-    // Trailing garbage after the object ("{...} xyz") is malformed too.
-    validate_whole(body)?;
     Ok(out)
 }
 
-/// Full structural validation of the document. sonic-rs validates at SIMD speed, so this costs
-/// well under a microsecond for a typical chat body and keeps malformed JSON from reaching an
-/// upstream (which would answer with its own, differently shaped error).
-fn validate_whole(body: &[u8]) -> Result<(), PeekError> {
-    sonic_rs::from_slice::<serde::de::IgnoredAny>(body)
-        .map(|_| ())
-        .map_err(|e| PeekError::Malformed(short(e.to_string())))
+/// Byte range of a top-level field's raw value, found by walking the object lazily.
+fn locate_top_level(body: &[u8], field: &str) -> Option<Range<usize>> {
+    let base = body.as_ptr() as usize;
+    for item in sonic_rs::to_object_iter(body) {
+        let (key, value) = item.ok()?;
+        if key == field {
+            let raw = value.as_raw_str();
+            let start = (raw.as_ptr() as usize).wrapping_sub(base);
+            let end = start.checked_add(raw.len())?;
+            return (end <= body.len() && &body[start..end] == raw.as_bytes())
+                .then_some(start..end);
+        }
+    }
+    None
 }
 
 fn short(mut s: String) -> String {

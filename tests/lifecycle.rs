@@ -1,0 +1,454 @@
+//! Process lifecycle: config reload under load, rejected reloads, SIGTERM drain, `--check`.
+
+mod common;
+
+use common::*;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn model_ids(sluice: SocketAddr) -> Vec<String> {
+    let r = roundtrip(sluice, &get("/v1/models"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    at(&v, "data")
+        .as_array()
+        .expect("data array")
+        .iter()
+        .map(|m| at_str(m, "id").to_string())
+        .collect()
+}
+
+fn wait_models(sluice: SocketAddr, want: &[&str], timeout: Duration) -> Result<(), Vec<String>> {
+    let mut last = Vec::new();
+    match poll(timeout, || {
+        last = model_ids(sluice);
+        (last == want).then_some(())
+    }) {
+        Some(()) => Ok(()),
+        None => Err(last),
+    }
+}
+
+/// The reply text of a chat response, unary or streamed; an error string if it is not a clean 200.
+fn reply_text(r: &Response) -> Result<String, String> {
+    if r.status != 200 {
+        return Err(format!("status {}: {}", r.status, r.text()));
+    }
+    if r.header("content-type") == Some("text/event-stream") {
+        let text = String::from_utf8_lossy(&r.body);
+        if !text.ends_with("data: [DONE]\n\n") {
+            return Err(format!("stream not terminated: {text:?}"));
+        }
+        let data = sse_data(&r.body);
+        let mut out = String::new();
+        for d in &data[..data.len() - 1] {
+            let v: Value = sonic_rs::from_str(d).map_err(|e| format!("bad event {d:?}: {e}"))?;
+            if let Some(s) = at(&v, "choices.0.delta.content").as_str() {
+                out.push_str(s);
+            }
+        }
+        Ok(out)
+    } else {
+        let v: Value =
+            sonic_rs::from_slice(&r.body).map_err(|e| format!("bad JSON {:?}: {e}", r.text()))?;
+        at(&v, "choices.0.message.content")
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("no content: {}", r.text()))
+    }
+}
+
+// 10 -----------------------------------------------------------------------------------------
+
+#[test]
+fn reload_while_requests_are_in_flight_loses_nothing() {
+    let mock = start_mock(&[]);
+    let cfg = |models: &[&str], chunks: usize| {
+        let extra = format!("mock_chunks = {chunks}");
+        Cfg {
+            upstream: Some(mock.addr),
+            openai_models: models,
+            mock_extra: &extra,
+            ..Cfg::default()
+        }
+        .render()
+    };
+    let sluice = start_sluice(&cfg(&["v0"], 4));
+    let path = config_path(&sluice);
+    let addr = sluice.addr;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..3)
+        .map(|t| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let deadline = Instant::now() + Duration::from_secs(4);
+                let (mut ok, mut failures) = (0usize, Vec::<String>::new());
+                let mut conn: Option<Client> = None;
+                let mut i = 0usize;
+                while !stop.load(Ordering::Relaxed) && Instant::now() < deadline && i < 2000 {
+                    i += 1;
+                    let msg = format!("t{t} r{i}");
+                    let req = match i % 4 {
+                        0 => chat("openai/gpt-4o-mini", &msg),
+                        1 => chat_stream("openai/gpt-4o-mini", &msg),
+                        2 => chat("mock/mock-model", &msg),
+                        _ => chat_stream("mock/mock-model", &msg),
+                    };
+                    let c = match &mut conn {
+                        Some(c) => c,
+                        None => match Client::try_connect(addr) {
+                            Ok(c) => conn.insert(c),
+                            Err(e) => {
+                                failures.push(format!("{msg}: connect: {e}"));
+                                continue;
+                            }
+                        },
+                    };
+                    if let Err(e) = std::io::Write::write_all(&mut c.stream, &req) {
+                        failures.push(format!("{msg}: write: {e}"));
+                        conn = None;
+                        continue;
+                    }
+                    match c.try_read_response() {
+                        Ok(r) => {
+                            match reply_text(&r) {
+                                Ok(text) if text == format!("echo: {msg}") => ok += 1,
+                                Ok(text) => failures.push(format!("{msg}: wrong reply {text:?}")),
+                                Err(e) => failures.push(format!("{msg}: {e}")),
+                            }
+                            if r.closes() {
+                                conn = None;
+                            }
+                        }
+                        Err(e) => {
+                            failures.push(format!("{msg}: read: {e}"));
+                            conn = None;
+                        }
+                    }
+                }
+                (ok, failures)
+            })
+        })
+        .collect();
+
+    // Rewrite the file several times (atomically and in place), with and without SIGHUP.
+    for i in 1..=6 {
+        std::thread::sleep(Duration::from_millis(120));
+        let text = cfg(&[&format!("v{i}")], 2 + i % 3);
+        if i % 2 == 0 {
+            write_atomic(&path, &text);
+            sluice.signal(libc::SIGHUP);
+        } else {
+            std::fs::write(&path, text).expect("rewrite config");
+        }
+    }
+    write_atomic(&path, &cfg(&["final-a", "final-b"], 3));
+    sluice.signal(libc::SIGHUP);
+    let seen = wait_models(
+        addr,
+        &["mock/mock-model", "openai/final-a", "openai/final-b"],
+        Duration::from_secs(3),
+    );
+    // Keep the load going a little past the last reload.
+    std::thread::sleep(Duration::from_millis(150));
+    stop.store(true, Ordering::Relaxed);
+
+    let mut total = 0;
+    let mut failures = Vec::new();
+    for w in workers {
+        let (ok, f) = w.join().expect("load thread panicked");
+        total += ok;
+        failures.extend(f);
+    }
+    eprintln!("{total} requests completed across the reloads");
+    assert!(
+        failures.is_empty(),
+        "{} failed requests ({} ok), e.g. {:?}\nstderr:\n{}",
+        failures.len(),
+        total,
+        &failures[..failures.len().min(5)],
+        sluice.stderr()
+    );
+    assert!(
+        total >= 30,
+        "only {total} requests completed; the test did not exercise reloads under load"
+    );
+    assert_eq!(seen, Ok(()), "/v1/models never showed the final config");
+    assert!(
+        sluice.stderr().matches("config reloaded").count() >= 4,
+        "stderr:\n{}",
+        sluice.stderr()
+    );
+}
+
+// 11 -----------------------------------------------------------------------------------------
+
+#[test]
+fn invalid_reload_keeps_the_old_config() {
+    let mock = start_mock(&[]);
+    let good = |models: &[&str]| {
+        Cfg {
+            upstream: Some(mock.addr),
+            openai_models: models,
+            ..Cfg::default()
+        }
+        .render()
+    };
+    let sluice = start_sluice(&good(&["old-model"]));
+    let path = config_path(&sluice);
+    let old = ["mock/mock-model", "openai/old-model"];
+    assert_eq!(model_ids(sluice.addr), old);
+
+    // Unknown key, and a models list that must not show up.
+    let bad = good(&["must-not-appear"]).replace("[server]\n", "[server]\ncolour = \"red\"\n");
+    write_atomic(&path, &bad);
+    sluice.signal(libc::SIGHUP);
+    assert!(
+        sluice.wait_stderr("rejected", 1, Duration::from_secs(2)),
+        "no rejection logged; stderr:\n{}",
+        sluice.stderr()
+    );
+    let err = sluice.stderr();
+    assert!(
+        err.contains("server.colour"),
+        "the error names the key: {err}"
+    );
+    assert!(
+        err.contains(path.to_str().unwrap()),
+        "the error names the file: {err}"
+    );
+
+    // Give any (wrong) late reload time to land, then check the old config still serves.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(model_ids(sluice.addr), old);
+    for model in ["openai/old-model", "mock/mock-model"] {
+        let r = roundtrip(sluice.addr, &chat(model, "still serving"));
+        assert_eq!(
+            reply_text(&r),
+            Ok("echo: still serving".to_string()),
+            "{model}"
+        );
+    }
+
+    // Fix the file: the watcher picks it up without a signal.
+    write_atomic(&path, &good(&["new-model"]));
+    assert_eq!(
+        wait_models(
+            sluice.addr,
+            &["mock/mock-model", "openai/new-model"],
+            Duration::from_secs(3)
+        ),
+        Ok(())
+    );
+    let r = roundtrip(sluice.addr, &chat("openai/new-model", "new config"));
+    assert_eq!(reply_text(&r), Ok("echo: new config".to_string()));
+}
+
+#[test]
+fn sighup_reloads_without_file_watching() {
+    let mock = start_mock(&[]);
+    let cfg = |models: &[&str]| {
+        Cfg {
+            upstream: Some(mock.addr),
+            openai_models: models,
+            ..Cfg::default()
+        }
+        .render()
+        .replace("watch_interval_ms = 100", "watch_interval_ms = 0")
+    };
+    let sluice = start_sluice(&cfg(&["a"]));
+    let path = config_path(&sluice);
+    std::fs::write(&path, cfg(&["b"])).unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(
+        model_ids(sluice.addr),
+        ["mock/mock-model", "openai/a"],
+        "watching is off: no reload without a signal"
+    );
+    sluice.signal(libc::SIGHUP);
+    assert_eq!(
+        wait_models(
+            sluice.addr,
+            &["mock/mock-model", "openai/b"],
+            Duration::from_secs(2)
+        ),
+        Ok(())
+    );
+}
+
+// 14 -----------------------------------------------------------------------------------------
+
+#[test]
+fn sigterm_drains_in_flight_request_then_exits_zero() {
+    let mock = start_mock(&["--latency-ms", "1000"]);
+    let mut sluice = start_sluice(
+        &Cfg {
+            upstream: Some(mock.addr),
+            ..Cfg::default()
+        }
+        .render(),
+    );
+    let addr = sluice.addr;
+    let mut slow = Client::connect(addr);
+    slow.send(&chat("openai/gpt-4o-mini", "slow but sure"));
+    // Wait until the upstream has the request (it then sleeps for --latency-ms).
+    assert!(
+        poll(Duration::from_secs(2), || (mock_stats(mock.addr).requests
+            == 1)
+            .then_some(()))
+        .is_some()
+    );
+    let t = Instant::now();
+    sluice.signal(libc::SIGTERM);
+
+    // While the request is still in flight, the listener is gone.
+    let refused = poll(
+        Duration::from_millis(600),
+        || match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Some(()),
+            _ => None,
+        },
+    );
+    assert!(
+        refused.is_some(),
+        "new connections still accepted {:?} after SIGTERM",
+        t.elapsed()
+    );
+    assert!(
+        sluice.wait_exit(Duration::ZERO).is_none(),
+        "sluice exited before the in-flight request finished"
+    );
+
+    let r = slow.read_response();
+    assert_eq!(reply_text(&r), Ok("echo: slow but sure".to_string()));
+    assert!(
+        r.closes(),
+        "a draining server closes the connection: {:?}",
+        r.headers
+    );
+    slow.expect_eof();
+
+    let status = sluice
+        .wait_exit(Duration::from_secs(3))
+        .expect("sluice did not exit after draining");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit status {status}; stderr:\n{}",
+        sluice.stderr()
+    );
+    assert!(
+        TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err(),
+        "still accepting after exit"
+    );
+}
+
+#[test]
+fn sigterm_with_idle_keep_alive_connection_exits_promptly() {
+    let mut sluice = start_sluice(&Cfg::default().render());
+    let mut idle = Client::connect(sluice.addr);
+    assert_eq!(idle.request(&get("/health")).status, 200);
+    let t = Instant::now();
+    sluice.signal(libc::SIGTERM);
+    let status = sluice
+        .wait_exit(Duration::from_secs(2))
+        .expect("an idle keep-alive connection held up shutdown");
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        t.elapsed()
+    );
+    idle.expect_eof();
+}
+
+// 16 -----------------------------------------------------------------------------------------
+
+#[test]
+fn check_reports_every_error_with_file_and_key() {
+    let dir = TempDir::new("check");
+    let bad = dir.file("bad.toml");
+    std::fs::write(
+        &bad,
+        "[server]\nlisten = \"127.0.0.1:0\"\ncolour = \"red\"\n\n[routing]\ndefault_provider = \"nowhere\"\n\n\
+         [[providers]]\nname = \"mock\"\nkind = \"mock\"\n\n[[providers]]\nname = \"up\"\nkind = \"openai\"\n",
+    )
+    .unwrap();
+    let bad_s = bad.to_str().unwrap();
+    let (status, stdout, stderr) = run_bounded(
+        SLUICE,
+        &["--check", "--config", bad_s],
+        Duration::from_secs(10),
+    );
+    assert!(!status.success(), "exit {status}; stdout {stdout:?}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    for key in [
+        "server.colour",
+        "routing.default_provider",
+        "providers[1].base_url",
+    ] {
+        let prefix = format!("{bad_s}: {key}: ");
+        assert!(
+            lines.iter().any(|l| l.contains(&prefix)),
+            "no error line with {prefix:?} in:\n{stderr}"
+        );
+    }
+    assert!(
+        stderr.contains(&format!("3 error(s) in {bad_s}")),
+        "{stderr}"
+    );
+
+    let good = dir.file("good.toml");
+    std::fs::write(&good, Cfg::default().render()).unwrap();
+    let good_s = good.to_str().unwrap();
+    let (status, stdout, stderr) = run_bounded(
+        SLUICE,
+        &["--check", "--config", good_s],
+        Duration::from_secs(10),
+    );
+    assert_eq!(status.code(), Some(0), "stderr {stderr:?}");
+    assert_eq!(stdout.trim(), format!("{good_s}: ok (1 providers)"));
+}
+
+/// Runs `sluice --check` on this text; returns (success, stderr, file path).
+fn check(text: &str) -> (bool, String, String) {
+    let dir = TempDir::new("check");
+    let path = dir.file("bad.toml");
+    std::fs::write(&path, text).unwrap();
+    let p = path.to_str().unwrap().to_string();
+    let (status, _stdout, stderr) = run_bounded(
+        SLUICE,
+        &["--check", "--config", &p],
+        Duration::from_secs(10),
+    );
+    (status.success(), stderr, p)
+}
+
+#[test]
+fn check_reports_every_error_within_one_section() {
+    // Two unknown keys in [server]: both must be reported, not just the first.
+    let (ok, stderr, p) = check("[server]\ncolour = \"red\"\nflavour = \"mint\"\n\n[[providers]]\nname = \"mock\"\nkind = \"mock\"\n");
+    assert!(!ok);
+    for key in ["server.colour", "server.flavour"] {
+        let prefix = format!("{p}: {key}: ");
+        assert!(
+            stderr.lines().any(|l| l.contains(&prefix)),
+            "no error line with {prefix:?} in:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn check_names_the_key_of_a_type_error() {
+    let (ok, stderr, p) =
+        check("[server]\nworkers = \"two\"\n\n[[providers]]\nname = \"mock\"\nkind = \"mock\"\n");
+    assert!(!ok);
+    let prefix = format!("{p}: server.workers: ");
+    assert!(
+        stderr.lines().any(|l| l.contains(&prefix)),
+        "no error line with {prefix:?} in:\n{stderr}"
+    );
+}

@@ -1,0 +1,552 @@
+//! Upstream connection handling seen from outside: keep-alive reuse, closing the upstream when a
+//! streaming client hangs up, and the end of an OpenAI stream at `data: [DONE]`.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+fn sluice_for(mock: &Proc) -> Proc {
+    start_sluice(
+        &Cfg {
+            upstream: Some(mock.addr),
+            ..Cfg::default()
+        }
+        .render(),
+    )
+}
+
+/// Pool gauges from sluice's /metrics: (idle, busy, active streams).
+fn pool_gauges(sluice: SocketAddr) -> (f64, f64, f64) {
+    let m = metrics_text(sluice);
+    let g = |name: &str| metric(&m, name).unwrap_or_else(|| panic!("{name} missing:\n{m}"));
+    (
+        g("sluice_pool_idle_connections"),
+        g("sluice_pool_busy_connections"),
+        g("sluice_active_streams"),
+    )
+}
+
+// 12 -----------------------------------------------------------------------------------------
+
+#[test]
+fn client_disconnect_mid_stream_closes_upstream_connection() {
+    let mock = start_mock(&["--chunks", "50", "--chunk-delay-ms", "100"]);
+    let sluice = sluice_for(&mock);
+    let mut probe = StatsProbe::new(mock.addr);
+
+    let mut c = Client::connect(sluice.addr);
+    c.send(&chat_stream(
+        "openai/gpt-4o-mini",
+        "a long answer that the client will not wait for",
+    ));
+    let head = c.read_head();
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-type"), Some("text/event-stream"));
+    let first = c.read_chunk().expect("a first event");
+    assert!(
+        first.starts_with(b"data: {"),
+        "{:?}",
+        String::from_utf8_lossy(&first)
+    );
+    let s = probe.read();
+    assert_eq!(
+        (s.open, s.accepted),
+        (1, 1),
+        "one upstream connection, busy streaming"
+    );
+    assert_eq!(
+        pool_gauges(sluice.addr),
+        (0.0, 1.0, 1.0),
+        "(idle, busy, streams) while streaming"
+    );
+
+    drop(c);
+    let t = Instant::now();
+    let closed = poll(Duration::from_secs(1), || {
+        (probe.read().open == 0).then_some(())
+    });
+    assert!(
+        closed.is_some(),
+        "upstream connection still open {:?} after the client left: {:?}",
+        t.elapsed(),
+        probe.read()
+    );
+    // Closed, not pooled; nothing busy, no stream left.
+    let g = poll(Duration::from_millis(500), || {
+        let g = pool_gauges(sluice.addr);
+        (g == (0.0, 0.0, 0.0)).then_some(g)
+    });
+    assert_eq!(
+        g,
+        Some((0.0, 0.0, 0.0)),
+        "(idle, busy, streams) after disconnect: {:?}",
+        pool_gauges(sluice.addr)
+    );
+    let m = metrics_text(sluice.addr);
+    assert_eq!(
+        metric(&m, "sluice_open_connections"),
+        Some(1.0),
+        "only the scrape is open:\n{m}"
+    );
+
+    // The next request opens a fresh upstream connection and works.
+    let r = roundtrip(sluice.addr, &chat("openai/gpt-4o-mini", "next"));
+    assert_eq!(r.status, 200);
+    assert_eq!(probe.read().accepted, 2);
+}
+
+#[test]
+fn completed_stream_returns_upstream_connection_to_pool() {
+    let mock = start_mock(&[]);
+    let sluice = sluice_for(&mock);
+    let mut probe = StatsProbe::new(mock.addr);
+
+    let r = roundtrip(
+        sluice.addr,
+        &chat_stream("openai/gpt-4o-mini", "finish properly"),
+    );
+    assert_eq!(r.status, 200);
+    assert!(r.body.ends_with(b"data: [DONE]\n\n"));
+    let g = poll(Duration::from_secs(1), || {
+        let g = pool_gauges(sluice.addr);
+        (g == (1.0, 0.0, 0.0)).then_some(g)
+    });
+    assert_eq!(
+        g,
+        Some((1.0, 0.0, 0.0)),
+        "(idle, busy, streams) after a complete stream: {:?}",
+        pool_gauges(sluice.addr)
+    );
+    let s = probe.read();
+    assert_eq!(
+        (s.open, s.accepted),
+        (1, 1),
+        "the upstream connection stays open in the pool"
+    );
+
+    // And it is the one the next stream uses.
+    let r = roundtrip(sluice.addr, &chat_stream("openai/gpt-4o-mini", "again"));
+    assert_eq!(r.status, 200);
+    let s = probe.read();
+    assert_eq!((s.open, s.accepted, s.requests), (1, 1, 2));
+}
+
+// 13 -----------------------------------------------------------------------------------------
+
+#[test]
+fn sequential_requests_reuse_one_upstream_connection() {
+    let mock = start_mock(&[]);
+    let sluice = sluice_for(&mock);
+    let mut probe = StatsProbe::new(mock.addr);
+    let requests = [
+        chat("openai/gpt-4o-mini", "one"),
+        chat_stream("openai/gpt-4o-mini", "two"),
+        post(
+            "/v1/embeddings",
+            r#"{"model":"openai/text-embedding-3-small","input":"three"}"#,
+        ),
+        post(
+            "/v1/completions",
+            r#"{"model":"openai/gpt-4o-mini","prompt":"four"}"#,
+        ),
+        chat("openai/gpt-4o-mini", "five"),
+        chat_stream("openai/gpt-4o-mini", "six"),
+    ];
+    for (i, req) in requests.iter().enumerate() {
+        // A new client connection each time: reuse is on the upstream side.
+        let r = roundtrip(sluice.addr, req);
+        assert_eq!(r.status, 200, "request {i}: {}", r.text());
+    }
+    // And several on one client connection.
+    let mut c = Client::connect(sluice.addr);
+    for i in 0..3 {
+        assert_eq!(
+            c.request(&chat("openai/gpt-4o-mini", &format!("kept {i}")))
+                .status,
+            200
+        );
+    }
+    let s = probe.read();
+    assert_eq!(s.requests, 9);
+    assert_eq!(
+        (s.open, s.accepted),
+        (1, 1),
+        "one upstream connection for all sequential requests: {s:?}"
+    );
+}
+
+// The end of an OpenAI stream ------------------------------------------------------------------
+
+/// What a fake upstream received: the request head (as text) and the body.
+struct Received {
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then_some(v.trim())
+        })
+    }
+
+    fn header_count(&self, name: &str) -> usize {
+        self.head
+            .lines()
+            .skip(1)
+            .filter(|l| {
+                l.split_once(':')
+                    .is_some_and(|(n, _)| n.eq_ignore_ascii_case(name))
+            })
+            .count()
+    }
+}
+
+/// A one-connection fake upstream: reads one request (Content-Length body), reports it, writes
+/// `response`, and keeps the connection open for `hold` (so a proxy that waits for the
+/// upstream's end would hang).
+fn fake_upstream(
+    response: Vec<u8>,
+    hold: Duration,
+) -> (
+    SocketAddr,
+    mpsc::Receiver<Received>,
+    std::thread::JoinHandle<()>,
+) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind fake upstream");
+    let addr = l.local_addr().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let h = std::thread::spawn(move || {
+        l.set_nonblocking(true).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut s = loop {
+            match l.accept() {
+                Ok((s, _)) => break s,
+                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+                Err(_) => return,
+            }
+        };
+        s.set_nonblocking(false).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = Vec::new();
+        let mut tmp = [0u8; 16384];
+        let received = loop {
+            let Ok(n) = s.read(&mut tmp) else { return };
+            if n == 0 {
+                return;
+            }
+            buf.extend_from_slice(&tmp[..n]);
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..i]).into_owned();
+                let cl: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.split_once(':')
+                            .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+                            .map(|(_, v)| v.trim().parse().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                if buf.len() >= i + 4 + cl {
+                    break Received {
+                        head,
+                        body: buf[i + 4..i + 4 + cl].to_vec(),
+                    };
+                }
+            }
+        };
+        let _ = tx.send(received);
+        let _ = s.write_all(&response);
+        std::thread::sleep(hold);
+    });
+    (addr, rx, h)
+}
+
+fn chunk(data: &str) -> String {
+    format!("{:x}\r\n{data}\r\n", data.len())
+}
+
+#[test]
+fn stream_ends_at_done_even_if_upstream_keeps_body_open() {
+    let ev = r#"data: {"id":"x","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}"#;
+    // [DONE] arrives, then junk in the same chunk, and the upstream never ends its body.
+    let body = chunk(&format!(
+        "{ev}\n\ndata: [DONE]\n\ndata: junk after done\n\n"
+    ));
+    let response = format!("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n{body}");
+    let (up, _rx, h) = fake_upstream(response.into_bytes(), Duration::from_millis(1500));
+    let sluice = start_sluice(
+        &Cfg {
+            upstream: Some(up),
+            ..Cfg::default()
+        }
+        .render(),
+    );
+
+    let mut c = Client::connect(sluice.addr);
+    c.stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let t = Instant::now();
+    c.send(&chat_stream("openai/m", "x"));
+    let r = c
+        .try_read_response()
+        .unwrap_or_else(|e| panic!("stream did not end at [DONE] ({:?}): {e}", t.elapsed()));
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        String::from_utf8_lossy(&r.body),
+        format!("{ev}\n\ndata: [DONE]\n\n"),
+        "cut right after [DONE]"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "ended after {:?}",
+        t.elapsed()
+    );
+    // The unfinished upstream connection is not pooled.
+    let g = poll(Duration::from_millis(500), || {
+        let g = pool_gauges(sluice.addr);
+        (g == (0.0, 0.0, 0.0)).then_some(g)
+    });
+    assert_eq!(
+        g,
+        Some((0.0, 0.0, 0.0)),
+        "(idle, busy, streams): {:?}",
+        pool_gauges(sluice.addr)
+    );
+    drop(sluice);
+    let _ = h.join();
+}
+
+#[test]
+fn truncated_upstream_stream_is_not_finished_cleanly() {
+    let ev = r#"data: {"id":"x","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}"#;
+    // One event, then the upstream closes without the last chunk.
+    let response = format!("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n{}", chunk(&format!("{ev}\n\n")));
+    let (up, _rx, h) = fake_upstream(response.into_bytes(), Duration::from_millis(100));
+    let sluice = start_sluice(
+        &Cfg {
+            upstream: Some(up),
+            ..Cfg::default()
+        }
+        .render(),
+    );
+    let mut c = Client::connect(sluice.addr);
+    c.send(&chat_stream("openai/m", "x"));
+    let head = c.read_head();
+    assert_eq!(head.status, 200);
+    assert_eq!(
+        c.read_chunk().as_deref(),
+        Some(format!("{ev}\n\n").as_bytes())
+    );
+    // The client must see the failure: EOF instead of the terminating chunk.
+    match c.try_read_chunk() {
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
+        other => panic!("expected EOF without the last chunk, got {other:?}"),
+    }
+    let _ = h.join();
+}
+
+// What goes upstream --------------------------------------------------------------------------
+
+#[test]
+fn request_to_upstream_is_faithful_and_filtered() {
+    let resp_body = r#"{"id":"x","object":"chat.completion","model":"m","choices":[]}"#;
+    let response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-upstream: yes\r\nset-cookie: a=b\r\nconnection: keep-alive\r\ncontent-length: {}\r\n\r\n{resp_body}",
+        resp_body.len()
+    );
+    let (up, rx, h) = fake_upstream(response.into_bytes(), Duration::ZERO);
+    let cfg = Cfg {
+        upstream: Some(up),
+        ..Cfg::default()
+    }
+    .render()
+    .replace(&format!("http://{up}"), &format!("http://{up}/prefix/"));
+    let sluice = start_sluice(&cfg);
+
+    // Odd but valid JSON spacing: everything except the model must arrive byte for byte.
+    let body = "{ \"messages\" : [ {\"role\":\"user\", \"content\":\"caf\u{e9} \\u00e9\"} ],\n \"model\":  \"openai/m\" , \"temperature\":0.5 }";
+    let req = format!(
+        "POST /v1/chat/completions?api-version=2024-06-01 HTTP/1.1\r\nHost: gateway.example\r\nAuthorization: Bearer client-secret\r\n\
+         Cookie: session=1\r\nX-Api-Key: client-key\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nX-Custom: kept\r\n\
+         Accept-Encoding: gzip\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let r = roundtrip(sluice.addr, req.as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.text(), resp_body);
+    assert_eq!(
+        r.header("x-upstream"),
+        Some("yes"),
+        "upstream headers relayed: {:?}",
+        r.headers
+    );
+    assert!(
+        r.header("set-cookie").is_none(),
+        "set-cookie is not relayed: {:?}",
+        r.headers
+    );
+    assert_eq!(r.header_count("content-length"), 1, "{:?}", r.headers);
+
+    let got = rx
+        .recv_timeout(Duration::from_secs(2))
+        .expect("upstream got the request");
+    let line = got.head.lines().next().unwrap();
+    assert_eq!(
+        line,
+        "POST /prefix/v1/chat/completions?api-version=2024-06-01 HTTP/1.1"
+    );
+    assert_eq!(got.header("host"), Some(up.to_string().as_str()));
+    assert_eq!(
+        got.header("authorization"),
+        Some("Bearer sk-test"),
+        "provider key, not the client's"
+    );
+    assert_eq!(got.header_count("authorization"), 1);
+    for dropped in [
+        "cookie",
+        "x-api-key",
+        "x-hop",
+        "accept-encoding",
+        "connection",
+    ] {
+        assert!(
+            got.header(dropped).is_none(),
+            "{dropped} forwarded:\n{}",
+            got.head
+        );
+    }
+    assert_eq!(got.header("x-custom"), Some("kept"));
+    assert_eq!(got.header("content-type"), Some("application/json"));
+    let want = body.replace("\"openai/m\"", "\"m\"");
+    assert_eq!(
+        String::from_utf8_lossy(&got.body),
+        want,
+        "body spliced, otherwise untouched"
+    );
+    assert_eq!(
+        got.header("content-length"),
+        Some(want.len().to_string().as_str())
+    );
+    drop(sluice);
+    let _ = h.join();
+}
+
+#[test]
+fn dead_pooled_connection_is_replaced_transparently() {
+    let mock = start_mock(&[]);
+    let port = mock.addr.port().to_string();
+    let sluice = sluice_for(&mock);
+    assert_eq!(
+        roundtrip(sluice.addr, &chat("openai/gpt-4o-mini", "warm")).status,
+        200
+    );
+    assert_eq!(pool_gauges(sluice.addr).0, 1.0, "one pooled connection");
+    // The upstream restarts on the same port: the pooled connection is now dead.
+    drop(mock);
+    let listen = format!("127.0.0.1:{port}");
+    let mock = Proc::spawn(
+        "sluice-mock",
+        SLUICE_MOCK,
+        &["--listen", &listen],
+        TempDir::new("mock2"),
+    );
+    let mut probe = StatsProbe::new(mock.addr);
+    let r = roundtrip(sluice.addr, &chat("openai/gpt-4o-mini", "after restart"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        at_str(&r.json(), "choices.0.message.content"),
+        "echo: after restart"
+    );
+    let s = probe.read();
+    assert_eq!(
+        (s.requests, s.accepted),
+        (1, 1),
+        "sent once, on one new connection"
+    );
+}
+
+#[test]
+fn unreachable_upstream_is_502() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    // Nothing listens there any more.
+    let sluice = start_sluice(
+        &Cfg {
+            upstream: Some(port),
+            ..Cfg::default()
+        }
+        .render(),
+    );
+    let mut c = Client::connect(sluice.addr);
+    let r = c.request(&chat("openai/gpt-4o-mini", "nobody home"));
+    assert_openai_error(&r, 502, "server_error");
+    assert_eq!(at_str(&r.json(), "error.code"), "upstream_error");
+    assert_eq!(
+        c.request(&get("/health")).status,
+        200,
+        "client connection survives an upstream failure"
+    );
+    assert_eq!(pool_gauges(sluice.addr), (0.0, 0.0, 0.0));
+}
+
+#[test]
+fn large_bodies_both_ways() {
+    let mock = start_mock(&[]);
+    let sluice = sluice_for(&mock);
+    let mut probe = StatsProbe::new(mock.addr);
+    let msg: String = (0..40_000)
+        .map(|i| format!("w{i} "))
+        .collect::<String>()
+        .trim_end()
+        .to_string();
+    assert!(msg.len() > 200_000);
+    let r = roundtrip(sluice.addr, &chat("openai/gpt-4o-mini", &msg));
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        at_str(&r.json(), "choices.0.message.content"),
+        format!("echo: {msg}")
+    );
+
+    let r = roundtrip(sluice.addr, &chat_stream("openai/gpt-4o-mini", &msg));
+    assert_eq!(r.status, 200);
+    let data = sse_data(&r.body);
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+    let text: String = data[..data.len() - 1]
+        .iter()
+        .filter_map(|d| {
+            at(&parse_json(d), "choices.0.delta.content")
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    assert_eq!(text, format!("echo: {msg}"));
+
+    let r = roundtrip(
+        sluice.addr,
+        &post(
+            "/v1/embeddings",
+            r#"{"model":"openai/text-embedding-3-small","input":["a","b"],"dimensions":4096}"#,
+        ),
+    );
+    assert_eq!(r.status, 200);
+    assert!(r.body.len() > 16 * 1024);
+    let v = r.json();
+    assert_eq!(
+        at(&v, "data.1.embedding").as_array().map(|a| a.len()),
+        Some(4096)
+    );
+    let s = probe.read();
+    assert_eq!(
+        (s.accepted, s.requests),
+        (1, 3),
+        "one upstream connection for all three: {s:?}"
+    );
+}
