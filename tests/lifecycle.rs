@@ -283,7 +283,7 @@ fn sighup_reloads_without_file_watching() {
 
 #[test]
 fn sigterm_drains_in_flight_request_then_exits_zero() {
-    let mock = start_mock(&["--latency-ms", "1000"]);
+    let mock = start_mock(&["--latency-ms", "1500"]);
     let mut sluice = start_sluice(
         &Cfg {
             upstream: Some(mock.addr),
@@ -306,7 +306,7 @@ fn sigterm_drains_in_flight_request_then_exits_zero() {
 
     // While the request is still in flight, the listener is gone.
     let refused = poll(
-        Duration::from_millis(600),
+        Duration::from_millis(1000),
         || match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Some(()),
             _ => None,

@@ -76,7 +76,7 @@ impl Handler for MockServer {
             let body = format!(
                 "{{\"open_connections\":{},\"accepted_connections\":{},\"requests\":{}}}",
                 OPEN.load(Ordering::Relaxed) - 1,
-                ACCEPTED.load(Ordering::Relaxed),
+                ACCEPTED.load(Ordering::Relaxed) - 1,
                 SEEN.load(Ordering::Relaxed)
             );
             return conn

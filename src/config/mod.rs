@@ -221,15 +221,32 @@ fn parse_sections(table: &toml::Table, errs: &mut Errors) -> RawConfig {
     let mut raw = RawConfig::default();
     for (key, value) in table {
         match key.as_str() {
-            "server" => section(value, "server", errs, |v| raw.server = v),
-            "routing" => section(value, "routing", errs, |v| raw.routing = v),
-            "upstream" => section(value, "upstream", errs, |v| raw.upstream = v),
+            "server" => {
+                section(value, "server", errs, |v| raw.server = v);
+            }
+            "routing" => {
+                section(value, "routing", errs, |v| raw.routing = v);
+            }
+            "upstream" => {
+                section(value, "upstream", errs, |v| raw.upstream = v);
+            }
             "providers" => match value.as_array() {
                 Some(items) => {
                     for (i, item) in items.iter().enumerate() {
-                        section(item, &format!("providers[{i}]"), errs, |v: RawProvider| {
-                            raw.providers.push(v)
-                        });
+                        let ok =
+                            section(item, &format!("providers[{i}]"), errs, |v: RawProvider| {
+                                raw.providers.push(v)
+                            });
+                        if !ok {
+                            // Remember the name so follow-on errors ("no such provider") are not
+                            // reported for a provider whose own errors were already listed.
+                            raw.broken_providers.push(
+                                item.get("name")
+                                    .and_then(|n| n.as_str())
+                                    .unwrap_or("")
+                                    .to_string(),
+                            );
+                        }
                     }
                 }
                 None => errs.push("providers", "must be an array of tables ([[providers]])"),
@@ -240,23 +257,42 @@ fn parse_sections(table: &toml::Table, errs: &mut Errors) -> RawConfig {
     raw
 }
 
+/// Deserializes one section. On failure, each key is tried on its own (every field has a default,
+/// so a one-key table is valid exactly when that key is known and well-typed), which names every
+/// bad key with its full path instead of only the first one serde stops at.
 fn section<T: serde::de::DeserializeOwned>(
     value: &toml::Value,
     key: &str,
     errs: &mut Errors,
     set: impl FnOnce(T),
-) {
-    match value.clone().try_into::<T>() {
-        Ok(v) => set(v),
-        Err(e) => {
-            let msg = e.message().trim_end().replace('\n', " ");
-            // serde names the offending field in the message; keep the section as the path.
-            let field = unknown_field_name(&msg)
-                .map(|f| format!("{key}.{f}"))
-                .unwrap_or_else(|| key.to_string());
-            errs.push(field, msg);
+) -> bool {
+    let err = match value.clone().try_into::<T>() {
+        Ok(v) => {
+            set(v);
+            return true;
+        }
+        Err(e) => e,
+    };
+    let before = errs.list.len();
+    if let Some(table) = value.as_table() {
+        for (k, v) in table {
+            let mut one = toml::Table::new();
+            one.insert(k.clone(), v.clone());
+            if let Err(e) = toml::Value::Table(one).try_into::<T>() {
+                let msg = e.message().trim_end().replace('\n', " ");
+                let msg = if unknown_field_name(&msg).is_some() {
+                    "unknown key".to_string()
+                } else {
+                    msg
+                };
+                errs.push(format!("{key}.{k}"), msg);
+            }
         }
     }
+    if errs.list.len() == before {
+        errs.push(key, err.message().trim_end().replace('\n', " "));
+    }
+    false
 }
 
 fn unknown_field_name(msg: &str) -> Option<&str> {
@@ -314,7 +350,7 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
 
     let mut providers = Vec::new();
     let mut by_name = HashMap::new();
-    if raw.providers.is_empty() {
+    if raw.providers.is_empty() && raw.broken_providers.is_empty() {
         errs.push("providers", "at least one provider is required");
     }
     for (i, p) in raw.providers.iter().enumerate() {
@@ -331,6 +367,7 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
     }
     let default_provider = match by_name.get(&raw.routing.default_provider) {
         Some(&i) => i,
+        None if raw.broken_providers.contains(&raw.routing.default_provider) => 0,
         None => {
             errs.push(
                 "routing.default_provider",
@@ -742,5 +779,36 @@ keys = ["env.SLUICE_TEST_SURELY_UNSET"]
         let errs = compile_str("[server\nlisten=", "s.toml").unwrap_err();
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].file, "s.toml");
+    }
+}
+
+#[cfg(test)]
+mod per_key_tests {
+    use super::*;
+
+    #[test]
+    fn every_bad_key_in_one_section_is_named() {
+        let bad = r#"
+[server]
+colour = "red"
+flavour = "mint"
+workers = "two"
+[routing]
+default_provider = "mock"
+[[providers]]
+name = "mock"
+kind = "mock"
+mock_chunks = -1
+"#;
+        let errs = compile_str(bad, "b.toml").unwrap_err();
+        let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
+        assert!(keys.contains(&"server.colour"), "{errs:?}");
+        assert!(keys.contains(&"server.flavour"), "{errs:?}");
+        assert!(keys.contains(&"server.workers"), "{errs:?}");
+        assert!(keys.contains(&"providers[0].mock_chunks"), "{errs:?}");
+        // No follow-on noise about the provider that failed to parse.
+        assert!(!keys.contains(&"routing.default_provider"), "{errs:?}");
+        assert!(!keys.contains(&"providers"), "{errs:?}");
+        assert_eq!(errs.len(), 4, "{errs:?}");
     }
 }

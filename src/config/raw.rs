@@ -9,6 +9,9 @@ pub struct RawConfig {
     pub routing: RawRouting,
     pub upstream: RawUpstream,
     pub providers: Vec<RawProvider>,
+    /// Names of `[[providers]]` entries that failed to parse (not a config key).
+    #[serde(skip)]
+    pub broken_providers: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, Clone)]

@@ -27,6 +27,10 @@ pub struct Conn {
     chunked: bool,
     /// The connection must close after the current response.
     pub close_after: bool,
+    /// The current request is HEAD: responses carry headers (with the real length) but no body.
+    pub head_request: bool,
+    /// Status of the last response head written (for metrics when a stream fails mid-way).
+    pub status_sent: u16,
 }
 
 /// A response header: name and value written verbatim.
@@ -43,6 +47,8 @@ impl Conn {
             response_started: false,
             chunked: false,
             close_after: false,
+            head_request: false,
+            status_sent: 0,
         }
     }
 
@@ -66,6 +72,7 @@ impl Conn {
         body_len: Option<usize>,
         keep_alive: bool,
     ) {
+        self.status_sent = status;
         let w = &mut self.wbuf;
         w.clear();
         w.extend_from_slice(b"HTTP/1.1 ");
@@ -110,6 +117,12 @@ impl Conn {
         self.chunked = false;
         self.head(status, headers, Some(body.len()), keep_alive);
         self.response_started = true;
+        if self.head_request {
+            let w = std::mem::take(&mut self.wbuf);
+            let (res, w) = write_all(&mut self.io, w).await;
+            self.wbuf = w;
+            return res;
+        }
         if body.len() <= INLINE_BODY {
             self.wbuf.extend_from_slice(&body);
             let w = std::mem::take(&mut self.wbuf);

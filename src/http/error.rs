@@ -8,6 +8,7 @@ pub enum HttpError {
     HeadTooLarge,
     BodyTooLarge,
     ExpectationFailed,
+    UnsupportedTransferCoding,
     HeadTimeout,
     BodyTimeout,
     /// The peer closed mid-request; nothing can be answered.
@@ -23,6 +24,7 @@ impl HttpError {
             HttpError::HeadTooLarge => Some(431),
             HttpError::BodyTooLarge => Some(413),
             HttpError::ExpectationFailed => Some(417),
+            HttpError::UnsupportedTransferCoding => Some(501),
             HttpError::HeadTimeout | HttpError::BodyTimeout => Some(408),
             HttpError::Closed | HttpError::Io(_) => None,
         }
@@ -34,6 +36,9 @@ impl HttpError {
             HttpError::HeadTooLarge => "request head too large",
             HttpError::BodyTooLarge => "request body too large",
             HttpError::ExpectationFailed => "unsupported Expect header",
+            HttpError::UnsupportedTransferCoding => {
+                "unsupported Transfer-Encoding (only chunked is accepted)"
+            }
             HttpError::HeadTimeout => "timed out reading the request head",
             HttpError::BodyTimeout => "timed out reading the request body",
             HttpError::Closed => "connection closed",

@@ -279,14 +279,12 @@ fn parse_head(buf: &BytesMut) -> Result<Option<ParsedHead>, HttpError> {
     let mut content_length: Option<usize> = None;
     let mut chunked = false;
     let mut expect_continue = false;
+    let mut host_count = 0;
     let mut headers = Vec::with_capacity(req.headers.len());
     for h in req.headers.iter() {
         let name = h.name;
         if name.eq_ignore_ascii_case("content-length") {
-            let v = std::str::from_utf8(h.value)
-                .ok()
-                .map(str::trim)
-                .and_then(|s| s.parse::<usize>().ok());
+            let v = parse_content_length(h.value);
             match (v, content_length) {
                 (None, _) => return Err(HttpError::BadRequest("invalid Content-Length")),
                 (Some(v), Some(prev)) if v != prev => {
@@ -295,13 +293,12 @@ fn parse_head(buf: &BytesMut) -> Result<Option<ParsedHead>, HttpError> {
                 (Some(v), _) => content_length = Some(v),
             }
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            // Only `chunked` as the final coding is meaningful for a request (RFC 9112 6.3).
-            let v = std::str::from_utf8(h.value).unwrap_or("");
-            let last = v.rsplit(',').next().unwrap_or("").trim();
-            if last.eq_ignore_ascii_case("chunked") {
+            // Only `chunked` alone is supported; other codings (gzip, ...) would need decoding
+            // we do not do, and ignoring them would corrupt the body (RFC 9112 6.1: 501).
+            if trim_ascii(h.value).eq_ignore_ascii_case(b"chunked") && !chunked {
                 chunked = true;
             } else {
-                return Err(HttpError::BadRequest("unsupported Transfer-Encoding"));
+                return Err(HttpError::UnsupportedTransferCoding);
             }
         } else if name.eq_ignore_ascii_case("connection") {
             for token in h.value.split(|b| *b == b',') {
@@ -312,6 +309,8 @@ fn parse_head(buf: &BytesMut) -> Result<Option<ParsedHead>, HttpError> {
                     keep_alive = true;
                 }
             }
+        } else if name.eq_ignore_ascii_case("host") {
+            host_count += 1;
         } else if name.eq_ignore_ascii_case("expect") {
             if trim_ascii(h.value).eq_ignore_ascii_case(b"100-continue") {
                 expect_continue = true;
@@ -323,6 +322,12 @@ fn parse_head(buf: &BytesMut) -> Result<Option<ParsedHead>, HttpError> {
             name: span(name.as_bytes()),
             value: span(h.value),
         });
+    }
+    // RFC 9112 3.2: an HTTP/1.1 request without exactly one Host header is a 400.
+    if !http10 && host_count != 1 {
+        return Err(HttpError::BadRequest(
+            "an HTTP/1.1 request needs exactly one Host header",
+        ));
     }
     if chunked && content_length.is_some() {
         // Request smuggling vector: refuse rather than guess (RFC 9112 6.3 allows either).
@@ -348,6 +353,16 @@ fn parse_head(buf: &BytesMut) -> Result<Option<ParsedHead>, HttpError> {
         framing,
         expect_continue,
     )))
+}
+
+/// RFC 9110 8.6: Content-Length is one or more ASCII digits, nothing else (no sign, no spaces
+/// inside). Lenient parsing here is a request-smuggling vector behind another proxy.
+pub(crate) fn parse_content_length(v: &[u8]) -> Option<usize> {
+    let v = trim_ascii(v);
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(v).ok()?.parse().ok()
 }
 
 fn httparse_reason(e: httparse::Error) -> &'static str {

@@ -94,6 +94,7 @@ pub async fn serve_conn<H: Handler>(
             Ok(Some(req)) => {
                 conn.response_started = false;
                 conn.close_after = !req.keep_alive;
+                conn.head_request = req.method == super::request::Method::Head;
                 state.in_flight.set(state.in_flight.get() + 1);
                 let res = handler.handle(req, &mut conn).await;
                 state.in_flight.set(state.in_flight.get() - 1);
@@ -103,6 +104,7 @@ pub async fn serve_conn<H: Handler>(
             }
             Ok(None) => break,
             Err(err) => {
+                conn.head_request = false;
                 if let Some(status) = err.status() {
                     let (ct, body) = handler.http_error_body(&err);
                     conn.close_after = true;

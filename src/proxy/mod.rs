@@ -236,7 +236,9 @@ impl Worker {
                 // Headers already left: nothing to render; close so the client sees a broken body.
                 let _ = e;
                 conn.close_after = true;
-                Ok(Outcome { status: 0 })
+                Ok(Outcome {
+                    status: conn.status_sent,
+                })
             }
             Err((e, None)) => {
                 let status = e.status();

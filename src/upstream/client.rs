@@ -387,9 +387,7 @@ fn parse_response_head(
     let mut spans = Vec::with_capacity(res.headers.len());
     for h in res.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
-            length = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|s| s.trim().parse::<usize>().ok());
+            length = crate::http::request::parse_content_length(h.value);
             if length.is_none() {
                 return Err(UpstreamError::BadResponse("invalid Content-Length"));
             }
