@@ -4,6 +4,7 @@
 //! `route` matches them; `proxy` runs the lifecycle; `formats/<x>` is a wire dialect; `wire` is
 //! bytes (JSON peek, SSE, event-stream); `upstream` is the per-worker pool and client.
 
+pub mod canonical;
 pub mod config;
 pub mod error;
 pub mod formats;

@@ -5,8 +5,18 @@
 //! model name (`error-429`, `error-500`, ...), so tests need no extra control channel.
 
 pub mod openai;
+pub mod scenario;
 
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+
+/// A complete mock answer in some format (non-streaming).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MockReply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
 
 /// What a model name asks the mock to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

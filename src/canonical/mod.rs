@@ -1,0 +1,348 @@
+//! Canonical chat types: the hub every cross-format translation goes through.
+//!
+//! A field enters these types only when two or more formats express it; anything else travels in
+//! `extra` tagged with its source format and is applied only when the target speaks that format
+//! (e.g. Anthropic `cache_control` reaching an Anthropic or Bedrock-Claude upstream intact).
+//! Format modules convert wire <-> canonical with pure functions; nothing here does IO.
+
+pub mod stream;
+
+use crate::formats::Format;
+pub use sonic_rs::Value as Json;
+
+/// Raw fields of the source format that the canonical types do not model.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Extra {
+    /// The format the fields came from; they are applied only to a target of the same format.
+    pub format: Option<Format>,
+    /// Field name -> raw JSON value, in arrival order.
+    pub fields: Vec<(String, Json)>,
+}
+
+impl Extra {
+    pub fn new(format: Format) -> Extra {
+        Extra {
+            format: Some(format),
+            fields: Vec::new(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    pub fn push(&mut self, name: impl Into<String>, value: Json) {
+        self.fields.push((name.into(), value));
+    }
+
+    /// The fields to apply when encoding for `target` (none if the source format differs).
+    pub fn for_target(&self, target: Format) -> &[(String, Json)] {
+        if self.format == Some(target) {
+            &self.fields
+        } else {
+            &[]
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Json> {
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+/// An image, by URL or inline.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImageSource {
+    /// An http(s) URL. `data:` URLs are always decoded into `Base64`.
+    Url(String),
+    Base64 {
+        media_type: String,
+        data: String,
+    },
+}
+
+/// Content of a tool result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToolResultContent {
+    Text(String),
+    Json(Json),
+    Image(ImageSource),
+}
+
+/// One piece of message content.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    Text {
+        text: String,
+        /// Per-block raw fields (Anthropic `cache_control`, citations, ...).
+        extra: Extra,
+    },
+    Image {
+        source: ImageSource,
+        /// OpenAI `detail` and similar hints.
+        extra: Extra,
+    },
+    /// An assistant's call of a tool.
+    ToolCall {
+        id: String,
+        name: String,
+        /// JSON text of the arguments object (as OpenAI carries it; parsed on demand).
+        arguments: String,
+        /// Gemini `thoughtSignature` that must come back with the part.
+        signature: Option<String>,
+    },
+    /// A tool's answer, in the user turn after the call.
+    ToolResult {
+        id: String,
+        /// The called tool's name (Gemini needs it; filled from the matching call when absent).
+        name: Option<String>,
+        content: Vec<ToolResultContent>,
+        is_error: bool,
+    },
+    /// Model reasoning, to be passed back unchanged where the target supports it.
+    Thinking {
+        text: String,
+        signature: Option<String>,
+    },
+    RedactedThinking {
+        data: String,
+    },
+}
+
+impl Part {
+    pub fn text(s: impl Into<String>) -> Part {
+        Part::Text {
+            text: s.into(),
+            extra: Extra::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub role: Role,
+    pub content: Vec<Part>,
+}
+
+/// A tool the model may call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tool {
+    pub name: String,
+    pub description: Option<String>,
+    /// JSON Schema of the arguments object.
+    pub parameters: Json,
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolChoice {
+    Auto,
+    None,
+    /// The model must call some tool.
+    Required,
+    /// The model must call this tool.
+    Named(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResponseFormat {
+    Text,
+    JsonObject,
+    JsonSchema {
+        name: String,
+        schema: Json,
+        strict: Option<bool>,
+    },
+}
+
+/// Extended thinking / reasoning request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reasoning {
+    /// Token budget (Anthropic `budget_tokens`, Gemini `thinkingBudget`).
+    pub budget_tokens: Option<u32>,
+    /// Effort level (OpenAI `reasoning_effort`): "low" | "medium" | "high" | ...
+    pub effort: Option<String>,
+}
+
+/// A chat request in canonical form.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChatRequest {
+    /// Model name as the target should see it (prefix already removed by routing).
+    pub model: String,
+    /// System prompt blocks (string systems become one text part).
+    pub system: Vec<Part>,
+    pub messages: Vec<Message>,
+    pub tools: Vec<Tool>,
+    pub tool_choice: Option<ToolChoice>,
+    pub parallel_tool_calls: Option<bool>,
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    pub top_k: Option<u32>,
+    pub stop: Vec<String>,
+    pub seed: Option<i64>,
+    pub response_format: Option<ResponseFormat>,
+    pub reasoning: Option<Reasoning>,
+    pub stream: bool,
+    /// OpenAI `stream_options.include_usage` (other formats always report usage).
+    pub include_usage: bool,
+    /// Top-level fields only the source format has.
+    pub extra: Extra,
+}
+
+/// Why generation stopped (PROTOCOLS 8.2), mapped between every pair of enums.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FinishReason {
+    /// Natural end of turn.
+    Stop,
+    /// Hit the token limit.
+    Length,
+    /// Hit a stop sequence.
+    StopSequence,
+    /// Wants tool results.
+    ToolCalls,
+    /// Blocked by a safety or content filter.
+    ContentFilter,
+    Error,
+    /// A value with no canonical meaning, kept verbatim for same-format targets.
+    Other(String),
+}
+
+/// Token counts. `input` excludes cached tokens only where the source format does (Anthropic);
+/// encoders recompute totals as their format defines them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    pub input: u64,
+    pub output: u64,
+    /// Input tokens read from cache.
+    pub cache_read: u64,
+    /// Input tokens written to cache (Anthropic/Bedrock).
+    pub cache_write: u64,
+    /// Output tokens spent on reasoning.
+    pub reasoning: u64,
+}
+
+/// A chat response in canonical form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatResponse {
+    pub id: String,
+    pub model: String,
+    /// Text, tool calls and thinking, in order.
+    pub content: Vec<Part>,
+    pub finish: FinishReason,
+    pub usage: Usage,
+    /// The matched stop sequence, when known.
+    pub stop_sequence: Option<String>,
+    pub created: u64,
+}
+
+/// An error an upstream returned, decoded from its format (status kept from the HTTP response).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamFault {
+    pub status: u16,
+    pub kind: FaultKind,
+    pub message: String,
+}
+
+/// The meaning of an error, independent of any format's names for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    InvalidRequest,
+    Authentication,
+    PermissionDenied,
+    NotFound,
+    RequestTooLarge,
+    RateLimited,
+    Overloaded,
+    Timeout,
+    Server,
+}
+
+impl FaultKind {
+    pub fn from_status(status: u16) -> FaultKind {
+        match status {
+            400 | 409 | 422 => FaultKind::InvalidRequest,
+            401 => FaultKind::Authentication,
+            403 => FaultKind::PermissionDenied,
+            404 => FaultKind::NotFound,
+            413 => FaultKind::RequestTooLarge,
+            429 => FaultKind::RateLimited,
+            408 | 504 => FaultKind::Timeout,
+            503 | 529 => FaultKind::Overloaded,
+            _ if status < 500 => FaultKind::InvalidRequest,
+            _ => FaultKind::Server,
+        }
+    }
+}
+
+/// Why a body could not be converted; rendered as a 400 naming `field`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvertError {
+    pub field: String,
+    pub message: String,
+}
+
+impl ConvertError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> ConvertError {
+        ConvertError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ConvertError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.field, self.message)
+        }
+    }
+}
+
+/// Splits a `data:` URL into (media type, base64 data).
+pub fn parse_data_url(url: &str) -> Option<(String, String)> {
+    let rest = url.strip_prefix("data:")?;
+    let (meta, data) = rest.split_once(',')?;
+    let media = meta.strip_suffix(";base64")?;
+    Some((media.to_string(), data.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_urls() {
+        assert_eq!(
+            parse_data_url("data:image/png;base64,iVBORw0KGgo="),
+            Some(("image/png".into(), "iVBORw0KGgo=".into()))
+        );
+        assert_eq!(parse_data_url("https://x/y.png"), None);
+        assert_eq!(parse_data_url("data:image/png,notbase64"), None);
+    }
+
+    #[test]
+    fn extra_applies_only_to_its_format() {
+        let mut e = Extra::new(Format::Anthropic);
+        e.push("cache_control", sonic_rs::json!({"type": "ephemeral"}));
+        assert_eq!(e.for_target(Format::Anthropic).len(), 1);
+        assert!(e.for_target(Format::OpenAi).is_empty());
+    }
+}
+
+/// An error rendered in some format: status, extra headers (e.g. Bedrock `x-amzn-ErrorType`),
+/// and body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorReply {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}

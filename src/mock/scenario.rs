@@ -1,0 +1,241 @@
+//! Format-independent mock behaviour: a canonical request in, a canonical response (or a fault)
+//! out. Every format's mock encodes this same answer, so the 5 x 5 matrix can compare
+//! translations against one truth.
+//!
+//! Scenarios, chosen by the model name:
+//! - `error-NNN` anywhere: an upstream error with status NNN;
+//! - contains `parallel`: two tool calls (`get_weather` for Paris and for Rome) when tools are given;
+//! - contains `tool`: one tool call of the first tool, arguments `{"city":"Paris"}`;
+//! - contains `image`: "I see N image(s)" counting images in the last user turn;
+//! - contains `length`: the echo cut to 3 words, finish reason `Length`;
+//! - otherwise: `echo: <last user text>`. After a tool result, `tool said: <result text>`.
+
+use crate::canonical::{
+    ChatRequest, ChatResponse, FaultKind, FinishReason, Part, Role, ToolResultContent,
+    UpstreamFault, Usage,
+};
+
+pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFault> {
+    let model = req.model.as_str();
+    if let super::Scenario::Error(status) = super::Scenario::from_model(model) {
+        return Err(UpstreamFault {
+            status,
+            kind: FaultKind::from_status(status),
+            message: format!("mock error {status} requested by model name"),
+        });
+    }
+    let last_user = req.messages.iter().rev().find(|m| m.role == Role::User);
+    let mut finish = FinishReason::Stop;
+    let mut content = Vec::new();
+    let tool_result = last_user.and_then(|m| {
+        m.content.iter().find_map(|p| match p {
+            Part::ToolResult { content, .. } => Some(tool_result_text(content)),
+            _ => None,
+        })
+    });
+    if let Some(result) = tool_result {
+        content.push(Part::text(format!("tool said: {result}")));
+    } else if model.contains("parallel") && !req.tools.is_empty() {
+        let name = req.tools[0].name.clone();
+        for (i, city) in ["Paris", "Rome"].iter().enumerate() {
+            content.push(Part::ToolCall {
+                id: format!("call_mock_{i}"),
+                name: name.clone(),
+                arguments: format!("{{\"city\":\"{city}\"}}"),
+                signature: None,
+            });
+        }
+        finish = FinishReason::ToolCalls;
+    } else if model.contains("tool") && !req.tools.is_empty() {
+        content.push(Part::text("Let me check."));
+        content.push(Part::ToolCall {
+            id: "call_mock_0".into(),
+            name: req.tools[0].name.clone(),
+            arguments: "{\"city\":\"Paris\"}".into(),
+            signature: None,
+        });
+        finish = FinishReason::ToolCalls;
+    } else if model.contains("image") {
+        let n = last_user.map_or(0, |m| {
+            m.content
+                .iter()
+                .filter(|p| matches!(p, Part::Image { .. }))
+                .count()
+        });
+        content.push(Part::text(format!(
+            "I see {n} image{}",
+            if n == 1 { "" } else { "s" }
+        )));
+    } else {
+        let text = last_user.map(user_text).unwrap_or_default();
+        let reply = format!("echo: {text}");
+        if model.contains("length")
+            || req
+                .max_tokens
+                .is_some_and(|m| (m as usize) < super::word_count(&reply))
+        {
+            let limit = if model.contains("length") {
+                3
+            } else {
+                req.max_tokens.unwrap_or(3) as usize
+            };
+            let cut: Vec<&str> = reply.split_whitespace().take(limit).collect();
+            content.push(Part::text(cut.join(" ")));
+            finish = FinishReason::Length;
+        } else if let Some(stop) = req
+            .stop
+            .iter()
+            .find(|s| !s.is_empty() && reply.contains(s.as_str()))
+        {
+            let i = reply.find(stop.as_str()).unwrap_or(reply.len());
+            content.push(Part::text(&reply[..i]));
+            finish = FinishReason::StopSequence;
+            let output = super::word_count(&reply[..i]) as u64;
+            return Ok(done(req, id, content, finish, Some(stop.clone()), output));
+        } else {
+            content.push(Part::text(reply));
+        }
+    }
+    let output = content
+        .iter()
+        .map(|p| match p {
+            Part::Text { text, .. } => super::word_count(text) as u64,
+            Part::ToolCall { .. } => 5,
+            _ => 0,
+        })
+        .sum();
+    Ok(done(req, id, content, finish, None, output))
+}
+
+fn done(
+    req: &ChatRequest,
+    id: &str,
+    content: Vec<Part>,
+    finish: FinishReason,
+    stop_sequence: Option<String>,
+    output: u64,
+) -> ChatResponse {
+    ChatResponse {
+        id: id.to_string(),
+        model: req.model.clone(),
+        content,
+        finish,
+        usage: Usage {
+            input: prompt_words(req),
+            output,
+            ..Usage::default()
+        },
+        stop_sequence,
+        created: super::unix_now(),
+    }
+}
+
+/// Words over the system prompt and every text part, as the mock's "token" count.
+pub fn prompt_words(req: &ChatRequest) -> u64 {
+    let sys: usize = req.system.iter().map(part_words).sum();
+    let msgs: usize = req
+        .messages
+        .iter()
+        .flat_map(|m| m.content.iter())
+        .map(part_words)
+        .sum();
+    (sys + msgs) as u64
+}
+
+fn part_words(p: &Part) -> usize {
+    match p {
+        Part::Text { text, .. } => super::word_count(text),
+        _ => 0,
+    }
+}
+
+fn user_text(m: &crate::canonical::Message) -> String {
+    let texts: Vec<&str> = m
+        .content
+        .iter()
+        .filter_map(|p| match p {
+            Part::Text { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    texts.join(" ")
+}
+
+fn tool_result_text(content: &[ToolResultContent]) -> String {
+    content
+        .iter()
+        .map(|c| match c {
+            ToolResultContent::Text(t) => t.clone(),
+            ToolResultContent::Json(j) => sonic_rs::to_string(j).unwrap_or_default(),
+            ToolResultContent::Image(_) => "[image]".into(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::{Message, Tool};
+
+    fn req(model: &str, text: &str) -> ChatRequest {
+        ChatRequest {
+            model: model.into(),
+            messages: vec![Message {
+                role: Role::User,
+                content: vec![Part::text(text)],
+            }],
+            tools: vec![Tool {
+                name: "get_weather".into(),
+                description: None,
+                parameters: sonic_rs::json!({"type": "object"}),
+                extra: Default::default(),
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn scenarios() {
+        let r = respond(&req("m", "hi there"), "id").unwrap();
+        assert_eq!(r.content, vec![Part::text("echo: hi there")]);
+        assert_eq!(r.usage.input, 2);
+        let r = respond(&req("tool-model", "weather?"), "id").unwrap();
+        assert_eq!(r.finish, FinishReason::ToolCalls);
+        assert!(matches!(&r.content[1], Part::ToolCall { name, .. } if name == "get_weather"));
+        let r = respond(&req("parallel", "weather?"), "id").unwrap();
+        assert_eq!(r.content.len(), 2);
+        let r = respond(&req("length", "one two three four"), "id").unwrap();
+        assert_eq!(
+            (r.content[0].clone(), r.finish),
+            (Part::text("echo: one two"), FinishReason::Length)
+        );
+        assert_eq!(
+            respond(&req("x-error-429", "a"), "id").unwrap_err().status,
+            429
+        );
+        let mut stop = req("m", "alpha beta END gamma");
+        stop.stop = vec!["END".into()];
+        let r = respond(&stop, "id").unwrap();
+        assert_eq!(
+            (r.content[0].clone(), r.finish),
+            (Part::text("echo: alpha beta "), FinishReason::StopSequence)
+        );
+    }
+
+    #[test]
+    fn tool_result_is_answered() {
+        let mut r = req("tool-model", "weather?");
+        r.messages.push(Message {
+            role: Role::User,
+            content: vec![Part::ToolResult {
+                id: "call_mock_0".into(),
+                name: None,
+                content: vec![ToolResultContent::Text("sunny".into())],
+                is_error: false,
+            }],
+        });
+        let out = respond(&r, "id").unwrap();
+        assert_eq!(out.content, vec![Part::text("tool said: sunny")]);
+    }
+}
