@@ -3,6 +3,7 @@
 //! Errors are created without logging and rendered once, in the client's own wire format, by
 //! `formats::<format>::encode_error`.
 
+use crate::canonical::{ConvertError, UpstreamFault};
 use crate::upstream::UpstreamError;
 
 /// Who is at fault, for logs and for retry decisions.
@@ -26,6 +27,8 @@ pub enum GatewayError {
     NotImplemented(String),
     /// Talking to the upstream failed before a response could be relayed.
     Upstream(UpstreamError),
+    /// The upstream answered with an error (decoded from its format, re-rendered in the client's).
+    UpstreamFault(UpstreamFault),
 }
 
 impl GatewayError {
@@ -43,6 +46,7 @@ impl GatewayError {
             GatewayError::MethodNotAllowed => 405,
             GatewayError::NotImplemented(_) => 501,
             GatewayError::Upstream(e) => e.status(),
+            GatewayError::UpstreamFault(f) => f.status,
         }
     }
 
@@ -52,7 +56,7 @@ impl GatewayError {
             | GatewayError::NotFound(_)
             | GatewayError::MethodNotAllowed => Side::Client,
             GatewayError::NotImplemented(_) => Side::Gateway,
-            GatewayError::Upstream(_) => Side::Upstream,
+            GatewayError::Upstream(_) | GatewayError::UpstreamFault(_) => Side::Upstream,
         }
     }
 
@@ -60,6 +64,7 @@ impl GatewayError {
     pub fn retryable(&self) -> bool {
         match self {
             GatewayError::Upstream(e) => e.retryable(),
+            GatewayError::UpstreamFault(f) => matches!(f.status, 408 | 429 | 500..=599),
             _ => false,
         }
     }
@@ -71,6 +76,7 @@ impl GatewayError {
             GatewayError::MethodNotAllowed => "method not allowed on this route".into(),
             GatewayError::NotImplemented(m) => m.clone(),
             GatewayError::Upstream(e) => e.to_string(),
+            GatewayError::UpstreamFault(f) => f.message.clone(),
         }
     }
 
@@ -78,6 +84,15 @@ impl GatewayError {
         match self {
             GatewayError::BadRequest { param, .. } => *param,
             _ => None,
+        }
+    }
+}
+
+impl From<ConvertError> for GatewayError {
+    fn from(e: ConvertError) -> Self {
+        GatewayError::BadRequest {
+            message: e.to_string(),
+            param: None,
         }
     }
 }

@@ -1,58 +1,197 @@
-//! Inbound routes: `(method, path)` -> what the request is, and model string -> target.
+//! Inbound routes: `(method, path)` -> which format the client speaks and what it asks for; and
+//! model string -> target.
+//!
+//! Every format is served under its own prefix (`/openai`, `/anthropic`, `/genai`, `/bedrock`,
+//! `/cohere`) and at the root path its SDK uses by default, so an SDK works by changing only its
+//! base URL.
 
 use crate::config::{Provider, Snapshot};
 use crate::error::GatewayError;
-use crate::formats::openai::Operation;
 use crate::formats::Format;
 use crate::http::Method;
 use std::sync::Arc;
 
-/// What an inbound request is.
+/// What an API request asks for, independent of format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    Chat,
+    /// OpenAI legacy completions.
+    Completions,
+    Embeddings,
+    Models,
+    /// Bedrock InvokeModel (model-native body).
+    Invoke,
+}
+
+impl Operation {
+    /// Label for metrics and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Chat => "chat",
+            Operation::Completions => "completions",
+            Operation::Embeddings => "embeddings",
+            Operation::Models => "models",
+            Operation::Invoke => "invoke",
+        }
+    }
+}
+
+/// An API call in a client's wire format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiRoute {
+    pub format: Format,
+    pub op: Operation,
+    /// Model named in the URL (Gemini, Bedrock), percent-decoded.
+    pub path_model: Option<String>,
+    /// Streaming decided by the URL (Gemini method, Bedrock operation); `None` = from the body.
+    pub path_stream: Option<bool>,
+}
+
+impl ApiRoute {
+    /// Metrics label: the route as its format names it.
+    pub fn label(&self) -> &'static str {
+        use Format::*;
+        use Operation::*;
+        match (self.format, self.op) {
+            (OpenAi, Chat) => "chat_completions",
+            (OpenAi, Completions) => "completions",
+            (OpenAi, Embeddings) => "embeddings",
+            (OpenAi, _) => "models",
+            (Anthropic, Models) => "anthropic_models",
+            (Anthropic, _) => "anthropic_messages",
+            (Gemini, _) => "gemini_generate_content",
+            (Bedrock, Invoke) => "bedrock_invoke",
+            (Bedrock, _) => "bedrock_converse",
+            (Cohere, Embeddings) => "cohere_embed",
+            (Cohere, _) => "cohere_chat",
+        }
+    }
+}
+
+/// What an inbound request is.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Route {
     Health,
     Metrics,
-    /// An API call in a client's wire format.
-    Api(Format, Operation),
+    Api(ApiRoute),
 }
 
 impl Route {
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             Route::Health => "health",
             Route::Metrics => "metrics",
-            Route::Api(_, op) => op.name(),
+            Route::Api(a) => a.label(),
         }
+    }
+}
+
+fn api(format: Format, op: Operation) -> ApiRoute {
+    ApiRoute {
+        format,
+        op,
+        path_model: None,
+        path_stream: None,
     }
 }
 
 /// Matches the method and path (query excluded).
 pub fn route(method: Method, path: &str) -> Result<Route, GatewayError> {
-    let (route, want) = match path {
-        "/health" => (Route::Health, Method::Get),
-        "/metrics" => (Route::Metrics, Method::Get),
-        _ => {
-            let p = path.strip_prefix("/openai").unwrap_or(path);
-            let op = match p {
-                "/v1/chat/completions" => Operation::ChatCompletions,
-                "/v1/completions" => Operation::Completions,
-                "/v1/embeddings" => Operation::Embeddings,
-                "/v1/models" => Operation::Models,
-                _ => return Err(GatewayError::NotFound(path.to_string())),
-            };
-            let want = if op == Operation::Models {
-                Method::Get
-            } else {
-                Method::Post
-            };
-            (Route::Api(Format::OpenAi, op), want)
-        }
-    };
+    let (route, want) = match_path(path).ok_or_else(|| GatewayError::NotFound(path.to_string()))?;
     if method == want || (want == Method::Get && method == Method::Head) {
         Ok(route)
     } else {
         Err(GatewayError::MethodNotAllowed)
     }
+}
+
+fn match_path(path: &str) -> Option<(Route, Method)> {
+    use Format::*;
+    use Operation::*;
+    let post = Method::Post;
+    Some(match path {
+        "/health" => (Route::Health, Method::Get),
+        "/metrics" => (Route::Metrics, Method::Get),
+        "/v1/chat/completions" | "/openai/v1/chat/completions" => {
+            (Route::Api(api(OpenAi, Chat)), post)
+        }
+        "/v1/completions" | "/openai/v1/completions" => {
+            (Route::Api(api(OpenAi, Completions)), post)
+        }
+        "/v1/embeddings" | "/openai/v1/embeddings" => (Route::Api(api(OpenAi, Embeddings)), post),
+        "/v1/models" | "/openai/v1/models" => (Route::Api(api(OpenAi, Models)), Method::Get),
+        "/v1/messages" | "/anthropic/v1/messages" => (Route::Api(api(Anthropic, Chat)), post),
+        "/anthropic/v1/models" => (Route::Api(api(Anthropic, Models)), Method::Get),
+        "/v2/chat" | "/cohere/v2/chat" => (Route::Api(api(Cohere, Chat)), post),
+        "/v2/embed" | "/cohere/v2/embed" => (Route::Api(api(Cohere, Embeddings)), post),
+        _ => return gemini_path(path).or_else(|| bedrock_path(path)),
+    })
+}
+
+/// `[/genai]/{v1,v1beta,v1beta1}/models/{model}:{generateContent|streamGenerateContent}`; the
+/// model may contain `/` (a provider prefix), so the method is split at the last `:`.
+fn gemini_path(path: &str) -> Option<(Route, Method)> {
+    let p = path.strip_prefix("/genai").unwrap_or(path);
+    let rest = ["/v1/models/", "/v1beta/models/", "/v1beta1/models/"]
+        .iter()
+        .find_map(|v| p.strip_prefix(v))?;
+    let (model, method) = rest.rsplit_once(':')?;
+    let stream = match method {
+        "generateContent" => false,
+        "streamGenerateContent" => true,
+        _ => return None,
+    };
+    if model.is_empty() {
+        return None;
+    }
+    let mut r = api(Format::Gemini, Operation::Chat);
+    r.path_model = Some(percent_decode(model)?);
+    r.path_stream = Some(stream);
+    Some((Route::Api(r), Method::Post))
+}
+
+/// `[/bedrock]/model/{modelId}/{converse|converse-stream|invoke|invoke-with-response-stream}`.
+fn bedrock_path(path: &str) -> Option<(Route, Method)> {
+    let p = path.strip_prefix("/bedrock").unwrap_or(path);
+    let rest = p.strip_prefix("/model/")?;
+    let (model, op) = rest.rsplit_once('/')?;
+    let (op, stream) = match op {
+        "converse" => (Operation::Chat, false),
+        "converse-stream" => (Operation::Chat, true),
+        "invoke" => (Operation::Invoke, false),
+        "invoke-with-response-stream" => (Operation::Invoke, true),
+        _ => return None,
+    };
+    if model.is_empty() {
+        return None;
+    }
+    let mut r = api(Format::Bedrock, op);
+    r.path_model = Some(percent_decode(model)?);
+    r.path_stream = Some(stream);
+    Some((Route::Api(r), Method::Post))
+}
+
+/// Decodes `%XX` escapes (botocore sends `anthropic.claude-3-5-sonnet-20240620-v1%3A0`).
+/// Returns `None` for a bad escape or invalid UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
+    if !s.contains('%') {
+        return Some(s.to_string());
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b.get(i + 1..i + 3)?;
+            let v = u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// Where a request goes and under which model name.
@@ -119,19 +258,26 @@ base_url = "http://127.0.0.1:1"
         assert_eq!((t.provider.name.as_str(), t.model), ("mock", "gpt-4o"));
     }
 
+    fn api_route(method: Method, path: &str) -> ApiRoute {
+        match route(method, path).unwrap() {
+            Route::Api(a) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
-    fn routes_and_methods() {
+    fn openai_routes_and_methods() {
         assert_eq!(
-            route(Method::Post, "/v1/chat/completions").unwrap(),
-            Route::Api(Format::OpenAi, Operation::ChatCompletions)
+            api_route(Method::Post, "/v1/chat/completions"),
+            api(Format::OpenAi, Operation::Chat)
         );
         assert_eq!(
-            route(Method::Post, "/openai/v1/embeddings").unwrap(),
-            Route::Api(Format::OpenAi, Operation::Embeddings)
+            api_route(Method::Post, "/openai/v1/embeddings"),
+            api(Format::OpenAi, Operation::Embeddings)
         );
         assert_eq!(
-            route(Method::Get, "/openai/v1/models").unwrap(),
-            Route::Api(Format::OpenAi, Operation::Models)
+            api_route(Method::Get, "/openai/v1/models"),
+            api(Format::OpenAi, Operation::Models)
         );
         assert!(matches!(
             route(Method::Get, "/v1/chat/completions"),
@@ -142,5 +288,47 @@ base_url = "http://127.0.0.1:1"
             Err(GatewayError::NotFound(_))
         ));
         assert_eq!(route(Method::Get, "/health").unwrap(), Route::Health);
+    }
+
+    #[test]
+    fn every_format_at_prefix_and_root() {
+        for p in ["/v1/messages", "/anthropic/v1/messages"] {
+            assert_eq!(api_route(Method::Post, p).format, Format::Anthropic);
+        }
+        for p in ["/v2/chat", "/cohere/v2/chat"] {
+            assert_eq!(
+                api_route(Method::Post, p),
+                api(Format::Cohere, Operation::Chat)
+            );
+        }
+        let g = api_route(
+            Method::Post,
+            "/genai/v1beta/models/openai/gpt-4o:streamGenerateContent",
+        );
+        assert_eq!(
+            (g.format, g.path_model.as_deref(), g.path_stream),
+            (Format::Gemini, Some("openai/gpt-4o"), Some(true))
+        );
+        let g = api_route(Method::Post, "/v1/models/gemini-2.5-flash:generateContent");
+        assert_eq!(
+            (g.path_model.as_deref(), g.path_stream),
+            (Some("gemini-2.5-flash"), Some(false))
+        );
+        let b = api_route(
+            Method::Post,
+            "/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse",
+        );
+        assert_eq!(
+            b.path_model.as_deref(),
+            Some("anthropic.claude-3-5-sonnet-20240620-v1:0")
+        );
+        assert_eq!(
+            (b.format, b.op, b.path_stream),
+            (Format::Bedrock, Operation::Chat, Some(false))
+        );
+        let b = api_route(Method::Post, "/bedrock/model/x/invoke-with-response-stream");
+        assert_eq!((b.op, b.path_stream), (Operation::Invoke, Some(true)));
+        assert!(route(Method::Post, "/model/x%zz/converse").is_err());
+        assert!(route(Method::Post, "/v1beta/models/:generateContent").is_err());
     }
 }

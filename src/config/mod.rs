@@ -62,6 +62,19 @@ impl ProviderKind {
         })
     }
 
+    /// The wire format this provider speaks (`None` for the in-process mock).
+    pub fn format(self) -> Option<crate::formats::Format> {
+        use crate::formats::Format;
+        Some(match self {
+            ProviderKind::OpenAi => Format::OpenAi,
+            ProviderKind::Anthropic => Format::Anthropic,
+            ProviderKind::Gemini => Format::Gemini,
+            ProviderKind::Bedrock => Format::Bedrock,
+            ProviderKind::Cohere => Format::Cohere,
+            ProviderKind::Mock => return None,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderKind::OpenAi => "openai",
@@ -119,8 +132,9 @@ pub struct Provider {
     pub origin: Option<Origin>,
     /// Resolved key values (never `env.NAME` any more); used round-robin.
     pub keys: Vec<String>,
-    /// `Bearer <key>` for each key, built once so requests do not format strings.
-    pub auth_values: Vec<String>,
+    /// For each key, the headers that carry it in this provider's format, built once so requests
+    /// do not format strings.
+    pub auth_headers: Vec<Vec<(&'static str, String)>>,
     pub models: Vec<String>,
     pub timeouts: Timeouts,
     pub mock: MockKnobs,
@@ -461,11 +475,12 @@ fn compile_provider(
     if errs.list.len() != before {
         return None;
     }
+    let kind = kind?;
     Some(Provider {
         name: p.name.clone(),
-        kind: kind?,
+        kind,
         origin,
-        auth_values: keys.iter().map(|k| format!("Bearer {k}")).collect(),
+        auth_headers: keys.iter().map(|k| auth_headers(kind, k)).collect(),
         keys,
         models: p.models.clone(),
         timeouts: Timeouts {
@@ -485,6 +500,21 @@ fn compile_provider(
             latency: Duration::from_millis(p.mock_latency_ms.unwrap_or(0)),
         },
     })
+}
+
+/// How each provider kind carries an API key.
+fn auth_headers(kind: ProviderKind, key: &str) -> Vec<(&'static str, String)> {
+    match kind {
+        ProviderKind::Anthropic => vec![("x-api-key", key.to_string())],
+        ProviderKind::Gemini => vec![("x-goog-api-key", key.to_string())],
+        // Bedrock API keys are bearer tokens; SigV4 credentials are configured separately.
+        ProviderKind::OpenAi
+        | ProviderKind::Cohere
+        | ProviderKind::Bedrock
+        | ProviderKind::Mock => {
+            vec![("authorization", format!("Bearer {key}"))]
+        }
+    }
 }
 
 /// `env.NAME` reads an environment variable; anything else is the literal value.
@@ -652,7 +682,7 @@ pub fn refresh_dns(old: &Snapshot) -> Option<Snapshot> {
                         kind: p.kind,
                         origin: Some(origin),
                         keys: p.keys.clone(),
-                        auth_values: p.auth_values.clone(),
+                        auth_headers: p.auth_headers.clone(),
                         models: p.models.clone(),
                         timeouts: p.timeouts,
                         mock: p.mock,

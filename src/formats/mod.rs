@@ -27,3 +27,62 @@ pub enum Format {
     Bedrock,
     Cohere,
 }
+
+use crate::canonical::{
+    ChatRequest, ChatResponse, ConvertError, ErrorReply, FaultKind, UpstreamFault,
+};
+use crate::error::GatewayError;
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::OpenAi => "openai",
+            Format::Anthropic => "anthropic",
+            Format::Gemini => "gemini",
+            Format::Bedrock => "bedrock",
+            Format::Cohere => "cohere",
+        }
+    }
+}
+
+/// One format's codec functions (the contract above), for dispatch by `Format`.
+pub struct Codec {
+    pub decode_request: fn(&[u8], Option<&str>, bool) -> Result<ChatRequest, ConvertError>,
+    pub encode_request: fn(&ChatRequest) -> Result<Vec<u8>, ConvertError>,
+    pub request_path: fn(&str, bool) -> String,
+    pub decode_response: fn(&[u8]) -> Result<ChatResponse, ConvertError>,
+    pub encode_response: fn(&ChatResponse) -> Vec<u8>,
+    pub decode_error: fn(u16, &[u8]) -> UpstreamFault,
+    pub encode_error: fn(&UpstreamFault) -> ErrorReply,
+}
+
+/// The codec of a format, if this build has it.
+pub fn codec(format: Format) -> Option<&'static Codec> {
+    let _ = format;
+    None
+}
+
+/// Renders a gateway error in the client's format (OpenAI keeps its `param` field).
+pub fn render_error(format: Format, err: &GatewayError) -> ErrorReply {
+    if let (Some(c), false) = (codec(format), format == Format::OpenAi) {
+        let fault = match err {
+            GatewayError::UpstreamFault(f) => f.clone(),
+            _ => UpstreamFault {
+                status: err.status(),
+                kind: FaultKind::from_status(err.status()),
+                message: err.message(),
+            },
+        };
+        return (c.encode_error)(&fault);
+    }
+    let (status, body) = match err {
+        GatewayError::UpstreamFault(f) => (f.status, openai::encode_fault_body(f)),
+        _ => (err.status(), openai::encode_error(err).to_vec()),
+    };
+    ErrorReply {
+        status,
+        headers: Vec::new(),
+        content_type: "application/json",
+        body,
+    }
+}

@@ -4,10 +4,10 @@
 use super::{Outcome, RequestContext, Worker};
 use crate::config::Provider;
 use crate::error::GatewayError;
-use crate::formats::openai::Operation;
 use crate::http::server::client_gone;
 use crate::http::{Conn, Request};
 use crate::mock::{openai, Scenario};
+use crate::route::Operation;
 use crate::wire::json::Peek;
 use bytes::Bytes;
 use std::io;
@@ -47,8 +47,8 @@ pub async fn serve(
         .map_err(io_err)?;
         return Ok(Outcome { status });
     }
-    let events = match (ctx.op, peek.stream) {
-        (Operation::ChatCompletions, false) => {
+    let events = match (ctx.api.op, peek.stream) {
+        (Operation::Chat, false) => {
             let plan = openai::plan_chat(&req.body, model, false);
             return super::send(
                 conn,
@@ -79,14 +79,21 @@ pub async fn serve(
             )
             .await;
         }
-        (Operation::ChatCompletions, true) => {
+        (Operation::Chat, true) => {
             let plan = openai::plan_chat(&req.body, model, peek.include_usage);
             openai::chat_stream_events(&plan, knobs.chunks)
         }
         (Operation::Completions, true) => {
             openai::completion_stream_events(&req.body, model, knobs.chunks, peek.include_usage)
         }
-        (Operation::Models, _) => unreachable!("models are answered by the proxy"),
+        (Operation::Models | Operation::Invoke, _) => {
+            return Err((
+                GatewayError::NotImplemented(
+                    "the mock provider does not serve this operation".into(),
+                ),
+                None,
+            ))
+        }
     };
     conn.start_stream(200, &[("content-type", b"text/event-stream")], req.http10)
         .await

@@ -7,14 +7,15 @@
 pub mod mock;
 pub mod passthrough;
 pub mod stream;
+pub mod translate;
 
 use crate::config::{ProviderKind, SharedSnapshot, Snapshot};
 use crate::error::GatewayError;
-use crate::formats::openai::{self as oai, Operation};
+use crate::formats::openai as oai;
 use crate::formats::Format;
 use crate::http::{Conn, Handler, HttpError, Limits, Request};
 use crate::metrics::WorkerMetrics;
-use crate::route::{self, Route};
+use crate::route::{self, ApiRoute, Operation, Route};
 use crate::upstream::Pool;
 use crate::wire::json;
 use arc_swap::cache::Cache;
@@ -28,8 +29,8 @@ use std::time::Instant;
 /// Everything a request needs to know about itself, by name (no type map).
 pub struct RequestContext<'a> {
     pub snap: &'a Arc<Snapshot>,
-    pub format: Format,
-    pub op: Operation,
+    /// The client's format and operation.
+    pub api: &'a ApiRoute,
     pub started: Instant,
     /// Provider label for metrics (set once a target is chosen).
     pub provider: String,
@@ -89,20 +90,37 @@ impl Worker {
         req: &Request,
         conn: &mut Conn,
     ) -> Result<Outcome, (GatewayError, Option<io::Error>)> {
-        if ctx.op == Operation::Models {
-            let body = models_body(ctx.snap);
+        let api = ctx.api;
+        if api.op == Operation::Models {
+            let body = match api.format {
+                Format::Anthropic => anthropic_models_body(ctx.snap),
+                _ => models_body(ctx.snap),
+            };
             return send(conn, 200, "application/json", body, req.keep_alive).await;
         }
-        // 1. Peek: model, stream flag, usage flag.
-        let peek = json::peek(&req.body)
-            .map_err(|e| (GatewayError::bad_request(e.message(), e.param()), None))?;
-        let Some(model) = peek.model.as_deref() else {
-            return Err((
-                GatewayError::bad_request("you must provide a model parameter", Some("model")),
-                None,
-            ));
+        // 1. Model and stream flag: from the URL (Gemini, Bedrock) or a peek at the body.
+        let peek = match api.path_model {
+            Some(_) => json::Peek::default(),
+            None => json::peek(&req.body)
+                .map_err(|e| (GatewayError::bad_request(e.message(), e.param()), None))?,
         };
-        if peek.stream && !ctx.op.streams() {
+        let model = match (&api.path_model, peek.model.as_deref()) {
+            (Some(m), _) => m.as_str(),
+            (None, Some(m)) => m,
+            (None, None) => {
+                return Err((
+                    GatewayError::bad_request("you must provide a model parameter", Some("model")),
+                    None,
+                ))
+            }
+        };
+        let stream = api.path_stream.unwrap_or(peek.stream);
+        if stream
+            && !matches!(
+                api.op,
+                Operation::Chat | Operation::Completions | Operation::Invoke
+            )
+        {
             return Err((
                 GatewayError::bad_request("this endpoint does not stream", Some("stream")),
                 None,
@@ -112,21 +130,55 @@ impl Worker {
         let target = route::target(ctx.snap, model);
         ctx.provider.clear();
         ctx.provider.push_str(&target.provider.name);
-        // 3. Provider.
-        match target.provider.kind {
-            ProviderKind::Mock => mock::serve(self, ctx, req, conn, &peek, target.model, target.provider).await,
-            ProviderKind::OpenAi => {
-                let key = self.next_key(target.provider.keys.len());
-                passthrough::forward(self, ctx, req, conn, &peek, target.model, target.provider, key).await
+        let provider = target.provider;
+        // 3. Provider: in-process mock, same-format passthrough, or translation.
+        match (provider.kind, provider.kind.format()) {
+            (ProviderKind::Mock, _) if api.format == Format::OpenAi => {
+                mock::serve(self, ctx, req, conn, &peek, target.model, provider).await
             }
-            other => Err((
-                GatewayError::NotImplemented(format!(
-                    "provider {:?} is of kind {}, which this build cannot reach from the OpenAI format yet",
-                    target.provider.name,
-                    other.as_str()
-                )),
-                None,
-            )),
+            (ProviderKind::Mock, _) => {
+                translate::serve_mock(self, ctx, req, conn, target.model, stream).await
+            }
+            (_, Some(f)) if f == api.format => {
+                let key = self.next_key(provider.keys.len());
+                let Some(origin) = provider.origin.as_ref() else {
+                    return Err((
+                        GatewayError::NotImplemented(format!(
+                            "provider {:?} has no base_url",
+                            provider.name
+                        )),
+                        None,
+                    ));
+                };
+                // Body: splice the model only when it changed (prefix removed); otherwise zero-copy.
+                let spliced;
+                let body: &[bytes::Bytes] = match (
+                    &peek.model_span,
+                    api.path_model.is_some() || peek.model.as_deref() == Some(target.model),
+                ) {
+                    (_, true) => std::slice::from_ref(&req.body),
+                    (Some(span), false) => {
+                        spliced = json::splice_string(&req.body, span.clone(), target.model);
+                        &spliced
+                    }
+                    (None, false) => {
+                        return Err((
+                            GatewayError::bad_request(
+                                "cannot locate 'model' in the body",
+                                Some("model"),
+                            ),
+                            None,
+                        ))
+                    }
+                };
+                let path =
+                    passthrough::upstream_path(&origin.path_prefix, api, target.model, req.query());
+                passthrough::forward(self, ctx, req, conn, body, &path, stream, provider, key).await
+            }
+            _ => {
+                let key = self.next_key(provider.keys.len());
+                translate::forward(self, ctx, req, conn, target.model, stream, provider, key).await
+            }
         }
     }
 
@@ -177,26 +229,33 @@ impl Handler for Worker {
                 )
                 .await,
             ),
-            Ok(Route::Api(format, op)) => {
+            Ok(Route::Api(api)) => {
                 let mut ctx = RequestContext {
                     snap: &snap,
-                    format,
-                    op,
+                    api: &api,
                     started,
                     provider: String::new(),
                 };
                 let r = self.handle_api(&mut ctx, &req, conn).await;
-                let r = self.render_error(r, conn, req.keep_alive).await;
-                self.finish(&ctx, op.name(), status_of(&r), &req).await;
+                let r = self.render_error(api.format, r, conn, req.keep_alive).await;
+                self.finish(&ctx, api.label(), status_of(&r), &req).await;
                 return r.map(|_| ());
             }
             Err(e) => ("unrouted", Err((e, None))),
         };
-        let r = self.render_error(result, conn, req.keep_alive).await;
-        let ctx = RequestContext {
-            snap: &snap,
+        // Errors before a format is known render in the OpenAI shape (the most common client).
+        let r = self
+            .render_error(Format::OpenAi, result, conn, req.keep_alive)
+            .await;
+        let api = ApiRoute {
             format: Format::OpenAi,
             op: Operation::Models,
+            path_model: None,
+            path_stream: None,
+        };
+        let ctx = RequestContext {
+            snap: &snap,
+            api: &api,
             started,
             provider: String::new(),
         };
@@ -225,6 +284,7 @@ impl Worker {
     /// connection ends the connection.
     async fn render_error(
         &self,
+        format: Format,
         r: Result<Outcome, (GatewayError, Option<io::Error>)>,
         conn: &mut Conn,
         keep_alive: bool,
@@ -241,16 +301,17 @@ impl Worker {
                 })
             }
             Err((e, None)) => {
-                let status = e.status();
-                let body = oai::encode_error(&e);
-                conn.send_full(
-                    status,
-                    &[("content-type", b"application/json")],
-                    body,
-                    keep_alive,
-                )
-                .await?;
-                Ok(Outcome { status })
+                let reply = crate::formats::render_error(format, &e);
+                let mut headers: Vec<(&str, &[u8])> =
+                    vec![("content-type", reply.content_type.as_bytes())];
+                for (n, v) in &reply.headers {
+                    headers.push((n, v.as_bytes()));
+                }
+                conn.send_full(reply.status, &headers, Bytes::from(reply.body), keep_alive)
+                    .await?;
+                Ok(Outcome {
+                    status: reply.status,
+                })
             }
         }
     }
@@ -291,6 +352,43 @@ pub async fn send(
         )
     })?;
     Ok(Outcome { status })
+}
+
+/// `GET /anthropic/v1/models` in Anthropic's list shape.
+fn anthropic_models_body(snap: &Snapshot) -> Bytes {
+    #[derive(serde::Serialize)]
+    struct AnthropicModel {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        id: String,
+        display_name: String,
+        created_at: &'static str,
+    }
+    #[derive(serde::Serialize)]
+    struct AnthropicModelList {
+        data: Vec<AnthropicModel>,
+        has_more: bool,
+        first_id: Option<String>,
+        last_id: Option<String>,
+    }
+    let data: Vec<AnthropicModel> = snap
+        .providers
+        .iter()
+        .flat_map(|p| p.models.iter().map(move |m| format!("{}/{}", p.name, m)))
+        .map(|id| AnthropicModel {
+            kind: "model",
+            display_name: id.clone(),
+            id,
+            created_at: "2025-01-01T00:00:00Z",
+        })
+        .collect();
+    let list = AnthropicModelList {
+        first_id: data.first().map(|m| m.id.clone()),
+        last_id: data.last().map(|m| m.id.clone()),
+        data,
+        has_more: false,
+    };
+    Bytes::from(sonic_rs::to_vec(&list).unwrap_or_default())
 }
 
 fn models_body(snap: &Snapshot) -> Bytes {

@@ -3,11 +3,12 @@
 
 use super::stream::pump_passthrough;
 use super::{Outcome, RequestContext, Worker};
-use crate::config::Provider;
+use crate::config::{Provider, ProviderKind};
 use crate::error::GatewayError;
+use crate::formats::Format;
 use crate::http::{Conn, Request};
+use crate::route::{ApiRoute, Operation};
 use crate::upstream::{self, OutRequest};
-use crate::wire::json::{self, Peek};
 use bytes::Bytes;
 use std::io;
 use std::sync::Arc;
@@ -33,6 +34,10 @@ const DROP_REQUEST: &[&str] = &[
     "api-key",
     "x-goog-api-key",
     "cookie",
+    // Bedrock clients sign with SigV4; the signature covers the client's own credentials.
+    "x-amz-date",
+    "x-amz-security-token",
+    "x-amz-content-sha256",
 ];
 
 /// Response headers never relayed: hop-by-hop and framing (Sluice frames its own response).
@@ -67,14 +72,95 @@ fn connection_tokens(req: &Request) -> Vec<&str> {
         .unwrap_or_default()
 }
 
+/// The upstream path for a same-format request: the base URL's prefix, the format's own path
+/// for the operation (with the model rewritten where it lives in the URL), and the client's query.
+pub fn upstream_path(prefix: &str, api: &ApiRoute, model: &str, query: Option<&str>) -> String {
+    let mut path = String::with_capacity(prefix.len() + 64);
+    path.push_str(prefix);
+    match (api.format, api.op) {
+        (Format::OpenAi, Operation::Chat) => path.push_str("/v1/chat/completions"),
+        (Format::OpenAi, Operation::Completions) => path.push_str("/v1/completions"),
+        (Format::OpenAi, Operation::Embeddings) => path.push_str("/v1/embeddings"),
+        (Format::Anthropic, _) => path.push_str("/v1/messages"),
+        (Format::Cohere, Operation::Embeddings) => path.push_str("/v2/embed"),
+        (Format::Cohere, _) => path.push_str("/v2/chat"),
+        (Format::Gemini, _) => {
+            path.push_str("/v1beta/models/");
+            path.push_str(model);
+            path.push_str(if api.path_stream == Some(true) {
+                ":streamGenerateContent"
+            } else {
+                ":generateContent"
+            });
+        }
+        (Format::Bedrock, op) => {
+            path.push_str("/model/");
+            percent_encode_into(&mut path, model);
+            path.push_str(match (op, api.path_stream == Some(true)) {
+                (Operation::Invoke, false) => "/invoke",
+                (Operation::Invoke, true) => "/invoke-with-response-stream",
+                (_, false) => "/converse",
+                (_, true) => "/converse-stream",
+            });
+        }
+        (Format::OpenAi, _) => path.push_str("/v1/models"),
+    }
+    if let Some(q) = query {
+        path.push('?');
+        path.push_str(q);
+    }
+    path
+}
+
+/// Percent-encodes a path segment (Bedrock model ids contain `:` and ARNs contain `/`).
+pub fn percent_encode_into(out: &mut String, s: &str) {
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(char::from(b"0123456789ABCDEF"[(b >> 4) as usize]));
+            out.push(char::from(b"0123456789ABCDEF"[(b & 15) as usize]));
+        }
+    }
+}
+
+/// Client headers to forward on the same-format path, plus the provider's credentials.
+pub fn forwarded_headers<'a>(
+    req: &'a Request,
+    provider: &'a Provider,
+    key_index: usize,
+) -> Vec<(&'a str, &'a [u8])> {
+    let hop = connection_tokens(req);
+    let mut headers: Vec<(&str, &[u8])> = Vec::with_capacity(24);
+    for (name, value) in req.headers() {
+        if !is_listed(name, DROP_REQUEST) && !hop.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+            headers.push((name, value));
+        }
+    }
+    if let Some(auth) = provider.auth_headers.get(key_index) {
+        for (n, v) in auth {
+            headers.push((n, v.as_bytes()));
+        }
+    }
+    if provider.kind == ProviderKind::Anthropic && req.header("anthropic-version").is_none() {
+        headers.push(("anthropic-version", ANTHROPIC_VERSION.as_bytes()));
+    }
+    headers
+}
+
+/// The Anthropic API version Sluice speaks when the client did not name one.
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+
 #[allow(clippy::too_many_arguments)]
 pub async fn forward(
     worker: &Worker,
     ctx: &mut RequestContext<'_>,
     req: &Request,
     conn: &mut Conn,
-    peek: &Peek,
-    model: &str,
+    body: &[Bytes],
+    path: &str,
+    stream: bool,
     provider: &Arc<Provider>,
     key_index: usize,
 ) -> Result<Outcome, (GatewayError, Option<io::Error>)> {
@@ -84,43 +170,10 @@ pub async fn forward(
             None,
         ));
     };
-    // Body: splice the model only when it changed (prefix removed); otherwise zero-copy.
-    let spliced;
-    let body: &[Bytes] = match (&peek.model_span, peek.model.as_deref() == Some(model)) {
-        (_, true) => std::slice::from_ref(&req.body),
-        (Some(span), false) => {
-            spliced = json::splice_string(&req.body, span.clone(), model);
-            &spliced
-        }
-        (None, false) => {
-            return Err((
-                GatewayError::bad_request("cannot locate 'model' in the body", Some("model")),
-                None,
-            ));
-        }
-    };
-    // Path: base URL prefix + the operation's path + the client's query (e.g. Azure api-version).
-    let mut path = String::with_capacity(64);
-    path.push_str(&origin.path_prefix);
-    path.push_str(ctx.op.upstream_path());
-    if let Some(q) = req.query() {
-        path.push('?');
-        path.push_str(q);
-    }
-    // Headers: the client's, filtered, plus the provider's credentials.
-    let hop = connection_tokens(req);
-    let mut headers: Vec<(&str, &[u8])> = Vec::with_capacity(24);
-    for (name, value) in req.headers() {
-        if !is_listed(name, DROP_REQUEST) && !hop.iter().any(|h| h.eq_ignore_ascii_case(name)) {
-            headers.push((name, value));
-        }
-    }
-    if let Some(auth) = provider.auth_values.get(key_index) {
-        headers.push(("authorization", auth.as_bytes()));
-    }
+    let headers = forwarded_headers(req, provider, key_index);
     let out = OutRequest {
         method: req.method.as_str(),
-        path: &path,
+        path,
         headers: &headers,
         body,
     };
@@ -131,25 +184,21 @@ pub async fn forward(
     worker
         .metrics
         .upstream_latency(&provider.name, sent.elapsed());
-
-    let relay: Vec<(&str, &[u8])> = resp
-        .headers()
-        .filter(|(n, _)| !is_listed(n, DROP_RESPONSE))
-        .collect();
     let status = resp.status;
-    if peek.stream && status == 200 && resp.is_event_stream() {
+    if stream && status == 200 && resp.is_event_stream() {
         // Copy the relayed headers out of the response head so the body reader can be moved.
-        let relay_owned: Vec<(String, Vec<u8>)> = relay
-            .iter()
+        let relay: Vec<(String, Vec<u8>)> = resp
+            .headers()
+            .filter(|(n, _)| !is_listed(n, DROP_RESPONSE))
             .map(|(n, v)| (n.to_string(), v.to_vec()))
             .collect();
-        drop(relay);
         let body = resp.body;
-        let relay_refs: Vec<(&str, &[u8])> = relay_owned
+        let relay_refs: Vec<(&str, &[u8])> = relay
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_slice()))
             .collect();
-        return pump_passthrough(worker, conn, req.http10, &relay_refs, body).await;
+        let done_sentinel = ctx.api.format == Format::OpenAi;
+        return pump_passthrough(worker, conn, req.http10, &relay_refs, body, done_sentinel).await;
     }
     let limit = ctx.snap.server.limits.max_body_bytes.max(64 * 1024 * 1024);
     let mut resp = resp;

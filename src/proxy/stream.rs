@@ -3,7 +3,7 @@
 //! Rules kept here: every piece is written at once (no coalescing); the client's hang-up is
 //! watched alongside the upstream read so the upstream connection is closed promptly rather than
 //! returned to the pool; an OpenAI stream ends right after `data: [DONE]` even if the upstream
-//! keeps its body open.
+//! keeps its body open. Other formats' streams end with the upstream body.
 
 use super::{Outcome, Worker};
 use crate::error::GatewayError;
@@ -22,6 +22,7 @@ pub async fn pump_passthrough(
     http10: bool,
     headers: &[(&str, &[u8])],
     mut body: BodyReader,
+    done_sentinel: bool,
 ) -> Result<Outcome, (GatewayError, Option<io::Error>)> {
     let io_err = |e| {
         (
@@ -47,7 +48,11 @@ pub async fn pump_passthrough(
         };
         match next {
             Ok(Some(piece)) => {
-                let cut = done.scan(&piece);
+                let cut = if done_sentinel {
+                    done.scan(&piece)
+                } else {
+                    None
+                };
                 let out = match cut {
                     Some(end) => &piece[..end],
                     None => &piece[..],

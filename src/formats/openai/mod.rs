@@ -27,6 +27,19 @@ pub fn encode_error(err: &GatewayError) -> Bytes {
     error_body(&err.message(), ty, err.param(), code)
 }
 
+/// An upstream fault as an OpenAI error body.
+pub fn encode_fault_body(f: &crate::canonical::UpstreamFault) -> Vec<u8> {
+    use crate::canonical::FaultKind::*;
+    let ty = match f.kind {
+        InvalidRequest | NotFound | RequestTooLarge => "invalid_request_error",
+        Authentication => "authentication_error",
+        PermissionDenied => "permission_error",
+        RateLimited => "rate_limit_error",
+        Overloaded | Timeout | Server => "server_error",
+    };
+    error_body(&f.message, ty, None, None).to_vec()
+}
+
 /// Serializes an OpenAI error body.
 pub fn error_body(message: &str, kind: &str, param: Option<&str>, code: Option<&str>) -> Bytes {
     let e = OpenAiError {

@@ -1,0 +1,202 @@
+//! Cross-format path (unary): the client's body is decoded into canonical types, encoded for the
+//! provider's format, sent, and the answer (or error) is decoded and re-encoded in the client's
+//! format. Streams across formats arrive with the stream translation work; until then a stream
+//! request that needs translation gets a clear 501 in the client's format.
+
+use super::passthrough::ANTHROPIC_VERSION;
+use super::{Outcome, RequestContext, Worker};
+use crate::canonical::{ChatRequest, UpstreamFault};
+use crate::config::{Provider, ProviderKind};
+use crate::error::GatewayError;
+use crate::formats::{self, Codec, Format};
+use crate::http::{Conn, Request};
+use crate::route::Operation;
+use crate::upstream::{self, OutRequest};
+use bytes::Bytes;
+use std::io;
+use std::sync::Arc;
+use std::time::Instant;
+
+type Failure = (GatewayError, Option<io::Error>);
+
+fn codec_for(format: Format) -> Result<&'static Codec, Failure> {
+    formats::codec(format).ok_or_else(|| {
+        (
+            GatewayError::NotImplemented(format!(
+                "the {} format cannot be translated in this build",
+                format.name()
+            )),
+            None,
+        )
+    })
+}
+
+/// Decodes the client's chat request into canonical form, with the routed model.
+fn decode(
+    ctx: &RequestContext<'_>,
+    req: &Request,
+    model: &str,
+    stream: bool,
+) -> Result<ChatRequest, Failure> {
+    if ctx.api.op != Operation::Chat {
+        return Err((
+            GatewayError::NotImplemented(format!(
+                "{} {} cannot be translated to another provider's format",
+                ctx.api.format.name(),
+                ctx.api.op.name()
+            )),
+            None,
+        ));
+    }
+    let codec = codec_for(ctx.api.format)?;
+    let mut canonical = (codec.decode_request)(&req.body, ctx.api.path_model.as_deref(), stream)
+        .map_err(|e| (GatewayError::bad_request(e.to_string(), None), None))?;
+    canonical.model = model.to_string();
+    if canonical.stream {
+        return Err((
+            GatewayError::NotImplemented(
+                "streaming across formats is not available in this build; send a non-streaming request or use a same-format provider"
+                    .into(),
+            ),
+            None,
+        ));
+    }
+    Ok(canonical)
+}
+
+async fn reply(
+    conn: &mut Conn,
+    status: u16,
+    content_type: &str,
+    body: Vec<u8>,
+    keep_alive: bool,
+) -> Result<Outcome, Failure> {
+    conn.send_full(
+        status,
+        &[("content-type", content_type.as_bytes())],
+        Bytes::from(body),
+        keep_alive,
+    )
+    .await
+    .map_err(|e| {
+        (
+            GatewayError::bad_request("client write failed", None),
+            Some(e),
+        )
+    })?;
+    Ok(Outcome { status })
+}
+
+/// The in-process mock answering a non-OpenAI client: canonical scenario, encoded in its format.
+pub async fn serve_mock(
+    worker: &Worker,
+    ctx: &RequestContext<'_>,
+    req: &Request,
+    conn: &mut Conn,
+    model: &str,
+    stream: bool,
+) -> Result<Outcome, Failure> {
+    let _ = worker;
+    let canonical = decode(ctx, req, model, stream)?;
+    let codec = codec_for(ctx.api.format)?;
+    match crate::mock::scenario::respond(&canonical, "mock-1") {
+        Ok(resp) => {
+            reply(
+                conn,
+                200,
+                "application/json",
+                (codec.encode_response)(&resp),
+                req.keep_alive,
+            )
+            .await
+        }
+        Err(fault) => Err((GatewayError::UpstreamFault(fault), None)),
+    }
+}
+
+/// Sends a translated request to the provider and answers in the client's format.
+#[allow(clippy::too_many_arguments)]
+pub async fn forward(
+    worker: &Worker,
+    ctx: &mut RequestContext<'_>,
+    req: &Request,
+    conn: &mut Conn,
+    model: &str,
+    stream: bool,
+    provider: &Arc<Provider>,
+    key_index: usize,
+) -> Result<Outcome, Failure> {
+    let client = codec_for(ctx.api.format)?;
+    let target_format = provider.kind.format().unwrap_or(Format::OpenAi);
+    let upstream_codec = codec_for(target_format)?;
+    let canonical = decode(ctx, req, model, stream)?;
+    let body = (upstream_codec.encode_request)(&canonical)
+        .map_err(|e| (GatewayError::bad_request(e.to_string(), None), None))?;
+    let Some(origin) = provider.origin.as_ref() else {
+        return Err((
+            GatewayError::NotImplemented(format!("provider {:?} has no base_url", provider.name)),
+            None,
+        ));
+    };
+    let mut path = origin.path_prefix.clone();
+    path.push_str(&(upstream_codec.request_path)(model, false));
+    let mut headers: Vec<(&str, &[u8])> = vec![
+        ("content-type", b"application/json"),
+        ("accept", b"application/json"),
+    ];
+    if let Some(auth) = provider.auth_headers.get(key_index) {
+        for (n, v) in auth {
+            headers.push((n, v.as_bytes()));
+        }
+    }
+    if provider.kind == ProviderKind::Anthropic {
+        headers.push(("anthropic-version", ANTHROPIC_VERSION.as_bytes()));
+    }
+    let parts = [Bytes::from(body)];
+    let out = OutRequest {
+        method: "POST",
+        path: &path,
+        headers: &headers,
+        body: &parts,
+    };
+    let sent = Instant::now();
+    let mut resp = upstream::send(&worker.pool, origin, &provider.timeouts, &out)
+        .await
+        .map_err(|e| (e.into(), None))?;
+    worker
+        .metrics
+        .upstream_latency(&provider.name, sent.elapsed());
+    let limit = ctx.snap.server.limits.max_body_bytes.max(64 * 1024 * 1024);
+    let status = resp.status;
+    let data = resp
+        .body
+        .read_all(limit)
+        .await
+        .map_err(|e| (e.into(), None))?;
+    if !(200..300).contains(&status) {
+        let fault: UpstreamFault = (upstream_codec.decode_error)(status, &data);
+        return Err((GatewayError::UpstreamFault(fault), None));
+    }
+    let canonical_resp = (upstream_codec.decode_response)(&data).map_err(|e| {
+        (
+            GatewayError::Upstream(upstream::UpstreamError::BadResponse(leak_reason(
+                &e.to_string(),
+            ))),
+            None,
+        )
+    })?;
+    reply(
+        conn,
+        200,
+        "application/json",
+        (client.encode_response)(&canonical_resp),
+        req.keep_alive,
+    )
+    .await
+}
+
+/// Upstream decode failures carry a static reason; keep a few distinct messages without leaking
+/// unbounded memory by mapping to a fixed set.
+fn leak_reason(_detail: &str) -> &'static str {
+    "the upstream's answer could not be decoded in its own format"
+}
