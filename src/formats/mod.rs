@@ -45,9 +45,12 @@ impl Format {
     }
 }
 
+/// `decode_request(body, path_model, stream)`.
+pub type DecodeRequest = fn(&[u8], Option<&str>, bool) -> Result<ChatRequest, ConvertError>;
+
 /// One format's codec functions (the contract above), for dispatch by `Format`.
 pub struct Codec {
-    pub decode_request: fn(&[u8], Option<&str>, bool) -> Result<ChatRequest, ConvertError>,
+    pub decode_request: DecodeRequest,
     pub encode_request: fn(&ChatRequest) -> Result<Vec<u8>, ConvertError>,
     pub request_path: fn(&str, bool) -> String,
     pub decode_response: fn(&[u8]) -> Result<ChatResponse, ConvertError>,
