@@ -117,6 +117,38 @@ pub struct Timeouts {
     pub total: Duration,
 }
 
+/// How a provider's URLs and auth differ from its format's standard API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApiStyle {
+    Standard,
+    /// Azure OpenAI: paths without `/v1`, `?api-version=`, `api-key` header.
+    Azure {
+        api_version: String,
+    },
+    /// Vertex AI: paths without the `/v1beta` version (it is part of base_url), bearer auth.
+    Vertex,
+}
+
+/// AWS SigV4 credentials for a Bedrock provider.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AwsCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+    pub region: String,
+}
+
+impl fmt::Debug for AwsCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print secrets.
+        write!(
+            f,
+            "AwsCredentials({}, region {})",
+            self.access_key_id, self.region
+        )
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MockKnobs {
     pub chunks: usize,
@@ -138,6 +170,28 @@ pub struct Provider {
     pub models: Vec<String>,
     pub timeouts: Timeouts,
     pub mock: MockKnobs,
+    pub style: ApiStyle,
+    /// Bedrock SigV4 credentials (when set, requests are signed instead of using `keys`).
+    pub aws: Option<AwsCredentials>,
+}
+
+impl Provider {
+    /// Adapts a format-standard API path (e.g. `/v1/chat/completions`) to this provider's style.
+    pub fn styled_path(&self, standard: &str) -> String {
+        match &self.style {
+            ApiStyle::Standard => standard.to_string(),
+            ApiStyle::Azure { api_version } => {
+                let p = standard.strip_prefix("/v1").unwrap_or(standard);
+                let sep = if p.contains('?') { '&' } else { '?' };
+                format!("{p}{sep}api-version={api_version}")
+            }
+            ApiStyle::Vertex => standard
+                .strip_prefix("/v1beta")
+                .or_else(|| standard.strip_prefix("/v1"))
+                .unwrap_or(standard)
+                .to_string(),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -476,11 +530,93 @@ fn compile_provider(
         return None;
     }
     let kind = kind?;
+    let before = errs.list.len();
+    let style = match (kind, &p.azure_api_version, p.vertex) {
+        (ProviderKind::OpenAi, Some(v), None | Some(false)) => ApiStyle::Azure {
+            api_version: v.clone(),
+        },
+        (ProviderKind::Gemini, None, Some(true)) => ApiStyle::Vertex,
+        (_, None, None | Some(false)) => ApiStyle::Standard,
+        (_, Some(_), _) => {
+            errs.push(
+                format!("{key}.azure_api_version"),
+                "only valid with kind = \"openai\"",
+            );
+            ApiStyle::Standard
+        }
+        (_, None, Some(true)) => {
+            errs.push(format!("{key}.vertex"), "only valid with kind = \"gemini\"");
+            ApiStyle::Standard
+        }
+    };
+    let aws = match (&p.aws_access_key_id, &p.aws_secret_access_key) {
+        (None, None) => {
+            if p.aws_session_token.is_some() {
+                errs.push(
+                    format!("{key}.aws_session_token"),
+                    "needs aws_access_key_id and aws_secret_access_key",
+                );
+            }
+            None
+        }
+        (Some(id), Some(secret)) if kind == ProviderKind::Bedrock => {
+            let mut get = |field: &str, v: &str| match resolve_secret(v) {
+                Ok(v) => v,
+                Err(m) => {
+                    errs.push(format!("{key}.{field}"), m);
+                    String::new()
+                }
+            };
+            let access_key_id = get("aws_access_key_id", id);
+            let secret_access_key = get("aws_secret_access_key", secret);
+            let session_token = p
+                .aws_session_token
+                .as_deref()
+                .map(|t| get("aws_session_token", t));
+            let region = match p.region.as_deref() {
+                Some(r) => get("region", r),
+                None => {
+                    errs.push(format!("{key}.region"), "is required with AWS credentials");
+                    String::new()
+                }
+            };
+            Some(AwsCredentials {
+                access_key_id,
+                secret_access_key,
+                session_token,
+                region,
+            })
+        }
+        (Some(_), Some(_)) => {
+            errs.push(
+                format!("{key}.aws_access_key_id"),
+                "only valid with kind = \"bedrock\"",
+            );
+            None
+        }
+        _ => {
+            errs.push(
+                format!("{key}"),
+                "aws_access_key_id and aws_secret_access_key go together",
+            );
+            None
+        }
+    };
+    if errs.list.len() != before {
+        return None;
+    }
+    let auth = |k: &str| match &style {
+        ApiStyle::Azure { .. } => vec![("api-key", k.to_string())],
+        ApiStyle::Vertex => vec![("authorization", format!("Bearer {k}"))],
+        ApiStyle::Standard => auth_headers(kind, k),
+    };
     Some(Provider {
+        style: style.clone(),
+        aws,
         name: p.name.clone(),
         kind,
         origin,
-        auth_headers: keys.iter().map(|k| auth_headers(kind, k)).collect(),
+        auth_headers: keys.iter().map(|k| auth(k)).collect(),
         keys,
         models: p.models.clone(),
         timeouts: Timeouts {
@@ -686,6 +822,8 @@ pub fn refresh_dns(old: &Snapshot) -> Option<Snapshot> {
                         models: p.models.clone(),
                         timeouts: p.timeouts,
                         mock: p.mock,
+                        style: p.style.clone(),
+                        aws: p.aws.clone(),
                     })
                 }
             }
@@ -787,6 +925,57 @@ keys = ["env.SLUICE_TEST_SURELY_UNSET"]
         assert_eq!(
             s.provider("openai").unwrap().keys,
             vec!["secret".to_string()]
+        );
+    }
+
+    #[test]
+    fn provider_styles() {
+        let t = r#"
+[routing]
+default_provider = "az"
+[[providers]]
+name = "az"
+kind = "openai"
+base_url = "https://r.openai.azure.invalid/openai/deployments/d"
+azure_api_version = "2024-10-21"
+keys = ["k"]
+[[providers]]
+name = "vx"
+kind = "gemini"
+vertex = true
+base_url = "https://us-central1-aiplatform.googleapis.invalid/v1/projects/p/locations/us-central1/publishers/google"
+keys = ["tok"]
+[[providers]]
+name = "br"
+kind = "bedrock"
+base_url = "https://bedrock-runtime.us-east-1.amazonaws.invalid"
+aws_access_key_id = "AKID"
+aws_secret_access_key = "SECRET"
+region = "us-east-1"
+"#;
+        let s = compile_str(t, "s").unwrap();
+        let az = s.provider("az").unwrap();
+        assert_eq!(
+            az.styled_path("/v1/chat/completions"),
+            "/chat/completions?api-version=2024-10-21"
+        );
+        assert_eq!(az.auth_headers[0], vec![("api-key", "k".to_string())]);
+        let vx = s.provider("vx").unwrap();
+        assert_eq!(
+            vx.styled_path("/v1beta/models/g:generateContent"),
+            "/models/g:generateContent"
+        );
+        assert_eq!(
+            vx.auth_headers[0],
+            vec![("authorization", "Bearer tok".to_string())]
+        );
+        let br = s.provider("br").unwrap();
+        assert_eq!(br.aws.as_ref().unwrap().region, "us-east-1");
+        let bad = t.replace("region = \"us-east-1\"\n", "");
+        let errs = compile_str(&bad, "s").unwrap_err();
+        assert!(
+            errs.iter().any(|e| e.key == "providers[2].region"),
+            "{errs:?}"
         );
     }
 

@@ -98,6 +98,17 @@ pub struct RawProvider {
     pub connect_timeout_ms: Option<u64>,
     pub first_byte_timeout_ms: Option<u64>,
     pub total_timeout_ms: Option<u64>,
+    /// kind = "openai": talk to Azure OpenAI (`api-key` header, `?api-version=`; base_url is the
+    /// deployment URL, e.g. https://NAME.openai.azure.com/openai/deployments/DEPLOYMENT).
+    pub azure_api_version: Option<String>,
+    /// kind = "gemini": Vertex AI URL shape (base_url ends with .../publishers/google; keys are
+    /// OAuth bearer tokens).
+    pub vertex: Option<bool>,
+    /// kind = "bedrock": SigV4 credentials (literal or env.NAME) and region.
+    pub aws_access_key_id: Option<String>,
+    pub aws_secret_access_key: Option<String>,
+    pub aws_session_token: Option<String>,
+    pub region: Option<String>,
     // Built-in mock knobs (kind = "mock").
     pub mock_chunks: Option<usize>,
     pub mock_chunk_delay_ms: Option<u64>,

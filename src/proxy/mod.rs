@@ -171,8 +171,13 @@ impl Worker {
                         ))
                     }
                 };
-                let path =
-                    passthrough::upstream_path(&origin.path_prefix, api, target.model, req.query());
+                let path = passthrough::upstream_path(
+                    provider,
+                    &origin.path_prefix,
+                    api,
+                    target.model,
+                    req.query(),
+                );
                 passthrough::forward(self, ctx, req, conn, body, &path, stream, provider, key).await
             }
             _ => {

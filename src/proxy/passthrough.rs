@@ -73,40 +73,49 @@ fn connection_tokens(req: &Request) -> Vec<&str> {
 }
 
 /// The upstream path for a same-format request: the base URL's prefix, the format's own path
-/// for the operation (with the model rewritten where it lives in the URL), and the client's query.
-pub fn upstream_path(prefix: &str, api: &ApiRoute, model: &str, query: Option<&str>) -> String {
-    let mut path = String::with_capacity(prefix.len() + 64);
-    path.push_str(prefix);
+/// for the operation (with the model rewritten where it lives in the URL) in the provider's style,
+/// and the client's query.
+pub fn upstream_path(
+    provider: &Provider,
+    prefix: &str,
+    api: &ApiRoute,
+    model: &str,
+    query: Option<&str>,
+) -> String {
+    let mut std_path = String::with_capacity(64);
     match (api.format, api.op) {
-        (Format::OpenAi, Operation::Chat) => path.push_str("/v1/chat/completions"),
-        (Format::OpenAi, Operation::Completions) => path.push_str("/v1/completions"),
-        (Format::OpenAi, Operation::Embeddings) => path.push_str("/v1/embeddings"),
-        (Format::Anthropic, _) => path.push_str("/v1/messages"),
-        (Format::Cohere, Operation::Embeddings) => path.push_str("/v2/embed"),
-        (Format::Cohere, _) => path.push_str("/v2/chat"),
+        (Format::OpenAi, Operation::Chat) => std_path.push_str("/v1/chat/completions"),
+        (Format::OpenAi, Operation::Completions) => std_path.push_str("/v1/completions"),
+        (Format::OpenAi, Operation::Embeddings) => std_path.push_str("/v1/embeddings"),
+        (Format::Anthropic, _) => std_path.push_str("/v1/messages"),
+        (Format::Cohere, Operation::Embeddings) => std_path.push_str("/v2/embed"),
+        (Format::Cohere, _) => std_path.push_str("/v2/chat"),
         (Format::Gemini, _) => {
-            path.push_str("/v1beta/models/");
-            path.push_str(model);
-            path.push_str(if api.path_stream == Some(true) {
+            std_path.push_str("/v1beta/models/");
+            std_path.push_str(model);
+            std_path.push_str(if api.path_stream == Some(true) {
                 ":streamGenerateContent"
             } else {
                 ":generateContent"
             });
         }
         (Format::Bedrock, op) => {
-            path.push_str("/model/");
-            percent_encode_into(&mut path, model);
-            path.push_str(match (op, api.path_stream == Some(true)) {
+            std_path.push_str("/model/");
+            percent_encode_into(&mut std_path, model);
+            std_path.push_str(match (op, api.path_stream == Some(true)) {
                 (Operation::Invoke, false) => "/invoke",
                 (Operation::Invoke, true) => "/invoke-with-response-stream",
                 (_, false) => "/converse",
                 (_, true) => "/converse-stream",
             });
         }
-        (Format::OpenAi, _) => path.push_str("/v1/models"),
+        (Format::OpenAi, _) => std_path.push_str("/v1/models"),
     }
+    let mut path = String::with_capacity(prefix.len() + std_path.len() + 32);
+    path.push_str(prefix);
+    path.push_str(&provider.styled_path(&std_path));
     if let Some(q) = query {
-        path.push('?');
+        path.push(if path.contains('?') { '&' } else { '?' });
         path.push_str(q);
     }
     path

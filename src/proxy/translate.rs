@@ -139,7 +139,7 @@ pub async fn forward(
         ));
     };
     let mut path = origin.path_prefix.clone();
-    path.push_str(&(upstream_codec.request_path)(model, false));
+    path.push_str(&provider.styled_path(&(upstream_codec.request_path)(model, false)));
     let mut headers: Vec<(&str, &[u8])> = vec![
         ("content-type", b"application/json"),
         ("accept", b"application/json"),
