@@ -596,7 +596,7 @@ fn compile_provider(
         }
         _ => {
             errs.push(
-                format!("{key}"),
+                key.to_string(),
                 "aws_access_key_id and aws_secret_access_key go together",
             );
             None
