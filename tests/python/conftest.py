@@ -188,6 +188,32 @@ kind = "openai"
 base_url = "{mock_base}"
 keys = ["sk-upstream-test"]
 models = ["gpt-4o-mini", "text-embedding-3-small"]
+
+# One provider of every other kind, all answered by sluice-mock in that kind's own format
+# (test_sdk_matrix.py). No `models`, so GET /v1/models stays as the OpenAI tests expect.
+[[providers]]
+name = "anthropic"
+kind = "anthropic"
+base_url = "{mock_base}"
+keys = ["sk-ant-upstream-test"]
+
+[[providers]]
+name = "gemini"
+kind = "gemini"
+base_url = "{mock_base}"
+keys = ["gemini-upstream-test"]
+
+[[providers]]
+name = "bedrock"
+kind = "bedrock"
+base_url = "{mock_base}"
+keys = ["bedrock-api-key-test"]
+
+[[providers]]
+name = "cohere"
+kind = "cohere"
+base_url = "{mock_base}"
+keys = ["cohere-upstream-test"]
 """
 
 
