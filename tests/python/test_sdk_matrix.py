@@ -75,7 +75,7 @@ class OpenAISdk:
         self.m = openai
         self.c = openai.OpenAI(base_url=f"{base}/v1", api_key="client-key", max_retries=0, timeout=30)
 
-    def chat(self, model, turns, system=None, tools=False, max_tokens=None):
+    def chat(self, model, turns, system=None, tools=False, max_tokens=None, stop=None):
         msgs = [{"role": "system", "content": system}] if system else []
         for t in turns:
             if t.role == "user":
@@ -104,6 +104,8 @@ class OpenAISdk:
             ]
         if max_tokens:
             kw["max_tokens"] = max_tokens
+        if stop:
+            kw["stop"] = stop
         r = self.c.chat.completions.create(model=model, messages=msgs, **kw)
         ch = r.choices[0]
         calls = [(c.id, c.function.name, json.loads(c.function.arguments)) for c in (ch.message.tool_calls or [])]
@@ -121,7 +123,7 @@ class AnthropicSdk:
         self.m = anthropic
         self.c = anthropic.Anthropic(base_url=f"{base}/anthropic", api_key="client-key", max_retries=0, timeout=30)
 
-    def chat(self, model, turns, system=None, tools=False, max_tokens=None):
+    def chat(self, model, turns, system=None, tools=False, max_tokens=None, stop=None):
         msgs = []
         for t in turns:
             if t.role == "user":
@@ -146,6 +148,8 @@ class AnthropicSdk:
             kw["system"] = system
         if tools:
             kw["tools"] = [{"name": "get_weather", "description": "w", "input_schema": WEATHER_SCHEMA}]
+        if stop:
+            kw["stop_sequences"] = stop
         r = self.c.messages.create(model=model, max_tokens=max_tokens or 256, messages=msgs, **kw)
         text = "".join(b.text for b in r.content if b.type == "text")
         calls = [(b.id, b.name, b.input) for b in r.content if b.type == "tool_use"]
@@ -167,7 +171,7 @@ class GenaiSdk:
             http_options=types.HttpOptions(base_url=f"{base}/genai", api_version="v1beta", timeout=30_000),
         )
 
-    def chat(self, model, turns, system=None, tools=False, max_tokens=None):
+    def chat(self, model, turns, system=None, tools=False, max_tokens=None, stop=None):
         T = self.types
         contents = []
         for t in turns:
@@ -210,6 +214,8 @@ class GenaiSdk:
             cfg["automatic_function_calling"] = T.AutomaticFunctionCallingConfig(disable=True)
         if max_tokens:
             cfg["max_output_tokens"] = max_tokens
+        if stop:
+            cfg["stop_sequences"] = stop
         r = self.c.models.generate_content(model=model, contents=contents, config=T.GenerateContentConfig(**cfg))
         cand = r.candidates[0]
         parts = cand.content.parts or []
@@ -238,7 +244,7 @@ class Boto3Sdk:
             config=Config(retries={"max_attempts": 1}, read_timeout=30),
         )
 
-    def chat(self, model, turns, system=None, tools=False, max_tokens=None):
+    def chat(self, model, turns, system=None, tools=False, max_tokens=None, stop=None):
         msgs = []
         for t in turns:
             if t.role == "user":
@@ -265,8 +271,13 @@ class Boto3Sdk:
             kw["toolConfig"] = {
                 "tools": [{"toolSpec": {"name": "get_weather", "description": "w", "inputSchema": {"json": WEATHER_SCHEMA}}}]
             }
+        inference = {}
         if max_tokens:
-            kw["inferenceConfig"] = {"maxTokens": max_tokens}
+            inference["maxTokens"] = max_tokens
+        if stop:
+            inference["stopSequences"] = stop
+        if inference:
+            kw["inferenceConfig"] = inference
         r = self.c.converse(modelId=model, messages=msgs, **kw)
         content = r["output"]["message"]["content"]
         text = "".join(b["text"] for b in content if "text" in b)
@@ -289,7 +300,7 @@ class CohereSdk:
         self.m = cohere
         self.c = cohere.ClientV2(api_key="client-key", base_url=f"{base}/cohere", timeout=30)
 
-    def chat(self, model, turns, system=None, tools=False, max_tokens=None):
+    def chat(self, model, turns, system=None, tools=False, max_tokens=None, stop=None):
         msgs = [{"role": "system", "content": system}] if system else []
         for t in turns:
             if t.role == "user":
@@ -320,10 +331,14 @@ class CohereSdk:
             ]
         if max_tokens:
             kw["max_tokens"] = max_tokens
+        if stop:
+            kw["stop_sequences"] = stop
         r = self.c.chat(model=model, messages=msgs, **kw)
         text = "".join(c.text for c in (r.message.content or []) if getattr(c, "type", "") == "text")
         calls = [(c.id, c.function.name, json.loads(c.function.arguments)) for c in (r.message.tool_calls or [])]
-        finish = {"COMPLETE": "stop", "MAX_TOKENS": "length", "TOOL_CALL": "tool"}.get(r.finish_reason, r.finish_reason)
+        finish = {"COMPLETE": "stop", "MAX_TOKENS": "length", "TOOL_CALL": "tool", "STOP_SEQUENCE": "stop_sequence"}.get(
+            r.finish_reason, r.finish_reason
+        )
         tokens = r.usage.tokens
         return Answer(text, calls, finish, int(tokens.input_tokens or 0), int(tokens.output_tokens or 0))
 
@@ -434,6 +449,18 @@ def test_length_finish(sdks, sdk_name, provider):
     a = sdks[sdk_name].chat(f"{provider}/length-model", [user("one two three four five")])
     assert a.finish == "length"
     assert a.text == "echo: one two"
+
+
+@per_sdk
+@matrix
+def test_stop_sequence_finish(sdks, sdk_name, provider):
+    a = sdks[sdk_name].chat(f"{provider}/echo-model", [user("alpha beta END gamma")], stop=["END"])
+    assert a.text == "echo: alpha beta "
+    # "Stopped at a stop sequence" survives only where both formats can say it; elsewhere it is a
+    # normal stop (OpenAI and Gemini have no separate value).
+    distinct = {"anthropic", "boto3", "cohere"}
+    expected = "stop_sequence" if sdk_name in distinct and provider in {"anthropic", "bedrock", "cohere"} else "stop"
+    assert a.finish == expected
 
 
 @per_sdk
