@@ -36,3 +36,50 @@ pub enum StreamEvent {
     /// The upstream reported an error mid-stream.
     Error { status: u16, message: String },
 }
+
+/// Why a stream could not be decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamError {
+    /// The bytes are not valid for the format (bad framing, bad JSON, bad checksum).
+    Malformed(String),
+    /// The upstream body ended before the format's end-of-stream marker.
+    Truncated,
+}
+
+impl std::fmt::Display for StreamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StreamError::Malformed(m) => write!(f, "malformed upstream stream: {m}"),
+            StreamError::Truncated => write!(f, "upstream stream ended before it was complete"),
+        }
+    }
+}
+
+/// Provider side: an upstream's stream bytes in one format -> canonical events.
+///
+/// One per request, driven inline by the stream pump: `push` what was read (any split), then
+/// drain `next_event` until it returns `Ok(None)`; at the end of the body call `finish`.
+pub trait StreamDecode {
+    /// Feeds bytes exactly as they arrived.
+    fn push(&mut self, chunk: bytes::Bytes);
+    /// The next complete event, `Ok(None)` when more bytes are needed.
+    fn next_event(&mut self) -> Result<Option<StreamEvent>, StreamError>;
+    /// The body ended: `Ok(())` if the stream was complete, `Err(Truncated)` if it stopped early.
+    /// Any event still buffered is returned by `next_event` first.
+    fn finish(&mut self) -> Result<(), StreamError>;
+}
+
+/// Integration side: canonical events -> the client's stream bytes.
+///
+/// Stateful (block starts and stops, first-delta rules, final usage); writes into a reused
+/// buffer so the pump sends each event's bytes at once without allocating per event.
+pub trait StreamEncode {
+    /// `content-type` of the streamed response.
+    fn content_type(&self) -> &'static str;
+    /// Appends the bytes for one event (possibly none, possibly several frames) to `out`.
+    fn encode(&mut self, event: &StreamEvent, out: &mut Vec<u8>);
+    /// The stream ended normally: closing frames (`[DONE]`, `message_stop`, ...).
+    fn finish(&mut self, out: &mut Vec<u8>);
+    /// The stream failed after the first byte: the format's in-stream error, then its clean end.
+    fn error(&mut self, status: u16, message: &str, out: &mut Vec<u8>);
+}
