@@ -137,7 +137,7 @@ impl Worker {
                 mock::serve(self, ctx, req, conn, &peek, target.model, provider).await
             }
             (ProviderKind::Mock, _) => {
-                translate::serve_mock(self, ctx, req, conn, target.model, stream).await
+                translate::serve_mock(ctx, req, conn, target.model, stream).await
             }
             (_, Some(f)) if f == api.format => {
                 let key = self.next_key(provider.keys.len());

@@ -89,14 +89,12 @@ async fn reply(
 
 /// The in-process mock answering a non-OpenAI client: canonical scenario, encoded in its format.
 pub async fn serve_mock(
-    worker: &Worker,
     ctx: &RequestContext<'_>,
     req: &Request,
     conn: &mut Conn,
     model: &str,
     stream: bool,
 ) -> Result<Outcome, Failure> {
-    let _ = worker;
     let canonical = decode(ctx, req, model, stream)?;
     let codec = codec_for(ctx.api.format)?;
     match crate::mock::scenario::respond(&canonical, "mock-1") {
@@ -193,10 +191,4 @@ pub async fn forward(
         req.keep_alive,
     )
     .await
-}
-
-/// Upstream decode failures carry a static reason; keep a few distinct messages without leaking
-/// unbounded memory by mapping to a fixed set.
-fn leak_reason(_detail: &str) -> &'static str {
-    "the upstream's answer could not be decoded in its own format"
 }
