@@ -175,11 +175,11 @@ pub async fn forward(
         let fault: UpstreamFault = (upstream_codec.decode_error)(status, &data);
         return Err((GatewayError::UpstreamFault(fault), None));
     }
-    let canonical_resp = (upstream_codec.decode_response)(&data).map_err(|e| {
+    // NOTE: the decode detail is dropped; the client learns the upstream's answer was unusable.
+    let canonical_resp = (upstream_codec.decode_response)(&data).map_err(|_| {
+        let why = "the upstream's answer could not be decoded in its own format";
         (
-            GatewayError::Upstream(upstream::UpstreamError::BadResponse(leak_reason(
-                &e.to_string(),
-            ))),
+            GatewayError::Upstream(upstream::UpstreamError::BadResponse(why)),
             None,
         )
     })?;
