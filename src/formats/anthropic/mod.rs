@@ -1,0 +1,670 @@
+//! Anthropic Messages wire format (PROTOCOLS section 3), both roles: the integration (a client
+//! speaks `POST /v1/messages` to us) and the provider (we speak it to an Anthropic upstream).
+//! Pure functions, bytes <-> canonical; no IO, no panics on any input.
+//!
+//! - `request.rs`: `decode_request` / `encode_request` (`max_tokens` defaults to 4096 on encode);
+//! - `response.rs`: `decode_response` / `encode_response`, stop reasons and usage (canonical input
+//!   is the total input, cache reads and writes included);
+//! - `error.rs`: `decode_error` / `encode_error` (`{"type":"error","error":{..},"request_id"}`);
+//! - `types.rs`: the structs Sluice writes, in the real API's field order.
+
+pub mod error;
+pub mod request;
+pub mod response;
+pub mod types;
+
+pub use error::{decode_error, encode_error};
+pub use request::{decode_request, encode_request, DEFAULT_MAX_TOKENS};
+pub use response::{
+    decode_response, encode_response, finish_from_stop_reason, stop_reason_from_finish,
+};
+
+/// Provider: the path appended to the upstream base URL. Streaming uses the same path (the body's
+/// `stream` flag decides).
+pub fn request_path(_model: &str, _stream: bool) -> String {
+    "/v1/messages".to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::*;
+    use crate::formats::Format;
+    use sonic_rs::{json, JsonValueTrait};
+
+    const REQ_PROTOCOLS: &[u8] = include_bytes!("fixtures/request_protocols.json");
+    const REQ_FULL: &[u8] = include_bytes!("fixtures/request_full.json");
+    const RESP_PROTOCOLS: &[u8] = include_bytes!("fixtures/response_protocols.json");
+    const RESP_TOOL_THINKING: &[u8] = include_bytes!("fixtures/response_tool_thinking.json");
+    const ERR_PROTOCOLS: &[u8] = include_bytes!("fixtures/error_protocols.json");
+
+    fn val(b: &[u8]) -> Json {
+        sonic_rs::from_slice(b).unwrap()
+    }
+
+    fn ephemeral(extra: &Extra) -> bool {
+        extra.format == Some(Format::Anthropic)
+            && extra
+                .get("cache_control")
+                .and_then(|c| c.get("type"))
+                .and_then(|t| t.as_str())
+                == Some("ephemeral")
+    }
+
+    #[test]
+    fn protocols_request_fixture_decodes_and_encodes_back() {
+        let r = decode_request(REQ_PROTOCOLS, None, false).unwrap();
+        assert_eq!(r.model, "claude-sonnet-4-5");
+        assert_eq!(r.max_tokens, Some(100));
+        assert!(r.stream, "stream comes from the body, not the argument");
+        assert_eq!(r.system, vec![Part::text("Be brief")]);
+        assert_eq!(r.stop, vec!["\n\nHuman:".to_string()]);
+        assert_eq!(r.tool_choice, Some(ToolChoice::Auto));
+        assert_eq!(r.parallel_tool_calls, None);
+        assert_eq!(r.tools.len(), 1);
+        assert_eq!(r.tools[0].name, "get_weather");
+        assert_eq!(r.tools[0].description.as_deref(), Some("w"));
+        assert_eq!(
+            r.tools[0]
+                .parameters
+                .pointer(&sonic_rs::pointer!["required", 0])
+                .and_then(|v| v.as_str()),
+            Some("city")
+        );
+        assert_eq!(r.messages.len(), 3);
+        assert_eq!(r.messages[0].role, Role::User);
+        assert_eq!(
+            r.messages[0].content,
+            vec![
+                Part::text("Weather?"),
+                Part::Image {
+                    source: ImageSource::Base64 {
+                        media_type: "image/png".into(),
+                        data: "iVBORw0KGgo=".into()
+                    },
+                    extra: Extra::default()
+                }
+            ]
+        );
+        assert_eq!(
+            r.messages[1].content,
+            vec![Part::ToolCall {
+                id: "toolu_0".into(),
+                name: "get_weather".into(),
+                arguments: r#"{"city":"Rome"}"#.into(),
+                signature: None
+            }]
+        );
+        assert_eq!(
+            r.messages[2].content,
+            vec![Part::ToolResult {
+                id: "toolu_0".into(),
+                name: Some("get_weather".into()),
+                content: vec![ToolResultContent::Text("sunny".into())],
+                is_error: false
+            }]
+        );
+        assert!(r.extra.is_empty());
+        let back = encode_request(&r).unwrap();
+        assert_eq!(val(&back), val(REQ_PROTOCOLS));
+    }
+
+    #[test]
+    fn full_request_fixture_decodes_and_encodes_back() {
+        let r = decode_request(REQ_FULL, None, true).unwrap();
+        assert!(!r.stream, "stream comes from the body, not the argument");
+        assert_eq!(r.max_tokens, Some(2048));
+        assert_eq!(r.system.len(), 2);
+        assert!(matches!(&r.system[0], Part::Text { extra, .. } if extra.is_empty()));
+        assert!(
+            matches!(&r.system[1], Part::Text { text, extra } if text == "Long cached context" && ephemeral(extra))
+        );
+        assert!(matches!(&r.messages[0].content[0], Part::Text { extra, .. } if ephemeral(extra)));
+        assert_eq!(
+            r.messages[0].content[1],
+            Part::Image {
+                source: ImageSource::Url("https://example.com/a.png".into()),
+                extra: Extra::default()
+            }
+        );
+        let a = &r.messages[1].content;
+        assert_eq!(
+            a[0],
+            Part::Thinking {
+                text: "Need the weather first.".into(),
+                signature: Some("EqQBCkYIARgCIkD".into())
+            }
+        );
+        assert_eq!(
+            a[1],
+            Part::RedactedThinking {
+                data: "EmwKAhgBEgy3va3pzix".into()
+            }
+        );
+        assert_eq!(a.len(), 5);
+        let u = &r.messages[2].content;
+        match &u[0] {
+            Part::ToolResult {
+                id,
+                name,
+                content,
+                is_error,
+            } => {
+                assert_eq!(
+                    (id.as_str(), name.as_deref(), *is_error),
+                    ("toolu_01", Some("get_weather"), false)
+                );
+                assert_eq!(content.len(), 2);
+                assert_eq!(content[0], ToolResultContent::Text("18C".into()));
+                assert!(matches!(
+                    content[1],
+                    ToolResultContent::Image(ImageSource::Base64 { .. })
+                ));
+            }
+            p => panic!("not a tool result: {p:?}"),
+        }
+        assert!(
+            matches!(&u[1], Part::ToolResult { is_error: true, content, .. } if content == &vec![ToolResultContent::Text("timeout".into())])
+        );
+        assert_eq!(u[2], Part::text("And now?"));
+        assert_eq!(r.temperature, Some(0.5));
+        assert_eq!(r.top_p, Some(0.9));
+        assert_eq!(r.top_k, Some(40));
+        assert_eq!(r.stop, vec!["END".to_string(), "STOP".to_string()]);
+        assert_eq!(
+            r.reasoning,
+            Some(Reasoning {
+                budget_tokens: Some(1024),
+                effort: None
+            })
+        );
+        assert_eq!(r.tool_choice, Some(ToolChoice::Named("get_weather".into())));
+        assert_eq!(r.parallel_tool_calls, Some(false));
+        assert!(ephemeral(&r.tools[0].extra));
+        assert_eq!(r.extra.format, Some(Format::Anthropic));
+        let names: Vec<&str> = r.extra.fields.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["metadata", "service_tier"]);
+        let back = encode_request(&r).unwrap();
+        assert_eq!(val(&back), val(REQ_FULL));
+    }
+
+    fn canonical_request() -> ChatRequest {
+        let mut extra = Extra::new(Format::Anthropic);
+        extra.push("metadata", json!({"user_id": "u"}));
+        let mut cache = Extra::new(Format::Anthropic);
+        cache.push("cache_control", json!({"type": "ephemeral"}));
+        ChatRequest {
+            model: "claude-x".into(),
+            system: vec![
+                Part::text("sys one"),
+                Part::Text {
+                    text: "sys two".into(),
+                    extra: cache.clone(),
+                },
+            ],
+            messages: vec![
+                Message {
+                    role: Role::User,
+                    content: vec![
+                        Part::Text {
+                            text: "hi".into(),
+                            extra: cache.clone(),
+                        },
+                        Part::Image {
+                            source: ImageSource::Url("https://x/y.png".into()),
+                            extra: Extra::default(),
+                        },
+                    ],
+                },
+                Message {
+                    role: Role::Assistant,
+                    content: vec![
+                        Part::Thinking {
+                            text: "hmm".into(),
+                            signature: Some("sig".into()),
+                        },
+                        Part::RedactedThinking { data: "r".into() },
+                        Part::text("calling"),
+                        Part::ToolCall {
+                            id: "t1".into(),
+                            name: "f".into(),
+                            arguments: r#"{"a":[1,2]}"#.into(),
+                            signature: None,
+                        },
+                    ],
+                },
+                Message {
+                    role: Role::User,
+                    content: vec![Part::ToolResult {
+                        id: "t1".into(),
+                        name: Some("f".into()),
+                        content: vec![
+                            ToolResultContent::Text("ok".into()),
+                            ToolResultContent::Image(ImageSource::Base64 {
+                                media_type: "image/png".into(),
+                                data: "AA==".into(),
+                            }),
+                        ],
+                        is_error: true,
+                    }],
+                },
+            ],
+            tools: vec![Tool {
+                name: "f".into(),
+                description: Some("d".into()),
+                parameters: json!({"type": "object"}),
+                extra: cache,
+            }],
+            tool_choice: Some(ToolChoice::Required),
+            parallel_tool_calls: Some(true),
+            max_tokens: Some(77),
+            temperature: Some(0.25),
+            top_p: Some(0.5),
+            top_k: Some(3),
+            stop: vec!["x".into()],
+            reasoning: Some(Reasoning {
+                budget_tokens: Some(2000),
+                effort: None,
+            }),
+            stream: true,
+            extra,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn canonical_round_trips_through_anthropic() {
+        let c = canonical_request();
+        let wire = encode_request(&c).unwrap();
+        let back = decode_request(&wire, None, false).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn protocols_response_fixture() {
+        let r = decode_response(RESP_PROTOCOLS).unwrap();
+        assert_eq!(r.id, "msg_01");
+        assert_eq!(r.model, "claude-sonnet-4-5");
+        assert_eq!(r.content, vec![Part::text("Hello")]);
+        assert_eq!(r.finish, FinishReason::Stop);
+        assert_eq!(r.stop_sequence, None);
+        assert_eq!(
+            r.usage,
+            Usage {
+                input: 10,
+                output: 2,
+                ..Usage::default()
+            }
+        );
+        assert!(r.created > 0);
+        let back = encode_response(&r);
+        assert_eq!(val(&back), val(RESP_PROTOCOLS));
+        // Real field order, compact.
+        let s = String::from_utf8(back).unwrap();
+        assert!(s.starts_with(r#"{"id":"msg_01","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"Hello"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":10,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":2}}"#), "{s}");
+    }
+
+    #[test]
+    fn tool_and_thinking_response_fixture_with_cache_usage() {
+        let r = decode_response(RESP_TOOL_THINKING).unwrap();
+        assert_eq!(r.finish, FinishReason::ToolCalls);
+        assert_eq!(
+            r.usage,
+            Usage {
+                input: 25 + 100 + 2000,
+                output: 42,
+                cache_read: 2000,
+                cache_write: 100,
+                reasoning: 0
+            }
+        );
+        assert_eq!(
+            r.content[0],
+            Part::Thinking {
+                text: "User wants weather.".into(),
+                signature: Some("EqQBCkYIARgCIkD".into())
+            }
+        );
+        assert!(
+            matches!(&r.content[2], Part::Text { text, extra } if text == "Let me check" && extra.get("citations").is_some())
+        );
+        assert_eq!(
+            r.content[3],
+            Part::ToolCall {
+                id: "toolu_01".into(),
+                name: "get_weather".into(),
+                arguments: r#"{"city":"Paris"}"#.into(),
+                signature: None
+            }
+        );
+        assert_eq!(val(&encode_response(&r)), val(RESP_TOOL_THINKING));
+    }
+
+    #[test]
+    fn stop_reasons_both_ways() {
+        for (wire, canon) in [
+            ("end_turn", FinishReason::Stop),
+            ("max_tokens", FinishReason::Length),
+            ("stop_sequence", FinishReason::StopSequence),
+            ("tool_use", FinishReason::ToolCalls),
+            ("refusal", FinishReason::ContentFilter),
+            ("pause_turn", FinishReason::Other("pause_turn".into())),
+            (
+                "model_context_window_exceeded",
+                FinishReason::Other("model_context_window_exceeded".into()),
+            ),
+        ] {
+            assert_eq!(finish_from_stop_reason(wire), canon);
+            assert_eq!(stop_reason_from_finish(&canon), wire);
+        }
+        assert_eq!(stop_reason_from_finish(&FinishReason::Error), "end_turn");
+    }
+
+    #[test]
+    fn usage_input_is_total_and_encoding_subtracts() {
+        let u = Usage {
+            input: 100,
+            output: 5,
+            cache_read: 60,
+            cache_write: 30,
+            reasoning: 7,
+        };
+        let w = response::usage_to_wire(&u);
+        assert_eq!(
+            (
+                w.input_tokens,
+                w.cache_read_input_tokens,
+                w.cache_creation_input_tokens,
+                w.output_tokens
+            ),
+            (10, 60, 30, 5)
+        );
+        // Inconsistent canonical counts never underflow.
+        let w = response::usage_to_wire(&Usage {
+            input: 1,
+            cache_read: 5,
+            ..Usage::default()
+        });
+        assert_eq!(w.input_tokens, 0);
+    }
+
+    #[test]
+    fn error_fixture_and_statuses() {
+        let f = decode_error(400, ERR_PROTOCOLS);
+        assert_eq!(
+            f,
+            UpstreamFault {
+                status: 400,
+                kind: FaultKind::InvalidRequest,
+                message: "max_tokens: Field required".into()
+            }
+        );
+        let overloaded = decode_error(
+            529,
+            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        );
+        assert_eq!(overloaded.kind, FaultKind::Overloaded);
+        let html = decode_error(502, b"<html>bad gateway</html>");
+        assert_eq!(
+            (html.kind, html.message.as_str()),
+            (FaultKind::Server, "<html>bad gateway</html>")
+        );
+        assert_eq!(decode_error(503, b"").message, "upstream answered HTTP 503");
+        let long = "é".repeat(1000);
+        assert!(decode_error(500, long.as_bytes()).message.len() <= 512);
+
+        for (status, ty) in [
+            (400, "invalid_request_error"),
+            (401, "authentication_error"),
+            (402, "billing_error"),
+            (403, "permission_error"),
+            (404, "not_found_error"),
+            (413, "request_too_large"),
+            (429, "rate_limit_error"),
+            (500, "api_error"),
+            (504, "timeout_error"),
+            (529, "overloaded_error"),
+            (503, "overloaded_error"),
+            (408, "timeout_error"),
+            (502, "api_error"),
+        ] {
+            let fault = UpstreamFault {
+                status,
+                kind: FaultKind::from_status(status),
+                message: "m".into(),
+            };
+            let reply = encode_error(&fault);
+            assert_eq!(reply.status, status);
+            assert_eq!(reply.content_type, "application/json");
+            let v = val(&reply.body);
+            assert_eq!(v.get("type").and_then(|t| t.as_str()), Some("error"));
+            assert_eq!(
+                v.pointer(["error", "type"]).and_then(|t| t.as_str()),
+                Some(ty),
+                "{status}"
+            );
+            assert_eq!(
+                v.pointer(["error", "message"]).and_then(|t| t.as_str()),
+                Some("m")
+            );
+            let rid = v.get("request_id").and_then(|t| t.as_str()).unwrap();
+            assert_eq!(reply.headers, vec![("request-id", rid.to_string())]);
+            // What we write, we read back.
+            let again = decode_error(status, &reply.body);
+            assert_eq!(again.message, "m");
+        }
+        let s = String::from_utf8(
+            encode_error(&UpstreamFault {
+                status: 429,
+                kind: FaultKind::RateLimited,
+                message: "slow".into(),
+            })
+            .body,
+        )
+        .unwrap();
+        assert!(s.starts_with(r#"{"type":"error","error":{"type":"rate_limit_error","message":"slow"},"request_id":"req_sluice_"#), "{s}");
+    }
+
+    #[test]
+    fn untranslatable_fields_are_named() {
+        let mut c = canonical_request();
+        c.seed = Some(1);
+        assert_eq!(encode_request(&c).unwrap_err().field, "seed");
+        let mut c = canonical_request();
+        c.response_format = Some(ResponseFormat::JsonObject);
+        assert_eq!(encode_request(&c).unwrap_err().field, "response_format");
+        c.response_format = Some(ResponseFormat::JsonSchema {
+            name: "n".into(),
+            schema: json!({}),
+            strict: None,
+        });
+        assert_eq!(encode_request(&c).unwrap_err().field, "response_format");
+        c.response_format = Some(ResponseFormat::Text);
+        assert!(encode_request(&c).is_ok());
+        let mut c = canonical_request();
+        c.messages[1].content[3] = Part::ToolCall {
+            id: "t".into(),
+            name: "f".into(),
+            arguments: "{\"a\":".into(),
+            signature: None,
+        };
+        assert_eq!(
+            encode_request(&c).unwrap_err().field,
+            "messages[1].content[3].arguments"
+        );
+    }
+
+    #[test]
+    fn bad_requests_are_named() {
+        for (body, field) in [
+            (&br#"[]"#[..], ""),
+            (br#"{"messages":[]}"#, "model"),
+            (br#"{"model":"m"}"#, "messages"),
+            (br#"{"model":"m","messages":[{"role":"tool","content":"x"}]}"#, "messages[0].role"),
+            (br#"{"model":"m","messages":[{"role":"user","content":[{"type":"document","source":{}}]}]}"#, "messages[0].content[0].type"),
+            (br#"{"model":"m","messages":[{"role":"user","content":[{"type":"image","source":{"type":"file","file_id":"f"}}]}]}"#, "messages[0].content[0].source.type"),
+            (br#"{"model":"m","messages":[{"role":"user","content":[{"type":"text"}]}]}"#, "messages[0].content[0].text"),
+            (br#"{"model":"m","max_tokens":-1,"messages":[]}"#, "max_tokens"),
+            (br#"{"model":"m","temperature":"hot","messages":[]}"#, "temperature"),
+            (br#"{"model":"m","tool_choice":{"type":"some"},"messages":[]}"#, "tool_choice.type"),
+            (br#"{"model":"m","tools":[{"type":"web_search_20250305","name":"web_search"}],"messages":[]}"#, "tools[0].type"),
+            (br#"{"model":"m","tools":[{"name":"f"}],"messages":[]}"#, "tools[0].input_schema"),
+            (br#"{"model":"m","system":[{"type":"image"}],"messages":[]}"#, "system[0].type"),
+        ] {
+            let e = decode_request(body, None, false).unwrap_err();
+            assert_eq!(e.field, field, "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn decode_variants() {
+        let r = decode_request(
+            br#"{"model":"m","max_tokens":5,"messages":[{"role":"system","content":"late system"},{"role":"user","content":"hi"},{"role":"user","content":[{"type":"image","source":{"type":"url","url":"data:image/gif;base64,R0lG"}},{"type":"tool_result","tool_use_id":"x"}]}],
+               "tool_choice":{"type":"any","disable_parallel_tool_use":false},"thinking":{"type":"adaptive"},"temperature":null,"container":"c"}"#,
+            None,
+            false,
+        )
+        .unwrap();
+        assert_eq!(r.system, vec![Part::text("late system")]);
+        assert_eq!(r.messages[0].content, vec![Part::text("hi")]);
+        assert_eq!(
+            r.messages[1].content[0],
+            Part::Image {
+                source: ImageSource::Base64 {
+                    media_type: "image/gif".into(),
+                    data: "R0lG".into()
+                },
+                extra: Extra::default()
+            }
+        );
+        assert!(
+            matches!(&r.messages[1].content[1], Part::ToolResult { content, name: None, .. } if content.is_empty())
+        );
+        assert_eq!(r.tool_choice, Some(ToolChoice::Required));
+        assert_eq!(r.parallel_tool_calls, Some(true));
+        assert_eq!(r.reasoning, None);
+        assert_eq!(r.temperature, None);
+        assert_eq!(r.extra.get("thinking"), Some(&json!({"type": "adaptive"})));
+        assert_eq!(r.extra.get("container"), Some(&json!("c")));
+        // The adaptive thinking goes back to an Anthropic target unchanged.
+        let v = val(&encode_request(&r).unwrap());
+        assert_eq!(v.get("thinking"), Some(&json!({"type": "adaptive"})));
+    }
+
+    #[test]
+    fn encode_from_other_formats() {
+        // What an OpenAI-shaped canonical request looks like.
+        let mut foreign = Extra::new(Format::OpenAi);
+        foreign.push("user", json!("u"));
+        let mut detail = Extra::new(Format::OpenAi);
+        detail.push("detail", json!("high"));
+        let c = ChatRequest {
+            model: "claude".into(),
+            messages: vec![
+                Message {
+                    role: Role::User,
+                    content: vec![Part::Image {
+                        source: ImageSource::Url("data:image/png;base64,AAAA".into()),
+                        extra: detail,
+                    }],
+                },
+                Message {
+                    role: Role::Assistant,
+                    content: vec![
+                        Part::text(""),
+                        Part::Thinking {
+                            text: "unsigned".into(),
+                            signature: None,
+                        },
+                        Part::ToolCall {
+                            id: "call_1".into(),
+                            name: "f".into(),
+                            arguments: "".into(),
+                            signature: None,
+                        },
+                    ],
+                },
+                Message {
+                    role: Role::User,
+                    content: vec![Part::ToolResult {
+                        id: "call_1".into(),
+                        name: None,
+                        content: vec![ToolResultContent::Json(json!({"t": 1}))],
+                        is_error: false,
+                    }],
+                },
+                Message {
+                    role: Role::User,
+                    content: vec![Part::text("next")],
+                },
+            ],
+            tools: vec![Tool {
+                name: "f".into(),
+                description: None,
+                parameters: json!({"type": "object"}),
+                extra: Extra::default(),
+            }],
+            parallel_tool_calls: Some(false),
+            reasoning: Some(Reasoning {
+                budget_tokens: None,
+                effort: Some("high".into()),
+            }),
+            extra: foreign,
+            ..Default::default()
+        };
+        let v = val(&encode_request(&c).unwrap());
+        let expected = json!({
+            "max_tokens": 8192,
+            "messages": [
+                {"role": "user", "content": [{"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"}}]},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "call_1", "name": "f", "input": {}}]},
+                {"role": "user", "content": [
+                    {"type": "tool_result", "tool_use_id": "call_1", "content": [{"type": "text", "text": "{\"t\":1}"}]},
+                    {"type": "text", "text": "next"}
+                ]}
+            ],
+            "model": "claude",
+            "thinking": {"type": "enabled", "budget_tokens": 4096},
+            "tool_choice": {"type": "auto", "disable_parallel_tool_use": true},
+            "tools": [{"name": "f", "input_schema": {"type": "object"}}]
+        });
+        assert_eq!(v, expected, "{}", sonic_rs::to_string(&v).unwrap());
+        // No thinking, no max_tokens: the default.
+        let plain = ChatRequest {
+            model: "m".into(),
+            ..Default::default()
+        };
+        let v = val(&encode_request(&plain).unwrap());
+        assert_eq!(v.get("max_tokens").and_then(|m| m.as_u64()), Some(4096));
+        assert_eq!(request_path("claude", true), "/v1/messages");
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let samples: [&[u8]; 9] = [
+            b"",
+            b"{",
+            b"null",
+            b"{\"model\":1}",
+            b"{\"content\":{}}",
+            b"{\"content\":[1,{\"type\":7},{\"type\":\"tool_use\",\"input\":[]}]}",
+            b"{\"model\":\"m\",\"messages\":[1,2]}",
+            b"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[null]}]}",
+            &[0xff, 0xfe, 0x00],
+        ];
+        for s in samples {
+            let _ = decode_request(s, None, false);
+            let _ = decode_response(s);
+            let _ = decode_error(500, s);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let _ = decode_request(&body, None, false);
+            let _ = decode_response(&body);
+            let _ = decode_error(400, &body);
+        }
+    }
+}

@@ -1,0 +1,688 @@
+//! Anthropic Messages requests (PROTOCOLS 3.2): `decode_request` (integration: a client's body to
+//! canonical) and `encode_request` (provider: canonical to an upstream body).
+//!
+//! Decoding walks a `sonic_rs::Value` so every rejected field is named with its path
+//! (`messages[1].content[0].source`), and top-level or per-block fields the canonical types do not
+//! model are kept as extras tagged `Format::Anthropic`. Encoding rejects what Anthropic cannot
+//! express (`seed`, a JSON `response_format`) instead of dropping it.
+
+use super::types::*;
+use crate::canonical::{
+    parse_data_url, ChatRequest, ConvertError, Extra, ImageSource, Json, Message, Part, Reasoning,
+    ResponseFormat, Role, Tool, ToolChoice, ToolResultContent,
+};
+use crate::formats::Format;
+use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// `max_tokens` written when the canonical request has none: Anthropic requires the field, and
+/// 4096 is accepted by every current Claude model.
+pub const DEFAULT_MAX_TOKENS: u32 = 4096;
+
+/// Top-level fields `encode_request` writes itself; an extra with one of these names is skipped.
+const TYPED_FIELDS: &[&str] = &[
+    "model",
+    "max_tokens",
+    "messages",
+    "system",
+    "temperature",
+    "top_p",
+    "top_k",
+    "stop_sequences",
+    "stream",
+    "tools",
+    "tool_choice",
+];
+
+// ---- decode ------------------------------------------------------------------------------------
+
+fn err(field: impl Into<String>, message: impl Into<String>) -> ConvertError {
+    ConvertError::new(field, message)
+}
+
+fn as_str<'v>(v: &'v Json, field: &str) -> Result<&'v str, ConvertError> {
+    v.as_str().ok_or_else(|| err(field, "must be a string"))
+}
+
+fn req_str<'v>(obj: &'v Json, key: &str, path: &str) -> Result<&'v str, ConvertError> {
+    match obj.get(key) {
+        Some(v) => as_str(v, &format!("{path}.{key}")),
+        None => Err(err(format!("{path}.{key}"), "Field required")),
+    }
+}
+
+fn as_u32(v: &Json, field: &str) -> Result<u32, ConvertError> {
+    v.as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| err(field, "must be a non-negative integer"))
+}
+
+fn as_f64(v: &Json, field: &str) -> Result<f64, ConvertError> {
+    v.as_f64().ok_or_else(|| err(field, "must be a number"))
+}
+
+fn as_array<'v>(v: &'v Json, field: &str) -> Result<&'v sonic_rs::Array, ConvertError> {
+    v.as_array().ok_or_else(|| err(field, "must be an array"))
+}
+
+/// The fields of block `b` other than `known`, as an Anthropic extra (empty: `Extra::default()`).
+fn block_extra(b: &Json, known: &[&str]) -> Extra {
+    let mut extra = Extra::default();
+    if let Some(obj) = b.as_object() {
+        for (k, v) in obj.iter() {
+            if !known.contains(&k) && !v.is_null() {
+                if extra.format.is_none() {
+                    extra = Extra::new(Format::Anthropic);
+                }
+                extra.push(k, v.clone());
+            }
+        }
+    }
+    extra
+}
+
+/// A client's Anthropic Messages body -> canonical. `path_model` and `stream` are unused: the
+/// model and the stream flag travel in the body.
+pub fn decode_request(
+    body: &[u8],
+    _path_model: Option<&str>,
+    _stream: bool,
+) -> Result<ChatRequest, ConvertError> {
+    let v: Json = sonic_rs::from_slice(body)
+        .map_err(|e| err("", format!("request body is not valid JSON: {e}")))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| err("", "request body must be a JSON object"))?;
+    let mut req = ChatRequest::default();
+    let mut extra = Extra::new(Format::Anthropic);
+    let mut messages = None;
+    let mut model = None;
+    for (k, val) in obj.iter() {
+        if val.is_null() && k != "model" && k != "messages" {
+            continue;
+        }
+        match k {
+            "model" => model = Some(as_str(val, "model")?.to_string()),
+            "messages" => messages = Some(as_array(val, "messages")?),
+            "max_tokens" => req.max_tokens = Some(as_u32(val, "max_tokens")?),
+            "system" => req.system = decode_system(val)?,
+            "temperature" => req.temperature = Some(as_f64(val, "temperature")?),
+            "top_p" => req.top_p = Some(as_f64(val, "top_p")?),
+            "top_k" => req.top_k = Some(as_u32(val, "top_k")?),
+            "stop_sequences" => {
+                for (i, s) in as_array(val, "stop_sequences")?.iter().enumerate() {
+                    req.stop
+                        .push(as_str(s, &format!("stop_sequences[{i}]"))?.to_string());
+                }
+            }
+            "stream" => {
+                req.stream = val
+                    .as_bool()
+                    .ok_or_else(|| err("stream", "must be a boolean"))?
+            }
+            "tools" => {
+                for (i, t) in as_array(val, "tools")?.iter().enumerate() {
+                    req.tools.push(decode_tool(t, i)?);
+                }
+            }
+            "tool_choice" => decode_tool_choice(val, &mut req)?,
+            "thinking" => match val.get("type").and_then(|t| t.as_str()) {
+                Some("enabled") => {
+                    let budget = match val.get("budget_tokens") {
+                        Some(b) => Some(as_u32(b, "thinking.budget_tokens")?),
+                        None => None,
+                    };
+                    req.reasoning = Some(Reasoning {
+                        budget_tokens: budget,
+                        effort: None,
+                    });
+                }
+                // `disabled`, `adaptive` and future kinds have no canonical form.
+                Some(_) => extra.push("thinking", val.clone()),
+                None => return Err(err("thinking.type", "Field required")),
+            },
+            _ => extra.push(k, val.clone()),
+        }
+    }
+    req.model = model.ok_or_else(|| err("model", "Field required"))?;
+    let messages = messages.ok_or_else(|| err("messages", "Field required"))?;
+    for (i, m) in messages.iter().enumerate() {
+        decode_message(m, i, &mut req)?;
+    }
+    fill_tool_result_names(&mut req.messages);
+    if !extra.is_empty() {
+        req.extra = extra;
+    }
+    Ok(req)
+}
+
+fn decode_system(v: &Json) -> Result<Vec<Part>, ConvertError> {
+    if let Some(s) = v.as_str() {
+        return Ok(vec![Part::text(s)]);
+    }
+    let blocks = v
+        .as_array()
+        .ok_or_else(|| err("system", "must be a string or an array of text blocks"))?;
+    let mut out = Vec::with_capacity(blocks.len());
+    for (i, b) in blocks.iter().enumerate() {
+        let path = format!("system[{i}]");
+        match b.get("type").and_then(|t| t.as_str()) {
+            Some("text") => out.push(Part::Text {
+                text: req_str(b, "text", &path)?.to_string(),
+                extra: block_extra(b, &["type", "text"]),
+            }),
+            _ => return Err(err(format!("{path}.type"), "system blocks must be text")),
+        }
+    }
+    Ok(out)
+}
+
+fn decode_message(m: &Json, i: usize, req: &mut ChatRequest) -> Result<(), ConvertError> {
+    let path = format!("messages[{i}]");
+    let role = match req_str(m, "role", &path)? {
+        "user" => Role::User,
+        "assistant" => Role::Assistant,
+        // Newer SDK types allow a system message; it joins the top-level system prompt.
+        "system" => {
+            let content = m
+                .get("content")
+                .ok_or_else(|| err(format!("{path}.content"), "Field required"))?;
+            let parts = decode_content(content, &format!("{path}.content"))?;
+            for p in parts {
+                match p {
+                    Part::Text { .. } => req.system.push(p),
+                    _ => {
+                        return Err(err(
+                            format!("{path}.content"),
+                            "system messages may hold only text",
+                        ))
+                    }
+                }
+            }
+            return Ok(());
+        }
+        other => {
+            return Err(err(
+                format!("{path}.role"),
+                format!("unknown role `{other}` (expected `user` or `assistant`)"),
+            ))
+        }
+    };
+    let content = m
+        .get("content")
+        .ok_or_else(|| err(format!("{path}.content"), "Field required"))?;
+    let content = decode_content(content, &format!("{path}.content"))?;
+    req.messages.push(Message { role, content });
+    Ok(())
+}
+
+fn decode_content(v: &Json, path: &str) -> Result<Vec<Part>, ConvertError> {
+    if let Some(s) = v.as_str() {
+        return Ok(vec![Part::text(s)]);
+    }
+    let blocks = v
+        .as_array()
+        .ok_or_else(|| err(path, "must be a string or an array of content blocks"))?;
+    blocks
+        .iter()
+        .enumerate()
+        .map(|(j, b)| decode_block(b, &format!("{path}[{j}]")))
+        .collect()
+}
+
+fn decode_block(b: &Json, path: &str) -> Result<Part, ConvertError> {
+    if !b.is_object() {
+        return Err(err(path, "content block must be an object"));
+    }
+    let ty = req_str(b, "type", path)?;
+    Ok(match ty {
+        "text" => Part::Text {
+            text: req_str(b, "text", path)?.to_string(),
+            extra: block_extra(b, &["type", "text"]),
+        },
+        "image" => Part::Image {
+            source: decode_image_source(
+                b.get("source")
+                    .ok_or_else(|| err(format!("{path}.source"), "Field required"))?,
+                &format!("{path}.source"),
+            )?,
+            extra: block_extra(b, &["type", "source"]),
+        },
+        "tool_use" => {
+            let input = match b.get("input") {
+                Some(i) if !i.is_null() => sonic_rs::to_string(i)
+                    .map_err(|e| err(format!("{path}.input"), e.to_string()))?,
+                _ => "{}".to_string(),
+            };
+            Part::ToolCall {
+                id: req_str(b, "id", path)?.to_string(),
+                name: req_str(b, "name", path)?.to_string(),
+                arguments: input,
+                signature: None,
+            }
+        }
+        "tool_result" => Part::ToolResult {
+            id: req_str(b, "tool_use_id", path)?.to_string(),
+            name: None,
+            content: decode_tool_result_content(b.get("content"), &format!("{path}.content"))?,
+            is_error: match b.get("is_error") {
+                Some(e) if !e.is_null() => e
+                    .as_bool()
+                    .ok_or_else(|| err(format!("{path}.is_error"), "must be a boolean"))?,
+                _ => false,
+            },
+        },
+        "thinking" => Part::Thinking {
+            text: req_str(b, "thinking", path)?.to_string(),
+            signature: b
+                .get("signature")
+                .and_then(|s| s.as_str())
+                .map(str::to_string),
+        },
+        "redacted_thinking" => Part::RedactedThinking {
+            data: req_str(b, "data", path)?.to_string(),
+        },
+        other => {
+            return Err(err(
+                format!("{path}.type"),
+                format!("content block type `{other}` cannot be translated to other formats"),
+            ))
+        }
+    })
+}
+
+fn decode_image_source(src: &Json, path: &str) -> Result<ImageSource, ConvertError> {
+    match req_str(src, "type", path)? {
+        "base64" => Ok(ImageSource::Base64 {
+            media_type: req_str(src, "media_type", path)?.to_string(),
+            data: req_str(src, "data", path)?.to_string(),
+        }),
+        "url" => {
+            let url = req_str(src, "url", path)?;
+            Ok(match parse_data_url(url) {
+                Some((media_type, data)) => ImageSource::Base64 { media_type, data },
+                None => ImageSource::Url(url.to_string()),
+            })
+        }
+        other => Err(err(
+            format!("{path}.type"),
+            format!("image source type `{other}` cannot be translated (use base64 or url)"),
+        )),
+    }
+}
+
+fn decode_tool_result_content(
+    v: Option<&Json>,
+    path: &str,
+) -> Result<Vec<ToolResultContent>, ConvertError> {
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    if let Some(s) = v.as_str() {
+        return Ok(vec![ToolResultContent::Text(s.to_string())]);
+    }
+    let blocks = v
+        .as_array()
+        .ok_or_else(|| err(path, "must be a string or an array of content blocks"))?;
+    let mut out = Vec::with_capacity(blocks.len());
+    for (j, b) in blocks.iter().enumerate() {
+        let bpath = format!("{path}[{j}]");
+        match decode_block(b, &bpath)? {
+            Part::Text { text, .. } => out.push(ToolResultContent::Text(text)),
+            Part::Image { source, .. } => out.push(ToolResultContent::Image(source)),
+            _ => {
+                return Err(err(
+                    format!("{bpath}.type"),
+                    "tool results may hold only text and image blocks",
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn decode_tool(t: &Json, i: usize) -> Result<Tool, ConvertError> {
+    let path = format!("tools[{i}]");
+    if let Some(ty) = t.get("type").and_then(|t| t.as_str()) {
+        if ty != "custom" {
+            return Err(err(
+                format!("{path}.type"),
+                format!("server tool `{ty}` cannot be translated to other formats"),
+            ));
+        }
+    }
+    let description = match t.get("description") {
+        Some(d) if !d.is_null() => Some(as_str(d, &format!("{path}.description"))?.to_string()),
+        _ => None,
+    };
+    let parameters = t
+        .get("input_schema")
+        .filter(|s| s.is_object())
+        .ok_or_else(|| {
+            err(
+                format!("{path}.input_schema"),
+                "must be a JSON Schema object",
+            )
+        })?
+        .clone();
+    Ok(Tool {
+        name: req_str(t, "name", &path)?.to_string(),
+        description,
+        parameters,
+        extra: block_extra(t, &["name", "description", "input_schema"]),
+    })
+}
+
+fn decode_tool_choice(v: &Json, req: &mut ChatRequest) -> Result<(), ConvertError> {
+    req.tool_choice = Some(match req_str(v, "type", "tool_choice")? {
+        "auto" => ToolChoice::Auto,
+        "any" => ToolChoice::Required,
+        "none" => ToolChoice::None,
+        "tool" => ToolChoice::Named(req_str(v, "name", "tool_choice")?.to_string()),
+        other => {
+            return Err(err(
+                "tool_choice.type",
+                format!("unknown tool_choice type `{other}`"),
+            ))
+        }
+    });
+    if let Some(d) = v.get("disable_parallel_tool_use").filter(|d| !d.is_null()) {
+        let d = d
+            .as_bool()
+            .ok_or_else(|| err("tool_choice.disable_parallel_tool_use", "must be a boolean"))?;
+        req.parallel_tool_calls = Some(!d);
+    }
+    Ok(())
+}
+
+/// Fills `ToolResult.name` from the matching earlier `ToolCall` (formats keyed by name need it).
+fn fill_tool_result_names(messages: &mut [Message]) {
+    let mut names: HashMap<String, String> = HashMap::new();
+    for m in messages.iter_mut() {
+        for p in m.content.iter_mut() {
+            match p {
+                Part::ToolCall { id, name, .. } => {
+                    names.insert(id.clone(), name.clone());
+                }
+                Part::ToolResult { id, name, .. } if name.is_none() => {
+                    *name = names.get(id.as_str()).cloned();
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+// ---- encode ------------------------------------------------------------------------------------
+
+/// Token budget for an OpenAI-style effort level (the common gateway mapping).
+fn effort_budget(effort: &str) -> Result<Option<u32>, ConvertError> {
+    match effort {
+        "none" => Ok(None),
+        "minimal" | "low" => Ok(Some(1024)),
+        "medium" => Ok(Some(2048)),
+        "high" | "xhigh" => Ok(Some(4096)),
+        other => Err(err(
+            "reasoning_effort",
+            format!("effort `{other}` has no Anthropic thinking budget"),
+        )),
+    }
+}
+
+/// Canonical -> Anthropic Messages body for an upstream.
+///
+/// Defaults for fields Anthropic requires: `max_tokens` is `DEFAULT_MAX_TOKENS` (or the thinking
+/// budget plus 4096 when that is larger, since the budget must stay below `max_tokens`).
+pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    if req.seed.is_some() {
+        return Err(err("seed", "Anthropic has no seed parameter"));
+    }
+    match &req.response_format {
+        None | Some(ResponseFormat::Text) => {}
+        Some(_) => {
+            return Err(err(
+                "response_format",
+                "Anthropic Messages has no JSON response format",
+            ))
+        }
+    }
+    let budget = match &req.reasoning {
+        Some(Reasoning {
+            budget_tokens: Some(b),
+            ..
+        }) => Some(*b),
+        Some(Reasoning {
+            effort: Some(e), ..
+        }) => effort_budget(e)?,
+        _ => None,
+    };
+    let max_tokens = req.max_tokens.unwrap_or_else(|| {
+        budget.map_or(DEFAULT_MAX_TOKENS, |b| {
+            b.saturating_add(4096).max(DEFAULT_MAX_TOKENS)
+        })
+    });
+    let extra = req.extra.for_target(Format::Anthropic);
+    let extra: Vec<(String, Json)> = extra
+        .iter()
+        .filter(|(k, _)| {
+            let typed = TYPED_FIELDS.contains(&k.as_str()) || (k == "thinking" && budget.is_some());
+            !typed
+        })
+        .cloned()
+        .collect();
+    let body = AnthropicRequest {
+        max_tokens,
+        messages: encode_messages(&req.messages)?,
+        model: &req.model,
+        stop_sequences: &req.stop,
+        stream: req.stream,
+        system: encode_system(&req.system)?,
+        temperature: req.temperature,
+        thinking: budget.map(|b| AnthropicThinking {
+            kind: "enabled",
+            budget_tokens: b,
+        }),
+        tool_choice: encode_tool_choice(req),
+        tools: req
+            .tools
+            .iter()
+            .map(|t| AnthropicTool {
+                name: &t.name,
+                description: t.description.as_deref(),
+                input_schema: &t.parameters,
+                extra: RawFields(t.extra.for_target(Format::Anthropic)),
+            })
+            .collect(),
+        top_k: req.top_k,
+        top_p: req.top_p,
+        extra: RawFields(&extra),
+    };
+    sonic_rs::to_vec(&body).map_err(|e| err("", format!("cannot serialize request: {e}")))
+}
+
+fn encode_system(system: &[Part]) -> Result<Option<AnthropicSystem<'_>>, ConvertError> {
+    match system {
+        [] => Ok(None),
+        [Part::Text { text, extra }] if extra.for_target(Format::Anthropic).is_empty() => {
+            Ok(Some(AnthropicSystem::Text(text)))
+        }
+        parts => {
+            let mut blocks = Vec::with_capacity(parts.len());
+            for (i, p) in parts.iter().enumerate() {
+                match p {
+                    Part::Text { text, extra } => blocks.push(AnthropicBlock::Text {
+                        text: Cow::Borrowed(text),
+                        extra: RawFields(extra.for_target(Format::Anthropic)),
+                    }),
+                    _ => {
+                        return Err(err(
+                            format!("system[{i}]"),
+                            "Anthropic system prompts hold only text",
+                        ))
+                    }
+                }
+            }
+            Ok(Some(AnthropicSystem::Blocks(blocks)))
+        }
+    }
+}
+
+/// Messages, with consecutive same-role turns merged (Anthropic wants all tool results for one
+/// assistant turn in the next user turn; it merges consecutive turns itself anyway).
+fn encode_messages(messages: &[Message]) -> Result<Vec<AnthropicMessage<'_>>, ConvertError> {
+    let mut out: Vec<AnthropicMessage<'_>> = Vec::with_capacity(messages.len());
+    for (i, m) in messages.iter().enumerate() {
+        let role = match m.role {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        };
+        let mut blocks = Vec::with_capacity(m.content.len());
+        for (j, p) in m.content.iter().enumerate() {
+            if let Some(b) = encode_part(p, &format!("messages[{i}].content[{j}]"))? {
+                blocks.push(b);
+            }
+        }
+        match out.last_mut() {
+            Some(last) if last.role == role => last.content.extend(blocks),
+            _ => out.push(AnthropicMessage {
+                role,
+                content: blocks,
+            }),
+        }
+    }
+    Ok(out)
+}
+
+fn encode_image(source: &ImageSource) -> AnthropicImageSource<'_> {
+    match source {
+        ImageSource::Url(url) => match parse_data_url(url) {
+            Some((media_type, data)) => AnthropicImageSource::Base64 {
+                media_type: Cow::Owned(media_type),
+                data: Cow::Owned(data),
+            },
+            None => AnthropicImageSource::Url { url },
+        },
+        ImageSource::Base64 { media_type, data } => AnthropicImageSource::Base64 {
+            media_type: Cow::Borrowed(media_type),
+            data: Cow::Borrowed(data),
+        },
+    }
+}
+
+/// Parses tool-call arguments into the `input` object Anthropic requires ("" means `{}`).
+pub(super) fn arguments_object(arguments: &str) -> Option<Json> {
+    if arguments.trim().is_empty() {
+        return Some(Json::new_object());
+    }
+    sonic_rs::from_str::<Json>(arguments)
+        .ok()
+        .filter(|v| v.is_object())
+}
+
+/// One canonical part as an Anthropic block; `None` for parts Anthropic has no use for.
+fn encode_part<'a>(p: &'a Part, path: &str) -> Result<Option<AnthropicBlock<'a>>, ConvertError> {
+    Ok(Some(match p {
+        Part::Text { text, extra } => {
+            let extra = extra.for_target(Format::Anthropic);
+            // Anthropic rejects empty text blocks; OpenAI assistant turns often carry "".
+            if text.is_empty() && extra.is_empty() {
+                return Ok(None);
+            }
+            AnthropicBlock::Text {
+                text: Cow::Borrowed(text),
+                extra: RawFields(extra),
+            }
+        }
+        Part::Image { source, extra } => AnthropicBlock::Image {
+            source: encode_image(source),
+            extra: RawFields(extra.for_target(Format::Anthropic)),
+        },
+        Part::ToolCall {
+            id,
+            name,
+            arguments,
+            ..
+        } => AnthropicBlock::ToolUse {
+            id,
+            name,
+            input: arguments_object(arguments).ok_or_else(|| {
+                err(
+                    format!("{path}.arguments"),
+                    "tool call arguments must be a JSON object",
+                )
+            })?,
+        },
+        Part::ToolResult {
+            id,
+            content,
+            is_error,
+            ..
+        } => AnthropicBlock::ToolResult {
+            tool_use_id: id,
+            content: encode_tool_result(content),
+            is_error: *is_error,
+        },
+        Part::Thinking {
+            text,
+            signature: Some(signature),
+        } => AnthropicBlock::Thinking {
+            thinking: text,
+            signature,
+        },
+        // NOTE: Anthropic rejects thinking blocks without its signature, and reasoning from
+        // another provider cannot be verified; it is context for that provider only.
+        Part::Thinking {
+            signature: None, ..
+        } => return Ok(None),
+        Part::RedactedThinking { data } => AnthropicBlock::RedactedThinking { data },
+    }))
+}
+
+fn encode_tool_result(content: &[ToolResultContent]) -> Option<AnthropicToolResultContent<'_>> {
+    match content {
+        [] => None,
+        [ToolResultContent::Text(t)] => Some(AnthropicToolResultContent::Text(Cow::Borrowed(t))),
+        parts => Some(AnthropicToolResultContent::Blocks(
+            parts
+                .iter()
+                .map(|c| match c {
+                    ToolResultContent::Text(t) => AnthropicBlock::Text {
+                        text: Cow::Borrowed(t),
+                        extra: RawFields::default(),
+                    },
+                    ToolResultContent::Json(j) => AnthropicBlock::Text {
+                        text: Cow::Owned(sonic_rs::to_string(j).unwrap_or_default()),
+                        extra: RawFields::default(),
+                    },
+                    ToolResultContent::Image(source) => AnthropicBlock::Image {
+                        source: encode_image(source),
+                        extra: RawFields::default(),
+                    },
+                })
+                .collect(),
+        )),
+    }
+}
+
+fn encode_tool_choice(req: &ChatRequest) -> Option<AnthropicToolChoice<'_>> {
+    let (kind, name) = match &req.tool_choice {
+        Some(ToolChoice::Auto) => ("auto", None),
+        Some(ToolChoice::Required) => ("any", None),
+        Some(ToolChoice::None) => ("none", None),
+        Some(ToolChoice::Named(n)) => ("tool", Some(n.as_str())),
+        // Parallel calls can only be switched off through a tool_choice.
+        None if req.parallel_tool_calls == Some(false) && !req.tools.is_empty() => ("auto", None),
+        None => return None,
+    };
+    // `none` has no disable_parallel_tool_use field.
+    let disable = match (kind, req.parallel_tool_calls) {
+        ("none", _) | (_, None) => None,
+        (_, Some(p)) => Some(!p),
+    };
+    Some(AnthropicToolChoice {
+        kind,
+        name,
+        disable_parallel_tool_use: disable,
+    })
+}

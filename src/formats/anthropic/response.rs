@@ -1,0 +1,196 @@
+//! Anthropic Messages non-streaming responses (PROTOCOLS 3.3): `decode_response` (provider: an
+//! upstream's body to canonical) and `encode_response` (integration: canonical to the client).
+//!
+//! Usage rule: Anthropic's `input_tokens` excludes cache reads and writes; canonical `Usage.input`
+//! is the total input (`input_tokens + cache_creation_input_tokens + cache_read_input_tokens`)
+//! with `cache_read` / `cache_write` alongside, and encoding subtracts them again.
+
+use super::request::arguments_object;
+use super::types::*;
+use crate::canonical::{ChatResponse, ConvertError, Extra, FinishReason, Json, Part, Usage};
+use crate::formats::Format;
+use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+use std::borrow::Cow;
+
+/// `stop_reason` -> canonical (PROTOCOLS 8.2); unknown values are kept verbatim.
+pub fn finish_from_stop_reason(reason: &str) -> FinishReason {
+    match reason {
+        "end_turn" => FinishReason::Stop,
+        "max_tokens" => FinishReason::Length,
+        "stop_sequence" => FinishReason::StopSequence,
+        "tool_use" => FinishReason::ToolCalls,
+        "refusal" => FinishReason::ContentFilter,
+        other => FinishReason::Other(other.to_string()),
+    }
+}
+
+/// Canonical -> `stop_reason`. `Other` values are written verbatim (the SDK does not validate
+/// the enum); `Error` has no Anthropic value and the body is a success, so it ends the turn.
+pub fn stop_reason_from_finish(finish: &FinishReason) -> &str {
+    match finish {
+        FinishReason::Stop | FinishReason::Error => "end_turn",
+        FinishReason::Length => "max_tokens",
+        FinishReason::StopSequence => "stop_sequence",
+        FinishReason::ToolCalls => "tool_use",
+        FinishReason::ContentFilter => "refusal",
+        FinishReason::Other(v) => v,
+    }
+}
+
+/// Anthropic `usage` object -> canonical (input becomes the total input).
+pub fn usage_from_wire(u: &Json) -> Usage {
+    let n = |k: &str| u.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+    let cache_read = n("cache_read_input_tokens");
+    let cache_write = n("cache_creation_input_tokens");
+    Usage {
+        input: n("input_tokens")
+            .saturating_add(cache_read)
+            .saturating_add(cache_write),
+        output: n("output_tokens"),
+        cache_read,
+        cache_write,
+        reasoning: 0,
+    }
+}
+
+/// Canonical usage -> Anthropic (input without the cached parts).
+pub fn usage_to_wire(u: &Usage) -> AnthropicUsage {
+    AnthropicUsage {
+        input_tokens: u
+            .input
+            .saturating_sub(u.cache_read.saturating_add(u.cache_write)),
+        cache_creation_input_tokens: u.cache_write,
+        cache_read_input_tokens: u.cache_read,
+        output_tokens: u.output,
+    }
+}
+
+fn str_field(v: &Json, key: &str) -> String {
+    v.get(key)
+        .and_then(|s| s.as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// An upstream's Anthropic `message` body -> canonical.
+pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
+    let v: Json = sonic_rs::from_slice(body)
+        .map_err(|e| ConvertError::new("", format!("response body is not valid JSON: {e}")))?;
+    if !v.is_object() {
+        return Err(ConvertError::new("", "response body must be a JSON object"));
+    }
+    let blocks = v
+        .get("content")
+        .and_then(|c| c.as_array())
+        .ok_or_else(|| ConvertError::new("content", "missing content array"))?;
+    let mut content = Vec::with_capacity(blocks.len());
+    for b in blocks.iter() {
+        match b.get("type").and_then(|t| t.as_str()) {
+            Some("text") => {
+                let mut extra = Extra::default();
+                if let Some(obj) = b.as_object() {
+                    for (k, val) in obj.iter() {
+                        if k != "type" && k != "text" && !val.is_null() {
+                            if extra.format.is_none() {
+                                extra = Extra::new(Format::Anthropic);
+                            }
+                            extra.push(k, val.clone());
+                        }
+                    }
+                }
+                content.push(Part::Text {
+                    text: str_field(b, "text"),
+                    extra,
+                });
+            }
+            Some("thinking") => content.push(Part::Thinking {
+                text: str_field(b, "thinking"),
+                signature: b
+                    .get("signature")
+                    .and_then(|s| s.as_str())
+                    .map(str::to_string),
+            }),
+            Some("redacted_thinking") => content.push(Part::RedactedThinking {
+                data: str_field(b, "data"),
+            }),
+            Some("tool_use") => content.push(Part::ToolCall {
+                id: str_field(b, "id"),
+                name: str_field(b, "name"),
+                arguments: match b.get("input") {
+                    Some(i) if !i.is_null() => sonic_rs::to_string(i).unwrap_or_default(),
+                    _ => "{}".to_string(),
+                },
+                signature: None,
+            }),
+            // NOTE: server-tool blocks (server_tool_use, web_search_tool_result, ...) have no
+            // canonical form; they describe work the upstream already did, so they are skipped.
+            _ => {}
+        }
+    }
+    let finish = match v.get("stop_reason").and_then(|r| r.as_str()) {
+        Some(r) => finish_from_stop_reason(r),
+        None => FinishReason::Stop,
+    };
+    Ok(ChatResponse {
+        id: str_field(&v, "id"),
+        model: str_field(&v, "model"),
+        content,
+        finish,
+        usage: v.get("usage").map(usage_from_wire).unwrap_or_default(),
+        stop_sequence: v
+            .get("stop_sequence")
+            .and_then(|s| s.as_str())
+            .map(str::to_string),
+        // Anthropic has no creation time; formats that do get the time of arrival.
+        created: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    })
+}
+
+/// Canonical -> the `message` body for an Anthropic client (compact, real field order).
+pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
+    let content = resp
+        .content
+        .iter()
+        .filter_map(|p| {
+            Some(match p {
+                Part::Text { text, extra } => AnthropicBlock::Text {
+                    text: Cow::Borrowed(text),
+                    extra: RawFields(extra.for_target(Format::Anthropic)),
+                },
+                Part::ToolCall {
+                    id,
+                    name,
+                    arguments,
+                    ..
+                } => AnthropicBlock::ToolUse {
+                    id,
+                    name,
+                    // NOTE: arguments that are not a JSON object (a truncated upstream answer)
+                    // cannot be an Anthropic `input`; the client sees an empty object.
+                    input: arguments_object(arguments).unwrap_or_else(Json::new_object),
+                },
+                Part::Thinking { text, signature } => AnthropicBlock::Thinking {
+                    thinking: text,
+                    signature: signature.as_deref().unwrap_or(""),
+                },
+                Part::RedactedThinking { data } => AnthropicBlock::RedactedThinking { data },
+                // Images and tool results never occur in an assistant answer.
+                Part::Image { .. } | Part::ToolResult { .. } => return None,
+            })
+        })
+        .collect();
+    let body = AnthropicResponse {
+        id: &resp.id,
+        kind: "message",
+        role: "assistant",
+        model: &resp.model,
+        content,
+        stop_reason: stop_reason_from_finish(&resp.finish),
+        stop_sequence: resp.stop_sequence.as_deref(),
+        usage: usage_to_wire(&resp.usage),
+    };
+    sonic_rs::to_vec(&body).unwrap_or_default()
+}

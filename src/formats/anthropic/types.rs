@@ -1,0 +1,190 @@
+//! Anthropic Messages wire structs for what Sluice writes (PROTOCOLS 3.2, 3.3, 3.5): requests to an
+//! Anthropic upstream, responses and errors to an Anthropic client. Field order follows the real
+//! API. Decoding walks `sonic_rs::Value` instead (see `request.rs`), so that every rejected field
+//! can be named and unknown fields kept as raw extras.
+
+use crate::canonical::Json;
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+use std::borrow::Cow;
+
+/// Raw extra fields (`Extra::for_target`), flattened into the enclosing object.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawFields<'a>(pub &'a [(String, Json)]);
+
+impl Serialize for RawFields<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+#[derive(Serialize, Debug)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AnthropicImageSource<'a> {
+    Base64 {
+        media_type: Cow<'a, str>,
+        data: Cow<'a, str>,
+    },
+    Url {
+        url: &'a str,
+    },
+}
+
+/// `tool_result.content`: a plain string or blocks.
+#[derive(Serialize, Debug)]
+#[serde(untagged)]
+pub enum AnthropicToolResultContent<'a> {
+    Text(Cow<'a, str>),
+    Blocks(Vec<AnthropicBlock<'a>>),
+}
+
+/// A content block, in requests (all variants) and responses (text, thinking, tool_use).
+#[derive(Serialize, Debug)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AnthropicBlock<'a> {
+    Text {
+        text: Cow<'a, str>,
+        #[serde(flatten)]
+        extra: RawFields<'a>,
+    },
+    Image {
+        source: AnthropicImageSource<'a>,
+        #[serde(flatten)]
+        extra: RawFields<'a>,
+    },
+    ToolUse {
+        id: &'a str,
+        name: &'a str,
+        input: Json,
+    },
+    ToolResult {
+        tool_use_id: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        content: Option<AnthropicToolResultContent<'a>>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        is_error: bool,
+    },
+    Thinking {
+        thinking: &'a str,
+        signature: &'a str,
+    },
+    RedactedThinking {
+        data: &'a str,
+    },
+}
+
+#[derive(Serialize, Debug)]
+pub struct AnthropicMessage<'a> {
+    pub role: &'static str,
+    pub content: Vec<AnthropicBlock<'a>>,
+}
+
+/// `system`: a string when it is one plain text block, else blocks (to keep `cache_control`).
+#[derive(Serialize, Debug)]
+#[serde(untagged)]
+pub enum AnthropicSystem<'a> {
+    Text(&'a str),
+    Blocks(Vec<AnthropicBlock<'a>>),
+}
+
+#[derive(Serialize, Debug)]
+pub struct AnthropicTool<'a> {
+    pub name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<&'a str>,
+    pub input_schema: &'a Json,
+    #[serde(flatten)]
+    pub extra: RawFields<'a>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct AnthropicToolChoice<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disable_parallel_tool_use: Option<bool>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct AnthropicThinking {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub budget_tokens: u32,
+}
+
+/// `POST /v1/messages` body, in the order the official SDK writes the common fields.
+#[derive(Serialize, Debug)]
+pub struct AnthropicRequest<'a> {
+    pub max_tokens: u32,
+    pub messages: Vec<AnthropicMessage<'a>>,
+    pub model: &'a str,
+    #[serde(skip_serializing_if = "no_strings")]
+    pub stop_sequences: &'a [String],
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<AnthropicSystem<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<AnthropicThinking>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<AnthropicToolChoice<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<AnthropicTool<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    #[serde(flatten)]
+    pub extra: RawFields<'a>,
+}
+
+fn no_strings(s: &&[String]) -> bool {
+    s.is_empty()
+}
+
+/// Usage in the order the live API writes it (input, cache creation, cache read, output).
+#[derive(Serialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AnthropicUsage {
+    pub input_tokens: u64,
+    pub cache_creation_input_tokens: u64,
+    pub cache_read_input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+/// Non-streaming `message` response (PROTOCOLS 3.3).
+#[derive(Serialize, Debug)]
+pub struct AnthropicResponse<'a> {
+    pub id: &'a str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub role: &'static str,
+    pub model: &'a str,
+    pub content: Vec<AnthropicBlock<'a>>,
+    pub stop_reason: &'a str,
+    pub stop_sequence: Option<&'a str>,
+    pub usage: AnthropicUsage,
+}
+
+#[derive(Serialize, Debug)]
+pub struct AnthropicErrorDetail<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+    pub message: &'a str,
+}
+
+/// Error body (PROTOCOLS 3.5).
+#[derive(Serialize, Debug)]
+pub struct AnthropicError<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub error: AnthropicErrorDetail<'a>,
+    pub request_id: &'a str,
+}
