@@ -213,8 +213,9 @@ pub enum FinishReason {
     Other(String),
 }
 
-/// Token counts. `input` excludes cached tokens only where the source format does (Anthropic);
-/// encoders recompute totals as their format defines them.
+/// Token counts. `input` is the TOTAL input, cached tokens included (decoders of formats that
+/// count them apart, like Anthropic, add them back); encoders split and total as their format
+/// defines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Usage {
     pub input: u64,

@@ -60,10 +60,22 @@ pub struct Codec {
     pub encode_error: fn(&UpstreamFault) -> ErrorReply,
 }
 
+static ANTHROPIC: Codec = Codec {
+    decode_request: anthropic::decode_request,
+    encode_request: anthropic::encode_request,
+    request_path: anthropic::request_path,
+    decode_response: anthropic::decode_response,
+    encode_response: anthropic::encode_response,
+    decode_error: anthropic::decode_error,
+    encode_error: anthropic::encode_error,
+};
+
 /// The codec of a format, if this build has it.
 pub fn codec(format: Format) -> Option<&'static Codec> {
-    let _ = format;
-    None
+    match format {
+        Format::Anthropic => Some(&ANTHROPIC),
+        _ => None,
+    }
 }
 
 /// Renders a gateway error in the client's format (OpenAI keeps its `param` field).
