@@ -271,9 +271,10 @@ fn decode_generation_config(v: &Json, req: &mut ChatRequest) -> Result<(), Conve
                 let mut tc_rest = obj();
                 for (tk, tv) in tv_iter(val) {
                     match (camel(tk).as_ref(), tv) {
-                        ("thinkingBudget", b) if b.as_i64().is_some_and(|b| b >= 0) => {
+                        ("thinkingBudget", b) if b.as_f64().is_some_and(|b| b >= 0.0) => {
+                            // -1 (dynamic) has no canonical form and stays raw.
                             reasoning.budget_tokens =
-                                b.as_i64().map(|b| b.min(u32::MAX as i64) as u32)
+                                b.as_f64().map(|b| b.min(u32::MAX as f64) as u32)
                         }
                         ("thinkingLevel", l) if l.is_str() => {
                             reasoning.effort = l.as_str().map(str::to_ascii_lowercase)
