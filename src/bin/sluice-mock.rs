@@ -87,6 +87,9 @@ impl Handler for MockServer {
         if let Some(r) = sluice::mock::anthropic::serve(req.method, path, &req.body) {
             return reply(conn, r, ka).await;
         }
+        if let Some(r) = sluice::mock::gemini::serve(req.method, path, &req.body) {
+            return reply(conn, r, ka).await;
+        }
         if req.method == Method::Get && path == "/health" {
             return conn
                 .send_full(

@@ -17,6 +17,7 @@
 //! only the model spliced (`proxy::passthrough`).
 
 pub mod anthropic;
+pub mod gemini;
 pub mod openai;
 
 /// A wire dialect.
@@ -70,10 +71,21 @@ static ANTHROPIC: Codec = Codec {
     encode_error: anthropic::encode_error,
 };
 
+static GEMINI: Codec = Codec {
+    decode_request: gemini::decode_request,
+    encode_request: gemini::encode_request,
+    request_path: gemini::request_path,
+    decode_response: gemini::decode_response,
+    encode_response: gemini::encode_response,
+    decode_error: gemini::decode_error,
+    encode_error: gemini::encode_error,
+};
+
 /// The codec of a format, if this build has it.
 pub fn codec(format: Format) -> Option<&'static Codec> {
     match format {
         Format::Anthropic => Some(&ANTHROPIC),
+        Format::Gemini => Some(&GEMINI),
         _ => None,
     }
 }

@@ -1,0 +1,126 @@
+//! Gemini errors (PROTOCOLS 4.5): `{"error":{"code","message","status"}}` with the
+//! `google.rpc.Code` name in `status`. The SDK raises `ClientError` for 4xx and `ServerError`
+//! for 5xx, chosen by the HTTP status.
+
+use super::field;
+use super::types::{GeminiError, GeminiErrorDetail};
+use crate::canonical::{ErrorReply, FaultKind, Json, UpstreamFault};
+use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+
+/// The `google.rpc.Code` name Google sends with an HTTP status (PROTOCOLS 4.5 table).
+pub fn status_name(status: u16, kind: FaultKind) -> &'static str {
+    match status {
+        400 | 413 | 422 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        409 => "ABORTED",
+        429 => "RESOURCE_EXHAUSTED",
+        499 => "CANCELLED",
+        500 => "INTERNAL",
+        501 => "UNIMPLEMENTED",
+        503 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
+        _ => match kind {
+            FaultKind::InvalidRequest | FaultKind::RequestTooLarge => "INVALID_ARGUMENT",
+            FaultKind::Authentication => "UNAUTHENTICATED",
+            FaultKind::PermissionDenied => "PERMISSION_DENIED",
+            FaultKind::NotFound => "NOT_FOUND",
+            FaultKind::RateLimited => "RESOURCE_EXHAUSTED",
+            FaultKind::Overloaded => "UNAVAILABLE",
+            FaultKind::Timeout => "DEADLINE_EXCEEDED",
+            FaultKind::Server => "INTERNAL",
+        },
+    }
+}
+
+fn kind_from_status_name(s: &str) -> Option<FaultKind> {
+    Some(match s {
+        "INVALID_ARGUMENT"
+        | "FAILED_PRECONDITION"
+        | "OUT_OF_RANGE"
+        | "ABORTED"
+        | "ALREADY_EXISTS" => FaultKind::InvalidRequest,
+        "UNAUTHENTICATED" => FaultKind::Authentication,
+        "PERMISSION_DENIED" => FaultKind::PermissionDenied,
+        "NOT_FOUND" => FaultKind::NotFound,
+        "RESOURCE_EXHAUSTED" => FaultKind::RateLimited,
+        "UNAVAILABLE" => FaultKind::Overloaded,
+        "DEADLINE_EXCEEDED" => FaultKind::Timeout,
+        "INTERNAL" | "UNKNOWN" | "DATA_LOSS" | "UNIMPLEMENTED" => FaultKind::Server,
+        _ => return None,
+    })
+}
+
+/// Provider: an upstream error (any body, JSON or not) -> canonical fault. The kind comes from
+/// `error.status` when present (an invalid API key is `400 INVALID_ARGUMENT` with reason
+/// `API_KEY_INVALID`: an authentication failure), else from the HTTP status.
+pub fn decode_error(status: u16, body: &[u8]) -> UpstreamFault {
+    let mut kind = FaultKind::from_status(status);
+    let parsed: Option<Json> = sonic_rs::from_slice(body).ok();
+    // `streamGenerateContent` without alt=sse wraps errors in an array.
+    let err = parsed.as_ref().and_then(|v| match v.as_array() {
+        Some(a) => a.iter().next().and_then(|x| field(x, "error")).cloned(),
+        None => field(v, "error").cloned(),
+    });
+    let message = match &err {
+        Some(e) => {
+            if let Some(k) = field(e, "status")
+                .and_then(|s| s.as_str())
+                .and_then(kind_from_status_name)
+            {
+                kind = k;
+            }
+            let key_invalid = field(e, "details")
+                .and_then(|d| d.as_array())
+                .is_some_and(|d| {
+                    d.iter().any(|x| {
+                        field(x, "reason").and_then(|r| r.as_str()) == Some("API_KEY_INVALID")
+                    })
+                });
+            if key_invalid {
+                kind = FaultKind::Authentication;
+            }
+            match field(e, "message").and_then(|m| m.as_str()) {
+                Some(m) => m.to_string(),
+                None => sonic_rs::to_string(e).unwrap_or_default(),
+            }
+        }
+        None => {
+            let text = String::from_utf8_lossy(body);
+            let text = text.trim();
+            if text.is_empty() {
+                format!("upstream returned HTTP {status}")
+            } else {
+                text.chars().take(2000).collect()
+            }
+        }
+    };
+    UpstreamFault {
+        status,
+        kind,
+        message,
+    }
+}
+
+/// Integration: a fault -> a Gemini error reply (HTTP status = the fault's status).
+pub fn encode_error(fault: &UpstreamFault) -> ErrorReply {
+    let status = if (400..600).contains(&fault.status) {
+        fault.status
+    } else {
+        500
+    };
+    let body = GeminiError {
+        error: GeminiErrorDetail {
+            code: status,
+            message: &fault.message,
+            status: status_name(status, fault.kind),
+        },
+    };
+    ErrorReply {
+        status,
+        headers: Vec::new(),
+        content_type: "application/json; charset=UTF-8",
+        body: sonic_rs::to_vec(&body).unwrap_or_default(),
+    }
+}

@@ -1,0 +1,591 @@
+//! Google Gemini wire format (PROTOCOLS section 4): `generateContent` requests, responses and
+//! errors, for both roles (integration: a Gemini client; provider: a Gemini upstream).
+//!
+//! Gemini is proto3 JSON: every request key may come lowerCamelCase or snake_case (google-genai
+//! 3.4 sends `inlineData.mime_type`), so decoders look keys up by their camel name and accept
+//! either spelling; encoders write camelCase. Function calls carry no ids in most Gemini
+//! versions: decoders synthesize stable `call_<n>` ids and encoders send tool results by name.
+
+mod error;
+mod request;
+mod response;
+pub mod types;
+
+pub use error::{decode_error, encode_error, status_name};
+pub use request::{decode_request, encode_request};
+pub use response::{decode_response, encode_response};
+
+use crate::canonical::{ConvertError, Extra, ImageSource, Json, Part, ToolResultContent};
+use crate::formats::Format;
+use sonic_rs::{JsonContainerTrait, JsonValueMutTrait, JsonValueTrait};
+
+/// Provider: the upstream path for a model (the model travels in the URL, not the body).
+pub fn request_path(model: &str, stream: bool) -> String {
+    if stream {
+        format!("/v1beta/models/{model}:streamGenerateContent?alt=sse")
+    } else {
+        format!("/v1beta/models/{model}:generateContent")
+    }
+}
+
+/// Router: `(model, stream)` when `path` is a Gemini generate route, else None.
+///
+/// Accepted shapes (optional `/genai` prefix, query string ignored, `{ver}` one of `v1`,
+/// `v1beta`, `v1beta1`):
+/// - `/{ver}/models/{model}:{method}` (Gemini API; `{model}` may contain `/`),
+/// - `/{ver}/[projects/{p}/locations/{l}/]publishers/{pub}/models/{model}:{method}` (Vertex);
+///   a publisher other than `google` is kept as `{pub}/{model}`, the inverse of the SDK's
+///   `t_model`.
+///
+/// `{method}` is `generateContent` (stream false) or `streamGenerateContent` (stream true).
+pub fn parse_path(path: &str) -> Option<(String, bool)> {
+    let path = path.split('?').next().unwrap_or(path);
+    let path = path.strip_prefix("/genai").unwrap_or(path);
+    let rest = path.strip_prefix('/')?;
+    let (ver, rest) = rest.split_once('/')?;
+    if !matches!(ver, "v1" | "v1beta" | "v1beta1") {
+        return None;
+    }
+    let (target, method) = rest.rsplit_once(':')?;
+    let stream = match method {
+        "generateContent" => false,
+        "streamGenerateContent" => true,
+        _ => return None,
+    };
+    let mut target = target;
+    if let Some(r) = target.strip_prefix("projects/") {
+        // projects/{p}/locations/{l}/...
+        let mut it = r.splitn(4, '/');
+        let (_p, loc, _l, tail) = (it.next()?, it.next()?, it.next()?, it.next()?);
+        if loc != "locations" {
+            return None;
+        }
+        target = tail;
+    }
+    let model = if let Some(m) = target.strip_prefix("models/") {
+        m.to_string()
+    } else if let Some(r) = target.strip_prefix("publishers/") {
+        let (publisher, m) = r.split_once("/models/")?;
+        if publisher == "google" {
+            m.to_string()
+        } else {
+            format!("{publisher}/{m}")
+        }
+    } else {
+        return None;
+    };
+    let model = percent_decode(&model)?;
+    if model.is_empty() {
+        return None;
+    }
+    Some((model, stream))
+}
+
+/// Decodes `%XX` escapes (the SDK may escape `/` in model names); None on invalid escapes/UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    if !s.contains('%') {
+        return Some(s.to_string());
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+// ---- shared helpers: key spelling, parts --------------------------------------------------------
+
+/// `snake_case` or `camelCase` key -> `camelCase` (proto3 JSON accepts both spellings).
+pub(crate) fn camel(key: &str) -> std::borrow::Cow<'_, str> {
+    if !key.contains('_') {
+        return key.into();
+    }
+    let mut out = String::with_capacity(key.len());
+    let mut up = false;
+    for c in key.chars() {
+        if c == '_' {
+            up = true;
+        } else if up {
+            out.push(c.to_ascii_uppercase());
+            up = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
+}
+
+/// The value of key `name` (given in camelCase) in object `v`, under either spelling; JSON
+/// `null` counts as absent.
+pub(crate) fn field<'a>(v: &'a Json, name: &str) -> Option<&'a Json> {
+    let obj = v.as_object()?;
+    let found = match obj.get(&name) {
+        Some(x) => Some(x),
+        None => obj.iter().find(|(k, _)| camel(k) == name).map(|(_, v)| v),
+    };
+    found.filter(|x| !x.is_null())
+}
+
+pub(crate) fn str_field<'a>(v: &'a Json, name: &str) -> Option<&'a str> {
+    field(v, name).and_then(|x| x.as_str())
+}
+
+/// A required string field, or a ConvertError naming `path.name`.
+pub(crate) fn req_str<'a>(v: &'a Json, name: &str, path: &str) -> Result<&'a str, ConvertError> {
+    str_field(v, name)
+        .ok_or_else(|| ConvertError::new(format!("{path}.{name}"), "expected a string"))
+}
+
+/// An empty JSON object.
+pub(crate) fn obj() -> Json {
+    Json::new_object()
+}
+
+/// Sets `key` on a JSON object value (no-op on non-objects, which `obj()` never produces).
+pub(crate) fn set(o: &mut Json, key: &str, v: impl Into<Json>) {
+    if let Some(m) = o.as_object_mut() {
+        m.insert(key, v.into());
+    }
+}
+
+/// Deep-merges `from` into `into`: keys already in `into` win, nested objects merge.
+pub(crate) fn merge(into: &mut Json, from: &Json) {
+    let (Some(dst), Some(src)) = (into.as_object_mut(), from.as_object()) else {
+        return;
+    };
+    for (k, v) in src.iter() {
+        let key = camel(k);
+        match dst.get_mut(&key.as_ref()) {
+            Some(existing) if existing.is_object() && v.is_object() => merge(existing, v),
+            Some(_) => {}
+            None => {
+                dst.insert(key.as_ref(), v.clone());
+            }
+        }
+    }
+}
+
+/// OpenAPI-subset schema (upper-case `type` values) -> JSON Schema: lower-cases every string
+/// `type` value, recursively.
+pub(crate) fn openapi_to_json_schema(v: &Json) -> Json {
+    let mut out = v.clone();
+    lower_types(&mut out);
+    out
+}
+
+fn lower_types(v: &mut Json) {
+    if let Some(o) = v.as_object_mut() {
+        for (k, child) in o.iter_mut() {
+            if k == "type" {
+                if let Some(s) = child.as_str() {
+                    let lower = s.to_ascii_lowercase();
+                    *child = Json::from(lower.as_str());
+                    continue;
+                }
+            }
+            lower_types(child);
+        }
+    } else if let Some(a) = v.as_array_mut() {
+        for child in a.iter_mut() {
+            lower_types(child);
+        }
+    }
+}
+
+/// Image media type from a URL's extension (query and fragment ignored).
+pub(crate) fn guess_image_mime(url: &str) -> Option<&'static str> {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let ext = path.rsplit_once('.')?.1.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "webp" => "image/webp",
+        "gif" => "image/gif",
+        "heic" => "image/heic",
+        "heif" => "image/heif",
+        _ => return None,
+    })
+}
+
+/// Stable tool-call ids for a conversation (or a response) whose calls carry none.
+#[derive(Default)]
+pub(crate) struct CallIds {
+    next: usize,
+    /// Calls seen so far: (id, name, answered).
+    calls: Vec<(String, String, bool)>,
+}
+
+impl CallIds {
+    /// The id of a call: its own, else `call_<n>` (n counts calls in order of appearance).
+    fn call(&mut self, id: Option<&str>, name: &str) -> String {
+        let id = match id {
+            Some(id) if !id.is_empty() => id.to_string(),
+            _ => format!("call_{}", self.next),
+        };
+        self.next += 1;
+        self.calls.push((id.clone(), name.to_string(), false));
+        id
+    }
+
+    /// The id of a result: its own, else the oldest unanswered call of that name, else the
+    /// latest call of that name, else one derived from the name.
+    fn result(&mut self, id: Option<&str>, name: &str) -> String {
+        if let Some(id) = id.filter(|i| !i.is_empty()) {
+            if let Some(c) = self.calls.iter_mut().find(|c| c.0 == id) {
+                c.2 = true;
+            }
+            return id.to_string();
+        }
+        if let Some(c) = self.calls.iter_mut().find(|c| !c.2 && c.1 == name) {
+            c.2 = true;
+            return c.0.clone();
+        }
+        if let Some(c) = self.calls.iter().rev().find(|c| c.1 == name) {
+            return c.0.clone();
+        }
+        format!("call_{name}")
+    }
+}
+
+/// Raw-part marker in `Part::Text.extra`: a Gemini part with no canonical form
+/// (`executableCode`, `codeExecutionResult`), carried as text for other formats and written back
+/// verbatim for Gemini.
+const RAW_PART: &str = "part";
+const SIGNATURE: &str = "thoughtSignature";
+const MIME: &str = "mimeType";
+
+/// One Gemini `Part` -> canonical. `path` names the part for errors.
+pub(crate) fn decode_part(p: &Json, path: &str, ids: &mut CallIds) -> Result<Part, ConvertError> {
+    if !p.is_object() {
+        return Err(ConvertError::new(path, "a part must be an object"));
+    }
+    let signature = str_field(p, SIGNATURE).map(str::to_string);
+    if let Some(fc) = field(p, "functionCall") {
+        let name = req_str(fc, "name", &format!("{path}.functionCall"))?;
+        let args = match field(fc, "args") {
+            Some(a) => sonic_rs::to_string(a).unwrap_or_else(|_| "{}".into()),
+            None => "{}".into(),
+        };
+        return Ok(Part::ToolCall {
+            id: ids.call(str_field(fc, "id"), name),
+            name: name.to_string(),
+            arguments: args,
+            signature,
+        });
+    }
+    if let Some(fr) = field(p, "functionResponse") {
+        let fpath = format!("{path}.functionResponse");
+        let name = req_str(fr, "name", &fpath)?;
+        let id = ids.result(str_field(fr, "id"), name);
+        let mut content = Vec::new();
+        let mut is_error = false;
+        match field(fr, "response") {
+            Some(r) => {
+                let only_error = r.as_object().is_some_and(|o| o.len() == 1);
+                match field(r, "error").filter(|_| only_error) {
+                    Some(e) => {
+                        is_error = true;
+                        content.push(match e.as_str() {
+                            Some(s) => ToolResultContent::Text(s.to_string()),
+                            None => ToolResultContent::Json(e.clone()),
+                        });
+                    }
+                    None => content.push(ToolResultContent::Json(r.clone())),
+                }
+            }
+            None => content.push(ToolResultContent::Json(obj())),
+        }
+        if let Some(parts) = field(fr, "parts").and_then(|x| x.as_array()) {
+            for (i, fp) in parts.iter().enumerate() {
+                let ppath = format!("{fpath}.parts[{i}]");
+                match decode_part(fp, &ppath, ids)? {
+                    Part::Image { source, .. } => content.push(ToolResultContent::Image(source)),
+                    Part::Text { text, .. } => content.push(ToolResultContent::Text(text)),
+                    _ => {
+                        return Err(ConvertError::new(
+                            ppath,
+                            "unsupported function response part",
+                        ))
+                    }
+                }
+            }
+        }
+        return Ok(Part::ToolResult {
+            id,
+            name: Some(name.to_string()),
+            content,
+            is_error,
+        });
+    }
+    if let Some(d) = field(p, "inlineData") {
+        let ipath = format!("{path}.inlineData");
+        let mime = req_str(d, MIME, &ipath)?;
+        if !mime.starts_with("image/") {
+            return Err(ConvertError::new(
+                format!("{ipath}.{MIME}"),
+                format!("unsupported inline data type {mime:?} (only image/* is translated)"),
+            ));
+        }
+        return Ok(Part::Image {
+            source: ImageSource::Base64 {
+                media_type: mime.to_string(),
+                data: req_str(d, "data", &ipath)?.to_string(),
+            },
+            extra: Extra::default(),
+        });
+    }
+    if let Some(d) = field(p, "fileData") {
+        let fpath = format!("{path}.fileData");
+        let uri = req_str(d, "fileUri", &fpath)?;
+        let mime = str_field(d, MIME);
+        let is_image = match mime {
+            Some(m) => m.starts_with("image/"),
+            None => guess_image_mime(uri).is_some(),
+        };
+        if !is_image {
+            return Err(ConvertError::new(
+                format!("{fpath}.{MIME}"),
+                "unsupported file data type (only images are translated)",
+            ));
+        }
+        let mut extra = Extra::default();
+        if let Some(m) = mime {
+            extra = Extra::new(Format::Gemini);
+            extra.push(MIME, Json::from(m));
+        }
+        return Ok(Part::Image {
+            source: ImageSource::Url(uri.to_string()),
+            extra,
+        });
+    }
+    let thought = field(p, "thought").and_then(|t| t.as_bool()) == Some(true);
+    if let Some(t) = field(p, "text") {
+        let text = t
+            .as_str()
+            .ok_or_else(|| ConvertError::new(format!("{path}.text"), "expected a string"))?;
+        if thought {
+            return Ok(Part::Thinking {
+                text: text.to_string(),
+                signature,
+            });
+        }
+        let mut extra = Extra::default();
+        if let Some(s) = signature {
+            extra = Extra::new(Format::Gemini);
+            extra.push(SIGNATURE, Json::from(s.as_str()));
+        }
+        return Ok(Part::Text {
+            text: text.to_string(),
+            extra,
+        });
+    }
+    if thought || signature.is_some() {
+        // A thought (or signature-only) part without text.
+        return Ok(Part::Thinking {
+            text: String::new(),
+            signature,
+        });
+    }
+    let rendered = if let Some(c) = field(p, "executableCode") {
+        Some(format!(
+            "```{}\n{}\n```",
+            str_field(c, "language").unwrap_or("").to_ascii_lowercase(),
+            str_field(c, "code").unwrap_or("")
+        ))
+    } else {
+        field(p, "codeExecutionResult")
+            .map(|r| format!("```\n{}\n```", str_field(r, "output").unwrap_or("")))
+    };
+    if let Some(text) = rendered {
+        let mut extra = Extra::new(Format::Gemini);
+        extra.push(RAW_PART, p.clone());
+        return Ok(Part::Text { text, extra });
+    }
+    Err(ConvertError::new(
+        path,
+        "unsupported part (no text, inlineData, fileData, functionCall or functionResponse)",
+    ))
+}
+
+/// Canonical part -> Gemini `Part` JSON. `tool_name` resolves a tool result's function name
+/// (Gemini matches results to calls by name). Returns None for parts Gemini cannot carry and
+/// that are not content (Anthropic redacted thinking: opaque data only its issuer can read).
+pub(crate) fn encode_part(
+    p: &Part,
+    path: &str,
+    tool_name: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Json>, ConvertError> {
+    let mut out = obj();
+    match p {
+        Part::Text { text, extra } => {
+            let extra = extra.for_target(Format::Gemini);
+            if let Some((_, raw)) = extra.iter().find(|(k, _)| k == RAW_PART) {
+                return Ok(Some(raw.clone()));
+            }
+            set(&mut out, "text", text.as_str());
+            if let Some((_, s)) = extra.iter().find(|(k, _)| k == SIGNATURE) {
+                set(&mut out, SIGNATURE, s.clone());
+            }
+        }
+        Part::Image { source, extra } => encode_image(&mut out, source, extra, path)?,
+        Part::ToolCall {
+            name,
+            arguments,
+            signature,
+            ..
+        } => {
+            let args: Json = if arguments.trim().is_empty() {
+                obj()
+            } else {
+                sonic_rs::from_str(arguments).map_err(|e| {
+                    ConvertError::new(format!("{path}.arguments"), format!("not JSON: {e}"))
+                })?
+            };
+            if !args.is_object() {
+                return Err(ConvertError::new(
+                    format!("{path}.arguments"),
+                    "Gemini function call arguments must be a JSON object",
+                ));
+            }
+            let mut fc = obj();
+            set(&mut fc, "name", name.as_str());
+            set(&mut fc, "args", args);
+            set(&mut out, "functionCall", fc);
+            if let Some(s) = signature {
+                set(&mut out, SIGNATURE, s.as_str());
+            }
+        }
+        Part::ToolResult {
+            id,
+            name,
+            content,
+            is_error,
+        } => {
+            let name = match name {
+                Some(n) => n.clone(),
+                None => tool_name(id).ok_or_else(|| {
+                    ConvertError::new(
+                        format!("{path}.name"),
+                        format!("no tool call with id {id:?} precedes this result (Gemini needs the function name)"),
+                    )
+                })?,
+            };
+            let mut fr = obj();
+            set(&mut fr, "name", name.as_str());
+            set(&mut fr, "response", result_object(content, *is_error));
+            let mut parts = Vec::new();
+            for (i, c) in content.iter().enumerate() {
+                if let ToolResultContent::Image(src) = c {
+                    let mut ip = obj();
+                    encode_image(
+                        &mut ip,
+                        src,
+                        &Extra::default(),
+                        &format!("{path}.content[{i}]"),
+                    )?;
+                    parts.push(ip);
+                }
+            }
+            if !parts.is_empty() {
+                set(&mut fr, "parts", Json::from(parts));
+            }
+            set(&mut out, "functionResponse", fr);
+        }
+        Part::Thinking { text, signature } => {
+            set(&mut out, "text", text.as_str());
+            set(&mut out, "thought", true);
+            if let Some(s) = signature {
+                set(&mut out, SIGNATURE, s.as_str());
+            }
+        }
+        // NOTE: dropped on purpose, see the doc comment.
+        Part::RedactedThinking { .. } => return Ok(None),
+    }
+    Ok(Some(out))
+}
+
+/// Writes `inlineData` (base64) or `fileData` (URL, media type from the Gemini extra or guessed
+/// from the extension) into part object `out`.
+fn encode_image(
+    out: &mut Json,
+    source: &ImageSource,
+    extra: &Extra,
+    path: &str,
+) -> Result<(), ConvertError> {
+    match source {
+        ImageSource::Base64 { media_type, data } => {
+            let mut d = obj();
+            set(&mut d, MIME, media_type.as_str());
+            set(&mut d, "data", data.as_str());
+            set(out, "inlineData", d);
+        }
+        ImageSource::Url(url) => {
+            let known = extra
+                .for_target(Format::Gemini)
+                .iter()
+                .find(|(k, _)| k == MIME)
+                .and_then(|(_, v)| v.as_str().map(str::to_string));
+            let mime = match known.or_else(|| guess_image_mime(url).map(str::to_string)) {
+                Some(m) => m,
+                None => {
+                    return Err(ConvertError::new(
+                        path,
+                        format!("cannot tell the image type of {url:?} from its extension (Gemini fileData needs a mimeType)"),
+                    ))
+                }
+            };
+            let mut d = obj();
+            set(&mut d, MIME, mime.as_str());
+            set(&mut d, "fileUri", url.as_str());
+            set(out, "fileData", d);
+        }
+    }
+    Ok(())
+}
+
+/// The `functionResponse.response` object for a tool result (Gemini needs an object):
+/// one JSON object as is; text (joined) or other values under `result`; errors under `error`.
+fn result_object(content: &[ToolResultContent], is_error: bool) -> Json {
+    let vals: Vec<&ToolResultContent> = content
+        .iter()
+        .filter(|c| !matches!(c, ToolResultContent::Image(_)))
+        .collect();
+    let inner: Json = match vals.as_slice() {
+        [ToolResultContent::Json(j)] if j.is_object() && !is_error => return j.clone(),
+        [ToolResultContent::Json(j)] => j.clone(),
+        _ if vals.iter().all(|c| matches!(c, ToolResultContent::Text(_))) => {
+            let texts: Vec<&str> = vals
+                .iter()
+                .filter_map(|c| match c {
+                    ToolResultContent::Text(t) => Some(t.as_str()),
+                    _ => None,
+                })
+                .collect();
+            Json::from(texts.join("\n").as_str())
+        }
+        _ => Json::from(
+            vals.iter()
+                .map(|c| match c {
+                    ToolResultContent::Text(t) => Json::from(t.as_str()),
+                    ToolResultContent::Json(j) => j.clone(),
+                    ToolResultContent::Image(_) => Json::new_null(),
+                })
+                .collect::<Vec<_>>(),
+        ),
+    };
+    let mut o = obj();
+    set(&mut o, if is_error { "error" } else { "result" }, inner);
+    o
+}
+
+#[cfg(test)]
+mod tests;

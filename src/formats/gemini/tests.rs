@@ -1,0 +1,798 @@
+//! Gemini codec tests: PROTOCOLS fixtures decoded, checked and encoded back field by field;
+//! canonical round trips; path parsing; errors; no panics on truncated input.
+
+use super::*;
+use crate::canonical::{
+    ChatRequest, ChatResponse, FaultKind, FinishReason, Message, Reasoning, ResponseFormat, Role,
+    Tool, ToolChoice, UpstreamFault, Usage,
+};
+use sonic_rs::{json, JsonValueTrait, Value};
+
+const REQUEST: &[u8] = include_bytes!("fixtures/request.json");
+const REQUEST_SNAKE: &[u8] = include_bytes!("fixtures/request_snake_thinking.json");
+const RESPONSE: &[u8] = include_bytes!("fixtures/response.json");
+const ERROR: &[u8] = include_bytes!("fixtures/error.json");
+
+fn parse(b: &[u8]) -> Value {
+    sonic_rs::from_slice(b).unwrap()
+}
+
+#[test]
+fn paths() {
+    let ok = |p: &str| parse_path(p);
+    assert_eq!(
+        ok("/v1beta/models/gemini-2.5-flash:generateContent"),
+        Some(("gemini-2.5-flash".into(), false))
+    );
+    assert_eq!(
+        ok("/v1/models/gemini-2.5-flash:streamGenerateContent?alt=sse"),
+        Some(("gemini-2.5-flash".into(), true))
+    );
+    assert_eq!(
+        ok("/genai/v1beta1/models/openai/gpt-4o:generateContent"),
+        Some(("openai/gpt-4o".into(), false))
+    );
+    assert_eq!(
+        ok("/v1beta/models/openai%2Fgpt-4o:generateContent"),
+        Some(("openai/gpt-4o".into(), false))
+    );
+    assert_eq!(
+        ok("/v1/projects/p/locations/us-central1/publishers/google/models/gemini-2.0:generateContent"),
+        Some(("gemini-2.0".into(), false))
+    );
+    assert_eq!(
+        ok("/v1beta1/publishers/anthropic/models/claude:generateContent"),
+        Some(("anthropic/claude".into(), false))
+    );
+    for bad in [
+        "/v2/models/m:generateContent",
+        "/v1/models/:generateContent",
+        "/v1/models/m:countTokens",
+        "/v1/models/m",
+        "/v1/chat/completions",
+        "/v1/models/m%zz:generateContent",
+        "",
+        "/",
+    ] {
+        assert_eq!(ok(bad), None, "{bad}");
+    }
+    assert_eq!(
+        request_path("gemini-2.5-flash", false),
+        "/v1beta/models/gemini-2.5-flash:generateContent"
+    );
+    assert_eq!(
+        request_path("m", true),
+        "/v1beta/models/m:streamGenerateContent?alt=sse"
+    );
+}
+
+#[test]
+fn protocols_request_fixture_decodes() {
+    let r = decode_request(REQUEST, Some("gemini-2.5-flash"), false).unwrap();
+    assert_eq!(r.model, "gemini-2.5-flash");
+    assert!(!r.stream);
+    assert_eq!(r.system, vec![Part::text("Be brief")]);
+    assert_eq!(r.messages.len(), 3);
+    assert_eq!(r.messages[0].role, Role::User);
+    assert_eq!(
+        r.messages[0].content[1],
+        Part::Image {
+            source: ImageSource::Base64 {
+                media_type: "image/png".into(),
+                data: "iVBORw==".into()
+            },
+            extra: Extra::default(),
+        }
+    );
+    assert_eq!(r.messages[1].role, Role::Assistant);
+    assert_eq!(
+        r.messages[1].content[0],
+        Part::ToolCall {
+            id: "call_0".into(),
+            name: "get_weather".into(),
+            arguments: r#"{"city":"Rome"}"#.into(),
+            signature: None,
+        }
+    );
+    assert_eq!(
+        r.messages[2].content[0],
+        Part::ToolResult {
+            id: "call_0".into(),
+            name: Some("get_weather".into()),
+            content: vec![ToolResultContent::Json(json!({"result": "sunny"}))],
+            is_error: false,
+        }
+    );
+    assert_eq!(r.tools.len(), 1);
+    assert_eq!(r.tools[0].description.as_deref(), Some("w"));
+    assert_eq!(
+        r.tools[0].parameters,
+        json!({"properties": {"city": {"type": "string"}}, "required": ["city"], "type": "object"})
+    );
+    assert_eq!(r.tool_choice, Some(ToolChoice::Auto));
+    assert_eq!(r.temperature, Some(0.2));
+    assert_eq!(r.top_p, Some(0.9));
+    assert_eq!(r.top_k, Some(40));
+    assert_eq!(r.max_tokens, Some(64));
+    assert_eq!(r.stop, vec!["END".to_string()]);
+    assert!(r.extra.is_empty());
+}
+
+#[test]
+fn protocols_request_fixture_encodes_back() {
+    let r = decode_request(REQUEST, Some("gemini-2.5-flash"), false).unwrap();
+    let out = parse(&encode_request(&r).unwrap());
+    let orig = parse(REQUEST);
+    // Same everywhere except the documented normalizations.
+    assert_eq!(
+        out["contents"][0]["parts"][0],
+        orig["contents"][0]["parts"][0]
+    );
+    assert_eq!(
+        out["contents"][0]["parts"][1],
+        json!({"inlineData": {"mimeType": "image/png", "data": "iVBORw=="}})
+    );
+    assert_eq!(out["contents"][1], orig["contents"][1]);
+    assert_eq!(out["contents"][2], orig["contents"][2]);
+    assert_eq!(
+        out["systemInstruction"]["parts"],
+        orig["systemInstruction"]["parts"]
+    );
+    let decl = &out["tools"][0]["functionDeclarations"][0];
+    assert_eq!(
+        decl["name"],
+        orig["tools"][0]["functionDeclarations"][0]["name"]
+    );
+    assert_eq!(
+        decl["parametersJsonSchema"]["properties"]["city"]["type"].as_str(),
+        Some("string")
+    );
+    assert_eq!(out["toolConfig"], orig["toolConfig"]);
+    let (g, og) = (&out["generationConfig"], &orig["generationConfig"]);
+    for k in ["temperature", "topP", "maxOutputTokens", "stopSequences"] {
+        assert_eq!(g[k], og[k], "{k}");
+    }
+    assert_eq!(g["topK"].as_u64(), Some(40));
+    // A second decode gives the same canonical request.
+    let again = decode_request(
+        &encode_request(&r).unwrap(),
+        Some("gemini-2.5-flash"),
+        false,
+    )
+    .unwrap();
+    assert_eq!(again, r);
+}
+
+#[test]
+fn snake_case_thinking_and_extras() {
+    let r = decode_request(REQUEST_SNAKE, Some("gemini-3-pro"), true).unwrap();
+    assert!(r.stream);
+    assert_eq!(
+        r.system,
+        vec![Part::text("You are terse."), Part::text("No emoji.")]
+    );
+    let mut img_extra = Extra::new(Format::Gemini);
+    img_extra.push("mimeType", json!("image/jpeg"));
+    assert_eq!(
+        r.messages[0].content[1],
+        Part::Image {
+            source: ImageSource::Url("https://example.com/cat.jpg".into()),
+            extra: img_extra
+        }
+    );
+    let m = &r.messages[1].content;
+    assert_eq!(
+        m[0],
+        Part::Thinking {
+            text: "pondering".into(),
+            signature: Some("c2lnMQ==".into())
+        }
+    );
+    assert!(
+        matches!(&m[1], Part::ToolCall { id, signature: Some(s), .. } if id == "call_0" && s == "c2lnMg==")
+    );
+    assert!(matches!(&m[2], Part::ToolCall { id, signature: None, .. } if id == "call_1"));
+    let res = &r.messages[2].content;
+    assert!(matches!(&res[0], Part::ToolResult { id, is_error: false, .. } if id == "call_0"));
+    assert_eq!(
+        res[1],
+        Part::ToolResult {
+            id: "call_1".into(),
+            name: Some("lookup".into()),
+            content: vec![ToolResultContent::Text("timeout".into())],
+            is_error: true,
+        }
+    );
+    assert_eq!(r.tools.len(), 1);
+    assert_eq!(
+        r.tools[0].parameters["properties"]["q"]["type"].as_str(),
+        Some("string")
+    );
+    assert_eq!(r.tool_choice, Some(ToolChoice::Named("lookup".into())));
+    assert_eq!(r.seed, Some(7));
+    assert_eq!(
+        r.reasoning,
+        Some(Reasoning {
+            budget_tokens: Some(1024),
+            effort: None
+        })
+    );
+    assert_eq!(
+        r.response_format,
+        Some(ResponseFormat::JsonSchema {
+            name: "response".into(),
+            schema: json!({"type": "object"}),
+            strict: None
+        })
+    );
+    assert_eq!(r.extra.format, Some(Format::Gemini));
+    assert_eq!(r.extra.get("tools"), Some(&json!([{"googleSearch": {}}])));
+    assert!(r.extra.get("safetySettings").is_some());
+    assert_eq!(
+        r.extra.get("generationConfig"),
+        Some(&json!({"candidateCount": 1, "thinkingConfig": {"includeThoughts": true}}))
+    );
+
+    // Back to Gemini: camelCase, extras merged, signatures kept.
+    let out = parse(&encode_request(&r).unwrap());
+    let parts = &out["contents"][1]["parts"];
+    assert_eq!(
+        parts[0],
+        json!({"text": "pondering", "thought": true, "thoughtSignature": "c2lnMQ=="})
+    );
+    assert_eq!(parts[1]["thoughtSignature"].as_str(), Some("c2lnMg=="));
+    assert_eq!(
+        out["contents"][0]["parts"][1],
+        json!({"fileData": {"mimeType": "image/jpeg", "fileUri": "https://example.com/cat.jpg"}})
+    );
+    assert_eq!(
+        out["contents"][2]["parts"][1],
+        json!({"functionResponse": {"name": "lookup", "response": {"error": "timeout"}}})
+    );
+    assert_eq!(out["tools"][1], json!({"googleSearch": {}}));
+    assert_eq!(
+        out["toolConfig"],
+        json!({"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["lookup"]}})
+    );
+    assert_eq!(
+        out["generationConfig"]["thinkingConfig"],
+        json!({"thinkingBudget": 1024, "includeThoughts": true})
+    );
+    assert_eq!(out["generationConfig"]["candidateCount"].as_u64(), Some(1));
+    assert_eq!(
+        out["generationConfig"]["responseMimeType"].as_str(),
+        Some("application/json")
+    );
+    assert_eq!(
+        out["generationConfig"]["responseJsonSchema"],
+        json!({"type": "object"})
+    );
+    assert_eq!(
+        out["safetySettings"][0]["threshold"].as_str(),
+        Some("BLOCK_NONE")
+    );
+    // Decoding again gives the same request (extras may come back in another order).
+    let mut again =
+        decode_request(&encode_request(&r).unwrap(), Some("gemini-3-pro"), true).unwrap();
+    let mut want = r.clone();
+    again.extra.fields.sort_by(|a, b| a.0.cmp(&b.0));
+    want.extra.fields.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(again, want);
+}
+
+#[test]
+fn extras_of_other_formats_are_not_applied() {
+    let mut r = decode_request(REQUEST_SNAKE, Some("m"), false).unwrap();
+    r.extra.format = Some(Format::OpenAi);
+    let out = parse(&encode_request(&r).unwrap());
+    assert!(out.get("safetySettings").is_none());
+    assert!(out["generationConfig"].get("candidateCount").is_none());
+}
+
+/// A canonical request as another format would produce it: foreign ids, no result names.
+fn foreign_request() -> ChatRequest {
+    ChatRequest {
+        model: "gemini-2.5-flash".into(),
+        system: vec![Part::text("sys")],
+        messages: vec![
+            Message {
+                role: Role::User,
+                content: vec![
+                    Part::text("look"),
+                    Part::Image {
+                        source: ImageSource::Url("https://x.test/a.PNG?sig=1".into()),
+                        extra: Extra::default(),
+                    },
+                ],
+            },
+            Message {
+                role: Role::Assistant,
+                content: vec![
+                    Part::RedactedThinking {
+                        data: "opaque".into(),
+                    },
+                    Part::ToolCall {
+                        id: "toolu_9".into(),
+                        name: "get_weather".into(),
+                        arguments: r#"{"city":"Paris"}"#.into(),
+                        signature: None,
+                    },
+                ],
+            },
+            Message {
+                role: Role::User,
+                content: vec![Part::ToolResult {
+                    id: "toolu_9".into(),
+                    name: None,
+                    content: vec![ToolResultContent::Text("sunny".into())],
+                    is_error: false,
+                }],
+            },
+        ],
+        tools: vec![Tool {
+            name: "get_weather".into(),
+            description: Some("weather".into()),
+            parameters: json!({"type": "object", "properties": {"city": {"type": "string"}}}),
+            extra: Extra::default(),
+        }],
+        tool_choice: Some(ToolChoice::Required),
+        max_tokens: Some(100),
+        top_k: Some(5),
+        seed: Some(-3),
+        reasoning: Some(Reasoning {
+            budget_tokens: None,
+            effort: Some("low".into()),
+        }),
+        response_format: Some(ResponseFormat::JsonObject),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn foreign_request_encodes_and_round_trips() {
+    let req = foreign_request();
+    let body = encode_request(&req).unwrap();
+    let out = parse(&body);
+    assert_eq!(
+        out["contents"][0]["parts"][1],
+        json!({"fileData": {"mimeType": "image/png", "fileUri": "https://x.test/a.PNG?sig=1"}})
+    );
+    // Redacted thinking is dropped; the call has no id on the wire.
+    assert_eq!(
+        out["contents"][1]["parts"],
+        json!([{"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}}])
+    );
+    // The result's name comes from the matching call.
+    assert_eq!(
+        out["contents"][2]["parts"][0],
+        json!({"functionResponse": {"name": "get_weather", "response": {"result": "sunny"}}})
+    );
+    assert_eq!(
+        out["toolConfig"]["functionCallingConfig"]["mode"].as_str(),
+        Some("ANY")
+    );
+    assert_eq!(
+        out["generationConfig"]["thinkingConfig"]["thinkingLevel"].as_str(),
+        Some("low")
+    );
+    assert_eq!(out["generationConfig"]["seed"].as_i64(), Some(-3));
+    assert_eq!(
+        out["generationConfig"]["responseMimeType"].as_str(),
+        Some("application/json")
+    );
+
+    let back = decode_request(&body, Some("gemini-2.5-flash"), false).unwrap();
+    let mut want = req.clone();
+    want.include_usage = true;
+    want.extra = Extra::new(Format::Gemini);
+    want.tools[0].extra = Extra::new(Format::Gemini);
+    let mut mime = Extra::new(Format::Gemini);
+    mime.push("mimeType", json!("image/png"));
+    want.messages[0].content[1] = Part::Image {
+        source: ImageSource::Url("https://x.test/a.PNG?sig=1".into()),
+        extra: mime,
+    };
+    want.messages[1].content = vec![Part::ToolCall {
+        id: "call_0".into(),
+        name: "get_weather".into(),
+        arguments: r#"{"city":"Paris"}"#.into(),
+        signature: None,
+    }];
+    want.messages[2].content = vec![Part::ToolResult {
+        id: "call_0".into(),
+        name: Some("get_weather".into()),
+        content: vec![ToolResultContent::Json(json!({"result": "sunny"}))],
+        is_error: false,
+    }];
+    assert_eq!(back, want);
+}
+
+#[test]
+fn tool_choices_encode() {
+    let mut r = foreign_request();
+    for (choice, want) in [
+        (ToolChoice::Auto, json!({"mode": "AUTO"})),
+        (ToolChoice::None, json!({"mode": "NONE"})),
+        (
+            ToolChoice::Named("get_weather".into()),
+            json!({"mode": "ANY", "allowedFunctionNames": ["get_weather"]}),
+        ),
+    ] {
+        r.tool_choice = Some(choice.clone());
+        let out = parse(&encode_request(&r).unwrap());
+        assert_eq!(out["toolConfig"]["functionCallingConfig"], want);
+        let back = decode_request(&encode_request(&r).unwrap(), Some("m"), false).unwrap();
+        assert_eq!(back.tool_choice, Some(choice));
+    }
+}
+
+#[test]
+fn inexpressible_requests_name_the_field() {
+    let mut r = foreign_request();
+    r.messages[2].content = vec![Part::ToolResult {
+        id: "nope".into(),
+        name: None,
+        content: vec![],
+        is_error: false,
+    }];
+    let e = encode_request(&r).unwrap_err();
+    assert_eq!(e.field, "messages[2].content[0].name");
+
+    let mut r = foreign_request();
+    r.messages[0].content[1] = Part::Image {
+        source: ImageSource::Url("https://x.test/image".into()),
+        extra: Extra::default(),
+    };
+    assert_eq!(
+        encode_request(&r).unwrap_err().field,
+        "messages[0].content[1]"
+    );
+
+    let mut r = foreign_request();
+    r.messages[1].content[1] = Part::ToolCall {
+        id: "a".into(),
+        name: "f".into(),
+        arguments: "[1]".into(),
+        signature: None,
+    };
+    assert_eq!(
+        encode_request(&r).unwrap_err().field,
+        "messages[1].content[1].arguments"
+    );
+
+    let pdf = br#"{"contents":[{"parts":[{"inlineData":{"mimeType":"application/pdf","data":"AA=="}}]}]}"#;
+    assert_eq!(
+        decode_request(pdf, Some("m"), false).unwrap_err().field,
+        "contents[0].parts[0].inlineData.mimeType"
+    );
+    let bad_role = br#"{"contents":[{"role":"system","parts":[{"text":"x"}]}]}"#;
+    assert_eq!(
+        decode_request(bad_role, Some("m"), false)
+            .unwrap_err()
+            .field,
+        "contents[0].role"
+    );
+    assert_eq!(
+        decode_request(b"{}", None, false).unwrap_err().field,
+        "model"
+    );
+    assert!(decode_request(b"[]", Some("m"), false).is_err());
+}
+
+#[test]
+fn tool_result_images_and_json() {
+    let mut r = foreign_request();
+    r.messages[2].content = vec![Part::ToolResult {
+        id: "toolu_9".into(),
+        name: Some("get_weather".into()),
+        content: vec![
+            ToolResultContent::Json(json!({"temp": 20})),
+            ToolResultContent::Image(ImageSource::Base64 {
+                media_type: "image/png".into(),
+                data: "AA==".into(),
+            }),
+        ],
+        is_error: false,
+    }];
+    let out = parse(&encode_request(&r).unwrap());
+    assert_eq!(
+        out["contents"][2]["parts"][0]["functionResponse"],
+        json!({"name": "get_weather", "response": {"temp": 20},
+               "parts": [{"inlineData": {"mimeType": "image/png", "data": "AA=="}}]})
+    );
+    let back = decode_request(&encode_request(&r).unwrap(), Some("m"), false).unwrap();
+    assert_eq!(
+        back.messages[2].content[0],
+        Part::ToolResult {
+            id: "call_0".into(),
+            name: Some("get_weather".into()),
+            content: r.messages[2].content[0].clone().tool_content(),
+            is_error: false,
+        }
+    );
+}
+
+impl Part {
+    fn tool_content(self) -> Vec<ToolResultContent> {
+        match self {
+            Part::ToolResult { content, .. } => content,
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[test]
+fn protocols_response_fixture() {
+    let r = decode_response(RESPONSE).unwrap();
+    assert_eq!(r.id, "xyz");
+    assert_eq!(r.model, "gemini-2.5-flash");
+    assert_eq!(r.finish, FinishReason::ToolCalls);
+    assert_eq!(
+        r.content,
+        vec![Part::ToolCall {
+            id: "call_0".into(),
+            name: "get_weather".into(),
+            arguments: r#"{"city":"Paris"}"#.into(),
+            signature: None
+        }]
+    );
+    assert_eq!(
+        r.usage,
+        Usage {
+            input: 20,
+            output: 5,
+            ..Usage::default()
+        }
+    );
+    let out = parse(&encode_response(&r));
+    let orig = parse(RESPONSE);
+    assert_eq!(
+        out["candidates"][0]["content"],
+        orig["candidates"][0]["content"]
+    );
+    assert_eq!(
+        out["candidates"][0]["finishReason"],
+        orig["candidates"][0]["finishReason"]
+    );
+    assert_eq!(
+        out["candidates"][0]["index"],
+        orig["candidates"][0]["index"]
+    );
+    for k in [
+        "promptTokenCount",
+        "candidatesTokenCount",
+        "totalTokenCount",
+    ] {
+        assert_eq!(out["usageMetadata"][k], orig["usageMetadata"][k], "{k}");
+    }
+    assert_eq!(out["modelVersion"], orig["modelVersion"]);
+    assert_eq!(out["responseId"], orig["responseId"]);
+    // Real field order, compact.
+    let text = String::from_utf8(encode_response(&r)).unwrap();
+    assert!(text.starts_with(r#"{"candidates":[{"content":{"parts":[{"functionCall":{"name":"get_weather","args":{"city":"Paris"}}}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":20,"candidatesTokenCount":5,"totalTokenCount":25},"modelVersion":"gemini-2.5-flash","responseId":"xyz"}"#), "{text}");
+}
+
+#[test]
+fn response_round_trip_with_thinking_and_usage() {
+    let resp = ChatResponse {
+        id: "r1".into(),
+        model: "gemini-3-pro".into(),
+        content: vec![
+            Part::Thinking {
+                text: "hmm".into(),
+                signature: Some("c2ln".into()),
+            },
+            Part::text("Hello"),
+            Part::ToolCall {
+                id: "call_0".into(),
+                name: "f".into(),
+                arguments: "{}".into(),
+                signature: Some("c2lnMg==".into()),
+            },
+        ],
+        finish: FinishReason::ToolCalls,
+        usage: Usage {
+            input: 10,
+            output: 30,
+            cache_read: 4,
+            cache_write: 0,
+            reasoning: 20,
+        },
+        stop_sequence: None,
+        created: 0,
+    };
+    let body = encode_response(&resp);
+    let v = parse(&body);
+    assert_eq!(
+        v["usageMetadata"],
+        json!({"promptTokenCount": 10, "candidatesTokenCount": 10, "totalTokenCount": 40,
+               "cachedContentTokenCount": 4, "thoughtsTokenCount": 20})
+    );
+    assert_eq!(decode_response(&body).unwrap(), resp);
+
+    // Foreign ids are written so a Gemini client can echo them back.
+    let mut foreign = resp.clone();
+    foreign.content[2] = Part::ToolCall {
+        id: "toolu_1".into(),
+        name: "f".into(),
+        arguments: "{}".into(),
+        signature: None,
+    };
+    let v = parse(&encode_response(&foreign));
+    assert_eq!(
+        v["candidates"][0]["content"]["parts"][2]["functionCall"]["id"].as_str(),
+        Some("toolu_1")
+    );
+    assert_eq!(
+        decode_response(&encode_response(&foreign)).unwrap(),
+        foreign
+    );
+}
+
+#[test]
+fn finish_reasons_both_ways() {
+    use response::{finish_from_gemini, finish_to_gemini};
+    for (g, c) in [
+        ("STOP", FinishReason::Stop),
+        ("MAX_TOKENS", FinishReason::Length),
+        ("SAFETY", FinishReason::ContentFilter),
+        ("RECITATION", FinishReason::ContentFilter),
+        ("BLOCKLIST", FinishReason::ContentFilter),
+        ("PROHIBITED_CONTENT", FinishReason::ContentFilter),
+        ("SPII", FinishReason::ContentFilter),
+        (
+            "MALFORMED_FUNCTION_CALL",
+            FinishReason::Other("MALFORMED_FUNCTION_CALL".into()),
+        ),
+        ("SOMETHING_NEW", FinishReason::Other("SOMETHING_NEW".into())),
+    ] {
+        assert_eq!(finish_from_gemini(g), c, "{g}");
+    }
+    assert_eq!(finish_to_gemini(&FinishReason::ToolCalls), "STOP");
+    assert_eq!(finish_to_gemini(&FinishReason::StopSequence), "STOP");
+    assert_eq!(finish_to_gemini(&FinishReason::Length), "MAX_TOKENS");
+    assert_eq!(finish_to_gemini(&FinishReason::ContentFilter), "SAFETY");
+    assert_eq!(
+        finish_to_gemini(&FinishReason::Other("MALFORMED_FUNCTION_CALL".into())),
+        "MALFORMED_FUNCTION_CALL"
+    );
+    assert_eq!(
+        finish_to_gemini(&FinishReason::Other("pause_turn".into())),
+        "OTHER"
+    );
+    // A blocked prompt has no candidates.
+    let r = decode_response(br#"{"promptFeedback":{"blockReason":"SAFETY"}}"#).unwrap();
+    assert_eq!(
+        (r.finish.clone(), r.content.len()),
+        (FinishReason::ContentFilter, 0)
+    );
+    let v = parse(&encode_response(&r));
+    assert!(v["candidates"][0].get("content").is_none());
+}
+
+#[test]
+fn errors() {
+    let f = decode_error(400, ERROR);
+    assert_eq!(f.kind, FaultKind::Authentication);
+    assert_eq!(f.message, "API key not valid. Please pass a valid API key.");
+    let f = decode_error(
+        429,
+        br#"[{"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED"}}]"#,
+    );
+    assert_eq!(
+        (f.kind, f.message.as_str()),
+        (FaultKind::RateLimited, "quota")
+    );
+    let f = decode_error(502, b"<html>bad gateway</html>");
+    assert_eq!((f.status, f.kind), (502, FaultKind::Server));
+    assert_eq!(f.message, "<html>bad gateway</html>");
+    assert_eq!(decode_error(503, b"").kind, FaultKind::Overloaded);
+
+    for (status, kind, name) in [
+        (400, FaultKind::InvalidRequest, "INVALID_ARGUMENT"),
+        (401, FaultKind::Authentication, "UNAUTHENTICATED"),
+        (403, FaultKind::PermissionDenied, "PERMISSION_DENIED"),
+        (404, FaultKind::NotFound, "NOT_FOUND"),
+        (429, FaultKind::RateLimited, "RESOURCE_EXHAUSTED"),
+        (500, FaultKind::Server, "INTERNAL"),
+        (503, FaultKind::Overloaded, "UNAVAILABLE"),
+        (504, FaultKind::Timeout, "DEADLINE_EXCEEDED"),
+        (529, FaultKind::Overloaded, "UNAVAILABLE"),
+    ] {
+        let fault = UpstreamFault {
+            status,
+            kind,
+            message: "m".into(),
+        };
+        let e = encode_error(&fault);
+        assert_eq!(e.status, status);
+        let v = parse(&e.body);
+        assert_eq!(
+            v,
+            json!({"error": {"code": status, "message": "m", "status": name}})
+        );
+        let back = decode_error(e.status, &e.body);
+        assert_eq!(back, fault, "{status}");
+    }
+}
+
+#[test]
+fn openapi_types_are_lowercased_recursively() {
+    let s = json!({"type": "OBJECT", "properties": {
+        "type": {"type": "STRING", "enum": ["A", "B"]},
+        "list": {"type": "ARRAY", "items": {"type": "INTEGER"}},
+        "any": {"anyOf": [{"type": "NUMBER"}, {"type": "BOOLEAN"}]}}});
+    assert_eq!(
+        openapi_to_json_schema(&s),
+        json!({"type": "object", "properties": {
+            "type": {"type": "string", "enum": ["A", "B"]},
+            "list": {"type": "array", "items": {"type": "integer"}},
+            "any": {"anyOf": [{"type": "number"}, {"type": "boolean"}]}}})
+    );
+}
+
+#[test]
+fn code_execution_parts_become_text_and_come_back_raw() {
+    let body = br#"{"candidates":[{"content":{"parts":[
+        {"executableCode":{"language":"PYTHON","code":"print(1)"}},
+        {"codeExecutionResult":{"outcome":"OUTCOME_OK","output":"1"}}],"role":"model"},"finishReason":"STOP"}]}"#;
+    let r = decode_response(body).unwrap();
+    assert!(matches!(&r.content[0], Part::Text { text, .. } if text == "```python\nprint(1)\n```"));
+    assert!(matches!(&r.content[1], Part::Text { text, .. } if text == "```\n1\n```"));
+    let v = parse(&encode_response(&r));
+    assert_eq!(
+        v["candidates"][0]["content"]["parts"][0],
+        json!({"executableCode": {"language": "PYTHON", "code": "print(1)"}})
+    );
+}
+
+#[test]
+fn truncated_and_odd_inputs_never_panic() {
+    for src in [REQUEST, REQUEST_SNAKE, RESPONSE, ERROR] {
+        for n in 0..=src.len() {
+            let b = &src[..n];
+            let _ = decode_request(b, Some("m"), false);
+            let _ = decode_request(b, None, true);
+            let _ = decode_response(b);
+            let _ = decode_error(500, b);
+        }
+    }
+    for odd in [
+        r#"{"contents":{"parts":[]}}"#,
+        r#"{"contents":[1,"x",null,{"parts":"x"},{"parts":[null,1,{}]}]}"#,
+        r#"{"contents":[{"parts":[{"functionCall":{"args":[]}}]}]}"#,
+        r#"{"contents":[{"parts":[{"functionCall":{"name":"f","args":null}}]}]}"#,
+        r#"{"generationConfig":{"topK":-1,"maxOutputTokens":1e99,"seed":"x"}}"#,
+        r#"{"generationConfig":[],"tools":{},"toolConfig":7,"systemInstruction":5}"#,
+        r#"{"tools":[{"functionDeclarations":[{"name":"f","parameters":null}]}]}"#,
+    ] {
+        let _ = decode_request(odd.as_bytes(), Some("m"), false);
+        let _ = decode_response(odd.as_bytes());
+    }
+    assert!(decode_request(br#"{"contents":[]}"#, Some("m"), false).is_ok());
+}
+
+#[test]
+fn camel_and_field_lookup() {
+    assert_eq!(camel("mime_type"), "mimeType");
+    assert_eq!(camel("parameters_json_schema"), "parametersJsonSchema");
+    assert_eq!(camel("text"), "text");
+    let v = json!({"file_uri": "u", "mimeType": "m", "x": null});
+    assert_eq!(str_field(&v, "fileUri"), Some("u"));
+    assert_eq!(str_field(&v, "mimeType"), Some("m"));
+    assert!(field(&v, "x").is_none());
+}
+
+#[test]
+fn mock_scenario_through_the_codec() {
+    // decode -> scenario -> encode -> decode keeps the answer.
+    let req = decode_request(REQUEST, Some("gemini-2.5-flash"), false).unwrap();
+    let resp = crate::mock::scenario::respond(&req, "id1").unwrap();
+    let back = decode_response(&encode_response(&resp)).unwrap();
+    assert_eq!(back.content, resp.content);
+    assert_eq!(back.usage, resp.usage);
+    let _ = Message {
+        role: Role::User,
+        content: vec![],
+    };
+}
