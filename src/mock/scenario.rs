@@ -10,6 +10,8 @@
 //! - contains `length`: the echo cut to 3 words, finish reason `Length`;
 //! - otherwise: `echo: <last user text>`. After a tool result, `tool said: <result text>`.
 
+use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+
 use crate::canonical::{
     ChatRequest, ChatResponse, FaultKind, FinishReason, Part, Role, ToolResultContent,
     UpstreamFault, Usage,
@@ -166,7 +168,11 @@ fn tool_result_text(content: &[ToolResultContent]) -> String {
         .iter()
         .map(|c| match c {
             ToolResultContent::Text(t) => t.clone(),
-            ToolResultContent::Json(j) => sonic_rs::to_string(j).unwrap_or_default(),
+            // Gemini wraps text results as {"result": "..."}: read them as the text they carry.
+            ToolResultContent::Json(j) => match j.get("result").and_then(|r| r.as_str()) {
+                Some(t) if j.as_object().is_some_and(|o| o.len() == 1) => t.to_string(),
+                _ => sonic_rs::to_string(j).unwrap_or_default(),
+            },
             ToolResultContent::Image(_) => "[image]".into(),
         })
         .collect::<Vec<_>>()

@@ -290,16 +290,24 @@ pub(crate) fn decode_part(p: &Json, path: &str, ids: &mut CallIds) -> Result<Par
         let mut is_error = false;
         match field(fr, "response") {
             Some(r) => {
-                let only_error = r.as_object().is_some_and(|o| o.len() == 1);
-                match field(r, "error").filter(|_| only_error) {
-                    Some(e) => {
+                let single = r.as_object().is_some_and(|o| o.len() == 1);
+                match (
+                    field(r, "error").filter(|_| single),
+                    field(r, "result").filter(|_| single),
+                ) {
+                    (Some(e), _) => {
                         is_error = true;
                         content.push(match e.as_str() {
                             Some(s) => ToolResultContent::Text(s.to_string()),
                             None => ToolResultContent::Json(e.clone()),
                         });
                     }
-                    None => content.push(ToolResultContent::Json(r.clone())),
+                    // `{"result": "<text>"}` is how text results travel in Gemini (and how the
+                    // encoder writes them): read it back as text so other formats get the text.
+                    (None, Some(t)) if t.is_str() => content.push(ToolResultContent::Text(
+                        t.as_str().unwrap_or_default().to_string(),
+                    )),
+                    _ => content.push(ToolResultContent::Json(r.clone())),
                 }
             }
             None => content.push(ToolResultContent::Json(obj())),
