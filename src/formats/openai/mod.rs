@@ -1,11 +1,23 @@
-//! OpenAI wire format (PROTOCOLS section 2): error bodies and the API paths of the provider role.
-//! Same format on both sides means the body passes through with only `model` spliced.
+//! OpenAI wire format (PROTOCOLS section 2): the Chat Completions translation codec, error bodies
+//! and the API paths of the provider role. Same format on both sides means the body passes
+//! through with only `model` spliced; these codecs run only when the other side differs.
+//!
+//! Codec (the contract of `formats`): `decode_request` / `encode_request` / `request_path` in
+//! `request.rs`, `decode_response` / `encode_response` in `response.rs`, `decode_error` and
+//! `encode_fault` here (`encode_error` is the renderer of the gateway's own errors).
 
+pub mod request;
+pub mod response;
 pub mod types;
 
+pub use request::{decode_request, encode_request, request_path};
+pub use response::{decode_response, encode_response};
+
+use crate::canonical::{ErrorReply, FaultKind, Json, UpstreamFault};
 use crate::error::GatewayError;
 use bytes::Bytes;
-use types::{OpenAiError, OpenAiErrorDetail};
+use sonic_rs::JsonValueTrait;
+use types::{OpenAiError, OpenAiErrorDetail, OpenAiErrorIn};
 
 /// Renders any gateway error as an OpenAI error body (PROTOCOLS 2.9).
 pub fn encode_error(err: &GatewayError) -> Bytes {
@@ -38,6 +50,93 @@ pub fn error_body(message: &str, kind: &str, param: Option<&str>, code: Option<&
         },
     };
     Bytes::from(sonic_rs::to_vec(&e).unwrap_or_default())
+}
+
+/// Provider: an upstream's error (status + body, possibly not JSON) -> canonical fault. The kind
+/// comes from the status; for a non-error status (an error object inside a 200 stream) from
+/// `error.type`.
+pub fn decode_error(status: u16, body: &[u8]) -> UpstreamFault {
+    let parsed: Option<OpenAiErrorIn> = sonic_rs::from_slice(body).ok();
+    let (message, ty) = parsed.map(error_fields).unwrap_or((None, None));
+    let kind = if status >= 400 {
+        FaultKind::from_status(status)
+    } else {
+        match ty.as_deref() {
+            Some("invalid_request_error") => FaultKind::InvalidRequest,
+            Some("authentication_error") => FaultKind::Authentication,
+            Some("permission_error") => FaultKind::PermissionDenied,
+            Some("rate_limit_error") | Some("insufficient_quota") => FaultKind::RateLimited,
+            _ => FaultKind::Server,
+        }
+    };
+    let message = message.unwrap_or_else(|| raw_message(status, body));
+    UpstreamFault {
+        status,
+        kind,
+        message,
+    }
+}
+
+/// (message, type) from `{"error":{...}}`, `{"error":"..."}`, `{"message":..}` or `{"detail":..}`.
+fn error_fields(e: OpenAiErrorIn) -> (Option<String>, Option<String>) {
+    let text = |v: &Json| v.as_str().map(str::to_string);
+    if let Some(err) = &e.error {
+        if let Some(m) = text(err) {
+            return (Some(m), None);
+        }
+        let message = err.get("message").and_then(text);
+        let ty = err.get("type").and_then(text);
+        if message.is_some() {
+            return (message, ty);
+        }
+    }
+    let message = e
+        .message
+        .as_ref()
+        .and_then(text)
+        .or_else(|| e.detail.as_ref().and_then(text));
+    (message, None)
+}
+
+/// A non-JSON (or unrecognised) error body as a message: trimmed, at most 512 bytes.
+fn raw_message(status: u16, body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return format!("upstream answered HTTP {status}");
+    }
+    let mut end = text.len().min(512);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
+
+/// Integration: a fault -> an OpenAI error reply (PROTOCOLS 2.9). Clients key on the status, so
+/// the upstream's status is kept when it is an error status; `type`/`code` follow the kind.
+pub fn encode_fault(fault: &UpstreamFault) -> ErrorReply {
+    let (default_status, ty, code) = match fault.kind {
+        FaultKind::InvalidRequest => (400, "invalid_request_error", None),
+        FaultKind::Authentication => (401, "authentication_error", Some("invalid_api_key")),
+        FaultKind::PermissionDenied => (403, "permission_error", None),
+        FaultKind::NotFound => (404, "invalid_request_error", Some("not_found")),
+        FaultKind::RequestTooLarge => (413, "invalid_request_error", Some("request_too_large")),
+        FaultKind::RateLimited => (429, "rate_limit_error", Some("rate_limit_exceeded")),
+        FaultKind::Overloaded => (503, "server_error", Some("overloaded")),
+        FaultKind::Timeout => (504, "server_error", Some("timeout")),
+        FaultKind::Server => (500, "server_error", None),
+    };
+    let status = if (400..=599).contains(&fault.status) {
+        fault.status
+    } else {
+        default_status
+    };
+    ErrorReply {
+        status,
+        headers: Vec::new(),
+        content_type: "application/json",
+        body: error_body(&fault.message, ty, None, code).to_vec(),
+    }
 }
 
 /// Operations of the OpenAI API that Sluice proxies.
