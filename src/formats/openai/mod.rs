@@ -175,10 +175,44 @@ impl Operation {
     }
 }
 
+/// Test helper: asserts two JSON values are equal field by field (object key order ignored),
+/// naming the first differing path.
+#[cfg(test)]
+pub(crate) fn assert_same_json(got: &Json, want: &Json, path: &str) {
+    use sonic_rs::{JsonContainerTrait, JsonType};
+    match (got.as_object(), want.as_object()) {
+        (Some(g), Some(w)) => {
+            for (k, wv) in w.iter() {
+                let gv = g
+                    .get(&k)
+                    .unwrap_or_else(|| panic!("{path}.{k}: missing, want {wv}"));
+                assert_same_json(gv, wv, &format!("{path}.{k}"));
+            }
+            for (k, gv) in g.iter() {
+                assert!(w.get(&k).is_some(), "{path}.{k}: unexpected field {gv}");
+            }
+            return;
+        }
+        (None, None) => {}
+        _ => panic!("{path}: got {got}, want {want}"),
+    }
+    if let (Some(g), Some(w)) = (got.as_array(), want.as_array()) {
+        assert_eq!(g.len(), w.len(), "{path}: array length, got {got}, want {want}");
+        for (i, (gv, wv)) in g.iter().zip(w.iter()).enumerate() {
+            assert_same_json(gv, wv, &format!("{path}[{i}]"));
+        }
+        return;
+    }
+    if got.get_type() == JsonType::Number && want.get_type() == JsonType::Number {
+        assert_eq!(got.as_f64(), want.as_f64(), "{path}");
+        return;
+    }
+    assert_eq!(got, want, "{path}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sonic_rs::JsonValueTrait;
 
     #[test]
     fn error_body_has_openai_shape() {
@@ -196,5 +230,87 @@ mod tests {
             v.pointer(&["error", "param"]).and_then(|m| m.as_str()),
             Some("model")
         );
+    }
+}
+
+#[cfg(test)]
+mod fault_tests {
+    use super::*;
+
+    #[test]
+    fn decodes_openai_error_body() {
+        let body = br#"{"error":{"message":"Invalid 'messages': empty array.","type":"invalid_request_error","param":"messages","code":"empty_array"}}"#;
+        let f = decode_error(400, body);
+        assert_eq!(
+            f,
+            UpstreamFault {
+                status: 400,
+                kind: FaultKind::InvalidRequest,
+                message: "Invalid 'messages': empty array.".into()
+            }
+        );
+        let f = decode_error(429, br#"{"error":{"message":"quota","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}"#);
+        assert_eq!((f.kind, f.message.as_str()), (FaultKind::RateLimited, "quota"));
+    }
+
+    #[test]
+    fn decodes_compatible_server_shapes_and_non_json() {
+        assert_eq!(decode_error(500, br#"{"error":"boom"}"#).message, "boom");
+        assert_eq!(decode_error(422, br#"{"detail":"bad field"}"#).message, "bad field");
+        assert_eq!(decode_error(404, br#"{"message":"no model"}"#).message, "no model");
+        let f = decode_error(502, b"<html>Bad Gateway</html>\n");
+        assert_eq!((f.kind, f.message.as_str()), (FaultKind::Server, "<html>Bad Gateway</html>"));
+        assert_eq!(decode_error(503, b"").message, "upstream answered HTTP 503");
+        assert_eq!(decode_error(503, b"").kind, FaultKind::Overloaded);
+        let long = "\u{e9}".repeat(600);
+        let f = decode_error(500, long.as_bytes());
+        assert!(f.message.len() <= 512 && f.message.chars().all(|c| c == '\u{e9}'));
+    }
+
+    #[test]
+    fn in_stream_error_takes_kind_from_type() {
+        let body = br#"{"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}"#;
+        assert_eq!(decode_error(200, body).kind, FaultKind::Server);
+        let body = br#"{"error":{"message":"slow down","type":"rate_limit_error"}}"#;
+        assert_eq!(decode_error(200, body).kind, FaultKind::RateLimited);
+    }
+
+    #[test]
+    fn fault_encodes_as_openai_error_and_decodes_back() {
+        for status in [400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504, 529] {
+            let fault = UpstreamFault {
+                status,
+                kind: FaultKind::from_status(status),
+                message: format!("failure {status}"),
+            };
+            let r = encode_fault(&fault);
+            assert_eq!((r.status, r.content_type), (status, "application/json"));
+            let v: Json = sonic_rs::from_slice(&r.body).unwrap();
+            for key in ["message", "type", "param", "code"] {
+                assert!(v.pointer(&["error", key]).is_some(), "{status} {key}");
+            }
+            assert_eq!(decode_error(r.status, &r.body), fault);
+        }
+        let r = encode_fault(&UpstreamFault {
+            status: 429,
+            kind: FaultKind::RateLimited,
+            message: "m".into(),
+        });
+        assert_eq!(
+            String::from_utf8(r.body).unwrap(),
+            r#"{"error":{"message":"m","type":"rate_limit_error","param":null,"code":"rate_limit_exceeded"}}"#
+        );
+    }
+
+    #[test]
+    fn fault_with_non_error_status_gets_the_kind_status() {
+        let r = encode_fault(&UpstreamFault {
+            status: 200,
+            kind: FaultKind::Overloaded,
+            message: "busy".into(),
+        });
+        assert_eq!(r.status, 503);
+        assert_eq!(request_path("gpt-4o", true), "/v1/chat/completions");
+        assert_eq!(request_path("gpt-4o", false), Operation::ChatCompletions.upstream_path());
     }
 }

@@ -865,3 +865,514 @@ fn encode_assistant(m: &Message, i: usize) -> Result<Option<OpenAiMessageOut<'_>
     msg.tool_calls = calls;
     Ok(Some(msg))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::openai::assert_same_json;
+    use sonic_rs::json;
+
+    const BASIC: &[u8] = include_bytes!("fixtures/request_basic.json");
+    const TOOLS: &[u8] = include_bytes!("fixtures/request_tools.json");
+
+    fn value(b: &[u8]) -> Json {
+        sonic_rs::from_slice(b).unwrap()
+    }
+
+    fn user(content: Vec<Part>) -> Message {
+        Message {
+            role: Role::User,
+            content,
+        }
+    }
+
+    fn assistant(content: Vec<Part>) -> Message {
+        Message {
+            role: Role::Assistant,
+            content,
+        }
+    }
+
+    fn detail(d: &str) -> Extra {
+        let mut e = Extra::new(Format::OpenAi);
+        e.push("detail", Json::from(d));
+        e
+    }
+
+    fn call(id: &str, city: &str) -> Part {
+        Part::ToolCall {
+            id: id.into(),
+            name: "get_weather".into(),
+            arguments: format!("{{\"city\":\"{city}\"}}"),
+            signature: None,
+        }
+    }
+
+    fn result(id: &str, text: &str) -> Part {
+        Part::ToolResult {
+            id: id.into(),
+            name: Some("get_weather".into()),
+            content: vec![ToolResultContent::Text(text.into())],
+            is_error: false,
+        }
+    }
+
+    fn decode(b: &[u8]) -> Result<ChatRequest, ConvertError> {
+        decode_request(b, None, false)
+    }
+
+    fn encoded(req: &ChatRequest) -> Json {
+        value(&encode_request(req).unwrap())
+    }
+
+    fn field_of(b: &[u8]) -> String {
+        decode(b).unwrap_err().field
+    }
+
+    #[test]
+    fn protocols_2_2_request_decodes() {
+        let r = decode(BASIC).unwrap();
+        assert_eq!(r.model, "gpt-4o-mini");
+        assert_eq!(r.system, vec![Part::text("Be brief")]);
+        assert_eq!(
+            r.messages,
+            vec![user(vec![
+                Part::text("Hi"),
+                Part::Image {
+                    source: ImageSource::Base64 {
+                        media_type: "image/png".into(),
+                        data: "iVBORw0KGgo=".into()
+                    },
+                    extra: detail("low"),
+                }
+            ])]
+        );
+        assert_eq!(r.max_tokens, Some(50));
+        assert_eq!(r.stop, vec!["\n\n".to_string()]);
+        assert_eq!((r.temperature, r.top_p), (Some(0.2), Some(0.9)));
+        assert_eq!(r.tool_choice, Some(ToolChoice::Auto));
+        assert_eq!(r.tools.len(), 1);
+        let t = &r.tools[0];
+        assert_eq!((t.name.as_str(), t.description.as_deref()), ("get_weather", Some("w")));
+        assert_eq!(
+            t.parameters,
+            json!({"type":"object","properties":{"city":{"type":"string"}},"required":["city"]})
+        );
+        assert!(t.extra.is_empty() && r.extra.is_empty());
+        assert!(!r.stream && !r.include_usage);
+        assert_eq!(r.extra.format, Some(Format::OpenAi));
+    }
+
+    #[test]
+    fn protocols_2_2_request_encodes_back_identically() {
+        let r = decode(BASIC).unwrap();
+        assert_same_json(&encoded(&r), &value(BASIC), "$");
+    }
+
+    #[test]
+    fn tools_fixture_decodes() {
+        let r = decode(TOOLS).unwrap();
+        assert_eq!(
+            r.system,
+            vec![
+                Part::text("You are a weather bot."),
+                Part::text("Answer in French.")
+            ]
+        );
+        let map = Part::Image {
+            source: ImageSource::Url("https://example.com/map.png".into()),
+            extra: Extra::new(Format::OpenAi),
+        };
+        assert_eq!(
+            r.messages,
+            vec![
+                user(vec![Part::text("Weather in Paris and Rome? Here is a map.")]),
+                assistant(vec![call("call_1", "Paris"), call("call_2", "Rome")]),
+                user(vec![result("call_1", "sunny"), result("call_2", "rain")]),
+                assistant(vec![Part::text("Paris: sunny, Rome: rain.")]),
+                user(vec![map, Part::text("And here?")]),
+            ]
+        );
+        assert_eq!(r.max_tokens, Some(200));
+        assert_eq!(r.parallel_tool_calls, Some(true));
+        assert_eq!(
+            r.reasoning,
+            Some(Reasoning {
+                budget_tokens: None,
+                effort: Some("low".into())
+            })
+        );
+        assert_eq!(
+            r.response_format,
+            Some(ResponseFormat::JsonSchema {
+                name: "weather".into(),
+                schema: json!({"type":"object","properties":{"summary":{"type":"string"}}}),
+                strict: Some(true)
+            })
+        );
+        assert_eq!((r.seed, r.stop.clone()), (Some(42), vec!["END".to_string()]));
+        assert!(r.stream && r.include_usage);
+        assert_eq!(r.tool_choice, Some(ToolChoice::Named("get_weather".into())));
+        assert_eq!(r.tools[0].extra.get("strict"), Some(&Json::from(true)));
+        let names: Vec<&str> = r.extra.fields.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["user", "metadata", "store"]);
+    }
+
+    #[test]
+    fn tools_fixture_encodes_back_equivalently() {
+        let r = decode(TOOLS).unwrap();
+        // Differences from the fixture, all equivalent for OpenAI: one system message, `stop` as
+        // an array, tool content as a string, `n: 1` (the default) not repeated.
+        let want = json!({"model":"gpt-4o",
+         "messages":[{"role":"system","content":[{"type":"text","text":"You are a weather bot."},{"type":"text","text":"Answer in French."}]},
+             {"role":"user","content":"Weather in Paris and Rome? Here is a map."},
+             {"role":"assistant","content":null,
+              "tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}},
+                            {"id":"call_2","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Rome\"}"}}]},
+             {"role":"tool","content":"sunny","tool_call_id":"call_1"},
+             {"role":"tool","content":"rain","tool_call_id":"call_2"},
+             {"role":"assistant","content":"Paris: sunny, Rome: rain."},
+             {"role":"user","content":[{"type":"image_url","image_url":{"url":"https://example.com/map.png"}},{"type":"text","text":"And here?"}]}],
+         "max_completion_tokens":200,"parallel_tool_calls":true,"reasoning_effort":"low",
+         "response_format":{"type":"json_schema","json_schema":{"name":"weather","schema":{"type":"object","properties":{"summary":{"type":"string"}}},"strict":true}},
+         "seed":42,"stop":["END"],"stream":true,"stream_options":{"include_usage":true},
+         "tool_choice":{"type":"function","function":{"name":"get_weather"}},
+         "tools":[{"type":"function","function":{"name":"get_weather","description":"Current weather","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"],"additionalProperties":false},"strict":true}}],
+         "user":"u-42","metadata":{"trace":"t1"},"store":false});
+        assert_same_json(&encoded(&r), &want, "$");
+        // And it decodes to the same canonical request.
+        assert_eq!(decode(&encode_request(&r).unwrap()).unwrap(), r);
+    }
+
+    #[test]
+    fn encoded_field_order_is_the_sdks() {
+        let r = decode(BASIC).unwrap();
+        let s = String::from_utf8(encode_request(&r).unwrap()).unwrap();
+        let keys = [
+            "\"model\"",
+            "\"messages\"",
+            "\"max_tokens\"",
+            "\"stop\"",
+            "\"temperature\"",
+            "\"tool_choice\"",
+            "\"tools\"",
+            "\"top_p\"",
+        ];
+        let pos: Vec<usize> = keys.iter().map(|k| s.find(k).unwrap()).collect();
+        assert!(pos.windows(2).all(|w| w[0] < w[1]), "{s}");
+    }
+
+    /// A request as another format's integration would produce it.
+    fn foreign_request() -> ChatRequest {
+        let mut anthropic_extra = Extra::new(Format::Anthropic);
+        anthropic_extra.push("cache_control", json!({"type":"ephemeral"}));
+        ChatRequest {
+            model: "gpt-4o".into(),
+            system: vec![Part::Text {
+                text: "sys".into(),
+                extra: anthropic_extra.clone(),
+            }],
+            messages: vec![
+                user(vec![
+                    Part::text("look"),
+                    Part::Image {
+                        source: ImageSource::Base64 {
+                            media_type: "image/jpeg".into(),
+                            data: "/9j/4AAQ".into(),
+                        },
+                        extra: Extra::default(),
+                    },
+                    Part::Image {
+                        source: ImageSource::Url("http://x.test/a.gif".into()),
+                        extra: Extra::default(),
+                    },
+                ]),
+                assistant(vec![
+                    Part::Thinking {
+                        text: "hmm".into(),
+                        signature: Some("sig".into()),
+                    },
+                    Part::text("Let me check."),
+                    call("toolu_1", "Paris"),
+                ]),
+                user(vec![
+                    Part::ToolResult {
+                        id: "toolu_1".into(),
+                        name: None,
+                        content: vec![
+                            ToolResultContent::Text("temp: ".into()),
+                            ToolResultContent::Json(json!({"c": 21})),
+                        ],
+                        is_error: true,
+                    },
+                    Part::text("thanks"),
+                ]),
+            ],
+            tools: vec![Tool {
+                name: "get_weather".into(),
+                description: None,
+                parameters: json!({"type":"object"}),
+                extra: anthropic_extra.clone(),
+            }],
+            tool_choice: Some(ToolChoice::Required),
+            parallel_tool_calls: Some(false),
+            max_tokens: Some(1024),
+            temperature: Some(0.5),
+            top_k: Some(40),
+            stop: vec!["a".into(), "b".into()],
+            response_format: Some(ResponseFormat::JsonObject),
+            extra: {
+                let mut e = Extra::new(Format::Anthropic);
+                e.push("metadata", json!({"user_id": "x"}));
+                e
+            },
+            ..ChatRequest::default()
+        }
+    }
+
+    #[test]
+    fn foreign_request_encodes_to_openai() {
+        let want = json!({"model":"gpt-4o",
+          "messages":[{"role":"system","content":"sys"},
+            {"role":"user","content":[{"type":"text","text":"look"},
+              {"type":"image_url","image_url":{"url":"data:image/jpeg;base64,/9j/4AAQ"}},
+              {"type":"image_url","image_url":{"url":"http://x.test/a.gif"}}]},
+            {"role":"assistant","content":"Let me check.","tool_calls":[{"id":"toolu_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},
+            {"role":"tool","content":"temp: {\"c\":21}","tool_call_id":"toolu_1"},
+            {"role":"user","content":"thanks"}],
+          "max_tokens":1024,"parallel_tool_calls":false,"response_format":{"type":"json_object"},
+          "stop":["a","b"],"temperature":0.5,"tool_choice":"required",
+          "tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}]});
+        assert_same_json(&encoded(&foreign_request()), &want, "$");
+    }
+
+    #[test]
+    fn round_trip_keeps_everything_openai_can_carry() {
+        let orig = foreign_request();
+        let back = decode(&encode_request(&orig).unwrap()).unwrap();
+        let mut want = orig.clone();
+        // What OpenAI cannot carry: thinking, is_error, top_k, foreign extras (by design).
+        want.system = vec![Part::text("sys")];
+        want.messages[1].content.remove(0);
+        want.messages[2].content[0] = Part::ToolResult {
+            id: "toolu_1".into(),
+            name: Some("get_weather".into()),
+            content: vec![ToolResultContent::Text("temp: {\"c\":21}".into())],
+            is_error: false,
+        };
+        for m in &mut want.messages {
+            for p in &mut m.content {
+                if let Part::Image { extra, .. } = p {
+                    *extra = Extra::new(Format::OpenAi);
+                }
+            }
+        }
+        want.tools[0].extra = Extra::new(Format::OpenAi);
+        want.top_k = None;
+        want.extra = Extra::new(Format::OpenAi);
+        assert_eq!(back, want);
+    }
+
+    #[test]
+    fn top_k_is_decoded_but_never_sent_to_openai() {
+        let r = decode(br#"{"model":"m","messages":[],"top_k":20}"#).unwrap();
+        assert_eq!(r.top_k, Some(20));
+        assert!(encoded(&r).get("top_k").is_none());
+    }
+
+    #[test]
+    fn mid_conversation_system_is_hoisted() {
+        let r = decode(
+            br#"{"model":"m","messages":[{"role":"user","content":"a"},{"role":"system","content":"late"},{"role":"assistant","content":"b"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(r.system, vec![Part::text("late")]);
+        assert_eq!(r.messages.len(), 2);
+    }
+
+    #[test]
+    fn tool_results_then_user_text_form_one_turn() {
+        let r = decode(
+            br#"{"model":"m","messages":[{"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]},
+                {"role":"tool","tool_call_id":"c1","content":"ok"},{"role":"user","content":"next"},{"role":"user","content":"more"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(r.messages.len(), 3);
+        assert_eq!(r.messages[1].content.len(), 2);
+        assert!(
+            matches!(&r.messages[1].content[0], Part::ToolResult { name: Some(n), .. } if n == "f")
+        );
+        assert_eq!(r.messages[2].content, vec![Part::text("more")]);
+    }
+
+    #[test]
+    fn refusal_in_history_round_trips() {
+        let body = br#"{"model":"m","messages":[{"role":"assistant","content":null,"refusal":"I can't."}]}"#;
+        let r = decode(body).unwrap();
+        assert!(matches!(&r.messages[0].content[0], Part::Text { text, extra } if text == "I can't." && is_refusal(extra)));
+        let v = encoded(&r);
+        assert_same_json(
+            &v,
+            &json!({"model":"m","messages":[{"role":"assistant","content":null,"refusal":"I can't."}]}),
+            "$",
+        );
+    }
+
+    #[test]
+    fn thinking_budget_becomes_effort_and_max_completion_tokens() {
+        let mut r = foreign_request();
+        r.reasoning = Some(Reasoning {
+            budget_tokens: Some(10_000),
+            effort: None,
+        });
+        let v = encoded(&r);
+        assert_eq!(v.get("reasoning_effort").and_then(|e| e.as_str()), Some("medium"));
+        assert_eq!(v.get("max_completion_tokens").and_then(|e| e.as_u64()), Some(1024));
+        assert!(v.get("max_tokens").is_none());
+        r.reasoning = Some(Reasoning {
+            budget_tokens: Some(0),
+            effort: None,
+        });
+        let v = encoded(&r);
+        assert!(v.get("reasoning_effort").is_none());
+        assert_eq!(v.get("max_tokens").and_then(|e| e.as_u64()), Some(1024));
+    }
+
+    #[test]
+    fn tool_choice_needs_tools_and_stream_asks_for_usage() {
+        let mut r = foreign_request();
+        r.tools.clear();
+        r.stream = true;
+        let v = encoded(&r);
+        assert!(v.get("tool_choice").is_none() && v.get("parallel_tool_calls").is_none());
+        assert_eq!(
+            v.pointer(&["stream_options", "include_usage"])
+                .and_then(|u| u.as_bool()),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn openai_extras_do_not_override_known_fields() {
+        let mut r = decode(br#"{"model":"m","messages":[],"user":"u"}"#).unwrap();
+        r.extra.push("model", Json::from("evil"));
+        let s = String::from_utf8(encode_request(&r).unwrap()).unwrap();
+        assert_eq!(s, r#"{"model":"m","messages":[],"user":"u"}"#);
+    }
+
+    #[test]
+    fn decode_errors_name_the_field() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"not json", ""),
+            (b"[1]", ""),
+            (br#"{"messages":[]}"#, "model"),
+            (br#"{"model":"m"}"#, "messages"),
+            (br#"{"model":"m","messages":[],"n":2}"#, "n"),
+            (br#"{"model":"m","messages":[],"max_tokens":-1}"#, "max_tokens"),
+            (br#"{"model":"m","messages":[],"temperature":"hot"}"#, "temperature"),
+            (br#"{"model":"m","messages":[],"stop":[1]}"#, "stop[0]"),
+            (br#"{"model":"m","messages":[],"tool_choice":"any"}"#, "tool_choice"),
+            (br#"{"model":"m","messages":[],"tool_choice":{"type":"allowed_tools"}}"#, "tool_choice"),
+            (br#"{"model":"m","messages":[],"response_format":{"type":"xml"}}"#, "response_format.type"),
+            (br#"{"model":"m","messages":[],"tools":[{"type":"custom","custom":{}}]}"#, "tools[0].type"),
+            (br#"{"model":"m","messages":[],"tools":[{"type":"function","function":{}}]}"#, "tools[0].function.name"),
+            (br#"{"model":"m","messages":[{"content":"x"}]}"#, "messages[0].role"),
+            (br#"{"model":"m","messages":[{"role":"wizard","content":"x"}]}"#, "messages[0].role"),
+            (br#"{"model":"m","messages":[{"role":"function","name":"f","content":"x"}]}"#, "messages[0].role"),
+            (br#"{"model":"m","messages":[{"role":"user"}]}"#, "messages[0].content"),
+            (br#"{"model":"m","messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{}}]}]}"#, "messages[0].content[0].type"),
+            (br#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"ftp://x"}}]}]}"#, "messages[0].content[0].image_url.url"),
+            (br#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png,raw"}}]}]}"#, "messages[0].content[0].image_url.url"),
+            (br#"{"model":"m","messages":[{"role":"system","content":[{"type":"image_url"}]}]}"#, "messages[0].content[0].type"),
+            (br#"{"model":"m","messages":[{"role":"tool","content":"x"}]}"#, "messages[0].tool_call_id"),
+            (br#"{"model":"m","messages":[{"role":"assistant","function_call":{"name":"f","arguments":"{}"}}]}"#, "messages[0].function_call"),
+            (br#"{"model":"m","messages":[{"role":"assistant","tool_calls":[{"type":"function","function":{"name":"f"}}]}]}"#, "messages[0].tool_calls[0].id"),
+        ];
+        for (body, field) in cases {
+            assert_eq!(field_of(body), *field, "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn lenient_where_openai_is() {
+        let r = decode(
+            br#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":"https://x/y.png"}]},
+                {"role":"assistant","content":"","tool_calls":[{"id":"c","function":{"name":"f","arguments":{"a":1}}}]}],
+                "n":1,"stop":null,"tools":null,"max_tokens":5,"max_completion_tokens":7}"#,
+        )
+        .unwrap();
+        assert_eq!(r.max_tokens, Some(7));
+        assert!(matches!(&r.messages[0].content[0], Part::Image { source: ImageSource::Url(u), .. } if u == "https://x/y.png"));
+        assert_eq!(
+            r.messages[1].content,
+            vec![Part::ToolCall {
+                id: "c".into(),
+                name: "f".into(),
+                arguments: "{\"a\":1}".into(),
+                signature: None
+            }]
+        );
+    }
+
+    #[test]
+    fn encode_refuses_what_openai_cannot_express() {
+        let img = || Part::Image {
+            source: ImageSource::Url("https://x/y.png".into()),
+            extra: Extra::default(),
+        };
+        let mut r = ChatRequest {
+            model: "m".into(),
+            system: vec![img()],
+            ..ChatRequest::default()
+        };
+        assert_eq!(encode_request(&r).unwrap_err().field, "system[0]");
+        r.system.clear();
+        r.messages = vec![assistant(vec![Part::text("a"), img()])];
+        assert_eq!(encode_request(&r).unwrap_err().field, "messages[0].content[1]");
+        r.messages = vec![user(vec![Part::ToolResult {
+            id: "c".into(),
+            name: None,
+            content: vec![ToolResultContent::Image(ImageSource::Url("https://x".into()))],
+            is_error: false,
+        }])];
+        assert_eq!(
+            encode_request(&r).unwrap_err().field,
+            "messages[0].content[0].content[0]"
+        );
+        r.messages.clear();
+        r.temperature = Some(f64::NAN);
+        assert_eq!(encode_request(&r).unwrap_err().field, "temperature");
+    }
+
+    #[test]
+    fn thinking_only_assistant_turn_is_skipped() {
+        let r = ChatRequest {
+            model: "m".into(),
+            messages: vec![
+                user(vec![Part::text("q")]),
+                assistant(vec![Part::RedactedThinking { data: "x".into() }]),
+            ],
+            ..ChatRequest::default()
+        };
+        let v = encoded(&r);
+        assert_eq!(v.get("messages").and_then(|m| m.as_array()).map(|a| a.len()), Some(1));
+    }
+
+    #[test]
+    fn never_panics_on_truncated_or_corrupted_bodies() {
+        for body in [BASIC, TOOLS] {
+            for end in 0..body.len() {
+                let _ = decode(&body[..end]);
+            }
+            let mut b = body.to_vec();
+            for i in 0..b.len() {
+                let old = b[i];
+                b[i] = b"{}[]\":,0a\\"[i % 10];
+                if let Ok(r) = decode(&b) {
+                    let _ = encode_request(&r);
+                }
+                b[i] = old;
+            }
+        }
+    }
+}
