@@ -197,7 +197,11 @@ pub(crate) fn assert_same_json(got: &Json, want: &Json, path: &str) {
         _ => panic!("{path}: got {got}, want {want}"),
     }
     if let (Some(g), Some(w)) = (got.as_array(), want.as_array()) {
-        assert_eq!(g.len(), w.len(), "{path}: array length, got {got}, want {want}");
+        assert_eq!(
+            g.len(),
+            w.len(),
+            "{path}: array length, got {got}, want {want}"
+        );
         for (i, (gv, wv)) in g.iter().zip(w.iter()).enumerate() {
             assert_same_json(gv, wv, &format!("{path}[{i}]"));
         }
@@ -250,16 +254,28 @@ mod fault_tests {
             }
         );
         let f = decode_error(429, br#"{"error":{"message":"quota","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}"#);
-        assert_eq!((f.kind, f.message.as_str()), (FaultKind::RateLimited, "quota"));
+        assert_eq!(
+            (f.kind, f.message.as_str()),
+            (FaultKind::RateLimited, "quota")
+        );
     }
 
     #[test]
     fn decodes_compatible_server_shapes_and_non_json() {
         assert_eq!(decode_error(500, br#"{"error":"boom"}"#).message, "boom");
-        assert_eq!(decode_error(422, br#"{"detail":"bad field"}"#).message, "bad field");
-        assert_eq!(decode_error(404, br#"{"message":"no model"}"#).message, "no model");
+        assert_eq!(
+            decode_error(422, br#"{"detail":"bad field"}"#).message,
+            "bad field"
+        );
+        assert_eq!(
+            decode_error(404, br#"{"message":"no model"}"#).message,
+            "no model"
+        );
         let f = decode_error(502, b"<html>Bad Gateway</html>\n");
-        assert_eq!((f.kind, f.message.as_str()), (FaultKind::Server, "<html>Bad Gateway</html>"));
+        assert_eq!(
+            (f.kind, f.message.as_str()),
+            (FaultKind::Server, "<html>Bad Gateway</html>")
+        );
         assert_eq!(decode_error(503, b"").message, "upstream answered HTTP 503");
         assert_eq!(decode_error(503, b"").kind, FaultKind::Overloaded);
         let long = "\u{e9}".repeat(600);
@@ -277,7 +293,9 @@ mod fault_tests {
 
     #[test]
     fn fault_encodes_as_openai_error_and_decodes_back() {
-        for status in [400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504, 529] {
+        for status in [
+            400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504, 529,
+        ] {
             let fault = UpstreamFault {
                 status,
                 kind: FaultKind::from_status(status),
@@ -311,6 +329,9 @@ mod fault_tests {
         });
         assert_eq!(r.status, 503);
         assert_eq!(request_path("gpt-4o", true), "/v1/chat/completions");
-        assert_eq!(request_path("gpt-4o", false), Operation::ChatCompletions.upstream_path());
+        assert_eq!(
+            request_path("gpt-4o", false),
+            Operation::ChatCompletions.upstream_path()
+        );
     }
 }

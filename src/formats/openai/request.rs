@@ -98,7 +98,10 @@ pub fn decode_request(
             // Not an OpenAI field, but vLLM-style clients send it; it means the same everywhere.
             "top_k" => req.top_k = Some(u32_of(val, "top_k")?),
             "seed" => {
-                req.seed = Some(val.as_i64().ok_or_else(|| err("seed", "must be an integer"))?)
+                req.seed = Some(
+                    val.as_i64()
+                        .ok_or_else(|| err("seed", "must be an integer"))?,
+                )
             }
             "stop" => req.stop = decode_stop(val)?,
             "n" => {
@@ -153,7 +156,9 @@ fn decode_stop(v: &Json) -> Result<Vec<String>, ConvertError> {
 }
 
 fn decode_tools(v: &Json) -> Result<Vec<Tool>, ConvertError> {
-    let arr = v.as_array().ok_or_else(|| err("tools", "must be an array"))?;
+    let arr = v
+        .as_array()
+        .ok_or_else(|| err("tools", "must be an array"))?;
     let mut tools = Vec::with_capacity(arr.len());
     for (i, t) in arr.iter().enumerate() {
         let path = format!("tools[{i}]");
@@ -183,9 +188,8 @@ fn decode_tools(v: &Json) -> Result<Vec<Tool>, ConvertError> {
                     named = true;
                 }
                 "description" if !val.is_null() => {
-                    tool.description = Some(
-                        str_of(val, &format!("{path}.function.description"))?.to_string(),
-                    )
+                    tool.description =
+                        Some(str_of(val, &format!("{path}.function.description"))?.to_string())
                 }
                 "parameters" if !val.is_null() => tool.parameters = val.clone(),
                 "description" | "parameters" => {}
@@ -275,6 +279,8 @@ fn decode_messages(arr: &sonic_rs::Array, req: &mut ChatRequest) -> Result<(), C
             .get("role")
             .and_then(|r| r.as_str())
             .ok_or_else(|| err(format!("{path}.role"), "required string"))?;
+        // NOTE: the optional per-message `name` (participant name) has no canonical home and is
+        // not carried; no other format has it.
         let content = m.get("content").filter(|c| !c.is_null());
         match role {
             // NOTE: a system/developer message in the middle of the conversation is hoisted into
@@ -503,9 +509,10 @@ fn decode_assistant(
                     let ppath = format!("{path}.content[{j}]");
                     match p.get("type").and_then(|t| t.as_str()) {
                         Some("text") => {
-                            let t = p.get("text").and_then(|t| t.as_str()).ok_or_else(|| {
-                                err(format!("{ppath}.text"), "required string")
-                            })?;
+                            let t = p
+                                .get("text")
+                                .and_then(|t| t.as_str())
+                                .ok_or_else(|| err(format!("{ppath}.text"), "required string"))?;
                             parts.push(Part::text(t));
                         }
                         Some("refusal") => {
@@ -768,6 +775,7 @@ fn encode_user<'a>(
                         }
                     }
                 }
+                // One string: the form every OpenAI-compatible server accepts for tool content.
                 let text = match texts.len() {
                     1 => texts.pop().unwrap_or_default(),
                     _ => Cow::Owned(texts.concat()),
@@ -953,7 +961,10 @@ mod tests {
         assert_eq!(r.tool_choice, Some(ToolChoice::Auto));
         assert_eq!(r.tools.len(), 1);
         let t = &r.tools[0];
-        assert_eq!((t.name.as_str(), t.description.as_deref()), ("get_weather", Some("w")));
+        assert_eq!(
+            (t.name.as_str(), t.description.as_deref()),
+            ("get_weather", Some("w"))
+        );
         assert_eq!(
             t.parameters,
             json!({"type":"object","properties":{"city":{"type":"string"}},"required":["city"]})
@@ -986,7 +997,9 @@ mod tests {
         assert_eq!(
             r.messages,
             vec![
-                user(vec![Part::text("Weather in Paris and Rome? Here is a map.")]),
+                user(vec![Part::text(
+                    "Weather in Paris and Rome? Here is a map."
+                )]),
                 assistant(vec![call("call_1", "Paris"), call("call_2", "Rome")]),
                 user(vec![result("call_1", "sunny"), result("call_2", "rain")]),
                 assistant(vec![Part::text("Paris: sunny, Rome: rain.")]),
@@ -1010,7 +1023,10 @@ mod tests {
                 strict: Some(true)
             })
         );
-        assert_eq!((r.seed, r.stop.clone()), (Some(42), vec!["END".to_string()]));
+        assert_eq!(
+            (r.seed, r.stop.clone()),
+            (Some(42), vec!["END".to_string()])
+        );
         assert!(r.stream && r.include_usage);
         assert_eq!(r.tool_choice, Some(ToolChoice::Named("get_weather".into())));
         assert_eq!(r.tools[0].extra.get("strict"), Some(&Json::from(true)));
@@ -1209,7 +1225,9 @@ mod tests {
     fn refusal_in_history_round_trips() {
         let body = br#"{"model":"m","messages":[{"role":"assistant","content":null,"refusal":"I can't."}]}"#;
         let r = decode(body).unwrap();
-        assert!(matches!(&r.messages[0].content[0], Part::Text { text, extra } if text == "I can't." && is_refusal(extra)));
+        assert!(
+            matches!(&r.messages[0].content[0], Part::Text { text, extra } if text == "I can't." && is_refusal(extra))
+        );
         let v = encoded(&r);
         assert_same_json(
             &v,
@@ -1226,8 +1244,14 @@ mod tests {
             effort: None,
         });
         let v = encoded(&r);
-        assert_eq!(v.get("reasoning_effort").and_then(|e| e.as_str()), Some("medium"));
-        assert_eq!(v.get("max_completion_tokens").and_then(|e| e.as_u64()), Some(1024));
+        assert_eq!(
+            v.get("reasoning_effort").and_then(|e| e.as_str()),
+            Some("medium")
+        );
+        assert_eq!(
+            v.get("max_completion_tokens").and_then(|e| e.as_u64()),
+            Some(1024)
+        );
         assert!(v.get("max_tokens").is_none());
         r.reasoning = Some(Reasoning {
             budget_tokens: Some(0),
@@ -1302,7 +1326,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.max_tokens, Some(7));
-        assert!(matches!(&r.messages[0].content[0], Part::Image { source: ImageSource::Url(u), .. } if u == "https://x/y.png"));
+        assert!(
+            matches!(&r.messages[0].content[0], Part::Image { source: ImageSource::Url(u), .. } if u == "https://x/y.png")
+        );
         assert_eq!(
             r.messages[1].content,
             vec![Part::ToolCall {
@@ -1328,11 +1354,16 @@ mod tests {
         assert_eq!(encode_request(&r).unwrap_err().field, "system[0]");
         r.system.clear();
         r.messages = vec![assistant(vec![Part::text("a"), img()])];
-        assert_eq!(encode_request(&r).unwrap_err().field, "messages[0].content[1]");
+        assert_eq!(
+            encode_request(&r).unwrap_err().field,
+            "messages[0].content[1]"
+        );
         r.messages = vec![user(vec![Part::ToolResult {
             id: "c".into(),
             name: None,
-            content: vec![ToolResultContent::Image(ImageSource::Url("https://x".into()))],
+            content: vec![ToolResultContent::Image(ImageSource::Url(
+                "https://x".into(),
+            ))],
             is_error: false,
         }])];
         assert_eq!(
@@ -1355,7 +1386,12 @@ mod tests {
             ..ChatRequest::default()
         };
         let v = encoded(&r);
-        assert_eq!(v.get("messages").and_then(|m| m.as_array()).map(|a| a.len()), Some(1));
+        assert_eq!(
+            v.get("messages")
+                .and_then(|m| m.as_array())
+                .map(|a| a.len()),
+            Some(1)
+        );
     }
 
     #[test]

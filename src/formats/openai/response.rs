@@ -202,3 +202,268 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
     };
     sonic_rs::to_vec(&out).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::openai::assert_same_json;
+    use sonic_rs::{json, JsonValueMutTrait};
+
+    const BASIC: &[u8] = include_bytes!("fixtures/response_basic.json");
+    const TOOLS: &[u8] = include_bytes!("fixtures/response_tool_calls.json");
+
+    fn value(b: &[u8]) -> Json {
+        sonic_rs::from_slice(b).unwrap()
+    }
+
+    fn response(content: Vec<Part>, finish: FinishReason) -> ChatResponse {
+        ChatResponse {
+            id: "msg_1".into(),
+            model: "claude-x".into(),
+            content,
+            finish,
+            usage: Usage {
+                input: 10,
+                output: 5,
+                cache_read: 3,
+                cache_write: 2,
+                reasoning: 1,
+            },
+            stop_sequence: None,
+            created: 1700000000,
+        }
+    }
+
+    fn call(id: &str, city: &str) -> Part {
+        Part::ToolCall {
+            id: id.into(),
+            name: "get_weather".into(),
+            arguments: format!("{{\"city\":\"{city}\"}}"),
+            signature: None,
+        }
+    }
+
+    #[test]
+    fn protocols_2_3_response_decodes() {
+        let r = decode_response(BASIC).unwrap();
+        assert_eq!(
+            r,
+            ChatResponse {
+                id: "chatcmpl-123".into(),
+                model: "gpt-4o-mini".into(),
+                content: vec![Part::text("Hello")],
+                finish: FinishReason::Stop,
+                usage: Usage {
+                    input: 9,
+                    output: 2,
+                    ..Usage::default()
+                },
+                stop_sequence: None,
+                created: 1700000000,
+            }
+        );
+    }
+
+    #[test]
+    fn protocols_2_3_response_encodes_back() {
+        let r = decode_response(BASIC).unwrap();
+        let mut want = value(BASIC);
+        // Not carried by canonical; optional in every OpenAI client.
+        want.as_object_mut().unwrap().remove(&"system_fingerprint");
+        want.as_object_mut().unwrap().remove(&"service_tier");
+        assert_same_json(&value(&encode_response(&r)), &want, "$");
+    }
+
+    #[test]
+    fn encoded_response_has_openais_field_order() {
+        let r = decode_response(BASIC).unwrap();
+        assert_eq!(
+            String::from_utf8(encode_response(&r)).unwrap(),
+            concat!(
+                r#"{"id":"chatcmpl-123","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","#,
+                r#""choices":[{"index":0,"message":{"role":"assistant","content":"Hello","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"#,
+                r#""usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"#,
+                r#""completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}"#
+            )
+        );
+    }
+
+    #[test]
+    fn tool_call_response_decodes_and_encodes_back_identically() {
+        let r = decode_response(TOOLS).unwrap();
+        assert_eq!(
+            r.content,
+            vec![call("call_abc", "Paris"), call("call_def", "Rome")]
+        );
+        assert_eq!(r.finish, FinishReason::ToolCalls);
+        assert_eq!(
+            r.usage,
+            Usage {
+                input: 120,
+                output: 40,
+                cache_read: 64,
+                cache_write: 0,
+                reasoning: 12
+            }
+        );
+        assert_same_json(&value(&encode_response(&r)), &value(TOOLS), "$");
+        let s = String::from_utf8(encode_response(&r)).unwrap();
+        assert!(s.contains(r#""content":null,"tool_calls":[{"id":"call_abc","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}"#), "{s}");
+    }
+
+    #[test]
+    fn finish_reasons_map_both_ways() {
+        let table = [
+            ("stop", FinishReason::Stop),
+            ("length", FinishReason::Length),
+            ("tool_calls", FinishReason::ToolCalls),
+            ("content_filter", FinishReason::ContentFilter),
+            ("something_new", FinishReason::Other("something_new".into())),
+        ];
+        for (wire, canonical) in table {
+            let body = format!(
+                r#"{{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{{"index":0,"message":{{"role":"assistant","content":"t"}},"finish_reason":"{wire}"}}]}}"#
+            );
+            let r = decode_response(body.as_bytes()).unwrap();
+            assert_eq!(r.finish, canonical, "{wire}");
+            assert_eq!(finish_reason(&canonical), wire);
+        }
+        let legacy = br#"{"choices":[{"message":{"content":null,"function_call":{"name":"f","arguments":"{}"}},"finish_reason":"function_call"}]}"#;
+        let r = decode_response(legacy).unwrap();
+        assert_eq!(r.finish, FinishReason::ToolCalls);
+        assert!(
+            matches!(&r.content[0], Part::ToolCall { id, name, .. } if id == "call_0_f" && name == "f")
+        );
+        assert_eq!(finish_reason(&FinishReason::StopSequence), "stop");
+        assert_eq!(finish_reason(&FinishReason::Error), "stop");
+    }
+
+    #[test]
+    fn foreign_response_encodes_with_text_then_tool_calls() {
+        let r = response(
+            vec![
+                Part::Thinking {
+                    text: "secret".into(),
+                    signature: Some("sig".into()),
+                },
+                Part::text("Let me "),
+                Part::text("check."),
+                call("toolu_1", "Paris"),
+            ],
+            FinishReason::ToolCalls,
+        );
+        let want = json!({"id":"msg_1","object":"chat.completion","created":1700000000,"model":"claude-x",
+          "choices":[{"index":0,"message":{"role":"assistant","content":"Let me check.",
+            "tool_calls":[{"id":"toolu_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}],
+            "refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"tool_calls"}],
+          "usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15,
+            "prompt_tokens_details":{"cached_tokens":3,"audio_tokens":0},
+            "completion_tokens_details":{"reasoning_tokens":1,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}});
+        let out = encode_response(&r);
+        assert_same_json(&value(&out), &want, "$");
+        assert!(!String::from_utf8(out).unwrap().contains("secret"));
+    }
+
+    #[test]
+    fn canonical_round_trip_through_openai() {
+        let r = response(
+            vec![Part::text("Hi"), call("c1", "Paris"), call("c2", "Rome")],
+            FinishReason::ToolCalls,
+        );
+        let back = decode_response(&encode_response(&r)).unwrap();
+        let mut want = r.clone();
+        want.usage.cache_write = 0; // OpenAI has no cache-write count
+        assert_eq!(back, want);
+        for finish in [
+            FinishReason::Stop,
+            FinishReason::Length,
+            FinishReason::ContentFilter,
+        ] {
+            let r = response(vec![Part::text("x")], finish.clone());
+            assert_eq!(
+                decode_response(&encode_response(&r)).unwrap().finish,
+                finish
+            );
+        }
+    }
+
+    #[test]
+    fn refusal_is_a_content_filter_finish_and_round_trips() {
+        let body = br#"{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":null,"refusal":"I can't help with that.","annotations":[]},"logprobs":null,"finish_reason":"stop"}]}"#;
+        let r = decode_response(body).unwrap();
+        assert_eq!(r.finish, FinishReason::ContentFilter);
+        assert!(
+            matches!(&r.content[..], [Part::Text { text, extra }] if text == "I can't help with that." && is_refusal(extra))
+        );
+        let v = value(&encode_response(&r));
+        assert_same_json(
+            v.pointer(&sonic_rs::pointer!["choices", 0]).unwrap(),
+            &json!({"index":0,"message":{"role":"assistant","content":null,"refusal":"I can't help with that.","annotations":[]},"logprobs":null,"finish_reason":"stop"}),
+            "$.choices[0]",
+        );
+    }
+
+    #[test]
+    fn compatible_server_quirks() {
+        // reasoning_content (DeepSeek/vLLM), null finish with tool calls, no usage, parts content.
+        let body = br#"{"choices":[{"message":{"role":"assistant","reasoning_content":"think","content":[{"type":"text","text":"a"}],"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":{"x":1}}}]},"finish_reason":null}]}"#;
+        let r = decode_response(body).unwrap();
+        assert_eq!(
+            r.content,
+            vec![
+                Part::Thinking {
+                    text: "think".into(),
+                    signature: None
+                },
+                Part::text("a"),
+                Part::ToolCall {
+                    id: "c".into(),
+                    name: "f".into(),
+                    arguments: "{\"x\":1}".into(),
+                    signature: None
+                }
+            ]
+        );
+        assert_eq!(r.finish, FinishReason::ToolCalls);
+        assert_eq!(r.usage, Usage::default());
+    }
+
+    #[test]
+    fn empty_answers() {
+        assert_eq!(
+            decode_response(br#"{"choices":[]}"#).unwrap_err().field,
+            "choices"
+        );
+        assert_eq!(
+            decode_response(br#"{"id":"x"}"#).unwrap_err().field,
+            "choices"
+        );
+        assert!(decode_response(b"<html>").is_err());
+        let r = response(vec![], FinishReason::Stop);
+        let v = value(&encode_response(&r));
+        assert_eq!(
+            v.pointer(&sonic_rs::pointer!["choices", 0, "message", "content"])
+                .and_then(|c| c.as_str()),
+            Some("")
+        );
+    }
+
+    #[test]
+    fn never_panics_on_truncated_or_corrupted_bodies() {
+        for body in [BASIC, TOOLS] {
+            for end in 0..body.len() {
+                let _ = decode_response(&body[..end]);
+                let _ = crate::formats::openai::decode_error(500, &body[..end]);
+            }
+            let mut b = body.to_vec();
+            for i in 0..b.len() {
+                let old = b[i];
+                b[i] = b"{}[]\":,0a\\"[i % 10];
+                if let Ok(r) = decode_response(&b) {
+                    let _ = encode_response(&r);
+                }
+                b[i] = old;
+            }
+        }
+    }
+}
