@@ -1322,10 +1322,10 @@ mod tests {
         let r = decode(
             br#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":"https://x/y.png"}]},
                 {"role":"assistant","content":"","tool_calls":[{"id":"c","function":{"name":"f","arguments":{"a":1}}}]}],
-                "n":1,"stop":null,"tools":null,"max_tokens":5,"max_completion_tokens":7}"#,
+                "n":1,"stop":null,"tools":null,"max_tokens":5,"max_completion_tokens":7,"temperature":1}"#,
         )
         .unwrap();
-        assert_eq!(r.max_tokens, Some(7));
+        assert_eq!((r.max_tokens, r.temperature), (Some(7), Some(1.0)));
         assert!(
             matches!(&r.messages[0].content[0], Part::Image { source: ImageSource::Url(u), .. } if u == "https://x/y.png")
         );
