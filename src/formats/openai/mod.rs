@@ -1,11 +1,23 @@
-//! OpenAI wire format (PROTOCOLS section 2): error bodies and the API paths of the provider role.
-//! Same format on both sides means the body passes through with only `model` spliced.
+//! OpenAI wire format (PROTOCOLS section 2): the Chat Completions translation codec, error bodies
+//! and the API paths of the provider role. Same format on both sides means the body passes
+//! through with only `model` spliced; these codecs run only when the other side differs.
+//!
+//! Codec (the contract of `formats`): `decode_request` / `encode_request` / `request_path` in
+//! `request.rs`, `decode_response` / `encode_response` in `response.rs`, `decode_error` and
+//! `encode_fault` here (`encode_error` is the renderer of the gateway's own errors).
 
+pub mod request;
+pub mod response;
 pub mod types;
 
+pub use request::{decode_request, encode_request, request_path};
+pub use response::{decode_response, encode_response};
+
+use crate::canonical::{ErrorReply, FaultKind, Json, UpstreamFault};
 use crate::error::GatewayError;
 use bytes::Bytes;
-use types::{OpenAiError, OpenAiErrorDetail};
+use sonic_rs::JsonValueTrait;
+use types::{OpenAiError, OpenAiErrorDetail, OpenAiErrorIn};
 
 /// Renders any gateway error as an OpenAI error body (PROTOCOLS 2.9).
 pub fn encode_error(err: &GatewayError) -> Bytes {
@@ -53,6 +65,93 @@ pub fn error_body(message: &str, kind: &str, param: Option<&str>, code: Option<&
     Bytes::from(sonic_rs::to_vec(&e).unwrap_or_default())
 }
 
+/// Provider: an upstream's error (status + body, possibly not JSON) -> canonical fault. The kind
+/// comes from the status; for a non-error status (an error object inside a 200 stream) from
+/// `error.type`.
+pub fn decode_error(status: u16, body: &[u8]) -> UpstreamFault {
+    let parsed: Option<OpenAiErrorIn> = sonic_rs::from_slice(body).ok();
+    let (message, ty) = parsed.map(error_fields).unwrap_or((None, None));
+    let kind = if status >= 400 {
+        FaultKind::from_status(status)
+    } else {
+        match ty.as_deref() {
+            Some("invalid_request_error") => FaultKind::InvalidRequest,
+            Some("authentication_error") => FaultKind::Authentication,
+            Some("permission_error") => FaultKind::PermissionDenied,
+            Some("rate_limit_error") | Some("insufficient_quota") => FaultKind::RateLimited,
+            _ => FaultKind::Server,
+        }
+    };
+    let message = message.unwrap_or_else(|| raw_message(status, body));
+    UpstreamFault {
+        status,
+        kind,
+        message,
+    }
+}
+
+/// (message, type) from `{"error":{...}}`, `{"error":"..."}`, `{"message":..}` or `{"detail":..}`.
+fn error_fields(e: OpenAiErrorIn) -> (Option<String>, Option<String>) {
+    let text = |v: &Json| v.as_str().map(str::to_string);
+    if let Some(err) = &e.error {
+        if let Some(m) = text(err) {
+            return (Some(m), None);
+        }
+        let message = err.get("message").and_then(text);
+        let ty = err.get("type").and_then(text);
+        if message.is_some() {
+            return (message, ty);
+        }
+    }
+    let message = e
+        .message
+        .as_ref()
+        .and_then(text)
+        .or_else(|| e.detail.as_ref().and_then(text));
+    (message, None)
+}
+
+/// A non-JSON (or unrecognised) error body as a message: trimmed, at most 512 bytes.
+fn raw_message(status: u16, body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return format!("upstream answered HTTP {status}");
+    }
+    let mut end = text.len().min(512);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
+
+/// Integration: a fault -> an OpenAI error reply (PROTOCOLS 2.9). Clients key on the status, so
+/// the upstream's status is kept when it is an error status; `type`/`code` follow the kind.
+pub fn encode_fault(fault: &UpstreamFault) -> ErrorReply {
+    let (default_status, ty, code) = match fault.kind {
+        FaultKind::InvalidRequest => (400, "invalid_request_error", None),
+        FaultKind::Authentication => (401, "authentication_error", Some("invalid_api_key")),
+        FaultKind::PermissionDenied => (403, "permission_error", None),
+        FaultKind::NotFound => (404, "invalid_request_error", Some("not_found")),
+        FaultKind::RequestTooLarge => (413, "invalid_request_error", Some("request_too_large")),
+        FaultKind::RateLimited => (429, "rate_limit_error", Some("rate_limit_exceeded")),
+        FaultKind::Overloaded => (503, "server_error", Some("overloaded")),
+        FaultKind::Timeout => (504, "server_error", Some("timeout")),
+        FaultKind::Server => (500, "server_error", None),
+    };
+    let status = if (400..=599).contains(&fault.status) {
+        fault.status
+    } else {
+        default_status
+    };
+    ErrorReply {
+        status,
+        headers: Vec::new(),
+        content_type: "application/json",
+        body: error_body(&fault.message, ty, None, code).to_vec(),
+    }
+}
+
 /// Operations of the OpenAI API that Sluice proxies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Operation {
@@ -89,10 +188,48 @@ impl Operation {
     }
 }
 
+/// Test helper: asserts two JSON values are equal field by field (object key order ignored),
+/// naming the first differing path.
+#[cfg(test)]
+pub(crate) fn assert_same_json(got: &Json, want: &Json, path: &str) {
+    use sonic_rs::{JsonContainerTrait, JsonType};
+    match (got.as_object(), want.as_object()) {
+        (Some(g), Some(w)) => {
+            for (k, wv) in w.iter() {
+                let gv = g
+                    .get(&k)
+                    .unwrap_or_else(|| panic!("{path}.{k}: missing, want {wv}"));
+                assert_same_json(gv, wv, &format!("{path}.{k}"));
+            }
+            for (k, gv) in g.iter() {
+                assert!(w.get(&k).is_some(), "{path}.{k}: unexpected field {gv}");
+            }
+            return;
+        }
+        (None, None) => {}
+        _ => panic!("{path}: got {got}, want {want}"),
+    }
+    if let (Some(g), Some(w)) = (got.as_array(), want.as_array()) {
+        assert_eq!(
+            g.len(),
+            w.len(),
+            "{path}: array length, got {got}, want {want}"
+        );
+        for (i, (gv, wv)) in g.iter().zip(w.iter()).enumerate() {
+            assert_same_json(gv, wv, &format!("{path}[{i}]"));
+        }
+        return;
+    }
+    if got.get_type() == JsonType::Number && want.get_type() == JsonType::Number {
+        assert_eq!(got.as_f64(), want.as_f64(), "{path}");
+        return;
+    }
+    assert_eq!(got, want, "{path}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sonic_rs::JsonValueTrait;
 
     #[test]
     fn error_body_has_openai_shape() {
@@ -109,6 +246,105 @@ mod tests {
         assert_eq!(
             v.pointer(&["error", "param"]).and_then(|m| m.as_str()),
             Some("model")
+        );
+    }
+}
+
+#[cfg(test)]
+mod fault_tests {
+    use super::*;
+
+    #[test]
+    fn decodes_openai_error_body() {
+        let body = br#"{"error":{"message":"Invalid 'messages': empty array.","type":"invalid_request_error","param":"messages","code":"empty_array"}}"#;
+        let f = decode_error(400, body);
+        assert_eq!(
+            f,
+            UpstreamFault {
+                status: 400,
+                kind: FaultKind::InvalidRequest,
+                message: "Invalid 'messages': empty array.".into()
+            }
+        );
+        let f = decode_error(429, br#"{"error":{"message":"quota","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}"#);
+        assert_eq!(
+            (f.kind, f.message.as_str()),
+            (FaultKind::RateLimited, "quota")
+        );
+    }
+
+    #[test]
+    fn decodes_compatible_server_shapes_and_non_json() {
+        assert_eq!(decode_error(500, br#"{"error":"boom"}"#).message, "boom");
+        assert_eq!(
+            decode_error(422, br#"{"detail":"bad field"}"#).message,
+            "bad field"
+        );
+        assert_eq!(
+            decode_error(404, br#"{"message":"no model"}"#).message,
+            "no model"
+        );
+        let f = decode_error(502, b"<html>Bad Gateway</html>\n");
+        assert_eq!(
+            (f.kind, f.message.as_str()),
+            (FaultKind::Server, "<html>Bad Gateway</html>")
+        );
+        assert_eq!(decode_error(503, b"").message, "upstream answered HTTP 503");
+        assert_eq!(decode_error(503, b"").kind, FaultKind::Overloaded);
+        let long = "\u{e9}".repeat(600);
+        let f = decode_error(500, long.as_bytes());
+        assert!(f.message.len() <= 512 && f.message.chars().all(|c| c == '\u{e9}'));
+    }
+
+    #[test]
+    fn in_stream_error_takes_kind_from_type() {
+        let body = br#"{"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}"#;
+        assert_eq!(decode_error(200, body).kind, FaultKind::Server);
+        let body = br#"{"error":{"message":"slow down","type":"rate_limit_error"}}"#;
+        assert_eq!(decode_error(200, body).kind, FaultKind::RateLimited);
+    }
+
+    #[test]
+    fn fault_encodes_as_openai_error_and_decodes_back() {
+        for status in [
+            400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504, 529,
+        ] {
+            let fault = UpstreamFault {
+                status,
+                kind: FaultKind::from_status(status),
+                message: format!("failure {status}"),
+            };
+            let r = encode_fault(&fault);
+            assert_eq!((r.status, r.content_type), (status, "application/json"));
+            let v: Json = sonic_rs::from_slice(&r.body).unwrap();
+            for key in ["message", "type", "param", "code"] {
+                assert!(v.pointer(&["error", key]).is_some(), "{status} {key}");
+            }
+            assert_eq!(decode_error(r.status, &r.body), fault);
+        }
+        let r = encode_fault(&UpstreamFault {
+            status: 429,
+            kind: FaultKind::RateLimited,
+            message: "m".into(),
+        });
+        assert_eq!(
+            String::from_utf8(r.body).unwrap(),
+            r#"{"error":{"message":"m","type":"rate_limit_error","param":null,"code":"rate_limit_exceeded"}}"#
+        );
+    }
+
+    #[test]
+    fn fault_with_non_error_status_gets_the_kind_status() {
+        let r = encode_fault(&UpstreamFault {
+            status: 200,
+            kind: FaultKind::Overloaded,
+            message: "busy".into(),
+        });
+        assert_eq!(r.status, 503);
+        assert_eq!(request_path("gpt-4o", true), "/v1/chat/completions");
+        assert_eq!(
+            request_path("gpt-4o", false),
+            Operation::ChatCompletions.upstream_path()
         );
     }
 }

@@ -1,7 +1,9 @@
 //! OpenAI wire structs (PROTOCOLS 2.3, 2.4, 2.5, 2.6). Field order follows the real API, so what
 //! Sluice writes looks like what OpenAI writes.
 
-use serde::Serialize;
+use crate::canonical::Json;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 #[derive(Serialize, Debug, Clone, Copy, Default)]
 pub struct OpenAiPromptDetails {
@@ -149,4 +151,298 @@ pub struct OpenAiErrorDetail<'a> {
 #[derive(Serialize, Debug)]
 pub struct OpenAiError<'a> {
     pub error: OpenAiErrorDetail<'a>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Codec structs (translation through the canonical hub). Requests are decoded by walking a
+// `sonic_rs::Value` (errors name the exact field, unknown top-level fields are kept), responses
+// through the lenient `Deserialize` structs below; both directions are encoded with the
+// `Serialize` structs, whose field order is the order OpenAI (or its SDK) uses.
+// ---------------------------------------------------------------------------------------------
+
+/// Raw extra fields flattened into an object, minus the names the struct already writes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenAiExtra<'a> {
+    pub fields: &'a [(String, Json)],
+    pub skip: &'static [&'static str],
+}
+
+impl Serialize for OpenAiExtra<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        for (k, v) in self.fields {
+            if !self.skip.contains(&k.as_str()) {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        m.end()
+    }
+}
+
+/// `POST /v1/chat/completions` body as Sluice sends it upstream: `model`, `messages`, then the
+/// parameters in the alphabetical order the Python SDK uses, then OpenAI-only extras.
+#[derive(Serialize, Debug)]
+pub struct OpenAiChatRequest<'a> {
+    pub model: &'a str,
+    pub messages: Vec<OpenAiMessageOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_completion_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parallel_tool_calls: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<OpenAiResponseFormat<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub stop: &'a [String],
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_options: Option<OpenAiStreamOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<OpenAiToolChoice<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<OpenAiTool<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    #[serde(flatten)]
+    pub extra: OpenAiExtra<'a>,
+}
+
+#[derive(Serialize, Debug, Clone, Copy)]
+pub struct OpenAiStreamOptions {
+    pub include_usage: bool,
+}
+
+/// One entry of `messages[]` (any role).
+#[derive(Serialize, Debug)]
+pub struct OpenAiMessageOut<'a> {
+    pub role: &'a str,
+    pub content: OpenAiContent<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<OpenAiToolCall<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<&'a str>,
+}
+
+/// `content`: `null`, a string, or an array of parts.
+#[derive(Serialize, Debug)]
+#[serde(untagged)]
+pub enum OpenAiContent<'a> {
+    Null,
+    Text(Cow<'a, str>),
+    Parts(Vec<OpenAiPart<'a>>),
+}
+
+#[derive(Serialize, Debug)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OpenAiPart<'a> {
+    Text { text: &'a str },
+    ImageUrl { image_url: OpenAiImageUrl<'a> },
+}
+
+#[derive(Serialize, Debug)]
+pub struct OpenAiImageUrl<'a> {
+    pub url: Cow<'a, str>,
+    /// `detail` and any other hint the client sent (OpenAI sources only).
+    #[serde(flatten)]
+    pub extra: OpenAiExtra<'a>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct OpenAiToolCall<'a> {
+    pub id: &'a str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub function: OpenAiFunctionCall<'a>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct OpenAiFunctionCall<'a> {
+    pub name: &'a str,
+    pub arguments: &'a str,
+}
+
+#[derive(Serialize, Debug)]
+pub struct OpenAiTool<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub function: OpenAiFunction<'a>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct OpenAiFunction<'a> {
+    pub name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<&'a str>,
+    pub parameters: &'a Json,
+    /// `strict` and other OpenAI-only function fields.
+    #[serde(flatten)]
+    pub extra: OpenAiExtra<'a>,
+}
+
+#[derive(Serialize, Debug)]
+#[serde(untagged)]
+pub enum OpenAiToolChoice<'a> {
+    Mode(&'static str),
+    Named {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        function: OpenAiFunctionName<'a>,
+    },
+}
+
+#[derive(Serialize, Debug)]
+pub struct OpenAiFunctionName<'a> {
+    pub name: &'a str,
+}
+
+#[derive(Serialize, Debug)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OpenAiResponseFormat<'a> {
+    Text,
+    JsonObject,
+    JsonSchema { json_schema: OpenAiJsonSchema<'a> },
+}
+
+#[derive(Serialize, Debug)]
+pub struct OpenAiJsonSchema<'a> {
+    pub name: &'a str,
+    pub schema: &'a Json,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strict: Option<bool>,
+}
+
+/// A `chat.completion` as Sluice answers a client (fields in OpenAI's order).
+#[derive(Serialize, Debug)]
+pub struct OpenAiCompletionOut<'a> {
+    pub id: &'a str,
+    pub object: &'static str,
+    pub created: u64,
+    pub model: &'a str,
+    pub choices: [OpenAiChoiceOut<'a>; 1],
+    pub usage: OpenAiUsage,
+}
+
+#[derive(Serialize, Debug)]
+pub struct OpenAiChoiceOut<'a> {
+    pub index: u32,
+    pub message: OpenAiAssistantOut<'a>,
+    pub logprobs: Option<()>,
+    pub finish_reason: &'a str,
+}
+
+/// `choices[0].message`: OpenAI writes `tool_calls` between `content` and `refusal`.
+#[derive(Serialize, Debug)]
+pub struct OpenAiAssistantOut<'a> {
+    pub role: &'static str,
+    pub content: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<OpenAiToolCall<'a>>,
+    pub refusal: Option<Cow<'a, str>>,
+    pub annotations: [(); 0],
+}
+
+/// An upstream `chat.completion`, read leniently (OpenAI-compatible servers omit or null many
+/// fields).
+#[derive(Deserialize, Debug, Default)]
+pub struct OpenAiCompletionIn {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub created: Option<u64>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub choices: Option<Vec<OpenAiChoiceIn>>,
+    #[serde(default)]
+    pub usage: Option<OpenAiUsageIn>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct OpenAiChoiceIn {
+    #[serde(default)]
+    pub message: Option<OpenAiMessageIn>,
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct OpenAiMessageIn {
+    /// A string, an array of parts, or null.
+    #[serde(default)]
+    pub content: Option<Json>,
+    #[serde(default)]
+    pub refusal: Option<String>,
+    #[serde(default)]
+    pub tool_calls: Option<Vec<OpenAiToolCallIn>>,
+    /// Legacy single function call.
+    #[serde(default)]
+    pub function_call: Option<OpenAiFunctionIn>,
+    /// Non-standard reasoning text (DeepSeek, vLLM, ...).
+    #[serde(default)]
+    pub reasoning_content: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct OpenAiToolCallIn {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub function: Option<OpenAiFunctionIn>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct OpenAiFunctionIn {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// JSON text; some compatible servers send an object instead.
+    #[serde(default)]
+    pub arguments: Option<Json>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct OpenAiUsageIn {
+    #[serde(default)]
+    pub prompt_tokens: Option<u64>,
+    #[serde(default)]
+    pub completion_tokens: Option<u64>,
+    #[serde(default)]
+    pub prompt_tokens_details: Option<OpenAiPromptDetailsIn>,
+    #[serde(default)]
+    pub completion_tokens_details: Option<OpenAiCompletionDetailsIn>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct OpenAiPromptDetailsIn {
+    #[serde(default)]
+    pub cached_tokens: Option<u64>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct OpenAiCompletionDetailsIn {
+    #[serde(default)]
+    pub reasoning_tokens: Option<u64>,
+}
+
+/// An upstream error body: `{"error":{...}}`, `{"error":"..."}` or `{"message":"..."}`.
+#[derive(Deserialize, Debug, Default)]
+pub struct OpenAiErrorIn {
+    #[serde(default)]
+    pub error: Option<Json>,
+    #[serde(default)]
+    pub message: Option<Json>,
+    #[serde(default)]
+    pub detail: Option<Json>,
 }

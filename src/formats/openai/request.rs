@@ -1,0 +1,1414 @@
+//! OpenAI Chat Completions request <-> canonical (PROTOCOLS 2.2).
+//!
+//! Integration side (`decode_request`): a client's body is walked as a `sonic_rs::Value` so every
+//! error names the exact field (`messages[2].content[1].image_url.url`) and unknown top-level
+//! fields are kept in `ChatRequest.extra`. Provider side (`encode_request`): canonical -> the
+//! typed structs of `types.rs`; anything OpenAI cannot express is a `ConvertError`, except the
+//! documented omissions below (`// NOTE:`), which lose nothing the upstream could have used.
+
+use super::types::*;
+use crate::canonical::{
+    parse_data_url, ChatRequest, ConvertError, Extra, ImageSource, Json, Message, Part, Reasoning,
+    ResponseFormat, Role, Tool, ToolChoice, ToolResultContent,
+};
+use crate::formats::Format;
+use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// Top-level fields `encode_request` writes itself; an extra of the same name is never copied.
+const KNOWN_FIELDS: &[&str] = &[
+    "model",
+    "messages",
+    "max_completion_tokens",
+    "max_tokens",
+    "parallel_tool_calls",
+    "reasoning_effort",
+    "response_format",
+    "seed",
+    "stop",
+    "stream",
+    "stream_options",
+    "temperature",
+    "tool_choice",
+    "tools",
+    "top_p",
+    "top_k",
+    "n",
+];
+
+/// Marker in a text part's extra: the text is an assistant `refusal`, not `content`.
+const REFUSAL: &str = "refusal";
+
+fn err(field: impl Into<String>, message: impl Into<String>) -> ConvertError {
+    ConvertError::new(field, message)
+}
+
+fn str_of<'v>(v: &'v Json, field: &str) -> Result<&'v str, ConvertError> {
+    v.as_str().ok_or_else(|| err(field, "must be a string"))
+}
+
+fn u32_of(v: &Json, field: &str) -> Result<u32, ConvertError> {
+    v.as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| err(field, "must be a non-negative integer below 2^32"))
+}
+
+fn f64_of(v: &Json, field: &str) -> Result<f64, ConvertError> {
+    v.as_f64().ok_or_else(|| err(field, "must be a number"))
+}
+
+fn bool_of(v: &Json, field: &str) -> Result<bool, ConvertError> {
+    v.as_bool().ok_or_else(|| err(field, "must be a boolean"))
+}
+
+/// Integration: a client's Chat Completions body -> canonical. `stream` comes from the body
+/// (the argument is ignored), and so does the model (`path_model` is unused for OpenAI).
+pub fn decode_request(
+    body: &[u8],
+    _path_model: Option<&str>,
+    _stream: bool,
+) -> Result<ChatRequest, ConvertError> {
+    let v: Json =
+        sonic_rs::from_slice(body).map_err(|e| err("", format!("body is not valid JSON: {e}")))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| err("", "body must be a JSON object"))?;
+    let mut req = ChatRequest {
+        extra: Extra::new(Format::OpenAi),
+        ..ChatRequest::default()
+    };
+    let mut model = None;
+    let mut messages = None;
+    let (mut max_tokens, mut max_completion_tokens) = (None, None);
+    for (key, val) in obj.iter() {
+        // OpenAI treats an explicit null like an absent optional parameter.
+        if val.is_null() && KNOWN_FIELDS.contains(&key) {
+            continue;
+        }
+        match key {
+            "model" => model = Some(str_of(val, "model")?.to_string()),
+            "messages" => messages = Some(val),
+            "max_tokens" => max_tokens = Some(u32_of(val, "max_tokens")?),
+            "max_completion_tokens" => {
+                max_completion_tokens = Some(u32_of(val, "max_completion_tokens")?)
+            }
+            "temperature" => req.temperature = Some(f64_of(val, "temperature")?),
+            "top_p" => req.top_p = Some(f64_of(val, "top_p")?),
+            // Not an OpenAI field, but vLLM-style clients send it; it means the same everywhere.
+            "top_k" => req.top_k = Some(u32_of(val, "top_k")?),
+            "seed" => {
+                req.seed = Some(
+                    val.as_i64()
+                        .ok_or_else(|| err("seed", "must be an integer"))?,
+                )
+            }
+            "stop" => req.stop = decode_stop(val)?,
+            "n" => {
+                if val.as_u64() != Some(1) {
+                    return Err(err(
+                        "n",
+                        "only n=1 can be translated (the other API returns one choice)",
+                    ));
+                }
+            }
+            "stream" => req.stream = bool_of(val, "stream")?,
+            "stream_options" => {
+                if let Some(u) = val.get("include_usage").filter(|u| !u.is_null()) {
+                    req.include_usage = bool_of(u, "stream_options.include_usage")?;
+                }
+            }
+            "tools" => req.tools = decode_tools(val)?,
+            "tool_choice" => req.tool_choice = Some(decode_tool_choice(val)?),
+            "parallel_tool_calls" => {
+                req.parallel_tool_calls = Some(bool_of(val, "parallel_tool_calls")?)
+            }
+            "response_format" => req.response_format = Some(decode_response_format(val)?),
+            "reasoning_effort" => {
+                req.reasoning = Some(Reasoning {
+                    budget_tokens: None,
+                    effort: Some(str_of(val, "reasoning_effort")?.to_string()),
+                })
+            }
+            _ => req.extra.push(key, val.clone()),
+        }
+    }
+    req.model = model.ok_or_else(|| err("model", "required"))?;
+    req.max_tokens = max_completion_tokens.or(max_tokens);
+    let messages = messages
+        .and_then(|m| m.as_array())
+        .ok_or_else(|| err("messages", "required, an array of messages"))?;
+    decode_messages(messages, &mut req)?;
+    Ok(req)
+}
+
+fn decode_stop(v: &Json) -> Result<Vec<String>, ConvertError> {
+    if let Some(s) = v.as_str() {
+        return Ok(vec![s.to_string()]);
+    }
+    let arr = v
+        .as_array()
+        .ok_or_else(|| err("stop", "must be a string or an array of strings"))?;
+    arr.iter()
+        .enumerate()
+        .map(|(i, s)| str_of(s, &format!("stop[{i}]")).map(str::to_string))
+        .collect()
+}
+
+fn decode_tools(v: &Json) -> Result<Vec<Tool>, ConvertError> {
+    let arr = v
+        .as_array()
+        .ok_or_else(|| err("tools", "must be an array"))?;
+    let mut tools = Vec::with_capacity(arr.len());
+    for (i, t) in arr.iter().enumerate() {
+        let path = format!("tools[{i}]");
+        let kind = t.get("type").and_then(|k| k.as_str()).unwrap_or("function");
+        if kind != "function" {
+            return Err(err(
+                format!("{path}.type"),
+                format!("tool type '{kind}' cannot be translated (only 'function')"),
+            ));
+        }
+        let f = t
+            .get("function")
+            .and_then(|f| f.as_object())
+            .ok_or_else(|| err(format!("{path}.function"), "required object"))?;
+        let mut tool = Tool {
+            name: String::new(),
+            description: None,
+            // OpenAI allows a function without parameters: it takes none.
+            parameters: sonic_rs::json!({"type": "object", "properties": {}}),
+            extra: Extra::new(Format::OpenAi),
+        };
+        let mut named = false;
+        for (k, val) in f.iter() {
+            match k {
+                "name" => {
+                    tool.name = str_of(val, &format!("{path}.function.name"))?.to_string();
+                    named = true;
+                }
+                "description" if !val.is_null() => {
+                    tool.description =
+                        Some(str_of(val, &format!("{path}.function.description"))?.to_string())
+                }
+                "parameters" if !val.is_null() => tool.parameters = val.clone(),
+                "description" | "parameters" => {}
+                // `strict` and anything newer: applied back only to OpenAI targets.
+                _ => tool.extra.push(k, val.clone()),
+            }
+        }
+        if !named {
+            return Err(err(format!("{path}.function.name"), "required"));
+        }
+        tools.push(tool);
+    }
+    Ok(tools)
+}
+
+fn decode_tool_choice(v: &Json) -> Result<ToolChoice, ConvertError> {
+    match v.as_str() {
+        Some("none") => return Ok(ToolChoice::None),
+        Some("auto") => return Ok(ToolChoice::Auto),
+        Some("required") => return Ok(ToolChoice::Required),
+        Some(other) => {
+            return Err(err(
+                "tool_choice",
+                format!("unknown value '{other}' (none, auto, required or a function)"),
+            ))
+        }
+        None => {}
+    }
+    let kind = v.get("type").and_then(|k| k.as_str());
+    let name = v
+        .pointer(&["function", "name"])
+        .and_then(|n| n.as_str())
+        .filter(|_| kind == Some("function"));
+    match name {
+        Some(n) => Ok(ToolChoice::Named(n.to_string())),
+        None => Err(err(
+            "tool_choice",
+            "only {\"type\":\"function\",\"function\":{\"name\"}} objects can be translated",
+        )),
+    }
+}
+
+fn decode_response_format(v: &Json) -> Result<ResponseFormat, ConvertError> {
+    match v.get("type").and_then(|t| t.as_str()) {
+        Some("text") => Ok(ResponseFormat::Text),
+        Some("json_object") => Ok(ResponseFormat::JsonObject),
+        Some("json_schema") => {
+            let js = v
+                .get("json_schema")
+                .ok_or_else(|| err("response_format.json_schema", "required"))?;
+            // NOTE: `json_schema.description` has no canonical home and is not carried.
+            Ok(ResponseFormat::JsonSchema {
+                name: js
+                    .get("name")
+                    .and_then(|n| n.as_str())
+                    .unwrap_or("response")
+                    .to_string(),
+                schema: js
+                    .get("schema")
+                    .cloned()
+                    .unwrap_or_else(|| sonic_rs::json!({})),
+                strict: js.get("strict").and_then(|s| s.as_bool()),
+            })
+        }
+        _ => Err(err(
+            "response_format.type",
+            "must be text, json_object or json_schema",
+        )),
+    }
+}
+
+/// Which message the next `tool` / `user` message merges into.
+#[derive(PartialEq)]
+enum Open {
+    Nothing,
+    /// The last canonical message is a user turn built from `tool` messages.
+    ToolTurn,
+}
+
+fn decode_messages(arr: &sonic_rs::Array, req: &mut ChatRequest) -> Result<(), ConvertError> {
+    let mut open = Open::Nothing;
+    // Tool-call id -> tool name, so tool results carry the name (Gemini needs it).
+    let mut call_names: HashMap<String, String> = HashMap::new();
+    for (i, m) in arr.iter().enumerate() {
+        let path = format!("messages[{i}]");
+        let role = m
+            .get("role")
+            .and_then(|r| r.as_str())
+            .ok_or_else(|| err(format!("{path}.role"), "required string"))?;
+        // NOTE: the optional per-message `name` (participant name) has no canonical home and is
+        // not carried; no other format has it.
+        let content = m.get("content").filter(|c| !c.is_null());
+        match role {
+            // NOTE: a system/developer message in the middle of the conversation is hoisted into
+            // the system prompt (canonical has one system prompt, as Anthropic/Gemini/Bedrock do).
+            "system" | "developer" => {
+                let c = content.ok_or_else(|| err(format!("{path}.content"), "required"))?;
+                decode_text_content(c, &format!("{path}.content"), &mut req.system)?;
+            }
+            "user" => {
+                let c = content.ok_or_else(|| err(format!("{path}.content"), "required"))?;
+                let parts = decode_user_content(c, &format!("{path}.content"))?;
+                match req.messages.last_mut() {
+                    // The inverse of encoding: tool results then text form one user turn.
+                    Some(last) if open == Open::ToolTurn => last.content.extend(parts),
+                    _ => req.messages.push(Message {
+                        role: Role::User,
+                        content: parts,
+                    }),
+                }
+                open = Open::Nothing;
+            }
+            "assistant" => {
+                let parts = decode_assistant(m, &path, &mut call_names)?;
+                // NOTE: an assistant message with nothing in it carries nothing; it is skipped.
+                if !parts.is_empty() {
+                    req.messages.push(Message {
+                        role: Role::Assistant,
+                        content: parts,
+                    });
+                }
+                open = Open::Nothing;
+            }
+            "tool" => {
+                let id = m
+                    .get("tool_call_id")
+                    .and_then(|x| x.as_str())
+                    .ok_or_else(|| err(format!("{path}.tool_call_id"), "required string"))?;
+                let mut texts = Vec::new();
+                if let Some(c) = content {
+                    decode_text_content(c, &format!("{path}.content"), &mut texts)?;
+                }
+                let result = Part::ToolResult {
+                    id: id.to_string(),
+                    name: call_names.get(id).cloned(),
+                    content: texts
+                        .into_iter()
+                        .filter_map(|p| match p {
+                            Part::Text { text, .. } => Some(ToolResultContent::Text(text)),
+                            _ => None,
+                        })
+                        .collect(),
+                    // OpenAI has no error flag on tool results.
+                    is_error: false,
+                };
+                match req.messages.last_mut() {
+                    Some(last) if open == Open::ToolTurn => last.content.push(result),
+                    _ => req.messages.push(Message {
+                        role: Role::User,
+                        content: vec![result],
+                    }),
+                }
+                open = Open::ToolTurn;
+            }
+            "function" => {
+                return Err(err(
+                    format!("{path}.role"),
+                    "the legacy 'function' role cannot be translated; use tool messages",
+                ))
+            }
+            other => {
+                return Err(err(
+                    format!("{path}.role"),
+                    format!("unknown role '{other}'"),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A string, or an array of `text` parts (system, developer and tool messages).
+fn decode_text_content(c: &Json, path: &str, out: &mut Vec<Part>) -> Result<(), ConvertError> {
+    if let Some(s) = c.as_str() {
+        out.push(Part::text(s));
+        return Ok(());
+    }
+    let arr = c
+        .as_array()
+        .ok_or_else(|| err(path, "must be a string or an array of text parts"))?;
+    for (j, p) in arr.iter().enumerate() {
+        let ppath = format!("{path}[{j}]");
+        match p.get("type").and_then(|t| t.as_str()) {
+            Some("text") => {
+                let t = p
+                    .get("text")
+                    .ok_or_else(|| err(format!("{ppath}.text"), "required"))?;
+                out.push(Part::text(str_of(t, &format!("{ppath}.text"))?));
+            }
+            other => {
+                return Err(err(
+                    format!("{ppath}.type"),
+                    format!("only text parts are allowed here, got {other:?}"),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn decode_user_content(c: &Json, path: &str) -> Result<Vec<Part>, ConvertError> {
+    if let Some(s) = c.as_str() {
+        return Ok(vec![Part::text(s)]);
+    }
+    let arr = c
+        .as_array()
+        .ok_or_else(|| err(path, "must be a string or an array of parts"))?;
+    let mut parts = Vec::with_capacity(arr.len());
+    for (j, p) in arr.iter().enumerate() {
+        let ppath = format!("{path}[{j}]");
+        match p.get("type").and_then(|t| t.as_str()) {
+            Some("text") => {
+                let t = p
+                    .get("text")
+                    .ok_or_else(|| err(format!("{ppath}.text"), "required"))?;
+                parts.push(Part::text(str_of(t, &format!("{ppath}.text"))?));
+            }
+            Some("image_url") => parts.push(decode_image(p, &ppath)?),
+            Some(other) => {
+                return Err(err(
+                    format!("{ppath}.type"),
+                    format!("content part type '{other}' cannot be translated"),
+                ))
+            }
+            None => return Err(err(format!("{ppath}.type"), "required string")),
+        }
+    }
+    Ok(parts)
+}
+
+fn decode_image(p: &Json, path: &str) -> Result<Part, ConvertError> {
+    let iu = p
+        .get("image_url")
+        .ok_or_else(|| err(format!("{path}.image_url"), "required"))?;
+    let mut extra = Extra::new(Format::OpenAi);
+    let url = if let Some(s) = iu.as_str() {
+        s // early vision clients sent the URL as a bare string
+    } else {
+        let obj = iu
+            .as_object()
+            .ok_or_else(|| err(format!("{path}.image_url"), "must be an object"))?;
+        let mut url = None;
+        for (k, v) in obj.iter() {
+            if k == "url" {
+                url = v.as_str();
+            } else {
+                extra.push(k, v.clone()); // `detail`
+            }
+        }
+        url.ok_or_else(|| err(format!("{path}.image_url.url"), "required string"))?
+    };
+    let source = if url.starts_with("data:") {
+        let (media_type, data) = parse_data_url(url).ok_or_else(|| {
+            err(
+                format!("{path}.image_url.url"),
+                "data URLs must be data:<media type>;base64,<data>",
+            )
+        })?;
+        ImageSource::Base64 { media_type, data }
+    } else if url.starts_with("https://") || url.starts_with("http://") {
+        ImageSource::Url(url.to_string())
+    } else {
+        return Err(err(
+            format!("{path}.image_url.url"),
+            "must be an http(s) URL or a base64 data URL",
+        ));
+    };
+    Ok(Part::Image { source, extra })
+}
+
+pub(super) fn refusal_part(text: &str) -> Part {
+    let mut extra = Extra::new(Format::OpenAi);
+    extra.push(REFUSAL, Json::from(true));
+    Part::Text {
+        text: text.to_string(),
+        extra,
+    }
+}
+
+pub(super) fn is_refusal(extra: &Extra) -> bool {
+    extra
+        .for_target(Format::OpenAi)
+        .iter()
+        .any(|(k, v)| k == REFUSAL && v.as_bool() == Some(true))
+}
+
+fn decode_assistant(
+    m: &Json,
+    path: &str,
+    call_names: &mut HashMap<String, String>,
+) -> Result<Vec<Part>, ConvertError> {
+    let mut parts = Vec::new();
+    // Non-standard reasoning history (DeepSeek-style clients).
+    if let Some(r) = m.get("reasoning_content").and_then(|r| r.as_str()) {
+        if !r.is_empty() {
+            parts.push(Part::Thinking {
+                text: r.to_string(),
+                signature: None,
+            });
+        }
+    }
+    match m.get("content").filter(|c| !c.is_null()) {
+        None => {}
+        Some(c) => {
+            if let Some(s) = c.as_str() {
+                if !s.is_empty() {
+                    parts.push(Part::text(s));
+                }
+            } else {
+                let arr = c.as_array().ok_or_else(|| {
+                    err(
+                        format!("{path}.content"),
+                        "must be a string, an array of parts or null",
+                    )
+                })?;
+                for (j, p) in arr.iter().enumerate() {
+                    let ppath = format!("{path}.content[{j}]");
+                    match p.get("type").and_then(|t| t.as_str()) {
+                        Some("text") => {
+                            let t = p
+                                .get("text")
+                                .and_then(|t| t.as_str())
+                                .ok_or_else(|| err(format!("{ppath}.text"), "required string"))?;
+                            parts.push(Part::text(t));
+                        }
+                        Some("refusal") => {
+                            let t = p.get("refusal").and_then(|t| t.as_str()).ok_or_else(|| {
+                                err(format!("{ppath}.refusal"), "required string")
+                            })?;
+                            parts.push(refusal_part(t));
+                        }
+                        other => {
+                            return Err(err(
+                                format!("{ppath}.type"),
+                                format!("assistant part type {other:?} cannot be translated"),
+                            ))
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Some(r) = m.get("refusal").and_then(|r| r.as_str()) {
+        parts.push(refusal_part(r));
+    }
+    if m.get("function_call").is_some_and(|f| !f.is_null()) {
+        return Err(err(
+            format!("{path}.function_call"),
+            "the legacy function_call cannot be translated; use tool_calls",
+        ));
+    }
+    if let Some(calls) = m.get("tool_calls").filter(|c| !c.is_null()) {
+        let calls = calls
+            .as_array()
+            .ok_or_else(|| err(format!("{path}.tool_calls"), "must be an array"))?;
+        for (j, c) in calls.iter().enumerate() {
+            let cpath = format!("{path}.tool_calls[{j}]");
+            let kind = c.get("type").and_then(|k| k.as_str()).unwrap_or("function");
+            if kind != "function" {
+                return Err(err(
+                    format!("{cpath}.type"),
+                    format!("tool call type '{kind}' cannot be translated"),
+                ));
+            }
+            let id = c
+                .get("id")
+                .and_then(|x| x.as_str())
+                .ok_or_else(|| err(format!("{cpath}.id"), "required string"))?;
+            let name = c
+                .pointer(&["function", "name"])
+                .and_then(|x| x.as_str())
+                .ok_or_else(|| err(format!("{cpath}.function.name"), "required string"))?;
+            let arguments = match c.pointer(&["function", "arguments"]) {
+                Some(a) if a.is_str() => a.as_str().unwrap_or_default().to_string(),
+                None => "{}".to_string(),
+                Some(a) if a.is_null() => "{}".to_string(),
+                // Lenient: some clients send the arguments object itself.
+                Some(a) => sonic_rs::to_string(a).unwrap_or_default(),
+            };
+            call_names.insert(id.to_string(), name.to_string());
+            parts.push(Part::ToolCall {
+                id: id.to_string(),
+                name: name.to_string(),
+                arguments,
+                signature: None,
+            });
+        }
+    }
+    Ok(parts)
+}
+
+/// Provider: the path of Chat Completions under an upstream's base URL (origin + prefix).
+pub fn request_path(_model: &str, _stream: bool) -> String {
+    "/v1/chat/completions".to_string()
+}
+
+/// Maps a thinking budget to an effort level for targets that only take `reasoning_effort`
+/// (thresholds follow the usual low/medium/high budgets of Anthropic and Gemini docs).
+fn effort_for_budget(budget: u32) -> Option<&'static str> {
+    match budget {
+        0 => None, // thinking disabled: leave the model's default
+        1..=2048 => Some("low"),
+        2049..=16384 => Some("medium"),
+        _ => Some("high"),
+    }
+}
+
+/// Provider: canonical -> Chat Completions body.
+///
+/// Defaults and deliberate omissions:
+/// - the token limit goes out as `max_tokens` (accepted by every OpenAI-compatible server), or as
+///   `max_completion_tokens` when reasoning is requested (OpenAI reasoning models reject
+///   `max_tokens`);
+/// - NOTE: `top_k` is omitted: OpenAI has no such field and rejects unknown ones; it is a
+///   sampling hint, and refusing it would break most Anthropic and Gemini clients;
+/// - NOTE: thinking parts in the history are dropped: Chat Completions cannot take reasoning back
+///   (and `reasoning_content` is not a standard field); the same for Gemini thought signatures on
+///   tool calls;
+/// - NOTE: tool results lose their `is_error` flag (OpenAI tool messages have none; the error
+///   text itself stays);
+/// - a streamed request always asks for `stream_options.include_usage`, so the gateway gets usage
+///   for every client format (the OpenAI stream encoder decides whether its client sees it);
+/// - `tool_choice` and `parallel_tool_calls` are sent only with tools (OpenAI rejects them
+///   otherwise).
+pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    for (name, v) in [("temperature", req.temperature), ("top_p", req.top_p)] {
+        if v.is_some_and(|x| !x.is_finite()) {
+            return Err(err(name, "must be a finite number"));
+        }
+    }
+    let mut messages = Vec::with_capacity(req.messages.len() + 1);
+    if !req.system.is_empty() {
+        messages.push(encode_system(&req.system)?);
+    }
+    for (i, m) in req.messages.iter().enumerate() {
+        match m.role {
+            Role::User => encode_user(m, i, &mut messages)?,
+            Role::Assistant => {
+                if let Some(msg) = encode_assistant(m, i)? {
+                    messages.push(msg);
+                }
+            }
+        }
+    }
+    let effort = req.reasoning.as_ref().and_then(|r| {
+        r.effort
+            .as_deref()
+            .or_else(|| r.budget_tokens.and_then(effort_for_budget))
+    });
+    let (max_tokens, max_completion_tokens) = if effort.is_some() {
+        (None, req.max_tokens)
+    } else {
+        (req.max_tokens, None)
+    };
+    let has_tools = !req.tools.is_empty();
+    let body = OpenAiChatRequest {
+        model: &req.model,
+        messages,
+        max_completion_tokens,
+        max_tokens,
+        parallel_tool_calls: req.parallel_tool_calls.filter(|_| has_tools),
+        reasoning_effort: effort,
+        response_format: req.response_format.as_ref().map(|f| match f {
+            ResponseFormat::Text => OpenAiResponseFormat::Text,
+            ResponseFormat::JsonObject => OpenAiResponseFormat::JsonObject,
+            ResponseFormat::JsonSchema {
+                name,
+                schema,
+                strict,
+            } => OpenAiResponseFormat::JsonSchema {
+                json_schema: OpenAiJsonSchema {
+                    name,
+                    schema,
+                    strict: *strict,
+                },
+            },
+        }),
+        seed: req.seed,
+        stop: &req.stop,
+        stream: req.stream,
+        stream_options: req.stream.then_some(OpenAiStreamOptions {
+            include_usage: true,
+        }),
+        temperature: req.temperature,
+        tool_choice: req
+            .tool_choice
+            .as_ref()
+            .filter(|_| has_tools)
+            .map(|c| match c {
+                ToolChoice::Auto => OpenAiToolChoice::Mode("auto"),
+                ToolChoice::None => OpenAiToolChoice::Mode("none"),
+                ToolChoice::Required => OpenAiToolChoice::Mode("required"),
+                ToolChoice::Named(name) => OpenAiToolChoice::Named {
+                    kind: "function",
+                    function: OpenAiFunctionName { name },
+                },
+            }),
+        tools: req
+            .tools
+            .iter()
+            .map(|t| OpenAiTool {
+                kind: "function",
+                function: OpenAiFunction {
+                    name: &t.name,
+                    description: t.description.as_deref(),
+                    parameters: &t.parameters,
+                    extra: OpenAiExtra {
+                        fields: t.extra.for_target(Format::OpenAi),
+                        skip: &["name", "description", "parameters"],
+                    },
+                },
+            })
+            .collect(),
+        top_p: req.top_p,
+        extra: OpenAiExtra {
+            fields: req.extra.for_target(Format::OpenAi),
+            skip: KNOWN_FIELDS,
+        },
+    };
+    sonic_rs::to_vec(&body).map_err(|e| err("", format!("cannot serialize the request: {e}")))
+}
+
+/// The whole system prompt as one `system` message (a string when it is one text part).
+fn encode_system(system: &[Part]) -> Result<OpenAiMessageOut<'_>, ConvertError> {
+    let mut texts = Vec::with_capacity(system.len());
+    for (j, p) in system.iter().enumerate() {
+        match p {
+            Part::Text { text, .. } => texts.push(text.as_str()),
+            _ => {
+                return Err(err(
+                    format!("system[{j}]"),
+                    "OpenAI system messages hold only text",
+                ))
+            }
+        }
+    }
+    let content = match texts.as_slice() {
+        [one] => OpenAiContent::Text(Cow::Borrowed(one)),
+        _ => OpenAiContent::Parts(
+            texts
+                .into_iter()
+                .map(|text| OpenAiPart::Text { text })
+                .collect(),
+        ),
+    };
+    Ok(message("system", content))
+}
+
+fn message<'a>(role: &'a str, content: OpenAiContent<'a>) -> OpenAiMessageOut<'a> {
+    OpenAiMessageOut {
+        role,
+        content,
+        refusal: None,
+        tool_calls: Vec::new(),
+        tool_call_id: None,
+    }
+}
+
+/// A user turn: each tool result becomes its own `tool` message (they must directly follow the
+/// assistant's `tool_calls`), then the remaining text and images as one `user` message.
+fn encode_user<'a>(
+    m: &'a Message,
+    i: usize,
+    out: &mut Vec<OpenAiMessageOut<'a>>,
+) -> Result<(), ConvertError> {
+    let mut parts = Vec::new();
+    for (j, p) in m.content.iter().enumerate() {
+        let path = || format!("messages[{i}].content[{j}]");
+        match p {
+            Part::ToolResult { id, content, .. } => {
+                let mut texts: Vec<Cow<'a, str>> = Vec::with_capacity(content.len());
+                for (k, c) in content.iter().enumerate() {
+                    match c {
+                        ToolResultContent::Text(t) => texts.push(Cow::Borrowed(t)),
+                        ToolResultContent::Json(v) => texts.push(Cow::Owned(
+                            sonic_rs::to_string(v).unwrap_or_else(|_| "null".into()),
+                        )),
+                        ToolResultContent::Image(_) => {
+                            return Err(err(
+                                format!("{}.content[{k}]", path()),
+                                "OpenAI tool messages cannot hold images",
+                            ))
+                        }
+                    }
+                }
+                // One string: the form every OpenAI-compatible server accepts for tool content.
+                let text = match texts.len() {
+                    1 => texts.pop().unwrap_or_default(),
+                    _ => Cow::Owned(texts.concat()),
+                };
+                let mut msg = message("tool", OpenAiContent::Text(text));
+                msg.tool_call_id = Some(id);
+                out.push(msg);
+            }
+            Part::Text { text, .. } => parts.push(OpenAiPart::Text { text }),
+            Part::Image { source, extra } => parts.push(OpenAiPart::ImageUrl {
+                image_url: OpenAiImageUrl {
+                    url: image_url(source),
+                    extra: OpenAiExtra {
+                        fields: extra.for_target(Format::OpenAi),
+                        skip: &["url"],
+                    },
+                },
+            }),
+            Part::ToolCall { .. } => {
+                return Err(err(path(), "a tool call cannot appear in a user message"))
+            }
+            Part::Thinking { .. } | Part::RedactedThinking { .. } => {
+                return Err(err(path(), "thinking cannot appear in a user message"))
+            }
+        }
+    }
+    if parts.is_empty() {
+        return Ok(());
+    }
+    let content = match parts.as_slice() {
+        [OpenAiPart::Text { text }] => OpenAiContent::Text(Cow::Borrowed(text)),
+        _ => OpenAiContent::Parts(parts),
+    };
+    out.push(message("user", content));
+    Ok(())
+}
+
+fn image_url(source: &ImageSource) -> Cow<'_, str> {
+    match source {
+        ImageSource::Url(u) => Cow::Borrowed(u),
+        ImageSource::Base64 { media_type, data } => {
+            Cow::Owned(format!("data:{media_type};base64,{data}"))
+        }
+    }
+}
+
+fn encode_assistant(m: &Message, i: usize) -> Result<Option<OpenAiMessageOut<'_>>, ConvertError> {
+    let mut texts = Vec::new();
+    let mut refusals: Vec<&str> = Vec::new();
+    let mut calls = Vec::new();
+    for (j, p) in m.content.iter().enumerate() {
+        match p {
+            Part::Text { text, extra } if is_refusal(extra) => refusals.push(text),
+            Part::Text { text, .. } => texts.push(OpenAiPart::Text { text }),
+            Part::ToolCall {
+                id,
+                name,
+                arguments,
+                ..
+            } => calls.push(OpenAiToolCall {
+                id,
+                kind: "function",
+                function: OpenAiFunctionCall { name, arguments },
+            }),
+            // Dropped, see encode_request.
+            Part::Thinking { .. } | Part::RedactedThinking { .. } => {}
+            Part::Image { .. } => {
+                return Err(err(
+                    format!("messages[{i}].content[{j}]"),
+                    "OpenAI assistant messages cannot hold images",
+                ))
+            }
+            Part::ToolResult { .. } => {
+                return Err(err(
+                    format!("messages[{i}].content[{j}]"),
+                    "a tool result cannot appear in an assistant message",
+                ))
+            }
+        }
+    }
+    if texts.is_empty() && refusals.is_empty() && calls.is_empty() {
+        return Ok(None);
+    }
+    let content = match texts.as_slice() {
+        [] => OpenAiContent::Null,
+        [OpenAiPart::Text { text }] => OpenAiContent::Text(Cow::Borrowed(text)),
+        _ => OpenAiContent::Parts(texts),
+    };
+    let mut msg = message("assistant", content);
+    msg.refusal = match refusals.len() {
+        0 => None,
+        1 => Some(Cow::Borrowed(refusals[0])),
+        _ => Some(Cow::Owned(refusals.concat())),
+    };
+    msg.tool_calls = calls;
+    Ok(Some(msg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::openai::assert_same_json;
+    use sonic_rs::json;
+
+    const BASIC: &[u8] = include_bytes!("fixtures/request_basic.json");
+    const TOOLS: &[u8] = include_bytes!("fixtures/request_tools.json");
+
+    fn value(b: &[u8]) -> Json {
+        sonic_rs::from_slice(b).unwrap()
+    }
+
+    fn user(content: Vec<Part>) -> Message {
+        Message {
+            role: Role::User,
+            content,
+        }
+    }
+
+    fn assistant(content: Vec<Part>) -> Message {
+        Message {
+            role: Role::Assistant,
+            content,
+        }
+    }
+
+    fn detail(d: &str) -> Extra {
+        let mut e = Extra::new(Format::OpenAi);
+        e.push("detail", Json::from(d));
+        e
+    }
+
+    fn call(id: &str, city: &str) -> Part {
+        Part::ToolCall {
+            id: id.into(),
+            name: "get_weather".into(),
+            arguments: format!("{{\"city\":\"{city}\"}}"),
+            signature: None,
+        }
+    }
+
+    fn result(id: &str, text: &str) -> Part {
+        Part::ToolResult {
+            id: id.into(),
+            name: Some("get_weather".into()),
+            content: vec![ToolResultContent::Text(text.into())],
+            is_error: false,
+        }
+    }
+
+    fn decode(b: &[u8]) -> Result<ChatRequest, ConvertError> {
+        decode_request(b, None, false)
+    }
+
+    fn encoded(req: &ChatRequest) -> Json {
+        value(&encode_request(req).unwrap())
+    }
+
+    fn field_of(b: &[u8]) -> String {
+        decode(b).unwrap_err().field
+    }
+
+    #[test]
+    fn protocols_2_2_request_decodes() {
+        let r = decode(BASIC).unwrap();
+        assert_eq!(r.model, "gpt-4o-mini");
+        assert_eq!(r.system, vec![Part::text("Be brief")]);
+        assert_eq!(
+            r.messages,
+            vec![user(vec![
+                Part::text("Hi"),
+                Part::Image {
+                    source: ImageSource::Base64 {
+                        media_type: "image/png".into(),
+                        data: "iVBORw0KGgo=".into()
+                    },
+                    extra: detail("low"),
+                }
+            ])]
+        );
+        assert_eq!(r.max_tokens, Some(50));
+        assert_eq!(r.stop, vec!["\n\n".to_string()]);
+        assert_eq!((r.temperature, r.top_p), (Some(0.2), Some(0.9)));
+        assert_eq!(r.tool_choice, Some(ToolChoice::Auto));
+        assert_eq!(r.tools.len(), 1);
+        let t = &r.tools[0];
+        assert_eq!(
+            (t.name.as_str(), t.description.as_deref()),
+            ("get_weather", Some("w"))
+        );
+        assert_eq!(
+            t.parameters,
+            json!({"type":"object","properties":{"city":{"type":"string"}},"required":["city"]})
+        );
+        assert!(t.extra.is_empty() && r.extra.is_empty());
+        assert!(!r.stream && !r.include_usage);
+        assert_eq!(r.extra.format, Some(Format::OpenAi));
+    }
+
+    #[test]
+    fn protocols_2_2_request_encodes_back_identically() {
+        let r = decode(BASIC).unwrap();
+        assert_same_json(&encoded(&r), &value(BASIC), "$");
+    }
+
+    #[test]
+    fn tools_fixture_decodes() {
+        let r = decode(TOOLS).unwrap();
+        assert_eq!(
+            r.system,
+            vec![
+                Part::text("You are a weather bot."),
+                Part::text("Answer in French.")
+            ]
+        );
+        let map = Part::Image {
+            source: ImageSource::Url("https://example.com/map.png".into()),
+            extra: Extra::new(Format::OpenAi),
+        };
+        assert_eq!(
+            r.messages,
+            vec![
+                user(vec![Part::text(
+                    "Weather in Paris and Rome? Here is a map."
+                )]),
+                assistant(vec![call("call_1", "Paris"), call("call_2", "Rome")]),
+                user(vec![result("call_1", "sunny"), result("call_2", "rain")]),
+                assistant(vec![Part::text("Paris: sunny, Rome: rain.")]),
+                user(vec![map, Part::text("And here?")]),
+            ]
+        );
+        assert_eq!(r.max_tokens, Some(200));
+        assert_eq!(r.parallel_tool_calls, Some(true));
+        assert_eq!(
+            r.reasoning,
+            Some(Reasoning {
+                budget_tokens: None,
+                effort: Some("low".into())
+            })
+        );
+        assert_eq!(
+            r.response_format,
+            Some(ResponseFormat::JsonSchema {
+                name: "weather".into(),
+                schema: json!({"type":"object","properties":{"summary":{"type":"string"}}}),
+                strict: Some(true)
+            })
+        );
+        assert_eq!(
+            (r.seed, r.stop.clone()),
+            (Some(42), vec!["END".to_string()])
+        );
+        assert!(r.stream && r.include_usage);
+        assert_eq!(r.tool_choice, Some(ToolChoice::Named("get_weather".into())));
+        assert_eq!(r.tools[0].extra.get("strict"), Some(&Json::from(true)));
+        let names: Vec<&str> = r.extra.fields.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["user", "metadata", "store"]);
+    }
+
+    #[test]
+    fn tools_fixture_encodes_back_equivalently() {
+        let r = decode(TOOLS).unwrap();
+        // Differences from the fixture, all equivalent for OpenAI: one system message, `stop` as
+        // an array, tool content as a string, `n: 1` (the default) not repeated.
+        let want = json!({"model":"gpt-4o",
+         "messages":[{"role":"system","content":[{"type":"text","text":"You are a weather bot."},{"type":"text","text":"Answer in French."}]},
+             {"role":"user","content":"Weather in Paris and Rome? Here is a map."},
+             {"role":"assistant","content":null,
+              "tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}},
+                            {"id":"call_2","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Rome\"}"}}]},
+             {"role":"tool","content":"sunny","tool_call_id":"call_1"},
+             {"role":"tool","content":"rain","tool_call_id":"call_2"},
+             {"role":"assistant","content":"Paris: sunny, Rome: rain."},
+             {"role":"user","content":[{"type":"image_url","image_url":{"url":"https://example.com/map.png"}},{"type":"text","text":"And here?"}]}],
+         "max_completion_tokens":200,"parallel_tool_calls":true,"reasoning_effort":"low",
+         "response_format":{"type":"json_schema","json_schema":{"name":"weather","schema":{"type":"object","properties":{"summary":{"type":"string"}}},"strict":true}},
+         "seed":42,"stop":["END"],"stream":true,"stream_options":{"include_usage":true},
+         "tool_choice":{"type":"function","function":{"name":"get_weather"}},
+         "tools":[{"type":"function","function":{"name":"get_weather","description":"Current weather","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"],"additionalProperties":false},"strict":true}}],
+         "user":"u-42","metadata":{"trace":"t1"},"store":false});
+        assert_same_json(&encoded(&r), &want, "$");
+        // And it decodes to the same canonical request.
+        assert_eq!(decode(&encode_request(&r).unwrap()).unwrap(), r);
+    }
+
+    #[test]
+    fn encoded_field_order_is_the_sdks() {
+        let r = decode(BASIC).unwrap();
+        let s = String::from_utf8(encode_request(&r).unwrap()).unwrap();
+        let keys = [
+            "\"model\"",
+            "\"messages\"",
+            "\"max_tokens\"",
+            "\"stop\"",
+            "\"temperature\"",
+            "\"tool_choice\"",
+            "\"tools\"",
+            "\"top_p\"",
+        ];
+        let pos: Vec<usize> = keys.iter().map(|k| s.find(k).unwrap()).collect();
+        assert!(pos.windows(2).all(|w| w[0] < w[1]), "{s}");
+    }
+
+    /// A request as another format's integration would produce it.
+    fn foreign_request() -> ChatRequest {
+        let mut anthropic_extra = Extra::new(Format::Anthropic);
+        anthropic_extra.push("cache_control", json!({"type":"ephemeral"}));
+        ChatRequest {
+            model: "gpt-4o".into(),
+            system: vec![Part::Text {
+                text: "sys".into(),
+                extra: anthropic_extra.clone(),
+            }],
+            messages: vec![
+                user(vec![
+                    Part::text("look"),
+                    Part::Image {
+                        source: ImageSource::Base64 {
+                            media_type: "image/jpeg".into(),
+                            data: "/9j/4AAQ".into(),
+                        },
+                        extra: Extra::default(),
+                    },
+                    Part::Image {
+                        source: ImageSource::Url("http://x.test/a.gif".into()),
+                        extra: Extra::default(),
+                    },
+                ]),
+                assistant(vec![
+                    Part::Thinking {
+                        text: "hmm".into(),
+                        signature: Some("sig".into()),
+                    },
+                    Part::text("Let me check."),
+                    call("toolu_1", "Paris"),
+                ]),
+                user(vec![
+                    Part::ToolResult {
+                        id: "toolu_1".into(),
+                        name: None,
+                        content: vec![
+                            ToolResultContent::Text("temp: ".into()),
+                            ToolResultContent::Json(json!({"c": 21})),
+                        ],
+                        is_error: true,
+                    },
+                    Part::text("thanks"),
+                ]),
+            ],
+            tools: vec![Tool {
+                name: "get_weather".into(),
+                description: None,
+                parameters: json!({"type":"object"}),
+                extra: anthropic_extra.clone(),
+            }],
+            tool_choice: Some(ToolChoice::Required),
+            parallel_tool_calls: Some(false),
+            max_tokens: Some(1024),
+            temperature: Some(0.5),
+            top_k: Some(40),
+            stop: vec!["a".into(), "b".into()],
+            response_format: Some(ResponseFormat::JsonObject),
+            extra: {
+                let mut e = Extra::new(Format::Anthropic);
+                e.push("metadata", json!({"user_id": "x"}));
+                e
+            },
+            ..ChatRequest::default()
+        }
+    }
+
+    #[test]
+    fn foreign_request_encodes_to_openai() {
+        let want = json!({"model":"gpt-4o",
+          "messages":[{"role":"system","content":"sys"},
+            {"role":"user","content":[{"type":"text","text":"look"},
+              {"type":"image_url","image_url":{"url":"data:image/jpeg;base64,/9j/4AAQ"}},
+              {"type":"image_url","image_url":{"url":"http://x.test/a.gif"}}]},
+            {"role":"assistant","content":"Let me check.","tool_calls":[{"id":"toolu_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},
+            {"role":"tool","content":"temp: {\"c\":21}","tool_call_id":"toolu_1"},
+            {"role":"user","content":"thanks"}],
+          "max_tokens":1024,"parallel_tool_calls":false,"response_format":{"type":"json_object"},
+          "stop":["a","b"],"temperature":0.5,"tool_choice":"required",
+          "tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}]});
+        assert_same_json(&encoded(&foreign_request()), &want, "$");
+    }
+
+    #[test]
+    fn round_trip_keeps_everything_openai_can_carry() {
+        let orig = foreign_request();
+        let back = decode(&encode_request(&orig).unwrap()).unwrap();
+        let mut want = orig.clone();
+        // What OpenAI cannot carry: thinking, is_error, top_k, foreign extras (by design).
+        want.system = vec![Part::text("sys")];
+        want.messages[1].content.remove(0);
+        want.messages[2].content[0] = Part::ToolResult {
+            id: "toolu_1".into(),
+            name: Some("get_weather".into()),
+            content: vec![ToolResultContent::Text("temp: {\"c\":21}".into())],
+            is_error: false,
+        };
+        for m in &mut want.messages {
+            for p in &mut m.content {
+                if let Part::Image { extra, .. } = p {
+                    *extra = Extra::new(Format::OpenAi);
+                }
+            }
+        }
+        want.tools[0].extra = Extra::new(Format::OpenAi);
+        want.top_k = None;
+        want.extra = Extra::new(Format::OpenAi);
+        assert_eq!(back, want);
+    }
+
+    #[test]
+    fn top_k_is_decoded_but_never_sent_to_openai() {
+        let r = decode(br#"{"model":"m","messages":[],"top_k":20}"#).unwrap();
+        assert_eq!(r.top_k, Some(20));
+        assert!(encoded(&r).get("top_k").is_none());
+    }
+
+    #[test]
+    fn mid_conversation_system_is_hoisted() {
+        let r = decode(
+            br#"{"model":"m","messages":[{"role":"user","content":"a"},{"role":"system","content":"late"},{"role":"assistant","content":"b"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(r.system, vec![Part::text("late")]);
+        assert_eq!(r.messages.len(), 2);
+    }
+
+    #[test]
+    fn tool_results_then_user_text_form_one_turn() {
+        let r = decode(
+            br#"{"model":"m","messages":[{"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]},
+                {"role":"tool","tool_call_id":"c1","content":"ok"},{"role":"user","content":"next"},{"role":"user","content":"more"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(r.messages.len(), 3);
+        assert_eq!(r.messages[1].content.len(), 2);
+        assert!(
+            matches!(&r.messages[1].content[0], Part::ToolResult { name: Some(n), .. } if n == "f")
+        );
+        assert_eq!(r.messages[2].content, vec![Part::text("more")]);
+    }
+
+    #[test]
+    fn refusal_in_history_round_trips() {
+        let body = br#"{"model":"m","messages":[{"role":"assistant","content":null,"refusal":"I can't."}]}"#;
+        let r = decode(body).unwrap();
+        assert!(
+            matches!(&r.messages[0].content[0], Part::Text { text, extra } if text == "I can't." && is_refusal(extra))
+        );
+        let v = encoded(&r);
+        assert_same_json(
+            &v,
+            &json!({"model":"m","messages":[{"role":"assistant","content":null,"refusal":"I can't."}]}),
+            "$",
+        );
+    }
+
+    #[test]
+    fn thinking_budget_becomes_effort_and_max_completion_tokens() {
+        let mut r = foreign_request();
+        r.reasoning = Some(Reasoning {
+            budget_tokens: Some(10_000),
+            effort: None,
+        });
+        let v = encoded(&r);
+        assert_eq!(
+            v.get("reasoning_effort").and_then(|e| e.as_str()),
+            Some("medium")
+        );
+        assert_eq!(
+            v.get("max_completion_tokens").and_then(|e| e.as_u64()),
+            Some(1024)
+        );
+        assert!(v.get("max_tokens").is_none());
+        r.reasoning = Some(Reasoning {
+            budget_tokens: Some(0),
+            effort: None,
+        });
+        let v = encoded(&r);
+        assert!(v.get("reasoning_effort").is_none());
+        assert_eq!(v.get("max_tokens").and_then(|e| e.as_u64()), Some(1024));
+    }
+
+    #[test]
+    fn tool_choice_needs_tools_and_stream_asks_for_usage() {
+        let mut r = foreign_request();
+        r.tools.clear();
+        r.stream = true;
+        let v = encoded(&r);
+        assert!(v.get("tool_choice").is_none() && v.get("parallel_tool_calls").is_none());
+        assert_eq!(
+            v.pointer(&["stream_options", "include_usage"])
+                .and_then(|u| u.as_bool()),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn openai_extras_do_not_override_known_fields() {
+        let mut r = decode(br#"{"model":"m","messages":[],"user":"u"}"#).unwrap();
+        r.extra.push("model", Json::from("evil"));
+        let s = String::from_utf8(encode_request(&r).unwrap()).unwrap();
+        assert_eq!(s, r#"{"model":"m","messages":[],"user":"u"}"#);
+    }
+
+    #[test]
+    fn decode_errors_name_the_field() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"not json", ""),
+            (b"[1]", ""),
+            (br#"{"messages":[]}"#, "model"),
+            (br#"{"model":"m"}"#, "messages"),
+            (br#"{"model":"m","messages":[],"n":2}"#, "n"),
+            (br#"{"model":"m","messages":[],"max_tokens":-1}"#, "max_tokens"),
+            (br#"{"model":"m","messages":[],"temperature":"hot"}"#, "temperature"),
+            (br#"{"model":"m","messages":[],"stop":[1]}"#, "stop[0]"),
+            (br#"{"model":"m","messages":[],"tool_choice":"any"}"#, "tool_choice"),
+            (br#"{"model":"m","messages":[],"tool_choice":{"type":"allowed_tools"}}"#, "tool_choice"),
+            (br#"{"model":"m","messages":[],"response_format":{"type":"xml"}}"#, "response_format.type"),
+            (br#"{"model":"m","messages":[],"tools":[{"type":"custom","custom":{}}]}"#, "tools[0].type"),
+            (br#"{"model":"m","messages":[],"tools":[{"type":"function","function":{}}]}"#, "tools[0].function.name"),
+            (br#"{"model":"m","messages":[{"content":"x"}]}"#, "messages[0].role"),
+            (br#"{"model":"m","messages":[{"role":"wizard","content":"x"}]}"#, "messages[0].role"),
+            (br#"{"model":"m","messages":[{"role":"function","name":"f","content":"x"}]}"#, "messages[0].role"),
+            (br#"{"model":"m","messages":[{"role":"user"}]}"#, "messages[0].content"),
+            (br#"{"model":"m","messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{}}]}]}"#, "messages[0].content[0].type"),
+            (br#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"ftp://x"}}]}]}"#, "messages[0].content[0].image_url.url"),
+            (br#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png,raw"}}]}]}"#, "messages[0].content[0].image_url.url"),
+            (br#"{"model":"m","messages":[{"role":"system","content":[{"type":"image_url"}]}]}"#, "messages[0].content[0].type"),
+            (br#"{"model":"m","messages":[{"role":"tool","content":"x"}]}"#, "messages[0].tool_call_id"),
+            (br#"{"model":"m","messages":[{"role":"assistant","function_call":{"name":"f","arguments":"{}"}}]}"#, "messages[0].function_call"),
+            (br#"{"model":"m","messages":[{"role":"assistant","tool_calls":[{"type":"function","function":{"name":"f"}}]}]}"#, "messages[0].tool_calls[0].id"),
+        ];
+        for (body, field) in cases {
+            assert_eq!(field_of(body), *field, "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn lenient_where_openai_is() {
+        let r = decode(
+            br#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":"https://x/y.png"}]},
+                {"role":"assistant","content":"","tool_calls":[{"id":"c","function":{"name":"f","arguments":{"a":1}}}]}],
+                "n":1,"stop":null,"tools":null,"max_tokens":5,"max_completion_tokens":7,"temperature":1}"#,
+        )
+        .unwrap();
+        assert_eq!((r.max_tokens, r.temperature), (Some(7), Some(1.0)));
+        assert!(
+            matches!(&r.messages[0].content[0], Part::Image { source: ImageSource::Url(u), .. } if u == "https://x/y.png")
+        );
+        assert_eq!(
+            r.messages[1].content,
+            vec![Part::ToolCall {
+                id: "c".into(),
+                name: "f".into(),
+                arguments: "{\"a\":1}".into(),
+                signature: None
+            }]
+        );
+    }
+
+    #[test]
+    fn encode_refuses_what_openai_cannot_express() {
+        let img = || Part::Image {
+            source: ImageSource::Url("https://x/y.png".into()),
+            extra: Extra::default(),
+        };
+        let mut r = ChatRequest {
+            model: "m".into(),
+            system: vec![img()],
+            ..ChatRequest::default()
+        };
+        assert_eq!(encode_request(&r).unwrap_err().field, "system[0]");
+        r.system.clear();
+        r.messages = vec![assistant(vec![Part::text("a"), img()])];
+        assert_eq!(
+            encode_request(&r).unwrap_err().field,
+            "messages[0].content[1]"
+        );
+        r.messages = vec![user(vec![Part::ToolResult {
+            id: "c".into(),
+            name: None,
+            content: vec![ToolResultContent::Image(ImageSource::Url(
+                "https://x".into(),
+            ))],
+            is_error: false,
+        }])];
+        assert_eq!(
+            encode_request(&r).unwrap_err().field,
+            "messages[0].content[0].content[0]"
+        );
+        r.messages.clear();
+        r.temperature = Some(f64::NAN);
+        assert_eq!(encode_request(&r).unwrap_err().field, "temperature");
+    }
+
+    #[test]
+    fn thinking_only_assistant_turn_is_skipped() {
+        let r = ChatRequest {
+            model: "m".into(),
+            messages: vec![
+                user(vec![Part::text("q")]),
+                assistant(vec![Part::RedactedThinking { data: "x".into() }]),
+            ],
+            ..ChatRequest::default()
+        };
+        let v = encoded(&r);
+        assert_eq!(
+            v.get("messages")
+                .and_then(|m| m.as_array())
+                .map(|a| a.len()),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn never_panics_on_truncated_or_corrupted_bodies() {
+        for body in [BASIC, TOOLS] {
+            for end in 0..body.len() {
+                let _ = decode(&body[..end]);
+            }
+            let mut b = body.to_vec();
+            for i in 0..b.len() {
+                let old = b[i];
+                b[i] = b"{}[]\":,0a\\"[i % 10];
+                if let Ok(r) = decode(&b) {
+                    let _ = encode_request(&r);
+                }
+                b[i] = old;
+            }
+        }
+    }
+}
