@@ -68,7 +68,11 @@ fn chat(body: &[u8]) -> MockReply {
         Ok(r) => r,
         Err(e) => return fault(400, format!("invalid request: {e}")),
     };
-    if req.stream && !matches!(super::Scenario::from_model(&req.model), super::Scenario::Error(_))
+    if req.stream
+        && !matches!(
+            super::Scenario::from_model(&req.model),
+            super::Scenario::Error(_)
+        )
     {
         return fault(
             501,
@@ -179,7 +183,10 @@ fn embed(body: &[u8]) -> MockReply {
     };
     let model = req.model.unwrap_or_default();
     if let super::Scenario::Error(status) = super::Scenario::from_model(&model) {
-        return fault(status, format!("mock error {status} requested by model name"));
+        return fault(
+            status,
+            format!("mock error {status} requested by model name"),
+        );
     }
     let texts = req.texts.unwrap_or_default();
     let mut inputs: Vec<String> = texts.clone();
@@ -227,7 +234,11 @@ fn embed(body: &[u8]) -> MockReply {
                 out.uint8 = Some(
                     vectors
                         .iter()
-                        .map(|v| v.iter().map(|x| ((x + 1.0) * 127.5).round() as u8).collect())
+                        .map(|v| {
+                            v.iter()
+                                .map(|x| ((x + 1.0) * 127.5).round() as u8)
+                                .collect()
+                        })
                         .collect(),
                 )
             }
@@ -235,7 +246,12 @@ fn embed(body: &[u8]) -> MockReply {
                 out.binary = Some(
                     vectors
                         .iter()
-                        .map(|v| sign_bits(v).iter().map(|b| (*b as i16 - 128) as i8).collect())
+                        .map(|v| {
+                            sign_bits(v)
+                                .iter()
+                                .map(|b| (*b as i16 - 128) as i8)
+                                .collect()
+                        })
                         .collect(),
                 )
             }
@@ -276,4 +292,112 @@ fn embed(body: &[u8]) -> MockReply {
         response_type: "embeddings_by_type",
     };
     ok(sonic_rs::to_vec(&resp).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::Json;
+    use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+
+    fn post(path: &str, body: &str) -> (u16, Json) {
+        let r = serve(Method::Post, path, body.as_bytes()).expect("a Cohere route");
+        assert_eq!(r.content_type, "application/json");
+        (r.status, sonic_rs::from_slice(&r.body).unwrap())
+    }
+
+    #[test]
+    fn only_cohere_paths_are_served() {
+        assert!(serve(Method::Post, "/v1/chat/completions", b"{}").is_none());
+        assert!(serve(Method::Post, "/v2/chatx", b"{}").is_none());
+        assert_eq!(serve(Method::Get, "/v2/chat", b"").unwrap().status, 405);
+    }
+
+    #[test]
+    fn chat_echoes_through_the_shared_scenarios() {
+        let (status, v) = post(
+            "/cohere/v2/chat",
+            r#"{"model":"command-a","messages":[{"role":"system","content":"Be brief"},{"role":"user","content":"hello there"}],"stream":false}"#,
+        );
+        assert_eq!(status, 200);
+        assert_eq!(
+            v.pointer(&sonic_rs::pointer!["message", "content", 0, "text"])
+                .and_then(|t| t.as_str()),
+            Some("echo: hello there")
+        );
+        assert_eq!(
+            v.get("finish_reason").and_then(|f| f.as_str()),
+            Some("COMPLETE")
+        );
+        assert_eq!(
+            v.pointer(&["usage", "tokens", "input_tokens"])
+                .and_then(|t| t.as_u64()),
+            Some(4)
+        );
+    }
+
+    #[test]
+    fn errors_streams_and_bad_bodies_use_cohere_error_shape() {
+        let (status, v) = post("/v2/chat", r#"{"model":"error-429","messages":[]}"#);
+        assert_eq!(status, 429);
+        assert!(v.get("message").and_then(|m| m.as_str()).is_some());
+        assert!(v.get("id").is_some());
+        let (status, _) = post("/v2/chat", r#"{"model":"m","messages":[],"stream":true}"#);
+        assert_eq!(status, 501);
+        let (status, v) = post("/v2/chat", r#"{"model":"m","messages":[{"role":"bot"}]}"#);
+        assert_eq!(status, 400);
+        assert!(v
+            .get("message")
+            .and_then(|m| m.as_str())
+            .unwrap()
+            .contains("messages[0].role"));
+    }
+
+    #[test]
+    fn embeddings_by_type() {
+        let (status, v) = post(
+            "/v2/embed",
+            r#"{"model":"embed-v4.0","texts":["one two","three"],"input_type":"search_document","embedding_types":["float","ubinary"],"output_dimension":16}"#,
+        );
+        assert_eq!(status, 200);
+        assert_eq!(
+            v.get("response_type").and_then(|t| t.as_str()),
+            Some("embeddings_by_type")
+        );
+        let floats = v
+            .pointer(&["embeddings", "float"])
+            .unwrap()
+            .as_array()
+            .unwrap();
+        assert_eq!(floats.len(), 2);
+        let first: Vec<f64> = floats[0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        let expect = crate::mock::openai::embed("one two", 16);
+        assert_eq!(first.len(), 16);
+        for (a, b) in first.iter().zip(expect) {
+            assert!((a - b as f64).abs() < 1e-6);
+        }
+        assert_eq!(
+            v.pointer(&sonic_rs::pointer!["embeddings", "ubinary", 0])
+                .and_then(|b| b.as_array())
+                .map(|b| b.len()),
+            Some(2)
+        );
+        assert_eq!(
+            v.pointer(&["meta", "billed_units", "input_tokens"])
+                .and_then(|t| t.as_u64()),
+            Some(3)
+        );
+        let (status, _) = post("/v2/embed", r#"{"model":"error-500","texts":["a"]}"#);
+        assert_eq!(status, 500);
+        let (status, _) = post(
+            "/v2/embed",
+            r#"{"model":"e","texts":["a"],"embedding_types":["nope"]}"#,
+        );
+        assert_eq!(status, 400);
+    }
 }

@@ -79,3 +79,66 @@ pub fn encode_error(fault: &UpstreamFault) -> ErrorReply {
         body,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::Json;
+    use sonic_rs::JsonValueTrait;
+
+    const FIXTURE: &[u8] = include_bytes!("fixtures/error.json");
+
+    #[test]
+    fn protocols_fixture_decodes() {
+        let f = decode_error(400, FIXTURE);
+        assert_eq!(f.status, 400);
+        assert_eq!(f.kind, FaultKind::InvalidRequest);
+        assert_eq!(
+            f.message,
+            "invalid request: temperature must be between 0 and 1.0 inclusive."
+        );
+    }
+
+    #[test]
+    fn odd_bodies_still_give_a_message() {
+        assert_eq!(decode_error(502, b"  Bad Gateway\n").message, "Bad Gateway");
+        assert_eq!(decode_error(503, b"").message, "upstream returned HTTP 503");
+        assert_eq!(
+            decode_error(500, br#"{"message":null}"#).message,
+            r#"{"message":null}"#
+        );
+        assert_eq!(
+            decode_error(429, br#"{"message":{"a":1}}"#).message,
+            r#"{"a":1}"#
+        );
+        assert_eq!(decode_error(498, b"{}").kind, FaultKind::Authentication);
+        assert_eq!(decode_error(429, b"{}").kind, FaultKind::RateLimited);
+    }
+
+    #[test]
+    fn encoded_errors_have_cohere_shape() {
+        let f = UpstreamFault {
+            status: 429,
+            kind: FaultKind::RateLimited,
+            message: "slow down".into(),
+        };
+        let r = encode_error(&f);
+        assert_eq!((r.status, r.content_type), (429, "application/json"));
+        let v: Json = sonic_rs::from_slice(&r.body).unwrap();
+        assert_eq!(v.get("message").and_then(|m| m.as_str()), Some("slow down"));
+        assert_eq!(v.get("id").and_then(|m| m.as_str()).map(str::len), Some(36));
+        assert_eq!(decode_error(r.status, &r.body), f);
+        let overloaded = UpstreamFault {
+            status: 529,
+            kind: FaultKind::Overloaded,
+            message: "busy".into(),
+        };
+        assert_eq!(encode_error(&overloaded).status, 503);
+        let odd = UpstreamFault {
+            status: 200,
+            kind: FaultKind::Timeout,
+            message: "late".into(),
+        };
+        assert_eq!(encode_error(&odd).status, 504);
+    }
+}

@@ -46,4 +46,3 @@ pub(crate) fn uuid_like(seed: u64) -> String {
         b & 0xffff_ffff_ffff
     )
 }
-

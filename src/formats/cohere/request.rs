@@ -41,7 +41,6 @@ fn parse<'de, T: Deserialize<'de>>(raw: &'de str, field: &str) -> Result<T, Conv
     sonic_rs::from_str(raw).map_err(|e| ConvertError::new(field, format!("invalid value: {e}")))
 }
 
-
 /// A message's `content`: a string is one text item; `null`/absent is no items.
 fn content_items(
     content: Option<&LazyValue<'_>>,
@@ -200,10 +199,9 @@ fn tool_result(
     field: &str,
     messages: &[Message],
 ) -> Result<Part, ConvertError> {
-    let id = m
-        .tool_call_id
-        .clone()
-        .ok_or_else(|| ConvertError::new(format!("{field}.tool_call_id"), "missing tool_call_id"))?;
+    let id = m.tool_call_id.clone().ok_or_else(|| {
+        ConvertError::new(format!("{field}.tool_call_id"), "missing tool_call_id")
+    })?;
     let cfield = format!("{field}.content");
     let mut content = Vec::new();
     for (j, item) in content_items(m.content.as_ref(), &cfield)?
@@ -699,7 +697,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         .for_target(Format::Cohere)
         .iter()
         .filter(|(n, _)| {
-            !MODELED.contains(&n.as_str()) && !(n == "thinking" && thinking.is_some())
+            !(MODELED.contains(&n.as_str()) || (n == "thinking" && thinking.is_some()))
         })
         .collect();
     // NOTE: `parallel_tool_calls` has no Cohere equivalent; Cohere may always call in parallel.
@@ -764,7 +762,9 @@ mod tests {
         );
         let a = &r.messages[1];
         assert_eq!(a.role, Role::Assistant);
-        assert!(matches!(&a.content[0], Part::Text { text, extra } if text == "I will call" && is_tool_plan(extra)));
+        assert!(
+            matches!(&a.content[0], Part::Text { text, extra } if text == "I will call" && is_tool_plan(extra))
+        );
         assert_eq!(
             a.content[1],
             Part::ToolCall {
@@ -878,8 +878,10 @@ mod tests {
         assert!(
             matches!(&turn[0], Part::ToolResult { id, name: Some(n), .. } if id == "a" && n == "get_weather")
         );
-        assert!(matches!(&turn[1], Part::ToolResult { id, name: Some(n), content, .. }
-            if id == "b" && n == "get_time" && matches!(&content[0], ToolResultContent::Json(_))));
+        assert!(
+            matches!(&turn[1], Part::ToolResult { id, name: Some(n), content, .. }
+            if id == "b" && n == "get_time" && matches!(&content[0], ToolResultContent::Json(_)))
+        );
         assert_eq!(turn[2], Part::text("thanks"));
         let v = json(&encode_request(&r).unwrap());
         let msgs = v.get("messages").unwrap().as_array().unwrap();
@@ -889,7 +891,9 @@ mod tests {
             .collect();
         assert_eq!(roles, ["user", "assistant", "tool", "tool", "user"]);
         assert_eq!(
-            msgs[3].pointer(&sonic_rs::pointer!["content", 0, "document", "data", "time"]),
+            msgs[3].pointer(&sonic_rs::pointer![
+                "content", 0, "document", "data", "time"
+            ]),
             Some(&Json::from("noon"))
         );
         assert!(
@@ -1001,7 +1005,9 @@ mod tests {
         req.extra = Extra::new(Format::Anthropic);
         // An OpenAI-style assistant turn: text plus a call, no tool plan.
         req.messages[3].content[0] = Part::text("I will check.");
-        req.messages[1].content.push(Part::RedactedThinking { data: "xx".into() });
+        req.messages[1]
+            .content
+            .push(Part::RedactedThinking { data: "xx".into() });
         if let Part::ToolResult { is_error, .. } = &mut req.messages[4].content[0] {
             *is_error = true;
         }
@@ -1025,12 +1031,22 @@ mod tests {
             "redacted thinking is not content"
         );
         assert_eq!(
-            v.pointer(&sonic_rs::pointer!["messages", 1, "content", 2, "image_url", "url"])
-                .and_then(|u| u.as_str()),
+            v.pointer(&sonic_rs::pointer![
+                "messages",
+                1,
+                "content",
+                2,
+                "image_url",
+                "url"
+            ])
+            .and_then(|u| u.as_str()),
             Some("data:image/jpeg;base64,/9j/4AAQ")
         );
         assert_eq!(v.get("stream").and_then(|s| s.as_bool()), Some(true));
-        assert_eq!(v.get("tool_choice").and_then(|s| s.as_str()), Some("REQUIRED"));
+        assert_eq!(
+            v.get("tool_choice").and_then(|s| s.as_str()),
+            Some("REQUIRED")
+        );
     }
 
     #[test]
@@ -1061,7 +1077,9 @@ mod tests {
 
         let mut req = full_canonical();
         if let Part::ToolResult { content, .. } = &mut req.messages[4].content[0] {
-            content.push(ToolResultContent::Image(ImageSource::Url("https://x".into())));
+            content.push(ToolResultContent::Image(ImageSource::Url(
+                "https://x".into(),
+            )));
         }
         assert_eq!(
             encode_request(&req).unwrap_err().field,
