@@ -88,6 +88,7 @@ impl Handler for MockServer {
             return reply(conn, r, ka).await;
         }
         if let Some(r) = sluice::mock::gemini::serve(req.method, path, &req.body) {
+        if let Some(r) = sluice::mock::cohere::serve(req.method, path, &req.body) {
             return reply(conn, r, ka).await;
         }
         if req.method == Method::Get && path == "/health" {

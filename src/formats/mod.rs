@@ -18,6 +18,7 @@
 
 pub mod anthropic;
 pub mod gemini;
+pub mod cohere;
 pub mod openai;
 
 /// A wire dialect.

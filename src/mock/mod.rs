@@ -6,6 +6,7 @@
 
 pub mod anthropic;
 pub mod gemini;
+pub mod cohere;
 pub mod openai;
 pub mod scenario;
 

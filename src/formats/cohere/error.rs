@@ -1,0 +1,144 @@
+//! Cohere errors (PROTOCOLS 7.5): `{"id", "message"}` with the HTTP status. The SDK picks its
+//! exception class from the status alone (429 -> `TooManyRequestsError`, ...).
+
+use super::types::{CohereErrorIn, CohereErrorOut};
+use crate::canonical::{ErrorReply, FaultKind, UpstreamFault};
+use sonic_rs::JsonValueTrait;
+
+/// Longest raw (non-JSON) error text kept as the message.
+const MAX_RAW_MESSAGE: usize = 1000;
+
+/// Provider: an upstream error (status + body, possibly not JSON) -> canonical fault.
+pub fn decode_error(status: u16, body: &[u8]) -> UpstreamFault {
+    let parsed = sonic_rs::from_slice::<CohereErrorIn>(body)
+        .ok()
+        .and_then(|e| e.message)
+        .and_then(|m| match m.as_str() {
+            Some(s) => Some(s.to_string()),
+            None if m.is_null() => None,
+            None => sonic_rs::to_string(&m).ok(),
+        });
+    let message = parsed.unwrap_or_else(|| {
+        let text = String::from_utf8_lossy(body);
+        let text = text.trim();
+        if text.is_empty() {
+            format!("upstream returned HTTP {status}")
+        } else {
+            text.chars().take(MAX_RAW_MESSAGE).collect()
+        }
+    });
+    let kind = match status {
+        // Cohere's "invalid token".
+        498 => FaultKind::Authentication,
+        _ => FaultKind::from_status(status),
+    };
+    UpstreamFault {
+        status,
+        kind,
+        message,
+    }
+}
+
+/// The status a Cohere client should see: the fault's own, unless it is no error status or one
+/// Cohere never sends in its place (529 overloaded -> 503).
+fn status_for(fault: &UpstreamFault) -> u16 {
+    match fault.status {
+        529 => 503,
+        s if (400..=599).contains(&s) => s,
+        _ => match fault.kind {
+            FaultKind::InvalidRequest => 400,
+            FaultKind::Authentication => 401,
+            FaultKind::PermissionDenied => 403,
+            FaultKind::NotFound => 404,
+            FaultKind::RequestTooLarge => 413,
+            FaultKind::RateLimited => 429,
+            FaultKind::Overloaded => 503,
+            FaultKind::Timeout => 504,
+            FaultKind::Server => 500,
+        },
+    }
+}
+
+/// Integration: a fault -> status and `{"id","message"}` body.
+pub fn encode_error(fault: &UpstreamFault) -> ErrorReply {
+    let status = status_for(fault);
+    let mut seed = status as u64;
+    for b in fault.message.bytes() {
+        seed = (seed ^ b as u64).wrapping_mul(0x100000001b3);
+    }
+    let id = super::uuid_like(seed);
+    let body = sonic_rs::to_vec(&CohereErrorOut {
+        id: &id,
+        message: &fault.message,
+    })
+    .unwrap_or_default();
+    ErrorReply {
+        status,
+        headers: Vec::new(),
+        content_type: "application/json",
+        body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::Json;
+    use sonic_rs::JsonValueTrait;
+
+    const FIXTURE: &[u8] = include_bytes!("fixtures/error.json");
+
+    #[test]
+    fn protocols_fixture_decodes() {
+        let f = decode_error(400, FIXTURE);
+        assert_eq!(f.status, 400);
+        assert_eq!(f.kind, FaultKind::InvalidRequest);
+        assert_eq!(
+            f.message,
+            "invalid request: temperature must be between 0 and 1.0 inclusive."
+        );
+    }
+
+    #[test]
+    fn odd_bodies_still_give_a_message() {
+        assert_eq!(decode_error(502, b"  Bad Gateway\n").message, "Bad Gateway");
+        assert_eq!(decode_error(503, b"").message, "upstream returned HTTP 503");
+        assert_eq!(
+            decode_error(500, br#"{"message":null}"#).message,
+            r#"{"message":null}"#
+        );
+        assert_eq!(
+            decode_error(429, br#"{"message":{"a":1}}"#).message,
+            r#"{"a":1}"#
+        );
+        assert_eq!(decode_error(498, b"{}").kind, FaultKind::Authentication);
+        assert_eq!(decode_error(429, b"{}").kind, FaultKind::RateLimited);
+    }
+
+    #[test]
+    fn encoded_errors_have_cohere_shape() {
+        let f = UpstreamFault {
+            status: 429,
+            kind: FaultKind::RateLimited,
+            message: "slow down".into(),
+        };
+        let r = encode_error(&f);
+        assert_eq!((r.status, r.content_type), (429, "application/json"));
+        let v: Json = sonic_rs::from_slice(&r.body).unwrap();
+        assert_eq!(v.get("message").and_then(|m| m.as_str()), Some("slow down"));
+        assert_eq!(v.get("id").and_then(|m| m.as_str()).map(str::len), Some(36));
+        assert_eq!(decode_error(r.status, &r.body), f);
+        let overloaded = UpstreamFault {
+            status: 529,
+            kind: FaultKind::Overloaded,
+            message: "busy".into(),
+        };
+        assert_eq!(encode_error(&overloaded).status, 503);
+        let odd = UpstreamFault {
+            status: 200,
+            kind: FaultKind::Timeout,
+            message: "late".into(),
+        };
+        assert_eq!(encode_error(&odd).status, 504);
+    }
+}

@@ -1,0 +1,1143 @@
+//! Cohere v2 chat requests (PROTOCOLS 7.2) <-> canonical `ChatRequest`.
+//!
+//! Integration: `decode_request` reads a client's `/v2/chat` body. Provider: `encode_request`
+//! writes one for a Cohere upstream. Rules that keep both directions honest:
+//! - `system` messages (anywhere) become the canonical system prompt;
+//! - `tool` messages become `Part::ToolResult`s of one user turn (consecutive ones merge, and a
+//!   user message right after them joins the same turn); on encode every result is its own `tool`
+//!   message, placed before the rest of that user turn;
+//! - an assistant `tool_plan` becomes a text part tagged with the Cohere extra `tool_plan: true`,
+//!   so it returns to `tool_plan` for a Cohere upstream and reads as plain text elsewhere;
+//! - fields only Cohere has travel in `ChatRequest.extra`.
+
+use super::types::*;
+use super::{is_tool_plan, tool_plan_extra};
+use crate::canonical::{
+    parse_data_url, ChatRequest, ConvertError, Extra, ImageSource, Json, Message, Part, Reasoning,
+    ResponseFormat, Role, Tool, ToolChoice, ToolResultContent,
+};
+use crate::formats::Format;
+use serde::Deserialize;
+use sonic_rs::{JsonValueTrait, LazyValue};
+use std::borrow::Cow;
+
+/// Top-level keys `decode_request` models; everything else goes to `extra`.
+const MODELED: &[&str] = &[
+    "model",
+    "messages",
+    "tools",
+    "response_format",
+    "max_tokens",
+    "stop_sequences",
+    "temperature",
+    "seed",
+    "k",
+    "p",
+    "tool_choice",
+    "stream",
+];
+
+fn parse<'de, T: Deserialize<'de>>(raw: &'de str, field: &str) -> Result<T, ConvertError> {
+    sonic_rs::from_str(raw).map_err(|e| ConvertError::new(field, format!("invalid value: {e}")))
+}
+
+/// A message's `content`: a string is one text item; `null`/absent is no items.
+fn content_items(
+    content: Option<&LazyValue<'_>>,
+    field: &str,
+) -> Result<Vec<CohereContentItemIn>, ConvertError> {
+    let Some(c) = content else {
+        return Ok(Vec::new());
+    };
+    let raw = c.as_raw_str().trim_start();
+    match raw.as_bytes().first() {
+        Some(b'"') => Ok(vec![CohereContentItemIn {
+            kind: Some("text".into()),
+            text: Some(parse(raw, field)?),
+            ..Default::default()
+        }]),
+        Some(b'[') => parse(raw, field),
+        Some(b'n') => Ok(Vec::new()),
+        _ => Err(ConvertError::new(field, "must be a string or an array")),
+    }
+}
+
+fn item_text(item: CohereContentItemIn, field: &str) -> Result<String, ConvertError> {
+    item.text
+        .ok_or_else(|| ConvertError::new(format!("{field}.text"), "missing text"))
+}
+
+fn image_part(item: CohereContentItemIn, field: &str) -> Result<Part, ConvertError> {
+    let img = item.image_url.unwrap_or_default();
+    let url = img
+        .url
+        .ok_or_else(|| ConvertError::new(format!("{field}.image_url.url"), "missing url"))?;
+    let source = if url.starts_with("data:") {
+        let (media_type, data) = parse_data_url(&url).ok_or_else(|| {
+            ConvertError::new(
+                format!("{field}.image_url.url"),
+                "data URL must be data:<media type>;base64,<data>",
+            )
+        })?;
+        ImageSource::Base64 { media_type, data }
+    } else {
+        ImageSource::Url(url)
+    };
+    let mut extra = Extra::default();
+    if let Some(detail) = img.detail.filter(|d| !d.is_null()) {
+        extra = Extra::new(Format::Cohere);
+        extra.push("detail", detail);
+    }
+    Ok(Part::Image { source, extra })
+}
+
+fn user_parts(m: &CohereMessageIn<'_>, field: &str) -> Result<Vec<Part>, ConvertError> {
+    let field = format!("{field}.content");
+    let mut parts = Vec::new();
+    for (j, item) in content_items(m.content.as_ref(), &field)?
+        .into_iter()
+        .enumerate()
+    {
+        let f = format!("{field}[{j}]");
+        match item.kind.as_deref() {
+            Some("text") => parts.push(Part::text(item_text(item, &f)?)),
+            Some("image_url") => parts.push(image_part(item, &f)?),
+            other => return Err(unsupported(&f, other, "user")),
+        }
+    }
+    Ok(parts)
+}
+
+fn system_parts(m: &CohereMessageIn<'_>, field: &str) -> Result<Vec<Part>, ConvertError> {
+    let field = format!("{field}.content");
+    let mut parts = Vec::new();
+    for (j, item) in content_items(m.content.as_ref(), &field)?
+        .into_iter()
+        .enumerate()
+    {
+        let f = format!("{field}[{j}]");
+        match item.kind.as_deref() {
+            Some("text") => parts.push(Part::text(item_text(item, &f)?)),
+            other => return Err(unsupported(&f, other, "system")),
+        }
+    }
+    Ok(parts)
+}
+
+fn unsupported(field: &str, kind: Option<&str>, role: &str) -> ConvertError {
+    match kind {
+        Some(k) => ConvertError::new(
+            format!("{field}.type"),
+            format!("content type {k:?} is not supported in a {role} message"),
+        ),
+        None => ConvertError::new(format!("{field}.type"), "missing type"),
+    }
+}
+
+/// Tool-call arguments as JSON text (an object is tolerated and re-serialized).
+pub(super) fn arguments_text(args: Option<Json>) -> String {
+    match args {
+        None => "{}".to_string(),
+        Some(a) => match a.as_str() {
+            Some(s) => s.to_string(),
+            None if a.is_null() => "{}".to_string(),
+            None => sonic_rs::to_string(&a).unwrap_or_else(|_| "{}".to_string()),
+        },
+    }
+}
+
+/// Assistant content items, then the tool plan, then the tool calls (the order they happen in).
+pub(super) fn assistant_parts(
+    m: CohereMessageIn<'_>,
+    field: &str,
+    strict: bool,
+) -> Result<Vec<Part>, ConvertError> {
+    let cfield = format!("{field}.content");
+    let mut parts = Vec::new();
+    for (j, item) in content_items(m.content.as_ref(), &cfield)?
+        .into_iter()
+        .enumerate()
+    {
+        let f = format!("{cfield}[{j}]");
+        match item.kind.as_deref() {
+            Some("text") => parts.push(Part::text(item_text(item, &f)?)),
+            Some("thinking") => parts.push(Part::Thinking {
+                text: item.thinking.unwrap_or_default(),
+                signature: None,
+            }),
+            // Responses may grow new item types; a request must be understood in full.
+            other if strict => return Err(unsupported(&f, other, "assistant")),
+            _ => {}
+        }
+    }
+    if let Some(plan) = m.tool_plan.filter(|p| !p.is_empty()) {
+        parts.push(Part::Text {
+            text: plan,
+            extra: tool_plan_extra(),
+        });
+    }
+    for (j, call) in m.tool_calls.unwrap_or_default().into_iter().enumerate() {
+        let f = format!("{field}.tool_calls[{j}]");
+        let function = call.function.unwrap_or_default();
+        let name = function
+            .name
+            .ok_or_else(|| ConvertError::new(format!("{f}.function.name"), "missing name"))?;
+        parts.push(Part::ToolCall {
+            id: call
+                .id
+                .ok_or_else(|| ConvertError::new(format!("{f}.id"), "missing id"))?,
+            name,
+            arguments: arguments_text(function.arguments),
+            signature: None,
+        });
+    }
+    Ok(parts)
+}
+
+fn tool_result(
+    m: &CohereMessageIn<'_>,
+    field: &str,
+    messages: &[Message],
+) -> Result<Part, ConvertError> {
+    let id = m.tool_call_id.clone().ok_or_else(|| {
+        ConvertError::new(format!("{field}.tool_call_id"), "missing tool_call_id")
+    })?;
+    let cfield = format!("{field}.content");
+    let mut content = Vec::new();
+    for (j, item) in content_items(m.content.as_ref(), &cfield)?
+        .into_iter()
+        .enumerate()
+    {
+        let f = format!("{cfield}[{j}]");
+        match item.kind.as_deref() {
+            Some("text") => content.push(ToolResultContent::Text(item_text(item, &f)?)),
+            Some("document") => {
+                let doc = item.document.unwrap_or_default();
+                let data = doc.data.ok_or_else(|| {
+                    ConvertError::new(format!("{f}.document.data"), "missing data")
+                })?;
+                content.push(ToolResultContent::Json(data));
+            }
+            other => return Err(unsupported(&f, other, "tool")),
+        }
+    }
+    // The name of the matching call, for formats that key results by name (Gemini).
+    let name = messages
+        .iter()
+        .rev()
+        .filter(|msg| msg.role == Role::Assistant)
+        .flat_map(|msg| msg.content.iter())
+        .find_map(|p| match p {
+            Part::ToolCall { id: cid, name, .. } if *cid == id => Some(name.clone()),
+            _ => None,
+        });
+    Ok(Part::ToolResult {
+        id,
+        name,
+        content,
+        is_error: false,
+    })
+}
+
+fn tool_def(t: CohereToolIn, field: &str) -> Result<Tool, ConvertError> {
+    if let Some(kind) = t.kind.as_deref().filter(|k| *k != "function") {
+        return Err(ConvertError::new(
+            format!("{field}.type"),
+            format!("tool type {kind:?} is not supported"),
+        ));
+    }
+    let f = t
+        .function
+        .ok_or_else(|| ConvertError::new(format!("{field}.function"), "missing function"))?;
+    Ok(Tool {
+        name: f
+            .name
+            .ok_or_else(|| ConvertError::new(format!("{field}.function.name"), "missing name"))?,
+        description: f.description,
+        parameters: f
+            .parameters
+            .filter(|p| !p.is_null())
+            .unwrap_or_else(|| sonic_rs::json!({"type": "object", "properties": {}})),
+        extra: Extra::default(),
+    })
+}
+
+/// Integration: a client's `/v2/chat` body -> canonical. `stream` comes from the body.
+pub fn decode_request(
+    body: &[u8],
+    path_model: Option<&str>,
+    _stream: bool,
+) -> Result<ChatRequest, ConvertError> {
+    let mut req = ChatRequest {
+        extra: Extra::new(Format::Cohere),
+        // Cohere always reports usage, streaming or not.
+        include_usage: true,
+        ..Default::default()
+    };
+    let mut model = None;
+    let mut messages_raw: Option<LazyValue<'_>> = None;
+    for entry in sonic_rs::to_object_iter(body) {
+        let (key, value) =
+            entry.map_err(|e| ConvertError::new("", format!("body is not a JSON object: {e}")))?;
+        let raw = value.as_raw_str();
+        let key: &str = &key;
+        match key {
+            "model" => model = parse::<Option<String>>(raw, key)?,
+            "messages" => messages_raw = Some(value),
+            "tools" => {
+                let tools: Option<Vec<CohereToolIn>> = parse(raw, key)?;
+                for (i, t) in tools.unwrap_or_default().into_iter().enumerate() {
+                    req.tools.push(tool_def(t, &format!("tools[{i}]"))?);
+                }
+            }
+            "response_format" => {
+                let rf: Option<CohereResponseFormatIn> = parse(raw, key)?;
+                req.response_format = match rf {
+                    None => None,
+                    Some(rf) => Some(match (rf.kind.as_deref(), rf.json_schema) {
+                        (Some("text"), _) => ResponseFormat::Text,
+                        (Some("json_object"), Some(schema)) if !schema.is_null() => {
+                            // Cohere schemas have no name; "response" is what other formats get.
+                            ResponseFormat::JsonSchema {
+                                name: "response".into(),
+                                schema,
+                                strict: None,
+                            }
+                        }
+                        (Some("json_object"), _) => ResponseFormat::JsonObject,
+                        (other, _) => {
+                            return Err(ConvertError::new(
+                                "response_format.type",
+                                format!("unsupported response format {other:?}"),
+                            ))
+                        }
+                    }),
+                };
+            }
+            "max_tokens" => req.max_tokens = parse(raw, key)?,
+            "stop_sequences" => {
+                req.stop = parse::<Option<Vec<String>>>(raw, key)?.unwrap_or_default()
+            }
+            "temperature" => req.temperature = parse(raw, key)?,
+            "seed" => req.seed = parse(raw, key)?,
+            "p" => req.top_p = parse(raw, key)?,
+            "k" => {
+                req.top_k = match parse::<Option<f64>>(raw, key)? {
+                    None => None,
+                    Some(k) if k >= 0.0 && k.fract() == 0.0 && k <= u32::MAX as f64 => {
+                        Some(k as u32)
+                    }
+                    Some(_) => {
+                        return Err(ConvertError::new(key, "must be a non-negative integer"))
+                    }
+                }
+            }
+            "tool_choice" => {
+                req.tool_choice = match parse::<Option<String>>(raw, key)?.as_deref() {
+                    None => None,
+                    Some(c) if c.eq_ignore_ascii_case("REQUIRED") => Some(ToolChoice::Required),
+                    Some(c) if c.eq_ignore_ascii_case("NONE") => Some(ToolChoice::None),
+                    Some(c) => {
+                        return Err(ConvertError::new(
+                            key,
+                            format!("must be REQUIRED or NONE, got {c:?}"),
+                        ))
+                    }
+                }
+            }
+            "stream" => req.stream = parse::<Option<bool>>(raw, key)?.unwrap_or(false),
+            "thinking" => {
+                let value: Json = parse(raw, key)?;
+                let t: CohereThinkingIn = parse(raw, key)?;
+                match t.kind.as_deref() {
+                    Some("enabled") => {
+                        req.reasoning = Some(Reasoning {
+                            budget_tokens: t.token_budget,
+                            effort: None,
+                        })
+                    }
+                    // `disabled` (and anything new) has no canonical meaning: keep it raw.
+                    _ if !value.is_null() => req.extra.push(key, value),
+                    _ => {}
+                }
+            }
+            _ => req.extra.push(key, parse::<Json>(raw, key)?),
+        }
+    }
+    req.model = match model.filter(|m| !m.is_empty()) {
+        Some(m) => m,
+        None => path_model
+            .filter(|m| !m.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| ConvertError::new("model", "missing model"))?,
+    };
+    let messages_raw =
+        messages_raw.ok_or_else(|| ConvertError::new("messages", "missing messages"))?;
+    let raw_messages: Vec<CohereMessageIn<'_>> = parse(messages_raw.as_raw_str(), "messages")?;
+    // Whether the last canonical message is the user turn that tool messages opened.
+    let mut in_tool_turn = false;
+    for (i, m) in raw_messages.into_iter().enumerate() {
+        let field = format!("messages[{i}]");
+        match m.role.as_deref() {
+            Some("system") => req.system.extend(system_parts(&m, &field)?),
+            Some("user") => {
+                let parts = user_parts(&m, &field)?;
+                match req.messages.last_mut() {
+                    Some(last) if in_tool_turn => last.content.extend(parts),
+                    _ => req.messages.push(Message {
+                        role: Role::User,
+                        content: parts,
+                    }),
+                }
+                in_tool_turn = false;
+            }
+            Some("assistant") => {
+                req.messages.push(Message {
+                    role: Role::Assistant,
+                    content: assistant_parts(m, &field, true)?,
+                });
+                in_tool_turn = false;
+            }
+            Some("tool") => {
+                let part = tool_result(&m, &field, &req.messages)?;
+                match req.messages.last_mut() {
+                    Some(last) if in_tool_turn => last.content.push(part),
+                    _ => req.messages.push(Message {
+                        role: Role::User,
+                        content: vec![part],
+                    }),
+                }
+                in_tool_turn = true;
+            }
+            Some(other) => {
+                return Err(ConvertError::new(
+                    format!("{field}.role"),
+                    format!("unknown role {other:?}"),
+                ))
+            }
+            None => return Err(ConvertError::new(format!("{field}.role"), "missing role")),
+        }
+    }
+    Ok(req)
+}
+
+/// `content` out: a plain string for one text item, else the item array.
+pub(super) fn content_out(mut items: Vec<CohereItemOut<'_>>) -> CohereContentOut<'_> {
+    if items.len() == 1 {
+        if let CohereItemOut::Text {
+            text: Cow::Borrowed(t),
+        } = items[0]
+        {
+            return CohereContentOut::Text(t);
+        }
+    }
+    items.shrink_to_fit();
+    CohereContentOut::Items(items)
+}
+
+fn image_out<'a>(source: &'a ImageSource, extra: &'a Extra) -> CohereItemOut<'a> {
+    let url = match source {
+        ImageSource::Url(u) => Cow::Borrowed(u.as_str()),
+        ImageSource::Base64 { media_type, data } => {
+            Cow::Owned(format!("data:{media_type};base64,{data}"))
+        }
+    };
+    let detail = extra
+        .for_target(Format::Cohere)
+        .iter()
+        .find(|(n, _)| n == "detail")
+        .map(|(_, v)| v);
+    CohereItemOut::ImageUrl {
+        image_url: CohereImageUrlOut { url, detail },
+    }
+}
+
+/// One `tool` message per tool result. Cohere has no error flag: an error result's text is
+/// prefixed with "Error: " so the model still sees that the call failed.
+fn tool_message<'a>(
+    id: &'a str,
+    content: &'a [ToolResultContent],
+    is_error: bool,
+    field: &str,
+) -> Result<CohereMessageOut<'a>, ConvertError> {
+    let mut items = Vec::with_capacity(content.len() + 1);
+    for (j, c) in content.iter().enumerate() {
+        match c {
+            ToolResultContent::Text(t) => items.push(CohereItemOut::Text {
+                text: Cow::Borrowed(t),
+            }),
+            ToolResultContent::Json(v) if v.is_object() => items.push(CohereItemOut::Document {
+                document: CohereDocumentOut { data: v },
+            }),
+            ToolResultContent::Json(v) => items.push(CohereItemOut::Text {
+                text: Cow::Owned(sonic_rs::to_string(v).unwrap_or_default()),
+            }),
+            ToolResultContent::Image(_) => {
+                return Err(ConvertError::new(
+                    format!("{field}.content[{j}]"),
+                    "Cohere tool results cannot carry images",
+                ))
+            }
+        }
+    }
+    if is_error {
+        match items.first_mut() {
+            Some(CohereItemOut::Text { text }) => *text = Cow::Owned(format!("Error: {text}")),
+            _ => items.insert(
+                0,
+                CohereItemOut::Text {
+                    text: Cow::Borrowed("Error"),
+                },
+            ),
+        }
+    }
+    if items.is_empty() {
+        // Cohere requires content; an empty result is an empty string.
+        items.push(CohereItemOut::Text {
+            text: Cow::Borrowed(""),
+        });
+    }
+    Ok(CohereMessageOut {
+        role: "tool",
+        tool_call_id: Some(id),
+        tool_plan: None,
+        tool_calls: Vec::new(),
+        content: Some(content_out(items)),
+    })
+}
+
+fn push_user<'a>(
+    m: &'a Message,
+    field: &str,
+    out: &mut Vec<CohereMessageOut<'a>>,
+) -> Result<(), ConvertError> {
+    let mut items = Vec::new();
+    for (k, part) in m.content.iter().enumerate() {
+        let f = format!("{field}.content[{k}]");
+        match part {
+            Part::Text { text, .. } => items.push(CohereItemOut::Text {
+                text: Cow::Borrowed(text),
+            }),
+            Part::Image { source, extra } => items.push(image_out(source, extra)),
+            Part::ToolResult {
+                id,
+                content,
+                is_error,
+                ..
+            } => out.push(tool_message(id, content, *is_error, &f)?),
+            Part::ToolCall { .. } => {
+                return Err(ConvertError::new(f, "a tool call cannot be in a user turn"))
+            }
+            // Reasoning in a user turn has no meaning for Cohere; it is the model's own text.
+            Part::Thinking { .. } | Part::RedactedThinking { .. } => {
+                return Err(ConvertError::new(f, "thinking cannot be in a user turn"))
+            }
+        }
+    }
+    if !items.is_empty() {
+        out.push(CohereMessageOut {
+            role: "user",
+            tool_call_id: None,
+            tool_plan: None,
+            tool_calls: Vec::new(),
+            content: Some(content_out(items)),
+        });
+    }
+    Ok(())
+}
+
+fn assistant_message<'a>(
+    m: &'a Message,
+    field: &str,
+) -> Result<CohereMessageOut<'a>, ConvertError> {
+    let mut plan: Option<String> = None;
+    let mut items = Vec::new();
+    let mut calls = Vec::new();
+    for (k, part) in m.content.iter().enumerate() {
+        match part {
+            Part::Text { text, extra } if is_tool_plan(extra) => {
+                plan.get_or_insert_with(String::new).push_str(text)
+            }
+            Part::Text { text, .. } => items.push(CohereItemOut::Text {
+                text: Cow::Borrowed(text),
+            }),
+            // NOTE: signatures are Anthropic/Gemini-only and meaningless to Cohere.
+            Part::Thinking { text, .. } => items.push(CohereItemOut::Thinking { thinking: text }),
+            // NOTE: opaque encrypted reasoning only its own provider can read; not content.
+            Part::RedactedThinking { .. } => {}
+            Part::ToolCall {
+                id,
+                name,
+                arguments,
+                ..
+            } => calls.push(CohereToolCallOut {
+                id,
+                kind: "function",
+                function: CohereFunctionCallOut {
+                    name,
+                    arguments: if arguments.trim().is_empty() {
+                        "{}"
+                    } else {
+                        arguments
+                    },
+                },
+            }),
+            Part::Image { .. } => {
+                return Err(ConvertError::new(
+                    format!("{field}.content[{k}]"),
+                    "Cohere assistant messages cannot carry images",
+                ))
+            }
+            Part::ToolResult { .. } => {
+                return Err(ConvertError::new(
+                    format!("{field}.content[{k}]"),
+                    "a tool result cannot be in an assistant turn",
+                ))
+            }
+        }
+    }
+    let content = if items.is_empty() {
+        // Cohere needs content or tool calls in every assistant message.
+        calls.is_empty().then_some(CohereContentOut::Text(""))
+    } else {
+        Some(content_out(items))
+    };
+    Ok(CohereMessageOut {
+        role: "assistant",
+        tool_call_id: None,
+        tool_plan: plan,
+        tool_calls: calls,
+        content,
+    })
+}
+
+/// Provider: canonical -> a `/v2/chat` body. Defaults: none needed (Cohere requires only `model`
+/// and `messages`); `stream` is always written, as the SDK does.
+pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    let mut messages = Vec::with_capacity(req.messages.len() + 1);
+    if !req.system.is_empty() {
+        let mut items = Vec::with_capacity(req.system.len());
+        for (k, part) in req.system.iter().enumerate() {
+            match part {
+                Part::Text { text, .. } => items.push(CohereItemOut::Text {
+                    text: Cow::Borrowed(text),
+                }),
+                _ => {
+                    return Err(ConvertError::new(
+                        format!("system[{k}]"),
+                        "Cohere system messages carry text only",
+                    ))
+                }
+            }
+        }
+        messages.push(CohereMessageOut {
+            role: "system",
+            tool_call_id: None,
+            tool_plan: None,
+            tool_calls: Vec::new(),
+            content: Some(content_out(items)),
+        });
+    }
+    for (i, m) in req.messages.iter().enumerate() {
+        let field = format!("messages[{i}]");
+        match m.role {
+            Role::User => push_user(m, &field, &mut messages)?,
+            Role::Assistant => messages.push(assistant_message(m, &field)?),
+        }
+    }
+    let tools = req
+        .tools
+        .iter()
+        .map(|t| CohereToolOut {
+            kind: "function",
+            function: CohereFunctionOut {
+                name: &t.name,
+                description: t.description.as_deref(),
+                parameters: &t.parameters,
+            },
+        })
+        .collect();
+    let tool_choice = match &req.tool_choice {
+        None | Some(ToolChoice::Auto) => None,
+        Some(ToolChoice::None) => Some("NONE"),
+        Some(ToolChoice::Required) => Some("REQUIRED"),
+        // With one tool, "must call this tool" and "must call a tool" are the same request.
+        Some(ToolChoice::Named(n)) if req.tools.len() == 1 && req.tools[0].name == *n => {
+            Some("REQUIRED")
+        }
+        Some(ToolChoice::Named(n)) => {
+            return Err(ConvertError::new(
+                "tool_choice",
+                format!("Cohere cannot force the specific tool {n:?} (only REQUIRED or NONE)"),
+            ))
+        }
+    };
+    let response_format = req.response_format.as_ref().map(|rf| match rf {
+        ResponseFormat::Text => CohereResponseFormatOut {
+            kind: "text",
+            json_schema: None,
+        },
+        ResponseFormat::JsonObject => CohereResponseFormatOut {
+            kind: "json_object",
+            json_schema: None,
+        },
+        // NOTE: Cohere schemas have no name and are always enforced, so name/strict are moot.
+        ResponseFormat::JsonSchema { schema, .. } => CohereResponseFormatOut {
+            kind: "json_object",
+            json_schema: Some(schema),
+        },
+    });
+    // NOTE: an effort level without a budget becomes plain "enabled" (Cohere has no levels).
+    let thinking = req.reasoning.as_ref().map(|r| CohereThinkingOut {
+        kind: "enabled",
+        token_budget: r.budget_tokens,
+    });
+    let extra = req
+        .extra
+        .for_target(Format::Cohere)
+        .iter()
+        .filter(|(n, _)| {
+            !(MODELED.contains(&n.as_str()) || (n == "thinking" && thinking.is_some()))
+        })
+        .collect();
+    // NOTE: `parallel_tool_calls` has no Cohere equivalent; Cohere may always call in parallel.
+    let out = CohereChatRequestOut {
+        model: &req.model,
+        messages,
+        tools,
+        response_format,
+        max_tokens: req.max_tokens,
+        stop_sequences: &req.stop,
+        temperature: req.temperature,
+        seed: req.seed,
+        k: req.top_k,
+        p: req.top_p,
+        tool_choice,
+        thinking,
+        extra: CohereExtraOut(extra),
+        stream: req.stream,
+    };
+    sonic_rs::to_vec(&out).map_err(|e| ConvertError::new("", format!("cannot serialize: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::Json;
+    use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+
+    const FIXTURE: &[u8] = include_bytes!("fixtures/request.json");
+    const EXTRAS: &[u8] = include_bytes!("fixtures/request_extras.json");
+
+    fn json(b: &[u8]) -> Json {
+        sonic_rs::from_slice(b).unwrap()
+    }
+
+    /// Every top-level field of `a` equals the same field of `b`, and the key sets match.
+    fn assert_same_fields(a: &Json, b: &Json) {
+        let (ao, bo) = (a.as_object().unwrap(), b.as_object().unwrap());
+        for (k, v) in ao.iter() {
+            assert_eq!(Some(v), bo.get(&k), "field {k}");
+        }
+        assert_eq!(ao.len(), bo.len(), "{a:?}\nvs\n{b:?}");
+    }
+
+    #[test]
+    fn protocols_fixture_decodes() {
+        let r = decode_request(FIXTURE, None, true).unwrap();
+        assert_eq!(r.model, "command-a-03-2025");
+        assert_eq!(r.system, vec![Part::text("Be brief")]);
+        assert_eq!(r.messages.len(), 3);
+        assert_eq!(r.messages[0].role, Role::User);
+        assert_eq!(r.messages[0].content[0], Part::text("Weather?"));
+        assert_eq!(
+            r.messages[0].content[1],
+            Part::Image {
+                source: ImageSource::Base64 {
+                    media_type: "image/png".into(),
+                    data: "iVBORw0KGgo=".into()
+                },
+                extra: Extra::default()
+            }
+        );
+        let a = &r.messages[1];
+        assert_eq!(a.role, Role::Assistant);
+        assert!(
+            matches!(&a.content[0], Part::Text { text, extra } if text == "I will call" && is_tool_plan(extra))
+        );
+        assert_eq!(
+            a.content[1],
+            Part::ToolCall {
+                id: "call_0".into(),
+                name: "get_weather".into(),
+                arguments: "{\"city\":\"Rome\"}".into(),
+                signature: None
+            }
+        );
+        assert_eq!(
+            r.messages[2].content,
+            vec![Part::ToolResult {
+                id: "call_0".into(),
+                name: Some("get_weather".into()),
+                content: vec![ToolResultContent::Text("sunny".into())],
+                is_error: false
+            }]
+        );
+        assert_eq!(r.tools.len(), 1);
+        assert_eq!(r.tools[0].name, "get_weather");
+        assert_eq!(r.tools[0].description.as_deref(), Some("w"));
+        assert_eq!(r.max_tokens, Some(50));
+        assert_eq!(r.stop, vec!["END".to_string()]);
+        assert_eq!(r.temperature, Some(0.2));
+        assert_eq!(r.top_k, Some(40));
+        assert_eq!(r.top_p, Some(0.9));
+        assert!(!r.stream, "stream comes from the body, not the argument");
+        assert!(r.extra.is_empty());
+    }
+
+    #[test]
+    fn protocols_fixture_encodes_back_field_by_field() {
+        let r = decode_request(FIXTURE, None, false).unwrap();
+        let out = encode_request(&r).unwrap();
+        assert_same_fields(&json(&out), &json(FIXTURE));
+    }
+
+    #[test]
+    fn cohere_only_fields_travel_as_extra_and_come_back() {
+        let r = decode_request(EXTRAS, None, false).unwrap();
+        let names: Vec<&str> = r.extra.fields.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "documents",
+                "safety_mode",
+                "frequency_penalty",
+                "presence_penalty",
+                "priority"
+            ]
+        );
+        assert_eq!(r.tool_choice, Some(ToolChoice::None));
+        assert_eq!(r.seed, Some(7));
+        assert_eq!(
+            r.reasoning,
+            Some(Reasoning {
+                budget_tokens: Some(2048),
+                effort: None
+            })
+        );
+        assert!(matches!(
+            &r.response_format,
+            Some(ResponseFormat::JsonSchema { schema, .. }) if schema.get("type").and_then(|t| t.as_str()) == Some("object")
+        ));
+        assert_eq!(
+            r.messages[1].content[0],
+            Part::Thinking {
+                text: "Two cities.".into(),
+                signature: None
+            }
+        );
+        assert!(matches!(
+            &r.messages[2].content[1],
+            Part::Image { source: ImageSource::Url(u), extra } if u == "https://example.com/a.png" && extra.get("detail").is_some()
+        ));
+        let out = encode_request(&r).unwrap();
+        assert_same_fields(&json(&out), &json(EXTRAS));
+        // Another format's request never gets Cohere's extras.
+        let mut foreign = r.clone();
+        foreign.extra.format = Some(Format::OpenAi);
+        let v = json(&encode_request(&foreign).unwrap());
+        assert!(v.get("safety_mode").is_none());
+    }
+
+    #[test]
+    fn disabled_thinking_is_kept_raw() {
+        let body = br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"thinking":{"type":"disabled"}}"#;
+        let r = decode_request(body, None, false).unwrap();
+        assert_eq!(r.reasoning, None);
+        let v = json(&encode_request(&r).unwrap());
+        assert_eq!(
+            v.pointer(&["thinking", "type"]).and_then(|t| t.as_str()),
+            Some("disabled")
+        );
+    }
+
+    #[test]
+    fn tool_messages_merge_into_one_user_turn_and_split_back() {
+        let body = br#"{"model":"m","messages":[
+            {"role":"user","content":"weather in two cities?"},
+            {"role":"assistant","tool_calls":[
+                {"id":"a","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}},
+                {"id":"b","type":"function","function":{"name":"get_time","arguments":"{}"}}]},
+            {"role":"tool","tool_call_id":"a","content":[{"type":"text","text":"sunny"}]},
+            {"role":"tool","tool_call_id":"b","content":[{"type":"document","document":{"data":{"time":"noon"}}}]},
+            {"role":"user","content":"thanks"}]}"#;
+        let r = decode_request(body, None, false).unwrap();
+        assert_eq!(r.messages.len(), 3);
+        let turn = &r.messages[2].content;
+        assert_eq!(turn.len(), 3);
+        assert!(
+            matches!(&turn[0], Part::ToolResult { id, name: Some(n), .. } if id == "a" && n == "get_weather")
+        );
+        assert!(
+            matches!(&turn[1], Part::ToolResult { id, name: Some(n), content, .. }
+            if id == "b" && n == "get_time" && matches!(&content[0], ToolResultContent::Json(_)))
+        );
+        assert_eq!(turn[2], Part::text("thanks"));
+        let v = json(&encode_request(&r).unwrap());
+        let msgs = v.get("messages").unwrap().as_array().unwrap();
+        let roles: Vec<&str> = msgs
+            .iter()
+            .map(|m| m.get("role").unwrap().as_str().unwrap())
+            .collect();
+        assert_eq!(roles, ["user", "assistant", "tool", "tool", "user"]);
+        assert_eq!(
+            msgs[3].pointer(&sonic_rs::pointer![
+                "content", 0, "document", "data", "time"
+            ]),
+            Some(&Json::from("noon"))
+        );
+        assert!(
+            msgs[1].get("content").is_none(),
+            "tool calls need no content"
+        );
+    }
+
+    fn full_canonical() -> ChatRequest {
+        ChatRequest {
+            model: "command-a".into(),
+            system: vec![Part::text("Be brief."), Part::text("Use metric units.")],
+            messages: vec![
+                Message {
+                    role: Role::User,
+                    content: vec![
+                        Part::text("What is in these?"),
+                        Part::Image {
+                            source: ImageSource::Url("https://x/y.png".into()),
+                            extra: Extra::default(),
+                        },
+                        Part::Image {
+                            source: ImageSource::Base64 {
+                                media_type: "image/jpeg".into(),
+                                data: "/9j/4AAQ".into(),
+                            },
+                            extra: Extra::default(),
+                        },
+                    ],
+                },
+                Message {
+                    role: Role::Assistant,
+                    content: vec![
+                        Part::Thinking {
+                            text: "hmm".into(),
+                            signature: None,
+                        },
+                        Part::text("A cat."),
+                    ],
+                },
+                Message {
+                    role: Role::User,
+                    content: vec![Part::text("Weather there?")],
+                },
+                Message {
+                    role: Role::Assistant,
+                    content: vec![
+                        Part::Text {
+                            text: "I will check.".into(),
+                            extra: tool_plan_extra(),
+                        },
+                        Part::ToolCall {
+                            id: "c1".into(),
+                            name: "get_weather".into(),
+                            arguments: "{\"city\":\"Oslo\"}".into(),
+                            signature: None,
+                        },
+                    ],
+                },
+                Message {
+                    role: Role::User,
+                    content: vec![Part::ToolResult {
+                        id: "c1".into(),
+                        name: Some("get_weather".into()),
+                        content: vec![
+                            ToolResultContent::Text("cold".into()),
+                            ToolResultContent::Json(sonic_rs::json!({"temp": -3})),
+                        ],
+                        is_error: false,
+                    }],
+                },
+            ],
+            tools: vec![Tool {
+                name: "get_weather".into(),
+                description: Some("Weather by city".into()),
+                parameters: sonic_rs::json!({"type":"object","properties":{"city":{"type":"string"}}}),
+                extra: Extra::default(),
+            }],
+            tool_choice: Some(ToolChoice::Required),
+            max_tokens: Some(300),
+            temperature: Some(0.5),
+            top_p: Some(0.75),
+            top_k: Some(10),
+            stop: vec!["STOP".into(), "END".into()],
+            seed: Some(-4),
+            response_format: Some(ResponseFormat::JsonObject),
+            reasoning: Some(Reasoning {
+                budget_tokens: Some(1000),
+                effort: None,
+            }),
+            stream: true,
+            include_usage: true,
+            extra: Extra::new(Format::Cohere),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn canonical_round_trips_through_cohere() {
+        let req = full_canonical();
+        let body = encode_request(&req).unwrap();
+        let back = decode_request(&body, None, false).unwrap();
+        assert_eq!(back, req, "{}", String::from_utf8_lossy(&body));
+    }
+
+    #[test]
+    fn foreign_requests_map_without_inventing_cohere_fields() {
+        let mut req = full_canonical();
+        req.extra = Extra::new(Format::Anthropic);
+        // An OpenAI-style assistant turn: text plus a call, no tool plan.
+        req.messages[3].content[0] = Part::text("I will check.");
+        req.messages[1]
+            .content
+            .push(Part::RedactedThinking { data: "xx".into() });
+        if let Part::ToolResult { is_error, .. } = &mut req.messages[4].content[0] {
+            *is_error = true;
+        }
+        let v = json(&encode_request(&req).unwrap());
+        let a = v.pointer(&sonic_rs::pointer!["messages", 4]).unwrap();
+        assert!(a.get("tool_plan").is_none());
+        assert_eq!(
+            a.get("content").and_then(|c| c.as_str()),
+            Some("I will check.")
+        );
+        assert_eq!(
+            v.pointer(&sonic_rs::pointer!["messages", 5, "content", 0, "text"])
+                .and_then(|t| t.as_str()),
+            Some("Error: cold")
+        );
+        assert_eq!(
+            v.pointer(&sonic_rs::pointer!["messages", 2, "content"])
+                .and_then(|c| c.as_array())
+                .map(|c| c.len()),
+            Some(2),
+            "redacted thinking is not content"
+        );
+        assert_eq!(
+            v.pointer(&sonic_rs::pointer![
+                "messages",
+                1,
+                "content",
+                2,
+                "image_url",
+                "url"
+            ])
+            .and_then(|u| u.as_str()),
+            Some("data:image/jpeg;base64,/9j/4AAQ")
+        );
+        assert_eq!(v.get("stream").and_then(|s| s.as_bool()), Some(true));
+        assert_eq!(
+            v.get("tool_choice").and_then(|s| s.as_str()),
+            Some("REQUIRED")
+        );
+    }
+
+    #[test]
+    fn inexpressible_requests_name_the_field() {
+        let mut req = full_canonical();
+        req.tools.push(Tool {
+            name: "other".into(),
+            description: None,
+            parameters: sonic_rs::json!({}),
+            extra: Extra::default(),
+        });
+        req.tool_choice = Some(ToolChoice::Named("get_weather".into()));
+        assert_eq!(encode_request(&req).unwrap_err().field, "tool_choice");
+        req.tools.pop();
+        let v = json(&encode_request(&req).unwrap());
+        assert_eq!(
+            v.get("tool_choice").and_then(|s| s.as_str()),
+            Some("REQUIRED"),
+            "a named choice of the only tool is REQUIRED"
+        );
+
+        let mut req = full_canonical();
+        req.system.push(Part::Image {
+            source: ImageSource::Url("https://x".into()),
+            extra: Extra::default(),
+        });
+        assert_eq!(encode_request(&req).unwrap_err().field, "system[2]");
+
+        let mut req = full_canonical();
+        if let Part::ToolResult { content, .. } = &mut req.messages[4].content[0] {
+            content.push(ToolResultContent::Image(ImageSource::Url(
+                "https://x".into(),
+            )));
+        }
+        assert_eq!(
+            encode_request(&req).unwrap_err().field,
+            "messages[4].content[0].content[2]"
+        );
+
+        let mut req = full_canonical();
+        req.messages[1].content.push(Part::Image {
+            source: ImageSource::Url("https://x".into()),
+            extra: Extra::default(),
+        });
+        assert_eq!(
+            encode_request(&req).unwrap_err().field,
+            "messages[1].content[2]"
+        );
+    }
+
+    #[test]
+    fn decode_errors_name_the_field() {
+        let cases: &[(&[u8], &str)] = &[
+            (br#"{"messages":[]}"#, "model"),
+            (br#"{"model":"m"}"#, "messages"),
+            (br#"{"model":"m","messages":[{"role":"robot","content":"x"}]}"#, "messages[0].role"),
+            (br#"{"model":"m","messages":[{"content":"x"}]}"#, "messages[0].role"),
+            (
+                br#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png,xx"}}]}]}"#,
+                "messages[0].content[0].image_url.url",
+            ),
+            (
+                br#"{"model":"m","messages":[{"role":"user","content":[{"type":"audio"}]}]}"#,
+                "messages[0].content[0].type",
+            ),
+            (br#"{"model":"m","messages":[{"role":"tool","content":"x"}]}"#, "messages[0].tool_call_id"),
+            (br#"{"model":"m","messages":[],"tool_choice":"ANY"}"#, "tool_choice"),
+            (br#"{"model":"m","messages":[],"k":1.5}"#, "k"),
+            (br#"{"model":"m","messages":[],"max_tokens":"ten"}"#, "max_tokens"),
+            (br#"{"model":"m","messages":[],"response_format":{"type":"xml"}}"#, "response_format.type"),
+            (br#"{"model":"m","messages":[],"tools":[{"type":"function"}]}"#, "tools[0].function"),
+            (br#"[1,2]"#, ""),
+        ];
+        for (body, field) in cases {
+            let err = decode_request(body, None, false).unwrap_err();
+            assert_eq!(&err.field, field, "{}", String::from_utf8_lossy(body));
+        }
+        // The model can come from the path when the body has none.
+        let r = decode_request(br#"{"messages":[]}"#, Some("from-path"), false).unwrap();
+        assert_eq!(r.model, "from-path");
+    }
+
+    #[test]
+    fn never_panics_on_truncated_or_mangled_bodies() {
+        for body in [FIXTURE, EXTRAS] {
+            for n in 0..body.len() {
+                let _ = decode_request(&body[..n], None, false);
+                let mut mangled = body.to_vec();
+                mangled[n] = b'"';
+                let _ = decode_request(&mangled, None, false);
+            }
+        }
+    }
+}

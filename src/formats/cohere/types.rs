@@ -1,0 +1,325 @@
+//! Cohere v2 wire structs (PROTOCOLS 7.2, 7.3, 7.5). Inbound structs (`*In`) are lenient: every
+//! field optional, polymorphic values (`content`, `arguments`) kept as raw JSON and interpreted by
+//! the codec so errors can name the exact field. Outbound structs (`*Out`) borrow from the
+//! canonical values and keep the field order of the real API and SDK.
+
+use crate::canonical::Json;
+use serde::{Deserialize, Serialize};
+use sonic_rs::LazyValue;
+use std::borrow::Cow;
+
+// ---- inbound ---------------------------------------------------------------------------------
+
+/// One entry of `messages` (any role; the codec checks which fields the role allows).
+#[derive(Deserialize, Debug, Default)]
+pub struct CohereMessageIn<'a> {
+    #[serde(default)]
+    pub role: Option<String>,
+    /// String, or an array of `{type: text|image_url|thinking|document}` items (raw JSON text,
+    /// parsed by the codec: sonic-rs `Value`s cannot be re-deserialized from a `Value`).
+    #[serde(default, borrow)]
+    pub content: Option<LazyValue<'a>>,
+    #[serde(default)]
+    pub tool_calls: Option<Vec<CohereToolCallIn>>,
+    #[serde(default)]
+    pub tool_plan: Option<String>,
+    #[serde(default)]
+    pub tool_call_id: Option<String>,
+}
+
+/// One content item of a message (user, assistant, system or tool).
+#[derive(Deserialize, Debug, Default)]
+pub struct CohereContentItemIn {
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub thinking: Option<String>,
+    #[serde(default)]
+    pub image_url: Option<CohereImageUrlIn>,
+    #[serde(default)]
+    pub document: Option<CohereDocumentIn>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct CohereImageUrlIn {
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub detail: Option<Json>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct CohereDocumentIn {
+    #[serde(default)]
+    pub data: Option<Json>,
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct CohereToolCallIn {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub function: Option<CohereFunctionCallIn>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct CohereFunctionCallIn {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// JSON text; an object is tolerated and re-serialized.
+    #[serde(default)]
+    pub arguments: Option<Json>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct CohereToolIn {
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub function: Option<CohereFunctionIn>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct CohereFunctionIn {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub parameters: Option<Json>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct CohereResponseFormatIn {
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub json_schema: Option<Json>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct CohereThinkingIn {
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub token_budget: Option<u32>,
+}
+
+/// A `/v2/chat` success body.
+#[derive(Deserialize, Debug, Default)]
+pub struct CohereChatResponseIn<'a> {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+    #[serde(default, borrow)]
+    pub message: Option<CohereMessageIn<'a>>,
+    #[serde(default)]
+    pub usage: Option<CohereUsageIn>,
+}
+
+/// Token counts are floats in the SDK types; integers on the wire.
+#[derive(Deserialize, Debug, Default)]
+pub struct CohereTokensIn {
+    #[serde(default)]
+    pub input_tokens: Option<f64>,
+    #[serde(default)]
+    pub output_tokens: Option<f64>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct CohereUsageIn {
+    #[serde(default)]
+    pub billed_units: Option<CohereTokensIn>,
+    #[serde(default)]
+    pub tokens: Option<CohereTokensIn>,
+    #[serde(default)]
+    pub cached_tokens: Option<f64>,
+}
+
+/// An error body: `{"id", "message"}` (PROTOCOLS 7.5).
+#[derive(Deserialize, Debug, Default)]
+pub struct CohereErrorIn {
+    #[serde(default)]
+    pub message: Option<Json>,
+}
+
+// ---- outbound --------------------------------------------------------------------------------
+
+/// `content`: a plain string when it is one text, else an array of items.
+#[derive(Serialize, Debug)]
+#[serde(untagged)]
+pub enum CohereContentOut<'a> {
+    Text(&'a str),
+    Items(Vec<CohereItemOut<'a>>),
+}
+
+#[derive(Serialize, Debug)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CohereItemOut<'a> {
+    Text { text: Cow<'a, str> },
+    Thinking { thinking: &'a str },
+    ImageUrl { image_url: CohereImageUrlOut<'a> },
+    Document { document: CohereDocumentOut<'a> },
+}
+
+#[derive(Serialize, Debug)]
+pub struct CohereImageUrlOut<'a> {
+    pub url: Cow<'a, str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<&'a Json>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct CohereDocumentOut<'a> {
+    pub data: &'a Json,
+}
+
+#[derive(Serialize, Debug)]
+pub struct CohereFunctionCallOut<'a> {
+    pub name: &'a str,
+    pub arguments: &'a str,
+}
+
+#[derive(Serialize, Debug)]
+pub struct CohereToolCallOut<'a> {
+    pub id: &'a str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub function: CohereFunctionCallOut<'a>,
+}
+
+/// One request message; fields a role does not use stay `None`/empty and are skipped.
+#[derive(Serialize, Debug)]
+pub struct CohereMessageOut<'a> {
+    pub role: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_plan: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<CohereToolCallOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<CohereContentOut<'a>>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct CohereFunctionOut<'a> {
+    pub name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<&'a str>,
+    pub parameters: &'a Json,
+}
+
+#[derive(Serialize, Debug)]
+pub struct CohereToolOut<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub function: CohereFunctionOut<'a>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct CohereResponseFormatOut<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub json_schema: Option<&'a Json>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct CohereThinkingOut {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_budget: Option<u32>,
+}
+
+/// Raw extra fields, serialized as entries of the enclosing object (used with `flatten`).
+#[derive(Debug)]
+pub struct CohereExtraOut<'a>(pub Vec<&'a (String, Json)>);
+
+impl Serialize for CohereExtraOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0.iter().copied() {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// A `/v2/chat` request body, fields in the order the Python SDK sends them.
+#[derive(Serialize, Debug)]
+pub struct CohereChatRequestOut<'a> {
+    pub model: &'a str,
+    pub messages: Vec<CohereMessageOut<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<CohereToolOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<CohereResponseFormatOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub stop_sequences: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub k: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<CohereThinkingOut>,
+    #[serde(flatten)]
+    pub extra: CohereExtraOut<'a>,
+    /// The SDK always sends it explicitly.
+    pub stream: bool,
+}
+
+#[derive(Serialize, Debug)]
+pub struct CohereResponseMessageOut<'a> {
+    pub role: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_plan: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<CohereToolCallOut<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub content: Vec<CohereItemOut<'a>>,
+}
+
+#[derive(Serialize, Debug, Clone, Copy)]
+pub struct CohereTokensOut {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+#[derive(Serialize, Debug, Clone, Copy)]
+pub struct CohereUsageOut {
+    pub billed_units: CohereTokensOut,
+    pub tokens: CohereTokensOut,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cached_tokens: Option<u64>,
+}
+
+/// A `/v2/chat` success body (PROTOCOLS 7.3 field order).
+#[derive(Serialize, Debug)]
+pub struct CohereChatResponseOut<'a> {
+    pub id: &'a str,
+    pub finish_reason: &'a str,
+    pub message: CohereResponseMessageOut<'a>,
+    pub usage: CohereUsageOut,
+}
+
+#[derive(Serialize, Debug)]
+pub struct CohereErrorOut<'a> {
+    pub id: &'a str,
+    pub message: &'a str,
+}

@@ -1,0 +1,403 @@
+//! The Cohere v2 wire format as the mock upstream speaks it: `POST /v2/chat` and `/v2/embed`
+//! (also under `/cohere`). Chat goes decode_request -> `scenario::respond` -> encode_response,
+//! so it gives the same answers as every other format's mock; embeddings are the deterministic
+//! vectors of `mock::openai::embed` in Cohere's `embeddings_by_type` shape.
+
+use super::MockReply;
+use crate::canonical::{FaultKind, UpstreamFault};
+use crate::formats::cohere;
+use crate::http::Method;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Dimensions of a mock embedding when the request sets no `output_dimension`.
+const DEFAULT_DIMS: usize = 8;
+
+fn next_id() -> String {
+    cohere::uuid_like(NEXT_ID.fetch_add(1, Ordering::Relaxed))
+}
+
+enum Route {
+    Chat,
+    Embed,
+}
+
+/// Answers a Cohere request if `path` is a Cohere route (non-streaming for now); None otherwise.
+pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
+    let route = match path {
+        "/v2/chat" | "/cohere/v2/chat" => Route::Chat,
+        "/v2/embed" | "/cohere/v2/embed" => Route::Embed,
+        _ => return None,
+    };
+    if method != Method::Post {
+        return Some(fault(405, format!("{path} takes POST")));
+    }
+    Some(match route {
+        Route::Chat => chat(body),
+        Route::Embed => embed(body),
+    })
+}
+
+fn fault(status: u16, message: String) -> MockReply {
+    let reply = cohere::encode_error(&UpstreamFault {
+        status,
+        kind: FaultKind::from_status(status),
+        message,
+    });
+    MockReply {
+        status: reply.status,
+        content_type: reply.content_type,
+        headers: reply.headers,
+        body: reply.body,
+    }
+}
+
+fn ok(body: Vec<u8>) -> MockReply {
+    MockReply {
+        status: 200,
+        content_type: "application/json",
+        headers: Vec::new(),
+        body,
+    }
+}
+
+fn chat(body: &[u8]) -> MockReply {
+    let req = match cohere::decode_request(body, None, false) {
+        Ok(r) => r,
+        Err(e) => return fault(400, format!("invalid request: {e}")),
+    };
+    if req.stream
+        && !matches!(
+            super::Scenario::from_model(&req.model),
+            super::Scenario::Error(_)
+        )
+    {
+        return fault(
+            501,
+            "streaming is not implemented by the Cohere mock yet".into(),
+        );
+    }
+    match super::scenario::respond(&req, &next_id()) {
+        Ok(resp) => ok(cohere::encode_response(&resp)),
+        Err(f) => fault(f.status, f.message),
+    }
+}
+
+/// The `/v2/embed` request fields the mock reads.
+#[derive(Deserialize, Default)]
+struct EmbedRequest {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    texts: Option<Vec<String>>,
+    #[serde(default)]
+    images: Option<Vec<String>>,
+    #[serde(default)]
+    inputs: Option<Vec<EmbedInput>>,
+    #[serde(default)]
+    output_dimension: Option<usize>,
+    #[serde(default)]
+    embedding_types: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Default)]
+struct EmbedInput {
+    #[serde(default)]
+    content: Vec<EmbedInputItem>,
+}
+
+#[derive(Deserialize, Default)]
+struct EmbedInputItem {
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    image_url: Option<EmbedImageUrl>,
+}
+
+#[derive(Deserialize, Default)]
+struct EmbedImageUrl {
+    #[serde(default)]
+    url: String,
+}
+
+/// `embeddings`: one array per requested type, each as long as the inputs.
+#[derive(Serialize, Default)]
+struct EmbeddingsOut {
+    #[serde(rename = "float", skip_serializing_if = "Option::is_none")]
+    float: Option<Vec<Vec<f32>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    int8: Option<Vec<Vec<i8>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uint8: Option<Vec<Vec<u8>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    binary: Option<Vec<Vec<i8>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ubinary: Option<Vec<Vec<u8>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    base64: Option<Vec<String>>,
+}
+
+#[derive(Serialize)]
+struct ApiVersion {
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+struct BilledUnits {
+    input_tokens: u64,
+}
+
+#[derive(Serialize)]
+struct Meta {
+    api_version: ApiVersion,
+    billed_units: BilledUnits,
+}
+
+/// An `EmbedByTypeResponse` (cohere SDK `types/embed_by_type_response.py`).
+#[derive(Serialize)]
+struct EmbedResponse<'a> {
+    id: String,
+    embeddings: EmbeddingsOut,
+    texts: &'a [String],
+    meta: Meta,
+    response_type: &'static str,
+}
+
+/// Packs the sign bits of `v` (1 for positive), 8 per byte, most significant first.
+fn sign_bits(v: &[f32]) -> Vec<u8> {
+    v.chunks(8)
+        .map(|c| {
+            c.iter()
+                .enumerate()
+                .fold(0u8, |b, (i, x)| if *x > 0.0 { b | (0x80 >> i) } else { b })
+        })
+        .collect()
+}
+
+fn embed(body: &[u8]) -> MockReply {
+    let req: EmbedRequest = match sonic_rs::from_slice(body) {
+        Ok(r) => r,
+        Err(e) => return fault(400, format!("invalid request: {e}")),
+    };
+    let model = req.model.unwrap_or_default();
+    if let super::Scenario::Error(status) = super::Scenario::from_model(&model) {
+        return fault(
+            status,
+            format!("mock error {status} requested by model name"),
+        );
+    }
+    let texts = req.texts.unwrap_or_default();
+    let mut inputs: Vec<String> = texts.clone();
+    inputs.extend(req.images.unwrap_or_default());
+    for input in req.inputs.unwrap_or_default() {
+        let parts: Vec<&str> = input
+            .content
+            .iter()
+            .filter_map(|c| {
+                c.text
+                    .as_deref()
+                    .or(c.image_url.as_ref().map(|u| u.url.as_str()))
+            })
+            .collect();
+        inputs.push(parts.join(" "));
+    }
+    if inputs.is_empty() {
+        return fault(
+            400,
+            "invalid request: one of texts, images or inputs is required".into(),
+        );
+    }
+    let dims = req.output_dimension.unwrap_or(DEFAULT_DIMS).clamp(1, 4096);
+    let vectors: Vec<Vec<f32>> = inputs
+        .iter()
+        .map(|t| super::openai::embed(t, dims))
+        .collect();
+    let types = req
+        .embedding_types
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| vec!["float".to_string()]);
+    let mut out = EmbeddingsOut::default();
+    for t in &types {
+        match t.as_str() {
+            "float" => out.float = Some(vectors.clone()),
+            "int8" => {
+                out.int8 = Some(
+                    vectors
+                        .iter()
+                        .map(|v| v.iter().map(|x| (x * 127.0).round() as i8).collect())
+                        .collect(),
+                )
+            }
+            "uint8" => {
+                out.uint8 = Some(
+                    vectors
+                        .iter()
+                        .map(|v| {
+                            v.iter()
+                                .map(|x| ((x + 1.0) * 127.5).round() as u8)
+                                .collect()
+                        })
+                        .collect(),
+                )
+            }
+            "binary" => {
+                out.binary = Some(
+                    vectors
+                        .iter()
+                        .map(|v| {
+                            sign_bits(v)
+                                .iter()
+                                .map(|b| (*b as i16 - 128) as i8)
+                                .collect()
+                        })
+                        .collect(),
+                )
+            }
+            "ubinary" => out.ubinary = Some(vectors.iter().map(|v| sign_bits(v)).collect()),
+            "base64" => {
+                out.base64 = Some(
+                    vectors
+                        .iter()
+                        .map(|v| {
+                            let raw: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+                            super::openai::b64(&raw)
+                        })
+                        .collect(),
+                )
+            }
+            other => {
+                return fault(
+                    400,
+                    format!("invalid request: unknown embedding type {other:?}"),
+                )
+            }
+        }
+    }
+    let tokens: u64 = inputs
+        .iter()
+        .map(|t| super::word_count(t).max(1) as u64)
+        .sum();
+    let resp = EmbedResponse {
+        id: next_id(),
+        embeddings: out,
+        texts: &texts,
+        meta: Meta {
+            api_version: ApiVersion { version: "2" },
+            billed_units: BilledUnits {
+                input_tokens: tokens,
+            },
+        },
+        response_type: "embeddings_by_type",
+    };
+    ok(sonic_rs::to_vec(&resp).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::Json;
+    use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+
+    fn post(path: &str, body: &str) -> (u16, Json) {
+        let r = serve(Method::Post, path, body.as_bytes()).expect("a Cohere route");
+        assert_eq!(r.content_type, "application/json");
+        (r.status, sonic_rs::from_slice(&r.body).unwrap())
+    }
+
+    #[test]
+    fn only_cohere_paths_are_served() {
+        assert!(serve(Method::Post, "/v1/chat/completions", b"{}").is_none());
+        assert!(serve(Method::Post, "/v2/chatx", b"{}").is_none());
+        assert_eq!(serve(Method::Get, "/v2/chat", b"").unwrap().status, 405);
+    }
+
+    #[test]
+    fn chat_echoes_through_the_shared_scenarios() {
+        let (status, v) = post(
+            "/cohere/v2/chat",
+            r#"{"model":"command-a","messages":[{"role":"system","content":"Be brief"},{"role":"user","content":"hello there"}],"stream":false}"#,
+        );
+        assert_eq!(status, 200);
+        assert_eq!(
+            v.pointer(&sonic_rs::pointer!["message", "content", 0, "text"])
+                .and_then(|t| t.as_str()),
+            Some("echo: hello there")
+        );
+        assert_eq!(
+            v.get("finish_reason").and_then(|f| f.as_str()),
+            Some("COMPLETE")
+        );
+        assert_eq!(
+            v.pointer(&["usage", "tokens", "input_tokens"])
+                .and_then(|t| t.as_u64()),
+            Some(4)
+        );
+    }
+
+    #[test]
+    fn errors_streams_and_bad_bodies_use_cohere_error_shape() {
+        let (status, v) = post("/v2/chat", r#"{"model":"error-429","messages":[]}"#);
+        assert_eq!(status, 429);
+        assert!(v.get("message").and_then(|m| m.as_str()).is_some());
+        assert!(v.get("id").is_some());
+        let (status, _) = post("/v2/chat", r#"{"model":"m","messages":[],"stream":true}"#);
+        assert_eq!(status, 501);
+        let (status, v) = post("/v2/chat", r#"{"model":"m","messages":[{"role":"bot"}]}"#);
+        assert_eq!(status, 400);
+        assert!(v
+            .get("message")
+            .and_then(|m| m.as_str())
+            .unwrap()
+            .contains("messages[0].role"));
+    }
+
+    #[test]
+    fn embeddings_by_type() {
+        let (status, v) = post(
+            "/v2/embed",
+            r#"{"model":"embed-v4.0","texts":["one two","three"],"input_type":"search_document","embedding_types":["float","ubinary"],"output_dimension":16}"#,
+        );
+        assert_eq!(status, 200);
+        assert_eq!(
+            v.get("response_type").and_then(|t| t.as_str()),
+            Some("embeddings_by_type")
+        );
+        let floats = v
+            .pointer(&["embeddings", "float"])
+            .unwrap()
+            .as_array()
+            .unwrap();
+        assert_eq!(floats.len(), 2);
+        let first: Vec<f64> = floats[0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        let expect = crate::mock::openai::embed("one two", 16);
+        assert_eq!(first.len(), 16);
+        for (a, b) in first.iter().zip(expect) {
+            assert!((a - b as f64).abs() < 1e-6);
+        }
+        assert_eq!(
+            v.pointer(&sonic_rs::pointer!["embeddings", "ubinary", 0])
+                .and_then(|b| b.as_array())
+                .map(|b| b.len()),
+            Some(2)
+        );
+        assert_eq!(
+            v.pointer(&["meta", "billed_units", "input_tokens"])
+                .and_then(|t| t.as_u64()),
+            Some(3)
+        );
+        let (status, _) = post("/v2/embed", r#"{"model":"error-500","texts":["a"]}"#);
+        assert_eq!(status, 500);
+        let (status, _) = post(
+            "/v2/embed",
+            r#"{"model":"e","texts":["a"],"embedding_types":["nope"]}"#,
+        );
+        assert_eq!(status, 400);
+    }
+}
