@@ -83,6 +83,8 @@ impl Handler for MockServer {
                 .send_full(200, &[("content-type", json_ct)], Bytes::from(body), false)
                 .await;
         }
+        // Per-format mocks:
+        if let Some(r) = sluice::mock::bedrock::serve(req.method, path, &req.body) { return reply(conn, r, ka).await; }
         if req.method == Method::Get && path == "/health" {
             return conn
                 .send_full(
@@ -284,4 +286,12 @@ fn main() -> ExitCode {
         let _ = h.join();
     }
     ExitCode::SUCCESS
+}
+
+async fn reply(conn: &mut Conn, r: sluice::mock::MockReply, ka: bool) -> io::Result<()> {
+    let mut headers: Vec<(&str, &[u8])> = vec![("content-type", r.content_type.as_bytes())];
+    for (n, v) in &r.headers {
+        headers.push((n, v.as_bytes()));
+    }
+    conn.send_full(r.status, &headers, Bytes::from(r.body), ka).await
 }

@@ -16,6 +16,7 @@
 //! When the client's format equals the upstream's, none of these run: bytes pass through with
 //! only the model spliced (`proxy::passthrough`).
 
+pub mod bedrock;
 pub mod openai;
 
 /// A wire dialect.

@@ -4,6 +4,7 @@
 //! (`"echo: <text>"`) so a caller can see its request arrived intact; scenarios are chosen by the
 //! model name (`error-429`, `error-500`, ...), so tests need no extra control channel.
 
+pub mod bedrock;
 pub mod openai;
 pub mod scenario;
 
