@@ -84,7 +84,9 @@ impl Handler for MockServer {
                 .await;
         }
         // Per-format mocks:
-        if let Some(r) = sluice::mock::bedrock::serve(req.method, path, &req.body) { return reply(conn, r, ka).await; }
+        if let Some(r) = sluice::mock::bedrock::serve(req.method, path, &req.body) {
+            return reply(conn, r, ka).await;
+        }
         if req.method == Method::Get && path == "/health" {
             return conn
                 .send_full(
@@ -293,5 +295,6 @@ async fn reply(conn: &mut Conn, r: sluice::mock::MockReply, ka: bool) -> io::Res
     for (n, v) in &r.headers {
         headers.push((n, v.as_bytes()));
     }
-    conn.send_full(r.status, &headers, Bytes::from(r.body), ka).await
+    conn.send_full(r.status, &headers, Bytes::from(r.body), ka)
+        .await
 }

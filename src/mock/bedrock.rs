@@ -54,7 +54,9 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
     }
     if op != Operation::Converse {
         let why = match op {
-            Operation::Invoke => "InvokeModel (model-native bodies) is not implemented by the mock yet",
+            Operation::Invoke => {
+                "InvokeModel (model-native bodies) is not implemented by the mock yet"
+            }
             _ => "streaming operations are not implemented by the mock yet",
         };
         return Some(fault_reply(501, why.into(), id));
@@ -92,8 +94,10 @@ mod tests {
         assert_eq!(r.status, 200);
         let v: sonic_rs::Value = sonic_rs::from_slice(&r.body).unwrap();
         assert_eq!(
-            v.pointer(&sonic_rs::pointer!["output", "message", "content", 0, "text"])
-                .and_then(|t| t.as_str()),
+            v.pointer(&sonic_rs::pointer![
+                "output", "message", "content", 0, "text"
+            ])
+            .and_then(|t| t.as_str()),
             Some("echo: hi there")
         );
         assert_eq!(

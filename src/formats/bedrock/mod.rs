@@ -232,10 +232,7 @@ fn decode_block(v: &Value, field: &str) -> Result<Block, ConvertError> {
     let (kind, m) = union_member(v, field)?;
     let mfield = format!("{field}.{kind}");
     let part = match kind {
-        "text" => Part::text(
-            m.as_str()
-                .ok_or_else(|| err(&mfield, "must be a string"))?,
-        ),
+        "text" => Part::text(m.as_str().ok_or_else(|| err(&mfield, "must be a string"))?),
         "image" => Part::Image {
             source: decode_image(m, &mfield)?,
             extra: Extra::default(),
@@ -382,7 +379,10 @@ fn decode_additional_fields(v: &Value, req: &mut ChatRequest) -> Result<(), Conv
         match k {
             "top_k" if !val.is_null() => req.top_k = Some(to_u32(val, &field)?),
             "seed" if !val.is_null() => {
-                req.seed = Some(val.as_i64().ok_or_else(|| err(&field, "must be an integer"))?)
+                req.seed = Some(
+                    val.as_i64()
+                        .ok_or_else(|| err(&field, "must be an integer"))?,
+                )
             }
             "thinking"
                 if get(val, "type").and_then(|t| t.as_str()) == Some("enabled")
@@ -506,10 +506,11 @@ pub fn decode_request(
                 for (k, b) in array(val, "system")?.iter().enumerate() {
                     let field = format!("system[{k}]");
                     match union_member(b, &field)? {
-                        ("text", t) => req.system.push(Part::text(
-                            t.as_str()
-                                .ok_or_else(|| err(format!("{field}.text"), "must be a string"))?,
-                        )),
+                        ("text", t) => req
+                            .system
+                            .push(Part::text(t.as_str().ok_or_else(|| {
+                                err(format!("{field}.text"), "must be a string")
+                            })?)),
                         ("cachePoint", cp) => attach_cache_point(&mut req.system, cp),
                         (other, _) => {
                             return Err(err(
@@ -531,7 +532,10 @@ pub fn decode_request(
                     req.top_p = Some(to_f64(x, "inferenceConfig.topP")?);
                 }
                 if let Some(x) = get(val, "stopSequences") {
-                    for (k, s) in array(x, "inferenceConfig.stopSequences")?.iter().enumerate() {
+                    for (k, s) in array(x, "inferenceConfig.stopSequences")?
+                        .iter()
+                        .enumerate()
+                    {
                         req.stop.push(
                             s.as_str()
                                 .ok_or_else(|| {
@@ -620,8 +624,12 @@ fn parse_arguments(arguments: &str, field: &str) -> Result<Json, ConvertError> {
     if arguments.trim().is_empty() {
         return Ok(sonic_rs::json!({}));
     }
-    sonic_rs::from_str(arguments)
-        .map_err(|e| err(field, format!("tool call arguments are not valid JSON: {e}")))
+    sonic_rs::from_str(arguments).map_err(|e| {
+        err(
+            field,
+            format!("tool call arguments are not valid JSON: {e}"),
+        )
+    })
 }
 
 /// Appends one canonical part as Converse blocks (its cache point after it).

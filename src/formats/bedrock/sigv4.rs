@@ -189,7 +189,17 @@ mod tests {
                 "{host:?} {path:?}"
             );
         }
-        assert!(sign("POST", HOST, PATH, &[("bad\n", "x")], b"", &c, "us-east-1", now()).is_err());
+        assert!(sign(
+            "POST",
+            HOST,
+            PATH,
+            &[("bad\n", "x")],
+            b"",
+            &c,
+            "us-east-1",
+            now()
+        )
+        .is_err());
         assert!(sign("POST", HOST, PATH, &[], b"", &c, "", now()).is_err());
     }
 }

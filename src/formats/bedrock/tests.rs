@@ -177,7 +177,10 @@ fn fixture_response_decodes_and_encodes_back() {
 fn rich_request() -> ChatRequest {
     // Decode order: additionalModelRequestFields is written before the other extras.
     let mut extra = Extra::new(Format::Bedrock);
-    extra.push("additionalModelRequestFields", json!({"anthropic_beta": ["x"]}));
+    extra.push(
+        "additionalModelRequestFields",
+        json!({"anthropic_beta": ["x"]}),
+    );
     extra.push(
         "guardrailConfig",
         json!({"guardrailIdentifier": "g1", "guardrailVersion": "1"}),
@@ -318,7 +321,10 @@ fn tool_choices_map_both_ways() {
     for (tc, wire) in [
         (ToolChoice::Auto, json!({"auto": {}})),
         (ToolChoice::Required, json!({"any": {}})),
-        (ToolChoice::Named("f".into()), json!({"tool": {"name": "f"}})),
+        (
+            ToolChoice::Named("f".into()),
+            json!({"tool": {"name": "f"}}),
+        ),
     ] {
         let mut r = rich_request();
         r.tool_choice = Some(tc.clone());
@@ -410,8 +416,10 @@ fn empty_arguments_become_an_empty_object() {
     };
     let v = value(&encode_request(&r).unwrap());
     assert_eq!(
-        v.pointer(&sonic_rs::pointer!["messages", 0, "content", 0, "toolUse", "input"])
-            .unwrap(),
+        v.pointer(&sonic_rs::pointer![
+            "messages", 0, "content", 0, "toolUse", "input"
+        ])
+        .unwrap(),
         &json!({})
     );
 }
@@ -432,7 +440,8 @@ fn anthropic_cache_control_becomes_a_cache_point() {
     };
     let v = value(&encode_request(&r).unwrap());
     assert_eq!(
-        v.pointer(&sonic_rs::pointer!["messages", 0, "content"]).unwrap(),
+        v.pointer(&sonic_rs::pointer!["messages", 0, "content"])
+            .unwrap(),
         &json!([{"text": "long doc"}, {"cachePoint": {"type": "default"}}])
     );
 }
@@ -555,7 +564,10 @@ fn finish_reasons_map_both_ways() {
     let o = finish_from_bedrock("malformed_tool_use");
     assert_eq!(o, FinishReason::Other("malformed_tool_use".into()));
     assert_eq!(finish_to_bedrock(&o), "malformed_tool_use");
-    assert_eq!(finish_to_bedrock(&FinishReason::Other("pause_turn".into())), "end_turn");
+    assert_eq!(
+        finish_to_bedrock(&FinishReason::Other("pause_turn".into())),
+        "end_turn"
+    );
 }
 
 #[test]
@@ -662,8 +674,14 @@ fn upstream_errors_decode() {
         400,
         br#"{"__type":"com.amazon.coral.service#ThrottlingException:http://x/","Message":"slow"}"#,
     );
-    assert_eq!((f.kind, f.message.as_str()), (FaultKind::RateLimited, "slow"));
-    let f = decode_error(403, br#"{"message":"bad sig","code":"InvalidSignatureException"}"#);
+    assert_eq!(
+        (f.kind, f.message.as_str()),
+        (FaultKind::RateLimited, "slow")
+    );
+    let f = decode_error(
+        403,
+        br#"{"message":"bad sig","code":"InvalidSignatureException"}"#,
+    );
     assert_eq!(f.kind, FaultKind::Authentication);
     let f = decode_error(502, b"<html>Bad Gateway</html>");
     assert_eq!(

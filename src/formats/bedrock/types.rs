@@ -195,7 +195,10 @@ pub struct BedrockUsage {
     pub output_tokens: u64,
     #[serde(rename = "totalTokens")]
     pub total_tokens: u64,
-    #[serde(rename = "cacheReadInputTokens", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cacheReadInputTokens",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cache_read_input_tokens: Option<u64>,
     #[serde(
         rename = "cacheWriteInputTokens",
