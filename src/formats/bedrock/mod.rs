@@ -556,7 +556,29 @@ pub fn decode_request(
             _ => req.extra.push(key, val.clone()),
         }
     }
+    fill_tool_result_names(&mut req.messages);
     Ok(req)
+}
+
+/// Converse tool results carry only the call id: name them after the matching call (formats
+/// that match results by name, like Gemini, need it).
+fn fill_tool_result_names(messages: &mut [Message]) {
+    let mut calls: Vec<(String, String)> = Vec::new();
+    for m in messages.iter_mut() {
+        for p in m.content.iter_mut() {
+            match p {
+                Part::ToolCall { id, name, .. } => calls.push((id.clone(), name.clone())),
+                Part::ToolResult { id, name, .. } if name.is_none() => {
+                    *name = calls
+                        .iter()
+                        .rev()
+                        .find(|(c, _)| c == id)
+                        .map(|(_, n)| n.clone());
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

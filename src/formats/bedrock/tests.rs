@@ -119,7 +119,7 @@ fn fixture_request_decodes_to_canonical() {
         r.messages[2].content,
         vec![Part::ToolResult {
             id: "tooluse_0".into(),
-            name: None,
+            name: Some("get_weather".into()),
             content: vec![ToolResultContent::Json(json!({"result": "sunny"}))],
             is_error: false
         }]
@@ -238,13 +238,13 @@ fn rich_request() -> ChatRequest {
                 content: vec![
                     Part::ToolResult {
                         id: "t1".into(),
-                        name: None,
+                        name: Some("get_weather".into()),
                         content: vec![ToolResultContent::Text("sunny".into())],
                         is_error: false,
                     },
                     Part::ToolResult {
                         id: "t2".into(),
-                        name: None,
+                        name: Some("get_weather".into()),
                         content: vec![
                             ToolResultContent::Json(json!({"e": 1})),
                             ToolResultContent::Image(ImageSource::Base64 {
