@@ -89,6 +89,7 @@ impl Handler for MockServer {
         }
         if let Some(r) = sluice::mock::gemini::serve(req.method, path, &req.body) {
         if let Some(r) = sluice::mock::cohere::serve(req.method, path, &req.body) {
+        if let Some(r) = sluice::mock::bedrock::serve(req.method, path, &req.body) {
             return reply(conn, r, ka).await;
         }
         if req.method == Method::Get && path == "/health" {

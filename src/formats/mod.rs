@@ -19,6 +19,7 @@
 pub mod anthropic;
 pub mod gemini;
 pub mod cohere;
+pub mod bedrock;
 pub mod openai;
 
 /// A wire dialect.

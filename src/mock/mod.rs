@@ -7,6 +7,7 @@
 pub mod anthropic;
 pub mod gemini;
 pub mod cohere;
+pub mod bedrock;
 pub mod openai;
 pub mod scenario;
 

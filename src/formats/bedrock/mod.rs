@@ -1,0 +1,1156 @@
+//! AWS Bedrock Runtime wire format (PROTOCOLS section 5): the Converse API in both roles.
+//!
+//! Integration: a client's `POST /model/{id}/converse` body -> canonical (`decode_request`), and
+//! canonical -> the client's Converse response or rest-json error (`encode_response`,
+//! `encode_error`). Provider: canonical -> Converse body for an upstream (`encode_request`,
+//! `request_path`), and its answer back (`decode_response`, `decode_error`); `sigv4` signs it.
+//! Pure functions, no IO, never a panic on any input. The model id travels only in the URL.
+//!
+//! Mapping notes:
+//! - `topK` and `seed` have no Converse field: they go in `additionalModelRequestFields`
+//!   (`top_k`, `seed`), and reasoning budgets as Anthropic's `thinking` object there (the form
+//!   Bedrock's Claude models take); both are read back from there on decode.
+//! - `cachePoint` blocks become a `cachePoint` extra on the preceding text/image part (or tool)
+//!   and are written back after it; Anthropic `cache_control` on a part becomes a default
+//!   `cachePoint` too.
+//! - Bedrock has no "none" tool choice: `ToolChoice::None` drops `toolConfig` entirely (see
+//!   `tool_config`).
+
+pub mod sigv4;
+pub mod types;
+
+use crate::canonical::{
+    ChatRequest, ChatResponse, ConvertError, ErrorReply, Extra, FaultKind, FinishReason,
+    ImageSource, Json, Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice,
+    ToolResultContent, UpstreamFault, Usage,
+};
+use crate::formats::Format;
+use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+use types::*;
+
+/// Operations of the Bedrock Runtime API, from the URL's last segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    Converse,
+    ConverseStream,
+    Invoke,
+    InvokeStream,
+}
+
+impl Operation {
+    /// Whether the operation answers with an event stream.
+    pub fn streams(self) -> bool {
+        matches!(self, Operation::ConverseStream | Operation::InvokeStream)
+    }
+
+    /// The URL's last segment.
+    pub fn segment(self) -> &'static str {
+        match self {
+            Operation::Converse => "converse",
+            Operation::ConverseStream => "converse-stream",
+            Operation::Invoke => "invoke",
+            Operation::InvokeStream => "invoke-with-response-stream",
+        }
+    }
+}
+
+/// Splits `[/bedrock]/model/{id}/{operation}[?query]` into the percent-decoded model id and the
+/// operation. None for any other path, an empty id or an id that is not UTF-8 once decoded.
+/// The id is everything between `/model/` and the last `/`, so an ARN sent with raw `/` works.
+pub fn parse_path(path: &str) -> Option<(String, Operation)> {
+    let path = path.split_once('?').map_or(path, |(p, _)| p);
+    let path = path.strip_prefix("/bedrock").unwrap_or(path);
+    let rest = path.strip_prefix("/model/")?;
+    let (id, op) = rest.rsplit_once('/')?;
+    let op = match op {
+        "converse" => Operation::Converse,
+        "converse-stream" => Operation::ConverseStream,
+        "invoke" => Operation::Invoke,
+        "invoke-with-response-stream" => Operation::InvokeStream,
+        _ => return None,
+    };
+    let id = percent_decode(id)?;
+    if id.is_empty() {
+        return None;
+    }
+    Some((id, op))
+}
+
+/// `%XX` -> byte; None on a malformed escape or non-UTF-8 result.
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters, as botocore does for a
+/// non-greedy URI label (`:` -> `%3A`, `/` -> `%2F`).
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for &c in s.as_bytes() {
+        if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'~') {
+            out.push(c as char);
+        } else {
+            out.push('%');
+            out.push(char::from(b"0123456789ABCDEF"[(c >> 4) as usize]));
+            out.push(char::from(b"0123456789ABCDEF"[(c & 15) as usize]));
+        }
+    }
+    out
+}
+
+/// Provider: `/model/{percent-encoded id}/converse` or `/converse-stream`.
+pub fn request_path(model: &str, stream: bool) -> String {
+    let op = if stream {
+        Operation::ConverseStream
+    } else {
+        Operation::Converse
+    };
+    format!("/model/{}/{}", percent_encode(model), op.segment())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding helpers (sonic_rs::Value walking, so errors can name the exact field).
+
+type Value = sonic_rs::Value;
+
+fn err(field: impl Into<String>, message: impl Into<String>) -> ConvertError {
+    ConvertError::new(field, message)
+}
+
+/// The single non-null member of a union object.
+fn union_member<'a>(v: &'a Value, field: &str) -> Result<(&'a str, &'a Value), ConvertError> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| err(field, "must be an object"))?;
+    let mut found = None;
+    for (k, val) in obj.iter() {
+        if val.is_null() {
+            continue;
+        }
+        if found.is_some() {
+            return Err(err(field, "must have exactly one member set"));
+        }
+        found = Some((k, val));
+    }
+    found.ok_or_else(|| err(field, "must have exactly one member set"))
+}
+
+fn get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    v.get(key).filter(|x| !x.is_null())
+}
+
+fn req_str(v: &Value, key: &str, field: &str) -> Result<String, ConvertError> {
+    get(v, key)
+        .and_then(|x| x.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| err(format!("{field}.{key}"), "required string"))
+}
+
+fn opt_str(v: &Value, key: &str, field: &str) -> Result<Option<String>, ConvertError> {
+    match get(v, key) {
+        None => Ok(None),
+        Some(x) => x
+            .as_str()
+            .map(|s| Some(s.to_string()))
+            .ok_or_else(|| err(format!("{field}.{key}"), "must be a string")),
+    }
+}
+
+fn array<'a>(v: &'a Value, field: &str) -> Result<&'a sonic_rs::Array, ConvertError> {
+    v.as_array().ok_or_else(|| err(field, "must be an array"))
+}
+
+fn to_u32(v: &Value, field: &str) -> Result<u32, ConvertError> {
+    v.as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| err(field, "must be a non-negative integer"))
+}
+
+fn to_f64(v: &Value, field: &str) -> Result<f64, ConvertError> {
+    v.as_f64().ok_or_else(|| err(field, "must be a number"))
+}
+
+fn json_text(v: &Value) -> String {
+    sonic_rs::to_string(v).unwrap_or_else(|_| "{}".into())
+}
+
+/// What one content block decodes to.
+enum Block {
+    Part(Part),
+    CachePoint(Value),
+}
+
+/// Attaches a `cachePoint` to the last part when it can carry extras.
+// NOTE: a cachePoint after a tool call/result or reasoning block has no canonical home and is
+// dropped on decode; Bedrock places them after text in practice.
+fn attach_cache_point(parts: &mut [Part], cp: &Value) {
+    if let Some(Part::Text { extra, .. } | Part::Image { extra, .. }) = parts.last_mut() {
+        if extra.format.is_none() || extra.format == Some(Format::Bedrock) {
+            extra.format = Some(Format::Bedrock);
+            extra.push("cachePoint", cp.clone());
+        }
+    }
+}
+
+fn media_type_of(format: &str) -> String {
+    format!("image/{format}")
+}
+
+fn decode_image(v: &Value, field: &str) -> Result<ImageSource, ConvertError> {
+    let format = req_str(v, "format", field)?;
+    let source = get(v, "source").ok_or_else(|| err(format!("{field}.source"), "required"))?;
+    let sfield = format!("{field}.source");
+    match union_member(source, &sfield)? {
+        ("bytes", b) => Ok(ImageSource::Base64 {
+            media_type: media_type_of(&format),
+            data: b
+                .as_str()
+                .ok_or_else(|| err(format!("{sfield}.bytes"), "must be a base64 string"))?
+                .to_string(),
+        }),
+        (other, _) => Err(err(
+            format!("{sfield}.{other}"),
+            "only inline image bytes can be translated",
+        )),
+    }
+}
+
+fn decode_block(v: &Value, field: &str) -> Result<Block, ConvertError> {
+    let (kind, m) = union_member(v, field)?;
+    let mfield = format!("{field}.{kind}");
+    let part = match kind {
+        "text" => Part::text(m.as_str().ok_or_else(|| err(&mfield, "must be a string"))?),
+        "image" => Part::Image {
+            source: decode_image(m, &mfield)?,
+            extra: Extra::default(),
+        },
+        "toolUse" => Part::ToolCall {
+            id: req_str(m, "toolUseId", &mfield)?,
+            name: req_str(m, "name", &mfield)?,
+            arguments: get(m, "input").map_or_else(|| "{}".into(), json_text),
+            signature: None,
+        },
+        "toolResult" => {
+            let mut content = Vec::new();
+            if let Some(c) = get(m, "content") {
+                let cfield = format!("{mfield}.content");
+                for (k, item) in array(c, &cfield)?.iter().enumerate() {
+                    let ifield = format!("{cfield}[{k}]");
+                    content.push(match union_member(item, &ifield)? {
+                        ("text", t) => ToolResultContent::Text(
+                            t.as_str()
+                                .ok_or_else(|| err(format!("{ifield}.text"), "must be a string"))?
+                                .to_string(),
+                        ),
+                        ("json", j) => ToolResultContent::Json(j.clone()),
+                        ("image", im) => {
+                            ToolResultContent::Image(decode_image(im, &format!("{ifield}.image"))?)
+                        }
+                        (other, _) => {
+                            return Err(err(
+                                format!("{ifield}.{other}"),
+                                "tool result content of this kind cannot be translated",
+                            ))
+                        }
+                    });
+                }
+            }
+            let status = opt_str(m, "status", &mfield)?;
+            Part::ToolResult {
+                id: req_str(m, "toolUseId", &mfield)?,
+                name: None,
+                content,
+                is_error: status.as_deref() == Some("error"),
+            }
+        }
+        "reasoningContent" => match union_member(m, &mfield)? {
+            ("reasoningText", r) => Part::Thinking {
+                text: opt_str(r, "text", &format!("{mfield}.reasoningText"))?.unwrap_or_default(),
+                signature: opt_str(r, "signature", &format!("{mfield}.reasoningText"))?,
+            },
+            ("redactedContent", r) => Part::RedactedThinking {
+                data: r
+                    .as_str()
+                    .ok_or_else(|| err(format!("{mfield}.redactedContent"), "must be base64"))?
+                    .to_string(),
+            },
+            (other, _) => return Err(err(format!("{mfield}.{other}"), "unknown reasoning member")),
+        },
+        "cachePoint" => return Ok(Block::CachePoint(m.clone())),
+        _ => {
+            return Err(err(
+                mfield,
+                "content blocks of this kind cannot be translated to other formats",
+            ))
+        }
+    };
+    Ok(Block::Part(part))
+}
+
+fn decode_blocks(v: &Value, field: &str) -> Result<Vec<Part>, ConvertError> {
+    let mut parts = Vec::new();
+    for (j, b) in array(v, field)?.iter().enumerate() {
+        match decode_block(b, &format!("{field}[{j}]"))? {
+            Block::Part(p) => parts.push(p),
+            Block::CachePoint(cp) => attach_cache_point(&mut parts, &cp),
+        }
+    }
+    Ok(parts)
+}
+
+fn decode_tool_config(v: &Value, req: &mut ChatRequest) -> Result<(), ConvertError> {
+    if let Some(tools) = get(v, "tools") {
+        for (k, t) in array(tools, "toolConfig.tools")?.iter().enumerate() {
+            let field = format!("toolConfig.tools[{k}]");
+            match union_member(t, &field)? {
+                ("toolSpec", s) => {
+                    let sfield = format!("{field}.toolSpec");
+                    let mut extra = Extra::default();
+                    if let Some(strict) = get(s, "strict") {
+                        extra = Extra::new(Format::Bedrock);
+                        extra.push("strict", strict.clone());
+                    }
+                    req.tools.push(Tool {
+                        name: req_str(s, "name", &sfield)?,
+                        description: opt_str(s, "description", &sfield)?,
+                        parameters: get(s, "inputSchema")
+                            .and_then(|i| get(i, "json"))
+                            .cloned()
+                            .ok_or_else(|| err(format!("{sfield}.inputSchema.json"), "required"))?,
+                        extra,
+                    });
+                }
+                ("cachePoint", cp) => {
+                    if let Some(last) = req.tools.last_mut() {
+                        if last.extra.format.is_none() {
+                            last.extra = Extra::new(Format::Bedrock);
+                        }
+                        last.extra.push("cachePoint", cp.clone());
+                    }
+                }
+                (other, _) => {
+                    return Err(err(
+                        format!("{field}.{other}"),
+                        "tools of this kind cannot be translated to other formats",
+                    ))
+                }
+            }
+        }
+    }
+    if let Some(tc) = get(v, "toolChoice") {
+        req.tool_choice = Some(match union_member(tc, "toolConfig.toolChoice")? {
+            ("auto", _) => ToolChoice::Auto,
+            ("any", _) => ToolChoice::Required,
+            ("tool", t) => ToolChoice::Named(req_str(t, "name", "toolConfig.toolChoice.tool")?),
+            (other, _) => {
+                return Err(err(
+                    format!("toolConfig.toolChoice.{other}"),
+                    "unknown tool choice",
+                ))
+            }
+        });
+    }
+    Ok(())
+}
+
+/// `additionalModelRequestFields`: `top_k`, `seed` and an enabled `thinking` budget become
+/// canonical fields; everything else stays as a Bedrock extra.
+fn decode_additional_fields(v: &Value, req: &mut ChatRequest) -> Result<(), ConvertError> {
+    let Some(obj) = v.as_object() else {
+        req.extra.push("additionalModelRequestFields", v.clone());
+        return Ok(());
+    };
+    let mut rest = sonic_rs::Object::new();
+    for (k, val) in obj.iter() {
+        let field = format!("additionalModelRequestFields.{k}");
+        match k {
+            "top_k" if !val.is_null() => req.top_k = Some(to_u32(val, &field)?),
+            "seed" if !val.is_null() => {
+                req.seed = Some(
+                    val.as_i64()
+                        .ok_or_else(|| err(&field, "must be an integer"))?,
+                )
+            }
+            "thinking"
+                if get(val, "type").and_then(|t| t.as_str()) == Some("enabled")
+                    && get(val, "budget_tokens").is_some_and(|b| b.as_u64().is_some()) =>
+            {
+                let budget = get(val, "budget_tokens")
+                    .map(|b| to_u32(b, &format!("{field}.budget_tokens")))
+                    .transpose()?;
+                req.reasoning
+                    .get_or_insert(Reasoning {
+                        budget_tokens: None,
+                        effort: None,
+                    })
+                    .budget_tokens = budget;
+            }
+            _ => {
+                rest.insert(k, val.clone());
+            }
+        }
+    }
+    if !rest.is_empty() {
+        req.extra
+            .push("additionalModelRequestFields", Value::from(rest));
+    }
+    Ok(())
+}
+
+/// Name used for a JSON-object response format expressed as a schema (Converse has no plain
+/// JSON mode); recognised on decode to give `ResponseFormat::JsonObject` back.
+const JSON_OBJECT_NAME: &str = "json_object";
+
+/// `outputConfig`: `textFormat` (JSON schema) and `effort`; other members stay as an extra.
+fn decode_output_config(v: &Value, req: &mut ChatRequest) -> Result<(), ConvertError> {
+    let Some(obj) = v.as_object() else {
+        req.extra.push("outputConfig", v.clone());
+        return Ok(());
+    };
+    let mut rest = sonic_rs::Object::new();
+    for (k, val) in obj.iter() {
+        match k {
+            "textFormat" if !val.is_null() => {
+                let field = "outputConfig.textFormat.structure.jsonSchema";
+                let js = get(val, "structure")
+                    .and_then(|s| get(s, "jsonSchema"))
+                    .ok_or_else(|| err(field, "required"))?;
+                let text = req_str(js, "schema", field)?;
+                let schema: Value = sonic_rs::from_str(&text)
+                    .map_err(|e| err(format!("{field}.schema"), format!("invalid JSON: {e}")))?;
+                let name = opt_str(js, "name", field)?.unwrap_or_else(|| "response".into());
+                req.response_format = Some(
+                    if name == JSON_OBJECT_NAME && schema == sonic_rs::json!({"type": "object"}) {
+                        ResponseFormat::JsonObject
+                    } else {
+                        ResponseFormat::JsonSchema {
+                            name,
+                            schema,
+                            strict: None,
+                        }
+                    },
+                );
+            }
+            "effort" if val.is_str() => {
+                let r = req.reasoning.get_or_insert(Reasoning {
+                    budget_tokens: None,
+                    effort: None,
+                });
+                r.effort = val.as_str().map(str::to_string);
+            }
+            _ => {
+                rest.insert(k, val.clone());
+            }
+        }
+    }
+    if !rest.is_empty() {
+        req.extra.push("outputConfig", Value::from(rest));
+    }
+    Ok(())
+}
+
+/// Integration: a Converse / ConverseStream body -> canonical. The model comes from the URL
+/// (`path_model`, already percent-decoded), the stream flag from the operation.
+pub fn decode_request(
+    body: &[u8],
+    path_model: Option<&str>,
+    stream: bool,
+) -> Result<ChatRequest, ConvertError> {
+    let v: Value =
+        sonic_rs::from_slice(body).map_err(|e| err("", format!("invalid JSON body: {e}")))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| err("", "body must be a JSON object"))?;
+    let mut req = ChatRequest {
+        model: path_model.unwrap_or_default().to_string(),
+        stream,
+        // Bedrock always reports usage.
+        include_usage: true,
+        extra: Extra::new(Format::Bedrock),
+        ..Default::default()
+    };
+    for (key, val) in obj.iter() {
+        if val.is_null() {
+            continue;
+        }
+        match key {
+            "messages" => {
+                for (i, m) in array(val, "messages")?.iter().enumerate() {
+                    let field = format!("messages[{i}]");
+                    let role = match get(m, "role").and_then(|r| r.as_str()) {
+                        Some("user") => Role::User,
+                        Some("assistant") => Role::Assistant,
+                        _ => return Err(err(format!("{field}.role"), "must be user or assistant")),
+                    };
+                    let content = match get(m, "content") {
+                        Some(c) => decode_blocks(c, &format!("{field}.content"))?,
+                        None => Vec::new(),
+                    };
+                    req.messages.push(Message { role, content });
+                }
+            }
+            "system" => {
+                for (k, b) in array(val, "system")?.iter().enumerate() {
+                    let field = format!("system[{k}]");
+                    match union_member(b, &field)? {
+                        ("text", t) => req
+                            .system
+                            .push(Part::text(t.as_str().ok_or_else(|| {
+                                err(format!("{field}.text"), "must be a string")
+                            })?)),
+                        ("cachePoint", cp) => attach_cache_point(&mut req.system, cp),
+                        (other, _) => {
+                            return Err(err(
+                                format!("{field}.{other}"),
+                                "system blocks of this kind cannot be translated",
+                            ))
+                        }
+                    }
+                }
+            }
+            "inferenceConfig" => {
+                if let Some(x) = get(val, "maxTokens") {
+                    req.max_tokens = Some(to_u32(x, "inferenceConfig.maxTokens")?);
+                }
+                if let Some(x) = get(val, "temperature") {
+                    req.temperature = Some(to_f64(x, "inferenceConfig.temperature")?);
+                }
+                if let Some(x) = get(val, "topP") {
+                    req.top_p = Some(to_f64(x, "inferenceConfig.topP")?);
+                }
+                if let Some(x) = get(val, "stopSequences") {
+                    for (k, s) in array(x, "inferenceConfig.stopSequences")?
+                        .iter()
+                        .enumerate()
+                    {
+                        req.stop.push(
+                            s.as_str()
+                                .ok_or_else(|| {
+                                    err(format!("inferenceConfig.stopSequences[{k}]"), "string")
+                                })?
+                                .to_string(),
+                        );
+                    }
+                }
+            }
+            "toolConfig" => decode_tool_config(val, &mut req)?,
+            "additionalModelRequestFields" => decode_additional_fields(val, &mut req)?,
+            "outputConfig" => decode_output_config(val, &mut req)?,
+            // Not part of the body in the real API; tolerated when the URL has none.
+            "modelId" if req.model.is_empty() => {
+                req.model = val.as_str().unwrap_or_default().to_string();
+            }
+            _ => req.extra.push(key, val.clone()),
+        }
+    }
+    fill_tool_result_names(&mut req.messages);
+    Ok(req)
+}
+
+/// Converse tool results carry only the call id: name them after the matching call (formats
+/// that match results by name, like Gemini, need it).
+fn fill_tool_result_names(messages: &mut [Message]) {
+    let mut calls: Vec<(String, String)> = Vec::new();
+    for m in messages.iter_mut() {
+        for p in m.content.iter_mut() {
+            match p {
+                Part::ToolCall { id, name, .. } => calls.push((id.clone(), name.clone())),
+                Part::ToolResult { id, name, .. } if name.is_none() => {
+                    *name = calls
+                        .iter()
+                        .rev()
+                        .find(|(c, _)| c == id)
+                        .map(|(_, n)| n.clone());
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding.
+
+/// `image/png` -> `png`, ...; None for a media type Converse does not take.
+fn image_format(media_type: &str) -> Option<&'static str> {
+    match media_type.to_ascii_lowercase().as_str() {
+        "image/png" => Some("png"),
+        "image/jpeg" | "image/jpg" => Some("jpeg"),
+        "image/gif" => Some("gif"),
+        "image/webp" => Some("webp"),
+        _ => None,
+    }
+}
+
+fn encode_image(source: &ImageSource, field: &str) -> Result<BedrockImage, ConvertError> {
+    match source {
+        ImageSource::Url(_) => Err(err(
+            field,
+            "Bedrock Converse takes images only as inline bytes; an image URL cannot be sent",
+        )),
+        ImageSource::Base64 { media_type, data } => Ok(BedrockImage {
+            format: image_format(media_type)
+                .ok_or_else(|| {
+                    err(
+                        field,
+                        format!("image type {media_type:?} is not png, jpeg, gif or webp"),
+                    )
+                })?
+                .to_string(),
+            source: BedrockImageSource {
+                bytes: data.clone(),
+            },
+        }),
+    }
+}
+
+/// The `cachePoint` to write after a part or tool: its own Bedrock extra, or a default one for
+/// an Anthropic `cache_control`.
+fn cache_point_for(extra: &Extra) -> Option<Json> {
+    if let Some(cp) = extra
+        .for_target(Format::Bedrock)
+        .iter()
+        .find(|(n, _)| n == "cachePoint")
+    {
+        return Some(cp.1.clone());
+    }
+    extra
+        .for_target(Format::Anthropic)
+        .iter()
+        .any(|(n, _)| n == "cache_control")
+        .then(|| sonic_rs::json!({"type": "default"}))
+}
+
+fn cache_block(cp: Json) -> BedrockContentBlock {
+    BedrockContentBlock {
+        cache_point: Some(cp),
+        ..Default::default()
+    }
+}
+
+/// Parses a tool call's JSON arguments text (empty means `{}`).
+fn parse_arguments(arguments: &str, field: &str) -> Result<Json, ConvertError> {
+    if arguments.trim().is_empty() {
+        return Ok(sonic_rs::json!({}));
+    }
+    sonic_rs::from_str(arguments).map_err(|e| {
+        err(
+            field,
+            format!("tool call arguments are not valid JSON: {e}"),
+        )
+    })
+}
+
+/// Appends one canonical part as Converse blocks (its cache point after it).
+fn encode_part(
+    p: &Part,
+    field: &str,
+    out: &mut Vec<BedrockContentBlock>,
+) -> Result<(), ConvertError> {
+    match p {
+        Part::Text { text, extra } => {
+            // Converse rejects blank text blocks ("The text field ... is blank").
+            if !text.is_empty() {
+                out.push(BedrockContentBlock::text(text.clone()));
+            }
+            if let Some(cp) = cache_point_for(extra) {
+                out.push(cache_block(cp));
+            }
+        }
+        Part::Image { source, extra } => {
+            out.push(BedrockContentBlock {
+                image: Some(encode_image(source, &format!("{field}.image"))?),
+                ..Default::default()
+            });
+            if let Some(cp) = cache_point_for(extra) {
+                out.push(cache_block(cp));
+            }
+        }
+        // Gemini's thought signature has no Converse field; it only matters to Gemini.
+        Part::ToolCall {
+            id,
+            name,
+            arguments,
+            ..
+        } => out.push(BedrockContentBlock {
+            tool_use: Some(BedrockToolUse {
+                tool_use_id: id.clone(),
+                name: name.clone(),
+                input: parse_arguments(arguments, &format!("{field}.arguments"))?,
+            }),
+            ..Default::default()
+        }),
+        Part::ToolResult {
+            id,
+            content,
+            is_error,
+            ..
+        } => {
+            let mut blocks = Vec::with_capacity(content.len());
+            for (k, c) in content.iter().enumerate() {
+                blocks.push(match c {
+                    ToolResultContent::Text(t) => BedrockContentBlock::text(t.clone()),
+                    ToolResultContent::Json(j) => BedrockContentBlock {
+                        json: Some(j.clone()),
+                        ..Default::default()
+                    },
+                    ToolResultContent::Image(s) => BedrockContentBlock {
+                        image: Some(encode_image(s, &format!("{field}.content[{k}]"))?),
+                        ..Default::default()
+                    },
+                });
+            }
+            out.push(BedrockContentBlock {
+                tool_result: Some(BedrockToolResult {
+                    tool_use_id: id.clone(),
+                    content: blocks,
+                    status: if *is_error { "error" } else { "success" },
+                }),
+                ..Default::default()
+            });
+        }
+        Part::Thinking { text, signature } => out.push(BedrockContentBlock {
+            reasoning_content: Some(BedrockReasoningContent {
+                reasoning_text: Some(BedrockReasoningText {
+                    text: text.clone(),
+                    signature: signature.clone(),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        Part::RedactedThinking { data } => out.push(BedrockContentBlock {
+            reasoning_content: Some(BedrockReasoningContent {
+                redacted_content: Some(data.clone()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+    }
+    Ok(())
+}
+
+fn has_tool_blocks(req: &ChatRequest) -> bool {
+    req.messages.iter().any(|m| {
+        m.content
+            .iter()
+            .any(|p| matches!(p, Part::ToolCall { .. } | Part::ToolResult { .. }))
+    })
+}
+
+/// `toolConfig`, or None. Bedrock has no "none" tool choice, so `ToolChoice::None` drops the
+/// whole `toolConfig` (the model then cannot call tools) — except when the history holds
+/// toolUse/toolResult blocks, which Bedrock rejects without a `toolConfig`: then the tools are
+/// sent with no `toolChoice`.
+// NOTE: in that last case the model may still call a tool; the alternative is a hard error.
+fn tool_config(req: &ChatRequest) -> Option<BedrockToolConfig> {
+    if req.tools.is_empty() {
+        return None;
+    }
+    if req.tool_choice == Some(ToolChoice::None) && !has_tool_blocks(req) {
+        return None;
+    }
+    let mut tools = Vec::with_capacity(req.tools.len());
+    for t in &req.tools {
+        let strict = t
+            .extra
+            .for_target(Format::Bedrock)
+            .iter()
+            .find(|(n, _)| n == "strict")
+            .and_then(|(_, v)| v.as_bool());
+        tools.push(BedrockTool {
+            tool_spec: Some(BedrockToolSpec {
+                name: t.name.clone(),
+                description: t.description.clone(),
+                input_schema: BedrockInputSchema {
+                    json: t.parameters.clone(),
+                },
+                strict,
+            }),
+            ..Default::default()
+        });
+        if let Some(cp) = cache_point_for(&t.extra) {
+            tools.push(BedrockTool {
+                cache_point: Some(cp),
+                ..Default::default()
+            });
+        }
+    }
+    let tool_choice = match &req.tool_choice {
+        Some(ToolChoice::Auto) => Some(BedrockToolChoice {
+            auto: Some(BedrockEmpty {}),
+            ..Default::default()
+        }),
+        Some(ToolChoice::Required) => Some(BedrockToolChoice {
+            any: Some(BedrockEmpty {}),
+            ..Default::default()
+        }),
+        Some(ToolChoice::Named(name)) => Some(BedrockToolChoice {
+            tool: Some(BedrockNamedTool { name: name.clone() }),
+            ..Default::default()
+        }),
+        Some(ToolChoice::None) | None => None,
+    };
+    Some(BedrockToolConfig { tools, tool_choice })
+}
+
+/// Provider: canonical -> Converse body. Nothing is required beyond `messages`, so no defaults
+/// are invented (Bedrock applies the model's own `maxTokens`). Consecutive messages of one role
+/// are merged, as Converse requires alternating roles. `parallel_tool_calls` has no Converse
+/// field and is not sent.
+pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    let mut out = BedrockConverseRequest::default();
+    for (i, m) in req.messages.iter().enumerate() {
+        let role = match m.role {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        };
+        let mut blocks = Vec::with_capacity(m.content.len());
+        for (j, p) in m.content.iter().enumerate() {
+            encode_part(p, &format!("messages[{i}].content[{j}]"), &mut blocks)?;
+        }
+        match out.messages.last_mut() {
+            Some(last) if last.role == role => last.content.extend(blocks),
+            _ => out.messages.push(BedrockMessage {
+                role,
+                content: blocks,
+            }),
+        }
+    }
+    for (k, p) in req.system.iter().enumerate() {
+        match p {
+            Part::Text { .. } => encode_part(p, &format!("system[{k}]"), &mut out.system)?,
+            _ => {
+                return Err(err(
+                    format!("system[{k}]"),
+                    "Bedrock system prompts hold only text",
+                ))
+            }
+        }
+    }
+    if req.max_tokens.is_some()
+        || req.temperature.is_some()
+        || req.top_p.is_some()
+        || !req.stop.is_empty()
+    {
+        out.inference_config = Some(BedrockInferenceConfig {
+            max_tokens: req.max_tokens,
+            temperature: req.temperature,
+            top_p: req.top_p,
+            stop_sequences: req.stop.clone(),
+        });
+    }
+    out.tool_config = tool_config(req);
+
+    let extras = req.extra.for_target(Format::Bedrock);
+    let extra_obj = |name: &str| {
+        extras
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.as_object().cloned())
+            .unwrap_or_default()
+    };
+    let mut additional = extra_obj("additionalModelRequestFields");
+    if let Some(k) = req.top_k {
+        additional.insert("top_k", k);
+    }
+    if let Some(s) = req.seed {
+        additional.insert("seed", s);
+    }
+    if let Some(b) = req.reasoning.as_ref().and_then(|r| r.budget_tokens) {
+        additional.insert(
+            "thinking",
+            sonic_rs::json!({"type": "enabled", "budget_tokens": b}),
+        );
+    }
+    if !additional.is_empty() {
+        out.additional_model_request_fields = Some(Value::from(additional));
+    }
+    let mut output = extra_obj("outputConfig");
+    let object_schema = sonic_rs::json!({"type": "object"});
+    let schema = match &req.response_format {
+        Some(ResponseFormat::JsonSchema { name, schema, .. }) => Some((name.as_str(), schema)),
+        Some(ResponseFormat::JsonObject) => Some((JSON_OBJECT_NAME, &object_schema)),
+        _ => None,
+    };
+    if let Some((name, schema)) = schema {
+        output.insert(
+            "textFormat",
+            sonic_rs::json!({"type": "json_schema", "structure": {"jsonSchema": {
+                "schema": json_text(schema), "name": name}}}),
+        );
+    }
+    if let Some(e) = req.reasoning.as_ref().and_then(|r| r.effort.as_deref()) {
+        output.insert("effort", e);
+    }
+    if !output.is_empty() {
+        out.output_config = Some(Value::from(output));
+    }
+
+    let mut body = sonic_rs::to_vec(&out).map_err(|e| err("", e.to_string()))?;
+    // Bedrock-only top-level fields (guardrailConfig, requestMetadata, ...) go after the rest.
+    const WRITTEN: [&str; 6] = [
+        "messages",
+        "system",
+        "inferenceConfig",
+        "toolConfig",
+        "additionalModelRequestFields",
+        "outputConfig",
+    ];
+    for (name, value) in extras {
+        if WRITTEN.contains(&name.as_str()) {
+            continue;
+        }
+        body.pop(); // the closing '}'
+        body.push(b',');
+        body.extend_from_slice(&sonic_rs::to_vec(name).unwrap_or_default());
+        body.push(b':');
+        body.extend_from_slice(&sonic_rs::to_vec(value).unwrap_or_default());
+        body.push(b'}');
+    }
+    Ok(body)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Responses.
+
+/// Bedrock `stopReason` -> canonical.
+pub fn finish_from_bedrock(s: &str) -> FinishReason {
+    match s {
+        "end_turn" => FinishReason::Stop,
+        "tool_use" => FinishReason::ToolCalls,
+        "max_tokens" => FinishReason::Length,
+        "stop_sequence" => FinishReason::StopSequence,
+        "guardrail_intervened" | "content_filtered" => FinishReason::ContentFilter,
+        other => FinishReason::Other(other.to_string()),
+    }
+}
+
+/// The `stopReason` values of the service model (PROTOCOLS 5.3).
+const STOP_REASONS: [&str; 9] = [
+    "end_turn",
+    "tool_use",
+    "max_tokens",
+    "stop_sequence",
+    "guardrail_intervened",
+    "content_filtered",
+    "malformed_model_output",
+    "malformed_tool_use",
+    "model_context_window_exceeded",
+];
+
+/// Canonical -> Bedrock `stopReason`. An `Other` value Bedrock also has is kept verbatim;
+/// anything else becomes `end_turn`, since clients switch on the enum.
+pub fn finish_to_bedrock(f: &FinishReason) -> &str {
+    match f {
+        FinishReason::Stop => "end_turn",
+        FinishReason::ToolCalls => "tool_use",
+        FinishReason::Length => "max_tokens",
+        FinishReason::StopSequence => "stop_sequence",
+        FinishReason::ContentFilter => "content_filtered",
+        FinishReason::Error => "malformed_model_output",
+        FinishReason::Other(s) if STOP_REASONS.contains(&s.as_str()) => s,
+        FinishReason::Other(_) => "end_turn",
+    }
+}
+
+fn u64_at(v: &Value, key: &str) -> u64 {
+    get(v, key).and_then(|x| x.as_u64()).unwrap_or(0)
+}
+
+/// Provider: a Converse success body -> canonical. The body carries no id or model (the id is
+/// the `x-amzn-RequestId` header): both are left empty for the caller to fill, `created` is 0.
+pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
+    let v: Value =
+        sonic_rs::from_slice(body).map_err(|e| err("", format!("invalid JSON body: {e}")))?;
+    let message = get(&v, "output")
+        .and_then(|o| get(o, "message"))
+        .ok_or_else(|| err("output.message", "required"))?;
+    let content = match get(message, "content") {
+        Some(c) => decode_blocks(c, "output.message.content")?,
+        None => Vec::new(),
+    };
+    let finish = finish_from_bedrock(
+        get(&v, "stopReason")
+            .and_then(|s| s.as_str())
+            .unwrap_or("end_turn"),
+    );
+    let usage = get(&v, "usage").map_or_else(Usage::default, |u| Usage {
+        input: u64_at(u, "inputTokens"),
+        output: u64_at(u, "outputTokens"),
+        cache_read: u64_at(u, "cacheReadInputTokens"),
+        cache_write: u64_at(u, "cacheWriteInputTokens"),
+        reasoning: 0,
+    });
+    let stop_sequence = get(&v, "additionalModelResponseFields")
+        .and_then(|a| get(a, "stop_sequence"))
+        .and_then(|s| s.as_str())
+        .map(str::to_string);
+    Ok(ChatResponse {
+        id: String::new(),
+        model: String::new(),
+        content,
+        finish,
+        usage,
+        stop_sequence,
+        created: 0,
+    })
+}
+
+/// Integration: canonical -> Converse response body. `totalTokens` counts cache reads and
+/// writes too: Bedrock's `inputTokens`, like Anthropic's, excludes them. `metrics.latencyMs` is 0
+/// (the gateway does not time the model here). A matched stop sequence is reported the way
+/// Claude-on-Bedrock does, in `additionalModelResponseFields.stop_sequence`.
+pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
+    let mut content = Vec::with_capacity(resp.content.len());
+    for (j, p) in resp.content.iter().enumerate() {
+        // Responses hold text, tool calls and reasoning; an inexpressible part (an image URL)
+        // is written as a text note rather than failing the whole answer.
+        if let Err(e) = encode_part(p, &format!("content[{j}]"), &mut content) {
+            content.push(BedrockContentBlock::text(format!("[{e}]")));
+        }
+    }
+    let u = resp.usage;
+    let nonzero = |n: u64| (n > 0).then_some(n);
+    let out = BedrockConverseResponse {
+        output: BedrockOutput {
+            message: BedrockMessage {
+                role: "assistant",
+                content,
+            },
+        },
+        stop_reason: finish_to_bedrock(&resp.finish).to_string(),
+        usage: BedrockUsage {
+            input_tokens: u.input,
+            output_tokens: u.output,
+            total_tokens: u.input + u.output + u.cache_read + u.cache_write,
+            cache_read_input_tokens: nonzero(u.cache_read),
+            cache_write_input_tokens: nonzero(u.cache_write),
+        },
+        metrics: BedrockMetrics { latency_ms: 0 },
+        additional_model_response_fields: match (&resp.finish, &resp.stop_sequence) {
+            (FinishReason::StopSequence, Some(s)) => Some(sonic_rs::json!({"stop_sequence": s})),
+            _ => None,
+        },
+    };
+    sonic_rs::to_vec(&out).unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors (PROTOCOLS 5.6).
+
+/// Namespace botocore strips from `x-amzn-ErrorType` (text after the first ':').
+const ERROR_NAMESPACE: &str = ":http://internal.amazon.com/coral/com.amazon.bedrock/";
+
+/// Exception name -> fault kind.
+fn kind_of(name: &str) -> Option<FaultKind> {
+    Some(match name {
+        "ValidationException" => FaultKind::InvalidRequest,
+        "AccessDeniedException" => FaultKind::PermissionDenied,
+        "UnrecognizedClientException" | "InvalidSignatureException" | "ExpiredTokenException" => {
+            FaultKind::Authentication
+        }
+        "ResourceNotFoundException" => FaultKind::NotFound,
+        "ThrottlingException" | "ModelNotReadyException" | "ServiceQuotaExceededException" => {
+            FaultKind::RateLimited
+        }
+        "ModelTimeoutException" => FaultKind::Timeout,
+        "ServiceUnavailableException" => FaultKind::Overloaded,
+        "InternalServerException" | "ModelErrorException" | "ModelStreamErrorException" => {
+            FaultKind::Server
+        }
+        _ => return None,
+    })
+}
+
+/// The exception name for a fault: by status (the modeled statuses of 5.6), else by kind.
+pub fn error_name(fault: &UpstreamFault) -> &'static str {
+    match fault.status {
+        400 => "ValidationException",
+        403 => "AccessDeniedException",
+        404 => "ResourceNotFoundException",
+        408 => "ModelTimeoutException",
+        424 => "ModelErrorException",
+        429 => "ThrottlingException",
+        500 => "InternalServerException",
+        503 => "ServiceUnavailableException",
+        _ => match fault.kind {
+            FaultKind::InvalidRequest | FaultKind::RequestTooLarge => "ValidationException",
+            FaultKind::Authentication => "UnrecognizedClientException",
+            FaultKind::PermissionDenied => "AccessDeniedException",
+            FaultKind::NotFound => "ResourceNotFoundException",
+            FaultKind::RateLimited => "ThrottlingException",
+            FaultKind::Overloaded => "ServiceUnavailableException",
+            FaultKind::Timeout => "ModelTimeoutException",
+            FaultKind::Server => "InternalServerException",
+        },
+    }
+}
+
+/// Provider: an upstream error -> fault. Only status and body are seen, so the name comes from
+/// body `__type` / `code` / `Code` (botocore's fallbacks for the `x-amzn-ErrorType` header):
+/// text before the first ':' and after the last '#'.
+pub fn decode_error(status: u16, body: &[u8]) -> UpstreamFault {
+    let v: Option<Value> = sonic_rs::from_slice(body).ok();
+    let field = |k: &str| {
+        v.as_ref()
+            .and_then(|v| get(v, k))
+            .and_then(|x| x.as_str())
+            .map(str::to_string)
+    };
+    let message = field("message")
+        .or_else(|| field("Message"))
+        .unwrap_or_else(|| {
+            let text = String::from_utf8_lossy(body).trim().to_string();
+            if text.is_empty() {
+                format!("upstream answered HTTP {status}")
+            } else {
+                text
+            }
+        });
+    let kind = field("__type")
+        .or_else(|| field("code"))
+        .or_else(|| field("Code"))
+        .and_then(|name| {
+            let name = name.split(':').next().unwrap_or_default();
+            let name = name.rsplit('#').next().unwrap_or_default();
+            kind_of(name)
+        })
+        .unwrap_or_else(|| FaultKind::from_status(status));
+    UpstreamFault {
+        status,
+        kind,
+        message,
+    }
+}
+
+/// Integration: a fault -> rest-json error with `x-amzn-ErrorType` (without it boto3 raises a
+/// bare `ClientError` and `client.exceptions.X` does not match).
+pub fn encode_error(fault: &UpstreamFault) -> ErrorReply {
+    let name = error_name(fault);
+    ErrorReply {
+        status: fault.status,
+        headers: vec![("x-amzn-ErrorType", format!("{name}{ERROR_NAMESPACE}"))],
+        content_type: "application/json",
+        body: sonic_rs::to_vec(&BedrockError {
+            message: &fault.message,
+        })
+        .unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,738 @@
+//! Unit tests of the Bedrock codec: PROTOCOLS 5.2/5.3/5.6 fixtures decoded, checked and encoded
+//! back; canonical round trips; field-naming errors; every prefix of every fixture without panic.
+
+use super::*;
+use sonic_rs::json;
+
+const REQUEST: &[u8] = include_bytes!("fixtures/converse_request.json");
+const RESPONSE: &[u8] = include_bytes!("fixtures/converse_response.json");
+const ERROR: &[u8] = include_bytes!("fixtures/error_validation.json");
+const MODEL: &str = "anthropic.claude-3-5-sonnet-20240620-v1:0";
+
+fn cache_extra(cp: &Value) -> Extra {
+    let mut e = Extra::new(Format::Bedrock);
+    e.push("cachePoint", cp.clone());
+    e
+}
+
+fn value(b: &[u8]) -> Value {
+    sonic_rs::from_slice(b).unwrap()
+}
+
+/// Compares two JSON objects key by key (reporting the first differing key).
+fn assert_same_fields(got: &Value, want: &Value) {
+    let (g, w) = (got.as_object().unwrap(), want.as_object().unwrap());
+    for (k, wv) in w.iter() {
+        assert_eq!(g.get(&k), Some(wv), "field {k}");
+    }
+    assert_eq!(g.len(), w.len(), "got {got:?}");
+}
+
+#[test]
+fn paths_parse_with_decoded_model_ids() {
+    assert_eq!(
+        parse_path("/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse"),
+        Some((MODEL.to_string(), Operation::Converse))
+    );
+    assert_eq!(
+        parse_path("/bedrock/model/m/converse-stream"),
+        Some(("m".into(), Operation::ConverseStream))
+    );
+    assert_eq!(
+        parse_path("/model/m/invoke?x=1"),
+        Some(("m".into(), Operation::Invoke))
+    );
+    assert_eq!(
+        parse_path("/model/m/invoke-with-response-stream"),
+        Some(("m".into(), Operation::InvokeStream))
+    );
+    let arn = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-v1";
+    assert_eq!(
+        parse_path(&format!("/model/{}/converse", percent_encode(arn))),
+        Some((arn.to_string(), Operation::Converse))
+    );
+    // An ARN with a raw '/' still splits on the last segment.
+    assert_eq!(
+        parse_path(&format!("/model/{arn}/converse")),
+        Some((arn.to_string(), Operation::Converse))
+    );
+    for bad in [
+        "/model//converse",
+        "/model/m/chat",
+        "/model/m",
+        "/v1/chat/completions",
+        "/model/%zz/converse",
+        "/model/%4/converse",
+        "/model/%FF/converse",
+        "/bedrockmodel/m/converse",
+        "",
+    ] {
+        assert_eq!(parse_path(bad), None, "{bad}");
+    }
+}
+
+#[test]
+fn request_path_percent_encodes_the_id() {
+    assert_eq!(
+        request_path(MODEL, false),
+        "/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse"
+    );
+    assert_eq!(
+        request_path("a/b c", true),
+        "/model/a%2Fb%20c/converse-stream"
+    );
+    let (id, op) = parse_path(&request_path("x:y/ü~", true)).unwrap();
+    assert_eq!((id.as_str(), op), ("x:y/ü~", Operation::ConverseStream));
+}
+
+#[test]
+fn fixture_request_decodes_to_canonical() {
+    let r = decode_request(REQUEST, Some(MODEL), false).unwrap();
+    assert_eq!(r.model, MODEL);
+    assert!(!r.stream);
+    assert_eq!(r.system, vec![Part::text("Be brief")]);
+    assert_eq!(r.messages.len(), 3);
+    assert_eq!(r.messages[0].role, Role::User);
+    assert_eq!(
+        r.messages[0].content,
+        vec![
+            Part::text("Weather?"),
+            Part::Image {
+                source: ImageSource::Base64 {
+                    media_type: "image/png".into(),
+                    data: "iVBORw==".into()
+                },
+                extra: Extra::default()
+            }
+        ]
+    );
+    assert_eq!(
+        r.messages[1].content,
+        vec![Part::ToolCall {
+            id: "tooluse_0".into(),
+            name: "get_weather".into(),
+            arguments: r#"{"city":"Rome"}"#.into(),
+            signature: None
+        }]
+    );
+    assert_eq!(
+        r.messages[2].content,
+        vec![Part::ToolResult {
+            id: "tooluse_0".into(),
+            name: Some("get_weather".into()),
+            content: vec![ToolResultContent::Json(json!({"result": "sunny"}))],
+            is_error: false
+        }]
+    );
+    assert_eq!(r.max_tokens, Some(50));
+    assert_eq!(r.temperature, Some(0.2));
+    assert_eq!(r.top_p, Some(0.9));
+    assert_eq!(r.stop, vec!["END".to_string()]);
+    assert_eq!(r.top_k, Some(40));
+    assert_eq!(r.tools.len(), 1);
+    assert_eq!(r.tools[0].name, "get_weather");
+    assert_eq!(r.tools[0].description.as_deref(), Some("w"));
+    assert_eq!(
+        r.tools[0].parameters,
+        json!({"type":"object","properties":{"city":{"type":"string"}},"required":["city"]})
+    );
+    assert_eq!(r.tool_choice, Some(ToolChoice::Auto));
+    assert!(r.extra.is_empty());
+}
+
+#[test]
+fn fixture_request_encodes_back_field_by_field() {
+    let r = decode_request(REQUEST, Some(MODEL), false).unwrap();
+    let out = encode_request(&r).unwrap();
+    assert_same_fields(&value(&out), &value(REQUEST));
+}
+
+#[test]
+fn fixture_response_decodes_and_encodes_back() {
+    let r = decode_response(RESPONSE).unwrap();
+    assert_eq!(r.content, vec![Part::text("Hello")]);
+    assert_eq!(r.finish, FinishReason::Stop);
+    assert_eq!(
+        r.usage,
+        Usage {
+            input: 10,
+            output: 2,
+            ..Usage::default()
+        }
+    );
+    let out = value(&encode_response(&r));
+    let want = value(RESPONSE);
+    for k in ["output", "stopReason", "usage"] {
+        assert_eq!(out.get(k), want.get(k), "{k}");
+    }
+    assert!(out.pointer(&["metrics", "latencyMs"]).unwrap().is_u64());
+    // Real field order: output, stopReason, usage, metrics.
+    let text = String::from_utf8(encode_response(&r)).unwrap();
+    let pos = |k: &str| text.find(k).unwrap();
+    assert!(pos("\"output\"") < pos("\"stopReason\""));
+    assert!(pos("\"stopReason\"") < pos("\"usage\""));
+    assert!(pos("\"usage\"") < pos("\"metrics\""));
+}
+
+fn rich_request() -> ChatRequest {
+    // Decode order: additionalModelRequestFields is written before the other extras.
+    let mut extra = Extra::new(Format::Bedrock);
+    extra.push(
+        "additionalModelRequestFields",
+        json!({"anthropic_beta": ["x"]}),
+    );
+    extra.push(
+        "guardrailConfig",
+        json!({"guardrailIdentifier": "g1", "guardrailVersion": "1"}),
+    );
+    ChatRequest {
+        model: MODEL.into(),
+        system: vec![
+            Part::Text {
+                text: "sys one".into(),
+                extra: cache_extra(&json!({"type": "default"})),
+            },
+            Part::text("sys two"),
+        ],
+        messages: vec![
+            Message {
+                role: Role::User,
+                content: vec![
+                    Part::text("look"),
+                    Part::Image {
+                        source: ImageSource::Base64 {
+                            media_type: "image/jpeg".into(),
+                            data: "/9j/4A==".into(),
+                        },
+                        extra: Extra::default(),
+                    },
+                ],
+            },
+            Message {
+                role: Role::Assistant,
+                content: vec![
+                    Part::Thinking {
+                        text: "hmm".into(),
+                        signature: Some("sig".into()),
+                    },
+                    Part::RedactedThinking {
+                        data: "cmVk".into(),
+                    },
+                    Part::text("calling"),
+                    Part::ToolCall {
+                        id: "t1".into(),
+                        name: "get_weather".into(),
+                        arguments: r#"{"city":"Paris"}"#.into(),
+                        signature: None,
+                    },
+                    Part::ToolCall {
+                        id: "t2".into(),
+                        name: "get_weather".into(),
+                        arguments: r#"{"city":"Rome"}"#.into(),
+                        signature: None,
+                    },
+                ],
+            },
+            Message {
+                role: Role::User,
+                content: vec![
+                    Part::ToolResult {
+                        id: "t1".into(),
+                        name: Some("get_weather".into()),
+                        content: vec![ToolResultContent::Text("sunny".into())],
+                        is_error: false,
+                    },
+                    Part::ToolResult {
+                        id: "t2".into(),
+                        name: Some("get_weather".into()),
+                        content: vec![
+                            ToolResultContent::Json(json!({"e": 1})),
+                            ToolResultContent::Image(ImageSource::Base64 {
+                                media_type: "image/webp".into(),
+                                data: "UklG".into(),
+                            }),
+                        ],
+                        is_error: true,
+                    },
+                ],
+            },
+        ],
+        tools: vec![Tool {
+            name: "get_weather".into(),
+            description: None,
+            parameters: json!({"type": "object"}),
+            extra: Extra::default(),
+        }],
+        tool_choice: Some(ToolChoice::Named("get_weather".into())),
+        max_tokens: Some(100),
+        temperature: Some(0.5),
+        top_p: Some(1.0),
+        top_k: Some(5),
+        stop: vec!["STOP".into()],
+        seed: Some(7),
+        response_format: Some(ResponseFormat::JsonSchema {
+            name: "answer".into(),
+            schema: json!({"type": "object", "properties": {"a": {"type": "string"}}}),
+            strict: None,
+        }),
+        reasoning: Some(Reasoning {
+            budget_tokens: Some(2048),
+            effort: Some("high".into()),
+        }),
+        stream: true,
+        include_usage: true,
+        extra,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn canonical_round_trips_through_converse() {
+    let req = rich_request();
+    let body = encode_request(&req).unwrap();
+    let v = value(&body);
+    assert_eq!(
+        v.get("system").unwrap(),
+        &json!([{"text": "sys one"}, {"cachePoint": {"type": "default"}}, {"text": "sys two"}])
+    );
+    assert_eq!(
+        v.get("additionalModelRequestFields").unwrap(),
+        &json!({"anthropic_beta": ["x"], "top_k": 5, "seed": 7,
+                "thinking": {"type": "enabled", "budget_tokens": 2048}})
+    );
+    assert_eq!(
+        v.pointer(&["toolConfig", "toolChoice"]).unwrap(),
+        &json!({"tool": {"name": "get_weather"}})
+    );
+    assert_eq!(
+        v.get("guardrailConfig").unwrap(),
+        &json!({"guardrailIdentifier": "g1", "guardrailVersion": "1"})
+    );
+    assert_eq!(
+        v.pointer(&["outputConfig", "effort"]).unwrap().as_str(),
+        Some("high")
+    );
+    let back = decode_request(&body, Some(MODEL), true).unwrap();
+    assert_eq!(back, req);
+}
+
+#[test]
+fn tool_choices_map_both_ways() {
+    for (tc, wire) in [
+        (ToolChoice::Auto, json!({"auto": {}})),
+        (ToolChoice::Required, json!({"any": {}})),
+        (
+            ToolChoice::Named("f".into()),
+            json!({"tool": {"name": "f"}}),
+        ),
+    ] {
+        let mut r = rich_request();
+        r.tool_choice = Some(tc.clone());
+        let v = value(&encode_request(&r).unwrap());
+        assert_eq!(v.pointer(&["toolConfig", "toolChoice"]).unwrap(), &wire);
+        assert_eq!(
+            decode_request(&encode_request(&r).unwrap(), None, false)
+                .unwrap()
+                .tool_choice,
+            Some(tc)
+        );
+    }
+}
+
+#[test]
+fn tool_choice_none_drops_tool_config() {
+    let mut r = ChatRequest {
+        messages: vec![Message {
+            role: Role::User,
+            content: vec![Part::text("hi")],
+        }],
+        tools: rich_request().tools,
+        tool_choice: Some(ToolChoice::None),
+        ..Default::default()
+    };
+    let v = value(&encode_request(&r).unwrap());
+    assert!(v.get("toolConfig").is_none());
+    // With tool blocks in the history Bedrock needs toolConfig: tools stay, no toolChoice.
+    r.messages = rich_request().messages;
+    let v = value(&encode_request(&r).unwrap());
+    assert!(v.pointer(&["toolConfig", "tools"]).is_some());
+    assert!(v.pointer(&["toolConfig", "toolChoice"]).is_none());
+}
+
+#[test]
+fn image_url_is_a_convert_error_naming_the_field() {
+    let mut r = rich_request();
+    r.messages[0].content[1] = Part::Image {
+        source: ImageSource::Url("https://example.com/cat.png".into()),
+        extra: Extra::default(),
+    };
+    let e = encode_request(&r).unwrap_err();
+    assert_eq!(e.field, "messages[0].content[1].image");
+    assert!(e.message.contains("URL"), "{e}");
+    r.messages[0].content[1] = Part::Image {
+        source: ImageSource::Base64 {
+            media_type: "image/tiff".into(),
+            data: "AA==".into(),
+        },
+        extra: Extra::default(),
+    };
+    assert_eq!(
+        encode_request(&r).unwrap_err().field,
+        "messages[0].content[1].image"
+    );
+}
+
+#[test]
+fn bad_tool_arguments_and_system_images_are_errors() {
+    let mut r = rich_request();
+    r.messages[1].content[3] = Part::ToolCall {
+        id: "t1".into(),
+        name: "f".into(),
+        arguments: "{not json".into(),
+        signature: None,
+    };
+    assert_eq!(
+        encode_request(&r).unwrap_err().field,
+        "messages[1].content[3].arguments"
+    );
+    let mut r = rich_request();
+    r.system.push(Part::RedactedThinking { data: "x".into() });
+    assert_eq!(encode_request(&r).unwrap_err().field, "system[2]");
+}
+
+#[test]
+fn empty_arguments_become_an_empty_object() {
+    let r = ChatRequest {
+        messages: vec![Message {
+            role: Role::Assistant,
+            content: vec![Part::ToolCall {
+                id: "a".into(),
+                name: "f".into(),
+                arguments: String::new(),
+                signature: None,
+            }],
+        }],
+        ..Default::default()
+    };
+    let v = value(&encode_request(&r).unwrap());
+    assert_eq!(
+        v.pointer(&sonic_rs::pointer![
+            "messages", 0, "content", 0, "toolUse", "input"
+        ])
+        .unwrap(),
+        &json!({})
+    );
+}
+
+#[test]
+fn anthropic_cache_control_becomes_a_cache_point() {
+    let mut e = Extra::new(Format::Anthropic);
+    e.push("cache_control", json!({"type": "ephemeral"}));
+    let r = ChatRequest {
+        messages: vec![Message {
+            role: Role::User,
+            content: vec![Part::Text {
+                text: "long doc".into(),
+                extra: e,
+            }],
+        }],
+        ..Default::default()
+    };
+    let v = value(&encode_request(&r).unwrap());
+    assert_eq!(
+        v.pointer(&sonic_rs::pointer!["messages", 0, "content"])
+            .unwrap(),
+        &json!([{"text": "long doc"}, {"cachePoint": {"type": "default"}}])
+    );
+}
+
+#[test]
+fn same_role_messages_are_merged_and_empty_text_skipped() {
+    let r = ChatRequest {
+        messages: vec![
+            Message {
+                role: Role::User,
+                content: vec![Part::text("a")],
+            },
+            Message {
+                role: Role::User,
+                content: vec![Part::text(""), Part::text("b")],
+            },
+        ],
+        ..Default::default()
+    };
+    let v = value(&encode_request(&r).unwrap());
+    assert_eq!(
+        v.get("messages").unwrap(),
+        &json!([{"role": "user", "content": [{"text": "a"}, {"text": "b"}]}])
+    );
+}
+
+#[test]
+fn json_object_format_round_trips() {
+    let r = ChatRequest {
+        response_format: Some(ResponseFormat::JsonObject),
+        ..Default::default()
+    };
+    let body = encode_request(&r).unwrap();
+    assert_eq!(
+        decode_request(&body, None, false).unwrap().response_format,
+        Some(ResponseFormat::JsonObject)
+    );
+}
+
+#[test]
+fn cache_points_attach_to_tools_and_come_back() {
+    let body = br#"{"messages":[{"role":"user","content":[{"text":"doc"},{"cachePoint":{"type":"default"}}]}],
+        "toolConfig":{"tools":[{"toolSpec":{"name":"f","inputSchema":{"json":{}},"strict":true}},{"cachePoint":{"type":"default"}}]}}"#;
+    let r = decode_request(body, Some("m"), false).unwrap();
+    assert_eq!(
+        r.tools[0].extra.get("cachePoint"),
+        Some(&json!({"type": "default"}))
+    );
+    let out = value(&encode_request(&r).unwrap());
+    let want = value(body);
+    assert_same_fields(&out, &want);
+}
+
+#[test]
+fn decode_errors_name_the_field() {
+    let cases: [(&[u8], &str); 9] = [
+        (br#"{"messages":[{"role":"system","content":[]}]}"#, "messages[0].role"),
+        (
+            br#"{"messages":[{"role":"user","content":[{"text":"a","image":{}}]}]}"#,
+            "messages[0].content[0]",
+        ),
+        (
+            br#"{"messages":[{"role":"user","content":[{}]}]}"#,
+            "messages[0].content[0]",
+        ),
+        (
+            br#"{"messages":[{"role":"user","content":[{"document":{"name":"d"}}]}]}"#,
+            "messages[0].content[0].document",
+        ),
+        (
+            br#"{"messages":[{"role":"user","content":[{"image":{"format":"png","source":{"s3Location":{"uri":"s3://b/k"}}}}]}]}"#,
+            "messages[0].content[0].image.source.s3Location",
+        ),
+        (
+            br#"{"messages":[{"role":"assistant","content":[{"toolUse":{"name":"f","input":{}}}]}]}"#,
+            "messages[0].content[0].toolUse.toolUseId",
+        ),
+        (br#"{"inferenceConfig":{"maxTokens":-1}}"#, "inferenceConfig.maxTokens"),
+        (br#"{"toolConfig":{"toolChoice":{"none":{}}}}"#, "toolConfig.toolChoice.none"),
+        (br#"[1]"#, ""),
+    ];
+    for (body, field) in cases {
+        let e = decode_request(body, Some("m"), false).unwrap_err();
+        assert_eq!(e.field, field, "{}", String::from_utf8_lossy(body));
+    }
+}
+
+#[test]
+fn unknown_top_level_fields_are_bedrock_extras() {
+    let body = br#"{"messages":[],"requestMetadata":{"k":"v"},"performanceConfig":{"latency":"optimized"}}"#;
+    let r = decode_request(body, Some("m"), false).unwrap();
+    assert_eq!(r.extra.format, Some(Format::Bedrock));
+    assert_eq!(r.extra.get("requestMetadata"), Some(&json!({"k": "v"})));
+    let out = value(&encode_request(&r).unwrap());
+    assert_same_fields(&out, &value(body));
+    // Not applied for another target format.
+    let mut other = r.clone();
+    other.extra.format = Some(Format::OpenAi);
+    assert!(value(&encode_request(&other).unwrap())
+        .get("requestMetadata")
+        .is_none());
+}
+
+#[test]
+fn finish_reasons_map_both_ways() {
+    for (wire, canon) in [
+        ("end_turn", FinishReason::Stop),
+        ("tool_use", FinishReason::ToolCalls),
+        ("max_tokens", FinishReason::Length),
+        ("stop_sequence", FinishReason::StopSequence),
+        ("content_filtered", FinishReason::ContentFilter),
+    ] {
+        assert_eq!(finish_from_bedrock(wire), canon);
+        assert_eq!(finish_to_bedrock(&canon), wire);
+    }
+    assert_eq!(
+        finish_from_bedrock("guardrail_intervened"),
+        FinishReason::ContentFilter
+    );
+    let o = finish_from_bedrock("malformed_tool_use");
+    assert_eq!(o, FinishReason::Other("malformed_tool_use".into()));
+    assert_eq!(finish_to_bedrock(&o), "malformed_tool_use");
+    assert_eq!(
+        finish_to_bedrock(&FinishReason::Other("pause_turn".into())),
+        "end_turn"
+    );
+}
+
+#[test]
+fn response_with_tools_reasoning_cache_usage_round_trips() {
+    let resp = ChatResponse {
+        id: String::new(),
+        model: String::new(),
+        content: vec![
+            Part::Thinking {
+                text: "think".into(),
+                signature: Some("s".into()),
+            },
+            Part::text("Let me check."),
+            Part::ToolCall {
+                id: "call_0".into(),
+                name: "get_weather".into(),
+                arguments: r#"{"city":"Paris"}"#.into(),
+                signature: None,
+            },
+        ],
+        finish: FinishReason::ToolCalls,
+        usage: Usage {
+            input: 10,
+            output: 5,
+            cache_read: 100,
+            cache_write: 3,
+            reasoning: 0,
+        },
+        stop_sequence: None,
+        created: 0,
+    };
+    let body = encode_response(&resp);
+    let v = value(&body);
+    assert_eq!(
+        v.get("usage").unwrap(),
+        &json!({"inputTokens": 10, "outputTokens": 5, "totalTokens": 118,
+                "cacheReadInputTokens": 100, "cacheWriteInputTokens": 3})
+    );
+    assert_eq!(v.get("stopReason").unwrap().as_str(), Some("tool_use"));
+    assert_eq!(decode_response(&body).unwrap(), resp);
+}
+
+#[test]
+fn stop_sequence_round_trips() {
+    let resp = ChatResponse {
+        id: String::new(),
+        model: String::new(),
+        content: vec![Part::text("a")],
+        finish: FinishReason::StopSequence,
+        usage: Usage::default(),
+        stop_sequence: Some("END".into()),
+        created: 0,
+    };
+    assert_eq!(decode_response(&encode_response(&resp)).unwrap(), resp);
+}
+
+#[test]
+fn errors_carry_the_error_type_header() {
+    for (status, name) in [
+        (400, "ValidationException"),
+        (403, "AccessDeniedException"),
+        (404, "ResourceNotFoundException"),
+        (408, "ModelTimeoutException"),
+        (424, "ModelErrorException"),
+        (429, "ThrottlingException"),
+        (500, "InternalServerException"),
+        (503, "ServiceUnavailableException"),
+        (401, "UnrecognizedClientException"),
+        (504, "ModelTimeoutException"),
+        (529, "ServiceUnavailableException"),
+        (502, "InternalServerException"),
+    ] {
+        let fault = UpstreamFault {
+            status,
+            kind: FaultKind::from_status(status),
+            message: "boom".into(),
+        };
+        let r = encode_error(&fault);
+        assert_eq!(r.status, status);
+        assert_eq!(r.content_type, "application/json");
+        assert_eq!(
+            r.headers,
+            vec![(
+                "x-amzn-ErrorType",
+                format!("{name}:http://internal.amazon.com/coral/com.amazon.bedrock/")
+            )]
+        );
+        assert_eq!(r.body, br#"{"message":"boom"}"#);
+    }
+}
+
+#[test]
+fn upstream_errors_decode() {
+    let f = decode_error(400, ERROR);
+    assert_eq!(
+        f,
+        UpstreamFault {
+            status: 400,
+            kind: FaultKind::InvalidRequest,
+            message: "The provided model identifier is invalid.".into()
+        }
+    );
+    let f = decode_error(
+        400,
+        br#"{"__type":"com.amazon.coral.service#ThrottlingException:http://x/","Message":"slow"}"#,
+    );
+    assert_eq!(
+        (f.kind, f.message.as_str()),
+        (FaultKind::RateLimited, "slow")
+    );
+    let f = decode_error(
+        403,
+        br#"{"message":"bad sig","code":"InvalidSignatureException"}"#,
+    );
+    assert_eq!(f.kind, FaultKind::Authentication);
+    let f = decode_error(502, b"<html>Bad Gateway</html>");
+    assert_eq!(
+        (f.kind, f.message.as_str()),
+        (FaultKind::Server, "<html>Bad Gateway</html>")
+    );
+    assert_eq!(decode_error(503, b"").message, "upstream answered HTTP 503");
+    // Encoding then decoding keeps the kind for modeled statuses.
+    for status in [400, 403, 404, 408, 424, 429, 500, 503] {
+        let fault = UpstreamFault {
+            status,
+            kind: FaultKind::from_status(status),
+            message: "m".into(),
+        };
+        let r = encode_error(&fault);
+        let name = r.headers[0].1.split(':').next().unwrap().to_string();
+        let body = format!(r#"{{"__type":"{name}","message":"m"}}"#);
+        let kind = decode_error(status, body.as_bytes()).kind;
+        let expect = if status == 424 {
+            FaultKind::Server
+        } else {
+            FaultKind::from_status(status)
+        };
+        assert_eq!(kind, expect, "{status}");
+    }
+}
+
+#[test]
+fn every_prefix_of_every_fixture_is_handled_without_panic() {
+    for fixture in [REQUEST, RESPONSE, ERROR] {
+        for i in 0..=fixture.len() {
+            let b = &fixture[..i];
+            let _ = decode_request(b, Some("m"), false);
+            let _ = decode_response(b);
+            let _ = decode_error(500, b);
+            let _ = parse_path(std::str::from_utf8(b).unwrap_or(""));
+        }
+    }
+    // Wrong types everywhere.
+    for body in [
+        &br#"{"messages":{"role":"user"}}"#[..],
+        br#"{"messages":[{"role":"user","content":"hi"}]}"#,
+        br#"{"system":"be brief"}"#,
+        br#"{"toolConfig":{"tools":{}}}"#,
+        br#"{"toolConfig":{"tools":[{"toolSpec":{"name":1}}]}}"#,
+        br#"{"additionalModelRequestFields":{"top_k":1e99,"seed":"x"}}"#,
+        br#"{"outputConfig":{"textFormat":{"structure":{"jsonSchema":{"schema":"{"}}}}}"#,
+        br#"{"inferenceConfig":{"stopSequences":[1]}}"#,
+        br#"{"output":{"message":{"content":[{"reasoningContent":{"reasoningText":{}}}]}},"usage":"x"}"#,
+    ] {
+        let _ = decode_request(body, None, false);
+        let _ = decode_response(body);
+    }
+}

@@ -1,0 +1,132 @@
+//! Bedrock Runtime as the mock speaks it (PROTOCOLS 5.1-5.3, 5.6): `POST [/bedrock]/model/{id}/
+//! converse` answers through the format-independent scenarios (`scenario::respond`), so the
+//! model id picks the scenario exactly as in every other format's mock.
+//!
+//! Not yet served, answered 501 in Bedrock's error shape: `converse-stream` and
+//! `invoke-with-response-stream` (streaming is a later issue) and `invoke`, whose body is the
+//! model vendor's native JSON (Anthropic Messages for `anthropic.` ids, PROTOCOLS 5.5) and waits
+//! for the Anthropic codec.
+
+use super::{scenario, MockReply};
+use crate::canonical::{FaultKind, UpstreamFault};
+use crate::formats::bedrock::{self, Operation};
+use crate::http::Method;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A request id in the UUID shape Bedrock uses for `x-amzn-RequestId`.
+fn request_id() -> String {
+    let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    format!("6d9f0c1e-0000-4000-8000-{n:012x}")
+}
+
+fn fault_reply(status: u16, message: String, id: String) -> MockReply {
+    let e = bedrock::encode_error(&UpstreamFault {
+        status,
+        kind: FaultKind::from_status(status),
+        message,
+    });
+    error_reply(e, id)
+}
+
+fn error_reply(e: crate::canonical::ErrorReply, id: String) -> MockReply {
+    let mut headers = e.headers;
+    headers.push(("x-amzn-RequestId", id));
+    MockReply {
+        status: e.status,
+        content_type: e.content_type,
+        headers,
+        body: e.body,
+    }
+}
+
+/// Answers a Bedrock Runtime request, or None when `path` is not a Bedrock route.
+pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
+    let (model, op) = bedrock::parse_path(path)?;
+    let id = request_id();
+    if method != Method::Post {
+        return Some(fault_reply(
+            404,
+            format!("no route for {} {path}", method.as_str()),
+            id,
+        ));
+    }
+    if op != Operation::Converse {
+        let why = match op {
+            Operation::Invoke => {
+                "InvokeModel (model-native bodies) is not implemented by the mock yet"
+            }
+            _ => "streaming operations are not implemented by the mock yet",
+        };
+        return Some(fault_reply(501, why.into(), id));
+    }
+    let req = match bedrock::decode_request(body, Some(&model), false) {
+        Ok(r) => r,
+        Err(e) => return Some(fault_reply(400, e.to_string(), id)),
+    };
+    Some(match scenario::respond(&req, &id) {
+        Ok(resp) => MockReply {
+            status: 200,
+            content_type: "application/json",
+            headers: vec![("x-amzn-RequestId", id)],
+            body: bedrock::encode_response(&resp),
+        },
+        Err(fault) => error_reply(bedrock::encode_error(&fault), id),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sonic_rs::JsonValueTrait;
+
+    fn post(path: &str, body: &str) -> MockReply {
+        serve(Method::Post, path, body.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn converse_echoes_through_the_scenarios() {
+        let r = post(
+            "/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse",
+            r#"{"messages":[{"role":"user","content":[{"text":"hi there"}]}]}"#,
+        );
+        assert_eq!(r.status, 200);
+        let v: sonic_rs::Value = sonic_rs::from_slice(&r.body).unwrap();
+        assert_eq!(
+            v.pointer(&sonic_rs::pointer![
+                "output", "message", "content", 0, "text"
+            ])
+            .and_then(|t| t.as_str()),
+            Some("echo: hi there")
+        );
+        assert_eq!(
+            v.get("stopReason").and_then(|t| t.as_str()),
+            Some("end_turn")
+        );
+        assert!(r.headers.iter().any(|(n, _)| *n == "x-amzn-RequestId"));
+    }
+
+    #[test]
+    fn errors_are_bedrock_shaped() {
+        let r = post(
+            "/bedrock/model/error-429/converse",
+            r#"{"messages":[{"role":"user","content":[{"text":"x"}]}]}"#,
+        );
+        assert_eq!(r.status, 429);
+        assert!(r
+            .headers
+            .iter()
+            .any(|(n, v)| *n == "x-amzn-ErrorType" && v.starts_with("ThrottlingException:")));
+        let r = post("/model/m/converse", "{not json");
+        assert_eq!(r.status, 400);
+        assert!(r.headers[0].1.starts_with("ValidationException:"));
+        let r = post("/model/anthropic.claude-v2/invoke", "{}");
+        assert_eq!(r.status, 501);
+        assert_eq!(
+            serve(Method::Get, "/model/m/converse", b"").unwrap().status,
+            404
+        );
+        assert!(serve(Method::Post, "/v1/chat/completions", b"{}").is_none());
+    }
+}

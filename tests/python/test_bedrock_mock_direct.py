@@ -1,0 +1,189 @@
+"""boto3's bedrock-runtime client pointed straight at sluice-mock: proves the mock speaks the
+Converse wire format (PROTOCOLS 5.1-5.3, 5.6) as botocore parses it, including SigV4-signed
+requests, a percent-encoded model id (`:` -> `%3A`) and modeled exceptions via x-amzn-ErrorType.
+"""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.config import Config
+
+MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+
+WEATHER_TOOL = {
+    "toolSpec": {
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "inputSchema": {
+            "json": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            }
+        },
+    }
+}
+
+# 1x1 transparent PNG.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6300010000050001"
+    "0d0a2db40000000049454e44ae426082"
+)
+
+
+@pytest.fixture(scope="module")
+def client(sluice_mock):
+    sent: list[str] = []
+    c = boto3.client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        endpoint_url=sluice_mock.base,
+        aws_access_key_id="x",
+        aws_secret_access_key="y",
+        config=Config(retries={"total_max_attempts": 1}, read_timeout=10, connect_timeout=5),
+    )
+    c.meta.events.register("before-send.bedrock-runtime", lambda request, **_: sent.append(request.url))
+    c.sent_urls = sent  # type: ignore[attr-defined]
+    return c
+
+
+def user(text: str) -> dict:
+    return {"role": "user", "content": [{"text": text}]}
+
+
+def test_simple_chat_with_percent_encoded_model_id(client):
+    r = client.converse(modelId=MODEL, messages=[user("hello there")])
+    assert client.sent_urls[-1].endswith(
+        "/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse"
+    )
+    assert r["output"]["message"]["role"] == "assistant"
+    assert r["output"]["message"]["content"] == [{"text": "echo: hello there"}]
+    assert r["stopReason"] == "end_turn"
+    assert r["usage"]["inputTokens"] == 2
+    assert r["usage"]["outputTokens"] == 3
+    assert r["usage"]["totalTokens"] == 5
+    assert isinstance(r["metrics"]["latencyMs"], int)
+    assert r["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert r["ResponseMetadata"]["RequestId"]
+
+
+def test_system_and_multi_turn(client):
+    r = client.converse(
+        modelId=MODEL,
+        system=[{"text": "Be brief"}],
+        messages=[user("first"), {"role": "assistant", "content": [{"text": "ok"}]}, user("second one")],
+        inferenceConfig={"maxTokens": 100, "temperature": 0.2, "topP": 0.9},
+        additionalModelRequestFields={"top_k": 40},
+    )
+    assert r["output"]["message"]["content"] == [{"text": "echo: second one"}]
+    # System (2) + first (1) + ok (1) + second one (2) words.
+    assert r["usage"]["inputTokens"] == 6
+
+
+def test_stop_sequence(client):
+    r = client.converse(
+        modelId=MODEL,
+        messages=[user("alpha beta END gamma")],
+        inferenceConfig={"stopSequences": ["END"]},
+    )
+    assert r["stopReason"] == "stop_sequence"
+    assert r["output"]["message"]["content"] == [{"text": "echo: alpha beta "}]
+
+
+def test_tool_call_and_result_round_trip(client):
+    model = "us.anthropic.claude-tool-v1:0"
+    tool_config = {"tools": [WEATHER_TOOL], "toolChoice": {"auto": {}}}
+    messages = [user("Weather in Paris?")]
+    r = client.converse(modelId=model, messages=messages, toolConfig=tool_config)
+    assert r["stopReason"] == "tool_use"
+    content = r["output"]["message"]["content"]
+    assert content[0] == {"text": "Let me check."}
+    call = content[1]["toolUse"]
+    assert call["name"] == "get_weather"
+    assert call["input"] == {"city": "Paris"}
+    assert call["toolUseId"]
+
+    messages.append(r["output"]["message"])
+    messages.append(
+        {
+            "role": "user",
+            "content": [
+                {
+                    "toolResult": {
+                        "toolUseId": call["toolUseId"],
+                        "content": [{"json": {"forecast": "sunny"}}],
+                        "status": "success",
+                    }
+                }
+            ],
+        }
+    )
+    r = client.converse(modelId=model, messages=messages, toolConfig=tool_config)
+    assert r["stopReason"] == "end_turn"
+    assert r["output"]["message"]["content"] == [{"text": 'tool said: {"forecast":"sunny"}'}]
+
+
+def test_parallel_tool_calls(client):
+    r = client.converse(
+        modelId="anthropic.claude-parallel-v1:0",
+        messages=[user("Weather in Paris and Rome?")],
+        toolConfig={"tools": [WEATHER_TOOL], "toolChoice": {"any": {}}},
+    )
+    assert r["stopReason"] == "tool_use"
+    calls = [b["toolUse"] for b in r["output"]["message"]["content"]]
+    assert [c["input"]["city"] for c in calls] == ["Paris", "Rome"]
+    assert len({c["toolUseId"] for c in calls}) == 2
+
+
+def test_image_bytes(client):
+    r = client.converse(
+        modelId="anthropic.claude-image-v1:0",
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"text": "What is this?"},
+                    {"image": {"format": "png", "source": {"bytes": PNG}}},
+                    {"image": {"format": "jpeg", "source": {"bytes": b"\xff\xd8\xff\xe0"}}},
+                ],
+            }
+        ],
+    )
+    assert r["output"]["message"]["content"] == [{"text": "I see 2 images"}]
+
+
+def test_length_finish(client):
+    r = client.converse(modelId="anthropic.claude-length-v1:0", messages=[user("one two three four")])
+    assert r["stopReason"] == "max_tokens"
+    assert r["output"]["message"]["content"] == [{"text": "echo: one two"}]
+
+
+@pytest.mark.parametrize(
+    ("model", "exc", "status"),
+    [
+        ("error-429", "ThrottlingException", 429),
+        ("error-400", "ValidationException", 400),
+        ("error-500", "InternalServerException", 500),
+        ("error-503", "ServiceUnavailableException", 503),
+        ("error-403", "AccessDeniedException", 403),
+        ("error-404", "ResourceNotFoundException", 404),
+    ],
+)
+def test_errors_raise_modeled_exceptions(client, model, exc, status):
+    cls = getattr(client.exceptions, exc)
+    with pytest.raises(cls) as info:
+        client.converse(modelId=f"anthropic.{model}:0", messages=[user("x")])
+    err = info.value.response
+    assert err["Error"]["Code"] == exc
+    assert err["Error"]["Message"] == f"mock error {status} requested by model name"
+    assert err["ResponseMetadata"]["HTTPStatusCode"] == status
+    assert err["ResponseMetadata"]["RequestId"]
+
+
+def test_invoke_is_not_implemented_yet(client):
+    # InvokeModel (Anthropic-native bodies) waits for the Anthropic codec: a clean 501, not a hang.
+    with pytest.raises(client.exceptions.ClientError) as info:
+        client.invoke_model(modelId=MODEL, body=b'{"anthropic_version":"bedrock-2023-05-31"}')
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
