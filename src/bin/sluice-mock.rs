@@ -34,6 +34,16 @@ struct Knobs {
     fail_every: u64,
 }
 
+type FormatMock = fn(Method, &str, &[u8]) -> Option<sluice::mock::MockReply>;
+
+/// The non-OpenAI formats' mocks (OpenAI is served below, with streaming).
+const FORMAT_MOCKS: [FormatMock; 4] = [
+    sluice::mock::anthropic::serve,
+    sluice::mock::gemini::serve,
+    sluice::mock::cohere::serve,
+    sluice::mock::bedrock::serve,
+];
+
 /// Requests seen across all workers (for --fail-every).
 static SEEN: AtomicU64 = AtomicU64::new(0);
 /// Open client connections across all workers (for tests: did the gateway close its upstream?).
@@ -83,14 +93,11 @@ impl Handler for MockServer {
                 .send_full(200, &[("content-type", json_ct)], Bytes::from(body), false)
                 .await;
         }
-        // Per-format mocks:
-        if let Some(r) = sluice::mock::anthropic::serve(req.method, path, &req.body) {
-            return reply(conn, r, ka).await;
-        }
-        if let Some(r) = sluice::mock::gemini::serve(req.method, path, &req.body) {
-        if let Some(r) = sluice::mock::cohere::serve(req.method, path, &req.body) {
-        if let Some(r) = sluice::mock::bedrock::serve(req.method, path, &req.body) {
-            return reply(conn, r, ka).await;
+        // Per-format mocks: each answers only its own routes.
+        for serve in FORMAT_MOCKS {
+            if let Some(r) = serve(req.method, path, &req.body) {
+                return reply(conn, r, ka).await;
+            }
         }
         if req.method == Method::Get && path == "/health" {
             return conn

@@ -17,9 +17,9 @@
 //! only the model spliced (`proxy::passthrough`).
 
 pub mod anthropic;
-pub mod gemini;
-pub mod cohere;
 pub mod bedrock;
+pub mod cohere;
+pub mod gemini;
 pub mod openai;
 
 /// A wire dialect.
@@ -83,13 +83,45 @@ static GEMINI: Codec = Codec {
     encode_error: gemini::encode_error,
 };
 
-/// The codec of a format, if this build has it.
+static OPENAI: Codec = Codec {
+    decode_request: openai::decode_request,
+    encode_request: openai::encode_request,
+    request_path: openai::request_path,
+    decode_response: openai::decode_response,
+    encode_response: openai::encode_response,
+    decode_error: openai::decode_error,
+    encode_error: openai::encode_fault,
+};
+
+static BEDROCK: Codec = Codec {
+    decode_request: bedrock::decode_request,
+    encode_request: bedrock::encode_request,
+    request_path: bedrock::request_path,
+    decode_response: bedrock::decode_response,
+    encode_response: bedrock::encode_response,
+    decode_error: bedrock::decode_error,
+    encode_error: bedrock::encode_error,
+};
+
+static COHERE: Codec = Codec {
+    decode_request: cohere::decode_request,
+    encode_request: cohere::encode_request,
+    request_path: cohere::request_path,
+    decode_response: cohere::decode_response,
+    encode_response: cohere::encode_response,
+    decode_error: cohere::decode_error,
+    encode_error: cohere::encode_error,
+};
+
+/// The codec of a format.
 pub fn codec(format: Format) -> Option<&'static Codec> {
-    match format {
-        Format::Anthropic => Some(&ANTHROPIC),
-        Format::Gemini => Some(&GEMINI),
-        _ => None,
-    }
+    Some(match format {
+        Format::OpenAi => &OPENAI,
+        Format::Anthropic => &ANTHROPIC,
+        Format::Gemini => &GEMINI,
+        Format::Bedrock => &BEDROCK,
+        Format::Cohere => &COHERE,
+    })
 }
 
 /// Renders a gateway error in the client's format (OpenAI keeps its `param` field).

@@ -5,9 +5,9 @@
 //! model name (`error-429`, `error-500`, ...), so tests need no extra control channel.
 
 pub mod anthropic;
-pub mod gemini;
-pub mod cohere;
 pub mod bedrock;
+pub mod cohere;
+pub mod gemini;
 pub mod openai;
 pub mod scenario;
 

@@ -322,6 +322,33 @@ impl Worker {
     }
 }
 
+/// SigV4 headers for a Bedrock provider configured with AWS credentials (none otherwise).
+pub fn sigv4_headers(
+    provider: &crate::config::Provider,
+    path: &str,
+    body: &[u8],
+    content_type: Option<&str>,
+) -> Result<Vec<(String, String)>, GatewayError> {
+    let (Some(aws), Some(origin)) = (&provider.aws, &provider.origin) else {
+        return Ok(Vec::new());
+    };
+    let signed: Vec<(&str, &str)> = content_type
+        .map(|c| ("content-type", c))
+        .into_iter()
+        .collect();
+    crate::formats::bedrock::sigv4::sign(
+        "POST",
+        &origin.authority,
+        path,
+        &signed,
+        body,
+        aws,
+        &aws.region,
+        std::time::SystemTime::now(),
+    )
+    .map_err(|e| GatewayError::NotImplemented(format!("cannot sign the Bedrock request: {e}")))
+}
+
 impl crate::runtime::Housekeeping for Worker {
     fn tick(&self) {
         self.pool.sweep();

@@ -179,7 +179,19 @@ pub async fn forward(
             None,
         ));
     };
-    let headers = forwarded_headers(req, provider, key_index);
+    let mut headers = forwarded_headers(req, provider, key_index);
+    let signed;
+    if provider.aws.is_some() {
+        // SigV4 covers the body, so sign exactly what is sent (the body is never spliced for
+        // Bedrock: its model is in the path).
+        let joined: Vec<u8> = body.iter().flat_map(|b| b.iter().copied()).collect();
+        signed = super::sigv4_headers(provider, path, &joined, req.header_str("content-type"))
+            .map_err(|e| (e, None))?;
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
+        for (n, v) in &signed {
+            headers.push((n, v.as_bytes()));
+        }
+    }
     let out = OutRequest {
         method: req.method.as_str(),
         path,

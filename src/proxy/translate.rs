@@ -150,6 +150,11 @@ pub async fn forward(
     if provider.kind == ProviderKind::Anthropic {
         headers.push(("anthropic-version", ANTHROPIC_VERSION.as_bytes()));
     }
+    let signed = super::sigv4_headers(provider, &path, &body, Some("application/json"))
+        .map_err(|e| (e, None))?;
+    for (n, v) in &signed {
+        headers.push((n, v.as_bytes()));
+    }
     let parts = [Bytes::from(body)];
     let out = OutRequest {
         method: "POST",

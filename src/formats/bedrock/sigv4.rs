@@ -12,24 +12,8 @@ use std::time::SystemTime;
 /// The credential scope's service name for Bedrock Runtime.
 pub const SERVICE: &str = "bedrock";
 
-/// Static AWS credentials (an access key pair, plus a session token for temporary ones).
-#[derive(Clone, PartialEq, Eq)]
-pub struct AwsCredentials {
-    pub access_key_id: String,
-    pub secret_access_key: String,
-    pub session_token: Option<String>,
-}
-
-impl std::fmt::Debug for AwsCredentials {
-    // Secrets never reach logs.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AwsCredentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"***")
-            .field("session_token", &self.session_token.as_ref().map(|_| "***"))
-            .finish()
-    }
-}
+/// Credentials come from the provider's config (`aws_*` keys), already resolved.
+pub use crate::config::AwsCredentials;
 
 /// Signs one request and returns the headers to add: `authorization`, `x-amz-date`, and
 /// `x-amz-security-token` when the credentials carry a session token.
@@ -109,6 +93,7 @@ mod tests {
             access_key_id: "AKIDEXAMPLE".into(),
             secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
             session_token: token.map(str::to_string),
+            region: "us-east-1".into(),
         }
     }
 
