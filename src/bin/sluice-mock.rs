@@ -149,21 +149,23 @@ impl Handler for MockServer {
                 .await;
         }
         let events = match (path, peek.stream) {
-            ("/v1/chat/completions" | "/chat/completions", false) => {
-                let plan = openai::plan_chat(&req.body, &model, false);
-                let body = Bytes::from(openai::chat_completion(&plan));
-                return conn
-                    .send_full(
-                        200,
-                        &[("content-type", json_ct), ("x-request-id", b"req_mock")],
-                        body,
-                        ka,
-                    )
-                    .await;
-            }
-            ("/v1/chat/completions" | "/chat/completions", true) => {
-                let plan = openai::plan_chat(&req.body, &model, peek.include_usage);
-                openai::chat_stream_events(&plan, k.chunks)
+            ("/v1/chat/completions" | "/chat/completions", stream) => {
+                match openai::chat(&req.body, None) {
+                    openai::ChatOutcome::Answer(resp) if !stream => {
+                        let body = Bytes::from(openai::chat_completion(&resp));
+                        let headers: [(&str, &[u8]); 2] =
+                            [("content-type", json_ct), ("x-request-id", b"req_mock")];
+                        return conn.send_full(200, &headers, body, ka).await;
+                    }
+                    openai::ChatOutcome::Answer(resp) => {
+                        openai::chat_stream_events(&resp, k.chunks, peek.include_usage)
+                    }
+                    openai::ChatOutcome::Error { status, body } => {
+                        return conn
+                            .send_full(status, &[("content-type", json_ct)], Bytes::from(body), ka)
+                            .await;
+                    }
+                }
             }
             ("/v1/completions" | "/completions", false) => {
                 let body = Bytes::from(openai::completion(&req.body, &model));

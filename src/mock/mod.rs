@@ -11,8 +11,6 @@ pub mod gemini;
 pub mod openai;
 pub mod scenario;
 
-use sonic_rs::{JsonContainerTrait, JsonValueTrait};
-
 /// A complete mock answer in some format (non-streaming).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MockReply {
@@ -45,44 +43,6 @@ impl Scenario {
         }
         Scenario::Echo
     }
-}
-
-/// Text of one OpenAI-style `content` value (string or array of parts).
-fn content_text(content: &sonic_rs::Value) -> String {
-    if let Some(s) = content.as_str() {
-        return s.to_string();
-    }
-    let mut out = String::new();
-    if let Some(parts) = content.as_array() {
-        for p in parts.iter() {
-            if let Some(t) = p.get("text").and_then(|t| t.as_str()) {
-                if !out.is_empty() {
-                    out.push(' ');
-                }
-                out.push_str(t);
-            }
-        }
-    }
-    out
-}
-
-/// The last user message's text and the word count over all messages.
-pub fn read_messages(body: &[u8]) -> (String, usize) {
-    let Ok(v) = sonic_rs::from_slice::<sonic_rs::Value>(body) else {
-        return (String::new(), 0);
-    };
-    let mut last_user = String::new();
-    let mut words = 0;
-    if let Some(msgs) = v.get("messages").and_then(|m| m.as_array()) {
-        for m in msgs.iter() {
-            let text = m.get("content").map(content_text).unwrap_or_default();
-            words += word_count(&text);
-            if m.get("role").and_then(|r| r.as_str()) == Some("user") {
-                last_user = text;
-            }
-        }
-    }
-    (last_user, words)
 }
 
 pub fn word_count(s: &str) -> usize {
@@ -136,13 +96,5 @@ mod tests {
             assert!(p.len() <= n);
             assert_eq!(p.concat(), t);
         }
-    }
-
-    #[test]
-    fn last_user_message_is_found() {
-        let b = br#"{"messages":[{"role":"system","content":"be brief"},{"role":"user","content":[{"type":"text","text":"hello there"}]}]}"#;
-        let (t, w) = read_messages(b);
-        assert_eq!(t, "hello there");
-        assert_eq!(w, 4);
     }
 }

@@ -1,6 +1,7 @@
 //! OpenAI wire format as the mock speaks it (PROTOCOLS 2.3-2.7, 2.9).
 
-use super::{read_messages, split_pieces, unix_now, word_count};
+use super::{split_pieces, unix_now, word_count};
+use crate::canonical::{ChatResponse, Part};
 use crate::formats::openai::types::*;
 use sonic_rs::{json, JsonValueTrait};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,67 +12,53 @@ fn next_id(prefix: &str) -> String {
     format!("{prefix}-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed))
 }
 
-/// A parsed chat request, as much as the mock needs.
-pub struct ChatPlan {
-    pub model: String,
-    pub reply: String,
-    pub prompt_tokens: usize,
-    pub completion_tokens: usize,
-    pub include_usage: bool,
+/// A chat answer from the shared scenarios: the canonical response, or the HTTP error to send.
+pub enum ChatOutcome {
+    Answer(ChatResponse),
+    Error { status: u16, body: Vec<u8> },
 }
 
-pub fn plan_chat(body: &[u8], model: &str, include_usage: bool) -> ChatPlan {
-    let (last, prompt_tokens) = read_messages(body);
-    let reply = format!("echo: {last}");
-    ChatPlan {
-        model: model.to_string(),
-        completion_tokens: word_count(&reply),
-        reply,
-        prompt_tokens,
-        include_usage,
+/// Decodes an OpenAI chat request and runs the shared scenario on it (`model` overrides the
+/// body's model, as routing does).
+pub fn chat(body: &[u8], model: Option<&str>) -> ChatOutcome {
+    let mut req = match crate::formats::openai::decode_request(body, None, false) {
+        Ok(r) => r,
+        Err(e) => {
+            return ChatOutcome::Error {
+                status: 400,
+                body: error_body(400, &e.to_string()),
+            }
+        }
+    };
+    if let Some(m) = model {
+        req.model = m.to_string();
+    }
+    match super::scenario::respond(&req, &next_id("chatcmpl-mock")) {
+        Ok(r) => ChatOutcome::Answer(r),
+        Err(f) => ChatOutcome::Error {
+            status: f.status,
+            body: error_body(f.status, &f.message),
+        },
     }
 }
 
-fn usage(p: &ChatPlan) -> OpenAiUsage {
-    OpenAiUsage::new(p.prompt_tokens as u64, p.completion_tokens as u64, true)
-}
-
 /// Non-streaming chat completion body.
-pub fn chat_completion(p: &ChatPlan) -> Vec<u8> {
-    let id = next_id("chatcmpl-mock");
-    let v = OpenAiChatCompletion {
-        id: &id,
-        object: "chat.completion",
-        created: unix_now(),
-        model: &p.model,
-        system_fingerprint: "fp_sluice_mock",
-        choices: vec![OpenAiChoice {
-            index: 0,
-            message: OpenAiResponseMessage {
-                role: "assistant",
-                content: Some(&p.reply),
-                refusal: None,
-                annotations: [],
-            },
-            logprobs: None,
-            finish_reason: "stop",
-        }],
-        usage: usage(p),
-    };
-    sonic_rs::to_vec(&v).unwrap_or_default()
+pub fn chat_completion(resp: &ChatResponse) -> Vec<u8> {
+    crate::formats::openai::encode_response(resp)
 }
 
-/// The SSE events of a streamed chat completion, each a complete `data: ...\n\n` event, ending
-/// with the usage chunk (when asked) and `data: [DONE]`.
-pub fn chat_stream_events(p: &ChatPlan, chunks: usize) -> Vec<Vec<u8>> {
-    let id = next_id("chatcmpl-mock");
-    let created = unix_now();
+/// The SSE events of a streamed chat completion, following every rule the SDK's accumulator
+/// relies on (PROTOCOLS 2.4): role only in the first delta; each tool call's `id`, `type` and
+/// `name` only in its first delta, `index` on every entry; the usage chunk (when asked) last with
+/// `choices: []`; then `data: [DONE]`.
+pub fn chat_stream_events(resp: &ChatResponse, chunks: usize, include_usage: bool) -> Vec<Vec<u8>> {
+    let created = resp.created;
     let chunk = |delta: OpenAiDelta<'_>, finish: Option<&str>| {
         sse(&OpenAiChatChunk {
-            id: &id,
+            id: &resp.id,
             object: "chat.completion.chunk",
             created,
-            model: &p.model,
+            model: &resp.model,
             system_fingerprint: "fp_sluice_mock",
             choices: vec![OpenAiChunkChoice {
                 index: 0,
@@ -79,7 +66,7 @@ pub fn chat_stream_events(p: &ChatPlan, chunks: usize) -> Vec<Vec<u8>> {
                 logprobs: None,
                 finish_reason: finish,
             }],
-            usage: p.include_usage.then_some(None),
+            usage: include_usage.then_some(None),
         })
     };
     let mut out = Vec::new();
@@ -88,28 +75,81 @@ pub fn chat_stream_events(p: &ChatPlan, chunks: usize) -> Vec<Vec<u8>> {
             role: Some("assistant"),
             content: Some(""),
             refusal_null: true,
+            tool_calls: None,
         },
         None,
     ));
-    for piece in split_pieces(&p.reply, chunks) {
-        out.push(chunk(
-            OpenAiDelta {
-                content: Some(piece),
-                ..Default::default()
-            },
-            None,
-        ));
+    let mut call_index = 0u32;
+    for part in &resp.content {
+        match part {
+            Part::Text { text, .. } => {
+                for piece in split_pieces(text, chunks) {
+                    out.push(chunk(
+                        OpenAiDelta {
+                            content: Some(piece),
+                            ..Default::default()
+                        },
+                        None,
+                    ));
+                }
+            }
+            Part::ToolCall {
+                id,
+                name,
+                arguments,
+                ..
+            } => {
+                let first = OpenAiToolCallDelta {
+                    index: call_index,
+                    id: Some(id),
+                    kind: Some("function"),
+                    function: OpenAiFunctionDelta {
+                        name: Some(name),
+                        arguments: "",
+                    },
+                };
+                out.push(chunk(
+                    OpenAiDelta {
+                        tool_calls: Some(vec![first]),
+                        ..Default::default()
+                    },
+                    None,
+                ));
+                for piece in split_pieces(arguments, 2) {
+                    let more = OpenAiToolCallDelta {
+                        index: call_index,
+                        id: None,
+                        kind: None,
+                        function: OpenAiFunctionDelta {
+                            name: None,
+                            arguments: piece,
+                        },
+                    };
+                    out.push(chunk(
+                        OpenAiDelta {
+                            tool_calls: Some(vec![more]),
+                            ..Default::default()
+                        },
+                        None,
+                    ));
+                }
+                call_index += 1;
+            }
+            _ => {}
+        }
     }
-    out.push(chunk(OpenAiDelta::default(), Some("stop")));
-    if p.include_usage {
+    let finish = crate::formats::openai::finish_reason(&resp.finish);
+    out.push(chunk(OpenAiDelta::default(), Some(finish)));
+    if include_usage {
+        let u = resp.usage;
         out.push(sse(&OpenAiChatChunk {
-            id: &id,
+            id: &resp.id,
             object: "chat.completion.chunk",
             created,
-            model: &p.model,
+            model: &resp.model,
             system_fingerprint: "fp_sluice_mock",
             choices: vec![],
-            usage: Some(Some(usage(p))),
+            usage: Some(Some(OpenAiUsage::new(u.input, u.output, true))),
         }));
     }
     out.push(b"data: [DONE]\n\n".to_vec());
@@ -329,8 +369,10 @@ mod tests {
     #[test]
     fn stream_text_matches_unary_text() {
         let body = br#"{"model":"m","messages":[{"role":"user","content":"one two three"}]}"#;
-        let p = plan_chat(body, "m", true);
-        let events = chat_stream_events(&p, 3);
+        let ChatOutcome::Answer(resp) = chat(body, None) else {
+            panic!("scenario failed")
+        };
+        let events = chat_stream_events(&resp, 3, true);
         let mut text = String::new();
         for e in &events[..events.len() - 1] {
             let v: sonic_rs::Value = sonic_rs::from_slice(&e[6..e.len() - 2]).unwrap();
@@ -349,5 +391,21 @@ mod tests {
             "{}",
             String::from_utf8_lossy(usage_chunk)
         );
+    }
+
+    #[test]
+    fn tool_call_deltas_name_once_and_index_always() {
+        let body = br#"{"model":"tool-model","messages":[{"role":"user","content":"w?"}],"tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}]}"#;
+        let ChatOutcome::Answer(resp) = chat(body, None) else {
+            panic!("scenario failed")
+        };
+        let events = chat_stream_events(&resp, 2, false);
+        let all: String = events
+            .iter()
+            .map(|e| String::from_utf8_lossy(e).to_string())
+            .collect();
+        assert_eq!(all.matches("\"name\":\"get_weather\"").count(), 1, "{all}");
+        assert_eq!(all.matches("\"id\":\"call_mock_0\"").count(), 1, "{all}");
+        assert!(all.contains("\"finish_reason\":\"tool_calls\""), "{all}");
     }
 }

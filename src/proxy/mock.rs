@@ -48,17 +48,26 @@ pub async fn serve(
         return Ok(Outcome { status });
     }
     let events = match (ctx.api.op, peek.stream) {
-        (Operation::Chat, false) => {
-            let plan = openai::plan_chat(&req.body, model, false);
-            return super::send(
-                conn,
-                200,
-                "application/json",
-                Bytes::from(openai::chat_completion(&plan)),
-                req.keep_alive,
-            )
-            .await;
-        }
+        (Operation::Chat, stream) => match openai::chat(&req.body, Some(model)) {
+            openai::ChatOutcome::Answer(resp) if !stream => {
+                let body = Bytes::from(openai::chat_completion(&resp));
+                return super::send(conn, 200, "application/json", body, req.keep_alive).await;
+            }
+            openai::ChatOutcome::Answer(resp) => {
+                openai::chat_stream_events(&resp, knobs.chunks, peek.include_usage)
+            }
+            openai::ChatOutcome::Error { status, body } => {
+                conn.send_full(
+                    status,
+                    &[("content-type", b"application/json")],
+                    Bytes::from(body),
+                    req.keep_alive,
+                )
+                .await
+                .map_err(io_err)?;
+                return Ok(Outcome { status });
+            }
+        },
         (Operation::Completions, false) => {
             return super::send(
                 conn,
@@ -78,10 +87,6 @@ pub async fn serve(
                 req.keep_alive,
             )
             .await;
-        }
-        (Operation::Chat, true) => {
-            let plan = openai::plan_chat(&req.body, model, peek.include_usage);
-            openai::chat_stream_events(&plan, knobs.chunks)
         }
         (Operation::Completions, true) => {
             openai::completion_stream_events(&req.body, model, knobs.chunks, peek.include_usage)

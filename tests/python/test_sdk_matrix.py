@@ -335,6 +335,8 @@ class CohereSdk:
             kw["stop_sequences"] = stop
         r = self.c.chat(model=model, messages=msgs, **kw)
         text = "".join(c.text for c in (r.message.content or []) if getattr(c, "type", "") == "text")
+        # Cohere puts the text that precedes tool calls in `tool_plan`, not in `content`.
+        text = text or (r.message.tool_plan or "")
         calls = [(c.id, c.function.name, json.loads(c.function.arguments)) for c in (r.message.tool_calls or [])]
         finish = {"COMPLETE": "stop", "MAX_TOKENS": "length", "TOOL_CALL": "tool", "STOP_SEQUENCE": "stop_sequence"}.get(
             r.finish_reason, r.finish_reason

@@ -11,7 +11,7 @@ pub mod response;
 pub mod types;
 
 pub use request::{decode_request, encode_request, request_path};
-pub use response::{decode_response, encode_response};
+pub use response::{decode_response, encode_response, finish_reason};
 
 use crate::canonical::{ErrorReply, FaultKind, Json, UpstreamFault};
 use crate::error::GatewayError;

@@ -116,7 +116,7 @@ fn arguments_text(a: Option<Json>) -> String {
 }
 
 /// OpenAI's `finish_reason` for a canonical reason (PROTOCOLS 8.2).
-pub(super) fn finish_reason(f: &FinishReason) -> &str {
+pub fn finish_reason(f: &FinishReason) -> &str {
     match f {
         FinishReason::Stop | FinishReason::StopSequence => "stop",
         FinishReason::Length => "length",

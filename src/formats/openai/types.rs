@@ -78,6 +78,27 @@ pub struct OpenAiDelta<'a> {
     /// Serialized as `"refusal": null` in the first delta only, as OpenAI does.
     #[serde(skip_serializing_if = "std::ops::Not::not", serialize_with = "null")]
     pub refusal_null: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<OpenAiToolCallDelta<'a>>>,
+}
+
+/// One tool-call entry of a stream delta: `index` always; `id`, `type` and `name` only in the
+/// first delta of that call (the SDK concatenates strings across deltas, PROTOCOLS 2.4 rule 5).
+#[derive(Serialize, Debug)]
+pub struct OpenAiToolCallDelta<'a> {
+    pub index: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<&'a str>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'a str>,
+    pub function: OpenAiFunctionDelta<'a>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct OpenAiFunctionDelta<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
+    pub arguments: &'a str,
 }
 
 fn null<S: serde::Serializer>(_: &bool, s: S) -> Result<S::Ok, S::Error> {
