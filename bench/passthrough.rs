@@ -13,7 +13,9 @@ use sluice::wire::{json, sse};
 /// A typical ~2 KB OpenAI chat request (system prompt, a few turns, one tool).
 fn chat_body() -> Bytes {
     let mut messages = String::new();
-    messages.push_str(r#"{"role":"system","content":"You are a helpful assistant. Answer briefly and cite sources when you can."}"#);
+    messages.push_str(
+        r#"{"role":"system","content":"You are a helpful assistant. Answer briefly and cite sources when you can."}"#,
+    );
     for i in 0..6 {
         messages.push_str(&format!(
             r#",{{"role":"user","content":"Question {i}: what is the capital of France, and why is it famous for its museums and food?"}},{{"role":"assistant","content":"Paris. It has the Louvre, Orsay and a long tradition of cuisine {i}."}}"#
@@ -40,9 +42,7 @@ fn bench_request(c: &mut Criterion) {
     let body = chat_body();
     let mut g = c.benchmark_group("request");
     g.throughput(Throughput::Bytes(body.len() as u64));
-    g.bench_function("peek_2k", |b| {
-        b.iter(|| json::peek(black_box(&body)).unwrap())
-    });
+    g.bench_function("peek_2k", |b| b.iter(|| json::peek(black_box(&body)).unwrap()));
     g.bench_function("peek_and_splice_2k", |b| {
         b.iter(|| {
             let p = json::peek(black_box(&body)).unwrap();

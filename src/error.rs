@@ -52,9 +52,9 @@ impl GatewayError {
 
     pub fn side(&self) -> Side {
         match self {
-            GatewayError::BadRequest { .. }
-            | GatewayError::NotFound(_)
-            | GatewayError::MethodNotAllowed => Side::Client,
+            GatewayError::BadRequest { .. } | GatewayError::NotFound(_) | GatewayError::MethodNotAllowed => {
+                Side::Client
+            }
             GatewayError::NotImplemented(_) => Side::Gateway,
             GatewayError::Upstream(_) | GatewayError::UpstreamFault(_) => Side::Upstream,
         }

@@ -31,13 +31,7 @@ pub fn start() {
     });
 }
 
-pub fn access(
-    req: &Request,
-    status: u16,
-    elapsed: Duration,
-    provider: &str,
-    metrics: &WorkerMetrics,
-) {
+pub fn access(req: &Request, status: u16, elapsed: Duration, provider: &str, metrics: &WorkerMetrics) {
     let Some(tx) = SINK.get() else { return };
     let line = format!(
         "access method={} path={} status={} provider={} duration_us={}\n",

@@ -58,11 +58,7 @@ fn main() -> ExitCode {
         }
     };
     if check {
-        println!(
-            "{}: ok ({} providers)",
-            path.display(),
-            snap.providers.len()
-        );
+        println!("{}: ok ({} providers)", path.display(), snap.providers.len());
         return ExitCode::SUCCESS;
     }
     let server = snap.server.clone();
@@ -108,12 +104,7 @@ fn main() -> ExitCode {
         pin: true,
     };
     let make_shared = shared.clone();
-    let make = Arc::new(move |_i: usize| {
-        Worker::new(
-            make_shared.clone(),
-            sluice::metrics::WorkerMetrics::register(),
-        )
-    });
+    let make = Arc::new(move |_i: usize| Worker::new(make_shared.clone(), sluice::metrics::WorkerMetrics::register()));
     let (ready_tx, ready_rx) = crossbeam_channel::bounded(n);
     let workers = runtime::spawn_workers(listeners, settings.clone(), make, ready_tx);
     for _ in 0..n {
@@ -122,11 +113,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    eprintln!(
-        "sluice: {n} workers on {} ({})",
-        addr,
-        runtime::driver_name()
-    );
+    eprintln!("sluice: {n} workers on {} ({})", addr, runtime::driver_name());
     println!("listening on {addr}");
 
     while !term.load(Ordering::Relaxed) {

@@ -15,8 +15,7 @@ use std::time::Duration;
 
 /// Upper bounds of the upstream latency histogram, in seconds.
 const BUCKETS: [f64; 16] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-    60.0,
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 
 #[derive(Default)]
@@ -28,10 +27,7 @@ pub struct Histogram {
 impl Histogram {
     pub fn observe(&self, d: Duration) {
         let s = d.as_secs_f64();
-        let i = BUCKETS
-            .iter()
-            .position(|b| s <= *b)
-            .unwrap_or(BUCKETS.len());
+        let i = BUCKETS.iter().position(|b| s <= *b).unwrap_or(BUCKETS.len());
         self.counts[i].fetch_add(1, Relaxed);
         self.sum_micros.fetch_add(d.as_micros() as u64, Relaxed);
     }
@@ -135,8 +131,7 @@ impl WorkerMetrics {
 
 /// Renders every worker's metrics, summed, in the Prometheus text format.
 pub fn render() -> String {
-    let workers: Vec<Arc<SharedMetrics>> =
-        registry().lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let workers: Vec<Arc<SharedMetrics>> = registry().lock().unwrap_or_else(|e| e.into_inner()).clone();
     let mut requests: HashMap<RequestKey, u64> = HashMap::new();
     let mut latency: HashMap<String, (Vec<u64>, u64)> = HashMap::new();
     let (mut conns, mut streams, mut idle, mut busy, mut dropped) = (0i64, 0i64, 0i64, 0i64, 0u64);
@@ -160,9 +155,7 @@ pub fn render() -> String {
         }
     }
     let mut out = String::with_capacity(4096);
-    out.push_str(
-        "# HELP sluice_requests_total Requests answered, by route, provider and status.\n",
-    );
+    out.push_str("# HELP sluice_requests_total Requests answered, by route, provider and status.\n");
     out.push_str("# TYPE sluice_requests_total counter\n");
     let mut keys: Vec<_> = requests.into_iter().collect();
     keys.sort();
@@ -173,7 +166,9 @@ pub fn render() -> String {
             escape_label(&provider)
         );
     }
-    out.push_str("# HELP sluice_upstream_latency_seconds Time from sending to an upstream until its response head arrived.\n");
+    out.push_str(
+        "# HELP sluice_upstream_latency_seconds Time from sending to an upstream until its response head arrived.\n",
+    );
     out.push_str("# TYPE sluice_upstream_latency_seconds histogram\n");
     let mut lat: Vec<_> = latency.into_iter().collect();
     lat.sort_by(|a, b| a.0.cmp(&b.0));
@@ -197,28 +192,17 @@ pub fn render() -> String {
             "sluice_upstream_latency_seconds_sum{{provider=\"{p}\"}} {}",
             sum as f64 / 1e6
         );
-        let _ = writeln!(
-            out,
-            "sluice_upstream_latency_seconds_count{{provider=\"{p}\"}} {cum}"
-        );
+        let _ = writeln!(out, "sluice_upstream_latency_seconds_count{{provider=\"{p}\"}} {cum}");
     }
     for (name, help, v) in [
         ("sluice_open_connections", "Open client connections.", conns),
-        (
-            "sluice_active_streams",
-            "Streamed responses in progress.",
-            streams,
-        ),
+        ("sluice_active_streams", "Streamed responses in progress.", streams),
         (
             "sluice_pool_idle_connections",
             "Idle pooled upstream connections.",
             idle,
         ),
-        (
-            "sluice_pool_busy_connections",
-            "Upstream connections in use.",
-            busy,
-        ),
+        ("sluice_pool_busy_connections", "Upstream connections in use.", busy),
     ] {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
     }
@@ -235,9 +219,7 @@ pub fn render() -> String {
 }
 
 fn escape_label(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -253,17 +235,18 @@ mod tests {
         b.request_done("chat_completions", "unit-test-prov", 200);
         b.upstream_latency("unit-test-prov", Duration::from_millis(3));
         let text = render();
-        assert!(text.contains(r#"sluice_requests_total{route="chat_completions",provider="unit-test-prov",status="200"} 3"#), "{text}");
         assert!(
             text.contains(
-                r#"sluice_upstream_latency_seconds_bucket{provider="unit-test-prov",le="0.005"} 1"#
+                r#"sluice_requests_total{route="chat_completions",provider="unit-test-prov",status="200"} 3"#
             ),
             "{text}"
         );
         assert!(
-            text.contains(
-                r#"sluice_upstream_latency_seconds_bucket{provider="unit-test-prov",le="0.0025"} 0"#
-            ),
+            text.contains(r#"sluice_upstream_latency_seconds_bucket{provider="unit-test-prov",le="0.005"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"sluice_upstream_latency_seconds_bucket{provider="unit-test-prov",le="0.0025"} 0"#),
             "{text}"
         );
     }

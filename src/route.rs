@@ -112,12 +112,8 @@ fn match_path(path: &str) -> Option<(Route, Method)> {
     Some(match path {
         "/health" => (Route::Health, Method::Get),
         "/metrics" => (Route::Metrics, Method::Get),
-        "/v1/chat/completions" | "/openai/v1/chat/completions" => {
-            (Route::Api(api(OpenAi, Chat)), post)
-        }
-        "/v1/completions" | "/openai/v1/completions" => {
-            (Route::Api(api(OpenAi, Completions)), post)
-        }
+        "/v1/chat/completions" | "/openai/v1/chat/completions" => (Route::Api(api(OpenAi, Chat)), post),
+        "/v1/completions" | "/openai/v1/completions" => (Route::Api(api(OpenAi, Completions)), post),
         "/v1/embeddings" | "/openai/v1/embeddings" => (Route::Api(api(OpenAi, Embeddings)), post),
         "/v1/models" | "/openai/v1/models" => (Route::Api(api(OpenAi, Models)), Method::Get),
         "/v1/messages" | "/anthropic/v1/messages" => (Route::Api(api(Anthropic, Chat)), post),
@@ -296,15 +292,9 @@ base_url = "http://127.0.0.1:1"
             assert_eq!(api_route(Method::Post, p).format, Format::Anthropic);
         }
         for p in ["/v2/chat", "/cohere/v2/chat"] {
-            assert_eq!(
-                api_route(Method::Post, p),
-                api(Format::Cohere, Operation::Chat)
-            );
+            assert_eq!(api_route(Method::Post, p), api(Format::Cohere, Operation::Chat));
         }
-        let g = api_route(
-            Method::Post,
-            "/genai/v1beta/models/openai/gpt-4o:streamGenerateContent",
-        );
+        let g = api_route(Method::Post, "/genai/v1beta/models/openai/gpt-4o:streamGenerateContent");
         assert_eq!(
             (g.format, g.path_model.as_deref(), g.path_stream),
             (Format::Gemini, Some("openai/gpt-4o"), Some(true))

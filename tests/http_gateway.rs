@@ -46,10 +46,7 @@ fn assert_chat(r: &Response, model: &str, text: &str) {
     assert_eq!(at_str(&v, "choices.0.message.role"), "assistant");
     assert_eq!(at_str(&v, "choices.0.message.content"), text);
     assert_eq!(at_str(&v, "choices.0.finish_reason"), "stop");
-    let (p, c) = (
-        at_u64(&v, "usage.prompt_tokens"),
-        at_u64(&v, "usage.completion_tokens"),
-    );
+    let (p, c) = (at_u64(&v, "usage.prompt_tokens"), at_u64(&v, "usage.completion_tokens"));
     assert_eq!(at_u64(&v, "usage.total_tokens"), p + c);
 }
 
@@ -83,23 +80,13 @@ fn unary_chat_reaches_upstream_with_model_rewritten() {
         ),
     );
     assert_chat(&r, "gpt-4o-mini", "echo: again");
-    assert_eq!(
-        mock_stats(mock.addr).requests,
-        2,
-        "both requests reached the mock"
-    );
+    assert_eq!(mock_stats(mock.addr).requests, 2, "both requests reached the mock");
 }
 
 // 2 ------------------------------------------------------------------------------------------
 
 /// Streams a chat completion and checks framing, order, and that the text equals the unary one.
-fn check_stream(
-    addr: SocketAddr,
-    model: &str,
-    upstream_model: &str,
-    msg: &str,
-    include_usage: bool,
-) {
+fn check_stream(addr: SocketAddr, model: &str, upstream_model: &str, msg: &str, include_usage: bool) {
     let unary = roundtrip(addr, &chat(model, msg));
     let uv = unary.json();
     let unary_text = at_str(&uv, "choices.0.message.content").to_string();
@@ -120,17 +107,8 @@ fn check_stream(
     let ctx = format!("{model} usage={include_usage}");
     assert_eq!(r.status, 200, "{ctx}: {}", r.text());
     assert_eq!(r.header("content-type"), Some("text/event-stream"), "{ctx}");
-    assert_eq!(
-        r.header("transfer-encoding"),
-        Some("chunked"),
-        "{ctx}: {:?}",
-        r.headers
-    );
-    assert!(
-        r.header("content-length").is_none(),
-        "{ctx}: {:?}",
-        r.headers
-    );
+    assert_eq!(r.header("transfer-encoding"), Some("chunked"), "{ctx}: {:?}", r.headers);
+    assert!(r.header("content-length").is_none(), "{ctx}: {:?}", r.headers);
     let chunks = r.chunks.as_ref().expect("chunked body");
     assert!(chunks.iter().all(|c| !c.is_empty()));
     assert!(
@@ -142,14 +120,8 @@ fn check_stream(
     let data = sse_data(&r.body);
     assert_eq!(data.last().map(String::as_str), Some("[DONE]"), "{ctx}");
     assert_eq!(data.iter().filter(|d| *d == "[DONE]").count(), 1, "{ctx}");
-    let events: Vec<Value> = data[..data.len() - 1]
-        .iter()
-        .map(|d| parse_json(d))
-        .collect();
-    assert!(
-        events.len() >= 4,
-        "{ctx}: role, >=2 content pieces, finish: {data:?}"
-    );
+    let events: Vec<Value> = data[..data.len() - 1].iter().map(|d| parse_json(d)).collect();
+    assert!(events.len() >= 4, "{ctx}: role, >=2 content pieces, finish: {data:?}");
     let id = at_str(&events[0], "id").to_string();
     for e in &events {
         assert_eq!(at_str(e, "object"), "chat.completion.chunk", "{ctx}");
@@ -187,11 +159,7 @@ fn check_stream(
     assert_eq!(text, unary_text, "{ctx}: streamed text equals unary text");
     let content_events = body_events
         .iter()
-        .filter(|e| {
-            at(e, "choices.0.delta.content")
-                .as_str()
-                .is_some_and(|s| !s.is_empty())
-        })
+        .filter(|e| at(e, "choices.0.delta.content").as_str().is_some_and(|s| !s.is_empty()))
         .count();
     assert!(content_events >= 2, "{ctx}: text arrives in pieces");
 
@@ -202,26 +170,12 @@ fn check_stream(
                 Some(0),
                 "{ctx}: usage chunk has choices: []"
             );
-            let (p, c) = (
-                at_u64(u, "usage.prompt_tokens"),
-                at_u64(u, "usage.completion_tokens"),
-            );
+            let (p, c) = (at_u64(u, "usage.prompt_tokens"), at_u64(u, "usage.completion_tokens"));
             assert_eq!(at_u64(u, "usage.total_tokens"), p + c);
-            assert_eq!(
-                c,
-                at_u64(&uv, "usage.completion_tokens"),
-                "{ctx}: same usage as unary"
-            );
-            assert_eq!(
-                p,
-                at_u64(&uv, "usage.prompt_tokens"),
-                "{ctx}: same usage as unary"
-            );
+            assert_eq!(c, at_u64(&uv, "usage.completion_tokens"), "{ctx}: same usage as unary");
+            assert_eq!(p, at_u64(&uv, "usage.prompt_tokens"), "{ctx}: same usage as unary");
             for e in body_events {
-                assert!(
-                    at(e, "usage").is_null(),
-                    "{ctx}: usage is null before the usage chunk"
-                );
+                assert!(at(e, "usage").is_null(), "{ctx}: usage is null before the usage chunk");
             }
         }
         None => {
@@ -336,11 +290,7 @@ fn pipelined_requests_around_a_stream() {
 #[test]
 fn chunked_request_body_split_across_writes() {
     let (_mock, sluice) = gateway();
-    let body = chat_body(
-        "openai/gpt-4o-mini",
-        "a chunked request body arrives in pieces",
-        false,
-    );
+    let body = chat_body("openai/gpt-4o-mini", "a chunked request body arrives in pieces", false);
     let b = body.as_bytes();
     let (p1, rest) = b.split_at(17);
     let (p2, p3) = rest.split_at(40);
@@ -382,11 +332,7 @@ fn chunked_request_body_with_extension_and_trailer() {
         "gpt-4o-mini",
         "echo: extensions and trailers",
     );
-    assert_eq!(
-        c.request(&get("/health")).status,
-        200,
-        "trailer fully consumed"
-    );
+    assert_eq!(c.request(&get("/health")).status, 200, "trailer fully consumed");
 }
 
 // 5 ------------------------------------------------------------------------------------------
@@ -418,18 +364,16 @@ fn expect_100_continue() {
     assert_eq!(c.read_response().status, 100);
     let body = chat_body("mock/mock-model", "chunked after continue", false);
     c.send(format!("{:x}\r\n{body}\r\n0\r\n\r\n", body.len()).as_bytes());
-    assert_chat(
-        &c.read_response(),
-        "mock-model",
-        "echo: chunked after continue",
-    );
+    assert_chat(&c.read_response(), "mock-model", "echo: chunked after continue");
 }
 
 #[test]
 fn unsupported_expectation_is_417() {
     let (_mock, sluice) = gateway();
     let mut c = Client::connect(sluice.addr);
-    let r = c.request(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\nContent-Length: 2\r\n\r\n{}");
+    let r = c.request(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\nContent-Length: 2\r\n\r\n{}",
+    );
     assert_openai_error(&r, 417, "invalid_request_error");
 }
 
@@ -494,16 +438,8 @@ fn malformed_json_is_400_and_connection_survives() {
         r#"{"model":"openai/gpt-4o-mini","messages":[{"role":"user","#,
     ));
     assert_openai_error(&r, 400, "invalid_request_error");
-    assert!(
-        !r.closes(),
-        "a bad body is not a framing error: {:?}",
-        r.headers
-    );
-    assert_eq!(
-        c.request(&get("/health")).status,
-        200,
-        "connection still usable"
-    );
+    assert!(!r.closes(), "a bad body is not a framing error: {:?}", r.headers);
+    assert_eq!(c.request(&get("/health")).status, 200, "connection still usable");
 
     let r = c.request(&post(
         "/v1/chat/completions",
@@ -600,11 +536,7 @@ fn unknown_prefix_goes_to_default_provider_unchanged() {
     for model in ["meta-llama/Llama-3.1-8B", "gpt-4o"] {
         let r = roundtrip(sluice.addr, &chat(model, "routed by default"));
         assert_chat(&r, model, "echo: routed by default");
-        assert_eq!(
-            r.header("x-request-id"),
-            Some("req_mock"),
-            "answered by sluice-mock"
-        );
+        assert_eq!(r.header("x-request-id"), Some("req_mock"), "answered by sluice-mock");
     }
     assert_eq!(mock_stats(mock.addr).requests, 2);
     drop(sluice);
@@ -625,11 +557,7 @@ fn unknown_prefix_goes_to_default_provider_unchanged() {
         "not from sluice-mock: {:?}",
         r.headers
     );
-    assert_eq!(
-        mock_stats(mock.addr).requests,
-        2,
-        "the upstream saw nothing new"
-    );
+    assert_eq!(mock_stats(mock.addr).requests, 2, "the upstream saw nothing new");
     let m = metrics_text(sluice.addr);
     assert_eq!(
         metric(
@@ -679,13 +607,8 @@ fn health_metrics_and_unrouted_requests() {
     assert_eq!(h.header("content-type"), Some("application/json"));
     assert_eq!(h.json(), parse_json(r#"{"status":"ok"}"#));
 
-    let series =
-        r#"sluice_requests_total{route="chat_completions",provider="openai",status="200"}"#;
-    assert_eq!(
-        metric(&metrics_text(sluice.addr), series),
-        None,
-        "no requests yet"
-    );
+    let series = r#"sluice_requests_total{route="chat_completions",provider="openai",status="200"}"#;
+    assert_eq!(metric(&metrics_text(sluice.addr), series), None, "no requests yet");
     assert_chat(
         &roundtrip(sluice.addr, &chat("openai/gpt-4o-mini", "count me")),
         "gpt-4o-mini",
@@ -694,8 +617,7 @@ fn health_metrics_and_unrouted_requests() {
     let r = roundtrip(sluice.addr, &get("/metrics"));
     assert_eq!(r.status, 200);
     assert!(
-        r.header("content-type")
-            .is_some_and(|v| v.starts_with("text/plain")),
+        r.header("content-type").is_some_and(|v| v.starts_with("text/plain")),
         "{:?}",
         r.headers
     );
@@ -758,9 +680,9 @@ fn head_request_gets_headers_without_body() {
     let h = c.read_head_response();
     assert_eq!(h.status, 200);
     // The next response must start right after the HEAD response's headers (RFC 9110 9.3.2).
-    let g = c.try_read_response().unwrap_or_else(|e| {
-        panic!("response after HEAD is out of sync (HEAD response carried a body?): {e}")
-    });
+    let g = c
+        .try_read_response()
+        .unwrap_or_else(|e| panic!("response after HEAD is out of sync (HEAD response carried a body?): {e}"));
     assert_eq!(g.status, 200);
     assert_eq!(g.json(), parse_json(r#"{"status":"ok"}"#));
 }
@@ -791,11 +713,7 @@ fn slow_head_is_408_and_idle_connection_is_closed() {
     let t = std::time::Instant::now();
     let r = c.read_response();
     assert_openai_error(&r, 408, "invalid_request_error");
-    assert!(
-        t.elapsed() < Duration::from_secs(2),
-        "408 after {:?}",
-        t.elapsed()
-    );
+    assert!(t.elapsed() < Duration::from_secs(2), "408 after {:?}", t.elapsed());
     c.expect_eof();
 
     // An idle keep-alive connection is closed quietly.

@@ -51,8 +51,7 @@ fn reply_text(r: &Response) -> Result<String, String> {
         }
         Ok(out)
     } else {
-        let v: Value =
-            sonic_rs::from_slice(&r.body).map_err(|e| format!("bad JSON {:?}: {e}", r.text()))?;
+        let v: Value = sonic_rs::from_slice(&r.body).map_err(|e| format!("bad JSON {:?}: {e}", r.text()))?;
         at(&v, "choices.0.message.content")
             .as_str()
             .map(str::to_string)
@@ -212,25 +211,15 @@ fn invalid_reload_keeps_the_old_config() {
         sluice.stderr()
     );
     let err = sluice.stderr();
-    assert!(
-        err.contains("server.colour"),
-        "the error names the key: {err}"
-    );
-    assert!(
-        err.contains(path.to_str().unwrap()),
-        "the error names the file: {err}"
-    );
+    assert!(err.contains("server.colour"), "the error names the key: {err}");
+    assert!(err.contains(path.to_str().unwrap()), "the error names the file: {err}");
 
     // Give any (wrong) late reload time to land, then check the old config still serves.
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(model_ids(sluice.addr), old);
     for model in ["openai/old-model", "mock/mock-model"] {
         let r = roundtrip(sluice.addr, &chat(model, "still serving"));
-        assert_eq!(
-            reply_text(&r),
-            Ok("echo: still serving".to_string()),
-            "{model}"
-        );
+        assert_eq!(reply_text(&r), Ok("echo: still serving".to_string()), "{model}");
     }
 
     // Fix the file: the watcher picks it up without a signal.
@@ -270,11 +259,7 @@ fn sighup_reloads_without_file_watching() {
     );
     sluice.signal(libc::SIGHUP);
     assert_eq!(
-        wait_models(
-            sluice.addr,
-            &["mock/mock-model", "openai/b"],
-            Duration::from_secs(2)
-        ),
+        wait_models(sluice.addr, &["mock/mock-model", "openai/b"], Duration::from_secs(2)),
         Ok(())
     );
 }
@@ -295,23 +280,19 @@ fn sigterm_drains_in_flight_request_then_exits_zero() {
     let mut slow = Client::connect(addr);
     slow.send(&chat("openai/gpt-4o-mini", "slow but sure"));
     // Wait until the upstream has the request (it then sleeps for --latency-ms).
-    assert!(
-        poll(Duration::from_secs(2), || (mock_stats(mock.addr).requests
-            == 1)
-            .then_some(()))
-        .is_some()
-    );
+    assert!(poll(Duration::from_secs(2), || (mock_stats(mock.addr).requests == 1)
+        .then_some(()))
+    .is_some());
     let t = Instant::now();
     sluice.signal(libc::SIGTERM);
 
     // While the request is still in flight, the listener is gone.
-    let refused = poll(
-        Duration::from_millis(1000),
-        || match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+    let refused = poll(Duration::from_millis(1000), || {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Some(()),
             _ => None,
-        },
-    );
+        }
+    });
     assert!(
         refused.is_some(),
         "new connections still accepted {:?} after SIGTERM",
@@ -324,11 +305,7 @@ fn sigterm_drains_in_flight_request_then_exits_zero() {
 
     let r = slow.read_response();
     assert_eq!(reply_text(&r), Ok("echo: slow but sure".to_string()));
-    assert!(
-        r.closes(),
-        "a draining server closes the connection: {:?}",
-        r.headers
-    );
+    assert!(r.closes(), "a draining server closes the connection: {:?}", r.headers);
     slow.expect_eof();
 
     let status = sluice
@@ -357,11 +334,7 @@ fn sigterm_with_idle_keep_alive_connection_exits_promptly() {
         .wait_exit(Duration::from_secs(2))
         .expect("an idle keep-alive connection held up shutdown");
     assert_eq!(status.code(), Some(0));
-    assert!(
-        t.elapsed() < Duration::from_secs(1),
-        "took {:?}",
-        t.elapsed()
-    );
+    assert!(t.elapsed() < Duration::from_secs(1), "took {:?}", t.elapsed());
     idle.expect_eof();
 }
 
@@ -378,37 +351,22 @@ fn check_reports_every_error_with_file_and_key() {
     )
     .unwrap();
     let bad_s = bad.to_str().unwrap();
-    let (status, stdout, stderr) = run_bounded(
-        SLUICE,
-        &["--check", "--config", bad_s],
-        Duration::from_secs(10),
-    );
+    let (status, stdout, stderr) = run_bounded(SLUICE, &["--check", "--config", bad_s], Duration::from_secs(10));
     assert!(!status.success(), "exit {status}; stdout {stdout:?}");
     let lines: Vec<&str> = stderr.lines().collect();
-    for key in [
-        "server.colour",
-        "routing.default_provider",
-        "providers[1].base_url",
-    ] {
+    for key in ["server.colour", "routing.default_provider", "providers[1].base_url"] {
         let prefix = format!("{bad_s}: {key}: ");
         assert!(
             lines.iter().any(|l| l.contains(&prefix)),
             "no error line with {prefix:?} in:\n{stderr}"
         );
     }
-    assert!(
-        stderr.contains(&format!("3 error(s) in {bad_s}")),
-        "{stderr}"
-    );
+    assert!(stderr.contains(&format!("3 error(s) in {bad_s}")), "{stderr}");
 
     let good = dir.file("good.toml");
     std::fs::write(&good, Cfg::default().render()).unwrap();
     let good_s = good.to_str().unwrap();
-    let (status, stdout, stderr) = run_bounded(
-        SLUICE,
-        &["--check", "--config", good_s],
-        Duration::from_secs(10),
-    );
+    let (status, stdout, stderr) = run_bounded(SLUICE, &["--check", "--config", good_s], Duration::from_secs(10));
     assert_eq!(status.code(), Some(0), "stderr {stderr:?}");
     assert_eq!(stdout.trim(), format!("{good_s}: ok (1 providers)"));
 }
@@ -419,18 +377,15 @@ fn check(text: &str) -> (bool, String, String) {
     let path = dir.file("bad.toml");
     std::fs::write(&path, text).unwrap();
     let p = path.to_str().unwrap().to_string();
-    let (status, _stdout, stderr) = run_bounded(
-        SLUICE,
-        &["--check", "--config", &p],
-        Duration::from_secs(10),
-    );
+    let (status, _stdout, stderr) = run_bounded(SLUICE, &["--check", "--config", &p], Duration::from_secs(10));
     (status.success(), stderr, p)
 }
 
 #[test]
 fn check_reports_every_error_within_one_section() {
     // Two unknown keys in [server]: both must be reported, not just the first.
-    let (ok, stderr, p) = check("[server]\ncolour = \"red\"\nflavour = \"mint\"\n\n[[providers]]\nname = \"mock\"\nkind = \"mock\"\n");
+    let (ok, stderr, p) =
+        check("[server]\ncolour = \"red\"\nflavour = \"mint\"\n\n[[providers]]\nname = \"mock\"\nkind = \"mock\"\n");
     assert!(!ok);
     for key in ["server.colour", "server.flavour"] {
         let prefix = format!("{p}: {key}: ");
@@ -443,8 +398,7 @@ fn check_reports_every_error_within_one_section() {
 
 #[test]
 fn check_names_the_key_of_a_type_error() {
-    let (ok, stderr, p) =
-        check("[server]\nworkers = \"two\"\n\n[[providers]]\nname = \"mock\"\nkind = \"mock\"\n");
+    let (ok, stderr, p) = check("[server]\nworkers = \"two\"\n\n[[providers]]\nname = \"mock\"\nkind = \"mock\"\n");
     assert!(!ok);
     let prefix = format!("{p}: server.workers: ");
     assert!(

@@ -47,17 +47,9 @@ fn client_disconnect_mid_stream_closes_upstream_connection() {
     assert_eq!(head.status, 200);
     assert_eq!(head.header("content-type"), Some("text/event-stream"));
     let first = c.read_chunk().expect("a first event");
-    assert!(
-        first.starts_with(b"data: {"),
-        "{:?}",
-        String::from_utf8_lossy(&first)
-    );
+    assert!(first.starts_with(b"data: {"), "{:?}", String::from_utf8_lossy(&first));
     let s = probe.read();
-    assert_eq!(
-        (s.open, s.accepted),
-        (1, 1),
-        "one upstream connection, busy streaming"
-    );
+    assert_eq!((s.open, s.accepted), (1, 1), "one upstream connection, busy streaming");
     assert_eq!(
         pool_gauges(sluice.addr),
         (0.0, 1.0, 1.0),
@@ -66,9 +58,7 @@ fn client_disconnect_mid_stream_closes_upstream_connection() {
 
     drop(c);
     let t = Instant::now();
-    let closed = poll(Duration::from_secs(1), || {
-        (probe.read().open == 0).then_some(())
-    });
+    let closed = poll(Duration::from_secs(1), || (probe.read().open == 0).then_some(()));
     assert!(
         closed.is_some(),
         "upstream connection still open {:?} after the client left: {:?}",
@@ -105,10 +95,7 @@ fn completed_stream_returns_upstream_connection_to_pool() {
     let sluice = sluice_for(&mock);
     let mut probe = StatsProbe::new(mock.addr);
 
-    let r = roundtrip(
-        sluice.addr,
-        &chat_stream("openai/gpt-4o-mini", "finish properly"),
-    );
+    let r = roundtrip(sluice.addr, &chat_stream("openai/gpt-4o-mini", "finish properly"));
     assert_eq!(r.status, 200);
     assert!(r.body.ends_with(b"data: [DONE]\n\n"));
     let g = poll(Duration::from_secs(1), || {
@@ -149,10 +136,7 @@ fn sequential_requests_reuse_one_upstream_connection() {
             "/v1/embeddings",
             r#"{"model":"openai/text-embedding-3-small","input":"three"}"#,
         ),
-        post(
-            "/v1/completions",
-            r#"{"model":"openai/gpt-4o-mini","prompt":"four"}"#,
-        ),
+        post("/v1/completions", r#"{"model":"openai/gpt-4o-mini","prompt":"four"}"#),
         chat("openai/gpt-4o-mini", "five"),
         chat_stream("openai/gpt-4o-mini", "six"),
     ];
@@ -164,11 +148,7 @@ fn sequential_requests_reuse_one_upstream_connection() {
     // And several on one client connection.
     let mut c = Client::connect(sluice.addr);
     for i in 0..3 {
-        assert_eq!(
-            c.request(&chat("openai/gpt-4o-mini", &format!("kept {i}")))
-                .status,
-            200
-        );
+        assert_eq!(c.request(&chat("openai/gpt-4o-mini", &format!("kept {i}"))).status, 200);
     }
     let s = probe.read();
     assert_eq!(s.requests, 9);
@@ -199,10 +179,7 @@ impl Received {
         self.head
             .lines()
             .skip(1)
-            .filter(|l| {
-                l.split_once(':')
-                    .is_some_and(|(n, _)| n.eq_ignore_ascii_case(name))
-            })
+            .filter(|l| l.split_once(':').is_some_and(|(n, _)| n.eq_ignore_ascii_case(name)))
             .count()
     }
 }
@@ -213,11 +190,7 @@ impl Received {
 fn fake_upstream(
     response: Vec<u8>,
     hold: Duration,
-) -> (
-    SocketAddr,
-    mpsc::Receiver<Received>,
-    std::thread::JoinHandle<()>,
-) {
+) -> (SocketAddr, mpsc::Receiver<Received>, std::thread::JoinHandle<()>) {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind fake upstream");
     let addr = l.local_addr().unwrap();
     let (tx, rx) = mpsc::channel();
@@ -274,10 +247,9 @@ fn chunk(data: &str) -> String {
 fn stream_ends_at_done_even_if_upstream_keeps_body_open() {
     let ev = r#"data: {"id":"x","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}"#;
     // [DONE] arrives, then junk in the same chunk, and the upstream never ends its body.
-    let body = chunk(&format!(
-        "{ev}\n\ndata: [DONE]\n\ndata: junk after done\n\n"
-    ));
-    let response = format!("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n{body}");
+    let body = chunk(&format!("{ev}\n\ndata: [DONE]\n\ndata: junk after done\n\n"));
+    let response =
+        format!("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n{body}");
     let (up, _rx, h) = fake_upstream(response.into_bytes(), Duration::from_millis(1500));
     let sluice = start_sluice(
         &Cfg {
@@ -288,9 +260,7 @@ fn stream_ends_at_done_even_if_upstream_keeps_body_open() {
     );
 
     let mut c = Client::connect(sluice.addr);
-    c.stream
-        .set_read_timeout(Some(Duration::from_secs(2)))
-        .unwrap();
+    c.stream.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let t = Instant::now();
     c.send(&chat_stream("openai/m", "x"));
     let r = c
@@ -302,11 +272,7 @@ fn stream_ends_at_done_even_if_upstream_keeps_body_open() {
         format!("{ev}\n\ndata: [DONE]\n\n"),
         "cut right after [DONE]"
     );
-    assert!(
-        t.elapsed() < Duration::from_secs(1),
-        "ended after {:?}",
-        t.elapsed()
-    );
+    assert!(t.elapsed() < Duration::from_secs(1), "ended after {:?}", t.elapsed());
     // The unfinished upstream connection is not pooled.
     let g = poll(Duration::from_millis(500), || {
         let g = pool_gauges(sluice.addr);
@@ -326,7 +292,10 @@ fn stream_ends_at_done_even_if_upstream_keeps_body_open() {
 fn truncated_upstream_stream_is_not_finished_cleanly() {
     let ev = r#"data: {"id":"x","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}"#;
     // One event, then the upstream closes without the last chunk.
-    let response = format!("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n{}", chunk(&format!("{ev}\n\n")));
+    let response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n{}",
+        chunk(&format!("{ev}\n\n"))
+    );
     let (up, _rx, h) = fake_upstream(response.into_bytes(), Duration::from_millis(100));
     let sluice = start_sluice(
         &Cfg {
@@ -339,10 +308,7 @@ fn truncated_upstream_stream_is_not_finished_cleanly() {
     c.send(&chat_stream("openai/m", "x"));
     let head = c.read_head();
     assert_eq!(head.status, 200);
-    assert_eq!(
-        c.read_chunk().as_deref(),
-        Some(format!("{ev}\n\n").as_bytes())
-    );
+    assert_eq!(c.read_chunk().as_deref(), Some(format!("{ev}\n\n").as_bytes()));
     // The client must see the failure: EOF instead of the terminating chunk.
     match c.try_read_chunk() {
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
@@ -397,10 +363,7 @@ fn request_to_upstream_is_faithful_and_filtered() {
         .recv_timeout(Duration::from_secs(2))
         .expect("upstream got the request");
     let line = got.head.lines().next().unwrap();
-    assert_eq!(
-        line,
-        "POST /prefix/v1/chat/completions?api-version=2024-06-01 HTTP/1.1"
-    );
+    assert_eq!(line, "POST /prefix/v1/chat/completions?api-version=2024-06-01 HTTP/1.1");
     assert_eq!(got.header("host"), Some(up.to_string().as_str()));
     assert_eq!(
         got.header("authorization"),
@@ -408,18 +371,8 @@ fn request_to_upstream_is_faithful_and_filtered() {
         "provider key, not the client's"
     );
     assert_eq!(got.header_count("authorization"), 1);
-    for dropped in [
-        "cookie",
-        "x-api-key",
-        "x-hop",
-        "accept-encoding",
-        "connection",
-    ] {
-        assert!(
-            got.header(dropped).is_none(),
-            "{dropped} forwarded:\n{}",
-            got.head
-        );
+    for dropped in ["cookie", "x-api-key", "x-hop", "accept-encoding", "connection"] {
+        assert!(got.header(dropped).is_none(), "{dropped} forwarded:\n{}", got.head);
     }
     assert_eq!(got.header("x-custom"), Some("kept"));
     assert_eq!(got.header("content-type"), Some("application/json"));
@@ -429,10 +382,7 @@ fn request_to_upstream_is_faithful_and_filtered() {
         want,
         "body spliced, otherwise untouched"
     );
-    assert_eq!(
-        got.header("content-length"),
-        Some(want.len().to_string().as_str())
-    );
+    assert_eq!(got.header("content-length"), Some(want.len().to_string().as_str()));
     drop(sluice);
     let _ = h.join();
 }
@@ -442,10 +392,7 @@ fn dead_pooled_connection_is_replaced_transparently() {
     let mock = start_mock(&[]);
     let port = mock.addr.port().to_string();
     let sluice = sluice_for(&mock);
-    assert_eq!(
-        roundtrip(sluice.addr, &chat("openai/gpt-4o-mini", "warm")).status,
-        200
-    );
+    assert_eq!(roundtrip(sluice.addr, &chat("openai/gpt-4o-mini", "warm")).status, 200);
     assert_eq!(pool_gauges(sluice.addr).0, 1.0, "one pooled connection");
     // The upstream restarts on the same port: the pooled connection is now dead.
     drop(mock);
@@ -459,24 +406,14 @@ fn dead_pooled_connection_is_replaced_transparently() {
     let mut probe = StatsProbe::new(mock.addr);
     let r = roundtrip(sluice.addr, &chat("openai/gpt-4o-mini", "after restart"));
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(
-        at_str(&r.json(), "choices.0.message.content"),
-        "echo: after restart"
-    );
+    assert_eq!(at_str(&r.json(), "choices.0.message.content"), "echo: after restart");
     let s = probe.read();
-    assert_eq!(
-        (s.requests, s.accepted),
-        (1, 1),
-        "sent once, on one new connection"
-    );
+    assert_eq!((s.requests, s.accepted), (1, 1), "sent once, on one new connection");
 }
 
 #[test]
 fn unreachable_upstream_is_502() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     // Nothing listens there any more.
     let sluice = start_sluice(
         &Cfg {
@@ -510,10 +447,7 @@ fn large_bodies_both_ways() {
     assert!(msg.len() > 200_000);
     let r = roundtrip(sluice.addr, &chat("openai/gpt-4o-mini", &msg));
     assert_eq!(r.status, 200);
-    assert_eq!(
-        at_str(&r.json(), "choices.0.message.content"),
-        format!("echo: {msg}")
-    );
+    assert_eq!(at_str(&r.json(), "choices.0.message.content"), format!("echo: {msg}"));
 
     let r = roundtrip(sluice.addr, &chat_stream("openai/gpt-4o-mini", &msg));
     assert_eq!(r.status, 200);
@@ -539,10 +473,7 @@ fn large_bodies_both_ways() {
     assert_eq!(r.status, 200);
     assert!(r.body.len() > 16 * 1024);
     let v = r.json();
-    assert_eq!(
-        at(&v, "data.1.embedding").as_array().map(|a| a.len()),
-        Some(4096)
-    );
+    assert_eq!(at(&v, "data.1.embedding").as_array().map(|a| a.len()), Some(4096));
     let s = probe.read();
     assert_eq!(
         (s.accepted, s.requests),

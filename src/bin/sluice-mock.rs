@@ -73,10 +73,7 @@ impl Handler for MockServer {
         let path = req.path().to_string();
         let path = path.strip_prefix("/openai").unwrap_or(&path);
         if req.method == Method::Get && (path == "/v1/models" || path == "/models") {
-            let body = openai::models(
-                ["gpt-4o-mini", "gpt-4o", "text-embedding-3-small"],
-                "sluice-mock",
-            );
+            let body = openai::models(["gpt-4o-mini", "gpt-4o", "text-embedding-3-small"], "sluice-mock");
             return conn
                 .send_full(200, &[("content-type", json_ct)], Bytes::from(body), ka)
                 .await;
@@ -110,10 +107,7 @@ impl Handler for MockServer {
                 .await;
         }
         if req.method != Method::Post {
-            let body = openai::error_body(
-                404,
-                &format!("no route for {} {}", req.method.as_str(), path),
-            );
+            let body = openai::error_body(404, &format!("no route for {} {}", req.method.as_str(), path));
             return conn
                 .send_full(404, &[("content-type", json_ct)], Bytes::from(body), ka)
                 .await;
@@ -149,38 +143,29 @@ impl Handler for MockServer {
                 .await;
         }
         let events = match (path, peek.stream) {
-            ("/v1/chat/completions" | "/chat/completions", stream) => {
-                match openai::chat(&req.body, None) {
-                    openai::ChatOutcome::Answer(resp) if !stream => {
-                        let body = Bytes::from(openai::chat_completion(&resp));
-                        let headers: [(&str, &[u8]); 2] =
-                            [("content-type", json_ct), ("x-request-id", b"req_mock")];
-                        return conn.send_full(200, &headers, body, ka).await;
-                    }
-                    openai::ChatOutcome::Answer(resp) => {
-                        openai::chat_stream_events(&resp, k.chunks, peek.include_usage)
-                    }
-                    openai::ChatOutcome::Error { status, body } => {
-                        return conn
-                            .send_full(status, &[("content-type", json_ct)], Bytes::from(body), ka)
-                            .await;
-                    }
+            ("/v1/chat/completions" | "/chat/completions", stream) => match openai::chat(&req.body, None) {
+                openai::ChatOutcome::Answer(resp) if !stream => {
+                    let body = Bytes::from(openai::chat_completion(&resp));
+                    let headers: [(&str, &[u8]); 2] = [("content-type", json_ct), ("x-request-id", b"req_mock")];
+                    return conn.send_full(200, &headers, body, ka).await;
                 }
-            }
+                openai::ChatOutcome::Answer(resp) => openai::chat_stream_events(&resp, k.chunks, peek.include_usage),
+                openai::ChatOutcome::Error { status, body } => {
+                    return conn
+                        .send_full(status, &[("content-type", json_ct)], Bytes::from(body), ka)
+                        .await;
+                }
+            },
             ("/v1/completions" | "/completions", false) => {
                 let body = Bytes::from(openai::completion(&req.body, &model));
-                return conn
-                    .send_full(200, &[("content-type", json_ct)], body, ka)
-                    .await;
+                return conn.send_full(200, &[("content-type", json_ct)], body, ka).await;
             }
             ("/v1/completions" | "/completions", true) => {
                 openai::completion_stream_events(&req.body, &model, k.chunks, peek.include_usage)
             }
             ("/v1/embeddings" | "/embeddings", _) => {
                 let body = Bytes::from(openai::embeddings(&req.body, &model));
-                return conn
-                    .send_full(200, &[("content-type", json_ct)], body, ka)
-                    .await;
+                return conn.send_full(200, &[("content-type", json_ct)], body, ka).await;
             }
             _ => {
                 let body = openai::error_body(404, &format!("no route for POST {path}"));
@@ -191,10 +176,7 @@ impl Handler for MockServer {
         };
         conn.start_stream(
             200,
-            &[
-                ("content-type", b"text/event-stream"),
-                ("x-request-id", b"req_mock"),
-            ],
+            &[("content-type", b"text/event-stream"), ("x-request-id", b"req_mock")],
             req.http10,
         )
         .await?;
@@ -234,21 +216,15 @@ fn main() -> ExitCode {
         };
         let ok = match a.as_str() {
             "--listen" => args.next().map(|v| listen = v).is_some(),
-            "--workers" => num("--workers")
-                .map(|v| workers = v.max(1) as usize)
-                .is_some(),
+            "--workers" => num("--workers").map(|v| workers = v.max(1) as usize).is_some(),
             "--latency-ms" => num("--latency-ms")
                 .map(|v| knobs.latency = Duration::from_millis(v))
                 .is_some(),
-            "--chunks" => num("--chunks")
-                .map(|v| knobs.chunks = v.max(1) as usize)
-                .is_some(),
+            "--chunks" => num("--chunks").map(|v| knobs.chunks = v.max(1) as usize).is_some(),
             "--chunk-delay-ms" => num("--chunk-delay-ms")
                 .map(|v| knobs.chunk_delay = Duration::from_millis(v))
                 .is_some(),
-            "--fail-status" => num("--fail-status")
-                .map(|v| knobs.fail_status = v as u16)
-                .is_some(),
+            "--fail-status" => num("--fail-status").map(|v| knobs.fail_status = v as u16).is_some(),
             "--fail-every" => num("--fail-every").map(|v| knobs.fail_every = v).is_some(),
             "--help" | "-h" => {
                 println!("{USAGE}");
@@ -309,6 +285,5 @@ async fn reply(conn: &mut Conn, r: sluice::mock::MockReply, ka: bool) -> io::Res
     for (n, v) in &r.headers {
         headers.push((n, v.as_bytes()));
     }
-    conn.send_full(r.status, &headers, Bytes::from(r.body), ka)
-        .await
+    conn.send_full(r.status, &headers, Bytes::from(r.body), ka).await
 }

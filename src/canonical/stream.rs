@@ -17,11 +17,7 @@ pub enum StreamEvent {
     /// The signature of thinking block `index` (sent before its stop).
     ThinkingSignature { index: u32, signature: String },
     /// A tool call begins at block `index`.
-    ToolCallStart {
-        index: u32,
-        id: String,
-        name: String,
-    },
+    ToolCallStart { index: u32, id: String, name: String },
     /// A fragment of the JSON arguments of the tool call at `index`.
     ToolCallDelta { index: u32, arguments: String },
     /// Block `index` is complete.

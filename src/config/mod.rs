@@ -141,11 +141,7 @@ pub struct AwsCredentials {
 impl fmt::Debug for AwsCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never print secrets.
-        write!(
-            f,
-            "AwsCredentials({}, region {})",
-            self.access_key_id, self.region
-        )
+        write!(f, "AwsCredentials({}, region {})", self.access_key_id, self.region)
     }
 }
 
@@ -301,19 +297,14 @@ fn parse_sections(table: &toml::Table, errs: &mut Errors) -> RawConfig {
             "providers" => match value.as_array() {
                 Some(items) => {
                     for (i, item) in items.iter().enumerate() {
-                        let ok =
-                            section(item, &format!("providers[{i}]"), errs, |v: RawProvider| {
-                                raw.providers.push(v)
-                            });
+                        let ok = section(item, &format!("providers[{i}]"), errs, |v: RawProvider| {
+                            raw.providers.push(v)
+                        });
                         if !ok {
                             // Remember the name so follow-on errors ("no such provider") are not
                             // reported for a provider whose own errors were already listed.
-                            raw.broken_providers.push(
-                                item.get("name")
-                                    .and_then(|n| n.as_str())
-                                    .unwrap_or("")
-                                    .to_string(),
-                            );
+                            raw.broken_providers
+                                .push(item.get("name").and_then(|n| n.as_str()).unwrap_or("").to_string());
                         }
                     }
                 }
@@ -373,10 +364,7 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
     let listen = match s.listen.to_socket_addrs().map(|mut a| a.next()) {
         Ok(Some(a)) => Some(a),
         _ => {
-            errs.push(
-                "server.listen",
-                format!("not a valid address: {:?}", s.listen),
-            );
+            errs.push("server.listen", format!("not a valid address: {:?}", s.listen));
             None
         }
     };
@@ -390,9 +378,7 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
         errs.push("upstream.pool_idle_timeout_ms", "must be greater than 0");
     }
     let workers = if s.workers == 0 {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     } else {
         s.workers
     };
@@ -459,12 +445,7 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
     })
 }
 
-fn compile_provider(
-    p: &RawProvider,
-    key: &str,
-    up: &raw::RawUpstream,
-    errs: &mut Errors,
-) -> Option<Provider> {
+fn compile_provider(p: &RawProvider, key: &str, up: &raw::RawUpstream, errs: &mut Errors) -> Option<Provider> {
     let before = errs.list.len();
     if p.name.is_empty() {
         errs.push(format!("{key}.name"), "is required");
@@ -509,15 +490,8 @@ fn compile_provider(
             }
         }
     };
-    if !is_mock
-        && (p.mock_chunks.is_some()
-            || p.mock_chunk_delay_ms.is_some()
-            || p.mock_latency_ms.is_some())
-    {
-        errs.push(
-            key.to_string(),
-            "mock_* knobs are only valid with kind = \"mock\"",
-        );
+    if !is_mock && (p.mock_chunks.is_some() || p.mock_chunk_delay_ms.is_some() || p.mock_latency_ms.is_some()) {
+        errs.push(key.to_string(), "mock_* knobs are only valid with kind = \"mock\"");
     }
     let mut keys = Vec::new();
     for (j, k) in p.keys.iter().enumerate() {
@@ -532,16 +506,11 @@ fn compile_provider(
     let kind = kind?;
     let before = errs.list.len();
     let style = match (kind, &p.azure_api_version, p.vertex) {
-        (ProviderKind::OpenAi, Some(v), None | Some(false)) => ApiStyle::Azure {
-            api_version: v.clone(),
-        },
+        (ProviderKind::OpenAi, Some(v), None | Some(false)) => ApiStyle::Azure { api_version: v.clone() },
         (ProviderKind::Gemini, None, Some(true)) => ApiStyle::Vertex,
         (_, None, None | Some(false)) => ApiStyle::Standard,
         (_, Some(_), _) => {
-            errs.push(
-                format!("{key}.azure_api_version"),
-                "only valid with kind = \"openai\"",
-            );
+            errs.push(format!("{key}.azure_api_version"), "only valid with kind = \"openai\"");
             ApiStyle::Standard
         }
         (_, None, Some(true)) => {
@@ -569,10 +538,7 @@ fn compile_provider(
             };
             let access_key_id = get("aws_access_key_id", id);
             let secret_access_key = get("aws_secret_access_key", secret);
-            let session_token = p
-                .aws_session_token
-                .as_deref()
-                .map(|t| get("aws_session_token", t));
+            let session_token = p.aws_session_token.as_deref().map(|t| get("aws_session_token", t));
             let region = match p.region.as_deref() {
                 Some(r) => get("region", r),
                 None => {
@@ -588,10 +554,7 @@ fn compile_provider(
             })
         }
         (Some(_), Some(_)) => {
-            errs.push(
-                format!("{key}.aws_access_key_id"),
-                "only valid with kind = \"bedrock\"",
-            );
+            errs.push(format!("{key}.aws_access_key_id"), "only valid with kind = \"bedrock\"");
             None
         }
         _ => {
@@ -620,14 +583,8 @@ fn compile_provider(
         keys,
         models: p.models.clone(),
         timeouts: Timeouts {
-            connect: Duration::from_millis(
-                p.connect_timeout_ms.unwrap_or(up.connect_timeout_ms).max(1),
-            ),
-            first_byte: Duration::from_millis(
-                p.first_byte_timeout_ms
-                    .unwrap_or(up.first_byte_timeout_ms)
-                    .max(1),
-            ),
+            connect: Duration::from_millis(p.connect_timeout_ms.unwrap_or(up.connect_timeout_ms).max(1)),
+            first_byte: Duration::from_millis(p.first_byte_timeout_ms.unwrap_or(up.first_byte_timeout_ms).max(1)),
             total: Duration::from_millis(p.total_timeout_ms.unwrap_or(up.total_timeout_ms).max(1)),
         },
         mock: MockKnobs {
@@ -644,10 +601,7 @@ fn auth_headers(kind: ProviderKind, key: &str) -> Vec<(&'static str, String)> {
         ProviderKind::Anthropic => vec![("x-api-key", key.to_string())],
         ProviderKind::Gemini => vec![("x-goog-api-key", key.to_string())],
         // Bedrock API keys are bearer tokens; SigV4 credentials are configured separately.
-        ProviderKind::OpenAi
-        | ProviderKind::Cohere
-        | ProviderKind::Bedrock
-        | ProviderKind::Mock => {
+        ProviderKind::OpenAi | ProviderKind::Cohere | ProviderKind::Bedrock | ProviderKind::Mock => {
             vec![("authorization", format!("Bearer {key}"))]
         }
     }
@@ -656,9 +610,7 @@ fn auth_headers(kind: ProviderKind, key: &str) -> Vec<(&'static str, String)> {
 /// `env.NAME` reads an environment variable; anything else is the literal value.
 pub fn resolve_secret(v: &str) -> Result<String, String> {
     match v.strip_prefix("env.") {
-        Some(name) => {
-            std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
-        }
+        Some(name) => std::env::var(name).map_err(|_| format!("environment variable {name} is not set")),
         None => Ok(v.to_string()),
     }
 }
@@ -697,16 +649,13 @@ fn parse_origin(base_url: &str, ca_file: Option<&str>) -> Result<Origin, String>
         match authority.rsplit_once(':') {
             Some((h, p)) => (
                 h.to_string(),
-                p.parse()
-                    .map_err(|_| format!("{base_url:?}: bad port {p:?}"))?,
+                p.parse().map_err(|_| format!("{base_url:?}: bad port {p:?}"))?,
             ),
             None => (authority.to_string(), default_port),
         }
     };
     if path.contains('?') || path.contains('#') {
-        return Err(format!(
-            "{base_url:?}: base_url must not have a query or fragment"
-        ));
+        return Err(format!("{base_url:?}: base_url must not have a query or fragment"));
     }
     let path_prefix = path.trim_end_matches('/').to_string();
     let tls_config = if tls {
@@ -773,8 +722,7 @@ fn tls_config_with_ca(file: &str) -> Result<rustls::ClientConfig, String> {
     use rustls_pki_types::CertificateDer;
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let certs = CertificateDer::pem_file_iter(file)
-        .map_err(|e| format!("tls_ca_file: cannot read {file:?}: {e}"))?;
+    let certs = CertificateDer::pem_file_iter(file).map_err(|e| format!("tls_ca_file: cannot read {file:?}: {e}"))?;
     let mut n = 0;
     for cert in certs {
         let cert = cert.map_err(|e| format!("tls_ca_file: bad PEM in {file:?}: {e}"))?;
@@ -922,10 +870,7 @@ keys = ["env.SLUICE_TEST_SURELY_UNSET"]
         std::env::set_var("SLUICE_TEST_KEY_X", "secret");
         let t = GOOD.replace("\"sk-1\"", "\"env.SLUICE_TEST_KEY_X\"");
         let s = compile_str(&t, "f").unwrap();
-        assert_eq!(
-            s.provider("openai").unwrap().keys,
-            vec!["secret".to_string()]
-        );
+        assert_eq!(s.provider("openai").unwrap().keys, vec!["secret".to_string()]);
     }
 
     #[test]
@@ -965,18 +910,12 @@ region = "us-east-1"
             vx.styled_path("/v1beta/models/g:generateContent"),
             "/models/g:generateContent"
         );
-        assert_eq!(
-            vx.auth_headers[0],
-            vec![("authorization", "Bearer tok".to_string())]
-        );
+        assert_eq!(vx.auth_headers[0], vec![("authorization", "Bearer tok".to_string())]);
         let br = s.provider("br").unwrap();
         assert_eq!(br.aws.as_ref().unwrap().region, "us-east-1");
         let bad = t.replace("region = \"us-east-1\"\n", "");
         let errs = compile_str(&bad, "s").unwrap_err();
-        assert!(
-            errs.iter().any(|e| e.key == "providers[2].region"),
-            "{errs:?}"
-        );
+        assert!(errs.iter().any(|e| e.key == "providers[2].region"), "{errs:?}");
     }
 
     #[test]

@@ -38,9 +38,7 @@ impl Reloader {
         match load(&self.path) {
             Ok(snap) => {
                 let old = self.shared.load();
-                if old.server.listen != snap.server.listen
-                    || old.server.workers != snap.server.workers
-                {
+                if old.server.listen != snap.server.listen || old.server.workers != snap.server.workers {
                     eprintln!("sluice: note: server.listen and server.workers take effect on restart only");
                 }
                 self.shared.store(Arc::new(snap));

@@ -32,9 +32,7 @@ pub enum Format {
     Cohere,
 }
 
-use crate::canonical::{
-    ChatRequest, ChatResponse, ConvertError, ErrorReply, FaultKind, UpstreamFault,
-};
+use crate::canonical::{ChatRequest, ChatResponse, ConvertError, ErrorReply, FaultKind, UpstreamFault};
 use crate::error::GatewayError;
 
 impl Format {

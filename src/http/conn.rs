@@ -65,13 +65,7 @@ impl Conn {
         write_all(&mut self.io, data).await.0
     }
 
-    fn head(
-        &mut self,
-        status: u16,
-        headers: &[Header<'_>],
-        body_len: Option<usize>,
-        keep_alive: bool,
-    ) {
+    fn head(&mut self, status: u16, headers: &[Header<'_>], body_len: Option<usize>, keep_alive: bool) {
         self.status_sent = status;
         let w = &mut self.wbuf;
         w.clear();
@@ -140,12 +134,7 @@ impl Conn {
 
     /// Starts a streamed response. HTTP/1.1 clients get chunked framing; HTTP/1.0 clients get a
     /// close-delimited body.
-    pub async fn start_stream(
-        &mut self,
-        status: u16,
-        headers: &[Header<'_>],
-        http10: bool,
-    ) -> io::Result<()> {
+    pub async fn start_stream(&mut self, status: u16, headers: &[Header<'_>], http10: bool) -> io::Result<()> {
         self.chunked = !http10;
         if http10 {
             self.close_after = true;
@@ -240,13 +229,7 @@ mod tests {
 
     #[test]
     fn hex_chunk_sizes() {
-        for (n, s) in [
-            (0usize, "0"),
-            (9, "9"),
-            (10, "a"),
-            (255, "ff"),
-            (4096, "1000"),
-        ] {
+        for (n, s) in [(0usize, "0"), (9, "9"), (10, "a"), (255, "ff"), (4096, "1000")] {
             let mut w = Vec::new();
             push_hex(&mut w, n);
             assert_eq!(w, s.as_bytes());

@@ -36,9 +36,7 @@ impl HttpError {
             HttpError::HeadTooLarge => "request head too large",
             HttpError::BodyTooLarge => "request body too large",
             HttpError::ExpectationFailed => "unsupported Expect header",
-            HttpError::UnsupportedTransferCoding => {
-                "unsupported Transfer-Encoding (only chunked is accepted)"
-            }
+            HttpError::UnsupportedTransferCoding => "unsupported Transfer-Encoding (only chunked is accepted)",
             HttpError::HeadTimeout => "timed out reading the request head",
             HttpError::BodyTimeout => "timed out reading the request body",
             HttpError::Closed => "connection closed",

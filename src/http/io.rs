@@ -12,10 +12,7 @@ use std::io;
 pub const READ_CHUNK: usize = 16 * 1024;
 
 /// Reads once, appending to `buf`. Returns the number of bytes read (0 = EOF).
-pub async fn read_more<S: AsyncReadRent>(
-    s: &mut S,
-    mut buf: BytesMut,
-) -> (io::Result<usize>, BytesMut) {
+pub async fn read_more<S: AsyncReadRent>(s: &mut S, mut buf: BytesMut) -> (io::Result<usize>, BytesMut) {
     if buf.capacity() - buf.len() < READ_CHUNK / 4 {
         buf.reserve(READ_CHUNK);
     }
@@ -25,10 +22,7 @@ pub async fn read_more<S: AsyncReadRent>(
 }
 
 /// Writes the whole buffer and hands it back for reuse.
-pub async fn write_all<S: AsyncWriteRent, B: monoio::buf::IoBuf>(
-    s: &mut S,
-    buf: B,
-) -> (io::Result<()>, B) {
+pub async fn write_all<S: AsyncWriteRent, B: monoio::buf::IoBuf>(s: &mut S, buf: B) -> (io::Result<()>, B) {
     let (res, buf) = s.write_all(buf).await;
     (res.map(|_| ()), buf)
 }

@@ -96,8 +96,7 @@ impl Request {
     /// The request target as sent (path plus query).
     pub fn target(&self) -> &str {
         // httparse only accepts visible ASCII in the target, so this cannot fail.
-        std::str::from_utf8(&self.head[self.target.start as usize..self.target.end as usize])
-            .unwrap_or("")
+        std::str::from_utf8(&self.head[self.target.start as usize..self.target.end as usize]).unwrap_or("")
     }
 
     /// The path without the query string.
@@ -133,10 +132,7 @@ impl Request {
             let name = &self.head[h.name.start as usize..h.name.end as usize];
             // httparse validated names as tokens (ASCII).
             let name = std::str::from_utf8(name).unwrap_or("");
-            (
-                name,
-                &self.head[h.value.start as usize..h.value.end as usize],
-            )
+            (name, &self.head[h.value.start as usize..h.value.end as usize])
         })
     }
 }
@@ -159,9 +155,7 @@ pub async fn read_request(conn: &mut Conn) -> Result<Option<Request>, HttpError>
         if !conn.rbuf.is_empty() {
             match parse_head(&conn.rbuf)? {
                 Some(parsed) => break parsed,
-                None if conn.rbuf.len() > limits.max_head_bytes => {
-                    return Err(HttpError::HeadTooLarge)
-                }
+                None if conn.rbuf.len() > limits.max_head_bytes => return Err(HttpError::HeadTooLarge),
                 None => {}
             }
         }
@@ -331,9 +325,7 @@ fn parse_head(buf: &BytesMut) -> Result<Option<ParsedHead>, HttpError> {
     }
     if chunked && content_length.is_some() {
         // Request smuggling vector: refuse rather than guess (RFC 9112 6.3 allows either).
-        return Err(HttpError::BadRequest(
-            "both Transfer-Encoding and Content-Length",
-        ));
+        return Err(HttpError::BadRequest("both Transfer-Encoding and Content-Length"));
     }
     let framing = if chunked {
         BodyFraming::Chunked

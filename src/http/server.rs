@@ -31,9 +31,8 @@ pub trait Handler: 'static {
     /// Renders an HTTP-level error (malformed request, limits) as `(content-type, body)`.
     fn http_error_body(&self, err: &HttpError) -> (&'static str, Bytes) {
         let msg = sonic_rs::to_string(err.message()).unwrap_or_else(|_| "\"error\"".into());
-        let body = format!(
-            r#"{{"error":{{"message":{msg},"type":"invalid_request_error","param":null,"code":null}}}}"#
-        );
+        let body =
+            format!(r#"{{"error":{{"message":{msg},"type":"invalid_request_error","param":null,"code":null}}}}"#);
         ("application/json", Bytes::from(body))
     }
 }
@@ -82,12 +81,7 @@ pub async fn accept_loop<H: Handler>(
 }
 
 /// Serves one keep-alive connection until it closes.
-pub async fn serve_conn<H: Handler>(
-    stream: TcpStream,
-    handler: &H,
-    state: &ServerState,
-    limits: Limits,
-) {
+pub async fn serve_conn<H: Handler>(stream: TcpStream, handler: &H, state: &ServerState, limits: Limits) {
     let mut conn = Conn::new(stream, limits, state.draining.clone());
     loop {
         match read_request(&mut conn).await {
@@ -140,14 +134,7 @@ pub async fn client_gone(fd: std::os::fd::RawFd) {
         }
         let mut b = [0u8; 1];
         // SAFETY: peeking one byte into a stack buffer.
-        let n = unsafe {
-            libc::recv(
-                dup,
-                b.as_mut_ptr().cast(),
-                1,
-                libc::MSG_PEEK | libc::MSG_DONTWAIT,
-            )
-        };
+        let n = unsafe { libc::recv(dup, b.as_mut_ptr().cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT) };
         if n == 0 {
             return;
         }

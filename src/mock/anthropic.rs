@@ -110,11 +110,7 @@ mod tests {
         let text = v.pointer(&sonic_rs::pointer!["content", 0, "text"]);
         assert_eq!(text.and_then(|x| x.as_str()), Some("echo: hello there"));
         assert_eq!(s(&v, &["stop_reason"]), Some("end_turn"));
-        assert_eq!(
-            v.pointer(["usage", "input_tokens"])
-                .and_then(|x| x.as_u64()),
-            Some(4)
-        );
+        assert_eq!(v.pointer(["usage", "input_tokens"]).and_then(|x| x.as_u64()), Some(4));
     }
 
     #[test]
@@ -125,10 +121,7 @@ mod tests {
         assert_eq!(s(&v, &["stop_reason"]), Some("tool_use"));
         let call = v.pointer(&sonic_rs::pointer!["content", 1]).unwrap();
         assert_eq!(call.get("type").and_then(|x| x.as_str()), Some("tool_use"));
-        assert_eq!(
-            call.pointer(["input", "city"]).and_then(|x| x.as_str()),
-            Some("Paris")
-        );
+        assert_eq!(call.pointer(["input", "city"]).and_then(|x| x.as_str()), Some("Paris"));
 
         let (status, v) = post(r#"{"model":"error-529","max_tokens":1,"messages":[]}"#);
         assert_eq!(status, 529);

@@ -2,10 +2,9 @@
 //! converse` answers through the format-independent scenarios (`scenario::respond`), so the
 //! model id picks the scenario exactly as in every other format's mock.
 //!
+//! `invoke` answers Anthropic-flavoured native bodies (PROTOCOLS 5.5) through the same scenarios.
 //! Not yet served, answered 501 in Bedrock's error shape: `converse-stream` and
-//! `invoke-with-response-stream` (streaming is a later issue) and `invoke`, whose body is the
-//! model vendor's native JSON (Anthropic Messages for `anthropic.` ids, PROTOCOLS 5.5) and waits
-//! for the Anthropic codec.
+//! `invoke-with-response-stream` (streaming is a later issue).
 
 use super::{scenario, MockReply};
 use crate::canonical::{FaultKind, UpstreamFault};
@@ -46,20 +45,30 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
     let (model, op) = bedrock::parse_path(path)?;
     let id = request_id();
     if method != Method::Post {
-        return Some(fault_reply(
-            404,
-            format!("no route for {} {path}", method.as_str()),
-            id,
-        ));
+        return Some(fault_reply(404, format!("no route for {} {path}", method.as_str()), id));
+    }
+    if op == Operation::Invoke {
+        // Model-native body: the Anthropic flavour for Claude ids (PROTOCOLS 5.5).
+        let req = match bedrock::invoke::decode_invoke_request(body, &model, false) {
+            Ok(r) => r,
+            Err(e) => return Some(fault_reply(400, e.to_string(), id)),
+        };
+        return Some(match scenario::respond(&req, &id) {
+            Ok(resp) => MockReply {
+                status: 200,
+                content_type: "application/json",
+                headers: vec![("x-amzn-RequestId", id)],
+                body: bedrock::invoke::encode_invoke_response(&resp),
+            },
+            Err(fault) => error_reply(bedrock::encode_error(&fault), id),
+        });
     }
     if op != Operation::Converse {
-        let why = match op {
-            Operation::Invoke => {
-                "InvokeModel (model-native bodies) is not implemented by the mock yet"
-            }
-            _ => "streaming operations are not implemented by the mock yet",
-        };
-        return Some(fault_reply(501, why.into(), id));
+        return Some(fault_reply(
+            501,
+            "streaming operations are not implemented by the mock yet".into(),
+            id,
+        ));
     }
     let req = match bedrock::decode_request(body, Some(&model), false) {
         Ok(r) => r,
@@ -94,16 +103,11 @@ mod tests {
         assert_eq!(r.status, 200);
         let v: sonic_rs::Value = sonic_rs::from_slice(&r.body).unwrap();
         assert_eq!(
-            v.pointer(&sonic_rs::pointer![
-                "output", "message", "content", 0, "text"
-            ])
-            .and_then(|t| t.as_str()),
+            v.pointer(&sonic_rs::pointer!["output", "message", "content", 0, "text"])
+                .and_then(|t| t.as_str()),
             Some("echo: hi there")
         );
-        assert_eq!(
-            v.get("stopReason").and_then(|t| t.as_str()),
-            Some("end_turn")
-        );
+        assert_eq!(v.get("stopReason").and_then(|t| t.as_str()), Some("end_turn"));
         assert!(r.headers.iter().any(|(n, _)| *n == "x-amzn-RequestId"));
     }
 
@@ -123,10 +127,7 @@ mod tests {
         assert!(r.headers[0].1.starts_with("ValidationException:"));
         let r = post("/model/anthropic.claude-v2/invoke", "{}");
         assert_eq!(r.status, 501);
-        assert_eq!(
-            serve(Method::Get, "/model/m/converse", b"").unwrap().status,
-            404
-        );
+        assert_eq!(serve(Method::Get, "/model/m/converse", b"").unwrap().status, 404);
         assert!(serve(Method::Post, "/v1/chat/completions", b"{}").is_none());
     }
 }

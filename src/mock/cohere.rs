@@ -68,16 +68,8 @@ fn chat(body: &[u8]) -> MockReply {
         Ok(r) => r,
         Err(e) => return fault(400, format!("invalid request: {e}")),
     };
-    if req.stream
-        && !matches!(
-            super::Scenario::from_model(&req.model),
-            super::Scenario::Error(_)
-        )
-    {
-        return fault(
-            501,
-            "streaming is not implemented by the Cohere mock yet".into(),
-        );
+    if req.stream && !matches!(super::Scenario::from_model(&req.model), super::Scenario::Error(_)) {
+        return fault(501, "streaming is not implemented by the Cohere mock yet".into());
     }
     match super::scenario::respond(&req, &next_id()) {
         Ok(resp) => ok(cohere::encode_response(&resp)),
@@ -183,10 +175,7 @@ fn embed(body: &[u8]) -> MockReply {
     };
     let model = req.model.unwrap_or_default();
     if let super::Scenario::Error(status) = super::Scenario::from_model(&model) {
-        return fault(
-            status,
-            format!("mock error {status} requested by model name"),
-        );
+        return fault(status, format!("mock error {status} requested by model name"));
     }
     let texts = req.texts.unwrap_or_default();
     let mut inputs: Vec<String> = texts.clone();
@@ -195,11 +184,7 @@ fn embed(body: &[u8]) -> MockReply {
         let parts: Vec<&str> = input
             .content
             .iter()
-            .filter_map(|c| {
-                c.text
-                    .as_deref()
-                    .or(c.image_url.as_ref().map(|u| u.url.as_str()))
-            })
+            .filter_map(|c| c.text.as_deref().or(c.image_url.as_ref().map(|u| u.url.as_str())))
             .collect();
         inputs.push(parts.join(" "));
     }
@@ -210,10 +195,7 @@ fn embed(body: &[u8]) -> MockReply {
         );
     }
     let dims = req.output_dimension.unwrap_or(DEFAULT_DIMS).clamp(1, 4096);
-    let vectors: Vec<Vec<f32>> = inputs
-        .iter()
-        .map(|t| super::openai::embed(t, dims))
-        .collect();
+    let vectors: Vec<Vec<f32>> = inputs.iter().map(|t| super::openai::embed(t, dims)).collect();
     let types = req
         .embedding_types
         .filter(|t| !t.is_empty())
@@ -234,11 +216,7 @@ fn embed(body: &[u8]) -> MockReply {
                 out.uint8 = Some(
                     vectors
                         .iter()
-                        .map(|v| {
-                            v.iter()
-                                .map(|x| ((x + 1.0) * 127.5).round() as u8)
-                                .collect()
-                        })
+                        .map(|v| v.iter().map(|x| ((x + 1.0) * 127.5).round() as u8).collect())
                         .collect(),
                 )
             }
@@ -246,12 +224,7 @@ fn embed(body: &[u8]) -> MockReply {
                 out.binary = Some(
                     vectors
                         .iter()
-                        .map(|v| {
-                            sign_bits(v)
-                                .iter()
-                                .map(|b| (*b as i16 - 128) as i8)
-                                .collect()
-                        })
+                        .map(|v| sign_bits(v).iter().map(|b| (*b as i16 - 128) as i8).collect())
                         .collect(),
                 )
             }
@@ -267,27 +240,17 @@ fn embed(body: &[u8]) -> MockReply {
                         .collect(),
                 )
             }
-            other => {
-                return fault(
-                    400,
-                    format!("invalid request: unknown embedding type {other:?}"),
-                )
-            }
+            other => return fault(400, format!("invalid request: unknown embedding type {other:?}")),
         }
     }
-    let tokens: u64 = inputs
-        .iter()
-        .map(|t| super::word_count(t).max(1) as u64)
-        .sum();
+    let tokens: u64 = inputs.iter().map(|t| super::word_count(t).max(1) as u64).sum();
     let resp = EmbedResponse {
         id: next_id(),
         embeddings: out,
         texts: &texts,
         meta: Meta {
             api_version: ApiVersion { version: "2" },
-            billed_units: BilledUnits {
-                input_tokens: tokens,
-            },
+            billed_units: BilledUnits { input_tokens: tokens },
         },
         response_type: "embeddings_by_type",
     };
@@ -325,13 +288,9 @@ mod tests {
                 .and_then(|t| t.as_str()),
             Some("echo: hello there")
         );
+        assert_eq!(v.get("finish_reason").and_then(|f| f.as_str()), Some("COMPLETE"));
         assert_eq!(
-            v.get("finish_reason").and_then(|f| f.as_str()),
-            Some("COMPLETE")
-        );
-        assert_eq!(
-            v.pointer(&["usage", "tokens", "input_tokens"])
-                .and_then(|t| t.as_u64()),
+            v.pointer(&["usage", "tokens", "input_tokens"]).and_then(|t| t.as_u64()),
             Some(4)
         );
     }
@@ -364,11 +323,7 @@ mod tests {
             v.get("response_type").and_then(|t| t.as_str()),
             Some("embeddings_by_type")
         );
-        let floats = v
-            .pointer(&["embeddings", "float"])
-            .unwrap()
-            .as_array()
-            .unwrap();
+        let floats = v.pointer(&["embeddings", "float"]).unwrap().as_array().unwrap();
         assert_eq!(floats.len(), 2);
         let first: Vec<f64> = floats[0]
             .as_array()
@@ -394,10 +349,7 @@ mod tests {
         );
         let (status, _) = post("/v2/embed", r#"{"model":"error-500","texts":["a"]}"#);
         assert_eq!(status, 500);
-        let (status, _) = post(
-            "/v2/embed",
-            r#"{"model":"e","texts":["a"],"embedding_types":["nope"]}"#,
-        );
+        let (status, _) = post("/v2/embed", r#"{"model":"e","texts":["a"],"embedding_types":["nope"]}"#);
         assert_eq!(status, 400);
     }
 }

@@ -17,11 +17,7 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
     let (model, stream) = gemini::parse_path(path)?;
     if method != Method::Post {
-        return Some(fault(
-            405,
-            FaultKind::InvalidRequest,
-            "method not allowed; use POST",
-        ));
+        return Some(fault(405, FaultKind::InvalidRequest, "method not allowed; use POST"));
     }
     if stream {
         return Some(fault(
@@ -85,15 +81,8 @@ mod tests {
             let (status, v) = post(path, body);
             assert_eq!(status, 200, "{path}");
             assert_eq!(
-                v.pointer(&sonic_rs::pointer![
-                    "candidates",
-                    0,
-                    "content",
-                    "parts",
-                    0,
-                    "text"
-                ])
-                .and_then(|t| t.as_str()),
+                v.pointer(&sonic_rs::pointer!["candidates", 0, "content", "parts", 0, "text"])
+                    .and_then(|t| t.as_str()),
                 Some("echo: hello there")
             );
             assert_eq!(v["modelVersion"].as_str(), Some("gemini-2.5-flash"));
@@ -105,10 +94,7 @@ mod tests {
         assert!(serve(Method::Post, "/v1/chat/completions", b"{}").is_none());
         assert!(serve(Method::Post, "/v1/models/x:countTokens", b"{}").is_none());
         let (status, v) = post("/v1beta/models/m:streamGenerateContent", "{}");
-        assert_eq!(
-            (status, v["error"]["status"].as_str()),
-            (501, Some("UNIMPLEMENTED"))
-        );
+        assert_eq!((status, v["error"]["status"].as_str()), (501, Some("UNIMPLEMENTED")));
         let (status, v) = post(
             "/v1beta/models/x-error-429:generateContent",
             r#"{"contents":[{"parts":[{"text":"a"}]}]}"#,
@@ -117,10 +103,7 @@ mod tests {
         assert_eq!(v["error"]["code"].as_u64(), Some(429));
         assert_eq!(v["error"]["status"].as_str(), Some("RESOURCE_EXHAUSTED"));
         let (status, v) = post("/v1beta/models/m:generateContent", "not json");
-        assert_eq!(
-            (status, v["error"]["status"].as_str()),
-            (400, Some("INVALID_ARGUMENT"))
-        );
+        assert_eq!((status, v["error"]["status"].as_str()), (400, Some("INVALID_ARGUMENT")));
     }
 
     #[test]
@@ -132,14 +115,8 @@ mod tests {
         assert_eq!(v["modelVersion"].as_str(), Some("acme/tool-model"));
         let parts = &v["candidates"][0]["content"]["parts"];
         assert_eq!(parts[0]["text"].as_str(), Some("Let me check."));
-        assert_eq!(
-            parts[1]["functionCall"]["name"].as_str(),
-            Some("get_weather")
-        );
-        assert_eq!(
-            parts[1]["functionCall"]["args"]["city"].as_str(),
-            Some("Paris")
-        );
+        assert_eq!(parts[1]["functionCall"]["name"].as_str(), Some("get_weather"));
+        assert_eq!(parts[1]["functionCall"]["args"]["city"].as_str(), Some("Paris"));
         assert_eq!(v["candidates"][0]["finishReason"].as_str(), Some("STOP"));
     }
 }

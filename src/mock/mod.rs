@@ -31,10 +31,7 @@ pub enum Scenario {
 impl Scenario {
     pub fn from_model(model: &str) -> Scenario {
         if let Some(i) = model.find("error-") {
-            let digits: String = model[i + 6..]
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
+            let digits: String = model[i + 6..].chars().take_while(char::is_ascii_digit).collect();
             if let Ok(status) = digits.parse::<u16>() {
                 if (400..600).contains(&status) {
                     return Scenario::Error(status);

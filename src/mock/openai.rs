@@ -94,10 +94,7 @@ pub fn chat_stream_events(resp: &ChatResponse, chunks: usize, include_usage: boo
                 }
             }
             Part::ToolCall {
-                id,
-                name,
-                arguments,
-                ..
+                id, name, arguments, ..
             } => {
                 let first = OpenAiToolCallDelta {
                     index: call_index,
@@ -196,12 +193,7 @@ pub fn completion(body: &[u8], model: &str) -> Vec<u8> {
 }
 
 /// Legacy completions stream (same text, in pieces).
-pub fn completion_stream_events(
-    body: &[u8],
-    model: &str,
-    chunks: usize,
-    include_usage: bool,
-) -> Vec<Vec<u8>> {
+pub fn completion_stream_events(body: &[u8], model: &str, chunks: usize, include_usage: bool) -> Vec<Vec<u8>> {
     let prompt = prompt_text(body);
     let text = format!("echo: {prompt}");
     let id = next_id("cmpl-mock");
@@ -258,11 +250,7 @@ pub fn embeddings(body: &[u8], model: &str) -> Vec<u8> {
         }
         _ => vec![String::new()],
     };
-    let dims = v
-        .get("dimensions")
-        .and_then(|d| d.as_u64())
-        .unwrap_or(8)
-        .clamp(1, 4096) as usize;
+    let dims = v.get("dimensions").and_then(|d| d.as_u64()).unwrap_or(8).clamp(1, 4096) as usize;
     let base64 = v.get("encoding_format").and_then(|f| f.as_str()) == Some("base64");
     let mut data = Vec::new();
     let mut tokens = 0;
@@ -302,9 +290,7 @@ pub fn b64(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
         out.push(T[(n >> 18) as usize & 63] as char);
         out.push(T[(n >> 12) as usize & 63] as char);
         out.push(if c.len() > 1 {
@@ -312,11 +298,7 @@ pub fn b64(data: &[u8]) -> String {
         } else {
             '='
         });
-        out.push(if c.len() > 2 {
-            T[n as usize & 63] as char
-        } else {
-            '='
-        });
+        out.push(if c.len() > 2 { T[n as usize & 63] as char } else { '=' });
     }
     out
 }
@@ -332,11 +314,7 @@ pub fn models<'a>(ids: impl IntoIterator<Item = &'a str>, owner: &str) -> Vec<u8
             owned_by: owner,
         })
         .collect();
-    sonic_rs::to_vec(&OpenAiList {
-        object: "list",
-        data,
-    })
-    .unwrap_or_default()
+    sonic_rs::to_vec(&OpenAiList { object: "list", data }).unwrap_or_default()
 }
 
 /// OpenAI error body (PROTOCOLS 2.9) for a status.
@@ -400,10 +378,7 @@ mod tests {
             panic!("scenario failed")
         };
         let events = chat_stream_events(&resp, 2, false);
-        let all: String = events
-            .iter()
-            .map(|e| String::from_utf8_lossy(e).to_string())
-            .collect();
+        let all: String = events.iter().map(|e| String::from_utf8_lossy(e).to_string()).collect();
         assert_eq!(all.matches("\"name\":\"get_weather\"").count(), 1, "{all}");
         assert_eq!(all.matches("\"id\":\"call_mock_0\"").count(), 1, "{all}");
         assert!(all.contains("\"finish_reason\":\"tool_calls\""), "{all}");

@@ -13,8 +13,7 @@
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 
 use crate::canonical::{
-    ChatRequest, ChatResponse, FaultKind, FinishReason, Part, Role, ToolResultContent,
-    UpstreamFault, Usage,
+    ChatRequest, ChatResponse, FaultKind, FinishReason, Part, Role, ToolResultContent, UpstreamFault, Usage,
 };
 
 pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFault> {
@@ -59,23 +58,13 @@ pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFaul
         finish = FinishReason::ToolCalls;
     } else if model.contains("image") {
         let n = last_user.map_or(0, |m| {
-            m.content
-                .iter()
-                .filter(|p| matches!(p, Part::Image { .. }))
-                .count()
+            m.content.iter().filter(|p| matches!(p, Part::Image { .. })).count()
         });
-        content.push(Part::text(format!(
-            "I see {n} image{}",
-            if n == 1 { "" } else { "s" }
-        )));
+        content.push(Part::text(format!("I see {n} image{}", if n == 1 { "" } else { "s" })));
     } else {
         let text = last_user.map(user_text).unwrap_or_default();
         let reply = format!("echo: {text}");
-        if model.contains("length")
-            || req
-                .max_tokens
-                .is_some_and(|m| (m as usize) < super::word_count(&reply))
-        {
+        if model.contains("length") || req.max_tokens.is_some_and(|m| (m as usize) < super::word_count(&reply)) {
             let limit = if model.contains("length") {
                 3
             } else {
@@ -84,11 +73,7 @@ pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFaul
             let cut: Vec<&str> = reply.split_whitespace().take(limit).collect();
             content.push(Part::text(cut.join(" ")));
             finish = FinishReason::Length;
-        } else if let Some(stop) = req
-            .stop
-            .iter()
-            .find(|s| !s.is_empty() && reply.contains(s.as_str()))
-        {
+        } else if let Some(stop) = req.stop.iter().find(|s| !s.is_empty() && reply.contains(s.as_str())) {
             let i = reply.find(stop.as_str()).unwrap_or(reply.len());
             content.push(Part::text(&reply[..i]));
             finish = FinishReason::StopSequence;
@@ -135,12 +120,7 @@ fn done(
 /// Words over the system prompt and every text part, as the mock's "token" count.
 pub fn prompt_words(req: &ChatRequest) -> u64 {
     let sys: usize = req.system.iter().map(part_words).sum();
-    let msgs: usize = req
-        .messages
-        .iter()
-        .flat_map(|m| m.content.iter())
-        .map(part_words)
-        .sum();
+    let msgs: usize = req.messages.iter().flat_map(|m| m.content.iter()).map(part_words).sum();
     (sys + msgs) as u64
 }
 
@@ -216,10 +196,7 @@ mod tests {
             (r.content[0].clone(), r.finish),
             (Part::text("echo: one two"), FinishReason::Length)
         );
-        assert_eq!(
-            respond(&req("x-error-429", "a"), "id").unwrap_err().status,
-            429
-        );
+        assert_eq!(respond(&req("x-error-429", "a"), "id").unwrap_err().status, 429);
         let mut stop = req("m", "alpha beta END gamma");
         stop.stop = vec!["END".into()];
         let r = respond(&stop, "id").unwrap();

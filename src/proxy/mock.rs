@@ -23,12 +23,7 @@ pub async fn serve(
     provider: &Arc<Provider>,
 ) -> Result<Outcome, (GatewayError, Option<io::Error>)> {
     let knobs = provider.mock;
-    let io_err = |e| {
-        (
-            GatewayError::bad_request("client write failed", None),
-            Some(e),
-        )
-    };
+    let io_err = |e| (GatewayError::bad_request("client write failed", None), Some(e));
     if !knobs.latency.is_zero() {
         monoio::time::sleep(knobs.latency).await;
     }
@@ -37,14 +32,9 @@ pub async fn serve(
             status,
             &format!("mock error {status} requested by model name"),
         ));
-        conn.send_full(
-            status,
-            &[("content-type", b"application/json")],
-            body,
-            req.keep_alive,
-        )
-        .await
-        .map_err(io_err)?;
+        conn.send_full(status, &[("content-type", b"application/json")], body, req.keep_alive)
+            .await
+            .map_err(io_err)?;
         return Ok(Outcome { status });
     }
     let events = match (ctx.api.op, peek.stream) {
@@ -53,9 +43,7 @@ pub async fn serve(
                 let body = Bytes::from(openai::chat_completion(&resp));
                 return super::send(conn, 200, "application/json", body, req.keep_alive).await;
             }
-            openai::ChatOutcome::Answer(resp) => {
-                openai::chat_stream_events(&resp, knobs.chunks, peek.include_usage)
-            }
+            openai::ChatOutcome::Answer(resp) => openai::chat_stream_events(&resp, knobs.chunks, peek.include_usage),
             openai::ChatOutcome::Error { status, body } => {
                 conn.send_full(
                     status,
@@ -93,9 +81,7 @@ pub async fn serve(
         }
         (Operation::Models | Operation::Invoke, _) => {
             return Err((
-                GatewayError::NotImplemented(
-                    "the mock provider does not serve this operation".into(),
-                ),
+                GatewayError::NotImplemented("the mock provider does not serve this operation".into()),
                 None,
             ))
         }

@@ -52,11 +52,7 @@ pub struct Worker {
 impl Worker {
     pub fn new(shared: SharedSnapshot, metrics: Rc<WorkerMetrics>) -> Worker {
         let snap = shared.load_full();
-        let pool = Rc::new(Pool::new(
-            snap.pool.max_idle,
-            snap.pool.idle_timeout,
-            metrics.clone(),
-        ));
+        let pool = Rc::new(Pool::new(snap.pool.max_idle, snap.pool.idle_timeout, metrics.clone()));
         Worker {
             snapshot: RefCell::new(Cache::new(shared)),
             pool,
@@ -101,8 +97,7 @@ impl Worker {
         // 1. Model and stream flag: from the URL (Gemini, Bedrock) or a peek at the body.
         let peek = match api.path_model {
             Some(_) => json::Peek::default(),
-            None => json::peek(&req.body)
-                .map_err(|e| (GatewayError::bad_request(e.message(), e.param()), None))?,
+            None => json::peek(&req.body).map_err(|e| (GatewayError::bad_request(e.message(), e.param()), None))?,
         };
         let model = match (&api.path_model, peek.model.as_deref()) {
             (Some(m), _) => m.as_str(),
@@ -115,12 +110,7 @@ impl Worker {
             }
         };
         let stream = api.path_stream.unwrap_or(peek.stream);
-        if stream
-            && !matches!(
-                api.op,
-                Operation::Chat | Operation::Completions | Operation::Invoke
-            )
-        {
+        if stream && !matches!(api.op, Operation::Chat | Operation::Completions | Operation::Invoke) {
             return Err((
                 GatewayError::bad_request("this endpoint does not stream", Some("stream")),
                 None,
@@ -136,17 +126,12 @@ impl Worker {
             (ProviderKind::Mock, _) if api.format == Format::OpenAi => {
                 mock::serve(self, ctx, req, conn, &peek, target.model, provider).await
             }
-            (ProviderKind::Mock, _) => {
-                translate::serve_mock(ctx, req, conn, target.model, stream).await
-            }
+            (ProviderKind::Mock, _) => translate::serve_mock(ctx, req, conn, target.model, stream).await,
             (_, Some(f)) if f == api.format => {
                 let key = self.next_key(provider.keys.len());
                 let Some(origin) = provider.origin.as_ref() else {
                     return Err((
-                        GatewayError::NotImplemented(format!(
-                            "provider {:?} has no base_url",
-                            provider.name
-                        )),
+                        GatewayError::NotImplemented(format!("provider {:?} has no base_url", provider.name)),
                         None,
                     ));
                 };
@@ -163,21 +148,12 @@ impl Worker {
                     }
                     (None, false) => {
                         return Err((
-                            GatewayError::bad_request(
-                                "cannot locate 'model' in the body",
-                                Some("model"),
-                            ),
+                            GatewayError::bad_request("cannot locate 'model' in the body", Some("model")),
                             None,
                         ))
                     }
                 };
-                let path = passthrough::upstream_path(
-                    provider,
-                    &origin.path_prefix,
-                    api,
-                    target.model,
-                    req.query(),
-                );
+                let path = passthrough::upstream_path(provider, &origin.path_prefix, api, target.model, req.query());
                 passthrough::forward(self, ctx, req, conn, body, &path, stream, provider, key).await
             }
             _ => {
@@ -187,22 +163,10 @@ impl Worker {
         }
     }
 
-    async fn finish(
-        &self,
-        ctx: &RequestContext<'_>,
-        route: &'static str,
-        status: u16,
-        req: &Request,
-    ) {
+    async fn finish(&self, ctx: &RequestContext<'_>, route: &'static str, status: u16, req: &Request) {
         self.metrics.request_done(route, &ctx.provider, status);
         if ctx.snap.server.access_log {
-            crate::log::access(
-                req,
-                status,
-                ctx.started.elapsed(),
-                &ctx.provider,
-                &self.metrics,
-            );
+            crate::log::access(req, status, ctx.started.elapsed(), &ctx.provider, &self.metrics);
         }
     }
 }
@@ -249,9 +213,7 @@ impl Handler for Worker {
             Err(e) => ("unrouted", Err((e, None))),
         };
         // Errors before a format is known render in the OpenAI shape (the most common client).
-        let r = self
-            .render_error(Format::OpenAi, result, conn, req.keep_alive)
-            .await;
+        let r = self.render_error(Format::OpenAi, result, conn, req.keep_alive).await;
         let api = ApiRoute {
             format: Format::OpenAi,
             op: Operation::Models,
@@ -307,16 +269,13 @@ impl Worker {
             }
             Err((e, None)) => {
                 let reply = crate::formats::render_error(format, &e);
-                let mut headers: Vec<(&str, &[u8])> =
-                    vec![("content-type", reply.content_type.as_bytes())];
+                let mut headers: Vec<(&str, &[u8])> = vec![("content-type", reply.content_type.as_bytes())];
                 for (n, v) in &reply.headers {
                     headers.push((n, v.as_bytes()));
                 }
                 conn.send_full(reply.status, &headers, Bytes::from(reply.body), keep_alive)
                     .await?;
-                Ok(Outcome {
-                    status: reply.status,
-                })
+                Ok(Outcome { status: reply.status })
             }
         }
     }
@@ -332,10 +291,7 @@ pub fn sigv4_headers(
     let (Some(aws), Some(origin)) = (&provider.aws, &provider.origin) else {
         return Ok(Vec::new());
     };
-    let signed: Vec<(&str, &str)> = content_type
-        .map(|c| ("content-type", c))
-        .into_iter()
-        .collect();
+    let signed: Vec<(&str, &str)> = content_type.map(|c| ("content-type", c)).into_iter().collect();
     crate::formats::bedrock::sigv4::sign(
         "POST",
         &origin.authority,
@@ -370,19 +326,9 @@ pub async fn send(
     body: Bytes,
     keep_alive: bool,
 ) -> Result<Outcome, (GatewayError, Option<io::Error>)> {
-    conn.send_full(
-        status,
-        &[("content-type", content_type.as_bytes())],
-        body,
-        keep_alive,
-    )
-    .await
-    .map_err(|e| {
-        (
-            GatewayError::bad_request("client write failed", None),
-            Some(e),
-        )
-    })?;
+    conn.send_full(status, &[("content-type", content_type.as_bytes())], body, keep_alive)
+        .await
+        .map_err(|e| (GatewayError::bad_request("client write failed", None), Some(e)))?;
     Ok(Outcome { status })
 }
 
@@ -429,8 +375,5 @@ fn models_body(snap: &Snapshot) -> Bytes {
         .iter()
         .flat_map(|p| p.models.iter().map(move |m| format!("{}/{}", p.name, m)))
         .collect();
-    Bytes::from(crate::mock::openai::models(
-        ids.iter().map(String::as_str),
-        "sluice",
-    ))
+    Bytes::from(crate::mock::openai::models(ids.iter().map(String::as_str), "sluice"))
 }

@@ -63,25 +63,14 @@ fn is_listed(name: &str, list: &[&str]) -> bool {
 /// Names listed in a `Connection` header are hop-by-hop too.
 fn connection_tokens(req: &Request) -> Vec<&str> {
     req.header_str("connection")
-        .map(|v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .collect()
-        })
+        .map(|v| v.split(',').map(str::trim).filter(|t| !t.is_empty()).collect())
         .unwrap_or_default()
 }
 
 /// The upstream path for a same-format request: the base URL's prefix, the format's own path
 /// for the operation (with the model rewritten where it lives in the URL) in the provider's style,
 /// and the client's query.
-pub fn upstream_path(
-    provider: &Provider,
-    prefix: &str,
-    api: &ApiRoute,
-    model: &str,
-    query: Option<&str>,
-) -> String {
+pub fn upstream_path(provider: &Provider, prefix: &str, api: &ApiRoute, model: &str, query: Option<&str>) -> String {
     let mut std_path = String::with_capacity(64);
     match (api.format, api.op) {
         (Format::OpenAi, Operation::Chat) => std_path.push_str("/v1/chat/completions"),
@@ -135,11 +124,7 @@ pub fn percent_encode_into(out: &mut String, s: &str) {
 }
 
 /// Client headers to forward on the same-format path, plus the provider's credentials.
-pub fn forwarded_headers<'a>(
-    req: &'a Request,
-    provider: &'a Provider,
-    key_index: usize,
-) -> Vec<(&'a str, &'a [u8])> {
+pub fn forwarded_headers<'a>(req: &'a Request, provider: &'a Provider, key_index: usize) -> Vec<(&'a str, &'a [u8])> {
     let hop = connection_tokens(req);
     let mut headers: Vec<(&str, &[u8])> = Vec::with_capacity(24);
     for (name, value) in req.headers() {
@@ -185,8 +170,8 @@ pub async fn forward(
         // SigV4 covers the body, so sign exactly what is sent (the body is never spliced for
         // Bedrock: its model is in the path).
         let joined: Vec<u8> = body.iter().flat_map(|b| b.iter().copied()).collect();
-        signed = super::sigv4_headers(provider, path, &joined, req.header_str("content-type"))
-            .map_err(|e| (e, None))?;
+        signed =
+            super::sigv4_headers(provider, path, &joined, req.header_str("content-type")).map_err(|e| (e, None))?;
         headers.retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
         for (n, v) in &signed {
             headers.push((n, v.as_bytes()));
@@ -202,9 +187,7 @@ pub async fn forward(
     let resp = upstream::send(&worker.pool, origin, &provider.timeouts, &out)
         .await
         .map_err(|e| (e.into(), None))?;
-    worker
-        .metrics
-        .upstream_latency(&provider.name, sent.elapsed());
+    worker.metrics.upstream_latency(&provider.name, sent.elapsed());
     let status = resp.status;
     if stream && status == 200 && resp.is_event_stream() {
         // Copy the relayed headers out of the response head so the body reader can be moved.
@@ -214,10 +197,7 @@ pub async fn forward(
             .map(|(n, v)| (n.to_string(), v.to_vec()))
             .collect();
         let body = resp.body;
-        let relay_refs: Vec<(&str, &[u8])> = relay
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_slice()))
-            .collect();
+        let relay_refs: Vec<(&str, &[u8])> = relay.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
         let done_sentinel = ctx.api.format == Format::OpenAi;
         return pump_passthrough(worker, conn, req.http10, &relay_refs, body, done_sentinel).await;
     }
@@ -227,17 +207,9 @@ pub async fn forward(
         Ok(d) => d,
         Err(e) => return Err((e.into(), None)),
     };
-    let relay: Vec<(&str, &[u8])> = resp
-        .headers()
-        .filter(|(n, _)| !is_listed(n, DROP_RESPONSE))
-        .collect();
+    let relay: Vec<(&str, &[u8])> = resp.headers().filter(|(n, _)| !is_listed(n, DROP_RESPONSE)).collect();
     conn.send_full(status, &relay, data, req.keep_alive)
         .await
-        .map_err(|e| {
-            (
-                GatewayError::bad_request("client write failed", None),
-                Some(e),
-            )
-        })?;
+        .map_err(|e| (GatewayError::bad_request("client write failed", None), Some(e)))?;
     Ok(Outcome { status })
 }

@@ -24,15 +24,8 @@ pub async fn pump_passthrough(
     mut body: BodyReader,
     done_sentinel: bool,
 ) -> Result<Outcome, (GatewayError, Option<io::Error>)> {
-    let io_err = |e| {
-        (
-            GatewayError::bad_request("client write failed", None),
-            Some(e),
-        )
-    };
-    conn.start_stream(200, headers, http10)
-        .await
-        .map_err(io_err)?;
+    let io_err = |e| (GatewayError::bad_request("client write failed", None), Some(e));
+    conn.start_stream(200, headers, http10).await.map_err(io_err)?;
     worker.metrics.streams_add(1);
     let _guard = StreamGauge(worker);
     let mut done = DoneScanner::default();
@@ -48,11 +41,7 @@ pub async fn pump_passthrough(
         };
         match next {
             Ok(Some(piece)) => {
-                let cut = if done_sentinel {
-                    done.scan(&piece)
-                } else {
-                    None
-                };
+                let cut = if done_sentinel { done.scan(&piece) } else { None };
                 let out = match cut {
                     Some(end) => &piece[..end],
                     None => &piece[..],
@@ -61,10 +50,7 @@ pub async fn pump_passthrough(
                 if cut.is_some() {
                     conn.end_stream().await.map_err(io_err)?;
                     // Let the upstream's terminating chunk arrive so the connection is reusable.
-                    if !matches!(
-                        monoio::time::timeout(DRAIN_AFTER_DONE, body.next()).await,
-                        Ok(Ok(None))
-                    ) {
+                    if !matches!(monoio::time::timeout(DRAIN_AFTER_DONE, body.next()).await, Ok(Ok(None))) {
                         body.abort();
                     }
                     return Ok(Outcome { status: 200 });
@@ -205,11 +191,7 @@ mod tests {
         // and a lone CR already ends the line for every SSE decoder (PROTOCOLS 1.2).
         assert_eq!(found, Some(stream.len() - 1));
         let mut s = DoneScanner::default();
-        assert_eq!(
-            s.scan(stream),
-            Some(stream.len()),
-            "whole input keeps the LF"
-        );
+        assert_eq!(s.scan(stream), Some(stream.len()), "whole input keeps the LF");
     }
 
     #[test]

@@ -32,12 +32,14 @@ fn codec_for(format: Format) -> Result<&'static Codec, Failure> {
 }
 
 /// Decodes the client's chat request into canonical form, with the routed model.
-fn decode(
-    ctx: &RequestContext<'_>,
-    req: &Request,
-    model: &str,
-    stream: bool,
-) -> Result<ChatRequest, Failure> {
+fn decode(ctx: &RequestContext<'_>, req: &Request, model: &str, stream: bool) -> Result<ChatRequest, Failure> {
+    if ctx.api.op == Operation::Invoke {
+        let path_model = ctx.api.path_model.as_deref().unwrap_or(model);
+        let mut canonical = formats::bedrock::invoke::decode_invoke_request(&req.body, path_model, stream)
+            .map_err(|e| (GatewayError::bad_request(e.to_string(), None), None))?;
+        canonical.model = model.to_string();
+        return not_streaming(canonical);
+    }
     if ctx.api.op != Operation::Chat {
         return Err((
             GatewayError::NotImplemented(format!(
@@ -52,6 +54,10 @@ fn decode(
     let mut canonical = (codec.decode_request)(&req.body, ctx.api.path_model.as_deref(), stream)
         .map_err(|e| (GatewayError::bad_request(e.to_string(), None), None))?;
     canonical.model = model.to_string();
+    not_streaming(canonical)
+}
+
+fn not_streaming(canonical: ChatRequest) -> Result<ChatRequest, Failure> {
     if canonical.stream {
         return Err((
             GatewayError::NotImplemented(
@@ -62,6 +68,16 @@ fn decode(
         ));
     }
     Ok(canonical)
+}
+
+/// Encodes the answer for the client: its format's response, or for Bedrock InvokeModel the
+/// model-native (Anthropic) body.
+fn encode_answer(ctx: &RequestContext<'_>, codec: &Codec, resp: &crate::canonical::ChatResponse) -> Vec<u8> {
+    if ctx.api.op == Operation::Invoke {
+        formats::bedrock::invoke::encode_invoke_response(resp)
+    } else {
+        (codec.encode_response)(resp)
+    }
 }
 
 async fn reply(
@@ -78,12 +94,7 @@ async fn reply(
         keep_alive,
     )
     .await
-    .map_err(|e| {
-        (
-            GatewayError::bad_request("client write failed", None),
-            Some(e),
-        )
-    })?;
+    .map_err(|e| (GatewayError::bad_request("client write failed", None), Some(e)))?;
     Ok(Outcome { status })
 }
 
@@ -103,7 +114,7 @@ pub async fn serve_mock(
                 conn,
                 200,
                 "application/json",
-                (codec.encode_response)(&resp),
+                encode_answer(ctx, codec, &resp),
                 req.keep_alive,
             )
             .await
@@ -138,10 +149,7 @@ pub async fn forward(
     };
     let mut path = origin.path_prefix.clone();
     path.push_str(&provider.styled_path(&(upstream_codec.request_path)(model, false)));
-    let mut headers: Vec<(&str, &[u8])> = vec![
-        ("content-type", b"application/json"),
-        ("accept", b"application/json"),
-    ];
+    let mut headers: Vec<(&str, &[u8])> = vec![("content-type", b"application/json"), ("accept", b"application/json")];
     if let Some(auth) = provider.auth_headers.get(key_index) {
         for (n, v) in auth {
             headers.push((n, v.as_bytes()));
@@ -150,8 +158,7 @@ pub async fn forward(
     if provider.kind == ProviderKind::Anthropic {
         headers.push(("anthropic-version", ANTHROPIC_VERSION.as_bytes()));
     }
-    let signed = super::sigv4_headers(provider, &path, &body, Some("application/json"))
-        .map_err(|e| (e, None))?;
+    let signed = super::sigv4_headers(provider, &path, &body, Some("application/json")).map_err(|e| (e, None))?;
     for (n, v) in &signed {
         headers.push((n, v.as_bytes()));
     }
@@ -166,16 +173,10 @@ pub async fn forward(
     let mut resp = upstream::send(&worker.pool, origin, &provider.timeouts, &out)
         .await
         .map_err(|e| (e.into(), None))?;
-    worker
-        .metrics
-        .upstream_latency(&provider.name, sent.elapsed());
+    worker.metrics.upstream_latency(&provider.name, sent.elapsed());
     let limit = ctx.snap.server.limits.max_body_bytes.max(64 * 1024 * 1024);
     let status = resp.status;
-    let data = resp
-        .body
-        .read_all(limit)
-        .await
-        .map_err(|e| (e.into(), None))?;
+    let data = resp.body.read_all(limit).await.map_err(|e| (e.into(), None))?;
     if !(200..300).contains(&status) {
         let fault: UpstreamFault = (upstream_codec.decode_error)(status, &data);
         return Err((GatewayError::UpstreamFault(fault), None));
@@ -183,16 +184,13 @@ pub async fn forward(
     // NOTE: the decode detail is dropped; the client learns the upstream's answer was unusable.
     let canonical_resp = (upstream_codec.decode_response)(&data).map_err(|_| {
         let why = "the upstream's answer could not be decoded in its own format";
-        (
-            GatewayError::Upstream(upstream::UpstreamError::BadResponse(why)),
-            None,
-        )
+        (GatewayError::Upstream(upstream::UpstreamError::BadResponse(why)), None)
     })?;
     reply(
         conn,
         200,
         "application/json",
-        (client.encode_response)(&canonical_resp),
+        encode_answer(ctx, client, &canonical_resp),
         req.keep_alive,
     )
     .await

@@ -13,18 +13,11 @@ use std::time::Duration;
 
 /// Binds `n` listeners to `addr` with `SO_REUSEPORT`. With port 0, the first bind picks the port
 /// and the rest join it, so every worker serves the same address.
-pub fn bind_listeners(
-    addr: SocketAddr,
-    n: usize,
-) -> std::io::Result<(Vec<TcpListener>, SocketAddr)> {
+pub fn bind_listeners(addr: SocketAddr, n: usize) -> std::io::Result<(Vec<TcpListener>, SocketAddr)> {
     let mut out = Vec::with_capacity(n);
     let mut actual = addr;
     for _ in 0..n.max(1) {
-        let sock = socket2::Socket::new(
-            socket2::Domain::for_address(actual),
-            socket2::Type::STREAM,
-            None,
-        )?;
+        let sock = socket2::Socket::new(socket2::Domain::for_address(actual), socket2::Type::STREAM, None)?;
         sock.set_reuse_address(true)?;
         sock.set_reuse_port(true)?;
         sock.set_nodelay(true)?;
@@ -69,9 +62,7 @@ where
     H: Handler + Housekeeping,
     F: Fn(usize) -> H + Send + Sync + 'static,
 {
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let uring = monoio::utils::detect_uring();
     if !uring {
         eprintln!("sluice: warning: io_uring is unavailable here; workers use the epoll driver");

@@ -49,8 +49,7 @@ impl UpstreamResponse {
 
     pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
         self.headers.iter().map(move |(n, v)| {
-            let name =
-                std::str::from_utf8(&self.head[n.start as usize..n.end as usize]).unwrap_or("");
+            let name = std::str::from_utf8(&self.head[n.start as usize..n.end as usize]).unwrap_or("");
             (name, &self.head[v.start as usize..v.end as usize])
         })
     }
@@ -119,14 +118,13 @@ impl BodyReader {
                     ChunkState::Size => match httparse::parse_chunk_size(&conn.rbuf) {
                         Ok(httparse::Status::Complete((used, size))) => {
                             let _ = conn.rbuf.split_to(used);
-                            *state =
-                                if size == 0 {
-                                    ChunkState::Trailers
-                                } else {
-                                    ChunkState::Data(usize::try_from(size).map_err(|_| {
-                                        UpstreamError::BadResponse("chunk too large")
-                                    })?)
-                                };
+                            *state = if size == 0 {
+                                ChunkState::Trailers
+                            } else {
+                                ChunkState::Data(
+                                    usize::try_from(size).map_err(|_| UpstreamError::BadResponse("chunk too large"))?,
+                                )
+                            };
                             continue;
                         }
                         Ok(httparse::Status::Partial) if conn.rbuf.len() > 4096 => {
@@ -149,9 +147,7 @@ impl BodyReader {
                     ChunkState::DataEnd => {
                         if conn.rbuf.len() >= 2 {
                             if &conn.rbuf[..2] != b"\r\n" {
-                                return Err(UpstreamError::BadResponse(
-                                    "chunk not followed by CRLF",
-                                ));
+                                return Err(UpstreamError::BadResponse("chunk not followed by CRLF"));
                             }
                             let _ = conn.rbuf.split_to(2);
                             *state = ChunkState::Size;
@@ -303,8 +299,7 @@ async fn exchange(
     started: Instant,
 ) -> Result<Head, Exchange> {
     let body_len: usize = req.body.iter().map(Bytes::len).sum();
-    let mut first =
-        Vec::with_capacity(head.len() + if body_len <= INLINE_BODY { body_len } else { 0 });
+    let mut first = Vec::with_capacity(head.len() + if body_len <= INLINE_BODY { body_len } else { 0 });
     first.extend_from_slice(head);
     let inline = body_len <= INLINE_BODY;
     if inline {
@@ -316,10 +311,7 @@ async fn exchange(
     write_all(&mut conn.io, first).await.0.map_err(dead)?;
     if !inline {
         for part in req.body {
-            write_all(&mut conn.io, part.clone())
-                .await
-                .0
-                .map_err(dead)?;
+            write_all(&mut conn.io, part.clone()).await.0.map_err(dead)?;
         }
     }
     let first_byte = MonoInstant::now() + timeouts.first_byte;
@@ -336,9 +328,7 @@ async fn exchange(
                     return Ok((status, head, spans, framing, keep_alive));
                 }
                 Ok(None) if conn.rbuf.len() > MAX_RESPONSE_HEAD => {
-                    return Err(Exchange::Failed(UpstreamError::BadResponse(
-                        "response head too large",
-                    )))
+                    return Err(Exchange::Failed(UpstreamError::BadResponse("response head too large")))
                 }
                 Ok(None) => {}
                 Err(e) => return Err(Exchange::Failed(e)),
@@ -346,11 +336,10 @@ async fn exchange(
         }
         let got_any = !conn.rbuf.is_empty();
         let buf = std::mem::take(&mut conn.rbuf);
-        let (res, buf) =
-            match monoio::time::timeout_at(head_deadline, read_more(&mut conn.io, buf)).await {
-                Ok(r) => r,
-                Err(_) => return Err(Exchange::Failed(UpstreamError::FirstByteTimeout)),
-            };
+        let (res, buf) = match monoio::time::timeout_at(head_deadline, read_more(&mut conn.io, buf)).await {
+            Ok(r) => r,
+            Err(_) => return Err(Exchange::Failed(UpstreamError::FirstByteTimeout)),
+        };
         conn.rbuf = buf;
         match res {
             Ok(0) if !got_any => return Err(Exchange::DeadBeforeResponse(UpstreamError::Closed)),
@@ -364,10 +353,7 @@ async fn exchange(
 
 type ParsedHead = (usize, u16, Vec<(Range<u32>, Range<u32>)>, Framing, bool);
 
-fn parse_response_head(
-    buf: &[u8],
-    head_request: bool,
-) -> Result<Option<ParsedHead>, UpstreamError> {
+fn parse_response_head(buf: &[u8], head_request: bool) -> Result<Option<ParsedHead>, UpstreamError> {
     let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut res = httparse::Response::new(&mut raw);
     let n = match res.parse(buf) {
@@ -408,8 +394,7 @@ fn parse_response_head(
         }
         spans.push((span(h.name.as_bytes()), span(h.value)));
     }
-    let framing = if head_request || status == 204 || status == 304 || (100..200).contains(&status)
-    {
+    let framing = if head_request || status == 204 || status == 304 || (100..200).contains(&status) {
         Framing::Length(0)
     } else if chunked {
         Framing::Chunked(ChunkState::Size)
@@ -459,13 +444,9 @@ async fn connect(origin: &Origin, timeouts: &Timeouts) -> Result<UpstreamConn, U
                     None => UpstreamIo::Plain(s),
                     Some(cfg) => {
                         let name = rustls_pki_types::ServerName::try_from(origin.host.clone())
-                            .map_err(|_| {
-                                UpstreamError::Tls(format!("invalid server name {:?}", origin.host))
-                            })?;
+                            .map_err(|_| UpstreamError::Tls(format!("invalid server name {:?}", origin.host)))?;
                         let connector = monoio_rustls::TlsConnector::from(cfg.clone());
-                        match monoio::time::timeout(timeouts.connect, connector.connect(name, s))
-                            .await
-                        {
+                        match monoio::time::timeout(timeouts.connect, connector.connect(name, s)).await {
                             Ok(Ok(t)) => UpstreamIo::Tls(Box::new(t)),
                             Ok(Err(e)) => return Err(UpstreamError::Tls(e.to_string())),
                             Err(_) => return Err(UpstreamError::ConnectTimeout),
@@ -513,8 +494,6 @@ mod tests {
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         assert!(parse_response_head(b"\x00\x01garbage\r\n\r\n", false).is_err());
-        assert!(
-            parse_response_head(b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n", false).is_err()
-        );
+        assert!(parse_response_head(b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n", false).is_err());
     }
 }

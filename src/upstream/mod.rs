@@ -31,9 +31,7 @@ impl UpstreamError {
     /// Status to answer the client with.
     pub fn status(&self) -> u16 {
         match self {
-            UpstreamError::ConnectTimeout
-            | UpstreamError::FirstByteTimeout
-            | UpstreamError::Timeout => 504,
+            UpstreamError::ConnectTimeout | UpstreamError::FirstByteTimeout | UpstreamError::Timeout => 504,
             _ => 502,
         }
     }

@@ -86,8 +86,7 @@ impl Pool {
         for list in idle.values_mut() {
             let before = list.len();
             list.retain(|c| c.idle_since.elapsed() < timeout);
-            self.metrics
-                .pool_idle_add(list.len() as i64 - before as i64);
+            self.metrics.pool_idle_add(list.len() as i64 - before as i64);
         }
         idle.retain(|_, l| !l.is_empty());
     }

@@ -229,11 +229,7 @@ impl fmt::Display for EventStreamError {
 impl std::error::Error for EventStreamError {}
 
 /// Appends one message: prelude, headers, payload, message CRC. On error `out` is unchanged.
-pub fn encode_message(
-    out: &mut Vec<u8>,
-    headers: &[Header<'_>],
-    payload: &[u8],
-) -> Result<(), EventStreamError> {
+pub fn encode_message(out: &mut Vec<u8>, headers: &[Header<'_>], payload: &[u8]) -> Result<(), EventStreamError> {
     let mut headers_len = 0usize;
     for h in headers {
         if h.name.is_empty() || h.name.len() > 255 {
@@ -275,9 +271,7 @@ pub fn encode_message(
             HeaderValueRef::Byte(v) => out.extend_from_slice(&v.to_be_bytes()),
             HeaderValueRef::Short(v) => out.extend_from_slice(&v.to_be_bytes()),
             HeaderValueRef::Int(v) => out.extend_from_slice(&v.to_be_bytes()),
-            HeaderValueRef::Long(v) | HeaderValueRef::Timestamp(v) => {
-                out.extend_from_slice(&v.to_be_bytes())
-            }
+            HeaderValueRef::Long(v) | HeaderValueRef::Timestamp(v) => out.extend_from_slice(&v.to_be_bytes()),
             HeaderValueRef::ByteArray(b) => {
                 out.extend_from_slice(&(b.len() as u16).to_be_bytes());
                 out.extend_from_slice(b);
@@ -325,11 +319,7 @@ pub fn encode_event(
 /// Appends a modeled exception frame: `:exception-type` (the lowerCamelCase union member,
 /// e.g. `throttlingException`, else botocore reports an empty code), `:content-type:
 /// application/json`, `:message-type: exception`; payload `{"message":"…"}` (PROTOCOLS 6.3, 6.4).
-pub fn encode_exception(
-    out: &mut Vec<u8>,
-    exception_type: &str,
-    payload: &[u8],
-) -> Result<(), EventStreamError> {
+pub fn encode_exception(out: &mut Vec<u8>, exception_type: &str, payload: &[u8]) -> Result<(), EventStreamError> {
     encode_message(
         out,
         &[
@@ -343,11 +333,7 @@ pub fn encode_exception(
 
 /// Appends an unmodeled error frame: `:error-code`, `:error-message`, `:message-type: error`,
 /// empty payload; botocore reports the code and message from the headers (PROTOCOLS 6.4).
-pub fn encode_error(
-    out: &mut Vec<u8>,
-    error_code: &str,
-    error_message: &str,
-) -> Result<(), EventStreamError> {
+pub fn encode_error(out: &mut Vec<u8>, error_code: &str, error_message: &str) -> Result<(), EventStreamError> {
     encode_message(
         out,
         &[
@@ -502,16 +488,8 @@ impl<'a> Cursor<'a> {
     }
 }
 
-fn parse_headers(
-    frame: &Bytes,
-    start: usize,
-    end: usize,
-) -> Result<Vec<(String, HeaderValue)>, EventStreamError> {
-    let mut cur = Cursor {
-        frame,
-        pos: start,
-        end,
-    };
+fn parse_headers(frame: &Bytes, start: usize, end: usize) -> Result<Vec<(String, HeaderValue)>, EventStreamError> {
+    let mut cur = Cursor { frame, pos: start, end };
     let mut headers: Vec<(String, HeaderValue)> = Vec::with_capacity(4);
     while cur.pos < cur.end {
         let [name_len] = cur.array()?;
@@ -519,8 +497,7 @@ fn parse_headers(
         if name_len == 0 {
             return Err(EventStreamError::HeaderNameLength { len: 0 });
         }
-        let name = std::str::from_utf8(cur.take(usize::from(name_len))?)
-            .map_err(|_| EventStreamError::InvalidUtf8)?;
+        let name = std::str::from_utf8(cur.take(usize::from(name_len))?).map_err(|_| EventStreamError::InvalidUtf8)?;
         let [type_code] = cur.array()?;
         let value = match type_code {
             0 => HeaderValue::Bool(true),
@@ -537,8 +514,7 @@ fn parse_headers(
             }
             7 => {
                 let len = cur.u16_len()?;
-                let s = std::str::from_utf8(cur.take(len)?)
-                    .map_err(|_| EventStreamError::InvalidUtf8)?;
+                let s = std::str::from_utf8(cur.take(len)?).map_err(|_| EventStreamError::InvalidUtf8)?;
                 HeaderValue::String(s.to_owned())
             }
             8 => HeaderValue::Timestamp(i64::from_be_bytes(cur.array()?)),
@@ -583,11 +559,7 @@ const fn crc_tables() -> [[u32; 256]; 8] {
         let mut c = i as u32;
         let mut k = 0;
         while k < 8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
+            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
             k += 1;
         }
         t[0][i] = c;
@@ -640,10 +612,7 @@ mod tests {
     use proptest::prelude::*;
     use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 
-    const VECTORS_PATH: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/eventstream-vectors.json"
-    );
+    const VECTORS_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/eventstream-vectors.json");
 
     struct Vector {
         name: String,
@@ -715,9 +684,8 @@ mod tests {
     fn decode_one(bytes: &[u8]) -> Result<Message, EventStreamError> {
         let mut dec = EventStreamDecoder::new();
         dec.push(bytes);
-        dec.next_message()?.ok_or(EventStreamError::Truncated {
-            buffered: bytes.len(),
-        })
+        dec.next_message()?
+            .ok_or(EventStreamError::Truncated { buffered: bytes.len() })
     }
 
     /// Rewrites both CRCs so a mutated frame reaches the header parser.
@@ -734,11 +702,7 @@ mod tests {
         for &b in data {
             c ^= u32::from(b);
             for _ in 0..8 {
-                c = if c & 1 != 0 {
-                    0xEDB8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
+                c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
             }
         }
         !c
@@ -755,31 +719,19 @@ mod tests {
     fn vectors_file_has_the_five_vectors() {
         let v = vectors();
         assert_eq!(v.len(), 5);
-        assert_eq!(
-            v.iter().filter(|v| v.name.contains("throttling")).count(),
-            1
-        );
+        assert_eq!(v.iter().filter(|v| v.name.contains("throttling")).count(), 1);
     }
 
     #[test]
     fn vectors_encode_exactly() {
         for v in vectors() {
-            let headers: Vec<Header<'_>> = v
-                .headers
-                .iter()
-                .map(|(n, s)| Header::string(n, s))
-                .collect();
+            let headers: Vec<Header<'_>> = v.headers.iter().map(|(n, s)| Header::string(n, s)).collect();
             let mut out = Vec::new();
             encode_message(&mut out, &headers, &v.payload).unwrap();
             assert_eq!(out, v.message, "{}", v.name);
             assert_eq!(out.len(), v.total_length, "{}", v.name);
             assert_eq!(be_u32(&out, 4) as usize, v.headers_length, "{}", v.name);
-            assert_eq!(
-                &out[12..12 + v.headers_length],
-                &v.headers_hex[..],
-                "{}",
-                v.name
-            );
+            assert_eq!(&out[12..12 + v.headers_length], &v.headers_hex[..], "{}", v.name);
             assert_eq!(be_u32(&out, 8), v.prelude_crc, "{}", v.name);
             assert_eq!(be_u32(&out, out.len() - 4), v.message_crc, "{}", v.name);
         }
@@ -791,9 +743,7 @@ mod tests {
             let mut out = Vec::new();
             let first = v.headers[0].0.as_str();
             match first {
-                ":event-type" => {
-                    encode_event(&mut out, &v.headers[0].1, "application/json", &v.payload)
-                }
+                ":event-type" => encode_event(&mut out, &v.headers[0].1, "application/json", &v.payload),
                 ":exception-type" => encode_exception(&mut out, &v.headers[0].1, &v.payload),
                 other => panic!("unexpected first header {other}"),
             }
@@ -939,10 +889,7 @@ mod tests {
         let mut bad_type = base.clone();
         bad_type[24] = 10;
         fix_crcs(&mut bad_type);
-        assert_eq!(
-            decode_one(&bad_type),
-            Err(EventStreamError::UnknownHeaderType(10))
-        );
+        assert_eq!(decode_one(&bad_type), Err(EventStreamError::UnknownHeaderType(10)));
         // String length of the first header past the headers block.
         let mut overrun = base.clone();
         overrun[25..27].copy_from_slice(&0x00FFu16.to_be_bytes());
@@ -971,18 +918,12 @@ mod tests {
         let mut out = Vec::new();
         let h = [Header::string("a", "1"), Header::string("a", "2")];
         encode_message(&mut out, &h, b"").unwrap();
-        assert_eq!(
-            decode_one(&out),
-            Err(EventStreamError::DuplicateHeader("a".into()))
-        );
+        assert_eq!(decode_one(&out), Err(EventStreamError::DuplicateHeader("a".into())));
         let names: Vec<String> = (0..20).map(|i| format!("h{}", i % 19)).collect();
         let many: Vec<Header<'_>> = names.iter().map(|n| Header::string(n, "")).collect();
         let mut out = Vec::new();
         encode_message(&mut out, &many, b"").unwrap();
-        assert_eq!(
-            decode_one(&out),
-            Err(EventStreamError::DuplicateHeader("h0".into()))
-        );
+        assert_eq!(decode_one(&out), Err(EventStreamError::DuplicateHeader("h0".into())));
     }
 
     #[test]
@@ -1000,10 +941,7 @@ mod tests {
         let mut dec = EventStreamDecoder::new();
         dec.push(&v[1].message[..50]);
         assert_eq!(dec.next_message(), Ok(None));
-        assert_eq!(
-            dec.finish(),
-            Err(EventStreamError::Truncated { buffered: 50 })
-        );
+        assert_eq!(dec.finish(), Err(EventStreamError::Truncated { buffered: 50 }));
     }
 
     fn all_types() -> Vec<Header<'static>> {
@@ -1068,10 +1006,7 @@ mod tests {
         assert_eq!(be_u32(&out, 4) as usize, want.len());
         assert_eq!(&out[12..12 + want.len()], &want[..]);
         assert_eq!(&out[12 + want.len()..out.len() - 4], b"p");
-        assert_eq!(
-            be_u32(&out, out.len() - 4),
-            bitwise_crc32(&out[..out.len() - 4])
-        );
+        assert_eq!(be_u32(&out, out.len() - 4), bitwise_crc32(&out[..out.len() - 4]));
     }
 
     #[test]
@@ -1160,8 +1095,7 @@ mod tests {
             any::<i16>().prop_map(HeaderValue::Short),
             any::<i32>().prop_map(HeaderValue::Int),
             any::<i64>().prop_map(HeaderValue::Long),
-            prop::collection::vec(any::<u8>(), 0..40)
-                .prop_map(|v| HeaderValue::ByteArray(v.into())),
+            prop::collection::vec(any::<u8>(), 0..40).prop_map(|v| HeaderValue::ByteArray(v.into())),
             ".{0,20}".prop_map(HeaderValue::String),
             any::<i64>().prop_map(HeaderValue::Timestamp),
             any::<[u8; 16]>().prop_map(HeaderValue::Uuid),

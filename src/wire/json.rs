@@ -64,21 +64,15 @@ pub fn peek(body: &[u8]) -> Result<Peek, PeekError> {
     if first.map(|i| body[i]) != Some(b'{') {
         return Err(PeekError::Malformed("expected a JSON object".into()));
     }
-    let fields: PeekFields<'_> =
-        sonic_rs::from_slice(body).map_err(|e| PeekError::Malformed(short(e.to_string())))?;
+    let fields: PeekFields<'_> = sonic_rs::from_slice(body).map_err(|e| PeekError::Malformed(short(e.to_string())))?;
     let mut out = Peek::default();
     if let Some(value) = fields.model.filter(|v| !v.is_null()) {
-        let s = value
-            .as_str()
-            .ok_or(PeekError::WrongType("model", "a string"))?;
+        let s = value.as_str().ok_or(PeekError::WrongType("model", "a string"))?;
         let raw = value.as_raw_str();
         let base = body.as_ptr() as usize;
         let start = (raw.as_ptr() as usize).wrapping_sub(base);
         // The raw text must be a slice of the body for the splice to be exact.
-        if start < body.len()
-            && start + raw.len() <= body.len()
-            && &body[start..start + raw.len()] == raw.as_bytes()
-        {
+        if start < body.len() && start + raw.len() <= body.len() && &body[start..start + raw.len()] == raw.as_bytes() {
             out.model_span = Some(start..start + raw.len());
         } else {
             // A model with escapes comes back unescaped; find its raw token the slow way.
@@ -87,9 +81,7 @@ pub fn peek(body: &[u8]) -> Result<Peek, PeekError> {
         out.model = Some(s.to_string());
     }
     if let Some(value) = fields.stream.filter(|v| !v.is_null()) {
-        out.stream = value
-            .as_bool()
-            .ok_or(PeekError::WrongType("stream", "a boolean"))?;
+        out.stream = value.as_bool().ok_or(PeekError::WrongType("stream", "a boolean"))?;
     }
     if let Some(value) = fields.stream_options.filter(|v| !v.is_null()) {
         if !value.is_object() {
@@ -111,8 +103,7 @@ fn locate_top_level(body: &[u8], field: &str) -> Option<Range<usize>> {
             let raw = value.as_raw_str();
             let start = (raw.as_ptr() as usize).wrapping_sub(base);
             let end = start.checked_add(raw.len())?;
-            return (end <= body.len() && &body[start..end] == raw.as_bytes())
-                .then_some(start..end);
+            return (end <= body.len() && &body[start..end] == raw.as_bytes()).then_some(start..end);
         }
     }
     None
@@ -134,11 +125,7 @@ pub fn splice_string(body: &Bytes, span: Range<usize>, new_value: &str) -> [Byte
             .unwrap_or_else(|_| "\"\"".into())
             .as_bytes(),
     );
-    [
-        body.slice(..span.start),
-        quoted.freeze(),
-        body.slice(span.end..),
-    ]
+    [body.slice(..span.start), quoted.freeze(), body.slice(span.end..)]
 }
 
 #[cfg(test)]
@@ -150,10 +137,7 @@ mod tests {
         let b = br#"{"messages":[{"role":"user","content":"hi \"model\""}],"model":"openai/gpt-4o-mini","stream":true,"stream_options":{"include_usage":true}}"#;
         let p = peek(b).unwrap();
         assert_eq!(p.model.as_deref(), Some("openai/gpt-4o-mini"));
-        assert_eq!(
-            &b[p.model_span.clone().unwrap()],
-            br#""openai/gpt-4o-mini""#
-        );
+        assert_eq!(&b[p.model_span.clone().unwrap()], br#""openai/gpt-4o-mini""#);
         assert!(p.stream);
         assert!(p.include_usage);
     }
@@ -172,10 +156,7 @@ mod tests {
             peek(b"{\"model\":\"x\",").unwrap_err(),
             PeekError::Malformed(_)
         ));
-        assert!(matches!(
-            peek(b"[1,2]").unwrap_err(),
-            PeekError::Malformed(_)
-        ));
+        assert!(matches!(peek(b"[1,2]").unwrap_err(), PeekError::Malformed(_)));
         assert!(matches!(peek(b"").unwrap_err(), PeekError::Malformed(_)));
         assert!(matches!(
             peek(b"{\"model\":\"x\"} trailing").unwrap_err(),

@@ -496,8 +496,7 @@ mod tests {
     );
     const LONE_CR: &str = "event: a\rdata: {\"x\":1}\r\rdata: {\"x\":2}\r\r\rdata: [DONE]\r\r";
     const COMMENTS_ID_RETRY: &str = ": keepalive\n\n: hello\nid: 7\nretry: 3000\nevent: update\nfield: ignored\ndata: one\n\nretry: x1\nid: a\0b\ndata: two\n\n";
-    const MULTILINE: &str =
-        "data: {\"a\":\ndata:  1}\ndata\n\nevent: e\r\ndata: x\r\ndata: y\r\n\r\n";
+    const MULTILINE: &str = "data: {\"a\":\ndata:  1}\ndata\n\nevent: e\r\ndata: x\r\ndata: y\r\n\r\n";
     const NO_FINAL_BLANK: &str = "data: first\n\ndata: last";
     const MIXED_ENDINGS: &str = "data: a\r\n\ndata: b\n\r\ndata: c\r\r\n:c\r\ndata: d\n\n";
 
@@ -545,12 +544,7 @@ mod tests {
             assert_eq!(w.id, s.id, "{what}");
             assert_eq!(w.retry, s.retry, "{what}");
             let cut = w.raw.ends_with(b"\r\n") && s.raw[..] == w.raw[..w.raw.len() - 1];
-            assert!(
-                w.raw == s.raw || cut,
-                "{what}: raw {:?} vs {:?}",
-                w.raw,
-                s.raw
-            );
+            assert!(w.raw == s.raw || cut, "{what}: raw {:?} vs {:?}", w.raw, s.raw);
         }
     }
 
@@ -589,8 +583,7 @@ mod tests {
         }
         lines.push(Vec::new()); // EOF flushes like a blank line
         let mut out = Vec::new();
-        let (mut ev, mut data, mut id, mut retry): (_, Vec<Vec<u8>>, _, _) =
-            (None, Vec::new(), None, None);
+        let (mut ev, mut data, mut id, mut retry): (_, Vec<Vec<u8>>, _, _) = (None, Vec::new(), None, None);
         for line in lines {
             if line.is_empty() {
                 if ev.is_some() || !data.is_empty() || id.is_some() || retry.is_some() {
@@ -959,10 +952,7 @@ mod tests {
     #[test]
     fn fixtures_match_reference_decoder() {
         for fx in FIXTURES {
-            assert_eq!(
-                summarize(&decode_all(fx.as_bytes())),
-                reference(fx.as_bytes())
-            );
+            assert_eq!(summarize(&decode_all(fx.as_bytes())), reference(fx.as_bytes()));
         }
     }
 
@@ -983,11 +973,7 @@ mod tests {
         for (n, fx) in FIXTURES.iter().enumerate() {
             let input = fx.as_bytes();
             let reads: Vec<&[u8]> = input.chunks(1).collect();
-            assert_same(
-                &decode_all(input),
-                &decode_reads(&reads),
-                &format!("fixture {n}"),
-            );
+            assert_same(&decode_all(input), &decode_reads(&reads), &format!("fixture {n}"));
         }
     }
 
@@ -1076,11 +1062,7 @@ mod tests {
     #[test]
     fn encode_forms() {
         let mut out = Vec::new();
-        encode_event(
-            &mut out,
-            Some("message_stop"),
-            b"{\"type\":\"message_stop\"}",
-        );
+        encode_event(&mut out, Some("message_stop"), b"{\"type\":\"message_stop\"}");
         encode_event(&mut out, None, b"[DONE]");
         assert_eq!(
             out,
@@ -1122,10 +1104,7 @@ mod tests {
     fn escape_none_found_leaves_out_untouched() {
         let mut out = b"keep".to_vec();
         // é (C3 A9), € (E2 82 AC) and NBSP (C2 A0) share lead bytes but are not separators.
-        assert!(!escape_js_line_separators(
-            "{\"a\":\"é€\u{a0}\"}".as_bytes(),
-            &mut out
-        ));
+        assert!(!escape_js_line_separators("{\"a\":\"é€\u{a0}\"}".as_bytes(), &mut out));
         assert_eq!(out, b"keep");
     }
 

@@ -99,9 +99,7 @@ impl Proc {
                 Ok(())
             });
         }
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel::<SocketAddr>();
         std::thread::spawn(move || {
@@ -126,19 +124,13 @@ impl Proc {
         loop {
             match rx.recv_timeout(Duration::from_millis(50)) {
                 Ok(addr) => {
-                    assert!(
-                        addr.ip().is_loopback(),
-                        "{name} listens on {addr}, not loopback"
-                    );
+                    assert!(addr.ip().is_loopback(), "{name} listens on {addr}, not loopback");
                     p.addr = addr;
                     return p;
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {
                     if let Some(st) = p.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                        panic!(
-                            "{name} exited with {st} before listening; stderr:\n{}",
-                            p.stderr()
-                        );
+                        panic!("{name} exited with {st} before listening; stderr:\n{}", p.stderr());
                     }
                 }
                 Err(_) => panic!(
@@ -330,13 +322,8 @@ impl Response {
     }
 
     pub fn json(&self) -> Value {
-        sonic_rs::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "body is not JSON ({e}): status {} body {:?}",
-                self.status,
-                self.text()
-            )
-        })
+        sonic_rs::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): status {} body {:?}", self.status, self.text()))
     }
 
     pub fn closes(&self) -> bool {
@@ -374,10 +361,7 @@ pub struct Client {
 }
 
 fn timed_out(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
 
 impl Client {
@@ -415,9 +399,7 @@ impl Client {
                 self.buf.extend_from_slice(&tmp[..n]);
                 Ok(n)
             }
-            Err(e) if timed_out(&e) => {
-                Err(io::Error::new(io::ErrorKind::TimedOut, "read timed out"))
-            }
+            Err(e) if timed_out(&e) => Err(io::Error::new(io::ErrorKind::TimedOut, "read timed out")),
             Err(e) => Err(e),
         }
     }
@@ -470,12 +452,10 @@ impl Client {
                 format!("bad status line {status_line:?}"),
             ));
         }
-        let status: u16 = parts.next().and_then(|s| s.parse().ok()).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("bad status line {status_line:?}"),
-            )
-        })?;
+        let status: u16 = parts
+            .next()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("bad status line {status_line:?}")))?;
         let reason = parts.next().unwrap_or("").to_string();
         let mut headers = Vec::new();
         loop {
@@ -483,12 +463,9 @@ impl Client {
             if line.is_empty() {
                 break;
             }
-            let (n, v) = line.split_once(':').ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("bad header line {line:?}"),
-                )
-            })?;
+            let (n, v) = line
+                .split_once(':')
+                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("bad header line {line:?}")))?;
             headers.push((n.to_string(), v.trim().to_string()));
         }
         Ok(Head {
@@ -508,12 +485,8 @@ impl Client {
     pub fn try_read_chunk(&mut self) -> io::Result<Option<Vec<u8>>> {
         let line = self.take_line("chunk size")?;
         let size_hex = line.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_hex, 16).map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("bad chunk size line {line:?}"),
-            )
-        })?;
+        let size = usize::from_str_radix(size_hex, 16)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, format!("bad chunk size line {line:?}")))?;
         if size == 0 {
             loop {
                 if self.take_line("trailer")?.is_empty() {
@@ -533,8 +506,7 @@ impl Client {
     }
 
     pub fn read_chunk(&mut self) -> Option<Vec<u8>> {
-        self.try_read_chunk()
-            .unwrap_or_else(|e| panic!("reading chunk: {e}"))
+        self.try_read_chunk().unwrap_or_else(|e| panic!("reading chunk: {e}"))
     }
 
     /// Reads the body that follows `head` (`no_body` for HEAD requests and the like).
@@ -571,12 +543,9 @@ impl Client {
             }
             resp.chunks = Some(chunks);
         } else if let Some(cl) = resp.header("content-length") {
-            let n: usize = cl.parse().map_err(|_| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("bad content-length {cl:?}"),
-                )
-            })?;
+            let n: usize = cl
+                .parse()
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, format!("bad content-length {cl:?}")))?;
             resp.body = self.take_exact(n, "body")?;
         } else {
             // Close-delimited.
@@ -613,10 +582,7 @@ impl Client {
     pub fn expect_eof(&mut self) {
         match self.fill() {
             Ok(0) => {}
-            Ok(_) => panic!(
-                "expected EOF, got more bytes: {:?}",
-                String::from_utf8_lossy(&self.buf)
-            ),
+            Ok(_) => panic!("expected EOF, got more bytes: {:?}", String::from_utf8_lossy(&self.buf)),
             Err(e) => panic!("expected EOF, got error: {e}"),
         }
         assert!(
@@ -635,16 +601,11 @@ impl Client {
         );
         self.stream.set_read_timeout(Some(d)).expect("set timeout");
         let r = self.fill();
-        self.stream
-            .set_read_timeout(Some(IO_TIMEOUT))
-            .expect("set timeout");
+        self.stream.set_read_timeout(Some(IO_TIMEOUT)).expect("set timeout");
         match r {
             Err(e) if e.kind() == io::ErrorKind::TimedOut => {}
             Ok(0) => panic!("connection closed unexpectedly"),
-            Ok(_) => panic!(
-                "unexpected extra bytes: {:?}",
-                String::from_utf8_lossy(&self.buf)
-            ),
+            Ok(_) => panic!("unexpected extra bytes: {:?}", String::from_utf8_lossy(&self.buf)),
             Err(e) => panic!("unexpected error: {e}"),
         }
     }
@@ -830,9 +791,7 @@ pub fn mock_stats(mock: SocketAddr) -> MockStats {
     assert_eq!(r.status, 200, "/mock/stats: {}", r.text());
     let v = r.json();
     MockStats {
-        open: at(&v, "open_connections")
-            .as_i64()
-            .expect("open_connections"),
+        open: at(&v, "open_connections").as_i64().expect("open_connections"),
         accepted: at_u64(&v, "accepted_connections"),
         requests: at_u64(&v, "requests"),
     }

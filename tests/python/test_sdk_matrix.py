@@ -472,3 +472,46 @@ def test_upstream_errors_in_client_format(sdks, sdk_name, provider, status):
     sdk = sdks[sdk_name]
     with pytest.raises(sdk.error_class(status)):
         sdk.chat(f"{provider}/error-{status}", [user("hi")])
+
+
+# ---- Bedrock InvokeModel (Anthropic-native bodies) with every provider kind behind it ----------
+
+
+@matrix
+def test_boto3_invoke_model(sdks, provider):
+    c = sdks["boto3"].c
+    body = {
+        "anthropic_version": "bedrock-2023-05-31",
+        "max_tokens": 100,
+        "system": "be brief",
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "hello invoke"}]}],
+    }
+    r = c.invoke_model(modelId=f"{provider}/anthropic.claude-3-5-sonnet-20240620-v1:0", body=json.dumps(body))
+    out = json.loads(r["body"].read())
+    assert out["type"] == "message"
+    assert out["content"] == [{"type": "text", "text": "echo: hello invoke"}]
+    assert out["stop_reason"] == "end_turn"
+    assert out["usage"]["input_tokens"] == 4
+
+
+@matrix
+def test_boto3_invoke_model_tool_call(sdks, provider):
+    c = sdks["boto3"].c
+    body = {
+        "anthropic_version": "bedrock-2023-05-31",
+        "max_tokens": 100,
+        "tools": [{"name": "get_weather", "description": "w", "input_schema": WEATHER_SCHEMA}],
+        "messages": [{"role": "user", "content": "weather?"}],
+    }
+    r = c.invoke_model(modelId=f"{provider}/anthropic.claude-tool-model", body=json.dumps(body))
+    out = json.loads(r["body"].read())
+    assert out["stop_reason"] == "tool_use"
+    uses = [b for b in out["content"] if b["type"] == "tool_use"]
+    assert [(u["name"], u["input"]) for u in uses] == [("get_weather", {"city": "Paris"})]
+
+
+def test_boto3_invoke_model_non_anthropic_is_a_clear_400(sdks):
+    c = sdks["boto3"].c
+    with pytest.raises(c.exceptions.ValidationException) as e:
+        c.invoke_model(modelId="openai/meta.llama3-70b-instruct-v1:0", body=json.dumps({"prompt": "hi"}))
+    assert "Converse" in str(e.value)

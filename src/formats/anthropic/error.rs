@@ -78,10 +78,7 @@ pub fn decode_error(status: u16, body: &[u8]) -> UpstreamFault {
         });
     UpstreamFault {
         status,
-        kind: ty.map_or_else(
-            || FaultKind::from_status(status),
-            |t| kind_from_type(t, status),
-        ),
+        kind: ty.map_or_else(|| FaultKind::from_status(status), |t| kind_from_type(t, status)),
         message,
     }
 }
@@ -90,10 +87,7 @@ static NEXT_REQUEST_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A fault -> Anthropic error reply, with a `request-id` header equal to the body's `request_id`.
 pub fn encode_error(fault: &UpstreamFault) -> ErrorReply {
-    let request_id = format!(
-        "req_sluice_{:016x}",
-        NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed)
-    );
+    let request_id = format!("req_sluice_{:016x}", NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed));
     let body = AnthropicError {
         kind: "error",
         error: AnthropicErrorDetail {

@@ -15,9 +15,7 @@ pub mod types;
 
 pub use error::{decode_error, encode_error};
 pub use request::{decode_request, encode_request, DEFAULT_MAX_TOKENS};
-pub use response::{
-    decode_response, encode_response, finish_from_stop_reason, stop_reason_from_finish,
-};
+pub use response::{decode_response, encode_response, finish_from_stop_reason, stop_reason_from_finish};
 
 /// Provider: the path appended to the upstream base URL. Streaming uses the same path (the body's
 /// `stream` flag decides).
@@ -443,10 +441,7 @@ mod tests {
                 Some(ty),
                 "{status}"
             );
-            assert_eq!(
-                v.pointer(["error", "message"]).and_then(|t| t.as_str()),
-                Some("m")
-            );
+            assert_eq!(v.pointer(["error", "message"]).and_then(|t| t.as_str()), Some("m"));
             let rid = v.get("request_id").and_then(|t| t.as_str()).unwrap();
             assert_eq!(reply.headers, vec![("request-id", rid.to_string())]);
             // What we write, we read back.
@@ -462,7 +457,12 @@ mod tests {
             .body,
         )
         .unwrap();
-        assert!(s.starts_with(r#"{"type":"error","error":{"type":"rate_limit_error","message":"slow"},"request_id":"req_sluice_"#), "{s}");
+        assert!(
+            s.starts_with(
+                r#"{"type":"error","error":{"type":"rate_limit_error","message":"slow"},"request_id":"req_sluice_"#
+            ),
+            "{s}"
+        );
     }
 
     #[test]

@@ -8,8 +8,8 @@
 
 use super::types::*;
 use crate::canonical::{
-    parse_data_url, ChatRequest, ConvertError, Extra, ImageSource, Json, Message, Part, Reasoning,
-    ResponseFormat, Role, Tool, ToolChoice, ToolResultContent,
+    parse_data_url, ChatRequest, ConvertError, Extra, ImageSource, Json, Message, Part, Reasoning, ResponseFormat,
+    Role, Tool, ToolChoice, ToolResultContent,
 };
 use crate::formats::Format;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -82,15 +82,11 @@ fn block_extra(b: &Json, known: &[&str]) -> Extra {
     extra
 }
 
-/// A client's Anthropic Messages body -> canonical. `path_model` and `stream` are unused: the
-/// model and the stream flag travel in the body.
-pub fn decode_request(
-    body: &[u8],
-    _path_model: Option<&str>,
-    _stream: bool,
-) -> Result<ChatRequest, ConvertError> {
-    let v: Json = sonic_rs::from_slice(body)
-        .map_err(|e| err("", format!("request body is not valid JSON: {e}")))?;
+/// A client's Anthropic Messages body -> canonical. The model and the stream flag travel in the
+/// body; `path_model` is used only when the body has no `model` (Bedrock InvokeModel bodies,
+/// whose model is in the URL).
+pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> Result<ChatRequest, ConvertError> {
+    let v: Json = sonic_rs::from_slice(body).map_err(|e| err("", format!("request body is not valid JSON: {e}")))?;
     let obj = v
         .as_object()
         .ok_or_else(|| err("", "request body must be a JSON object"))?;
@@ -112,15 +108,10 @@ pub fn decode_request(
             "top_k" => req.top_k = Some(as_u32(val, "top_k")?),
             "stop_sequences" => {
                 for (i, s) in as_array(val, "stop_sequences")?.iter().enumerate() {
-                    req.stop
-                        .push(as_str(s, &format!("stop_sequences[{i}]"))?.to_string());
+                    req.stop.push(as_str(s, &format!("stop_sequences[{i}]"))?.to_string());
                 }
             }
-            "stream" => {
-                req.stream = val
-                    .as_bool()
-                    .ok_or_else(|| err("stream", "must be a boolean"))?
-            }
+            "stream" => req.stream = val.as_bool().ok_or_else(|| err("stream", "must be a boolean"))?,
             "tools" => {
                 for (i, t) in as_array(val, "tools")?.iter().enumerate() {
                     req.tools.push(decode_tool(t, i)?);
@@ -145,7 +136,9 @@ pub fn decode_request(
             _ => extra.push(k, val.clone()),
         }
     }
-    req.model = model.ok_or_else(|| err("model", "Field required"))?;
+    req.model = model
+        .or_else(|| path_model.map(str::to_string))
+        .ok_or_else(|| err("model", "Field required"))?;
     let messages = messages.ok_or_else(|| err("messages", "Field required"))?;
     for (i, m) in messages.iter().enumerate() {
         decode_message(m, i, &mut req)?;
@@ -192,12 +185,7 @@ fn decode_message(m: &Json, i: usize, req: &mut ChatRequest) -> Result<(), Conve
             for p in parts {
                 match p {
                     Part::Text { .. } => req.system.push(p),
-                    _ => {
-                        return Err(err(
-                            format!("{path}.content"),
-                            "system messages may hold only text",
-                        ))
-                    }
+                    _ => return Err(err(format!("{path}.content"), "system messages may hold only text")),
                 }
             }
             return Ok(());
@@ -251,8 +239,9 @@ fn decode_block(b: &Json, path: &str) -> Result<Part, ConvertError> {
         },
         "tool_use" => {
             let input = match b.get("input") {
-                Some(i) if !i.is_null() => sonic_rs::to_string(i)
-                    .map_err(|e| err(format!("{path}.input"), e.to_string()))?,
+                Some(i) if !i.is_null() => {
+                    sonic_rs::to_string(i).map_err(|e| err(format!("{path}.input"), e.to_string()))?
+                }
                 _ => "{}".to_string(),
             };
             Part::ToolCall {
@@ -275,10 +264,7 @@ fn decode_block(b: &Json, path: &str) -> Result<Part, ConvertError> {
         },
         "thinking" => Part::Thinking {
             text: req_str(b, "thinking", path)?.to_string(),
-            signature: b
-                .get("signature")
-                .and_then(|s| s.as_str())
-                .map(str::to_string),
+            signature: b.get("signature").and_then(|s| s.as_str()).map(str::to_string),
         },
         "redacted_thinking" => Part::RedactedThinking {
             data: req_str(b, "data", path)?.to_string(),
@@ -312,10 +298,7 @@ fn decode_image_source(src: &Json, path: &str) -> Result<ImageSource, ConvertErr
     }
 }
 
-fn decode_tool_result_content(
-    v: Option<&Json>,
-    path: &str,
-) -> Result<Vec<ToolResultContent>, ConvertError> {
+fn decode_tool_result_content(v: Option<&Json>, path: &str) -> Result<Vec<ToolResultContent>, ConvertError> {
     let Some(v) = v.filter(|v| !v.is_null()) else {
         return Ok(Vec::new());
     };
@@ -359,12 +342,7 @@ fn decode_tool(t: &Json, i: usize) -> Result<Tool, ConvertError> {
     let parameters = t
         .get("input_schema")
         .filter(|s| s.is_object())
-        .ok_or_else(|| {
-            err(
-                format!("{path}.input_schema"),
-                "must be a JSON Schema object",
-            )
-        })?
+        .ok_or_else(|| err(format!("{path}.input_schema"), "must be a JSON Schema object"))?
         .clone();
     Ok(Tool {
         name: req_str(t, "name", &path)?.to_string(),
@@ -380,12 +358,7 @@ fn decode_tool_choice(v: &Json, req: &mut ChatRequest) -> Result<(), ConvertErro
         "any" => ToolChoice::Required,
         "none" => ToolChoice::None,
         "tool" => ToolChoice::Named(req_str(v, "name", "tool_choice")?.to_string()),
-        other => {
-            return Err(err(
-                "tool_choice.type",
-                format!("unknown tool_choice type `{other}`"),
-            ))
-        }
+        other => return Err(err("tool_choice.type", format!("unknown tool_choice type `{other}`"))),
     });
     if let Some(d) = v.get("disable_parallel_tool_use").filter(|d| !d.is_null()) {
         let d = d
@@ -440,28 +413,18 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
     }
     match &req.response_format {
         None | Some(ResponseFormat::Text) => {}
-        Some(_) => {
-            return Err(err(
-                "response_format",
-                "Anthropic Messages has no JSON response format",
-            ))
-        }
+        Some(_) => return Err(err("response_format", "Anthropic Messages has no JSON response format")),
     }
     let budget = match &req.reasoning {
         Some(Reasoning {
-            budget_tokens: Some(b),
-            ..
+            budget_tokens: Some(b), ..
         }) => Some(*b),
-        Some(Reasoning {
-            effort: Some(e), ..
-        }) => effort_budget(e)?,
+        Some(Reasoning { effort: Some(e), .. }) => effort_budget(e)?,
         _ => None,
     };
-    let max_tokens = req.max_tokens.unwrap_or_else(|| {
-        budget.map_or(DEFAULT_MAX_TOKENS, |b| {
-            b.saturating_add(4096).max(DEFAULT_MAX_TOKENS)
-        })
-    });
+    let max_tokens = req
+        .max_tokens
+        .unwrap_or_else(|| budget.map_or(DEFAULT_MAX_TOKENS, |b| b.saturating_add(4096).max(DEFAULT_MAX_TOKENS)));
     let extra = req.extra.for_target(Format::Anthropic);
     let extra: Vec<(String, Json)> = extra
         .iter()
@@ -515,12 +478,7 @@ fn encode_system(system: &[Part]) -> Result<Option<AnthropicSystem<'_>>, Convert
                         text: Cow::Borrowed(text),
                         extra: RawFields(extra.for_target(Format::Anthropic)),
                     }),
-                    _ => {
-                        return Err(err(
-                            format!("system[{i}]"),
-                            "Anthropic system prompts hold only text",
-                        ))
-                    }
+                    _ => return Err(err(format!("system[{i}]"), "Anthropic system prompts hold only text")),
                 }
             }
             Ok(Some(AnthropicSystem::Blocks(blocks)))
@@ -545,10 +503,7 @@ fn encode_messages(messages: &[Message]) -> Result<Vec<AnthropicMessage<'_>>, Co
         }
         match out.last_mut() {
             Some(last) if last.role == role => last.content.extend(blocks),
-            _ => out.push(AnthropicMessage {
-                role,
-                content: blocks,
-            }),
+            _ => out.push(AnthropicMessage { role, content: blocks }),
         }
     }
     Ok(out)
@@ -575,9 +530,7 @@ pub(super) fn arguments_object(arguments: &str) -> Option<Json> {
     if arguments.trim().is_empty() {
         return Some(Json::new_object());
     }
-    sonic_rs::from_str::<Json>(arguments)
-        .ok()
-        .filter(|v| v.is_object())
+    sonic_rs::from_str::<Json>(arguments).ok().filter(|v| v.is_object())
 }
 
 /// One canonical part as an Anthropic block; `None` for parts Anthropic has no use for.
@@ -599,25 +552,15 @@ fn encode_part<'a>(p: &'a Part, path: &str) -> Result<Option<AnthropicBlock<'a>>
             extra: RawFields(extra.for_target(Format::Anthropic)),
         },
         Part::ToolCall {
-            id,
-            name,
-            arguments,
-            ..
+            id, name, arguments, ..
         } => AnthropicBlock::ToolUse {
             id,
             name,
-            input: arguments_object(arguments).ok_or_else(|| {
-                err(
-                    format!("{path}.arguments"),
-                    "tool call arguments must be a JSON object",
-                )
-            })?,
+            input: arguments_object(arguments)
+                .ok_or_else(|| err(format!("{path}.arguments"), "tool call arguments must be a JSON object"))?,
         },
         Part::ToolResult {
-            id,
-            content,
-            is_error,
-            ..
+            id, content, is_error, ..
         } => AnthropicBlock::ToolResult {
             tool_use_id: id,
             content: encode_tool_result(content),
@@ -632,9 +575,7 @@ fn encode_part<'a>(p: &'a Part, path: &str) -> Result<Option<AnthropicBlock<'a>>
         },
         // NOTE: Anthropic rejects thinking blocks without its signature, and reasoning from
         // another provider cannot be verified; it is context for that provider only.
-        Part::Thinking {
-            signature: None, ..
-        } => return Ok(None),
+        Part::Thinking { signature: None, .. } => return Ok(None),
         Part::RedactedThinking { data } => AnthropicBlock::RedactedThinking { data },
     }))
 }

@@ -43,9 +43,7 @@ pub fn usage_from_wire(u: &Json) -> Usage {
     let cache_read = n("cache_read_input_tokens");
     let cache_write = n("cache_creation_input_tokens");
     Usage {
-        input: n("input_tokens")
-            .saturating_add(cache_read)
-            .saturating_add(cache_write),
+        input: n("input_tokens").saturating_add(cache_read).saturating_add(cache_write),
         output: n("output_tokens"),
         cache_read,
         cache_write,
@@ -56,9 +54,7 @@ pub fn usage_from_wire(u: &Json) -> Usage {
 /// Canonical usage -> Anthropic (input without the cached parts).
 pub fn usage_to_wire(u: &Usage) -> AnthropicUsage {
     AnthropicUsage {
-        input_tokens: u
-            .input
-            .saturating_sub(u.cache_read.saturating_add(u.cache_write)),
+        input_tokens: u.input.saturating_sub(u.cache_read.saturating_add(u.cache_write)),
         cache_creation_input_tokens: u.cache_write,
         cache_read_input_tokens: u.cache_read,
         output_tokens: u.output,
@@ -66,10 +62,7 @@ pub fn usage_to_wire(u: &Usage) -> AnthropicUsage {
 }
 
 fn str_field(v: &Json, key: &str) -> String {
-    v.get(key)
-        .and_then(|s| s.as_str())
-        .unwrap_or_default()
-        .to_string()
+    v.get(key).and_then(|s| s.as_str()).unwrap_or_default().to_string()
 }
 
 /// An upstream's Anthropic `message` body -> canonical.
@@ -105,10 +98,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
             }
             Some("thinking") => content.push(Part::Thinking {
                 text: str_field(b, "thinking"),
-                signature: b
-                    .get("signature")
-                    .and_then(|s| s.as_str())
-                    .map(str::to_string),
+                signature: b.get("signature").and_then(|s| s.as_str()).map(str::to_string),
             }),
             Some("redacted_thinking") => content.push(Part::RedactedThinking {
                 data: str_field(b, "data"),
@@ -137,10 +127,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
         content,
         finish,
         usage: v.get("usage").map(usage_from_wire).unwrap_or_default(),
-        stop_sequence: v
-            .get("stop_sequence")
-            .and_then(|s| s.as_str())
-            .map(str::to_string),
+        stop_sequence: v.get("stop_sequence").and_then(|s| s.as_str()).map(str::to_string),
         // Anthropic has no creation time; formats that do get the time of arrival.
         created: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -161,10 +148,7 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
                     extra: RawFields(extra.for_target(Format::Anthropic)),
                 },
                 Part::ToolCall {
-                    id,
-                    name,
-                    arguments,
-                    ..
+                    id, name, arguments, ..
                 } => AnthropicBlock::ToolUse {
                     id,
                     name,

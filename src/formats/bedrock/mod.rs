@@ -16,13 +16,13 @@
 //! - Bedrock has no "none" tool choice: `ToolChoice::None` drops `toolConfig` entirely (see
 //!   `tool_config`).
 
+pub mod invoke;
 pub mod sigv4;
 pub mod types;
 
 use crate::canonical::{
-    ChatRequest, ChatResponse, ConvertError, ErrorReply, Extra, FaultKind, FinishReason,
-    ImageSource, Json, Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice,
-    ToolResultContent, UpstreamFault, Usage,
+    ChatRequest, ChatResponse, ConvertError, ErrorReply, Extra, FaultKind, FinishReason, ImageSource, Json, Message,
+    Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice, ToolResultContent, UpstreamFault, Usage,
 };
 use crate::formats::Format;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -132,9 +132,7 @@ fn err(field: impl Into<String>, message: impl Into<String>) -> ConvertError {
 
 /// The single non-null member of a union object.
 fn union_member<'a>(v: &'a Value, field: &str) -> Result<(&'a str, &'a Value), ConvertError> {
-    let obj = v
-        .as_object()
-        .ok_or_else(|| err(field, "must be an object"))?;
+    let obj = v.as_object().ok_or_else(|| err(field, "must be an object"))?;
     let mut found = None;
     for (k, val) in obj.iter() {
         if val.is_null() {
@@ -256,9 +254,7 @@ fn decode_block(v: &Value, field: &str) -> Result<Block, ConvertError> {
                                 .to_string(),
                         ),
                         ("json", j) => ToolResultContent::Json(j.clone()),
-                        ("image", im) => {
-                            ToolResultContent::Image(decode_image(im, &format!("{ifield}.image"))?)
-                        }
+                        ("image", im) => ToolResultContent::Image(decode_image(im, &format!("{ifield}.image"))?),
                         (other, _) => {
                             return Err(err(
                                 format!("{ifield}.{other}"),
@@ -355,12 +351,7 @@ fn decode_tool_config(v: &Value, req: &mut ChatRequest) -> Result<(), ConvertErr
             ("auto", _) => ToolChoice::Auto,
             ("any", _) => ToolChoice::Required,
             ("tool", t) => ToolChoice::Named(req_str(t, "name", "toolConfig.toolChoice.tool")?),
-            (other, _) => {
-                return Err(err(
-                    format!("toolConfig.toolChoice.{other}"),
-                    "unknown tool choice",
-                ))
-            }
+            (other, _) => return Err(err(format!("toolConfig.toolChoice.{other}"), "unknown tool choice")),
         });
     }
     Ok(())
@@ -378,12 +369,7 @@ fn decode_additional_fields(v: &Value, req: &mut ChatRequest) -> Result<(), Conv
         let field = format!("additionalModelRequestFields.{k}");
         match k {
             "top_k" if !val.is_null() => req.top_k = Some(to_u32(val, &field)?),
-            "seed" if !val.is_null() => {
-                req.seed = Some(
-                    val.as_i64()
-                        .ok_or_else(|| err(&field, "must be an integer"))?,
-                )
-            }
+            "seed" if !val.is_null() => req.seed = Some(val.as_i64().ok_or_else(|| err(&field, "must be an integer"))?),
             "thinking"
                 if get(val, "type").and_then(|t| t.as_str()) == Some("enabled")
                     && get(val, "budget_tokens").is_some_and(|b| b.as_u64().is_some()) =>
@@ -404,8 +390,7 @@ fn decode_additional_fields(v: &Value, req: &mut ChatRequest) -> Result<(), Conv
         }
     }
     if !rest.is_empty() {
-        req.extra
-            .push("additionalModelRequestFields", Value::from(rest));
+        req.extra.push("additionalModelRequestFields", Value::from(rest));
     }
     Ok(())
 }
@@ -464,16 +449,9 @@ fn decode_output_config(v: &Value, req: &mut ChatRequest) -> Result<(), ConvertE
 
 /// Integration: a Converse / ConverseStream body -> canonical. The model comes from the URL
 /// (`path_model`, already percent-decoded), the stream flag from the operation.
-pub fn decode_request(
-    body: &[u8],
-    path_model: Option<&str>,
-    stream: bool,
-) -> Result<ChatRequest, ConvertError> {
-    let v: Value =
-        sonic_rs::from_slice(body).map_err(|e| err("", format!("invalid JSON body: {e}")))?;
-    let obj = v
-        .as_object()
-        .ok_or_else(|| err("", "body must be a JSON object"))?;
+pub fn decode_request(body: &[u8], path_model: Option<&str>, stream: bool) -> Result<ChatRequest, ConvertError> {
+    let v: Value = sonic_rs::from_slice(body).map_err(|e| err("", format!("invalid JSON body: {e}")))?;
+    let obj = v.as_object().ok_or_else(|| err("", "body must be a JSON object"))?;
     let mut req = ChatRequest {
         model: path_model.unwrap_or_default().to_string(),
         stream,
@@ -506,11 +484,10 @@ pub fn decode_request(
                 for (k, b) in array(val, "system")?.iter().enumerate() {
                     let field = format!("system[{k}]");
                     match union_member(b, &field)? {
-                        ("text", t) => req
-                            .system
-                            .push(Part::text(t.as_str().ok_or_else(|| {
-                                err(format!("{field}.text"), "must be a string")
-                            })?)),
+                        ("text", t) => req.system.push(Part::text(
+                            t.as_str()
+                                .ok_or_else(|| err(format!("{field}.text"), "must be a string"))?,
+                        )),
                         ("cachePoint", cp) => attach_cache_point(&mut req.system, cp),
                         (other, _) => {
                             return Err(err(
@@ -532,15 +509,10 @@ pub fn decode_request(
                     req.top_p = Some(to_f64(x, "inferenceConfig.topP")?);
                 }
                 if let Some(x) = get(val, "stopSequences") {
-                    for (k, s) in array(x, "inferenceConfig.stopSequences")?
-                        .iter()
-                        .enumerate()
-                    {
+                    for (k, s) in array(x, "inferenceConfig.stopSequences")?.iter().enumerate() {
                         req.stop.push(
                             s.as_str()
-                                .ok_or_else(|| {
-                                    err(format!("inferenceConfig.stopSequences[{k}]"), "string")
-                                })?
+                                .ok_or_else(|| err(format!("inferenceConfig.stopSequences[{k}]"), "string"))?
                                 .to_string(),
                         );
                     }
@@ -569,11 +541,7 @@ fn fill_tool_result_names(messages: &mut [Message]) {
             match p {
                 Part::ToolCall { id, name, .. } => calls.push((id.clone(), name.clone())),
                 Part::ToolResult { id, name, .. } if name.is_none() => {
-                    *name = calls
-                        .iter()
-                        .rev()
-                        .find(|(c, _)| c == id)
-                        .map(|(_, n)| n.clone());
+                    *name = calls.iter().rev().find(|(c, _)| c == id).map(|(_, n)| n.clone());
                 }
                 _ => {}
             }
@@ -610,9 +578,7 @@ fn encode_image(source: &ImageSource, field: &str) -> Result<BedrockImage, Conve
                     )
                 })?
                 .to_string(),
-            source: BedrockImageSource {
-                bytes: data.clone(),
-            },
+            source: BedrockImageSource { bytes: data.clone() },
         }),
     }
 }
@@ -646,20 +612,11 @@ fn parse_arguments(arguments: &str, field: &str) -> Result<Json, ConvertError> {
     if arguments.trim().is_empty() {
         return Ok(sonic_rs::json!({}));
     }
-    sonic_rs::from_str(arguments).map_err(|e| {
-        err(
-            field,
-            format!("tool call arguments are not valid JSON: {e}"),
-        )
-    })
+    sonic_rs::from_str(arguments).map_err(|e| err(field, format!("tool call arguments are not valid JSON: {e}")))
 }
 
 /// Appends one canonical part as Converse blocks (its cache point after it).
-fn encode_part(
-    p: &Part,
-    field: &str,
-    out: &mut Vec<BedrockContentBlock>,
-) -> Result<(), ConvertError> {
+fn encode_part(p: &Part, field: &str, out: &mut Vec<BedrockContentBlock>) -> Result<(), ConvertError> {
     match p {
         Part::Text { text, extra } => {
             // Converse rejects blank text blocks ("The text field ... is blank").
@@ -681,10 +638,7 @@ fn encode_part(
         }
         // Gemini's thought signature has no Converse field; it only matters to Gemini.
         Part::ToolCall {
-            id,
-            name,
-            arguments,
-            ..
+            id, name, arguments, ..
         } => out.push(BedrockContentBlock {
             tool_use: Some(BedrockToolUse {
                 tool_use_id: id.clone(),
@@ -694,10 +648,7 @@ fn encode_part(
             ..Default::default()
         }),
         Part::ToolResult {
-            id,
-            content,
-            is_error,
-            ..
+            id, content, is_error, ..
         } => {
             let mut blocks = Vec::with_capacity(content.len());
             for (k, c) in content.iter().enumerate() {
@@ -824,28 +775,16 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         }
         match out.messages.last_mut() {
             Some(last) if last.role == role => last.content.extend(blocks),
-            _ => out.messages.push(BedrockMessage {
-                role,
-                content: blocks,
-            }),
+            _ => out.messages.push(BedrockMessage { role, content: blocks }),
         }
     }
     for (k, p) in req.system.iter().enumerate() {
         match p {
             Part::Text { .. } => encode_part(p, &format!("system[{k}]"), &mut out.system)?,
-            _ => {
-                return Err(err(
-                    format!("system[{k}]"),
-                    "Bedrock system prompts hold only text",
-                ))
-            }
+            _ => return Err(err(format!("system[{k}]"), "Bedrock system prompts hold only text")),
         }
     }
-    if req.max_tokens.is_some()
-        || req.temperature.is_some()
-        || req.top_p.is_some()
-        || !req.stop.is_empty()
-    {
+    if req.max_tokens.is_some() || req.temperature.is_some() || req.top_p.is_some() || !req.stop.is_empty() {
         out.inference_config = Some(BedrockInferenceConfig {
             max_tokens: req.max_tokens,
             temperature: req.temperature,
@@ -871,10 +810,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         additional.insert("seed", s);
     }
     if let Some(b) = req.reasoning.as_ref().and_then(|r| r.budget_tokens) {
-        additional.insert(
-            "thinking",
-            sonic_rs::json!({"type": "enabled", "budget_tokens": b}),
-        );
+        additional.insert("thinking", sonic_rs::json!({"type": "enabled", "budget_tokens": b}));
     }
     if !additional.is_empty() {
         out.additional_model_request_fields = Some(Value::from(additional));
@@ -974,8 +910,7 @@ fn u64_at(v: &Value, key: &str) -> u64 {
 /// Provider: a Converse success body -> canonical. The body carries no id or model (the id is
 /// the `x-amzn-RequestId` header): both are left empty for the caller to fill, `created` is 0.
 pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
-    let v: Value =
-        sonic_rs::from_slice(body).map_err(|e| err("", format!("invalid JSON body: {e}")))?;
+    let v: Value = sonic_rs::from_slice(body).map_err(|e| err("", format!("invalid JSON body: {e}")))?;
     let message = get(&v, "output")
         .and_then(|o| get(o, "message"))
         .ok_or_else(|| err("output.message", "required"))?;
@@ -983,11 +918,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
         Some(c) => decode_blocks(c, "output.message.content")?,
         None => Vec::new(),
     };
-    let finish = finish_from_bedrock(
-        get(&v, "stopReason")
-            .and_then(|s| s.as_str())
-            .unwrap_or("end_turn"),
-    );
+    let finish = finish_from_bedrock(get(&v, "stopReason").and_then(|s| s.as_str()).unwrap_or("end_turn"));
     let usage = get(&v, "usage").map_or_else(Usage::default, |u| Usage {
         input: u64_at(u, "inputTokens"),
         output: u64_at(u, "outputTokens"),
@@ -1064,14 +995,10 @@ fn kind_of(name: &str) -> Option<FaultKind> {
             FaultKind::Authentication
         }
         "ResourceNotFoundException" => FaultKind::NotFound,
-        "ThrottlingException" | "ModelNotReadyException" | "ServiceQuotaExceededException" => {
-            FaultKind::RateLimited
-        }
+        "ThrottlingException" | "ModelNotReadyException" | "ServiceQuotaExceededException" => FaultKind::RateLimited,
         "ModelTimeoutException" => FaultKind::Timeout,
         "ServiceUnavailableException" => FaultKind::Overloaded,
-        "InternalServerException" | "ModelErrorException" | "ModelStreamErrorException" => {
-            FaultKind::Server
-        }
+        "InternalServerException" | "ModelErrorException" | "ModelStreamErrorException" => FaultKind::Server,
         _ => return None,
     })
 }
@@ -1111,16 +1038,14 @@ pub fn decode_error(status: u16, body: &[u8]) -> UpstreamFault {
             .and_then(|x| x.as_str())
             .map(str::to_string)
     };
-    let message = field("message")
-        .or_else(|| field("Message"))
-        .unwrap_or_else(|| {
-            let text = String::from_utf8_lossy(body).trim().to_string();
-            if text.is_empty() {
-                format!("upstream answered HTTP {status}")
-            } else {
-                text
-            }
-        });
+    let message = field("message").or_else(|| field("Message")).unwrap_or_else(|| {
+        let text = String::from_utf8_lossy(body).trim().to_string();
+        if text.is_empty() {
+            format!("upstream answered HTTP {status}")
+        } else {
+            text
+        }
+    });
     let kind = field("__type")
         .or_else(|| field("code"))
         .or_else(|| field("Code"))
@@ -1130,11 +1055,7 @@ pub fn decode_error(status: u16, body: &[u8]) -> UpstreamFault {
             kind_of(name)
         })
         .unwrap_or_else(|| FaultKind::from_status(status));
-    UpstreamFault {
-        status,
-        kind,
-        message,
-    }
+    UpstreamFault { status, kind, message }
 }
 
 /// Integration: a fault -> rest-json error with `x-amzn-ErrorType` (without it boto3 raises a

@@ -37,9 +37,7 @@ pub fn sign(
         return Err(format!("sigv4: bad host {host:?}"));
     }
     if !path_and_query.starts_with('/') {
-        return Err(format!(
-            "sigv4: path must start with '/': {path_and_query:?}"
-        ));
+        return Err(format!("sigv4: path must start with '/': {path_and_query:?}"));
     }
     if region.is_empty() {
         return Err("sigv4: empty region".into());
@@ -159,10 +157,7 @@ mod tests {
                  Signature=448dece727ea6c94035c321c7658546e98328918bd97b721ca68507cebe7bcaa"
             )
         );
-        assert_eq!(
-            get(&h, "x-amz-security-token"),
-            Some("FQoGZXIvYXdzEXAMPLETOKEN")
-        );
+        assert_eq!(get(&h, "x-amz-security-token"), Some("FQoGZXIvYXdzEXAMPLETOKEN"));
     }
 
     #[test]
@@ -174,17 +169,7 @@ mod tests {
                 "{host:?} {path:?}"
             );
         }
-        assert!(sign(
-            "POST",
-            HOST,
-            PATH,
-            &[("bad\n", "x")],
-            b"",
-            &c,
-            "us-east-1",
-            now()
-        )
-        .is_err());
+        assert!(sign("POST", HOST, PATH, &[("bad\n", "x")], b"", &c, "us-east-1", now()).is_err());
         assert!(sign("POST", HOST, PATH, &[], b"", &c, "", now()).is_err());
     }
 }

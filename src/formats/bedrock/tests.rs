@@ -38,10 +38,7 @@ fn paths_parse_with_decoded_model_ids() {
         parse_path("/bedrock/model/m/converse-stream"),
         Some(("m".into(), Operation::ConverseStream))
     );
-    assert_eq!(
-        parse_path("/model/m/invoke?x=1"),
-        Some(("m".into(), Operation::Invoke))
-    );
+    assert_eq!(parse_path("/model/m/invoke?x=1"), Some(("m".into(), Operation::Invoke)));
     assert_eq!(
         parse_path("/model/m/invoke-with-response-stream"),
         Some(("m".into(), Operation::InvokeStream))
@@ -77,10 +74,7 @@ fn request_path_percent_encodes_the_id() {
         request_path(MODEL, false),
         "/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse"
     );
-    assert_eq!(
-        request_path("a/b c", true),
-        "/model/a%2Fb%20c/converse-stream"
-    );
+    assert_eq!(request_path("a/b c", true), "/model/a%2Fb%20c/converse-stream");
     let (id, op) = parse_path(&request_path("x:y/ü~", true)).unwrap();
     assert_eq!((id.as_str(), op), ("x:y/ü~", Operation::ConverseStream));
 }
@@ -177,10 +171,7 @@ fn fixture_response_decodes_and_encodes_back() {
 fn rich_request() -> ChatRequest {
     // Decode order: additionalModelRequestFields is written before the other extras.
     let mut extra = Extra::new(Format::Bedrock);
-    extra.push(
-        "additionalModelRequestFields",
-        json!({"anthropic_beta": ["x"]}),
-    );
+    extra.push("additionalModelRequestFields", json!({"anthropic_beta": ["x"]}));
     extra.push(
         "guardrailConfig",
         json!({"guardrailIdentifier": "g1", "guardrailVersion": "1"}),
@@ -215,9 +206,7 @@ fn rich_request() -> ChatRequest {
                         text: "hmm".into(),
                         signature: Some("sig".into()),
                     },
-                    Part::RedactedThinking {
-                        data: "cmVk".into(),
-                    },
+                    Part::RedactedThinking { data: "cmVk".into() },
                     Part::text("calling"),
                     Part::ToolCall {
                         id: "t1".into(),
@@ -308,10 +297,7 @@ fn canonical_round_trips_through_converse() {
         v.get("guardrailConfig").unwrap(),
         &json!({"guardrailIdentifier": "g1", "guardrailVersion": "1"})
     );
-    assert_eq!(
-        v.pointer(&["outputConfig", "effort"]).unwrap().as_str(),
-        Some("high")
-    );
+    assert_eq!(v.pointer(&["outputConfig", "effort"]).unwrap().as_str(), Some("high"));
     let back = decode_request(&body, Some(MODEL), true).unwrap();
     assert_eq!(back, req);
 }
@@ -321,10 +307,7 @@ fn tool_choices_map_both_ways() {
     for (tc, wire) in [
         (ToolChoice::Auto, json!({"auto": {}})),
         (ToolChoice::Required, json!({"any": {}})),
-        (
-            ToolChoice::Named("f".into()),
-            json!({"tool": {"name": "f"}}),
-        ),
+        (ToolChoice::Named("f".into()), json!({"tool": {"name": "f"}})),
     ] {
         let mut r = rich_request();
         r.tool_choice = Some(tc.clone());
@@ -376,10 +359,7 @@ fn image_url_is_a_convert_error_naming_the_field() {
         },
         extra: Extra::default(),
     };
-    assert_eq!(
-        encode_request(&r).unwrap_err().field,
-        "messages[0].content[1].image"
-    );
+    assert_eq!(encode_request(&r).unwrap_err().field, "messages[0].content[1].image");
 }
 
 #[test]
@@ -416,10 +396,8 @@ fn empty_arguments_become_an_empty_object() {
     };
     let v = value(&encode_request(&r).unwrap());
     assert_eq!(
-        v.pointer(&sonic_rs::pointer![
-            "messages", 0, "content", 0, "toolUse", "input"
-        ])
-        .unwrap(),
+        v.pointer(&sonic_rs::pointer!["messages", 0, "content", 0, "toolUse", "input"])
+            .unwrap(),
         &json!({})
     );
 }
@@ -440,8 +418,7 @@ fn anthropic_cache_control_becomes_a_cache_point() {
     };
     let v = value(&encode_request(&r).unwrap());
     assert_eq!(
-        v.pointer(&sonic_rs::pointer!["messages", 0, "content"])
-            .unwrap(),
+        v.pointer(&sonic_rs::pointer!["messages", 0, "content"]).unwrap(),
         &json!([{"text": "long doc"}, {"cachePoint": {"type": "default"}}])
     );
 }
@@ -486,10 +463,7 @@ fn cache_points_attach_to_tools_and_come_back() {
     let body = br#"{"messages":[{"role":"user","content":[{"text":"doc"},{"cachePoint":{"type":"default"}}]}],
         "toolConfig":{"tools":[{"toolSpec":{"name":"f","inputSchema":{"json":{}},"strict":true}},{"cachePoint":{"type":"default"}}]}}"#;
     let r = decode_request(body, Some("m"), false).unwrap();
-    assert_eq!(
-        r.tools[0].extra.get("cachePoint"),
-        Some(&json!({"type": "default"}))
-    );
+    assert_eq!(r.tools[0].extra.get("cachePoint"), Some(&json!({"type": "default"})));
     let out = value(&encode_request(&r).unwrap());
     let want = value(body);
     assert_same_fields(&out, &want);
@@ -540,9 +514,7 @@ fn unknown_top_level_fields_are_bedrock_extras() {
     // Not applied for another target format.
     let mut other = r.clone();
     other.extra.format = Some(Format::OpenAi);
-    assert!(value(&encode_request(&other).unwrap())
-        .get("requestMetadata")
-        .is_none());
+    assert!(value(&encode_request(&other).unwrap()).get("requestMetadata").is_none());
 }
 
 #[test]
@@ -557,17 +529,11 @@ fn finish_reasons_map_both_ways() {
         assert_eq!(finish_from_bedrock(wire), canon);
         assert_eq!(finish_to_bedrock(&canon), wire);
     }
-    assert_eq!(
-        finish_from_bedrock("guardrail_intervened"),
-        FinishReason::ContentFilter
-    );
+    assert_eq!(finish_from_bedrock("guardrail_intervened"), FinishReason::ContentFilter);
     let o = finish_from_bedrock("malformed_tool_use");
     assert_eq!(o, FinishReason::Other("malformed_tool_use".into()));
     assert_eq!(finish_to_bedrock(&o), "malformed_tool_use");
-    assert_eq!(
-        finish_to_bedrock(&FinishReason::Other("pause_turn".into())),
-        "end_turn"
-    );
+    assert_eq!(finish_to_bedrock(&FinishReason::Other("pause_turn".into())), "end_turn");
 }
 
 #[test]
@@ -674,14 +640,8 @@ fn upstream_errors_decode() {
         400,
         br#"{"__type":"com.amazon.coral.service#ThrottlingException:http://x/","Message":"slow"}"#,
     );
-    assert_eq!(
-        (f.kind, f.message.as_str()),
-        (FaultKind::RateLimited, "slow")
-    );
-    let f = decode_error(
-        403,
-        br#"{"message":"bad sig","code":"InvalidSignatureException"}"#,
-    );
+    assert_eq!((f.kind, f.message.as_str()), (FaultKind::RateLimited, "slow"));
+    let f = decode_error(403, br#"{"message":"bad sig","code":"InvalidSignatureException"}"#);
     assert_eq!(f.kind, FaultKind::Authentication);
     let f = decode_error(502, b"<html>Bad Gateway</html>");
     assert_eq!(

@@ -15,10 +15,7 @@ pub struct BedrockConverseRequest {
     pub inference_config: Option<BedrockInferenceConfig>,
     #[serde(rename = "toolConfig", skip_serializing_if = "Option::is_none")]
     pub tool_config: Option<BedrockToolConfig>,
-    #[serde(
-        rename = "additionalModelRequestFields",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "additionalModelRequestFields", skip_serializing_if = "Option::is_none")]
     pub additional_model_request_fields: Option<Json>,
     #[serde(rename = "outputConfig", skip_serializing_if = "Option::is_none")]
     pub output_config: Option<Json>,
@@ -175,10 +172,7 @@ pub struct BedrockConverseResponse {
     pub stop_reason: String,
     pub usage: BedrockUsage,
     pub metrics: BedrockMetrics,
-    #[serde(
-        rename = "additionalModelResponseFields",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "additionalModelResponseFields", skip_serializing_if = "Option::is_none")]
     pub additional_model_response_fields: Option<Json>,
 }
 
@@ -195,15 +189,9 @@ pub struct BedrockUsage {
     pub output_tokens: u64,
     #[serde(rename = "totalTokens")]
     pub total_tokens: u64,
-    #[serde(
-        rename = "cacheReadInputTokens",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "cacheReadInputTokens", skip_serializing_if = "Option::is_none")]
     pub cache_read_input_tokens: Option<u64>,
-    #[serde(
-        rename = "cacheWriteInputTokens",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "cacheWriteInputTokens", skip_serializing_if = "Option::is_none")]
     pub cache_write_input_tokens: Option<u64>,
 }
 

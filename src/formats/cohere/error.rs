@@ -32,11 +32,7 @@ pub fn decode_error(status: u16, body: &[u8]) -> UpstreamFault {
         498 => FaultKind::Authentication,
         _ => FaultKind::from_status(status),
     };
-    UpstreamFault {
-        status,
-        kind,
-        message,
-    }
+    UpstreamFault { status, kind, message }
 }
 
 /// The status a Cohere client should see: the fault's own, unless it is no error status or one
@@ -103,14 +99,8 @@ mod tests {
     fn odd_bodies_still_give_a_message() {
         assert_eq!(decode_error(502, b"  Bad Gateway\n").message, "Bad Gateway");
         assert_eq!(decode_error(503, b"").message, "upstream returned HTTP 503");
-        assert_eq!(
-            decode_error(500, br#"{"message":null}"#).message,
-            r#"{"message":null}"#
-        );
-        assert_eq!(
-            decode_error(429, br#"{"message":{"a":1}}"#).message,
-            r#"{"a":1}"#
-        );
+        assert_eq!(decode_error(500, br#"{"message":null}"#).message, r#"{"message":null}"#);
+        assert_eq!(decode_error(429, br#"{"message":{"a":1}}"#).message, r#"{"a":1}"#);
         assert_eq!(decode_error(498, b"{}").kind, FaultKind::Authentication);
         assert_eq!(decode_error(429, b"{}").kind, FaultKind::RateLimited);
     }

@@ -27,10 +27,7 @@ pub(crate) fn tool_plan_extra() -> Extra {
 }
 
 pub(crate) fn is_tool_plan(extra: &Extra) -> bool {
-    extra
-        .for_target(Format::Cohere)
-        .iter()
-        .any(|(n, _)| n == "tool_plan")
+    extra.for_target(Format::Cohere).iter().any(|(n, _)| n == "tool_plan")
 }
 
 /// A UUID-shaped id (Cohere ids are UUIDs) derived from `seed`.

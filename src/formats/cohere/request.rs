@@ -13,8 +13,8 @@
 use super::types::*;
 use super::{is_tool_plan, tool_plan_extra};
 use crate::canonical::{
-    parse_data_url, ChatRequest, ConvertError, Extra, ImageSource, Json, Message, Part, Reasoning,
-    ResponseFormat, Role, Tool, ToolChoice, ToolResultContent,
+    parse_data_url, ChatRequest, ConvertError, Extra, ImageSource, Json, Message, Part, Reasoning, ResponseFormat,
+    Role, Tool, ToolChoice, ToolResultContent,
 };
 use crate::formats::Format;
 use serde::Deserialize;
@@ -42,10 +42,7 @@ fn parse<'de, T: Deserialize<'de>>(raw: &'de str, field: &str) -> Result<T, Conv
 }
 
 /// A message's `content`: a string is one text item; `null`/absent is no items.
-fn content_items(
-    content: Option<&LazyValue<'_>>,
-    field: &str,
-) -> Result<Vec<CohereContentItemIn>, ConvertError> {
+fn content_items(content: Option<&LazyValue<'_>>, field: &str) -> Result<Vec<CohereContentItemIn>, ConvertError> {
     let Some(c) = content else {
         return Ok(Vec::new());
     };
@@ -94,10 +91,7 @@ fn image_part(item: CohereContentItemIn, field: &str) -> Result<Part, ConvertErr
 fn user_parts(m: &CohereMessageIn<'_>, field: &str) -> Result<Vec<Part>, ConvertError> {
     let field = format!("{field}.content");
     let mut parts = Vec::new();
-    for (j, item) in content_items(m.content.as_ref(), &field)?
-        .into_iter()
-        .enumerate()
-    {
+    for (j, item) in content_items(m.content.as_ref(), &field)?.into_iter().enumerate() {
         let f = format!("{field}[{j}]");
         match item.kind.as_deref() {
             Some("text") => parts.push(Part::text(item_text(item, &f)?)),
@@ -111,10 +105,7 @@ fn user_parts(m: &CohereMessageIn<'_>, field: &str) -> Result<Vec<Part>, Convert
 fn system_parts(m: &CohereMessageIn<'_>, field: &str) -> Result<Vec<Part>, ConvertError> {
     let field = format!("{field}.content");
     let mut parts = Vec::new();
-    for (j, item) in content_items(m.content.as_ref(), &field)?
-        .into_iter()
-        .enumerate()
-    {
+    for (j, item) in content_items(m.content.as_ref(), &field)?.into_iter().enumerate() {
         let f = format!("{field}[{j}]");
         match item.kind.as_deref() {
             Some("text") => parts.push(Part::text(item_text(item, &f)?)),
@@ -147,17 +138,10 @@ pub(super) fn arguments_text(args: Option<Json>) -> String {
 }
 
 /// Assistant content items, then the tool plan, then the tool calls (the order they happen in).
-pub(super) fn assistant_parts(
-    m: CohereMessageIn<'_>,
-    field: &str,
-    strict: bool,
-) -> Result<Vec<Part>, ConvertError> {
+pub(super) fn assistant_parts(m: CohereMessageIn<'_>, field: &str, strict: bool) -> Result<Vec<Part>, ConvertError> {
     let cfield = format!("{field}.content");
     let mut parts = Vec::new();
-    for (j, item) in content_items(m.content.as_ref(), &cfield)?
-        .into_iter()
-        .enumerate()
-    {
+    for (j, item) in content_items(m.content.as_ref(), &cfield)?.into_iter().enumerate() {
         let f = format!("{cfield}[{j}]");
         match item.kind.as_deref() {
             Some("text") => parts.push(Part::text(item_text(item, &f)?)),
@@ -194,28 +178,22 @@ pub(super) fn assistant_parts(
     Ok(parts)
 }
 
-fn tool_result(
-    m: &CohereMessageIn<'_>,
-    field: &str,
-    messages: &[Message],
-) -> Result<Part, ConvertError> {
-    let id = m.tool_call_id.clone().ok_or_else(|| {
-        ConvertError::new(format!("{field}.tool_call_id"), "missing tool_call_id")
-    })?;
+fn tool_result(m: &CohereMessageIn<'_>, field: &str, messages: &[Message]) -> Result<Part, ConvertError> {
+    let id = m
+        .tool_call_id
+        .clone()
+        .ok_or_else(|| ConvertError::new(format!("{field}.tool_call_id"), "missing tool_call_id"))?;
     let cfield = format!("{field}.content");
     let mut content = Vec::new();
-    for (j, item) in content_items(m.content.as_ref(), &cfield)?
-        .into_iter()
-        .enumerate()
-    {
+    for (j, item) in content_items(m.content.as_ref(), &cfield)?.into_iter().enumerate() {
         let f = format!("{cfield}[{j}]");
         match item.kind.as_deref() {
             Some("text") => content.push(ToolResultContent::Text(item_text(item, &f)?)),
             Some("document") => {
                 let doc = item.document.unwrap_or_default();
-                let data = doc.data.ok_or_else(|| {
-                    ConvertError::new(format!("{f}.document.data"), "missing data")
-                })?;
+                let data = doc
+                    .data
+                    .ok_or_else(|| ConvertError::new(format!("{f}.document.data"), "missing data"))?;
                 content.push(ToolResultContent::Json(data));
             }
             other => return Err(unsupported(&f, other, "tool")),
@@ -263,11 +241,7 @@ fn tool_def(t: CohereToolIn, field: &str) -> Result<Tool, ConvertError> {
 }
 
 /// Integration: a client's `/v2/chat` body -> canonical. `stream` comes from the body.
-pub fn decode_request(
-    body: &[u8],
-    path_model: Option<&str>,
-    _stream: bool,
-) -> Result<ChatRequest, ConvertError> {
+pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> Result<ChatRequest, ConvertError> {
     let mut req = ChatRequest {
         extra: Extra::new(Format::Cohere),
         // Cohere always reports usage, streaming or not.
@@ -277,8 +251,7 @@ pub fn decode_request(
     let mut model = None;
     let mut messages_raw: Option<LazyValue<'_>> = None;
     for entry in sonic_rs::to_object_iter(body) {
-        let (key, value) =
-            entry.map_err(|e| ConvertError::new("", format!("body is not a JSON object: {e}")))?;
+        let (key, value) = entry.map_err(|e| ConvertError::new("", format!("body is not a JSON object: {e}")))?;
         let raw = value.as_raw_str();
         let key: &str = &key;
         match key {
@@ -315,21 +288,15 @@ pub fn decode_request(
                 };
             }
             "max_tokens" => req.max_tokens = parse(raw, key)?,
-            "stop_sequences" => {
-                req.stop = parse::<Option<Vec<String>>>(raw, key)?.unwrap_or_default()
-            }
+            "stop_sequences" => req.stop = parse::<Option<Vec<String>>>(raw, key)?.unwrap_or_default(),
             "temperature" => req.temperature = parse(raw, key)?,
             "seed" => req.seed = parse(raw, key)?,
             "p" => req.top_p = parse(raw, key)?,
             "k" => {
                 req.top_k = match parse::<Option<f64>>(raw, key)? {
                     None => None,
-                    Some(k) if k >= 0.0 && k.fract() == 0.0 && k <= u32::MAX as f64 => {
-                        Some(k as u32)
-                    }
-                    Some(_) => {
-                        return Err(ConvertError::new(key, "must be a non-negative integer"))
-                    }
+                    Some(k) if k >= 0.0 && k.fract() == 0.0 && k <= u32::MAX as f64 => Some(k as u32),
+                    Some(_) => return Err(ConvertError::new(key, "must be a non-negative integer")),
                 }
             }
             "tool_choice" => {
@@ -337,12 +304,7 @@ pub fn decode_request(
                     None => None,
                     Some(c) if c.eq_ignore_ascii_case("REQUIRED") => Some(ToolChoice::Required),
                     Some(c) if c.eq_ignore_ascii_case("NONE") => Some(ToolChoice::None),
-                    Some(c) => {
-                        return Err(ConvertError::new(
-                            key,
-                            format!("must be REQUIRED or NONE, got {c:?}"),
-                        ))
-                    }
+                    Some(c) => return Err(ConvertError::new(key, format!("must be REQUIRED or NONE, got {c:?}"))),
                 }
             }
             "stream" => req.stream = parse::<Option<bool>>(raw, key)?.unwrap_or(false),
@@ -371,8 +333,7 @@ pub fn decode_request(
             .map(str::to_string)
             .ok_or_else(|| ConvertError::new("model", "missing model"))?,
     };
-    let messages_raw =
-        messages_raw.ok_or_else(|| ConvertError::new("messages", "missing messages"))?;
+    let messages_raw = messages_raw.ok_or_else(|| ConvertError::new("messages", "missing messages"))?;
     let raw_messages: Vec<CohereMessageIn<'_>> = parse(messages_raw.as_raw_str(), "messages")?;
     // Whether the last canonical message is the user turn that tool messages opened.
     let mut in_tool_turn = false;
@@ -424,10 +385,7 @@ pub fn decode_request(
 /// `content` out: a plain string for one text item, else the item array.
 pub(super) fn content_out(mut items: Vec<CohereItemOut<'_>>) -> CohereContentOut<'_> {
     if items.len() == 1 {
-        if let CohereItemOut::Text {
-            text: Cow::Borrowed(t),
-        } = items[0]
-        {
+        if let CohereItemOut::Text { text: Cow::Borrowed(t) } = items[0] {
             return CohereContentOut::Text(t);
         }
     }
@@ -438,9 +396,7 @@ pub(super) fn content_out(mut items: Vec<CohereItemOut<'_>>) -> CohereContentOut
 fn image_out<'a>(source: &'a ImageSource, extra: &'a Extra) -> CohereItemOut<'a> {
     let url = match source {
         ImageSource::Url(u) => Cow::Borrowed(u.as_str()),
-        ImageSource::Base64 { media_type, data } => {
-            Cow::Owned(format!("data:{media_type};base64,{data}"))
-        }
+        ImageSource::Base64 { media_type, data } => Cow::Owned(format!("data:{media_type};base64,{data}")),
     };
     let detail = extra
         .for_target(Format::Cohere)
@@ -463,9 +419,7 @@ fn tool_message<'a>(
     let mut items = Vec::with_capacity(content.len() + 1);
     for (j, c) in content.iter().enumerate() {
         match c {
-            ToolResultContent::Text(t) => items.push(CohereItemOut::Text {
-                text: Cow::Borrowed(t),
-            }),
+            ToolResultContent::Text(t) => items.push(CohereItemOut::Text { text: Cow::Borrowed(t) }),
             ToolResultContent::Json(v) if v.is_object() => items.push(CohereItemOut::Document {
                 document: CohereDocumentOut { data: v },
             }),
@@ -506,11 +460,7 @@ fn tool_message<'a>(
     })
 }
 
-fn push_user<'a>(
-    m: &'a Message,
-    field: &str,
-    out: &mut Vec<CohereMessageOut<'a>>,
-) -> Result<(), ConvertError> {
+fn push_user<'a>(m: &'a Message, field: &str, out: &mut Vec<CohereMessageOut<'a>>) -> Result<(), ConvertError> {
     let mut items = Vec::new();
     for (k, part) in m.content.iter().enumerate() {
         let f = format!("{field}.content[{k}]");
@@ -520,14 +470,9 @@ fn push_user<'a>(
             }),
             Part::Image { source, extra } => items.push(image_out(source, extra)),
             Part::ToolResult {
-                id,
-                content,
-                is_error,
-                ..
+                id, content, is_error, ..
             } => out.push(tool_message(id, content, *is_error, &f)?),
-            Part::ToolCall { .. } => {
-                return Err(ConvertError::new(f, "a tool call cannot be in a user turn"))
-            }
+            Part::ToolCall { .. } => return Err(ConvertError::new(f, "a tool call cannot be in a user turn")),
             // Reasoning in a user turn has no meaning for Cohere; it is the model's own text.
             Part::Thinking { .. } | Part::RedactedThinking { .. } => {
                 return Err(ConvertError::new(f, "thinking cannot be in a user turn"))
@@ -546,18 +491,13 @@ fn push_user<'a>(
     Ok(())
 }
 
-fn assistant_message<'a>(
-    m: &'a Message,
-    field: &str,
-) -> Result<CohereMessageOut<'a>, ConvertError> {
+fn assistant_message<'a>(m: &'a Message, field: &str) -> Result<CohereMessageOut<'a>, ConvertError> {
     let mut plan: Option<String> = None;
     let mut items = Vec::new();
     let mut calls = Vec::new();
     for (k, part) in m.content.iter().enumerate() {
         match part {
-            Part::Text { text, extra } if is_tool_plan(extra) => {
-                plan.get_or_insert_with(String::new).push_str(text)
-            }
+            Part::Text { text, extra } if is_tool_plan(extra) => plan.get_or_insert_with(String::new).push_str(text),
             Part::Text { text, .. } => items.push(CohereItemOut::Text {
                 text: Cow::Borrowed(text),
             }),
@@ -566,20 +506,13 @@ fn assistant_message<'a>(
             // NOTE: opaque encrypted reasoning only its own provider can read; not content.
             Part::RedactedThinking { .. } => {}
             Part::ToolCall {
-                id,
-                name,
-                arguments,
-                ..
+                id, name, arguments, ..
             } => calls.push(CohereToolCallOut {
                 id,
                 kind: "function",
                 function: CohereFunctionCallOut {
                     name,
-                    arguments: if arguments.trim().is_empty() {
-                        "{}"
-                    } else {
-                        arguments
-                    },
+                    arguments: if arguments.trim().is_empty() { "{}" } else { arguments },
                 },
             }),
             Part::Image { .. } => {
@@ -662,9 +595,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         Some(ToolChoice::None) => Some("NONE"),
         Some(ToolChoice::Required) => Some("REQUIRED"),
         // With one tool, "must call this tool" and "must call a tool" are the same request.
-        Some(ToolChoice::Named(n)) if req.tools.len() == 1 && req.tools[0].name == *n => {
-            Some("REQUIRED")
-        }
+        Some(ToolChoice::Named(n)) if req.tools.len() == 1 && req.tools[0].name == *n => Some("REQUIRED"),
         Some(ToolChoice::Named(n)) => {
             return Err(ConvertError::new(
                 "tool_choice",
@@ -696,9 +627,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         .extra
         .for_target(Format::Cohere)
         .iter()
-        .filter(|(n, _)| {
-            !(MODELED.contains(&n.as_str()) || (n == "thinking" && thinking.is_some()))
-        })
+        .filter(|(n, _)| !(MODELED.contains(&n.as_str()) || (n == "thinking" && thinking.is_some())))
         .collect();
     // NOTE: `parallel_tool_calls` has no Cohere equivalent; Cohere may always call in parallel.
     let out = CohereChatRequestOut {
@@ -762,9 +691,7 @@ mod tests {
         );
         let a = &r.messages[1];
         assert_eq!(a.role, Role::Assistant);
-        assert!(
-            matches!(&a.content[0], Part::Text { text, extra } if text == "I will call" && is_tool_plan(extra))
-        );
+        assert!(matches!(&a.content[0], Part::Text { text, extra } if text == "I will call" && is_tool_plan(extra)));
         assert_eq!(
             a.content[1],
             Part::ToolCall {
@@ -875,31 +802,19 @@ mod tests {
         assert_eq!(r.messages.len(), 3);
         let turn = &r.messages[2].content;
         assert_eq!(turn.len(), 3);
-        assert!(
-            matches!(&turn[0], Part::ToolResult { id, name: Some(n), .. } if id == "a" && n == "get_weather")
-        );
-        assert!(
-            matches!(&turn[1], Part::ToolResult { id, name: Some(n), content, .. }
-            if id == "b" && n == "get_time" && matches!(&content[0], ToolResultContent::Json(_)))
-        );
+        assert!(matches!(&turn[0], Part::ToolResult { id, name: Some(n), .. } if id == "a" && n == "get_weather"));
+        assert!(matches!(&turn[1], Part::ToolResult { id, name: Some(n), content, .. }
+            if id == "b" && n == "get_time" && matches!(&content[0], ToolResultContent::Json(_))));
         assert_eq!(turn[2], Part::text("thanks"));
         let v = json(&encode_request(&r).unwrap());
         let msgs = v.get("messages").unwrap().as_array().unwrap();
-        let roles: Vec<&str> = msgs
-            .iter()
-            .map(|m| m.get("role").unwrap().as_str().unwrap())
-            .collect();
+        let roles: Vec<&str> = msgs.iter().map(|m| m.get("role").unwrap().as_str().unwrap()).collect();
         assert_eq!(roles, ["user", "assistant", "tool", "tool", "user"]);
         assert_eq!(
-            msgs[3].pointer(&sonic_rs::pointer![
-                "content", 0, "document", "data", "time"
-            ]),
+            msgs[3].pointer(&sonic_rs::pointer!["content", 0, "document", "data", "time"]),
             Some(&Json::from("noon"))
         );
-        assert!(
-            msgs[1].get("content").is_none(),
-            "tool calls need no content"
-        );
+        assert!(msgs[1].get("content").is_none(), "tool calls need no content");
     }
 
     fn full_canonical() -> ChatRequest {
@@ -1014,10 +929,7 @@ mod tests {
         let v = json(&encode_request(&req).unwrap());
         let a = v.pointer(&sonic_rs::pointer!["messages", 4]).unwrap();
         assert!(a.get("tool_plan").is_none());
-        assert_eq!(
-            a.get("content").and_then(|c| c.as_str()),
-            Some("I will check.")
-        );
+        assert_eq!(a.get("content").and_then(|c| c.as_str()), Some("I will check."));
         assert_eq!(
             v.pointer(&sonic_rs::pointer!["messages", 5, "content", 0, "text"])
                 .and_then(|t| t.as_str()),
@@ -1031,22 +943,12 @@ mod tests {
             "redacted thinking is not content"
         );
         assert_eq!(
-            v.pointer(&sonic_rs::pointer![
-                "messages",
-                1,
-                "content",
-                2,
-                "image_url",
-                "url"
-            ])
-            .and_then(|u| u.as_str()),
+            v.pointer(&sonic_rs::pointer!["messages", 1, "content", 2, "image_url", "url"])
+                .and_then(|u| u.as_str()),
             Some("data:image/jpeg;base64,/9j/4AAQ")
         );
         assert_eq!(v.get("stream").and_then(|s| s.as_bool()), Some(true));
-        assert_eq!(
-            v.get("tool_choice").and_then(|s| s.as_str()),
-            Some("REQUIRED")
-        );
+        assert_eq!(v.get("tool_choice").and_then(|s| s.as_str()), Some("REQUIRED"));
     }
 
     #[test]
@@ -1077,9 +979,7 @@ mod tests {
 
         let mut req = full_canonical();
         if let Part::ToolResult { content, .. } = &mut req.messages[4].content[0] {
-            content.push(ToolResultContent::Image(ImageSource::Url(
-                "https://x".into(),
-            )));
+            content.push(ToolResultContent::Image(ImageSource::Url("https://x".into())));
         }
         assert_eq!(
             encode_request(&req).unwrap_err().field,
@@ -1091,10 +991,7 @@ mod tests {
             source: ImageSource::Url("https://x".into()),
             extra: Extra::default(),
         });
-        assert_eq!(
-            encode_request(&req).unwrap_err().field,
-            "messages[1].content[2]"
-        );
+        assert_eq!(encode_request(&req).unwrap_err().field, "messages[1].content[2]");
     }
 
     #[test]

@@ -38,29 +38,20 @@ pub fn finish_to_cohere(f: &FinishReason) -> &str {
 
 /// Token counts are floats in the SDK types; negative or NaN counts read as 0.
 fn count(x: Option<f64>) -> Option<u64> {
-    x.map(|v| {
-        if v.is_finite() && v > 0.0 {
-            v as u64
-        } else {
-            0
-        }
-    })
+    x.map(|v| if v.is_finite() && v > 0.0 { v as u64 } else { 0 })
 }
 
 /// Provider: an upstream's `/v2/chat` success body -> canonical. `model` is left empty (Cohere
 /// does not echo it); the caller knows it from the request.
 pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
-    let r: CohereChatResponseIn = sonic_rs::from_slice(body)
-        .map_err(|e| ConvertError::new("", format!("invalid Cohere chat response: {e}")))?;
+    let r: CohereChatResponseIn =
+        sonic_rs::from_slice(body).map_err(|e| ConvertError::new("", format!("invalid Cohere chat response: {e}")))?;
     let content = match r.message {
         Some(m) => assistant_parts(m, "message", false)?,
         None => Vec::new(),
     };
     let usage = r.usage.unwrap_or_default();
-    let (tokens, billed) = (
-        usage.tokens.unwrap_or_default(),
-        usage.billed_units.unwrap_or_default(),
-    );
+    let (tokens, billed) = (usage.tokens.unwrap_or_default(), usage.billed_units.unwrap_or_default());
     // `tokens` counts what the model saw; `billed_units` is the fallback when it is absent.
     let usage = Usage {
         input: count(tokens.input_tokens.or(billed.input_tokens)).unwrap_or(0),
@@ -86,10 +77,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
 
 /// Integration: canonical -> a `/v2/chat` success body for a client.
 pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
-    let has_calls = resp
-        .content
-        .iter()
-        .any(|p| matches!(p, Part::ToolCall { .. }));
+    let has_calls = resp.content.iter().any(|p| matches!(p, Part::ToolCall { .. }));
     let mut plan: Option<String> = None;
     let mut content = Vec::new();
     let mut tool_calls = Vec::new();
@@ -103,20 +91,13 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
             }),
             Part::Thinking { text, .. } => content.push(CohereItemOut::Thinking { thinking: text }),
             Part::ToolCall {
-                id,
-                name,
-                arguments,
-                ..
+                id, name, arguments, ..
             } => tool_calls.push(CohereToolCallOut {
                 id,
                 kind: "function",
                 function: CohereFunctionCallOut {
                     name,
-                    arguments: if arguments.trim().is_empty() {
-                        "{}"
-                    } else {
-                        arguments
-                    },
+                    arguments: if arguments.trim().is_empty() { "{}" } else { arguments },
                 },
             }),
             // Not answer content in Cohere's response shape.
@@ -179,10 +160,7 @@ mod tests {
             assert_eq!(out.get(key), orig.get(key), "{key}");
         }
         // Canonical keeps one count; both Cohere blocks carry it.
-        assert_eq!(
-            out.pointer(&["usage", "tokens"]),
-            orig.pointer(&["usage", "tokens"])
-        );
+        assert_eq!(out.pointer(&["usage", "tokens"]), orig.pointer(&["usage", "tokens"]));
         assert_eq!(
             out.pointer(&["usage", "billed_units", "output_tokens"])
                 .and_then(|v| v.as_u64()),
@@ -218,26 +196,17 @@ mod tests {
                 extra: tool_plan_extra()
             }
         );
-        assert!(
-            matches!(&r.content[3], Part::ToolCall { id, name, arguments, .. }
-            if id == "get_weather_3z4w" && name == "get_weather" && arguments == "{\"city\":\"Rome\"}")
-        );
-        assert_eq!(
-            (r.usage.input, r.usage.output, r.usage.cache_read),
-            (1012, 41, 512)
-        );
+        assert!(matches!(&r.content[3], Part::ToolCall { id, name, arguments, .. }
+            if id == "get_weather_3z4w" && name == "get_weather" && arguments == "{\"city\":\"Rome\"}"));
+        assert_eq!((r.usage.input, r.usage.output, r.usage.cache_read), (1012, 41, 512));
         let out = json(&encode_response(&r));
         let orig = json(TOOL);
         assert_eq!(out.get("message"), orig.get("message"));
         assert_eq!(
-            out.pointer(&["usage", "cached_tokens"])
-                .and_then(|v| v.as_u64()),
+            out.pointer(&["usage", "cached_tokens"]).and_then(|v| v.as_u64()),
             Some(512)
         );
-        assert_eq!(
-            decode_response(&encode_response(&r)).unwrap().content,
-            r.content
-        );
+        assert_eq!(decode_response(&encode_response(&r)).unwrap().content, r.content);
     }
 
     #[test]
@@ -261,19 +230,11 @@ mod tests {
         };
         let v = json(&encode_response(&r));
         let m = v.get("message").unwrap();
-        assert_eq!(
-            m.get("tool_plan").and_then(|p| p.as_str()),
-            Some("Let me check.")
-        );
+        assert_eq!(m.get("tool_plan").and_then(|p| p.as_str()), Some("Let me check."));
         assert!(m.get("content").is_none());
         assert_eq!(
-            m.pointer(&sonic_rs::pointer![
-                "tool_calls",
-                0,
-                "function",
-                "arguments"
-            ])
-            .and_then(|a| a.as_str()),
+            m.pointer(&sonic_rs::pointer!["tool_calls", 0, "function", "arguments"])
+                .and_then(|a| a.as_str()),
             Some("{}")
         );
         assert_eq!(m.get("tool_calls").unwrap().as_array().unwrap().len(), 1);
@@ -302,11 +263,7 @@ mod tests {
         let r = decode_response(b).unwrap();
         assert_eq!((r.usage.input, r.usage.output), (5, 0));
         assert_eq!(r.finish, FinishReason::Length);
-        assert_eq!(
-            r.content,
-            vec![Part::text("a")],
-            "unknown items are skipped"
-        );
+        assert_eq!(r.content, vec![Part::text("a")], "unknown items are skipped");
     }
 
     #[test]

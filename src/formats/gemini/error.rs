@@ -36,11 +36,9 @@ pub fn status_name(status: u16, kind: FaultKind) -> &'static str {
 
 fn kind_from_status_name(s: &str) -> Option<FaultKind> {
     Some(match s {
-        "INVALID_ARGUMENT"
-        | "FAILED_PRECONDITION"
-        | "OUT_OF_RANGE"
-        | "ABORTED"
-        | "ALREADY_EXISTS" => FaultKind::InvalidRequest,
+        "INVALID_ARGUMENT" | "FAILED_PRECONDITION" | "OUT_OF_RANGE" | "ABORTED" | "ALREADY_EXISTS" => {
+            FaultKind::InvalidRequest
+        }
         "UNAUTHENTICATED" => FaultKind::Authentication,
         "PERMISSION_DENIED" => FaultKind::PermissionDenied,
         "NOT_FOUND" => FaultKind::NotFound,
@@ -71,13 +69,10 @@ pub fn decode_error(status: u16, body: &[u8]) -> UpstreamFault {
             {
                 kind = k;
             }
-            let key_invalid = field(e, "details")
-                .and_then(|d| d.as_array())
-                .is_some_and(|d| {
-                    d.iter().any(|x| {
-                        field(x, "reason").and_then(|r| r.as_str()) == Some("API_KEY_INVALID")
-                    })
-                });
+            let key_invalid = field(e, "details").and_then(|d| d.as_array()).is_some_and(|d| {
+                d.iter()
+                    .any(|x| field(x, "reason").and_then(|r| r.as_str()) == Some("API_KEY_INVALID"))
+            });
             if key_invalid {
                 kind = FaultKind::Authentication;
             }
@@ -96,11 +91,7 @@ pub fn decode_error(status: u16, body: &[u8]) -> UpstreamFault {
             }
         }
     };
-    UpstreamFault {
-        status,
-        kind,
-        message,
-    }
+    UpstreamFault { status, kind, message }
 }
 
 /// Integration: a fault -> a Gemini error reply (HTTP status = the fault's status).

@@ -141,8 +141,7 @@ pub(crate) fn str_field<'a>(v: &'a Json, name: &str) -> Option<&'a str> {
 
 /// A required string field, or a ConvertError naming `path.name`.
 pub(crate) fn req_str<'a>(v: &'a Json, name: &str, path: &str) -> Result<&'a str, ConvertError> {
-    str_field(v, name)
-        .ok_or_else(|| ConvertError::new(format!("{path}.{name}"), "expected a string"))
+    str_field(v, name).ok_or_else(|| ConvertError::new(format!("{path}.{name}"), "expected a string"))
 }
 
 /// An empty JSON object.
@@ -304,9 +303,9 @@ pub(crate) fn decode_part(p: &Json, path: &str, ids: &mut CallIds) -> Result<Par
                     }
                     // `{"result": "<text>"}` is how text results travel in Gemini (and how the
                     // encoder writes them): read it back as text so other formats get the text.
-                    (None, Some(t)) if t.is_str() => content.push(ToolResultContent::Text(
-                        t.as_str().unwrap_or_default().to_string(),
-                    )),
+                    (None, Some(t)) if t.is_str() => {
+                        content.push(ToolResultContent::Text(t.as_str().unwrap_or_default().to_string()))
+                    }
                     _ => content.push(ToolResultContent::Json(r.clone())),
                 }
             }
@@ -318,12 +317,7 @@ pub(crate) fn decode_part(p: &Json, path: &str, ids: &mut CallIds) -> Result<Par
                 match decode_part(fp, &ppath, ids)? {
                     Part::Image { source, .. } => content.push(ToolResultContent::Image(source)),
                     Part::Text { text, .. } => content.push(ToolResultContent::Text(text)),
-                    _ => {
-                        return Err(ConvertError::new(
-                            ppath,
-                            "unsupported function response part",
-                        ))
-                    }
+                    _ => return Err(ConvertError::new(ppath, "unsupported function response part")),
                 }
             }
         }
@@ -410,8 +404,7 @@ pub(crate) fn decode_part(p: &Json, path: &str, ids: &mut CallIds) -> Result<Par
             str_field(c, "code").unwrap_or("")
         ))
     } else {
-        field(p, "codeExecutionResult")
-            .map(|r| format!("```\n{}\n```", str_field(r, "output").unwrap_or("")))
+        field(p, "codeExecutionResult").map(|r| format!("```\n{}\n```", str_field(r, "output").unwrap_or("")))
     };
     if let Some(text) = rendered {
         let mut extra = Extra::new(Format::Gemini);
@@ -454,9 +447,8 @@ pub(crate) fn encode_part(
             let args: Json = if arguments.trim().is_empty() {
                 obj()
             } else {
-                sonic_rs::from_str(arguments).map_err(|e| {
-                    ConvertError::new(format!("{path}.arguments"), format!("not JSON: {e}"))
-                })?
+                sonic_rs::from_str(arguments)
+                    .map_err(|e| ConvertError::new(format!("{path}.arguments"), format!("not JSON: {e}")))?
             };
             if !args.is_object() {
                 return Err(ConvertError::new(
@@ -494,12 +486,7 @@ pub(crate) fn encode_part(
             for (i, c) in content.iter().enumerate() {
                 if let ToolResultContent::Image(src) = c {
                     let mut ip = obj();
-                    encode_image(
-                        &mut ip,
-                        src,
-                        &Extra::default(),
-                        &format!("{path}.content[{i}]"),
-                    )?;
+                    encode_image(&mut ip, src, &Extra::default(), &format!("{path}.content[{i}]"))?;
                     parts.push(ip);
                 }
             }
@@ -523,12 +510,7 @@ pub(crate) fn encode_part(
 
 /// Writes `inlineData` (base64) or `fileData` (URL, media type from the Gemini extra or guessed
 /// from the extension) into part object `out`.
-fn encode_image(
-    out: &mut Json,
-    source: &ImageSource,
-    extra: &Extra,
-    path: &str,
-) -> Result<(), ConvertError> {
+fn encode_image(out: &mut Json, source: &ImageSource, extra: &Extra, path: &str) -> Result<(), ConvertError> {
     match source {
         ImageSource::Base64 { media_type, data } => {
             let mut d = obj();
@@ -544,12 +526,12 @@ fn encode_image(
                 .and_then(|(_, v)| v.as_str().map(str::to_string));
             let mime = match known.or_else(|| guess_image_mime(url).map(str::to_string)) {
                 Some(m) => m,
-                None => {
-                    return Err(ConvertError::new(
-                        path,
-                        format!("cannot tell the image type of {url:?} from its extension (Gemini fileData needs a mimeType)"),
-                    ))
-                }
+                None => return Err(ConvertError::new(
+                    path,
+                    format!(
+                        "cannot tell the image type of {url:?} from its extension (Gemini fileData needs a mimeType)"
+                    ),
+                )),
             };
             let mut d = obj();
             set(&mut d, MIME, mime.as_str());

@@ -4,24 +4,16 @@
 //! (`safetySettings`, `cachedContent`, non-function tools, leftover `generationConfig` and
 //! `toolConfig` keys) travel in `ChatRequest.extra` and are merged back when the target is Gemini.
 
-use super::{
-    camel, decode_part, encode_part, field, merge, obj, openapi_to_json_schema, req_str, set,
-    CallIds,
-};
+use super::{camel, decode_part, encode_part, field, merge, obj, openapi_to_json_schema, req_str, set, CallIds};
 use crate::canonical::{
-    ChatRequest, ConvertError, Extra, Json, Message, Part, Reasoning, ResponseFormat, Role, Tool,
-    ToolChoice,
+    ChatRequest, ConvertError, Extra, Json, Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice,
 };
 use crate::formats::Format;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 
 /// Integration: a Gemini request body -> canonical. The model and streaming come from the URL
 /// (`path_model`, `stream`); a body `model` is a fallback for raw callers.
-pub fn decode_request(
-    body: &[u8],
-    path_model: Option<&str>,
-    stream: bool,
-) -> Result<ChatRequest, ConvertError> {
+pub fn decode_request(body: &[u8], path_model: Option<&str>, stream: bool) -> Result<ChatRequest, ConvertError> {
     let v: Json = sonic_rs::from_slice(body)
         .map_err(|e| ConvertError::new("", format!("request body is not valid JSON: {e}")))?;
     let Some(top) = v.as_object() else {
@@ -117,10 +109,7 @@ fn decode_tools(v: &Json, req: &mut ChatRequest) -> Result<(), ConvertError> {
     let mut other_tools = Vec::new();
     for (i, t) in arr.iter().enumerate() {
         let Some(t_obj) = t.as_object() else {
-            return Err(ConvertError::new(
-                format!("tools[{i}]"),
-                "expected an object",
-            ));
+            return Err(ConvertError::new(format!("tools[{i}]"), "expected an object"));
         };
         let mut rest = obj();
         for (k, val) in t_obj.iter() {
@@ -128,17 +117,12 @@ fn decode_tools(v: &Json, req: &mut ChatRequest) -> Result<(), ConvertError> {
                 set(&mut rest, &camel(k), val.clone());
                 continue;
             }
-            let decls = val.as_array().ok_or_else(|| {
-                ConvertError::new(
-                    format!("tools[{i}].functionDeclarations"),
-                    "expected an array",
-                )
-            })?;
+            let decls = val
+                .as_array()
+                .ok_or_else(|| ConvertError::new(format!("tools[{i}].functionDeclarations"), "expected an array"))?;
             for (j, d) in decls.iter().enumerate() {
-                req.tools.push(decode_declaration(
-                    d,
-                    &format!("tools[{i}].functionDeclarations[{j}]"),
-                )?);
+                req.tools
+                    .push(decode_declaration(d, &format!("tools[{i}].functionDeclarations[{j}]"))?);
             }
         }
         if rest.as_object().is_some_and(|o| !o.is_empty()) {
@@ -273,8 +257,7 @@ fn decode_generation_config(v: &Json, req: &mut ChatRequest) -> Result<(), Conve
                     match (camel(tk).as_ref(), tv) {
                         ("thinkingBudget", b) if b.as_f64().is_some_and(|b| b >= 0.0) => {
                             // -1 (dynamic) has no canonical form and stays raw.
-                            reasoning.budget_tokens =
-                                b.as_f64().map(|b| b.min(u32::MAX as f64) as u32)
+                            reasoning.budget_tokens = b.as_f64().map(|b| b.min(u32::MAX as f64) as u32)
                         }
                         ("thinkingLevel", l) if l.is_str() => {
                             reasoning.effort = l.as_str().map(str::to_ascii_lowercase)
@@ -374,10 +357,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         for (j, p) in req.system.iter().enumerate() {
             let path = format!("system[{j}]");
             if !matches!(p, Part::Text { .. }) {
-                return Err(ConvertError::new(
-                    path,
-                    "Gemini systemInstruction takes text only",
-                ));
+                return Err(ConvertError::new(path, "Gemini systemInstruction takes text only"));
             }
             if let Some(part) = encode_part(p, &path, &|_| None)? {
                 parts.push(part);
@@ -399,8 +379,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
                 if let Some(desc) = &t.description {
                     set(&mut d, "description", desc.as_str());
                 }
-                let empty = t.parameters.is_null()
-                    || t.parameters.as_object().is_some_and(|o| o.is_empty());
+                let empty = t.parameters.is_null() || t.parameters.as_object().is_some_and(|o| o.is_empty());
                 if !empty {
                     set(&mut d, "parametersJsonSchema", t.parameters.clone());
                 }

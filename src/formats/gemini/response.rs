@@ -14,9 +14,7 @@ pub fn finish_from_gemini(s: &str) -> FinishReason {
     match s {
         "STOP" => FinishReason::Stop,
         "MAX_TOKENS" => FinishReason::Length,
-        "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" => {
-            FinishReason::ContentFilter
-        }
+        "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" => FinishReason::ContentFilter,
         other => FinishReason::Other(other.to_string()),
     }
 }
@@ -91,11 +89,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
             .and_then(|p| p.as_array())
         {
             for (j, p) in parts.iter().enumerate() {
-                content.push(decode_part(
-                    p,
-                    &format!("candidates[0].content.parts[{j}]"),
-                    &mut ids,
-                )?);
+                content.push(decode_part(p, &format!("candidates[0].content.parts[{j}]"), &mut ids)?);
             }
         }
         if let Some(f) = field(c, "finishReason").and_then(|f| f.as_str()) {
@@ -153,10 +147,7 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
             Ok(Some(mut part)) => {
                 if let Part::ToolCall { id, .. } = p {
                     if !is_synthesized(id) {
-                        if let Some(fc) = part
-                            .as_object_mut()
-                            .and_then(|o| o.get_mut(&"functionCall"))
-                        {
+                        if let Some(fc) = part.as_object_mut().and_then(|o| o.get_mut(&"functionCall")) {
                             super::set(fc, "id", id.as_str());
                         }
                     }
@@ -182,10 +173,7 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
     let candidates_tokens = u.output.saturating_sub(u.reasoning);
     let out = GeminiResponse {
         candidates: vec![GeminiCandidate {
-            content: (!parts.is_empty()).then_some(GeminiContent {
-                parts,
-                role: "model",
-            }),
+            content: (!parts.is_empty()).then_some(GeminiContent { parts, role: "model" }),
             finish_reason: finish_to_gemini(&resp.finish),
             index: 0,
         }],

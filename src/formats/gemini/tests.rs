@@ -3,8 +3,8 @@
 
 use super::*;
 use crate::canonical::{
-    ChatRequest, ChatResponse, FaultKind, FinishReason, Message, Reasoning, ResponseFormat, Role,
-    Tool, ToolChoice, UpstreamFault, Usage,
+    ChatRequest, ChatResponse, FaultKind, FinishReason, Message, Reasoning, ResponseFormat, Role, Tool, ToolChoice,
+    UpstreamFault, Usage,
 };
 use sonic_rs::{json, JsonValueTrait, Value};
 
@@ -124,25 +124,16 @@ fn protocols_request_fixture_encodes_back() {
     let out = parse(&encode_request(&r).unwrap());
     let orig = parse(REQUEST);
     // Same everywhere except the documented normalizations.
-    assert_eq!(
-        out["contents"][0]["parts"][0],
-        orig["contents"][0]["parts"][0]
-    );
+    assert_eq!(out["contents"][0]["parts"][0], orig["contents"][0]["parts"][0]);
     assert_eq!(
         out["contents"][0]["parts"][1],
         json!({"inlineData": {"mimeType": "image/png", "data": "iVBORw=="}})
     );
     assert_eq!(out["contents"][1], orig["contents"][1]);
     assert_eq!(out["contents"][2], orig["contents"][2]);
-    assert_eq!(
-        out["systemInstruction"]["parts"],
-        orig["systemInstruction"]["parts"]
-    );
+    assert_eq!(out["systemInstruction"]["parts"], orig["systemInstruction"]["parts"]);
     let decl = &out["tools"][0]["functionDeclarations"][0];
-    assert_eq!(
-        decl["name"],
-        orig["tools"][0]["functionDeclarations"][0]["name"]
-    );
+    assert_eq!(decl["name"], orig["tools"][0]["functionDeclarations"][0]["name"]);
     assert_eq!(
         decl["parametersJsonSchema"]["properties"]["city"]["type"].as_str(),
         Some("string")
@@ -154,12 +145,7 @@ fn protocols_request_fixture_encodes_back() {
     }
     assert_eq!(g["topK"].as_u64(), Some(40));
     // A second decode gives the same canonical request.
-    let again = decode_request(
-        &encode_request(&r).unwrap(),
-        Some("gemini-2.5-flash"),
-        false,
-    )
-    .unwrap();
+    let again = decode_request(&encode_request(&r).unwrap(), Some("gemini-2.5-flash"), false).unwrap();
     assert_eq!(again, r);
 }
 
@@ -167,10 +153,7 @@ fn protocols_request_fixture_encodes_back() {
 fn snake_case_thinking_and_extras() {
     let r = decode_request(REQUEST_SNAKE, Some("gemini-3-pro"), true).unwrap();
     assert!(r.stream);
-    assert_eq!(
-        r.system,
-        vec![Part::text("You are terse."), Part::text("No emoji.")]
-    );
+    assert_eq!(r.system, vec![Part::text("You are terse."), Part::text("No emoji.")]);
     let mut img_extra = Extra::new(Format::Gemini);
     img_extra.push("mimeType", json!("image/jpeg"));
     assert_eq!(
@@ -188,9 +171,7 @@ fn snake_case_thinking_and_extras() {
             signature: Some("c2lnMQ==".into())
         }
     );
-    assert!(
-        matches!(&m[1], Part::ToolCall { id, signature: Some(s), .. } if id == "call_0" && s == "c2lnMg==")
-    );
+    assert!(matches!(&m[1], Part::ToolCall { id, signature: Some(s), .. } if id == "call_0" && s == "c2lnMg=="));
     assert!(matches!(&m[2], Part::ToolCall { id, signature: None, .. } if id == "call_1"));
     let res = &r.messages[2].content;
     assert!(matches!(&res[0], Part::ToolResult { id, is_error: false, .. } if id == "call_0"));
@@ -263,17 +244,10 @@ fn snake_case_thinking_and_extras() {
         out["generationConfig"]["responseMimeType"].as_str(),
         Some("application/json")
     );
-    assert_eq!(
-        out["generationConfig"]["responseJsonSchema"],
-        json!({"type": "object"})
-    );
-    assert_eq!(
-        out["safetySettings"][0]["threshold"].as_str(),
-        Some("BLOCK_NONE")
-    );
+    assert_eq!(out["generationConfig"]["responseJsonSchema"], json!({"type": "object"}));
+    assert_eq!(out["safetySettings"][0]["threshold"].as_str(), Some("BLOCK_NONE"));
     // Decoding again gives the same request (extras may come back in another order).
-    let mut again =
-        decode_request(&encode_request(&r).unwrap(), Some("gemini-3-pro"), true).unwrap();
+    let mut again = decode_request(&encode_request(&r).unwrap(), Some("gemini-3-pro"), true).unwrap();
     let mut want = r.clone();
     again.extra.fields.sort_by(|a, b| a.0.cmp(&b.0));
     want.extra.fields.sort_by(|a, b| a.0.cmp(&b.0));
@@ -308,9 +282,7 @@ fn foreign_request() -> ChatRequest {
             Message {
                 role: Role::Assistant,
                 content: vec![
-                    Part::RedactedThinking {
-                        data: "opaque".into(),
-                    },
+                    Part::RedactedThinking { data: "opaque".into() },
                     Part::ToolCall {
                         id: "toolu_9".into(),
                         name: "get_weather".into(),
@@ -367,10 +339,7 @@ fn foreign_request_encodes_and_round_trips() {
         out["contents"][2]["parts"][0],
         json!({"functionResponse": {"name": "get_weather", "response": {"result": "sunny"}}})
     );
-    assert_eq!(
-        out["toolConfig"]["functionCallingConfig"]["mode"].as_str(),
-        Some("ANY")
-    );
+    assert_eq!(out["toolConfig"]["functionCallingConfig"]["mode"].as_str(), Some("ANY"));
     assert_eq!(
         out["generationConfig"]["thinkingConfig"]["thinkingLevel"].as_str(),
         Some("low")
@@ -443,10 +412,7 @@ fn inexpressible_requests_name_the_field() {
         source: ImageSource::Url("https://x.test/image".into()),
         extra: Extra::default(),
     };
-    assert_eq!(
-        encode_request(&r).unwrap_err().field,
-        "messages[0].content[1]"
-    );
+    assert_eq!(encode_request(&r).unwrap_err().field, "messages[0].content[1]");
 
     let mut r = foreign_request();
     r.messages[1].content[1] = Part::ToolCall {
@@ -467,15 +433,10 @@ fn inexpressible_requests_name_the_field() {
     );
     let bad_role = br#"{"contents":[{"role":"system","parts":[{"text":"x"}]}]}"#;
     assert_eq!(
-        decode_request(bad_role, Some("m"), false)
-            .unwrap_err()
-            .field,
+        decode_request(bad_role, Some("m"), false).unwrap_err().field,
         "contents[0].role"
     );
-    assert_eq!(
-        decode_request(b"{}", None, false).unwrap_err().field,
-        "model"
-    );
+    assert_eq!(decode_request(b"{}", None, false).unwrap_err().field, "model");
     assert!(decode_request(b"[]", Some("m"), false).is_err());
 }
 
@@ -546,23 +507,13 @@ fn protocols_response_fixture() {
     );
     let out = parse(&encode_response(&r));
     let orig = parse(RESPONSE);
-    assert_eq!(
-        out["candidates"][0]["content"],
-        orig["candidates"][0]["content"]
-    );
+    assert_eq!(out["candidates"][0]["content"], orig["candidates"][0]["content"]);
     assert_eq!(
         out["candidates"][0]["finishReason"],
         orig["candidates"][0]["finishReason"]
     );
-    assert_eq!(
-        out["candidates"][0]["index"],
-        orig["candidates"][0]["index"]
-    );
-    for k in [
-        "promptTokenCount",
-        "candidatesTokenCount",
-        "totalTokenCount",
-    ] {
+    assert_eq!(out["candidates"][0]["index"], orig["candidates"][0]["index"]);
+    for k in ["promptTokenCount", "candidatesTokenCount", "totalTokenCount"] {
         assert_eq!(out["usageMetadata"][k], orig["usageMetadata"][k], "{k}");
     }
     assert_eq!(out["modelVersion"], orig["modelVersion"]);
@@ -624,10 +575,7 @@ fn response_round_trip_with_thinking_and_usage() {
         v["candidates"][0]["content"]["parts"][2]["functionCall"]["id"].as_str(),
         Some("toolu_1")
     );
-    assert_eq!(
-        decode_response(&encode_response(&foreign)).unwrap(),
-        foreign
-    );
+    assert_eq!(decode_response(&encode_response(&foreign)).unwrap(), foreign);
 }
 
 #[test]
@@ -657,16 +605,10 @@ fn finish_reasons_both_ways() {
         finish_to_gemini(&FinishReason::Other("MALFORMED_FUNCTION_CALL".into())),
         "MALFORMED_FUNCTION_CALL"
     );
-    assert_eq!(
-        finish_to_gemini(&FinishReason::Other("pause_turn".into())),
-        "OTHER"
-    );
+    assert_eq!(finish_to_gemini(&FinishReason::Other("pause_turn".into())), "OTHER");
     // A blocked prompt has no candidates.
     let r = decode_response(br#"{"promptFeedback":{"blockReason":"SAFETY"}}"#).unwrap();
-    assert_eq!(
-        (r.finish.clone(), r.content.len()),
-        (FinishReason::ContentFilter, 0)
-    );
+    assert_eq!((r.finish.clone(), r.content.len()), (FinishReason::ContentFilter, 0));
     let v = parse(&encode_response(&r));
     assert!(v["candidates"][0].get("content").is_none());
 }
@@ -680,10 +622,7 @@ fn errors() {
         429,
         br#"[{"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED"}}]"#,
     );
-    assert_eq!(
-        (f.kind, f.message.as_str()),
-        (FaultKind::RateLimited, "quota")
-    );
+    assert_eq!((f.kind, f.message.as_str()), (FaultKind::RateLimited, "quota"));
     let f = decode_error(502, b"<html>bad gateway</html>");
     assert_eq!((f.status, f.kind), (502, FaultKind::Server));
     assert_eq!(f.message, "<html>bad gateway</html>");
@@ -708,10 +647,7 @@ fn errors() {
         let e = encode_error(&fault);
         assert_eq!(e.status, status);
         let v = parse(&e.body);
-        assert_eq!(
-            v,
-            json!({"error": {"code": status, "message": "m", "status": name}})
-        );
+        assert_eq!(v, json!({"error": {"code": status, "message": "m", "status": name}}));
         let back = decode_error(e.status, &e.body);
         assert_eq!(back, fault, "{status}");
     }

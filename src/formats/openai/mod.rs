@@ -83,11 +83,7 @@ pub fn decode_error(status: u16, body: &[u8]) -> UpstreamFault {
         }
     };
     let message = message.unwrap_or_else(|| raw_message(status, body));
-    UpstreamFault {
-        status,
-        kind,
-        message,
-    }
+    UpstreamFault { status, kind, message }
 }
 
 /// (message, type) from `{"error":{...}}`, `{"error":"..."}`, `{"message":..}` or `{"detail":..}`.
@@ -196,9 +192,7 @@ pub(crate) fn assert_same_json(got: &Json, want: &Json, path: &str) {
     match (got.as_object(), want.as_object()) {
         (Some(g), Some(w)) => {
             for (k, wv) in w.iter() {
-                let gv = g
-                    .get(&k)
-                    .unwrap_or_else(|| panic!("{path}.{k}: missing, want {wv}"));
+                let gv = g.get(&k).unwrap_or_else(|| panic!("{path}.{k}: missing, want {wv}"));
                 assert_same_json(gv, wv, &format!("{path}.{k}"));
             }
             for (k, gv) in g.iter() {
@@ -210,11 +204,7 @@ pub(crate) fn assert_same_json(got: &Json, want: &Json, path: &str) {
         _ => panic!("{path}: got {got}, want {want}"),
     }
     if let (Some(g), Some(w)) = (got.as_array(), want.as_array()) {
-        assert_eq!(
-            g.len(),
-            w.len(),
-            "{path}: array length, got {got}, want {want}"
-        );
+        assert_eq!(g.len(), w.len(), "{path}: array length, got {got}, want {want}");
         for (i, (gv, wv)) in g.iter().zip(w.iter()).enumerate() {
             assert_same_json(gv, wv, &format!("{path}[{i}]"));
         }
@@ -243,10 +233,7 @@ mod tests {
             v.pointer(&["error", "type"]).and_then(|m| m.as_str()),
             Some("invalid_request_error")
         );
-        assert_eq!(
-            v.pointer(&["error", "param"]).and_then(|m| m.as_str()),
-            Some("model")
-        );
+        assert_eq!(v.pointer(&["error", "param"]).and_then(|m| m.as_str()), Some("model"));
     }
 }
 
@@ -266,24 +253,18 @@ mod fault_tests {
                 message: "Invalid 'messages': empty array.".into()
             }
         );
-        let f = decode_error(429, br#"{"error":{"message":"quota","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}"#);
-        assert_eq!(
-            (f.kind, f.message.as_str()),
-            (FaultKind::RateLimited, "quota")
+        let f = decode_error(
+            429,
+            br#"{"error":{"message":"quota","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}"#,
         );
+        assert_eq!((f.kind, f.message.as_str()), (FaultKind::RateLimited, "quota"));
     }
 
     #[test]
     fn decodes_compatible_server_shapes_and_non_json() {
         assert_eq!(decode_error(500, br#"{"error":"boom"}"#).message, "boom");
-        assert_eq!(
-            decode_error(422, br#"{"detail":"bad field"}"#).message,
-            "bad field"
-        );
-        assert_eq!(
-            decode_error(404, br#"{"message":"no model"}"#).message,
-            "no model"
-        );
+        assert_eq!(decode_error(422, br#"{"detail":"bad field"}"#).message, "bad field");
+        assert_eq!(decode_error(404, br#"{"message":"no model"}"#).message, "no model");
         let f = decode_error(502, b"<html>Bad Gateway</html>\n");
         assert_eq!(
             (f.kind, f.message.as_str()),
@@ -306,9 +287,7 @@ mod fault_tests {
 
     #[test]
     fn fault_encodes_as_openai_error_and_decodes_back() {
-        for status in [
-            400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504, 529,
-        ] {
+        for status in [400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504, 529] {
             let fault = UpstreamFault {
                 status,
                 kind: FaultKind::from_status(status),

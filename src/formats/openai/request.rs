@@ -8,8 +8,8 @@
 
 use super::types::*;
 use crate::canonical::{
-    parse_data_url, ChatRequest, ConvertError, Extra, ImageSource, Json, Message, Part, Reasoning,
-    ResponseFormat, Role, Tool, ToolChoice, ToolResultContent,
+    parse_data_url, ChatRequest, ConvertError, Extra, ImageSource, Json, Message, Part, Reasoning, ResponseFormat,
+    Role, Tool, ToolChoice, ToolResultContent,
 };
 use crate::formats::Format;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -64,16 +64,9 @@ fn bool_of(v: &Json, field: &str) -> Result<bool, ConvertError> {
 
 /// Integration: a client's Chat Completions body -> canonical. `stream` comes from the body
 /// (the argument is ignored), and so does the model (`path_model` is unused for OpenAI).
-pub fn decode_request(
-    body: &[u8],
-    _path_model: Option<&str>,
-    _stream: bool,
-) -> Result<ChatRequest, ConvertError> {
-    let v: Json =
-        sonic_rs::from_slice(body).map_err(|e| err("", format!("body is not valid JSON: {e}")))?;
-    let obj = v
-        .as_object()
-        .ok_or_else(|| err("", "body must be a JSON object"))?;
+pub fn decode_request(body: &[u8], _path_model: Option<&str>, _stream: bool) -> Result<ChatRequest, ConvertError> {
+    let v: Json = sonic_rs::from_slice(body).map_err(|e| err("", format!("body is not valid JSON: {e}")))?;
+    let obj = v.as_object().ok_or_else(|| err("", "body must be a JSON object"))?;
     let mut req = ChatRequest {
         extra: Extra::new(Format::OpenAi),
         ..ChatRequest::default()
@@ -90,19 +83,12 @@ pub fn decode_request(
             "model" => model = Some(str_of(val, "model")?.to_string()),
             "messages" => messages = Some(val),
             "max_tokens" => max_tokens = Some(u32_of(val, "max_tokens")?),
-            "max_completion_tokens" => {
-                max_completion_tokens = Some(u32_of(val, "max_completion_tokens")?)
-            }
+            "max_completion_tokens" => max_completion_tokens = Some(u32_of(val, "max_completion_tokens")?),
             "temperature" => req.temperature = Some(f64_of(val, "temperature")?),
             "top_p" => req.top_p = Some(f64_of(val, "top_p")?),
             // Not an OpenAI field, but vLLM-style clients send it; it means the same everywhere.
             "top_k" => req.top_k = Some(u32_of(val, "top_k")?),
-            "seed" => {
-                req.seed = Some(
-                    val.as_i64()
-                        .ok_or_else(|| err("seed", "must be an integer"))?,
-                )
-            }
+            "seed" => req.seed = Some(val.as_i64().ok_or_else(|| err("seed", "must be an integer"))?),
             "stop" => req.stop = decode_stop(val)?,
             "n" => {
                 if val.as_u64() != Some(1) {
@@ -120,9 +106,7 @@ pub fn decode_request(
             }
             "tools" => req.tools = decode_tools(val)?,
             "tool_choice" => req.tool_choice = Some(decode_tool_choice(val)?),
-            "parallel_tool_calls" => {
-                req.parallel_tool_calls = Some(bool_of(val, "parallel_tool_calls")?)
-            }
+            "parallel_tool_calls" => req.parallel_tool_calls = Some(bool_of(val, "parallel_tool_calls")?),
             "response_format" => req.response_format = Some(decode_response_format(val)?),
             "reasoning_effort" => {
                 req.reasoning = Some(Reasoning {
@@ -156,9 +140,7 @@ fn decode_stop(v: &Json) -> Result<Vec<String>, ConvertError> {
 }
 
 fn decode_tools(v: &Json) -> Result<Vec<Tool>, ConvertError> {
-    let arr = v
-        .as_array()
-        .ok_or_else(|| err("tools", "must be an array"))?;
+    let arr = v.as_array().ok_or_else(|| err("tools", "must be an array"))?;
     let mut tools = Vec::with_capacity(arr.len());
     for (i, t) in arr.iter().enumerate() {
         let path = format!("tools[{i}]");
@@ -188,8 +170,7 @@ fn decode_tools(v: &Json) -> Result<Vec<Tool>, ConvertError> {
                     named = true;
                 }
                 "description" if !val.is_null() => {
-                    tool.description =
-                        Some(str_of(val, &format!("{path}.function.description"))?.to_string())
+                    tool.description = Some(str_of(val, &format!("{path}.function.description"))?.to_string())
                 }
                 "parameters" if !val.is_null() => tool.parameters = val.clone(),
                 "description" | "parameters" => {}
@@ -247,17 +228,11 @@ fn decode_response_format(v: &Json) -> Result<ResponseFormat, ConvertError> {
                     .and_then(|n| n.as_str())
                     .unwrap_or("response")
                     .to_string(),
-                schema: js
-                    .get("schema")
-                    .cloned()
-                    .unwrap_or_else(|| sonic_rs::json!({})),
+                schema: js.get("schema").cloned().unwrap_or_else(|| sonic_rs::json!({})),
                 strict: js.get("strict").and_then(|s| s.as_bool()),
             })
         }
-        _ => Err(err(
-            "response_format.type",
-            "must be text, json_object or json_schema",
-        )),
+        _ => Err(err("response_format.type", "must be text, json_object or json_schema")),
     }
 }
 
@@ -350,12 +325,7 @@ fn decode_messages(arr: &sonic_rs::Array, req: &mut ChatRequest) -> Result<(), C
                     "the legacy 'function' role cannot be translated; use tool messages",
                 ))
             }
-            other => {
-                return Err(err(
-                    format!("{path}.role"),
-                    format!("unknown role '{other}'"),
-                ))
-            }
+            other => return Err(err(format!("{path}.role"), format!("unknown role '{other}'"))),
         }
     }
     Ok(())
@@ -374,9 +344,7 @@ fn decode_text_content(c: &Json, path: &str, out: &mut Vec<Part>) -> Result<(), 
         let ppath = format!("{path}[{j}]");
         match p.get("type").and_then(|t| t.as_str()) {
             Some("text") => {
-                let t = p
-                    .get("text")
-                    .ok_or_else(|| err(format!("{ppath}.text"), "required"))?;
+                let t = p.get("text").ok_or_else(|| err(format!("{ppath}.text"), "required"))?;
                 out.push(Part::text(str_of(t, &format!("{ppath}.text"))?));
             }
             other => {
@@ -402,9 +370,7 @@ fn decode_user_content(c: &Json, path: &str) -> Result<Vec<Part>, ConvertError> 
         let ppath = format!("{path}[{j}]");
         match p.get("type").and_then(|t| t.as_str()) {
             Some("text") => {
-                let t = p
-                    .get("text")
-                    .ok_or_else(|| err(format!("{ppath}.text"), "required"))?;
+                let t = p.get("text").ok_or_else(|| err(format!("{ppath}.text"), "required"))?;
                 parts.push(Part::text(str_of(t, &format!("{ppath}.text"))?));
             }
             Some("image_url") => parts.push(decode_image(p, &ppath)?),
@@ -476,11 +442,7 @@ pub(super) fn is_refusal(extra: &Extra) -> bool {
         .any(|(k, v)| k == REFUSAL && v.as_bool() == Some(true))
 }
 
-fn decode_assistant(
-    m: &Json,
-    path: &str,
-    call_names: &mut HashMap<String, String>,
-) -> Result<Vec<Part>, ConvertError> {
+fn decode_assistant(m: &Json, path: &str, call_names: &mut HashMap<String, String>) -> Result<Vec<Part>, ConvertError> {
     let mut parts = Vec::new();
     // Non-standard reasoning history (DeepSeek-style clients).
     if let Some(r) = m.get("reasoning_content").and_then(|r| r.as_str()) {
@@ -499,12 +461,9 @@ fn decode_assistant(
                     parts.push(Part::text(s));
                 }
             } else {
-                let arr = c.as_array().ok_or_else(|| {
-                    err(
-                        format!("{path}.content"),
-                        "must be a string, an array of parts or null",
-                    )
-                })?;
+                let arr = c
+                    .as_array()
+                    .ok_or_else(|| err(format!("{path}.content"), "must be a string, an array of parts or null"))?;
                 for (j, p) in arr.iter().enumerate() {
                     let ppath = format!("{path}.content[{j}]");
                     match p.get("type").and_then(|t| t.as_str()) {
@@ -516,9 +475,10 @@ fn decode_assistant(
                             parts.push(Part::text(t));
                         }
                         Some("refusal") => {
-                            let t = p.get("refusal").and_then(|t| t.as_str()).ok_or_else(|| {
-                                err(format!("{ppath}.refusal"), "required string")
-                            })?;
+                            let t = p
+                                .get("refusal")
+                                .and_then(|t| t.as_str())
+                                .ok_or_else(|| err(format!("{ppath}.refusal"), "required string"))?;
                             parts.push(refusal_part(t));
                         }
                         other => {
@@ -655,11 +615,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         response_format: req.response_format.as_ref().map(|f| match f {
             ResponseFormat::Text => OpenAiResponseFormat::Text,
             ResponseFormat::JsonObject => OpenAiResponseFormat::JsonObject,
-            ResponseFormat::JsonSchema {
-                name,
-                schema,
-                strict,
-            } => OpenAiResponseFormat::JsonSchema {
+            ResponseFormat::JsonSchema { name, schema, strict } => OpenAiResponseFormat::JsonSchema {
                 json_schema: OpenAiJsonSchema {
                     name,
                     schema,
@@ -670,23 +626,17 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         seed: req.seed,
         stop: &req.stop,
         stream: req.stream,
-        stream_options: req.stream.then_some(OpenAiStreamOptions {
-            include_usage: true,
-        }),
+        stream_options: req.stream.then_some(OpenAiStreamOptions { include_usage: true }),
         temperature: req.temperature,
-        tool_choice: req
-            .tool_choice
-            .as_ref()
-            .filter(|_| has_tools)
-            .map(|c| match c {
-                ToolChoice::Auto => OpenAiToolChoice::Mode("auto"),
-                ToolChoice::None => OpenAiToolChoice::Mode("none"),
-                ToolChoice::Required => OpenAiToolChoice::Mode("required"),
-                ToolChoice::Named(name) => OpenAiToolChoice::Named {
-                    kind: "function",
-                    function: OpenAiFunctionName { name },
-                },
-            }),
+        tool_choice: req.tool_choice.as_ref().filter(|_| has_tools).map(|c| match c {
+            ToolChoice::Auto => OpenAiToolChoice::Mode("auto"),
+            ToolChoice::None => OpenAiToolChoice::Mode("none"),
+            ToolChoice::Required => OpenAiToolChoice::Mode("required"),
+            ToolChoice::Named(name) => OpenAiToolChoice::Named {
+                kind: "function",
+                function: OpenAiFunctionName { name },
+            },
+        }),
         tools: req
             .tools
             .iter()
@@ -718,22 +668,12 @@ fn encode_system(system: &[Part]) -> Result<OpenAiMessageOut<'_>, ConvertError> 
     for (j, p) in system.iter().enumerate() {
         match p {
             Part::Text { text, .. } => texts.push(text.as_str()),
-            _ => {
-                return Err(err(
-                    format!("system[{j}]"),
-                    "OpenAI system messages hold only text",
-                ))
-            }
+            _ => return Err(err(format!("system[{j}]"), "OpenAI system messages hold only text")),
         }
     }
     let content = match texts.as_slice() {
         [one] => OpenAiContent::Text(Cow::Borrowed(one)),
-        _ => OpenAiContent::Parts(
-            texts
-                .into_iter()
-                .map(|text| OpenAiPart::Text { text })
-                .collect(),
-        ),
+        _ => OpenAiContent::Parts(texts.into_iter().map(|text| OpenAiPart::Text { text }).collect()),
     };
     Ok(message("system", content))
 }
@@ -750,11 +690,7 @@ fn message<'a>(role: &'a str, content: OpenAiContent<'a>) -> OpenAiMessageOut<'a
 
 /// A user turn: each tool result becomes its own `tool` message (they must directly follow the
 /// assistant's `tool_calls`), then the remaining text and images as one `user` message.
-fn encode_user<'a>(
-    m: &'a Message,
-    i: usize,
-    out: &mut Vec<OpenAiMessageOut<'a>>,
-) -> Result<(), ConvertError> {
+fn encode_user<'a>(m: &'a Message, i: usize, out: &mut Vec<OpenAiMessageOut<'a>>) -> Result<(), ConvertError> {
     let mut parts = Vec::new();
     for (j, p) in m.content.iter().enumerate() {
         let path = || format!("messages[{i}].content[{j}]");
@@ -764,9 +700,9 @@ fn encode_user<'a>(
                 for (k, c) in content.iter().enumerate() {
                     match c {
                         ToolResultContent::Text(t) => texts.push(Cow::Borrowed(t)),
-                        ToolResultContent::Json(v) => texts.push(Cow::Owned(
-                            sonic_rs::to_string(v).unwrap_or_else(|_| "null".into()),
-                        )),
+                        ToolResultContent::Json(v) => {
+                            texts.push(Cow::Owned(sonic_rs::to_string(v).unwrap_or_else(|_| "null".into())))
+                        }
                         ToolResultContent::Image(_) => {
                             return Err(err(
                                 format!("{}.content[{k}]", path()),
@@ -794,9 +730,7 @@ fn encode_user<'a>(
                     },
                 },
             }),
-            Part::ToolCall { .. } => {
-                return Err(err(path(), "a tool call cannot appear in a user message"))
-            }
+            Part::ToolCall { .. } => return Err(err(path(), "a tool call cannot appear in a user message")),
             Part::Thinking { .. } | Part::RedactedThinking { .. } => {
                 return Err(err(path(), "thinking cannot appear in a user message"))
             }
@@ -816,9 +750,7 @@ fn encode_user<'a>(
 fn image_url(source: &ImageSource) -> Cow<'_, str> {
     match source {
         ImageSource::Url(u) => Cow::Borrowed(u),
-        ImageSource::Base64 { media_type, data } => {
-            Cow::Owned(format!("data:{media_type};base64,{data}"))
-        }
+        ImageSource::Base64 { media_type, data } => Cow::Owned(format!("data:{media_type};base64,{data}")),
     }
 }
 
@@ -831,10 +763,7 @@ fn encode_assistant(m: &Message, i: usize) -> Result<Option<OpenAiMessageOut<'_>
             Part::Text { text, extra } if is_refusal(extra) => refusals.push(text),
             Part::Text { text, .. } => texts.push(OpenAiPart::Text { text }),
             Part::ToolCall {
-                id,
-                name,
-                arguments,
-                ..
+                id, name, arguments, ..
             } => calls.push(OpenAiToolCall {
                 id,
                 kind: "function",
@@ -961,10 +890,7 @@ mod tests {
         assert_eq!(r.tool_choice, Some(ToolChoice::Auto));
         assert_eq!(r.tools.len(), 1);
         let t = &r.tools[0];
-        assert_eq!(
-            (t.name.as_str(), t.description.as_deref()),
-            ("get_weather", Some("w"))
-        );
+        assert_eq!((t.name.as_str(), t.description.as_deref()), ("get_weather", Some("w")));
         assert_eq!(
             t.parameters,
             json!({"type":"object","properties":{"city":{"type":"string"}},"required":["city"]})
@@ -985,10 +911,7 @@ mod tests {
         let r = decode(TOOLS).unwrap();
         assert_eq!(
             r.system,
-            vec![
-                Part::text("You are a weather bot."),
-                Part::text("Answer in French.")
-            ]
+            vec![Part::text("You are a weather bot."), Part::text("Answer in French.")]
         );
         let map = Part::Image {
             source: ImageSource::Url("https://example.com/map.png".into()),
@@ -997,9 +920,7 @@ mod tests {
         assert_eq!(
             r.messages,
             vec![
-                user(vec![Part::text(
-                    "Weather in Paris and Rome? Here is a map."
-                )]),
+                user(vec![Part::text("Weather in Paris and Rome? Here is a map.")]),
                 assistant(vec![call("call_1", "Paris"), call("call_2", "Rome")]),
                 user(vec![result("call_1", "sunny"), result("call_2", "rain")]),
                 assistant(vec![Part::text("Paris: sunny, Rome: rain.")]),
@@ -1023,10 +944,7 @@ mod tests {
                 strict: Some(true)
             })
         );
-        assert_eq!(
-            (r.seed, r.stop.clone()),
-            (Some(42), vec!["END".to_string()])
-        );
+        assert_eq!((r.seed, r.stop.clone()), (Some(42), vec!["END".to_string()]));
         assert!(r.stream && r.include_usage);
         assert_eq!(r.tool_choice, Some(ToolChoice::Named("get_weather".into())));
         assert_eq!(r.tools[0].extra.get("strict"), Some(&Json::from(true)));
@@ -1215,9 +1133,7 @@ mod tests {
         .unwrap();
         assert_eq!(r.messages.len(), 3);
         assert_eq!(r.messages[1].content.len(), 2);
-        assert!(
-            matches!(&r.messages[1].content[0], Part::ToolResult { name: Some(n), .. } if n == "f")
-        );
+        assert!(matches!(&r.messages[1].content[0], Part::ToolResult { name: Some(n), .. } if n == "f"));
         assert_eq!(r.messages[2].content, vec![Part::text("more")]);
     }
 
@@ -1244,14 +1160,8 @@ mod tests {
             effort: None,
         });
         let v = encoded(&r);
-        assert_eq!(
-            v.get("reasoning_effort").and_then(|e| e.as_str()),
-            Some("medium")
-        );
-        assert_eq!(
-            v.get("max_completion_tokens").and_then(|e| e.as_u64()),
-            Some(1024)
-        );
+        assert_eq!(v.get("reasoning_effort").and_then(|e| e.as_str()), Some("medium"));
+        assert_eq!(v.get("max_completion_tokens").and_then(|e| e.as_u64()), Some(1024));
         assert!(v.get("max_tokens").is_none());
         r.reasoning = Some(Reasoning {
             budget_tokens: Some(0),
@@ -1354,16 +1264,11 @@ mod tests {
         assert_eq!(encode_request(&r).unwrap_err().field, "system[0]");
         r.system.clear();
         r.messages = vec![assistant(vec![Part::text("a"), img()])];
-        assert_eq!(
-            encode_request(&r).unwrap_err().field,
-            "messages[0].content[1]"
-        );
+        assert_eq!(encode_request(&r).unwrap_err().field, "messages[0].content[1]");
         r.messages = vec![user(vec![Part::ToolResult {
             id: "c".into(),
             name: None,
-            content: vec![ToolResultContent::Image(ImageSource::Url(
-                "https://x".into(),
-            ))],
+            content: vec![ToolResultContent::Image(ImageSource::Url("https://x".into()))],
             is_error: false,
         }])];
         assert_eq!(
@@ -1386,12 +1291,7 @@ mod tests {
             ..ChatRequest::default()
         };
         let v = encoded(&r);
-        assert_eq!(
-            v.get("messages")
-                .and_then(|m| m.as_array())
-                .map(|a| a.len()),
-            Some(1)
-        );
+        assert_eq!(v.get("messages").and_then(|m| m.as_array()).map(|a| a.len()), Some(1));
     }
 
     #[test]

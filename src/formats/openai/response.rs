@@ -12,8 +12,8 @@ use std::borrow::Cow;
 
 /// Provider: an upstream's `chat.completion` body -> canonical.
 pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
-    let c: OpenAiCompletionIn = sonic_rs::from_slice(body)
-        .map_err(|e| ConvertError::new("", format!("not a chat.completion: {e}")))?;
+    let c: OpenAiCompletionIn =
+        sonic_rs::from_slice(body).map_err(|e| ConvertError::new("", format!("not a chat.completion: {e}")))?;
     let choice = c
         .choices
         .and_then(|cs| cs.into_iter().next())
@@ -92,10 +92,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
         usage: Usage {
             input: u.prompt_tokens.unwrap_or(0),
             output: u.completion_tokens.unwrap_or(0),
-            cache_read: u
-                .prompt_tokens_details
-                .and_then(|d| d.cached_tokens)
-                .unwrap_or(0),
+            cache_read: u.prompt_tokens_details.and_then(|d| d.cached_tokens).unwrap_or(0),
             cache_write: 0,
             reasoning: u
                 .completion_tokens_details
@@ -142,19 +139,13 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
             Part::Text { text, extra } if is_refusal(extra) => refusals.push(text),
             Part::Text { text, .. } => texts.push(text),
             Part::ToolCall {
-                id,
-                name,
-                arguments,
-                ..
+                id, name, arguments, ..
             } => calls.push(OpenAiToolCall {
                 id,
                 kind: "function",
                 function: OpenAiFunctionCall { name, arguments },
             }),
-            Part::Thinking { .. }
-            | Part::RedactedThinking { .. }
-            | Part::Image { .. }
-            | Part::ToolResult { .. } => {}
+            Part::Thinking { .. } | Part::RedactedThinking { .. } | Part::Image { .. } | Part::ToolResult { .. } => {}
         }
     }
     let content = match texts.as_slice() {
@@ -291,10 +282,7 @@ mod tests {
     #[test]
     fn tool_call_response_decodes_and_encodes_back_identically() {
         let r = decode_response(TOOLS).unwrap();
-        assert_eq!(
-            r.content,
-            vec![call("call_abc", "Paris"), call("call_def", "Rome")]
-        );
+        assert_eq!(r.content, vec![call("call_abc", "Paris"), call("call_def", "Rome")]);
         assert_eq!(r.finish, FinishReason::ToolCalls);
         assert_eq!(
             r.usage,
@@ -331,9 +319,7 @@ mod tests {
         let legacy = br#"{"choices":[{"message":{"content":null,"function_call":{"name":"f","arguments":"{}"}},"finish_reason":"function_call"}]}"#;
         let r = decode_response(legacy).unwrap();
         assert_eq!(r.finish, FinishReason::ToolCalls);
-        assert!(
-            matches!(&r.content[0], Part::ToolCall { id, name, .. } if id == "call_0_f" && name == "f")
-        );
+        assert!(matches!(&r.content[0], Part::ToolCall { id, name, .. } if id == "call_0_f" && name == "f"));
         assert_eq!(finish_reason(&FinishReason::StopSequence), "stop");
         assert_eq!(finish_reason(&FinishReason::Error), "stop");
     }
@@ -374,16 +360,9 @@ mod tests {
         let mut want = r.clone();
         want.usage.cache_write = 0; // OpenAI has no cache-write count
         assert_eq!(back, want);
-        for finish in [
-            FinishReason::Stop,
-            FinishReason::Length,
-            FinishReason::ContentFilter,
-        ] {
+        for finish in [FinishReason::Stop, FinishReason::Length, FinishReason::ContentFilter] {
             let r = response(vec![Part::text("x")], finish.clone());
-            assert_eq!(
-                decode_response(&encode_response(&r)).unwrap().finish,
-                finish
-            );
+            assert_eq!(decode_response(&encode_response(&r)).unwrap().finish, finish);
         }
     }
 
@@ -430,14 +409,8 @@ mod tests {
 
     #[test]
     fn empty_answers() {
-        assert_eq!(
-            decode_response(br#"{"choices":[]}"#).unwrap_err().field,
-            "choices"
-        );
-        assert_eq!(
-            decode_response(br#"{"id":"x"}"#).unwrap_err().field,
-            "choices"
-        );
+        assert_eq!(decode_response(br#"{"choices":[]}"#).unwrap_err().field, "choices");
+        assert_eq!(decode_response(br#"{"id":"x"}"#).unwrap_err().field, "choices");
         assert!(decode_response(b"<html>").is_err());
         let r = response(vec![], FinishReason::Stop);
         let v = value(&encode_response(&r));
