@@ -126,6 +126,13 @@ mod tests {
         assert_eq!(r.status, 400);
         assert!(r.headers[0].1.starts_with("ValidationException:"));
         let r = post("/model/anthropic.claude-v2/invoke", "{}");
+        assert_eq!(r.status, 400, "an invoke body without messages is a validation error");
+        let r = post(
+            "/model/anthropic.claude-v2/invoke",
+            r#"{"max_tokens":9,"messages":[{"role":"user","content":"a b"}]}"#,
+        );
+        assert_eq!((r.status, r.body.starts_with(b"{\"id\"")), (200, true));
+        let r = post("/model/m/converse-stream", "{}");
         assert_eq!(r.status, 501);
         assert_eq!(serve(Method::Get, "/model/m/converse", b"").unwrap().status, 404);
         assert!(serve(Method::Post, "/v1/chat/completions", b"{}").is_none());

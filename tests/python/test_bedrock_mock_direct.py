@@ -5,6 +5,7 @@ requests, a percent-encoded model id (`:` -> `%3A`) and modeled exceptions via x
 
 from __future__ import annotations
 
+import json
 import boto3
 import pytest
 from botocore.config import Config
@@ -182,8 +183,22 @@ def test_errors_raise_modeled_exceptions(client, model, exc, status):
     assert err["ResponseMetadata"]["RequestId"]
 
 
-def test_invoke_is_not_implemented_yet(client):
-    # InvokeModel (Anthropic-native bodies) waits for the Anthropic codec: a clean 501, not a hang.
-    with pytest.raises(client.exceptions.ClientError) as info:
+def test_invoke_model_anthropic_body(client):
+    # InvokeModel with a Claude model id takes an Anthropic Messages body (PROTOCOLS 5.5).
+    body = json.dumps(
+        {
+            "anthropic_version": "bedrock-2023-05-31",
+            "max_tokens": 64,
+            "messages": [{"role": "user", "content": "native body"}],
+        }
+    )
+    r = client.invoke_model(modelId=MODEL, body=body)
+    out = json.loads(r["body"].read())
+    assert out["type"] == "message" and out["role"] == "assistant"
+    assert out["content"] == [{"type": "text", "text": "echo: native body"}]
+    assert out["stop_reason"] == "end_turn"
+
+
+def test_invoke_model_without_messages_is_a_validation_error(client):
+    with pytest.raises(client.exceptions.ValidationException):
         client.invoke_model(modelId=MODEL, body=b'{"anthropic_version":"bedrock-2023-05-31"}')
-    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501

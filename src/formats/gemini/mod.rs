@@ -526,12 +526,14 @@ fn encode_image(out: &mut Json, source: &ImageSource, extra: &Extra, path: &str)
                 .and_then(|(_, v)| v.as_str().map(str::to_string));
             let mime = match known.or_else(|| guess_image_mime(url).map(str::to_string)) {
                 Some(m) => m,
-                None => return Err(ConvertError::new(
-                    path,
-                    format!(
+                None => {
+                    return Err(ConvertError::new(
+                        path,
+                        format!(
                         "cannot tell the image type of {url:?} from its extension (Gemini fileData needs a mimeType)"
                     ),
-                )),
+                    ))
+                }
             };
             let mut d = obj();
             set(&mut d, MIME, mime.as_str());
