@@ -19,6 +19,13 @@ use std::time::Instant;
 
 type Failure = (GatewayError, Option<io::Error>);
 
+/// Ids for responses whose upstream gave none (per worker would do; one relaxed counter is cheap).
+fn next_response_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 fn codec_for(format: Format) -> Result<&'static Codec, Failure> {
     formats::codec(format).ok_or_else(|| {
         (
@@ -182,10 +189,20 @@ pub async fn forward(
         return Err((GatewayError::UpstreamFault(fault), None));
     }
     // NOTE: the decode detail is dropped; the client learns the upstream's answer was unusable.
-    let canonical_resp = (upstream_codec.decode_response)(&data).map_err(|_| {
+    let mut canonical_resp = (upstream_codec.decode_response)(&data).map_err(|_| {
         let why = "the upstream's answer could not be decoded in its own format";
         (GatewayError::Upstream(upstream::UpstreamError::BadResponse(why)), None)
-    })?;
+    })?; // Some formats carry no id or model in the body (Bedrock, Cohere); clients expect both.
+    if canonical_resp.model.is_empty() {
+        canonical_resp.model = model.to_string();
+    }
+    if canonical_resp.id.is_empty() {
+        canonical_resp.id = format!("sluice-{:x}", next_response_id());
+    }
+    if canonical_resp.created == 0 {
+        canonical_resp.created = crate::mock::unix_now();
+    }
+
     reply(
         conn,
         200,
