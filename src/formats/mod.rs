@@ -22,6 +22,9 @@ pub mod cohere;
 pub mod gemini;
 pub mod openai;
 
+#[cfg(test)]
+mod golden;
+
 /// A wire dialect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {

@@ -128,11 +128,8 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
         finish,
         usage: v.get("usage").map(usage_from_wire).unwrap_or_default(),
         stop_sequence: v.get("stop_sequence").and_then(|s| s.as_str()).map(str::to_string),
-        // Anthropic has no creation time; formats that do get the time of arrival.
-        created: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
+        // The format has no creation time: 0 = unknown; the proxy fills in the time of arrival.
+        created: 0,
     })
 }
 

@@ -69,9 +69,8 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
             .map_or(FinishReason::Stop, finish_from_cohere),
         usage,
         stop_sequence: None,
-        created: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
+        // The format has no creation time: 0 = unknown; the proxy fills in the time of arrival.
+        created: 0,
     })
 }
 
