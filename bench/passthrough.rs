@@ -5,6 +5,10 @@
 //! ideally a few µs), and whether scanning stream pieces for `[DONE]` is cheap enough to run on
 //! every chunk (target: memory-bandwidth speed).
 
+// Same allocator as the gateway, so the figures are the ones the request path pays.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use sluice::proxy::stream::DoneScanner;

@@ -1,0 +1,125 @@
+//! Translation cost per format pair, against the same-format passthrough.
+//!
+//! Decision informed: whether the canonical hub (decode into owned canonical types, encode into
+//! the target) is cheap enough to sit on the request path next to a passthrough that only peeks
+//! and splices the model (issue target: a translated request within 1.3x of the same-format
+//! request in end-to-end req/s). Inputs: a typical ~2 KB chat request (system prompt, six turns,
+//! one tool) and its ~0.6 KB answer with a tool call, each first written in every source format
+//! by that format's own encoder.
+
+// Same allocator as the gateway, so the figures are the ones the request path pays.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use bytes::Bytes;
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use sluice::canonical::{ChatRequest, ChatResponse, FinishReason, Message, Part, Role, Tool, Usage};
+use sluice::formats::{codec, Format};
+use sluice::wire::json;
+use std::time::Duration;
+
+const FORMATS: [Format; 5] = [Format::OpenAi, Format::Anthropic, Format::Gemini, Format::Bedrock, Format::Cohere];
+
+fn canonical_request() -> ChatRequest {
+    let mut messages = Vec::new();
+    for i in 0..6 {
+        messages.push(Message {
+            role: Role::User,
+            content: vec![Part::text(format!(
+                "Question {i}: what is the capital of France, and why is it famous for its museums and food?"
+            ))],
+        });
+        messages.push(Message {
+            role: Role::Assistant,
+            content: vec![Part::text(format!(
+                "Paris. It has the Louvre, the Orsay and a long tradition of cuisine, answer {i}."
+            ))],
+        });
+    }
+    messages.push(Message { role: Role::User, content: vec![Part::text("And the weather there today?")] });
+    ChatRequest {
+        model: "bench-model".into(),
+        system: vec![Part::text("You are a helpful assistant. Answer briefly and cite sources when you can.")],
+        messages,
+        tools: vec![Tool {
+            name: "get_weather".into(),
+            description: Some("Get the current weather for a city".into()),
+            parameters: sonic_rs::json!({"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}),
+            extra: Default::default(),
+        }],
+        max_tokens: Some(256),
+        temperature: Some(0.2),
+        ..Default::default()
+    }
+}
+
+fn canonical_response() -> ChatResponse {
+    ChatResponse {
+        id: "resp-1".into(),
+        model: "bench-model".into(),
+        content: vec![
+            Part::text("Let me check the weather in Paris for you. ".repeat(8)),
+            Part::ToolCall {
+                id: "call_1".into(),
+                name: "get_weather".into(),
+                arguments: r#"{"city":"Paris"}"#.into(),
+                signature: None,
+            },
+        ],
+        finish: FinishReason::ToolCalls,
+        usage: Usage { input: 520, output: 64, ..Default::default() },
+        stop_sequence: None,
+        created: 1_700_000_000,
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let req = canonical_request();
+    let resp = canonical_response();
+    let mut g = c.benchmark_group("translate");
+    g.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_millis(800)).sample_size(20);
+    for s in FORMATS {
+        let sc = codec(s).unwrap();
+        let body = (sc.encode_request)(&req).unwrap();
+        let answer = (sc.encode_response)(&resp);
+        // Same format: what the passthrough does per request (validate + peek + splice).
+        if s == Format::OpenAi {
+            let b = Bytes::from(body.clone());
+            g.bench_function("request/openai->openai (passthrough peek+splice)", |bn| {
+                bn.iter(|| {
+                    let p = json::peek(black_box(&b)).unwrap();
+                    json::splice_string(&b, p.model_span.unwrap(), "bench-model")
+                })
+            });
+        }
+        g.bench_function(format!("decode_request/{}", s.name()), |bn| {
+            bn.iter(|| (sc.decode_request)(black_box(&body), Some("bench-model"), false).unwrap())
+        });
+        g.bench_function(format!("encode_request/{}", s.name()), |bn| bn.iter(|| (sc.encode_request)(black_box(&req)).unwrap()));
+        for t in FORMATS {
+            if s == t {
+                continue;
+            }
+            let tc = codec(t).unwrap();
+            g.bench_function(format!("request/{}->{}", s.name(), t.name()), |bn| {
+                bn.iter(|| {
+                    let canon = (sc.decode_request)(black_box(&body), Some("bench-model"), false).unwrap();
+                    (tc.encode_request)(&canon).unwrap()
+                })
+            });
+            // The answer travels back: decode the target's response, encode the source's.
+            let upstream_answer = (tc.encode_response)(&resp);
+            g.bench_function(format!("response/{}->{}", t.name(), s.name()), |bn| {
+                bn.iter(|| {
+                    let canon = (tc.decode_response)(black_box(&upstream_answer)).unwrap();
+                    (sc.encode_response)(&canon)
+                })
+            });
+        }
+        black_box(answer);
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
