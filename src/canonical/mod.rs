@@ -5,7 +5,10 @@
 //! (e.g. Anthropic `cache_control` reaching an Anthropic or Bedrock-Claude upstream intact).
 //! Format modules convert wire <-> canonical with pure functions; nothing here does IO.
 
+pub mod path;
 pub mod stream;
+
+pub use path::JsonPath;
 
 use crate::formats::Format;
 pub use sonic_rs::Value as Json;
