@@ -8,6 +8,9 @@
 //! - contains `tool`: one tool call of the first tool, arguments `{"city":"Paris"}`;
 //! - contains `image`: "I see N image(s)" counting images in the last user turn;
 //! - contains `length`: the echo cut to 3 words, finish reason `Length`;
+//! - contains `inspect`: a report of what arrived that only some formats have: the names of raw
+//!   extra fields (top level, on parts, on tools) and the response format, e.g.
+//!   `extras: cache_control,metadata; response_format: json_schema`;
 //! - otherwise: `echo: <last user text>`. After a tool result, `tool said: <result text>`.
 
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -34,7 +37,9 @@ pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFaul
             _ => None,
         })
     });
-    if let Some(result) = tool_result {
+    if model.contains("inspect") {
+        content.push(Part::text(inspect(req)));
+    } else if let Some(result) = tool_result {
         content.push(Part::text(format!("tool said: {result}")));
     } else if model.contains("parallel") && !req.tools.is_empty() {
         let name = req.tools[0].name.clone();
@@ -115,6 +120,32 @@ fn done(
         stop_sequence,
         created: super::unix_now(),
     }
+}
+
+/// What reached the upstream beyond the canonical core (see the module doc).
+fn inspect(req: &ChatRequest) -> String {
+    let mut names: Vec<&str> = req.extra.fields.iter().map(|(k, _)| k.as_str()).collect();
+    let parts = req
+        .system
+        .iter()
+        .chain(req.messages.iter().flat_map(|m| m.content.iter()));
+    for p in parts {
+        if let Part::Text { extra, .. } | Part::Image { extra, .. } = p {
+            names.extend(extra.fields.iter().map(|(k, _)| k.as_str()));
+        }
+    }
+    for t in &req.tools {
+        names.extend(t.extra.fields.iter().map(|(k, _)| k.as_str()));
+    }
+    names.sort_unstable();
+    names.dedup();
+    let format = match &req.response_format {
+        None => "none",
+        Some(crate::canonical::ResponseFormat::Text) => "text",
+        Some(crate::canonical::ResponseFormat::JsonObject) => "json_object",
+        Some(crate::canonical::ResponseFormat::JsonSchema { .. }) => "json_schema",
+    };
+    format!("extras: {}; response_format: {format}", names.join(","))
 }
 
 /// Words over the system prompt and every text part, as the mock's "token" count.

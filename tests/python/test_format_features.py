@@ -1,0 +1,149 @@
+"""One format-specific feature per SDK: fields that only one format has travel as raw extras and
+reach an upstream of that same format intact, are left out for other formats, or, when leaving
+them out would change the answer's meaning, are refused with a 400 naming the field.
+
+The mock's `inspect` scenario answers with the extra field names and the response format it
+decoded, so the test sees exactly what reached the upstream.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from test_sdk_matrix import ADAPTERS  # noqa: F401  (same client set-up as the matrix)
+
+
+@pytest.fixture(scope="module")
+def base(sluice):
+    return sluice.base
+
+
+def inspect_of(text: str) -> tuple[list[str], str]:
+    extras, fmt = text.split("; ")
+    names = extras.removeprefix("extras: ")
+    return (names.split(",") if names else []), fmt.removeprefix("response_format: ")
+
+
+# Anthropic: prompt caching (`cache_control`) ------------------------------------------------------
+
+
+def anthropic_cached(base, provider):
+    import anthropic
+
+    c = anthropic.Anthropic(base_url=f"{base}/anthropic", api_key="k", max_retries=0, timeout=30)
+    r = c.messages.create(
+        model=f"{provider}/inspect-model",
+        max_tokens=50,
+        system=[{"type": "text", "text": "a long system prompt", "cache_control": {"type": "ephemeral"}}],
+        messages=[{"role": "user", "content": "hi"}],
+    )
+    return inspect_of(r.content[0].text)
+
+
+def test_anthropic_cache_control_reaches_anthropic_intact(base):
+    names, _ = anthropic_cached(base, "anthropic")
+    assert "cache_control" in names
+
+
+def test_anthropic_cache_control_becomes_a_bedrock_cache_point(base):
+    names, _ = anthropic_cached(base, "bedrock")
+    assert "cachePoint" in names
+
+
+@pytest.mark.parametrize("provider", ["openai", "gemini", "cohere"])
+def test_anthropic_cache_control_is_not_sent_to_other_formats(base, provider):
+    names, _ = anthropic_cached(base, provider)
+    assert "cache_control" not in names
+
+
+# OpenAI: structured output (`response_format`) ----------------------------------------------------
+
+SCHEMA = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "weather",
+        "schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+
+@pytest.mark.parametrize("provider", ["openai", "gemini", "cohere", "bedrock"])
+def test_openai_json_schema_reaches_formats_that_have_it(base, provider):
+    import openai
+
+    c = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=30)
+    r = c.chat.completions.create(
+        model=f"{provider}/inspect-model", messages=[{"role": "user", "content": "hi"}], response_format=SCHEMA
+    )
+    _, fmt = inspect_of(r.choices[0].message.content)
+    assert fmt == "json_schema"
+
+
+def test_openai_json_schema_to_anthropic_is_refused_by_name(base):
+    import openai
+
+    c = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=30)
+    with pytest.raises(openai.BadRequestError) as e:
+        c.chat.completions.create(
+            model="anthropic/inspect-model", messages=[{"role": "user", "content": "hi"}], response_format=SCHEMA
+        )
+    assert "response_format" in str(e.value)
+
+
+# Gemini: safety settings ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider,expected", [("gemini", True), ("openai", False), ("anthropic", False)])
+def test_gemini_safety_settings(base, provider, expected):
+    from google import genai
+    from google.genai import types
+
+    c = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=f"{base}/genai", api_version="v1beta"))
+    cfg = types.GenerateContentConfig(
+        safety_settings=[
+            types.SafetySetting(
+                category=types.HarmCategory.HARM_CATEGORY_HARASSMENT, threshold=types.HarmBlockThreshold.BLOCK_NONE
+            )
+        ]
+    )
+    r = c.models.generate_content(model=f"{provider}/inspect-model", contents="hi", config=cfg)
+    names, _ = inspect_of(r.text)
+    assert ("safetySettings" in names) == expected
+
+
+# Bedrock: guardrails ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider,expected", [("bedrock", True), ("openai", False), ("cohere", False)])
+def test_bedrock_guardrail_config(base, provider, expected):
+    import boto3
+    from botocore.config import Config
+
+    c = boto3.client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        endpoint_url=f"{base}/bedrock",
+        aws_access_key_id="AKID",
+        aws_secret_access_key="secret",
+        config=Config(retries={"max_attempts": 1}),
+    )
+    r = c.converse(
+        modelId=f"{provider}/inspect-model",
+        messages=[{"role": "user", "content": [{"text": "hi"}]}],
+        guardrailConfig={"guardrailIdentifier": "gr-1", "guardrailVersion": "1"},
+    )
+    names, _ = inspect_of(r["output"]["message"]["content"][0]["text"])
+    assert ("guardrailConfig" in names) == expected
+
+
+# Cohere: safety mode ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider,expected", [("cohere", True), ("openai", False), ("gemini", False)])
+def test_cohere_safety_mode(base, provider, expected):
+    import cohere
+
+    c = cohere.ClientV2(api_key="k", base_url=f"{base}/cohere", timeout=30)
+    r = c.chat(model=f"{provider}/inspect-model", messages=[{"role": "user", "content": "hi"}], safety_mode="STRICT")
+    names, _ = inspect_of(r.message.content[0].text)
+    assert ("safety_mode" in names) == expected
