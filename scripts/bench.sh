@@ -51,7 +51,10 @@ READY_TIMEOUT=${READY_TIMEOUT:-30}
 
 MODEL_DIRECT="gpt-4o-mini"
 MODEL_SLUICE="openai/gpt-4o-mini"
-TARGETS=(mock nginx sluice)
+# sluice-x: the same sluice, but the model routes to an Anthropic-kind provider (the same mock,
+# answering in the Anthropic format), so each request is translated OpenAI -> Anthropic -> OpenAI.
+MODEL_TRANSLATED="anthropic/gpt-4o-mini"
+TARGETS=(mock nginx sluice sluice-x)
 SCENARIOS=(chat chat_stream)
 CONCS=(1 "$BENCH_CONNS")
 
@@ -302,15 +305,29 @@ kind = "openai"
 base_url = "http://127.0.0.1:$MOCK_PORT"
 keys = ["sk-bench-upstream-key"]
 models = ["gpt-4o-mini"]
+
+[[providers]]
+name = "anthropic"
+kind = "anthropic"
+base_url = "http://127.0.0.1:$MOCK_PORT"
+keys = ["sk-bench-upstream-key"]
 EOF
 start sluice "$RUN_DIR/sluice.log" "$SERVER_PIN" "$SLUICE_BIN" --config "$RUN_DIR/sluice.toml"
 SLUICE_PID=$STARTED_PID
 wait_ready sluice "$SLUICE_PID" "$RUN_DIR/sluice.log" "$SLUICE_PORT" 1
 
-declare -A PORT=([mock]=$MOCK_PORT [nginx]=$NGINX_PORT [sluice]=$SLUICE_PORT)
-declare -A PID=([mock]=$MOCK_PID [nginx]=$NGINX_PID [sluice]=$SLUICE_PID)
-declare -A LOGF=([mock]=$RUN_DIR/mock.log [nginx]=$RUN_DIR/nginx.log [sluice]=$RUN_DIR/sluice.log)
-model_for() { if [[ $1 == sluice ]]; then echo "$MODEL_SLUICE"; else echo "$MODEL_DIRECT"; fi; }
+declare -A PORT=([mock]=$MOCK_PORT [nginx]=$NGINX_PORT [sluice]=$SLUICE_PORT [sluice-x]=$SLUICE_PORT)
+declare -A PID=([mock]=$MOCK_PID [nginx]=$NGINX_PID [sluice]=$SLUICE_PID [sluice-x]=$SLUICE_PID)
+declare -A LOGF=([mock]=$RUN_DIR/mock.log [nginx]=$RUN_DIR/nginx.log [sluice]=$RUN_DIR/sluice.log [sluice-x]=$RUN_DIR/sluice.log)
+model_for() {
+  case $1 in
+    sluice) echo "$MODEL_SLUICE" ;;
+    sluice-x) echo "$MODEL_TRANSLATED" ;;
+    *) echo "$MODEL_DIRECT" ;;
+  esac
+}
+# Streaming across formats is not translated yet: sluice-x runs the non-stream scenario only.
+skip() { [[ $1 == sluice-x && $2 == 1 ]] || [[ $1 == sluice-x && $3 == chat_stream ]]; }
 
 check_alive() {
   local t
@@ -345,7 +362,7 @@ smoke() {  # smoke TARGET STREAM
       || { head -c 2000 "$out" >&2; die "smoke: $t response has no \"choices\""; }
   fi
 }
-for t in "${TARGETS[@]}"; do smoke "$t" 0; smoke "$t" 1; done
+for t in "${TARGETS[@]}"; do smoke "$t" 0; skip "$t" 1 - || smoke "$t" 1; done
 log "smoke requests ok (non-stream + stream on mock, nginx, sluice)"
 
 # --------------------------------------------------------------------- runs --
@@ -368,6 +385,7 @@ run_wrk() {  # run_wrk TARGET SCRIPT CONNS SECONDS OUTFILE -> prints RESULT line
 
 for sc in "${SCENARIOS[@]}"; do
   for t in "${TARGETS[@]}"; do
+    skip "$t" 0 "$sc" && continue
     if (( BENCH_WARMUP_SECONDS > 0 )); then
       run_wrk "$t" "$sc" "$BENCH_CONNS" "$BENCH_WARMUP_SECONDS" "$RUN_DIR/warmup-$t-$sc.txt" >/dev/null
     fi
@@ -394,12 +412,13 @@ added() {  # added TARGET SC C KEY
 {
   cat "$RUN_DIR/machine.txt"
   echo
-  printf '%-7s %-12s %6s %11s %9s %9s %9s %10s %10s %7s\n' \
+  printf '%-8s %-12s %6s %11s %9s %9s %9s %10s %10s %7s\n' \
     target scenario conns 'req/s' p50_us p99_us p999_us '+p50_us' '+p99_us' errors
   for sc in "${SCENARIOS[@]}"; do
     for c in "${CONCS[@]}"; do
       for t in "${TARGETS[@]}"; do
-        printf '%-7s %-12s %6s %11s %9s %9s %9s %10s %10s %7s\n' \
+        skip "$t" 0 "$sc" && continue
+        printf '%-8s %-12s %6s %11s %9s %9s %9s %10s %10s %7s\n' \
           "$t" "$sc" "$c" "${RES[$t,$sc,$c,rps]}" "${RES[$t,$sc,$c,p50_us]}" \
           "${RES[$t,$sc,$c,p99_us]}" "${RES[$t,$sc,$c,p999_us]}" \
           "$(added "$t" "$sc" "$c" p50_us)" "$(added "$t" "$sc" "$c" p99_us)" \
@@ -409,6 +428,12 @@ added() {  # added TARGET SC C KEY
   done
   echo
   echo "+p50_us/+p99_us: latency added over sluice-mock direct at c=1 (same scenario)."
+  for c in "${CONCS[@]}"; do
+    a=${RES[sluice,chat,$c,rps]:-0} b=${RES[sluice-x,chat,$c,rps]:-0}
+    if [[ $a != 0 && $b != 0 ]]; then
+      echo "translated cost at c=$c: same-format req/s / translated req/s = $(awk -v a="$a" -v b="$b" 'BEGIN{printf "%.2f", a/b}')x (target <= 1.3x)"
+    fi
+  done
 } > "$RUN_DIR/summary.txt"
 
 {
@@ -417,6 +442,7 @@ added() {  # added TARGET SC C KEY
   for sc in "${SCENARIOS[@]}"; do
     for c in "${CONCS[@]}"; do
       for t in "${TARGETS[@]}"; do
+        skip "$t" 0 "$sc" && continue
         echo "| $t | $sc | $c | ${RES[$t,$sc,$c,rps]} | ${RES[$t,$sc,$c,p50_us]} | ${RES[$t,$sc,$c,p99_us]} | ${RES[$t,$sc,$c,p999_us]} | $(added "$t" "$sc" "$c" p50_us) | $(added "$t" "$sc" "$c" p99_us) | ${RES[$t,$sc,$c,errors]} |"
       done
     done
