@@ -79,3 +79,104 @@ pub trait StreamEncode {
     /// The stream failed after the first byte: the format's in-stream error, then its clean end.
     fn error(&mut self, status: u16, message: &str, out: &mut Vec<u8>);
 }
+
+/// The events a well-behaved upstream would stream for `resp`: `Start`, then per content part
+/// its block (text split into `pieces` deltas, tool-call arguments in two fragments, thinking
+/// with its signature), `Usage`, `Finish`. Used by the mock to stream every format from the same
+/// canonical answer, and by tests as the expected event sequence.
+pub fn events_from_response(resp: &super::ChatResponse, pieces: usize) -> Vec<StreamEvent> {
+    use super::Part;
+    let mut out = vec![StreamEvent::Start { id: resp.id.clone(), model: resp.model.clone() }];
+    let mut index = 0u32;
+    for part in &resp.content {
+        match part {
+            Part::Text { text, .. } => {
+                for piece in split(text, pieces) {
+                    out.push(StreamEvent::TextDelta { index, text: piece.to_string() });
+                }
+            }
+            Part::ToolCall { id, name, arguments, .. } => {
+                out.push(StreamEvent::ToolCallStart { index, id: id.clone(), name: name.clone() });
+                for piece in split(arguments, 2) {
+                    out.push(StreamEvent::ToolCallDelta { index, arguments: piece.to_string() });
+                }
+            }
+            Part::Thinking { text, signature } => {
+                for piece in split(text, pieces) {
+                    out.push(StreamEvent::ThinkingDelta { index, text: piece.to_string() });
+                }
+                if let Some(s) = signature {
+                    out.push(StreamEvent::ThinkingSignature { index, signature: s.clone() });
+                }
+            }
+            _ => continue,
+        }
+        out.push(StreamEvent::BlockStop { index });
+        index += 1;
+    }
+    out.push(StreamEvent::Usage(resp.usage));
+    out.push(StreamEvent::Finish { reason: resp.finish.clone(), stop_sequence: resp.stop_sequence.clone() });
+    out
+}
+
+/// Splits on char boundaries into at most `n` non-empty pieces (one empty piece for "").
+fn split(text: &str, n: usize) -> Vec<&str> {
+    let n = n.max(1);
+    let bounds: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+    if bounds.is_empty() {
+        return vec![text];
+    }
+    let per = bounds.len().div_ceil(n);
+    let mut out = Vec::with_capacity(n);
+    let mut start = 0;
+    let mut k = per;
+    while k < bounds.len() {
+        out.push(&text[start..bounds[k]]);
+        start = bounds[k];
+        k += per;
+    }
+    out.push(&text[start..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::{ChatResponse, FinishReason, Part, Usage};
+
+    #[test]
+    fn response_becomes_ordered_blocks() {
+        let resp = ChatResponse {
+            id: "r".into(),
+            model: "m".into(),
+            content: vec![
+                Part::text("héllo world"),
+                Part::ToolCall { id: "c".into(), name: "f".into(), arguments: r#"{"a":1}"#.into(), signature: None },
+            ],
+            finish: FinishReason::ToolCalls,
+            usage: Usage { input: 3, output: 4, ..Default::default() },
+            stop_sequence: None,
+            created: 0,
+        };
+        let ev = events_from_response(&resp, 3);
+        assert_eq!(ev[0], StreamEvent::Start { id: "r".into(), model: "m".into() });
+        let text: String = ev
+            .iter()
+            .filter_map(|e| match e {
+                StreamEvent::TextDelta { index: 0, text } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(text, "héllo world");
+        let args: String = ev
+            .iter()
+            .filter_map(|e| match e {
+                StreamEvent::ToolCallDelta { index: 1, arguments } => Some(arguments.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(args, r#"{"a":1}"#);
+        assert!(ev.contains(&StreamEvent::BlockStop { index: 0 }) && ev.contains(&StreamEvent::BlockStop { index: 1 }));
+        assert_eq!(ev.last(), Some(&StreamEvent::Finish { reason: FinishReason::ToolCalls, stop_sequence: None }));
+    }
+}
