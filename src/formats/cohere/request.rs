@@ -13,8 +13,8 @@
 use super::types::*;
 use super::{is_tool_plan, tool_plan_extra};
 use crate::canonical::{
-    parse_data_url, ChatRequest, ConvertError, Extra, ImageSource, Json, Message, Part, Reasoning, ResponseFormat,
-    Role, Tool, ToolChoice, ToolResultContent,
+    parse_data_url, ChatRequest, ConvertError, Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning,
+    ResponseFormat, Role, Tool, ToolChoice, ToolResultContent,
 };
 use crate::formats::Format;
 use serde::Deserialize;
@@ -37,45 +37,42 @@ const MODELED: &[&str] = &[
     "stream",
 ];
 
-fn parse<'de, T: Deserialize<'de>>(raw: &'de str, field: &str) -> Result<T, ConvertError> {
-    sonic_rs::from_str(raw).map_err(|e| ConvertError::new(field, format!("invalid value: {e}")))
+fn parse<'de, T: Deserialize<'de>>(raw: &'de str, path: &JsonPath<'_>) -> Result<T, ConvertError> {
+    sonic_rs::from_str(raw).map_err(|e| ConvertError::new(path, format!("invalid value: {e}")))
 }
 
 /// A message's `content`: a string is one text item; `null`/absent is no items.
-fn content_items(content: Option<&LazyValue<'_>>, field: &str) -> Result<Vec<CohereContentItemIn>, ConvertError> {
+enum Content {
+    /// A plain string: one `text` item.
+    Text(String),
+    Items(Vec<CohereContentItemIn>),
+}
+
+fn content_items(content: Option<&LazyValue<'_>>, path: &JsonPath<'_>) -> Result<Content, ConvertError> {
     let Some(c) = content else {
-        return Ok(Vec::new());
+        return Ok(Content::Items(Vec::new()));
     };
     let raw = c.as_raw_str().trim_start();
     match raw.as_bytes().first() {
-        Some(b'"') => Ok(vec![CohereContentItemIn {
-            kind: Some("text".into()),
-            text: Some(parse(raw, field)?),
-            ..Default::default()
-        }]),
-        Some(b'[') => parse(raw, field),
-        Some(b'n') => Ok(Vec::new()),
-        _ => Err(ConvertError::new(field, "must be a string or an array")),
+        Some(b'"') => Ok(Content::Text(parse(raw, path)?)),
+        Some(b'[') => Ok(Content::Items(parse(raw, path)?)),
+        Some(b'n') => Ok(Content::Items(Vec::new())),
+        _ => Err(ConvertError::new(path, "must be a string or an array")),
     }
 }
 
-fn item_text(item: CohereContentItemIn, field: &str) -> Result<String, ConvertError> {
+fn item_text(item: CohereContentItemIn, path: &JsonPath<'_>) -> Result<String, ConvertError> {
     item.text
-        .ok_or_else(|| ConvertError::new(format!("{field}.text"), "missing text"))
+        .ok_or_else(|| ConvertError::new(path.key("text"), "missing text"))
 }
 
-fn image_part(item: CohereContentItemIn, field: &str) -> Result<Part, ConvertError> {
+fn image_part(item: CohereContentItemIn, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
     let img = item.image_url.unwrap_or_default();
-    let url = img
-        .url
-        .ok_or_else(|| ConvertError::new(format!("{field}.image_url.url"), "missing url"))?;
+    let url_path = || String::from(path.key("image_url").key("url"));
+    let url = img.url.ok_or_else(|| ConvertError::new(url_path(), "missing url"))?;
     let source = if url.starts_with("data:") {
-        let (media_type, data) = parse_data_url(&url).ok_or_else(|| {
-            ConvertError::new(
-                format!("{field}.image_url.url"),
-                "data URL must be data:<media type>;base64,<data>",
-            )
-        })?;
+        let (media_type, data) = parse_data_url(&url)
+            .ok_or_else(|| ConvertError::new(url_path(), "data URL must be data:<media type>;base64,<data>"))?;
         ImageSource::Base64 { media_type, data }
     } else {
         ImageSource::Url(url)
@@ -88,40 +85,51 @@ fn image_part(item: CohereContentItemIn, field: &str) -> Result<Part, ConvertErr
     Ok(Part::Image { source, extra })
 }
 
-fn user_parts(m: &CohereMessageIn<'_>, field: &str) -> Result<Vec<Part>, ConvertError> {
-    let field = format!("{field}.content");
-    let mut parts = Vec::new();
-    for (j, item) in content_items(m.content.as_ref(), &field)?.into_iter().enumerate() {
-        let f = format!("{field}[{j}]");
+fn user_parts(m: &CohereMessageIn<'_>, path: &JsonPath<'_>) -> Result<Vec<Part>, ConvertError> {
+    let path = path.key("content");
+    let items = match content_items(m.content.as_ref(), &path)? {
+        Content::Text(t) => return Ok(vec![Part::text(t)]),
+        Content::Items(items) => items,
+    };
+    let mut parts = Vec::with_capacity(items.len());
+    for (j, item) in items.into_iter().enumerate() {
+        let p = path.index(j);
         match item.kind.as_deref() {
-            Some("text") => parts.push(Part::text(item_text(item, &f)?)),
-            Some("image_url") => parts.push(image_part(item, &f)?),
-            other => return Err(unsupported(&f, other, "user")),
+            Some("text") => parts.push(Part::text(item_text(item, &p)?)),
+            Some("image_url") => parts.push(image_part(item, &p)?),
+            other => return Err(unsupported(&p, other, "user")),
         }
     }
     Ok(parts)
 }
 
-fn system_parts(m: &CohereMessageIn<'_>, field: &str) -> Result<Vec<Part>, ConvertError> {
-    let field = format!("{field}.content");
-    let mut parts = Vec::new();
-    for (j, item) in content_items(m.content.as_ref(), &field)?.into_iter().enumerate() {
-        let f = format!("{field}[{j}]");
+fn system_parts(m: &CohereMessageIn<'_>, path: &JsonPath<'_>, out: &mut Vec<Part>) -> Result<(), ConvertError> {
+    let path = path.key("content");
+    let items = match content_items(m.content.as_ref(), &path)? {
+        Content::Text(t) => {
+            out.push(Part::text(t));
+            return Ok(());
+        }
+        Content::Items(items) => items,
+    };
+    for (j, item) in items.into_iter().enumerate() {
+        let p = path.index(j);
         match item.kind.as_deref() {
-            Some("text") => parts.push(Part::text(item_text(item, &f)?)),
-            other => return Err(unsupported(&f, other, "system")),
+            Some("text") => out.push(Part::text(item_text(item, &p)?)),
+            other => return Err(unsupported(&p, other, "system")),
         }
     }
-    Ok(parts)
+    Ok(())
 }
 
-fn unsupported(field: &str, kind: Option<&str>, role: &str) -> ConvertError {
+#[cold]
+fn unsupported(path: &JsonPath<'_>, kind: Option<&str>, role: &str) -> ConvertError {
     match kind {
         Some(k) => ConvertError::new(
-            format!("{field}.type"),
+            path.key("type"),
             format!("content type {k:?} is not supported in a {role} message"),
         ),
-        None => ConvertError::new(format!("{field}.type"), "missing type"),
+        None => ConvertError::new(path.key("type"), "missing type"),
     }
 }
 
@@ -138,20 +146,30 @@ pub(super) fn arguments_text(args: Option<Json>) -> String {
 }
 
 /// Assistant content items, then the tool plan, then the tool calls (the order they happen in).
-pub(super) fn assistant_parts(m: CohereMessageIn<'_>, field: &str, strict: bool) -> Result<Vec<Part>, ConvertError> {
-    let cfield = format!("{field}.content");
+pub(super) fn assistant_parts(
+    m: CohereMessageIn<'_>,
+    path: &JsonPath<'_>,
+    strict: bool,
+) -> Result<Vec<Part>, ConvertError> {
+    let cpath = path.key("content");
     let mut parts = Vec::new();
-    for (j, item) in content_items(m.content.as_ref(), &cfield)?.into_iter().enumerate() {
-        let f = format!("{cfield}[{j}]");
-        match item.kind.as_deref() {
-            Some("text") => parts.push(Part::text(item_text(item, &f)?)),
-            Some("thinking") => parts.push(Part::Thinking {
-                text: item.thinking.unwrap_or_default(),
-                signature: None,
-            }),
-            // Responses may grow new item types; a request must be understood in full.
-            other if strict => return Err(unsupported(&f, other, "assistant")),
-            _ => {}
+    match content_items(m.content.as_ref(), &cpath)? {
+        Content::Text(t) => parts.push(Part::text(t)),
+        Content::Items(items) => {
+            parts.reserve(items.len());
+            for (j, item) in items.into_iter().enumerate() {
+                let p = cpath.index(j);
+                match item.kind.as_deref() {
+                    Some("text") => parts.push(Part::text(item_text(item, &p)?)),
+                    Some("thinking") => parts.push(Part::Thinking {
+                        text: item.thinking.unwrap_or_default(),
+                        signature: None,
+                    }),
+                    // Responses may grow new item types; a request must be understood in full.
+                    other if strict => return Err(unsupported(&p, other, "assistant")),
+                    _ => {}
+                }
+            }
         }
     }
     if let Some(plan) = m.tool_plan.filter(|p| !p.is_empty()) {
@@ -160,43 +178,49 @@ pub(super) fn assistant_parts(m: CohereMessageIn<'_>, field: &str, strict: bool)
             extra: tool_plan_extra(),
         });
     }
-    for (j, call) in m.tool_calls.unwrap_or_default().into_iter().enumerate() {
-        let f = format!("{field}.tool_calls[{j}]");
-        let function = call.function.unwrap_or_default();
-        let name = function
-            .name
-            .ok_or_else(|| ConvertError::new(format!("{f}.function.name"), "missing name"))?;
-        parts.push(Part::ToolCall {
-            id: call
-                .id
-                .ok_or_else(|| ConvertError::new(format!("{f}.id"), "missing id"))?,
-            name,
-            arguments: arguments_text(function.arguments),
-            signature: None,
-        });
+    if let Some(calls) = m.tool_calls {
+        let tpath = path.key("tool_calls");
+        for (j, call) in calls.into_iter().enumerate() {
+            let p = tpath.index(j);
+            let function = call.function.unwrap_or_default();
+            let name = function
+                .name
+                .ok_or_else(|| ConvertError::new(p.key("function").key("name"), "missing name"))?;
+            parts.push(Part::ToolCall {
+                id: call.id.ok_or_else(|| ConvertError::new(p.key("id"), "missing id"))?,
+                name,
+                arguments: arguments_text(function.arguments),
+                signature: None,
+            });
+        }
     }
     Ok(parts)
 }
 
-fn tool_result(m: &CohereMessageIn<'_>, field: &str, messages: &[Message]) -> Result<Part, ConvertError> {
+fn tool_result(m: CohereMessageIn<'_>, path: &JsonPath<'_>, messages: &[Message]) -> Result<Part, ConvertError> {
     let id = m
         .tool_call_id
-        .clone()
-        .ok_or_else(|| ConvertError::new(format!("{field}.tool_call_id"), "missing tool_call_id"))?;
-    let cfield = format!("{field}.content");
+        .ok_or_else(|| ConvertError::new(path.key("tool_call_id"), "missing tool_call_id"))?;
+    let cpath = path.key("content");
     let mut content = Vec::new();
-    for (j, item) in content_items(m.content.as_ref(), &cfield)?.into_iter().enumerate() {
-        let f = format!("{cfield}[{j}]");
-        match item.kind.as_deref() {
-            Some("text") => content.push(ToolResultContent::Text(item_text(item, &f)?)),
-            Some("document") => {
-                let doc = item.document.unwrap_or_default();
-                let data = doc
-                    .data
-                    .ok_or_else(|| ConvertError::new(format!("{f}.document.data"), "missing data"))?;
-                content.push(ToolResultContent::Json(data));
+    match content_items(m.content.as_ref(), &cpath)? {
+        Content::Text(t) => content.push(ToolResultContent::Text(t)),
+        Content::Items(items) => {
+            content.reserve(items.len());
+            for (j, item) in items.into_iter().enumerate() {
+                let p = cpath.index(j);
+                match item.kind.as_deref() {
+                    Some("text") => content.push(ToolResultContent::Text(item_text(item, &p)?)),
+                    Some("document") => {
+                        let doc = item.document.unwrap_or_default();
+                        let data = doc
+                            .data
+                            .ok_or_else(|| ConvertError::new(p.key("document").key("data"), "missing data"))?;
+                        content.push(ToolResultContent::Json(data));
+                    }
+                    other => return Err(unsupported(&p, other, "tool")),
+                }
             }
-            other => return Err(unsupported(&f, other, "tool")),
         }
     }
     // The name of the matching call, for formats that key results by name (Gemini).
@@ -217,20 +241,20 @@ fn tool_result(m: &CohereMessageIn<'_>, field: &str, messages: &[Message]) -> Re
     })
 }
 
-fn tool_def(t: CohereToolIn, field: &str) -> Result<Tool, ConvertError> {
+fn tool_def(t: CohereToolIn, path: &JsonPath<'_>) -> Result<Tool, ConvertError> {
     if let Some(kind) = t.kind.as_deref().filter(|k| *k != "function") {
         return Err(ConvertError::new(
-            format!("{field}.type"),
+            path.key("type"),
             format!("tool type {kind:?} is not supported"),
         ));
     }
     let f = t
         .function
-        .ok_or_else(|| ConvertError::new(format!("{field}.function"), "missing function"))?;
+        .ok_or_else(|| ConvertError::new(path.key("function"), "missing function"))?;
     Ok(Tool {
         name: f
             .name
-            .ok_or_else(|| ConvertError::new(format!("{field}.function.name"), "missing name"))?,
+            .ok_or_else(|| ConvertError::new(path.key("function").key("name"), "missing name"))?,
         description: f.description,
         parameters: f
             .parameters
@@ -254,17 +278,21 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
         let (key, value) = entry.map_err(|e| ConvertError::new("", format!("body is not a JSON object: {e}")))?;
         let raw = value.as_raw_str();
         let key: &str = &key;
+        let kpath = JsonPath::ROOT.key(key);
+        let kp = &kpath;
         match key {
-            "model" => model = parse::<Option<String>>(raw, key)?,
+            "model" => model = parse::<Option<String>>(raw, kp)?,
             "messages" => messages_raw = Some(value),
             "tools" => {
-                let tools: Option<Vec<CohereToolIn>> = parse(raw, key)?;
-                for (i, t) in tools.unwrap_or_default().into_iter().enumerate() {
-                    req.tools.push(tool_def(t, &format!("tools[{i}]"))?);
+                let tools: Option<Vec<CohereToolIn>> = parse(raw, kp)?;
+                let tools = tools.unwrap_or_default();
+                req.tools.reserve(tools.len());
+                for (i, t) in tools.into_iter().enumerate() {
+                    req.tools.push(tool_def(t, &kpath.index(i))?);
                 }
             }
             "response_format" => {
-                let rf: Option<CohereResponseFormatIn> = parse(raw, key)?;
+                let rf: Option<CohereResponseFormatIn> = parse(raw, kp)?;
                 req.response_format = match rf {
                     None => None,
                     Some(rf) => Some(match (rf.kind.as_deref(), rf.json_schema) {
@@ -287,30 +315,30 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
                     }),
                 };
             }
-            "max_tokens" => req.max_tokens = parse(raw, key)?,
-            "stop_sequences" => req.stop = parse::<Option<Vec<String>>>(raw, key)?.unwrap_or_default(),
-            "temperature" => req.temperature = parse(raw, key)?,
-            "seed" => req.seed = parse(raw, key)?,
-            "p" => req.top_p = parse(raw, key)?,
+            "max_tokens" => req.max_tokens = parse(raw, kp)?,
+            "stop_sequences" => req.stop = parse::<Option<Vec<String>>>(raw, kp)?.unwrap_or_default(),
+            "temperature" => req.temperature = parse(raw, kp)?,
+            "seed" => req.seed = parse(raw, kp)?,
+            "p" => req.top_p = parse(raw, kp)?,
             "k" => {
-                req.top_k = match parse::<Option<f64>>(raw, key)? {
+                req.top_k = match parse::<Option<f64>>(raw, kp)? {
                     None => None,
                     Some(k) if k >= 0.0 && k.fract() == 0.0 && k <= u32::MAX as f64 => Some(k as u32),
                     Some(_) => return Err(ConvertError::new(key, "must be a non-negative integer")),
                 }
             }
             "tool_choice" => {
-                req.tool_choice = match parse::<Option<String>>(raw, key)?.as_deref() {
+                req.tool_choice = match parse::<Option<String>>(raw, kp)?.as_deref() {
                     None => None,
                     Some(c) if c.eq_ignore_ascii_case("REQUIRED") => Some(ToolChoice::Required),
                     Some(c) if c.eq_ignore_ascii_case("NONE") => Some(ToolChoice::None),
                     Some(c) => return Err(ConvertError::new(key, format!("must be REQUIRED or NONE, got {c:?}"))),
                 }
             }
-            "stream" => req.stream = parse::<Option<bool>>(raw, key)?.unwrap_or(false),
+            "stream" => req.stream = parse::<Option<bool>>(raw, kp)?.unwrap_or(false),
             "thinking" => {
-                let value: Json = parse(raw, key)?;
-                let t: CohereThinkingIn = parse(raw, key)?;
+                let value: Json = parse(raw, kp)?;
+                let t: CohereThinkingIn = parse(raw, kp)?;
                 match t.kind.as_deref() {
                     Some("enabled") => {
                         req.reasoning = Some(Reasoning {
@@ -323,7 +351,7 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
                     _ => {}
                 }
             }
-            _ => req.extra.push(key, parse::<Json>(raw, key)?),
+            _ => req.extra.push(key, parse::<Json>(raw, kp)?),
         }
     }
     req.model = match model.filter(|m| !m.is_empty()) {
@@ -334,15 +362,17 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
             .ok_or_else(|| ConvertError::new("model", "missing model"))?,
     };
     let messages_raw = messages_raw.ok_or_else(|| ConvertError::new("messages", "missing messages"))?;
-    let raw_messages: Vec<CohereMessageIn<'_>> = parse(messages_raw.as_raw_str(), "messages")?;
+    let mpath = JsonPath::ROOT.key("messages");
+    let raw_messages: Vec<CohereMessageIn<'_>> = parse(messages_raw.as_raw_str(), &mpath)?;
+    req.messages.reserve(raw_messages.len());
     // Whether the last canonical message is the user turn that tool messages opened.
     let mut in_tool_turn = false;
     for (i, m) in raw_messages.into_iter().enumerate() {
-        let field = format!("messages[{i}]");
+        let path = mpath.index(i);
         match m.role.as_deref() {
-            Some("system") => req.system.extend(system_parts(&m, &field)?),
+            Some("system") => system_parts(&m, &path, &mut req.system)?,
             Some("user") => {
-                let parts = user_parts(&m, &field)?;
+                let parts = user_parts(&m, &path)?;
                 match req.messages.last_mut() {
                     Some(last) if in_tool_turn => last.content.extend(parts),
                     _ => req.messages.push(Message {
@@ -355,12 +385,12 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
             Some("assistant") => {
                 req.messages.push(Message {
                     role: Role::Assistant,
-                    content: assistant_parts(m, &field, true)?,
+                    content: assistant_parts(m, &path, true)?,
                 });
                 in_tool_turn = false;
             }
             Some("tool") => {
-                let part = tool_result(&m, &field, &req.messages)?;
+                let part = tool_result(m, &path, &req.messages)?;
                 match req.messages.last_mut() {
                     Some(last) if in_tool_turn => last.content.push(part),
                     _ => req.messages.push(Message {
@@ -370,13 +400,8 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
                 }
                 in_tool_turn = true;
             }
-            Some(other) => {
-                return Err(ConvertError::new(
-                    format!("{field}.role"),
-                    format!("unknown role {other:?}"),
-                ))
-            }
-            None => return Err(ConvertError::new(format!("{field}.role"), "missing role")),
+            Some(other) => return Err(ConvertError::new(path.key("role"), format!("unknown role {other:?}"))),
+            None => return Err(ConvertError::new(path.key("role"), "missing role")),
         }
     }
     Ok(req)
@@ -414,7 +439,7 @@ fn tool_message<'a>(
     id: &'a str,
     content: &'a [ToolResultContent],
     is_error: bool,
-    field: &str,
+    path: &JsonPath<'_>,
 ) -> Result<CohereMessageOut<'a>, ConvertError> {
     let mut items = Vec::with_capacity(content.len() + 1);
     for (j, c) in content.iter().enumerate() {
@@ -428,7 +453,7 @@ fn tool_message<'a>(
             }),
             ToolResultContent::Image(_) => {
                 return Err(ConvertError::new(
-                    format!("{field}.content[{j}]"),
+                    path.key("content").index(j),
                     "Cohere tool results cannot carry images",
                 ))
             }
@@ -460,10 +485,22 @@ fn tool_message<'a>(
     })
 }
 
-fn push_user<'a>(m: &'a Message, field: &str, out: &mut Vec<CohereMessageOut<'a>>) -> Result<(), ConvertError> {
+fn push_user<'a>(m: &'a Message, path: &JsonPath<'_>, out: &mut Vec<CohereMessageOut<'a>>) -> Result<(), ConvertError> {
+    // The common case, one plain text: no item list to build.
+    if let [Part::Text { text, .. }] = m.content.as_slice() {
+        out.push(CohereMessageOut {
+            role: "user",
+            tool_call_id: None,
+            tool_plan: None,
+            tool_calls: Vec::new(),
+            content: Some(CohereContentOut::Text(text)),
+        });
+        return Ok(());
+    }
     let mut items = Vec::new();
+    let cpath = path.key("content");
     for (k, part) in m.content.iter().enumerate() {
-        let f = format!("{field}.content[{k}]");
+        let f = cpath.index(k);
         match part {
             Part::Text { text, .. } => items.push(CohereItemOut::Text {
                 text: Cow::Borrowed(text),
@@ -491,7 +528,19 @@ fn push_user<'a>(m: &'a Message, field: &str, out: &mut Vec<CohereMessageOut<'a>
     Ok(())
 }
 
-fn assistant_message<'a>(m: &'a Message, field: &str) -> Result<CohereMessageOut<'a>, ConvertError> {
+fn assistant_message<'a>(m: &'a Message, path: &JsonPath<'_>) -> Result<CohereMessageOut<'a>, ConvertError> {
+    // The common case, one plain text (not a tool plan): no item list to build.
+    if let [Part::Text { text, extra }] = m.content.as_slice() {
+        if !is_tool_plan(extra) {
+            return Ok(CohereMessageOut {
+                role: "assistant",
+                tool_call_id: None,
+                tool_plan: None,
+                tool_calls: Vec::new(),
+                content: Some(CohereContentOut::Text(text)),
+            });
+        }
+    }
     let mut plan: Option<String> = None;
     let mut items = Vec::new();
     let mut calls = Vec::new();
@@ -517,13 +566,13 @@ fn assistant_message<'a>(m: &'a Message, field: &str) -> Result<CohereMessageOut
             }),
             Part::Image { .. } => {
                 return Err(ConvertError::new(
-                    format!("{field}.content[{k}]"),
+                    path.key("content").index(k),
                     "Cohere assistant messages cannot carry images",
                 ))
             }
             Part::ToolResult { .. } => {
                 return Err(ConvertError::new(
-                    format!("{field}.content[{k}]"),
+                    path.key("content").index(k),
                     "a tool result cannot be in an assistant turn",
                 ))
             }
@@ -571,11 +620,12 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
             content: Some(content_out(items)),
         });
     }
+    let mpath = JsonPath::ROOT.key("messages");
     for (i, m) in req.messages.iter().enumerate() {
-        let field = format!("messages[{i}]");
+        let path = mpath.index(i);
         match m.role {
-            Role::User => push_user(m, &field, &mut messages)?,
-            Role::Assistant => messages.push(assistant_message(m, &field)?),
+            Role::User => push_user(m, &path, &mut messages)?,
+            Role::Assistant => messages.push(assistant_message(m, &path)?),
         }
     }
     let tools = req
@@ -646,7 +696,25 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         extra: CohereExtraOut(extra),
         stream: req.stream,
     };
-    sonic_rs::to_vec(&out).map_err(|e| ConvertError::new("", format!("cannot serialize: {e}")))
+    // Sized for the usual body, so the writer does not regrow it several times.
+    let mut buf = Vec::with_capacity(estimate_len(req));
+    sonic_rs::to_writer(&mut buf, &out).map_err(|e| ConvertError::new("", format!("cannot serialize: {e}")))?;
+    Ok(buf)
+}
+
+/// A rough size of the encoded body: the texts plus some framing per message.
+fn estimate_len(req: &ChatRequest) -> usize {
+    let text_len = |p: &Part| match p {
+        Part::Text { text, .. } | Part::Thinking { text, .. } => text.len(),
+        Part::ToolCall { arguments, .. } => arguments.len() + 64,
+        _ => 64,
+    };
+    let msgs: usize = req
+        .messages
+        .iter()
+        .map(|m| 48 + m.content.iter().map(text_len).sum::<usize>())
+        .sum();
+    256 + msgs + req.system.iter().map(text_len).sum::<usize>() + req.tools.len() * 256
 }
 
 #[cfg(test)]

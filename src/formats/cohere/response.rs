@@ -7,7 +7,7 @@
 use super::is_tool_plan;
 use super::request::assistant_parts;
 use super::types::*;
-use crate::canonical::{ChatResponse, ConvertError, FinishReason, Part, Usage};
+use crate::canonical::{ChatResponse, ConvertError, FinishReason, JsonPath, Part, Usage};
 use std::borrow::Cow;
 
 /// Cohere `finish_reason` -> canonical (PROTOCOLS 8.2).
@@ -47,7 +47,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
     let r: CohereChatResponseIn =
         sonic_rs::from_slice(body).map_err(|e| ConvertError::new("", format!("invalid Cohere chat response: {e}")))?;
     let content = match r.message {
-        Some(m) => assistant_parts(m, "message", false)?,
+        Some(m) => assistant_parts(m, &JsonPath::ROOT.key("message"), false)?,
         None => Vec::new(),
     };
     let usage = r.usage.unwrap_or_default();
