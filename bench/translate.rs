@@ -18,7 +18,13 @@ use sluice::formats::{codec, Format};
 use sluice::wire::json;
 use std::time::Duration;
 
-const FORMATS: [Format; 5] = [Format::OpenAi, Format::Anthropic, Format::Gemini, Format::Bedrock, Format::Cohere];
+const FORMATS: [Format; 5] = [
+    Format::OpenAi,
+    Format::Anthropic,
+    Format::Gemini,
+    Format::Bedrock,
+    Format::Cohere,
+];
 
 fn canonical_request() -> ChatRequest {
     let mut messages = Vec::new();
@@ -36,10 +42,15 @@ fn canonical_request() -> ChatRequest {
             ))],
         });
     }
-    messages.push(Message { role: Role::User, content: vec![Part::text("And the weather there today?")] });
+    messages.push(Message {
+        role: Role::User,
+        content: vec![Part::text("And the weather there today?")],
+    });
     ChatRequest {
         model: "bench-model".into(),
-        system: vec![Part::text("You are a helpful assistant. Answer briefly and cite sources when you can.")],
+        system: vec![Part::text(
+            "You are a helpful assistant. Answer briefly and cite sources when you can.",
+        )],
         messages,
         tools: vec![Tool {
             name: "get_weather".into(),
@@ -67,7 +78,11 @@ fn canonical_response() -> ChatResponse {
             },
         ],
         finish: FinishReason::ToolCalls,
-        usage: Usage { input: 520, output: 64, ..Default::default() },
+        usage: Usage {
+            input: 520,
+            output: 64,
+            ..Default::default()
+        },
         stop_sequence: None,
         created: 1_700_000_000,
     }
@@ -77,7 +92,9 @@ fn bench(c: &mut Criterion) {
     let req = canonical_request();
     let resp = canonical_response();
     let mut g = c.benchmark_group("translate");
-    g.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_millis(800)).sample_size(20);
+    g.warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(800))
+        .sample_size(20);
     for s in FORMATS {
         let sc = codec(s).unwrap();
         let body = (sc.encode_request)(&req).unwrap();
@@ -95,7 +112,9 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("decode_request/{}", s.name()), |bn| {
             bn.iter(|| (sc.decode_request)(black_box(&body), Some("bench-model"), false).unwrap())
         });
-        g.bench_function(format!("encode_request/{}", s.name()), |bn| bn.iter(|| (sc.encode_request)(black_box(&req)).unwrap()));
+        g.bench_function(format!("encode_request/{}", s.name()), |bn| {
+            bn.iter(|| (sc.encode_request)(black_box(&req)).unwrap())
+        });
         for t in FORMATS {
             if s == t {
                 continue;
