@@ -8,8 +8,8 @@
 
 use super::types::*;
 use crate::canonical::{
-    parse_data_url, ChatRequest, ConvertError, Extra, ImageSource, Json, Message, Part, Reasoning, ResponseFormat,
-    Role, Tool, ToolChoice, ToolResultContent,
+    parse_data_url, ChatRequest, ConvertError, Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning,
+    ResponseFormat, Role, Tool, ToolChoice, ToolResultContent,
 };
 use crate::formats::Format;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -41,28 +41,28 @@ fn err(field: impl Into<String>, message: impl Into<String>) -> ConvertError {
     ConvertError::new(field, message)
 }
 
-fn as_str<'v>(v: &'v Json, field: &str) -> Result<&'v str, ConvertError> {
+fn as_str<'v>(v: &'v Json, field: &JsonPath<'_>) -> Result<&'v str, ConvertError> {
     v.as_str().ok_or_else(|| err(field, "must be a string"))
 }
 
-fn req_str<'v>(obj: &'v Json, key: &str, path: &str) -> Result<&'v str, ConvertError> {
+fn req_str<'v>(obj: &'v Json, key: &str, path: &JsonPath<'_>) -> Result<&'v str, ConvertError> {
     match obj.get(key) {
-        Some(v) => as_str(v, &format!("{path}.{key}")),
-        None => Err(err(format!("{path}.{key}"), "Field required")),
+        Some(v) => v.as_str().ok_or_else(|| err(path.key(key), "must be a string")),
+        None => Err(err(path.key(key), "Field required")),
     }
 }
 
-fn as_u32(v: &Json, field: &str) -> Result<u32, ConvertError> {
+fn as_u32(v: &Json, field: &JsonPath<'_>) -> Result<u32, ConvertError> {
     v.as_u64()
         .and_then(|n| u32::try_from(n).ok())
         .ok_or_else(|| err(field, "must be a non-negative integer"))
 }
 
-fn as_f64(v: &Json, field: &str) -> Result<f64, ConvertError> {
+fn as_f64(v: &Json, field: &JsonPath<'_>) -> Result<f64, ConvertError> {
     v.as_f64().ok_or_else(|| err(field, "must be a number"))
 }
 
-fn as_array<'v>(v: &'v Json, field: &str) -> Result<&'v sonic_rs::Array, ConvertError> {
+fn as_array<'v>(v: &'v Json, field: &JsonPath<'_>) -> Result<&'v sonic_rs::Array, ConvertError> {
     v.as_array().ok_or_else(|| err(field, "must be an array"))
 }
 
@@ -90,6 +90,7 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
     let obj = v
         .as_object()
         .ok_or_else(|| err("", "request body must be a JSON object"))?;
+    let root = JsonPath::ROOT;
     let mut req = ChatRequest::default();
     let mut extra = Extra::new(Format::Anthropic);
     let mut messages = None;
@@ -99,29 +100,35 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
             continue;
         }
         match k {
-            "model" => model = Some(as_str(val, "model")?.to_string()),
-            "messages" => messages = Some(as_array(val, "messages")?),
-            "max_tokens" => req.max_tokens = Some(as_u32(val, "max_tokens")?),
+            "model" => model = Some(as_str(val, &root.key("model"))?),
+            "messages" => messages = Some(as_array(val, &root.key("messages"))?),
+            "max_tokens" => req.max_tokens = Some(as_u32(val, &root.key("max_tokens"))?),
             "system" => req.system = decode_system(val)?,
-            "temperature" => req.temperature = Some(as_f64(val, "temperature")?),
-            "top_p" => req.top_p = Some(as_f64(val, "top_p")?),
-            "top_k" => req.top_k = Some(as_u32(val, "top_k")?),
+            "temperature" => req.temperature = Some(as_f64(val, &root.key("temperature"))?),
+            "top_p" => req.top_p = Some(as_f64(val, &root.key("top_p"))?),
+            "top_k" => req.top_k = Some(as_u32(val, &root.key("top_k"))?),
             "stop_sequences" => {
-                for (i, s) in as_array(val, "stop_sequences")?.iter().enumerate() {
-                    req.stop.push(as_str(s, &format!("stop_sequences[{i}]"))?.to_string());
+                let path = root.key("stop_sequences");
+                let arr = as_array(val, &path)?;
+                req.stop.reserve(arr.len());
+                for (i, s) in arr.iter().enumerate() {
+                    req.stop.push(as_str(s, &path.index(i))?.to_string());
                 }
             }
             "stream" => req.stream = val.as_bool().ok_or_else(|| err("stream", "must be a boolean"))?,
             "tools" => {
-                for (i, t) in as_array(val, "tools")?.iter().enumerate() {
-                    req.tools.push(decode_tool(t, i)?);
+                let path = root.key("tools");
+                let arr = as_array(val, &path)?;
+                req.tools.reserve(arr.len());
+                for (i, t) in arr.iter().enumerate() {
+                    req.tools.push(decode_tool(t, &path.index(i))?);
                 }
             }
             "tool_choice" => decode_tool_choice(val, &mut req)?,
             "thinking" => match val.get("type").and_then(|t| t.as_str()) {
                 Some("enabled") => {
                     let budget = match val.get("budget_tokens") {
-                        Some(b) => Some(as_u32(b, "thinking.budget_tokens")?),
+                        Some(b) => Some(as_u32(b, &root.key("thinking").key("budget_tokens"))?),
                         None => None,
                     };
                     req.reasoning = Some(Reasoning {
@@ -136,14 +143,20 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
             _ => extra.push(k, val.clone()),
         }
     }
-    req.model = model
-        .or_else(|| path_model.map(str::to_string))
-        .ok_or_else(|| err("model", "Field required"))?;
+    req.model = match model.or(path_model) {
+        Some(m) => m.to_string(),
+        None => return Err(err("model", "Field required")),
+    };
     let messages = messages.ok_or_else(|| err("messages", "Field required"))?;
+    let path = root.key("messages");
+    req.messages.reserve(messages.len());
+    let mut has_tool_results = false;
     for (i, m) in messages.iter().enumerate() {
-        decode_message(m, i, &mut req)?;
+        has_tool_results |= decode_message(m, &path.index(i), &mut req)?;
     }
-    fill_tool_result_names(&mut req.messages);
+    if has_tool_results {
+        fill_tool_result_names(&mut req.messages);
+    }
     if !extra.is_empty() {
         req.extra = extra;
     }
@@ -157,69 +170,70 @@ fn decode_system(v: &Json) -> Result<Vec<Part>, ConvertError> {
     let blocks = v
         .as_array()
         .ok_or_else(|| err("system", "must be a string or an array of text blocks"))?;
+    let root = JsonPath::ROOT;
+    let system = root.key("system");
     let mut out = Vec::with_capacity(blocks.len());
     for (i, b) in blocks.iter().enumerate() {
-        let path = format!("system[{i}]");
+        let path = system.index(i);
         match b.get("type").and_then(|t| t.as_str()) {
             Some("text") => out.push(Part::Text {
                 text: req_str(b, "text", &path)?.to_string(),
                 extra: block_extra(b, &["type", "text"]),
             }),
-            _ => return Err(err(format!("{path}.type"), "system blocks must be text")),
+            _ => return Err(err(path.key("type"), "system blocks must be text")),
         }
     }
     Ok(out)
 }
 
-fn decode_message(m: &Json, i: usize, req: &mut ChatRequest) -> Result<(), ConvertError> {
-    let path = format!("messages[{i}]");
-    let role = match req_str(m, "role", &path)? {
+/// Decodes one message into `req`; true when its content held a tool result.
+fn decode_message(m: &Json, path: &JsonPath<'_>, req: &mut ChatRequest) -> Result<bool, ConvertError> {
+    let role = match req_str(m, "role", path)? {
         "user" => Role::User,
         "assistant" => Role::Assistant,
         // Newer SDK types allow a system message; it joins the top-level system prompt.
         "system" => {
-            let content = m
-                .get("content")
-                .ok_or_else(|| err(format!("{path}.content"), "Field required"))?;
-            let parts = decode_content(content, &format!("{path}.content"))?;
+            let cpath = path.key("content");
+            let content = m.get("content").ok_or_else(|| err(&cpath, "Field required"))?;
+            let parts = decode_content(content, &cpath)?;
             for p in parts {
                 match p {
                     Part::Text { .. } => req.system.push(p),
-                    _ => return Err(err(format!("{path}.content"), "system messages may hold only text")),
+                    _ => return Err(err(&cpath, "system messages may hold only text")),
                 }
             }
-            return Ok(());
+            return Ok(false);
         }
         other => {
             return Err(err(
-                format!("{path}.role"),
+                path.key("role"),
                 format!("unknown role `{other}` (expected `user` or `assistant`)"),
             ))
         }
     };
-    let content = m
-        .get("content")
-        .ok_or_else(|| err(format!("{path}.content"), "Field required"))?;
-    let content = decode_content(content, &format!("{path}.content"))?;
+    let cpath = path.key("content");
+    let content = m.get("content").ok_or_else(|| err(&cpath, "Field required"))?;
+    let content = decode_content(content, &cpath)?;
+    let has_tool_result = content.iter().any(|p| matches!(p, Part::ToolResult { .. }));
     req.messages.push(Message { role, content });
-    Ok(())
+    Ok(has_tool_result)
 }
 
-fn decode_content(v: &Json, path: &str) -> Result<Vec<Part>, ConvertError> {
+fn decode_content(v: &Json, path: &JsonPath<'_>) -> Result<Vec<Part>, ConvertError> {
     if let Some(s) = v.as_str() {
         return Ok(vec![Part::text(s)]);
     }
     let blocks = v
         .as_array()
         .ok_or_else(|| err(path, "must be a string or an array of content blocks"))?;
-    blocks
-        .iter()
-        .enumerate()
-        .map(|(j, b)| decode_block(b, &format!("{path}[{j}]")))
-        .collect()
+    let mut out = Vec::with_capacity(blocks.len());
+    for (j, b) in blocks.iter().enumerate() {
+        out.push(decode_block(b, &path.index(j))?);
+    }
+    Ok(out)
 }
 
-fn decode_block(b: &Json, path: &str) -> Result<Part, ConvertError> {
+fn decode_block(b: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
     if !b.is_object() {
         return Err(err(path, "content block must be an object"));
     }
@@ -229,19 +243,16 @@ fn decode_block(b: &Json, path: &str) -> Result<Part, ConvertError> {
             text: req_str(b, "text", path)?.to_string(),
             extra: block_extra(b, &["type", "text"]),
         },
-        "image" => Part::Image {
-            source: decode_image_source(
-                b.get("source")
-                    .ok_or_else(|| err(format!("{path}.source"), "Field required"))?,
-                &format!("{path}.source"),
-            )?,
-            extra: block_extra(b, &["type", "source"]),
-        },
+        "image" => {
+            let spath = path.key("source");
+            Part::Image {
+                source: decode_image_source(b.get("source").ok_or_else(|| err(&spath, "Field required"))?, &spath)?,
+                extra: block_extra(b, &["type", "source"]),
+            }
+        }
         "tool_use" => {
             let input = match b.get("input") {
-                Some(i) if !i.is_null() => {
-                    sonic_rs::to_string(i).map_err(|e| err(format!("{path}.input"), e.to_string()))?
-                }
+                Some(i) if !i.is_null() => sonic_rs::to_string(i).map_err(|e| err(path.key("input"), e.to_string()))?,
                 _ => "{}".to_string(),
             };
             Part::ToolCall {
@@ -254,11 +265,11 @@ fn decode_block(b: &Json, path: &str) -> Result<Part, ConvertError> {
         "tool_result" => Part::ToolResult {
             id: req_str(b, "tool_use_id", path)?.to_string(),
             name: None,
-            content: decode_tool_result_content(b.get("content"), &format!("{path}.content"))?,
+            content: decode_tool_result_content(b.get("content"), &path.key("content"))?,
             is_error: match b.get("is_error") {
                 Some(e) if !e.is_null() => e
                     .as_bool()
-                    .ok_or_else(|| err(format!("{path}.is_error"), "must be a boolean"))?,
+                    .ok_or_else(|| err(path.key("is_error"), "must be a boolean"))?,
                 _ => false,
             },
         },
@@ -271,14 +282,14 @@ fn decode_block(b: &Json, path: &str) -> Result<Part, ConvertError> {
         },
         other => {
             return Err(err(
-                format!("{path}.type"),
+                path.key("type"),
                 format!("content block type `{other}` cannot be translated to other formats"),
             ))
         }
     })
 }
 
-fn decode_image_source(src: &Json, path: &str) -> Result<ImageSource, ConvertError> {
+fn decode_image_source(src: &Json, path: &JsonPath<'_>) -> Result<ImageSource, ConvertError> {
     match req_str(src, "type", path)? {
         "base64" => Ok(ImageSource::Base64 {
             media_type: req_str(src, "media_type", path)?.to_string(),
@@ -292,13 +303,13 @@ fn decode_image_source(src: &Json, path: &str) -> Result<ImageSource, ConvertErr
             })
         }
         other => Err(err(
-            format!("{path}.type"),
+            path.key("type"),
             format!("image source type `{other}` cannot be translated (use base64 or url)"),
         )),
     }
 }
 
-fn decode_tool_result_content(v: Option<&Json>, path: &str) -> Result<Vec<ToolResultContent>, ConvertError> {
+fn decode_tool_result_content(v: Option<&Json>, path: &JsonPath<'_>) -> Result<Vec<ToolResultContent>, ConvertError> {
     let Some(v) = v.filter(|v| !v.is_null()) else {
         return Ok(Vec::new());
     };
@@ -310,13 +321,13 @@ fn decode_tool_result_content(v: Option<&Json>, path: &str) -> Result<Vec<ToolRe
         .ok_or_else(|| err(path, "must be a string or an array of content blocks"))?;
     let mut out = Vec::with_capacity(blocks.len());
     for (j, b) in blocks.iter().enumerate() {
-        let bpath = format!("{path}[{j}]");
+        let bpath = path.index(j);
         match decode_block(b, &bpath)? {
             Part::Text { text, .. } => out.push(ToolResultContent::Text(text)),
             Part::Image { source, .. } => out.push(ToolResultContent::Image(source)),
             _ => {
                 return Err(err(
-                    format!("{bpath}.type"),
+                    bpath.key("type"),
                     "tool results may hold only text and image blocks",
                 ))
             }
@@ -325,27 +336,26 @@ fn decode_tool_result_content(v: Option<&Json>, path: &str) -> Result<Vec<ToolRe
     Ok(out)
 }
 
-fn decode_tool(t: &Json, i: usize) -> Result<Tool, ConvertError> {
-    let path = format!("tools[{i}]");
+fn decode_tool(t: &Json, path: &JsonPath<'_>) -> Result<Tool, ConvertError> {
     if let Some(ty) = t.get("type").and_then(|t| t.as_str()) {
         if ty != "custom" {
             return Err(err(
-                format!("{path}.type"),
+                path.key("type"),
                 format!("server tool `{ty}` cannot be translated to other formats"),
             ));
         }
     }
     let description = match t.get("description") {
-        Some(d) if !d.is_null() => Some(as_str(d, &format!("{path}.description"))?.to_string()),
+        Some(d) if !d.is_null() => Some(as_str(d, &path.key("description"))?.to_string()),
         _ => None,
     };
     let parameters = t
         .get("input_schema")
         .filter(|s| s.is_object())
-        .ok_or_else(|| err(format!("{path}.input_schema"), "must be a JSON Schema object"))?
+        .ok_or_else(|| err(path.key("input_schema"), "must be a JSON Schema object"))?
         .clone();
     Ok(Tool {
-        name: req_str(t, "name", &path)?.to_string(),
+        name: req_str(t, "name", path)?.to_string(),
         description,
         parameters,
         extra: block_extra(t, &["name", "description", "input_schema"]),
@@ -353,11 +363,13 @@ fn decode_tool(t: &Json, i: usize) -> Result<Tool, ConvertError> {
 }
 
 fn decode_tool_choice(v: &Json, req: &mut ChatRequest) -> Result<(), ConvertError> {
-    req.tool_choice = Some(match req_str(v, "type", "tool_choice")? {
+    let root = JsonPath::ROOT;
+    let path = root.key("tool_choice");
+    req.tool_choice = Some(match req_str(v, "type", &path)? {
         "auto" => ToolChoice::Auto,
         "any" => ToolChoice::Required,
         "none" => ToolChoice::None,
-        "tool" => ToolChoice::Named(req_str(v, "name", "tool_choice")?.to_string()),
+        "tool" => ToolChoice::Named(req_str(v, "name", &path)?.to_string()),
         other => return Err(err("tool_choice.type", format!("unknown tool_choice type `{other}`"))),
     });
     if let Some(d) = v.get("disable_parallel_tool_use").filter(|d| !d.is_null()) {
@@ -497,7 +509,7 @@ fn encode_messages(messages: &[Message]) -> Result<Vec<AnthropicMessage<'_>>, Co
         };
         let mut blocks = Vec::with_capacity(m.content.len());
         for (j, p) in m.content.iter().enumerate() {
-            if let Some(b) = encode_part(p, &format!("messages[{i}].content[{j}]"))? {
+            if let Some(b) = encode_part(p, i, j)? {
                 blocks.push(b);
             }
         }
@@ -534,7 +546,8 @@ pub(super) fn arguments_object(arguments: &str) -> Option<Json> {
 }
 
 /// One canonical part as an Anthropic block; `None` for parts Anthropic has no use for.
-fn encode_part<'a>(p: &'a Part, path: &str) -> Result<Option<AnthropicBlock<'a>>, ConvertError> {
+/// `i`, `j`: the message and part index, for the error location only.
+fn encode_part(p: &Part, i: usize, j: usize) -> Result<Option<AnthropicBlock<'_>>, ConvertError> {
     Ok(Some(match p {
         Part::Text { text, extra } => {
             let extra = extra.for_target(Format::Anthropic);
@@ -556,8 +569,12 @@ fn encode_part<'a>(p: &'a Part, path: &str) -> Result<Option<AnthropicBlock<'a>>
         } => AnthropicBlock::ToolUse {
             id,
             name,
-            input: arguments_object(arguments)
-                .ok_or_else(|| err(format!("{path}.arguments"), "tool call arguments must be a JSON object"))?,
+            input: arguments_object(arguments).ok_or_else(|| {
+                err(
+                    format!("messages[{i}].content[{j}].arguments"),
+                    "tool call arguments must be a JSON object",
+                )
+            })?,
         },
         Part::ToolResult {
             id, content, is_error, ..
