@@ -86,27 +86,48 @@ pub trait StreamEncode {
 /// canonical answer, and by tests as the expected event sequence.
 pub fn events_from_response(resp: &super::ChatResponse, pieces: usize) -> Vec<StreamEvent> {
     use super::Part;
-    let mut out = vec![StreamEvent::Start { id: resp.id.clone(), model: resp.model.clone() }];
+    let mut out = vec![StreamEvent::Start {
+        id: resp.id.clone(),
+        model: resp.model.clone(),
+    }];
     let mut index = 0u32;
     for part in &resp.content {
         match part {
             Part::Text { text, .. } => {
                 for piece in split(text, pieces) {
-                    out.push(StreamEvent::TextDelta { index, text: piece.to_string() });
+                    out.push(StreamEvent::TextDelta {
+                        index,
+                        text: piece.to_string(),
+                    });
                 }
             }
-            Part::ToolCall { id, name, arguments, .. } => {
-                out.push(StreamEvent::ToolCallStart { index, id: id.clone(), name: name.clone() });
+            Part::ToolCall {
+                id, name, arguments, ..
+            } => {
+                out.push(StreamEvent::ToolCallStart {
+                    index,
+                    id: id.clone(),
+                    name: name.clone(),
+                });
                 for piece in split(arguments, 2) {
-                    out.push(StreamEvent::ToolCallDelta { index, arguments: piece.to_string() });
+                    out.push(StreamEvent::ToolCallDelta {
+                        index,
+                        arguments: piece.to_string(),
+                    });
                 }
             }
             Part::Thinking { text, signature } => {
                 for piece in split(text, pieces) {
-                    out.push(StreamEvent::ThinkingDelta { index, text: piece.to_string() });
+                    out.push(StreamEvent::ThinkingDelta {
+                        index,
+                        text: piece.to_string(),
+                    });
                 }
                 if let Some(s) = signature {
-                    out.push(StreamEvent::ThinkingSignature { index, signature: s.clone() });
+                    out.push(StreamEvent::ThinkingSignature {
+                        index,
+                        signature: s.clone(),
+                    });
                 }
             }
             _ => continue,
@@ -115,7 +136,10 @@ pub fn events_from_response(resp: &super::ChatResponse, pieces: usize) -> Vec<St
         index += 1;
     }
     out.push(StreamEvent::Usage(resp.usage));
-    out.push(StreamEvent::Finish { reason: resp.finish.clone(), stop_sequence: resp.stop_sequence.clone() });
+    out.push(StreamEvent::Finish {
+        reason: resp.finish.clone(),
+        stop_sequence: resp.stop_sequence.clone(),
+    });
     out
 }
 
@@ -151,15 +175,30 @@ mod tests {
             model: "m".into(),
             content: vec![
                 Part::text("héllo world"),
-                Part::ToolCall { id: "c".into(), name: "f".into(), arguments: r#"{"a":1}"#.into(), signature: None },
+                Part::ToolCall {
+                    id: "c".into(),
+                    name: "f".into(),
+                    arguments: r#"{"a":1}"#.into(),
+                    signature: None,
+                },
             ],
             finish: FinishReason::ToolCalls,
-            usage: Usage { input: 3, output: 4, ..Default::default() },
+            usage: Usage {
+                input: 3,
+                output: 4,
+                ..Default::default()
+            },
             stop_sequence: None,
             created: 0,
         };
         let ev = events_from_response(&resp, 3);
-        assert_eq!(ev[0], StreamEvent::Start { id: "r".into(), model: "m".into() });
+        assert_eq!(
+            ev[0],
+            StreamEvent::Start {
+                id: "r".into(),
+                model: "m".into()
+            }
+        );
         let text: String = ev
             .iter()
             .filter_map(|e| match e {
@@ -177,6 +216,12 @@ mod tests {
             .collect();
         assert_eq!(args, r#"{"a":1}"#);
         assert!(ev.contains(&StreamEvent::BlockStop { index: 0 }) && ev.contains(&StreamEvent::BlockStop { index: 1 }));
-        assert_eq!(ev.last(), Some(&StreamEvent::Finish { reason: FinishReason::ToolCalls, stop_sequence: None }));
+        assert_eq!(
+            ev.last(),
+            Some(&StreamEvent::Finish {
+                reason: FinishReason::ToolCalls,
+                stop_sequence: None
+            })
+        );
     }
 }
