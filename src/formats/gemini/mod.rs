@@ -10,12 +10,13 @@ mod error;
 mod request;
 mod response;
 pub mod types;
+mod write;
 
 pub use error::{decode_error, encode_error, status_name};
 pub use request::{decode_request, encode_request};
 pub use response::{decode_response, encode_response};
 
-use crate::canonical::{ConvertError, Extra, ImageSource, Json, Part, ToolResultContent};
+use crate::canonical::{ConvertError, Extra, ImageSource, Json, JsonPath, Part, ToolResultContent};
 use crate::formats::Format;
 use sonic_rs::{JsonContainerTrait, JsonValueMutTrait, JsonValueTrait};
 
@@ -140,8 +141,8 @@ pub(crate) fn str_field<'a>(v: &'a Json, name: &str) -> Option<&'a str> {
 }
 
 /// A required string field, or a ConvertError naming `path.name`.
-pub(crate) fn req_str<'a>(v: &'a Json, name: &str, path: &str) -> Result<&'a str, ConvertError> {
-    str_field(v, name).ok_or_else(|| ConvertError::new(format!("{path}.{name}"), "expected a string"))
+pub(crate) fn req_str<'a>(v: &'a Json, name: &str, path: &JsonPath<'_>) -> Result<&'a str, ConvertError> {
+    str_field(v, name).ok_or_else(|| ConvertError::new(path.key(name), "expected a string"))
 }
 
 /// An empty JSON object.
@@ -263,13 +264,13 @@ const SIGNATURE: &str = "thoughtSignature";
 const MIME: &str = "mimeType";
 
 /// One Gemini `Part` -> canonical. `path` names the part for errors.
-pub(crate) fn decode_part(p: &Json, path: &str, ids: &mut CallIds) -> Result<Part, ConvertError> {
+pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> Result<Part, ConvertError> {
     if !p.is_object() {
         return Err(ConvertError::new(path, "a part must be an object"));
     }
     let signature = str_field(p, SIGNATURE).map(str::to_string);
     if let Some(fc) = field(p, "functionCall") {
-        let name = req_str(fc, "name", &format!("{path}.functionCall"))?;
+        let name = req_str(fc, "name", &path.key("functionCall"))?;
         let args = match field(fc, "args") {
             Some(a) => sonic_rs::to_string(a).unwrap_or_else(|_| "{}".into()),
             None => "{}".into(),
@@ -282,7 +283,7 @@ pub(crate) fn decode_part(p: &Json, path: &str, ids: &mut CallIds) -> Result<Par
         });
     }
     if let Some(fr) = field(p, "functionResponse") {
-        let fpath = format!("{path}.functionResponse");
+        let fpath = path.key("functionResponse");
         let name = req_str(fr, "name", &fpath)?;
         let id = ids.result(str_field(fr, "id"), name);
         let mut content = Vec::new();
@@ -312,8 +313,9 @@ pub(crate) fn decode_part(p: &Json, path: &str, ids: &mut CallIds) -> Result<Par
             None => content.push(ToolResultContent::Json(obj())),
         }
         if let Some(parts) = field(fr, "parts").and_then(|x| x.as_array()) {
+            let ppath = fpath.key("parts");
             for (i, fp) in parts.iter().enumerate() {
-                let ppath = format!("{fpath}.parts[{i}]");
+                let ppath = ppath.index(i);
                 match decode_part(fp, &ppath, ids)? {
                     Part::Image { source, .. } => content.push(ToolResultContent::Image(source)),
                     Part::Text { text, .. } => content.push(ToolResultContent::Text(text)),
@@ -329,11 +331,11 @@ pub(crate) fn decode_part(p: &Json, path: &str, ids: &mut CallIds) -> Result<Par
         });
     }
     if let Some(d) = field(p, "inlineData") {
-        let ipath = format!("{path}.inlineData");
+        let ipath = path.key("inlineData");
         let mime = req_str(d, MIME, &ipath)?;
         if !mime.starts_with("image/") {
             return Err(ConvertError::new(
-                format!("{ipath}.{MIME}"),
+                ipath.key(MIME),
                 format!("unsupported inline data type {mime:?} (only image/* is translated)"),
             ));
         }
@@ -346,7 +348,7 @@ pub(crate) fn decode_part(p: &Json, path: &str, ids: &mut CallIds) -> Result<Par
         });
     }
     if let Some(d) = field(p, "fileData") {
-        let fpath = format!("{path}.fileData");
+        let fpath = path.key("fileData");
         let uri = req_str(d, "fileUri", &fpath)?;
         let mime = str_field(d, MIME);
         let is_image = match mime {
@@ -355,7 +357,7 @@ pub(crate) fn decode_part(p: &Json, path: &str, ids: &mut CallIds) -> Result<Par
         };
         if !is_image {
             return Err(ConvertError::new(
-                format!("{fpath}.{MIME}"),
+                fpath.key(MIME),
                 "unsupported file data type (only images are translated)",
             ));
         }
@@ -373,7 +375,7 @@ pub(crate) fn decode_part(p: &Json, path: &str, ids: &mut CallIds) -> Result<Par
     if let Some(t) = field(p, "text") {
         let text = t
             .as_str()
-            .ok_or_else(|| ConvertError::new(format!("{path}.text"), "expected a string"))?;
+            .ok_or_else(|| ConvertError::new(path.key("text"), "expected a string"))?;
         if thought {
             return Ok(Part::Thinking {
                 text: text.to_string(),
@@ -417,27 +419,40 @@ pub(crate) fn decode_part(p: &Json, path: &str, ids: &mut CallIds) -> Result<Par
     ))
 }
 
-/// Canonical part -> Gemini `Part` JSON. `tool_name` resolves a tool result's function name
-/// (Gemini matches results to calls by name). Returns None for parts Gemini cannot carry and
-/// that are not content (Anthropic redacted thinking: opaque data only its issuer can read).
-pub(crate) fn encode_part(
+/// Canonical part -> Gemini `Part` JSON, appended to `buf`. `tool_name` resolves a tool result's
+/// function name (Gemini matches results to calls by name); `call_id` is written as
+/// `functionCall.id` (responses only). Returns false, writing nothing, for parts Gemini cannot
+/// carry and that are not content (Anthropic redacted thinking: opaque data only its issuer can
+/// read). On error `buf` may hold a partial part.
+pub(crate) fn encode_part<'r>(
+    buf: &mut Vec<u8>,
     p: &Part,
-    path: &str,
-    tool_name: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<Json>, ConvertError> {
-    let mut out = obj();
+    path: &JsonPath<'_>,
+    call_id: Option<&str>,
+    tool_name: &dyn Fn(&str) -> Option<&'r str>,
+) -> Result<bool, ConvertError> {
     match p {
         Part::Text { text, extra } => {
             let extra = extra.for_target(Format::Gemini);
             if let Some((_, raw)) = extra.iter().find(|(k, _)| k == RAW_PART) {
-                return Ok(Some(raw.clone()));
+                write::value(buf, raw);
+                return Ok(true);
             }
-            set(&mut out, "text", text.as_str());
+            buf.push(b'{');
+            write::key(buf, "text");
+            write::string(buf, text);
             if let Some((_, s)) = extra.iter().find(|(k, _)| k == SIGNATURE) {
-                set(&mut out, SIGNATURE, s.clone());
+                buf.push(b',');
+                write::key(buf, SIGNATURE);
+                write::value(buf, s);
             }
+            buf.push(b'}');
         }
-        Part::Image { source, extra } => encode_image(&mut out, source, extra, path)?,
+        Part::Image { source, extra } => {
+            buf.push(b'{');
+            encode_image(buf, source, extra, path)?;
+            buf.push(b'}');
+        }
         Part::ToolCall {
             name,
             arguments,
@@ -448,21 +463,32 @@ pub(crate) fn encode_part(
                 obj()
             } else {
                 sonic_rs::from_str(arguments)
-                    .map_err(|e| ConvertError::new(format!("{path}.arguments"), format!("not JSON: {e}")))?
+                    .map_err(|e| ConvertError::new(path.key("arguments"), format!("not JSON: {e}")))?
             };
             if !args.is_object() {
                 return Err(ConvertError::new(
-                    format!("{path}.arguments"),
+                    path.key("arguments"),
                     "Gemini function call arguments must be a JSON object",
                 ));
             }
-            let mut fc = obj();
-            set(&mut fc, "name", name.as_str());
-            set(&mut fc, "args", args);
-            set(&mut out, "functionCall", fc);
-            if let Some(s) = signature {
-                set(&mut out, SIGNATURE, s.as_str());
+            buf.extend_from_slice(b"{\"functionCall\":{");
+            write::key(buf, "args");
+            write::value(buf, &args);
+            if let Some(id) = call_id {
+                buf.push(b',');
+                write::key(buf, "id");
+                write::string(buf, id);
             }
+            buf.push(b',');
+            write::key(buf, "name");
+            write::string(buf, name);
+            buf.push(b'}');
+            if let Some(s) = signature {
+                buf.push(b',');
+                write::key(buf, SIGNATURE);
+                write::string(buf, s);
+            }
+            buf.push(b'}');
         }
         Part::ToolResult {
             id,
@@ -471,74 +497,99 @@ pub(crate) fn encode_part(
             is_error,
         } => {
             let name = match name {
-                Some(n) => n.clone(),
+                Some(n) => n.as_str(),
                 None => tool_name(id).ok_or_else(|| {
                     ConvertError::new(
-                        format!("{path}.name"),
+                        path.key("name"),
                         format!("no tool call with id {id:?} precedes this result (Gemini needs the function name)"),
                     )
                 })?,
             };
-            let mut fr = obj();
-            set(&mut fr, "name", name.as_str());
-            set(&mut fr, "response", result_object(content, *is_error));
-            let mut parts = Vec::new();
+            buf.extend_from_slice(b"{\"functionResponse\":{");
+            write::key(buf, "name");
+            write::string(buf, name);
+            let mut first = true;
+            let cpath = path.key("content");
             for (i, c) in content.iter().enumerate() {
                 if let ToolResultContent::Image(src) = c {
-                    let mut ip = obj();
-                    encode_image(&mut ip, src, &Extra::default(), &format!("{path}.content[{i}]"))?;
-                    parts.push(ip);
+                    if first {
+                        buf.push(b',');
+                        write::key(buf, "parts");
+                        buf.push(b'[');
+                    }
+                    write::sep(buf, &mut first);
+                    buf.push(b'{');
+                    encode_image(buf, src, &Extra::default(), &cpath.index(i))?;
+                    buf.push(b'}');
                 }
             }
-            if !parts.is_empty() {
-                set(&mut fr, "parts", Json::from(parts));
+            if !first {
+                buf.push(b']');
             }
-            set(&mut out, "functionResponse", fr);
+            buf.push(b',');
+            write::key(buf, "response");
+            write_result_object(buf, content, *is_error);
+            buf.extend_from_slice(b"}}");
         }
         Part::Thinking { text, signature } => {
-            set(&mut out, "text", text.as_str());
-            set(&mut out, "thought", true);
+            buf.push(b'{');
+            write::key(buf, "text");
+            write::string(buf, text);
+            buf.extend_from_slice(b",\"thought\":true");
             if let Some(s) = signature {
-                set(&mut out, SIGNATURE, s.as_str());
+                buf.push(b',');
+                write::key(buf, SIGNATURE);
+                write::string(buf, s);
             }
+            buf.push(b'}');
         }
         // NOTE: dropped on purpose, see the doc comment.
-        Part::RedactedThinking { .. } => return Ok(None),
+        Part::RedactedThinking { .. } => return Ok(false),
     }
-    Ok(Some(out))
+    Ok(true)
 }
 
-/// Writes `inlineData` (base64) or `fileData` (URL, media type from the Gemini extra or guessed
-/// from the extension) into part object `out`.
-fn encode_image(out: &mut Json, source: &ImageSource, extra: &Extra, path: &str) -> Result<(), ConvertError> {
+/// Writes the `inlineData` (base64) or `fileData` (URL, media type from the Gemini extra or
+/// guessed from the extension) member of a part object. Fails before writing anything.
+fn encode_image(
+    buf: &mut Vec<u8>,
+    source: &ImageSource,
+    extra: &Extra,
+    path: &JsonPath<'_>,
+) -> Result<(), ConvertError> {
     match source {
         ImageSource::Base64 { media_type, data } => {
-            let mut d = obj();
-            set(&mut d, MIME, media_type.as_str());
-            set(&mut d, "data", data.as_str());
-            set(out, "inlineData", d);
+            write::key(buf, "inlineData");
+            buf.push(b'{');
+            write::key(buf, "data");
+            write::string(buf, data);
+            buf.push(b',');
+            write::key(buf, MIME);
+            write::string(buf, media_type);
+            buf.push(b'}');
         }
         ImageSource::Url(url) => {
             let known = extra
                 .for_target(Format::Gemini)
                 .iter()
                 .find(|(k, _)| k == MIME)
-                .and_then(|(_, v)| v.as_str().map(str::to_string));
-            let mime = match known.or_else(|| guess_image_mime(url).map(str::to_string)) {
-                Some(m) => m,
-                None => {
-                    return Err(ConvertError::new(
-                        path,
-                        format!(
+                .and_then(|(_, v)| v.as_str());
+            let Some(mime) = known.or_else(|| guess_image_mime(url)) else {
+                return Err(ConvertError::new(
+                    path,
+                    format!(
                         "cannot tell the image type of {url:?} from its extension (Gemini fileData needs a mimeType)"
                     ),
-                    ))
-                }
+                ));
             };
-            let mut d = obj();
-            set(&mut d, MIME, mime.as_str());
-            set(&mut d, "fileUri", url.as_str());
-            set(out, "fileData", d);
+            write::key(buf, "fileData");
+            buf.push(b'{');
+            write::key(buf, "fileUri");
+            write::string(buf, url);
+            buf.push(b',');
+            write::key(buf, MIME);
+            write::string(buf, mime);
+            buf.push(b'}');
         }
     }
     Ok(())
@@ -546,37 +597,45 @@ fn encode_image(out: &mut Json, source: &ImageSource, extra: &Extra, path: &str)
 
 /// The `functionResponse.response` object for a tool result (Gemini needs an object):
 /// one JSON object as is; text (joined) or other values under `result`; errors under `error`.
-fn result_object(content: &[ToolResultContent], is_error: bool) -> Json {
-    let vals: Vec<&ToolResultContent> = content
-        .iter()
-        .filter(|c| !matches!(c, ToolResultContent::Image(_)))
-        .collect();
-    let inner: Json = match vals.as_slice() {
-        [ToolResultContent::Json(j)] if j.is_object() && !is_error => return j.clone(),
-        [ToolResultContent::Json(j)] => j.clone(),
-        _ if vals.iter().all(|c| matches!(c, ToolResultContent::Text(_))) => {
+fn write_result_object(buf: &mut Vec<u8>, content: &[ToolResultContent], is_error: bool) {
+    let mut vals = content.iter().filter(|c| !matches!(c, ToolResultContent::Image(_)));
+    let (first, second) = (vals.clone().next(), vals.clone().nth(1));
+    if let (Some(ToolResultContent::Json(j)), None) = (first, second) {
+        if j.is_object() && !is_error {
+            write::value(buf, j);
+            return;
+        }
+    }
+    buf.push(b'{');
+    write::key(buf, if is_error { "error" } else { "result" });
+    match (first, second) {
+        (Some(ToolResultContent::Json(j)), None) => write::value(buf, j),
+        (Some(ToolResultContent::Text(t)), None) => write::string(buf, t),
+        (None, _) => write::string(buf, ""),
+        _ if vals.clone().all(|c| matches!(c, ToolResultContent::Text(_))) => {
             let texts: Vec<&str> = vals
-                .iter()
                 .filter_map(|c| match c {
                     ToolResultContent::Text(t) => Some(t.as_str()),
                     _ => None,
                 })
                 .collect();
-            Json::from(texts.join("\n").as_str())
+            write::string(buf, &texts.join("\n"));
         }
-        _ => Json::from(
-            vals.iter()
-                .map(|c| match c {
-                    ToolResultContent::Text(t) => Json::from(t.as_str()),
-                    ToolResultContent::Json(j) => j.clone(),
-                    ToolResultContent::Image(_) => Json::new_null(),
-                })
-                .collect::<Vec<_>>(),
-        ),
-    };
-    let mut o = obj();
-    set(&mut o, if is_error { "error" } else { "result" }, inner);
-    o
+        _ => {
+            buf.push(b'[');
+            let mut first = true;
+            for c in vals.by_ref() {
+                write::sep(buf, &mut first);
+                match c {
+                    ToolResultContent::Text(t) => write::string(buf, t),
+                    ToolResultContent::Json(j) => write::value(buf, j),
+                    ToolResultContent::Image(_) => buf.extend_from_slice(b"null"),
+                }
+            }
+            buf.push(b']');
+        }
+    }
+    buf.push(b'}');
 }
 
 #[cfg(test)]

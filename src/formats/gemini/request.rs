@@ -4,9 +4,10 @@
 //! (`safetySettings`, `cachedContent`, non-function tools, leftover `generationConfig` and
 //! `toolConfig` keys) travel in `ChatRequest.extra` and are merged back when the target is Gemini.
 
+use super::write::{self, SortedObject};
 use super::{camel, decode_part, encode_part, field, merge, obj, openapi_to_json_schema, req_str, set, CallIds};
 use crate::canonical::{
-    ChatRequest, ConvertError, Extra, Json, Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice,
+    ChatRequest, ConvertError, Extra, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice,
 };
 use crate::formats::Format;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -56,14 +57,16 @@ fn decode_contents(v: &Json, ids: &mut CallIds) -> Result<Vec<Message>, ConvertE
         .as_array()
         .ok_or_else(|| ConvertError::new("contents", "expected an array"))?;
     let mut out = Vec::with_capacity(arr.len());
+    let root = JsonPath::ROOT;
+    let cpath = root.key("contents");
     for (i, c) in arr.iter().enumerate() {
-        let path = format!("contents[{i}]");
+        let path = cpath.index(i);
         let role = match field(c, "role").and_then(|r| r.as_str()) {
             None | Some("user") | Some("function") | Some("tool") => Role::User,
             Some("model") | Some("assistant") => Role::Assistant,
             Some(r) => {
                 return Err(ConvertError::new(
-                    format!("{path}.role"),
+                    path.key("role"),
                     format!("unknown role {r:?} (expected user or model)"),
                 ))
             }
@@ -77,7 +80,7 @@ fn decode_contents(v: &Json, ids: &mut CallIds) -> Result<Vec<Message>, ConvertE
 }
 
 /// The `parts` of a `Content` object.
-fn decode_parts(c: &Json, path: &str, ids: &mut CallIds) -> Result<Vec<Part>, ConvertError> {
+fn decode_parts(c: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> Result<Vec<Part>, ConvertError> {
     let Some(parts) = field(c, "parts") else {
         if c.is_object() {
             return Ok(Vec::new());
@@ -86,11 +89,12 @@ fn decode_parts(c: &Json, path: &str, ids: &mut CallIds) -> Result<Vec<Part>, Co
     };
     let parts = parts
         .as_array()
-        .ok_or_else(|| ConvertError::new(format!("{path}.parts"), "expected an array"))?;
+        .ok_or_else(|| ConvertError::new(path.key("parts"), "expected an array"))?;
+    let ppath = path.key("parts");
     parts
         .iter()
         .enumerate()
-        .map(|(j, p)| decode_part(p, &format!("{path}.parts[{j}]"), ids))
+        .map(|(j, p)| decode_part(p, &ppath.index(j), ids))
         .collect()
 }
 
@@ -99,7 +103,7 @@ fn decode_system(v: &Json, ids: &mut CallIds) -> Result<Vec<Part>, ConvertError>
     if let Some(s) = v.as_str() {
         return Ok(vec![Part::text(s)]);
     }
-    decode_parts(v, "systemInstruction", ids)
+    decode_parts(v, &JsonPath::ROOT.key("systemInstruction"), ids)
 }
 
 fn decode_tools(v: &Json, req: &mut ChatRequest) -> Result<(), ConvertError> {
@@ -107,22 +111,27 @@ fn decode_tools(v: &Json, req: &mut ChatRequest) -> Result<(), ConvertError> {
         .as_array()
         .ok_or_else(|| ConvertError::new("tools", "expected an array"))?;
     let mut other_tools = Vec::new();
+    let root = JsonPath::ROOT;
+    let tpath = root.key("tools");
     for (i, t) in arr.iter().enumerate() {
+        let tpath = tpath.index(i);
         let Some(t_obj) = t.as_object() else {
-            return Err(ConvertError::new(format!("tools[{i}]"), "expected an object"));
+            return Err(ConvertError::new(tpath, "expected an object"));
         };
         let mut rest = obj();
         for (k, val) in t_obj.iter() {
-            if camel(k) != "functionDeclarations" {
-                set(&mut rest, &camel(k), val.clone());
+            let key = camel(k);
+            if key != "functionDeclarations" {
+                set(&mut rest, &key, val.clone());
                 continue;
             }
+            let dpath = tpath.key("functionDeclarations");
             let decls = val
                 .as_array()
-                .ok_or_else(|| ConvertError::new(format!("tools[{i}].functionDeclarations"), "expected an array"))?;
+                .ok_or_else(|| ConvertError::new(dpath, "expected an array"))?;
+            req.tools.reserve(decls.len());
             for (j, d) in decls.iter().enumerate() {
-                req.tools
-                    .push(decode_declaration(d, &format!("tools[{i}].functionDeclarations[{j}]"))?);
+                req.tools.push(decode_declaration(d, &dpath.index(j))?);
             }
         }
         if rest.as_object().is_some_and(|o| !o.is_empty()) {
@@ -135,12 +144,12 @@ fn decode_tools(v: &Json, req: &mut ChatRequest) -> Result<(), ConvertError> {
     Ok(())
 }
 
-fn decode_declaration(d: &Json, path: &str) -> Result<Tool, ConvertError> {
+fn decode_declaration(d: &Json, path: &JsonPath<'_>) -> Result<Tool, ConvertError> {
     let name = req_str(d, "name", path)?.to_string();
     let mut tool = Tool {
         name,
         description: None,
-        parameters: sonic_rs::json!({"type": "object", "properties": {}}),
+        parameters: Json::new_null(),
         extra: Extra::new(Format::Gemini),
     };
     let mut json_schema = None;
@@ -158,6 +167,8 @@ fn decode_declaration(d: &Json, path: &str) -> Result<Tool, ConvertError> {
         tool.parameters = s.clone();
     } else if let Some(s) = openapi.filter(|s| !s.is_null()) {
         tool.parameters = openapi_to_json_schema(s);
+    } else {
+        tool.parameters = sonic_rs::json!({"type": "object", "properties": {}});
     }
     Ok(tool)
 }
@@ -196,13 +207,13 @@ fn decode_tool_config(v: &Json, req: &mut ChatRequest) -> Result<(), ConvertErro
     Ok(())
 }
 
-fn num(v: &Json, path: &str) -> Result<f64, ConvertError> {
+fn num(v: &Json, path: &JsonPath<'_>) -> Result<f64, ConvertError> {
     v.as_f64()
         .filter(|f| f.is_finite())
         .ok_or_else(|| ConvertError::new(path, "expected a number"))
 }
 
-fn count(v: &Json, path: &str) -> Result<u32, ConvertError> {
+fn count(v: &Json, path: &JsonPath<'_>) -> Result<u32, ConvertError> {
     let f = num(v, path)?;
     if f < 0.0 {
         return Err(ConvertError::new(path, "must not be negative"));
@@ -218,12 +229,14 @@ fn decode_generation_config(v: &Json, req: &mut ChatRequest) -> Result<(), Conve
     let mut mime: Option<&str> = None;
     let mut json_schema: Option<&Json> = None;
     let mut openapi_schema: Option<&Json> = None;
+    let root = JsonPath::ROOT;
+    let gpath = root.key("generationConfig");
     for (k, val) in o.iter() {
         if val.is_null() {
             continue;
         }
         let key = camel(k);
-        let path = format!("generationConfig.{key}");
+        let path = gpath.key(&key);
         match key.as_ref() {
             "temperature" => req.temperature = Some(num(val, &path)?),
             "topP" => req.top_p = Some(num(val, &path)?),
@@ -234,13 +247,13 @@ fn decode_generation_config(v: &Json, req: &mut ChatRequest) -> Result<(), Conve
             "stopSequences" => {
                 let arr = val
                     .as_array()
-                    .ok_or_else(|| ConvertError::new(&path, "expected an array of strings"))?;
+                    .ok_or_else(|| ConvertError::new(path, "expected an array of strings"))?;
                 req.stop = arr
                     .iter()
                     .map(|s| {
                         s.as_str()
                             .map(str::to_string)
-                            .ok_or_else(|| ConvertError::new(&path, "expected an array of strings"))
+                            .ok_or_else(|| ConvertError::new(path, "expected an array of strings"))
                     })
                     .collect::<Result<_, _>>()?;
             }
@@ -320,183 +333,304 @@ fn tv_iter(v: &Json) -> impl Iterator<Item = (&str, &Json)> {
 
 /// Provider: canonical -> Gemini request body. The model goes in the URL (`request_path`).
 /// NOTE: `parallel_tool_calls` has no Gemini field and is not sent (a hint, not content).
+///
+/// Written straight into bytes (see `write`): members in the order the checks used to run, so
+/// the same error wins, then emitted sorted by key with extras replacing what they name.
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
     let extra = req.extra.for_target(Format::Gemini);
     let extra_get = |name: &str| extra.iter().find(|(k, _)| k == name).map(|(_, v)| v);
-    let mut body = obj();
+    let text_len: usize = req
+        .messages
+        .iter()
+        .flat_map(|m| &m.content)
+        .chain(&req.system)
+        .map(|p| match p {
+            Part::Text { text, .. } | Part::Thinking { text, .. } => text.len() + 32,
+            _ => 128,
+        })
+        .sum();
+    let mut body = SortedObject::with_capacity(text_len + 64 * req.messages.len() + 512);
 
-    let mut contents = Vec::with_capacity(req.messages.len());
-    for (i, m) in req.messages.iter().enumerate() {
-        let lookup = |id: &str| tool_name_for(req, i, id);
-        let mut parts = Vec::with_capacity(m.content.len());
-        for (j, p) in m.content.iter().enumerate() {
-            if let Some(part) = encode_part(p, &format!("messages[{i}].content[{j}]"), &lookup)? {
-                parts.push(part);
-            }
-        }
-        if parts.is_empty() {
-            // NOTE: Gemini rejects a Content with no parts (e.g. only redacted thinking).
-            continue;
-        }
-        let mut c = obj();
-        set(
-            &mut c,
-            "role",
-            match m.role {
-                Role::User => "user",
-                Role::Assistant => "model",
-            },
-        );
-        set(&mut c, "parts", Json::from(parts));
-        contents.push(c);
-    }
-    set(&mut body, "contents", Json::from(contents));
+    body.member("contents", |b| encode_contents(b, req))?;
 
     if !req.system.is_empty() {
-        let mut parts = Vec::new();
-        for (j, p) in req.system.iter().enumerate() {
-            let path = format!("system[{j}]");
-            if !matches!(p, Part::Text { .. }) {
-                return Err(ConvertError::new(path, "Gemini systemInstruction takes text only"));
+        body.member("systemInstruction", |b| {
+            let root = JsonPath::ROOT;
+            let spath = root.key("system");
+            b.extend_from_slice(b"{\"parts\":[");
+            let start = b.len();
+            for (j, p) in req.system.iter().enumerate() {
+                let path = spath.index(j);
+                if !matches!(p, Part::Text { .. }) {
+                    return Err(ConvertError::new(path, "Gemini systemInstruction takes text only"));
+                }
+                let mark = b.len();
+                if b.len() != start {
+                    b.push(b',');
+                }
+                if !encode_part(b, p, &path, None, &|_| None)? {
+                    b.truncate(mark);
+                }
             }
-            if let Some(part) = encode_part(p, &path, &|_| None)? {
-                parts.push(part);
-            }
-        }
-        let mut si = obj();
-        set(&mut si, "parts", Json::from(parts));
-        set(&mut body, "systemInstruction", si);
+            b.extend_from_slice(b"]}");
+            Ok(())
+        })?;
     }
 
-    let mut tools = Vec::new();
-    if !req.tools.is_empty() {
-        let decls: Vec<Json> = req
-            .tools
-            .iter()
-            .map(|t| {
-                let mut d = obj();
-                set(&mut d, "name", t.name.as_str());
-                if let Some(desc) = &t.description {
-                    set(&mut d, "description", desc.as_str());
+    let other_tools = extra_get("tools").and_then(|t| t.as_array());
+    if !req.tools.is_empty() || other_tools.is_some_and(|o| !o.is_empty()) {
+        body.member("tools", |b| {
+            b.push(b'[');
+            let mut first = true;
+            if !req.tools.is_empty() {
+                write::sep(b, &mut first);
+                b.extend_from_slice(b"{\"functionDeclarations\":[");
+                let mut first_decl = true;
+                for t in &req.tools {
+                    write::sep(b, &mut first_decl);
+                    encode_declaration(b, t);
                 }
-                let empty = t.parameters.is_null() || t.parameters.as_object().is_some_and(|o| o.is_empty());
-                if !empty {
-                    set(&mut d, "parametersJsonSchema", t.parameters.clone());
-                }
-                for (k, v) in t.extra.for_target(Format::Gemini) {
-                    set(&mut d, k, v.clone());
-                }
-                d
-            })
-            .collect();
-        let mut fd = obj();
-        set(&mut fd, "functionDeclarations", Json::from(decls));
-        tools.push(fd);
-    }
-    if let Some(other) = extra_get("tools").and_then(|t| t.as_array()) {
-        tools.extend(other.iter().cloned());
-    }
-    if !tools.is_empty() {
-        set(&mut body, "tools", Json::from(tools));
+                b.extend_from_slice(b"]}");
+            }
+            for t in other_tools.into_iter().flat_map(|o| o.iter()) {
+                write::sep(b, &mut first);
+                write::value(b, t);
+            }
+            b.push(b']');
+            Ok::<_, ConvertError>(())
+        })?;
     }
 
-    let mut tool_config = obj();
+    let mut tool_config = Vec::new();
     if let Some(choice) = &req.tool_choice {
-        let mut fcc = obj();
+        tool_config.extend_from_slice(b"{\"functionCallingConfig\":{");
         match choice {
-            ToolChoice::Auto => set(&mut fcc, "mode", "AUTO"),
-            ToolChoice::None => set(&mut fcc, "mode", "NONE"),
-            ToolChoice::Required => set(&mut fcc, "mode", "ANY"),
+            ToolChoice::Auto => tool_config.extend_from_slice(b"\"mode\":\"AUTO\""),
+            ToolChoice::None => tool_config.extend_from_slice(b"\"mode\":\"NONE\""),
+            ToolChoice::Required => tool_config.extend_from_slice(b"\"mode\":\"ANY\""),
             ToolChoice::Named(n) => {
-                set(&mut fcc, "mode", "ANY");
-                set(
-                    &mut fcc,
-                    "allowedFunctionNames",
-                    Json::from(vec![Json::from(n.as_str())]),
-                );
+                tool_config.extend_from_slice(b"\"allowedFunctionNames\":[");
+                write::string(&mut tool_config, n);
+                tool_config.extend_from_slice(b"],\"mode\":\"ANY\"");
             }
         }
-        set(&mut tool_config, "functionCallingConfig", fcc);
+        tool_config.extend_from_slice(b"}}");
     }
-    if let Some(tc) = extra_get("toolConfig") {
-        merge(&mut tool_config, tc);
-    }
-    if tool_config.as_object().is_some_and(|o| !o.is_empty()) {
-        set(&mut body, "toolConfig", tool_config);
+    if let Some(merged) = merged_with_extra(&tool_config, extra_get("toolConfig")) {
+        body.member("toolConfig", |b| {
+            b.extend_from_slice(&merged);
+            Ok::<_, ConvertError>(())
+        })?;
     }
 
-    let mut gc = obj();
-    if let Some(t) = req.temperature {
-        set_f64(&mut gc, "temperature", t);
-    }
-    if let Some(p) = req.top_p {
-        set_f64(&mut gc, "topP", p);
-    }
-    if let Some(k) = req.top_k {
-        set(&mut gc, "topK", k as u64);
-    }
-    if let Some(m) = req.max_tokens {
-        set(&mut gc, "maxOutputTokens", m as u64);
-    }
-    if !req.stop.is_empty() {
-        let stops: Vec<Json> = req.stop.iter().map(|s| Json::from(s.as_str())).collect();
-        set(&mut gc, "stopSequences", Json::from(stops));
-    }
-    if let Some(s) = req.seed {
-        set(&mut gc, "seed", s);
-    }
-    match &req.response_format {
-        Some(ResponseFormat::Text) => set(&mut gc, "responseMimeType", "text/plain"),
-        Some(ResponseFormat::JsonObject) => set(&mut gc, "responseMimeType", "application/json"),
-        Some(ResponseFormat::JsonSchema { schema, .. }) => {
-            set(&mut gc, "responseMimeType", "application/json");
-            set(&mut gc, "responseJsonSchema", schema.clone());
-        }
-        None => {}
-    }
-    if let Some(r) = &req.reasoning {
-        let mut tc = obj();
-        if let Some(b) = r.budget_tokens {
-            set(&mut tc, "thinkingBudget", b as u64);
-        }
-        // Effort maps to Gemini 3's thinkingLevel ("low", "high", ...).
-        if let Some(e) = &r.effort {
-            set(&mut tc, "thinkingLevel", e.as_str());
-        }
-        if tc.as_object().is_some_and(|o| !o.is_empty()) {
-            set(&mut gc, "thinkingConfig", tc);
-        }
-    }
-    if let Some(g) = extra_get("generationConfig") {
-        merge(&mut gc, g);
-    }
-    if gc.as_object().is_some_and(|o| !o.is_empty()) {
-        set(&mut body, "generationConfig", gc);
+    let gc = encode_generation_config(req);
+    if let Some(merged) = merged_with_extra(&gc, extra_get("generationConfig")) {
+        body.member("generationConfig", |b| {
+            b.extend_from_slice(&merged);
+            Ok::<_, ConvertError>(())
+        })?;
     }
 
     for (k, v) in extra {
         if !matches!(k.as_str(), "tools" | "toolConfig" | "generationConfig") {
-            set(&mut body, k, v.clone());
+            body.member(k, |b| {
+                write::value(b, v);
+                Ok::<_, ConvertError>(())
+            })?;
         }
     }
-    sonic_rs::to_vec(&body).map_err(|e| ConvertError::new("", format!("cannot serialize: {e}")))
+    let mut out = Vec::new();
+    body.finish(&mut out);
+    Ok(out)
 }
 
-fn set_f64(o: &mut Json, key: &str, v: f64) {
-    if let Some(n) = Json::new_f64(v) {
-        set(o, key, n);
+/// The `contents` array. A message whose parts all drop out is skipped.
+fn encode_contents(b: &mut Vec<u8>, req: &ChatRequest) -> Result<(), ConvertError> {
+    let root = JsonPath::ROOT;
+    let mpath = root.key("messages");
+    b.push(b'[');
+    let mut first = true;
+    for (i, m) in req.messages.iter().enumerate() {
+        let path = mpath.index(i);
+        let cpath = path.key("content");
+        let lookup = |id: &str| tool_name_for(req, i, id);
+        let mark = b.len();
+        if !first {
+            b.push(b',');
+        }
+        b.extend_from_slice(b"{\"parts\":[");
+        let start = b.len();
+        for (j, p) in m.content.iter().enumerate() {
+            let part_mark = b.len();
+            if b.len() != start {
+                b.push(b',');
+            }
+            if !encode_part(b, p, &cpath.index(j), None, &lookup)? {
+                b.truncate(part_mark);
+            }
+        }
+        if b.len() == start {
+            // NOTE: Gemini rejects a Content with no parts (e.g. only redacted thinking).
+            b.truncate(mark);
+            continue;
+        }
+        b.extend_from_slice(match m.role {
+            Role::User => b"],\"role\":\"user\"}",
+            Role::Assistant => b"],\"role\":\"model\"}",
+        });
+        first = false;
     }
+    b.push(b']');
+    Ok(())
+}
+
+/// One `functionDeclarations` entry.
+fn encode_declaration(b: &mut Vec<u8>, t: &Tool) {
+    let has_params = !(t.parameters.is_null() || t.parameters.as_object().is_some_and(|o| o.is_empty()));
+    let extra = t.extra.for_target(Format::Gemini);
+    if extra.is_empty() {
+        b.push(b'{');
+        if let Some(desc) = &t.description {
+            write::key(b, "description");
+            write::string(b, desc);
+            b.push(b',');
+        }
+        write::key(b, "name");
+        write::string(b, &t.name);
+        if has_params {
+            b.push(b',');
+            write::key(b, "parametersJsonSchema");
+            write::value(b, &t.parameters);
+        }
+        b.push(b'}');
+        return;
+    }
+    // Raw Gemini fields may name (and replace) any member.
+    let mut d = SortedObject::with_capacity(256);
+    let mut member = |k, f: &dyn Fn(&mut Vec<u8>)| {
+        let _ = d.member(k, |b| {
+            f(b);
+            Ok::<_, ConvertError>(())
+        });
+    };
+    member("name", &|b| write::string(b, &t.name));
+    if let Some(desc) = &t.description {
+        member("description", &|b| write::string(b, desc));
+    }
+    if has_params {
+        member("parametersJsonSchema", &|b| write::value(b, &t.parameters));
+    }
+    for (k, v) in extra {
+        member(k, &|b| write::value(b, v));
+    }
+    d.finish(b);
+}
+
+/// The `generationConfig` object from canonical fields (`{}` when none is set). Keys in
+/// sorted order.
+fn encode_generation_config(req: &ChatRequest) -> Vec<u8> {
+    let mut b = Vec::with_capacity(64);
+    b.push(b'{');
+    let mut first = true;
+    let b = &mut b;
+    let mut key = |b: &mut Vec<u8>, k: &str| {
+        write::sep(b, &mut first);
+        write::key(b, k);
+    };
+    if let Some(m) = req.max_tokens {
+        key(b, "maxOutputTokens");
+        write::uint(b, m as u64);
+    }
+    let (mime, schema) = match &req.response_format {
+        Some(ResponseFormat::Text) => (Some("text/plain"), None),
+        Some(ResponseFormat::JsonObject) => (Some("application/json"), None),
+        Some(ResponseFormat::JsonSchema { schema, .. }) => (Some("application/json"), Some(schema)),
+        None => (None, None),
+    };
+    if let Some(s) = schema {
+        key(b, "responseJsonSchema");
+        write::value(b, s);
+    }
+    if let Some(m) = mime {
+        key(b, "responseMimeType");
+        write::string(b, m);
+    }
+    if let Some(s) = req.seed {
+        key(b, "seed");
+        write::int(b, s);
+    }
+    if !req.stop.is_empty() {
+        key(b, "stopSequences");
+        b.push(b'[');
+        let mut first = true;
+        for s in &req.stop {
+            write::sep(b, &mut first);
+            write::string(b, s);
+        }
+        b.push(b']');
+    }
+    if let Some(t) = req.temperature.filter(|t| t.is_finite()) {
+        key(b, "temperature");
+        write::float(b, t);
+    }
+    if let Some(r) = &req.reasoning {
+        if r.budget_tokens.is_some() || r.effort.is_some() {
+            key(b, "thinkingConfig");
+            b.push(b'{');
+            if let Some(n) = r.budget_tokens {
+                write::key(b, "thinkingBudget");
+                write::uint(b, n as u64);
+            }
+            // Effort maps to Gemini 3's thinkingLevel ("low", "high", ...).
+            if let Some(e) = &r.effort {
+                if r.budget_tokens.is_some() {
+                    b.push(b',');
+                }
+                write::key(b, "thinkingLevel");
+                write::string(b, e);
+            }
+            b.push(b'}');
+        }
+    }
+    if let Some(k) = req.top_k {
+        key(b, "topK");
+        write::uint(b, k as u64);
+    }
+    if let Some(p) = req.top_p.filter(|p| p.is_finite()) {
+        key(b, "topP");
+        write::float(b, p);
+    }
+    b.push(b'}');
+    std::mem::take(b)
+}
+
+/// An object written by this encoder (`{...}`), deep-merged with the raw Gemini extra of the
+/// same name (keys already set win), or None when the result is empty. The rare merge goes
+/// through `Value`s; the result is the same bytes as without them.
+fn merged_with_extra(own: &[u8], extra: Option<&Json>) -> Option<Vec<u8>> {
+    let own = if own.is_empty() { b"{}".as_slice() } else { own };
+    let Some(extra) = extra else {
+        return (own != b"{}").then(|| own.to_vec());
+    };
+    let mut v: Json = sonic_rs::from_slice(own).unwrap_or_else(|_| obj());
+    merge(&mut v, extra);
+    if v.as_object().is_none_or(|o| o.is_empty()) {
+        return None;
+    }
+    let mut b = Vec::new();
+    write::value(&mut b, &v);
+    Some(b)
 }
 
 /// The function name of the tool call with `id`, searching backwards from message `before`
 /// (ids may repeat across turns when a Gemini upstream synthesized them).
-fn tool_name_for(req: &ChatRequest, before: usize, id: &str) -> Option<String> {
+fn tool_name_for<'r>(req: &'r ChatRequest, before: usize, id: &str) -> Option<&'r str> {
     req.messages[..req.messages.len().min(before + 1)]
         .iter()
         .rev()
         .flat_map(|m| m.content.iter().rev())
         .find_map(|p| match p {
-            Part::ToolCall { id: cid, name, .. } if cid == id => Some(name.clone()),
+            Part::ToolCall { id: cid, name, .. } if cid == id => Some(name.as_str()),
             _ => None,
         })
 }

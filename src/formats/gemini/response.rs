@@ -4,10 +4,9 @@
 //! count includes it, so canonical `output` = candidates + thoughts and the encoder subtracts
 //! `reasoning` back out; `promptTokenCount` already includes cached tokens (canonical `input`).
 
-use super::types::*;
-use super::{decode_part, encode_part, field, CallIds};
-use crate::canonical::{ChatResponse, ConvertError, FinishReason, Json, Part, Usage};
-use sonic_rs::{JsonContainerTrait, JsonValueMutTrait, JsonValueTrait};
+use super::{decode_part, encode_part, field, write, CallIds};
+use crate::canonical::{ChatResponse, ConvertError, FinishReason, Json, JsonPath, Part, Usage};
+use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 
 /// Gemini `finishReason` -> canonical (tool calls decided by the caller: Gemini says `STOP`).
 pub fn finish_from_gemini(s: &str) -> FinishReason {
@@ -81,15 +80,21 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
     let mut content = Vec::new();
     let candidate = field(&v, "candidates")
         .and_then(|c| c.as_array())
-        .and_then(|c| c.iter().next().cloned());
+        .and_then(|c| c.iter().next());
     let mut finish = FinishReason::Stop;
-    if let Some(c) = &candidate {
+    if let Some(c) = candidate {
         if let Some(parts) = field(c, "content")
             .and_then(|ct| field(ct, "parts"))
             .and_then(|p| p.as_array())
         {
+            let root = JsonPath::ROOT;
+            let cands = root.key("candidates");
+            let c0 = cands.index(0);
+            let ct = c0.key("content");
+            let ppath = ct.key("parts");
+            content.reserve(parts.len());
             for (j, p) in parts.iter().enumerate() {
-                content.push(decode_part(p, &format!("candidates[0].content.parts[{j}]"), &mut ids)?);
+                content.push(decode_part(p, &ppath.index(j), &mut ids)?);
             }
         }
         if let Some(f) = field(c, "finishReason").and_then(|f| f.as_str()) {
@@ -139,55 +144,85 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
 /// Integration: canonical -> Gemini response body (compact, real field order). Tool-call ids
 /// are written only when they are not ones Sluice synthesized (`call_<n>`), so a Gemini client
 /// can echo foreign ids back while Gemini-born calls look as Gemini sends them.
+///
+/// Written straight into bytes, in the field order of `types::GeminiResponse` (which the
+/// integration used to serialize): candidates, usageMetadata, modelVersion, responseId.
 pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
-    let mut parts = Vec::with_capacity(resp.content.len());
+    let text_len: usize = resp
+        .content
+        .iter()
+        .map(|p| match p {
+            Part::Text { text, .. } | Part::Thinking { text, .. } => text.len() + 32,
+            _ => 128,
+        })
+        .sum();
+    let mut b = Vec::with_capacity(text_len + 256 + resp.model.len() + resp.id.len());
+    b.extend_from_slice(b"{\"candidates\":[{");
+    b.extend_from_slice(b"\"content\":{\"parts\":[");
+    let start = b.len();
+    let root = JsonPath::ROOT;
+    let cpath = root.key("content");
     for (j, p) in resp.content.iter().enumerate() {
+        let mark = b.len();
+        if b.len() != start {
+            b.push(b',');
+        }
+        let call_id = match p {
+            Part::ToolCall { id, .. } if !is_synthesized(id) => Some(id.as_str()),
+            _ => None,
+        };
         // Responses hold no tool results, so no name lookup is needed.
-        match encode_part(p, &format!("content[{j}]"), &|_| None) {
-            Ok(Some(mut part)) => {
-                if let Part::ToolCall { id, .. } = p {
-                    if !is_synthesized(id) {
-                        if let Some(fc) = part.as_object_mut().and_then(|o| o.get_mut(&"functionCall")) {
-                            super::set(fc, "id", id.as_str());
-                        }
-                    }
-                }
-                parts.push(part)
-            }
-            Ok(None) => {}
-            // An image URL whose type cannot be told: fall back to the URL as text.
+        match encode_part(&mut b, p, &cpath.index(j), call_id, &|_| None) {
+            Ok(true) => {}
+            Ok(false) => b.truncate(mark),
             Err(_) => {
+                b.truncate(mark);
+                // An image URL whose type cannot be told: fall back to the URL as text.
                 if let Part::Image {
                     source: crate::canonical::ImageSource::Url(u),
                     ..
                 } = p
                 {
-                    let mut t = super::obj();
-                    super::set(&mut t, "text", u.as_str());
-                    parts.push(t);
+                    if b.len() != start {
+                        b.push(b',');
+                    }
+                    b.extend_from_slice(b"{\"text\":");
+                    write::string(&mut b, u);
+                    b.push(b'}');
                 }
             }
         }
     }
+    if b.len() == start {
+        // Nothing generated (e.g. blocked by safety): no `content`.
+        b.truncate(start - b"\"content\":{\"parts\":[".len());
+    } else {
+        b.extend_from_slice(b"],\"role\":\"model\"},");
+    }
+    b.extend_from_slice(b"\"finishReason\":");
+    write::string(&mut b, finish_to_gemini(&resp.finish));
+    b.extend_from_slice(b",\"index\":0}],\"usageMetadata\":{\"promptTokenCount\":");
     let u = &resp.usage;
     let candidates_tokens = u.output.saturating_sub(u.reasoning);
-    let out = GeminiResponse {
-        candidates: vec![GeminiCandidate {
-            content: (!parts.is_empty()).then_some(GeminiContent { parts, role: "model" }),
-            finish_reason: finish_to_gemini(&resp.finish),
-            index: 0,
-        }],
-        usage_metadata: GeminiUsage {
-            prompt_token_count: u.input,
-            candidates_token_count: candidates_tokens,
-            total_token_count: u.input + candidates_tokens + u.reasoning,
-            cached_content_token_count: (u.cache_read > 0).then_some(u.cache_read),
-            thoughts_token_count: (u.reasoning > 0).then_some(u.reasoning),
-        },
-        model_version: &resp.model,
-        response_id: &resp.id,
-    };
-    sonic_rs::to_vec(&out).unwrap_or_default()
+    write::uint(&mut b, u.input);
+    b.extend_from_slice(b",\"candidatesTokenCount\":");
+    write::uint(&mut b, candidates_tokens);
+    b.extend_from_slice(b",\"totalTokenCount\":");
+    write::uint(&mut b, u.input + candidates_tokens + u.reasoning);
+    if u.cache_read > 0 {
+        b.extend_from_slice(b",\"cachedContentTokenCount\":");
+        write::uint(&mut b, u.cache_read);
+    }
+    if u.reasoning > 0 {
+        b.extend_from_slice(b",\"thoughtsTokenCount\":");
+        write::uint(&mut b, u.reasoning);
+    }
+    b.extend_from_slice(b"},\"modelVersion\":");
+    write::string(&mut b, &resp.model);
+    b.extend_from_slice(b",\"responseId\":");
+    write::string(&mut b, &resp.id);
+    b.push(b'}');
+    b
 }
 
 /// Whether `id` has the `call_<n>` shape the decoders synthesize.

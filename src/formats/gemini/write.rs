@@ -1,0 +1,94 @@
+//! Direct JSON writing for the Gemini encoders.
+//!
+//! The encoders used to build `sonic_rs::Value` trees (a sorted map per object, an allocation per
+//! key and value) and serialize them; they now write bytes into one buffer. The output stays
+//! byte-identical to what serializing those trees gave: compact, object keys in byte order (the
+//! crate enables sonic-rs `sort_keys`), a repeated key keeping its last value, strings and numbers
+//! escaped and formatted by sonic-rs itself. Fixed-shape objects are written with their keys in
+//! sorted order by hand; objects whose keys come from raw extras go through `SortedObject`.
+
+use crate::canonical::Json;
+
+/// A JSON string, escaped exactly as sonic-rs serializes it.
+pub(crate) fn string(buf: &mut Vec<u8>, s: &str) {
+    // Writing into a Vec cannot fail.
+    let _ = sonic_rs::to_writer(&mut *buf, s);
+}
+
+/// A raw JSON value (keys sorted by sonic-rs).
+pub(crate) fn value(buf: &mut Vec<u8>, v: &Json) {
+    let _ = sonic_rs::to_writer(&mut *buf, v);
+}
+
+/// `"key":` for a key that needs no escaping (the encoders' own literal keys).
+pub(crate) fn key(buf: &mut Vec<u8>, k: &str) {
+    buf.push(b'"');
+    buf.extend_from_slice(k.as_bytes());
+    buf.extend_from_slice(b"\":");
+}
+
+pub(crate) fn uint(buf: &mut Vec<u8>, n: u64) {
+    buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+pub(crate) fn int(buf: &mut Vec<u8>, n: i64) {
+    buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+/// A finite float as sonic-rs formats it (callers skip non-finite values, which a `Value`
+/// cannot hold).
+pub(crate) fn float(buf: &mut Vec<u8>, f: f64) {
+    let _ = sonic_rs::to_writer(&mut *buf, &f);
+}
+
+/// A comma before every array element or object member but the first.
+pub(crate) fn sep(buf: &mut Vec<u8>, first: &mut bool) {
+    if !*first {
+        buf.push(b',');
+    }
+    *first = false;
+}
+
+/// An object whose members are written in any order and emitted sorted by key, as sonic-rs
+/// serializes a `Value` object built with the same inserts (a later insert of a key replaces the
+/// earlier value). Member values go to a scratch buffer first, then are copied out in order.
+pub(crate) struct SortedObject<'k> {
+    scratch: Vec<u8>,
+    members: Vec<(&'k str, usize, usize)>,
+}
+
+impl<'k> SortedObject<'k> {
+    pub(crate) fn with_capacity(bytes: usize) -> Self {
+        SortedObject {
+            scratch: Vec::with_capacity(bytes),
+            members: Vec::with_capacity(8),
+        }
+    }
+
+    /// Writes the value of member `key` with `f`.
+    pub(crate) fn member<E>(&mut self, key: &'k str, f: impl FnOnce(&mut Vec<u8>) -> Result<(), E>) -> Result<(), E> {
+        let start = self.scratch.len();
+        f(&mut self.scratch)?;
+        self.members.push((key, start, self.scratch.len()));
+        Ok(())
+    }
+
+    /// Appends `{...}` to `out`.
+    pub(crate) fn finish(mut self, out: &mut Vec<u8>) {
+        // Stable: equal keys stay in insertion order, and the last of a run wins.
+        self.members.sort_by(|a, b| a.0.cmp(b.0));
+        out.reserve(self.scratch.len() + 16 * self.members.len());
+        out.push(b'{');
+        let mut first = true;
+        for (i, &(k, start, end)) in self.members.iter().enumerate() {
+            if self.members.get(i + 1).is_some_and(|next| next.0 == k) {
+                continue;
+            }
+            sep(out, &mut first);
+            string(out, k);
+            out.push(b':');
+            out.extend_from_slice(&self.scratch[start..end]);
+        }
+        out.push(b'}');
+    }
+}
