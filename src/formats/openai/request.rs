@@ -8,8 +8,8 @@
 
 use super::types::*;
 use crate::canonical::{
-    parse_data_url, ChatRequest, ConvertError, Extra, ImageSource, Json, Message, Part, Reasoning, ResponseFormat,
-    Role, Tool, ToolChoice, ToolResultContent,
+    parse_data_url, ChatRequest, ConvertError, Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning,
+    ResponseFormat, Role, Tool, ToolChoice, ToolResultContent,
 };
 use crate::formats::Format;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -44,21 +44,21 @@ fn err(field: impl Into<String>, message: impl Into<String>) -> ConvertError {
     ConvertError::new(field, message)
 }
 
-fn str_of<'v>(v: &'v Json, field: &str) -> Result<&'v str, ConvertError> {
+fn str_of<'v>(v: &'v Json, field: &JsonPath<'_>) -> Result<&'v str, ConvertError> {
     v.as_str().ok_or_else(|| err(field, "must be a string"))
 }
 
-fn u32_of(v: &Json, field: &str) -> Result<u32, ConvertError> {
+fn u32_of(v: &Json, field: &JsonPath<'_>) -> Result<u32, ConvertError> {
     v.as_u64()
         .and_then(|n| u32::try_from(n).ok())
         .ok_or_else(|| err(field, "must be a non-negative integer below 2^32"))
 }
 
-fn f64_of(v: &Json, field: &str) -> Result<f64, ConvertError> {
+fn f64_of(v: &Json, field: &JsonPath<'_>) -> Result<f64, ConvertError> {
     v.as_f64().ok_or_else(|| err(field, "must be a number"))
 }
 
-fn bool_of(v: &Json, field: &str) -> Result<bool, ConvertError> {
+fn bool_of(v: &Json, field: &JsonPath<'_>) -> Result<bool, ConvertError> {
     v.as_bool().ok_or_else(|| err(field, "must be a boolean"))
 }
 
@@ -74,20 +74,21 @@ pub fn decode_request(body: &[u8], _path_model: Option<&str>, _stream: bool) -> 
     let mut model = None;
     let mut messages = None;
     let (mut max_tokens, mut max_completion_tokens) = (None, None);
+    let root = JsonPath::ROOT;
     for (key, val) in obj.iter() {
         // OpenAI treats an explicit null like an absent optional parameter.
         if val.is_null() && KNOWN_FIELDS.contains(&key) {
             continue;
         }
         match key {
-            "model" => model = Some(str_of(val, "model")?.to_string()),
+            "model" => model = Some(str_of(val, &root.key("model"))?.to_string()),
             "messages" => messages = Some(val),
-            "max_tokens" => max_tokens = Some(u32_of(val, "max_tokens")?),
-            "max_completion_tokens" => max_completion_tokens = Some(u32_of(val, "max_completion_tokens")?),
-            "temperature" => req.temperature = Some(f64_of(val, "temperature")?),
-            "top_p" => req.top_p = Some(f64_of(val, "top_p")?),
+            "max_tokens" => max_tokens = Some(u32_of(val, &root.key("max_tokens"))?),
+            "max_completion_tokens" => max_completion_tokens = Some(u32_of(val, &root.key("max_completion_tokens"))?),
+            "temperature" => req.temperature = Some(f64_of(val, &root.key("temperature"))?),
+            "top_p" => req.top_p = Some(f64_of(val, &root.key("top_p"))?),
             // Not an OpenAI field, but vLLM-style clients send it; it means the same everywhere.
-            "top_k" => req.top_k = Some(u32_of(val, "top_k")?),
+            "top_k" => req.top_k = Some(u32_of(val, &root.key("top_k"))?),
             "seed" => req.seed = Some(val.as_i64().ok_or_else(|| err("seed", "must be an integer"))?),
             "stop" => req.stop = decode_stop(val)?,
             "n" => {
@@ -98,20 +99,20 @@ pub fn decode_request(body: &[u8], _path_model: Option<&str>, _stream: bool) -> 
                     ));
                 }
             }
-            "stream" => req.stream = bool_of(val, "stream")?,
+            "stream" => req.stream = bool_of(val, &root.key("stream"))?,
             "stream_options" => {
                 if let Some(u) = val.get("include_usage").filter(|u| !u.is_null()) {
-                    req.include_usage = bool_of(u, "stream_options.include_usage")?;
+                    req.include_usage = bool_of(u, &root.key("stream_options").key("include_usage"))?;
                 }
             }
             "tools" => req.tools = decode_tools(val)?,
             "tool_choice" => req.tool_choice = Some(decode_tool_choice(val)?),
-            "parallel_tool_calls" => req.parallel_tool_calls = Some(bool_of(val, "parallel_tool_calls")?),
+            "parallel_tool_calls" => req.parallel_tool_calls = Some(bool_of(val, &root.key("parallel_tool_calls"))?),
             "response_format" => req.response_format = Some(decode_response_format(val)?),
             "reasoning_effort" => {
                 req.reasoning = Some(Reasoning {
                     budget_tokens: None,
-                    effort: Some(str_of(val, "reasoning_effort")?.to_string()),
+                    effort: Some(str_of(val, &root.key("reasoning_effort"))?.to_string()),
                 })
             }
             _ => req.extra.push(key, val.clone()),
@@ -135,52 +136,59 @@ fn decode_stop(v: &Json) -> Result<Vec<String>, ConvertError> {
         .ok_or_else(|| err("stop", "must be a string or an array of strings"))?;
     arr.iter()
         .enumerate()
-        .map(|(i, s)| str_of(s, &format!("stop[{i}]")).map(str::to_string))
+        .map(|(i, s)| str_of(s, &JsonPath::ROOT.key("stop").index(i)).map(str::to_string))
         .collect()
 }
 
 fn decode_tools(v: &Json) -> Result<Vec<Tool>, ConvertError> {
     let arr = v.as_array().ok_or_else(|| err("tools", "must be an array"))?;
     let mut tools = Vec::with_capacity(arr.len());
+    let tools_path = JsonPath::ROOT.key("tools");
     for (i, t) in arr.iter().enumerate() {
-        let path = format!("tools[{i}]");
+        let path = tools_path.index(i);
         let kind = t.get("type").and_then(|k| k.as_str()).unwrap_or("function");
         if kind != "function" {
             return Err(err(
-                format!("{path}.type"),
+                path.key("type"),
                 format!("tool type '{kind}' cannot be translated (only 'function')"),
             ));
         }
         let f = t
             .get("function")
             .and_then(|f| f.as_object())
-            .ok_or_else(|| err(format!("{path}.function"), "required object"))?;
+            .ok_or_else(|| err(path.key("function"), "required object"))?;
         let mut tool = Tool {
             name: String::new(),
             description: None,
-            // OpenAI allows a function without parameters: it takes none.
-            parameters: sonic_rs::json!({"type": "object", "properties": {}}),
+            parameters: Json::default(),
             extra: Extra::new(Format::OpenAi),
         };
+        let mut parameters = None;
         let mut named = false;
+        let fpath = path.key("function");
         for (k, val) in f.iter() {
             match k {
                 "name" => {
-                    tool.name = str_of(val, &format!("{path}.function.name"))?.to_string();
+                    tool.name = str_of(val, &fpath.key("name"))?.to_string();
                     named = true;
                 }
                 "description" if !val.is_null() => {
-                    tool.description = Some(str_of(val, &format!("{path}.function.description"))?.to_string())
+                    tool.description = Some(str_of(val, &fpath.key("description"))?.to_string())
                 }
-                "parameters" if !val.is_null() => tool.parameters = val.clone(),
+                "parameters" if !val.is_null() => parameters = Some(val),
                 "description" | "parameters" => {}
                 // `strict` and anything newer: applied back only to OpenAI targets.
                 _ => tool.extra.push(k, val.clone()),
             }
         }
         if !named {
-            return Err(err(format!("{path}.function.name"), "required"));
+            return Err(err(fpath.key("name"), "required"));
         }
+        tool.parameters = match parameters {
+            Some(p) => p.clone(),
+            // OpenAI allows a function without parameters: it takes none.
+            None => sonic_rs::json!({"type": "object", "properties": {}}),
+        };
         tools.push(tool);
     }
     Ok(tools)
@@ -244,29 +252,68 @@ enum Open {
     ToolTurn,
 }
 
+/// The fields of one message that the decoder reads, found in one pass over its keys (a lookup
+/// per field scanned the object again each time). Of duplicate keys the first wins, as with `get`.
+#[derive(Default)]
+struct MessageFields<'v> {
+    role: Option<&'v Json>,
+    content: Option<&'v Json>,
+    reasoning_content: Option<&'v Json>,
+    refusal: Option<&'v Json>,
+    function_call: Option<&'v Json>,
+    tool_calls: Option<&'v Json>,
+    tool_call_id: Option<&'v Json>,
+}
+
+impl<'v> MessageFields<'v> {
+    fn of(m: &'v Json) -> MessageFields<'v> {
+        let mut f = MessageFields::default();
+        if let Some(obj) = m.as_object() {
+            for (k, v) in obj.iter() {
+                let slot = match k {
+                    "role" => &mut f.role,
+                    "content" => &mut f.content,
+                    "reasoning_content" => &mut f.reasoning_content,
+                    "refusal" => &mut f.refusal,
+                    "function_call" => &mut f.function_call,
+                    "tool_calls" => &mut f.tool_calls,
+                    "tool_call_id" => &mut f.tool_call_id,
+                    _ => continue,
+                };
+                if slot.is_none() {
+                    *slot = Some(v);
+                }
+            }
+        }
+        f
+    }
+}
+
 fn decode_messages(arr: &sonic_rs::Array, req: &mut ChatRequest) -> Result<(), ConvertError> {
     let mut open = Open::Nothing;
     // Tool-call id -> tool name, so tool results carry the name (Gemini needs it).
-    let mut call_names: HashMap<String, String> = HashMap::new();
+    let mut call_names: HashMap<&str, &str> = HashMap::new();
+    let messages_path = JsonPath::ROOT.key("messages");
     for (i, m) in arr.iter().enumerate() {
-        let path = format!("messages[{i}]");
-        let role = m
-            .get("role")
+        let path = messages_path.index(i);
+        let fields = MessageFields::of(m);
+        let role = fields
+            .role
             .and_then(|r| r.as_str())
-            .ok_or_else(|| err(format!("{path}.role"), "required string"))?;
+            .ok_or_else(|| err(path.key("role"), "required string"))?;
         // NOTE: the optional per-message `name` (participant name) has no canonical home and is
         // not carried; no other format has it.
-        let content = m.get("content").filter(|c| !c.is_null());
+        let content = fields.content.filter(|c| !c.is_null());
         match role {
             // NOTE: a system/developer message in the middle of the conversation is hoisted into
             // the system prompt (canonical has one system prompt, as Anthropic/Gemini/Bedrock do).
             "system" | "developer" => {
-                let c = content.ok_or_else(|| err(format!("{path}.content"), "required"))?;
-                decode_text_content(c, &format!("{path}.content"), &mut req.system)?;
+                let c = content.ok_or_else(|| err(path.key("content"), "required"))?;
+                decode_text_content(c, &path.key("content"), &mut req.system)?;
             }
             "user" => {
-                let c = content.ok_or_else(|| err(format!("{path}.content"), "required"))?;
-                let parts = decode_user_content(c, &format!("{path}.content"))?;
+                let c = content.ok_or_else(|| err(path.key("content"), "required"))?;
+                let parts = decode_user_content(c, &path.key("content"))?;
                 match req.messages.last_mut() {
                     // The inverse of encoding: tool results then text form one user turn.
                     Some(last) if open == Open::ToolTurn => last.content.extend(parts),
@@ -278,7 +325,7 @@ fn decode_messages(arr: &sonic_rs::Array, req: &mut ChatRequest) -> Result<(), C
                 open = Open::Nothing;
             }
             "assistant" => {
-                let parts = decode_assistant(m, &path, &mut call_names)?;
+                let parts = decode_assistant(&fields, &path, &mut call_names)?;
                 // NOTE: an assistant message with nothing in it carries nothing; it is skipped.
                 if !parts.is_empty() {
                     req.messages.push(Message {
@@ -289,17 +336,17 @@ fn decode_messages(arr: &sonic_rs::Array, req: &mut ChatRequest) -> Result<(), C
                 open = Open::Nothing;
             }
             "tool" => {
-                let id = m
-                    .get("tool_call_id")
+                let id = fields
+                    .tool_call_id
                     .and_then(|x| x.as_str())
-                    .ok_or_else(|| err(format!("{path}.tool_call_id"), "required string"))?;
+                    .ok_or_else(|| err(path.key("tool_call_id"), "required string"))?;
                 let mut texts = Vec::new();
                 if let Some(c) = content {
-                    decode_text_content(c, &format!("{path}.content"), &mut texts)?;
+                    decode_text_content(c, &path.key("content"), &mut texts)?;
                 }
                 let result = Part::ToolResult {
                     id: id.to_string(),
-                    name: call_names.get(id).cloned(),
+                    name: call_names.get(id).map(|n| n.to_string()),
                     content: texts
                         .into_iter()
                         .filter_map(|p| match p {
@@ -321,18 +368,18 @@ fn decode_messages(arr: &sonic_rs::Array, req: &mut ChatRequest) -> Result<(), C
             }
             "function" => {
                 return Err(err(
-                    format!("{path}.role"),
+                    path.key("role"),
                     "the legacy 'function' role cannot be translated; use tool messages",
                 ))
             }
-            other => return Err(err(format!("{path}.role"), format!("unknown role '{other}'"))),
+            other => return Err(err(path.key("role"), format!("unknown role '{other}'"))),
         }
     }
     Ok(())
 }
 
 /// A string, or an array of `text` parts (system, developer and tool messages).
-fn decode_text_content(c: &Json, path: &str, out: &mut Vec<Part>) -> Result<(), ConvertError> {
+fn decode_text_content(c: &Json, path: &JsonPath<'_>, out: &mut Vec<Part>) -> Result<(), ConvertError> {
     if let Some(s) = c.as_str() {
         out.push(Part::text(s));
         return Ok(());
@@ -341,15 +388,15 @@ fn decode_text_content(c: &Json, path: &str, out: &mut Vec<Part>) -> Result<(), 
         .as_array()
         .ok_or_else(|| err(path, "must be a string or an array of text parts"))?;
     for (j, p) in arr.iter().enumerate() {
-        let ppath = format!("{path}[{j}]");
+        let ppath = path.index(j);
         match p.get("type").and_then(|t| t.as_str()) {
             Some("text") => {
-                let t = p.get("text").ok_or_else(|| err(format!("{ppath}.text"), "required"))?;
-                out.push(Part::text(str_of(t, &format!("{ppath}.text"))?));
+                let t = p.get("text").ok_or_else(|| err(ppath.key("text"), "required"))?;
+                out.push(Part::text(str_of(t, &ppath.key("text"))?));
             }
             other => {
                 return Err(err(
-                    format!("{ppath}.type"),
+                    ppath.key("type"),
                     format!("only text parts are allowed here, got {other:?}"),
                 ))
             }
@@ -358,7 +405,7 @@ fn decode_text_content(c: &Json, path: &str, out: &mut Vec<Part>) -> Result<(), 
     Ok(())
 }
 
-fn decode_user_content(c: &Json, path: &str) -> Result<Vec<Part>, ConvertError> {
+fn decode_user_content(c: &Json, path: &JsonPath<'_>) -> Result<Vec<Part>, ConvertError> {
     if let Some(s) = c.as_str() {
         return Ok(vec![Part::text(s)]);
     }
@@ -367,36 +414,33 @@ fn decode_user_content(c: &Json, path: &str) -> Result<Vec<Part>, ConvertError> 
         .ok_or_else(|| err(path, "must be a string or an array of parts"))?;
     let mut parts = Vec::with_capacity(arr.len());
     for (j, p) in arr.iter().enumerate() {
-        let ppath = format!("{path}[{j}]");
+        let ppath = path.index(j);
         match p.get("type").and_then(|t| t.as_str()) {
             Some("text") => {
-                let t = p.get("text").ok_or_else(|| err(format!("{ppath}.text"), "required"))?;
-                parts.push(Part::text(str_of(t, &format!("{ppath}.text"))?));
+                let t = p.get("text").ok_or_else(|| err(ppath.key("text"), "required"))?;
+                parts.push(Part::text(str_of(t, &ppath.key("text"))?));
             }
             Some("image_url") => parts.push(decode_image(p, &ppath)?),
             Some(other) => {
                 return Err(err(
-                    format!("{ppath}.type"),
+                    ppath.key("type"),
                     format!("content part type '{other}' cannot be translated"),
                 ))
             }
-            None => return Err(err(format!("{ppath}.type"), "required string")),
+            None => return Err(err(ppath.key("type"), "required string")),
         }
     }
     Ok(parts)
 }
 
-fn decode_image(p: &Json, path: &str) -> Result<Part, ConvertError> {
-    let iu = p
-        .get("image_url")
-        .ok_or_else(|| err(format!("{path}.image_url"), "required"))?;
+fn decode_image(p: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
+    let iu_path = path.key("image_url");
+    let iu = p.get("image_url").ok_or_else(|| err(iu_path, "required"))?;
     let mut extra = Extra::new(Format::OpenAi);
     let url = if let Some(s) = iu.as_str() {
         s // early vision clients sent the URL as a bare string
     } else {
-        let obj = iu
-            .as_object()
-            .ok_or_else(|| err(format!("{path}.image_url"), "must be an object"))?;
+        let obj = iu.as_object().ok_or_else(|| err(iu_path, "must be an object"))?;
         let mut url = None;
         for (k, v) in obj.iter() {
             if k == "url" {
@@ -405,23 +449,16 @@ fn decode_image(p: &Json, path: &str) -> Result<Part, ConvertError> {
                 extra.push(k, v.clone()); // `detail`
             }
         }
-        url.ok_or_else(|| err(format!("{path}.image_url.url"), "required string"))?
+        url.ok_or_else(|| err(iu_path.key("url"), "required string"))?
     };
     let source = if url.starts_with("data:") {
-        let (media_type, data) = parse_data_url(url).ok_or_else(|| {
-            err(
-                format!("{path}.image_url.url"),
-                "data URLs must be data:<media type>;base64,<data>",
-            )
-        })?;
+        let (media_type, data) = parse_data_url(url)
+            .ok_or_else(|| err(iu_path.key("url"), "data URLs must be data:<media type>;base64,<data>"))?;
         ImageSource::Base64 { media_type, data }
     } else if url.starts_with("https://") || url.starts_with("http://") {
         ImageSource::Url(url.to_string())
     } else {
-        return Err(err(
-            format!("{path}.image_url.url"),
-            "must be an http(s) URL or a base64 data URL",
-        ));
+        return Err(err(iu_path.key("url"), "must be an http(s) URL or a base64 data URL"));
     };
     Ok(Part::Image { source, extra })
 }
@@ -442,10 +479,14 @@ pub(super) fn is_refusal(extra: &Extra) -> bool {
         .any(|(k, v)| k == REFUSAL && v.as_bool() == Some(true))
 }
 
-fn decode_assistant(m: &Json, path: &str, call_names: &mut HashMap<String, String>) -> Result<Vec<Part>, ConvertError> {
+fn decode_assistant<'v>(
+    m: &MessageFields<'v>,
+    path: &JsonPath<'_>,
+    call_names: &mut HashMap<&'v str, &'v str>,
+) -> Result<Vec<Part>, ConvertError> {
     let mut parts = Vec::new();
     // Non-standard reasoning history (DeepSeek-style clients).
-    if let Some(r) = m.get("reasoning_content").and_then(|r| r.as_str()) {
+    if let Some(r) = m.reasoning_content.and_then(|r| r.as_str()) {
         if !r.is_empty() {
             parts.push(Part::Thinking {
                 text: r.to_string(),
@@ -453,7 +494,7 @@ fn decode_assistant(m: &Json, path: &str, call_names: &mut HashMap<String, Strin
             });
         }
     }
-    match m.get("content").filter(|c| !c.is_null()) {
+    match m.content.filter(|c| !c.is_null()) {
         None => {}
         Some(c) => {
             if let Some(s) = c.as_str() {
@@ -463,27 +504,28 @@ fn decode_assistant(m: &Json, path: &str, call_names: &mut HashMap<String, Strin
             } else {
                 let arr = c
                     .as_array()
-                    .ok_or_else(|| err(format!("{path}.content"), "must be a string, an array of parts or null"))?;
+                    .ok_or_else(|| err(path.key("content"), "must be a string, an array of parts or null"))?;
+                let cpath = path.key("content");
                 for (j, p) in arr.iter().enumerate() {
-                    let ppath = format!("{path}.content[{j}]");
+                    let ppath = cpath.index(j);
                     match p.get("type").and_then(|t| t.as_str()) {
                         Some("text") => {
                             let t = p
                                 .get("text")
                                 .and_then(|t| t.as_str())
-                                .ok_or_else(|| err(format!("{ppath}.text"), "required string"))?;
+                                .ok_or_else(|| err(ppath.key("text"), "required string"))?;
                             parts.push(Part::text(t));
                         }
                         Some("refusal") => {
                             let t = p
                                 .get("refusal")
                                 .and_then(|t| t.as_str())
-                                .ok_or_else(|| err(format!("{ppath}.refusal"), "required string"))?;
+                                .ok_or_else(|| err(ppath.key("refusal"), "required string"))?;
                             parts.push(refusal_part(t));
                         }
                         other => {
                             return Err(err(
-                                format!("{ppath}.type"),
+                                ppath.key("type"),
                                 format!("assistant part type {other:?} cannot be translated"),
                             ))
                         }
@@ -492,36 +534,37 @@ fn decode_assistant(m: &Json, path: &str, call_names: &mut HashMap<String, Strin
             }
         }
     }
-    if let Some(r) = m.get("refusal").and_then(|r| r.as_str()) {
+    if let Some(r) = m.refusal.and_then(|r| r.as_str()) {
         parts.push(refusal_part(r));
     }
-    if m.get("function_call").is_some_and(|f| !f.is_null()) {
+    if m.function_call.is_some_and(|f| !f.is_null()) {
         return Err(err(
-            format!("{path}.function_call"),
+            path.key("function_call"),
             "the legacy function_call cannot be translated; use tool_calls",
         ));
     }
-    if let Some(calls) = m.get("tool_calls").filter(|c| !c.is_null()) {
+    if let Some(calls) = m.tool_calls.filter(|c| !c.is_null()) {
         let calls = calls
             .as_array()
-            .ok_or_else(|| err(format!("{path}.tool_calls"), "must be an array"))?;
+            .ok_or_else(|| err(path.key("tool_calls"), "must be an array"))?;
+        let calls_path = path.key("tool_calls");
         for (j, c) in calls.iter().enumerate() {
-            let cpath = format!("{path}.tool_calls[{j}]");
+            let cpath = calls_path.index(j);
             let kind = c.get("type").and_then(|k| k.as_str()).unwrap_or("function");
             if kind != "function" {
                 return Err(err(
-                    format!("{cpath}.type"),
+                    cpath.key("type"),
                     format!("tool call type '{kind}' cannot be translated"),
                 ));
             }
             let id = c
                 .get("id")
                 .and_then(|x| x.as_str())
-                .ok_or_else(|| err(format!("{cpath}.id"), "required string"))?;
+                .ok_or_else(|| err(cpath.key("id"), "required string"))?;
             let name = c
                 .pointer(&["function", "name"])
                 .and_then(|x| x.as_str())
-                .ok_or_else(|| err(format!("{cpath}.function.name"), "required string"))?;
+                .ok_or_else(|| err(cpath.key("function").key("name"), "required string"))?;
             let arguments = match c.pointer(&["function", "arguments"]) {
                 Some(a) if a.is_str() => a.as_str().unwrap_or_default().to_string(),
                 None => "{}".to_string(),
@@ -529,7 +572,7 @@ fn decode_assistant(m: &Json, path: &str, call_names: &mut HashMap<String, Strin
                 // Lenient: some clients send the arguments object itself.
                 Some(a) => sonic_rs::to_string(a).unwrap_or_default(),
             };
-            call_names.insert(id.to_string(), name.to_string());
+            call_names.insert(id, name);
             parts.push(Part::ToolCall {
                 id: id.to_string(),
                 name: name.to_string(),
@@ -659,7 +702,27 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
             skip: KNOWN_FIELDS,
         },
     };
-    sonic_rs::to_vec(&body).map_err(|e| err("", format!("cannot serialize the request: {e}")))
+    let mut out = Vec::with_capacity(encoded_size_hint(req));
+    sonic_rs::to_writer(&mut out, &body).map_err(|e| err("", format!("cannot serialize the request: {e}")))?;
+    Ok(out)
+}
+
+/// Roughly the encoded size of `req`, so the output buffer is allocated once: the serializer
+/// reserves 6x a string's length (its worst-case escaping) before writing it, and growing the
+/// buffer by doubling from `to_vec`'s 128 bytes cost several reallocations per request.
+fn encoded_size_hint(req: &ChatRequest) -> usize {
+    let (mut total, mut longest) = (512 + 256 * req.tools.len(), 0);
+    let parts = req.system.iter().chain(req.messages.iter().flat_map(|m| &m.content));
+    for p in parts {
+        let len = match p {
+            Part::Text { text, .. } => text.len(),
+            Part::ToolCall { arguments, .. } => arguments.len() + 64,
+            _ => 128,
+        };
+        total += len + 48;
+        longest = longest.max(len);
+    }
+    total + 6 * longest
 }
 
 /// The whole system prompt as one `system` message (a string when it is one text part).
