@@ -21,11 +21,12 @@ pub mod sigv4;
 pub mod types;
 
 use crate::canonical::{
-    ChatRequest, ChatResponse, ConvertError, ErrorReply, Extra, FaultKind, FinishReason, ImageSource, Json, Message,
-    Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice, ToolResultContent, UpstreamFault, Usage,
+    ChatRequest, ChatResponse, ConvertError, ErrorReply, Extra, FaultKind, FinishReason, ImageSource, Json, JsonPath,
+    Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice, ToolResultContent, UpstreamFault, Usage,
 };
 use crate::formats::Format;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+use std::borrow::Cow;
 use types::*;
 
 /// Operations of the Bedrock Runtime API, from the URL's last segment.
@@ -122,7 +123,8 @@ pub fn request_path(model: &str, stream: bool) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Decoding helpers (sonic_rs::Value walking, so errors can name the exact field).
+// Decoding helpers (sonic_rs::Value walking, so errors can name the exact field). Locations are
+// `JsonPath`s, rendered only when an error is built.
 
 type Value = sonic_rs::Value;
 
@@ -131,54 +133,70 @@ fn err(field: impl Into<String>, message: impl Into<String>) -> ConvertError {
 }
 
 /// The single non-null member of a union object.
-fn union_member<'a>(v: &'a Value, field: &str) -> Result<(&'a str, &'a Value), ConvertError> {
-    let obj = v.as_object().ok_or_else(|| err(field, "must be an object"))?;
+fn union_member<'a>(v: &'a Value, path: &JsonPath<'_>) -> Result<(&'a str, &'a Value), ConvertError> {
+    let obj = v.as_object().ok_or_else(|| err(path, "must be an object"))?;
     let mut found = None;
     for (k, val) in obj.iter() {
         if val.is_null() {
             continue;
         }
         if found.is_some() {
-            return Err(err(field, "must have exactly one member set"));
+            return Err(err(path, "must have exactly one member set"));
         }
         found = Some((k, val));
     }
-    found.ok_or_else(|| err(field, "must have exactly one member set"))
+    found.ok_or_else(|| err(path, "must have exactly one member set"))
 }
 
 fn get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
     v.get(key).filter(|x| !x.is_null())
 }
 
-fn req_str(v: &Value, key: &str, field: &str) -> Result<String, ConvertError> {
+/// `(get(v, k1), get(v, k2))` in one pass over the members (first occurrence of each key wins,
+/// as with `get`).
+fn get2<'a>(v: &'a Value, k1: &str, k2: &str) -> (Option<&'a Value>, Option<&'a Value>) {
+    let (mut a, mut b) = (None, None);
+    if let Some(obj) = v.as_object() {
+        for (k, val) in obj.iter() {
+            if a.is_none() && k == k1 {
+                a = Some(val);
+            } else if b.is_none() && k == k2 {
+                b = Some(val);
+            }
+        }
+    }
+    (a.filter(|x| !x.is_null()), b.filter(|x| !x.is_null()))
+}
+
+fn req_str(v: &Value, key: &str, path: &JsonPath<'_>) -> Result<String, ConvertError> {
     get(v, key)
         .and_then(|x| x.as_str())
         .map(str::to_string)
-        .ok_or_else(|| err(format!("{field}.{key}"), "required string"))
+        .ok_or_else(|| err(path.key(key), "required string"))
 }
 
-fn opt_str(v: &Value, key: &str, field: &str) -> Result<Option<String>, ConvertError> {
+fn opt_str(v: &Value, key: &str, path: &JsonPath<'_>) -> Result<Option<String>, ConvertError> {
     match get(v, key) {
         None => Ok(None),
         Some(x) => x
             .as_str()
             .map(|s| Some(s.to_string()))
-            .ok_or_else(|| err(format!("{field}.{key}"), "must be a string")),
+            .ok_or_else(|| err(path.key(key), "must be a string")),
     }
 }
 
-fn array<'a>(v: &'a Value, field: &str) -> Result<&'a sonic_rs::Array, ConvertError> {
-    v.as_array().ok_or_else(|| err(field, "must be an array"))
+fn array<'a>(v: &'a Value, path: &JsonPath<'_>) -> Result<&'a sonic_rs::Array, ConvertError> {
+    v.as_array().ok_or_else(|| err(path, "must be an array"))
 }
 
-fn to_u32(v: &Value, field: &str) -> Result<u32, ConvertError> {
+fn to_u32(v: &Value, path: &JsonPath<'_>) -> Result<u32, ConvertError> {
     v.as_u64()
         .and_then(|n| u32::try_from(n).ok())
-        .ok_or_else(|| err(field, "must be a non-negative integer"))
+        .ok_or_else(|| err(path, "must be a non-negative integer"))
 }
 
-fn to_f64(v: &Value, field: &str) -> Result<f64, ConvertError> {
-    v.as_f64().ok_or_else(|| err(field, "must be a number"))
+fn to_f64(v: &Value, path: &JsonPath<'_>) -> Result<f64, ConvertError> {
+    v.as_f64().ok_or_else(|| err(path, "must be a number"))
 }
 
 fn json_text(v: &Value) -> String {
@@ -186,9 +204,9 @@ fn json_text(v: &Value) -> String {
 }
 
 /// What one content block decodes to.
-enum Block {
+enum Block<'a> {
     Part(Part),
-    CachePoint(Value),
+    CachePoint(&'a Value),
 }
 
 /// Attaches a `cachePoint` to the last part when it can carry extras.
@@ -207,88 +225,99 @@ fn media_type_of(format: &str) -> String {
     format!("image/{format}")
 }
 
-fn decode_image(v: &Value, field: &str) -> Result<ImageSource, ConvertError> {
-    let format = req_str(v, "format", field)?;
-    let source = get(v, "source").ok_or_else(|| err(format!("{field}.source"), "required"))?;
-    let sfield = format!("{field}.source");
-    match union_member(source, &sfield)? {
+fn decode_image(v: &Value, path: &JsonPath<'_>) -> Result<ImageSource, ConvertError> {
+    let format = get(v, "format")
+        .and_then(|x| x.as_str())
+        .ok_or_else(|| err(path.key("format"), "required string"))?;
+    let spath = path.key("source");
+    let source = get(v, "source").ok_or_else(|| err(spath, "required"))?;
+    match union_member(source, &spath)? {
         ("bytes", b) => Ok(ImageSource::Base64 {
-            media_type: media_type_of(&format),
+            media_type: media_type_of(format),
             data: b
                 .as_str()
-                .ok_or_else(|| err(format!("{sfield}.bytes"), "must be a base64 string"))?
+                .ok_or_else(|| err(spath.key("bytes"), "must be a base64 string"))?
                 .to_string(),
         }),
-        (other, _) => Err(err(
-            format!("{sfield}.{other}"),
-            "only inline image bytes can be translated",
-        )),
+        (other, _) => Err(err(spath.key(other), "only inline image bytes can be translated")),
     }
 }
 
-fn decode_block(v: &Value, field: &str) -> Result<Block, ConvertError> {
-    let (kind, m) = union_member(v, field)?;
-    let mfield = format!("{field}.{kind}");
+fn decode_tool_result_content(c: &Value, path: &JsonPath<'_>) -> Result<Vec<ToolResultContent>, ConvertError> {
+    let items = array(c, path)?;
+    let mut content = Vec::with_capacity(items.len());
+    for (k, item) in items.iter().enumerate() {
+        let ipath = path.index(k);
+        content.push(match union_member(item, &ipath)? {
+            ("text", t) => ToolResultContent::Text(
+                t.as_str()
+                    .ok_or_else(|| err(ipath.key("text"), "must be a string"))?
+                    .to_string(),
+            ),
+            ("json", j) => ToolResultContent::Json(j.clone()),
+            ("image", im) => ToolResultContent::Image(decode_image(im, &ipath.key("image"))?),
+            (other, _) => {
+                return Err(err(
+                    ipath.key(other),
+                    "tool result content of this kind cannot be translated",
+                ))
+            }
+        });
+    }
+    Ok(content)
+}
+
+fn decode_block<'a>(v: &'a Value, path: &JsonPath<'_>) -> Result<Block<'a>, ConvertError> {
+    let (kind, m) = union_member(v, path)?;
+    let mpath = path.key(kind);
     let part = match kind {
-        "text" => Part::text(m.as_str().ok_or_else(|| err(&mfield, "must be a string"))?),
+        "text" => Part::text(m.as_str().ok_or_else(|| err(mpath, "must be a string"))?),
         "image" => Part::Image {
-            source: decode_image(m, &mfield)?,
+            source: decode_image(m, &mpath)?,
             extra: Extra::default(),
         },
         "toolUse" => Part::ToolCall {
-            id: req_str(m, "toolUseId", &mfield)?,
-            name: req_str(m, "name", &mfield)?,
+            id: req_str(m, "toolUseId", &mpath)?,
+            name: req_str(m, "name", &mpath)?,
             arguments: get(m, "input").map_or_else(|| "{}".into(), json_text),
             signature: None,
         },
         "toolResult" => {
-            let mut content = Vec::new();
-            if let Some(c) = get(m, "content") {
-                let cfield = format!("{mfield}.content");
-                for (k, item) in array(c, &cfield)?.iter().enumerate() {
-                    let ifield = format!("{cfield}[{k}]");
-                    content.push(match union_member(item, &ifield)? {
-                        ("text", t) => ToolResultContent::Text(
-                            t.as_str()
-                                .ok_or_else(|| err(format!("{ifield}.text"), "must be a string"))?
-                                .to_string(),
-                        ),
-                        ("json", j) => ToolResultContent::Json(j.clone()),
-                        ("image", im) => ToolResultContent::Image(decode_image(im, &format!("{ifield}.image"))?),
-                        (other, _) => {
-                            return Err(err(
-                                format!("{ifield}.{other}"),
-                                "tool result content of this kind cannot be translated",
-                            ))
-                        }
-                    });
-                }
-            }
-            let status = opt_str(m, "status", &mfield)?;
+            let content = match get(m, "content") {
+                Some(c) => decode_tool_result_content(c, &mpath.key("content"))?,
+                None => Vec::new(),
+            };
+            let is_error = match get(m, "status") {
+                None => false,
+                Some(s) => s.as_str().ok_or_else(|| err(mpath.key("status"), "must be a string"))? == "error",
+            };
             Part::ToolResult {
-                id: req_str(m, "toolUseId", &mfield)?,
+                id: req_str(m, "toolUseId", &mpath)?,
                 name: None,
                 content,
-                is_error: status.as_deref() == Some("error"),
+                is_error,
             }
         }
-        "reasoningContent" => match union_member(m, &mfield)? {
-            ("reasoningText", r) => Part::Thinking {
-                text: opt_str(r, "text", &format!("{mfield}.reasoningText"))?.unwrap_or_default(),
-                signature: opt_str(r, "signature", &format!("{mfield}.reasoningText"))?,
-            },
+        "reasoningContent" => match union_member(m, &mpath)? {
+            ("reasoningText", r) => {
+                let rpath = mpath.key("reasoningText");
+                Part::Thinking {
+                    text: opt_str(r, "text", &rpath)?.unwrap_or_default(),
+                    signature: opt_str(r, "signature", &rpath)?,
+                }
+            }
             ("redactedContent", r) => Part::RedactedThinking {
                 data: r
                     .as_str()
-                    .ok_or_else(|| err(format!("{mfield}.redactedContent"), "must be base64"))?
+                    .ok_or_else(|| err(mpath.key("redactedContent"), "must be base64"))?
                     .to_string(),
             },
-            (other, _) => return Err(err(format!("{mfield}.{other}"), "unknown reasoning member")),
+            (other, _) => return Err(err(mpath.key(other), "unknown reasoning member")),
         },
-        "cachePoint" => return Ok(Block::CachePoint(m.clone())),
+        "cachePoint" => return Ok(Block::CachePoint(m)),
         _ => {
             return Err(err(
-                mfield,
+                mpath,
                 "content blocks of this kind cannot be translated to other formats",
             ))
         }
@@ -296,36 +325,42 @@ fn decode_block(v: &Value, field: &str) -> Result<Block, ConvertError> {
     Ok(Block::Part(part))
 }
 
-fn decode_blocks(v: &Value, field: &str) -> Result<Vec<Part>, ConvertError> {
-    let mut parts = Vec::new();
-    for (j, b) in array(v, field)?.iter().enumerate() {
-        match decode_block(b, &format!("{field}[{j}]"))? {
+fn decode_blocks(v: &Value, path: &JsonPath<'_>) -> Result<Vec<Part>, ConvertError> {
+    let blocks = array(v, path)?;
+    let mut parts = Vec::with_capacity(blocks.len());
+    for (j, b) in blocks.iter().enumerate() {
+        match decode_block(b, &path.index(j))? {
             Block::Part(p) => parts.push(p),
-            Block::CachePoint(cp) => attach_cache_point(&mut parts, &cp),
+            Block::CachePoint(cp) => attach_cache_point(&mut parts, cp),
         }
     }
     Ok(parts)
 }
 
 fn decode_tool_config(v: &Value, req: &mut ChatRequest) -> Result<(), ConvertError> {
+    let root = JsonPath::ROOT;
+    let cpath = root.key("toolConfig");
     if let Some(tools) = get(v, "tools") {
-        for (k, t) in array(tools, "toolConfig.tools")?.iter().enumerate() {
-            let field = format!("toolConfig.tools[{k}]");
-            match union_member(t, &field)? {
+        let tpath = cpath.key("tools");
+        let tools = array(tools, &tpath)?;
+        req.tools.reserve(tools.len());
+        for (k, t) in tools.iter().enumerate() {
+            let path = tpath.index(k);
+            match union_member(t, &path)? {
                 ("toolSpec", s) => {
-                    let sfield = format!("{field}.toolSpec");
+                    let spath = path.key("toolSpec");
                     let mut extra = Extra::default();
                     if let Some(strict) = get(s, "strict") {
                         extra = Extra::new(Format::Bedrock);
                         extra.push("strict", strict.clone());
                     }
                     req.tools.push(Tool {
-                        name: req_str(s, "name", &sfield)?,
-                        description: opt_str(s, "description", &sfield)?,
+                        name: req_str(s, "name", &spath)?,
+                        description: opt_str(s, "description", &spath)?,
                         parameters: get(s, "inputSchema")
                             .and_then(|i| get(i, "json"))
                             .cloned()
-                            .ok_or_else(|| err(format!("{sfield}.inputSchema.json"), "required"))?,
+                            .ok_or_else(|| err(spath.key("inputSchema").key("json"), "required"))?,
                         extra,
                     });
                 }
@@ -339,7 +374,7 @@ fn decode_tool_config(v: &Value, req: &mut ChatRequest) -> Result<(), ConvertErr
                 }
                 (other, _) => {
                     return Err(err(
-                        format!("{field}.{other}"),
+                        path.key(other),
                         "tools of this kind cannot be translated to other formats",
                     ))
                 }
@@ -347,11 +382,12 @@ fn decode_tool_config(v: &Value, req: &mut ChatRequest) -> Result<(), ConvertErr
         }
     }
     if let Some(tc) = get(v, "toolChoice") {
-        req.tool_choice = Some(match union_member(tc, "toolConfig.toolChoice")? {
+        let path = cpath.key("toolChoice");
+        req.tool_choice = Some(match union_member(tc, &path)? {
             ("auto", _) => ToolChoice::Auto,
             ("any", _) => ToolChoice::Required,
-            ("tool", t) => ToolChoice::Named(req_str(t, "name", "toolConfig.toolChoice.tool")?),
-            (other, _) => return Err(err(format!("toolConfig.toolChoice.{other}"), "unknown tool choice")),
+            ("tool", t) => ToolChoice::Named(req_str(t, "name", &path.key("tool"))?),
+            (other, _) => return Err(err(path.key(other), "unknown tool choice")),
         });
     }
     Ok(())
@@ -364,18 +400,20 @@ fn decode_additional_fields(v: &Value, req: &mut ChatRequest) -> Result<(), Conv
         req.extra.push("additionalModelRequestFields", v.clone());
         return Ok(());
     };
+    let root = JsonPath::ROOT;
+    let apath = root.key("additionalModelRequestFields");
     let mut rest = sonic_rs::Object::new();
     for (k, val) in obj.iter() {
-        let field = format!("additionalModelRequestFields.{k}");
+        let path = apath.key(k);
         match k {
-            "top_k" if !val.is_null() => req.top_k = Some(to_u32(val, &field)?),
-            "seed" if !val.is_null() => req.seed = Some(val.as_i64().ok_or_else(|| err(&field, "must be an integer"))?),
+            "top_k" if !val.is_null() => req.top_k = Some(to_u32(val, &path)?),
+            "seed" if !val.is_null() => req.seed = Some(val.as_i64().ok_or_else(|| err(path, "must be an integer"))?),
             "thinking"
                 if get(val, "type").and_then(|t| t.as_str()) == Some("enabled")
                     && get(val, "budget_tokens").is_some_and(|b| b.as_u64().is_some()) =>
             {
                 let budget = get(val, "budget_tokens")
-                    .map(|b| to_u32(b, &format!("{field}.budget_tokens")))
+                    .map(|b| to_u32(b, &path.key("budget_tokens")))
                     .transpose()?;
                 req.reasoning
                     .get_or_insert(Reasoning {
@@ -409,14 +447,20 @@ fn decode_output_config(v: &Value, req: &mut ChatRequest) -> Result<(), ConvertE
     for (k, val) in obj.iter() {
         match k {
             "textFormat" if !val.is_null() => {
-                let field = "outputConfig.textFormat.structure.jsonSchema";
+                let root = JsonPath::ROOT;
+                let p1 = root.key("outputConfig");
+                let p2 = p1.key("textFormat");
+                let p3 = p2.key("structure");
+                let path = p3.key("jsonSchema");
                 let js = get(val, "structure")
                     .and_then(|s| get(s, "jsonSchema"))
-                    .ok_or_else(|| err(field, "required"))?;
-                let text = req_str(js, "schema", field)?;
-                let schema: Value = sonic_rs::from_str(&text)
-                    .map_err(|e| err(format!("{field}.schema"), format!("invalid JSON: {e}")))?;
-                let name = opt_str(js, "name", field)?.unwrap_or_else(|| "response".into());
+                    .ok_or_else(|| err(path, "required"))?;
+                let text = get(js, "schema")
+                    .and_then(|x| x.as_str())
+                    .ok_or_else(|| err(path.key("schema"), "required string"))?;
+                let schema: Value =
+                    sonic_rs::from_str(text).map_err(|e| err(path.key("schema"), format!("invalid JSON: {e}")))?;
+                let name = opt_str(js, "name", &path)?.unwrap_or_else(|| "response".into());
                 req.response_format = Some(
                     if name == JSON_OBJECT_NAME && schema == sonic_rs::json!({"type": "object"}) {
                         ResponseFormat::JsonObject
@@ -447,6 +491,68 @@ fn decode_output_config(v: &Value, req: &mut ChatRequest) -> Result<(), ConvertE
     Ok(())
 }
 
+fn decode_messages(val: &Value, req: &mut ChatRequest) -> Result<(), ConvertError> {
+    let root = JsonPath::ROOT;
+    let mpath = root.key("messages");
+    let messages = array(val, &mpath)?;
+    req.messages.reserve(messages.len());
+    for (i, m) in messages.iter().enumerate() {
+        let path = mpath.index(i);
+        let (role, content) = get2(m, "role", "content");
+        let role = match role.and_then(|r| r.as_str()) {
+            Some("user") => Role::User,
+            Some("assistant") => Role::Assistant,
+            _ => return Err(err(path.key("role"), "must be user or assistant")),
+        };
+        let content = match content {
+            Some(c) => decode_blocks(c, &path.key("content"))?,
+            None => Vec::new(),
+        };
+        req.messages.push(Message { role, content });
+    }
+    Ok(())
+}
+
+fn decode_system(val: &Value, req: &mut ChatRequest) -> Result<(), ConvertError> {
+    let root = JsonPath::ROOT;
+    let spath = root.key("system");
+    let blocks = array(val, &spath)?;
+    req.system.reserve(blocks.len());
+    for (k, b) in blocks.iter().enumerate() {
+        let path = spath.index(k);
+        match union_member(b, &path)? {
+            ("text", t) => req.system.push(Part::text(
+                t.as_str().ok_or_else(|| err(path.key("text"), "must be a string"))?,
+            )),
+            ("cachePoint", cp) => attach_cache_point(&mut req.system, cp),
+            (other, _) => return Err(err(path.key(other), "system blocks of this kind cannot be translated")),
+        }
+    }
+    Ok(())
+}
+
+fn decode_inference_config(val: &Value, req: &mut ChatRequest) -> Result<(), ConvertError> {
+    let root = JsonPath::ROOT;
+    let path = root.key("inferenceConfig");
+    if let Some(x) = get(val, "maxTokens") {
+        req.max_tokens = Some(to_u32(x, &path.key("maxTokens"))?);
+    }
+    if let Some(x) = get(val, "temperature") {
+        req.temperature = Some(to_f64(x, &path.key("temperature"))?);
+    }
+    if let Some(x) = get(val, "topP") {
+        req.top_p = Some(to_f64(x, &path.key("topP"))?);
+    }
+    if let Some(x) = get(val, "stopSequences") {
+        let spath = path.key("stopSequences");
+        for (k, s) in array(x, &spath)?.iter().enumerate() {
+            req.stop
+                .push(s.as_str().ok_or_else(|| err(spath.index(k), "string"))?.to_string());
+        }
+    }
+    Ok(())
+}
+
 /// Integration: a Converse / ConverseStream body -> canonical. The model comes from the URL
 /// (`path_model`, already percent-decoded), the stream flag from the operation.
 pub fn decode_request(body: &[u8], path_model: Option<&str>, stream: bool) -> Result<ChatRequest, ConvertError> {
@@ -465,59 +571,9 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, stream: bool) -> Re
             continue;
         }
         match key {
-            "messages" => {
-                for (i, m) in array(val, "messages")?.iter().enumerate() {
-                    let field = format!("messages[{i}]");
-                    let role = match get(m, "role").and_then(|r| r.as_str()) {
-                        Some("user") => Role::User,
-                        Some("assistant") => Role::Assistant,
-                        _ => return Err(err(format!("{field}.role"), "must be user or assistant")),
-                    };
-                    let content = match get(m, "content") {
-                        Some(c) => decode_blocks(c, &format!("{field}.content"))?,
-                        None => Vec::new(),
-                    };
-                    req.messages.push(Message { role, content });
-                }
-            }
-            "system" => {
-                for (k, b) in array(val, "system")?.iter().enumerate() {
-                    let field = format!("system[{k}]");
-                    match union_member(b, &field)? {
-                        ("text", t) => req.system.push(Part::text(
-                            t.as_str()
-                                .ok_or_else(|| err(format!("{field}.text"), "must be a string"))?,
-                        )),
-                        ("cachePoint", cp) => attach_cache_point(&mut req.system, cp),
-                        (other, _) => {
-                            return Err(err(
-                                format!("{field}.{other}"),
-                                "system blocks of this kind cannot be translated",
-                            ))
-                        }
-                    }
-                }
-            }
-            "inferenceConfig" => {
-                if let Some(x) = get(val, "maxTokens") {
-                    req.max_tokens = Some(to_u32(x, "inferenceConfig.maxTokens")?);
-                }
-                if let Some(x) = get(val, "temperature") {
-                    req.temperature = Some(to_f64(x, "inferenceConfig.temperature")?);
-                }
-                if let Some(x) = get(val, "topP") {
-                    req.top_p = Some(to_f64(x, "inferenceConfig.topP")?);
-                }
-                if let Some(x) = get(val, "stopSequences") {
-                    for (k, s) in array(x, "inferenceConfig.stopSequences")?.iter().enumerate() {
-                        req.stop.push(
-                            s.as_str()
-                                .ok_or_else(|| err(format!("inferenceConfig.stopSequences[{k}]"), "string"))?
-                                .to_string(),
-                        );
-                    }
-                }
-            }
+            "messages" => decode_messages(val, &mut req)?,
+            "system" => decode_system(val, &mut req)?,
+            "inferenceConfig" => decode_inference_config(val, &mut req)?,
             "toolConfig" => decode_tool_config(val, &mut req)?,
             "additionalModelRequestFields" => decode_additional_fields(val, &mut req)?,
             "outputConfig" => decode_output_config(val, &mut req)?,
@@ -535,72 +591,83 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, stream: bool) -> Re
 /// Converse tool results carry only the call id: name them after the matching call (formats
 /// that match results by name, like Gemini, need it).
 fn fill_tool_result_names(messages: &mut [Message]) {
-    let mut calls: Vec<(String, String)> = Vec::new();
-    for m in messages.iter_mut() {
-        for p in m.content.iter_mut() {
+    // Borrowing pass first (no id/name copies per call), then the few writes.
+    let mut found: Vec<(usize, usize, String)> = Vec::new();
+    let mut calls: Vec<(&str, &str)> = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        for (j, p) in m.content.iter().enumerate() {
             match p {
-                Part::ToolCall { id, name, .. } => calls.push((id.clone(), name.clone())),
-                Part::ToolResult { id, name, .. } if name.is_none() => {
-                    *name = calls.iter().rev().find(|(c, _)| c == id).map(|(_, n)| n.clone());
+                Part::ToolCall { id, name, .. } => calls.push((id, name)),
+                Part::ToolResult { id, name: None, .. } => {
+                    if let Some((_, n)) = calls.iter().rev().find(|(c, _)| c == id) {
+                        found.push((i, j, n.to_string()));
+                    }
                 }
                 _ => {}
             }
         }
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Encoding.
-
-/// `image/png` -> `png`, ...; None for a media type Converse does not take.
-fn image_format(media_type: &str) -> Option<&'static str> {
-    match media_type.to_ascii_lowercase().as_str() {
-        "image/png" => Some("png"),
-        "image/jpeg" | "image/jpg" => Some("jpeg"),
-        "image/gif" => Some("gif"),
-        "image/webp" => Some("webp"),
-        _ => None,
+    for (i, j, n) in found {
+        if let Part::ToolResult { name, .. } = &mut messages[i].content[j] {
+            *name = Some(n);
+        }
     }
 }
 
-fn encode_image(source: &ImageSource, field: &str) -> Result<BedrockImage, ConvertError> {
+// ---------------------------------------------------------------------------------------------
+// Encoding. The wire structs borrow from the canonical request: nothing is copied but what
+// has to be built (parsed tool arguments, merged extras).
+
+/// `image/png` -> `png`, ...; None for a media type Converse does not take.
+fn image_format(media_type: &str) -> Option<&'static str> {
+    const TYPES: [(&str, &str); 5] = [
+        ("image/png", "png"),
+        ("image/jpeg", "jpeg"),
+        ("image/jpg", "jpeg"),
+        ("image/gif", "gif"),
+        ("image/webp", "webp"),
+    ];
+    TYPES
+        .iter()
+        .find(|(t, _)| t.eq_ignore_ascii_case(media_type))
+        .map(|(_, f)| *f)
+}
+
+fn encode_image<'a>(source: &'a ImageSource, path: &JsonPath<'_>) -> Result<BedrockImage<'a>, ConvertError> {
     match source {
         ImageSource::Url(_) => Err(err(
-            field,
+            path,
             "Bedrock Converse takes images only as inline bytes; an image URL cannot be sent",
         )),
         ImageSource::Base64 { media_type, data } => Ok(BedrockImage {
             format: image_format(media_type)
-                .ok_or_else(|| {
-                    err(
-                        field,
-                        format!("image type {media_type:?} is not png, jpeg, gif or webp"),
-                    )
-                })?
-                .to_string(),
-            source: BedrockImageSource { bytes: data.clone() },
+                .ok_or_else(|| err(path, format!("image type {media_type:?} is not png, jpeg, gif or webp")))?,
+            source: BedrockImageSource { bytes: data },
         }),
     }
 }
 
 /// The `cachePoint` to write after a part or tool: its own Bedrock extra, or a default one for
 /// an Anthropic `cache_control`.
-fn cache_point_for(extra: &Extra) -> Option<Json> {
+fn cache_point_for(extra: &Extra) -> Option<Cow<'_, Json>> {
+    if extra.is_empty() {
+        return None;
+    }
     if let Some(cp) = extra
         .for_target(Format::Bedrock)
         .iter()
         .find(|(n, _)| n == "cachePoint")
     {
-        return Some(cp.1.clone());
+        return Some(Cow::Borrowed(&cp.1));
     }
     extra
         .for_target(Format::Anthropic)
         .iter()
         .any(|(n, _)| n == "cache_control")
-        .then(|| sonic_rs::json!({"type": "default"}))
+        .then(|| Cow::Owned(sonic_rs::json!({"type": "default"})))
 }
 
-fn cache_block(cp: Json) -> BedrockContentBlock {
+fn cache_block(cp: Cow<'_, Json>) -> BedrockContentBlock<'_> {
     BedrockContentBlock {
         cache_point: Some(cp),
         ..Default::default()
@@ -608,20 +675,24 @@ fn cache_block(cp: Json) -> BedrockContentBlock {
 }
 
 /// Parses a tool call's JSON arguments text (empty means `{}`).
-fn parse_arguments(arguments: &str, field: &str) -> Result<Json, ConvertError> {
+fn parse_arguments(arguments: &str, path: &JsonPath<'_>) -> Result<Json, ConvertError> {
     if arguments.trim().is_empty() {
         return Ok(sonic_rs::json!({}));
     }
-    sonic_rs::from_str(arguments).map_err(|e| err(field, format!("tool call arguments are not valid JSON: {e}")))
+    sonic_rs::from_str(arguments).map_err(|e| err(path, format!("tool call arguments are not valid JSON: {e}")))
 }
 
 /// Appends one canonical part as Converse blocks (its cache point after it).
-fn encode_part(p: &Part, field: &str, out: &mut Vec<BedrockContentBlock>) -> Result<(), ConvertError> {
+fn encode_part<'a>(
+    p: &'a Part,
+    path: &JsonPath<'_>,
+    out: &mut Vec<BedrockContentBlock<'a>>,
+) -> Result<(), ConvertError> {
     match p {
         Part::Text { text, extra } => {
             // Converse rejects blank text blocks ("The text field ... is blank").
             if !text.is_empty() {
-                out.push(BedrockContentBlock::text(text.clone()));
+                out.push(BedrockContentBlock::text(text.as_str()));
             }
             if let Some(cp) = cache_point_for(extra) {
                 out.push(cache_block(cp));
@@ -629,7 +700,7 @@ fn encode_part(p: &Part, field: &str, out: &mut Vec<BedrockContentBlock>) -> Res
         }
         Part::Image { source, extra } => {
             out.push(BedrockContentBlock {
-                image: Some(encode_image(source, &format!("{field}.image"))?),
+                image: Some(encode_image(source, &path.key("image"))?),
                 ..Default::default()
             });
             if let Some(cp) = cache_point_for(extra) {
@@ -641,9 +712,9 @@ fn encode_part(p: &Part, field: &str, out: &mut Vec<BedrockContentBlock>) -> Res
             id, name, arguments, ..
         } => out.push(BedrockContentBlock {
             tool_use: Some(BedrockToolUse {
-                tool_use_id: id.clone(),
-                name: name.clone(),
-                input: parse_arguments(arguments, &format!("{field}.arguments"))?,
+                tool_use_id: id,
+                name,
+                input: parse_arguments(arguments, &path.key("arguments"))?,
             }),
             ..Default::default()
         }),
@@ -653,20 +724,20 @@ fn encode_part(p: &Part, field: &str, out: &mut Vec<BedrockContentBlock>) -> Res
             let mut blocks = Vec::with_capacity(content.len());
             for (k, c) in content.iter().enumerate() {
                 blocks.push(match c {
-                    ToolResultContent::Text(t) => BedrockContentBlock::text(t.clone()),
+                    ToolResultContent::Text(t) => BedrockContentBlock::text(t.as_str()),
                     ToolResultContent::Json(j) => BedrockContentBlock {
-                        json: Some(j.clone()),
+                        json: Some(j),
                         ..Default::default()
                     },
                     ToolResultContent::Image(s) => BedrockContentBlock {
-                        image: Some(encode_image(s, &format!("{field}.content[{k}]"))?),
+                        image: Some(encode_image(s, &path.key("content").index(k))?),
                         ..Default::default()
                     },
                 });
             }
             out.push(BedrockContentBlock {
                 tool_result: Some(BedrockToolResult {
-                    tool_use_id: id.clone(),
+                    tool_use_id: id,
                     content: blocks,
                     status: if *is_error { "error" } else { "success" },
                 }),
@@ -676,8 +747,8 @@ fn encode_part(p: &Part, field: &str, out: &mut Vec<BedrockContentBlock>) -> Res
         Part::Thinking { text, signature } => out.push(BedrockContentBlock {
             reasoning_content: Some(BedrockReasoningContent {
                 reasoning_text: Some(BedrockReasoningText {
-                    text: text.clone(),
-                    signature: signature.clone(),
+                    text,
+                    signature: signature.as_deref(),
                 }),
                 ..Default::default()
             }),
@@ -685,7 +756,7 @@ fn encode_part(p: &Part, field: &str, out: &mut Vec<BedrockContentBlock>) -> Res
         }),
         Part::RedactedThinking { data } => out.push(BedrockContentBlock {
             reasoning_content: Some(BedrockReasoningContent {
-                redacted_content: Some(data.clone()),
+                redacted_content: Some(data),
                 ..Default::default()
             }),
             ..Default::default()
@@ -707,7 +778,7 @@ fn has_tool_blocks(req: &ChatRequest) -> bool {
 /// toolUse/toolResult blocks, which Bedrock rejects without a `toolConfig`: then the tools are
 /// sent with no `toolChoice`.
 // NOTE: in that last case the model may still call a tool; the alternative is a hard error.
-fn tool_config(req: &ChatRequest) -> Option<BedrockToolConfig> {
+fn tool_config(req: &ChatRequest) -> Option<BedrockToolConfig<'_>> {
     if req.tools.is_empty() {
         return None;
     }
@@ -724,11 +795,9 @@ fn tool_config(req: &ChatRequest) -> Option<BedrockToolConfig> {
             .and_then(|(_, v)| v.as_bool());
         tools.push(BedrockTool {
             tool_spec: Some(BedrockToolSpec {
-                name: t.name.clone(),
-                description: t.description.clone(),
-                input_schema: BedrockInputSchema {
-                    json: t.parameters.clone(),
-                },
+                name: &t.name,
+                description: t.description.as_deref(),
+                input_schema: BedrockInputSchema { json: &t.parameters },
                 strict,
             }),
             ..Default::default()
@@ -750,7 +819,7 @@ fn tool_config(req: &ChatRequest) -> Option<BedrockToolConfig> {
             ..Default::default()
         }),
         Some(ToolChoice::Named(name)) => Some(BedrockToolChoice {
-            tool: Some(BedrockNamedTool { name: name.clone() }),
+            tool: Some(BedrockNamedTool { name }),
             ..Default::default()
         }),
         Some(ToolChoice::None) | None => None,
@@ -758,30 +827,56 @@ fn tool_config(req: &ChatRequest) -> Option<BedrockToolConfig> {
     Some(BedrockToolConfig { tools, tool_choice })
 }
 
+/// A rough size of the encoded body: the text it carries plus per-block overhead.
+fn encoded_len_hint(req: &ChatRequest) -> usize {
+    let part_len = |p: &Part| match p {
+        Part::Text { text, .. } => text.len() + 16,
+        Part::ToolCall { arguments, .. } => arguments.len() + 96,
+        _ => 128,
+    };
+    let mut n = 256 + req.tools.len() * 256;
+    for m in &req.messages {
+        n += 48 + m.content.iter().map(part_len).sum::<usize>();
+    }
+    n + req.system.iter().map(part_len).sum::<usize>()
+}
+
 /// Provider: canonical -> Converse body. Nothing is required beyond `messages`, so no defaults
 /// are invented (Bedrock applies the model's own `maxTokens`). Consecutive messages of one role
 /// are merged, as Converse requires alternating roles. `parallel_tool_calls` has no Converse
 /// field and is not sent.
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
-    let mut out = BedrockConverseRequest::default();
+    let mut out = BedrockConverseRequest {
+        messages: Vec::with_capacity(req.messages.len()),
+        ..Default::default()
+    };
+    let root = JsonPath::ROOT;
+    let mpath = root.key("messages");
     for (i, m) in req.messages.iter().enumerate() {
         let role = match m.role {
             Role::User => "user",
             Role::Assistant => "assistant",
         };
-        let mut blocks = Vec::with_capacity(m.content.len());
-        for (j, p) in m.content.iter().enumerate() {
-            encode_part(p, &format!("messages[{i}].content[{j}]"), &mut blocks)?;
+        let same_role = out.messages.last().is_some_and(|last| last.role == role);
+        if !same_role {
+            out.messages.push(BedrockMessage {
+                role,
+                content: Vec::with_capacity(m.content.len()),
+            });
         }
-        match out.messages.last_mut() {
-            Some(last) if last.role == role => last.content.extend(blocks),
-            _ => out.messages.push(BedrockMessage { role, content: blocks }),
+        let blocks = &mut out.messages.last_mut().expect("pushed above").content;
+        let ipath = mpath.index(i);
+        let cpath = ipath.key("content");
+        for (j, p) in m.content.iter().enumerate() {
+            encode_part(p, &cpath.index(j), blocks)?;
         }
     }
+    let spath = root.key("system");
+    out.system.reserve(req.system.len());
     for (k, p) in req.system.iter().enumerate() {
         match p {
-            Part::Text { .. } => encode_part(p, &format!("system[{k}]"), &mut out.system)?,
-            _ => return Err(err(format!("system[{k}]"), "Bedrock system prompts hold only text")),
+            Part::Text { .. } => encode_part(p, &spath.index(k), &mut out.system)?,
+            _ => return Err(err(spath.index(k), "Bedrock system prompts hold only text")),
         }
     }
     if req.max_tokens.is_some() || req.temperature.is_some() || req.top_p.is_some() || !req.stop.is_empty() {
@@ -789,7 +884,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
             max_tokens: req.max_tokens,
             temperature: req.temperature,
             top_p: req.top_p,
-            stop_sequences: req.stop.clone(),
+            stop_sequences: &req.stop,
         });
     }
     out.tool_config = tool_config(req);
@@ -816,10 +911,13 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         out.additional_model_request_fields = Some(Value::from(additional));
     }
     let mut output = extra_obj("outputConfig");
-    let object_schema = sonic_rs::json!({"type": "object"});
+    let object_schema;
     let schema = match &req.response_format {
         Some(ResponseFormat::JsonSchema { name, schema, .. }) => Some((name.as_str(), schema)),
-        Some(ResponseFormat::JsonObject) => Some((JSON_OBJECT_NAME, &object_schema)),
+        Some(ResponseFormat::JsonObject) => {
+            object_schema = sonic_rs::json!({"type": "object"});
+            Some((JSON_OBJECT_NAME, &object_schema))
+        }
         _ => None,
     };
     if let Some((name, schema)) = schema {
@@ -836,7 +934,9 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         out.output_config = Some(Value::from(output));
     }
 
-    let mut body = sonic_rs::to_vec(&out).map_err(|e| err("", e.to_string()))?;
+    // Sized once from the text it will hold, instead of growing (and copying) from 128 bytes.
+    let mut body = Vec::with_capacity(encoded_len_hint(req));
+    sonic_rs::to_writer(&mut body, &out).map_err(|e| err("", e.to_string()))?;
     // Bedrock-only top-level fields (guardrailConfig, requestMetadata, ...) go after the rest.
     const WRITTEN: [&str; 6] = [
         "messages",
@@ -915,7 +1015,12 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
         .and_then(|o| get(o, "message"))
         .ok_or_else(|| err("output.message", "required"))?;
     let content = match get(message, "content") {
-        Some(c) => decode_blocks(c, "output.message.content")?,
+        Some(c) => {
+            let root = JsonPath::ROOT;
+            let o = root.key("output");
+            let om = o.key("message");
+            decode_blocks(c, &om.key("content"))?
+        }
         None => Vec::new(),
     };
     let finish = finish_from_bedrock(get(&v, "stopReason").and_then(|s| s.as_str()).unwrap_or("end_turn"));
@@ -947,10 +1052,12 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
 /// Claude-on-Bedrock does, in `additionalModelResponseFields.stop_sequence`.
 pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
     let mut content = Vec::with_capacity(resp.content.len());
+    let root = JsonPath::ROOT;
+    let cpath = root.key("content");
     for (j, p) in resp.content.iter().enumerate() {
         // Responses hold text, tool calls and reasoning; an inexpressible part (an image URL)
         // is written as a text note rather than failing the whole answer.
-        if let Err(e) = encode_part(p, &format!("content[{j}]"), &mut content) {
+        if let Err(e) = encode_part(p, &cpath.index(j), &mut content) {
             content.push(BedrockContentBlock::text(format!("[{e}]")));
         }
     }
@@ -963,7 +1070,7 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
                 content,
             },
         },
-        stop_reason: finish_to_bedrock(&resp.finish).to_string(),
+        stop_reason: finish_to_bedrock(&resp.finish),
         usage: BedrockUsage {
             input_tokens: u.input,
             output_tokens: u.output,

@@ -5,16 +5,17 @@
 
 use crate::canonical::Json;
 use serde::Serialize;
+use std::borrow::Cow;
 
 #[derive(Serialize, Debug, Default)]
-pub struct BedrockConverseRequest {
-    pub messages: Vec<BedrockMessage>,
+pub struct BedrockConverseRequest<'a> {
+    pub messages: Vec<BedrockMessage<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub system: Vec<BedrockContentBlock>,
+    pub system: Vec<BedrockContentBlock<'a>>,
     #[serde(rename = "inferenceConfig", skip_serializing_if = "Option::is_none")]
-    pub inference_config: Option<BedrockInferenceConfig>,
+    pub inference_config: Option<BedrockInferenceConfig<'a>>,
     #[serde(rename = "toolConfig", skip_serializing_if = "Option::is_none")]
-    pub tool_config: Option<BedrockToolConfig>,
+    pub tool_config: Option<BedrockToolConfig<'a>>,
     #[serde(rename = "additionalModelRequestFields", skip_serializing_if = "Option::is_none")]
     pub additional_model_request_fields: Option<Json>,
     #[serde(rename = "outputConfig", skip_serializing_if = "Option::is_none")]
@@ -22,33 +23,33 @@ pub struct BedrockConverseRequest {
 }
 
 #[derive(Serialize, Debug)]
-pub struct BedrockMessage {
+pub struct BedrockMessage<'a> {
     pub role: &'static str,
-    pub content: Vec<BedrockContentBlock>,
+    pub content: Vec<BedrockContentBlock<'a>>,
 }
 
 /// `ContentBlock` (and `SystemContentBlock`, `ToolResultContentBlock`): exactly one member set.
 #[derive(Serialize, Debug, Default)]
-pub struct BedrockContentBlock {
+pub struct BedrockContentBlock<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
+    pub text: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub image: Option<BedrockImage>,
+    pub image: Option<BedrockImage<'a>>,
     #[serde(rename = "toolUse", skip_serializing_if = "Option::is_none")]
-    pub tool_use: Option<BedrockToolUse>,
+    pub tool_use: Option<BedrockToolUse<'a>>,
     #[serde(rename = "toolResult", skip_serializing_if = "Option::is_none")]
-    pub tool_result: Option<BedrockToolResult>,
+    pub tool_result: Option<BedrockToolResult<'a>>,
     #[serde(rename = "reasoningContent", skip_serializing_if = "Option::is_none")]
-    pub reasoning_content: Option<BedrockReasoningContent>,
+    pub reasoning_content: Option<BedrockReasoningContent<'a>>,
     #[serde(rename = "cachePoint", skip_serializing_if = "Option::is_none")]
-    pub cache_point: Option<Json>,
+    pub cache_point: Option<Cow<'a, Json>>,
     /// Only inside tool results.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub json: Option<Json>,
+    pub json: Option<&'a Json>,
 }
 
-impl BedrockContentBlock {
-    pub fn text(t: impl Into<String>) -> BedrockContentBlock {
+impl<'a> BedrockContentBlock<'a> {
+    pub fn text(t: impl Into<Cow<'a, str>>) -> BedrockContentBlock<'a> {
         BedrockContentBlock {
             text: Some(t.into()),
             ..Default::default()
@@ -57,119 +58,119 @@ impl BedrockContentBlock {
 }
 
 #[derive(Serialize, Debug)]
-pub struct BedrockImage {
+pub struct BedrockImage<'a> {
     /// png | jpeg | gif | webp
-    pub format: String,
-    pub source: BedrockImageSource,
+    pub format: &'static str,
+    pub source: BedrockImageSource<'a>,
 }
 
 #[derive(Serialize, Debug)]
-pub struct BedrockImageSource {
+pub struct BedrockImageSource<'a> {
     /// Base64 in JSON (a blob).
-    pub bytes: String,
+    pub bytes: &'a str,
 }
 
 #[derive(Serialize, Debug)]
-pub struct BedrockToolUse {
+pub struct BedrockToolUse<'a> {
     #[serde(rename = "toolUseId")]
-    pub tool_use_id: String,
-    pub name: String,
+    pub tool_use_id: &'a str,
+    pub name: &'a str,
     pub input: Json,
 }
 
 #[derive(Serialize, Debug)]
-pub struct BedrockToolResult {
+pub struct BedrockToolResult<'a> {
     #[serde(rename = "toolUseId")]
-    pub tool_use_id: String,
-    pub content: Vec<BedrockContentBlock>,
+    pub tool_use_id: &'a str,
+    pub content: Vec<BedrockContentBlock<'a>>,
     pub status: &'static str,
 }
 
 /// `ReasoningContentBlock` union.
 #[derive(Serialize, Debug, Default)]
-pub struct BedrockReasoningContent {
+pub struct BedrockReasoningContent<'a> {
     #[serde(rename = "reasoningText", skip_serializing_if = "Option::is_none")]
-    pub reasoning_text: Option<BedrockReasoningText>,
+    pub reasoning_text: Option<BedrockReasoningText<'a>>,
     /// Base64 in JSON (a blob).
     #[serde(rename = "redactedContent", skip_serializing_if = "Option::is_none")]
-    pub redacted_content: Option<String>,
+    pub redacted_content: Option<&'a str>,
 }
 
 #[derive(Serialize, Debug)]
-pub struct BedrockReasoningText {
-    pub text: String,
+pub struct BedrockReasoningText<'a> {
+    pub text: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub signature: Option<String>,
+    pub signature: Option<&'a str>,
 }
 
 #[derive(Serialize, Debug, Default)]
-pub struct BedrockInferenceConfig {
+pub struct BedrockInferenceConfig<'a> {
     #[serde(rename = "maxTokens", skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     #[serde(rename = "topP", skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
-    #[serde(rename = "stopSequences", skip_serializing_if = "Vec::is_empty")]
-    pub stop_sequences: Vec<String>,
+    #[serde(rename = "stopSequences", skip_serializing_if = "<[String]>::is_empty")]
+    pub stop_sequences: &'a [String],
 }
 
 #[derive(Serialize, Debug)]
-pub struct BedrockToolConfig {
-    pub tools: Vec<BedrockTool>,
+pub struct BedrockToolConfig<'a> {
+    pub tools: Vec<BedrockTool<'a>>,
     #[serde(rename = "toolChoice", skip_serializing_if = "Option::is_none")]
-    pub tool_choice: Option<BedrockToolChoice>,
+    pub tool_choice: Option<BedrockToolChoice<'a>>,
 }
 
 /// `Tool` union: `toolSpec` or `cachePoint`.
 #[derive(Serialize, Debug, Default)]
-pub struct BedrockTool {
+pub struct BedrockTool<'a> {
     #[serde(rename = "toolSpec", skip_serializing_if = "Option::is_none")]
-    pub tool_spec: Option<BedrockToolSpec>,
+    pub tool_spec: Option<BedrockToolSpec<'a>>,
     #[serde(rename = "cachePoint", skip_serializing_if = "Option::is_none")]
-    pub cache_point: Option<Json>,
+    pub cache_point: Option<Cow<'a, Json>>,
 }
 
 #[derive(Serialize, Debug)]
-pub struct BedrockToolSpec {
-    pub name: String,
+pub struct BedrockToolSpec<'a> {
+    pub name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub description: Option<&'a str>,
     #[serde(rename = "inputSchema")]
-    pub input_schema: BedrockInputSchema,
+    pub input_schema: BedrockInputSchema<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub strict: Option<bool>,
 }
 
 #[derive(Serialize, Debug)]
-pub struct BedrockInputSchema {
-    pub json: Json,
+pub struct BedrockInputSchema<'a> {
+    pub json: &'a Json,
 }
 
 /// `ToolChoice` union: `{"auto":{}}` | `{"any":{}}` | `{"tool":{"name"}}`.
 #[derive(Serialize, Debug, Default)]
-pub struct BedrockToolChoice {
+pub struct BedrockToolChoice<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auto: Option<BedrockEmpty>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub any: Option<BedrockEmpty>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tool: Option<BedrockNamedTool>,
+    pub tool: Option<BedrockNamedTool<'a>>,
 }
 
 #[derive(Serialize, Debug, Default)]
 pub struct BedrockEmpty {}
 
 #[derive(Serialize, Debug)]
-pub struct BedrockNamedTool {
-    pub name: String,
+pub struct BedrockNamedTool<'a> {
+    pub name: &'a str,
 }
 
 #[derive(Serialize, Debug)]
-pub struct BedrockConverseResponse {
-    pub output: BedrockOutput,
+pub struct BedrockConverseResponse<'a> {
+    pub output: BedrockOutput<'a>,
     #[serde(rename = "stopReason")]
-    pub stop_reason: String,
+    pub stop_reason: &'a str,
     pub usage: BedrockUsage,
     pub metrics: BedrockMetrics,
     #[serde(rename = "additionalModelResponseFields", skip_serializing_if = "Option::is_none")]
@@ -177,8 +178,8 @@ pub struct BedrockConverseResponse {
 }
 
 #[derive(Serialize, Debug)]
-pub struct BedrockOutput {
-    pub message: BedrockMessage,
+pub struct BedrockOutput<'a> {
+    pub message: BedrockMessage<'a>,
 }
 
 #[derive(Serialize, Debug, Default, Clone, Copy)]
