@@ -66,6 +66,32 @@ fn as_array<'v>(v: &'v Json, field: &JsonPath<'_>) -> Result<&'v sonic_rs::Array
     v.as_array().ok_or_else(|| err(field, "must be an array"))
 }
 
+/// One pass over object `obj`: the first value of each of `keys` (like `get`), and whether any
+/// other field is non-null (that is, whether `block_extra(obj, &keys)` would be non-empty).
+fn fields<'v, const N: usize>(obj: &'v sonic_rs::Object, keys: [&str; N]) -> ([Option<&'v Json>; N], bool) {
+    let mut found = [None; N];
+    let mut others = false;
+    for (k, v) in obj.iter() {
+        match keys.iter().position(|&key| key == k) {
+            Some(n) => {
+                if found[n].is_none() {
+                    found[n] = Some(v);
+                }
+            }
+            None => others |= !v.is_null(),
+        }
+    }
+    (found, others)
+}
+
+/// `req_str` for a value already looked up with `fields`.
+fn found_str<'v>(v: Option<&'v Json>, key: &str, path: &JsonPath<'_>) -> Result<&'v str, ConvertError> {
+    match v {
+        Some(v) => v.as_str().ok_or_else(|| err(path.key(key), "must be a string")),
+        None => Err(err(path.key(key), "Field required")),
+    }
+}
+
 /// The fields of block `b` other than `known`, as an Anthropic extra (empty: `Extra::default()`).
 fn block_extra(b: &Json, known: &[&str]) -> Extra {
     let mut extra = Extra::default();
@@ -188,13 +214,17 @@ fn decode_system(v: &Json) -> Result<Vec<Part>, ConvertError> {
 
 /// Decodes one message into `req`; true when its content held a tool result.
 fn decode_message(m: &Json, path: &JsonPath<'_>, req: &mut ChatRequest) -> Result<bool, ConvertError> {
-    let role = match req_str(m, "role", path)? {
+    let ([role, content], _) = match m.as_object() {
+        Some(obj) => fields(obj, ["role", "content"]),
+        None => ([None, None], false),
+    };
+    let role = match found_str(role, "role", path)? {
         "user" => Role::User,
         "assistant" => Role::Assistant,
         // Newer SDK types allow a system message; it joins the top-level system prompt.
         "system" => {
             let cpath = path.key("content");
-            let content = m.get("content").ok_or_else(|| err(&cpath, "Field required"))?;
+            let content = content.ok_or_else(|| err(&cpath, "Field required"))?;
             let parts = decode_content(content, &cpath)?;
             for p in parts {
                 match p {
@@ -212,7 +242,7 @@ fn decode_message(m: &Json, path: &JsonPath<'_>, req: &mut ChatRequest) -> Resul
         }
     };
     let cpath = path.key("content");
-    let content = m.get("content").ok_or_else(|| err(&cpath, "Field required"))?;
+    let content = content.ok_or_else(|| err(&cpath, "Field required"))?;
     let content = decode_content(content, &cpath)?;
     let has_tool_result = content.iter().any(|p| matches!(p, Part::ToolResult { .. }));
     req.messages.push(Message { role, content });
@@ -234,14 +264,19 @@ fn decode_content(v: &Json, path: &JsonPath<'_>) -> Result<Vec<Part>, ConvertErr
 }
 
 fn decode_block(b: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
-    if !b.is_object() {
+    let Some(obj) = b.as_object() else {
         return Err(err(path, "content block must be an object"));
-    }
-    let ty = req_str(b, "type", path)?;
-    Ok(match ty {
+    };
+    // Text blocks are nearly all blocks: one pass finds the type, the text and any extras.
+    let ([ty, text], others) = fields(obj, ["type", "text"]);
+    Ok(match found_str(ty, "type", path)? {
         "text" => Part::Text {
-            text: req_str(b, "text", path)?.to_string(),
-            extra: block_extra(b, &["type", "text"]),
+            text: found_str(text, "text", path)?.to_string(),
+            extra: if others {
+                block_extra(b, &["type", "text"])
+            } else {
+                Extra::default()
+            },
         },
         "image" => {
             let spath = path.key("source");
