@@ -224,12 +224,12 @@ fn decode_message(m: &Json, path: &JsonPath<'_>, req: &mut ChatRequest) -> Resul
         // Newer SDK types allow a system message; it joins the top-level system prompt.
         "system" => {
             let cpath = path.key("content");
-            let content = content.ok_or_else(|| err(&cpath, "Field required"))?;
+            let content = content.ok_or_else(|| err(cpath, "Field required"))?;
             let parts = decode_content(content, &cpath)?;
             for p in parts {
                 match p {
                     Part::Text { .. } => req.system.push(p),
-                    _ => return Err(err(&cpath, "system messages may hold only text")),
+                    _ => return Err(err(cpath, "system messages may hold only text")),
                 }
             }
             return Ok(false);
@@ -242,7 +242,7 @@ fn decode_message(m: &Json, path: &JsonPath<'_>, req: &mut ChatRequest) -> Resul
         }
     };
     let cpath = path.key("content");
-    let content = content.ok_or_else(|| err(&cpath, "Field required"))?;
+    let content = content.ok_or_else(|| err(cpath, "Field required"))?;
     let content = decode_content(content, &cpath)?;
     let has_tool_result = content.iter().any(|p| matches!(p, Part::ToolResult { .. }));
     req.messages.push(Message { role, content });
@@ -281,7 +281,7 @@ fn decode_block(b: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
         "image" => {
             let spath = path.key("source");
             Part::Image {
-                source: decode_image_source(b.get("source").ok_or_else(|| err(&spath, "Field required"))?, &spath)?,
+                source: decode_image_source(b.get("source").ok_or_else(|| err(spath, "Field required"))?, &spath)?,
                 extra: block_extra(b, &["type", "source"]),
             }
         }
