@@ -9,6 +9,7 @@ use crate::config::{Provider, Snapshot};
 use crate::error::GatewayError;
 use crate::formats::Format;
 use crate::http::Method;
+pub use crate::wire::url::percent_decode;
 use std::sync::Arc;
 
 /// What an API request asks for, independent of format.
@@ -165,29 +166,6 @@ fn bedrock_path(path: &str) -> Option<(Route, Method)> {
     r.path_model = Some(percent_decode(model)?);
     r.path_stream = Some(stream);
     Some((Route::Api(r), Method::Post))
-}
-
-/// Decodes `%XX` escapes (botocore sends `anthropic.claude-3-5-sonnet-20240620-v1%3A0`).
-/// Returns `None` for a bad escape or invalid UTF-8.
-pub fn percent_decode(s: &str) -> Option<String> {
-    if !s.contains('%') {
-        return Some(s.to_string());
-    }
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = b.get(i + 1..i + 3)?;
-            let v = u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
-            out.push(v);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Where a request goes and under which model name.

@@ -90,7 +90,7 @@ pub fn upstream_path(provider: &Provider, prefix: &str, api: &ApiRoute, model: &
         }
         (Format::Bedrock, op) => {
             std_path.push_str("/model/");
-            percent_encode_into(&mut std_path, model);
+            crate::wire::url::percent_encode_into(&mut std_path, model);
             std_path.push_str(match (op, api.path_stream == Some(true)) {
                 (Operation::Invoke, false) => "/invoke",
                 (Operation::Invoke, true) => "/invoke-with-response-stream",
@@ -108,19 +108,6 @@ pub fn upstream_path(provider: &Provider, prefix: &str, api: &ApiRoute, model: &
         path.push_str(q);
     }
     path
-}
-
-/// Percent-encodes a path segment (Bedrock model ids contain `:` and ARNs contain `/`).
-pub fn percent_encode_into(out: &mut String, s: &str) {
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(char::from(b"0123456789ABCDEF"[(b >> 4) as usize]));
-            out.push(char::from(b"0123456789ABCDEF"[(b & 15) as usize]));
-        }
-    }
 }
 
 /// Client headers to forward on the same-format path, plus the provider's credentials.

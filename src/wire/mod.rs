@@ -4,3 +4,4 @@
 pub mod eventstream;
 pub mod json;
 pub mod sse;
+pub mod url;

@@ -25,6 +25,7 @@ use crate::canonical::{
     Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice, ToolResultContent, UpstreamFault, Usage,
 };
 use crate::formats::Format;
+use crate::wire::url::percent_decode;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 use std::borrow::Cow;
 use types::*;
@@ -77,38 +78,10 @@ pub fn parse_path(path: &str) -> Option<(String, Operation)> {
     Some((id, op))
 }
 
-/// `%XX` -> byte; None on a malformed escape or non-UTF-8 result.
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = b.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters, as botocore does for a
-/// non-greedy URI label (`:` -> `%3A`, `/` -> `%2F`).
+/// Percent-encodes a model id as botocore does for a non-greedy URI label (`:` -> `%3A`).
 fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
-    for &c in s.as_bytes() {
-        if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'~') {
-            out.push(c as char);
-        } else {
-            out.push('%');
-            out.push(char::from(b"0123456789ABCDEF"[(c >> 4) as usize]));
-            out.push(char::from(b"0123456789ABCDEF"[(c & 15) as usize]));
-        }
-    }
+    crate::wire::url::percent_encode_into(&mut out, s);
     out
 }
 

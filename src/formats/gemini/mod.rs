@@ -18,6 +18,7 @@ pub use response::{decode_response, encode_response};
 
 use crate::canonical::{ConvertError, Extra, ImageSource, Json, JsonPath, Part, ToolResultContent};
 use crate::formats::Format;
+use crate::wire::url::percent_decode;
 use sonic_rs::{JsonContainerTrait, JsonValueMutTrait, JsonValueTrait};
 
 /// Provider: the upstream path for a model (the model travels in the URL, not the body).
@@ -80,27 +81,6 @@ pub fn parse_path(path: &str) -> Option<(String, bool)> {
         return None;
     }
     Some((model, stream))
-}
-
-/// Decodes `%XX` escapes (the SDK may escape `/` in model names); None on invalid escapes/UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
-    if !s.contains('%') {
-        return Some(s.to_string());
-    }
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 // ---- shared helpers: key spelling, parts --------------------------------------------------------
