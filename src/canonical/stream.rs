@@ -63,6 +63,10 @@ pub trait StreamDecode {
     /// The body ended: `Ok(())` if the stream was complete, `Err(Truncated)` if it stopped early.
     /// Any event still buffered is returned by `next_event` first.
     fn finish(&mut self) -> Result<(), StreamError>;
+    /// The format's end-of-stream marker was decoded (OpenAI `[DONE]`, Anthropic `message_stop`,
+    /// Cohere `message-end`, ...): the pump stops reading even if the upstream keeps its body
+    /// open. Formats that end only at EOF (Gemini) return false until `finish`.
+    fn done(&self) -> bool;
 }
 
 /// Integration side: canonical events -> the client's stream bytes.
@@ -78,6 +82,214 @@ pub trait StreamEncode {
     fn finish(&mut self, out: &mut Vec<u8>);
     /// The stream failed after the first byte: the format's in-stream error, then its clean end.
     fn error(&mut self, status: u16, message: &str, out: &mut Vec<u8>);
+}
+
+/// Folds a stream's events back into the answer they spell (text and thinking joined per block,
+/// tool-call arguments concatenated, last usage, finish). Tests compare a translated stream with
+/// the non-stream answer through it; a later cache plugin can store streamed answers with it.
+#[derive(Debug, Default)]
+pub struct StreamCollector {
+    id: String,
+    model: String,
+    /// (decoder block index, part) in order of first appearance.
+    blocks: Vec<(u32, super::Part)>,
+    usage: super::Usage,
+    finish: Option<FinishReason>,
+    stop_sequence: Option<String>,
+    /// First mid-stream error, if any.
+    pub error: Option<(u16, String)>,
+}
+
+impl StreamCollector {
+    pub fn push(&mut self, event: &StreamEvent) {
+        use super::Part;
+        match event {
+            StreamEvent::Start { id, model } => {
+                self.id.clone_from(id);
+                self.model.clone_from(model);
+            }
+            StreamEvent::TextDelta { index, text } => match self.block(*index, || Part::text("")) {
+                Part::Text { text: t, .. } => t.push_str(text),
+                _ => {}
+            },
+            StreamEvent::ThinkingDelta { index, text } => {
+                let fresh = || Part::Thinking {
+                    text: String::new(),
+                    signature: None,
+                };
+                if let Part::Thinking { text: t, .. } = self.block(*index, fresh) {
+                    t.push_str(text)
+                }
+            }
+            StreamEvent::ThinkingSignature { index, signature } => {
+                let fresh = || Part::Thinking {
+                    text: String::new(),
+                    signature: None,
+                };
+                if let Part::Thinking { signature: s, .. } = self.block(*index, fresh) {
+                    *s = Some(signature.clone())
+                }
+            }
+            StreamEvent::ToolCallStart { index, id, name } => {
+                let part = Part::ToolCall {
+                    id: id.clone(),
+                    name: name.clone(),
+                    arguments: String::new(),
+                    signature: None,
+                };
+                match self.blocks.iter_mut().find(|(i, _)| i == index) {
+                    Some((_, p)) => *p = part,
+                    None => self.blocks.push((*index, part)),
+                }
+            }
+            StreamEvent::ToolCallDelta { index, arguments } => {
+                let fresh = || Part::ToolCall {
+                    id: String::new(),
+                    name: String::new(),
+                    arguments: String::new(),
+                    signature: None,
+                };
+                if let Part::ToolCall { arguments: a, .. } = self.block(*index, fresh) {
+                    a.push_str(arguments)
+                }
+            }
+            StreamEvent::BlockStop { .. } => {}
+            StreamEvent::Usage(u) => self.usage = *u,
+            StreamEvent::Finish { reason, stop_sequence } => {
+                self.finish = Some(reason.clone());
+                self.stop_sequence.clone_from(stop_sequence);
+            }
+            StreamEvent::Error { status, message } => {
+                if self.error.is_none() {
+                    self.error = Some((*status, message.clone()));
+                }
+            }
+        }
+    }
+
+    fn block(&mut self, index: u32, fresh: impl FnOnce() -> super::Part) -> &mut super::Part {
+        let at = match self.blocks.iter().position(|(i, _)| *i == index) {
+            Some(at) => at,
+            None => {
+                self.blocks.push((index, fresh()));
+                self.blocks.len() - 1
+            }
+        };
+        &mut self.blocks[at].1
+    }
+
+    /// Whether a `Finish` event was seen.
+    pub fn finished(&self) -> bool {
+        self.finish.is_some()
+    }
+
+    /// The answer so far (a missing finish reads as `Stop`).
+    pub fn response(&self) -> super::ChatResponse {
+        super::ChatResponse {
+            id: self.id.clone(),
+            model: self.model.clone(),
+            content: self.blocks.iter().map(|(_, p)| p.clone()).collect(),
+            finish: self.finish.clone().unwrap_or(FinishReason::Stop),
+            usage: self.usage,
+            stop_sequence: self.stop_sequence.clone(),
+            created: 0,
+        }
+    }
+}
+
+/// Test helpers shared by every format's stream codec tests.
+#[cfg(test)]
+pub mod testing {
+    use super::*;
+
+    /// Decodes `bytes` whole, split at every byte offset into two pushes, and one byte at a time;
+    /// asserts all give identical events and completion, and returns them. `make` builds a fresh
+    /// decoder.
+    pub fn decode_every_split(make: &dyn Fn() -> Box<dyn StreamDecode>, bytes: &[u8]) -> Vec<StreamEvent> {
+        let whole = run(make, &[bytes]);
+        for cut in 0..=bytes.len() {
+            let (a, b) = bytes.split_at(cut);
+            assert_eq!(run(make, &[a, b]), whole, "split at byte {cut}");
+        }
+        let singles: Vec<&[u8]> = bytes.chunks(1).collect();
+        assert_eq!(run(make, &singles), whole, "one byte at a time");
+        whole.expect("stream decodes")
+    }
+
+    /// Pushes `pieces` in order, draining events after each; then `finish`.
+    pub fn run(
+        make: &dyn Fn() -> Box<dyn StreamDecode>,
+        pieces: &[&[u8]],
+    ) -> Result<Vec<StreamEvent>, StreamError> {
+        let mut d = make();
+        let mut out = Vec::new();
+        for p in pieces {
+            d.push(bytes::Bytes::copy_from_slice(p));
+            while let Some(e) = d.next_event()? {
+                out.push(e);
+            }
+        }
+        let end = d.finish();
+        while let Some(e) = d.next_event()? {
+            out.push(e);
+        }
+        end.map(|_| out)
+    }
+
+    /// Encodes `events` (then `finish`) with `enc`.
+    pub fn encode_all(enc: &mut dyn StreamEncode, events: &[StreamEvent]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for e in events {
+            enc.encode(e, &mut out);
+        }
+        enc.finish(&mut out);
+        out
+    }
+
+    /// Folds events into the answer they spell.
+    pub fn collect(events: &[StreamEvent]) -> super::super::ChatResponse {
+        let mut c = StreamCollector::default();
+        for e in events {
+            c.push(e);
+        }
+        c.response()
+    }
+
+    /// A canonical answer with text, thinking and two tool calls, for codec round trips.
+    pub fn sample_response() -> super::super::ChatResponse {
+        use super::super::{ChatResponse, Part, Usage};
+        ChatResponse {
+            id: "resp_1".into(),
+            model: "m-1".into(),
+            content: vec![
+                Part::Thinking {
+                    text: "let me think".into(),
+                    signature: Some("sig==".into()),
+                },
+                Part::text("héllo \u{2028} \"wörld\"\n"),
+                Part::ToolCall {
+                    id: "call_1".into(),
+                    name: "get_weather".into(),
+                    arguments: r#"{"city":"Paris"}"#.into(),
+                    signature: None,
+                },
+                Part::ToolCall {
+                    id: "call_2".into(),
+                    name: "get_time".into(),
+                    arguments: r#"{"tz":"CET","n":[1,2]}"#.into(),
+                    signature: None,
+                },
+            ],
+            finish: FinishReason::ToolCalls,
+            usage: Usage {
+                input: 12,
+                output: 7,
+                ..Default::default()
+            },
+            stop_sequence: None,
+            created: 0,
+        }
+    }
 }
 
 /// The events a well-behaved upstream would stream for `resp`: `Start`, then per content part

@@ -149,3 +149,32 @@ pub fn render_error(format: Format, err: &GatewayError) -> ErrorReply {
         body,
     }
 }
+
+/// The stream decoder for an upstream of `format` (Bedrock: ConverseStream, the operation the
+/// gateway calls when it translates a stream to Bedrock).
+pub fn stream_decoder(format: Format) -> Box<dyn crate::canonical::stream::StreamDecode> {
+    match format {
+        Format::OpenAi => Box::new(openai::stream::OpenAiStreamDecoder::new()),
+        Format::Anthropic => Box::new(anthropic::stream::AnthropicStreamDecoder::new()),
+        Format::Gemini => Box::new(gemini::stream::GeminiStreamDecoder::new()),
+        Format::Bedrock => Box::new(bedrock::stream::ConverseStreamDecoder::new()),
+        Format::Cohere => Box::new(cohere::stream::CohereStreamDecoder::new()),
+    }
+}
+
+/// The stream encoder answering a client of `format` that sent `req` (`invoke`: Bedrock
+/// InvokeModelWithResponseStream instead of ConverseStream).
+pub fn stream_encoder(
+    format: Format,
+    invoke: bool,
+    req: &ChatRequest,
+) -> Box<dyn crate::canonical::stream::StreamEncode> {
+    match format {
+        Format::OpenAi => Box::new(openai::stream::OpenAiStreamEncoder::new(req)),
+        Format::Anthropic => Box::new(anthropic::stream::AnthropicStreamEncoder::new(req)),
+        Format::Gemini => Box::new(gemini::stream::GeminiStreamEncoder::new(req)),
+        Format::Bedrock if invoke => Box::new(bedrock::stream::InvokeStreamEncoder::new(req)),
+        Format::Bedrock => Box::new(bedrock::stream::ConverseStreamEncoder::new(req)),
+        Format::Cohere => Box::new(cohere::stream::CohereStreamEncoder::new(req)),
+    }
+}

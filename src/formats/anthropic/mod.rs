@@ -8,6 +8,7 @@
 //! - `error.rs`: `decode_error` / `encode_error` (`{"type":"error","error":{..},"request_id"}`);
 //! - `types.rs`: the structs Sluice writes, in the real API's field order.
 
+pub mod stream;
 pub mod error;
 pub mod request;
 pub mod response;

@@ -9,6 +9,7 @@
 mod error;
 mod request;
 mod response;
+pub mod stream;
 pub mod types;
 mod write;
 
