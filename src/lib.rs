@@ -12,6 +12,7 @@ pub mod http;
 pub mod log;
 pub mod metrics;
 pub mod mock;
+pub mod plugin;
 pub mod proxy;
 pub mod route;
 pub mod runtime;

@@ -90,7 +90,18 @@ impl Handler for MockServer {
                 .send_full(200, &[("content-type", json_ct)], Bytes::from(body), false)
                 .await;
         }
-        // Per-format mocks: each answers only its own routes.
+        // Streams of the non-OpenAI formats, then the per-format mocks (each answers only its
+        // own routes).
+        if let Some(answer) = sluice::mock::stream::serve(req.method, path, &req.body, k.chunks) {
+            SEEN.fetch_add(1, Ordering::Relaxed);
+            if !k.latency.is_zero() {
+                monoio::time::sleep(k.latency).await;
+            }
+            return match answer {
+                Ok(stream) => send_stream(conn, stream, k.chunk_delay, req.http10).await,
+                Err(r) => reply(conn, r, ka).await,
+            };
+        }
         for serve in FORMAT_MOCKS {
             if let Some(r) = serve(req.method, path, &req.body) {
                 return reply(conn, r, ka).await;
@@ -278,6 +289,41 @@ fn main() -> ExitCode {
         let _ = h.join();
     }
     ExitCode::SUCCESS
+}
+
+/// Writes a mock stream frame by frame, `delay` apart; a cut-off stream closes the connection
+/// without the body's end.
+async fn send_stream(
+    conn: &mut Conn,
+    stream: sluice::mock::stream::MockStream,
+    delay: Duration,
+    http10: bool,
+) -> io::Result<()> {
+    conn.start_stream(
+        200,
+        &[
+            ("content-type", stream.content_type.as_bytes()),
+            ("x-request-id", b"req_mock"),
+        ],
+        http10,
+    )
+    .await?;
+    let gone = client_gone(conn.raw_fd());
+    let mut gone = std::pin::pin!(gone);
+    for (i, frame) in stream.frames.iter().enumerate() {
+        if i > 0 && !delay.is_zero() {
+            monoio::select! {
+                _ = &mut gone => return Err(io::ErrorKind::ConnectionAborted.into()),
+                _ = monoio::time::sleep(delay) => {}
+            }
+        }
+        conn.send_chunk(frame).await?;
+    }
+    if stream.cut_off {
+        conn.close_after = true;
+        return Ok(());
+    }
+    conn.end_stream().await
 }
 
 async fn reply(conn: &mut Conn, r: sluice::mock::MockReply, ka: bool) -> io::Result<()> {

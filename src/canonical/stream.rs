@@ -217,10 +217,7 @@ pub mod testing {
     }
 
     /// Pushes `pieces` in order, draining events after each; then `finish`.
-    pub fn run(
-        make: &dyn Fn() -> Box<dyn StreamDecode>,
-        pieces: &[&[u8]],
-    ) -> Result<Vec<StreamEvent>, StreamError> {
+    pub fn run(make: &dyn Fn() -> Box<dyn StreamDecode>, pieces: &[&[u8]]) -> Result<Vec<StreamEvent>, StreamError> {
         let mut d = make();
         let mut out = Vec::new();
         for p in pieces {

@@ -198,6 +198,8 @@ pub struct ServerSettings {
     pub drain_timeout: Duration,
     pub access_log: bool,
     pub watch_interval: Duration,
+    /// Silence after which a translated stream gets a keepalive (None: never).
+    pub stream_keepalive: Option<Duration>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -394,6 +396,7 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
         drain_timeout: Duration::from_millis(s.drain_timeout_ms),
         access_log: s.access_log,
         watch_interval: Duration::from_millis(s.watch_interval_ms),
+        stream_keepalive: (s.stream_keepalive_ms > 0).then(|| Duration::from_millis(s.stream_keepalive_ms)),
     };
     let up = &raw.upstream;
     let pool = PoolSettings {

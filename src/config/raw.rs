@@ -28,6 +28,9 @@ pub struct RawServer {
     pub access_log: bool,
     /// Poll interval for file-change reloads; 0 disables watching (SIGHUP still works).
     pub watch_interval_ms: u64,
+    /// Keepalive on silent translated streams (OpenAI/Cohere comment, Anthropic `ping`; never
+    /// Gemini or Bedrock); 0 disables.
+    pub stream_keepalive_ms: u64,
 }
 
 impl Default for RawServer {
@@ -42,6 +45,7 @@ impl Default for RawServer {
             drain_timeout_ms: 10_000,
             access_log: false,
             watch_interval_ms: 1_000,
+            stream_keepalive_ms: 15_000,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod cohere;
 pub mod gemini;
 pub mod openai;
 pub mod scenario;
+pub mod stream;
 
 /// A complete mock answer in some format (non-streaming).
 #[derive(Debug, Clone, PartialEq)]

@@ -126,7 +126,9 @@ impl Worker {
             (ProviderKind::Mock, _) if api.format == Format::OpenAi => {
                 mock::serve(self, ctx, req, conn, &peek, target.model, provider).await
             }
-            (ProviderKind::Mock, _) => translate::serve_mock(ctx, req, conn, target.model, stream).await,
+            (ProviderKind::Mock, _) => {
+                translate::serve_mock(self, provider, ctx, req, conn, target.model, stream).await
+            }
             (_, Some(f)) if f == api.format => {
                 let key = self.next_key(provider.keys.len());
                 let Some(origin) = provider.origin.as_ref() else {

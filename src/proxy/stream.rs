@@ -6,12 +6,15 @@
 //! keeps its body open. Other formats' streams end with the upstream body.
 
 use super::{Outcome, Worker};
+use crate::canonical::stream::{StreamDecode, StreamEncode, StreamError, StreamEvent};
+use crate::canonical::{FaultKind, UpstreamFault};
 use crate::error::GatewayError;
 use crate::http::server::client_gone;
 use crate::http::Conn;
+use crate::plugin::{ChunkHooks, ChunkVerdict};
 use crate::upstream::BodyReader;
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// After `[DONE]`, how long to wait for the upstream's final chunk so its connection can be reused.
 const DRAIN_AFTER_DONE: Duration = Duration::from_millis(50);
@@ -68,6 +71,231 @@ pub async fn pump_passthrough(
             }
         }
     }
+}
+
+/// One translated stream: the upstream's decoder, the client's encoder and what sits between.
+pub struct Translation {
+    pub decoder: Box<dyn StreamDecode>,
+    pub encoder: Box<dyn StreamEncode>,
+    /// Per-chunk plugins; `None` (the default) costs one branch per event.
+    pub hooks: Option<ChunkHooks>,
+    /// Filled into `Start` when the upstream's format carries no id or model (Bedrock, Cohere).
+    pub id: String,
+    pub model: String,
+    /// Bytes to send on a silent stream, and after how long (`None`: the format allows none).
+    pub keepalive: Option<(&'static [u8], Duration)>,
+}
+
+type Failure = (GatewayError, Option<io::Error>);
+
+/// Where the stream stands after an event or a read.
+enum Step {
+    Continue,
+    /// The stream is over and its last bytes are in the buffer.
+    End,
+}
+
+/// The translated stream pump: upstream bytes -> decoder -> hooks -> encoder -> client, inline in
+/// this read loop (no channels, no tasks).
+///
+/// - Headers go out with the first encoded bytes, so an upstream error that arrives as the first
+///   event still becomes a normal HTTP error in the client's format.
+/// - Everything decoded from one upstream read is written in one write, before the next read:
+///   no event waits for later input (no coalescing across reads), and a slow client holds the
+///   upstream read back (backpressure; the per-stream buffer is one read plus its encoding).
+/// - After the first byte, failures (upstream error event, malformed or truncated stream, read
+///   error) become the client format's in-stream error followed by its clean end.
+/// - The client's hang-up aborts the upstream connection.
+pub async fn pump_translated(
+    worker: &Worker,
+    conn: &mut Conn,
+    http10: bool,
+    mut body: BodyReader,
+    mut t: Translation,
+) -> Result<Outcome, Failure> {
+    let io_err = |e| (GatewayError::bad_request("client write failed", None), Some(e));
+    worker.metrics.streams_add(1);
+    let _guard = StreamGauge(worker);
+    let mut out: Vec<u8> = Vec::with_capacity(4096);
+    let gone = client_gone(conn.raw_fd());
+    let mut gone = std::pin::pin!(gone);
+    let (ping, interval) = t.keepalive.unwrap_or((b"", Duration::from_secs(3600)));
+    let mut last_write = Instant::now();
+    let tick = monoio::time::sleep(interval);
+    let mut tick = std::pin::pin!(tick);
+    loop {
+        let next = monoio::select! {
+            _ = &mut gone => {
+                body.abort();
+                return Err((GatewayError::bad_request("client disconnected", None), Some(io::ErrorKind::ConnectionAborted.into())));
+            }
+            _ = &mut tick, if t.keepalive.is_some() => {
+                // The timer is reset only here, not per event: a write since the last tick
+                // just moves the next one.
+                if conn.response_started && last_write.elapsed() >= interval {
+                    conn.send_chunk(ping).await.map_err(io_err)?;
+                    last_write = Instant::now();
+                }
+                tick.as_mut().reset((last_write + interval).into());
+                continue;
+            }
+            n = body.next() => n,
+        };
+        let step = match next {
+            Ok(Some(piece)) => {
+                t.decoder.push(piece);
+                drain(&mut t, &mut out)
+            }
+            Ok(None) => match t.decoder.finish() {
+                Ok(()) => match drain(&mut t, &mut out) {
+                    Ok(Step::Continue) => {
+                        t.encoder.finish(&mut out);
+                        Ok(Step::End)
+                    }
+                    other => other,
+                },
+                Err(e) => {
+                    // Events still buffered come first; then the truncation is reported.
+                    let _ = drain(&mut t, &mut out);
+                    Err(fault_of(e))
+                }
+            },
+            Err(e) => Err(UpstreamFault {
+                status: e.status(),
+                kind: FaultKind::Server,
+                message: format!("upstream stream failed: {}", GatewayError::from(e).message()),
+            }),
+        };
+        let step = match step {
+            Ok(s) => s,
+            Err(fault) if !conn.response_started && out.is_empty() => {
+                body.abort();
+                return Err((GatewayError::UpstreamFault(fault), None));
+            }
+            Err(fault) => {
+                t.encoder.error(fault.status, &fault.message, &mut out);
+                Step::End
+            }
+        };
+        if !out.is_empty() {
+            if !conn.response_started {
+                let ct = t.encoder.content_type();
+                conn.start_stream(200, &[("content-type", ct.as_bytes())], http10)
+                    .await
+                    .map_err(io_err)?;
+            }
+            conn.send_chunk(&out).await.map_err(io_err)?;
+            out.clear();
+            last_write = Instant::now();
+        }
+        if let Step::End = step {
+            if !conn.response_started {
+                // Nothing at all was produced (an empty upstream stream): still answer.
+                let ct = t.encoder.content_type();
+                conn.start_stream(200, &[("content-type", ct.as_bytes())], http10)
+                    .await
+                    .map_err(io_err)?;
+            }
+            conn.end_stream().await.map_err(io_err)?;
+            // Let the upstream's terminating chunk arrive so the connection is reusable.
+            if !matches!(monoio::time::timeout(DRAIN_AFTER_DONE, body.next()).await, Ok(Ok(None))) {
+                body.abort();
+            }
+            return Ok(Outcome { status: 200 });
+        }
+    }
+}
+
+/// Decodes every complete event, runs the hooks and encodes into `out`. `Err` is a failure to
+/// report (upstream error event, malformed stream, hook abort).
+fn drain(t: &mut Translation, out: &mut Vec<u8>) -> Result<Step, UpstreamFault> {
+    loop {
+        let mut event = match t.decoder.next_event() {
+            Ok(Some(e)) => e,
+            Ok(None) if t.decoder.done() => {
+                t.encoder.finish(out);
+                return Ok(Step::End);
+            }
+            Ok(None) => return Ok(Step::Continue),
+            Err(e) => return Err(fault_of(e)),
+        };
+        if let Some(hooks) = t.hooks.as_mut() {
+            match hooks.run(&mut event) {
+                ChunkVerdict::Pass => {}
+                ChunkVerdict::Drop => continue,
+                ChunkVerdict::Abort { status, message } => {
+                    return Err(UpstreamFault {
+                        status,
+                        kind: FaultKind::from_status(status),
+                        message,
+                    })
+                }
+            }
+        }
+        match &mut event {
+            StreamEvent::Start { id, model } => {
+                if id.is_empty() {
+                    id.clone_from(&t.id);
+                }
+                if model.is_empty() {
+                    model.clone_from(&t.model);
+                }
+            }
+            StreamEvent::Error { status, message } => {
+                return Err(UpstreamFault {
+                    status: *status,
+                    kind: FaultKind::from_status(*status),
+                    message: std::mem::take(message),
+                })
+            }
+            _ => {}
+        }
+        t.encoder.encode(&event, out);
+    }
+}
+
+fn fault_of(e: StreamError) -> UpstreamFault {
+    UpstreamFault {
+        status: 502,
+        kind: FaultKind::Server,
+        message: e.to_string(),
+    }
+}
+
+/// Sends prepared frames (the in-process mock's streams), `delay` apart, one write each; a
+/// `cut_off` stream closes the connection without the body's end.
+pub async fn send_frames(
+    worker: &Worker,
+    conn: &mut Conn,
+    http10: bool,
+    content_type: &str,
+    frames: &[Vec<u8>],
+    delay: Duration,
+    cut_off: bool,
+) -> Result<Outcome, Failure> {
+    let io_err = |e| (GatewayError::bad_request("client write failed", None), Some(e));
+    conn.start_stream(200, &[("content-type", content_type.as_bytes())], http10)
+        .await
+        .map_err(io_err)?;
+    worker.metrics.streams_add(1);
+    let _guard = StreamGauge(worker);
+    let gone = client_gone(conn.raw_fd());
+    let mut gone = std::pin::pin!(gone);
+    for (i, frame) in frames.iter().enumerate() {
+        if i > 0 && !delay.is_zero() {
+            monoio::select! {
+                _ = &mut gone => return Err(io_err(io::ErrorKind::ConnectionAborted.into())),
+                _ = monoio::time::sleep(delay) => {}
+            }
+        }
+        conn.send_chunk(frame).await.map_err(io_err)?;
+    }
+    if cut_off {
+        conn.close_after = true;
+    } else {
+        conn.end_stream().await.map_err(io_err)?;
+    }
+    Ok(Outcome { status: 200 })
 }
 
 struct StreamGauge<'a>(&'a Worker);

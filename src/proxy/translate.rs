@@ -1,7 +1,7 @@
-//! Cross-format path (unary): the client's body is decoded into canonical types, encoded for the
+//! Cross-format path: the client's body is decoded into canonical types, encoded for the
 //! provider's format, sent, and the answer (or error) is decoded and re-encoded in the client's
-//! format. Streams across formats arrive with the stream translation work; until then a stream
-//! request that needs translation gets a clear 501 in the client's format.
+//! format. Streams go through one stateful decoder (upstream format) and one stateful encoder
+//! (client format) in `stream::pump_translated`.
 
 use super::passthrough::ANTHROPIC_VERSION;
 use super::{Outcome, RequestContext, Worker};
@@ -45,7 +45,7 @@ fn decode(ctx: &RequestContext<'_>, req: &Request, model: &str, stream: bool) ->
         let mut canonical = formats::bedrock::invoke::decode_invoke_request(&req.body, path_model, stream)
             .map_err(|e| (GatewayError::bad_request(e.to_string(), None), None))?;
         canonical.model = model.to_string();
-        return not_streaming(canonical);
+        return Ok(canonical);
     }
     if ctx.api.op != Operation::Chat {
         return Err((
@@ -61,20 +61,25 @@ fn decode(ctx: &RequestContext<'_>, req: &Request, model: &str, stream: bool) ->
     let mut canonical = (codec.decode_request)(&req.body, ctx.api.path_model.as_deref(), stream)
         .map_err(|e| (GatewayError::bad_request(e.to_string(), None), None))?;
     canonical.model = model.to_string();
-    not_streaming(canonical)
+    Ok(canonical)
 }
 
-fn not_streaming(canonical: ChatRequest) -> Result<ChatRequest, Failure> {
-    if canonical.stream {
-        return Err((
-            GatewayError::NotImplemented(
-                "streaming across formats is not available in this build; send a non-streaming request or use a same-format provider"
-                    .into(),
-            ),
-            None,
-        ));
+/// The keepalive a client format tolerates on a silent stream (PROTOCOLS 1.3): a comment for
+/// OpenAI and Cohere, Anthropic's own `ping` event; nothing for Gemini (its decoder fails on any
+/// non-`data: ` line) or Bedrock (event-stream has no comment frame).
+fn keepalive_frame(format: Format) -> Option<&'static [u8]> {
+    match format {
+        Format::OpenAi | Format::Cohere => Some(b": ping\n\n"),
+        Format::Anthropic => Some(b"event: ping\ndata: {\"type\":\"ping\"}\n\n"),
+        Format::Gemini | Format::Bedrock => None,
     }
-    Ok(canonical)
+}
+
+fn stream_encoder(
+    ctx: &RequestContext<'_>,
+    canonical: &ChatRequest,
+) -> Box<dyn crate::canonical::stream::StreamEncode> {
+    formats::stream_encoder(ctx.api.format, ctx.api.op == Operation::Invoke, canonical)
 }
 
 /// Encodes the answer for the client: its format's response, or for Bedrock InvokeModel the
@@ -107,6 +112,8 @@ async fn reply(
 
 /// The in-process mock answering a non-OpenAI client: canonical scenario, encoded in its format.
 pub async fn serve_mock(
+    worker: &Worker,
+    provider: &Provider,
     ctx: &RequestContext<'_>,
     req: &Request,
     conn: &mut Conn,
@@ -115,6 +122,25 @@ pub async fn serve_mock(
 ) -> Result<Outcome, Failure> {
     let canonical = decode(ctx, req, model, stream)?;
     let codec = codec_for(ctx.api.format)?;
+    if canonical.stream {
+        let id = format!("mock-{:x}", next_response_id());
+        let (events, ending) = crate::mock::stream::scenario_events(&canonical, &id, provider.mock.chunks)
+            .map_err(|fault| (GatewayError::UpstreamFault(fault), None))?;
+        let mut enc = stream_encoder(ctx, &canonical);
+        let frames = crate::mock::stream::encode_frames(enc.as_mut(), &events, &ending);
+        let cut_off = ending == crate::mock::stream::Ending::CutOff;
+        let ct = enc.content_type();
+        return super::stream::send_frames(
+            worker,
+            conn,
+            req.http10,
+            ct,
+            &frames,
+            provider.mock.chunk_delay,
+            cut_off,
+        )
+        .await;
+    }
     match crate::mock::scenario::respond(&canonical, "mock-1") {
         Ok(resp) => {
             reply(
@@ -155,8 +181,13 @@ pub async fn forward(
         ));
     };
     let mut path = origin.path_prefix.clone();
-    path.push_str(&provider.styled_path(&(upstream_codec.request_path)(model, false)));
-    let mut headers: Vec<(&str, &[u8])> = vec![("content-type", b"application/json"), ("accept", b"application/json")];
+    path.push_str(&provider.styled_path(&(upstream_codec.request_path)(model, canonical.stream)));
+    let accept: &[u8] = match (canonical.stream, target_format) {
+        (false, _) => b"application/json",
+        (true, Format::Bedrock) => b"application/vnd.amazon.eventstream",
+        (true, _) => b"text/event-stream",
+    };
+    let mut headers: Vec<(&str, &[u8])> = vec![("content-type", b"application/json"), ("accept", accept)];
     if let Some(auth) = provider.auth_headers.get(key_index) {
         for (n, v) in auth {
             headers.push((n, v.as_bytes()));
@@ -181,6 +212,21 @@ pub async fn forward(
         .await
         .map_err(|e| (e.into(), None))?;
     worker.metrics.upstream_latency(&provider.name, sent.elapsed());
+    if canonical.stream && (200..300).contains(&resp.status) {
+        let t = super::stream::Translation {
+            decoder: formats::stream_decoder(target_format),
+            encoder: stream_encoder(ctx, &canonical),
+            hooks: None,
+            id: format!("sluice-{:x}", next_response_id()),
+            model: model.to_string(),
+            keepalive: ctx
+                .snap
+                .server
+                .stream_keepalive
+                .and_then(|d| keepalive_frame(ctx.api.format).map(|f| (f, d))),
+        };
+        return super::stream::pump_translated(worker, conn, req.http10, resp.body, t).await;
+    }
     let limit = ctx.snap.server.limits.max_body_bytes.max(64 * 1024 * 1024);
     let status = resp.status;
     let data = resp.body.read_all(limit).await.map_err(|e| (e.into(), None))?;

@@ -16,9 +16,9 @@
 //! - Bedrock has no "none" tool choice: `ToolChoice::None` drops `toolConfig` entirely (see
 //!   `tool_config`).
 
-pub mod stream;
 pub mod invoke;
 pub mod sigv4;
+pub mod stream;
 pub mod types;
 
 use crate::canonical::{

@@ -2,10 +2,10 @@
 //! `/v2/chat` to us) and the provider (we speak it to a Cohere upstream). Pure functions, no IO;
 //! every input, however malformed, ends in a value or a `ConvertError`, never a panic.
 
-pub mod stream;
 pub mod error;
 pub mod request;
 pub mod response;
+pub mod stream;
 pub mod types;
 
 pub use error::{decode_error, encode_error};

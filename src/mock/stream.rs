@@ -1,0 +1,259 @@
+//! Streamed mock answers in every format: the format-independent scenario answer
+//! (`scenario::respond`) becomes canonical stream events (`events_from_response`), and the
+//! format's own stream encoder writes them, one frame per event. Non-OpenAI formats stream only
+//! through here; OpenAI keeps its hand-built chunks (`mock::openai`) on the load-test path.
+//!
+//! Stream scenarios, by model name, on top of the non-stream ones:
+//! - contains `cutoff`: half of the events, then the connection closes without the format's end
+//!   (a truncated upstream);
+//! - contains `midstream`: half of the events, then the format's in-stream error (status 500).
+
+use super::{scenario, MockReply};
+use crate::canonical::stream::{events_from_response, StreamEncode, StreamEvent};
+use crate::canonical::{ChatRequest, FaultKind, UpstreamFault};
+use crate::formats::{self, bedrock, gemini, Format};
+use crate::http::Method;
+
+/// How a mock stream ends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ending {
+    /// The format's normal end (`[DONE]`, `message_stop`, `metadata`, ...).
+    Complete,
+    /// The body just stops: no end marker, connection closed.
+    CutOff,
+    /// The format's in-stream error after the events.
+    Error { status: u16, message: String },
+}
+
+/// A stream ready to send: each frame is one write.
+pub struct MockStream {
+    pub content_type: &'static str,
+    pub frames: Vec<Vec<u8>>,
+    /// Close the connection after the frames instead of ending the body cleanly.
+    pub cut_off: bool,
+}
+
+/// The scenario's events and ending for a streamed request.
+pub fn scenario_events(
+    req: &ChatRequest,
+    id: &str,
+    pieces: usize,
+) -> Result<(Vec<StreamEvent>, Ending), UpstreamFault> {
+    let resp = scenario::respond(req, id)?;
+    let mut events = events_from_response(&resp, pieces);
+    let ending = if req.model.contains("cutoff") {
+        Ending::CutOff
+    } else if req.model.contains("midstream") {
+        Ending::Error {
+            status: 500,
+            message: "mock mid-stream failure requested by model name".into(),
+        }
+    } else {
+        Ending::Complete
+    };
+    if ending != Ending::Complete {
+        // Keep the start and the first half of the content, never the finish.
+        let keep = (events.len() / 2).max(2).min(events.len().saturating_sub(2));
+        events.truncate(keep);
+    }
+    Ok((events, ending))
+}
+
+/// Encodes events with `enc`, one frame per event that produced bytes, then the ending's frame.
+pub fn encode_frames(enc: &mut dyn StreamEncode, events: &[StreamEvent], ending: &Ending) -> Vec<Vec<u8>> {
+    let mut frames = Vec::with_capacity(events.len() + 1);
+    for e in events {
+        let mut out = Vec::new();
+        enc.encode(e, &mut out);
+        if !out.is_empty() {
+            frames.push(out);
+        }
+    }
+    let mut out = Vec::new();
+    match ending {
+        Ending::Complete => enc.finish(&mut out),
+        Ending::CutOff => {}
+        Ending::Error { status, message } => enc.error(*status, message, &mut out),
+    }
+    if !out.is_empty() {
+        frames.push(out);
+    }
+    frames
+}
+
+/// Which streaming route a request is on, with its decoded body.
+struct StreamRoute {
+    format: Format,
+    invoke: bool,
+}
+
+/// Answers a streaming request of any non-OpenAI format; None when the request is not one (a
+/// non-stream request, another route). `Err` is an error before the stream (HTTP error reply).
+pub fn serve(method: Method, path: &str, body: &[u8], pieces: usize) -> Option<Result<MockStream, MockReply>> {
+    let (route, req) = match_route(path, body)?;
+    if method != Method::Post {
+        return Some(Err(fault(route.format, 405, "streams take POST".into())));
+    }
+    let req = match req {
+        Ok(r) => r,
+        Err(message) => return Some(Err(fault(route.format, 400, message))),
+    };
+    let id = format!("mock-stream-{:x}", next_id());
+    Some(match scenario_events(&req, &id, pieces) {
+        Ok((events, ending)) => {
+            let mut enc = formats::stream_encoder(route.format, route.invoke, &req);
+            Ok(MockStream {
+                content_type: enc.content_type(),
+                cut_off: ending == Ending::CutOff,
+                frames: encode_frames(enc.as_mut(), &events, &ending),
+            })
+        }
+        Err(f) => Err(reply(route.format, f)),
+    })
+}
+
+fn next_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Recognises the streaming routes of Anthropic, Gemini, Bedrock and Cohere and decodes the body
+/// (the model from the URL where the format keeps it there).
+fn match_route(path: &str, body: &[u8]) -> Option<(StreamRoute, Result<ChatRequest, String>)> {
+    let err = |e: crate::canonical::ConvertError| e.to_string();
+    let wants_stream = || crate::wire::json::peek(body).map(|p| p.stream).unwrap_or(false);
+    if let Some((model, stream)) = gemini::parse_path(path) {
+        if !stream {
+            return None;
+        }
+        let route = StreamRoute {
+            format: Format::Gemini,
+            invoke: false,
+        };
+        return Some((route, gemini::decode_request(body, Some(&model), true).map_err(err)));
+    }
+    if let Some((model, op)) = bedrock::parse_path(path) {
+        let (invoke, decoded) = match op {
+            bedrock::Operation::ConverseStream => (false, bedrock::decode_request(body, Some(&model), true)),
+            bedrock::Operation::InvokeStream => (true, bedrock::invoke::decode_invoke_request(body, &model, true)),
+            _ => return None,
+        };
+        let route = StreamRoute {
+            format: Format::Bedrock,
+            invoke,
+        };
+        return Some((route, decoded.map_err(err)));
+    }
+    let format = match path {
+        "/v1/messages" | "/anthropic/v1/messages" => Format::Anthropic,
+        "/v2/chat" | "/cohere/v2/chat" => Format::Cohere,
+        _ => return None,
+    };
+    if !wants_stream() {
+        return None;
+    }
+    let codec = formats::codec(format)?;
+    let route = StreamRoute { format, invoke: false };
+    Some((route, (codec.decode_request)(body, None, true).map_err(err)))
+}
+
+fn fault(format: Format, status: u16, message: String) -> MockReply {
+    reply(
+        format,
+        UpstreamFault {
+            status,
+            kind: FaultKind::from_status(status),
+            message,
+        },
+    )
+}
+
+fn reply(format: Format, f: UpstreamFault) -> MockReply {
+    let e = match formats::codec(format) {
+        Some(c) => (c.encode_error)(&f),
+        None => formats::render_error(format, &crate::error::GatewayError::UpstreamFault(f)),
+    };
+    MockReply {
+        status: e.status,
+        content_type: e.content_type,
+        headers: e.headers,
+        body: e.body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::{Message, Part, Role};
+
+    fn req(model: &str) -> ChatRequest {
+        ChatRequest {
+            model: model.into(),
+            messages: vec![Message {
+                role: Role::User,
+                content: vec![Part::text("one two three four five six")],
+                ..Default::default()
+            }],
+            stream: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn complete_stream_ends_with_finish() {
+        let (events, ending) = scenario_events(&req("m"), "id", 3).unwrap();
+        assert_eq!(ending, Ending::Complete);
+        assert!(matches!(events.last(), Some(StreamEvent::Finish { .. })));
+    }
+
+    #[test]
+    fn cutoff_and_midstream_stop_before_the_finish() {
+        for model in ["m-cutoff", "m-midstream"] {
+            let (events, ending) = scenario_events(&req(model), "id", 3).unwrap();
+            assert_ne!(ending, Ending::Complete, "{model}");
+            assert!(matches!(events[0], StreamEvent::Start { .. }));
+            assert!(
+                events.iter().any(|e| matches!(e, StreamEvent::TextDelta { .. })),
+                "{model}: some text"
+            );
+            assert!(
+                !events.iter().any(|e| matches!(e, StreamEvent::Finish { .. })),
+                "{model}: no finish"
+            );
+        }
+    }
+
+    #[test]
+    fn error_scenario_is_an_error_before_the_stream() {
+        assert_eq!(scenario_events(&req("error-429"), "id", 3).unwrap_err().status, 429);
+    }
+
+    #[test]
+    fn non_stream_requests_are_not_taken() {
+        assert!(serve(Method::Post, "/v1/messages", br#"{"model":"m","stream":false}"#, 3).is_none());
+        assert!(serve(
+            Method::Post,
+            "/v1/chat/completions",
+            br#"{"model":"m","stream":true}"#,
+            3
+        )
+        .is_none());
+        assert!(serve(Method::Post, "/v1beta/models/m:generateContent", b"{}", 3).is_none());
+    }
+
+    #[test]
+    fn bad_body_is_an_http_error_in_the_format() {
+        let r = serve(
+            Method::Post,
+            "/v1/messages",
+            br#"{"model":"m","stream":true,"messages":7}"#,
+            3,
+        )
+        .unwrap()
+        .err()
+        .unwrap();
+        assert_eq!(r.status, 400);
+        assert!(String::from_utf8_lossy(&r.body).contains("invalid_request_error"));
+    }
+}
