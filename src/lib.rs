@@ -8,6 +8,8 @@ pub mod canonical;
 pub mod config;
 pub mod error;
 pub mod formats;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod http;
 pub mod log;
 pub mod metrics;

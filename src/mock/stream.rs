@@ -193,7 +193,6 @@ mod tests {
             messages: vec![Message {
                 role: Role::User,
                 content: vec![Part::text("one two three four five six")],
-                ..Default::default()
             }],
             stream: true,
             ..Default::default()

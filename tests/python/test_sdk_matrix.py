@@ -75,7 +75,7 @@ class OpenAISdk:
         self.m = openai
         self.c = openai.OpenAI(base_url=f"{base}/v1", api_key="client-key", max_retries=0, timeout=30)
 
-    def chat(self, model, turns, system=None, tools=False, max_tokens=None, stop=None):
+    def params(self, model, turns, system=None, tools=False, max_tokens=None, stop=None):
         msgs = [{"role": "system", "content": system}] if system else []
         for t in turns:
             if t.role == "user":
@@ -106,7 +106,10 @@ class OpenAISdk:
             kw["max_tokens"] = max_tokens
         if stop:
             kw["stop"] = stop
-        r = self.c.chat.completions.create(model=model, messages=msgs, **kw)
+        return dict(model=model, messages=msgs, **kw)
+
+    def chat(self, model, turns, **kw):
+        r = self.c.chat.completions.create(**self.params(model, turns, **kw))
         ch = r.choices[0]
         calls = [(c.id, c.function.name, json.loads(c.function.arguments)) for c in (ch.message.tool_calls or [])]
         finish = {"stop": "stop", "length": "length", "tool_calls": "tool"}.get(ch.finish_reason, ch.finish_reason)
@@ -123,7 +126,7 @@ class AnthropicSdk:
         self.m = anthropic
         self.c = anthropic.Anthropic(base_url=f"{base}/anthropic", api_key="client-key", max_retries=0, timeout=30)
 
-    def chat(self, model, turns, system=None, tools=False, max_tokens=None, stop=None):
+    def params(self, model, turns, system=None, tools=False, max_tokens=None, stop=None):
         msgs = []
         for t in turns:
             if t.role == "user":
@@ -150,7 +153,10 @@ class AnthropicSdk:
             kw["tools"] = [{"name": "get_weather", "description": "w", "input_schema": WEATHER_SCHEMA}]
         if stop:
             kw["stop_sequences"] = stop
-        r = self.c.messages.create(model=model, max_tokens=max_tokens or 256, messages=msgs, **kw)
+        return dict(model=model, max_tokens=max_tokens or 256, messages=msgs, **kw)
+
+    def chat(self, model, turns, **kw):
+        r = self.c.messages.create(**self.params(model, turns, **kw))
         text = "".join(b.text for b in r.content if b.type == "text")
         calls = [(b.id, b.name, b.input) for b in r.content if b.type == "tool_use"]
         finish = {"end_turn": "stop", "max_tokens": "length", "tool_use": "tool"}.get(r.stop_reason, r.stop_reason)
@@ -171,7 +177,7 @@ class GenaiSdk:
             http_options=types.HttpOptions(base_url=f"{base}/genai", api_version="v1beta", timeout=30_000),
         )
 
-    def chat(self, model, turns, system=None, tools=False, max_tokens=None, stop=None):
+    def params(self, model, turns, system=None, tools=False, max_tokens=None, stop=None):
         T = self.types
         contents = []
         for t in turns:
@@ -216,7 +222,10 @@ class GenaiSdk:
             cfg["max_output_tokens"] = max_tokens
         if stop:
             cfg["stop_sequences"] = stop
-        r = self.c.models.generate_content(model=model, contents=contents, config=T.GenerateContentConfig(**cfg))
+        return dict(model=model, contents=contents, config=T.GenerateContentConfig(**cfg))
+
+    def chat(self, model, turns, **kw):
+        r = self.c.models.generate_content(**self.params(model, turns, **kw))
         cand = r.candidates[0]
         parts = cand.content.parts or []
         text = "".join(p.text for p in parts if p.text)
@@ -244,7 +253,7 @@ class Boto3Sdk:
             config=Config(retries={"max_attempts": 1}, read_timeout=30),
         )
 
-    def chat(self, model, turns, system=None, tools=False, max_tokens=None, stop=None):
+    def params(self, model, turns, system=None, tools=False, max_tokens=None, stop=None):
         msgs = []
         for t in turns:
             if t.role == "user":
@@ -278,7 +287,10 @@ class Boto3Sdk:
             inference["stopSequences"] = stop
         if inference:
             kw["inferenceConfig"] = inference
-        r = self.c.converse(modelId=model, messages=msgs, **kw)
+        return dict(modelId=model, messages=msgs, **kw)
+
+    def chat(self, model, turns, **kw):
+        r = self.c.converse(**self.params(model, turns, **kw))
         content = r["output"]["message"]["content"]
         text = "".join(b["text"] for b in content if "text" in b)
         calls = [(b["toolUse"]["toolUseId"], b["toolUse"]["name"], b["toolUse"]["input"]) for b in content if "toolUse" in b]
@@ -300,7 +312,7 @@ class CohereSdk:
         self.m = cohere
         self.c = cohere.ClientV2(api_key="client-key", base_url=f"{base}/cohere", timeout=30)
 
-    def chat(self, model, turns, system=None, tools=False, max_tokens=None, stop=None):
+    def params(self, model, turns, system=None, tools=False, max_tokens=None, stop=None):
         msgs = [{"role": "system", "content": system}] if system else []
         for t in turns:
             if t.role == "user":
@@ -333,7 +345,10 @@ class CohereSdk:
             kw["max_tokens"] = max_tokens
         if stop:
             kw["stop_sequences"] = stop
-        r = self.c.chat(model=model, messages=msgs, **kw)
+        return dict(model=model, messages=msgs, **kw)
+
+    def chat(self, model, turns, **kw):
+        r = self.c.chat(**self.params(model, turns, **kw))
         text = "".join(c.text for c in (r.message.content or []) if getattr(c, "type", "") == "text")
         # Cohere puts the text that precedes tool calls in `tool_plan`, not in `content`.
         text = text or (r.message.tool_plan or "")

@@ -1,0 +1,148 @@
+//! Fuzz targets, shared by the cargo-fuzz harness (`fuzz/`) and the corpus replay test
+//! (`tests/fuzz_corpus.rs`), so CI runs exactly what the fuzzer runs.
+//!
+//! Each target takes arbitrary bytes and checks invariants, panicking only when one breaks:
+//! the decoders never panic, and how the input is split across reads never changes the outcome.
+//! The first byte picks the split point (and, for `stream_decoders`, the format).
+
+use crate::canonical::stream::{StreamDecode, StreamError, StreamEvent};
+use crate::formats::{self, Format};
+use crate::wire::eventstream::EventStreamDecoder;
+use crate::wire::sse::SseDecoder;
+use bytes::Bytes;
+
+/// What an SSE decode produced: events as (event, data, id, retry), then the error if any.
+type SseOutcome = (Vec<(Option<Bytes>, Bytes, Option<Bytes>, Option<u64>)>, Option<String>);
+
+fn sse_run(pieces: &[&[u8]]) -> SseOutcome {
+    let mut d = SseDecoder::with_max_event_bytes(4096);
+    let mut out = Vec::new();
+    for p in pieces {
+        d.push(Bytes::copy_from_slice(p));
+        loop {
+            match d.next_event() {
+                Ok(Some(e)) => out.push((e.event, e.data, e.id, e.retry)),
+                Ok(None) => break,
+                Err(e) => return (out, Some(e.to_string())),
+            }
+        }
+    }
+    match d.finish() {
+        Ok(Some(e)) => out.push((e.event, e.data, e.id, e.retry)),
+        Ok(None) => {}
+        Err(e) => return (out, Some(e.to_string())),
+    }
+    (out, None)
+}
+
+fn split_point(data: &[u8]) -> (usize, &[u8]) {
+    match data.split_first() {
+        Some((&b, rest)) if !rest.is_empty() => (b as usize % (rest.len() + 1), rest),
+        Some((_, rest)) => (0, rest),
+        None => (0, data),
+    }
+}
+
+/// SSE decoder: whole input, split at one point, and one byte at a time agree.
+pub fn sse_decoder(data: &[u8]) {
+    let (cut, input) = split_point(data);
+    let whole = sse_run(&[input]);
+    let (a, b) = input.split_at(cut);
+    let split = sse_run(&[a, b]);
+    if whole.1.is_none() && split.1.is_none() {
+        assert_eq!(whole, split, "split at {cut}");
+    }
+    if input.len() <= 512 {
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        let singles = sse_run(&bytes);
+        if whole.1.is_none() && singles.1.is_none() {
+            assert_eq!(whole, singles, "one byte at a time");
+        }
+    }
+}
+
+type EsOutcome = (Vec<crate::wire::eventstream::Message>, Option<String>);
+
+fn es_run(pieces: &[&[u8]]) -> EsOutcome {
+    let mut d = EventStreamDecoder::with_max_message_bytes(1 << 16);
+    let mut out = Vec::new();
+    for p in pieces {
+        d.push(p);
+        loop {
+            match d.next_message() {
+                Ok(Some(m)) => out.push(m),
+                Ok(None) => break,
+                Err(e) => return (out, Some(e.to_string())),
+            }
+        }
+    }
+    (out, d.finish().err().map(|e| e.to_string()))
+}
+
+/// AWS event-stream decoder: whole and split inputs give the same messages and the same error;
+/// every decoded message re-encodes to bytes that decode to it again.
+pub fn eventstream_decoder(data: &[u8]) {
+    let (cut, input) = split_point(data);
+    let whole = es_run(&[input]);
+    let (a, b) = input.split_at(cut);
+    assert_eq!(whole, es_run(&[a, b]), "split at {cut}");
+    for m in &whole.0 {
+        let mut again = Vec::new();
+        if m.encode(&mut again).is_ok() {
+            let back = es_run(&[&again]);
+            assert_eq!(
+                back.0.as_slice(),
+                std::slice::from_ref(m),
+                "re-encoded message decodes back"
+            );
+        }
+    }
+}
+
+fn stream_run(format: Format, pieces: &[&[u8]]) -> (Vec<StreamEvent>, Result<(), StreamError>) {
+    let mut d: Box<dyn StreamDecode> = formats::stream_decoder(format);
+    let mut out = Vec::new();
+    for p in pieces {
+        d.push(Bytes::copy_from_slice(p));
+        loop {
+            match d.next_event() {
+                Ok(Some(e)) => out.push(e),
+                Ok(None) => break,
+                Err(e) => return (out, Err(e)),
+            }
+        }
+    }
+    let end = d.finish();
+    loop {
+        match d.next_event() {
+            Ok(Some(e)) => out.push(e),
+            Ok(None) => break,
+            Err(e) => return (out, Err(e)),
+        }
+    }
+    (out, end)
+}
+
+const FORMATS: [Format; 5] = [
+    Format::OpenAi,
+    Format::Anthropic,
+    Format::Gemini,
+    Format::Bedrock,
+    Format::Cohere,
+];
+
+/// Every format's stream decoder (the second byte picks it): never panics, and a successful
+/// decode does not depend on how the input was split.
+pub fn stream_decoders(data: &[u8]) {
+    let Some((&which, rest)) = data.split_first() else {
+        return;
+    };
+    let format = FORMATS[which as usize % FORMATS.len()];
+    let (cut, input) = split_point(rest);
+    let whole = stream_run(format, &[input]);
+    let (a, b) = input.split_at(cut);
+    let split = stream_run(format, &[a, b]);
+    if whole.1.is_ok() && split.1.is_ok() {
+        assert_eq!(whole.0, split.0, "{format:?} split at {cut}");
+    }
+}

@@ -1,0 +1,339 @@
+"""Streams: every official SDK consuming Sluice streams with every provider kind behind it (5 x 5,
+plus the in-process `mock` provider), through each SDK's own stream API.
+
+The providers are those of test_sdk_matrix.py (all answered by sluice-mock in their own format),
+so a cell is either a same-format passthrough or a stream translated event by event. The
+non-stream answer of the same scenario is the truth: the concatenated text, the tool calls (name
+and parsed arguments), the usage and the finish reason of every stream must equal it.
+
+Stream scenarios on top of the non-stream ones (src/mock/stream.rs): `midstream-model` fails with
+an in-stream error after half of the events; `cutoff-model` stops without the format's end (the
+gateway must report it, never pass it off as a normal finish).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pytest
+
+from test_sdk_matrix import ADAPTERS, PROVIDERS, SDKS, Turn, user
+
+STREAM_PROVIDERS = PROVIDERS + ["mock"]
+
+
+@dataclass
+class Streamed:
+    text: str = ""
+    calls: list[tuple[str, str, dict]] = field(default_factory=list)
+    finish: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    text_pieces: int = 0  # how many events carried text: proves the answer was streamed
+    error: str | None = None  # an in-stream error the SDK raised or reported
+
+
+# ---- one stream reader per SDK -----------------------------------------------------------------
+
+
+def openai_stream(sdk, model, turns, **kw):
+    out = Streamed()
+    calls: dict[int, dict] = {}
+    roles = []
+    chunks = []
+    # HTTP errors raise here; only errors inside the stream are caught below.
+    stream = sdk.c.chat.completions.create(
+        **sdk.params(model, turns, **kw), stream=True, stream_options={"include_usage": True}
+    )
+    try:
+        for chunk in stream:
+            chunks.append(chunk)
+            if chunk.usage is not None:
+                # The usage chunk is the last one and has no choices (PROTOCOLS 2.4).
+                assert chunk.choices == []
+                out.input_tokens, out.output_tokens = chunk.usage.prompt_tokens, chunk.usage.completion_tokens
+                continue
+            for ch in chunk.choices:
+                d = ch.delta
+                roles.append(d.role)
+                if d.content:
+                    out.text += d.content
+                    out.text_pieces += 1
+                for tc in d.tool_calls or []:
+                    assert tc.index is not None, "index on every tool-call entry"
+                    entry = calls.setdefault(tc.index, {"id": None, "name": None, "args": ""})
+                    if tc.id is not None:
+                        assert entry["id"] is None, "id only in the first delta of a call"
+                        entry["id"] = tc.id
+                    if tc.function and tc.function.name is not None:
+                        assert entry["name"] is None, "name only in the first delta of a call"
+                        entry["name"] = tc.function.name
+                    if tc.function and tc.function.arguments:
+                        entry["args"] += tc.function.arguments
+                if ch.finish_reason:
+                    out.finish = ch.finish_reason
+    except sdk.m.APIError as e:
+        out.error = str(e)
+    if roles:
+        assert roles[0] == "assistant", "role in the first delta"
+        assert all(r is None for r in roles[1:]), f"role only in the first delta: {roles}"
+    if out.error is None:
+        assert chunks[-1].usage is not None, "usage chunk last when include_usage was asked"
+    out.calls = [(c["id"], c["name"], json.loads(c["args"])) for _, c in sorted(calls.items())]
+    out.finish = {"stop": "stop", "length": "length", "tool_calls": "tool"}.get(out.finish, out.finish)
+    return out
+
+
+def anthropic_stream(sdk, model, turns, **kw):
+    out = Streamed()
+    starts = []
+    manager = sdk.c.messages.stream(**sdk.params(model, turns, **kw))
+    stream = manager.__enter__()  # HTTP errors raise here
+    try:
+        for ev in stream:
+            if ev.type == "content_block_start":
+                starts.append(ev.index)
+            elif ev.type == "content_block_delta" and ev.delta.type == "text_delta":
+                out.text_pieces += 1
+        msg = stream.get_final_message()
+    except sdk.m.APIStatusError as e:
+        out.error = str(e)
+        return out
+    finally:
+        manager.__exit__(None, None, None)
+    assert starts == list(range(len(starts))), f"block indices contiguous from 0: {starts}"
+    out.text = "".join(b.text for b in msg.content if b.type == "text")
+    out.calls = [(b.id, b.name, b.input) for b in msg.content if b.type == "tool_use"]
+    out.finish = {"end_turn": "stop", "max_tokens": "length", "tool_use": "tool"}.get(msg.stop_reason, msg.stop_reason)
+    out.input_tokens, out.output_tokens = msg.usage.input_tokens, msg.usage.output_tokens
+    return out
+
+
+def genai_stream(sdk, model, turns, **kw):
+    out = Streamed()
+    last = None
+    try:
+        for r in sdk.c.models.generate_content_stream(**sdk.params(model, turns, **kw)):
+            last = r
+            for cand in r.candidates or []:
+                for p in (cand.content.parts if cand.content else None) or []:
+                    if p.text:
+                        out.text += p.text
+                        out.text_pieces += 1
+                    if p.function_call:
+                        fc = p.function_call
+                        out.calls.append((fc.id or "", fc.name, dict(fc.args)))
+                if cand.finish_reason:
+                    fr = cand.finish_reason.value
+                    out.finish = {"STOP": "stop", "MAX_TOKENS": "length"}.get(fr, fr)
+            if r.usage_metadata:
+                out.input_tokens = r.usage_metadata.prompt_token_count or 0
+                out.output_tokens = r.usage_metadata.candidates_token_count or 0
+    except sdk.errors.ServerError as e:  # in-stream errors are 5xx here; an HTTP 429 raises
+        out.error = str(e)
+        return out
+    assert last is not None and last.candidates[0].finish_reason, "finishReason on the last chunk"
+    assert last.usage_metadata is not None, "usageMetadata on the last chunk"
+    if out.calls:
+        out.finish = "tool"
+    return out
+
+
+def boto3_stream(sdk, model, turns, **kw):
+    import botocore.exceptions
+
+    out = Streamed()
+    tools: dict[int, dict] = {}
+    order = []
+    try:
+        r = sdk.c.converse_stream(**sdk.params(model, turns, **kw))
+        for ev in r["stream"]:
+            assert len(ev) == 1, f"a union with exactly one member: {ev}"
+            (kind, body), = ev.items()
+            order.append(kind)
+            if kind == "contentBlockStart":
+                tu = body["start"]["toolUse"]
+                tools[body["contentBlockIndex"]] = {"id": tu["toolUseId"], "name": tu["name"], "input": ""}
+            elif kind == "contentBlockDelta":
+                d = body["delta"]
+                if "text" in d:
+                    out.text += d["text"]
+                    out.text_pieces += 1
+                elif "toolUse" in d:
+                    tools[body["contentBlockIndex"]]["input"] += d["toolUse"]["input"]
+            elif kind == "messageStop":
+                out.finish = {"end_turn": "stop", "max_tokens": "length", "tool_use": "tool"}.get(
+                    body["stopReason"], body["stopReason"]
+                )
+            elif kind == "metadata":
+                out.input_tokens = body["usage"]["inputTokens"]
+                out.output_tokens = body["usage"]["outputTokens"]
+    except botocore.exceptions.EventStreamError as e:
+        out.error = f"{e.response['Error']['Code']}: {e}"
+        return out
+    assert order[0] == "messageStart" and order[-2:] == ["messageStop", "metadata"], order
+    out.calls = [(t["id"], t["name"], json.loads(t["input"])) for _, t in sorted(tools.items())]
+    return out
+
+
+def cohere_stream(sdk, model, turns, **kw):
+    out = Streamed()
+    plan = ""
+    calls = []
+    types = []
+    for ev in sdk.c.chat_stream(**sdk.params(model, turns, **kw)):
+        types.append(ev.type)
+        if ev.type == "content-delta":
+            out.text += ev.delta.message.content.text
+            out.text_pieces += 1
+        elif ev.type == "tool-plan-delta":
+            plan += ev.delta.message.tool_plan
+            out.text_pieces += 1
+        elif ev.type == "tool-call-start":
+            tc = ev.delta.message.tool_calls
+            calls.append({"id": tc.id, "name": tc.function.name, "args": tc.function.arguments or ""})
+        elif ev.type == "tool-call-delta":
+            calls[-1]["args"] += ev.delta.message.tool_calls.function.arguments or ""
+        elif ev.type == "message-end":
+            fr = ev.delta.finish_reason
+            if fr == "ERROR":
+                out.error = str(getattr(ev.delta, "error", None) or "ERROR")
+            out.finish = {"COMPLETE": "stop", "MAX_TOKENS": "length", "TOOL_CALL": "tool", "STOP_SEQUENCE": "stop_sequence"}.get(
+                fr, fr
+            )
+            if ev.delta.usage and ev.delta.usage.tokens:
+                out.input_tokens = int(ev.delta.usage.tokens.input_tokens or 0)
+                out.output_tokens = int(ev.delta.usage.tokens.output_tokens or 0)
+    assert types[0] == "message-start", types
+    if out.error is None:
+        assert types[-1] == "message-end", types
+    # Cohere carries the text before tool calls as `tool_plan`.
+    out.text = out.text or plan
+    out.calls = [(c["id"], c["name"], json.loads(c["args"])) for c in calls]
+    return out
+
+
+READERS = {
+    "openai": openai_stream,
+    "anthropic": anthropic_stream,
+    "genai": genai_stream,
+    "boto3": boto3_stream,
+    "cohere": cohere_stream,
+}
+
+
+@pytest.fixture(scope="module")
+def sdks(sluice):
+    return {name: cls(sluice.base) for name, cls in ADAPTERS.items()}
+
+
+def stream(sdks, sdk_name, model, turns, **kw):
+    return READERS[sdk_name](sdks[sdk_name], model, turns, **kw)
+
+
+matrix = pytest.mark.parametrize("provider", STREAM_PROVIDERS)
+per_sdk = pytest.mark.parametrize("sdk_name", SDKS)
+
+
+def non_stream_truth(sdks, sdk_name, model, turns, **kw):
+    return sdks[sdk_name].chat(model, turns, **kw)
+
+
+def assert_same_answer(streamed: Streamed, truth):
+    assert streamed.error is None, streamed.error
+    assert streamed.text == truth.text
+    assert [(n, a) for _, n, a in streamed.calls] == [(n, a) for _, n, a in truth.calls]
+    assert all(i for i, _, _ in streamed.calls) or not streamed.calls or streamed.calls[0][0] == ""
+    assert streamed.finish == truth.finish
+    assert (streamed.input_tokens, streamed.output_tokens) == (truth.input_tokens, truth.output_tokens)
+
+
+# ---- the matrix --------------------------------------------------------------------------------
+
+
+@per_sdk
+@matrix
+def test_stream_text_equals_non_stream(sdks, sdk_name, provider):
+    model = f"{provider}/echo-model"
+    turns = [user("stream me a few words please")]
+    s = stream(sdks, sdk_name, model, turns)
+    assert s.text == "echo: stream me a few words please"
+    assert s.text_pieces > 1, "the text arrived in several events"
+    assert_same_answer(s, non_stream_truth(sdks, sdk_name, model, turns))
+
+
+@per_sdk
+@matrix
+def test_stream_tool_call_equals_non_stream(sdks, sdk_name, provider):
+    model = f"{provider}/tool-model"
+    turns = [user("weather in Paris?")]
+    s = stream(sdks, sdk_name, model, turns, tools=True)
+    assert [(n, a) for _, n, a in s.calls] == [("get_weather", {"city": "Paris"})]
+    assert s.calls[0][0], "a streamed tool call has an id"
+    assert_same_answer(s, non_stream_truth(sdks, sdk_name, model, turns, tools=True))
+
+
+@per_sdk
+@matrix
+def test_stream_parallel_tool_calls(sdks, sdk_name, provider):
+    model = f"{provider}/parallel-model"
+    turns = [user("weather in Paris and Rome?")]
+    s = stream(sdks, sdk_name, model, turns, tools=True)
+    assert [(n, a) for _, n, a in s.calls] == [("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Rome"})]
+    assert_same_answer(s, non_stream_truth(sdks, sdk_name, model, turns, tools=True))
+
+
+@per_sdk
+@matrix
+def test_stream_length_and_system(sdks, sdk_name, provider):
+    model = f"{provider}/length-model"
+    turns = [user("one two three four five")]
+    s = stream(sdks, sdk_name, model, turns, system="be brief")
+    assert s.finish == "length"
+    assert_same_answer(s, non_stream_truth(sdks, sdk_name, model, turns, system="be brief"))
+
+
+@per_sdk
+@matrix
+def test_stream_tool_round_trip(sdks, sdk_name, provider):
+    model = f"{provider}/tool-model"
+    first = stream(sdks, sdk_name, model, [user("weather?")], tools=True)
+    call_id, name, args = first.calls[0]
+    turns = [
+        user("weather?"),
+        Turn("assistant", first.text, calls=[(call_id, name, args)]),
+        Turn("tool", "sunny", tool_id=call_id, tool_name=name),
+    ]
+    s = stream(sdks, sdk_name, model, turns, tools=True)
+    assert s.text == "tool said: sunny"
+    assert s.finish == "stop"
+
+
+@per_sdk
+@matrix
+def test_mid_stream_error_reaches_the_client(sdks, sdk_name, provider):
+    s = stream(sdks, sdk_name, f"{provider}/midstream-model", [user("one two three four five six")])
+    assert s.error, "the SDK saw the in-stream error"
+    assert "echo: one two three four five six".startswith(s.text), s.text
+
+
+@per_sdk
+@matrix
+def test_truncated_upstream_is_never_a_normal_finish(sdks, sdk_name, provider):
+    try:
+        s = stream(sdks, sdk_name, f"{provider}/cutoff-model", [user("one two three four five six")])
+    except Exception as e:  # noqa: BLE001 - a broken body is one acceptable way to report it
+        assert not isinstance(e, AssertionError), e
+        return
+    assert s.error, f"a truncated stream must be reported, got {s}"
+
+
+@per_sdk
+@matrix
+def test_errors_before_the_stream_are_http_errors(sdks, sdk_name, provider):
+    sdk = sdks[sdk_name]
+    with pytest.raises(sdk.error_class(429)):
+        s = stream(sdks, sdk_name, f"{provider}/error-429", [user("hi")])
+        # Cohere reports in-stream errors as events; an HTTP error must still raise.
+        assert s is None

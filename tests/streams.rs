@@ -1,0 +1,241 @@
+//! Translated streams seen from outside: client hang-up closes the upstream, a slow client holds
+//! the upstream back, keepalives only where the client's format allows them, events written as
+//! they come, and an upstream error that arrives as the first event becomes an HTTP error.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A config with the in-process mock plus `anthropic` and `gemini` providers at `upstream`.
+fn config(upstream: SocketAddr, server_extra: &str) -> String {
+    let mut s = Cfg {
+        server_extra,
+        ..Cfg::default()
+    }
+    .render();
+    for kind in ["anthropic", "gemini"] {
+        s.push_str(&format!(
+            "\n[[providers]]\nname = \"{kind}\"\nkind = \"{kind}\"\nbase_url = \"http://{upstream}\"\nkeys = [\"k\"]\n"
+        ));
+    }
+    s
+}
+
+fn gemini_stream_request(model: &str, text: &str) -> Vec<u8> {
+    post(
+        &format!("/genai/v1beta/models/{model}:streamGenerateContent?alt=sse"),
+        &format!(
+            r#"{{"contents":[{{"role":"user","parts":[{{"text":{}}}]}}]}}"#,
+            js(text)
+        ),
+    )
+}
+
+/// Reads a chunked stream to its end: (chunks, whole body).
+fn read_stream(c: &mut Client) -> (Vec<Vec<u8>>, Vec<u8>) {
+    let mut chunks = Vec::new();
+    while let Some(ch) = c.read_chunk() {
+        chunks.push(ch);
+    }
+    let body = chunks.concat();
+    (chunks, body)
+}
+
+#[test]
+fn translated_stream_client_disconnect_closes_upstream() {
+    let mock = start_mock(&["--chunks", "50", "--chunk-delay-ms", "100"]);
+    let sluice = start_sluice(&config(mock.addr, ""));
+    let mut probe = StatsProbe::new(mock.addr);
+
+    let mut c = Client::connect(sluice.addr);
+    c.send(&chat_stream("anthropic/claude-x", "a long answer nobody waits for"));
+    let head = c.read_head();
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-type"), Some("text/event-stream"));
+    let first = c.read_chunk().expect("a first event");
+    assert!(first.starts_with(b"data: {"), "{:?}", String::from_utf8_lossy(&first));
+    assert_eq!(probe.read().open, 1, "one upstream connection, streaming");
+
+    drop(c);
+    let closed = poll(Duration::from_secs(2), || (probe.read().open == 0).then_some(()));
+    assert!(
+        closed.is_some(),
+        "upstream still open after the client left: {:?}",
+        probe.read()
+    );
+    let m = metrics_text(sluice.addr);
+    assert_eq!(metric(&m, "sluice_active_streams"), Some(0.0), "{m}");
+}
+
+#[test]
+fn translated_events_are_written_one_read_at_a_time() {
+    // The mock writes one event per write, 30 ms apart: each must reach the client on its own
+    // (no coalescing), so the client sees at least as many chunks as text deltas.
+    let mock = start_mock(&["--chunks", "6", "--chunk-delay-ms", "30"]);
+    let sluice = start_sluice(&config(mock.addr, ""));
+    let mut c = Client::connect(sluice.addr);
+    c.send(&chat_stream("anthropic/claude-x", "one two three four five six seven"));
+    assert_eq!(c.read_head().status, 200);
+    let (chunks, body) = read_stream(&mut c);
+    let text_chunks = chunks
+        .iter()
+        .filter(|ch| String::from_utf8_lossy(ch).contains("\"content\":"))
+        .count();
+    assert!(text_chunks >= 6, "{text_chunks} text chunks in {chunks:?}");
+    for ch in &chunks {
+        let s = String::from_utf8_lossy(ch);
+        assert_eq!(s.matches("data: ").count(), 1, "one event per chunk: {s:?}");
+    }
+    let text: String = sse_data(&body)
+        .iter()
+        .filter(|d| d.as_str() != "[DONE]")
+        .filter_map(|d| {
+            parse_json(d)["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    assert_eq!(text, "echo: one two three four five six seven");
+    assert!(body.ends_with(b"data: [DONE]\n\n"));
+}
+
+#[test]
+fn keepalives_only_where_the_client_format_allows() {
+    let mock = start_mock(&["--chunks", "3", "--chunk-delay-ms", "300"]);
+    let sluice = start_sluice(&config(mock.addr, "stream_keepalive_ms = 60"));
+
+    let mut c = Client::connect(sluice.addr);
+    c.send(&chat_stream("anthropic/claude-x", "slow words here"));
+    assert_eq!(c.read_head().status, 200);
+    let (_, body) = read_stream(&mut c);
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains(": ping\n\n"),
+        "OpenAI client gets comment keepalives: {text}"
+    );
+    assert!(text.ends_with("data: [DONE]\n\n"));
+
+    // Gemini's decoder fails on any line that is not `data: `: never a keepalive there.
+    let mut c = Client::connect(sluice.addr);
+    c.send(&gemini_stream_request("anthropic/claude-x", "slow words here"));
+    assert_eq!(c.read_head().status, 200);
+    let (_, body) = read_stream(&mut c);
+    let text = String::from_utf8_lossy(&body);
+    assert!(!text.is_empty());
+    for line in text.split("\r\n").filter(|l| !l.is_empty()) {
+        assert!(
+            line.starts_with("data: {"),
+            "only data lines on a Gemini stream: {line:?}"
+        );
+    }
+}
+
+/// A fake Anthropic upstream that answers one streaming request with an endless run of text
+/// deltas, as fast as the connection takes them, up to `cap` bytes. Counts what it wrote.
+fn endless_anthropic_upstream(written: Arc<AtomicU64>, cap: u64) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut req = vec![0u8; 65536];
+        let _ = s.read(&mut req);
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+        let start = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-x\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":1,\"output_tokens\":0}}}\n\nevent: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n";
+        let delta = format!(
+            "event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":\"{}\"}}}}\n\n",
+            "x".repeat(4000)
+        );
+        let chunk = |s: &str| format!("{:x}\r\n{s}\r\n", s.len());
+        if s.write_all(head.as_bytes()).is_err() || s.write_all(chunk(start).as_bytes()).is_err() {
+            return;
+        }
+        let piece = chunk(&delta.repeat(4));
+        while written.load(Ordering::Relaxed) < cap {
+            if s.write_all(piece.as_bytes()).is_err() {
+                return;
+            }
+            written.fetch_add(piece.len() as u64, Ordering::Relaxed);
+        }
+    });
+    addr
+}
+
+#[test]
+fn slow_client_holds_the_upstream_back() {
+    const CAP: u64 = 1 << 30;
+    let written = Arc::new(AtomicU64::new(0));
+    let upstream = endless_anthropic_upstream(written.clone(), CAP);
+    let sluice = start_sluice(&config(upstream, ""));
+
+    // A client that reads the head and one event, then stops reading.
+    let mut s = TcpStream::connect(sluice.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(&chat_stream("anthropic/claude-x", "go")).unwrap();
+    let mut first = [0u8; 4096];
+    let n = s.read(&mut first).unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"));
+
+    // Once the socket buffers on both sides are full, the upstream must stall: the gateway reads
+    // from it only as fast as the client takes the translation.
+    let settled = poll(Duration::from_secs(10), || {
+        let a = written.load(Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(300));
+        let b = written.load(Ordering::Relaxed);
+        (a == b).then_some(b)
+    });
+    let stalled_at = settled.expect("the upstream never stalled: the gateway buffers without bound");
+    assert!(
+        stalled_at < 256 << 20,
+        "{stalled_at} bytes left the upstream for a client that reads nothing"
+    );
+    let m = metrics_text(sluice.addr);
+    assert_eq!(metric(&m, "sluice_active_streams"), Some(1.0), "{m}");
+
+    // Reading again lets the upstream go on.
+    let t = Instant::now();
+    let mut sink = vec![0u8; 1 << 20];
+    while written.load(Ordering::Relaxed) <= stalled_at + (8 << 20) && t.elapsed() < Duration::from_secs(10) {
+        let _ = s.read(&mut sink).unwrap();
+    }
+    assert!(written.load(Ordering::Relaxed) > stalled_at, "the upstream resumed");
+    drop(s);
+    let done = poll(Duration::from_secs(5), || {
+        let m = metrics_text(sluice.addr);
+        (metric(&m, "sluice_active_streams") == Some(0.0)).then_some(())
+    });
+    assert!(done.is_some(), "the stream ended after the client left");
+}
+
+/// An upstream that answers 200 and then, as its very first event, an Anthropic error.
+fn error_first_upstream() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut req = vec![0u8; 65536];
+        let _ = s.read(&mut req);
+        let body = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
+        let resp = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = s.write_all(resp.as_bytes());
+    });
+    addr
+}
+
+#[test]
+fn upstream_error_as_first_event_is_an_http_error() {
+    let sluice = start_sluice(&config(error_first_upstream(), ""));
+    let r = roundtrip(sluice.addr, &chat_stream("anthropic/claude-x", "hi"));
+    assert!(r.status >= 500, "status {} body {}", r.status, r.text());
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let v = r.json();
+    assert!(at_str(&v, "error.message").contains("Overloaded"), "{v}");
+}
