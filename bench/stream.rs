@@ -1,0 +1,126 @@
+//! Streaming costs: the SSE framer (decode and encode), the AWS event-stream encoder, and one
+//! OpenAI chunk translated to every client format (decode -> canonical event -> encode).
+//!
+//! Decision informed: the issue's per-event budget (under 2 µs of added latency per event on a
+//! translated stream) and whether the framers allocate per event. Inputs: a realistic OpenAI
+//! text-delta chunk (~230 bytes) and a stream of 1,000 of them (~230 KB) fed in 16 KiB reads.
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use bytes::Bytes;
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use sluice::canonical::ChatRequest;
+use sluice::formats::{self, Format};
+use sluice::wire::eventstream;
+use sluice::wire::sse::{self, SseDecoder};
+use std::time::Duration;
+
+const CHUNK: &str = r#"data: {"id":"chatcmpl-9x8y7z","object":"chat.completion.chunk","created":1733000000,"model":"gpt-4o-mini","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":" the quick brown"},"logprobs":null,"finish_reason":null}]}"#;
+
+fn stream_bytes(n: usize) -> Vec<u8> {
+    let mut s = Vec::with_capacity(n * (CHUNK.len() + 2));
+    for _ in 0..n {
+        s.extend_from_slice(CHUNK.as_bytes());
+        s.extend_from_slice(b"\n\n");
+    }
+    s
+}
+
+fn sse(c: &mut Criterion) {
+    let body = stream_bytes(1000);
+    let reads: Vec<Bytes> = body.chunks(16 * 1024).map(Bytes::copy_from_slice).collect();
+    let mut g = c.benchmark_group("sse");
+    g.throughput(Throughput::Bytes(body.len() as u64));
+    g.bench_function("decode_1000_events_16k_reads", |b| {
+        b.iter(|| {
+            let mut d = SseDecoder::new();
+            let mut n = 0usize;
+            for r in &reads {
+                d.push(r.clone());
+                while let Ok(Some(e)) = d.next_event() {
+                    n += e.data.len();
+                }
+            }
+            black_box(n)
+        })
+    });
+    let data = &CHUNK.as_bytes()[6..];
+    g.throughput(Throughput::Bytes((data.len() * 1000) as u64));
+    g.bench_function("encode_1000_events", |b| {
+        let mut out = Vec::with_capacity(body.len() + 1024);
+        b.iter(|| {
+            out.clear();
+            for _ in 0..1000 {
+                sse::encode_event(&mut out, None, black_box(data));
+            }
+            black_box(out.len())
+        })
+    });
+    g.finish();
+}
+
+fn event_stream(c: &mut Criterion) {
+    let payload = br#"{"contentBlockIndex":0,"delta":{"text":" the quick brown"}}"#;
+    let mut g = c.benchmark_group("eventstream");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("encode_contentBlockDelta", |b| {
+        let mut out = Vec::with_capacity(256);
+        b.iter(|| {
+            out.clear();
+            eventstream::encode_event(&mut out, "contentBlockDelta", "application/json", black_box(payload)).unwrap();
+            black_box(out.len())
+        })
+    });
+    g.finish();
+}
+
+/// One OpenAI text-delta chunk through the translated path into each client format. The
+/// decoder and encoder are primed with the stream's start, as in the middle of a real stream.
+fn translate_chunk(c: &mut Criterion) {
+    let req = ChatRequest {
+        stream: true,
+        include_usage: true,
+        ..Default::default()
+    };
+    let first = format!(
+        "{}\n\n",
+        CHUNK.replace(r#""delta":{"content""#, r#""delta":{"role":"assistant","content""#)
+    );
+    let chunk = Bytes::from(format!("{CHUNK}\n\n"));
+    let mut g = c.benchmark_group("translate_one_openai_chunk");
+    g.throughput(Throughput::Elements(1));
+    for f in [
+        Format::OpenAi,
+        Format::Anthropic,
+        Format::Gemini,
+        Format::Bedrock,
+        Format::Cohere,
+    ] {
+        g.bench_function(f.name(), |b| {
+            let mut dec = formats::stream_decoder(Format::OpenAi);
+            let mut enc = formats::stream_encoder(f, false, &req);
+            let mut out = Vec::with_capacity(4096);
+            dec.push(Bytes::from(first.clone()));
+            while let Ok(Some(e)) = dec.next_event() {
+                enc.encode(&e, &mut out);
+            }
+            b.iter(|| {
+                out.clear();
+                dec.push(chunk.clone());
+                while let Ok(Some(e)) = dec.next_event() {
+                    enc.encode(black_box(&e), &mut out);
+                }
+                black_box(out.len())
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    targets = sse, event_stream, translate_chunk
+}
+criterion_main!(benches);
