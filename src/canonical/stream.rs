@@ -108,10 +108,11 @@ impl StreamCollector {
                 self.id.clone_from(id);
                 self.model.clone_from(model);
             }
-            StreamEvent::TextDelta { index, text } => match self.block(*index, || Part::text("")) {
-                Part::Text { text: t, .. } => t.push_str(text),
-                _ => {}
-            },
+            StreamEvent::TextDelta { index, text } => {
+                if let Part::Text { text: t, .. } = self.block(*index, || Part::text("")) {
+                    t.push_str(text)
+                }
+            }
             StreamEvent::ThinkingDelta { index, text } => {
                 let fresh = || Part::Thinking {
                     text: String::new(),

@@ -172,6 +172,31 @@ impl Conn {
         res
     }
 
+    /// Writes pieces that arrived together as one chunk, in one write (each byte is copied once,
+    /// into the write buffer, exactly as `send_chunk` does).
+    pub async fn send_chunk_parts(&mut self, parts: &[bytes::Bytes]) -> io::Result<()> {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        if total == 0 {
+            return Ok(());
+        }
+        let w = &mut self.wbuf;
+        w.clear();
+        if self.chunked {
+            push_hex(w, total);
+            w.extend_from_slice(b"\r\n");
+        }
+        for p in parts {
+            w.extend_from_slice(p);
+        }
+        if self.chunked {
+            w.extend_from_slice(b"\r\n");
+        }
+        let w = std::mem::take(&mut self.wbuf);
+        let (res, w) = write_all(&mut self.io, w).await;
+        self.wbuf = w;
+        res
+    }
+
     /// Ends a streamed body.
     pub async fn end_stream(&mut self) -> io::Result<()> {
         if self.chunked {

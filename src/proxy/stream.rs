@@ -32,6 +32,7 @@ pub async fn pump_passthrough(
     worker.metrics.streams_add(1);
     let _guard = StreamGauge(worker);
     let mut done = DoneScanner::default();
+    let mut parts: Vec<bytes::Bytes> = Vec::with_capacity(16);
     let gone = client_gone(conn.raw_fd());
     let mut gone = std::pin::pin!(gone);
     loop {
@@ -44,12 +45,35 @@ pub async fn pump_passthrough(
         };
         match next {
             Ok(Some(piece)) => {
-                let cut = if done_sentinel { done.scan(&piece) } else { None };
-                let out = match cut {
-                    Some(end) => &piece[..end],
-                    None => &piece[..],
-                };
-                conn.send_chunk(out).await.map_err(io_err)?;
+                // Everything already received goes out in this one write (as a proxy without
+                // buffering does); nothing waits for bytes that have not arrived.
+                parts.clear();
+                parts.push(piece);
+                let mut failed = None;
+                loop {
+                    match body.next_buffered() {
+                        Ok(Some(p)) => parts.push(p),
+                        Ok(None) => break,
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+                let mut cut = None;
+                if done_sentinel {
+                    for (i, p) in parts.iter().enumerate() {
+                        if let Some(end) = done.scan(p) {
+                            cut = Some((i, end));
+                            break;
+                        }
+                    }
+                }
+                if let Some((i, end)) = cut {
+                    parts.truncate(i + 1);
+                    parts[i].truncate(end);
+                }
+                conn.send_chunk_parts(&parts).await.map_err(io_err)?;
                 if cut.is_some() {
                     conn.end_stream().await.map_err(io_err)?;
                     // Let the upstream's terminating chunk arrive so the connection is reusable.
@@ -57,6 +81,10 @@ pub async fn pump_passthrough(
                         body.abort();
                     }
                     return Ok(Outcome { status: 200 });
+                }
+                if let Some(e) = failed {
+                    conn.close_after = true;
+                    return Err((e.into(), None));
                 }
             }
             Ok(None) => {
@@ -144,6 +172,11 @@ pub async fn pump_translated(
         let step = match next {
             Ok(Some(piece)) => {
                 t.decoder.push(piece);
+                // What else already arrived is translated into the same write. A framing error
+                // here is left for the next `body.next()`, which meets it again.
+                while let Ok(Some(more)) = body.next_buffered() {
+                    t.decoder.push(more);
+                }
                 drain(&mut t, &mut out)
             }
             Ok(None) => match t.decoder.finish() {

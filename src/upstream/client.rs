@@ -76,6 +76,13 @@ enum ChunkState {
     Trailers,
 }
 
+/// What the bytes already received give.
+enum Buffered {
+    Piece(Bytes),
+    End,
+    NeedMore,
+}
+
 /// Reads a response body incrementally. Must be driven to the end (`next` returning `Ok(None)`)
 /// and then `finish`ed for the connection to be reused; dropping it closes the connection.
 pub struct BodyReader {
@@ -88,30 +95,30 @@ pub struct BodyReader {
 }
 
 impl BodyReader {
-    /// Next piece of decoded body, or `None` at the end.
-    pub async fn next(&mut self) -> Result<Option<Bytes>, UpstreamError> {
+    /// Decodes the next piece from bytes already received, without reading.
+    fn poll_buffered(&mut self) -> Result<Buffered, UpstreamError> {
         loop {
             if self.done {
-                return Ok(None);
+                return Ok(Buffered::End);
             }
             let Some(conn) = self.conn.as_mut() else {
-                return Ok(None);
+                return Ok(Buffered::End);
             };
             match &mut self.framing {
                 Framing::Length(rem) => {
                     if *rem == 0 {
                         self.done = true;
-                        return Ok(None);
+                        return Ok(Buffered::End);
                     }
                     if !conn.rbuf.is_empty() {
                         let n = (*rem).min(conn.rbuf.len());
                         *rem -= n;
-                        return Ok(Some(conn.rbuf.split_to(n).freeze()));
+                        return Ok(Buffered::Piece(conn.rbuf.split_to(n).freeze()));
                     }
                 }
                 Framing::UntilClose => {
                     if !conn.rbuf.is_empty() {
-                        return Ok(Some(conn.rbuf.split().freeze()));
+                        return Ok(Buffered::Piece(conn.rbuf.split().freeze()));
                     }
                 }
                 Framing::Chunked(state) => match *state {
@@ -141,7 +148,7 @@ impl BodyReader {
                             } else {
                                 ChunkState::Data(rem - n)
                             };
-                            return Ok(Some(conn.rbuf.split_to(n).freeze()));
+                            return Ok(Buffered::Piece(conn.rbuf.split_to(n).freeze()));
                         }
                     }
                     ChunkState::DataEnd => {
@@ -158,7 +165,7 @@ impl BodyReader {
                         Some(0) => {
                             let _ = conn.rbuf.split_to(2);
                             self.done = true;
-                            return Ok(None);
+                            return Ok(Buffered::End);
                         }
                         Some(i) => {
                             let _ = conn.rbuf.split_to(i + 2);
@@ -171,7 +178,21 @@ impl BodyReader {
                     },
                 },
             }
-            // Need more bytes.
+            return Ok(Buffered::NeedMore);
+        }
+    }
+
+    /// Next piece of decoded body, or `None` at the end.
+    pub async fn next(&mut self) -> Result<Option<Bytes>, UpstreamError> {
+        loop {
+            match self.poll_buffered()? {
+                Buffered::Piece(b) => return Ok(Some(b)),
+                Buffered::End => return Ok(None),
+                Buffered::NeedMore => {}
+            }
+            let Some(conn) = self.conn.as_mut() else {
+                return Ok(None);
+            };
             let buf = std::mem::take(&mut conn.rbuf);
             let (res, buf) = monoio::time::timeout_at(self.deadline, read_more(&mut conn.io, buf))
                 .await
@@ -189,6 +210,15 @@ impl BodyReader {
                 Ok(_) => {}
                 Err(e) => return Err(UpstreamError::Io(e)),
             }
+        }
+    }
+
+    /// The next piece if it is already received (no read): lets the pump send everything that
+    /// arrived together in one write instead of one write per upstream chunk.
+    pub fn next_buffered(&mut self) -> Result<Option<Bytes>, UpstreamError> {
+        match self.poll_buffered()? {
+            Buffered::Piece(b) => Ok(Some(b)),
+            Buffered::End | Buffered::NeedMore => Ok(None),
         }
     }
 
