@@ -7,8 +7,13 @@
 //! `decode_response`. `usageMetadata` (on any chunk) becomes `Usage` when it changed,
 //! `finishReason` closes the open block and becomes `Finish` (`STOP` after a call reads as
 //! `ToolCalls`, as in the unary decoder). A chunk with an `error` member is the in-stream error
-//! (`Error`, after which nothing is decoded). Gemini has no end marker: `done()` stays false and `finish()` is Ok only if a
-//! `finishReason` (or an error chunk) was seen.
+//! (`Error`, after which nothing is decoded). Gemini has no end marker: `done()` stays false and
+//! `finish()` is Ok only if a `finishReason` (or an error chunk) was seen and the body did not
+//! end inside an event.
+//!
+//! Function-call arguments the encoder cannot send as an object (invalid JSON from an upstream
+//! cut off mid-call, or a non-object) go out as `args: {}`: a Gemini client cannot parse partial
+//! `args`, and dropping the call would hide that the model asked for it.
 //!
 //! Integration side (`GeminiStreamEncoder`): `data: <compact JSON>` + CRLF per chunk, U+2028,
 //! U+2029 and U+0085 escaped (google-genai 1.x splits lines on them), nothing else on the wire.
