@@ -41,6 +41,31 @@ fn count(x: Option<f64>) -> Option<u64> {
     x.map(|v| if v.is_finite() && v > 0.0 { v as u64 } else { 0 })
 }
 
+/// A `usage` object -> canonical counts (also used by the stream decoder's `message-end`).
+pub(crate) fn usage_from_cohere(usage: CohereUsageIn) -> Usage {
+    let (tokens, billed) = (usage.tokens.unwrap_or_default(), usage.billed_units.unwrap_or_default());
+    // `tokens` counts what the model saw; `billed_units` is the fallback when it is absent.
+    Usage {
+        input: count(tokens.input_tokens.or(billed.input_tokens)).unwrap_or(0),
+        output: count(tokens.output_tokens.or(billed.output_tokens)).unwrap_or(0),
+        cache_read: count(usage.cached_tokens).unwrap_or(0),
+        ..Usage::default()
+    }
+}
+
+/// Canonical counts -> the `usage` object (canonical keeps one count; both blocks carry it).
+pub(crate) fn usage_to_cohere(usage: &Usage) -> CohereUsageOut {
+    let tokens = CohereTokensOut {
+        input_tokens: usage.input,
+        output_tokens: usage.output,
+    };
+    CohereUsageOut {
+        billed_units: tokens,
+        tokens,
+        cached_tokens: (usage.cache_read > 0).then_some(usage.cache_read),
+    }
+}
+
 /// Provider: an upstream's `/v2/chat` success body -> canonical. `model` is left empty (Cohere
 /// does not echo it); the caller knows it from the request.
 pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
@@ -50,15 +75,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
         Some(m) => assistant_parts(m, &JsonPath::ROOT.key("message"), false)?,
         None => Vec::new(),
     };
-    let usage = r.usage.unwrap_or_default();
-    let (tokens, billed) = (usage.tokens.unwrap_or_default(), usage.billed_units.unwrap_or_default());
-    // `tokens` counts what the model saw; `billed_units` is the fallback when it is absent.
-    let usage = Usage {
-        input: count(tokens.input_tokens.or(billed.input_tokens)).unwrap_or(0),
-        output: count(tokens.output_tokens.or(billed.output_tokens)).unwrap_or(0),
-        cache_read: count(usage.cached_tokens).unwrap_or(0),
-        ..Usage::default()
-    };
+    let usage = usage_from_cohere(r.usage.unwrap_or_default());
     Ok(ChatResponse {
         id: r.id.unwrap_or_default(),
         model: String::new(),
@@ -103,10 +120,6 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
             Part::RedactedThinking { .. } | Part::Image { .. } | Part::ToolResult { .. } => {}
         }
     }
-    let tokens = CohereTokensOut {
-        input_tokens: resp.usage.input,
-        output_tokens: resp.usage.output,
-    };
     let out = CohereChatResponseOut {
         id: &resp.id,
         finish_reason: finish_to_cohere(&resp.finish),
@@ -116,11 +129,7 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
             tool_calls,
             content,
         },
-        usage: CohereUsageOut {
-            billed_units: tokens,
-            tokens,
-            cached_tokens: (resp.usage.cache_read > 0).then_some(resp.usage.cache_read),
-        },
+        usage: usage_to_cohere(&resp.usage),
     };
     sonic_rs::to_vec(&out).unwrap_or_default()
 }

@@ -141,6 +141,46 @@ pub struct CohereUsageIn {
     pub cached_tokens: Option<f64>,
 }
 
+/// The data of one `/v2/chat` stream event (PROTOCOLS 7.4); which fields are set depends on
+/// `type` (the SSE event name is cosmetic: clients, and we, dispatch on `type`).
+#[derive(Deserialize, Debug, Default)]
+pub struct CohereStreamEventIn {
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    /// `message-start` only.
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub index: Option<u32>,
+    #[serde(default)]
+    pub delta: Option<CohereStreamDeltaIn>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct CohereStreamDeltaIn {
+    #[serde(default)]
+    pub message: Option<CohereStreamMessageIn>,
+    /// `message-end` only, with `usage` and, when it is `ERROR`, `error`.
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+    #[serde(default)]
+    pub usage: Option<CohereUsageIn>,
+    #[serde(default)]
+    pub error: Option<Json>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct CohereStreamMessageIn {
+    /// `{type, text | thinking}` in content events; `[]` in `message-start`.
+    #[serde(default)]
+    pub content: Option<Json>,
+    #[serde(default)]
+    pub tool_plan: Option<String>,
+    /// One `{id, type, function{name, arguments}}` (the SDK type); a list is tolerated.
+    #[serde(default)]
+    pub tool_calls: Option<Json>,
+}
+
 /// An error body: `{"id", "message"}` (PROTOCOLS 7.5).
 #[derive(Deserialize, Debug, Default)]
 pub struct CohereErrorIn {

@@ -68,6 +68,38 @@ fn count(v: &Json, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// A `usageMetadata` object -> canonical usage (see the module doc for the thinking split).
+pub(super) fn usage_from_gemini(u: &Json) -> Usage {
+    let thoughts = count(u, "thoughtsTokenCount");
+    Usage {
+        input: count(u, "promptTokenCount"),
+        output: count(u, "candidatesTokenCount") + thoughts,
+        cache_read: count(u, "cachedContentTokenCount"),
+        cache_write: 0,
+        reasoning: thoughts,
+    }
+}
+
+/// Writes the `usageMetadata` object for `u` (the inverse of `usage_from_gemini`).
+pub(super) fn write_usage_metadata(b: &mut Vec<u8>, u: &Usage) {
+    let candidates_tokens = u.output.saturating_sub(u.reasoning);
+    b.extend_from_slice(b"{\"promptTokenCount\":");
+    write::uint(b, u.input);
+    b.extend_from_slice(b",\"candidatesTokenCount\":");
+    write::uint(b, candidates_tokens);
+    b.extend_from_slice(b",\"totalTokenCount\":");
+    write::uint(b, u.input + candidates_tokens + u.reasoning);
+    if u.cache_read > 0 {
+        b.extend_from_slice(b",\"cachedContentTokenCount\":");
+        write::uint(b, u.cache_read);
+    }
+    if u.reasoning > 0 {
+        b.extend_from_slice(b",\"thoughtsTokenCount\":");
+        write::uint(b, u.reasoning);
+    }
+    b.push(b'}');
+}
+
 /// Provider: a Gemini success body -> canonical. Only the first candidate is read (Sluice never
 /// asks for more than one).
 pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
@@ -110,19 +142,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
     if finish == FinishReason::Stop && content.iter().any(|p| matches!(p, Part::ToolCall { .. })) {
         finish = FinishReason::ToolCalls;
     }
-    let usage = match field(&v, "usageMetadata") {
-        Some(u) => {
-            let thoughts = count(u, "thoughtsTokenCount");
-            Usage {
-                input: count(u, "promptTokenCount"),
-                output: count(u, "candidatesTokenCount") + thoughts,
-                cache_read: count(u, "cachedContentTokenCount"),
-                cache_write: 0,
-                reasoning: thoughts,
-            }
-        }
-        None => Usage::default(),
-    };
+    let usage = field(&v, "usageMetadata").map(usage_from_gemini).unwrap_or_default();
     Ok(ChatResponse {
         id: field(&v, "responseId")
             .and_then(|x| x.as_str())
@@ -201,23 +221,9 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
     }
     b.extend_from_slice(b"\"finishReason\":");
     write::string(&mut b, finish_to_gemini(&resp.finish));
-    b.extend_from_slice(b",\"index\":0}],\"usageMetadata\":{\"promptTokenCount\":");
-    let u = &resp.usage;
-    let candidates_tokens = u.output.saturating_sub(u.reasoning);
-    write::uint(&mut b, u.input);
-    b.extend_from_slice(b",\"candidatesTokenCount\":");
-    write::uint(&mut b, candidates_tokens);
-    b.extend_from_slice(b",\"totalTokenCount\":");
-    write::uint(&mut b, u.input + candidates_tokens + u.reasoning);
-    if u.cache_read > 0 {
-        b.extend_from_slice(b",\"cachedContentTokenCount\":");
-        write::uint(&mut b, u.cache_read);
-    }
-    if u.reasoning > 0 {
-        b.extend_from_slice(b",\"thoughtsTokenCount\":");
-        write::uint(&mut b, u.reasoning);
-    }
-    b.extend_from_slice(b"},\"modelVersion\":");
+    b.extend_from_slice(b",\"index\":0}],\"usageMetadata\":");
+    write_usage_metadata(&mut b, &resp.usage);
+    b.extend_from_slice(b",\"modelVersion\":");
     write::string(&mut b, &resp.model);
     b.extend_from_slice(b",\"responseId\":");
     write::string(&mut b, &resp.id);
@@ -226,7 +232,7 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
 }
 
 /// Whether `id` has the `call_<n>` shape the decoders synthesize.
-fn is_synthesized(id: &str) -> bool {
+pub(super) fn is_synthesized(id: &str) -> bool {
     id.strip_prefix("call_")
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }

@@ -1,36 +1,441 @@
-//! Placeholder: replaced by the gemini stream codec.
+//! Gemini `streamGenerateContent?alt=sse` (PROTOCOLS 4.4, 4.5) <-> canonical stream events.
+//!
+//! Provider side (`GeminiStreamDecoder`): every SSE event is one complete `GenerateContentResponse`
+//! holding only the new parts of candidate 0. Consecutive text (or thought) parts continue one
+//! block; a `functionCall` part is complete, so it becomes `ToolCallStart` + one `ToolCallDelta`
+//! with the whole `args` + `BlockStop`, with the same synthesized `call_<n>` ids as
+//! `decode_response`. `usageMetadata` (on any chunk) becomes `Usage` when it changed,
+//! `finishReason` closes the open block and becomes `Finish` (`STOP` after a call reads as
+//! `ToolCalls`, as in the unary decoder). A chunk with an `error` member is the in-stream error
+//! (`Error`, after which nothing is decoded). Gemini has no end marker: `done()` stays false and
+//! `finish()` is Ok only if a `finishReason` (or an error chunk) was seen and the body did not
+//! end inside an event.
+//!
+//! Function-call arguments the encoder cannot send as an object (invalid JSON from an upstream
+//! cut off mid-call, or a non-object) go out as `args: {}`: a Gemini client cannot parse partial
+//! `args`, and dropping the call would hide that the model asked for it.
+//!
+//! Integration side (`GeminiStreamEncoder`): `data: <compact JSON>` + CRLF per chunk, U+2028,
+//! U+2029 and U+0085 escaped (google-genai 1.x splits lines on them), nothing else on the wire.
+//! Text and thinking go out at once, one chunk per delta; a function call is held until its
+//! `BlockStop` because Gemini needs complete `args`; `finishReason` and `usageMetadata` ride on
+//! the last chunk, written by `finish()`.
+//!
+//! Losses, by design: canonical stream events carry no tool-call signature and no text extras,
+//! so a `thoughtSignature` on a `functionCall` or a non-thought text part is dropped (a thought
+//! part's signature travels as `ThinkingSignature`); media parts (`inlineData`, `fileData`) have
+//! no stream event and are skipped, as are parts of unknown kinds; Gemini has no stop-sequence
+//! reason, so `StopSequence` goes out as `STOP`.
 
+use super::error::{decode_error, status_name};
+use super::response::{finish_from_gemini, finish_to_gemini, is_synthesized, usage_from_gemini, write_usage_metadata};
+use super::{decode_part, encode_part, field, str_field, write, CallIds};
 use crate::canonical::stream::{StreamDecode, StreamEncode, StreamError, StreamEvent};
-use crate::canonical::ChatRequest;
+use crate::canonical::{ChatRequest, FaultKind, FinishReason, Json, JsonPath, Part, Usage};
+use crate::wire::sse::{encode_event_crlf, escape_js_line_separators, SseDecoder, SseEvent};
 use bytes::Bytes;
+use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+use std::collections::VecDeque;
 
+// ---- decoder (provider) ------------------------------------------------------------------------
+
+/// Gemini SSE bytes from an upstream -> canonical events.
 #[derive(Default)]
-pub struct GeminiStreamDecoder {}
+pub struct GeminiStreamDecoder {
+    sse: SseDecoder,
+    /// Events decoded from the last chunk and not yet returned.
+    queue: VecDeque<StreamEvent>,
+    started: bool,
+    ids: CallIds,
+    next_index: u32,
+    /// The open text or thought block: (index, is_thought).
+    open: Option<(u32, bool)>,
+    saw_call: bool,
+    /// A `finishReason` was decoded (the stream is complete).
+    finished: bool,
+    /// An error chunk was decoded (the stream ended, reported as `Error`).
+    errored: bool,
+    last_usage: Option<Usage>,
+    failed: Option<StreamError>,
+    /// `finish` ran.
+    ended: bool,
+    /// The body ended inside an event.
+    cut: bool,
+}
 
 impl GeminiStreamDecoder {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Decodes one SSE event into `queue`; on error the events of this chunk are discarded and
+    /// the decoder stays failed.
+    fn on_event(&mut self, ev: &SseEvent) -> Result<(), StreamError> {
+        let mark = self.queue.len();
+        let res = self.decode_chunk(&ev.data);
+        if let Err(e) = &res {
+            self.queue.truncate(mark);
+            self.failed = Some(e.clone());
+        }
+        res
+    }
+
+    fn decode_chunk(&mut self, data: &[u8]) -> Result<(), StreamError> {
+        if data.trim_ascii().is_empty() || self.errored {
+            // An event without data carries nothing; nothing follows an error.
+            return Ok(());
+        }
+        let v: Json = sonic_rs::from_slice(data)
+            .map_err(|e| StreamError::Malformed(format!("Gemini stream chunk is not JSON: {e}")))?;
+        if !v.is_object() {
+            return Err(StreamError::Malformed(
+                "Gemini stream chunk is not a JSON object".into(),
+            ));
+        }
+        if let Some(err) = field(&v, "error") {
+            self.start("", "");
+            self.close_open();
+            let code = field(err, "code")
+                .and_then(|c| c.as_u64())
+                .filter(|c| (100..=599).contains(c))
+                .map_or(500, |c| c as u16);
+            let fault = decode_error(code, data);
+            self.queue.push_back(StreamEvent::Error {
+                status: fault.status,
+                message: fault.message,
+            });
+            self.errored = true;
+            return Ok(());
+        }
+        self.start(
+            str_field(&v, "responseId").unwrap_or_default(),
+            str_field(&v, "modelVersion").unwrap_or_default(),
+        );
+        let candidate = field(&v, "candidates")
+            .and_then(|c| c.as_array())
+            .and_then(|c| c.iter().next());
+        let mut finish = None;
+        if let Some(c) = candidate {
+            if let Some(parts) = field(c, "content")
+                .and_then(|ct| field(ct, "parts"))
+                .and_then(|p| p.as_array())
+            {
+                let root = JsonPath::ROOT;
+                let cands = root.key("candidates");
+                let c0 = cands.index(0);
+                let ct = c0.key("content");
+                let ppath = ct.key("parts");
+                for (j, p) in parts.iter().enumerate() {
+                    self.decode_part(p, &ppath.index(j))?;
+                }
+            }
+            finish = field(c, "finishReason")
+                .and_then(|f| f.as_str())
+                .map(finish_from_gemini);
+        } else if field(&v, "promptFeedback")
+            .and_then(|p| field(p, "blockReason"))
+            .is_some()
+        {
+            // The prompt itself was blocked: no candidates at all.
+            finish = Some(FinishReason::ContentFilter);
+        }
+        let finish = finish.filter(|_| !self.finished);
+        if finish.is_some() {
+            self.close_open();
+        }
+        if let Some(u) = field(&v, "usageMetadata") {
+            let usage = usage_from_gemini(u);
+            if self.last_usage != Some(usage) {
+                self.last_usage = Some(usage);
+                self.queue.push_back(StreamEvent::Usage(usage));
+            }
+        }
+        if let Some(mut reason) = finish {
+            if reason == FinishReason::Stop && self.saw_call {
+                reason = FinishReason::ToolCalls;
+            }
+            self.finished = true;
+            self.queue.push_back(StreamEvent::Finish {
+                reason,
+                stop_sequence: None,
+            });
+        }
+        Ok(())
+    }
+
+    fn decode_part(&mut self, p: &Json, path: &JsonPath<'_>) -> Result<(), StreamError> {
+        // NOTE: media has no stream event; a client would get nothing useful from a placeholder.
+        if field(p, "inlineData").is_some() || field(p, "fileData").is_some() {
+            return Ok(());
+        }
+        let part = match decode_part(p, path, &mut self.ids) {
+            Ok(part) => part,
+            Err(e) if field(p, "functionCall").is_some() => return Err(StreamError::Malformed(e.to_string())),
+            // Parts of kinds newer than this decoder: skip rather than fail the whole answer.
+            Err(_) => return Ok(()),
+        };
+        match part {
+            Part::Text { text, .. } if !text.is_empty() => {
+                let index = self.block(false);
+                self.queue.push_back(StreamEvent::TextDelta { index, text });
+            }
+            Part::Thinking { text, signature } => {
+                let index = self.block(true);
+                if !text.is_empty() {
+                    self.queue.push_back(StreamEvent::ThinkingDelta { index, text });
+                }
+                if let Some(signature) = signature {
+                    self.queue
+                        .push_back(StreamEvent::ThinkingSignature { index, signature });
+                }
+            }
+            Part::ToolCall {
+                id, name, arguments, ..
+            } => {
+                self.close_open();
+                let index = self.next_index;
+                self.next_index += 1;
+                self.saw_call = true;
+                self.queue.push_back(StreamEvent::ToolCallStart { index, id, name });
+                self.queue.push_back(StreamEvent::ToolCallDelta { index, arguments });
+                self.queue.push_back(StreamEvent::BlockStop { index });
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn start(&mut self, id: &str, model: &str) {
+        if !self.started {
+            self.started = true;
+            self.queue.push_back(StreamEvent::Start {
+                id: id.to_string(),
+                model: model.to_string(),
+            });
+        }
+    }
+
+    /// The index of the open text (or thought) block, opening one if needed.
+    fn block(&mut self, thought: bool) -> u32 {
+        match self.open {
+            Some((index, t)) if t == thought => index,
+            _ => {
+                self.close_open();
+                let index = self.next_index;
+                self.next_index += 1;
+                self.open = Some((index, thought));
+                index
+            }
+        }
+    }
+
+    fn close_open(&mut self) {
+        if let Some((index, _)) = self.open.take() {
+            self.queue.push_back(StreamEvent::BlockStop { index });
+        }
+    }
 }
 
 impl StreamDecode for GeminiStreamDecoder {
-    fn push(&mut self, _chunk: Bytes) {}
+    fn push(&mut self, chunk: Bytes) {
+        if self.failed.is_none() && !self.ended {
+            self.sse.push(chunk);
+        }
+    }
+
     fn next_event(&mut self) -> Result<Option<StreamEvent>, StreamError> {
-        Err(StreamError::Malformed("not implemented".into()))
+        loop {
+            if let Some(e) = self.queue.pop_front() {
+                return Ok(Some(e));
+            }
+            if let Some(e) = &self.failed {
+                return Err(e.clone());
+            }
+            if self.ended {
+                return Ok(None);
+            }
+            match self.sse.next_event() {
+                Ok(Some(ev)) => self.on_event(&ev)?,
+                Ok(None) => return Ok(None),
+                Err(e) => {
+                    let e = StreamError::Malformed(e.to_string());
+                    self.failed = Some(e.clone());
+                    return Err(e);
+                }
+            }
+        }
     }
+
     fn finish(&mut self) -> Result<(), StreamError> {
-        Err(StreamError::Truncated)
+        if !self.ended && self.failed.is_none() {
+            self.ended = true;
+            // Complete events not read yet.
+            loop {
+                match self.sse.next_event() {
+                    Ok(Some(ev)) => self.on_event(&ev)?,
+                    Ok(None) => break,
+                    Err(e) => {
+                        let e = StreamError::Malformed(e.to_string());
+                        self.failed = Some(e.clone());
+                        return Err(e);
+                    }
+                }
+            }
+            // A last event without its blank line (Google clients flush it, so we do too); one
+            // that does not decode was cut off.
+            if let Ok(Some(ev)) = self.sse.finish() {
+                let mark = self.queue.len();
+                if self.decode_chunk(&ev.data).is_err() {
+                    self.queue.truncate(mark);
+                    self.cut = true;
+                }
+            }
+            self.close_open();
+        }
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        if (self.finished || self.errored) && !self.cut {
+            Ok(())
+        } else {
+            Err(StreamError::Truncated)
+        }
     }
+
     fn done(&self) -> bool {
         false
     }
 }
 
-pub struct GeminiStreamEncoder {}
+/// Fuzz entry: decodes `data` in a few splits and drains it, ignoring errors. Must never panic.
+pub fn fuzz_decode(data: &[u8]) {
+    let cuts = [0, data.len() / 3, data.len() / 2, data.len()];
+    let mut d = GeminiStreamDecoder::new();
+    for w in cuts.windows(2) {
+        d.push(Bytes::copy_from_slice(&data[w[0]..w[1]]));
+        while let Ok(Some(_)) = d.next_event() {}
+    }
+    let _ = d.finish();
+    while let Ok(Some(_)) = d.next_event() {}
+}
+
+// ---- encoder (integration) ---------------------------------------------------------------------
+
+/// Canonical events -> Gemini SSE bytes for a client.
+pub struct GeminiStreamEncoder {
+    id: String,
+    model: String,
+    /// Tool calls held until their `BlockStop`: (block index, `Part::ToolCall`).
+    calls: Vec<(u32, Part)>,
+    usage: Option<Usage>,
+    finish: Option<FinishReason>,
+    /// `finish` or `error` ran: nothing more is written.
+    closed: bool,
+    /// The chunk's JSON, then its escaped copy when it holds line separators (both reused).
+    json: Vec<u8>,
+    escaped: Vec<u8>,
+}
 
 impl GeminiStreamEncoder {
     pub fn new(_req: &ChatRequest) -> Self {
-        Self {}
+        GeminiStreamEncoder {
+            id: String::new(),
+            model: String::new(),
+            calls: Vec::new(),
+            usage: None,
+            finish: None,
+            closed: false,
+            json: Vec::with_capacity(256),
+            escaped: Vec::new(),
+        }
+    }
+
+    /// Starts a chunk in `self.json` and opens its `parts` array.
+    fn begin_parts(&mut self) {
+        self.json.clear();
+        self.json
+            .extend_from_slice(b"{\"candidates\":[{\"content\":{\"parts\":[");
+    }
+
+    /// Closes the parts array, the candidate (with `finishReason` if given) and the chunk
+    /// (with `usageMetadata` if given), in the real API's key order.
+    fn end_chunk(&mut self, finish: Option<&str>, usage: Option<&Usage>) {
+        let b = &mut self.json;
+        b.extend_from_slice(b"],\"role\":\"model\"},");
+        Self::tail(b, finish, usage, &self.model, &self.id);
+    }
+
+    fn tail(b: &mut Vec<u8>, finish: Option<&str>, usage: Option<&Usage>, model: &str, id: &str) {
+        if let Some(f) = finish {
+            b.extend_from_slice(b"\"finishReason\":");
+            write::string(b, f);
+            b.push(b',');
+        }
+        b.extend_from_slice(b"\"index\":0}]");
+        if let Some(u) = usage {
+            b.extend_from_slice(b",\"usageMetadata\":");
+            write_usage_metadata(b, u);
+        }
+        b.extend_from_slice(b",\"modelVersion\":");
+        write::string(b, model);
+        b.extend_from_slice(b",\"responseId\":");
+        write::string(b, id);
+        b.push(b'}');
+    }
+
+    /// Writes `self.json` as one SSE event, line separators escaped.
+    fn flush(&mut self, out: &mut Vec<u8>) {
+        self.escaped.clear();
+        if escape_js_line_separators(&self.json, &mut self.escaped) {
+            encode_event_crlf(out, None, &self.escaped);
+        } else {
+            encode_event_crlf(out, None, &self.json);
+        }
+    }
+
+    fn text_chunk(&mut self, text: &str, thought: bool, signature: Option<&str>, out: &mut Vec<u8>) {
+        self.begin_parts();
+        let b = &mut self.json;
+        b.extend_from_slice(b"{\"text\":");
+        write::string(b, text);
+        if thought {
+            b.extend_from_slice(b",\"thought\":true");
+        }
+        if let Some(s) = signature {
+            b.extend_from_slice(b",\"thoughtSignature\":");
+            write::string(b, s);
+        }
+        b.push(b'}');
+        self.end_chunk(None, None);
+        self.flush(out);
+    }
+
+    /// Appends a held call as a `functionCall` part. Arguments that are not a JSON object
+    /// (an upstream cut off mid-call, or one that streamed invalid JSON) are sent as `{}`: a
+    /// Gemini client cannot parse a partial `args`, and dropping the call would hide that the
+    /// model asked for it.
+    fn write_call(b: &mut Vec<u8>, part: &mut Part) {
+        let call_id = match &*part {
+            Part::ToolCall { id, .. } if !is_synthesized(id) => Some(id.clone()),
+            _ => None,
+        };
+        let mark = b.len();
+        if encode_part(b, part, &JsonPath::ROOT, call_id.as_deref(), &|_| None).is_err() {
+            b.truncate(mark);
+            if let Part::ToolCall { arguments, .. } = part {
+                arguments.clear();
+            }
+            // An empty argument string encodes as `{}`, which cannot fail.
+            let _ = encode_part(b, part, &JsonPath::ROOT, call_id.as_deref(), &|_| None);
+        }
+    }
+
+    fn call_chunk(&mut self, at: usize, out: &mut Vec<u8>) {
+        let (_, mut part) = self.calls.remove(at);
+        self.begin_parts();
+        Self::write_call(&mut self.json, &mut part);
+        self.end_chunk(None, None);
+        self.flush(out);
     }
 }
 
@@ -38,7 +443,564 @@ impl StreamEncode for GeminiStreamEncoder {
     fn content_type(&self) -> &'static str {
         "text/event-stream"
     }
-    fn encode(&mut self, _event: &StreamEvent, _out: &mut Vec<u8>) {}
-    fn finish(&mut self, _out: &mut Vec<u8>) {}
-    fn error(&mut self, _status: u16, _message: &str, _out: &mut Vec<u8>) {}
+
+    fn encode(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
+        if self.closed {
+            return;
+        }
+        match event {
+            StreamEvent::Start { id, model } => {
+                self.id.clone_from(id);
+                self.model.clone_from(model);
+            }
+            StreamEvent::TextDelta { text, .. } => {
+                if !text.is_empty() {
+                    self.text_chunk(text, false, None, out);
+                }
+            }
+            StreamEvent::ThinkingDelta { text, .. } => {
+                if !text.is_empty() {
+                    self.text_chunk(text, true, None, out);
+                }
+            }
+            StreamEvent::ThinkingSignature { signature, .. } => self.text_chunk("", true, Some(signature), out),
+            StreamEvent::ToolCallStart { index, id, name } => self.calls.push((
+                *index,
+                Part::ToolCall {
+                    id: id.clone(),
+                    name: name.clone(),
+                    arguments: String::new(),
+                    signature: None,
+                },
+            )),
+            StreamEvent::ToolCallDelta { index, arguments } => {
+                if let Some((_, Part::ToolCall { arguments: a, .. })) = self.calls.iter_mut().find(|(i, _)| i == index)
+                {
+                    a.push_str(arguments);
+                }
+            }
+            StreamEvent::BlockStop { index } => {
+                if let Some(at) = self.calls.iter().position(|(i, _)| i == index) {
+                    self.call_chunk(at, out);
+                }
+            }
+            StreamEvent::Usage(u) => self.usage = Some(*u),
+            StreamEvent::Finish { reason, .. } => {
+                if self.finish.is_none() {
+                    self.finish = Some(reason.clone());
+                }
+            }
+            StreamEvent::Error { status, message } => self.error(*status, message, out),
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        let reason = finish_to_gemini(self.finish.as_ref().unwrap_or(&FinishReason::Stop));
+        let usage = self.usage.unwrap_or_default();
+        self.json.clear();
+        self.json.extend_from_slice(b"{\"candidates\":[{");
+        if !self.calls.is_empty() {
+            // Calls never closed by a BlockStop go out with the last chunk.
+            self.json.extend_from_slice(b"\"content\":{\"parts\":[");
+            let mut calls = std::mem::take(&mut self.calls);
+            for (n, (_, part)) in calls.iter_mut().enumerate() {
+                if n > 0 {
+                    self.json.push(b',');
+                }
+                Self::write_call(&mut self.json, part);
+            }
+            self.json.extend_from_slice(b"],\"role\":\"model\"},");
+        }
+        Self::tail(&mut self.json, Some(reason), Some(&usage), &self.model, &self.id);
+        self.flush(out);
+    }
+
+    fn error(&mut self, status: u16, message: &str, out: &mut Vec<u8>) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        // google-genai 3.x raises by `error.code`, so it must be an HTTP error status.
+        let code = if (400..600).contains(&status) { status } else { 500 };
+        let b = &mut self.json;
+        b.clear();
+        b.extend_from_slice(b"{\"error\":{\"code\":");
+        write::uint(b, u64::from(code));
+        b.extend_from_slice(b",\"message\":");
+        write::string(b, message);
+        b.extend_from_slice(b",\"status\":");
+        write::string(b, status_name(code, FaultKind::from_status(code)));
+        b.extend_from_slice(b"}}");
+        self.flush(out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::stream::testing::{collect, decode_every_split, encode_all, run, sample_response};
+    use crate::canonical::stream::{events_from_response, StreamEvent as E};
+    use crate::canonical::ChatResponse;
+
+    const TEXT: &[u8] = include_bytes!("fixtures/stream_text.txt");
+    const TOOLS: &[u8] = include_bytes!("fixtures/stream_tools.txt");
+
+    fn dec() -> Box<dyn StreamDecode> {
+        Box::new(GeminiStreamDecoder::new())
+    }
+
+    fn enc() -> GeminiStreamEncoder {
+        GeminiStreamEncoder::new(&ChatRequest::default())
+    }
+
+    fn encode(events: &[StreamEvent]) -> String {
+        String::from_utf8(encode_all(&mut enc(), events)).unwrap()
+    }
+
+    fn start(id: &str, model: &str) -> E {
+        E::Start {
+            id: id.into(),
+            model: model.into(),
+        }
+    }
+
+    fn text(index: u32, t: &str) -> E {
+        E::TextDelta { index, text: t.into() }
+    }
+
+    fn finish(reason: FinishReason) -> E {
+        E::Finish {
+            reason,
+            stop_sequence: None,
+        }
+    }
+
+    #[test]
+    fn protocols_text_fixture_decodes_at_every_split() {
+        let events = decode_every_split(&dec, TEXT);
+        assert_eq!(
+            events,
+            vec![
+                start("abc123", "gemini-2.5-flash"),
+                text(0, "Hel"),
+                E::Usage(Usage {
+                    input: 4,
+                    ..Usage::default()
+                }),
+                text(0, "lo"),
+                E::BlockStop { index: 0 },
+                E::Usage(Usage {
+                    input: 4,
+                    output: 2,
+                    ..Usage::default()
+                }),
+                finish(FinishReason::Stop),
+            ]
+        );
+    }
+
+    #[test]
+    fn thinking_text_and_parallel_calls_fixture_decodes_at_every_split() {
+        let events = decode_every_split(&dec, TOOLS);
+        let call = |index: u32, id: &str, args: &str| {
+            [
+                E::ToolCallStart {
+                    index,
+                    id: id.into(),
+                    name: "get_weather".into(),
+                },
+                E::ToolCallDelta {
+                    index,
+                    arguments: args.into(),
+                },
+                E::BlockStop { index },
+            ]
+        };
+        let mut want = vec![
+            start("resp-7", "gemini-2.5-flash"),
+            E::ThinkingDelta {
+                index: 0,
+                text: "**Planning** the lookup".into(),
+            },
+            E::Usage(Usage {
+                input: 31,
+                ..Usage::default()
+            }),
+            E::ThinkingSignature {
+                index: 0,
+                signature: "CiQB0e2Kb==".into(),
+            },
+            E::BlockStop { index: 0 },
+            text(1, "Checking Paris and "),
+            text(1, "Rome\u{2028}now."),
+            E::BlockStop { index: 1 },
+        ];
+        want.extend(call(2, "call_0", r#"{"city":"Paris"}"#));
+        // Arguments are re-serialized compact with sorted keys, as by the unary decoder.
+        want.extend(call(3, "call_1", r#"{"city":"Rome","units":["c"]}"#));
+        want.push(E::Usage(Usage {
+            input: 31,
+            output: 60,
+            cache_read: 8,
+            reasoning: 36,
+            cache_write: 0,
+        }));
+        want.push(finish(FinishReason::ToolCalls));
+        assert_eq!(events, want);
+        // The same ids and content as the unary decoder gives for the same parts.
+        let r = collect(&events);
+        assert!(matches!(&r.content[2], Part::ToolCall { id, .. } if id == "call_0"));
+    }
+
+    /// What a Gemini round trip keeps of `resp`: `call_<n>`-shaped ids are Sluice's own and are
+    /// not sent, so they come back renumbered in order; Gemini has no stop-sequence reason.
+    fn through_gemini(mut resp: ChatResponse) -> ChatResponse {
+        let mut n = 0;
+        for p in &mut resp.content {
+            if let Part::ToolCall { id, .. } = p {
+                if is_synthesized(id) {
+                    *id = format!("call_{n}");
+                }
+                n += 1;
+            }
+        }
+        for p in &mut resp.content {
+            if let Part::ToolCall { arguments, .. } = p {
+                // Arguments travel as a JSON object: compact, keys sorted.
+                *arguments = sonic_rs::to_string(&sonic_rs::from_str::<Json>(arguments).unwrap()).unwrap();
+            }
+        }
+        if resp.finish == FinishReason::StopSequence {
+            resp.finish = FinishReason::Stop;
+        }
+        resp.stop_sequence = None;
+        resp
+    }
+
+    fn round_trip(resp: &ChatResponse) {
+        let events = events_from_response(resp, 3);
+        let bytes = encode_all(&mut enc(), &events);
+        let back = decode_every_split(&dec, &bytes);
+        assert_eq!(
+            collect(&back),
+            through_gemini(collect(&events)),
+            "{}",
+            String::from_utf8_lossy(&bytes)
+        );
+    }
+
+    #[test]
+    fn round_trips_through_encoder_and_decoder() {
+        let sample = sample_response();
+        round_trip(&sample);
+        let mut foreign_ids = sample.clone();
+        for p in &mut foreign_ids.content {
+            if let Part::ToolCall { id, .. } = p {
+                id.insert_str(0, "toolu_");
+            }
+        }
+        round_trip(&foreign_ids);
+        let text_only = ChatResponse {
+            content: vec![Part::text("Bonjour\u{2029} le\u{85} monde")],
+            finish: FinishReason::Stop,
+            usage: Usage {
+                input: 3,
+                output: 9,
+                cache_read: 2,
+                reasoning: 4,
+                cache_write: 0,
+            },
+            ..sample.clone()
+        };
+        round_trip(&text_only);
+        round_trip(&ChatResponse {
+            finish: FinishReason::StopSequence,
+            stop_sequence: Some("END".into()),
+            ..text_only.clone()
+        });
+        round_trip(&ChatResponse {
+            finish: FinishReason::Length,
+            ..text_only
+        });
+    }
+
+    #[test]
+    fn encoder_writes_crlf_chunks_and_the_last_with_finish_and_usage() {
+        let out = encode(&[
+            start("r1", "gemini-2.5-flash"),
+            text(0, "Hi"),
+            E::BlockStop { index: 0 },
+            E::Usage(Usage {
+                input: 5,
+                output: 2,
+                ..Usage::default()
+            }),
+            finish(FinishReason::Stop),
+        ]);
+        assert_eq!(
+            out,
+            concat!(
+                "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Hi\"}],\"role\":\"model\"},\"index\":0}],\"modelVersion\":\"gemini-2.5-flash\",\"responseId\":\"r1\"}\r\n\r\n",
+                "data: {\"candidates\":[{\"finishReason\":\"STOP\",\"index\":0}],\"usageMetadata\":{\"promptTokenCount\":5,\"candidatesTokenCount\":2,\"totalTokenCount\":7},\"modelVersion\":\"gemini-2.5-flash\",\"responseId\":\"r1\"}\r\n\r\n",
+            )
+        );
+    }
+
+    #[test]
+    fn encoder_escapes_js_line_separators() {
+        let out = encode(&[start("r", "m"), text(0, "a\u{2028}b\u{2029}c\u{85}d")]);
+        assert!(out.contains(r#""text":"a\u2028b\u2029c\u0085d""#), "{out}");
+        assert!(!out.contains('\u{2028}') && !out.contains('\u{2029}') && !out.contains('\u{85}'));
+        // Each chunk stays one physical line.
+        assert!(out.split("\r\n").all(|l| l.is_empty() || l.starts_with("data: {")));
+    }
+
+    #[test]
+    fn encoder_writes_thinking_as_thought_parts_and_the_signature_after() {
+        let out = encode(&[
+            start("r", "m"),
+            E::ThinkingDelta {
+                index: 0,
+                text: "hmm".into(),
+            },
+            E::ThinkingSignature {
+                index: 0,
+                signature: "c2ln".into(),
+            },
+            E::BlockStop { index: 0 },
+        ]);
+        let lines: Vec<&str> = out.split("\r\n\r\n").collect();
+        assert!(lines[0].contains(r#""parts":[{"text":"hmm","thought":true}]"#), "{out}");
+        assert!(lines[1].contains(r#""parts":[{"text":"","thought":true,"thoughtSignature":"c2ln"}]"#));
+    }
+
+    #[test]
+    fn function_call_is_held_until_its_stop_and_written_whole() {
+        let mut e = enc();
+        let mut out = Vec::new();
+        e.encode(&start("r", "m"), &mut out);
+        e.encode(
+            &E::ToolCallStart {
+                index: 4,
+                id: "toolu_9".into(),
+                name: "f".into(),
+            },
+            &mut out,
+        );
+        for piece in [r#"{"b":1,"#, r#""a":"x"}"#] {
+            e.encode(
+                &E::ToolCallDelta {
+                    index: 4,
+                    arguments: piece.into(),
+                },
+                &mut out,
+            );
+        }
+        assert!(out.is_empty(), "nothing before the call is complete");
+        e.encode(&E::BlockStop { index: 4 }, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "data: {\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":{\"args\":{\"a\":\"x\",\"b\":1},\"id\":\"toolu_9\",\"name\":\"f\"}}],\"role\":\"model\"},\"index\":0}],\"modelVersion\":\"m\",\"responseId\":\"r\"}\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn invalid_or_unfinished_call_arguments_go_out_as_an_empty_object() {
+        let call = |index: u32, args: &str| {
+            [
+                E::ToolCallStart {
+                    index,
+                    id: format!("call_{index}"),
+                    name: "f".into(),
+                },
+                E::ToolCallDelta {
+                    index,
+                    arguments: args.into(),
+                },
+            ]
+        };
+        let mut events = vec![start("r", "m")];
+        events.extend(call(0, r#"{"a":"#));
+        events.push(E::BlockStop { index: 0 });
+        events.extend(call(1, "[1]"));
+        events.push(E::BlockStop { index: 1 });
+        // Never stopped: flushed with the last chunk.
+        events.extend(call(2, r#"{"z":true}"#));
+        events.push(finish(FinishReason::ToolCalls));
+        let out = encode(&events);
+        let chunks: Vec<&str> = out.split("\r\n\r\n").filter(|c| !c.is_empty()).collect();
+        assert_eq!(chunks.len(), 3, "{out}");
+        assert!(
+            chunks[0].contains(r#"{"functionCall":{"args":{},"name":"f"}}"#),
+            "{out}"
+        );
+        assert!(chunks[1].contains(r#"{"functionCall":{"args":{},"name":"f"}}"#));
+        assert!(chunks[2].contains(r#""parts":[{"functionCall":{"args":{"z":true},"name":"f"}}]"#));
+        assert!(chunks[2].contains(r#""finishReason":"STOP""#));
+        let back = collect(&run(&dec, &[out.as_bytes()]).unwrap());
+        assert_eq!(back.finish, FinishReason::ToolCalls);
+        assert_eq!(back.content.len(), 3);
+    }
+
+    #[test]
+    fn error_writes_the_error_object_first_then_nothing() {
+        let mut e = enc();
+        let mut out = Vec::new();
+        e.encode(&start("r", "m"), &mut out);
+        e.encode(&text(0, "par"), &mut out);
+        out.clear();
+        e.error(503, "The model is overloaded.", &mut out);
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            "data: {\"error\":{\"code\":503,\"message\":\"The model is overloaded.\",\"status\":\"UNAVAILABLE\"}}\r\n\r\n"
+        );
+        out.clear();
+        e.encode(&text(0, "more"), &mut out);
+        e.finish(&mut out);
+        e.error(500, "again", &mut out);
+        assert!(out.is_empty());
+        // An Error event behaves as error(); a non-error status becomes 500 INTERNAL.
+        let out = encode(&[
+            start("r", "m"),
+            E::Error {
+                status: 200,
+                message: "boom\u{2028}".into(),
+            },
+        ]);
+        assert_eq!(
+            out,
+            "data: {\"error\":{\"code\":500,\"message\":\"boom\\u2028\",\"status\":\"INTERNAL\"}}\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn error_chunk_decodes_to_an_error_event_and_ends_the_stream() {
+        let bytes = concat!(
+            "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Hel\"}],\"role\":\"model\"},\"index\":0}],\"responseId\":\"x\"}\r\n\r\n",
+            "data: {\"error\":{\"code\":503,\"message\":\"The model is overloaded.\",\"status\":\"UNAVAILABLE\"}}\r\n\r\n",
+            "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"ignored\"}]},\"finishReason\":\"STOP\"}]}\r\n\r\n",
+        );
+        let events = decode_every_split(&dec, bytes.as_bytes());
+        assert_eq!(
+            events,
+            vec![
+                start("x", ""),
+                text(0, "Hel"),
+                E::BlockStop { index: 0 },
+                E::Error {
+                    status: 503,
+                    message: "The model is overloaded.".into()
+                },
+            ]
+        );
+        // Our own encoder's error decodes back.
+        let out = encode(&[E::Error {
+            status: 429,
+            message: "slow down".into(),
+        }]);
+        let events = run(&dec, &[out.as_bytes()]).unwrap();
+        assert_eq!(
+            events.last(),
+            Some(&E::Error {
+                status: 429,
+                message: "slow down".into()
+            })
+        );
+    }
+
+    #[test]
+    fn truncated_streams_and_bad_json_are_errors() {
+        // No finishReason: truncated, with the open block still closed.
+        let cut = TEXT.len() / 2;
+        let mut d = GeminiStreamDecoder::new();
+        d.push(Bytes::copy_from_slice(&TEXT[..cut]));
+        let mut events = Vec::new();
+        while let Some(e) = d.next_event().unwrap() {
+            events.push(e);
+        }
+        assert_eq!(d.finish(), Err(StreamError::Truncated));
+        while let Some(e) = d.next_event().unwrap() {
+            events.push(e);
+        }
+        assert!(!d.done());
+        assert_eq!(events.last(), Some(&E::BlockStop { index: 0 }));
+        assert_eq!(run(&dec, &[b""]), Err(StreamError::Truncated));
+        for bad in [
+            &b"data: {\"candidates\":[\r\n\r\n"[..],
+            b"data: [DONE]\r\n\r\n",
+            b"data: \"text\"\r\n\r\n",
+            b"data: {\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":{\"args\":{}}}]}}]}\r\n\r\n",
+        ] {
+            assert!(
+                matches!(run(&dec, &[bad]), Err(StreamError::Malformed(_))),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        // An event too large for the SSE decoder is malformed, not a panic or a hang.
+        let mut huge = b"data: {\"x\":\"".to_vec();
+        huge.resize(crate::wire::sse::DEFAULT_MAX_EVENT_BYTES + 10, b'a');
+        assert!(matches!(run(&dec, &[&huge]), Err(StreamError::Malformed(_))));
+    }
+
+    #[test]
+    fn last_chunk_without_blank_line_and_odd_parts_are_tolerated() {
+        let bytes = concat!(
+            "data: {\"candidates\":[{\"content\":{\"parts\":[{\"inlineData\":{\"mimeType\":\"audio/wav\",\"data\":\"AA==\"}},{\"videoMetadata\":{}},{\"text\":\"ok\"}]}}]}\r\n\r\n",
+            "data: {\"candidates\":[{\"finishReason\":\"MAX_TOKENS\"}]}",
+        );
+        let events = decode_every_split(&dec, bytes.as_bytes());
+        assert_eq!(
+            events,
+            vec![
+                start("", ""),
+                text(0, "ok"),
+                E::BlockStop { index: 0 },
+                finish(FinishReason::Length)
+            ]
+        );
+        let blocked = b"data: {\"promptFeedback\":{\"blockReason\":\"SAFETY\"},\"usageMetadata\":{\"promptTokenCount\":3}}\r\n\r\n";
+        let events = run(&dec, &[blocked]).unwrap();
+        assert_eq!(events.last(), Some(&finish(FinishReason::ContentFilter)));
+    }
+
+    fn xorshift(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    #[test]
+    fn decoder_never_panics_on_random_bytes() {
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        let alphabet = b"data: {}[]\":,\r\n candidates content parts text functionCall error finishReason 0123";
+        for round in 0..4000 {
+            let len = (xorshift(&mut s) % 200) as usize;
+            let data: Vec<u8> = (0..len)
+                .map(|_| {
+                    let r = xorshift(&mut s);
+                    if round % 2 == 0 {
+                        r as u8
+                    } else {
+                        alphabet[(r % alphabet.len() as u64) as usize]
+                    }
+                })
+                .collect();
+            fuzz_decode(&data);
+        }
+        // Mutations of the real fixtures.
+        for round in 0..2000 {
+            let mut data = TOOLS.to_vec();
+            for _ in 0..1 + round % 4 {
+                let at = (xorshift(&mut s) as usize) % data.len();
+                data[at] = xorshift(&mut s) as u8;
+            }
+            fuzz_decode(&data);
+        }
+    }
 }
