@@ -6,9 +6,9 @@
 //! `request.rs`, `decode_response` / `encode_response` in `response.rs`, `decode_error` and
 //! `encode_fault` here (`encode_error` is the renderer of the gateway's own errors).
 
-pub mod stream;
 pub mod request;
 pub mod response;
+pub mod stream;
 pub mod types;
 
 pub use request::{decode_request, encode_request, request_path};
