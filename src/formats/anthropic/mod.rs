@@ -8,10 +8,10 @@
 //! - `error.rs`: `decode_error` / `encode_error` (`{"type":"error","error":{..},"request_id"}`);
 //! - `types.rs`: the structs Sluice writes, in the real API's field order.
 
-pub mod stream;
 pub mod error;
 pub mod request;
 pub mod response;
+pub mod stream;
 pub mod types;
 
 pub use error::{decode_error, encode_error};
