@@ -34,6 +34,13 @@ pub fn error_type(status: u16, kind: FaultKind) -> &'static str {
     }
 }
 
+/// The status `error_type` names `ty` for (PROTOCOLS 3.5 table), for an in-stream `error` event
+/// that carries no status of its own.
+pub(crate) fn status_for_type(ty: &str) -> Option<u16> {
+    const TABLE: [u16; 10] = [400, 401, 402, 403, 404, 413, 429, 500, 504, 529];
+    TABLE.into_iter().find(|&s| error_type(s, FaultKind::Server) == ty)
+}
+
 fn kind_from_type(ty: &str, status: u16) -> FaultKind {
     match ty {
         "invalid_request_error" => FaultKind::InvalidRequest,

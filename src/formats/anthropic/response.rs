@@ -39,14 +39,37 @@ pub fn stop_reason_from_finish(finish: &FinishReason) -> &str {
 
 /// Anthropic `usage` object -> canonical (input becomes the total input).
 pub fn usage_from_wire(u: &Json) -> Usage {
-    let n = |k: &str| u.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
-    let cache_read = n("cache_read_input_tokens");
-    let cache_write = n("cache_creation_input_tokens");
+    let mut counts = AnthropicUsage::default();
+    merge_usage(&mut counts, u);
+    usage_from_counts(&counts)
+}
+
+/// Overwrites the counts present in a wire `usage` object (streams send them in parts:
+/// `message_start` then cumulative `message_delta`s).
+pub(crate) fn merge_usage(counts: &mut AnthropicUsage, u: &Json) {
+    let fields = [
+        ("input_tokens", &mut counts.input_tokens),
+        ("cache_creation_input_tokens", &mut counts.cache_creation_input_tokens),
+        ("cache_read_input_tokens", &mut counts.cache_read_input_tokens),
+        ("output_tokens", &mut counts.output_tokens),
+    ];
+    for (key, slot) in fields {
+        if let Some(n) = u.get(key).and_then(|v| v.as_u64()) {
+            *slot = n;
+        }
+    }
+}
+
+/// Anthropic counts -> canonical (input becomes the total input).
+pub(crate) fn usage_from_counts(c: &AnthropicUsage) -> Usage {
     Usage {
-        input: n("input_tokens").saturating_add(cache_read).saturating_add(cache_write),
-        output: n("output_tokens"),
-        cache_read,
-        cache_write,
+        input: c
+            .input_tokens
+            .saturating_add(c.cache_read_input_tokens)
+            .saturating_add(c.cache_creation_input_tokens),
+        output: c.output_tokens,
+        cache_read: c.cache_read_input_tokens,
+        cache_write: c.cache_creation_input_tokens,
         reasoning: 0,
     }
 }

@@ -1,44 +1,1060 @@
-//! Placeholder: replaced by the anthropic stream codec.
+//! Anthropic Messages streaming (PROTOCOLS 3.4): named SSE events <-> canonical stream events.
+//! The decoder reads an Anthropic upstream's stream (provider role), the encoder writes the stream
+//! an Anthropic client reads (integration role); both run inline in the stream pump.
+//!
+//! Rules the encoder keeps: `message_start` first (with the usage known then); per block
+//! `content_block_start` / `content_block_delta`* / `content_block_stop`, one block open at a time
+//! and indices contiguous from 0; then `message_delta` (stop reason and the final usage, input
+//! included: the SDK copies every count present there) and `message_stop`; an `event:` line equal
+//! to the `type` field on every event; no `[DONE]`. Usage rule as in `response.rs`: canonical
+//! input is the total input, cache reads and writes included.
 
+use super::error::{error_type, status_for_type};
+use super::response::{
+    finish_from_stop_reason, merge_usage, stop_reason_from_finish, usage_from_counts, usage_to_wire,
+};
+use super::types::*;
 use crate::canonical::stream::{StreamDecode, StreamEncode, StreamError, StreamEvent};
-use crate::canonical::ChatRequest;
+use crate::canonical::{ChatRequest, FaultKind, FinishReason, Json, Usage};
+use crate::wire::sse::{SseDecoder, SseError};
 use bytes::Bytes;
+use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+use std::collections::VecDeque;
 
-#[derive(Default)]
-pub struct AnthropicStreamDecoder {}
+/// What a wire block is, for routing its deltas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BlockKind {
+    Text,
+    Thinking,
+    Tool,
+    /// A block with no canonical form (`redacted_thinking`, server tools): its events are skipped.
+    Skipped,
+}
+
+/// Provider side: an Anthropic upstream's event stream -> canonical events.
+///
+/// Block indices are the decoder's own, numbered in order of `content_block_start` (so a
+/// repeated wire index cannot merge two blocks). `ping` and unknown events are ignored; `error`
+/// ends the stream.
+pub struct AnthropicStreamDecoder {
+    sse: SseDecoder,
+    queue: VecDeque<StreamEvent>,
+    started: bool,
+    next_block: u32,
+    /// Open blocks: (wire index, block index, kind).
+    open: Vec<(u64, u32, BlockKind)>,
+    /// Usage counts so far (`message_start`, then cumulative `message_delta`s).
+    counts: AnthropicUsage,
+    finished: bool,
+    /// `message_stop` seen.
+    done: bool,
+    /// An `error` event was decoded: the stream is over.
+    errored: bool,
+}
+
+impl Default for AnthropicStreamDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn str_of<'v>(v: &'v Json, key: &str) -> &'v str {
+    v.get(key).and_then(|s| s.as_str()).unwrap_or_default()
+}
 
 impl AnthropicStreamDecoder {
     pub fn new() -> Self {
-        Self::default()
+        AnthropicStreamDecoder {
+            sse: SseDecoder::new(),
+            queue: VecDeque::new(),
+            started: false,
+            next_block: 0,
+            open: Vec::new(),
+            counts: AnthropicUsage::default(),
+            finished: false,
+            done: false,
+            errored: false,
+        }
     }
+
+    fn over(&self) -> bool {
+        self.done || self.errored
+    }
+
+    fn start(&mut self, id: &str, model: &str) {
+        if !self.started {
+            self.started = true;
+            self.queue.push_back(StreamEvent::Start {
+                id: id.to_string(),
+                model: model.to_string(),
+            });
+        }
+    }
+
+    /// One SSE event -> queued canonical events.
+    fn on_event(&mut self, name: Option<&[u8]>, data: &[u8]) -> Result<(), StreamError> {
+        if self.over() || name == Some(b"ping") {
+            return Ok(());
+        }
+        if name == Some(b"error") {
+            self.on_error(data);
+            return Ok(());
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        let v: Json = sonic_rs::from_slice(data)
+            .map_err(|e| StreamError::Malformed(format!("Anthropic event data is not valid JSON: {e}")))?;
+        if !v.is_object() {
+            return Err(StreamError::Malformed("Anthropic event data is not an object".into()));
+        }
+        // The SDK parses by `type`; the event name stands in when it is missing.
+        let name = name.and_then(|n| std::str::from_utf8(n).ok()).unwrap_or_default();
+        let ty = v.get("type").and_then(|t| t.as_str()).unwrap_or(name);
+        match ty {
+            "message_start" => {
+                let m = v.get("message");
+                let (id, model) = m.map_or(("", ""), |m| (str_of(m, "id"), str_of(m, "model")));
+                self.start(id, model);
+                if let Some(u) = m.and_then(|m| m.get("usage")) {
+                    self.usage(u);
+                }
+            }
+            "content_block_start" => self.on_block_start(&v),
+            "content_block_delta" => self.on_block_delta(&v),
+            "content_block_stop" => {
+                let wire = v.get("index").and_then(|i| i.as_u64()).unwrap_or(0);
+                if let Some(at) = self.open.iter().position(|(w, _, _)| *w == wire) {
+                    let (_, index, kind) = self.open.remove(at);
+                    if kind != BlockKind::Skipped {
+                        self.queue.push_back(StreamEvent::BlockStop { index });
+                    }
+                }
+            }
+            "message_delta" => {
+                self.start("", "");
+                if let Some(u) = v.get("usage") {
+                    self.usage(u);
+                }
+                let delta = v.get("delta");
+                if let Some(r) = delta.and_then(|d| d.get("stop_reason")).and_then(|r| r.as_str()) {
+                    let stop_sequence = delta
+                        .and_then(|d| d.get("stop_sequence"))
+                        .and_then(|s| s.as_str())
+                        .map(str::to_string);
+                    self.end_answer(finish_from_stop_reason(r), stop_sequence);
+                }
+            }
+            "message_stop" => {
+                self.start("", "");
+                self.end_answer(FinishReason::Stop, None);
+                self.done = true;
+            }
+            "error" => self.on_error(data),
+            // ping, and event types added after this was written (PROTOCOLS 3.4).
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn usage(&mut self, u: &Json) {
+        merge_usage(&mut self.counts, u);
+        self.queue
+            .push_back(StreamEvent::Usage(usage_from_counts(&self.counts)));
+    }
+
+    fn on_block_start(&mut self, v: &Json) {
+        self.start("", "");
+        let wire = v.get("index").and_then(|i| i.as_u64()).unwrap_or(0);
+        // A repeated wire index: the earlier block is over.
+        if let Some(at) = self.open.iter().position(|(w, _, _)| *w == wire) {
+            let (_, index, kind) = self.open.remove(at);
+            if kind != BlockKind::Skipped {
+                self.queue.push_back(StreamEvent::BlockStop { index });
+            }
+        }
+        let block = v.get("content_block");
+        let ty = block.and_then(|b| b.get("type")).and_then(|t| t.as_str());
+        let kind = match ty {
+            Some("text") => BlockKind::Text,
+            Some("thinking") => BlockKind::Thinking,
+            Some("tool_use") => BlockKind::Tool,
+            // NOTE: redacted_thinking and server-tool blocks have no canonical stream form (as
+            // in `decode_response`, which skips server-tool blocks).
+            _ => BlockKind::Skipped,
+        };
+        let index = if kind == BlockKind::Skipped {
+            0
+        } else {
+            let index = self.next_block;
+            self.next_block += 1;
+            index
+        };
+        self.open.push((wire, index, kind));
+        let Some(b) = block else { return };
+        match kind {
+            BlockKind::Text => {
+                let text = str_of(b, "text");
+                if !text.is_empty() {
+                    self.queue.push_back(StreamEvent::TextDelta {
+                        index,
+                        text: text.to_string(),
+                    });
+                }
+            }
+            BlockKind::Thinking => {
+                let text = str_of(b, "thinking");
+                if !text.is_empty() {
+                    self.queue.push_back(StreamEvent::ThinkingDelta {
+                        index,
+                        text: text.to_string(),
+                    });
+                }
+                let signature = str_of(b, "signature");
+                if !signature.is_empty() {
+                    self.queue.push_back(StreamEvent::ThinkingSignature {
+                        index,
+                        signature: signature.to_string(),
+                    });
+                }
+            }
+            BlockKind::Tool => {
+                self.queue.push_back(StreamEvent::ToolCallStart {
+                    index,
+                    id: str_of(b, "id").to_string(),
+                    name: str_of(b, "name").to_string(),
+                });
+                // The API starts with `input: {}`; a proxy may send the whole input here.
+                if let Some(input) = b.get("input").filter(|i| i.as_object().is_some_and(|o| !o.is_empty())) {
+                    self.queue.push_back(StreamEvent::ToolCallDelta {
+                        index,
+                        arguments: sonic_rs::to_string(input).unwrap_or_default(),
+                    });
+                }
+            }
+            BlockKind::Skipped => {}
+        }
+    }
+
+    fn on_block_delta(&mut self, v: &Json) {
+        let wire = v.get("index").and_then(|i| i.as_u64()).unwrap_or(0);
+        // Deltas of a block never started (or skipped) have nowhere to go.
+        let Some(&(_, index, kind)) = self.open.iter().find(|(w, _, _)| *w == wire) else {
+            return;
+        };
+        let Some(d) = v.get("delta") else { return };
+        let text = |key: &str| str_of(d, key).to_string();
+        let event = match (kind, d.get("type").and_then(|t| t.as_str())) {
+            (BlockKind::Text, Some("text_delta")) => StreamEvent::TextDelta {
+                index,
+                text: text("text"),
+            },
+            (BlockKind::Tool, Some("input_json_delta")) => StreamEvent::ToolCallDelta {
+                index,
+                arguments: text("partial_json"),
+            },
+            (BlockKind::Thinking, Some("thinking_delta")) => StreamEvent::ThinkingDelta {
+                index,
+                text: text("thinking"),
+            },
+            (BlockKind::Thinking, Some("signature_delta")) => StreamEvent::ThinkingSignature {
+                index,
+                signature: text("signature"),
+            },
+            // citations_delta and future delta types.
+            _ => return,
+        };
+        self.queue.push_back(event);
+    }
+
+    /// Closes the open blocks (in order), then `Finish` (once).
+    fn end_answer(&mut self, reason: FinishReason, stop_sequence: Option<String>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        for (_, index, kind) in std::mem::take(&mut self.open) {
+            if kind != BlockKind::Skipped {
+                self.queue.push_back(StreamEvent::BlockStop { index });
+            }
+        }
+        self.queue.push_back(StreamEvent::Finish { reason, stop_sequence });
+    }
+
+    fn on_error(&mut self, data: &[u8]) {
+        self.errored = true;
+        // Not JSON: the raw text is the message, as in the SDK.
+        let fault = super::decode_error(200, data);
+        let ty = sonic_rs::get(data, &["error", "type"]).ok();
+        let status = ty
+            .as_ref()
+            .and_then(|t| t.as_str())
+            .and_then(status_for_type)
+            .unwrap_or(500);
+        self.queue.push_back(StreamEvent::Error {
+            status,
+            message: fault.message,
+        });
+    }
+}
+
+fn sse_error(e: SseError) -> StreamError {
+    StreamError::Malformed(e.to_string())
 }
 
 impl StreamDecode for AnthropicStreamDecoder {
-    fn push(&mut self, _chunk: Bytes) {}
+    fn push(&mut self, chunk: Bytes) {
+        if !self.over() {
+            self.sse.push(chunk);
+        }
+    }
+
     fn next_event(&mut self) -> Result<Option<StreamEvent>, StreamError> {
-        Err(StreamError::Malformed("not implemented".into()))
+        loop {
+            if let Some(e) = self.queue.pop_front() {
+                return Ok(Some(e));
+            }
+            if self.over() {
+                return Ok(None);
+            }
+            match self.sse.next_event().map_err(sse_error)? {
+                Some(ev) => self.on_event(ev.event.as_deref(), &ev.data)?,
+                None => return Ok(None),
+            }
+        }
     }
+
     fn finish(&mut self) -> Result<(), StreamError> {
-        Err(StreamError::Truncated)
+        while !self.over() {
+            match self.sse.next_event().map_err(sse_error)? {
+                Some(ev) => self.on_event(ev.event.as_deref(), &ev.data)?,
+                None => break,
+            }
+        }
+        if !self.over() {
+            // The last event lacked its blank line: decoded if whole, else the body was cut.
+            if let Ok(Some(ev)) = self.sse.finish() {
+                self.on_event(ev.event.as_deref(), &ev.data)
+                    .map_err(|_| StreamError::Truncated)?;
+            }
+        }
+        if self.over() {
+            Ok(())
+        } else {
+            Err(StreamError::Truncated)
+        }
     }
+
     fn done(&self) -> bool {
-        false
+        self.over()
     }
 }
 
-pub struct AnthropicStreamEncoder {}
+/// The block the encoder has open: (canonical index, wire index, kind).
+type OpenBlock = (u32, u32, BlockKind);
+
+/// Integration side: canonical events -> the event stream for an Anthropic client.
+pub struct AnthropicStreamEncoder {
+    started: bool,
+    open: Option<OpenBlock>,
+    next_index: u32,
+    usage: Usage,
+    finish: Option<(FinishReason, Option<String>)>,
+    /// Terminal frames written (`finish` or `error`): nothing more is written.
+    closed: bool,
+}
 
 impl AnthropicStreamEncoder {
     pub fn new(_req: &ChatRequest) -> Self {
-        Self {}
+        AnthropicStreamEncoder {
+            started: false,
+            open: None,
+            next_index: 0,
+            usage: Usage::default(),
+            finish: None,
+            closed: false,
+        }
+    }
+
+    fn write(event: &AnthropicStreamEvent<'_>, out: &mut Vec<u8>) {
+        let mark = out.len();
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(event.name().as_bytes());
+        out.extend_from_slice(b"\ndata: ");
+        match sonic_rs::to_writer(&mut *out, event) {
+            Ok(()) => out.extend_from_slice(b"\n\n"),
+            Err(_) => out.truncate(mark),
+        }
+    }
+
+    fn message_start(&mut self, id: &str, model: &str, out: &mut Vec<u8>) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        let message = AnthropicMessageStart {
+            id,
+            kind: "message",
+            role: "assistant",
+            content: [],
+            model,
+            stop_reason: None,
+            stop_sequence: None,
+            usage: usage_to_wire(&self.usage),
+        };
+        Self::write(&AnthropicStreamEvent::MessageStart { message }, out);
+    }
+
+    fn close_block(&mut self, out: &mut Vec<u8>) {
+        if let Some((_, index, _)) = self.open.take() {
+            Self::write(&AnthropicStreamEvent::ContentBlockStop { index }, out);
+        }
+    }
+
+    /// The wire index of canonical block `block` if it is the open one and of `kind`; otherwise
+    /// closes the open block and starts a new one with `start`.
+    fn block(&mut self, block: u32, kind: BlockKind, start: AnthropicBlockStart<'_>, out: &mut Vec<u8>) -> u32 {
+        if let Some((b, index, k)) = self.open {
+            if b == block && k == kind {
+                return index;
+            }
+        }
+        self.message_start("", "", out);
+        self.close_block(out);
+        let index = self.next_index;
+        self.next_index += 1;
+        self.open = Some((block, index, kind));
+        Self::write(
+            &AnthropicStreamEvent::ContentBlockStart {
+                index,
+                content_block: start,
+            },
+            out,
+        );
+        index
+    }
+
+    fn delta(index: u32, delta: AnthropicBlockDelta<'_>, out: &mut Vec<u8>) {
+        Self::write(&AnthropicStreamEvent::ContentBlockDelta { index, delta }, out);
     }
 }
+
+const THINKING_START: AnthropicBlockStart<'static> = AnthropicBlockStart::Thinking {
+    thinking: "",
+    signature: "",
+};
 
 impl StreamEncode for AnthropicStreamEncoder {
     fn content_type(&self) -> &'static str {
         "text/event-stream"
     }
-    fn encode(&mut self, _event: &StreamEvent, _out: &mut Vec<u8>) {}
-    fn finish(&mut self, _out: &mut Vec<u8>) {}
-    fn error(&mut self, _status: u16, _message: &str, _out: &mut Vec<u8>) {}
+
+    fn encode(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
+        if self.closed {
+            return;
+        }
+        match event {
+            StreamEvent::Start { id, model } => self.message_start(id, model, out),
+            StreamEvent::TextDelta { index, text } => {
+                let i = self.block(*index, BlockKind::Text, AnthropicBlockStart::Text { text: "" }, out);
+                Self::delta(i, AnthropicBlockDelta::TextDelta { text }, out);
+            }
+            StreamEvent::ThinkingDelta { index, text } => {
+                let i = self.block(*index, BlockKind::Thinking, THINKING_START, out);
+                Self::delta(i, AnthropicBlockDelta::ThinkingDelta { thinking: text }, out);
+            }
+            StreamEvent::ThinkingSignature { index, signature } => {
+                let i = self.block(*index, BlockKind::Thinking, THINKING_START, out);
+                Self::delta(i, AnthropicBlockDelta::SignatureDelta { signature }, out);
+            }
+            StreamEvent::ToolCallStart { index, id, name } => {
+                // Always a new block, even for a repeated index.
+                self.close_block(out);
+                let start = AnthropicBlockStart::ToolUse {
+                    id,
+                    name,
+                    input: AnthropicEmptyObject {},
+                };
+                self.block(*index, BlockKind::Tool, start, out);
+            }
+            StreamEvent::ToolCallDelta { index, arguments } => match self.open {
+                Some((b, i, BlockKind::Tool)) if b == *index => Self::delta(
+                    i,
+                    AnthropicBlockDelta::InputJsonDelta {
+                        partial_json: arguments,
+                    },
+                    out,
+                ),
+                // NOTE: arguments of a call that is not the open block (an interleaved parallel
+                // call whose block was closed, or one never started) cannot be placed: dropped.
+                _ => {}
+            },
+            StreamEvent::BlockStop { index } => {
+                if matches!(self.open, Some((b, _, _)) if b == *index) {
+                    self.close_block(out);
+                }
+            }
+            StreamEvent::Usage(u) => self.usage = *u,
+            StreamEvent::Finish { reason, stop_sequence } => {
+                if self.finish.is_none() {
+                    self.finish = Some((reason.clone(), stop_sequence.clone()));
+                }
+                self.close_block(out);
+            }
+            StreamEvent::Error { status, message } => self.error(*status, message, out),
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        self.message_start("", "", out);
+        self.close_block(out);
+        let (stop_reason, stop_sequence) = match &self.finish {
+            Some((r, s)) => (stop_reason_from_finish(r), s.as_deref()),
+            None => (stop_reason_from_finish(&FinishReason::Stop), None),
+        };
+        let delta = AnthropicMessageDelta {
+            stop_reason,
+            stop_sequence,
+        };
+        // The final usage, input included: message_start may have had none yet.
+        let usage = usage_to_wire(&self.usage);
+        Self::write(&AnthropicStreamEvent::MessageDelta { delta, usage }, out);
+        Self::write(&AnthropicStreamEvent::MessageStop, out);
+    }
+
+    fn error(&mut self, status: u16, message: &str, out: &mut Vec<u8>) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        let error = AnthropicErrorDetail {
+            kind: error_type(status, FaultKind::from_status(status)),
+            message,
+        };
+        Self::write(&AnthropicStreamEvent::Error { error }, out);
+    }
+}
+
+/// Fuzz entry: decodes `data` in a few splits, draining and ignoring errors; must never panic.
+pub fn fuzz_decode(data: &[u8]) {
+    let cuts = [0, data.len() / 3, data.len() / 2, data.len()];
+    let mut d = AnthropicStreamDecoder::new();
+    for w in cuts.windows(2) {
+        d.push(Bytes::copy_from_slice(&data[w[0]..w[1]]));
+        while let Ok(Some(_)) = d.next_event() {}
+    }
+    let _ = d.finish();
+    while let Ok(Some(_)) = d.next_event() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::stream::events_from_response;
+    use crate::canonical::stream::testing::{collect, decode_every_split, encode_all, run, sample_response};
+    use crate::canonical::{ChatResponse, Part};
+    use StreamEvent::{
+        BlockStop, Error, Finish, Start, TextDelta, ThinkingDelta, ThinkingSignature, ToolCallDelta, ToolCallStart,
+    };
+
+    const PROTOCOLS: &[u8] = include_bytes!("fixtures/stream_protocols.txt");
+    const THINKING: &[u8] = include_bytes!("fixtures/stream_thinking_crlf.txt");
+
+    fn decoder() -> Box<dyn StreamDecode> {
+        Box::new(AnthropicStreamDecoder::new())
+    }
+
+    fn encoder() -> AnthropicStreamEncoder {
+        AnthropicStreamEncoder::new(&ChatRequest::default())
+    }
+
+    fn text(index: u32, t: &str) -> StreamEvent {
+        TextDelta { index, text: t.into() }
+    }
+
+    fn usage(input: u64, output: u64, cache_read: u64, cache_write: u64) -> Usage {
+        Usage {
+            input,
+            output,
+            cache_read,
+            cache_write,
+            reasoning: 0,
+        }
+    }
+
+    fn args(index: u32, a: &str) -> StreamEvent {
+        ToolCallDelta {
+            index,
+            arguments: a.into(),
+        }
+    }
+
+    /// (event name, data) of each SSE event in `bytes`, checking name == data.type.
+    fn frames(bytes: &[u8]) -> Vec<(String, Json)> {
+        let mut sse = SseDecoder::new();
+        sse.push(Bytes::copy_from_slice(bytes));
+        let mut out = Vec::new();
+        while let Some(ev) = sse.next_event().unwrap() {
+            let name = String::from_utf8(ev.event.unwrap().to_vec()).unwrap();
+            let data: Json = sonic_rs::from_slice(&ev.data).unwrap();
+            assert_eq!(data.get("type").and_then(|t| t.as_str()), Some(name.as_str()));
+            out.push((name, data));
+        }
+        out
+    }
+
+    #[test]
+    fn protocols_fixture_decodes_event_by_event() {
+        let ev = decode_every_split(&decoder, PROTOCOLS);
+        assert_eq!(
+            ev,
+            vec![
+                Start {
+                    id: "msg_01".into(),
+                    model: "claude-sonnet-4-5".into()
+                },
+                StreamEvent::Usage(usage(25, 1, 0, 0)),
+                text(0, "Let me check"),
+                BlockStop { index: 0 },
+                ToolCallStart {
+                    index: 1,
+                    id: "toolu_01".into(),
+                    name: "get_weather".into()
+                },
+                args(1, ""),
+                args(1, "{\"city\": \"Pa"),
+                args(1, "ris\"}"),
+                BlockStop { index: 1 },
+                StreamEvent::Usage(usage(25, 42, 0, 0)),
+                Finish {
+                    reason: FinishReason::ToolCalls,
+                    stop_sequence: None
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn thinking_fixture_with_cache_usage_crlf_and_skipped_blocks() {
+        let ev = decode_every_split(&decoder, THINKING);
+        assert_eq!(
+            ev,
+            vec![
+                Start {
+                    id: "msg_02".into(),
+                    model: "claude-opus-4-1".into()
+                },
+                StreamEvent::Usage(usage(2112, 1, 2000, 100)),
+                ThinkingDelta {
+                    index: 0,
+                    text: "The user wants ".into()
+                },
+                ThinkingDelta {
+                    index: 0,
+                    text: "a haiku.".into()
+                },
+                ThinkingSignature {
+                    index: 0,
+                    signature: "EqQBCgIYAhIM1gbcDa9GJwZA2b3h".into()
+                },
+                BlockStop { index: 0 },
+                text(1, "Autumn moonlight\u{2028}"),
+                text(1, "a worm digs silently"),
+                BlockStop { index: 1 },
+                StreamEvent::Usage(usage(2112, 30, 2000, 100)),
+                Finish {
+                    reason: FinishReason::StopSequence,
+                    stop_sequence: Some("END".into())
+                },
+                StreamEvent::Usage(usage(2112, 31, 2000, 100)),
+            ]
+        );
+    }
+
+    #[test]
+    fn error_event_ends_the_stream() {
+        let input = concat!(
+            "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"c\",\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}}\n\n",
+            "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n",
+            "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+        );
+        let ev = decode_every_split(&decoder, input.as_bytes());
+        assert_eq!(
+            ev.last(),
+            Some(&Error {
+                status: 529,
+                message: "Overloaded".into()
+            })
+        );
+        assert_eq!(ev.len(), 3);
+        let mut d = AnthropicStreamDecoder::new();
+        d.push(Bytes::from_static(input.as_bytes()));
+        while d.next_event().unwrap().is_some() {}
+        assert!(d.done());
+        // Non-JSON error data: the text is the message.
+        let ev = run(&decoder, &[b"event: error\ndata: upstream exploded\n\n"]).unwrap();
+        assert_eq!(
+            ev,
+            vec![Error {
+                status: 500,
+                message: "upstream exploded".into()
+            }]
+        );
+        let ev = run(
+            &decoder,
+            &[b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"slow\"}}\n\n"],
+        )
+        .unwrap();
+        assert_eq!(
+            ev,
+            vec![Error {
+                status: 429,
+                message: "slow".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn lenient_with_order_names_and_unknown_events() {
+        // No message_start, no event names (type decides), unknown events and block types,
+        // deltas for unknown blocks, no content_block_stop before message_delta.
+        let input = concat!(
+            "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"Hi\"}}\n\n",
+            "event: future_event\ndata: {\"type\":\"future_event\",\"x\":1}\n\n",
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":7,\"delta\":{\"type\":\"text_delta\",\"text\":\"lost\"}}\n\n",
+            "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"server_tool_use\",\"id\":\"s\",\"name\":\"web_search\",\"input\":{}}}\n\n",
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{}\"}}\n\n",
+            "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":2,\"content_block\":{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"f\",\"input\":{\"a\":1}}}\n\n",
+            "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"max_tokens\"},\"usage\":{\"output_tokens\":5}}\n\n",
+            "event: message_stop\ndata: {}\n\n",
+        );
+        let ev = decode_every_split(&decoder, input.as_bytes());
+        assert_eq!(
+            ev,
+            vec![
+                Start {
+                    id: "".into(),
+                    model: "".into()
+                },
+                text(0, "Hi"),
+                ToolCallStart {
+                    index: 1,
+                    id: "t".into(),
+                    name: "f".into()
+                },
+                args(1, "{\"a\":1}"),
+                StreamEvent::Usage(usage(0, 5, 0, 0)),
+                BlockStop { index: 0 },
+                BlockStop { index: 1 },
+                Finish {
+                    reason: FinishReason::Length,
+                    stop_sequence: None
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_and_truncated_input() {
+        let bad = run(&decoder, &[b"event: message_start\ndata: {\"type\":\n\n"]);
+        assert!(matches!(bad, Err(StreamError::Malformed(_))), "{bad:?}");
+        let bad = run(&decoder, &[b"event: content_block_delta\ndata: [1]\n\n"]);
+        assert!(matches!(bad, Err(StreamError::Malformed(_))), "{bad:?}");
+        // Every cut before message_stop is complete: truncated (never malformed).
+        let end = PROTOCOLS.len() - "{\"type\":\"message_stop\"}\n\n".len();
+        for cut in 0..end {
+            assert_eq!(
+                run(&decoder, &[&PROTOCOLS[..cut]]),
+                Err(StreamError::Truncated),
+                "cut {cut}"
+            );
+        }
+        // message_stop without its blank line still ends the stream.
+        assert!(run(&decoder, &[&PROTOCOLS[..PROTOCOLS.len() - 1]]).is_ok());
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet: &[&[u8]] = &[
+            b"event: ",
+            b"data: ",
+            b"\n\n",
+            b"\r\n",
+            b"message_start",
+            b"content_block_start",
+            b"content_block_delta",
+            b"error",
+            b"{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}}",
+            b"{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\"}}",
+            b"{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":18446744073709551615}}",
+            b"{\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":18446744073709551615,\"cache_read_input_tokens\":9}}}",
+            b"{",
+            b"}",
+            b"\xff",
+        ];
+        for round in 0..3000 {
+            let mut data = Vec::new();
+            for _ in 0..(next() % 40) {
+                if round % 2 == 0 {
+                    data.extend_from_slice(alphabet[(next() % alphabet.len() as u64) as usize]);
+                } else {
+                    data.push(next() as u8);
+                }
+            }
+            fuzz_decode(&data);
+        }
+        fuzz_decode(PROTOCOLS);
+        fuzz_decode(THINKING);
+    }
+
+    fn answers() -> Vec<ChatResponse> {
+        let tools = sample_response();
+        let mut text_only = sample_response();
+        text_only.content.retain(|p| matches!(p, Part::Text { .. }));
+        text_only.finish = FinishReason::Stop;
+        text_only.usage = Usage {
+            input: 2112,
+            output: 20,
+            cache_read: 2000,
+            cache_write: 100,
+            reasoning: 0,
+        };
+        let mut stop_seq = text_only.clone();
+        stop_seq.finish = FinishReason::StopSequence;
+        stop_seq.stop_sequence = Some("END".into());
+        let mut length = text_only.clone();
+        length.finish = FinishReason::Length;
+        vec![tools, text_only, stop_seq, length]
+    }
+
+    #[test]
+    fn round_trip_through_encoder_and_decoder() {
+        for resp in answers() {
+            let events = events_from_response(&resp, 3);
+            let bytes = encode_all(&mut encoder(), &events);
+            let back = decode_every_split(&decoder, &bytes);
+            assert_eq!(collect(&back), collect(&events), "{resp:?}");
+            // Indices on the wire are contiguous from 0, one block open at a time.
+            let mut next = 0;
+            let mut open = None;
+            for (name, data) in frames(&bytes) {
+                let index = data.get("index").and_then(|i| i.as_u64());
+                match name.as_str() {
+                    "content_block_start" => {
+                        assert_eq!((index, open), (Some(next), None));
+                        open = index;
+                        next += 1;
+                    }
+                    "content_block_delta" => assert_eq!(index, open),
+                    "content_block_stop" => assert_eq!(std::mem::take(&mut open), index),
+                    _ => assert_eq!(open, None, "{name} inside a block"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn encoder_writes_exact_small_stream() {
+        let events = [
+            Start {
+                id: "msg_1".into(),
+                model: "claude-x".into(),
+            },
+            text(0, "Hi"),
+            BlockStop { index: 0 },
+            ToolCallStart {
+                index: 1,
+                id: "toolu_1".into(),
+                name: "f".into(),
+            },
+            args(1, "{\"a\":"),
+            args(1, "1}"),
+            BlockStop { index: 1 },
+            Finish {
+                reason: FinishReason::ToolCalls,
+                stop_sequence: None,
+            },
+            StreamEvent::Usage(usage(30, 7, 20, 4)),
+        ];
+        let out = encode_all(&mut encoder(), &events);
+        let want = concat!(
+            "event: message_start\n",
+            "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude-x\",\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":0,\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,\"output_tokens\":0}}}\n\n",
+            "event: content_block_start\n",
+            "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+            "event: content_block_delta\n",
+            "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n",
+            "event: content_block_stop\n",
+            "data: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+            "event: content_block_start\n",
+            "data: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"f\",\"input\":{}}}\n\n",
+            "event: content_block_delta\n",
+            "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\\\":\"}}\n\n",
+            "event: content_block_delta\n",
+            "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"1}\"}}\n\n",
+            "event: content_block_stop\n",
+            "data: {\"type\":\"content_block_stop\",\"index\":1}\n\n",
+            "event: message_delta\n",
+            "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},\"usage\":{\"input_tokens\":6,\"cache_creation_input_tokens\":4,\"cache_read_input_tokens\":20,\"output_tokens\":7}}\n\n",
+            "event: message_stop\n",
+            "data: {\"type\":\"message_stop\"}\n\n",
+        );
+        assert_eq!(String::from_utf8(out).unwrap(), want);
+    }
+
+    #[test]
+    fn encoder_usage_known_at_start_goes_into_message_start() {
+        let mut e = encoder();
+        let mut out = Vec::new();
+        e.encode(&StreamEvent::Usage(usage(50, 0, 10, 0)), &mut out);
+        e.encode(
+            &Start {
+                id: "m".into(),
+                model: "c".into(),
+            },
+            &mut out,
+        );
+        let f = frames(&out);
+        assert_eq!(
+            f[0].1
+                .pointer(&sonic_rs::pointer!["message", "usage", "input_tokens"])
+                .and_then(|v| v.as_u64()),
+            Some(40)
+        );
+    }
+
+    #[test]
+    fn encoder_closes_open_block_when_another_starts() {
+        // Interleaved parallel calls (as an OpenAI upstream may send) and a thinking block that
+        // is never stopped: blocks still open and close one at a time.
+        let events = [
+            Start {
+                id: "m".into(),
+                model: "c".into(),
+            },
+            ThinkingDelta {
+                index: 0,
+                text: "hmm".into(),
+            },
+            text(1, "a"),
+            ToolCallStart {
+                index: 2,
+                id: "c1".into(),
+                name: "f".into(),
+            },
+            ToolCallStart {
+                index: 3,
+                id: "c2".into(),
+                name: "g".into(),
+            },
+            args(3, "{}"),
+            args(2, "{\"late\":1}"),
+            BlockStop { index: 2 },
+            BlockStop { index: 3 },
+            Finish {
+                reason: FinishReason::ToolCalls,
+                stop_sequence: None,
+            },
+        ];
+        let bytes = encode_all(&mut encoder(), &events);
+        let names: Vec<String> = frames(&bytes).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            names,
+            [
+                "message_start",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_stop",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_stop",
+                "content_block_start",
+                "content_block_stop",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_stop",
+                "message_delta",
+                "message_stop"
+            ]
+        );
+        let r = collect(&run(&decoder, &[&bytes]).unwrap());
+        assert_eq!(r.content.len(), 4);
+        assert!(
+            matches!(&r.content[0], Part::Thinking { text, signature: None } if text == "hmm"),
+            "{:?}",
+            r.content[0]
+        );
+    }
+
+    #[test]
+    fn error_writes_error_event_and_nothing_after() {
+        let mut e = encoder();
+        let mut out = Vec::new();
+        e.encode(
+            &Start {
+                id: "m".into(),
+                model: "c".into(),
+            },
+            &mut out,
+        );
+        e.encode(&text(0, "par"), &mut out);
+        out.clear();
+        e.encode(
+            &Error {
+                status: 529,
+                message: "Overloaded".into(),
+            },
+            &mut out,
+        );
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n"
+        );
+        out.clear();
+        e.encode(&text(0, "more"), &mut out);
+        e.finish(&mut out);
+        e.error(500, "again", &mut out);
+        assert!(out.is_empty());
+        let mut out = Vec::new();
+        encoder().error(503, "busy", &mut out);
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .contains("\"type\":\"overloaded_error\",\"message\":\"busy\""));
+        // And our decoder reads it back with its status.
+        let mut out = Vec::new();
+        encoder().error(429, "slow", &mut out);
+        assert_eq!(
+            run(&decoder, &[&out]).unwrap(),
+            vec![Error {
+                status: 429,
+                message: "slow".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn finish_without_events_is_a_valid_empty_message() {
+        let out = encode_all(&mut encoder(), &[]);
+        let names: Vec<String> = frames(&out).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["message_start", "message_delta", "message_stop"]);
+        let ev = run(&decoder, &[&out]).unwrap();
+        assert_eq!(
+            ev.last(),
+            Some(&Finish {
+                reason: FinishReason::Stop,
+                stop_sequence: None
+            })
+        );
+    }
 }

@@ -188,3 +188,98 @@ pub struct AnthropicError<'a> {
     pub error: AnthropicErrorDetail<'a>,
     pub request_id: &'a str,
 }
+
+/// One stream event as Sluice writes it (PROTOCOLS 3.4): `type` first, as the API writes it; the
+/// SSE `event:` name is the same string ([`AnthropicStreamEvent::name`]).
+#[derive(Serialize, Debug)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AnthropicStreamEvent<'a> {
+    MessageStart {
+        message: AnthropicMessageStart<'a>,
+    },
+    ContentBlockStart {
+        index: u32,
+        content_block: AnthropicBlockStart<'a>,
+    },
+    ContentBlockDelta {
+        index: u32,
+        delta: AnthropicBlockDelta<'a>,
+    },
+    ContentBlockStop {
+        index: u32,
+    },
+    MessageDelta {
+        delta: AnthropicMessageDelta<'a>,
+        usage: AnthropicUsage,
+    },
+    MessageStop,
+    Error {
+        error: AnthropicErrorDetail<'a>,
+    },
+}
+
+impl AnthropicStreamEvent<'_> {
+    /// The SSE event name (= the `type` field).
+    pub fn name(&self) -> &'static str {
+        match self {
+            AnthropicStreamEvent::MessageStart { .. } => "message_start",
+            AnthropicStreamEvent::ContentBlockStart { .. } => "content_block_start",
+            AnthropicStreamEvent::ContentBlockDelta { .. } => "content_block_delta",
+            AnthropicStreamEvent::ContentBlockStop { .. } => "content_block_stop",
+            AnthropicStreamEvent::MessageDelta { .. } => "message_delta",
+            AnthropicStreamEvent::MessageStop => "message_stop",
+            AnthropicStreamEvent::Error { .. } => "error",
+        }
+    }
+}
+
+/// `message_start.message`: the message with no content and null stop fields.
+#[derive(Serialize, Debug)]
+pub struct AnthropicMessageStart<'a> {
+    pub id: &'a str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub role: &'static str,
+    pub content: [(); 0],
+    pub model: &'a str,
+    pub stop_reason: Option<&'a str>,
+    pub stop_sequence: Option<&'a str>,
+    pub usage: AnthropicUsage,
+}
+
+/// `{}`, the `input` a `tool_use` block starts with.
+#[derive(Serialize, Debug)]
+pub struct AnthropicEmptyObject {}
+
+/// `content_block_start.content_block`: empty blocks that the deltas fill.
+#[derive(Serialize, Debug)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AnthropicBlockStart<'a> {
+    Text {
+        text: &'static str,
+    },
+    Thinking {
+        thinking: &'static str,
+        signature: &'static str,
+    },
+    ToolUse {
+        id: &'a str,
+        name: &'a str,
+        input: AnthropicEmptyObject,
+    },
+}
+
+#[derive(Serialize, Debug)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AnthropicBlockDelta<'a> {
+    TextDelta { text: &'a str },
+    InputJsonDelta { partial_json: &'a str },
+    ThinkingDelta { thinking: &'a str },
+    SignatureDelta { signature: &'a str },
+}
+
+#[derive(Serialize, Debug)]
+pub struct AnthropicMessageDelta<'a> {
+    pub stop_reason: &'a str,
+    pub stop_sequence: Option<&'a str>,
+}

@@ -72,8 +72,23 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
             signature: None,
         });
     }
-    let finish = match choice.finish_reason.as_deref() {
-        Some("stop") if refused && !has_text => FinishReason::ContentFilter,
+    let finish = finish_from_wire(choice.finish_reason.as_deref(), refused && !has_text, has_calls);
+    Ok(ChatResponse {
+        id: c.id.unwrap_or_default(),
+        model: c.model.unwrap_or_default(),
+        content,
+        finish,
+        usage: usage_from_wire(c.usage.unwrap_or_default()),
+        stop_sequence: None,
+        created: c.created.unwrap_or(0),
+    })
+}
+
+/// `finish_reason` -> canonical (PROTOCOLS 8.2). `refused_only`: the answer is a refusal without
+/// text (OpenAI reports those as `stop`); `has_calls` decides a null reason.
+pub(crate) fn finish_from_wire(reason: Option<&str>, refused_only: bool, has_calls: bool) -> FinishReason {
+    match reason {
+        Some("stop") if refused_only => FinishReason::ContentFilter,
         Some("stop") => FinishReason::Stop,
         Some("length") => FinishReason::Length,
         Some("tool_calls") | Some("function_call") => FinishReason::ToolCalls,
@@ -82,26 +97,33 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
         // Some compatible servers leave it null.
         None if has_calls => FinishReason::ToolCalls,
         None => FinishReason::Stop,
-    };
-    let u = c.usage.unwrap_or_default();
-    Ok(ChatResponse {
-        id: c.id.unwrap_or_default(),
-        model: c.model.unwrap_or_default(),
-        content,
-        finish,
-        usage: Usage {
-            input: u.prompt_tokens.unwrap_or(0),
-            output: u.completion_tokens.unwrap_or(0),
-            cache_read: u.prompt_tokens_details.and_then(|d| d.cached_tokens).unwrap_or(0),
-            cache_write: 0,
-            reasoning: u
-                .completion_tokens_details
-                .and_then(|d| d.reasoning_tokens)
-                .unwrap_or(0),
-        },
-        stop_sequence: None,
-        created: c.created.unwrap_or(0),
-    })
+    }
+}
+
+/// OpenAI `usage` -> canonical (`prompt_tokens` already includes cached tokens).
+pub(crate) fn usage_from_wire(u: OpenAiUsageIn) -> Usage {
+    Usage {
+        input: u.prompt_tokens.unwrap_or(0),
+        output: u.completion_tokens.unwrap_or(0),
+        cache_read: u.prompt_tokens_details.and_then(|d| d.cached_tokens).unwrap_or(0),
+        cache_write: 0,
+        reasoning: u
+            .completion_tokens_details
+            .and_then(|d| d.reasoning_tokens)
+            .unwrap_or(0),
+    }
+}
+
+/// Canonical usage -> OpenAI (cache writes have no OpenAI field).
+pub(crate) fn usage_to_wire(u: &Usage) -> OpenAiUsage {
+    let mut usage = OpenAiUsage::new(u.input, u.output, true);
+    if let Some(d) = usage.prompt_tokens_details.as_mut() {
+        d.cached_tokens = u.cache_read;
+    }
+    if let Some(d) = usage.completion_tokens_details.as_mut() {
+        d.reasoning_tokens = u.reasoning;
+    }
+    usage
 }
 
 fn arguments_text(a: Option<Json>) -> String {
@@ -164,14 +186,7 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
     } else {
         finish_reason(&resp.finish)
     };
-    let u = &resp.usage;
-    let mut usage = OpenAiUsage::new(u.input, u.output, true);
-    if let Some(d) = usage.prompt_tokens_details.as_mut() {
-        d.cached_tokens = u.cache_read;
-    }
-    if let Some(d) = usage.completion_tokens_details.as_mut() {
-        d.reasoning_tokens = u.reasoning;
-    }
+    let usage = usage_to_wire(&resp.usage);
     let out = OpenAiCompletionOut {
         id: &resp.id,
         object: "chat.completion",

@@ -1,36 +1,404 @@
-//! Placeholder: replaced by the openai stream codec.
+//! OpenAI Chat Completions streaming (PROTOCOLS 2.4): `chat.completion.chunk` SSE <-> canonical
+//! stream events. The decoder reads an upstream's stream (provider role), the encoder writes the
+//! stream an OpenAI client reads (integration role); both run inline in the stream pump.
+//!
+//! Rules the encoder keeps (the SDK's `accumulate_delta` concatenates strings, PROTOCOLS 2.4
+//! rule 5): `role` only in the first delta; each tool call's `id`, `type` and `name` only in its
+//! first delta and `index` on every entry; `finish_reason` in its own chunk; the usage chunk
+//! (`choices: []`) last and only when the client asked for `stream_options.include_usage`; then
+//! `data: [DONE]`. Thinking is not written, as in `encode_response` (Chat Completions has no
+//! field for it). The decoder reads `choices[0]` only, tool calls by their `index`, usage chunks,
+//! `[DONE]` and mid-stream `{"error":..}` objects; `reasoning_content` becomes thinking.
 
+use super::response::{finish_from_wire, finish_reason, usage_from_wire, usage_to_wire};
+use super::types::*;
 use crate::canonical::stream::{StreamDecode, StreamEncode, StreamError, StreamEvent};
-use crate::canonical::ChatRequest;
+use crate::canonical::{ChatRequest, FaultKind, FinishReason, Json, UpstreamFault, Usage};
+use crate::wire::sse::SseDecoder;
 use bytes::Bytes;
+use sonic_rs::JsonValueTrait;
+use std::collections::VecDeque;
 
-#[derive(Default)]
-pub struct OpenAiStreamDecoder {}
+/// Which text-like block of the choice is open (they close when another kind starts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TextKind {
+    Text,
+    Thinking,
+    Refusal,
+}
+
+/// Key of the legacy `delta.function_call` (it has no index; one call per answer).
+const LEGACY_CALL: u32 = u32::MAX;
+
+/// Provider side: an OpenAI upstream's chunk stream -> canonical events.
+///
+/// Block indices: one per text run, thinking run, refusal run and tool call, numbered in order
+/// of appearance. Tool-call blocks stay open until the finish (parallel calls are keyed by their
+/// `index` and may interleave); a text-like block closes when another kind starts.
+pub struct OpenAiStreamDecoder {
+    sse: SseDecoder,
+    queue: VecDeque<StreamEvent>,
+    started: bool,
+    next_block: u32,
+    open_text: Option<(TextKind, u32)>,
+    /// (OpenAI tool-call index, block index), open ones, in order of appearance.
+    calls: Vec<(u32, u32)>,
+    any_call: bool,
+    has_text: bool,
+    refused: bool,
+    finished: bool,
+    /// `[DONE]` seen.
+    done: bool,
+    /// A mid-stream error was decoded: the stream is over.
+    errored: bool,
+}
+
+impl Default for OpenAiStreamDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl OpenAiStreamDecoder {
     pub fn new() -> Self {
-        Self::default()
+        OpenAiStreamDecoder {
+            sse: SseDecoder::new(),
+            queue: VecDeque::new(),
+            started: false,
+            next_block: 0,
+            open_text: None,
+            calls: Vec::new(),
+            any_call: false,
+            has_text: false,
+            refused: false,
+            finished: false,
+            done: false,
+            errored: false,
+        }
     }
+
+    fn over(&self) -> bool {
+        self.done || self.errored
+    }
+
+    /// One SSE event's data -> queued canonical events.
+    fn on_data(&mut self, data: &[u8]) -> Result<(), StreamError> {
+        if self.over() || data.is_empty() {
+            // NOTE: an event without data (a lone `id:` line) carries nothing; skipped.
+            return Ok(());
+        }
+        if data.starts_with(b"[DONE]") {
+            self.done = true;
+            if !self.finished {
+                // Some compatible servers never send a finish_reason.
+                self.end_answer(None);
+            }
+            return Ok(());
+        }
+        let chunk: OpenAiChunkIn = sonic_rs::from_slice(data)
+            .map_err(|e| StreamError::Malformed(format!("chat.completion.chunk is not valid JSON: {e}")))?;
+        if chunk.error.as_ref().is_some_and(truthy) {
+            self.on_error(data, chunk.error.as_ref());
+            return Ok(());
+        }
+        if !self.started {
+            self.started = true;
+            self.queue.push_back(StreamEvent::Start {
+                id: chunk.id.unwrap_or_default(),
+                model: chunk.model.unwrap_or_default(),
+            });
+        }
+        for choice in chunk.choices.into_iter().flatten() {
+            // Requests never ask for n > 1; other choices are ignored.
+            if choice.index.unwrap_or(0) != 0 || self.finished {
+                continue;
+            }
+            if let Some(d) = choice.delta {
+                self.on_delta(d);
+            }
+            if let Some(reason) = choice.finish_reason {
+                self.end_answer(Some(&reason));
+            }
+        }
+        if let Some(u) = chunk.usage {
+            self.queue.push_back(StreamEvent::Usage(usage_from_wire(u)));
+        }
+        Ok(())
+    }
+
+    fn on_delta(&mut self, d: OpenAiDeltaIn) {
+        if let Some(t) = d.reasoning_content.filter(|t| !t.is_empty()) {
+            let index = self.text_block(TextKind::Thinking);
+            self.queue.push_back(StreamEvent::ThinkingDelta { index, text: t });
+        }
+        if let Some(t) = d.content.filter(|t| !t.is_empty()) {
+            self.has_text = true;
+            let index = self.text_block(TextKind::Text);
+            self.queue.push_back(StreamEvent::TextDelta { index, text: t });
+        }
+        if let Some(t) = d.refusal.filter(|t| !t.is_empty()) {
+            self.refused = true;
+            let index = self.text_block(TextKind::Refusal);
+            self.queue.push_back(StreamEvent::TextDelta { index, text: t });
+        }
+        if let Some(f) = d.function_call {
+            self.on_call(LEGACY_CALL, None, f);
+        }
+        for (pos, call) in d.tool_calls.into_iter().flatten().enumerate() {
+            let key = call.index.unwrap_or(pos as u32);
+            self.on_call(key, call.id, call.function.unwrap_or_default());
+        }
+    }
+
+    /// The block for text of `kind`: the open one, or a new one (closing another kind).
+    fn text_block(&mut self, kind: TextKind) -> u32 {
+        match self.open_text {
+            Some((k, index)) if k == kind => index,
+            other => {
+                if let Some((_, index)) = other {
+                    self.queue.push_back(StreamEvent::BlockStop { index });
+                }
+                let index = self.new_block();
+                self.open_text = Some((kind, index));
+                index
+            }
+        }
+    }
+
+    fn new_block(&mut self) -> u32 {
+        let index = self.next_block;
+        self.next_block += 1;
+        index
+    }
+
+    fn on_call(&mut self, key: u32, id: Option<String>, f: OpenAiFunctionIn) {
+        let index = match self.calls.iter().find(|(k, _)| *k == key) {
+            Some(&(_, index)) => index,
+            None => {
+                if let Some((_, index)) = self.open_text.take() {
+                    self.queue.push_back(StreamEvent::BlockStop { index });
+                }
+                let index = self.new_block();
+                self.calls.push((key, index));
+                self.any_call = true;
+                let name = f.name.clone().unwrap_or_default();
+                // Only the legacy function_call lacks an id; named as `decode_response` names it.
+                let id = match id.filter(|i| !i.is_empty()) {
+                    Some(id) => id,
+                    None if key == LEGACY_CALL => format!("call_0_{name}"),
+                    None => format!("call_{key}_{name}"),
+                };
+                self.queue.push_back(StreamEvent::ToolCallStart { index, id, name });
+                index
+            }
+        };
+        let arguments = match f.arguments {
+            Some(v) if v.is_str() => v.as_str().unwrap_or_default().to_string(),
+            // Some compatible servers send the whole arguments object at once.
+            Some(v) if !v.is_null() => sonic_rs::to_string(&v).unwrap_or_default(),
+            _ => return,
+        };
+        if !arguments.is_empty() {
+            self.queue.push_back(StreamEvent::ToolCallDelta { index, arguments });
+        }
+    }
+
+    /// Closes every open block, then `Finish`.
+    fn end_answer(&mut self, reason: Option<&str>) {
+        if !self.started {
+            self.started = true;
+            self.queue.push_back(StreamEvent::Start {
+                id: String::new(),
+                model: String::new(),
+            });
+        }
+        let mut open: Vec<u32> = self.calls.drain(..).map(|(_, index)| index).collect();
+        open.extend(self.open_text.take().map(|(_, index)| index));
+        open.sort_unstable();
+        for index in open {
+            self.queue.push_back(StreamEvent::BlockStop { index });
+        }
+        self.finished = true;
+        self.queue.push_back(StreamEvent::Finish {
+            reason: finish_from_wire(reason, self.refused && !self.has_text, self.any_call),
+            stop_sequence: None,
+        });
+    }
+
+    fn on_error(&mut self, data: &[u8], error: Option<&Json>) {
+        self.errored = true;
+        let fault = super::decode_error(200, data);
+        // vLLM and others put the HTTP status in `code`; otherwise the kind's status.
+        let code = error.and_then(|e| e.get("code")).and_then(|c| c.as_u64());
+        let status = match code {
+            Some(c @ 400..=599) => c as u16,
+            _ => super::encode_fault(&fault).status,
+        };
+        self.queue.push_back(StreamEvent::Error {
+            status,
+            message: fault.message,
+        });
+    }
+}
+
+/// The SDK raises on a *truthy* `error` key only.
+fn truthy(v: &Json) -> bool {
+    use sonic_rs::JsonContainerTrait;
+    if let Some(b) = v.as_bool() {
+        return b;
+    }
+    if let Some(s) = v.as_str() {
+        return !s.is_empty();
+    }
+    if let Some(o) = v.as_object() {
+        return !o.is_empty();
+    }
+    if let Some(a) = v.as_array() {
+        return !a.is_empty();
+    }
+    !v.is_null() && v.as_f64() != Some(0.0)
+}
+
+fn sse_error(e: crate::wire::sse::SseError) -> StreamError {
+    StreamError::Malformed(e.to_string())
 }
 
 impl StreamDecode for OpenAiStreamDecoder {
-    fn push(&mut self, _chunk: Bytes) {}
+    fn push(&mut self, chunk: Bytes) {
+        if !self.over() {
+            self.sse.push(chunk);
+        }
+    }
+
     fn next_event(&mut self) -> Result<Option<StreamEvent>, StreamError> {
-        Err(StreamError::Malformed("not implemented".into()))
+        loop {
+            if let Some(e) = self.queue.pop_front() {
+                return Ok(Some(e));
+            }
+            if self.over() {
+                return Ok(None);
+            }
+            match self.sse.next_event().map_err(sse_error)? {
+                Some(ev) => self.on_data(&ev.data)?,
+                None => return Ok(None),
+            }
+        }
     }
+
     fn finish(&mut self) -> Result<(), StreamError> {
-        Err(StreamError::Truncated)
+        while !self.over() {
+            match self.sse.next_event().map_err(sse_error)? {
+                Some(ev) => self.on_data(&ev.data)?,
+                None => break,
+            }
+        }
+        if !self.over() {
+            // The last event lacked its blank line: decoded if whole, else the body was cut.
+            if let Ok(Some(ev)) = self.sse.finish() {
+                self.on_data(&ev.data).map_err(|_| StreamError::Truncated)?;
+            }
+        }
+        // NOTE: a stream that finished but lost its `[DONE]` is accepted, as the SDK accepts it
+        // (PROTOCOLS 2.4 rule 1): compatible servers omit it.
+        if self.over() || self.finished {
+            Ok(())
+        } else {
+            Err(StreamError::Truncated)
+        }
     }
+
     fn done(&self) -> bool {
-        false
+        self.over()
     }
 }
 
-pub struct OpenAiStreamEncoder {}
+/// Integration side: canonical events -> the `chat.completion.chunk` stream for an OpenAI client.
+pub struct OpenAiStreamEncoder {
+    id: String,
+    model: String,
+    created: u64,
+    include_usage: bool,
+    role_sent: bool,
+    /// (canonical block index, OpenAI tool-call index).
+    calls: Vec<(u32, u32)>,
+    usage: Usage,
+    finish_sent: bool,
+    /// Terminal frames written (`finish` or `error`): nothing more is written.
+    closed: bool,
+}
 
 impl OpenAiStreamEncoder {
-    pub fn new(_req: &ChatRequest) -> Self {
-        Self {}
+    pub fn new(req: &ChatRequest) -> Self {
+        OpenAiStreamEncoder {
+            id: String::new(),
+            model: String::new(),
+            created: crate::mock::unix_now(),
+            include_usage: req.include_usage,
+            role_sent: false,
+            calls: Vec::new(),
+            usage: Usage::default(),
+            finish_sent: false,
+            closed: false,
+        }
+    }
+
+    /// Writes one chunk with choice 0 (`role` added to the first delta written).
+    fn choice(&mut self, mut delta: OpenAiDeltaOut<'_>, finish: Option<&str>, out: &mut Vec<u8>) {
+        if !self.role_sent {
+            self.role_sent = true;
+            delta.role = Some("assistant");
+        }
+        let choice = [OpenAiChunkChoiceOut {
+            index: 0,
+            delta,
+            logprobs: None,
+            finish_reason: finish,
+        }];
+        self.chunk(&choice, self.include_usage.then_some(None), out);
+    }
+
+    fn chunk(&self, choices: &[OpenAiChunkChoiceOut<'_>], usage: Option<Option<OpenAiUsage>>, out: &mut Vec<u8>) {
+        let c = OpenAiChunkOut {
+            id: &self.id,
+            object: "chat.completion.chunk",
+            created: self.created,
+            model: &self.model,
+            choices,
+            usage,
+        };
+        let mark = out.len();
+        out.extend_from_slice(b"data: ");
+        match sonic_rs::to_writer(&mut *out, &c) {
+            Ok(()) => out.extend_from_slice(b"\n\n"),
+            Err(_) => out.truncate(mark),
+        }
+    }
+
+    /// The OpenAI index of the tool call at canonical block `block` (new calls get the next one).
+    fn call_index(&mut self, block: u32) -> (u32, bool) {
+        if let Some(&(_, i)) = self.calls.iter().find(|(b, _)| *b == block) {
+            return (i, false);
+        }
+        let i = self.calls.len() as u32;
+        self.calls.push((block, i));
+        (i, true)
+    }
+
+    fn tool_delta(&mut self, index: u32, first: Option<(&str, &str)>, arguments: &str, out: &mut Vec<u8>) {
+        let entry = OpenAiToolCallDelta {
+            index,
+            id: first.map(|(id, _)| id),
+            kind: first.map(|_| "function"),
+            function: OpenAiFunctionDelta {
+                name: first.map(|(_, name)| name),
+                arguments,
+            },
+        };
+        let delta = OpenAiDeltaOut {
+            tool_calls: Some([entry]),
+            ..Default::default()
+        };
+        self.choice(delta, None, out);
     }
 }
 
@@ -38,7 +406,652 @@ impl StreamEncode for OpenAiStreamEncoder {
     fn content_type(&self) -> &'static str {
         "text/event-stream"
     }
-    fn encode(&mut self, _event: &StreamEvent, _out: &mut Vec<u8>) {}
-    fn finish(&mut self, _out: &mut Vec<u8>) {}
-    fn error(&mut self, _status: u16, _message: &str, _out: &mut Vec<u8>) {}
+
+    fn encode(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
+        if self.closed {
+            return;
+        }
+        match event {
+            StreamEvent::Start { id, model } => {
+                if self.role_sent {
+                    return;
+                }
+                self.id.clone_from(id);
+                self.model.clone_from(model);
+                // OpenAI's first chunk: role, empty content, null refusal.
+                let delta = OpenAiDeltaOut {
+                    content: Some(""),
+                    refusal_null: true,
+                    ..Default::default()
+                };
+                self.choice(delta, None, out);
+            }
+            StreamEvent::TextDelta { text, .. } => {
+                let delta = OpenAiDeltaOut {
+                    content: Some(text),
+                    ..Default::default()
+                };
+                self.choice(delta, None, out);
+            }
+            // NOTE: thinking is dropped, as `encode_response` drops it (no Chat Completions field).
+            StreamEvent::ThinkingDelta { .. } | StreamEvent::ThinkingSignature { .. } => {}
+            StreamEvent::ToolCallStart { index, id, name } => {
+                if let (i, true) = self.call_index(*index) {
+                    self.tool_delta(i, Some((id, name)), "", out);
+                }
+            }
+            StreamEvent::ToolCallDelta { index, arguments } => match self.call_index(*index) {
+                // A call whose start never came still needs its first-delta fields.
+                (i, true) => self.tool_delta(i, Some(("", "")), arguments, out),
+                (i, false) => self.tool_delta(i, None, arguments, out),
+            },
+            StreamEvent::BlockStop { .. } => {}
+            StreamEvent::Usage(u) => self.usage = *u,
+            StreamEvent::Finish { reason, .. } => {
+                if !self.finish_sent {
+                    self.finish_sent = true;
+                    self.choice(OpenAiDeltaOut::default(), Some(finish_reason(reason)), out);
+                }
+            }
+            StreamEvent::Error { status, message } => self.error(*status, message, out),
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.closed {
+            return;
+        }
+        if !self.finish_sent {
+            let reason = if self.calls.is_empty() {
+                FinishReason::Stop
+            } else {
+                FinishReason::ToolCalls
+            };
+            self.encode(
+                &StreamEvent::Finish {
+                    reason,
+                    stop_sequence: None,
+                },
+                out,
+            );
+        }
+        if self.include_usage {
+            self.chunk(&[], Some(Some(usage_to_wire(&self.usage))), out);
+        }
+        out.extend_from_slice(b"data: [DONE]\n\n");
+        self.closed = true;
+    }
+
+    fn error(&mut self, status: u16, message: &str, out: &mut Vec<u8>) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        let fault = UpstreamFault {
+            status,
+            kind: FaultKind::from_status(status),
+            message: message.to_string(),
+        };
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(&super::encode_fault(&fault).body);
+        out.extend_from_slice(b"\n\ndata: [DONE]\n\n");
+    }
+}
+
+/// Fuzz entry: decodes `data` in a few splits, draining and ignoring errors; must never panic.
+pub fn fuzz_decode(data: &[u8]) {
+    let cuts = [0, data.len() / 3, data.len() / 2, data.len()];
+    let mut d = OpenAiStreamDecoder::new();
+    for w in cuts.windows(2) {
+        d.push(Bytes::copy_from_slice(&data[w[0]..w[1]]));
+        while let Ok(Some(_)) = d.next_event() {}
+    }
+    let _ = d.finish();
+    while let Ok(Some(_)) = d.next_event() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::stream::events_from_response;
+    use crate::canonical::stream::testing::{collect, decode_every_split, encode_all, run, sample_response};
+    use crate::canonical::{ChatResponse, Part};
+    use StreamEvent::{BlockStop, Error, Finish, Start, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart};
+
+    const PROTOCOLS: &[u8] = include_bytes!("fixtures/stream_protocols.txt");
+    const TOOL_CALLS: &[u8] = include_bytes!("fixtures/stream_tool_calls.txt");
+
+    fn decoder() -> Box<dyn StreamDecode> {
+        Box::new(OpenAiStreamDecoder::new())
+    }
+
+    fn request(include_usage: bool) -> ChatRequest {
+        ChatRequest {
+            model: "m".into(),
+            stream: true,
+            include_usage,
+            ..Default::default()
+        }
+    }
+
+    /// An encoder with a fixed `created`, for exact bytes.
+    fn encoder(include_usage: bool) -> OpenAiStreamEncoder {
+        let mut e = OpenAiStreamEncoder::new(&request(include_usage));
+        e.created = 1700000000;
+        e
+    }
+
+    fn text(index: u32, t: &str) -> StreamEvent {
+        TextDelta { index, text: t.into() }
+    }
+
+    fn start(id: &str, model: &str) -> StreamEvent {
+        Start {
+            id: id.into(),
+            model: model.into(),
+        }
+    }
+
+    fn finish(reason: FinishReason) -> StreamEvent {
+        Finish {
+            reason,
+            stop_sequence: None,
+        }
+    }
+
+    fn lines(b: &[u8]) -> Vec<String> {
+        String::from_utf8(b.to_vec())
+            .unwrap()
+            .split("\n\n")
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn usage(input: u64, output: u64, cache_read: u64, reasoning: u64) -> Usage {
+        Usage {
+            input,
+            output,
+            cache_read,
+            cache_write: 0,
+            reasoning,
+        }
+    }
+
+    #[test]
+    fn protocols_text_fixture_decodes_event_by_event() {
+        let ev = decode_every_split(&decoder, PROTOCOLS);
+        assert_eq!(
+            ev,
+            vec![
+                start("chatcmpl-123", "gpt-4o-mini"),
+                text(0, "Hel"),
+                text(0, "lo"),
+                BlockStop { index: 0 },
+                finish(FinishReason::Stop),
+                StreamEvent::Usage(usage(9, 2, 0, 0)),
+            ]
+        );
+    }
+
+    #[test]
+    fn parallel_tool_calls_decode_by_index() {
+        let ev = decode_every_split(&decoder, TOOL_CALLS);
+        let call = |index: u32, id: &str, name: &str| ToolCallStart {
+            index,
+            id: id.into(),
+            name: name.into(),
+        };
+        let args = |index: u32, a: &str| ToolCallDelta {
+            index,
+            arguments: a.into(),
+        };
+        assert_eq!(
+            ev,
+            vec![
+                start("chatcmpl-9x", "gpt-4o-2024-08-06"),
+                text(0, "Checking both."),
+                BlockStop { index: 0 },
+                call(1, "call_abc", "get_weather"),
+                args(1, "{\"ci"),
+                args(1, "ty\": \"Paris\"}"),
+                call(2, "call_def", "get_time"),
+                args(2, "{\"tz\":"),
+                args(2, " \"CET\"}"),
+                BlockStop { index: 1 },
+                BlockStop { index: 2 },
+                finish(FinishReason::ToolCalls),
+                StreamEvent::Usage(usage(120, 40, 64, 12)),
+            ]
+        );
+        let r = collect(&ev);
+        assert_eq!(
+            r.content[2],
+            Part::ToolCall {
+                id: "call_def".into(),
+                name: "get_time".into(),
+                arguments: "{\"tz\": \"CET\"}".into(),
+                signature: None
+            }
+        );
+    }
+
+    #[test]
+    fn reasoning_content_refusal_and_legacy_function_call() {
+        let input = concat!(
+            "data: {\"id\":\"r\",\"model\":\"deepseek\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"reasoning_content\":\"hmm\"}}]}\n\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":\" ok\"}}]}\n\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\",\"reasoning_content\":null}}]}\n\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"function_call\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\"\"}}}]}\n\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"function_call\":{\"arguments\":\":1}\"}}}]}\n\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"function_call\"}]}\n\n",
+            "data: [DONE]\n\n",
+        );
+        let ev = decode_every_split(&decoder, input.as_bytes());
+        assert_eq!(
+            ev,
+            vec![
+                start("r", "deepseek"),
+                ThinkingDelta {
+                    index: 0,
+                    text: "hmm".into()
+                },
+                ThinkingDelta {
+                    index: 0,
+                    text: " ok".into()
+                },
+                BlockStop { index: 0 },
+                text(1, "Hi"),
+                BlockStop { index: 1 },
+                ToolCallStart {
+                    index: 2,
+                    id: "call_0_f".into(),
+                    name: "f".into()
+                },
+                ToolCallDelta {
+                    index: 2,
+                    arguments: "{\"a\"".into()
+                },
+                ToolCallDelta {
+                    index: 2,
+                    arguments: ":1}".into()
+                },
+                BlockStop { index: 2 },
+                finish(FinishReason::ToolCalls),
+            ]
+        );
+        // A refusal without text is a content-filter finish, as in `decode_response`.
+        let input = concat!(
+            "data: {\"id\":\"x\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null,\"refusal\":\"\"}}]}\n\n",
+            "data: {\"id\":\"x\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"refusal\":\"I can't.\"}}]}\n\n",
+            "data: {\"id\":\"x\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+            "data: [DONE]\n\n",
+        );
+        let ev = decode_every_split(&decoder, input.as_bytes());
+        assert_eq!(
+            &ev[1..],
+            &[
+                text(0, "I can't."),
+                BlockStop { index: 0 },
+                finish(FinishReason::ContentFilter)
+            ]
+        );
+    }
+
+    #[test]
+    fn compatible_server_quirks() {
+        // No finish_reason before [DONE], usage inside the last content chunk, no ids, a tool
+        // call whose arguments come as an object, and an SSE comment.
+        let input = concat!(
+            ": keepalive\n\n",
+            "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"function\":{\"name\":\"f\",\"arguments\":{\"x\":1}}}]}}]}\n\n",
+            "data: [DONE]\n\n",
+            "data: {\"choices\":[{\"delta\":{\"content\":\"ignored after DONE\"}}]}\n\n",
+        );
+        let ev = decode_every_split(&decoder, input.as_bytes());
+        assert_eq!(
+            ev,
+            vec![
+                start("", ""),
+                text(0, "a"),
+                StreamEvent::Usage(usage(3, 1, 0, 0)),
+                BlockStop { index: 0 },
+                ToolCallStart {
+                    index: 1,
+                    id: "call_0_f".into(),
+                    name: "f".into()
+                },
+                ToolCallDelta {
+                    index: 1,
+                    arguments: "{\"x\":1}".into()
+                },
+                BlockStop { index: 1 },
+                finish(FinishReason::ToolCalls),
+            ]
+        );
+    }
+
+    #[test]
+    fn mid_stream_error_ends_the_stream() {
+        let input = concat!(
+            "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"par\"}}]}\n\n",
+            "data: {\"error\":{\"message\":\"The server had an error while processing your request.\",\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n",
+        );
+        let ev = decode_every_split(&decoder, input.as_bytes());
+        assert_eq!(
+            &ev[1..],
+            &[
+                text(0, "par"),
+                Error {
+                    status: 500,
+                    message: "The server had an error while processing your request.".into()
+                }
+            ]
+        );
+        let mut d = OpenAiStreamDecoder::new();
+        d.push(Bytes::from_static(input.as_bytes()));
+        while d.next_event().unwrap().is_some() {}
+        assert!(d.done(), "an error is the end of the stream");
+        // vLLM-style: the status in `code`; rate limits by type.
+        let ev = run(
+            &decoder,
+            &[
+                br#"data: {"error":{"object":"error","message":"bad","type":"BadRequestError","code":400}}
+
+"#,
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            ev,
+            vec![Error {
+                status: 400,
+                message: "bad".into()
+            }]
+        );
+        let ev = run(
+            &decoder,
+            &[b"data: {\"error\":{\"message\":\"slow\",\"type\":\"rate_limit_error\"}}\n\n"],
+        )
+        .unwrap();
+        assert_eq!(
+            ev,
+            vec![Error {
+                status: 429,
+                message: "slow".into()
+            }]
+        );
+        // A falsy error key is not an error (the SDK checks truthiness).
+        let ev = run(
+            &decoder,
+            &[b"data: {\"error\":null,\"choices\":[]}\n\ndata: [DONE]\n\n"],
+        )
+        .unwrap();
+        assert!(!ev.iter().any(|e| matches!(e, Error { .. })), "{ev:?}");
+    }
+
+    #[test]
+    fn malformed_and_truncated_input() {
+        let bad = run(&decoder, &[b"data: {\"choices\":[\n\n"]);
+        assert!(matches!(bad, Err(StreamError::Malformed(_))), "{bad:?}");
+        let bad = run(&decoder, &[b"data: ping\n\n"]);
+        assert!(matches!(bad, Err(StreamError::Malformed(_))), "{bad:?}");
+        let bad = run(&decoder, &[b"data: [1,2]\n\n"]);
+        assert!(matches!(bad, Err(StreamError::Malformed(_))), "{bad:?}");
+        // Cut before the finish: truncated, at every cut point.
+        let end = PROTOCOLS.windows(8).position(|w| w == b"\"stop\"}]").unwrap();
+        for cut in 0..end {
+            assert_eq!(
+                run(&decoder, &[&PROTOCOLS[..cut]]),
+                Err(StreamError::Truncated),
+                "cut {cut}"
+            );
+        }
+        // Finished but the usage chunk and [DONE] were lost: accepted, as the SDK accepts it.
+        let after_finish = PROTOCOLS.windows(6).position(|w| w == b"data: ").unwrap();
+        let cut = PROTOCOLS[end..].windows(2).position(|w| w == b"\n\n").unwrap() + end + 2;
+        assert!(cut > after_finish);
+        let ev = run(&decoder, &[&PROTOCOLS[..cut]]).unwrap();
+        assert_eq!(ev.last(), Some(&finish(FinishReason::Stop)));
+        // The last event without its blank line is still decoded at EOF.
+        let ev = run(&decoder, &[&PROTOCOLS[..PROTOCOLS.len() - 2]]).unwrap();
+        assert_eq!(ev.len(), 6);
+        let mut d = OpenAiStreamDecoder::new();
+        assert_eq!(d.finish(), Err(StreamError::Truncated));
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet: &[&[u8]] = &[
+            b"data: ",
+            b"\n\n",
+            b"\r\n",
+            b"[DONE]",
+            b"{\"choices\":[{\"index\":0,\"delta\":{",
+            b"\"tool_calls\":[{\"index\":",
+            b"\"content\":\"x\"",
+            b"\"error\":{\"message\":\"e\"}",
+            b"\"finish_reason\":\"stop\"",
+            b"\"usage\":{\"prompt_tokens\":1}",
+            b"}",
+            b"]",
+            b",",
+            b"1",
+            b"\xff",
+        ];
+        for round in 0..3000 {
+            let mut data = Vec::new();
+            for _ in 0..(next() % 40) {
+                if round % 2 == 0 {
+                    data.extend_from_slice(alphabet[(next() % alphabet.len() as u64) as usize]);
+                } else {
+                    data.push(next() as u8);
+                }
+            }
+            fuzz_decode(&data);
+        }
+        fuzz_decode(PROTOCOLS);
+        fuzz_decode(TOOL_CALLS);
+    }
+
+    /// What an answer looks like after a trip through OpenAI: no thinking, no stop sequence, no
+    /// cache writes.
+    fn through_openai(mut r: ChatResponse) -> ChatResponse {
+        r.content.retain(|p| !matches!(p, Part::Thinking { .. }));
+        if r.finish == FinishReason::StopSequence {
+            r.finish = FinishReason::Stop;
+        }
+        r.stop_sequence = None;
+        r.usage.cache_write = 0;
+        r.created = 0;
+        r
+    }
+
+    fn answers() -> Vec<ChatResponse> {
+        let tools = sample_response();
+        let mut text_only = sample_response();
+        text_only.content.retain(|p| matches!(p, Part::Text { .. }));
+        text_only.finish = FinishReason::Stop;
+        text_only.usage = Usage {
+            input: 100,
+            output: 20,
+            cache_read: 40,
+            cache_write: 5,
+            reasoning: 3,
+        };
+        let mut stop_seq = text_only.clone();
+        stop_seq.finish = FinishReason::StopSequence;
+        stop_seq.stop_sequence = Some("END".into());
+        let mut length = text_only.clone();
+        length.finish = FinishReason::Length;
+        vec![tools, text_only, stop_seq, length]
+    }
+
+    #[test]
+    fn round_trip_through_encoder_and_decoder() {
+        for resp in answers() {
+            let events = events_from_response(&resp, 3);
+            let bytes = encode_all(&mut encoder(true), &events);
+            let back = decode_every_split(&decoder, &bytes);
+            assert_eq!(collect(&back), through_openai(collect(&events)), "{resp:?}");
+            // Without include_usage the stream carries no usage at all.
+            let bytes = encode_all(&mut encoder(false), &events);
+            let mut want = through_openai(collect(&events));
+            want.usage = Usage::default();
+            assert_eq!(collect(&run(&decoder, &[&bytes]).unwrap()), want);
+        }
+    }
+
+    #[test]
+    fn encoder_writes_exact_small_stream() {
+        let events = [
+            start("chatcmpl-1", "gpt-x"),
+            text(0, "Hi"),
+            BlockStop { index: 0 },
+            ToolCallStart {
+                index: 1,
+                id: "call_1".into(),
+                name: "f".into(),
+            },
+            ToolCallDelta {
+                index: 1,
+                arguments: "{\"a\":".into(),
+            },
+            ToolCallDelta {
+                index: 1,
+                arguments: "1}".into(),
+            },
+            BlockStop { index: 1 },
+            finish(FinishReason::ToolCalls),
+            StreamEvent::Usage(usage(5, 3, 2, 1)),
+        ];
+        let out = encode_all(&mut encoder(true), &events);
+        let head = r#"data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"gpt-x","choices":"#;
+        let want = [
+            r#"[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}],"usage":null}"#,
+            r#"[{"index":0,"delta":{"content":"Hi"},"logprobs":null,"finish_reason":null}],"usage":null}"#,
+            r#"[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":""}}]},"logprobs":null,"finish_reason":null}],"usage":null}"#,
+            r#"[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"a\":"}}]},"logprobs":null,"finish_reason":null}],"usage":null}"#,
+            r#"[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"1}"}}]},"logprobs":null,"finish_reason":null}],"usage":null}"#,
+            r#"[{"index":0,"delta":{},"logprobs":null,"finish_reason":"tool_calls"}],"usage":null}"#,
+            r#"[],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8,"prompt_tokens_details":{"cached_tokens":2,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":1,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}"#,
+        ];
+        let mut expected: String = want.iter().map(|w| format!("{head}{w}\n\n")).collect();
+        expected.push_str("data: [DONE]\n\n");
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
+
+    #[test]
+    fn encoder_rules_role_once_ids_once_usage_last() {
+        let events = events_from_response(&sample_response(), 3);
+        let out = lines(&encode_all(&mut encoder(true), &events));
+        let all = out.join("\n");
+        assert_eq!(all.matches("\"role\"").count(), 1);
+        assert!(out[0].contains("\"role\":\"assistant\""));
+        for id in [
+            "\"id\":\"call_1\"",
+            "\"id\":\"call_2\"",
+            "\"name\":\"get_weather\"",
+            "\"name\":\"get_time\"",
+        ] {
+            assert_eq!(all.matches(id).count(), 1, "{id}");
+        }
+        assert!(!all.contains("let me think"), "thinking is not written");
+        for l in out.iter().filter(|l| l.contains("tool_calls\":[")) {
+            assert!(l.contains("\"tool_calls\":[{\"index\":"), "{l}");
+        }
+        assert_eq!(out[out.len() - 1], "data: [DONE]");
+        assert!(out[out.len() - 2].contains("\"choices\":[],\"usage\":{\"prompt_tokens\":12"));
+        assert!(out[out.len() - 3].contains("\"finish_reason\":\"tool_calls\""));
+        assert!(out[..out.len() - 2].iter().all(|l| l.contains("\"usage\":null")));
+        // No include_usage: no usage key at all, and no usage chunk.
+        let out = lines(&encode_all(&mut encoder(false), &events));
+        assert!(out.iter().all(|l| !l.contains("usage")));
+        assert!(out[out.len() - 2].contains("\"finish_reason\":\"tool_calls\""));
+    }
+
+    #[test]
+    fn encoder_copes_with_late_usage_and_missing_events() {
+        // Usage after Finish still lands in the usage chunk; no Start: role on the first delta.
+        let mut e = encoder(true);
+        let out = encode_all(
+            &mut e,
+            &[
+                text(3, "x"),
+                finish(FinishReason::Length),
+                StreamEvent::Usage(usage(1, 2, 0, 0)),
+            ],
+        );
+        let out = lines(&out);
+        assert!(
+            out[0].contains(r#""delta":{"role":"assistant","content":"x"}"#),
+            "{}",
+            out[0]
+        );
+        assert!(out[1].contains(r#""finish_reason":"length""#));
+        assert!(out[2].contains(r#""prompt_tokens":1,"completion_tokens":2"#));
+        // No Finish at all: finish() writes one.
+        let out = lines(&encode_all(&mut encoder(false), &[start("i", "m"), text(0, "y")]));
+        assert!(out[2].contains(r#""finish_reason":"stop""#), "{out:?}");
+        // A tool delta without its start still gets index, id and type.
+        let mut out = Vec::new();
+        encoder(false).encode(
+            &ToolCallDelta {
+                index: 9,
+                arguments: "{}".into(),
+            },
+            &mut out,
+        );
+        assert!(String::from_utf8(out).unwrap().contains(
+            r#""tool_calls":[{"index":0,"id":"","type":"function","function":{"name":"","arguments":"{}"}}]"#
+        ));
+    }
+
+    #[test]
+    fn error_writes_openai_error_then_done() {
+        let mut e = encoder(true);
+        let mut out = Vec::new();
+        e.encode(&start("c", "m"), &mut out);
+        out.clear();
+        e.error(429, "slow down", &mut out);
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            "data: {\"error\":{\"message\":\"slow down\",\"type\":\"rate_limit_error\",\"param\":null,\"code\":\"rate_limit_exceeded\"}}\n\ndata: [DONE]\n\n"
+        );
+        out.clear();
+        e.encode(&text(0, "more"), &mut out);
+        e.finish(&mut out);
+        e.error(500, "again", &mut out);
+        assert!(out.is_empty(), "nothing after the error");
+        // The Error event behaves as error(), and our decoder reads it back.
+        let mut e = encoder(false);
+        let bytes = encode_all(
+            &mut e,
+            &[
+                start("c", "m"),
+                text(0, "a"),
+                Error {
+                    status: 503,
+                    message: "busy".into(),
+                },
+            ],
+        );
+        let ev = run(&decoder, &[&bytes]).unwrap();
+        // The wire error carries no status: `server_error` reads back as 500.
+        assert_eq!(
+            ev.last(),
+            Some(&Error {
+                status: 500,
+                message: "busy".into()
+            })
+        );
+    }
 }

@@ -76,7 +76,11 @@ pub struct OpenAiDelta<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<&'a str>,
     /// Serialized as `"refusal": null` in the first delta only, as OpenAI does.
-    #[serde(skip_serializing_if = "std::ops::Not::not", serialize_with = "null")]
+    #[serde(
+        rename = "refusal",
+        skip_serializing_if = "std::ops::Not::not",
+        serialize_with = "null"
+    )]
     pub refusal_null: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<OpenAiToolCallDelta<'a>>>,
@@ -466,4 +470,99 @@ pub struct OpenAiErrorIn {
     pub message: Option<Json>,
     #[serde(default)]
     pub detail: Option<Json>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stream codec structs (`stream.rs`): chunks as the gateway writes them to an OpenAI client, and
+// chunks of an upstream stream, read leniently.
+// ---------------------------------------------------------------------------------------------
+
+/// One `chat.completion.chunk` written by the stream encoder: at most one choice (borrowed, so
+/// writing a chunk allocates nothing); `usage` as in [`OpenAiChatChunk`].
+#[derive(Serialize, Debug)]
+pub struct OpenAiChunkOut<'a> {
+    pub id: &'a str,
+    pub object: &'static str,
+    pub created: u64,
+    pub model: &'a str,
+    pub choices: &'a [OpenAiChunkChoiceOut<'a>],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Option<OpenAiUsage>>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct OpenAiChunkChoiceOut<'a> {
+    pub index: u32,
+    pub delta: OpenAiDeltaOut<'a>,
+    pub logprobs: Option<()>,
+    pub finish_reason: Option<&'a str>,
+}
+
+/// A stream delta with at most one tool-call entry (the encoder writes one event per chunk).
+#[derive(Serialize, Debug, Default)]
+pub struct OpenAiDeltaOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<&'a str>,
+    /// Serialized as `"refusal": null` in the first delta only, as OpenAI does.
+    #[serde(
+        rename = "refusal",
+        skip_serializing_if = "std::ops::Not::not",
+        serialize_with = "null"
+    )]
+    pub refusal_null: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<[OpenAiToolCallDelta<'a>; 1]>,
+}
+
+/// An upstream `chat.completion.chunk` (or a mid-stream `{"error":..}` object).
+#[derive(Deserialize, Debug, Default)]
+pub struct OpenAiChunkIn {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub choices: Option<Vec<OpenAiChunkChoiceIn>>,
+    #[serde(default)]
+    pub usage: Option<OpenAiUsageIn>,
+    #[serde(default)]
+    pub error: Option<Json>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct OpenAiChunkChoiceIn {
+    #[serde(default)]
+    pub index: Option<u32>,
+    #[serde(default)]
+    pub delta: Option<OpenAiDeltaIn>,
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct OpenAiDeltaIn {
+    #[serde(default)]
+    pub content: Option<String>,
+    #[serde(default)]
+    pub refusal: Option<String>,
+    /// Non-standard reasoning text (DeepSeek, vLLM, ...).
+    #[serde(default)]
+    pub reasoning_content: Option<String>,
+    #[serde(default)]
+    pub tool_calls: Option<Vec<OpenAiToolCallDeltaIn>>,
+    /// Legacy single function call (no index: always call 0).
+    #[serde(default)]
+    pub function_call: Option<OpenAiFunctionIn>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct OpenAiToolCallDeltaIn {
+    #[serde(default)]
+    pub index: Option<u32>,
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub function: Option<OpenAiFunctionIn>,
 }
