@@ -981,6 +981,52 @@ fn u64_at(v: &Value, key: &str) -> u64 {
     get(v, key).and_then(|x| x.as_u64()).unwrap_or(0)
 }
 
+/// `TokenUsage` -> canonical. Bedrock's `inputTokens`, like Anthropic's, excludes cache reads
+/// and writes (`totalTokens` counts them); canonical `input` is the total input, so they are
+/// added back.
+pub(crate) fn usage_from_bedrock(u: &Value) -> Usage {
+    let cache_read = u64_at(u, "cacheReadInputTokens");
+    let cache_write = u64_at(u, "cacheWriteInputTokens");
+    Usage {
+        input: u64_at(u, "inputTokens")
+            .saturating_add(cache_read)
+            .saturating_add(cache_write),
+        output: u64_at(u, "outputTokens"),
+        cache_read,
+        cache_write,
+        reasoning: 0,
+    }
+}
+
+/// Canonical -> `TokenUsage`: `inputTokens` without the cached parts, `totalTokens` everything.
+pub(crate) fn usage_to_bedrock(u: &Usage) -> BedrockUsage {
+    let nonzero = |n: u64| (n > 0).then_some(n);
+    BedrockUsage {
+        input_tokens: u.input.saturating_sub(u.cache_read.saturating_add(u.cache_write)),
+        output_tokens: u.output,
+        total_tokens: u.input.saturating_add(u.output),
+        cache_read_input_tokens: nonzero(u.cache_read),
+        cache_write_input_tokens: nonzero(u.cache_write),
+    }
+}
+
+/// A matched stop sequence, the way Claude-on-Bedrock reports it: `additionalModelResponseFields`
+/// `{"stop_sequence": ..}` beside `stopReason` (Converse response and ConverseStream `messageStop`).
+pub(crate) fn stop_sequence_fields(finish: &FinishReason, stop_sequence: Option<&str>) -> Option<Json> {
+    match (finish, stop_sequence) {
+        (FinishReason::StopSequence, Some(s)) => Some(sonic_rs::json!({"stop_sequence": s})),
+        _ => None,
+    }
+}
+
+/// The stop sequence written by `stop_sequence_fields`, read from the object holding `stopReason`.
+pub(crate) fn stop_sequence_of(v: &Value) -> Option<String> {
+    get(v, "additionalModelResponseFields")
+        .and_then(|a| get(a, "stop_sequence"))
+        .and_then(|s| s.as_str())
+        .map(str::to_string)
+}
+
 /// Provider: a Converse success body -> canonical. The body carries no id or model (the id is
 /// the `x-amzn-RequestId` header): both are left empty for the caller to fill, `created` is 0.
 pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
@@ -998,17 +1044,8 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
         None => Vec::new(),
     };
     let finish = finish_from_bedrock(get(&v, "stopReason").and_then(|s| s.as_str()).unwrap_or("end_turn"));
-    let usage = get(&v, "usage").map_or_else(Usage::default, |u| Usage {
-        input: u64_at(u, "inputTokens"),
-        output: u64_at(u, "outputTokens"),
-        cache_read: u64_at(u, "cacheReadInputTokens"),
-        cache_write: u64_at(u, "cacheWriteInputTokens"),
-        reasoning: 0,
-    });
-    let stop_sequence = get(&v, "additionalModelResponseFields")
-        .and_then(|a| get(a, "stop_sequence"))
-        .and_then(|s| s.as_str())
-        .map(str::to_string);
+    let usage = get(&v, "usage").map_or_else(Usage::default, usage_from_bedrock);
+    let stop_sequence = stop_sequence_of(&v);
     Ok(ChatResponse {
         id: String::new(),
         model: String::new(),
@@ -1020,10 +1057,9 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
     })
 }
 
-/// Integration: canonical -> Converse response body. `totalTokens` counts cache reads and
-/// writes too: Bedrock's `inputTokens`, like Anthropic's, excludes them. `metrics.latencyMs` is 0
-/// (the gateway does not time the model here). A matched stop sequence is reported the way
-/// Claude-on-Bedrock does, in `additionalModelResponseFields.stop_sequence`.
+/// Integration: canonical -> Converse response body (usage split as `usage_to_bedrock` says).
+/// `metrics.latencyMs` is 0 (the gateway does not time the model here). A matched stop sequence
+/// is reported as `stop_sequence_fields` says.
 pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
     let mut content = Vec::with_capacity(resp.content.len());
     let root = JsonPath::ROOT;
@@ -1035,8 +1071,6 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
             content.push(BedrockContentBlock::text(format!("[{e}]")));
         }
     }
-    let u = resp.usage;
-    let nonzero = |n: u64| (n > 0).then_some(n);
     let out = BedrockConverseResponse {
         output: BedrockOutput {
             message: BedrockMessage {
@@ -1045,18 +1079,9 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
             },
         },
         stop_reason: finish_to_bedrock(&resp.finish),
-        usage: BedrockUsage {
-            input_tokens: u.input,
-            output_tokens: u.output,
-            total_tokens: u.input + u.output + u.cache_read + u.cache_write,
-            cache_read_input_tokens: nonzero(u.cache_read),
-            cache_write_input_tokens: nonzero(u.cache_write),
-        },
+        usage: usage_to_bedrock(&resp.usage),
         metrics: BedrockMetrics { latency_ms: 0 },
-        additional_model_response_fields: match (&resp.finish, &resp.stop_sequence) {
-            (FinishReason::StopSequence, Some(s)) => Some(sonic_rs::json!({"stop_sequence": s})),
-            _ => None,
-        },
+        additional_model_response_fields: stop_sequence_fields(&resp.finish, resp.stop_sequence.as_deref()),
     };
     sonic_rs::to_vec(&out).unwrap_or_default()
 }

@@ -556,7 +556,7 @@ fn response_with_tools_reasoning_cache_usage_round_trips() {
         ],
         finish: FinishReason::ToolCalls,
         usage: Usage {
-            input: 10,
+            input: 113,
             output: 5,
             cache_read: 100,
             cache_write: 3,

@@ -206,3 +206,85 @@ pub struct BedrockMetrics {
 pub struct BedrockError<'a> {
     pub message: &'a str,
 }
+
+// ConverseStream event payloads (PROTOCOLS 5.4), members in the order of the event-stream
+// vectors (`contentBlockIndex` first). The optional `p` padding of real frames is not sent.
+
+/// `messageStart`.
+#[derive(Serialize, Debug)]
+pub struct BedrockMessageStart {
+    pub role: &'static str,
+}
+
+/// `contentBlockStart`: the gateway starts tool-use blocks only (text and reasoning blocks have
+/// no start event), so the `start` union always holds exactly `toolUse`.
+#[derive(Serialize, Debug)]
+pub struct BedrockContentBlockStart<'a> {
+    #[serde(rename = "contentBlockIndex")]
+    pub content_block_index: u32,
+    pub start: BedrockBlockStart<'a>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct BedrockBlockStart<'a> {
+    #[serde(rename = "toolUse")]
+    pub tool_use: BedrockToolUseStart<'a>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct BedrockToolUseStart<'a> {
+    #[serde(rename = "toolUseId")]
+    pub tool_use_id: &'a str,
+    pub name: &'a str,
+}
+
+/// `contentBlockDelta`.
+#[derive(Serialize, Debug)]
+pub struct BedrockContentBlockDelta<'a> {
+    #[serde(rename = "contentBlockIndex")]
+    pub content_block_index: u32,
+    pub delta: BedrockDelta<'a>,
+}
+
+/// `ContentBlockDelta` union: a serde enum, so exactly one member by construction.
+#[derive(Serialize, Debug)]
+pub enum BedrockDelta<'a> {
+    #[serde(rename = "text")]
+    Text(&'a str),
+    #[serde(rename = "toolUse")]
+    ToolUse { input: &'a str },
+    #[serde(rename = "reasoningContent")]
+    ReasoningContent(BedrockReasoningDelta<'a>),
+}
+
+/// `ReasoningContentBlockDelta` union.
+#[derive(Serialize, Debug)]
+pub enum BedrockReasoningDelta<'a> {
+    #[serde(rename = "text")]
+    Text(&'a str),
+    #[serde(rename = "signature")]
+    Signature(&'a str),
+}
+
+/// `contentBlockStop`.
+#[derive(Serialize, Debug)]
+pub struct BedrockContentBlockStop {
+    #[serde(rename = "contentBlockIndex")]
+    pub content_block_index: u32,
+}
+
+/// `messageStop`.
+#[derive(Serialize, Debug)]
+pub struct BedrockMessageStop<'a> {
+    #[serde(rename = "stopReason")]
+    pub stop_reason: &'a str,
+    #[serde(rename = "additionalModelResponseFields", skip_serializing_if = "Option::is_none")]
+    pub additional_model_response_fields: Option<Json>,
+}
+
+/// `metadata`: the last event.
+#[derive(Serialize, Debug)]
+pub struct BedrockStreamMetadata {
+    pub usage: BedrockUsage,
+    pub metrics: BedrockMetrics,
+}
