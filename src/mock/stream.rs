@@ -1,7 +1,8 @@
 //! Streamed mock answers in every format: the format-independent scenario answer
 //! (`scenario::respond`) becomes canonical stream events (`events_from_response`), and the
 //! format's own stream encoder writes them, one frame per event. Non-OpenAI formats stream only
-//! through here; OpenAI keeps its hand-built chunks (`mock::openai`) on the load-test path.
+//! through here; OpenAI keeps its hand-built chunks (`mock::openai`, the load-test path) except
+//! for the two failure scenarios below (`is_fault_scenario`).
 //!
 //! Stream scenarios, by model name, on top of the non-stream ones:
 //! - contains `cutoff`: half of the events, then the connection closes without the format's end
@@ -31,6 +32,11 @@ pub struct MockStream {
     pub frames: Vec<Vec<u8>>,
     /// Close the connection after the frames instead of ending the body cleanly.
     pub cut_off: bool,
+}
+
+/// Whether the model asks for a stream that fails (`cutoff`, `midstream`).
+pub fn is_fault_scenario(model: &str) -> bool {
+    model.contains("cutoff") || model.contains("midstream")
 }
 
 /// The scenario's events and ending for a streamed request.
@@ -148,10 +154,20 @@ fn match_route(path: &str, body: &[u8]) -> Option<(StreamRoute, Result<ChatReque
     let format = match path {
         "/v1/messages" | "/anthropic/v1/messages" => Format::Anthropic,
         "/v2/chat" | "/cohere/v2/chat" => Format::Cohere,
+        "/v1/chat/completions" | "/chat/completions" => Format::OpenAi,
         _ => return None,
     };
     if !wants_stream() {
         return None;
+    }
+    if format == Format::OpenAi {
+        let model = crate::wire::json::peek(body)
+            .ok()
+            .and_then(|p| p.model)
+            .unwrap_or_default();
+        if !is_fault_scenario(&model) {
+            return None;
+        }
     }
     let codec = formats::codec(format)?;
     let route = StreamRoute { format, invoke: false };
@@ -239,6 +255,29 @@ mod tests {
         )
         .is_none());
         assert!(serve(Method::Post, "/v1beta/models/m:generateContent", b"{}", 3).is_none());
+    }
+
+    #[test]
+    fn openai_failure_scenarios_stream_through_the_encoder() {
+        let body = br#"{"model":"m-cutoff","stream":true,"messages":[{"role":"user","content":"a b c d e f"}]}"#;
+        let s = serve(Method::Post, "/v1/chat/completions", body, 3)
+            .unwrap()
+            .ok()
+            .unwrap();
+        assert!(s.cut_off);
+        let all = s.frames.concat();
+        assert!(all.starts_with(b"data: {"), "{}", String::from_utf8_lossy(&all));
+        assert!(
+            !all.windows(6).any(|w| w == b"[DONE]"),
+            "no end marker on a cut-off stream"
+        );
+        let body = br#"{"model":"m-midstream","stream":true,"messages":[{"role":"user","content":"a b c d e f"}]}"#;
+        let s = serve(Method::Post, "/v1/chat/completions", body, 3)
+            .unwrap()
+            .ok()
+            .unwrap();
+        let last = String::from_utf8_lossy(s.frames.last().unwrap()).to_string();
+        assert!(last.contains("\"error\""), "{last}");
     }
 
     #[test]

@@ -123,7 +123,12 @@ impl Worker {
         let provider = target.provider;
         // 3. Provider: in-process mock, same-format passthrough, or translation.
         match (provider.kind, provider.kind.format()) {
-            (ProviderKind::Mock, _) if api.format == Format::OpenAi => {
+            (ProviderKind::Mock, _)
+                if api.format == Format::OpenAi
+                    && !(stream
+                        && api.op == Operation::Chat
+                        && crate::mock::stream::is_fault_scenario(target.model)) =>
+            {
                 mock::serve(self, ctx, req, conn, &peek, target.model, provider).await
             }
             (ProviderKind::Mock, _) => {
