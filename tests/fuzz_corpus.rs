@@ -13,7 +13,7 @@ use sluice::formats::{self, Format};
 use std::path::{Path, PathBuf};
 
 /// Mutations per seed file.
-const MUTATIONS: usize = 300;
+const MUTATIONS: usize = 1000;
 
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
