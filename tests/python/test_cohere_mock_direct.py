@@ -215,9 +215,15 @@ def test_bad_request(co):
     assert "messages[0].content[0].type" in info.value.body["message"]
 
 
-def test_streaming_not_implemented_yet(co):
-    with pytest.raises(cohere.errors.NotImplementedError):
-        list(co.chat_stream(model=MODEL, messages=[{"role": "user", "content": "hi"}]))
+def test_chat_stream(co):
+    events = list(co.chat_stream(model=MODEL, messages=[{"role": "user", "content": "hi there"}]))
+    types = [e.type for e in events]
+    assert types[0] == "message-start" and types[-1] == "message-end", types
+    text = "".join(e.delta.message.content.text for e in events if e.type == "content-delta")
+    assert text == "echo: hi there"
+    end = events[-1].delta
+    assert end.finish_reason == "COMPLETE"
+    assert (end.usage.tokens.input_tokens, end.usage.tokens.output_tokens) == (2, 3)
 
 
 def test_embed_float(co):

@@ -213,10 +213,18 @@ def test_raw_snake_case_and_genai_prefix(sluice_mock, raw):
         assert v["candidates"][0]["content"]["parts"] == [{"text": "I see 1 image"}]
 
 
-def test_raw_stream_not_implemented_and_bad_body(sluice_mock, raw):
-    r = raw(sluice_mock.base, "POST", "/v1beta/models/m:streamGenerateContent?alt=sse", {"contents": []})
-    assert r.status == 501
-    assert r.json()["error"]["status"] == "UNIMPLEMENTED"
+def test_raw_stream_and_bad_body(sluice_mock, raw):
+    r = raw(
+        sluice_mock.base,
+        "POST",
+        "/v1beta/models/m:streamGenerateContent?alt=sse",
+        {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+    )
+    assert r.status == 200
+    assert r.headers["content-type"].startswith("text/event-stream")
+    assert r.body.startswith(b"data: {") and r.body.endswith(b"\r\n\r\n")
+    r = raw(sluice_mock.base, "POST", "/v1beta/models/m:streamGenerateContent?alt=sse", {"contents": "nope"})
+    assert r.status == 400
     r = raw(sluice_mock.base, "POST", "/v1beta/models/m:generateContent", {"contents": "nope"})
     assert r.status == 400
     err = r.json()["error"]

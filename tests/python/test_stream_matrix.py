@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from test_sdk_matrix import ADAPTERS, PROVIDERS, SDKS, Turn, user
+from test_sdk_matrix import ADAPTERS, PROVIDERS, SDKS, WEATHER_SCHEMA, Turn, user
 
 STREAM_PROVIDERS = PROVIDERS + ["mock"]
 
@@ -337,3 +337,194 @@ def test_errors_before_the_stream_are_http_errors(sdks, sdk_name, provider):
         s = stream(sdks, sdk_name, f"{provider}/error-429", [user("hi")])
         # Cohere reports in-stream errors as events; an HTTP error must still raise.
         assert s is None
+
+
+# ---- the real SDKs straight at sluice-mock: its streams are the providers' real wire formats ----
+
+
+@pytest.fixture(scope="module")
+def direct(sluice_mock):
+    return {name: cls(sluice_mock.base) for name, cls in ADAPTERS.items()}
+
+
+@per_sdk
+@pytest.mark.parametrize("model", ["echo-model", "tool-model", "parallel-model"])
+def test_mock_streams_read_by_the_real_sdks(direct, sdk_name, model):
+    turns = [user("weather in Paris and Rome?")]
+    s = READERS[sdk_name](direct[sdk_name], model, turns, tools=True)
+    assert s.text_pieces >= 1 or (model == "parallel-model" and len(s.calls) == 2)
+    assert_same_answer(s, direct[sdk_name].chat(model, turns, tools=True))
+
+
+@per_sdk
+def test_mock_mid_stream_error_read_by_the_real_sdks(direct, sdk_name):
+    s = READERS[sdk_name](direct[sdk_name], "midstream-model", [user("one two three four five six")])
+    assert s.error
+    if sdk_name == "boto3":
+        assert s.error.startswith("internalServerException"), s.error
+
+
+# ---- SDK helpers beyond plain iteration ---------------------------------------------------------
+
+
+@matrix
+def test_openai_stream_helper_final_completion(sdks, provider):
+    c = sdks["openai"].c
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "w",
+            "parameters": {**WEATHER_SCHEMA, "additionalProperties": False},
+            "strict": True,
+        },
+    }
+    deltas = []
+    with c.chat.completions.stream(
+        model=f"{provider}/tool-model",
+        messages=[{"role": "user", "content": "weather?"}],
+        tools=[tool],
+        stream_options={"include_usage": True},
+    ) as s:
+        for ev in s:
+            if ev.type == "content.delta":
+                deltas.append(ev.delta)
+        final = s.get_final_completion()
+    msg = final.choices[0].message
+    assert "".join(deltas) == msg.content == "Let me check."
+    assert final.choices[0].finish_reason == "tool_calls"
+    (call,) = msg.tool_calls
+    assert call.function.name == "get_weather"
+    assert call.function.parsed_arguments == {"city": "Paris"}
+    assert final.usage.prompt_tokens == 1 and final.usage.completion_tokens > 0
+
+
+@matrix
+def test_anthropic_text_stream_and_final_message(sdks, provider):
+    c = sdks["anthropic"].c
+    with c.messages.stream(
+        model=f"{provider}/echo-model", max_tokens=64, messages=[{"role": "user", "content": "hello stream"}]
+    ) as s:
+        pieces = list(s.text_stream)
+        final = s.get_final_message()
+    assert "".join(pieces) == "echo: hello stream" and len(pieces) > 1
+    assert final.stop_reason == "end_turn"
+    assert (final.usage.input_tokens, final.usage.output_tokens) == (2, 3)
+
+
+@matrix
+def test_boto3_invoke_model_with_response_stream(sdks, provider):
+    c = sdks["boto3"].c
+    body = {
+        "anthropic_version": "bedrock-2023-05-31",
+        "max_tokens": 100,
+        "tools": [{"name": "get_weather", "description": "w", "input_schema": WEATHER_SCHEMA}],
+        "messages": [{"role": "user", "content": "weather?"}],
+    }
+    r = c.invoke_model_with_response_stream(
+        modelId=f"{provider}/anthropic.claude-tool-model", body=json.dumps(body)
+    )
+    events = [json.loads(e["chunk"]["bytes"]) for e in r["body"]]
+    types = [e["type"] for e in events]
+    assert types[0] == "message_start" and types[-2:] == ["message_delta", "message_stop"], types
+    text = "".join(e["delta"]["text"] for e in events if e["type"] == "content_block_delta" and e["delta"]["type"] == "text_delta")
+    args = "".join(
+        e["delta"]["partial_json"] for e in events if e["type"] == "content_block_delta" and e["delta"]["type"] == "input_json_delta"
+    )
+    assert text == "Let me check."
+    assert json.loads(args) == {"city": "Paris"}
+    assert events[-2]["delta"]["stop_reason"] == "tool_use"
+    metrics = events[-1]["amazon-bedrock-invocationMetrics"]
+    assert metrics["inputTokenCount"] == 1 and metrics["outputTokenCount"] > 0
+
+
+def test_boto3_invoke_stream_mid_stream_error(sdks):
+    import botocore.exceptions
+
+    c = sdks["boto3"].c
+    body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 100, "messages": [{"role": "user", "content": "a b c d"}]}
+    r = c.invoke_model_with_response_stream(modelId="anthropic/anthropic.claude-midstream", body=json.dumps(body))
+    with pytest.raises(botocore.exceptions.EventStreamError) as e:
+        for _ in r["body"]:
+            pass
+    assert e.value.response["Error"]["Code"] == "internalServerException"
+
+
+# ---- wire-level rules a raw client can see --------------------------------------------------------
+
+
+def raw_stream(base, path, body):
+    import http.client
+    from urllib.parse import urlsplit
+
+    url = urlsplit(base)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    try:
+        conn.request("POST", path, body=json.dumps(body), headers={"content-type": "application/json", "authorization": "Bearer k"})
+        resp = conn.getresponse()
+        return resp.status, resp.getheader("content-type"), resp.read()
+    finally:
+        conn.close()
+
+
+@matrix
+def test_wire_gemini_stream_is_data_lines_with_crlf_only(sluice, provider):
+    status, ctype, body = raw_stream(
+        sluice.base,
+        f"/genai/v1beta/models/{provider}/tool-model:streamGenerateContent?alt=sse",
+        {
+            "contents": [{"role": "user", "parts": [{"text": "weather?"}]}],
+            "tools": [{"functionDeclarations": [{"name": "get_weather", "parameters": WEATHER_SCHEMA}]}],
+        },
+    )
+    assert status == 200 and ctype.startswith("text/event-stream")
+    events = body.split(b"\r\n\r\n")
+    assert events[-1] == b"", "every event ends with a CRLF blank line"
+    chunks = []
+    for ev in events[:-1]:
+        assert ev.startswith(b"data: ") and b"\n" not in ev and b"\r" not in ev, ev
+        chunks.append(json.loads(ev[6:]))
+    parts = [p for c in chunks for p in c["candidates"][0].get("content", {}).get("parts", [])]
+    calls = [(p["functionCall"]["name"], p["functionCall"]["args"]) for p in parts if "functionCall" in p]
+    assert calls == [("get_weather", {"city": "Paris"})], "complete args in one part"
+    assert "".join(p.get("text", "") for p in parts) == "Let me check."
+    assert "finishReason" in chunks[-1]["candidates"][0] and "usageMetadata" in chunks[-1]
+    assert all("finishReason" not in c["candidates"][0] for c in chunks[:-1])
+
+
+@matrix
+def test_wire_anthropic_events_named_and_typed(sluice, provider):
+    status, ctype, body = raw_stream(
+        sluice.base,
+        "/anthropic/v1/messages",
+        {"model": f"{provider}/echo-model", "max_tokens": 50, "stream": True, "messages": [{"role": "user", "content": "hi there"}]},
+    )
+    assert status == 200 and ctype.startswith("text/event-stream")
+    events = [e for e in body.decode().split("\n\n") if e]
+    names = []
+    for ev in events:
+        lines = ev.split("\n")
+        assert len(lines) == 2 and lines[0].startswith("event: ") and lines[1].startswith("data: "), ev
+        name = lines[0][7:]
+        assert json.loads(lines[1][6:])["type"] == name
+        names.append(name)
+    assert names[0] == "message_start" and names[-2:] == ["message_delta", "message_stop"], names
+    assert "[DONE]" not in body.decode()
+
+
+@matrix
+def test_wire_openai_done_last_and_cohere_content_type(sluice, provider):
+    status, ctype, body = raw_stream(
+        sluice.base,
+        "/v1/chat/completions",
+        {"model": f"{provider}/echo-model", "stream": True, "messages": [{"role": "user", "content": "hi there"}]},
+    )
+    assert status == 200 and body.endswith(b"data: [DONE]\n\n")
+    assert b'"usage"' not in body.replace(b'"usage":null', b""), "no usage chunk unless include_usage was asked"
+    status, ctype, body = raw_stream(
+        sluice.base,
+        "/cohere/v2/chat",
+        {"model": f"{provider}/echo-model", "stream": True, "messages": [{"role": "user", "content": "hi there"}]},
+    )
+    assert status == 200 and ctype.startswith("text/event-stream")
+    assert body.decode().split("\n\n")[0].startswith("event: message-start")
