@@ -21,9 +21,14 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const USAGE: &str = "usage: sluice-mock [--listen ADDR] [--workers N] [--latency-ms N] [--chunks N]
                    [--chunk-delay-ms N] [--fail-status S --fail-every N]
 
-Serves the OpenAI wire format (POST /v1/chat/completions, /v1/completions, /v1/embeddings,
-GET /v1/models; GET /mock/stats for tests). Replies echo the last user message. A model name containing error-NNN answers
-with that HTTP status. --fail-every N makes every Nth request answer --fail-status (default 500).";
+Serves the real wire formats of OpenAI (/v1/chat/completions, /v1/completions, /v1/embeddings,
+/v1/models), Anthropic (/v1/messages), Gemini (:generateContent, :streamGenerateContent), Bedrock
+(/model/{id}/converse[-stream], /invoke[-with-response-stream]) and Cohere (/v2/chat, /v2/embed),
+with and without streaming; GET /mock/stats for tests. Replies echo the last user message; the
+model name picks a scenario (tool, parallel, length, image, inspect, error-NNN; for streams also
+cutoff: stop half-way without the end, midstream: half-way then an in-stream error). Streams send
+--chunks pieces --chunk-delay-ms apart. --fail-every N makes every Nth OpenAI request answer
+--fail-status (default 500).";
 
 #[derive(Clone, Copy)]
 struct Knobs {

@@ -1,5 +1,5 @@
 //! Anthropic Messages as the mock speaks it (PROTOCOLS 3.3, 3.5): `POST /v1/messages` and
-//! `POST /anthropic/v1/messages`, non-streaming. The answer is the format-independent scenario
+//! `POST /anthropic/v1/messages` (streams through `mock::stream`). The answer is the format-independent scenario
 //! (`scenario::respond`) encoded by the Anthropic codec, so the mock exercises the same code the
 //! gateway uses. Authentication headers (`x-api-key` or `Authorization: Bearer`) are ignored.
 
@@ -50,10 +50,7 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
         Err(e) => return Some(error_reply(400, e.to_string())),
     };
     if req.stream {
-        return Some(error_reply(
-            400,
-            "stream: sluice-mock answers Anthropic requests without streaming only".into(),
-        ));
+        return super::stream::serve_whole(method, path, body);
     }
     let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let id = format!("msg_mock_{n:016x}");

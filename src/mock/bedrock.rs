@@ -3,8 +3,7 @@
 //! model id picks the scenario exactly as in every other format's mock.
 //!
 //! `invoke` answers Anthropic-flavoured native bodies (PROTOCOLS 5.5) through the same scenarios.
-//! Not yet served, answered 501 in Bedrock's error shape: `converse-stream` and
-//! `invoke-with-response-stream` (streaming is a later issue).
+//! `converse-stream` and `invoke-with-response-stream` stream through `mock::stream`.
 
 use super::{scenario, MockReply};
 use crate::canonical::{FaultKind, UpstreamFault};
@@ -64,11 +63,7 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
         });
     }
     if op != Operation::Converse {
-        return Some(fault_reply(
-            501,
-            "streaming operations are not implemented by the mock yet".into(),
-            id,
-        ));
+        return super::stream::serve_whole(method, path, body);
     }
     let req = match bedrock::decode_request(body, Some(&model), false) {
         Ok(r) => r,
@@ -132,8 +127,11 @@ mod tests {
             r#"{"max_tokens":9,"messages":[{"role":"user","content":"a b"}]}"#,
         );
         assert_eq!((r.status, r.body.starts_with(b"{\"id\"")), (200, true));
-        let r = post("/model/m/converse-stream", "{}");
-        assert_eq!(r.status, 501);
+        let r = post(
+            "/model/m/converse-stream",
+            r#"{"messages":[{"role":"user","content":[{"text":"a b"}]}]}"#,
+        );
+        assert_eq!((r.status, r.content_type), (200, "application/vnd.amazon.eventstream"));
         assert_eq!(serve(Method::Get, "/model/m/converse", b"").unwrap().status, 404);
         assert!(serve(Method::Post, "/v1/chat/completions", b"{}").is_none());
     }

@@ -24,7 +24,8 @@ enum Route {
     Embed,
 }
 
-/// Answers a Cohere request if `path` is a Cohere route (non-streaming for now); None otherwise.
+/// Answers a Cohere request if `path` is a Cohere route (streams through `mock::stream`); None
+/// otherwise.
 pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
     let route = match path {
         "/v2/chat" | "/cohere/v2/chat" => Route::Chat,
@@ -68,8 +69,9 @@ fn chat(body: &[u8]) -> MockReply {
         Ok(r) => r,
         Err(e) => return fault(400, format!("invalid request: {e}")),
     };
-    if req.stream && !matches!(super::Scenario::from_model(&req.model), super::Scenario::Error(_)) {
-        return fault(501, "streaming is not implemented by the Cohere mock yet".into());
+    if req.stream {
+        return super::stream::serve_whole(crate::http::Method::Post, "/v2/chat", body)
+            .unwrap_or_else(|| fault(500, "stream route not recognised".into()));
     }
     match super::scenario::respond(&req, &next_id()) {
         Ok(resp) => ok(cohere::encode_response(&resp)),
@@ -301,8 +303,14 @@ mod tests {
         assert_eq!(status, 429);
         assert!(v.get("message").and_then(|m| m.as_str()).is_some());
         assert!(v.get("id").is_some());
-        let (status, _) = post("/v2/chat", r#"{"model":"m","messages":[],"stream":true}"#);
-        assert_eq!(status, 501);
+        let r = serve(
+            Method::Post,
+            "/v2/chat",
+            br#"{"model":"m","messages":[],"stream":true}"#,
+        )
+        .unwrap();
+        assert_eq!((r.status, r.content_type), (200, "text/event-stream"));
+        assert!(r.body.starts_with(b"event: message-start\n"));
         let (status, v) = post("/v2/chat", r#"{"model":"m","messages":[{"role":"bot"}]}"#);
         assert_eq!(status, 400);
         assert!(v

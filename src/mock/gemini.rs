@@ -2,8 +2,8 @@
 //! scenario answer (`scenario::respond`) decoded from and encoded to Gemini.
 //!
 //! Routes: POST `[/genai]/{v1,v1beta,v1beta1}/models/{model}:generateContent` (and the Vertex
-//! shapes `formats::gemini::parse_path` accepts). `:streamGenerateContent` answers 501 in Gemini's
-//! error shape until streaming lands.
+//! shapes `formats::gemini::parse_path` accepts). `:streamGenerateContent` streams through
+//! `mock::stream`.
 
 use super::MockReply;
 use crate::canonical::{ErrorReply, FaultKind, UpstreamFault};
@@ -20,11 +20,7 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
         return Some(fault(405, FaultKind::InvalidRequest, "method not allowed; use POST"));
     }
     if stream {
-        return Some(fault(
-            501,
-            FaultKind::Server,
-            "streamGenerateContent is not implemented by sluice-mock yet",
-        ));
+        return super::stream::serve_whole(method, path, body);
     }
     let req = match gemini::decode_request(body, Some(&model), false) {
         Ok(r) => r,
@@ -93,8 +89,14 @@ mod tests {
     fn not_ours_and_stream_and_errors() {
         assert!(serve(Method::Post, "/v1/chat/completions", b"{}").is_none());
         assert!(serve(Method::Post, "/v1/models/x:countTokens", b"{}").is_none());
-        let (status, v) = post("/v1beta/models/m:streamGenerateContent", "{}");
-        assert_eq!((status, v["error"]["status"].as_str()), (501, Some("UNIMPLEMENTED")));
+        let r = serve(
+            Method::Post,
+            "/v1beta/models/m:streamGenerateContent",
+            br#"{"contents":[{"parts":[{"text":"a b"}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!((r.status, r.content_type), (200, "text/event-stream"));
+        assert!(r.body.starts_with(b"data: {") && r.body.ends_with(b"\r\n\r\n"));
         let (status, v) = post(
             "/v1beta/models/x-error-429:generateContent",
             r#"{"contents":[{"parts":[{"text":"a"}]}]}"#,

@@ -118,6 +118,20 @@ pub fn serve(method: Method, path: &str, body: &[u8], pieces: usize) -> Option<R
     })
 }
 
+/// `serve` for callers that want a whole reply: the stream's frames as one body (a cut-off
+/// stream is just shorter). The per-format mocks answer their stream routes through this.
+pub fn serve_whole(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
+    Some(match serve(method, path, body, 4)? {
+        Ok(s) => MockReply {
+            status: 200,
+            content_type: s.content_type,
+            headers: Vec::new(),
+            body: s.frames.concat(),
+        },
+        Err(r) => r,
+    })
+}
+
 fn next_id() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
