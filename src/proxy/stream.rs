@@ -252,19 +252,6 @@ fn drain(t: &mut Translation, out: &mut Vec<u8>) -> Result<Step, UpstreamFault> 
             Ok(None) => return Ok(Step::Continue),
             Err(e) => return Err(fault_of(e)),
         };
-        if let Some(hooks) = t.hooks.as_mut() {
-            match hooks.run(&mut event) {
-                ChunkVerdict::Pass => {}
-                ChunkVerdict::Drop => continue,
-                ChunkVerdict::Abort { status, message } => {
-                    return Err(UpstreamFault {
-                        status,
-                        kind: FaultKind::from_status(status),
-                        message,
-                    })
-                }
-            }
-        }
         match &mut event {
             StreamEvent::Start { id, model } => {
                 if id.is_empty() {
@@ -282,6 +269,19 @@ fn drain(t: &mut Translation, out: &mut Vec<u8>) -> Result<Step, UpstreamFault> 
                 })
             }
             _ => {}
+        }
+        if let Some(hooks) = t.hooks.as_mut() {
+            match hooks.run(&mut event) {
+                ChunkVerdict::Pass => {}
+                ChunkVerdict::Drop => continue,
+                ChunkVerdict::Abort { status, message } => {
+                    return Err(UpstreamFault {
+                        status,
+                        kind: FaultKind::from_status(status),
+                        message,
+                    })
+                }
+            }
         }
         t.encoder.encode(&event, out);
     }
@@ -414,6 +414,92 @@ fn is_done_line(line: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::canonical::ChatRequest;
+    use crate::formats::{self, Format};
+    use crate::plugin::ChunkHook;
+
+    struct Shout;
+    impl ChunkHook for Shout {
+        fn on_event(&mut self, event: &mut StreamEvent) -> ChunkVerdict {
+            match event {
+                StreamEvent::TextDelta { text, .. } if text.contains("stop") => ChunkVerdict::Abort {
+                    status: 429,
+                    message: "budget spent".into(),
+                },
+                StreamEvent::TextDelta { text, .. } => {
+                    *text = text.to_uppercase();
+                    ChunkVerdict::Pass
+                }
+                _ => ChunkVerdict::Pass,
+            }
+        }
+    }
+
+    fn translation(upstream: Format, client: Format, hooks: Option<ChunkHooks>) -> Translation {
+        let req = ChatRequest {
+            stream: true,
+            ..Default::default()
+        };
+        Translation {
+            decoder: formats::stream_decoder(upstream),
+            encoder: formats::stream_encoder(client, false, &req),
+            hooks,
+            id: "sluice-7".into(),
+            model: "claude-x".into(),
+            keepalive: None,
+        }
+    }
+
+    const OPENAI_UP: &str = "data: {\"id\":\"\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"hello\"},\"finish_reason\":null}]}\n\n";
+
+    #[test]
+    fn drain_fills_start_and_runs_hooks_on_every_event() {
+        let hooks = ChunkHooks::new(vec![Box::new(Shout)]);
+        let mut t = translation(Format::OpenAi, Format::Anthropic, hooks);
+        t.decoder.push(bytes::Bytes::from_static(OPENAI_UP.as_bytes()));
+        let mut out = Vec::new();
+        assert!(matches!(drain(&mut t, &mut out), Ok(Step::Continue)));
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("event: message_start\n"), "{text}");
+        assert!(
+            text.contains("\"id\":\"sluice-7\"") && text.contains("\"model\":\"claude-x\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("\"text\":\"HELLO\""),
+            "the hook changed the delta: {text}"
+        );
+    }
+
+    #[test]
+    fn hook_abort_and_upstream_error_become_faults() {
+        let hooks = ChunkHooks::new(vec![Box::new(Shout)]);
+        let mut t = translation(Format::OpenAi, Format::Gemini, hooks);
+        t.decoder
+            .push(bytes::Bytes::from(OPENAI_UP.replace("hello", "please stop")));
+        let mut out = Vec::new();
+        let fault = drain(&mut t, &mut out).err().expect("aborted");
+        assert_eq!((fault.status, fault.message.as_str()), (429, "budget spent"));
+
+        let mut t = translation(Format::Anthropic, Format::OpenAi, None);
+        t.decoder.push(bytes::Bytes::from_static(
+            b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n",
+        ));
+        let fault = drain(&mut t, &mut Vec::new()).err().expect("upstream error");
+        assert_eq!((fault.status, fault.message.as_str()), (529, "Overloaded"));
+    }
+
+    #[test]
+    fn drain_ends_at_the_upstream_end_marker() {
+        let mut t = translation(Format::OpenAi, Format::Cohere, None);
+        let done = format!("{OPENAI_UP}data: {{\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{{\"index\":0,\"delta\":{{}},\"finish_reason\":\"stop\"}}]}}\n\ndata: [DONE]\n\n");
+        t.decoder.push(bytes::Bytes::from(done));
+        let mut out = Vec::new();
+        assert!(matches!(drain(&mut t, &mut out), Ok(Step::End)));
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("event: message-end\n"), "{text}");
+        assert!(text.contains("\"finish_reason\":\"COMPLETE\""), "{text}");
+    }
 
     const STREAM: &[u8] = b"data: {\"a\":1}\n\ndata: [DONE]\n\nextra";
 
