@@ -24,6 +24,8 @@ pub mod openai;
 
 #[cfg(test)]
 mod golden;
+#[cfg(test)]
+mod stream_props;
 
 /// A wire dialect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
