@@ -21,6 +21,7 @@ pub mod bedrock;
 pub mod cohere;
 pub mod gemini;
 pub mod openai;
+pub mod sse_stream;
 
 #[cfg(test)]
 mod golden;

@@ -14,10 +14,10 @@ use super::response::{
     finish_from_stop_reason, merge_usage, stop_reason_from_finish, usage_from_counts, usage_to_wire,
 };
 use super::types::*;
-use crate::canonical::stream::{StreamDecode, StreamEncode, StreamError, StreamEvent};
+use crate::canonical::stream::{StreamEncode, StreamError, StreamEvent};
 use crate::canonical::{ChatRequest, FaultKind, FinishReason, Json, Usage};
-use crate::wire::sse::{SseDecoder, SseError};
-use bytes::Bytes;
+use crate::formats::sse_stream::{self, SseEventDecoder, SseStreamDecoder};
+use crate::wire::sse::SseEvent;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 use std::collections::VecDeque;
 
@@ -31,14 +31,13 @@ enum BlockKind {
     Skipped,
 }
 
-/// Provider side: an Anthropic upstream's event stream -> canonical events.
+/// Anthropic's rules for one SSE event of a Messages stream (the driver is `SseStreamDecoder`).
 ///
 /// Block indices are the decoder's own, numbered in order of `content_block_start` (so a
 /// repeated wire index cannot merge two blocks). `ping` and unknown events are ignored; `error`
 /// ends the stream.
-pub struct AnthropicStreamDecoder {
-    sse: SseDecoder,
-    queue: VecDeque<StreamEvent>,
+#[derive(Default)]
+pub struct AnthropicEventDecoder {
     started: bool,
     next_block: u32,
     /// Open blocks: (wire index, block index, kind).
@@ -52,52 +51,37 @@ pub struct AnthropicStreamDecoder {
     errored: bool,
 }
 
-impl Default for AnthropicStreamDecoder {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 fn str_of<'v>(v: &'v Json, key: &str) -> &'v str {
     v.get(key).and_then(|s| s.as_str()).unwrap_or_default()
 }
 
-impl AnthropicStreamDecoder {
-    pub fn new() -> Self {
-        AnthropicStreamDecoder {
-            sse: SseDecoder::new(),
-            queue: VecDeque::new(),
-            started: false,
-            next_block: 0,
-            open: Vec::new(),
-            counts: AnthropicUsage::default(),
-            finished: false,
-            done: false,
-            errored: false,
-        }
-    }
-
+impl AnthropicEventDecoder {
     fn over(&self) -> bool {
         self.done || self.errored
     }
 
-    fn start(&mut self, id: &str, model: &str) {
+    fn start(&mut self, id: &str, model: &str, out: &mut VecDeque<StreamEvent>) {
         if !self.started {
             self.started = true;
-            self.queue.push_back(StreamEvent::Start {
+            out.push_back(StreamEvent::Start {
                 id: id.to_string(),
                 model: model.to_string(),
             });
         }
     }
 
-    /// One SSE event -> queued canonical events.
-    fn on_event(&mut self, name: Option<&[u8]>, data: &[u8]) -> Result<(), StreamError> {
+    /// One SSE event -> canonical events.
+    fn on_event(
+        &mut self,
+        name: Option<&[u8]>,
+        data: &[u8],
+        out: &mut VecDeque<StreamEvent>,
+    ) -> Result<(), StreamError> {
         if self.over() || name == Some(b"ping") {
             return Ok(());
         }
         if name == Some(b"error") {
-            self.on_error(data);
+            self.on_error(data, out);
             return Ok(());
         }
         if data.is_empty() {
@@ -115,26 +99,26 @@ impl AnthropicStreamDecoder {
             "message_start" => {
                 let m = v.get("message");
                 let (id, model) = m.map_or(("", ""), |m| (str_of(m, "id"), str_of(m, "model")));
-                self.start(id, model);
+                self.start(id, model, out);
                 if let Some(u) = m.and_then(|m| m.get("usage")) {
-                    self.usage(u);
+                    self.usage(u, out);
                 }
             }
-            "content_block_start" => self.on_block_start(&v),
-            "content_block_delta" => self.on_block_delta(&v),
+            "content_block_start" => self.on_block_start(&v, out),
+            "content_block_delta" => self.on_block_delta(&v, out),
             "content_block_stop" => {
                 let wire = v.get("index").and_then(|i| i.as_u64()).unwrap_or(0);
                 if let Some(at) = self.open.iter().position(|(w, _, _)| *w == wire) {
                     let (_, index, kind) = self.open.remove(at);
                     if kind != BlockKind::Skipped {
-                        self.queue.push_back(StreamEvent::BlockStop { index });
+                        out.push_back(StreamEvent::BlockStop { index });
                     }
                 }
             }
             "message_delta" => {
-                self.start("", "");
+                self.start("", "", out);
                 if let Some(u) = v.get("usage") {
-                    self.usage(u);
+                    self.usage(u, out);
                 }
                 let delta = v.get("delta");
                 if let Some(r) = delta.and_then(|d| d.get("stop_reason")).and_then(|r| r.as_str()) {
@@ -142,35 +126,34 @@ impl AnthropicStreamDecoder {
                         .and_then(|d| d.get("stop_sequence"))
                         .and_then(|s| s.as_str())
                         .map(str::to_string);
-                    self.end_answer(finish_from_stop_reason(r), stop_sequence);
+                    self.end_answer(finish_from_stop_reason(r), stop_sequence, out);
                 }
             }
             "message_stop" => {
-                self.start("", "");
-                self.end_answer(FinishReason::Stop, None);
+                self.start("", "", out);
+                self.end_answer(FinishReason::Stop, None, out);
                 self.done = true;
             }
-            "error" => self.on_error(data),
+            "error" => self.on_error(data, out),
             // ping, and event types added after this was written (PROTOCOLS 3.4).
             _ => {}
         }
         Ok(())
     }
 
-    fn usage(&mut self, u: &Json) {
+    fn usage(&mut self, u: &Json, out: &mut VecDeque<StreamEvent>) {
         merge_usage(&mut self.counts, u);
-        self.queue
-            .push_back(StreamEvent::Usage(usage_from_counts(&self.counts)));
+        out.push_back(StreamEvent::Usage(usage_from_counts(&self.counts)));
     }
 
-    fn on_block_start(&mut self, v: &Json) {
-        self.start("", "");
+    fn on_block_start(&mut self, v: &Json, out: &mut VecDeque<StreamEvent>) {
+        self.start("", "", out);
         let wire = v.get("index").and_then(|i| i.as_u64()).unwrap_or(0);
         // A repeated wire index: the earlier block is over.
         if let Some(at) = self.open.iter().position(|(w, _, _)| *w == wire) {
             let (_, index, kind) = self.open.remove(at);
             if kind != BlockKind::Skipped {
-                self.queue.push_back(StreamEvent::BlockStop { index });
+                out.push_back(StreamEvent::BlockStop { index });
             }
         }
         let block = v.get("content_block");
@@ -196,7 +179,7 @@ impl AnthropicStreamDecoder {
             BlockKind::Text => {
                 let text = str_of(b, "text");
                 if !text.is_empty() {
-                    self.queue.push_back(StreamEvent::TextDelta {
+                    out.push_back(StreamEvent::TextDelta {
                         index,
                         text: text.to_string(),
                     });
@@ -205,28 +188,28 @@ impl AnthropicStreamDecoder {
             BlockKind::Thinking => {
                 let text = str_of(b, "thinking");
                 if !text.is_empty() {
-                    self.queue.push_back(StreamEvent::ThinkingDelta {
+                    out.push_back(StreamEvent::ThinkingDelta {
                         index,
                         text: text.to_string(),
                     });
                 }
                 let signature = str_of(b, "signature");
                 if !signature.is_empty() {
-                    self.queue.push_back(StreamEvent::ThinkingSignature {
+                    out.push_back(StreamEvent::ThinkingSignature {
                         index,
                         signature: signature.to_string(),
                     });
                 }
             }
             BlockKind::Tool => {
-                self.queue.push_back(StreamEvent::ToolCallStart {
+                out.push_back(StreamEvent::ToolCallStart {
                     index,
                     id: str_of(b, "id").to_string(),
                     name: str_of(b, "name").to_string(),
                 });
                 // The API starts with `input: {}`; a proxy may send the whole input here.
                 if let Some(input) = b.get("input").filter(|i| i.as_object().is_some_and(|o| !o.is_empty())) {
-                    self.queue.push_back(StreamEvent::ToolCallDelta {
+                    out.push_back(StreamEvent::ToolCallDelta {
                         index,
                         arguments: sonic_rs::to_string(input).unwrap_or_default(),
                     });
@@ -236,7 +219,7 @@ impl AnthropicStreamDecoder {
         }
     }
 
-    fn on_block_delta(&mut self, v: &Json) {
+    fn on_block_delta(&mut self, v: &Json, out: &mut VecDeque<StreamEvent>) {
         let wire = v.get("index").and_then(|i| i.as_u64()).unwrap_or(0);
         // Deltas of a block never started (or skipped) have nowhere to go.
         let Some(&(_, index, kind)) = self.open.iter().find(|(w, _, _)| *w == wire) else {
@@ -264,24 +247,24 @@ impl AnthropicStreamDecoder {
             // citations_delta and future delta types.
             _ => return,
         };
-        self.queue.push_back(event);
+        out.push_back(event);
     }
 
     /// Closes the open blocks (in order), then `Finish` (once).
-    fn end_answer(&mut self, reason: FinishReason, stop_sequence: Option<String>) {
+    fn end_answer(&mut self, reason: FinishReason, stop_sequence: Option<String>, out: &mut VecDeque<StreamEvent>) {
         if self.finished {
             return;
         }
         self.finished = true;
         for (_, index, kind) in std::mem::take(&mut self.open) {
             if kind != BlockKind::Skipped {
-                self.queue.push_back(StreamEvent::BlockStop { index });
+                out.push_back(StreamEvent::BlockStop { index });
             }
         }
-        self.queue.push_back(StreamEvent::Finish { reason, stop_sequence });
+        out.push_back(StreamEvent::Finish { reason, stop_sequence });
     }
 
-    fn on_error(&mut self, data: &[u8]) {
+    fn on_error(&mut self, data: &[u8], out: &mut VecDeque<StreamEvent>) {
         self.errored = true;
         // Not JSON: the raw text is the message, as in the SDK.
         let fault = super::decode_error(200, data);
@@ -291,64 +274,29 @@ impl AnthropicStreamDecoder {
             .and_then(|t| t.as_str())
             .and_then(status_for_type)
             .unwrap_or(500);
-        self.queue.push_back(StreamEvent::Error {
+        out.push_back(StreamEvent::Error {
             status,
             message: fault.message,
         });
     }
 }
 
-fn sse_error(e: SseError) -> StreamError {
-    StreamError::Malformed(e.to_string())
-}
-
-impl StreamDecode for AnthropicStreamDecoder {
-    fn push(&mut self, chunk: Bytes) {
-        if !self.over() {
-            self.sse.push(chunk);
-        }
-    }
-
-    fn next_event(&mut self) -> Result<Option<StreamEvent>, StreamError> {
-        loop {
-            if let Some(e) = self.queue.pop_front() {
-                return Ok(Some(e));
-            }
-            if self.over() {
-                return Ok(None);
-            }
-            match self.sse.next_event().map_err(sse_error)? {
-                Some(ev) => self.on_event(ev.event.as_deref(), &ev.data)?,
-                None => return Ok(None),
-            }
-        }
-    }
-
-    fn finish(&mut self) -> Result<(), StreamError> {
-        while !self.over() {
-            match self.sse.next_event().map_err(sse_error)? {
-                Some(ev) => self.on_event(ev.event.as_deref(), &ev.data)?,
-                None => break,
-            }
-        }
-        if !self.over() {
-            // The last event lacked its blank line: decoded if whole, else the body was cut.
-            if let Ok(Some(ev)) = self.sse.finish() {
-                self.on_event(ev.event.as_deref(), &ev.data)
-                    .map_err(|_| StreamError::Truncated)?;
-            }
-        }
-        if self.over() {
-            Ok(())
-        } else {
-            Err(StreamError::Truncated)
-        }
+impl SseEventDecoder for AnthropicEventDecoder {
+    fn decode(&mut self, event: &SseEvent, out: &mut VecDeque<StreamEvent>) -> Result<(), StreamError> {
+        self.on_event(event.event.as_deref(), &event.data, out)
     }
 
     fn done(&self) -> bool {
         self.over()
     }
+
+    fn complete(&self) -> bool {
+        self.over()
+    }
 }
+
+/// Provider side: an Anthropic upstream's event stream -> canonical events.
+pub type AnthropicStreamDecoder = SseStreamDecoder<AnthropicEventDecoder>;
 
 /// The block the encoder has open: (canonical index, wire index, kind).
 type OpenBlock = (u32, u32, BlockKind);
@@ -541,14 +489,7 @@ impl StreamEncode for AnthropicStreamEncoder {
 
 /// Fuzz entry: decodes `data` in a few splits, draining and ignoring errors; must never panic.
 pub fn fuzz_decode(data: &[u8]) {
-    let cuts = [0, data.len() / 3, data.len() / 2, data.len()];
-    let mut d = AnthropicStreamDecoder::new();
-    for w in cuts.windows(2) {
-        d.push(Bytes::copy_from_slice(&data[w[0]..w[1]]));
-        while let Ok(Some(_)) = d.next_event() {}
-    }
-    let _ = d.finish();
-    while let Ok(Some(_)) = d.next_event() {}
+    sse_stream::fuzz_decode(AnthropicStreamDecoder::new(), data)
 }
 
 #[cfg(test)]
@@ -556,7 +497,10 @@ mod tests {
     use super::*;
     use crate::canonical::stream::events_from_response;
     use crate::canonical::stream::testing::{collect, decode_every_split, encode_all, run, sample_response};
+    use crate::canonical::stream::StreamDecode;
     use crate::canonical::{ChatResponse, Part};
+    use crate::wire::sse::SseDecoder;
+    use bytes::Bytes;
     use StreamEvent::{
         BlockStop, Error, Finish, Start, TextDelta, ThinkingDelta, ThinkingSignature, ToolCallDelta, ToolCallStart,
     };
