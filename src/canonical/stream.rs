@@ -253,6 +253,34 @@ pub mod testing {
         c.response()
     }
 
+    /// The answers every stream codec round-trips: the sample (thinking, text, two tool calls),
+    /// then `text_only` as given, ended by the stop sequence `END`, and cut at the token limit.
+    pub fn answers(text_only: super::super::ChatResponse) -> Vec<super::super::ChatResponse> {
+        let mut stop_seq = text_only.clone();
+        stop_seq.finish = FinishReason::StopSequence;
+        stop_seq.stop_sequence = Some("END".into());
+        let mut length = text_only.clone();
+        length.finish = FinishReason::Length;
+        vec![sample_response(), text_only, stop_seq, length]
+    }
+
+    /// The sample's text part alone, finished with `Stop`, with `usage`.
+    pub fn text_answer(usage: super::super::Usage) -> super::super::ChatResponse {
+        let mut r = sample_response();
+        r.content.retain(|p| matches!(p, super::super::Part::Text { .. }));
+        r.finish = FinishReason::Stop;
+        r.usage = usage;
+        r
+    }
+
+    /// A xorshift64 step: reproducible noise for the decoders' never-panic tests.
+    pub fn xorshift(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
     /// A canonical answer with text, thinking and two tool calls, for codec round trips.
     pub fn sample_response() -> super::super::ChatResponse {
         use super::super::{ChatResponse, Part, Usage};

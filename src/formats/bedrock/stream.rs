@@ -923,7 +923,7 @@ impl StreamEncode for InvokeStreamEncoder {
 mod tests {
     use super::*;
     use crate::canonical::stream::events_from_response;
-    use crate::canonical::stream::testing::{collect, decode_every_split, encode_all, run, sample_response};
+    use crate::canonical::stream::testing::{collect, decode_every_split, encode_all, run, sample_response, xorshift};
     use crate::canonical::{ChatResponse, Part};
     use crate::wire::eventstream::encode_error;
     use sonic_rs::{JsonContainerTrait, Value};
@@ -1403,13 +1403,6 @@ mod tests {
             count += 1;
         }
         assert_eq!(count, 16);
-    }
-
-    fn xorshift(s: &mut u64) -> u64 {
-        *s ^= *s << 13;
-        *s ^= *s >> 7;
-        *s ^= *s << 17;
-        *s
     }
 
     #[test]

@@ -512,7 +512,9 @@ impl StreamEncode for CohereStreamEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::canonical::stream::testing::{collect, decode_every_split, encode_all, run, sample_response};
+    use crate::canonical::stream::testing::{
+        answers, collect, decode_every_split, encode_all, run, text_answer, xorshift,
+    };
     use crate::canonical::stream::StreamDecode;
     use crate::canonical::stream::{events_from_response, StreamEvent as E};
     use crate::canonical::{ChatResponse, Part};
@@ -651,29 +653,18 @@ mod tests {
 
     #[test]
     fn round_trips_through_encoder_and_decoder() {
-        let sample = sample_response();
-        round_trip(&sample);
         let text_only = ChatResponse {
             content: vec![Part::text("Bonjour \"le\"\n monde\u{2028}")],
-            finish: FinishReason::Stop,
-            usage: Usage {
+            ..text_answer(Usage {
                 input: 3,
                 output: 9,
                 cache_read: 2,
                 ..Usage::default()
-            },
-            ..sample.clone()
+            })
         };
-        round_trip(&text_only);
-        round_trip(&ChatResponse {
-            finish: FinishReason::StopSequence,
-            stop_sequence: Some("END".into()),
-            ..text_only.clone()
-        });
-        round_trip(&ChatResponse {
-            finish: FinishReason::Length,
-            ..text_only
-        });
+        for resp in answers(text_only) {
+            round_trip(&resp);
+        }
     }
 
     #[test]
@@ -910,13 +901,6 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
-    }
-
-    fn xorshift(state: &mut u64) -> u64 {
-        *state ^= *state << 13;
-        *state ^= *state >> 7;
-        *state ^= *state << 17;
-        *state
     }
 
     #[test]

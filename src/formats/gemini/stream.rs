@@ -468,7 +468,9 @@ impl StreamEncode for GeminiStreamEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::canonical::stream::testing::{collect, decode_every_split, encode_all, run, sample_response};
+    use crate::canonical::stream::testing::{
+        answers, collect, decode_every_split, encode_all, run, sample_response, text_answer, xorshift,
+    };
     use crate::canonical::stream::StreamDecode;
     use crate::canonical::stream::{events_from_response, StreamEvent as E};
     use crate::canonical::ChatResponse;
@@ -623,9 +625,7 @@ mod tests {
 
     #[test]
     fn round_trips_through_encoder_and_decoder() {
-        let sample = sample_response();
-        round_trip(&sample);
-        let mut foreign_ids = sample.clone();
+        let mut foreign_ids = sample_response();
         for p in &mut foreign_ids.content {
             if let Part::ToolCall { id, .. } = p {
                 id.insert_str(0, "toolu_");
@@ -634,26 +634,17 @@ mod tests {
         round_trip(&foreign_ids);
         let text_only = ChatResponse {
             content: vec![Part::text("Bonjour\u{2029} le\u{85} monde")],
-            finish: FinishReason::Stop,
-            usage: Usage {
+            ..text_answer(Usage {
                 input: 3,
                 output: 9,
                 cache_read: 2,
                 reasoning: 4,
                 cache_write: 0,
-            },
-            ..sample.clone()
+            })
         };
-        round_trip(&text_only);
-        round_trip(&ChatResponse {
-            finish: FinishReason::StopSequence,
-            stop_sequence: Some("END".into()),
-            ..text_only.clone()
-        });
-        round_trip(&ChatResponse {
-            finish: FinishReason::Length,
-            ..text_only
-        });
+        for resp in answers(text_only) {
+            round_trip(&resp);
+        }
     }
 
     #[test]
@@ -894,13 +885,6 @@ mod tests {
         let blocked = b"data: {\"promptFeedback\":{\"blockReason\":\"SAFETY\"},\"usageMetadata\":{\"promptTokenCount\":3}}\r\n\r\n";
         let events = run(&dec, &[blocked]).unwrap();
         assert_eq!(events.last(), Some(&finish(FinishReason::ContentFilter)));
-    }
-
-    fn xorshift(state: &mut u64) -> u64 {
-        *state ^= *state << 13;
-        *state ^= *state >> 7;
-        *state ^= *state << 17;
-        *state
     }
 
     #[test]

@@ -449,7 +449,9 @@ pub fn fuzz_decode(data: &[u8]) {
 mod tests {
     use super::*;
     use crate::canonical::stream::events_from_response;
-    use crate::canonical::stream::testing::{collect, decode_every_split, encode_all, run, sample_response};
+    use crate::canonical::stream::testing::{
+        self, collect, decode_every_split, encode_all, run, sample_response, text_answer,
+    };
     use crate::canonical::stream::StreamDecode;
     use crate::canonical::{ChatResponse, Part};
     use bytes::Bytes;
@@ -813,23 +815,13 @@ mod tests {
     }
 
     fn answers() -> Vec<ChatResponse> {
-        let tools = sample_response();
-        let mut text_only = sample_response();
-        text_only.content.retain(|p| matches!(p, Part::Text { .. }));
-        text_only.finish = FinishReason::Stop;
-        text_only.usage = Usage {
+        testing::answers(text_answer(Usage {
             input: 100,
             output: 20,
             cache_read: 40,
             cache_write: 5,
             reasoning: 3,
-        };
-        let mut stop_seq = text_only.clone();
-        stop_seq.finish = FinishReason::StopSequence;
-        stop_seq.stop_sequence = Some("END".into());
-        let mut length = text_only.clone();
-        length.finish = FinishReason::Length;
-        vec![tools, text_only, stop_seq, length]
+        }))
     }
 
     #[test]
