@@ -301,30 +301,28 @@ pub type AnthropicStreamDecoder = SseStreamDecoder<AnthropicEventDecoder>;
 /// The block the encoder has open: (canonical index, wire index, kind).
 type OpenBlock = (u32, u32, BlockKind);
 
-/// Integration side: canonical events -> the event stream for an Anthropic client.
-pub struct AnthropicStreamEncoder {
-    started: bool,
-    open: Option<OpenBlock>,
-    next_index: u32,
-    usage: Usage,
-    finish: Option<(FinishReason, Option<String>)>,
-    /// Terminal frames written (`finish` or `error`): nothing more is written.
-    closed: bool,
+/// How an Anthropic event stream is framed for its client: SSE for the Messages API
+/// ([`SseFraming`]), or each event's JSON in another container (Bedrock
+/// InvokeModelWithResponseStream wraps it in event-stream `chunk` frames).
+pub trait AnthropicFraming {
+    /// `content-type` of the streamed response.
+    const CONTENT_TYPE: &'static str;
+    /// True: `message_start` waits for the first content (or the end), so it can carry the input
+    /// usage an upstream reports right after its start. False: it goes out at `Start`.
+    const START_WAITS_FOR_CONTENT: bool;
+    /// Appends one event, framed, to `out`.
+    fn write(&mut self, event: &AnthropicStreamEvent<'_>, out: &mut Vec<u8>);
 }
 
-impl AnthropicStreamEncoder {
-    pub fn new(_req: &ChatRequest) -> Self {
-        AnthropicStreamEncoder {
-            started: false,
-            open: None,
-            next_index: 0,
-            usage: Usage::default(),
-            finish: None,
-            closed: false,
-        }
-    }
+/// The Messages API framing: `event: <type>` and `data: <event JSON>` per SSE event.
+#[derive(Default)]
+pub struct SseFraming;
 
-    fn write(event: &AnthropicStreamEvent<'_>, out: &mut Vec<u8>) {
+impl AnthropicFraming for SseFraming {
+    const CONTENT_TYPE: &'static str = "text/event-stream";
+    const START_WAITS_FOR_CONTENT: bool = false;
+
+    fn write(&mut self, event: &AnthropicStreamEvent<'_>, out: &mut Vec<u8>) {
         let mark = out.len();
         out.extend_from_slice(b"event: ");
         out.extend_from_slice(event.name().as_bytes());
@@ -334,28 +332,69 @@ impl AnthropicStreamEncoder {
             Err(_) => out.truncate(mark),
         }
     }
+}
 
-    fn message_start(&mut self, id: &str, model: &str, out: &mut Vec<u8>) {
+/// Canonical events -> Anthropic Messages stream events, framed by `F`.
+pub struct AnthropicEventEncoder<F> {
+    framing: F,
+    /// From `Start`, for `message_start`.
+    id: String,
+    model: String,
+    /// `message_start` written.
+    started: bool,
+    open: Option<OpenBlock>,
+    next_index: u32,
+    usage: Usage,
+    finish: Option<(FinishReason, Option<String>)>,
+    /// Terminal frames written (`finish` or `error`): nothing more is written.
+    closed: bool,
+}
+
+/// Integration side: canonical events -> the event stream for an Anthropic client.
+pub type AnthropicStreamEncoder = AnthropicEventEncoder<SseFraming>;
+
+impl<F: AnthropicFraming + Default> AnthropicEventEncoder<F> {
+    pub fn new(_req: &ChatRequest) -> Self {
+        AnthropicEventEncoder {
+            framing: F::default(),
+            id: String::new(),
+            model: String::new(),
+            started: false,
+            open: None,
+            next_index: 0,
+            usage: Usage::default(),
+            finish: None,
+            closed: false,
+        }
+    }
+}
+
+impl<F: AnthropicFraming> AnthropicEventEncoder<F> {
+    fn write(&mut self, event: &AnthropicStreamEvent<'_>, out: &mut Vec<u8>) {
+        self.framing.write(event, out);
+    }
+
+    fn message_start(&mut self, out: &mut Vec<u8>) {
         if self.started {
             return;
         }
         self.started = true;
         let message = AnthropicMessageStart {
-            id,
+            id: &self.id,
             kind: "message",
             role: "assistant",
             content: [],
-            model,
+            model: &self.model,
             stop_reason: None,
             stop_sequence: None,
             usage: usage_to_wire(&self.usage),
         };
-        Self::write(&AnthropicStreamEvent::MessageStart { message }, out);
+        self.framing.write(&AnthropicStreamEvent::MessageStart { message }, out);
     }
 
     fn close_block(&mut self, out: &mut Vec<u8>) {
         if let Some((_, index, _)) = self.open.take() {
-            Self::write(&AnthropicStreamEvent::ContentBlockStop { index }, out);
+            self.write(&AnthropicStreamEvent::ContentBlockStop { index }, out);
         }
     }
 
@@ -367,12 +406,12 @@ impl AnthropicStreamEncoder {
                 return index;
             }
         }
-        self.message_start("", "", out);
+        self.message_start(out);
         self.close_block(out);
         let index = self.next_index;
         self.next_index += 1;
         self.open = Some((block, index, kind));
-        Self::write(
+        self.write(
             &AnthropicStreamEvent::ContentBlockStart {
                 index,
                 content_block: start,
@@ -382,8 +421,8 @@ impl AnthropicStreamEncoder {
         index
     }
 
-    fn delta(index: u32, delta: AnthropicBlockDelta<'_>, out: &mut Vec<u8>) {
-        Self::write(&AnthropicStreamEvent::ContentBlockDelta { index, delta }, out);
+    fn delta(&mut self, index: u32, delta: AnthropicBlockDelta<'_>, out: &mut Vec<u8>) {
+        self.write(&AnthropicStreamEvent::ContentBlockDelta { index, delta }, out);
     }
 }
 
@@ -392,9 +431,9 @@ const THINKING_START: AnthropicBlockStart<'static> = AnthropicBlockStart::Thinki
     signature: "",
 };
 
-impl StreamEncode for AnthropicStreamEncoder {
+impl<F: AnthropicFraming> StreamEncode for AnthropicEventEncoder<F> {
     fn content_type(&self) -> &'static str {
-        "text/event-stream"
+        F::CONTENT_TYPE
     }
 
     fn encode(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
@@ -402,18 +441,24 @@ impl StreamEncode for AnthropicStreamEncoder {
             return;
         }
         match event {
-            StreamEvent::Start { id, model } => self.message_start(id, model, out),
+            StreamEvent::Start { id, model } => {
+                self.id.clone_from(id);
+                self.model.clone_from(model);
+                if !F::START_WAITS_FOR_CONTENT {
+                    self.message_start(out);
+                }
+            }
             StreamEvent::TextDelta { index, text } => {
                 let i = self.block(*index, BlockKind::Text, AnthropicBlockStart::Text { text: "" }, out);
-                Self::delta(i, AnthropicBlockDelta::TextDelta { text }, out);
+                self.delta(i, AnthropicBlockDelta::TextDelta { text }, out);
             }
             StreamEvent::ThinkingDelta { index, text } => {
                 let i = self.block(*index, BlockKind::Thinking, THINKING_START, out);
-                Self::delta(i, AnthropicBlockDelta::ThinkingDelta { thinking: text }, out);
+                self.delta(i, AnthropicBlockDelta::ThinkingDelta { thinking: text }, out);
             }
             StreamEvent::ThinkingSignature { index, signature } => {
                 let i = self.block(*index, BlockKind::Thinking, THINKING_START, out);
-                Self::delta(i, AnthropicBlockDelta::SignatureDelta { signature }, out);
+                self.delta(i, AnthropicBlockDelta::SignatureDelta { signature }, out);
             }
             StreamEvent::ToolCallStart { index, id, name } => {
                 // Always a new block, even for a repeated index.
@@ -426,7 +471,7 @@ impl StreamEncode for AnthropicStreamEncoder {
                 self.block(*index, BlockKind::Tool, start, out);
             }
             StreamEvent::ToolCallDelta { index, arguments } => match self.open {
-                Some((b, i, BlockKind::Tool)) if b == *index => Self::delta(
+                Some((b, i, BlockKind::Tool)) if b == *index => self.delta(
                     i,
                     AnthropicBlockDelta::InputJsonDelta {
                         partial_json: arguments,
@@ -447,6 +492,8 @@ impl StreamEncode for AnthropicStreamEncoder {
                 if self.finish.is_none() {
                     self.finish = Some((reason.clone(), stop_sequence.clone()));
                 }
+                // An answer without content still starts its message before it ends.
+                self.message_start(out);
                 self.close_block(out);
             }
             StreamEvent::Error { status, message } => self.error(*status, message, out),
@@ -458,7 +505,7 @@ impl StreamEncode for AnthropicStreamEncoder {
             return;
         }
         self.closed = true;
-        self.message_start("", "", out);
+        self.message_start(out);
         self.close_block(out);
         let (stop_reason, stop_sequence) = match &self.finish {
             Some((r, s)) => (stop_reason_from_finish(r), s.as_deref()),
@@ -470,8 +517,9 @@ impl StreamEncode for AnthropicStreamEncoder {
         };
         // The final usage, input included: message_start may have had none yet.
         let usage = usage_to_wire(&self.usage);
-        Self::write(&AnthropicStreamEvent::MessageDelta { delta, usage }, out);
-        Self::write(&AnthropicStreamEvent::MessageStop, out);
+        self.framing
+            .write(&AnthropicStreamEvent::MessageDelta { delta, usage }, out);
+        self.write(&AnthropicStreamEvent::MessageStop, out);
     }
 
     fn error(&mut self, status: u16, message: &str, out: &mut Vec<u8>) {
@@ -483,7 +531,7 @@ impl StreamEncode for AnthropicStreamEncoder {
             kind: error_type(status, FaultKind::from_status(status)),
             message,
         };
-        Self::write(&AnthropicStreamEvent::Error { error }, out);
+        self.write(&AnthropicStreamEvent::Error { error }, out);
     }
 }
 
