@@ -771,13 +771,6 @@ mod tests {
 
     #[test]
     fn random_bytes_never_panic() {
-        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
         let alphabet: &[&[u8]] = &[
             b"event: ",
             b"data: ",
@@ -795,17 +788,7 @@ mod tests {
             b"}",
             b"\xff",
         ];
-        for round in 0..3000 {
-            let mut data = Vec::new();
-            for _ in 0..(next() % 40) {
-                if round % 2 == 0 {
-                    data.extend_from_slice(alphabet[(next() % alphabet.len() as u64) as usize]);
-                } else {
-                    data.push(next() as u8);
-                }
-            }
-            fuzz_decode(&data);
-        }
+        testing::token_noise(0x2545_F491_4F6C_DD1D, alphabet, fuzz_decode);
         fuzz_decode(PROTOCOLS);
         fuzz_decode(THINKING);
     }

@@ -22,6 +22,7 @@ use super::types::{CohereStreamEventIn, CohereStreamMessageIn};
 use crate::canonical::stream::{StreamEncode, StreamError, StreamEvent};
 use crate::canonical::{ChatRequest, FinishReason, Json, Usage};
 use crate::formats::sse_stream::{self, SseEventDecoder, SseStreamDecoder};
+use crate::formats::text_or_json;
 use crate::wire::sse::{encode_event, SseEvent};
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 use std::collections::VecDeque;
@@ -133,11 +134,10 @@ impl CohereEventDecoder {
                 }
                 match delta.finish_reason.as_deref() {
                     Some("ERROR") => {
-                        let message = match &delta.error {
-                            Some(e) if e.is_str() => e.as_str().unwrap_or_default().to_string(),
-                            Some(e) if !e.is_null() => sonic_rs::to_string(e).unwrap_or_default(),
-                            _ => "the upstream ended the stream with finish_reason ERROR".to_string(),
-                        };
+                        let message =
+                            delta.error.as_ref().and_then(text_or_json).unwrap_or_else(|| {
+                                "the upstream ended the stream with finish_reason ERROR".to_string()
+                            });
                         out.push_back(StreamEvent::Error {
                             status: ERROR_STATUS,
                             message,
@@ -180,11 +180,9 @@ impl CohereEventDecoder {
         let args = tool_call(message)
             .and_then(|c| c.get("function"))
             .and_then(|f| f.get("arguments"));
-        let text = match args {
-            Some(a) if a.is_str() => a.as_str().unwrap_or_default().to_string(),
-            // An object instead of JSON text: tolerated, as by the unary decoder.
-            Some(a) if !a.is_null() => sonic_rs::to_string(a).unwrap_or_default(),
-            _ => return,
+        // An object instead of JSON text: tolerated, as by the unary decoder.
+        let Some(text) = args.and_then(text_or_json) else {
+            return;
         };
         if !text.is_empty() {
             out.push_back(StreamEvent::ToolCallDelta {
@@ -513,7 +511,7 @@ impl StreamEncode for CohereStreamEncoder {
 mod tests {
     use super::*;
     use crate::canonical::stream::testing::{
-        answers, collect, decode_every_split, encode_all, run, text_answer, xorshift,
+        answers, byte_noise, collect, decode_every_split, encode_all, run, text_answer,
     };
     use crate::canonical::stream::StreamDecode;
     use crate::canonical::stream::{events_from_response, StreamEvent as E};
@@ -905,29 +903,7 @@ mod tests {
 
     #[test]
     fn decoder_never_panics_on_random_bytes() {
-        let mut s = 0x2545_F491_4F6C_DD1Du64;
         let alphabet = b"event: data: {}[]\":,\n\r type index delta message content text tool_calls message-end 01";
-        for round in 0..4000 {
-            let len = (xorshift(&mut s) % 200) as usize;
-            let data: Vec<u8> = (0..len)
-                .map(|_| {
-                    let r = xorshift(&mut s);
-                    if round % 2 == 0 {
-                        r as u8
-                    } else {
-                        alphabet[(r % alphabet.len() as u64) as usize]
-                    }
-                })
-                .collect();
-            fuzz_decode(&data);
-        }
-        for round in 0..2000 {
-            let mut data = TOOLS.to_vec();
-            for _ in 0..1 + round % 4 {
-                let at = (xorshift(&mut s) as usize) % data.len();
-                data[at] = xorshift(&mut s) as u8;
-            }
-            fuzz_decode(&data);
-        }
+        byte_noise(0x2545_F491_4F6C_DD1D, alphabet, TOOLS, fuzz_decode);
     }
 }

@@ -469,7 +469,7 @@ impl StreamEncode for GeminiStreamEncoder {
 mod tests {
     use super::*;
     use crate::canonical::stream::testing::{
-        answers, collect, decode_every_split, encode_all, run, sample_response, text_answer, xorshift,
+        answers, byte_noise, collect, decode_every_split, encode_all, run, sample_response, text_answer,
     };
     use crate::canonical::stream::StreamDecode;
     use crate::canonical::stream::{events_from_response, StreamEvent as E};
@@ -889,30 +889,7 @@ mod tests {
 
     #[test]
     fn decoder_never_panics_on_random_bytes() {
-        let mut s = 0x9E37_79B9_7F4A_7C15u64;
         let alphabet = b"data: {}[]\":,\r\n candidates content parts text functionCall error finishReason 0123";
-        for round in 0..4000 {
-            let len = (xorshift(&mut s) % 200) as usize;
-            let data: Vec<u8> = (0..len)
-                .map(|_| {
-                    let r = xorshift(&mut s);
-                    if round % 2 == 0 {
-                        r as u8
-                    } else {
-                        alphabet[(r % alphabet.len() as u64) as usize]
-                    }
-                })
-                .collect();
-            fuzz_decode(&data);
-        }
-        // Mutations of the real fixtures.
-        for round in 0..2000 {
-            let mut data = TOOLS.to_vec();
-            for _ in 0..1 + round % 4 {
-                let at = (xorshift(&mut s) as usize) % data.len();
-                data[at] = xorshift(&mut s) as u8;
-            }
-            fuzz_decode(&data);
-        }
+        byte_noise(0x9E37_79B9_7F4A_7C15, alphabet, TOOLS, fuzz_decode);
     }
 }

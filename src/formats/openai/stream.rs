@@ -15,6 +15,7 @@ use super::types::*;
 use crate::canonical::stream::{StreamEncode, StreamError, StreamEvent};
 use crate::canonical::{ChatRequest, FaultKind, FinishReason, Json, UpstreamFault, Usage};
 use crate::formats::sse_stream::{self, SseEventDecoder, SseStreamDecoder};
+use crate::formats::text_or_json;
 use crate::wire::sse::SseEvent;
 use sonic_rs::JsonValueTrait;
 use std::collections::VecDeque;
@@ -168,11 +169,9 @@ impl OpenAiEventDecoder {
                 index
             }
         };
-        let arguments = match f.arguments {
-            Some(v) if v.is_str() => v.as_str().unwrap_or_default().to_string(),
-            // Some compatible servers send the whole arguments object at once.
-            Some(v) if !v.is_null() => sonic_rs::to_string(&v).unwrap_or_default(),
-            _ => return,
+        // Some compatible servers send the whole arguments object at once.
+        let Some(arguments) = f.arguments.as_ref().and_then(text_or_json) else {
+            return;
         };
         if !arguments.is_empty() {
             out.push_back(StreamEvent::ToolCallDelta { index, arguments });
@@ -762,13 +761,6 @@ mod tests {
 
     #[test]
     fn random_bytes_never_panic() {
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
         let alphabet: &[&[u8]] = &[
             b"data: ",
             b"\n\n",
@@ -786,17 +778,7 @@ mod tests {
             b"1",
             b"\xff",
         ];
-        for round in 0..3000 {
-            let mut data = Vec::new();
-            for _ in 0..(next() % 40) {
-                if round % 2 == 0 {
-                    data.extend_from_slice(alphabet[(next() % alphabet.len() as u64) as usize]);
-                } else {
-                    data.push(next() as u8);
-                }
-            }
-            fuzz_decode(&data);
-        }
+        testing::token_noise(0x9E37_79B9_7F4A_7C15, alphabet, fuzz_decode);
         fuzz_decode(PROTOCOLS);
         fuzz_decode(TOOL_CALLS);
     }
