@@ -253,6 +253,79 @@ pub mod testing {
         c.response()
     }
 
+    /// The answers every stream codec round-trips: the sample (thinking, text, two tool calls),
+    /// then `text_only` as given, ended by the stop sequence `END`, and cut at the token limit.
+    pub fn answers(text_only: super::super::ChatResponse) -> Vec<super::super::ChatResponse> {
+        let mut stop_seq = text_only.clone();
+        stop_seq.finish = FinishReason::StopSequence;
+        stop_seq.stop_sequence = Some("END".into());
+        let mut length = text_only.clone();
+        length.finish = FinishReason::Length;
+        vec![sample_response(), text_only, stop_seq, length]
+    }
+
+    /// The sample's text part alone, finished with `Stop`, with `usage`.
+    pub fn text_answer(usage: super::super::Usage) -> super::super::ChatResponse {
+        let mut r = sample_response();
+        r.content.retain(|p| matches!(p, super::super::Part::Text { .. }));
+        r.finish = FinishReason::Stop;
+        r.usage = usage;
+        r
+    }
+
+    /// A xorshift64 step: reproducible noise for the decoders' never-panic tests.
+    pub fn xorshift(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    /// Feeds `decode` 3000 inputs from `seed`: even rounds strung from `tokens`, odd rounds
+    /// random bytes (up to 40 pieces each).
+    pub fn token_noise(seed: u64, tokens: &[&[u8]], decode: fn(&[u8])) {
+        let mut x = seed;
+        for round in 0..3000 {
+            let mut data = Vec::new();
+            for _ in 0..(xorshift(&mut x) % 40) {
+                if round % 2 == 0 {
+                    data.extend_from_slice(tokens[(xorshift(&mut x) % tokens.len() as u64) as usize]);
+                } else {
+                    data.push(xorshift(&mut x) as u8);
+                }
+            }
+            decode(&data);
+        }
+    }
+
+    /// Feeds `decode` 4000 inputs from `seed` of up to 200 bytes (even rounds random bytes, odd
+    /// rounds drawn from `alphabet`), then 2000 copies of `fixture` with one to four bytes changed.
+    pub fn byte_noise(seed: u64, alphabet: &[u8], fixture: &[u8], decode: fn(&[u8])) {
+        let mut s = seed;
+        for round in 0..4000 {
+            let len = (xorshift(&mut s) % 200) as usize;
+            let data: Vec<u8> = (0..len)
+                .map(|_| {
+                    let r = xorshift(&mut s);
+                    if round % 2 == 0 {
+                        r as u8
+                    } else {
+                        alphabet[(r % alphabet.len() as u64) as usize]
+                    }
+                })
+                .collect();
+            decode(&data);
+        }
+        for round in 0..2000 {
+            let mut data = fixture.to_vec();
+            for _ in 0..1 + round % 4 {
+                let at = (xorshift(&mut s) as usize) % data.len();
+                data[at] = xorshift(&mut s) as u8;
+            }
+            decode(&data);
+        }
+    }
+
     /// A canonical answer with text, thinking and two tool calls, for codec round trips.
     pub fn sample_response() -> super::super::ChatResponse {
         use super::super::{ChatResponse, Part, Usage};

@@ -21,6 +21,7 @@ pub mod bedrock;
 pub mod cohere;
 pub mod gemini;
 pub mod openai;
+pub mod sse_stream;
 
 #[cfg(test)]
 mod golden;
@@ -178,5 +179,16 @@ pub fn stream_encoder(
         Format::Bedrock if invoke => Box::new(bedrock::stream::InvokeStreamEncoder::new(req)),
         Format::Bedrock => Box::new(bedrock::stream::ConverseStreamEncoder::new(req)),
         Format::Cohere => Box::new(cohere::stream::CohereStreamEncoder::new(req)),
+    }
+}
+
+/// A JSON value as text: a string as it is, any other non-null value as its JSON (upstreams send
+/// tool-call arguments, and Cohere its stream error, either way); `None` for null.
+pub(crate) fn text_or_json(v: &crate::canonical::Json) -> Option<String> {
+    use sonic_rs::JsonValueTrait;
+    match v.as_str() {
+        Some(s) => Some(s.to_string()),
+        None if v.is_null() => None,
+        None => Some(sonic_rs::to_string(v).unwrap_or_default()),
     }
 }

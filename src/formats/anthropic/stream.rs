@@ -14,10 +14,10 @@ use super::response::{
     finish_from_stop_reason, merge_usage, stop_reason_from_finish, usage_from_counts, usage_to_wire,
 };
 use super::types::*;
-use crate::canonical::stream::{StreamDecode, StreamEncode, StreamError, StreamEvent};
+use crate::canonical::stream::{StreamEncode, StreamError, StreamEvent};
 use crate::canonical::{ChatRequest, FaultKind, FinishReason, Json, Usage};
-use crate::wire::sse::{SseDecoder, SseError};
-use bytes::Bytes;
+use crate::formats::sse_stream::{self, SseEventDecoder, SseStreamDecoder};
+use crate::wire::sse::SseEvent;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 use std::collections::VecDeque;
 
@@ -31,14 +31,13 @@ enum BlockKind {
     Skipped,
 }
 
-/// Provider side: an Anthropic upstream's event stream -> canonical events.
+/// Anthropic's rules for one SSE event of a Messages stream (the driver is `SseStreamDecoder`).
 ///
 /// Block indices are the decoder's own, numbered in order of `content_block_start` (so a
 /// repeated wire index cannot merge two blocks). `ping` and unknown events are ignored; `error`
 /// ends the stream.
-pub struct AnthropicStreamDecoder {
-    sse: SseDecoder,
-    queue: VecDeque<StreamEvent>,
+#[derive(Default)]
+pub struct AnthropicEventDecoder {
     started: bool,
     next_block: u32,
     /// Open blocks: (wire index, block index, kind).
@@ -52,52 +51,37 @@ pub struct AnthropicStreamDecoder {
     errored: bool,
 }
 
-impl Default for AnthropicStreamDecoder {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 fn str_of<'v>(v: &'v Json, key: &str) -> &'v str {
     v.get(key).and_then(|s| s.as_str()).unwrap_or_default()
 }
 
-impl AnthropicStreamDecoder {
-    pub fn new() -> Self {
-        AnthropicStreamDecoder {
-            sse: SseDecoder::new(),
-            queue: VecDeque::new(),
-            started: false,
-            next_block: 0,
-            open: Vec::new(),
-            counts: AnthropicUsage::default(),
-            finished: false,
-            done: false,
-            errored: false,
-        }
-    }
-
+impl AnthropicEventDecoder {
     fn over(&self) -> bool {
         self.done || self.errored
     }
 
-    fn start(&mut self, id: &str, model: &str) {
+    fn start(&mut self, id: &str, model: &str, out: &mut VecDeque<StreamEvent>) {
         if !self.started {
             self.started = true;
-            self.queue.push_back(StreamEvent::Start {
+            out.push_back(StreamEvent::Start {
                 id: id.to_string(),
                 model: model.to_string(),
             });
         }
     }
 
-    /// One SSE event -> queued canonical events.
-    fn on_event(&mut self, name: Option<&[u8]>, data: &[u8]) -> Result<(), StreamError> {
+    /// One SSE event -> canonical events.
+    fn on_event(
+        &mut self,
+        name: Option<&[u8]>,
+        data: &[u8],
+        out: &mut VecDeque<StreamEvent>,
+    ) -> Result<(), StreamError> {
         if self.over() || name == Some(b"ping") {
             return Ok(());
         }
         if name == Some(b"error") {
-            self.on_error(data);
+            self.on_error(data, out);
             return Ok(());
         }
         if data.is_empty() {
@@ -115,26 +99,26 @@ impl AnthropicStreamDecoder {
             "message_start" => {
                 let m = v.get("message");
                 let (id, model) = m.map_or(("", ""), |m| (str_of(m, "id"), str_of(m, "model")));
-                self.start(id, model);
+                self.start(id, model, out);
                 if let Some(u) = m.and_then(|m| m.get("usage")) {
-                    self.usage(u);
+                    self.usage(u, out);
                 }
             }
-            "content_block_start" => self.on_block_start(&v),
-            "content_block_delta" => self.on_block_delta(&v),
+            "content_block_start" => self.on_block_start(&v, out),
+            "content_block_delta" => self.on_block_delta(&v, out),
             "content_block_stop" => {
                 let wire = v.get("index").and_then(|i| i.as_u64()).unwrap_or(0);
                 if let Some(at) = self.open.iter().position(|(w, _, _)| *w == wire) {
                     let (_, index, kind) = self.open.remove(at);
                     if kind != BlockKind::Skipped {
-                        self.queue.push_back(StreamEvent::BlockStop { index });
+                        out.push_back(StreamEvent::BlockStop { index });
                     }
                 }
             }
             "message_delta" => {
-                self.start("", "");
+                self.start("", "", out);
                 if let Some(u) = v.get("usage") {
-                    self.usage(u);
+                    self.usage(u, out);
                 }
                 let delta = v.get("delta");
                 if let Some(r) = delta.and_then(|d| d.get("stop_reason")).and_then(|r| r.as_str()) {
@@ -142,35 +126,34 @@ impl AnthropicStreamDecoder {
                         .and_then(|d| d.get("stop_sequence"))
                         .and_then(|s| s.as_str())
                         .map(str::to_string);
-                    self.end_answer(finish_from_stop_reason(r), stop_sequence);
+                    self.end_answer(finish_from_stop_reason(r), stop_sequence, out);
                 }
             }
             "message_stop" => {
-                self.start("", "");
-                self.end_answer(FinishReason::Stop, None);
+                self.start("", "", out);
+                self.end_answer(FinishReason::Stop, None, out);
                 self.done = true;
             }
-            "error" => self.on_error(data),
+            "error" => self.on_error(data, out),
             // ping, and event types added after this was written (PROTOCOLS 3.4).
             _ => {}
         }
         Ok(())
     }
 
-    fn usage(&mut self, u: &Json) {
+    fn usage(&mut self, u: &Json, out: &mut VecDeque<StreamEvent>) {
         merge_usage(&mut self.counts, u);
-        self.queue
-            .push_back(StreamEvent::Usage(usage_from_counts(&self.counts)));
+        out.push_back(StreamEvent::Usage(usage_from_counts(&self.counts)));
     }
 
-    fn on_block_start(&mut self, v: &Json) {
-        self.start("", "");
+    fn on_block_start(&mut self, v: &Json, out: &mut VecDeque<StreamEvent>) {
+        self.start("", "", out);
         let wire = v.get("index").and_then(|i| i.as_u64()).unwrap_or(0);
         // A repeated wire index: the earlier block is over.
         if let Some(at) = self.open.iter().position(|(w, _, _)| *w == wire) {
             let (_, index, kind) = self.open.remove(at);
             if kind != BlockKind::Skipped {
-                self.queue.push_back(StreamEvent::BlockStop { index });
+                out.push_back(StreamEvent::BlockStop { index });
             }
         }
         let block = v.get("content_block");
@@ -196,7 +179,7 @@ impl AnthropicStreamDecoder {
             BlockKind::Text => {
                 let text = str_of(b, "text");
                 if !text.is_empty() {
-                    self.queue.push_back(StreamEvent::TextDelta {
+                    out.push_back(StreamEvent::TextDelta {
                         index,
                         text: text.to_string(),
                     });
@@ -205,28 +188,28 @@ impl AnthropicStreamDecoder {
             BlockKind::Thinking => {
                 let text = str_of(b, "thinking");
                 if !text.is_empty() {
-                    self.queue.push_back(StreamEvent::ThinkingDelta {
+                    out.push_back(StreamEvent::ThinkingDelta {
                         index,
                         text: text.to_string(),
                     });
                 }
                 let signature = str_of(b, "signature");
                 if !signature.is_empty() {
-                    self.queue.push_back(StreamEvent::ThinkingSignature {
+                    out.push_back(StreamEvent::ThinkingSignature {
                         index,
                         signature: signature.to_string(),
                     });
                 }
             }
             BlockKind::Tool => {
-                self.queue.push_back(StreamEvent::ToolCallStart {
+                out.push_back(StreamEvent::ToolCallStart {
                     index,
                     id: str_of(b, "id").to_string(),
                     name: str_of(b, "name").to_string(),
                 });
                 // The API starts with `input: {}`; a proxy may send the whole input here.
                 if let Some(input) = b.get("input").filter(|i| i.as_object().is_some_and(|o| !o.is_empty())) {
-                    self.queue.push_back(StreamEvent::ToolCallDelta {
+                    out.push_back(StreamEvent::ToolCallDelta {
                         index,
                         arguments: sonic_rs::to_string(input).unwrap_or_default(),
                     });
@@ -236,7 +219,7 @@ impl AnthropicStreamDecoder {
         }
     }
 
-    fn on_block_delta(&mut self, v: &Json) {
+    fn on_block_delta(&mut self, v: &Json, out: &mut VecDeque<StreamEvent>) {
         let wire = v.get("index").and_then(|i| i.as_u64()).unwrap_or(0);
         // Deltas of a block never started (or skipped) have nowhere to go.
         let Some(&(_, index, kind)) = self.open.iter().find(|(w, _, _)| *w == wire) else {
@@ -264,24 +247,24 @@ impl AnthropicStreamDecoder {
             // citations_delta and future delta types.
             _ => return,
         };
-        self.queue.push_back(event);
+        out.push_back(event);
     }
 
     /// Closes the open blocks (in order), then `Finish` (once).
-    fn end_answer(&mut self, reason: FinishReason, stop_sequence: Option<String>) {
+    fn end_answer(&mut self, reason: FinishReason, stop_sequence: Option<String>, out: &mut VecDeque<StreamEvent>) {
         if self.finished {
             return;
         }
         self.finished = true;
         for (_, index, kind) in std::mem::take(&mut self.open) {
             if kind != BlockKind::Skipped {
-                self.queue.push_back(StreamEvent::BlockStop { index });
+                out.push_back(StreamEvent::BlockStop { index });
             }
         }
-        self.queue.push_back(StreamEvent::Finish { reason, stop_sequence });
+        out.push_back(StreamEvent::Finish { reason, stop_sequence });
     }
 
-    fn on_error(&mut self, data: &[u8]) {
+    fn on_error(&mut self, data: &[u8], out: &mut VecDeque<StreamEvent>) {
         self.errored = true;
         // Not JSON: the raw text is the message, as in the SDK.
         let fault = super::decode_error(200, data);
@@ -291,92 +274,55 @@ impl AnthropicStreamDecoder {
             .and_then(|t| t.as_str())
             .and_then(status_for_type)
             .unwrap_or(500);
-        self.queue.push_back(StreamEvent::Error {
+        out.push_back(StreamEvent::Error {
             status,
             message: fault.message,
         });
     }
 }
 
-fn sse_error(e: SseError) -> StreamError {
-    StreamError::Malformed(e.to_string())
-}
-
-impl StreamDecode for AnthropicStreamDecoder {
-    fn push(&mut self, chunk: Bytes) {
-        if !self.over() {
-            self.sse.push(chunk);
-        }
-    }
-
-    fn next_event(&mut self) -> Result<Option<StreamEvent>, StreamError> {
-        loop {
-            if let Some(e) = self.queue.pop_front() {
-                return Ok(Some(e));
-            }
-            if self.over() {
-                return Ok(None);
-            }
-            match self.sse.next_event().map_err(sse_error)? {
-                Some(ev) => self.on_event(ev.event.as_deref(), &ev.data)?,
-                None => return Ok(None),
-            }
-        }
-    }
-
-    fn finish(&mut self) -> Result<(), StreamError> {
-        while !self.over() {
-            match self.sse.next_event().map_err(sse_error)? {
-                Some(ev) => self.on_event(ev.event.as_deref(), &ev.data)?,
-                None => break,
-            }
-        }
-        if !self.over() {
-            // The last event lacked its blank line: decoded if whole, else the body was cut.
-            if let Ok(Some(ev)) = self.sse.finish() {
-                self.on_event(ev.event.as_deref(), &ev.data)
-                    .map_err(|_| StreamError::Truncated)?;
-            }
-        }
-        if self.over() {
-            Ok(())
-        } else {
-            Err(StreamError::Truncated)
-        }
+impl SseEventDecoder for AnthropicEventDecoder {
+    fn decode(&mut self, event: &SseEvent, out: &mut VecDeque<StreamEvent>) -> Result<(), StreamError> {
+        self.on_event(event.event.as_deref(), &event.data, out)
     }
 
     fn done(&self) -> bool {
         self.over()
     }
+
+    fn complete(&self) -> bool {
+        self.over()
+    }
 }
+
+/// Provider side: an Anthropic upstream's event stream -> canonical events.
+pub type AnthropicStreamDecoder = SseStreamDecoder<AnthropicEventDecoder>;
 
 /// The block the encoder has open: (canonical index, wire index, kind).
 type OpenBlock = (u32, u32, BlockKind);
 
-/// Integration side: canonical events -> the event stream for an Anthropic client.
-pub struct AnthropicStreamEncoder {
-    started: bool,
-    open: Option<OpenBlock>,
-    next_index: u32,
-    usage: Usage,
-    finish: Option<(FinishReason, Option<String>)>,
-    /// Terminal frames written (`finish` or `error`): nothing more is written.
-    closed: bool,
+/// How an Anthropic event stream is framed for its client: SSE for the Messages API
+/// ([`SseFraming`]), or each event's JSON in another container (Bedrock
+/// InvokeModelWithResponseStream wraps it in event-stream `chunk` frames).
+pub trait AnthropicFraming {
+    /// `content-type` of the streamed response.
+    const CONTENT_TYPE: &'static str;
+    /// True: `message_start` waits for the first content (or the end), so it can carry the input
+    /// usage an upstream reports right after its start. False: it goes out at `Start`.
+    const START_WAITS_FOR_CONTENT: bool;
+    /// Appends one event, framed, to `out`.
+    fn write(&mut self, event: &AnthropicStreamEvent<'_>, out: &mut Vec<u8>);
 }
 
-impl AnthropicStreamEncoder {
-    pub fn new(_req: &ChatRequest) -> Self {
-        AnthropicStreamEncoder {
-            started: false,
-            open: None,
-            next_index: 0,
-            usage: Usage::default(),
-            finish: None,
-            closed: false,
-        }
-    }
+/// The Messages API framing: `event: <type>` and `data: <event JSON>` per SSE event.
+#[derive(Default)]
+pub struct SseFraming;
 
-    fn write(event: &AnthropicStreamEvent<'_>, out: &mut Vec<u8>) {
+impl AnthropicFraming for SseFraming {
+    const CONTENT_TYPE: &'static str = "text/event-stream";
+    const START_WAITS_FOR_CONTENT: bool = false;
+
+    fn write(&mut self, event: &AnthropicStreamEvent<'_>, out: &mut Vec<u8>) {
         let mark = out.len();
         out.extend_from_slice(b"event: ");
         out.extend_from_slice(event.name().as_bytes());
@@ -386,28 +332,69 @@ impl AnthropicStreamEncoder {
             Err(_) => out.truncate(mark),
         }
     }
+}
 
-    fn message_start(&mut self, id: &str, model: &str, out: &mut Vec<u8>) {
+/// Canonical events -> Anthropic Messages stream events, framed by `F`.
+pub struct AnthropicEventEncoder<F> {
+    framing: F,
+    /// From `Start`, for `message_start`.
+    id: String,
+    model: String,
+    /// `message_start` written.
+    started: bool,
+    open: Option<OpenBlock>,
+    next_index: u32,
+    usage: Usage,
+    finish: Option<(FinishReason, Option<String>)>,
+    /// Terminal frames written (`finish` or `error`): nothing more is written.
+    closed: bool,
+}
+
+/// Integration side: canonical events -> the event stream for an Anthropic client.
+pub type AnthropicStreamEncoder = AnthropicEventEncoder<SseFraming>;
+
+impl<F: AnthropicFraming + Default> AnthropicEventEncoder<F> {
+    pub fn new(_req: &ChatRequest) -> Self {
+        AnthropicEventEncoder {
+            framing: F::default(),
+            id: String::new(),
+            model: String::new(),
+            started: false,
+            open: None,
+            next_index: 0,
+            usage: Usage::default(),
+            finish: None,
+            closed: false,
+        }
+    }
+}
+
+impl<F: AnthropicFraming> AnthropicEventEncoder<F> {
+    fn write(&mut self, event: &AnthropicStreamEvent<'_>, out: &mut Vec<u8>) {
+        self.framing.write(event, out);
+    }
+
+    fn message_start(&mut self, out: &mut Vec<u8>) {
         if self.started {
             return;
         }
         self.started = true;
         let message = AnthropicMessageStart {
-            id,
+            id: &self.id,
             kind: "message",
             role: "assistant",
             content: [],
-            model,
+            model: &self.model,
             stop_reason: None,
             stop_sequence: None,
             usage: usage_to_wire(&self.usage),
         };
-        Self::write(&AnthropicStreamEvent::MessageStart { message }, out);
+        self.framing.write(&AnthropicStreamEvent::MessageStart { message }, out);
     }
 
     fn close_block(&mut self, out: &mut Vec<u8>) {
         if let Some((_, index, _)) = self.open.take() {
-            Self::write(&AnthropicStreamEvent::ContentBlockStop { index }, out);
+            self.write(&AnthropicStreamEvent::ContentBlockStop { index }, out);
         }
     }
 
@@ -419,12 +406,12 @@ impl AnthropicStreamEncoder {
                 return index;
             }
         }
-        self.message_start("", "", out);
+        self.message_start(out);
         self.close_block(out);
         let index = self.next_index;
         self.next_index += 1;
         self.open = Some((block, index, kind));
-        Self::write(
+        self.write(
             &AnthropicStreamEvent::ContentBlockStart {
                 index,
                 content_block: start,
@@ -434,8 +421,8 @@ impl AnthropicStreamEncoder {
         index
     }
 
-    fn delta(index: u32, delta: AnthropicBlockDelta<'_>, out: &mut Vec<u8>) {
-        Self::write(&AnthropicStreamEvent::ContentBlockDelta { index, delta }, out);
+    fn delta(&mut self, index: u32, delta: AnthropicBlockDelta<'_>, out: &mut Vec<u8>) {
+        self.write(&AnthropicStreamEvent::ContentBlockDelta { index, delta }, out);
     }
 }
 
@@ -444,9 +431,9 @@ const THINKING_START: AnthropicBlockStart<'static> = AnthropicBlockStart::Thinki
     signature: "",
 };
 
-impl StreamEncode for AnthropicStreamEncoder {
+impl<F: AnthropicFraming> StreamEncode for AnthropicEventEncoder<F> {
     fn content_type(&self) -> &'static str {
-        "text/event-stream"
+        F::CONTENT_TYPE
     }
 
     fn encode(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
@@ -454,18 +441,24 @@ impl StreamEncode for AnthropicStreamEncoder {
             return;
         }
         match event {
-            StreamEvent::Start { id, model } => self.message_start(id, model, out),
+            StreamEvent::Start { id, model } => {
+                self.id.clone_from(id);
+                self.model.clone_from(model);
+                if !F::START_WAITS_FOR_CONTENT {
+                    self.message_start(out);
+                }
+            }
             StreamEvent::TextDelta { index, text } => {
                 let i = self.block(*index, BlockKind::Text, AnthropicBlockStart::Text { text: "" }, out);
-                Self::delta(i, AnthropicBlockDelta::TextDelta { text }, out);
+                self.delta(i, AnthropicBlockDelta::TextDelta { text }, out);
             }
             StreamEvent::ThinkingDelta { index, text } => {
                 let i = self.block(*index, BlockKind::Thinking, THINKING_START, out);
-                Self::delta(i, AnthropicBlockDelta::ThinkingDelta { thinking: text }, out);
+                self.delta(i, AnthropicBlockDelta::ThinkingDelta { thinking: text }, out);
             }
             StreamEvent::ThinkingSignature { index, signature } => {
                 let i = self.block(*index, BlockKind::Thinking, THINKING_START, out);
-                Self::delta(i, AnthropicBlockDelta::SignatureDelta { signature }, out);
+                self.delta(i, AnthropicBlockDelta::SignatureDelta { signature }, out);
             }
             StreamEvent::ToolCallStart { index, id, name } => {
                 // Always a new block, even for a repeated index.
@@ -478,7 +471,7 @@ impl StreamEncode for AnthropicStreamEncoder {
                 self.block(*index, BlockKind::Tool, start, out);
             }
             StreamEvent::ToolCallDelta { index, arguments } => match self.open {
-                Some((b, i, BlockKind::Tool)) if b == *index => Self::delta(
+                Some((b, i, BlockKind::Tool)) if b == *index => self.delta(
                     i,
                     AnthropicBlockDelta::InputJsonDelta {
                         partial_json: arguments,
@@ -499,6 +492,8 @@ impl StreamEncode for AnthropicStreamEncoder {
                 if self.finish.is_none() {
                     self.finish = Some((reason.clone(), stop_sequence.clone()));
                 }
+                // An answer without content still starts its message before it ends.
+                self.message_start(out);
                 self.close_block(out);
             }
             StreamEvent::Error { status, message } => self.error(*status, message, out),
@@ -510,7 +505,7 @@ impl StreamEncode for AnthropicStreamEncoder {
             return;
         }
         self.closed = true;
-        self.message_start("", "", out);
+        self.message_start(out);
         self.close_block(out);
         let (stop_reason, stop_sequence) = match &self.finish {
             Some((r, s)) => (stop_reason_from_finish(r), s.as_deref()),
@@ -522,8 +517,9 @@ impl StreamEncode for AnthropicStreamEncoder {
         };
         // The final usage, input included: message_start may have had none yet.
         let usage = usage_to_wire(&self.usage);
-        Self::write(&AnthropicStreamEvent::MessageDelta { delta, usage }, out);
-        Self::write(&AnthropicStreamEvent::MessageStop, out);
+        self.framing
+            .write(&AnthropicStreamEvent::MessageDelta { delta, usage }, out);
+        self.write(&AnthropicStreamEvent::MessageStop, out);
     }
 
     fn error(&mut self, status: u16, message: &str, out: &mut Vec<u8>) {
@@ -535,28 +531,24 @@ impl StreamEncode for AnthropicStreamEncoder {
             kind: error_type(status, FaultKind::from_status(status)),
             message,
         };
-        Self::write(&AnthropicStreamEvent::Error { error }, out);
+        self.write(&AnthropicStreamEvent::Error { error }, out);
     }
 }
 
 /// Fuzz entry: decodes `data` in a few splits, draining and ignoring errors; must never panic.
 pub fn fuzz_decode(data: &[u8]) {
-    let cuts = [0, data.len() / 3, data.len() / 2, data.len()];
-    let mut d = AnthropicStreamDecoder::new();
-    for w in cuts.windows(2) {
-        d.push(Bytes::copy_from_slice(&data[w[0]..w[1]]));
-        while let Ok(Some(_)) = d.next_event() {}
-    }
-    let _ = d.finish();
-    while let Ok(Some(_)) = d.next_event() {}
+    sse_stream::fuzz_decode(AnthropicStreamDecoder::new(), data)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::canonical::stream::events_from_response;
-    use crate::canonical::stream::testing::{collect, decode_every_split, encode_all, run, sample_response};
+    use crate::canonical::stream::testing::{self, collect, decode_every_split, encode_all, run, text_answer};
+    use crate::canonical::stream::StreamDecode;
     use crate::canonical::{ChatResponse, Part};
+    use crate::wire::sse::SseDecoder;
+    use bytes::Bytes;
     use StreamEvent::{
         BlockStop, Error, Finish, Start, TextDelta, ThinkingDelta, ThinkingSignature, ToolCallDelta, ToolCallStart,
     };
@@ -779,13 +771,6 @@ mod tests {
 
     #[test]
     fn random_bytes_never_panic() {
-        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
         let alphabet: &[&[u8]] = &[
             b"event: ",
             b"data: ",
@@ -803,39 +788,19 @@ mod tests {
             b"}",
             b"\xff",
         ];
-        for round in 0..3000 {
-            let mut data = Vec::new();
-            for _ in 0..(next() % 40) {
-                if round % 2 == 0 {
-                    data.extend_from_slice(alphabet[(next() % alphabet.len() as u64) as usize]);
-                } else {
-                    data.push(next() as u8);
-                }
-            }
-            fuzz_decode(&data);
-        }
+        testing::token_noise(0x2545_F491_4F6C_DD1D, alphabet, fuzz_decode);
         fuzz_decode(PROTOCOLS);
         fuzz_decode(THINKING);
     }
 
     fn answers() -> Vec<ChatResponse> {
-        let tools = sample_response();
-        let mut text_only = sample_response();
-        text_only.content.retain(|p| matches!(p, Part::Text { .. }));
-        text_only.finish = FinishReason::Stop;
-        text_only.usage = Usage {
+        testing::answers(text_answer(Usage {
             input: 2112,
             output: 20,
             cache_read: 2000,
             cache_write: 100,
             reasoning: 0,
-        };
-        let mut stop_seq = text_only.clone();
-        stop_seq.finish = FinishReason::StopSequence;
-        stop_seq.stop_sequence = Some("END".into());
-        let mut length = text_only.clone();
-        length.finish = FinishReason::Length;
-        vec![tools, text_only, stop_seq, length]
+        }))
     }
 
     #[test]

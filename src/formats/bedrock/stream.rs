@@ -3,7 +3,8 @@
 //! Provider: `ConverseStreamDecoder` turns an upstream's ConverseStream body into canonical
 //! events. Integration: `ConverseStreamEncoder` answers a ConverseStream client,
 //! `InvokeStreamEncoder` an InvokeModelWithResponseStream client of a Claude model (Anthropic
-//! Messages stream events, base64 in `chunk` frames). Framing and CRCs are `wire::eventstream`'s.
+//! Messages stream events from the Anthropic stream encoder, base64 in `chunk` frames). Framing
+//! and CRCs are `wire::eventstream`'s.
 //!
 //! Rules kept: unions hold exactly one member (serde enums, never `"start":{}`); only tool-use
 //! blocks get a `contentBlockStart`; output block indices are contiguous from 0 with one block
@@ -22,8 +23,8 @@ use super::{finish_from_bedrock, finish_to_bedrock, get, stop_sequence_fields, s
 use super::{usage_from_bedrock, usage_to_bedrock};
 use crate::canonical::stream::{StreamDecode, StreamEncode, StreamError, StreamEvent};
 use crate::canonical::{ChatRequest, FinishReason, Usage};
-use crate::formats::anthropic;
-use crate::formats::anthropic::types::AnthropicUsage;
+use crate::formats::anthropic::stream::{AnthropicEventEncoder, AnthropicFraming};
+use crate::formats::anthropic::types::{AnthropicStreamEvent, AnthropicUsage};
 use crate::wire::eventstream::{encode_event, encode_exception, EventStreamDecoder, Message};
 use bytes::Bytes;
 use serde::Serialize;
@@ -586,103 +587,48 @@ impl StreamEncode for ConverseStreamEncoder {
 // ---------------------------------------------------------------------------------------------
 // Integration: InvokeModelWithResponseStream encoder (Claude models).
 
-/// Anthropic Messages stream events (PROTOCOLS 3.4) as Bedrock carries them for Claude models:
-/// the SSE `data` JSON without the SSE framing.
-// NOTE: a small copy of what the Anthropic SSE encoder writes; `anthropic_event_json` is the
-// single place to swap for that encoder's JSON once both exist.
+/// `message_start` as Bedrock writes it for Claude models: `model` before `content` (the
+/// Messages API has them the other way round).
 #[derive(Serialize, Debug)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum AnthropicEvent<'a> {
-    MessageStart {
-        message: AnthropicMessageStart<'a>,
-    },
-    ContentBlockStart {
-        index: u32,
-        content_block: AnthropicBlockStart<'a>,
-    },
-    ContentBlockDelta {
-        index: u32,
-        delta: AnthropicDelta<'a>,
-    },
-    ContentBlockStop {
-        index: u32,
-    },
-    MessageDelta {
-        delta: AnthropicMessageDelta<'a>,
-        usage: AnthropicUsage,
-    },
-    /// Bedrock adds its invocation metrics to the last event.
-    MessageStop {
-        #[serde(rename = "amazon-bedrock-invocationMetrics")]
-        invocation_metrics: InvocationMetrics,
-    },
-}
-
-#[derive(Serialize, Debug)]
-pub struct AnthropicMessageStart<'a> {
-    pub id: &'a str,
+struct InvokeMessageStart<'a> {
     #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub role: &'static str,
-    pub model: &'a str,
-    pub content: [(); 0],
-    pub stop_reason: Option<&'a str>,
-    pub stop_sequence: Option<&'a str>,
-    pub usage: AnthropicUsage,
+    kind: &'static str,
+    message: InvokeMessage<'a>,
 }
 
 #[derive(Serialize, Debug)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum AnthropicBlockStart<'a> {
-    Text {
-        text: &'a str,
-    },
-    Thinking {
-        thinking: &'a str,
-    },
-    ToolUse {
-        id: &'a str,
-        name: &'a str,
-        input: EmptyObject,
-    },
+struct InvokeMessage<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    role: &'static str,
+    model: &'a str,
+    content: [(); 0],
+    stop_reason: Option<&'a str>,
+    stop_sequence: Option<&'a str>,
+    usage: AnthropicUsage,
 }
 
-/// `{}`.
+/// `message_stop` with the invocation metrics Bedrock adds to the last event.
 #[derive(Serialize, Debug)]
-pub struct EmptyObject {}
-
-#[derive(Serialize, Debug)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum AnthropicDelta<'a> {
-    TextDelta { text: &'a str },
-    ThinkingDelta { thinking: &'a str },
-    SignatureDelta { signature: &'a str },
-    InputJsonDelta { partial_json: &'a str },
-}
-
-#[derive(Serialize, Debug)]
-pub struct AnthropicMessageDelta<'a> {
-    pub stop_reason: &'a str,
-    pub stop_sequence: Option<&'a str>,
+struct InvokeMessageStop {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(rename = "amazon-bedrock-invocationMetrics")]
+    invocation_metrics: InvocationMetrics,
 }
 
 /// `amazon-bedrock-invocationMetrics` (PROTOCOLS 5.5).
 #[derive(Serialize, Debug)]
-pub struct InvocationMetrics {
+struct InvocationMetrics {
     #[serde(rename = "inputTokenCount")]
-    pub input_token_count: u64,
+    input_token_count: u64,
     #[serde(rename = "outputTokenCount")]
-    pub output_token_count: u64,
+    output_token_count: u64,
     #[serde(rename = "invocationLatency")]
-    pub invocation_latency: u64,
+    invocation_latency: u64,
     #[serde(rename = "firstByteLatency")]
-    pub first_byte_latency: u64,
-}
-
-/// Appends one Anthropic stream event's compact JSON to `out`.
-pub fn anthropic_event_json(event: &AnthropicEvent<'_>, out: &mut Vec<u8>) {
-    // Serializing these borrowed structs into a Vec cannot fail.
-    let _ = sonic_rs::to_writer(&mut *out, event);
+    first_byte_latency: u64,
 }
 
 /// Appends standard base64 (with padding) of `data` to `out`.
@@ -700,107 +646,95 @@ fn base64_into(out: &mut Vec<u8>, data: &[u8]) {
     }
 }
 
-/// Canonical events -> an InvokeModelWithResponseStream body for a Claude model: each Anthropic
-/// stream event in a `chunk` frame `{"bytes":"<base64 of the event JSON>"}`. `message_start`
-/// waits for the first content (so it can carry the input usage an upstream reports right after
-/// its start); `message_delta` and `message_stop` (with `amazon-bedrock-invocationMetrics`) are
-/// written in `finish`, since usage may follow `Finish`.
-pub struct InvokeStreamEncoder {
-    id: String,
-    model: String,
-    started: bool,
-    blocks: Blocks,
-    finish: Option<(FinishReason, Option<String>)>,
-    usage: Usage,
-    ended: bool,
+/// The InvokeModelWithResponseStream framing of Anthropic stream events (PROTOCOLS 5.5): each
+/// event's JSON, base64, in a `chunk` frame `{"bytes":"..."}`. `message_start` waits for the
+/// first content, and `message_stop` carries the invocation metrics of the final usage.
+pub struct InvokeChunks {
+    /// The usage of the last `message_delta` (written just before `message_stop`).
+    usage: AnthropicUsage,
     /// Reused buffers: the event JSON and the frame payload around its base64.
     json: Vec<u8>,
     payload: Vec<u8>,
 }
 
-impl InvokeStreamEncoder {
-    pub fn new(_req: &ChatRequest) -> Self {
-        Self {
-            id: String::new(),
-            model: String::new(),
-            started: false,
-            blocks: Blocks::default(),
-            finish: None,
-            usage: Usage::default(),
-            ended: false,
+impl Default for InvokeChunks {
+    fn default() -> Self {
+        InvokeChunks {
+            usage: AnthropicUsage::default(),
             json: Vec::with_capacity(256),
             payload: Vec::with_capacity(384),
         }
     }
+}
 
-    fn chunk(json: &mut Vec<u8>, payload: &mut Vec<u8>, event: &AnthropicEvent<'_>, out: &mut Vec<u8>) {
-        json.clear();
-        anthropic_event_json(event, json);
-        payload.clear();
-        payload.extend_from_slice(br#"{"bytes":""#);
-        base64_into(payload, json);
-        payload.extend_from_slice(br#""}"#);
-        // NOTE: fails only above the 24 MiB payload cap (see `event_frame`).
-        let _ = encode_event(out, "chunk", "application/json", payload);
-    }
+impl AnthropicFraming for InvokeChunks {
+    const CONTENT_TYPE: &'static str = EVENT_STREAM_CONTENT_TYPE;
+    const START_WAITS_FOR_CONTENT: bool = true;
 
-    fn emit(&mut self, event: &AnthropicEvent<'_>, out: &mut Vec<u8>) {
-        Self::chunk(&mut self.json, &mut self.payload, event, out);
-    }
-
-    fn start(&mut self, out: &mut Vec<u8>) {
-        if self.started {
-            return;
-        }
-        self.started = true;
-        let event = AnthropicEvent::MessageStart {
-            message: AnthropicMessageStart {
-                id: &self.id,
-                kind: "message",
-                role: "assistant",
-                model: &self.model,
-                content: [],
-                stop_reason: None,
-                stop_sequence: None,
-                usage: anthropic::response::usage_to_wire(&self.usage),
-            },
-        };
-        Self::chunk(&mut self.json, &mut self.payload, &event, out);
-    }
-
-    fn stop_block(&mut self, index: u32, out: &mut Vec<u8>) {
-        self.emit(&AnthropicEvent::ContentBlockStop { index }, out);
-    }
-
-    fn delta(&mut self, d: u32, kind: Kind, delta: AnthropicDelta<'_>, out: &mut Vec<u8>) {
-        self.start(out);
-        let index = match self.blocks.place(d, kind) {
-            Slot::In(at) => at,
-            Slot::New { close, at } => {
-                if let Some(c) = close {
-                    self.stop_block(c, out);
-                }
-                let content_block = match kind {
-                    Kind::Text => AnthropicBlockStart::Text { text: "" },
-                    Kind::Thinking => AnthropicBlockStart::Thinking { thinking: "" },
-                    // Arguments without a ToolCallStart: the id and name were never given.
-                    Kind::Tool => AnthropicBlockStart::ToolUse {
-                        id: "",
-                        name: "",
-                        input: EmptyObject {},
+    fn write(&mut self, event: &AnthropicStreamEvent<'_>, out: &mut Vec<u8>) {
+        self.json.clear();
+        // Serializing these borrowed structs into a Vec cannot fail.
+        let _ = match event {
+            AnthropicStreamEvent::MessageStart { message: m } => {
+                let message = InvokeMessage {
+                    id: m.id,
+                    kind: m.kind,
+                    role: m.role,
+                    model: m.model,
+                    content: [],
+                    stop_reason: m.stop_reason,
+                    stop_sequence: m.stop_sequence,
+                    usage: m.usage,
+                };
+                let start = InvokeMessageStart {
+                    kind: "message_start",
+                    message,
+                };
+                sonic_rs::to_writer(&mut self.json, &start)
+            }
+            AnthropicStreamEvent::MessageStop => {
+                let stop = InvokeMessageStop {
+                    kind: "message_stop",
+                    invocation_metrics: InvocationMetrics {
+                        input_token_count: self.usage.input_tokens,
+                        output_token_count: self.usage.output_tokens,
+                        // NOTE: 0: the gateway does not time the model (as Converse `latencyMs`).
+                        invocation_latency: 0,
+                        first_byte_latency: 0,
                     },
                 };
-                self.emit(
-                    &AnthropicEvent::ContentBlockStart {
-                        index: at,
-                        content_block,
-                    },
-                    out,
-                );
-                at
+                sonic_rs::to_writer(&mut self.json, &stop)
             }
+            AnthropicStreamEvent::MessageDelta { usage, .. } => {
+                self.usage = *usage;
+                sonic_rs::to_writer(&mut self.json, event)
+            }
+            _ => sonic_rs::to_writer(&mut self.json, event),
         };
-        self.emit(&AnthropicEvent::ContentBlockDelta { index, delta }, out);
+        self.payload.clear();
+        self.payload.extend_from_slice(br#"{"bytes":""#);
+        base64_into(&mut self.payload, &self.json);
+        self.payload.extend_from_slice(br#""}"#);
+        // NOTE: fails only above the 24 MiB payload cap (see `event_frame`).
+        let _ = encode_event(out, "chunk", "application/json", &self.payload);
+    }
+}
+
+/// Canonical events -> an InvokeModelWithResponseStream body for a Claude model: the Anthropic
+/// stream encoder's events in `chunk` frames; a mid-stream error is a modeled exception frame
+/// instead of Anthropic's `error` event, and nothing follows it.
+pub struct InvokeStreamEncoder {
+    messages: AnthropicEventEncoder<InvokeChunks>,
+    /// Nothing more may be written (after `finish` or an error).
+    ended: bool,
+}
+
+impl InvokeStreamEncoder {
+    pub fn new(req: &ChatRequest) -> Self {
+        Self {
+            messages: AnthropicEventEncoder::new(req),
+            ended: false,
+        }
     }
 }
 
@@ -810,104 +744,18 @@ impl StreamEncode for InvokeStreamEncoder {
     }
 
     fn encode(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
-        if self.ended || (self.finish.is_some() && !matches!(event, StreamEvent::Usage(_) | StreamEvent::Error { .. }))
-        {
-            return;
-        }
         match event {
-            StreamEvent::Start { id, model } => {
-                self.id.clone_from(id);
-                self.model.clone_from(model);
-            }
-            StreamEvent::TextDelta { index, text } => {
-                self.delta(*index, Kind::Text, AnthropicDelta::TextDelta { text }, out)
-            }
-            StreamEvent::ThinkingDelta { index, text } => self.delta(
-                *index,
-                Kind::Thinking,
-                AnthropicDelta::ThinkingDelta { thinking: text },
-                out,
-            ),
-            StreamEvent::ThinkingSignature { index, signature } => self.delta(
-                *index,
-                Kind::Thinking,
-                AnthropicDelta::SignatureDelta { signature },
-                out,
-            ),
-            StreamEvent::ToolCallStart { index, id, name } => {
-                self.start(out);
-                if let Some(c) = self.blocks.close() {
-                    self.stop_block(c, out);
-                }
-                let event = AnthropicEvent::ContentBlockStart {
-                    index: self.blocks.open(*index),
-                    content_block: AnthropicBlockStart::ToolUse {
-                        id,
-                        name,
-                        input: EmptyObject {},
-                    },
-                };
-                self.emit(&event, out);
-            }
-            StreamEvent::ToolCallDelta { index, arguments } => self.delta(
-                *index,
-                Kind::Tool,
-                AnthropicDelta::InputJsonDelta {
-                    partial_json: arguments,
-                },
-                out,
-            ),
-            StreamEvent::BlockStop { index } => {
-                if self.blocks.current(*index).is_some() {
-                    if let Some(c) = self.blocks.close() {
-                        self.stop_block(c, out);
-                    }
-                }
-            }
-            StreamEvent::Usage(u) => self.usage = *u,
-            StreamEvent::Finish { reason, stop_sequence } => {
-                self.start(out);
-                if let Some(c) = self.blocks.close() {
-                    self.stop_block(c, out);
-                }
-                self.finish = Some((reason.clone(), stop_sequence.clone()));
-            }
             StreamEvent::Error { status, message } => self.error(*status, message, out),
+            _ if !self.ended => self.messages.encode(event, out),
+            _ => {}
         }
     }
 
     fn finish(&mut self, out: &mut Vec<u8>) {
-        if self.ended {
-            return;
+        if !self.ended {
+            self.ended = true;
+            self.messages.finish(out);
         }
-        self.start(out);
-        if let Some(c) = self.blocks.close() {
-            self.stop_block(c, out);
-        }
-        self.ended = true;
-        let usage = anthropic::response::usage_to_wire(&self.usage);
-        let (reason, stop_sequence) = match &self.finish {
-            Some((r, s)) => (anthropic::stop_reason_from_finish(r), s.as_deref()),
-            None => ("end_turn", None),
-        };
-        let delta = AnthropicEvent::MessageDelta {
-            delta: AnthropicMessageDelta {
-                stop_reason: reason,
-                stop_sequence,
-            },
-            usage,
-        };
-        Self::chunk(&mut self.json, &mut self.payload, &delta, out);
-        let stop = AnthropicEvent::MessageStop {
-            invocation_metrics: InvocationMetrics {
-                input_token_count: usage.input_tokens,
-                output_token_count: usage.output_tokens,
-                // NOTE: 0: the gateway does not time the model (as Converse `latencyMs`).
-                invocation_latency: 0,
-                first_byte_latency: 0,
-            },
-        };
-        self.emit(&stop, out);
     }
 
     fn error(&mut self, status: u16, message: &str, out: &mut Vec<u8>) {
@@ -923,8 +771,9 @@ impl StreamEncode for InvokeStreamEncoder {
 mod tests {
     use super::*;
     use crate::canonical::stream::events_from_response;
-    use crate::canonical::stream::testing::{collect, decode_every_split, encode_all, run, sample_response};
+    use crate::canonical::stream::testing::{collect, decode_every_split, encode_all, run, sample_response, xorshift};
     use crate::canonical::{ChatResponse, Part};
+    use crate::formats::anthropic;
     use crate::wire::eventstream::encode_error;
     use sonic_rs::{JsonContainerTrait, Value};
     use StreamEvent::{
@@ -1403,13 +1252,6 @@ mod tests {
             count += 1;
         }
         assert_eq!(count, 16);
-    }
-
-    fn xorshift(s: &mut u64) -> u64 {
-        *s ^= *s << 13;
-        *s ^= *s >> 7;
-        *s ^= *s << 17;
-        *s
     }
 
     #[test]

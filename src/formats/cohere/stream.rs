@@ -19,10 +19,11 @@
 
 use super::response::{finish_from_cohere, finish_to_cohere, usage_from_cohere, usage_to_cohere};
 use super::types::{CohereStreamEventIn, CohereStreamMessageIn};
-use crate::canonical::stream::{StreamDecode, StreamEncode, StreamError, StreamEvent};
+use crate::canonical::stream::{StreamEncode, StreamError, StreamEvent};
 use crate::canonical::{ChatRequest, FinishReason, Json, Usage};
-use crate::wire::sse::{encode_event, SseDecoder, SseEvent};
-use bytes::Bytes;
+use crate::formats::sse_stream::{self, SseEventDecoder, SseStreamDecoder};
+use crate::formats::text_or_json;
+use crate::wire::sse::{encode_event, SseEvent};
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 use std::collections::VecDeque;
 
@@ -39,11 +40,9 @@ const ERROR_STATUS: u16 = 500;
 
 // ---- decoder (provider) ------------------------------------------------------------------------
 
-/// Cohere SSE bytes from an upstream -> canonical events.
+/// Cohere's rules for one SSE event (the driver is `SseStreamDecoder`).
 #[derive(Default)]
-pub struct CohereStreamDecoder {
-    sse: SseDecoder,
-    queue: VecDeque<StreamEvent>,
+pub struct CohereEventDecoder {
     started: bool,
     next_index: u32,
     /// Open blocks: (slot, Cohere index, canonical index), in opening order.
@@ -52,28 +51,10 @@ pub struct CohereStreamDecoder {
     done: bool,
     /// `message-end` was decoded: the stream is complete.
     complete: bool,
-    failed: Option<StreamError>,
-    ended: bool,
-    /// The body ended inside an event.
-    cut: bool,
 }
 
-impl CohereStreamDecoder {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn on_event(&mut self, ev: &SseEvent) -> Result<(), StreamError> {
-        let mark = self.queue.len();
-        let res = self.decode_event(&ev.data);
-        if let Err(e) = &res {
-            self.queue.truncate(mark);
-            self.failed = Some(e.clone());
-        }
-        res
-    }
-
-    fn decode_event(&mut self, data: &[u8]) -> Result<(), StreamError> {
+impl CohereEventDecoder {
+    fn decode_event(&mut self, data: &[u8], out: &mut VecDeque<StreamEvent>) -> Result<(), StreamError> {
         let data = data.trim_ascii();
         if data.is_empty() || self.done {
             // The SDK skips events without data; nothing counts after the end marker.
@@ -89,35 +70,35 @@ impl CohereStreamDecoder {
         let index = ev.index.unwrap_or(0);
         let message = ev.delta.as_ref().and_then(|d| d.message.as_ref());
         match ev.kind.as_deref().unwrap_or_default() {
-            "message-start" => self.start(ev.id.as_deref().unwrap_or_default()),
+            "message-start" => self.start(ev.id.as_deref().unwrap_or_default(), out),
             "content-start" => {
-                self.start("");
-                self.close_slot(Slot::Plan, 0);
-                self.close_slot(Slot::Content, index);
+                self.start("", out);
+                self.close_slot(Slot::Plan, 0, out);
+                self.close_slot(Slot::Content, index, out);
                 let at = self.open_block(Slot::Content, index);
-                self.content_delta(at, message);
+                self.content_delta(at, message, out);
             }
             "content-delta" => {
-                self.start("");
+                self.start("", out);
                 let at = self.block(Slot::Content, index);
-                self.content_delta(at, message);
+                self.content_delta(at, message, out);
             }
-            "content-end" => self.close_slot(Slot::Content, index),
+            "content-end" => self.close_slot(Slot::Content, index, out),
             "tool-plan-delta" => {
-                self.start("");
+                self.start("", out);
                 let text = message.and_then(|m| m.tool_plan.as_deref()).unwrap_or_default();
                 let at = self.block(Slot::Plan, 0);
                 if !text.is_empty() {
-                    self.queue.push_back(StreamEvent::TextDelta {
+                    out.push_back(StreamEvent::TextDelta {
                         index: at,
                         text: text.to_string(),
                     });
                 }
             }
             "tool-call-start" => {
-                self.start("");
-                self.close_slot(Slot::Plan, 0);
-                self.close_slot(Slot::Tool, index);
+                self.start("", out);
+                self.close_slot(Slot::Plan, 0, out);
+                self.close_slot(Slot::Tool, index, out);
                 let call = tool_call(message);
                 let id = call.and_then(|c| c.get("id")).and_then(|v| v.as_str());
                 let name = call
@@ -130,40 +111,39 @@ impl CohereStreamDecoder {
                     ));
                 };
                 let at = self.open_block(Slot::Tool, index);
-                self.queue.push_back(StreamEvent::ToolCallStart {
+                out.push_back(StreamEvent::ToolCallStart {
                     index: at,
                     id: id.to_string(),
                     name: name.to_string(),
                 });
-                self.arguments(at, message);
+                self.arguments(at, message, out);
             }
             "tool-call-delta" => {
                 // A fragment of a call that never started has nowhere to go.
                 if let Some(at) = self.find(Slot::Tool, index) {
-                    self.arguments(at, message);
+                    self.arguments(at, message, out);
                 }
             }
-            "tool-call-end" => self.close_slot(Slot::Tool, index),
+            "tool-call-end" => self.close_slot(Slot::Tool, index, out),
             "message-end" => {
-                self.start("");
-                self.close_all();
+                self.start("", out);
+                self.close_all(out);
                 let delta = ev.delta.unwrap_or_default();
                 if let Some(u) = delta.usage {
-                    self.queue.push_back(StreamEvent::Usage(usage_from_cohere(u)));
+                    out.push_back(StreamEvent::Usage(usage_from_cohere(u)));
                 }
                 match delta.finish_reason.as_deref() {
                     Some("ERROR") => {
-                        let message = match &delta.error {
-                            Some(e) if e.is_str() => e.as_str().unwrap_or_default().to_string(),
-                            Some(e) if !e.is_null() => sonic_rs::to_string(e).unwrap_or_default(),
-                            _ => "the upstream ended the stream with finish_reason ERROR".to_string(),
-                        };
-                        self.queue.push_back(StreamEvent::Error {
+                        let message =
+                            delta.error.as_ref().and_then(text_or_json).unwrap_or_else(|| {
+                                "the upstream ended the stream with finish_reason ERROR".to_string()
+                            });
+                        out.push_back(StreamEvent::Error {
                             status: ERROR_STATUS,
                             message,
                         });
                     }
-                    reason => self.queue.push_back(StreamEvent::Finish {
+                    reason => out.push_back(StreamEvent::Finish {
                         reason: reason.map_or(FinishReason::Stop, finish_from_cohere),
                         stop_sequence: None,
                     }),
@@ -178,47 +158,45 @@ impl CohereStreamDecoder {
     }
 
     /// The text or thinking of a content event, appended to block `at`.
-    fn content_delta(&mut self, at: u32, message: Option<&CohereStreamMessageIn>) {
+    fn content_delta(&mut self, at: u32, message: Option<&CohereStreamMessageIn>, out: &mut VecDeque<StreamEvent>) {
         let Some(item) = message.and_then(|m| m.content.as_ref()) else {
             return;
         };
         let text = |k: &str| item.get(k).and_then(|v| v.as_str()).filter(|t| !t.is_empty());
         if let Some(t) = text("thinking") {
-            self.queue.push_back(StreamEvent::ThinkingDelta {
+            out.push_back(StreamEvent::ThinkingDelta {
                 index: at,
                 text: t.to_string(),
             });
         } else if let Some(t) = text("text") {
-            self.queue.push_back(StreamEvent::TextDelta {
+            out.push_back(StreamEvent::TextDelta {
                 index: at,
                 text: t.to_string(),
             });
         }
     }
 
-    fn arguments(&mut self, at: u32, message: Option<&CohereStreamMessageIn>) {
+    fn arguments(&mut self, at: u32, message: Option<&CohereStreamMessageIn>, out: &mut VecDeque<StreamEvent>) {
         let args = tool_call(message)
             .and_then(|c| c.get("function"))
             .and_then(|f| f.get("arguments"));
-        let text = match args {
-            Some(a) if a.is_str() => a.as_str().unwrap_or_default().to_string(),
-            // An object instead of JSON text: tolerated, as by the unary decoder.
-            Some(a) if !a.is_null() => sonic_rs::to_string(a).unwrap_or_default(),
-            _ => return,
+        // An object instead of JSON text: tolerated, as by the unary decoder.
+        let Some(text) = args.and_then(text_or_json) else {
+            return;
         };
         if !text.is_empty() {
-            self.queue.push_back(StreamEvent::ToolCallDelta {
+            out.push_back(StreamEvent::ToolCallDelta {
                 index: at,
                 arguments: text,
             });
         }
     }
 
-    fn start(&mut self, id: &str) {
+    fn start(&mut self, id: &str, out: &mut VecDeque<StreamEvent>) {
         if !self.started {
             self.started = true;
             // Cohere does not echo the model; the gateway fills it in.
-            self.queue.push_back(StreamEvent::Start {
+            out.push_back(StreamEvent::Start {
                 id: id.to_string(),
                 model: String::new(),
             });
@@ -247,16 +225,16 @@ impl CohereStreamDecoder {
         }
     }
 
-    fn close_slot(&mut self, slot: Slot, index: u32) {
+    fn close_slot(&mut self, slot: Slot, index: u32, out: &mut VecDeque<StreamEvent>) {
         if let Some(pos) = self.open.iter().position(|(s, i, _)| *s == slot && *i == index) {
             let (_, _, at) = self.open.remove(pos);
-            self.queue.push_back(StreamEvent::BlockStop { index: at });
+            out.push_back(StreamEvent::BlockStop { index: at });
         }
     }
 
-    fn close_all(&mut self) {
+    fn close_all(&mut self, out: &mut VecDeque<StreamEvent>) {
         for (_, _, at) in self.open.drain(..) {
-            self.queue.push_back(StreamEvent::BlockStop { index: at });
+            out.push_back(StreamEvent::BlockStop { index: at });
         }
     }
 }
@@ -270,86 +248,32 @@ fn tool_call(message: Option<&CohereStreamMessageIn>) -> Option<&Json> {
     }
 }
 
-impl StreamDecode for CohereStreamDecoder {
-    fn push(&mut self, chunk: Bytes) {
-        if self.failed.is_none() && !self.ended {
-            self.sse.push(chunk);
-        }
+impl SseEventDecoder for CohereEventDecoder {
+    fn decode(&mut self, event: &SseEvent, out: &mut VecDeque<StreamEvent>) -> Result<(), StreamError> {
+        self.decode_event(&event.data, out)
     }
 
-    fn next_event(&mut self) -> Result<Option<StreamEvent>, StreamError> {
-        loop {
-            if let Some(e) = self.queue.pop_front() {
-                return Ok(Some(e));
-            }
-            if let Some(e) = &self.failed {
-                return Err(e.clone());
-            }
-            if self.ended {
-                return Ok(None);
-            }
-            match self.sse.next_event() {
-                Ok(Some(ev)) => self.on_event(&ev)?,
-                Ok(None) => return Ok(None),
-                Err(e) => {
-                    let e = StreamError::Malformed(e.to_string());
-                    self.failed = Some(e.clone());
-                    return Err(e);
-                }
-            }
-        }
-    }
-
-    fn finish(&mut self) -> Result<(), StreamError> {
-        if !self.ended && self.failed.is_none() {
-            self.ended = true;
-            loop {
-                match self.sse.next_event() {
-                    Ok(Some(ev)) => self.on_event(&ev)?,
-                    Ok(None) => break,
-                    Err(e) => {
-                        let e = StreamError::Malformed(e.to_string());
-                        self.failed = Some(e.clone());
-                        return Err(e);
-                    }
-                }
-            }
-            // A last event without its blank line: the SDK drops it, but its content is real.
-            // One that does not decode was cut off.
-            if let Ok(Some(ev)) = self.sse.finish() {
-                let mark = self.queue.len();
-                if self.decode_event(&ev.data).is_err() {
-                    self.queue.truncate(mark);
-                    self.cut = true;
-                }
-            }
-            self.close_all();
-        }
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        if self.complete && !self.cut {
-            Ok(())
-        } else {
-            Err(StreamError::Truncated)
-        }
+    // A last event without its blank line is decoded by the driver: the SDK drops it, but its
+    // content is real.
+    fn end(&mut self, out: &mut VecDeque<StreamEvent>) {
+        self.close_all(out);
     }
 
     fn done(&self) -> bool {
         self.done
     }
+
+    fn complete(&self) -> bool {
+        self.complete
+    }
 }
+
+/// Cohere SSE bytes from an upstream -> canonical events.
+pub type CohereStreamDecoder = SseStreamDecoder<CohereEventDecoder>;
 
 /// Fuzz entry: decodes `data` in a few splits and drains it, ignoring errors. Must never panic.
 pub fn fuzz_decode(data: &[u8]) {
-    let cuts = [0, data.len() / 3, data.len() / 2, data.len()];
-    let mut d = CohereStreamDecoder::new();
-    for w in cuts.windows(2) {
-        d.push(Bytes::copy_from_slice(&data[w[0]..w[1]]));
-        while let Ok(Some(_)) = d.next_event() {}
-    }
-    let _ = d.finish();
-    while let Ok(Some(_)) = d.next_event() {}
+    sse_stream::fuzz_decode(CohereStreamDecoder::new(), data)
 }
 
 // ---- encoder (integration) ---------------------------------------------------------------------
@@ -586,9 +510,13 @@ impl StreamEncode for CohereStreamEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::canonical::stream::testing::{collect, decode_every_split, encode_all, run, sample_response};
+    use crate::canonical::stream::testing::{
+        answers, byte_noise, collect, decode_every_split, encode_all, run, text_answer,
+    };
+    use crate::canonical::stream::StreamDecode;
     use crate::canonical::stream::{events_from_response, StreamEvent as E};
     use crate::canonical::{ChatResponse, Part};
+    use bytes::Bytes;
 
     const TEXT: &[u8] = include_bytes!("fixtures/stream_text.txt");
     const TOOLS: &[u8] = include_bytes!("fixtures/stream_tools.txt");
@@ -723,29 +651,18 @@ mod tests {
 
     #[test]
     fn round_trips_through_encoder_and_decoder() {
-        let sample = sample_response();
-        round_trip(&sample);
         let text_only = ChatResponse {
             content: vec![Part::text("Bonjour \"le\"\n monde\u{2028}")],
-            finish: FinishReason::Stop,
-            usage: Usage {
+            ..text_answer(Usage {
                 input: 3,
                 output: 9,
                 cache_read: 2,
                 ..Usage::default()
-            },
-            ..sample.clone()
+            })
         };
-        round_trip(&text_only);
-        round_trip(&ChatResponse {
-            finish: FinishReason::StopSequence,
-            stop_sequence: Some("END".into()),
-            ..text_only.clone()
-        });
-        round_trip(&ChatResponse {
-            finish: FinishReason::Length,
-            ..text_only
-        });
+        for resp in answers(text_only) {
+            round_trip(&resp);
+        }
     }
 
     #[test]
@@ -984,38 +901,9 @@ mod tests {
         }
     }
 
-    fn xorshift(state: &mut u64) -> u64 {
-        *state ^= *state << 13;
-        *state ^= *state >> 7;
-        *state ^= *state << 17;
-        *state
-    }
-
     #[test]
     fn decoder_never_panics_on_random_bytes() {
-        let mut s = 0x2545_F491_4F6C_DD1Du64;
         let alphabet = b"event: data: {}[]\":,\n\r type index delta message content text tool_calls message-end 01";
-        for round in 0..4000 {
-            let len = (xorshift(&mut s) % 200) as usize;
-            let data: Vec<u8> = (0..len)
-                .map(|_| {
-                    let r = xorshift(&mut s);
-                    if round % 2 == 0 {
-                        r as u8
-                    } else {
-                        alphabet[(r % alphabet.len() as u64) as usize]
-                    }
-                })
-                .collect();
-            fuzz_decode(&data);
-        }
-        for round in 0..2000 {
-            let mut data = TOOLS.to_vec();
-            for _ in 0..1 + round % 4 {
-                let at = (xorshift(&mut s) as usize) % data.len();
-                data[at] = xorshift(&mut s) as u8;
-            }
-            fuzz_decode(&data);
-        }
+        byte_noise(0x2545_F491_4F6C_DD1D, alphabet, TOOLS, fuzz_decode);
     }
 }

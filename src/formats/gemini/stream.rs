@@ -30,21 +30,18 @@
 use super::error::{decode_error, status_name};
 use super::response::{finish_from_gemini, finish_to_gemini, is_synthesized, usage_from_gemini, write_usage_metadata};
 use super::{decode_part, encode_part, field, str_field, write, CallIds};
-use crate::canonical::stream::{StreamDecode, StreamEncode, StreamError, StreamEvent};
+use crate::canonical::stream::{StreamEncode, StreamError, StreamEvent};
 use crate::canonical::{ChatRequest, FaultKind, FinishReason, Json, JsonPath, Part, Usage};
-use crate::wire::sse::{encode_event_crlf, escape_js_line_separators, SseDecoder, SseEvent};
-use bytes::Bytes;
+use crate::formats::sse_stream::{self, SseEventDecoder, SseStreamDecoder};
+use crate::wire::sse::{encode_event_crlf, escape_js_line_separators, SseEvent};
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 use std::collections::VecDeque;
 
 // ---- decoder (provider) ------------------------------------------------------------------------
 
-/// Gemini SSE bytes from an upstream -> canonical events.
+/// Gemini's rules for one SSE event (the driver is `SseStreamDecoder`).
 #[derive(Default)]
-pub struct GeminiStreamDecoder {
-    sse: SseDecoder,
-    /// Events decoded from the last chunk and not yet returned.
-    queue: VecDeque<StreamEvent>,
+pub struct GeminiEventDecoder {
     started: bool,
     ids: CallIds,
     next_index: u32,
@@ -56,31 +53,10 @@ pub struct GeminiStreamDecoder {
     /// An error chunk was decoded (the stream ended, reported as `Error`).
     errored: bool,
     last_usage: Option<Usage>,
-    failed: Option<StreamError>,
-    /// `finish` ran.
-    ended: bool,
-    /// The body ended inside an event.
-    cut: bool,
 }
 
-impl GeminiStreamDecoder {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Decodes one SSE event into `queue`; on error the events of this chunk are discarded and
-    /// the decoder stays failed.
-    fn on_event(&mut self, ev: &SseEvent) -> Result<(), StreamError> {
-        let mark = self.queue.len();
-        let res = self.decode_chunk(&ev.data);
-        if let Err(e) = &res {
-            self.queue.truncate(mark);
-            self.failed = Some(e.clone());
-        }
-        res
-    }
-
-    fn decode_chunk(&mut self, data: &[u8]) -> Result<(), StreamError> {
+impl GeminiEventDecoder {
+    fn decode_chunk(&mut self, data: &[u8], out: &mut VecDeque<StreamEvent>) -> Result<(), StreamError> {
         if data.trim_ascii().is_empty() || self.errored {
             // An event without data carries nothing; nothing follows an error.
             return Ok(());
@@ -93,14 +69,14 @@ impl GeminiStreamDecoder {
             ));
         }
         if let Some(err) = field(&v, "error") {
-            self.start("", "");
-            self.close_open();
+            self.start("", "", out);
+            self.close_open(out);
             let code = field(err, "code")
                 .and_then(|c| c.as_u64())
                 .filter(|c| (100..=599).contains(c))
                 .map_or(500, |c| c as u16);
             let fault = decode_error(code, data);
-            self.queue.push_back(StreamEvent::Error {
+            out.push_back(StreamEvent::Error {
                 status: fault.status,
                 message: fault.message,
             });
@@ -110,6 +86,7 @@ impl GeminiStreamDecoder {
         self.start(
             str_field(&v, "responseId").unwrap_or_default(),
             str_field(&v, "modelVersion").unwrap_or_default(),
+            out,
         );
         let candidate = field(&v, "candidates")
             .and_then(|c| c.as_array())
@@ -126,7 +103,7 @@ impl GeminiStreamDecoder {
                 let ct = c0.key("content");
                 let ppath = ct.key("parts");
                 for (j, p) in parts.iter().enumerate() {
-                    self.decode_part(p, &ppath.index(j))?;
+                    self.decode_part(p, &ppath.index(j), out)?;
                 }
             }
             finish = field(c, "finishReason")
@@ -141,13 +118,13 @@ impl GeminiStreamDecoder {
         }
         let finish = finish.filter(|_| !self.finished);
         if finish.is_some() {
-            self.close_open();
+            self.close_open(out);
         }
         if let Some(u) = field(&v, "usageMetadata") {
             let usage = usage_from_gemini(u);
             if self.last_usage != Some(usage) {
                 self.last_usage = Some(usage);
-                self.queue.push_back(StreamEvent::Usage(usage));
+                out.push_back(StreamEvent::Usage(usage));
             }
         }
         if let Some(mut reason) = finish {
@@ -155,7 +132,7 @@ impl GeminiStreamDecoder {
                 reason = FinishReason::ToolCalls;
             }
             self.finished = true;
-            self.queue.push_back(StreamEvent::Finish {
+            out.push_back(StreamEvent::Finish {
                 reason,
                 stop_sequence: None,
             });
@@ -163,7 +140,12 @@ impl GeminiStreamDecoder {
         Ok(())
     }
 
-    fn decode_part(&mut self, p: &Json, path: &JsonPath<'_>) -> Result<(), StreamError> {
+    fn decode_part(
+        &mut self,
+        p: &Json,
+        path: &JsonPath<'_>,
+        out: &mut VecDeque<StreamEvent>,
+    ) -> Result<(), StreamError> {
         // NOTE: media has no stream event; a client would get nothing useful from a placeholder.
         if field(p, "inlineData").is_some() || field(p, "fileData").is_some() {
             return Ok(());
@@ -176,39 +158,38 @@ impl GeminiStreamDecoder {
         };
         match part {
             Part::Text { text, .. } if !text.is_empty() => {
-                let index = self.block(false);
-                self.queue.push_back(StreamEvent::TextDelta { index, text });
+                let index = self.block(false, out);
+                out.push_back(StreamEvent::TextDelta { index, text });
             }
             Part::Thinking { text, signature } => {
-                let index = self.block(true);
+                let index = self.block(true, out);
                 if !text.is_empty() {
-                    self.queue.push_back(StreamEvent::ThinkingDelta { index, text });
+                    out.push_back(StreamEvent::ThinkingDelta { index, text });
                 }
                 if let Some(signature) = signature {
-                    self.queue
-                        .push_back(StreamEvent::ThinkingSignature { index, signature });
+                    out.push_back(StreamEvent::ThinkingSignature { index, signature });
                 }
             }
             Part::ToolCall {
                 id, name, arguments, ..
             } => {
-                self.close_open();
+                self.close_open(out);
                 let index = self.next_index;
                 self.next_index += 1;
                 self.saw_call = true;
-                self.queue.push_back(StreamEvent::ToolCallStart { index, id, name });
-                self.queue.push_back(StreamEvent::ToolCallDelta { index, arguments });
-                self.queue.push_back(StreamEvent::BlockStop { index });
+                out.push_back(StreamEvent::ToolCallStart { index, id, name });
+                out.push_back(StreamEvent::ToolCallDelta { index, arguments });
+                out.push_back(StreamEvent::BlockStop { index });
             }
             _ => {}
         }
         Ok(())
     }
 
-    fn start(&mut self, id: &str, model: &str) {
+    fn start(&mut self, id: &str, model: &str, out: &mut VecDeque<StreamEvent>) {
         if !self.started {
             self.started = true;
-            self.queue.push_back(StreamEvent::Start {
+            out.push_back(StreamEvent::Start {
                 id: id.to_string(),
                 model: model.to_string(),
             });
@@ -216,11 +197,11 @@ impl GeminiStreamDecoder {
     }
 
     /// The index of the open text (or thought) block, opening one if needed.
-    fn block(&mut self, thought: bool) -> u32 {
+    fn block(&mut self, thought: bool, out: &mut VecDeque<StreamEvent>) -> u32 {
         match self.open {
             Some((index, t)) if t == thought => index,
             _ => {
-                self.close_open();
+                self.close_open(out);
                 let index = self.next_index;
                 self.next_index += 1;
                 self.open = Some((index, thought));
@@ -229,94 +210,39 @@ impl GeminiStreamDecoder {
         }
     }
 
-    fn close_open(&mut self) {
+    fn close_open(&mut self, out: &mut VecDeque<StreamEvent>) {
         if let Some((index, _)) = self.open.take() {
-            self.queue.push_back(StreamEvent::BlockStop { index });
+            out.push_back(StreamEvent::BlockStop { index });
         }
     }
 }
 
-impl StreamDecode for GeminiStreamDecoder {
-    fn push(&mut self, chunk: Bytes) {
-        if self.failed.is_none() && !self.ended {
-            self.sse.push(chunk);
-        }
+impl SseEventDecoder for GeminiEventDecoder {
+    fn decode(&mut self, event: &SseEvent, out: &mut VecDeque<StreamEvent>) -> Result<(), StreamError> {
+        self.decode_chunk(&event.data, out)
     }
 
-    fn next_event(&mut self) -> Result<Option<StreamEvent>, StreamError> {
-        loop {
-            if let Some(e) = self.queue.pop_front() {
-                return Ok(Some(e));
-            }
-            if let Some(e) = &self.failed {
-                return Err(e.clone());
-            }
-            if self.ended {
-                return Ok(None);
-            }
-            match self.sse.next_event() {
-                Ok(Some(ev)) => self.on_event(&ev)?,
-                Ok(None) => return Ok(None),
-                Err(e) => {
-                    let e = StreamError::Malformed(e.to_string());
-                    self.failed = Some(e.clone());
-                    return Err(e);
-                }
-            }
-        }
+    // A last chunk without its blank line is decoded by the driver (Google clients flush it).
+    fn end(&mut self, out: &mut VecDeque<StreamEvent>) {
+        self.close_open(out);
     }
 
-    fn finish(&mut self) -> Result<(), StreamError> {
-        if !self.ended && self.failed.is_none() {
-            self.ended = true;
-            // Complete events not read yet.
-            loop {
-                match self.sse.next_event() {
-                    Ok(Some(ev)) => self.on_event(&ev)?,
-                    Ok(None) => break,
-                    Err(e) => {
-                        let e = StreamError::Malformed(e.to_string());
-                        self.failed = Some(e.clone());
-                        return Err(e);
-                    }
-                }
-            }
-            // A last event without its blank line (Google clients flush it, so we do too); one
-            // that does not decode was cut off.
-            if let Ok(Some(ev)) = self.sse.finish() {
-                let mark = self.queue.len();
-                if self.decode_chunk(&ev.data).is_err() {
-                    self.queue.truncate(mark);
-                    self.cut = true;
-                }
-            }
-            self.close_open();
-        }
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        if (self.finished || self.errored) && !self.cut {
-            Ok(())
-        } else {
-            Err(StreamError::Truncated)
-        }
-    }
-
+    /// Gemini has no end marker: the stream ends only at EOF.
     fn done(&self) -> bool {
         false
     }
+
+    fn complete(&self) -> bool {
+        self.finished || self.errored
+    }
 }
+
+/// Gemini SSE bytes from an upstream -> canonical events.
+pub type GeminiStreamDecoder = SseStreamDecoder<GeminiEventDecoder>;
 
 /// Fuzz entry: decodes `data` in a few splits and drains it, ignoring errors. Must never panic.
 pub fn fuzz_decode(data: &[u8]) {
-    let cuts = [0, data.len() / 3, data.len() / 2, data.len()];
-    let mut d = GeminiStreamDecoder::new();
-    for w in cuts.windows(2) {
-        d.push(Bytes::copy_from_slice(&data[w[0]..w[1]]));
-        while let Ok(Some(_)) = d.next_event() {}
-    }
-    let _ = d.finish();
-    while let Ok(Some(_)) = d.next_event() {}
+    sse_stream::fuzz_decode(GeminiStreamDecoder::new(), data)
 }
 
 // ---- encoder (integration) ---------------------------------------------------------------------
@@ -542,9 +468,13 @@ impl StreamEncode for GeminiStreamEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::canonical::stream::testing::{collect, decode_every_split, encode_all, run, sample_response};
+    use crate::canonical::stream::testing::{
+        answers, byte_noise, collect, decode_every_split, encode_all, run, sample_response, text_answer,
+    };
+    use crate::canonical::stream::StreamDecode;
     use crate::canonical::stream::{events_from_response, StreamEvent as E};
     use crate::canonical::ChatResponse;
+    use bytes::Bytes;
 
     const TEXT: &[u8] = include_bytes!("fixtures/stream_text.txt");
     const TOOLS: &[u8] = include_bytes!("fixtures/stream_tools.txt");
@@ -695,9 +625,7 @@ mod tests {
 
     #[test]
     fn round_trips_through_encoder_and_decoder() {
-        let sample = sample_response();
-        round_trip(&sample);
-        let mut foreign_ids = sample.clone();
+        let mut foreign_ids = sample_response();
         for p in &mut foreign_ids.content {
             if let Part::ToolCall { id, .. } = p {
                 id.insert_str(0, "toolu_");
@@ -706,26 +634,17 @@ mod tests {
         round_trip(&foreign_ids);
         let text_only = ChatResponse {
             content: vec![Part::text("Bonjour\u{2029} le\u{85} monde")],
-            finish: FinishReason::Stop,
-            usage: Usage {
+            ..text_answer(Usage {
                 input: 3,
                 output: 9,
                 cache_read: 2,
                 reasoning: 4,
                 cache_write: 0,
-            },
-            ..sample.clone()
+            })
         };
-        round_trip(&text_only);
-        round_trip(&ChatResponse {
-            finish: FinishReason::StopSequence,
-            stop_sequence: Some("END".into()),
-            ..text_only.clone()
-        });
-        round_trip(&ChatResponse {
-            finish: FinishReason::Length,
-            ..text_only
-        });
+        for resp in answers(text_only) {
+            round_trip(&resp);
+        }
     }
 
     #[test]
@@ -968,39 +887,9 @@ mod tests {
         assert_eq!(events.last(), Some(&finish(FinishReason::ContentFilter)));
     }
 
-    fn xorshift(state: &mut u64) -> u64 {
-        *state ^= *state << 13;
-        *state ^= *state >> 7;
-        *state ^= *state << 17;
-        *state
-    }
-
     #[test]
     fn decoder_never_panics_on_random_bytes() {
-        let mut s = 0x9E37_79B9_7F4A_7C15u64;
         let alphabet = b"data: {}[]\":,\r\n candidates content parts text functionCall error finishReason 0123";
-        for round in 0..4000 {
-            let len = (xorshift(&mut s) % 200) as usize;
-            let data: Vec<u8> = (0..len)
-                .map(|_| {
-                    let r = xorshift(&mut s);
-                    if round % 2 == 0 {
-                        r as u8
-                    } else {
-                        alphabet[(r % alphabet.len() as u64) as usize]
-                    }
-                })
-                .collect();
-            fuzz_decode(&data);
-        }
-        // Mutations of the real fixtures.
-        for round in 0..2000 {
-            let mut data = TOOLS.to_vec();
-            for _ in 0..1 + round % 4 {
-                let at = (xorshift(&mut s) as usize) % data.len();
-                data[at] = xorshift(&mut s) as u8;
-            }
-            fuzz_decode(&data);
-        }
+        byte_noise(0x9E37_79B9_7F4A_7C15, alphabet, TOOLS, fuzz_decode);
     }
 }

@@ -12,10 +12,11 @@
 
 use super::response::{finish_from_wire, finish_reason, usage_from_wire, usage_to_wire};
 use super::types::*;
-use crate::canonical::stream::{StreamDecode, StreamEncode, StreamError, StreamEvent};
+use crate::canonical::stream::{StreamEncode, StreamError, StreamEvent};
 use crate::canonical::{ChatRequest, FaultKind, FinishReason, Json, UpstreamFault, Usage};
-use crate::wire::sse::SseDecoder;
-use bytes::Bytes;
+use crate::formats::sse_stream::{self, SseEventDecoder, SseStreamDecoder};
+use crate::formats::text_or_json;
+use crate::wire::sse::SseEvent;
 use sonic_rs::JsonValueTrait;
 use std::collections::VecDeque;
 
@@ -30,14 +31,13 @@ enum TextKind {
 /// Key of the legacy `delta.function_call` (it has no index; one call per answer).
 const LEGACY_CALL: u32 = u32::MAX;
 
-/// Provider side: an OpenAI upstream's chunk stream -> canonical events.
+/// OpenAI's rules for one SSE event of a chunk stream (the driver is `SseStreamDecoder`).
 ///
 /// Block indices: one per text run, thinking run, refusal run and tool call, numbered in order
 /// of appearance. Tool-call blocks stay open until the finish (parallel calls are keyed by their
 /// `index` and may interleave); a text-like block closes when another kind starts.
-pub struct OpenAiStreamDecoder {
-    sse: SseDecoder,
-    queue: VecDeque<StreamEvent>,
+#[derive(Default)]
+pub struct OpenAiEventDecoder {
     started: bool,
     next_block: u32,
     open_text: Option<(TextKind, u32)>,
@@ -53,36 +53,13 @@ pub struct OpenAiStreamDecoder {
     errored: bool,
 }
 
-impl Default for OpenAiStreamDecoder {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl OpenAiStreamDecoder {
-    pub fn new() -> Self {
-        OpenAiStreamDecoder {
-            sse: SseDecoder::new(),
-            queue: VecDeque::new(),
-            started: false,
-            next_block: 0,
-            open_text: None,
-            calls: Vec::new(),
-            any_call: false,
-            has_text: false,
-            refused: false,
-            finished: false,
-            done: false,
-            errored: false,
-        }
-    }
-
+impl OpenAiEventDecoder {
     fn over(&self) -> bool {
         self.done || self.errored
     }
 
-    /// One SSE event's data -> queued canonical events.
-    fn on_data(&mut self, data: &[u8]) -> Result<(), StreamError> {
+    /// One SSE event's data -> canonical events.
+    fn on_data(&mut self, data: &[u8], out: &mut VecDeque<StreamEvent>) -> Result<(), StreamError> {
         if self.over() || data.is_empty() {
             // NOTE: an event without data (a lone `id:` line) carries nothing; skipped.
             return Ok(());
@@ -91,19 +68,19 @@ impl OpenAiStreamDecoder {
             self.done = true;
             if !self.finished {
                 // Some compatible servers never send a finish_reason.
-                self.end_answer(None);
+                self.end_answer(None, out);
             }
             return Ok(());
         }
         let chunk: OpenAiChunkIn = sonic_rs::from_slice(data)
             .map_err(|e| StreamError::Malformed(format!("chat.completion.chunk is not valid JSON: {e}")))?;
         if chunk.error.as_ref().is_some_and(truthy) {
-            self.on_error(data, chunk.error.as_ref());
+            self.on_error(data, chunk.error.as_ref(), out);
             return Ok(());
         }
         if !self.started {
             self.started = true;
-            self.queue.push_back(StreamEvent::Start {
+            out.push_back(StreamEvent::Start {
                 id: chunk.id.unwrap_or_default(),
                 model: chunk.model.unwrap_or_default(),
             });
@@ -114,49 +91,49 @@ impl OpenAiStreamDecoder {
                 continue;
             }
             if let Some(d) = choice.delta {
-                self.on_delta(d);
+                self.on_delta(d, out);
             }
             if let Some(reason) = choice.finish_reason {
-                self.end_answer(Some(&reason));
+                self.end_answer(Some(&reason), out);
             }
         }
         if let Some(u) = chunk.usage {
-            self.queue.push_back(StreamEvent::Usage(usage_from_wire(u)));
+            out.push_back(StreamEvent::Usage(usage_from_wire(u)));
         }
         Ok(())
     }
 
-    fn on_delta(&mut self, d: OpenAiDeltaIn) {
+    fn on_delta(&mut self, d: OpenAiDeltaIn, out: &mut VecDeque<StreamEvent>) {
         if let Some(t) = d.reasoning_content.filter(|t| !t.is_empty()) {
-            let index = self.text_block(TextKind::Thinking);
-            self.queue.push_back(StreamEvent::ThinkingDelta { index, text: t });
+            let index = self.text_block(TextKind::Thinking, out);
+            out.push_back(StreamEvent::ThinkingDelta { index, text: t });
         }
         if let Some(t) = d.content.filter(|t| !t.is_empty()) {
             self.has_text = true;
-            let index = self.text_block(TextKind::Text);
-            self.queue.push_back(StreamEvent::TextDelta { index, text: t });
+            let index = self.text_block(TextKind::Text, out);
+            out.push_back(StreamEvent::TextDelta { index, text: t });
         }
         if let Some(t) = d.refusal.filter(|t| !t.is_empty()) {
             self.refused = true;
-            let index = self.text_block(TextKind::Refusal);
-            self.queue.push_back(StreamEvent::TextDelta { index, text: t });
+            let index = self.text_block(TextKind::Refusal, out);
+            out.push_back(StreamEvent::TextDelta { index, text: t });
         }
         if let Some(f) = d.function_call {
-            self.on_call(LEGACY_CALL, None, f);
+            self.on_call(LEGACY_CALL, None, f, out);
         }
         for (pos, call) in d.tool_calls.into_iter().flatten().enumerate() {
             let key = call.index.unwrap_or(pos as u32);
-            self.on_call(key, call.id, call.function.unwrap_or_default());
+            self.on_call(key, call.id, call.function.unwrap_or_default(), out);
         }
     }
 
     /// The block for text of `kind`: the open one, or a new one (closing another kind).
-    fn text_block(&mut self, kind: TextKind) -> u32 {
+    fn text_block(&mut self, kind: TextKind, out: &mut VecDeque<StreamEvent>) -> u32 {
         match self.open_text {
             Some((k, index)) if k == kind => index,
             other => {
                 if let Some((_, index)) = other {
-                    self.queue.push_back(StreamEvent::BlockStop { index });
+                    out.push_back(StreamEvent::BlockStop { index });
                 }
                 let index = self.new_block();
                 self.open_text = Some((kind, index));
@@ -171,12 +148,12 @@ impl OpenAiStreamDecoder {
         index
     }
 
-    fn on_call(&mut self, key: u32, id: Option<String>, f: OpenAiFunctionIn) {
+    fn on_call(&mut self, key: u32, id: Option<String>, f: OpenAiFunctionIn, out: &mut VecDeque<StreamEvent>) {
         let index = match self.calls.iter().find(|(k, _)| *k == key) {
             Some(&(_, index)) => index,
             None => {
                 if let Some((_, index)) = self.open_text.take() {
-                    self.queue.push_back(StreamEvent::BlockStop { index });
+                    out.push_back(StreamEvent::BlockStop { index });
                 }
                 let index = self.new_block();
                 self.calls.push((key, index));
@@ -188,26 +165,24 @@ impl OpenAiStreamDecoder {
                     None if key == LEGACY_CALL => format!("call_0_{name}"),
                     None => format!("call_{key}_{name}"),
                 };
-                self.queue.push_back(StreamEvent::ToolCallStart { index, id, name });
+                out.push_back(StreamEvent::ToolCallStart { index, id, name });
                 index
             }
         };
-        let arguments = match f.arguments {
-            Some(v) if v.is_str() => v.as_str().unwrap_or_default().to_string(),
-            // Some compatible servers send the whole arguments object at once.
-            Some(v) if !v.is_null() => sonic_rs::to_string(&v).unwrap_or_default(),
-            _ => return,
+        // Some compatible servers send the whole arguments object at once.
+        let Some(arguments) = f.arguments.as_ref().and_then(text_or_json) else {
+            return;
         };
         if !arguments.is_empty() {
-            self.queue.push_back(StreamEvent::ToolCallDelta { index, arguments });
+            out.push_back(StreamEvent::ToolCallDelta { index, arguments });
         }
     }
 
     /// Closes every open block, then `Finish`.
-    fn end_answer(&mut self, reason: Option<&str>) {
+    fn end_answer(&mut self, reason: Option<&str>, out: &mut VecDeque<StreamEvent>) {
         if !self.started {
             self.started = true;
-            self.queue.push_back(StreamEvent::Start {
+            out.push_back(StreamEvent::Start {
                 id: String::new(),
                 model: String::new(),
             });
@@ -216,16 +191,16 @@ impl OpenAiStreamDecoder {
         open.extend(self.open_text.take().map(|(_, index)| index));
         open.sort_unstable();
         for index in open {
-            self.queue.push_back(StreamEvent::BlockStop { index });
+            out.push_back(StreamEvent::BlockStop { index });
         }
         self.finished = true;
-        self.queue.push_back(StreamEvent::Finish {
+        out.push_back(StreamEvent::Finish {
             reason: finish_from_wire(reason, self.refused && !self.has_text, self.any_call),
             stop_sequence: None,
         });
     }
 
-    fn on_error(&mut self, data: &[u8], error: Option<&Json>) {
+    fn on_error(&mut self, data: &[u8], error: Option<&Json>, out: &mut VecDeque<StreamEvent>) {
         self.errored = true;
         let fault = super::decode_error(200, data);
         // vLLM and others put the HTTP status in `code`; otherwise the kind's status.
@@ -234,7 +209,7 @@ impl OpenAiStreamDecoder {
             Some(c @ 400..=599) => c as u16,
             _ => super::encode_fault(&fault).status,
         };
-        self.queue.push_back(StreamEvent::Error {
+        out.push_back(StreamEvent::Error {
             status,
             message: fault.message,
         });
@@ -259,58 +234,24 @@ fn truthy(v: &Json) -> bool {
     !v.is_null() && v.as_f64() != Some(0.0)
 }
 
-fn sse_error(e: crate::wire::sse::SseError) -> StreamError {
-    StreamError::Malformed(e.to_string())
-}
-
-impl StreamDecode for OpenAiStreamDecoder {
-    fn push(&mut self, chunk: Bytes) {
-        if !self.over() {
-            self.sse.push(chunk);
-        }
-    }
-
-    fn next_event(&mut self) -> Result<Option<StreamEvent>, StreamError> {
-        loop {
-            if let Some(e) = self.queue.pop_front() {
-                return Ok(Some(e));
-            }
-            if self.over() {
-                return Ok(None);
-            }
-            match self.sse.next_event().map_err(sse_error)? {
-                Some(ev) => self.on_data(&ev.data)?,
-                None => return Ok(None),
-            }
-        }
-    }
-
-    fn finish(&mut self) -> Result<(), StreamError> {
-        while !self.over() {
-            match self.sse.next_event().map_err(sse_error)? {
-                Some(ev) => self.on_data(&ev.data)?,
-                None => break,
-            }
-        }
-        if !self.over() {
-            // The last event lacked its blank line: decoded if whole, else the body was cut.
-            if let Ok(Some(ev)) = self.sse.finish() {
-                self.on_data(&ev.data).map_err(|_| StreamError::Truncated)?;
-            }
-        }
-        // NOTE: a stream that finished but lost its `[DONE]` is accepted, as the SDK accepts it
-        // (PROTOCOLS 2.4 rule 1): compatible servers omit it.
-        if self.over() || self.finished {
-            Ok(())
-        } else {
-            Err(StreamError::Truncated)
-        }
+impl SseEventDecoder for OpenAiEventDecoder {
+    fn decode(&mut self, event: &SseEvent, out: &mut VecDeque<StreamEvent>) -> Result<(), StreamError> {
+        self.on_data(&event.data, out)
     }
 
     fn done(&self) -> bool {
         self.over()
     }
+
+    // NOTE: a stream that finished but lost its `[DONE]` is accepted, as the SDK accepts it
+    // (PROTOCOLS 2.4 rule 1): compatible servers omit it.
+    fn complete(&self) -> bool {
+        self.over() || self.finished
+    }
 }
+
+/// Provider side: an OpenAI upstream's chunk stream -> canonical events.
+pub type OpenAiStreamDecoder = SseStreamDecoder<OpenAiEventDecoder>;
 
 /// Integration side: canonical events -> the `chat.completion.chunk` stream for an OpenAI client.
 pub struct OpenAiStreamEncoder {
@@ -500,22 +441,19 @@ impl StreamEncode for OpenAiStreamEncoder {
 
 /// Fuzz entry: decodes `data` in a few splits, draining and ignoring errors; must never panic.
 pub fn fuzz_decode(data: &[u8]) {
-    let cuts = [0, data.len() / 3, data.len() / 2, data.len()];
-    let mut d = OpenAiStreamDecoder::new();
-    for w in cuts.windows(2) {
-        d.push(Bytes::copy_from_slice(&data[w[0]..w[1]]));
-        while let Ok(Some(_)) = d.next_event() {}
-    }
-    let _ = d.finish();
-    while let Ok(Some(_)) = d.next_event() {}
+    sse_stream::fuzz_decode(OpenAiStreamDecoder::new(), data)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::canonical::stream::events_from_response;
-    use crate::canonical::stream::testing::{collect, decode_every_split, encode_all, run, sample_response};
+    use crate::canonical::stream::testing::{
+        self, collect, decode_every_split, encode_all, run, sample_response, text_answer,
+    };
+    use crate::canonical::stream::StreamDecode;
     use crate::canonical::{ChatResponse, Part};
+    use bytes::Bytes;
     use StreamEvent::{BlockStop, Error, Finish, Start, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart};
 
     const PROTOCOLS: &[u8] = include_bytes!("fixtures/stream_protocols.txt");
@@ -823,13 +761,6 @@ mod tests {
 
     #[test]
     fn random_bytes_never_panic() {
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
         let alphabet: &[&[u8]] = &[
             b"data: ",
             b"\n\n",
@@ -847,17 +778,7 @@ mod tests {
             b"1",
             b"\xff",
         ];
-        for round in 0..3000 {
-            let mut data = Vec::new();
-            for _ in 0..(next() % 40) {
-                if round % 2 == 0 {
-                    data.extend_from_slice(alphabet[(next() % alphabet.len() as u64) as usize]);
-                } else {
-                    data.push(next() as u8);
-                }
-            }
-            fuzz_decode(&data);
-        }
+        testing::token_noise(0x9E37_79B9_7F4A_7C15, alphabet, fuzz_decode);
         fuzz_decode(PROTOCOLS);
         fuzz_decode(TOOL_CALLS);
     }
@@ -876,23 +797,13 @@ mod tests {
     }
 
     fn answers() -> Vec<ChatResponse> {
-        let tools = sample_response();
-        let mut text_only = sample_response();
-        text_only.content.retain(|p| matches!(p, Part::Text { .. }));
-        text_only.finish = FinishReason::Stop;
-        text_only.usage = Usage {
+        testing::answers(text_answer(Usage {
             input: 100,
             output: 20,
             cache_read: 40,
             cache_write: 5,
             reasoning: 3,
-        };
-        let mut stop_seq = text_only.clone();
-        stop_seq.finish = FinishReason::StopSequence;
-        stop_seq.stop_sequence = Some("END".into());
-        let mut length = text_only.clone();
-        length.finish = FinishReason::Length;
-        vec![tools, text_only, stop_seq, length]
+        }))
     }
 
     #[test]
