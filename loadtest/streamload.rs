@@ -1,13 +1,21 @@
 //! `sluice-streamload`: many concurrent SSE streams against one target, measuring what wrk
-//! cannot: time to the first event, time per event, streams that stall, and (with `--pid`) the
-//! target's memory per open stream. Used by `scripts/bench.sh` for the streaming scenario.
+//! cannot: time to the first event, each event's latency, streams that stall, and (with `--pid`)
+//! the target's memory per open stream. Used by `scripts/bench.sh` for the streaming scenario.
 //!
-//!   sluice-streamload --addr 127.0.0.1:8080 --model openai/gpt-4o-mini --streams 1000 [--pid P]
+//!   sluice-streamload --addr 127.0.0.1:8080 --model openai/gpt-4o-mini --streams 1000 \
+//!       [--probes 200] [--pid P]
 //!
-//! Each stream is one connection sending an OpenAI `stream: true` chat request
-//! (`connection: close`) and reading to EOF. A stream is complete when `data: [DONE]` arrived;
-//! one still open after `--timeout-s` counts as stalled. Output: one `RESULT` line of key=value
-//! pairs (times in microseconds) for the bench script, after a readable summary.
+//! 1. `--streams` streams are opened at once (one connection each, an OpenAI `stream: true` chat
+//!    request with `connection: close`, read to EOF). Once every one has its first event, the
+//!    target's RSS is sampled (`--pid`).
+//! 2. With all of them still open, `--probes` further streams are opened one after another; the
+//!    time from connect to their first event is the time to first byte under that load. A probe
+//!    hangs up after its first event.
+//! 3. Against `sluice-mock --stamp`, every text piece is the time the mock wrote it (16 digits,
+//!    microseconds since the epoch): receive time minus that is the event's latency end to end.
+//!
+//! A stream is complete when `data: [DONE]` arrived; one still open after `--timeout-s` counts as
+//! stalled. Output: a readable summary, then one `RESULT` line of key=value pairs (microseconds).
 
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
@@ -19,20 +27,21 @@ use std::time::{Duration, Instant};
 
 #[derive(Default)]
 struct StreamStats {
-    ttfb_us: Vec<u64>,
-    per_event_us: Vec<f64>,
+    /// Time to first event of the probe streams.
+    probe_ttfb_us: Vec<u64>,
+    /// Latency of every stamped event (receive time - the mock's write time).
+    event_us: Vec<u64>,
     events: u64,
     complete: u64,
     stalled: u64,
     errors: u64,
-    first_event_count: usize,
 }
 
 struct Args {
     addr: SocketAddr,
     model: String,
     streams: usize,
-    rounds: usize,
+    probes: usize,
     timeout: Duration,
     pid: Option<u32>,
 }
@@ -42,7 +51,7 @@ fn parse() -> Result<Args, String> {
         addr: "127.0.0.1:8080".parse().unwrap(),
         model: "openai/gpt-4o-mini".into(),
         streams: 100,
-        rounds: 1,
+        probes: 200,
         timeout: Duration::from_secs(60),
         pid: None,
     };
@@ -54,7 +63,7 @@ fn parse() -> Result<Args, String> {
             "--addr" => a.addr = v.parse().map_err(|_| format!("bad --addr {v}"))?,
             "--model" => a.model = v,
             "--streams" => a.streams = v.parse().map_err(bad)?,
-            "--rounds" => a.rounds = v.parse().map_err(bad)?,
+            "--probes" => a.probes = v.parse().map_err(bad)?,
             "--timeout-s" => a.timeout = Duration::from_secs(v.parse().map_err(bad)?),
             "--pid" => a.pid = Some(v.parse().map_err(bad)?),
             _ => return Err(format!("unknown argument {k}")),
@@ -82,21 +91,47 @@ fn request(addr: SocketAddr, model: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// One stream: (ttfb, per-event time, events, complete) or an error.
+fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// The stamps (`"content":"<16 digits>"`) in a piece of a stream.
+fn stamps(piece: &[u8], mut f: impl FnMut(u64)) {
+    const KEY: &[u8] = b"\"content\":\"";
+    for i in memchr::memmem::find_iter(piece, KEY) {
+        let v = &piece[i + KEY.len()..];
+        if v.len() > 16 && v[16] == b'"' && v[..16].iter().all(u8::is_ascii_digit) {
+            f(v[..16].iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')));
+        }
+    }
+}
+
+/// How one stream went.
+struct Outcome {
+    ttfb_us: u64,
+    events: u64,
+    complete: bool,
+}
+
+/// One stream, read to EOF (or, for a probe, to its first event).
 async fn one_stream(
     addr: SocketAddr,
     req: Vec<u8>,
+    probe: bool,
     first: Rc<RefCell<usize>>,
-) -> Result<(u64, f64, u64, bool), String> {
+    stats: Rc<RefCell<StreamStats>>,
+) -> Result<Outcome, String> {
+    let t0 = Instant::now();
     let mut s = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
     let _ = s.set_nodelay(true);
-    let t0 = Instant::now();
     let (r, _) = s.write_all(req).await;
     r.map_err(|e| e.to_string())?;
     let mut buf = Vec::with_capacity(16 * 1024);
-    let mut seen = Vec::new();
-    let mut first_at = None;
-    let mut last_at = t0;
+    let mut tail = Vec::new();
+    let mut ttfb = None;
     let mut events = 0u64;
     loop {
         buf.clear();
@@ -106,28 +141,37 @@ async fn one_stream(
         if n == 0 {
             break;
         }
-        let now = Instant::now();
+        let at = now_us();
         let new_events = memchr::memmem::find_iter(&buf[..n], b"data: ").count() as u64;
-        if new_events > 0 {
-            if first_at.is_none() {
-                first_at = Some(now);
-                *first.borrow_mut() += 1;
+        if new_events > 0 && ttfb.is_none() {
+            ttfb = Some(t0.elapsed().as_micros() as u64);
+            *first.borrow_mut() += 1;
+            if probe {
+                return Ok(Outcome {
+                    ttfb_us: ttfb.unwrap_or(0),
+                    events: new_events,
+                    complete: true,
+                });
             }
-            last_at = now;
-            events += new_events;
         }
-        seen.extend_from_slice(&buf[..n]);
+        events += new_events;
+        {
+            let mut st = stats.borrow_mut();
+            stamps(&buf[..n], |t| st.event_us.push(at.saturating_sub(t)));
+        }
+        // Keep only the end, enough to see `[DONE]` across a read boundary.
+        tail.extend_from_slice(&buf[..n]);
+        if tail.len() > 64 {
+            tail.drain(..tail.len() - 64);
+        }
     }
-    let complete = memchr::memmem::find(&seen, b"data: [DONE]").is_some();
-    let first_at =
-        first_at.ok_or_else(|| format!("no event: {:?}", String::from_utf8_lossy(&seen[..seen.len().min(300)])))?;
-    let ttfb = (first_at - t0).as_micros() as u64;
-    let per_event = if events > 1 {
-        (last_at - first_at).as_secs_f64() * 1e6 / (events - 1) as f64
-    } else {
-        0.0
-    };
-    Ok((ttfb, per_event, events, complete))
+    let complete = memchr::memmem::find(&tail, b"data: [DONE]").is_some();
+    let ttfb_us = ttfb.ok_or_else(|| format!("no event: {:?}", String::from_utf8_lossy(&tail)))?;
+    Ok(Outcome {
+        ttfb_us,
+        events,
+        complete,
+    })
 }
 
 fn pct(v: &mut [u64], p: f64) -> u64 {
@@ -152,95 +196,91 @@ fn main() -> ExitCode {
         .with_entries(4096)
         .build()
         .expect("runtime");
-    let stats = rt.block_on(async {
+    let (stats, rss_before, rss_open) = rt.block_on(async {
         let stats = Rc::new(RefCell::new(StreamStats::default()));
         let rss_before = args.pid.and_then(rss_kib);
-        let mut rss_peak = 0u64;
-        for _ in 0..args.rounds {
-            let first = Rc::new(RefCell::new(0usize));
-            let mut handles = Vec::with_capacity(args.streams);
-            for _ in 0..args.streams {
-                let req = request(args.addr, &args.model);
-                let stats = stats.clone();
-                let first = first.clone();
-                let timeout = args.timeout;
-                let addr = args.addr;
-                handles.push(monoio::spawn(async move {
-                    let r = monoio::time::timeout(timeout, one_stream(addr, req, first)).await;
-                    let mut st = stats.borrow_mut();
-                    match r {
-                        Err(_) => st.stalled += 1,
-                        Ok(Err(e)) => {
-                            if st.errors < 3 {
-                                eprintln!("stream error: {e}");
-                            }
-                            st.errors += 1
+        let first = Rc::new(RefCell::new(0usize));
+        let mut handles = Vec::with_capacity(args.streams);
+        for _ in 0..args.streams {
+            let req = request(args.addr, &args.model);
+            let (stats, first, timeout, addr) = (stats.clone(), first.clone(), args.timeout, args.addr);
+            handles.push(monoio::spawn(async move {
+                let r = monoio::time::timeout(timeout, one_stream(addr, req, false, first, stats.clone())).await;
+                let mut st = stats.borrow_mut();
+                match r {
+                    Err(_) => st.stalled += 1,
+                    Ok(Err(e)) => {
+                        if st.errors < 3 {
+                            eprintln!("stream error: {e}");
                         }
-                        Ok(Ok((ttfb, per_event, events, complete))) => {
-                            st.ttfb_us.push(ttfb);
-                            st.per_event_us.push(per_event);
-                            st.events += events;
-                            if complete {
-                                st.complete += 1;
-                            } else {
-                                st.stalled += 1;
-                            }
+                        st.errors += 1
+                    }
+                    Ok(Ok(o)) => {
+                        st.events += o.events;
+                        if o.complete {
+                            st.complete += 1;
+                        } else {
+                            st.stalled += 1;
                         }
                     }
-                }));
-            }
-            // Sample the target's memory while every stream is open (all have their first event).
-            if let Some(pid) = args.pid {
-                let t = Instant::now();
-                while *first.borrow() < args.streams && t.elapsed() < args.timeout {
-                    monoio::time::sleep(Duration::from_millis(5)).await;
-                    rss_peak = rss_peak.max(rss_kib(pid).unwrap_or(0));
                 }
-                rss_peak = rss_peak.max(rss_kib(pid).unwrap_or(0));
-            }
-            for h in handles {
-                h.await;
-            }
-            stats.borrow_mut().first_event_count += *first.borrow();
+            }));
         }
-        (stats, rss_before, rss_peak)
+        // All open: sample the target's memory, then probe time to first byte under this load.
+        let t = Instant::now();
+        while *first.borrow() < args.streams && t.elapsed() < args.timeout {
+            monoio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let rss_open = args.pid.and_then(rss_kib).unwrap_or(0);
+        let open_at_probe = *first.borrow();
+        for _ in 0..args.probes {
+            let req = request(args.addr, &args.model);
+            let probe_first = Rc::new(RefCell::new(0usize));
+            let probe_stats = Rc::new(RefCell::new(StreamStats::default()));
+            match monoio::time::timeout(args.timeout, one_stream(args.addr, req, true, probe_first, probe_stats)).await
+            {
+                Ok(Ok(o)) => stats.borrow_mut().probe_ttfb_us.push(o.ttfb_us),
+                _ => stats.borrow_mut().errors += 1,
+            }
+        }
+        if args.probes > 0 {
+            println!("probes ran with {open_at_probe} streams open");
+        }
+        for h in handles {
+            h.await;
+        }
+        (stats, rss_before, rss_open)
     });
-    let (stats, rss_before, rss_peak) = stats;
     let mut st = stats.borrow_mut();
-    let n = st.ttfb_us.len();
-    let p50 = pct(&mut st.ttfb_us, 0.50);
-    let p99 = pct(&mut st.ttfb_us, 0.99);
-    let per_event = if n > 0 {
-        st.per_event_us.iter().sum::<f64>() / n as f64
+    let ttfb_p50 = pct(&mut st.probe_ttfb_us, 0.50);
+    let ttfb_p99 = pct(&mut st.probe_ttfb_us, 0.99);
+    let stamped = st.event_us.len();
+    let ev_mean = if stamped > 0 {
+        st.event_us.iter().sum::<u64>() as f64 / stamped as f64
     } else {
         0.0
     };
+    let ev_p50 = pct(&mut st.event_us, 0.50);
+    let ev_p99 = pct(&mut st.event_us, 0.99);
     let per_stream_kib = match (rss_before, args.pid) {
-        (Some(b), Some(_)) => rss_peak.saturating_sub(b) as f64 / args.streams as f64,
+        (Some(b), Some(_)) => rss_open.saturating_sub(b) as f64 / args.streams as f64,
         _ => 0.0,
     };
     println!(
-        "{} streams x {} rounds: complete {}, stalled {}, errors {}; ttfb p50 {} us p99 {} us; {:.2} us/event; {} events",
-        args.streams, args.rounds, st.complete, st.stalled, st.errors, p50, p99, per_event, st.events
+        "{} streams: complete {}, stalled {}, errors {}; {} events ({} stamped: latency p50 {} us, p99 {} us, mean {:.1} us); probe ttfb p50 {} us p99 {} us",
+        args.streams, st.complete, st.stalled, st.errors, st.events, stamped, ev_p50, ev_p99, ev_mean, ttfb_p50, ttfb_p99
     );
     if args.pid.is_some() {
         println!(
             "target RSS {} KiB before, {} KiB with all streams open: {:.1} KiB per stream",
             rss_before.unwrap_or(0),
-            rss_peak,
+            rss_open,
             per_stream_kib
         );
     }
     println!(
-        "RESULT streams={} complete={} stalled={} errors={} ttfb_p50_us={} ttfb_p99_us={} per_event_us={:.3} rss_per_stream_kib={:.2}",
-        args.streams * args.rounds,
-        st.complete,
-        st.stalled,
-        st.errors,
-        p50,
-        p99,
-        per_event,
-        per_stream_kib
+        "RESULT streams={} complete={} stalled={} errors={} ttfb_p50_us={} ttfb_p99_us={} event_p50_us={} event_p99_us={} event_mean_us={:.1} stamped={} rss_per_stream_kib={:.2}",
+        args.streams, st.complete, st.stalled, st.errors, ttfb_p50, ttfb_p99, ev_p50, ev_p99, ev_mean, stamped, per_stream_kib
     );
     if st.stalled > 0 || st.errors > 0 {
         return ExitCode::from(1);

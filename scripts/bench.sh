@@ -18,7 +18,8 @@
 #   MOCK_LATENCY_MS [0], STREAM_CHUNKS [16], STREAM_CHUNK_DELAY_MS [0]
 #   STREAMLOAD [1]              run the concurrent-streams phase (sluice-streamload)
 #   STREAMLOAD_STREAMS [1000]   concurrent streams in that phase
-#   STREAMLOAD_CHUNKS [20], STREAMLOAD_DELAY_MS [20]  its mock: events per stream, spacing
+#   STREAMLOAD_CHUNKS [100], STREAMLOAD_DELAY_MS [50]  its mock: events per stream, spacing
+#   STREAMLOAD_PROBES [200]     streams opened one by one while the others are open (TTFB)
 #   SKIP_BUILD [0]              1 = use existing target/release binaries
 #   SLUICE_BIN, SLUICE_MOCK_BIN  binaries [target/release/sluice, sluice-mock]
 #   BENCH_OUT [target/bench]    where run-<timestamp>/ (logs, wrk output,
@@ -49,8 +50,9 @@ STREAM_CHUNK_DELAY_MS=${STREAM_CHUNK_DELAY_MS:-0}
 SKIP_BUILD=${SKIP_BUILD:-0}
 STREAMLOAD=${STREAMLOAD:-1}
 STREAMLOAD_STREAMS=${STREAMLOAD_STREAMS:-1000}
-STREAMLOAD_CHUNKS=${STREAMLOAD_CHUNKS:-20}
-STREAMLOAD_DELAY_MS=${STREAMLOAD_DELAY_MS:-20}
+STREAMLOAD_CHUNKS=${STREAMLOAD_CHUNKS:-100}
+STREAMLOAD_DELAY_MS=${STREAMLOAD_DELAY_MS:-50}
+STREAMLOAD_PROBES=${STREAMLOAD_PROBES:-200}
 STREAMLOAD_BIN=${STREAMLOAD_BIN:-$ROOT/target/release/sluice-streamload}
 SLUICE_BIN=${SLUICE_BIN:-$ROOT/target/release/sluice}
 SLUICE_MOCK_BIN=${SLUICE_MOCK_BIN:-$ROOT/target/release/sluice-mock}
@@ -457,16 +459,16 @@ added() {  # added TARGET SC C KEY
 } > "$RUN_DIR/summary.md"
 
 # ------------------------------------------------------- concurrent streams --
-# STREAMLOAD_STREAMS streams open at once against a mock that spaces its events, through each
-# target; sluice-streamload measures time to the first event, time per event, stalled streams and
-# (for sluice) RSS growth per open stream. A c=1 run against an unpaced mock gives the per-event
-# cost without the pacing.
+# STREAMLOAD_STREAMS streams open at once against a mock that spaces its events and stamps each
+# text piece with its write time (--stamp), through each target. sluice-streamload reports each
+# event's latency (receive time - stamp), the time to first event of probe streams opened while
+# all the others are open, stalled streams, and (for sluice) RSS growth per open stream.
 if (( STREAMLOAD )); then
   [[ -x $STREAMLOAD_BIN ]] || die "sluice-streamload not found: $STREAMLOAD_BIN"
   SL_MOCK_PORT=$(free_port)
   start sluice-mock-paced "$RUN_DIR/mock-paced.log" "$SERVER_PIN" \
     "$SLUICE_MOCK_BIN" --listen "127.0.0.1:$SL_MOCK_PORT" --workers "$BENCH_MOCK_WORKERS" \
-    --chunks "$STREAMLOAD_CHUNKS" --chunk-delay-ms "$STREAMLOAD_DELAY_MS"
+    --chunks "$STREAMLOAD_CHUNKS" --chunk-delay-ms "$STREAMLOAD_DELAY_MS" --stamp
   wait_ready sluice-mock-paced "$STARTED_PID" "$RUN_DIR/mock-paced.log" "$SL_MOCK_PORT" 1
   SL_PORT=$(free_port)
   sed -e "s/127.0.0.1:$SLUICE_PORT/127.0.0.1:$SL_PORT/" -e "s/127.0.0.1:$MOCK_PORT/127.0.0.1:$SL_MOCK_PORT/g" \
@@ -476,35 +478,39 @@ if (( STREAMLOAD )); then
   wait_ready sluice-paced "$SL_PID" "$RUN_DIR/sluice-paced.log" "$SL_PORT" 1
   SL_LOAD_PIN=()
   [[ -n $CLIENT_PIN ]] && SL_LOAD_PIN=(taskset -c "$CLIENT_PIN")
-  streamload() {  # streamload NAME PORT MODEL STREAMS [PID]
+  streamload() {  # streamload NAME PORT MODEL STREAMS PROBES [PID]
     local out="$RUN_DIR/streamload-$1-$4.txt" pidarg=()
-    [[ -n ${5:-} ]] && pidarg=(--pid "$5")
-    log "streamload $1: $4 concurrent streams"
+    [[ -n ${6:-} ]] && pidarg=(--pid "$6")
+    log "streamload $1: $4 concurrent streams, $5 probes"
     "${SL_LOAD_PIN[@]}" timeout -k 5 300 "$STREAMLOAD_BIN" --addr "127.0.0.1:$2" --model "$3" \
-      --streams "$4" --timeout-s 120 "${pidarg[@]}" >"$out" 2>&1 || { ANY_ERRORS=1; log "WARNING: streamload $1 reported errors or stalls"; }
+      --streams "$4" --probes "$5" --timeout-s 120 "${pidarg[@]}" >"$out" 2>&1 \
+      || log "WARNING: streamload $1 reported errors or stalls (see $out)"
     grep -m1 '^RESULT ' "$out" || { cat "$out" >&2; die "no RESULT from streamload $1"; }
   }
   declare -A SL
   for row in "mock $SL_MOCK_PORT $MODEL_DIRECT" "sluice $SL_PORT $MODEL_SLUICE" "sluice-x $SL_PORT $MODEL_TRANSLATED"; do
     read -r name port model <<<"$row"
     pid=""; [[ $name != mock ]] && pid=$SL_PID
-    streamload "$name" "$port" "$model" 50 >/dev/null  # warm-up
-    SL[$name]=$(streamload "$name" "$port" "$model" "$STREAMLOAD_STREAMS" "$pid")
-    SL[$name,1]=$(streamload "$name" "${PORT[$name]}" "$model" 1)
+    streamload "$name" "$port" "$model" 50 0 >/dev/null  # warm-up
+    SL[$name]=$(streamload "$name" "$port" "$model" "$STREAMLOAD_STREAMS" "$STREAMLOAD_PROBES" "$pid")
   done
   {
     echo
-    echo "concurrent streams: $STREAMLOAD_STREAMS at once, $STREAMLOAD_CHUNKS events ${STREAMLOAD_DELAY_MS} ms apart (sluice-streamload)"
-    printf '%-8s %9s %8s %7s %10s %10s %11s %12s %14s\n' target complete stalled errors ttfb_p50 ttfb_p99 '+ttfb_p99' 'us/event c=1' 'KiB/stream'
+    echo "concurrent streams: $STREAMLOAD_STREAMS open at once, $STREAMLOAD_CHUNKS events ${STREAMLOAD_DELAY_MS} ms apart; $STREAMLOAD_PROBES probe streams (sluice-streamload)"
+    printf '%-8s %8s %7s %6s %9s %9s %10s %9s %9s %10s %11s %10s\n' target complete stalled errors \
+      ttfb_p50 ttfb_p99 '+ttfb_p99' ev_p50 ev_p99 ev_mean '+ev_mean' KiB/stream
     for t in mock sluice sluice-x; do
-      l=${SL[$t]} l1=${SL[$t,1]}
-      printf '%-8s %9s %8s %7s %10s %10s %11s %12s %14s\n' "$t" "$(field "$l" complete)" "$(field "$l" stalled)" \
-        "$(field "$l" errors)" "$(field "$l" ttfb_p50_us)" "$(field "$l" ttfb_p99_us)" \
-        "$(( $(field "$l" ttfb_p99_us) - $(field "${SL[mock]}" ttfb_p99_us) ))" \
-        "$(field "$l1" per_event_us)" "$(field "$l" rss_per_stream_kib)"
+      l=${SL[$t]} m=${SL[mock]}
+      printf '%-8s %8s %7s %6s %9s %9s %10s %9s %9s %10s %11s %10s\n' "$t" "$(field "$l" complete)" \
+        "$(field "$l" stalled)" "$(field "$l" errors)" "$(field "$l" ttfb_p50_us)" "$(field "$l" ttfb_p99_us)" \
+        "$(( $(field "$l" ttfb_p99_us) - $(field "$m" ttfb_p99_us) ))" \
+        "$(field "$l" event_p50_us)" "$(field "$l" event_p99_us)" "$(field "$l" event_mean_us)" \
+        "$(awk -v a="$(field "$l" event_mean_us)" -v b="$(field "$m" event_mean_us)" 'BEGIN{printf "%.1f", a-b}')" \
+        "$(field "$l" rss_per_stream_kib)"
     done
-    echo "+ttfb_p99: added over the mock direct (target < 100 us); us/event c=1: one stream, unpaced"
-    echo "mock ($STREAM_CHUNKS events back to back); KiB/stream: sluice RSS growth / open streams (target < 16)."
+    echo "times in us. +ttfb_p99: probe time to first event added over the mock direct (target < 100);"
+    echo "ev_*: each event's latency from the mock's write to the client's read; +ev_mean: added per"
+    echo "event over the mock direct (target < 2); KiB/stream: sluice RSS growth / open streams (target < 16)."
   } >> "$RUN_DIR/summary.txt"
 fi
 

@@ -19,7 +19,7 @@ use std::time::Duration;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const USAGE: &str = "usage: sluice-mock [--listen ADDR] [--workers N] [--latency-ms N] [--chunks N]
-                   [--chunk-delay-ms N] [--fail-status S --fail-every N]
+                   [--chunk-delay-ms N] [--fail-status S --fail-every N] [--stamp]
 
 Serves the real wire formats of OpenAI (/v1/chat/completions, /v1/completions, /v1/embeddings,
 /v1/models), Anthropic (/v1/messages), Gemini (:generateContent, :streamGenerateContent), Bedrock
@@ -28,7 +28,8 @@ with and without streaming; GET /mock/stats for tests. Replies echo the last use
 model name picks a scenario (tool, parallel, length, image, inspect, error-NNN; for streams also
 cutoff: stop half-way without the end, midstream: half-way then an in-stream error). Streams send
 --chunks pieces --chunk-delay-ms apart. --fail-every N makes every Nth OpenAI request answer
---fail-status (default 500).";
+--fail-status (default 500). --stamp (load tests): each streamed text piece is the time it was
+written, in microseconds since the epoch (16 digits), for per-event latency.";
 
 #[derive(Clone, Copy)]
 struct Knobs {
@@ -37,6 +38,8 @@ struct Knobs {
     chunk_delay: Duration,
     fail_status: u16,
     fail_every: u64,
+    /// `--stamp`: stream text pieces carry their send time (load tests: per-event latency).
+    stamp: bool,
 }
 
 type FormatMock = fn(Method, &str, &[u8]) -> Option<sluice::mock::MockReply>;
@@ -97,13 +100,13 @@ impl Handler for MockServer {
         }
         // Streams of the non-OpenAI formats, then the per-format mocks (each answers only its
         // own routes).
-        if let Some(answer) = sluice::mock::stream::serve(req.method, path, &req.body, k.chunks) {
+        if let Some(answer) = sluice::mock::stream::serve(req.method, path, &req.body, k.chunks, k.stamp) {
             SEEN.fetch_add(1, Ordering::Relaxed);
             if !k.latency.is_zero() {
                 monoio::time::sleep(k.latency).await;
             }
             return match answer {
-                Ok(stream) => send_stream(conn, stream, k.chunk_delay, req.http10).await,
+                Ok(stream) => send_stream(conn, stream, k.chunk_delay, k.stamp, req.http10).await,
                 Err(r) => reply(conn, r, ka).await,
             };
         }
@@ -158,14 +161,19 @@ impl Handler for MockServer {
                 )
                 .await;
         }
-        let events = match (path, peek.stream) {
+        let mut events = match (path, peek.stream) {
             ("/v1/chat/completions" | "/chat/completions", stream) => match openai::chat(&req.body, None) {
                 openai::ChatOutcome::Answer(resp) if !stream => {
                     let body = Bytes::from(openai::chat_completion(&resp));
                     let headers: [(&str, &[u8]); 2] = [("content-type", json_ct), ("x-request-id", b"req_mock")];
                     return conn.send_full(200, &headers, body, ka).await;
                 }
-                openai::ChatOutcome::Answer(resp) => openai::chat_stream_events(&resp, k.chunks, peek.include_usage),
+                openai::ChatOutcome::Answer(mut resp) => {
+                    if k.stamp {
+                        sluice::mock::stream::stamp_text(&mut resp, k.chunks);
+                    }
+                    openai::chat_stream_events(&resp, k.chunks, peek.include_usage)
+                }
                 openai::ChatOutcome::Error { status, body } => {
                     return conn
                         .send_full(status, &[("content-type", json_ct)], Bytes::from(body), ka)
@@ -198,12 +206,15 @@ impl Handler for MockServer {
         .await?;
         let gone = client_gone(conn.raw_fd());
         let mut gone = std::pin::pin!(gone);
-        for (i, e) in events.iter().enumerate() {
+        for (i, e) in events.iter_mut().enumerate() {
             if i > 0 && !k.chunk_delay.is_zero() {
                 monoio::select! {
                     _ = &mut gone => return Err(io::ErrorKind::ConnectionAborted.into()),
                     _ = monoio::time::sleep(k.chunk_delay) => {}
                 }
+            }
+            if k.stamp {
+                sluice::mock::stream::stamp_frame(e);
             }
             conn.send_chunk(e).await?;
         }
@@ -220,6 +231,7 @@ fn main() -> ExitCode {
         chunk_delay: Duration::ZERO,
         fail_status: 500,
         fail_every: 0,
+        stamp: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -242,6 +254,10 @@ fn main() -> ExitCode {
                 .is_some(),
             "--fail-status" => num("--fail-status").map(|v| knobs.fail_status = v as u16).is_some(),
             "--fail-every" => num("--fail-every").map(|v| knobs.fail_every = v).is_some(),
+            "--stamp" => {
+                knobs.stamp = true;
+                true
+            }
             "--help" | "-h" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;
@@ -300,8 +316,9 @@ fn main() -> ExitCode {
 /// without the body's end.
 async fn send_stream(
     conn: &mut Conn,
-    stream: sluice::mock::stream::MockStream,
+    mut stream: sluice::mock::stream::MockStream,
     delay: Duration,
+    stamp: bool,
     http10: bool,
 ) -> io::Result<()> {
     conn.start_stream(
@@ -315,12 +332,16 @@ async fn send_stream(
     .await?;
     let gone = client_gone(conn.raw_fd());
     let mut gone = std::pin::pin!(gone);
-    for (i, frame) in stream.frames.iter().enumerate() {
+    let stamp = stamp && stream.content_type == "text/event-stream";
+    for (i, frame) in stream.frames.iter_mut().enumerate() {
         if i > 0 && !delay.is_zero() {
             monoio::select! {
                 _ = &mut gone => return Err(io::ErrorKind::ConnectionAborted.into()),
                 _ = monoio::time::sleep(delay) => {}
             }
+        }
+        if stamp {
+            sluice::mock::stream::stamp_frame(frame);
         }
         conn.send_chunk(frame).await?;
     }

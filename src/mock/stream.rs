@@ -34,6 +34,40 @@ pub struct MockStream {
     pub cut_off: bool,
 }
 
+/// Load-test stamping (`sluice-mock --stamp`): every text piece of a stream is this placeholder,
+/// overwritten with the send time (microseconds since the Unix epoch, 16 digits) just before the
+/// frame is written, so a client can measure each event's latency end to end.
+pub const STAMP: &[u8; 16] = b"@@@@@@@@@@@@@@@@";
+
+/// Makes the answer's text `pieces` stamp placeholders, so each streamed piece is exactly one.
+pub fn stamp_text(resp: &mut crate::canonical::ChatResponse, pieces: usize) {
+    for p in &mut resp.content {
+        if let crate::canonical::Part::Text { text, .. } = p {
+            *text = std::str::from_utf8(STAMP).unwrap_or_default().repeat(pieces.max(1));
+        }
+    }
+}
+
+/// Overwrites every stamp placeholder in a frame with the current time (SSE frames only: an
+/// event-stream frame's CRC covers its payload).
+pub fn stamp_frame(frame: &mut [u8]) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0);
+    let mut digits = [b'0'; 16];
+    let mut n = now;
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    let mut at = 0;
+    while let Some(i) = memchr::memmem::find(&frame[at..], STAMP) {
+        frame[at + i..at + i + 16].copy_from_slice(&digits);
+        at += i + 16;
+    }
+}
+
 /// Whether the model asks for a stream that fails (`cutoff`, `midstream`).
 pub fn is_fault_scenario(model: &str) -> bool {
     model.contains("cutoff") || model.contains("midstream")
@@ -45,7 +79,20 @@ pub fn scenario_events(
     id: &str,
     pieces: usize,
 ) -> Result<(Vec<StreamEvent>, Ending), UpstreamFault> {
-    let resp = scenario::respond(req, id)?;
+    scenario_events_stamped(req, id, pieces, false)
+}
+
+/// `scenario_events`, with the text made of stamp placeholders when `stamp` is set.
+pub fn scenario_events_stamped(
+    req: &ChatRequest,
+    id: &str,
+    pieces: usize,
+    stamp: bool,
+) -> Result<(Vec<StreamEvent>, Ending), UpstreamFault> {
+    let mut resp = scenario::respond(req, id)?;
+    if stamp {
+        stamp_text(&mut resp, pieces);
+    }
     let mut events = events_from_response(&resp, pieces);
     let ending = if req.model.contains("cutoff") {
         Ending::CutOff
@@ -95,7 +142,13 @@ struct StreamRoute {
 
 /// Answers a streaming request of any non-OpenAI format; None when the request is not one (a
 /// non-stream request, another route). `Err` is an error before the stream (HTTP error reply).
-pub fn serve(method: Method, path: &str, body: &[u8], pieces: usize) -> Option<Result<MockStream, MockReply>> {
+pub fn serve(
+    method: Method,
+    path: &str,
+    body: &[u8],
+    pieces: usize,
+    stamp: bool,
+) -> Option<Result<MockStream, MockReply>> {
     let (route, req) = match_route(path, body)?;
     if method != Method::Post {
         return Some(Err(fault(route.format, 405, "streams take POST".into())));
@@ -105,7 +158,7 @@ pub fn serve(method: Method, path: &str, body: &[u8], pieces: usize) -> Option<R
         Err(message) => return Some(Err(fault(route.format, 400, message))),
     };
     let id = format!("mock-stream-{:x}", next_id());
-    Some(match scenario_events(&req, &id, pieces) {
+    Some(match scenario_events_stamped(&req, &id, pieces, stamp) {
         Ok((events, ending)) => {
             let mut enc = formats::stream_encoder(route.format, route.invoke, &req);
             Ok(MockStream {
@@ -121,7 +174,7 @@ pub fn serve(method: Method, path: &str, body: &[u8], pieces: usize) -> Option<R
 /// `serve` for callers that want a whole reply: the stream's frames as one body (a cut-off
 /// stream is just shorter). The per-format mocks answer their stream routes through this.
 pub fn serve_whole(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
-    Some(match serve(method, path, body, 4)? {
+    Some(match serve(method, path, body, 4, false)? {
         Ok(s) => MockReply {
             status: 200,
             content_type: s.content_type,
@@ -231,7 +284,7 @@ mod tests {
 
     #[test]
     fn complete_stream_ends_with_finish() {
-        let (events, ending) = scenario_events(&req("m"), "id", 3).unwrap();
+        let (events, ending) = scenario_events(&req("m"), "id", 3, false).unwrap();
         assert_eq!(ending, Ending::Complete);
         assert!(matches!(events.last(), Some(StreamEvent::Finish { .. })));
     }
@@ -239,7 +292,7 @@ mod tests {
     #[test]
     fn cutoff_and_midstream_stop_before_the_finish() {
         for model in ["m-cutoff", "m-midstream"] {
-            let (events, ending) = scenario_events(&req(model), "id", 3).unwrap();
+            let (events, ending) = scenario_events(&req(model), "id", 3, false).unwrap();
             assert_ne!(ending, Ending::Complete, "{model}");
             assert!(matches!(events[0], StreamEvent::Start { .. }));
             assert!(
@@ -255,26 +308,37 @@ mod tests {
 
     #[test]
     fn error_scenario_is_an_error_before_the_stream() {
-        assert_eq!(scenario_events(&req("error-429"), "id", 3).unwrap_err().status, 429);
+        assert_eq!(
+            scenario_events(&req("error-429"), "id", 3, false).unwrap_err().status,
+            429
+        );
     }
 
     #[test]
     fn non_stream_requests_are_not_taken() {
-        assert!(serve(Method::Post, "/v1/messages", br#"{"model":"m","stream":false}"#, 3).is_none());
+        assert!(serve(
+            Method::Post,
+            "/v1/messages",
+            br#"{"model":"m","stream":false}"#,
+            3,
+            false
+        )
+        .is_none());
         assert!(serve(
             Method::Post,
             "/v1/chat/completions",
             br#"{"model":"m","stream":true}"#,
-            3
+            3,
+            false
         )
         .is_none());
-        assert!(serve(Method::Post, "/v1beta/models/m:generateContent", b"{}", 3).is_none());
+        assert!(serve(Method::Post, "/v1beta/models/m:generateContent", b"{}", 3, false).is_none());
     }
 
     #[test]
     fn openai_failure_scenarios_stream_through_the_encoder() {
         let body = br#"{"model":"m-cutoff","stream":true,"messages":[{"role":"user","content":"a b c d e f"}]}"#;
-        let s = serve(Method::Post, "/v1/chat/completions", body, 3)
+        let s = serve(Method::Post, "/v1/chat/completions", body, 3, false)
             .unwrap()
             .ok()
             .unwrap();
@@ -286,7 +350,7 @@ mod tests {
             "no end marker on a cut-off stream"
         );
         let body = br#"{"model":"m-midstream","stream":true,"messages":[{"role":"user","content":"a b c d e f"}]}"#;
-        let s = serve(Method::Post, "/v1/chat/completions", body, 3)
+        let s = serve(Method::Post, "/v1/chat/completions", body, 3, false)
             .unwrap()
             .ok()
             .unwrap();
