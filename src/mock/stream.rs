@@ -284,7 +284,7 @@ mod tests {
 
     #[test]
     fn complete_stream_ends_with_finish() {
-        let (events, ending) = scenario_events(&req("m"), "id", 3, false).unwrap();
+        let (events, ending) = scenario_events(&req("m"), "id", 3).unwrap();
         assert_eq!(ending, Ending::Complete);
         assert!(matches!(events.last(), Some(StreamEvent::Finish { .. })));
     }
@@ -292,7 +292,7 @@ mod tests {
     #[test]
     fn cutoff_and_midstream_stop_before_the_finish() {
         for model in ["m-cutoff", "m-midstream"] {
-            let (events, ending) = scenario_events(&req(model), "id", 3, false).unwrap();
+            let (events, ending) = scenario_events(&req(model), "id", 3).unwrap();
             assert_ne!(ending, Ending::Complete, "{model}");
             assert!(matches!(events[0], StreamEvent::Start { .. }));
             assert!(
@@ -308,10 +308,7 @@ mod tests {
 
     #[test]
     fn error_scenario_is_an_error_before_the_stream() {
-        assert_eq!(
-            scenario_events(&req("error-429"), "id", 3, false).unwrap_err().status,
-            429
-        );
+        assert_eq!(scenario_events(&req("error-429"), "id", 3).unwrap_err().status, 429);
     }
 
     #[test]
