@@ -362,6 +362,7 @@ mod tests {
             "/v1/messages",
             br#"{"model":"m","stream":true,"messages":7}"#,
             3,
+            false,
         )
         .unwrap()
         .err()
