@@ -80,6 +80,18 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// CPU time (user + system) a process has used, in microseconds.
+fn cpu_us(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the `(comm)`, which may contain spaces: utime and stime are the 12th and 13th.
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Some(ticks * 1_000_000 / hz)
+}
+
 fn request(addr: SocketAddr, model: &str) -> Vec<u8> {
     let body = format!(
         r#"{{"model":"{model}","stream":true,"stream_options":{{"include_usage":true}},"messages":[{{"role":"user","content":"Write one short sentence about load testing streams please, with some words in it."}}]}}"#
@@ -196,9 +208,10 @@ fn main() -> ExitCode {
         .with_entries(4096)
         .build()
         .expect("runtime");
-    let (stats, rss_before, rss_open) = rt.block_on(async {
+    let (stats, rss_before, rss_open, cpu) = rt.block_on(async {
         let stats = Rc::new(RefCell::new(StreamStats::default()));
         let rss_before = args.pid.and_then(rss_kib);
+        let cpu_before = args.pid.and_then(cpu_us);
         let first = Rc::new(RefCell::new(0usize));
         let mut handles = Vec::with_capacity(args.streams);
         for _ in 0..args.streams {
@@ -249,7 +262,11 @@ fn main() -> ExitCode {
         for h in handles {
             h.await;
         }
-        (stats, rss_before, rss_open)
+        let cpu = match (cpu_before, args.pid.and_then(cpu_us)) {
+            (Some(a), Some(b)) => b.saturating_sub(a),
+            _ => 0,
+        };
+        (stats, rss_before, rss_open, cpu)
     });
     let mut st = stats.borrow_mut();
     let ttfb_p50 = pct(&mut st.probe_ttfb_us, 0.50);
@@ -270,7 +287,18 @@ fn main() -> ExitCode {
         "{} streams: complete {}, stalled {}, errors {}; {} events ({} stamped: latency p50 {} us, p99 {} us, mean {:.1} us); probe ttfb p50 {} us p99 {} us",
         args.streams, st.complete, st.stalled, st.errors, st.events, stamped, ev_p50, ev_p99, ev_mean, ttfb_p50, ttfb_p99
     );
+    let cpu_per_event = if st.events > 0 {
+        cpu as f64 / st.events as f64
+    } else {
+        0.0
+    };
     if args.pid.is_some() {
+        println!(
+            "target CPU {:.3} s for {} events: {:.2} us per event (probes included)",
+            cpu as f64 / 1e6,
+            st.events,
+            cpu_per_event
+        );
         println!(
             "target RSS {} KiB before, {} KiB with all streams open: {:.1} KiB per stream",
             rss_before.unwrap_or(0),
@@ -279,8 +307,8 @@ fn main() -> ExitCode {
         );
     }
     println!(
-        "RESULT streams={} complete={} stalled={} errors={} ttfb_p50_us={} ttfb_p99_us={} event_p50_us={} event_p99_us={} event_mean_us={:.1} stamped={} rss_per_stream_kib={:.2}",
-        args.streams, st.complete, st.stalled, st.errors, ttfb_p50, ttfb_p99, ev_p50, ev_p99, ev_mean, stamped, per_stream_kib
+        "RESULT streams={} complete={} stalled={} errors={} ttfb_p50_us={} ttfb_p99_us={} event_p50_us={} event_p99_us={} event_mean_us={:.1} stamped={} rss_per_stream_kib={:.2} cpu_per_event_us={:.2}",
+        args.streams, st.complete, st.stalled, st.errors, ttfb_p50, ttfb_p99, ev_p50, ev_p99, ev_mean, stamped, per_stream_kib, cpu_per_event
     );
     if st.stalled > 0 || st.errors > 0 {
         return ExitCode::from(1);

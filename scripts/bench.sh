@@ -462,11 +462,15 @@ added() {  # added TARGET SC C KEY
 # STREAMLOAD_STREAMS streams open at once against a mock that spaces its events and stamps each
 # text piece with its write time (--stamp), through each target. sluice-streamload reports each
 # event's latency (receive time - stamp), the time to first event of probe streams opened while
-# all the others are open, stalled streams, and (for sluice) RSS growth per open stream.
+# all the others are open, stalled streams, and (for sluice) RSS growth per open stream and CPU
+# time per event.
 if (( STREAMLOAD )); then
   [[ -x $STREAMLOAD_BIN ]] || die "sluice-streamload not found: $STREAMLOAD_BIN"
   SL_MOCK_PORT=$(free_port)
-  start sluice-mock-paced "$RUN_DIR/mock-paced.log" "$SERVER_PIN" \
+  # The paced mock shares the load generator's CPU and the gateway has the other to itself: with
+  # mock and gateway on one CPU, the scheduler's time slices (milliseconds) would dominate every
+  # event's latency. The mock-direct baseline runs with the same placement.
+  start sluice-mock-paced "$RUN_DIR/mock-paced.log" "$CLIENT_PIN" \
     "$SLUICE_MOCK_BIN" --listen "127.0.0.1:$SL_MOCK_PORT" --workers "$BENCH_MOCK_WORKERS" \
     --chunks "$STREAMLOAD_CHUNKS" --chunk-delay-ms "$STREAMLOAD_DELAY_MS" --stamp
   wait_ready sluice-mock-paced "$STARTED_PID" "$RUN_DIR/mock-paced.log" "$SL_MOCK_PORT" 1
@@ -497,20 +501,21 @@ if (( STREAMLOAD )); then
   {
     echo
     echo "concurrent streams: $STREAMLOAD_STREAMS open at once, $STREAMLOAD_CHUNKS events ${STREAMLOAD_DELAY_MS} ms apart; $STREAMLOAD_PROBES probe streams (sluice-streamload)"
-    printf '%-8s %8s %7s %6s %9s %9s %10s %9s %9s %10s %11s %10s\n' target complete stalled errors \
-      ttfb_p50 ttfb_p99 '+ttfb_p99' ev_p50 ev_p99 ev_mean '+ev_mean' KiB/stream
+    printf '%-8s %8s %7s %6s %9s %9s %10s %9s %9s %10s %11s %10s %9s\n' target complete stalled errors \
+      ttfb_p50 ttfb_p99 '+ttfb_p99' ev_p50 ev_p99 ev_mean '+ev_mean' KiB/stream cpu/event
     for t in mock sluice sluice-x; do
       l=${SL[$t]} m=${SL[mock]}
-      printf '%-8s %8s %7s %6s %9s %9s %10s %9s %9s %10s %11s %10s\n' "$t" "$(field "$l" complete)" \
+      printf '%-8s %8s %7s %6s %9s %9s %10s %9s %9s %10s %11s %10s %9s\n' "$t" "$(field "$l" complete)" \
         "$(field "$l" stalled)" "$(field "$l" errors)" "$(field "$l" ttfb_p50_us)" "$(field "$l" ttfb_p99_us)" \
         "$(( $(field "$l" ttfb_p99_us) - $(field "$m" ttfb_p99_us) ))" \
         "$(field "$l" event_p50_us)" "$(field "$l" event_p99_us)" "$(field "$l" event_mean_us)" \
         "$(awk -v a="$(field "$l" event_mean_us)" -v b="$(field "$m" event_mean_us)" 'BEGIN{printf "%.1f", a-b}')" \
-        "$(field "$l" rss_per_stream_kib)"
+        "$(field "$l" rss_per_stream_kib)" "$(field "$l" cpu_per_event_us)"
     done
     echo "times in us. +ttfb_p99: probe time to first event added over the mock direct (target < 100);"
     echo "ev_*: each event's latency from the mock's write to the client's read; +ev_mean: added per"
-    echo "event over the mock direct (target < 2); KiB/stream: sluice RSS growth / open streams (target < 16)."
+    echo "event over the mock direct (target < 2); KiB/stream: sluice RSS growth / open streams (target < 16);"
+    echo "cpu/event: sluice CPU time (user+system) / events forwarded."
   } >> "$RUN_DIR/summary.txt"
 fi
 

@@ -41,7 +41,9 @@ impl Conn {
         Conn {
             io,
             rbuf: BytesMut::with_capacity(super::io::READ_CHUNK),
-            wbuf: Vec::with_capacity(1024),
+            // Grows to the largest head or chunk written, then is reused; small to start, since
+            // every open connection holds one.
+            wbuf: Vec::with_capacity(256),
             limits,
             draining,
             response_started: false,
@@ -195,6 +197,15 @@ impl Conn {
         let (res, w) = write_all(&mut self.io, w).await;
         self.wbuf = w;
         res
+    }
+
+    /// Gives the read buffer's memory back while a long response streams (a stream can last
+    /// minutes, and an idle 4 KiB per open stream adds up); the next request allocates a fresh
+    /// one. Bytes already buffered (a pipelined request) keep it.
+    pub fn release_read_buffer(&mut self) {
+        if self.rbuf.is_empty() {
+            self.rbuf = bytes::BytesMut::new();
+        }
     }
 
     /// Ends a streamed body.

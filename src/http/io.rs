@@ -8,8 +8,10 @@ use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use std::io;
 
-/// Minimum free space offered to one read, so small reads do not become many syscalls.
-pub const READ_CHUNK: usize = 16 * 1024;
+/// Minimum free space offered to one read, so small reads do not become many syscalls. Buffers
+/// double when a body fills them, so large bodies still get large reads; a small chunk keeps an
+/// idle connection or open stream cheap (with 16 KiB here, an open stream cost 39 KiB of RSS).
+pub const READ_CHUNK: usize = 2 * 1024;
 
 /// Reads once, appending to `buf`. Returns the number of bytes read (0 = EOF).
 pub async fn read_more<S: AsyncReadRent>(s: &mut S, mut buf: BytesMut) -> (io::Result<usize>, BytesMut) {

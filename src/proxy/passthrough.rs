@@ -183,10 +183,9 @@ pub async fn forward(
             .filter(|(n, _)| !is_listed(n, DROP_RESPONSE))
             .map(|(n, v)| (n.to_string(), v.to_vec()))
             .collect();
-        let body = resp.body;
-        let relay_refs: Vec<(&str, &[u8])> = relay.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
+        let body = resp.into_body();
         let done_sentinel = ctx.api.format == Format::OpenAi;
-        return pump_passthrough(worker, conn, req.http10, &relay_refs, body, done_sentinel).await;
+        return pump_passthrough(worker, conn, req.http10, relay, body, done_sentinel).await;
     }
     let limit = ctx.snap.server.limits.max_body_bytes.max(64 * 1024 * 1024);
     let mut resp = resp;

@@ -23,16 +23,22 @@ pub async fn pump_passthrough(
     worker: &Worker,
     conn: &mut Conn,
     http10: bool,
-    headers: &[(&str, &[u8])],
+    headers: Vec<(String, Vec<u8>)>,
     mut body: BodyReader,
     done_sentinel: bool,
 ) -> Result<Outcome, (GatewayError, Option<io::Error>)> {
     let io_err = |e| (GatewayError::bad_request("client write failed", None), Some(e));
-    conn.start_stream(200, headers, http10).await.map_err(io_err)?;
+    {
+        let refs: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
+        conn.start_stream(200, &refs, http10).await.map_err(io_err)?;
+    }
+    // The relayed headers are sent: nothing of the upstream's head stays for the stream's life.
+    drop(headers);
+    conn.release_read_buffer();
     worker.metrics.streams_add(1);
     let _guard = StreamGauge(worker);
     let mut done = DoneScanner::default();
-    let mut parts: Vec<bytes::Bytes> = Vec::with_capacity(16);
+    let mut parts: Vec<bytes::Bytes> = Vec::with_capacity(4);
     let gone = client_gone(conn.raw_fd());
     let mut gone = std::pin::pin!(gone);
     loop {
@@ -144,7 +150,9 @@ pub async fn pump_translated(
     let io_err = |e| (GatewayError::bad_request("client write failed", None), Some(e));
     worker.metrics.streams_add(1);
     let _guard = StreamGauge(worker);
-    let mut out: Vec<u8> = Vec::with_capacity(4096);
+    conn.release_read_buffer();
+    // Grows to the largest event's encoding once, then is reused (no allocation per event).
+    let mut out: Vec<u8> = Vec::new();
     let gone = client_gone(conn.raw_fd());
     let mut gone = std::pin::pin!(gone);
     let (ping, interval) = t.keepalive.unwrap_or((b"", Duration::from_secs(3600)));

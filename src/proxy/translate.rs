@@ -213,6 +213,7 @@ pub async fn forward(
         .map_err(|e| (e.into(), None))?;
     worker.metrics.upstream_latency(&provider.name, sent.elapsed());
     if canonical.stream && (200..300).contains(&resp.status) {
+        let body = resp.into_body();
         let t = super::stream::Translation {
             decoder: formats::stream_decoder(target_format),
             encoder: stream_encoder(ctx, &canonical),
@@ -225,7 +226,9 @@ pub async fn forward(
                 .stream_keepalive
                 .and_then(|d| keepalive_frame(ctx.api.format).map(|f| (f, d))),
         };
-        return super::stream::pump_translated(worker, conn, req.http10, resp.body, t).await;
+        // Only the translation lives on for the stream: the request is sent, free its memory.
+        drop((canonical, parts, signed, path));
+        return super::stream::pump_translated(worker, conn, req.http10, body, t).await;
     }
     let limit = ctx.snap.server.limits.max_body_bytes.max(64 * 1024 * 1024);
     let status = resp.status;

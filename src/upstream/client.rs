@@ -41,6 +41,11 @@ pub struct UpstreamResponse {
 }
 
 impl UpstreamResponse {
+    /// The body alone: the head's memory is released (a stream keeps only what it reads with).
+    pub fn into_body(self) -> BodyReader {
+        self.body
+    }
+
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
