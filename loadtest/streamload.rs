@@ -14,6 +14,13 @@
 //! 3. Against `sluice-mock --stamp`, every text piece is the time the mock wrote it (16 digits,
 //!    microseconds since the epoch): receive time minus that is the event's latency end to end.
 //!
+//! With `--upstream ADDR`, the tool also serves a paced, stamped upstream itself (OpenAI chat
+//! chunks on `/v1/chat/completions`, Anthropic events on `/v1/messages`; `--chunks` text events
+//! `--delay-ms` apart), on the same thread as the client: an event's latency is then measured
+//! between two points of one process, with no scheduler hand-off between a separate mock and the
+//! client polluting it, and the direct baseline (`--addr` = the upstream itself) is the loopback
+//! alone. `--warmup N` first runs N streams unmeasured.
+//!
 //! A stream is complete when `data: [DONE]` arrived; one still open after `--timeout-s` counts as
 //! stalled. Output: a readable summary, then one `RESULT` line of key=value pairs (microseconds).
 
@@ -44,6 +51,10 @@ struct Args {
     probes: usize,
     timeout: Duration,
     pid: Option<u32>,
+    upstream: Option<SocketAddr>,
+    chunks: usize,
+    delay: Duration,
+    warmup: usize,
 }
 
 fn parse() -> Result<Args, String> {
@@ -54,6 +65,10 @@ fn parse() -> Result<Args, String> {
         probes: 200,
         timeout: Duration::from_secs(60),
         pid: None,
+        upstream: None,
+        chunks: 100,
+        delay: Duration::from_millis(50),
+        warmup: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -66,6 +81,10 @@ fn parse() -> Result<Args, String> {
             "--probes" => a.probes = v.parse().map_err(bad)?,
             "--timeout-s" => a.timeout = Duration::from_secs(v.parse().map_err(bad)?),
             "--pid" => a.pid = Some(v.parse().map_err(bad)?),
+            "--upstream" => a.upstream = Some(v.parse().map_err(|_| format!("bad --upstream {v}"))?),
+            "--chunks" => a.chunks = v.parse().map_err(bad)?,
+            "--delay-ms" => a.delay = Duration::from_millis(v.parse().map_err(bad)?),
+            "--warmup" => a.warmup = v.parse().map_err(bad)?,
             _ => return Err(format!("unknown argument {k}")),
         }
     }
@@ -186,6 +205,92 @@ async fn one_stream(
     })
 }
 
+/// The embedded upstream: accepts connections and answers every request with a paced,
+/// stamped stream in the format its path asks for.
+async fn serve_upstream(addr: SocketAddr, chunks: usize, delay: Duration) {
+    let l = match monoio::net::TcpListener::bind(addr) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("sluice-streamload: cannot listen on {addr}: {e}");
+            std::process::exit(1);
+        }
+    };
+    while let Ok((s, _)) = l.accept().await {
+        monoio::spawn(upstream_conn(s, chunks, delay));
+    }
+}
+
+fn stamp() -> String {
+    format!("{:016}", now_us())
+}
+
+/// One upstream connection: keep-alive requests, each answered with a chunked SSE stream.
+async fn upstream_conn(mut s: TcpStream, chunks: usize, delay: Duration) {
+    let _ = s.set_nodelay(true);
+    let mut buf: Vec<u8> = Vec::with_capacity(8192);
+    loop {
+        // Read one request: head, then Content-Length bytes of body.
+        let (head_end, body_len) = loop {
+            if let Some(i) = memchr::memmem::find(&buf, b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..i]).to_ascii_lowercase();
+                let len = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                break (i + 4, len);
+            }
+            let mut tmp = Vec::with_capacity(8192);
+            let (r, t) = s.read(tmp).await;
+            tmp = t;
+            match r {
+                Ok(n) if n > 0 => buf.extend_from_slice(&tmp[..n]),
+                _ => return,
+            }
+        };
+        while buf.len() < head_end + body_len {
+            let (r, t) = s.read(Vec::with_capacity(8192)).await;
+            match r {
+                Ok(n) if n > 0 => buf.extend_from_slice(&t[..n]),
+                _ => return,
+            }
+        }
+        let anthropic = memchr::memmem::find(&buf[..head_end], b"/messages").is_some();
+        let close = String::from_utf8_lossy(&buf[..head_end])
+            .to_ascii_lowercase()
+            .contains("connection: close");
+        buf.drain(..head_end + body_len);
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+        let (r, _) = s.write_all(head.as_bytes().to_vec()).await;
+        if r.is_err() {
+            return;
+        }
+        let total = chunks + 2;
+        for i in 0..total {
+            if i > 0 && !delay.is_zero() {
+                monoio::time::sleep(delay).await;
+            }
+            let frame = match (anthropic, i) {
+                (true, 0) => "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_load\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"load\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":9,\"output_tokens\":1}}}\n\nevent: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n".to_string(),
+                (true, i) if i == total - 1 => format!("event: content_block_stop\ndata: {{\"type\":\"content_block_stop\",\"index\":0}}\n\nevent: message_delta\ndata: {{\"type\":\"message_delta\",\"delta\":{{\"stop_reason\":\"end_turn\",\"stop_sequence\":null}},\"usage\":{{\"output_tokens\":{chunks}}}}}\n\nevent: message_stop\ndata: {{\"type\":\"message_stop\"}}\n\n"),
+                (true, _) => format!("event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":\"{}\"}}}}\n\n", stamp()),
+                (false, 0) => "data: {\"id\":\"chatcmpl-load\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"load\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n".to_string(),
+                (false, i) if i == total - 1 => format!("data: {{\"id\":\"chatcmpl-load\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"load\",\"choices\":[{{\"index\":0,\"delta\":{{}},\"finish_reason\":\"stop\"}}]}}\n\ndata: {{\"id\":\"chatcmpl-load\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"load\",\"choices\":[],\"usage\":{{\"prompt_tokens\":9,\"completion_tokens\":{chunks},\"total_tokens\":{}}}}}\n\ndata: [DONE]\n\n", chunks + 9),
+                (false, _) => format!("data: {{\"id\":\"chatcmpl-load\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"load\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{}\"}},\"finish_reason\":null}}]}}\n\n", stamp()),
+            };
+            let chunk = format!("{:x}\r\n{frame}\r\n", frame.len());
+            let (r, _) = s.write_all(chunk.into_bytes()).await;
+            if r.is_err() {
+                return;
+            }
+        }
+        let (r, _) = s.write_all(b"0\r\n\r\n".to_vec()).await;
+        if r.is_err() || close {
+            return;
+        }
+    }
+}
+
 fn pct(v: &mut [u64], p: f64) -> u64 {
     if v.is_empty() {
         return 0;
@@ -209,6 +314,25 @@ fn main() -> ExitCode {
         .build()
         .expect("runtime");
     let (stats, rss_before, rss_open, cpu) = rt.block_on(async {
+        if let Some(up) = args.upstream {
+            monoio::spawn(serve_upstream(up, args.chunks, args.delay));
+            monoio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if args.warmup > 0 {
+            let first = Rc::new(RefCell::new(0usize));
+            let scratch = Rc::new(RefCell::new(StreamStats::default()));
+            let mut warm = Vec::new();
+            for _ in 0..args.warmup {
+                let req = request(args.addr, &args.model);
+                let (f, st, addr) = (first.clone(), scratch.clone(), args.addr);
+                warm.push(monoio::spawn(async move {
+                    let _ = monoio::time::timeout(Duration::from_secs(30), one_stream(addr, req, false, f, st)).await;
+                }));
+            }
+            for h in warm {
+                h.await;
+            }
+        }
         let stats = Rc::new(RefCell::new(StreamStats::default()));
         let rss_before = args.pid.and_then(rss_kib);
         let cpu_before = args.pid.and_then(cpu_us);

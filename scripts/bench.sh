@@ -18,7 +18,7 @@
 #   MOCK_LATENCY_MS [0], STREAM_CHUNKS [16], STREAM_CHUNK_DELAY_MS [0]
 #   STREAMLOAD [1]              run the concurrent-streams phase (sluice-streamload)
 #   STREAMLOAD_STREAMS [1000]   concurrent streams in that phase
-#   STREAMLOAD_CHUNKS [100], STREAMLOAD_DELAY_MS [50]  its mock: events per stream, spacing
+#   STREAMLOAD_CHUNKS [100], STREAMLOAD_DELAY_MS [50]  its upstream: events per stream, spacing
 #   STREAMLOAD_PROBES [200]     streams opened one by one while the others are open (TTFB)
 #   SKIP_BUILD [0]              1 = use existing target/release binaries
 #   SLUICE_BIN, SLUICE_MOCK_BIN  binaries [target/release/sluice, sluice-mock]
@@ -459,52 +459,62 @@ added() {  # added TARGET SC C KEY
 } > "$RUN_DIR/summary.md"
 
 # ------------------------------------------------------- concurrent streams --
-# STREAMLOAD_STREAMS streams open at once against a mock that spaces its events and stamps each
-# text piece with its write time (--stamp), through each target. sluice-streamload reports each
-# event's latency (receive time - stamp), the time to first event of probe streams opened while
-# all the others are open, stalled streams, and (for sluice) RSS growth per open stream and CPU
-# time per event.
+# STREAMLOAD_STREAMS streams open at once through each target. sluice-streamload serves the
+# upstream itself (paced: STREAMLOAD_CHUNKS text events STREAMLOAD_DELAY_MS apart, each stamped
+# with its write time) on the same thread as its clients, on the load CPU; the gateway under test
+# has the other CPU to itself. Rows: the upstream directly, nginx as a plain proxy, Sluice
+# same-format, Sluice translated (Anthropic upstream -> OpenAI client). Reported: time to first
+# event of probe streams opened while all the others are open, each event's latency (stamp to
+# client read), stalled streams, and the gateway's RSS growth per open stream and CPU per event.
 if (( STREAMLOAD )); then
   [[ -x $STREAMLOAD_BIN ]] || die "sluice-streamload not found: $STREAMLOAD_BIN"
-  SL_MOCK_PORT=$(free_port)
-  # The paced mock shares the load generator's CPU and the gateway has the other to itself: with
-  # mock and gateway on one CPU, the scheduler's time slices (milliseconds) would dominate every
-  # event's latency. The mock-direct baseline runs with the same placement.
-  start sluice-mock-paced "$RUN_DIR/mock-paced.log" "$CLIENT_PIN" \
-    "$SLUICE_MOCK_BIN" --listen "127.0.0.1:$SL_MOCK_PORT" --workers "$BENCH_MOCK_WORKERS" \
-    --chunks "$STREAMLOAD_CHUNKS" --chunk-delay-ms "$STREAMLOAD_DELAY_MS" --stamp
-  wait_ready sluice-mock-paced "$STARTED_PID" "$RUN_DIR/mock-paced.log" "$SL_MOCK_PORT" 1
+  SL_UP_PORT=$(free_port)
   SL_PORT=$(free_port)
-  sed -e "s/127.0.0.1:$SLUICE_PORT/127.0.0.1:$SL_PORT/" -e "s/127.0.0.1:$MOCK_PORT/127.0.0.1:$SL_MOCK_PORT/g" \
-    "$RUN_DIR/sluice.toml" > "$RUN_DIR/sluice-paced.toml"
-  start sluice-paced "$RUN_DIR/sluice-paced.log" "$SERVER_PIN" "$SLUICE_BIN" --config "$RUN_DIR/sluice-paced.toml"
+  sed -e "s/127.0.0.1:$SLUICE_PORT/127.0.0.1:$SL_PORT/" -e "s/127.0.0.1:$MOCK_PORT/127.0.0.1:$SL_UP_PORT/g" \
+    "$RUN_DIR/sluice.toml" > "$RUN_DIR/sluice-streams.toml"
+  start sluice-streams "$RUN_DIR/sluice-streams.log" "$SERVER_PIN" "$SLUICE_BIN" --config "$RUN_DIR/sluice-streams.toml"
   SL_PID=$STARTED_PID
-  wait_ready sluice-paced "$SL_PID" "$RUN_DIR/sluice-paced.log" "$SL_PORT" 1
+  wait_ready sluice-streams "$SL_PID" "$RUN_DIR/sluice-streams.log" "$SL_PORT" 1
+  SL_NGINX_PORT=$(free_port)
+  mkdir -p "$SCRATCH/streams"
+  sed -e "s#@PREFIX@#$SCRATCH/streams#g" -e "s#@USER_LINE@#$USER_LINE#g" \
+      -e "s#@WORKER_PROCESSES@#$BENCH_NGINX_WORKERS#g" \
+      -e "s#@LISTEN_PORT@#$SL_NGINX_PORT#g" -e "s#@UPSTREAM_PORT@#$SL_UP_PORT#g" \
+      "$ROOT/loadtest/nginx.conf.template" > "$SCRATCH/streams/nginx.conf"
+  sed -i 's/worker_connections 4096;/worker_connections 8192;/' "$SCRATCH/streams/nginx.conf"
+  SL_NGINX_ARGS=(-p "$SCRATCH/streams/" -c "$SCRATCH/streams/nginx.conf")
+  [[ $NGINX_HELP == *"-e filename"* ]] && SL_NGINX_ARGS+=(-e "$SCRATCH/streams/error.log")
+  start nginx-streams "$RUN_DIR/nginx-streams.log" "$SERVER_PIN" "$NGINX" "${SL_NGINX_ARGS[@]}"
+  SL_NGINX_PID=$STARTED_PID
+  wait_ready nginx-streams "$SL_NGINX_PID" "$RUN_DIR/nginx-streams.log" "$SL_NGINX_PORT" 0
   SL_LOAD_PIN=()
   [[ -n $CLIENT_PIN ]] && SL_LOAD_PIN=(taskset -c "$CLIENT_PIN")
-  streamload() {  # streamload NAME PORT MODEL STREAMS PROBES [PID]
-    local out="$RUN_DIR/streamload-$1-$4.txt" pidarg=()
-    [[ -n ${6:-} ]] && pidarg=(--pid "$6")
-    log "streamload $1: $4 concurrent streams, $5 probes"
+  streamload() {  # streamload NAME PORT MODEL [PID]
+    local out="$RUN_DIR/streamload-$1.txt" pidarg=()
+    [[ -n ${4:-} ]] && pidarg=(--pid "$4")
+    log "streamload $1: $STREAMLOAD_STREAMS concurrent streams, $STREAMLOAD_PROBES probes"
     "${SL_LOAD_PIN[@]}" timeout -k 5 300 "$STREAMLOAD_BIN" --addr "127.0.0.1:$2" --model "$3" \
-      --streams "$4" --probes "$5" --timeout-s 120 "${pidarg[@]}" >"$out" 2>&1 \
-      || log "WARNING: streamload $1 reported errors or stalls (see $out)"
+      --upstream "127.0.0.1:$SL_UP_PORT" --chunks "$STREAMLOAD_CHUNKS" --delay-ms "$STREAMLOAD_DELAY_MS" \
+      --warmup 50 --streams "$STREAMLOAD_STREAMS" --probes "$STREAMLOAD_PROBES" --timeout-s 120 "${pidarg[@]}" \
+      >"$out" 2>&1 || log "WARNING: streamload $1 reported errors or stalls (see $out)"
     grep -m1 '^RESULT ' "$out" || { cat "$out" >&2; die "no RESULT from streamload $1"; }
   }
+  # nginx's worker is a child of its master: report the worker's figures.
+  NGINX_WORKER=$(pgrep -P "$SL_NGINX_PID" | head -n1)
   declare -A SL
-  for row in "mock $SL_MOCK_PORT $MODEL_DIRECT" "sluice $SL_PORT $MODEL_SLUICE" "sluice-x $SL_PORT $MODEL_TRANSLATED"; do
-    read -r name port model <<<"$row"
-    pid=""; [[ $name != mock ]] && pid=$SL_PID
-    streamload "$name" "$port" "$model" 50 0 >/dev/null  # warm-up
-    SL[$name]=$(streamload "$name" "$port" "$model" "$STREAMLOAD_STREAMS" "$STREAMLOAD_PROBES" "$pid")
+  for row in "direct $SL_UP_PORT $MODEL_DIRECT -" "nginx $SL_NGINX_PORT $MODEL_DIRECT ${NGINX_WORKER:--}" \
+             "sluice $SL_PORT $MODEL_SLUICE $SL_PID" "sluice-x $SL_PORT $MODEL_TRANSLATED $SL_PID"; do
+    read -r name port model pid <<<"$row"
+    [[ $pid == - ]] && pid=""
+    SL[$name]=$(streamload "$name" "$port" "$model" "$pid")
   done
   {
     echo
     echo "concurrent streams: $STREAMLOAD_STREAMS open at once, $STREAMLOAD_CHUNKS events ${STREAMLOAD_DELAY_MS} ms apart; $STREAMLOAD_PROBES probe streams (sluice-streamload)"
     printf '%-8s %8s %7s %6s %9s %9s %10s %9s %9s %10s %11s %10s %9s\n' target complete stalled errors \
       ttfb_p50 ttfb_p99 '+ttfb_p99' ev_p50 ev_p99 ev_mean '+ev_mean' KiB/stream cpu/event
-    for t in mock sluice sluice-x; do
-      l=${SL[$t]} m=${SL[mock]}
+    for t in direct nginx sluice sluice-x; do
+      l=${SL[$t]} m=${SL[direct]}
       printf '%-8s %8s %7s %6s %9s %9s %10s %9s %9s %10s %11s %10s %9s\n' "$t" "$(field "$l" complete)" \
         "$(field "$l" stalled)" "$(field "$l" errors)" "$(field "$l" ttfb_p50_us)" "$(field "$l" ttfb_p99_us)" \
         "$(( $(field "$l" ttfb_p99_us) - $(field "$m" ttfb_p99_us) ))" \
@@ -512,10 +522,10 @@ if (( STREAMLOAD )); then
         "$(awk -v a="$(field "$l" event_mean_us)" -v b="$(field "$m" event_mean_us)" 'BEGIN{printf "%.1f", a-b}')" \
         "$(field "$l" rss_per_stream_kib)" "$(field "$l" cpu_per_event_us)"
     done
-    echo "times in us. +ttfb_p99: probe time to first event added over the mock direct (target < 100);"
-    echo "ev_*: each event's latency from the mock's write to the client's read; +ev_mean: added per"
-    echo "event over the mock direct (target < 2); KiB/stream: sluice RSS growth / open streams (target < 16);"
-    echo "cpu/event: sluice CPU time (user+system) / events forwarded."
+    echo "times in us. +ttfb_p99: probe time to first event added over the upstream direct (target < 100);"
+    echo "ev_*: each event's latency from the upstream's write to the client's read; +ev_mean: added per"
+    echo "event over the upstream direct (target < 2); KiB/stream: RSS growth / open streams (target < 16);"
+    echo "cpu/event: CPU time (user+system) / events forwarded (nginx: its worker process)."
   } >> "$RUN_DIR/summary.txt"
 fi
 
