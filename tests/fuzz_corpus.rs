@@ -12,8 +12,10 @@ use sluice::canonical::{ChatResponse, FinishReason, Part, Usage};
 use sluice::formats::{self, Format};
 use std::path::{Path, PathBuf};
 
-/// Mutations per seed file.
-const MUTATIONS: usize = 1000;
+/// Mutated inputs per target, spread over its seed files (at least `MIN_MUTATIONS` each): the
+/// fuzzer's corpus grows to thousands of files, and CI runs in a debug build.
+const MUTATION_BUDGET: usize = 40_000;
+const MIN_MUTATIONS: usize = 5;
 
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
@@ -87,13 +89,32 @@ fn mutate(rng: &mut XorShift, seed: &[u8]) -> Vec<u8> {
     b
 }
 
+/// Runs `replay_here` on a thread with a large stack: JSON as deep as the gateway accepts is
+/// parsed recursively, and a debug build's frames are tens of KiB (the workers get 8 MiB too).
 fn replay(target: &str, seeds: &[(PathBuf, Vec<u8>)], run: fn(&[u8])) {
+    let target = target.to_string();
+    let seeds = seeds.to_vec();
+    let worker = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || replay_here(&target, &seeds, run))
+        .unwrap();
+    if let Err(e) = worker.join() {
+        std::panic::resume_unwind(e);
+    }
+}
+
+fn replay_here(target: &str, seeds: &[(PathBuf, Vec<u8>)], run: fn(&[u8])) {
     assert!(!seeds.is_empty(), "no corpus for {target}");
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    let per_seed = (MUTATION_BUDGET / seeds.len()).max(MIN_MUTATIONS);
+    let verbose = std::env::var_os("SLUICE_FUZZ_VERBOSE").is_some();
     for (path, seed) in seeds {
+        if verbose {
+            eprintln!("{target}: {}", path.display());
+        }
         let r = std::panic::catch_unwind(|| run(seed));
         assert!(r.is_ok(), "{target}: corpus file {} failed", path.display());
-        for i in 0..MUTATIONS {
+        for i in 0..per_seed {
             let m = mutate(&mut rng, seed);
             if std::panic::catch_unwind(|| run(&m)).is_err() {
                 let out = std::env::temp_dir().join(format!("sluice-fuzz-{target}-crash"));

@@ -241,3 +241,37 @@ fn upstream_error_as_first_event_is_an_http_error() {
     let v = r.json();
     assert!(at_str(&v, "error.message").contains("Overloaded"), "{v}");
 }
+
+#[test]
+fn deeply_nested_json_is_a_clear_400_and_the_worker_lives() {
+    // Parsing (and dropping) a JSON tree recurses per level: without a depth limit, one body
+    // like this overflowed a worker's stack and aborted the gateway.
+    let mock = start_mock(&[]);
+    let sluice = start_sluice(&config(mock.addr, ""));
+    let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+    for model in ["mock-model", "anthropic/claude-x", "gemini/g"] {
+        let body = format!(
+            r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}],"tools":[{{"type":"function","function":{{"name":"f","parameters":{{"a":{deep}}}}}}}]}}"#
+        );
+        let r = roundtrip(sluice.addr, &post("/v1/chat/completions", &body));
+        let msg = assert_openai_error(&r, 400, "invalid_request_error");
+        assert!(msg.contains("deeper than 128"), "{msg}");
+    }
+    let r = roundtrip(
+        sluice.addr,
+        &post(
+            "/genai/v1beta/models/anthropic/x:generateContent",
+            &format!(r#"{{"contents":{deep}}}"#),
+        ),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    // Just inside the limit: parsed (recursively) and translated, in a debug build too.
+    let ok = format!("{}{}", "[".repeat(120), "]".repeat(120));
+    let body = format!(
+        r#"{{"model":"anthropic/claude-x","messages":[{{"role":"user","content":"hi"}}],"tools":[{{"type":"function","function":{{"name":"f","parameters":{{"a":{ok}}}}}}}]}}"#
+    );
+    let r = roundtrip(sluice.addr, &post("/v1/chat/completions", &body));
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Still serving.
+    assert_eq!(roundtrip(sluice.addr, &chat("mock-model", "alive?")).status, 200);
+}

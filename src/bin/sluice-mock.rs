@@ -98,6 +98,12 @@ impl Handler for MockServer {
                 .send_full(200, &[("content-type", json_ct)], Bytes::from(body), false)
                 .await;
         }
+        if sluice::wire::json::too_deep(&req.body, sluice::wire::json::MAX_DEPTH) {
+            let body = openai::error_body(400, "request body nests JSON too deeply");
+            return conn
+                .send_full(400, &[("content-type", json_ct)], Bytes::from(body), ka)
+                .await;
+        }
         // Streams of the non-OpenAI formats, then the per-format mocks (each answers only its
         // own routes).
         if let Some(answer) = sluice::mock::stream::serve(req.method, path, &req.body, k.chunks, k.stamp) {

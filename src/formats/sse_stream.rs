@@ -51,7 +51,11 @@ impl<F: SseEventDecoder> SseStreamDecoder<F> {
     /// Decodes one SSE event; on error its events are dropped and the decoder stays failed.
     fn decode(&mut self, event: &SseEvent) -> Result<(), StreamError> {
         let mark = self.queue.len();
-        let res = self.format.decode(event, &mut self.queue);
+        let res = if crate::wire::json::too_deep(&event.data, crate::wire::json::MAX_DEPTH) {
+            Err(StreamError::Malformed("event JSON nests too deeply".into()))
+        } else {
+            self.format.decode(event, &mut self.queue)
+        };
         if let Err(e) = &res {
             self.queue.truncate(mark);
             self.failed = Some(e.clone());
@@ -106,7 +110,8 @@ impl<F: SseEventDecoder> StreamDecode for SseStreamDecoder<F> {
             if !self.format.done() {
                 if let Ok(Some(event)) = self.sse.finish() {
                     let mark = self.queue.len();
-                    if self.format.decode(&event, &mut self.queue).is_err() {
+                    let deep = crate::wire::json::too_deep(&event.data, crate::wire::json::MAX_DEPTH);
+                    if deep || self.format.decode(&event, &mut self.queue).is_err() {
                         self.queue.truncate(mark);
                         self.cut = true;
                     }

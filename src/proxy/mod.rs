@@ -94,6 +94,16 @@ impl Worker {
             };
             return send(conn, 200, "application/json", body, req.keep_alive).await;
         }
+        // 0. No JSON tree deeper than the limit is ever built (each level is a stack frame).
+        if json::too_deep(&req.body, json::MAX_DEPTH) {
+            return Err((
+                GatewayError::bad_request(
+                    format!("request body nests JSON deeper than {} levels", json::MAX_DEPTH),
+                    None,
+                ),
+                None,
+            ));
+        }
         // 1. Model and stream flag: from the URL (Gemini, Bedrock) or a peek at the body.
         let peek = match api.path_model {
             Some(_) => json::Peek::default(),

@@ -233,6 +233,10 @@ pub async fn forward(
     let limit = ctx.snap.server.limits.max_body_bytes.max(64 * 1024 * 1024);
     let status = resp.status;
     let data = resp.body.read_all(limit).await.map_err(|e| (e.into(), None))?;
+    if crate::wire::json::too_deep(&data, crate::wire::json::MAX_DEPTH) {
+        let why = "the upstream's answer nests JSON too deeply";
+        return Err((GatewayError::Upstream(upstream::UpstreamError::BadResponse(why)), None));
+    }
     if !(200..300).contains(&status) {
         let fault: UpstreamFault = (upstream_codec.decode_error)(status, &data);
         return Err((GatewayError::UpstreamFault(fault), None));

@@ -50,6 +50,11 @@ pub struct WorkerSettings {
     pub pin: bool,
 }
 
+/// Stack of each worker thread. JSON up to `wire::json::MAX_DEPTH` levels is parsed (and
+/// dropped) recursively; 8 MiB leaves room for that even in a debug build, whose frames are many
+/// times larger. It is address space: only the pages used become resident.
+const WORKER_STACK: usize = 8 << 20;
+
 /// Starts one worker per listener. `make` builds the worker's handler on its own thread.
 /// `ready` receives one message per worker once it accepts.
 pub fn spawn_workers<H, F>(
@@ -76,6 +81,7 @@ where
             let ready = ready.clone();
             std::thread::Builder::new()
                 .name(format!("sluice-worker-{i}"))
+                .stack_size(WORKER_STACK)
                 .spawn(move || {
                     if settings.pin {
                         let _ = monoio::utils::bind_to_cpu_set([i % cores]);

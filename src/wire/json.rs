@@ -9,6 +9,47 @@ use bytes::{Bytes, BytesMut};
 use sonic_rs::JsonValueTrait;
 use std::ops::Range;
 
+/// Deepest JSON nesting Sluice accepts anywhere (request bodies, upstream answers, stream
+/// events). Parsing and dropping a JSON tree recurse once per level, so an unbounded depth would
+/// let one body overflow a worker's stack and abort the process; 128 is serde_json's default.
+pub const MAX_DEPTH: usize = 128;
+
+/// Whether `json` nests arrays and objects deeper than `limit`. One pass without recursion; a
+/// body with fewer opening brackets than `limit` is answered by a SIMD count alone.
+pub fn too_deep(json: &[u8], limit: usize) -> bool {
+    if memchr::memchr2_iter(b'[', b'{', json).nth(limit).is_none() {
+        return false;
+    }
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < json.len() {
+        match json[i] {
+            b'"' => {
+                // Skip the string: find its closing quote, honouring backslash escapes.
+                i += 1;
+                while let Some(j) = memchr::memchr2(b'"', b'\\', &json[i..]) {
+                    if json[i + j] == b'\\' {
+                        i += j + 2;
+                    } else {
+                        i += j;
+                        break;
+                    }
+                }
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
 /// What the router needs to know about a JSON request body.
 #[derive(Debug, Default, Clone)]
 pub struct Peek {
@@ -131,6 +172,23 @@ pub fn splice_string(body: &Bytes, span: Range<usize>, new_value: &str) -> [Byte
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn depth_limit_counts_only_structure() {
+        let nest = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(!too_deep(nest(MAX_DEPTH).as_bytes(), MAX_DEPTH));
+        assert!(too_deep(nest(MAX_DEPTH + 1).as_bytes(), MAX_DEPTH));
+        assert!(
+            too_deep("[".repeat(100_000).as_bytes(), MAX_DEPTH),
+            "unclosed counts too"
+        );
+        // Brackets inside strings (escaped quotes included) are text, not nesting.
+        let s = format!(r#"{{"a":"{}\"{}","b":[1]}}"#, "[".repeat(500), "{".repeat(500));
+        assert!(!too_deep(s.as_bytes(), MAX_DEPTH));
+        // Many siblings are not depth.
+        let wide = format!("[{}]", vec!["{}"; 1000].join(","));
+        assert!(!too_deep(wide.as_bytes(), MAX_DEPTH));
+    }
 
     #[test]
     fn finds_model_stream_and_usage() {

@@ -152,6 +152,9 @@ impl ConverseStreamDecoder {
             return Ok(());
         }
         let malformed = |what: &str| StreamError::Malformed(format!("ConverseStream {event_type}: {what}"));
+        if crate::wire::json::too_deep(payload, crate::wire::json::MAX_DEPTH) {
+            return Err(malformed("payload nests JSON too deeply"));
+        }
         let v: sonic_rs::Value =
             sonic_rs::from_slice(payload).map_err(|e| malformed(&format!("invalid JSON payload: {e}")))?;
         if !v.is_object() {
@@ -263,6 +266,9 @@ impl ConverseStreamDecoder {
 
 /// `message` (or `Message`) of an exception payload; its text when it is not such JSON.
 fn exception_message(payload: &[u8]) -> Option<String> {
+    if crate::wire::json::too_deep(payload, crate::wire::json::MAX_DEPTH) {
+        return None;
+    }
     if let Ok(v) = sonic_rs::from_slice::<sonic_rs::Value>(payload) {
         if let Some(m) = get(&v, "message")
             .or_else(|| get(&v, "Message"))
