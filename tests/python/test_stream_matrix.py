@@ -528,3 +528,18 @@ def test_wire_openai_done_last_and_cohere_content_type(sluice, provider):
     )
     assert status == 200 and ctype.startswith("text/event-stream")
     assert body.decode().split("\n\n")[0].startswith("event: message-start")
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini", "bedrock", "mock"])
+def test_cohere_forced_tool_call_streams_a_tool_plan(sdks, provider):
+    # With tool_choice REQUIRED a tool call is certain, so the text before it is the plan, as
+    # Cohere itself streams it (`tool-plan-delta`), not content.
+    co = sdks["cohere"].c
+    params = sdks["cohere"].params(f"{provider}/tool-model", [user("weather?")], tools=True)
+    events = list(co.chat_stream(**params, tool_choice="REQUIRED"))
+    types = [e.type for e in events]
+    assert "tool-plan-delta" in types and "content-delta" not in types, types
+    plan = "".join(e.delta.message.tool_plan for e in events if e.type == "tool-plan-delta")
+    assert plan == "Let me check."
+    assert types.index("tool-plan-delta") < types.index("tool-call-start")
+    assert events[-1].delta.finish_reason == "TOOL_CALL"

@@ -12,9 +12,10 @@
 //! delta/end` per call, `message-end` with `finish_reason` and `usage` from `finish()`; an error
 //! is a `message-end` with `finish_reason: "ERROR"` and `delta.error`.
 //!
-//! NOTE: the encoder writes text as content, never as `tool-plan-delta`: a text is a plan only
-//! if tool calls follow, which is unknown when it must be sent (text is never held back). The
-//! SDK accepts content in a tool turn. Thinking signatures and stop-sequence strings have no
+//! Text before the first tool call is a `tool-plan-delta` only when the request made a tool call
+//! certain (`tool_choice` required or a named tool), as Cohere itself streams it. Otherwise
+//! (NOTE) it is content: a text is a plan only if tool calls follow, which is unknown when it must
+//! be sent, and text is never held back. The SDK accepts content in a tool turn. Thinking signatures and stop-sequence strings have no
 //! Cohere field and are dropped.
 
 use super::response::{finish_from_cohere, finish_to_cohere, usage_from_cohere, usage_to_cohere};
@@ -293,6 +294,8 @@ pub struct CohereStreamEncoder {
     closed: bool,
     /// The event's JSON (reused).
     json: Vec<u8>,
+    /// The request forces a tool call: text before the first call is its plan.
+    plan_first: bool,
 }
 
 /// A JSON string, escaped by sonic-rs.
@@ -306,8 +309,11 @@ fn uint(b: &mut Vec<u8>, n: u32) {
 }
 
 impl CohereStreamEncoder {
-    pub fn new(_req: &ChatRequest) -> Self {
+    pub fn new(req: &ChatRequest) -> Self {
+        use crate::canonical::ToolChoice;
+        let forced = matches!(req.tool_choice, Some(ToolChoice::Required | ToolChoice::Named(_)));
         CohereStreamEncoder {
+            plan_first: forced && !req.tools.is_empty(),
             started: false,
             id: String::new(),
             open: Vec::new(),
@@ -380,6 +386,17 @@ impl CohereStreamEncoder {
         string(b, text);
         b.extend_from_slice(b"}}}}");
         self.emit("content-delta", out);
+    }
+
+    /// `tool-plan-delta`: text of the plan before the first tool call (no index, no block).
+    fn plan(&mut self, text: &str, out: &mut Vec<u8>) {
+        self.start(out);
+        let b = &mut self.json;
+        b.clear();
+        b.extend_from_slice(b"{\"type\":\"tool-plan-delta\",\"delta\":{\"message\":{\"tool_plan\":");
+        string(b, text);
+        b.extend_from_slice(b"}}}");
+        self.emit("tool-plan-delta", out);
     }
 
     fn tool_start(&mut self, index: u32, id: &str, name: &str, out: &mut Vec<u8>) {
@@ -472,6 +489,7 @@ impl StreamEncode for CohereStreamEncoder {
                     self.start(out);
                 }
             }
+            StreamEvent::TextDelta { text, .. } if self.plan_first && self.next_tool == 0 => self.plan(text, out),
             StreamEvent::TextDelta { index, text } => self.content_delta(*index, "text", text, out),
             StreamEvent::ThinkingDelta { index, text } => self.content_delta(*index, "thinking", text, out),
             // No Cohere field for it.
@@ -538,6 +556,59 @@ mod tests {
             id: id.into(),
             model: String::new(),
         }
+    }
+
+    #[test]
+    fn forced_tool_call_streams_the_text_before_it_as_the_plan() {
+        use crate::canonical::{FinishReason, Tool, ToolChoice, Usage};
+        let resp = ChatResponse {
+            id: "r".into(),
+            model: "m".into(),
+            content: vec![
+                Part::text("Let me check."),
+                Part::ToolCall {
+                    id: "call_1".into(),
+                    name: "get_weather".into(),
+                    arguments: r#"{"city":"Paris"}"#.into(),
+                    signature: None,
+                },
+            ],
+            finish: FinishReason::ToolCalls,
+            usage: Usage {
+                input: 3,
+                output: 5,
+                ..Default::default()
+            },
+            stop_sequence: None,
+            created: 0,
+        };
+        let events = events_from_response(&resp, 3);
+        let mut req = ChatRequest {
+            tools: vec![Tool {
+                name: "get_weather".into(),
+                description: None,
+                parameters: sonic_rs::json!({"type": "object"}),
+                extra: Default::default(),
+            }],
+            tool_choice: Some(ToolChoice::Required),
+            ..Default::default()
+        };
+        let wire = String::from_utf8(encode_all(&mut CohereStreamEncoder::new(&req), &events)).unwrap();
+        assert_eq!(wire.matches("event: tool-plan-delta\n").count(), 3, "{wire}");
+        assert!(!wire.contains("content-start"), "{wire}");
+        assert!(
+            wire.contains(r#"{"type":"tool-plan-delta","delta":{"message":{"tool_plan":"Let m"}}}"#),
+            "{wire}"
+        );
+        let back = collect(&decode_every_split(&dec, wire.as_bytes()));
+        assert_eq!(back.content, resp.content);
+        // Without a forced call the same text is content: it may be the whole answer.
+        req.tool_choice = Some(ToolChoice::Auto);
+        let wire = String::from_utf8(encode_all(&mut CohereStreamEncoder::new(&req), &events)).unwrap();
+        assert!(
+            !wire.contains("tool-plan-delta") && wire.contains("content-delta"),
+            "{wire}"
+        );
     }
 
     fn text(index: u32, t: &str) -> E {
