@@ -55,6 +55,7 @@ struct Args {
     chunks: usize,
     delay: Duration,
     warmup: usize,
+    ramp: Option<Duration>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -69,6 +70,7 @@ fn parse() -> Result<Args, String> {
         chunks: 100,
         delay: Duration::from_millis(50),
         warmup: 0,
+        ramp: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -85,6 +87,7 @@ fn parse() -> Result<Args, String> {
             "--chunks" => a.chunks = v.parse().map_err(bad)?,
             "--delay-ms" => a.delay = Duration::from_millis(v.parse().map_err(bad)?),
             "--warmup" => a.warmup = v.parse().map_err(bad)?,
+            "--ramp-ms" => a.ramp = Some(Duration::from_millis(v.parse().map_err(bad)?)),
             _ => return Err(format!("unknown argument {k}")),
         }
     }
@@ -338,10 +341,17 @@ fn main() -> ExitCode {
         let cpu_before = args.pid.and_then(cpu_us);
         let first = Rc::new(RefCell::new(0usize));
         let mut handles = Vec::with_capacity(args.streams);
-        for _ in 0..args.streams {
+        // Streams open spread evenly over the ramp (by default one event spacing), as independent
+        // clients would: opened all at once, every stream's events would come in one burst.
+        let ramp = args.ramp.unwrap_or(args.delay);
+        for i in 0..args.streams {
             let req = request(args.addr, &args.model);
             let (stats, first, timeout, addr) = (stats.clone(), first.clone(), args.timeout, args.addr);
+            let start = ramp * i as u32 / args.streams.max(1) as u32;
             handles.push(monoio::spawn(async move {
+                if !start.is_zero() {
+                    monoio::time::sleep(start).await;
+                }
                 let r = monoio::time::timeout(timeout, one_stream(addr, req, false, first, stats.clone())).await;
                 let mut st = stats.borrow_mut();
                 match r {

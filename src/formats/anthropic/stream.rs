@@ -42,6 +42,10 @@ pub struct AnthropicEventDecoder {
     next_block: u32,
     /// Open blocks: (wire index, block index, kind).
     open: Vec<(u64, u32, BlockKind)>,
+    /// Tool blocks already stopped: (wire index, block index). A gateway translating an upstream
+    /// that interleaves parallel calls' arguments (Sluice's own encoder among them) may send a
+    /// late `input_json_delta` after the block's stop; it still belongs to that call.
+    stopped_tools: Vec<(u64, u32)>,
     /// Usage counts so far (`message_start`, then cumulative `message_delta`s).
     counts: AnthropicUsage,
     finished: bool,
@@ -110,6 +114,9 @@ impl AnthropicEventDecoder {
                 let wire = v.get("index").and_then(|i| i.as_u64()).unwrap_or(0);
                 if let Some(at) = self.open.iter().position(|(w, _, _)| *w == wire) {
                     let (_, index, kind) = self.open.remove(at);
+                    if kind == BlockKind::Tool {
+                        self.stopped_tools.push((wire, index));
+                    }
                     if kind != BlockKind::Skipped {
                         out.push_back(StreamEvent::BlockStop { index });
                     }
@@ -150,6 +157,7 @@ impl AnthropicEventDecoder {
         self.start("", "", out);
         let wire = v.get("index").and_then(|i| i.as_u64()).unwrap_or(0);
         // A repeated wire index: the earlier block is over.
+        self.stopped_tools.retain(|(w, _)| *w != wire);
         if let Some(at) = self.open.iter().position(|(w, _, _)| *w == wire) {
             let (_, index, kind) = self.open.remove(at);
             if kind != BlockKind::Skipped {
@@ -221,8 +229,13 @@ impl AnthropicEventDecoder {
 
     fn on_block_delta(&mut self, v: &Json, out: &mut VecDeque<StreamEvent>) {
         let wire = v.get("index").and_then(|i| i.as_u64()).unwrap_or(0);
+        let open = self.open.iter().find(|(w, _, _)| *w == wire).map(|&(_, i, k)| (i, k));
+        let late_tool = || {
+            let (_, i) = self.stopped_tools.iter().rev().find(|(w, _)| *w == wire)?;
+            Some((*i, BlockKind::Tool))
+        };
         // Deltas of a block never started (or skipped) have nowhere to go.
-        let Some(&(_, index, kind)) = self.open.iter().find(|(w, _, _)| *w == wire) else {
+        let Some((index, kind)) = open.or_else(late_tool) else {
             return;
         };
         let Some(d) = v.get("delta") else { return };
@@ -343,6 +356,8 @@ pub struct AnthropicEventEncoder<F> {
     /// `message_start` written.
     started: bool,
     open: Option<OpenBlock>,
+    /// Every tool block started: (canonical index, wire index), for late argument fragments.
+    tools: Vec<(u32, u32)>,
     next_index: u32,
     usage: Usage,
     finish: Option<(FinishReason, Option<String>)>,
@@ -361,6 +376,7 @@ impl<F: AnthropicFraming + Default> AnthropicEventEncoder<F> {
             model: String::new(),
             started: false,
             open: None,
+            tools: Vec::new(),
             next_index: 0,
             usage: Usage::default(),
             finish: None,
@@ -468,7 +484,8 @@ impl<F: AnthropicFraming> StreamEncode for AnthropicEventEncoder<F> {
                     name,
                     input: AnthropicEmptyObject {},
                 };
-                self.block(*index, BlockKind::Tool, start, out);
+                let wire = self.block(*index, BlockKind::Tool, start, out);
+                self.tools.push((*index, wire));
             }
             StreamEvent::ToolCallDelta { index, arguments } => match self.open {
                 Some((b, i, BlockKind::Tool)) if b == *index => self.delta(
@@ -478,9 +495,23 @@ impl<F: AnthropicFraming> StreamEncode for AnthropicEventEncoder<F> {
                     },
                     out,
                 ),
-                // NOTE: arguments of a call that is not the open block (an interleaved parallel
-                // call whose block was closed, or one never started) cannot be placed: dropped.
-                _ => {}
+                // A late fragment of a parallel call whose block was closed when the next call
+                // started (an upstream interleaving its calls' arguments): real Anthropic never
+                // does this, but dropping it would corrupt the call, so it goes to that block's
+                // index, where the SDKs' accumulators (keyed by index) add it to the call. A
+                // fragment of a call never started has no id or name to go with: dropped.
+                _ => {
+                    let late = self.tools.iter().rev().find(|(b, _)| b == index).map(|&(_, w)| w);
+                    if let Some(wire) = late {
+                        self.delta(
+                            wire,
+                            AnthropicBlockDelta::InputJsonDelta {
+                                partial_json: arguments,
+                            },
+                            out,
+                        );
+                    }
+                }
             },
             StreamEvent::BlockStop { index } => {
                 if matches!(self.open, Some((b, _, _)) if b == *index) {
@@ -948,17 +979,34 @@ mod tests {
                 "content_block_stop",
                 "content_block_start",
                 "content_block_delta",
+                // c1's late fragment, to c1's index (2), after c1's block was closed.
+                "content_block_delta",
                 "content_block_stop",
                 "message_delta",
                 "message_stop"
             ]
         );
+        let late = frames(&bytes)[11].1.clone();
+        assert_eq!(late["index"], 2, "{late}");
+        assert_eq!(late["delta"]["partial_json"], "{\"late\":1}", "{late}");
         let r = collect(&run(&decoder, &[&bytes]).unwrap());
         assert_eq!(r.content.len(), 4);
         assert!(
             matches!(&r.content[0], Part::Thinking { text, signature: None } if text == "hmm"),
             "{:?}",
             r.content[0]
+        );
+        // Nothing lost: both calls keep their arguments.
+        let calls: Vec<(String, String)> = r.content[2..]
+            .iter()
+            .map(|p| match p {
+                Part::ToolCall { id, arguments, .. } => (id.clone(), arguments.clone()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            calls,
+            [("c1".into(), "{\"late\":1}".into()), ("c2".into(), "{}".into())]
         );
     }
 
