@@ -24,6 +24,8 @@
 //! A stream is complete when `data: [DONE]` arrived; one still open after `--timeout-s` counts as
 //! stalled. Output: a readable summary, then one `RESULT` line of key=value pairs (microseconds).
 
+mod tap;
+
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use std::cell::RefCell;
@@ -56,6 +58,7 @@ struct Args {
     delay: Duration,
     warmup: usize,
     ramp: Option<Duration>,
+    tap: bool,
 }
 
 fn parse() -> Result<Args, String> {
@@ -71,6 +74,7 @@ fn parse() -> Result<Args, String> {
         delay: Duration::from_millis(50),
         warmup: 0,
         ramp: None,
+        tap: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -87,6 +91,7 @@ fn parse() -> Result<Args, String> {
             "--chunks" => a.chunks = v.parse().map_err(bad)?,
             "--delay-ms" => a.delay = Duration::from_millis(v.parse().map_err(bad)?),
             "--warmup" => a.warmup = v.parse().map_err(bad)?,
+            "--tap" => a.tap = v != "0",
             "--ramp-ms" => a.ramp = Some(Duration::from_millis(v.parse().map_err(bad)?)),
             _ => return Err(format!("unknown argument {k}")),
         }
@@ -102,16 +107,16 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// CPU time (user + system) a process has used, in microseconds.
-fn cpu_us(pid: u32) -> Option<u64> {
+/// CPU time (user, system) a process has used, in microseconds.
+fn cpu_us(pid: u32) -> Option<(u64, u64)> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the `(comm)`, which may contain spaces: utime and stime are the 12th and 13th.
     let rest = &s[s.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split(' ').collect();
-    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    let (user, sys): (u64, u64) = (f.get(11)?.parse().ok()?, f.get(12)?.parse().ok()?);
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-    Some(ticks * 1_000_000 / hz)
+    Some((user * 1_000_000 / hz, sys * 1_000_000 / hz))
 }
 
 fn request(addr: SocketAddr, model: &str) -> Vec<u8> {
@@ -223,8 +228,17 @@ async fn serve_upstream(addr: SocketAddr, chunks: usize, delay: Duration) {
     }
 }
 
+/// The write time of an event, in microseconds since the epoch, unique within the process (one
+/// more than the last when two events are written in the same microsecond), so that a stamp
+/// names one event.
 fn stamp() -> String {
-    format!("{:016}", now_us())
+    thread_local!(static LAST: std::cell::Cell<u64> = const { std::cell::Cell::new(0) });
+    let t = LAST.with(|last| {
+        let t = now_us().max(last.get() + 1);
+        last.set(t);
+        t
+    });
+    format!("{t:016}")
 }
 
 /// One upstream connection: keep-alive requests, each answered with a chunked SSE stream.
@@ -269,9 +283,12 @@ async fn upstream_conn(mut s: TcpStream, chunks: usize, delay: Duration) {
             return;
         }
         let total = chunks + 2;
+        // Events on a fixed schedule from the first: sleeping `delay` after each write would
+        // let streams delayed together drift into step with each other, into ever larger bursts.
+        let t0 = monoio::time::Instant::now();
         for i in 0..total {
             if i > 0 && !delay.is_zero() {
-                monoio::time::sleep(delay).await;
+                monoio::time::sleep_until(t0 + delay * i as u32).await;
             }
             let frame = match (anthropic, i) {
                 (true, 0) => "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_load\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"load\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":9,\"output_tokens\":1}}}\n\nevent: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n".to_string(),
@@ -316,7 +333,7 @@ fn main() -> ExitCode {
         .with_entries(4096)
         .build()
         .expect("runtime");
-    let (stats, rss_before, rss_open, cpu) = rt.block_on(async {
+    let (stats, rss_before, rss_open, cpu, tapped) = rt.block_on(async {
         if let Some(up) = args.upstream {
             monoio::spawn(serve_upstream(up, args.chunks, args.delay));
             monoio::time::sleep(Duration::from_millis(20)).await;
@@ -336,6 +353,17 @@ fn main() -> ExitCode {
                 h.await;
             }
         }
+        // The tap, when asked for and there is a gateway between client and upstream.
+        let tap = match args.upstream.filter(|u| args.tap && *u != args.addr) {
+            Some(up) => match tap::Tap::start(args.addr.port(), up.port()) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    eprintln!("sluice-streamload: no packet tap: {e}");
+                    None
+                }
+            },
+            None => None,
+        };
         let stats = Rc::new(RefCell::new(StreamStats::default()));
         let rss_before = args.pid.and_then(rss_kib);
         let cpu_before = args.pid.and_then(cpu_us);
@@ -380,6 +408,9 @@ fn main() -> ExitCode {
         }
         let rss_open = args.pid.and_then(rss_kib).unwrap_or(0);
         let open_at_probe = *first.borrow();
+        if let Some(t) = &tap {
+            t.probing(true);
+        }
         for _ in 0..args.probes {
             let req = request(args.addr, &args.model);
             let probe_first = Rc::new(RefCell::new(0usize));
@@ -397,10 +428,10 @@ fn main() -> ExitCode {
             h.await;
         }
         let cpu = match (cpu_before, args.pid.and_then(cpu_us)) {
-            (Some(a), Some(b)) => b.saturating_sub(a),
-            _ => 0,
+            (Some(a), Some(b)) => (b.0.saturating_sub(a.0), b.1.saturating_sub(a.1)),
+            _ => (0, 0),
         };
-        (stats, rss_before, rss_open, cpu)
+        (stats, rss_before, rss_open, cpu, tap.map(tap::Tap::finish))
     });
     let mut st = stats.borrow_mut();
     let ttfb_p50 = pct(&mut st.probe_ttfb_us, 0.50);
@@ -421,11 +452,9 @@ fn main() -> ExitCode {
         "{} streams: complete {}, stalled {}, errors {}; {} events ({} stamped: latency p50 {} us, p99 {} us, mean {:.1} us); probe ttfb p50 {} us p99 {} us",
         args.streams, st.complete, st.stalled, st.errors, st.events, stamped, ev_p50, ev_p99, ev_mean, ttfb_p50, ttfb_p99
     );
-    let cpu_per_event = if st.events > 0 {
-        cpu as f64 / st.events as f64
-    } else {
-        0.0
-    };
+    let per_event = |us: u64| if st.events > 0 { us as f64 / st.events as f64 } else { 0.0 };
+    let (cpu_per_event, user_per_event) = (per_event(cpu.0 + cpu.1), per_event(cpu.0));
+    let cpu = cpu.0 + cpu.1;
     if args.pid.is_some() {
         println!(
             "target CPU {:.3} s for {} events: {:.2} us per event (probes included)",
@@ -440,9 +469,26 @@ fn main() -> ExitCode {
             per_stream_kib
         );
     }
+    let tapped = tapped.unwrap_or_default();
+    let (mut gw_ev, mut gw_ttfb) = (tapped.event_ns, tapped.probe_ns);
+    let us = |ns: u64| ns as f64 / 1000.0;
+    let gw_ev_mean = if gw_ev.is_empty() {
+        0.0
+    } else {
+        us(gw_ev.iter().sum::<u64>()) / gw_ev.len() as f64
+    };
+    let (gw_ev_p50, gw_ev_p99) = (us(pct(&mut gw_ev, 0.50)), us(pct(&mut gw_ev, 0.99)));
+    let (gw_ttfb_p50, gw_ttfb_p99) = (us(pct(&mut gw_ttfb, 0.50)), us(pct(&mut gw_ttfb, 0.99)));
+    if tapped.packets > 0 {
+        println!(
+            "tap: {} packets; gateway time per event ({} matched, {} ambiguous stamps left out): p50 {:.1} us, p99 {:.1} us, mean {:.1} us; per probe stream ({}): p50 {:.1} us, p99 {:.1} us",
+            tapped.packets, gw_ev.len(), tapped.ambiguous, gw_ev_p50, gw_ev_p99, gw_ev_mean, gw_ttfb.len(), gw_ttfb_p50, gw_ttfb_p99
+        );
+    }
     println!(
-        "RESULT streams={} complete={} stalled={} errors={} ttfb_p50_us={} ttfb_p99_us={} event_p50_us={} event_p99_us={} event_mean_us={:.1} stamped={} rss_per_stream_kib={:.2} cpu_per_event_us={:.2}",
-        args.streams, st.complete, st.stalled, st.errors, ttfb_p50, ttfb_p99, ev_p50, ev_p99, ev_mean, stamped, per_stream_kib, cpu_per_event
+        "RESULT streams={} complete={} stalled={} errors={} ttfb_p50_us={} ttfb_p99_us={} event_p50_us={} event_p99_us={} event_mean_us={:.1} stamped={} rss_per_stream_kib={:.2} cpu_per_event_us={:.2} user_cpu_per_event_us={:.2} gw_events={} gw_event_p50_us={:.1} gw_event_p99_us={:.1} gw_event_mean_us={:.1} gw_probes={} gw_ttfb_p50_us={:.1} gw_ttfb_p99_us={:.1}",
+        args.streams, st.complete, st.stalled, st.errors, ttfb_p50, ttfb_p99, ev_p50, ev_p99, ev_mean, stamped, per_stream_kib, cpu_per_event, user_per_event,
+        gw_ev.len(), gw_ev_p50, gw_ev_p99, gw_ev_mean, gw_ttfb.len(), gw_ttfb_p50, gw_ttfb_p99
     );
     if st.stalled > 0 || st.errors > 0 {
         return ExitCode::from(1);
