@@ -1,13 +1,16 @@
 //! `sluice-streamload`: many concurrent SSE streams against one target, measuring what wrk
 //! cannot: time to the first event, each event's latency, streams that stall, and (with `--pid`)
-//! the target's memory per open stream. Used by `scripts/bench.sh` for the streaming scenario.
+//! the target's memory per open stream and CPU per event. Used by `scripts/bench.sh` for the
+//! streaming scenario.
 //!
 //!   sluice-streamload --addr 127.0.0.1:8080 --model openai/gpt-4o-mini --streams 1000 \
-//!       [--probes 200] [--pid P]
+//!       [--probes 200] [--pid P] [--upstream ADDR --chunks N --delay-ms D] [--tap 1]
 //!
-//! 1. `--streams` streams are opened at once (one connection each, an OpenAI `stream: true` chat
-//!    request with `connection: close`, read to EOF). Once every one has its first event, the
-//!    target's RSS is sampled (`--pid`).
+//! 1. `--streams` streams are opened (one connection each, an OpenAI `stream: true` chat request
+//!    with `connection: close`, read to EOF), spread evenly over `--ramp-ms` (by default one
+//!    event spacing), as independent clients would: opened at once, all of them would deliver
+//!    their events in the same instant, one burst per spacing. Once every one has its first
+//!    event, the target's RSS is sampled (`--pid`).
 //! 2. With all of them still open, `--probes` further streams are opened one after another; the
 //!    time from connect to their first event is the time to first byte under that load. A probe
 //!    hangs up after its first event.
@@ -16,10 +19,15 @@
 //!
 //! With `--upstream ADDR`, the tool also serves a paced, stamped upstream itself (OpenAI chat
 //! chunks on `/v1/chat/completions`, Anthropic events on `/v1/messages`; `--chunks` text events
-//! `--delay-ms` apart), on the same thread as the client: an event's latency is then measured
-//! between two points of one process, with no scheduler hand-off between a separate mock and the
-//! client polluting it, and the direct baseline (`--addr` = the upstream itself) is the loopback
-//! alone. `--warmup N` first runs N streams unmeasured.
+//! `--delay-ms` apart, on a fixed schedule from the first), on the same thread as the client: an
+//! event's latency is then measured between two points of one process, and the direct baseline
+//! (`--addr` = the upstream itself) is the loopback alone. `--warmup N` first runs N streams
+//! unmeasured.
+//!
+//! With `--tap 1` (and a gateway between `--addr` and `--upstream`), a packet tap on `lo`
+//! (`tap.rs`) also measures the time the gateway itself holds each event and each probe, from the
+//! kernel's transmit timestamps: the client's view includes this tool's own scheduling, which on
+//! one loaded thread can be larger than the gateway's part.
 //!
 //! A stream is complete when `data: [DONE]` arrived; one still open after `--timeout-s` counts as
 //! stalled. Output: a readable summary, then one `RESULT` line of key=value pairs (microseconds).
@@ -452,7 +460,13 @@ fn main() -> ExitCode {
         "{} streams: complete {}, stalled {}, errors {}; {} events ({} stamped: latency p50 {} us, p99 {} us, mean {:.1} us); probe ttfb p50 {} us p99 {} us",
         args.streams, st.complete, st.stalled, st.errors, st.events, stamped, ev_p50, ev_p99, ev_mean, ttfb_p50, ttfb_p99
     );
-    let per_event = |us: u64| if st.events > 0 { us as f64 / st.events as f64 } else { 0.0 };
+    let per_event = |us: u64| {
+        if st.events > 0 {
+            us as f64 / st.events as f64
+        } else {
+            0.0
+        }
+    };
     let (cpu_per_event, user_per_event) = (per_event(cpu.0 + cpu.1), per_event(cpu.0));
     let cpu = cpu.0 + cpu.1;
     if args.pid.is_some() {

@@ -88,21 +88,21 @@ fn open_socket() -> Result<i32, String> {
         };
         // Only TCP packets with payload. For SOCK_DGRAM, offsets are from the IP header.
         let code: [libc::sock_filter; 15] = [
-            op(0x30, 0, 0, 9),           // ldb [9]: IP protocol
-            op(0x15, 0, 12, 6),          // jeq TCP, else drop
-            op(0x28, 0, 0, 2),           // ldh [2]: IP total length
-            op(0x02, 0, 0, 0),           // st M[0]
-            op(0xb1, 0, 0, 0),           // ldxb 4*([0]&0xf): IP header length
-            op(0x50, 0, 0, 12),          // ldb [x+12]: TCP data offset
-            op(0x74, 0, 0, 4),           // rsh 4
-            op(0x64, 0, 0, 2),           // lsh 2: TCP header length
-            op(0x0c, 0, 0, 0),           // add x
-            op(0x07, 0, 0, 0),           // tax
-            op(0x60, 0, 0, 0),           // ld M[0]
-            op(0x1c, 0, 0, 0),           // sub x: payload length
-            op(0x15, 1, 0, 0),           // jeq 0: drop
-            op(0x06, 0, 0, 0x40000),     // accept
-            op(0x06, 0, 0, 0),           // drop
+            op(0x30, 0, 0, 9),       // ldb [9]: IP protocol
+            op(0x15, 0, 12, 6),      // jeq TCP, else drop
+            op(0x28, 0, 0, 2),       // ldh [2]: IP total length
+            op(0x02, 0, 0, 0),       // st M[0]
+            op(0xb1, 0, 0, 0),       // ldxb 4*([0]&0xf): IP header length
+            op(0x50, 0, 0, 12),      // ldb [x+12]: TCP data offset
+            op(0x74, 0, 0, 4),       // rsh 4
+            op(0x64, 0, 0, 2),       // lsh 2: TCP header length
+            op(0x0c, 0, 0, 0),       // add x
+            op(0x07, 0, 0, 0),       // tax
+            op(0x60, 0, 0, 0),       // ld M[0]
+            op(0x1c, 0, 0, 0),       // sub x: payload length
+            op(0x15, 1, 0, 0),       // jeq 0: drop
+            op(0x06, 0, 0, 0x40000), // accept
+            op(0x06, 0, 0, 0),       // drop
         ];
         let prog = libc::sock_fprog {
             len: code.len() as u16,
@@ -130,19 +130,19 @@ fn open_socket() -> Result<i32, String> {
         }
         // A large queue: the tap shares the load generator's core and may fall behind.
         let size: libc::c_int = 256 << 20;
-        if !set(libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, (&size as *const libc::c_int).cast(), 4) {
-            set(libc::SOL_SOCKET, libc::SO_RCVBUF, (&size as *const libc::c_int).cast(), 4);
-        }
-        let tv = libc::timeval {
-            tv_sec: 0,
-            tv_usec: 50_000,
-        };
-        set(
+        if !set(
             libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&tv as *const libc::timeval).cast(),
-            std::mem::size_of::<libc::timeval>(),
-        );
+            libc::SO_RCVBUFFORCE,
+            (&size as *const libc::c_int).cast(),
+            4,
+        ) {
+            set(
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&size as *const libc::c_int).cast(),
+                4,
+            );
+        }
         let lo = libc::if_nametoindex(c"lo".as_ptr());
         if lo == 0 {
             return close(os_err("if_nametoindex(lo)"));
@@ -223,7 +223,11 @@ fn run(fd: i32, gw: u16, up: u16, stop: &AtomicBool, probing: &AtomicBool) -> Ta
     let mut buf = vec![0u8; 1 << 16];
     let mut cbuf = [0u64; 16];
     while !stop.load(Ordering::Acquire) {
+        // Drained in turns 2 ms apart, never waiting in the socket: a reader waiting there
+        // would be woken by every packet, and the gateway would pay for each wake-up inside its
+        // own sends (the kernel wakes readers from the sender's context).
         let Some((n, ns)) = recv(fd, &mut buf, &mut cbuf) else {
+            std::thread::sleep(std::time::Duration::from_millis(2));
             continue;
         };
         res.packets += 1;
@@ -292,7 +296,7 @@ fn recv(fd: i32, buf: &mut [u8], cbuf: &mut [u64; 16]) -> Option<(usize, u64)> {
         msg.msg_iovlen = 1;
         msg.msg_control = cbuf.as_mut_ptr().cast();
         msg.msg_controllen = std::mem::size_of_val(cbuf);
-        let n = libc::recvmsg(fd, &mut msg, 0);
+        let n = libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT);
         if n <= 0 {
             return None;
         }

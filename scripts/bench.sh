@@ -16,6 +16,7 @@
 #                               [1 when pinned to one CPU, else 2]
 #   BENCH_SLUICE_WORKERS [1], BENCH_NGINX_WORKERS [1], BENCH_MOCK_WORKERS [1]
 #   MOCK_LATENCY_MS [0], STREAM_CHUNKS [16], STREAM_CHUNK_DELAY_MS [0]
+#   BENCH_WRK [1]               run the wrk phase (0 = only the concurrent-streams phase)
 #   STREAMLOAD [1]              run the concurrent-streams phase (sluice-streamload)
 #   STREAMLOAD_STREAMS [1000]   concurrent streams in that phase
 #   STREAMLOAD_CHUNKS [100], STREAMLOAD_DELAY_MS [50]  its upstream: events per stream, spacing
@@ -48,6 +49,7 @@ MOCK_LATENCY_MS=${MOCK_LATENCY_MS:-0}
 STREAM_CHUNKS=${STREAM_CHUNKS:-16}
 STREAM_CHUNK_DELAY_MS=${STREAM_CHUNK_DELAY_MS:-0}
 SKIP_BUILD=${SKIP_BUILD:-0}
+BENCH_WRK=${BENCH_WRK:-1}
 STREAMLOAD=${STREAMLOAD:-1}
 STREAMLOAD_STREAMS=${STREAMLOAD_STREAMS:-1000}
 STREAMLOAD_CHUNKS=${STREAMLOAD_CHUNKS:-100}
@@ -66,6 +68,7 @@ MODEL_SLUICE="openai/gpt-4o-mini"
 MODEL_TRANSLATED="anthropic/gpt-4o-mini"
 TARGETS=(mock nginx sluice sluice-x)
 SCENARIOS=(chat chat_stream)
+(( BENCH_WRK )) || SCENARIOS=()
 CONCS=(1 "$BENCH_CONNS")
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -459,13 +462,16 @@ added() {  # added TARGET SC C KEY
 } > "$RUN_DIR/summary.md"
 
 # ------------------------------------------------------- concurrent streams --
-# STREAMLOAD_STREAMS streams open at once through each target. sluice-streamload serves the
+# STREAMLOAD_STREAMS streams open together through each target (opened evenly over one event
+# spacing, as independent clients would, each on a fixed event schedule). sluice-streamload serves the
 # upstream itself (paced: STREAMLOAD_CHUNKS text events STREAMLOAD_DELAY_MS apart, each stamped
 # with its write time) on the same thread as its clients, on the load CPU; the gateway under test
 # has the other CPU to itself. Rows: the upstream directly, nginx as a plain proxy, Sluice
 # same-format, Sluice translated (Anthropic upstream -> OpenAI client). Reported: time to first
 # event of probe streams opened while all the others are open, each event's latency (stamp to
-# client read), stalled streams, and the gateway's RSS growth per open stream and CPU per event.
+# client read), the time the gateway itself holds each event and each probe (a packet tap on lo,
+# see loadtest/tap.rs), stalled streams, and the gateway's RSS growth per open stream and CPU
+# per event.
 if (( STREAMLOAD )); then
   [[ -x $STREAMLOAD_BIN ]] || die "sluice-streamload not found: $STREAMLOAD_BIN"
   SL_UP_PORT=$(free_port)
@@ -495,7 +501,7 @@ if (( STREAMLOAD )); then
     log "streamload $1: $STREAMLOAD_STREAMS concurrent streams, $STREAMLOAD_PROBES probes"
     "${SL_LOAD_PIN[@]}" timeout -k 5 300 "$STREAMLOAD_BIN" --addr "127.0.0.1:$2" --model "$3" \
       --upstream "127.0.0.1:$SL_UP_PORT" --chunks "$STREAMLOAD_CHUNKS" --delay-ms "$STREAMLOAD_DELAY_MS" \
-      --warmup 50 --streams "$STREAMLOAD_STREAMS" --probes "$STREAMLOAD_PROBES" --timeout-s 120 "${pidarg[@]}" \
+      --warmup 50 --streams "$STREAMLOAD_STREAMS" --probes "$STREAMLOAD_PROBES" --timeout-s 120 --tap 1 "${pidarg[@]}" \
       >"$out" 2>&1 || log "WARNING: streamload $1 reported errors or stalls (see $out)"
     grep -m1 '^RESULT ' "$out" || { cat "$out" >&2; die "no RESULT from streamload $1"; }
   }
@@ -510,22 +516,29 @@ if (( STREAMLOAD )); then
   done
   {
     echo
-    echo "concurrent streams: $STREAMLOAD_STREAMS open at once, $STREAMLOAD_CHUNKS events ${STREAMLOAD_DELAY_MS} ms apart; $STREAMLOAD_PROBES probe streams (sluice-streamload)"
-    printf '%-8s %8s %7s %6s %9s %9s %10s %9s %9s %10s %11s %10s %9s\n' target complete stalled errors \
-      ttfb_p50 ttfb_p99 '+ttfb_p99' ev_p50 ev_p99 ev_mean '+ev_mean' KiB/stream cpu/event
+    echo "concurrent streams: $STREAMLOAD_STREAMS open together (opened over one event spacing), $STREAMLOAD_CHUNKS events ${STREAMLOAD_DELAY_MS} ms apart; $STREAMLOAD_PROBES probe streams (sluice-streamload)"
+    printf '%-8s %8s %7s %6s %8s %8s %9s %8s %8s %8s %8s %9s %8s %8s %8s %10s %9s %9s\n' target complete stalled errors \
+      ttfb_p50 ttfb_p99 '+ttfb_p99' gw_ttfb50 gw_ttfb99 ev_p50 ev_p99 '+ev_mean' gw_ev50 gw_ev99 gw_evmean \
+      KiB/stream cpu/event user/event
     for t in direct nginx sluice sluice-x; do
       l=${SL[$t]} m=${SL[direct]}
-      printf '%-8s %8s %7s %6s %9s %9s %10s %9s %9s %10s %11s %10s %9s\n' "$t" "$(field "$l" complete)" \
+      printf '%-8s %8s %7s %6s %8s %8s %9s %8s %8s %8s %8s %9s %8s %8s %8s %10s %9s %9s\n' "$t" "$(field "$l" complete)" \
         "$(field "$l" stalled)" "$(field "$l" errors)" "$(field "$l" ttfb_p50_us)" "$(field "$l" ttfb_p99_us)" \
         "$(( $(field "$l" ttfb_p99_us) - $(field "$m" ttfb_p99_us) ))" \
-        "$(field "$l" event_p50_us)" "$(field "$l" event_p99_us)" "$(field "$l" event_mean_us)" \
+        "$(field "$l" gw_ttfb_p50_us)" "$(field "$l" gw_ttfb_p99_us)" \
+        "$(field "$l" event_p50_us)" "$(field "$l" event_p99_us)" \
         "$(awk -v a="$(field "$l" event_mean_us)" -v b="$(field "$m" event_mean_us)" 'BEGIN{printf "%.1f", a-b}')" \
-        "$(field "$l" rss_per_stream_kib)" "$(field "$l" cpu_per_event_us)"
+        "$(field "$l" gw_event_p50_us)" "$(field "$l" gw_event_p99_us)" "$(field "$l" gw_event_mean_us)" \
+        "$(field "$l" rss_per_stream_kib)" "$(field "$l" cpu_per_event_us)" "$(field "$l" user_cpu_per_event_us)"
     done
-    echo "times in us. +ttfb_p99: probe time to first event added over the upstream direct (target < 100);"
-    echo "ev_*: each event's latency from the upstream's write to the client's read; +ev_mean: added per"
-    echo "event over the upstream direct (target < 2); KiB/stream: RSS growth / open streams (target < 16);"
-    echo "cpu/event: CPU time (user+system) / events forwarded (nginx: its worker process)."
+    echo "times in us. Client view: ttfb_* = probe streams' time to first event; ev_* = each event's latency from"
+    echo "the upstream's write to the client's read; +ttfb_p99 and +ev_mean = added over the upstream direct."
+    echo "Gateway view (packet tap on lo, kernel transmit timestamps; 0 when the tap could not open): gw_ttfb* ="
+    echo "time the gateway holds a probe (request in -> request upstream, plus first event in -> first event out),"
+    echo "gw_ev* = time from the upstream's packet carrying an event to the gateway's packet carrying it on."
+    echo "KiB/stream: RSS growth / open streams; cpu/event: CPU time (user+system) / events forwarded, user/event"
+    echo "the user-space part (nginx: its worker process). Targets: added TTFB p99 < 100, added per event < 2,"
+    echo "< 16 KiB per stream, zero stalled."
   } >> "$RUN_DIR/summary.txt"
 fi
 
