@@ -417,7 +417,7 @@ fn main() -> ExitCode {
         let rss_open = args.pid.and_then(rss_kib).unwrap_or(0);
         let open_at_probe = *first.borrow();
         if let Some(t) = &tap {
-            t.probing(true);
+            t.start_probing();
         }
         for _ in 0..args.probes {
             let req = request(args.addr, &args.model);

@@ -18,7 +18,7 @@
 //! Needs `CAP_NET_RAW`; without it `start` says why and the run goes on without the tap.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -37,7 +37,9 @@ pub struct TapResult {
 
 pub struct Tap {
     stop: Arc<AtomicBool>,
-    probing: Arc<AtomicBool>,
+    /// When probing began (ns since the epoch, 0 = not yet): packets are read a little late, so
+    /// they are placed by their own timestamps, not by when the tap reads them.
+    probing: Arc<AtomicU64>,
     thread: JoinHandle<TapResult>,
 }
 
@@ -47,7 +49,7 @@ impl Tap {
     pub fn start(gateway_port: u16, upstream_port: u16) -> Result<Tap, String> {
         let fd = open_socket()?;
         let stop = Arc::new(AtomicBool::new(false));
-        let probing = Arc::new(AtomicBool::new(false));
+        let probing = Arc::new(AtomicU64::new(0));
         let (s, p) = (stop.clone(), probing.clone());
         let thread = std::thread::Builder::new()
             .name("tap".into())
@@ -57,8 +59,11 @@ impl Tap {
     }
 
     /// From now on, new requests are probes.
-    pub fn probing(&self, on: bool) {
-        self.probing.store(on, Ordering::Release);
+    pub fn start_probing(&self) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64);
+        self.probing.store(now, Ordering::Release);
     }
 
     pub fn finish(self) -> TapResult {
@@ -215,7 +220,7 @@ struct Probe {
     first_out: Option<u64>,
 }
 
-fn run(fd: i32, gw: u16, up: u16, stop: &AtomicBool, probing: &AtomicBool) -> TapResult {
+fn run(fd: i32, gw: u16, up: u16, stop: &AtomicBool, probing: &AtomicU64) -> TapResult {
     let mut res = TapResult::default();
     // Upstream -> gateway stamp times; u64::MAX marks a stamp seen twice.
     let mut inbound: HashMap<u64, u64> = HashMap::with_capacity(1 << 16);
@@ -257,7 +262,7 @@ fn run(fd: i32, gw: u16, up: u16, stop: &AtomicBool, probing: &AtomicBool) -> Ta
                     pr.first_out = Some(p.ns);
                 }
             }
-        } else if p.payload.starts_with(b"POST ") && probing.load(Ordering::Acquire) {
+        } else if p.payload.starts_with(b"POST ") && (1..=p.ns).contains(&probing.load(Ordering::Acquire)) {
             if p.dst == gw {
                 probes.push(Probe {
                     client_port: p.src,
