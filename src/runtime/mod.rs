@@ -88,11 +88,7 @@ where
                     }
                     let work = worker_main(i, listener, settings, make, ready);
                     let res = if uring {
-                        monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-                            .with_entries(4096)
-                            .enable_timer()
-                            .build()
-                            .map(|mut rt| rt.block_on(work))
+                        uring_runtime().map(|mut rt| rt.block_on(work))
                     } else {
                         monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
                             .enable_timer()
@@ -107,6 +103,28 @@ where
                 .expect("spawn worker thread")
         })
         .collect()
+}
+
+/// A worker's io_uring runtime.
+///
+/// The ring is set up with `IORING_SETUP_COOP_TASKRUN` (Linux 5.19+): by default the kernel
+/// interrupts a worker running in user space (an inter-processor interrupt, a VM exit on a
+/// virtual machine) each time a completion's task work is queued for it, up to one per event.
+/// A worker that owns its ring alone enters the kernel at the end of every round anyway, where
+/// that work runs. Measured (bench/RESULTS.md): the time the gateway holds an event under
+/// 1,000 streams fell from 217–283 to 151–215 µs at p50. On a kernel without the flag the ring
+/// is set up as before.
+fn uring_runtime() -> std::io::Result<monoio::Runtime<monoio::time::TimeDriver<monoio::IoUringDriver>>> {
+    let build = |setup: io_uring::Builder| {
+        monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+            .uring_builder(setup)
+            .with_entries(4096)
+            .enable_timer()
+            .build()
+    };
+    let mut coop = io_uring::IoUring::builder();
+    coop.setup_coop_taskrun();
+    build(coop).or_else(|_| build(io_uring::IoUring::builder()))
 }
 
 /// Periodic work a handler wants done on its worker (e.g. sweeping idle upstream connections).
