@@ -2,12 +2,15 @@
 //! (`scenario::respond`) becomes canonical stream events (`events_from_response`), and the
 //! format's own stream encoder writes them, one frame per event. Non-OpenAI formats stream only
 //! through here; OpenAI keeps its hand-built chunks (`mock::openai`, the load-test path) except
-//! for the two failure scenarios below (`is_fault_scenario`).
+//! for the scenarios below (`is_fault_scenario`).
 //!
 //! Stream scenarios, by model name, on top of the non-stream ones:
 //! - contains `cutoff`: half of the events, then the connection closes without the format's end
 //!   (a truncated upstream);
-//! - contains `midstream`: half of the events, then the format's in-stream error (status 500).
+//! - contains `midstream`: half of the events, then the format's in-stream error (status 500);
+//! - contains `interleave`: the tool calls' events taken in turn (every call started, then the
+//!   first argument fragment of each, then the next, ...), as an upstream that streams parallel
+//!   calls at once may send them.
 
 use super::{scenario, MockReply};
 use crate::canonical::stream::{events_from_response, StreamEncode, StreamEvent};
@@ -68,9 +71,56 @@ pub fn stamp_frame(frame: &mut [u8]) {
     }
 }
 
-/// Whether the model asks for a stream that fails (`cutoff`, `midstream`).
+/// Whether the model asks for a stream that fails or misbehaves (`cutoff`, `midstream`,
+/// `interleave`).
 pub fn is_fault_scenario(model: &str) -> bool {
-    model.contains("cutoff") || model.contains("midstream")
+    model.contains("cutoff") || model.contains("midstream") || model.contains("interleave")
+}
+
+/// Reorders the tool calls' events so that the calls stream in turn: each call's start, then
+/// each call's first argument fragment, and so on, then their block stops. Other events keep
+/// their places; the calls' events take the place of the first of them.
+fn interleave_calls(events: &mut Vec<StreamEvent>) {
+    let calls: Vec<u32> = events
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::ToolCallStart { index, .. } => Some(*index),
+            _ => None,
+        })
+        .collect();
+    let is_call = |e: &StreamEvent| match e {
+        StreamEvent::ToolCallStart { index, .. }
+        | StreamEvent::ToolCallDelta { index, .. }
+        | StreamEvent::BlockStop { index } => calls.contains(index),
+        _ => false,
+    };
+    let Some(at) = events.iter().position(is_call) else {
+        return;
+    };
+    let mut queues: Vec<std::collections::VecDeque<StreamEvent>> = calls.iter().map(|_| Default::default()).collect();
+    let mut rest = Vec::with_capacity(events.len());
+    for e in events.drain(..) {
+        let call = match &e {
+            StreamEvent::ToolCallStart { index, .. }
+            | StreamEvent::ToolCallDelta { index, .. }
+            | StreamEvent::BlockStop { index } => calls.iter().position(|c| c == index),
+            _ => None,
+        };
+        match call {
+            Some(i) => queues[i].push_back(e),
+            None => rest.push(e),
+        }
+    }
+    let mut turns = Vec::new();
+    while queues.iter().any(|q| !q.is_empty()) {
+        for q in &mut queues {
+            if let Some(e) = q.pop_front() {
+                turns.push(e);
+            }
+        }
+    }
+    rest.splice(at..at, turns);
+    *events = rest;
 }
 
 /// The scenario's events and ending for a streamed request.
@@ -94,6 +144,9 @@ pub fn scenario_events_stamped(
         stamp_text(&mut resp, pieces);
     }
     let mut events = events_from_response(&resp, pieces);
+    if req.model.contains("interleave") {
+        interleave_calls(&mut events);
+    }
     let ending = if req.model.contains("cutoff") {
         Ending::CutOff
     } else if req.model.contains("midstream") {
@@ -280,6 +333,54 @@ mod tests {
             stream: true,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn interleave_takes_the_calls_in_turn_and_keeps_the_answer() {
+        use crate::canonical::stream::StreamCollector;
+        let mut r = req("parallel-interleave-model");
+        r.tools = vec![crate::canonical::Tool {
+            name: "get_weather".into(),
+            description: None,
+            parameters: sonic_rs::json!({"type": "object"}),
+            extra: Default::default(),
+        }];
+        let (events, ending) = scenario_events(&r, "id", 3).unwrap();
+        assert_eq!(ending, Ending::Complete);
+        let order: Vec<(&str, u32)> = events
+            .iter()
+            .filter_map(|e| match e {
+                StreamEvent::ToolCallStart { index, .. } => Some(("start", *index)),
+                StreamEvent::ToolCallDelta { index, .. } => Some(("args", *index)),
+                StreamEvent::BlockStop { index } => Some(("stop", *index)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("start", 0),
+                ("start", 1),
+                ("args", 0),
+                ("args", 1),
+                ("args", 0),
+                ("args", 1),
+                ("stop", 0),
+                ("stop", 1)
+            ]
+        );
+        assert!(matches!(events.last(), Some(StreamEvent::Finish { .. })));
+        // The same answer as without interleaving.
+        let collect = |events: &[StreamEvent]| {
+            let mut c = StreamCollector::default();
+            for e in events {
+                c.push(e);
+            }
+            c.response().content
+        };
+        r.model = "parallel-model".into();
+        let (plain, _) = scenario_events(&r, "id", 3).unwrap();
+        assert_eq!(collect(&events), collect(&plain));
     }
 
     #[test]

@@ -48,6 +48,10 @@ pub struct CohereEventDecoder {
     next_index: u32,
     /// Open blocks: (slot, Cohere index, canonical index), in opening order.
     open: Vec<(Slot, u32, u32)>,
+    /// Tool calls already ended: (Cohere index, canonical index). A gateway translating an
+    /// upstream that interleaves parallel calls (Sluice among them) may send a late
+    /// `tool-call-delta` after the call's end; it still belongs to that call.
+    ended_tools: Vec<(u32, u32)>,
     /// `message-end` (or `[DONE]`) was decoded.
     done: bool,
     /// `message-end` was decoded: the stream is complete.
@@ -100,6 +104,7 @@ impl CohereEventDecoder {
                 self.start("", out);
                 self.close_slot(Slot::Plan, 0, out);
                 self.close_slot(Slot::Tool, index, out);
+                self.ended_tools.retain(|(i, _)| *i != index);
                 let call = tool_call(message);
                 let id = call.and_then(|c| c.get("id")).and_then(|v| v.as_str());
                 let name = call
@@ -120,8 +125,15 @@ impl CohereEventDecoder {
                 self.arguments(at, message, out);
             }
             "tool-call-delta" => {
+                let ended = || {
+                    self.ended_tools
+                        .iter()
+                        .rev()
+                        .find(|(i, _)| *i == index)
+                        .map(|&(_, at)| at)
+                };
                 // A fragment of a call that never started has nowhere to go.
-                if let Some(at) = self.find(Slot::Tool, index) {
+                if let Some(at) = self.find(Slot::Tool, index).or_else(ended) {
                     self.arguments(at, message, out);
                 }
             }
@@ -229,6 +241,9 @@ impl CohereEventDecoder {
     fn close_slot(&mut self, slot: Slot, index: u32, out: &mut VecDeque<StreamEvent>) {
         if let Some(pos) = self.open.iter().position(|(s, i, _)| *s == slot && *i == index) {
             let (_, _, at) = self.open.remove(pos);
+            if slot == Slot::Tool {
+                self.ended_tools.push((index, at));
+            }
             out.push_back(StreamEvent::BlockStop { index: at });
         }
     }
@@ -286,6 +301,8 @@ pub struct CohereStreamEncoder {
     id: String,
     /// Open blocks: (canonical index, slot, Cohere index).
     open: Vec<(u32, Slot, u32)>,
+    /// Tool calls already ended: (canonical index, Cohere index), for late argument fragments.
+    ended_tools: Vec<(u32, u32)>,
     next_content: u32,
     next_tool: u32,
     usage: Option<Usage>,
@@ -317,6 +334,7 @@ impl CohereStreamEncoder {
             started: false,
             id: String::new(),
             open: Vec::new(),
+            ended_tools: Vec::new(),
             next_content: 0,
             next_tool: 0,
             usage: None,
@@ -417,8 +435,22 @@ impl CohereStreamEncoder {
     }
 
     fn tool_delta(&mut self, index: u32, arguments: &str, out: &mut Vec<u8>) {
-        let Some(&(_, _, n)) = self.open.iter().find(|(i, s, _)| *i == index && *s == Slot::Tool) else {
-            // Arguments of a call that never started cannot be attributed.
+        let open = self
+            .open
+            .iter()
+            .find(|(i, s, _)| *i == index && *s == Slot::Tool)
+            .map(|&(_, _, n)| n);
+        // A late fragment of a call already ended (an upstream interleaving parallel calls)
+        // still goes to that call's index, where a client accumulating by index adds it.
+        // Arguments of a call that never started cannot be attributed.
+        let ended = || {
+            self.ended_tools
+                .iter()
+                .rev()
+                .find(|(i, _)| *i == index)
+                .map(|&(_, n)| n)
+        };
+        let Some(n) = open.or_else(ended) else {
             return;
         };
         self.head("tool-call-delta", n);
@@ -435,6 +467,9 @@ impl CohereStreamEncoder {
             return;
         };
         let (_, slot, n) = self.open.remove(pos);
+        if slot == Slot::Tool {
+            self.ended_tools.push((index, n));
+        }
         let kind = if slot == Slot::Tool {
             "tool-call-end"
         } else {
@@ -556,6 +591,43 @@ mod tests {
             id: id.into(),
             model: String::new(),
         }
+    }
+
+    #[test]
+    fn late_argument_fragment_of_an_ended_call_keeps_its_index() {
+        let call = |index: u32, id: &str| E::ToolCallStart {
+            index,
+            id: id.into(),
+            name: "f".into(),
+        };
+        let args = |index: u32, a: &str| E::ToolCallDelta {
+            index,
+            arguments: a.into(),
+        };
+        let out = encode(&[
+            start("m"),
+            call(0, "c0"),
+            E::BlockStop { index: 0 },
+            call(1, "c1"),
+            args(1, "{}"),
+            args(0, "{\"late\":1}"),
+            E::BlockStop { index: 1 },
+        ]);
+        let late = out
+            .split("\n\n")
+            .find(|e| e.contains("late"))
+            .unwrap_or_else(|| panic!("late fragment lost: {out}"));
+        assert!(late.contains("\"type\":\"tool-call-delta\",\"index\":0"), "{late}");
+        let back = collect(&run(&dec, &[out.as_bytes()]).unwrap());
+        let calls: Vec<&str> = back
+            .content
+            .iter()
+            .filter_map(|p| match p {
+                Part::ToolCall { arguments, .. } => Some(arguments.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(calls, ["{\"late\":1}", "{}"]);
     }
 
     #[test]

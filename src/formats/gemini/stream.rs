@@ -251,8 +251,9 @@ pub fn fuzz_decode(data: &[u8]) {
 pub struct GeminiStreamEncoder {
     id: String,
     model: String,
-    /// Tool calls held until their `BlockStop`: (block index, `Part::ToolCall`).
-    calls: Vec<(u32, Part)>,
+    /// Tool calls held until they can go out whole, in the order they started: (block index,
+    /// `Part::ToolCall`, its `BlockStop` seen).
+    calls: Vec<(u32, Part, bool)>,
     usage: Option<Usage>,
     finish: Option<FinishReason>,
     /// `finish` or `error` ran: nothing more is written.
@@ -356,12 +357,23 @@ impl GeminiStreamEncoder {
         }
     }
 
-    fn call_chunk(&mut self, at: usize, out: &mut Vec<u8>) {
-        let (_, mut part) = self.calls.remove(at);
-        self.begin_parts();
-        Self::write_call(&mut self.json, &mut part);
-        self.end_chunk(None, None);
-        self.flush(out);
+    /// Sends the held calls from the first one on, while each is stopped and its arguments are
+    /// a whole JSON value. A call stopped with arguments still incomplete (an upstream that
+    /// interleaves parallel calls may send fragments after a call's stop), and every call after
+    /// it, wait for the last chunk: Gemini carries `args` whole, and the calls keep their order.
+    fn send_ready_calls(&mut self, out: &mut Vec<u8>) {
+        while let Some((_, Part::ToolCall { arguments, .. }, true)) = self.calls.first() {
+            // Empty may still be filled by late fragments: such a call waits too.
+            let whole = sonic_rs::from_str::<sonic_rs::Value>(arguments).is_ok();
+            if !whole {
+                return;
+            }
+            let (_, mut part, _) = self.calls.remove(0);
+            self.begin_parts();
+            Self::write_call(&mut self.json, &mut part);
+            self.end_chunk(None, None);
+            self.flush(out);
+        }
     }
 }
 
@@ -398,16 +410,18 @@ impl StreamEncode for GeminiStreamEncoder {
                     arguments: String::new(),
                     signature: None,
                 },
+                false,
             )),
             StreamEvent::ToolCallDelta { index, arguments } => {
-                if let Some((_, Part::ToolCall { arguments: a, .. })) = self.calls.iter_mut().find(|(i, _)| i == index)
-                {
+                let call = self.calls.iter_mut().find(|(i, _, _)| i == index);
+                if let Some((_, Part::ToolCall { arguments: a, .. }, _)) = call {
                     a.push_str(arguments);
                 }
             }
             StreamEvent::BlockStop { index } => {
-                if let Some(at) = self.calls.iter().position(|(i, _)| i == index) {
-                    self.call_chunk(at, out);
+                if let Some(call) = self.calls.iter_mut().find(|(i, _, _)| i == index) {
+                    call.2 = true;
+                    self.send_ready_calls(out);
                 }
             }
             StreamEvent::Usage(u) => self.usage = Some(*u),
@@ -433,7 +447,7 @@ impl StreamEncode for GeminiStreamEncoder {
             // Calls never closed by a BlockStop go out with the last chunk.
             self.json.extend_from_slice(b"\"content\":{\"parts\":[");
             let mut calls = std::mem::take(&mut self.calls);
-            for (n, (_, part)) in calls.iter_mut().enumerate() {
+            for (n, (_, part, _)) in calls.iter_mut().enumerate() {
                 if n > 0 {
                     self.json.push(b',');
                 }
@@ -728,7 +742,7 @@ mod tests {
     }
 
     #[test]
-    fn invalid_or_unfinished_call_arguments_go_out_as_an_empty_object() {
+    fn unfinished_call_arguments_wait_for_the_last_chunk_in_order() {
         let call = |index: u32, args: &str| {
             [
                 E::ToolCallStart {
@@ -743,26 +757,38 @@ mod tests {
             ]
         };
         let mut events = vec![start("r", "m")];
+        // Stopped with its arguments unfinished: it waits, and so does every call after it.
         events.extend(call(0, r#"{"a":"#));
         events.push(E::BlockStop { index: 0 });
-        events.extend(call(1, "[1]"));
+        events.extend(call(1, r#"{"b":2}"#));
         events.push(E::BlockStop { index: 1 });
-        // Never stopped: flushed with the last chunk.
+        // Never stopped: flushed with the last chunk too.
         events.extend(call(2, r#"{"z":true}"#));
+        // A late fragment finishes call 0 (an upstream interleaving parallel calls).
+        events.push(E::ToolCallDelta {
+            index: 0,
+            arguments: "1}".into(),
+        });
         events.push(finish(FinishReason::ToolCalls));
         let out = encode(&events);
         let chunks: Vec<&str> = out.split("\r\n\r\n").filter(|c| !c.is_empty()).collect();
-        assert_eq!(chunks.len(), 3, "{out}");
+        assert_eq!(chunks.len(), 1, "{out}");
         assert!(
-            chunks[0].contains(r#"{"functionCall":{"args":{},"name":"f"}}"#),
+            chunks[0].contains(r#""parts":[{"functionCall":{"args":{"a":1},"name":"f"}},{"functionCall":{"args":{"b":2},"name":"f"}},{"functionCall":{"args":{"z":true},"name":"f"}}]"#),
             "{out}"
         );
-        assert!(chunks[1].contains(r#"{"functionCall":{"args":{},"name":"f"}}"#));
-        assert!(chunks[2].contains(r#""parts":[{"functionCall":{"args":{"z":true},"name":"f"}}]"#));
-        assert!(chunks[2].contains(r#""finishReason":"STOP""#));
+        assert!(chunks[0].contains(r#""finishReason":"STOP""#));
+
+        // Arguments that never become JSON go out as an empty object, still in order.
+        let mut events = vec![start("r", "m")];
+        events.extend(call(0, r#"{"a":"#));
+        events.push(E::BlockStop { index: 0 });
+        events.push(finish(FinishReason::ToolCalls));
+        let out = encode(&events);
+        assert!(out.contains(r#"{"functionCall":{"args":{},"name":"f"}}"#), "{out}");
         let back = collect(&run(&dec, &[out.as_bytes()]).unwrap());
         assert_eq!(back.finish, FinishReason::ToolCalls);
-        assert_eq!(back.content.len(), 3);
+        assert_eq!(back.content.len(), 1);
     }
 
     #[test]
