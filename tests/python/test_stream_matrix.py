@@ -276,23 +276,14 @@ def test_stream_tool_call_equals_non_stream(sdks, sdk_name, provider):
     assert_same_answer(s, non_stream_truth(sdks, sdk_name, model, turns, tools=True))
 
 
+# `parallel-interleave-model`: the upstream streams both calls at once, both started, then their
+# argument fragments in turn (the mock's `interleave` scenario). Client formats whose blocks are
+# sequential (Anthropic, Bedrock) or whose calls go out whole (Gemini) must still lose nothing.
 @per_sdk
 @matrix
-def test_stream_parallel_tool_calls(sdks, sdk_name, provider):
-    model = f"{provider}/parallel-model"
-    turns = [user("weather in Paris and Rome?")]
-    s = stream(sdks, sdk_name, model, turns, tools=True)
-    assert [(n, a) for _, n, a in s.calls] == [("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Rome"})]
-    assert_same_answer(s, non_stream_truth(sdks, sdk_name, model, turns, tools=True))
-
-
-@per_sdk
-@matrix
-def test_stream_interleaved_parallel_tool_calls(sdks, sdk_name, provider):
-    # The upstream streams both calls at once: both started, then their argument fragments in
-    # turn (the mock's `interleave` scenario). Client formats whose blocks are sequential
-    # (Anthropic, Bedrock) must still lose nothing: every call keeps all of its arguments.
-    model = f"{provider}/parallel-interleave-model"
+@pytest.mark.parametrize("scenario", ["parallel-model", "parallel-interleave-model"])
+def test_stream_parallel_tool_calls(sdks, sdk_name, provider, scenario):
+    model = f"{provider}/{scenario}"
     turns = [user("weather in Paris and Rome?")]
     s = stream(sdks, sdk_name, model, turns, tools=True)
     assert [(n, a) for _, n, a in s.calls] == [("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Rome"})]
