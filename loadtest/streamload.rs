@@ -145,13 +145,15 @@ fn now_us() -> u64 {
         .unwrap_or(0)
 }
 
-/// The stamps (`"content":"<16 digits>"`) in a piece of a stream.
+/// The stamps in a piece of a stream: 16 digits in quotes after `"content":"` (OpenAI) or
+/// `"text":"` (Anthropic).
 fn stamps(piece: &[u8], mut f: impl FnMut(u64)) {
-    const KEY: &[u8] = b"\"content\":\"";
-    for i in memchr::memmem::find_iter(piece, KEY) {
-        let v = &piece[i + KEY.len()..];
-        if v.len() > 16 && v[16] == b'"' && v[..16].iter().all(u8::is_ascii_digit) {
-            f(v[..16].iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')));
+    for key in [&b"\"content\":\""[..], &b"\"text\":\""[..]] {
+        for i in memchr::memmem::find_iter(piece, key) {
+            let v = &piece[i + key.len()..];
+            if v.len() > 16 && v[16] == b'"' && v[..16].iter().all(u8::is_ascii_digit) {
+                f(v[..16].iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')));
+            }
         }
     }
 }

@@ -17,6 +17,7 @@
 //!
 //! Needs `CAP_NET_RAW`; without it `start` says why and the run goes on without the tap.
 
+use crate::stamps;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -193,19 +194,6 @@ fn parse(buf: &[u8], ns: u64) -> Option<Packet<'_>> {
         dst,
         payload: tcp.get(doff..)?,
     })
-}
-
-/// The stamps in a payload: 16 digits in quotes after `"content":"` (OpenAI) or `"text":"`
-/// (Anthropic).
-fn stamps(p: &[u8], mut f: impl FnMut(u64)) {
-    for key in [&b"\"content\":\""[..], &b"\"text\":\""[..]] {
-        for i in memchr::memmem::find_iter(p, key) {
-            let v = &p[i + key.len()..];
-            if v.len() > 16 && v[16] == b'"' && v[..16].iter().all(u8::is_ascii_digit) {
-                f(v[..16].iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')));
-            }
-        }
-    }
 }
 
 #[derive(Default)]

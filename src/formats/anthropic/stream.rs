@@ -16,6 +16,7 @@ use super::response::{
 use super::types::*;
 use crate::canonical::stream::{StreamEncode, StreamError, StreamEvent};
 use crate::canonical::{ChatRequest, FaultKind, FinishReason, Json, Usage};
+use crate::formats;
 use crate::formats::sse_stream::{self, SseEventDecoder, SseStreamDecoder};
 use crate::wire::sse::SseEvent;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -230,10 +231,7 @@ impl AnthropicEventDecoder {
     fn on_block_delta(&mut self, v: &Json, out: &mut VecDeque<StreamEvent>) {
         let wire = v.get("index").and_then(|i| i.as_u64()).unwrap_or(0);
         let open = self.open.iter().find(|(w, _, _)| *w == wire).map(|&(_, i, k)| (i, k));
-        let late_tool = || {
-            let (_, i) = self.stopped_tools.iter().rev().find(|(w, _)| *w == wire)?;
-            Some((*i, BlockKind::Tool))
-        };
+        let late_tool = || Some((formats::ended_call(&self.stopped_tools, &wire)?, BlockKind::Tool));
         // Deltas of a block never started (or skipped) have nowhere to go.
         let Some((index, kind)) = open.or_else(late_tool) else {
             return;
@@ -501,8 +499,7 @@ impl<F: AnthropicFraming> StreamEncode for AnthropicEventEncoder<F> {
                 // index, where the SDKs' accumulators (keyed by index) add it to the call. A
                 // fragment of a call never started has no id or name to go with: dropped.
                 _ => {
-                    let late = self.tools.iter().rev().find(|(b, _)| b == index).map(|&(_, w)| w);
-                    if let Some(wire) = late {
+                    if let Some(wire) = formats::ended_call(&self.tools, index) {
                         self.delta(
                             wire,
                             AnthropicBlockDelta::InputJsonDelta {

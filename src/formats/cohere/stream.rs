@@ -23,7 +23,7 @@ use super::types::{CohereStreamEventIn, CohereStreamMessageIn};
 use crate::canonical::stream::{StreamEncode, StreamError, StreamEvent};
 use crate::canonical::{ChatRequest, FinishReason, Json, Usage};
 use crate::formats::sse_stream::{self, SseEventDecoder, SseStreamDecoder};
-use crate::formats::text_or_json;
+use crate::formats::{self, text_or_json};
 use crate::wire::sse::{encode_event, SseEvent};
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 use std::collections::VecDeque;
@@ -125,15 +125,9 @@ impl CohereEventDecoder {
                 self.arguments(at, message, out);
             }
             "tool-call-delta" => {
-                let ended = || {
-                    self.ended_tools
-                        .iter()
-                        .rev()
-                        .find(|(i, _)| *i == index)
-                        .map(|&(_, at)| at)
-                };
                 // A fragment of a call that never started has nowhere to go.
-                if let Some(at) = self.find(Slot::Tool, index).or_else(ended) {
+                let at = self.find(Slot::Tool, index);
+                if let Some(at) = at.or_else(|| formats::ended_call(&self.ended_tools, &index)) {
                     self.arguments(at, message, out);
                 }
             }
@@ -443,14 +437,7 @@ impl CohereStreamEncoder {
         // A late fragment of a call already ended (an upstream interleaving parallel calls)
         // still goes to that call's index, where a client accumulating by index adds it.
         // Arguments of a call that never started cannot be attributed.
-        let ended = || {
-            self.ended_tools
-                .iter()
-                .rev()
-                .find(|(i, _)| *i == index)
-                .map(|&(_, n)| n)
-        };
-        let Some(n) = open.or_else(ended) else {
+        let Some(n) = open.or_else(|| formats::ended_call(&self.ended_tools, &index)) else {
             return;
         };
         self.head("tool-call-delta", n);

@@ -279,9 +279,12 @@ impl GeminiStreamEncoder {
 
     /// Starts a chunk in `self.json` and opens its `parts` array.
     fn begin_parts(&mut self) {
-        self.json.clear();
-        self.json
-            .extend_from_slice(b"{\"candidates\":[{\"content\":{\"parts\":[");
+        Self::parts_prefix(&mut self.json);
+    }
+
+    fn parts_prefix(b: &mut Vec<u8>) {
+        b.clear();
+        b.extend_from_slice(b"{\"candidates\":[{\"content\":{\"parts\":[");
     }
 
     /// Closes the parts array, the candidate (with `finishReason` if given) and the chunk
@@ -341,36 +344,45 @@ impl GeminiStreamEncoder {
     /// (an upstream cut off mid-call, or one that streamed invalid JSON) are sent as `{}`: a
     /// Gemini client cannot parse a partial `args`, and dropping the call would hide that the
     /// model asked for it.
-    fn write_call(b: &mut Vec<u8>, part: &mut Part) {
-        let call_id = match &*part {
-            Part::ToolCall { id, .. } if !is_synthesized(id) => Some(id.clone()),
+    /// Writes a call part; false (and nothing written) if its arguments are not a JSON object.
+    fn try_write_call(b: &mut Vec<u8>, part: &Part) -> bool {
+        let call_id = match part {
+            Part::ToolCall { id, .. } if !is_synthesized(id) => Some(id.as_str()),
             _ => None,
         };
         let mark = b.len();
-        if encode_part(b, part, &JsonPath::ROOT, call_id.as_deref(), &|_| None).is_err() {
+        let ok = encode_part(b, part, &JsonPath::ROOT, call_id, &|_| None).is_ok();
+        if !ok {
             b.truncate(mark);
+        }
+        ok
+    }
+
+    /// Writes a call part; arguments that are not a JSON object go out as `{}`.
+    fn write_call(b: &mut Vec<u8>, part: &mut Part) {
+        if !Self::try_write_call(b, part) {
             if let Part::ToolCall { arguments, .. } = part {
                 arguments.clear();
             }
             // An empty argument string encodes as `{}`, which cannot fail.
-            let _ = encode_part(b, part, &JsonPath::ROOT, call_id.as_deref(), &|_| None);
+            Self::try_write_call(b, part);
         }
     }
 
-    /// Sends the held calls from the first one on, while each is stopped and its arguments are
-    /// a whole JSON value. A call stopped with arguments still incomplete (an upstream that
+    /// Sends the held calls from the first one on, while each is stopped and its arguments
+    /// encode whole. A call stopped with arguments empty or unfinished (an upstream that
     /// interleaves parallel calls may send fragments after a call's stop), and every call after
     /// it, wait for the last chunk: Gemini carries `args` whole, and the calls keep their order.
     fn send_ready_calls(&mut self, out: &mut Vec<u8>) {
-        while let Some((_, Part::ToolCall { arguments, .. }, true)) = self.calls.first() {
-            // Empty may still be filled by late fragments: such a call waits too.
-            let whole = sonic_rs::from_str::<sonic_rs::Value>(arguments).is_ok();
-            if !whole {
+        while let Some((_, part @ Part::ToolCall { arguments, .. }, true)) = self.calls.first() {
+            if arguments.is_empty() {
                 return;
             }
-            let (_, mut part, _) = self.calls.remove(0);
-            self.begin_parts();
-            Self::write_call(&mut self.json, &mut part);
+            Self::parts_prefix(&mut self.json);
+            if !Self::try_write_call(&mut self.json, part) {
+                return;
+            }
+            self.calls.remove(0);
             self.end_chunk(None, None);
             self.flush(out);
         }
@@ -779,16 +791,24 @@ mod tests {
         );
         assert!(chunks[0].contains(r#""finishReason":"STOP""#));
 
-        // Arguments that never become JSON go out as an empty object, still in order.
+        // Arguments that never become a JSON object (unfinished, or an array) go out as an empty
+        // object, still in order.
         let mut events = vec![start("r", "m")];
         events.extend(call(0, r#"{"a":"#));
         events.push(E::BlockStop { index: 0 });
+        events.extend(call(1, "[1]"));
+        events.push(E::BlockStop { index: 1 });
         events.push(finish(FinishReason::ToolCalls));
         let out = encode(&events);
-        assert!(out.contains(r#"{"functionCall":{"args":{},"name":"f"}}"#), "{out}");
+        assert!(
+            out.contains(
+                r#""parts":[{"functionCall":{"args":{},"name":"f"}},{"functionCall":{"args":{},"name":"f"}}]"#
+            ),
+            "{out}"
+        );
         let back = collect(&run(&dec, &[out.as_bytes()]).unwrap());
         assert_eq!(back.finish, FinishReason::ToolCalls);
-        assert_eq!(back.content.len(), 1);
+        assert_eq!(back.content.len(), 2);
     }
 
     #[test]
