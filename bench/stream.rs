@@ -118,9 +118,65 @@ fn translate_chunk(c: &mut Criterion) {
     g.finish();
 }
 
+/// One text-delta event from each upstream format into an OpenAI client (the decoder side of the
+/// translated path). Each upstream's bytes are its own encoder's output, so every format is fed
+/// the wire form Sluice itself accepts and writes, with the same ~20-byte text.
+fn translate_upstream_event(c: &mut Criterion) {
+    use sluice::canonical::stream::StreamEvent;
+    let req = ChatRequest {
+        stream: true,
+        include_usage: true,
+        ..Default::default()
+    };
+    let text = |t: &str| StreamEvent::TextDelta {
+        index: 0,
+        text: t.to_string(),
+    };
+    let mut g = c.benchmark_group("translate_one_upstream_event_to_openai");
+    g.throughput(Throughput::Elements(1));
+    for u in [
+        Format::OpenAi,
+        Format::Anthropic,
+        Format::Gemini,
+        Format::Bedrock,
+        Format::Cohere,
+    ] {
+        let mut wire = formats::stream_encoder(u, false, &req);
+        let mut first = Vec::new();
+        let start = StreamEvent::Start {
+            id: "msg_01XFDUDYJgAACzvnptvVoYEL".into(),
+            model: "claude-sonnet-4".into(),
+        };
+        wire.encode(&start, &mut first);
+        wire.encode(&text("Hello"), &mut first);
+        let mut chunk = Vec::new();
+        wire.encode(&text(" the quick brown fox"), &mut chunk);
+        let chunk = Bytes::from(chunk);
+        g.bench_function(u.name(), |b| {
+            let mut dec = formats::stream_decoder(u);
+            let mut enc = formats::stream_encoder(Format::OpenAi, false, &req);
+            let mut out = Vec::with_capacity(4096);
+            dec.push(Bytes::from(first.clone()));
+            while let Ok(Some(e)) = dec.next_event() {
+                enc.encode(&e, &mut out);
+            }
+            b.iter(|| {
+                out.clear();
+                dec.push(chunk.clone());
+                while let Ok(Some(e)) = dec.next_event() {
+                    enc.encode(black_box(&e), &mut out);
+                }
+                assert!(!out.is_empty());
+                black_box(out.len())
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = sse, event_stream, translate_chunk
+    targets = sse, event_stream, translate_chunk, translate_upstream_event
 }
 criterion_main!(benches);

@@ -73,6 +73,41 @@ fn translated_stream_client_disconnect_closes_upstream() {
 }
 
 #[test]
+fn stream_past_its_total_timeout_ends_with_an_in_stream_error() {
+    // Events every 100 ms and a 450 ms total timeout: the first events arrive, then the stream
+    // is cut by the timer the body reader arms once, reported in the client's format.
+    let mock = start_mock(&["--chunks", "30", "--chunk-delay-ms", "100"]);
+    let mut cfg = config(mock.addr, "");
+    cfg.push_str(&format!(
+        "\n[[providers]]\nname = \"slowpoke\"\nkind = \"anthropic\"\nbase_url = \"http://{}\"\nkeys = [\"k\"]\ntotal_timeout_ms = 450\n",
+        mock.addr
+    ));
+    let sluice = start_sluice(&cfg);
+    let started = Instant::now();
+    let mut c = Client::connect(sluice.addr);
+    c.send(&chat_stream(
+        "slowpoke/claude-x",
+        "many slow words that will not all arrive in time at all",
+    ));
+    assert_eq!(c.read_head().status, 200);
+    let (_, body) = read_stream(&mut c);
+    let took = started.elapsed();
+    let data = sse_data(&body);
+    let texts = data.iter().filter(|d| d.contains("\"content\":")).count();
+    assert!(texts >= 2, "events before the timeout: {data:?}");
+    let error = data
+        .iter()
+        .find(|d| d.starts_with("{\"error\""))
+        .expect("an in-stream error");
+    assert!(error.contains("timed out"), "{error}");
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+    assert!(
+        took < Duration::from_secs(2),
+        "cut at the deadline, not at the end: {took:?}"
+    );
+}
+
+#[test]
 fn translated_events_are_written_one_read_at_a_time() {
     // The mock writes one event per write, 30 ms apart: each must reach the client on its own
     // (no coalescing), so the client sees at least as many chunks as text deltas.

@@ -14,6 +14,7 @@ use bytes::{Bytes, BytesMut};
 use monoio::net::TcpStream;
 use monoio::time::Instant as MonoInstant;
 use std::ops::Range;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -97,6 +98,10 @@ pub struct BodyReader {
     done: bool,
     keep_alive: bool,
     deadline: MonoInstant,
+    /// The timer for `deadline`, armed at the first read and kept for the body's life: a
+    /// stream reads once per event, and a timer per read would be inserted into and removed
+    /// from the timer wheel each time.
+    timer: Option<Pin<Box<monoio::time::Sleep>>>,
 }
 
 impl BodyReader {
@@ -199,9 +204,15 @@ impl BodyReader {
                 return Ok(None);
             };
             let buf = std::mem::take(&mut conn.rbuf);
-            let (res, buf) = monoio::time::timeout_at(self.deadline, read_more(&mut conn.io, buf))
-                .await
-                .map_err(|_| UpstreamError::Timeout)?;
+            let deadline = self.deadline;
+            let timer = self
+                .timer
+                .get_or_insert_with(|| Box::pin(monoio::time::sleep_until(deadline)));
+            let (res, buf) = monoio::select! {
+                biased;
+                r = read_more(&mut conn.io, buf) => r,
+                _ = timer.as_mut() => return Err(UpstreamError::Timeout),
+            };
             conn.rbuf = buf;
             match res {
                 Ok(0) => {
@@ -299,6 +310,7 @@ pub async fn send(
                         done: false,
                         keep_alive,
                         deadline,
+                        timer: None,
                     },
                 });
             }

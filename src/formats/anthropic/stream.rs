@@ -20,6 +20,7 @@ use crate::formats;
 use crate::formats::sse_stream::{self, SseEventDecoder, SseStreamDecoder};
 use crate::wire::sse::SseEvent;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 /// What a wire block is, for routing its deltas.
@@ -54,6 +55,47 @@ pub struct AnthropicEventDecoder {
     done: bool,
     /// An `error` event was decoded: the stream is over.
     errored: bool,
+}
+
+/// A `content_block_delta` event, the bulk of every stream, read straight into its fields
+/// (borrowed where they are only compared) instead of through a `sonic_rs::Value`. Anything that
+/// does not fit this shape goes through the general path, which reads it as before.
+#[derive(serde::Deserialize)]
+struct BlockDeltaIn<'a> {
+    #[serde(rename = "type", borrow)]
+    ty: Cow<'a, str>,
+    index: u64,
+    #[serde(borrow)]
+    delta: DeltaIn<'a>,
+}
+
+/// The `delta` of a `content_block_delta`: its type and the one text field that type carries.
+#[derive(serde::Deserialize, Default)]
+struct DeltaIn<'a> {
+    #[serde(rename = "type", borrow, default)]
+    ty: Option<Cow<'a, str>>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    partial_json: Option<String>,
+    #[serde(default)]
+    thinking: Option<String>,
+    #[serde(default)]
+    signature: Option<String>,
+}
+
+impl DeltaIn<'_> {
+    /// The general path's view of a delta object (fields that are not strings count as absent).
+    fn from_value(d: &Json) -> DeltaIn<'static> {
+        let field = |key: &str| d.get(key).and_then(|s| s.as_str()).map(str::to_string);
+        DeltaIn {
+            ty: field("type").map(Cow::Owned),
+            text: field("text"),
+            partial_json: field("partial_json"),
+            thinking: field("thinking"),
+            signature: field("signature"),
+        }
+    }
 }
 
 fn str_of<'v>(v: &'v Json, key: &str) -> &'v str {
@@ -92,6 +134,14 @@ impl AnthropicEventDecoder {
         if data.is_empty() {
             return Ok(());
         }
+        if name == Some(b"content_block_delta") {
+            if let Ok(d) = sonic_rs::from_slice::<BlockDeltaIn>(data) {
+                if d.ty == "content_block_delta" {
+                    self.on_block_delta(d.index, d.delta, out);
+                    return Ok(());
+                }
+            }
+        }
         let v: Json = sonic_rs::from_slice(data)
             .map_err(|e| StreamError::Malformed(format!("Anthropic event data is not valid JSON: {e}")))?;
         if !v.is_object() {
@@ -110,7 +160,12 @@ impl AnthropicEventDecoder {
                 }
             }
             "content_block_start" => self.on_block_start(&v, out),
-            "content_block_delta" => self.on_block_delta(&v, out),
+            "content_block_delta" => {
+                let wire = v.get("index").and_then(|i| i.as_u64()).unwrap_or(0);
+                if let Some(d) = v.get("delta") {
+                    self.on_block_delta(wire, DeltaIn::from_value(d), out);
+                }
+            }
             "content_block_stop" => {
                 let wire = v.get("index").and_then(|i| i.as_u64()).unwrap_or(0);
                 if let Some(at) = self.open.iter().position(|(w, _, _)| *w == wire) {
@@ -228,32 +283,29 @@ impl AnthropicEventDecoder {
         }
     }
 
-    fn on_block_delta(&mut self, v: &Json, out: &mut VecDeque<StreamEvent>) {
-        let wire = v.get("index").and_then(|i| i.as_u64()).unwrap_or(0);
+    fn on_block_delta(&mut self, wire: u64, d: DeltaIn<'_>, out: &mut VecDeque<StreamEvent>) {
         let open = self.open.iter().find(|(w, _, _)| *w == wire).map(|&(_, i, k)| (i, k));
         let late_tool = || Some((formats::ended_call(&self.stopped_tools, &wire)?, BlockKind::Tool));
         // Deltas of a block never started (or skipped) have nowhere to go.
         let Some((index, kind)) = open.or_else(late_tool) else {
             return;
         };
-        let Some(d) = v.get("delta") else { return };
-        let text = |key: &str| str_of(d, key).to_string();
-        let event = match (kind, d.get("type").and_then(|t| t.as_str())) {
+        let event = match (kind, d.ty.as_deref()) {
             (BlockKind::Text, Some("text_delta")) => StreamEvent::TextDelta {
                 index,
-                text: text("text"),
+                text: d.text.unwrap_or_default(),
             },
             (BlockKind::Tool, Some("input_json_delta")) => StreamEvent::ToolCallDelta {
                 index,
-                arguments: text("partial_json"),
+                arguments: d.partial_json.unwrap_or_default(),
             },
             (BlockKind::Thinking, Some("thinking_delta")) => StreamEvent::ThinkingDelta {
                 index,
-                text: text("thinking"),
+                text: d.thinking.unwrap_or_default(),
             },
             (BlockKind::Thinking, Some("signature_delta")) => StreamEvent::ThinkingSignature {
                 index,
-                signature: text("signature"),
+                signature: d.signature.unwrap_or_default(),
             },
             // citations_delta and future delta types.
             _ => return,
@@ -625,6 +677,59 @@ mod tests {
             out.push((name, data));
         }
         out
+    }
+
+    #[test]
+    fn delta_fast_path_reads_what_the_general_path_reads() {
+        // The same deltas with the `event: content_block_delta` line (typed fast path, falling
+        // back on shapes it does not take) and without it (general path): the same events.
+        let deltas = [
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a \"q\" \u00e9\n"}}"#,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":null}}"#,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":7}}"#,
+            r#"{"index":0,"type":"content_block_delta","extra":[1,{"a":2}],"delta":{"text":"b","type":"text_delta"}}"#,
+            r#"{"type":"content_block_delta","index":"0","delta":{"type":"text_delta","text":"c"}}"#,
+            r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"x\":"}}"#,
+            r#"{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"wrong block"}}"#,
+            r#"{"type":"content_block_delta","index":2,"delta":{"type":"thinking_delta","thinking":"hm"}}"#,
+            r#"{"type":"content_block_delta","index":2,"delta":{"type":"signature_delta","signature":"sig"}}"#,
+            r#"{"type":"content_block_delta","index":2,"delta":{"type":"citations_delta","citation":{}}}"#,
+            r#"{"type":"content_block_delta","index":9,"delta":{"type":"text_delta","text":"no block"}}"#,
+            r#"{"type":"content_block_delta","index":0}"#,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"d"}}"#,
+        ];
+        let stream = |named: bool| {
+            let mut s = String::from(concat!(
+                "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"c\"}}\n\n",
+                "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+                "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"f\",\"input\":{}}}\n\n",
+                "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":2,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}\n\n",
+            ));
+            for d in deltas {
+                if named {
+                    s.push_str("event: content_block_delta\n");
+                }
+                s.push_str(&format!("data: {d}\n\n"));
+            }
+            s.push_str("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+            s
+        };
+        let fast = testing::run(&decoder, &[stream(true).as_bytes()]).unwrap();
+        let general = testing::run(&decoder, &[stream(false).as_bytes()]).unwrap();
+        assert_eq!(fast, general);
+        let texts: Vec<&str> = fast
+            .iter()
+            .filter_map(|e| match e {
+                TextDelta { index: 0, text } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(texts, ["a \"q\" é\n", "", "", "b", "c", "d"]);
+        assert!(fast.contains(&args(1, "{\"x\":")));
+        assert!(fast.contains(&ThinkingSignature {
+            index: 2,
+            signature: "sig".into()
+        }));
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::formats::sse_stream::{self, SseEventDecoder, SseStreamDecoder};
 use crate::formats::text_or_json;
 use crate::wire::sse::SseEvent;
 use sonic_rs::JsonValueTrait;
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 /// Which text-like block of the choice is open (they close when another kind starts).
@@ -81,8 +82,8 @@ impl OpenAiEventDecoder {
         if !self.started {
             self.started = true;
             out.push_back(StreamEvent::Start {
-                id: chunk.id.unwrap_or_default(),
-                model: chunk.model.unwrap_or_default(),
+                id: chunk.id.map(Cow::into_owned).unwrap_or_default(),
+                model: chunk.model.map(Cow::into_owned).unwrap_or_default(),
             });
         }
         for choice in chunk.choices.into_iter().flatten() {
@@ -266,6 +267,10 @@ pub struct OpenAiStreamEncoder {
     finish_sent: bool,
     /// Terminal frames written (`finish` or `error`): nothing more is written.
     closed: bool,
+    /// A text chunk's bytes before and after its content string. Every text chunk after the
+    /// first differs only in that string, so it is written as prefix + escaped text + suffix
+    /// instead of through the serializer (built once, at the first such chunk).
+    text_frame: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl OpenAiStreamEncoder {
@@ -280,6 +285,38 @@ impl OpenAiStreamEncoder {
             usage: Usage::default(),
             finish_sent: false,
             closed: false,
+            text_frame: None,
+        }
+    }
+
+    /// One text-delta chunk: through the cached frame once `role` and the id are sent.
+    fn text(&mut self, text: &str, out: &mut Vec<u8>) {
+        let delta = |content| OpenAiDeltaOut {
+            content: Some(content),
+            ..Default::default()
+        };
+        if !self.role_sent {
+            return self.choice(delta(text), None, out);
+        }
+        if self.text_frame.is_none() {
+            let mut chunk = Vec::new();
+            self.choice(delta(""), None, &mut chunk);
+            // Id and model are JSON strings, where a quote is always escaped: this unescaped
+            // `"content":""` can only be the delta's.
+            let at = memchr::memmem::rfind(&chunk, br#""content":"""#);
+            let Some(at) = at.map(|at| at + br#""content":"#.len()) else {
+                return self.choice(delta(text), None, out);
+            };
+            self.text_frame = Some((chunk[..at].to_vec(), chunk[at + 2..].to_vec()));
+        }
+        let Some((prefix, suffix)) = &self.text_frame else {
+            return;
+        };
+        let mark = out.len();
+        out.extend_from_slice(prefix);
+        match sonic_rs::to_writer(&mut *out, text) {
+            Ok(()) => out.extend_from_slice(suffix),
+            Err(_) => out.truncate(mark),
         }
     }
 
@@ -367,13 +404,7 @@ impl StreamEncode for OpenAiStreamEncoder {
                 };
                 self.choice(delta, None, out);
             }
-            StreamEvent::TextDelta { text, .. } => {
-                let delta = OpenAiDeltaOut {
-                    content: Some(text),
-                    ..Default::default()
-                };
-                self.choice(delta, None, out);
-            }
+            StreamEvent::TextDelta { text, .. } => self.text(text, out),
             // NOTE: thinking is dropped, as `encode_response` drops it (no Chat Completions field).
             StreamEvent::ThinkingDelta { .. } | StreamEvent::ThinkingSignature { .. } => {}
             StreamEvent::ToolCallStart { index, id, name } => {
@@ -887,6 +918,46 @@ mod tests {
         let out = lines(&encode_all(&mut encoder(false), &events));
         assert!(out.iter().all(|l| !l.contains("usage")));
         assert!(out[out.len() - 2].contains("\"finish_reason\":\"tool_calls\""));
+    }
+
+    #[test]
+    fn cached_text_frame_writes_what_the_serializer_writes() {
+        // Ids and models that contain the frame's own marker, quotes, escapes and non-ASCII; texts
+        // that need escaping. Each text chunk must equal the serializer's chunk for it.
+        let ids = [("chatcmpl-1", "gpt-4o-mini"), (r#"x"content":""y"#, "m\\\"q\u{2028}é")];
+        let texts = [
+            "",
+            "plain",
+            "quote \" and \\ slash",
+            "line\nbreak\ttab\u{1}",
+            "ünï 🦀 \u{2028}",
+            r#""content":"""#,
+        ];
+        for include_usage in [true, false] {
+            for (id, model) in ids {
+                let mut fast = encoder(include_usage);
+                let mut slow = encoder(include_usage);
+                let mut out = Vec::new();
+                fast.encode(&start(id, model), &mut out);
+                slow.encode(&start(id, model), &mut Vec::new());
+                for t in texts {
+                    out.clear();
+                    fast.encode(&text(0, t), &mut out);
+                    let mut want = Vec::new();
+                    let delta = OpenAiDeltaOut {
+                        content: Some(t),
+                        ..Default::default()
+                    };
+                    slow.choice(delta, None, &mut want);
+                    assert_eq!(
+                        String::from_utf8_lossy(&out),
+                        String::from_utf8_lossy(&want),
+                        "{id} {t}"
+                    );
+                }
+                assert!(fast.text_frame.is_some(), "the cached frame is in use");
+            }
+        }
     }
 
     #[test]

@@ -516,15 +516,17 @@ pub struct OpenAiDeltaOut<'a> {
     pub tool_calls: Option<[OpenAiToolCallDelta<'a>; 1]>,
 }
 
-/// An upstream `chat.completion.chunk` (or a mid-stream `{"error":..}` object).
+/// An upstream `chat.completion.chunk` (or a mid-stream `{"error":..}` object). Fields read only
+/// once per stream (`id`, `model`) or compared (`finish_reason`) borrow from the event's bytes:
+/// no allocation for them per chunk.
 #[derive(Deserialize, Debug, Default)]
-pub struct OpenAiChunkIn {
-    #[serde(default)]
-    pub id: Option<String>,
-    #[serde(default)]
-    pub model: Option<String>,
-    #[serde(default)]
-    pub choices: Option<Vec<OpenAiChunkChoiceIn>>,
+pub struct OpenAiChunkIn<'a> {
+    #[serde(default, borrow)]
+    pub id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub model: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub choices: Option<Vec<OpenAiChunkChoiceIn<'a>>>,
     #[serde(default)]
     pub usage: Option<OpenAiUsageIn>,
     #[serde(default)]
@@ -532,13 +534,13 @@ pub struct OpenAiChunkIn {
 }
 
 #[derive(Deserialize, Debug, Default)]
-pub struct OpenAiChunkChoiceIn {
+pub struct OpenAiChunkChoiceIn<'a> {
     #[serde(default)]
     pub index: Option<u32>,
     #[serde(default)]
     pub delta: Option<OpenAiDeltaIn>,
-    #[serde(default)]
-    pub finish_reason: Option<String>,
+    #[serde(default, borrow)]
+    pub finish_reason: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize, Debug, Default)]
