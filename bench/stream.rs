@@ -75,6 +75,34 @@ fn event_stream(c: &mut Criterion) {
     g.finish();
 }
 
+/// Times `chunk` (upstream format `from`) decoded and encoded for a client of format `to`, with
+/// decoder and encoder primed by `first` (the stream's start), as in the middle of a stream.
+fn translate_loop(
+    b: &mut criterion::Bencher<'_>,
+    from: Format,
+    to: Format,
+    req: &ChatRequest,
+    first: &[u8],
+    chunk: &Bytes,
+) {
+    let mut dec = formats::stream_decoder(from);
+    let mut enc = formats::stream_encoder(to, false, req);
+    let mut out = Vec::with_capacity(4096);
+    dec.push(Bytes::copy_from_slice(first));
+    while let Ok(Some(e)) = dec.next_event() {
+        enc.encode(&e, &mut out);
+    }
+    b.iter(|| {
+        out.clear();
+        dec.push(chunk.clone());
+        while let Ok(Some(e)) = dec.next_event() {
+            enc.encode(black_box(&e), &mut out);
+        }
+        assert!(!out.is_empty(), "the chunk produced no output");
+        black_box(out.len())
+    })
+}
+
 /// One OpenAI text-delta chunk through the translated path into each client format. The
 /// decoder and encoder are primed with the stream's start, as in the middle of a real stream.
 fn translate_chunk(c: &mut Criterion) {
@@ -98,21 +126,7 @@ fn translate_chunk(c: &mut Criterion) {
         Format::Cohere,
     ] {
         g.bench_function(f.name(), |b| {
-            let mut dec = formats::stream_decoder(Format::OpenAi);
-            let mut enc = formats::stream_encoder(f, false, &req);
-            let mut out = Vec::with_capacity(4096);
-            dec.push(Bytes::from(first.clone()));
-            while let Ok(Some(e)) = dec.next_event() {
-                enc.encode(&e, &mut out);
-            }
-            b.iter(|| {
-                out.clear();
-                dec.push(chunk.clone());
-                while let Ok(Some(e)) = dec.next_event() {
-                    enc.encode(black_box(&e), &mut out);
-                }
-                black_box(out.len())
-            })
+            translate_loop(b, Format::OpenAi, f, &req, first.as_bytes(), &chunk)
         });
     }
     g.finish();
@@ -152,24 +166,7 @@ fn translate_upstream_event(c: &mut Criterion) {
         let mut chunk = Vec::new();
         wire.encode(&text(" the quick brown fox"), &mut chunk);
         let chunk = Bytes::from(chunk);
-        g.bench_function(u.name(), |b| {
-            let mut dec = formats::stream_decoder(u);
-            let mut enc = formats::stream_encoder(Format::OpenAi, false, &req);
-            let mut out = Vec::with_capacity(4096);
-            dec.push(Bytes::from(first.clone()));
-            while let Ok(Some(e)) = dec.next_event() {
-                enc.encode(&e, &mut out);
-            }
-            b.iter(|| {
-                out.clear();
-                dec.push(chunk.clone());
-                while let Ok(Some(e)) = dec.next_event() {
-                    enc.encode(black_box(&e), &mut out);
-                }
-                assert!(!out.is_empty());
-                black_box(out.len())
-            })
-        });
+        g.bench_function(u.name(), |b| translate_loop(b, u, Format::OpenAi, &req, &first, &chunk));
     }
     g.finish();
 }
