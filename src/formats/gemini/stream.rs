@@ -34,7 +34,9 @@ use crate::canonical::stream::{StreamEncode, StreamError, StreamEvent};
 use crate::canonical::{ChatRequest, FaultKind, FinishReason, Json, JsonPath, Part, Usage};
 use crate::formats::sse_stream::{self, SseEventDecoder, SseStreamDecoder};
 use crate::wire::sse::{encode_event_crlf, escape_js_line_separators, SseEvent};
+use serde::de::IgnoredAny;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 // ---- decoder (provider) ------------------------------------------------------------------------
@@ -55,10 +57,87 @@ pub struct GeminiEventDecoder {
     last_usage: Option<Usage>,
 }
 
+/// A mid-stream chunk that carries only text, the bulk of every stream, read straight into its
+/// fields instead of through a `sonic_rs::Value` tree. Every level denies unknown keys, so any
+/// other shape (an error, a finish, a thought, a call, snake_case spellings, safety ratings)
+/// fails to parse here and takes the general path.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct TextChunkIn<'a> {
+    candidates: Vec<TextCandidateIn>,
+    #[serde(default, borrow)]
+    response_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    model_version: Option<Cow<'a, str>>,
+    #[serde(default)]
+    usage_metadata: Option<Json>,
+    #[serde(default, rename = "createTime")]
+    _create_time: IgnoredAny,
+}
+
+/// Keys the general path does not read are taken and ignored here too.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TextCandidateIn {
+    content: TextContentIn,
+    #[serde(default, rename = "index")]
+    _index: IgnoredAny,
+    #[serde(default, rename = "safetyRatings")]
+    _safety_ratings: IgnoredAny,
+    #[serde(default, rename = "citationMetadata")]
+    _citation_metadata: IgnoredAny,
+    #[serde(default, rename = "groundingMetadata")]
+    _grounding_metadata: IgnoredAny,
+    #[serde(default, rename = "avgLogprobs")]
+    _avg_logprobs: IgnoredAny,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TextContentIn {
+    parts: Vec<TextPartIn>,
+    #[serde(default, rename = "role")]
+    _role: IgnoredAny,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TextPartIn {
+    text: String,
+}
+
 impl GeminiEventDecoder {
+    /// The fast path for a text-only chunk: what `decode_chunk` does for it, in the same order.
+    fn text_chunk(&mut self, c: TextChunkIn<'_>, out: &mut VecDeque<StreamEvent>) {
+        self.start(
+            c.response_id.as_deref().unwrap_or_default(),
+            c.model_version.as_deref().unwrap_or_default(),
+            out,
+        );
+        if let Some(first) = c.candidates.into_iter().next() {
+            for part in first.content.parts {
+                if !part.text.is_empty() {
+                    let index = self.block(false, out);
+                    out.push_back(StreamEvent::TextDelta { index, text: part.text });
+                }
+            }
+        }
+        if let Some(u) = c.usage_metadata.as_ref().filter(|u| !u.is_null()) {
+            let usage = usage_from_gemini(u);
+            if self.last_usage != Some(usage) {
+                self.last_usage = Some(usage);
+                out.push_back(StreamEvent::Usage(usage));
+            }
+        }
+    }
+
     fn decode_chunk(&mut self, data: &[u8], out: &mut VecDeque<StreamEvent>) -> Result<(), StreamError> {
         if data.trim_ascii().is_empty() || self.errored {
             // An event without data carries nothing; nothing follows an error.
+            return Ok(());
+        }
+        if let Ok(c) = sonic_rs::from_slice::<TextChunkIn>(data) {
+            self.text_chunk(c, out);
             return Ok(());
         }
         let v: Json = sonic_rs::from_slice(data)
@@ -507,6 +586,50 @@ mod tests {
 
     fn dec() -> Box<dyn StreamDecode> {
         Box::new(GeminiStreamDecoder::new())
+    }
+
+    #[test]
+    fn text_fast_path_reads_what_the_general_path_reads() {
+        // Each chunk as is (text-only ones take the typed fast path), and with an extra top-level
+        // key, which the fast path refuses and the general path ignores: the same events.
+        let chunks = [
+            r#"{"candidates":[{"content":{"parts":[{"text":"He"}],"role":"model"},"index":0}],"usageMetadata":{"promptTokenCount":4,"totalTokenCount":4},"modelVersion":"gemini-2.5-flash","responseId":"r1"}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"l\"l\u00e9\n"},{"text":""},{"text":"o"}],"role":"model"},"safetyRatings":[{"category":"x","probability":"NEGLIGIBLE"}],"index":0}],"usageMetadata":{"promptTokenCount":4,"totalTokenCount":4}}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":" w"}]}},{"content":{"parts":[{"text":"second candidate"}]}}],"usageMetadata":null,"responseId":null}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"x","thought":true}]}}]}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"or"}]}}],"usage_metadata":{"prompt_token_count":4,"candidates_token_count":3}}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":null}]}}]}"#,
+            r#"{"candidates":[]}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"ld"}]}}],"usageMetadata":{"promptTokenCount":4,"candidatesTokenCount":5,"totalTokenCount":9}}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"!"}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":4,"candidatesTokenCount":6,"totalTokenCount":10}}"#,
+        ];
+        let stream = |general: bool| {
+            let mut s = String::new();
+            for c in chunks {
+                let c = if general {
+                    c.replacen('{', r#"{"forceGeneralPath":1,"#, 1)
+                } else {
+                    c.to_string()
+                };
+                s.push_str(&format!("data: {c}\r\n\r\n"));
+            }
+            s
+        };
+        let fast = run(&dec, &[stream(false).as_bytes()]).unwrap();
+        let general = run(&dec, &[stream(true).as_bytes()]).unwrap();
+        assert_eq!(fast, general);
+        let text: String = fast
+            .iter()
+            .filter_map(|e| match e {
+                E::TextDelta { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(text, "Hel\"lé\no world!");
+        assert!(fast.contains(&E::Start {
+            id: "r1".into(),
+            model: "gemini-2.5-flash".into()
+        }));
     }
 
     fn enc() -> GeminiStreamEncoder {
