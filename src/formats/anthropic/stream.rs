@@ -70,7 +70,7 @@ struct BlockDeltaIn<'a> {
 }
 
 /// The `delta` of a `content_block_delta`: its type and the one text field that type carries.
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize)]
 struct DeltaIn<'a> {
     #[serde(rename = "type", borrow, default)]
     ty: Option<Cow<'a, str>>,

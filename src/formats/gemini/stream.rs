@@ -57,10 +57,10 @@ pub struct GeminiEventDecoder {
     last_usage: Option<Usage>,
 }
 
-/// A mid-stream chunk that carries only text, the bulk of every stream, read straight into its
-/// fields instead of through a `sonic_rs::Value` tree. Every level denies unknown keys, so any
-/// other shape (an error, a finish, a thought, a call, snake_case spellings, safety ratings)
-/// fails to parse here and takes the general path.
+/// A mid-stream chunk that carries only text or thought text, the bulk of every stream, read
+/// straight into its fields instead of through a `sonic_rs::Value` tree. Every level denies
+/// unknown keys, so any other shape (an error, a finish, a signature, a call, snake_case
+/// spellings) fails to parse here and takes the general path.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct TextChunkIn<'a> {
@@ -104,6 +104,8 @@ struct TextContentIn {
 #[serde(deny_unknown_fields)]
 struct TextPartIn {
     text: String,
+    #[serde(default)]
+    thought: Option<bool>,
 }
 
 impl GeminiEventDecoder {
@@ -116,7 +118,14 @@ impl GeminiEventDecoder {
         );
         if let Some(first) = c.candidates.into_iter().next() {
             for part in first.content.parts {
-                if !part.text.is_empty() {
+                // As on the general path: a thought opens its block even when
+                // empty; empty text is skipped.
+                if part.thought == Some(true) {
+                    let index = self.block(true, out);
+                    if !part.text.is_empty() {
+                        out.push_back(StreamEvent::ThinkingDelta { index, text: part.text });
+                    }
+                } else if !part.text.is_empty() {
                     let index = self.block(false, out);
                     out.push_back(StreamEvent::TextDelta { index, text: part.text });
                 }
@@ -597,6 +606,8 @@ mod tests {
             r#"{"candidates":[{"content":{"parts":[{"text":"l\"l\u00e9\n"},{"text":""},{"text":"o"}],"role":"model"},"safetyRatings":[{"category":"x","probability":"NEGLIGIBLE"}],"index":0}],"usageMetadata":{"promptTokenCount":4,"totalTokenCount":4}}"#,
             r#"{"candidates":[{"content":{"parts":[{"text":" w"}]}},{"content":{"parts":[{"text":"second candidate"}]}}],"usageMetadata":null,"responseId":null}"#,
             r#"{"candidates":[{"content":{"parts":[{"text":"x","thought":true}]}}]}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"","thought":true},{"text":"y","thought":false}]}}]}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"z","thought":true,"thoughtSignature":"s"}]}}]}"#,
             r#"{"candidates":[{"content":{"parts":[{"text":"or"}]}}],"usage_metadata":{"prompt_token_count":4,"candidates_token_count":3}}"#,
             r#"{"candidates":[{"content":{"parts":[{"text":null}]}}]}"#,
             r#"{"candidates":[]}"#,
@@ -625,7 +636,7 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(text, "Hel\"lé\no world!");
+        assert_eq!(text, "Hel\"lé\no wyorld!");
         assert!(fast.contains(&E::Start {
             id: "r1".into(),
             model: "gemini-2.5-flash".into()

@@ -307,7 +307,9 @@ impl OpenAiStreamEncoder {
             let Some(at) = at.map(|at| at + br#""content":"#.len()) else {
                 return self.choice(delta(text), None, out);
             };
-            self.text_frame = Some((chunk[..at].to_vec(), chunk[at + 2..].to_vec()));
+            let suffix = chunk.split_off(at + 2);
+            chunk.truncate(at);
+            self.text_frame = Some((chunk, suffix));
         }
         let Some((prefix, suffix)) = &self.text_frame else {
             return;
