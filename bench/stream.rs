@@ -1,5 +1,6 @@
 //! Streaming costs: the SSE framer (decode and encode), the AWS event-stream encoder, and one
-//! OpenAI chunk translated to every client format (decode -> canonical event -> encode).
+//! OpenAI chunk translated to every client format (decode -> canonical event -> encode), and
+//! what the connection's panic guards add to each poll of a stream.
 //!
 //! Decision informed: the issue's per-event budget (under 2 µs of added latency per event on a
 //! translated stream) and whether the framers allocate per event. Inputs: a realistic OpenAI
@@ -12,8 +13,12 @@ use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use sluice::canonical::ChatRequest;
 use sluice::formats::{self, Format};
+use sluice::http::server::CatchPanic;
 use sluice::wire::eventstream;
 use sluice::wire::sse::{self, SseDecoder};
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 const CHUNK: &str = r#"data: {"id":"chatcmpl-9x8y7z","object":"chat.completion.chunk","created":1733000000,"model":"gpt-4o-mini","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":" the quick brown"},"logprobs":null,"finish_reason":null}]}"#;
@@ -171,9 +176,70 @@ fn translate_upstream_event(c: &mut Criterion) {
     g.finish();
 }
 
+/// A future pending `n` times, with a little work per poll (an event's poll, minus the work).
+struct Steps {
+    n: u32,
+    acc: u64,
+}
+
+impl Future for Steps {
+    type Output = u64;
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<u64> {
+        self.acc = self
+            .acc
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(u64::from(self.n));
+        if self.n == 0 {
+            return Poll::Ready(self.acc);
+        }
+        self.n -= 1;
+        Poll::Pending
+    }
+}
+
+fn drive(f: impl Future<Output = u64>) -> u64 {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+/// What the connection task's two panic guards (`CatchPanic` around the connection and around
+/// the request) add to every poll of a stream's future.
+fn panic_guard(c: &mut Criterion) {
+    let mut g = c.benchmark_group("poll_1000_times");
+    g.bench_function("bare", |b| {
+        b.iter(|| {
+            drive(Steps {
+                n: black_box(1000),
+                acc: 1,
+            })
+        })
+    });
+    g.bench_function("inside_two_catch_panics", |b| {
+        b.iter(|| {
+            drive(async {
+                let inner = async {
+                    CatchPanic(pin!(Steps {
+                        n: black_box(1000),
+                        acc: 1
+                    }))
+                    .await
+                    .unwrap_or(0)
+                };
+                CatchPanic(pin!(inner)).await.unwrap_or(0)
+            })
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = sse, event_stream, translate_chunk, translate_upstream_event
+    targets = sse, event_stream, translate_chunk, translate_upstream_event, panic_guard
 }
 criterion_main!(benches);

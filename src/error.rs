@@ -29,6 +29,8 @@ pub enum GatewayError {
     Upstream(UpstreamError),
     /// The upstream answered with an error (decoded from its format, re-rendered in the client's).
     UpstreamFault(UpstreamFault),
+    /// The gateway failed on a request it should have handled (a caught panic: a bug).
+    Internal,
 }
 
 impl GatewayError {
@@ -47,6 +49,7 @@ impl GatewayError {
             GatewayError::NotImplemented(_) => 501,
             GatewayError::Upstream(e) => e.status(),
             GatewayError::UpstreamFault(f) => f.status,
+            GatewayError::Internal => 500,
         }
     }
 
@@ -55,7 +58,7 @@ impl GatewayError {
             GatewayError::BadRequest { .. } | GatewayError::NotFound(_) | GatewayError::MethodNotAllowed => {
                 Side::Client
             }
-            GatewayError::NotImplemented(_) => Side::Gateway,
+            GatewayError::NotImplemented(_) | GatewayError::Internal => Side::Gateway,
             GatewayError::Upstream(_) | GatewayError::UpstreamFault(_) => Side::Upstream,
         }
     }
@@ -77,6 +80,7 @@ impl GatewayError {
             GatewayError::NotImplemented(m) => m.clone(),
             GatewayError::Upstream(e) => e.to_string(),
             GatewayError::UpstreamFault(f) => f.message.clone(),
+            GatewayError::Internal => "internal error in the gateway".into(),
         }
     }
 

@@ -208,6 +208,12 @@ impl Conn {
         }
     }
 
+    /// Drops whatever a failed handler left half-written in the write buffer, so an error answer
+    /// written next starts clean.
+    pub fn discard_unsent(&mut self) {
+        self.wbuf.clear();
+    }
+
     /// Ends a streamed body.
     pub async fn end_stream(&mut self) -> io::Result<()> {
         if self.chunked {

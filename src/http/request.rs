@@ -99,6 +99,11 @@ impl Request {
         std::str::from_utf8(&self.head[self.target.start as usize..self.target.end as usize]).unwrap_or("")
     }
 
+    /// The request target as a handle on the head (no copy), to keep after the request is gone.
+    pub fn target_bytes(&self) -> Bytes {
+        self.head.slice(self.target.start as usize..self.target.end as usize)
+    }
+
     /// The path without the query string.
     pub fn path(&self) -> &str {
         let t = self.target();

@@ -12,7 +12,10 @@ use monoio::net::{TcpListener, TcpStream};
 use std::cell::Cell;
 use std::future::Future;
 use std::io;
+use std::panic::AssertUnwindSafe;
+use std::pin::{pin, Pin};
 use std::rc::Rc;
+use std::task::{Context, Poll};
 
 /// What a server does with each request. One instance per worker (not shared across threads).
 pub trait Handler: 'static {
@@ -27,6 +30,24 @@ pub trait Handler: 'static {
 
     /// Called when a connection opens (`true`) or closes (`false`), for gauges.
     fn connection_event(&self, _open: bool) {}
+
+    /// Answers a request whose `handle` panicked (a gateway bug, never the client's input), with
+    /// `target` as the request line sent it. The connection closes afterwards. The default
+    /// writes a plain 500 if no response has started; a started one is left cut short, which
+    /// every client reports as an error.
+    fn on_panic(&self, target: &str, conn: &mut Conn) -> impl Future<Output = ()> {
+        let _ = target;
+        async move {
+            if !conn.response_started {
+                let body = Bytes::from_static(
+                    br#"{"error":{"message":"internal error","type":"server_error","param":null,"code":null}}"#,
+                );
+                let _ = conn
+                    .send_full(500, &[("content-type", b"application/json")], body, false)
+                    .await;
+            }
+        }
+    }
 
     /// Renders an HTTP-level error (malformed request, limits) as `(content-type, body)`.
     fn http_error_body(&self, err: &HttpError) -> (&'static str, Bytes) {
@@ -73,7 +94,14 @@ pub async fn accept_loop<H: Handler>(
         monoio::spawn(async move {
             state.open_conns.set(state.open_conns.get() + 1);
             handler.connection_event(true);
-            serve_conn(stream, &*handler, &state, limits).await;
+            // `serve_conn` answers a panicking request itself; this catches the rest (a bug in
+            // the request reader), so one connection's bug never unwinds through the worker.
+            if CatchPanic(pin!(serve_conn(stream, &*handler, &state, limits)))
+                .await
+                .is_err()
+            {
+                eprintln!("sluice: a connection task panicked; the connection was dropped");
+            }
             handler.connection_event(false);
             state.open_conns.set(state.open_conns.get() - 1);
         });
@@ -89,9 +117,22 @@ pub async fn serve_conn<H: Handler>(stream: TcpStream, handler: &H, state: &Serv
                 conn.response_started = false;
                 conn.close_after = !req.keep_alive;
                 conn.head_request = req.method == super::request::Method::Head;
+                // Kept for `on_panic`: a reference to the head already read, not a copy.
+                let target = req.target_bytes();
                 state.in_flight.set(state.in_flight.get() + 1);
-                let res = handler.handle(req, &mut conn).await;
+                let res = CatchPanic(pin!(handler.handle(req, &mut conn))).await;
                 state.in_flight.set(state.in_flight.get() - 1);
+                let Ok(res) = res else {
+                    // monoio does not catch a panicking task: uncaught, it would end the worker
+                    // thread and every connection on it. The panic message is already on stderr
+                    // (the panic hook); the state this request held is dropped with it.
+                    eprintln!("sluice: a request handler panicked; answered and closed the connection");
+                    conn.close_after = true;
+                    conn.discard_unsent();
+                    let target = std::str::from_utf8(&target).unwrap_or("");
+                    let _ = CatchPanic(pin!(handler.on_panic(target, &mut conn))).await;
+                    break;
+                };
                 if res.is_err() || conn.close_after || state.draining.get() {
                     break;
                 }
@@ -112,6 +153,26 @@ pub async fn serve_conn<H: Handler>(stream: TcpStream, handler: &H, state: &Serv
     }
     // Half-close politely so a client's last pipelined bytes do not turn into a RST.
     let _ = monoio::io::AsyncWriteRent::shutdown(&mut conn.io).await;
+}
+
+/// Polls a future, turning a panic inside it into `Err` instead of letting it unwind further.
+///
+/// Costs nothing while nothing panics: `catch_unwind` only adds a landing pad.
+pub struct CatchPanic<'a, F>(pub Pin<&'a mut F>);
+
+impl<F: Future> Future for CatchPanic<'_, F> {
+    type Output = Result<F::Output, Box<dyn std::any::Any + Send>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.get_mut().0.as_mut();
+        // AssertUnwindSafe: after a panic the future is dropped, never polled again, and the
+        // caller closes the connection whose state it may have left half-done.
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
 }
 
 /// Resolves when the client hangs up, watching a duplicate of the socket so the connection itself
@@ -145,5 +206,124 @@ pub async fn client_gone(fd: std::os::fd::RawFd) {
         if err.kind() != io::ErrorKind::WouldBlock && err.kind() != io::ErrorKind::Interrupted {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicIsize, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    /// Panics on two paths, before and after its response started; answers `ok` otherwise.
+    struct Panicky {
+        open: Arc<AtomicIsize>,
+    }
+
+    impl Handler for Panicky {
+        async fn handle(&self, req: Request, conn: &mut Conn) -> io::Result<()> {
+            match req.path() {
+                "/boom" => panic!("test: handler bug before the response"),
+                "/boom-mid" => {
+                    conn.start_stream(200, &[("content-type", b"text/event-stream")], false)
+                        .await?;
+                    conn.send_chunk(b"data: 1\n\n").await?;
+                    panic!("test: handler bug mid-stream")
+                }
+                _ => {
+                    let ok = Bytes::from_static(b"ok");
+                    conn.send_full(200, &[("content-type", b"text/plain")], ok, req.keep_alive)
+                        .await
+                }
+            }
+        }
+
+        fn connection_event(&self, open: bool) {
+            self.open.fetch_add(if open { 1 } else { -1 }, Ordering::SeqCst);
+        }
+    }
+
+    /// One worker serving `Panicky` on its own thread (detached: it ends with the test process).
+    fn serve_panicky() -> (std::net::SocketAddr, Arc<AtomicIsize>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let open = Arc::new(AtomicIsize::new(0));
+        let counter = open.clone();
+        std::thread::spawn(move || {
+            let mut rt = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+                .enable_timer()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = TcpListener::from_std(listener).unwrap();
+                let canceller = monoio::io::Canceller::new();
+                let handler = Rc::new(Panicky { open: counter });
+                accept_loop(listener, canceller.handle(), handler, Rc::new(ServerState::default())).await;
+            });
+        });
+        (addr, open)
+    }
+
+    /// Sends one request and reads until the server closes (or 5 s pass).
+    fn exchange(addr: std::net::SocketAddr, path: &str, close: bool) -> String {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let conn = if close { "connection: close\r\n" } else { "" };
+        write!(s, "GET {path} HTTP/1.1\r\nhost: x\r\n{conn}\r\n").unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn a_panicking_request_is_answered_and_the_worker_keeps_serving() {
+        let (addr, open) = serve_panicky();
+
+        // Keep-alive asked for, but a panicked request's connection closes after the 500.
+        let r = exchange(addr, "/boom", false);
+        assert!(r.starts_with("HTTP/1.1 500 "), "{r}");
+        assert!(r.contains("connection: close\r\n"), "{r}");
+        assert!(
+            r.ends_with(r#""type":"server_error","param":null,"code":null}}"#),
+            "{r}"
+        );
+
+        // A panic mid-stream cuts the stream short: no terminating chunk, then EOF.
+        let r = exchange(addr, "/boom-mid", false);
+        assert!(r.starts_with("HTTP/1.1 200 "), "{r}");
+        assert!(r.ends_with("data: 1\n\n\r\n"), "{r}");
+
+        // The same worker still answers, on the same thread and runtime.
+        for _ in 0..3 {
+            let r = exchange(addr, "/ok", true);
+            assert!(r.starts_with("HTTP/1.1 200 ") && r.ends_with("\r\n\r\nok"), "{r}");
+        }
+
+        // Every connection, the panicked ones included, was accounted as closed.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while open.load(Ordering::SeqCst) != 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(open.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn catch_panic_passes_values_through_and_turns_a_panic_into_err() {
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let ok = CatchPanic(pin!(async { 7 })).await;
+            assert_eq!(ok.ok(), Some(7));
+            let boom = CatchPanic(pin!(async {
+                monoio::time::sleep(Duration::ZERO).await;
+                panic!("test: after a pending poll")
+            }));
+            let payload = boom.await.expect_err("the panic is caught");
+            assert_eq!(payload.downcast_ref::<&str>(), Some(&"test: after a pending poll"));
+        });
     }
 }

@@ -247,6 +247,21 @@ impl Handler for Worker {
         r.map(|_| ())
     }
 
+    /// A panic is a gateway bug; the client still gets a 500 in its own format when nothing was
+    /// sent yet (a started response is cut short: see `render_error`).
+    async fn on_panic(&self, target: &str, conn: &mut Conn) {
+        let path = target.split('?').next().unwrap_or(target);
+        // Only the path decides the format; the method is irrelevant here.
+        let (label, format) = match route::route(crate::http::request::Method::Post, path) {
+            Ok(Route::Api(api)) => (api.label(), api.format),
+            _ => ("unrouted", Format::OpenAi),
+        };
+        let r = self
+            .render_error(format, Err((GatewayError::Internal, None)), conn, false)
+            .await;
+        self.metrics.request_done(label, "", status_of(&r));
+    }
+
     fn connection_event(&self, open: bool) {
         self.metrics.conn_add(if open { 1 } else { -1 });
     }
@@ -393,4 +408,91 @@ fn models_body(snap: &Snapshot) -> Bytes {
         .flat_map(|p| p.models.iter().map(move |m| format!("{}/{}", p.name, m)))
         .collect();
     Bytes::from(crate::mock::openai::models(ids.iter().map(String::as_str), "sluice"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    const CONFIG: &str = r#"
+[server]
+listen = "127.0.0.1:0"
+
+[routing]
+default_provider = "mock"
+
+[[providers]]
+name = "mock"
+kind = "mock"
+models = ["m"]
+"#;
+
+    /// What `Worker::on_panic` writes for a request to `target` (`started`: a response was
+    /// already under way), as the raw bytes a client reads before the close.
+    fn panic_answer(target: &'static str, started: bool) -> String {
+        let snap = crate::config::compile_str(CONFIG, "t.toml").expect("config");
+        let worker = Worker::new(
+            Arc::new(arc_swap::ArcSwap::from_pointee(snap)),
+            WorkerMetrics::register(),
+        );
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = std::thread::spawn(move || {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+            let mut out = Vec::new();
+            let _ = s.read_to_end(&mut out);
+            String::from_utf8_lossy(&out).into_owned()
+        });
+        let mut rt = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = monoio::net::TcpListener::from_std(listener).unwrap();
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut conn = Conn::new(stream, Limits::default(), Rc::new(Cell::new(false)));
+            conn.response_started = started;
+            conn.close_after = true;
+            worker.on_panic(target, &mut conn).await;
+            // As `serve_conn` ends a connection (a drop alone leaves the close to a ring that
+            // this test stops at once).
+            let _ = monoio::io::AsyncWriteRent::shutdown(&mut conn.io).await;
+        });
+        client.join().unwrap()
+    }
+
+    fn body(answer: &str) -> sonic_rs::Value {
+        let (_, body) = answer.split_once("\r\n\r\n").expect("a complete head");
+        sonic_rs::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"))
+    }
+
+    #[test]
+    fn a_panic_is_answered_500_in_the_clients_own_format() {
+        use sonic_rs::JsonValueTrait;
+
+        let a = panic_answer("/anthropic/v1/messages", false);
+        assert!(a.starts_with("HTTP/1.1 500 "), "{a}");
+        assert!(a.contains("connection: close\r\n"), "{a}");
+        let v = body(&a);
+        assert_eq!(v["type"].as_str(), Some("error"), "{a}");
+        assert_eq!(v["error"]["type"].as_str(), Some("api_error"), "{a}");
+
+        let b = panic_answer("/bedrock/model/m/converse-stream", false);
+        assert!(b.starts_with("HTTP/1.1 500 "), "{b}");
+        assert!(b.contains("x-amzn-ErrorType: InternalServerException"), "{b}");
+
+        let g = panic_answer("/genai/v1beta/models/m:generateContent?alt=sse", false);
+        assert_eq!(body(&g)["error"]["code"].as_u64(), Some(500), "{g}");
+
+        for target in ["/v1/chat/completions?x=1", "/no/such/route"] {
+            let o = panic_answer(target, false);
+            assert!(o.starts_with("HTTP/1.1 500 "), "{o}");
+            assert_eq!(body(&o)["error"]["type"].as_str(), Some("server_error"), "{o}");
+        }
+
+        // Headers already sent: nothing more is written, the close tells the client.
+        assert_eq!(panic_answer("/anthropic/v1/messages", true), "");
+    }
 }

@@ -163,8 +163,11 @@ async fn worker_main<H, F>(
             loop {
                 monoio::time::sleep(Duration::from_millis(100)).await;
                 ticks = ticks.wrapping_add(1);
-                if ticks.is_multiple_of(10) {
-                    handler.tick();
+                // Housekeeping runs on the worker too: a bug there must not end it either.
+                if ticks.is_multiple_of(10)
+                    && std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.tick())).is_err()
+                {
+                    eprintln!("sluice: worker {index}: housekeeping panicked; skipped this round");
                 }
                 if shutdown.load(Ordering::Relaxed) {
                     state.draining.set(true);
