@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Coverage-guided fuzzing of the stream decoders with cargo-fuzz (libFuzzer).
+# Coverage-guided fuzzing of the stream decoders and the translators with cargo-fuzz (libFuzzer).
 #
 #   scripts/fuzz.sh [seconds-per-target]     (default 60)
 #
 # Targets (fuzz/fuzz_targets, code in src/fuzz.rs): sse_decoder, eventstream_decoder,
-# stream_decoders. New inputs that increase coverage are added to fuzz/corpus/<target>/; commit
+# stream_decoders, translate. New inputs that increase coverage are added to fuzz/corpus/<target>/; commit
 # the interesting ones: tests/fuzz_corpus.rs replays the corpus (and mutations of it) in CI.
 # Crashes land in fuzz/artifacts/<target>/.
 #
@@ -16,7 +16,7 @@ secs="${1:-60}"
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
-for t in sse_decoder eventstream_decoder stream_decoders; do
+for t in sse_decoder eventstream_decoder stream_decoders translate; do
     echo "== $t (${secs}s)"
     RUSTC_BOOTSTRAP=1 cargo fuzz run -s none "$t" "fuzz/corpus/$t" -- -max_total_time="$secs" -max_len=65536
 done

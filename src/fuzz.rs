@@ -2,10 +2,13 @@
 //! (`tests/fuzz_corpus.rs`), so CI runs exactly what the fuzzer runs.
 //!
 //! Each target takes arbitrary bytes and checks invariants, panicking only when one breaks:
-//! the decoders never panic, and how the input is split across reads never changes the outcome.
-//! The first byte picks the split point (and, for `stream_decoders`, the format).
+//! the decoders and encoders never panic, and how the input is split across reads never changes
+//! the outcome. The first byte picks the split point (and, for `stream_decoders`, the format;
+//! for `translate`, the format and the side).
 
-use crate::canonical::stream::{StreamDecode, StreamError, StreamEvent};
+use crate::canonical::stream::{events_from_response, StreamDecode, StreamError, StreamEvent};
+use crate::canonical::ChatRequest;
+use crate::error::GatewayError;
 use crate::formats::{self, Format};
 use crate::wire::eventstream::EventStreamDecoder;
 use crate::wire::sse::SseDecoder;
@@ -144,5 +147,72 @@ pub fn stream_decoders(data: &[u8]) {
     let split = stream_run(format, &[a, b]);
     if whole.1.is_ok() && split.1.is_ok() {
         assert_eq!(whole.0, split.0, "{format:?} split at {cut}");
+    }
+    // Whatever a decoder lets through, in whatever order, every client's encoder must take.
+    encode_for_every_client(&ChatRequest::default(), &whole.0, whole.1.is_err());
+}
+
+/// Feeds `events` to the stream encoder of every client format (Bedrock both ways), then ends
+/// the stream cleanly or, with `failed`, with an in-stream error.
+fn encode_for_every_client(req: &ChatRequest, events: &[StreamEvent], failed: bool) {
+    let mut out = Vec::new();
+    for (format, invoke) in FORMATS.iter().map(|&f| (f, false)).chain([(Format::Bedrock, true)]) {
+        let mut enc = formats::stream_encoder(format, invoke, req);
+        out.clear();
+        for e in events {
+            enc.encode(e, &mut out);
+        }
+        if failed {
+            enc.error(502, "upstream stream broke", &mut out);
+        } else {
+            enc.finish(&mut out);
+        }
+    }
+}
+
+/// Non-stream translation in both directions; nothing may panic. The first byte picks the
+/// format (its low 3 bits, mod 5) and the side (bit 3).
+///
+/// - A client's request (bit 3 clear; bit 4: the model comes from the path, as Gemini's and
+///   Bedrock's routes give it; bit 5: a stream route) is decoded as that format's request and,
+///   if it decodes, encoded for every upstream format.
+/// - An upstream's answer (bit 3 set) is decoded as that format's response and, if it decodes,
+///   encoded for every client format, as a body and as a stream. The same bytes are also read
+///   as that format's error body (status from bits 4-5) and rendered for every client.
+pub fn translate(data: &[u8]) {
+    let Some((&which, body)) = data.split_first() else {
+        return;
+    };
+    let format = FORMATS[usize::from(which & 7) % FORMATS.len()];
+    let codec = formats::codec(format).expect("every format has a codec");
+    if which & 8 == 0 {
+        let path_model = (which & 16 != 0).then_some("model-from-path");
+        let Ok(req) = (codec.decode_request)(body, path_model, which & 32 != 0) else {
+            return;
+        };
+        for f in FORMATS {
+            let c = formats::codec(f).expect("every format has a codec");
+            let _ = (c.encode_request)(&req);
+            let _ = (c.request_path)(&req.model, req.stream);
+        }
+        return;
+    }
+    if let Ok(resp) = (codec.decode_response)(body) {
+        for f in FORMATS {
+            let c = formats::codec(f).expect("every format has a codec");
+            let _ = (c.encode_response)(&resp);
+        }
+        let req = ChatRequest {
+            stream: true,
+            include_usage: true,
+            ..Default::default()
+        };
+        encode_for_every_client(&req, &events_from_response(&resp, 7), false);
+    }
+    let status = [400, 429, 500, 503][usize::from(which >> 4) & 3];
+    let fault = (codec.decode_error)(status, body);
+    let err = GatewayError::UpstreamFault(fault);
+    for f in FORMATS {
+        let _ = formats::render_error(f, &err);
     }
 }

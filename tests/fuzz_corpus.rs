@@ -8,7 +8,7 @@
 //! feature is fuzzed at once); `SLUICE_WRITE_CORPUS=1` saves them into the corpus folder.
 
 use sluice::canonical::stream::events_from_response;
-use sluice::canonical::{ChatResponse, FinishReason, Part, Usage};
+use sluice::canonical::{ChatResponse, FaultKind, FinishReason, Part, UpstreamFault, Usage};
 use sluice::formats::{self, Format};
 use std::path::{Path, PathBuf};
 
@@ -143,9 +143,9 @@ fn eventstream_decoder_corpus() {
     );
 }
 
-/// Stream seeds from every format's encoder: a text + tool-call answer, and an error ending.
-fn generated_stream_seeds() -> Vec<(PathBuf, Vec<u8>)> {
-    let resp = ChatResponse {
+/// A text + tool-call answer, the source of generated seeds.
+fn sample_answer() -> ChatResponse {
+    ChatResponse {
         id: "r1".into(),
         model: "m".into(),
         content: vec![
@@ -165,8 +165,12 @@ fn generated_stream_seeds() -> Vec<(PathBuf, Vec<u8>)> {
         },
         stop_sequence: None,
         created: 0,
-    };
-    let events = events_from_response(&resp, 3);
+    }
+}
+
+/// Stream seeds from every format's encoder: a text + tool-call answer, and an error ending.
+fn generated_stream_seeds() -> Vec<(PathBuf, Vec<u8>)> {
+    let events = events_from_response(&sample_answer(), 3);
     let req = sluice::canonical::ChatRequest {
         stream: true,
         include_usage: true,
@@ -213,4 +217,89 @@ fn stream_decoders_corpus() {
     }
     seeds.extend(generated);
     replay("stream_decoders", &seeds, sluice::fuzz::stream_decoders);
+}
+
+/// An OpenAI request using most of what the formats can carry: system, an image, a tool call
+/// and its result, tools with a forced choice, a JSON schema, stop sequences, reasoning.
+const RICH_OPENAI_REQUEST: &str = r#"{"model":"gpt-4o","messages":[
+{"role":"system","content":"Be terse."},
+{"role":"user","content":[{"type":"text","text":"What is in this image, and the weather?"},
+ {"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}]},
+{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function",
+ "function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},
+{"role":"tool","tool_call_id":"call_1","content":"18C, sunny"},
+{"role":"user","content":"Thanks \u2028 \"quoted\""}],
+"tools":[{"type":"function","function":{"name":"get_weather","description":"Weather now",
+ "parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}],
+"tool_choice":{"type":"function","function":{"name":"get_weather"}},
+"response_format":{"type":"json_schema","json_schema":{"name":"w","schema":{"type":"object"}}},
+"max_tokens":256,"temperature":0.5,"top_p":0.9,"stop":["END"],"seed":7,
+"reasoning_effort":"low","stream":true,"stream_options":{"include_usage":true}}"#;
+
+const ALL: [Format; 5] = [
+    Format::OpenAi,
+    Format::Anthropic,
+    Format::Gemini,
+    Format::Bedrock,
+    Format::Cohere,
+];
+
+/// `translate` seeds: the rich request as every format writes it, the sample answer as every
+/// format writes it, and an error body in every format. The first byte is the target's selector.
+fn generated_translate_seeds() -> Vec<(PathBuf, Vec<u8>)> {
+    let openai = formats::codec(Format::OpenAi).unwrap();
+    let req = (openai.decode_request)(RICH_OPENAI_REQUEST.as_bytes(), None, true).expect("rich request decodes");
+    let answer = sample_answer();
+    let fault = UpstreamFault {
+        status: 429,
+        kind: FaultKind::RateLimited,
+        message: "slow down \"now\"".into(),
+    };
+    let mut out = Vec::new();
+    for (i, f) in ALL.into_iter().enumerate() {
+        let c = formats::codec(f).unwrap();
+        // Gemini and Bedrock requests carry the model in the path (bit 4); all are streams (bit 5).
+        let path_model = if matches!(f, Format::Gemini | Format::Bedrock) {
+            16
+        } else {
+            0
+        };
+        let mut bytes = vec![i as u8 | path_model | 32];
+        // Without what only some formats carry (Anthropic has no seed or JSON mode).
+        let common = || {
+            let mut r = req.clone();
+            r.seed = None;
+            r.response_format = None;
+            (c.encode_request)(&r)
+        };
+        let body = (c.encode_request)(&req).or_else(|_| common());
+        bytes.extend(body.unwrap_or_else(|e| panic!("{f:?} cannot write the request: {e:?}")));
+        // A seed that does not decode would only fuzz the error path.
+        let model = (path_model != 0).then_some("gpt-4o");
+        (c.decode_request)(&bytes[1..], model, true).unwrap_or_else(|e| panic!("{f:?} request seed: {e:?}"));
+        out.push((PathBuf::from(format!("gen_{}_request", f.name())), bytes));
+        let mut bytes = vec![i as u8 | 8];
+        bytes.extend((c.encode_response)(&answer));
+        (c.decode_response)(&bytes[1..]).unwrap_or_else(|e| panic!("{f:?} response seed: {e:?}"));
+        out.push((PathBuf::from(format!("gen_{}_response", f.name())), bytes));
+        let mut bytes = vec![i as u8 | 8 | 16];
+        bytes.extend((c.encode_error)(&fault).body);
+        out.push((PathBuf::from(format!("gen_{}_error", f.name())), bytes));
+    }
+    out
+}
+
+#[test]
+fn translate_corpus() {
+    let generated = generated_translate_seeds();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/translate");
+    if std::env::var_os("SLUICE_WRITE_CORPUS").is_some() {
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, bytes) in &generated {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+    }
+    let mut seeds = corpus("translate");
+    seeds.extend(generated);
+    replay("translate", &seeds, sluice::fuzz::translate);
 }
