@@ -310,3 +310,18 @@ fn deeply_nested_json_is_a_clear_400_and_the_worker_lives() {
     // Still serving.
     assert_eq!(roundtrip(sluice.addr, &chat("mock-model", "alive?")).status, 200);
 }
+
+#[test]
+fn an_open_string_ending_in_a_backslash_is_a_400_not_a_crash() {
+    // Found by fuzzing: more brackets than the depth limit, inside a string that the body ends
+    // in the middle of, just after a backslash. The depth scan indexed past the end and panicked.
+    let mock = start_mock(&[]);
+    let sluice = start_sluice(&config(mock.addr, ""));
+    let body = format!(r#"{{"model":"mock-model","messages":"{}\"#, "[".repeat(200));
+    for path in ["/v1/chat/completions", "/anthropic/v1/messages", "/cohere/v2/chat"] {
+        let r = roundtrip(sluice.addr, &post(path, &body));
+        assert_eq!(r.status, 400, "{path}: {}", r.text());
+        assert!(r.text().contains("not valid JSON"), "{path}: {}", r.text());
+    }
+    assert_eq!(roundtrip(sluice.addr, &chat("mock-model", "alive?")).status, 200);
+}

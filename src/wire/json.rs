@@ -25,9 +25,10 @@ pub fn too_deep(json: &[u8], limit: usize) -> bool {
     while i < json.len() {
         match json[i] {
             b'"' => {
-                // Skip the string: find its closing quote, honouring backslash escapes.
+                // Skip the string: find its closing quote, honouring backslash escapes. A
+                // backslash as the last byte steps past the end: `get` ends the scan there.
                 i += 1;
-                while let Some(j) = memchr::memchr2(b'"', b'\\', &json[i..]) {
+                while let Some(j) = json.get(i..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) {
                     if json[i + j] == b'\\' {
                         i += j + 2;
                     } else {
@@ -48,6 +49,15 @@ pub fn too_deep(json: &[u8], limit: usize) -> bool {
         i += 1;
     }
     false
+}
+
+/// JSON text must be UTF-8 (RFC 8259), checked before sonic-rs parses it.
+///
+/// sonic-rs checks it too, but only after the whole parse, and a `LazyValue` over invalid bytes
+/// trips its debug assertion first (a panic in debug and fuzz builds). Checking up front with
+/// the same SIMD validator sonic-rs uses costs what its own check did, which `from_str` skips.
+pub fn utf8(json: &[u8]) -> Result<&str, String> {
+    simdutf8::compat::from_utf8(json).map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))
 }
 
 /// What the router needs to know about a JSON request body.
@@ -105,7 +115,8 @@ pub fn peek(body: &[u8]) -> Result<Peek, PeekError> {
     if first.map(|i| body[i]) != Some(b'{') {
         return Err(PeekError::Malformed("expected a JSON object".into()));
     }
-    let fields: PeekFields<'_> = sonic_rs::from_slice(body).map_err(|e| PeekError::Malformed(short(e.to_string())))?;
+    let text = utf8(body).map_err(PeekError::Malformed)?;
+    let fields: PeekFields<'_> = sonic_rs::from_str(text).map_err(|e| PeekError::Malformed(short(e.to_string())))?;
     let mut out = Peek::default();
     if let Some(value) = fields.model.filter(|v| !v.is_null()) {
         let s = value.as_str().ok_or(PeekError::WrongType("model", "a string"))?;
@@ -188,6 +199,36 @@ mod tests {
         // Many siblings are not depth.
         let wide = format!("[{}]", vec!["{}"; 1000].join(","));
         assert!(!too_deep(wide.as_bytes(), MAX_DEPTH));
+    }
+
+    /// Found by the `stream_decoders` fuzz target: an unclosed string ending in a backslash
+    /// used to index past the end. A client could send it as a request body: more than
+    /// `MAX_DEPTH` brackets (inside the string, so the quick count does not settle it), then the
+    /// backslash as the last byte.
+    #[test]
+    fn a_trailing_backslash_in_an_open_string_ends_the_scan() {
+        for tail in ["\\", "ab\\", "\\\\\\", "\\\"\\"] {
+            let text = format!(r#"{{"a":"{}{tail}"#, "[".repeat(MAX_DEPTH + 1));
+            assert!(!too_deep(text.as_bytes(), MAX_DEPTH), "{text}");
+            let deep = format!(r#"{}"{}{tail}"#, "[".repeat(MAX_DEPTH + 1), "{".repeat(10));
+            assert!(too_deep(deep.as_bytes(), MAX_DEPTH), "{deep}");
+        }
+    }
+
+    /// Found by the `translate` fuzz target (in a Cohere answer): invalid UTF-8 inside a lazily
+    /// read value panicked sonic-rs' debug assertion before its own UTF-8 error.
+    #[test]
+    fn invalid_utf8_is_malformed_json_not_a_panic() {
+        for body in [
+            &b"{\"model\":\"m\xff\"}"[..],
+            b"{\"stream\":true,\"x\":\"\xc3\"}",
+            b"{\"model\":\"\xed\xa0\x80\"}",
+        ] {
+            match peek(body) {
+                Err(PeekError::Malformed(m)) => assert!(m.starts_with("invalid UTF-8 at byte "), "{m}"),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -69,8 +69,11 @@ pub(crate) fn usage_to_cohere(usage: &Usage) -> CohereUsageOut {
 /// Provider: an upstream's `/v2/chat` success body -> canonical. `model` is left empty (Cohere
 /// does not echo it); the caller knows it from the request.
 pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
+    // Checked first: `message.content` is read lazily (see `json::utf8`).
+    let text = crate::wire::json::utf8(body)
+        .map_err(|e| ConvertError::new("", format!("invalid Cohere chat response: {e}")))?;
     let r: CohereChatResponseIn =
-        sonic_rs::from_slice(body).map_err(|e| ConvertError::new("", format!("invalid Cohere chat response: {e}")))?;
+        sonic_rs::from_str(text).map_err(|e| ConvertError::new("", format!("invalid Cohere chat response: {e}")))?;
     let content = match r.message {
         Some(m) => assistant_parts(m, &JsonPath::ROOT.key("message"), false)?,
         None => Vec::new(),
@@ -282,5 +285,8 @@ mod tests {
             }
         }
         assert!(decode_response(b"not json").is_err());
+        // Invalid UTF-8 inside the lazily read `message.content` (found by fuzzing).
+        let e = decode_response(b"{\"message\":{\"role\":\"assistant\",\"content\":\"\xff\"}}").unwrap_err();
+        assert!(e.message.contains("invalid UTF-8 at byte 42"), "{}", e.message);
     }
 }
