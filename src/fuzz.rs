@@ -170,8 +170,9 @@ fn encode_for_every_client(req: &ChatRequest, events: &[StreamEvent], failed: bo
     }
 }
 
-/// Non-stream translation in both directions; nothing may panic. The first byte picks the
-/// format (its low 3 bits, mod 5) and the side (bit 3).
+/// Non-stream translation in both directions, of any body the gateway lets through to a codec;
+/// nothing may panic. The first byte picks the format (its low 3 bits, mod 5) and the side
+/// (bit 3).
 ///
 /// - A client's request (bit 3 clear; bit 4: the model comes from the path, as Gemini's and
 ///   Bedrock's routes give it; bit 5: a stream route) is decoded as that format's request and,
@@ -183,6 +184,11 @@ pub fn translate(data: &[u8]) {
     let Some((&which, body)) = data.split_first() else {
         return;
     };
+    // The gateway refuses such a body before any codec sees it (each level of a JSON tree is a
+    // stack frame); the codecs rely on that.
+    if crate::wire::json::too_deep(body, crate::wire::json::MAX_DEPTH) {
+        return;
+    }
     let format = FORMATS[usize::from(which & 7) % FORMATS.len()];
     let codec = formats::codec(format).expect("every format has a codec");
     if which & 8 == 0 {
