@@ -157,7 +157,8 @@ pub async fn serve_conn<H: Handler>(stream: TcpStream, handler: &H, state: &Serv
 
 /// Polls a future, turning a panic inside it into `Err` instead of letting it unwind further.
 ///
-/// Costs nothing while nothing panics: `catch_unwind` only adds a landing pad.
+/// While nothing panics it costs at most a nanosecond or two a poll (`catch_unwind` adds a landing
+/// pad and stops some inlining; `poll_1000_times` in bench/stream.rs).
 pub struct CatchPanic<'a, F>(pub Pin<&'a mut F>);
 
 impl<F: Future> Future for CatchPanic<'_, F> {
