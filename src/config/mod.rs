@@ -791,10 +791,11 @@ pub fn refresh_dns(old: &Snapshot) -> Option<Snapshot> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const GOOD: &str = r#"
+    /// A valid config with a mock provider (other modules' tests build snapshots from it).
+    pub(crate) const GOOD: &str = r#"
 [server]
 listen = "127.0.0.1:8080"
 workers = 2

@@ -415,23 +415,10 @@ mod tests {
     use super::*;
     use std::io::Read;
 
-    const CONFIG: &str = r#"
-[server]
-listen = "127.0.0.1:0"
-
-[routing]
-default_provider = "mock"
-
-[[providers]]
-name = "mock"
-kind = "mock"
-models = ["m"]
-"#;
-
     /// What `Worker::on_panic` writes for a request to `target` (`started`: a response was
     /// already under way), as the raw bytes a client reads before the close.
     fn panic_answer(target: &'static str, started: bool) -> String {
-        let snap = crate::config::compile_str(CONFIG, "t.toml").expect("config");
+        let snap = crate::config::compile_str(crate::config::tests::GOOD, "t.toml").expect("config");
         let worker = Worker::new(
             Arc::new(arc_swap::ArcSwap::from_pointee(snap)),
             WorkerMetrics::register(),
