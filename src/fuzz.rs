@@ -176,9 +176,9 @@ fn encode_for_every_client(req: &ChatRequest, events: &[StreamEvent], failed: bo
 ///
 /// - A client's request (bit 3 clear; bit 4: the model comes from the path, as Gemini's and
 ///   Bedrock's routes give it; bit 5: a stream route) is decoded as that format's request and,
-///   if it decodes, encoded for every upstream format.
+///   if it decodes, encoded for every upstream format; each encoding must decode again.
 /// - An upstream's answer (bit 3 set) is decoded as that format's response and, if it decodes,
-///   encoded for every client format, as a body and as a stream. The same bytes are also read
+///   encoded for every client format, as a body (which must decode again) and as a stream. The same bytes are also read
 ///   as that format's error body (status from bits 4-5) and rendered for every client.
 pub fn translate(data: &[u8]) {
     let Some((&which, body)) = data.split_first() else {
@@ -193,20 +193,38 @@ pub fn translate(data: &[u8]) {
     let codec = formats::codec(format).expect("every format has a codec");
     if which & 8 == 0 {
         let path_model = (which & 16 != 0).then_some("model-from-path");
-        let Ok(req) = (codec.decode_request)(body, path_model, which & 32 != 0) else {
+        let Ok(mut req) = (codec.decode_request)(body, path_model, which & 32 != 0) else {
             return;
         };
+        // As routing does before any upstream encoder runs.
+        req.model = "target-model".into();
         for f in FORMATS {
             let c = formats::codec(f).expect("every format has a codec");
-            let _ = (c.encode_request)(&req);
             let _ = (c.request_path)(&req.model, req.stream);
+            // What the gateway sends an upstream is a request of that format: its own decoder
+            // (as strict as the provider's, PROTOCOLS) takes it back.
+            if let Ok(sent) = (c.encode_request)(&req) {
+                if let Err(e) = (c.decode_request)(&sent, Some(&req.model), req.stream) {
+                    panic!(
+                        "{format:?} request -> {f:?} does not decode: {e:?}\n{}",
+                        String::from_utf8_lossy(&sent)
+                    );
+                }
+            }
         }
         return;
     }
     if let Ok(resp) = (codec.decode_response)(body) {
         for f in FORMATS {
             let c = formats::codec(f).expect("every format has a codec");
-            let _ = (c.encode_response)(&resp);
+            // What a client gets is an answer of its format: that format's decoder takes it.
+            let sent = (c.encode_response)(&resp);
+            if let Err(e) = (c.decode_response)(&sent) {
+                panic!(
+                    "{format:?} answer -> {f:?} does not decode: {e:?}\n{}",
+                    String::from_utf8_lossy(&sent)
+                );
+            }
         }
         let req = ChatRequest {
             stream: true,

@@ -325,3 +325,27 @@ fn an_open_string_ending_in_a_backslash_is_a_400_not_a_crash() {
     }
     assert_eq!(roundtrip(sluice.addr, &chat("mock-model", "alive?")).status, 200);
 }
+
+#[test]
+fn an_image_no_other_format_could_take_is_a_400_naming_the_field() {
+    // Found by fuzzing: each of these decoded, and was then refused by the target format's own
+    // rules after translation (or would have been sent on to fail upstream).
+    let mock = start_mock(&[]);
+    let sluice = start_sluice(&config(mock.addr, ""));
+    let openai = r#"{"model":"gemini/g","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:text/plain;base64,AAAA"}}]}]}"#;
+    let anthropic = r#"{"model":"gemini/g","max_tokens":9,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"text/plain","data":"AAAA"}}]}]}"#;
+    let cohere = r#"{"model":"gemini/g","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"ftp://host/a.png"}}]}]}"#;
+    for (path, body, field) in [
+        ("/v1/chat/completions", openai, "messages[0].content[0].image_url.url"),
+        (
+            "/anthropic/v1/messages",
+            anthropic,
+            "messages[0].content[0].source.media_type",
+        ),
+        ("/cohere/v2/chat", cohere, "messages[0].content[0].image_url.url"),
+    ] {
+        let r = roundtrip(sluice.addr, &post(path, body));
+        assert_eq!(r.status, 400, "{path}: {}", r.text());
+        assert!(r.text().contains(field), "{path}: {}", r.text());
+    }
+}

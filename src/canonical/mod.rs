@@ -310,6 +310,28 @@ impl std::fmt::Display for ConvertError {
     }
 }
 
+/// Whether a media type is an image's (`image/*`, any case): the only inline data every
+/// format can carry.
+pub fn is_image_type(media_type: &str) -> bool {
+    media_type.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("image/")) && media_type.len() > 6
+}
+
+/// An image given by URL, as OpenAI, Cohere and Anthropic carry it: an http(s) URL, or a
+/// base64 `data:` URL of an image type. Anything else no format on the other side takes.
+pub fn image_source_from_url(url: &str) -> Result<ImageSource, &'static str> {
+    if url.starts_with("data:") {
+        let (media_type, data) = parse_data_url(url).ok_or("data URLs must be data:<media type>;base64,<data>")?;
+        if !is_image_type(&media_type) {
+            return Err("a data URL must hold an image (image/*)");
+        }
+        Ok(ImageSource::Base64 { media_type, data })
+    } else if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(ImageSource::Url(url.to_string()))
+    } else {
+        Err("must be an http(s) URL or a base64 data URL")
+    }
+}
+
 /// Splits a `data:` URL into (media type, base64 data).
 pub fn parse_data_url(url: &str) -> Option<(String, String)> {
     let rest = url.strip_prefix("data:")?;
@@ -330,6 +352,35 @@ mod tests {
         );
         assert_eq!(parse_data_url("https://x/y.png"), None);
         assert_eq!(parse_data_url("data:image/png,notbase64"), None);
+    }
+
+    /// Found by the `translate` fuzz target: what one format's decoder took as an image, another
+    /// format's decoder refused once the gateway had translated it (a non-image data URL for
+    /// Gemini's `inlineData`, an `ftp:` URL for OpenAI's `image_url`).
+    #[test]
+    fn image_urls_are_http_or_image_data() {
+        assert_eq!(
+            image_source_from_url("data:image/png;base64,AAAA"),
+            Ok(ImageSource::Base64 {
+                media_type: "image/png".into(),
+                data: "AAAA".into()
+            })
+        );
+        assert_eq!(
+            image_source_from_url("https://x/y.png"),
+            Ok(ImageSource::Url("https://x/y.png".into()))
+        );
+        for bad in [
+            "data:text/plain;base64,AAAA",
+            "data:im]ge/png;base64,AAAA",
+            "data:image/;base64,AAAA",
+            "data:image/png,AAAA",
+            "ftp://x/y.png",
+            "y.png",
+        ] {
+            assert!(image_source_from_url(bad).is_err(), "{bad}");
+        }
+        assert!(is_image_type("IMAGE/WEBP") && !is_image_type("image/") && !is_image_type("imagex/png"));
     }
 
     #[test]

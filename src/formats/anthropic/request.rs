@@ -8,8 +8,8 @@
 
 use super::types::*;
 use crate::canonical::{
-    parse_data_url, ChatRequest, ConvertError, Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning,
-    ResponseFormat, Role, Tool, ToolChoice, ToolResultContent,
+    image_source_from_url, is_image_type, parse_data_url, ChatRequest, ConvertError, Extra, ImageSource, Json,
+    JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice, ToolResultContent,
 };
 use crate::formats::Format;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -326,17 +326,17 @@ fn decode_block(b: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
 
 fn decode_image_source(src: &Json, path: &JsonPath<'_>) -> Result<ImageSource, ConvertError> {
     match req_str(src, "type", path)? {
-        "base64" => Ok(ImageSource::Base64 {
-            media_type: req_str(src, "media_type", path)?.to_string(),
-            data: req_str(src, "data", path)?.to_string(),
-        }),
-        "url" => {
-            let url = req_str(src, "url", path)?;
-            Ok(match parse_data_url(url) {
-                Some((media_type, data)) => ImageSource::Base64 { media_type, data },
-                None => ImageSource::Url(url.to_string()),
+        "base64" => {
+            let media_type = req_str(src, "media_type", path)?;
+            if !is_image_type(media_type) {
+                return Err(err(path.key("media_type"), "must be an image type (image/*)"));
+            }
+            Ok(ImageSource::Base64 {
+                media_type: media_type.to_string(),
+                data: req_str(src, "data", path)?.to_string(),
             })
         }
+        "url" => image_source_from_url(req_str(src, "url", path)?).map_err(|why| err(path.key("url"), why)),
         other => Err(err(
             path.key("type"),
             format!("image source type `{other}` cannot be translated (use base64 or url)"),

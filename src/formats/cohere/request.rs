@@ -13,7 +13,7 @@
 use super::types::*;
 use super::{is_tool_plan, tool_plan_extra};
 use crate::canonical::{
-    parse_data_url, ChatRequest, ConvertError, Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning,
+    image_source_from_url, ChatRequest, ConvertError, Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning,
     ResponseFormat, Role, Tool, ToolChoice, ToolResultContent,
 };
 use crate::formats::Format;
@@ -70,13 +70,7 @@ fn image_part(item: CohereContentItemIn, path: &JsonPath<'_>) -> Result<Part, Co
     let img = item.image_url.unwrap_or_default();
     let url_path = || String::from(path.key("image_url").key("url"));
     let url = img.url.ok_or_else(|| ConvertError::new(url_path(), "missing url"))?;
-    let source = if url.starts_with("data:") {
-        let (media_type, data) = parse_data_url(&url)
-            .ok_or_else(|| ConvertError::new(url_path(), "data URL must be data:<media type>;base64,<data>"))?;
-        ImageSource::Base64 { media_type, data }
-    } else {
-        ImageSource::Url(url)
-    };
+    let source = image_source_from_url(&url).map_err(|why| ConvertError::new(url_path(), why))?;
     let mut extra = Extra::default();
     if let Some(detail) = img.detail.filter(|d| !d.is_null()) {
         extra = Extra::new(Format::Cohere);

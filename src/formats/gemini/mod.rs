@@ -17,7 +17,7 @@ pub use error::{decode_error, encode_error, status_name};
 pub use request::{decode_request, encode_request};
 pub use response::{decode_response, encode_response};
 
-use crate::canonical::{ConvertError, Extra, ImageSource, Json, JsonPath, Part, ToolResultContent};
+use crate::canonical::{is_image_type, ConvertError, Extra, ImageSource, Json, JsonPath, Part, ToolResultContent};
 use crate::formats::Format;
 use crate::wire::url::percent_decode;
 use sonic_rs::{JsonContainerTrait, JsonValueMutTrait, JsonValueTrait};
@@ -314,7 +314,7 @@ pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> R
     if let Some(d) = field(p, "inlineData") {
         let ipath = path.key("inlineData");
         let mime = req_str(d, MIME, &ipath)?;
-        if !mime.starts_with("image/") {
+        if !is_image_type(mime) {
             return Err(ConvertError::new(
                 ipath.key(MIME),
                 format!("unsupported inline data type {mime:?} (only image/* is translated)"),

@@ -8,7 +8,7 @@
 
 use super::types::*;
 use crate::canonical::{
-    parse_data_url, ChatRequest, ConvertError, Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning,
+    image_source_from_url, ChatRequest, ConvertError, Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning,
     ResponseFormat, Role, Tool, ToolChoice, ToolResultContent,
 };
 use crate::formats::Format;
@@ -451,15 +451,7 @@ fn decode_image(p: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
         }
         url.ok_or_else(|| err(iu_path.key("url"), "required string"))?
     };
-    let source = if url.starts_with("data:") {
-        let (media_type, data) = parse_data_url(url)
-            .ok_or_else(|| err(iu_path.key("url"), "data URLs must be data:<media type>;base64,<data>"))?;
-        ImageSource::Base64 { media_type, data }
-    } else if url.starts_with("https://") || url.starts_with("http://") {
-        ImageSource::Url(url.to_string())
-    } else {
-        return Err(err(iu_path.key("url"), "must be an http(s) URL or a base64 data URL"));
-    };
+    let source = image_source_from_url(url).map_err(|why| err(iu_path.key("url"), why))?;
     Ok(Part::Image { source, extra })
 }
 
