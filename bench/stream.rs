@@ -123,13 +123,7 @@ fn translate_chunk(c: &mut Criterion) {
     let chunk = Bytes::from(format!("{CHUNK}\n\n"));
     let mut g = c.benchmark_group("translate_one_openai_chunk");
     g.throughput(Throughput::Elements(1));
-    for f in [
-        Format::OpenAi,
-        Format::Anthropic,
-        Format::Gemini,
-        Format::Bedrock,
-        Format::Cohere,
-    ] {
+    for f in Format::ALL {
         g.bench_function(f.name(), |b| {
             translate_loop(b, Format::OpenAi, f, &req, first.as_bytes(), &chunk)
         });
@@ -153,13 +147,7 @@ fn translate_upstream_event(c: &mut Criterion) {
     };
     let mut g = c.benchmark_group("translate_one_upstream_event_to_openai");
     g.throughput(Throughput::Elements(1));
-    for u in [
-        Format::OpenAi,
-        Format::Anthropic,
-        Format::Gemini,
-        Format::Bedrock,
-        Format::Cohere,
-    ] {
+    for u in Format::ALL {
         let mut wire = formats::stream_encoder(u, false, &req);
         let mut first = Vec::new();
         let start = StreamEvent::Start {

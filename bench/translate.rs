@@ -18,14 +18,6 @@ use sluice::formats::{codec, Format};
 use sluice::wire::json;
 use std::time::Duration;
 
-const FORMATS: [Format; 5] = [
-    Format::OpenAi,
-    Format::Anthropic,
-    Format::Gemini,
-    Format::Bedrock,
-    Format::Cohere,
-];
-
 fn canonical_request() -> ChatRequest {
     let mut messages = Vec::new();
     for i in 0..6 {
@@ -95,7 +87,7 @@ fn bench(c: &mut Criterion) {
     g.warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_millis(800))
         .sample_size(20);
-    for s in FORMATS {
+    for s in Format::ALL {
         let sc = codec(s).unwrap();
         let body = (sc.encode_request)(&req).unwrap();
         let answer = (sc.encode_response)(&resp);
@@ -115,7 +107,7 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("encode_request/{}", s.name()), |bn| {
             bn.iter(|| (sc.encode_request)(black_box(&req)).unwrap())
         });
-        for t in FORMATS {
+        for t in Format::ALL {
             if s == t {
                 continue;
             }

@@ -126,21 +126,13 @@ fn stream_run(format: Format, pieces: &[&[u8]]) -> (Vec<StreamEvent>, Result<(),
     (out, end)
 }
 
-const FORMATS: [Format; 5] = [
-    Format::OpenAi,
-    Format::Anthropic,
-    Format::Gemini,
-    Format::Bedrock,
-    Format::Cohere,
-];
-
 /// Every format's stream decoder (the second byte picks it): never panics, and a successful
 /// decode does not depend on how the input was split.
 pub fn stream_decoders(data: &[u8]) {
     let Some((&which, rest)) = data.split_first() else {
         return;
     };
-    let format = FORMATS[which as usize % FORMATS.len()];
+    let format = Format::ALL[which as usize % Format::ALL.len()];
     let (cut, input) = split_point(rest);
     let whole = stream_run(format, &[input]);
     let (a, b) = input.split_at(cut);
@@ -156,7 +148,7 @@ pub fn stream_decoders(data: &[u8]) {
 /// the stream cleanly or, with `failed`, with an in-stream error.
 fn encode_for_every_client(req: &ChatRequest, events: &[StreamEvent], failed: bool) {
     let mut out = Vec::new();
-    for (format, invoke) in FORMATS.iter().map(|&f| (f, false)).chain([(Format::Bedrock, true)]) {
+    for (format, invoke) in Format::ALL.iter().map(|&f| (f, false)).chain([(Format::Bedrock, true)]) {
         let mut enc = formats::stream_encoder(format, invoke, req);
         out.clear();
         for e in events {
@@ -189,7 +181,7 @@ pub fn translate(data: &[u8]) {
     if crate::wire::json::too_deep(body, crate::wire::json::MAX_DEPTH) {
         return;
     }
-    let format = FORMATS[usize::from(which & 7) % FORMATS.len()];
+    let format = Format::ALL[usize::from(which & 7) % Format::ALL.len()];
     let codec = formats::codec(format).expect("every format has a codec");
     if which & 8 == 0 {
         let path_model = (which & 16 != 0).then_some("model-from-path");
@@ -198,7 +190,7 @@ pub fn translate(data: &[u8]) {
         };
         // As routing does before any upstream encoder runs.
         req.model = "target-model".into();
-        for f in FORMATS {
+        for f in Format::ALL {
             let c = formats::codec(f).expect("every format has a codec");
             let _ = (c.request_path)(&req.model, req.stream);
             // What the gateway sends an upstream is a request of that format: its own decoder
@@ -215,7 +207,7 @@ pub fn translate(data: &[u8]) {
         return;
     }
     if let Ok(resp) = (codec.decode_response)(body) {
-        for f in FORMATS {
+        for f in Format::ALL {
             let c = formats::codec(f).expect("every format has a codec");
             // What a client gets is an answer of its format: that format's decoder takes it.
             let sent = (c.encode_response)(&resp);
@@ -236,7 +228,7 @@ pub fn translate(data: &[u8]) {
     let status = [400, 429, 500, 503][usize::from(which >> 4) & 3];
     let fault = (codec.decode_error)(status, body);
     let err = GatewayError::UpstreamFault(fault);
-    for f in FORMATS {
+    for f in Format::ALL {
         let _ = formats::render_error(f, &err);
     }
 }

@@ -177,16 +177,7 @@ fn generated_stream_seeds() -> Vec<(PathBuf, Vec<u8>)> {
         ..Default::default()
     };
     let mut out = Vec::new();
-    for (i, f) in [
-        Format::OpenAi,
-        Format::Anthropic,
-        Format::Gemini,
-        Format::Bedrock,
-        Format::Cohere,
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    for (i, f) in Format::ALL.into_iter().enumerate() {
         let mut enc = formats::stream_encoder(f, false, &req);
         let mut bytes = vec![i as u8, 0x2a];
         for e in &events {
@@ -236,14 +227,6 @@ const RICH_OPENAI_REQUEST: &str = r#"{"model":"gpt-4o","messages":[
 "max_tokens":256,"temperature":0.5,"top_p":0.9,"stop":["END"],"seed":7,
 "reasoning_effort":"low","stream":true,"stream_options":{"include_usage":true}}"#;
 
-const ALL: [Format; 5] = [
-    Format::OpenAi,
-    Format::Anthropic,
-    Format::Gemini,
-    Format::Bedrock,
-    Format::Cohere,
-];
-
 /// `translate` seeds: the rich request as every format writes it, the sample answer as every
 /// format writes it, and an error body in every format. The first byte is the target's selector.
 fn generated_translate_seeds() -> Vec<(PathBuf, Vec<u8>)> {
@@ -256,7 +239,7 @@ fn generated_translate_seeds() -> Vec<(PathBuf, Vec<u8>)> {
         message: "slow down \"now\"".into(),
     };
     let mut out = Vec::new();
-    for (i, f) in ALL.into_iter().enumerate() {
+    for (i, f) in Format::ALL.into_iter().enumerate() {
         let c = formats::codec(f).unwrap();
         // Gemini and Bedrock requests carry the model in the path (bit 4); all are streams (bit 5).
         let path_model = if matches!(f, Format::Gemini | Format::Bedrock) {

@@ -9,14 +9,6 @@
 use super::{codec, Format};
 use std::path::PathBuf;
 
-const FORMATS: [Format; 5] = [
-    Format::OpenAi,
-    Format::Anthropic,
-    Format::Gemini,
-    Format::Bedrock,
-    Format::Cohere,
-];
-
 /// (source format, fixture file name, is a request).
 const FIXTURES: &[(Format, &str, bool)] = &[
     (Format::OpenAi, "request_basic.json", true),
@@ -65,7 +57,7 @@ fn every_pair_matches_its_golden_file() {
     let mut failures = Vec::new();
     let mut checked = 0;
     for &(source, name, request) in FIXTURES {
-        for target in FORMATS {
+        for target in Format::ALL {
             if target == source {
                 continue; // same format never translates: bytes pass through
             }
@@ -111,7 +103,7 @@ fn every_pair_matches_its_golden_file() {
 #[test]
 fn translations_are_valid_json_and_deterministic() {
     for &(source, name, request) in FIXTURES {
-        for target in FORMATS {
+        for target in Format::ALL {
             if let Ok(a) = translate(source, name, request, target) {
                 assert!(
                     sonic_rs::from_slice::<sonic_rs::Value>(&a).is_ok(),

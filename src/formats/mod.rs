@@ -42,6 +42,15 @@ use crate::canonical::{ChatRequest, ChatResponse, ConvertError, ErrorReply, Faul
 use crate::error::GatewayError;
 
 impl Format {
+    /// Every format, in the order tables and tests list them.
+    pub const ALL: [Format; 5] = [
+        Format::OpenAi,
+        Format::Anthropic,
+        Format::Gemini,
+        Format::Bedrock,
+        Format::Cohere,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Format::OpenAi => "openai",

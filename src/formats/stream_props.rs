@@ -9,14 +9,6 @@ use crate::canonical::stream::{events_from_response, StreamDecode};
 use crate::canonical::{ChatRequest, ChatResponse, FinishReason, Part, Usage};
 use proptest::prelude::*;
 
-const FORMATS: [Format; 5] = [
-    Format::OpenAi,
-    Format::Anthropic,
-    Format::Gemini,
-    Format::Bedrock,
-    Format::Cohere,
-];
-
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![
         "\\PC{1,40}",
@@ -83,7 +75,7 @@ proptest! {
     fn every_codec_round_trips_random_answers(resp in answer(), pieces in 1usize..5, cut in any::<prop::sample::Index>()) {
         let req = ChatRequest { stream: true, include_usage: true, ..Default::default() };
         let events = events_from_response(&resp, pieces);
-        for f in FORMATS {
+        for f in Format::ALL {
             let mut enc = stream_encoder(f, false, &req);
             let bytes = encode_all(enc.as_mut(), &events);
             let at = cut.index(bytes.len() + 1);

@@ -70,6 +70,7 @@ pub struct UpstreamConn {
     pub reused: bool,
     pub idle_since: Instant,
 }
+
 #[cfg(test)]
 mod tests {
     /// A stream's pump builds one upstream read future per event and moves it into place:
