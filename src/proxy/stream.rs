@@ -177,7 +177,9 @@ pub async fn pump_translated(
             }
             n = body.next() => n,
         };
-        let step = match next {
+        // Only whole events stay in `out` if a decoder, hook or encoder panics (`contained`).
+        let mut whole = out.len();
+        let step = contained(&mut out, &mut whole, |out, whole| match next {
             Ok(Some(piece)) => {
                 t.decoder.push(piece);
                 // What else already arrived is translated into the same write. A framing error
@@ -185,19 +187,19 @@ pub async fn pump_translated(
                 while let Ok(Some(more)) = body.next_buffered() {
                     t.decoder.push(more);
                 }
-                drain(&mut t, &mut out)
+                drain(&mut t, out, whole)
             }
             Ok(None) => match t.decoder.finish() {
-                Ok(()) => match drain(&mut t, &mut out) {
+                Ok(()) => match drain(&mut t, out, whole) {
                     Ok(Step::Continue) => {
-                        t.encoder.finish(&mut out);
+                        t.encoder.finish(out);
                         Ok(Step::End)
                     }
                     other => other,
                 },
                 Err(e) => {
                     // Events still buffered come first; then the truncation is reported.
-                    let _ = drain(&mut t, &mut out);
+                    let _ = drain(&mut t, out, whole);
                     Err(fault_of(e))
                 }
             },
@@ -206,6 +208,15 @@ pub async fn pump_translated(
                 kind: FaultKind::Server,
                 message: format!("upstream stream failed: {}", GatewayError::from(e).message()),
             }),
+        });
+        let step = match step {
+            Ok(step) => step,
+            // A gateway bug before anything was sent: a plain 500 in the client's format.
+            Err(Panicked) if !conn.response_started && out.is_empty() => {
+                body.abort();
+                return Err((GatewayError::Internal, None));
+            }
+            Err(Panicked) => Err(internal_fault()),
         };
         let step = match step {
             Ok(s) => s,
@@ -214,7 +225,16 @@ pub async fn pump_translated(
                 return Err((GatewayError::UpstreamFault(fault), None));
             }
             Err(fault) => {
-                t.encoder.error(fault.status, &fault.message, &mut out);
+                if write_error(&mut t, &fault, &mut out).is_err() {
+                    // The encoder itself is broken: send what was whole and cut the stream, which
+                    // every client reports as an error (never as a normal finish).
+                    body.abort();
+                    if !out.is_empty() && conn.response_started {
+                        conn.send_chunk(&out).await.map_err(io_err)?;
+                    }
+                    conn.close_after = true;
+                    return Err((GatewayError::Internal, None));
+                }
                 Step::End
             }
         };
@@ -249,8 +269,11 @@ pub async fn pump_translated(
 
 /// Decodes every complete event, runs the hooks and encodes into `out`. `Err` is a failure to
 /// report (upstream error event, malformed stream, hook abort).
-fn drain(t: &mut Translation, out: &mut Vec<u8>) -> Result<Step, UpstreamFault> {
+///
+/// `whole` follows the end of the last event encoded completely (see `contained`).
+fn drain(t: &mut Translation, out: &mut Vec<u8>, whole: &mut usize) -> Result<Step, UpstreamFault> {
     loop {
+        *whole = out.len();
         let mut event = match t.decoder.next_event() {
             Ok(Some(e)) => e,
             Ok(None) if t.decoder.done() => {
@@ -292,6 +315,51 @@ fn drain(t: &mut Translation, out: &mut Vec<u8>) -> Result<Step, UpstreamFault> 
             }
         }
         t.encoder.encode(&event, out);
+    }
+}
+
+/// A translation step panicked (a gateway bug; see `contained`).
+#[derive(Debug)]
+struct Panicked;
+
+/// Runs one synchronous translation step with a gateway bug contained to its stream.
+///
+/// Without this a panic in a decoder, a chunk hook (plugins run here) or an encoder would be
+/// caught only by the server's guard, which can merely cut a started stream. Here the caller
+/// turns it into a fault like an upstream error: the client gets its format's in-stream error and
+/// a clean end. `out` is cut back to `whole`, the end of the last event encoded completely, so no
+/// half-written event reaches the client. While nothing panics this costs a landing pad per
+/// upstream read, not per event.
+fn contained(
+    out: &mut Vec<u8>,
+    whole: &mut usize,
+    step: impl FnOnce(&mut Vec<u8>, &mut usize) -> Result<Step, UpstreamFault>,
+) -> Result<Result<Step, UpstreamFault>, Panicked> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(&mut *out, &mut *whole))).map_err(|_| {
+        // The panic message is already on stderr (the panic hook).
+        eprintln!("sluice: a stream translation panicked; the stream ends with an in-stream error");
+        out.truncate(*whole);
+        Panicked
+    })
+}
+
+/// Appends the client format's in-stream error for `fault`; `Err` if the encoder panicked (then
+/// `out` keeps only what it held before).
+fn write_error(t: &mut Translation, fault: &UpstreamFault, out: &mut Vec<u8>) -> Result<(), Panicked> {
+    let mut whole = out.len();
+    contained(out, &mut whole, |out, _| {
+        t.encoder.error(fault.status, &fault.message, out);
+        Ok(Step::End)
+    })
+    .map(|_| ())
+}
+
+/// The fault a contained panic is reported as once the stream has started.
+fn internal_fault() -> UpstreamFault {
+    UpstreamFault {
+        status: 500,
+        kind: FaultKind::Server,
+        message: GatewayError::Internal.message(),
     }
 }
 
@@ -466,7 +534,7 @@ mod tests {
         let mut t = translation(Format::OpenAi, Format::Anthropic, hooks);
         t.decoder.push(bytes::Bytes::from_static(OPENAI_UP.as_bytes()));
         let mut out = Vec::new();
-        assert!(matches!(drain(&mut t, &mut out), Ok(Step::Continue)));
+        assert!(matches!(drain(&mut t, &mut out, &mut 0), Ok(Step::Continue)));
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("event: message_start\n"), "{text}");
         assert!(
@@ -486,14 +554,14 @@ mod tests {
         t.decoder
             .push(bytes::Bytes::from(OPENAI_UP.replace("hello", "please stop")));
         let mut out = Vec::new();
-        let fault = drain(&mut t, &mut out).err().expect("aborted");
+        let fault = drain(&mut t, &mut out, &mut 0).err().expect("aborted");
         assert_eq!((fault.status, fault.message.as_str()), (429, "budget spent"));
 
         let mut t = translation(Format::Anthropic, Format::OpenAi, None);
         t.decoder.push(bytes::Bytes::from_static(
             b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n",
         ));
-        let fault = drain(&mut t, &mut Vec::new()).err().expect("upstream error");
+        let fault = drain(&mut t, &mut Vec::new(), &mut 0).err().expect("upstream error");
         assert_eq!((fault.status, fault.message.as_str()), (529, "Overloaded"));
     }
 
@@ -503,10 +571,99 @@ mod tests {
         let done = format!("{OPENAI_UP}data: {{\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{{\"index\":0,\"delta\":{{}},\"finish_reason\":\"stop\"}}]}}\n\ndata: [DONE]\n\n");
         t.decoder.push(bytes::Bytes::from(done));
         let mut out = Vec::new();
-        assert!(matches!(drain(&mut t, &mut out), Ok(Step::End)));
+        assert!(matches!(drain(&mut t, &mut out, &mut 0), Ok(Step::End)));
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("event: message-end\n"), "{text}");
         assert!(text.contains("\"finish_reason\":\"COMPLETE\""), "{text}");
+    }
+
+    /// A chunk hook with a bug: panics on the second text delta.
+    struct Buggy(u32);
+    impl ChunkHook for Buggy {
+        fn on_event(&mut self, event: &mut StreamEvent) -> ChunkVerdict {
+            if let StreamEvent::TextDelta { .. } = event {
+                self.0 += 1;
+                assert!(self.0 < 2, "a plugin bug");
+            }
+            ChunkVerdict::Pass
+        }
+    }
+
+    /// Translates `upstream` for `client` as the pump does when a hook panics mid-read: whatever
+    /// was whole, then the in-stream error.
+    fn run_with_buggy_hook(upstream: &str, client: Format) -> Vec<u8> {
+        let mut t = translation(Format::OpenAi, client, ChunkHooks::new(vec![Box::new(Buggy(0))]));
+        t.decoder.push(bytes::Bytes::from(upstream.to_string()));
+        let mut out = Vec::new();
+        let mut whole = 0;
+        let step = contained(&mut out, &mut whole, |out, whole| drain(&mut t, out, whole));
+        assert!(step.is_err(), "the hook's panic is caught");
+        write_error(&mut t, &internal_fault(), &mut out).expect("the encoder is sound");
+        out
+    }
+
+    #[test]
+    fn a_panicking_hook_ends_the_stream_with_the_clients_in_stream_error() {
+        use crate::canonical::stream::StreamCollector;
+        let second = OPENAI_UP
+            .replace("hello", " world")
+            .replace("\"role\":\"assistant\",", "");
+        let upstream = format!("{OPENAI_UP}{second}");
+        for client in Format::ALL {
+            let out = run_with_buggy_hook(&upstream, client);
+            // What the client reads decodes in its own format: the first delta, then the error.
+            let mut dec = formats::stream_decoder(client);
+            dec.push(bytes::Bytes::from(out.clone()));
+            let _ = dec.finish();
+            let mut got = StreamCollector::default();
+            while let Ok(Some(e)) = dec.next_event() {
+                got.push(&e);
+            }
+            let text = String::from_utf8_lossy(&out);
+            assert_eq!(
+                got.error,
+                Some((500, "internal error in the gateway".into())),
+                "{client:?}: {text}"
+            );
+            assert!(text.contains("hello") && !text.contains("world"), "{client:?}: {text}");
+        }
+    }
+
+    /// An encoder with a bug: writes half an event, then panics, on the second event it meets,
+    /// and panics in `error` too.
+    struct HalfWriter(u32);
+    impl StreamEncode for HalfWriter {
+        fn content_type(&self) -> &'static str {
+            "text/event-stream"
+        }
+        fn encode(&mut self, _event: &StreamEvent, out: &mut Vec<u8>) {
+            self.0 += 1;
+            out.extend_from_slice(b"data: {\"n\":");
+            assert!(self.0 < 2, "an encoder bug");
+            out.extend_from_slice(b"1}\n\n");
+        }
+        fn finish(&mut self, _out: &mut Vec<u8>) {}
+        fn error(&mut self, _status: u16, _message: &str, out: &mut Vec<u8>) {
+            out.extend_from_slice(b"data: {\"err");
+            panic!("still broken");
+        }
+    }
+
+    #[test]
+    fn a_panicking_encoder_leaves_only_whole_events() {
+        let mut t = translation(Format::OpenAi, Format::OpenAi, None);
+        t.encoder = Box::new(HalfWriter(0));
+        t.decoder.push(bytes::Bytes::from_static(OPENAI_UP.as_bytes()));
+        let mut out = b"data: {\"earlier\":1}\n\n".to_vec();
+        let mut whole = out.len();
+        let step = contained(&mut out, &mut whole, |out, whole| drain(&mut t, out, whole));
+        assert!(step.is_err());
+        assert_eq!(out, b"data: {\"earlier\":1}\n\ndata: {\"n\":1}\n\n");
+        assert!(write_error(&mut t, &internal_fault(), &mut out).is_err());
+        assert_eq!(
+            out, b"data: {\"earlier\":1}\n\ndata: {\"n\":1}\n\n",
+            "the half error is dropped"
+        );
     }
 
     const STREAM: &[u8] = b"data: {\"a\":1}\n\ndata: [DONE]\n\nextra";
