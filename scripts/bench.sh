@@ -309,6 +309,10 @@ listen = "127.0.0.1:$SLUICE_PORT"
 workers = $BENCH_SLUICE_WORKERS
 max_body_bytes = 1048576
 
+[upstream]
+# Spare connections: a new stream finds one ready instead of connecting (README, Upstream pool).
+pool_spare = ${BENCH_POOL_SPARE:-2}
+
 [routing]
 default_provider = "openai"
 

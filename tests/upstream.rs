@@ -387,6 +387,71 @@ fn request_to_upstream_is_faithful_and_filtered() {
     let _ = h.join();
 }
 
+/// With `pool_spare`, a new stream finds a connection ready even while every other one is busy,
+/// and spares follow demand: none are opened again after they expire unused.
+#[test]
+fn spare_connections_are_ready_before_they_are_needed() {
+    let mock = start_mock(&["--chunks", "50", "--chunk-delay-ms", "100"]);
+    let sluice = start_sluice(
+        &Cfg {
+            upstream: Some(mock.addr),
+            upstream_extra: "pool_spare = 2\npool_idle_timeout_ms = 1500",
+            ..Cfg::default()
+        }
+        .render(),
+    );
+    let mut probe = StatsProbe::new(mock.addr);
+    let gauges_become = |want: (f64, f64, f64)| {
+        let got = poll(Duration::from_secs(2), || {
+            let g = pool_gauges(sluice.addr);
+            (g == want).then_some(g)
+        });
+        assert_eq!(got, Some(want), "(idle, busy, streams): {:?}", pool_gauges(sluice.addr));
+    };
+    // Nothing is opened before an origin is used.
+    assert_eq!(probe.read().accepted, 0);
+
+    // The first request connects by itself and opens two spares beside it.
+    assert_eq!(roundtrip(sluice.addr, &chat("openai/gpt-4o-mini", "one")).status, 200);
+    gauges_become((3.0, 0.0, 0.0));
+    assert_eq!(probe.read().accepted, 3);
+
+    // Three long streams take the three idle connections; two new spares stand ready beside them.
+    let mut clients = Vec::new();
+    for i in 0..3 {
+        let mut c = Client::connect(sluice.addr);
+        c.send(&chat_stream("openai/gpt-4o-mini", &format!("long {i}")));
+        assert_eq!(c.read_head().status, 200);
+        assert!(c.read_chunk().is_some(), "a first event");
+        clients.push(c);
+    }
+    gauges_become((2.0, 3.0, 3.0));
+    let s = probe.read();
+    assert_eq!((s.accepted, s.open), (5, 5), "3 busy + 2 spares: {s:?}");
+
+    // A fourth stream takes a spare: it makes no connection of its own.
+    let mut c = Client::connect(sluice.addr);
+    c.send(&chat_stream("openai/gpt-4o-mini", "fourth"));
+    assert_eq!(c.read_head().status, 200);
+    assert!(c.read_chunk().is_some());
+    clients.push(c);
+    gauges_become((2.0, 4.0, 4.0));
+    assert_eq!(
+        probe.read().accepted,
+        6,
+        "one more spare, opened after the stream took one"
+    );
+
+    // The clients leave (their upstream connections close); the idle spares expire unused and
+    // are not replaced.
+    drop(clients);
+    gauges_become((2.0, 0.0, 0.0));
+    let expired = poll(Duration::from_secs(5), || (probe.read().open == 0).then_some(()));
+    assert!(expired.is_some(), "spares still open: {:?}", probe.read());
+    assert_eq!(pool_gauges(sluice.addr), (0.0, 0.0, 0.0));
+    assert_eq!(probe.read().accepted, 6, "no spare reopened without demand");
+}
+
 #[test]
 fn dead_pooled_connection_is_replaced_transparently() {
     let mock = start_mock(&[]);

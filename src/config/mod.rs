@@ -206,6 +206,8 @@ pub struct ServerSettings {
 pub struct PoolSettings {
     pub max_idle: usize,
     pub idle_timeout: Duration,
+    /// Idle connections kept ready per origin once it is used (see `Pool::wants_spare`).
+    pub spare: usize,
     pub dns_refresh: Duration,
 }
 
@@ -379,6 +381,12 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
     if raw.upstream.pool_idle_timeout_ms == 0 {
         errs.push("upstream.pool_idle_timeout_ms", "must be greater than 0");
     }
+    if raw.upstream.pool_spare > raw.upstream.pool_max_idle {
+        errs.push(
+            "upstream.pool_spare",
+            "must not exceed upstream.pool_max_idle (spares are idle connections)",
+        );
+    }
     let workers = if s.workers == 0 {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     } else {
@@ -402,6 +410,7 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
     let pool = PoolSettings {
         max_idle: up.pool_max_idle,
         idle_timeout: Duration::from_millis(up.pool_idle_timeout_ms.max(1)),
+        spare: up.pool_spare,
         dns_refresh: Duration::from_millis(up.dns_refresh_ms.max(1000)),
     };
 
@@ -854,6 +863,17 @@ keys = ["env.SLUICE_TEST_SURELY_UNSET"]
         assert!(keys.contains(&"providers[1].base_url"), "{errs:?}");
         assert!(keys.contains(&"providers[1].keys[0]"), "{errs:?}");
         assert!(errs.iter().all(|e| e.file == "bad.toml"));
+    }
+
+    #[test]
+    fn spares_are_off_by_default_and_bounded_by_max_idle() {
+        assert_eq!(compile_str(GOOD, "t.toml").unwrap().pool.spare, 0);
+        let with = |extra: &str| GOOD.replacen("[routing]", &format!("[upstream]\n{extra}\n\n[routing]"), 1);
+        let s = compile_str(&with("pool_spare = 2"), "t.toml").unwrap();
+        assert_eq!(s.pool.spare, 2);
+        let errs = compile_str(&with("pool_spare = 5\npool_max_idle = 4"), "t.toml").unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].key, "upstream.pool_spare");
     }
 
     #[test]

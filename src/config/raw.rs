@@ -73,6 +73,8 @@ pub struct RawUpstream {
     pub total_timeout_ms: u64,
     pub pool_max_idle: usize,
     pub pool_idle_timeout_ms: u64,
+    /// Connections opened ahead of demand per upstream origin, per worker (0: none).
+    pub pool_spare: usize,
     /// How often DNS names of upstreams are resolved again (off the workers).
     pub dns_refresh_ms: u64,
 }
@@ -85,6 +87,7 @@ impl Default for RawUpstream {
             total_timeout_ms: 600_000,
             pool_max_idle: 64,
             pool_idle_timeout_ms: 30_000,
+            pool_spare: 0,
             dns_refresh_ms: 30_000,
         }
     }

@@ -53,6 +53,7 @@ impl Worker {
     pub fn new(shared: SharedSnapshot, metrics: Rc<WorkerMetrics>) -> Worker {
         let snap = shared.load_full();
         let pool = Rc::new(Pool::new(snap.pool.max_idle, snap.pool.idle_timeout, metrics.clone()));
+        pool.spare.set(snap.pool.spare);
         Worker {
             snapshot: RefCell::new(Cache::new(shared)),
             pool,
@@ -67,6 +68,7 @@ impl Worker {
         let snap = cache.load();
         self.pool.max_idle.set(snap.pool.max_idle);
         self.pool.idle_timeout.set(snap.pool.idle_timeout);
+        self.pool.spare.set(snap.pool.spare);
         snap.clone()
     }
 

@@ -296,6 +296,7 @@ pub async fn send(
             c
         }
     };
+    open_spares(pool, origin, timeouts);
     loop {
         match exchange(&mut conn, &head, req, timeouts, deadline, started).await {
             Ok((status, head, headers, framing, keep_alive)) => {
@@ -476,6 +477,19 @@ fn build_head(origin: &Origin, req: &OutRequest<'_>) -> Vec<u8> {
     }
     h.extend_from_slice(b"\r\n");
     h
+}
+
+/// Opens, in the background, the spares the pool wants for `origin` after a request took one of
+/// its connections (see `Pool`). Each spare is its own task on this worker, so it overlaps the
+/// request instead of delaying it.
+fn open_spares(pool: &Rc<Pool>, origin: &Origin, timeouts: &Timeouts) {
+    while pool.wants_spare(&origin.pool_key) {
+        let (pool, origin, timeouts) = (pool.clone(), origin.clone(), *timeouts);
+        monoio::spawn(async move {
+            let conn = connect(&origin, &timeouts).await.ok();
+            pool.spare_opened(&origin.pool_key, conn);
+        });
+    }
 }
 
 async fn connect(origin: &Origin, timeouts: &Timeouts) -> Result<UpstreamConn, UpstreamError> {

@@ -3,6 +3,12 @@
 //! Owned by one worker (`RefCell`, no locks). Connections are reused newest-first (the warmest);
 //! ones idle longer than the idle timeout are dropped on checkout, and at most `max_idle` are kept
 //! per origin.
+//!
+//! Spares (`spare` > 0): each request to an origin tops its idle connections up to `spare` with
+//! connections opened in the background, so the next new stream finds one ready instead of paying
+//! a connect (and with TLS a handshake) before its first byte. Spares follow demand: they are
+//! opened only when a request takes a connection, never to replace ones that expired unused, so an
+//! origin nobody calls holds none after the idle timeout.
 
 use super::conn::UpstreamConn;
 use crate::metrics::WorkerMetrics;
@@ -12,10 +18,19 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// One origin's idle connections and the spares being opened for it.
+#[derive(Default)]
+struct OriginIdle {
+    conns: Vec<UpstreamConn>,
+    opening: usize,
+}
+
 pub struct Pool {
-    idle: RefCell<HashMap<Arc<str>, Vec<UpstreamConn>>>,
+    idle: RefCell<HashMap<Arc<str>, OriginIdle>>,
     pub max_idle: Cell<usize>,
     pub idle_timeout: Cell<Duration>,
+    /// Idle connections to keep ready per origin once it is used (0: none).
+    pub spare: Cell<usize>,
     metrics: Rc<WorkerMetrics>,
 }
 
@@ -25,6 +40,7 @@ impl Pool {
             idle: RefCell::new(HashMap::new()),
             max_idle: Cell::new(max_idle),
             idle_timeout: Cell::new(idle_timeout),
+            spare: Cell::new(0),
             metrics,
         }
     }
@@ -32,7 +48,7 @@ impl Pool {
     /// Takes the most recently used idle connection for this origin, if a fresh one exists.
     pub fn checkout(&self, key: &Arc<str>) -> Option<UpstreamConn> {
         let mut idle = self.idle.borrow_mut();
-        let list = idle.get_mut(key)?;
+        let list = &mut idle.get_mut(key)?.conns;
         let timeout = self.idle_timeout.get();
         while let Some(mut c) = list.pop() {
             self.metrics.pool_idle_add(-1);
@@ -56,15 +72,20 @@ impl Pool {
     }
 
     /// Returns a connection whose response was read completely.
-    pub fn checkin(&self, mut conn: UpstreamConn) {
+    pub fn checkin(&self, conn: UpstreamConn) {
         self.metrics.pool_busy_add(-1);
         if !conn.rbuf.is_empty() {
             // Bytes after a complete response: the peer is confused; do not reuse.
             return;
         }
+        self.keep(conn);
+    }
+
+    /// Files an unused connection as the newest idle one of its origin.
+    fn keep(&self, mut conn: UpstreamConn) {
         conn.idle_since = Instant::now();
         let mut idle = self.idle.borrow_mut();
-        let list = idle.entry(conn.pool_key.clone()).or_default();
+        let list = &mut idle.entry(conn.pool_key.clone()).or_default().conns;
         if list.len() >= self.max_idle.get() {
             // Drop the oldest to make room: the newest is the most likely to still be alive.
             if !list.is_empty() {
@@ -79,19 +100,50 @@ impl Pool {
         self.metrics.pool_idle_add(1);
     }
 
+    /// Whether another spare should be opened for this origin now; if so it is counted as being
+    /// opened, and the caller must report the attempt through `spare_opened`. One cell read
+    /// when spares are off.
+    pub fn wants_spare(&self, key: &Arc<str>) -> bool {
+        let spare = self.spare.get();
+        if spare == 0 {
+            return false;
+        }
+        let mut idle = self.idle.borrow_mut();
+        let origin = match idle.get_mut(key) {
+            Some(o) => o,
+            None => idle.entry(key.clone()).or_default(),
+        };
+        if origin.conns.len() + origin.opening >= spare.min(self.max_idle.get()) {
+            return false;
+        }
+        origin.opening += 1;
+        true
+    }
+
+    /// A spare's connect ended: the connection joins the idle ones (`None`: it failed, and the
+    /// next request connects by itself as usual).
+    pub fn spare_opened(&self, key: &Arc<str>, conn: Option<UpstreamConn>) {
+        if let Some(o) = self.idle.borrow_mut().get_mut(key) {
+            o.opening = o.opening.saturating_sub(1);
+        }
+        if let Some(c) = conn {
+            self.keep(c);
+        }
+    }
+
     /// Drops connections that sat idle too long (called periodically by the worker).
     pub fn sweep(&self) {
         let timeout = self.idle_timeout.get();
         let mut idle = self.idle.borrow_mut();
-        for list in idle.values_mut() {
-            let before = list.len();
-            list.retain(|c| c.idle_since.elapsed() < timeout);
-            self.metrics.pool_idle_add(list.len() as i64 - before as i64);
+        for o in idle.values_mut() {
+            let before = o.conns.len();
+            o.conns.retain(|c| c.idle_since.elapsed() < timeout);
+            self.metrics.pool_idle_add(o.conns.len() as i64 - before as i64);
         }
-        idle.retain(|_, l| !l.is_empty());
+        idle.retain(|_, o| !o.conns.is_empty() || o.opening > 0);
     }
 
     pub fn idle_count(&self, key: &str) -> usize {
-        self.idle.borrow().get(key).map_or(0, Vec::len)
+        self.idle.borrow().get(key).map_or(0, |o| o.conns.len())
     }
 }

@@ -245,6 +245,8 @@ pub struct Cfg<'a> {
     pub openai_models: &'a [&'a str],
     /// Extra lines for the mock provider (e.g. `mock_chunks = 3`).
     pub mock_extra: &'a str,
+    /// Lines for an `[upstream]` section (none when empty).
+    pub upstream_extra: &'a str,
 }
 
 impl Default for Cfg<'_> {
@@ -256,6 +258,7 @@ impl Default for Cfg<'_> {
             mock_models: &["mock-model"],
             openai_models: &["gpt-4o-mini"],
             mock_extra: "",
+            upstream_extra: "",
         }
     }
 }
@@ -276,6 +279,9 @@ impl Cfg<'_> {
             toml_list(self.mock_models),
             self.mock_extra,
         );
+        if !self.upstream_extra.is_empty() {
+            s.push_str(&format!("\n[upstream]\n{}\n", self.upstream_extra));
+        }
         if let Some(up) = self.upstream {
             s.push_str(&format!(
                 "\n[[providers]]\nname = \"openai\"\nkind = \"openai\"\nbase_url = \"http://{up}\"\nkeys = [\"sk-test\"]\nmodels = {}\n",
