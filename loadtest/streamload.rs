@@ -495,16 +495,18 @@ fn main() -> ExitCode {
     };
     let (gw_ev_p50, gw_ev_p99) = (us(pct(&mut gw_ev, 0.50)), us(pct(&mut gw_ev, 0.99)));
     let (gw_ttfb_p50, gw_ttfb_p99) = (us(pct(&mut gw_ttfb, 0.50)), us(pct(&mut gw_ttfb, 0.99)));
+    let (mut gw_req, mut gw_first) = (tapped.probe_request_ns, tapped.probe_first_ns);
+    let (gw_req_p50, gw_first_p50) = (us(pct(&mut gw_req, 0.50)), us(pct(&mut gw_first, 0.50)));
     if tapped.packets > 0 {
         println!(
-            "tap: {} packets; gateway time per event ({} matched, {} ambiguous stamps left out): p50 {:.1} us, p99 {:.1} us, mean {:.1} us; per probe stream ({}): p50 {:.1} us, p99 {:.1} us",
-            tapped.packets, gw_ev.len(), tapped.ambiguous, gw_ev_p50, gw_ev_p99, gw_ev_mean, gw_ttfb.len(), gw_ttfb_p50, gw_ttfb_p99
+            "tap: {} packets; gateway time per event ({} matched, {} ambiguous stamps left out): p50 {:.1} us, p99 {:.1} us, mean {:.1} us; per probe stream ({}): p50 {:.1} us, p99 {:.1} us (p50 of its parts: request {:.1} us, first event {:.1} us)",
+            tapped.packets, gw_ev.len(), tapped.ambiguous, gw_ev_p50, gw_ev_p99, gw_ev_mean, gw_ttfb.len(), gw_ttfb_p50, gw_ttfb_p99, gw_req_p50, gw_first_p50
         );
     }
     println!(
-        "RESULT streams={} complete={} stalled={} errors={} ttfb_p50_us={} ttfb_p99_us={} event_p50_us={} event_p99_us={} event_mean_us={:.1} stamped={} rss_per_stream_kib={:.2} cpu_per_event_us={:.2} user_cpu_per_event_us={:.2} gw_events={} gw_event_p50_us={:.1} gw_event_p99_us={:.1} gw_event_mean_us={:.1} gw_probes={} gw_ttfb_p50_us={:.1} gw_ttfb_p99_us={:.1}",
+        "RESULT streams={} complete={} stalled={} errors={} ttfb_p50_us={} ttfb_p99_us={} event_p50_us={} event_p99_us={} event_mean_us={:.1} stamped={} rss_per_stream_kib={:.2} cpu_per_event_us={:.2} user_cpu_per_event_us={:.2} gw_events={} gw_event_p50_us={:.1} gw_event_p99_us={:.1} gw_event_mean_us={:.1} gw_probes={} gw_ttfb_p50_us={:.1} gw_ttfb_p99_us={:.1} gw_ttfb_request_p50_us={:.1} gw_ttfb_first_p50_us={:.1}",
         args.streams, st.complete, st.stalled, st.errors, ttfb_p50, ttfb_p99, ev_p50, ev_p99, ev_mean, stamped, per_stream_kib, cpu_per_event, user_per_event,
-        gw_ev.len(), gw_ev_p50, gw_ev_p99, gw_ev_mean, gw_ttfb.len(), gw_ttfb_p50, gw_ttfb_p99
+        gw_ev.len(), gw_ev_p50, gw_ev_p99, gw_ev_mean, gw_ttfb.len(), gw_ttfb_p50, gw_ttfb_p99, gw_req_p50, gw_first_p50
     );
     if st.stalled > 0 || st.errors > 0 {
         return ExitCode::from(1);

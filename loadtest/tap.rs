@@ -30,6 +30,10 @@ pub struct TapResult {
     pub event_ns: Vec<u64>,
     /// Gateway time of each probe's request and first event.
     pub probe_ns: Vec<u64>,
+    /// The two parts of `probe_ns`, in the same order: the request (client's request in ->
+    /// request upstream, which includes any connect) and the first event (in -> out).
+    pub probe_request_ns: Vec<u64>,
+    pub probe_first_ns: Vec<u64>,
     /// Packets seen.
     pub packets: u64,
     /// Stamps seen going in more than once (left out).
@@ -269,8 +273,10 @@ fn run(fd: i32, gw: u16, up: u16, stop: &AtomicBool, probing: &AtomicU64) -> Tap
     unsafe { libc::close(fd) };
     for pr in &probes {
         if let (Some(_), Some(a), Some(b)) = (pr.gateway_port, pr.first_in, pr.first_out) {
-            res.probe_ns
-                .push(pr.request_out.saturating_sub(pr.request_in) + b.saturating_sub(a));
+            let (request, first) = (pr.request_out.saturating_sub(pr.request_in), b.saturating_sub(a));
+            res.probe_ns.push(request + first);
+            res.probe_request_ns.push(request);
+            res.probe_first_ns.push(first);
         }
     }
     res
