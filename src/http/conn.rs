@@ -137,6 +137,18 @@ impl Conn {
     /// Starts a streamed response. HTTP/1.1 clients get chunked framing; HTTP/1.0 clients get a
     /// close-delimited body.
     pub async fn start_stream(&mut self, status: u16, headers: &[Header<'_>], http10: bool) -> io::Result<()> {
+        self.start_stream_with(status, headers, http10, b"").await
+    }
+
+    /// `start_stream` with the body's first piece in the same write: one packet and one wake-up
+    /// of the client instead of two, for a stream whose head waits for its first event anyway.
+    pub async fn start_stream_with(
+        &mut self,
+        status: u16,
+        headers: &[Header<'_>],
+        http10: bool,
+        first: &[u8],
+    ) -> io::Result<()> {
         self.chunked = !http10;
         if http10 {
             self.close_after = true;
@@ -147,6 +159,7 @@ impl Conn {
         }
         self.head(status, headers, None, keep_alive);
         self.response_started = true;
+        self.push_chunk(first);
         let w = std::mem::take(&mut self.wbuf);
         let (res, w) = write_all(&mut self.io, w).await;
         self.wbuf = w;
@@ -158,8 +171,21 @@ impl Conn {
         if data.is_empty() {
             return Ok(());
         }
+        self.wbuf.clear();
+        self.push_chunk(data);
+        let w = std::mem::take(&mut self.wbuf);
+        let (res, w) = write_all(&mut self.io, w).await;
+        self.wbuf = w;
+        res
+    }
+
+    /// Appends `data` to the write buffer as one chunk of the body (nothing for empty data, which
+    /// would be the end marker).
+    fn push_chunk(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
         let w = &mut self.wbuf;
-        w.clear();
         if self.chunked {
             push_hex(w, data.len());
             w.extend_from_slice(b"\r\n");
@@ -168,10 +194,6 @@ impl Conn {
         } else {
             w.extend_from_slice(data);
         }
-        let w = std::mem::take(&mut self.wbuf);
-        let (res, w) = write_all(&mut self.io, w).await;
-        self.wbuf = w;
-        res
     }
 
     /// Writes pieces that arrived together as one chunk, in one write (each byte is copied once,
@@ -268,6 +290,64 @@ pub fn reason(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a client reads from a connection after `f` wrote to it and the connection closed.
+    fn written(f: impl AsyncFnOnce(&mut Conn) + 'static) -> String {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = std::thread::spawn(move || {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+            let mut out = Vec::new();
+            let _ = s.read_to_end(&mut out);
+            String::from_utf8_lossy(&out).into_owned()
+        });
+        let mut rt = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new().build().unwrap();
+        rt.block_on(async move {
+            let listener = monoio::net::TcpListener::from_std(listener).unwrap();
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut conn = Conn::new(stream, Limits::default(), Rc::new(Cell::new(false)));
+            f(&mut conn).await;
+            let _ = monoio::io::AsyncWriteRent::shutdown(&mut conn.io).await;
+        });
+        client.join().unwrap()
+    }
+
+    #[test]
+    fn a_stream_can_start_with_its_first_chunk() {
+        let ct: &[u8] = b"text/event-stream";
+        let got = written(async move |c: &mut Conn| {
+            c.start_stream_with(200, &[("content-type", ct)], false, b"data: 1\n\n")
+                .await
+                .unwrap();
+            c.send_chunk(b"data: 2\n\n").await.unwrap();
+            c.end_stream().await.unwrap();
+        });
+        assert_eq!(
+            got,
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n\
+             9\r\ndata: 1\n\n\r\n9\r\ndata: 2\n\n\r\n0\r\n\r\n"
+        );
+        // HTTP/1.0: no chunk framing, and the connection closes at the end.
+        let got = written(async move |c: &mut Conn| {
+            c.start_stream_with(200, &[("content-type", ct)], true, b"data: 1\n\n")
+                .await
+                .unwrap();
+            c.end_stream().await.unwrap();
+        });
+        assert_eq!(
+            got,
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\ndata: 1\n\n"
+        );
+        // Nothing for a first piece: the head alone, as `start_stream` writes it.
+        let got = written(async move |c: &mut Conn| {
+            c.start_stream_with(200, &[("content-type", ct)], false, b"")
+                .await
+                .unwrap();
+        });
+        assert!(got.ends_with("chunked\r\n\r\n"), "{got:?}");
+    }
 
     #[test]
     fn hex_chunk_sizes() {

@@ -239,13 +239,15 @@ pub async fn pump_translated(
             }
         };
         if !out.is_empty() {
-            if !conn.response_started {
+            if conn.response_started {
+                conn.send_chunk(&out).await.map_err(io_err)?;
+            } else {
+                // The head went nowhere until now: it leaves with the first events, in one write.
                 let ct = t.encoder.content_type();
-                conn.start_stream(200, &[("content-type", ct.as_bytes())], http10)
+                conn.start_stream_with(200, &[("content-type", ct.as_bytes())], http10, &out)
                     .await
                     .map_err(io_err)?;
             }
-            conn.send_chunk(&out).await.map_err(io_err)?;
             out.clear();
             last_write = Instant::now();
         }
