@@ -288,11 +288,11 @@ pub fn reason(status: u16) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// What a client reads from a connection after `f` wrote to it and the connection closed.
-    fn written(f: impl AsyncFnOnce(&mut Conn) + 'static) -> String {
+    pub(crate) fn written(f: impl AsyncFnOnce(&mut Conn) + 'static) -> String {
         use std::io::Read;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
@@ -303,12 +303,17 @@ mod tests {
             let _ = s.read_to_end(&mut out);
             String::from_utf8_lossy(&out).into_owned()
         });
-        let mut rt = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new().build().unwrap();
+        let mut rt = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let listener = monoio::net::TcpListener::from_std(listener).unwrap();
             let (stream, _) = listener.accept().await.unwrap();
             let mut conn = Conn::new(stream, Limits::default(), Rc::new(Cell::new(false)));
             f(&mut conn).await;
+            // As `serve_conn` ends a connection (a drop alone leaves the close to a ring that
+            // this test stops at once).
             let _ = monoio::io::AsyncWriteRent::shutdown(&mut conn.io).await;
         });
         client.join().unwrap()

@@ -415,7 +415,6 @@ fn models_body(snap: &Snapshot) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
 
     /// What `Worker::on_panic` writes for a request to `target` (`started`: a response was
     /// already under way), as the raw bytes a client reads before the close.
@@ -425,31 +424,11 @@ mod tests {
             Arc::new(arc_swap::ArcSwap::from_pointee(snap)),
             WorkerMetrics::register(),
         );
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let client = std::thread::spawn(move || {
-            let mut s = std::net::TcpStream::connect(addr).unwrap();
-            s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
-            let mut out = Vec::new();
-            let _ = s.read_to_end(&mut out);
-            String::from_utf8_lossy(&out).into_owned()
-        });
-        let mut rt = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-            .enable_timer()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = monoio::net::TcpListener::from_std(listener).unwrap();
-            let (stream, _) = listener.accept().await.unwrap();
-            let mut conn = Conn::new(stream, Limits::default(), Rc::new(Cell::new(false)));
+        crate::http::conn::tests::written(async move |conn: &mut Conn| {
             conn.response_started = started;
             conn.close_after = true;
-            worker.on_panic(target, &mut conn).await;
-            // As `serve_conn` ends a connection (a drop alone leaves the close to a ring that
-            // this test stops at once).
-            let _ = monoio::io::AsyncWriteRent::shutdown(&mut conn.io).await;
-        });
-        client.join().unwrap()
+            worker.on_panic(target, conn).await;
+        })
     }
 
     fn body(answer: &str) -> sonic_rs::Value {
