@@ -114,22 +114,13 @@ impl Conn {
         self.head(status, headers, Some(body.len()), keep_alive);
         self.response_started = true;
         if self.head_request {
-            let w = std::mem::take(&mut self.wbuf);
-            let (res, w) = write_all(&mut self.io, w).await;
-            self.wbuf = w;
-            return res;
+            return self.flush().await;
         }
         if body.len() <= INLINE_BODY {
             self.wbuf.extend_from_slice(&body);
-            let w = std::mem::take(&mut self.wbuf);
-            let (res, w) = write_all(&mut self.io, w).await;
-            self.wbuf = w;
-            res
+            self.flush().await
         } else {
-            let w = std::mem::take(&mut self.wbuf);
-            let (res, w) = write_all(&mut self.io, w).await;
-            self.wbuf = w;
-            res?;
+            self.flush().await?;
             write_all(&mut self.io, body).await.0
         }
     }
@@ -137,17 +128,19 @@ impl Conn {
     /// Starts a streamed response. HTTP/1.1 clients get chunked framing; HTTP/1.0 clients get a
     /// close-delimited body.
     pub async fn start_stream(&mut self, status: u16, headers: &[Header<'_>], http10: bool) -> io::Result<()> {
-        self.start_stream_with(status, headers, http10, b"").await
+        self.start_stream_with(status, headers, http10, b"", false).await
     }
 
     /// `start_stream` with the body's first piece in the same write: one packet and one wake-up
     /// of the client instead of two, for a stream whose head waits for its first event anyway.
+    /// `end`: that piece is also the last, and the body's end goes in the same write.
     pub async fn start_stream_with(
         &mut self,
         status: u16,
         headers: &[Header<'_>],
         http10: bool,
         first: &[u8],
+        end: bool,
     ) -> io::Result<()> {
         self.chunked = !http10;
         if http10 {
@@ -160,10 +153,10 @@ impl Conn {
         self.head(status, headers, None, keep_alive);
         self.response_started = true;
         self.push_chunk(first);
-        let w = std::mem::take(&mut self.wbuf);
-        let (res, w) = write_all(&mut self.io, w).await;
-        self.wbuf = w;
-        res
+        if end {
+            self.push_end();
+        }
+        self.flush().await
     }
 
     /// Writes one piece of a streamed body at once (no coalescing: every event is flushed).
@@ -173,10 +166,16 @@ impl Conn {
         }
         self.wbuf.clear();
         self.push_chunk(data);
-        let w = std::mem::take(&mut self.wbuf);
-        let (res, w) = write_all(&mut self.io, w).await;
-        self.wbuf = w;
-        res
+        self.flush().await
+    }
+
+    /// Writes the last piece of a streamed body and the body's end in one write (one packet,
+    /// one wake-up of the client, instead of `send_chunk` then `end_stream`).
+    pub async fn send_last_chunk(&mut self, data: &[u8]) -> io::Result<()> {
+        self.wbuf.clear();
+        self.push_chunk(data);
+        self.push_end();
+        self.flush().await
     }
 
     /// Appends `data` to the write buffer as one chunk of the body (nothing for empty data, which
@@ -196,24 +195,45 @@ impl Conn {
         }
     }
 
+    /// The body's end marker (chunked framing only: a close-delimited body ends with the close).
+    fn push_end(&mut self) {
+        if self.chunked {
+            self.wbuf.extend_from_slice(b"0\r\n\r\n");
+        }
+    }
+
     /// Writes pieces that arrived together as one chunk, in one write (each byte is copied once,
-    /// into the write buffer, exactly as `send_chunk` does).
-    pub async fn send_chunk_parts(&mut self, parts: &[bytes::Bytes]) -> io::Result<()> {
+    /// into the write buffer, exactly as `send_chunk` does). `last`: the body's end goes in the
+    /// same write.
+    pub async fn send_chunk_parts(&mut self, parts: &[bytes::Bytes], last: bool) -> io::Result<()> {
         let total: usize = parts.iter().map(|p| p.len()).sum();
-        if total == 0 {
+        if total == 0 && !last {
             return Ok(());
         }
         let w = &mut self.wbuf;
         w.clear();
-        if self.chunked {
-            push_hex(w, total);
-            w.extend_from_slice(b"\r\n");
+        if total > 0 {
+            if self.chunked {
+                push_hex(w, total);
+                w.extend_from_slice(b"\r\n");
+            }
+            for p in parts {
+                w.extend_from_slice(p);
+            }
+            if self.chunked {
+                w.extend_from_slice(b"\r\n");
+            }
         }
-        for p in parts {
-            w.extend_from_slice(p);
+        if last {
+            self.push_end();
         }
-        if self.chunked {
-            w.extend_from_slice(b"\r\n");
+        self.flush().await
+    }
+
+    /// Writes the write buffer out, if it holds anything.
+    async fn flush(&mut self) -> io::Result<()> {
+        if self.wbuf.is_empty() {
+            return Ok(());
         }
         let w = std::mem::take(&mut self.wbuf);
         let (res, w) = write_all(&mut self.io, w).await;
@@ -322,24 +342,22 @@ pub(crate) mod tests {
     #[test]
     fn a_stream_can_start_with_its_first_chunk() {
         let ct: &[u8] = b"text/event-stream";
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
         let got = written(async move |c: &mut Conn| {
-            c.start_stream_with(200, &[("content-type", ct)], false, b"data: 1\n\n")
+            let first = b"data: 1\n\n";
+            c.start_stream_with(200, &[("content-type", ct)], false, first, false)
                 .await
                 .unwrap();
             c.send_chunk(b"data: 2\n\n").await.unwrap();
-            c.end_stream().await.unwrap();
+            c.send_last_chunk(b"data: 3\n\n").await.unwrap();
         });
-        assert_eq!(
-            got,
-            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n\
-             9\r\ndata: 1\n\n\r\n9\r\ndata: 2\n\n\r\n0\r\n\r\n"
-        );
+        let body = "9\r\ndata: 1\n\n\r\n9\r\ndata: 2\n\n\r\n9\r\ndata: 3\n\n\r\n0\r\n\r\n";
+        assert_eq!(got, format!("{head}{body}"));
         // HTTP/1.0: no chunk framing, and the connection closes at the end.
         let got = written(async move |c: &mut Conn| {
-            c.start_stream_with(200, &[("content-type", ct)], true, b"data: 1\n\n")
+            c.start_stream_with(200, &[("content-type", ct)], true, b"data: 1\n\n", true)
                 .await
                 .unwrap();
-            c.end_stream().await.unwrap();
         });
         assert_eq!(
             got,
@@ -347,11 +365,24 @@ pub(crate) mod tests {
         );
         // Nothing for a first piece: the head alone, as `start_stream` writes it.
         let got = written(async move |c: &mut Conn| {
-            c.start_stream_with(200, &[("content-type", ct)], false, b"")
+            c.start_stream_with(200, &[("content-type", ct)], false, b"", false)
                 .await
                 .unwrap();
         });
-        assert!(got.ends_with("chunked\r\n\r\n"), "{got:?}");
+        assert_eq!(got, head);
+        // A whole stream in one write; parts that end a body.
+        let got = written(async move |c: &mut Conn| {
+            c.start_stream_with(200, &[("content-type", ct)], false, b"data: 1\n\n", true)
+                .await
+                .unwrap();
+        });
+        assert_eq!(got, format!("{head}9\r\ndata: 1\n\n\r\n0\r\n\r\n"));
+        let got = written(async move |c: &mut Conn| {
+            c.start_stream(200, &[("content-type", ct)], false).await.unwrap();
+            let parts = [Bytes::from_static(b"data: "), Bytes::from_static(b"[DONE]\n\n")];
+            c.send_chunk_parts(&parts, true).await.unwrap();
+        });
+        assert_eq!(got, format!("{head}e\r\ndata: [DONE]\n\n\r\n0\r\n\r\n"));
     }
 
     #[test]

@@ -79,9 +79,9 @@ pub async fn pump_passthrough(
                     parts.truncate(i + 1);
                     parts[i].truncate(end);
                 }
-                conn.send_chunk_parts(&parts).await.map_err(io_err)?;
+                // At `[DONE]` the body's end goes in the same write.
+                conn.send_chunk_parts(&parts, cut.is_some()).await.map_err(io_err)?;
                 if cut.is_some() {
-                    conn.end_stream().await.map_err(io_err)?;
                     // Let the upstream's terminating chunk arrive so the connection is reusable.
                     if !matches!(monoio::time::timeout(DRAIN_AFTER_DONE, body.next()).await, Ok(Ok(None))) {
                         body.abort();
@@ -238,28 +238,26 @@ pub async fn pump_translated(
                 Step::End
             }
         };
-        if !out.is_empty() {
-            if conn.response_started {
-                conn.send_chunk(&out).await.map_err(io_err)?;
-            } else {
-                // The head went nowhere until now: it leaves with the first events, in one write.
+        let end = matches!(step, Step::End);
+        if !out.is_empty() || (end && !conn.response_started) {
+            // Every event goes out as soon as it is encoded. The head waited for the first ones
+            // and leaves with them; the body's end leaves with the last ones: one write each.
+            if !conn.response_started {
                 let ct = t.encoder.content_type();
-                conn.start_stream_with(200, &[("content-type", ct.as_bytes())], http10, &out)
+                conn.start_stream_with(200, &[("content-type", ct.as_bytes())], http10, &out, end)
                     .await
                     .map_err(io_err)?;
+            } else if end {
+                conn.send_last_chunk(&out).await.map_err(io_err)?;
+            } else {
+                conn.send_chunk(&out).await.map_err(io_err)?;
             }
             out.clear();
             last_write = Instant::now();
-        }
-        if let Step::End = step {
-            if !conn.response_started {
-                // Nothing at all was produced (an empty upstream stream): still answer.
-                let ct = t.encoder.content_type();
-                conn.start_stream(200, &[("content-type", ct.as_bytes())], http10)
-                    .await
-                    .map_err(io_err)?;
-            }
+        } else if end {
             conn.end_stream().await.map_err(io_err)?;
+        }
+        if end {
             // Let the upstream's terminating chunk arrive so the connection is reusable.
             if !matches!(monoio::time::timeout(DRAIN_AFTER_DONE, body.next()).await, Ok(Ok(None))) {
                 body.abort();
