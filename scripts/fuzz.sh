@@ -2,6 +2,7 @@
 # Coverage-guided fuzzing of the stream decoders and the translators with cargo-fuzz (libFuzzer).
 #
 #   scripts/fuzz.sh [seconds-per-target]     (default 60)
+#   scripts/fuzz.sh --minimize               (cargo fuzz cmin on every corpus)
 #
 # Targets (fuzz/fuzz_targets, code in src/fuzz.rs): sse_decoder, eventstream_decoder,
 # stream_decoders, translate. New inputs that increase coverage are added to fuzz/corpus/<target>/; commit
@@ -16,7 +17,19 @@ secs="${1:-60}"
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
-for t in sse_decoder eventstream_decoder stream_decoders translate; do
+targets=(sse_decoder eventstream_decoder stream_decoders translate)
+if [[ $secs == --minimize ]]; then
+    # cmin renames what it keeps: the named regression seeds (regress_*) are put back after it.
+    for t in "${targets[@]}"; do
+        keep=$(mktemp -d)
+        cp "fuzz/corpus/$t"/regress_* "$keep"/ 2>/dev/null || true
+        RUSTC_BOOTSTRAP=1 cargo fuzz cmin -s none "$t" "fuzz/corpus/$t" -- -max_len=65536
+        cp "$keep"/* "fuzz/corpus/$t"/ 2>/dev/null || true
+        rm -rf "$keep"
+    done
+    exit 0
+fi
+for t in "${targets[@]}"; do
     echo "== $t (${secs}s)"
     RUSTC_BOOTSTRAP=1 cargo fuzz run -s none "$t" "fuzz/corpus/$t" -- -max_total_time="$secs" -max_len=65536
 done

@@ -272,6 +272,28 @@ fn generated_translate_seeds() -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
+/// Inputs that once crashed a worker, kept under their own names: minimizing a corpus
+/// (`cargo fuzz cmin`) renames or drops files, so their presence is checked here.
+const REGRESSION_SEEDS: &[(&str, &str)] = &[
+    ("stream_decoders", "regress_depth_scan_trailing_backslash"),
+    ("translate", "regress_cohere_lazy_value_invalid_utf8"),
+];
+
+#[test]
+fn regression_seeds_are_kept() {
+    for (target, name) in REGRESSION_SEEDS {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/corpus")
+            .join(target)
+            .join(name);
+        assert!(
+            path.is_file(),
+            "{} is missing (restore it from git; `scripts/fuzz.sh --minimize` keeps it)",
+            path.display()
+        );
+    }
+}
+
 #[test]
 fn translate_corpus() {
     let generated = generated_translate_seeds();
