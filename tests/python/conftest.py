@@ -174,6 +174,11 @@ SLUICE_CONFIG = """\
 listen = "127.0.0.1:0"
 workers = 2
 
+# Spare upstream connections on: every SDK test through an upstream then also runs over
+# connections opened ahead of demand (the Rust tests cover the default, off).
+[upstream]
+pool_spare = 2
+
 [routing]
 default_provider = "mock"
 
