@@ -142,6 +142,33 @@ impl Conn {
         first: &[u8],
         end: bool,
     ) -> io::Result<()> {
+        self.begin_stream(status, headers, http10);
+        self.push_chunk(first);
+        if end {
+            self.push_end();
+        }
+        self.flush().await
+    }
+
+    /// `start_stream_with` for a first piece that arrived in parts (one chunk, one write).
+    pub async fn start_stream_parts(
+        &mut self,
+        status: u16,
+        headers: &[Header<'_>],
+        http10: bool,
+        parts: &[Bytes],
+        end: bool,
+    ) -> io::Result<()> {
+        self.begin_stream(status, headers, http10);
+        self.push_parts(parts);
+        if end {
+            self.push_end();
+        }
+        self.flush().await
+    }
+
+    /// Puts a streamed response's head in the write buffer.
+    fn begin_stream(&mut self, status: u16, headers: &[Header<'_>], http10: bool) {
         self.chunked = !http10;
         if http10 {
             self.close_after = true;
@@ -152,11 +179,6 @@ impl Conn {
         }
         self.head(status, headers, None, keep_alive);
         self.response_started = true;
-        self.push_chunk(first);
-        if end {
-            self.push_end();
-        }
-        self.flush().await
     }
 
     /// Writes one piece of a streamed body at once (no coalescing: every event is flushed).
@@ -205,29 +227,32 @@ impl Conn {
     /// Writes pieces that arrived together as one chunk, in one write (each byte is copied once,
     /// into the write buffer, exactly as `send_chunk` does). `last`: the body's end goes in the
     /// same write.
-    pub async fn send_chunk_parts(&mut self, parts: &[bytes::Bytes], last: bool) -> io::Result<()> {
-        let total: usize = parts.iter().map(|p| p.len()).sum();
-        if total == 0 && !last {
-            return Ok(());
-        }
-        let w = &mut self.wbuf;
-        w.clear();
-        if total > 0 {
-            if self.chunked {
-                push_hex(w, total);
-                w.extend_from_slice(b"\r\n");
-            }
-            for p in parts {
-                w.extend_from_slice(p);
-            }
-            if self.chunked {
-                w.extend_from_slice(b"\r\n");
-            }
-        }
+    pub async fn send_chunk_parts(&mut self, parts: &[Bytes], last: bool) -> io::Result<()> {
+        self.wbuf.clear();
+        self.push_parts(parts);
         if last {
             self.push_end();
         }
         self.flush().await
+    }
+
+    /// Appends pieces to the write buffer as one chunk of the body (nothing if all are empty).
+    fn push_parts(&mut self, parts: &[Bytes]) {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        if total == 0 {
+            return;
+        }
+        let w = &mut self.wbuf;
+        if self.chunked {
+            push_hex(w, total);
+            w.extend_from_slice(b"\r\n");
+        }
+        for p in parts {
+            w.extend_from_slice(p);
+        }
+        if self.chunked {
+            w.extend_from_slice(b"\r\n");
+        }
     }
 
     /// Writes the write buffer out, if it holds anything.
@@ -383,6 +408,14 @@ pub(crate) mod tests {
             c.send_chunk_parts(&parts, true).await.unwrap();
         });
         assert_eq!(got, format!("{head}e\r\ndata: [DONE]\n\n\r\n0\r\n\r\n"));
+        let got = written(async move |c: &mut Conn| {
+            let parts = [Bytes::from_static(b"data: 1\n\n"), Bytes::from_static(b"data: 2\n\n")];
+            c.start_stream_parts(200, &[("content-type", ct)], false, &parts, false)
+                .await
+                .unwrap();
+            c.end_stream().await.unwrap();
+        });
+        assert_eq!(got, format!("{head}12\r\ndata: 1\n\ndata: 2\n\n\r\n0\r\n\r\n"));
     }
 
     #[test]

@@ -28,12 +28,16 @@ pub async fn pump_passthrough(
     done_sentinel: bool,
 ) -> Result<Outcome, (GatewayError, Option<io::Error>)> {
     let io_err = |e| (GatewayError::bad_request("client write failed", None), Some(e));
-    {
-        let refs: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
-        conn.start_stream(200, &refs, http10).await.map_err(io_err)?;
+    // Body bytes that came in with the upstream's head leave with the client's head, in one
+    // write; with none, the head goes at once (clients wait for it before reading events). A
+    // framing error here is met again by the first read below.
+    let mut first = body.next_buffered().ok().flatten();
+    let mut head = Some(headers);
+    if first.is_none() {
+        if let Some(h) = head.take() {
+            send_head(conn, h, http10, &[], false).await.map_err(io_err)?;
+        }
     }
-    // The relayed headers are sent: nothing of the upstream's head stays for the stream's life.
-    drop(headers);
     conn.release_read_buffer();
     worker.metrics.streams_add(1);
     let _guard = StreamGauge(worker);
@@ -42,12 +46,15 @@ pub async fn pump_passthrough(
     let gone = client_gone(conn.raw_fd());
     let mut gone = std::pin::pin!(gone);
     loop {
-        let next = monoio::select! {
-            _ = &mut gone => {
-                body.abort();
-                return Err((GatewayError::bad_request("client disconnected", None), Some(io::ErrorKind::ConnectionAborted.into())));
-            }
-            n = body.next() => n,
+        let next = match first.take() {
+            Some(piece) => Ok(Some(piece)),
+            None => monoio::select! {
+                _ = &mut gone => {
+                    body.abort();
+                    return Err((GatewayError::bad_request("client disconnected", None), Some(io::ErrorKind::ConnectionAborted.into())));
+                }
+                n = body.next() => n,
+            },
         };
         match next {
             Ok(Some(piece)) => {
@@ -80,7 +87,13 @@ pub async fn pump_passthrough(
                     parts[i].truncate(end);
                 }
                 // At `[DONE]` the body's end goes in the same write.
-                conn.send_chunk_parts(&parts, cut.is_some()).await.map_err(io_err)?;
+                if let Some(h) = head.take() {
+                    send_head(conn, h, http10, &parts, cut.is_some())
+                        .await
+                        .map_err(io_err)?;
+                } else {
+                    conn.send_chunk_parts(&parts, cut.is_some()).await.map_err(io_err)?;
+                }
                 if cut.is_some() {
                     // Let the upstream's terminating chunk arrive so the connection is reusable.
                     if !matches!(monoio::time::timeout(DRAIN_AFTER_DONE, body.next()).await, Ok(Ok(None))) {
@@ -105,6 +118,20 @@ pub async fn pump_passthrough(
             }
         }
     }
+}
+
+/// Writes a passthrough stream's head (the upstream's relayed headers) with `parts` as its
+/// first chunk, then frees the headers: nothing of the upstream's head stays for the stream's
+/// life.
+async fn send_head(
+    conn: &mut Conn,
+    headers: Vec<(String, Vec<u8>)>,
+    http10: bool,
+    parts: &[bytes::Bytes],
+    end: bool,
+) -> io::Result<()> {
+    let refs: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
+    conn.start_stream_parts(200, &refs, http10, parts, end).await
 }
 
 /// One translated stream: the upstream's decoder, the client's encoder and what sits between.
