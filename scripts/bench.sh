@@ -15,6 +15,7 @@
 #   BENCH_WRK_THREADS           wrk threads for the concurrent runs
 #                               [1 when pinned to one CPU, else 2]
 #   BENCH_SLUICE_WORKERS [1], BENCH_NGINX_WORKERS [1], BENCH_MOCK_WORKERS [1]
+#   BENCH_POOL_SPARE [2]        sluice's upstream.pool_spare (0 = no spare connections)
 #   MOCK_LATENCY_MS [0], STREAM_CHUNKS [16], STREAM_CHUNK_DELAY_MS [0]
 #   BENCH_WRK [1]               run the wrk phase (0 = only the concurrent-streams phase)
 #   STREAMLOAD [1]              run the concurrent-streams phase (sluice-streamload)
