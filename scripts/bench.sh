@@ -270,7 +270,7 @@ PGIDS+=("$!"); NAMES+=(watchdog)
   echo "wrk:         $(wrk -v 2>&1 | head -n1 | awk '{print $2}')"
   echo "git:         $(git rev-parse --short HEAD 2>/dev/null || echo none)$( [[ -n $(git status --porcelain 2>/dev/null | grep -v '^??' || true) ]] && echo ' (dirty)')"
   echo "params:      BENCH_SECONDS=$BENCH_SECONDS warmup=${BENCH_WARMUP_SECONDS}s conns=1,$BENCH_CONNS wrk_threads(c>1)=$BENCH_WRK_THREADS"
-  echo "workers:     sluice=$BENCH_SLUICE_WORKERS nginx=$BENCH_NGINX_WORKERS mock=$BENCH_MOCK_WORKERS"
+  echo "workers:     sluice=$BENCH_SLUICE_WORKERS nginx=$BENCH_NGINX_WORKERS mock=$BENCH_MOCK_WORKERS (sluice pool_spare=${BENCH_POOL_SPARE:-2})"
   echo "pinning:     server(mock+gateway)=${SERVER_PIN:-none} wrk=${CLIENT_PIN:-none}"
   echo "mock:        latency_ms=$MOCK_LATENCY_MS stream chunks=$STREAM_CHUNKS chunk_delay_ms=$STREAM_CHUNK_DELAY_MS"
 } > "$RUN_DIR/machine.txt"
