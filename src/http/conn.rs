@@ -128,47 +128,22 @@ impl Conn {
     /// Starts a streamed response. HTTP/1.1 clients get chunked framing; HTTP/1.0 clients get a
     /// close-delimited body.
     pub async fn start_stream(&mut self, status: u16, headers: &[Header<'_>], http10: bool) -> io::Result<()> {
-        self.start_stream_with(status, headers, http10, b"", false).await
+        self.start_stream_with::<&[u8]>(status, headers, http10, &[], false)
+            .await
     }
 
-    /// `start_stream` with the body's first piece in the same write: one packet and one wake-up
-    /// of the client instead of two, for a stream whose head waits for its first event anyway.
-    /// `end`: that piece is also the last, and the body's end goes in the same write.
-    pub async fn start_stream_with(
+    /// `start_stream` with the body's first piece, given in parts, as one chunk in the same
+    /// write: one packet and one wake-up of the client instead of two, for a stream whose head
+    /// waits for its first event anyway. `end`: that piece is also the last, and the body's end
+    /// goes in the same write.
+    pub async fn start_stream_with<B: AsRef<[u8]>>(
         &mut self,
         status: u16,
         headers: &[Header<'_>],
         http10: bool,
-        first: &[u8],
+        first: &[B],
         end: bool,
     ) -> io::Result<()> {
-        self.begin_stream(status, headers, http10);
-        self.push_chunk(first);
-        if end {
-            self.push_end();
-        }
-        self.flush().await
-    }
-
-    /// `start_stream_with` for a first piece that arrived in parts (one chunk, one write).
-    pub async fn start_stream_parts(
-        &mut self,
-        status: u16,
-        headers: &[Header<'_>],
-        http10: bool,
-        parts: &[Bytes],
-        end: bool,
-    ) -> io::Result<()> {
-        self.begin_stream(status, headers, http10);
-        self.push_parts(parts);
-        if end {
-            self.push_end();
-        }
-        self.flush().await
-    }
-
-    /// Puts a streamed response's head in the write buffer.
-    fn begin_stream(&mut self, status: u16, headers: &[Header<'_>], http10: bool) {
         self.chunked = !http10;
         if http10 {
             self.close_after = true;
@@ -179,6 +154,11 @@ impl Conn {
         }
         self.head(status, headers, None, keep_alive);
         self.response_started = true;
+        self.push_parts(first);
+        if end {
+            self.push_end();
+        }
+        self.flush().await
     }
 
     /// Writes one piece of a streamed body at once (no coalescing: every event is flushed).
@@ -187,7 +167,7 @@ impl Conn {
             return Ok(());
         }
         self.wbuf.clear();
-        self.push_chunk(data);
+        self.push_parts(&[data]);
         self.flush().await
     }
 
@@ -195,26 +175,9 @@ impl Conn {
     /// one wake-up of the client, instead of `send_chunk` then `end_stream`).
     pub async fn send_last_chunk(&mut self, data: &[u8]) -> io::Result<()> {
         self.wbuf.clear();
-        self.push_chunk(data);
+        self.push_parts(&[data]);
         self.push_end();
         self.flush().await
-    }
-
-    /// Appends `data` to the write buffer as one chunk of the body (nothing for empty data, which
-    /// would be the end marker).
-    fn push_chunk(&mut self, data: &[u8]) {
-        if data.is_empty() {
-            return;
-        }
-        let w = &mut self.wbuf;
-        if self.chunked {
-            push_hex(w, data.len());
-            w.extend_from_slice(b"\r\n");
-            w.extend_from_slice(data);
-            w.extend_from_slice(b"\r\n");
-        } else {
-            w.extend_from_slice(data);
-        }
     }
 
     /// The body's end marker (chunked framing only: a close-delimited body ends with the close).
@@ -236,9 +199,10 @@ impl Conn {
         self.flush().await
     }
 
-    /// Appends pieces to the write buffer as one chunk of the body (nothing if all are empty).
-    fn push_parts(&mut self, parts: &[Bytes]) {
-        let total: usize = parts.iter().map(|p| p.len()).sum();
+    /// Appends pieces to the write buffer as one chunk of the body (nothing if all are empty:
+    /// an empty chunk would be the end marker).
+    fn push_parts<B: AsRef<[u8]>>(&mut self, parts: &[B]) {
+        let total: usize = parts.iter().map(|p| p.as_ref().len()).sum();
         if total == 0 {
             return;
         }
@@ -248,7 +212,7 @@ impl Conn {
             w.extend_from_slice(b"\r\n");
         }
         for p in parts {
-            w.extend_from_slice(p);
+            w.extend_from_slice(p.as_ref());
         }
         if self.chunked {
             w.extend_from_slice(b"\r\n");
@@ -370,7 +334,7 @@ pub(crate) mod tests {
         let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
         let got = written(async move |c: &mut Conn| {
             let first = b"data: 1\n\n";
-            c.start_stream_with(200, &[("content-type", ct)], false, first, false)
+            c.start_stream_with(200, &[("content-type", ct)], false, &[first], false)
                 .await
                 .unwrap();
             c.send_chunk(b"data: 2\n\n").await.unwrap();
@@ -380,7 +344,7 @@ pub(crate) mod tests {
         assert_eq!(got, format!("{head}{body}"));
         // HTTP/1.0: no chunk framing, and the connection closes at the end.
         let got = written(async move |c: &mut Conn| {
-            c.start_stream_with(200, &[("content-type", ct)], true, b"data: 1\n\n", true)
+            c.start_stream_with(200, &[("content-type", ct)], true, &[b"data: 1\n\n"], true)
                 .await
                 .unwrap();
         });
@@ -390,14 +354,14 @@ pub(crate) mod tests {
         );
         // Nothing for a first piece: the head alone, as `start_stream` writes it.
         let got = written(async move |c: &mut Conn| {
-            c.start_stream_with(200, &[("content-type", ct)], false, b"", false)
+            c.start_stream_with::<&[u8]>(200, &[("content-type", ct)], false, &[], false)
                 .await
                 .unwrap();
         });
         assert_eq!(got, head);
         // A whole stream in one write; parts that end a body.
         let got = written(async move |c: &mut Conn| {
-            c.start_stream_with(200, &[("content-type", ct)], false, b"data: 1\n\n", true)
+            c.start_stream_with(200, &[("content-type", ct)], false, &[b"data: 1\n\n"], true)
                 .await
                 .unwrap();
         });
@@ -410,7 +374,7 @@ pub(crate) mod tests {
         assert_eq!(got, format!("{head}e\r\ndata: [DONE]\n\n\r\n0\r\n\r\n"));
         let got = written(async move |c: &mut Conn| {
             let parts = [Bytes::from_static(b"data: 1\n\n"), Bytes::from_static(b"data: 2\n\n")];
-            c.start_stream_parts(200, &[("content-type", ct)], false, &parts, false)
+            c.start_stream_with(200, &[("content-type", ct)], false, &parts, false)
                 .await
                 .unwrap();
             c.end_stream().await.unwrap();

@@ -131,7 +131,7 @@ async fn send_head(
     end: bool,
 ) -> io::Result<()> {
     let refs: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
-    conn.start_stream_parts(200, &refs, http10, parts, end).await
+    conn.start_stream_with(200, &refs, http10, parts, end).await
 }
 
 /// One translated stream: the upstream's decoder, the client's encoder and what sits between.
@@ -271,7 +271,7 @@ pub async fn pump_translated(
             // and leaves with them; the body's end leaves with the last ones: one write each.
             if !conn.response_started {
                 let ct = t.encoder.content_type();
-                conn.start_stream_with(200, &[("content-type", ct.as_bytes())], http10, &out, end)
+                conn.start_stream_with(200, &[("content-type", ct.as_bytes())], http10, &[&out], end)
                     .await
                     .map_err(io_err)?;
             } else if end {
