@@ -6,7 +6,7 @@
 //! the outcome. The first byte picks the split point (and, for `stream_decoders`, the format;
 //! for `translate`, the format and the side).
 
-use crate::canonical::stream::{events_from_response, StreamDecode, StreamError, StreamEvent};
+use crate::canonical::stream::{events_from_response, StreamDecode, StreamEncode, StreamError, StreamEvent};
 use crate::canonical::ChatRequest;
 use crate::error::GatewayError;
 use crate::formats::{self, Format};
@@ -160,6 +160,19 @@ fn encode_for_every_client(req: &ChatRequest, events: &[StreamEvent], failed: bo
             enc.finish(&mut out);
         }
     }
+    // Gemini's JSON-array form: whatever came, the whole answer is one valid JSON array.
+    let mut enc = formats::gemini::stream::GeminiStreamEncoder::json_array(req);
+    out.clear();
+    for e in events {
+        enc.encode(e, &mut out);
+    }
+    if failed {
+        enc.error(502, "upstream stream broke", &mut out);
+    } else {
+        enc.finish(&mut out);
+    }
+    let parsed: Result<Vec<serde::de::IgnoredAny>, _> = sonic_rs::from_slice(&out);
+    assert!(parsed.is_ok(), "not a JSON array: {}", String::from_utf8_lossy(&out));
 }
 
 /// Non-stream translation in both directions, of any body the gateway lets through to a codec;

@@ -46,9 +46,19 @@ pub struct ApiRoute {
     pub path_model: Option<String>,
     /// Streaming decided by the URL (Gemini method, Bedrock operation); `None` = from the body.
     pub path_stream: Option<bool>,
+    /// A Gemini stream asked for without `alt=sse`: the answer, and an error before it, is one
+    /// JSON array (PROTOCOLS 4.1). Set from the query by `read_query`.
+    pub json_array_stream: bool,
 }
 
 impl ApiRoute {
+    /// What the query string decides: only Gemini's stream form (`alt=sse` or the JSON array).
+    pub fn read_query(&mut self, query: Option<&str>) {
+        self.json_array_stream = self.format == Format::Gemini
+            && self.path_stream == Some(true)
+            && !crate::formats::gemini::wants_sse(query);
+    }
+
     /// Metrics label: the route as its format names it.
     pub fn label(&self) -> &'static str {
         use Format::*;
@@ -93,6 +103,7 @@ fn api(format: Format, op: Operation) -> ApiRoute {
         op,
         path_model: None,
         path_stream: None,
+        json_array_stream: false,
     }
 }
 
@@ -297,6 +308,26 @@ base_url = "http://127.0.0.1:1"
         let b = api_route(Method::Post, "/bedrock/model/x/invoke-with-response-stream");
         assert_eq!((b.op, b.path_stream), (Operation::Invoke, Some(true)));
         assert!(route(Method::Post, "/model/x%zz/converse").is_err());
+        // Gemini's stream form comes from the query: SSE only with `alt=sse`.
+        let mut g = api_route(Method::Post, "/v1beta/models/m:streamGenerateContent");
+        for (query, array) in [
+            (None, true),
+            (Some("alt=sse"), false),
+            (Some("key=k&alt=sse"), false),
+            (Some("$alt=sse"), false),
+            (Some("alt=json"), true),
+            (Some("salt=sse"), true),
+            (Some("alt=sse2"), true),
+        ] {
+            g.read_query(query);
+            assert_eq!(g.json_array_stream, array, "{query:?}");
+        }
+        let mut g = api_route(Method::Post, "/v1beta/models/m:generateContent");
+        g.read_query(None);
+        assert!(!g.json_array_stream, "not a stream");
+        let mut o = api_route(Method::Post, "/v1/chat/completions");
+        o.read_query(None);
+        assert!(!o.json_array_stream);
         assert!(route(Method::Post, "/v1beta/models/:generateContent").is_err());
     }
 }

@@ -13,11 +13,17 @@ use std::time::{Duration, Instant};
 
 /// A config with the in-process mock plus `anthropic` and `gemini` providers at `upstream`.
 fn config(upstream: SocketAddr, server_extra: &str) -> String {
-    let mut s = Cfg {
-        server_extra,
-        ..Cfg::default()
-    }
-    .render();
+    config_with(
+        upstream,
+        Cfg {
+            server_extra,
+            ..Cfg::default()
+        },
+    )
+}
+
+fn config_with(upstream: SocketAddr, cfg: Cfg) -> String {
+    let mut s = cfg.render();
     for kind in ["anthropic", "gemini"] {
         s.push_str(&format!(
             "\n[[providers]]\nname = \"{kind}\"\nkind = \"{kind}\"\nbase_url = \"http://{upstream}\"\nkeys = [\"k\"]\n"
@@ -347,5 +353,125 @@ fn an_image_no_other_format_could_take_is_a_400_naming_the_field() {
         let r = roundtrip(sluice.addr, &post(path, body));
         assert_eq!(r.status, 400, "{path}: {}", r.text());
         assert!(r.text().contains(field), "{path}: {}", r.text());
+    }
+}
+
+/// A Gemini stream request without `alt=sse`: the API's JSON-array form.
+fn gemini_array_request(model: &str, text: &str) -> Vec<u8> {
+    let sse = gemini_stream_request(model, text);
+    let s = String::from_utf8(sse).unwrap();
+    s.replacen(":streamGenerateContent?alt=sse", ":streamGenerateContent", 1)
+        .into_bytes()
+}
+
+/// The text a list of Gemini responses spells.
+fn gemini_text<'a>(responses: impl Iterator<Item = &'a Value>) -> String {
+    responses
+        .filter_map(|r| r.pointer(&sonic_rs::pointer!["candidates", 0, "content", "parts"]))
+        .filter_map(|p| p.as_array())
+        .flat_map(|p| p.iter().filter_map(|part| part["text"].as_str().map(str::to_string)))
+        .collect()
+}
+
+/// Reads a streamed answer: (head, chunks, whether the chunked body ended cleanly).
+fn read_streamed(addr: SocketAddr, request: &[u8]) -> (Head, Vec<Vec<u8>>, bool) {
+    let mut c = Client::connect(addr);
+    c.send(request);
+    let head = c.read_head();
+    let mut chunks = Vec::new();
+    loop {
+        match c.try_read_chunk() {
+            Ok(Some(ch)) => chunks.push(ch),
+            Ok(None) => return (head, chunks, true),
+            Err(_) => return (head, chunks, false),
+        }
+    }
+}
+
+#[test]
+fn gemini_stream_without_alt_sse_is_one_json_array_on_every_path() {
+    let mock = start_mock(&["--chunks", "4", "--chunk-delay-ms", "5"]);
+    let cfg = Cfg {
+        mock_extra: "mock_chunk_delay_ms = 5",
+        ..Cfg::default()
+    };
+    let sluice = start_sluice(&config_with(mock.addr, cfg));
+    let words = "red green blue yellow";
+    // The in-process mock, a translated stream (Anthropic upstream) and the same-format path
+    // (Gemini upstream: the client's query goes with the request, the upstream's array comes back).
+    for model in ["mock-model", "anthropic/claude-x", "gemini/gemini-2.5-flash"] {
+        let (head, chunks, clean) = read_streamed(sluice.addr, &gemini_array_request(model, words));
+        assert_eq!(head.status, 200, "{model}");
+        assert_eq!(
+            head.header("content-type"),
+            Some("application/json; charset=UTF-8"),
+            "{model}"
+        );
+        assert!(clean, "{model}: the body ends cleanly");
+        assert!(
+            chunks.len() > 2,
+            "{model}: written as it comes, not at once: {chunks:?}"
+        );
+        let body = chunks.concat();
+        let v: Value = sonic_rs::from_slice(&body)
+            .unwrap_or_else(|e| panic!("{model}: not one JSON array ({e}): {}", String::from_utf8_lossy(&body)));
+        let responses = v.as_array().expect("an array");
+        let last = responses.iter().last().unwrap();
+        assert_eq!(
+            last.pointer(&sonic_rs::pointer!["candidates", 0, "finishReason"])
+                .and_then(|f| f.as_str()),
+            Some("STOP"),
+            "{model}"
+        );
+        assert!(
+            last.get("usageMetadata").is_some(),
+            "{model}: usage on the last response"
+        );
+        // The same answer as the SSE form.
+        let (_, sse_chunks, _) = read_streamed(sluice.addr, &gemini_stream_request(model, words));
+        let sse = String::from_utf8(sse_chunks.concat()).unwrap();
+        let events: Vec<Value> = sse
+            .split("\r\n\r\n")
+            .filter_map(|e| e.strip_prefix("data: "))
+            .map(|d| sonic_rs::from_str(d).unwrap())
+            .collect();
+        assert_eq!(gemini_text(responses.iter()), gemini_text(events.iter()), "{model}");
+        assert_eq!(gemini_text(responses.iter()), format!("echo: {words}"), "{model}");
+    }
+}
+
+#[test]
+fn gemini_json_array_errors_before_and_during_the_stream() {
+    let mock = start_mock(&["--chunks", "4"]);
+    let sluice = start_sluice(&config(mock.addr, ""));
+    for model in ["mock-error-429", "anthropic/x-error-429", "gemini/x-error-429"] {
+        let r = roundtrip(sluice.addr, &gemini_array_request(model, "hi"));
+        assert_eq!(r.status, 429, "{model}: {}", r.text());
+        let v = r.json();
+        assert_eq!(v[0]["error"]["code"].as_u64(), Some(429), "{model}: {v}");
+        assert_eq!(v[0]["error"]["status"].as_str(), Some("RESOURCE_EXHAUSTED"), "{model}");
+    }
+    // A mid-stream error is the array's last element, and the array is closed. So is an
+    // upstream stream cut short under translation: Sluice reports it.
+    for model in ["mock-midstream", "anthropic/m-midstream", "anthropic/m-cutoff"] {
+        let (head, chunks, clean) = read_streamed(sluice.addr, &gemini_array_request(model, "a b c d e f"));
+        assert_eq!(head.status, 200, "{model}");
+        assert!(clean, "{model}");
+        let v: Value = sonic_rs::from_slice(&chunks.concat()).unwrap();
+        let all = v.as_array().unwrap();
+        assert!(!gemini_text(all.iter()).is_empty(), "{model}: text before the error");
+        let last = all.iter().last().unwrap();
+        let code = last["error"]["code"].as_u64().unwrap_or(0);
+        assert!((500..600).contains(&code), "{model}: {v}");
+    }
+    // A stream cut off where nothing translates it is never a whole array either: no `]`, and
+    // no clean end of the body.
+    for model in ["mock-cutoff", "gemini/m-cutoff"] {
+        let (head, chunks, clean) = read_streamed(sluice.addr, &gemini_array_request(model, "a b c d e f"));
+        assert_eq!(head.status, 200, "{model}");
+        let body = chunks.concat();
+        assert!(body.starts_with(b"[{"), "{model}: {}", String::from_utf8_lossy(&body));
+        assert!(!clean, "{model}: the body must not end cleanly");
+        assert!(sonic_rs::from_slice::<Value>(&body).is_err(), "{model}: not valid JSON");
     }
 }

@@ -106,7 +106,7 @@ impl Handler for MockServer {
         }
         // Streams of the non-OpenAI formats, then the per-format mocks (each answers only its
         // own routes).
-        if let Some(answer) = sluice::mock::stream::serve(req.method, path, &req.body, k.chunks, k.stamp) {
+        if let Some(answer) = sluice::mock::stream::serve(req.method, path, req.query(), &req.body, k.chunks, k.stamp) {
             SEEN.fetch_add(1, Ordering::Relaxed);
             if !k.latency.is_zero() {
                 monoio::time::sleep(k.latency).await;

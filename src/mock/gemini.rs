@@ -91,12 +91,21 @@ mod tests {
         assert!(serve(Method::Post, "/v1/models/x:countTokens", b"{}").is_none());
         let r = serve(
             Method::Post,
-            "/v1beta/models/m:streamGenerateContent",
+            "/v1beta/models/m:streamGenerateContent?alt=sse",
             br#"{"contents":[{"parts":[{"text":"a b"}]}]}"#,
         )
         .unwrap();
         assert_eq!((r.status, r.content_type), (200, "text/event-stream"));
         assert!(r.body.starts_with(b"data: {") && r.body.ends_with(b"\r\n\r\n"));
+        // Without `alt=sse`: the API's JSON-array stream.
+        let r = serve(
+            Method::Post,
+            "/v1beta/models/m:streamGenerateContent",
+            br#"{"contents":[{"parts":[{"text":"a b"}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!((r.status, r.content_type), (200, "application/json; charset=UTF-8"));
+        assert!(r.body.starts_with(b"[{") && r.body.ends_with(b"}]"));
         let (status, v) = post(
             "/v1beta/models/x-error-429:generateContent",
             r#"{"contents":[{"parts":[{"text":"a"}]}]}"#,

@@ -191,6 +191,8 @@ pub fn encode_frames(enc: &mut dyn StreamEncode, events: &[StreamEvent], ending:
 struct StreamRoute {
     format: Format,
     invoke: bool,
+    /// Gemini without `alt=sse`: one JSON array instead of SSE, as the real API answers.
+    json_array: bool,
 }
 
 /// Answers a streaming request of any non-OpenAI format; None when the request is not one (a
@@ -198,36 +200,54 @@ struct StreamRoute {
 pub fn serve(
     method: Method,
     path: &str,
+    query: Option<&str>,
     body: &[u8],
     pieces: usize,
     stamp: bool,
 ) -> Option<Result<MockStream, MockReply>> {
-    let (route, req) = match_route(path, body)?;
+    let (route, req) = match_route(path, query, body)?;
+    // The JSON-array form wraps an error before the stream too: `[{"error":...}]`.
+    let before = |mut r: MockReply| {
+        if route.json_array {
+            r.body.insert(0, b'[');
+            r.body.push(b']');
+        }
+        r
+    };
     if method != Method::Post {
-        return Some(Err(fault(route.format, 405, "streams take POST".into())));
+        return Some(Err(before(fault(route.format, 405, "streams take POST".into()))));
     }
     let req = match req {
         Ok(r) => r,
-        Err(message) => return Some(Err(fault(route.format, 400, message))),
+        Err(message) => return Some(Err(before(fault(route.format, 400, message)))),
     };
     let id = format!("mock-stream-{:x}", next_id());
     Some(match scenario_events_stamped(&req, &id, pieces, stamp) {
         Ok((events, ending)) => {
-            let mut enc = formats::stream_encoder(route.format, route.invoke, &req);
+            let mut enc = if route.json_array {
+                Box::new(gemini::stream::GeminiStreamEncoder::json_array(&req))
+            } else {
+                formats::stream_encoder(route.format, route.invoke, &req)
+            };
             Ok(MockStream {
                 content_type: enc.content_type(),
                 cut_off: ending == Ending::CutOff,
                 frames: encode_frames(enc.as_mut(), &events, &ending),
             })
         }
-        Err(f) => Err(reply(route.format, f)),
+        Err(f) => Err(before(reply(route.format, f))),
     })
 }
 
 /// `serve` for callers that want a whole reply: the stream's frames as one body (a cut-off
-/// stream is just shorter). The per-format mocks answer their stream routes through this.
-pub fn serve_whole(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
-    Some(match serve(method, path, body, 4, false)? {
+/// stream is just shorter). The per-format mocks answer their stream routes through this;
+/// `target` may carry the query.
+pub fn serve_whole(method: Method, target: &str, body: &[u8]) -> Option<MockReply> {
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (target, None),
+    };
+    Some(match serve(method, path, query, body, 4, false)? {
         Ok(s) => MockReply {
             status: 200,
             content_type: s.content_type,
@@ -246,7 +266,7 @@ fn next_id() -> u64 {
 
 /// Recognises the streaming routes of Anthropic, Gemini, Bedrock and Cohere and decodes the body
 /// (the model from the URL where the format keeps it there).
-fn match_route(path: &str, body: &[u8]) -> Option<(StreamRoute, Result<ChatRequest, String>)> {
+fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRoute, Result<ChatRequest, String>)> {
     let err = |e: crate::canonical::ConvertError| e.to_string();
     let wants_stream = || crate::wire::json::peek(body).map(|p| p.stream).unwrap_or(false);
     if let Some((model, stream)) = gemini::parse_path(path) {
@@ -256,6 +276,7 @@ fn match_route(path: &str, body: &[u8]) -> Option<(StreamRoute, Result<ChatReque
         let route = StreamRoute {
             format: Format::Gemini,
             invoke: false,
+            json_array: !gemini::wants_sse(query),
         };
         return Some((route, gemini::decode_request(body, Some(&model), true).map_err(err)));
     }
@@ -268,6 +289,7 @@ fn match_route(path: &str, body: &[u8]) -> Option<(StreamRoute, Result<ChatReque
         let route = StreamRoute {
             format: Format::Bedrock,
             invoke,
+            json_array: false,
         };
         return Some((route, decoded.map_err(err)));
     }
@@ -290,7 +312,11 @@ fn match_route(path: &str, body: &[u8]) -> Option<(StreamRoute, Result<ChatReque
         }
     }
     let codec = formats::codec(format)?;
-    let route = StreamRoute { format, invoke: false };
+    let route = StreamRoute {
+        format,
+        invoke: false,
+        json_array: false,
+    };
     Some((route, (codec.decode_request)(body, None, true).map_err(err)))
 }
 
@@ -417,6 +443,7 @@ mod tests {
         assert!(serve(
             Method::Post,
             "/v1/messages",
+            None,
             br#"{"model":"m","stream":false}"#,
             3,
             false
@@ -425,18 +452,19 @@ mod tests {
         assert!(serve(
             Method::Post,
             "/v1/chat/completions",
+            None,
             br#"{"model":"m","stream":true}"#,
             3,
             false
         )
         .is_none());
-        assert!(serve(Method::Post, "/v1beta/models/m:generateContent", b"{}", 3, false).is_none());
+        assert!(serve(Method::Post, "/v1beta/models/m:generateContent", None, b"{}", 3, false).is_none());
     }
 
     #[test]
     fn openai_failure_scenarios_stream_through_the_encoder() {
         let body = br#"{"model":"m-cutoff","stream":true,"messages":[{"role":"user","content":"a b c d e f"}]}"#;
-        let s = serve(Method::Post, "/v1/chat/completions", body, 3, false)
+        let s = serve(Method::Post, "/v1/chat/completions", None, body, 3, false)
             .unwrap()
             .ok()
             .unwrap();
@@ -448,7 +476,7 @@ mod tests {
             "no end marker on a cut-off stream"
         );
         let body = br#"{"model":"m-midstream","stream":true,"messages":[{"role":"user","content":"a b c d e f"}]}"#;
-        let s = serve(Method::Post, "/v1/chat/completions", body, 3, false)
+        let s = serve(Method::Post, "/v1/chat/completions", None, body, 3, false)
             .unwrap()
             .ok()
             .unwrap();
@@ -461,6 +489,7 @@ mod tests {
         let r = serve(
             Method::Post,
             "/v1/messages",
+            None,
             br#"{"model":"m","stream":true,"messages":7}"#,
             3,
             false,
@@ -470,5 +499,59 @@ mod tests {
         .unwrap();
         assert_eq!(r.status, 400);
         assert!(String::from_utf8_lossy(&r.body).contains("invalid_request_error"));
+    }
+
+    #[test]
+    fn gemini_streams_as_a_json_array_without_alt_sse() {
+        use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+        let body = br#"{"contents":[{"role":"user","parts":[{"text":"one two three"}]}]}"#;
+        let path = "/v1beta/models/m:streamGenerateContent";
+        let sse = serve(Method::Post, path, Some("alt=sse"), body, 3, false)
+            .unwrap()
+            .ok()
+            .unwrap();
+        assert_eq!(sse.content_type, "text/event-stream");
+        let array = serve(Method::Post, path, Some("key=k"), body, 3, false)
+            .unwrap()
+            .ok()
+            .unwrap();
+        assert_eq!(array.content_type, "application/json; charset=UTF-8");
+        assert_eq!(
+            array.frames.len(),
+            sse.frames.len(),
+            "one write per response either way"
+        );
+        let v: sonic_rs::Value = sonic_rs::from_slice(&array.frames.concat()).unwrap();
+        let texts: String = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r.pointer(&sonic_rs::pointer!["candidates", 0, "content", "parts", 0, "text"]))
+            .filter_map(|t| t.as_str())
+            .collect();
+        assert_eq!(texts, "echo: one two three");
+        // An error before the stream is wrapped in the array as well; SSE's is not.
+        let err = serve(
+            Method::Post,
+            "/v1beta/models/m-error-503:streamGenerateContent",
+            None,
+            body,
+            3,
+            false,
+        )
+        .unwrap()
+        .err()
+        .unwrap();
+        assert_eq!(err.status, 503);
+        let v: sonic_rs::Value = sonic_rs::from_slice(&err.body).unwrap();
+        assert_eq!(v[0]["error"]["code"].as_u64(), Some(503));
+        let err = serve_whole(
+            Method::Post,
+            "/v1beta/models/m-error-503:streamGenerateContent?alt=sse",
+            body,
+        )
+        .unwrap();
+        let v: sonic_rs::Value = sonic_rs::from_slice(&err.body).unwrap();
+        assert_eq!(v["error"]["code"].as_u64(), Some(503));
     }
 }

@@ -217,7 +217,8 @@ impl Handler for Worker {
                 )
                 .await,
             ),
-            Ok(Route::Api(api)) => {
+            Ok(Route::Api(mut api)) => {
+                api.read_query(req.query());
                 let mut ctx = RequestContext {
                     snap: &snap,
                     api: &api,
@@ -225,19 +226,20 @@ impl Handler for Worker {
                     provider: String::new(),
                 };
                 let r = self.handle_api(&mut ctx, &req, conn).await;
-                let r = self.render_error(api.format, r, conn, req.keep_alive).await;
+                let r = self.render_error(Some(&api), r, conn, req.keep_alive).await;
                 self.finish(&ctx, api.label(), status_of(&r), &req).await;
                 return r.map(|_| ());
             }
             Err(e) => ("unrouted", Err((e, None))),
         };
         // Errors before a format is known render in the OpenAI shape (the most common client).
-        let r = self.render_error(Format::OpenAi, result, conn, req.keep_alive).await;
+        let r = self.render_error(None, result, conn, req.keep_alive).await;
         let api = ApiRoute {
             format: Format::OpenAi,
             op: Operation::Models,
             path_model: None,
             path_stream: None,
+            json_array_stream: false,
         };
         let ctx = RequestContext {
             snap: &snap,
@@ -252,14 +254,21 @@ impl Handler for Worker {
     /// A panic is a gateway bug; the client still gets a 500 in its own format when nothing was
     /// sent yet (a started response is cut short: see `render_error`).
     async fn on_panic(&self, target: &str, conn: &mut Conn) {
-        let path = target.split('?').next().unwrap_or(target);
-        // Only the path decides the format; the method is irrelevant here.
-        let (label, format) = match route::route(crate::http::request::Method::Post, path) {
-            Ok(Route::Api(api)) => (api.label(), api.format),
-            _ => ("unrouted", Format::OpenAi),
+        let (path, query) = match target.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (target, None),
         };
+        // Only the path (and Gemini's query) decides the format; the method is irrelevant here.
+        let api = match route::route(crate::http::request::Method::Post, path) {
+            Ok(Route::Api(mut api)) => {
+                api.read_query(query);
+                Some(api)
+            }
+            _ => None,
+        };
+        let label = api.as_ref().map_or("unrouted", ApiRoute::label);
         let r = self
-            .render_error(format, Err((GatewayError::Internal, None)), conn, false)
+            .render_error(api.as_ref(), Err((GatewayError::Internal, None)), conn, false)
             .await;
         self.metrics.request_done(label, "", status_of(&r));
     }
@@ -281,11 +290,11 @@ impl Handler for Worker {
 }
 
 impl Worker {
-    /// Renders an error in the client's format if nothing was sent yet. An IO error on the client
-    /// connection ends the connection.
+    /// Renders an error in the client's format (the OpenAI shape when no route named one) if
+    /// nothing was sent yet. An IO error on the client connection ends the connection.
     async fn render_error(
         &self,
-        format: Format,
+        api: Option<&ApiRoute>,
         r: Result<Outcome, (GatewayError, Option<io::Error>)>,
         conn: &mut Conn,
         keep_alive: bool,
@@ -302,7 +311,13 @@ impl Worker {
                 })
             }
             Err((e, None)) => {
-                let reply = crate::formats::render_error(format, &e);
+                let format = api.map_or(Format::OpenAi, |a| a.format);
+                let mut reply = crate::formats::render_error(format, &e);
+                if api.is_some_and(|a| a.json_array_stream) {
+                    // The JSON-array stream form wraps its errors too: `[{"error":...}]`.
+                    reply.body.insert(0, b'[');
+                    reply.body.push(b']');
+                }
                 let mut headers: Vec<(&str, &[u8])> = vec![("content-type", reply.content_type.as_bytes())];
                 for (n, v) in &reply.headers {
                     headers.push((n, v.as_bytes()));

@@ -176,7 +176,9 @@ pub async fn forward(
         .map_err(|e| (e.into(), None))?;
     worker.metrics.upstream_latency(&provider.name, sent.elapsed());
     let status = resp.status;
-    if stream && status == 200 && resp.is_event_stream() {
+    // Gemini's JSON-array stream is `application/json`, yet a stream all the same: relayed as
+    // it comes, never buffered whole.
+    if stream && status == 200 && (resp.is_event_stream() || ctx.api.json_array_stream) {
         // Copy the relayed headers out of the response head so the body reader can be moved.
         let relay: Vec<(String, Vec<u8>)> = resp
             .headers()

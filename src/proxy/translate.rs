@@ -79,6 +79,9 @@ fn stream_encoder(
     ctx: &RequestContext<'_>,
     canonical: &ChatRequest,
 ) -> Box<dyn crate::canonical::stream::StreamEncode> {
+    if ctx.api.json_array_stream {
+        return Box::new(formats::gemini::stream::GeminiStreamEncoder::json_array(canonical));
+    }
     formats::stream_encoder(ctx.api.format, ctx.api.op == Operation::Invoke, canonical)
 }
 

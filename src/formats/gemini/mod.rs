@@ -31,6 +31,18 @@ pub fn request_path(model: &str, stream: bool) -> String {
     }
 }
 
+/// Integration: whether a `streamGenerateContent` query asks for SSE (`alt=sse`, or `$alt`, the
+/// Google APIs' other spelling of the system parameter). Without it the API streams one JSON
+/// array of responses (PROTOCOLS 4.1).
+pub fn wants_sse(query: Option<&str>) -> bool {
+    query.is_some_and(|q| {
+        q.split('&').any(|pair| match pair.split_once('=') {
+            Some(("alt" | "$alt" | "%24alt", v)) => v.eq_ignore_ascii_case("sse"),
+            _ => false,
+        })
+    })
+}
+
 /// Router: `(model, stream)` when `path` is a Gemini generate route, else None.
 ///
 /// Accepted shapes (optional `/genai` prefix, query string ignored, `{ver}` one of `v1`,

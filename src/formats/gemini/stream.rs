@@ -17,6 +17,9 @@
 //!
 //! Integration side (`GeminiStreamEncoder`): `data: <compact JSON>` + CRLF per chunk, U+2028,
 //! U+2029 and U+0085 escaped (google-genai 1.x splits lines on them), nothing else on the wire.
+//! A client that did not ask for `alt=sse` gets the API's other stream form instead: one JSON
+//! array (`application/json`), `[` with the first response, `,\r\n` before each next one and `]`
+//! after the last, each response written as soon as it is encoded.
 //! Text and thinking go out at once, one chunk per delta; a function call is held until its
 //! `BlockStop` because Gemini needs complete `args`; `finishReason` and `usageMetadata` ride on
 //! the last chunk, written by `finish()`.
@@ -335,8 +338,13 @@ pub fn fuzz_decode(data: &[u8]) {
 
 // ---- encoder (integration) ---------------------------------------------------------------------
 
-/// Canonical events -> Gemini SSE bytes for a client.
+/// Canonical events -> Gemini stream bytes for a client: SSE (`alt=sse`), or one JSON array
+/// written element by element (`streamGenerateContent` without `alt=sse`, PROTOCOLS 4.1).
 pub struct GeminiStreamEncoder {
+    /// The JSON-array form: `[` before the first response, `,\r\n` between, `]` at the end.
+    array: bool,
+    /// Responses written so far (where the array form needs its `[`).
+    written: u32,
     id: String,
     model: String,
     /// Tool calls held until they can go out whole, in the order they started: (block index,
@@ -354,6 +362,8 @@ pub struct GeminiStreamEncoder {
 impl GeminiStreamEncoder {
     pub fn new(_req: &ChatRequest) -> Self {
         GeminiStreamEncoder {
+            array: false,
+            written: 0,
             id: String::new(),
             model: String::new(),
             calls: Vec::new(),
@@ -362,6 +372,16 @@ impl GeminiStreamEncoder {
             closed: false,
             json: Vec::with_capacity(256),
             escaped: Vec::new(),
+        }
+    }
+
+    /// The JSON-array form, for a client that did not ask for `alt=sse`. The array is closed
+    /// only by `finish` or `error`: a stream cut short is not valid JSON, so it cannot pass for
+    /// a whole answer.
+    pub fn json_array(req: &ChatRequest) -> Self {
+        GeminiStreamEncoder {
+            array: true,
+            ..Self::new(req)
         }
     }
 
@@ -401,13 +421,28 @@ impl GeminiStreamEncoder {
         b.push(b'}');
     }
 
-    /// Writes `self.json` as one SSE event, line separators escaped.
+    /// Writes `self.json` as one SSE event or array element, line separators escaped (valid
+    /// JSON either way; SSE clients need it).
     fn flush(&mut self, out: &mut Vec<u8>) {
         self.escaped.clear();
-        if escape_js_line_separators(&self.json, &mut self.escaped) {
-            encode_event_crlf(out, None, &self.escaped);
+        let json = if escape_js_line_separators(&self.json, &mut self.escaped) {
+            &self.escaped
         } else {
-            encode_event_crlf(out, None, &self.json);
+            &self.json
+        };
+        if self.array {
+            out.extend_from_slice(if self.written == 0 { b"[" } else { b",\r\n" });
+            out.extend_from_slice(json);
+        } else {
+            encode_event_crlf(out, None, json);
+        }
+        self.written = self.written.saturating_add(1);
+    }
+
+    /// The array form's end, after the last response or the error.
+    fn close_array(&self, out: &mut Vec<u8>) {
+        if self.array {
+            out.push(b']');
         }
     }
 
@@ -479,7 +514,11 @@ impl GeminiStreamEncoder {
 
 impl StreamEncode for GeminiStreamEncoder {
     fn content_type(&self) -> &'static str {
-        "text/event-stream"
+        if self.array {
+            "application/json; charset=UTF-8"
+        } else {
+            "text/event-stream"
+        }
     }
 
     fn encode(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
@@ -557,6 +596,7 @@ impl StreamEncode for GeminiStreamEncoder {
         }
         Self::tail(&mut self.json, Some(reason), Some(&usage), &self.model, &self.id);
         self.flush(out);
+        self.close_array(out);
     }
 
     fn error(&mut self, status: u16, message: &str, out: &mut Vec<u8>) {
@@ -576,6 +616,7 @@ impl StreamEncode for GeminiStreamEncoder {
         write::string(b, status_name(code, FaultKind::from_status(code)));
         b.extend_from_slice(b"}}");
         self.flush(out);
+        self.close_array(out);
     }
 }
 
@@ -943,6 +984,72 @@ mod tests {
         let back = collect(&run(&dec, &[out.as_bytes()]).unwrap());
         assert_eq!(back.finish, FinishReason::ToolCalls);
         assert_eq!(back.content.len(), 2);
+    }
+
+    /// Each SSE event's data, in order.
+    fn sse_datas(sse: &str) -> Vec<String> {
+        sse.split("\r\n\r\n")
+            .filter(|e| !e.is_empty())
+            .map(|e| e.strip_prefix("data: ").expect("a data line").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn json_array_form_holds_the_sse_form_responses_in_order() {
+        let events = events_from_response(&sample_response(), 3);
+        let sse = encode(&events);
+        let mut array = GeminiStreamEncoder::json_array(&ChatRequest::default());
+        assert_eq!(array.content_type(), "application/json; charset=UTF-8");
+        // Written one event at a time, as the pump does: `[` once, then `,\r\n` between.
+        let mut pieces = Vec::new();
+        for e in &events {
+            let mut out = Vec::new();
+            array.encode(e, &mut out);
+            pieces.push(out);
+        }
+        let mut end = Vec::new();
+        array.finish(&mut end);
+        pieces.push(end);
+        let whole = String::from_utf8(pieces.concat()).unwrap();
+        assert!(whole.starts_with("[{") && whole.ends_with("}]"), "{whole}");
+        assert_eq!(whole.matches(",\r\n{").count() + 1, sse_datas(&sse).len(), "{whole}");
+        // The same responses, byte for byte, and valid JSON as a whole.
+        let inner = &whole[1..whole.len() - 1];
+        let elements: Vec<&str> = inner.split(",\r\n").collect();
+        assert_eq!(elements, sse_datas(&sse));
+        let v: sonic_rs::Value = sonic_rs::from_str(&whole).unwrap();
+        assert_eq!(v.as_array().map(|a| a.len()), Some(elements.len()));
+        // Nothing after the end.
+        let mut out = Vec::new();
+        array.finish(&mut out);
+        array.error(500, "late", &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn json_array_form_ends_with_the_error_element_and_a_cut_stream_stays_open() {
+        let mut e = GeminiStreamEncoder::json_array(&ChatRequest::default());
+        let mut out = Vec::new();
+        e.encode(&start("r", "m"), &mut out);
+        e.encode(&text(0, "par"), &mut out);
+        let cut = String::from_utf8(out.clone()).unwrap();
+        // What a cut-off stream leaves: an array that no JSON parser accepts.
+        assert!(sonic_rs::from_str::<sonic_rs::Value>(&cut).is_err(), "{cut}");
+        e.error(503, "The model is overloaded.", &mut out);
+        let v: sonic_rs::Value = sonic_rs::from_slice(&out).unwrap();
+        let last = &v.as_array().unwrap()[1];
+        assert_eq!(last["error"]["code"].as_u64(), Some(503));
+        assert!(String::from_utf8(out).unwrap().ends_with(
+            ",\r\n{\"error\":{\"code\":503,\"message\":\"The model is overloaded.\",\"status\":\"UNAVAILABLE\"}}]"
+        ));
+        // An error before any response is a one-element array.
+        let mut e = GeminiStreamEncoder::json_array(&ChatRequest::default());
+        let mut out = Vec::new();
+        e.error(429, "slow down", &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "[{\"error\":{\"code\":429,\"message\":\"slow down\",\"status\":\"RESOURCE_EXHAUSTED\"}}]"
+        );
     }
 
     #[test]
