@@ -546,3 +546,69 @@ fn large_bodies_both_ways() {
         "one upstream connection for all three: {s:?}"
     );
 }
+
+#[test]
+fn a_translated_upstream_error_keeps_its_retry_hints() {
+    let body = r#"{"type":"error","error":{"type":"rate_limit_error","message":"Number of requests has exceeded your rate limit"}}"#;
+    let response = format!(
+        "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\nretry-after: 7\r\nretry-after-ms: 6500\r\n\
+         x-should-retry: true\r\nx-unrelated: no\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let gemini = post(
+        "/genai/v1beta/models/anthropic/claude-x:streamGenerateContent?alt=sse",
+        r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#,
+    );
+    let cases = [
+        (
+            "openai",
+            post("/v1/chat/completions", &chat_body("anthropic/claude-x", "hi", false)),
+        ),
+        (
+            "openai stream",
+            post("/v1/chat/completions", &chat_body("anthropic/claude-x", "hi", true)),
+        ),
+        ("gemini stream", gemini),
+    ];
+    for (what, request) in cases {
+        let (addr, _rx, _h) = fake_upstream(response.clone().into_bytes(), Duration::ZERO);
+        let mut cfg = Cfg::default().render();
+        cfg.push_str(&format!(
+            "\n[[providers]]\nname = \"anthropic\"\nkind = \"anthropic\"\nbase_url = \"http://{addr}\"\nkeys = [\"k\"]\n"
+        ));
+        let sluice = start_sluice(&cfg);
+        let r = roundtrip(sluice.addr, &request);
+        assert_eq!(r.status, 429, "{what}: {}", r.text());
+        assert!(r.text().contains("exceeded your rate limit"), "{what}: {}", r.text());
+        assert_eq!(r.header("retry-after"), Some("7"), "{what}");
+        assert_eq!(r.header("retry-after-ms"), Some("6500"), "{what}");
+        assert_eq!(r.header("x-should-retry"), Some("true"), "{what}");
+        assert_eq!(r.header("x-unrelated"), None, "{what}: only retry hints are relayed");
+        assert_eq!(r.header_count("retry-after"), 1, "{what}");
+    }
+}
+
+#[test]
+fn a_gemini_retry_delay_becomes_retry_headers() {
+    let body = r#"{"error":{"code":429,"message":"Resource has been exhausted","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"36.2s"}]}}"#;
+    let response = format!(
+        "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json; charset=UTF-8\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let (addr, _rx, _h) = fake_upstream(response.into_bytes(), Duration::ZERO);
+    let mut cfg = Cfg::default().render();
+    cfg.push_str(&format!(
+        "\n[[providers]]\nname = \"gemini\"\nkind = \"gemini\"\nbase_url = \"http://{addr}\"\nkeys = [\"k\"]\n"
+    ));
+    let sluice = start_sluice(&cfg);
+    let r = roundtrip(
+        sluice.addr,
+        &post(
+            "/v1/chat/completions",
+            &chat_body("gemini/gemini-2.5-flash", "hi", false),
+        ),
+    );
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert_eq!(r.header("retry-after"), Some("37"), "whole seconds, rounded up");
+    assert_eq!(r.header("retry-after-ms"), Some("36200"));
+}

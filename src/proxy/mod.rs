@@ -34,6 +34,9 @@ pub struct RequestContext<'a> {
     pub started: Instant,
     /// Provider label for metrics (set once a target is chosen).
     pub provider: String,
+    /// Headers an error reply carries on top of its format's own: the retry hints of a
+    /// translated upstream's error (the same-format path relays the upstream's headers itself).
+    pub error_headers: Vec<(&'static str, String)>,
 }
 
 /// How a request ended, for metrics and the access log.
@@ -224,16 +227,19 @@ impl Handler for Worker {
                     api: &api,
                     started,
                     provider: String::new(),
+                    error_headers: Vec::new(),
                 };
                 let r = self.handle_api(&mut ctx, &req, conn).await;
-                let r = self.render_error(Some(&api), r, conn, req.keep_alive).await;
+                let r = self
+                    .render_error(Some(&api), &ctx.error_headers, r, conn, req.keep_alive)
+                    .await;
                 self.finish(&ctx, api.label(), status_of(&r), &req).await;
                 return r.map(|_| ());
             }
             Err(e) => ("unrouted", Err((e, None))),
         };
         // Errors before a format is known render in the OpenAI shape (the most common client).
-        let r = self.render_error(None, result, conn, req.keep_alive).await;
+        let r = self.render_error(None, &[], result, conn, req.keep_alive).await;
         let api = ApiRoute {
             format: Format::OpenAi,
             op: Operation::Models,
@@ -246,6 +252,7 @@ impl Handler for Worker {
             api: &api,
             started,
             provider: String::new(),
+            error_headers: Vec::new(),
         };
         self.finish(&ctx, route_name, status_of(&r), &req).await;
         r.map(|_| ())
@@ -268,7 +275,7 @@ impl Handler for Worker {
         };
         let label = api.as_ref().map_or("unrouted", ApiRoute::label);
         let r = self
-            .render_error(api.as_ref(), Err((GatewayError::Internal, None)), conn, false)
+            .render_error(api.as_ref(), &[], Err((GatewayError::Internal, None)), conn, false)
             .await;
         self.metrics.request_done(label, "", status_of(&r));
     }
@@ -295,6 +302,7 @@ impl Worker {
     async fn render_error(
         &self,
         api: Option<&ApiRoute>,
+        extra_headers: &[(&'static str, String)],
         r: Result<Outcome, (GatewayError, Option<io::Error>)>,
         conn: &mut Conn,
         keep_alive: bool,
@@ -319,8 +327,10 @@ impl Worker {
                     reply.body.push(b']');
                 }
                 let mut headers: Vec<(&str, &[u8])> = vec![("content-type", reply.content_type.as_bytes())];
-                for (n, v) in &reply.headers {
-                    headers.push((n, v.as_bytes()));
+                for (n, v) in reply.headers.iter().chain(extra_headers) {
+                    if !headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(n)) {
+                        headers.push((n, v.as_bytes()));
+                    }
                 }
                 conn.send_full(reply.status, &headers, Bytes::from(reply.body), keep_alive)
                     .await?;

@@ -85,6 +85,20 @@ fn stream_encoder(
     formats::stream_encoder(ctx.api.format, ctx.api.op == Operation::Invoke, canonical)
 }
 
+/// The retry hints an upstream's error carries, for the client's error reply: `retry-after`
+/// (seconds or an HTTP date), `retry-after-ms` and `x-should-retry`. The openai and anthropic
+/// SDKs read all three to time (or skip) their automatic retries, and any client may honour
+/// `retry-after`. Values are relayed as sent, if they are plain visible ASCII.
+fn relay_retry_hints(resp: &upstream::UpstreamResponse, out: &mut Vec<(&'static str, String)>) {
+    for name in ["retry-after", "retry-after-ms", "x-should-retry"] {
+        let Some(value) = resp.header(name) else { continue };
+        let value = value.trim_ascii();
+        if !value.is_empty() && value.len() <= 64 && value.iter().all(|b| (0x20..0x7f).contains(b)) {
+            out.push((name, String::from_utf8_lossy(value).into_owned()));
+        }
+    }
+}
+
 /// Encodes the answer for the client: its format's response, or for Bedrock InvokeModel the
 /// model-native (Anthropic) body.
 fn encode_answer(ctx: &RequestContext<'_>, codec: &Codec, resp: &crate::canonical::ChatResponse) -> Vec<u8> {
@@ -235,12 +249,23 @@ pub async fn forward(
     }
     let limit = ctx.snap.server.limits.max_body_bytes.max(64 * 1024 * 1024);
     let status = resp.status;
+    if !(200..300).contains(&status) {
+        relay_retry_hints(&resp, &mut ctx.error_headers);
+    }
     let data = resp.body.read_all(limit).await.map_err(|e| (e.into(), None))?;
     if crate::wire::json::too_deep(&data, crate::wire::json::MAX_DEPTH) {
         let why = "the upstream's answer nests JSON too deeply";
         return Err((GatewayError::Upstream(upstream::UpstreamError::BadResponse(why)), None));
     }
     if !(200..300).contains(&status) {
+        let hinted = ctx.error_headers.iter().any(|(n, _)| n.starts_with("retry-after"));
+        if let (Format::Gemini, false) = (target_format, hinted) {
+            // Gemini names its delay in the body (`RetryInfo`): the client's SDK reads headers.
+            if let Some(ms) = formats::gemini::retry_delay_ms(&data) {
+                ctx.error_headers.push(("retry-after", ms.div_ceil(1000).to_string()));
+                ctx.error_headers.push(("retry-after-ms", ms.to_string()));
+            }
+        }
         let fault: UpstreamFault = (upstream_codec.decode_error)(status, &data);
         return Err((GatewayError::UpstreamFault(fault), None));
     }

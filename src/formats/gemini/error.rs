@@ -50,6 +50,35 @@ fn kind_from_status_name(s: &str) -> Option<FaultKind> {
     })
 }
 
+/// Provider: the retry delay, in milliseconds, that a Gemini error body names in its
+/// `google.rpc.RetryInfo` detail (`"retryDelay":"36s"`, a protobuf Duration in seconds with up to
+/// nine decimals). Google sends it with `RESOURCE_EXHAUSTED` instead of a `Retry-After` header.
+pub fn retry_delay_ms(body: &[u8]) -> Option<u64> {
+    let parsed: Json = sonic_rs::from_slice(body).ok()?;
+    let err = match parsed.as_array() {
+        Some(a) => field(a.iter().next()?, "error")?,
+        None => field(&parsed, "error")?,
+    };
+    let delay = field(err, "details")?.as_array()?.iter().find_map(|d| {
+        let ty = field(d, "@type").and_then(|t| t.as_str())?;
+        ty.ends_with("google.rpc.RetryInfo")
+            .then(|| field(d, "retryDelay").and_then(|r| r.as_str()))
+            .flatten()
+    })?;
+    let secs = delay.strip_suffix('s')?;
+    let (whole, frac) = secs.split_once('.').unwrap_or((secs, ""));
+    if whole.is_empty() || whole.len() > 9 || frac.len() > 9 {
+        return None;
+    }
+    if !whole.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let ms: u64 = whole.parse::<u64>().ok()? * 1000;
+    // The fraction's milliseconds, rounded up: never ask for a retry sooner than Google did.
+    let nanos: u64 = format!("{frac:0<9}").parse().ok()?;
+    Some(ms + nanos.div_ceil(1_000_000))
+}
+
 /// Provider: an upstream error (any body, JSON or not) -> canonical fault. The kind comes from
 /// `error.status` when present (an invalid API key is `400 INVALID_ARGUMENT` with reason
 /// `API_KEY_INVALID`: an authentication failure), else from the HTTP status.
@@ -113,5 +142,31 @@ pub fn encode_error(fault: &UpstreamFault) -> ErrorReply {
         headers: Vec::new(),
         content_type: "application/json; charset=UTF-8",
         body: sonic_rs::to_vec(&body).unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_info_gives_the_delay() {
+        let body = |d: &str| {
+            format!(
+                r#"{{"error":{{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED","details":[
+                {{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[]}},
+                {{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"{d}"}}]}}}}"#
+            )
+        };
+        assert_eq!(retry_delay_ms(body("36s").as_bytes()), Some(36_000));
+        assert_eq!(retry_delay_ms(body("0.5s").as_bytes()), Some(500));
+        assert_eq!(retry_delay_ms(body("1.000000001s").as_bytes()), Some(1_001));
+        // The array form of a stream request's error.
+        assert_eq!(retry_delay_ms(format!("[{}]", body("2s")).as_bytes()), Some(2_000));
+        for bad in ["36", "s", "-1s", "1.2.3s", "1e3s", "99999999999s", "0.1234567890s"] {
+            assert_eq!(retry_delay_ms(body(bad).as_bytes()), None, "{bad}");
+        }
+        assert_eq!(retry_delay_ms(br#"{"error":{"code":429,"message":"q"}}"#), None);
+        assert_eq!(retry_delay_ms(b"not json"), None);
     }
 }
