@@ -145,6 +145,8 @@ pub struct Translation {
     pub model: String,
     /// Bytes to send on a silent stream, and after how long (`None`: the format allows none).
     pub keepalive: Option<(&'static [u8], Duration)>,
+    /// The upstream's request id, under the client format's header name (sent with the head).
+    pub request_id: Option<(&'static str, String)>,
 }
 
 type Failure = (GatewayError, Option<io::Error>);
@@ -271,7 +273,11 @@ pub async fn pump_translated(
             // and leaves with them; the body's end leaves with the last ones: one write each.
             if !conn.response_started {
                 let ct = t.encoder.content_type();
-                conn.start_stream_with(200, &[("content-type", ct.as_bytes())], http10, &[&out], end)
+                let ct = ("content-type", ct.as_bytes());
+                let id = t.request_id.as_ref().map(|(n, v)| (*n, v.as_bytes()));
+                let headers = [ct, id.unwrap_or(ct)];
+                let headers = if id.is_some() { &headers[..] } else { &headers[..1] };
+                conn.start_stream_with(200, headers, http10, &[&out], end)
                     .await
                     .map_err(io_err)?;
             } else if end {
@@ -550,6 +556,7 @@ mod tests {
             id: "sluice-7".into(),
             model: "claude-x".into(),
             keepalive: None,
+            request_id: None,
         }
     }
 

@@ -85,6 +85,25 @@ fn stream_encoder(
     formats::stream_encoder(ctx.api.format, ctx.api.op == Operation::Invoke, canonical)
 }
 
+/// The upstream's request id, under the header the client's SDK reads it from (PROTOCOLS 9,
+/// item 17: OpenAI `x-request-id`, Anthropic `request-id`, Bedrock `x-amzn-RequestId`), so
+/// `_request_id` in the SDK names the upstream request that a provider's support can look up.
+/// Gemini and Cohere clients read none.
+fn relayed_request_id(resp: &upstream::UpstreamResponse, client: Format) -> Option<(&'static str, String)> {
+    let name = match client {
+        Format::OpenAi => "x-request-id",
+        Format::Anthropic => "request-id",
+        Format::Bedrock => "x-amzn-RequestId",
+        Format::Gemini | Format::Cohere => return None,
+    };
+    let value = ["x-request-id", "request-id", "x-amzn-requestid"]
+        .iter()
+        .find_map(|h| resp.header(h))?
+        .trim_ascii();
+    let plain = !value.is_empty() && value.len() <= 128 && value.iter().all(|b| (0x21..0x7f).contains(b));
+    plain.then(|| (name, String::from_utf8_lossy(value).into_owned()))
+}
+
 /// The retry hints an upstream's error carries, for the client's error reply: `retry-after`
 /// (seconds or an HTTP date), `retry-after-ms` and `x-should-retry`. The openai and anthropic
 /// SDKs read all three to time (or skip) their automatic retries, and any client may honour
@@ -113,17 +132,20 @@ async fn reply(
     conn: &mut Conn,
     status: u16,
     content_type: &str,
+    request_id: Option<&(&'static str, String)>,
     body: Vec<u8>,
     keep_alive: bool,
 ) -> Result<Outcome, Failure> {
-    conn.send_full(
-        status,
-        &[("content-type", content_type.as_bytes())],
-        Bytes::from(body),
-        keep_alive,
-    )
-    .await
-    .map_err(|e| (GatewayError::bad_request("client write failed", None), Some(e)))?;
+    let ct = ("content-type", content_type.as_bytes());
+    let headers = [ct, request_id.map_or(ct, |(n, v)| (*n, v.as_bytes()))];
+    let headers = if request_id.is_some() {
+        &headers[..]
+    } else {
+        &headers[..1]
+    };
+    conn.send_full(status, headers, Bytes::from(body), keep_alive)
+        .await
+        .map_err(|e| (GatewayError::bad_request("client write failed", None), Some(e)))?;
     Ok(Outcome { status })
 }
 
@@ -164,6 +186,7 @@ pub async fn serve_mock(
                 conn,
                 200,
                 "application/json",
+                None,
                 encode_answer(ctx, codec, &resp),
                 req.keep_alive,
             )
@@ -229,6 +252,7 @@ pub async fn forward(
         .await
         .map_err(|e| (e.into(), None))?;
     worker.metrics.upstream_latency(&provider.name, sent.elapsed());
+    let request_id = relayed_request_id(&resp, ctx.api.format);
     if canonical.stream && (200..300).contains(&resp.status) {
         let body = resp.into_body();
         let t = super::stream::Translation {
@@ -242,6 +266,7 @@ pub async fn forward(
                 .server
                 .stream_keepalive
                 .and_then(|d| keepalive_frame(ctx.api.format).map(|f| (f, d))),
+            request_id,
         };
         // Only the translation lives on for the stream: the request is sent, free its memory.
         drop((canonical, parts, signed, path));
@@ -251,6 +276,7 @@ pub async fn forward(
     let status = resp.status;
     if !(200..300).contains(&status) {
         relay_retry_hints(&resp, &mut ctx.error_headers);
+        ctx.error_headers.extend(request_id.clone());
     }
     let data = resp.body.read_all(limit).await.map_err(|e| (e.into(), None))?;
     if crate::wire::json::too_deep(&data, crate::wire::json::MAX_DEPTH) {
@@ -288,6 +314,7 @@ pub async fn forward(
         conn,
         200,
         "application/json",
+        request_id.as_ref(),
         encode_answer(ctx, client, &canonical_resp),
         req.keep_alive,
     )

@@ -1,0 +1,88 @@
+"""The upstream's request id reaches the SDK across formats, under the header each SDK reads
+(PROTOCOLS 9, item 17): OpenAI `x-request-id` (`_request_id`), Anthropic `request-id`
+(`_request_id`), Bedrock `x-amzn-RequestId` (`ResponseMetadata.RequestId`).
+
+sluice-mock sends `x-request-id: req_mock` with OpenAI answers and every stream, `request-id:
+req_mock_<n>` with Anthropic answers and `x-amzn-RequestId` with Bedrock answers; Sluice relays
+the upstream's id under the client's name for it.
+"""
+
+from __future__ import annotations
+
+import anthropic
+import boto3
+import openai
+import pytest
+from botocore.config import Config
+
+MESSAGES = [{"role": "user", "content": "say something"}]
+
+
+@pytest.fixture(scope="module")
+def oai(sluice):
+    c = openai.OpenAI(base_url=f"{sluice.base}/v1", api_key="k", max_retries=0, timeout=30)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def ant(sluice):
+    c = anthropic.Anthropic(base_url=f"{sluice.base}/anthropic", api_key="k", max_retries=0, timeout=30)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def bedrock(sluice):
+    return boto3.client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        endpoint_url=f"{sluice.base}/bedrock",
+        aws_access_key_id="AKIDCLIENT",
+        aws_secret_access_key="client-secret",
+        config=Config(retries={"max_attempts": 1}, read_timeout=30),
+    )
+
+
+def test_openai_sdk_reads_an_anthropic_upstreams_request_id(oai):
+    r = oai.chat.completions.create(model="anthropic/claude-x", messages=MESSAGES)
+    assert r.choices[0].message.content.startswith("echo: ")
+    assert r._request_id and r._request_id.startswith("req_mock_"), r._request_id
+
+
+def test_openai_sdk_stream_carries_the_upstream_request_id(oai):
+    stream = oai.chat.completions.create(model="anthropic/claude-x", messages=MESSAGES, stream=True)
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text.startswith("echo: ")
+    assert stream.response.headers.get("x-request-id") == "req_mock"
+
+
+def test_anthropic_sdk_reads_an_openai_upstreams_request_id(ant):
+    m = ant.messages.create(model="openai/gpt-4o-mini", max_tokens=64, messages=MESSAGES)
+    assert m.content[0].text.startswith("echo: ")
+    assert m._request_id == "req_mock"
+
+
+def test_openai_sdk_error_carries_the_upstream_request_id(oai):
+    # sluice-mock's Anthropic errors carry `request-id: req_sluice_<n>` (the Anthropic error
+    # encoder it shares with Sluice); Sluice's own OpenAI errors carry none.
+    with pytest.raises(openai.RateLimitError) as e:
+        oai.chat.completions.create(model="anthropic/x-error-429", messages=MESSAGES)
+    assert e.value.request_id and e.value.request_id.startswith("req_sluice_"), e.value.request_id
+    assert e.value.response.headers.get_list("x-request-id") == [e.value.request_id]
+
+
+def test_boto3_reads_an_anthropic_upstreams_request_id(bedrock):
+    r = bedrock.converse(
+        modelId="anthropic/claude-x",
+        messages=[{"role": "user", "content": [{"text": "say something"}]}],
+    )
+    assert r["output"]["message"]["content"][0]["text"].startswith("echo: ")
+    assert r["ResponseMetadata"]["RequestId"].startswith("req_mock_")
+
+
+def test_no_request_id_header_is_made_up_for_an_upstream_that_sent_none(oai):
+    # The Gemini upstream (sluice-mock's Gemini answer) sends no request id: none is invented.
+    r = oai.chat.completions.with_raw_response.create(model="gemini/gemini-2.5-flash", messages=MESSAGES)
+    assert r.headers.get("x-request-id") is None
+    assert r.parse().choices[0].message.content.startswith("echo: ")
