@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A config with the in-process mock plus `anthropic` and `gemini` providers at `upstream`.
+/// A config with the in-process mock plus a provider of every kind at `upstream` (named after it).
 fn config(upstream: SocketAddr, server_extra: &str) -> String {
     config_with(
         upstream,
@@ -24,7 +24,7 @@ fn config(upstream: SocketAddr, server_extra: &str) -> String {
 
 fn config_with(upstream: SocketAddr, cfg: Cfg) -> String {
     let mut s = cfg.render();
-    for kind in ["anthropic", "gemini"] {
+    for kind in ["openai", "anthropic", "gemini", "bedrock", "cohere"] {
         s.push_str(&format!(
             "\n[[providers]]\nname = \"{kind}\"\nkind = \"{kind}\"\nbase_url = \"http://{upstream}\"\nkeys = [\"k\"]\n"
         ));
@@ -397,9 +397,18 @@ fn gemini_stream_without_alt_sse_is_one_json_array_on_every_path() {
     };
     let sluice = start_sluice(&config_with(mock.addr, cfg));
     let words = "red green blue yellow";
-    // The in-process mock, a translated stream (Anthropic upstream) and the same-format path
-    // (Gemini upstream: the client's query goes with the request, the upstream's array comes back).
-    for model in ["mock-model", "anthropic/claude-x", "gemini/gemini-2.5-flash"] {
+    // The in-process mock, a translated stream from every other upstream kind, and the
+    // same-format path (Gemini upstream: the client's query goes with the request, and the
+    // upstream's array comes back as it arrives).
+    let models = [
+        "mock-model",
+        "openai/gpt-4o-mini",
+        "anthropic/claude-x",
+        "gemini/gemini-2.5-flash",
+        "bedrock/anthropic.claude-3-haiku",
+        "cohere/command-r",
+    ];
+    for model in models {
         let (head, chunks, clean) = read_streamed(sluice.addr, &gemini_array_request(model, words));
         assert_eq!(head.status, 200, "{model}");
         assert_eq!(
