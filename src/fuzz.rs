@@ -144,35 +144,36 @@ pub fn stream_decoders(data: &[u8]) {
     encode_for_every_client(&ChatRequest::default(), &whole.0, whole.1.is_err());
 }
 
-/// Feeds `events` to the stream encoder of every client format (Bedrock both ways), then ends
-/// the stream cleanly or, with `failed`, with an in-stream error.
+/// Feeds `events` to the stream encoder of every client format (Bedrock both ways, Gemini both
+/// ways), then ends the stream cleanly or, with `failed`, with an in-stream error.
 fn encode_for_every_client(req: &ChatRequest, events: &[StreamEvent], failed: bool) {
     let mut out = Vec::new();
     for (format, invoke) in Format::ALL.iter().map(|&f| (f, false)).chain([(Format::Bedrock, true)]) {
-        let mut enc = formats::stream_encoder(format, invoke, req);
-        out.clear();
-        for e in events {
-            enc.encode(e, &mut out);
-        }
-        if failed {
-            enc.error(502, "upstream stream broke", &mut out);
-        } else {
-            enc.finish(&mut out);
-        }
+        encode_stream(
+            formats::stream_encoder(format, invoke, req).as_mut(),
+            events,
+            failed,
+            &mut out,
+        );
     }
     // Gemini's JSON-array form: whatever came, the whole answer is one valid JSON array.
-    let mut enc = formats::gemini::stream::GeminiStreamEncoder::json_array(req);
-    out.clear();
-    for e in events {
-        enc.encode(e, &mut out);
-    }
-    if failed {
-        enc.error(502, "upstream stream broke", &mut out);
-    } else {
-        enc.finish(&mut out);
-    }
+    let mut array = formats::gemini::stream::GeminiStreamEncoder::json_array(req);
+    encode_stream(&mut array, events, failed, &mut out);
     let parsed: Result<Vec<serde::de::IgnoredAny>, _> = sonic_rs::from_slice(&out);
     assert!(parsed.is_ok(), "not a JSON array: {}", String::from_utf8_lossy(&out));
+}
+
+/// One whole stream through `enc` into `out` (cleared first).
+fn encode_stream(enc: &mut dyn StreamEncode, events: &[StreamEvent], failed: bool, out: &mut Vec<u8>) {
+    out.clear();
+    for e in events {
+        enc.encode(e, out);
+    }
+    if failed {
+        enc.error(502, "upstream stream broke", out);
+    } else {
+        enc.finish(out);
+    }
 }
 
 /// Non-stream translation in both directions, of any body the gateway lets through to a codec;

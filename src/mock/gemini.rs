@@ -89,21 +89,12 @@ mod tests {
     fn not_ours_and_stream_and_errors() {
         assert!(serve(Method::Post, "/v1/chat/completions", b"{}").is_none());
         assert!(serve(Method::Post, "/v1/models/x:countTokens", b"{}").is_none());
-        let r = serve(
-            Method::Post,
-            "/v1beta/models/m:streamGenerateContent?alt=sse",
-            br#"{"contents":[{"parts":[{"text":"a b"}]}]}"#,
-        )
-        .unwrap();
+        // SSE with `alt=sse`; without it, the API's JSON-array stream.
+        let stream = |path: &str| serve(Method::Post, path, br#"{"contents":[{"parts":[{"text":"a b"}]}]}"#).unwrap();
+        let r = stream("/v1beta/models/m:streamGenerateContent?alt=sse");
         assert_eq!((r.status, r.content_type), (200, "text/event-stream"));
         assert!(r.body.starts_with(b"data: {") && r.body.ends_with(b"\r\n\r\n"));
-        // Without `alt=sse`: the API's JSON-array stream.
-        let r = serve(
-            Method::Post,
-            "/v1beta/models/m:streamGenerateContent",
-            br#"{"contents":[{"parts":[{"text":"a b"}]}]}"#,
-        )
-        .unwrap();
+        let r = stream("/v1beta/models/m:streamGenerateContent");
         assert_eq!((r.status, r.content_type), (200, "application/json; charset=UTF-8"));
         assert!(r.body.starts_with(b"[{") && r.body.ends_with(b"}]"));
         let (status, v) = post(

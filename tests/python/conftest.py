@@ -271,6 +271,22 @@ def mock_client(sluice_mock: Server):
     client.close()
 
 
+def bedrock_runtime(endpoint_url: str):
+    """A boto3 `bedrock-runtime` client for `endpoint_url`: one attempt, dummy client credentials
+    (Sluice signs its own upstream requests and does not check the client's signature)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        endpoint_url=endpoint_url,
+        aws_access_key_id="AKIDCLIENT",
+        aws_secret_access_key="client-secret",
+        config=Config(retries={"max_attempts": 1}, read_timeout=CLIENT_TIMEOUT_S),
+    )
+
+
 # ---- raw HTTP (stdlib, no proxy, no SDK) for wire-level checks ---------------------------------
 
 

@@ -116,17 +116,9 @@ def test_gemini_safety_settings(base, provider, expected):
 
 @pytest.mark.parametrize("provider,expected", [("bedrock", True), ("openai", False), ("cohere", False)])
 def test_bedrock_guardrail_config(base, provider, expected):
-    import boto3
-    from botocore.config import Config
+    from conftest import bedrock_runtime
 
-    c = boto3.client(
-        "bedrock-runtime",
-        region_name="us-east-1",
-        endpoint_url=f"{base}/bedrock",
-        aws_access_key_id="AKID",
-        aws_secret_access_key="secret",
-        config=Config(retries={"max_attempts": 1}),
-    )
+    c = bedrock_runtime(f"{base}/bedrock")
     r = c.converse(
         modelId=f"{provider}/inspect-model",
         messages=[{"role": "user", "content": [{"text": "hi"}]}],

@@ -10,10 +10,9 @@ the upstream's id under the client's name for it.
 from __future__ import annotations
 
 import anthropic
-import boto3
 import openai
 import pytest
-from botocore.config import Config
+from conftest import bedrock_runtime
 
 MESSAGES = [{"role": "user", "content": "say something"}]
 
@@ -34,14 +33,7 @@ def ant(sluice):
 
 @pytest.fixture(scope="module")
 def bedrock(sluice):
-    return boto3.client(
-        "bedrock-runtime",
-        region_name="us-east-1",
-        endpoint_url=f"{sluice.base}/bedrock",
-        aws_access_key_id="AKIDCLIENT",
-        aws_secret_access_key="client-secret",
-        config=Config(retries={"max_attempts": 1}, read_timeout=30),
-    )
+    return bedrock_runtime(f"{sluice.base}/bedrock")
 
 
 def test_openai_sdk_reads_an_anthropic_upstreams_request_id(oai):

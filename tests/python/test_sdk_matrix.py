@@ -241,17 +241,9 @@ class GenaiSdk:
 
 class Boto3Sdk:
     def __init__(self, base):
-        import boto3
-        from botocore.config import Config
+        from conftest import bedrock_runtime
 
-        self.c = boto3.client(
-            "bedrock-runtime",
-            region_name="us-east-1",
-            endpoint_url=f"{base}/bedrock",
-            aws_access_key_id="AKIDCLIENT",
-            aws_secret_access_key="client-secret",
-            config=Config(retries={"max_attempts": 1}, read_timeout=30),
-        )
+        self.c = bedrock_runtime(f"{base}/bedrock")
 
     def params(self, model, turns, system=None, tools=False, max_tokens=None, stop=None):
         msgs = []
