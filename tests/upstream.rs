@@ -612,3 +612,54 @@ fn a_gemini_retry_delay_becomes_retry_headers() {
     assert_eq!(r.header("retry-after"), Some("37"), "whole seconds, rounded up");
     assert_eq!(r.header("retry-after-ms"), Some("36200"));
 }
+
+#[test]
+fn a_gemini_clients_query_key_never_goes_upstream() {
+    let resp_body =
+        r#"{"candidates":[{"content":{"parts":[{"text":"hi"}],"role":"model"},"finishReason":"STOP","index":0}]}"#;
+    let response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json; charset=UTF-8\r\ncontent-length: {}\r\n\r\n{resp_body}",
+        resp_body.len()
+    );
+    let cases = [
+        ("generateContent?key=client-secret&foo=1", "generateContent?foo=1"),
+        ("generateContent?access_token=client-secret", "generateContent"),
+        (
+            "streamGenerateContent?alt=sse&key=client-secret",
+            "streamGenerateContent?alt=sse",
+        ),
+        (
+            "generateContent?foo=1&&key=client-secret&bar=a%3Db",
+            "generateContent?foo=1&bar=a%3Db",
+        ),
+    ];
+    for (asked, sent) in cases {
+        let (up, rx, _h) = fake_upstream(response.clone().into_bytes(), Duration::ZERO);
+        let mut cfg = Cfg::default().render();
+        cfg.push_str(&format!(
+            "\n[[providers]]\nname = \"gemini\"\nkind = \"gemini\"\nbase_url = \"http://{up}\"\nkeys = [\"provider-key\"]\n"
+        ));
+        let sluice = start_sluice(&cfg);
+        let request = post(
+            &format!("/genai/v1beta/models/gemini/gemini-2.5-flash:{asked}"),
+            r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#,
+        );
+        let r = roundtrip(sluice.addr, &request);
+        assert_eq!(r.status, 200, "{asked}: {}", r.text());
+        let got = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the upstream got the request");
+        let line = got.head.lines().next().unwrap_or_default().to_string();
+        assert_eq!(
+            line,
+            format!("POST /v1beta/models/gemini-2.5-flash:{sent} HTTP/1.1"),
+            "{asked}"
+        );
+        assert!(!got.head.contains("client-secret"), "{asked}: {}", got.head);
+        assert!(
+            got.head.to_ascii_lowercase().contains("x-goog-api-key: provider-key"),
+            "{}",
+            got.head
+        );
+    }
+}

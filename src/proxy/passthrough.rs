@@ -104,11 +104,24 @@ pub fn upstream_path(provider: &Provider, prefix: &str, api: &ApiRoute, model: &
     path.push_str(prefix);
     path.push_str(&provider.styled_path(&std_path));
     if let Some(q) = query {
-        path.push(if path.contains('?') { '&' } else { '?' });
-        path.push_str(q);
+        let mut sep = if path.contains('?') { '&' } else { '?' };
+        for pair in q.split('&').filter(|p| !p.is_empty()) {
+            let name = pair.split_once('=').map_or(pair, |(n, _)| n);
+            if api.format == Format::Gemini && CLIENT_CREDENTIAL_PARAMS.contains(&name) {
+                continue;
+            }
+            path.push(sep);
+            path.push_str(pair);
+            sep = '&';
+        }
     }
     path
 }
+
+/// Query parameters that carry a Google client's own credentials (`?key=` is how REST clients
+/// pass an API key). Like the credential headers in `DROP_REQUEST`, they never go upstream:
+/// Sluice sends the provider's key instead, and the client's key stays with Sluice.
+const CLIENT_CREDENTIAL_PARAMS: &[&str] = &["key", "access_token"];
 
 /// Client headers to forward on the same-format path, plus the provider's credentials.
 pub fn forwarded_headers<'a>(req: &'a Request, provider: &'a Provider, key_index: usize) -> Vec<(&'a str, &'a [u8])> {
