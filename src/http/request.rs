@@ -92,6 +92,14 @@ pub struct Request {
     pub keep_alive: bool,
 }
 
+/// A request target split into its path and its query (without the `?`), if any.
+pub fn split_target(target: &str) -> (&str, Option<&str>) {
+    match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
+    }
+}
+
 impl Request {
     /// The request target as sent (path plus query).
     pub fn target(&self) -> &str {
@@ -106,17 +114,12 @@ impl Request {
 
     /// The path without the query string.
     pub fn path(&self) -> &str {
-        let t = self.target();
-        match t.find('?') {
-            Some(i) => &t[..i],
-            None => t,
-        }
+        split_target(self.target()).0
     }
 
     /// The query string without the `?`, if any.
     pub fn query(&self) -> Option<&str> {
-        let t = self.target();
-        t.find('?').map(|i| &t[i + 1..])
+        split_target(self.target()).1
     }
 
     /// First header with this name (case-insensitive).

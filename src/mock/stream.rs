@@ -209,8 +209,7 @@ pub fn serve(
     // The JSON-array form wraps an error before the stream too: `[{"error":...}]`.
     let before = |mut r: MockReply| {
         if route.json_array {
-            r.body.insert(0, b'[');
-            r.body.push(b']');
+            gemini::wrap_in_array(&mut r.body);
         }
         r
     };
@@ -243,10 +242,7 @@ pub fn serve(
 /// stream is just shorter). The per-format mocks answer their stream routes through this;
 /// `target` may carry the query.
 pub fn serve_whole(method: Method, target: &str, body: &[u8]) -> Option<MockReply> {
-    let (path, query) = match target.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (target, None),
-    };
+    let (path, query) = crate::http::request::split_target(target);
     Some(match serve(method, path, query, body, 4, false)? {
         Ok(s) => MockReply {
             status: 200,

@@ -261,10 +261,7 @@ impl Handler for Worker {
     /// A panic is a gateway bug; the client still gets a 500 in its own format when nothing was
     /// sent yet (a started response is cut short: see `render_error`).
     async fn on_panic(&self, target: &str, conn: &mut Conn) {
-        let (path, query) = match target.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (target, None),
-        };
+        let (path, query) = crate::http::request::split_target(target);
         // Only the path (and Gemini's query) decides the format; the method is irrelevant here.
         let api = match route::route(crate::http::request::Method::Post, path) {
             Ok(Route::Api(mut api)) => {
@@ -322,9 +319,7 @@ impl Worker {
                 let format = api.map_or(Format::OpenAi, |a| a.format);
                 let mut reply = crate::formats::render_error(format, &e);
                 if api.is_some_and(|a| a.json_array_stream) {
-                    // The JSON-array stream form wraps its errors too: `[{"error":...}]`.
-                    reply.body.insert(0, b'[');
-                    reply.body.push(b']');
+                    crate::formats::gemini::wrap_in_array(&mut reply.body);
                 }
                 let mut headers: Vec<(&str, &[u8])> = vec![("content-type", reply.content_type.as_bytes())];
                 for (n, v) in reply.headers.iter().chain(extra_headers) {

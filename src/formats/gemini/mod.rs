@@ -43,6 +43,13 @@ pub fn wants_sse(query: Option<&str>) -> bool {
     })
 }
 
+/// An error body in the JSON-array stream form: the API answers a `streamGenerateContent`
+/// without `alt=sse` that fails before it starts with `[{"error":...}]`.
+pub fn wrap_in_array(body: &mut Vec<u8>) {
+    body.insert(0, b'[');
+    body.push(b']');
+}
+
 /// Router: `(model, stream)` when `path` is a Gemini generate route, else None.
 ///
 /// Accepted shapes (optional `/genai` prefix, query string ignored, `{ver}` one of `v1`,
