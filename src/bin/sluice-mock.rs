@@ -118,6 +118,10 @@ impl Handler for MockServer {
         }
         for serve in FORMAT_MOCKS {
             if let Some(r) = serve(req.method, path, &req.body) {
+                SEEN.fetch_add(1, Ordering::Relaxed);
+                if !k.latency.is_zero() {
+                    monoio::time::sleep(k.latency).await;
+                }
                 return reply(conn, r, ka).await;
             }
         }

@@ -82,6 +82,9 @@ pub trait StreamEncode {
     fn finish(&mut self, out: &mut Vec<u8>);
     /// The stream failed after the first byte: the format's in-stream error, then its clean end.
     fn error(&mut self, status: u16, message: &str, out: &mut Vec<u8>);
+    /// When the request went upstream, for formats that report the model's latency in the
+    /// stream (Bedrock's `metrics.latencyMs` and invocation metrics). Without it they say 0.
+    fn request_sent_at(&mut self, _at: std::time::Instant) {}
 }
 
 /// Folds a stream's events back into the answer they spell (text and thinking joined per block,

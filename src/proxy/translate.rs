@@ -15,7 +15,7 @@ use crate::upstream::{self, OutRequest};
 use bytes::Bytes;
 use std::io;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 type Failure = (GatewayError, Option<io::Error>);
 
@@ -119,12 +119,21 @@ fn relay_retry_hints(resp: &upstream::UpstreamResponse, out: &mut Vec<(&'static 
 }
 
 /// Encodes the answer for the client: its format's response, or for Bedrock InvokeModel the
-/// model-native (Anthropic) body.
-fn encode_answer(ctx: &RequestContext<'_>, codec: &Codec, resp: &crate::canonical::ChatResponse) -> Vec<u8> {
-    if ctx.api.op == Operation::Invoke {
-        formats::bedrock::invoke::encode_invoke_response(resp)
-    } else {
-        (codec.encode_response)(resp)
+/// model-native (Anthropic) body. `latency` is how long the model took, for the formats that
+/// report it (Bedrock Converse `metrics.latencyMs`).
+fn encode_answer(
+    ctx: &RequestContext<'_>,
+    codec: &Codec,
+    resp: &crate::canonical::ChatResponse,
+    latency: Duration,
+) -> Vec<u8> {
+    match (ctx.api.format, ctx.api.op) {
+        (_, Operation::Invoke) => formats::bedrock::invoke::encode_invoke_response(resp),
+        (Format::Bedrock, _) => {
+            let ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+            formats::bedrock::encode_response_timed(resp, ms)
+        }
+        _ => (codec.encode_response)(resp),
     }
 }
 
@@ -187,7 +196,7 @@ pub async fn serve_mock(
                 200,
                 "application/json",
                 None,
-                encode_answer(ctx, codec, &resp),
+                encode_answer(ctx, codec, &resp, ctx.started.elapsed()),
                 req.keep_alive,
             )
             .await
@@ -257,7 +266,11 @@ pub async fn forward(
         let body = resp.into_body();
         let t = super::stream::Translation {
             decoder: formats::stream_decoder(target_format),
-            encoder: stream_encoder(ctx, &canonical),
+            encoder: {
+                let mut e = stream_encoder(ctx, &canonical);
+                e.request_sent_at(sent);
+                e
+            },
             hooks: None,
             id: format!("sluice-{:x}", next_response_id()),
             model: model.to_string(),
@@ -315,7 +328,7 @@ pub async fn forward(
         200,
         "application/json",
         request_id.as_ref(),
-        encode_answer(ctx, client, &canonical_resp),
+        encode_answer(ctx, client, &canonical_resp, sent.elapsed()),
         req.keep_alive,
     )
     .await

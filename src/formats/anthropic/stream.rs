@@ -419,6 +419,11 @@ pub struct AnthropicEventEncoder<F> {
 pub type AnthropicStreamEncoder = AnthropicEventEncoder<SseFraming>;
 
 impl<F: AnthropicFraming + Default> AnthropicEventEncoder<F> {
+    /// The framing, for encoders that keep state in it (Bedrock's invocation metrics).
+    pub fn framing_mut(&mut self) -> &mut F {
+        &mut self.framing
+    }
+
     pub fn new(_req: &ChatRequest) -> Self {
         AnthropicEventEncoder {
             framing: F::default(),

@@ -1057,10 +1057,15 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
     })
 }
 
-/// Integration: canonical -> Converse response body (usage split as `usage_to_bedrock` says).
-/// `metrics.latencyMs` is 0 (the gateway does not time the model here). A matched stop sequence
-/// is reported as `stop_sequence_fields` says.
+/// Integration: canonical -> Converse response body (usage split as `usage_to_bedrock` says),
+/// `metrics.latencyMs` 0 (unknown: see `encode_response_timed`). A matched stop sequence is
+/// reported as `stop_sequence_fields` says.
 pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
+    encode_response_timed(resp, 0)
+}
+
+/// `encode_response` with the model's latency, in milliseconds, in `metrics.latencyMs`.
+pub fn encode_response_timed(resp: &ChatResponse, latency_ms: u64) -> Vec<u8> {
     let mut content = Vec::with_capacity(resp.content.len());
     let root = JsonPath::ROOT;
     let cpath = root.key("content");
@@ -1080,7 +1085,7 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
         },
         stop_reason: finish_to_bedrock(&resp.finish),
         usage: usage_to_bedrock(&resp.usage),
-        metrics: BedrockMetrics { latency_ms: 0 },
+        metrics: BedrockMetrics { latency_ms },
         additional_model_response_fields: stop_sequence_fields(&resp.finish, resp.stop_sequence.as_deref()),
     };
     sonic_rs::to_vec(&out).unwrap_or_default()

@@ -30,6 +30,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use sonic_rs::JsonValueTrait;
 use std::collections::VecDeque;
+use std::time::Instant;
 
 /// `Content-Type` of both Bedrock stream operations.
 pub const EVENT_STREAM_CONTENT_TYPE: &str = "application/vnd.amazon.eventstream";
@@ -440,6 +441,8 @@ fn exception_frame(status: u16, message: &str, invoke: bool, out: &mut Vec<u8>) 
 /// for tool use) `contentBlockDelta`* `contentBlockStop`, `messageStop` (at `Finish`),
 /// `metadata` (usage and metrics, in `finish`, since usage may follow `Finish`).
 pub struct ConverseStreamEncoder {
+    /// When the request went upstream (`request_sent_at`), for `metrics.latencyMs`.
+    sent: Option<Instant>,
     started: bool,
     blocks: Blocks,
     /// `messageStop` written.
@@ -453,6 +456,7 @@ pub struct ConverseStreamEncoder {
 impl ConverseStreamEncoder {
     pub fn new(_req: &ChatRequest) -> Self {
         Self {
+            sent: None,
             started: false,
             blocks: Blocks::default(),
             stopped: false,
@@ -574,8 +578,9 @@ impl StreamEncode for ConverseStreamEncoder {
         self.ended = true;
         let payload = BedrockStreamMetadata {
             usage: usage_to_bedrock(&self.usage),
-            // NOTE: 0 as in Converse responses: the gateway does not time the model.
-            metrics: BedrockMetrics { latency_ms: 0 },
+            metrics: BedrockMetrics {
+                latency_ms: millis_since(self.sent),
+            },
         };
         event_frame(&mut self.scratch, out, "metadata", &payload);
     }
@@ -588,6 +593,15 @@ impl StreamEncode for ConverseStreamEncoder {
         // The exception frame is the whole clean end: botocore raises on it and stops.
         exception_frame(status, message, false, out);
     }
+
+    fn request_sent_at(&mut self, at: Instant) {
+        self.sent = Some(at);
+    }
+}
+
+/// Whole milliseconds since `at` (0 when the time is unknown), as Bedrock's metrics count them.
+fn millis_since(at: Option<Instant>) -> u64 {
+    at.map_or(0, |t| u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -658,6 +672,10 @@ fn base64_into(out: &mut Vec<u8>, data: &[u8]) {
 pub struct InvokeChunks {
     /// The usage of the last `message_delta` (written just before `message_stop`).
     usage: AnthropicUsage,
+    /// When the request went upstream, and when the first event was written: the invocation
+    /// metrics' `invocationLatency` and `firstByteLatency`.
+    sent: Option<Instant>,
+    first_byte_ms: Option<u64>,
     /// Reused buffers: the event JSON and the frame payload around its base64.
     json: Vec<u8>,
     payload: Vec<u8>,
@@ -667,6 +685,8 @@ impl Default for InvokeChunks {
     fn default() -> Self {
         InvokeChunks {
             usage: AnthropicUsage::default(),
+            sent: None,
+            first_byte_ms: None,
             json: Vec::with_capacity(256),
             payload: Vec::with_capacity(384),
         }
@@ -678,6 +698,9 @@ impl AnthropicFraming for InvokeChunks {
     const START_WAITS_FOR_CONTENT: bool = true;
 
     fn write(&mut self, event: &AnthropicStreamEvent<'_>, out: &mut Vec<u8>) {
+        if self.first_byte_ms.is_none() {
+            self.first_byte_ms = Some(millis_since(self.sent));
+        }
         self.json.clear();
         // Serializing these borrowed structs into a Vec cannot fail.
         let _ = match event {
@@ -704,9 +727,8 @@ impl AnthropicFraming for InvokeChunks {
                     invocation_metrics: InvocationMetrics {
                         input_token_count: self.usage.input_tokens,
                         output_token_count: self.usage.output_tokens,
-                        // NOTE: 0: the gateway does not time the model (as Converse `latencyMs`).
-                        invocation_latency: 0,
-                        first_byte_latency: 0,
+                        invocation_latency: millis_since(self.sent),
+                        first_byte_latency: self.first_byte_ms.unwrap_or(0),
                     },
                 };
                 sonic_rs::to_writer(&mut self.json, &stop)
@@ -770,6 +792,10 @@ impl StreamEncode for InvokeStreamEncoder {
         }
         self.ended = true;
         exception_frame(status, message, true, out);
+    }
+
+    fn request_sent_at(&mut self, at: Instant) {
+        self.messages.framing_mut().sent = Some(at);
     }
 }
 
@@ -1656,6 +1682,39 @@ mod tests {
             ]
         );
         assert!(out.ends_with(&vector("invoke_stream_chunk_anthropic_text_delta")));
+    }
+
+    #[test]
+    fn both_encoders_report_the_time_since_the_request_went_upstream() {
+        use std::time::Duration;
+        let events = events_from_response(&sample_response(), 3);
+        let Some(sent) = Instant::now().checked_sub(Duration::from_millis(250)) else {
+            return; // a clock this close to its start cannot go back 250 ms
+        };
+        // ConverseStream: `metadata.metrics.latencyMs`.
+        let mut enc = ConverseStreamEncoder::new(&req());
+        enc.request_sent_at(sent);
+        let f = frames(&encode_all(&mut enc, &events));
+        let (_, _, meta) = f.iter().find(|(t, _, _)| t == "metadata").unwrap();
+        let v: Value = sonic_rs::from_str(meta).unwrap();
+        let latency = v["metrics"]["latencyMs"].as_u64().unwrap();
+        assert!((250..60_000).contains(&latency), "{meta}");
+        // InvokeModelWithResponseStream: the invocation metrics on `message_stop`, the first
+        // byte no later than the whole.
+        let mut enc = InvokeStreamEncoder::new(&req());
+        enc.request_sent_at(sent);
+        let got = chunks(&encode_all(&mut enc, &events));
+        let stop: Value = sonic_rs::from_str(got.last().unwrap()).unwrap();
+        let m = &stop["amazon-bedrock-invocationMetrics"];
+        let (whole, first) = (
+            m["invocationLatency"].as_u64().unwrap(),
+            m["firstByteLatency"].as_u64().unwrap(),
+        );
+        assert!((250..60_000).contains(&first) && first <= whole, "{stop}");
+        // Without the time, 0 (as the known-answer frames above have it).
+        let f = frames(&encode_all(&mut ConverseStreamEncoder::new(&req()), &events));
+        let (_, _, meta) = f.iter().find(|(t, _, _)| t == "metadata").unwrap();
+        assert!(meta.contains(r#""latencyMs":0"#), "{meta}");
     }
 
     #[test]

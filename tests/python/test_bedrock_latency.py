@@ -1,0 +1,79 @@
+"""Bedrock clients get the model's real latency when Sluice translates for them: Converse
+`metrics.latencyMs`, ConverseStream `metadata.metrics.latencyMs`, and InvokeModelWithResponseStream
+`amazon-bedrock-invocationMetrics` (`invocationLatency`, `firstByteLatency`), all through boto3.
+
+The upstream is a sluice-mock that waits LATENCY_MS before it answers, so every figure must be
+at least that.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import _binary, _start, _teardown, bedrock_runtime
+
+LATENCY_MS = 120
+MESSAGES = [{"role": "user", "content": [{"text": "how long did that take"}]}]
+
+
+@pytest.fixture(scope="module")
+def bedrock(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("sluice-latency")
+    mock = _start(
+        "sluice-mock-latency",
+        [
+            str(_binary("SLUICE_MOCK_BIN", "sluice-mock")),
+            "--listen",
+            "127.0.0.1:0",
+            "--latency-ms",
+            str(LATENCY_MS),
+        ],
+        workdir,
+    )
+    config = workdir / "sluice.toml"
+    config.write_text(
+        f"""
+[server]
+listen = "127.0.0.1:0"
+workers = 1
+
+[routing]
+default_provider = "anthropic"
+
+[[providers]]
+name = "anthropic"
+kind = "anthropic"
+base_url = "{mock.base}"
+keys = ["k"]
+"""
+    )
+    sluice = _start("sluice-latency", [str(_binary("SLUICE_BIN", "sluice")), "--config", str(config)], workdir)
+    yield bedrock_runtime(f"{sluice.base}/bedrock")
+    _teardown(sluice)
+    _teardown(mock)
+
+
+def test_converse_reports_the_models_latency(bedrock):
+    r = bedrock.converse(modelId="anthropic/claude-x", messages=MESSAGES)
+    assert r["output"]["message"]["content"][0]["text"].startswith("echo: ")
+    assert LATENCY_MS <= r["metrics"]["latencyMs"] < 30_000, r["metrics"]
+
+
+def test_converse_stream_reports_the_models_latency(bedrock):
+    r = bedrock.converse_stream(modelId="anthropic/claude-x", messages=MESSAGES)
+    events = list(r["stream"])
+    meta = events[-1]["metadata"]
+    assert LATENCY_MS <= meta["metrics"]["latencyMs"] < 30_000, meta
+    text = "".join(e["contentBlockDelta"]["delta"].get("text", "") for e in events if "contentBlockDelta" in e)
+    assert text.startswith("echo: ")
+
+
+def test_invoke_stream_reports_invocation_metrics(bedrock):
+    body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
+    r = bedrock.invoke_model_with_response_stream(modelId="anthropic/claude-x", body=json.dumps(body))
+    chunks = [json.loads(e["chunk"]["bytes"]) for e in r["body"]]
+    assert chunks[-1]["type"] == "message_stop"
+    m = chunks[-1]["amazon-bedrock-invocationMetrics"]
+    assert LATENCY_MS <= m["firstByteLatency"] <= m["invocationLatency"] < 30_000, m
