@@ -331,15 +331,12 @@ async fn send_stream(
     stamp: bool,
     http10: bool,
 ) -> io::Result<()> {
-    conn.start_stream(
-        200,
-        &[
-            ("content-type", stream.content_type.as_bytes()),
-            ("x-request-id", b"req_mock"),
-        ],
-        http10,
-    )
-    .await?;
+    let mut headers: Vec<(&str, &[u8])> = vec![
+        ("content-type", stream.content_type.as_bytes()),
+        ("x-request-id", b"req_mock"),
+    ];
+    headers.extend(stream.headers.iter().map(|(n, v)| (*n, v.as_bytes())));
+    conn.start_stream(200, &headers, http10).await?;
     let gone = client_gone(conn.raw_fd());
     let mut gone = std::pin::pin!(gone);
     let stamp = stamp && stream.content_type == "text/event-stream";

@@ -53,12 +53,17 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
             Err(e) => return Some(fault_reply(400, e.to_string(), id)),
         };
         return Some(match scenario::respond(&req, &id) {
-            Ok(resp) => MockReply {
-                status: 200,
-                content_type: "application/json",
-                headers: vec![("x-amzn-RequestId", id)],
-                body: bedrock::invoke::encode_invoke_response(&resp),
-            },
+            Ok(resp) => {
+                // The mock answers at once: its invocation latency is 0 ms.
+                let mut headers = vec![("x-amzn-RequestId", id)];
+                headers.extend(bedrock::invoke::invocation_headers(&resp.usage, 0));
+                MockReply {
+                    status: 200,
+                    content_type: "application/json",
+                    headers,
+                    body: bedrock::invoke::encode_invoke_response(&resp),
+                }
+            }
             Err(fault) => error_reply(bedrock::encode_error(&fault), id),
         });
     }

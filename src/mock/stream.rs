@@ -32,6 +32,8 @@ pub enum Ending {
 /// A stream ready to send: each frame is one write.
 pub struct MockStream {
     pub content_type: &'static str,
+    /// More head headers (Bedrock's `x-amzn-bedrock-content-type` for InvokeModel streams).
+    pub headers: Vec<(&'static str, &'static str)>,
     pub frames: Vec<Vec<u8>>,
     /// Close the connection after the frames instead of ending the body cleanly.
     pub cut_off: bool,
@@ -230,6 +232,11 @@ pub fn serve(
             };
             Ok(MockStream {
                 content_type: enc.content_type(),
+                headers: if route.invoke {
+                    vec![bedrock::invoke::STREAM_CONTENT_TYPE_HEADER]
+                } else {
+                    Vec::new()
+                },
                 cut_off: ending == Ending::CutOff,
                 frames: encode_frames(enc.as_mut(), &events, &ending),
             })

@@ -145,8 +145,9 @@ pub struct Translation {
     pub model: String,
     /// Bytes to send on a silent stream, and after how long (`None`: the format allows none).
     pub keepalive: Option<(&'static [u8], Duration)>,
-    /// The upstream's request id, under the client format's header name (sent with the head).
-    pub request_id: Option<(&'static str, String)>,
+    /// Headers the client's head carries besides `content-type`: the upstream's request id
+    /// under the client format's name, Bedrock's chunk content type for InvokeModel streams.
+    pub head_headers: Vec<(&'static str, String)>,
 }
 
 type Failure = (GatewayError, Option<io::Error>);
@@ -273,11 +274,10 @@ pub async fn pump_translated(
             // and leaves with them; the body's end leaves with the last ones: one write each.
             if !conn.response_started {
                 let ct = t.encoder.content_type();
-                let ct = ("content-type", ct.as_bytes());
-                let id = t.request_id.as_ref().map(|(n, v)| (*n, v.as_bytes()));
-                let headers = [ct, id.unwrap_or(ct)];
-                let headers = if id.is_some() { &headers[..] } else { &headers[..1] };
-                conn.start_stream_with(200, headers, http10, &[&out], end)
+                let mut headers: Vec<(&str, &[u8])> = Vec::with_capacity(1 + t.head_headers.len());
+                headers.push(("content-type", ct.as_bytes()));
+                headers.extend(t.head_headers.iter().map(|(n, v)| (*n, v.as_bytes())));
+                conn.start_stream_with(200, &headers, http10, &[&out], end)
                     .await
                     .map_err(io_err)?;
             } else if end {
@@ -410,15 +410,13 @@ pub async fn send_frames(
     worker: &Worker,
     conn: &mut Conn,
     http10: bool,
-    content_type: &str,
+    headers: &[(&str, &[u8])],
     frames: &[Vec<u8>],
     delay: Duration,
     cut_off: bool,
 ) -> Result<Outcome, Failure> {
     let io_err = |e| (GatewayError::bad_request("client write failed", None), Some(e));
-    conn.start_stream(200, &[("content-type", content_type.as_bytes())], http10)
-        .await
-        .map_err(io_err)?;
+    conn.start_stream(200, headers, http10).await.map_err(io_err)?;
     worker.metrics.streams_add(1);
     let _guard = StreamGauge(worker);
     let gone = client_gone(conn.raw_fd());
@@ -556,7 +554,7 @@ mod tests {
             id: "sluice-7".into(),
             model: "claude-x".into(),
             keepalive: None,
-            request_id: None,
+            head_headers: Vec::new(),
         }
     }
 

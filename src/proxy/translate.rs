@@ -141,18 +141,14 @@ async fn reply(
     conn: &mut Conn,
     status: u16,
     content_type: &str,
-    request_id: Option<&(&'static str, String)>,
+    extra_headers: &[(&'static str, String)],
     body: Vec<u8>,
     keep_alive: bool,
 ) -> Result<Outcome, Failure> {
-    let ct = ("content-type", content_type.as_bytes());
-    let headers = [ct, request_id.map_or(ct, |(n, v)| (*n, v.as_bytes()))];
-    let headers = if request_id.is_some() {
-        &headers[..]
-    } else {
-        &headers[..1]
-    };
-    conn.send_full(status, headers, Bytes::from(body), keep_alive)
+    let mut headers: Vec<(&str, &[u8])> = Vec::with_capacity(1 + extra_headers.len());
+    headers.push(("content-type", content_type.as_bytes()));
+    headers.extend(extra_headers.iter().map(|(n, v)| (*n, v.as_bytes())));
+    conn.send_full(status, &headers, Bytes::from(body), keep_alive)
         .await
         .map_err(|e| (GatewayError::bad_request("client write failed", None), Some(e)))?;
     Ok(Outcome { status })
@@ -177,12 +173,19 @@ pub async fn serve_mock(
         let mut enc = stream_encoder(ctx, &canonical);
         let frames = crate::mock::stream::encode_frames(enc.as_mut(), &events, &ending);
         let cut_off = ending == crate::mock::stream::Ending::CutOff;
-        let ct = enc.content_type();
+        let ct = ("content-type", enc.content_type().as_bytes());
+        let invoke = formats::bedrock::invoke::STREAM_CONTENT_TYPE_HEADER;
+        let headers = [ct, (invoke.0, invoke.1.as_bytes())];
+        let headers = if ctx.api.op == Operation::Invoke {
+            &headers[..]
+        } else {
+            &headers[..1]
+        };
         return super::stream::send_frames(
             worker,
             conn,
             req.http10,
-            ct,
+            headers,
             &frames,
             provider.mock.chunk_delay,
             cut_off,
@@ -195,7 +198,7 @@ pub async fn serve_mock(
                 conn,
                 200,
                 "application/json",
-                None,
+                &[],
                 encode_answer(ctx, codec, &resp, ctx.started.elapsed()),
                 req.keep_alive,
             )
@@ -279,7 +282,14 @@ pub async fn forward(
                 .server
                 .stream_keepalive
                 .and_then(|d| keepalive_frame(ctx.api.format).map(|f| (f, d))),
-            request_id,
+            head_headers: {
+                let mut h: Vec<(&'static str, String)> = request_id.into_iter().collect();
+                if ctx.api.op == Operation::Invoke {
+                    let (n, v) = formats::bedrock::invoke::STREAM_CONTENT_TYPE_HEADER;
+                    h.push((n, v.to_string()));
+                }
+                h
+            },
         };
         // Only the translation lives on for the stream: the request is sent, free its memory.
         drop((canonical, parts, signed, path));
@@ -323,12 +333,18 @@ pub async fn forward(
         canonical_resp.created = crate::mock::unix_now();
     }
 
+    let latency = sent.elapsed();
+    let mut headers: Vec<(&'static str, String)> = request_id.into_iter().collect();
+    if ctx.api.op == Operation::Invoke {
+        let ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        headers.extend(formats::bedrock::invoke::invocation_headers(&canonical_resp.usage, ms));
+    }
     reply(
         conn,
         200,
         "application/json",
-        request_id.as_ref(),
-        encode_answer(ctx, client, &canonical_resp, sent.elapsed()),
+        &headers,
+        encode_answer(ctx, client, &canonical_resp, latency),
         req.keep_alive,
     )
     .await

@@ -1,6 +1,7 @@
 """Bedrock clients get the model's real latency when Sluice translates for them: Converse
-`metrics.latencyMs`, ConverseStream `metadata.metrics.latencyMs`, and InvokeModelWithResponseStream
-`amazon-bedrock-invocationMetrics` (`invocationLatency`, `firstByteLatency`), all through boto3.
+`metrics.latencyMs`, ConverseStream `metadata.metrics.latencyMs`, InvokeModelWithResponseStream
+`amazon-bedrock-invocationMetrics` (`invocationLatency`, `firstByteLatency`), and InvokeModel's
+`x-amzn-bedrock-*` headers (token counts and latency), all through boto3.
 
 The upstream is a sluice-mock that waits LATENCY_MS before it answers, so every figure must be
 at least that.
@@ -77,3 +78,23 @@ def test_invoke_stream_reports_invocation_metrics(bedrock):
     assert chunks[-1]["type"] == "message_stop"
     m = chunks[-1]["amazon-bedrock-invocationMetrics"]
     assert LATENCY_MS <= m["firstByteLatency"] <= m["invocationLatency"] < 30_000, m
+
+
+INVOKE_BODY = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 64, "messages": [{"role": "user", "content": "count these words"}]}
+
+
+def test_invoke_model_headers_carry_usage_and_latency(bedrock):
+    r = bedrock.invoke_model(modelId="anthropic/claude-x", body=json.dumps(INVOKE_BODY))
+    body = json.loads(r["body"].read())
+    assert r["contentType"] == "application/json"
+    h = r["ResponseMetadata"]["HTTPHeaders"]
+    assert int(h["x-amzn-bedrock-input-token-count"]) == body["usage"]["input_tokens"] > 0, h
+    assert int(h["x-amzn-bedrock-output-token-count"]) == body["usage"]["output_tokens"] > 0, h
+    assert LATENCY_MS <= int(h["x-amzn-bedrock-invocation-latency"]) < 30_000, h
+
+
+def test_invoke_stream_names_its_chunks_content_type(bedrock):
+    r = bedrock.invoke_model_with_response_stream(modelId="anthropic/claude-x", body=json.dumps(INVOKE_BODY))
+    assert r["contentType"] == "application/json"
+    assert [json.loads(e["chunk"]["bytes"])["type"] for e in r["body"]][-1] == "message_stop"
+

@@ -197,8 +197,32 @@ def test_invoke_model_anthropic_body(client):
     assert out["type"] == "message" and out["role"] == "assistant"
     assert out["content"] == [{"type": "text", "text": "echo: native body"}]
     assert out["stop_reason"] == "end_turn"
+    # Bedrock's usage headers, which clients read from ResponseMetadata (PROTOCOLS 5.5).
+    h = r["ResponseMetadata"]["HTTPHeaders"]
+    assert int(h["x-amzn-bedrock-input-token-count"]) == out["usage"]["input_tokens"]
+    assert int(h["x-amzn-bedrock-output-token-count"]) == out["usage"]["output_tokens"]
+    assert h["x-amzn-bedrock-invocation-latency"].isdigit()
 
 
 def test_invoke_model_without_messages_is_a_validation_error(client):
     with pytest.raises(client.exceptions.ValidationException):
         client.invoke_model(modelId=MODEL, body=b'{"anthropic_version":"bedrock-2023-05-31"}')
+
+
+def test_invoke_model_with_response_stream(client):
+    # The stream names its chunks' content type (`x-amzn-bedrock-content-type` -> contentType);
+    # each chunk is one Anthropic event, `message_stop` last with the invocation metrics.
+    body = json.dumps(
+        {
+            "anthropic_version": "bedrock-2023-05-31",
+            "max_tokens": 64,
+            "messages": [{"role": "user", "content": "native stream"}],
+        }
+    )
+    r = client.invoke_model_with_response_stream(modelId=MODEL, body=body)
+    assert r["contentType"] == "application/json"
+    events = [json.loads(e["chunk"]["bytes"]) for e in r["body"]]
+    text = "".join(e["delta"].get("text", "") for e in events if e["type"] == "content_block_delta")
+    assert text == "echo: native stream"
+    assert events[-1]["type"] == "message_stop"
+    assert "amazon-bedrock-invocationMetrics" in events[-1]

@@ -3,7 +3,7 @@
 //! `anthropic_version` instead of `model`, and no `stream` (the operation decides). Other vendors'
 //! native bodies get a clear 400 pointing to Converse.
 
-use crate::canonical::{ChatRequest, ChatResponse, ConvertError};
+use crate::canonical::{ChatRequest, ChatResponse, ConvertError, Usage};
 use crate::formats::anthropic;
 
 /// The `anthropic_version` Bedrock expects in Claude InvokeModel bodies.
@@ -27,6 +27,22 @@ pub fn decode_invoke_request(body: &[u8], model: &str, stream: bool) -> Result<C
     req.stream = stream;
     Ok(req)
 }
+
+/// The headers Bedrock sends with an InvokeModel answer (PROTOCOLS 5.5): token counts (input as
+/// the body's `usage.input_tokens`, without cached tokens) and the latency in milliseconds.
+/// botocore leaves them in `ResponseMetadata.HTTPHeaders`, where common clients read usage.
+pub fn invocation_headers(usage: &Usage, latency_ms: u64) -> [(&'static str, String); 3] {
+    let wire = anthropic::usage_to_wire(usage);
+    [
+        ("x-amzn-bedrock-input-token-count", wire.input_tokens.to_string()),
+        ("x-amzn-bedrock-output-token-count", wire.output_tokens.to_string()),
+        ("x-amzn-bedrock-invocation-latency", latency_ms.to_string()),
+    ]
+}
+
+/// The header an InvokeModelWithResponseStream answer names its chunks' content type with
+/// (botocore: `contentType`).
+pub const STREAM_CONTENT_TYPE_HEADER: (&str, &str) = ("x-amzn-bedrock-content-type", "application/json");
 
 /// Canonical -> the InvokeModel response body of an Anthropic model (a Messages response).
 pub fn encode_invoke_response(resp: &ChatResponse) -> Vec<u8> {
