@@ -118,6 +118,19 @@ fn relay_retry_hints(resp: &upstream::UpstreamResponse, out: &mut Vec<(&'static 
     }
 }
 
+/// Bedrock InvokeModel's usage and latency headers, for an InvokeModel client (else nothing).
+fn invoke_headers(
+    ctx: &RequestContext<'_>,
+    resp: &crate::canonical::ChatResponse,
+    latency: Duration,
+    out: &mut Vec<(&'static str, String)>,
+) {
+    if ctx.api.op == Operation::Invoke {
+        let ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        out.extend(formats::bedrock::invoke::invocation_headers(&resp.usage, ms));
+    }
+}
+
 /// Encodes the answer for the client: its format's response, or for Bedrock InvokeModel the
 /// model-native (Anthropic) body. `latency` is how long the model took, for the formats that
 /// report it (Bedrock Converse `metrics.latencyMs`).
@@ -194,12 +207,15 @@ pub async fn serve_mock(
     }
     match crate::mock::scenario::respond(&canonical, "mock-1") {
         Ok(resp) => {
+            let latency = ctx.started.elapsed();
+            let mut headers = Vec::new();
+            invoke_headers(ctx, &resp, latency, &mut headers);
             reply(
                 conn,
                 200,
                 "application/json",
-                &[],
-                encode_answer(ctx, codec, &resp, ctx.started.elapsed()),
+                &headers,
+                encode_answer(ctx, codec, &resp, latency),
                 req.keep_alive,
             )
             .await
@@ -335,10 +351,7 @@ pub async fn forward(
 
     let latency = sent.elapsed();
     let mut headers: Vec<(&'static str, String)> = request_id.into_iter().collect();
-    if ctx.api.op == Operation::Invoke {
-        let ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
-        headers.extend(formats::bedrock::invoke::invocation_headers(&canonical_resp.usage, ms));
-    }
+    invoke_headers(ctx, &canonical_resp, latency, &mut headers);
     reply(
         conn,
         200,

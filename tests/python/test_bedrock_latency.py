@@ -98,3 +98,17 @@ def test_invoke_stream_names_its_chunks_content_type(bedrock):
     assert r["contentType"] == "application/json"
     assert [json.loads(e["chunk"]["bytes"])["type"] for e in r["body"]][-1] == "message_stop"
 
+
+
+def test_in_process_mock_invoke_has_the_headers_too(sluice):
+    # The built-in mock provider (the default config's) answers InvokeModel with the same headers.
+    c = bedrock_runtime(f"{sluice.base}/bedrock")
+    r = c.invoke_model(modelId="mock/claude-x", body=json.dumps(INVOKE_BODY))
+    body = json.loads(r["body"].read())
+    h = r["ResponseMetadata"]["HTTPHeaders"]
+    assert int(h["x-amzn-bedrock-input-token-count"]) == body["usage"]["input_tokens"] > 0, h
+    assert int(h["x-amzn-bedrock-output-token-count"]) == body["usage"]["output_tokens"] > 0, h
+    assert h["x-amzn-bedrock-invocation-latency"].isdigit()
+    s = c.invoke_model_with_response_stream(modelId="mock/claude-x", body=json.dumps(INVOKE_BODY))
+    assert s["contentType"] == "application/json"
+    assert [json.loads(e["chunk"]["bytes"])["type"] for e in s["body"]][-1] == "message_stop"
