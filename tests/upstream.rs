@@ -19,6 +19,15 @@ fn sluice_for(mock: &Proc) -> Proc {
     )
 }
 
+/// Sluice with the in-process mock and one provider of `kind` (named after it) at `upstream`.
+fn sluice_with_provider(kind: &str, upstream: SocketAddr, key: &str) -> Proc {
+    let mut cfg = Cfg::default().render();
+    cfg.push_str(&format!(
+        "\n[[providers]]\nname = \"{kind}\"\nkind = \"{kind}\"\nbase_url = \"http://{upstream}\"\nkeys = [\"{key}\"]\n"
+    ));
+    start_sluice(&cfg)
+}
+
 /// Pool gauges from sluice's /metrics: (idle, busy, active streams).
 fn pool_gauges(sluice: SocketAddr) -> (f64, f64, f64) {
     let m = metrics_text(sluice);
@@ -572,11 +581,7 @@ fn a_translated_upstream_error_keeps_its_retry_hints() {
     ];
     for (what, request) in cases {
         let (addr, _rx, _h) = fake_upstream(response.clone().into_bytes(), Duration::ZERO);
-        let mut cfg = Cfg::default().render();
-        cfg.push_str(&format!(
-            "\n[[providers]]\nname = \"anthropic\"\nkind = \"anthropic\"\nbase_url = \"http://{addr}\"\nkeys = [\"k\"]\n"
-        ));
-        let sluice = start_sluice(&cfg);
+        let sluice = sluice_with_provider("anthropic", addr, "k");
         let r = roundtrip(sluice.addr, &request);
         assert_eq!(r.status, 429, "{what}: {}", r.text());
         assert!(r.text().contains("exceeded your rate limit"), "{what}: {}", r.text());
@@ -596,11 +601,7 @@ fn a_gemini_retry_delay_becomes_retry_headers() {
         body.len()
     );
     let (addr, _rx, _h) = fake_upstream(response.into_bytes(), Duration::ZERO);
-    let mut cfg = Cfg::default().render();
-    cfg.push_str(&format!(
-        "\n[[providers]]\nname = \"gemini\"\nkind = \"gemini\"\nbase_url = \"http://{addr}\"\nkeys = [\"k\"]\n"
-    ));
-    let sluice = start_sluice(&cfg);
+    let sluice = sluice_with_provider("gemini", addr, "k");
     let r = roundtrip(
         sluice.addr,
         &post(
@@ -635,11 +636,7 @@ fn a_gemini_clients_query_key_never_goes_upstream() {
     ];
     for (asked, sent) in cases {
         let (up, rx, _h) = fake_upstream(response.clone().into_bytes(), Duration::ZERO);
-        let mut cfg = Cfg::default().render();
-        cfg.push_str(&format!(
-            "\n[[providers]]\nname = \"gemini\"\nkind = \"gemini\"\nbase_url = \"http://{up}\"\nkeys = [\"provider-key\"]\n"
-        ));
-        let sluice = start_sluice(&cfg);
+        let sluice = sluice_with_provider("gemini", up, "provider-key");
         let request = post(
             &format!("/genai/v1beta/models/gemini/gemini-2.5-flash:{asked}"),
             r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#,

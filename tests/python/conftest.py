@@ -234,6 +234,20 @@ def sluice(sluice_mock: Server, tmp_path_factory) -> Server:
     _teardown(server)
 
 
+def start_mock(workdir: Path, name: str, *args: str) -> Server:
+    """A sluice-mock of its own on a loopback port, with extra arguments (`--latency-ms`, ...)."""
+    argv = [str(_binary("SLUICE_MOCK_BIN", "sluice-mock")), "--listen", "127.0.0.1:0", *args]
+    return _start(name, argv, workdir)
+
+
+def start_gateway(workdir: Path, name: str, config: str, server_extra: str = "") -> Server:
+    """A Sluice of its own: loopback, one worker, `server_extra` lines in `[server]`, then
+    `config` (routing and providers)."""
+    path = workdir / f"{name}.toml"
+    path.write_text(f'[server]\nlisten = "127.0.0.1:0"\nworkers = 1\n{server_extra}\n{config}')
+    return _start(name, [str(_binary("SLUICE_BIN", "sluice")), "--config", str(path)], workdir)
+
+
 # ---- SDK clients -------------------------------------------------------------------------------
 
 CLIENT_TIMEOUT_S = 30.0

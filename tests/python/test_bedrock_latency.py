@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from conftest import _binary, _start, _teardown, bedrock_runtime
+from conftest import _teardown, bedrock_runtime, start_gateway, start_mock
 
 LATENCY_MS = 120
 MESSAGES = [{"role": "user", "content": [{"text": "how long did that take"}]}]
@@ -22,24 +22,11 @@ MESSAGES = [{"role": "user", "content": [{"text": "how long did that take"}]}]
 @pytest.fixture(scope="module")
 def bedrock(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("sluice-latency")
-    mock = _start(
-        "sluice-mock-latency",
-        [
-            str(_binary("SLUICE_MOCK_BIN", "sluice-mock")),
-            "--listen",
-            "127.0.0.1:0",
-            "--latency-ms",
-            str(LATENCY_MS),
-        ],
+    mock = start_mock(workdir, "sluice-mock-latency", "--latency-ms", str(LATENCY_MS))
+    sluice = start_gateway(
         workdir,
-    )
-    config = workdir / "sluice.toml"
-    config.write_text(
+        "sluice-latency",
         f"""
-[server]
-listen = "127.0.0.1:0"
-workers = 1
-
 [routing]
 default_provider = "anthropic"
 
@@ -48,9 +35,8 @@ name = "anthropic"
 kind = "anthropic"
 base_url = "{mock.base}"
 keys = ["k"]
-"""
+""",
     )
-    sluice = _start("sluice-latency", [str(_binary("SLUICE_BIN", "sluice")), "--config", str(config)], workdir)
     yield bedrock_runtime(f"{sluice.base}/bedrock")
     _teardown(sluice)
     _teardown(mock)

@@ -183,16 +183,16 @@ def test_errors_raise_modeled_exceptions(client, model, exc, status):
     assert err["ResponseMetadata"]["RequestId"]
 
 
+def claude_body(text: str) -> str:
+    """An InvokeModel body for a Claude model: the Anthropic Messages body (PROTOCOLS 5.5)."""
+    return json.dumps(
+        {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 64, "messages": [{"role": "user", "content": text}]}
+    )
+
+
 def test_invoke_model_anthropic_body(client):
     # InvokeModel with a Claude model id takes an Anthropic Messages body (PROTOCOLS 5.5).
-    body = json.dumps(
-        {
-            "anthropic_version": "bedrock-2023-05-31",
-            "max_tokens": 64,
-            "messages": [{"role": "user", "content": "native body"}],
-        }
-    )
-    r = client.invoke_model(modelId=MODEL, body=body)
+    r = client.invoke_model(modelId=MODEL, body=claude_body("native body"))
     out = json.loads(r["body"].read())
     assert out["type"] == "message" and out["role"] == "assistant"
     assert out["content"] == [{"type": "text", "text": "echo: native body"}]
@@ -212,14 +212,7 @@ def test_invoke_model_without_messages_is_a_validation_error(client):
 def test_invoke_model_with_response_stream(client):
     # The stream names its chunks' content type (`x-amzn-bedrock-content-type` -> contentType);
     # each chunk is one Anthropic event, `message_stop` last with the invocation metrics.
-    body = json.dumps(
-        {
-            "anthropic_version": "bedrock-2023-05-31",
-            "max_tokens": 64,
-            "messages": [{"role": "user", "content": "native stream"}],
-        }
-    )
-    r = client.invoke_model_with_response_stream(modelId=MODEL, body=body)
+    r = client.invoke_model_with_response_stream(modelId=MODEL, body=claude_body("native stream"))
     assert r["contentType"] == "application/json"
     events = [json.loads(e["chunk"]["bytes"]) for e in r["body"]]
     text = "".join(e["delta"].get("text", "") for e in events if e["type"] == "content_block_delta")

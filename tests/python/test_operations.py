@@ -8,25 +8,17 @@ import time
 import openai
 import pytest
 
-from conftest import _binary, _start, _teardown
+from conftest import _teardown, start_gateway, start_mock
 
 
 @pytest.fixture(scope="module")
 def slow_setup(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("sluice-ops")
-    mock = _start(
-        "sluice-mock-slow",
-        [str(_binary("SLUICE_MOCK_BIN", "sluice-mock")), "--listen", "127.0.0.1:0", "--latency-ms", "1500"],
+    mock = start_mock(workdir, "sluice-mock-slow", "--latency-ms", "1500")
+    sluice = start_gateway(
         workdir,
-    )
-    config = workdir / "sluice.toml"
-    config.write_text(
+        "sluice-ops",
         f"""
-[server]
-listen = "127.0.0.1:0"
-workers = 1
-access_log = true
-
 [routing]
 default_provider = "fast"
 
@@ -40,9 +32,9 @@ kind = "openai"
 base_url = "{mock.base}"
 keys = ["k"]
 first_byte_timeout_ms = 300
-"""
+""",
+        server_extra="access_log = true",
     )
-    sluice = _start("sluice-ops", [str(_binary("SLUICE_BIN", "sluice")), "--config", str(config)], workdir)
     yield sluice
     _teardown(sluice)
     _teardown(mock)
