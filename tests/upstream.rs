@@ -590,6 +590,17 @@ fn a_translated_upstream_error_keeps_its_retry_hints() {
         assert_eq!(r.header("x-should-retry"), Some("true"), "{what}");
         assert_eq!(r.header("x-unrelated"), None, "{what}: only retry hints are relayed");
         assert_eq!(r.header_count("retry-after"), 1, "{what}");
+        if what.starts_with("gemini") {
+            // A Gemini client also finds the delay where Google puts it: `RetryInfo` in the body.
+            let v = r.json();
+            let info = &v["error"]["details"][0];
+            assert_eq!(
+                info["@type"].as_str(),
+                Some("type.googleapis.com/google.rpc.RetryInfo"),
+                "{v}"
+            );
+            assert_eq!(info["retryDelay"].as_str(), Some("6.500s"), "{v}");
+        }
     }
 }
 

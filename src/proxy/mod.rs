@@ -318,6 +318,12 @@ impl Worker {
             Err((e, None)) => {
                 let format = api.map_or(Format::OpenAi, |a| a.format);
                 let mut reply = crate::formats::render_error(format, &e);
+                if format == Format::Gemini {
+                    // Gemini clients read a retry hint from the body, not from headers.
+                    if let Some(ms) = hinted_delay_ms(extra_headers) {
+                        crate::formats::gemini::add_retry_info(&mut reply.body, ms);
+                    }
+                }
                 if api.is_some_and(|a| a.json_array_stream) {
                     crate::formats::gemini::wrap_in_array(&mut reply.body);
                 }
@@ -333,6 +339,18 @@ impl Worker {
             }
         }
     }
+}
+
+/// The retry delay that relayed retry hints name: `retry-after-ms`, else `retry-after` in
+/// seconds (an HTTP-date `retry-after` is left to the header alone).
+fn hinted_delay_ms(headers: &[(&'static str, String)]) -> Option<u64> {
+    let find = |name: &str| headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.trim());
+    if let Some(ms) = find("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
+        return (ms.is_finite() && ms >= 0.0).then(|| ms.ceil() as u64);
+    }
+    find("retry-after")
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(|s| s.saturating_mul(1000))
 }
 
 /// SigV4 headers for a Bedrock provider configured with AWS credentials (none otherwise).

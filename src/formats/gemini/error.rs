@@ -5,7 +5,7 @@
 use super::field;
 use super::types::{GeminiError, GeminiErrorDetail};
 use crate::canonical::{ErrorReply, FaultKind, Json, UpstreamFault};
-use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+use sonic_rs::{JsonContainerTrait, JsonValueMutTrait, JsonValueTrait};
 
 /// The `google.rpc.Code` name Google sends with an HTTP status (PROTOCOLS 4.5 table).
 pub fn status_name(status: u16, kind: FaultKind) -> &'static str {
@@ -77,6 +77,28 @@ pub fn retry_delay_ms(body: &[u8]) -> Option<u64> {
     // The fraction's milliseconds, rounded up: never ask for a retry sooner than Google did.
     let nanos: u64 = format!("{frac:0<9}").parse().ok()?;
     Some(ms + nanos.div_ceil(1_000_000))
+}
+
+/// Integration: adds a `google.rpc.RetryInfo` detail to a Gemini error body, the form in which
+/// Google itself says how long to wait (`"retryDelay":"6.500s"`). For a client whose upstream
+/// said it in a `retry-after` header: the hint reaches `APIError.details`. A body that is not a
+/// Gemini error object is left as it is.
+pub fn add_retry_info(body: &mut Vec<u8>, delay_ms: u64) {
+    let Ok(mut v) = sonic_rs::from_slice::<Json>(body) else {
+        return;
+    };
+    let Some(err) = v.get_mut("error").and_then(|e| e.as_object_mut()) else {
+        return;
+    };
+    let delay = match delay_ms % 1000 {
+        0 => format!("{}s", delay_ms / 1000),
+        ms => format!("{}.{ms:03}s", delay_ms / 1000),
+    };
+    let info = sonic_rs::json!({"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay});
+    err.insert(&"details", sonic_rs::json!([info]));
+    if let Ok(out) = sonic_rs::to_vec(&v) {
+        *body = out;
+    }
 }
 
 /// Provider: an upstream error (any body, JSON or not) -> canonical fault. The kind comes from
@@ -168,5 +190,29 @@ mod tests {
         }
         assert_eq!(retry_delay_ms(br#"{"error":{"code":429,"message":"q"}}"#), None);
         assert_eq!(retry_delay_ms(b"not json"), None);
+    }
+
+    #[test]
+    fn retry_info_is_added_and_reads_back() {
+        let fault = UpstreamFault {
+            status: 429,
+            kind: FaultKind::RateLimited,
+            message: "slow down".into(),
+        };
+        for (ms, text) in [(6_500, "6.500s"), (7_000, "7s"), (5, "0.005s")] {
+            let mut body = encode_error(&fault).body;
+            add_retry_info(&mut body, ms);
+            let v: Json = sonic_rs::from_slice(&body).unwrap();
+            assert_eq!(v["error"]["details"][0]["retryDelay"].as_str(), Some(text));
+            assert_eq!(v["error"]["code"].as_u64(), Some(429), "the rest is kept");
+            assert_eq!(
+                retry_delay_ms(&body),
+                Some(ms),
+                "what Sluice reads from Google, it writes"
+            );
+        }
+        let mut other = b"not json".to_vec();
+        add_retry_info(&mut other, 1000);
+        assert_eq!(other, b"not json");
     }
 }

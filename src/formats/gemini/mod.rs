@@ -13,7 +13,7 @@ pub mod stream;
 pub mod types;
 mod write;
 
-pub use error::{decode_error, encode_error, retry_delay_ms, status_name};
+pub use error::{add_retry_info, decode_error, encode_error, retry_delay_ms, status_name};
 pub use request::{decode_request, encode_request};
 pub use response::{decode_response, encode_response};
 
