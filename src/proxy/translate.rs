@@ -126,9 +126,16 @@ fn invoke_headers(
     out: &mut Vec<(&'static str, String)>,
 ) {
     if ctx.api.op == Operation::Invoke {
-        let ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
-        out.extend(formats::bedrock::invoke::invocation_headers(&resp.usage, ms));
+        out.extend(formats::bedrock::invoke::invocation_headers(
+            &resp.usage,
+            millis(latency),
+        ));
     }
+}
+
+/// Whole milliseconds, as Bedrock's latency fields count them.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Encodes the answer for the client: its format's response, or for Bedrock InvokeModel the
@@ -142,10 +149,7 @@ fn encode_answer(
 ) -> Vec<u8> {
     match (ctx.api.format, ctx.api.op) {
         (_, Operation::Invoke) => formats::bedrock::invoke::encode_invoke_response(resp),
-        (Format::Bedrock, _) => {
-            let ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
-            formats::bedrock::encode_response_timed(resp, ms)
-        }
+        (Format::Bedrock, _) => formats::bedrock::encode_response_timed(resp, millis(latency)),
         _ => (codec.encode_response)(resp),
     }
 }
