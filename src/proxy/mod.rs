@@ -34,8 +34,8 @@ pub struct RequestContext<'a> {
     pub started: Instant,
     /// Provider label for metrics (set once a target is chosen).
     pub provider: String,
-    /// Headers an error reply carries on top of its format's own: the retry hints of a
-    /// translated upstream's error (the same-format path relays the upstream's headers itself).
+    /// Headers an error reply carries on top of its format's own: a translated upstream error's
+    /// retry hints and request id (the same-format path relays the upstream's headers itself).
     pub error_headers: Vec<(&'static str, String)>,
 }
 
