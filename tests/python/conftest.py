@@ -240,6 +240,14 @@ def start_mock(workdir: Path, name: str, *args: str) -> Server:
     return _start(name, argv, workdir)
 
 
+def one_provider(kind: str, base_url: str) -> str:
+    """Config text routing everything to one provider of `kind` (named after it) at `base_url`."""
+    return (
+        f'[routing]\ndefault_provider = "{kind}"\n\n'
+        f'[[providers]]\nname = "{kind}"\nkind = "{kind}"\nbase_url = "{base_url}"\nkeys = ["k"]\n'
+    )
+
+
 def start_gateway(workdir: Path, name: str, config: str, server_extra: str = "") -> Server:
     """A Sluice of its own: loopback, one worker, `server_extra` lines in `[server]`, then
     `config` (routing and providers)."""

@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from conftest import _teardown, bedrock_runtime, start_gateway, start_mock
+from conftest import _teardown, bedrock_runtime, one_provider, start_gateway, start_mock
 
 LATENCY_MS = 120
 MESSAGES = [{"role": "user", "content": [{"text": "how long did that take"}]}]
@@ -23,20 +23,7 @@ MESSAGES = [{"role": "user", "content": [{"text": "how long did that take"}]}]
 def bedrock(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("sluice-latency")
     mock = start_mock(workdir, "sluice-mock-latency", "--latency-ms", str(LATENCY_MS))
-    sluice = start_gateway(
-        workdir,
-        "sluice-latency",
-        f"""
-[routing]
-default_provider = "anthropic"
-
-[[providers]]
-name = "anthropic"
-kind = "anthropic"
-base_url = "{mock.base}"
-keys = ["k"]
-""",
-    )
+    sluice = start_gateway(workdir, "sluice-latency", one_provider("anthropic", mock.base))
     yield bedrock_runtime(f"{sluice.base}/bedrock")
     _teardown(sluice)
     _teardown(mock)

@@ -14,7 +14,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as genai_types
 
-from conftest import _teardown, start_gateway
+from conftest import _teardown, one_provider, start_gateway
 
 
 class RateLimited(BaseHTTPRequestHandler):
@@ -41,20 +41,8 @@ def gateway(tmp_path_factory):
     upstream = ThreadingHTTPServer(("127.0.0.1", 0), RateLimited)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
     workdir = tmp_path_factory.mktemp("sluice-retry")
-    sluice = start_gateway(
-        workdir,
-        "sluice-retry",
-        f"""
-[routing]
-default_provider = "anthropic"
-
-[[providers]]
-name = "anthropic"
-kind = "anthropic"
-base_url = "http://127.0.0.1:{upstream.server_address[1]}"
-keys = ["k"]
-""",
-    )
+    base = f"http://127.0.0.1:{upstream.server_address[1]}"
+    sluice = start_gateway(workdir, "sluice-retry", one_provider("anthropic", base))
     yield sluice
     _teardown(sluice)
     upstream.shutdown()
