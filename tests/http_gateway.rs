@@ -631,10 +631,11 @@ fn health_metrics_and_unrouted_requests() {
     ] {
         assert!(metric(&m, g).is_some(), "gauge {g} missing:\n{m}");
     }
+    let m = metrics_when_only_the_scrape_is_open(sluice.addr);
     assert_eq!(
         metric(&m, "sluice_open_connections"),
         Some(1.0),
-        "only the scrape's own connection is open"
+        "only the scrape's own connection is open:\n{m}"
     );
     assert_chat(
         &roundtrip(sluice.addr, &chat("openai/gpt-4o-mini", "again")),

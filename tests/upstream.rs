@@ -85,7 +85,7 @@ fn client_disconnect_mid_stream_closes_upstream_connection() {
         "(idle, busy, streams) after disconnect: {:?}",
         pool_gauges(sluice.addr)
     );
-    let m = metrics_text(sluice.addr);
+    let m = metrics_when_only_the_scrape_is_open(sluice.addr);
     assert_eq!(
         metric(&m, "sluice_open_connections"),
         Some(1.0),

@@ -775,6 +775,18 @@ pub fn metrics_text(sluice: SocketAddr) -> String {
     r.text()
 }
 
+/// `/metrics` once `sluice_open_connections` is 1, only the scrape's own connection (or the last
+/// scrape after a second). A client's close reaches the gateway a moment after the client had
+/// its answer, so an earlier connection may still count for a scrape right after it.
+pub fn metrics_when_only_the_scrape_is_open(sluice: SocketAddr) -> String {
+    let mut last = String::new();
+    poll(Duration::from_secs(1), || {
+        last = metrics_text(sluice);
+        (metric(&last, "sluice_open_connections") == Some(1.0)).then_some(())
+    });
+    last
+}
+
 /// The value of a sample line `series value` (series including labels, exactly as rendered).
 pub fn metric(text: &str, series: &str) -> Option<f64> {
     text.lines().find_map(|l| {
