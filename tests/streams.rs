@@ -390,9 +390,9 @@ fn read_streamed(addr: SocketAddr, request: &[u8]) -> (Head, Vec<Vec<u8>>, bool)
 
 #[test]
 fn gemini_stream_without_alt_sse_is_one_json_array_on_every_path() {
-    let mock = start_mock(&["--chunks", "4", "--chunk-delay-ms", "5"]);
+    let mock = start_mock(&["--chunks", "4", "--chunk-delay-ms", "20"]);
     let cfg = Cfg {
-        mock_extra: "mock_chunk_delay_ms = 5",
+        mock_extra: "mock_chunk_delay_ms = 20",
         ..Cfg::default()
     };
     let sluice = start_sluice(&config_with(mock.addr, cfg));
