@@ -163,21 +163,13 @@ impl Conn {
 
     /// Writes one piece of a streamed body at once (no coalescing: every event is flushed).
     pub async fn send_chunk(&mut self, data: &[u8]) -> io::Result<()> {
-        if data.is_empty() {
-            return Ok(());
-        }
-        self.wbuf.clear();
-        self.push_parts(&[data]);
-        self.flush().await
+        self.send_chunk_parts(&[data], false).await
     }
 
     /// Writes the last piece of a streamed body and the body's end in one write (one packet,
     /// one wake-up of the client, instead of `send_chunk` then `end_stream`).
     pub async fn send_last_chunk(&mut self, data: &[u8]) -> io::Result<()> {
-        self.wbuf.clear();
-        self.push_parts(&[data]);
-        self.push_end();
-        self.flush().await
+        self.send_chunk_parts(&[data], true).await
     }
 
     /// The body's end marker (chunked framing only: a close-delimited body ends with the close).
@@ -188,9 +180,9 @@ impl Conn {
     }
 
     /// Writes pieces that arrived together as one chunk, in one write (each byte is copied once,
-    /// into the write buffer, exactly as `send_chunk` does). `last`: the body's end goes in the
-    /// same write.
-    pub async fn send_chunk_parts(&mut self, parts: &[Bytes], last: bool) -> io::Result<()> {
+    /// into the write buffer). `last`: the body's end goes in the same write. Nothing is written
+    /// for empty pieces that do not end the body.
+    pub async fn send_chunk_parts<B: AsRef<[u8]>>(&mut self, parts: &[B], last: bool) -> io::Result<()> {
         self.wbuf.clear();
         self.push_parts(parts);
         if last {

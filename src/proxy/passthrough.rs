@@ -105,9 +105,15 @@ pub fn upstream_path(provider: &Provider, prefix: &str, api: &ApiRoute, model: &
     path.push_str(&provider.styled_path(&std_path));
     if let Some(q) = query {
         let mut sep = if path.contains('?') { '&' } else { '?' };
+        if api.format != Format::Gemini {
+            // Only a Gemini client's query can hold its credentials: the rest goes as it came.
+            path.push(sep);
+            path.push_str(q);
+            return path;
+        }
         for pair in q.split('&').filter(|p| !p.is_empty()) {
             let name = pair.split_once('=').map_or(pair, |(n, _)| n);
-            if api.format == Format::Gemini && CLIENT_CREDENTIAL_PARAMS.contains(&name) {
+            if CLIENT_CREDENTIAL_PARAMS.contains(&name) {
                 continue;
             }
             path.push(sep);
