@@ -24,6 +24,8 @@ pub async fn serve(
 ) -> Result<Outcome, (GatewayError, Option<io::Error>)> {
     let knobs = provider.mock;
     let io_err = |e| (GatewayError::bad_request("client write failed", None), Some(e));
+    let (rid_name, rid) = super::translate::mock_request_id(crate::formats::Format::OpenAi).unwrap_or_default();
+    let json: [(&str, &[u8]); 2] = [("content-type", b"application/json"), (rid_name, rid.as_bytes())];
     if !knobs.latency.is_zero() {
         monoio::time::sleep(knobs.latency).await;
     }
@@ -32,7 +34,7 @@ pub async fn serve(
             status,
             &format!("mock error {status} requested by model name"),
         ));
-        conn.send_full(status, &[("content-type", b"application/json")], body, req.keep_alive)
+        conn.send_full(status, &json, body, req.keep_alive)
             .await
             .map_err(io_err)?;
         return Ok(Outcome { status });
@@ -41,40 +43,38 @@ pub async fn serve(
         (Operation::Chat, stream) => match openai::chat(&req.body, Some(model)) {
             openai::ChatOutcome::Answer(resp) if !stream => {
                 let body = Bytes::from(openai::chat_completion(&resp));
-                return super::send(conn, 200, "application/json", body, req.keep_alive).await;
+                conn.send_full(200, &json, body, req.keep_alive).await.map_err(io_err)?;
+                return Ok(Outcome { status: 200 });
             }
             openai::ChatOutcome::Answer(resp) => openai::chat_stream_events(&resp, knobs.chunks, peek.include_usage),
             openai::ChatOutcome::Error { status, body } => {
-                conn.send_full(
-                    status,
-                    &[("content-type", b"application/json")],
-                    Bytes::from(body),
-                    req.keep_alive,
-                )
-                .await
-                .map_err(io_err)?;
+                conn.send_full(status, &json, Bytes::from(body), req.keep_alive)
+                    .await
+                    .map_err(io_err)?;
                 return Ok(Outcome { status });
             }
         },
         (Operation::Completions, false) => {
-            return super::send(
-                conn,
+            conn.send_full(
                 200,
-                "application/json",
+                &json,
                 Bytes::from(openai::completion(&req.body, model)),
                 req.keep_alive,
             )
-            .await;
+            .await
+            .map_err(io_err)?;
+            return Ok(Outcome { status: 200 });
         }
         (Operation::Embeddings, _) => {
-            return super::send(
-                conn,
+            conn.send_full(
                 200,
-                "application/json",
+                &json,
                 Bytes::from(openai::embeddings(&req.body, model)),
                 req.keep_alive,
             )
-            .await;
+            .await
+            .map_err(io_err)?;
+            return Ok(Outcome { status: 200 });
         }
         (Operation::Completions, true) => {
             openai::completion_stream_events(&req.body, model, knobs.chunks, peek.include_usage)
@@ -86,7 +86,7 @@ pub async fn serve(
             ))
         }
     };
-    conn.start_stream(200, &[("content-type", b"text/event-stream")], req.http10)
+    conn.start_stream(200, &[("content-type", b"text/event-stream"), json[1]], req.http10)
         .await
         .map_err(io_err)?;
     worker.metrics.streams_add(1);

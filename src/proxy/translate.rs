@@ -90,18 +90,29 @@ fn stream_encoder(
 /// `_request_id` in the SDK names the upstream request that a provider's support can look up.
 /// Gemini and Cohere clients read none.
 fn relayed_request_id(resp: &upstream::UpstreamResponse, client: Format) -> Option<(&'static str, String)> {
-    let name = match client {
-        Format::OpenAi => "x-request-id",
-        Format::Anthropic => "request-id",
-        Format::Bedrock => "x-amzn-RequestId",
-        Format::Gemini | Format::Cohere => return None,
-    };
+    let name = request_id_header(client)?;
     let value = ["x-request-id", "request-id", "x-amzn-requestid"]
         .iter()
         .find_map(|h| resp.header(h))?
         .trim_ascii();
     let plain = !value.is_empty() && value.len() <= 128 && value.iter().all(|b| (0x21..0x7f).contains(b));
     plain.then(|| (name, String::from_utf8_lossy(value).into_owned()))
+}
+
+/// The header a client format's SDK reads its request id from, if it reads one.
+pub fn request_id_header(client: Format) -> Option<&'static str> {
+    match client {
+        Format::OpenAi => Some("x-request-id"),
+        Format::Anthropic => Some("request-id"),
+        Format::Bedrock => Some("x-amzn-RequestId"),
+        Format::Gemini | Format::Cohere => None,
+    }
+}
+
+/// The in-process mock's request id for one answer, under the client format's header, so an
+/// SDK's `_request_id` works against the default (offline) config as against a provider.
+pub fn mock_request_id(client: Format) -> Option<(&'static str, String)> {
+    request_id_header(client).map(|name| (name, format!("req_mock_{:016x}", next_response_id())))
 }
 
 /// The retry hints an upstream's error carries, for the client's error reply: `retry-after`
@@ -190,19 +201,20 @@ pub async fn serve_mock(
         let mut enc = stream_encoder(ctx, &canonical);
         let frames = crate::mock::stream::encode_frames(enc.as_mut(), &events, &ending);
         let cut_off = ending == crate::mock::stream::Ending::CutOff;
-        let ct = ("content-type", enc.content_type().as_bytes());
-        let invoke = formats::bedrock::invoke::STREAM_CONTENT_TYPE_HEADER;
-        let headers = [ct, (invoke.0, invoke.1.as_bytes())];
-        let headers = if ctx.api.op == Operation::Invoke {
-            &headers[..]
-        } else {
-            &headers[..1]
-        };
+        let mut headers: Vec<(&str, &[u8])> = vec![("content-type", enc.content_type().as_bytes())];
+        if ctx.api.op == Operation::Invoke {
+            let invoke = formats::bedrock::invoke::STREAM_CONTENT_TYPE_HEADER;
+            headers.push((invoke.0, invoke.1.as_bytes()));
+        }
+        let rid = mock_request_id(ctx.api.format);
+        if let Some((name, value)) = &rid {
+            headers.push((name, value.as_bytes()));
+        }
         return super::stream::send_frames(
             worker,
             conn,
             req.http10,
-            headers,
+            &headers,
             &frames,
             provider.mock.chunk_delay,
             cut_off,
@@ -214,6 +226,7 @@ pub async fn serve_mock(
             let latency = ctx.started.elapsed();
             let mut headers = Vec::new();
             invoke_headers(ctx, &resp, latency, &mut headers);
+            headers.extend(mock_request_id(ctx.api.format));
             reply(
                 conn,
                 200,

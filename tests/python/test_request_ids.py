@@ -78,3 +78,38 @@ def test_no_request_id_header_is_made_up_for_an_upstream_that_sent_none(oai):
     r = oai.chat.completions.with_raw_response.create(model="gemini/gemini-2.5-flash", messages=MESSAGES)
     assert r.headers.get("x-request-id") is None
     assert r.parse().choices[0].message.content.startswith("echo: ")
+
+
+# ---- the in-process mock (the default config's provider) -------------------------------------
+# Its answers carry a request id of their own under each client's header, so code that logs
+# `_request_id` works against the offline default as against a provider; ids differ per answer.
+
+
+def test_in_process_mock_gives_openai_clients_a_request_id(oai):
+    first = oai.chat.completions.create(model="mock-model", messages=MESSAGES)
+    second = oai.chat.completions.create(model="mock-model", messages=MESSAGES)
+    assert first._request_id and first._request_id.startswith("req_mock_"), first._request_id
+    assert second._request_id and second._request_id != first._request_id
+    stream = oai.chat.completions.create(model="mock-model", messages=MESSAGES, stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert stream.response.headers.get("x-request-id", "").startswith("req_mock_")
+    with pytest.raises(openai.RateLimitError) as e:
+        oai.chat.completions.create(model="mock-error-429", messages=MESSAGES)
+    assert e.value.request_id and e.value.request_id.startswith("req_mock_")
+
+
+def test_in_process_mock_gives_anthropic_clients_a_request_id(ant):
+    m = ant.messages.create(model="mock-model", max_tokens=64, messages=MESSAGES)
+    assert m._request_id and m._request_id.startswith("req_mock_"), m._request_id
+    with ant.messages.stream(model="mock-model", max_tokens=64, messages=MESSAGES) as s:
+        assert s.get_final_message().content[0].text
+        assert s.response.headers.get("request-id", "").startswith("req_mock_")
+
+
+def test_in_process_mock_gives_boto3_a_request_id(bedrock):
+    msgs = [{"role": "user", "content": [{"text": "say something"}]}]
+    r = bedrock.converse(modelId="mock-model", messages=msgs)
+    assert r["ResponseMetadata"]["RequestId"].startswith("req_mock_")
+    s = bedrock.converse_stream(modelId="mock-model", messages=msgs)
+    assert s["ResponseMetadata"]["RequestId"].startswith("req_mock_")
+    assert any("messageStop" in e for e in s["stream"])
