@@ -549,3 +549,79 @@ def test_cohere_forced_tool_call_streams_a_tool_plan(sdks, provider):
     assert plan == "Let me check."
     assert types.index("tool-plan-delta") < types.index("tool-call-start")
     assert events[-1].delta.finish_reason == "TOOL_CALL"
+
+
+# ---- many streams at once through one worker ---------------------------------------------------
+# Every cell of the matrix streaming at the same time, twice over, through a gateway with one
+# worker and an upstream that paces its events: the streams interleave event by event on that
+# worker and share its upstream pool (connections go back and are reused between streams). Each
+# stream must get exactly its own answer: its own text, whole and in order, its own usage and
+# finish. A mix-up between streams, a lost event or a connection reused while still busy would
+# show as a wrong or short text.
+
+CONCURRENT_CONFIG = """
+[upstream]
+pool_spare = 1
+
+[routing]
+default_provider = "mock"
+
+[[providers]]
+name = "mock"
+kind = "mock"
+mock_chunks = 6
+mock_chunk_delay_ms = 3
+""" + "".join(
+    f'\n[[providers]]\nname = "{kind}"\nkind = "{kind}"\nbase_url = "{{mock_base}}"\nkeys = ["k"]\n' for kind in PROVIDERS
+)
+
+
+@pytest.fixture(scope="module")
+def paced_gateway(tmp_path_factory):
+    from conftest import _teardown, start_gateway, start_mock
+
+    workdir = tmp_path_factory.mktemp("sluice-concurrent")
+    mock = start_mock(workdir, "sluice-mock-paced", "--chunks", "6", "--chunk-delay-ms", "3")
+    gw = start_gateway(workdir, "sluice-concurrent", CONCURRENT_CONFIG.replace("{mock_base}", mock.base))
+    yield gw
+    _teardown(gw)
+    _teardown(mock)
+
+
+def test_concurrent_streams_each_get_their_own_answer(paced_gateway):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    local = threading.local()
+
+    import time
+
+    spans = []
+
+    def one(job):
+        i, sdk_name, provider = job
+        if not hasattr(local, "sdks"):
+            local.sdks = {name: cls(paced_gateway.base) for name, cls in ADAPTERS.items()}
+        words = " ".join(f"s{i}w{k}" for k in range(i % 4 + 2))
+        turns = [user(f"{sdk_name} {provider} {words}")]
+        start = time.monotonic()
+        s = stream(local.sdks, sdk_name, f"{provider}/echo-model", turns)
+        spans.append((start, time.monotonic()))
+        return job, s, turns
+
+    jobs = [(i, s, p) for i, (s, p) in enumerate((s, p) for _ in range(2) for s in SDKS for p in STREAM_PROVIDERS)]
+    with ThreadPoolExecutor(max_workers=len(jobs) // 2) as pool:
+        results = list(pool.map(one, jobs))
+
+    # The streams did overlap: at some instant many were open at once.
+    most_open = max(sum(1 for a, b in spans if a <= t < b) for t, _ in spans)
+    assert most_open >= 8, f"at most {most_open} streams were open at once"
+
+    truth_sdks = {name: cls(paced_gateway.base) for name, cls in ADAPTERS.items()}
+    assert len(results) == len(jobs) == 60
+    for (i, sdk_name, provider), s, turns in results:
+        expected = f"echo: {turns[0].text}"
+        assert s.error is None, (sdk_name, provider, s.error)
+        assert s.text == expected, (sdk_name, provider, s.text)
+        assert s.text_pieces > 1, (sdk_name, provider)
+        assert_same_answer(s, non_stream_truth(truth_sdks, sdk_name, f"{provider}/echo-model", turns))
