@@ -118,3 +118,34 @@ fn translations_are_valid_json_and_deterministic() {
         }
     }
 }
+
+/// A body that is not JSON is named in one line by every format's decoders, request and
+/// response side: the parser's excerpt of the input (tabs, newlines, a caret line) stays out of
+/// the client's error message.
+#[test]
+fn json_syntax_errors_are_one_line_messages() {
+    let bad: &[u8] = b"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\x01b\"}]}";
+    for f in [
+        Format::OpenAi,
+        Format::Anthropic,
+        Format::Gemini,
+        Format::Bedrock,
+        Format::Cohere,
+    ] {
+        let codec = super::codec(f).unwrap();
+        let e = (codec.decode_request)(bad, Some("m"), false).unwrap_err();
+        assert!(e.message.contains("JSON"), "{f:?}: {}", e.message);
+        assert!(e.message.contains("column"), "{f:?} names where: {}", e.message);
+        assert!(
+            !e.message.contains('\n') && !e.message.contains('\t'),
+            "{f:?}: {:?}",
+            e.message
+        );
+        let e = (codec.decode_response)(bad).unwrap_err();
+        assert!(
+            !e.message.contains('\n') && !e.message.contains('\t'),
+            "{f:?}: {:?}",
+            e.message
+        );
+    }
+}

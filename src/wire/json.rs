@@ -161,6 +161,13 @@ fn locate_top_level(body: &[u8], field: &str) -> Option<Range<usize>> {
     None
 }
 
+/// A JSON error in one line, for an error message: sonic-rs follows its description with the
+/// input around the fault on further lines (the client's own body, tabs and all), which reads
+/// badly inside an error body and in logs.
+pub fn brief(e: &sonic_rs::Error) -> String {
+    short(e.to_string())
+}
+
 fn short(mut s: String) -> String {
     if let Some(i) = s.find('\n') {
         s.truncate(i);

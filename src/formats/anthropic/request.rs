@@ -112,7 +112,12 @@ fn block_extra(b: &Json, known: &[&str]) -> Extra {
 /// body; `path_model` is used only when the body has no `model` (Bedrock InvokeModel bodies,
 /// whose model is in the URL).
 pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> Result<ChatRequest, ConvertError> {
-    let v: Json = sonic_rs::from_slice(body).map_err(|e| err("", format!("request body is not valid JSON: {e}")))?;
+    let v: Json = sonic_rs::from_slice(body).map_err(|e| {
+        err(
+            "",
+            format!("request body is not valid JSON: {}", crate::wire::json::brief(&e)),
+        )
+    })?;
     let obj = v
         .as_object()
         .ok_or_else(|| err("", "request body must be a JSON object"))?;

@@ -90,8 +90,12 @@ fn str_field(v: &Json, key: &str) -> String {
 
 /// An upstream's Anthropic `message` body -> canonical.
 pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
-    let v: Json = sonic_rs::from_slice(body)
-        .map_err(|e| ConvertError::new("", format!("response body is not valid JSON: {e}")))?;
+    let v: Json = sonic_rs::from_slice(body).map_err(|e| {
+        ConvertError::new(
+            "",
+            format!("response body is not valid JSON: {}", crate::wire::json::brief(&e)),
+        )
+    })?;
     if !v.is_object() {
         return Err(ConvertError::new("", "response body must be a JSON object"));
     }

@@ -142,8 +142,12 @@ impl AnthropicEventDecoder {
                 }
             }
         }
-        let v: Json = sonic_rs::from_slice(data)
-            .map_err(|e| StreamError::Malformed(format!("Anthropic event data is not valid JSON: {e}")))?;
+        let v: Json = sonic_rs::from_slice(data).map_err(|e| {
+            StreamError::Malformed(format!(
+                "Anthropic event data is not valid JSON: {}",
+                crate::wire::json::brief(&e)
+            ))
+        })?;
         if !v.is_object() {
             return Err(StreamError::Malformed("Anthropic event data is not an object".into()));
         }

@@ -432,8 +432,12 @@ fn decode_output_config(v: &Value, req: &mut ChatRequest) -> Result<(), ConvertE
                 let text = get(js, "schema")
                     .and_then(|x| x.as_str())
                     .ok_or_else(|| err(path.key("schema"), "required string"))?;
-                let schema: Value =
-                    sonic_rs::from_str(text).map_err(|e| err(path.key("schema"), format!("invalid JSON: {e}")))?;
+                let schema: Value = sonic_rs::from_str(text).map_err(|e| {
+                    err(
+                        path.key("schema"),
+                        format!("invalid JSON: {}", crate::wire::json::brief(&e)),
+                    )
+                })?;
                 let name = opt_str(js, "name", &path)?.unwrap_or_else(|| "response".into());
                 req.response_format = Some(
                     if name == JSON_OBJECT_NAME && schema == sonic_rs::json!({"type": "object"}) {
@@ -530,7 +534,12 @@ fn decode_inference_config(val: &Value, req: &mut ChatRequest) -> Result<(), Con
 /// Integration: a Converse / ConverseStream body -> canonical. The model comes from the URL
 /// (`path_model`, already percent-decoded), the stream flag from the operation.
 pub fn decode_request(body: &[u8], path_model: Option<&str>, stream: bool) -> Result<ChatRequest, ConvertError> {
-    let v: Value = sonic_rs::from_slice(body).map_err(|e| err("", format!("invalid JSON body: {e}")))?;
+    let v: Value = sonic_rs::from_slice(body).map_err(|e| {
+        err(
+            "",
+            format!("request body is not valid JSON: {}", crate::wire::json::brief(&e)),
+        )
+    })?;
     let obj = v.as_object().ok_or_else(|| err("", "body must be a JSON object"))?;
     let mut req = ChatRequest {
         model: path_model.unwrap_or_default().to_string(),
@@ -653,7 +662,15 @@ fn parse_arguments(arguments: &str, path: &JsonPath<'_>) -> Result<Json, Convert
     if arguments.trim().is_empty() {
         return Ok(sonic_rs::json!({}));
     }
-    sonic_rs::from_str(arguments).map_err(|e| err(path, format!("tool call arguments are not valid JSON: {e}")))
+    sonic_rs::from_str(arguments).map_err(|e| {
+        err(
+            path,
+            format!(
+                "tool call arguments are not valid JSON: {}",
+                crate::wire::json::brief(&e)
+            ),
+        )
+    })
 }
 
 /// Appends one canonical part as Converse blocks (its cache point after it).
@@ -1030,7 +1047,12 @@ pub(crate) fn stop_sequence_of(v: &Value) -> Option<String> {
 /// Provider: a Converse success body -> canonical. The body carries no id or model (the id is
 /// the `x-amzn-RequestId` header): both are left empty for the caller to fill, `created` is 0.
 pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
-    let v: Value = sonic_rs::from_slice(body).map_err(|e| err("", format!("invalid JSON body: {e}")))?;
+    let v: Value = sonic_rs::from_slice(body).map_err(|e| {
+        err(
+            "",
+            format!("response body is not valid JSON: {}", crate::wire::json::brief(&e)),
+        )
+    })?;
     let message = get(&v, "output")
         .and_then(|o| get(o, "message"))
         .ok_or_else(|| err("output.message", "required"))?;

@@ -156,8 +156,8 @@ impl ConverseStreamDecoder {
         if crate::wire::json::too_deep(payload, crate::wire::json::MAX_DEPTH) {
             return Err(malformed("payload nests JSON too deeply"));
         }
-        let v: sonic_rs::Value =
-            sonic_rs::from_slice(payload).map_err(|e| malformed(&format!("invalid JSON payload: {e}")))?;
+        let v: sonic_rs::Value = sonic_rs::from_slice(payload)
+            .map_err(|e| malformed(&format!("invalid JSON payload: {}", crate::wire::json::brief(&e))))?;
         if !v.is_object() {
             return Err(malformed("payload is not a JSON object"));
         }

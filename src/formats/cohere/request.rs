@@ -38,7 +38,8 @@ const MODELED: &[&str] = &[
 ];
 
 fn parse<'de, T: Deserialize<'de>>(raw: &'de str, path: &JsonPath<'_>) -> Result<T, ConvertError> {
-    sonic_rs::from_str(raw).map_err(|e| ConvertError::new(path, format!("invalid value: {e}")))
+    sonic_rs::from_str(raw)
+        .map_err(|e| ConvertError::new(path, format!("invalid value: {}", crate::wire::json::brief(&e))))
 }
 
 /// A message's `content`: a string is one text item; `null`/absent is no items.
@@ -269,7 +270,15 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
     let mut model = None;
     let mut messages_raw: Option<LazyValue<'_>> = None;
     for entry in sonic_rs::to_object_iter(body) {
-        let (key, value) = entry.map_err(|e| ConvertError::new("", format!("body is not a JSON object: {e}")))?;
+        let (key, value) = entry.map_err(|e| {
+            ConvertError::new(
+                "",
+                format!(
+                    "request body is not a valid JSON object: {}",
+                    crate::wire::json::brief(&e)
+                ),
+            )
+        })?;
         let raw = value.as_raw_str();
         let key: &str = &key;
         let kpath = JsonPath::ROOT.key(key);

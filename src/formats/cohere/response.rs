@@ -72,8 +72,12 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
     // Checked first: `message.content` is read lazily (see `json::utf8`).
     let text = crate::wire::json::utf8(body)
         .map_err(|e| ConvertError::new("", format!("invalid Cohere chat response: {e}")))?;
-    let r: CohereChatResponseIn =
-        sonic_rs::from_str(text).map_err(|e| ConvertError::new("", format!("invalid Cohere chat response: {e}")))?;
+    let r: CohereChatResponseIn = sonic_rs::from_str(text).map_err(|e| {
+        ConvertError::new(
+            "",
+            format!("invalid Cohere chat response: {}", crate::wire::json::brief(&e)),
+        )
+    })?;
     let content = match r.message {
         Some(m) => assistant_parts(m, &JsonPath::ROOT.key("message"), false)?,
         None => Vec::new(),

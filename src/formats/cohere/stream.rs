@@ -70,8 +70,12 @@ impl CohereEventDecoder {
             self.done = true;
             return Ok(());
         }
-        let ev: CohereStreamEventIn = sonic_rs::from_slice(data)
-            .map_err(|e| StreamError::Malformed(format!("Cohere stream event is not valid JSON: {e}")))?;
+        let ev: CohereStreamEventIn = sonic_rs::from_slice(data).map_err(|e| {
+            StreamError::Malformed(format!(
+                "Cohere stream event is not valid JSON: {}",
+                crate::wire::json::brief(&e)
+            ))
+        })?;
         let index = ev.index.unwrap_or(0);
         let message = ev.delta.as_ref().and_then(|d| d.message.as_ref());
         match ev.kind.as_deref().unwrap_or_default() {

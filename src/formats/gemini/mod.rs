@@ -462,8 +462,12 @@ pub(crate) fn encode_part<'r>(
             let args: Json = if arguments.trim().is_empty() {
                 obj()
             } else {
-                sonic_rs::from_str(arguments)
-                    .map_err(|e| ConvertError::new(path.key("arguments"), format!("not JSON: {e}")))?
+                sonic_rs::from_str(arguments).map_err(|e| {
+                    ConvertError::new(
+                        path.key("arguments"),
+                        format!("not JSON: {}", crate::wire::json::brief(&e)),
+                    )
+                })?
             };
             if !args.is_object() {
                 return Err(ConvertError::new(

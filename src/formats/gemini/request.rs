@@ -15,8 +15,12 @@ use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 /// Integration: a Gemini request body -> canonical. The model and streaming come from the URL
 /// (`path_model`, `stream`); a body `model` is a fallback for raw callers.
 pub fn decode_request(body: &[u8], path_model: Option<&str>, stream: bool) -> Result<ChatRequest, ConvertError> {
-    let v: Json = sonic_rs::from_slice(body)
-        .map_err(|e| ConvertError::new("", format!("request body is not valid JSON: {e}")))?;
+    let v: Json = sonic_rs::from_slice(body).map_err(|e| {
+        ConvertError::new(
+            "",
+            format!("request body is not valid JSON: {}", crate::wire::json::brief(&e)),
+        )
+    })?;
     let Some(top) = v.as_object() else {
         return Err(ConvertError::new("", "request body must be a JSON object"));
     };

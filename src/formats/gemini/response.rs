@@ -103,8 +103,12 @@ pub(super) fn write_usage_metadata(b: &mut Vec<u8>, u: &Usage) {
 /// Provider: a Gemini success body -> canonical. Only the first candidate is read (Sluice never
 /// asks for more than one).
 pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
-    let v: Json = sonic_rs::from_slice(body)
-        .map_err(|e| ConvertError::new("", format!("response body is not valid JSON: {e}")))?;
+    let v: Json = sonic_rs::from_slice(body).map_err(|e| {
+        ConvertError::new(
+            "",
+            format!("response body is not valid JSON: {}", crate::wire::json::brief(&e)),
+        )
+    })?;
     if !v.is_object() {
         return Err(ConvertError::new("", "response body must be a JSON object"));
     }

@@ -152,8 +152,12 @@ impl GeminiEventDecoder {
             self.text_chunk(c, out);
             return Ok(());
         }
-        let v: Json = sonic_rs::from_slice(data)
-            .map_err(|e| StreamError::Malformed(format!("Gemini stream chunk is not JSON: {e}")))?;
+        let v: Json = sonic_rs::from_slice(data).map_err(|e| {
+            StreamError::Malformed(format!(
+                "Gemini stream chunk is not JSON: {}",
+                crate::wire::json::brief(&e)
+            ))
+        })?;
         if !v.is_object() {
             return Err(StreamError::Malformed(
                 "Gemini stream chunk is not a JSON object".into(),

@@ -65,7 +65,12 @@ fn bool_of(v: &Json, field: &JsonPath<'_>) -> Result<bool, ConvertError> {
 /// Integration: a client's Chat Completions body -> canonical. `stream` comes from the body
 /// (the argument is ignored), and so does the model (`path_model` is unused for OpenAI).
 pub fn decode_request(body: &[u8], _path_model: Option<&str>, _stream: bool) -> Result<ChatRequest, ConvertError> {
-    let v: Json = sonic_rs::from_slice(body).map_err(|e| err("", format!("body is not valid JSON: {e}")))?;
+    let v: Json = sonic_rs::from_slice(body).map_err(|e| {
+        err(
+            "",
+            format!("request body is not valid JSON: {}", crate::wire::json::brief(&e)),
+        )
+    })?;
     let obj = v.as_object().ok_or_else(|| err("", "body must be a JSON object"))?;
     let mut req = ChatRequest {
         extra: Extra::new(Format::OpenAi),

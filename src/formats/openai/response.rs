@@ -12,8 +12,8 @@ use std::borrow::Cow;
 
 /// Provider: an upstream's `chat.completion` body -> canonical.
 pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
-    let c: OpenAiCompletionIn =
-        sonic_rs::from_slice(body).map_err(|e| ConvertError::new("", format!("not a chat.completion: {e}")))?;
+    let c: OpenAiCompletionIn = sonic_rs::from_slice(body)
+        .map_err(|e| ConvertError::new("", format!("not a chat.completion: {}", crate::wire::json::brief(&e))))?;
     let choice = c
         .choices
         .and_then(|cs| cs.into_iter().next())

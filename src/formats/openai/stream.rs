@@ -73,8 +73,12 @@ impl OpenAiEventDecoder {
             }
             return Ok(());
         }
-        let chunk: OpenAiChunkIn = sonic_rs::from_slice(data)
-            .map_err(|e| StreamError::Malformed(format!("chat.completion.chunk is not valid JSON: {e}")))?;
+        let chunk: OpenAiChunkIn = sonic_rs::from_slice(data).map_err(|e| {
+            StreamError::Malformed(format!(
+                "chat.completion.chunk is not valid JSON: {}",
+                crate::wire::json::brief(&e)
+            ))
+        })?;
         if chunk.error.as_ref().is_some_and(truthy) {
             self.on_error(data, chunk.error.as_ref(), out);
             return Ok(());
