@@ -22,16 +22,6 @@ fn config(upstream: SocketAddr, server_extra: &str) -> String {
     )
 }
 
-fn config_with(upstream: SocketAddr, cfg: Cfg) -> String {
-    let mut s = cfg.render();
-    for kind in ["openai", "anthropic", "gemini", "bedrock", "cohere"] {
-        s.push_str(&format!(
-            "\n[[providers]]\nname = \"{kind}\"\nkind = \"{kind}\"\nbase_url = \"http://{upstream}\"\nkeys = [\"k\"]\n"
-        ));
-    }
-    s
-}
-
 fn gemini_stream_request(model: &str, text: &str) -> Vec<u8> {
     post(
         &format!("/genai/v1beta/models/{model}:streamGenerateContent?alt=sse"),

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod mutate;
+
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -290,6 +292,18 @@ impl Cfg<'_> {
         }
         s
     }
+}
+
+/// `cfg` (its in-process mock) plus a provider of every kind at `upstream`, each named after its
+/// kind (`cfg.upstream` should be None: its `openai` provider would be named twice).
+pub fn config_with(upstream: SocketAddr, cfg: Cfg) -> String {
+    let mut s = cfg.render();
+    for kind in ["openai", "anthropic", "gemini", "bedrock", "cohere"] {
+        s.push_str(&format!(
+            "\n[[providers]]\nname = \"{kind}\"\nkind = \"{kind}\"\nbase_url = \"http://{upstream}\"\nkeys = [\"k\"]\n"
+        ));
+    }
+    s
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,291 @@
+//! Hostile input on the wire: seeded mutations of valid requests, for every route and every
+//! client format (streamed or not, by content length or chunked, pipelined, HTTP/1.0), sent to a
+//! live gateway with one worker. The fuzz targets cover the decoders and the translation one call
+//! at a time; this covers what sits around them: the HTTP parser, body framing, routing, model
+//! splitting, the in-process mock and the upstream path, on a real connection.
+//!
+//! Every input must get a well-formed HTTP response or a close, within a bound; the worker must
+//! answer `/health` throughout; and no request may panic (the gateway reports any that does on
+//! stderr, where this test looks).
+
+mod common;
+
+use common::mutate::{mutate, XorShift};
+use common::*;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Mutated requests per seed (the seeds below are 31: 1,240 connections).
+const MUTATIONS_PER_SEED: usize = 40;
+/// How long one mutated request may take to be answered or closed. The gateway closes an idle
+/// connection after `idle_timeout_ms` (150 here) and gives up on a stalled head or body after
+/// `header_read_timeout_ms` (1,000 here), so every exchange ends well within this.
+const ANSWER_WITHIN: Duration = Duration::from_secs(5);
+/// Connections in flight at once (the exchanges mostly wait on the idle timeout).
+const SENDERS: usize = 32;
+
+fn with_body(method_path: &str, headers: &str, body: &str) -> Vec<u8> {
+    format!(
+        "{method_path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn chunked(method_path: &str, body: &str) -> Vec<u8> {
+    let (a, b) = body.split_at(body.len() / 2);
+    format!(
+        "{method_path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
+        a.len(),
+        b.len()
+    )
+    .into_bytes()
+}
+
+/// Valid requests for every route, format and framing, through the in-process mock and the
+/// upstream (sluice-mock as every provider kind).
+fn seeds() -> Vec<Vec<u8>> {
+    let json = "Content-Type: application/json\r\n";
+    let tools = r#""tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}]"#;
+    let anthropic = |model: &str, stream: bool| {
+        format!(
+            r#"{{"model":"{model}","max_tokens":64,"stream":{stream},"system":"be brief","messages":[{{"role":"user","content":[{{"type":"text","text":"hi there"}}]}},{{"role":"assistant","content":[{{"type":"tool_use","id":"t1","name":"f","input":{{"a":1}}}}]}},{{"role":"user","content":[{{"type":"tool_result","tool_use_id":"t1","content":"ok"}}]}}]}}"#
+        )
+    };
+    let gemini = r#"{"contents":[{"role":"user","parts":[{"text":"hi there"}]}],"generationConfig":{"maxOutputTokens":64},"systemInstruction":{"parts":[{"text":"be brief"}]}}"#;
+    let converse =
+        r#"{"messages":[{"role":"user","content":[{"text":"hi there"}]}],"inferenceConfig":{"maxTokens":64}}"#;
+    let invoke =
+        r#"{"anthropic_version":"bedrock-2023-05-31","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}"#;
+    let cohere = |model: &str, stream: bool| {
+        format!(r#"{{"model":"{model}","stream":{stream},"messages":[{{"role":"user","content":"hi there"}}]}}"#)
+    };
+    let mut s = vec![
+        chat("mock-model", "hello"),
+        chat_stream("mock-model", "hello there"),
+        chat("openai/gpt-4o-mini", "upstream"),
+        chat_stream("anthropic/claude-x", "translated stream"),
+        chat_stream("gemini/gemini-x", "translated"),
+        chat_stream("bedrock/anthropic.claude", "translated"),
+        chat_stream("cohere/command-r", "translated"),
+        chat("mock-tool-model", "weather?"),
+        chunked(
+            "POST /v1/chat/completions",
+            &chat_body("openai/gpt-4o-mini", "chunked", true),
+        ),
+        with_body(
+            "POST /v1/chat/completions",
+            json,
+            &format!(
+                r#"{{"model":"anthropic/claude-x","stream":true,"stream_options":{{"include_usage":true}},{tools},"messages":[{{"role":"user","content":[{{"type":"text","text":"hi"}},{{"type":"image_url","image_url":{{"url":"data:image/png;base64,iVBORw0KGgo="}}}}]}}]}}"#
+            ),
+        ),
+        with_body(
+            "POST /v1/completions",
+            json,
+            r#"{"model":"mock-model","prompt":"say","stream":true}"#,
+        ),
+        with_body(
+            "POST /v1/embeddings",
+            json,
+            r#"{"model":"mock-model","input":["a","b"]}"#,
+        ),
+        with_body("POST /anthropic/v1/messages", json, &anthropic("mock-model", false)),
+        with_body(
+            "POST /anthropic/v1/messages",
+            json,
+            &anthropic("openai/gpt-4o-mini", true),
+        ),
+        with_body("POST /v1/messages", json, &anthropic("anthropic/claude-x", true)),
+        with_body("POST /genai/v1beta/models/mock-model:generateContent", json, gemini),
+        with_body(
+            "POST /genai/v1beta/models/anthropic/claude-x:streamGenerateContent?alt=sse",
+            json,
+            gemini,
+        ),
+        with_body(
+            "POST /v1beta/models/gemini-x:streamGenerateContent?key=abc",
+            json,
+            gemini,
+        ),
+        with_body("POST /bedrock/model/mock-model/converse", json, converse),
+        with_body(
+            "POST /bedrock/model/openai%2Fgpt-4o-mini/converse-stream",
+            json,
+            converse,
+        ),
+        with_body(
+            "POST /model/anthropic.claude-x/invoke-with-response-stream",
+            json,
+            invoke,
+        ),
+        with_body("POST /bedrock/model/anthropic.claude-3-haiku/invoke", json, invoke),
+        with_body("POST /cohere/v2/chat", json, &cohere("mock-model", false)),
+        with_body("POST /v2/chat", json, &cohere("anthropic/claude-x", true)),
+        with_body(
+            "POST /cohere/v2/embed",
+            json,
+            r#"{"model":"cohere/embed-english-v3.0","texts":["a"],"input_type":"search_query"}"#,
+        ),
+        get("/v1/models"),
+        get("/anthropic/v1/models"),
+        get("/health"),
+        get("/metrics"),
+        b"GET /health HTTP/1.0\r\n\r\n".to_vec(),
+    ];
+    // Two requests in one write (pipelined), so mutations also hit the boundary between them.
+    let mut pipelined = chat("mock-model", "first");
+    pipelined.extend_from_slice(&chat_stream("mock-model", "second"));
+    s.push(pipelined);
+    s
+}
+
+/// A Content-Length request's head up to its length line (the last header), and its body.
+fn body_of(request: &[u8]) -> Option<(&[u8], &[u8])> {
+    let end = request.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = &request[..end];
+    let at = head
+        .windows(16)
+        .position(|w| w.eq_ignore_ascii_case(b"content-length: "))?;
+    let line_end = at + head[at..].windows(2).position(|w| w == b"\r\n")? + 2;
+    let body = &request[end..];
+    // Only single requests whose length is the last header: a pipelined seed's body runs into
+    // the next request.
+    (line_end + 2 == end
+        && std::str::from_utf8(&head[at + 16..line_end - 2])
+            .ok()?
+            .parse::<usize>()
+            .ok()?
+            == body.len())
+    .then_some((&head[..at], body))
+}
+
+/// The head start from `body_of`, a Content-Length for `body`, and `body`.
+fn with_length(head_start: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut out = head_start.to_vec();
+    out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// Sends one input on a fresh connection and reads until the gateway closes it (after its
+/// answers, once the connection has been idle). Returns what came back, or None if nothing
+/// ended the exchange within `ANSWER_WITHIN`.
+///
+/// The client keeps its side open: a proxy takes a client's FIN during a stream for a hang-up
+/// (as nginx does) and drops the stream, which would hide the paths under test.
+fn exchange(addr: SocketAddr, input: &[u8]) -> Option<Vec<u8>> {
+    let mut c = TcpStream::connect(addr).expect("connect");
+    c.set_read_timeout(Some(ANSWER_WITHIN)).unwrap();
+    c.set_write_timeout(Some(ANSWER_WITHIN)).unwrap();
+    // The gateway may answer and close before reading all of it: a failed write is fine.
+    let _ = c.write_all(input);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match c.read(&mut buf) {
+            Ok(0) => return Some(out),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return Some(out),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => return None,
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+}
+
+fn save(input: &[u8], tag: &str) -> String {
+    let path = std::env::temp_dir().join(format!("sluice-hostile-{tag}"));
+    let _ = std::fs::write(&path, input);
+    path.display().to_string()
+}
+
+#[test]
+fn mutated_requests_get_an_answer_or_a_close_and_never_take_the_worker_down() {
+    let mock = start_mock(&[]);
+    let cfg = Cfg {
+        server_extra: "header_read_timeout_ms = 1000\nidle_timeout_ms = 150",
+        mock_models: &["mock-model", "mock-tool-model"],
+        ..Cfg::default()
+    };
+    let sluice = start_sluice(&config_with(mock.addr, cfg));
+
+    let seeds = seeds();
+    // Every seed is valid: each gets a complete answer, so the mutations start from real paths.
+    for seed in &seeds {
+        let out = exchange(sluice.addr, seed).expect("a valid seed is answered");
+        assert!(
+            out.starts_with(b"HTTP/1.1 200 ") || out.starts_with(b"HTTP/1.0 200 "),
+            "seed {:?} answered {:?}",
+            String::from_utf8_lossy(&seed[..seed.len().min(120)]),
+            String::from_utf8_lossy(&out[..out.len().min(300)])
+        );
+    }
+
+    let mut rng = XorShift(0x5EED_CAFE_F00D_1234);
+    let inputs: Vec<(usize, usize, Vec<u8>)> = seeds
+        .iter()
+        .enumerate()
+        .flat_map(|(n, seed)| (0..MUTATIONS_PER_SEED).map(move |i| (n, i, seed)))
+        .map(|(n, i, seed)| {
+            // Half the inputs keep a valid head and framing around a mutated body, so the
+            // mutations reach the JSON, routing and translation paths and not only the parser.
+            let input = match (i % 2, body_of(seed)) {
+                (0, Some((head, body))) => with_length(head, &mutate(&mut rng, body)),
+                _ => mutate(&mut rng, seed),
+            };
+            (n, i, input)
+        })
+        .collect();
+    let next = AtomicUsize::new(0);
+    let answered = AtomicUsize::new(0);
+    let failures = Mutex::new(Vec::<String>::new());
+    std::thread::scope(|scope| {
+        for _ in 0..SENDERS {
+            scope.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some((n, i, input)) = inputs.get(k) else { break };
+                let failure = match exchange(sluice.addr, input) {
+                    None => Some(format!(
+                        "no answer and no close within {ANSWER_WITHIN:?} for mutation {i} of seed {n}; input saved to {}",
+                        save(input, &format!("hang-{n}-{i}"))
+                    )),
+                    Some(out) if out.is_empty() => None,
+                    Some(out) if out.starts_with(b"HTTP/1.1 ") || out.starts_with(b"HTTP/1.0 ") => {
+                        answered.fetch_add(1, Ordering::Relaxed);
+                        None
+                    }
+                    Some(out) => Some(format!(
+                        "not an HTTP response for mutation {i} of seed {n} (input saved to {}): {:?}",
+                        save(input, &format!("garbled-{n}-{i}")),
+                        String::from_utf8_lossy(&out[..out.len().min(300)])
+                    )),
+                };
+                if let Some(f) = failure {
+                    failures.lock().unwrap().push(f);
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    let health = roundtrip(sluice.addr, &get("/health"));
+    assert_eq!(health.status, 200, "the worker answers after all of it");
+    let stderr = sluice.stderr();
+    assert!(!stderr.contains("panicked"), "a request panicked:\n{stderr}");
+    // Most mutations still reach a response (a 4xx naming the problem, or an answer).
+    let answered = answered.into_inner();
+    eprintln!("{answered} of {} mutated requests got a response", inputs.len());
+    assert!(
+        answered * 2 > inputs.len(),
+        "only {answered} of {} mutated requests got a response",
+        inputs.len()
+    );
+}
