@@ -4,9 +4,13 @@
 //! at a time; this covers what sits around them: the HTTP parser, body framing, routing, model
 //! splitting, the in-process mock and the upstream path, on a real connection.
 //!
+//! The second test turns it round: a fake provider answers with mutated responses (heads,
+//! framing, bodies, SSE and event-stream frames) of every provider kind, real answers captured
+//! from sluice-mock, to clients of every format, on the same-format and the translated paths.
+//!
 //! Every input must get a well-formed HTTP response or a close, within a bound; the worker must
 //! answer `/health` throughout; and no request may panic (the gateway reports any that does on
-//! stderr, where this test looks).
+//! stderr, where these tests look).
 
 mod common;
 
@@ -15,7 +19,7 @@ use common::*;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Mutated requests per seed (the seeds below are 31: 1,240 connections).
@@ -202,6 +206,54 @@ fn save(input: &[u8], tag: &str) -> String {
     path.display().to_string()
 }
 
+/// `exchange` for every input, from `SENDERS` threads at once; results in input order.
+fn exchange_all(addr: SocketAddr, inputs: &[&[u8]]) -> Vec<Option<Vec<u8>>> {
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(vec![None; inputs.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..SENDERS {
+            scope.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some(input) = inputs.get(k) else { break };
+                let out = exchange(addr, input);
+                results.lock().unwrap()[k] = out;
+            });
+        }
+    });
+    results.into_inner().unwrap()
+}
+
+/// Sends every input (seed number, mutation number, bytes) and checks each exchange: an HTTP
+/// response or a bare close, within `ANSWER_WITHIN`. Panics with every failure (inputs saved
+/// under the temp dir, tagged `tag`); returns how many inputs got a response.
+fn send_all(addr: SocketAddr, inputs: &[(usize, usize, Vec<u8>)], tag: &str) -> usize {
+    let bytes: Vec<&[u8]> = inputs.iter().map(|(_, _, b)| b.as_slice()).collect();
+    let mut answered = 0;
+    let mut failures = Vec::new();
+    for ((n, i, input), out) in inputs.iter().zip(exchange_all(addr, &bytes)) {
+        match out {
+            None => failures.push(format!(
+                "no answer and no close within {ANSWER_WITHIN:?} for {tag} mutation {i} of seed {n}; input saved to {}",
+                save(input, &format!("{tag}-hang-{n}-{i}"))
+            )),
+            Some(out) if out.is_empty() => {}
+            Some(out) if out.starts_with(b"HTTP/1.1 ") || out.starts_with(b"HTTP/1.0 ") => answered += 1,
+            Some(out) => failures.push(format!(
+                "not an HTTP response for {tag} mutation {i} of seed {n} (input saved to {}): {:?}",
+                save(input, &format!("{tag}-garbled-{n}-{i}")),
+                String::from_utf8_lossy(&out[..out.len().min(300)])
+            )),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    answered
+}
+
 #[test]
 fn mutated_requests_get_an_answer_or_a_close_and_never_take_the_worker_down() {
     let mock = start_mock(&[]);
@@ -239,53 +291,289 @@ fn mutated_requests_get_an_answer_or_a_close_and_never_take_the_worker_down() {
             (n, i, input)
         })
         .collect();
-    let next = AtomicUsize::new(0);
-    let answered = AtomicUsize::new(0);
-    let failures = Mutex::new(Vec::<String>::new());
-    std::thread::scope(|scope| {
-        for _ in 0..SENDERS {
-            scope.spawn(|| loop {
-                let k = next.fetch_add(1, Ordering::Relaxed);
-                let Some((n, i, input)) = inputs.get(k) else { break };
-                let failure = match exchange(sluice.addr, input) {
-                    None => Some(format!(
-                        "no answer and no close within {ANSWER_WITHIN:?} for mutation {i} of seed {n}; input saved to {}",
-                        save(input, &format!("hang-{n}-{i}"))
-                    )),
-                    Some(out) if out.is_empty() => None,
-                    Some(out) if out.starts_with(b"HTTP/1.1 ") || out.starts_with(b"HTTP/1.0 ") => {
-                        answered.fetch_add(1, Ordering::Relaxed);
-                        None
-                    }
-                    Some(out) => Some(format!(
-                        "not an HTTP response for mutation {i} of seed {n} (input saved to {}): {:?}",
-                        save(input, &format!("garbled-{n}-{i}")),
-                        String::from_utf8_lossy(&out[..out.len().min(300)])
-                    )),
-                };
-                if let Some(f) = failure {
-                    failures.lock().unwrap().push(f);
-                }
-            });
-        }
-    });
-    let failures = failures.into_inner().unwrap();
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    let answered = send_all(sluice.addr, &inputs, "request");
     let health = roundtrip(sluice.addr, &get("/health"));
     assert_eq!(health.status, 200, "the worker answers after all of it");
     let stderr = sluice.stderr();
     assert!(!stderr.contains("panicked"), "a request panicked:\n{stderr}");
     // Most mutations still reach a response (a 4xx naming the problem, or an answer).
-    let answered = answered.into_inner();
     eprintln!("{answered} of {} mutated requests got a response", inputs.len());
     assert!(
         answered * 2 > inputs.len(),
         "only {answered} of {} mutated requests got a response",
+        inputs.len()
+    );
+}
+
+// ---- a hostile upstream ------------------------------------------------------------------------
+
+/// The five provider kinds, as they name themselves in a model prefix and in config.
+const KINDS: [&str; 5] = ["openai", "anthropic", "gemini", "bedrock", "cohere"];
+
+/// A request in a provider's own format, as Sluice would send it upstream (no route prefix).
+fn upstream_request(kind: &str, model: &str, stream: bool, version: &str) -> Vec<u8> {
+    let (path, body) = match kind {
+        "openai" => (
+            "/v1/chat/completions".to_string(),
+            format!(
+                r#"{{"model":"{model}","stream":{stream},"stream_options":{{"include_usage":true}},"messages":[{{"role":"user","content":"weather in Paris please"}}]}}"#
+            ),
+        ),
+        "anthropic" => (
+            "/v1/messages".to_string(),
+            format!(
+                r#"{{"model":"{model}","max_tokens":64,"stream":{stream},"messages":[{{"role":"user","content":"weather in Paris please"}}]}}"#
+            ),
+        ),
+        "gemini" => (
+            format!(
+                "/v1beta/models/{model}:{}",
+                if stream {
+                    "streamGenerateContent?alt=sse"
+                } else {
+                    "generateContent"
+                }
+            ),
+            r#"{"contents":[{"role":"user","parts":[{"text":"weather in Paris please"}]}]}"#.to_string(),
+        ),
+        "bedrock" => (
+            format!("/model/{model}/{}", if stream { "converse-stream" } else { "converse" }),
+            r#"{"messages":[{"role":"user","content":[{"text":"weather in Paris please"}]}]}"#.to_string(),
+        ),
+        _ => (
+            "/v2/chat".to_string(),
+            format!(
+                r#"{{"model":"{model}","stream":{stream},"messages":[{{"role":"user","content":"weather in Paris please"}}]}}"#
+            ),
+        ),
+    };
+    format!(
+        "POST {path} HTTP/{version}\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// A client request in format `client` (one of `KINDS`, by index) for `model`.
+fn client_request(client: usize, model: &str, stream: bool) -> Vec<u8> {
+    let json = "Content-Type: application/json\r\n";
+    let text = "weather in Paris please";
+    match KINDS[client] {
+        "openai" => post(
+            "/v1/chat/completions",
+            &format!(
+                r#"{{"model":"{model}","stream":{stream},"stream_options":{{"include_usage":true}},"messages":[{{"role":"user","content":"{text}"}}]}}"#
+            ),
+        ),
+        "anthropic" => with_body(
+            "POST /anthropic/v1/messages",
+            json,
+            &format!(
+                r#"{{"model":"{model}","max_tokens":64,"stream":{stream},"messages":[{{"role":"user","content":"{text}"}}]}}"#
+            ),
+        ),
+        "gemini" => with_body(
+            &format!(
+                "POST /genai/v1beta/models/{model}:{}",
+                if stream {
+                    "streamGenerateContent?alt=sse"
+                } else {
+                    "generateContent"
+                }
+            ),
+            json,
+            &format!(r#"{{"contents":[{{"role":"user","parts":[{{"text":"{text}"}}]}}]}}"#),
+        ),
+        "bedrock" => with_body(
+            &format!(
+                "POST /bedrock/model/{}/{}",
+                model.replace('/', "%2F"),
+                if stream { "converse-stream" } else { "converse" }
+            ),
+            json,
+            &format!(r#"{{"messages":[{{"role":"user","content":[{{"text":"{text}"}}]}}]}}"#),
+        ),
+        _ => with_body(
+            "POST /cohere/v2/chat",
+            json,
+            &format!(r#"{{"model":"{model}","stream":{stream},"messages":[{{"role":"user","content":"{text}"}}]}}"#),
+        ),
+    }
+}
+
+/// Everything a server sends on one connection, up to its close.
+fn capture(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
+    exchange(addr, request).expect("sluice-mock answers and closes")
+}
+
+/// A captured response turned into the until-close form: the head without its framing headers
+/// plus `connection: close`, then `body` (the gateway reads the body to the connection's end).
+fn until_close(response_http10: &[u8], body: &[u8]) -> Vec<u8> {
+    let end = response_http10
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a head")
+        + 2;
+    let head = String::from_utf8_lossy(&response_http10[..end]);
+    let mut out = String::new();
+    for (k, line) in head.split("\r\n").filter(|l| !l.is_empty()).enumerate() {
+        let lower = line.to_ascii_lowercase();
+        if k == 0 {
+            out.push_str(&line.replacen("HTTP/1.0", "HTTP/1.1", 1));
+        } else if lower.starts_with("content-length:")
+            || lower.starts_with("transfer-encoding:")
+            || lower.starts_with("connection:")
+        {
+            continue;
+        } else {
+            out.push_str(line);
+        }
+        out.push_str("\r\n");
+    }
+    out.push_str("connection: close\r\n\r\n");
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+/// A fake provider that answers each request with the response of the case its model names
+/// (`case-<n>`, in the body or the path), then closes: the responses are the mutations under test.
+fn hostile_upstream(responses: Arc<Vec<Vec<u8>>>) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let responses = responses.clone();
+            std::thread::spawn(move || {
+                let _ = conn.set_read_timeout(Some(ANSWER_WITHIN));
+                let mut req = Vec::new();
+                let mut buf = [0u8; 8192];
+                // The head, then as much body as its Content-Length says.
+                let case = loop {
+                    let Ok(n) = conn.read(&mut buf) else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    req.extend_from_slice(&buf[..n]);
+                    let Some(end) = req.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&req[..end]).to_ascii_lowercase();
+                    let len = head
+                        .split("\r\n")
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if req.len() < end + 4 + len {
+                        continue;
+                    }
+                    let at = req
+                        .windows(5)
+                        .position(|w| w == b"case-")
+                        .expect("a case in the request")
+                        + 5;
+                    let digits: String = req[at..]
+                        .iter()
+                        .take_while(|b| b.is_ascii_digit())
+                        .map(|&b| b as char)
+                        .collect();
+                    break digits.parse::<usize>().unwrap();
+                };
+                let _ = conn.write_all(&responses[case]);
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn mutated_upstream_responses_become_clear_errors_and_never_take_the_worker_down() {
+    // Seeds: what each provider kind really answers (sluice-mock speaks each one's wire format),
+    // streamed and not, text and tool call, and an error; as sent (chunked or by length) and in
+    // the until-close form, whose body a mutation can change without breaking its framing.
+    let mock = start_mock(&["--chunks", "3"]);
+    let mut seeds: Vec<(usize, bool, Vec<u8>)> = Vec::new(); // (kind, stream, response)
+    let mut bodies: Vec<(usize, bool, Vec<u8>, Vec<u8>)> = Vec::new(); // (kind, stream, head source, body)
+    for (kind, name) in KINDS.iter().enumerate() {
+        for stream in [false, true] {
+            for model in ["echo-model", "tool-model", "x-error-429"] {
+                let request = upstream_request(name, model, stream, "1.1");
+                seeds.push((kind, stream, capture(mock.addr, &request)));
+                let old = capture(mock.addr, &upstream_request(name, model, stream, "1.0"));
+                let end = old.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                bodies.push((kind, stream, old[..end].to_vec(), old[end..].to_vec()));
+            }
+        }
+    }
+    assert_eq!(seeds.len(), 30);
+
+    // Each input: a client request in one of the five formats (round robin) for `<kind>/case-<n>`,
+    // and response n, the mutated seed.
+    let mut rng = XorShift(0x0BAD_5EED_00F0_0D00);
+    let mut responses = Vec::new();
+    let mut inputs = Vec::new();
+    let mut originals = Vec::new();
+    for (n, ((kind, stream, seed), (_, _, head, body))) in seeds.iter().zip(&bodies).enumerate() {
+        // The seed itself first, through every client format: the harness must work unmutated.
+        for client in 0..KINDS.len() {
+            let case = responses.len();
+            responses.push(seed.clone());
+            originals.push((
+                n,
+                client,
+                client_request(client, &format!("{}/case-{case}", KINDS[*kind]), *stream),
+            ));
+        }
+        for i in 0..MUTATIONS_PER_SEED {
+            let response = if i % 2 == 0 {
+                until_close(head, &mutate(&mut rng, body))
+            } else {
+                mutate(&mut rng, seed)
+            };
+            let case = responses.len();
+            responses.push(response);
+            let client = (n + i) % KINDS.len();
+            inputs.push((
+                n,
+                i,
+                client_request(client, &format!("{}/case-{case}", KINDS[*kind]), *stream),
+            ));
+        }
+    }
+    let upstream = hostile_upstream(Arc::new(responses));
+    let cfg = Cfg {
+        server_extra: "header_read_timeout_ms = 1000\nidle_timeout_ms = 150",
+        upstream_extra: "connect_timeout_ms = 1000\nfirst_byte_timeout_ms = 3000\ntotal_timeout_ms = 4000",
+        ..Cfg::default()
+    };
+    let sluice = start_sluice(&config_with(upstream, cfg));
+
+    let requests: Vec<&[u8]> = originals.iter().map(|(_, _, r)| r.as_slice()).collect();
+    for ((n, client, _), out) in originals.iter().zip(exchange_all(sluice.addr, &requests)) {
+        let out = out.expect("an unmutated answer comes through");
+        // Seeds go echo, tool call, error (429) for each kind and stream flag.
+        let want: &[u8] = if n % 3 == 2 { b"HTTP/1.1 429 " } else { b"HTTP/1.1 200 " };
+        assert!(
+            out.starts_with(want),
+            "seed {n}, client {}: {:?}",
+            KINDS[*client],
+            String::from_utf8_lossy(&out[..out.len().min(400)])
+        );
+    }
+
+    let answered = send_all(sluice.addr, &inputs, "upstream");
+    let health = roundtrip(sluice.addr, &get("/health"));
+    assert_eq!(health.status, 200, "the worker answers after all of it");
+    let stderr = sluice.stderr();
+    assert!(!stderr.contains("panicked"), "a request panicked:\n{stderr}");
+    eprintln!(
+        "{answered} of {} clients of a mutated upstream got a response",
+        inputs.len()
+    );
+    assert!(
+        answered * 10 > inputs.len() * 9,
+        "only {answered} of {} got a response",
         inputs.len()
     );
 }
