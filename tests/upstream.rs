@@ -326,6 +326,27 @@ fn truncated_upstream_stream_is_not_finished_cleanly() {
     let _ = h.join();
 }
 
+#[test]
+fn an_undecodable_upstream_answer_is_a_502_that_says_what_was_wrong() {
+    // Well framed, valid JSON, but not an Anthropic message: `content` must be an array.
+    let body = r#"{"id":"msg_1","type":"message","role":"assistant","model":"m","content":"oops","stop_reason":"end_turn","usage":{"input_tokens":1,"output_tokens":1}}"#;
+    let response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let (up, _rx, h) = fake_upstream(response.into_bytes(), Duration::from_millis(100));
+    let sluice = sluice_with_provider("anthropic", up, "k");
+    let r = roundtrip(sluice.addr, &chat("anthropic/m", "x"));
+    assert_eq!(r.status, 502, "{}", r.text());
+    let message = at_str(&r.json(), "error.message").to_string();
+    assert!(
+        message.starts_with("invalid upstream response: the anthropic answer could not be decoded: content"),
+        "{message}"
+    );
+    assert!(!message.contains('\n'), "{message:?}");
+    let _ = h.join();
+}
+
 // What goes upstream --------------------------------------------------------------------------
 
 #[test]

@@ -351,11 +351,13 @@ pub async fn forward(
         let fault: UpstreamFault = (upstream_codec.decode_error)(status, &data);
         return Err((GatewayError::UpstreamFault(fault), None));
     }
-    // NOTE: the decode detail is dropped; the client learns the upstream's answer was unusable.
-    let mut canonical_resp = (upstream_codec.decode_response)(&data).map_err(|_| {
-        let why = "the upstream's answer could not be decoded in its own format";
-        (GatewayError::Upstream(upstream::UpstreamError::BadResponse(why)), None)
-    })?; // Some formats carry no id or model in the body (Bedrock, Cohere); clients expect both.
+    // The decoder's detail goes with it, as a translated stream's does: which field was wrong
+    // is what the operator needs to know.
+    let mut canonical_resp = (upstream_codec.decode_response)(&data).map_err(|e| {
+        let why = format!("the {} answer could not be decoded: {e}", target_format.name());
+        (GatewayError::Upstream(upstream::UpstreamError::Undecodable(why)), None)
+    })?;
+    // Some formats carry no id or model in the body (Bedrock, Cohere); clients expect both.
     if canonical_resp.model.is_empty() {
         canonical_resp.model = model.to_string();
     }

@@ -24,6 +24,9 @@ pub enum UpstreamError {
     /// The body ended early (chunked body without its last chunk, short Content-Length).
     Truncated,
     BadResponse(&'static str),
+    /// A well-framed answer whose body is not what the provider's format says it is: the
+    /// decoder's own words (which field, or where the JSON breaks), in one line.
+    Undecodable(String),
     Io(std::io::Error),
 }
 
@@ -60,6 +63,7 @@ impl fmt::Display for UpstreamError {
             UpstreamError::Closed => write!(f, "upstream closed the connection"),
             UpstreamError::Truncated => write!(f, "upstream response was truncated"),
             UpstreamError::BadResponse(m) => write!(f, "invalid upstream response: {m}"),
+            UpstreamError::Undecodable(m) => write!(f, "invalid upstream response: {m}"),
             UpstreamError::Io(e) => write!(f, "upstream i/o error: {e}"),
         }
     }
