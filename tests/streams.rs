@@ -168,6 +168,158 @@ fn keepalives_only_where_the_client_format_allows() {
     }
 }
 
+#[test]
+fn a_stream_silent_before_its_first_event_gets_its_head_and_keepalives() {
+    // The upstream's head at once, its first event 900 ms later (a model thinking); keepalives
+    // every 150 ms. The client must not wait for that first event to get its head.
+    let mock = start_mock(&["--chunks", "3", "--first-event-delay-ms", "900"]);
+    let sluice = start_sluice(&config(mock.addr, "stream_keepalive_ms = 150"));
+
+    let text_of = |body: &[u8]| -> String {
+        sse_data(body)
+            .iter()
+            .filter(|d| d.as_str() != "[DONE]")
+            .filter_map(|d| {
+                parse_json(d)["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .collect()
+    };
+    let mut c = Client::connect(sluice.addr);
+    c.send(&chat_stream("anthropic/claude-x", "thinking hard"));
+    assert_eq!(c.read_head().status, 200);
+    let (chunks, body) = read_stream(&mut c);
+    assert_eq!(chunks[0], b": ping\n\n", "a ping came first, with the head: {chunks:?}");
+    let events: Vec<u8> = chunks
+        .iter()
+        .filter(|c| c.as_slice() != b": ping\n\n")
+        .flatten()
+        .copied()
+        .collect();
+    assert_eq!(text_of(&events), "echo: thinking hard");
+    assert!(body.ends_with(b"data: [DONE]\n\n"));
+
+    // Anthropic client: its own ping event, before `message_start`.
+    let mut c = Client::connect(sluice.addr);
+    c.send(&post(
+        "/anthropic/v1/messages",
+        r#"{"model":"openai/gpt-4o-mini","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"thinking hard"}]}"#,
+    ));
+    assert_eq!(c.read_head().status, 200);
+    let (chunks, body) = read_stream(&mut c);
+    assert!(chunks[0].starts_with(b"event: ping\n"), "{chunks:?}");
+    let text = String::from_utf8_lossy(&body);
+    let start = text.find("event: message_start").expect("message_start");
+    assert!(
+        text[..start].lines().all(|l| l.is_empty() || l.contains("ping")),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"),
+        "{text}"
+    );
+
+    // Gemini allows no keepalive: its head waits for the first event, and carries it.
+    let mut c = Client::connect(sluice.addr);
+    c.send(&gemini_stream_request("anthropic/claude-x", "thinking hard"));
+    assert_eq!(c.read_head().status, 200);
+    let (chunks, _) = read_stream(&mut c);
+    assert!(chunks[0].starts_with(b"data: {"), "{chunks:?}");
+}
+
+/// A fake Anthropic upstream that streams a short answer ("one two three") and cuts every chunk's
+/// size line in two, with `pause` between the halves, as a packet boundary can.
+fn split_line_anthropic_upstream(pause: Duration) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut req = vec![0u8; 65536];
+        let _ = s.read(&mut req);
+        let ev = |name: &str, data: &str| format!("event: {name}\ndata: {data}\n\n");
+        let delta = |text: &str| {
+            ev(
+                "content_block_delta",
+                &format!(
+                    r#"{{"type":"content_block_delta","index":0,"delta":{{"type":"text_delta","text":"{text}"}}}}"#
+                ),
+            )
+        };
+        let events = [
+            ev(
+                "message_start",
+                r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":0}}}"#,
+            ),
+            ev(
+                "content_block_start",
+                r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+            ),
+            delta("one "),
+            delta("two "),
+            delta("three"),
+            ev("content_block_stop", r#"{"type":"content_block_stop","index":0}"#),
+            ev(
+                "message_delta",
+                r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":3}}"#,
+            ),
+            ev("message_stop", r#"{"type":"message_stop"}"#),
+        ];
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+        if s.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        for e in &events {
+            let size = format!("{:x}", e.len());
+            let (a, b) = size.split_at(1);
+            let rest = format!("{b}\r\n{e}\r\n");
+            if s.write_all(a.as_bytes()).is_err() {
+                return;
+            }
+            std::thread::sleep(pause);
+            if s.write_all(rest.as_bytes()).is_err() {
+                return;
+            }
+        }
+        let _ = s.write_all(b"0\r\n\r\n");
+        std::thread::sleep(Duration::from_millis(200));
+    });
+    addr
+}
+
+#[test]
+fn keepalives_never_cost_bytes_already_received() {
+    // Every chunk-size line arrives in two parts, 300 ms apart, and keepalives are due every
+    // 100 ms: they go out while the upstream read holds half a line. Nothing may be lost.
+    let upstream = split_line_anthropic_upstream(Duration::from_millis(300));
+    let sluice = start_sluice(&config(upstream, "stream_keepalive_ms = 100"));
+    let mut c = Client::connect(sluice.addr);
+    c.send(&chat_stream("anthropic/claude-x", "count"));
+    assert_eq!(c.read_head().status, 200);
+    let (chunks, _) = read_stream(&mut c);
+    let pings = chunks.iter().filter(|c| c.as_slice() == b": ping\n\n").count();
+    assert!(pings >= 5, "keepalives went out meanwhile: {pings}");
+    let events: Vec<u8> = chunks
+        .iter()
+        .filter(|c| c.as_slice() != b": ping\n\n")
+        .flatten()
+        .copied()
+        .collect();
+    let data = sse_data(&events);
+    let text: String = data
+        .iter()
+        .filter(|d| d.as_str() != "[DONE]")
+        .filter_map(|d| {
+            parse_json(d)["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    assert_eq!(text, "one two three", "{data:?}");
+    assert!(!data.iter().any(|d| d.contains("\"error\"")), "{data:?}");
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+}
+
 /// A fake Anthropic upstream that answers one streaming request with an endless run of text
 /// deltas, as fast as the connection takes them, up to `cap` bytes. Counts what it wrote.
 fn endless_anthropic_upstream(written: Arc<AtomicU64>, cap: u64) -> SocketAddr {

@@ -19,7 +19,8 @@ use std::time::Duration;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const USAGE: &str = "usage: sluice-mock [--listen ADDR] [--workers N] [--latency-ms N] [--chunks N]
-                   [--chunk-delay-ms N] [--fail-status S --fail-every N] [--stamp]
+                   [--chunk-delay-ms N] [--first-event-delay-ms N] [--fail-status S --fail-every N]
+                   [--stamp]
 
 Serves the real wire formats of OpenAI (/v1/chat/completions, /v1/completions, /v1/embeddings,
 /v1/models), Anthropic (/v1/messages), Gemini (:generateContent, :streamGenerateContent), Bedrock
@@ -27,7 +28,8 @@ Serves the real wire formats of OpenAI (/v1/chat/completions, /v1/completions, /
 with and without streaming; GET /mock/stats for tests. Replies echo the last user message; the
 model name picks a scenario (tool, parallel, length, image, inspect, error-NNN; for streams also
 cutoff: stop half-way without the end, midstream: half-way then an in-stream error). Streams send
---chunks pieces --chunk-delay-ms apart. --fail-every N makes every Nth OpenAI request answer
+--chunks pieces --chunk-delay-ms apart, the first --first-event-delay-ms after the head (a
+model's time to first token). --fail-every N makes every Nth OpenAI request answer
 --fail-status (default 500). --stamp (load tests): each streamed text piece is the time it was
 written, in microseconds since the epoch (16 digits), for per-event latency.";
 
@@ -36,6 +38,9 @@ struct Knobs {
     latency: Duration,
     chunks: usize,
     chunk_delay: Duration,
+    /// `--first-event-delay-ms`: a stream's head goes at once, its first event this much later
+    /// (a model's time to first token).
+    first_event_delay: Duration,
     fail_status: u16,
     fail_every: u64,
     /// `--stamp`: stream text pieces carry their send time (load tests: per-event latency).
@@ -112,7 +117,7 @@ impl Handler for MockServer {
                 monoio::time::sleep(k.latency).await;
             }
             return match answer {
-                Ok(stream) => send_stream(conn, stream, k.chunk_delay, k.stamp, req.http10).await,
+                Ok(stream) => send_stream(conn, stream, &k, req.http10).await,
                 Err(r) => reply(conn, r, ka).await,
             };
         }
@@ -217,10 +222,11 @@ impl Handler for MockServer {
         let gone = client_gone(conn.raw_fd());
         let mut gone = std::pin::pin!(gone);
         for (i, e) in events.iter_mut().enumerate() {
-            if i > 0 && !k.chunk_delay.is_zero() {
+            let wait = if i == 0 { k.first_event_delay } else { k.chunk_delay };
+            if !wait.is_zero() {
                 monoio::select! {
                     _ = &mut gone => return Err(io::ErrorKind::ConnectionAborted.into()),
-                    _ = monoio::time::sleep(k.chunk_delay) => {}
+                    _ = monoio::time::sleep(wait) => {}
                 }
             }
             if k.stamp {
@@ -239,6 +245,7 @@ fn main() -> ExitCode {
         latency: Duration::ZERO,
         chunks: 4,
         chunk_delay: Duration::ZERO,
+        first_event_delay: Duration::ZERO,
         fail_status: 500,
         fail_every: 0,
         stamp: false,
@@ -261,6 +268,9 @@ fn main() -> ExitCode {
             "--chunks" => num("--chunks").map(|v| knobs.chunks = v.max(1) as usize).is_some(),
             "--chunk-delay-ms" => num("--chunk-delay-ms")
                 .map(|v| knobs.chunk_delay = Duration::from_millis(v))
+                .is_some(),
+            "--first-event-delay-ms" => num("--first-event-delay-ms")
+                .map(|v| knobs.first_event_delay = Duration::from_millis(v))
                 .is_some(),
             "--fail-status" => num("--fail-status").map(|v| knobs.fail_status = v as u16).is_some(),
             "--fail-every" => num("--fail-every").map(|v| knobs.fail_every = v).is_some(),
@@ -327,8 +337,7 @@ fn main() -> ExitCode {
 async fn send_stream(
     conn: &mut Conn,
     mut stream: sluice::mock::stream::MockStream,
-    delay: Duration,
-    stamp: bool,
+    k: &Knobs,
     http10: bool,
 ) -> io::Result<()> {
     let mut headers: Vec<(&str, &[u8])> = vec![
@@ -339,12 +348,13 @@ async fn send_stream(
     conn.start_stream(200, &headers, http10).await?;
     let gone = client_gone(conn.raw_fd());
     let mut gone = std::pin::pin!(gone);
-    let stamp = stamp && stream.content_type == "text/event-stream";
+    let stamp = k.stamp && stream.content_type == "text/event-stream";
     for (i, frame) in stream.frames.iter_mut().enumerate() {
-        if i > 0 && !delay.is_zero() {
+        let wait = if i == 0 { k.first_event_delay } else { k.chunk_delay };
+        if !wait.is_zero() {
             monoio::select! {
                 _ = &mut gone => return Err(io::ErrorKind::ConnectionAborted.into()),
-                _ = monoio::time::sleep(delay) => {}
+                _ = monoio::time::sleep(wait) => {}
             }
         }
         if stamp {

@@ -190,22 +190,46 @@ pub async fn pump_translated(
     let tick = monoio::time::sleep(interval);
     let mut tick = std::pin::pin!(tick);
     loop {
-        let next = monoio::select! {
-            _ = &mut gone => {
-                body.abort();
-                return Err((GatewayError::bad_request("client disconnected", None), Some(io::ErrorKind::ConnectionAborted.into())));
-            }
-            _ = &mut tick, if t.keepalive.is_some() => {
-                // The timer is reset only here, not per event: a write since the last tick
-                // just moves the next one.
-                if conn.response_started && last_write.elapsed() >= interval {
-                    conn.send_chunk(ping).await.map_err(io_err)?;
-                    last_write = Instant::now();
+        // The upstream read stays in flight while keepalives go out. Dropping it would drop its
+        // buffer (io_uring reads own it), and with it any bytes already received: a chunk-size
+        // line cut by a packet boundary, or data landing as the timer fires.
+        let next = {
+            let read = body.next();
+            let mut read = std::pin::pin!(read);
+            loop {
+                monoio::select! {
+                    _ = &mut gone => break None,
+                    _ = &mut tick, if t.keepalive.is_some() => {
+                        // The timer is reset only here, not per event: a write since the last
+                        // tick just moves the next one.
+                        if last_write.elapsed() >= interval {
+                            if conn.response_started {
+                                conn.send_chunk(ping).await.map_err(io_err)?;
+                            } else {
+                                // Silent since the upstream's head (a model still thinking): the
+                                // client gets its head and a ping now rather than nothing until the
+                                // first event, which a load balancer's idle timeout or the client's
+                                // read timeout could cut. An upstream error after this is an
+                                // in-stream error, as after any first byte.
+                                let headers = stream_head(&t);
+                                conn.start_stream_with(200, &headers, http10, &[ping], false)
+                                    .await
+                                    .map_err(io_err)?;
+                            }
+                            last_write = Instant::now();
+                        }
+                        tick.as_mut().reset((last_write + interval).into());
+                    }
+                    n = &mut read => break Some(n),
                 }
-                tick.as_mut().reset((last_write + interval).into());
-                continue;
             }
-            n = body.next() => n,
+        };
+        let Some(next) = next else {
+            body.abort();
+            return Err((
+                GatewayError::bad_request("client disconnected", None),
+                Some(io::ErrorKind::ConnectionAborted.into()),
+            ));
         };
         // Only whole events stay in `out` if a decoder, hook or encoder panics (`contained`).
         let mut whole = out.len();
@@ -273,10 +297,7 @@ pub async fn pump_translated(
             // Every event goes out as soon as it is encoded. The head waited for the first ones
             // and leaves with them; the body's end leaves with the last ones: one write each.
             if !conn.response_started {
-                let ct = t.encoder.content_type();
-                let mut headers: Vec<(&str, &[u8])> = Vec::with_capacity(1 + t.head_headers.len());
-                headers.push(("content-type", ct.as_bytes()));
-                headers.extend(t.head_headers.iter().map(|(n, v)| (*n, v.as_bytes())));
+                let headers = stream_head(&t);
                 conn.start_stream_with(200, &headers, http10, &[&out], end)
                     .await
                     .map_err(io_err)?;
@@ -298,6 +319,14 @@ pub async fn pump_translated(
             return Ok(Outcome { status: 200 });
         }
     }
+}
+
+/// The client's stream head: the encoder's content type and the translation's extra headers.
+fn stream_head(t: &Translation) -> Vec<(&str, &[u8])> {
+    let mut headers: Vec<(&str, &[u8])> = Vec::with_capacity(1 + t.head_headers.len());
+    headers.push(("content-type", t.encoder.content_type().as_bytes()));
+    headers.extend(t.head_headers.iter().map(|(n, v)| (*n, v.as_bytes())));
+    headers
 }
 
 /// Decodes every complete event, runs the hooks and encodes into `out`. `Err` is a failure to
