@@ -42,6 +42,37 @@ fn read_stream(c: &mut Client) -> (Vec<Vec<u8>>, Vec<u8>) {
     (chunks, body)
 }
 
+/// Sends a streaming request on a new connection, expects a 200 head, and reads the stream to
+/// its end: (chunks, whole body).
+fn stream_ok(addr: SocketAddr, request: &[u8]) -> (Vec<Vec<u8>>, Vec<u8>) {
+    let mut c = Client::connect(addr);
+    c.send(request);
+    assert_eq!(c.read_head().status, 200);
+    read_stream(&mut c)
+}
+
+/// The text of an OpenAI stream's `data:` payloads (`sse_data`), deltas joined.
+fn openai_text(data: &[String]) -> String {
+    data.iter()
+        .filter(|d| d.as_str() != "[DONE]")
+        .filter_map(|d| {
+            parse_json(d)["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+/// A stream's chunks joined, without the `: ping` keepalives.
+fn without_pings(chunks: &[Vec<u8>]) -> Vec<u8> {
+    chunks
+        .iter()
+        .filter(|c| c.as_slice() != b": ping\n\n")
+        .flatten()
+        .copied()
+        .collect()
+}
+
 #[test]
 fn translated_stream_client_disconnect_closes_upstream() {
     let mock = start_mock(&["--chunks", "50", "--chunk-delay-ms", "100"]);
@@ -80,13 +111,13 @@ fn stream_past_its_total_timeout_ends_with_an_in_stream_error() {
     ));
     let sluice = start_sluice(&cfg);
     let started = Instant::now();
-    let mut c = Client::connect(sluice.addr);
-    c.send(&chat_stream(
-        "slowpoke/claude-x",
-        "many slow words that will not all arrive in time at all",
-    ));
-    assert_eq!(c.read_head().status, 200);
-    let (_, body) = read_stream(&mut c);
+    let (_, body) = stream_ok(
+        sluice.addr,
+        &chat_stream(
+            "slowpoke/claude-x",
+            "many slow words that will not all arrive in time at all",
+        ),
+    );
     let took = started.elapsed();
     let data = sse_data(&body);
     let texts = data.iter().filter(|d| d.contains("\"content\":")).count();
@@ -109,10 +140,10 @@ fn translated_events_are_written_one_read_at_a_time() {
     // (no coalescing), so the client sees at least as many chunks as text deltas.
     let mock = start_mock(&["--chunks", "6", "--chunk-delay-ms", "30"]);
     let sluice = start_sluice(&config(mock.addr, ""));
-    let mut c = Client::connect(sluice.addr);
-    c.send(&chat_stream("anthropic/claude-x", "one two three four five six seven"));
-    assert_eq!(c.read_head().status, 200);
-    let (chunks, body) = read_stream(&mut c);
+    let (chunks, body) = stream_ok(
+        sluice.addr,
+        &chat_stream("anthropic/claude-x", "one two three four five six seven"),
+    );
     let text_chunks = chunks
         .iter()
         .filter(|ch| String::from_utf8_lossy(ch).contains("\"content\":"))
@@ -124,15 +155,7 @@ fn translated_events_are_written_one_read_at_a_time() {
         let s = String::from_utf8_lossy(ch);
         assert_eq!(s.matches("data: ").count(), 1, "one event per chunk: {s:?}");
     }
-    let text: String = sse_data(&body)
-        .iter()
-        .filter(|d| d.as_str() != "[DONE]")
-        .filter_map(|d| {
-            parse_json(d)["choices"][0]["delta"]["content"]
-                .as_str()
-                .map(str::to_string)
-        })
-        .collect();
+    let text = openai_text(&sse_data(&body));
     assert_eq!(text, "echo: one two three four five six seven");
     assert!(body.ends_with(b"data: [DONE]\n\n"));
 }
@@ -142,10 +165,7 @@ fn keepalives_only_where_the_client_format_allows() {
     let mock = start_mock(&["--chunks", "3", "--chunk-delay-ms", "300"]);
     let sluice = start_sluice(&config(mock.addr, "stream_keepalive_ms = 60"));
 
-    let mut c = Client::connect(sluice.addr);
-    c.send(&chat_stream("anthropic/claude-x", "slow words here"));
-    assert_eq!(c.read_head().status, 200);
-    let (_, body) = read_stream(&mut c);
+    let (_, body) = stream_ok(sluice.addr, &chat_stream("anthropic/claude-x", "slow words here"));
     let text = String::from_utf8_lossy(&body);
     assert!(
         text.contains(": ping\n\n"),
@@ -154,10 +174,10 @@ fn keepalives_only_where_the_client_format_allows() {
     assert!(text.ends_with("data: [DONE]\n\n"));
 
     // Gemini's decoder fails on any line that is not `data: `: never a keepalive there.
-    let mut c = Client::connect(sluice.addr);
-    c.send(&gemini_stream_request("anthropic/claude-x", "slow words here"));
-    assert_eq!(c.read_head().status, 200);
-    let (_, body) = read_stream(&mut c);
+    let (_, body) = stream_ok(
+        sluice.addr,
+        &gemini_stream_request("anthropic/claude-x", "slow words here"),
+    );
     let text = String::from_utf8_lossy(&body);
     assert!(!text.is_empty());
     for line in text.split("\r\n").filter(|l| !l.is_empty()) {
@@ -175,39 +195,19 @@ fn a_stream_silent_before_its_first_event_gets_its_head_and_keepalives() {
     let mock = start_mock(&["--chunks", "3", "--first-event-delay-ms", "900"]);
     let sluice = start_sluice(&config(mock.addr, "stream_keepalive_ms = 150"));
 
-    let text_of = |body: &[u8]| -> String {
-        sse_data(body)
-            .iter()
-            .filter(|d| d.as_str() != "[DONE]")
-            .filter_map(|d| {
-                parse_json(d)["choices"][0]["delta"]["content"]
-                    .as_str()
-                    .map(str::to_string)
-            })
-            .collect()
-    };
-    let mut c = Client::connect(sluice.addr);
-    c.send(&chat_stream("anthropic/claude-x", "thinking hard"));
-    assert_eq!(c.read_head().status, 200);
-    let (chunks, body) = read_stream(&mut c);
+    let (chunks, body) = stream_ok(sluice.addr, &chat_stream("anthropic/claude-x", "thinking hard"));
     assert_eq!(chunks[0], b": ping\n\n", "a ping came first, with the head: {chunks:?}");
-    let events: Vec<u8> = chunks
-        .iter()
-        .filter(|c| c.as_slice() != b": ping\n\n")
-        .flatten()
-        .copied()
-        .collect();
-    assert_eq!(text_of(&events), "echo: thinking hard");
+    assert_eq!(openai_text(&sse_data(&without_pings(&chunks))), "echo: thinking hard");
     assert!(body.ends_with(b"data: [DONE]\n\n"));
 
     // Anthropic client: its own ping event, before `message_start`.
-    let mut c = Client::connect(sluice.addr);
-    c.send(&post(
-        "/anthropic/v1/messages",
-        r#"{"model":"openai/gpt-4o-mini","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"thinking hard"}]}"#,
-    ));
-    assert_eq!(c.read_head().status, 200);
-    let (chunks, body) = read_stream(&mut c);
+    let (chunks, body) = stream_ok(
+        sluice.addr,
+        &post(
+            "/anthropic/v1/messages",
+            r#"{"model":"openai/gpt-4o-mini","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"thinking hard"}]}"#,
+        ),
+    );
     assert!(chunks[0].starts_with(b"event: ping\n"), "{chunks:?}");
     let text = String::from_utf8_lossy(&body);
     let start = text.find("event: message_start").expect("message_start");
@@ -221,22 +221,31 @@ fn a_stream_silent_before_its_first_event_gets_its_head_and_keepalives() {
     );
 
     // Gemini allows no keepalive: its head waits for the first event, and carries it.
-    let mut c = Client::connect(sluice.addr);
-    c.send(&gemini_stream_request("anthropic/claude-x", "thinking hard"));
-    assert_eq!(c.read_head().status, 200);
-    let (chunks, _) = read_stream(&mut c);
+    let (chunks, _) = stream_ok(
+        sluice.addr,
+        &gemini_stream_request("anthropic/claude-x", "thinking hard"),
+    );
     assert!(chunks[0].starts_with(b"data: {"), "{chunks:?}");
 }
 
-/// A fake Anthropic upstream that streams a short answer ("one two three") and cuts every chunk's
-/// size line in two, with `pause` between the halves, as a packet boundary can.
-fn split_line_anthropic_upstream(pause: Duration) -> SocketAddr {
+/// A fake upstream for one request: accepts one connection, reads the request, and hands the
+/// connection to `answer` on a thread of its own.
+fn one_request_upstream(answer: impl FnOnce(TcpStream) + Send + 'static) -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
     std::thread::spawn(move || {
         let (mut s, _) = l.accept().unwrap();
         let mut req = vec![0u8; 65536];
         let _ = s.read(&mut req);
+        answer(s);
+    });
+    addr
+}
+
+/// A fake Anthropic upstream that streams a short answer ("one two three") and cuts every chunk's
+/// size line in two, with `pause` between the halves, as a packet boundary can.
+fn split_line_anthropic_upstream(pause: Duration) -> SocketAddr {
+    one_request_upstream(move |mut s| {
         let ev = |name: &str, data: &str| format!("event: {name}\ndata: {data}\n\n");
         let delta = |text: &str| {
             ev(
@@ -283,8 +292,7 @@ fn split_line_anthropic_upstream(pause: Duration) -> SocketAddr {
         }
         let _ = s.write_all(b"0\r\n\r\n");
         std::thread::sleep(Duration::from_millis(200));
-    });
-    addr
+    })
 }
 
 #[test]
@@ -293,28 +301,11 @@ fn keepalives_never_cost_bytes_already_received() {
     // 100 ms: they go out while the upstream read holds half a line. Nothing may be lost.
     let upstream = split_line_anthropic_upstream(Duration::from_millis(300));
     let sluice = start_sluice(&config(upstream, "stream_keepalive_ms = 100"));
-    let mut c = Client::connect(sluice.addr);
-    c.send(&chat_stream("anthropic/claude-x", "count"));
-    assert_eq!(c.read_head().status, 200);
-    let (chunks, _) = read_stream(&mut c);
+    let (chunks, _) = stream_ok(sluice.addr, &chat_stream("anthropic/claude-x", "count"));
     let pings = chunks.iter().filter(|c| c.as_slice() == b": ping\n\n").count();
     assert!(pings >= 5, "keepalives went out meanwhile: {pings}");
-    let events: Vec<u8> = chunks
-        .iter()
-        .filter(|c| c.as_slice() != b": ping\n\n")
-        .flatten()
-        .copied()
-        .collect();
-    let data = sse_data(&events);
-    let text: String = data
-        .iter()
-        .filter(|d| d.as_str() != "[DONE]")
-        .filter_map(|d| {
-            parse_json(d)["choices"][0]["delta"]["content"]
-                .as_str()
-                .map(str::to_string)
-        })
-        .collect();
+    let data = sse_data(&without_pings(&chunks));
+    let text = openai_text(&data);
     assert_eq!(text, "one two three", "{data:?}");
     assert!(!data.iter().any(|d| d.contains("\"error\"")), "{data:?}");
     assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
@@ -323,13 +314,8 @@ fn keepalives_never_cost_bytes_already_received() {
 /// A fake Anthropic upstream that answers one streaming request with an endless run of text
 /// deltas, as fast as the connection takes them, up to `cap` bytes. Counts what it wrote.
 fn endless_anthropic_upstream(written: Arc<AtomicU64>, cap: u64) -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let (mut s, _) = l.accept().unwrap();
+    one_request_upstream(move |mut s| {
         s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut req = vec![0u8; 65536];
-        let _ = s.read(&mut req);
         let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
         let start = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-x\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":1,\"output_tokens\":0}}}\n\nevent: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n";
         let delta = format!(
@@ -347,8 +333,7 @@ fn endless_anthropic_upstream(written: Arc<AtomicU64>, cap: u64) -> SocketAddr {
             }
             written.fetch_add(piece.len() as u64, Ordering::Relaxed);
         }
-    });
-    addr
+    })
 }
 
 #[test]
@@ -399,20 +384,14 @@ fn slow_client_holds_the_upstream_back() {
 
 /// An upstream that answers 200 and then, as its very first event, an Anthropic error.
 fn error_first_upstream() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let (mut s, _) = l.accept().unwrap();
-        let mut req = vec![0u8; 65536];
-        let _ = s.read(&mut req);
+    one_request_upstream(move |mut s| {
         let body = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
         let resp = format!(
             "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
             body.len()
         );
         let _ = s.write_all(resp.as_bytes());
-    });
-    addr
+    })
 }
 
 #[test]
