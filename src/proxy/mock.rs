@@ -1,15 +1,16 @@
 //! The in-process `mock` provider: answers in the OpenAI format without any network, with the
 //! same behaviour as `sluice-mock` (shared code in `crate::mock`).
 
+use super::translate::{mock_request_id, reply};
 use super::{Outcome, RequestContext, Worker};
 use crate::config::Provider;
 use crate::error::GatewayError;
+use crate::formats::Format;
 use crate::http::server::client_gone;
 use crate::http::{Conn, Request};
 use crate::mock::{openai, Scenario};
 use crate::route::Operation;
 use crate::wire::json::Peek;
-use bytes::Bytes;
 use std::io;
 use std::sync::Arc;
 
@@ -24,57 +25,33 @@ pub async fn serve(
 ) -> Result<Outcome, (GatewayError, Option<io::Error>)> {
     let knobs = provider.mock;
     let io_err = |e| (GatewayError::bad_request("client write failed", None), Some(e));
-    let (rid_name, rid) = super::translate::mock_request_id(crate::formats::Format::OpenAi).unwrap_or_default();
-    let json: [(&str, &[u8]); 2] = [("content-type", b"application/json"), (rid_name, rid.as_bytes())];
+    // One request id per answer, under the header the OpenAI SDK reads it from.
+    let rid: Vec<(&'static str, String)> = mock_request_id(Format::OpenAi).into_iter().collect();
+    let json = "application/json";
     if !knobs.latency.is_zero() {
         monoio::time::sleep(knobs.latency).await;
     }
     if let Scenario::Error(status) = Scenario::from_model(model) {
-        let body = Bytes::from(openai::error_body(
-            status,
-            &format!("mock error {status} requested by model name"),
-        ));
-        conn.send_full(status, &json, body, req.keep_alive)
-            .await
-            .map_err(io_err)?;
-        return Ok(Outcome { status });
+        let body = openai::error_body(status, &format!("mock error {status} requested by model name"));
+        return reply(conn, status, json, &rid, body, req.keep_alive).await;
     }
     let events = match (ctx.api.op, peek.stream) {
         (Operation::Chat, stream) => match openai::chat(&req.body, Some(model)) {
             openai::ChatOutcome::Answer(resp) if !stream => {
-                let body = Bytes::from(openai::chat_completion(&resp));
-                conn.send_full(200, &json, body, req.keep_alive).await.map_err(io_err)?;
-                return Ok(Outcome { status: 200 });
+                return reply(conn, 200, json, &rid, openai::chat_completion(&resp), req.keep_alive).await;
             }
             openai::ChatOutcome::Answer(resp) => openai::chat_stream_events(&resp, knobs.chunks, peek.include_usage),
             openai::ChatOutcome::Error { status, body } => {
-                conn.send_full(status, &json, Bytes::from(body), req.keep_alive)
-                    .await
-                    .map_err(io_err)?;
-                return Ok(Outcome { status });
+                return reply(conn, status, json, &rid, body, req.keep_alive).await;
             }
         },
         (Operation::Completions, false) => {
-            conn.send_full(
-                200,
-                &json,
-                Bytes::from(openai::completion(&req.body, model)),
-                req.keep_alive,
-            )
-            .await
-            .map_err(io_err)?;
-            return Ok(Outcome { status: 200 });
+            let body = openai::completion(&req.body, model);
+            return reply(conn, 200, json, &rid, body, req.keep_alive).await;
         }
         (Operation::Embeddings, _) => {
-            conn.send_full(
-                200,
-                &json,
-                Bytes::from(openai::embeddings(&req.body, model)),
-                req.keep_alive,
-            )
-            .await
-            .map_err(io_err)?;
-            return Ok(Outcome { status: 200 });
+            let body = openai::embeddings(&req.body, model);
+            return reply(conn, 200, json, &rid, body, req.keep_alive).await;
         }
         (Operation::Completions, true) => {
             openai::completion_stream_events(&req.body, model, knobs.chunks, peek.include_usage)
@@ -86,9 +63,9 @@ pub async fn serve(
             ))
         }
     };
-    conn.start_stream(200, &[("content-type", b"text/event-stream"), json[1]], req.http10)
-        .await
-        .map_err(io_err)?;
+    let mut head: Vec<(&str, &[u8])> = vec![("content-type", b"text/event-stream")];
+    head.extend(rid.iter().map(|(n, v)| (*n, v.as_bytes())));
+    conn.start_stream(200, &head, req.http10).await.map_err(io_err)?;
     worker.metrics.streams_add(1);
     let result = async {
         let gone = client_gone(conn.raw_fd());

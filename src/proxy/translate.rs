@@ -165,7 +165,7 @@ fn encode_answer(
     }
 }
 
-async fn reply(
+pub(super) async fn reply(
     conn: &mut Conn,
     status: u16,
     content_type: &str,
