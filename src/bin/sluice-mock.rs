@@ -31,7 +31,9 @@ cutoff: stop half-way without the end, midstream: half-way then an in-stream err
 --chunks pieces --chunk-delay-ms apart, the first --first-event-delay-ms after the head (a
 model's time to first token). --fail-every N makes every Nth OpenAI request answer
 --fail-status (default 500). --stamp (load tests): each streamed text piece is the time it was
-written, in microseconds since the epoch (16 digits), for per-event latency.";
+written, in microseconds since the epoch (16 digits), for per-event latency. --latency-ms waits
+before every answer; Bedrock answers report it as the model's latency (metrics.latencyMs, the
+x-amzn-bedrock-invocation-latency header, amazon-bedrock-invocationMetrics).";
 
 #[derive(Clone, Copy)]
 struct Knobs {
@@ -289,6 +291,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    // Bedrock answers report the model's latency; the mock's is the time it waits.
+    sluice::mock::set_reported_latency(knobs.latency);
     let addr = match listen.parse() {
         Ok(a) => a,
         Err(_) => {

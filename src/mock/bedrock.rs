@@ -54,9 +54,11 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
         };
         return Some(match scenario::respond(&req, &id) {
             Ok(resp) => {
-                // The mock answers at once: its invocation latency is 0 ms.
                 let mut headers = vec![("x-amzn-RequestId", id)];
-                headers.extend(bedrock::invoke::invocation_headers(&resp.usage, 0));
+                headers.extend(bedrock::invoke::invocation_headers(
+                    &resp.usage,
+                    super::reported_latency_ms(),
+                ));
                 MockReply {
                     status: 200,
                     content_type: "application/json",
@@ -79,7 +81,7 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
             status: 200,
             content_type: "application/json",
             headers: vec![("x-amzn-RequestId", id)],
-            body: bedrock::encode_response(&resp),
+            body: bedrock::encode_response_timed(&resp, super::reported_latency_ms()),
         },
         Err(fault) => error_reply(bedrock::encode_error(&fault), id),
     })

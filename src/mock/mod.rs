@@ -12,6 +12,26 @@ pub mod openai;
 pub mod scenario;
 pub mod stream;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The model latency the mock reports where a format carries one (Bedrock's `metrics.latencyMs`,
+/// `x-amzn-bedrock-invocation-latency` and `amazon-bedrock-invocationMetrics`). `sluice-mock
+/// --latency-ms` waits that long before it answers and sets this to match, so a client pointed
+/// straight at the mock reads the time it waited, as from the real service. 0 in process.
+static REPORTED_LATENCY_MS: AtomicU64 = AtomicU64::new(0);
+
+/// Sets the latency the mock reports (see `REPORTED_LATENCY_MS`).
+pub fn set_reported_latency(latency: Duration) {
+    let ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+    REPORTED_LATENCY_MS.store(ms, Ordering::Relaxed);
+}
+
+/// The latency the mock reports, in milliseconds.
+pub fn reported_latency_ms() -> u64 {
+    REPORTED_LATENCY_MS.load(Ordering::Relaxed)
+}
+
 /// A complete mock answer in some format (non-streaming).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MockReply {

@@ -230,6 +230,11 @@ pub fn serve(
             } else {
                 formats::stream_encoder(route.format, route.invoke, &req)
             };
+            // As if the request had gone to a model that took the reported latency to answer
+            // (Bedrock's stream metrics).
+            let now = std::time::Instant::now();
+            let latency = std::time::Duration::from_millis(super::reported_latency_ms());
+            enc.request_sent_at(now.checked_sub(latency).unwrap_or(now));
             Ok(MockStream {
                 content_type: enc.content_type(),
                 headers: if route.invoke {

@@ -10,6 +10,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from conftest import _teardown, bedrock_runtime, start_mock
+
 MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 
 WEATHER_TOOL = {
@@ -219,3 +221,33 @@ def test_invoke_model_with_response_stream(client):
     assert text == "echo: native stream"
     assert events[-1]["type"] == "message_stop"
     assert "amazon-bedrock-invocationMetrics" in events[-1]
+
+
+LATENCY_MS = 90
+
+
+@pytest.fixture(scope="module")
+def slow_client(tmp_path_factory):
+    """boto3 straight at a sluice-mock that waits LATENCY_MS before each answer."""
+    mock = start_mock(tmp_path_factory.mktemp("mock-latency"), "sluice-mock-bedrock-latency", "--latency-ms", str(LATENCY_MS))
+    yield bedrock_runtime(mock.base)
+    _teardown(mock)
+
+
+def test_the_mock_reports_the_latency_it_waited(slow_client):
+    """Real Bedrock reports the model's latency in every answer; the mock reports the time it
+    waited (--latency-ms), never a made-up 0."""
+    msgs = [user("how long")]
+    r = slow_client.converse(modelId=MODEL, messages=msgs)
+    assert r["metrics"]["latencyMs"] == LATENCY_MS, r["metrics"]
+
+    meta = [e for e in slow_client.converse_stream(modelId=MODEL, messages=msgs)["stream"] if "metadata" in e]
+    assert len(meta) == 1 and LATENCY_MS <= meta[0]["metadata"]["metrics"]["latencyMs"] < LATENCY_MS + 1000, meta
+
+    r = slow_client.invoke_model(modelId=MODEL, body=claude_body("how long"))
+    assert r["ResponseMetadata"]["HTTPHeaders"]["x-amzn-bedrock-invocation-latency"] == str(LATENCY_MS)
+
+    r = slow_client.invoke_model_with_response_stream(modelId=MODEL, body=claude_body("how long"))
+    last = [json.loads(e["chunk"]["bytes"]) for e in r["body"]][-1]
+    m = last["amazon-bedrock-invocationMetrics"]
+    assert LATENCY_MS <= m["firstByteLatency"] <= m["invocationLatency"] < LATENCY_MS + 1000, m
