@@ -87,6 +87,70 @@ pub trait StreamEncode {
     fn request_sent_at(&mut self, _at: std::time::Instant) {}
 }
 
+/// Wraps the encoder of a format whose wire carries a call's arguments as JSON text (OpenAI's
+/// `arguments`, Bedrock's `toolUse.input`, Cohere's `tool-call-delta`): a call that ends with no
+/// argument text gets one `{}` fragment before the finish. (Not at the call's block stop: an
+/// upstream that interleaves parallel calls may send a call's arguments after it.) Anthropic streams
+/// a call without arguments as `input: {}` and no (or an empty) `input_json_delta`; passed on
+/// as it is, an OpenAI client would accumulate `arguments: ""`, which no JSON parser takes, while
+/// the same answer unstreamed says `"{}"`.
+pub struct ArgumentsNeverEmpty<E> {
+    inner: E,
+    /// Calls (block index) with no argument text yet.
+    bare: Vec<u32>,
+}
+
+impl<E: StreamEncode> ArgumentsNeverEmpty<E> {
+    pub fn new(inner: E) -> Self {
+        Self {
+            inner,
+            bare: Vec::new(),
+        }
+    }
+
+    fn fill(&mut self, index: u32, out: &mut Vec<u8>) {
+        let arguments = String::from("{}");
+        self.inner.encode(&StreamEvent::ToolCallDelta { index, arguments }, out);
+    }
+
+    fn fill_all(&mut self, out: &mut Vec<u8>) {
+        for index in std::mem::take(&mut self.bare) {
+            self.fill(index, out);
+        }
+    }
+}
+
+impl<E: StreamEncode> StreamEncode for ArgumentsNeverEmpty<E> {
+    fn content_type(&self) -> &'static str {
+        self.inner.content_type()
+    }
+
+    fn encode(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
+        match event {
+            StreamEvent::ToolCallStart { index, .. } if !self.bare.contains(index) => self.bare.push(*index),
+            StreamEvent::ToolCallDelta { index, arguments } if !arguments.is_empty() => {
+                self.bare.retain(|b| b != index)
+            }
+            StreamEvent::Finish { .. } => self.fill_all(out),
+            _ => {}
+        }
+        self.inner.encode(event, out)
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        self.fill_all(out);
+        self.inner.finish(out)
+    }
+
+    fn error(&mut self, status: u16, message: &str, out: &mut Vec<u8>) {
+        self.inner.error(status, message, out)
+    }
+
+    fn request_sent_at(&mut self, at: std::time::Instant) {
+        self.inner.request_sent_at(at)
+    }
+}
+
 /// Folds a stream's events back into the answer they spell (text and thinking joined per block,
 /// tool-call arguments concatenated, last usage, finish). Tests compare a translated stream with
 /// the non-stream answer through it; a later cache plugin can store streamed answers with it.

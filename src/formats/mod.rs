@@ -181,13 +181,16 @@ pub fn stream_encoder(
     invoke: bool,
     req: &ChatRequest,
 ) -> Box<dyn crate::canonical::stream::StreamEncode> {
+    use crate::canonical::stream::ArgumentsNeverEmpty as Filled;
+    // Anthropic (and Claude-native Invoke streams) may leave a call's arguments empty, as the
+    // API does; Gemini writes whole `args` objects.
     match format {
-        Format::OpenAi => Box::new(openai::stream::OpenAiStreamEncoder::new(req)),
+        Format::OpenAi => Box::new(Filled::new(openai::stream::OpenAiStreamEncoder::new(req))),
         Format::Anthropic => Box::new(anthropic::stream::AnthropicStreamEncoder::new(req)),
         Format::Gemini => Box::new(gemini::stream::GeminiStreamEncoder::new(req)),
         Format::Bedrock if invoke => Box::new(bedrock::stream::InvokeStreamEncoder::new(req)),
-        Format::Bedrock => Box::new(bedrock::stream::ConverseStreamEncoder::new(req)),
-        Format::Cohere => Box::new(cohere::stream::CohereStreamEncoder::new(req)),
+        Format::Bedrock => Box::new(Filled::new(bedrock::stream::ConverseStreamEncoder::new(req))),
+        Format::Cohere => Box::new(Filled::new(cohere::stream::CohereStreamEncoder::new(req))),
     }
 }
 

@@ -88,3 +88,76 @@ proptest! {
         }
     }
 }
+
+/// A call without arguments (an Anthropic `tool_use` with `input: {}` streams its
+/// `input_json_delta` as `""`, or sends none) reaches every client with arguments that parse as
+/// the empty object, as the non-stream answer has them.
+#[test]
+fn a_call_without_arguments_reaches_every_client_as_an_empty_object() {
+    use crate::canonical::stream::StreamEvent;
+    let req = ChatRequest {
+        stream: true,
+        include_usage: true,
+        ..Default::default()
+    };
+    let start = |id: &str| StreamEvent::Start {
+        id: id.into(),
+        model: "m".into(),
+    };
+    let call = StreamEvent::ToolCallStart {
+        index: 0,
+        id: "toolu_1".into(),
+        name: "now".into(),
+    };
+    let finish = StreamEvent::Finish {
+        reason: FinishReason::ToolCalls,
+        stop_sequence: None,
+    };
+    let empty_delta = StreamEvent::ToolCallDelta {
+        index: 0,
+        arguments: String::new(),
+    };
+    let stop = StreamEvent::BlockStop { index: 0 };
+    let shapes = [
+        vec![
+            start("a"),
+            call.clone(),
+            empty_delta.clone(),
+            stop.clone(),
+            finish.clone(),
+        ],
+        vec![start("b"), call.clone(), stop.clone(), finish.clone()],
+        vec![start("c"), call.clone(), finish.clone()],
+    ];
+    let mut bad = Vec::new();
+    for events in &shapes {
+        for f in Format::ALL {
+            let mut enc = stream_encoder(f, false, &req);
+            let bytes = encode_all(enc.as_mut(), events);
+            let make = || -> Box<dyn StreamDecode> { stream_decoder(f) };
+            let back = collect(&run(&make, &[&bytes]).unwrap());
+            let args: Vec<&str> = back
+                .content
+                .iter()
+                .filter_map(|p| match p {
+                    Part::ToolCall { arguments, .. } => Some(arguments.as_str()),
+                    _ => None,
+                })
+                .collect();
+            // The Anthropic SDK keeps the block's `input: {}` when no argument text follows.
+            let text = match args.first() {
+                Some(&"") if f == Format::Anthropic => "{}",
+                Some(a) => a,
+                None => "",
+            };
+            let parsed = sonic_rs::from_str::<sonic_rs::Value>(text).ok();
+            if args.len() != 1 || parsed != Some(sonic_rs::json!({})) {
+                bad.push(format!(
+                    "{f:?} {events:?}: {args:?}\n{}",
+                    String::from_utf8_lossy(&bytes)
+                ));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n\n"));
+}

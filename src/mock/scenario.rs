@@ -6,6 +6,7 @@
 //! - `error-NNN` anywhere: an upstream error with status NNN;
 //! - contains `parallel`: two tool calls (`get_weather` for Paris and for Rome) when tools are given;
 //! - contains `tool`: one tool call of the first tool, arguments `{"city":"Paris"}`;
+//! - contains `noargs`: one tool call of the first tool without arguments (`{}`);
 //! - contains `image`: "I see N image(s)" counting images in the last user turn;
 //! - contains `length`: the echo cut to 3 words, finish reason `Length`;
 //! - contains `inspect`: a report of what arrived that only some formats have: the names of raw
@@ -51,6 +52,14 @@ pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFaul
                 signature: None,
             });
         }
+        finish = FinishReason::ToolCalls;
+    } else if model.contains("noargs") && !req.tools.is_empty() {
+        content.push(Part::ToolCall {
+            id: "call_mock_0".into(),
+            name: req.tools[0].name.clone(),
+            arguments: "{}".into(),
+            signature: None,
+        });
         finish = FinishReason::ToolCalls;
     } else if model.contains("tool") && !req.tools.is_empty() {
         content.push(Part::text("Let me check."));

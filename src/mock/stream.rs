@@ -125,6 +125,43 @@ fn interleave_calls(events: &mut Vec<StreamEvent>) {
     *events = rest;
 }
 
+/// A call whose arguments are `{}` streams them as one empty fragment, as Anthropic streams a
+/// `tool_use` without input (`input: {}` at the start, then `partial_json: ""`). Each format's
+/// encoder then writes what a client of that format must see.
+fn stream_empty_arguments_as_anthropic_does(events: &mut Vec<StreamEvent>) {
+    let mut args: Vec<(u32, String)> = Vec::new();
+    for e in events.iter() {
+        if let StreamEvent::ToolCallDelta { index, arguments } = e {
+            match args.iter_mut().find(|(i, _)| i == index) {
+                Some((_, a)) => a.push_str(arguments),
+                None => args.push((*index, arguments.clone())),
+            }
+        }
+    }
+    let bare: Vec<u32> = args.into_iter().filter(|(_, a)| a == "{}").map(|(i, _)| i).collect();
+    if bare.is_empty() {
+        return;
+    }
+    events.retain(|e| !matches!(e, StreamEvent::ToolCallDelta { index, .. } if bare.contains(index)));
+    let mut at = 0;
+    while at < events.len() {
+        if let StreamEvent::ToolCallStart { index, .. } = &events[at] {
+            if bare.contains(index) {
+                let index = *index;
+                events.insert(
+                    at + 1,
+                    StreamEvent::ToolCallDelta {
+                        index,
+                        arguments: String::new(),
+                    },
+                );
+                at += 1;
+            }
+        }
+        at += 1;
+    }
+}
+
 /// The scenario's events and ending for a streamed request.
 pub fn scenario_events(
     req: &ChatRequest,
@@ -146,6 +183,7 @@ pub fn scenario_events_stamped(
         stamp_text(&mut resp, pieces);
     }
     let mut events = events_from_response(&resp, pieces);
+    stream_empty_arguments_as_anthropic_does(&mut events);
     if req.model.contains("interleave") {
         interleave_calls(&mut events);
     }

@@ -276,6 +276,18 @@ def test_stream_tool_call_equals_non_stream(sdks, sdk_name, provider):
     assert_same_answer(s, non_stream_truth(sdks, sdk_name, model, turns, tools=True))
 
 
+# A call without arguments: the upstream streams it as Anthropic does (`input: {}`, then an empty
+# `partial_json`); every client must still read `{}`, as unstreamed (json.loads of "" fails).
+@per_sdk
+@matrix
+def test_stream_call_without_arguments(sdks, sdk_name, provider):
+    model = f"{provider}/noargs-model"
+    turns = [user("what time is it?")]
+    s = stream(sdks, sdk_name, model, turns, tools=True)
+    assert [(n, a) for _, n, a in s.calls] == [("get_weather", {})]
+    assert_same_answer(s, non_stream_truth(sdks, sdk_name, model, turns, tools=True))
+
+
 # `parallel-interleave-model`: the upstream streams both calls at once, both started, then their
 # argument fragments in turn (the mock's `interleave` scenario). Client formats whose blocks are
 # sequential (Anthropic, Bedrock) or whose calls go out whole (Gemini) must still lose nothing.
