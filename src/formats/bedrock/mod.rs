@@ -787,7 +787,8 @@ fn tool_config(req: &ChatRequest) -> Option<BedrockToolConfig<'_>> {
         tools.push(BedrockTool {
             tool_spec: Some(BedrockToolSpec {
                 name: &t.name,
-                description: t.description.as_deref(),
+                // `ToolSpecification.description` is a NonEmptyString: Bedrock rejects "".
+                description: t.description.as_deref().filter(|d| !d.is_empty()),
                 input_schema: BedrockInputSchema { json: &t.parameters },
                 strict,
             }),

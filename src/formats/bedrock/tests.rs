@@ -696,3 +696,22 @@ fn every_prefix_of_every_fixture_is_handled_without_panic() {
         let _ = decode_response(body);
     }
 }
+
+#[test]
+fn empty_tool_description_is_omitted() {
+    let mut r = rich_request();
+    r.tools[0].description = Some(String::new());
+    let v = value(&encode_request(&r).unwrap());
+    let spec = v
+        .pointer(&sonic_rs::pointer!["toolConfig", "tools", 0, "toolSpec"])
+        .unwrap();
+    assert!(spec.get("description").is_none(), "{spec:?}");
+    r.tools[0].description = Some("w".into());
+    let v = value(&encode_request(&r).unwrap());
+    assert_eq!(
+        v.pointer(&sonic_rs::pointer!["toolConfig", "tools", 0, "toolSpec", "description"])
+            .unwrap()
+            .as_str(),
+        Some("w")
+    );
+}
