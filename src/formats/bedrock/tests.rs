@@ -537,6 +537,12 @@ fn finish_reasons_map_both_ways() {
 }
 
 #[test]
+fn gemini_malformed_function_call_is_malformed_tool_use() {
+    let f = FinishReason::Other("MALFORMED_FUNCTION_CALL".into());
+    assert_eq!(finish_to_bedrock(&f), "malformed_tool_use");
+}
+
+#[test]
 fn response_with_tools_reasoning_cache_usage_round_trips() {
     let resp = ChatResponse {
         id: String::new(),
