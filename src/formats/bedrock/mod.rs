@@ -764,14 +764,57 @@ fn has_tool_blocks(req: &ChatRequest) -> bool {
     })
 }
 
+/// Schema of a tool declared only because the history calls it (its real schema is unknown).
+static HISTORY_TOOL_SCHEMA: std::sync::LazyLock<Json> =
+    std::sync::LazyLock::new(|| sonic_rs::json!({"type": "object"}));
+
+/// `toolConfig` declaring each tool the history calls, for a request with no tools: Bedrock
+/// rejects toolUse/toolResult blocks without a `toolConfig`. No `toolChoice`: the client
+/// offered no tools.
+// NOTE: the model may still call one of them; the alternative is a hard error.
+fn history_tool_config(req: &ChatRequest) -> Option<BedrockToolConfig<'_>> {
+    let mut names: Vec<&str> = Vec::new();
+    for p in req.messages.iter().flat_map(|m| &m.content) {
+        let name = match p {
+            Part::ToolCall { name, .. } => name.as_str(),
+            Part::ToolResult { name: Some(name), .. } => name.as_str(),
+            _ => continue,
+        };
+        if !name.is_empty() && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    if names.is_empty() {
+        return None;
+    }
+    let tools = names
+        .into_iter()
+        .map(|name| BedrockTool {
+            tool_spec: Some(BedrockToolSpec {
+                name,
+                description: Some("A tool called earlier in this conversation."),
+                input_schema: BedrockInputSchema {
+                    json: &HISTORY_TOOL_SCHEMA,
+                },
+                strict: None,
+            }),
+            ..Default::default()
+        })
+        .collect();
+    Some(BedrockToolConfig {
+        tools,
+        tool_choice: None,
+    })
+}
+
 /// `toolConfig`, or None. Bedrock has no "none" tool choice, so `ToolChoice::None` drops the
 /// whole `toolConfig` (the model then cannot call tools) — except when the history holds
 /// toolUse/toolResult blocks, which Bedrock rejects without a `toolConfig`: then the tools are
-/// sent with no `toolChoice`.
+/// sent with no `toolChoice` (declared from the history when the request has none).
 // NOTE: in that last case the model may still call a tool; the alternative is a hard error.
 fn tool_config(req: &ChatRequest) -> Option<BedrockToolConfig<'_>> {
     if req.tools.is_empty() {
-        return None;
+        return history_tool_config(req);
     }
     if req.tool_choice == Some(ToolChoice::None) && !has_tool_blocks(req) {
         return None;

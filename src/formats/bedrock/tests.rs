@@ -343,6 +343,49 @@ fn tool_choice_none_drops_tool_config() {
 }
 
 #[test]
+fn tool_history_without_tools_declares_the_called_tools() {
+    let mut r = rich_request();
+    r.tools.clear();
+    r.messages[1].content.push(Part::ToolCall {
+        id: "t3".into(),
+        name: "get_time".into(),
+        arguments: "{}".into(),
+        signature: None,
+    });
+    for choice in [None, Some(ToolChoice::None)] {
+        r.tool_choice = choice;
+        let v = value(&encode_request(&r).unwrap());
+        let config = v.get("toolConfig").expect("toolConfig for the tool history");
+        assert!(config.get("toolChoice").is_none());
+        let tools = config.get("tools").unwrap().as_array().unwrap();
+        let names: Vec<&str> = tools
+            .iter()
+            .map(|t| {
+                t.pointer(&sonic_rs::pointer!["toolSpec", "name"])
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(names, ["get_weather", "get_time"]);
+        assert_eq!(
+            tools[0]
+                .pointer(&sonic_rs::pointer!["toolSpec", "inputSchema"])
+                .unwrap(),
+            &json!({"json": {"type": "object"}})
+        );
+        assert!(tools[0]
+            .pointer(&sonic_rs::pointer!["toolSpec", "description"])
+            .unwrap()
+            .as_str()
+            .is_some_and(|d| !d.is_empty()));
+    }
+    // No tool blocks, no tools: still no toolConfig.
+    r.messages.truncate(1);
+    assert!(value(&encode_request(&r).unwrap()).get("toolConfig").is_none());
+}
+
+#[test]
 fn image_url_is_a_convert_error_naming_the_field() {
     let mut r = rich_request();
     r.messages[0].content[1] = Part::Image {
