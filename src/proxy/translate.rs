@@ -348,7 +348,11 @@ pub async fn forward(
                 ctx.error_headers.push(("retry-after-ms", ms.to_string()));
             }
         }
-        let fault: UpstreamFault = (upstream_codec.decode_error)(status, &data);
+        let fault: UpstreamFault = match target_format {
+            // Bedrock names the exception only in `x-amzn-ErrorType`; its body is `{"message"}`.
+            Format::Bedrock => formats::bedrock::decode_error_typed(status, resp.header("x-amzn-errortype"), &data),
+            _ => (upstream_codec.decode_error)(status, &data),
+        };
         return Err((GatewayError::UpstreamFault(fault), None));
     }
     // The decoder's detail goes with it, as a translated stream's does: which field was wrong

@@ -1206,10 +1206,17 @@ pub fn error_name(fault: &UpstreamFault) -> &'static str {
     }
 }
 
-/// Provider: an upstream error -> fault. Only status and body are seen, so the name comes from
-/// body `__type` / `code` / `Code` (botocore's fallbacks for the `x-amzn-ErrorType` header):
-/// text before the first ':' and after the last '#'.
+/// Provider: an upstream error -> fault, from status and body only (the `Codec` signature):
+/// `decode_error_typed` without the `x-amzn-ErrorType` header.
 pub fn decode_error(status: u16, body: &[u8]) -> UpstreamFault {
+    decode_error_typed(status, None, body)
+}
+
+/// Provider: an upstream error -> fault. The exception name is resolved in botocore's order:
+/// the `x-amzn-ErrorType` header (`error_type`; real Bedrock names it only there, the body is
+/// just `{"message"}`), else body `code` / `Code`, else `__type`; text before the first ':'
+/// and after the last '#'. An unknown name falls back to the status.
+pub fn decode_error_typed(status: u16, error_type: Option<&[u8]>, body: &[u8]) -> UpstreamFault {
     let v: Option<Value> = sonic_rs::from_slice(body).ok();
     let field = |k: &str| {
         v.as_ref()
@@ -1225,9 +1232,13 @@ pub fn decode_error(status: u16, body: &[u8]) -> UpstreamFault {
             text
         }
     });
-    let kind = field("__type")
+    let header = error_type
+        .map(|h| String::from_utf8_lossy(h).trim().to_string())
+        .filter(|h| !h.is_empty());
+    let kind = header
         .or_else(|| field("code"))
         .or_else(|| field("Code"))
+        .or_else(|| field("__type"))
         .and_then(|name| {
             let name = name.split(':').next().unwrap_or_default();
             let name = name.rsplit('#').next().unwrap_or_default();

@@ -719,6 +719,38 @@ fn upstream_errors_decode() {
 }
 
 #[test]
+fn upstream_error_type_header_names_the_exception() {
+    let ns = ":http://internal.amazon.com/coral/com.amazon.bedrock/";
+    for (status, name, kind) in [
+        (424, "ModelErrorException", FaultKind::Server),
+        (400, "ServiceQuotaExceededException", FaultKind::RateLimited),
+        (403, "UnrecognizedClientException", FaultKind::Authentication),
+        (400, "ThrottlingException", FaultKind::RateLimited),
+    ] {
+        let header = format!("{name}{ns}");
+        let f = decode_error_typed(status, Some(header.as_bytes()), br#"{"message":"m"}"#);
+        assert_eq!((f.status, f.kind, f.message.as_str()), (status, kind, "m"), "{name}");
+    }
+    // The header wins over the body; without it the body's code, then __type, decide.
+    let f = decode_error_typed(
+        400,
+        Some(b"ThrottlingException"),
+        br#"{"__type":"ValidationException","message":"m"}"#,
+    );
+    assert_eq!(f.kind, FaultKind::RateLimited);
+    let f = decode_error_typed(
+        400,
+        None,
+        br#"{"code":"ThrottlingException","__type":"ValidationException"}"#,
+    );
+    assert_eq!(f.kind, FaultKind::RateLimited);
+    assert_eq!(
+        decode_error_typed(424, Some(b" "), b"{}").kind,
+        FaultKind::InvalidRequest
+    );
+}
+
+#[test]
 fn every_prefix_of_every_fixture_is_handled_without_panic() {
     for fixture in [REQUEST, RESPONSE, ERROR] {
         for i in 0..=fixture.len() {
