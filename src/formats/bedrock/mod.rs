@@ -1184,7 +1184,12 @@ fn kind_of(name: &str) -> Option<FaultKind> {
 
 /// The exception name for a fault: by status (the modeled statuses of 5.6), else by kind.
 pub fn error_name(fault: &UpstreamFault) -> &'static str {
-    match fault.status {
+    exception_name(fault.status, fault.kind)
+}
+
+/// `error_name` from the status and kind alone (the stream encoders see no whole fault).
+pub(crate) fn exception_name(status: u16, kind: FaultKind) -> &'static str {
+    match status {
         400 => "ValidationException",
         403 => "AccessDeniedException",
         404 => "ResourceNotFoundException",
@@ -1193,7 +1198,7 @@ pub fn error_name(fault: &UpstreamFault) -> &'static str {
         429 => "ThrottlingException",
         500 => "InternalServerException",
         503 => "ServiceUnavailableException",
-        _ => match fault.kind {
+        _ => match kind {
             FaultKind::InvalidRequest | FaultKind::RequestTooLarge => "ValidationException",
             FaultKind::Authentication => "UnrecognizedClientException",
             FaultKind::PermissionDenied => "AccessDeniedException",
@@ -1248,12 +1253,28 @@ pub fn decode_error_typed(status: u16, error_type: Option<&[u8]>, body: &[u8]) -
     UpstreamFault { status, kind, message }
 }
 
+/// The HTTP status of an exception `error_name` gives: the service model's `httpStatusCode`
+/// (PROTOCOLS 5.6), and 403 for `UnrecognizedClientException` (AWS's bad-credentials error).
+fn modeled_status(name: &str) -> u16 {
+    match name {
+        "ValidationException" | "ServiceQuotaExceededException" => 400,
+        "AccessDeniedException" | "UnrecognizedClientException" => 403,
+        "ResourceNotFoundException" => 404,
+        "ModelTimeoutException" => 408,
+        "ModelErrorException" | "ModelStreamErrorException" => 424,
+        "ThrottlingException" | "ModelNotReadyException" => 429,
+        "ServiceUnavailableException" => 503,
+        _ => 500,
+    }
+}
+
 /// Integration: a fault -> rest-json error with `x-amzn-ErrorType` (without it boto3 raises a
-/// bare `ClientError` and `client.exceptions.X` does not match).
+/// bare `ClientError` and `client.exceptions.X` does not match), at the exception's modeled
+/// status rather than the fault's (a 529 or 504 is no status Bedrock sends).
 pub fn encode_error(fault: &UpstreamFault) -> ErrorReply {
     let name = error_name(fault);
     ErrorReply {
-        status: fault.status,
+        status: modeled_status(name),
         headers: vec![("x-amzn-ErrorType", format!("{name}{ERROR_NAMESPACE}"))],
         content_type: "application/json",
         body: sonic_rs::to_vec(&BedrockError {

@@ -641,19 +641,22 @@ fn stop_sequence_round_trips() {
 
 #[test]
 fn errors_carry_the_error_type_header() {
-    for (status, name) in [
-        (400, "ValidationException"),
-        (403, "AccessDeniedException"),
-        (404, "ResourceNotFoundException"),
-        (408, "ModelTimeoutException"),
-        (424, "ModelErrorException"),
-        (429, "ThrottlingException"),
-        (500, "InternalServerException"),
-        (503, "ServiceUnavailableException"),
-        (401, "UnrecognizedClientException"),
-        (504, "ModelTimeoutException"),
-        (529, "ServiceUnavailableException"),
-        (502, "InternalServerException"),
+    // (fault status, exception, the exception's modeled status)
+    for (status, name, sent) in [
+        (400, "ValidationException", 400),
+        (403, "AccessDeniedException", 403),
+        (404, "ResourceNotFoundException", 404),
+        (408, "ModelTimeoutException", 408),
+        (424, "ModelErrorException", 424),
+        (429, "ThrottlingException", 429),
+        (500, "InternalServerException", 500),
+        (503, "ServiceUnavailableException", 503),
+        (401, "UnrecognizedClientException", 403),
+        (504, "ModelTimeoutException", 408),
+        (529, "ServiceUnavailableException", 503),
+        (502, "InternalServerException", 500),
+        (501, "InternalServerException", 500),
+        (413, "ValidationException", 400),
     ] {
         let fault = UpstreamFault {
             status,
@@ -661,7 +664,7 @@ fn errors_carry_the_error_type_header() {
             message: "boom".into(),
         };
         let r = encode_error(&fault);
-        assert_eq!(r.status, status);
+        assert_eq!(r.status, sent, "{status}");
         assert_eq!(r.content_type, "application/json");
         assert_eq!(
             r.headers,
