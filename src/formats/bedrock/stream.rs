@@ -22,7 +22,7 @@ use super::types::*;
 use super::{finish_from_bedrock, finish_to_bedrock, get, stop_sequence_fields, stop_sequence_of};
 use super::{usage_from_bedrock, usage_to_bedrock};
 use crate::canonical::stream::{StreamDecode, StreamEncode, StreamError, StreamEvent};
-use crate::canonical::{ChatRequest, FinishReason, Usage};
+use crate::canonical::{ChatRequest, FaultKind, FinishReason, Usage};
 use crate::formats::anthropic::stream::{AnthropicEventEncoder, AnthropicFraming};
 use crate::formats::anthropic::types::{AnthropicStreamEvent, AnthropicUsage};
 use crate::wire::eventstream::{encode_event, encode_exception, EventStreamDecoder, Message};
@@ -47,12 +47,20 @@ const STREAM_EXCEPTIONS: [(&str, u16); 6] = [
     ("serviceUnavailableException", 503),
 ];
 
-/// The exception member reporting `status`; any status without one is `internalServerException`.
+/// The exception member reporting `status`: the exception the HTTP path names for it
+/// (`exception_name`, so a 529 is `serviceUnavailableException` and a 504 a timeout in both),
+/// as its stream-union member. An exception the operation's union lacks becomes
+/// `internalServerException` (`modelTimeoutException` is InvokeModelWithResponseStream's only;
+/// `ModelErrorException`'s stream counterpart is `modelStreamErrorException`).
 fn exception_for(status: u16, invoke: bool) -> &'static str {
-    STREAM_EXCEPTIONS
-        .iter()
-        .find(|(name, s)| *s == status && (invoke || *name != "modelTimeoutException"))
-        .map_or("internalServerException", |(name, _)| name)
+    match super::exception_name(status, FaultKind::from_status(status)) {
+        "ValidationException" => "validationException",
+        "ThrottlingException" => "throttlingException",
+        "ServiceUnavailableException" => "serviceUnavailableException",
+        "ModelErrorException" => "modelStreamErrorException",
+        "ModelTimeoutException" if invoke => "modelTimeoutException",
+        _ => "internalServerException",
+    }
 }
 
 /// The status of an exception member (or an unmodeled `:error-code`, any case); unknown -> 500.
@@ -1576,7 +1584,11 @@ mod tests {
             (500, "internalServerException"),
             // modelTimeoutException is not a ConverseStream member.
             (408, "internalServerException"),
+            (504, "internalServerException"),
             (401, "internalServerException"),
+            // Named as the HTTP path names them (ServiceUnavailable, Validation).
+            (529, "serviceUnavailableException"),
+            (413, "validationException"),
         ];
         for (status, name) in cases {
             let mut enc = ConverseStreamEncoder::new(&req());
@@ -1791,6 +1803,8 @@ mod tests {
     fn invoke_error_is_an_exception_frame_then_nothing() {
         for (status, name) in [
             (408, "modelTimeoutException"),
+            (504, "modelTimeoutException"),
+            (529, "serviceUnavailableException"),
             (429, "throttlingException"),
             (502, "internalServerException"),
         ] {
