@@ -136,24 +136,14 @@ fn match_path(path: &str) -> Option<(Route, Method)> {
     })
 }
 
-/// `[/genai]/{v1,v1beta,v1beta1}/models/{model}:{generateContent|streamGenerateContent}`; the
-/// model may contain `/` (a provider prefix), so the method is split at the last `:`.
+/// `[/genai]/{v1,v1beta,v1beta1}/models/{model}:{method}` (Gemini API) and the Vertex shapes
+/// `/{ver}/[projects/{p}/locations/{l}/]publishers/{pub}/models/{model}:{method}` (PROTOCOLS 4.1:
+/// google-genai with `vertexai=True` sends these). One parser with the mock, so the gateway
+/// routes every shape the mock answers.
 fn gemini_path(path: &str) -> Option<(Route, Method)> {
-    let p = path.strip_prefix("/genai").unwrap_or(path);
-    let rest = ["/v1/models/", "/v1beta/models/", "/v1beta1/models/"]
-        .iter()
-        .find_map(|v| p.strip_prefix(v))?;
-    let (model, method) = rest.rsplit_once(':')?;
-    let stream = match method {
-        "generateContent" => false,
-        "streamGenerateContent" => true,
-        _ => return None,
-    };
-    if model.is_empty() {
-        return None;
-    }
+    let (model, stream) = crate::formats::gemini::parse_path(path)?;
     let mut r = api(Format::Gemini, Operation::Chat);
-    r.path_model = Some(percent_decode(model)?);
+    r.path_model = Some(model);
     r.path_stream = Some(stream);
     Some((Route::Api(r), Method::Post))
 }
@@ -329,5 +319,46 @@ base_url = "http://127.0.0.1:1"
         o.read_query(None);
         assert!(!o.json_array_stream);
         assert!(route(Method::Post, "/v1beta/models/:generateContent").is_err());
+    }
+
+    /// google-genai with `vertexai=True` (PROTOCOLS 4.1) used to get a 404 from the gateway.
+    #[test]
+    fn vertex_paths_route_to_gemini() {
+        for (path, model, stream) in [
+            (
+                "/genai/v1beta1/projects/p/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent",
+                "gemini-2.5-flash",
+                false,
+            ),
+            (
+                "/v1/projects/p/locations/global/publishers/google/models/m:streamGenerateContent",
+                "m",
+                true,
+            ),
+            // Express mode: an API key, no project.
+            (
+                "/genai/v1beta1/publishers/google/models/openai/gpt-4o-mini:generateContent",
+                "openai/gpt-4o-mini",
+                false,
+            ),
+            ("/v1/publishers/google/models/m:streamGenerateContent", "m", true),
+            // Another publisher names a provider, the inverse of the SDK's `t_model`.
+            ("/v1beta1/publishers/anthropic/models/claude:generateContent", "anthropic/claude", false),
+        ] {
+            let g = api_route(Method::Post, path);
+            assert_eq!(
+                (g.format, g.op, g.path_model.as_deref(), g.path_stream),
+                (Format::Gemini, Operation::Chat, Some(model), Some(stream)),
+                "{path}"
+            );
+        }
+        for bad in [
+            "/v1/projects/p/publishers/google/models/m:generateContent",
+            "/v1beta1/publishers/google/m:generateContent",
+            "/v1beta1/publishers/google/models/:generateContent",
+            "/v2/publishers/google/models/m:generateContent",
+        ] {
+            assert!(route(Method::Post, bad).is_err(), "{bad}");
+        }
     }
 }

@@ -230,3 +230,42 @@ def test_raw_stream_and_bad_body(sluice_mock, raw):
     err = r.json()["error"]
     assert (err["code"], err["status"]) == (400, "INVALID_ARGUMENT")
     assert "contents" in err["message"]
+
+
+# ---- Vertex AI through the gateway -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def vertex(sluice):
+    # Express mode (an API key, no project): no Google credentials are looked up, and the SDK
+    # calls `{base}/v1beta1/publishers/{publisher}/models/{model}:...` (PROTOCOLS 4.1).
+    c = genai.Client(
+        vertexai=True,
+        api_key="k",
+        http_options=types.HttpOptions(base_url=f"{sluice.base}/genai", timeout=30_000),
+    )
+    yield c
+    c.close()
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini", "cohere"])
+def test_vertex_express_mode_through_the_gateway(vertex, provider):
+    # `openai/gpt-4o-mini` goes out as publishers/openai/models/gpt-4o-mini: the gateway reads
+    # the publisher back as the provider prefix.
+    model = f"{provider}/gpt-4o-mini"
+    resp = vertex.models.generate_content(model=model, contents="hello there mock")
+    assert resp.text == "echo: hello there mock"
+    assert resp.candidates[0].finish_reason == types.FinishReason.STOP
+    text = "".join(c.text or "" for c in vertex.models.generate_content_stream(model=model, contents="hello there"))
+    assert text == "echo: hello there"
+
+
+def test_vertex_regional_path_at_the_bare_route(sluice, raw):
+    body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+    for path in (
+        "/v1beta1/projects/p/locations/us-central1/publishers/google/models/openai/gpt-4o-mini:generateContent",
+        "/genai/v1/projects/p/locations/global/publishers/google/models/mock-model:generateContent",
+    ):
+        r = raw(sluice.base, "POST", path, body)
+        assert r.status == 200, r.body
+        assert r.json()["candidates"][0]["content"]["parts"] == [{"text": "echo: hi"}]
