@@ -581,15 +581,23 @@ fn encode_generation_config(req: &ChatRequest) -> Vec<u8> {
         if r.budget_tokens.is_some() || r.effort.is_some() {
             key(b, "thinkingConfig");
             b.push(b'{');
+            let mut first = true;
+            // Gemini returns no thoughts unless asked, while a client that asked for reasoning
+            // in its own format expects it back; a Gemini client's own choice (an extra) wins.
+            let thinks = r.budget_tokens != Some(0) && r.effort.as_deref() != Some("none");
+            if thinks && !client_sets_include_thoughts(req) {
+                write::key(b, "includeThoughts");
+                b.extend_from_slice(b"true");
+                first = false;
+            }
             if let Some(n) = r.budget_tokens {
+                write::sep(b, &mut first);
                 write::key(b, "thinkingBudget");
                 write::uint(b, n as u64);
             }
             // Effort maps to Gemini 3's thinkingLevel ("low", "high", ...).
             if let Some(e) = &r.effort {
-                if r.budget_tokens.is_some() {
-                    b.push(b',');
-                }
+                write::sep(b, &mut first);
                 write::key(b, "thinkingLevel");
                 write::string(b, e);
             }
@@ -606,6 +614,17 @@ fn encode_generation_config(req: &ChatRequest) -> Vec<u8> {
     }
     b.push(b'}');
     std::mem::take(b)
+}
+
+/// Whether a Gemini client's raw `generationConfig.thinkingConfig` names `includeThoughts`.
+fn client_sets_include_thoughts(req: &ChatRequest) -> bool {
+    req.extra
+        .for_target(Format::Gemini)
+        .iter()
+        .find(|(k, _)| k == "generationConfig")
+        .and_then(|(_, gc)| field(gc, "thinkingConfig"))
+        .and_then(|tc| field(tc, "includeThoughts"))
+        .is_some()
 }
 
 /// An object written by this encoder (`{...}`), deep-merged with the raw Gemini extra of the

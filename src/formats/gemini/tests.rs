@@ -341,8 +341,8 @@ fn foreign_request_encodes_and_round_trips() {
     );
     assert_eq!(out["toolConfig"]["functionCallingConfig"]["mode"].as_str(), Some("ANY"));
     assert_eq!(
-        out["generationConfig"]["thinkingConfig"]["thinkingLevel"].as_str(),
-        Some("low")
+        out["generationConfig"]["thinkingConfig"],
+        json!({"includeThoughts": true, "thinkingLevel": "low"})
     );
     assert_eq!(out["generationConfig"]["seed"].as_i64(), Some(-3));
     assert_eq!(
@@ -354,6 +354,9 @@ fn foreign_request_encodes_and_round_trips() {
     let mut want = req.clone();
     want.include_usage = true;
     want.extra = Extra::new(Format::Gemini);
+    // Gemini-only: comes back as a raw Gemini field.
+    want.extra
+        .push("generationConfig", json!({"thinkingConfig": {"includeThoughts": true}}));
     want.tools[0].extra = Extra::new(Format::Gemini);
     let mut mime = Extra::new(Format::Gemini);
     mime.push("mimeType", json!("image/png"));
@@ -374,6 +377,29 @@ fn foreign_request_encodes_and_round_trips() {
         is_error: false,
     }];
     assert_eq!(back, want);
+}
+
+/// A client that asked for reasoning in its own format (Anthropic `thinking`, OpenAI
+/// `reasoning_effort`, ...) used to get no thoughts back: Gemini sends them only when asked.
+#[test]
+fn reasoning_asks_gemini_for_thoughts() {
+    let mut r = foreign_request();
+    let thinking = |r: &ChatRequest| parse(&encode_request(r).unwrap())["generationConfig"]["thinkingConfig"].clone();
+    r.reasoning = Some(Reasoning {
+        budget_tokens: Some(2048),
+        effort: None,
+    });
+    assert_eq!(thinking(&r), json!({"includeThoughts": true, "thinkingBudget": 2048}));
+    // A zero budget turns thinking off: nothing to include.
+    r.reasoning = Some(Reasoning {
+        budget_tokens: Some(0),
+        effort: None,
+    });
+    assert_eq!(thinking(&r), json!({"thinkingBudget": 0}));
+    // A Gemini client's own includeThoughts is kept as it sent it.
+    let own = br#"{"contents":[],"generationConfig":{"thinkingConfig":{"thinkingBudget":64,"includeThoughts":false}}}"#;
+    let g = decode_request(own, Some("m"), false).unwrap();
+    assert_eq!(thinking(&g), json!({"includeThoughts": false, "thinkingBudget": 64}));
 }
 
 #[test]
