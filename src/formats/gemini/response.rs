@@ -9,11 +9,22 @@ use crate::canonical::{ChatResponse, ConvertError, FinishReason, Json, JsonPath,
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 
 /// Gemini `finishReason` -> canonical (tool calls decided by the caller: Gemini says `STOP`).
+/// Every block by a filter (text or image safety, recitation, blocklists, Model Armor) is a
+/// content filter to other formats; the rest (`MALFORMED_FUNCTION_CALL`, `LANGUAGE`, ...) have
+/// no canonical meaning and stay verbatim for each encoder to map.
 pub fn finish_from_gemini(s: &str) -> FinishReason {
     match s {
         "STOP" => FinishReason::Stop,
         "MAX_TOKENS" => FinishReason::Length,
-        "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" => FinishReason::ContentFilter,
+        "SAFETY"
+        | "RECITATION"
+        | "BLOCKLIST"
+        | "PROHIBITED_CONTENT"
+        | "SPII"
+        | "IMAGE_SAFETY"
+        | "IMAGE_PROHIBITED_CONTENT"
+        | "IMAGE_RECITATION"
+        | "MODEL_ARMOR" => FinishReason::ContentFilter,
         other => FinishReason::Other(other.to_string()),
     }
 }

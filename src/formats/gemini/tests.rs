@@ -615,6 +615,12 @@ fn finish_reasons_both_ways() {
         ("BLOCKLIST", FinishReason::ContentFilter),
         ("PROHIBITED_CONTENT", FinishReason::ContentFilter),
         ("SPII", FinishReason::ContentFilter),
+        // Image and Model Armor blocks used to reach other formats as unknown reasons.
+        ("IMAGE_SAFETY", FinishReason::ContentFilter),
+        ("IMAGE_PROHIBITED_CONTENT", FinishReason::ContentFilter),
+        ("IMAGE_RECITATION", FinishReason::ContentFilter),
+        ("MODEL_ARMOR", FinishReason::ContentFilter),
+        ("LANGUAGE", FinishReason::Other("LANGUAGE".into())),
         (
             "MALFORMED_FUNCTION_CALL",
             FinishReason::Other("MALFORMED_FUNCTION_CALL".into()),
@@ -632,6 +638,14 @@ fn finish_reasons_both_ways() {
         "MALFORMED_FUNCTION_CALL"
     );
     assert_eq!(finish_to_gemini(&FinishReason::Other("pause_turn".into())), "OTHER");
+    // Only values of Gemini's enum are written: a foreign one becomes its catch-all OTHER.
+    for foreign in ["refusal", "guardrail_intervened", "ERROR", "stop", "SOMETHING_NEW"] {
+        assert_eq!(
+            finish_to_gemini(&FinishReason::Other(foreign.into())),
+            "OTHER",
+            "{foreign}"
+        );
+    }
     // A blocked prompt has no candidates.
     let r = decode_response(br#"{"promptFeedback":{"blockReason":"SAFETY"}}"#).unwrap();
     assert_eq!((r.finish.clone(), r.content.len()), (FinishReason::ContentFilter, 0));
