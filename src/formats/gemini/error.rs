@@ -19,7 +19,8 @@ pub fn status_name(status: u16, kind: FaultKind) -> &'static str {
         499 => "CANCELLED",
         500 => "INTERNAL",
         501 => "UNIMPLEMENTED",
-        503 => "UNAVAILABLE",
+        // gRPC's own HTTP mapping reads a bad gateway as UNAVAILABLE.
+        502 | 503 => "UNAVAILABLE",
         504 => "DEADLINE_EXCEEDED",
         _ => match kind {
             FaultKind::InvalidRequest | FaultKind::RequestTooLarge => "INVALID_ARGUMENT",
@@ -32,6 +33,33 @@ pub fn status_name(status: u16, kind: FaultKind) -> &'static str {
             FaultKind::Server => "INTERNAL",
         },
     }
+}
+
+/// The HTTP status Google pairs with a `google.rpc.Code` name.
+fn http_status_of(name: &str) -> u16 {
+    match name {
+        "INVALID_ARGUMENT" | "FAILED_PRECONDITION" | "OUT_OF_RANGE" => 400,
+        "UNAUTHENTICATED" => 401,
+        "PERMISSION_DENIED" => 403,
+        "NOT_FOUND" => 404,
+        "ABORTED" | "ALREADY_EXISTS" => 409,
+        "RESOURCE_EXHAUSTED" => 429,
+        "CANCELLED" => 499,
+        "UNIMPLEMENTED" => 501,
+        "UNAVAILABLE" => 503,
+        "DEADLINE_EXCEEDED" => 504,
+        _ => 500,
+    }
+}
+
+/// Integration: the (HTTP status, code name) a Gemini client gets for a fault's status. Only
+/// statuses Google itself sends go out, so any other becomes the nearest one by meaning:
+/// google-genai retries 408, 429, 500, 502, 503 and 504 only, and Anthropic's 529 (overloaded)
+/// must reach it as 503 UNAVAILABLE to be retried (PROTOCOLS 4.5).
+pub(crate) fn client_status(status: u16, kind: FaultKind) -> (u16, &'static str) {
+    let status = if (400..600).contains(&status) { status } else { 500 };
+    let name = status_name(status, kind);
+    (http_status_of(name), name)
 }
 
 fn kind_from_status_name(s: &str) -> Option<FaultKind> {
@@ -145,18 +173,15 @@ pub fn decode_error(status: u16, body: &[u8]) -> UpstreamFault {
     UpstreamFault { status, kind, message }
 }
 
-/// Integration: a fault -> a Gemini error reply (HTTP status = the fault's status).
+/// Integration: a fault -> a Gemini error reply (HTTP status: the fault's, mapped onto Google's
+/// by `client_status`).
 pub fn encode_error(fault: &UpstreamFault) -> ErrorReply {
-    let status = if (400..600).contains(&fault.status) {
-        fault.status
-    } else {
-        500
-    };
+    let (status, name) = client_status(fault.status, fault.kind);
     let body = GeminiError {
         error: GeminiErrorDetail {
             code: status,
             message: &fault.message,
-            status: status_name(status, fault.kind),
+            status: name,
         },
     };
     ErrorReply {

@@ -30,7 +30,7 @@
 //! no stream event and are skipped, as are parts of unknown kinds; Gemini has no stop-sequence
 //! reason, so `StopSequence` goes out as `STOP`.
 
-use super::error::{decode_error, status_name};
+use super::error::{client_status, decode_error};
 use super::response::{finish_from_gemini, finish_to_gemini, is_synthesized, usage_from_gemini, write_usage_metadata};
 use super::{decode_part, encode_part, field, str_field, write, CallIds};
 use crate::canonical::stream::{StreamEncode, StreamError, StreamEvent};
@@ -608,8 +608,9 @@ impl StreamEncode for GeminiStreamEncoder {
             return;
         }
         self.closed = true;
-        // google-genai 3.x raises by `error.code`, so it must be an HTTP error status.
-        let code = if (400..600).contains(&status) { status } else { 500 };
+        // google-genai 3.x raises by `error.code`, so it must be an HTTP error status, and one
+        // Google sends (a 529 as 503, which the SDK retries).
+        let (code, name) = client_status(status, FaultKind::from_status(status));
         let b = &mut self.json;
         b.clear();
         b.extend_from_slice(b"{\"error\":{\"code\":");
@@ -617,7 +618,7 @@ impl StreamEncode for GeminiStreamEncoder {
         b.extend_from_slice(b",\"message\":");
         write::string(b, message);
         b.extend_from_slice(b",\"status\":");
-        write::string(b, status_name(code, FaultKind::from_status(code)));
+        write::string(b, name);
         b.extend_from_slice(b"}}");
         self.flush(out);
         self.close_array(out);
@@ -1084,6 +1085,18 @@ mod tests {
         assert_eq!(
             out,
             "data: {\"error\":{\"code\":500,\"message\":\"boom\\u2028\",\"status\":\"INTERNAL\"}}\r\n\r\n"
+        );
+        // Anthropic's 529 used to go out as is, which google-genai does not retry.
+        let out = encode(&[
+            start("r", "m"),
+            E::Error {
+                status: 529,
+                message: "Overloaded".into(),
+            },
+        ]);
+        assert_eq!(
+            out,
+            "data: {\"error\":{\"code\":503,\"message\":\"Overloaded\",\"status\":\"UNAVAILABLE\"}}\r\n\r\n"
         );
     }
 

@@ -677,7 +677,6 @@ fn errors() {
         (500, FaultKind::Server, "INTERNAL"),
         (503, FaultKind::Overloaded, "UNAVAILABLE"),
         (504, FaultKind::Timeout, "DEADLINE_EXCEEDED"),
-        (529, FaultKind::Overloaded, "UNAVAILABLE"),
     ] {
         let fault = UpstreamFault {
             status,
@@ -690,6 +689,34 @@ fn errors() {
         assert_eq!(v, json!({"error": {"code": status, "message": "m", "status": name}}));
         let back = decode_error(e.status, &e.body);
         assert_eq!(back, fault, "{status}");
+    }
+}
+
+/// A status Google never sends reaches a Gemini client as the nearest one it does: Anthropic's
+/// 529 used to go out as 529, which google-genai does not retry (it retries 503).
+#[test]
+fn statuses_outside_googles_table_are_mapped() {
+    for (status, kind, want, name) in [
+        (529, FaultKind::Overloaded, 503, "UNAVAILABLE"),
+        (502, FaultKind::Server, 503, "UNAVAILABLE"),
+        (408, FaultKind::Timeout, 504, "DEADLINE_EXCEEDED"),
+        (413, FaultKind::RequestTooLarge, 400, "INVALID_ARGUMENT"),
+        (422, FaultKind::InvalidRequest, 400, "INVALID_ARGUMENT"),
+        (402, FaultKind::InvalidRequest, 400, "INVALID_ARGUMENT"),
+        (507, FaultKind::Server, 500, "INTERNAL"),
+        (200, FaultKind::Server, 500, "INTERNAL"),
+    ] {
+        let e = encode_error(&UpstreamFault {
+            status,
+            kind,
+            message: "m".into(),
+        });
+        assert_eq!(e.status, want, "{status}");
+        assert_eq!(
+            parse(&e.body),
+            json!({"error": {"code": want, "message": "m", "status": name}}),
+            "{status}"
+        );
     }
 }
 
