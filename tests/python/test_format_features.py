@@ -111,6 +111,21 @@ def test_gemini_safety_settings(base, provider, expected):
     assert ("safetySettings" in names) == expected
 
 
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "cohere"])
+def test_gemini_candidate_count_above_one_is_refused_by_name(base, provider):
+    # Other formats answer with one candidate: two asked for must not come back as one.
+    from google import genai
+    from google.genai import errors, types
+
+    c = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=f"{base}/genai", api_version="v1beta"))
+    with pytest.raises(errors.ClientError) as e:
+        c.models.generate_content(
+            model=f"{provider}/inspect-model", contents="hi", config=types.GenerateContentConfig(candidate_count=2)
+        )
+    assert e.value.code == 400
+    assert "candidateCount" in str(e.value)
+
+
 # Bedrock: guardrails ------------------------------------------------------------------------------
 
 

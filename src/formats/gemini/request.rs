@@ -261,6 +261,17 @@ fn decode_generation_config(v: &Json, req: &mut ChatRequest) -> Result<(), Conve
                     })
                     .collect::<Result<_, _>>()?;
             }
+            // Decoded only to translate (Gemini to Gemini passes bytes through), and no other
+            // format answers with more than one candidate: refuse rather than answer with one.
+            "candidateCount" => {
+                if count(val, &path)? > 1 {
+                    return Err(ConvertError::new(
+                        path,
+                        "only candidateCount=1 can be translated (the other API returns one candidate)",
+                    ));
+                }
+                set(&mut rest, "candidateCount", val.clone());
+            }
             "responseMimeType" => mime = val.as_str(),
             "responseJsonSchema" => json_schema = Some(val),
             "responseSchema" => openapi_schema = Some(val),

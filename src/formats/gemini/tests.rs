@@ -462,6 +462,13 @@ fn inexpressible_requests_name_the_field() {
         decode_request(bad_role, Some("m"), false).unwrap_err().field,
         "contents[0].role"
     );
+    // More than one candidate used to be answered silently with one.
+    let two = br#"{"contents":[],"generation_config":{"candidate_count":2}}"#;
+    let e = decode_request(two, Some("m"), false).unwrap_err();
+    assert_eq!(e.field, "generationConfig.candidateCount");
+    assert!(e.message.contains("candidateCount=1"), "{}", e.message);
+    let one = br#"{"contents":[],"generationConfig":{"candidateCount":1}}"#;
+    assert!(decode_request(one, Some("m"), false).is_ok());
     assert_eq!(decode_request(b"{}", None, false).unwrap_err().field, "model");
     assert!(decode_request(b"[]", Some("m"), false).is_err());
 }
