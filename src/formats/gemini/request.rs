@@ -39,6 +39,7 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, stream: bool) -> Re
         ..Default::default()
     };
     let mut ids = CallIds::default();
+    let mut allowed = None;
     for (k, val) in top.iter() {
         if val.is_null() {
             continue;
@@ -47,10 +48,17 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, stream: bool) -> Re
             "contents" => req.messages = decode_contents(val, &mut ids)?,
             "systemInstruction" => req.system = decode_system(val, &mut ids)?,
             "tools" => decode_tools(val, &mut req)?,
-            "toolConfig" => decode_tool_config(val, &mut req)?,
+            "toolConfig" => allowed = decode_tool_config(val, &mut req)?,
             "generationConfig" => decode_generation_config(val, &mut req)?,
             "model" => {}
             other => req.extra.push(other, val.clone()),
+        }
+    }
+    // ANY with several allowed names: other formats can only require some call, so they are
+    // offered just the allowed tools (unless none of them is declared).
+    if let Some(names) = allowed {
+        if req.tools.iter().any(|t| names.contains(&t.name.as_str())) {
+            req.tools.retain(|t| names.contains(&t.name.as_str()));
         }
     }
     Ok(req)
@@ -177,7 +185,10 @@ fn decode_declaration(d: &Json, path: &JsonPath<'_>) -> Result<Tool, ConvertErro
     Ok(tool)
 }
 
-fn decode_tool_config(v: &Json, req: &mut ChatRequest) -> Result<(), ConvertError> {
+/// `toolConfig` -> canonical tool choice; returns the allowed function names when the choice
+/// (ANY with several) is narrower than canonical `Required`.
+fn decode_tool_config<'v>(v: &'v Json, req: &mut ChatRequest) -> Result<Option<Vec<&'v str>>, ConvertError> {
+    let mut allowed = None;
     let mut rest = obj();
     for (k, val) in v.as_object().into_iter().flat_map(|o| o.iter()) {
         if camel(k) != "functionCallingConfig" {
@@ -188,27 +199,33 @@ fn decode_tool_config(v: &Json, req: &mut ChatRequest) -> Result<(), ConvertErro
             .and_then(|a| a.as_array())
             .map(|a| a.iter().filter_map(|n| n.as_str()).collect())
             .unwrap_or_default();
-        let choice = match field(val, "mode").and_then(|m| m.as_str()) {
-            Some("AUTO") => Some(ToolChoice::Auto),
-            Some("NONE") => Some(ToolChoice::None),
-            Some("ANY") if names.len() == 1 => Some(ToolChoice::Named(names[0].to_string())),
-            Some("ANY") if names.is_empty() => Some(ToolChoice::Required),
-            _ => None,
-        };
-        match choice {
-            Some(c) => req.tool_choice = Some(c),
-            // VALIDATED, ANY with several names, ...: kept raw for Gemini targets.
-            None => {
-                let mut fcc = obj();
-                set(&mut fcc, "functionCallingConfig", val.clone());
-                merge(&mut rest, &fcc);
+        let (choice, keep_raw) = match field(val, "mode").and_then(|m| m.as_str()) {
+            Some("AUTO") => (Some(ToolChoice::Auto), false),
+            Some("NONE") => (Some(ToolChoice::None), false),
+            Some("ANY") if names.len() == 1 => (Some(ToolChoice::Named(names[0].to_string())), false),
+            Some("ANY") if names.is_empty() => (Some(ToolChoice::Required), false),
+            // Several names: still a required call (other formats used to make it optional);
+            // the names also stay raw for Gemini targets.
+            Some("ANY") => {
+                allowed = Some(names);
+                (Some(ToolChoice::Required), true)
             }
+            // VALIDATED, ...: kept raw for Gemini targets.
+            _ => (None, true),
+        };
+        if let Some(c) = choice {
+            req.tool_choice = Some(c);
+        }
+        if keep_raw {
+            let mut fcc = obj();
+            set(&mut fcc, "functionCallingConfig", val.clone());
+            merge(&mut rest, &fcc);
         }
     }
     if rest.as_object().is_some_and(|o| !o.is_empty()) {
         req.extra.push("toolConfig", rest);
     }
-    Ok(())
+    Ok(allowed)
 }
 
 fn num(v: &Json, path: &JsonPath<'_>) -> Result<f64, ConvertError> {

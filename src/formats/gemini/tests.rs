@@ -402,6 +402,33 @@ fn reasoning_asks_gemini_for_thoughts() {
     assert_eq!(thinking(&g), json!({"includeThoughts": false, "thinkingBudget": 64}));
 }
 
+/// ANY with several allowed names used to decode to no tool choice, so an OpenAI or Cohere
+/// upstream made the call optional.
+#[test]
+fn any_with_several_names_requires_one_of_them() {
+    let body = br#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}],
+        "tools":[{"functionDeclarations":[{"name":"a"},{"name":"b"},{"name":"c"}]}],
+        "toolConfig":{"functionCallingConfig":{"mode":"ANY","allowedFunctionNames":["a","b"]}}}"#;
+    let r = decode_request(body, Some("m"), false).unwrap();
+    assert_eq!(r.tool_choice, Some(ToolChoice::Required));
+    let names: Vec<&str> = r.tools.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["a", "b"], "only the allowed tools are offered");
+    let openai = parse(&crate::formats::openai::encode_request(&r).unwrap());
+    assert_eq!(openai["tool_choice"].as_str(), Some("required"));
+    assert_eq!(openai["tools"].as_array().map(|t| t.len()), Some(2));
+    // Back to Gemini the allowed names are kept.
+    let out = parse(&encode_request(&r).unwrap());
+    assert_eq!(
+        out["toolConfig"],
+        json!({"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["a", "b"]}})
+    );
+    // Names that match no declared tool leave the tools as they are.
+    let odd = br#"{"tools":[{"functionDeclarations":[{"name":"a"}]}],
+        "toolConfig":{"functionCallingConfig":{"mode":"ANY","allowedFunctionNames":["x","y"]}}}"#;
+    let r = decode_request(odd, Some("m"), false).unwrap();
+    assert_eq!((r.tools.len(), r.tool_choice), (1, Some(ToolChoice::Required)));
+}
+
 #[test]
 fn tool_choices_encode() {
     let mut r = foreign_request();
