@@ -256,6 +256,51 @@ impl CallIds {
     }
 }
 
+/// Between a tool-call id and the `thoughtSignature` folded into it (`signed_id`).
+const SIGNED_ID: &str = "__ts__";
+
+/// Provider: the id a Gemini answer's signed call gets, `<id>__ts__<signature>`. Other formats
+/// have no field for the signature, yet Gemini 3 refuses a history call without it ("Function
+/// call is missing a thought_signature", PROTOCOLS 4.2); the id is the one thing every client
+/// sends back with the call and its result. Gemini clients never see it (same format passes
+/// through). The signature is written in base64's URL-safe alphabet without padding, so the id
+/// stays within `[A-Za-z0-9_-]`, the shape Anthropic and Bedrock ids have.
+pub(crate) fn signed_id(id: &str, signature: &str) -> String {
+    let mut out = String::with_capacity(id.len() + SIGNED_ID.len() + signature.len());
+    out.push_str(id);
+    out.push_str(SIGNED_ID);
+    out.extend(signature.chars().filter(|&c| c != '=').map(|c| match c {
+        '+' => '-',
+        '/' => '_',
+        c => c,
+    }));
+    out
+}
+
+/// The inverse of `signed_id`: (bare id, signature in standard base64) when `id` carries one.
+/// Other ids come back whole, with no signature.
+pub(crate) fn split_signed_id(id: &str) -> (&str, Option<String>) {
+    let Some((bare, sig)) = id.split_once(SIGNED_ID) else {
+        return (id, None);
+    };
+    let url_safe = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    if sig.is_empty() || !sig.bytes().all(url_safe) {
+        return (id, None);
+    }
+    let mut out: String = sig
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    while !out.len().is_multiple_of(4) {
+        out.push('=');
+    }
+    (bare, Some(out))
+}
+
 /// Raw-part marker in `Part::Text.extra`: a Gemini part with no canonical form
 /// (`executableCode`, `codeExecutionResult`), carried as text for other formats and written back
 /// verbatim for Gemini.
@@ -454,11 +499,16 @@ pub(crate) fn encode_part<'r>(
             buf.push(b'}');
         }
         Part::ToolCall {
+            id,
             name,
             arguments,
             signature,
-            ..
         } => {
+            // A client of another format brings the signature back inside the id.
+            let signature = match signature {
+                Some(s) => Some(std::borrow::Cow::Borrowed(s.as_str())),
+                None => split_signed_id(id).1.map(std::borrow::Cow::Owned),
+            };
             let args: Json = if arguments.trim().is_empty() {
                 obj()
             } else {
@@ -481,7 +531,7 @@ pub(crate) fn encode_part<'r>(
             if let Some(id) = call_id {
                 buf.push(b',');
                 write::key(buf, "id");
-                write::string(buf, id);
+                write::string(buf, split_signed_id(id).0);
             }
             buf.push(b',');
             write::key(buf, "name");
@@ -490,7 +540,7 @@ pub(crate) fn encode_part<'r>(
             if let Some(s) = signature {
                 buf.push(b',');
                 write::key(buf, SIGNATURE);
-                write::string(buf, s);
+                write::string(buf, &s);
             }
             buf.push(b'}');
         }

@@ -4,7 +4,7 @@
 //! count includes it, so canonical `output` = candidates + thoughts and the encoder subtracts
 //! `reasoning` back out; `promptTokenCount` already includes cached tokens (canonical `input`).
 
-use super::{decode_part, encode_part, field, write, CallIds};
+use super::{decode_part, encode_part, field, signed_id, split_signed_id, write, CallIds};
 use crate::canonical::{ChatResponse, ConvertError, FinishReason, Json, JsonPath, Part, Usage};
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 
@@ -141,7 +141,14 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
             let ppath = ct.key("parts");
             content.reserve(parts.len());
             for (j, p) in parts.iter().enumerate() {
-                content.push(decode_part(p, &ppath.index(j), &mut ids)?);
+                let mut part = decode_part(p, &ppath.index(j), &mut ids)?;
+                if let Part::ToolCall {
+                    id, signature: Some(s), ..
+                } = &mut part
+                {
+                    *id = signed_id(id, s);
+                }
+                content.push(part);
             }
         }
         if let Some(f) = field(c, "finishReason").and_then(|f| f.as_str()) {
@@ -203,7 +210,7 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
             b.push(b',');
         }
         let call_id = match p {
-            Part::ToolCall { id, .. } if !is_synthesized(id) => Some(id.as_str()),
+            Part::ToolCall { id, .. } => response_call_id(id),
             _ => None,
         };
         // Responses hold no tool results, so no name lookup is needed.
@@ -244,6 +251,13 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
     write::string(&mut b, &resp.id);
     b.push(b'}');
     b
+}
+
+/// The `functionCall.id` an answer to a Gemini client carries for canonical `id`: none for one
+/// Sluice synthesized, else the id without a folded signature (the part has its own field).
+pub(super) fn response_call_id(id: &str) -> Option<&str> {
+    let bare = split_signed_id(id).0;
+    (!is_synthesized(bare)).then_some(bare)
 }
 
 /// Whether `id` has the `call_<n>` shape the decoders synthesize.

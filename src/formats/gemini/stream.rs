@@ -24,15 +24,18 @@
 //! `BlockStop` because Gemini needs complete `args`; `finishReason` and `usageMetadata` ride on
 //! the last chunk, written by `finish()`.
 //!
-//! Losses, by design: canonical stream events carry no tool-call signature and no text extras,
-//! so a `thoughtSignature` on a `functionCall` or a non-thought text part is dropped (a thought
+//! A `thoughtSignature` on a `functionCall` rides in the call's id (`signed_id`), so a client of
+//! another format sends it back with its history. Losses, by design: canonical stream events
+//! carry no text extras, so a signature on a non-thought text part is dropped (a thought
 //! part's signature travels as `ThinkingSignature`); media parts (`inlineData`, `fileData`) have
 //! no stream event and are skipped, as are parts of unknown kinds; Gemini has no stop-sequence
 //! reason, so `StopSequence` goes out as `STOP`.
 
 use super::error::{client_status, decode_error};
-use super::response::{finish_from_gemini, finish_to_gemini, is_synthesized, usage_from_gemini, write_usage_metadata};
-use super::{decode_part, encode_part, field, str_field, write, CallIds};
+use super::response::{
+    finish_from_gemini, finish_to_gemini, response_call_id, usage_from_gemini, write_usage_metadata,
+};
+use super::{decode_part, encode_part, field, signed_id, str_field, write, CallIds};
 use crate::canonical::stream::{StreamEncode, StreamError, StreamEvent};
 use crate::canonical::{ChatRequest, FaultKind, FinishReason, Json, JsonPath, Part, Usage};
 use crate::formats::sse_stream::{self, SseEventDecoder, SseStreamDecoder};
@@ -266,8 +269,16 @@ impl GeminiEventDecoder {
                 }
             }
             Part::ToolCall {
-                id, name, arguments, ..
+                id,
+                name,
+                arguments,
+                signature,
             } => {
+                // The signature rides in the id (see `signed_id`).
+                let id = match signature {
+                    Some(s) => signed_id(&id, &s),
+                    None => id,
+                };
                 self.close_open(out);
                 let index = self.next_index;
                 self.next_index += 1;
@@ -474,7 +485,7 @@ impl GeminiStreamEncoder {
     /// Writes a call part; false (and nothing written) if its arguments are not a JSON object.
     fn try_write_call(b: &mut Vec<u8>, part: &Part) -> bool {
         let call_id = match part {
-            Part::ToolCall { id, .. } if !is_synthesized(id) => Some(id.as_str()),
+            Part::ToolCall { id, .. } => response_call_id(id),
             _ => None,
         };
         let mark = b.len();
@@ -634,6 +645,7 @@ mod tests {
     use crate::canonical::stream::StreamDecode;
     use crate::canonical::stream::{events_from_response, StreamEvent as E};
     use crate::canonical::ChatResponse;
+    use crate::formats::gemini::response::is_synthesized;
     use bytes::Bytes;
 
     const TEXT: &[u8] = include_bytes!("fixtures/stream_text.txt");

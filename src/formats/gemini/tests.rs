@@ -596,7 +596,8 @@ fn response_round_trip_with_thinking_and_usage() {
             },
             Part::text("Hello"),
             Part::ToolCall {
-                id: "call_0".into(),
+                // As the decoder gives it: the signature also rides in the id.
+                id: "call_0__ts__c2lnMg".into(),
                 name: "f".into(),
                 arguments: "{}".into(),
                 signature: Some("c2lnMg==".into()),
@@ -636,6 +637,63 @@ fn response_round_trip_with_thinking_and_usage() {
         Some("toolu_1")
     );
     assert_eq!(decode_response(&encode_response(&foreign)).unwrap(), foreign);
+}
+
+/// Gemini 3 answers a history function call without its `thoughtSignature` with 400 ("Function
+/// call is missing a thought_signature"); an OpenAI client has no field for it, so it used to be
+/// lost. It now rides in the tool-call id and comes back on the call part.
+#[test]
+fn call_signature_survives_a_turn_through_an_openai_client() {
+    use crate::formats::openai;
+    let sig = "Cr8B+/9aZw=="; // standard base64, with the characters ids cannot hold
+    let gemini_answer = format!(
+        r#"{{"candidates":[{{"content":{{"parts":[{{"functionCall":{{"name":"get_weather","args":{{"city":"Paris"}}}},"thoughtSignature":"{sig}"}}],"role":"model"}},"finishReason":"STOP"}}]}}"#
+    );
+    let resp = decode_response(gemini_answer.as_bytes()).unwrap();
+    let client_answer = parse(&openai::encode_response(&resp));
+    let call = &client_answer["choices"][0]["message"]["tool_calls"][0];
+    let id = call["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("call_0__ts__"), "{id}");
+    assert!(
+        id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'),
+        "{id}"
+    );
+
+    // The next turn, as the OpenAI SDK sends it.
+    let next = json!({"model": "m", "messages": [
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": null, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": id, "content": "sunny"}]});
+    let req = openai::decode_request(&sonic_rs::to_vec(&next).unwrap(), None, false).unwrap();
+    let out = parse(&encode_request(&req).unwrap());
+    assert_eq!(
+        out["contents"][1]["parts"][0],
+        json!({"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": sig})
+    );
+    assert_eq!(
+        out["contents"][2]["parts"][0],
+        json!({"functionResponse": {"name": "get_weather", "response": {"result": "sunny"}}})
+    );
+
+    // Streamed answers carry it the same way.
+    let chunk = format!("data: {gemini_answer}\r\n\r\n");
+    let make = || -> Box<dyn crate::canonical::stream::StreamDecode> { Box::new(stream::GeminiStreamDecoder::new()) };
+    let events = crate::canonical::stream::testing::run(&make, &[chunk.as_bytes()]).unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, crate::canonical::stream::StreamEvent::ToolCallStart { id: i, .. } if *i == id)),
+        "{events:?}"
+    );
+
+    // Ids without a signature, and look-alikes, are left alone.
+    assert_eq!(split_signed_id("call_1"), ("call_1", None));
+    assert_eq!(split_signed_id("a__ts__"), ("a__ts__", None));
+    assert_eq!(split_signed_id("a__ts__x+y"), ("a__ts__x+y", None));
+    assert_eq!(
+        split_signed_id(&signed_id("toolu_1", "c2ln")),
+        ("toolu_1", Some("c2ln".into()))
+    );
 }
 
 #[test]
