@@ -630,6 +630,28 @@ mod tests {
             "tools": [{"name": "f", "input_schema": {"type": "object"}}]
         });
         assert_eq!(v, expected, "{}", sonic_rs::to_string(&v).unwrap());
+        // An effort's budget stays under the client's max_tokens (Anthropic refuses the
+        // request otherwise), and below Anthropic's minimum budget there is no thinking.
+        let thinking = |effort: &str, max: u32| {
+            let r = ChatRequest {
+                model: "m".into(),
+                max_tokens: Some(max),
+                reasoning: Some(Reasoning {
+                    budget_tokens: None,
+                    effort: Some(effort.into()),
+                }),
+                ..Default::default()
+            };
+            let v = val(&encode_request(&r).unwrap());
+            assert_eq!(v.get("max_tokens").and_then(|m| m.as_u64()), Some(u64::from(max)));
+            v.pointer(&sonic_rs::pointer!["thinking", "budget_tokens"])
+                .and_then(|b| b.as_u64())
+        };
+        assert_eq!(thinking("high", 2000), Some(1999));
+        assert_eq!(thinking("high", 10_000), Some(4096));
+        assert_eq!(thinking("medium", 2049), Some(2048));
+        assert_eq!(thinking("low", 1024), None);
+        assert_eq!(thinking("low", 500), None);
         // No thinking, no max_tokens: the default.
         let plain = ChatRequest {
             model: "m".into(),

@@ -441,6 +441,9 @@ fn fill_tool_result_names(messages: &mut [Message]) {
 
 // ---- encode ------------------------------------------------------------------------------------
 
+/// Anthropic's smallest `thinking.budget_tokens`.
+const MIN_THINKING_BUDGET: u32 = 1024;
+
 /// Token budget for an OpenAI-style effort level (the common gateway mapping).
 fn effort_budget(effort: &str) -> Result<Option<u32>, ConvertError> {
     match effort {
@@ -471,7 +474,12 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         Some(Reasoning {
             budget_tokens: Some(b), ..
         }) => Some(*b),
-        Some(Reasoning { effort: Some(e), .. }) => effort_budget(e)?,
+        // An effort is a wish, not a number: it must fit under the client's own `max_tokens`,
+        // or Anthropic refuses the request. Below the API's 1,024 minimum, no thinking.
+        Some(Reasoning { effort: Some(e), .. }) => match (effort_budget(e)?, req.max_tokens) {
+            (Some(b), Some(max)) => Some(b.min(max.saturating_sub(1))).filter(|b| *b >= MIN_THINKING_BUDGET),
+            (b, _) => b,
+        },
         _ => None,
     };
     let max_tokens = req
