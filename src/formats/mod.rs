@@ -24,6 +24,8 @@ pub mod openai;
 pub mod sse_stream;
 
 #[cfg(test)]
+mod finish_reasons;
+#[cfg(test)]
 mod golden;
 #[cfg(test)]
 mod stream_props;

@@ -24,8 +24,20 @@ pub fn finish_from_stop_reason(reason: &str) -> FinishReason {
     }
 }
 
-/// Canonical -> `stop_reason`. `Other` values are written verbatim (the SDK does not validate
-/// the enum); `Error` has no Anthropic value and the body is a success, so it ends the turn.
+/// The `stop_reason` values of the Messages API (PROTOCOLS 8.2).
+const STOP_REASONS: [&str; 7] = [
+    "end_turn",
+    "max_tokens",
+    "stop_sequence",
+    "tool_use",
+    "pause_turn",
+    "refusal",
+    "model_context_window_exceeded",
+];
+
+/// Canonical -> `stop_reason`. An `Other` value Anthropic also has is kept (Bedrock shares
+/// `model_context_window_exceeded`); another provider's ends the turn, since clients switch on
+/// the enum. `Error` has no Anthropic value and the body is a success, so it ends the turn too.
 pub fn stop_reason_from_finish(finish: &FinishReason) -> &str {
     match finish {
         FinishReason::Stop | FinishReason::Error => "end_turn",
@@ -33,7 +45,8 @@ pub fn stop_reason_from_finish(finish: &FinishReason) -> &str {
         FinishReason::StopSequence => "stop_sequence",
         FinishReason::ToolCalls => "tool_use",
         FinishReason::ContentFilter => "refusal",
-        FinishReason::Other(v) => v,
+        FinishReason::Other(v) if STOP_REASONS.contains(&v.as_str()) => v,
+        FinishReason::Other(_) => "end_turn",
     }
 }
 

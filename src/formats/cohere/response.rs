@@ -22,7 +22,8 @@ pub fn finish_from_cohere(s: &str) -> FinishReason {
     }
 }
 
-/// Canonical -> Cohere `finish_reason`.
+/// Canonical -> Cohere `finish_reason`. `TIMEOUT` is the one Cohere value with no canonical
+/// name; another provider's `Other` is mapped into the enum, since clients switch on it.
 pub fn finish_to_cohere(f: &FinishReason) -> &str {
     match f {
         FinishReason::Stop => "COMPLETE",
@@ -31,8 +32,15 @@ pub fn finish_to_cohere(f: &FinishReason) -> &str {
         FinishReason::ToolCalls => "TOOL_CALL",
         // Cohere has no filter reason; a blocked answer did not complete.
         FinishReason::ContentFilter | FinishReason::Error => "ERROR",
-        FinishReason::Other(s) if s.is_empty() => "COMPLETE",
-        FinishReason::Other(s) => s,
+        FinishReason::Other(s) => match s.as_str() {
+            "TIMEOUT" => "TIMEOUT",
+            "model_context_window_exceeded" => "MAX_TOKENS",
+            // A tool call or answer the model could not form (Bedrock, Gemini).
+            "malformed_model_output" | "malformed_tool_use" | "MALFORMED_FUNCTION_CALL" | "MALFORMED_RESPONSE" => {
+                "ERROR"
+            }
+            _ => "COMPLETE",
+        },
     }
 }
 

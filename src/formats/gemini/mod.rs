@@ -16,6 +16,8 @@ mod write;
 pub use error::{add_retry_info, decode_error, encode_error, retry_delay_ms, status_name};
 pub use request::{decode_request, encode_request};
 pub use response::{decode_response, encode_response};
+#[cfg(test)]
+pub(crate) use response::{finish_from_gemini, finish_to_gemini};
 
 use crate::canonical::{is_image_type, ConvertError, Extra, ImageSource, Json, JsonPath, Part, ToolResultContent};
 use crate::formats::Format;

@@ -89,6 +89,9 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
 pub(crate) fn finish_from_wire(reason: Option<&str>, refused_only: bool, has_calls: bool) -> FinishReason {
     match reason {
         Some("stop") if refused_only => FinishReason::ContentFilter,
+        // Some compatible servers (Ollama, older vLLM) say `stop` on a turn that calls tools;
+        // an Anthropic or Bedrock client's agent loop waits for `tool_use` to run them.
+        Some("stop") if has_calls => FinishReason::ToolCalls,
         Some("stop") => FinishReason::Stop,
         Some("length") => FinishReason::Length,
         Some("tool_calls") | Some("function_call") => FinishReason::ToolCalls,
@@ -134,7 +137,11 @@ fn arguments_text(a: Option<Json>) -> String {
     }
 }
 
-/// OpenAI's `finish_reason` for a canonical reason (PROTOCOLS 8.2).
+/// The `finish_reason` values of Chat Completions (PROTOCOLS 8.2).
+const FINISH_REASONS: [&str; 5] = ["stop", "length", "tool_calls", "content_filter", "function_call"];
+
+/// OpenAI's `finish_reason` for a canonical reason (PROTOCOLS 8.2). An `Other` value OpenAI also
+/// has is kept; another provider's is mapped into the enum, since clients switch on it.
 pub fn finish_reason(f: &FinishReason) -> &str {
     match f {
         FinishReason::Stop | FinishReason::StopSequence => "stop",
@@ -143,7 +150,10 @@ pub fn finish_reason(f: &FinishReason) -> &str {
         FinishReason::ContentFilter => "content_filter",
         // OpenAI has no error finish; the text so far ended the turn.
         FinishReason::Error => "stop",
-        FinishReason::Other(s) => s,
+        FinishReason::Other(s) if FINISH_REASONS.contains(&s.as_str()) => s,
+        // Anthropic's and Bedrock's: the answer ran out of room, as at the token limit.
+        FinishReason::Other(s) if s == "model_context_window_exceeded" => "length",
+        FinishReason::Other(_) => "stop",
     }
 }
 
@@ -321,7 +331,6 @@ mod tests {
             ("length", FinishReason::Length),
             ("tool_calls", FinishReason::ToolCalls),
             ("content_filter", FinishReason::ContentFilter),
-            ("something_new", FinishReason::Other("something_new".into())),
         ];
         for (wire, canonical) in table {
             let body = format!(
@@ -337,6 +346,15 @@ mod tests {
         assert!(matches!(&r.content[0], Part::ToolCall { id, name, .. } if id == "call_0_f" && name == "f"));
         assert_eq!(finish_reason(&FinishReason::StopSequence), "stop");
         assert_eq!(finish_reason(&FinishReason::Error), "stop");
+        // A compatible server's `stop` on a turn with tool calls is a tool-call finish.
+        let ollama = br#"{"choices":[{"message":{"content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},"finish_reason":"stop"}]}"#;
+        assert_eq!(decode_response(ollama).unwrap().finish, FinishReason::ToolCalls);
+        let other = r#"{"choices":[{"message":{"content":"t"},"finish_reason":"eos"}]}"#;
+        let r = decode_response(other.as_bytes()).unwrap();
+        assert_eq!(
+            (r.finish.clone(), finish_reason(&r.finish)),
+            (FinishReason::Other("eos".into()), "stop")
+        );
     }
 
     #[test]
