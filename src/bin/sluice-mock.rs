@@ -344,10 +344,8 @@ async fn send_stream(
     k: &Knobs,
     http10: bool,
 ) -> io::Result<()> {
-    let mut headers: Vec<(&str, &[u8])> = vec![
-        ("content-type", stream.content_type.as_bytes()),
-        ("x-request-id", b"req_mock"),
-    ];
+    // The stream's own headers carry the request id under the format's name.
+    let mut headers: Vec<(&str, &[u8])> = vec![("content-type", stream.content_type.as_bytes())];
     headers.extend(stream.headers.iter().map(|(n, v)| (*n, v.as_bytes())));
     conn.start_stream(200, &headers, http10).await?;
     let gone = client_gone(conn.raw_fd());

@@ -32,8 +32,9 @@ pub enum Ending {
 /// A stream ready to send: each frame is one write.
 pub struct MockStream {
     pub content_type: &'static str,
-    /// More head headers (Bedrock's `x-amzn-bedrock-content-type` for InvokeModel streams).
-    pub headers: Vec<(&'static str, &'static str)>,
+    /// More head headers: the request id under the format's header, Bedrock's
+    /// `x-amzn-bedrock-content-type` for InvokeModel streams.
+    pub headers: Vec<(&'static str, String)>,
     pub frames: Vec<Vec<u8>>,
     /// Close the connection after the frames instead of ending the body cleanly.
     pub cut_off: bool,
@@ -273,13 +274,14 @@ pub fn serve(
             let now = std::time::Instant::now();
             let latency = std::time::Duration::from_millis(super::reported_latency_ms());
             enc.request_sent_at(now.checked_sub(latency).unwrap_or(now));
+            let mut headers: Vec<(&'static str, String)> = request_id(route.format).into_iter().collect();
+            if route.invoke {
+                let (name, value) = bedrock::invoke::STREAM_CONTENT_TYPE_HEADER;
+                headers.push((name, value.into()));
+            }
             Ok(MockStream {
                 content_type: enc.content_type(),
-                headers: if route.invoke {
-                    vec![bedrock::invoke::STREAM_CONTENT_TYPE_HEADER]
-                } else {
-                    Vec::new()
-                },
+                headers,
                 cut_off: ending == Ending::CutOff,
                 frames: encode_frames(enc.as_mut(), &events, &ending),
             })
@@ -297,7 +299,7 @@ pub fn serve_whole(method: Method, target: &str, body: &[u8]) -> Option<MockRepl
         Ok(s) => MockReply {
             status: 200,
             content_type: s.content_type,
-            headers: Vec::new(),
+            headers: s.headers,
             body: s.frames.concat(),
         },
         Err(r) => r,
@@ -382,12 +384,23 @@ fn reply(format: Format, f: UpstreamFault) -> MockReply {
         Some(c) => (c.encode_error)(&f),
         None => formats::render_error(format, &crate::error::GatewayError::UpstreamFault(f)),
     };
+    let mut headers = e.headers;
+    // Anthropic's error encoder names the request in its body and header already.
+    if let Some((name, id)) = request_id(format).filter(|(n, _)| !headers.iter().any(|(h, _)| h == n)) {
+        headers.push((name, id));
+    }
     MockReply {
         status: e.status,
         content_type: e.content_type,
-        headers: e.headers,
+        headers,
         body: e.body,
     }
+}
+
+/// A request id under the header the format's SDK reads (`request-id` for Anthropic,
+/// `x-amzn-RequestId` for Bedrock, ...), as the provider sends on every answer.
+fn request_id(format: Format) -> Option<(&'static str, String)> {
+    crate::proxy::translate::mock_request_id(format)
 }
 
 #[cfg(test)]

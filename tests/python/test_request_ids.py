@@ -2,9 +2,10 @@
 (PROTOCOLS 9, item 17): OpenAI `x-request-id` (`_request_id`), Anthropic `request-id`
 (`_request_id`), Bedrock `x-amzn-RequestId` (`ResponseMetadata.RequestId`).
 
-sluice-mock sends `x-request-id: req_mock` with OpenAI answers and every stream, `request-id:
-req_mock_<n>` with Anthropic answers and `x-amzn-RequestId` with Bedrock answers; Sluice relays
-the upstream's id under the client's name for it.
+sluice-mock sends `x-request-id: req_mock` with its OpenAI answers, and an id of its own under
+each format's header with every other answer, stream and error (`request-id: req_mock_<n>` for
+Anthropic, `x-amzn-RequestId` for Bedrock); Sluice relays the upstream's id under the client's
+name for it.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def test_openai_sdk_stream_carries_the_upstream_request_id(oai):
     stream = oai.chat.completions.create(model="anthropic/claude-x", messages=MESSAGES, stream=True)
     text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
     assert text.startswith("echo: ")
-    assert stream.response.headers.get("x-request-id") == "req_mock"
+    assert stream.response.headers.get("x-request-id", "").startswith("req_mock_")
 
 
 def test_anthropic_sdk_reads_an_openai_upstreams_request_id(ant):
@@ -113,3 +114,34 @@ def test_in_process_mock_gives_boto3_a_request_id(bedrock):
     s = bedrock.converse_stream(modelId="mock-model", messages=msgs)
     assert s["ResponseMetadata"]["RequestId"].startswith("req_mock_")
     assert any("messageStop" in e for e in s["stream"])
+
+
+# ---- sluice-mock straight, as the provider it stands in for ------------------------------------
+
+
+def test_sluice_mock_streams_carry_the_request_id_each_sdk_reads(sluice_mock):
+    ant = anthropic.Anthropic(base_url=sluice_mock.base, api_key="k", max_retries=0, timeout=30)
+    with ant.messages.stream(model="claude-x", max_tokens=64, messages=MESSAGES) as s:
+        assert s.get_final_message().content[0].text.startswith("echo: ")
+        assert s.response.headers.get("request-id", "").startswith("req_mock_")
+    with pytest.raises(anthropic.RateLimitError) as e:
+        ant.messages.create(model="x-error-429", max_tokens=64, messages=MESSAGES, stream=True)
+    assert e.value.request_id, "an error before the stream names its request too"
+    assert e.value.response.headers.get_list("request-id") == [e.value.request_id]
+    ant.close()
+
+    bedrock = bedrock_runtime(sluice_mock.base)
+    msgs = [{"role": "user", "content": [{"text": "say something"}]}]
+    s = bedrock.converse_stream(modelId="claude-x", messages=msgs)
+    assert s["ResponseMetadata"]["RequestId"].startswith("req_mock_")
+    assert any("messageStop" in e for e in s["stream"])
+    r = bedrock.invoke_model_with_response_stream(
+        modelId="claude-x",
+        body='{"anthropic_version":"bedrock-2023-05-31","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}',
+    )
+    assert r["ResponseMetadata"]["RequestId"].startswith("req_mock_")
+    assert r["contentType"] == "application/json"
+    assert list(r["body"])
+    with pytest.raises(bedrock.exceptions.ThrottlingException) as e:
+        bedrock.converse_stream(modelId="x-error-429", messages=msgs)
+    assert e.value.response["ResponseMetadata"]["RequestId"].startswith("req_mock_")
