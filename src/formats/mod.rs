@@ -141,26 +141,24 @@ pub fn codec(format: Format) -> Option<&'static Codec> {
 
 /// Renders a gateway error in the client's format (OpenAI keeps its `param` field).
 pub fn render_error(format: Format, err: &GatewayError) -> ErrorReply {
-    if let (Some(c), false) = (codec(format), format == Format::OpenAi) {
-        let fault = match err {
-            GatewayError::UpstreamFault(f) => f.clone(),
-            _ => UpstreamFault {
-                status: err.status(),
-                kind: FaultKind::from_status(err.status()),
-                message: err.message(),
-            },
-        };
-        return (c.encode_error)(&fault);
+    if let Some(c) = codec(format) {
+        match err {
+            GatewayError::UpstreamFault(f) => return (c.encode_error)(f),
+            _ if format != Format::OpenAi => {
+                return (c.encode_error)(&UpstreamFault {
+                    status: err.status(),
+                    kind: FaultKind::from_status(err.status()),
+                    message: err.message(),
+                })
+            }
+            _ => {}
+        }
     }
-    let (status, body) = match err {
-        GatewayError::UpstreamFault(f) => (f.status, openai::encode_fault_body(f)),
-        _ => (err.status(), openai::encode_error(err).to_vec()),
-    };
     ErrorReply {
-        status,
+        status: err.status(),
         headers: Vec::new(),
         content_type: "application/json",
-        body,
+        body: openai::encode_error(err).to_vec(),
     }
 }
 
@@ -211,5 +209,40 @@ pub(crate) fn text_or_json(v: &crate::canonical::Json) -> Option<String> {
         Some(s) => Some(s.to_string()),
         None if v.is_null() => None,
         None => Some(sonic_rs::to_string(v).unwrap_or_default()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sonic_rs::JsonValueTrait;
+
+    /// An upstream's fault reaches an OpenAI client as OpenAI words it: `code` names a rate limit
+    /// (`rate_limit_exceeded`) and a bad key (`invalid_api_key`), and a status that is not an
+    /// error status becomes the kind's.
+    #[test]
+    fn a_relayed_fault_reads_as_openai_writes_it() {
+        let fault = |status, kind| {
+            GatewayError::UpstreamFault(UpstreamFault {
+                status,
+                kind,
+                message: "m".into(),
+            })
+        };
+        let body = |r: &ErrorReply| sonic_rs::from_slice::<sonic_rs::Value>(&r.body).unwrap();
+        let r = render_error(Format::OpenAi, &fault(429, FaultKind::RateLimited));
+        assert_eq!(r.status, 429);
+        assert_eq!(body(&r)["error"]["code"].as_str(), Some("rate_limit_exceeded"));
+        let r = render_error(Format::OpenAi, &fault(401, FaultKind::Authentication));
+        let b = body(&r);
+        assert_eq!(
+            (b["error"]["type"].as_str(), b["error"]["code"].as_str()),
+            (Some("invalid_request_error"), Some("invalid_api_key"))
+        );
+        let r = render_error(Format::OpenAi, &fault(302, FaultKind::Server));
+        assert_eq!(r.status, 500);
+        // The gateway's own errors keep their `param`.
+        let r = render_error(Format::OpenAi, &GatewayError::NotFound("no route".into()));
+        assert_eq!((r.status, body(&r)["error"]["code"].as_str()), (404, Some("not_found")));
     }
 }

@@ -25,7 +25,8 @@ pub fn encode_error(err: &GatewayError) -> Bytes {
     let status = err.status();
     let ty = match status {
         400 | 404 | 405 | 413 | 422 => "invalid_request_error",
-        401 => "authentication_error",
+        // OpenAI's own 401 is an `invalid_request_error` with code `invalid_api_key`.
+        401 => "invalid_request_error",
         403 => "permission_error",
         429 => "rate_limit_error",
         501 => "not_implemented",
@@ -38,19 +39,6 @@ pub fn encode_error(err: &GatewayError) -> Bytes {
         _ => None,
     };
     error_body(&err.message(), ty, err.param(), code)
-}
-
-/// An upstream fault as an OpenAI error body.
-pub fn encode_fault_body(f: &crate::canonical::UpstreamFault) -> Vec<u8> {
-    use crate::canonical::FaultKind::*;
-    let ty = match f.kind {
-        InvalidRequest | NotFound | RequestTooLarge => "invalid_request_error",
-        Authentication => "authentication_error",
-        PermissionDenied => "permission_error",
-        RateLimited => "rate_limit_error",
-        Overloaded | Timeout | Server => "server_error",
-    };
-    error_body(&f.message, ty, None, None).to_vec()
 }
 
 /// Serializes an OpenAI error body.
@@ -127,7 +115,7 @@ fn raw_message(status: u16, body: &[u8]) -> String {
 pub fn encode_fault(fault: &UpstreamFault) -> ErrorReply {
     let (default_status, ty, code) = match fault.kind {
         FaultKind::InvalidRequest => (400, "invalid_request_error", None),
-        FaultKind::Authentication => (401, "authentication_error", Some("invalid_api_key")),
+        FaultKind::Authentication => (401, "invalid_request_error", Some("invalid_api_key")),
         FaultKind::PermissionDenied => (403, "permission_error", None),
         FaultKind::NotFound => (404, "invalid_request_error", Some("not_found")),
         FaultKind::RequestTooLarge => (413, "invalid_request_error", Some("request_too_large")),
