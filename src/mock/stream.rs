@@ -206,6 +206,18 @@ pub fn scenario_events_stamped(
     Ok((events, ending))
 }
 
+/// The stream encoder for a mock answer of `events` to a client of `format`: the format's own,
+/// except that a Cohere tool turn streams its text as the tool plan, as Cohere does (the mock
+/// knows the whole answer in advance, which a gateway relaying a live upstream does not).
+pub fn encoder(format: Format, invoke: bool, req: &ChatRequest, events: &[StreamEvent]) -> Box<dyn StreamEncode> {
+    let calls = events.iter().any(|e| matches!(e, StreamEvent::ToolCallStart { .. }));
+    if format == Format::Cohere && calls {
+        let cohere = formats::cohere::stream::CohereStreamEncoder::new(req).plan_first();
+        return Box::new(crate::canonical::stream::ArgumentsNeverEmpty::new(cohere));
+    }
+    formats::stream_encoder(format, invoke, req)
+}
+
 /// Encodes events with `enc`, one frame per event that produced bytes, then the ending's frame.
 pub fn encode_frames(enc: &mut dyn StreamEncode, events: &[StreamEvent], ending: &Ending) -> Vec<Vec<u8>> {
     let mut frames = Vec::with_capacity(events.len() + 1);
@@ -267,7 +279,7 @@ pub fn serve(
             let mut enc = if route.json_array {
                 Box::new(gemini::stream::GeminiStreamEncoder::json_array(&req))
             } else {
-                formats::stream_encoder(route.format, route.invoke, &req)
+                encoder(route.format, route.invoke, &req, &events)
             };
             // As if the request had gone to a model that took the reported latency to answer
             // (Bedrock's stream metrics).

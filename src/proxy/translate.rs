@@ -198,7 +198,12 @@ pub async fn serve_mock(
         let id = format!("mock-{:x}", next_response_id());
         let (events, ending) = crate::mock::stream::scenario_events(&canonical, &id, provider.mock.chunks)
             .map_err(|fault| (GatewayError::UpstreamFault(fault), None))?;
-        let mut enc = stream_encoder(ctx, &canonical);
+        let invoke = ctx.api.op == Operation::Invoke;
+        let mut enc = if ctx.api.json_array_stream {
+            stream_encoder(ctx, &canonical)
+        } else {
+            crate::mock::stream::encoder(ctx.api.format, invoke, &canonical, &events)
+        };
         let frames = crate::mock::stream::encode_frames(enc.as_mut(), &events, &ending);
         let cut_off = ending == crate::mock::stream::Ending::CutOff;
         let mut headers: Vec<(&str, &[u8])> = vec![("content-type", enc.content_type().as_bytes())];
@@ -221,7 +226,7 @@ pub async fn serve_mock(
         )
         .await;
     }
-    match crate::mock::scenario::respond(&canonical, "mock-1") {
+    match crate::mock::scenario::respond(&canonical, &format!("mock-{:x}", next_response_id())) {
         Ok(resp) => {
             let latency = ctx.started.elapsed();
             let mut headers = Vec::new();

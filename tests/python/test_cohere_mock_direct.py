@@ -263,3 +263,17 @@ def test_embed_types_and_dimension(co):
 def test_embed_error(co):
     with pytest.raises(cohere.errors.TooManyRequestsError):
         co.embed(model="error-429", texts=["x"], input_type="search_document", embedding_types=["float"])
+
+
+def test_tool_turn_streams_its_plan_as_cohere_does(co):
+    """PROTOCOLS 7.4: a tool turn streams message-start, tool-plan-delta..., then the calls; the
+    same text the unstreamed answer gives as `tool_plan`, never as content."""
+    events = list(
+        co.chat_stream(model="command-tool", messages=[{"role": "user", "content": "Weather in Paris?"}], tools=TOOLS)
+    )
+    types = [e.type for e in events]
+    assert "content-delta" not in types and "content-start" not in types, types
+    plan = "".join(e.delta.message.tool_plan for e in events if e.type == "tool-plan-delta")
+    assert plan == "Let me check."
+    assert types.index("tool-plan-delta") < types.index("tool-call-start") < types.index("message-end")
+    assert events[-1].delta.finish_reason == "TOOL_CALL"

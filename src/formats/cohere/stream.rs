@@ -324,6 +324,14 @@ fn uint(b: &mut Vec<u8>, n: u32) {
 }
 
 impl CohereStreamEncoder {
+    /// Text before the first tool call goes out as `tool-plan-delta`, as Cohere streams a tool
+    /// turn. Only for a source that knows the turn calls tools before its text arrives (the
+    /// mock, which has the whole answer); a live upstream's text is never held back to find out.
+    pub fn plan_first(mut self) -> Self {
+        self.plan_first = true;
+        self
+    }
+
     pub fn new(req: &ChatRequest) -> Self {
         use crate::canonical::ToolChoice;
         let forced = matches!(req.tool_choice, Some(ToolChoice::Required | ToolChoice::Named(_)));
