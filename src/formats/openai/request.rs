@@ -597,12 +597,22 @@ fn effort_for_budget(budget: u32) -> Option<&'static str> {
     }
 }
 
+/// OpenAI's reasoning models (o1, o3, o4-mini, gpt-5, ...), which refuse `max_tokens` even when
+/// no reasoning is asked for: an Anthropic client always sends a limit.
+fn is_reasoning_model(model: &str) -> bool {
+    let o_series = model.len() > 1
+        && model.as_bytes()[0] == b'o'
+        && model.as_bytes()[1].is_ascii_digit()
+        && !model.starts_with("o2");
+    o_series || model.starts_with("gpt-5")
+}
+
 /// Provider: canonical -> Chat Completions body.
 ///
 /// Defaults and deliberate omissions:
 /// - the token limit goes out as `max_tokens` (accepted by every OpenAI-compatible server), or as
-///   `max_completion_tokens` when reasoning is requested (OpenAI reasoning models reject
-///   `max_tokens`);
+///   `max_completion_tokens` when reasoning is requested or the model is one of OpenAI's
+///   reasoning models (they reject `max_tokens`);
 /// - NOTE: `top_k` is omitted: OpenAI has no such field and rejects unknown ones; it is a
 ///   sampling hint, and refusing it would break most Anthropic and Gemini clients;
 /// - NOTE: thinking parts in the history are dropped: Chat Completions cannot take reasoning back
@@ -639,7 +649,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
             .as_deref()
             .or_else(|| r.budget_tokens.and_then(effort_for_budget))
     });
-    let (max_tokens, max_completion_tokens) = if effort.is_some() {
+    let (max_tokens, max_completion_tokens) = if effort.is_some() || is_reasoning_model(&req.model) {
         (None, req.max_tokens)
     } else {
         (req.max_tokens, None)
@@ -1230,6 +1240,35 @@ mod tests {
         let v = encoded(&r);
         assert!(v.get("reasoning_effort").is_none());
         assert_eq!(v.get("max_tokens").and_then(|e| e.as_u64()), Some(1024));
+    }
+
+    /// OpenAI's reasoning models refuse `max_tokens` even without a reasoning request, which an
+    /// Anthropic client's limit would otherwise become.
+    #[test]
+    fn reasoning_models_get_max_completion_tokens() {
+        let mut r = foreign_request();
+        for (model, field) in [
+            ("o1", "max_completion_tokens"),
+            ("o3-mini", "max_completion_tokens"),
+            ("o4-mini-2025-04-16", "max_completion_tokens"),
+            ("gpt-5", "max_completion_tokens"),
+            ("gpt-5-mini", "max_completion_tokens"),
+            ("gpt-4o", "max_tokens"),
+            ("gpt-4.1-mini", "max_tokens"),
+            ("omni-moderation", "max_tokens"),
+            ("o", "max_tokens"),
+            ("llama-3.1-8b", "max_tokens"),
+        ] {
+            r.model = model.into();
+            let v = encoded(&r);
+            assert_eq!(v.get(field).and_then(|e| e.as_u64()), Some(1024), "{model}");
+            let other = if field == "max_tokens" {
+                "max_completion_tokens"
+            } else {
+                "max_tokens"
+            };
+            assert!(v.get(other).is_none(), "{model}");
+        }
     }
 
     #[test]
