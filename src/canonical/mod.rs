@@ -189,6 +189,10 @@ pub struct ChatRequest {
     pub top_k: Option<u32>,
     pub stop: Vec<String>,
     pub seed: Option<i64>,
+    /// OpenAI `frequency_penalty`, Gemini `frequencyPenalty`, Cohere `frequency_penalty`.
+    pub frequency_penalty: Option<f64>,
+    /// OpenAI `presence_penalty`, Gemini `presencePenalty`, Cohere `presence_penalty`.
+    pub presence_penalty: Option<f64>,
     pub response_format: Option<ResponseFormat>,
     pub reasoning: Option<Reasoning>,
     pub stream: bool,

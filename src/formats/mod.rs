@@ -217,6 +217,37 @@ mod tests {
     use super::*;
     use sonic_rs::JsonValueTrait;
 
+    /// Frequency and presence penalties cross between the three formats that have them.
+    #[test]
+    fn penalties_cross_between_openai_gemini_and_cohere() {
+        let via = |from: Format, body: &str, to: Format| {
+            let req = (codec(from).unwrap().decode_request)(body.as_bytes(), Some("m"), false).unwrap();
+            let out = (codec(to).unwrap().encode_request)(&req).unwrap();
+            sonic_rs::from_slice::<sonic_rs::Value>(&out).unwrap()
+        };
+        let openai = r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"frequency_penalty":0.5,"presence_penalty":-0.25}"#;
+        let g = via(Format::OpenAi, openai, Format::Gemini);
+        assert_eq!(g["generationConfig"]["frequencyPenalty"].as_f64(), Some(0.5), "{g}");
+        assert_eq!(g["generationConfig"]["presencePenalty"].as_f64(), Some(-0.25), "{g}");
+        let c = via(Format::OpenAi, openai, Format::Cohere);
+        assert_eq!(
+            (c["frequency_penalty"].as_f64(), c["presence_penalty"].as_f64()),
+            (Some(0.5), Some(-0.25))
+        );
+        let gemini = r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}],"generationConfig":{"frequencyPenalty":0.3,"presencePenalty":0.2}}"#;
+        let o = via(Format::Gemini, gemini, Format::OpenAi);
+        assert_eq!(
+            (o["frequency_penalty"].as_f64(), o["presence_penalty"].as_f64()),
+            (Some(0.3), Some(0.2))
+        );
+        let cohere = r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"frequency_penalty":0.1,"presence_penalty":0.4}"#;
+        let o = via(Format::Cohere, cohere, Format::OpenAi);
+        assert_eq!(
+            (o["frequency_penalty"].as_f64(), o["presence_penalty"].as_f64()),
+            (Some(0.1), Some(0.4))
+        );
+    }
+
     /// An upstream's fault reaches an OpenAI client as OpenAI words it: `code` names a rate limit
     /// (`rate_limit_exceeded`) and a bad key (`invalid_api_key`), and a status that is not an
     /// error status becomes the kind's.

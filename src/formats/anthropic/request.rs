@@ -462,6 +462,10 @@ fn effort_budget(effort: &str) -> Result<Option<u32>, ConvertError> {
 ///
 /// Defaults for fields Anthropic requires: `max_tokens` is `DEFAULT_MAX_TOKENS` (or the thinking
 /// budget plus 4096 when that is larger, since the budget must stay below `max_tokens`).
+///
+/// NOTE: frequency and presence penalties are omitted: Anthropic has no such setting, and they
+/// are sampling hints that OpenAI clients often send at their defaults (refusing them would break
+/// those clients, as with `top_k` for OpenAI).
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
     if req.seed.is_some() {
         return Err(err("seed", "Anthropic has no seed parameter"));

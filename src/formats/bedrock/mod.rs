@@ -15,6 +15,8 @@
 //!   `cachePoint` too.
 //! - Bedrock has no "none" tool choice: `ToolChoice::None` drops `toolConfig` entirely (see
 //!   `tool_config`).
+//! - NOTE: frequency and presence penalties are omitted: Converse has no such setting and the
+//!   models behind it name theirs differently, if at all (sampling hints, as `top_k` for OpenAI).
 
 pub mod invoke;
 pub mod sigv4;

@@ -31,6 +31,8 @@ const MODELED: &[&str] = &[
     "stop_sequences",
     "temperature",
     "seed",
+    "frequency_penalty",
+    "presence_penalty",
     "k",
     "p",
     "tool_choice",
@@ -322,6 +324,8 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
             "stop_sequences" => req.stop = parse::<Option<Vec<String>>>(raw, kp)?.unwrap_or_default(),
             "temperature" => req.temperature = parse(raw, kp)?,
             "seed" => req.seed = parse(raw, kp)?,
+            "frequency_penalty" => req.frequency_penalty = parse(raw, kp)?,
+            "presence_penalty" => req.presence_penalty = parse(raw, kp)?,
             "p" => req.top_p = parse(raw, kp)?,
             "k" => {
                 req.top_k = match parse::<Option<f64>>(raw, kp)? {
@@ -692,6 +696,8 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         stop_sequences: &req.stop,
         temperature: req.temperature,
         seed: req.seed,
+        frequency_penalty: req.frequency_penalty,
+        presence_penalty: req.presence_penalty,
         k: req.top_k,
         p: req.top_p,
         tool_choice,
@@ -804,16 +810,7 @@ mod tests {
     fn cohere_only_fields_travel_as_extra_and_come_back() {
         let r = decode_request(EXTRAS, None, false).unwrap();
         let names: Vec<&str> = r.extra.fields.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "documents",
-                "safety_mode",
-                "frequency_penalty",
-                "presence_penalty",
-                "priority"
-            ]
-        );
+        assert_eq!(names, ["documents", "safety_mode", "priority"]);
         assert_eq!(r.tool_choice, Some(ToolChoice::None));
         assert_eq!(r.seed, Some(7));
         assert_eq!(

@@ -311,6 +311,10 @@ pub struct CohereChatRequestOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub frequency_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presence_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub k: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub p: Option<f64>,

@@ -265,6 +265,8 @@ fn decode_generation_config(v: &Json, req: &mut ChatRequest) -> Result<(), Conve
             "topK" => req.top_k = Some(count(val, &path)?),
             "maxOutputTokens" => req.max_tokens = Some(count(val, &path)?),
             "seed" => req.seed = Some(num(val, &path)? as i64),
+            "frequencyPenalty" => req.frequency_penalty = Some(num(val, &path)?),
+            "presencePenalty" => req.presence_penalty = Some(num(val, &path)?),
             "stopSequences" => {
                 let arr = val
                     .as_array()
@@ -569,9 +571,17 @@ fn encode_generation_config(req: &ChatRequest) -> Vec<u8> {
         write::sep(b, &mut first);
         write::key(b, k);
     };
+    if let Some(f) = req.frequency_penalty.filter(|f| f.is_finite()) {
+        key(b, "frequencyPenalty");
+        write::float(b, f);
+    }
     if let Some(m) = req.max_tokens {
         key(b, "maxOutputTokens");
         write::uint(b, m as u64);
+    }
+    if let Some(p) = req.presence_penalty.filter(|p| p.is_finite()) {
+        key(b, "presencePenalty");
+        write::float(b, p);
     }
     let (mime, schema) = match &req.response_format {
         Some(ResponseFormat::Text) => (Some("text/plain"), None),

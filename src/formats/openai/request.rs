@@ -26,6 +26,8 @@ const KNOWN_FIELDS: &[&str] = &[
     "reasoning_effort",
     "response_format",
     "seed",
+    "frequency_penalty",
+    "presence_penalty",
     "stop",
     "stream",
     "stream_options",
@@ -95,6 +97,8 @@ pub fn decode_request(body: &[u8], _path_model: Option<&str>, _stream: bool) -> 
             // Not an OpenAI field, but vLLM-style clients send it; it means the same everywhere.
             "top_k" => req.top_k = Some(u32_of(val, &root.key("top_k"))?),
             "seed" => req.seed = Some(val.as_i64().ok_or_else(|| err("seed", "must be an integer"))?),
+            "frequency_penalty" => req.frequency_penalty = Some(f64_of(val, &root.key("frequency_penalty"))?),
+            "presence_penalty" => req.presence_penalty = Some(f64_of(val, &root.key("presence_penalty"))?),
             "stop" => req.stop = decode_stop(val)?,
             "n" => {
                 if val.as_u64() != Some(1) {
@@ -625,7 +629,13 @@ fn is_reasoning_model(model: &str) -> bool {
 /// - `tool_choice` and `parallel_tool_calls` are sent only with tools (OpenAI rejects them
 ///   otherwise).
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
-    for (name, v) in [("temperature", req.temperature), ("top_p", req.top_p)] {
+    let sampling = [
+        ("temperature", req.temperature),
+        ("top_p", req.top_p),
+        ("frequency_penalty", req.frequency_penalty),
+        ("presence_penalty", req.presence_penalty),
+    ];
+    for (name, v) in sampling {
         if v.is_some_and(|x| !x.is_finite()) {
             return Err(err(name, "must be a finite number"));
         }
@@ -674,6 +684,8 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
             },
         }),
         seed: req.seed,
+        frequency_penalty: req.frequency_penalty,
+        presence_penalty: req.presence_penalty,
         stop: &req.stop,
         stream: req.stream,
         stream_options: req.stream.then_some(OpenAiStreamOptions { include_usage: true }),

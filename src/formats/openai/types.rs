@@ -223,6 +223,10 @@ pub struct OpenAiChatRequest<'a> {
     pub response_format: Option<OpenAiResponseFormat<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frequency_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presence_penalty: Option<f64>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     pub stop: &'a [String],
     #[serde(skip_serializing_if = "std::ops::Not::not")]
