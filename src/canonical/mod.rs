@@ -13,6 +13,12 @@ pub use path::JsonPath;
 use crate::formats::Format;
 pub use sonic_rs::Value as Json;
 
+/// Top-level fields of one format that carry content rather than settings: Cohere's grounding
+/// `documents`, Gemini's `cachedContent` (a reference to cached context). Other formats refuse a
+/// request with one (`Extra::refuse_lost_content`), where a setting such as Gemini's
+/// `safetySettings` is applied to its own format only.
+const CONTENT_FIELDS: &[(Format, &str)] = &[(Format::Cohere, "documents"), (Format::Gemini, "cachedContent")];
+
 /// Raw fields of the source format that the canonical types do not model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Extra {
@@ -36,6 +42,24 @@ impl Extra {
 
     pub fn push(&mut self, name: impl Into<String>, value: Json) {
         self.fields.push((name.into(), value));
+    }
+
+    /// Refuses a request whose extras carry content that `target` cannot take (see
+    /// `CONTENT_FIELDS`): dropped, it would change the answer without a word.
+    pub fn refuse_lost_content(&self, target: Format) -> Result<(), ConvertError> {
+        if self.format == Some(target) {
+            return Ok(());
+        }
+        let lost = CONTENT_FIELDS
+            .iter()
+            .find(|(f, name)| self.format == Some(*f) && self.fields.iter().any(|(n, _)| n == name));
+        match lost {
+            Some((_, name)) => Err(ConvertError::new(
+                *name,
+                format!("has no equivalent in the {} format; it would be lost", target.name()),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The fields to apply when encoding for `target` (none if the source format differs).

@@ -26,6 +26,8 @@ const FIXTURES: &[(Format, &str, bool)] = &[
     (Format::Bedrock, "converse_response.json", false),
     (Format::Cohere, "request.json", true),
     (Format::Cohere, "request_extras.json", true),
+    // Grounding documents: content no other format has, refused rather than dropped.
+    (Format::Cohere, "request_documents.json", true),
     (Format::Cohere, "response.json", false),
     (Format::Cohere, "response_tool.json", false),
 ];

@@ -154,3 +154,29 @@ def test_cohere_safety_mode(base, provider, expected):
     r = c.chat(model=f"{provider}/inspect-model", messages=[{"role": "user", "content": "hi"}], safety_mode="STRICT")
     names, _ = inspect_of(r.message.content[0].text)
     assert ("safety_mode" in names) == expected
+
+
+# Cohere: grounding documents ----------------------------------------------------------------------
+# Content, not a setting: a model without them answers ungrounded, so other formats refuse by name.
+
+
+DOCUMENTS = [{"id": "d1", "data": {"text": "Paris is in France"}}]
+
+
+def test_cohere_documents_reach_cohere(base):
+    import cohere
+
+    c = cohere.ClientV2(api_key="k", base_url=f"{base}/cohere", timeout=30)
+    r = c.chat(model="cohere/inspect-model", messages=[{"role": "user", "content": "where?"}], documents=DOCUMENTS)
+    names, _ = inspect_of(r.message.content[0].text)
+    assert "documents" in names
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini", "bedrock"])
+def test_cohere_documents_to_other_formats_are_refused_by_name(base, provider):
+    import cohere
+
+    c = cohere.ClientV2(api_key="k", base_url=f"{base}/cohere", timeout=30)
+    with pytest.raises(cohere.errors.BadRequestError) as e:
+        c.chat(model=f"{provider}/inspect-model", messages=[{"role": "user", "content": "where?"}], documents=DOCUMENTS)
+    assert "documents" in str(e.value.body)

@@ -467,6 +467,7 @@ fn effort_budget(effort: &str) -> Result<Option<u32>, ConvertError> {
 /// are sampling hints that OpenAI clients often send at their defaults (refusing them would break
 /// those clients, as with `top_k` for OpenAI).
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    req.extra.refuse_lost_content(Format::Anthropic)?;
     if req.seed.is_some() {
         return Err(err("seed", "Anthropic has no seed parameter"));
     }

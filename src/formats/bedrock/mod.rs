@@ -883,6 +883,7 @@ fn encoded_len_hint(req: &ChatRequest) -> usize {
 /// are merged, as Converse requires alternating roles. `parallel_tool_calls` has no Converse
 /// field and is not sent.
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    req.extra.refuse_lost_content(Format::Bedrock)?;
     let mut out = BedrockConverseRequest {
         messages: Vec::with_capacity(req.messages.len()),
         ..Default::default()

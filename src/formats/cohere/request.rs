@@ -603,6 +603,7 @@ fn assistant_message<'a>(m: &'a Message, path: &JsonPath<'_>) -> Result<CohereMe
 /// Provider: canonical -> a `/v2/chat` body. Defaults: none needed (Cohere requires only `model`
 /// and `messages`); `stream` is always written, as the SDK does.
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    req.extra.refuse_lost_content(Format::Cohere)?;
     let mut messages = Vec::with_capacity(req.messages.len() + 1);
     if !req.system.is_empty() {
         let mut items = Vec::with_capacity(req.system.len());
@@ -810,7 +811,7 @@ mod tests {
     fn cohere_only_fields_travel_as_extra_and_come_back() {
         let r = decode_request(EXTRAS, None, false).unwrap();
         let names: Vec<&str> = r.extra.fields.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["documents", "safety_mode", "priority"]);
+        assert_eq!(names, ["safety_mode", "priority"]);
         assert_eq!(r.tool_choice, Some(ToolChoice::None));
         assert_eq!(r.seed, Some(7));
         assert_eq!(

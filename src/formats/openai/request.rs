@@ -629,6 +629,7 @@ fn is_reasoning_model(model: &str) -> bool {
 /// - `tool_choice` and `parallel_tool_calls` are sent only with tools (OpenAI rejects them
 ///   otherwise).
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    req.extra.refuse_lost_content(Format::OpenAi)?;
     let sampling = [
         ("temperature", req.temperature),
         ("top_p", req.top_p),
