@@ -652,6 +652,14 @@ mod tests {
         assert_eq!(thinking("medium", 2049), Some(2048));
         assert_eq!(thinking("low", 1024), None);
         assert_eq!(thinking("low", 500), None);
+        // A tool choice without tools (an OpenAI client's `"tool_choice":"none"` alone) is not sent.
+        let no_tools = ChatRequest {
+            model: "m".into(),
+            tool_choice: Some(ToolChoice::None),
+            parallel_tool_calls: Some(false),
+            ..Default::default()
+        };
+        assert!(val(&encode_request(&no_tools).unwrap()).get("tool_choice").is_none());
         // No thinking, no max_tokens: the default.
         let plain = ChatRequest {
             model: "m".into(),

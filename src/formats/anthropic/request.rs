@@ -677,13 +677,18 @@ fn encode_tool_result(content: &[ToolResultContent]) -> Option<AnthropicToolResu
 }
 
 fn encode_tool_choice(req: &ChatRequest) -> Option<AnthropicToolChoice<'_>> {
+    // Without tools a choice means nothing, and the API takes `tool_choice` only with `tools`
+    // (as OpenAI's does; an OpenAI client may send `"tool_choice":"none"` alone).
+    if req.tools.is_empty() {
+        return None;
+    }
     let (kind, name) = match &req.tool_choice {
         Some(ToolChoice::Auto) => ("auto", None),
         Some(ToolChoice::Required) => ("any", None),
         Some(ToolChoice::None) => ("none", None),
         Some(ToolChoice::Named(n)) => ("tool", Some(n.as_str())),
         // Parallel calls can only be switched off through a tool_choice.
-        None if req.parallel_tool_calls == Some(false) && !req.tools.is_empty() => ("auto", None),
+        None if req.parallel_tool_calls == Some(false) => ("auto", None),
         None => return None,
     };
     // `none` has no disable_parallel_tool_use field.
