@@ -692,3 +692,34 @@ fn a_gemini_clients_query_key_never_goes_upstream() {
         );
     }
 }
+
+/// A Bedrock InvokeModel client names Claude betas in its body (`anthropic_beta`); the Messages
+/// API takes them as the `anthropic-beta` header and refuses the body field, so an Anthropic
+/// upstream gets the header, and neither that field nor `anthropic_version` in the body.
+#[test]
+fn an_invoke_clients_betas_reach_anthropic_as_its_header() {
+    let resp_body = r#"{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1}}"#;
+    let response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{resp_body}",
+        resp_body.len()
+    );
+    let (up, rx, _h) = fake_upstream(response.into_bytes(), Duration::ZERO);
+    let sluice = sluice_with_provider("anthropic", up, "provider-key");
+    let body = r#"{"anthropic_version":"bedrock-2023-05-31","anthropic_beta":["computer-use-2024-10-22","token-efficient-tools-2025-02-19"],"max_tokens":64,"messages":[{"role":"user","content":"hi"}]}"#;
+    let r = roundtrip(sluice.addr, &post("/bedrock/model/anthropic%2Fclaude-x/invoke", body));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the upstream got the request");
+    assert_eq!(
+        got.header("anthropic-beta"),
+        Some("computer-use-2024-10-22,token-efficient-tools-2025-02-19"),
+        "{}",
+        got.head
+    );
+    let sent = String::from_utf8_lossy(&got.body);
+    assert!(
+        !sent.contains("anthropic_beta") && !sent.contains("anthropic_version"),
+        "{sent}"
+    );
+}

@@ -277,6 +277,10 @@ pub async fn forward(
         (true, Format::Bedrock) => b"application/vnd.amazon.eventstream",
         (true, _) => b"text/event-stream",
     };
+    let beta = match provider.kind {
+        ProviderKind::Anthropic => formats::anthropic::beta_header(&canonical),
+        _ => None,
+    };
     let mut headers: Vec<(&str, &[u8])> = vec![("content-type", b"application/json"), ("accept", accept)];
     if let Some(auth) = provider.auth_headers.get(key_index) {
         for (n, v) in auth {
@@ -285,6 +289,9 @@ pub async fn forward(
     }
     if provider.kind == ProviderKind::Anthropic {
         headers.push(("anthropic-version", ANTHROPIC_VERSION.as_bytes()));
+    }
+    if let Some(b) = &beta {
+        headers.push(("anthropic-beta", b.as_bytes()));
     }
     let signed = super::sigv4_headers(provider, &path, &body, Some("application/json")).map_err(|e| (e, None))?;
     for (n, v) in &signed {

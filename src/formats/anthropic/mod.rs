@@ -15,7 +15,7 @@ pub mod stream;
 pub mod types;
 
 pub use error::{decode_error, encode_error};
-pub use request::{decode_request, encode_request, DEFAULT_MAX_TOKENS};
+pub use request::{beta_header, decode_request, encode_request, DEFAULT_MAX_TOKENS};
 pub use response::{decode_response, encode_response, finish_from_stop_reason, stop_reason_from_finish, usage_to_wire};
 
 /// Provider: the path appended to the upstream base URL. Streaming uses the same path (the body's

@@ -441,6 +441,29 @@ fn fill_tool_result_names(messages: &mut [Message]) {
 
 // ---- encode ------------------------------------------------------------------------------------
 
+/// Bedrock's InvokeModel body names Claude's beta features in the body (`"anthropic_beta":
+/// ["..."]`); the Messages API takes them as the `anthropic-beta` header and refuses the field.
+const BEDROCK_BETA_FIELD: &str = "anthropic_beta";
+
+/// The `anthropic-beta` header for an Anthropic upstream: the betas a Bedrock InvokeModel client
+/// named in its body (`anthropic_beta`), comma-separated, or None.
+pub fn beta_header(req: &ChatRequest) -> Option<String> {
+    let betas = req
+        .extra
+        .for_target(Format::Anthropic)
+        .iter()
+        .find(|(k, _)| k == BEDROCK_BETA_FIELD)?;
+    let names: Vec<&str> = betas.1.as_array()?.iter().filter_map(|b| b.as_str()).collect();
+    // Header-safe names only: a beta name is a token such as `computer-use-2024-10-22`.
+    let safe = |n: &&str| {
+        !n.is_empty()
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    };
+    let names: Vec<&str> = names.into_iter().filter(safe).collect();
+    (!names.is_empty()).then(|| names.join(","))
+}
+
 /// Anthropic's smallest `thinking.budget_tokens`.
 const MIN_THINKING_BUDGET: u32 = 1024;
 
@@ -494,7 +517,8 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
     let extra: Vec<(String, Json)> = extra
         .iter()
         .filter(|(k, _)| {
-            let typed = TYPED_FIELDS.contains(&k.as_str()) || (k == "thinking" && budget.is_some());
+            let typed =
+                TYPED_FIELDS.contains(&k.as_str()) || (k == "thinking" && budget.is_some()) || k == BEDROCK_BETA_FIELD;
             !typed
         })
         .cloned()
