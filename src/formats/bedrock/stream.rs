@@ -660,18 +660,8 @@ struct InvocationMetrics {
 }
 
 /// Appends standard base64 (with padding) of `data` to `out`.
-// NOTE: `crate::mock::openai::b64` returns a new String; the stream path appends to a reused
-// buffer instead. Unify in `wire` if a third user appears.
 fn base64_into(out: &mut Vec<u8>, data: &[u8]) {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    out.reserve(data.len().div_ceil(3) * 4);
-    for c in data.chunks(3) {
-        let n = u32::from(c[0]) << 16 | u32::from(*c.get(1).unwrap_or(&0)) << 8 | u32::from(*c.get(2).unwrap_or(&0));
-        out.push(T[(n >> 18) as usize & 63]);
-        out.push(T[(n >> 12) as usize & 63]);
-        out.push(if c.len() > 1 { T[(n >> 6) as usize & 63] } else { b'=' });
-        out.push(if c.len() > 2 { T[n as usize & 63] } else { b'=' });
-    }
+    crate::wire::base64::encode_into(out, data);
 }
 
 /// The InvokeModelWithResponseStream framing of Anthropic stream events (PROTOCOLS 5.5): each
