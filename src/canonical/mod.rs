@@ -93,6 +93,47 @@ pub enum ImageSource {
     },
 }
 
+/// A document for the model to read (PDF or text), by URL or inline.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DocumentSource {
+    /// An http(s) URL of a PDF.
+    Url(String),
+    /// Inline bytes of one of `DOCUMENT_TYPES`, base64.
+    Base64 { media_type: String, data: String },
+    /// Plain text, as Anthropic and Bedrock carry it unencoded.
+    Text(String),
+}
+
+/// Document media types and their Bedrock `format` names: what a document may be.
+pub const DOCUMENT_TYPES: &[(&str, &str)] = &[
+    ("application/pdf", "pdf"),
+    ("text/plain", "txt"),
+    ("text/markdown", "md"),
+    ("text/csv", "csv"),
+    ("text/html", "html"),
+    ("application/msword", "doc"),
+    (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "docx",
+    ),
+    ("application/vnd.ms-excel", "xls"),
+    (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "xlsx",
+    ),
+];
+
+/// Whether `media_type` (any case, parameters ignored) is one of `DOCUMENT_TYPES`.
+pub fn is_document_type(media_type: &str) -> bool {
+    let bare = media_type.split(';').next().unwrap_or("").trim();
+    DOCUMENT_TYPES.iter().any(|(m, _)| m.eq_ignore_ascii_case(bare))
+}
+
+/// Whether a document type is text (`text/*`): its bytes are readable as plain text.
+pub fn is_text_type(media_type: &str) -> bool {
+    media_type.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("text/"))
+}
+
 /// Content of a tool result.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ToolResultContent {
@@ -112,6 +153,14 @@ pub enum Part {
     Image {
         source: ImageSource,
         /// OpenAI `detail` and similar hints.
+        extra: Extra,
+    },
+    /// A document to read (requests only: no format answers with one).
+    Document {
+        source: DocumentSource,
+        /// Anthropic `title`, OpenAI `filename`, Bedrock `name`.
+        name: Option<String>,
+        /// Anthropic `context`, `citations`, `cache_control` and similar.
         extra: Extra,
     },
     /// An assistant's call of a tool.

@@ -8,6 +8,7 @@
 //! - contains `tool`: one tool call of the first tool, arguments `{"city":"Paris"}`;
 //! - contains `noargs`: one tool call of the first tool without arguments (`{}`);
 //! - contains `image`: "I see N image(s)" counting images in the last user turn;
+//! - contains `document`: "I see N document(s)" counting documents in the last user turn;
 //! - contains `length`: the echo cut to 3 words, finish reason `Length`;
 //! - contains `inspect`: a report of what arrived that only some formats have: the names of raw
 //!   extra fields (top level, on parts, on tools) and the response format, e.g.
@@ -70,6 +71,14 @@ pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFaul
             signature: None,
         });
         finish = FinishReason::ToolCalls;
+    } else if model.contains("document") {
+        let n = last_user.map_or(0, |m| {
+            m.content.iter().filter(|p| matches!(p, Part::Document { .. })).count()
+        });
+        content.push(Part::text(format!(
+            "I see {n} document{}",
+            if n == 1 { "" } else { "s" }
+        )));
     } else if model.contains("image") {
         let n = last_user.map_or(0, |m| {
             m.content.iter().filter(|p| matches!(p, Part::Image { .. })).count()
@@ -139,7 +148,7 @@ fn inspect(req: &ChatRequest) -> String {
         .iter()
         .chain(req.messages.iter().flat_map(|m| m.content.iter()));
     for p in parts {
-        if let Part::Text { extra, .. } | Part::Image { extra, .. } = p {
+        if let Part::Text { extra, .. } | Part::Image { extra, .. } | Part::Document { extra, .. } = p {
             names.extend(extra.fields.iter().map(|(k, _)| k.as_str()));
         }
     }
@@ -244,6 +253,19 @@ mod tests {
             (r.content[0].clone(), r.finish),
             (Part::text("echo: alpha beta "), FinishReason::StopSequence)
         );
+    }
+
+    #[test]
+    fn documents_are_counted() {
+        let mut r = req("document-model", "read these");
+        let doc = Part::Document {
+            source: crate::canonical::DocumentSource::Text("a".into()),
+            name: None,
+            extra: Default::default(),
+        };
+        r.messages[0].content.extend([doc.clone(), doc]);
+        let out = respond(&r, "id").unwrap();
+        assert_eq!(out.content, vec![Part::text("I see 2 documents")]);
     }
 
     #[test]

@@ -502,7 +502,11 @@ mod tests {
             (br#"{"messages":[]}"#, "model"),
             (br#"{"model":"m"}"#, "messages"),
             (br#"{"model":"m","messages":[{"role":"tool","content":"x"}]}"#, "messages[0].role"),
-            (br#"{"model":"m","messages":[{"role":"user","content":[{"type":"document","source":{}}]}]}"#, "messages[0].content[0].type"),
+            (br#"{"model":"m","messages":[{"role":"user","content":[{"type":"document","source":{}}]}]}"#, "messages[0].content[0].source.type"),
+            (br#"{"model":"m","messages":[{"role":"user","content":[{"type":"document","source":{"type":"file","file_id":"f"}}]}]}"#, "messages[0].content[0].source.type"),
+            (br#"{"model":"m","messages":[{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"image/png","data":"AA"}}]}]}"#, "messages[0].content[0].source.media_type"),
+            (br#"{"model":"m","messages":[{"role":"user","content":[{"type":"document","source":{"type":"url","url":"ftp://x/a.pdf"}}]}]}"#, "messages[0].content[0].source.url"),
+            (br#"{"model":"m","messages":[{"role":"user","content":[{"type":"search_result"}]}]}"#, "messages[0].content[0].type"),
             (br#"{"model":"m","messages":[{"role":"user","content":[{"type":"image","source":{"type":"file","file_id":"f"}}]}]}"#, "messages[0].content[0].source.type"),
             (br#"{"model":"m","messages":[{"role":"user","content":[{"type":"text"}]}]}"#, "messages[0].content[0].text"),
             (br#"{"model":"m","max_tokens":-1,"messages":[]}"#, "max_tokens"),
@@ -514,6 +518,87 @@ mod tests {
         ] {
             let e = decode_request(body, None, false).unwrap_err();
             assert_eq!(e.field, field, "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    const REQ_DOCUMENTS: &[u8] = include_bytes!("fixtures/request_documents.json");
+
+    #[test]
+    fn documents_decode_with_title_and_extras() {
+        let r = decode_request(REQ_DOCUMENTS, None, false).unwrap();
+        let c = &r.messages[0].content;
+        let Part::Document { source, name, extra } = &c[0] else {
+            panic!("{:?}", c[0])
+        };
+        assert_eq!(
+            source,
+            &DocumentSource::Base64 {
+                media_type: "application/pdf".into(),
+                data: "JVBERi0xLjQKJcOkw7zDtsOfCg==".into()
+            }
+        );
+        assert_eq!(name.as_deref(), Some("Q3 report.pdf"));
+        assert!(ephemeral(extra));
+        assert_eq!(extra.get("context"), Some(&json!("Quarterly figures")));
+        assert_eq!(extra.get("citations"), Some(&json!({"enabled": true})));
+        assert_eq!(
+            c[1],
+            Part::Document {
+                source: DocumentSource::Text("Revenue grew 12% in Q3.".into()),
+                name: None,
+                extra: Extra::default()
+            }
+        );
+        let url = decode_request(
+            br#"{"model":"m","messages":[{"role":"user","content":[{"type":"document","source":{"type":"url","url":"https://x/a.pdf"}}]}]}"#,
+            None,
+            false,
+        )
+        .unwrap();
+        assert!(
+            matches!(&url.messages[0].content[0], Part::Document { source: DocumentSource::Url(u), .. } if u == "https://x/a.pdf")
+        );
+    }
+
+    #[test]
+    fn documents_encode_back_and_from_other_formats() {
+        // Same format: the blocks come back as they were sent.
+        let r = decode_request(REQ_DOCUMENTS, None, false).unwrap();
+        let v = val(&encode_request(&r).unwrap());
+        assert_eq!(v["messages"], val(REQ_DOCUMENTS)["messages"]);
+        // Another format's text document (Gemini, Bedrock: base64 text/*) becomes a text source;
+        // its extras stay behind; a URL is a url source.
+        let doc = |source| Part::Document {
+            source,
+            name: Some("notes".into()),
+            extra: Extra::new(Format::Bedrock),
+        };
+        let mut c = canonical_request();
+        c.messages = vec![Message {
+            role: Role::User,
+            content: vec![
+                doc(DocumentSource::Base64 {
+                    media_type: "text/markdown".into(),
+                    data: "IyBIaQ==".into(),
+                }),
+                doc(DocumentSource::Url("https://x/a.pdf".into())),
+            ],
+        }];
+        let v = val(&encode_request(&c).unwrap());
+        assert_eq!(
+            v["messages"][0]["content"],
+            json!([
+                {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "# Hi"}, "title": "notes"},
+                {"type": "document", "source": {"type": "url", "url": "https://x/a.pdf"}, "title": "notes"}
+            ])
+        );
+        // Office files and text that is not UTF-8 cannot be sent; the error names the part.
+        for (media_type, data) in [("application/msword", "AAAA"), ("text/plain", "/w==")] {
+            c.messages[0].content[1] = doc(DocumentSource::Base64 {
+                media_type: media_type.into(),
+                data: data.into(),
+            });
+            assert_eq!(encode_request(&c).unwrap_err().field, "messages[0].content[1].source");
         }
     }
 

@@ -8,13 +8,17 @@
 
 use super::types::*;
 use crate::canonical::{
-    image_source_from_url, is_image_type, parse_data_url, ChatRequest, ConvertError, Extra, ImageSource, Json,
-    JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice, ToolResultContent,
+    image_source_from_url, is_image_type, is_text_type, parse_data_url, ChatRequest, ConvertError, DocumentSource,
+    Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice,
+    ToolResultContent,
 };
 use crate::formats::Format;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 use std::borrow::Cow;
 use std::collections::HashMap;
+
+const PDF: &str = "application/pdf";
+const PLAIN_TEXT: &str = "text/plain";
 
 /// `max_tokens` written when the canonical request has none: Anthropic requires the field, and
 /// 4096 is accepted by every current Claude model.
@@ -290,6 +294,18 @@ fn decode_block(b: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
                 extra: block_extra(b, &["type", "source"]),
             }
         }
+        "document" => {
+            let spath = path.key("source");
+            let name = match b.get("title") {
+                Some(t) if !t.is_null() => Some(as_str(t, &path.key("title"))?.to_string()),
+                _ => None,
+            };
+            Part::Document {
+                source: decode_document_source(b.get("source").ok_or_else(|| err(spath, "Field required"))?, &spath)?,
+                name,
+                extra: block_extra(b, &["type", "source", "title"]),
+            }
+        }
         "tool_use" => {
             let input = match b.get("input") {
                 Some(i) if !i.is_null() => sonic_rs::to_string(i).map_err(|e| err(path.key("input"), e.to_string()))?,
@@ -345,6 +361,38 @@ fn decode_image_source(src: &Json, path: &JsonPath<'_>) -> Result<ImageSource, C
         other => Err(err(
             path.key("type"),
             format!("image source type `{other}` cannot be translated (use base64 or url)"),
+        )),
+    }
+}
+
+/// A `document` block's source: a base64 PDF, plain text, or a PDF by http(s) URL.
+fn decode_document_source(src: &Json, path: &JsonPath<'_>) -> Result<DocumentSource, ConvertError> {
+    match req_str(src, "type", path)? {
+        "base64" => {
+            if req_str(src, "media_type", path)? != PDF {
+                return Err(err(path.key("media_type"), "must be application/pdf"));
+            }
+            Ok(DocumentSource::Base64 {
+                media_type: PDF.to_string(),
+                data: req_str(src, "data", path)?.to_string(),
+            })
+        }
+        "text" => {
+            if req_str(src, "media_type", path)? != PLAIN_TEXT {
+                return Err(err(path.key("media_type"), "must be text/plain"));
+            }
+            Ok(DocumentSource::Text(req_str(src, "data", path)?.to_string()))
+        }
+        "url" => {
+            let url = req_str(src, "url", path)?;
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(err(path.key("url"), "must be an http(s) URL"));
+            }
+            Ok(DocumentSource::Url(url.to_string()))
+        }
+        other => Err(err(
+            path.key("type"),
+            format!("document source type `{other}` cannot be translated (use base64, text or url)"),
         )),
     }
 }
@@ -614,6 +662,36 @@ fn encode_image(source: &ImageSource) -> AnthropicImageSource<'_> {
     }
 }
 
+/// A canonical document as an Anthropic source: a PDF as base64 or by URL, text types as plain
+/// text (their base64 decoded); other types (Office files) Anthropic cannot read.
+fn encode_document<'a>(source: &'a DocumentSource, path: &str) -> Result<AnthropicDocumentSource<'a>, ConvertError> {
+    Ok(match source {
+        DocumentSource::Url(url) => AnthropicDocumentSource::Url { url },
+        DocumentSource::Text(text) => AnthropicDocumentSource::Text {
+            media_type: PLAIN_TEXT,
+            data: Cow::Borrowed(text),
+        },
+        DocumentSource::Base64 { media_type, data } if media_type.eq_ignore_ascii_case(PDF) => {
+            AnthropicDocumentSource::Base64 { media_type: PDF, data }
+        }
+        DocumentSource::Base64 { media_type, data } if is_text_type(media_type) => {
+            let text = crate::wire::base64::decode(data)
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| err(path, format!("a {media_type} document must be base64 of UTF-8 text")))?;
+            AnthropicDocumentSource::Text {
+                media_type: PLAIN_TEXT,
+                data: Cow::Owned(text),
+            }
+        }
+        DocumentSource::Base64 { media_type, .. } => {
+            return Err(err(
+                path,
+                format!("Anthropic documents are PDF or plain text; a {media_type} document cannot be sent"),
+            ))
+        }
+    })
+}
+
 /// Parses tool-call arguments into the `input` object Anthropic requires ("" means `{}`).
 pub(super) fn arguments_object(arguments: &str) -> Option<Json> {
     if arguments.trim().is_empty() {
@@ -639,6 +717,11 @@ fn encode_part(p: &Part, i: usize, j: usize) -> Result<Option<AnthropicBlock<'_>
         }
         Part::Image { source, extra } => AnthropicBlock::Image {
             source: encode_image(source),
+            extra: RawFields(extra.for_target(Format::Anthropic)),
+        },
+        Part::Document { source, name, extra } => AnthropicBlock::Document {
+            source: encode_document(source, &format!("messages[{i}].content[{j}].source"))?,
+            title: name.as_deref(),
             extra: RawFields(extra.for_target(Format::Anthropic)),
         },
         Part::ToolCall {

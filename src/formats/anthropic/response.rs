@@ -198,8 +198,8 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
                     signature: signature.as_deref().unwrap_or(""),
                 },
                 Part::RedactedThinking { data } => AnthropicBlock::RedactedThinking { data },
-                // Images and tool results never occur in an assistant answer.
-                Part::Image { .. } | Part::ToolResult { .. } => return None,
+                // Images, documents and tool results never occur in an assistant answer.
+                Part::Image { .. } | Part::Document { .. } | Part::ToolResult { .. } => return None,
             })
         })
         .collect();

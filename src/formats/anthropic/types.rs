@@ -34,6 +34,23 @@ pub enum AnthropicImageSource<'a> {
     },
 }
 
+/// A `document` block's `source`: a base64 PDF, plain text, or a PDF by URL.
+#[derive(Serialize, Debug)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AnthropicDocumentSource<'a> {
+    Base64 {
+        media_type: &'a str,
+        data: &'a str,
+    },
+    Text {
+        media_type: &'static str,
+        data: Cow<'a, str>,
+    },
+    Url {
+        url: &'a str,
+    },
+}
+
 /// `tool_result.content`: a plain string or blocks.
 #[derive(Serialize, Debug)]
 #[serde(untagged)]
@@ -53,6 +70,13 @@ pub enum AnthropicBlock<'a> {
     },
     Image {
         source: AnthropicImageSource<'a>,
+        #[serde(flatten)]
+        extra: RawFields<'a>,
+    },
+    Document {
+        source: AnthropicDocumentSource<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        title: Option<&'a str>,
         #[serde(flatten)]
         extra: RawFields<'a>,
     },

@@ -24,8 +24,9 @@ pub mod stream;
 pub mod types;
 
 use crate::canonical::{
-    ChatRequest, ChatResponse, ConvertError, ErrorReply, Extra, FaultKind, FinishReason, ImageSource, Json, JsonPath,
-    Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice, ToolResultContent, UpstreamFault, Usage,
+    ChatRequest, ChatResponse, ConvertError, DocumentSource, ErrorReply, Extra, FaultKind, FinishReason, ImageSource,
+    Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice, ToolResultContent, UpstreamFault,
+    Usage, DOCUMENT_TYPES,
 };
 use crate::formats::Format;
 use crate::wire::url::percent_decode;
@@ -189,7 +190,8 @@ enum Block<'a> {
 // NOTE: a cachePoint after a tool call/result or reasoning block has no canonical home and is
 // dropped on decode; Bedrock places them after text in practice.
 fn attach_cache_point(parts: &mut [Part], cp: &Value) {
-    if let Some(Part::Text { extra, .. } | Part::Image { extra, .. }) = parts.last_mut() {
+    if let Some(Part::Text { extra, .. } | Part::Image { extra, .. } | Part::Document { extra, .. }) = parts.last_mut()
+    {
         if extra.format.is_none() || extra.format == Some(Format::Bedrock) {
             extra.format = Some(Format::Bedrock);
             extra.push("cachePoint", cp.clone());
@@ -217,6 +219,57 @@ fn decode_image(v: &Value, path: &JsonPath<'_>) -> Result<ImageSource, ConvertEr
         }),
         (other, _) => Err(err(spath.key(other), "only inline image bytes can be translated")),
     }
+}
+
+/// A `document` block: inline bytes (of a `format` in `DOCUMENT_TYPES`) or text; `context` and
+/// `citations` stay Bedrock extras (an Anthropic client's same-named fields are written too).
+fn decode_document(v: &Value, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
+    let spath = path.key("source");
+    let source = get(v, "source").ok_or_else(|| err(spath, "required"))?;
+    let source = match union_member(source, &spath)? {
+        ("bytes", b) => {
+            let format = get(v, "format")
+                .and_then(|x| x.as_str())
+                .ok_or_else(|| err(path.key("format"), "required string"))?;
+            let media_type = DOCUMENT_TYPES
+                .iter()
+                .find(|(_, f)| *f == format)
+                .map(|(m, _)| *m)
+                .ok_or_else(|| err(path.key("format"), format!("unknown document format {format:?}")))?;
+            DocumentSource::Base64 {
+                media_type: media_type.to_string(),
+                data: b
+                    .as_str()
+                    .ok_or_else(|| err(spath.key("bytes"), "must be a base64 string"))?
+                    .to_string(),
+            }
+        }
+        ("text", t) => DocumentSource::Text(
+            t.as_str()
+                .ok_or_else(|| err(spath.key("text"), "must be a string"))?
+                .to_string(),
+        ),
+        (other, _) => {
+            return Err(err(
+                spath.key(other),
+                "only inline document bytes or text can be translated",
+            ))
+        }
+    };
+    let mut extra = Extra::default();
+    for key in ["context", "citations"] {
+        if let Some(x) = get(v, key) {
+            if extra.is_empty() {
+                extra = Extra::new(Format::Bedrock);
+            }
+            extra.push(key, x.clone());
+        }
+    }
+    Ok(Part::Document {
+        source,
+        name: opt_str(v, "name", path)?,
+        extra,
+    })
 }
 
 fn decode_tool_result_content(c: &Value, path: &JsonPath<'_>) -> Result<Vec<ToolResultContent>, ConvertError> {
@@ -252,6 +305,7 @@ fn decode_block<'a>(v: &'a Value, path: &JsonPath<'_>) -> Result<Block<'a>, Conv
             source: decode_image(m, &mpath)?,
             extra: Extra::default(),
         },
+        "document" => decode_document(m, &mpath)?,
         "toolUse" => Part::ToolCall {
             id: req_str(m, "toolUseId", &mpath)?,
             name: req_str(m, "name", &mpath)?,
@@ -632,6 +686,98 @@ fn encode_image<'a>(source: &'a ImageSource, path: &JsonPath<'_>) -> Result<Bedr
     }
 }
 
+/// A document as a Converse `DocumentBlock`, its name as `document_name` makes it (an empty
+/// name is filled in by `name_documents`). Only inline bytes cross: a URL cannot.
+fn encode_document<'a>(
+    source: &'a DocumentSource,
+    name: Option<&str>,
+    extra: &'a Extra,
+    path: &JsonPath<'_>,
+) -> Result<BedrockDocument<'a>, ConvertError> {
+    let (format, bytes) = match source {
+        DocumentSource::Url(_) => {
+            return Err(err(
+                path,
+                "Bedrock Converse takes documents only as inline bytes; a document URL cannot be sent",
+            ))
+        }
+        DocumentSource::Text(text) => ("txt", Cow::Owned(crate::wire::base64::encode(text.as_bytes()))),
+        DocumentSource::Base64 { media_type, data } => {
+            let bare = media_type.split(';').next().unwrap_or("").trim();
+            let format = DOCUMENT_TYPES
+                .iter()
+                .find(|(m, _)| m.eq_ignore_ascii_case(bare))
+                .map(|(_, f)| *f)
+                .ok_or_else(|| err(path, format!("document type {media_type:?} has no Bedrock format")))?;
+            (format, Cow::Borrowed(data.as_str()))
+        }
+    };
+    // Anthropic's `context` and `citations` have the same names and shapes in Converse.
+    let own = match extra.format {
+        Some(Format::Anthropic) => extra.for_target(Format::Anthropic),
+        _ => extra.for_target(Format::Bedrock),
+    };
+    let field = |k: &str| own.iter().find(|(n, _)| n == k).map(|(_, v)| v);
+    Ok(BedrockDocument {
+        format,
+        name: Cow::Owned(name.map(document_name).unwrap_or_default()),
+        source: BedrockDocumentSource { bytes },
+        context: field("context"),
+        citations: field("citations"),
+    })
+}
+
+/// A name Bedrock accepts from a title or file name: alphanumerics, single spaces, hyphens,
+/// parentheses and square brackets, at most 200 characters; a file extension is dropped and any
+/// other character becomes a hyphen. Empty when nothing usable is left.
+fn document_name(name: &str) -> String {
+    let stem = match name.rsplit_once('.') {
+        Some((stem, ext))
+            if !stem.is_empty() && (1..=5).contains(&ext.len()) && ext.chars().all(|c| c.is_ascii_alphanumeric()) =>
+        {
+            stem
+        }
+        _ => name,
+    };
+    let mut out = String::with_capacity(stem.len());
+    for c in stem.chars() {
+        let c = match c {
+            c if c.is_ascii_alphanumeric() || matches!(c, '-' | '(' | ')' | '[' | ']') => c,
+            c if c.is_whitespace() => ' ',
+            _ => '-',
+        };
+        if !(c == ' ' && (out.is_empty() || out.ends_with(' '))) {
+            out.push(c);
+        }
+        if out.len() >= 200 {
+            break;
+        }
+    }
+    out.trim_end().to_string()
+}
+
+/// Gives every document of the request a distinct name (Bedrock requires one): an unnamed
+/// document becomes `document-N`, N its 1-based place among the request's documents, and a
+/// repeated name gets `-N` appended.
+fn name_documents(messages: &mut [BedrockMessage<'_>]) {
+    let mut seen: Vec<String> = Vec::new();
+    let docs = messages
+        .iter_mut()
+        .flat_map(|m| m.content.iter_mut())
+        .filter_map(|b| b.document.as_mut());
+    for (n, d) in docs.enumerate() {
+        let n = n + 1;
+        if d.name.is_empty() {
+            d.name = Cow::Owned(format!("document-{n}"));
+        }
+        if seen.iter().any(|s| s == d.name.as_ref()) {
+            let base: String = d.name.chars().take(190).collect();
+            d.name = Cow::Owned(format!("{base}-{n}"));
+        }
+        seen.push(d.name.to_string());
+    }
+}
+
 /// The `cachePoint` to write after a part or tool: its own Bedrock extra, or a default one for
 /// an Anthropic `cache_control`.
 fn cache_point_for(extra: &Extra) -> Option<Cow<'_, Json>> {
@@ -694,6 +840,15 @@ fn encode_part<'a>(
         Part::Image { source, extra } => {
             out.push(BedrockContentBlock {
                 image: Some(encode_image(source, &path.key("image"))?),
+                ..Default::default()
+            });
+            if let Some(cp) = cache_point_for(extra) {
+                out.push(cache_block(cp));
+            }
+        }
+        Part::Document { source, name, extra } => {
+            out.push(BedrockContentBlock {
+                document: Some(encode_document(source, name.as_deref(), extra, &path.key("source"))?),
                 ..Default::default()
             });
             if let Some(cp) = cache_point_for(extra) {
@@ -909,6 +1064,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
             encode_part(p, &cpath.index(j), blocks)?;
         }
     }
+    name_documents(&mut out.messages);
     let spath = root.key("system");
     out.system.reserve(req.system.len());
     for (k, p) in req.system.iter().enumerate() {

@@ -514,7 +514,7 @@ fn cache_points_attach_to_tools_and_come_back() {
 
 #[test]
 fn decode_errors_name_the_field() {
-    let cases: [(&[u8], &str); 9] = [
+    let cases: [(&[u8], &str); 12] = [
         (br#"{"messages":[{"role":"system","content":[]}]}"#, "messages[0].role"),
         (
             br#"{"messages":[{"role":"user","content":[{"text":"a","image":{}}]}]}"#,
@@ -526,7 +526,19 @@ fn decode_errors_name_the_field() {
         ),
         (
             br#"{"messages":[{"role":"user","content":[{"document":{"name":"d"}}]}]}"#,
-            "messages[0].content[0].document",
+            "messages[0].content[0].document.source",
+        ),
+        (
+            br#"{"messages":[{"role":"user","content":[{"document":{"name":"d","source":{"bytes":"AA=="}}}]}]}"#,
+            "messages[0].content[0].document.format",
+        ),
+        (
+            br#"{"messages":[{"role":"user","content":[{"document":{"format":"rtf","name":"d","source":{"bytes":"AA=="}}}]}]}"#,
+            "messages[0].content[0].document.format",
+        ),
+        (
+            br#"{"messages":[{"role":"user","content":[{"document":{"format":"pdf","name":"d","source":{"s3Location":{"uri":"s3://b/k"}}}}]}]}"#,
+            "messages[0].content[0].document.source.s3Location",
         ),
         (
             br#"{"messages":[{"role":"user","content":[{"image":{"format":"png","source":{"s3Location":{"uri":"s3://b/k"}}}}]}]}"#,
@@ -798,4 +810,95 @@ fn empty_tool_description_is_omitted() {
             .as_str(),
         Some("w")
     );
+}
+
+#[test]
+fn documents_decode_and_encode_with_safe_unique_names() {
+    let body = br##"{"messages":[{"role":"user","content":[
+        {"document":{"format":"pdf","name":"Q3 report","source":{"bytes":"JVBERi0="},"context":"figures"}},
+        {"cachePoint":{"type":"default"}},
+        {"document":{"format":"md","name":"notes","source":{"text":"# Hi"}}},
+        {"text":"compare"}]}]}"##;
+    let r = decode_request(body, Some("m"), false).unwrap();
+    let c = &r.messages[0].content;
+    let Part::Document { source, name, extra } = &c[0] else {
+        panic!("{:?}", c[0])
+    };
+    assert_eq!(
+        source,
+        &DocumentSource::Base64 {
+            media_type: "application/pdf".into(),
+            data: "JVBERi0=".into()
+        }
+    );
+    assert_eq!(name.as_deref(), Some("Q3 report"));
+    assert_eq!(extra.get("context"), Some(&json!("figures")));
+    assert!(
+        extra.get("cachePoint").is_some(),
+        "the cache point attaches to the document"
+    );
+    assert!(matches!(&c[1], Part::Document { source: DocumentSource::Text(t), .. } if t == "# Hi"));
+    // Back to Converse: bytes stay base64 in JSON, text becomes txt bytes.
+    let v = value(&encode_request(&r).unwrap());
+    assert_eq!(
+        v["messages"][0]["content"],
+        json!([
+            {"document": {"format": "pdf", "name": "Q3 report", "source": {"bytes": "JVBERi0="}, "context": "figures"}},
+            {"cachePoint": {"type": "default"}},
+            {"document": {"format": "txt", "name": "notes", "source": {"bytes": "IyBIaQ=="}}},
+            {"text": "compare"}
+        ])
+    );
+
+    // Names from other formats: made safe, filled in when missing, never repeated.
+    let doc = |name: Option<&str>| Part::Document {
+        source: DocumentSource::Base64 {
+            media_type: "application/pdf".into(),
+            data: "JVBERi0=".into(),
+        },
+        name: name.map(str::to_string),
+        extra: Extra::default(),
+    };
+    let mut r = rich_request();
+    r.messages[0].content = vec![
+        doc(Some("my_file  (v2).final.pdf")),
+        doc(None),
+        doc(Some("   ")),
+        doc(Some("my-file (v2)-final")),
+    ];
+    let v = value(&encode_request(&r).unwrap());
+    let names: Vec<String> = (0..4)
+        .map(|k| {
+            v["messages"][0]["content"][k]["document"]["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        ["my-file (v2)-final", "document-2", "document-3", "my-file (v2)-final-4"]
+    );
+}
+
+#[test]
+fn document_url_is_a_convert_error_naming_the_field() {
+    let mut r = rich_request();
+    r.messages[0].content[1] = Part::Document {
+        source: DocumentSource::Url("https://example.com/a.pdf".into()),
+        name: None,
+        extra: Extra::default(),
+    };
+    let e = encode_request(&r).unwrap_err();
+    assert_eq!(e.field, "messages[0].content[1].source");
+    assert!(e.message.contains("URL"), "{e}");
+}
+
+#[test]
+fn document_names_keep_only_what_bedrock_allows() {
+    assert_eq!(document_name("Q3 report.pdf"), "Q3 report");
+    assert_eq!(document_name("  a\t\tb  "), "a b");
+    assert_eq!(document_name("[draft] plan_B"), "[draft] plan-B");
+    assert_eq!(document_name(".pdf"), "-pdf");
+    assert_eq!(document_name(&"x".repeat(300)).len(), 200);
 }

@@ -35,6 +35,8 @@ pub struct BedrockContentBlock<'a> {
     pub text: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<BedrockImage<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document: Option<BedrockDocument<'a>>,
     #[serde(rename = "toolUse", skip_serializing_if = "Option::is_none")]
     pub tool_use: Option<BedrockToolUse<'a>>,
     #[serde(rename = "toolResult", skip_serializing_if = "Option::is_none")]
@@ -68,6 +70,25 @@ pub struct BedrockImage<'a> {
 pub struct BedrockImageSource<'a> {
     /// Base64 in JSON (a blob).
     pub bytes: &'a str,
+}
+
+/// `DocumentBlock`: `name` is required and restricted (see `document_name`).
+#[derive(Serialize, Debug)]
+pub struct BedrockDocument<'a> {
+    /// pdf | csv | doc | docx | xls | xlsx | html | txt | md
+    pub format: &'static str,
+    pub name: Cow<'a, str>,
+    pub source: BedrockDocumentSource<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<&'a Json>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub citations: Option<&'a Json>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct BedrockDocumentSource<'a> {
+    /// Base64 in JSON (a blob).
+    pub bytes: Cow<'a, str>,
 }
 
 #[derive(Serialize, Debug)]

@@ -513,6 +513,14 @@ fn push_user<'a>(m: &'a Message, path: &JsonPath<'_>, out: &mut Vec<CohereMessag
                 text: Cow::Borrowed(text),
             }),
             Part::Image { source, extra } => items.push(image_out(source, extra)),
+            // NOTE: Cohere's `documents` are grounding sources with their own citation rules,
+            // not content the user shows the model; a file cannot become one without a word.
+            Part::Document { .. } => {
+                return Err(ConvertError::new(
+                    f,
+                    "Cohere chat messages cannot carry documents (PDF or text files)",
+                ))
+            }
             Part::ToolResult {
                 id, content, is_error, ..
             } => out.push(tool_message(id, content, *is_error, &f)?),
@@ -575,6 +583,12 @@ fn assistant_message<'a>(m: &'a Message, path: &JsonPath<'_>) -> Result<CohereMe
                 return Err(ConvertError::new(
                     path.key("content").index(k),
                     "Cohere assistant messages cannot carry images",
+                ))
+            }
+            Part::Document { .. } => {
+                return Err(ConvertError::new(
+                    path.key("content").index(k),
+                    "Cohere assistant messages cannot carry documents",
                 ))
             }
             Part::ToolResult { .. } => {
@@ -1018,6 +1032,29 @@ mod tests {
         );
         assert_eq!(v.get("stream").and_then(|s| s.as_bool()), Some(true));
         assert_eq!(v.get("tool_choice").and_then(|s| s.as_str()), Some("REQUIRED"));
+    }
+
+    #[test]
+    fn documents_are_refused_by_name() {
+        let doc = Part::Document {
+            source: crate::canonical::DocumentSource::Base64 {
+                media_type: "application/pdf".into(),
+                data: "JVBERi0=".into(),
+            },
+            name: Some("a.pdf".into()),
+            extra: Extra::default(),
+        };
+        let mut req = full_canonical();
+        req.messages[0].content.insert(0, doc.clone());
+        let e = encode_request(&req).unwrap_err();
+        assert_eq!(e.field, "messages[0].content[0]");
+        assert!(e.message.contains("documents"), "{e}");
+        let mut req = full_canonical();
+        req.messages[1].content.push(doc);
+        assert!(encode_request(&req)
+            .unwrap_err()
+            .field
+            .starts_with("messages[1].content["));
     }
 
     #[test]

@@ -132,7 +132,7 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
                 },
             }),
             // Not answer content in Cohere's response shape.
-            Part::RedactedThinking { .. } | Part::Image { .. } | Part::ToolResult { .. } => {}
+            Part::RedactedThinking { .. } | Part::Image { .. } | Part::Document { .. } | Part::ToolResult { .. } => {}
         }
     }
     let out = CohereChatResponseOut {

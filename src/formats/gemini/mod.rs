@@ -19,7 +19,10 @@ pub use response::{decode_response, encode_response};
 #[cfg(test)]
 pub(crate) use response::{finish_from_gemini, finish_to_gemini};
 
-use crate::canonical::{is_image_type, ConvertError, Extra, ImageSource, Json, JsonPath, Part, ToolResultContent};
+use crate::canonical::{
+    is_document_type, is_image_type, ConvertError, DocumentSource, Extra, ImageSource, Json, JsonPath, Part,
+    ToolResultContent,
+};
 use crate::formats::Format;
 use crate::wire::url::percent_decode;
 use sonic_rs::{JsonContainerTrait, JsonValueMutTrait, JsonValueTrait};
@@ -309,6 +312,8 @@ pub(crate) fn split_signed_id(id: &str) -> (&str, Option<String>) {
 const RAW_PART: &str = "part";
 const SIGNATURE: &str = "thoughtSignature";
 const MIME: &str = "mimeType";
+/// The media type of a PDF document (Gemini `fileData` by URL).
+const PDF: &str = "application/pdf";
 
 /// One Gemini `Part` -> canonical. `path` names the part for errors.
 pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> Result<Part, ConvertError> {
@@ -380,10 +385,20 @@ pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> R
     if let Some(d) = field(p, "inlineData") {
         let ipath = path.key("inlineData");
         let mime = req_str(d, MIME, &ipath)?;
+        if is_document_type(mime) {
+            return Ok(Part::Document {
+                source: DocumentSource::Base64 {
+                    media_type: mime.to_string(),
+                    data: req_str(d, "data", &ipath)?.to_string(),
+                },
+                name: None,
+                extra: Extra::default(),
+            });
+        }
         if !is_image_type(mime) {
             return Err(ConvertError::new(
                 ipath.key(MIME),
-                format!("unsupported inline data type {mime:?} (only image/* is translated)"),
+                format!("unsupported inline data type {mime:?} (only images and documents are translated)"),
             ));
         }
         return Ok(Part::Image {
@@ -398,6 +413,19 @@ pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> R
         let fpath = path.key("fileData");
         let uri = req_str(d, "fileUri", &fpath)?;
         let mime = str_field(d, MIME);
+        if mime.is_some_and(|m| m.eq_ignore_ascii_case(PDF)) {
+            if !(uri.starts_with("https://") || uri.starts_with("http://")) {
+                return Err(ConvertError::new(
+                    fpath.key("fileUri"),
+                    "only a PDF at an http(s) URL can be translated to other formats",
+                ));
+            }
+            return Ok(Part::Document {
+                source: DocumentSource::Url(uri.to_string()),
+                name: None,
+                extra: Extra::default(),
+            });
+        }
         let is_image = match mime {
             Some(m) => m.starts_with("image/"),
             None => guess_image_mime(uri).is_some(),
@@ -405,7 +433,7 @@ pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> R
         if !is_image {
             return Err(ConvertError::new(
                 fpath.key(MIME),
-                "unsupported file data type (only images are translated)",
+                "unsupported file data type (only images and PDFs are translated)",
             ));
         }
         let mut extra = Extra::default();
@@ -498,6 +526,12 @@ pub(crate) fn encode_part<'r>(
         Part::Image { source, extra } => {
             buf.push(b'{');
             encode_image(buf, source, extra, path)?;
+            buf.push(b'}');
+        }
+        // NOTE: the document's name is dropped: the Gemini API refuses `displayName` on parts.
+        Part::Document { source, .. } => {
+            buf.push(b'{');
+            encode_document(buf, source);
             buf.push(b'}');
         }
         Part::ToolCall {
@@ -649,6 +683,28 @@ fn encode_image(
         }
     }
     Ok(())
+}
+
+/// A document as `inlineData` (text as base64 `text/plain`) or, by URL, a PDF `fileData`.
+fn encode_document(buf: &mut Vec<u8>, source: &DocumentSource) {
+    let (key, value_key, value, mime): (&str, &str, std::borrow::Cow<'_, str>, &str) = match source {
+        DocumentSource::Base64 { media_type, data } => ("inlineData", "data", data.into(), media_type),
+        DocumentSource::Text(text) => (
+            "inlineData",
+            "data",
+            crate::wire::base64::encode(text.as_bytes()).into(),
+            "text/plain",
+        ),
+        DocumentSource::Url(url) => ("fileData", "fileUri", url.into(), PDF),
+    };
+    write::key(buf, key);
+    buf.push(b'{');
+    write::key(buf, value_key);
+    write::string(buf, &value);
+    buf.push(b',');
+    write::key(buf, MIME);
+    write::string(buf, mime);
+    buf.push(b'}');
 }
 
 /// The `functionResponse.response` object for a tool result (Gemini needs an object):

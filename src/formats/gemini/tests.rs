@@ -479,10 +479,15 @@ fn inexpressible_requests_name_the_field() {
         "messages[1].content[1].arguments"
     );
 
-    let pdf = br#"{"contents":[{"parts":[{"inlineData":{"mimeType":"application/pdf","data":"AA=="}}]}]}"#;
+    let audio = br#"{"contents":[{"parts":[{"inlineData":{"mimeType":"audio/wav","data":"AA=="}}]}]}"#;
     assert_eq!(
-        decode_request(pdf, Some("m"), false).unwrap_err().field,
+        decode_request(audio, Some("m"), false).unwrap_err().field,
         "contents[0].parts[0].inlineData.mimeType"
+    );
+    let gs_pdf = br#"{"contents":[{"parts":[{"fileData":{"mimeType":"application/pdf","fileUri":"gs://b/a.pdf"}}]}]}"#;
+    assert_eq!(
+        decode_request(gs_pdf, Some("m"), false).unwrap_err().field,
+        "contents[0].parts[0].fileData.fileUri"
     );
     let bad_role = br#"{"contents":[{"role":"system","parts":[{"text":"x"}]}]}"#;
     assert_eq!(
@@ -891,4 +896,59 @@ fn mock_scenario_through_the_codec() {
         role: Role::User,
         content: vec![],
     };
+}
+
+#[test]
+fn documents_are_inline_data_or_pdf_file_data() {
+    let body = br#"{"contents":[{"role":"user","parts":[
+        {"inlineData":{"mimeType":"application/pdf","data":"JVBERi0="}},
+        {"inline_data":{"mime_type":"text/plain","data":"aGk="}},
+        {"fileData":{"mimeType":"application/pdf","fileUri":"https://x.test/a.pdf"}},
+        {"inlineData":{"mimeType":"image/png","data":"iVBORw=="}},
+        {"text":"compare"}]}]}"#;
+    let r = decode_request(body, Some("m"), false).unwrap();
+    let doc = |source| Part::Document {
+        source,
+        name: None,
+        extra: Extra::default(),
+    };
+    let c = &r.messages[0].content;
+    assert_eq!(
+        c[..3],
+        [
+            doc(DocumentSource::Base64 {
+                media_type: "application/pdf".into(),
+                data: "JVBERi0=".into()
+            }),
+            doc(DocumentSource::Base64 {
+                media_type: "text/plain".into(),
+                data: "aGk=".into()
+            }),
+            doc(DocumentSource::Url("https://x.test/a.pdf".into())),
+        ]
+    );
+    assert!(matches!(c[3], Part::Image { .. }), "images stay images");
+    let v = parse(&encode_request(&r).unwrap());
+    assert_eq!(
+        v["contents"][0]["parts"],
+        json!([
+            {"inlineData": {"data": "JVBERi0=", "mimeType": "application/pdf"}},
+            {"inlineData": {"data": "aGk=", "mimeType": "text/plain"}},
+            {"fileData": {"fileUri": "https://x.test/a.pdf", "mimeType": "application/pdf"}},
+            {"inlineData": {"data": "iVBORw==", "mimeType": "image/png"}},
+            {"text": "compare"}
+        ])
+    );
+    // An Anthropic text document travels as base64 text/plain; its title has no Gemini field.
+    let mut r = foreign_request();
+    r.messages[0].content = vec![Part::Document {
+        source: DocumentSource::Text("hi".into()),
+        name: Some("notes".into()),
+        extra: Extra::default(),
+    }];
+    let v = parse(&encode_request(&r).unwrap());
+    assert_eq!(
+        v["contents"][0]["parts"][0],
+        json!({"inlineData": {"data": "aGk=", "mimeType": "text/plain"}})
+    );
 }

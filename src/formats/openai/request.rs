@@ -8,8 +8,8 @@
 
 use super::types::*;
 use crate::canonical::{
-    image_source_from_url, ChatRequest, ConvertError, Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning,
-    ResponseFormat, Role, Tool, ToolChoice, ToolResultContent,
+    image_source_from_url, is_document_type, parse_data_url, ChatRequest, ConvertError, DocumentSource, Extra,
+    ImageSource, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice, ToolResultContent,
 };
 use crate::formats::Format;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -430,6 +430,7 @@ fn decode_user_content(c: &Json, path: &JsonPath<'_>) -> Result<Vec<Part>, Conve
                 parts.push(Part::text(str_of(t, &ppath.key("text"))?));
             }
             Some("image_url") => parts.push(decode_image(p, &ppath)?),
+            Some("file") => parts.push(decode_file(p, &ppath)?),
             Some(other) => {
                 return Err(err(
                     ppath.key("type"),
@@ -462,6 +463,55 @@ fn decode_image(p: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
     };
     let source = image_source_from_url(url).map_err(|why| err(iu_path.key("url"), why))?;
     Ok(Part::Image { source, extra })
+}
+
+/// A `file` part: inline `file_data` (a base64 data URL) is a document; a `file_id` names an
+/// upload only OpenAI holds, which no other format can read.
+fn decode_file(p: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
+    let fpath = path.key("file");
+    let obj = p
+        .get("file")
+        .ok_or_else(|| err(fpath, "required"))?
+        .as_object()
+        .ok_or_else(|| err(fpath, "must be an object"))?;
+    let mut extra = Extra::new(Format::OpenAi);
+    let (mut data, mut name) = (None, None);
+    for (k, v) in obj.iter() {
+        match k {
+            "file_data" => {
+                data = Some(
+                    v.as_str()
+                        .ok_or_else(|| err(fpath.key("file_data"), "must be a string"))?,
+                )
+            }
+            "filename" if !v.is_null() => {
+                name = Some(
+                    v.as_str()
+                        .ok_or_else(|| err(fpath.key("filename"), "must be a string"))?,
+                )
+            }
+            "file_id" if !v.is_null() => {
+                return Err(err(
+                    fpath.key("file_id"),
+                    "an uploaded file (file_id) cannot be translated to other formats; send file_data",
+                ))
+            }
+            _ if v.is_null() => {}
+            _ => extra.push(k, v.clone()),
+        }
+    }
+    let dpath = fpath.key("file_data");
+    let data = data.ok_or_else(|| err(dpath, "required string"))?;
+    let (media_type, data) =
+        parse_data_url(data).ok_or_else(|| err(dpath, "must be data:<media type>;base64,<data>"))?;
+    if !is_document_type(&media_type) {
+        return Err(err(dpath, format!("unsupported document type {media_type:?}")));
+    }
+    Ok(Part::Document {
+        source: DocumentSource::Base64 { media_type, data },
+        name: name.map(str::to_string),
+        extra: if extra.is_empty() { Extra::default() } else { extra },
+    })
 }
 
 pub(super) fn refusal_part(text: &str) -> Part {
@@ -813,6 +863,16 @@ fn encode_user<'a>(m: &'a Message, i: usize, out: &mut Vec<OpenAiMessageOut<'a>>
                     },
                 },
             }),
+            Part::Document { source, name, extra } => parts.push(OpenAiPart::File {
+                file: OpenAiFile {
+                    file_data: document_data(source, &path)?,
+                    filename: name.as_deref().unwrap_or("document.pdf"),
+                    extra: OpenAiExtra {
+                        fields: extra.for_target(Format::OpenAi),
+                        skip: &["file_data", "filename"],
+                    },
+                },
+            }),
             Part::ToolCall { .. } => return Err(err(path(), "a tool call cannot appear in a user message")),
             Part::Thinking { .. } | Part::RedactedThinking { .. } => {
                 return Err(err(path(), "thinking cannot appear in a user message"))
@@ -837,6 +897,27 @@ fn image_url(source: &ImageSource) -> Cow<'_, str> {
     }
 }
 
+/// A document as a `file_data` data URL: Chat Completions reads PDF files only, given inline.
+fn document_data(source: &DocumentSource, path: &dyn Fn() -> String) -> Result<String, ConvertError> {
+    match source {
+        DocumentSource::Base64 { media_type, data } if media_type.eq_ignore_ascii_case("application/pdf") => {
+            Ok(format!("data:application/pdf;base64,{data}"))
+        }
+        DocumentSource::Url(_) => Err(err(
+            format!("{}.source", path()),
+            "OpenAI Chat takes documents only as inline file data; a document URL cannot be sent",
+        )),
+        DocumentSource::Text(_) => Err(err(
+            format!("{}.source", path()),
+            "OpenAI Chat takes documents only as PDF files; a text/plain document cannot be sent",
+        )),
+        DocumentSource::Base64 { media_type, .. } => Err(err(
+            format!("{}.source", path()),
+            format!("OpenAI Chat takes documents only as PDF files; a {media_type} document cannot be sent"),
+        )),
+    }
+}
+
 fn encode_assistant(m: &Message, i: usize) -> Result<Option<OpenAiMessageOut<'_>>, ConvertError> {
     let mut texts = Vec::new();
     let mut refusals: Vec<&str> = Vec::new();
@@ -858,6 +939,12 @@ fn encode_assistant(m: &Message, i: usize) -> Result<Option<OpenAiMessageOut<'_>
                 return Err(err(
                     format!("messages[{i}].content[{j}]"),
                     "OpenAI assistant messages cannot hold images",
+                ))
+            }
+            Part::Document { .. } => {
+                return Err(err(
+                    format!("messages[{i}].content[{j}]"),
+                    "OpenAI assistant messages cannot hold documents",
                 ))
             }
             Part::ToolResult { .. } => {
@@ -1307,6 +1394,69 @@ mod tests {
     }
 
     #[test]
+    fn file_parts_are_documents() {
+        let r = decode(
+            br#"{"model":"m","messages":[{"role":"user","content":[{"type":"file","file":{"file_data":"data:application/pdf;base64,JVBERi0=","filename":"a.pdf"}},{"type":"text","text":"sum up"}]}]}"#,
+        )
+        .unwrap();
+        let doc = Part::Document {
+            source: DocumentSource::Base64 {
+                media_type: "application/pdf".into(),
+                data: "JVBERi0=".into(),
+            },
+            name: Some("a.pdf".into()),
+            extra: Extra::default(),
+        };
+        assert_eq!(r.messages[0].content, vec![doc.clone(), Part::text("sum up")]);
+        assert_same_json(
+            &encoded(&r)["messages"],
+            &json!([{"role": "user", "content": [
+                {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"}},
+                {"type": "text", "text": "sum up"}
+            ]}]),
+            "",
+        );
+        // An unnamed document gets a file name.
+        let mut c = decode(br#"{"model":"m","messages":[]}"#).unwrap();
+        let Part::Document { source, .. } = doc else {
+            unreachable!()
+        };
+        c.messages = vec![user(vec![Part::Document {
+            source,
+            name: None,
+            extra: Extra::new(Format::Anthropic),
+        }])];
+        assert_eq!(
+            encoded(&c)["messages"][0]["content"][0]["file"]["filename"],
+            json!("document.pdf")
+        );
+    }
+
+    #[test]
+    fn documents_openai_cannot_take_are_refused_by_name() {
+        for source in [
+            DocumentSource::Url("https://x/a.pdf".into()),
+            DocumentSource::Text("plain".into()),
+            DocumentSource::Base64 {
+                media_type: "text/csv".into(),
+                data: "YSxi".into(),
+            },
+        ] {
+            let mut c = decode(br#"{"model":"m","messages":[]}"#).unwrap();
+            c.messages = vec![user(vec![
+                Part::text("see"),
+                Part::Document {
+                    source,
+                    name: None,
+                    extra: Extra::default(),
+                },
+            ])];
+            let e = encode_request(&c).unwrap_err();
+            assert_eq!(e.field, "messages[0].content[1].source", "{e}");
+        }
+    }
+
+    #[test]
     fn decode_errors_name_the_field() {
         let cases: &[(&[u8], &str)] = &[
             (b"not json", ""),
@@ -1330,6 +1480,11 @@ mod tests {
             (br#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"ftp://x"}}]}]}"#, "messages[0].content[0].image_url.url"),
             (br#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png,raw"}}]}]}"#, "messages[0].content[0].image_url.url"),
             (br#"{"model":"m","messages":[{"role":"system","content":[{"type":"image_url"}]}]}"#, "messages[0].content[0].type"),
+            (br#"{"model":"m","messages":[{"role":"user","content":[{"type":"file","file":{"file_id":"file-abc"}}]}]}"#, "messages[0].content[0].file.file_id"),
+            (br#"{"model":"m","messages":[{"role":"user","content":[{"type":"file","file":{"filename":"a.pdf"}}]}]}"#, "messages[0].content[0].file.file_data"),
+            (br#"{"model":"m","messages":[{"role":"user","content":[{"type":"file","file":{"file_data":"JVBERi0="}}]}]}"#, "messages[0].content[0].file.file_data"),
+            (br#"{"model":"m","messages":[{"role":"user","content":[{"type":"file","file":{"file_data":"data:audio/wav;base64,AA"}}]}]}"#, "messages[0].content[0].file.file_data"),
+            (br#"{"model":"m","messages":[{"role":"user","content":[{"type":"file"}]}]}"#, "messages[0].content[0].file"),
             (br#"{"model":"m","messages":[{"role":"tool","content":"x"}]}"#, "messages[0].tool_call_id"),
             (br#"{"model":"m","messages":[{"role":"assistant","function_call":{"name":"f","arguments":"{}"}}]}"#, "messages[0].function_call"),
             (br#"{"model":"m","messages":[{"role":"assistant","tool_calls":[{"type":"function","function":{"name":"f"}}]}]}"#, "messages[0].tool_calls[0].id"),

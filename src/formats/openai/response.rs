@@ -177,7 +177,11 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
                 kind: "function",
                 function: OpenAiFunctionCall { name, arguments },
             }),
-            Part::Thinking { .. } | Part::RedactedThinking { .. } | Part::Image { .. } | Part::ToolResult { .. } => {}
+            Part::Thinking { .. }
+            | Part::RedactedThinking { .. }
+            | Part::Image { .. }
+            | Part::Document { .. }
+            | Part::ToolResult { .. } => {}
         }
     }
     let content = match texts.as_slice() {

@@ -277,6 +277,17 @@ pub enum OpenAiContent<'a> {
 pub enum OpenAiPart<'a> {
     Text { text: &'a str },
     ImageUrl { image_url: OpenAiImageUrl<'a> },
+    File { file: OpenAiFile<'a> },
+}
+
+/// A `file` part's `file`: inline data as a data URL, and its name.
+#[derive(Serialize, Debug)]
+pub struct OpenAiFile<'a> {
+    pub file_data: String,
+    pub filename: &'a str,
+    /// Other file fields the client sent (OpenAI sources only).
+    #[serde(flatten)]
+    pub extra: OpenAiExtra<'a>,
 }
 
 #[derive(Serialize, Debug)]
