@@ -17,6 +17,8 @@ const FIXTURES: &[(Format, &str, bool)] = &[
     (Format::OpenAi, "response_tool_calls.json", false),
     (Format::Anthropic, "request_protocols.json", true),
     (Format::Anthropic, "request_full.json", true),
+    // A PDF and a text document: Bedrock names them; OpenAI (PDF only) and Cohere refuse.
+    (Format::Anthropic, "request_documents.json", true),
     (Format::Anthropic, "response_protocols.json", false),
     (Format::Anthropic, "response_tool_thinking.json", false),
     (Format::Gemini, "request.json", true),
