@@ -180,3 +180,69 @@ def test_cohere_documents_to_other_formats_are_refused_by_name(base, provider):
     with pytest.raises(cohere.errors.BadRequestError) as e:
         c.chat(model=f"{provider}/inspect-model", messages=[{"role": "user", "content": "where?"}], documents=DOCUMENTS)
     assert "documents" in str(e.value.body)
+
+
+# Anthropic: documents (PDF) -----------------------------------------------------------------------
+
+# Content every format but Cohere carries in a message: the mock's `document` scenario counts the
+# documents that arrived.
+
+
+def tiny_pdf() -> str:
+    """Base64 of a minimal valid one-page PDF (objects, xref offsets and trailer computed here)."""
+    import base64
+
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 72 72] >>",
+    ]
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for i, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return base64.b64encode(out).decode()
+
+
+def anthropic_pdf(base, provider):
+    import anthropic
+
+    c = anthropic.Anthropic(base_url=f"{base}/anthropic", api_key="k", max_retries=0, timeout=30)
+    return c.messages.create(
+        model=f"{provider}/document-model",
+        max_tokens=50,
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "document",
+                        "source": {"type": "base64", "media_type": "application/pdf", "data": tiny_pdf()},
+                        "title": "tiny.pdf",
+                    },
+                    {"type": "text", "text": "What is in this file?"},
+                ],
+            }
+        ],
+    )
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "openai", "gemini", "bedrock"])
+def test_anthropic_pdf_document_reaches_formats_that_have_documents(base, provider):
+    r = anthropic_pdf(base, provider)
+    assert r.content[0].text == "I see 1 document"
+
+
+def test_anthropic_pdf_document_to_cohere_is_refused_by_name(base):
+    import anthropic
+
+    with pytest.raises(anthropic.BadRequestError) as e:
+        anthropic_pdf(base, "cohere")
+    # The field is named, and the refusal is Cohere's (the Anthropic side takes documents).
+    body = str(e.value.body)
+    assert "messages[0].content[0]" in body and "Cohere" in body, body
