@@ -927,17 +927,7 @@ mod tests {
     }
 
     fn unbase64(s: &str) -> Vec<u8> {
-        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let (mut out, mut acc, mut bits) = (Vec::new(), 0u32, 0);
-        for c in s.bytes().filter(|c| *c != b'=') {
-            acc = (acc << 6 | T.iter().position(|t| *t == c).expect("base64 char") as u32) & 0xFF_FFFF;
-            bits += 6;
-            if bits >= 8 {
-                bits -= 8;
-                out.push((acc >> bits) as u8);
-            }
-        }
-        out
+        crate::wire::base64::decode(s).expect("base64")
     }
 
     /// (type header, `:message-type`, payload) per frame, through the shared event-stream
