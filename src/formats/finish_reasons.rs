@@ -5,6 +5,8 @@
 use super::{anthropic, bedrock, cohere, gemini, openai, Format};
 use crate::canonical::FinishReason;
 
+// The enums as PROTOCOLS 8.2 lists them, copied here on purpose rather than taken from the
+// encoders' own lists: the test must not pass because an encoder's list is wrong.
 const OPENAI: &[&str] = &["stop", "length", "tool_calls", "content_filter", "function_call"];
 const ANTHROPIC: &[&str] = &[
     "end_turn",
