@@ -267,6 +267,9 @@ pub struct ChatRequest {
     /// OpenAI `presence_penalty`, Gemini `presencePenalty`, Cohere `presence_penalty`.
     pub presence_penalty: Option<f64>,
     pub response_format: Option<ResponseFormat>,
+    /// The end user the request is made for, for the provider's abuse monitoring: OpenAI `user`,
+    /// Anthropic `metadata.user_id`.
+    pub user: Option<String>,
     pub reasoning: Option<Reasoning>,
     pub stream: bool,
     /// OpenAI `stream_options.include_usage` (other formats always report usage).

@@ -248,6 +248,30 @@ mod tests {
         );
     }
 
+    /// The end user's id crosses between OpenAI's `user` and Anthropic's `metadata.user_id`; an
+    /// Anthropic `metadata` with more in it stays Anthropic's own.
+    #[test]
+    fn the_end_user_crosses_between_openai_and_anthropic() {
+        let via = |from: Format, body: &str, to: Format| {
+            let req = (codec(from).unwrap().decode_request)(body.as_bytes(), Some("m"), false).unwrap();
+            let out = (codec(to).unwrap().encode_request)(&req).unwrap();
+            sonic_rs::from_slice::<sonic_rs::Value>(&out).unwrap()
+        };
+        let openai = r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"user":"u-1"}"#;
+        let a = via(Format::OpenAi, openai, Format::Anthropic);
+        assert_eq!(a["metadata"]["user_id"].as_str(), Some("u-1"), "{a}");
+        let anthropic =
+            r#"{"model":"m","max_tokens":9,"messages":[{"role":"user","content":"hi"}],"metadata":{"user_id":"u-2"}}"#;
+        let o = via(Format::Anthropic, anthropic, Format::OpenAi);
+        assert_eq!(o["user"].as_str(), Some("u-2"), "{o}");
+        assert!(o.get("metadata").is_none(), "{o}");
+        let more = r#"{"model":"m","max_tokens":9,"messages":[{"role":"user","content":"hi"}],"metadata":{"user_id":"u-3","x":1}}"#;
+        let req = (codec(Format::Anthropic).unwrap().decode_request)(more.as_bytes(), None, false).unwrap();
+        assert_eq!(req.user, None);
+        let back = sonic_rs::from_slice::<sonic_rs::Value>(&anthropic::encode_request(&req).unwrap()).unwrap();
+        assert_eq!(back["metadata"]["x"].as_u64(), Some(1), "{back}");
+    }
+
     /// An upstream's fault reaches an OpenAI client as OpenAI words it: `code` names a rate limit
     /// (`rate_limit_exceeded`) and a bad key (`invalid_api_key`), and a status that is not an
     /// error status becomes the kind's.

@@ -182,14 +182,17 @@ mod tests {
         assert!(ephemeral(&r.tools[0].extra));
         assert_eq!(r.extra.format, Some(Format::Anthropic));
         let names: Vec<&str> = r.extra.fields.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["metadata", "service_tier"]);
+        // `metadata` holds only `user_id`: it is the canonical end user.
+        assert_eq!(names, ["service_tier"]);
+        assert_eq!(r.user.as_deref(), Some("u-123"));
         let back = encode_request(&r).unwrap();
         assert_eq!(val(&back), val(REQ_FULL));
     }
 
     fn canonical_request() -> ChatRequest {
+        // An Anthropic-only field beside `metadata`, which is the canonical `user`.
         let mut extra = Extra::new(Format::Anthropic);
-        extra.push("metadata", json!({"user_id": "u"}));
+        extra.push("service_tier", json!("auto"));
         let mut cache = Extra::new(Format::Anthropic);
         cache.push("cache_control", json!({"type": "ephemeral"}));
         ChatRequest {
@@ -266,6 +269,7 @@ mod tests {
                 effort: None,
             }),
             stream: true,
+            user: Some("u".into()),
             extra,
             ..Default::default()
         }

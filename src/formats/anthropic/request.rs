@@ -151,6 +151,15 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
                 }
             }
             "stream" => req.stream = val.as_bool().ok_or_else(|| err("stream", "must be a boolean"))?,
+            // `metadata` holds only `user_id` in the API: the end user, as OpenAI's `user`.
+            // Anything else in it stays an Anthropic extra.
+            "metadata" => match val
+                .as_object()
+                .map(|o| (o.len(), o.get(&"user_id").and_then(|u| u.as_str())))
+            {
+                Some((1, Some(user))) => req.user = Some(user.to_string()),
+                _ => extra.push(k, val.clone()),
+            },
             "tools" => {
                 let path = root.key("tools");
                 let arr = as_array(val, &path)?;
@@ -574,6 +583,12 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
     let body = AnthropicRequest {
         max_tokens,
         messages: encode_messages(&req.messages)?,
+        // An Anthropic client's own `metadata` (an extra) says it already.
+        metadata: req
+            .user
+            .as_deref()
+            .filter(|_| !extra.iter().any(|(k, _)| k == "metadata"))
+            .map(|user_id| AnthropicMetadata { user_id }),
         model: &req.model,
         stop_sequences: &req.stop,
         stream: req.stream,

@@ -135,6 +135,12 @@ pub struct AnthropicToolChoice<'a> {
     pub disable_parallel_tool_use: Option<bool>,
 }
 
+/// `metadata`: the end user's id, for Anthropic's abuse monitoring.
+#[derive(Serialize, Debug)]
+pub struct AnthropicMetadata<'a> {
+    pub user_id: &'a str,
+}
+
 #[derive(Serialize, Debug)]
 pub struct AnthropicThinking {
     #[serde(rename = "type")]
@@ -147,6 +153,8 @@ pub struct AnthropicThinking {
 pub struct AnthropicRequest<'a> {
     pub max_tokens: u32,
     pub messages: Vec<AnthropicMessage<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<AnthropicMetadata<'a>>,
     pub model: &'a str,
     #[serde(skip_serializing_if = "no_strings")]
     pub stop_sequences: &'a [String],

@@ -37,6 +37,7 @@ const KNOWN_FIELDS: &[&str] = &[
     "top_p",
     "top_k",
     "n",
+    "user",
 ];
 
 /// Marker in a text part's extra: the text is an assistant `refusal`, not `content`.
@@ -100,6 +101,7 @@ pub fn decode_request(body: &[u8], _path_model: Option<&str>, _stream: bool) -> 
             "frequency_penalty" => req.frequency_penalty = Some(f64_of(val, &root.key("frequency_penalty"))?),
             "presence_penalty" => req.presence_penalty = Some(f64_of(val, &root.key("presence_penalty"))?),
             "stop" => req.stop = decode_stop(val)?,
+            "user" => req.user = Some(str_of(val, &root.key("user"))?.to_string()),
             "n" => {
                 if val.as_u64() != Some(1) {
                     return Err(err(
@@ -767,6 +769,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
             })
             .collect(),
         top_p: req.top_p,
+        user: req.user.as_deref(),
         extra: OpenAiExtra {
             fields: req.extra.for_target(Format::OpenAi),
             skip: KNOWN_FIELDS,
@@ -1119,7 +1122,8 @@ mod tests {
         assert_eq!(r.tool_choice, Some(ToolChoice::Named("get_weather".into())));
         assert_eq!(r.tools[0].extra.get("strict"), Some(&Json::from(true)));
         let names: Vec<&str> = r.extra.fields.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["user", "metadata", "store"]);
+        assert_eq!(names, ["metadata", "store"]);
+        assert_eq!(r.user.as_deref(), Some("u-42"));
     }
 
     #[test]

@@ -241,6 +241,8 @@ pub struct OpenAiChatRequest<'a> {
     pub tools: Vec<OpenAiTool<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<&'a str>,
     #[serde(flatten)]
     pub extra: OpenAiExtra<'a>,
 }
