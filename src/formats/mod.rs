@@ -217,14 +217,16 @@ mod tests {
     use super::*;
     use sonic_rs::JsonValueTrait;
 
+    /// A request body of format `from`, translated for a `to` upstream, as JSON.
+    fn via(from: Format, body: &str, to: Format) -> sonic_rs::Value {
+        let req = (codec(from).unwrap().decode_request)(body.as_bytes(), Some("m"), false).unwrap();
+        let out = (codec(to).unwrap().encode_request)(&req).unwrap();
+        sonic_rs::from_slice::<sonic_rs::Value>(&out).unwrap()
+    }
+
     /// Frequency and presence penalties cross between the three formats that have them.
     #[test]
     fn penalties_cross_between_openai_gemini_and_cohere() {
-        let via = |from: Format, body: &str, to: Format| {
-            let req = (codec(from).unwrap().decode_request)(body.as_bytes(), Some("m"), false).unwrap();
-            let out = (codec(to).unwrap().encode_request)(&req).unwrap();
-            sonic_rs::from_slice::<sonic_rs::Value>(&out).unwrap()
-        };
         let openai = r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"frequency_penalty":0.5,"presence_penalty":-0.25}"#;
         let g = via(Format::OpenAi, openai, Format::Gemini);
         assert_eq!(g["generationConfig"]["frequencyPenalty"].as_f64(), Some(0.5), "{g}");
@@ -252,11 +254,6 @@ mod tests {
     /// Anthropic `metadata` with more in it stays Anthropic's own.
     #[test]
     fn the_end_user_crosses_between_openai_and_anthropic() {
-        let via = |from: Format, body: &str, to: Format| {
-            let req = (codec(from).unwrap().decode_request)(body.as_bytes(), Some("m"), false).unwrap();
-            let out = (codec(to).unwrap().encode_request)(&req).unwrap();
-            sonic_rs::from_slice::<sonic_rs::Value>(&out).unwrap()
-        };
         let openai = r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"user":"u-1"}"#;
         let a = via(Format::OpenAi, openai, Format::Anthropic);
         assert_eq!(a["metadata"]["user_id"].as_str(), Some("u-1"), "{a}");
