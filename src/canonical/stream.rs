@@ -8,7 +8,8 @@ use super::{FinishReason, Usage};
 /// format requires (e.g. Anthropic needs contiguous indices from 0).
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamEvent {
-    /// First event: the response id and model.
+    /// First event but for a `Usage` just before it (an upstream that counts the input from
+    /// its first event on, so that encoders opening with it have it): the response id and model.
     Start { id: String, model: String },
     /// Text appended to content block `index`.
     TextDelta { index: u32, text: String },

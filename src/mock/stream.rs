@@ -184,6 +184,7 @@ pub fn scenario_events_stamped(
         stamp_text(&mut resp, pieces);
     }
     let mut events = events_from_response(&resp, pieces);
+    count_the_prompt_first(&mut events, &resp.usage);
     stream_empty_arguments_as_anthropic_does(&mut events);
     if req.model.contains("interleave") {
         interleave_calls(&mut events);
@@ -200,10 +201,23 @@ pub fn scenario_events_stamped(
     };
     if ending != Ending::Complete {
         // Keep the start and the first half of the content, never the finish.
-        let keep = (events.len() / 2).max(2).min(events.len().saturating_sub(2));
+        let keep = (events.len() / 2).max(3).min(events.len().saturating_sub(2));
         events.truncate(keep);
     }
     Ok((events, ending))
+}
+
+/// The prompt's count before `Start`, as real upstreams know it: Anthropic's `message_start`
+/// carries it and every Gemini chunk does. Formats that report usage only at the end (OpenAI,
+/// Bedrock, Cohere) keep it until the final `Usage`, which supersedes this one.
+fn count_the_prompt_first(events: &mut Vec<StreamEvent>, usage: &crate::canonical::Usage) {
+    let prompt = crate::canonical::Usage {
+        input: usage.input,
+        cache_read: usage.cache_read,
+        cache_write: usage.cache_write,
+        ..Default::default()
+    };
+    events.insert(0, StreamEvent::Usage(prompt));
 }
 
 /// The stream encoder for a mock answer of `events` to a client of `format`: the format's own,
@@ -492,7 +506,8 @@ mod tests {
         for model in ["m-cutoff", "m-midstream"] {
             let (events, ending) = scenario_events(&req(model), "id", 3).unwrap();
             assert_ne!(ending, Ending::Complete, "{model}");
-            assert!(matches!(events[0], StreamEvent::Start { .. }));
+            assert!(matches!(events[0], StreamEvent::Usage(u) if u.input > 0 && u.output == 0));
+            assert!(matches!(events[1], StreamEvent::Start { .. }));
             assert!(
                 events.iter().any(|e| matches!(e, StreamEvent::TextDelta { .. })),
                 "{model}: some text"

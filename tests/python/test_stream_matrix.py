@@ -637,3 +637,38 @@ def test_concurrent_streams_each_get_their_own_answer(paced_gateway):
         assert s.text == expected, (sdk_name, provider, s.text)
         assert s.text_pieces > 1, (sdk_name, provider)
         assert_same_answer(s, non_stream_truth(truth_sdks, sdk_name, f"{provider}/echo-model", turns))
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "gemini", "mock"])
+def test_anthropic_message_start_carries_the_input_count_when_the_upstream_knows_it(sdks, provider):
+    """Anthropic's `message_start` opens with the input usage (PROTOCOLS 3.4). Upstreams that count
+    the prompt from their first event on (Anthropic's own `message_start`, every Gemini chunk)
+    give it there; the others report usage only at the end, and `message_delta` carries it."""
+    c = sdks["anthropic"].c
+    with c.messages.stream(
+        model=f"{provider}/echo-model", max_tokens=64, messages=[{"role": "user", "content": "hello stream"}]
+    ) as s:
+        events = list(s)
+        final = s.get_final_message()
+    assert events[0].type == "message_start"
+    assert final.usage.input_tokens == 2
+    assert events[0].message.usage.input_tokens == final.usage.input_tokens
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "gemini", "openai"])
+def test_gemini_chunks_carry_the_prompt_count_once_known(sdks, provider):
+    """Google puts `usageMetadata` with the prompt's count on every chunk, the candidates' count
+    only on the last (PROTOCOLS 4.4). Behind an upstream that knows the prompt's count from the
+    start, every chunk has it; behind one that reports usage only at the end (OpenAI), only the
+    last chunk carries usage."""
+    c = sdks["genai"].c
+    chunks = list(c.models.generate_content_stream(model=f"{provider}/echo-model", contents="hello stream"))
+    assert len(chunks) > 2
+    last = chunks[-1].usage_metadata
+    assert (last.prompt_token_count, last.candidates_token_count) == (2, 3)
+    for ch in chunks[:-1]:
+        if provider == "openai":
+            assert ch.usage_metadata is None
+        else:
+            u = ch.usage_metadata
+            assert (u.prompt_token_count, u.candidates_token_count, u.total_token_count) == (2, None, 2)

@@ -158,10 +158,14 @@ impl AnthropicEventDecoder {
             "message_start" => {
                 let m = v.get("message");
                 let (id, model) = m.map_or(("", ""), |m| (str_of(m, "id"), str_of(m, "model")));
-                self.start(id, model, out);
-                if let Some(u) = m.and_then(|m| m.get("usage")) {
-                    self.usage(u, out);
+                // Usage before `Start`: an encoder that opens its stream with the input count
+                // (Anthropic's own `message_start`) has it when it writes that event.
+                if !self.started {
+                    if let Some(u) = m.and_then(|m| m.get("usage")) {
+                        self.usage(u, out);
+                    }
                 }
+                self.start(id, model, out);
             }
             "content_block_start" => self.on_block_start(&v, out),
             "content_block_delta" => {
@@ -747,11 +751,11 @@ mod tests {
         assert_eq!(
             ev,
             vec![
+                StreamEvent::Usage(usage(25, 1, 0, 0)),
                 Start {
                     id: "msg_01".into(),
                     model: "claude-sonnet-4-5".into()
                 },
-                StreamEvent::Usage(usage(25, 1, 0, 0)),
                 text(0, "Let me check"),
                 BlockStop { index: 0 },
                 ToolCallStart {
@@ -778,11 +782,11 @@ mod tests {
         assert_eq!(
             ev,
             vec![
+                StreamEvent::Usage(usage(2112, 1, 2000, 100)),
                 Start {
                     id: "msg_02".into(),
                     model: "claude-opus-4-1".into()
                 },
-                StreamEvent::Usage(usage(2112, 1, 2000, 100)),
                 ThinkingDelta {
                     index: 0,
                     text: "The user wants ".into()

@@ -92,6 +92,20 @@ pub(super) fn usage_from_gemini(u: &Json) -> Usage {
 }
 
 /// Writes the `usageMetadata` object for `u` (the inverse of `usage_from_gemini`).
+/// The `usageMetadata` of a stream chunk before the last, as Google writes it: the prompt's
+/// count (and the cached part of it) and a total of the same, with no candidates count yet.
+pub(super) fn write_prompt_usage_metadata(b: &mut Vec<u8>, u: &Usage) {
+    b.extend_from_slice(b"{\"promptTokenCount\":");
+    write::uint(b, u.input);
+    b.extend_from_slice(b",\"totalTokenCount\":");
+    write::uint(b, u.input);
+    if u.cache_read > 0 {
+        b.extend_from_slice(b",\"cachedContentTokenCount\":");
+        write::uint(b, u.cache_read);
+    }
+    b.push(b'}');
+}
+
 pub(super) fn write_usage_metadata(b: &mut Vec<u8>, u: &Usage) {
     let candidates_tokens = u.output.saturating_sub(u.reasoning);
     b.extend_from_slice(b"{\"promptTokenCount\":");

@@ -33,7 +33,8 @@
 
 use super::error::{client_status, decode_error};
 use super::response::{
-    finish_from_gemini, finish_to_gemini, response_call_id, usage_from_gemini, write_usage_metadata,
+    finish_from_gemini, finish_to_gemini, response_call_id, usage_from_gemini, write_prompt_usage_metadata,
+    write_usage_metadata,
 };
 use super::{decode_part, encode_part, field, signed_id, str_field, write, CallIds};
 use crate::canonical::stream::{StreamEncode, StreamError, StreamEvent};
@@ -117,9 +118,11 @@ struct TextPartIn {
 impl GeminiEventDecoder {
     /// The fast path for a text-only chunk: what `decode_chunk` does for it, in the same order.
     fn text_chunk(&mut self, c: TextChunkIn<'_>, out: &mut VecDeque<StreamEvent>) {
-        self.start(
+        let usage = c.usage_metadata.as_ref().filter(|u| !u.is_null());
+        self.start_with_usage(
             c.response_id.as_deref().unwrap_or_default(),
             c.model_version.as_deref().unwrap_or_default(),
+            usage,
             out,
         );
         if let Some(first) = c.candidates.into_iter().next() {
@@ -137,12 +140,8 @@ impl GeminiEventDecoder {
                 }
             }
         }
-        if let Some(u) = c.usage_metadata.as_ref().filter(|u| !u.is_null()) {
-            let usage = usage_from_gemini(u);
-            if self.last_usage != Some(usage) {
-                self.last_usage = Some(usage);
-                out.push_back(StreamEvent::Usage(usage));
-            }
+        if let Some(u) = usage {
+            self.usage(u, out);
         }
     }
 
@@ -181,9 +180,10 @@ impl GeminiEventDecoder {
             self.errored = true;
             return Ok(());
         }
-        self.start(
+        self.start_with_usage(
             str_field(&v, "responseId").unwrap_or_default(),
             str_field(&v, "modelVersion").unwrap_or_default(),
+            field(&v, "usageMetadata"),
             out,
         );
         let candidate = field(&v, "candidates")
@@ -219,11 +219,7 @@ impl GeminiEventDecoder {
             self.close_open(out);
         }
         if let Some(u) = field(&v, "usageMetadata") {
-            let usage = usage_from_gemini(u);
-            if self.last_usage != Some(usage) {
-                self.last_usage = Some(usage);
-                out.push_back(StreamEvent::Usage(usage));
-            }
+            self.usage(u, out);
         }
         if let Some(mut reason) = finish {
             if reason == FinishReason::Stop && self.saw_call {
@@ -290,6 +286,27 @@ impl GeminiEventDecoder {
             _ => {}
         }
         Ok(())
+    }
+
+    /// `Usage` when it changed.
+    fn usage(&mut self, u: &Json, out: &mut VecDeque<StreamEvent>) {
+        let usage = usage_from_gemini(u);
+        if self.last_usage != Some(usage) {
+            self.last_usage = Some(usage);
+            out.push_back(StreamEvent::Usage(usage));
+        }
+    }
+
+    /// `Start` on the first chunk, preceded by that chunk's usage: Gemini counts the prompt from
+    /// the first chunk on, and an encoder that opens its stream with the input count (Anthropic's
+    /// `message_start`) needs it before `Start`.
+    fn start_with_usage(&mut self, id: &str, model: &str, usage: Option<&Json>, out: &mut VecDeque<StreamEvent>) {
+        if !self.started {
+            if let Some(u) = usage {
+                self.usage(u, out);
+            }
+        }
+        self.start(id, model, out);
     }
 
     fn start(&mut self, id: &str, model: &str, out: &mut VecDeque<StreamEvent>) {
@@ -374,6 +391,15 @@ pub struct GeminiStreamEncoder {
     escaped: Vec<u8>,
 }
 
+/// The `usageMetadata` a chunk carries.
+#[derive(Clone, Copy)]
+enum ChunkUsage<'a> {
+    /// A chunk before the last: the prompt's count only.
+    Prompt(&'a Usage),
+    /// The last chunk: every count.
+    Whole(&'a Usage),
+}
+
 impl GeminiStreamEncoder {
     pub fn new(_req: &ChatRequest) -> Self {
         GeminiStreamEncoder {
@@ -410,24 +436,33 @@ impl GeminiStreamEncoder {
         b.extend_from_slice(b"{\"candidates\":[{\"content\":{\"parts\":[");
     }
 
-    /// Closes the parts array, the candidate (with `finishReason` if given) and the chunk
-    /// (with `usageMetadata` if given), in the real API's key order.
-    fn end_chunk(&mut self, finish: Option<&str>, usage: Option<&Usage>) {
+    /// Closes the parts array, the candidate and a chunk before the last, in the real API's key
+    /// order. Once the prompt's count is known (an upstream that gives it from its first event
+    /// on) every chunk carries it, as Google's do.
+    fn end_chunk(&mut self) {
         let b = &mut self.json;
         b.extend_from_slice(b"],\"role\":\"model\"},");
-        Self::tail(b, finish, usage, &self.model, &self.id);
+        let usage = self.usage.as_ref().filter(|u| u.input > 0).map(ChunkUsage::Prompt);
+        Self::tail(b, None, usage, &self.model, &self.id);
     }
 
-    fn tail(b: &mut Vec<u8>, finish: Option<&str>, usage: Option<&Usage>, model: &str, id: &str) {
+    fn tail(b: &mut Vec<u8>, finish: Option<&str>, usage: Option<ChunkUsage<'_>>, model: &str, id: &str) {
         if let Some(f) = finish {
             b.extend_from_slice(b"\"finishReason\":");
             write::string(b, f);
             b.push(b',');
         }
         b.extend_from_slice(b"\"index\":0}]");
-        if let Some(u) = usage {
-            b.extend_from_slice(b",\"usageMetadata\":");
-            write_usage_metadata(b, u);
+        match usage {
+            Some(ChunkUsage::Prompt(u)) => {
+                b.extend_from_slice(b",\"usageMetadata\":");
+                write_prompt_usage_metadata(b, u);
+            }
+            Some(ChunkUsage::Whole(u)) => {
+                b.extend_from_slice(b",\"usageMetadata\":");
+                write_usage_metadata(b, u);
+            }
+            None => {}
         }
         b.extend_from_slice(b",\"modelVersion\":");
         write::string(b, model);
@@ -474,7 +509,7 @@ impl GeminiStreamEncoder {
             write::string(b, s);
         }
         b.push(b'}');
-        self.end_chunk(None, None);
+        self.end_chunk();
         self.flush(out);
     }
 
@@ -521,7 +556,7 @@ impl GeminiStreamEncoder {
                 return;
             }
             self.calls.remove(0);
-            self.end_chunk(None, None);
+            self.end_chunk();
             self.flush(out);
         }
     }
@@ -609,7 +644,13 @@ impl StreamEncode for GeminiStreamEncoder {
             }
             self.json.extend_from_slice(b"],\"role\":\"model\"},");
         }
-        Self::tail(&mut self.json, Some(reason), Some(&usage), &self.model, &self.id);
+        Self::tail(
+            &mut self.json,
+            Some(reason),
+            Some(ChunkUsage::Whole(&usage)),
+            &self.model,
+            &self.id,
+        );
         self.flush(out);
         self.close_array(out);
     }
@@ -733,12 +774,13 @@ mod tests {
         assert_eq!(
             events,
             vec![
-                start("abc123", "gemini-2.5-flash"),
-                text(0, "Hel"),
+                // The first chunk's usage comes before `Start` (see `start_with_usage`).
                 E::Usage(Usage {
                     input: 4,
                     ..Usage::default()
                 }),
+                start("abc123", "gemini-2.5-flash"),
+                text(0, "Hel"),
                 text(0, "lo"),
                 E::BlockStop { index: 0 },
                 E::Usage(Usage {
@@ -769,15 +811,15 @@ mod tests {
             ]
         };
         let mut want = vec![
+            E::Usage(Usage {
+                input: 31,
+                ..Usage::default()
+            }),
             start("resp-7", "gemini-2.5-flash"),
             E::ThinkingDelta {
                 index: 0,
                 text: "**Planning** the lookup".into(),
             },
-            E::Usage(Usage {
-                input: 31,
-                ..Usage::default()
-            }),
             E::ThinkingSignature {
                 index: 0,
                 signature: "CiQB0e2Kb==".into(),
@@ -1207,5 +1249,57 @@ mod tests {
     fn decoder_never_panics_on_random_bytes() {
         let alphabet = b"data: {}[]\":,\r\n candidates content parts text functionCall error finishReason 0123";
         byte_noise(0x9E37_79B9_7F4A_7C15, alphabet, TOOLS, fuzz_decode);
+    }
+
+    #[test]
+    fn chunks_carry_the_prompt_count_once_known_and_the_last_every_count() {
+        let prompt = Usage {
+            input: 4,
+            cache_read: 1,
+            ..Usage::default()
+        };
+        let whole = Usage {
+            input: 4,
+            output: 2,
+            cache_read: 1,
+            ..Usage::default()
+        };
+        let wire = encode(&[
+            E::Usage(prompt),
+            start("r", "g"),
+            text(0, "Hel"),
+            text(0, "lo"),
+            E::Usage(whole),
+            finish(FinishReason::Stop),
+        ]);
+        let chunks: Vec<&str> = wire.split("\r\n\r\n").filter(|c| !c.is_empty()).collect();
+        assert_eq!(chunks.len(), 3, "{wire}");
+        let prompt_only = r#""usageMetadata":{"promptTokenCount":4,"totalTokenCount":4,"cachedContentTokenCount":1}"#;
+        assert!(chunks[0].contains(prompt_only), "{}", chunks[0]);
+        assert!(chunks[1].contains(prompt_only), "{}", chunks[1]);
+        assert!(chunks[2].contains(r#""promptTokenCount":4,"candidatesTokenCount":2,"totalTokenCount":6"#));
+        // Without a prompt count, only the last chunk has usage.
+        let wire = encode(&[
+            start("r", "g"),
+            text(0, "Hel"),
+            E::Usage(whole),
+            finish(FinishReason::Stop),
+        ]);
+        assert_eq!(wire.matches("usageMetadata").count(), 1, "{wire}");
+        // And the decoder reads it back: the prompt's count before `Start`, then the whole.
+        let events = run(
+            &dec,
+            &[encode(&[
+                E::Usage(prompt),
+                start("r", "g"),
+                text(0, "Hel"),
+                E::Usage(whole),
+                finish(FinishReason::Stop),
+            ])
+            .as_bytes()],
+        )
+        .unwrap();
+        assert_eq!(events[0], E::Usage(prompt));
+        assert_eq!(events[1], start("r", "g"));
     }
 }
