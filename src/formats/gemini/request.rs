@@ -629,16 +629,20 @@ fn encode_generation_config(req: &ChatRequest) -> Vec<u8> {
                 b.extend_from_slice(b"true");
                 first = false;
             }
-            if let Some(n) = r.budget_tokens {
+            let effort = r.effort.as_deref().map(|e| thinking_for_effort(&req.model, e));
+            let budget = match effort {
+                Some(ThinkingControl::Budget(n)) if r.budget_tokens.is_none() => Some(n),
+                _ => r.budget_tokens,
+            };
+            if let Some(n) = budget {
                 write::sep(b, &mut first);
                 write::key(b, "thinkingBudget");
                 write::uint(b, n as u64);
             }
-            // Effort maps to Gemini 3's thinkingLevel ("low", "high", ...).
-            if let Some(e) = &r.effort {
+            if let Some(ThinkingControl::Level(level)) = effort {
                 write::sep(b, &mut first);
                 write::key(b, "thinkingLevel");
-                write::string(b, e);
+                write::string(b, &level);
             }
             b.push(b'}');
         }
@@ -653,6 +657,43 @@ fn encode_generation_config(req: &ChatRequest) -> Vec<u8> {
     }
     b.push(b'}');
     std::mem::take(b)
+}
+
+/// How Gemini is told how hard to think.
+#[derive(Debug, PartialEq)]
+enum ThinkingControl {
+    /// `thinkingLevel` (Gemini 3 on), named as the official SDK sends it.
+    Level(String),
+    /// `thinkingBudget` in tokens (Gemini 2.x, which refuses a level).
+    Budget(u32),
+}
+
+/// A canonical effort (OpenAI's `reasoning_effort` names, or a Gemini client's own level) for
+/// `model`. Gemini 3 and later take a level: OpenAI's `none` and `minimal` are Gemini's lowest,
+/// `MINIMAL` (thinking cannot be turned off there), `xhigh` its highest, `HIGH`; other names go
+/// as they are, in the SDK's upper case. Earlier models take only a budget: Google's own
+/// OpenAI-compatible mapping (`none` 0, `low` 1K, `medium` 8K, `high` 24K), `minimal` as `low`.
+fn thinking_for_effort(model: &str, effort: &str) -> ThinkingControl {
+    let name = model.rsplit('/').next().unwrap_or(model);
+    let budget_only = ["gemini-1", "gemini-2"].iter().any(|p| name.starts_with(p));
+    let effort = effort.to_ascii_lowercase();
+    if budget_only {
+        let budget = match effort.as_str() {
+            "none" => Some(0),
+            "minimal" | "low" => Some(1024),
+            "medium" => Some(8192),
+            "high" | "xhigh" => Some(24576),
+            _ => None,
+        };
+        if let Some(n) = budget {
+            return ThinkingControl::Budget(n);
+        }
+    }
+    ThinkingControl::Level(match effort.as_str() {
+        "none" | "minimal" => "MINIMAL".into(),
+        "xhigh" => "HIGH".into(),
+        other => other.to_ascii_uppercase(),
+    })
 }
 
 /// Whether a Gemini client's raw `generationConfig.thinkingConfig` names `includeThoughts`.

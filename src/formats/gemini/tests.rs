@@ -342,7 +342,7 @@ fn foreign_request_encodes_and_round_trips() {
     assert_eq!(out["toolConfig"]["functionCallingConfig"]["mode"].as_str(), Some("ANY"));
     assert_eq!(
         out["generationConfig"]["thinkingConfig"],
-        json!({"includeThoughts": true, "thinkingLevel": "low"})
+        json!({"includeThoughts": true, "thinkingBudget": 1024})
     );
     assert_eq!(out["generationConfig"]["seed"].as_i64(), Some(-3));
     assert_eq!(
@@ -353,6 +353,11 @@ fn foreign_request_encodes_and_round_trips() {
     let back = decode_request(&body, Some("gemini-2.5-flash"), false).unwrap();
     let mut want = req.clone();
     want.include_usage = true;
+    // Gemini 2.5 takes the effort as a budget.
+    want.reasoning = Some(Reasoning {
+        budget_tokens: Some(1024),
+        effort: None,
+    });
     want.extra = Extra::new(Format::Gemini);
     // Gemini-only: comes back as a raw Gemini field.
     want.extra
@@ -400,6 +405,65 @@ fn reasoning_asks_gemini_for_thoughts() {
     let own = br#"{"contents":[],"generationConfig":{"thinkingConfig":{"thinkingBudget":64,"includeThoughts":false}}}"#;
     let g = decode_request(own, Some("m"), false).unwrap();
     assert_eq!(thinking(&g), json!({"includeThoughts": false, "thinkingBudget": 64}));
+}
+
+/// OpenAI's effort names used to go to Gemini verbatim: `none` and `xhigh` are no Gemini
+/// level, and Gemini 2.x refuses any level (it takes only a budget).
+#[test]
+fn effort_becomes_the_thinking_control_of_the_model_generation() {
+    let thinking = |model: &str, effort: &str| {
+        let r = ChatRequest {
+            model: model.into(),
+            reasoning: Some(Reasoning {
+                budget_tokens: None,
+                effort: Some(effort.into()),
+            }),
+            ..Default::default()
+        };
+        parse(&encode_request(&r).unwrap())["generationConfig"]["thinkingConfig"].clone()
+    };
+    for (effort, level) in [
+        ("none", "MINIMAL"),
+        ("minimal", "MINIMAL"),
+        ("low", "LOW"),
+        ("medium", "MEDIUM"),
+        ("high", "HIGH"),
+        ("xhigh", "HIGH"),
+        ("HIGH", "HIGH"),
+    ] {
+        let want = if effort == "none" {
+            json!({"thinkingLevel": level})
+        } else {
+            json!({"includeThoughts": true, "thinkingLevel": level})
+        };
+        assert_eq!(thinking("gemini-3-pro-preview", effort), want, "{effort}");
+    }
+    for (effort, budget) in [
+        ("none", 0),
+        ("minimal", 1024),
+        ("low", 1024),
+        ("medium", 8192),
+        ("high", 24576),
+        ("xhigh", 24576),
+    ] {
+        let want = if budget == 0 {
+            json!({"thinkingBudget": 0})
+        } else {
+            json!({"includeThoughts": true, "thinkingBudget": budget})
+        };
+        assert_eq!(thinking("gemini-2.5-flash", effort), want, "{effort}");
+        // Vertex publisher paths name the model last.
+        assert_eq!(
+            thinking("publishers/google/models/gemini-2.5-pro", effort),
+            want,
+            "{effort}"
+        );
+    }
+    // A level no mapping knows goes as it is (upper case): Gemini names what it refuses.
+    assert_eq!(
+        thinking("gemini-2.5-flash", "turbo"),
+        json!({"includeThoughts": true, "thinkingLevel": "TURBO"})
+    );
 }
 
 /// ANY with several allowed names used to decode to no tool choice, so an OpenAI or Cohere
