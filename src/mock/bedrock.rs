@@ -6,7 +6,7 @@
 //! `converse-stream` and `invoke-with-response-stream` stream through `mock::stream`.
 
 use super::{scenario, MockReply};
-use crate::canonical::{FaultKind, UpstreamFault};
+use crate::canonical::{ChatRequest, ConvertError, FaultKind, Part, ToolResultContent, UpstreamFault};
 use crate::formats::bedrock::{self, Operation};
 use crate::http::Method;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,6 +37,42 @@ fn error_reply(e: crate::canonical::ErrorReply, id: String) -> MockReply {
         headers,
         body: e.body,
     }
+}
+
+/// Converse's own content rules, which a gateway's translation can break and a lenient mock
+/// would hide: no empty text block (in a message or a tool result) and a tool result's `json`
+/// an object. Messages as Bedrock words them.
+pub(super) fn converse_rules(req: &ChatRequest) -> Result<(), ConvertError> {
+    for (i, m) in req.messages.iter().enumerate() {
+        for (j, p) in m.content.iter().enumerate() {
+            let at = format!("messages.{i}.content.{j}");
+            match p {
+                Part::Text { text, .. } if text.is_empty() => {
+                    return Err(ConvertError::new(
+                        "",
+                        format!("The text field in the ContentBlock object at {at} is blank. Add text to the text field, and try again."),
+                    ))
+                }
+                Part::ToolResult { content, .. } => {
+                    for (k, c) in content.iter().enumerate() {
+                        let bad = match c {
+                            ToolResultContent::Text(t) if t.is_empty() => "text",
+                            ToolResultContent::Json(j) if !sonic_rs::JsonValueTrait::is_object(j) => "json",
+                            _ => continue,
+                        };
+                        let msg = if bad == "text" {
+                            format!("The text field in the ContentBlock object at {at}.toolResult.content.{k} is blank. Add text to the text field, and try again.")
+                        } else {
+                            format!("The format of the value at {at}.toolResult.content.{k}.json is invalid. Provide a json object for the field and try again.")
+                        };
+                        return Err(ConvertError::new("", msg));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Answers a Bedrock Runtime request, or None when `path` is not a Bedrock route.
@@ -72,7 +108,7 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
     if op != Operation::Converse {
         return super::stream::serve_whole(method, path, body);
     }
-    let req = match bedrock::decode_request(body, Some(&model), false) {
+    let req = match bedrock::decode_request(body, Some(&model), false).and_then(|r| converse_rules(&r).map(|()| r)) {
         Ok(r) => r,
         Err(e) => return Some(fault_reply(400, e.to_string(), id)),
     };
@@ -111,6 +147,40 @@ mod tests {
         );
         assert_eq!(v.get("stopReason").and_then(|t| t.as_str()), Some("end_turn"));
         assert!(r.headers.iter().any(|(n, _)| *n == "x-amzn-RequestId"));
+    }
+
+    #[test]
+    fn converse_content_rules_are_enforced_as_bedrock_does() {
+        let call = r#"{"role":"assistant","content":[{"toolUse":{"toolUseId":"a","name":"f","input":{}}}]}"#;
+        for (content, names) in [
+            (r#"{"text":""}"#, "messages.0.content.0 is blank"),
+            (
+                r#"{"toolResult":{"toolUseId":"a","content":[{"text":""}]}}"#,
+                "messages.2.content.0.toolResult.content.0 is blank",
+            ),
+            (
+                r#"{"toolResult":{"toolUseId":"a","content":[{"json":[1]}]}}"#,
+                "messages.2.content.0.toolResult.content.0.json is invalid",
+            ),
+        ] {
+            let body = if content.contains("toolResult") {
+                format!(
+                    r#"{{"messages":[{{"role":"user","content":[{{"text":"go"}}]}},{call},{{"role":"user","content":[{content}]}}]}}"#
+                )
+            } else {
+                format!(r#"{{"messages":[{{"role":"user","content":[{content}]}}]}}"#)
+            };
+            for op in ["converse", "converse-stream"] {
+                let r = if op == "converse" {
+                    post(&format!("/model/m/{op}"), &body)
+                } else {
+                    super::super::stream::serve_whole(Method::Post, &format!("/model/m/{op}"), body.as_bytes()).unwrap()
+                };
+                assert_eq!(r.status, 400, "{op} {content}");
+                let text = String::from_utf8_lossy(&r.body);
+                assert!(text.contains(names), "{op}: {text}");
+            }
+        }
     }
 
     #[test]

@@ -356,7 +356,11 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
     }
     if let Some((model, op)) = bedrock::parse_path(path) {
         let (invoke, decoded) = match op {
-            bedrock::Operation::ConverseStream => (false, bedrock::decode_request(body, Some(&model), true)),
+            bedrock::Operation::ConverseStream => (
+                false,
+                bedrock::decode_request(body, Some(&model), true)
+                    .and_then(|r| super::bedrock::converse_rules(&r).map(|()| r)),
+            ),
             bedrock::Operation::InvokeStream => (true, bedrock::invoke::decode_invoke_request(body, &model, true)),
             _ => return None,
         };

@@ -246,3 +246,35 @@ def test_anthropic_pdf_document_to_cohere_is_refused_by_name(base):
     # The field is named, and the refusal is Cohere's (the Anthropic side takes documents).
     body = str(e.value.body)
     assert "messages[0].content[0]" in body and "Cohere" in body, body
+
+
+# Bedrock: tool results Converse takes -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_empty_tool_output_to_bedrock_is_answered(base, stream):
+    """A tool that printed nothing (OpenAI tool message `""`) used to reach Converse as a blank
+    text block, which Bedrock (and the mock, which enforces its content rules) refuses with a 400.
+    """
+    import openai
+
+    c = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=30)
+    messages = [
+        {"role": "user", "content": "run it"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "run", "arguments": "{}"}}],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": ""},
+    ]
+    if stream:
+        text = "".join(
+            ch.choices[0].delta.content or ""
+            for ch in c.chat.completions.create(model="bedrock/echo-model", messages=messages, stream=True)
+            if ch.choices
+        )
+    else:
+        text = c.chat.completions.create(model="bedrock/echo-model", messages=messages).choices[0].message.content
+    # The mock answers a tool turn with what the tool said: an empty object, Converse's "nothing".
+    assert text == "tool said: {}"

@@ -872,7 +872,13 @@ fn encode_part<'a>(
             let mut blocks = Vec::with_capacity(content.len());
             for (k, c) in content.iter().enumerate() {
                 blocks.push(match c {
+                    // Converse rejects blank text blocks here too; a tool's blank output says
+                    // nothing the model needs.
+                    ToolResultContent::Text(t) if t.trim().is_empty() => continue,
                     ToolResultContent::Text(t) => BedrockContentBlock::text(t.as_str()),
+                    // A `json` block must hold an object; other JSON (a Gemini `{"error": 42}`)
+                    // goes as its text.
+                    ToolResultContent::Json(j) if !j.is_object() => BedrockContentBlock::text(j.to_string()),
                     ToolResultContent::Json(j) => BedrockContentBlock {
                         json: Some(j),
                         ..Default::default()
@@ -881,6 +887,14 @@ fn encode_part<'a>(
                         image: Some(encode_image(s, &path.key("content").index(k))?),
                         ..Default::default()
                     },
+                });
+            }
+            if blocks.is_empty() {
+                // A tool that returned nothing: an empty object, the one block that says so
+                // without inventing words.
+                blocks.push(BedrockContentBlock {
+                    json: Some(&EMPTY_OBJECT),
+                    ..Default::default()
                 });
             }
             out.push(BedrockContentBlock {
@@ -920,6 +934,9 @@ fn has_tool_blocks(req: &ChatRequest) -> bool {
             .any(|p| matches!(p, Part::ToolCall { .. } | Part::ToolResult { .. }))
     })
 }
+
+/// `{}`, for a tool result with no content Converse would take.
+static EMPTY_OBJECT: std::sync::LazyLock<Json> = std::sync::LazyLock::new(|| sonic_rs::json!({}));
 
 /// Schema of a tool declared only because the history calls it (its real schema is unknown).
 static HISTORY_TOOL_SCHEMA: std::sync::LazyLock<Json> =

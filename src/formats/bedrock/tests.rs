@@ -445,6 +445,55 @@ fn empty_arguments_become_an_empty_object() {
     );
 }
 
+/// Converse refuses a blank text block and a `json` block that is not an object, both of which
+/// other formats' tool results can hold (an OpenAI tool message `""`, a Gemini `{"error": 42}`).
+#[test]
+fn tool_results_send_only_blocks_converse_takes() {
+    let result = |content: Vec<ToolResultContent>| Part::ToolResult {
+        id: "a".into(),
+        name: Some("f".into()),
+        content,
+        is_error: false,
+    };
+    let r = ChatRequest {
+        messages: vec![Message {
+            role: Role::User,
+            content: vec![
+                result(vec![ToolResultContent::Text(String::new())]),
+                result(vec![
+                    ToolResultContent::Text(" \n".into()),
+                    ToolResultContent::Text("ok".into()),
+                ]),
+                result(vec![
+                    ToolResultContent::Json(json!(42)),
+                    ToolResultContent::Json(json!(["x"])),
+                ]),
+                result(vec![]),
+                result(vec![ToolResultContent::Json(json!({"k": 1}))]),
+            ],
+        }],
+        ..Default::default()
+    };
+    let v = value(&encode_request(&r).unwrap());
+    let content = |i: usize| {
+        v.pointer(&sonic_rs::pointer![
+            "messages",
+            0,
+            "content",
+            i,
+            "toolResult",
+            "content"
+        ])
+        .unwrap()
+        .clone()
+    };
+    assert_eq!(content(0), json!([{"json": {}}]));
+    assert_eq!(content(1), json!([{"text": "ok"}]));
+    assert_eq!(content(2), json!([{"text": "42"}, {"text": "[\"x\"]"}]));
+    assert_eq!(content(3), json!([{"json": {}}]));
+    assert_eq!(content(4), json!([{"json": {"k": 1}}]));
+}
+
 #[test]
 fn anthropic_cache_control_becomes_a_cache_point() {
     let mut e = Extra::new(Format::Anthropic);
