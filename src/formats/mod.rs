@@ -18,6 +18,7 @@
 
 pub mod anthropic;
 pub mod bedrock;
+pub mod call_ids;
 pub mod cohere;
 pub mod gemini;
 pub mod openai;

@@ -45,7 +45,9 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
             format!("{} is not allowed on {path}; use POST", method.as_str()),
         ));
     }
-    let req = match anthropic::decode_request(body, None, false) {
+    let req = match anthropic::decode_request(body, None, false)
+        .and_then(|r| super::upstream_rules(crate::formats::Format::Anthropic, &r).map(|()| r))
+    {
         Ok(r) => r,
         Err(e) => return Some(error_reply(400, e.to_string())),
     };

@@ -108,7 +108,9 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
     if op != Operation::Converse {
         return super::stream::serve_whole(method, path, body);
     }
-    let req = match bedrock::decode_request(body, Some(&model), false).and_then(|r| converse_rules(&r).map(|()| r)) {
+    let req = match bedrock::decode_request(body, Some(&model), false)
+        .and_then(|r| super::upstream_rules(crate::formats::Format::Bedrock, &r).map(|()| r))
+    {
         Ok(r) => r,
         Err(e) => return Some(fault_reply(400, e.to_string(), id)),
     };

@@ -63,6 +63,42 @@ impl Scenario {
     }
 }
 
+/// The request rules of `format`'s real API that a gateway's translation can break and a lenient
+/// mock would hide (the mock decodes with Sluice's own decoders, which accept more): call ids of
+/// the shape Anthropic and Bedrock take, Converse's content rules. Checked on every route of the
+/// format, streamed or not.
+pub(crate) fn upstream_rules(
+    format: crate::formats::Format,
+    req: &crate::canonical::ChatRequest,
+) -> Result<(), crate::canonical::ConvertError> {
+    use crate::canonical::{ConvertError, Part};
+    use crate::formats::{call_ids, Format};
+    let rule = match format {
+        Format::Anthropic => call_ids::ANTHROPIC,
+        Format::Bedrock => {
+            bedrock::converse_rules(req)?;
+            call_ids::BEDROCK
+        }
+        _ => return Ok(()),
+    };
+    for (i, m) in req.messages.iter().enumerate() {
+        for (j, p) in m.content.iter().enumerate() {
+            if let Part::ToolCall { id, .. } | Part::ToolResult { id, .. } = p {
+                if !call_ids::fits(id, rule) {
+                    return Err(ConvertError::new(
+                        format!("messages.{i}.content.{j}.id"),
+                        format!(
+                            "String should match pattern '^[a-zA-Z0-9_-]+$' and have at most {} characters",
+                            rule.max_len
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn word_count(s: &str) -> usize {
     s.split_whitespace().count()
 }
@@ -97,6 +133,43 @@ pub fn unix_now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn anthropic_and_bedrock_routes_refuse_call_ids_their_apis_refuse() {
+        let history = |id: &str| {
+            format!(
+                r#"{{"model":"m","max_tokens":9,"messages":[{{"role":"user","content":"go"}},
+                {{"role":"assistant","content":[{{"type":"tool_use","id":"{id}","name":"f","input":{{}}}}]}},
+                {{"role":"user","content":[{{"type":"tool_result","tool_use_id":"{id}","content":"ok"}}]}}]}}"#
+            )
+        };
+        let status = |id: &str, stream: bool| {
+            let mut body = history(id);
+            if stream {
+                body = body.replacen("\"max_tokens\":9", "\"max_tokens\":9,\"stream\":true", 1);
+            }
+            anthropic::serve(crate::http::Method::Post, "/v1/messages", body.as_bytes())
+                .unwrap()
+                .status
+        };
+        for stream in [false, true] {
+            assert_eq!(status("toolu_01-x_Y", stream), 200);
+            assert_eq!(status("functions.f:0", stream), 400);
+            assert_eq!(status(&"a".repeat(65), stream), 400);
+        }
+        let converse = |id: &str| {
+            let body = format!(
+                r#"{{"messages":[{{"role":"user","content":[{{"text":"go"}}]}},
+                {{"role":"assistant","content":[{{"toolUse":{{"toolUseId":"{id}","name":"f","input":{{}}}}}}]}},
+                {{"role":"user","content":[{{"toolResult":{{"toolUseId":"{id}","content":[{{"text":"ok"}}]}}}}]}}]}}"#
+            );
+            bedrock::serve(crate::http::Method::Post, "/model/m/converse", body.as_bytes())
+                .unwrap()
+                .status
+        };
+        assert_eq!(converse("tooluse_1"), 200);
+        assert_eq!(converse("a:b"), 400);
+    }
 
     #[test]
     fn scenarios_by_model_name() {

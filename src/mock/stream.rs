@@ -359,7 +359,7 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
             bedrock::Operation::ConverseStream => (
                 false,
                 bedrock::decode_request(body, Some(&model), true)
-                    .and_then(|r| super::bedrock::converse_rules(&r).map(|()| r)),
+                    .and_then(|r| super::upstream_rules(Format::Bedrock, &r).map(|()| r)),
             ),
             bedrock::Operation::InvokeStream => (true, bedrock::invoke::decode_invoke_request(body, &model, true)),
             _ => return None,
@@ -395,7 +395,8 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
         invoke: false,
         json_array: false,
     };
-    Some((route, (codec.decode_request)(body, None, true).map_err(err)))
+    let decoded = (codec.decode_request)(body, None, true).and_then(|r| super::upstream_rules(format, &r).map(|()| r));
+    Some((route, decoded.map_err(err)))
 }
 
 fn fault(format: Format, status: u16, message: String) -> MockReply {

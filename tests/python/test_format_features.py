@@ -278,3 +278,39 @@ def test_empty_tool_output_to_bedrock_is_answered(base, stream):
         text = c.chat.completions.create(model="bedrock/echo-model", messages=messages).choices[0].message.content
     # The mock answers a tool turn with what the tool said: an empty object, Converse's "nothing".
     assert text == "tool said: {}"
+
+
+# Call ids another provider made ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "bedrock", "openai", "gemini", "cohere"])
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("call_id", ["functions.get_weather:0", "call_0__ts__" + "Q" * 300])
+def test_foreign_call_ids_reach_every_provider(base, provider, stream, call_id):
+    """A history whose call ids another provider made (an OpenAI-compatible server's
+    `functions.get_weather:0`, a Gemini id carrying its thought signature) used to be refused by
+    Anthropic and Bedrock, which take only `[A-Za-z0-9_-]` up to 64 characters (the mock checks
+    as they do). The gateway gives them ids that fit, the same for a call and its result."""
+    import openai
+
+    c = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=30)
+    messages = [
+        {"role": "user", "content": "weather?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": call_id, "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": call_id, "content": "sunny"},
+    ]
+    if stream:
+        text = "".join(
+            ch.choices[0].delta.content or ""
+            for ch in c.chat.completions.create(model=f"{provider}/echo-model", messages=messages, stream=True)
+            if ch.choices
+        )
+    else:
+        text = c.chat.completions.create(model=f"{provider}/echo-model", messages=messages).choices[0].message.content
+    assert text == "tool said: sunny"

@@ -547,6 +547,9 @@ fn effort_budget(effort: &str) -> Result<Option<u32>, ConvertError> {
 /// are sampling hints that OpenAI clients often send at their defaults (refusing them would break
 /// those clients, as with `top_k` for OpenAI).
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    // Ids made elsewhere (a Gemini signed id, `functions.f:0`) that this upstream would refuse.
+    let fitted = crate::formats::call_ids::fit_request(req, crate::formats::call_ids::ANTHROPIC);
+    let req = fitted.as_ref().unwrap_or(req);
     req.extra.refuse_lost_content(Format::Anthropic)?;
     if req.seed.is_some() {
         return Err(err("seed", "Anthropic has no seed parameter"));

@@ -1055,6 +1055,9 @@ fn encoded_len_hint(req: &ChatRequest) -> usize {
 /// are merged, as Converse requires alternating roles. `parallel_tool_calls` has no Converse
 /// field and is not sent.
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    // Ids made elsewhere (a Gemini signed id, `functions.f:0`) that this upstream would refuse.
+    let fitted = crate::formats::call_ids::fit_request(req, crate::formats::call_ids::BEDROCK);
+    let req = fitted.as_ref().unwrap_or(req);
     req.extra.refuse_lost_content(Format::Bedrock)?;
     let mut out = BedrockConverseRequest {
         messages: Vec::with_capacity(req.messages.len()),

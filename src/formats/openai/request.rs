@@ -681,6 +681,9 @@ fn is_reasoning_model(model: &str) -> bool {
 /// - `tool_choice` and `parallel_tool_calls` are sent only with tools (OpenAI rejects them
 ///   otherwise).
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    // Ids made elsewhere (a Gemini signed id, `functions.f:0`) that this upstream would refuse.
+    let fitted = crate::formats::call_ids::fit_request(req, crate::formats::call_ids::OPENAI);
+    let req = fitted.as_ref().unwrap_or(req);
     req.extra.refuse_lost_content(Format::OpenAi)?;
     let sampling = [
         ("temperature", req.temperature),
