@@ -17,6 +17,10 @@ pub enum StreamEvent {
     ThinkingDelta { index: u32, text: String },
     /// The signature of thinking block `index` (sent before its stop).
     ThinkingSignature { index: u32, signature: String },
+    /// A whole redacted-thinking block at `index` (Anthropic's `redacted_thinking.data`,
+    /// Bedrock's `redactedContent`): opaque, sent back with the history so the provider can check
+    /// the turn's reasoning. Its `BlockStop` follows.
+    RedactedThinking { index: u32, data: String },
     /// A tool call begins at block `index`.
     ToolCallStart { index: u32, id: String, name: String },
     /// A fragment of the JSON arguments of the tool call at `index`.
@@ -197,6 +201,13 @@ impl StreamCollector {
                 };
                 if let Part::Thinking { signature: s, .. } = self.block(*index, fresh) {
                     *s = Some(signature.clone())
+                }
+            }
+            StreamEvent::RedactedThinking { index, data } => {
+                let part = Part::RedactedThinking { data: data.clone() };
+                match self.blocks.iter_mut().find(|(i, _)| i == index) {
+                    Some((_, p)) => *p = part,
+                    None => self.blocks.push((*index, part)),
                 }
             }
             StreamEvent::ToolCallStart { index, id, name } => {
@@ -481,6 +492,10 @@ pub fn events_from_response(resp: &super::ChatResponse, pieces: usize) -> Vec<St
                     });
                 }
             }
+            Part::RedactedThinking { data } => out.push(StreamEvent::RedactedThinking {
+                index,
+                data: data.clone(),
+            }),
             _ => continue,
         }
         out.push(StreamEvent::BlockStop { index });

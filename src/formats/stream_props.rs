@@ -161,3 +161,61 @@ fn a_call_without_arguments_reaches_every_client_as_an_empty_object() {
     }
     assert!(bad.is_empty(), "{}", bad.join("\n\n"));
 }
+
+/// A `redacted_thinking` block (Claude, on Anthropic or Bedrock) used to be dropped from streams,
+/// while the non-stream answer kept it: a client then sent the turn back without it, and the
+/// provider's check of the turn's reasoning could refuse the next request. It crosses between
+/// the two formats that have it, in its place, and the others leave it out.
+#[test]
+fn redacted_thinking_streams_between_anthropic_and_bedrock() {
+    let req = ChatRequest {
+        stream: true,
+        include_usage: true,
+        ..Default::default()
+    };
+    let resp = ChatResponse {
+        id: "r".into(),
+        model: "m".into(),
+        content: vec![
+            Part::Thinking {
+                text: "hmm".into(),
+                signature: Some("sig".into()),
+            },
+            Part::RedactedThinking {
+                data: "QUJDRA==".into(),
+            },
+            Part::text("answer"),
+        ],
+        finish: FinishReason::Stop,
+        usage: Usage::default(),
+        stop_sequence: None,
+        created: 0,
+    };
+    let events = events_from_response(&resp, 2);
+    for f in Format::ALL {
+        let bytes = encode_all(stream_encoder(f, false, &req).as_mut(), &events);
+        let make = || -> Box<dyn StreamDecode> { stream_decoder(f) };
+        let back = collect(&run(&make, &[&bytes]).unwrap());
+        let redacted: Vec<&Part> = back
+            .content
+            .iter()
+            .filter(|p| matches!(p, Part::RedactedThinking { .. }))
+            .collect();
+        if matches!(f, Format::Anthropic | Format::Bedrock) {
+            assert_eq!(back.content, resp.content, "{f:?}");
+        } else {
+            assert!(redacted.is_empty(), "{f:?}");
+            assert_eq!(essence(&back), essence(&resp), "{f:?}");
+        }
+    }
+    // Anthropic's own form: the whole block at its start, then its stop.
+    let bytes = encode_all(stream_encoder(Format::Anthropic, false, &req).as_mut(), &events);
+    let wire = String::from_utf8(bytes).unwrap();
+    assert!(
+        wire.contains(
+            r#"{"type":"content_block_start","index":1,"content_block":{"type":"redacted_thinking","data":"QUJDRA=="}}"#
+        ),
+        "{wire}"
+    );
+    assert!(wire.contains(r#"{"type":"content_block_stop","index":1}"#), "{wire}");
+}

@@ -13,6 +13,8 @@
 //! - contains `inspect`: a report of what arrived that only some formats have: the names of raw
 //!   extra fields (top level, on parts, on tools) and the response format, e.g.
 //!   `extras: cache_control,metadata; response_format: json_schema`;
+//! - contains `reasoning`: the echo after a thinking block (text and signature) and a
+//!   redacted-thinking block, as Claude answers with extended thinking;
 //! - otherwise: `echo: <last user text>`. After a tool result, `tool said: <result text>`.
 
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -103,6 +105,15 @@ pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFaul
             let output = super::word_count(&reply[..i]) as u64;
             return Ok(done(req, id, content, finish, Some(stop.clone()), output));
         } else {
+            if model.contains("reasoning") {
+                content.push(Part::Thinking {
+                    text: "The user wants an echo.".into(),
+                    signature: Some("c2lnLW1vY2s=".into()),
+                });
+                content.push(Part::RedactedThinking {
+                    data: "cmVkYWN0ZWQ=".into(),
+                });
+            }
             content.push(Part::text(reply));
         }
     }

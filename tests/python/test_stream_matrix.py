@@ -672,3 +672,33 @@ def test_gemini_chunks_carry_the_prompt_count_once_known(sdks, provider):
         else:
             u = ch.usage_metadata
             assert (u.prompt_token_count, u.candidates_token_count, u.total_token_count) == (2, None, 2)
+
+
+def test_redacted_thinking_streams_to_an_anthropic_client_from_bedrock(sdks):
+    """Claude's `redacted_thinking` block must go back with the turn's history; streams used to
+    drop it while the non-stream answer kept it. Bedrock (reasoningContent.redactedContent) ->
+    an Anthropic client, streamed and not, give the same blocks."""
+    c = sdks["anthropic"].c
+    kw = dict(model="bedrock/reasoning-model", max_tokens=64, messages=[{"role": "user", "content": "hi"}])
+    with c.messages.stream(**kw) as s:
+        streamed = s.get_final_message()
+    whole = c.messages.create(**kw)
+    for msg in (streamed, whole):
+        assert [b.type for b in msg.content] == ["thinking", "redacted_thinking", "text"], msg.content
+        assert msg.content[0].signature == "c2lnLW1vY2s="
+        assert msg.content[1].data == "cmVkYWN0ZWQ="
+        assert msg.content[2].text == "echo: hi"
+
+
+def test_redacted_thinking_streams_to_a_bedrock_client_from_anthropic(sdks):
+    c = sdks["boto3"].c
+    kw = dict(modelId="anthropic/reasoning-model", messages=[{"role": "user", "content": [{"text": "hi"}]}])
+    whole = c.converse(**kw)["output"]["message"]["content"]
+    assert whole[1] == {"reasoningContent": {"redactedContent": b"redacted"}}, whole
+    blocks: dict[int, dict] = {}
+    for ev in c.converse_stream(**kw)["stream"]:
+        if "contentBlockDelta" in ev:
+            d = ev["contentBlockDelta"]
+            blocks.setdefault(d["contentBlockIndex"], []).append(d["delta"])
+    assert blocks[1] == [{"reasoningContent": {"redactedContent": b"redacted"}}], blocks
+    assert "".join(d["text"] for d in blocks[2]) == "echo: hi"

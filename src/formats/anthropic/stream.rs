@@ -29,7 +29,9 @@ enum BlockKind {
     Text,
     Thinking,
     Tool,
-    /// A block with no canonical form (`redacted_thinking`, server tools): its events are skipped.
+    /// `redacted_thinking`: whole at its start, no deltas.
+    Redacted,
+    /// A block with no canonical form (server tools): its events are skipped.
     Skipped,
 }
 
@@ -234,8 +236,9 @@ impl AnthropicEventDecoder {
             Some("text") => BlockKind::Text,
             Some("thinking") => BlockKind::Thinking,
             Some("tool_use") => BlockKind::Tool,
-            // NOTE: redacted_thinking and server-tool blocks have no canonical stream form (as
-            // in `decode_response`, which skips server-tool blocks).
+            Some("redacted_thinking") => BlockKind::Redacted,
+            // NOTE: server-tool blocks have no canonical stream form (as in `decode_response`,
+            // which skips them).
             _ => BlockKind::Skipped,
         };
         let index = if kind == BlockKind::Skipped {
@@ -287,6 +290,10 @@ impl AnthropicEventDecoder {
                     });
                 }
             }
+            BlockKind::Redacted => out.push_back(StreamEvent::RedactedThinking {
+                index,
+                data: str_of(b, "data").to_string(),
+            }),
             BlockKind::Skipped => {}
         }
     }
@@ -538,6 +545,16 @@ impl<F: AnthropicFraming> StreamEncode for AnthropicEventEncoder<F> {
             StreamEvent::ThinkingSignature { index, signature } => {
                 let i = self.block(*index, BlockKind::Thinking, THINKING_START, out);
                 self.delta(i, AnthropicBlockDelta::SignatureDelta { signature }, out);
+            }
+            StreamEvent::RedactedThinking { index, data } => {
+                // Whole at its start, as Anthropic streams it; its BlockStop closes it.
+                self.close_block(out);
+                self.block(
+                    *index,
+                    BlockKind::Redacted,
+                    AnthropicBlockStart::RedactedThinking { data },
+                    out,
+                );
             }
             StreamEvent::ToolCallStart { index, id, name } => {
                 // Always a new block, even for a repeated index.
@@ -800,9 +817,14 @@ mod tests {
                     signature: "EqQBCgIYAhIM1gbcDa9GJwZA2b3h".into()
                 },
                 BlockStop { index: 0 },
-                text(1, "Autumn moonlight\u{2028}"),
-                text(1, "a worm digs silently"),
+                StreamEvent::RedactedThinking {
+                    index: 1,
+                    data: "EmwKAhgBEgy3va3pzix/LafPsn4a".into(),
+                },
                 BlockStop { index: 1 },
+                text(2, "Autumn moonlight\u{2028}"),
+                text(2, "a worm digs silently"),
+                BlockStop { index: 2 },
                 StreamEvent::Usage(usage(2112, 30, 2000, 100)),
                 Finish {
                     reason: FinishReason::StopSequence,

@@ -299,6 +299,9 @@ pub enum AnthropicBlockStart<'a> {
         name: &'a str,
         input: AnthropicEmptyObject,
     },
+    RedactedThinking {
+        data: &'a str,
+    },
 }
 
 #[derive(Serialize, Debug)]

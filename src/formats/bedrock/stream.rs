@@ -226,8 +226,12 @@ impl ConverseStreamDecoder {
                             index,
                             signature: string(r, "signature")?,
                         }
+                    } else if get(r, "redactedContent").is_some() {
+                        StreamEvent::RedactedThinking {
+                            index,
+                            data: string(r, "redactedContent")?,
+                        }
                     } else {
-                        // `redactedContent` has no canonical stream event.
                         return Ok(());
                     }
                 } else {
@@ -547,6 +551,10 @@ impl StreamEncode for ConverseStreamEncoder {
             }
             StreamEvent::ThinkingSignature { index, signature } => {
                 let delta = BedrockDelta::ReasoningContent(BedrockReasoningDelta::Signature(signature));
+                self.delta(*index, Kind::Thinking, delta, out)
+            }
+            StreamEvent::RedactedThinking { index, data } => {
+                let delta = BedrockDelta::ReasoningContent(BedrockReasoningDelta::RedactedContent(data));
                 self.delta(*index, Kind::Thinking, delta, out)
             }
             StreamEvent::ToolCallStart { index, id, name } => {
@@ -1173,7 +1181,7 @@ mod tests {
             ),
             (
                 "contentBlockDelta",
-                r#"{"contentBlockIndex":0,"delta":{"reasoningContent":{"redactedContent":"AAAA"}}}"#,
+                r#"{"contentBlockIndex":0,"delta":{"reasoningContent":{"futureThing":"AAAA"}}}"#,
             ),
             ("messageStart", r#"{"role":"assistant"}"#),
             (
@@ -1597,6 +1605,41 @@ mod tests {
                 String::from_utf8(unbase64(v["bytes"].as_str().unwrap())).unwrap()
             })
             .collect()
+    }
+
+    /// InvokeModelWithResponseStream carries Anthropic's own events, `redacted_thinking` too.
+    #[test]
+    fn invoke_chunks_carry_redacted_thinking_as_anthropic_does() {
+        let req = ChatRequest::default();
+        let mut enc = crate::formats::stream_encoder(crate::formats::Format::Bedrock, true, &req);
+        let events = [
+            Start {
+                id: "m".into(),
+                model: "c".into(),
+            },
+            StreamEvent::RedactedThinking {
+                index: 0,
+                data: "QUJD".into(),
+            },
+            BlockStop { index: 0 },
+            text(1, "hi"),
+            BlockStop { index: 1 },
+        ];
+        let mut out = Vec::new();
+        for e in &events {
+            enc.encode(e, &mut out);
+        }
+        enc.finish(&mut out);
+        let c = chunks(&out);
+        assert!(
+            c.iter().any(|j| j
+                == r#"{"type":"content_block_start","index":0,"content_block":{"type":"redacted_thinking","data":"QUJD"}}"#),
+            "{c:?}"
+        );
+        assert!(
+            c.iter().any(|j| j == r#"{"type":"content_block_stop","index":0}"#),
+            "{c:?}"
+        );
     }
 
     /// A minimal Anthropic stream reader (test only): event JSON -> canonical events.

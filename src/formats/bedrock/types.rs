@@ -285,6 +285,9 @@ pub enum BedrockReasoningDelta<'a> {
     Text(&'a str),
     #[serde(rename = "signature")]
     Signature(&'a str),
+    /// Base64, as the canonical `RedactedThinking.data` already is.
+    #[serde(rename = "redactedContent")]
+    RedactedContent(&'a str),
 }
 
 /// `contentBlockStop`.

@@ -526,8 +526,8 @@ impl StreamEncode for CohereStreamEncoder {
             StreamEvent::TextDelta { text, .. } if self.plan_first && self.next_tool == 0 => self.plan(text, out),
             StreamEvent::TextDelta { index, text } => self.content_delta(*index, "text", text, out),
             StreamEvent::ThinkingDelta { index, text } => self.content_delta(*index, "thinking", text, out),
-            // No Cohere field for it.
-            StreamEvent::ThinkingSignature { .. } => {}
+            // No Cohere field for them.
+            StreamEvent::ThinkingSignature { .. } | StreamEvent::RedactedThinking { .. } => {}
             StreamEvent::ToolCallStart { index, id, name } => self.tool_start(*index, id, name, out),
             StreamEvent::ToolCallDelta { index, arguments } => self.tool_delta(*index, arguments, out),
             StreamEvent::BlockStop { index } => self.stop(*index, out),

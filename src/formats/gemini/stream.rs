@@ -591,6 +591,8 @@ impl StreamEncode for GeminiStreamEncoder {
                 }
             }
             StreamEvent::ThinkingSignature { signature, .. } => self.text_chunk("", true, Some(signature), out),
+            // No Gemini part for it (as `encode_response`).
+            StreamEvent::RedactedThinking { .. } => {}
             StreamEvent::ToolCallStart { index, id, name } => self.calls.push((
                 *index,
                 Part::ToolCall {

@@ -412,7 +412,9 @@ impl StreamEncode for OpenAiStreamEncoder {
             }
             StreamEvent::TextDelta { text, .. } => self.text(text, out),
             // NOTE: thinking is dropped, as `encode_response` drops it (no Chat Completions field).
-            StreamEvent::ThinkingDelta { .. } | StreamEvent::ThinkingSignature { .. } => {}
+            StreamEvent::ThinkingDelta { .. }
+            | StreamEvent::ThinkingSignature { .. }
+            | StreamEvent::RedactedThinking { .. } => {}
             StreamEvent::ToolCallStart { index, id, name } => {
                 if let (i, true) = self.call_index(*index) {
                     self.tool_delta(i, Some((id, name)), "", out);
