@@ -67,7 +67,7 @@ SCHEMA = {
 }
 
 
-@pytest.mark.parametrize("provider", ["openai", "gemini", "cohere", "bedrock"])
+@pytest.mark.parametrize("provider", ["openai", "gemini", "cohere", "bedrock", "anthropic"])
 def test_openai_json_schema_reaches_formats_that_have_it(base, provider):
     import openai
 
@@ -79,15 +79,35 @@ def test_openai_json_schema_reaches_formats_that_have_it(base, provider):
     assert fmt == "json_schema"
 
 
-def test_openai_json_schema_to_anthropic_is_refused_by_name(base):
+def test_openai_json_object_to_anthropic_is_refused_by_name(base):
+    """Anthropic's structured outputs need a schema: a bare JSON mode has no form there."""
     import openai
 
     c = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=30)
     with pytest.raises(openai.BadRequestError) as e:
         c.chat.completions.create(
-            model="anthropic/inspect-model", messages=[{"role": "user", "content": "hi"}], response_format=SCHEMA
+            model="anthropic/inspect-model",
+            messages=[{"role": "user", "content": "hi"}],
+            response_format={"type": "json_object"},
         )
     assert "response_format" in str(e.value)
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "openai", "gemini", "bedrock", "cohere"])
+def test_anthropic_structured_output_reaches_every_format(base, provider):
+    """An Anthropic client's `output_config.format` (structured outputs) reaches each upstream
+    as that format's own schema field, so the answer is constrained there too."""
+    import anthropic
+
+    c = anthropic.Anthropic(base_url=f"{base}/anthropic", api_key="k", max_retries=0, timeout=30)
+    r = c.messages.create(
+        model=f"{provider}/inspect-model",
+        max_tokens=50,
+        messages=[{"role": "user", "content": "hi"}],
+        extra_body={"output_config": {"format": {"type": "json_schema", "schema": SCHEMA["json_schema"]["schema"]}}},
+    )
+    _, fmt = inspect_of(r.content[0].text)
+    assert fmt == "json_schema"
 
 
 # Gemini: safety settings ------------------------------------------------------------------------

@@ -470,6 +470,57 @@ mod tests {
         );
     }
 
+    /// Structured outputs (GA `output_config.format`, the beta's `output_format`) used to be
+    /// refused going to Anthropic and dropped coming from it.
+    #[test]
+    fn structured_outputs_cross_both_ways() {
+        let schema = json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"], "additionalProperties": false});
+        let mut c = canonical_request();
+        c.extra = Extra::default();
+        c.response_format = Some(ResponseFormat::JsonSchema {
+            name: "weather".into(),
+            schema: schema.clone(),
+            strict: Some(true),
+        });
+        let v: Json = sonic_rs::from_slice(&encode_request(&c).unwrap()).unwrap();
+        assert_eq!(
+            v["output_config"],
+            json!({"format": {"type": "json_schema", "schema": schema.clone()}})
+        );
+        // An Anthropic client's own: the format is canonical, its other members stay its own
+        // and go back beside the format.
+        for body in [
+            format!(
+                r#"{{"model":"m","max_tokens":5,"messages":[{{"role":"user","content":"hi"}}],"output_config":{{"effort":"low","format":{{"type":"json_schema","schema":{schema}}}}}}}"#
+            ),
+            format!(
+                r#"{{"model":"m","max_tokens":5,"messages":[{{"role":"user","content":"hi"}}],"output_config":{{"effort":"low"}},"output_format":{{"type":"json_schema","schema":{schema}}}}}"#
+            ),
+        ] {
+            let r = decode_request(body.as_bytes(), None, false).unwrap();
+            assert_eq!(
+                r.response_format,
+                Some(ResponseFormat::JsonSchema {
+                    name: "response".into(),
+                    schema: schema.clone(),
+                    strict: None
+                })
+            );
+            let v: Json = sonic_rs::from_slice(&encode_request(&r).unwrap()).unwrap();
+            assert_eq!(
+                v["output_config"],
+                json!({"effort": "low", "format": {"type": "json_schema", "schema": schema.clone()}}),
+                "{body}"
+            );
+            assert!(v.get("output_format").is_none());
+        }
+        let bad = br#"{"model":"m","max_tokens":5,"messages":[],"output_config":{"format":{"type":"xml"}}}"#;
+        assert_eq!(
+            decode_request(bad, None, false).unwrap_err().field,
+            "output_config.format.type"
+        );
+    }
+
     #[test]
     fn untranslatable_fields_are_named() {
         let mut c = canonical_request();
@@ -477,12 +528,6 @@ mod tests {
         assert_eq!(encode_request(&c).unwrap_err().field, "seed");
         let mut c = canonical_request();
         c.response_format = Some(ResponseFormat::JsonObject);
-        assert_eq!(encode_request(&c).unwrap_err().field, "response_format");
-        c.response_format = Some(ResponseFormat::JsonSchema {
-            name: "n".into(),
-            schema: json!({}),
-            strict: None,
-        });
         assert_eq!(encode_request(&c).unwrap_err().field, "response_format");
         c.response_format = Some(ResponseFormat::Text);
         assert!(encode_request(&c).is_ok());

@@ -169,6 +169,21 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
                 }
             }
             "tool_choice" => decode_tool_choice(val, &mut req)?,
+            // Structured outputs: `output_config.format` (GA), `output_format` (the beta's name).
+            // Its other members (`effort`, ...) stay an Anthropic extra.
+            "output_config" => match val.as_object() {
+                Some(o) if o.get(&"format").is_some() => {
+                    let format = o.get(&"format").unwrap_or(val);
+                    req.response_format = Some(decode_output_format(format, &root.key(k).key("format"))?);
+                    let mut rest = o.clone();
+                    rest.remove(&"format");
+                    if !rest.is_empty() {
+                        extra.push(k, Json::from(rest));
+                    }
+                }
+                _ => extra.push(k, val.clone()),
+            },
+            "output_format" => req.response_format = Some(decode_output_format(val, &root.key(k))?),
             "thinking" => match val.get("type").and_then(|t| t.as_str()) {
                 Some("enabled") => {
                     let budget = match val.get("budget_tokens") {
@@ -205,6 +220,25 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
         req.extra = extra;
     }
     Ok(req)
+}
+
+/// An output format (`{"type":"json_schema","schema":{...}}`, the only kind the API has).
+fn decode_output_format(v: &Json, path: &JsonPath<'_>) -> Result<ResponseFormat, ConvertError> {
+    match v.get("type").and_then(|t| t.as_str()) {
+        Some("json_schema") => {
+            let schema = v
+                .get("schema")
+                .filter(|s| s.is_object())
+                .ok_or_else(|| err(path.key("schema"), "required object"))?;
+            Ok(ResponseFormat::JsonSchema {
+                name: "response".into(),
+                schema: schema.clone(),
+                strict: None,
+            })
+        }
+        Some(other) => Err(err(path.key("type"), format!("unknown output format type `{other}`"))),
+        None => Err(err(path.key("type"), "Field required")),
+    }
 }
 
 fn decode_system(v: &Json) -> Result<Vec<Part>, ConvertError> {
@@ -554,10 +588,18 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
     if req.seed.is_some() {
         return Err(err("seed", "Anthropic has no seed parameter"));
     }
-    match &req.response_format {
-        None | Some(ResponseFormat::Text) => {}
-        Some(_) => return Err(err("response_format", "Anthropic Messages has no JSON response format")),
-    }
+    // Structured outputs take a schema; a bare JSON mode has no Anthropic form (its schemas
+    // must close every object, so `{"type":"object"}` is no stand-in).
+    let format = match &req.response_format {
+        None | Some(ResponseFormat::Text) => None,
+        Some(ResponseFormat::JsonSchema { schema, .. }) => Some(schema),
+        Some(ResponseFormat::JsonObject) => {
+            return Err(err(
+                "response_format",
+                "Anthropic has no JSON mode without a schema; use a json_schema response format",
+            ))
+        }
+    };
     let budget = match &req.reasoning {
         Some(Reasoning {
             budget_tokens: Some(b), ..
@@ -582,6 +624,23 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
             !typed
         })
         .cloned()
+        .collect();
+    // The format goes into `output_config` with whatever else an Anthropic client put there.
+    let output_config = format.map(|schema| {
+        let mut config = extra
+            .iter()
+            .find(|(k, _)| k == "output_config")
+            .and_then(|(_, v)| v.as_object().cloned())
+            .unwrap_or_default();
+        config.insert(
+            &"format",
+            sonic_rs::json!({"type": "json_schema", "schema": schema.clone()}),
+        );
+        Json::from(config)
+    });
+    let extra: Vec<(String, Json)> = extra
+        .into_iter()
+        .filter(|(k, _)| !(output_config.is_some() && (k == "output_config" || k == "output_format")))
         .collect();
     let body = AnthropicRequest {
         max_tokens,
@@ -614,6 +673,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
             .collect(),
         top_k: req.top_k,
         top_p: req.top_p,
+        output_config,
         extra: RawFields(&extra),
     };
     sonic_rs::to_vec(&body).map_err(|e| err("", format!("cannot serialize request: {e}")))

@@ -174,6 +174,8 @@ pub struct AnthropicRequest<'a> {
     pub top_k: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_config: Option<Json>,
     #[serde(flatten)]
     pub extra: RawFields<'a>,
 }
