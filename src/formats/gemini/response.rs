@@ -91,36 +91,27 @@ pub(super) fn usage_from_gemini(u: &Json) -> Usage {
     }
 }
 
-/// Writes the `usageMetadata` object for `u` (the inverse of `usage_from_gemini`).
-/// The `usageMetadata` of a stream chunk before the last, as Google writes it: the prompt's
-/// count (and the cached part of it) and a total of the same, with no candidates count yet.
-pub(super) fn write_prompt_usage_metadata(b: &mut Vec<u8>, u: &Usage) {
+/// Writes the `usageMetadata` object for `u` (the inverse of `usage_from_gemini`). Not `whole`:
+/// a stream chunk before the last, which Google writes with the prompt's count (and its cached
+/// part) and a total of the same, and no candidates count yet.
+pub(super) fn write_usage_metadata(b: &mut Vec<u8>, u: &Usage, whole: bool) {
+    let candidates_tokens = if whole { u.output.saturating_sub(u.reasoning) } else { 0 };
     b.extend_from_slice(b"{\"promptTokenCount\":");
     write::uint(b, u.input);
+    if whole {
+        b.extend_from_slice(b",\"candidatesTokenCount\":");
+        write::uint(b, candidates_tokens);
+    }
     b.extend_from_slice(b",\"totalTokenCount\":");
-    write::uint(b, u.input);
+    let thoughts = if whole { u.reasoning } else { 0 };
+    write::uint(b, u.input + candidates_tokens + thoughts);
     if u.cache_read > 0 {
         b.extend_from_slice(b",\"cachedContentTokenCount\":");
         write::uint(b, u.cache_read);
     }
-    b.push(b'}');
-}
-
-pub(super) fn write_usage_metadata(b: &mut Vec<u8>, u: &Usage) {
-    let candidates_tokens = u.output.saturating_sub(u.reasoning);
-    b.extend_from_slice(b"{\"promptTokenCount\":");
-    write::uint(b, u.input);
-    b.extend_from_slice(b",\"candidatesTokenCount\":");
-    write::uint(b, candidates_tokens);
-    b.extend_from_slice(b",\"totalTokenCount\":");
-    write::uint(b, u.input + candidates_tokens + u.reasoning);
-    if u.cache_read > 0 {
-        b.extend_from_slice(b",\"cachedContentTokenCount\":");
-        write::uint(b, u.cache_read);
-    }
-    if u.reasoning > 0 {
+    if thoughts > 0 {
         b.extend_from_slice(b",\"thoughtsTokenCount\":");
-        write::uint(b, u.reasoning);
+        write::uint(b, thoughts);
     }
     b.push(b'}');
 }
@@ -258,7 +249,7 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
     b.extend_from_slice(b"\"finishReason\":");
     write::string(&mut b, finish_to_gemini(&resp.finish));
     b.extend_from_slice(b",\"index\":0}],\"usageMetadata\":");
-    write_usage_metadata(&mut b, &resp.usage);
+    write_usage_metadata(&mut b, &resp.usage, true);
     b.extend_from_slice(b",\"modelVersion\":");
     write::string(&mut b, &resp.model);
     b.extend_from_slice(b",\"responseId\":");

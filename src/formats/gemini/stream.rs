@@ -33,8 +33,7 @@
 
 use super::error::{client_status, decode_error};
 use super::response::{
-    finish_from_gemini, finish_to_gemini, response_call_id, usage_from_gemini, write_prompt_usage_metadata,
-    write_usage_metadata,
+    finish_from_gemini, finish_to_gemini, response_call_id, usage_from_gemini, write_usage_metadata,
 };
 use super::{decode_part, encode_part, field, signed_id, str_field, write, CallIds};
 use crate::canonical::stream::{StreamEncode, StreamError, StreamEvent};
@@ -456,11 +455,11 @@ impl GeminiStreamEncoder {
         match usage {
             Some(ChunkUsage::Prompt(u)) => {
                 b.extend_from_slice(b",\"usageMetadata\":");
-                write_prompt_usage_metadata(b, u);
+                write_usage_metadata(b, u, false);
             }
             Some(ChunkUsage::Whole(u)) => {
                 b.extend_from_slice(b",\"usageMetadata\":");
-                write_usage_metadata(b, u);
+                write_usage_metadata(b, u, true);
             }
             None => {}
         }
