@@ -17,7 +17,17 @@ pub use sonic_rs::Value as Json;
 /// `documents`, Gemini's `cachedContent` (a reference to cached context). Other formats refuse a
 /// request with one (`Extra::refuse_lost_content`), where a setting such as Gemini's
 /// `safetySettings` is applied to its own format only.
-const CONTENT_FIELDS: &[(Format, &str)] = &[(Format::Cohere, "documents"), (Format::Gemini, "cachedContent")];
+const CONTENT_FIELDS: &[(Format, &str)] = &[
+    (Format::Cohere, "documents"),
+    (Format::Gemini, "cachedContent"),
+    // Remote MCP servers whose tools Anthropic calls itself: without them the model has no
+    // such tools.
+    (Format::Anthropic, "mcp_servers"),
+    // OpenAI's built-in web search (search models) and audio output: the answer would come
+    // without the search or without the audio.
+    (Format::OpenAi, "web_search_options"),
+    (Format::OpenAi, "audio"),
+];
 
 /// Raw fields of the source format that the canonical types do not model.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -423,6 +433,21 @@ pub fn parse_data_url(url: &str) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_bearing_extras_are_refused_for_other_formats_only() {
+        for (format, name) in CONTENT_FIELDS {
+            let mut e = Extra::new(*format);
+            e.push(*name, Json::new_object());
+            assert!(e.refuse_lost_content(*format).is_ok(), "{name}");
+            for target in Format::ALL.iter().filter(|t| *t != format) {
+                assert_eq!(e.refuse_lost_content(*target).unwrap_err().field, *name);
+            }
+        }
+        let mut e = Extra::new(Format::Anthropic);
+        e.push("container", Json::new_object());
+        assert!(e.refuse_lost_content(Format::OpenAi).is_ok(), "a setting, not content");
+    }
 
     #[test]
     fn data_urls() {

@@ -334,3 +334,56 @@ def test_foreign_call_ids_reach_every_provider(base, provider, stream, call_id):
     else:
         text = c.chat.completions.create(model=f"{provider}/echo-model", messages=messages).choices[0].message.content
     assert text == "tool said: sunny"
+
+
+# Content-bearing settings: refused by name where the upstream has no such thing -----------------
+
+
+MCP = [{"type": "url", "url": "https://mcp.example/sse", "name": "docs"}]
+
+
+def test_anthropic_mcp_servers_reach_anthropic(base):
+    import anthropic
+
+    c = anthropic.Anthropic(base_url=f"{base}/anthropic", api_key="k", max_retries=0, timeout=30)
+    r = c.messages.create(
+        model="anthropic/inspect-model",
+        max_tokens=50,
+        messages=[{"role": "user", "content": "hi"}],
+        extra_body={"mcp_servers": MCP},
+    )
+    names, _ = inspect_of(r.content[0].text)
+    assert "mcp_servers" in names
+
+
+@pytest.mark.parametrize("provider", ["openai", "gemini", "bedrock", "cohere"])
+def test_anthropic_mcp_servers_to_other_formats_are_refused_by_name(base, provider):
+    """Anthropic calls an MCP server's tools itself; without them the model has no such tools,
+    so the request is refused rather than answered as if they were not asked for."""
+    import anthropic
+
+    c = anthropic.Anthropic(base_url=f"{base}/anthropic", api_key="k", max_retries=0, timeout=30)
+    with pytest.raises(anthropic.BadRequestError) as e:
+        c.messages.create(
+            model=f"{provider}/inspect-model",
+            max_tokens=50,
+            messages=[{"role": "user", "content": "hi"}],
+            extra_body={"mcp_servers": MCP},
+        )
+    assert "mcp_servers" in str(e.value)
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "gemini", "bedrock", "cohere"])
+@pytest.mark.parametrize(
+    "field", [{"web_search_options": {}}, {"audio": {"voice": "alloy", "format": "wav"}, "modalities": ["text", "audio"]}]
+)
+def test_openai_search_and_audio_to_other_formats_are_refused_by_name(base, provider, field):
+    import openai
+
+    c = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=30)
+    with pytest.raises(openai.BadRequestError) as e:
+        c.chat.completions.create(
+            model=f"{provider}/inspect-model", messages=[{"role": "user", "content": "hi"}], extra_body=field
+        )
+    name = "web_search_options" if "web_search_options" in field else "audio"
+    assert name in str(e.value)
