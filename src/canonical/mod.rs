@@ -13,20 +13,23 @@ pub use path::JsonPath;
 use crate::formats::Format;
 pub use sonic_rs::Value as Json;
 
-/// Top-level fields of one format that carry content rather than settings: Cohere's grounding
-/// `documents`, Gemini's `cachedContent` (a reference to cached context). Other formats refuse a
-/// request with one (`Extra::refuse_lost_content`), where a setting such as Gemini's
-/// `safetySettings` is applied to its own format only.
-const CONTENT_FIELDS: &[(Format, &str)] = &[
-    (Format::Cohere, "documents"),
-    (Format::Gemini, "cachedContent"),
+/// Top-level fields of one format that carry content rather than settings (format, field, what
+/// it is): Cohere's grounding `documents`, Gemini's `cachedContent` (a reference to cached
+/// context), ... Other formats refuse a request with one (`Extra::refuse_lost_content`), where a
+/// setting such as Gemini's `safetySettings` is applied to its own format only.
+const CONTENT_FIELDS: &[(Format, &str, &str)] = &[
+    (Format::Cohere, "documents", "grounding documents"),
+    (Format::Gemini, "cachedContent", "cached content"),
+    // Built-in tools (googleSearch, codeExecution, urlContext, ...) that Gemini runs itself;
+    // function declarations translate and are not in this extra.
+    (Format::Gemini, "tools", "Gemini's built-in tools"),
     // Remote MCP servers whose tools Anthropic calls itself: without them the model has no
     // such tools.
-    (Format::Anthropic, "mcp_servers"),
+    (Format::Anthropic, "mcp_servers", "MCP servers"),
     // OpenAI's built-in web search (search models) and audio output: the answer would come
     // without the search or without the audio.
-    (Format::OpenAi, "web_search_options"),
-    (Format::OpenAi, "audio"),
+    (Format::OpenAi, "web_search_options", "web search"),
+    (Format::OpenAi, "audio", "audio output"),
 ];
 
 /// Raw fields of the source format that the canonical types do not model.
@@ -62,11 +65,14 @@ impl Extra {
         }
         let lost = CONTENT_FIELDS
             .iter()
-            .find(|(f, name)| self.format == Some(*f) && self.fields.iter().any(|(n, _)| n == name));
+            .find(|(f, name, _)| self.format == Some(*f) && self.fields.iter().any(|(n, _)| n == name));
         match lost {
-            Some((_, name)) => Err(ConvertError::new(
+            Some((_, name, what)) => Err(ConvertError::new(
                 *name,
-                format!("has no equivalent in the {} format; it would be lost", target.name()),
+                format!(
+                    "{what}: the {} format has no equivalent, and the answer would change without them",
+                    target.name()
+                ),
             )),
             None => Ok(()),
         }
@@ -436,7 +442,7 @@ mod tests {
 
     #[test]
     fn content_bearing_extras_are_refused_for_other_formats_only() {
-        for (format, name) in CONTENT_FIELDS {
+        for (format, name, _) in CONTENT_FIELDS {
             let mut e = Extra::new(*format);
             e.push(*name, Json::new_object());
             assert!(e.refuse_lost_content(*format).is_ok(), "{name}");

@@ -387,3 +387,39 @@ def test_openai_search_and_audio_to_other_formats_are_refused_by_name(base, prov
         )
     name = "web_search_options" if "web_search_options" in field else "audio"
     assert name in str(e.value)
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "bedrock", "cohere"])
+@pytest.mark.parametrize("tool", ["google_search", "code_execution", "url_context"])
+def test_gemini_built_in_tools_to_other_formats_are_refused_by_name(base, provider, tool):
+    """Gemini runs these tools itself (as Anthropic runs its server tools, which are refused the
+    same way): dropped, the answer would come without the search or the code run."""
+    from google import genai
+    from google.genai import errors, types
+
+    built_in = {
+        "google_search": types.Tool(google_search=types.GoogleSearch()),
+        "code_execution": types.Tool(code_execution=types.ToolCodeExecution()),
+        "url_context": types.Tool(url_context=types.UrlContext()),
+    }[tool]
+    c = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=f"{base}/genai", api_version="v1beta"))
+    with pytest.raises(errors.ClientError) as e:
+        c.models.generate_content(
+            model=f"{provider}/inspect-model", contents="hi", config=types.GenerateContentConfig(tools=[built_in])
+        )
+    assert e.value.code == 400
+    assert "built-in tools" in str(e.value)
+
+
+def test_gemini_built_in_tools_reach_gemini(base):
+    from google import genai
+    from google.genai import types
+
+    c = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=f"{base}/genai", api_version="v1beta"))
+    r = c.models.generate_content(
+        model="gemini/inspect-model",
+        contents="hi",
+        config=types.GenerateContentConfig(tools=[types.Tool(google_search=types.GoogleSearch())]),
+    )
+    names, _ = inspect_of(r.text)
+    assert "tools" in names
