@@ -4,7 +4,9 @@
 //! gateway uses. Authentication headers (`x-api-key` or `Authorization: Bearer`) are ignored.
 
 use super::{scenario, MockReply};
-use crate::canonical::{ErrorReply, FaultKind, UpstreamFault};
+use crate::canonical::{
+    ChatRequest, ConvertError, ErrorReply, FaultKind, Part, Reasoning, Role, ToolChoice, UpstreamFault,
+};
 use crate::formats::anthropic;
 use crate::http::Method;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +32,120 @@ fn from_error(e: ErrorReply) -> MockReply {
         headers: e.headers,
         body: e.body,
     }
+}
+
+/// The Messages API's rules on a conversation's shape that a translation from another format can
+/// break, worded as Anthropic words them. Anthropic merges consecutive turns of one role before it
+/// checks, so the rules see merged turns.
+///
+/// - every `tool_result` answers a `tool_use` of the turn just before, and every `tool_use` is
+///   answered in the turn just after (the 400s quoted in anthropics/claude-code#5989 and #13460);
+/// - `tool_result` blocks come first in their user turn, text after them (Anthropic's "Implement
+///   tool use" guide: "tool_result blocks must come FIRST in the content array");
+/// - with extended thinking: `budget_tokens` at least 1,024 and below `max_tokens`, `temperature`
+///   only 1, no `top_k`, no forced tool use (the extended-thinking guide's "Feature
+///   compatibility"; the temperature wording as quoted in MartialBE/one-hub#529).
+pub(super) fn anthropic_rules(req: &ChatRequest) -> Result<(), ConvertError> {
+    let mut turns: Vec<(Role, Vec<&Part>)> = Vec::with_capacity(req.messages.len());
+    for m in &req.messages {
+        match turns.last_mut() {
+            Some((role, parts)) if *role == m.role => parts.extend(m.content.iter()),
+            _ => turns.push((m.role, m.content.iter().collect())),
+        }
+    }
+    let calls = |parts: &[&Part]| -> Vec<String> {
+        parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::ToolCall { id, .. } => Some(id.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    for (i, (role, parts)) in turns.iter().enumerate() {
+        if *role == Role::Assistant {
+            let Some((_, next)) = turns.get(i + 1) else { continue };
+            let answered: Vec<&str> = next
+                .iter()
+                .filter_map(|p| match p {
+                    Part::ToolResult { id, .. } => Some(id.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let missing: Vec<String> = calls(parts)
+                .into_iter()
+                .filter(|c| !answered.contains(&c.as_str()))
+                .collect();
+            if !missing.is_empty() {
+                return Err(ConvertError::new(
+                    "",
+                    format!(
+                        "messages.{i}: `tool_use` ids were found without `tool_result` blocks immediately after: {}. Each `tool_use` block must have a corresponding `tool_result` block in the next message.",
+                        missing.join(", ")
+                    ),
+                ));
+            }
+            continue;
+        }
+        let asked = match i.checked_sub(1).and_then(|k| turns.get(k)) {
+            Some((Role::Assistant, prev)) => calls(prev),
+            _ => Vec::new(),
+        };
+        let mut after_other = false;
+        for (j, p) in parts.iter().enumerate() {
+            let Part::ToolResult { id, .. } = p else {
+                after_other = true;
+                continue;
+            };
+            if !asked.contains(id) {
+                return Err(ConvertError::new(
+                    "",
+                    format!("messages.{i}.content.{j}: unexpected `tool_use_id` found in `tool_result` blocks: {id}. Each `tool_result` block must have a corresponding `tool_use` block in the previous message."),
+                ));
+            }
+            if after_other {
+                return Err(ConvertError::new(
+                    "",
+                    format!("messages.{i}.content.{j}: `tool_result` blocks must come before any other content in a user message."),
+                ));
+            }
+        }
+    }
+    thinking_rules(req)
+}
+
+/// Extended thinking's limits (see `anthropic_rules`).
+fn thinking_rules(req: &ChatRequest) -> Result<(), ConvertError> {
+    let Some(Reasoning {
+        budget_tokens: Some(budget),
+        ..
+    }) = &req.reasoning
+    else {
+        return Ok(());
+    };
+    let refuse = |field: &str, message: &str| Err(ConvertError::new(field, message));
+    if *budget < 1024 {
+        return refuse(
+            "thinking.enabled.budget_tokens",
+            "Input should be greater than or equal to 1024",
+        );
+    }
+    if req.max_tokens.is_some_and(|max| max <= *budget) {
+        return refuse("", "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size");
+    }
+    if req.temperature.is_some_and(|t| t != 1.0) {
+        return refuse("", "`temperature` may only be set to 1 when thinking is enabled. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#important-considerations-when-using-extended-thinking");
+    }
+    if req.top_k.is_some() {
+        return refuse(
+            "",
+            "`top_k` is not compatible with thinking; leave it unset when thinking is enabled.",
+        );
+    }
+    if matches!(req.tool_choice, Some(ToolChoice::Required | ToolChoice::Named(_))) {
+        return refuse("", "Thinking may not be enabled when tool_choice forces tool use.");
+    }
+    Ok(())
 }
 
 /// Answers a request in Anthropic format if `path` is one of its routes: decode_request ->
@@ -129,5 +245,74 @@ mod tests {
         assert_eq!(status, 400);
         assert_eq!(s(&v, &["error", "type"]), Some("invalid_request_error"));
         assert_eq!(s(&v, &["error", "message"]), Some("model: Field required"));
+    }
+
+    #[test]
+    fn conversation_rules_refuse_what_the_messages_api_refuses() {
+        let call = r#"{"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"f","input":{}},{"type":"tool_use","id":"t2","name":"f","input":{}}]}"#;
+        let result = |id: &str| format!(r#"{{"type":"tool_result","tool_use_id":"{id}","content":"ok"}}"#);
+        let text = r#"{"type":"text","text":"and?"}"#;
+        let user = |blocks: &[&str]| format!(r#"{{"role":"user","content":[{}]}}"#, blocks.join(","));
+        let status = |msgs: &[&str], extra: &str, stream: bool| {
+            let body = format!(
+                r#"{{"model":"m","max_tokens":4096,"stream":{stream}{extra},"messages":[{}]}}"#,
+                [&[r#"{"role":"user","content":"go"}"#], msgs].concat().join(",")
+            );
+            let r = serve(Method::Post, "/v1/messages", body.as_bytes()).unwrap();
+            (r.status, String::from_utf8_lossy(&r.body).into_owned())
+        };
+        let (r1, r2) = (result("t1"), result("t2"));
+        for stream in [false, true] {
+            // Both answered, results first: what the API takes, in one turn or two merged ones.
+            assert_eq!(status(&[call, &user(&[&r1, &r2, text])], "", stream).0, 200);
+            assert_eq!(status(&[call, &user(&[&r1]), &user(&[&r2, text])], "", stream).0, 200);
+            for (msgs, says) in [
+                (
+                    vec![call.to_string(), user(&[&r1])],
+                    "ids were found without `tool_result` blocks immediately after: t2",
+                ),
+                (
+                    vec![call.to_string(), user(&[text]), user(&[&r1, &r2])],
+                    "must come before any other content",
+                ),
+                (
+                    vec![user(&[&result("t9")])],
+                    "unexpected `tool_use_id` found in `tool_result` blocks: t9",
+                ),
+            ] {
+                let msgs: Vec<&str> = msgs.iter().map(String::as_str).collect();
+                let (code, body) = status(&msgs, "", stream);
+                assert_eq!(code, 400, "{body}");
+                assert!(body.contains(says) && body.contains("invalid_request_error"), "{body}");
+            }
+        }
+        let thinking = |t: &str| format!(r#","thinking":{{"type":"enabled","budget_tokens":2048}}{t}"#);
+        assert_eq!(status(&[], &thinking(""), false).0, 200);
+        assert_eq!(status(&[], &thinking(r#","temperature":1"#), false).0, 200);
+        assert_eq!(
+            status(&[], &thinking(r#","tool_choice":{"type":"auto"}"#), false).0,
+            200
+        );
+        for (extra, says) in [
+            (
+                r#","thinking":{"type":"enabled","budget_tokens":1000}"#.to_string(),
+                "greater than or equal to 1024",
+            ),
+            (
+                r#","thinking":{"type":"enabled","budget_tokens":4096}"#.to_string(),
+                "`max_tokens` must be greater",
+            ),
+            (thinking(r#","temperature":0.2"#), "`temperature` may only be set to 1"),
+            (thinking(r#","top_k":5"#), "`top_k`"),
+            (thinking(r#","tool_choice":{"type":"any"}"#), "forces tool use"),
+            (
+                thinking(r#","tool_choice":{"type":"tool","name":"f"}"#),
+                "forces tool use",
+            ),
+        ] {
+            let (code, body) = status(&[], &extra, false);
+            assert_eq!(code, 400, "{extra}: {body}");
+            assert!(body.contains(says), "{body}");
+        }
     }
 }

@@ -6,7 +6,7 @@
 //! `converse-stream` and `invoke-with-response-stream` stream through `mock::stream`.
 
 use super::{scenario, MockReply};
-use crate::canonical::{ChatRequest, ConvertError, FaultKind, Part, ToolResultContent, UpstreamFault};
+use crate::canonical::{ChatRequest, ConvertError, FaultKind, Part, Role, ToolResultContent, UpstreamFault};
 use crate::formats::bedrock::{self, Operation};
 use crate::http::Method;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,6 +43,7 @@ fn error_reply(e: crate::canonical::ErrorReply, id: String) -> MockReply {
 /// would hide: no empty text block (in a message or a tool result) and a tool result's `json`
 /// an object. Messages as Bedrock words them.
 pub(super) fn converse_rules(req: &ChatRequest) -> Result<(), ConvertError> {
+    converse_turn_rules(req)?;
     for (i, m) in req.messages.iter().enumerate() {
         for (j, p) in m.content.iter().enumerate() {
             let at = format!("messages.{i}.content.{j}");
@@ -70,6 +71,53 @@ pub(super) fn converse_rules(req: &ChatRequest) -> Result<(), ConvertError> {
                 }
                 _ => {}
             }
+        }
+    }
+    Ok(())
+}
+
+/// Converse's rules on the turns themselves, in Bedrock's words: the conversation opens with a
+/// user turn and alternates (the ValidationException quoted in langchain-aws#130 and
+/// Portkey-AI/gateway#748: Converse, unlike Anthropic, does not merge same-role turns); no turn
+/// is empty; a user turn answers the toolUse blocks of the assistant turn before it, no more
+/// (pydantic/pydantic-ai#2327, strands-agents#1435) and no fewer.
+fn converse_turn_rules(req: &ChatRequest) -> Result<(), ConvertError> {
+    let refuse = |message: String| Err(ConvertError::new("", message));
+    if req.messages.first().is_some_and(|m| m.role != Role::User) {
+        return refuse(
+            "A conversation must start with a user message. Try again with a conversation that starts with a user message."
+                .into(),
+        );
+    }
+    for (i, m) in req.messages.iter().enumerate() {
+        if m.content.is_empty() {
+            return refuse(format!(
+                "The content field in the Message object at messages.{i} is empty. Add a ContentBlock object to the content field and try again."
+            ));
+        }
+        let prev = i.checked_sub(1).map(|k| &req.messages[k]);
+        if prev.is_some_and(|p| p.role == m.role) {
+            return refuse(
+                "A conversation must alternate between user and assistant roles. Make sure the conversation alternates between user and assistant roles and try again."
+                    .into(),
+            );
+        }
+        if m.role == Role::Assistant {
+            continue;
+        }
+        let asked = prev.map(super::call_ids_of).unwrap_or_default();
+        let answered = super::result_ids_of(m);
+        if answered.len() > asked.len() {
+            return refuse(format!(
+                "The number of toolResult blocks at messages.{i}.content exceeds the number of toolUse blocks of previous turn."
+            ));
+        }
+        let missing: Vec<&str> = asked.into_iter().filter(|id| !answered.contains(id)).collect();
+        if !missing.is_empty() {
+            return refuse(format!(
+                "Expected toolResult blocks at messages.{i}.content for the following Ids: {}",
+                missing.join(", ")
+            ));
         }
     }
     Ok(())
@@ -213,5 +261,57 @@ mod tests {
         assert_eq!((r.status, r.content_type), (200, "application/vnd.amazon.eventstream"));
         assert_eq!(serve(Method::Get, "/model/m/converse", b"").unwrap().status, 404);
         assert!(serve(Method::Post, "/v1/chat/completions", b"{}").is_none());
+    }
+
+    #[test]
+    fn converse_turn_rules_are_enforced_as_bedrock_does() {
+        let go = r#"{"role":"user","content":[{"text":"go"}]}"#;
+        let said = r#"{"role":"assistant","content":[{"text":"ok"}]}"#;
+        let calls = r#"{"role":"assistant","content":[{"toolUse":{"toolUseId":"a","name":"f","input":{}}},{"toolUse":{"toolUseId":"b","name":"f","input":{}}}]}"#;
+        let result = |id: &str| format!(r#"{{"toolResult":{{"toolUseId":"{id}","content":[{{"text":"ok"}}]}}}}"#);
+        let answers = |ids: &[&str]| {
+            let blocks: Vec<String> = ids.iter().map(|id| result(id)).collect();
+            format!(r#"{{"role":"user","content":[{}]}}"#, blocks.join(","))
+        };
+        let run = |msgs: &[&str]| {
+            let body = format!(r#"{{"messages":[{}]}}"#, msgs.join(","));
+            [
+                post("/model/m/converse", &body),
+                super::super::stream::serve_whole(Method::Post, "/model/m/converse-stream", body.as_bytes()).unwrap(),
+            ]
+            .map(|r| (r.status, String::from_utf8_lossy(&r.body).into_owned()))
+        };
+        for (code, _) in run(&[go, calls, &answers(&["b", "a"])]) {
+            assert_eq!(code, 200);
+        }
+        for (msgs, says) in [
+            (vec![said.to_string(), go.to_string()], "must start with a user message"),
+            (
+                vec![go.to_string(), go.to_string()],
+                "must alternate between user and assistant roles",
+            ),
+            (
+                vec![go.to_string(), r#"{"role":"assistant","content":[]}"#.to_string()],
+                "messages.1 is empty",
+            ),
+            (
+                vec![go.to_string(), said.to_string(), answers(&["a"])],
+                "exceeds the number of toolUse blocks",
+            ),
+            (
+                vec![go.to_string(), calls.to_string(), answers(&["a"])],
+                "for the following Ids: b",
+            ),
+            (
+                vec![go.to_string(), calls.to_string(), go.to_string()],
+                "for the following Ids: a, b",
+            ),
+        ] {
+            let msgs: Vec<&str> = msgs.iter().map(String::as_str).collect();
+            for (code, body) in run(&msgs) {
+                assert_eq!(code, 400, "{body}");
+                assert!(body.contains(says), "{body}");
+            }
+        }
     }
 }

@@ -65,7 +65,9 @@ fn ok(body: Vec<u8>) -> MockReply {
 }
 
 fn chat(body: &[u8]) -> MockReply {
-    let req = match cohere::decode_request(body, None, false) {
+    let decoded = cohere::decode_request(body, None, false)
+        .and_then(|r| super::upstream_rules(crate::formats::Format::Cohere, &r).map(|()| r));
+    let req = match decoded {
         Ok(r) => r,
         Err(e) => return fault(400, format!("invalid request: {e}")),
     };

@@ -6,7 +6,7 @@
 //! `mock::stream`.
 
 use super::MockReply;
-use crate::canonical::{ErrorReply, FaultKind, UpstreamFault};
+use crate::canonical::{ChatRequest, ConvertError, ErrorReply, FaultKind, Role, UpstreamFault};
 use crate::formats::gemini;
 use crate::http::Method;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,7 +22,9 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
     if stream {
         return super::stream::serve_whole(method, path, body);
     }
-    let req = match gemini::decode_request(body, Some(&model), false) {
+    let decoded = gemini::decode_request(body, Some(&model), false)
+        .and_then(|r| super::upstream_rules(crate::formats::Format::Gemini, &r).map(|()| r));
+    let req = match decoded {
         Ok(r) => r,
         Err(e) => return Some(fault(400, FaultKind::InvalidRequest, &e.to_string())),
     };
@@ -36,6 +38,36 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
         },
         Err(f) => from_error(gemini::encode_error(&f)),
     })
+}
+
+/// The Gemini API's rules on `contents` that a translation can break, in its words: no content
+/// without parts, and a turn of function responses answers every function call of the model turn
+/// before it (the 400 quoted in google-gemini/gemini-cli#4217 and #16415).
+pub(super) fn gemini_rules(req: &ChatRequest) -> Result<(), ConvertError> {
+    for (i, m) in req.messages.iter().enumerate() {
+        if m.content.is_empty() {
+            return Err(ConvertError::new(
+                "",
+                format!("* GenerateContentRequest.contents[{i}].parts: contents.parts must not be empty.\n"),
+            ));
+        }
+        let responses = super::result_ids_of(m).len();
+        if responses == 0 {
+            continue;
+        }
+        let calls = i
+            .checked_sub(1)
+            .map(|k| &req.messages[k])
+            .filter(|p| p.role == Role::Assistant)
+            .map_or(0, |p| super::call_ids_of(p).len());
+        if calls != responses {
+            return Err(ConvertError::new(
+                "",
+                "Please ensure that the number of function response parts is equal to the number of function call parts of the function call turn.",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn fault(status: u16, kind: FaultKind, message: &str) -> MockReply {
@@ -120,5 +152,49 @@ mod tests {
         assert_eq!(parts[1]["functionCall"]["name"].as_str(), Some("get_weather"));
         assert_eq!(parts[1]["functionCall"]["args"]["city"].as_str(), Some("Paris"));
         assert_eq!(v["candidates"][0]["finishReason"].as_str(), Some("STOP"));
+    }
+
+    #[test]
+    fn contents_rules_are_enforced_as_gemini_does() {
+        let ask = r#"{"role":"user","parts":[{"text":"go"}]}"#;
+        let calls = r#"{"role":"model","parts":[{"functionCall":{"name":"f","args":{}}},{"functionCall":{"name":"g","args":{}}}]}"#;
+        let response = |n: &str| format!(r#"{{"functionResponse":{{"name":"{n}","response":{{"r":1}}}}}}"#);
+        let turn = |parts: &[String]| format!(r#"{{"role":"user","parts":[{}]}}"#, parts.join(","));
+        let (f, g) = (response("f"), response("g"));
+        let run = |contents: &[&str]| {
+            let body = format!(r#"{{"contents":[{}]}}"#, contents.join(","));
+            ["generateContent", "streamGenerateContent?alt=sse"].map(|op| {
+                let r = serve(Method::Post, &format!("/v1beta/models/m:{op}"), body.as_bytes()).unwrap();
+                (r.status, String::from_utf8_lossy(&r.body).into_owned())
+            })
+        };
+        for (code, _) in run(&[ask, calls, &turn(&[f.clone(), g.clone()])]) {
+            assert_eq!(code, 200);
+        }
+        for (contents, says) in [
+            (
+                vec![
+                    ask.to_string(),
+                    calls.to_string(),
+                    turn(&[f.clone()]),
+                    turn(&[g.clone()]),
+                ],
+                "number of function response parts",
+            ),
+            (
+                vec![ask.to_string(), turn(&[f.clone()])],
+                "number of function response parts",
+            ),
+            (
+                vec![ask.to_string(), r#"{"role":"model","parts":[]}"#.to_string()],
+                "contents[1].parts: contents.parts must not be empty",
+            ),
+        ] {
+            let contents: Vec<&str> = contents.iter().map(String::as_str).collect();
+            for (code, body) in run(&contents) {
+                assert_eq!(code, 400, "{body}");
+                assert!(body.contains(says) && body.contains("INVALID_ARGUMENT"), "{body}");
+            }
+        }
     }
 }

@@ -74,12 +74,19 @@ pub(crate) fn upstream_rules(
     use crate::canonical::{ConvertError, Part};
     use crate::formats::{call_ids, Format};
     let rule = match format {
-        Format::Anthropic => call_ids::ANTHROPIC,
+        Format::Anthropic => {
+            anthropic::anthropic_rules(req)?;
+            call_ids::ANTHROPIC
+        }
         Format::Bedrock => {
             bedrock::converse_rules(req)?;
             call_ids::BEDROCK
         }
-        _ => return Ok(()),
+        Format::OpenAi => return openai::openai_rules(req),
+        Format::Gemini => return gemini::gemini_rules(req),
+        // NOTE: Cohere's own rules on tool messages are not documented anywhere we could find; the
+        // mock takes what its decoder takes rather than guess at them.
+        Format::Cohere => return Ok(()),
     };
     for (i, m) in req.messages.iter().enumerate() {
         for (j, p) in m.content.iter().enumerate() {
@@ -97,6 +104,28 @@ pub(crate) fn upstream_rules(
         }
     }
     Ok(())
+}
+
+/// The ids of a message's tool calls.
+pub(crate) fn call_ids_of(m: &crate::canonical::Message) -> Vec<&str> {
+    m.content
+        .iter()
+        .filter_map(|p| match p {
+            crate::canonical::Part::ToolCall { id, .. } => Some(id.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The ids of the tool results in a message.
+pub(crate) fn result_ids_of(m: &crate::canonical::Message) -> Vec<&str> {
+    m.content
+        .iter()
+        .filter_map(|p| match p {
+            crate::canonical::Part::ToolResult { id, .. } => Some(id.as_str()),
+            _ => None,
+        })
+        .collect()
 }
 
 pub fn word_count(s: &str) -> usize {

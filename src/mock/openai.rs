@@ -21,7 +21,9 @@ pub enum ChatOutcome {
 /// Decodes an OpenAI chat request and runs the shared scenario on it (`model` overrides the
 /// body's model, as routing does).
 pub fn chat(body: &[u8], model: Option<&str>) -> ChatOutcome {
-    let mut req = match crate::formats::openai::decode_request(body, None, false) {
+    let decoded = crate::formats::openai::decode_request(body, None, false)
+        .and_then(|r| super::upstream_rules(crate::formats::Format::OpenAi, &r).map(|()| r));
+    let mut req = match decoded {
         Ok(r) => r,
         Err(e) => {
             return ChatOutcome::Error {
@@ -40,6 +42,50 @@ pub fn chat(body: &[u8], model: Option<&str>) -> ChatOutcome {
             body: error_body(f.status, &f.message),
         },
     }
+}
+
+/// Chat Completions' pairing of tool calls and tool messages, in OpenAI's words (the 400s quoted
+/// in agno-agi/agno#3105 and BerriAI/litellm#10083): every `tool` message answers a `tool_calls`
+/// id of the assistant message just before the run of tool messages, and an assistant message
+/// with `tool_calls` is followed by a tool message for each id. The decoder gathers a run of tool
+/// messages (and text after them) into one user turn, so the turn after an assistant is the run.
+pub(super) fn openai_rules(req: &crate::canonical::ChatRequest) -> Result<(), crate::canonical::ConvertError> {
+    use crate::canonical::{ConvertError, Role};
+    for (i, m) in req.messages.iter().enumerate() {
+        let answered = super::result_ids_of(m);
+        if m.role == Role::User && !answered.is_empty() {
+            let asked = i
+                .checked_sub(1)
+                .map(|k| &req.messages[k])
+                .filter(|p| p.role == Role::Assistant)
+                .map(super::call_ids_of)
+                .unwrap_or_default();
+            if answered.iter().any(|id| !asked.contains(id)) {
+                return Err(ConvertError::new(
+                    "",
+                    "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.",
+                ));
+            }
+        }
+        let Some(next) = req.messages.get(i + 1).filter(|_| m.role == Role::Assistant) else {
+            continue;
+        };
+        let replied = super::result_ids_of(next);
+        let missing: Vec<&str> = super::call_ids_of(m)
+            .into_iter()
+            .filter(|id| !replied.contains(id))
+            .collect();
+        if !missing.is_empty() {
+            return Err(ConvertError::new(
+                "",
+                format!(
+                    "An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: {}",
+                    missing.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Non-streaming chat completion body.
@@ -369,5 +415,34 @@ mod tests {
         assert_eq!(all.matches("\"name\":\"get_weather\"").count(), 1, "{all}");
         assert_eq!(all.matches("\"id\":\"call_mock_0\"").count(), 1, "{all}");
         assert!(all.contains("\"finish_reason\":\"tool_calls\""), "{all}");
+    }
+
+    #[test]
+    fn tool_messages_pair_with_tool_calls_as_openai_requires() {
+        let calls = r#"{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}},{"id":"c2","type":"function","function":{"name":"f","arguments":"{}"}}]}"#;
+        let tool = |id: &str| format!(r#"{{"role":"tool","tool_call_id":"{id}","content":"ok"}}"#);
+        let user = r#"{"role":"user","content":"go"}"#;
+        let outcome = |msgs: &[&str]| {
+            let body = format!(r#"{{"model":"m","messages":[{user},{}]}}"#, msgs.join(","));
+            match chat(body.as_bytes(), None) {
+                ChatOutcome::Answer(_) => (200, String::new()),
+                ChatOutcome::Error { status, body } => (status, String::from_utf8_lossy(&body).into_owned()),
+            }
+        };
+        let (t1, t2) = (tool("c1"), tool("c2"));
+        assert_eq!(outcome(&[calls, &t1, &t2]).0, 200);
+        assert_eq!(outcome(&[calls, &t2, &t1, user]).0, 200);
+        for (msgs, says) in [
+            (vec![calls, &t1], "did not have response messages: c2"),
+            (vec![calls, user, &t1, &t2], "did not have response messages: c1, c2"),
+            (
+                vec![&t1],
+                "must be a response to a preceeding message with 'tool_calls'",
+            ),
+        ] {
+            let (code, body) = outcome(&msgs);
+            assert_eq!(code, 400, "{body}");
+            assert!(body.contains(says) && body.contains("invalid_request_error"), "{body}");
+        }
     }
 }

@@ -352,7 +352,9 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
             invoke: false,
             json_array: !gemini::wants_sse(query),
         };
-        return Some((route, gemini::decode_request(body, Some(&model), true).map_err(err)));
+        let decoded = gemini::decode_request(body, Some(&model), true)
+            .and_then(|r| super::upstream_rules(Format::Gemini, &r).map(|()| r));
+        return Some((route, decoded.map_err(err)));
     }
     if let Some((model, op)) = bedrock::parse_path(path) {
         let (invoke, decoded) = match op {
