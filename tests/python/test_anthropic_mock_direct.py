@@ -247,13 +247,14 @@ def test_stop_sequence(client):
 
 
 def test_sampling_thinking_and_metadata_accepted(client):
-    # 2.x SDKs pass sampling parameters through extra_body.
+    # 2.x SDKs pass sampling parameters through extra_body. With thinking on, Anthropic takes
+    # temperature 1 and top_p from 0.95 only, and no top_k (extended-thinking guide).
     msg = client.messages.create(
         model=MODEL,
         max_tokens=2048,
         metadata={"user_id": "u-1"},
         thinking={"type": "enabled", "budget_tokens": 1024},
-        extra_body={"temperature": 1, "top_p": 0.9, "top_k": 5},
+        extra_body={"temperature": 1, "top_p": 0.95},
         messages=[
             {"role": "user", "content": "hi"},
             {
