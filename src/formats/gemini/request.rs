@@ -479,16 +479,37 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
     Ok(out)
 }
 
-/// The `contents` array. A message whose parts all drop out is skipped.
+/// The `contents` array. A message whose parts all drop out is skipped, and consecutive messages
+/// of one role become one content: Gemini wants all the function responses to one model turn in
+/// one content (as many as its calls), where Anthropic clients may send each in its own message.
 fn encode_contents(b: &mut Vec<u8>, req: &ChatRequest) -> Result<(), ConvertError> {
     let root = JsonPath::ROOT;
     let mpath = root.key("messages");
     b.push(b'[');
     let mut first = true;
+    // The role of the content written last, which the next message of that role reopens.
+    let mut open: Option<Role> = None;
     for (i, m) in req.messages.iter().enumerate() {
         let path = mpath.index(i);
         let cpath = path.key("content");
         let lookup = |id: &str| tool_name_for(req, i, id);
+        let close: &[u8] = match m.role {
+            Role::User => b"],\"role\":\"user\"}",
+            Role::Assistant => b"],\"role\":\"model\"}",
+        };
+        if open == Some(m.role) {
+            // The content written last has parts, so each part here follows a comma.
+            b.truncate(b.len() - close.len());
+            for (j, p) in m.content.iter().enumerate() {
+                let part_mark = b.len();
+                b.push(b',');
+                if !encode_part(b, p, &cpath.index(j), None, &lookup)? {
+                    b.truncate(part_mark);
+                }
+            }
+            b.extend_from_slice(close);
+            continue;
+        }
         let mark = b.len();
         if !first {
             b.push(b',');
@@ -509,10 +530,8 @@ fn encode_contents(b: &mut Vec<u8>, req: &ChatRequest) -> Result<(), ConvertErro
             b.truncate(mark);
             continue;
         }
-        b.extend_from_slice(match m.role {
-            Role::User => b"],\"role\":\"user\"}",
-            Role::Assistant => b"],\"role\":\"model\"}",
-        });
+        b.extend_from_slice(close);
+        open = Some(m.role);
         first = false;
     }
     b.push(b']');

@@ -1016,3 +1016,42 @@ fn documents_are_inline_data_or_pdf_file_data() {
         json!({"inlineData": {"data": "aGk=", "mimeType": "text/plain"}})
     );
 }
+
+#[test]
+fn results_in_separate_messages_become_one_content_of_responses() {
+    // An Anthropic client may answer parallel calls one user message each (Anthropic merges
+    // them); Gemini wants as many responses in one content as the model turn made calls.
+    let call = |id: &str| Part::ToolCall {
+        id: id.into(),
+        name: "f".into(),
+        arguments: "{}".into(),
+        signature: None,
+    };
+    let result = |id: &str| Part::ToolResult {
+        id: id.into(),
+        name: Some("f".into()),
+        content: vec![crate::canonical::ToolResultContent::Text("ok".into())],
+        is_error: false,
+    };
+    let msg = |role, content| Message { role, content };
+    let r = ChatRequest {
+        messages: vec![
+            msg(Role::User, vec![Part::text("go")]),
+            msg(Role::Assistant, vec![call("a"), call("b")]),
+            msg(Role::User, vec![result("a")]),
+            msg(Role::User, vec![result("b"), Part::text("and?")]),
+            msg(Role::Assistant, vec![Part::RedactedThinking { data: "x".into() }]),
+            msg(Role::Assistant, vec![Part::text("done")]),
+        ],
+        ..Default::default()
+    };
+    let out = parse(&encode_request(&r).unwrap());
+    let contents = out["contents"].as_array().unwrap();
+    let shape: Vec<(&str, usize)> = contents
+        .iter()
+        .map(|c| (c["role"].as_str().unwrap(), c["parts"].as_array().unwrap().len()))
+        .collect();
+    assert_eq!(shape, [("user", 1), ("model", 2), ("user", 3), ("model", 1)]);
+    assert_eq!(contents[2]["parts"][1]["functionResponse"]["name"].as_str(), Some("f"));
+    assert_eq!(contents[2]["parts"][2]["text"].as_str(), Some("and?"));
+}
