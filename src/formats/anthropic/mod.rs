@@ -166,9 +166,10 @@ mod tests {
             matches!(&u[1], Part::ToolResult { is_error: true, content, .. } if content == &vec![ToolResultContent::Text("timeout".into())])
         );
         assert_eq!(u[2], Part::text("And now?"));
-        assert_eq!(r.temperature, Some(0.5));
-        assert_eq!(r.top_p, Some(0.9));
-        assert_eq!(r.top_k, Some(40));
+        // With thinking on, Anthropic takes temperature 1, top_p from 0.95, no top_k, no forced tool.
+        assert_eq!(r.temperature, Some(1.0));
+        assert_eq!(r.top_p, Some(0.95));
+        assert_eq!(r.top_k, None);
         assert_eq!(r.stop, vec!["END".to_string(), "STOP".to_string()]);
         assert_eq!(
             r.reasoning,
@@ -177,7 +178,7 @@ mod tests {
                 effort: None
             })
         );
-        assert_eq!(r.tool_choice, Some(ToolChoice::Named("get_weather".into())));
+        assert_eq!(r.tool_choice, Some(ToolChoice::Auto));
         assert_eq!(r.parallel_tool_calls, Some(false));
         assert!(ephemeral(&r.tools[0].extra));
         assert_eq!(r.extra.format, Some(Format::Anthropic));
@@ -277,10 +278,72 @@ mod tests {
 
     #[test]
     fn canonical_round_trips_through_anthropic() {
-        let c = canonical_request();
-        let wire = encode_request(&c).unwrap();
-        let back = decode_request(&wire, None, false).unwrap();
-        assert_eq!(back, c);
+        // Forced tool use and sampling settings, without thinking; then thinking with the
+        // settings Anthropic takes alongside it.
+        let forced = ChatRequest {
+            reasoning: None,
+            ..canonical_request()
+        };
+        let thinking = ChatRequest {
+            tool_choice: Some(ToolChoice::Auto),
+            max_tokens: Some(4096),
+            temperature: Some(1.0),
+            top_k: None,
+            ..canonical_request()
+        };
+        for c in [forced, thinking] {
+            let wire = encode_request(&c).unwrap();
+            let back = decode_request(&wire, None, false).unwrap();
+            assert_eq!(back, c);
+        }
+    }
+
+    #[test]
+    fn thinking_is_fitted_to_what_anthropic_takes() {
+        let req = |budget: u32, max: Option<u32>| ChatRequest {
+            model: "m".into(),
+            messages: vec![Message {
+                role: Role::User,
+                content: vec![Part::text("hi")],
+            }],
+            max_tokens: max,
+            temperature: Some(0.3),
+            top_k: Some(5),
+            reasoning: Some(Reasoning {
+                budget_tokens: Some(budget),
+                effort: None,
+            }),
+            ..Default::default()
+        };
+        let sent = |r: &ChatRequest| val(&encode_request(r).unwrap());
+        // A Gemini budget of 0 is no thinking; the sampling settings then stay.
+        let v = sent(&req(0, None));
+        assert!(v.get("thinking").is_none());
+        assert_eq!((v["temperature"].as_f64(), v["top_k"].as_u64()), (Some(0.3), Some(5)));
+        // Below the minimum: raised to 1,024; temperature and top_k give way to thinking.
+        let v = sent(&req(512, None));
+        assert_eq!(v["thinking"]["budget_tokens"].as_u64(), Some(1024));
+        assert!(v.get("temperature").is_none() && v.get("top_k").is_none());
+        // At or above the client's max_tokens: lowered below it, or no thinking if nothing fits.
+        assert_eq!(
+            sent(&req(2048, Some(1500)))["thinking"]["budget_tokens"].as_u64(),
+            Some(1499)
+        );
+        assert!(sent(&req(2048, Some(1000))).get("thinking").is_none());
+        // A forced tool call is the client's contract; thinking, a wish, gives way.
+        let forced = ChatRequest {
+            tool_choice: Some(ToolChoice::Required),
+            tools: vec![Tool {
+                name: "f".into(),
+                description: None,
+                parameters: json!({"type": "object"}),
+                extra: Extra::default(),
+            }],
+            ..req(2048, None)
+        };
+        let v = sent(&forced);
+        assert!(v.get("thinking").is_none());
+        assert_eq!(v["tool_choice"]["type"].as_str(), Some("any"));
     }
 
     #[test]

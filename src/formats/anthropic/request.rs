@@ -572,6 +572,30 @@ fn effort_budget(effort: &str) -> Result<Option<u32>, ConvertError> {
     }
 }
 
+/// The thinking budget to send, fitted to what Anthropic takes (extended-thinking guide): from
+/// 1,024 and below the client's own `max_tokens`, and none with forced tool use. A budget or an
+/// effort is a wish, not a contract: raised to the minimum, lowered under `max_tokens`, or left
+/// out when no budget fits or the client forces a tool call (which it relies on). A budget of 0
+/// (Gemini's "no thinking") is no thinking.
+fn thinking_budget(req: &ChatRequest) -> Result<Option<u32>, ConvertError> {
+    let wanted = match &req.reasoning {
+        Some(Reasoning {
+            budget_tokens: Some(b), ..
+        }) => Some(*b).filter(|b| *b > 0),
+        Some(Reasoning { effort: Some(e), .. }) => effort_budget(e)?,
+        _ => None,
+    };
+    if matches!(req.tool_choice, Some(ToolChoice::Required | ToolChoice::Named(_))) {
+        return Ok(None);
+    }
+    Ok(wanted
+        .map(|b| b.max(MIN_THINKING_BUDGET))
+        .and_then(|b| match req.max_tokens {
+            Some(max) => Some(b.min(max.saturating_sub(1))).filter(|b| *b >= MIN_THINKING_BUDGET),
+            None => Some(b),
+        }))
+}
+
 /// Canonical -> Anthropic Messages body for an upstream.
 ///
 /// Defaults for fields Anthropic requires: `max_tokens` is `DEFAULT_MAX_TOKENS` (or the thinking
@@ -600,18 +624,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
             ))
         }
     };
-    let budget = match &req.reasoning {
-        Some(Reasoning {
-            budget_tokens: Some(b), ..
-        }) => Some(*b),
-        // An effort is a wish, not a number: it must fit under the client's own `max_tokens`,
-        // or Anthropic refuses the request. Below the API's 1,024 minimum, no thinking.
-        Some(Reasoning { effort: Some(e), .. }) => match (effort_budget(e)?, req.max_tokens) {
-            (Some(b), Some(max)) => Some(b.min(max.saturating_sub(1))).filter(|b| *b >= MIN_THINKING_BUDGET),
-            (b, _) => b,
-        },
-        _ => None,
-    };
+    let budget = thinking_budget(req)?;
     let max_tokens = req
         .max_tokens
         .unwrap_or_else(|| budget.map_or(DEFAULT_MAX_TOKENS, |b| b.saturating_add(4096).max(DEFAULT_MAX_TOKENS)));
@@ -655,7 +668,9 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         stop_sequences: &req.stop,
         stream: req.stream,
         system: encode_system(&req.system)?,
-        temperature: req.temperature,
+        // NOTE: while thinking, Anthropic takes temperature 1 only and no top_k (extended-thinking
+        // guide); a Gemini client sends both with a budget, so the sampling hints give way.
+        temperature: req.temperature.filter(|t| budget.is_none() || *t == 1.0),
         thinking: budget.map(|b| AnthropicThinking {
             kind: "enabled",
             budget_tokens: b,
@@ -671,7 +686,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
                 extra: RawFields(t.extra.for_target(Format::Anthropic)),
             })
             .collect(),
-        top_k: req.top_k,
+        top_k: req.top_k.filter(|_| budget.is_none()),
         top_p: req.top_p,
         output_config,
         extra: RawFields(&extra),
