@@ -1050,6 +1050,9 @@ fn encoded_len_hint(req: &ChatRequest) -> usize {
     n + req.system.iter().map(part_len).sum::<usize>()
 }
 
+/// The text of the user turn put before a conversation that opens with the assistant.
+const OPENING_USER_TURN: &str = ".";
+
 /// Provider: canonical -> Converse body. Nothing is required beyond `messages`, so no defaults
 /// are invented (Bedrock applies the model's own `maxTokens`). Consecutive messages of one role
 /// are merged, as Converse requires alternating roles. `parallel_tool_calls` has no Converse
@@ -1070,19 +1073,33 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
             Role::User => "user",
             Role::Assistant => "assistant",
         };
-        let same_role = out.messages.last().is_some_and(|last| last.role == role);
-        if !same_role {
-            out.messages.push(BedrockMessage {
-                role,
-                content: Vec::with_capacity(m.content.len()),
-            });
-        }
-        let blocks = &mut out.messages.last_mut().expect("pushed above").content;
         let ipath = mpath.index(i);
         let cpath = ipath.key("content");
+        let mut blocks = Vec::with_capacity(m.content.len());
         for (j, p) in m.content.iter().enumerate() {
-            encode_part(p, &cpath.index(j), blocks)?;
+            encode_part(p, &cpath.index(j), &mut blocks)?;
         }
+        // Converse refuses an empty message ("The content field in the Message object ... is
+        // empty"), e.g. one whose only text was blank; it carried nothing.
+        if blocks.is_empty() {
+            continue;
+        }
+        match out.messages.last_mut() {
+            Some(last) if last.role == role => last.content.extend(blocks),
+            _ => out.messages.push(BedrockMessage { role, content: blocks }),
+        }
+    }
+    // NOTE: Converse refuses a conversation that opens with an assistant turn ("A conversation
+    // must start with a user message"), which OpenAI and Gemini clients send when a chat opens
+    // with the assistant's greeting. A minimal user turn goes first, as other gateways do.
+    if out.messages.first().is_some_and(|m| m.role == "assistant") {
+        out.messages.insert(
+            0,
+            BedrockMessage {
+                role: "user",
+                content: vec![BedrockContentBlock::text(OPENING_USER_TURN)],
+            },
+        );
     }
     name_documents(&mut out.messages);
     let spath = root.key("system");

@@ -439,7 +439,7 @@ fn empty_arguments_become_an_empty_object() {
     };
     let v = value(&encode_request(&r).unwrap());
     assert_eq!(
-        v.pointer(&sonic_rs::pointer!["messages", 0, "content", 0, "toolUse", "input"])
+        v.pointer(&sonic_rs::pointer!["messages", 1, "content", 0, "toolUse", "input"])
             .unwrap(),
         &json!({})
     );
@@ -950,4 +950,32 @@ fn document_names_keep_only_what_bedrock_allows() {
     assert_eq!(document_name("[draft] plan_B"), "[draft] plan-B");
     assert_eq!(document_name(".pdf"), "-pdf");
     assert_eq!(document_name(&"x".repeat(300)).len(), 200);
+}
+
+#[test]
+fn a_conversation_opening_with_the_assistant_gets_a_user_turn_first_and_empty_turns_go() {
+    // A chat UI's greeting first, then a blank user message (it carried nothing): Converse
+    // refuses an assistant first turn, an empty message and two turns of one role.
+    let msg = |role, text: &str| Message {
+        role,
+        content: vec![Part::text(text)],
+    };
+    let r = ChatRequest {
+        messages: vec![
+            msg(Role::Assistant, "Hello! How can I help?"),
+            msg(Role::User, ""),
+            msg(Role::Assistant, "Still there?"),
+            msg(Role::User, "yes"),
+        ],
+        ..Default::default()
+    };
+    let v = value(&encode_request(&r).unwrap());
+    assert_eq!(
+        v.get("messages").unwrap(),
+        &json!([
+            {"role": "user", "content": [{"text": "."}]},
+            {"role": "assistant", "content": [{"text": "Hello! How can I help?"}, {"text": "Still there?"}]},
+            {"role": "user", "content": [{"text": "yes"}]}
+        ])
+    );
 }
