@@ -1,0 +1,263 @@
+"""Realistic conversation histories, each sent by one official SDK to every other format.
+
+The mock refuses what each real API refuses about a conversation's shape (tool calls answered in
+the next turn, Converse's alternating turns, Gemini's function-response counts, Anthropic's
+thinking limits; see `mock::upstream_rules`), so a history one format's clients legitimately
+send must come out of the translation in a shape the other format takes. Each history is first
+sent to its own format (passthrough), and every other provider must give the same answer.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+OTHERS = {
+    "openai": ["anthropic", "gemini", "bedrock", "cohere"],
+    "anthropic": ["openai", "gemini", "bedrock", "cohere"],
+    "gemini": ["openai", "anthropic", "bedrock", "cohere"],
+    "cohere": ["openai", "anthropic", "gemini", "bedrock"],
+}
+
+WEATHER = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+
+
+@pytest.fixture(scope="module")
+def base(sluice):
+    return sluice.base
+
+
+# OpenAI client ----------------------------------------------------------------------------------
+
+OPENAI_TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": WEATHER}}]
+
+
+def openai_calls(*ids):
+    return {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": i, "type": "function", "function": {"name": "get_weather", "arguments": f'{{"city":"{i}"}}'}}
+            for i in ids
+        ],
+    }
+
+
+OPENAI_HISTORIES = {
+    # Parallel calls, their results, then the user speaks again in the same turn.
+    "parallel_then_text": [
+        {"role": "user", "content": "weather in Paris and Rome?"},
+        openai_calls("call_a", "call_b"),
+        {"role": "tool", "tool_call_id": "call_a", "content": "sunny"},
+        {"role": "tool", "tool_call_id": "call_b", "content": "rainy"},
+        {"role": "user", "content": "thanks, and tomorrow"},
+    ],
+    # The answer after the results, then a new question.
+    "calls_answer_question": [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "weather?"},
+        {**openai_calls("call_a"), "content": "Let me check."},
+        {"role": "tool", "tool_call_id": "call_a", "content": "sunny"},
+        {"role": "assistant", "content": "It is sunny."},
+        {"role": "user", "content": "great news"},
+    ],
+    # A chat UI's greeting opens the conversation.
+    "assistant_greets_first": [
+        {"role": "system", "content": "be brief"},
+        {"role": "assistant", "content": "Hello! How can I help?"},
+        {"role": "user", "content": "say hi"},
+    ],
+    # Two user messages in a row (a retry, or a follow-up before the answer).
+    "two_user_messages": [
+        {"role": "user", "content": "first"},
+        {"role": "user", "content": "second"},
+    ],
+}
+
+
+def openai_text(base, model, messages, stream=False, **kw):
+    import openai
+
+    c = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=30)
+    if stream:
+        return "".join(
+            ch.choices[0].delta.content or ""
+            for ch in c.chat.completions.create(model=model, messages=messages, stream=True, **kw)
+            if ch.choices
+        )
+    return c.chat.completions.create(model=model, messages=messages, **kw).choices[0].message.content
+
+
+# Formats that merge consecutive turns of one role, where the mock echoes the merged turn.
+MERGING = {"anthropic", "bedrock", "gemini"}
+
+
+@pytest.mark.parametrize("history", sorted(OPENAI_HISTORIES))
+@pytest.mark.parametrize("provider", OTHERS["openai"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_openai_history_reaches_every_format(base, history, provider, stream):
+    messages = OPENAI_HISTORIES[history]
+    want = openai_text(base, "openai/echo-model", messages, tools=OPENAI_TOOLS)
+    if history == "two_user_messages" and provider in MERGING:
+        want = "echo: first second"
+    assert openai_text(base, f"{provider}/echo-model", messages, stream, tools=OPENAI_TOOLS) == want
+
+
+# Anthropic client -------------------------------------------------------------------------------
+
+
+def tool_use(i):
+    return {"type": "tool_use", "id": i, "name": "get_weather", "input": {"city": i}}
+
+
+def tool_result(i, text):
+    return {"type": "tool_result", "tool_use_id": i, "content": text}
+
+
+ANTHROPIC_HISTORIES = {
+    # Anthropic merges consecutive user turns, so results may come one message each.
+    "results_in_separate_messages": [
+        {"role": "user", "content": "weather in Paris and Rome?"},
+        {"role": "assistant", "content": [{"type": "text", "text": "Checking."}, tool_use("toolu_a"), tool_use("toolu_b")]},
+        {"role": "user", "content": [tool_result("toolu_a", "sunny")]},
+        {"role": "user", "content": [tool_result("toolu_b", "rainy")]},
+    ],
+    # A thinking model's history: signed thinking before the call, results then a question.
+    "thinking_and_tools": [
+        {"role": "user", "content": "weather?"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "thinking", "thinking": "I should call the tool.", "signature": "c2lnbmF0dXJl"},
+                tool_use("toolu_a"),
+            ],
+        },
+        {"role": "user", "content": [tool_result("toolu_a", "sunny"), {"type": "text", "text": "and tomorrow"}]},
+    ],
+}
+
+
+def anthropic_text(base, model, messages, stream=False, **kw):
+    import anthropic
+
+    c = anthropic.Anthropic(base_url=f"{base}/anthropic", api_key="k", max_retries=0, timeout=30)
+    tools = [{"name": "get_weather", "input_schema": WEATHER}]
+    if stream:
+        with c.messages.stream(model=model, max_tokens=4096, messages=messages, tools=tools, **kw) as s:
+            return "".join(s.text_stream)
+    r = c.messages.create(model=model, max_tokens=4096, messages=messages, tools=tools, **kw)
+    return "".join(b.text for b in r.content if b.type == "text")
+
+
+@pytest.mark.parametrize("history", sorted(ANTHROPIC_HISTORIES))
+@pytest.mark.parametrize("provider", OTHERS["anthropic"])
+@pytest.mark.parametrize("thinking", [False, True])
+def test_anthropic_history_reaches_every_format(base, history, provider, thinking):
+    messages = ANTHROPIC_HISTORIES[history]
+    kw = {"thinking": {"type": "enabled", "budget_tokens": 2048}} if thinking else {}
+    want = anthropic_text(base, "anthropic/echo-model", messages, **kw)
+    if history == "results_in_separate_messages":
+        # Anthropic merges the two result messages; the mock, like the decoder, answers the last
+        # of them, and a translation that merges them answers their first result.
+        assert want == "tool said: rainy"
+        want = "tool said: sunny"
+    assert anthropic_text(base, f"{provider}/echo-model", messages, **kw) == want
+    assert anthropic_text(base, f"{provider}/echo-model", messages, stream=True, **kw) == want
+
+
+# Gemini client ----------------------------------------------------------------------------------
+
+
+def genai_text(base, model, contents, **config):
+    from google import genai
+    from google.genai import types
+
+    c = genai.Client(
+        api_key="k", http_options=types.HttpOptions(base_url=f"{base}/genai", api_version="v1beta", timeout=30_000)
+    )
+    tools = [types.Tool(function_declarations=[types.FunctionDeclaration(name="get_weather", parameters_json_schema=WEATHER)])]
+    cfg = types.GenerateContentConfig(tools=tools, **config)
+    return c.models.generate_content(model=model, contents=contents, config=cfg).text
+
+
+def genai_parallel_history():
+    from google.genai import types
+
+    call = lambda city: types.Part(function_call=types.FunctionCall(name="get_weather", args={"city": city}))  # noqa: E731
+    result = lambda r: types.Part(  # noqa: E731
+        function_response=types.FunctionResponse(name="get_weather", response={"result": r})
+    )
+    return [
+        types.Content(role="user", parts=[types.Part(text="weather in Paris and Rome?")]),
+        types.Content(role="model", parts=[call("Paris"), call("Rome")]),
+        types.Content(role="user", parts=[result("sunny"), result("rainy")]),
+    ]
+
+
+@pytest.mark.parametrize("provider", OTHERS["gemini"])
+def test_gemini_parallel_function_responses_reach_every_format(base, provider):
+    contents = genai_parallel_history()
+    want = genai_text(base, "gemini/echo-model", contents)
+    assert genai_text(base, f"{provider}/echo-model", contents) == want
+
+
+@pytest.mark.parametrize(
+    "thinking",
+    [
+        {"thinking_budget": 0},
+        {"thinking_budget": 512},
+        {"thinking_budget": 2048},
+    ],
+    ids=["off", "small", "large"],
+)
+@pytest.mark.parametrize("sampling", [{}, {"temperature": 0.3, "max_output_tokens": 1500}], ids=["plain", "tuned"])
+def test_gemini_thinking_settings_reach_anthropic(base, thinking, sampling):
+    """Gemini takes any thinking budget with any temperature; Anthropic takes a budget from 1,024
+    below max_tokens, and temperature 1 only, while thinking."""
+    from google.genai import types
+
+    config = {"thinking_config": types.ThinkingConfig(**thinking), **sampling}
+    contents = [types.Content(role="user", parts=[types.Part(text="hello there")])]
+    assert genai_text(base, "anthropic/echo-model", contents, **config) == "echo: hello there"
+
+
+# Cohere client ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", OTHERS["cohere"])
+def test_cohere_tool_plan_history_reaches_every_format(base, provider):
+    import cohere
+
+    c = cohere.ClientV2(api_key="k", base_url=f"{base}/cohere", timeout=30)
+    messages = [
+        {"role": "user", "content": "weather in Paris and Rome?"},
+        {
+            "role": "assistant",
+            "tool_plan": "I will look both up.",
+            "tool_calls": [
+                {"id": i, "type": "function", "function": {"name": "get_weather", "arguments": f'{{"city":"{i}"}}'}}
+                for i in ("c_a", "c_b")
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c_a", "content": "sunny"},
+        {"role": "tool", "tool_call_id": "c_b", "content": "rainy"},
+    ]
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": WEATHER}}]
+    text = lambda m: c.chat(model=m, messages=messages, tools=tools).message.content[0].text  # noqa: E731
+    assert text(f"{provider}/echo-model") == text("cohere/echo-model")
+
+
+# OpenAI reasoning settings to Anthropic ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"reasoning_effort": "high", "temperature": 0.5},
+        {"reasoning_effort": "high", "tool_choice": "required"},
+        {"reasoning_effort": "low", "max_tokens": 1500, "extra_body": {"top_k": 5}},
+    ],
+    ids=["temperature", "forced_tool", "top_k"],
+)
+def test_openai_reasoning_settings_reach_anthropic(base, settings):
+    messages = [{"role": "user", "content": "hello there"}]
+    assert openai_text(base, "anthropic/echo-model", messages, tools=OPENAI_TOOLS, **settings) == "echo: hello there"
