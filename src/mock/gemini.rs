@@ -159,7 +159,7 @@ mod tests {
         let ask = r#"{"role":"user","parts":[{"text":"go"}]}"#;
         let calls = r#"{"role":"model","parts":[{"functionCall":{"name":"f","args":{}}},{"functionCall":{"name":"g","args":{}}}]}"#;
         let response = |n: &str| format!(r#"{{"functionResponse":{{"name":"{n}","response":{{"r":1}}}}}}"#);
-        let turn = |parts: &[String]| format!(r#"{{"role":"user","parts":[{}]}}"#, parts.join(","));
+        let turn = |parts: &[&str]| format!(r#"{{"role":"user","parts":[{}]}}"#, parts.join(","));
         let (f, g) = (response("f"), response("g"));
         let run = |contents: &[&str]| {
             let body = format!(r#"{{"contents":[{}]}}"#, contents.join(","));
@@ -168,23 +168,15 @@ mod tests {
                 (r.status, String::from_utf8_lossy(&r.body).into_owned())
             })
         };
-        for (code, _) in run(&[ask, calls, &turn(&[f.clone(), g.clone()])]) {
+        for (code, _) in run(&[ask, calls, &turn(&[&f, &g])]) {
             assert_eq!(code, 200);
         }
         for (contents, says) in [
             (
-                vec![
-                    ask.to_string(),
-                    calls.to_string(),
-                    turn(&[f.clone()]),
-                    turn(&[g.clone()]),
-                ],
+                vec![ask.to_string(), calls.to_string(), turn(&[&f]), turn(&[&g])],
                 "number of function response parts",
             ),
-            (
-                vec![ask.to_string(), turn(&[f.clone()])],
-                "number of function response parts",
-            ),
+            (vec![ask.to_string(), turn(&[&f])], "number of function response parts"),
             (
                 vec![ask.to_string(), r#"{"role":"model","parts":[]}"#.to_string()],
                 "contents[1].parts: contents.parts must not be empty",
