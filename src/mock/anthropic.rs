@@ -40,6 +40,7 @@ fn from_error(e: ErrorReply) -> MockReply {
 ///
 /// - every `tool_result` answers a `tool_use` of the turn just before, and every `tool_use` is
 ///   answered in the turn just after (the 400s quoted in anthropics/claude-code#5989 and #13460);
+/// - no turn is empty but a final assistant one (anthropics/claude-code#6774);
 /// - `tool_result` blocks come first in their user turn, text after them (Anthropic's "Implement
 ///   tool use" guide: "tool_result blocks must come FIRST in the content array");
 /// - with extended thinking: `budget_tokens` at least 1,024 and below `max_tokens`, `temperature`
@@ -63,6 +64,15 @@ pub(super) fn anthropic_rules(req: &ChatRequest) -> Result<(), ConvertError> {
             .collect()
     };
     for (i, (role, parts)) in turns.iter().enumerate() {
+        let blank = parts
+            .iter()
+            .all(|p| matches!(p, Part::Text { text, .. } if text.is_empty()));
+        if blank && !(*role == Role::Assistant && i + 1 == turns.len()) {
+            return Err(ConvertError::new(
+                "",
+                format!("messages.{i}: all messages must have non-empty content except for the optional final assistant message"),
+            ));
+        }
         if *role == Role::Assistant {
             let Some((_, next)) = turns.get(i + 1) else { continue };
             let answered: Vec<&str> = next
@@ -266,6 +276,8 @@ mod tests {
             // Both answered, results first: what the API takes, in one turn or two merged ones.
             assert_eq!(status(&[call, &user(&[&r1, &r2, text])], "", stream).0, 200);
             assert_eq!(status(&[call, &user(&[&r1]), &user(&[&r2, text])], "", stream).0, 200);
+            // A final assistant turn (a prefill) may be empty.
+            assert_eq!(status(&[r#"{"role":"assistant","content":[]}"#], "", stream).0, 200);
             for (msgs, says) in [
                 (
                     vec![call.to_string(), user(&[&r1])],
@@ -278,6 +290,10 @@ mod tests {
                 (
                     vec![user(&[&result("t9")])],
                     "unexpected `tool_use_id` found in `tool_result` blocks: t9",
+                ),
+                (
+                    vec![r#"{"role":"assistant","content":[]}"#.to_string(), user(&[text])],
+                    "messages.1: all messages must have non-empty content",
                 ),
             ] {
                 let msgs: Vec<&str> = msgs.iter().map(String::as_str).collect();

@@ -66,6 +66,14 @@ OPENAI_HISTORIES = {
         {"role": "assistant", "content": "Hello! How can I help?"},
         {"role": "user", "content": "say hi"},
     ],
+    # A blank message in the middle (a UI that sent an empty input).
+    "blank_user_message": [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": ""},
+        {"role": "assistant", "content": "still there?"},
+        {"role": "user", "content": "yes"},
+    ],
     # Two user messages in a row (a retry, or a follow-up before the answer).
     "two_user_messages": [
         {"role": "user", "content": "first"},

@@ -299,6 +299,39 @@ mod tests {
     }
 
     #[test]
+    fn a_message_left_empty_is_not_sent() {
+        // A blank OpenAI user message, and Gemini's unsigned reasoning (context for Gemini only):
+        // nothing Anthropic can take is left in them, and it refuses an empty message.
+        let msg = |role, content| Message { role, content };
+        let r = ChatRequest {
+            model: "m".into(),
+            messages: vec![
+                msg(Role::User, vec![Part::text("hi")]),
+                msg(
+                    Role::Assistant,
+                    vec![Part::Thinking {
+                        text: "hmm".into(),
+                        signature: None,
+                    }],
+                ),
+                msg(Role::User, vec![Part::text("")]),
+                msg(Role::Assistant, vec![Part::text("hello")]),
+                msg(Role::User, vec![Part::text("again")]),
+            ],
+            ..Default::default()
+        };
+        let v = val(&encode_request(&r).unwrap());
+        assert_eq!(
+            v["messages"],
+            json!([
+                {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+                {"role": "assistant", "content": [{"type": "text", "text": "hello"}]},
+                {"role": "user", "content": [{"type": "text", "text": "again"}]}
+            ])
+        );
+    }
+
+    #[test]
     fn thinking_is_fitted_to_what_anthropic_takes() {
         let req = |budget: u32, max: Option<u32>| ChatRequest {
             model: "m".into(),

@@ -717,7 +717,8 @@ fn encode_system(system: &[Part]) -> Result<Option<AnthropicSystem<'_>>, Convert
 }
 
 /// Messages, with consecutive same-role turns merged (Anthropic wants all tool results for one
-/// assistant turn in the next user turn; it merges consecutive turns itself anyway).
+/// assistant turn in the next user turn; it merges consecutive turns itself anyway) and empty
+/// ones left out.
 fn encode_messages(messages: &[Message]) -> Result<Vec<AnthropicMessage<'_>>, ConvertError> {
     let mut out: Vec<AnthropicMessage<'_>> = Vec::with_capacity(messages.len());
     for (i, m) in messages.iter().enumerate() {
@@ -730,6 +731,11 @@ fn encode_messages(messages: &[Message]) -> Result<Vec<AnthropicMessage<'_>>, Co
             if let Some(b) = encode_part(p, i, j)? {
                 blocks.push(b);
             }
+        }
+        // Anthropic refuses an empty message ("all messages must have non-empty content"), e.g.
+        // one whose only text was blank or whose reasoning came from another provider.
+        if blocks.is_empty() {
+            continue;
         }
         match out.last_mut() {
             Some(last) if last.role == role => last.content.extend(blocks),
