@@ -155,6 +155,24 @@ fn thinking_rules(req: &ChatRequest) -> Result<(), ConvertError> {
     if matches!(req.tool_choice, Some(ToolChoice::Required | ToolChoice::Named(_))) {
         return refuse("", "Thinking may not be enabled when tool_choice forces tool use.");
     }
+    // The tool loop's assistant turn must open with its (signed) thinking, as the API checks it.
+    // Wording of the API's error (anthropics/claude-code and other clients' reports).
+    if crate::formats::anthropic::request::tool_loop_without_thinking(&req.messages) {
+        let i = req
+            .messages
+            .iter()
+            .rposition(|m| m.role == Role::Assistant)
+            .unwrap_or(0);
+        let found = match req.messages[i].content.first() {
+            Some(Part::Text { .. }) => "text",
+            Some(Part::Thinking { .. }) => "thinking",
+            _ => "tool_use",
+        };
+        return refuse(
+            &format!("messages.{i}.content.0.type"),
+            &format!("Expected `thinking` or `redacted_thinking`, but found `{found}`. When `thinking` is enabled, a final `assistant` message must start with a thinking block (preceeding the lastmost set of `tool_use` and `tool_result` blocks). We recommend you include thinking blocks from previous turns. To avoid this requirement, disable `thinking`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking"),
+        );
+    }
     Ok(())
 }
 

@@ -144,6 +144,13 @@ ANTHROPIC_HISTORIES = {
 }
 
 
+def with_signed_thinking(m):
+    content = m["content"]
+    if m["role"] != "assistant" or isinstance(content, str) or content[0]["type"] in ("thinking", "redacted_thinking"):
+        return m
+    return {**m, "content": [{"type": "thinking", "thinking": "Let me see.", "signature": "c2ln"}, *content]}
+
+
 def anthropic_text(base, model, messages, stream=False, **kw):
     import anthropic
 
@@ -161,7 +168,12 @@ def anthropic_text(base, model, messages, stream=False, **kw):
 @pytest.mark.parametrize("thinking", [False, True])
 def test_anthropic_history_reaches_every_format(base, history, provider, thinking):
     messages = ANTHROPIC_HISTORIES[history]
-    kw = {"thinking": {"type": "enabled", "budget_tokens": 2048}} if thinking else {}
+    kw = {}
+    if thinking:
+        # With thinking on, Anthropic wants each tool loop's assistant turn to open with its
+        # signed thinking, as a thinking model's own answers do (the mock checks it).
+        messages = [with_signed_thinking(m) for m in messages]
+        kw = {"thinking": {"type": "enabled", "budget_tokens": 2048}}
     want = anthropic_text(base, "anthropic/echo-model", messages, **kw)
     if history == "results_in_separate_messages":
         # Anthropic merges the two result messages; the mock, like the decoder, answers the last
@@ -269,3 +281,58 @@ def test_cohere_tool_plan_history_reaches_every_format(base, provider):
 def test_openai_reasoning_settings_reach_anthropic(base, settings):
     messages = [{"role": "user", "content": "hello there"}]
     assert openai_text(base, "anthropic/echo-model", messages, tools=OPENAI_TOOLS, **settings) == "echo: hello there"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_openai_agent_loop_with_reasoning_effort_reaches_anthropic(base, stream):
+    """An OpenAI agent with `reasoning_effort` in a tool loop: with thinking on, Anthropic wants
+    the loop's assistant turn to open with its signed thinking, which an OpenAI client never has
+    (the mock refuses it as the API does). The request goes without thinking instead."""
+    messages = [
+        {"role": "user", "content": "weather?"},
+        openai_calls("call_a"),
+        {"role": "tool", "tool_call_id": "call_a", "content": "sunny"},
+    ]
+    text = openai_text(base, "anthropic/echo-model", messages, stream, tools=OPENAI_TOOLS, reasoning_effort="high")
+    assert text == "tool said: sunny"
+
+
+def test_anthropic_agent_loop_with_its_own_thinking_keeps_thinking(base):
+    """Anthropic's own client sends its signed thinking back: thinking stays on (the inspect
+    scenario would not see the difference, so the mock's thinking limits are what is checked:
+    a budget over max_tokens is still refused, proving thinking reached the mock)."""
+    import anthropic
+
+    c = anthropic.Anthropic(base_url=f"{base}/anthropic", api_key="k", max_retries=0, timeout=30)
+    messages = [
+        {"role": "user", "content": "weather?"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "thinking", "thinking": "I should look.", "signature": "c2ln"},
+                {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}},
+            ],
+        },
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny"}]},
+    ]
+    tools = [{"name": "get_weather", "input_schema": WEATHER}]
+    r = c.messages.create(
+        model="anthropic/echo-model",
+        max_tokens=2048,
+        thinking={"type": "enabled", "budget_tokens": 1024},
+        messages=messages,
+        tools=tools,
+    )
+    assert r.content[-1].text == "tool said: sunny"
+    # The same loop without its thinking block is refused by Anthropic itself (the passthrough
+    # relays the client's own request unchanged).
+    messages[1]["content"] = messages[1]["content"][1:]
+    with pytest.raises(anthropic.BadRequestError) as e:
+        c.messages.create(
+            model="anthropic/echo-model",
+            max_tokens=2048,
+            thinking={"type": "enabled", "budget_tokens": 1024},
+            messages=messages,
+            tools=tools,
+        )
+    assert "must start with a thinking block" in str(e.value)

@@ -566,6 +566,64 @@ mod tests {
         );
     }
 
+    /// A tool loop whose assistant turn does not open with signed thinking (any other format's
+    /// client) goes without thinking: Anthropic refuses thinking there. One that does keeps it.
+    #[test]
+    fn tool_loops_without_signed_thinking_go_without_thinking() {
+        let loop_turns = |first: Option<Part>| {
+            let mut assistant = Vec::new();
+            assistant.extend(first);
+            assistant.push(Part::ToolCall {
+                id: "toolu_1".into(),
+                name: "f".into(),
+                arguments: "{}".into(),
+                signature: None,
+            });
+            vec![
+                Message {
+                    role: Role::User,
+                    content: vec![Part::text("go")],
+                },
+                Message {
+                    role: Role::Assistant,
+                    content: assistant,
+                },
+                Message {
+                    role: Role::User,
+                    content: vec![Part::ToolResult {
+                        id: "toolu_1".into(),
+                        name: None,
+                        content: vec![ToolResultContent::Text("ok".into())],
+                        is_error: false,
+                    }],
+                },
+            ]
+        };
+        let thinking = |first: Option<Part>| {
+            let r = ChatRequest {
+                model: "m".into(),
+                messages: loop_turns(first),
+                reasoning: Some(Reasoning {
+                    budget_tokens: None,
+                    effort: Some("high".into()),
+                }),
+                ..Default::default()
+            };
+            let v: Json = sonic_rs::from_slice(&encode_request(&r).unwrap()).unwrap();
+            v.get("thinking").is_some()
+        };
+        assert!(!thinking(None));
+        assert!(!thinking(Some(Part::Thinking {
+            text: "unsigned, from another provider".into(),
+            signature: None
+        })));
+        assert!(thinking(Some(Part::Thinking {
+            text: "hmm".into(),
+            signature: Some("sig".into())
+        })));
+        assert!(thinking(Some(Part::RedactedThinking { data: "x".into() })));
+    }
+
     /// Structured outputs (GA `output_config.format`, the beta's `output_format`) used to be
     /// refused going to Anthropic and dropped coming from it.
     #[test]
@@ -844,8 +902,10 @@ mod tests {
             ..Default::default()
         };
         let v = val(&encode_request(&c).unwrap());
+        // A tool loop from another format: no signed thinking to open the assistant turn with,
+        // so the effort is left out (see `tool_loop_without_thinking`).
         let expected = json!({
-            "max_tokens": 8192,
+            "max_tokens": 4096,
             "messages": [
                 {"role": "user", "content": [{"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"}}]},
                 {"role": "assistant", "content": [{"type": "tool_use", "id": "call_1", "name": "f", "input": {}}]},
@@ -855,7 +915,6 @@ mod tests {
                 ]}
             ],
             "model": "claude",
-            "thinking": {"type": "enabled", "budget_tokens": 4096},
             "tool_choice": {"type": "auto", "disable_parallel_tool_use": true},
             "tools": [{"name": "f", "input_schema": {"type": "object"}}]
         });

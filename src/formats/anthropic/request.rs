@@ -588,12 +588,33 @@ fn thinking_budget(req: &ChatRequest) -> Result<Option<u32>, ConvertError> {
     if matches!(req.tool_choice, Some(ToolChoice::Required | ToolChoice::Named(_))) {
         return Ok(None);
     }
+    if tool_loop_without_thinking(&req.messages) {
+        return Ok(None);
+    }
     Ok(wanted
         .map(|b| b.max(MIN_THINKING_BUDGET))
         .and_then(|b| match req.max_tokens {
             Some(max) => Some(b.min(max.saturating_sub(1))).filter(|b| *b >= MIN_THINKING_BUDGET),
             None => Some(b),
         }))
+}
+
+/// Whether the conversation is in a tool loop whose assistant turn does not open with signed
+/// thinking. With thinking on, Anthropic refuses such a turn ("a final `assistant` message must
+/// start with a thinking block"): a client of another format (an OpenAI agent with
+/// `reasoning_effort`) never has Anthropic's signed thinking to send back, so its tool loops
+/// would all fail. Thinking is left out for that request instead, as Anthropic's guide suggests
+/// ("To avoid this requirement, disable `thinking`").
+pub(crate) fn tool_loop_without_thinking(messages: &[Message]) -> bool {
+    let Some(last) = messages.iter().rev().find(|m| m.role == Role::Assistant) else {
+        return false;
+    };
+    let calls = last.content.iter().any(|p| matches!(p, Part::ToolCall { .. }));
+    let opens_with_thinking = matches!(
+        last.content.first(),
+        Some(Part::Thinking { signature: Some(_), .. } | Part::RedactedThinking { .. })
+    );
+    calls && !opens_with_thinking
 }
 
 /// Canonical -> Anthropic Messages body for an upstream.
