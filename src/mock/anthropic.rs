@@ -125,7 +125,7 @@ pub(super) fn anthropic_rules(req: &ChatRequest) -> Result<(), ConvertError> {
 }
 
 /// Extended thinking's limits (see `anthropic_rules`).
-fn thinking_rules(req: &ChatRequest) -> Result<(), ConvertError> {
+pub(super) fn thinking_rules(req: &ChatRequest) -> Result<(), ConvertError> {
     let Some(Reasoning {
         budget_tokens: Some(budget),
         ..

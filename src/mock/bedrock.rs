@@ -44,6 +44,8 @@ fn error_reply(e: crate::canonical::ErrorReply, id: String) -> MockReply {
 /// an object. Messages as Bedrock words them.
 pub(super) fn converse_rules(req: &ChatRequest) -> Result<(), ConvertError> {
     converse_turn_rules(req)?;
+    // `additionalModelRequestFields.thinking` is Claude's, with Claude's limits.
+    super::anthropic::thinking_rules(req)?;
     for (i, m) in req.messages.iter().enumerate() {
         for (j, p) in m.content.iter().enumerate() {
             let at = format!("messages.{i}.content.{j}");

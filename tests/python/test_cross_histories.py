@@ -230,14 +230,16 @@ def test_gemini_parallel_function_responses_reach_every_format(base, provider):
     ids=["off", "small", "large"],
 )
 @pytest.mark.parametrize("sampling", [{}, {"temperature": 0.3, "max_output_tokens": 1500}], ids=["plain", "tuned"])
-def test_gemini_thinking_settings_reach_anthropic(base, thinking, sampling):
-    """Gemini takes any thinking budget with any temperature; Anthropic takes a budget from 1,024
-    below max_tokens, and temperature 1 only, while thinking."""
+@pytest.mark.parametrize("provider", ["anthropic", "bedrock"])
+def test_gemini_thinking_settings_reach_claude(base, thinking, sampling, provider):
+    """Gemini takes any thinking budget with any temperature; Claude, on Anthropic and on
+    Bedrock alike, takes a budget from 1,024 below max_tokens, and temperature 1 only, while
+    thinking."""
     from google.genai import types
 
     config = {"thinking_config": types.ThinkingConfig(**thinking), **sampling}
     contents = [types.Content(role="user", parts=[types.Part(text="hello there")])]
-    assert genai_text(base, "anthropic/echo-model", contents, **config) == "echo: hello there"
+    assert genai_text(base, f"{provider}/echo-model", contents, **config) == "echo: hello there"
 
 
 # Cohere client ----------------------------------------------------------------------------------

@@ -581,22 +581,29 @@ fn thinking_budget(req: &ChatRequest) -> Result<Option<u32>, ConvertError> {
     let wanted = match &req.reasoning {
         Some(Reasoning {
             budget_tokens: Some(b), ..
-        }) => Some(*b).filter(|b| *b > 0),
+        }) => Some(*b),
         Some(Reasoning { effort: Some(e), .. }) => effort_budget(e)?,
         _ => None,
     };
+    Ok(fit_claude_thinking(req, wanted))
+}
+
+/// A wanted thinking budget fitted to Claude's rules, which hold wherever Claude runs (the
+/// Messages API, Bedrock's `additionalModelRequestFields.thinking`): see `thinking_budget`.
+pub(crate) fn fit_claude_thinking(req: &ChatRequest, wanted: Option<u32>) -> Option<u32> {
     if matches!(req.tool_choice, Some(ToolChoice::Required | ToolChoice::Named(_))) {
-        return Ok(None);
+        return None;
     }
     if tool_loop_without_thinking(&req.messages) {
-        return Ok(None);
+        return None;
     }
-    Ok(wanted
+    wanted
+        .filter(|b| *b > 0)
         .map(|b| b.max(MIN_THINKING_BUDGET))
         .and_then(|b| match req.max_tokens {
             Some(max) => Some(b.min(max.saturating_sub(1))).filter(|b| *b >= MIN_THINKING_BUDGET),
             None => Some(b),
-        }))
+        })
 }
 
 /// Whether the conversation is in a tool loop whose assistant turn does not open with signed

@@ -1110,10 +1110,15 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
             _ => return Err(err(spath.index(k), "Bedrock system prompts hold only text")),
         }
     }
-    if req.max_tokens.is_some() || req.temperature.is_some() || req.top_p.is_some() || !req.stop.is_empty() {
+    // Claude's thinking (the models that take `thinking` here), fitted to its rules as for the
+    // Messages API; while it is on, a temperature other than 1 and `top_k` give way to it.
+    let wanted = req.reasoning.as_ref().and_then(|r| r.budget_tokens);
+    let budget = crate::formats::anthropic::request::fit_claude_thinking(req, wanted);
+    let temperature = req.temperature.filter(|t| budget.is_none() || *t == 1.0);
+    if req.max_tokens.is_some() || temperature.is_some() || req.top_p.is_some() || !req.stop.is_empty() {
         out.inference_config = Some(BedrockInferenceConfig {
             max_tokens: req.max_tokens,
-            temperature: req.temperature,
+            temperature,
             top_p: req.top_p,
             stop_sequences: &req.stop,
         });
@@ -1129,13 +1134,13 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
             .unwrap_or_default()
     };
     let mut additional = extra_obj("additionalModelRequestFields");
-    if let Some(k) = req.top_k {
+    if let Some(k) = req.top_k.filter(|_| budget.is_none()) {
         additional.insert("top_k", k);
     }
     if let Some(s) = req.seed {
         additional.insert("seed", s);
     }
-    if let Some(b) = req.reasoning.as_ref().and_then(|r| r.budget_tokens) {
+    if let Some(b) = budget {
         additional.insert("thinking", sonic_rs::json!({"type": "enabled", "budget_tokens": b}));
     }
     if !additional.is_empty() {

@@ -277,7 +277,10 @@ fn rich_request() -> ChatRequest {
 
 #[test]
 fn canonical_round_trips_through_converse() {
-    let req = rich_request();
+    let mut req = rich_request();
+    // Claude refuses a thinking budget beside a forced tool, a temperature and top_k; it is
+    // fitted (see `claude_thinking_is_fitted_as_for_the_messages_api`), so not round-tripped.
+    req.reasoning.as_mut().unwrap().budget_tokens = None;
     let body = encode_request(&req).unwrap();
     let v = value(&body);
     assert_eq!(
@@ -286,8 +289,7 @@ fn canonical_round_trips_through_converse() {
     );
     assert_eq!(
         v.get("additionalModelRequestFields").unwrap(),
-        &json!({"anthropic_beta": ["x"], "top_k": 5, "seed": 7,
-                "thinking": {"type": "enabled", "budget_tokens": 2048}})
+        &json!({"anthropic_beta": ["x"], "top_k": 5, "seed": 7})
     );
     assert_eq!(
         v.pointer(&["toolConfig", "toolChoice"]).unwrap(),
@@ -300,6 +302,67 @@ fn canonical_round_trips_through_converse() {
     assert_eq!(v.pointer(&["outputConfig", "effort"]).unwrap().as_str(), Some("high"));
     let back = decode_request(&body, Some(MODEL), true).unwrap();
     assert_eq!(back, req);
+}
+
+/// Claude's thinking rules hold on Bedrock too: a Gemini client's budget of 512 was sent as it
+/// was (Claude's minimum is 1,024), as was a budget beside a forced tool, a temperature, top_k,
+/// or in a tool loop whose assistant turn has no signed thinking.
+#[test]
+fn claude_thinking_is_fitted_as_for_the_messages_api() {
+    let fields = |req: &ChatRequest| {
+        let v = value(&encode_request(req).unwrap());
+        (
+            v.pointer(&["additionalModelRequestFields", "thinking", "budget_tokens"])
+                .and_then(|b| b.as_u64()),
+            v.pointer(&["additionalModelRequestFields", "top_k"]).is_some(),
+            v.pointer(&["inferenceConfig", "temperature"]).and_then(|t| t.as_f64()),
+        )
+    };
+    let base = || ChatRequest {
+        messages: vec![Message {
+            role: Role::User,
+            content: vec![Part::text("hi")],
+        }],
+        reasoning: Some(Reasoning {
+            budget_tokens: Some(512),
+            effort: None,
+        }),
+        temperature: Some(0.5),
+        top_k: Some(5),
+        ..Default::default()
+    };
+    assert_eq!(fields(&base()), (Some(1024), false, None));
+    let mut r = base();
+    r.max_tokens = Some(1500);
+    r.reasoning.as_mut().unwrap().budget_tokens = Some(4000);
+    r.temperature = Some(1.0);
+    assert_eq!(fields(&r), (Some(1499), false, Some(1.0)));
+    let mut r = base();
+    r.tool_choice = Some(ToolChoice::Required);
+    assert_eq!(fields(&r), (None, true, Some(0.5)));
+    let mut r = base();
+    r.messages.push(Message {
+        role: Role::Assistant,
+        content: vec![Part::ToolCall {
+            id: "a".into(),
+            name: "f".into(),
+            arguments: "{}".into(),
+            signature: None,
+        }],
+    });
+    r.messages.push(Message {
+        role: Role::User,
+        content: vec![Part::ToolResult {
+            id: "a".into(),
+            name: None,
+            content: vec![ToolResultContent::Text("ok".into())],
+            is_error: false,
+        }],
+    });
+    assert_eq!(fields(&r), (None, true, Some(0.5)));
+    let mut r = base();
+    r.reasoning.as_mut().unwrap().budget_tokens = Some(0);
+    assert_eq!(fields(&r), (None, true, Some(0.5)), "a budget of 0 is no thinking");
 }
 
 #[test]
