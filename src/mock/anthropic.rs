@@ -146,6 +146,12 @@ pub(super) fn thinking_rules(req: &ChatRequest) -> Result<(), ConvertError> {
     if req.temperature.is_some_and(|t| t != 1.0) {
         return refuse("", "`temperature` may only be set to 1 when thinking is enabled. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#important-considerations-when-using-extended-thinking");
     }
+    if req.top_p.is_some_and(|p| !(0.95..=1.0).contains(&p)) {
+        return refuse(
+            "",
+            "`top_p` must be greater than or equal to 0.95 or unset when thinking is enabled. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility",
+        );
+    }
     if req.top_k.is_some() {
         return refuse(
             "",

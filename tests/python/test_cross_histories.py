@@ -229,7 +229,9 @@ def test_gemini_parallel_function_responses_reach_every_format(base, provider):
     ],
     ids=["off", "small", "large"],
 )
-@pytest.mark.parametrize("sampling", [{}, {"temperature": 0.3, "max_output_tokens": 1500}], ids=["plain", "tuned"])
+@pytest.mark.parametrize(
+    "sampling", [{}, {"temperature": 0.3, "top_p": 0.5, "max_output_tokens": 1500}], ids=["plain", "tuned"]
+)
 @pytest.mark.parametrize("provider", ["anthropic", "bedrock"])
 def test_gemini_thinking_settings_reach_claude(base, thinking, sampling, provider):
     """Gemini takes any thinking budget with any temperature; Claude, on Anthropic and on

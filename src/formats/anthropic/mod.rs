@@ -262,7 +262,7 @@ mod tests {
             parallel_tool_calls: Some(true),
             max_tokens: Some(77),
             temperature: Some(0.25),
-            top_p: Some(0.5),
+            top_p: Some(0.95),
             top_k: Some(3),
             stop: vec!["x".into()],
             reasoning: Some(Reasoning {
@@ -342,6 +342,7 @@ mod tests {
             max_tokens: max,
             temperature: Some(0.3),
             top_k: Some(5),
+            top_p: Some(0.9),
             reasoning: Some(Reasoning {
                 budget_tokens: Some(budget),
                 effort: None,
@@ -357,6 +358,7 @@ mod tests {
         let v = sent(&req(512, None));
         assert_eq!(v["thinking"]["budget_tokens"].as_u64(), Some(1024));
         assert!(v.get("temperature").is_none() && v.get("top_k").is_none());
+        assert!(v.get("top_p").is_none(), "top_p below 0.95 gives way too");
         // At or above the client's max_tokens: lowered below it, or no thinking if nothing fits.
         assert_eq!(
             sent(&req(2048, Some(1500)))["thinking"]["budget_tokens"].as_u64(),

@@ -715,7 +715,8 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
             })
             .collect(),
         top_k: req.top_k.filter(|_| budget.is_none()),
-        top_p: req.top_p,
+        // While thinking, top_p from 0.95 to 1 only (extended-thinking guide).
+        top_p: req.top_p.filter(|p| budget.is_none() || (0.95..=1.0).contains(p)),
         output_config,
         extra: RawFields(&extra),
     };

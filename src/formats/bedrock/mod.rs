@@ -1115,11 +1115,12 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
     let wanted = req.reasoning.as_ref().and_then(|r| r.budget_tokens);
     let budget = crate::formats::anthropic::request::fit_claude_thinking(req, wanted);
     let temperature = req.temperature.filter(|t| budget.is_none() || *t == 1.0);
-    if req.max_tokens.is_some() || temperature.is_some() || req.top_p.is_some() || !req.stop.is_empty() {
+    let top_p = req.top_p.filter(|p| budget.is_none() || (0.95..=1.0).contains(p));
+    if req.max_tokens.is_some() || temperature.is_some() || top_p.is_some() || !req.stop.is_empty() {
         out.inference_config = Some(BedrockInferenceConfig {
             max_tokens: req.max_tokens,
             temperature,
-            top_p: req.top_p,
+            top_p,
             stop_sequences: &req.stop,
         });
     }

@@ -329,9 +329,15 @@ fn claude_thinking_is_fitted_as_for_the_messages_api() {
         }),
         temperature: Some(0.5),
         top_k: Some(5),
+        top_p: Some(0.5),
         ..Default::default()
     };
     assert_eq!(fields(&base()), (Some(1024), false, None));
+    let v = value(&encode_request(&base()).unwrap());
+    assert!(
+        v.pointer(&["inferenceConfig", "topP"]).is_none(),
+        "top_p below 0.95 gives way"
+    );
     let mut r = base();
     r.max_tokens = Some(1500);
     r.reasoning.as_mut().unwrap().budget_tokens = Some(4000);
