@@ -156,6 +156,12 @@ pub enum ToolResultContent {
     Text(String),
     Json(Json),
     Image(ImageSource),
+    /// A document a tool returned (Anthropic `document` blocks, Bedrock `document`, Gemini
+    /// function-response parts): its source and its name (Anthropic `title`, Bedrock `name`).
+    Document {
+        source: DocumentSource,
+        name: Option<String>,
+    },
 }
 
 /// One piece of message content.

@@ -214,6 +214,7 @@ fn tool_result_text(content: &[ToolResultContent]) -> String {
                 _ => sonic_rs::to_string(j).unwrap_or_default(),
             },
             ToolResultContent::Image(_) => "[image]".into(),
+            ToolResultContent::Document { name, .. } => format!("[document {}]", name.as_deref().unwrap_or("")),
         })
         .collect::<Vec<_>>()
         .join(" ")

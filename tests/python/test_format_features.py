@@ -423,3 +423,51 @@ def test_gemini_built_in_tools_reach_gemini(base):
     )
     names, _ = inspect_of(r.text)
     assert "tools" in names
+
+
+# Documents a tool returned ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "bedrock", "gemini"])
+def test_tool_result_documents_reach_formats_that_have_them(base, provider):
+    """A tool that returns a document (Anthropic `document` blocks in a `tool_result`) used to be
+    refused for every other format; Bedrock's toolResult and Gemini's function-response parts
+    carry documents too."""
+    import anthropic
+
+    c = anthropic.Anthropic(base_url=f"{base}/anthropic", api_key="k", max_retries=0, timeout=30)
+    doc = {"type": "document", "title": "notes", "source": {"type": "text", "media_type": "text/plain", "data": "hi"}}
+    r = c.messages.create(
+        model=f"{provider}/echo-model",
+        max_tokens=50,
+        tools=[{"name": "read", "input_schema": {"type": "object"}}],
+        messages=[
+            {"role": "user", "content": "read it"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "read", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": [doc]}]},
+        ],
+    )
+    text = r.content[0].text
+    assert text.startswith("tool said:") and "[document" in text, text
+    if provider != "gemini":  # Gemini's inlineData has no name
+        assert "[document notes]" in text, text
+
+
+@pytest.mark.parametrize("provider", ["openai", "cohere"])
+def test_tool_result_documents_to_formats_without_them_are_refused_by_name(base, provider):
+    import anthropic
+
+    c = anthropic.Anthropic(base_url=f"{base}/anthropic", api_key="k", max_retries=0, timeout=30)
+    doc = {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "hi"}}
+    with pytest.raises(anthropic.BadRequestError) as e:
+        c.messages.create(
+            model=f"{provider}/echo-model",
+            max_tokens=50,
+            tools=[{"name": "read", "input_schema": {"type": "object"}}],
+            messages=[
+                {"role": "user", "content": "read it"},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "read", "input": {}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": [doc]}]},
+            ],
+        )
+    assert "messages[2].content[0].content[0]" in str(e.value)

@@ -626,6 +626,47 @@ mod tests {
         assert!(thinking(Some(Part::RedactedThinking { data: "x".into() })));
     }
 
+    /// A document a tool returned (from Bedrock's toolResult or Gemini's function-response
+    /// parts) goes into the tool_result as a document block, and reads back.
+    #[test]
+    fn tool_result_documents_encode_and_decode() {
+        let r = ChatRequest {
+            model: "m".into(),
+            messages: vec![
+                Message {
+                    role: Role::Assistant,
+                    content: vec![Part::ToolCall {
+                        id: "t".into(),
+                        name: "read".into(),
+                        arguments: "{}".into(),
+                        signature: None,
+                    }],
+                },
+                Message {
+                    role: Role::User,
+                    content: vec![Part::ToolResult {
+                        id: "t".into(),
+                        name: Some("read".into()),
+                        content: vec![ToolResultContent::Document {
+                            source: DocumentSource::Text("hi".into()),
+                            name: Some("notes".into()),
+                        }],
+                        is_error: false,
+                    }],
+                },
+            ],
+            ..Default::default()
+        };
+        let body = encode_request(&r).unwrap();
+        let v: Json = sonic_rs::from_slice(&body).unwrap();
+        assert_eq!(
+            v["messages"][1]["content"][0]["content"],
+            json!([{"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "hi"}, "title": "notes"}])
+        );
+        let back = decode_request(&body, None, false).unwrap();
+        assert_eq!(back.messages[1], r.messages[1]);
+    }
+
     /// Structured outputs (GA `output_config.format`, the beta's `output_format`) used to be
     /// refused going to Anthropic and dropped coming from it.
     #[test]

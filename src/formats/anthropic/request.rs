@@ -456,10 +456,11 @@ fn decode_tool_result_content(v: Option<&Json>, path: &JsonPath<'_>) -> Result<V
         match decode_block(b, &bpath)? {
             Part::Text { text, .. } => out.push(ToolResultContent::Text(text)),
             Part::Image { source, .. } => out.push(ToolResultContent::Image(source)),
+            Part::Document { source, name, .. } => out.push(ToolResultContent::Document { source, name }),
             _ => {
                 return Err(err(
                     bpath.key("type"),
-                    "tool results may hold only text and image blocks",
+                    "tool results may hold only text, image and document blocks",
                 ))
             }
         }
@@ -868,7 +869,7 @@ fn encode_part(p: &Part, i: usize, j: usize) -> Result<Option<AnthropicBlock<'_>
             id, content, is_error, ..
         } => AnthropicBlock::ToolResult {
             tool_use_id: id,
-            content: encode_tool_result(content),
+            content: encode_tool_result(content, &format!("messages[{i}].content[{j}].content"))?,
             is_error: *is_error,
         },
         Part::Thinking {
@@ -885,30 +886,41 @@ fn encode_part(p: &Part, i: usize, j: usize) -> Result<Option<AnthropicBlock<'_>
     }))
 }
 
-fn encode_tool_result(content: &[ToolResultContent]) -> Option<AnthropicToolResultContent<'_>> {
-    match content {
+fn encode_tool_result<'a>(
+    content: &'a [ToolResultContent],
+    path: &str,
+) -> Result<Option<AnthropicToolResultContent<'a>>, ConvertError> {
+    Ok(match content {
         [] => None,
         [ToolResultContent::Text(t)] => Some(AnthropicToolResultContent::Text(Cow::Borrowed(t))),
         parts => Some(AnthropicToolResultContent::Blocks(
             parts
                 .iter()
-                .map(|c| match c {
-                    ToolResultContent::Text(t) => AnthropicBlock::Text {
-                        text: Cow::Borrowed(t),
-                        extra: RawFields::default(),
-                    },
-                    ToolResultContent::Json(j) => AnthropicBlock::Text {
-                        text: Cow::Owned(sonic_rs::to_string(j).unwrap_or_default()),
-                        extra: RawFields::default(),
-                    },
-                    ToolResultContent::Image(source) => AnthropicBlock::Image {
-                        source: encode_image(source),
-                        extra: RawFields::default(),
-                    },
+                .enumerate()
+                .map(|(k, c)| {
+                    Ok(match c {
+                        ToolResultContent::Text(t) => AnthropicBlock::Text {
+                            text: Cow::Borrowed(t),
+                            extra: RawFields::default(),
+                        },
+                        ToolResultContent::Json(j) => AnthropicBlock::Text {
+                            text: Cow::Owned(sonic_rs::to_string(j).unwrap_or_default()),
+                            extra: RawFields::default(),
+                        },
+                        ToolResultContent::Image(source) => AnthropicBlock::Image {
+                            source: encode_image(source),
+                            extra: RawFields::default(),
+                        },
+                        ToolResultContent::Document { source, name } => AnthropicBlock::Document {
+                            source: encode_document(source, &format!("{path}[{k}].source"))?,
+                            title: name.as_deref(),
+                            extra: RawFields::default(),
+                        },
+                    })
                 })
-                .collect(),
+                .collect::<Result<_, ConvertError>>()?,
         )),
-    }
+    })
 }
 
 fn encode_tool_choice(req: &ChatRequest) -> Option<AnthropicToolChoice<'_>> {

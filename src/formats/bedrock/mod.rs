@@ -285,6 +285,12 @@ fn decode_tool_result_content(c: &Value, path: &JsonPath<'_>) -> Result<Vec<Tool
             ),
             ("json", j) => ToolResultContent::Json(j.clone()),
             ("image", im) => ToolResultContent::Image(decode_image(im, &ipath.key("image"))?),
+            ("document", d) => {
+                let Part::Document { source, name, .. } = decode_document(d, &ipath.key("document"))? else {
+                    return Err(err(ipath.key("document"), "not a document"));
+                };
+                ToolResultContent::Document { source, name }
+            }
             (other, _) => {
                 return Err(err(
                     ipath.key(other),
@@ -761,10 +767,15 @@ fn document_name(name: &str) -> String {
 /// repeated name gets `-N` appended.
 fn name_documents(messages: &mut [BedrockMessage<'_>]) {
     let mut seen: Vec<String> = Vec::new();
+    // Documents in messages and in tool results: Converse wants every name unique.
     let docs = messages
         .iter_mut()
         .flat_map(|m| m.content.iter_mut())
-        .filter_map(|b| b.document.as_mut());
+        .flat_map(|b| {
+            let nested = b.tool_result.as_mut().map(|r| r.content.iter_mut());
+            std::iter::once(&mut b.document).chain(nested.into_iter().flatten().map(|c| &mut c.document))
+        })
+        .filter_map(|d| d.as_mut());
     for (n, d) in docs.enumerate() {
         let n = n + 1;
         if d.name.is_empty() {
@@ -887,6 +898,15 @@ fn encode_part<'a>(
                         image: Some(encode_image(s, &path.key("content").index(k))?),
                         ..Default::default()
                     },
+                    ToolResultContent::Document { source, name } => BedrockContentBlock {
+                        document: Some(encode_document(
+                            source,
+                            name.as_deref(),
+                            &NO_EXTRA,
+                            &path.key("content").index(k),
+                        )?),
+                        ..Default::default()
+                    },
                 });
             }
             if blocks.is_empty() {
@@ -934,6 +954,12 @@ fn has_tool_blocks(req: &ChatRequest) -> bool {
             .any(|p| matches!(p, Part::ToolCall { .. } | Part::ToolResult { .. }))
     })
 }
+
+/// The extras of a document inside a tool result (it has none of its own).
+static NO_EXTRA: Extra = Extra {
+    format: None,
+    fields: Vec::new(),
+};
 
 /// `{}`, for a tool result with no content Converse would take.
 static EMPTY_OBJECT: std::sync::LazyLock<Json> = std::sync::LazyLock::new(|| sonic_rs::json!({}));

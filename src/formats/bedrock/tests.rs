@@ -1048,3 +1048,80 @@ fn a_conversation_opening_with_the_assistant_gets_a_user_turn_first_and_empty_tu
         ])
     );
 }
+
+/// A document a tool returned goes in the toolResult, named like every document in the request
+/// (Converse wants each name unique), and reads back as the tool result's document.
+#[test]
+fn tool_result_documents_are_named_and_read_back() {
+    let doc = |name: Option<&str>| ToolResultContent::Document {
+        source: DocumentSource::Text("hi".into()),
+        name: name.map(str::to_string),
+    };
+    let r = ChatRequest {
+        messages: vec![
+            Message {
+                role: Role::User,
+                content: vec![
+                    Part::Document {
+                        source: DocumentSource::Text("brief".into()),
+                        name: Some("notes".into()),
+                        extra: Extra::default(),
+                    },
+                    Part::text("read it"),
+                ],
+            },
+            Message {
+                role: Role::Assistant,
+                content: vec![Part::ToolCall {
+                    id: "a".into(),
+                    name: "read".into(),
+                    arguments: "{}".into(),
+                    signature: None,
+                }],
+            },
+            Message {
+                role: Role::User,
+                content: vec![Part::ToolResult {
+                    id: "a".into(),
+                    name: Some("read".into()),
+                    content: vec![doc(Some("notes")), doc(None)],
+                    is_error: false,
+                }],
+            },
+        ],
+        ..Default::default()
+    };
+    let body = encode_request(&r).unwrap();
+    let v = value(&body);
+    let result = v
+        .pointer(&sonic_rs::pointer![
+            "messages",
+            2,
+            "content",
+            0,
+            "toolResult",
+            "content"
+        ])
+        .unwrap();
+    assert_eq!(
+        result,
+        &json!([
+            {"document": {"format": "txt", "name": "notes-2", "source": {"bytes": "aGk="}}},
+            {"document": {"format": "txt", "name": "document-3", "source": {"bytes": "aGk="}}}
+        ])
+    );
+    let back = decode_request(&body, Some(MODEL), false).unwrap();
+    let Part::ToolResult { content, .. } = &back.messages[2].content[0] else {
+        panic!("{back:?}")
+    };
+    assert_eq!(
+        content[1],
+        ToolResultContent::Document {
+            source: DocumentSource::Base64 {
+                media_type: "text/plain".into(),
+                data: "aGk=".into()
+            },
+            name: Some("document-3".into())
+        }
+    );
+}

@@ -464,6 +464,12 @@ fn tool_message<'a>(
                     "Cohere tool results cannot carry images",
                 ))
             }
+            ToolResultContent::Document { .. } => {
+                return Err(ConvertError::new(
+                    path.key("content").index(j),
+                    "Cohere tool results cannot carry files (a document there is a JSON object)",
+                ))
+            }
         }
     }
     if is_error {

@@ -370,6 +370,7 @@ pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> R
                 let ppath = ppath.index(i);
                 match decode_part(fp, &ppath, ids)? {
                     Part::Image { source, .. } => content.push(ToolResultContent::Image(source)),
+                    Part::Document { source, name, .. } => content.push(ToolResultContent::Document { source, name }),
                     Part::Text { text, .. } => content.push(ToolResultContent::Text(text)),
                     _ => return Err(ConvertError::new(ppath, "unsupported function response part")),
                 }
@@ -600,18 +601,20 @@ pub(crate) fn encode_part<'r>(
             write::string(buf, name);
             let mut first = true;
             let cpath = path.key("content");
-            for (i, c) in content.iter().enumerate() {
-                if let ToolResultContent::Image(src) = c {
-                    if first {
-                        buf.push(b',');
-                        write::key(buf, "parts");
-                        buf.push(b'[');
-                    }
-                    write::sep(buf, &mut first);
-                    buf.push(b'{');
-                    encode_image(buf, src, &Extra::default(), &cpath.index(i))?;
-                    buf.push(b'}');
+            for (i, c) in content.iter().enumerate().filter(|(_, c)| is_media(c)) {
+                if first {
+                    buf.push(b',');
+                    write::key(buf, "parts");
+                    buf.push(b'[');
                 }
+                write::sep(buf, &mut first);
+                buf.push(b'{');
+                match c {
+                    ToolResultContent::Image(src) => encode_image(buf, src, &Extra::default(), &cpath.index(i))?,
+                    ToolResultContent::Document { source, .. } => encode_document(buf, source),
+                    _ => {}
+                }
+                buf.push(b'}');
             }
             if !first {
                 buf.push(b']');
@@ -707,10 +710,15 @@ fn encode_document(buf: &mut Vec<u8>, source: &DocumentSource) {
     buf.push(b'}');
 }
 
+/// Media go as the function response's `parts`, not in its `response` object.
+fn is_media(c: &ToolResultContent) -> bool {
+    matches!(c, ToolResultContent::Image(_) | ToolResultContent::Document { .. })
+}
+
 /// The `functionResponse.response` object for a tool result (Gemini needs an object):
 /// one JSON object as is; text (joined) or other values under `result`; errors under `error`.
 fn write_result_object(buf: &mut Vec<u8>, content: &[ToolResultContent], is_error: bool) {
-    let mut vals = content.iter().filter(|c| !matches!(c, ToolResultContent::Image(_)));
+    let mut vals = content.iter().filter(|c| !is_media(c));
     let (first, second) = (vals.clone().next(), vals.clone().nth(1));
     if let (Some(ToolResultContent::Json(j)), None) = (first, second) {
         if j.is_object() && !is_error {
@@ -741,7 +749,7 @@ fn write_result_object(buf: &mut Vec<u8>, content: &[ToolResultContent], is_erro
                 match c {
                     ToolResultContent::Text(t) => write::string(buf, t),
                     ToolResultContent::Json(j) => write::value(buf, j),
-                    ToolResultContent::Image(_) => buf.extend_from_slice(b"null"),
+                    ToolResultContent::Image(_) | ToolResultContent::Document { .. } => buf.extend_from_slice(b"null"),
                 }
             }
             buf.push(b']');

@@ -848,6 +848,12 @@ fn encode_user<'a>(m: &'a Message, i: usize, out: &mut Vec<OpenAiMessageOut<'a>>
                                 "OpenAI tool messages cannot hold images",
                             ))
                         }
+                        ToolResultContent::Document { .. } => {
+                            return Err(err(
+                                format!("{}.content[{k}]", path()),
+                                "OpenAI tool messages cannot hold documents",
+                            ))
+                        }
                     }
                 }
                 // One string: the form every OpenAI-compatible server accepts for tool content.
