@@ -118,7 +118,7 @@ def genai_stream(sdk, model, turns, **kw):
             last = r
             for cand in r.candidates or []:
                 for p in (cand.content.parts if cand.content else None) or []:
-                    if p.text:
+                    if p.text and not p.thought:  # a thought is no part of the answer's text
                         out.text += p.text
                         out.text_pieces += 1
                     if p.function_call:
@@ -185,6 +185,9 @@ def cohere_stream(sdk, model, turns, **kw):
     for ev in sdk.c.chat_stream(**sdk.params(model, turns, **kw)):
         types.append(ev.type)
         if ev.type == "content-delta":
+            if ev.delta.message.content.text is None:  # a thinking delta
+                assert ev.delta.message.content.thinking, ev
+                continue
             out.text += ev.delta.message.content.text
             out.text_pieces += 1
         elif ev.type == "tool-plan-delta":
@@ -262,6 +265,18 @@ def test_stream_text_equals_non_stream(sdks, sdk_name, provider):
     s = stream(sdks, sdk_name, model, turns)
     assert s.text == "echo: stream me a few words please"
     assert s.text_pieces > 1, "the text arrived in several events"
+    assert_same_answer(s, non_stream_truth(sdks, sdk_name, model, turns))
+
+
+@per_sdk
+@matrix
+def test_stream_after_reasoning_equals_non_stream(sdks, sdk_name, provider):
+    """An answer that opens with thinking and redacted thinking (the `reasoning` scenario): the
+    answer's text, streamed in every format from every provider, equals the non-stream one."""
+    model = f"{provider}/reasoning-model"
+    turns = [user("think then answer")]
+    s = stream(sdks, sdk_name, model, turns)
+    assert s.text == "echo: think then answer"
     assert_same_answer(s, non_stream_truth(sdks, sdk_name, model, turns))
 
 
@@ -366,7 +381,7 @@ def direct(sluice_mock):
 
 
 @per_sdk
-@pytest.mark.parametrize("model", ["echo-model", "tool-model", "parallel-model"])
+@pytest.mark.parametrize("model", ["echo-model", "tool-model", "parallel-model", "reasoning-model"])
 def test_mock_streams_read_by_the_real_sdks(direct, sdk_name, model):
     turns = [user("weather in Paris and Rome?")]
     s = READERS[sdk_name](direct[sdk_name], model, turns, tools=True)
