@@ -428,16 +428,13 @@ def test_gemini_built_in_tools_reach_gemini(base):
 # Documents a tool returned ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("provider", ["anthropic", "bedrock", "gemini"])
-def test_tool_result_documents_reach_formats_that_have_them(base, provider):
-    """A tool that returns a document (Anthropic `document` blocks in a `tool_result`) used to be
-    refused for every other format; Bedrock's toolResult and Gemini's function-response parts
-    carry documents too."""
+def read_tool_returning_a_document(base, provider):
+    """An Anthropic client's turn after a `read` tool returned a document (titled `notes`)."""
     import anthropic
 
     c = anthropic.Anthropic(base_url=f"{base}/anthropic", api_key="k", max_retries=0, timeout=30)
     doc = {"type": "document", "title": "notes", "source": {"type": "text", "media_type": "text/plain", "data": "hi"}}
-    r = c.messages.create(
+    return c.messages.create(
         model=f"{provider}/echo-model",
         max_tokens=50,
         tools=[{"name": "read", "input_schema": {"type": "object"}}],
@@ -447,7 +444,14 @@ def test_tool_result_documents_reach_formats_that_have_them(base, provider):
             {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": [doc]}]},
         ],
     )
-    text = r.content[0].text
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "bedrock", "gemini"])
+def test_tool_result_documents_reach_formats_that_have_them(base, provider):
+    """A tool that returns a document (Anthropic `document` blocks in a `tool_result`) used to be
+    refused for every other format; Bedrock's toolResult and Gemini's function-response parts
+    carry documents too."""
+    text = read_tool_returning_a_document(base, provider).content[0].text
     assert text.startswith("tool said:") and "[document" in text, text
     if provider != "gemini":  # Gemini's inlineData has no name
         assert "[document notes]" in text, text
@@ -457,17 +461,6 @@ def test_tool_result_documents_reach_formats_that_have_them(base, provider):
 def test_tool_result_documents_to_formats_without_them_are_refused_by_name(base, provider):
     import anthropic
 
-    c = anthropic.Anthropic(base_url=f"{base}/anthropic", api_key="k", max_retries=0, timeout=30)
-    doc = {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "hi"}}
     with pytest.raises(anthropic.BadRequestError) as e:
-        c.messages.create(
-            model=f"{provider}/echo-model",
-            max_tokens=50,
-            tools=[{"name": "read", "input_schema": {"type": "object"}}],
-            messages=[
-                {"role": "user", "content": "read it"},
-                {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "read", "input": {}}]},
-                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": [doc]}]},
-            ],
-        )
+        read_tool_returning_a_document(base, provider)
     assert "messages[2].content[0].content[0]" in str(e.value)
