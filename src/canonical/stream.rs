@@ -204,11 +204,7 @@ impl StreamCollector {
                 }
             }
             StreamEvent::RedactedThinking { index, data } => {
-                let part = Part::RedactedThinking { data: data.clone() };
-                match self.blocks.iter_mut().find(|(i, _)| i == index) {
-                    Some((_, p)) => *p = part,
-                    None => self.blocks.push((*index, part)),
-                }
+                self.set_block(*index, Part::RedactedThinking { data: data.clone() })
             }
             StreamEvent::ToolCallStart { index, id, name } => {
                 let part = Part::ToolCall {
@@ -217,10 +213,7 @@ impl StreamCollector {
                     arguments: String::new(),
                     signature: None,
                 };
-                match self.blocks.iter_mut().find(|(i, _)| i == index) {
-                    Some((_, p)) => *p = part,
-                    None => self.blocks.push((*index, part)),
-                }
+                self.set_block(*index, part);
             }
             StreamEvent::ToolCallDelta { index, arguments } => {
                 let fresh = || Part::ToolCall {
@@ -244,6 +237,14 @@ impl StreamCollector {
                     self.error = Some((*status, message.clone()));
                 }
             }
+        }
+    }
+
+    /// Block `index` becomes `part` (a block that arrives whole, or starts anew).
+    fn set_block(&mut self, index: u32, part: super::Part) {
+        match self.blocks.iter_mut().find(|(i, _)| *i == index) {
+            Some((_, p)) => *p = part,
+            None => self.blocks.push((index, part)),
         }
     }
 

@@ -658,15 +658,6 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         .max_tokens
         .unwrap_or_else(|| budget.map_or(DEFAULT_MAX_TOKENS, |b| b.saturating_add(4096).max(DEFAULT_MAX_TOKENS)));
     let extra = req.extra.for_target(Format::Anthropic);
-    let extra: Vec<(String, Json)> = extra
-        .iter()
-        .filter(|(k, _)| {
-            let typed =
-                TYPED_FIELDS.contains(&k.as_str()) || (k == "thinking" && budget.is_some()) || k == BEDROCK_BETA_FIELD;
-            !typed
-        })
-        .cloned()
-        .collect();
     // The format goes into `output_config` with whatever else an Anthropic client put there.
     let output_config = format.map(|schema| {
         let mut config = extra
@@ -681,8 +672,15 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         Json::from(config)
     });
     let extra: Vec<(String, Json)> = extra
-        .into_iter()
-        .filter(|(k, _)| !(output_config.is_some() && (k == "output_config" || k == "output_format")))
+        .iter()
+        .filter(|(k, _)| {
+            let typed = TYPED_FIELDS.contains(&k.as_str())
+                || (k == "thinking" && budget.is_some())
+                || k == BEDROCK_BETA_FIELD
+                || (output_config.is_some() && (k == "output_config" || k == "output_format"));
+            !typed
+        })
+        .cloned()
         .collect();
     let body = AnthropicRequest {
         max_tokens,
