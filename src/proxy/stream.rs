@@ -86,18 +86,22 @@ pub async fn pump_passthrough(
                     parts.truncate(i + 1);
                     parts[i].truncate(end);
                 }
-                // At `[DONE]` the body's end goes in the same write.
+                // At `[DONE]` the body's end goes in the same write when the upstream's end is
+                // already here (its connection is then back in the pool before the client can
+                // send its next request). Otherwise the end waits for the upstream's
+                // terminating chunk, briefly, so the connection is reusable.
+                let end_now = cut.is_some() && body.is_done();
                 if let Some(h) = head.take() {
-                    send_head(conn, h, http10, &parts, cut.is_some())
-                        .await
-                        .map_err(io_err)?;
+                    send_head(conn, h, http10, &parts, end_now).await.map_err(io_err)?;
                 } else {
-                    conn.send_chunk_parts(&parts, cut.is_some()).await.map_err(io_err)?;
+                    conn.send_chunk_parts(&parts, end_now).await.map_err(io_err)?;
                 }
                 if cut.is_some() {
-                    // Let the upstream's terminating chunk arrive so the connection is reusable.
-                    if !matches!(monoio::time::timeout(DRAIN_AFTER_DONE, body.next()).await, Ok(Ok(None))) {
-                        body.abort();
+                    if !end_now {
+                        if !matches!(monoio::time::timeout(DRAIN_AFTER_DONE, body.next()).await, Ok(Ok(None))) {
+                            body.abort();
+                        }
+                        conn.end_stream().await.map_err(io_err)?;
                     }
                     return Ok(Outcome { status: 200 });
                 }
@@ -293,6 +297,18 @@ pub async fn pump_translated(
             }
         };
         let end = matches!(step, Step::End);
+        // The upstream's end usually arrives with its last event. Seen now, its connection is
+        // back in the pool before the client's last bytes leave, ready for the client's next
+        // request. Bytes after the last event mean a confused upstream: not reused.
+        let upstream = if end {
+            match body.next_buffered() {
+                Ok(None) if body.is_done() => UpstreamEnd::Reached,
+                Ok(None) => UpstreamEnd::Pending,
+                _ => UpstreamEnd::Confused,
+            }
+        } else {
+            UpstreamEnd::Pending
+        };
         if !out.is_empty() || (end && !conn.response_started) {
             // Every event goes out as soon as it is encoded. The head waited for the first ones
             // and leaves with them; the body's end leaves with the last ones: one write each.
@@ -312,13 +328,29 @@ pub async fn pump_translated(
             conn.end_stream().await.map_err(io_err)?;
         }
         if end {
-            // Let the upstream's terminating chunk arrive so the connection is reusable.
-            if !matches!(monoio::time::timeout(DRAIN_AFTER_DONE, body.next()).await, Ok(Ok(None))) {
-                body.abort();
+            match upstream {
+                UpstreamEnd::Reached => {}
+                UpstreamEnd::Confused => body.abort(),
+                // Let the upstream's terminating chunk arrive so the connection is reusable.
+                UpstreamEnd::Pending => {
+                    if !matches!(monoio::time::timeout(DRAIN_AFTER_DONE, body.next()).await, Ok(Ok(None))) {
+                        body.abort();
+                    }
+                }
             }
             return Ok(Outcome { status: 200 });
         }
     }
+}
+
+/// Where the upstream's body stands once the client's stream is over.
+enum UpstreamEnd {
+    /// Its end is read; the connection is back in the pool.
+    Reached,
+    /// Not yet read: worth a short wait so the connection can be reused.
+    Pending,
+    /// More bytes came after the last event (or a framing error): the connection is closed.
+    Confused,
 }
 
 /// The client's stream head: the encoder's content type and the translation's extra headers.

@@ -89,8 +89,10 @@ enum Buffered {
     NeedMore,
 }
 
-/// Reads a response body incrementally. Must be driven to the end (`next` returning `Ok(None)`)
-/// and then `finish`ed for the connection to be reused; dropping it closes the connection.
+/// Reads a response body incrementally. The connection goes back to the pool the moment the
+/// body's end is parsed, before the caller writes its own last bytes: a client that sends its
+/// next request as soon as it has the answer finds the connection idle. Dropping a reader that
+/// has not reached the end closes the connection.
 pub struct BodyReader {
     conn: Option<UpstreamConn>,
     pool: Rc<Pool>,
@@ -117,8 +119,7 @@ impl BodyReader {
             match &mut self.framing {
                 Framing::Length(rem) => {
                     if *rem == 0 {
-                        self.done = true;
-                        return Ok(Buffered::End);
+                        return Ok(self.ended());
                     }
                     if !conn.rbuf.is_empty() {
                         let n = (*rem).min(conn.rbuf.len());
@@ -174,8 +175,7 @@ impl BodyReader {
                     ChunkState::Trailers => match memchr::memmem::find(&conn.rbuf, b"\r\n") {
                         Some(0) => {
                             let _ = conn.rbuf.split_to(2);
-                            self.done = true;
-                            return Ok(Buffered::End);
+                            return Ok(self.ended());
                         }
                         Some(i) => {
                             let _ = conn.rbuf.split_to(i + 2);
@@ -190,6 +190,23 @@ impl BodyReader {
             }
             return Ok(Buffered::NeedMore);
         }
+    }
+
+    /// The body's end is parsed: a reusable connection is checked in now rather than when the
+    /// reader is dropped.
+    fn ended(&mut self) -> Buffered {
+        self.done = true;
+        if self.keep_alive {
+            if let Some(conn) = self.conn.take() {
+                self.pool.checkin(conn);
+            }
+        }
+        Buffered::End
+    }
+
+    /// Whether the body's end has been read (the connection is then back in the pool).
+    pub fn is_done(&self) -> bool {
+        self.done
     }
 
     /// Next piece of decoded body, or `None` at the end.
@@ -532,6 +549,8 @@ async fn connect(origin: &Origin, timeouts: &Timeouts) -> Result<UpstreamConn, U
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
 
     #[test]
     fn parses_chunked_head() {
@@ -550,6 +569,76 @@ mod tests {
         let (_, _, _, framing, ka) = parse_response_head(raw, false).unwrap().unwrap();
         assert!(matches!(framing, Framing::UntilClose));
         assert!(!ka);
+    }
+
+    /// The connection is idle in the pool as soon as the body's end is read, while the reader
+    /// is still alive: the gateway writes its client's last bytes after that, and a client that
+    /// sends its next request at once must find the connection free (not open a second one).
+    #[test]
+    fn connection_is_back_in_the_pool_when_the_end_is_read() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let upstream = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut b = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                assert_eq!(s.read(&mut b).unwrap(), 1);
+                head.push(b[0]);
+            }
+            // The last event and the terminating chunk in one write, then the connection stays
+            // open (keep-alive) until the client closes it.
+            s.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+                .unwrap();
+            let _ = s.read(&mut b);
+        });
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let pool = Rc::new(Pool::new(
+                4,
+                Duration::from_secs(30),
+                crate::metrics::WorkerMetrics::register(),
+            ));
+            let origin = Origin {
+                tls: false,
+                host: "127.0.0.1".into(),
+                port: addr.port(),
+                authority: addr.to_string(),
+                path_prefix: String::new(),
+                addrs: vec![addr],
+                tls_config: None,
+                pool_key: Arc::from(format!("http://{addr}")),
+            };
+            let timeouts = Timeouts {
+                connect: Duration::from_secs(5),
+                first_byte: Duration::from_secs(5),
+                total: Duration::from_secs(5),
+            };
+            let req = OutRequest {
+                method: "GET",
+                path: "/",
+                headers: &[],
+                body: &[],
+            };
+            let mut resp = send(&pool, &origin, &timeouts, &req).await.unwrap();
+            assert_eq!(resp.body.next().await.unwrap().as_deref(), Some(&b"hello"[..]));
+            assert_eq!(pool.idle_count(&origin.pool_key), 0, "checked in before the end");
+            assert!(resp.body.next().await.unwrap().is_none());
+            assert!(resp.body.is_done());
+            assert_eq!(pool.idle_count(&origin.pool_key), 1, "not back in the pool at the end");
+            drop(resp);
+            assert_eq!(
+                pool.idle_count(&origin.pool_key),
+                1,
+                "checked in twice, or lost at drop"
+            );
+            pool.checkout(&origin.pool_key).expect("the pooled connection");
+        });
+        upstream.join().unwrap();
     }
 
     #[test]
