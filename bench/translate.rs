@@ -77,6 +77,7 @@ fn canonical_response() -> ChatResponse {
         },
         stop_sequence: None,
         created: 1_700_000_000,
+        logprobs: Vec::new(),
     }
 }
 

@@ -113,6 +113,7 @@ fn sample_answer() -> ChatResponse {
         },
         stop_sequence: None,
         created: 0,
+        logprobs: Vec::new(),
     }
 }
 

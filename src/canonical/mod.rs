@@ -293,11 +293,32 @@ pub struct ChatRequest {
     /// Anthropic `metadata.user_id`.
     pub user: Option<String>,
     pub reasoning: Option<Reasoning>,
+    /// Token log probabilities asked for, with this many alternatives per position (0: the
+    /// chosen token's only): OpenAI `logprobs`/`top_logprobs`, Gemini `responseLogprobs`/
+    /// `logprobs`. Formats without them refuse the request rather than answer without.
+    pub logprobs: Option<u32>,
     pub stream: bool,
     /// OpenAI `stream_options.include_usage` (other formats always report usage).
     pub include_usage: bool,
     /// Top-level fields only the source format has.
     pub extra: Extra,
+}
+
+impl ChatRequest {
+    /// Token log probabilities asked of a format that answers without them: refused by name
+    /// (code that reads them would otherwise fail on a missing field, far from the cause).
+    pub fn refuse_logprobs(&self, target: Format) -> Result<(), ConvertError> {
+        match self.logprobs {
+            Some(_) => Err(ConvertError::new(
+                "logprobs",
+                format!(
+                    "token log probabilities are not available through the {} format (only OpenAI and Gemini upstreams give them)",
+                    target.name()
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Why generation stopped (PROTOCOLS 8.2), mapped between every pair of enums.
@@ -345,6 +366,17 @@ pub struct ChatResponse {
     /// The matched stop sequence, when known.
     pub stop_sequence: Option<String>,
     pub created: u64,
+    /// Per output token, when the request asked for them (OpenAI and Gemini).
+    pub logprobs: Vec<TokenLogprob>,
+}
+
+/// One output token's log probability, and the likeliest alternatives at its position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenLogprob {
+    pub token: String,
+    pub logprob: f64,
+    /// (token, log probability), likeliest first.
+    pub top: Vec<(String, f64)>,
 }
 
 /// An error an upstream returned, decoded from its format (status kept from the HTTP response).

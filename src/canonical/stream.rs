@@ -36,6 +36,9 @@ pub enum StreamEvent {
     },
     /// The upstream reported an error mid-stream.
     Error { status: u16, message: String },
+    /// Log probabilities of the tokens of the `TextDelta` that follows (OpenAI and Gemini carry
+    /// them in the same chunk as the text; encoders that can write them do so with it).
+    Logprobs(Vec<super::TokenLogprob>),
 }
 
 /// Why a stream could not be decoded.
@@ -168,6 +171,7 @@ pub struct StreamCollector {
     usage: super::Usage,
     finish: Option<FinishReason>,
     stop_sequence: Option<String>,
+    logprobs: Vec<super::TokenLogprob>,
     /// First mid-stream error, if any.
     pub error: Option<(u16, String)>,
 }
@@ -237,6 +241,7 @@ impl StreamCollector {
                     self.error = Some((*status, message.clone()));
                 }
             }
+            StreamEvent::Logprobs(tokens) => self.logprobs.extend_from_slice(tokens),
         }
     }
 
@@ -274,6 +279,7 @@ impl StreamCollector {
             usage: self.usage,
             stop_sequence: self.stop_sequence.clone(),
             created: 0,
+            logprobs: self.logprobs.clone(),
         }
     }
 }
@@ -439,6 +445,7 @@ pub mod testing {
             },
             stop_sequence: None,
             created: 0,
+            logprobs: Vec::new(),
         }
     }
 }
@@ -454,8 +461,29 @@ pub fn events_from_response(resp: &super::ChatResponse, pieces: usize) -> Vec<St
         model: resp.model.clone(),
     }];
     let mut index = 0u32;
+    // With log probabilities, text goes one token per delta, each after its own (as OpenAI and
+    // Gemini stream them); what the tokens do not spell follows whole.
+    let mut tokens = &resp.logprobs[..];
     for part in &resp.content {
         match part {
+            Part::Text { text, .. } if !tokens.is_empty() => {
+                let mut rest = text.as_str();
+                while let Some(t) = tokens.first().filter(|t| rest.starts_with(t.token.as_str())) {
+                    rest = &rest[t.token.len()..];
+                    out.push(StreamEvent::Logprobs(tokens[..1].to_vec()));
+                    out.push(StreamEvent::TextDelta {
+                        index,
+                        text: t.token.clone(),
+                    });
+                    tokens = &tokens[1..];
+                }
+                if !rest.is_empty() {
+                    out.push(StreamEvent::TextDelta {
+                        index,
+                        text: rest.to_string(),
+                    });
+                }
+            }
             Part::Text { text, .. } => {
                 for piece in split(text, pieces) {
                     out.push(StreamEvent::TextDelta {
@@ -557,6 +585,7 @@ mod tests {
             },
             stop_sequence: None,
             created: 0,
+            logprobs: Vec::new(),
         };
         let ev = events_from_response(&resp, 3);
         assert_eq!(

@@ -29,6 +29,8 @@ mod finish_reasons;
 #[cfg(test)]
 mod golden;
 #[cfg(test)]
+mod logprobs;
+#[cfg(test)]
 mod stream_props;
 
 /// A wire dialect.

@@ -41,6 +41,7 @@ prop_compose! {
             usage: Usage { input, output, ..Default::default() },
             stop_sequence: None,
             created: 0,
+            logprobs: Vec::new(),
         }
     }
 }
@@ -190,6 +191,7 @@ fn redacted_thinking_streams_between_anthropic_and_bedrock() {
         usage: Usage::default(),
         stop_sequence: None,
         created: 0,
+        logprobs: Vec::new(),
     };
     let events = events_from_response(&resp, 2);
     for f in Format::ALL {

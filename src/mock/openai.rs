@@ -99,7 +99,7 @@ pub fn chat_completion(resp: &ChatResponse) -> Vec<u8> {
 /// `choices: []`; then `data: [DONE]`.
 pub fn chat_stream_events(resp: &ChatResponse, chunks: usize, include_usage: bool) -> Vec<Vec<u8>> {
     let created = resp.created;
-    let chunk = |delta: OpenAiDelta<'_>, finish: Option<&str>| {
+    let chunk_with = |delta: OpenAiDelta<'_>, finish: Option<&str>, logprobs: Option<OpenAiLogprobsOut<'_>>| {
         sse(&OpenAiChatChunk {
             id: &resp.id,
             object: "chat.completion.chunk",
@@ -109,12 +109,16 @@ pub fn chat_stream_events(resp: &ChatResponse, chunks: usize, include_usage: boo
             choices: vec![OpenAiChunkChoice {
                 index: 0,
                 delta,
-                logprobs: None,
+                logprobs,
                 finish_reason: finish,
             }],
             usage: include_usage.then_some(None),
         })
     };
+    let chunk = |delta: OpenAiDelta<'_>, finish: Option<&str>| chunk_with(delta, finish, None);
+    // With log probabilities asked for, text goes one token per chunk, each with its own, as
+    // OpenAI streams them.
+    let mut tokens = &resp.logprobs[..];
     let mut out = Vec::new();
     out.push(chunk(
         OpenAiDelta {
@@ -128,6 +132,25 @@ pub fn chat_stream_events(resp: &ChatResponse, chunks: usize, include_usage: boo
     let mut call_index = 0u32;
     for part in &resp.content {
         match part {
+            Part::Text { text, .. } if !tokens.is_empty() => {
+                let mut rest = text.as_str();
+                while let Some(t) = tokens.first().filter(|t| rest.starts_with(t.token.as_str())) {
+                    rest = &rest[t.token.len()..];
+                    let delta = OpenAiDelta {
+                        content: Some(&t.token),
+                        ..Default::default()
+                    };
+                    out.push(chunk_with(delta, None, Some(OpenAiLogprobsOut(&tokens[..1]))));
+                    tokens = &tokens[1..];
+                }
+                if !rest.is_empty() {
+                    let delta = OpenAiDelta {
+                        content: Some(rest),
+                        ..Default::default()
+                    };
+                    out.push(chunk(delta, None));
+                }
+            }
             Part::Text { text, .. } => {
                 for piece in split_pieces(text, chunks) {
                     out.push(chunk(

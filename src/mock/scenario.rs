@@ -139,7 +139,6 @@ fn done(
     ChatResponse {
         id: id.to_string(),
         model: req.model.clone(),
-        content,
         finish,
         usage: Usage {
             input: prompt_words(req),
@@ -148,7 +147,40 @@ fn done(
         },
         stop_sequence,
         created: super::unix_now(),
+        logprobs: req.logprobs.map(|top| logprobs_for(&content, top)).unwrap_or_default(),
+        content,
     }
+}
+
+/// Made-up log probabilities for the answer's text, as a provider asked for them gives them:
+/// one token per word (a leading space belongs to the word, as in BPE vocabularies), so the
+/// tokens joined spell the text; `top` alternatives per position, the chosen token first.
+fn logprobs_for(content: &[Part], top: u32) -> Vec<crate::canonical::TokenLogprob> {
+    let mut out = Vec::new();
+    for p in content {
+        let Part::Text { text, .. } = p else { continue };
+        let mut start = 0;
+        let bytes = text.as_bytes();
+        for i in 1..=bytes.len() {
+            if i == bytes.len() || (bytes[i] == b' ' && bytes[i - 1] != b' ') {
+                let token = &text[start..i];
+                let logprob = -0.25 * (out.len() % 4) as f64;
+                let top = (0..top)
+                    .map(|k| match k {
+                        0 => (token.to_string(), logprob),
+                        _ => (format!("{}{k}", token.trim()), logprob - k as f64),
+                    })
+                    .collect();
+                out.push(crate::canonical::TokenLogprob {
+                    token: token.to_string(),
+                    logprob,
+                    top,
+                });
+                start = i;
+            }
+        }
+    }
+    out
 }
 
 /// What reached the upstream beyond the canonical core (see the module doc).

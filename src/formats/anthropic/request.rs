@@ -638,6 +638,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
     let fitted = crate::formats::call_ids::fit_request(req, crate::formats::call_ids::ANTHROPIC);
     let req = fitted.as_ref().unwrap_or(req);
     req.extra.refuse_lost_content(Format::Anthropic)?;
+    req.refuse_logprobs(Format::Anthropic)?;
     if req.seed.is_some() {
         return Err(err("seed", "Anthropic has no seed parameter"));
     }

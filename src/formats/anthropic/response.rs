@@ -170,6 +170,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
         stop_sequence: v.get("stop_sequence").and_then(|s| s.as_str()).map(str::to_string),
         // The format has no creation time: 0 = unknown; the proxy fills in the time of arrival.
         created: 0,
+        logprobs: Vec::new(),
     })
 }
 

@@ -607,6 +607,8 @@ impl<F: AnthropicFraming> StreamEncode for AnthropicEventEncoder<F> {
                 self.close_block(out);
             }
             StreamEvent::Error { status, message } => self.error(*status, message, out),
+            // NOTE: the format has no token log probabilities (requests for them are refused).
+            StreamEvent::Logprobs(_) => {}
         }
     }
 

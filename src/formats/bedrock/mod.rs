@@ -1088,6 +1088,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
     let fitted = crate::formats::call_ids::fit_request(req, crate::formats::call_ids::BEDROCK);
     let req = fitted.as_ref().unwrap_or(req);
     req.extra.refuse_lost_content(Format::Bedrock)?;
+    req.refuse_logprobs(Format::Bedrock)?;
     let mut out = BedrockConverseRequest {
         messages: Vec::with_capacity(req.messages.len()),
         ..Default::default()
@@ -1350,6 +1351,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
         usage,
         stop_sequence,
         created: 0,
+        logprobs: Vec::new(),
     })
 }
 

@@ -583,6 +583,8 @@ impl StreamEncode for ConverseStreamEncoder {
             StreamEvent::Usage(u) => self.usage = *u,
             StreamEvent::Finish { reason, stop_sequence } => self.message_stop(reason, stop_sequence.as_deref(), out),
             StreamEvent::Error { status, message } => self.error(*status, message, out),
+            // NOTE: the format has no token log probabilities (requests for them are refused).
+            StreamEvent::Logprobs(_) => {}
         }
     }
 
@@ -780,6 +782,8 @@ impl StreamEncode for InvokeStreamEncoder {
     fn encode(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
         match event {
             StreamEvent::Error { status, message } => self.error(*status, message, out),
+            // NOTE: the format has no token log probabilities (requests for them are refused).
+            StreamEvent::Logprobs(_) => {}
             _ if !self.ended => self.messages.encode(event, out),
             _ => {}
         }
@@ -977,6 +981,7 @@ mod tests {
             usage,
             stop_sequence: stop_sequence.map(str::to_string),
             created: 0,
+            logprobs: Vec::new(),
         }
     }
 

@@ -743,6 +743,7 @@ fn response_with_tools_reasoning_cache_usage_round_trips() {
         },
         stop_sequence: None,
         created: 0,
+        logprobs: Vec::new(),
     };
     let body = encode_response(&resp);
     let v = value(&body);
@@ -765,6 +766,7 @@ fn stop_sequence_round_trips() {
         usage: Usage::default(),
         stop_sequence: Some("END".into()),
         created: 0,
+        logprobs: Vec::new(),
     };
     assert_eq!(decode_response(&encode_response(&resp)).unwrap(), resp);
 }

@@ -624,6 +624,7 @@ fn assistant_message<'a>(m: &'a Message, path: &JsonPath<'_>) -> Result<CohereMe
 /// and `messages`); `stream` is always written, as the SDK does.
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
     req.extra.refuse_lost_content(Format::Cohere)?;
+    req.refuse_logprobs(Format::Cohere)?;
     let mut messages = Vec::with_capacity(req.messages.len() + 1);
     if !req.system.is_empty() {
         let mut items = Vec::with_capacity(req.system.len());

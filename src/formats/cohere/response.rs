@@ -103,6 +103,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
         stop_sequence: None,
         // The format has no creation time: 0 = unknown; the proxy fills in the time of arrival.
         created: 0,
+        logprobs: Vec::new(),
     })
 }
 
@@ -250,6 +251,7 @@ mod tests {
             usage: Usage::default(),
             stop_sequence: None,
             created: 0,
+            logprobs: Vec::new(),
         };
         let v = json(&encode_response(&r));
         let m = v.get("message").unwrap();

@@ -538,6 +538,8 @@ impl StreamEncode for CohereStreamEncoder {
                 }
             }
             StreamEvent::Error { status, message } => self.error(*status, message, out),
+            // NOTE: the format has no token log probabilities (requests for them are refused).
+            StreamEvent::Logprobs(_) => {}
         }
     }
 
@@ -652,6 +654,7 @@ mod tests {
             },
             stop_sequence: None,
             created: 0,
+            logprobs: Vec::new(),
         };
         let events = events_from_response(&resp, 3);
         let mut req = ChatRequest {

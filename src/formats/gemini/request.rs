@@ -250,6 +250,7 @@ fn decode_generation_config(v: &Json, req: &mut ChatRequest) -> Result<(), Conve
     let mut mime: Option<&str> = None;
     let mut json_schema: Option<&Json> = None;
     let mut openapi_schema: Option<&Json> = None;
+    let (mut response_logprobs, mut logprobs) = (false, None);
     let root = JsonPath::ROOT;
     let gpath = root.key("generationConfig");
     for (k, val) in o.iter() {
@@ -291,6 +292,12 @@ fn decode_generation_config(v: &Json, req: &mut ChatRequest) -> Result<(), Conve
                 }
                 set(&mut rest, "candidateCount", val.clone());
             }
+            "responseLogprobs" => {
+                response_logprobs = val
+                    .as_bool()
+                    .ok_or_else(|| ConvertError::new(path, "expected a boolean"))?
+            }
+            "logprobs" => logprobs = Some(count(val, &path)?),
             "responseMimeType" => mime = val.as_str(),
             "responseJsonSchema" => json_schema = Some(val),
             "responseSchema" => openapi_schema = Some(val),
@@ -354,6 +361,12 @@ fn decode_generation_config(v: &Json, req: &mut ChatRequest) -> Result<(), Conve
                 set(&mut rest, "responseSchema", s.clone());
             }
         }
+    }
+    if response_logprobs {
+        req.logprobs = Some(logprobs.unwrap_or(0));
+    } else if let Some(n) = logprobs {
+        // Without `responseLogprobs` Gemini answers without them: only Gemini sees it.
+        set(&mut rest, "logprobs", n);
     }
     if rest.as_object().is_some_and(|o| !o.is_empty()) {
         req.extra.push("generationConfig", rest);
@@ -595,6 +608,10 @@ fn encode_generation_config(req: &ChatRequest) -> Vec<u8> {
         key(b, "frequencyPenalty");
         write::float(b, f);
     }
+    if let Some(n) = req.logprobs.filter(|&n| n > 0) {
+        key(b, "logprobs");
+        write::uint(b, n as u64);
+    }
     if let Some(m) = req.max_tokens {
         key(b, "maxOutputTokens");
         write::uint(b, m as u64);
@@ -612,6 +629,10 @@ fn encode_generation_config(req: &ChatRequest) -> Vec<u8> {
     if let Some(s) = schema {
         key(b, "responseJsonSchema");
         write::value(b, s);
+    }
+    if req.logprobs.is_some() {
+        key(b, "responseLogprobs");
+        b.extend_from_slice(b"true");
     }
     if let Some(m) = mime {
         key(b, "responseMimeType");

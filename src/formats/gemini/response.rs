@@ -5,7 +5,7 @@
 //! `reasoning` back out; `promptTokenCount` already includes cached tokens (canonical `input`).
 
 use super::{decode_part, encode_part, field, signed_id, split_signed_id, write, CallIds};
-use crate::canonical::{ChatResponse, ConvertError, FinishReason, Json, JsonPath, Part, Usage};
+use crate::canonical::{ChatResponse, ConvertError, FinishReason, Json, JsonPath, Part, TokenLogprob, Usage};
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 
 /// Gemini `finishReason` -> canonical (tool calls decided by the caller: Gemini says `STOP`).
@@ -134,6 +134,10 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
         .and_then(|c| c.as_array())
         .and_then(|c| c.iter().next());
     let mut finish = FinishReason::Stop;
+    let logprobs = candidate
+        .and_then(|c| field(c, "logprobsResult"))
+        .map(logprobs_from_gemini)
+        .unwrap_or_default();
     if let Some(c) = candidate {
         if let Some(parts) = field(c, "content")
             .and_then(|ct| field(ct, "parts"))
@@ -185,7 +189,85 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
         stop_sequence: None,
         // NOTE: Gemini API responses carry no timestamp (Vertex's createTime is RFC 3339).
         created: 0,
+        logprobs,
     })
+}
+
+/// A candidate's `logprobsResult` -> canonical: `chosenCandidates[i]` is token i, and
+/// `topCandidates[i].candidates` its alternatives.
+pub(super) fn logprobs_from_gemini(r: &Json) -> Vec<TokenLogprob> {
+    let list = |v: Option<&Json>| -> Vec<(String, f64)> {
+        v.and_then(|c| c.as_array())
+            .map(|a| {
+                a.iter()
+                    .map(|c| {
+                        (
+                            field(c, "token")
+                                .and_then(|t| t.as_str())
+                                .unwrap_or_default()
+                                .to_string(),
+                            field(c, "logProbability").and_then(|l| l.as_f64()).unwrap_or(0.0),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let tops: Vec<&Json> = field(r, "topCandidates")
+        .and_then(|t| t.as_array())
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    list(field(r, "chosenCandidates"))
+        .into_iter()
+        .enumerate()
+        .map(|(i, (token, logprob))| TokenLogprob {
+            token,
+            logprob,
+            top: list(tops.get(i).and_then(|t| field(t, "candidates"))),
+        })
+        .collect()
+}
+
+/// `"avgLogprobs":..,"logprobsResult":{..}` for a candidate's non-empty `tokens`, written after
+/// its `finishReason` as Gemini orders them.
+pub(super) fn write_logprobs(b: &mut Vec<u8>, tokens: &[TokenLogprob]) {
+    let finite = |l: f64| if l.is_finite() { l } else { -9999.0 };
+    let sum: f64 = tokens.iter().map(|t| finite(t.logprob)).sum();
+    let candidate = |b: &mut Vec<u8>, token: &str, logprob: f64| {
+        b.extend_from_slice(b"{\"token\":");
+        write::string(b, token);
+        b.extend_from_slice(b",\"logProbability\":");
+        write::float(b, finite(logprob));
+        b.push(b'}');
+    };
+    b.extend_from_slice(b"\"avgLogprobs\":");
+    write::float(b, sum / tokens.len().max(1) as f64);
+    b.extend_from_slice(b",\"logprobsResult\":{");
+    if tokens.iter().any(|t| !t.top.is_empty()) {
+        b.extend_from_slice(b"\"topCandidates\":[");
+        for (i, t) in tokens.iter().enumerate() {
+            if i > 0 {
+                b.push(b',');
+            }
+            b.extend_from_slice(b"{\"candidates\":[");
+            for (j, (token, logprob)) in t.top.iter().enumerate() {
+                if j > 0 {
+                    b.push(b',');
+                }
+                candidate(b, token, *logprob);
+            }
+            b.extend_from_slice(b"]}");
+        }
+        b.extend_from_slice(b"],");
+    }
+    b.extend_from_slice(b"\"chosenCandidates\":[");
+    for (i, t) in tokens.iter().enumerate() {
+        if i > 0 {
+            b.push(b',');
+        }
+        candidate(b, &t.token, t.logprob);
+    }
+    b.extend_from_slice(b"]}");
 }
 
 /// Integration: canonical -> Gemini response body (compact, real field order). Tool-call ids
@@ -248,6 +330,10 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
     }
     b.extend_from_slice(b"\"finishReason\":");
     write::string(&mut b, finish_to_gemini(&resp.finish));
+    if !resp.logprobs.is_empty() {
+        b.push(b',');
+        write_logprobs(&mut b, &resp.logprobs);
+    }
     b.extend_from_slice(b",\"index\":0}],\"usageMetadata\":");
     write_usage_metadata(&mut b, &resp.usage, true);
     b.extend_from_slice(b",\"modelVersion\":");

@@ -33,11 +33,12 @@
 
 use super::error::{client_status, decode_error};
 use super::response::{
-    finish_from_gemini, finish_to_gemini, response_call_id, usage_from_gemini, write_usage_metadata,
+    finish_from_gemini, finish_to_gemini, logprobs_from_gemini, response_call_id, usage_from_gemini, write_logprobs,
+    write_usage_metadata,
 };
 use super::{decode_part, encode_part, field, signed_id, str_field, write, CallIds};
 use crate::canonical::stream::{StreamEncode, StreamError, StreamEvent};
-use crate::canonical::{ChatRequest, FaultKind, FinishReason, Json, JsonPath, Part, Usage};
+use crate::canonical::{ChatRequest, FaultKind, FinishReason, Json, JsonPath, Part, TokenLogprob, Usage};
 use crate::formats::sse_stream::{self, SseEventDecoder, SseStreamDecoder};
 use crate::wire::sse::{encode_event_crlf, escape_js_line_separators, SseEvent};
 use serde::de::IgnoredAny;
@@ -190,6 +191,11 @@ impl GeminiEventDecoder {
             .and_then(|c| c.iter().next());
         let mut finish = None;
         if let Some(c) = candidate {
+            if let Some(l) = field(c, "logprobsResult").map(logprobs_from_gemini) {
+                if !l.is_empty() {
+                    out.push_back(StreamEvent::Logprobs(l));
+                }
+            }
             if let Some(parts) = field(c, "content")
                 .and_then(|ct| field(ct, "parts"))
                 .and_then(|p| p.as_array())
@@ -388,6 +394,8 @@ pub struct GeminiStreamEncoder {
     /// The chunk's JSON, then its escaped copy when it holds line separators (both reused).
     json: Vec<u8>,
     escaped: Vec<u8>,
+    /// Log probabilities for the next chunk written (the text they belong to follows them).
+    logprobs: Vec<TokenLogprob>,
 }
 
 /// The `usageMetadata` a chunk carries.
@@ -412,6 +420,7 @@ impl GeminiStreamEncoder {
             closed: false,
             json: Vec::with_capacity(256),
             escaped: Vec::new(),
+            logprobs: Vec::new(),
         }
     }
 
@@ -442,13 +451,25 @@ impl GeminiStreamEncoder {
         let b = &mut self.json;
         b.extend_from_slice(b"],\"role\":\"model\"},");
         let usage = self.usage.as_ref().filter(|u| u.input > 0).map(ChunkUsage::Prompt);
-        Self::tail(b, None, usage, &self.model, &self.id);
+        Self::tail(b, None, &self.logprobs, usage, &self.model, &self.id);
+        self.logprobs.clear();
     }
 
-    fn tail(b: &mut Vec<u8>, finish: Option<&str>, usage: Option<ChunkUsage<'_>>, model: &str, id: &str) {
+    fn tail(
+        b: &mut Vec<u8>,
+        finish: Option<&str>,
+        logprobs: &[TokenLogprob],
+        usage: Option<ChunkUsage<'_>>,
+        model: &str,
+        id: &str,
+    ) {
         if let Some(f) = finish {
             b.extend_from_slice(b"\"finishReason\":");
             write::string(b, f);
+            b.push(b',');
+        }
+        if !logprobs.is_empty() {
+            write_logprobs(b, logprobs);
             b.push(b',');
         }
         b.extend_from_slice(b"\"index\":0}]");
@@ -621,6 +642,7 @@ impl StreamEncode for GeminiStreamEncoder {
                 }
             }
             StreamEvent::Error { status, message } => self.error(*status, message, out),
+            StreamEvent::Logprobs(l) => self.logprobs.extend_from_slice(l),
         }
     }
 
@@ -648,6 +670,7 @@ impl StreamEncode for GeminiStreamEncoder {
         Self::tail(
             &mut self.json,
             Some(reason),
+            &self.logprobs,
             Some(ChunkUsage::Whole(&usage)),
             &self.model,
             &self.id,

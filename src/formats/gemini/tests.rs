@@ -682,6 +682,7 @@ fn response_round_trip_with_thinking_and_usage() {
         },
         stop_sequence: None,
         created: 0,
+        logprobs: Vec::new(),
     };
     let body = encode_response(&resp);
     let v = parse(&body);

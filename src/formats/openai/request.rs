@@ -20,6 +20,8 @@ use std::collections::HashMap;
 const KNOWN_FIELDS: &[&str] = &[
     "model",
     "messages",
+    "logprobs",
+    "top_logprobs",
     "max_completion_tokens",
     "max_tokens",
     "parallel_tool_calls",
@@ -82,6 +84,7 @@ pub fn decode_request(body: &[u8], _path_model: Option<&str>, _stream: bool) -> 
     let mut model = None;
     let mut messages = None;
     let (mut max_tokens, mut max_completion_tokens) = (None, None);
+    let (mut logprobs, mut top_logprobs) = (false, None);
     let root = JsonPath::ROOT;
     for (key, val) in obj.iter() {
         // OpenAI treats an explicit null like an absent optional parameter.
@@ -98,6 +101,8 @@ pub fn decode_request(body: &[u8], _path_model: Option<&str>, _stream: bool) -> 
             // Not an OpenAI field, but vLLM-style clients send it; it means the same everywhere.
             "top_k" => req.top_k = Some(u32_of(val, &root.key("top_k"))?),
             "seed" => req.seed = Some(val.as_i64().ok_or_else(|| err("seed", "must be an integer"))?),
+            "logprobs" => logprobs = bool_of(val, &root.key("logprobs"))?,
+            "top_logprobs" => top_logprobs = Some(u32_of(val, &root.key("top_logprobs"))?),
             "frequency_penalty" => req.frequency_penalty = Some(f64_of(val, &root.key("frequency_penalty"))?),
             "presence_penalty" => req.presence_penalty = Some(f64_of(val, &root.key("presence_penalty"))?),
             "stop" => req.stop = decode_stop(val)?,
@@ -131,6 +136,12 @@ pub fn decode_request(body: &[u8], _path_model: Option<&str>, _stream: bool) -> 
     }
     req.model = model.ok_or_else(|| err("model", "required"))?;
     req.max_tokens = max_completion_tokens.or(max_tokens);
+    if logprobs {
+        req.logprobs = Some(top_logprobs.unwrap_or(0));
+    } else if top_logprobs.is_some() {
+        // OpenAI's own rule: alternatives come only with the chosen tokens.
+        return Err(err("top_logprobs", "requires logprobs to be true"));
+    }
     let messages = messages
         .and_then(|m| m.as_array())
         .ok_or_else(|| err("messages", "required, an array of messages"))?;
@@ -724,6 +735,8 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
     let body = OpenAiChatRequest {
         model: &req.model,
         messages,
+        logprobs: req.logprobs.map(|_| true),
+        top_logprobs: req.logprobs.filter(|&n| n > 0),
         max_completion_tokens,
         max_tokens,
         parallel_tool_calls: req.parallel_tool_calls.filter(|_| has_tools),

@@ -73,6 +73,10 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
         });
     }
     let finish = finish_from_wire(choice.finish_reason.as_deref(), refused && !has_text, has_calls);
+    let logprobs = choice
+        .logprobs
+        .map(OpenAiLogprobsIn::into_canonical)
+        .unwrap_or_default();
     Ok(ChatResponse {
         id: c.id.unwrap_or_default(),
         model: c.model.unwrap_or_default(),
@@ -81,6 +85,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
         usage: usage_from_wire(c.usage.unwrap_or_default()),
         stop_sequence: None,
         created: c.created.unwrap_or(0),
+        logprobs,
     })
 }
 
@@ -215,7 +220,7 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
                 refusal,
                 annotations: [],
             },
-            logprobs: None,
+            logprobs: Some(OpenAiLogprobsOut(&resp.logprobs)).filter(|l| !l.0.is_empty()),
             finish_reason: finish,
         }],
         usage,
@@ -251,6 +256,7 @@ mod tests {
             },
             stop_sequence: None,
             created: 1700000000,
+            logprobs: Vec::new(),
         }
     }
 
@@ -280,6 +286,7 @@ mod tests {
                 },
                 stop_sequence: None,
                 created: 1700000000,
+                logprobs: Vec::new(),
             }
         );
     }

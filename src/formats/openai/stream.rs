@@ -13,7 +13,7 @@
 use super::response::{finish_from_wire, finish_reason, usage_from_wire, usage_to_wire};
 use super::types::*;
 use crate::canonical::stream::{StreamEncode, StreamError, StreamEvent};
-use crate::canonical::{ChatRequest, FaultKind, FinishReason, Json, UpstreamFault, Usage};
+use crate::canonical::{ChatRequest, FaultKind, FinishReason, Json, TokenLogprob, UpstreamFault, Usage};
 use crate::formats::sse_stream::{self, SseEventDecoder, SseStreamDecoder};
 use crate::formats::text_or_json;
 use crate::wire::sse::SseEvent;
@@ -94,6 +94,11 @@ impl OpenAiEventDecoder {
             // Requests never ask for n > 1; other choices are ignored.
             if choice.index.unwrap_or(0) != 0 || self.finished {
                 continue;
+            }
+            if let Some(l) = choice.logprobs.map(OpenAiLogprobsIn::into_canonical) {
+                if !l.is_empty() {
+                    out.push_back(StreamEvent::Logprobs(l));
+                }
             }
             if let Some(d) = choice.delta {
                 self.on_delta(d, out);
@@ -275,6 +280,8 @@ pub struct OpenAiStreamEncoder {
     /// first differs only in that string, so it is written as prefix + escaped text + suffix
     /// instead of through the serializer (built once, at the first such chunk).
     text_frame: Option<(Vec<u8>, Vec<u8>)>,
+    /// Log probabilities for the next chunk written (the text they belong to follows them).
+    logprobs: Vec<TokenLogprob>,
 }
 
 impl OpenAiStreamEncoder {
@@ -290,6 +297,7 @@ impl OpenAiStreamEncoder {
             finish_sent: false,
             closed: false,
             text_frame: None,
+            logprobs: Vec::new(),
         }
     }
 
@@ -299,7 +307,7 @@ impl OpenAiStreamEncoder {
             content: Some(content),
             ..Default::default()
         };
-        if !self.role_sent {
+        if !self.role_sent || !self.logprobs.is_empty() {
             return self.choice(delta(text), None, out);
         }
         if self.text_frame.is_none() {
@@ -335,10 +343,11 @@ impl OpenAiStreamEncoder {
         let choice = [OpenAiChunkChoiceOut {
             index: 0,
             delta,
-            logprobs: None,
+            logprobs: Some(OpenAiLogprobsOut(&self.logprobs)).filter(|l| !l.0.is_empty()),
             finish_reason: finish,
         }];
         self.chunk(&choice, self.include_usage.then_some(None), out);
+        self.logprobs.clear();
     }
 
     fn chunk(&self, choices: &[OpenAiChunkChoiceOut<'_>], usage: Option<Option<OpenAiUsage>>, out: &mut Vec<u8>) {
@@ -434,6 +443,7 @@ impl StreamEncode for OpenAiStreamEncoder {
                 }
             }
             StreamEvent::Error { status, message } => self.error(*status, message, out),
+            StreamEvent::Logprobs(l) => self.logprobs.extend_from_slice(l),
         }
     }
 

@@ -1,7 +1,8 @@
 //! OpenAI wire structs (PROTOCOLS 2.3, 2.4, 2.5, 2.6). Field order follows the real API, so what
 //! Sluice writes looks like what OpenAI writes.
 
-use crate::canonical::Json;
+use crate::canonical::{Json, TokenLogprob};
+use serde::ser::{SerializeSeq, SerializeStruct};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
@@ -113,7 +114,7 @@ fn null<S: serde::Serializer>(_: &bool, s: S) -> Result<S::Ok, S::Error> {
 pub struct OpenAiChunkChoice<'a> {
     pub index: u32,
     pub delta: OpenAiDelta<'a>,
-    pub logprobs: Option<()>,
+    pub logprobs: Option<OpenAiLogprobsOut<'a>>,
     pub finish_reason: Option<&'a str>,
 }
 
@@ -212,6 +213,8 @@ pub struct OpenAiChatRequest<'a> {
     pub model: &'a str,
     pub messages: Vec<OpenAiMessageOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_completion_tokens: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
@@ -239,6 +242,8 @@ pub struct OpenAiChatRequest<'a> {
     pub tool_choice: Option<OpenAiToolChoice<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<OpenAiTool<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_logprobs: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -379,7 +384,7 @@ pub struct OpenAiCompletionOut<'a> {
 pub struct OpenAiChoiceOut<'a> {
     pub index: u32,
     pub message: OpenAiAssistantOut<'a>,
-    pub logprobs: Option<()>,
+    pub logprobs: Option<OpenAiLogprobsOut<'a>>,
     pub finish_reason: &'a str,
 }
 
@@ -414,6 +419,8 @@ pub struct OpenAiCompletionIn {
 pub struct OpenAiChoiceIn {
     #[serde(default)]
     pub message: Option<OpenAiMessageIn>,
+    #[serde(default)]
+    pub logprobs: Option<OpenAiLogprobsIn>,
     #[serde(default)]
     pub finish_reason: Option<String>,
 }
@@ -511,7 +518,7 @@ pub struct OpenAiChunkOut<'a> {
 pub struct OpenAiChunkChoiceOut<'a> {
     pub index: u32,
     pub delta: OpenAiDeltaOut<'a>,
-    pub logprobs: Option<()>,
+    pub logprobs: Option<OpenAiLogprobsOut<'a>>,
     pub finish_reason: Option<&'a str>,
 }
 
@@ -556,6 +563,8 @@ pub struct OpenAiChunkChoiceIn<'a> {
     pub index: Option<u32>,
     #[serde(default)]
     pub delta: Option<OpenAiDeltaIn>,
+    #[serde(default)]
+    pub logprobs: Option<OpenAiLogprobsIn>,
     #[serde(default, borrow)]
     pub finish_reason: Option<Cow<'a, str>>,
 }
@@ -584,4 +593,103 @@ pub struct OpenAiToolCallDeltaIn {
     pub id: Option<String>,
     #[serde(default)]
     pub function: Option<OpenAiFunctionIn>,
+}
+
+// Log probabilities -----------------------------------------------------------------------------
+
+/// A choice's `logprobs` as OpenAI writes it: `{"content":[{"token","logprob","bytes",
+/// "top_logprobs"}],"refusal":null}`. `bytes` are the token's UTF-8 bytes (canonical tokens are
+/// whole strings).
+#[derive(Debug, Clone, Copy)]
+pub struct OpenAiLogprobsOut<'a>(pub &'a [TokenLogprob]);
+
+struct TokenOut<'a>(&'a str, f64, &'a [(String, f64)]);
+
+impl Serialize for OpenAiLogprobsOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Content<'a>(&'a [TokenLogprob]);
+        impl Serialize for Content<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut seq = s.serialize_seq(Some(self.0.len()))?;
+                for t in self.0 {
+                    seq.serialize_element(&TokenOut(&t.token, t.logprob, &t.top))?;
+                }
+                seq.end()
+            }
+        }
+        let mut st = s.serialize_struct("logprobs", 2)?;
+        st.serialize_field("content", &Content(self.0))?;
+        st.serialize_field("refusal", &None::<()>)?;
+        st.end()
+    }
+}
+
+impl Serialize for TokenOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Tops<'a>(&'a [(String, f64)]);
+        impl Serialize for Tops<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut seq = s.serialize_seq(Some(self.0.len()))?;
+                for (token, logprob) in self.0 {
+                    seq.serialize_element(&TokenOut(token, *logprob, &[]))?;
+                }
+                seq.end()
+            }
+        }
+        let top = !self.2.is_empty();
+        let mut st = s.serialize_struct("token", 3 + usize::from(top))?;
+        st.serialize_field("token", self.0)?;
+        // OpenAI's floor for a token it never considered; JSON has no -inf.
+        st.serialize_field("logprob", &if self.1.is_finite() { self.1 } else { -9999.0 })?;
+        st.serialize_field("bytes", self.0.as_bytes())?;
+        if top {
+            st.serialize_field("top_logprobs", &Tops(self.2))?;
+        }
+        st.end()
+    }
+}
+
+/// An upstream choice's `logprobs` (`content` only; `refusal` log probabilities have no
+/// canonical place).
+#[derive(Deserialize, Debug, Default)]
+pub struct OpenAiLogprobsIn {
+    #[serde(default)]
+    pub content: Option<Vec<OpenAiTokenLogprobIn>>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct OpenAiTokenLogprobIn {
+    #[serde(default)]
+    pub token: String,
+    #[serde(default)]
+    pub logprob: f64,
+    #[serde(default)]
+    pub top_logprobs: Option<Vec<OpenAiTopLogprobIn>>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct OpenAiTopLogprobIn {
+    #[serde(default)]
+    pub token: String,
+    #[serde(default)]
+    pub logprob: f64,
+}
+
+impl OpenAiLogprobsIn {
+    pub fn into_canonical(self) -> Vec<TokenLogprob> {
+        self.content
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| TokenLogprob {
+                token: t.token,
+                logprob: t.logprob,
+                top: t
+                    .top_logprobs
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|a| (a.token, a.logprob))
+                    .collect(),
+            })
+            .collect()
+    }
 }
