@@ -12,6 +12,7 @@ pub use path::JsonPath;
 
 use crate::formats::Format;
 pub use sonic_rs::Value as Json;
+use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 
 /// Top-level fields of one format that carry content rather than settings (format, field, what
 /// it is): Cohere's grounding `documents`, Gemini's `cachedContent` (a reference to cached
@@ -30,6 +31,8 @@ const CONTENT_FIELDS: &[(Format, &str, &str)] = &[
     // without the search or without the audio.
     (Format::OpenAi, "web_search_options", "web search"),
     (Format::OpenAi, "audio", "audio output"),
+    // Cohere's come as token ids with their log probabilities, which no other format has.
+    (Format::Cohere, "logprobs", "token log probabilities"),
 ];
 
 /// Raw fields of the source format that the canonical types do not model.
@@ -63,9 +66,16 @@ impl Extra {
         if self.format == Some(target) {
             return Ok(());
         }
+        // `false`, null, `[]` and `{}` ask for nothing (`"logprobs": false`, `"mcp_servers": []`).
+        let asks = |v: &Json| {
+            !(v.is_null()
+                || v.as_bool() == Some(false)
+                || v.as_array().is_some_and(|a| a.is_empty())
+                || v.as_object().is_some_and(|o| o.is_empty()))
+        };
         let lost = CONTENT_FIELDS
             .iter()
-            .find(|(f, name, _)| self.format == Some(*f) && self.fields.iter().any(|(n, _)| n == name));
+            .find(|(f, name, _)| self.format == Some(*f) && self.fields.iter().any(|(n, v)| n == name && asks(v)));
         match lost {
             Some((_, name, what)) => Err(ConvertError::new(
                 *name,
@@ -482,10 +492,23 @@ mod tests {
     fn content_bearing_extras_are_refused_for_other_formats_only() {
         for (format, name, _) in CONTENT_FIELDS {
             let mut e = Extra::new(*format);
-            e.push(*name, Json::new_object());
+            e.push(*name, sonic_rs::json!({"x": 1}));
             assert!(e.refuse_lost_content(*format).is_ok(), "{name}");
             for target in Format::ALL.iter().filter(|t| *t != format) {
                 assert_eq!(e.refuse_lost_content(*target).unwrap_err().field, *name);
+            }
+            // A value that asks for nothing is no content.
+            for nothing in [
+                sonic_rs::json!(false),
+                sonic_rs::json!(null),
+                sonic_rs::json!([]),
+                sonic_rs::json!({}),
+            ] {
+                let mut e = Extra::new(*format);
+                e.push(*name, nothing);
+                for target in Format::ALL {
+                    assert!(e.refuse_lost_content(target).is_ok(), "{name}");
+                }
             }
         }
         let mut e = Extra::new(Format::Anthropic);

@@ -193,3 +193,32 @@ def test_genai_sdk_straight_at_the_mock(sluice_mock):
         check_gemini_result(r.text, r.candidates[0].logprobs_result)
     finally:
         c.close()
+
+
+# Cohere clients --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cohere_sdk(sluice):
+    import cohere
+
+    return cohere.ClientV2(api_key="k", base_url=f"{sluice.base}/cohere", timeout=30)
+
+
+@pytest.mark.parametrize("provider", ["openai", "gemini", "anthropic"])
+def test_cohere_client_asking_another_format_gets_a_400(cohere_sdk, provider):
+    import cohere
+
+    with pytest.raises(cohere.BadRequestError) as e:
+        cohere_sdk.chat(
+            model=f"{provider}/echo-model", messages=[{"role": "user", "content": "hello"}], logprobs=True
+        )
+    assert "logprobs" in str(e.value.body)
+
+
+@pytest.mark.parametrize("provider", ["openai", "gemini"])
+def test_cohere_client_not_asking_is_answered(cohere_sdk, provider):
+    r = cohere_sdk.chat(
+        model=f"{provider}/echo-model", messages=[{"role": "user", "content": "hello"}], logprobs=False
+    )
+    assert r.message.content[0].text == "echo: hello"
