@@ -232,3 +232,23 @@ fn a_stream_keeps_each_chunks_logprobs_with_its_text() {
     let ours = chunks(&o, |v| (String::new(), vec![v["choices"][0]["logprobs"].to_string()]));
     assert_eq!(ours, orig, "OpenAI's own logprobs objects, byte for byte");
 }
+
+#[test]
+fn logprobs_go_just_before_their_text_not_before_reasoning() {
+    let sse = concat!(
+        "data: {\"id\":\"c1\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":\"hmm\",\"content\":\"Hi\"},\"logprobs\":{\"content\":[{\"token\":\"Hi\",\"logprob\":-0.5}]}}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+        "data: [DONE]\n\n",
+    );
+    let events = decode_every_split(&|| Box::new(openai::stream::OpenAiStreamDecoder::new()), sse.as_bytes());
+    let kinds: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::ThinkingDelta { .. } => Some("thinking"),
+            StreamEvent::Logprobs(_) => Some("logprobs"),
+            StreamEvent::TextDelta { .. } => Some("text"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, ["thinking", "logprobs", "text"]);
+}

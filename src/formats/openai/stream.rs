@@ -95,13 +95,13 @@ impl OpenAiEventDecoder {
             if choice.index.unwrap_or(0) != 0 || self.finished {
                 continue;
             }
-            if let Some(l) = choice.logprobs.map(OpenAiLogprobsIn::into_canonical) {
-                if !l.is_empty() {
-                    out.push_back(StreamEvent::Logprobs(l));
-                }
-            }
-            if let Some(d) = choice.delta {
-                self.on_delta(d, out);
+            let logprobs = choice
+                .logprobs
+                .map(OpenAiLogprobsIn::into_canonical)
+                .filter(|l| !l.is_empty());
+            match choice.delta {
+                Some(d) => self.on_delta(d, logprobs, out),
+                None => out.extend(logprobs.map(StreamEvent::Logprobs)),
             }
             if let Some(reason) = choice.finish_reason {
                 self.end_answer(Some(&reason), out);
@@ -113,7 +113,8 @@ impl OpenAiEventDecoder {
         Ok(())
     }
 
-    fn on_delta(&mut self, d: OpenAiDeltaIn, out: &mut VecDeque<StreamEvent>) {
+    /// `logprobs` go just before the text they belong to (the content, else what follows).
+    fn on_delta(&mut self, d: OpenAiDeltaIn, logprobs: Option<Vec<TokenLogprob>>, out: &mut VecDeque<StreamEvent>) {
         if let Some(t) = d.reasoning_content.filter(|t| !t.is_empty()) {
             let index = self.text_block(TextKind::Thinking, out);
             out.push_back(StreamEvent::ThinkingDelta { index, text: t });
@@ -121,7 +122,10 @@ impl OpenAiEventDecoder {
         if let Some(t) = d.content.filter(|t| !t.is_empty()) {
             self.has_text = true;
             let index = self.text_block(TextKind::Text, out);
+            out.extend(logprobs.map(StreamEvent::Logprobs));
             out.push_back(StreamEvent::TextDelta { index, text: t });
+        } else {
+            out.extend(logprobs.map(StreamEvent::Logprobs));
         }
         if let Some(t) = d.refusal.filter(|t| !t.is_empty()) {
             self.refused = true;
