@@ -48,6 +48,7 @@ fn canonical_request() -> ChatRequest {
             name: "get_weather".into(),
             description: Some("Get the current weather for a city".into()),
             parameters: sonic_rs::json!({"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}),
+            strict: None,
             extra: Default::default(),
         }],
         max_tokens: Some(256),

@@ -244,6 +244,11 @@ pub struct Tool {
     pub description: Option<String>,
     /// JSON Schema of the arguments object.
     pub parameters: Json,
+    /// Whether the model's arguments must follow `parameters` exactly (constrained decoding):
+    /// OpenAI `function.strict`, Anthropic and Bedrock `strict`, Cohere `strict_tools` (one flag
+    /// for every tool). None: not said. Gemini has no such setting and drops it (a constraint on
+    /// the call, not content of the answer).
+    pub strict: Option<bool>,
     pub extra: Extra,
 }
 

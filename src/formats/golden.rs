@@ -13,6 +13,9 @@ use std::path::PathBuf;
 const FIXTURES: &[(Format, &str, bool)] = &[
     (Format::OpenAi, "request_basic.json", true),
     (Format::OpenAi, "request_tools.json", true),
+    // One strict tool and one not: strict per tool where the target has it, and no
+    // `strict_tools` for Cohere (one flag for all tools).
+    (Format::OpenAi, "request_strict_mixed.json", true),
     (Format::OpenAi, "response_basic.json", false),
     (Format::OpenAi, "response_tool_calls.json", false),
     (Format::Anthropic, "request_protocols.json", true),
@@ -25,9 +28,12 @@ const FIXTURES: &[(Format, &str, bool)] = &[
     (Format::Gemini, "request_snake_thinking.json", true),
     (Format::Gemini, "response.json", false),
     (Format::Bedrock, "converse_request.json", true),
+    (Format::Bedrock, "converse_strict_tools.json", true),
     (Format::Bedrock, "converse_response.json", false),
     (Format::Cohere, "request.json", true),
     (Format::Cohere, "request_extras.json", true),
+    // `strict_tools`: every tool strict.
+    (Format::Cohere, "request_strict_tools.json", true),
     // Grounding documents: content no other format has, refused rather than dropped.
     (Format::Cohere, "request_documents.json", true),
     (Format::Cohere, "response.json", false),

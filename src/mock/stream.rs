@@ -461,6 +461,7 @@ mod tests {
             name: "get_weather".into(),
             description: None,
             parameters: sonic_rs::json!({"type": "object"}),
+            strict: None,
             extra: Default::default(),
         }];
         let (events, ending) = scenario_events(&r, "id", 3).unwrap();

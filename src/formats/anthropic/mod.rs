@@ -256,6 +256,7 @@ mod tests {
                 name: "f".into(),
                 description: Some("d".into()),
                 parameters: json!({"type": "object"}),
+                strict: None,
                 extra: cache,
             }],
             tool_choice: Some(ToolChoice::Required),
@@ -372,6 +373,7 @@ mod tests {
                 name: "f".into(),
                 description: None,
                 parameters: json!({"type": "object"}),
+                strict: None,
                 extra: Extra::default(),
             }],
             ..req(2048, None)
@@ -934,6 +936,7 @@ mod tests {
                 name: "f".into(),
                 description: None,
                 parameters: json!({"type": "object"}),
+                strict: None,
                 extra: Extra::default(),
             }],
             parallel_tool_calls: Some(false),
@@ -1029,5 +1032,27 @@ mod tests {
             let _ = decode_response(&body);
             let _ = decode_error(400, &body);
         }
+    }
+
+    /// Strict tool use (`strict` on a tool) used to stay an Anthropic extra: lost for other
+    /// formats, and other formats' strict tools reached Anthropic without it.
+    #[test]
+    fn tool_strict_is_canonical() {
+        let body = br#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],
+            "tools":[{"name":"f","strict":true,"input_schema":{"type":"object","additionalProperties":false},"cache_control":{"type":"ephemeral"}},
+                     {"name":"g","input_schema":{"type":"object"}}]}"#;
+        let r = decode_request(body, None, false).unwrap();
+        assert_eq!((r.tools[0].strict, r.tools[1].strict), (Some(true), None));
+        let names: Vec<&str> = r.tools[0].extra.fields.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["cache_control"]);
+        let v = val(&encode_request(&r).unwrap());
+        assert_eq!(v["tools"], val(body)["tools"]);
+        let mut foreign = r.clone();
+        foreign.tools[0].extra = Extra::new(Format::OpenAi);
+        let v = val(&encode_request(&foreign).unwrap());
+        assert_eq!(v["tools"][0]["strict"], json!(true));
+        let bad =
+            br#"{"model":"m","max_tokens":5,"messages":[],"tools":[{"name":"f","input_schema":{},"strict":"y"}]}"#;
+        assert_eq!(decode_request(bad, None, false).unwrap_err().field, "tools[0].strict");
     }
 }

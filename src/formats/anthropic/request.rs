@@ -486,11 +486,20 @@ fn decode_tool(t: &Json, path: &JsonPath<'_>) -> Result<Tool, ConvertError> {
         .filter(|s| s.is_object())
         .ok_or_else(|| err(path.key("input_schema"), "must be a JSON Schema object"))?
         .clone();
+    // Strict tool use (structured outputs): the input follows the schema exactly.
+    let strict = match t.get("strict") {
+        Some(s) if !s.is_null() => Some(
+            s.as_bool()
+                .ok_or_else(|| err(path.key("strict"), "must be a boolean"))?,
+        ),
+        _ => None,
+    };
     Ok(Tool {
         name: req_str(t, "name", path)?.to_string(),
         description,
         parameters,
-        extra: block_extra(t, &["name", "description", "input_schema"]),
+        strict,
+        extra: block_extra(t, &["name", "description", "input_schema", "strict"]),
     })
 }
 
@@ -711,6 +720,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
                 name: &t.name,
                 description: t.description.as_deref(),
                 input_schema: &t.parameters,
+                strict: t.strict,
                 extra: RawFields(t.extra.for_target(Format::Anthropic)),
             })
             .collect(),

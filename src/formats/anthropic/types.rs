@@ -121,6 +121,8 @@ pub struct AnthropicTool<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<&'a str>,
     pub input_schema: &'a Json,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strict: Option<bool>,
     #[serde(flatten)]
     pub extra: RawFields<'a>,
 }

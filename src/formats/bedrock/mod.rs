@@ -385,11 +385,9 @@ fn decode_tool_config(v: &Value, req: &mut ChatRequest) -> Result<(), ConvertErr
             match union_member(t, &path)? {
                 ("toolSpec", s) => {
                     let spath = path.key("toolSpec");
-                    let mut extra = Extra::default();
-                    if let Some(strict) = get(s, "strict") {
-                        extra = Extra::new(Format::Bedrock);
-                        extra.push("strict", strict.clone());
-                    }
+                    let strict = get(s, "strict")
+                        .map(|b| b.as_bool().ok_or_else(|| err(spath.key("strict"), "must be a boolean")))
+                        .transpose()?;
                     req.tools.push(Tool {
                         name: req_str(s, "name", &spath)?,
                         description: opt_str(s, "description", &spath)?,
@@ -397,7 +395,8 @@ fn decode_tool_config(v: &Value, req: &mut ChatRequest) -> Result<(), ConvertErr
                             .and_then(|i| get(i, "json"))
                             .cloned()
                             .ok_or_else(|| err(spath.key("inputSchema").key("json"), "required"))?,
-                        extra,
+                        strict,
+                        extra: Extra::default(),
                     });
                 }
                 ("cachePoint", cp) => {
@@ -1021,19 +1020,13 @@ fn tool_config(req: &ChatRequest) -> Option<BedrockToolConfig<'_>> {
     }
     let mut tools = Vec::with_capacity(req.tools.len());
     for t in &req.tools {
-        let strict = t
-            .extra
-            .for_target(Format::Bedrock)
-            .iter()
-            .find(|(n, _)| n == "strict")
-            .and_then(|(_, v)| v.as_bool());
         tools.push(BedrockTool {
             tool_spec: Some(BedrockToolSpec {
                 name: &t.name,
                 // `ToolSpecification.description` is a NonEmptyString: Bedrock rejects "".
                 description: t.description.as_deref().filter(|d| !d.is_empty()),
                 input_schema: BedrockInputSchema { json: &t.parameters },
-                strict,
+                strict: t.strict,
             }),
             ..Default::default()
         });

@@ -250,6 +250,7 @@ fn rich_request() -> ChatRequest {
             name: "get_weather".into(),
             description: None,
             parameters: json!({"type": "object"}),
+            strict: None,
             extra: Extra::default(),
         }],
         tool_choice: Some(ToolChoice::Named("get_weather".into())),
@@ -1125,5 +1126,29 @@ fn tool_result_documents_are_named_and_read_back() {
             },
             name: Some("document-3".into())
         }
+    );
+}
+
+/// `toolSpec.strict` used to be kept for Bedrock upstreams only, and other formats' strict tools
+/// reached Converse without it.
+#[test]
+fn tool_spec_strict_is_canonical() {
+    let body = br#"{"messages":[{"role":"user","content":[{"text":"hi"}]}],
+        "toolConfig":{"tools":[{"toolSpec":{"name":"f","inputSchema":{"json":{"type":"object"}},"strict":true}},
+                               {"toolSpec":{"name":"g","inputSchema":{"json":{"type":"object"}}}}]}}"#;
+    let r = decode_request(body, Some(MODEL), false).unwrap();
+    assert_eq!((r.tools[0].strict, r.tools[1].strict), (Some(true), None));
+    assert!(r.tools[0].extra.is_empty());
+    let mut foreign = r.clone();
+    foreign.extra = Extra::new(Format::OpenAi);
+    let v = value(&encode_request(&foreign).unwrap());
+    let tools = v.pointer(&["toolConfig", "tools"]).unwrap();
+    assert_eq!(tools[0]["toolSpec"]["strict"], json!(true));
+    assert!(tools[1]["toolSpec"].get("strict").is_none());
+    let bad =
+        br#"{"messages":[],"toolConfig":{"tools":[{"toolSpec":{"name":"f","inputSchema":{"json":{}},"strict":1}}]}}"#;
+    assert_eq!(
+        decode_request(bad, Some(MODEL), false).unwrap_err().field,
+        "toolConfig.tools[0].toolSpec.strict"
     );
 }

@@ -26,6 +26,7 @@ const MODELED: &[&str] = &[
     "model",
     "messages",
     "tools",
+    "strict_tools",
     "response_format",
     "max_tokens",
     "stop_sequences",
@@ -257,6 +258,7 @@ fn tool_def(t: CohereToolIn, path: &JsonPath<'_>) -> Result<Tool, ConvertError> 
             .parameters
             .filter(|p| !p.is_null())
             .unwrap_or_else(|| sonic_rs::json!({"type": "object", "properties": {}})),
+        strict: None,
         extra: Extra::default(),
     })
 }
@@ -271,6 +273,7 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
     };
     let mut model = None;
     let mut messages_raw: Option<LazyValue<'_>> = None;
+    let mut strict_tools = None;
     for entry in sonic_rs::to_object_iter(body) {
         let (key, value) = entry.map_err(|e| {
             ConvertError::new(
@@ -296,6 +299,7 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
                     req.tools.push(tool_def(t, &kpath.index(i))?);
                 }
             }
+            "strict_tools" => strict_tools = parse::<Option<bool>>(raw, kp)?,
             "response_format" => {
                 let rf: Option<CohereResponseFormatIn> = parse(raw, kp)?;
                 req.response_format = match rf {
@@ -368,6 +372,12 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
             .map(str::to_string)
             .ok_or_else(|| ConvertError::new("model", "missing model"))?,
     };
+    // One flag for every tool (without tools it says nothing).
+    if strict_tools.is_some() {
+        for t in &mut req.tools {
+            t.strict = strict_tools;
+        }
+    }
     let messages_raw = messages_raw.ok_or_else(|| ConvertError::new("messages", "missing messages"))?;
     let mpath = JsonPath::ROOT.key("messages");
     let raw_messages: Vec<CohereMessageIn<'_>> = parse(messages_raw.as_raw_str(), &mpath)?;
@@ -669,6 +679,13 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
             },
         })
         .collect();
+    // One flag for all tools, sent when every tool says the same.
+    // NOTE: strict tools mixed with loose ones go unconstrained (no flag): constraining the loose
+    // ones would refuse calls their schemas allow. The schemas still go to the model.
+    let strict_tools = match req.tools.first().map(|t| t.strict) {
+        Some(first @ Some(_)) if req.tools.iter().all(|t| t.strict == first) => first,
+        _ => None,
+    };
     let tool_choice = match &req.tool_choice {
         None | Some(ToolChoice::Auto) => None,
         Some(ToolChoice::None) => Some("NONE"),
@@ -713,6 +730,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         model: &req.model,
         messages,
         tools,
+        strict_tools,
         response_format,
         max_tokens: req.max_tokens,
         stop_sequences: &req.stop,
@@ -975,6 +993,7 @@ mod tests {
                 name: "get_weather".into(),
                 description: Some("Weather by city".into()),
                 parameters: sonic_rs::json!({"type":"object","properties":{"city":{"type":"string"}}}),
+                strict: None,
                 extra: Extra::default(),
             }],
             tool_choice: Some(ToolChoice::Required),
@@ -1071,6 +1090,7 @@ mod tests {
             name: "other".into(),
             description: None,
             parameters: sonic_rs::json!({}),
+            strict: None,
             extra: Extra::default(),
         });
         req.tool_choice = Some(ToolChoice::Named("get_weather".into()));
@@ -1149,5 +1169,37 @@ mod tests {
                 let _ = decode_request(&mangled, None, false);
             }
         }
+    }
+
+    /// `strict_tools` is one flag for every tool: it used to stay a Cohere extra (lost for other
+    /// formats), and other formats' strict tools reached Cohere unconstrained.
+    #[test]
+    fn strict_tools_is_every_tool_strict_and_back() {
+        let body = br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"strict_tools":true,
+            "tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}},
+                     {"type":"function","function":{"name":"g","parameters":{"type":"object"}}}]}"#;
+        let r = decode_request(body, None, false).unwrap();
+        assert!(r.tools.iter().all(|t| t.strict == Some(true)), "{:?}", r.tools);
+        assert!(r.extra.get("strict_tools").is_none());
+        let back = json(&encode_request(&r).unwrap());
+        assert_eq!(back.get("strict_tools"), Some(&Json::from(true)));
+        // Written only when every tool says the same; mixed, none is written.
+        let mut mixed = r.clone();
+        mixed.tools[1].strict = None;
+        assert!(json(&encode_request(&mixed).unwrap()).get("strict_tools").is_none());
+        mixed.tools[1].strict = Some(false);
+        assert!(json(&encode_request(&mixed).unwrap()).get("strict_tools").is_none());
+        let mut loose = r.clone();
+        loose.tools.iter_mut().for_each(|t| t.strict = Some(false));
+        assert_eq!(
+            json(&encode_request(&loose).unwrap()).get("strict_tools"),
+            Some(&Json::from(false))
+        );
+        // Without tools it says nothing.
+        let none = br#"{"model":"m","messages":[],"strict_tools":true}"#;
+        let r = decode_request(none, None, false).unwrap();
+        assert!(json(&encode_request(&r).unwrap()).get("strict_tools").is_none());
+        let bad = br#"{"model":"m","messages":[],"strict_tools":"yes"}"#;
+        assert_eq!(decode_request(bad, None, false).unwrap_err().field, "strict_tools");
     }
 }

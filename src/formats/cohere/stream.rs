@@ -662,6 +662,7 @@ mod tests {
                 name: "get_weather".into(),
                 description: None,
                 parameters: sonic_rs::json!({"type": "object"}),
+                strict: None,
                 extra: Default::default(),
             }],
             tool_choice: Some(ToolChoice::Required),

@@ -301,6 +301,8 @@ pub struct CohereChatRequestOut<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<CohereToolOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub strict_tools: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub response_format: Option<CohereResponseFormatOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,

@@ -162,6 +162,7 @@ fn decode_declaration(d: &Json, path: &JsonPath<'_>) -> Result<Tool, ConvertErro
         name,
         description: None,
         parameters: Json::new_null(),
+        strict: None,
         extra: Extra::new(Format::Gemini),
     };
     let mut json_schema = None;
@@ -552,6 +553,8 @@ fn encode_contents(b: &mut Vec<u8>, req: &ChatRequest) -> Result<(), ConvertErro
 }
 
 /// One `functionDeclarations` entry.
+/// NOTE: a tool's `strict` is not sent: Gemini has no per-function strict mode, and strictness
+/// constrains how the call is decoded, not what the answer holds (the schema still goes).
 fn encode_declaration(b: &mut Vec<u8>, t: &Tool) {
     let has_params = !(t.parameters.is_null() || t.parameters.as_object().is_some_and(|o| o.is_empty()));
     let extra = t.extra.for_target(Format::Gemini);

@@ -305,6 +305,7 @@ fn foreign_request() -> ChatRequest {
             name: "get_weather".into(),
             description: Some("weather".into()),
             parameters: json!({"type": "object", "properties": {"city": {"type": "string"}}}),
+            strict: None,
             extra: Extra::default(),
         }],
         tool_choice: Some(ToolChoice::Required),
@@ -1055,4 +1056,16 @@ fn results_in_separate_messages_become_one_content_of_responses() {
     assert_eq!(shape, [("user", 1), ("model", 2), ("user", 3), ("model", 1)]);
     assert_eq!(contents[2]["parts"][1]["functionResponse"]["name"].as_str(), Some("f"));
     assert_eq!(contents[2]["parts"][2]["text"].as_str(), Some("and?"));
+}
+
+/// Gemini has no per-function strict mode: a strict tool goes as its declaration (the model
+/// still gets the schema), without a field Gemini would refuse.
+#[test]
+fn strict_tools_go_without_strict() {
+    let mut r = foreign_request();
+    r.tools[0].strict = Some(true);
+    let out = parse(&encode_request(&r).unwrap());
+    let decl = &out["tools"][0]["functionDeclarations"][0];
+    assert_eq!(decl["name"].as_str(), Some(r.tools[0].name.as_str()));
+    assert!(decl.get("strict").is_none(), "{decl:?}");
 }

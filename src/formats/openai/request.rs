@@ -183,6 +183,7 @@ fn decode_tools(v: &Json) -> Result<Vec<Tool>, ConvertError> {
             name: String::new(),
             description: None,
             parameters: Json::default(),
+            strict: None,
             extra: Extra::new(Format::OpenAi),
         };
         let mut parameters = None;
@@ -198,8 +199,14 @@ fn decode_tools(v: &Json) -> Result<Vec<Tool>, ConvertError> {
                     tool.description = Some(str_of(val, &fpath.key("description"))?.to_string())
                 }
                 "parameters" if !val.is_null() => parameters = Some(val),
-                "description" | "parameters" => {}
-                // `strict` and anything newer: applied back only to OpenAI targets.
+                "strict" if !val.is_null() => {
+                    tool.strict = Some(
+                        val.as_bool()
+                            .ok_or_else(|| err(fpath.key("strict"), "must be a boolean"))?,
+                    )
+                }
+                "description" | "parameters" | "strict" => {}
+                // Anything newer: applied back only to OpenAI targets.
                 _ => tool.extra.push(k, val.clone()),
             }
         }
@@ -777,9 +784,10 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
                     name: &t.name,
                     description: t.description.as_deref(),
                     parameters: &t.parameters,
+                    strict: t.strict,
                     extra: OpenAiExtra {
                         fields: t.extra.for_target(Format::OpenAi),
-                        skip: &["name", "description", "parameters"],
+                        skip: &["name", "description", "parameters", "strict"],
                     },
                 },
             })
@@ -1142,7 +1150,8 @@ mod tests {
         assert_eq!((r.seed, r.stop.clone()), (Some(42), vec!["END".to_string()]));
         assert!(r.stream && r.include_usage);
         assert_eq!(r.tool_choice, Some(ToolChoice::Named("get_weather".into())));
-        assert_eq!(r.tools[0].extra.get("strict"), Some(&Json::from(true)));
+        assert_eq!(r.tools[0].strict, Some(true));
+        assert!(r.tools[0].extra.is_empty(), "strict is canonical, not an OpenAI extra");
         let names: Vec<&str> = r.extra.fields.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["metadata", "store"]);
         assert_eq!(r.user.as_deref(), Some("u-42"));
@@ -1242,6 +1251,7 @@ mod tests {
                 name: "get_weather".into(),
                 description: None,
                 parameters: json!({"type":"object"}),
+                strict: None,
                 extra: anthropic_extra.clone(),
             }],
             tool_choice: Some(ToolChoice::Required),
@@ -1603,5 +1613,30 @@ mod tests {
                 b[i] = old;
             }
         }
+    }
+
+    /// `function.strict` used to ride in the tool's OpenAI extras, so it reached OpenAI upstreams
+    /// only; now it is the canonical `Tool::strict`, written back in its place.
+    #[test]
+    fn function_strict_is_canonical_and_comes_back() {
+        let body = br#"{"model":"m","messages":[{"role":"user","content":"hi"}],
+            "tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"},"strict":true}},
+                     {"type":"function","function":{"name":"g","parameters":{"type":"object"},"strict":false}},
+                     {"type":"function","function":{"name":"h","parameters":{"type":"object"},"strict":null}}]}"#;
+        let r = decode(body).unwrap();
+        let strict: Vec<Option<bool>> = r.tools.iter().map(|t| t.strict).collect();
+        assert_eq!(strict, [Some(true), Some(false), None]);
+        assert!(r.tools.iter().all(|t| t.extra.is_empty()));
+        let v = encoded(&r);
+        assert_eq!(v["tools"][0]["function"]["strict"], json!(true));
+        assert_eq!(v["tools"][1]["function"]["strict"], json!(false));
+        assert!(v["tools"][2]["function"].get("strict").is_none());
+        // A strict tool of another format's request reaches OpenAI strict.
+        let mut foreign = r.clone();
+        foreign.tools[0].extra = Extra::new(Format::Anthropic);
+        assert_eq!(encoded(&foreign)["tools"][0]["function"]["strict"], json!(true));
+        let bad =
+            br#"{"model":"m","messages":[],"tools":[{"type":"function","function":{"name":"f","strict":"yes"}}]}"#;
+        assert_eq!(decode(bad).unwrap_err().field, "tools[0].function.strict");
     }
 }

@@ -332,7 +332,9 @@ pub struct OpenAiFunction<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<&'a str>,
     pub parameters: &'a Json,
-    /// `strict` and other OpenAI-only function fields.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strict: Option<bool>,
+    /// OpenAI-only function fields.
     #[serde(flatten)]
     pub extra: OpenAiExtra<'a>,
 }
