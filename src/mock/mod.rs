@@ -75,14 +75,19 @@ pub(crate) fn upstream_rules(
     use crate::formats::{call_ids, Format};
     let rule = match format {
         Format::Anthropic => {
+            strict_tool_rules(format, req)?;
             anthropic::anthropic_rules(req)?;
             call_ids::ANTHROPIC
         }
         Format::Bedrock => {
+            strict_tool_rules(format, req)?;
             bedrock::converse_rules(req)?;
             call_ids::BEDROCK
         }
-        Format::OpenAi => return openai::openai_rules(req),
+        Format::OpenAi => {
+            strict_tool_rules(format, req)?;
+            return openai::openai_rules(req);
+        }
         Format::Gemini => return gemini::gemini_rules(req),
         // NOTE: Cohere's own rules on tool messages are not documented anywhere we could find; the
         // mock takes what its decoder takes rather than guess at them.
@@ -104,6 +109,72 @@ pub(crate) fn upstream_rules(
         }
     }
     Ok(())
+}
+
+/// Strict tools (OpenAI `function.strict`, Anthropic and Bedrock `strict`): these APIs compile
+/// the schema into a grammar and refuse one whose objects stay open (`additionalProperties` must
+/// be false); OpenAI also wants every property listed in `required`. A strict flag that crossed
+/// from a format without these limits (Cohere's `strict_tools`) meets the same 400 here as there.
+fn strict_tool_rules(
+    format: crate::formats::Format,
+    req: &crate::canonical::ChatRequest,
+) -> Result<(), crate::canonical::ConvertError> {
+    use crate::formats::Format;
+    for (i, t) in req.tools.iter().enumerate() {
+        if t.strict != Some(true) {
+            continue;
+        }
+        let Some(problem) = open_object(&t.parameters, format == Format::OpenAi, 0) else {
+            continue;
+        };
+        let field = match format {
+            Format::OpenAi => format!("tools[{i}].function.parameters"),
+            Format::Bedrock => format!("toolConfig.tools.{i}.toolSpec.inputSchema"),
+            _ => format!("tools.{i}.custom.input_schema"),
+        };
+        return Err(crate::canonical::ConvertError::new(
+            field,
+            format!("Invalid schema for strict tool '{}': {problem}", t.name),
+        ));
+    }
+    Ok(())
+}
+
+/// What a strict tool's grammar refuses in `schema` (its first open object), or None.
+fn open_object(schema: &crate::canonical::Json, all_required: bool, depth: usize) -> Option<String> {
+    use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+    let obj = schema.as_object().filter(|_| depth < 64)?;
+    let properties = schema.get("properties").and_then(|p| p.as_object());
+    if schema.get("type").and_then(|t| t.as_str()) == Some("object") || properties.is_some() {
+        if schema.get("additionalProperties").and_then(|a| a.as_bool()) != Some(false) {
+            return Some("'additionalProperties' is required to be supplied and to be false".into());
+        }
+        let required: Vec<&str> = schema
+            .get("required")
+            .and_then(|r| r.as_array())
+            .map(|r| r.iter().filter_map(|k| k.as_str()).collect())
+            .unwrap_or_default();
+        let missing = properties
+            .filter(|_| all_required)
+            .and_then(|p| p.iter().map(|(k, _)| k).find(|k| !required.contains(k)));
+        if let Some(k) = missing {
+            return Some(format!(
+                "'required' is required to be supplied and to be an array including every key in properties. Missing '{k}'"
+            ));
+        }
+    }
+    let mut nested = Vec::new();
+    for (k, v) in obj.iter() {
+        match k {
+            "properties" | "$defs" | "definitions" => {
+                nested.extend(v.as_object().into_iter().flat_map(|o| o.iter().map(|(_, s)| s)))
+            }
+            "anyOf" | "allOf" | "oneOf" => nested.extend(v.as_array().into_iter().flat_map(|a| a.iter())),
+            "items" => nested.push(v),
+            _ => {}
+        }
+    }
+    nested.into_iter().find_map(|s| open_object(s, all_required, depth + 1))
 }
 
 /// The ids of a message's tool calls.
@@ -198,6 +269,55 @@ mod tests {
         };
         assert_eq!(converse("tooluse_1"), 200);
         assert_eq!(converse("a:b"), 400);
+    }
+
+    /// Strict tools compile to a grammar: OpenAI, Anthropic and Bedrock refuse an open object
+    /// (OpenAI also an optional property), so a strict flag that crossed formats with a schema
+    /// written for a looser API meets the mock's 400 as it would the real one.
+    #[test]
+    fn strict_tools_need_closed_schemas_where_the_api_says_so() {
+        let schemas = [
+            (
+                r#"{"type":"object","properties":{"city":{"type":"string"}},"required":["city"],"additionalProperties":false}"#,
+                [200, 200, 200],
+            ),
+            (
+                r#"{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}"#,
+                [400, 400, 400],
+            ),
+            // Optional properties: Anthropic and Bedrock take them, OpenAI does not.
+            (
+                r#"{"type":"object","properties":{"city":{"type":"string"}},"additionalProperties":false}"#,
+                [400, 200, 200],
+            ),
+            (
+                r#"{"type":"object","properties":{"at":{"type":"object","properties":{}}},"required":["at"],"additionalProperties":false}"#,
+                [400, 400, 400],
+            ),
+        ];
+        for (schema, [openai_status, anthropic_status, bedrock_status]) in schemas {
+            for strict in [true, false] {
+                let expect = |s: u16| if strict { s } else { 200 };
+                let body = format!(
+                    r#"{{"model":"m","messages":[{{"role":"user","content":"hi"}}],"tools":[{{"type":"function","function":{{"name":"f","parameters":{schema},"strict":{strict}}}}}]}}"#
+                );
+                let status = match openai::chat(body.as_bytes(), None) {
+                    openai::ChatOutcome::Answer(_) => 200,
+                    openai::ChatOutcome::Error { status, .. } => status,
+                };
+                assert_eq!(status, expect(openai_status), "openai {schema} {strict}");
+                let body = format!(
+                    r#"{{"model":"m","max_tokens":9,"messages":[{{"role":"user","content":"hi"}}],"tools":[{{"name":"f","input_schema":{schema},"strict":{strict}}}]}}"#
+                );
+                let got = anthropic::serve(crate::http::Method::Post, "/v1/messages", body.as_bytes()).unwrap();
+                assert_eq!(got.status, expect(anthropic_status), "anthropic {schema} {strict}");
+                let body = format!(
+                    r#"{{"messages":[{{"role":"user","content":[{{"text":"hi"}}]}}],"toolConfig":{{"tools":[{{"toolSpec":{{"name":"f","inputSchema":{{"json":{schema}}},"strict":{strict}}}}}]}}}}"#
+                );
+                let got = bedrock::serve(crate::http::Method::Post, "/model/m/converse", body.as_bytes()).unwrap();
+                assert_eq!(got.status, expect(bedrock_status), "bedrock {schema} {strict}");
+            }
+        }
     }
 
     #[test]

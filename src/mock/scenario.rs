@@ -12,7 +12,8 @@
 //! - contains `length`: the echo cut to 3 words, finish reason `Length`;
 //! - contains `inspect`: a report of what arrived that only some formats have: the names of raw
 //!   extra fields (top level, on parts, on tools) and the response format, e.g.
-//!   `extras: cache_control,metadata; response_format: json_schema`;
+//!   `extras: cache_control,metadata; response_format: json_schema`, then the tools marked
+//!   strict when there are any (`; strict: get_weather`);
 //! - contains `reasoning`: the echo after a thinking block (text and signature) and a
 //!   redacted-thinking block, as Claude answers with extended thinking;
 //! - otherwise: `echo: <last user text>`. After a tool result, `tool said: <result text>`.
@@ -206,7 +207,18 @@ fn inspect(req: &ChatRequest) -> String {
         Some(crate::canonical::ResponseFormat::JsonObject) => "json_object",
         Some(crate::canonical::ResponseFormat::JsonSchema { .. }) => "json_schema",
     };
-    format!("extras: {}; response_format: {format}", names.join(","))
+    let mut report = format!("extras: {}; response_format: {format}", names.join(","));
+    let strict: Vec<&str> = req
+        .tools
+        .iter()
+        .filter(|t| t.strict == Some(true))
+        .map(|t| t.name.as_str())
+        .collect();
+    if !strict.is_empty() {
+        report.push_str("; strict: ");
+        report.push_str(&strict.join(","));
+    }
+    report
 }
 
 /// Words over the system prompt and every text part, as the mock's "token" count.
@@ -297,6 +309,20 @@ mod tests {
         assert_eq!(
             (r.content[0].clone(), r.finish),
             (Part::text("echo: alpha beta "), FinishReason::StopSequence)
+        );
+    }
+
+    #[test]
+    fn inspect_names_strict_tools() {
+        let mut r = req("inspect-model", "hi");
+        assert_eq!(
+            respond(&r, "id").unwrap().content,
+            vec![Part::text("extras: ; response_format: none")]
+        );
+        r.tools[0].strict = Some(true);
+        assert_eq!(
+            respond(&r, "id").unwrap().content,
+            vec![Part::text("extras: ; response_format: none; strict: get_weather")]
         );
     }
 

@@ -19,9 +19,17 @@ def base(sluice):
 
 
 def inspect_of(text: str) -> tuple[list[str], str]:
-    extras, fmt = text.split("; ")
+    extras, fmt, *_ = text.split("; ")
     names = extras.removeprefix("extras: ")
     return (names.split(",") if names else []), fmt.removeprefix("response_format: ")
+
+
+def strict_of(text: str) -> list[str]:
+    """The tools the upstream received marked strict (the `inspect` report's last part)."""
+    for part in text.split("; ")[2:]:
+        if part.startswith("strict: "):
+            return part.removeprefix("strict: ").split(",")
+    return []
 
 
 # Anthropic: prompt caching (`cache_control`) ------------------------------------------------------
@@ -464,3 +472,74 @@ def test_tool_result_documents_to_formats_without_them_are_refused_by_name(base,
     with pytest.raises(anthropic.BadRequestError) as e:
         read_tool_returning_a_document(base, provider)
     assert "messages[2].content[0].content[0]" in str(e.value)
+
+
+# Strict tools: OpenAI `function.strict`, Anthropic and Bedrock `strict`, Cohere `strict_tools` ----
+# A constraint on the call's arguments, carried to every format that has one; Gemini has none and
+# gets the tool without it.
+
+CLOSED = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}},
+    "required": ["city"],
+    "additionalProperties": False,
+}
+
+
+def strict_tool_call(base, client, provider, schema=CLOSED) -> str:
+    """One request with strict tools `get_weather` and `get_time` from `client`'s SDK: the text of
+    the `inspect` answer."""
+    model = f"{provider}/inspect-model"
+    messages = [{"role": "user", "content": "weather?"}]
+    names = ["get_weather", "get_time"]
+    if client == "openai":
+        import openai
+
+        c = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=30)
+        tools = [{"type": "function", "function": {"name": n, "parameters": schema, "strict": True}} for n in names]
+        return c.chat.completions.create(model=model, messages=messages, tools=tools).choices[0].message.content
+    if client == "anthropic":
+        import anthropic
+
+        c = anthropic.Anthropic(base_url=f"{base}/anthropic", api_key="k", max_retries=0, timeout=30)
+        tools = [{"name": n, "input_schema": schema, "strict": True} for n in names]
+        return c.messages.create(model=model, max_tokens=50, messages=messages, tools=tools).content[0].text
+    if client == "bedrock":
+        from conftest import bedrock_runtime
+
+        c = bedrock_runtime(f"{base}/bedrock")
+        tools = [{"toolSpec": {"name": n, "inputSchema": {"json": schema}, "strict": True}} for n in names]
+        r = c.converse(
+            modelId=model,
+            messages=[{"role": "user", "content": [{"text": "weather?"}]}],
+            toolConfig={"tools": tools},
+        )
+        return r["output"]["message"]["content"][0]["text"]
+    import cohere
+
+    c = cohere.ClientV2(api_key="k", base_url=f"{base}/cohere", timeout=30)
+    tools = [{"type": "function", "function": {"name": n, "parameters": schema}} for n in names]
+    return c.chat(model=model, messages=messages, tools=tools, strict_tools=True).message.content[0].text
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "bedrock", "cohere", "gemini"])
+@pytest.mark.parametrize("client", ["openai", "anthropic", "bedrock", "cohere"])
+def test_strict_tools_reach_every_format_that_has_them(base, client, provider):
+    """A strict tool used to keep its flag only for an upstream of the client's own format (an
+    OpenAI agent's strict tools reached Anthropic, Bedrock and Cohere unconstrained)."""
+    text = strict_tool_call(base, client, provider)
+    names, _ = inspect_of(text)
+    assert "strict" not in names and "strict_tools" not in names, text
+    expected = [] if provider == "gemini" else ["get_weather", "get_time"]
+    assert strict_of(text) == expected, text
+
+
+def test_cohere_strict_tools_with_an_open_schema_meet_openai_rules(base):
+    """OpenAI's strict mode wants every object closed; Cohere's does not. The flag crosses, and
+    the upstream's 400 (the mock refuses as OpenAI does) reaches the Cohere client."""
+    import cohere
+
+    with pytest.raises(cohere.errors.BadRequestError) as e:
+        strict_tool_call(base, "cohere", "openai", schema={"type": "object", "properties": {"city": {"type": "string"}}})
+    assert "additionalProperties" in str(e.value.body)
+
