@@ -14,25 +14,75 @@ use crate::formats::Format;
 pub use sonic_rs::Value as Json;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 
-/// Top-level fields of one format that carry content rather than settings (format, field, what
-/// it is): Cohere's grounding `documents`, Gemini's `cachedContent` (a reference to cached
-/// context), ... Other formats refuse a request with one (`Extra::refuse_lost_content`), where a
-/// setting such as Gemini's `safetySettings` is applied to its own format only.
-const CONTENT_FIELDS: &[(Format, &str, &str)] = &[
-    (Format::Cohere, "documents", "grounding documents"),
-    (Format::Gemini, "cachedContent", "cached content"),
+/// A field of one format that carries content rather than a setting: Cohere's grounding
+/// `documents`, Gemini's `cachedContent` (a reference to cached context), ... Other formats refuse
+/// a request with one (`Extra::refuse_lost_content`), where a setting such as Gemini's
+/// `safetySettings` is applied to its own format only.
+struct ContentField {
+    format: Format,
+    /// Where it sits in the extras: a top-level name, then the keys inside it
+    /// (`generationConfig.speechConfig`); the refusal names it so.
+    path: &'static str,
+    /// What it is, for the refusal.
+    what: &'static str,
+    /// Whether a value asks for content (a setting may also say "nothing more than text").
+    asks: fn(&Json) -> bool,
+}
+
+impl ContentField {
+    const fn any(format: Format, path: &'static str, what: &'static str) -> ContentField {
+        ContentField {
+            format,
+            path,
+            what,
+            asks: something,
+        }
+    }
+}
+
+/// Any value but `false`, null, `[]` and `{}`, which ask for nothing (`"logprobs": false`,
+/// `"mcp_servers": []`).
+fn something(v: &Json) -> bool {
+    !(v.is_null()
+        || v.as_bool() == Some(false)
+        || v.as_array().is_some_and(|a| a.is_empty())
+        || v.as_object().is_some_and(|o| o.is_empty()))
+}
+
+/// Gemini `responseModalities` asks for more than text: an image or audio in the answer.
+fn beyond_text(v: &Json) -> bool {
+    something(v)
+        && v.as_array().is_none_or(|a| {
+            a.iter().any(|m| {
+                !m.as_str()
+                    .is_some_and(|m| m.eq_ignore_ascii_case("TEXT") || m.eq_ignore_ascii_case("MODALITY_UNSPECIFIED"))
+            })
+        })
+}
+
+const CONTENT_FIELDS: &[ContentField] = &[
+    ContentField::any(Format::Cohere, "documents", "grounding documents"),
+    ContentField::any(Format::Gemini, "cachedContent", "cached content"),
     // Built-in tools (googleSearch, codeExecution, urlContext, ...) that Gemini runs itself;
     // function declarations translate and are not in this extra.
-    (Format::Gemini, "tools", "Gemini's built-in tools"),
+    ContentField::any(Format::Gemini, "tools", "Gemini's built-in tools"),
+    // Image or audio output (and the voice to speak it in): another format answers in text only.
+    ContentField {
+        format: Format::Gemini,
+        path: "generationConfig.responseModalities",
+        what: "image or audio output",
+        asks: beyond_text,
+    },
+    ContentField::any(Format::Gemini, "generationConfig.speechConfig", "speech output"),
     // Remote MCP servers whose tools Anthropic calls itself: without them the model has no
     // such tools.
-    (Format::Anthropic, "mcp_servers", "MCP servers"),
+    ContentField::any(Format::Anthropic, "mcp_servers", "MCP servers"),
     // OpenAI's built-in web search (search models) and audio output: the answer would come
     // without the search or without the audio.
-    (Format::OpenAi, "web_search_options", "web search"),
-    (Format::OpenAi, "audio", "audio output"),
+    ContentField::any(Format::OpenAi, "web_search_options", "web search"),
+    ContentField::any(Format::OpenAi, "audio", "audio output"),
     // Cohere's come as token ids with their log probabilities, which no other format has.
-    (Format::Cohere, "logprobs", "token log probabilities"),
+    ContentField::any(Format::Cohere, "logprobs", "token log probabilities"),
 ];
 
 /// Raw fields of the source format that the canonical types do not model.
@@ -66,19 +116,20 @@ impl Extra {
         if self.format == Some(target) {
             return Ok(());
         }
-        // `false`, null, `[]` and `{}` ask for nothing (`"logprobs": false`, `"mcp_servers": []`).
-        let asks = |v: &Json| {
-            !(v.is_null()
-                || v.as_bool() == Some(false)
-                || v.as_array().is_some_and(|a| a.is_empty())
-                || v.as_object().is_some_and(|o| o.is_empty()))
+        let asked = |c: &ContentField| {
+            let mut keys = c.path.split('.');
+            let mut value = keys.next().and_then(|k| self.get(k));
+            for k in keys {
+                value = value.and_then(|v| v.get(k));
+            }
+            value.is_some_and(|v| (c.asks)(v))
         };
         let lost = CONTENT_FIELDS
             .iter()
-            .find(|(f, name, _)| self.format == Some(*f) && self.fields.iter().any(|(n, v)| n == name && asks(v)));
+            .find(|c| self.format == Some(c.format) && asked(c));
         match lost {
-            Some((_, name, what)) => Err(ConvertError::new(
-                *name,
+            Some(ContentField { path, what, .. }) => Err(ConvertError::new(
+                *path,
                 format!(
                     "{what}: the {} format has no equivalent, and the answer would change without them",
                     target.name()
@@ -495,26 +546,51 @@ mod tests {
 
     #[test]
     fn content_bearing_extras_are_refused_for_other_formats_only() {
-        for (format, name, _) in CONTENT_FIELDS {
-            let mut e = Extra::new(*format);
-            e.push(*name, sonic_rs::json!({"x": 1}));
-            assert!(e.refuse_lost_content(*format).is_ok(), "{name}");
-            for target in Format::ALL.iter().filter(|t| *t != format) {
-                assert_eq!(e.refuse_lost_content(*target).unwrap_err().field, *name);
+        for c in CONTENT_FIELDS {
+            // The field, nested as its path says, holding something that asks for content.
+            let mut keys: Vec<&str> = c.path.split('.').collect();
+            let mut value = sonic_rs::json!(["AUDIO"]);
+            while keys.len() > 1 {
+                let mut o = sonic_rs::Object::new();
+                o.insert(&keys.pop().unwrap(), value);
+                value = Json::from(o);
             }
-            // A value that asks for nothing is no content.
+            let mut e = Extra::new(c.format);
+            e.push(keys[0], value);
+            assert!(e.refuse_lost_content(c.format).is_ok(), "{}", c.path);
+            for target in Format::ALL.iter().filter(|t| **t != c.format) {
+                assert_eq!(e.refuse_lost_content(*target).unwrap_err().field, c.path);
+            }
+            // A value that asks for nothing is no content (`"logprobs": false`, `"tools": []`).
             for nothing in [
                 sonic_rs::json!(false),
                 sonic_rs::json!(null),
                 sonic_rs::json!([]),
                 sonic_rs::json!({}),
             ] {
-                let mut e = Extra::new(*format);
-                e.push(*name, nothing);
+                let mut keys: Vec<&str> = c.path.split('.').collect();
+                let mut value = nothing;
+                while keys.len() > 1 {
+                    let mut o = sonic_rs::Object::new();
+                    o.insert(&keys.pop().unwrap(), value);
+                    value = Json::from(o);
+                }
+                let mut e = Extra::new(c.format);
+                e.push(keys[0], value);
                 for target in Format::ALL {
-                    assert!(e.refuse_lost_content(target).is_ok(), "{name}");
+                    assert!(e.refuse_lost_content(target).is_ok(), "{}", c.path);
                 }
             }
+        }
+        // Text alone is what every format answers with.
+        for modalities in [
+            sonic_rs::json!(["TEXT"]),
+            sonic_rs::json!(["text"]),
+            sonic_rs::json!([]),
+        ] {
+            let mut e = Extra::new(Format::Gemini);
+            e.push("generationConfig", sonic_rs::json!({"responseModalities": modalities}));
+            assert!(e.refuse_lost_content(Format::OpenAi).is_ok(), "{modalities:?}");
         }
         let mut e = Extra::new(Format::Anthropic);
         e.push("container", Json::new_object());

@@ -26,6 +26,8 @@ const FIXTURES: &[(Format, &str, bool)] = &[
     (Format::Anthropic, "response_tool_thinking.json", false),
     (Format::Gemini, "request.json", true),
     (Format::Gemini, "request_snake_thinking.json", true),
+    // An image in the answer: other formats answer in text only, so they refuse it by name.
+    (Format::Gemini, "request_image_output.json", true),
     (Format::Gemini, "response.json", false),
     (Format::Bedrock, "converse_request.json", true),
     (Format::Bedrock, "converse_strict_tools.json", true),

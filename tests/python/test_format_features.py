@@ -543,3 +543,55 @@ def test_cohere_strict_tools_with_an_open_schema_meet_openai_rules(base):
         strict_tool_call(base, "cohere", "openai", schema={"type": "object", "properties": {"city": {"type": "string"}}})
     assert "additionalProperties" in str(e.value.body)
 
+
+# Gemini: image and audio output -------------------------------------------------------------------
+# What the answer is made of: another format answers in text, so it is refused rather than dropped.
+
+
+def gemini_output_config(kind: str):
+    from google.genai import types
+
+    if kind == "image":
+        return types.GenerateContentConfig(response_modalities=["TEXT", "IMAGE"])
+    if kind == "audio":
+        return types.GenerateContentConfig(response_modalities=["AUDIO"])
+    if kind == "speech":
+        voice = types.VoiceConfig(prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name="Kore"))
+        return types.GenerateContentConfig(speech_config=types.SpeechConfig(voice_config=voice))
+    return types.GenerateContentConfig(response_modalities=["TEXT"])
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "bedrock", "cohere"])
+@pytest.mark.parametrize("kind", ["image", "audio", "speech"])
+def test_gemini_image_or_audio_output_to_other_formats_is_refused_by_name(base, provider, kind):
+    from google import genai
+    from google.genai import errors, types
+
+    c = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=f"{base}/genai", api_version="v1beta"))
+    with pytest.raises(errors.ClientError) as e:
+        c.models.generate_content(model=f"{provider}/inspect-model", contents="hi", config=gemini_output_config(kind))
+    assert e.value.code == 400
+    field = "speechConfig" if kind == "speech" else "responseModalities"
+    assert f"generationConfig.{field}" in str(e.value)
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "bedrock", "cohere", "gemini"])
+def test_gemini_text_output_passes_everywhere(base, provider):
+    from google import genai
+    from google.genai import types
+
+    c = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=f"{base}/genai", api_version="v1beta"))
+    r = c.models.generate_content(model=f"{provider}/inspect-model", contents="hi", config=gemini_output_config("text"))
+    names, _ = inspect_of(r.text)
+    # Only a Gemini upstream gets the setting itself (inside the raw `generationConfig`).
+    assert ("generationConfig" in names) == (provider == "gemini"), r.text
+
+
+def test_gemini_image_output_reaches_gemini(base):
+    from google import genai
+    from google.genai import types
+
+    c = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=f"{base}/genai", api_version="v1beta"))
+    r = c.models.generate_content(model="gemini/inspect-model", contents="hi", config=gemini_output_config("image"))
+    names, _ = inspect_of(r.text)
+    assert "generationConfig" in names

@@ -1069,3 +1069,44 @@ fn strict_tools_go_without_strict() {
     assert_eq!(decl["name"].as_str(), Some(r.tools[0].name.as_str()));
     assert!(decl.get("strict").is_none(), "{decl:?}");
 }
+
+/// Image or audio output (`responseModalities`) and a voice (`speechConfig`) used to be dropped
+/// for other formats, which then answered in text: refused by name now. Text alone passes, and a
+/// Gemini target gets them back.
+#[test]
+fn image_and_audio_output_are_refused_for_other_formats() {
+    let body = |gc: &str| format!(r#"{{"contents":[{{"parts":[{{"text":"hi"}}]}}],"generationConfig":{gc}}}"#);
+    let cases = [
+        (
+            r#"{"responseModalities":["IMAGE"]}"#,
+            Some("generationConfig.responseModalities"),
+        ),
+        (
+            r#"{"response_modalities":["TEXT","AUDIO"]}"#,
+            Some("generationConfig.responseModalities"),
+        ),
+        (
+            r#"{"speechConfig":{"voiceConfig":{"prebuiltVoiceConfig":{"voiceName":"Kore"}}}}"#,
+            Some("generationConfig.speechConfig"),
+        ),
+        (r#"{"responseModalities":["TEXT"],"temperature":0.5}"#, None),
+        (r#"{"responseModalities":[]}"#, None),
+    ];
+    for (gc, refused) in cases {
+        let b = body(gc);
+        let r = decode_request(b.as_bytes(), Some("m"), false).unwrap();
+        for f in Format::ALL.into_iter().filter(|f| *f != Format::Gemini) {
+            let got = (crate::formats::codec(f).unwrap().encode_request)(&r);
+            assert_eq!(got.err().map(|e| e.field), refused.map(str::to_string), "{gc} -> {f:?}");
+        }
+        let back = parse(&encode_request(&r).unwrap());
+        let want = parse(b.as_bytes());
+        let key = |v: &Value| {
+            let gc = v["generationConfig"].as_object().unwrap().clone();
+            let mut keys: Vec<String> = gc.iter().map(|(k, _)| camel(k).into_owned()).collect();
+            keys.sort();
+            keys
+        };
+        assert_eq!(key(&back), key(&want), "{gc}");
+    }
+}
