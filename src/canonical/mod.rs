@@ -40,13 +40,11 @@ impl ContentField {
     }
 }
 
-/// Any value but `false`, null, `[]` and `{}`, which ask for nothing (`"logprobs": false`,
-/// `"mcp_servers": []`).
+/// Any value but `false`, null and `[]`, which ask for nothing (`"logprobs": false`,
+/// `"mcp_servers": []`). An empty object may ask: OpenAI's `"web_search_options": {}` turns web
+/// search on with its defaults.
 fn something(v: &Json) -> bool {
-    !(v.is_null()
-        || v.as_bool() == Some(false)
-        || v.as_array().is_some_and(|a| a.is_empty())
-        || v.as_object().is_some_and(|o| o.is_empty()))
+    !(v.is_null() || v.as_bool() == Some(false) || v.as_array().is_some_and(|a| a.is_empty()))
 }
 
 /// Gemini `responseModalities` asks for more than text: an image or audio in the answer.
@@ -562,12 +560,7 @@ mod tests {
                 assert_eq!(e.refuse_lost_content(*target).unwrap_err().field, c.path);
             }
             // A value that asks for nothing is no content (`"logprobs": false`, `"tools": []`).
-            for nothing in [
-                sonic_rs::json!(false),
-                sonic_rs::json!(null),
-                sonic_rs::json!([]),
-                sonic_rs::json!({}),
-            ] {
+            for nothing in [sonic_rs::json!(false), sonic_rs::json!(null), sonic_rs::json!([])] {
                 let mut keys: Vec<&str> = c.path.split('.').collect();
                 let mut value = nothing;
                 while keys.len() > 1 {
@@ -582,6 +575,13 @@ mod tests {
                 }
             }
         }
+        // An empty object may ask: `web_search_options: {}` is search with OpenAI's defaults.
+        let mut e = Extra::new(Format::OpenAi);
+        e.push("web_search_options", Json::new_object());
+        assert_eq!(
+            e.refuse_lost_content(Format::Anthropic).unwrap_err().field,
+            "web_search_options"
+        );
         // Text alone is what every format answers with.
         for modalities in [
             sonic_rs::json!(["TEXT"]),
