@@ -530,6 +530,10 @@ pub fn events_from_response(resp: &super::ChatResponse, pieces: usize) -> Vec<St
         out.push(StreamEvent::BlockStop { index });
         index += 1;
     }
+    if !tokens.is_empty() {
+        // Tokens that spell no text part: kept, with the last chunk.
+        out.push(StreamEvent::Logprobs(tokens.to_vec()));
+    }
     out.push(StreamEvent::Usage(resp.usage));
     out.push(StreamEvent::Finish {
         reason: resp.finish.clone(),

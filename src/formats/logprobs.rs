@@ -252,3 +252,74 @@ fn logprobs_go_just_before_their_text_not_before_reasoning() {
         .collect();
     assert_eq!(kinds, ["thinking", "logprobs", "text"]);
 }
+
+#[test]
+fn a_chosen_token_always_has_top_logprobs_as_openai_writes_it() {
+    let resp = crate::canonical::ChatResponse {
+        id: "c1".into(),
+        model: "m".into(),
+        content: vec![crate::canonical::Part::text("Hi")],
+        finish: crate::canonical::FinishReason::Stop,
+        usage: Default::default(),
+        stop_sequence: None,
+        created: 1,
+        logprobs: vec![TokenLogprob {
+            token: "Hi".into(),
+            logprob: -0.5,
+            top: vec![],
+        }],
+    };
+    let o = parse(&openai::response::encode_response(&resp));
+    let t = &o["choices"][0]["logprobs"]["content"][0];
+    assert_eq!(t["top_logprobs"].as_array().map(|a| a.len()), Some(0), "{t:?}");
+    // Alternatives themselves have no such key (OpenAI's TopLogprob).
+    let mut with_top = resp.clone();
+    with_top.logprobs[0].top = vec![("Hi".into(), -0.5)];
+    let o = parse(&openai::response::encode_response(&with_top));
+    assert!(o["choices"][0]["logprobs"]["content"][0]["top_logprobs"][0]
+        .get("top_logprobs")
+        .is_none());
+}
+
+#[test]
+fn more_than_twenty_alternatives_are_refused_as_both_apis_do() {
+    let e = openai::decode_request(
+        br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"logprobs":true,"top_logprobs":21}"#,
+        None,
+        false,
+    )
+    .unwrap_err();
+    assert_eq!(e.field, "top_logprobs");
+    let e = gemini::decode_request(
+        br#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}],"generationConfig":{"responseLogprobs":true,"logprobs":21}}"#,
+        Some("m"),
+        false,
+    )
+    .unwrap_err();
+    assert_eq!(e.field, "generationConfig.logprobs");
+    assert!(openai::decode_request(
+        br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"logprobs":true,"top_logprobs":20}"#,
+        None,
+        false,
+    )
+    .is_ok());
+}
+
+#[test]
+fn gemini_logprobs_go_before_the_answer_text_not_its_thoughts() {
+    let sse = concat!(
+        "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"hmm\",\"thought\":true},{\"text\":\"Hi\"}],\"role\":\"model\"},\"logprobsResult\":{\"chosenCandidates\":[{\"token\":\"Hi\",\"logProbability\":-0.5}]},\"index\":0}],\"modelVersion\":\"m\",\"responseId\":\"r\"}\r\n\r\n",
+        "data: {\"candidates\":[{\"finishReason\":\"STOP\",\"index\":0}],\"modelVersion\":\"m\",\"responseId\":\"r\"}\r\n\r\n",
+    );
+    let events = decode_every_split(&|| Box::new(gemini::stream::GeminiStreamDecoder::new()), sse.as_bytes());
+    let kinds: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::ThinkingDelta { .. } => Some("thinking"),
+            StreamEvent::Logprobs(_) => Some("logprobs"),
+            StreamEvent::TextDelta { .. } => Some("text"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, ["thinking", "logprobs", "text"]);
+}

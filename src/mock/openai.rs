@@ -205,7 +205,9 @@ pub fn chat_stream_events(resp: &ChatResponse, chunks: usize, include_usage: boo
         }
     }
     let finish = crate::formats::openai::finish_reason(&resp.finish);
-    out.push(chunk(OpenAiDelta::default(), Some(finish)));
+    // Tokens that spell no text part go with the finish.
+    let rest = Some(OpenAiLogprobsOut(tokens)).filter(|t| !t.0.is_empty());
+    out.push(chunk_with(OpenAiDelta::default(), Some(finish), rest));
     if include_usage {
         let u = resp.usage;
         out.push(sse(&OpenAiChatChunk {

@@ -166,7 +166,7 @@ fn logprobs_for(content: &[Part], top: u32) -> Vec<crate::canonical::TokenLogpro
             if i == bytes.len() || (bytes[i] == b' ' && bytes[i - 1] != b' ') {
                 let token = &text[start..i];
                 let logprob = -0.25 * (out.len() % 4) as f64;
-                let top = (0..top)
+                let top = (0..top.min(20))
                     .map(|k| match k {
                         0 => (token.to_string(), logprob),
                         _ => (format!("{}{k}", token.trim()), logprob - k as f64),

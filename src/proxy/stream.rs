@@ -2,8 +2,9 @@
 //!
 //! Rules kept here: every piece is written at once (no coalescing); the client's hang-up is
 //! watched alongside the upstream read so the upstream connection is closed promptly rather than
-//! returned to the pool; an OpenAI stream ends right after `data: [DONE]` even if the upstream
-//! keeps its body open. Other formats' streams end with the upstream body.
+//! returned to the pool; an OpenAI stream ends at `data: [DONE]` even if the upstream keeps its
+//! body open (after at most `END_GRACE` waiting for the upstream's own end). Other formats'
+//! streams end with the upstream body.
 
 use super::{Outcome, Worker};
 use crate::canonical::stream::{StreamDecode, StreamEncode, StreamError, StreamEvent};
@@ -16,8 +17,41 @@ use crate::upstream::BodyReader;
 use std::io;
 use std::time::{Duration, Instant};
 
-/// After `[DONE]`, how long to wait for the upstream's final chunk so its connection can be reused.
+/// After the client's stream is over, how long to wait for the upstream's final chunk so its
+/// connection can be reused.
 const DRAIN_AFTER_DONE: Duration = Duration::from_millis(50);
+
+/// How long the client's last bytes wait for the upstream's end, which usually follows its last
+/// event within microseconds: arrived, the connection is back in the pool before the client can
+/// send its next request. An upstream that holds its body open costs the client this much.
+const END_GRACE: Duration = Duration::from_millis(2);
+
+/// Ends the client's stream (its terminating chunk) once the upstream's body has ended, or after
+/// `END_GRACE`; then waits out the rest of `DRAIN_AFTER_DONE` for the upstream's end. The body
+/// goes back to the pool only if it ended cleanly with nothing after the stream's end.
+async fn end_after_upstream(conn: &mut Conn, mut body: BodyReader) -> io::Result<()> {
+    let reusable = {
+        // One read future for both waits: dropping an in-flight read loses its bytes.
+        let read = body.next();
+        let mut read = std::pin::pin!(read);
+        let early = monoio::select! {
+            r = &mut read => Some(matches!(r, Ok(None))),
+            _ = monoio::time::sleep(END_GRACE) => None,
+        };
+        conn.end_stream().await?;
+        match early {
+            Some(clean) => clean,
+            None => matches!(
+                monoio::time::timeout(DRAIN_AFTER_DONE - END_GRACE, &mut read).await,
+                Ok(Ok(None))
+            ),
+        }
+    };
+    if !reusable {
+        body.abort();
+    }
+    Ok(())
+}
 
 pub async fn pump_passthrough(
     worker: &Worker,
@@ -88,8 +122,7 @@ pub async fn pump_passthrough(
                 }
                 // At `[DONE]` the body's end goes in the same write when the upstream's end is
                 // already here (its connection is then back in the pool before the client can
-                // send its next request). Otherwise the end waits for the upstream's
-                // terminating chunk, briefly, so the connection is reusable.
+                // send its next request); otherwise it follows the upstream's, or `END_GRACE`.
                 let end_now = cut.is_some() && body.is_done();
                 if let Some(h) = head.take() {
                     send_head(conn, h, http10, &parts, end_now).await.map_err(io_err)?;
@@ -98,10 +131,7 @@ pub async fn pump_passthrough(
                 }
                 if cut.is_some() {
                     if !end_now {
-                        if !matches!(monoio::time::timeout(DRAIN_AFTER_DONE, body.next()).await, Ok(Ok(None))) {
-                            body.abort();
-                        }
-                        conn.end_stream().await.map_err(io_err)?;
+                        end_after_upstream(conn, body).await.map_err(io_err)?;
                     }
                     return Ok(Outcome { status: 200 });
                 }
@@ -309,34 +339,31 @@ pub async fn pump_translated(
         } else {
             UpstreamEnd::Pending
         };
+        // The client's end waits for the upstream's when that is still to come.
+        let end_now = end && !matches!(upstream, UpstreamEnd::Pending);
         if !out.is_empty() || (end && !conn.response_started) {
             // Every event goes out as soon as it is encoded. The head waited for the first ones
             // and leaves with them; the body's end leaves with the last ones: one write each.
             if !conn.response_started {
                 let headers = stream_head(&t);
-                conn.start_stream_with(200, &headers, http10, &[&out], end)
+                conn.start_stream_with(200, &headers, http10, &[&out], end_now)
                     .await
                     .map_err(io_err)?;
-            } else if end {
+            } else if end_now {
                 conn.send_last_chunk(&out).await.map_err(io_err)?;
             } else {
                 conn.send_chunk(&out).await.map_err(io_err)?;
             }
             out.clear();
             last_write = Instant::now();
-        } else if end {
+        } else if end_now {
             conn.end_stream().await.map_err(io_err)?;
         }
         if end {
             match upstream {
                 UpstreamEnd::Reached => {}
                 UpstreamEnd::Confused => body.abort(),
-                // Let the upstream's terminating chunk arrive so the connection is reusable.
-                UpstreamEnd::Pending => {
-                    if !matches!(monoio::time::timeout(DRAIN_AFTER_DONE, body.next()).await, Ok(Ok(None))) {
-                        body.abort();
-                    }
-                }
+                UpstreamEnd::Pending => end_after_upstream(conn, body).await.map_err(io_err)?,
             }
             return Ok(Outcome { status: 200 });
         }
@@ -347,7 +374,7 @@ pub async fn pump_translated(
 enum UpstreamEnd {
     /// Its end is read; the connection is back in the pool.
     Reached,
-    /// Not yet read: worth a short wait so the connection can be reused.
+    /// Not yet read: the client's end waits for it briefly (`end_after_upstream`).
     Pending,
     /// More bytes came after the last event (or a framing error): the connection is closed.
     Confused,

@@ -98,6 +98,18 @@ def test_openai_client_streams_logprobs_beside_their_text(openai_sdk, provider):
     check_openai_tokens(text, tokens)
 
 
+@pytest.mark.parametrize("provider", ["openai", "gemini"])
+def test_openai_client_asking_for_chosen_tokens_only_gets_an_empty_top_list(openai_sdk, provider):
+    r = openai_sdk.chat.completions.create(
+        model=f"{provider}/echo-model",
+        messages=[{"role": "user", "content": "hello there"}],
+        logprobs=True,
+    )
+    tokens = r.choices[0].logprobs.content
+    assert "".join(t.token for t in tokens) == r.choices[0].message.content
+    assert all(t.top_logprobs == [] for t in tokens), tokens
+
+
 @pytest.mark.parametrize("provider", ["openai", "gemini", "anthropic"])
 def test_openai_client_without_the_ask_gets_none(openai_sdk, provider):
     r = openai_sdk.chat.completions.create(

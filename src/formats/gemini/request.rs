@@ -298,7 +298,13 @@ fn decode_generation_config(v: &Json, req: &mut ChatRequest) -> Result<(), Conve
                     .as_bool()
                     .ok_or_else(|| ConvertError::new(path, "expected a boolean"))?
             }
-            "logprobs" => logprobs = Some(count(val, &path)?),
+            "logprobs" => {
+                let n = count(val, &path)?;
+                if n > crate::formats::openai::request::MAX_TOP_LOGPROBS {
+                    return Err(ConvertError::new(path, "must be at most 20"));
+                }
+                logprobs = Some(n);
+            }
             "responseMimeType" => mime = val.as_str(),
             "responseJsonSchema" => json_schema = Some(val),
             "responseSchema" => openapi_schema = Some(val),

@@ -191,11 +191,10 @@ impl GeminiEventDecoder {
             .and_then(|c| c.iter().next());
         let mut finish = None;
         if let Some(c) = candidate {
-            if let Some(l) = field(c, "logprobsResult").map(logprobs_from_gemini) {
-                if !l.is_empty() {
-                    out.push_back(StreamEvent::Logprobs(l));
-                }
-            }
+            let logprobs = field(c, "logprobsResult")
+                .map(logprobs_from_gemini)
+                .filter(|l| !l.is_empty());
+            let mark = out.len();
             if let Some(parts) = field(c, "content")
                 .and_then(|ct| field(ct, "parts"))
                 .and_then(|p| p.as_array())
@@ -208,6 +207,14 @@ impl GeminiEventDecoder {
                 for (j, p) in parts.iter().enumerate() {
                     self.decode_part(p, &ppath.index(j), out)?;
                 }
+            }
+            if let Some(l) = logprobs {
+                // Just before the chunk's answer text (not its thoughts or calls), as the
+                // canonical event says; at the end if it has none.
+                let at = (mark..out.len())
+                    .find(|&i| matches!(out[i], StreamEvent::TextDelta { .. }))
+                    .unwrap_or(out.len());
+                out.insert(at, StreamEvent::Logprobs(l));
             }
             finish = field(c, "finishReason")
                 .and_then(|f| f.as_str())

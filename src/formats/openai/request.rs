@@ -42,6 +42,9 @@ const KNOWN_FIELDS: &[&str] = &[
     "user",
 ];
 
+/// OpenAI's and Gemini's limit on alternatives per token.
+pub(crate) const MAX_TOP_LOGPROBS: u32 = 20;
+
 /// Marker in a text part's extra: the text is an assistant `refusal`, not `content`.
 const REFUSAL: &str = "refusal";
 
@@ -102,7 +105,13 @@ pub fn decode_request(body: &[u8], _path_model: Option<&str>, _stream: bool) -> 
             "top_k" => req.top_k = Some(u32_of(val, &root.key("top_k"))?),
             "seed" => req.seed = Some(val.as_i64().ok_or_else(|| err("seed", "must be an integer"))?),
             "logprobs" => logprobs = bool_of(val, &root.key("logprobs"))?,
-            "top_logprobs" => top_logprobs = Some(u32_of(val, &root.key("top_logprobs"))?),
+            "top_logprobs" => {
+                let n = u32_of(val, &root.key("top_logprobs"))?;
+                if n > MAX_TOP_LOGPROBS {
+                    return Err(err("top_logprobs", "must be at most 20"));
+                }
+                top_logprobs = Some(n);
+            }
             "frequency_penalty" => req.frequency_penalty = Some(f64_of(val, &root.key("frequency_penalty"))?),
             "presence_penalty" => req.presence_penalty = Some(f64_of(val, &root.key("presence_penalty"))?),
             "stop" => req.stop = decode_stop(val)?,

@@ -605,7 +605,9 @@ pub struct OpenAiToolCallDeltaIn {
 #[derive(Debug, Clone, Copy)]
 pub struct OpenAiLogprobsOut<'a>(pub &'a [TokenLogprob]);
 
-struct TokenOut<'a>(&'a str, f64, &'a [(String, f64)]);
+/// A token: (text, log probability, alternatives); `None` for an alternative itself, which has
+/// no `top_logprobs` key (a chosen token always has one, `[]` when none were asked for).
+struct TokenOut<'a>(&'a str, f64, Option<&'a [(String, f64)]>);
 
 impl Serialize for OpenAiLogprobsOut<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -614,7 +616,7 @@ impl Serialize for OpenAiLogprobsOut<'_> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 let mut seq = s.serialize_seq(Some(self.0.len()))?;
                 for t in self.0 {
-                    seq.serialize_element(&TokenOut(&t.token, t.logprob, &t.top))?;
+                    seq.serialize_element(&TokenOut(&t.token, t.logprob, Some(&t.top)))?;
                 }
                 seq.end()
             }
@@ -633,19 +635,18 @@ impl Serialize for TokenOut<'_> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 let mut seq = s.serialize_seq(Some(self.0.len()))?;
                 for (token, logprob) in self.0 {
-                    seq.serialize_element(&TokenOut(token, *logprob, &[]))?;
+                    seq.serialize_element(&TokenOut(token, *logprob, None))?;
                 }
                 seq.end()
             }
         }
-        let top = !self.2.is_empty();
-        let mut st = s.serialize_struct("token", 3 + usize::from(top))?;
+        let mut st = s.serialize_struct("token", 3 + usize::from(self.2.is_some()))?;
         st.serialize_field("token", self.0)?;
         // OpenAI's floor for a token it never considered; JSON has no -inf.
         st.serialize_field("logprob", &if self.1.is_finite() { self.1 } else { -9999.0 })?;
         st.serialize_field("bytes", self.0.as_bytes())?;
-        if top {
-            st.serialize_field("top_logprobs", &Tops(self.2))?;
+        if let Some(top) = self.2 {
+            st.serialize_field("top_logprobs", &Tops(top))?;
         }
         st.end()
     }
