@@ -46,20 +46,38 @@ fn split_point(data: &[u8]) -> (usize, &[u8]) {
     }
 }
 
-/// SSE decoder: whole input, split at one point, and one byte at a time agree.
+/// SSE decoder: whole input, split at one point, and one byte at a time agree (events and
+/// failure alike); every decoded event, written again by the encoder (LF and CRLF), decodes to
+/// the same name and data.
 pub fn sse_decoder(data: &[u8]) {
     let (cut, input) = split_point(data);
     let whole = sse_run(&[input]);
     let (a, b) = input.split_at(cut);
-    let split = sse_run(&[a, b]);
-    if whole.1.is_none() && split.1.is_none() {
-        assert_eq!(whole, split, "split at {cut}");
-    }
+    assert_eq!(whole, sse_run(&[a, b]), "split at {cut}");
     if input.len() <= 512 {
         let bytes: Vec<&[u8]> = input.chunks(1).collect();
-        let singles = sse_run(&bytes);
-        if whole.1.is_none() && singles.1.is_none() {
-            assert_eq!(whole, singles, "one byte at a time");
+        assert_eq!(whole, sse_run(&bytes), "one byte at a time");
+    }
+    for (event, data, _, _) in &whole.0 {
+        // A field value holds no line break, so the encoder writes the name as it is.
+        let Ok(name) = event.as_deref().map(std::str::from_utf8).transpose() else {
+            continue;
+        };
+        for crlf in [false, true] {
+            let mut again = Vec::new();
+            if crlf {
+                crate::wire::sse::encode_event_crlf(&mut again, name, data);
+            } else {
+                crate::wire::sse::encode_event(&mut again, name, data);
+            }
+            let back = sse_run(&[&again]);
+            assert_eq!(back.1, None, "re-encoded event decodes");
+            assert_eq!(back.0.len(), 1, "re-encoded event is one event");
+            assert_eq!(
+                (&back.0[0].0, &back.0[0].1),
+                (event, data),
+                "re-encoded event decodes back"
+            );
         }
     }
 }
@@ -82,23 +100,38 @@ fn es_run(pieces: &[&[u8]]) -> EsOutcome {
     (out, d.finish().err().map(|e| e.to_string()))
 }
 
-/// AWS event-stream decoder: whole and split inputs give the same messages and the same error;
-/// every decoded message re-encodes to bytes that decode to it again.
+/// AWS event-stream decoder: whole, split and one-byte-at-a-time inputs give the same messages
+/// and the same error; every decoded message encodes again to exactly the bytes it came from
+/// (same header order, same values), so the messages re-encoded, in order, are a prefix of the
+/// input, and the whole input when it decoded without error.
 pub fn eventstream_decoder(data: &[u8]) {
     let (cut, input) = split_point(data);
     let whole = es_run(&[input]);
     let (a, b) = input.split_at(cut);
     assert_eq!(whole, es_run(&[a, b]), "split at {cut}");
+    if input.len() <= 512 {
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        assert_eq!(whole, es_run(&bytes), "one byte at a time");
+    }
+    let mut again = Vec::new();
     for m in &whole.0 {
-        let mut again = Vec::new();
-        if m.encode(&mut again).is_ok() {
-            let back = es_run(&[&again]);
-            assert_eq!(
-                back.0.as_slice(),
-                std::slice::from_ref(m),
-                "re-encoded message decodes back"
-            );
+        let at = again.len();
+        if let Err(e) = m.encode(&mut again) {
+            panic!("decoded message does not encode again: {e}");
         }
+        let back = es_run(&[&again[at..]]);
+        assert_eq!(
+            (back.0.as_slice(), &back.1),
+            (std::slice::from_ref(m), &None),
+            "re-encoded message decodes back"
+        );
+    }
+    assert!(
+        input.starts_with(&again),
+        "re-encoded messages differ from their input bytes"
+    );
+    if whole.1.is_none() {
+        assert_eq!(again.len(), input.len(), "a clean decode consumed all the input");
     }
 }
 
@@ -126,8 +159,9 @@ fn stream_run(format: Format, pieces: &[&[u8]]) -> (Vec<StreamEvent>, Result<(),
     (out, end)
 }
 
-/// Every format's stream decoder (the second byte picks it): never panics, and a successful
-/// decode does not depend on how the input was split.
+/// Every format's stream decoder (the first byte picks it): never panics, and neither the
+/// events nor the outcome (complete, truncated, malformed and why) depend on how the input was
+/// split: whole, in two at the point the second byte picks, and one byte at a time.
 pub fn stream_decoders(data: &[u8]) {
     let Some((&which, rest)) = data.split_first() else {
         return;
@@ -136,9 +170,10 @@ pub fn stream_decoders(data: &[u8]) {
     let (cut, input) = split_point(rest);
     let whole = stream_run(format, &[input]);
     let (a, b) = input.split_at(cut);
-    let split = stream_run(format, &[a, b]);
-    if whole.1.is_ok() && split.1.is_ok() {
-        assert_eq!(whole.0, split.0, "{format:?} split at {cut}");
+    assert_eq!(whole, stream_run(format, &[a, b]), "{format:?} split at {cut}");
+    if input.len() <= 512 {
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        assert_eq!(whole, stream_run(format, &bytes), "{format:?} one byte at a time");
     }
     // Whatever a decoder lets through, in whatever order, every client's encoder must take.
     encode_for_every_client(&ChatRequest::default(), &whole.0, whole.1.is_err());
