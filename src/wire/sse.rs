@@ -107,7 +107,8 @@ impl SseDecoder {
         Self::with_max_event_bytes(DEFAULT_MAX_EVENT_BYTES)
     }
 
-    /// A decoder that fails once one event's raw bytes exceed `max_event_bytes`.
+    /// A decoder that fails once one event's raw bytes exceed `max_event_bytes` (not counting
+    /// the LF of a CRLF blank line, which may arrive in a later read).
     pub fn with_max_event_bytes(max_event_bytes: usize) -> Self {
         SseDecoder {
             queue: VecDeque::new(),
@@ -218,6 +219,9 @@ impl SseDecoder {
                 }
                 self.pending_cr = PendingCr::None;
             }
+            // Where the event ends, and where it ends for the size limit: through the first byte
+            // of its blank line's terminator, so that the LF of a CRLF counts the same whether
+            // it arrives in this read or the next one.
             let mut end = None;
             while i < len {
                 let Some(off) = memchr2(b'\r', b'\n', &bytes[i..]) else {
@@ -242,7 +246,7 @@ impl SseDecoder {
                     if cr_at_end {
                         self.pending_cr = PendingCr::AfterEvent;
                     }
-                    end = Some(next);
+                    end = Some((next, at + 1));
                     break;
                 }
                 if cr_at_end {
@@ -250,8 +254,8 @@ impl SseDecoder {
                 }
             }
             match end {
-                Some(end) => {
-                    let size = self.carry.len() + (end - self.start);
+                Some((end, measured_end)) => {
+                    let size = self.carry.len() + (measured_end - self.start);
                     if size > self.max_event_bytes {
                         return Err(self.fail());
                     }
@@ -915,6 +919,30 @@ mod tests {
         dec.push_slice(&input[..5]);
         dec.push_slice(&input[5..]);
         assert_eq!(&dec.next_event().unwrap().unwrap().data[..], b"0123456789");
+    }
+
+    /// The limit does not depend on where the reads split: an event ended by a CRLF blank line
+    /// is measured through its CR, whether its LF arrives in the same read or the next one.
+    #[test]
+    fn event_limit_is_the_same_for_a_crlf_blank_line_split_between_reads() {
+        let input = b"data: 0123456789\r\n\r\n";
+        let at_limit = input.len() - 1;
+        for cut in 0..=input.len() {
+            let mut dec = SseDecoder::with_max_event_bytes(at_limit);
+            dec.push_slice(&input[..cut]);
+            dec.push_slice(&input[cut..]);
+            let event = dec.next_event().unwrap_or_else(|e| panic!("split at {cut}: {e}"));
+            assert_eq!(&event.unwrap().data[..], b"0123456789", "split at {cut}");
+            let mut dec = SseDecoder::with_max_event_bytes(at_limit - 1);
+            dec.push_slice(&input[..cut]);
+            dec.push_slice(&input[cut..]);
+            let limit = at_limit - 1;
+            assert_eq!(
+                dec.next_event(),
+                Err(SseError::EventTooLarge { limit }),
+                "split at {cut}"
+            );
+        }
     }
 
     #[test]
