@@ -97,6 +97,8 @@ impl OpenAiEventDecoder {
             }
             let logprobs = choice
                 .logprobs
+                .filter(|raw| raw.as_raw_str() != "null")
+                .and_then(|raw| sonic_rs::from_str::<OpenAiLogprobsIn>(raw.as_raw_str()).ok())
                 .map(OpenAiLogprobsIn::into_canonical)
                 .filter(|l| !l.is_empty());
             match choice.delta {

@@ -565,8 +565,9 @@ pub struct OpenAiChunkChoiceIn<'a> {
     pub index: Option<u32>,
     #[serde(default)]
     pub delta: Option<OpenAiDeltaIn>,
-    #[serde(default)]
-    pub logprobs: Option<OpenAiLogprobsIn>,
+    /// Raw, parsed only when present: nearly every chunk says `null` (or nothing) here.
+    #[serde(default, borrow)]
+    pub logprobs: Option<sonic_rs::LazyValue<'a>>,
     #[serde(default, borrow)]
     pub finish_reason: Option<Cow<'a, str>>,
 }
