@@ -542,34 +542,32 @@ pub fn parse_data_url(url: &str) -> Option<(String, String)> {
 mod tests {
     use super::*;
 
+    /// Extras of `c`'s format holding `value` at `c`'s path (`generationConfig.speechConfig`
+    /// nests it in a `generationConfig` object).
+    fn extra_at(c: &ContentField, mut value: Json) -> Extra {
+        let mut keys: Vec<&str> = c.path.split('.').collect();
+        while keys.len() > 1 {
+            let mut o = sonic_rs::Object::new();
+            o.insert(&keys.pop().unwrap(), value);
+            value = Json::from(o);
+        }
+        let mut e = Extra::new(c.format);
+        e.push(keys[0], value);
+        e
+    }
+
     #[test]
     fn content_bearing_extras_are_refused_for_other_formats_only() {
         for c in CONTENT_FIELDS {
             // The field, nested as its path says, holding something that asks for content.
-            let mut keys: Vec<&str> = c.path.split('.').collect();
-            let mut value = sonic_rs::json!(["AUDIO"]);
-            while keys.len() > 1 {
-                let mut o = sonic_rs::Object::new();
-                o.insert(&keys.pop().unwrap(), value);
-                value = Json::from(o);
-            }
-            let mut e = Extra::new(c.format);
-            e.push(keys[0], value);
+            let e = extra_at(c, sonic_rs::json!(["AUDIO"]));
             assert!(e.refuse_lost_content(c.format).is_ok(), "{}", c.path);
             for target in Format::ALL.iter().filter(|t| **t != c.format) {
                 assert_eq!(e.refuse_lost_content(*target).unwrap_err().field, c.path);
             }
             // A value that asks for nothing is no content (`"logprobs": false`, `"tools": []`).
             for nothing in [sonic_rs::json!(false), sonic_rs::json!(null), sonic_rs::json!([])] {
-                let mut keys: Vec<&str> = c.path.split('.').collect();
-                let mut value = nothing;
-                while keys.len() > 1 {
-                    let mut o = sonic_rs::Object::new();
-                    o.insert(&keys.pop().unwrap(), value);
-                    value = Json::from(o);
-                }
-                let mut e = Extra::new(c.format);
-                e.push(keys[0], value);
+                let e = extra_at(c, nothing);
                 for target in Format::ALL {
                     assert!(e.refuse_lost_content(target).is_ok(), "{}", c.path);
                 }

@@ -241,16 +241,7 @@ fn logprobs_go_just_before_their_text_not_before_reasoning() {
         "data: [DONE]\n\n",
     );
     let events = decode_every_split(&|| Box::new(openai::stream::OpenAiStreamDecoder::new()), sse.as_bytes());
-    let kinds: Vec<&str> = events
-        .iter()
-        .filter_map(|e| match e {
-            StreamEvent::ThinkingDelta { .. } => Some("thinking"),
-            StreamEvent::Logprobs(_) => Some("logprobs"),
-            StreamEvent::TextDelta { .. } => Some("text"),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(kinds, ["thinking", "logprobs", "text"]);
+    assert_eq!(text_kinds(&events), ["thinking", "logprobs", "text"]);
 }
 
 #[test]
@@ -312,7 +303,12 @@ fn gemini_logprobs_go_before_the_answer_text_not_its_thoughts() {
         "data: {\"candidates\":[{\"finishReason\":\"STOP\",\"index\":0}],\"modelVersion\":\"m\",\"responseId\":\"r\"}\r\n\r\n",
     );
     let events = decode_every_split(&|| Box::new(gemini::stream::GeminiStreamDecoder::new()), sse.as_bytes());
-    let kinds: Vec<&str> = events
+    assert_eq!(text_kinds(&events), ["thinking", "logprobs", "text"]);
+}
+
+/// The thinking, log-probability and text events, in order, by kind.
+fn text_kinds(events: &[StreamEvent]) -> Vec<&'static str> {
+    events
         .iter()
         .filter_map(|e| match e {
             StreamEvent::ThinkingDelta { .. } => Some("thinking"),
@@ -320,6 +316,5 @@ fn gemini_logprobs_go_before_the_answer_text_not_its_thoughts() {
             StreamEvent::TextDelta { .. } => Some("text"),
             _ => None,
         })
-        .collect();
-    assert_eq!(kinds, ["thinking", "logprobs", "text"]);
+        .collect()
 }
