@@ -5,6 +5,7 @@
 //! (e.g. Anthropic `cache_control` reaching an Anthropic or Bedrock-Claude upstream intact).
 //! Format modules convert wire <-> canonical with pure functions; nothing here does IO.
 
+pub mod embed;
 pub mod path;
 pub mod stream;
 

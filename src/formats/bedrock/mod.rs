@@ -18,6 +18,7 @@
 //! - NOTE: frequency and presence penalties are omitted: Converse has no such setting and the
 //!   models behind it name theirs differently, if at all (sampling hints, as `top_k` for OpenAI).
 
+pub mod embed;
 pub mod invoke;
 pub mod sigv4;
 pub mod stream;

@@ -2,6 +2,7 @@
 //! `/v2/chat` to us) and the provider (we speak it to a Cohere upstream). Pure functions, no IO;
 //! every input, however malformed, ends in a value or a `ConvertError`, never a panic.
 
+pub mod embed;
 pub mod error;
 pub mod request;
 pub mod response;

@@ -6,6 +6,7 @@
 //! either spelling; encoders write camelCase. Function calls carry no ids in most Gemini
 //! versions: decoders synthesize stable `call_<n>` ids and encoders send tool results by name.
 
+pub mod embed;
 mod error;
 mod request;
 mod response;
@@ -55,7 +56,48 @@ pub fn wrap_in_array(body: &mut Vec<u8>) {
     body.push(b']');
 }
 
-/// Router: `(model, stream)` when `path` is a Gemini generate route, else None.
+/// A Gemini API method, the part of the path after the model's `:`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiMethod {
+    GenerateContent,
+    StreamGenerateContent,
+    /// One content in, `{"embedding":{"values"}}` out.
+    EmbedContent,
+    /// `requests[]` in, `embeddings[]` out: what google-genai sends to the Gemini API.
+    BatchEmbedContents,
+    /// Vertex AI's `instances[]` / `predictions[]` form: google-genai's default with
+    /// `vertexai=True`.
+    Predict,
+}
+
+impl ApiMethod {
+    fn from_name(name: &str) -> Option<ApiMethod> {
+        Some(match name {
+            "generateContent" => ApiMethod::GenerateContent,
+            "streamGenerateContent" => ApiMethod::StreamGenerateContent,
+            "embedContent" => ApiMethod::EmbedContent,
+            "batchEmbedContents" => ApiMethod::BatchEmbedContents,
+            "predict" => ApiMethod::Predict,
+            _ => return None,
+        })
+    }
+
+    pub fn is_embed(self) -> bool {
+        matches!(self, ApiMethod::EmbedContent | ApiMethod::BatchEmbedContents | ApiMethod::Predict)
+    }
+}
+
+/// Router: `(model, stream)` when `path` is a Gemini generate route, else None (see
+/// `parse_route` for the shapes).
+pub fn parse_path(path: &str) -> Option<(String, bool)> {
+    match parse_route(path)? {
+        (model, ApiMethod::GenerateContent) => Some((model, false)),
+        (model, ApiMethod::StreamGenerateContent) => Some((model, true)),
+        _ => None,
+    }
+}
+
+/// Router: `(model, method)` when `path` is a Gemini route, else None.
 ///
 /// Accepted shapes (optional `/genai` prefix, query string ignored, `{ver}` one of `v1`,
 /// `v1beta`, `v1beta1`):
@@ -64,8 +106,8 @@ pub fn wrap_in_array(body: &mut Vec<u8>) {
 ///   a publisher other than `google` is kept as `{pub}/{model}`, the inverse of the SDK's
 ///   `t_model`.
 ///
-/// `{method}` is `generateContent` (stream false) or `streamGenerateContent` (stream true).
-pub fn parse_path(path: &str) -> Option<(String, bool)> {
+/// `{method}` is one of `ApiMethod`'s.
+pub fn parse_route(path: &str) -> Option<(String, ApiMethod)> {
     let path = path.split('?').next().unwrap_or(path);
     let path = path.strip_prefix("/genai").unwrap_or(path);
     let rest = path.strip_prefix('/')?;
@@ -74,11 +116,7 @@ pub fn parse_path(path: &str) -> Option<(String, bool)> {
         return None;
     }
     let (target, method) = rest.rsplit_once(':')?;
-    let stream = match method {
-        "generateContent" => false,
-        "streamGenerateContent" => true,
-        _ => return None,
-    };
+    let method = ApiMethod::from_name(method)?;
     let mut target = target;
     if let Some(r) = target.strip_prefix("projects/") {
         // projects/{p}/locations/{l}/...
@@ -105,7 +143,7 @@ pub fn parse_path(path: &str) -> Option<(String, bool)> {
     if model.is_empty() {
         return None;
     }
-    Some((model, stream))
+    Some((model, method))
 }
 
 // ---- shared helpers: key spelling, parts --------------------------------------------------------
