@@ -49,6 +49,8 @@ pub struct ApiRoute {
     /// A Gemini stream asked for without `alt=sse`: the answer, and an error before it, is one
     /// JSON array (PROTOCOLS 4.1). Set from the query by `read_query`.
     pub json_array_stream: bool,
+    /// The Gemini method a Gemini client called (generate, or one of the embeddings forms).
+    pub gemini_method: Option<crate::formats::gemini::ApiMethod>,
 }
 
 impl ApiRoute {
@@ -70,6 +72,7 @@ impl ApiRoute {
             (OpenAi, _) => "models",
             (Anthropic, Models) => "anthropic_models",
             (Anthropic, _) => "anthropic_messages",
+            (Gemini, Embeddings) => "gemini_embed_content",
             (Gemini, _) => "gemini_generate_content",
             (Bedrock, Invoke) => "bedrock_invoke",
             (Bedrock, _) => "bedrock_converse",
@@ -104,6 +107,7 @@ fn api(format: Format, op: Operation) -> ApiRoute {
         path_model: None,
         path_stream: None,
         json_array_stream: false,
+        gemini_method: None,
     }
 }
 
@@ -141,10 +145,15 @@ fn match_path(path: &str) -> Option<(Route, Method)> {
 /// google-genai with `vertexai=True` sends these). One parser with the mock, so the gateway
 /// routes every shape the mock answers.
 fn gemini_path(path: &str) -> Option<(Route, Method)> {
-    let (model, stream) = crate::formats::gemini::parse_path(path)?;
-    let mut r = api(Format::Gemini, Operation::Chat);
+    use crate::formats::gemini::ApiMethod;
+    let (model, method) = crate::formats::gemini::parse_route(path)?;
+    let mut r = match method {
+        ApiMethod::GenerateContent | ApiMethod::StreamGenerateContent => api(Format::Gemini, Operation::Chat),
+        _ => api(Format::Gemini, Operation::Embeddings),
+    };
     r.path_model = Some(model);
-    r.path_stream = Some(stream);
+    r.path_stream = Some(method == ApiMethod::StreamGenerateContent);
+    r.gemini_method = Some(method);
     Some((Route::Api(r), Method::Post))
 }
 

@@ -49,7 +49,10 @@ pub enum EmbedReply {
     OpenAi,
     OpenAiBase64,
     /// `EmbedByTypeResponse`: one list per requested type (`float` and/or `base64`).
-    Cohere { float: bool, base64: bool },
+    Cohere {
+        float: bool,
+        base64: bool,
+    },
     /// `{"embedding":{"values"}}`.
     GeminiSingle,
     /// `{"embeddings":[{"values"}]}`.
@@ -58,10 +61,14 @@ pub enum EmbedReply {
     VertexPredict,
     /// Titan text embeddings: `{"embedding", "inputTextTokenCount"}`, with `embeddingsByType`
     /// for v2 bodies.
-    Titan { by_type: bool },
+    Titan {
+        by_type: bool,
+    },
     /// Cohere on Bedrock: `embeddings_floats` (`[[..]]`), or `embeddings_by_type` when the
     /// body named `embedding_types`.
-    BedrockCohere { by_type: bool },
+    BedrockCohere {
+        by_type: bool,
+    },
 }
 
 /// An embeddings request.
@@ -131,7 +138,11 @@ pub fn vector_from_base64(s: &str) -> Option<Vec<f32>> {
     if raw.len() % 4 != 0 {
         return None;
     }
-    Some(raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    Some(
+        raw.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+    )
 }
 
 #[cfg(test)]

@@ -91,6 +91,9 @@ pub fn encode_response(resp: &EmbedResponse, req: &EmbedRequest) -> Vec<u8> {
 fn no_embeddings(format: Format) -> ConvertError {
     ConvertError::new(
         "model",
-        format!("the {} API has no embeddings endpoint; route this model to a provider that has one", format.name()),
+        format!(
+            "the {} API has no embeddings endpoint; route this model to a provider that has one",
+            format.name()
+        ),
     )
 }

@@ -4,6 +4,7 @@
 //! One `Worker` exists per worker thread; it owns the upstream pool and metrics of that thread,
 //! and reads the config snapshot through a per-thread cache (one atomic load when unchanged).
 
+pub mod embed;
 pub mod mock;
 pub mod passthrough;
 pub mod stream;
@@ -12,7 +13,7 @@ pub mod translate;
 use crate::config::{ProviderKind, SharedSnapshot, Snapshot};
 use crate::error::GatewayError;
 use crate::formats::openai as oai;
-use crate::formats::Format;
+use crate::formats::{self, Format};
 use crate::http::{Conn, Handler, HttpError, Limits, Request};
 use crate::metrics::WorkerMetrics;
 use crate::route::{self, ApiRoute, Operation, Route};
@@ -136,8 +137,26 @@ impl Worker {
         ctx.provider.clear();
         ctx.provider.push_str(&target.provider.name);
         let provider = target.provider;
+        // Embeddings, by route or (Bedrock InvokeModel) by the body's shape; asked only where
+        // the answer is not passed through.
+        let same_format = provider.kind.format() == Some(api.format);
+        let embeddings = api.op == Operation::Embeddings
+            || (api.op == Operation::Invoke && !same_format && formats::bedrock::embed::is_embed_body(&req.body));
+        if embeddings && stream {
+            return Err((
+                GatewayError::bad_request("embeddings do not stream; use InvokeModel", None),
+                None,
+            ));
+        }
         // 3. Provider: in-process mock, same-format passthrough, or translation.
         match (provider.kind, provider.kind.format()) {
+            (ProviderKind::Mock, _) if embeddings && api.format != Format::OpenAi => {
+                embed::serve_mock(provider, ctx, req, conn, target.model).await
+            }
+            (_, Some(_)) if embeddings && !(same_format && embed_passes_through(api, provider, target.model)) => {
+                let key = self.next_key(provider.keys.len());
+                embed::forward(self, ctx, req, conn, target.model, provider, key).await
+            }
             (ProviderKind::Mock, _)
                 if api.format == Format::OpenAi
                     && !(stream
@@ -246,6 +265,7 @@ impl Handler for Worker {
             path_model: None,
             path_stream: None,
             json_array_stream: false,
+            gemini_method: None,
         };
         let ctx = RequestContext {
             snap: &snap,
@@ -354,6 +374,19 @@ fn hinted_delay_ms(headers: &[(&'static str, String)]) -> Option<u64> {
 }
 
 /// SigV4 headers for a Bedrock provider configured with AWS credentials (none otherwise).
+/// Whether a same-format embeddings request can pass through as bytes. A Gemini body names its
+/// model in each request (`requests[].model`), so one whose provider prefix was removed is
+/// re-encoded; so is Vertex's `predict` form sent to a Gemini API provider, which has no
+/// `predict` for embeddings.
+fn embed_passes_through(api: &route::ApiRoute, provider: &crate::config::Provider, model: &str) -> bool {
+    use crate::formats::gemini::ApiMethod;
+    if api.format != Format::Gemini {
+        return true;
+    }
+    let vertex = matches!(provider.style, crate::config::ApiStyle::Vertex);
+    api.path_model.as_deref() == Some(model) && (vertex || api.gemini_method != Some(ApiMethod::Predict))
+}
+
 pub fn sigv4_headers(
     provider: &crate::config::Provider,
     path: &str,

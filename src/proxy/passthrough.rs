@@ -82,10 +82,10 @@ pub fn upstream_path(provider: &Provider, prefix: &str, api: &ApiRoute, model: &
         (Format::Gemini, _) => {
             std_path.push_str("/v1beta/models/");
             std_path.push_str(model);
-            std_path.push_str(if api.path_stream == Some(true) {
-                ":streamGenerateContent"
-            } else {
-                ":generateContent"
+            std_path.push_str(match api.gemini_method {
+                Some(m) => m.suffix(),
+                None if api.path_stream == Some(true) => ":streamGenerateContent",
+                None => ":generateContent",
             });
         }
         (Format::Bedrock, op) => {

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 type Failure = (GatewayError, Option<io::Error>);
 
 /// Ids for responses whose upstream gave none (per worker would do; one relaxed counter is cheap).
-fn next_response_id() -> u64 {
+pub(super) fn next_response_id() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
@@ -89,7 +89,7 @@ fn stream_encoder(
 /// item 17: OpenAI `x-request-id`, Anthropic `request-id`, Bedrock `x-amzn-RequestId`), so
 /// `_request_id` in the SDK names the upstream request that a provider's support can look up.
 /// Gemini and Cohere clients read none.
-fn relayed_request_id(resp: &upstream::UpstreamResponse, client: Format) -> Option<(&'static str, String)> {
+pub(super) fn relayed_request_id(resp: &upstream::UpstreamResponse, client: Format) -> Option<(&'static str, String)> {
     let name = request_id_header(client)?;
     let value = ["x-request-id", "request-id", "x-amzn-requestid"]
         .iter()
@@ -119,7 +119,7 @@ pub fn mock_request_id(client: Format) -> Option<(&'static str, String)> {
 /// (seconds or an HTTP date), `retry-after-ms` and `x-should-retry`. The openai and anthropic
 /// SDKs read all three to time (or skip) their automatic retries, and any client may honour
 /// `retry-after`. Values are relayed as sent, if they are plain visible ASCII.
-fn relay_retry_hints(resp: &upstream::UpstreamResponse, out: &mut Vec<(&'static str, String)>) {
+pub(super) fn relay_retry_hints(resp: &upstream::UpstreamResponse, out: &mut Vec<(&'static str, String)>) {
     for name in ["retry-after", "retry-after-ms", "x-should-retry"] {
         let Some(value) = resp.header(name) else { continue };
         let value = value.trim_ascii();
@@ -145,7 +145,7 @@ fn invoke_headers(
 }
 
 /// Whole milliseconds, as Bedrock's latency fields count them.
-fn millis(d: Duration) -> u64 {
+pub(super) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
@@ -244,6 +244,37 @@ pub async fn serve_mock(
         }
         Err(fault) => Err((GatewayError::UpstreamFault(fault), None)),
     }
+}
+
+/// An upstream's error answer (`data`, its whole body) as the client's error: the fault decoded
+/// from the upstream's format, with the retry delay a Gemini upstream names in its body added to
+/// the headers the client's SDK reads (`retry-after`, `retry-after-ms`).
+pub(super) fn upstream_fault(
+    ctx: &mut RequestContext<'_>,
+    target_format: Format,
+    resp: &upstream::UpstreamResponse,
+    data: &[u8],
+) -> Failure {
+    let status = resp.status;
+    let hinted = ctx.error_headers.iter().any(|(n, _)| n.starts_with("retry-after"));
+    if let (Format::Gemini, false) = (target_format, hinted) {
+        // Gemini names its delay in the body (`RetryInfo`): the client's SDK reads headers.
+        if let Some(ms) = formats::gemini::retry_delay_ms(data) {
+            ctx.error_headers.push(("retry-after", ms.div_ceil(1000).to_string()));
+            ctx.error_headers.push(("retry-after-ms", ms.to_string()));
+        }
+    }
+    let fault: UpstreamFault = match (target_format, formats::codec(target_format)) {
+        // Bedrock names the exception only in `x-amzn-ErrorType`; its body is `{"message"}`.
+        (Format::Bedrock, _) => formats::bedrock::decode_error_typed(status, resp.header("x-amzn-errortype"), data),
+        (_, Some(codec)) => (codec.decode_error)(status, data),
+        (_, None) => UpstreamFault {
+            status,
+            kind: crate::canonical::FaultKind::from_status(status),
+            message: String::from_utf8_lossy(data).into_owned(),
+        },
+    };
+    (GatewayError::UpstreamFault(fault), None)
 }
 
 /// Sends a translated request to the provider and answers in the client's format.
@@ -352,20 +383,7 @@ pub async fn forward(
         return Err((GatewayError::Upstream(upstream::UpstreamError::BadResponse(why)), None));
     }
     if !(200..300).contains(&status) {
-        let hinted = ctx.error_headers.iter().any(|(n, _)| n.starts_with("retry-after"));
-        if let (Format::Gemini, false) = (target_format, hinted) {
-            // Gemini names its delay in the body (`RetryInfo`): the client's SDK reads headers.
-            if let Some(ms) = formats::gemini::retry_delay_ms(&data) {
-                ctx.error_headers.push(("retry-after", ms.div_ceil(1000).to_string()));
-                ctx.error_headers.push(("retry-after-ms", ms.to_string()));
-            }
-        }
-        let fault: UpstreamFault = match target_format {
-            // Bedrock names the exception only in `x-amzn-ErrorType`; its body is `{"message"}`.
-            Format::Bedrock => formats::bedrock::decode_error_typed(status, resp.header("x-amzn-errortype"), &data),
-            _ => (upstream_codec.decode_error)(status, &data),
-        };
-        return Err((GatewayError::UpstreamFault(fault), None));
+        return Err(upstream_fault(ctx, target_format, &resp, &data));
     }
     // The decoder's detail goes with it, as a translated stream's does: which field was wrong
     // is what the operator needs to know.

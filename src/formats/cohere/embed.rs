@@ -1,7 +1,423 @@
-//! Cohere v2 embed. Being written.
-use crate::canonical::embed::{EmbedRequest, EmbedResponse};
+//! Cohere v2 embed (`POST /v2/embed`), for both roles. Shapes from the cohere SDK 7.x
+//! (`v2/raw_client.py` `embed`, `types/embed_by_type_response.py`).
+//!
+//! Across formats only text crosses, and only vectors the gateway can give exactly: `float`,
+//! and `base64` (the same float32, packed). Cohere's quantized types (`int8`, `uint8`,
+//! `binary`, `ubinary`) are the model's own computation and are refused for other providers.
+
+use crate::canonical::embed::{
+    vector_from_base64, vector_to_base64, EmbedReply, EmbedRequest, EmbedResponse, EmbedTask, Truncate,
+};
 use crate::canonical::ConvertError;
-pub fn decode_embed_request(_body: &[u8]) -> Result<EmbedRequest, ConvertError> { Err(ConvertError::new("", "pending")) }
-pub fn encode_embed_request(_req: &EmbedRequest) -> Result<Vec<u8>, ConvertError> { Err(ConvertError::new("", "pending")) }
-pub fn decode_embed_response(_body: &[u8]) -> Result<EmbedResponse, ConvertError> { Err(ConvertError::new("", "pending")) }
-pub fn encode_embed_response(_resp: &EmbedResponse, _req: &EmbedRequest) -> Vec<u8> { Vec::new() }
+use serde::{Deserialize, Serialize};
+use sonic_rs::{JsonContainerTrait, JsonValueTrait, LazyValue};
+
+#[derive(Deserialize)]
+struct RequestIn<'a> {
+    #[serde(default)]
+    model: String,
+    #[serde(default)]
+    texts: Option<Vec<String>>,
+    #[serde(borrow, default)]
+    images: Option<LazyValue<'a>>,
+    #[serde(borrow, default)]
+    inputs: Option<Vec<InputIn<'a>>>,
+    #[serde(default)]
+    input_type: Option<String>,
+    #[serde(default)]
+    embedding_types: Option<Vec<String>>,
+    #[serde(default)]
+    output_dimension: Option<u32>,
+    #[serde(default)]
+    truncate: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct InputIn<'a> {
+    #[serde(borrow, default)]
+    content: Vec<LazyValue<'a>>,
+}
+
+/// Integration: a Cohere client's `/v2/embed` body, as canonical.
+pub fn decode_embed_request(body: &[u8]) -> Result<EmbedRequest, ConvertError> {
+    let req: RequestIn = sonic_rs::from_slice(body).map_err(|e| ConvertError::new("", format!("invalid JSON: {e}")))?;
+    if req.images.as_ref().is_some_and(|i| i.as_raw_str() != "null") {
+        return Err(ConvertError::new(
+            "images",
+            "image embeddings cannot be translated to another provider's format",
+        ));
+    }
+    let mut texts = req.texts.unwrap_or_default();
+    for (i, input) in req.inputs.unwrap_or_default().iter().enumerate() {
+        texts.push(input_text(i, input)?);
+    }
+    if texts.is_empty() {
+        return Err(ConvertError::new("texts", "one of texts or inputs is required"));
+    }
+    let task = match req.input_type.as_deref() {
+        None => None,
+        Some("search_document") => Some(EmbedTask::SearchDocument),
+        Some("search_query") => Some(EmbedTask::SearchQuery),
+        Some("classification") => Some(EmbedTask::Classification),
+        Some("clustering") => Some(EmbedTask::Clustering),
+        Some("image") => {
+            return Err(ConvertError::new(
+                "input_type",
+                "image embeddings cannot be translated to another provider's format",
+            ))
+        }
+        Some(other) => return Err(ConvertError::new("input_type", format!("unknown input type {other:?}"))),
+    };
+    let (mut float, mut base64) = (false, false);
+    for (i, t) in req.embedding_types.iter().flatten().enumerate() {
+        match t.as_str() {
+            "float" => float = true,
+            "base64" => base64 = true,
+            "int8" | "uint8" | "binary" | "ubinary" => {
+                return Err(ConvertError::new(
+                    format!("embedding_types[{i}]"),
+                    format!("{t:?} embeddings are computed by Cohere's own models; another provider gives float vectors only (ask for \"float\" or \"base64\")"),
+                ))
+            }
+            other => return Err(ConvertError::new(format!("embedding_types[{i}]"), format!("unknown type {other:?}"))),
+        }
+    }
+    if !base64 {
+        // None named, as the API defaults: floats.
+        float = true;
+    }
+    let truncate = match req.truncate.as_deref() {
+        None => None,
+        Some(t) if t.eq_ignore_ascii_case("none") => Some(Truncate::None),
+        Some(t) if t.eq_ignore_ascii_case("start") => Some(Truncate::Start),
+        Some(t) if t.eq_ignore_ascii_case("end") => Some(Truncate::End),
+        Some(other) => return Err(ConvertError::new("truncate", format!("unknown value {other:?}"))),
+    };
+    Ok(EmbedRequest {
+        model: req.model,
+        texts,
+        task,
+        dimensions: req.output_dimension,
+        truncate,
+        reply: EmbedReply::Cohere { float, base64 },
+        ..Default::default()
+    })
+}
+
+/// One `inputs[]` entry as text: its text parts joined by a newline. An image part cannot
+/// cross formats.
+fn input_text(i: usize, input: &InputIn<'_>) -> Result<String, ConvertError> {
+    let mut out = String::new();
+    for (k, part) in input.content.iter().enumerate() {
+        let kind = part.get("type").and_then(|t| t.as_str().map(str::to_string));
+        match (kind.as_deref(), part.get("text")) {
+            (Some("text") | None, Some(t)) if t.is_str() => {
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                out.push_str(t.as_str().unwrap_or_default());
+            }
+            _ => {
+                return Err(ConvertError::new(
+                    format!("inputs[{i}].content[{k}]"),
+                    "only text can be embedded by another provider",
+                ))
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(ConvertError::new(format!("inputs[{i}].content"), "has no text"));
+    }
+    Ok(out)
+}
+
+#[derive(Serialize)]
+struct RequestOut<'a> {
+    model: &'a str,
+    texts: &'a [String],
+    input_type: &'static str,
+    embedding_types: [&'static str; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_dimension: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    truncate: Option<&'static str>,
+}
+
+/// Cohere's `input_type` for a task. Cohere's v3+ models require one: without a task the
+/// request is embedded as documents, the common case (an index being built). Gemini's other
+/// tasks go to their nearest: similarity is clustering's use, the query-like tasks are queries.
+pub fn input_type(task: Option<EmbedTask>) -> &'static str {
+    match task {
+        None | Some(EmbedTask::SearchDocument) => "search_document",
+        Some(EmbedTask::SearchQuery)
+        | Some(EmbedTask::QuestionAnswering)
+        | Some(EmbedTask::FactVerification)
+        | Some(EmbedTask::CodeRetrievalQuery) => "search_query",
+        Some(EmbedTask::Classification) => "classification",
+        Some(EmbedTask::Clustering) | Some(EmbedTask::SemanticSimilarity) => "clustering",
+    }
+}
+
+/// Provider: the `/v2/embed` body, asking for float vectors.
+pub fn encode_embed_request(req: &EmbedRequest) -> Result<Vec<u8>, ConvertError> {
+    let out = RequestOut {
+        model: &req.model,
+        texts: &req.texts,
+        input_type: input_type(req.task),
+        embedding_types: ["float"],
+        output_dimension: req.dimensions,
+        truncate: req.truncate.map(|t| match t {
+            Truncate::None => "NONE",
+            Truncate::Start => "START",
+            Truncate::End => "END",
+        }),
+    };
+    sonic_rs::to_vec(&out).map_err(|e| ConvertError::new("", e.to_string()))
+}
+
+/// Provider: an embed answer. `embeddings_by_type` (`{"float": [[..]]}`, or `base64` only) and
+/// the older `embeddings_floats` (`[[..]]`) shapes are both read.
+pub fn decode_embed_response(body: &[u8]) -> Result<EmbedResponse, ConvertError> {
+    let v: sonic_rs::Value =
+        sonic_rs::from_slice(body).map_err(|e| ConvertError::new("", format!("invalid JSON: {e}")))?;
+    let emb = v
+        .get("embeddings")
+        .ok_or_else(|| ConvertError::new("embeddings", "missing"))?;
+    let vectors: Vec<Vec<f32>> = if emb.is_array() {
+        floats_list(emb, "embeddings")?
+    } else if let Some(f) = emb.get("float") {
+        floats_list(f, "embeddings.float")?
+    } else if let Some(b) = emb.get("base64").and_then(|b| b.as_array()) {
+        b.iter()
+            .enumerate()
+            .map(|(i, s)| {
+                s.as_str()
+                    .and_then(vector_from_base64)
+                    .ok_or_else(|| ConvertError::new(format!("embeddings.base64[{i}]"), "not base64 float32"))
+            })
+            .collect::<Result<_, _>>()?
+    } else {
+        return Err(ConvertError::new("embeddings", "has no float vectors"));
+    };
+    let tokens = v
+        .pointer(&sonic_rs::pointer!["meta", "billed_units", "input_tokens"])
+        .and_then(|t| t.as_f64())
+        .map(|t| t as u64);
+    Ok(EmbedResponse {
+        id: v.get("id").and_then(|i| i.as_str()).unwrap_or_default().to_string(),
+        model: String::new(),
+        vectors,
+        input_tokens: tokens,
+    })
+}
+
+fn floats_list(v: &sonic_rs::Value, field: &str) -> Result<Vec<Vec<f32>>, ConvertError> {
+    let list = v
+        .as_array()
+        .ok_or_else(|| ConvertError::new(field, "must be an array of vectors"))?;
+    list.iter()
+        .enumerate()
+        .map(|(i, vec)| {
+            let nums = vec
+                .as_array()
+                .ok_or_else(|| ConvertError::new(format!("{field}[{i}]"), "must be an array of numbers"))?;
+            nums.iter()
+                .map(|x| x.as_f64().map(|f| f as f32))
+                .collect::<Option<Vec<f32>>>()
+                .ok_or_else(|| ConvertError::new(format!("{field}[{i}]"), "must be an array of numbers"))
+        })
+        .collect()
+}
+
+#[derive(Serialize)]
+struct ResponseOut<'a> {
+    id: &'a str,
+    embeddings: EmbeddingsOut<'a>,
+    texts: &'a [String],
+    meta: Meta,
+    response_type: &'static str,
+}
+
+#[derive(Serialize)]
+struct EmbeddingsOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    float: Option<&'a [Vec<f32>]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    base64: Option<Vec<String>>,
+}
+
+#[derive(Serialize)]
+struct Meta {
+    api_version: ApiVersion,
+    billed_units: BilledUnits,
+}
+
+#[derive(Serialize)]
+struct ApiVersion {
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+struct BilledUnits {
+    input_tokens: u64,
+}
+
+/// Integration: an `EmbedByTypeResponse` with the types the client asked for.
+pub fn encode_embed_response(resp: &EmbedResponse, req: &EmbedRequest) -> Vec<u8> {
+    let (float, base64) = match req.reply {
+        EmbedReply::Cohere { float, base64 } => (float, base64),
+        _ => (true, false),
+    };
+    let out = ResponseOut {
+        id: &resp.id,
+        embeddings: EmbeddingsOut {
+            float: float.then_some(resp.vectors.as_slice()),
+            base64: base64.then(|| resp.vectors.iter().map(|v| vector_to_base64(v)).collect()),
+        },
+        texts: &req.texts,
+        meta: Meta {
+            api_version: ApiVersion { version: "2" },
+            billed_units: BilledUnits {
+                input_tokens: resp.input_tokens.unwrap_or(0),
+            },
+        },
+        response_type: "embeddings_by_type",
+    };
+    sonic_rs::to_vec(&out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sonic_rs::{json, Value};
+
+    #[test]
+    fn decodes_texts_inputs_task_types_and_truncation() {
+        let r = decode_embed_request(
+            br#"{"model":"embed-v4.0","texts":["a"],"inputs":[{"content":[{"type":"text","text":"b"},{"type":"text","text":"c"}]}],
+                "input_type":"search_query","embedding_types":["base64"],"output_dimension":256,"truncate":"END"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.texts, vec!["a", "b\nc"]);
+        assert_eq!(r.task, Some(EmbedTask::SearchQuery));
+        assert_eq!((r.dimensions, r.truncate), (Some(256), Some(Truncate::End)));
+        assert_eq!(
+            r.reply,
+            EmbedReply::Cohere {
+                float: false,
+                base64: true
+            }
+        );
+        let r = decode_embed_request(br#"{"model":"m","texts":["a"],"input_type":"clustering"}"#).unwrap();
+        assert_eq!(
+            r.reply,
+            EmbedReply::Cohere {
+                float: true,
+                base64: false
+            }
+        );
+    }
+
+    #[test]
+    fn refuses_what_only_cohere_can_make() {
+        for (body, field) in [
+            (
+                &br#"{"model":"m","texts":["a"],"input_type":"search_document","embedding_types":["float","int8"]}"#[..],
+                "embedding_types[1]",
+            ),
+            (
+                br#"{"model":"m","texts":["a"],"input_type":"search_document","embedding_types":["ubinary"]}"#,
+                "embedding_types[0]",
+            ),
+            (
+                br#"{"model":"m","images":["data:image/png;base64,AAAA"],"input_type":"image"}"#,
+                "images",
+            ),
+            (br#"{"model":"m","texts":["a"],"input_type":"image"}"#, "input_type"),
+            (
+                br#"{"model":"m","inputs":[{"content":[{"type":"image_url","image_url":{"url":"data:x"}}]}]}"#,
+                "inputs[0].content[0]",
+            ),
+            (br#"{"model":"m","input_type":"search_query"}"#, "texts"),
+            (br#"{"model":"m","texts":["a"],"truncate":"MIDDLE"}"#, "truncate"),
+        ] {
+            let e = decode_embed_request(body).unwrap_err();
+            assert_eq!(e.field, field, "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn request_asks_for_floats_with_a_required_input_type() {
+        let mut req = EmbedRequest {
+            model: "embed-v4.0".into(),
+            texts: vec!["x".into()],
+            dimensions: Some(512),
+            truncate: Some(Truncate::Start),
+            ..Default::default()
+        };
+        let v: Value = sonic_rs::from_slice(&encode_embed_request(&req).unwrap()).unwrap();
+        assert_eq!(
+            v,
+            json!({"model":"embed-v4.0","texts":["x"],"input_type":"search_document","embedding_types":["float"],"output_dimension":512,"truncate":"START"})
+        );
+        for (task, name) in [
+            (EmbedTask::SearchQuery, "search_query"),
+            (EmbedTask::Classification, "classification"),
+            (EmbedTask::SemanticSimilarity, "clustering"),
+            (EmbedTask::QuestionAnswering, "search_query"),
+        ] {
+            req.task = Some(task);
+            let v: Value = sonic_rs::from_slice(&encode_embed_request(&req).unwrap()).unwrap();
+            assert_eq!(v.get("input_type").and_then(|t| t.as_str()), Some(name));
+        }
+    }
+
+    #[test]
+    fn answers_decode_from_every_shape() {
+        let by_type = br#"{"id":"e1","embeddings":{"float":[[0.5,-1],[0.25]]},"texts":["a","b"],"meta":{"api_version":{"version":"2"},"billed_units":{"input_tokens":4}},"response_type":"embeddings_by_type"}"#;
+        let r = decode_embed_response(by_type).unwrap();
+        assert_eq!(r.vectors, vec![vec![0.5, -1.0], vec![0.25]]);
+        assert_eq!((r.id.as_str(), r.input_tokens), ("e1", Some(4)));
+        let floats = br#"{"id":"e2","embeddings":[[1.5]],"response_type":"embeddings_floats"}"#;
+        assert_eq!(decode_embed_response(floats).unwrap().vectors, vec![vec![1.5]]);
+        let b64 = br#"{"id":"e3","embeddings":{"base64":["AAAAPwAAgL8AAIA+"]}}"#;
+        assert_eq!(decode_embed_response(b64).unwrap().vectors, vec![vec![0.5, -1.0, 0.25]]);
+        assert_eq!(
+            decode_embed_response(br#"{"embeddings":{"int8":[[1]]}}"#)
+                .unwrap_err()
+                .field,
+            "embeddings"
+        );
+        assert_eq!(
+            decode_embed_response(br#"{"embeddings":[[1,"x"]]}"#).unwrap_err().field,
+            "embeddings[0]"
+        );
+        for i in 0..by_type.len() {
+            let _ = decode_embed_response(&by_type[..i]);
+        }
+    }
+
+    #[test]
+    fn answers_encode_with_the_asked_types_and_the_texts() {
+        let resp = EmbedResponse {
+            id: "x".into(),
+            vectors: vec![vec![0.5, -1.0, 0.25]],
+            input_tokens: Some(2),
+            ..Default::default()
+        };
+        let req = EmbedRequest {
+            texts: vec!["hi".into()],
+            reply: EmbedReply::Cohere {
+                float: true,
+                base64: true,
+            },
+            ..Default::default()
+        };
+        let v: Value = sonic_rs::from_slice(&encode_embed_response(&resp, &req)).unwrap();
+        assert_eq!(
+            v,
+            json!({"id":"x","embeddings":{"float":[[0.5,-1.0,0.25]],"base64":["AAAAPwAAgL8AAIA+"]},"texts":["hi"],
+                   "meta":{"api_version":{"version":"2"},"billed_units":{"input_tokens":2}},"response_type":"embeddings_by_type"})
+        );
+    }
+}

@@ -82,8 +82,22 @@ impl ApiMethod {
         })
     }
 
+    /// The path's ending: `:` and the method's name.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            ApiMethod::GenerateContent => ":generateContent",
+            ApiMethod::StreamGenerateContent => ":streamGenerateContent",
+            ApiMethod::EmbedContent => ":embedContent",
+            ApiMethod::BatchEmbedContents => ":batchEmbedContents",
+            ApiMethod::Predict => ":predict",
+        }
+    }
+
     pub fn is_embed(self) -> bool {
-        matches!(self, ApiMethod::EmbedContent | ApiMethod::BatchEmbedContents | ApiMethod::Predict)
+        matches!(
+            self,
+            ApiMethod::EmbedContent | ApiMethod::BatchEmbedContents | ApiMethod::Predict
+        )
     }
 }
 

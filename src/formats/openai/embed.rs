@@ -1,7 +1,309 @@
-//! OpenAI embeddings (PROTOCOLS 2.6). Being written.
-use crate::canonical::embed::{EmbedRequest, EmbedResponse};
+//! OpenAI embeddings (PROTOCOLS 2.6): `POST /v1/embeddings`, for both roles.
+//!
+//! The Python SDK asks for `encoding_format: "base64"` unless the caller chose, and decodes the
+//! packed little-endian float32 itself; a client that asks for floats gets a float array.
+//! Upstream, Sluice asks for floats (the default every OpenAI-compatible server takes; some
+//! do not know `encoding_format`), and reads either form back.
+
+use crate::canonical::embed::{vector_from_base64, vector_to_base64, EmbedReply, EmbedRequest, EmbedResponse};
 use crate::canonical::ConvertError;
-pub fn decode_embed_request(_body: &[u8]) -> Result<EmbedRequest, ConvertError> { Err(ConvertError::new("", "pending")) }
-pub fn encode_embed_request(_req: &EmbedRequest) -> Result<Vec<u8>, ConvertError> { Err(ConvertError::new("", "pending")) }
-pub fn decode_embed_response(_body: &[u8]) -> Result<EmbedResponse, ConvertError> { Err(ConvertError::new("", "pending")) }
-pub fn encode_embed_response(_resp: &EmbedResponse, _req: &EmbedRequest) -> Vec<u8> { Vec::new() }
+use serde::{Deserialize, Serialize};
+use sonic_rs::{JsonValueTrait, LazyValue};
+
+/// The request fields a translation reads; others (none that matter across formats) are left.
+#[derive(Deserialize)]
+struct RequestIn<'a> {
+    #[serde(default)]
+    model: String,
+    #[serde(borrow)]
+    input: Option<LazyValue<'a>>,
+    #[serde(default)]
+    encoding_format: Option<String>,
+    #[serde(default)]
+    dimensions: Option<u32>,
+    #[serde(default)]
+    user: Option<String>,
+}
+
+/// Integration: an OpenAI client's embeddings body, as canonical.
+pub fn decode_embed_request(body: &[u8]) -> Result<EmbedRequest, ConvertError> {
+    let req: RequestIn = sonic_rs::from_slice(body).map_err(|e| ConvertError::new("", format!("invalid JSON: {e}")))?;
+    let input = req
+        .input
+        .ok_or_else(|| ConvertError::new("input", "you must provide an input"))?;
+    let texts = texts_of(&input)?;
+    let reply = match req.encoding_format.as_deref() {
+        None | Some("float") => EmbedReply::OpenAi,
+        Some("base64") => EmbedReply::OpenAiBase64,
+        Some(other) => {
+            return Err(ConvertError::new(
+                "encoding_format",
+                format!("{other:?} is not one of 'float', 'base64'"),
+            ))
+        }
+    };
+    Ok(EmbedRequest {
+        model: req.model,
+        texts,
+        dimensions: req.dimensions,
+        user: req.user,
+        reply,
+        ..Default::default()
+    })
+}
+
+/// `input`: a string or an array of strings. Token arrays (`[int]`, `[[int]]`) are one
+/// tokenizer's ids, meaningless to another provider: they pass only on the same-format path.
+fn texts_of(input: &LazyValue<'_>) -> Result<Vec<String>, ConvertError> {
+    if let Some(s) = input.as_str() {
+        return Ok(vec![s.to_string()]);
+    }
+    let items: Vec<LazyValue> = sonic_rs::from_str(input.as_raw_str())
+        .map_err(|_| ConvertError::new("input", "must be a string or an array of strings"))?;
+    if items.is_empty() {
+        return Err(ConvertError::new("input", "must not be empty"));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            item.as_str().map(str::to_string).ok_or_else(|| {
+                let why = if item.is_number() || item.is_array() {
+                    "token arrays can only be sent to an OpenAI-compatible provider; send text"
+                } else {
+                    "must be a string"
+                };
+                ConvertError::new(format!("input[{i}]"), why)
+            })
+        })
+        .collect()
+}
+
+#[derive(Serialize)]
+struct RequestOut<'a> {
+    model: &'a str,
+    input: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dimensions: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<&'a str>,
+}
+
+/// Provider: the `/v1/embeddings` body. The task, title and truncation settings of other
+/// formats have no OpenAI field; they are hints, and the vectors are still the input's.
+pub fn encode_embed_request(req: &EmbedRequest) -> Result<Vec<u8>, ConvertError> {
+    let out = RequestOut {
+        model: &req.model,
+        input: &req.texts,
+        dimensions: req.dimensions,
+        user: req.user.as_deref(),
+    };
+    sonic_rs::to_vec(&out).map_err(|e| ConvertError::new("", e.to_string()))
+}
+
+#[derive(Deserialize)]
+struct ResponseIn<'a> {
+    #[serde(borrow)]
+    data: Vec<DatumIn<'a>>,
+    #[serde(default)]
+    model: String,
+    #[serde(default)]
+    usage: Option<UsageIn>,
+}
+
+#[derive(Deserialize)]
+struct DatumIn<'a> {
+    #[serde(default)]
+    index: Option<usize>,
+    #[serde(borrow)]
+    embedding: LazyValue<'a>,
+}
+
+#[derive(Deserialize)]
+struct UsageIn {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+}
+
+/// Provider: an `/v1/embeddings` answer (float arrays or base64), vectors in input order.
+pub fn decode_embed_response(body: &[u8]) -> Result<EmbedResponse, ConvertError> {
+    let resp: ResponseIn =
+        sonic_rs::from_slice(body).map_err(|e| ConvertError::new("", format!("invalid JSON: {e}")))?;
+    let n = resp.data.len();
+    let mut slots: Vec<Option<Vec<f32>>> = vec![None; n];
+    for (pos, d) in resp.data.iter().enumerate() {
+        let field = || format!("data[{pos}].embedding");
+        let vector = match d.embedding.as_str() {
+            Some(b64) => vector_from_base64(b64).ok_or_else(|| ConvertError::new(field(), "not base64 float32"))?,
+            None => sonic_rs::from_str::<Vec<f32>>(d.embedding.as_raw_str())
+                .map_err(|_| ConvertError::new(field(), "must be an array of numbers or a base64 string"))?,
+        };
+        let at = d.index.unwrap_or(pos);
+        match slots.get_mut(at) {
+            Some(slot @ None) => *slot = Some(vector),
+            _ => {
+                return Err(ConvertError::new(
+                    format!("data[{pos}].index"),
+                    "out of range or repeated",
+                ))
+            }
+        }
+    }
+    Ok(EmbedResponse {
+        id: String::new(),
+        model: resp.model,
+        vectors: slots.into_iter().map(Option::unwrap_or_default).collect(),
+        input_tokens: resp.usage.and_then(|u| u.prompt_tokens),
+    })
+}
+
+#[derive(Serialize)]
+struct ResponseOut<'a> {
+    object: &'static str,
+    data: Vec<DatumOut<'a>>,
+    model: &'a str,
+    usage: UsageOut,
+}
+
+#[derive(Serialize)]
+struct DatumOut<'a> {
+    object: &'static str,
+    index: usize,
+    embedding: VectorOut<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum VectorOut<'a> {
+    Floats(&'a [f32]),
+    Base64(String),
+}
+
+#[derive(Serialize)]
+struct UsageOut {
+    prompt_tokens: u64,
+    total_tokens: u64,
+}
+
+/// Integration: the `/v1/embeddings` answer, floats or base64 as the client asked.
+pub fn encode_embed_response(resp: &EmbedResponse, req: &EmbedRequest) -> Vec<u8> {
+    let base64 = req.reply == EmbedReply::OpenAiBase64;
+    let tokens = resp.input_tokens.unwrap_or(0);
+    let out = ResponseOut {
+        object: "list",
+        data: resp
+            .vectors
+            .iter()
+            .enumerate()
+            .map(|(index, v)| DatumOut {
+                object: "embedding",
+                index,
+                embedding: if base64 {
+                    VectorOut::Base64(vector_to_base64(v))
+                } else {
+                    VectorOut::Floats(v)
+                },
+            })
+            .collect(),
+        model: &resp.model,
+        usage: UsageOut {
+            prompt_tokens: tokens,
+            total_tokens: tokens,
+        },
+    };
+    sonic_rs::to_vec(&out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sonic_rs::{JsonContainerTrait, Value};
+
+    #[test]
+    fn decodes_strings_and_refuses_token_arrays() {
+        let r = decode_embed_request(
+            br#"{"model":"m","input":"hi","encoding_format":"base64","dimensions":16,"user":"u"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.texts, vec!["hi"]);
+        assert_eq!((r.dimensions, r.user.as_deref()), (Some(16), Some("u")));
+        assert_eq!(r.reply, EmbedReply::OpenAiBase64);
+        let r = decode_embed_request(br#"{"model":"m","input":["a","b"]}"#).unwrap();
+        assert_eq!((r.texts.len(), r.reply), (2, EmbedReply::OpenAi));
+        for (body, field) in [
+            (&br#"{"model":"m","input":[1,2,3]}"#[..], "input[0]"),
+            (br#"{"model":"m","input":[[1,2]]}"#, "input[0]"),
+            (br#"{"model":"m","input":["a",{}]}"#, "input[1]"),
+            (br#"{"model":"m","input":[]}"#, "input"),
+            (br#"{"model":"m"}"#, "input"),
+            (
+                br#"{"model":"m","input":"a","encoding_format":"int8"}"#,
+                "encoding_format",
+            ),
+        ] {
+            let e = decode_embed_request(body).unwrap_err();
+            assert_eq!(e.field, field, "{}", String::from_utf8_lossy(body));
+        }
+        assert!(decode_embed_request(br#"{"model":"m","input":[1,2]}"#)
+            .unwrap_err()
+            .message
+            .contains("token arrays"));
+    }
+
+    #[test]
+    fn request_carries_texts_dimensions_and_user_only() {
+        let req = EmbedRequest {
+            model: "text-embedding-3-small".into(),
+            texts: vec!["a".into(), "b".into()],
+            dimensions: Some(8),
+            user: Some("u1".into()),
+            task: Some(crate::canonical::embed::EmbedTask::SearchQuery),
+            ..Default::default()
+        };
+        let v: Value = sonic_rs::from_slice(&encode_embed_request(&req).unwrap()).unwrap();
+        assert_eq!(
+            v,
+            sonic_rs::json!({"model":"text-embedding-3-small","input":["a","b"],"dimensions":8,"user":"u1"})
+        );
+    }
+
+    #[test]
+    fn answers_decode_in_index_order_from_floats_or_base64() {
+        let body = br#"{"object":"list","data":[{"object":"embedding","index":1,"embedding":"AAAAPwAAgL8AAIA+"},{"object":"embedding","index":0,"embedding":[0.1,-0.2]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":5,"total_tokens":5}}"#;
+        let r = decode_embed_response(body).unwrap();
+        assert_eq!(r.vectors, vec![vec![0.1, -0.2], vec![0.5, -1.0, 0.25]]);
+        assert_eq!((r.input_tokens, r.model.as_str()), (Some(5), "text-embedding-3-small"));
+        let repeated = br#"{"data":[{"index":0,"embedding":[1]},{"index":0,"embedding":[2]}]}"#;
+        assert_eq!(decode_embed_response(repeated).unwrap_err().field, "data[1].index");
+        assert!(decode_embed_response(br#"{"data":[{"embedding":{}}]}"#).is_err());
+        for i in 0..body.len() {
+            let _ = decode_embed_response(&body[..i]);
+        }
+    }
+
+    #[test]
+    fn answers_encode_as_the_client_asked() {
+        let resp = EmbedResponse {
+            model: "m".into(),
+            vectors: vec![vec![0.5, -1.0, 0.25], vec![0.0]],
+            input_tokens: Some(3),
+            ..Default::default()
+        };
+        let mut req = EmbedRequest::default();
+        let v: Value = sonic_rs::from_slice(&encode_embed_response(&resp, &req)).unwrap();
+        assert_eq!(
+            v,
+            sonic_rs::json!({"object":"list","data":[
+                {"object":"embedding","index":0,"embedding":[0.5,-1.0,0.25]},
+                {"object":"embedding","index":1,"embedding":[0.0]}],
+                "model":"m","usage":{"prompt_tokens":3,"total_tokens":3}})
+        );
+        req.reply = EmbedReply::OpenAiBase64;
+        let v: Value = sonic_rs::from_slice(&encode_embed_response(&resp, &req)).unwrap();
+        let data = v.get("data").unwrap().as_array().unwrap();
+        assert_eq!(
+            data[0].get("embedding").and_then(|e| e.as_str()),
+            Some("AAAAPwAAgL8AAIA+")
+        );
+    }
+}

@@ -1,0 +1,202 @@
+//! Embeddings across formats: the client's embeddings body is decoded into
+//! `canonical::embed`, sent in the provider's format (one call, or one per text for Titan), and
+//! the answer is re-encoded in the shape the client asked for. Same-format embeddings never come
+//! here: they pass through as bytes like any other same-format request.
+
+use super::translate::{millis, mock_request_id, next_response_id, relay_retry_hints, relayed_request_id, reply};
+use super::{Outcome, RequestContext, Worker};
+use crate::canonical::embed::{EmbedRequest, EmbedResponse};
+use crate::config::{ApiStyle, Provider};
+use crate::error::GatewayError;
+use crate::formats::{embed, Format};
+use crate::http::{Conn, Request};
+use crate::upstream::{self, OutRequest, UpstreamError};
+use bytes::Bytes;
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+type Failure = (GatewayError, Option<io::Error>);
+
+/// The mock's vector length when the request names none, as the OpenAI mock path answers.
+const MOCK_DIMS: usize = 8;
+
+/// The client's request as canonical, for the routed `model`. A request that cannot be
+/// expressed is the client's 400, naming the field.
+fn decode(ctx: &RequestContext<'_>, req: &Request, model: &str) -> Result<EmbedRequest, Failure> {
+    let mut canonical = embed::decode_request(
+        ctx.api.format,
+        &req.body,
+        ctx.api.path_model.as_deref(),
+        ctx.api.gemini_method,
+    )
+    .map_err(|e| bad_request(&e))?;
+    canonical.model = model.to_string();
+    Ok(canonical)
+}
+
+fn bad_request(e: &crate::canonical::ConvertError) -> Failure {
+    // The message names the field, as the chat translation's do.
+    (GatewayError::bad_request(e.to_string(), None), None)
+}
+
+/// Headers that go with an embeddings answer: the request id the client's SDK reads, and for a
+/// Bedrock client InvokeModel's token-count and latency headers.
+fn answer_headers(
+    ctx: &RequestContext<'_>,
+    resp: &EmbedResponse,
+    latency: Duration,
+    request_id: Option<(&'static str, String)>,
+) -> Vec<(&'static str, String)> {
+    let mut out: Vec<(&'static str, String)> = request_id.into_iter().collect();
+    if ctx.api.format == Format::Bedrock {
+        let tokens = resp.input_tokens.unwrap_or(0);
+        out.push(("x-amzn-bedrock-input-token-count", tokens.to_string()));
+        out.push(("x-amzn-bedrock-invocation-latency", millis(latency).to_string()));
+    }
+    out
+}
+
+/// The in-process mock provider answering a non-OpenAI client's embeddings: the same
+/// deterministic vectors as `sluice-mock` (and the OpenAI mock path), in the client's shape.
+pub async fn serve_mock(
+    provider: &Provider,
+    ctx: &RequestContext<'_>,
+    req: &Request,
+    conn: &mut Conn,
+    model: &str,
+) -> Result<Outcome, Failure> {
+    let canonical = decode(ctx, req, model)?;
+    if !provider.mock.latency.is_zero() {
+        monoio::time::sleep(provider.mock.latency).await;
+    }
+    if let crate::mock::Scenario::Error(status) = crate::mock::Scenario::from_model(model) {
+        let fault = crate::canonical::UpstreamFault {
+            status,
+            kind: crate::canonical::FaultKind::from_status(status),
+            message: format!("mock error {status} requested by model name"),
+        };
+        return Err((GatewayError::UpstreamFault(fault), None));
+    }
+    let dims = canonical.dimensions.map_or(MOCK_DIMS, |d| d.clamp(1, 4096) as usize);
+    let resp = EmbedResponse {
+        id: format!("mock-{:x}", next_response_id()),
+        model: model.to_string(),
+        vectors: canonical
+            .texts
+            .iter()
+            .map(|t| crate::mock::openai::embed(t, dims))
+            .collect(),
+        input_tokens: Some(
+            canonical
+                .texts
+                .iter()
+                .map(|t| crate::mock::word_count(t).max(1) as u64)
+                .sum(),
+        ),
+    };
+    let headers = answer_headers(ctx, &resp, ctx.started.elapsed(), mock_request_id(ctx.api.format));
+    let body = embed::encode_response(&resp, &canonical);
+    reply(conn, 200, "application/json", &headers, body, req.keep_alive).await
+}
+
+/// Sends a client's embeddings request to a provider of another format and answers in the
+/// client's format.
+#[allow(clippy::too_many_arguments)]
+pub async fn forward(
+    worker: &Worker,
+    ctx: &mut RequestContext<'_>,
+    req: &Request,
+    conn: &mut Conn,
+    model: &str,
+    provider: &Arc<Provider>,
+    key_index: usize,
+) -> Result<Outcome, Failure> {
+    let target = provider.kind.format().unwrap_or(Format::OpenAi);
+    let vertex = matches!(provider.style, ApiStyle::Vertex);
+    let canonical = decode(ctx, req, model)?;
+    let bodies = embed::encode_request(target, &canonical, vertex).map_err(|e| bad_request(&e))?;
+    let Some(origin) = provider.origin.as_ref() else {
+        return Err((
+            GatewayError::NotImplemented(format!("provider {:?} has no base_url", provider.name)),
+            None,
+        ));
+    };
+    let mut path = origin.path_prefix.clone();
+    path.push_str(&provider.styled_path(&embed::request_path(target, model, vertex)));
+    let limit = ctx.snap.server.limits.max_body_bytes.max(64 * 1024 * 1024);
+    let sent = Instant::now();
+    let mut answer = EmbedResponse::default();
+    let mut request_id = None;
+    // Titan embeds one text per call: the calls go one after another on this worker's pooled
+    // connection, and the first failure answers for the whole request.
+    for body in bodies {
+        let mut headers: Vec<(&str, &[u8])> =
+            vec![("content-type", b"application/json"), ("accept", b"application/json")];
+        if let Some(auth) = provider.auth_headers.get(key_index) {
+            for (n, v) in auth {
+                headers.push((n, v.as_bytes()));
+            }
+        }
+        let signed = super::sigv4_headers(provider, &path, &body, Some("application/json")).map_err(|e| (e, None))?;
+        for (n, v) in &signed {
+            headers.push((n, v.as_bytes()));
+        }
+        let parts = [Bytes::from(body)];
+        let out = OutRequest {
+            method: "POST",
+            path: &path,
+            headers: &headers,
+            body: &parts,
+        };
+        let call = Instant::now();
+        let mut resp = upstream::send(&worker.pool, origin, &provider.timeouts, &out)
+            .await
+            .map_err(|e| (e.into(), None))?;
+        worker.metrics.upstream_latency(&provider.name, call.elapsed());
+        let id = relayed_request_id(&resp, ctx.api.format);
+        let ok = (200..300).contains(&resp.status);
+        if !ok {
+            relay_retry_hints(&resp, &mut ctx.error_headers);
+            ctx.error_headers.extend(id.clone());
+        }
+        request_id = request_id.or(id);
+        let data = resp.body.read_all(limit).await.map_err(|e| (e.into(), None))?;
+        if crate::wire::json::too_deep(&data, crate::wire::json::MAX_DEPTH) {
+            let why = "the upstream's answer nests JSON too deeply";
+            return Err((GatewayError::Upstream(UpstreamError::BadResponse(why)), None));
+        }
+        if !ok {
+            return Err(super::translate::upstream_fault(ctx, target, &resp, &data));
+        }
+        let mut part = embed::decode_response(target, &data).map_err(|e| {
+            let why = format!("the {} embeddings answer could not be decoded: {e}", target.name());
+            (GatewayError::Upstream(UpstreamError::Undecodable(why)), None)
+        })?;
+        if part.input_tokens.is_none() {
+            // Bedrock counts a Cohere model's input only in a header.
+            part.input_tokens = resp
+                .header("x-amzn-bedrock-input-token-count")
+                .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok());
+        }
+        answer.append(part);
+    }
+    if answer.vectors.len() != canonical.texts.len() {
+        let why = format!(
+            "the {} embeddings answer has {} vectors for {} inputs",
+            target.name(),
+            answer.vectors.len(),
+            canonical.texts.len()
+        );
+        return Err((GatewayError::Upstream(UpstreamError::Undecodable(why)), None));
+    }
+    if answer.model.is_empty() {
+        answer.model = model.to_string();
+    }
+    if answer.id.is_empty() {
+        answer.id = format!("sluice-{:x}", next_response_id());
+    }
+    let headers = answer_headers(ctx, &answer, sent.elapsed(), request_id);
+    let body = embed::encode_response(&answer, &canonical);
+    reply(conn, 200, "application/json", &headers, body, req.keep_alive).await
+}
