@@ -255,23 +255,25 @@ pub fn decode_embed_request(body: &[u8], path_model: &str, method: ApiMethod) ->
 /// Provider: `batchEmbedContents` (Gemini API) or `predict` (Vertex) body, keys in byte order
 /// as the other Gemini encoders write them.
 ///
-/// NOTE: canonical `normalize` and `user` have no Gemini field and are dropped; so is
-/// `truncate` for the Gemini API, which has no setting (the SDK refuses `auto_truncate` there).
+/// Truncating the start of an input is refused: Gemini can only drop the end.
+///
+/// NOTE: canonical `normalize` and `user` have no Gemini field and are dropped; so is `truncate`
+/// END / NONE for the Gemini API, which has no setting (the SDK refuses `auto_truncate` there).
 pub fn encode_embed_request(req: &EmbedRequest, vertex: bool) -> Result<Vec<u8>, ConvertError> {
+    let auto_truncate = match req.truncate {
+        None => None,
+        Some(Truncate::End) => Some(true),
+        Some(Truncate::None) => Some(false),
+        Some(Truncate::Start) => {
+            return Err(ConvertError::new(
+                "truncate",
+                "Gemini can only drop the end of a long input (Vertex autoTruncate); START cannot be honoured",
+            ))
+        }
+    };
     let text_len: usize = req.texts.iter().map(|t| t.len() + 64).sum();
     let mut b = Vec::with_capacity(text_len + req.model.len() * req.texts.len() + 64);
     if vertex {
-        let auto_truncate = match req.truncate {
-            None => None,
-            Some(Truncate::End) => Some(true),
-            Some(Truncate::None) => Some(false),
-            Some(Truncate::Start) => {
-                return Err(ConvertError::new(
-                    "truncate",
-                    "Vertex can only drop the end of a long input (autoTruncate); START cannot be honoured",
-                ))
-            }
-        };
         b.extend_from_slice(b"{\"instances\":[");
         for (i, t) in req.texts.iter().enumerate() {
             if i > 0 {
@@ -686,7 +688,7 @@ mod tests {
             task: Some(EmbedTask::SemanticSimilarity),
             title: Some("Doc \"1\"".into()),
             dimensions: Some(768),
-            truncate: Some(Truncate::Start),
+            truncate: Some(Truncate::End),
             normalize: Some(true),
             ..request(&["one", "two\nlines"])
         };
@@ -715,6 +717,11 @@ mod tests {
         let v = json(&encode_embed_request(&req, false).unwrap());
         assert_eq!(keys(&v["requests"][0]), vec!["content", "model"]);
         assert_eq!(v["requests"][0]["model"].as_str(), Some("models/text-embedding-004"));
+        let start = EmbedRequest {
+            truncate: Some(Truncate::Start),
+            ..request(&["a"])
+        };
+        assert_eq!(encode_embed_request(&start, false).unwrap_err().field, "truncate");
     }
 
     #[test]
