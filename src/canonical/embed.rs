@@ -132,17 +132,21 @@ pub fn vector_to_base64(v: &[f32]) -> String {
     crate::wire::base64::encode(&raw)
 }
 
-/// The inverse of `vector_to_base64`; None if the text is not base64 of whole float32s.
+/// The inverse of `vector_to_base64`; None if the text is not base64 of whole, finite float32s.
 pub fn vector_from_base64(s: &str) -> Option<Vec<f32>> {
     let raw = crate::wire::base64::decode(s)?;
     if raw.len() % 4 != 0 {
         return None;
     }
-    Some(
-        raw.chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect(),
-    )
+    raw.chunks_exact(4)
+        .map(|c| Some(f32::from_le_bytes([c[0], c[1], c[2], c[3]])).filter(|f| f.is_finite()))
+        .collect()
+}
+
+/// A JSON number as a vector value: None unless float32 holds it as a finite value. No model
+/// gives infinities or NaN, and JSON could not carry them on to the client.
+pub fn to_f32(x: f64) -> Option<f32> {
+    Some(x as f32).filter(|f| f.is_finite())
 }
 
 #[cfg(test)]
@@ -156,6 +160,12 @@ mod tests {
         assert_eq!(vector_from_base64("AAAAPwAAgL8AAIA+"), Some(vec![0.5, -1.0, 0.25]));
         assert_eq!(vector_from_base64("AAAA"), None, "three bytes are not a float");
         assert_eq!(vector_from_base64("not base64!"), None);
+        assert_eq!(vector_from_base64("AACAfw=="), None, "infinity");
+        assert_eq!(vector_from_base64("AADAfw=="), None, "NaN");
+        assert_eq!((to_f32(0.5), to_f32(1e39), to_f32(-1e300)), (Some(0.5), None, None));
+        assert_eq!(vector_from_base64("AACAfw=="), None, "infinity");
+        assert_eq!(vector_from_base64("AADAfw=="), None, "NaN");
+        assert_eq!((to_f32(0.5), to_f32(1e39), to_f32(-1e300)), (Some(0.5), None, None));
     }
 
     #[test]

@@ -315,7 +315,7 @@ fn vector(v: &Json, path: &JsonPath<'_>) -> Result<Vec<f32>, ConvertError> {
         .enumerate()
         .map(|(i, x)| {
             x.as_f64()
-                .map(|f| f as f32)
+                .and_then(crate::canonical::embed::to_f32)
                 .ok_or_else(|| ConvertError::new(path.index(i), "must be a number"))
         })
         .collect()

@@ -6,7 +6,7 @@
 //! `binary`, `ubinary`) are the model's own computation and are refused for other providers.
 
 use crate::canonical::embed::{
-    vector_from_base64, vector_to_base64, EmbedReply, EmbedRequest, EmbedResponse, EmbedTask, Truncate,
+    to_f32, vector_from_base64, vector_to_base64, EmbedReply, EmbedRequest, EmbedResponse, EmbedTask, Truncate,
 };
 use crate::canonical::ConvertError;
 use serde::{Deserialize, Serialize};
@@ -222,7 +222,7 @@ fn floats_list(v: &sonic_rs::Value, field: &str) -> Result<Vec<Vec<f32>>, Conver
                 .as_array()
                 .ok_or_else(|| ConvertError::new(format!("{field}[{i}]"), "must be an array of numbers"))?;
             nums.iter()
-                .map(|x| x.as_f64().map(|f| f as f32))
+                .map(|x| x.as_f64().and_then(to_f32))
                 .collect::<Option<Vec<f32>>>()
                 .ok_or_else(|| ConvertError::new(format!("{field}[{i}]"), "must be an array of numbers"))
         })

@@ -364,7 +364,7 @@ fn values(e: &Json, path: &JsonPath<'_>) -> Result<Vec<f32>, ConvertError> {
         .enumerate()
         .map(|(i, x)| {
             x.as_f64()
-                .map(|f| f as f32)
+                .and_then(crate::canonical::embed::to_f32)
                 .ok_or_else(|| ConvertError::new(vpath.index(i), "must be a number"))
         })
         .collect()

@@ -5,7 +5,7 @@
 //! Upstream, Sluice asks for floats (the default every OpenAI-compatible server takes; some
 //! do not know `encoding_format`), and reads either form back.
 
-use crate::canonical::embed::{vector_from_base64, vector_to_base64, EmbedReply, EmbedRequest, EmbedResponse};
+use crate::canonical::embed::{to_f32, vector_from_base64, vector_to_base64, EmbedReply, EmbedRequest, EmbedResponse};
 use crate::canonical::ConvertError;
 use serde::{Deserialize, Serialize};
 use sonic_rs::{JsonValueTrait, LazyValue};
@@ -135,8 +135,10 @@ pub fn decode_embed_response(body: &[u8]) -> Result<EmbedResponse, ConvertError>
         let field = || format!("data[{pos}].embedding");
         let vector = match d.embedding.as_str() {
             Some(b64) => vector_from_base64(b64).ok_or_else(|| ConvertError::new(field(), "not base64 float32"))?,
-            None => sonic_rs::from_str::<Vec<f32>>(d.embedding.as_raw_str())
-                .map_err(|_| ConvertError::new(field(), "must be an array of numbers or a base64 string"))?,
+            None => sonic_rs::from_str::<Vec<f64>>(d.embedding.as_raw_str())
+                .ok()
+                .and_then(|v| v.into_iter().map(to_f32).collect::<Option<Vec<f32>>>())
+                .ok_or_else(|| ConvertError::new(field(), "must be an array of float32 numbers or a base64 string"))?,
         };
         let at = d.index.unwrap_or(pos);
         match slots.get_mut(at) {
@@ -276,6 +278,10 @@ mod tests {
         let repeated = br#"{"data":[{"index":0,"embedding":[1]},{"index":0,"embedding":[2]}]}"#;
         assert_eq!(decode_embed_response(repeated).unwrap_err().field, "data[1].index");
         assert!(decode_embed_response(br#"{"data":[{"embedding":{}}]}"#).is_err());
+        assert!(
+            decode_embed_response(br#"{"data":[{"embedding":[1e39]}]}"#).is_err(),
+            "beyond float32"
+        );
         for i in 0..body.len() {
             let _ = decode_embed_response(&body[..i]);
         }
