@@ -281,3 +281,138 @@ pub fn translate(data: &[u8]) {
         let _ = formats::render_error(f, &err);
     }
 }
+
+/// Embeddings translation in both directions, of any body; nothing may panic, and whatever
+/// goes out must read back in its own format. The first byte picks the format (its low 3 bits,
+/// mod 5), the side (bit 3), the Gemini method a Gemini client called (bits 4-5) and, for a
+/// Bedrock upstream, the model family (bit 6: Cohere, else Titan).
+///
+/// - A client's request is decoded; if it decodes, it is encoded for every upstream format (and
+///   Vertex), and each body must decode again as that format's request, with the same texts. An
+///   answer encoded in the shape the client asked for must decode back to the same vectors.
+/// - An upstream's answer is decoded; if it decodes, it is encoded in every client shape, and
+///   each must decode back to the same vectors (the single-vector shapes: the first).
+pub fn embed(data: &[u8]) {
+    use crate::canonical::embed::{EmbedReply, EmbedRequest, EmbedResponse};
+    use crate::formats::embed as codec;
+    use crate::formats::gemini::ApiMethod;
+    let Some((&which, body)) = data.split_first() else {
+        return;
+    };
+    if crate::wire::json::too_deep(body, crate::wire::json::MAX_DEPTH) {
+        return;
+    }
+    let format = Format::ALL[usize::from(which & 7) % Format::ALL.len()];
+    let methods = [
+        ApiMethod::BatchEmbedContents,
+        ApiMethod::EmbedContent,
+        ApiMethod::Predict,
+    ];
+    let method = methods[usize::from(which >> 4 & 3) % methods.len()];
+    // The format an answer in this shape is read back with.
+    let reader = |reply: &EmbedReply| match reply {
+        EmbedReply::OpenAi | EmbedReply::OpenAiBase64 => Format::OpenAi,
+        EmbedReply::Cohere { .. } => Format::Cohere,
+        EmbedReply::GeminiSingle | EmbedReply::GeminiBatch | EmbedReply::VertexPredict => Format::Gemini,
+        EmbedReply::Titan { .. } | EmbedReply::BedrockCohere { .. } => Format::Bedrock,
+    };
+    let one_vector = |reply: &EmbedReply| matches!(reply, EmbedReply::GeminiSingle | EmbedReply::Titan { .. });
+    let round_trip = |resp: &EmbedResponse, req: &EmbedRequest| {
+        if resp.vectors.is_empty() {
+            return;
+        }
+        let out = codec::encode_response(resp, req);
+        let back = codec::decode_response(reader(&req.reply), &out).unwrap_or_else(|e| {
+            panic!(
+                "answer for {:?} does not decode: {e:?}\n{}",
+                req.reply,
+                String::from_utf8_lossy(&out)
+            )
+        });
+        let want = if one_vector(&req.reply) {
+            &resp.vectors[..1]
+        } else {
+            &resp.vectors[..]
+        };
+        assert_eq!(
+            back.vectors, want,
+            "vectors changed on the way to a {:?} client",
+            req.reply
+        );
+    };
+    if which & 8 == 0 {
+        let Ok(mut req) = codec::decode_request(format, body, Some("model-from-path"), Some(method)) else {
+            return;
+        };
+        for target in Format::ALL {
+            for vertex in [false, true] {
+                req.model = match (target, which & 64 != 0) {
+                    (Format::Bedrock, true) => "cohere.embed-v4:0",
+                    (Format::Bedrock, false) => "amazon.titan-embed-text-v2:0",
+                    _ => "target-model",
+                }
+                .to_string();
+                let Ok(bodies) = codec::encode_request(target, &req, vertex) else {
+                    continue;
+                };
+                let _ = codec::request_path(target, &req.model, vertex);
+                let as_sent = if vertex {
+                    ApiMethod::Predict
+                } else {
+                    ApiMethod::BatchEmbedContents
+                };
+                let mut texts = Vec::new();
+                for b in &bodies {
+                    match codec::decode_request(target, b, Some(&req.model), Some(as_sent)) {
+                        Ok(sent) => texts.extend(sent.texts),
+                        Err(e) => panic!(
+                            "{format:?} embeddings request -> {target:?} does not decode: {e:?}\n{}",
+                            String::from_utf8_lossy(b)
+                        ),
+                    }
+                }
+                assert_eq!(texts, req.texts, "{format:?} -> {target:?} changed the texts");
+            }
+        }
+        let resp = EmbedResponse {
+            vectors: req
+                .texts
+                .iter()
+                .map(|t| crate::mock::openai::embed(t, 1 + t.len() % 5))
+                .collect(),
+            input_tokens: Some(req.texts.len() as u64),
+            ..Default::default()
+        };
+        round_trip(&resp, &req);
+        return;
+    }
+    let Ok(resp) = codec::decode_response(format, body) else {
+        return;
+    };
+    let n = resp.vectors.len();
+    for reply in [
+        EmbedReply::OpenAi,
+        EmbedReply::OpenAiBase64,
+        EmbedReply::Cohere {
+            float: true,
+            base64: true,
+        },
+        EmbedReply::Cohere {
+            float: false,
+            base64: true,
+        },
+        EmbedReply::GeminiSingle,
+        EmbedReply::GeminiBatch,
+        EmbedReply::VertexPredict,
+        EmbedReply::Titan { by_type: true },
+        EmbedReply::BedrockCohere { by_type: false },
+        EmbedReply::BedrockCohere { by_type: true },
+    ] {
+        let req = EmbedRequest {
+            texts: vec!["t".to_string(); n],
+            reply,
+            ..Default::default()
+        };
+        round_trip(&resp, &req);
+    }
+}

@@ -27,6 +27,7 @@ pub fn decode_request(
     path_model: Option<&str>,
     gemini_method: Option<gemini::ApiMethod>,
 ) -> Result<EmbedRequest, ConvertError> {
+    utf8(body)?;
     match format {
         Format::OpenAi => openai::embed::decode_embed_request(body),
         Format::Cohere => cohere::embed::decode_embed_request(body),
@@ -67,6 +68,7 @@ pub fn request_path(target: Format, model: &str, vertex: bool) -> String {
 
 /// Provider: one upstream answer, as canonical.
 pub fn decode_response(target: Format, body: &[u8]) -> Result<EmbedResponse, ConvertError> {
+    utf8(body)?;
     match target {
         Format::OpenAi => openai::embed::decode_embed_response(body),
         Format::Cohere => cohere::embed::decode_embed_response(body),
@@ -86,6 +88,13 @@ pub fn encode_response(resp: &EmbedResponse, req: &EmbedRequest) -> Vec<u8> {
         }
         EmbedReply::Titan { .. } | EmbedReply::BedrockCohere { .. } => bedrock::embed::encode_embed_response(resp, req),
     }
+}
+
+/// JSON must be UTF-8; checked before the codecs read values lazily (see `json::utf8`).
+fn utf8(body: &[u8]) -> Result<(), ConvertError> {
+    crate::wire::json::utf8(body)
+        .map(|_| ())
+        .map_err(|e| ConvertError::new("", e))
 }
 
 fn no_embeddings(format: Format) -> ConvertError {
