@@ -12,9 +12,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// Dimensions of a mock embedding when the request sets no `output_dimension`.
-const DEFAULT_DIMS: usize = 8;
-
 fn next_id() -> String {
     cohere::uuid_like(NEXT_ID.fetch_add(1, Ordering::Relaxed))
 }
@@ -81,13 +78,13 @@ fn chat(body: &[u8]) -> MockReply {
     }
 }
 
-/// The `/v2/embed` request fields the mock reads.
+/// The `/v2/embed` request fields the mock reads (also Bedrock's Cohere InvokeModel body).
 #[derive(Deserialize, Default)]
-struct EmbedRequest {
+pub(super) struct EmbedRequest {
     #[serde(default)]
     model: Option<String>,
     #[serde(default)]
-    texts: Option<Vec<String>>,
+    pub(super) texts: Option<Vec<String>>,
     #[serde(default)]
     images: Option<Vec<String>>,
     #[serde(default)]
@@ -95,7 +92,7 @@ struct EmbedRequest {
     #[serde(default)]
     output_dimension: Option<usize>,
     #[serde(default)]
-    embedding_types: Option<Vec<String>>,
+    pub(super) embedding_types: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -120,7 +117,7 @@ struct EmbedImageUrl {
 
 /// `embeddings`: one array per requested type, each as long as the inputs.
 #[derive(Serialize, Default)]
-struct EmbeddingsOut {
+pub(super) struct EmbeddingsOut {
     #[serde(rename = "float", skip_serializing_if = "Option::is_none")]
     float: Option<Vec<Vec<f32>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -172,42 +169,33 @@ fn sign_bits(v: &[f32]) -> Vec<u8> {
         .collect()
 }
 
-fn embed(body: &[u8]) -> MockReply {
-    let req: EmbedRequest = match sonic_rs::from_slice(body) {
-        Ok(r) => r,
-        Err(e) => return fault(400, format!("invalid request: {e}")),
-    };
-    let model = req.model.unwrap_or_default();
-    if let super::Scenario::Error(status) = super::Scenario::from_model(&model) {
-        return fault(status, format!("mock error {status} requested by model name"));
+impl EmbedRequest {
+    /// The texts to embed, in order: `texts`, then `images`, then each of `inputs` (its text and
+    /// image parts joined with a space).
+    pub(super) fn inputs(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.texts.clone().unwrap_or_default();
+        out.extend(self.images.iter().flatten().cloned());
+        for input in self.inputs.iter().flatten() {
+            let parts: Vec<&str> = input
+                .content
+                .iter()
+                .filter_map(|c| c.text.as_deref().or(c.image_url.as_ref().map(|u| u.url.as_str())))
+                .collect();
+            out.push(parts.join(" "));
+        }
+        out
     }
-    let texts = req.texts.unwrap_or_default();
-    let mut inputs: Vec<String> = texts.clone();
-    inputs.extend(req.images.unwrap_or_default());
-    for input in req.inputs.unwrap_or_default() {
-        let parts: Vec<&str> = input
-            .content
-            .iter()
-            .filter_map(|c| c.text.as_deref().or(c.image_url.as_ref().map(|u| u.url.as_str())))
-            .collect();
-        inputs.push(parts.join(" "));
-    }
-    if inputs.is_empty() {
-        return fault(
-            400,
-            "invalid request: one of texts, images or inputs is required".into(),
-        );
-    }
-    let dims = req.output_dimension.unwrap_or(DEFAULT_DIMS).clamp(1, 4096);
-    let vectors: Vec<Vec<f32>> = inputs.iter().map(|t| super::openai::embed(t, dims)).collect();
-    let types = req
-        .embedding_types
-        .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| vec!["float".to_string()]);
+}
+
+/// The `embeddings` object for `types` (float when empty), or the type Cohere would refuse.
+pub(super) fn embeddings_by_type(vectors: &[Vec<f32>], types: &[String]) -> Result<EmbeddingsOut, String> {
     let mut out = EmbeddingsOut::default();
-    for t in &types {
+    if types.is_empty() {
+        out.float = Some(vectors.to_vec());
+    }
+    for t in types {
         match t.as_str() {
-            "float" => out.float = Some(vectors.clone()),
+            "float" => out.float = Some(vectors.to_vec()),
             "int8" => {
                 out.int8 = Some(
                     vectors
@@ -244,10 +232,36 @@ fn embed(body: &[u8]) -> MockReply {
                         .collect(),
                 )
             }
-            other => return fault(400, format!("invalid request: unknown embedding type {other:?}")),
+            other => return Err(format!("unknown embedding type {other:?}")),
         }
     }
+    Ok(out)
+}
+
+fn embed(body: &[u8]) -> MockReply {
+    let req: EmbedRequest = match sonic_rs::from_slice(body) {
+        Ok(r) => r,
+        Err(e) => return fault(400, format!("invalid request: {e}")),
+    };
+    let model = req.model.clone().unwrap_or_default();
+    if let super::Scenario::Error(status) = super::Scenario::from_model(&model) {
+        return fault(status, format!("mock error {status} requested by model name"));
+    }
+    let inputs = req.inputs();
+    if inputs.is_empty() {
+        return fault(
+            400,
+            "invalid request: one of texts, images or inputs is required".into(),
+        );
+    }
+    let dims = req.output_dimension.unwrap_or(super::DEFAULT_EMBED_DIMS).clamp(1, 4096);
+    let vectors: Vec<Vec<f32>> = inputs.iter().map(|t| super::openai::embed(t, dims)).collect();
+    let out = match embeddings_by_type(&vectors, req.embedding_types.as_deref().unwrap_or_default()) {
+        Ok(out) => out,
+        Err(e) => return fault(400, format!("invalid request: {e}")),
+    };
     let tokens: u64 = inputs.iter().map(|t| super::word_count(t).max(1) as u64).sum();
+    let texts = req.texts.unwrap_or_default();
     let resp = EmbedResponse {
         id: next_id(),
         embeddings: out,

@@ -32,6 +32,10 @@ pub fn reported_latency_ms() -> u64 {
     REPORTED_LATENCY_MS.load(Ordering::Relaxed)
 }
 
+/// Dimensions of a mock embedding when the request sets none, in every format whose real API
+/// lets the caller choose (OpenAI, Cohere, Gemini); Bedrock's models use their real defaults.
+pub const DEFAULT_EMBED_DIMS: usize = 8;
+
 /// A complete mock answer in some format (non-streaming).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MockReply {

@@ -321,7 +321,10 @@ pub fn embeddings(body: &[u8], model: &str) -> Vec<u8> {
         }
         _ => vec![String::new()],
     };
-    let dims = v.get("dimensions").and_then(|d| d.as_u64()).unwrap_or(8).clamp(1, 4096) as usize;
+    let dims = v
+        .get("dimensions")
+        .and_then(|d| d.as_u64())
+        .map_or(super::DEFAULT_EMBED_DIMS, |d| d.clamp(1, 4096) as usize);
     let base64 = v.get("encoding_format").and_then(|f| f.as_str()) == Some("base64");
     let mut data = Vec::new();
     let mut tokens = 0;
