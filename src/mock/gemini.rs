@@ -3,18 +3,26 @@
 //!
 //! Routes: POST `[/genai]/{v1,v1beta,v1beta1}/models/{model}:generateContent` (and the Vertex
 //! shapes `formats::gemini::parse_path` accepts). `:streamGenerateContent` streams through
-//! `mock::stream`.
+//! `mock::stream`. Embeddings: `:embedContent`, `:batchEmbedContents` and Vertex's `:predict`,
+//! with the vectors of `mock::openai::embed`, so every format's mock agrees on a text's vector.
 
 use super::MockReply;
 use crate::canonical::{ChatRequest, ConvertError, ErrorReply, FaultKind, Role, UpstreamFault};
-use crate::formats::gemini;
+use crate::formats::gemini::{self, ApiMethod};
 use crate::http::Method;
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Answers a Gemini request if `path` is a Gemini route, else None.
 pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
+    if let Some((model, api)) = gemini::parse_route(path).filter(|(_, m)| m.is_embed()) {
+        if method != Method::Post {
+            return Some(fault(405, FaultKind::InvalidRequest, "method not allowed; use POST"));
+        }
+        return Some(embed(api, &model, path.contains("/publishers/"), body));
+    }
     let (model, stream) = gemini::parse_path(path)?;
     if method != Method::Post {
         return Some(fault(405, FaultKind::InvalidRequest, "method not allowed; use POST"));
@@ -70,6 +78,294 @@ pub(super) fn gemini_rules(req: &ChatRequest) -> Result<(), ConvertError> {
     Ok(())
 }
 
+/// The values `taskType` takes (google.ai.generativelanguage TaskType); any other is a 400.
+const TASK_TYPES: [&str; 9] = [
+    "TASK_TYPE_UNSPECIFIED",
+    "RETRIEVAL_QUERY",
+    "RETRIEVAL_DOCUMENT",
+    "SEMANTIC_SIMILARITY",
+    "CLASSIFICATION",
+    "CLUSTERING",
+    "QUESTION_ANSWERING",
+    "FACT_VERIFICATION",
+    "CODE_RETRIEVAL_QUERY",
+];
+
+#[derive(Deserialize, Default)]
+struct GeminiEmbedPart {
+    #[serde(default)]
+    text: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct GeminiEmbedContent {
+    #[serde(default)]
+    parts: Vec<GeminiEmbedPart>,
+}
+
+/// The per-content options the mock reads, at the top of a request (Gemini API) or under
+/// `embedContentConfig` (Vertex's `embedContent`); `title` and the rest are taken and ignored.
+/// Proto3 JSON takes the snake_case names too.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct GeminiEmbedConfig {
+    #[serde(default, alias = "task_type")]
+    task_type: Option<String>,
+    #[serde(default, alias = "output_dimensionality")]
+    output_dimensionality: Option<i64>,
+}
+
+/// One `EmbedContentRequest` (a whole `:embedContent` body, or one of `requests[]`).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct GeminiEmbedRequest {
+    #[serde(default)]
+    content: Option<GeminiEmbedContent>,
+    #[serde(default, alias = "task_type")]
+    task_type: Option<String>,
+    #[serde(default, alias = "output_dimensionality")]
+    output_dimensionality: Option<i64>,
+    #[serde(default, alias = "embed_content_config")]
+    embed_content_config: Option<GeminiEmbedConfig>,
+}
+
+#[derive(Deserialize, Default)]
+struct GeminiBatchEmbedRequest {
+    #[serde(default)]
+    requests: Vec<GeminiEmbedRequest>,
+}
+
+/// One of Vertex's `instances[]` for a text embedding model.
+#[derive(Deserialize, Default)]
+struct VertexEmbedInstance {
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default, alias = "taskType")]
+    task_type: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct VertexEmbedParameters {
+    #[serde(default, alias = "output_dimensionality")]
+    output_dimensionality: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+struct VertexPredictRequest {
+    #[serde(default)]
+    instances: Vec<VertexEmbedInstance>,
+    #[serde(default)]
+    parameters: VertexEmbedParameters,
+}
+
+#[derive(Serialize)]
+struct GeminiEmbedding {
+    values: Vec<f32>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GeminiUsage {
+    prompt_token_count: u64,
+    total_token_count: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GeminiEmbedResponse {
+    embedding: GeminiEmbedding,
+    /// Vertex's `embedContent` only (google-genai reads the token count from it there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage_metadata: Option<GeminiUsage>,
+}
+
+#[derive(Serialize)]
+struct GeminiBatchEmbedResponse {
+    embeddings: Vec<GeminiEmbedding>,
+}
+
+#[derive(Serialize)]
+struct VertexStatistics {
+    token_count: u64,
+    truncated: bool,
+}
+
+#[derive(Serialize)]
+struct VertexEmbeddings {
+    values: Vec<f32>,
+    statistics: VertexStatistics,
+}
+
+#[derive(Serialize)]
+struct VertexPrediction {
+    embeddings: VertexEmbeddings,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct VertexMetadata {
+    billable_character_count: u64,
+}
+
+#[derive(Serialize)]
+struct VertexPredictResponse {
+    predictions: Vec<VertexPrediction>,
+    metadata: VertexMetadata,
+}
+
+/// A text and its dimensions, checked as the API checks them; Err is the 400's message.
+struct EmbedInput {
+    text: String,
+    dims: usize,
+}
+
+fn check_task_type(task_type: Option<&str>, at: &str, proto: &str) -> Result<(), String> {
+    match task_type {
+        Some(t) if !TASK_TYPES.contains(&t) => Err(format!(
+            "Invalid value at '{at}task_type' (type.googleapis.com/{proto}.TaskType), \"{t}\""
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The embedding's size: the API's 0 (proto3's unset) and no value both mean the default.
+fn dims_of(requested: Option<i64>, at: &str) -> Result<usize, String> {
+    match requested {
+        None | Some(0) => Ok(super::DEFAULT_EMBED_DIMS),
+        Some(n) if n < 0 => Err(format!("* {at}output_dimensionality: must be positive\n")),
+        Some(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX).min(4096)),
+    }
+}
+
+/// One `EmbedContentRequest`, named `at` in messages (`""` or `"requests[i]."`).
+fn embed_input(r: &GeminiEmbedRequest, request: &str, at: &str) -> Result<EmbedInput, String> {
+    let nested = r.embed_content_config.as_ref();
+    let task_type = r.task_type.as_deref().or(nested.and_then(|c| c.task_type.as_deref()));
+    check_task_type(task_type, at, "google.ai.generativelanguage.v1beta")?;
+    let dims = dims_of(
+        r.output_dimensionality.or(nested.and_then(|c| c.output_dimensionality)),
+        &format!("{request}.{at}"),
+    )?;
+    let parts = match &r.content {
+        None => return Err(format!("* {request}.{at}content: content is not specified\n")),
+        Some(c) if c.parts.is_empty() => {
+            return Err(format!(
+                "* {request}.{at}content.parts: contents.parts must not be empty.\n"
+            ))
+        }
+        Some(c) => &c.parts,
+    };
+    let texts: Vec<&str> = parts.iter().filter_map(|p| p.text.as_deref()).collect();
+    Ok(EmbedInput {
+        text: texts.join(" "),
+        dims,
+    })
+}
+
+fn json_ok<T: Serialize>(v: &T) -> MockReply {
+    MockReply {
+        status: 200,
+        content_type: "application/json; charset=UTF-8",
+        headers: Vec::new(),
+        body: sonic_rs::to_vec(v).unwrap_or_default(),
+    }
+}
+
+/// `:embedContent`, `:batchEmbedContents` and Vertex's `:predict` for `model` (`vertex`: the
+/// path named a publisher, as Vertex paths do).
+fn embed(api: ApiMethod, model: &str, vertex: bool, body: &[u8]) -> MockReply {
+    if let super::Scenario::Error(status) = super::Scenario::from_model(model) {
+        let message = format!("mock error {status} requested by model name");
+        return fault(status, FaultKind::from_status(status), &message);
+    }
+    let invalid = |message: String| fault(400, FaultKind::InvalidRequest, &message);
+    let parse_error = |e: sonic_rs::Error| invalid(format!("Invalid JSON payload received. {e}"));
+    match api {
+        ApiMethod::EmbedContent => {
+            let req: GeminiEmbedRequest = match sonic_rs::from_slice(body) {
+                Ok(r) => r,
+                Err(e) => return parse_error(e),
+            };
+            let input = match embed_input(&req, "EmbedContentRequest", "") {
+                Ok(i) => i,
+                Err(m) => return invalid(m),
+            };
+            let tokens = super::word_count(&input.text).max(1) as u64;
+            json_ok(&GeminiEmbedResponse {
+                embedding: GeminiEmbedding {
+                    values: super::openai::embed(&input.text, input.dims),
+                },
+                usage_metadata: vertex.then_some(GeminiUsage {
+                    prompt_token_count: tokens,
+                    total_token_count: tokens,
+                }),
+            })
+        }
+        ApiMethod::BatchEmbedContents => {
+            let req: GeminiBatchEmbedRequest = match sonic_rs::from_slice(body) {
+                Ok(r) => r,
+                Err(e) => return parse_error(e),
+            };
+            if req.requests.is_empty() {
+                return invalid("* BatchEmbedContentsRequest.requests: requests must not be empty.\n".into());
+            }
+            let mut embeddings = Vec::with_capacity(req.requests.len());
+            for (i, r) in req.requests.iter().enumerate() {
+                match embed_input(r, "BatchEmbedContentsRequest", &format!("requests[{i}].")) {
+                    Ok(input) => embeddings.push(GeminiEmbedding {
+                        values: super::openai::embed(&input.text, input.dims),
+                    }),
+                    Err(m) => return invalid(m),
+                }
+            }
+            json_ok(&GeminiBatchEmbedResponse { embeddings })
+        }
+        _ => {
+            let req: VertexPredictRequest = match sonic_rs::from_slice(body) {
+                Ok(r) => r,
+                Err(e) => return parse_error(e),
+            };
+            if req.instances.is_empty() {
+                return invalid("instances must not be empty".into());
+            }
+            let dims = match dims_of(req.parameters.output_dimensionality, "parameters.") {
+                Ok(d) => d,
+                Err(m) => return invalid(m),
+            };
+            let mut predictions = Vec::with_capacity(req.instances.len());
+            let mut billable = 0u64;
+            for (i, inst) in req.instances.iter().enumerate() {
+                let at = format!("instances[{i}].");
+                if let Err(m) = check_task_type(inst.task_type.as_deref(), &at, "google.cloud.aiplatform.v1") {
+                    return invalid(m);
+                }
+                let text = match inst.content.as_deref() {
+                    Some(t) if !t.is_empty() => t,
+                    _ => return invalid(format!("{at}content must be a non-empty string")),
+                };
+                // Vertex bills text embeddings by character, white space not counted.
+                billable += text.chars().filter(|c| !c.is_whitespace()).count() as u64;
+                predictions.push(VertexPrediction {
+                    embeddings: VertexEmbeddings {
+                        values: super::openai::embed(text, dims),
+                        statistics: VertexStatistics {
+                            token_count: super::word_count(text).max(1) as u64,
+                            truncated: false,
+                        },
+                    },
+                });
+            }
+            json_ok(&VertexPredictResponse {
+                predictions,
+                metadata: VertexMetadata {
+                    billable_character_count: billable,
+                },
+            })
+        }
+    }
+}
+
 fn fault(status: u16, kind: FaultKind, message: &str) -> MockReply {
     from_error(gemini::encode_error(&UpstreamFault {
         status,
@@ -90,7 +386,7 @@ fn from_error(e: ErrorReply) -> MockReply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sonic_rs::{JsonValueTrait, Value};
+    use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
 
     fn post(path: &str, body: &str) -> (u16, Value) {
         let r = serve(Method::Post, path, body.as_bytes()).expect("a Gemini route");
@@ -188,5 +484,149 @@ mod tests {
                 assert!(body.contains(says) && body.contains("INVALID_ARGUMENT"), "{body}");
             }
         }
+    }
+
+    fn floats(v: &Value) -> Vec<f32> {
+        v.as_array()
+            .expect("an array of numbers")
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect()
+    }
+
+    #[test]
+    fn embed_content_gives_the_shared_vector_in_both_key_spellings() {
+        for body in [
+            r#"{"model":"models/text-embedding-004","content":{"parts":[{"text":"a b"},{"text":"c"}]},"taskType":"RETRIEVAL_QUERY","title":"t","outputDimensionality":16}"#,
+            r#"{"content":{"parts":[{"text":"a b"},{"text":"c"}]},"task_type":"RETRIEVAL_QUERY","output_dimensionality":16}"#,
+        ] {
+            let (status, v) = post("/v1beta/models/text-embedding-004:embedContent", body);
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(
+                floats(&v["embedding"]["values"]),
+                crate::mock::openai::embed("a b c", 16)
+            );
+            assert!(v.get("usageMetadata").is_none());
+        }
+        // No dimensions: the default every mock shares.
+        let (_, v) = post(
+            "/genai/v1beta/models/e:embedContent",
+            r#"{"content":{"parts":[{"text":"hi"}]}}"#,
+        );
+        assert_eq!(
+            floats(&v["embedding"]["values"]),
+            crate::mock::openai::embed("hi", crate::mock::DEFAULT_EMBED_DIMS)
+        );
+        // Vertex's embedContent nests the options and reads the count from usageMetadata.
+        let (status, v) = post(
+            "/v1beta1/projects/p/locations/us-central1/publishers/google/models/gemini-embedding-001:embedContent",
+            r#"{"content":{"parts":[{"text":"x y z"}]},"embedContentConfig":{"taskType":"CLUSTERING","outputDimensionality":4}}"#,
+        );
+        assert_eq!(status, 200);
+        assert_eq!(
+            floats(&v["embedding"]["values"]),
+            crate::mock::openai::embed("x y z", 4)
+        );
+        assert_eq!(v["usageMetadata"]["promptTokenCount"].as_u64(), Some(3));
+    }
+
+    #[test]
+    fn batch_embed_contents_answers_each_request_in_order() {
+        let body = r#"{"requests":[
+            {"model":"models/e","content":{"parts":[{"text":"a b"}]},"taskType":"RETRIEVAL_DOCUMENT","outputDimensionality":16},
+            {"model":"models/e","content":{"parts":[{"text":"c"}]},"taskType":"RETRIEVAL_DOCUMENT","outputDimensionality":16},
+            {"model":"models/e","content":{"parts":[{"text":"d"}]}}]}"#;
+        let (status, v) = post("/v1beta/models/e:batchEmbedContents", body);
+        assert_eq!(status, 200);
+        let all = v["embeddings"].as_array().unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(floats(&all[0]["values"]), crate::mock::openai::embed("a b", 16));
+        assert_eq!(floats(&all[1]["values"]), crate::mock::openai::embed("c", 16));
+        assert_eq!(floats(&all[2]["values"]).len(), crate::mock::DEFAULT_EMBED_DIMS);
+    }
+
+    #[test]
+    fn vertex_predict_answers_predictions_with_statistics() {
+        let body = r#"{"instances":[{"content":"a b","task_type":"RETRIEVAL_DOCUMENT","title":"t"},{"content":"c"}],
+            "parameters":{"outputDimensionality":16,"autoTruncate":true}}"#;
+        let (status, v) = post(
+            "/v1beta1/projects/p/locations/us-central1/publishers/google/models/text-embedding-005:predict",
+            body,
+        );
+        assert_eq!(status, 200);
+        let preds = v["predictions"].as_array().unwrap();
+        assert_eq!(preds.len(), 2);
+        assert_eq!(
+            floats(&preds[0]["embeddings"]["values"]),
+            crate::mock::openai::embed("a b", 16)
+        );
+        assert_eq!(preds[0]["embeddings"]["statistics"]["token_count"].as_u64(), Some(2));
+        assert_eq!(preds[0]["embeddings"]["statistics"]["truncated"].as_bool(), Some(false));
+        assert_eq!(
+            floats(&preds[1]["embeddings"]["values"]),
+            crate::mock::openai::embed("c", 16)
+        );
+        assert_eq!(v["metadata"]["billableCharacterCount"].as_u64(), Some(3));
+    }
+
+    #[test]
+    fn embed_errors_are_google_shaped() {
+        let bad = |path: &str, body: &str, code: u16, says: &str| {
+            let (status, v) = post(path, body);
+            assert_eq!(status, code, "{body}");
+            assert_eq!(v["error"]["code"].as_u64(), Some(code as u64));
+            let message = v["error"]["message"].as_str().unwrap();
+            assert!(message.contains(says), "{message}");
+            v["error"]["status"].as_str().unwrap().to_string()
+        };
+        let one = "/v1beta/models/e:embedContent";
+        let batch = "/v1beta/models/e:batchEmbedContents";
+        let predict = "/v1/projects/p/locations/l/publishers/google/models/e:predict";
+        for (path, body, says) in [
+            (one, r#"{"taskType":"RETRIEVAL_QUERY"}"#, "content is not specified"),
+            (one, r#"{"content":{"parts":[]}}"#, "contents.parts must not be empty"),
+            (
+                one,
+                r#"{"content":{"parts":[{"text":"a"}]},"taskType":"SEARCH"}"#,
+                "\"SEARCH\"",
+            ),
+            (
+                batch,
+                r#"{"requests":[{"content":{"parts":[{"text":"a"}]}},{"content":{"parts":[{"text":"b"}]},"task_type":"NOPE"}]}"#,
+                "requests[1].task_type",
+            ),
+            (batch, r#"{"requests":[{"model":"models/e"}]}"#, "requests[0].content"),
+            (batch, r#"{"requests":[]}"#, "requests must not be empty"),
+            (predict, r#"{"instances":[{"content":""}]}"#, "instances[0].content"),
+            (
+                predict,
+                r#"{"instances":[{"content":"a","task_type":"X"}]}"#,
+                "instances[0].task_type",
+            ),
+            (one, "not json", "Invalid JSON payload"),
+        ] {
+            assert_eq!(bad(path, body, 400, says), "INVALID_ARGUMENT");
+        }
+        let body = r#"{"content":{"parts":[{"text":"a"}]}}"#;
+        let status = bad(
+            "/v1beta/models/embed-error-429:embedContent",
+            body,
+            429,
+            "mock error 429",
+        );
+        assert_eq!(status, "RESOURCE_EXHAUSTED");
+        let status = bad(
+            "/v1beta1/projects/p/locations/l/publishers/google/models/e-error-503:predict",
+            r#"{"instances":[{"content":"a"}]}"#,
+            503,
+            "mock error 503",
+        );
+        assert_eq!(status, "UNAVAILABLE");
+        let chat_get = serve(Method::Get, "/v1beta/models/e:generateContent", b"").map(|r| r.status);
+        assert_eq!(
+            serve(Method::Get, one, b"").map(|r| r.status),
+            chat_get,
+            "as chat, POST only"
+        );
     }
 }
