@@ -2,7 +2,9 @@
 //! converse` answers through the format-independent scenarios (`scenario::respond`), so the
 //! model id picks the scenario exactly as in every other format's mock.
 //!
-//! `invoke` answers Anthropic-flavoured native bodies (PROTOCOLS 5.5) through the same scenarios.
+//! `invoke` answers Anthropic-flavoured native bodies (PROTOCOLS 5.5) through the same scenarios,
+//! and the embedding models' bodies (Titan Text Embeddings v1/v2, Cohere Embed v3/v4) with the
+//! vectors of `mock::openai::embed`, so every format's mock agrees on a text's vector.
 //! `converse-stream` and `invoke-with-response-stream` stream through `mock::stream`.
 
 use super::{scenario, MockReply};
@@ -125,6 +127,224 @@ fn converse_turn_rules(req: &ChatRequest) -> Result<(), ConvertError> {
     Ok(())
 }
 
+/// The embedding models InvokeModel serves, told apart by the model id (a plain id, a
+/// cross-region profile such as `us.cohere.embed-v4:0` or an ARN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EmbedModel {
+    TitanV1,
+    TitanV2,
+    CohereV3,
+    CohereV4,
+}
+
+impl EmbedModel {
+    fn of(model: &str) -> Option<EmbedModel> {
+        Some(if model.contains("titan-embed-text-v2") {
+            EmbedModel::TitanV2
+        } else if model.contains("titan-embed-text-v1") || model.contains("titan-embed-g1-text") {
+            EmbedModel::TitanV1
+        } else if model.contains("cohere.embed-v4") {
+            EmbedModel::CohereV4
+        } else if model.contains("cohere.embed-") {
+            EmbedModel::CohereV3
+        } else {
+            return None;
+        })
+    }
+
+    /// The body keys the model's schema allows; any other is refused.
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            EmbedModel::TitanV1 => &["inputText"],
+            EmbedModel::TitanV2 => &["inputText", "dimensions", "normalize", "embeddingTypes"],
+            EmbedModel::CohereV3 => &["texts", "images", "input_type", "truncate", "embedding_types"],
+            EmbedModel::CohereV4 => &[
+                "texts",
+                "images",
+                "inputs",
+                "input_type",
+                "truncate",
+                "embedding_types",
+                "output_dimension",
+                "max_tokens",
+            ],
+        }
+    }
+}
+
+/// Bedrock's 400 for a body its model's schema refuses, in its words.
+fn malformed(detail: &str) -> String {
+    format!("Malformed input request: {detail}, please reformat your input and try again.")
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TitanEmbedResponse {
+    embedding: Vec<f32>,
+    input_text_token_count: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    embeddings_by_type: Option<TitanByType>,
+}
+
+#[derive(serde::Serialize)]
+struct TitanByType {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    float: Option<Vec<f32>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    binary: Option<Vec<u8>>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum CohereEmbeddings {
+    Floats(Vec<Vec<f32>>),
+    ByType(super::cohere::EmbeddingsOut),
+}
+
+#[derive(serde::Serialize)]
+struct CohereEmbedResponse<'a> {
+    embeddings: CohereEmbeddings,
+    id: &'a str,
+    response_type: &'static str,
+    texts: &'a [String],
+}
+
+/// An embedding model's InvokeModel answer: the body, and the input token count for the headers.
+fn embed_body(kind: EmbedModel, body: &[u8], id: &str) -> Result<(Vec<u8>, u64), String> {
+    use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+    let v: sonic_rs::Value = sonic_rs::from_slice(body).map_err(|e| malformed(&format!("#: {e}")))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| malformed("#: expected type: JSONObject, found: JSONArray"))?;
+    if let Some((k, _)) = obj.iter().find(|(k, _)| !kind.keys().contains(k)) {
+        return Err(malformed(&format!("#: extraneous key [{k}] is not permitted")));
+    }
+    if matches!(kind, EmbedModel::TitanV1 | EmbedModel::TitanV2) {
+        let text = match v.get("inputText") {
+            None => return Err(malformed("#: required key [inputText] not found")),
+            Some(t) => t
+                .as_str()
+                .ok_or_else(|| malformed("#/inputText: expected type: String"))?,
+        };
+        if text.is_empty() {
+            return Err(malformed("#/inputText: expected minLength: 1, actual: 0"));
+        }
+        let tokens = super::word_count(text).max(1) as u64;
+        let resp = if kind == EmbedModel::TitanV1 {
+            TitanEmbedResponse {
+                embedding: super::openai::embed(text, 1536),
+                input_text_token_count: tokens,
+                embeddings_by_type: None,
+            }
+        } else {
+            let dims = match v.get("dimensions").map(|d| d.as_u64()) {
+                None => 1024,
+                Some(Some(d @ (256 | 512 | 1024))) => d as usize,
+                Some(_) => {
+                    let d = v.get("dimensions").map(|d| d.to_string()).unwrap_or_default();
+                    return Err(malformed(&format!("#/dimensions: {d} is not a valid enum value")));
+                }
+            };
+            let mut types: Vec<&str> = Vec::new();
+            for t in v.get("embeddingTypes").and_then(|t| t.as_array()).into_iter().flatten() {
+                match t.as_str() {
+                    Some(t @ ("float" | "binary")) => types.push(t),
+                    _ => return Err(malformed(&format!("#/embeddingTypes: {} is not a valid enum value", t))),
+                }
+            }
+            let embedding = super::openai::embed(text, dims);
+            // Titan's binary embedding: one 0/1 per dimension, 1 where the float is positive.
+            let binary = types
+                .contains(&"binary")
+                .then(|| embedding.iter().map(|x| u8::from(*x > 0.0)).collect());
+            let float = (types.is_empty() || types.contains(&"float")).then(|| embedding.clone());
+            TitanEmbedResponse {
+                embedding,
+                input_text_token_count: tokens,
+                embeddings_by_type: Some(TitanByType { float, binary }),
+            }
+        };
+        return Ok((sonic_rs::to_vec(&resp).unwrap_or_default(), tokens));
+    }
+    // Cohere Embed: the `/v2/embed` fields, with Bedrock's own rules and defaults.
+    let input_types: &[&str] = if kind == EmbedModel::CohereV4 {
+        &["search_document", "search_query", "classification", "clustering"]
+    } else {
+        &[
+            "search_document",
+            "search_query",
+            "classification",
+            "clustering",
+            "image",
+        ]
+    };
+    match v.get("input_type").map(|t| t.as_str()) {
+        None => return Err(malformed("#: required key [input_type] not found")),
+        Some(Some(t)) if input_types.contains(&t) => {}
+        Some(t) => {
+            return Err(malformed(&format!(
+                "#/input_type: {} is not a valid enum value",
+                t.unwrap_or_default()
+            )))
+        }
+    }
+    let dims = match (kind, v.get("output_dimension").map(|d| d.as_u64())) {
+        (EmbedModel::CohereV3, _) => 1024,
+        (_, None) => 1536,
+        (_, Some(Some(d @ (256 | 512 | 1024 | 1536)))) => d as usize,
+        (_, Some(_)) => {
+            let d = v.get("output_dimension").map(|d| d.to_string()).unwrap_or_default();
+            return Err(malformed(&format!("#/output_dimension: {d} is not a valid enum value")));
+        }
+    };
+    let req: super::cohere::EmbedRequest = sonic_rs::from_value(&v).map_err(|e| malformed(&format!("#: {e}")))?;
+    let inputs = req.inputs();
+    if inputs.is_empty() {
+        return Err(malformed("#: one of texts, images or inputs is required"));
+    }
+    let vectors: Vec<Vec<f32>> = inputs.iter().map(|t| super::openai::embed(t, dims)).collect();
+    let (embeddings, response_type) = match &req.embedding_types {
+        None => (CohereEmbeddings::Floats(vectors), "embeddings_floats"),
+        Some(types) => {
+            let out = super::cohere::embeddings_by_type(&vectors, types)
+                .map_err(|e| malformed(&format!("#/embedding_types: {e}")))?;
+            (CohereEmbeddings::ByType(out), "embeddings_by_type")
+        }
+    };
+    let tokens: u64 = inputs.iter().map(|t| super::word_count(t).max(1) as u64).sum();
+    let texts = req.texts.clone().unwrap_or_default();
+    let resp = CohereEmbedResponse {
+        embeddings,
+        id,
+        response_type,
+        texts: &texts,
+    };
+    Ok((sonic_rs::to_vec(&resp).unwrap_or_default(), tokens))
+}
+
+/// InvokeModel on an embedding model: the body, the invocation headers, or Bedrock's error.
+fn embed(kind: EmbedModel, model: &str, body: &[u8], id: String) -> MockReply {
+    if let super::Scenario::Error(status) = super::Scenario::from_model(model) {
+        return fault_reply(status, format!("mock error {status} requested by model name"), id);
+    }
+    match embed_body(kind, body, &id) {
+        Ok((body, tokens)) => MockReply {
+            status: 200,
+            content_type: "application/json",
+            headers: vec![
+                ("x-amzn-RequestId", id),
+                ("x-amzn-bedrock-input-token-count", tokens.to_string()),
+                (
+                    "x-amzn-bedrock-invocation-latency",
+                    super::reported_latency_ms().to_string(),
+                ),
+            ],
+            body,
+        },
+        Err(message) => fault_reply(400, message, id),
+    }
+}
+
 /// Answers a Bedrock Runtime request, or None when `path` is not a Bedrock route.
 pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
     let (model, op) = bedrock::parse_path(path)?;
@@ -133,6 +353,9 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
         return Some(fault_reply(404, format!("no route for {} {path}", method.as_str()), id));
     }
     if op == Operation::Invoke {
+        if let Some(kind) = EmbedModel::of(&model) {
+            return Some(embed(kind, &model, body, id));
+        }
         // Model-native body: the Anthropic flavour for Claude ids (PROTOCOLS 5.5).
         let req = match bedrock::invoke::decode_invoke_request(body, &model, false) {
             Ok(r) => r,
@@ -315,5 +538,170 @@ mod tests {
                 assert!(body.contains(says), "{body}");
             }
         }
+    }
+
+    fn floats(v: &sonic_rs::Value) -> Vec<f32> {
+        use sonic_rs::JsonContainerTrait;
+        v.as_array()
+            .expect("an array of numbers")
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect()
+    }
+
+    fn header<'a>(r: &'a MockReply, name: &str) -> Option<&'a str> {
+        r.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn titan_embeddings_answer_with_the_shared_vector_and_counts() {
+        let r = post(
+            "/model/amazon.titan-embed-text-v2%3A0/invoke",
+            r#"{"inputText":"one two three","dimensions":256,"normalize":true}"#,
+        );
+        assert_eq!(r.status, 200);
+        let v: sonic_rs::Value = sonic_rs::from_slice(&r.body).unwrap();
+        let expect = crate::mock::openai::embed("one two three", 256);
+        assert_eq!(floats(&v["embedding"]), expect);
+        assert_eq!(floats(&v["embeddingsByType"]["float"]), expect);
+        assert!(v["embeddingsByType"].get("binary").is_none());
+        assert_eq!(v["inputTextTokenCount"].as_u64(), Some(3));
+        assert_eq!(header(&r, "x-amzn-bedrock-input-token-count"), Some("3"));
+        assert!(header(&r, "x-amzn-bedrock-invocation-latency").is_some());
+        assert!(header(&r, "x-amzn-RequestId").is_some());
+        // Defaults: 1024 for v2, 1536 for v1 (which answers no embeddingsByType).
+        let r = post(
+            "/bedrock/model/us.amazon.titan-embed-text-v2:0/invoke",
+            r#"{"inputText":"hi","embeddingTypes":["binary"]}"#,
+        );
+        let v: sonic_rs::Value = sonic_rs::from_slice(&r.body).unwrap();
+        let expect = crate::mock::openai::embed("hi", 1024);
+        assert_eq!(floats(&v["embedding"]), expect);
+        assert!(v["embeddingsByType"].get("float").is_none());
+        let bits: Vec<u8> = floats(&v["embeddingsByType"]["binary"])
+            .iter()
+            .map(|b| *b as u8)
+            .collect();
+        assert_eq!(bits, expect.iter().map(|x| u8::from(*x > 0.0)).collect::<Vec<_>>());
+        let r = post(
+            "/model/arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-v1/invoke",
+            r#"{"inputText":"a b"}"#,
+        );
+        assert_eq!(r.status, 200);
+        let v: sonic_rs::Value = sonic_rs::from_slice(&r.body).unwrap();
+        assert_eq!(floats(&v["embedding"]), crate::mock::openai::embed("a b", 1536));
+        assert_eq!(v["inputTextTokenCount"].as_u64(), Some(2));
+        assert!(v.get("embeddingsByType").is_none());
+    }
+
+    #[test]
+    fn cohere_embeddings_answer_floats_or_by_type() {
+        let r = post(
+            "/model/cohere.embed-english-v3/invoke",
+            r#"{"texts":["a b","c"],"input_type":"search_document","truncate":"END"}"#,
+        );
+        assert_eq!(r.status, 200);
+        let v: sonic_rs::Value = sonic_rs::from_slice(&r.body).unwrap();
+        assert_eq!(v["response_type"].as_str(), Some("embeddings_floats"));
+        assert_eq!(floats(&v["embeddings"][0]), crate::mock::openai::embed("a b", 1024));
+        assert_eq!(floats(&v["embeddings"][1]), crate::mock::openai::embed("c", 1024));
+        assert_eq!(v["texts"][1].as_str(), Some("c"));
+        assert!(v["id"].as_str().is_some_and(|id| !id.is_empty()));
+        assert_eq!(header(&r, "x-amzn-bedrock-input-token-count"), Some("3"));
+        let r = post(
+            "/model/us.cohere.embed-v4:0/invoke",
+            r#"{"texts":["x"],"input_type":"search_query","embedding_types":["float","int8"],"output_dimension":256}"#,
+        );
+        assert_eq!(r.status, 200);
+        let v: sonic_rs::Value = sonic_rs::from_slice(&r.body).unwrap();
+        assert_eq!(v["response_type"].as_str(), Some("embeddings_by_type"));
+        let expect = crate::mock::openai::embed("x", 256);
+        assert_eq!(floats(&v["embeddings"]["float"][0]), expect);
+        assert_eq!(floats(&v["embeddings"]["int8"][0]).len(), 256);
+        let r = post(
+            "/model/cohere.embed-v4:0/invoke",
+            r#"{"texts":["x"],"input_type":"clustering"}"#,
+        );
+        let v: sonic_rs::Value = sonic_rs::from_slice(&r.body).unwrap();
+        assert_eq!(floats(&v["embeddings"][0]), crate::mock::openai::embed("x", 1536));
+    }
+
+    #[test]
+    fn embedding_bodies_the_model_refuses_are_validation_errors() {
+        for (model, body, says) in [
+            (
+                "amazon.titan-embed-text-v2:0",
+                r#"{"texts":["a"]}"#,
+                "extraneous key [texts]",
+            ),
+            (
+                "amazon.titan-embed-text-v2:0",
+                r#"{}"#,
+                "required key [inputText] not found",
+            ),
+            (
+                "amazon.titan-embed-text-v2:0",
+                r#"{"inputText":"a","dimensions":100}"#,
+                "#/dimensions: 100",
+            ),
+            (
+                "amazon.titan-embed-text-v2:0",
+                r#"{"inputText":"a","embeddingTypes":["int8"]}"#,
+                "embeddingTypes",
+            ),
+            ("amazon.titan-embed-text-v2:0", r#"{"inputText":""}"#, "minLength"),
+            (
+                "amazon.titan-embed-text-v1",
+                r#"{"inputText":"a","dimensions":256}"#,
+                "extraneous key [dimensions]",
+            ),
+            (
+                "cohere.embed-english-v3",
+                r#"{"texts":["a"]}"#,
+                "required key [input_type] not found",
+            ),
+            (
+                "cohere.embed-english-v3",
+                r#"{"texts":["a"],"input_type":"query"}"#,
+                "#/input_type: query",
+            ),
+            (
+                "cohere.embed-multilingual-v3",
+                r#"{"texts":["a"],"input_type":"clustering","output_dimension":256}"#,
+                "extraneous key [output_dimension]",
+            ),
+            (
+                "cohere.embed-v4:0",
+                r#"{"texts":["a"],"input_type":"clustering","output_dimension":100}"#,
+                "#/output_dimension: 100",
+            ),
+            ("cohere.embed-v4:0", r#"{"input_type":"clustering"}"#, "one of texts"),
+            ("cohere.embed-v4:0", "[1]", "expected type: JSONObject"),
+        ] {
+            let r = post(&format!("/model/{model}/invoke"), body);
+            assert_eq!(r.status, 400, "{model} {body}");
+            assert_eq!(
+                header(&r, "x-amzn-ErrorType").map(|t| t.split(':').next().unwrap()),
+                Some("ValidationException")
+            );
+            let v: sonic_rs::Value = sonic_rs::from_slice(&r.body).unwrap();
+            let message = v["message"].as_str().unwrap();
+            assert!(
+                message.starts_with("Malformed input request: ") && message.contains(says),
+                "{message}"
+            );
+            assert!(header(&r, "x-amzn-RequestId").is_some());
+        }
+        let r = post(
+            "/model/cohere.embed-english-v3-error-429/invoke",
+            r#"{"texts":["a"],"input_type":"clustering"}"#,
+        );
+        assert_eq!(r.status, 429);
+        assert!(header(&r, "x-amzn-ErrorType").is_some_and(|t| t.starts_with("ThrottlingException")));
+        let r = post(
+            "/model/amazon.titan-embed-text-v2:0-error-500/invoke",
+            r#"{"inputText":"a"}"#,
+        );
+        assert_eq!(r.status, 500);
     }
 }
