@@ -18,9 +18,6 @@ use std::time::{Duration, Instant};
 
 type Failure = (GatewayError, Option<io::Error>);
 
-/// The mock's vector length when the request names none, as the OpenAI mock path answers.
-const MOCK_DIMS: usize = 8;
-
 /// The client's request as canonical, for the routed `model`. A request that cannot be
 /// expressed is the client's 400, naming the field.
 fn decode(ctx: &RequestContext<'_>, req: &Request, model: &str) -> Result<EmbedRequest, Failure> {
@@ -78,7 +75,7 @@ pub async fn serve_mock(
         };
         return Err((GatewayError::UpstreamFault(fault), None));
     }
-    let dims = canonical.dimensions.map_or(MOCK_DIMS, |d| d.clamp(1, 4096) as usize);
+    let dims = canonical.dimensions.map_or(crate::mock::DEFAULT_EMBED_DIMS, |d| d.clamp(1, 4096) as usize);
     let resp = EmbedResponse {
         id: format!("mock-{:x}", next_response_id()),
         model: model.to_string(),
