@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Mutated requests per seed (the seeds below are 31: 1,240 connections).
+/// Mutated requests per seed (the seeds below are 37: 1,480 connections).
 const MUTATIONS_PER_SEED: usize = 40;
 /// How long one mutated request may take to be answered or closed. The gateway closes an idle
 /// connection after `idle_timeout_ms` (150 here) and gives up on a stalled head or body after
@@ -133,6 +133,37 @@ fn seeds() -> Vec<Vec<u8>> {
             "POST /cohere/v2/embed",
             json,
             r#"{"model":"cohere/embed-english-v3.0","texts":["a"],"input_type":"search_query"}"#,
+        ),
+        // Embeddings across formats: every client shape, to providers of other kinds.
+        with_body(
+            "POST /v1/embeddings",
+            json,
+            r#"{"model":"gemini/gemini-embedding-001","input":["a b","c"],"dimensions":8,"encoding_format":"base64"}"#,
+        ),
+        with_body(
+            "POST /v2/embed",
+            json,
+            r#"{"model":"bedrock/amazon.titan-embed-text-v2:0","texts":["a","b"],"input_type":"search_document","output_dimension":256}"#,
+        ),
+        with_body(
+            "POST /genai/v1beta/models/cohere/embed-v4.0:batchEmbedContents",
+            json,
+            r#"{"requests":[{"model":"models/cohere/embed-v4.0","content":{"parts":[{"text":"a"}]},"taskType":"RETRIEVAL_QUERY"}]}"#,
+        ),
+        with_body(
+            "POST /v1beta1/publishers/openai/models/text-embedding-3-small:predict",
+            json,
+            r#"{"instances":[{"content":"a"}],"parameters":{"outputDimensionality":8}}"#,
+        ),
+        with_body(
+            "POST /bedrock/model/openai%2Ftext-embedding-3-small/invoke",
+            json,
+            r#"{"inputText":"a b","dimensions":8}"#,
+        ),
+        with_body(
+            "POST /model/mock-model/invoke",
+            json,
+            r#"{"texts":["a","b"],"input_type":"clustering"}"#,
         ),
         get("/v1/models"),
         get("/anthropic/v1/models"),
