@@ -22,6 +22,9 @@ pub enum Operation {
     Models,
     /// Bedrock InvokeModel (model-native body).
     Invoke,
+    /// The input tokens a chat request would use (Anthropic `count_tokens`, Gemini
+    /// `countTokens`, Bedrock `CountTokens`).
+    CountTokens,
 }
 
 impl Operation {
@@ -33,6 +36,7 @@ impl Operation {
             Operation::Embeddings => "embeddings",
             Operation::Models => "models",
             Operation::Invoke => "invoke",
+            Operation::CountTokens => "count_tokens",
         }
     }
 }
@@ -71,10 +75,13 @@ impl ApiRoute {
             (OpenAi, Embeddings) => "embeddings",
             (OpenAi, _) => "models",
             (Anthropic, Models) => "anthropic_models",
+            (Anthropic, CountTokens) => "anthropic_count_tokens",
             (Anthropic, _) => "anthropic_messages",
             (Gemini, Embeddings) => "gemini_embed_content",
+            (Gemini, CountTokens) => "gemini_count_tokens",
             (Gemini, _) => "gemini_generate_content",
             (Bedrock, Invoke) => "bedrock_invoke",
+            (Bedrock, CountTokens) => "bedrock_count_tokens",
             (Bedrock, _) => "bedrock_converse",
             (Cohere, Embeddings) => "cohere_embed",
             (Cohere, _) => "cohere_chat",
@@ -134,6 +141,9 @@ fn match_path(path: &str) -> Option<(Route, Method)> {
         "/v1/models" | "/openai/v1/models" => (Route::Api(api(OpenAi, Models)), Method::Get),
         "/v1/messages" | "/anthropic/v1/messages" => (Route::Api(api(Anthropic, Chat)), post),
         "/anthropic/v1/models" => (Route::Api(api(Anthropic, Models)), Method::Get),
+        "/v1/messages/count_tokens" | "/anthropic/v1/messages/count_tokens" => {
+            (Route::Api(api(Anthropic, CountTokens)), post)
+        }
         "/v2/chat" | "/cohere/v2/chat" => (Route::Api(api(Cohere, Chat)), post),
         "/v2/embed" | "/cohere/v2/embed" => (Route::Api(api(Cohere, Embeddings)), post),
         _ => return gemini_path(path).or_else(|| bedrock_path(path)),
@@ -149,6 +159,7 @@ fn gemini_path(path: &str) -> Option<(Route, Method)> {
     let (model, method) = crate::formats::gemini::parse_route(path)?;
     let mut r = match method {
         ApiMethod::GenerateContent | ApiMethod::StreamGenerateContent => api(Format::Gemini, Operation::Chat),
+        ApiMethod::CountTokens => api(Format::Gemini, Operation::CountTokens),
         _ => api(Format::Gemini, Operation::Embeddings),
     };
     r.path_model = Some(model);
@@ -167,6 +178,7 @@ fn bedrock_path(path: &str) -> Option<(Route, Method)> {
         "converse-stream" => (Operation::Chat, true),
         "invoke" => (Operation::Invoke, false),
         "invoke-with-response-stream" => (Operation::Invoke, true),
+        "count-tokens" => (Operation::CountTokens, false),
         _ => return None,
     };
     if model.is_empty() {

@@ -75,7 +75,9 @@ pub async fn serve_mock(
         };
         return Err((GatewayError::UpstreamFault(fault), None));
     }
-    let dims = canonical.dimensions.map_or(crate::mock::DEFAULT_EMBED_DIMS, |d| d.clamp(1, 4096) as usize);
+    let dims = canonical
+        .dimensions
+        .map_or(crate::mock::DEFAULT_EMBED_DIMS, |d| d.clamp(1, 4096) as usize);
     let resp = EmbedResponse {
         id: format!("mock-{:x}", next_response_id()),
         model: model.to_string(),

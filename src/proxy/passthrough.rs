@@ -76,6 +76,7 @@ pub fn upstream_path(provider: &Provider, prefix: &str, api: &ApiRoute, model: &
         (Format::OpenAi, Operation::Chat) => std_path.push_str("/v1/chat/completions"),
         (Format::OpenAi, Operation::Completions) => std_path.push_str("/v1/completions"),
         (Format::OpenAi, Operation::Embeddings) => std_path.push_str("/v1/embeddings"),
+        (Format::Anthropic, Operation::CountTokens) => std_path.push_str("/v1/messages/count_tokens"),
         (Format::Anthropic, _) => std_path.push_str("/v1/messages"),
         (Format::Cohere, Operation::Embeddings) => std_path.push_str("/v2/embed"),
         (Format::Cohere, _) => std_path.push_str("/v2/chat"),
@@ -94,6 +95,7 @@ pub fn upstream_path(provider: &Provider, prefix: &str, api: &ApiRoute, model: &
             std_path.push_str(match (op, api.path_stream == Some(true)) {
                 (Operation::Invoke, false) => "/invoke",
                 (Operation::Invoke, true) => "/invoke-with-response-stream",
+                (Operation::CountTokens, _) => "/count-tokens",
                 (_, false) => "/converse",
                 (_, true) => "/converse-stream",
             });

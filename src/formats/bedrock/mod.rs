@@ -42,6 +42,8 @@ pub enum Operation {
     ConverseStream,
     Invoke,
     InvokeStream,
+    /// `CountTokens`: the input tokens a Converse or InvokeModel request would use.
+    CountTokens,
 }
 
 impl Operation {
@@ -57,6 +59,7 @@ impl Operation {
             Operation::ConverseStream => "converse-stream",
             Operation::Invoke => "invoke",
             Operation::InvokeStream => "invoke-with-response-stream",
+            Operation::CountTokens => "count-tokens",
         }
     }
 }
@@ -74,6 +77,7 @@ pub fn parse_path(path: &str) -> Option<(String, Operation)> {
         "converse-stream" => Operation::ConverseStream,
         "invoke" => Operation::Invoke,
         "invoke-with-response-stream" => Operation::InvokeStream,
+        "count-tokens" => Operation::CountTokens,
         _ => return None,
     };
     let id = percent_decode(id)?;

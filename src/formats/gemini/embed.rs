@@ -233,7 +233,7 @@ pub fn decode_embed_request(body: &[u8], path_model: &str, method: ApiMethod) ->
             }
             (texts, reply)
         }
-        ApiMethod::GenerateContent | ApiMethod::StreamGenerateContent => {
+        ApiMethod::GenerateContent | ApiMethod::StreamGenerateContent | ApiMethod::CountTokens => {
             return Err(ConvertError::new(
                 "",
                 "not an embeddings method (expected embedContent, batchEmbedContents or predict)",

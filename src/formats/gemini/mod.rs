@@ -68,6 +68,9 @@ pub enum ApiMethod {
     /// Vertex AI's `instances[]` / `predictions[]` form: google-genai's default with
     /// `vertexai=True`.
     Predict,
+    /// The prompt's tokens: `contents` (or a whole `generateContentRequest`) in,
+    /// `totalTokens` out.
+    CountTokens,
 }
 
 impl ApiMethod {
@@ -78,6 +81,7 @@ impl ApiMethod {
             "embedContent" => ApiMethod::EmbedContent,
             "batchEmbedContents" => ApiMethod::BatchEmbedContents,
             "predict" => ApiMethod::Predict,
+            "countTokens" => ApiMethod::CountTokens,
             _ => return None,
         })
     }
@@ -90,6 +94,7 @@ impl ApiMethod {
             ApiMethod::EmbedContent => ":embedContent",
             ApiMethod::BatchEmbedContents => ":batchEmbedContents",
             ApiMethod::Predict => ":predict",
+            ApiMethod::CountTokens => ":countTokens",
         }
     }
 
