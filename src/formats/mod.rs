@@ -20,6 +20,7 @@ pub mod anthropic;
 pub mod bedrock;
 pub mod call_ids;
 pub mod cohere;
+pub mod count;
 pub mod embed;
 pub mod gemini;
 pub mod openai;

@@ -4,6 +4,7 @@
 //! One `Worker` exists per worker thread; it owns the upstream pool and metrics of that thread,
 //! and reads the config snapshot through a per-thread cache (one atomic load when unchanged).
 
+pub mod count;
 pub mod embed;
 pub mod mock;
 pub mod passthrough;
@@ -153,9 +154,22 @@ impl Worker {
             (ProviderKind::Mock, _) if embeddings && api.format != Format::OpenAi => {
                 embed::serve_mock(provider, ctx, req, conn, target.model).await
             }
+            (ProviderKind::Mock, _) if api.op == Operation::CountTokens => {
+                count::serve_mock(ctx, req, conn, target.model).await
+            }
             (_, Some(_)) if embeddings && !(same_format && embed_passes_through(api, provider, target.model)) => {
                 let key = self.next_key(provider.keys.len());
                 embed::forward(self, ctx, req, conn, target.model, provider, key).await
+            }
+            // A Gemini count may name its model in the body (`generateContentRequest.model`):
+            // re-encoded when the prefix came off, as embeddings are.
+            (_, Some(_))
+                if api.op == Operation::CountTokens
+                    && !(same_format
+                        && (api.format != Format::Gemini || api.path_model.as_deref() == Some(target.model))) =>
+            {
+                let key = self.next_key(provider.keys.len());
+                count::forward(self, ctx, req, conn, target.model, provider, key).await
             }
             (ProviderKind::Mock, _)
                 if api.format == Format::OpenAi

@@ -1,0 +1,110 @@
+//! Token counting across formats: the client's count request is decoded as the chat request it
+//! counts, sent as the provider's own count request, and the provider's number comes back in the
+//! client's shape. Same-format counts pass through as bytes like any other request.
+
+use super::translate::{mock_request_id, relay_retry_hints, relayed_request_id, reply};
+use super::{Outcome, RequestContext, Worker};
+use crate::config::{ApiStyle, Provider};
+use crate::error::GatewayError;
+use crate::formats::{count, Format};
+use crate::http::{Conn, Request};
+use crate::upstream::{self, OutRequest, UpstreamError};
+use bytes::Bytes;
+use std::io;
+use std::sync::Arc;
+
+type Failure = (GatewayError, Option<io::Error>);
+
+fn decode(ctx: &RequestContext<'_>, req: &Request, model: &str) -> Result<crate::canonical::ChatRequest, Failure> {
+    let mut canonical = count::decode_request(ctx.api.format, &req.body, ctx.api.path_model.as_deref())
+        .map_err(|e| (GatewayError::bad_request(e.to_string(), None), None))?;
+    canonical.model = model.to_string();
+    Ok(canonical)
+}
+
+/// The in-process mock: the input count its chat answer for the same conversation reports.
+pub async fn serve_mock(
+    ctx: &RequestContext<'_>,
+    req: &Request,
+    conn: &mut Conn,
+    model: &str,
+) -> Result<Outcome, Failure> {
+    let canonical = decode(ctx, req, model)?;
+    let answer = crate::mock::scenario::respond(&canonical, "count")
+        .map_err(|fault| (GatewayError::UpstreamFault(fault), None))?;
+    let headers: Vec<_> = mock_request_id(ctx.api.format).into_iter().collect();
+    let body = count::encode_response(ctx.api.format, answer.usage.input);
+    reply(conn, 200, "application/json", &headers, body, req.keep_alive).await
+}
+
+/// Sends a client's count request to a provider of another format.
+pub async fn forward(
+    worker: &Worker,
+    ctx: &mut RequestContext<'_>,
+    req: &Request,
+    conn: &mut Conn,
+    model: &str,
+    provider: &Arc<Provider>,
+    key_index: usize,
+) -> Result<Outcome, Failure> {
+    let target = provider.kind.format().unwrap_or(Format::OpenAi);
+    let vertex = matches!(provider.style, ApiStyle::Vertex);
+    let canonical = decode(ctx, req, model)?;
+    let body = count::encode_request(target, &canonical, vertex)
+        .map_err(|e| (GatewayError::bad_request(e.to_string(), None), None))?;
+    let Some(origin) = provider.origin.as_ref() else {
+        return Err((
+            GatewayError::NotImplemented(format!("provider {:?} has no base_url", provider.name)),
+            None,
+        ));
+    };
+    let mut path = origin.path_prefix.clone();
+    path.push_str(&provider.styled_path(&count::request_path(target, model)));
+    let mut headers: Vec<(&str, &[u8])> = vec![("content-type", b"application/json"), ("accept", b"application/json")];
+    if let Some(auth) = provider.auth_headers.get(key_index) {
+        for (n, v) in auth {
+            headers.push((n, v.as_bytes()));
+        }
+    }
+    if target == Format::Anthropic {
+        headers.push(("anthropic-version", super::passthrough::ANTHROPIC_VERSION.as_bytes()));
+    }
+    let signed = super::sigv4_headers(provider, &path, &body, Some("application/json")).map_err(|e| (e, None))?;
+    for (n, v) in &signed {
+        headers.push((n, v.as_bytes()));
+    }
+    let parts = [Bytes::from(body)];
+    let out = OutRequest {
+        method: "POST",
+        path: &path,
+        headers: &headers,
+        body: &parts,
+    };
+    let sent = std::time::Instant::now();
+    let mut resp = upstream::send(&worker.pool, origin, &provider.timeouts, &out)
+        .await
+        .map_err(|e| (e.into(), None))?;
+    worker.metrics.upstream_latency(&provider.name, sent.elapsed());
+    let request_id = relayed_request_id(&resp, ctx.api.format);
+    let ok = (200..300).contains(&resp.status);
+    if !ok {
+        relay_retry_hints(&resp, &mut ctx.error_headers);
+        ctx.error_headers.extend(request_id.clone());
+    }
+    let limit = ctx.snap.server.limits.max_body_bytes.max(64 * 1024 * 1024);
+    let data = resp.body.read_all(limit).await.map_err(|e| (e.into(), None))?;
+    if crate::wire::json::too_deep(&data, crate::wire::json::MAX_DEPTH) {
+        let why = "the upstream's answer nests JSON too deeply";
+        return Err((GatewayError::Upstream(UpstreamError::BadResponse(why)), None));
+    }
+    if !ok {
+        return Err(super::translate::upstream_fault(ctx, target, &resp, &data));
+    }
+    let tokens = count::decode_response(target, &data).map_err(|e| {
+        let why = format!("the {} count answer could not be decoded: {e}", target.name());
+        (GatewayError::Upstream(UpstreamError::Undecodable(why)), None)
+    })?;
+    let headers: Vec<_> = request_id.into_iter().collect();
+    let body = count::encode_response(ctx.api.format, tokens);
+    reply(conn, 200, "application/json", &headers, body, req.keep_alive).await
+}
