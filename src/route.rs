@@ -262,6 +262,70 @@ base_url = "http://127.0.0.1:1"
     }
 
     #[test]
+    fn embeddings_and_count_routes() {
+        use crate::formats::gemini::ApiMethod;
+        for (path, op, method) in [
+            (
+                "/genai/v1beta/models/openai/text-embedding-3-small:batchEmbedContents",
+                Operation::Embeddings,
+                ApiMethod::BatchEmbedContents,
+            ),
+            (
+                "/v1beta/models/m:embedContent",
+                Operation::Embeddings,
+                ApiMethod::EmbedContent,
+            ),
+            (
+                "/v1beta1/publishers/cohere/models/embed-v4.0:predict",
+                Operation::Embeddings,
+                ApiMethod::Predict,
+            ),
+            (
+                "/v1beta/models/m:countTokens",
+                Operation::CountTokens,
+                ApiMethod::CountTokens,
+            ),
+        ] {
+            let r = api_route(Method::Post, path);
+            assert_eq!(
+                (r.format, r.op, r.gemini_method),
+                (Format::Gemini, op, Some(method)),
+                "{path}"
+            );
+            assert_eq!(r.path_stream, Some(false));
+            assert_eq!(
+                r.label(),
+                if op == Operation::Embeddings {
+                    "gemini_embed_content"
+                } else {
+                    "gemini_count_tokens"
+                }
+            );
+        }
+        assert_eq!(
+            api_route(Method::Post, "/v1beta1/publishers/cohere/models/embed-v4.0:predict")
+                .path_model
+                .as_deref(),
+            Some("cohere/embed-v4.0")
+        );
+        for path in ["/v1/messages/count_tokens", "/anthropic/v1/messages/count_tokens"] {
+            assert_eq!(
+                api_route(Method::Post, path),
+                api(Format::Anthropic, Operation::CountTokens)
+            );
+        }
+        let r = api_route(Method::Post, "/bedrock/model/us.anthropic.claude-x%3A0/count-tokens");
+        assert_eq!(
+            (r.format, r.op, r.path_model.as_deref()),
+            (Format::Bedrock, Operation::CountTokens, Some("us.anthropic.claude-x:0"))
+        );
+        assert!(matches!(
+            route(Method::Get, "/v1/messages/count_tokens"),
+            Err(GatewayError::MethodNotAllowed)
+        ));
+    }
+
+    #[test]
     fn openai_routes_and_methods() {
         assert_eq!(
             api_route(Method::Post, "/v1/chat/completions"),

@@ -222,3 +222,72 @@ pub async fn forward(
         .map_err(|e| (GatewayError::bad_request("client write failed", None), Some(e)))?;
     Ok(Outcome { status })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Method;
+    use crate::route::{route, Route};
+
+    fn api_of(path: &str) -> ApiRoute {
+        match route(Method::Post, path).unwrap() {
+            Route::Api(a) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn same_format_paths_keep_the_clients_operation() {
+        let snap = crate::config::compile_str(
+            r#"
+[routing]
+default_provider = "g"
+[[providers]]
+name = "g"
+kind = "gemini"
+base_url = "http://127.0.0.1:1"
+[[providers]]
+name = "v"
+kind = "gemini"
+vertex = true
+base_url = "http://127.0.0.1:1/v1/projects/p/locations/l/publishers/google"
+[[providers]]
+name = "a"
+kind = "anthropic"
+base_url = "http://127.0.0.1:1"
+[[providers]]
+name = "b"
+kind = "bedrock"
+base_url = "http://127.0.0.1:1"
+"#,
+            "t",
+        )
+        .unwrap();
+        let path = |provider: &str, client: &str, model: &str| {
+            let p = snap.provider(provider).unwrap();
+            upstream_path(p, "", &api_of(client), model, None)
+        };
+        for (client, want) in [
+            (
+                "/v1beta/models/g/m:batchEmbedContents",
+                "/v1beta/models/m:batchEmbedContents",
+            ),
+            ("/genai/v1/models/g/m:embedContent", "/v1beta/models/m:embedContent"),
+            ("/v1beta/models/g/m:countTokens", "/v1beta/models/m:countTokens"),
+            ("/v1beta/models/g/m:generateContent", "/v1beta/models/m:generateContent"),
+        ] {
+            assert_eq!(path("g", client, "m"), want, "{client}");
+        }
+        assert_eq!(
+            path("v", "/v1beta1/publishers/google/models/m:predict", "m"),
+            "/models/m:predict",
+            "Vertex drops the version, which its base URL holds"
+        );
+        assert_eq!(path("a", "/v1/messages/count_tokens", "c"), "/v1/messages/count_tokens");
+        assert_eq!(path("a", "/v1/messages", "c"), "/v1/messages");
+        assert_eq!(
+            path("b", "/model/x/count-tokens", "anthropic.claude:0"),
+            "/model/anthropic.claude%3A0/count-tokens"
+        );
+    }
+}
