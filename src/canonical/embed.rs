@@ -143,6 +143,24 @@ pub fn vector_from_base64(s: &str) -> Option<Vec<f32>> {
         .collect()
 }
 
+/// One vector as a JSON array, each value written shortest-first (the digits that read back as
+/// the same float32). A non-finite value, which no decoder lets in, would become 0: JSON has no
+/// such number. This is the hot loop of a translated embeddings answer (tens of thousands of
+/// values), so it writes with ryu's float32 formatter straight into the buffer.
+pub fn write_vector(out: &mut Vec<u8>, v: &[f32]) {
+    let mut buf = ryu::Buffer::new();
+    out.reserve(v.len() * 12 + 2);
+    out.push(b'[');
+    for (i, x) in v.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let x = if x.is_finite() { *x } else { 0.0 };
+        out.extend_from_slice(buf.format_finite(x).as_bytes());
+    }
+    out.push(b']');
+}
+
 /// A JSON number as a vector value: None unless float32 holds it as a finite value. No model
 /// gives infinities or NaN, and JSON could not carry them on to the client.
 pub fn to_f32(x: f64) -> Option<f32> {
@@ -163,6 +181,21 @@ mod tests {
         assert_eq!(vector_from_base64("AACAfw=="), None, "infinity");
         assert_eq!(vector_from_base64("AADAfw=="), None, "NaN");
         assert_eq!((to_f32(0.5), to_f32(1e39), to_f32(-1e300)), (Some(0.5), None, None));
+    }
+
+    #[test]
+    fn written_vectors_read_back_as_the_same_float32() {
+        let v = vec![0.1f32, -1.0, 3.4028235e38, 1e-45, -0.0, 0.33333334, f32::NAN];
+        let mut out = Vec::new();
+        write_vector(&mut out, &v);
+        let back: Vec<f64> = sonic_rs::from_slice(&out).unwrap();
+        let back: Vec<f32> = back.into_iter().map(|x| x as f32).collect();
+        assert_eq!(back[..6], v[..6]);
+        assert_eq!(back[6], 0.0, "NaN has no JSON form");
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            "[0.1,-1.0,3.4028235e38,1e-45,-0.0,0.33333334,0.0]"
+        );
         assert_eq!(vector_from_base64("AACAfw=="), None, "infinity");
         assert_eq!(vector_from_base64("AADAfw=="), None, "NaN");
         assert_eq!((to_f32(0.5), to_f32(1e39), to_f32(-1e300)), (Some(0.5), None, None));

@@ -13,9 +13,9 @@
 //! `MAX_TITAN_BATCH`). Only text and float vectors cross formats: images, and binary or
 //! quantized vectors (the model's own), are refused by name.
 
+use crate::canonical::embed::write_vector;
 use crate::canonical::embed::{EmbedReply, EmbedRequest, EmbedResponse, EmbedTask, Truncate};
 use crate::canonical::{ConvertError, Json, JsonPath};
-use crate::formats::gemini::embed::write_vector;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 
 /// The most texts one request may fan out into Titan calls (each text is its own upstream call).

@@ -6,7 +6,8 @@
 //! `binary`, `ubinary`) are the model's own computation and are refused for other providers.
 
 use crate::canonical::embed::{
-    to_f32, vector_from_base64, vector_to_base64, EmbedReply, EmbedRequest, EmbedResponse, EmbedTask, Truncate,
+    to_f32, vector_from_base64, vector_to_base64, write_vector, EmbedReply, EmbedRequest, EmbedResponse, EmbedTask,
+    Truncate,
 };
 use crate::canonical::ConvertError;
 use serde::{Deserialize, Serialize};
@@ -229,61 +230,49 @@ fn floats_list(v: &sonic_rs::Value, field: &str) -> Result<Vec<Vec<f32>>, Conver
         .collect()
 }
 
-#[derive(Serialize)]
-struct ResponseOut<'a> {
-    id: &'a str,
-    embeddings: EmbeddingsOut<'a>,
-    texts: &'a [String],
-    meta: Meta,
-    response_type: &'static str,
-}
-
-#[derive(Serialize)]
-struct EmbeddingsOut<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    float: Option<&'a [Vec<f32>]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    base64: Option<Vec<String>>,
-}
-
-#[derive(Serialize)]
-struct Meta {
-    api_version: ApiVersion,
-    billed_units: BilledUnits,
-}
-
-#[derive(Serialize)]
-struct ApiVersion {
-    version: &'static str,
-}
-
-#[derive(Serialize)]
-struct BilledUnits {
-    input_tokens: u64,
-}
-
-/// Integration: an `EmbedByTypeResponse` with the types the client asked for.
+/// Integration: an `EmbedByTypeResponse` with the types the client asked for. Written by hand
+/// around `write_vector`, the loop that costs.
 pub fn encode_embed_response(resp: &EmbedResponse, req: &EmbedRequest) -> Vec<u8> {
     let (float, base64) = match req.reply {
         EmbedReply::Cohere { float, base64 } => (float, base64),
         _ => (true, false),
     };
-    let out = ResponseOut {
-        id: &resp.id,
-        embeddings: EmbeddingsOut {
-            float: float.then_some(resp.vectors.as_slice()),
-            base64: base64.then(|| resp.vectors.iter().map(|v| vector_to_base64(v)).collect()),
-        },
-        texts: &req.texts,
-        meta: Meta {
-            api_version: ApiVersion { version: "2" },
-            billed_units: BilledUnits {
-                input_tokens: resp.input_tokens.unwrap_or(0),
-            },
-        },
-        response_type: "embeddings_by_type",
-    };
-    sonic_rs::to_vec(&out).unwrap_or_default()
+    let values: usize = resp.vectors.iter().map(Vec::len).sum();
+    let mut b = Vec::with_capacity(values * (12 * usize::from(float) + 6 * usize::from(base64)) + 256);
+    b.extend_from_slice(b"{\"id\":");
+    let _ = sonic_rs::to_writer(&mut b, resp.id.as_str());
+    b.extend_from_slice(b",\"embeddings\":{");
+    if float {
+        b.extend_from_slice(b"\"float\":[");
+        for (i, v) in resp.vectors.iter().enumerate() {
+            if i > 0 {
+                b.push(b',');
+            }
+            write_vector(&mut b, v);
+        }
+        b.push(b']');
+    }
+    if base64 {
+        if float {
+            b.push(b',');
+        }
+        b.extend_from_slice(b"\"base64\":[");
+        for (i, v) in resp.vectors.iter().enumerate() {
+            if i > 0 {
+                b.push(b',');
+            }
+            b.push(b'"');
+            b.extend_from_slice(vector_to_base64(v).as_bytes());
+            b.push(b'"');
+        }
+        b.push(b']');
+    }
+    b.extend_from_slice(b"},\"texts\":");
+    let _ = sonic_rs::to_writer(&mut b, &req.texts);
+    b.extend_from_slice(b",\"meta\":{\"api_version\":{\"version\":\"2\"},\"billed_units\":{\"input_tokens\":");
+    b.extend_from_slice(itoa::Buffer::new().format(resp.input_tokens.unwrap_or(0)).as_bytes());
+    b.extend_from_slice(b"}},\"response_type\":\"embeddings_by_type\"}");
+    b
 }
 
 #[cfg(test)]

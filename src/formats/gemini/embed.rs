@@ -424,19 +424,7 @@ pub fn decode_embed_response(body: &[u8]) -> Result<EmbedResponse, ConvertError>
     Ok(resp)
 }
 
-/// One vector as a JSON array. f32 is written shortest round-trip; a non-finite value (only
-/// possible from a base64 vector) becomes 0, as JSON has no such number.
-pub(crate) fn write_vector(b: &mut Vec<u8>, v: &[f32]) {
-    b.push(b'[');
-    for (i, x) in v.iter().enumerate() {
-        if i > 0 {
-            b.push(b',');
-        }
-        let x = if x.is_finite() { *x } else { 0.0 };
-        let _ = sonic_rs::to_writer(&mut *b, &x);
-    }
-    b.push(b']');
-}
+use crate::canonical::embed::write_vector;
 
 fn vectors_len(resp: &EmbedResponse) -> usize {
     resp.vectors.iter().map(|v| v.len() * 12 + 32).sum::<usize>() + 128

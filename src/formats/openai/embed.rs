@@ -5,7 +5,9 @@
 //! Upstream, Sluice asks for floats (the default every OpenAI-compatible server takes; some
 //! do not know `encoding_format`), and reads either form back.
 
-use crate::canonical::embed::{to_f32, vector_from_base64, vector_to_base64, EmbedReply, EmbedRequest, EmbedResponse};
+use crate::canonical::embed::{
+    to_f32, vector_from_base64, vector_to_base64, write_vector, EmbedReply, EmbedRequest, EmbedResponse,
+};
 use crate::canonical::ConvertError;
 use serde::{Deserialize, Serialize};
 use sonic_rs::{JsonValueTrait, LazyValue};
@@ -102,9 +104,8 @@ pub fn encode_embed_request(req: &EmbedRequest) -> Result<Vec<u8>, ConvertError>
 }
 
 #[derive(Deserialize)]
-struct ResponseIn<'a> {
-    #[serde(borrow)]
-    data: Vec<DatumIn<'a>>,
+struct ResponseIn {
+    data: Vec<DatumIn>,
     #[serde(default)]
     model: String,
     #[serde(default)]
@@ -112,11 +113,10 @@ struct ResponseIn<'a> {
 }
 
 #[derive(Deserialize)]
-struct DatumIn<'a> {
+struct DatumIn {
     #[serde(default)]
     index: Option<usize>,
-    #[serde(borrow)]
-    embedding: LazyValue<'a>,
+    embedding: VectorIn,
 }
 
 #[derive(Deserialize)]
@@ -125,21 +125,51 @@ struct UsageIn {
     prompt_tokens: Option<u64>,
 }
 
+/// An `embedding`: an array of numbers or a base64 string, read in one pass (no tree, no second
+/// parse: a batch answer holds tens of thousands of numbers). `None` when it is neither, or
+/// holds a value float32 cannot.
+struct VectorIn(Option<Vec<f32>>);
+
+impl<'de> Deserialize<'de> for VectorIn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = VectorIn;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array of numbers or a base64 string")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<VectorIn, E> {
+                Ok(VectorIn(vector_from_base64(s)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<VectorIn, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(1536));
+                let mut ok = true;
+                while let Some(x) = seq.next_element::<f64>()? {
+                    match to_f32(x) {
+                        Some(f) => out.push(f),
+                        None => ok = false,
+                    }
+                }
+                Ok(VectorIn(ok.then_some(out)))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
 /// Provider: an `/v1/embeddings` answer (float arrays or base64), vectors in input order.
 pub fn decode_embed_response(body: &[u8]) -> Result<EmbedResponse, ConvertError> {
     let resp: ResponseIn =
         sonic_rs::from_slice(body).map_err(|e| ConvertError::new("", format!("invalid JSON: {e}")))?;
     let n = resp.data.len();
     let mut slots: Vec<Option<Vec<f32>>> = vec![None; n];
-    for (pos, d) in resp.data.iter().enumerate() {
-        let field = || format!("data[{pos}].embedding");
-        let vector = match d.embedding.as_str() {
-            Some(b64) => vector_from_base64(b64).ok_or_else(|| ConvertError::new(field(), "not base64 float32"))?,
-            None => sonic_rs::from_str::<Vec<f64>>(d.embedding.as_raw_str())
-                .ok()
-                .and_then(|v| v.into_iter().map(to_f32).collect::<Option<Vec<f32>>>())
-                .ok_or_else(|| ConvertError::new(field(), "must be an array of float32 numbers or a base64 string"))?,
-        };
+    for (pos, d) in resp.data.into_iter().enumerate() {
+        let vector = d.embedding.0.ok_or_else(|| {
+            ConvertError::new(
+                format!("data[{pos}].embedding"),
+                "must be an array of float32 numbers or base64 float32",
+            )
+        })?;
         let at = d.index.unwrap_or(pos);
         match slots.get_mut(at) {
             Some(slot @ None) => *slot = Some(vector),
@@ -159,61 +189,39 @@ pub fn decode_embed_response(body: &[u8]) -> Result<EmbedResponse, ConvertError>
     })
 }
 
-#[derive(Serialize)]
-struct ResponseOut<'a> {
-    object: &'static str,
-    data: Vec<DatumOut<'a>>,
-    model: &'a str,
-    usage: UsageOut,
-}
-
-#[derive(Serialize)]
-struct DatumOut<'a> {
-    object: &'static str,
-    index: usize,
-    embedding: VectorOut<'a>,
-}
-
-#[derive(Serialize)]
-#[serde(untagged)]
-enum VectorOut<'a> {
-    Floats(&'a [f32]),
-    Base64(String),
-}
-
-#[derive(Serialize)]
-struct UsageOut {
-    prompt_tokens: u64,
-    total_tokens: u64,
-}
-
-/// Integration: the `/v1/embeddings` answer, floats or base64 as the client asked.
+/// Integration: the `/v1/embeddings` answer, floats or base64 as the client asked. Written by
+/// hand around `write_vector`, the loop that costs.
 pub fn encode_embed_response(resp: &EmbedResponse, req: &EmbedRequest) -> Vec<u8> {
     let base64 = req.reply == EmbedReply::OpenAiBase64;
     let tokens = resp.input_tokens.unwrap_or(0);
-    let out = ResponseOut {
-        object: "list",
-        data: resp
-            .vectors
-            .iter()
-            .enumerate()
-            .map(|(index, v)| DatumOut {
-                object: "embedding",
-                index,
-                embedding: if base64 {
-                    VectorOut::Base64(vector_to_base64(v))
-                } else {
-                    VectorOut::Floats(v)
-                },
-            })
-            .collect(),
-        model: &resp.model,
-        usage: UsageOut {
-            prompt_tokens: tokens,
-            total_tokens: tokens,
-        },
-    };
-    sonic_rs::to_vec(&out).unwrap_or_default()
+    let values: usize = resp.vectors.iter().map(Vec::len).sum();
+    let mut b = Vec::with_capacity(values * if base64 { 6 } else { 12 } + resp.vectors.len() * 48 + 128);
+    b.extend_from_slice(b"{\"object\":\"list\",\"data\":[");
+    let mut num = itoa::Buffer::new();
+    for (index, v) in resp.vectors.iter().enumerate() {
+        if index > 0 {
+            b.push(b',');
+        }
+        b.extend_from_slice(b"{\"object\":\"embedding\",\"index\":");
+        b.extend_from_slice(num.format(index).as_bytes());
+        b.extend_from_slice(b",\"embedding\":");
+        if base64 {
+            b.push(b'"');
+            b.extend_from_slice(vector_to_base64(v).as_bytes());
+            b.push(b'"');
+        } else {
+            write_vector(&mut b, v);
+        }
+        b.push(b'}');
+    }
+    b.extend_from_slice(b"],\"model\":");
+    let _ = sonic_rs::to_writer(&mut b, resp.model.as_str());
+    b.extend_from_slice(b",\"usage\":{\"prompt_tokens\":");
+    b.extend_from_slice(num.format(tokens).as_bytes());
+    b.extend_from_slice(b",\"total_tokens\":");
+    b.extend_from_slice(num.format(tokens).as_bytes());
+    b.extend_from_slice(b"}}");
+    b
 }
 
 #[cfg(test)]
