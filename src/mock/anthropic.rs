@@ -1,5 +1,6 @@
 //! Anthropic Messages as the mock speaks it (PROTOCOLS 3.3, 3.5): `POST /v1/messages` and
-//! `POST /anthropic/v1/messages` (streams through `mock::stream`). The answer is the format-independent scenario
+//! `POST /anthropic/v1/messages` (streams through `mock::stream`), and `POST [/anthropic]/v1/messages/
+//! count_tokens`. The answer is the format-independent scenario
 //! (`scenario::respond`) encoded by the Anthropic codec, so the mock exercises the same code the
 //! gateway uses. Authentication headers (`x-api-key` or `Authorization: Bearer`) are ignored.
 
@@ -182,11 +183,69 @@ pub(super) fn thinking_rules(req: &ChatRequest) -> Result<(), ConvertError> {
     Ok(())
 }
 
+fn is_count_route(path: &str) -> bool {
+    matches!(
+        path,
+        "/v1/messages/count_tokens" | "/anthropic/v1/messages/count_tokens"
+    )
+}
+
+/// The top-level keys `POST /v1/messages/count_tokens` takes (the API's reference, plus the
+/// `cache_control` and `speed` the anthropic SDK's `count_tokens` sends); any other, such as
+/// `max_tokens` or `stream`, is a 400 worded as the API's validation words it.
+const COUNT_KEYS: [&str; 12] = [
+    "model",
+    "messages",
+    "system",
+    "tools",
+    "tool_choice",
+    "thinking",
+    "mcp_servers",
+    "output_config",
+    "output_format",
+    "context_management",
+    "cache_control",
+    "speed",
+];
+
+/// `POST /v1/messages/count_tokens`: `{"input_tokens": N}`, N what a Messages call with the same
+/// conversation reports as `usage.input_tokens` (`scenario::count_tokens`).
+fn count_tokens(body: &[u8]) -> MockReply {
+    use sonic_rs::JsonContainerTrait;
+    if let Ok(v) = sonic_rs::from_slice::<sonic_rs::Value>(body) {
+        if let Some((k, _)) = v
+            .as_object()
+            .and_then(|o| o.iter().find(|(k, _)| !COUNT_KEYS.contains(k)))
+        {
+            return error_reply(400, format!("{k}: Extra inputs are not permitted"));
+        }
+    }
+    let req = match anthropic::decode_request(body, None, false)
+        .and_then(|r| super::upstream_rules(crate::formats::Format::Anthropic, &r).map(|()| r))
+    {
+        Ok(r) if r.messages.is_empty() => return error_reply(400, "messages: at least one message is required".into()),
+        Ok(r) => r,
+        Err(e) => return error_reply(400, e.to_string()),
+    };
+    match scenario::count_tokens(&req) {
+        Ok(n) => {
+            let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+            MockReply {
+                status: 200,
+                content_type: "application/json",
+                headers: vec![("request-id", format!("req_mock_{id:016x}"))],
+                body: format!("{{\"input_tokens\":{n}}}").into_bytes(),
+            }
+        }
+        Err(fault) => from_error(anthropic::encode_error(&fault)),
+    }
+}
+
 /// Answers a request in Anthropic format if `path` is one of its routes: decode_request ->
 /// `scenario::respond` -> encode_response, or encode_error for a fault or an undecodable request
 /// (400). None when the path is not Anthropic's.
 pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
-    if !is_route(path) {
+    if !is_route(path) && !is_count_route(path) {
         return None;
     }
     if method != Method::Post {
@@ -194,6 +253,9 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
             405,
             format!("{} is not allowed on {path}; use POST", method.as_str()),
         ));
+    }
+    if is_count_route(path) {
+        return Some(count_tokens(body));
     }
     let req = match anthropic::decode_request(body, None, false)
         .and_then(|r| super::upstream_rules(crate::formats::Format::Anthropic, &r).map(|()| r))
@@ -279,6 +341,75 @@ mod tests {
         assert_eq!(status, 400);
         assert_eq!(s(&v, &["error", "type"]), Some("invalid_request_error"));
         assert_eq!(s(&v, &["error", "message"]), Some("model: Field required"));
+    }
+
+    /// count_tokens answers what a Messages call on the same conversation reports as
+    /// `usage.input_tokens`, refuses the keys the endpoint does not take, and fails as chat does
+    /// for an `error-NNN` model.
+    #[test]
+    fn count_tokens_matches_chat_usage_and_refuses_what_the_api_refuses() {
+        let conversation = r#""system":[{"type":"text","text":"Be brief and kind"}],
+            "tools":[{"name":"get_weather","input_schema":{"type":"object"}}],
+            "messages":[{"role":"user","content":"hello there"},
+                {"role":"assistant","content":[{"type":"text","text":"echo: hello there"}]},
+                {"role":"user","content":[{"type":"text","text":"one more time please"}]}]"#;
+        let (status, chat) = post(&format!(r#"{{"model":"claude-mock","max_tokens":64,{conversation}}}"#));
+        assert_eq!(status, 200);
+        let usage = chat.pointer(["usage", "input_tokens"]).and_then(|x| x.as_u64());
+        assert_eq!(usage, Some(13));
+        let count_body = format!(r#"{{"model":"claude-mock",{conversation}}}"#);
+        for path in ["/v1/messages/count_tokens", "/anthropic/v1/messages/count_tokens"] {
+            let r = serve(Method::Post, path, count_body.as_bytes()).unwrap();
+            assert_eq!((r.status, r.content_type), (200, "application/json"), "{path}");
+            assert!(r
+                .headers
+                .iter()
+                .any(|(n, v)| *n == "request-id" && v.starts_with("req_")));
+            assert_eq!(std::str::from_utf8(&r.body).unwrap(), r#"{"input_tokens":13}"#);
+        }
+        let count = |body: &str| {
+            let r = serve(Method::Post, "/v1/messages/count_tokens", body.as_bytes()).unwrap();
+            (r.status, sonic_rs::from_slice::<Value>(&r.body).unwrap())
+        };
+        let m = r#""messages":[{"role":"user","content":"hi"}]"#;
+        for (extra, says) in [
+            (r#","max_tokens":64"#, "max_tokens: Extra inputs are not permitted"),
+            (r#","stream":false"#, "stream: Extra inputs are not permitted"),
+            (r#","temperature":0.5"#, "temperature: Extra inputs are not permitted"),
+        ] {
+            let (status, v) = count(&format!(r#"{{"model":"m",{m}{extra}}}"#));
+            assert_eq!(status, 400, "{extra}");
+            assert_eq!(s(&v, &["type"]), Some("error"));
+            assert_eq!(s(&v, &["error", "type"]), Some("invalid_request_error"));
+            assert_eq!(s(&v, &["error", "message"]), Some(says));
+        }
+        // The keys it does take.
+        let (status, v) = count(&format!(
+            r#"{{"model":"m",{m},"thinking":{{"type":"enabled","budget_tokens":2048}},"tool_choice":{{"type":"auto"}},"output_config":{{"effort":"low"}},"context_management":{{"edits":[]}},"mcp_servers":[]}}"#
+        ));
+        assert_eq!((status, v["input_tokens"].as_u64()), (200, Some(1)));
+        for (body, says) in [
+            (
+                r#"{"model":"m","messages":[]}"#,
+                "messages: at least one message is required",
+            ),
+            (r#"{"model":"m"}"#, "messages: Field required"),
+            (
+                r#"{"messages":[{"role":"user","content":"hi"}]}"#,
+                "model: Field required",
+            ),
+        ] {
+            let (status, v) = count(body);
+            assert_eq!((status, s(&v, &["error", "message"])), (400, Some(says)), "{body}");
+        }
+        let (status, v) = count(&format!(r#"{{"model":"error-529",{m}}}"#));
+        assert_eq!((status, s(&v, &["error", "type"])), (529, Some("overloaded_error")));
+        let (status, v) = count(&format!(r#"{{"model":"x-error-429",{m}}}"#));
+        assert_eq!((status, s(&v, &["error", "type"])), (429, Some("rate_limit_error")));
+        assert_eq!(
+            serve(Method::Get, "/v1/messages/count_tokens", b"").unwrap().status,
+            405
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! and the embedding models' bodies (Titan Text Embeddings v1/v2, Cohere Embed v3/v4) with the
 //! vectors of `mock::openai::embed`, so every format's mock agrees on a text's vector.
 //! `converse-stream` and `invoke-with-response-stream` stream through `mock::stream`.
+//! `count-tokens` answers the input tokens either operation reports for the same request.
 
 use super::{scenario, MockReply};
 use crate::canonical::{ChatRequest, ConvertError, FaultKind, Part, Role, ToolResultContent, UpstreamFault};
@@ -345,12 +346,80 @@ fn embed(kind: EmbedModel, model: &str, body: &[u8], id: String) -> MockReply {
     }
 }
 
+/// `CountTokens` (`POST /model/{id}/count-tokens`): `{"inputTokens": N}`, N what the same
+/// conversation reports as its input tokens through Converse (`input.converse`: its messages,
+/// system, toolConfig and additionalModelRequestFields) or InvokeModel (`input.invokeModel.body`:
+/// the model-native body, base64 in JSON as every blob). `input` is a union: exactly one of the
+/// two, else a ValidationException.
+fn count_tokens(model: &str, body: &[u8], id: String) -> MockReply {
+    use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+    let invalid = |message: String, id: String| fault_reply(400, message, id);
+    let v: sonic_rs::Value = match sonic_rs::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => return invalid(format!("Malformed input request: {e}"), id),
+    };
+    let Some(input) = v.get("input").filter(|i| !i.is_null()) else {
+        return invalid(
+            "1 validation error detected: Value null at 'input' failed to satisfy constraint: Member must not be null"
+                .into(),
+            id,
+        );
+    };
+    let members: Vec<(&str, &sonic_rs::Value)> = input
+        .as_object()
+        .map(|o| o.iter().filter(|(_, m)| !m.is_null()).collect())
+        .unwrap_or_default();
+    let decoded = match members.as_slice() {
+        [("converse", c)] if c.is_object() => {
+            bedrock::decode_request(&sonic_rs::to_vec(c).unwrap_or_default(), Some(model), false)
+                .and_then(|r| super::upstream_rules(crate::formats::Format::Bedrock, &r).map(|()| r))
+        }
+        [("invokeModel", i)] => {
+            let Some(b64) = i.get("body").and_then(|b| b.as_str()) else {
+                return invalid(
+                    "1 validation error detected: Value null at 'input.invokeModel.body' failed to satisfy constraint: Member must not be null".into(),
+                    id,
+                );
+            };
+            let Some(native) = crate::wire::base64::decode(b64) else {
+                return invalid(
+                    "Malformed input request: input.invokeModel.body is not valid base64".into(),
+                    id,
+                );
+            };
+            bedrock::invoke::decode_invoke_request(&native, model, false)
+        }
+        _ => {
+            return invalid(
+                "Malformed input request: input must set exactly one of converse or invokeModel".into(),
+                id,
+            )
+        }
+    };
+    let req = match decoded {
+        Ok(r) => r,
+        Err(e) => return invalid(e.to_string(), id),
+    };
+    match scenario::count_tokens(&req) {
+        Ok(n) => MockReply {
+            status: 200,
+            content_type: "application/json",
+            headers: vec![("x-amzn-RequestId", id)],
+            body: format!("{{\"inputTokens\":{n}}}").into_bytes(),
+        },
+        Err(fault) => error_reply(bedrock::encode_error(&fault), id),
+    }
+}
+
 /// Answers a Bedrock Runtime request, or None when `path` is not a Bedrock route.
 pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
     let (model, op) = bedrock::parse_path(path)?;
     let id = request_id();
     if method != Method::Post {
         return Some(fault_reply(404, format!("no route for {} {path}", method.as_str()), id));
+    }
+    if op == Operation::CountTokens {
+        return Some(count_tokens(&model, body, id));
     }
     if op == Operation::Invoke {
         if let Some(kind) = EmbedModel::of(&model) {
@@ -486,6 +555,75 @@ mod tests {
         assert_eq!((r.status, r.content_type), (200, "application/vnd.amazon.eventstream"));
         assert_eq!(serve(Method::Get, "/model/m/converse", b"").unwrap().status, 404);
         assert!(serve(Method::Post, "/v1/chat/completions", b"{}").is_none());
+    }
+
+    /// CountTokens answers the input tokens Converse or InvokeModel reports for the same request,
+    /// refuses an `input` without exactly one of its two members, and fails as they do for an
+    /// `error-NNN` model.
+    #[test]
+    fn count_tokens_matches_converse_and_invoke_usage() {
+        let model = "/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0";
+        let converse = r#"{"system":[{"text":"Be brief"}],
+            "messages":[{"role":"user","content":[{"text":"hello there"}]},
+                {"role":"assistant","content":[{"text":"echo: hello there"}]},
+                {"role":"user","content":[{"text":"once more"},{"text":"please"}]}],
+            "toolConfig":{"tools":[{"toolSpec":{"name":"f","inputSchema":{"json":{"type":"object"}}}}]}}"#;
+        let chat = post(&format!("{model}/converse"), converse);
+        assert_eq!(chat.status, 200);
+        let v: sonic_rs::Value = sonic_rs::from_slice(&chat.body).unwrap();
+        assert_eq!(v["usage"]["inputTokens"].as_u64(), Some(10));
+        let counted = |body: &str| {
+            let r = post(&format!("{model}/count-tokens"), body);
+            assert_eq!((r.status, r.content_type), (200, "application/json"), "{body}");
+            assert!(header(&r, "x-amzn-RequestId").is_some());
+            let v: sonic_rs::Value = sonic_rs::from_slice(&r.body).unwrap();
+            v["inputTokens"].as_u64().unwrap()
+        };
+        assert_eq!(counted(&format!(r#"{{"input":{{"converse":{converse}}}}}"#)), 10);
+        let native = r#"{"anthropic_version":"bedrock-2023-05-31","max_tokens":64,"system":"Be brief","messages":[{"role":"user","content":"one two three"}]}"#;
+        let chat = post(&format!("{model}/invoke"), native);
+        assert_eq!(chat.status, 200);
+        let v: sonic_rs::Value = sonic_rs::from_slice(&chat.body).unwrap();
+        assert_eq!(v["usage"]["input_tokens"].as_u64(), Some(5));
+        let body = crate::wire::base64::encode(native.as_bytes());
+        assert_eq!(
+            counted(&format!(r#"{{"input":{{"invokeModel":{{"body":"{body}"}}}}}}"#)),
+            5
+        );
+        let m = r#"{"messages":[{"role":"user","content":[{"text":"a"}]}]}"#;
+        for (body, says) in [
+            (r#"{"input":{}}"#.to_string(), "exactly one of converse or invokeModel"),
+            (
+                format!(r#"{{"input":{{"converse":{m},"invokeModel":{{"body":"{body}"}}}}}}"#),
+                "exactly one of converse or invokeModel",
+            ),
+            ("{}".to_string(), "Value null at 'input'"),
+            (
+                r#"{"input":{"invokeModel":{}}}"#.to_string(),
+                "'input.invokeModel.body'",
+            ),
+            (
+                r#"{"input":{"invokeModel":{"body":"*"}}}"#.to_string(),
+                "not valid base64",
+            ),
+            (
+                r#"{"input":{"converse":{"messages":[{"role":"user","content":[{"text":""}]}]}}}"#.to_string(),
+                "is blank",
+            ),
+            ("{not json".to_string(), "Malformed input request"),
+        ] {
+            let r = post(&format!("{model}/count-tokens"), &body);
+            assert_eq!(r.status, 400, "{body}");
+            assert!(header(&r, "x-amzn-ErrorType").is_some_and(|t| t.starts_with("ValidationException")));
+            let text = String::from_utf8_lossy(&r.body);
+            assert!(text.contains(says), "{body}: {text}");
+        }
+        let r = post(
+            "/bedrock/model/error-429/count-tokens",
+            &format!(r#"{{"input":{{"converse":{m}}}}}"#),
+        );
+        assert_eq!(r.status, 429);
+        assert!(header(&r, "x-amzn-ErrorType").is_some_and(|t| t.starts_with("ThrottlingException")));
     }
 
     #[test]

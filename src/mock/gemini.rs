@@ -5,6 +5,7 @@
 //! shapes `formats::gemini::parse_path` accepts). `:streamGenerateContent` streams through
 //! `mock::stream`. Embeddings: `:embedContent`, `:batchEmbedContents` and Vertex's `:predict`,
 //! with the vectors of `mock::openai::embed`, so every format's mock agrees on a text's vector.
+//! `:countTokens` answers the prompt's count that `:generateContent` reports.
 
 use super::MockReply;
 use crate::canonical::{ChatRequest, ConvertError, ErrorReply, FaultKind, Role, UpstreamFault};
@@ -22,6 +23,12 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
             return Some(fault(405, FaultKind::InvalidRequest, "method not allowed; use POST"));
         }
         return Some(embed(api, &model, path.contains("/publishers/"), body));
+    }
+    if let Some((model, ApiMethod::CountTokens)) = gemini::parse_route(path) {
+        if method != Method::Post {
+            return Some(fault(405, FaultKind::InvalidRequest, "method not allowed; use POST"));
+        }
+        return Some(count_tokens(&model, body));
     }
     let (model, stream) = gemini::parse_path(path)?;
     if method != Method::Post {
@@ -46,6 +53,98 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
         },
         Err(f) => from_error(gemini::encode_error(&f)),
     })
+}
+
+/// The top-level keys of a `:countTokens` body: the Gemini API's `contents` or
+/// `generateContentRequest` (one of them), Vertex AI's `contents` with `systemInstruction`,
+/// `tools` and `generationConfig` beside it, and `model` (Vertex's body may name it).
+const COUNT_KEYS: [&str; 6] = [
+    "contents",
+    "generateContentRequest",
+    "systemInstruction",
+    "tools",
+    "generationConfig",
+    "model",
+];
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ModalityTokenCount {
+    modality: &'static str,
+    token_count: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CountTokensResponse {
+    total_tokens: u64,
+    prompt_tokens_details: [ModalityTokenCount; 1],
+}
+
+/// `:countTokens` for `model`: `{"totalTokens": N, "promptTokensDetails": [...]}`, N what
+/// `:generateContent` reports as `usageMetadata.promptTokenCount` for the same contents
+/// (`scenario::count_tokens`). The body holds either `contents` (with Vertex's
+/// `systemInstruction`, `tools` and `generationConfig` beside it) or a whole
+/// `generateContentRequest`, never both; proto3 JSON takes either key spelling and reads an empty
+/// list as unset.
+fn count_tokens(model: &str, body: &[u8]) -> MockReply {
+    use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+    let invalid = |message: String| fault(400, FaultKind::InvalidRequest, &message);
+    let v: sonic_rs::Value = match sonic_rs::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => return invalid(format!("Invalid JSON payload received. {e}")),
+    };
+    let Some(top) = v.as_object() else {
+        return invalid("Invalid JSON payload received. Expected an object.".into());
+    };
+    let mut contents = false;
+    let mut whole = None;
+    let mut beside = false;
+    for (k, val) in top.iter() {
+        let key = gemini::camel(k);
+        if !COUNT_KEYS.contains(&key.as_ref()) {
+            return invalid(format!(
+                "Invalid JSON payload received. Unknown name \"{k}\": Cannot find field."
+            ));
+        }
+        let set = !val.is_null() && val.as_array().is_none_or(|a| !a.is_empty());
+        match key.as_ref() {
+            "contents" => contents = set,
+            "generateContentRequest" if set => whole = Some(val),
+            "model" => {}
+            _ => beside |= set,
+        }
+    }
+    let decoded = match whole {
+        Some(_) if contents || beside => {
+            return invalid(
+                "* CountTokensRequest: contents and generate_content_request are mutually exclusive; set only one of them.\n"
+                    .into(),
+            )
+        }
+        Some(inner) if !inner.is_object() => {
+            return invalid("Invalid JSON payload received. generate_content_request: expected an object.".into())
+        }
+        Some(inner) => gemini::decode_request(&sonic_rs::to_vec(inner).unwrap_or_default(), Some(model), false),
+        None if !contents => {
+            return invalid("* CountTokensRequest: one of contents or generate_content_request must be set.\n".into())
+        }
+        None => gemini::decode_request(body, Some(model), false),
+    };
+    let req = match decoded.and_then(|r| super::upstream_rules(crate::formats::Format::Gemini, &r).map(|()| r)) {
+        Ok(r) => r,
+        Err(e) => return invalid(e.to_string()),
+    };
+    match super::scenario::count_tokens(&req) {
+        Ok(n) => json_ok(&CountTokensResponse {
+            total_tokens: n,
+            prompt_tokens_details: [ModalityTokenCount {
+                modality: "TEXT",
+                token_count: n,
+            }],
+        }),
+        Err(f) => from_error(gemini::encode_error(&f)),
+    }
 }
 
 /// The Gemini API's rules on `contents` that a translation can break, in its words: no content
@@ -416,7 +515,6 @@ mod tests {
     #[test]
     fn not_ours_and_stream_and_errors() {
         assert!(serve(Method::Post, "/v1/chat/completions", b"{}").is_none());
-        assert!(serve(Method::Post, "/v1/models/x:countTokens", b"{}").is_none());
         // SSE with `alt=sse`; without it, the API's JSON-array stream.
         let stream = |path: &str| serve(Method::Post, path, br#"{"contents":[{"parts":[{"text":"a b"}]}]}"#).unwrap();
         let r = stream("/v1beta/models/m:streamGenerateContent?alt=sse");
@@ -434,6 +532,101 @@ mod tests {
         assert_eq!(v["error"]["status"].as_str(), Some("RESOURCE_EXHAUSTED"));
         let (status, v) = post("/v1beta/models/m:generateContent", "not json");
         assert_eq!((status, v["error"]["status"].as_str()), (400, Some("INVALID_ARGUMENT")));
+    }
+
+    /// `:countTokens` answers `generateContent`'s `promptTokenCount` for the same contents, in
+    /// the Gemini API's two body shapes and Vertex's, and refuses bodies with both shapes or none.
+    #[test]
+    fn count_tokens_matches_the_prompt_count_of_generate_content() {
+        let contents = r#"[{"role":"user","parts":[{"text":"hello there"}]},
+            {"role":"model","parts":[{"text":"echo: hello there"}]},
+            {"role":"user","parts":[{"text":"and"},{"text":"once more"}]}]"#;
+        let system = r#"{"parts":[{"text":"Be brief"}]}"#;
+        let prompt = |body: &str| {
+            let (status, v) = post("/v1beta/models/gemini-2.5-flash:generateContent", body);
+            assert_eq!(status, 200, "{body}");
+            v["usageMetadata"]["promptTokenCount"].as_u64().unwrap()
+        };
+        let plain = prompt(&format!(r#"{{"contents":{contents}}}"#));
+        let with_system = prompt(&format!(r#"{{"contents":{contents},"systemInstruction":{system}}}"#));
+        assert_eq!((plain, with_system), (8, 10));
+        let count = |path: &str, body: &str| {
+            let (status, v) = post(path, body);
+            assert_eq!(status, 200, "{path} {body}: {v:?}");
+            let n = v["totalTokens"].as_u64().unwrap();
+            assert_eq!(v["promptTokensDetails"][0]["modality"].as_str(), Some("TEXT"));
+            assert_eq!(v["promptTokensDetails"][0]["tokenCount"].as_u64(), Some(n));
+            n
+        };
+        for path in [
+            "/v1beta/models/gemini-2.5-flash:countTokens",
+            "/v1/models/gemini-2.5-flash:countTokens",
+            "/genai/v1beta/models/gemini-2.5-flash:countTokens",
+        ] {
+            assert_eq!(count(path, &format!(r#"{{"contents":{contents}}}"#)), plain);
+            let whole = format!(
+                r#"{{"generateContentRequest":{{"model":"models/gemini-2.5-flash","contents":{contents},"systemInstruction":{system},"generationConfig":{{"temperature":0.2}}}}}}"#
+            );
+            assert_eq!(count(path, &whole), with_system);
+            let snake = format!(r#"{{"generate_content_request":{{"contents":{contents}}}}}"#);
+            assert_eq!(count(path, &snake), plain);
+        }
+        // Vertex: the request's fields at the top level.
+        let vertex = format!(
+            r#"{{"contents":{contents},"systemInstruction":{system},"tools":[{{"functionDeclarations":[{{"name":"f"}}]}}],"generationConfig":{{"maxOutputTokens":9}}}}"#
+        );
+        for path in [
+            "/v1beta1/publishers/google/models/gemini-2.5-flash:countTokens",
+            "/v1/projects/p/locations/us-central1/publishers/google/models/gemini-2.5-flash:countTokens",
+        ] {
+            assert_eq!(count(path, &vertex), with_system);
+        }
+        let path = "/v1beta/models/m:countTokens";
+        let c = r#"[{"parts":[{"text":"a"}]}]"#;
+        for (body, says) in [
+            (
+                format!(r#"{{"contents":{c},"generateContentRequest":{{"contents":{c}}}}}"#),
+                "mutually exclusive",
+            ),
+            (
+                format!(r#"{{"systemInstruction":{system},"generateContentRequest":{{"contents":{c}}}}}"#),
+                "mutually exclusive",
+            ),
+            ("{}".to_string(), "one of contents or generate_content_request"),
+            (
+                r#"{"contents":[]}"#.to_string(),
+                "one of contents or generate_content_request",
+            ),
+            (
+                format!(r#"{{"systemInstruction":{system}}}"#),
+                "one of contents or generate_content_request",
+            ),
+            (
+                format!(r#"{{"contents":{c},"maxTokens":3}}"#),
+                "Unknown name \"maxTokens\"",
+            ),
+            ("[1]".to_string(), "Invalid JSON payload"),
+        ] {
+            let (status, v) = post(path, &body);
+            assert_eq!(status, 400, "{body}");
+            assert_eq!(v["error"]["status"].as_str(), Some("INVALID_ARGUMENT"));
+            let message = v["error"]["message"].as_str().unwrap();
+            assert!(message.contains(says), "{body}: {message}");
+        }
+        let (status, v) = post(
+            "/v1beta/models/x-error-429:countTokens",
+            &format!(r#"{{"contents":{c}}}"#),
+        );
+        assert_eq!(
+            (status, v["error"]["status"].as_str()),
+            (429, Some("RESOURCE_EXHAUSTED"))
+        );
+        let chat_get = serve(Method::Get, "/v1beta/models/m:generateContent", b"").map(|r| r.status);
+        assert_eq!(
+            serve(Method::Get, path, b"").map(|r| r.status),
+            chat_get,
+            "as chat, POST only"
+        );
     }
 
     #[test]

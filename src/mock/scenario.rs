@@ -24,15 +24,28 @@ use crate::canonical::{
     ChatRequest, ChatResponse, FaultKind, FinishReason, Part, Role, ToolResultContent, UpstreamFault, Usage,
 };
 
-pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFault> {
-    let model = req.model.as_str();
-    if let super::Scenario::Error(status) = super::Scenario::from_model(model) {
-        return Err(UpstreamFault {
+/// The fault an `error-NNN` model name asks for, or Ok.
+fn requested_fault(model: &str) -> Result<(), UpstreamFault> {
+    match super::Scenario::from_model(model) {
+        super::Scenario::Error(status) => Err(UpstreamFault {
             status,
             kind: FaultKind::from_status(status),
             message: format!("mock error {status} requested by model name"),
-        });
+        }),
+        super::Scenario::Echo => Ok(()),
     }
+}
+
+/// What every format's count-tokens endpoint answers: the input tokens `respond` would report
+/// in `usage.input` for the same request (`prompt_words`), or the same `error-NNN` fault.
+pub fn count_tokens(req: &ChatRequest) -> Result<u64, UpstreamFault> {
+    requested_fault(&req.model)?;
+    Ok(prompt_words(req))
+}
+
+pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFault> {
+    let model = req.model.as_str();
+    requested_fault(model)?;
     let last_user = req.messages.iter().rev().find(|m| m.role == Role::User);
     let mut finish = FinishReason::Stop;
     let mut content = Vec::new();
