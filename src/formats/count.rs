@@ -19,7 +19,8 @@ use sonic_rs::{JsonValueMutTrait, JsonValueTrait};
 
 /// The top-level keys Anthropic's count_tokens takes; it refuses any other (`max_tokens`,
 /// `stream`, sampling settings) as an extra input.
-const ANTHROPIC_COUNT_KEYS: [&str; 10] = [
+const ANTHROPIC_COUNT_KEYS: [&str; 11] = [
+    "cache_control",
     "model",
     "messages",
     "system",

@@ -148,8 +148,9 @@ def test_providers_without_counting_are_refused_in_each_sdks_format(sluice, prov
     model = f"{provider}/some-model"
     with pytest.raises(anthropic.BadRequestError, match="no token-counting endpoint"):
         anthropic_client(sluice.base).messages.count_tokens(model=model, messages=[{"role": "user", "content": "hi"}])
+    genai = genai_client(sluice.base)  # held: the client closes itself when collected
     with pytest.raises(genai_errors.ClientError) as info:
-        genai_client(sluice.base).models.count_tokens(model=model, contents="hi")
+        genai.models.count_tokens(model=model, contents="hi")
     assert info.value.code == 400 and "no token-counting endpoint" in str(info.value)
     with pytest.raises(ClientError) as info:
         bedrock_runtime(f"{sluice.base}/bedrock").count_tokens(
