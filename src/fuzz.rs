@@ -234,6 +234,7 @@ pub fn translate(data: &[u8]) {
     let codec = formats::codec(format).expect("every format has a codec");
     if which & 8 == 0 {
         let path_model = (which & 16 != 0).then_some("model-from-path");
+        count_round_trip(format, body, path_model);
         let Ok(mut req) = (codec.decode_request)(body, path_model, which & 32 != 0) else {
             return;
         };
@@ -279,6 +280,35 @@ pub fn translate(data: &[u8]) {
     let err = GatewayError::UpstreamFault(fault);
     for f in Format::ALL {
         let _ = formats::render_error(f, &err);
+    }
+}
+
+/// A token-count request (for the formats that have one) read as the client's, then written
+/// for every counting provider: each body must read back as that provider's count request with
+/// the same number of turns.
+fn count_round_trip(format: Format, body: &[u8], path_model: Option<&str>) {
+    use crate::formats::count;
+    let Ok(mut req) = count::decode_request(format, body, path_model) else {
+        return;
+    };
+    req.model = "anthropic.claude-target".into();
+    for target in [Format::Anthropic, Format::Gemini, Format::Bedrock] {
+        for vertex in [false, true] {
+            let Ok(sent) = count::encode_request(target, &req, vertex) else {
+                continue;
+            };
+            match count::decode_request(target, &sent, Some(&req.model)) {
+                Ok(back) => assert_eq!(
+                    back.system.is_empty(),
+                    req.system.is_empty(),
+                    "{format:?} count -> {target:?} lost or invented the system prompt"
+                ),
+                Err(e) => panic!(
+                    "{format:?} count -> {target:?} does not decode: {e:?}\n{}",
+                    String::from_utf8_lossy(&sent)
+                ),
+            }
+        }
     }
 }
 
