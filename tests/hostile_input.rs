@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Mutated requests per seed (the seeds below are 37: 1,480 connections).
+/// Mutated requests per seed (the seeds below are 40: 1,600 connections).
 const MUTATIONS_PER_SEED: usize = 40;
 /// How long one mutated request may take to be answered or closed. The gateway closes an idle
 /// connection after `idle_timeout_ms` (150 here) and gives up on a stalled head or body after
@@ -164,6 +164,22 @@ fn seeds() -> Vec<Vec<u8>> {
             "POST /model/mock-model/invoke",
             json,
             r#"{"texts":["a","b"],"input_type":"clustering"}"#,
+        ),
+        // Token counts across formats.
+        with_body(
+            "POST /v1/messages/count_tokens",
+            json,
+            r#"{"model":"gemini/gemini-x","system":"be brief","messages":[{"role":"user","content":"hi there"}]}"#,
+        ),
+        with_body(
+            "POST /v1beta/models/anthropic/claude-x:countTokens",
+            json,
+            r#"{"contents":[{"role":"user","parts":[{"text":"hi there"}]}]}"#,
+        ),
+        with_body(
+            "POST /bedrock/model/mock-model/count-tokens",
+            json,
+            r#"{"input":{"converse":{"messages":[{"role":"user","content":[{"text":"hi"}]}]}}}"#,
         ),
         get("/v1/models"),
         get("/anthropic/v1/models"),
