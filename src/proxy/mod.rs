@@ -387,7 +387,6 @@ fn hinted_delay_ms(headers: &[(&'static str, String)]) -> Option<u64> {
         .map(|s| s.saturating_mul(1000))
 }
 
-/// SigV4 headers for a Bedrock provider configured with AWS credentials (none otherwise).
 /// Whether a same-format embeddings request can pass through as bytes. A Gemini body names its
 /// model in each request (`requests[].model`), so one whose provider prefix was removed is
 /// re-encoded; so is Vertex's `predict` form sent to a Gemini API provider, which has no
@@ -401,6 +400,7 @@ fn embed_passes_through(api: &route::ApiRoute, provider: &crate::config::Provide
     api.path_model.as_deref() == Some(model) && (vertex || api.gemini_method != Some(ApiMethod::Predict))
 }
 
+/// SigV4 headers for a Bedrock provider configured with AWS credentials (none otherwise).
 pub fn sigv4_headers(
     provider: &crate::config::Provider,
     path: &str,
