@@ -2,14 +2,13 @@
 //! counts, sent as the provider's own count request, and the provider's number comes back in the
 //! client's shape. Same-format counts pass through as bytes like any other request.
 
-use super::translate::{mock_request_id, relay_retry_hints, relayed_request_id, reply};
+use super::translate::{mock_request_id, post_json, read_answer, relayed_request_id, reply};
 use super::{Outcome, RequestContext, Worker};
 use crate::config::{ApiStyle, Provider};
 use crate::error::GatewayError;
 use crate::formats::{count, Format};
 use crate::http::{Conn, Request};
-use crate::upstream::{self, OutRequest, UpstreamError};
-use bytes::Bytes;
+use crate::upstream::UpstreamError;
 use std::io;
 use std::sync::Arc;
 
@@ -60,46 +59,9 @@ pub async fn forward(
     };
     let mut path = origin.path_prefix.clone();
     path.push_str(&provider.styled_path(&count::request_path(target, model)));
-    let mut headers: Vec<(&str, &[u8])> = vec![("content-type", b"application/json"), ("accept", b"application/json")];
-    if let Some(auth) = provider.auth_headers.get(key_index) {
-        for (n, v) in auth {
-            headers.push((n, v.as_bytes()));
-        }
-    }
-    if target == Format::Anthropic {
-        headers.push(("anthropic-version", super::passthrough::ANTHROPIC_VERSION.as_bytes()));
-    }
-    let signed = super::sigv4_headers(provider, &path, &body, Some("application/json")).map_err(|e| (e, None))?;
-    for (n, v) in &signed {
-        headers.push((n, v.as_bytes()));
-    }
-    let parts = [Bytes::from(body)];
-    let out = OutRequest {
-        method: "POST",
-        path: &path,
-        headers: &headers,
-        body: &parts,
-    };
-    let sent = std::time::Instant::now();
-    let mut resp = upstream::send(&worker.pool, origin, &provider.timeouts, &out)
-        .await
-        .map_err(|e| (e.into(), None))?;
-    worker.metrics.upstream_latency(&provider.name, sent.elapsed());
+    let mut resp = post_json(worker, provider, key_index, &path, body).await?;
+    let data = read_answer(ctx, &mut resp, target).await?;
     let request_id = relayed_request_id(&resp, ctx.api.format);
-    let ok = (200..300).contains(&resp.status);
-    if !ok {
-        relay_retry_hints(&resp, &mut ctx.error_headers);
-        ctx.error_headers.extend(request_id.clone());
-    }
-    let limit = ctx.snap.server.limits.max_body_bytes.max(64 * 1024 * 1024);
-    let data = resp.body.read_all(limit).await.map_err(|e| (e.into(), None))?;
-    if crate::wire::json::too_deep(&data, crate::wire::json::MAX_DEPTH) {
-        let why = "the upstream's answer nests JSON too deeply";
-        return Err((GatewayError::Upstream(UpstreamError::BadResponse(why)), None));
-    }
-    if !ok {
-        return Err(super::translate::upstream_fault(ctx, target, &resp, &data));
-    }
     let tokens = count::decode_response(target, &data).map_err(|e| {
         let why = format!("the {} count answer could not be decoded: {e}", target.name());
         (GatewayError::Upstream(UpstreamError::Undecodable(why)), None)

@@ -277,6 +277,74 @@ pub(super) fn upstream_fault(
     (GatewayError::UpstreamFault(fault), None)
 }
 
+/// POSTs a JSON body (the format's own, already encoded) to `path` on the provider: its
+/// credential, Anthropic's version header, a SigV4 signature for Bedrock. Used by the one-call
+/// operations (embeddings, token counts); chat adds betas and streams, so it sends its own.
+pub(super) async fn post_json(
+    worker: &Worker,
+    provider: &Provider,
+    key_index: usize,
+    path: &str,
+    body: Vec<u8>,
+) -> Result<upstream::UpstreamResponse, Failure> {
+    let Some(origin) = provider.origin.as_ref() else {
+        return Err((
+            GatewayError::NotImplemented(format!("provider {:?} has no base_url", provider.name)),
+            None,
+        ));
+    };
+    let mut headers: Vec<(&str, &[u8])> = vec![("content-type", b"application/json"), ("accept", b"application/json")];
+    if let Some(auth) = provider.auth_headers.get(key_index) {
+        for (n, v) in auth {
+            headers.push((n, v.as_bytes()));
+        }
+    }
+    if provider.kind == ProviderKind::Anthropic {
+        headers.push(("anthropic-version", ANTHROPIC_VERSION.as_bytes()));
+    }
+    let signed = super::sigv4_headers(provider, path, &body, Some("application/json")).map_err(|e| (e, None))?;
+    for (n, v) in &signed {
+        headers.push((n, v.as_bytes()));
+    }
+    let parts = [Bytes::from(body)];
+    let out = OutRequest {
+        method: "POST",
+        path,
+        headers: &headers,
+        body: &parts,
+    };
+    let sent = Instant::now();
+    let resp = upstream::send(&worker.pool, origin, &provider.timeouts, &out)
+        .await
+        .map_err(|e| (e.into(), None))?;
+    worker.metrics.upstream_latency(&provider.name, sent.elapsed());
+    Ok(resp)
+}
+
+/// Reads a non-stream answer whole. A success gives its bytes; an error answer becomes the
+/// client's error, with the upstream's retry hints and request id on it.
+pub(super) async fn read_answer(
+    ctx: &mut RequestContext<'_>,
+    resp: &mut upstream::UpstreamResponse,
+    target: Format,
+) -> Result<Bytes, Failure> {
+    let limit = ctx.snap.server.limits.max_body_bytes.max(64 * 1024 * 1024);
+    let ok = (200..300).contains(&resp.status);
+    if !ok {
+        relay_retry_hints(resp, &mut ctx.error_headers);
+        ctx.error_headers.extend(relayed_request_id(resp, ctx.api.format));
+    }
+    let data = resp.body.read_all(limit).await.map_err(|e| (e.into(), None))?;
+    if crate::wire::json::too_deep(&data, crate::wire::json::MAX_DEPTH) {
+        let why = "the upstream's answer nests JSON too deeply";
+        return Err((GatewayError::Upstream(upstream::UpstreamError::BadResponse(why)), None));
+    }
+    if !ok {
+        return Err(upstream_fault(ctx, target, resp, &data));
+    }
+    Ok(data)
+}
+
 /// Sends a translated request to the provider and answers in the client's format.
 #[allow(clippy::too_many_arguments)]
 pub async fn forward(
@@ -371,20 +439,7 @@ pub async fn forward(
         drop((canonical, parts, signed, path));
         return super::stream::pump_translated(worker, conn, req.http10, body, t).await;
     }
-    let limit = ctx.snap.server.limits.max_body_bytes.max(64 * 1024 * 1024);
-    let status = resp.status;
-    if !(200..300).contains(&status) {
-        relay_retry_hints(&resp, &mut ctx.error_headers);
-        ctx.error_headers.extend(request_id.clone());
-    }
-    let data = resp.body.read_all(limit).await.map_err(|e| (e.into(), None))?;
-    if crate::wire::json::too_deep(&data, crate::wire::json::MAX_DEPTH) {
-        let why = "the upstream's answer nests JSON too deeply";
-        return Err((GatewayError::Upstream(upstream::UpstreamError::BadResponse(why)), None));
-    }
-    if !(200..300).contains(&status) {
-        return Err(upstream_fault(ctx, target_format, &resp, &data));
-    }
+    let data = read_answer(ctx, &mut resp, target_format).await?;
     // The decoder's detail goes with it, as a translated stream's does: which field was wrong
     // is what the operator needs to know.
     let mut canonical_resp = (upstream_codec.decode_response)(&data).map_err(|e| {
