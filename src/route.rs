@@ -79,11 +79,13 @@ impl ApiRoute {
             (Anthropic, _) => "anthropic_messages",
             (Gemini, Embeddings) => "gemini_embed_content",
             (Gemini, CountTokens) => "gemini_count_tokens",
+            (Gemini, Models) => "gemini_models",
             (Gemini, _) => "gemini_generate_content",
             (Bedrock, Invoke) => "bedrock_invoke",
             (Bedrock, CountTokens) => "bedrock_count_tokens",
             (Bedrock, _) => "bedrock_converse",
             (Cohere, Embeddings) => "cohere_embed",
+            (Cohere, Models) => "cohere_models",
             (Cohere, _) => "cohere_chat",
         }
     }
@@ -146,7 +148,12 @@ fn match_path(path: &str) -> Option<(Route, Method)> {
         }
         "/v2/chat" | "/cohere/v2/chat" => (Route::Api(api(Cohere, Chat)), post),
         "/v2/embed" | "/cohere/v2/embed" => (Route::Api(api(Cohere, Embeddings)), post),
-        _ => return gemini_path(path).or_else(|| bedrock_path(path)),
+        "/cohere/v1/models" => (Route::Api(api(Cohere, Models)), Method::Get),
+        _ => {
+            return gemini_path(path)
+                .or_else(|| bedrock_path(path))
+                .or_else(|| model_lookup_path(path))
+        }
     })
 }
 
@@ -166,6 +173,38 @@ fn gemini_path(path: &str) -> Option<(Route, Method)> {
     r.path_stream = Some(method == ApiMethod::StreamGenerateContent);
     r.gemini_method = Some(method);
     Some((Route::Api(r), Method::Post))
+}
+
+/// Model listing and lookup paths beyond the fixed ones (GET): `[/openai]/v1/models/{id}`,
+/// `/anthropic/v1/models/{id}`, `/cohere/v1/models[/{id}]`, and Gemini's
+/// `[/genai]/{v1,v1beta,v1beta1}/models[/{model}]`. `{id}` may hold `/` (`provider/model`) raw or
+/// percent-encoded.
+fn model_lookup_path(path: &str) -> Option<(Route, Method)> {
+    let lookup = |format: Format, id: &str| {
+        let mut r = api(format, Operation::Models);
+        if !id.is_empty() {
+            r.path_model = Some(percent_decode(id)?);
+        }
+        Some((Route::Api(r), Method::Get))
+    };
+    for (prefix, format) in [
+        ("/openai/v1/models/", Format::OpenAi),
+        ("/anthropic/v1/models/", Format::Anthropic),
+        ("/cohere/v1/models/", Format::Cohere),
+        ("/v1/models/", Format::OpenAi),
+    ] {
+        if let Some(id) = path.strip_prefix(prefix) {
+            return if id.is_empty() { None } else { lookup(format, id) };
+        }
+    }
+    let p = path.strip_prefix("/genai").unwrap_or(path);
+    let rest = ["/v1beta1/models", "/v1beta/models", "/v1/models"]
+        .iter()
+        .find_map(|v| p.strip_prefix(v))?;
+    match rest {
+        "" => lookup(Format::Gemini, ""),
+        r => lookup(Format::Gemini, r.strip_prefix('/').filter(|id| !id.is_empty())?),
+    }
 }
 
 /// `[/bedrock]/model/{modelId}/{converse|converse-stream|invoke|invoke-with-response-stream}`.
@@ -259,6 +298,45 @@ base_url = "http://127.0.0.1:1"
             Route::Api(a) => a,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn model_listing_and_lookup_routes() {
+        let lookup = |path: &str| {
+            let r = api_route(Method::Get, path);
+            assert_eq!(r.op, Operation::Models, "{path}");
+            (r.format, r.path_model)
+        };
+        assert_eq!(lookup("/v1/models"), (Format::OpenAi, None));
+        assert_eq!(
+            lookup("/v1/models/openai/gpt-4o"),
+            (Format::OpenAi, Some("openai/gpt-4o".into()))
+        );
+        assert_eq!(lookup("/openai/v1/models/a%2Fb"), (Format::OpenAi, Some("a/b".into())));
+        assert_eq!(
+            lookup("/anthropic/v1/models/mock/m"),
+            (Format::Anthropic, Some("mock/m".into()))
+        );
+        assert_eq!(lookup("/cohere/v1/models"), (Format::Cohere, None));
+        assert_eq!(lookup("/cohere/v1/models/c/x"), (Format::Cohere, Some("c/x".into())));
+        assert_eq!(lookup("/genai/v1beta/models"), (Format::Gemini, None));
+        assert_eq!(
+            lookup("/v1beta/models/gemini/g"),
+            (Format::Gemini, Some("gemini/g".into()))
+        );
+        // A Bedrock id's `:` is not a Gemini method: the whole id is the model.
+        assert_eq!(
+            lookup("/v1beta/models/bedrock/anthropic.claude-x:0"),
+            (Format::Gemini, Some("bedrock/anthropic.claude-x:0".into()))
+        );
+        assert!(matches!(
+            route(Method::Get, "/v1/models/"),
+            Err(GatewayError::NotFound(_))
+        ));
+        assert!(matches!(
+            route(Method::Post, "/v1beta/models/g"),
+            Err(GatewayError::MethodNotAllowed)
+        ));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod count;
 pub mod embed;
 pub mod mock;
+pub mod models;
 pub mod passthrough;
 pub mod stream;
 pub mod translate;
@@ -95,10 +96,7 @@ impl Worker {
     ) -> Result<Outcome, (GatewayError, Option<io::Error>)> {
         let api = ctx.api;
         if api.op == Operation::Models {
-            let body = match api.format {
-                Format::Anthropic => anthropic_models_body(ctx.snap),
-                _ => models_body(ctx.snap),
-            };
+            let body = models::answer(ctx.snap, api.format, api.path_model.as_deref()).map_err(|e| (e, None))?;
             return send(conn, 200, "application/json", body, req.keep_alive).await;
         }
         // 0. No JSON tree deeper than the limit is ever built (each level is a stack frame).
@@ -452,51 +450,6 @@ pub async fn send(
 }
 
 /// `GET /anthropic/v1/models` in Anthropic's list shape.
-fn anthropic_models_body(snap: &Snapshot) -> Bytes {
-    #[derive(serde::Serialize)]
-    struct AnthropicModel {
-        #[serde(rename = "type")]
-        kind: &'static str,
-        id: String,
-        display_name: String,
-        created_at: &'static str,
-    }
-    #[derive(serde::Serialize)]
-    struct AnthropicModelList {
-        data: Vec<AnthropicModel>,
-        has_more: bool,
-        first_id: Option<String>,
-        last_id: Option<String>,
-    }
-    let data: Vec<AnthropicModel> = snap
-        .providers
-        .iter()
-        .flat_map(|p| p.models.iter().map(move |m| format!("{}/{}", p.name, m)))
-        .map(|id| AnthropicModel {
-            kind: "model",
-            display_name: id.clone(),
-            id,
-            created_at: "2025-01-01T00:00:00Z",
-        })
-        .collect();
-    let list = AnthropicModelList {
-        first_id: data.first().map(|m| m.id.clone()),
-        last_id: data.last().map(|m| m.id.clone()),
-        data,
-        has_more: false,
-    };
-    Bytes::from(sonic_rs::to_vec(&list).unwrap_or_default())
-}
-
-fn models_body(snap: &Snapshot) -> Bytes {
-    let ids: Vec<String> = snap
-        .providers
-        .iter()
-        .flat_map(|p| p.models.iter().map(move |m| format!("{}/{}", p.name, m)))
-        .collect();
-    Bytes::from(crate::mock::openai::models(ids.iter().map(String::as_str), "sluice"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,263 @@
+//! Model listing and lookup in each client format: every configured provider's `models`, named
+//! `provider/model` (the string a client sends to reach it). No upstream is asked: the list is
+//! the gateway's routing table, the one thing it knows better than any provider.
+//!
+//! - OpenAI `GET /v1/models`, `/v1/models/{id}`: `{"object":"list","data":[Model]}`, `Model`.
+//! - Anthropic `GET /anthropic/v1/models`, `/anthropic/v1/models/{id}`: `{"data":[ModelInfo],
+//!   "has_more","first_id","last_id"}`, `ModelInfo`.
+//! - Gemini `GET /{ver}/models`, `/{ver}/models/{model}`: `{"models":[Model]}` with
+//!   `name: "models/{id}"`, and one `Model` (google-genai `models.list()` / `models.get()`).
+//! - Cohere `GET /cohere/v1/models`, `/cohere/v1/models/{model}`: `{"models":[...]}`, and one.
+//!
+//! A lookup of a model that is not configured is a 404 in the client's format, as a provider
+//! answers for a model it does not have.
+
+use crate::canonical::{FaultKind, UpstreamFault};
+use crate::config::Snapshot;
+use crate::error::GatewayError;
+use crate::formats::Format;
+use bytes::Bytes;
+use serde::Serialize;
+
+/// When Sluice's listed models were "created", for the formats that want a date: none is
+/// known, so a fixed one, the same on every call.
+const CREATED_UNIX: u64 = 1_735_689_600;
+const CREATED_RFC3339: &str = "2025-01-01T00:00:00Z";
+
+/// Every configured model as `provider/model`, in config order.
+fn ids(snap: &Snapshot) -> Vec<String> {
+    snap.providers
+        .iter()
+        .flat_map(|p| p.models.iter().map(move |m| format!("{}/{}", p.name, m)))
+        .collect()
+}
+
+#[derive(Serialize)]
+struct OpenAiModel<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    owned_by: &'static str,
+}
+
+#[derive(Serialize)]
+struct AnthropicModel<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: &'a str,
+    display_name: &'a str,
+    created_at: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GeminiModel<'a> {
+    name: String,
+    base_model_id: &'a str,
+    display_name: &'a str,
+    supported_generation_methods: [&'static str; 5],
+}
+
+#[derive(Serialize)]
+struct CohereModel<'a> {
+    name: &'a str,
+    endpoints: [&'static str; 2],
+    finetuned: bool,
+}
+
+fn openai(id: &str) -> OpenAiModel<'_> {
+    OpenAiModel {
+        id,
+        object: "model",
+        created: CREATED_UNIX,
+        owned_by: "sluice",
+    }
+}
+
+fn anthropic(id: &str) -> AnthropicModel<'_> {
+    AnthropicModel {
+        kind: "model",
+        id,
+        display_name: id,
+        created_at: CREATED_RFC3339,
+    }
+}
+
+fn gemini(id: &str) -> GeminiModel<'_> {
+    GeminiModel {
+        name: format!("models/{id}"),
+        base_model_id: id,
+        display_name: id,
+        supported_generation_methods: [
+            "generateContent",
+            "streamGenerateContent",
+            "countTokens",
+            "embedContent",
+            "batchEmbedContents",
+        ],
+    }
+}
+
+fn cohere(id: &str) -> CohereModel<'_> {
+    CohereModel {
+        name: id,
+        endpoints: ["chat", "embed"],
+        finetuned: false,
+    }
+}
+
+fn json(v: &impl Serialize) -> Bytes {
+    Bytes::from(sonic_rs::to_vec(v).unwrap_or_default())
+}
+
+/// The answer to a model listing (`model` None) or lookup, in the client's format.
+pub fn answer(snap: &Snapshot, format: Format, model: Option<&str>) -> Result<Bytes, GatewayError> {
+    let all = ids(snap);
+    if let Some(id) = model {
+        let Some(id) = all.iter().find(|m| m.as_str() == id) else {
+            return Err(GatewayError::UpstreamFault(UpstreamFault {
+                status: 404,
+                kind: FaultKind::NotFound,
+                message: format!("model {id:?} is not configured in this gateway"),
+            }));
+        };
+        return Ok(match format {
+            Format::Anthropic => json(&anthropic(id)),
+            Format::Gemini => json(&gemini(id)),
+            Format::Cohere => json(&cohere(id)),
+            Format::OpenAi | Format::Bedrock => json(&openai(id)),
+        });
+    }
+    Ok(match format {
+        Format::Anthropic => {
+            #[derive(Serialize)]
+            struct List<'a> {
+                data: Vec<AnthropicModel<'a>>,
+                has_more: bool,
+                first_id: Option<&'a str>,
+                last_id: Option<&'a str>,
+            }
+            json(&List {
+                data: all.iter().map(|m| anthropic(m)).collect(),
+                has_more: false,
+                first_id: all.first().map(String::as_str),
+                last_id: all.last().map(String::as_str),
+            })
+        }
+        Format::Gemini => {
+            #[derive(Serialize)]
+            struct List<'a> {
+                models: Vec<GeminiModel<'a>>,
+            }
+            json(&List {
+                models: all.iter().map(|m| gemini(m)).collect(),
+            })
+        }
+        Format::Cohere => {
+            #[derive(Serialize)]
+            struct List<'a> {
+                models: Vec<CohereModel<'a>>,
+            }
+            json(&List {
+                models: all.iter().map(|m| cohere(m)).collect(),
+            })
+        }
+        Format::OpenAi | Format::Bedrock => {
+            #[derive(Serialize)]
+            struct List<'a> {
+                object: &'static str,
+                data: Vec<OpenAiModel<'a>>,
+            }
+            json(&List {
+                object: "list",
+                data: all.iter().map(|m| openai(m)).collect(),
+            })
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
+
+    fn snap() -> Snapshot {
+        crate::config::compile_str(
+            r#"
+[routing]
+default_provider = "mock"
+[[providers]]
+name = "mock"
+kind = "mock"
+models = ["mock-model"]
+[[providers]]
+name = "gemini"
+kind = "gemini"
+base_url = "http://127.0.0.1:1"
+models = ["gemini-2.5-flash", "text-embedding-004"]
+"#,
+            "t",
+        )
+        .unwrap()
+    }
+
+    fn parse(b: Bytes) -> Value {
+        sonic_rs::from_slice(&b).unwrap()
+    }
+
+    #[test]
+    fn lists_in_every_format_name_provider_and_model() {
+        let s = snap();
+        let want = [
+            "mock/mock-model",
+            "gemini/gemini-2.5-flash",
+            "gemini/text-embedding-004",
+        ];
+        let oa = parse(answer(&s, Format::OpenAi, None).unwrap());
+        let ids: Vec<&str> = oa
+            .get("data")
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.get("id").unwrap().as_str().unwrap())
+            .collect();
+        assert_eq!(ids, want);
+        let an = parse(answer(&s, Format::Anthropic, None).unwrap());
+        assert_eq!(an.get("last_id").and_then(|v| v.as_str()), Some(want[2]));
+        let ge = parse(answer(&s, Format::Gemini, None).unwrap());
+        let names: Vec<&str> = ge
+            .get("models")
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.get("name").unwrap().as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            want.map(|m| format!("models/{m}"))
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+        );
+        let co = parse(answer(&s, Format::Cohere, None).unwrap());
+        assert_eq!(co.get("models").unwrap().as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn lookups_find_configured_models_and_refuse_others() {
+        let s = snap();
+        let one = parse(answer(&s, Format::Gemini, Some("gemini/gemini-2.5-flash")).unwrap());
+        assert_eq!(
+            one.get("name").and_then(|v| v.as_str()),
+            Some("models/gemini/gemini-2.5-flash")
+        );
+        let one = parse(answer(&s, Format::Anthropic, Some("mock/mock-model")).unwrap());
+        assert_eq!(one.get("type").and_then(|v| v.as_str()), Some("model"));
+        for f in Format::ALL {
+            let e = answer(&s, f, Some("gemini/nope")).unwrap_err();
+            assert_eq!(e.status(), 404, "{f:?}");
+        }
+    }
+}

@@ -1,0 +1,65 @@
+"""Model listing and lookup with every SDK that has them: the gateway's routing table (each
+configured provider's `models`, named `provider/model`) in each format's own shape, and a 404 in
+that format for a model it does not have."""
+
+from __future__ import annotations
+
+import pytest
+
+CONFIGURED = ["mock/mock-model", "openai/gpt-4o-mini", "openai/text-embedding-3-small"]
+
+
+def test_openai_list_and_retrieve(sluice):
+    import openai
+
+    c = openai.OpenAI(base_url=f"{sluice.base}/v1", api_key="k", max_retries=0, timeout=30)
+    assert [m.id for m in c.models.list()] == CONFIGURED
+    m = c.models.retrieve("openai/gpt-4o-mini")
+    assert (m.id, m.object, m.owned_by) == ("openai/gpt-4o-mini", "model", "sluice")
+    with pytest.raises(openai.NotFoundError, match="not configured"):
+        c.models.retrieve("openai/gpt-nope")
+
+
+def test_anthropic_list_and_retrieve(sluice):
+    import anthropic
+
+    c = anthropic.Anthropic(base_url=f"{sluice.base}/anthropic", api_key="k", max_retries=0, timeout=30)
+    page = c.models.list()
+    assert [m.id for m in page] == CONFIGURED
+    assert (page.first_id, page.last_id, page.has_more) == (CONFIGURED[0], CONFIGURED[-1], False)
+    m = c.models.retrieve("mock/mock-model")
+    assert (m.id, m.type) == ("mock/mock-model", "model")
+    with pytest.raises(anthropic.NotFoundError):
+        c.models.retrieve("anthropic/claude-nope")
+
+
+def test_genai_list_and_get(sluice):
+    from google import genai
+    from google.genai import errors, types
+
+    c = genai.Client(
+        api_key="k", http_options=types.HttpOptions(base_url=f"{sluice.base}/genai", api_version="v1beta", timeout=30_000)
+    )
+    assert [m.name for m in c.models.list()] == [f"models/{m}" for m in CONFIGURED]
+    m = c.models.get(model="openai/text-embedding-3-small")
+    assert m.name == "models/openai/text-embedding-3-small"
+    assert "embedContent" in m.supported_actions and "generateContent" in m.supported_actions
+    with pytest.raises(errors.ClientError) as info:
+        c.models.get(model="gemini/nope")
+    assert (info.value.code, info.value.status) == (404, "NOT_FOUND")
+
+
+def test_cohere_list_and_get(sluice):
+    import cohere
+
+    c = cohere.ClientV2(api_key="k", base_url=f"{sluice.base}/cohere", timeout=30)
+    assert [m.name for m in c.models.list().models] == CONFIGURED
+    m = c.models.get("openai/gpt-4o-mini")
+    assert (m.name, m.endpoints) == ("openai/gpt-4o-mini", ["chat", "embed"])
+    with pytest.raises(cohere.errors.NotFoundError):
+        c.models.get("cohere/nope")
+
+
+def test_percent_encoded_ids_are_looked_up(sluice, raw):
+    r = raw(sluice.base, "GET", "/v1/models/openai%2Fgpt-4o-mini")
+    assert r.status == 200 and r.json()["id"] == "openai/gpt-4o-mini"
