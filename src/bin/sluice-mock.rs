@@ -205,8 +205,13 @@ impl Handler for MockServer {
                 openai::completion_stream_events(&req.body, &model, k.chunks, peek.include_usage)
             }
             ("/v1/embeddings" | "/embeddings", _) => {
-                let body = Bytes::from(openai::embeddings(&req.body, &model));
-                return conn.send_full(200, &[("content-type", json_ct)], body, ka).await;
+                let (status, body) = match openai::embeddings(&req.body, &model) {
+                    Ok(body) => (200, body),
+                    Err(body) => (400, body),
+                };
+                return conn
+                    .send_full(status, &[("content-type", json_ct)], Bytes::from(body), ka)
+                    .await;
             }
             _ => {
                 let body = openai::error_body(404, &format!("no route for POST {path}"));

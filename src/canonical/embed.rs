@@ -110,7 +110,7 @@ impl EmbedResponse {
     pub fn append(&mut self, other: EmbedResponse) {
         self.vectors.extend(other.vectors);
         self.input_tokens = match (self.input_tokens, other.input_tokens) {
-            (Some(a), Some(b)) => Some(a + b),
+            (Some(a), Some(b)) => Some(a.saturating_add(b)),
             (a, b) => a.or(b),
         };
         if self.id.is_empty() {

@@ -36,6 +36,11 @@ pub fn reported_latency_ms() -> u64 {
 /// lets the caller choose (OpenAI, Cohere, Gemini); Bedrock's models use their real defaults.
 pub const DEFAULT_EMBED_DIMS: usize = 8;
 
+/// The most texts one mock embeddings request may ask for: OpenAI's own limit. The in-process
+/// mock answers the default config, so a request for millions of vectors must not become
+/// gigabytes of answer.
+pub const MAX_EMBED_INPUTS: usize = 2048;
+
 /// A complete mock answer in some format (non-streaming).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MockReply {

@@ -303,8 +303,9 @@ pub fn completion_stream_events(body: &[u8], model: &str, chunks: usize, include
     out
 }
 
-/// Embeddings: a deterministic vector per input (float array or base64 little-endian f32).
-pub fn embeddings(body: &[u8], model: &str) -> Vec<u8> {
+/// Embeddings: a deterministic vector per input (float array or base64 little-endian f32), or
+/// the 400 body for more than `MAX_EMBED_INPUTS` inputs.
+pub fn embeddings(body: &[u8], model: &str) -> Result<Vec<u8>, Vec<u8>> {
     let v: sonic_rs::Value = sonic_rs::from_slice(body).unwrap_or_default();
     let inputs: Vec<String> = match v.get("input") {
         Some(i) if i.is_str() => vec![i.as_str().unwrap_or("").to_string()],
@@ -321,6 +322,13 @@ pub fn embeddings(body: &[u8], model: &str) -> Vec<u8> {
         }
         _ => vec![String::new()],
     };
+    if inputs.len() > super::MAX_EMBED_INPUTS {
+        let why = format!(
+            "'$.input' is invalid: at most {} inputs per request",
+            super::MAX_EMBED_INPUTS
+        );
+        return Err(error_body(400, &why));
+    }
     let dims = v
         .get("dimensions")
         .and_then(|d| d.as_u64())
@@ -343,7 +351,7 @@ pub fn embeddings(body: &[u8], model: &str) -> Vec<u8> {
         data.push(json!({"object": "embedding", "index": i, "embedding": emb}));
     }
     let v = json!({"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}});
-    sonic_rs::to_vec(&v).unwrap_or_default()
+    Ok(sonic_rs::to_vec(&v).unwrap_or_default())
 }
 
 /// A stable pseudo-embedding: same text, same vector; values in [-1, 1].
@@ -394,6 +402,23 @@ pub fn error_body(status: u16, message: &str) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn embeddings_refuse_more_inputs_than_the_api_takes() {
+        let inputs = |n: usize| {
+            format!(
+                r#"{{"model":"m","input":{}}}"#,
+                sonic_rs::to_string(&vec!["a"; n]).unwrap()
+            )
+        };
+        let ok = embeddings(inputs(super::super::MAX_EMBED_INPUTS).as_bytes(), "m").unwrap();
+        let v: sonic_rs::Value = sonic_rs::from_slice(&ok).unwrap();
+        use sonic_rs::JsonContainerTrait;
+        assert_eq!(v.get("data").and_then(|d| d.as_array()).map(|d| d.len()), Some(2048));
+        let err = embeddings(inputs(2049).as_bytes(), "m").unwrap_err();
+        assert!(String::from_utf8_lossy(&err).contains("at most 2048 inputs"));
+    }
+
     use super::*;
 
     #[test]

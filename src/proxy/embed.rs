@@ -63,6 +63,10 @@ pub async fn serve_mock(
     model: &str,
 ) -> Result<Outcome, Failure> {
     let canonical = decode(ctx, req, model)?;
+    if canonical.texts.len() > crate::mock::MAX_EMBED_INPUTS {
+        let why = format!("at most {} texts per request", crate::mock::MAX_EMBED_INPUTS);
+        return Err((GatewayError::bad_request(why, None), None));
+    }
     if !provider.mock.latency.is_zero() {
         monoio::time::sleep(provider.mock.latency).await;
     }

@@ -50,8 +50,11 @@ pub async fn serve(
             return reply(conn, 200, json, &rid, body, req.keep_alive).await;
         }
         (Operation::Embeddings, _) => {
-            let body = openai::embeddings(&req.body, model);
-            return reply(conn, 200, json, &rid, body, req.keep_alive).await;
+            let (status, body) = match openai::embeddings(&req.body, model) {
+                Ok(body) => (200, body),
+                Err(body) => (400, body),
+            };
+            return reply(conn, status, json, &rid, body, req.keep_alive).await;
         }
         (Operation::Completions, true) => {
             openai::completion_stream_events(&req.body, model, knobs.chunks, peek.include_usage)

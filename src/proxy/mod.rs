@@ -140,7 +140,9 @@ impl Worker {
         // the answer is not passed through.
         let same_format = provider.kind.format() == Some(api.format);
         let embeddings = api.op == Operation::Embeddings
-            || (api.op == Operation::Invoke && !same_format && formats::bedrock::embed::is_embed_body(&req.body));
+            || (api.op == Operation::Invoke
+                && !same_format
+                && formats::bedrock::embed::is_embed_body(&req.body, model));
         if embeddings && stream {
             return Err((
                 GatewayError::bad_request("embeddings do not stream; use InvokeModel", None),

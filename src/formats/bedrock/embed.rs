@@ -38,10 +38,15 @@ fn parse(body: &[u8], what: &str) -> Result<Json, ConvertError> {
     Ok(v)
 }
 
-/// Whether an InvokeModel body is an embeddings request (Titan `inputText`, Cohere `texts`, or
-/// Cohere's image forms `images` / `inputs` with an `input_type`, which the decoder refuses by
-/// name). One lazy pass over the top-level keys, no tree: it runs on every translated invoke.
-pub fn is_embed_body(body: &[u8]) -> bool {
+/// Whether an InvokeModel body for `model` is an embeddings request (Titan `inputText`, Cohere
+/// `texts`, or Cohere's image forms `images` / `inputs` with an `input_type`, which the decoder
+/// refuses by name). Titan's text-generation models take `inputText` too: a body with
+/// `textGenerationConfig`, or one for a `titan-text` / `titan-tg` model, is not embeddings. One
+/// lazy pass over the top-level keys, no tree: it runs on every translated invoke.
+pub fn is_embed_body(body: &[u8], model: &str) -> bool {
+    if model.contains("titan-text") || model.contains("titan-tg") {
+        return false;
+    }
     let (mut titan, mut texts, mut media, mut input_type, mut messages) = (false, false, false, false, false);
     for entry in sonic_rs::to_object_iter(body) {
         let Ok((key, _)) = entry else {
@@ -52,7 +57,7 @@ pub fn is_embed_body(body: &[u8]) -> bool {
             "texts" => texts = true,
             "images" | "inputs" => media = true,
             "input_type" => input_type = true,
-            "messages" => messages = true,
+            "messages" | "textGenerationConfig" => messages = true,
             _ => {}
         }
     }
@@ -482,7 +487,10 @@ mod tests {
             COHERE_BY_TYPE,
             r#"{"images":["data:x"],"input_type":"image"}"#,
         ] {
-            assert!(is_embed_body(body.as_bytes()), "{body}");
+            assert!(
+                is_embed_body(body.as_bytes(), "openai/text-embedding-3-small"),
+                "{body}"
+            );
         }
         for body in [
             r#"{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}"#,
@@ -494,9 +502,14 @@ mod tests {
             "",
             "{",
             r#"{"inputText":"a","#,
+            // Titan text generation, not embeddings.
+            r#"{"inputText":"hi","textGenerationConfig":{"maxTokenCount":5}}"#,
         ] {
-            assert!(!is_embed_body(body.as_bytes()), "{body}");
+            assert!(!is_embed_body(body.as_bytes(), "m"), "{body}");
         }
+        // A bare `inputText` to a Titan text model is that model's chat body.
+        assert!(!is_embed_body(TITAN_V1.as_bytes(), "amazon.titan-text-express-v1"));
+        assert!(!is_embed_body(TITAN_V1.as_bytes(), "amazon.titan-tg1-large"));
     }
 
     #[test]
@@ -820,7 +833,7 @@ mod tests {
             let bytes = fixture.as_bytes();
             for end in 0..=bytes.len() {
                 let prefix = &bytes[..end];
-                let _ = is_embed_body(prefix);
+                let _ = is_embed_body(prefix, "m");
                 let _ = decode_embed_request(prefix, "amazon.titan-embed-text-v2:0");
                 let _ = decode_embed_response(prefix);
             }

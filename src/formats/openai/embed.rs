@@ -142,7 +142,8 @@ impl<'de> Deserialize<'de> for VectorIn {
                 Ok(VectorIn(vector_from_base64(s)))
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<VectorIn, A::Error> {
-                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(1536));
+                // Grown as read: an answer of many empty vectors must not reserve for full ones.
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
                 let mut ok = true;
                 while let Some(x) = seq.next_element::<f64>()? {
                     match to_f32(x) {
