@@ -55,6 +55,9 @@ pub struct ApiRoute {
     pub json_array_stream: bool,
     /// The Gemini method a Gemini client called (generate, or one of the embeddings forms).
     pub gemini_method: Option<crate::formats::gemini::ApiMethod>,
+    /// A Gemini client on Vertex AI's paths (`publishers/...`), whose bodies differ from the
+    /// Gemini API's for embeddings and counts.
+    pub gemini_vertex: bool,
 }
 
 impl ApiRoute {
@@ -117,6 +120,7 @@ fn api(format: Format, op: Operation) -> ApiRoute {
         path_stream: None,
         json_array_stream: false,
         gemini_method: None,
+        gemini_vertex: false,
     }
 }
 
@@ -172,6 +176,7 @@ fn gemini_path(path: &str) -> Option<(Route, Method)> {
     r.path_model = Some(model);
     r.path_stream = Some(method == ApiMethod::StreamGenerateContent);
     r.gemini_method = Some(method);
+    r.gemini_vertex = crate::formats::gemini::is_vertex_path(path);
     Some((Route::Api(r), Method::Post))
 }
 
@@ -201,10 +206,19 @@ fn model_lookup_path(path: &str) -> Option<(Route, Method)> {
     let rest = ["/v1beta1/models", "/v1beta/models", "/v1/models"]
         .iter()
         .find_map(|v| p.strip_prefix(v))?;
-    match rest {
-        "" => lookup(Format::Gemini, ""),
-        r => lookup(Format::Gemini, r.strip_prefix('/').filter(|id| !id.is_empty())?),
+    let id = match rest {
+        "" => return lookup(Format::Gemini, ""),
+        r => r.strip_prefix('/').filter(|id| !id.is_empty())?,
+    };
+    // `...:someMethod` is a call of a method Sluice does not serve (404), not a model name; a
+    // model id's own `:` is followed by a version (`anthropic.claude-x:0`).
+    let called = id
+        .rsplit_once(':')
+        .is_some_and(|(_, m)| !m.is_empty() && m.bytes().all(|b| b.is_ascii_alphabetic()));
+    if called {
+        return None;
     }
+    lookup(Format::Gemini, id)
 }
 
 /// `[/bedrock]/model/{modelId}/{converse|converse-stream|invoke|invoke-with-response-stream}`.
@@ -337,6 +351,10 @@ base_url = "http://127.0.0.1:1"
             route(Method::Post, "/v1beta/models/g"),
             Err(GatewayError::MethodNotAllowed)
         ));
+        assert!(matches!(
+            route(Method::Post, "/v1beta/models/g:streamRawPredict"),
+            Err(GatewayError::NotFound(_))
+        ));
     }
 
     #[test]
@@ -386,6 +404,18 @@ base_url = "http://127.0.0.1:1"
                 .as_deref(),
             Some("cohere/embed-v4.0")
         );
+        // Which API's body shape the client sends.
+        for (path, vertex) in [
+            ("/v1beta1/publishers/cohere/models/embed-v4.0:predict", true),
+            (
+                "/genai/v1/projects/p/locations/l/publishers/google/models/m:countTokens",
+                true,
+            ),
+            ("/genai/v1beta/models/m:embedContent", false),
+            ("/v1beta/models/publishers/m:countTokens", false),
+        ] {
+            assert_eq!(api_route(Method::Post, path).gemini_vertex, vertex, "{path}");
+        }
         for path in ["/v1/messages/count_tokens", "/anthropic/v1/messages/count_tokens"] {
             assert_eq!(
                 api_route(Method::Post, path),

@@ -22,13 +22,13 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
         if method != Method::Post {
             return Some(fault(405, FaultKind::InvalidRequest, "method not allowed; use POST"));
         }
-        return Some(embed(api, &model, path.contains("/publishers/"), body));
+        return Some(embed(api, &model, gemini::is_vertex_path(path), body));
     }
     if let Some((model, ApiMethod::CountTokens)) = gemini::parse_route(path) {
         if method != Method::Post {
             return Some(fault(405, FaultKind::InvalidRequest, "method not allowed; use POST"));
         }
-        return Some(count_tokens(&model, body));
+        return Some(count_tokens(&model, gemini::is_vertex_path(path), body));
     }
     let (model, stream) = gemini::parse_path(path)?;
     if method != Method::Post {
@@ -87,7 +87,11 @@ struct CountTokensResponse {
 /// `systemInstruction`, `tools` and `generationConfig` beside it) or a whole
 /// `generateContentRequest`, never both; proto3 JSON takes either key spelling and reads an empty
 /// list as unset.
-fn count_tokens(model: &str, body: &[u8]) -> MockReply {
+///
+/// Each API takes only its own form: the Gemini API has no `systemInstruction`, `tools` or
+/// `generationConfig` beside `contents` (google-genai refuses them there), and Vertex has no
+/// `generateContentRequest`.
+fn count_tokens(model: &str, vertex: bool, body: &[u8]) -> MockReply {
     use sonic_rs::{JsonContainerTrait, JsonValueTrait};
     let invalid = |message: String| fault(400, FaultKind::InvalidRequest, &message);
     let v: sonic_rs::Value = match sonic_rs::from_slice(body) {
@@ -102,7 +106,12 @@ fn count_tokens(model: &str, body: &[u8]) -> MockReply {
     let mut beside = false;
     for (k, val) in top.iter() {
         let key = gemini::camel(k);
-        if !COUNT_KEYS.contains(&key.as_ref()) {
+        let other_api = match key.as_ref() {
+            "generateContentRequest" => vertex,
+            "systemInstruction" | "tools" | "generationConfig" => !vertex,
+            _ => false,
+        };
+        if other_api || !COUNT_KEYS.contains(&key.as_ref()) {
             return invalid(format!(
                 "Invalid JSON payload received. Unknown name \"{k}\": Cannot find field."
             ));
@@ -337,8 +346,14 @@ fn dims_of(requested: Option<i64>, at: &str) -> Result<usize, String> {
     }
 }
 
-/// One `EmbedContentRequest`, named `at` in messages (`""` or `"requests[i]."`).
-fn embed_input(r: &GeminiEmbedRequest, request: &str, at: &str) -> Result<EmbedInput, String> {
+/// One `EmbedContentRequest`, named `at` in messages (`""` or `"requests[i]."`). The Gemini API
+/// (`vertex` false) has no `embedContentConfig`: its settings sit on the request itself.
+fn embed_input(r: &GeminiEmbedRequest, vertex: bool, request: &str, at: &str) -> Result<EmbedInput, String> {
+    if !vertex && r.embed_content_config.is_some() {
+        return Err(format!(
+            "Invalid JSON payload received. Unknown name \"embedContentConfig\" at '{at}': Cannot find field."
+        ));
+    }
     let nested = r.embed_content_config.as_ref();
     let task_type = r.task_type.as_deref().or(nested.and_then(|c| c.task_type.as_deref()));
     check_task_type(task_type, at, "google.ai.generativelanguage.v1beta")?;
@@ -386,7 +401,7 @@ fn embed(api: ApiMethod, model: &str, vertex: bool, body: &[u8]) -> MockReply {
                 Ok(r) => r,
                 Err(e) => return parse_error(e),
             };
-            let input = match embed_input(&req, "EmbedContentRequest", "") {
+            let input = match embed_input(&req, vertex, "EmbedContentRequest", "") {
                 Ok(i) => i,
                 Err(m) => return invalid(m),
             };
@@ -411,7 +426,7 @@ fn embed(api: ApiMethod, model: &str, vertex: bool, body: &[u8]) -> MockReply {
             }
             let mut embeddings = Vec::with_capacity(req.requests.len());
             for (i, r) in req.requests.iter().enumerate() {
-                match embed_input(r, "BatchEmbedContentsRequest", &format!("requests[{i}].")) {
+                match embed_input(r, vertex, "BatchEmbedContentsRequest", &format!("requests[{i}].")) {
                     Ok(input) => embeddings.push(GeminiEmbedding {
                         values: super::openai::embed(&input.text, input.dims),
                     }),
@@ -588,9 +603,10 @@ mod tests {
                 format!(r#"{{"contents":{c},"generateContentRequest":{{"contents":{c}}}}}"#),
                 "mutually exclusive",
             ),
+            // The Gemini API takes no system instruction beside the contents (Vertex does).
             (
                 format!(r#"{{"systemInstruction":{system},"generateContentRequest":{{"contents":{c}}}}}"#),
-                "mutually exclusive",
+                "Unknown name \"systemInstruction\"",
             ),
             ("{}".to_string(), "one of contents or generate_content_request"),
             (
@@ -598,8 +614,8 @@ mod tests {
                 "one of contents or generate_content_request",
             ),
             (
-                format!(r#"{{"systemInstruction":{system}}}"#),
-                "one of contents or generate_content_request",
+                format!(r#"{{"contents":{c},"systemInstruction":{system}}}"#),
+                "Unknown name \"systemInstruction\"",
             ),
             (
                 format!(r#"{{"contents":{c},"maxTokens":3}}"#),
@@ -613,6 +629,13 @@ mod tests {
             let message = v["error"]["message"].as_str().unwrap();
             assert!(message.contains(says), "{body}: {message}");
         }
+        // Vertex has no `generateContentRequest`.
+        let (status, v) = post(
+            "/v1beta1/publishers/google/models/m:countTokens",
+            &format!(r#"{{"generateContentRequest":{{"contents":{c}}}}}"#),
+        );
+        assert_eq!(status, 400);
+        assert!(v["error"]["message"].as_str().unwrap().contains("Unknown name"));
         let (status, v) = post(
             "/v1beta/models/x-error-429:countTokens",
             &format!(r#"{{"contents":{c}}}"#),
@@ -721,6 +744,13 @@ mod tests {
             crate::mock::openai::embed("x y z", 4)
         );
         assert_eq!(v["usageMetadata"]["promptTokenCount"].as_u64(), Some(3));
+        // The Gemini API has no `embedContentConfig`.
+        let (status, v) = post(
+            "/v1beta/models/gemini-embedding-001:embedContent",
+            r#"{"content":{"parts":[{"text":"x"}]},"embedContentConfig":{"outputDimensionality":4}}"#,
+        );
+        assert_eq!(status, 400);
+        assert!(v["error"]["message"].as_str().unwrap().contains("embedContentConfig"));
     }
 
     #[test]

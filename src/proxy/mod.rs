@@ -157,16 +157,15 @@ impl Worker {
             (ProviderKind::Mock, _) if api.op == Operation::CountTokens => {
                 count::serve_mock(ctx, req, conn, target.model).await
             }
-            (_, Some(_)) if embeddings && !(same_format && embed_passes_through(api, provider, target.model)) => {
+            (_, Some(_)) if embeddings && !(same_format && gemini_body_fits(api, provider, target.model)) => {
                 let key = self.next_key(provider.keys.len());
                 embed::forward(self, ctx, req, conn, target.model, provider, key).await
             }
-            // A Gemini count may name its model in the body (`generateContentRequest.model`):
-            // re-encoded when the prefix came off, as embeddings are.
+            // A Gemini count may name its model in the body (`generateContentRequest.model`), and
+            // the Gemini API and Vertex take different bodies: re-encoded as embeddings are.
             (_, Some(_))
                 if api.op == Operation::CountTokens
-                    && !(same_format
-                        && (api.format != Format::Gemini || api.path_model.as_deref() == Some(target.model))) =>
+                    && !(same_format && gemini_body_fits(api, provider, target.model)) =>
             {
                 let key = self.next_key(provider.keys.len());
                 count::forward(self, ctx, req, conn, target.model, provider, key).await
@@ -280,6 +279,7 @@ impl Handler for Worker {
             path_stream: None,
             json_array_stream: false,
             gemini_method: None,
+            gemini_vertex: false,
         };
         let ctx = RequestContext {
             snap: &snap,
@@ -387,17 +387,17 @@ fn hinted_delay_ms(headers: &[(&'static str, String)]) -> Option<u64> {
         .map(|s| s.saturating_mul(1000))
 }
 
-/// Whether a same-format embeddings request can pass through as bytes. A Gemini body names its
-/// model in each request (`requests[].model`), so one whose provider prefix was removed is
-/// re-encoded; so is Vertex's `predict` form sent to a Gemini API provider, which has no
-/// `predict` for embeddings.
-fn embed_passes_through(api: &route::ApiRoute, provider: &crate::config::Provider, model: &str) -> bool {
-    use crate::formats::gemini::ApiMethod;
+/// Whether a same-format Gemini embeddings or count body can pass through as bytes (any other
+/// format's can). A Gemini body may name its model (`requests[].model`,
+/// `generateContentRequest.model`), so one whose provider prefix came off is re-encoded; so is
+/// one in the other API's shape: Vertex clients send settings and system instructions where the
+/// Gemini API refuses them, and the Gemini API has no `predict` for embeddings.
+fn gemini_body_fits(api: &route::ApiRoute, provider: &crate::config::Provider, model: &str) -> bool {
     if api.format != Format::Gemini {
         return true;
     }
     let vertex = matches!(provider.style, crate::config::ApiStyle::Vertex);
-    api.path_model.as_deref() == Some(model) && (vertex || api.gemini_method != Some(ApiMethod::Predict))
+    api.path_model.as_deref() == Some(model) && api.gemini_vertex == vertex
 }
 
 /// SigV4 headers for a Bedrock provider configured with AWS credentials (none otherwise).

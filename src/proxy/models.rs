@@ -110,17 +110,20 @@ fn json(v: &impl Serialize) -> Bytes {
     Bytes::from(sonic_rs::to_vec(v).unwrap_or_default())
 }
 
-/// The answer to a model listing (`model` None) or lookup, in the client's format.
+/// The answer to a model listing (`model` None) or lookup, in the client's format. A lookup
+/// resolves the name as a request's `model` would (`route::target`): `provider/model`, or a
+/// bare name the default provider lists, answered under the name the client used.
 pub fn answer(snap: &Snapshot, format: Format, model: Option<&str>) -> Result<Bytes, GatewayError> {
     let all = ids(snap);
     if let Some(id) = model {
-        let Some(id) = all.iter().find(|m| m.as_str() == id) else {
+        let target = crate::route::target(snap, id);
+        if !target.provider.models.iter().any(|m| m == target.model) {
             return Err(GatewayError::UpstreamFault(UpstreamFault {
                 status: 404,
                 kind: FaultKind::NotFound,
                 message: format!("model {id:?} is not configured in this gateway"),
             }));
-        };
+        }
         return Ok(match format {
             Format::Anthropic => json(&anthropic(id)),
             Format::Gemini => json(&gemini(id)),
@@ -255,6 +258,15 @@ models = ["gemini-2.5-flash", "text-embedding-004"]
         );
         let one = parse(answer(&s, Format::Anthropic, Some("mock/mock-model")).unwrap());
         assert_eq!(one.get("type").and_then(|v| v.as_str()), Some("model"));
+        // A bare name reaches the default provider, as a request's `model` does.
+        let one = parse(answer(&s, Format::OpenAi, Some("mock-model")).unwrap());
+        assert_eq!(one.get("id").and_then(|v| v.as_str()), Some("mock-model"));
+        assert_eq!(
+            answer(&s, Format::OpenAi, Some("gemini-2.5-flash"))
+                .unwrap_err()
+                .status(),
+            404
+        );
         for f in Format::ALL {
             let e = answer(&s, f, Some("gemini/nope")).unwrap_err();
             assert_eq!(e.status(), 404, "{f:?}");

@@ -242,3 +242,35 @@ def test_a_vertex_provider_gets_the_predict_form(tmp_path):
 
         _teardown(gw)
         _teardown(mock)
+
+
+def test_same_format_gemini_bodies_cross_between_the_gemini_api_and_vertex(tmp_path):
+    """Unprefixed models reach the default provider on the same-format path. A Vertex client's
+    body (settings under `embedContentConfig`, a system instruction beside `contents`) is not one
+    the Gemini API takes, nor the other way round: Sluice re-encodes it for the provider's API."""
+    from conftest import _teardown
+
+    mock = start_mock(tmp_path, "mock-styles")
+    api = start_gateway(tmp_path, "gw-gemini-api", one_provider("gemini", mock.base))
+    vertex_cfg = one_provider("gemini", f"{mock.base}/v1beta1/publishers/google").replace(
+        'keys = ["k"]', 'keys = ["k"]\nvertex = true'
+    )
+    vertex = start_gateway(tmp_path, "gw-vertex", vertex_cfg)
+    try:
+        # A Vertex client (gemini-* models use :batchEmbedContents with embedContentConfig) to
+        # a Gemini API provider.
+        vectors, _ = via_genai(api.base, "gemini-embedding-001", TEXTS, vertex=True)
+        assert [f32(v) for v in vectors] == [mock_vector(t, DIMS) for t in TEXTS]
+        # A Gemini API client to a Vertex provider: text-embedding-* goes out as :predict.
+        vectors, _ = via_genai(vertex.base, "text-embedding-005", TEXTS)
+        assert [f32(v) for v in vectors] == [mock_vector(t, DIMS) for t in TEXTS]
+        # A Vertex client's count with a system instruction, to a Gemini API provider.
+        c = _genai(api.base, vertex=True)
+        contents = [{"role": "user", "parts": [{"text": "one two three"}]}]
+        counted = c.models.count_tokens(
+            model="gemini-2.5-flash", contents=contents, config={"system_instruction": "four five"}
+        ).total_tokens
+        assert counted == 5
+    finally:
+        for s in (api, vertex, mock):
+            _teardown(s)

@@ -60,6 +60,14 @@ def test_cohere_list_and_get(sluice):
         c.models.get("cohere/nope")
 
 
+def test_a_bare_name_is_looked_up_at_the_default_provider(sluice, raw):
+    # As a request's `model` routes: `mock-model` has no provider prefix, and the default
+    # provider (`mock`) lists it.
+    r = raw(sluice.base, "GET", "/v1/models/mock-model")
+    assert r.status == 200 and r.json()["id"] == "mock-model"
+    assert raw(sluice.base, "GET", "/v1/models/gpt-4o-mini").status == 404
+
+
 def test_percent_encoded_ids_are_looked_up(sluice, raw):
     r = raw(sluice.base, "GET", "/v1/models/openai%2Fgpt-4o-mini")
     assert r.status == 200 and r.json()["id"] == "openai/gpt-4o-mini"

@@ -116,6 +116,18 @@ pub fn parse_path(path: &str) -> Option<(String, bool)> {
     }
 }
 
+/// Whether a Gemini route has Vertex AI's shape (`projects/...` or `publishers/...`) rather
+/// than the Gemini API's (`models/...`). The two APIs take different bodies for the same
+/// embeddings and count methods, so a same-format request passes through only to its own kind.
+pub fn is_vertex_path(path: &str) -> bool {
+    let path = path.strip_prefix("/genai").unwrap_or(path);
+    let rest = path
+        .strip_prefix('/')
+        .and_then(|r| r.split_once('/'))
+        .map_or("", |(_, r)| r);
+    rest.starts_with("projects/") || rest.starts_with("publishers/")
+}
+
 /// Router: `(model, method)` when `path` is a Gemini route, else None.
 ///
 /// Accepted shapes (optional `/genai` prefix, query string ignored, `{ver}` one of `v1`,
