@@ -149,17 +149,21 @@ impl Worker {
                 None,
             ));
         }
-        // 3. Provider: in-process mock, same-format passthrough, or translation.
+        // 3. Provider: in-process mock, same-format passthrough, or translation. The embeddings
+        //    and count paths are boxed: this function's state is as large as its largest await,
+        //    and every open connection, every stream included, holds it (RESULTS, "Memory per
+        //    stream and the connection future"). The stream paths stay inline: boxed, a stream
+        //    would hold the box as well.
         match (provider.kind, provider.kind.format()) {
             (ProviderKind::Mock, _) if embeddings && api.format != Format::OpenAi => {
-                embed::serve_mock(provider, ctx, req, conn, target.model).await
+                Box::pin(embed::serve_mock(provider, ctx, req, conn, target.model)).await
             }
             (ProviderKind::Mock, _) if api.op == Operation::CountTokens => {
-                count::serve_mock(ctx, req, conn, target.model).await
+                Box::pin(count::serve_mock(ctx, req, conn, target.model)).await
             }
             (_, Some(_)) if embeddings && !(same_format && gemini_body_fits(api, provider, target.model)) => {
                 let key = self.next_key(provider.keys.len());
-                embed::forward(self, ctx, req, conn, target.model, provider, key).await
+                Box::pin(embed::forward(self, ctx, req, conn, target.model, provider, key)).await
             }
             // A Gemini count may name its model in the body (`generateContentRequest.model`), and
             // the Gemini API and Vertex take different bodies: re-encoded as embeddings are.
@@ -168,7 +172,7 @@ impl Worker {
                     && !(same_format && gemini_body_fits(api, provider, target.model)) =>
             {
                 let key = self.next_key(provider.keys.len());
-                count::forward(self, ctx, req, conn, target.model, provider, key).await
+                Box::pin(count::forward(self, ctx, req, conn, target.model, provider, key)).await
             }
             (ProviderKind::Mock, _)
                 if api.format == Format::OpenAi

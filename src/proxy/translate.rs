@@ -439,7 +439,22 @@ pub async fn forward(
         drop((canonical, parts, signed, path));
         return super::stream::pump_translated(worker, conn, req.http10, body, t).await;
     }
-    let data = read_answer(ctx, &mut resp, target_format).await?;
+    // Inline rather than `read_answer`: a call's future would sit in this function's state, which
+    // every open translated stream holds (the streams bench measures it per stream).
+    let limit = ctx.snap.server.limits.max_body_bytes.max(64 * 1024 * 1024);
+    let status = resp.status;
+    if !(200..300).contains(&status) {
+        relay_retry_hints(&resp, &mut ctx.error_headers);
+        ctx.error_headers.extend(request_id.clone());
+    }
+    let data = resp.body.read_all(limit).await.map_err(|e| (e.into(), None))?;
+    if crate::wire::json::too_deep(&data, crate::wire::json::MAX_DEPTH) {
+        let why = "the upstream's answer nests JSON too deeply";
+        return Err((GatewayError::Upstream(upstream::UpstreamError::BadResponse(why)), None));
+    }
+    if !(200..300).contains(&status) {
+        return Err(upstream_fault(ctx, target_format, &resp, &data));
+    }
     // The decoder's detail goes with it, as a translated stream's does: which field was wrong
     // is what the operator needs to know.
     let mut canonical_resp = (upstream_codec.decode_response)(&data).map_err(|e| {
