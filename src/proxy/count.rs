@@ -2,7 +2,7 @@
 //! counts, sent as the provider's own count request, and the provider's number comes back in the
 //! client's shape. Same-format counts pass through as bytes like any other request.
 
-use super::translate::{mock_request_id, post_json, read_answer, relayed_request_id, reply};
+use super::translate::{mock_request_id, post_json, provider_path, read_answer, relayed_request_id, reply};
 use super::{Outcome, RequestContext, Worker};
 use crate::config::{ApiStyle, Provider};
 use crate::error::GatewayError;
@@ -51,14 +51,7 @@ pub async fn forward(
     let canonical = decode(ctx, req, model)?;
     let body = count::encode_request(target, &canonical, vertex)
         .map_err(|e| (GatewayError::bad_request(e.to_string(), None), None))?;
-    let Some(origin) = provider.origin.as_ref() else {
-        return Err((
-            GatewayError::NotImplemented(format!("provider {:?} has no base_url", provider.name)),
-            None,
-        ));
-    };
-    let mut path = origin.path_prefix.clone();
-    path.push_str(&provider.styled_path(&count::request_path(target, model)));
+    let path = provider_path(provider, &count::request_path(target, model))?;
     let mut resp = post_json(worker, provider, key_index, &path, body).await?;
     let data = read_answer(ctx, &mut resp, target).await?;
     let request_id = relayed_request_id(&resp, ctx.api.format);

@@ -3,7 +3,9 @@
 //! the answer is re-encoded in the shape the client asked for. Same-format embeddings never come
 //! here: they pass through as bytes like any other same-format request.
 
-use super::translate::{millis, mock_request_id, next_response_id, post_json, read_answer, relayed_request_id, reply};
+use super::translate::{
+    millis, mock_request_id, next_response_id, post_json, provider_path, read_answer, relayed_request_id, reply,
+};
 use super::{Outcome, RequestContext, Worker};
 use crate::canonical::embed::{EmbedRequest, EmbedResponse};
 use crate::config::{ApiStyle, Provider};
@@ -118,14 +120,7 @@ pub async fn forward(
     let vertex = matches!(provider.style, ApiStyle::Vertex);
     let canonical = decode(ctx, req, model)?;
     let bodies = embed::encode_request(target, &canonical, vertex).map_err(|e| bad_request(&e))?;
-    let Some(origin) = provider.origin.as_ref() else {
-        return Err((
-            GatewayError::NotImplemented(format!("provider {:?} has no base_url", provider.name)),
-            None,
-        ));
-    };
-    let mut path = origin.path_prefix.clone();
-    path.push_str(&provider.styled_path(&embed::request_path(target, model, vertex)));
+    let path = provider_path(provider, &embed::request_path(target, model, vertex))?;
     let sent = Instant::now();
     let mut answer = EmbedResponse::default();
     let mut request_id = None;

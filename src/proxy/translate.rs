@@ -277,6 +277,20 @@ pub(super) fn upstream_fault(
     (GatewayError::UpstreamFault(fault), None)
 }
 
+/// The full upstream path for one of the provider's own paths (`/v1/embeddings`, ...): the base
+/// URL's prefix, then the path in the provider's style (Azure, Vertex).
+pub(super) fn provider_path(provider: &Provider, standard: &str) -> Result<String, Failure> {
+    let Some(origin) = provider.origin.as_ref() else {
+        return Err((
+            GatewayError::NotImplemented(format!("provider {:?} has no base_url", provider.name)),
+            None,
+        ));
+    };
+    let mut path = origin.path_prefix.clone();
+    path.push_str(&provider.styled_path(standard));
+    Ok(path)
+}
+
 /// POSTs a JSON body (the format's own, already encoded) to `path` on the provider: its
 /// credential, Anthropic's version header, a SigV4 signature for Bedrock. Used by the one-call
 /// operations (embeddings, token counts); chat adds betas and streams, so it sends its own.
