@@ -338,6 +338,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // 1,000 streams through a gateway hold 2,000 sockets here (client and upstream ends).
+    let _ = sluice::runtime::raise_open_file_limit();
     let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
         .enable_timer()
         .with_entries(4096)

@@ -80,6 +80,14 @@ fn main() -> ExitCode {
         }
     }
 
+    match runtime::raise_open_file_limit() {
+        Ok(n) if n < runtime::LOW_OPEN_FILE_LIMIT => eprintln!(
+            "sluice: warning: the open-file limit is {n} (each open stream holds two); raise the hard \
+             limit (systemd LimitNOFILE=, ulimit -Hn)"
+        ),
+        Ok(_) => {}
+        Err(e) => eprintln!("sluice: warning: cannot read the open-file limit: {e}"),
+    }
     let (listeners, addr) = match runtime::bind_listeners(server.listen, server.workers) {
         Ok(x) => x,
         Err(e) => {

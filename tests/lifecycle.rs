@@ -406,3 +406,40 @@ fn check_names_the_key_of_a_type_error() {
         "no error line with {prefix:?} in:\n{stderr}"
     );
 }
+
+/// Starts sluice under `ulimit <limit_args>` (a shell's, then `exec`), with the default test config.
+fn sluice_under_ulimit(limit_args: &str) -> Proc {
+    let dir = TempDir::new("sluice");
+    let path = dir.file("sluice.toml");
+    std::fs::write(&path, Cfg::default().render()).expect("write config");
+    let script = format!("ulimit {limit_args} && exec \"$0\" --config \"$1\"");
+    Proc::spawn("sluice", "bash", &["-c", &script, SLUICE, path.to_str().unwrap()], dir)
+}
+
+#[test]
+fn a_low_soft_open_file_limit_is_raised_to_the_hard_one() {
+    // 64 descriptors would hold about 50 connections; 150 stay open at once here.
+    let sluice = sluice_under_ulimit("-Sn 64");
+    let mut clients: Vec<Client> = (0..150).map(|_| Client::connect(sluice.addr)).collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.stream.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        c.send(&get("/health"));
+        let r = c
+            .try_read_response()
+            .unwrap_or_else(|e| panic!("connection {i} not served: {e}; stderr:\n{}", sluice.stderr()));
+        assert_eq!(r.status, 200);
+    }
+    assert!(!sluice.stderr().contains("accept failed"), "{}", sluice.stderr());
+    assert!(!sluice.stderr().contains("open-file limit"), "{}", sluice.stderr());
+}
+
+#[test]
+fn a_low_hard_open_file_limit_is_reported_at_start() {
+    let sluice = sluice_under_ulimit("-n 256");
+    assert!(
+        sluice.wait_stderr("the open-file limit is 256", 1, Duration::from_secs(5)),
+        "{}",
+        sluice.stderr()
+    );
+    assert_eq!(roundtrip(sluice.addr, &get("/health")).status, 200);
+}

@@ -723,3 +723,124 @@ fn an_invoke_clients_betas_reach_anthropic_as_its_header() {
         "{sent}"
     );
 }
+
+// Calls fanned out from one request --------------------------------------------------------------
+
+/// A Bedrock Titan embeddings upstream on many connections. Each answer is `[n]` for the text
+/// `t<n>`; a text starting with `bad` gets a ValidationException. The first `gate` requests are
+/// held until that many are in flight at once (or a second has passed), so calls made one after
+/// another never fill the gate. Reports the most requests ever in flight.
+fn titan_upstream(gate: usize) -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind titan upstream");
+    let addr = l.local_addr().unwrap();
+    let most = Arc::new(AtomicUsize::new(0));
+    let (in_flight, seen) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let most2 = most.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming().take(64) {
+            let Ok(mut s) = s else { return };
+            let (in_flight, seen, most) = (in_flight.clone(), seen.clone(), most2.clone());
+            std::thread::spawn(move || {
+                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut buf = Vec::new();
+                let mut tmp = [0u8; 16384];
+                loop {
+                    // One request: head, then its content-length body.
+                    let (head_end, cl) = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&buf[..i]).to_ascii_lowercase();
+                            let cl = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .map_or(0, |v| v.trim().parse().unwrap_or(0));
+                            if buf.len() >= i + 4 + cl {
+                                break (i + 4, cl);
+                            }
+                        }
+                        match s.read(&mut tmp) {
+                            Ok(n) if n > 0 => buf.extend_from_slice(&tmp[..n]),
+                            _ => return,
+                        }
+                    };
+                    let body: Value = sonic_rs::from_slice(&buf[head_end..head_end + cl]).unwrap();
+                    buf.drain(..head_end + cl);
+                    let text = at(&body, "inputText").as_str().unwrap_or_default().to_string();
+                    let now = in_flight.fetch_add(1, SeqCst) + 1;
+                    most.fetch_max(now, SeqCst);
+                    if seen.fetch_add(1, SeqCst) < gate {
+                        let until = Instant::now() + Duration::from_secs(1);
+                        while in_flight.load(SeqCst) < gate && Instant::now() < until {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                    }
+                    let (status, extra, answer) = match text.strip_prefix('t').and_then(|n| n.parse::<u32>().ok()) {
+                        Some(n) if !text.starts_with("bad") => (
+                            "200 OK",
+                            "",
+                            format!(r#"{{"embedding":[{n}.0],"inputTextTokenCount":1}}"#),
+                        ),
+                        _ => (
+                            "400 Bad Request",
+                            "x-amzn-ErrorType: ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/\r\n",
+                            format!(r#"{{"message":"cannot embed {text}"}}"#),
+                        ),
+                    };
+                    in_flight.fetch_sub(1, SeqCst);
+                    let out = format!(
+                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\n\r\n{answer}",
+                        answer.len()
+                    );
+                    if s.write_all(out.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, most)
+}
+
+fn titan_embeddings(texts: &[String]) -> Vec<u8> {
+    let body = sonic_rs::json!({"model": "bedrock/amazon.titan-embed-text-v2:0", "input": texts});
+    post("/v1/embeddings", &body.to_string())
+}
+
+#[test]
+fn a_titan_batch_runs_eight_calls_at_once_and_keeps_the_texts_order() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let (up, most) = titan_upstream(8);
+    let sluice = sluice_with_provider("bedrock", up, "k");
+    let texts: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();
+    let r = roundtrip(sluice.addr, &titan_embeddings(&texts));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    let got: Vec<(u64, f64)> = at(&v, "data")
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|d| (at_u64(d, "index"), at(d, "embedding.0").as_f64().unwrap()))
+        .collect();
+    let want: Vec<(u64, f64)> = (0..20).map(|i| (i, i as f64)).collect();
+    assert_eq!(got, want, "one vector per text, in the texts' order");
+    assert_eq!(at(&v, "usage.prompt_tokens").as_u64(), Some(20));
+    // All eight of the first calls were in flight together, and never more than eight.
+    assert_eq!(most.load(SeqCst), 8);
+}
+
+#[test]
+fn a_failed_titan_call_answers_for_the_whole_batch() {
+    let (up, _) = titan_upstream(0);
+    let sluice = sluice_with_provider("bedrock", up, "k");
+    let texts: Vec<String> = ["t0", "t1", "bad2", "t3", "bad4"].map(String::from).to_vec();
+    let mut c = Client::connect(sluice.addr);
+    let r = c.request(&titan_embeddings(&texts));
+    assert_openai_error(&r, 400, "invalid_request_error");
+    // The first failure in the texts' order, whichever answered first.
+    assert_eq!(at_str(&r.json(), "error.message"), "cannot embed bad2");
+    let ok: Vec<String> = vec!["t7".into()];
+    let r = c.request(&titan_embeddings(&ok));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(at(&r.json(), "data.0.embedding.0").as_f64(), Some(7.0));
+}

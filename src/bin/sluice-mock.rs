@@ -305,6 +305,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Load tests open thousands of streams at it, as at the gateway.
+    let _ = runtime::raise_open_file_limit();
     let (listeners, addr) = match runtime::bind_listeners(addr, workers) {
         Ok(x) => x,
         Err(e) => {

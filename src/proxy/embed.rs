@@ -4,7 +4,8 @@
 //! here: they pass through as bytes like any other same-format request.
 
 use super::translate::{
-    millis, mock_request_id, next_response_id, post_json, provider_path, read_answer, relayed_request_id, reply,
+    answer_limit, check_answer, millis, mock_request_id, next_response_id, post_json, provider_path,
+    relayed_request_id, reply,
 };
 use super::{Outcome, RequestContext, Worker};
 use crate::canonical::embed::{EmbedRequest, EmbedResponse};
@@ -12,7 +13,8 @@ use crate::config::{ApiStyle, Provider};
 use crate::error::GatewayError;
 use crate::formats::{embed, Format};
 use crate::http::{Conn, Request};
-use crate::upstream::UpstreamError;
+use crate::upstream::{UpstreamError, UpstreamResponse};
+use futures_util::StreamExt;
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -104,6 +106,25 @@ pub async fn serve_mock(
     reply(conn, 200, "application/json", &headers, body, req.keep_alive).await
 }
 
+/// How many of a batch's Titan calls (one per text) are in flight at once. A batch of 128 texts
+/// one after another would take 128 round trips; all at once would open 128 connections and
+/// meet the account's rate limit. Eight keeps a full batch to 16 round trips.
+const TITAN_CALLS_AT_ONCE: usize = 8;
+
+/// One call, read whole apart from the request's context so that several can be in flight.
+async fn call(
+    worker: &Worker,
+    provider: &Provider,
+    key_index: usize,
+    path: &str,
+    body: Vec<u8>,
+    limit: usize,
+) -> Result<(UpstreamResponse, bytes::Bytes), Failure> {
+    let mut resp = post_json(worker, provider, key_index, path, body).await?;
+    let data = resp.body.read_all(limit).await.map_err(|e| (e.into(), None))?;
+    Ok((resp, data))
+}
+
 /// Sends a client's embeddings request to a provider of another format and answers in the
 /// client's format.
 #[allow(clippy::too_many_arguments)]
@@ -124,11 +145,17 @@ pub async fn forward(
     let sent = Instant::now();
     let mut answer = EmbedResponse::default();
     let mut request_id = None;
-    // Titan embeds one text per call: the calls go one after another on this worker's pooled
-    // connection, and the first failure answers for the whole request.
-    for body in bodies {
-        let mut resp = post_json(worker, provider, key_index, &path, body).await?;
-        let data = read_answer(ctx, &mut resp, target).await?;
+    // Titan embeds one text per call: up to `TITAN_CALLS_AT_ONCE` of them are in flight at once
+    // on this worker's pool, answers are taken in the texts' order, and the first failure in
+    // that order answers for the whole request (the calls still in flight are dropped, and
+    // their connections closed).
+    let limit = answer_limit(ctx);
+    let mut calls = futures_util::stream::iter(bodies)
+        .map(|body| call(worker, provider, key_index, &path, body, limit))
+        .buffered(TITAN_CALLS_AT_ONCE);
+    while let Some(done) = calls.next().await {
+        let (resp, data) = done?;
+        let data = check_answer(ctx, &resp, data, target)?;
         request_id = request_id.or_else(|| relayed_request_id(&resp, ctx.api.format));
         let mut part = embed::decode_response(target, &data).map_err(|e| {
             let why = format!("the {} embeddings answer could not be decoded: {e}", target.name());

@@ -342,13 +342,32 @@ pub(super) async fn read_answer(
     resp: &mut upstream::UpstreamResponse,
     target: Format,
 ) -> Result<Bytes, Failure> {
-    let limit = ctx.snap.server.limits.max_body_bytes.max(64 * 1024 * 1024);
+    let data = resp
+        .body
+        .read_all(answer_limit(ctx))
+        .await
+        .map_err(|e| (e.into(), None))?;
+    check_answer(ctx, resp, data, target)
+}
+
+/// The most of an answer read whole: the client's own body limit, and never under 64 MiB (an
+/// embeddings answer is far larger than the request that asked for it).
+pub(super) fn answer_limit(ctx: &RequestContext<'_>) -> usize {
+    ctx.snap.server.limits.max_body_bytes.max(64 * 1024 * 1024)
+}
+
+/// `read_answer`'s second half, for answers read apart from the context (calls in parallel).
+pub(super) fn check_answer(
+    ctx: &mut RequestContext<'_>,
+    resp: &upstream::UpstreamResponse,
+    data: Bytes,
+    target: Format,
+) -> Result<Bytes, Failure> {
     let ok = (200..300).contains(&resp.status);
     if !ok {
         relay_retry_hints(resp, &mut ctx.error_headers);
         ctx.error_headers.extend(relayed_request_id(resp, ctx.api.format));
     }
-    let data = resp.body.read_all(limit).await.map_err(|e| (e.into(), None))?;
     if crate::wire::json::too_deep(&data, crate::wire::json::MAX_DEPTH) {
         let why = "the upstream's answer nests JSON too deeply";
         return Err((GatewayError::Upstream(upstream::UpstreamError::BadResponse(why)), None));
