@@ -348,7 +348,8 @@ pub async fn send(
 }
 
 enum Exchange {
-    /// Write failed or the connection closed before a single response byte: safe to retry.
+    /// Write failed or the connection closed before a single response byte (a 1xx is one): safe
+    /// to retry.
     DeadBeforeResponse(UpstreamError),
     Failed(UpstreamError),
 }
@@ -381,6 +382,9 @@ async fn exchange(
     }
     let first_byte = MonoInstant::now() + timeouts.first_byte;
     let head_deadline = first_byte.min(deadline);
+    // Any byte back, a 1xx included, means the upstream has the request and may act on it:
+    // from then on a failure is never retried.
+    let mut answered = !conn.rbuf.is_empty();
     loop {
         if !conn.rbuf.is_empty() {
             match parse_response_head(&conn.rbuf, req.method == "HEAD") {
@@ -399,7 +403,6 @@ async fn exchange(
                 Err(e) => return Err(Exchange::Failed(e)),
             }
         }
-        let got_any = !conn.rbuf.is_empty();
         let buf = std::mem::take(&mut conn.rbuf);
         let (res, buf) = match monoio::time::timeout_at(head_deadline, read_more(&mut conn.io, buf)).await {
             Ok(r) => r,
@@ -407,10 +410,10 @@ async fn exchange(
         };
         conn.rbuf = buf;
         match res {
-            Ok(0) if !got_any => return Err(Exchange::DeadBeforeResponse(UpstreamError::Closed)),
+            Ok(0) if !answered => return Err(Exchange::DeadBeforeResponse(UpstreamError::Closed)),
             Ok(0) => return Err(Exchange::Failed(UpstreamError::Closed)),
-            Ok(_) => {}
-            Err(e) if !got_any => return Err(Exchange::DeadBeforeResponse(UpstreamError::Io(e))),
+            Ok(_) => answered = true,
+            Err(e) if !answered => return Err(Exchange::DeadBeforeResponse(UpstreamError::Io(e))),
             Err(e) => return Err(Exchange::Failed(UpstreamError::Io(e))),
         }
     }
