@@ -388,6 +388,10 @@ async fn exchange(
     loop {
         if !conn.rbuf.is_empty() {
             match parse_response_head(&conn.rbuf, req.method == "HEAD") {
+                // The limit holds also for a head that arrived whole in one read.
+                Ok(Some((n, ..))) if n > MAX_RESPONSE_HEAD => {
+                    return Err(Exchange::Failed(UpstreamError::BadResponse("response head too large")))
+                }
                 Ok(Some((n, status, spans, framing, keep_alive))) => {
                     let head = conn.rbuf.split_to(n).freeze();
                     if (100..200).contains(&status) {
