@@ -4,7 +4,7 @@
 //! here: they pass through as bytes like any other same-format request.
 
 use super::translate::{
-    answer_limit, check_answer, millis, mock_request_id, next_response_id, post_json, provider_path,
+    answer_limit, check_answer, millis, mock_request_id, next_response_id, post_json, provider_path, refuse_encoded,
     relayed_request_id, reply,
 };
 use super::{Outcome, RequestContext, Worker};
@@ -121,6 +121,7 @@ async fn call(
     limit: usize,
 ) -> Result<(UpstreamResponse, bytes::Bytes), Failure> {
     let mut resp = post_json(worker, provider, key_index, path, body).await?;
+    refuse_encoded(&resp)?;
     let data = resp.body.read_all(limit).await.map_err(|e| (e.into(), None))?;
     Ok((resp, data))
 }

@@ -256,6 +256,8 @@ pub(super) fn upstream_fault(
     data: &[u8],
 ) -> Failure {
     let status = resp.status;
+    // A compressed error body is unreadable: the fault keeps its status, with no text from it.
+    let data = if resp.content_coding().is_some() { &[][..] } else { data };
     let hinted = ctx.error_headers.iter().any(|(n, _)| n.starts_with("retry-after"));
     if let (Format::Gemini, false) = (target_format, hinted) {
         // Gemini names its delay in the body (`RetryInfo`): the client's SDK reads headers.
@@ -335,6 +337,21 @@ pub(super) async fn post_json(
     Ok(resp)
 }
 
+/// A success whose body is compressed (the upstream ignored that Sluice asks for identity) is
+/// refused by name here, rather than met by the decoder as invalid JSON or a broken stream.
+pub(super) fn refuse_encoded(resp: &upstream::UpstreamResponse) -> Result<(), Failure> {
+    match resp.content_coding() {
+        Some(c) if (200..300).contains(&resp.status) => {
+            let c = String::from_utf8_lossy(&c[..c.len().min(64)]).into_owned();
+            Err((
+                GatewayError::Upstream(upstream::UpstreamError::UnsupportedEncoding(c)),
+                None,
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Reads a non-stream answer whole. A success gives its bytes; an error answer becomes the
 /// client's error, with the upstream's retry hints and request id on it.
 pub(super) async fn read_answer(
@@ -342,6 +359,7 @@ pub(super) async fn read_answer(
     resp: &mut upstream::UpstreamResponse,
     target: Format,
 ) -> Result<Bytes, Failure> {
+    refuse_encoded(resp)?;
     let data = resp
         .body
         .read_all(answer_limit(ctx))
@@ -441,6 +459,7 @@ pub async fn forward(
         .await
         .map_err(|e| (e.into(), None))?;
     worker.metrics.upstream_latency(&provider.name, sent.elapsed());
+    refuse_encoded(&resp)?;
     let request_id = relayed_request_id(&resp, ctx.api.format);
     if canonical.stream && (200..300).contains(&resp.status) {
         let body = resp.into_body();

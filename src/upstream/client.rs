@@ -60,6 +60,14 @@ impl UpstreamResponse {
         })
     }
 
+    /// The body's `Content-Encoding` when it is not identity. Sluice asks for identity bodies
+    /// (it never forwards `accept-encoding`), so this is an upstream ignoring that.
+    pub fn content_coding(&self) -> Option<&[u8]> {
+        self.header("content-encoding")
+            .map(<[u8]>::trim_ascii)
+            .filter(|v| !v.is_empty() && !v.eq_ignore_ascii_case(b"identity"))
+    }
+
     pub fn is_event_stream(&self) -> bool {
         self.header("content-type").is_some_and(|v| {
             memchr::memmem::find(v, b"text/event-stream").is_some()

@@ -27,6 +27,9 @@ pub enum UpstreamError {
     /// A well-framed answer whose body is not what the provider's format says it is: the
     /// decoder's own words (which field, or where the JSON breaks), in one line.
     Undecodable(String),
+    /// A body compressed with this `Content-Encoding` where Sluice must decode it (a translated
+    /// answer): Sluice asked for identity and does not decompress.
+    UnsupportedEncoding(String),
     Io(std::io::Error),
 }
 
@@ -64,6 +67,10 @@ impl fmt::Display for UpstreamError {
             UpstreamError::Truncated => write!(f, "upstream response was truncated"),
             UpstreamError::BadResponse(m) => write!(f, "invalid upstream response: {m}"),
             UpstreamError::Undecodable(m) => write!(f, "invalid upstream response: {m}"),
+            UpstreamError::UnsupportedEncoding(c) => write!(
+                f,
+                "invalid upstream response: Content-Encoding {c}, which Sluice does not decode (it asks for identity)"
+            ),
             UpstreamError::Io(e) => write!(f, "upstream i/o error: {e}"),
         }
     }
