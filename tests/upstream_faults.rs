@@ -818,3 +818,29 @@ fn a_fresh_connection_dying_before_any_answer_byte_is_a_502_without_retry() {
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert_eq!(seen[0].line, "POST /v1/chat/completions HTTP/1.1");
 }
+
+/// A server may write to an idle keep-alive connection before closing it (a `408` at its idle
+/// timeout). Those bytes answer nothing Sluice asked: the connection is checked when it comes
+/// out of the pool after sitting idle, and the request goes on a fresh one.
+#[test]
+fn bytes_an_idle_pooled_connection_received_unasked_are_not_taken_as_the_answer() {
+    let timeout_408 = "HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain\r\ncontent-length: 7\r\nconnection: close\r\n\r\ntimeout";
+    let up = fake_upstream(vec![
+        vec![vec![w(ok_json(OPENAI_ANSWER)), ms(300), w(timeout_408), Act::Close]],
+        vec![vec![w(ok_json(OPENAI_ANSWER))]],
+    ]);
+    let sluice = sluice_at(up.addr, "");
+    let mut c = Client::connect(sluice.addr);
+    assert_eq!(c.request(&chat("openai/m", "one")).status, 200);
+    pool_becomes(sluice.addr, (1.0, 0.0), "after the first answer");
+    std::thread::sleep(Duration::from_millis(700));
+    let r = c.request(&chat("openai/m", "two"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(at_str(&r.json(), "choices.0.message.content"), "hi there");
+    let seen = up.requests(Duration::from_millis(50));
+    let got: Vec<(usize, bool)> = seen
+        .iter()
+        .map(|s| (s.conn, String::from_utf8_lossy(&s.body).contains("two")))
+        .collect();
+    assert_eq!(got, [(0, false), (1, true)], "{seen:?}");
+}

@@ -533,6 +533,7 @@ async fn connect(origin: &Origin, timeouts: &Timeouts) -> Result<UpstreamConn, U
         match monoio::time::timeout(timeouts.connect, TcpStream::connect_addr(*addr)).await {
             Ok(Ok(s)) => {
                 let _ = s.set_nodelay(true);
+                let fd = std::os::fd::AsRawFd::as_raw_fd(&s);
                 let io = match &origin.tls_config {
                     None => UpstreamIo::Plain(s),
                     Some(cfg) => {
@@ -548,6 +549,7 @@ async fn connect(origin: &Origin, timeouts: &Timeouts) -> Result<UpstreamConn, U
                 };
                 return Ok(UpstreamConn {
                     io,
+                    fd,
                     rbuf: BytesMut::with_capacity(crate::http::io::READ_CHUNK),
                     pool_key: origin.pool_key.clone(),
                     reused: false,

@@ -5,6 +5,7 @@ use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::TcpStream;
 use monoio::BufResult;
+use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -64,11 +65,33 @@ impl AsyncWriteRent for UpstreamIo {
 /// A connection plus what is left in its read buffer.
 pub struct UpstreamConn {
     pub io: UpstreamIo,
+    /// The TCP socket under `io` (also under TLS, whose stream does not lend it out).
+    pub fd: RawFd,
     pub rbuf: BytesMut,
     pub pool_key: Arc<str>,
     /// Taken from the pool (so it may have been closed by the peer while idle).
     pub reused: bool,
     pub idle_since: Instant,
+}
+
+impl UpstreamConn {
+    /// Whether the peer left the connection as it was while it sat idle: neither closed it nor
+    /// sent anything. One non-blocking peek. Bytes that arrive unasked (a server's `408` before
+    /// its idle close) would otherwise be read as the answer to the next request, and a close
+    /// would cost that request a write and a failed read before its retry.
+    pub fn quiet_while_idle(&self) -> bool {
+        let mut byte = 0u8;
+        // SAFETY: a one-byte peek into a local; the fd is open for as long as `self.io` is.
+        let n = unsafe {
+            libc::recv(
+                self.fd,
+                (&mut byte as *mut u8).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! Per-worker pool of idle keep-alive upstream connections, keyed by origin.
 //!
 //! Owned by one worker (`RefCell`, no locks). Connections are reused newest-first (the warmest);
-//! ones idle longer than the idle timeout are dropped on checkout, and at most `max_idle` are kept
-//! per origin.
+//! ones idle longer than the idle timeout are dropped on checkout, as are ones idle for a while
+//! that the peer closed or wrote to unasked (one non-blocking peek), and at most `max_idle` are
+//! kept per origin.
 //!
 //! Spares (`spare` > 0): each request to an origin tops its idle connections up to `spare` with
 //! connections opened in the background, so the next new stream finds one ready instead of paying
@@ -17,6 +18,9 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// How long a connection sits idle before its checkout looks for a close or unasked bytes.
+const PEEK_AFTER: Duration = Duration::from_millis(250);
 
 /// One origin's idle connections and the spares being opened for it.
 #[derive(Default)]
@@ -52,7 +56,10 @@ impl Pool {
         let timeout = self.idle_timeout.get();
         while let Some(mut c) = list.pop() {
             self.metrics.pool_idle_add(-1);
-            if c.idle_since.elapsed() < timeout {
+            let idle = c.idle_since.elapsed();
+            // A connection back within `PEEK_AFTER` goes out unchecked: no server closes one that
+            // soon, and under load that is every checkout, so the peek costs the hot path nothing.
+            if idle < timeout && (idle < PEEK_AFTER || c.quiet_while_idle()) {
                 c.reused = true;
                 self.metrics.pool_busy_add(1);
                 return Some(c);
