@@ -23,6 +23,9 @@ enum Act {
     Sleep(Duration),
     /// Close the connection now (the rest of this connection's script is skipped).
     Close,
+    /// Wait (bounded) for the gateway to close the connection; a close is recorded as a request
+    /// line `<closed>`. The rest of the script is skipped.
+    AwaitClose,
 }
 
 /// One request the fake upstream read: on which connection (0-based, in accept order), its
@@ -102,6 +105,24 @@ fn serve(s: &mut TcpStream, buf: &mut Vec<u8>, ci: usize, script: Vec<Vec<Act>>,
                 }
                 Act::Sleep(d) => std::thread::sleep(d),
                 Act::Close => return,
+                Act::AwaitClose => {
+                    let mut b = [0u8; 1024];
+                    loop {
+                        match s.read(&mut b) {
+                            Ok(0) => {
+                                let line = "<closed>".to_string();
+                                let _ = tx.send(Seen {
+                                    conn: ci,
+                                    line,
+                                    body: Vec::new(),
+                                });
+                                return;
+                            }
+                            Ok(_) => continue,
+                            Err(_) => return,
+                        }
+                    }
+                }
             }
         }
     }
@@ -843,4 +864,52 @@ fn bytes_an_idle_pooled_connection_received_unasked_are_not_taken_as_the_answer(
         .map(|s| (s.conn, String::from_utf8_lossy(&s.body).contains("two")))
         .collect();
     assert_eq!(got, [(0, false), (1, true)], "{seen:?}");
+}
+
+/// A client that hangs up while its upstream call runs (an SDK's timeout) takes the call with it:
+/// the upstream connection is closed, so the upstream stops generating for nobody. Non-stream
+/// same-format and translated requests, and a stream still waiting for its head.
+#[test]
+fn a_client_hanging_up_while_the_upstream_works_closes_the_upstream_call() {
+    let cases: [(&str, Vec<u8>); 3] = [
+        ("same-format", chat("openai/m", "x")),
+        ("translated", chat("anthropic/m", "x")),
+        ("stream before its head", chat_stream("openai/m", "x")),
+    ];
+    for (what, request) in cases {
+        let up = fake_upstream(vec![vec![vec![Act::AwaitClose]]]);
+        let sluice = sluice_at(up.addr, "");
+        let mut c = Client::connect(sluice.addr);
+        c.send(&request);
+        let seen = up.requests(Duration::from_millis(300));
+        assert_eq!(seen.len(), 1, "{what}: the request went upstream: {seen:?}");
+        let hung_up = Instant::now();
+        drop(c);
+        let closed = up.requests(Duration::from_secs(2));
+        assert!(
+            closed.iter().any(|s| s.line == "<closed>"),
+            "{what}: the upstream connection stayed open after the client left: {closed:?}"
+        );
+        assert!(
+            hung_up.elapsed() < Duration::from_secs(2),
+            "{what}: {:?}",
+            hung_up.elapsed()
+        );
+        pool_becomes(sluice.addr, (0.0, 0.0), "after the hang-up");
+        let m = metrics_text(sluice.addr);
+        assert!(
+            m.contains("status=\"499\"} 1"),
+            "{what}: counted as a client abort:\n{m}"
+        );
+    }
+}
+
+/// The watch is for hang-ups only: a client that keeps its connection open gets its slow answer.
+#[test]
+fn a_client_that_waits_gets_a_slow_answer() {
+    let up = fake_upstream(vec![vec![vec![ms(1200), w(ok_json(OPENAI_ANSWER))]]]);
+    let sluice = sluice_at(up.addr, "");
+    let r = roundtrip(sluice.addr, &chat("openai/m", "x"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    pool_becomes(sluice.addr, (1.0, 0.0), "after the answer");
 }

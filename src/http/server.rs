@@ -190,13 +190,32 @@ pub async fn client_gone(fd: std::os::fd::RawFd) {
     let Ok(watch) = TcpStream::from_std(std_stream) else {
         return std::future::pending().await;
     };
+    hang_up(&watch).await
+}
+
+/// How long an upstream call runs before its client is watched for a hang-up (`hung_up`): most
+/// calls are over sooner and never pay for the watch.
+pub const HANG_UP_WATCH_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Resolves when the client of `io` hangs up, watched from `after` on, while the connection waits
+/// for an upstream and is neither read nor written. The caller drops its upstream call then: an
+/// LLM call nobody waits for any more (an SDK's timeout, then its retry) would otherwise go on
+/// generating, and billing, to the end. A client that sends more bytes (a pipelined request)
+/// stops the watch, as in `client_gone`.
+pub async fn hung_up(io: &TcpStream, after: std::time::Duration) {
+    monoio::time::sleep(after).await;
+    hang_up(io).await
+}
+
+async fn hang_up(watch: &TcpStream) {
+    let fd = std::os::fd::AsRawFd::as_raw_fd(watch);
     loop {
         if watch.readable(false).await.is_err() {
             return;
         }
         let mut b = [0u8; 1];
         // SAFETY: peeking one byte into a stack buffer.
-        let n = unsafe { libc::recv(dup, b.as_mut_ptr().cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT) };
+        let n = unsafe { libc::recv(fd, b.as_mut_ptr().cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT) };
         if n == 0 {
             return;
         }

@@ -2,7 +2,7 @@
 //! and the upstream's response comes back as it is (status, body, relevant headers).
 
 use super::stream::pump_passthrough;
-use super::{Outcome, RequestContext, Worker};
+use super::{unless_hung_up, Outcome, RequestContext, Worker};
 use crate::config::{Provider, ProviderKind};
 use crate::error::GatewayError;
 use crate::formats::Format;
@@ -192,8 +192,8 @@ pub async fn forward(
         body,
     };
     let sent = Instant::now();
-    let resp = upstream::send(&worker.pool, origin, &provider.timeouts, &out)
-        .await
+    let resp = unless_hung_up(&conn.io, upstream::send(&worker.pool, origin, &provider.timeouts, &out))
+        .await?
         .map_err(|e| (e.into(), None))?;
     worker.metrics.upstream_latency(&provider.name, sent.elapsed());
     let status = resp.status;
@@ -212,7 +212,7 @@ pub async fn forward(
     }
     let limit = ctx.snap.server.limits.max_body_bytes.max(64 * 1024 * 1024);
     let mut resp = resp;
-    let data = match resp.body.read_all(limit).await {
+    let data = match unless_hung_up(&conn.io, resp.body.read_all(limit)).await? {
         Ok(d) => d,
         Err(e) => return Err((e.into(), None)),
     };

@@ -4,7 +4,7 @@
 //! (client format) in `stream::pump_translated`.
 
 use super::passthrough::ANTHROPIC_VERSION;
-use super::{Outcome, RequestContext, Worker};
+use super::{unless_hung_up, Outcome, RequestContext, Worker};
 use crate::canonical::{ChatRequest, UpstreamFault};
 use crate::config::{Provider, ProviderKind};
 use crate::error::GatewayError;
@@ -455,8 +455,8 @@ pub async fn forward(
         body: &parts,
     };
     let sent = Instant::now();
-    let mut resp = upstream::send(&worker.pool, origin, &provider.timeouts, &out)
-        .await
+    let mut resp = unless_hung_up(&conn.io, upstream::send(&worker.pool, origin, &provider.timeouts, &out))
+        .await?
         .map_err(|e| (e.into(), None))?;
     worker.metrics.upstream_latency(&provider.name, sent.elapsed());
     refuse_encoded(&resp)?;
@@ -499,7 +499,9 @@ pub async fn forward(
         relay_retry_hints(&resp, &mut ctx.error_headers);
         ctx.error_headers.extend(request_id.clone());
     }
-    let data = resp.body.read_all(limit).await.map_err(|e| (e.into(), None))?;
+    let data = unless_hung_up(&conn.io, resp.body.read_all(limit))
+        .await?
+        .map_err(|e| (e.into(), None))?;
     if crate::wire::json::too_deep(&data, crate::wire::json::MAX_DEPTH) {
         let why = "the upstream's answer nests JSON too deeply";
         return Err((GatewayError::Upstream(upstream::UpstreamError::BadResponse(why)), None));

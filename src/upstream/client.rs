@@ -313,7 +313,7 @@ pub async fn send(
     let started = Instant::now();
     let deadline = MonoInstant::now() + timeouts.total;
     let head = build_head(origin, req);
-    let mut conn = match pool.checkout(&origin.pool_key) {
+    let conn = match pool.checkout(&origin.pool_key) {
         Some(c) => c,
         None => {
             let c = connect(origin, timeouts).await?;
@@ -321,16 +321,17 @@ pub async fn send(
             c
         }
     };
+    let mut conn = InExchange { conn: Some(conn), pool };
     open_spares(pool, origin, timeouts);
     loop {
-        match exchange(&mut conn, &head, req, timeouts, deadline, started).await {
+        match exchange(conn.get(), &head, req, timeouts, deadline, started).await {
             Ok((status, head, headers, framing, keep_alive)) => {
                 return Ok(UpstreamResponse {
                     status,
                     head,
                     headers,
                     body: BodyReader {
-                        conn: Some(conn),
+                        conn: conn.conn.take(),
                         pool: pool.clone(),
                         framing,
                         done: false,
@@ -340,17 +341,37 @@ pub async fn send(
                     },
                 });
             }
-            Err(Exchange::DeadBeforeResponse(e)) if conn.reused => {
+            Err(Exchange::DeadBeforeResponse(e)) if conn.get().reused => {
                 // The pooled connection was closed by the peer while idle: one fresh try.
                 let _ = e;
+                drop(conn.conn.take());
                 pool.discarded();
-                conn = connect(origin, timeouts).await?;
+                conn.conn = Some(connect(origin, timeouts).await?);
                 pool.opened();
             }
-            Err(Exchange::DeadBeforeResponse(e)) | Err(Exchange::Failed(e)) => {
-                pool.discarded();
-                return Err(e);
-            }
+            Err(Exchange::DeadBeforeResponse(e)) | Err(Exchange::Failed(e)) => return Err(e),
+        }
+    }
+}
+
+/// A busy connection between checkout and its response head. Dropped with it (a failed exchange,
+/// or a caller that stopped waiting: its client hung up), the connection is closed and counted
+/// out of the pool's busy ones.
+struct InExchange<'a> {
+    conn: Option<UpstreamConn>,
+    pool: &'a Pool,
+}
+
+impl InExchange<'_> {
+    fn get(&mut self) -> &mut UpstreamConn {
+        self.conn.as_mut().expect("a connection until the exchange ends")
+    }
+}
+
+impl Drop for InExchange<'_> {
+    fn drop(&mut self) {
+        if self.conn.take().is_some() {
+            self.pool.discarded();
         }
     }
 }
