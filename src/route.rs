@@ -25,6 +25,9 @@ pub enum Operation {
     /// The input tokens a chat request would use (Anthropic `count_tokens`, Gemini
     /// `countTokens`, Bedrock `CountTokens`).
     CountTokens,
+    /// Documents ordered by relevance to a query (Cohere `/v1/rerank`, `/v2/rerank`; a Bedrock
+    /// client's rerank is an `Invoke` told by its body).
+    Rerank,
 }
 
 impl Operation {
@@ -37,6 +40,7 @@ impl Operation {
             Operation::Models => "models",
             Operation::Invoke => "invoke",
             Operation::CountTokens => "count_tokens",
+            Operation::Rerank => "rerank",
         }
     }
 }
@@ -58,6 +62,8 @@ pub struct ApiRoute {
     /// A Gemini client on Vertex AI's paths (`publishers/...`), whose bodies differ from the
     /// Gemini API's for embeddings and counts.
     pub gemini_vertex: bool,
+    /// A Cohere client on the v1 API (`/v1/rerank`), whose bodies and answers differ from v2's.
+    pub cohere_v1: bool,
 }
 
 impl ApiRoute {
@@ -89,6 +95,7 @@ impl ApiRoute {
             (Bedrock, _) => "bedrock_converse",
             (Cohere, Embeddings) => "cohere_embed",
             (Cohere, Models) => "cohere_models",
+            (Cohere, Rerank) => "cohere_rerank",
             (Cohere, _) => "cohere_chat",
         }
     }
@@ -121,6 +128,7 @@ fn api(format: Format, op: Operation) -> ApiRoute {
         json_array_stream: false,
         gemini_method: None,
         gemini_vertex: false,
+        cohere_v1: false,
     }
 }
 
@@ -152,6 +160,12 @@ fn match_path(path: &str) -> Option<(Route, Method)> {
         }
         "/v2/chat" | "/cohere/v2/chat" => (Route::Api(api(Cohere, Chat)), post),
         "/v2/embed" | "/cohere/v2/embed" => (Route::Api(api(Cohere, Embeddings)), post),
+        "/v2/rerank" | "/cohere/v2/rerank" => (Route::Api(api(Cohere, Rerank)), post),
+        "/v1/rerank" | "/cohere/v1/rerank" => {
+            let mut r = api(Cohere, Rerank);
+            r.cohere_v1 = true;
+            (Route::Api(r), post)
+        }
         "/cohere/v1/models" => (Route::Api(api(Cohere, Models)), Method::Get),
         _ => {
             return gemini_path(path)
@@ -430,6 +444,32 @@ base_url = "http://127.0.0.1:1"
         assert!(matches!(
             route(Method::Get, "/v1/messages/count_tokens"),
             Err(GatewayError::MethodNotAllowed)
+        ));
+    }
+
+    #[test]
+    fn rerank_routes_keep_the_cohere_api_version() {
+        for (path, v1) in [
+            ("/v2/rerank", false),
+            ("/cohere/v2/rerank", false),
+            ("/v1/rerank", true),
+            ("/cohere/v1/rerank", true),
+        ] {
+            let r = api_route(Method::Post, path);
+            assert_eq!(
+                (r.format, r.op, r.cohere_v1),
+                (Format::Cohere, Operation::Rerank, v1),
+                "{path}"
+            );
+            assert_eq!(r.label(), "cohere_rerank");
+        }
+        assert!(matches!(
+            route(Method::Get, "/v2/rerank"),
+            Err(GatewayError::MethodNotAllowed)
+        ));
+        assert!(matches!(
+            route(Method::Post, "/openai/v1/rerank"),
+            Err(GatewayError::NotFound(_))
         ));
     }
 

@@ -7,6 +7,7 @@
 
 pub mod embed;
 pub mod path;
+pub mod rerank;
 pub mod stream;
 
 pub use path::JsonPath;

@@ -24,6 +24,7 @@ pub mod count;
 pub mod embed;
 pub mod gemini;
 pub mod openai;
+pub mod rerank;
 pub mod sse_stream;
 
 #[cfg(test)]

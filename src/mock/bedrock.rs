@@ -5,7 +5,9 @@
 //! `invoke` answers Anthropic-flavoured native bodies (PROTOCOLS 5.5) through the same scenarios,
 //! and the embedding models' bodies (Titan Text Embeddings v1/v2, Cohere Embed v3/v4) with the
 //! vectors of `mock::openai::embed`, so every format's mock agrees on a text's vector.
-//! `converse-stream` and `invoke-with-response-stream` stream through `mock::stream`.
+//! `invoke` on a rerank model (`cohere.rerank-*`, `amazon.rerank-*`) answers with the scores of
+//! `mock::rerank`. `converse-stream` and `invoke-with-response-stream` stream through
+//! `mock::stream`.
 //! `count-tokens` answers the input tokens either operation reports for the same request.
 
 use super::{scenario, MockReply};
@@ -346,6 +348,55 @@ fn embed(kind: EmbedModel, model: &str, body: &[u8], id: String) -> MockReply {
     }
 }
 
+/// InvokeModel on a rerank model: `{"id"?, "results"}` (an id from Cohere's model only) with the
+/// shared scores, or Bedrock's ValidationException for what the model's schema refuses. Cohere's
+/// model requires `api_version` 2, which the cohere SDK's Bedrock client always sends.
+fn rerank(model: &str, body: &[u8], id: String) -> MockReply {
+    if let super::Scenario::Error(status) = super::Scenario::from_model(model) {
+        return fault_reply(status, format!("mock error {status} requested by model name"), id);
+    }
+    let req = match bedrock::rerank::decode_rerank_request(body, model) {
+        Ok(r) => r,
+        Err(e) => return fault_reply(400, malformed(&format!("#/{}", e)), id),
+    };
+    let cohere = model.contains("cohere.rerank");
+    if cohere {
+        use sonic_rs::JsonValueTrait;
+        let version = sonic_rs::get(body, &["api_version"]).ok().and_then(|v| v.as_u64());
+        match version {
+            Some(2) => {}
+            None => return fault_reply(400, malformed("#: required key [api_version] not found"), id),
+            Some(v) => {
+                return fault_reply(
+                    400,
+                    malformed(&format!("#/api_version: {v} is not a valid enum value")),
+                    id,
+                )
+            }
+        }
+    }
+    if let Err(why) = super::rerank::validate(&req) {
+        return fault_reply(400, malformed(&format!("#: {why}")), id);
+    }
+    let resp = crate::canonical::rerank::RerankResponse {
+        id: if cohere { id.clone() } else { String::new() },
+        results: super::rerank::rank(&req.query, &req.documents, req.top_n),
+        search_units: None,
+    };
+    MockReply {
+        status: 200,
+        content_type: "application/json",
+        headers: vec![
+            ("x-amzn-RequestId", id),
+            (
+                "x-amzn-bedrock-invocation-latency",
+                super::reported_latency_ms().to_string(),
+            ),
+        ],
+        body: bedrock::rerank::encode_rerank_response(&resp),
+    }
+}
+
 /// `CountTokens` (`POST /model/{id}/count-tokens`): `{"inputTokens": N}`, N what the same
 /// conversation reports as its input tokens through Converse (`input.converse`: its messages,
 /// system, toolConfig and additionalModelRequestFields) or InvokeModel (`input.invokeModel.body`:
@@ -422,6 +473,9 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
         return Some(count_tokens(&model, body, id));
     }
     if op == Operation::Invoke {
+        if model.contains("cohere.rerank") || model.contains("amazon.rerank") {
+            return Some(rerank(&model, body, id));
+        }
         if let Some(kind) = EmbedModel::of(&model) {
             return Some(embed(kind, &model, body, id));
         }
@@ -689,6 +743,56 @@ mod tests {
 
     fn header<'a>(r: &'a MockReply, name: &str) -> Option<&'a str> {
         r.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn rerank_models_answer_with_the_shared_scores() {
+        use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+        let body =
+            r#"{"query":"capital of France","documents":["Berlin","the capital of France"],"top_n":1,"api_version":2}"#;
+        let r = post("/model/cohere.rerank-v3-5%3A0/invoke", body);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let v: sonic_rs::Value = sonic_rs::from_slice(&r.body).unwrap();
+        let results = v.get("results").unwrap().as_array().unwrap();
+        assert_eq!(results.len(), 1);
+        assert_eq!(results[0].get("index").and_then(|i| i.as_u64()), Some(1));
+        assert_eq!(
+            results[0].get("relevance_score").and_then(|s| s.as_f64()),
+            Some(crate::mock::rerank::score("capital of France", "the capital of France"))
+        );
+        assert!(v.get("id").is_some(), "Cohere's model gives an id");
+        let r = post(
+            "/model/amazon.rerank-v1%3A0/invoke",
+            r#"{"query":"q","documents":["q","x"]}"#,
+        );
+        assert_eq!(r.status, 200);
+        let v: sonic_rs::Value = sonic_rs::from_slice(&r.body).unwrap();
+        assert!(v.get("id").is_none());
+        assert_eq!(v.get("results").unwrap().as_array().unwrap().len(), 2);
+        for (model, body, says) in [
+            (
+                "cohere.rerank-v3-5:0",
+                r#"{"query":"q","documents":["a"]}"#,
+                "api_version",
+            ),
+            (
+                "cohere.rerank-v3-5:0",
+                r#"{"query":"q","documents":[],"api_version":2}"#,
+                "at least one",
+            ),
+            (
+                "amazon.rerank-v1:0",
+                r#"{"query":"q","documents":["a"],"top_n":0}"#,
+                "top_n",
+            ),
+            ("amazon.rerank-v1:0", r#"{"documents":["a"]}"#, "query"),
+        ] {
+            let r = post(&format!("/model/{model}/invoke"), body);
+            assert_eq!(r.status, 400, "{body}");
+            let (_, kind) = r.headers.iter().find(|(n, _)| *n == "x-amzn-ErrorType").unwrap();
+            assert!(kind.starts_with("ValidationException"), "{kind}");
+            assert!(String::from_utf8_lossy(&r.body).contains(says), "{body}");
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! The Cohere v2 wire format as the mock upstream speaks it: `POST /v2/chat` and `/v2/embed`
-//! (also under `/cohere`). Chat goes decode_request -> `scenario::respond` -> encode_response,
+//! The Cohere wire format as the mock upstream speaks it: `POST /v2/chat`, `/v2/embed`,
+//! `/v2/rerank` and `/v1/rerank` (also under `/cohere`). Chat goes decode_request -> `scenario::respond` -> encode_response,
 //! so it gives the same answers as every other format's mock; embeddings are the deterministic
-//! vectors of `mock::openai::embed` in Cohere's `embeddings_by_type` shape.
+//! vectors of `mock::openai::embed` in Cohere's `embeddings_by_type` shape; rerank scores are
+//! `mock::rerank`'s, in the v1 or v2 answer.
 
 use super::MockReply;
 use crate::canonical::{FaultKind, UpstreamFault};
@@ -19,6 +20,7 @@ fn next_id() -> String {
 enum Route {
     Chat,
     Embed,
+    Rerank { v1: bool },
 }
 
 /// Answers a Cohere request if `path` is a Cohere route (streams through `mock::stream`); None
@@ -27,6 +29,8 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
     let route = match path {
         "/v2/chat" | "/cohere/v2/chat" => Route::Chat,
         "/v2/embed" | "/cohere/v2/embed" => Route::Embed,
+        "/v2/rerank" | "/cohere/v2/rerank" => Route::Rerank { v1: false },
+        "/v1/rerank" | "/cohere/v1/rerank" => Route::Rerank { v1: true },
         _ => return None,
     };
     if method != Method::Post {
@@ -35,6 +39,7 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
     Some(match route {
         Route::Chat => chat(body),
         Route::Embed => embed(body),
+        Route::Rerank { v1 } => rerank(body, v1),
     })
 }
 
@@ -275,6 +280,27 @@ fn embed(body: &[u8]) -> MockReply {
     ok(sonic_rs::to_vec(&resp).unwrap_or_default())
 }
 
+/// `/v1/rerank` or `/v2/rerank`: the shared scores in the version's answer, after the checks
+/// the real API makes (Cohere's own settings, such as v1 `max_chunks_per_doc`, are taken).
+fn rerank(body: &[u8], v1: bool) -> MockReply {
+    let req = match crate::formats::rerank::decode_request(crate::formats::Format::Cohere, body, None, v1, false) {
+        Ok(r) => r,
+        Err(e) => return fault(400, format!("invalid request: {e}")),
+    };
+    if let super::Scenario::Error(status) = super::Scenario::from_model(&req.model) {
+        return fault(status, format!("mock error {status} requested by model name"));
+    }
+    if let Err(why) = super::rerank::validate(&req) {
+        return fault(400, format!("invalid request: {why}"));
+    }
+    let resp = crate::canonical::rerank::RerankResponse {
+        id: next_id(),
+        results: super::rerank::rank(&req.query, &req.documents, req.top_n),
+        search_units: Some(crate::formats::rerank::search_units(req.documents.len())),
+    };
+    ok(crate::formats::rerank::encode_response(&resp, &req))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,5 +401,66 @@ mod tests {
         assert_eq!(status, 500);
         let (status, _) = post("/v2/embed", r#"{"model":"e","texts":["a"],"embedding_types":["nope"]}"#);
         assert_eq!(status, 400);
+    }
+
+    #[test]
+    fn rerank_in_both_versions_with_the_shared_scores() {
+        let (status, v) = post(
+            "/cohere/v2/rerank",
+            r#"{"model":"rerank-v3.5","query":"capital of France","documents":["Berlin","Paris is the capital of France"],"top_n":1}"#,
+        );
+        assert_eq!(status, 200);
+        let results = v.get("results").unwrap().as_array().unwrap();
+        assert_eq!(results.len(), 1);
+        assert_eq!(results[0].get("index").and_then(|i| i.as_u64()), Some(1));
+        assert_eq!(
+            results[0].get("relevance_score").and_then(|s| s.as_f64()),
+            Some(crate::mock::rerank::score(
+                "capital of France",
+                "Paris is the capital of France"
+            ))
+        );
+        assert_eq!(
+            v.pointer(&["meta", "billed_units", "search_units"])
+                .and_then(|u| u.as_u64()),
+            Some(1)
+        );
+        assert_eq!(
+            v.pointer(&["meta", "api_version", "version"]).and_then(|u| u.as_str()),
+            Some("2")
+        );
+        let (status, v) = post(
+            "/v1/rerank",
+            r#"{"query":"q","documents":[{"text":"q","id":"1"},"x"],"return_documents":true,"max_chunks_per_doc":3}"#,
+        );
+        assert_eq!(status, 200);
+        assert_eq!(
+            v.pointer(&sonic_rs::pointer!["results", 0, "document", "id"])
+                .and_then(|d| d.as_str()),
+            Some("1")
+        );
+        assert_eq!(
+            v.pointer(&["meta", "api_version", "version"]).and_then(|u| u.as_str()),
+            Some("1")
+        );
+        for body in [
+            r#"{"model":"m","query":"q","documents":[]}"#,
+            r#"{"model":"m","query":"q","documents":["a"],"top_n":0}"#,
+            r#"{"model":"m","documents":["a"]}"#,
+            r#"{"model":"m","query":"q","documents":[{"text":"a"}]}"#,
+        ] {
+            let (status, v) = post("/v2/rerank", body);
+            assert_eq!(status, 400, "{body}");
+            assert!(v.get("message").and_then(|m| m.as_str()).is_some());
+        }
+        let many = format!(
+            r#"{{"model":"m","query":"q","documents":[{}]}}"#,
+            vec!["\"d\""; 1001].join(",")
+        );
+        assert_eq!(post("/v2/rerank", &many).0, 400);
+        assert_eq!(
+            post("/v2/rerank", r#"{"model":"error-429","query":"q","documents":["a"]}"#).0,
+            429
+        );
     }
 }

@@ -9,6 +9,7 @@ pub mod bedrock;
 pub mod cohere;
 pub mod gemini;
 pub mod openai;
+pub mod rerank;
 pub mod scenario;
 pub mod stream;
 

@@ -59,7 +59,7 @@ pub async fn serve(
         (Operation::Completions, true) => {
             openai::completion_stream_events(&req.body, model, knobs.chunks, peek.include_usage)
         }
-        (Operation::Models | Operation::Invoke | Operation::CountTokens, _) => {
+        (Operation::Models | Operation::Invoke | Operation::CountTokens | Operation::Rerank, _) => {
             return Err((
                 GatewayError::NotImplemented("the mock provider does not serve this operation".into()),
                 None,

@@ -9,6 +9,7 @@ pub mod embed;
 pub mod mock;
 pub mod models;
 pub mod passthrough;
+pub mod rerank;
 pub mod stream;
 pub mod translate;
 
@@ -149,9 +150,21 @@ impl Worker {
                 None,
             ));
         }
-        // 3. Provider: in-process mock, same-format passthrough, or translation. The embeddings
-        //    and count paths are boxed: this function's state is as large as its largest await,
-        //    and every open connection, every stream included, holds it (RESULTS, "Memory per
+        // Rerank, by route (Cohere) or by the body's shape (Bedrock InvokeModel), likewise.
+        let rerank = api.op == Operation::Rerank
+            || (api.op == Operation::Invoke
+                && !same_format
+                && !embeddings
+                && formats::bedrock::rerank::is_rerank_body(&req.body));
+        if rerank && stream {
+            return Err((
+                GatewayError::bad_request("rerank does not stream; use InvokeModel", None),
+                None,
+            ));
+        }
+        // 3. Provider: in-process mock, same-format passthrough, or translation. The embeddings,
+        //    count and rerank paths are boxed: this function's state is as large as its largest
+        //    await, and every open connection, every stream included, holds it (RESULTS, "Memory per
         //    stream and the connection future"). The stream paths stay inline: boxed, a stream
         //    would hold the box as well.
         match (provider.kind, provider.kind.format()) {
@@ -160,6 +173,13 @@ impl Worker {
             }
             (ProviderKind::Mock, _) if api.op == Operation::CountTokens => {
                 Box::pin(count::serve_mock(ctx, req, conn, target.model)).await
+            }
+            (ProviderKind::Mock, _) if rerank => {
+                Box::pin(rerank::serve_mock(provider, ctx, req, conn, target.model)).await
+            }
+            (_, Some(_)) if rerank && !same_format => {
+                let key = self.next_key(provider.keys.len());
+                Box::pin(rerank::forward(self, ctx, req, conn, target.model, provider, key)).await
             }
             (_, Some(_)) if embeddings && !(same_format && gemini_body_fits(api, provider, target.model)) => {
                 let key = self.next_key(provider.keys.len());
@@ -284,6 +304,7 @@ impl Handler for Worker {
             json_array_stream: false,
             gemini_method: None,
             gemini_vertex: false,
+            cohere_v1: false,
         };
         let ctx = RequestContext {
             snap: &snap,

@@ -5,6 +5,7 @@
 pub mod embed;
 pub mod error;
 pub mod request;
+pub mod rerank;
 pub mod response;
 pub mod stream;
 pub mod types;
