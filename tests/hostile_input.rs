@@ -165,6 +165,23 @@ fn seeds() -> Vec<Vec<u8>> {
             json,
             r#"{"texts":["a","b"],"input_type":"clustering"}"#,
         ),
+        // Rerank: Cohere v2 and v1 (objects, rank_fields, documents back) and a Bedrock
+        // InvokeModel rerank body, to the mock and across formats.
+        with_body(
+            "POST /v2/rerank",
+            json,
+            r#"{"model":"mock-model","query":"capital of France","documents":["Paris is the capital","Berlin"],"top_n":1}"#,
+        ),
+        with_body(
+            "POST /cohere/v1/rerank",
+            json,
+            r#"{"model":"bedrock/cohere.rerank-v3-5:0","query":"q a","documents":[{"title":"a","body":"b","id":"1"},"q",{"title":"t","body":"q"}],"rank_fields":["title","body"],"return_documents":true,"top_n":2}"#,
+        ),
+        with_body(
+            "POST /bedrock/model/cohere%2Frerank-v3.5/invoke",
+            json,
+            r#"{"query":"q","documents":["q a",{"text":"b"}],"top_n":2,"max_tokens_per_doc":64,"api_version":2}"#,
+        ),
         // Token counts across formats.
         with_body(
             "POST /v1/messages/count_tokens",
