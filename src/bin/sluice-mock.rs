@@ -24,8 +24,8 @@ const USAGE: &str = "usage: sluice-mock [--listen ADDR] [--workers N] [--latency
 
 Serves the real wire formats of OpenAI (/v1/chat/completions, /v1/completions, /v1/embeddings,
 /v1/models), Anthropic (/v1/messages), Gemini (:generateContent, :streamGenerateContent), Bedrock
-(/model/{id}/converse[-stream], /invoke[-with-response-stream]) and Cohere (/v2/chat, /v2/embed),
-with and without streaming; GET /mock/stats for tests. Replies echo the last user message; the
+(/model/{id}/converse[-stream], /invoke[-with-response-stream]; invoke on embedding and rerank
+models too) and Cohere (/v2/chat, /v2/embed, /v2/rerank, /v1/rerank), with and without streaming; GET /mock/stats for tests. Replies echo the last user message; the
 model name picks a scenario (tool, parallel, length, image, inspect, error-NNN; for streams also
 cutoff: stop half-way without the end, midstream: half-way then an in-stream error). Streams send
 --chunks pieces --chunk-delay-ms apart, the first --first-event-delay-ms after the head (a
