@@ -458,23 +458,46 @@ impl crate::runtime::Housekeeping for Worker {
 /// Awaits an upstream call unless the client hangs up first (`http::server::hung_up`). Then the
 /// call is dropped, which closes its upstream connection so the upstream stops working for
 /// nobody, and the request ends as a client abort (499 in the metrics, nothing written).
-/// `biased`: the call is polled first, so one that is ready at once (a body that came with its
-/// head) never arms the watch's timer.
-pub(crate) async fn unless_hung_up<F: std::future::Future>(
-    client: &monoio::net::TcpStream,
+pub(crate) fn unless_hung_up<'a, F: std::future::Future + 'a>(
+    client: &'a monoio::net::TcpStream,
     call: F,
-) -> Result<F::Output, (GatewayError, Option<io::Error>)> {
-    let gone = std::pin::pin!(crate::http::server::hung_up(
-        client,
-        crate::http::server::HANG_UP_WATCH_AFTER
-    ));
-    monoio::select! {
-        biased;
-        out = call => Ok(out),
-        _ = gone => Err((
-            GatewayError::bad_request("client disconnected", None),
-            Some(io::ErrorKind::ConnectionAborted.into()),
-        )),
+) -> UnlessHungUp<F, impl std::future::Future<Output = ()> + 'a> {
+    UnlessHungUp {
+        call,
+        watch: crate::http::server::hung_up(client, crate::http::server::HANG_UP_WATCH_AFTER),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// `unless_hung_up`'s future: the call and the watch side by side, no bigger than the two.
+    /// (An `async fn` taking the call would hold it twice, once as its argument and once in its
+    /// `select!`, and every open stream holds this state: RESULTS, "Memory per stream and the
+    /// connection future".)
+    pub(crate) struct UnlessHungUp<F, W> {
+        #[pin]
+        call: F,
+        #[pin]
+        watch: W,
+    }
+}
+
+impl<F: std::future::Future, W: std::future::Future<Output = ()>> std::future::Future for UnlessHungUp<F, W> {
+    type Output = Result<F::Output, (GatewayError, Option<io::Error>)>;
+
+    /// The call first: one ready at once (a body that came with its head) never arms the watch.
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        use std::task::Poll;
+        let this = self.project();
+        if let Poll::Ready(out) = this.call.poll(cx) {
+            return Poll::Ready(Ok(out));
+        }
+        match this.watch.poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err((
+                GatewayError::bad_request("client disconnected", None),
+                Some(io::ErrorKind::ConnectionAborted.into()),
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
