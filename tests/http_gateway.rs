@@ -730,3 +730,134 @@ fn slow_head_is_408_and_idle_connection_is_closed() {
         t.elapsed()
     );
 }
+
+// Browsers (CORS) --------------------------------------------------------------------------------
+
+/// A raw request with extra header lines (each ending in CRLF).
+fn with_headers(method: &str, path: &str, extra: &str, body: &str) -> Vec<u8> {
+    format!(
+        "{method} {path} HTTP/1.1\r\nhost: x\r\n{extra}content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn an_allowed_origin_gets_its_preflight_and_readable_answers() {
+    let sluice = start_sluice(
+        &Cfg {
+            server_extra: r#"cors_allowed_origins = ["https://App.example", "http://localhost:3000"]"#,
+            ..Cfg::default()
+        }
+        .render(),
+    );
+    let mut c = Client::connect(sluice.addr);
+    let origin = "origin: https://app.example\r\n";
+    // The preflight: granted as asked, no body.
+    let r = c.request(&with_headers(
+        "OPTIONS",
+        "/anthropic/v1/messages",
+        &format!("{origin}access-control-request-method: POST\r\naccess-control-request-headers: x-api-key, anthropic-version, x-stainless-os\r\n"),
+        "",
+    ));
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(r.header("access-control-allow-origin"), Some("https://app.example"));
+    assert!(r.header("access-control-allow-methods").unwrap().contains("POST"));
+    assert_eq!(
+        r.header("access-control-allow-headers"),
+        Some("x-api-key, anthropic-version, x-stainless-os")
+    );
+    assert_eq!(r.header("access-control-max-age"), Some("600"));
+    assert!(r.header("vary").unwrap().contains("origin"));
+    assert_eq!(r.header("content-length"), None, "a 204 has no length");
+    assert!(r.body.is_empty());
+    // The answer, an error and a stream on the same connection all carry the grant.
+    let chat = chat_body("mock-model", "hi", false);
+    let r = c.request(&with_headers("POST", "/v1/chat/completions", origin, &chat));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("access-control-allow-origin"), Some("https://app.example"));
+    assert_eq!(r.header("access-control-expose-headers"), Some("*"));
+    assert_eq!(r.header("vary"), Some("origin"));
+    let r = c.request(&with_headers("POST", "/v1/nope", origin, "{}"));
+    assert_eq!(r.status, 404);
+    assert_eq!(r.header("access-control-allow-origin"), Some("https://app.example"));
+    let streamed = chat_body("mock-model", "hi", true);
+    let r = c.request(&with_headers("POST", "/v1/chat/completions", origin, &streamed));
+    assert_eq!(r.status, 200);
+    assert!(r.chunks.is_some(), "streamed");
+    assert_eq!(r.header("access-control-allow-origin"), Some("https://app.example"));
+    // A request without an origin, on the same connection, gets none of it.
+    let r = c.request(&with_headers("POST", "/v1/chat/completions", "", &chat));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("access-control-allow-origin"), None);
+    assert_eq!(r.header("vary"), None);
+    // An origin not listed: no grant, and its preflight is the 405 any OPTIONS gets.
+    let other = "origin: https://evil.example\r\naccess-control-request-method: POST\r\n";
+    let r = c.request(&with_headers("OPTIONS", "/v1/chat/completions", other, ""));
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("access-control-allow-origin"), None);
+    let r = c.request(&with_headers(
+        "POST",
+        "/v1/chat/completions",
+        "origin: https://evil.example\r\n",
+        &chat,
+    ));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("access-control-allow-origin"), None);
+}
+
+#[test]
+fn any_origin_and_cors_off() {
+    let any = start_sluice(
+        &Cfg {
+            server_extra: r#"cors_allowed_origins = ["*"]"#,
+            ..Cfg::default()
+        }
+        .render(),
+    );
+    let chat = chat_body("mock-model", "hi", false);
+    let r = roundtrip(
+        any.addr,
+        &with_headers("POST", "/v1/chat/completions", "origin: https://a.example\r\n", &chat),
+    );
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(r.header("vary"), None, "the same answer for every origin");
+    let off = start_sluice(&Cfg::default().render());
+    let r = roundtrip(
+        off.addr,
+        &with_headers("POST", "/v1/chat/completions", "origin: https://a.example\r\n", &chat),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("access-control-allow-origin"), None);
+    let preflight = "origin: https://a.example\r\naccess-control-request-method: POST\r\n";
+    assert_eq!(
+        roundtrip(
+            off.addr,
+            &with_headers("OPTIONS", "/v1/chat/completions", preflight, "")
+        )
+        .status,
+        405
+    );
+}
+
+#[test]
+fn a_cors_entry_that_is_not_an_origin_is_a_config_error() {
+    let dir = TempDir::new("cors-check");
+    let path = dir.file("sluice.toml");
+    let cfg = Cfg {
+        server_extra: r#"cors_allowed_origins = ["https://app.example/path"]"#,
+        ..Cfg::default()
+    }
+    .render();
+    std::fs::write(&path, cfg).unwrap();
+    let out = std::process::Command::new(SLUICE)
+        .args(["--check", "--config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("server.cors_allowed_origins") && err.contains("is not an origin"),
+        "{err}"
+    );
+}

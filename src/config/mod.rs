@@ -200,6 +200,8 @@ pub struct ServerSettings {
     pub watch_interval: Duration,
     /// Silence after which a translated stream gets a keepalive (None: never).
     pub stream_keepalive: Option<Duration>,
+    /// Browser origins let in (off when empty).
+    pub cors: crate::http::cors::Cors,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -387,6 +389,10 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
             "must not exceed upstream.pool_max_idle (spares are idle connections)",
         );
     }
+    let cors = crate::http::cors::Cors::new(&s.cors_allowed_origins).unwrap_or_else(|e| {
+        errs.push("server.cors_allowed_origins", &e);
+        Default::default()
+    });
     let workers = if s.workers == 0 {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     } else {
@@ -405,6 +411,7 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
         access_log: s.access_log,
         watch_interval: Duration::from_millis(s.watch_interval_ms),
         stream_keepalive: (s.stream_keepalive_ms > 0).then(|| Duration::from_millis(s.stream_keepalive_ms)),
+        cors,
     };
     let up = &raw.upstream;
     let pool = PoolSettings {

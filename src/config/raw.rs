@@ -31,6 +31,8 @@ pub struct RawServer {
     /// Keepalive on silent translated streams (OpenAI/Cohere comment, Anthropic `ping`; never
     /// Gemini or Bedrock); 0 disables.
     pub stream_keepalive_ms: u64,
+    /// Browser origins let in (CORS): `scheme://host[:port]` entries, or `"*"`; empty = none.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for RawServer {
@@ -46,6 +48,7 @@ impl Default for RawServer {
             access_log: false,
             watch_interval_ms: 1_000,
             stream_keepalive_ms: 15_000,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }

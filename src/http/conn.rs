@@ -31,6 +31,9 @@ pub struct Conn {
     pub head_request: bool,
     /// Status of the last response head written (for metrics when a stream fails mid-way).
     pub status_sent: u16,
+    /// Head lines every response to the current request carries (CORS), written as they are;
+    /// cleared for each request.
+    pub extra_head: Vec<u8>,
 }
 
 /// A response header: name and value written verbatim.
@@ -51,6 +54,7 @@ impl Conn {
             close_after: false,
             head_request: false,
             status_sent: 0,
+            extra_head: Vec::new(),
         }
     }
 
@@ -83,7 +87,10 @@ impl Conn {
             w.extend_from_slice(value);
             w.extend_from_slice(b"\r\n");
         }
+        w.extend_from_slice(&self.extra_head);
         match body_len {
+            // A 204 carries no body and no length (RFC 9110 8.6).
+            Some(_) if status == 204 => {}
             Some(n) => {
                 w.extend_from_slice(b"content-length: ");
                 w.extend_from_slice(num.format(n).as_bytes());

@@ -1,6 +1,7 @@
 //! HTTP/1.1 server side: connection loop, request heads and bodies, response writers.
 
 pub mod conn;
+pub mod cors;
 pub mod error;
 pub mod io;
 pub mod request;

@@ -115,6 +115,7 @@ pub async fn serve_conn<H: Handler>(stream: TcpStream, handler: &H, state: &Serv
         match read_request(&mut conn).await {
             Ok(Some(req)) => {
                 conn.response_started = false;
+                conn.extra_head.clear();
                 conn.close_after = !req.keep_alive;
                 conn.head_request = req.method == super::request::Method::Head;
                 // Kept for `on_panic`: a reference to the head already read, not a copy.

@@ -17,7 +17,7 @@ use crate::config::{ProviderKind, SharedSnapshot, Snapshot};
 use crate::error::GatewayError;
 use crate::formats::openai as oai;
 use crate::formats::{self, Format};
-use crate::http::{Conn, Handler, HttpError, Limits, Request};
+use crate::http::{cors, Conn, Handler, HttpError, Limits, Request};
 use crate::metrics::WorkerMetrics;
 use crate::route::{self, ApiRoute, Operation, Route};
 use crate::upstream::Pool;
@@ -253,6 +253,22 @@ impl Handler for Worker {
     async fn handle(&self, req: Request, conn: &mut Conn) -> io::Result<()> {
         let snap = self.snapshot();
         let started = Instant::now();
+        // Browsers: one branch when CORS is off; an origin not listed gets no CORS headers (and
+        // its preflight the 405 an OPTIONS always gets), which the browser reports as refused.
+        if snap.server.cors.enabled() {
+            if let Some(allow) = req.header_str("origin").and_then(|o| snap.server.cors.allow(o)) {
+                if req.method == crate::http::Method::Options && req.header("access-control-request-method").is_some() {
+                    let headers = cors::preflight_headers(allow, req.header("access-control-request-headers"));
+                    let r = conn.send_full(204, &headers, Bytes::new(), req.keep_alive).await;
+                    self.metrics.request_done("cors_preflight", "", 204);
+                    if snap.server.access_log {
+                        crate::log::access(&req, 204, started.elapsed(), "", &self.metrics);
+                    }
+                    return r;
+                }
+                cors::write_answer_headers(&mut conn.extra_head, allow);
+            }
+        }
         let (route_name, result) = match route::route(req.method, req.path()) {
             Ok(Route::Health) => (
                 "health",
