@@ -25,7 +25,7 @@ use crate::canonical::{
 };
 
 /// The fault an `error-NNN` model name asks for, or Ok.
-fn requested_fault(model: &str) -> Result<(), UpstreamFault> {
+pub fn requested_fault(model: &str) -> Result<(), UpstreamFault> {
     match super::Scenario::from_model(model) {
         super::Scenario::Error(status) => Err(UpstreamFault {
             status,

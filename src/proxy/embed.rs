@@ -71,17 +71,7 @@ pub async fn serve_mock(
         let why = format!("at most {} texts per request", crate::mock::MAX_EMBED_INPUTS);
         return Err((GatewayError::bad_request(why, None), None));
     }
-    if !provider.mock.latency.is_zero() {
-        monoio::time::sleep(provider.mock.latency).await;
-    }
-    if let crate::mock::Scenario::Error(status) = crate::mock::Scenario::from_model(model) {
-        let fault = crate::canonical::UpstreamFault {
-            status,
-            kind: crate::canonical::FaultKind::from_status(status),
-            message: format!("mock error {status} requested by model name"),
-        };
-        return Err((GatewayError::UpstreamFault(fault), None));
-    }
+    super::mock::latency_then_fault(provider, model).await?;
     let dims = canonical
         .dimensions
         .map_or(crate::mock::DEFAULT_EMBED_DIMS, |d| d.clamp(1, 4096) as usize);

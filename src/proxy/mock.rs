@@ -89,3 +89,15 @@ pub async fn serve(
     result.map_err(io_err)?;
     Ok(Outcome { status: 200 })
 }
+
+/// What every in-process mock answer starts with: the provider's `mock_latency_ms`, then the
+/// fault an `error-NNN` model name asks for.
+pub(super) async fn latency_then_fault(
+    provider: &Provider,
+    model: &str,
+) -> Result<(), (GatewayError, Option<std::io::Error>)> {
+    if !provider.mock.latency.is_zero() {
+        monoio::time::sleep(provider.mock.latency).await;
+    }
+    crate::mock::scenario::requested_fault(model).map_err(|fault| (GatewayError::UpstreamFault(fault), None))
+}

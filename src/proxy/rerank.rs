@@ -64,17 +64,7 @@ pub async fn serve_mock(
 ) -> Result<Outcome, Failure> {
     let canonical = decode(ctx, req, model, false)?;
     crate::mock::rerank::validate(&canonical).map_err(|why| (GatewayError::bad_request(why, None), None))?;
-    if !provider.mock.latency.is_zero() {
-        monoio::time::sleep(provider.mock.latency).await;
-    }
-    if let crate::mock::Scenario::Error(status) = crate::mock::Scenario::from_model(model) {
-        let fault = crate::canonical::UpstreamFault {
-            status,
-            kind: crate::canonical::FaultKind::from_status(status),
-            message: format!("mock error {status} requested by model name"),
-        };
-        return Err((GatewayError::UpstreamFault(fault), None));
-    }
+    super::mock::latency_then_fault(provider, model).await?;
     let resp = RerankResponse {
         id: crate::formats::cohere::uuid_like(next_response_id()),
         results: crate::mock::rerank::rank(&canonical.query, &canonical.documents, canonical.top_n),
@@ -87,7 +77,6 @@ pub async fn serve_mock(
 
 /// Sends a client's rerank request to a provider of another format and answers in the client's
 /// format. OpenAI, Anthropic and Gemini providers have no rerank API: refused by name.
-#[allow(clippy::too_many_arguments)]
 pub async fn forward(
     worker: &Worker,
     ctx: &mut RequestContext<'_>,
