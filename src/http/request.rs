@@ -112,6 +112,11 @@ impl Request {
         self.head.slice(self.target.start as usize..self.target.end as usize)
     }
 
+    /// Bytes of the head, blank line included (never more than `Limits::max_head_bytes`).
+    pub fn head_len(&self) -> usize {
+        self.head.len()
+    }
+
     /// The path without the query string.
     pub fn path(&self) -> &str {
         split_target(self.target()).0
@@ -152,87 +157,163 @@ enum BodyFraming {
     Chunked,
 }
 
+/// What `RequestReader::step` needs next.
+pub(crate) enum Step {
+    /// More bytes in the read buffer.
+    NeedMore,
+    /// A `100 Continue` written to the client (the body is still to come), then a `step` again.
+    SendContinue,
+    Done(Request),
+}
+
+/// The parsing half of reading one request: pure steps over the connection's read buffer, no IO.
+/// `read_request` drives it over the socket; the fuzz target (`crate::fuzz::http_request`)
+/// drives the same steps over arbitrary splits of the same bytes.
+pub(crate) struct RequestReader {
+    limits: Limits,
+    state: ReadState,
+}
+
+enum ReadState {
+    Head,
+    Body {
+        head: Bytes,
+        parsed: ParsedHead,
+        /// A `100 Continue` is still owed before the body is read.
+        expect_continue: bool,
+        chunked: ChunkedBody,
+    },
+}
+
+impl RequestReader {
+    pub(crate) fn new(limits: Limits) -> RequestReader {
+        RequestReader {
+            limits,
+            state: ReadState::Head,
+        }
+    }
+
+    /// Still in the head: a read timeout is the head's (or idle) and a close may be clean.
+    pub(crate) fn in_head(&self) -> bool {
+        matches!(self.state, ReadState::Head)
+    }
+
+    /// Parses what `rbuf` holds, taking the request's bytes off it once the request is whole
+    /// (the bytes after it, a pipelined request, stay). Call again after `NeedMore` once `rbuf`
+    /// has grown, and after `SendContinue` at once.
+    pub(crate) fn step(&mut self, rbuf: &mut BytesMut) -> Result<Step, HttpError> {
+        let limits = self.limits;
+        if let ReadState::Head = self.state {
+            if rbuf.is_empty() {
+                return Ok(Step::NeedMore);
+            }
+            // Only the bytes the limit allows are parsed: what lies past it makes the head too
+            // large, never malformed, however the bytes arrived.
+            let parsed = match parse_head(&rbuf[..rbuf.len().min(limits.max_head_bytes)])? {
+                Some(parsed) => parsed,
+                None if rbuf.len() > limits.max_head_bytes => return Err(HttpError::HeadTooLarge),
+                None => return Ok(Step::NeedMore),
+            };
+            let head = rbuf.split_to(parsed.len).freeze();
+            let expect_continue = match parsed.framing {
+                BodyFraming::None => false,
+                BodyFraming::Length(n) => {
+                    if n > limits.max_body_bytes {
+                        return Err(HttpError::BodyTooLarge);
+                    }
+                    if rbuf.capacity() < n {
+                        rbuf.reserve(n - rbuf.len());
+                    }
+                    parsed.expect_continue && rbuf.len() < n
+                }
+                BodyFraming::Chunked => parsed.expect_continue && rbuf.is_empty(),
+            };
+            self.state = ReadState::Body {
+                head,
+                parsed,
+                expect_continue,
+                chunked: ChunkedBody::default(),
+            };
+        }
+        let ReadState::Body {
+            parsed,
+            expect_continue,
+            chunked,
+            ..
+        } = &mut self.state
+        else {
+            unreachable!("the head was taken just above");
+        };
+        if std::mem::take(expect_continue) {
+            return Ok(Step::SendContinue);
+        }
+        let body = match parsed.framing {
+            BodyFraming::None => Bytes::new(),
+            BodyFraming::Length(n) if rbuf.len() < n => return Ok(Step::NeedMore),
+            BodyFraming::Length(n) => rbuf.split_to(n).freeze(),
+            BodyFraming::Chunked => match chunked.step(rbuf, limits)? {
+                Some(body) => body,
+                None => return Ok(Step::NeedMore),
+            },
+        };
+        let ReadState::Body { head, parsed, .. } = std::mem::replace(&mut self.state, ReadState::Head) else {
+            unreachable!("matched just above");
+        };
+        Ok(Step::Done(Request {
+            head,
+            method: parsed.method,
+            target: parsed.target,
+            headers: parsed.headers,
+            body,
+            http10: parsed.http10,
+            keep_alive: parsed.keep_alive,
+        }))
+    }
+}
+
 /// Reads the next request from the connection.
 ///
 /// `Ok(None)` means the client closed the connection cleanly between requests (or the idle
 /// timeout passed with nothing buffered).
 pub async fn read_request(conn: &mut Conn) -> Result<Option<Request>, HttpError> {
     let limits = conn.limits;
-    // 1. Head.
-    let (head_len, method, target, headers, http10, mut keep_alive, framing, expect_continue) = loop {
-        if !conn.rbuf.is_empty() {
-            match parse_head(&conn.rbuf)? {
-                Some(parsed) => break parsed,
-                None if conn.rbuf.len() > limits.max_head_bytes => return Err(HttpError::HeadTooLarge),
-                None => {}
+    let mut reader = RequestReader::new(limits);
+    loop {
+        match reader.step(&mut conn.rbuf)? {
+            Step::Done(mut req) => {
+                if conn.draining() {
+                    req.keep_alive = false;
+                }
+                return Ok(Some(req));
             }
+            Step::SendContinue => conn
+                .write_raw(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .await
+                .map_err(HttpError::Io)?,
+            Step::NeedMore if reader.in_head() => {
+                let idle = conn.rbuf.is_empty();
+                let wait = if idle {
+                    limits.idle_timeout
+                } else {
+                    limits.header_read_timeout
+                };
+                let buf = std::mem::take(&mut conn.rbuf);
+                let (res, buf) = match monoio::time::timeout(wait, read_more(&mut conn.io, buf)).await {
+                    Ok(r) => r,
+                    Err(_) if idle => return Ok(None),
+                    Err(_) => return Err(HttpError::HeadTimeout),
+                };
+                conn.rbuf = buf;
+                match res {
+                    Ok(0) if conn.rbuf.is_empty() => return Ok(None),
+                    Ok(0) => return Err(HttpError::Closed),
+                    Ok(_) => {}
+                    Err(e) => return Err(HttpError::Io(e)),
+                }
+            }
+            Step::NeedMore => fill(conn, limits.header_read_timeout).await?,
         }
-        let idle = conn.rbuf.is_empty();
-        let wait = if idle {
-            limits.idle_timeout
-        } else {
-            limits.header_read_timeout
-        };
-        let buf = std::mem::take(&mut conn.rbuf);
-        let (res, buf) = match monoio::time::timeout(wait, read_more(&mut conn.io, buf)).await {
-            Ok(r) => r,
-            Err(_) if idle => return Ok(None),
-            Err(_) => return Err(HttpError::HeadTimeout),
-        };
-        conn.rbuf = buf;
-        match res {
-            Ok(0) if conn.rbuf.is_empty() => return Ok(None),
-            Ok(0) => return Err(HttpError::Closed),
-            Ok(_) => {}
-            Err(e) => return Err(HttpError::Io(e)),
-        }
-    };
-    if head_len > limits.max_head_bytes {
-        return Err(HttpError::HeadTooLarge);
     }
-    let head = conn.rbuf.split_to(head_len).freeze();
-
-    // 2. Body.
-    let body = match framing {
-        BodyFraming::None => Bytes::new(),
-        BodyFraming::Length(n) => {
-            if n > limits.max_body_bytes {
-                return Err(HttpError::BodyTooLarge);
-            }
-            if expect_continue && conn.rbuf.len() < n {
-                conn.write_raw(b"HTTP/1.1 100 Continue\r\n\r\n")
-                    .await
-                    .map_err(HttpError::Io)?;
-            }
-            if conn.rbuf.capacity() < n {
-                conn.rbuf.reserve(n - conn.rbuf.len());
-            }
-            while conn.rbuf.len() < n {
-                fill(conn, limits.header_read_timeout).await?;
-            }
-            conn.rbuf.split_to(n).freeze()
-        }
-        BodyFraming::Chunked => {
-            if expect_continue && conn.rbuf.is_empty() {
-                conn.write_raw(b"HTTP/1.1 100 Continue\r\n\r\n")
-                    .await
-                    .map_err(HttpError::Io)?;
-            }
-            read_chunked(conn, limits).await?
-        }
-    };
-    if conn.draining() {
-        keep_alive = false;
-    }
-    Ok(Some(Request {
-        head,
-        method,
-        target,
-        headers,
-        body,
-        http10,
-        keep_alive,
-    }))
 }
 
 /// Reads at least one more byte into the connection buffer or fails.
@@ -249,18 +330,20 @@ async fn fill(conn: &mut Conn, wait: Duration) -> Result<(), HttpError> {
     }
 }
 
-type ParsedHead = (
-    usize,
-    Method,
-    Range<u32>,
-    Vec<HeaderSpan>,
-    bool,
-    bool,
-    BodyFraming,
-    bool,
-);
+/// A request head as parsed, before its bytes are taken off the read buffer.
+struct ParsedHead {
+    /// Bytes of the head, blank line included.
+    len: usize,
+    method: Method,
+    target: Range<u32>,
+    headers: Vec<HeaderSpan>,
+    http10: bool,
+    keep_alive: bool,
+    framing: BodyFraming,
+    expect_continue: bool,
+}
 
-fn parse_head(buf: &BytesMut) -> Result<Option<ParsedHead>, HttpError> {
+fn parse_head(buf: &[u8]) -> Result<Option<ParsedHead>, HttpError> {
     let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut raw);
     let n = match req.parse(buf) {
@@ -343,8 +426,8 @@ fn parse_head(buf: &BytesMut) -> Result<Option<ParsedHead>, HttpError> {
             Some(n) => BodyFraming::Length(n),
         }
     };
-    Ok(Some((
-        n,
+    Ok(Some(ParsedHead {
+        len: n,
         method,
         target,
         headers,
@@ -352,7 +435,7 @@ fn parse_head(buf: &BytesMut) -> Result<Option<ParsedHead>, HttpError> {
         keep_alive,
         framing,
         expect_continue,
-    )))
+    }))
 }
 
 /// RFC 9110 8.6: Content-Length is one or more ASCII digits, nothing else (no sign, no spaces
@@ -395,65 +478,91 @@ pub(crate) fn trim_ascii(mut s: &[u8]) -> &[u8] {
     s
 }
 
-/// Decodes a chunked request body into one buffer (the only body path that copies).
-async fn read_chunked(conn: &mut Conn, limits: Limits) -> Result<Bytes, HttpError> {
-    let mut body = BytesMut::new();
-    loop {
-        // Chunk size line.
-        let (consumed, size) = loop {
-            match httparse::parse_chunk_size(&conn.rbuf) {
-                Ok(httparse::Status::Complete((consumed, size))) => break (consumed, size),
-                Ok(httparse::Status::Partial) => {
-                    if conn.rbuf.len() > 4096 {
-                        return Err(HttpError::BadRequest("invalid chunk size line"));
-                    }
-                    fill(conn, limits.header_read_timeout).await?
-                }
-                Err(_) => return Err(HttpError::BadRequest("invalid chunk size")),
-            }
-        };
-        let _ = conn.rbuf.split_to(consumed);
-        let size = usize::try_from(size).map_err(|_| HttpError::BodyTooLarge)?;
-        if size == 0 {
-            // Trailer section: skip header lines up to the empty line.
-            loop {
-                match memchr::memmem::find(&conn.rbuf, b"\r\n") {
-                    Some(0) => {
-                        let _ = conn.rbuf.split_to(2);
-                        return Ok(body.freeze());
-                    }
-                    Some(i) => {
-                        let _ = conn.rbuf.split_to(i + 2);
-                    }
-                    None => {
-                        if conn.rbuf.len() > limits.max_head_bytes {
-                            return Err(HttpError::HeadTooLarge);
+/// A chunked request body being decoded into one buffer (the only body path that copies).
+#[derive(Default)]
+struct ChunkedBody {
+    body: BytesMut,
+    state: ChunkState,
+}
+
+#[derive(Clone, Copy, Default)]
+enum ChunkState {
+    /// Before a chunk size line.
+    #[default]
+    Size,
+    /// Inside a chunk's data, with this many bytes left.
+    Data(usize),
+    /// After a chunk's data, before its CRLF.
+    DataEnd,
+    /// After the last chunk: trailer lines up to the empty line, skipped.
+    Trailers,
+}
+
+impl ChunkedBody {
+    /// Decodes what `rbuf` holds, taking it off the buffer; the whole body once its end is
+    /// parsed, `None` while more bytes are needed.
+    fn step(&mut self, rbuf: &mut BytesMut, limits: Limits) -> Result<Option<Bytes>, HttpError> {
+        loop {
+            match self.state {
+                // Only the first 4 KiB are parsed: a longer line is refused however it arrived.
+                ChunkState::Size => match httparse::parse_chunk_size(&rbuf[..rbuf.len().min(4096)]) {
+                    Ok(httparse::Status::Complete((consumed, size))) => {
+                        let _ = rbuf.split_to(consumed);
+                        let size = usize::try_from(size).map_err(|_| HttpError::BodyTooLarge)?;
+                        if size == 0 {
+                            self.state = ChunkState::Trailers;
+                            continue;
                         }
-                        fill(conn, limits.header_read_timeout).await?
+                        if self.body.len() + size > limits.max_body_bytes {
+                            return Err(HttpError::BodyTooLarge);
+                        }
+                        self.body.reserve(size);
+                        self.state = ChunkState::Data(size);
+                    }
+                    Ok(httparse::Status::Partial) if rbuf.len() > 4096 => {
+                        return Err(HttpError::BadRequest("invalid chunk size line"))
+                    }
+                    Ok(httparse::Status::Partial) => return Ok(None),
+                    Err(_) => return Err(HttpError::BadRequest("invalid chunk size")),
+                },
+                ChunkState::Data(left) => {
+                    if rbuf.is_empty() {
+                        return Ok(None);
+                    }
+                    let take = left.min(rbuf.len());
+                    self.body.extend_from_slice(&rbuf[..take]);
+                    let _ = rbuf.split_to(take);
+                    self.state = if take == left {
+                        ChunkState::DataEnd
+                    } else {
+                        ChunkState::Data(left - take)
+                    };
+                }
+                ChunkState::DataEnd => {
+                    if rbuf.len() < 2 {
+                        return Ok(None);
+                    }
+                    if &rbuf[..2] != b"\r\n" {
+                        return Err(HttpError::BadRequest("chunk data not followed by CRLF"));
+                    }
+                    let _ = rbuf.split_to(2);
+                    self.state = ChunkState::Size;
+                }
+                // Each trailer line is looked for within the limit only, as the chunk size line.
+                ChunkState::Trailers => {
+                    match memchr::memmem::find(&rbuf[..rbuf.len().min(limits.max_head_bytes)], b"\r\n") {
+                        Some(0) => {
+                            let _ = rbuf.split_to(2);
+                            return Ok(Some(std::mem::take(&mut self.body).freeze()));
+                        }
+                        Some(i) => {
+                            let _ = rbuf.split_to(i + 2);
+                        }
+                        None if rbuf.len() > limits.max_head_bytes => return Err(HttpError::HeadTooLarge),
+                        None => return Ok(None),
                     }
                 }
             }
         }
-        if body.len() + size > limits.max_body_bytes {
-            return Err(HttpError::BodyTooLarge);
-        }
-        body.reserve(size);
-        let mut left = size;
-        while left > 0 {
-            if conn.rbuf.is_empty() {
-                fill(conn, limits.header_read_timeout).await?;
-            }
-            let take = left.min(conn.rbuf.len());
-            body.extend_from_slice(&conn.rbuf[..take]);
-            let _ = conn.rbuf.split_to(take);
-            left -= take;
-        }
-        while conn.rbuf.len() < 2 {
-            fill(conn, limits.header_read_timeout).await?;
-        }
-        if &conn.rbuf[..2] != b"\r\n" {
-            return Err(HttpError::BadRequest("chunk data not followed by CRLF"));
-        }
-        let _ = conn.rbuf.split_to(2);
     }
 }
