@@ -76,14 +76,15 @@ impl UpstreamResponse {
     }
 }
 
-enum Framing {
+/// How a response body is framed, and how far its decoding got.
+pub(crate) enum Framing {
     Length(usize),
     Chunked(ChunkState),
     UntilClose,
 }
 
 #[derive(Clone, Copy)]
-enum ChunkState {
+pub(crate) enum ChunkState {
     Size,
     Data(usize),
     DataEnd,
@@ -91,7 +92,7 @@ enum ChunkState {
 }
 
 /// What the bytes already received give.
-enum Buffered {
+pub(crate) enum Buffered {
     Piece(Bytes),
     End,
     NeedMore,
@@ -114,36 +115,34 @@ pub struct BodyReader {
     timer: Option<Pin<Box<monoio::time::Sleep>>>,
 }
 
-impl BodyReader {
-    /// Decodes the next piece from bytes already received, without reading.
-    fn poll_buffered(&mut self) -> Result<Buffered, UpstreamError> {
+impl Framing {
+    /// Decodes the next piece of body from `rbuf` (taking it off the buffer), without reading:
+    /// `End` once the body's end is parsed, `NeedMore` when `rbuf` holds no further piece. The
+    /// pure half of `BodyReader`, which the fuzz target (`crate::fuzz::upstream_response`) also
+    /// drives.
+    pub(crate) fn decode(&mut self, rbuf: &mut BytesMut) -> Result<Buffered, UpstreamError> {
         loop {
-            if self.done {
-                return Ok(Buffered::End);
-            }
-            let Some(conn) = self.conn.as_mut() else {
-                return Ok(Buffered::End);
-            };
-            match &mut self.framing {
+            match self {
                 Framing::Length(rem) => {
                     if *rem == 0 {
-                        return Ok(self.ended());
+                        return Ok(Buffered::End);
                     }
-                    if !conn.rbuf.is_empty() {
-                        let n = (*rem).min(conn.rbuf.len());
+                    if !rbuf.is_empty() {
+                        let n = (*rem).min(rbuf.len());
                         *rem -= n;
-                        return Ok(Buffered::Piece(conn.rbuf.split_to(n).freeze()));
+                        return Ok(Buffered::Piece(rbuf.split_to(n).freeze()));
                     }
                 }
                 Framing::UntilClose => {
-                    if !conn.rbuf.is_empty() {
-                        return Ok(Buffered::Piece(conn.rbuf.split().freeze()));
+                    if !rbuf.is_empty() {
+                        return Ok(Buffered::Piece(rbuf.split().freeze()));
                     }
                 }
                 Framing::Chunked(state) => match *state {
-                    ChunkState::Size => match httparse::parse_chunk_size(&conn.rbuf) {
+                    // Only the first 4 KiB are parsed: a longer line is refused however it arrived.
+                    ChunkState::Size => match httparse::parse_chunk_size(&rbuf[..rbuf.len().min(4096)]) {
                         Ok(httparse::Status::Complete((used, size))) => {
-                            let _ = conn.rbuf.split_to(used);
+                            let _ = rbuf.split_to(used);
                             *state = if size == 0 {
                                 ChunkState::Trailers
                             } else {
@@ -153,50 +152,74 @@ impl BodyReader {
                             };
                             continue;
                         }
-                        Ok(httparse::Status::Partial) if conn.rbuf.len() > 4096 => {
+                        Ok(httparse::Status::Partial) if rbuf.len() > 4096 => {
                             return Err(UpstreamError::BadResponse("invalid chunk size line"))
                         }
                         Ok(httparse::Status::Partial) => {}
                         Err(_) => return Err(UpstreamError::BadResponse("invalid chunk size")),
                     },
                     ChunkState::Data(rem) => {
-                        if !conn.rbuf.is_empty() {
-                            let n = rem.min(conn.rbuf.len());
+                        if !rbuf.is_empty() {
+                            let n = rem.min(rbuf.len());
                             *state = if n == rem {
                                 ChunkState::DataEnd
                             } else {
                                 ChunkState::Data(rem - n)
                             };
-                            return Ok(Buffered::Piece(conn.rbuf.split_to(n).freeze()));
+                            return Ok(Buffered::Piece(rbuf.split_to(n).freeze()));
                         }
                     }
                     ChunkState::DataEnd => {
-                        if conn.rbuf.len() >= 2 {
-                            if &conn.rbuf[..2] != b"\r\n" {
+                        if rbuf.len() >= 2 {
+                            if &rbuf[..2] != b"\r\n" {
                                 return Err(UpstreamError::BadResponse("chunk not followed by CRLF"));
                             }
-                            let _ = conn.rbuf.split_to(2);
+                            let _ = rbuf.split_to(2);
                             *state = ChunkState::Size;
                             continue;
                         }
                     }
-                    ChunkState::Trailers => match memchr::memmem::find(&conn.rbuf, b"\r\n") {
-                        Some(0) => {
-                            let _ = conn.rbuf.split_to(2);
-                            return Ok(self.ended());
+                    // Each trailer line is looked for within the limit only, as the chunk size line.
+                    ChunkState::Trailers => {
+                        match memchr::memmem::find(&rbuf[..rbuf.len().min(MAX_RESPONSE_HEAD)], b"\r\n") {
+                            Some(0) => {
+                                let _ = rbuf.split_to(2);
+                                return Ok(Buffered::End);
+                            }
+                            Some(i) => {
+                                let _ = rbuf.split_to(i + 2);
+                                continue;
+                            }
+                            None if rbuf.len() > MAX_RESPONSE_HEAD => {
+                                return Err(UpstreamError::BadResponse("trailers too large"))
+                            }
+                            None => {}
                         }
-                        Some(i) => {
-                            let _ = conn.rbuf.split_to(i + 2);
-                            continue;
-                        }
-                        None if conn.rbuf.len() > MAX_RESPONSE_HEAD => {
-                            return Err(UpstreamError::BadResponse("trailers too large"))
-                        }
-                        None => {}
-                    },
+                    }
                 },
             }
             return Ok(Buffered::NeedMore);
+        }
+    }
+
+    /// Whether the peer closing the connection ends the body (rather than truncating it).
+    pub(crate) fn ends_at_close(&self) -> bool {
+        matches!(self, Framing::UntilClose)
+    }
+}
+
+impl BodyReader {
+    /// Decodes the next piece from bytes already received, without reading.
+    fn poll_buffered(&mut self) -> Result<Buffered, UpstreamError> {
+        if self.done {
+            return Ok(Buffered::End);
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(Buffered::End);
+        };
+        match self.framing.decode(&mut conn.rbuf)? {
+            Buffered::End => Ok(self.ended()),
+            other => Ok(other),
         }
     }
 
@@ -241,7 +264,7 @@ impl BodyReader {
             conn.rbuf = buf;
             match res {
                 Ok(0) => {
-                    if matches!(self.framing, Framing::UntilClose) {
+                    if self.framing.ends_at_close() {
                         self.done = true;
                         self.keep_alive = false;
                         return Ok(None);
@@ -265,28 +288,61 @@ impl BodyReader {
 
     /// Reads the rest of the body into one `Bytes` (zero-copy when it arrives in one piece).
     pub async fn read_all(&mut self, limit: usize) -> Result<Bytes, UpstreamError> {
-        let first = match self.next().await? {
-            None => return Ok(Bytes::new()),
-            Some(b) => b,
-        };
-        let Some(second) = self.next().await? else {
-            return Ok(first);
-        };
-        let mut all = BytesMut::with_capacity(first.len() + second.len() * 2);
-        all.extend_from_slice(&first);
-        all.extend_from_slice(&second);
+        let mut all = Collect::new(limit);
         while let Some(b) = self.next().await? {
-            if all.len() + b.len() > limit {
-                return Err(UpstreamError::BadResponse("response body too large"));
-            }
-            all.extend_from_slice(&b);
+            all.push(b)?;
         }
-        Ok(all.freeze())
+        Ok(all.finish())
     }
 
     /// Closes the connection without reusing it (client went away, error mid-stream).
     pub fn abort(mut self) {
         self.keep_alive = false;
+    }
+}
+
+/// A body gathered into one `Bytes` by `BodyReader::read_all`, never more than `limit` bytes.
+pub(crate) struct Collect {
+    limit: usize,
+    /// The first piece, kept as it came: a body that arrives in one piece is not copied.
+    first: Bytes,
+    /// Every piece once there is more than one.
+    all: BytesMut,
+}
+
+impl Collect {
+    pub(crate) fn new(limit: usize) -> Collect {
+        Collect {
+            limit,
+            first: Bytes::new(),
+            all: BytesMut::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, b: Bytes) -> Result<(), UpstreamError> {
+        // Every piece counts, the first two included (a body in two large pieces slipped past).
+        if b.len() > self.limit - self.first.len() - self.all.len() {
+            return Err(UpstreamError::BadResponse("response body too large"));
+        }
+        if self.first.is_empty() && self.all.is_empty() {
+            self.first = b;
+            return Ok(());
+        }
+        if self.all.is_empty() {
+            let first = std::mem::take(&mut self.first);
+            self.all.reserve(first.len() + b.len() * 2);
+            self.all.extend_from_slice(&first);
+        }
+        self.all.extend_from_slice(&b);
+        Ok(())
+    }
+
+    pub(crate) fn finish(self) -> Bytes {
+        if self.all.is_empty() {
+            self.first
+        } else {
+            self.all.freeze()
+        }
     }
 }
 
@@ -383,7 +439,7 @@ enum Exchange {
     Failed(UpstreamError),
 }
 
-type Head = (u16, Bytes, Vec<(Range<u32>, Range<u32>)>, Framing, bool);
+pub(crate) type Head = (u16, Bytes, Vec<(Range<u32>, Range<u32>)>, Framing, bool);
 
 async fn exchange(
     conn: &mut UpstreamConn,
@@ -414,27 +470,12 @@ async fn exchange(
     // Any byte back, a 1xx included, means the upstream has the request and may act on it:
     // from then on a failure is never retried.
     let mut answered = !conn.rbuf.is_empty();
+    let _ = started;
     loop {
-        if !conn.rbuf.is_empty() {
-            match parse_response_head(&conn.rbuf, req.method == "HEAD") {
-                // The limit holds also for a head that arrived whole in one read.
-                Ok(Some((n, ..))) if n > MAX_RESPONSE_HEAD => {
-                    return Err(Exchange::Failed(UpstreamError::BadResponse("response head too large")))
-                }
-                Ok(Some((n, status, spans, framing, keep_alive))) => {
-                    let head = conn.rbuf.split_to(n).freeze();
-                    if (100..200).contains(&status) {
-                        continue; // 100 Continue and friends precede the real response.
-                    }
-                    let _ = started;
-                    return Ok((status, head, spans, framing, keep_alive));
-                }
-                Ok(None) if conn.rbuf.len() > MAX_RESPONSE_HEAD => {
-                    return Err(Exchange::Failed(UpstreamError::BadResponse("response head too large")))
-                }
-                Ok(None) => {}
-                Err(e) => return Err(Exchange::Failed(e)),
-            }
+        match take_response_head(&mut conn.rbuf, req.method == "HEAD") {
+            Ok(Some(head)) => return Ok(head),
+            Ok(None) => {}
+            Err(e) => return Err(Exchange::Failed(e)),
         }
         let buf = std::mem::take(&mut conn.rbuf);
         let (res, buf) = match monoio::time::timeout_at(head_deadline, read_more(&mut conn.io, buf)).await {
@@ -450,6 +491,31 @@ async fn exchange(
             Err(e) => return Err(Exchange::Failed(UpstreamError::Io(e))),
         }
     }
+}
+
+/// Takes the final response head off `rbuf` once it is all there, skipping any 1xx heads
+/// before it (`None`: more bytes are needed). A head over `MAX_RESPONSE_HEAD` is an error,
+/// whether it is still coming or arrived whole in one read. The pure half of `exchange`, which
+/// the fuzz target (`crate::fuzz::upstream_response`) also drives.
+pub(crate) fn take_response_head(rbuf: &mut BytesMut, head_request: bool) -> Result<Option<Head>, UpstreamError> {
+    while !rbuf.is_empty() {
+        // Only the bytes the limit allows are parsed: what lies past it makes the head too large,
+        // never malformed, however the bytes arrived.
+        match parse_response_head(&rbuf[..rbuf.len().min(MAX_RESPONSE_HEAD)], head_request)? {
+            Some((n, status, spans, framing, keep_alive)) => {
+                let head = rbuf.split_to(n).freeze();
+                if (100..200).contains(&status) {
+                    continue; // 100 Continue and friends precede the real response.
+                }
+                return Ok(Some((status, head, spans, framing, keep_alive)));
+            }
+            None if rbuf.len() > MAX_RESPONSE_HEAD => {
+                return Err(UpstreamError::BadResponse("response head too large"))
+            }
+            None => break,
+        }
+    }
+    Ok(None)
 }
 
 type ParsedHead = (usize, u16, Vec<(Range<u32>, Range<u32>)>, Framing, bool);
