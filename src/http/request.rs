@@ -513,7 +513,9 @@ impl ChunkedBody {
                             self.state = ChunkState::Trailers;
                             continue;
                         }
-                        if self.body.len() + size > limits.max_body_bytes {
+                        // A size near usize::MAX overflowed `body.len() + size` (a panic, or in
+                        // release a wrapped sum that passed and a failed reservation).
+                        if size > limits.max_body_bytes - self.body.len() {
                             return Err(HttpError::BodyTooLarge);
                         }
                         self.body.reserve(size);
@@ -564,5 +566,30 @@ impl ChunkedBody {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads one request from `raw`, all of it received at once.
+    fn read(raw: &[u8]) -> Result<Step, HttpError> {
+        let mut rbuf = BytesMut::from(raw);
+        RequestReader::new(Limits::default()).step(&mut rbuf)
+    }
+
+    #[test]
+    fn a_chunk_size_near_usize_max_is_413_not_a_panic() {
+        let raw = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\nffffffffffffffff\r\n";
+        assert!(matches!(read(raw), Err(HttpError::BodyTooLarge)));
+    }
+
+    #[test]
+    fn a_malformed_byte_past_the_head_limit_is_431_however_it_arrived() {
+        let mut raw = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec();
+        raw.resize(raw.len() + 64 * 1024, b'a');
+        raw.extend_from_slice(b"\r\n\x01bad: x\r\n\r\n");
+        assert!(matches!(read(&raw), Err(HttpError::HeadTooLarge)));
     }
 }
