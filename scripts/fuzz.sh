@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Coverage-guided fuzzing of the stream decoders and the translators with cargo-fuzz (libFuzzer).
+# Coverage-guided fuzzing of the stream decoders, the translators and the HTTP/1.1 parsers with
+# cargo-fuzz (libFuzzer).
 #
 #   scripts/fuzz.sh [seconds-per-target]     (default 60)
 #   scripts/fuzz.sh --minimize               (cargo fuzz cmin on every corpus)
 #
 # Targets (fuzz/fuzz_targets, code in src/fuzz.rs): sse_decoder, eventstream_decoder,
-# stream_decoders, translate. New inputs that increase coverage are added to fuzz/corpus/<target>/; commit
-# the interesting ones: tests/fuzz_corpus.rs replays the corpus (and mutations of it) in CI.
+# stream_decoders, translate, embed, http_request, upstream_response. New inputs that increase
+# coverage are added to fuzz/corpus/<target>/; commit the interesting ones: tests/fuzz_corpus.rs
+# replays the corpus (and mutations of it) in CI.
 # Crashes land in fuzz/artifacts/<target>/.
 #
 # cargo-fuzz normally wants nightly for sanitizers; with `-s none` it builds on stable, which is
@@ -17,7 +19,7 @@ secs="${1:-60}"
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
-targets=(sse_decoder eventstream_decoder stream_decoders translate)
+targets=(sse_decoder eventstream_decoder stream_decoders translate embed http_request upstream_response)
 if [[ $secs == --minimize ]]; then
     # cmin renames what it keeps: the named regression seeds (regress_*) are put back after it.
     for t in "${targets[@]}"; do

@@ -446,3 +446,233 @@ pub fn embed(data: &[u8]) {
         round_trip(&resp, &req);
     }
 }
+
+/// Cuts `input` into pieces as a socket might deliver it: whole, in two at `cut`, one byte at a
+/// time (short inputs), and in pseudo-random lengths (1 to 64 bytes, or to an eighth of a long
+/// input) seeded by `cut`.
+fn splits(input: &[u8], cut: usize) -> Vec<Vec<&[u8]>> {
+    let mut out = vec![vec![input]];
+    let (a, b) = input.split_at(cut.min(input.len()));
+    out.push(vec![a, b]);
+    if input.len() <= 1024 {
+        out.push(input.chunks(1).collect());
+    }
+    let mut seed = (cut as u64) | 1 << 32;
+    let mut rest = input;
+    let mut pieces = Vec::new();
+    // About 16 pieces at most: a head is parsed again from its start after every read.
+    let longest = (input.len() / 8).max(64);
+    while !rest.is_empty() {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let (p, r) = rest.split_at((1 + seed as usize % longest).min(rest.len()));
+        pieces.push(p);
+        rest = r;
+    }
+    out.push(pieces);
+    out
+}
+
+/// One request as the handler would see it: method, target, headers, body, HTTP/1.0, keep-alive.
+type SeenRequest = (&'static str, Bytes, Vec<(String, Vec<u8>)>, Bytes, bool, bool);
+
+/// Everything a connection's requests gave, and how the connection ended (`None`: cleanly,
+/// between requests).
+type RequestOutcome = (Vec<SeenRequest>, Option<String>);
+
+/// Drives the server's request reader (`read_request`'s parsing half) over `pieces`, as
+/// `serve_conn` does: request after request until one asks to close, an error, or the end of
+/// the input (the client's close).
+fn request_run(limits: crate::http::Limits, pieces: &[&[u8]]) -> RequestOutcome {
+    use crate::http::request::{RequestReader, Step};
+    let mut rbuf = bytes::BytesMut::new();
+    let mut next = pieces.iter().filter(|p| !p.is_empty());
+    let total: usize = pieces.iter().map(|p| p.len()).sum();
+    let mut seen = Vec::new();
+    let mut reader = RequestReader::new(limits);
+    let mut continues = 0;
+    loop {
+        let step = reader.step(&mut rbuf);
+        // Memory follows what arrived, plus the one up-front reservation for a declared body.
+        assert!(
+            rbuf.capacity() <= 2 * total + limits.max_body_bytes + 4096,
+            "read buffer grew to {} for {total} bytes in",
+            rbuf.capacity()
+        );
+        match step {
+            Ok(Step::Done(req)) => {
+                assert!(req.head_len() <= limits.max_head_bytes, "head over the limit");
+                assert!(req.body.len() <= limits.max_body_bytes, "body over the limit");
+                assert!(continues <= 1, "100 Continue sent {continues} times");
+                if continues == 1 {
+                    assert!(req.header("expect").is_some(), "100 Continue without Expect");
+                }
+                if let Some(n) = req.header("content-length") {
+                    let n = crate::http::request::parse_content_length(n);
+                    assert_eq!(n, Some(req.body.len()), "body is not Content-Length long");
+                }
+                let target = req.target_bytes();
+                assert_eq!(req.target().as_bytes(), &target[..], "target() lost the target");
+                let headers = req.headers().map(|(n, v)| (n.to_string(), v.to_vec())).collect();
+                let keep_alive = req.keep_alive;
+                seen.push((req.method.as_str(), target, headers, req.body, req.http10, keep_alive));
+                continues = 0;
+                if !keep_alive {
+                    return (seen, None);
+                }
+            }
+            Ok(Step::SendContinue) => continues += 1,
+            Ok(Step::NeedMore) => match next.next() {
+                Some(p) => rbuf.extend_from_slice(p),
+                None if reader.in_head() && rbuf.is_empty() => return (seen, None),
+                None => return (seen, Some("closed mid-request".into())),
+            },
+            Err(e) => return (seen, Some(format!("{e:?}"))),
+        }
+    }
+}
+
+/// HTTP/1.1 request heads and bodies, as a client sends them on one connection (pipelined
+/// requests, Content-Length and chunked bodies, trailers, Expect: 100-continue, keep-alive).
+/// The first byte picks the limits (bit 0: a 1 KiB head limit, else 64 KiB; bit 1: a 4 KiB
+/// body limit, else 1 MiB), the second the split point.
+///
+/// Whatever the split, the requests and the outcome are the same; no head or body exceeds its
+/// limit; a Content-Length body is exactly that long; `100 Continue` goes out at most once per
+/// request, and only when asked for; the read buffer stays in proportion to the input.
+pub fn http_request(data: &[u8]) {
+    let Some((&which, rest)) = data.split_first() else {
+        return;
+    };
+    let limits = crate::http::Limits {
+        max_head_bytes: if which & 1 != 0 { 1024 } else { 64 * 1024 },
+        max_body_bytes: if which & 2 != 0 { 4096 } else { 1 << 20 },
+        ..Default::default()
+    };
+    let (cut, input) = split_point(rest);
+    let mut all = splits(input, cut).into_iter();
+    let whole = request_run(limits, &all.next().unwrap_or_default());
+    for pieces in all {
+        assert_eq!(whole, request_run(limits, &pieces), "{} pieces", pieces.len());
+    }
+}
+
+/// A response as the gateway takes it: status, headers, keep-alive, the body's bytes, how it
+/// ended (`None`: complete), and what `read_all` made of the body (its length, or its error).
+type ResponseOutcome = (
+    Option<(u16, Vec<(String, Vec<u8>)>, bool)>,
+    Vec<u8>,
+    Option<String>,
+    Result<usize, String>,
+);
+
+/// Drives the upstream client's head parser and body decoder (`exchange`'s and `BodyReader`'s
+/// parsing halves) over `pieces`, then the end of the input (the upstream's close).
+fn response_run(head_request: bool, limit: usize, pieces: &[&[u8]]) -> ResponseOutcome {
+    use crate::upstream::client::{take_response_head, Buffered, Collect, Framing};
+    let mut rbuf = bytes::BytesMut::new();
+    let mut next = pieces.iter().filter(|p| !p.is_empty());
+    let total: usize = pieces.iter().map(|p| p.len()).sum();
+    let (status, head, spans, mut framing, keep_alive) = loop {
+        match take_response_head(&mut rbuf, head_request) {
+            Ok(Some(h)) => break h,
+            Ok(None) => match next.next() {
+                Some(p) => rbuf.extend_from_slice(p),
+                None => return (None, Vec::new(), Some("Closed".into()), Err("no body".into())),
+            },
+            Err(e) => return (None, Vec::new(), Some(e.to_string()), Err("no body".into())),
+        }
+    };
+    assert!(head.len() <= 64 * 1024, "response head of {} bytes", head.len());
+    let headers: Vec<(String, Vec<u8>)> = spans
+        .iter()
+        .map(|(n, v)| {
+            let name = &head[n.start as usize..n.end as usize];
+            (
+                String::from_utf8_lossy(name).into_owned(),
+                head[v.start as usize..v.end as usize].to_vec(),
+            )
+        })
+        .collect();
+    let declared = match framing {
+        Framing::Length(n) => Some(n),
+        _ => None,
+    };
+    let mut body = Vec::new();
+    let mut all = Collect::new(limit);
+    let mut all_err = None;
+    let end = loop {
+        // Memory follows what arrived: nothing is reserved ahead of the bytes.
+        assert!(
+            rbuf.capacity() <= 2 * total + 4096,
+            "read buffer of {}",
+            rbuf.capacity()
+        );
+        match framing.decode(&mut rbuf) {
+            Ok(Buffered::Piece(b)) => {
+                assert!(!b.is_empty(), "an empty piece");
+                body.extend_from_slice(&b);
+                if all_err.is_none() {
+                    all_err = all.push(b).err().map(|e| e.to_string());
+                }
+                if let Some(n) = declared {
+                    assert!(body.len() <= n, "body longer than its Content-Length");
+                }
+            }
+            Ok(Buffered::End) => break None,
+            Ok(Buffered::NeedMore) => match next.next() {
+                Some(p) => rbuf.extend_from_slice(p),
+                None if framing.ends_at_close() => break None,
+                None => break Some("Truncated".to_string()),
+            },
+            Err(e) => break Some(e.to_string()),
+        }
+    };
+    if end.is_none() {
+        if let Some(n) = declared {
+            assert_eq!(body.len(), n, "a complete body is its Content-Length long");
+        }
+    }
+    let collected = match all_err {
+        Some(e) => Err(e),
+        None => {
+            let b = all.finish();
+            assert!(
+                b.len() <= limit,
+                "read_all gave {} bytes over a limit of {limit}",
+                b.len()
+            );
+            assert_eq!(b, body, "read_all changed the body");
+            Ok(b.len())
+        }
+    };
+    (Some((status, headers, keep_alive)), body, end, collected)
+}
+
+/// HTTP/1.1 responses from an upstream: status line, 1xx heads before the answer, the 64 KiB
+/// head limit, Content-Length, chunked bodies (extensions, trailers), bodies that end at the
+/// close. The first byte picks the request method (bit 0: HEAD) and `read_all`'s limit (bits
+/// 1-2: 16 B, 256 B, 4 KiB or 1 MiB), the second the split point.
+///
+/// Whatever the split, the head, the body's bytes, how it ended and `read_all`'s result are the
+/// same; no head exceeds 64 KiB; a body is never longer than its Content-Length, and exactly that
+/// long when complete; `read_all` gives the body itself, never over its limit.
+pub fn upstream_response(data: &[u8]) {
+    let Some((&which, rest)) = data.split_first() else {
+        return;
+    };
+    let head_request = which & 1 != 0;
+    let limit = [16, 256, 4096, 1 << 20][usize::from(which >> 1 & 3)];
+    let (cut, input) = split_point(rest);
+    let mut all = splits(input, cut).into_iter();
+    let whole = response_run(head_request, limit, &all.next().unwrap_or_default());
+    for pieces in all {
+        assert_eq!(
+            whole,
+            response_run(head_request, limit, &pieces),
+            "{} pieces",
+            pieces.len()
+        );
+    }
+}

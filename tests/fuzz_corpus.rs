@@ -381,3 +381,17 @@ fn embed_corpus() {
     seeds.extend(generated);
     replay("embed", &seeds, sluice::fuzz::embed);
 }
+
+#[test]
+fn http_request_corpus() {
+    replay("http_request", &corpus("http_request"), sluice::fuzz::http_request);
+}
+
+#[test]
+fn upstream_response_corpus() {
+    replay(
+        "upstream_response",
+        &corpus("upstream_response"),
+        sluice::fuzz::upstream_response,
+    );
+}
