@@ -15,6 +15,9 @@ use std::time::Duration;
 /// Enough for every SDK we know (openai sends ~16 headers); more is 431.
 const MAX_HEADERS: usize = 128;
 
+/// The most reserved for a `content-length` body before any of it has arrived (see `step`).
+const EAGER_BODY_RESERVE: usize = 4 * 1024 * 1024;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
     Get,
@@ -221,8 +224,12 @@ impl RequestReader {
                     if n > limits.max_body_bytes {
                         return Err(HttpError::BodyTooLarge);
                     }
-                    if rbuf.capacity() < n {
-                        rbuf.reserve(n - rbuf.len());
+                    // Room for the whole body at once, so it arrives in one buffer without
+                    // copies; but only so much before a byte of it has come: a declared length
+                    // costs nothing to send, and a larger body grows its buffer by doubling.
+                    let eager = n.min(EAGER_BODY_RESERVE);
+                    if rbuf.capacity() < eager {
+                        rbuf.reserve(eager - rbuf.len());
                     }
                     parsed.expect_continue && rbuf.len() < n
                 }
@@ -591,5 +598,40 @@ mod tests {
         raw.resize(raw.len() + 64 * 1024, b'a');
         raw.extend_from_slice(b"\r\n\x01bad: x\r\n\r\n");
         assert!(matches!(read(&raw), Err(HttpError::HeadTooLarge)));
+    }
+
+    #[test]
+    fn a_declared_length_reserves_at_most_four_mib_before_the_body_comes() {
+        let limits = Limits {
+            max_body_bytes: 64 * 1024 * 1024,
+            ..Limits::default()
+        };
+        for (declared, most) in [(100, 4096), (32 * 1024 * 1024, EAGER_BODY_RESERVE + 4096)] {
+            let mut rbuf =
+                BytesMut::from(format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {declared}\r\n\r\n").as_bytes());
+            assert!(matches!(RequestReader::new(limits).step(&mut rbuf), Ok(Step::NeedMore)));
+            assert!(
+                rbuf.capacity() >= declared.min(EAGER_BODY_RESERVE),
+                "{declared}: {}",
+                rbuf.capacity()
+            );
+            assert!(rbuf.capacity() <= most, "{declared}: {}", rbuf.capacity());
+        }
+    }
+
+    #[test]
+    fn a_body_past_the_eager_reserve_arrives_whole() {
+        let body: Vec<u8> = (0..6 * 1024 * 1024).map(|i| b'a' + (i % 26) as u8).collect();
+        let mut rbuf =
+            BytesMut::from(format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes());
+        let mut reader = RequestReader::new(Limits::default());
+        for piece in body.chunks(64 * 1024) {
+            assert!(matches!(reader.step(&mut rbuf), Ok(Step::NeedMore)));
+            rbuf.extend_from_slice(piece);
+        }
+        match reader.step(&mut rbuf) {
+            Ok(Step::Done(req)) => assert!(req.body[..] == body[..], "the body, whole and in order"),
+            _ => panic!("not done"),
+        }
     }
 }
