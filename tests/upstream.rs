@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -215,32 +215,10 @@ fn fake_upstream(
         };
         s.set_nonblocking(false).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut buf = Vec::new();
-        let mut tmp = [0u8; 16384];
-        let received = loop {
-            let Ok(n) = s.read(&mut tmp) else { return };
-            if n == 0 {
-                return;
-            }
-            buf.extend_from_slice(&tmp[..n]);
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&buf[..i]).into_owned();
-                let cl: usize = head
-                    .lines()
-                    .find_map(|l| {
-                        l.split_once(':')
-                            .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-                            .map(|(_, v)| v.trim().parse().unwrap_or(0))
-                    })
-                    .unwrap_or(0);
-                if buf.len() >= i + 4 + cl {
-                    break Received {
-                        head,
-                        body: buf[i + 4..i + 4 + cl].to_vec(),
-                    };
-                }
-            }
+        let Some((head, body)) = read_http_request(&mut s, &mut Vec::new()) else {
+            return;
         };
+        let received = Received { head, body };
         let _ = tx.send(received);
         let _ = s.write_all(&response);
         std::thread::sleep(hold);
@@ -745,27 +723,11 @@ fn titan_upstream(gate: usize) -> (SocketAddr, std::sync::Arc<std::sync::atomic:
             std::thread::spawn(move || {
                 s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
                 let mut buf = Vec::new();
-                let mut tmp = [0u8; 16384];
                 loop {
-                    // One request: head, then its content-length body.
-                    let (head_end, cl) = loop {
-                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            let head = String::from_utf8_lossy(&buf[..i]).to_ascii_lowercase();
-                            let cl = head
-                                .lines()
-                                .find_map(|l| l.strip_prefix("content-length:"))
-                                .map_or(0, |v| v.trim().parse().unwrap_or(0));
-                            if buf.len() >= i + 4 + cl {
-                                break (i + 4, cl);
-                            }
-                        }
-                        match s.read(&mut tmp) {
-                            Ok(n) if n > 0 => buf.extend_from_slice(&tmp[..n]),
-                            _ => return,
-                        }
+                    let Some((_, body)) = read_http_request(&mut s, &mut buf) else {
+                        return;
                     };
-                    let body: Value = sonic_rs::from_slice(&buf[head_end..head_end + cl]).unwrap();
-                    buf.drain(..head_end + cl);
+                    let body: Value = sonic_rs::from_slice(&body).unwrap();
                     let text = at(&body, "inputText").as_str().unwrap_or_default().to_string();
                     let now = in_flight.fetch_add(1, SeqCst) + 1;
                     most.fetch_max(now, SeqCst);

@@ -133,31 +133,10 @@ fn serve(s: &mut TcpStream, buf: &mut Vec<u8>, ci: usize, script: Vec<Vec<Act>>,
     }
 }
 
-/// Reads one request (head and Content-Length body); `None` at EOF, error or timeout.
+/// Reads one request: its request line and body.
 fn read_request(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(String, Vec<u8>)> {
-    let mut tmp = [0u8; 16384];
-    loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..i]).into_owned();
-            let cl: usize = head
-                .lines()
-                .find_map(|l| {
-                    l.split_once(':')
-                        .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-                        .map(|(_, v)| v.trim().parse().unwrap_or(0))
-                })
-                .unwrap_or(0);
-            if buf.len() >= i + 4 + cl {
-                let body = buf[i + 4..i + 4 + cl].to_vec();
-                buf.drain(..i + 4 + cl);
-                return Some((head.lines().next().unwrap_or("").to_string(), body));
-            }
-        }
-        match s.read(&mut tmp) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => buf.extend_from_slice(&tmp[..n]),
-        }
-    }
+    let (head, body) = read_http_request(s, buf)?;
+    Some((head.lines().next().unwrap_or("").to_string(), body))
 }
 
 fn w(b: impl AsRef<[u8]>) -> Act {

@@ -678,6 +678,35 @@ pub fn chat_stream(model: &str, msg: &str) -> Vec<u8> {
     post("/v1/chat/completions", &chat_body(model, msg, true))
 }
 
+/// A fake upstream's side: reads one request (head, then its content-length body) from `s`,
+/// keeping what follows it in `buf`. Returns the head (without its blank line) and the body;
+/// `None` at EOF, on an error or at the socket's read timeout.
+pub fn read_http_request(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(String, Vec<u8>)> {
+    let mut tmp = [0u8; 16384];
+    loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..i]).into_owned();
+            let cl: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.split_once(':')
+                        .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+                        .map(|(_, v)| v.trim().parse().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            if buf.len() >= i + 4 + cl {
+                let body = buf[i + 4..i + 4 + cl].to_vec();
+                buf.drain(..i + 4 + cl);
+                return Some((head, body));
+            }
+        }
+        match s.read(&mut tmp) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&tmp[..n]),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // JSON and SSE
 // ---------------------------------------------------------------------------------------------
