@@ -90,16 +90,12 @@ pub async fn accept_loop<H: Handler>(
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
         let state = state.clone();
-        let limits = handler.limits();
         monoio::spawn(async move {
             state.open_conns.set(state.open_conns.get() + 1);
             handler.connection_event(true);
             // `serve_conn` answers a panicking request itself; this catches the rest (a bug in
             // the request reader), so one connection's bug never unwinds through the worker.
-            if CatchPanic(pin!(serve_conn(stream, &*handler, &state, limits)))
-                .await
-                .is_err()
-            {
+            if CatchPanic(pin!(serve_conn(stream, &*handler, &state))).await.is_err() {
                 eprintln!("sluice: a connection task panicked; the connection was dropped");
             }
             handler.connection_event(false);
@@ -109,35 +105,17 @@ pub async fn accept_loop<H: Handler>(
 }
 
 /// Serves one keep-alive connection until it closes.
-pub async fn serve_conn<H: Handler>(stream: TcpStream, handler: &H, state: &ServerState, limits: Limits) {
-    let mut conn = Conn::new(stream, limits, state.draining.clone());
+pub async fn serve_conn<H: Handler>(stream: TcpStream, handler: &H, state: &ServerState) {
+    // The limits are read here rather than passed in: an argument keeps its slot in this
+    // future's state for the connection's whole life.
+    let mut conn = Conn::new(stream, handler.limits(), state.draining.clone());
     loop {
-        match read_request(&mut conn).await {
-            Ok(Some(req)) => {
-                conn.response_started = false;
-                conn.extra_head.clear();
-                conn.close_after = !req.keep_alive;
-                conn.head_request = req.method == super::request::Method::Head;
-                // Kept for `on_panic`: a reference to the head already read, not a copy.
-                let target = req.target_bytes();
-                state.in_flight.set(state.in_flight.get() + 1);
-                let res = CatchPanic(pin!(handler.handle(req, &mut conn))).await;
-                state.in_flight.set(state.in_flight.get() - 1);
-                let Ok(res) = res else {
-                    // monoio does not catch a panicking task: uncaught, it would end the worker
-                    // thread and every connection on it. The panic message is already on stderr
-                    // (the panic hook); the state this request held is dropped with it.
-                    eprintln!("sluice: a request handler panicked; answered and closed the connection");
-                    conn.close_after = true;
-                    conn.discard_unsent();
-                    let target = std::str::from_utf8(&target).unwrap_or("");
-                    let _ = CatchPanic(pin!(handler.on_panic(target, &mut conn))).await;
-                    break;
-                };
-                if res.is_err() || conn.close_after || state.draining.get() {
-                    break;
-                }
-            }
+        // The request is taken out of the read's result here, so that result is not held (beside
+        // the request) across the handler's await: every open connection holds this state, and
+        // it is what a stream costs in memory (RESULTS, "Memory per stream and the connection
+        // future").
+        let req = match read_request(&mut conn).await {
+            Ok(Some(req)) => req,
             Ok(None) => break,
             Err(err) => {
                 conn.head_request = false;
@@ -150,6 +128,29 @@ pub async fn serve_conn<H: Handler>(stream: TcpStream, handler: &H, state: &Serv
                 }
                 break;
             }
+        };
+        conn.response_started = false;
+        conn.extra_head.clear();
+        conn.close_after = !req.keep_alive;
+        conn.head_request = req.method == super::request::Method::Head;
+        // Kept for `on_panic`: a reference to the head already read, not a copy.
+        let target = req.target_bytes();
+        state.in_flight.set(state.in_flight.get() + 1);
+        let res = CatchPanic(pin!(handler.handle(req, &mut conn))).await;
+        state.in_flight.set(state.in_flight.get() - 1);
+        let Ok(res) = res else {
+            // monoio does not catch a panicking task: uncaught, it would end the worker
+            // thread and every connection on it. The panic message is already on stderr
+            // (the panic hook); the state this request held is dropped with it.
+            eprintln!("sluice: a request handler panicked; answered and closed the connection");
+            conn.close_after = true;
+            conn.discard_unsent();
+            let target = std::str::from_utf8(&target).unwrap_or("");
+            let _ = CatchPanic(pin!(handler.on_panic(target, &mut conn))).await;
+            break;
+        };
+        if res.is_err() || conn.close_after || state.draining.get() {
+            break;
         }
     }
     // Half-close politely so a client's last pipelined bytes do not turn into a RST.
