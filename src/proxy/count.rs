@@ -2,21 +2,22 @@
 //! counts, sent as the provider's own count request, and the provider's number comes back in the
 //! client's shape. Same-format counts pass through as bytes like any other request.
 
-use super::translate::{mock_request_id, post_json, provider_path, read_answer, relayed_request_id, reply};
+use super::translate::{
+    mock_request_id, post_json, provider_path, read_answer, refused, relayed_request_id, reply, undecodable,
+};
 use super::{Outcome, RequestContext, Worker};
 use crate::config::{ApiStyle, Provider};
 use crate::error::GatewayError;
 use crate::formats::{count, Format};
 use crate::http::{Conn, Request};
-use crate::upstream::UpstreamError;
 use std::io;
 use std::sync::Arc;
 
 type Failure = (GatewayError, Option<io::Error>);
 
 fn decode(ctx: &RequestContext<'_>, req: &Request, model: &str) -> Result<crate::canonical::ChatRequest, Failure> {
-    let mut canonical = count::decode_request(ctx.api.format, &req.body, ctx.api.path_model.as_deref())
-        .map_err(|e| (GatewayError::bad_request(e.to_string(), None), None))?;
+    let mut canonical =
+        count::decode_request(ctx.api.format, &req.body, ctx.api.path_model.as_deref()).map_err(refused)?;
     canonical.model = model.to_string();
     Ok(canonical)
 }
@@ -49,16 +50,12 @@ pub async fn forward(
     let target = provider.kind.format().unwrap_or(Format::OpenAi);
     let vertex = matches!(provider.style, ApiStyle::Vertex);
     let canonical = decode(ctx, req, model)?;
-    let body = count::encode_request(target, &canonical, vertex)
-        .map_err(|e| (GatewayError::bad_request(e.to_string(), None), None))?;
+    let body = count::encode_request(target, &canonical, vertex).map_err(refused)?;
     let path = provider_path(provider, &count::request_path(target, model))?;
     let mut resp = post_json(worker, provider, key_index, &path, body).await?;
     let data = read_answer(ctx, &mut resp, target).await?;
     let request_id = relayed_request_id(&resp, ctx.api.format);
-    let tokens = count::decode_response(target, &data).map_err(|e| {
-        let why = format!("the {} count answer could not be decoded: {e}", target.name());
-        (GatewayError::Upstream(UpstreamError::Undecodable(why)), None)
-    })?;
+    let tokens = count::decode_response(target, &data).map_err(|e| undecodable(target, "count ", e))?;
     let headers: Vec<_> = request_id.into_iter().collect();
     let body = count::encode_response(ctx.api.format, tokens);
     reply(conn, 200, "application/json", &headers, body, req.keep_alive).await

@@ -5,7 +5,7 @@
 
 use super::translate::{
     answer_limit, check_answer, millis, mock_request_id, next_response_id, post_json, provider_path, refuse_encoded,
-    relayed_request_id, reply,
+    refused, relayed_request_id, reply, undecodable,
 };
 use super::{Outcome, RequestContext, Worker};
 use crate::canonical::embed::{EmbedRequest, EmbedResponse};
@@ -30,14 +30,9 @@ fn decode(ctx: &RequestContext<'_>, req: &Request, model: &str) -> Result<EmbedR
         ctx.api.path_model.as_deref(),
         ctx.api.gemini_method,
     )
-    .map_err(|e| bad_request(&e))?;
+    .map_err(refused)?;
     canonical.model = model.to_string();
     Ok(canonical)
-}
-
-fn bad_request(e: &crate::canonical::ConvertError) -> Failure {
-    // The message names the field, as the chat translation's do.
-    (GatewayError::bad_request(e.to_string(), None), None)
 }
 
 /// Headers that go with an embeddings answer: the request id the client's SDK reads, and for a
@@ -131,7 +126,7 @@ pub async fn forward(
     let target = provider.kind.format().unwrap_or(Format::OpenAi);
     let vertex = matches!(provider.style, ApiStyle::Vertex);
     let canonical = decode(ctx, req, model)?;
-    let bodies = embed::encode_request(target, &canonical, vertex).map_err(|e| bad_request(&e))?;
+    let bodies = embed::encode_request(target, &canonical, vertex).map_err(refused)?;
     let path = provider_path(provider, &embed::request_path(target, model, vertex))?;
     let sent = Instant::now();
     let mut answer = EmbedResponse::default();
@@ -148,10 +143,7 @@ pub async fn forward(
         let (resp, data) = done?;
         let data = check_answer(ctx, &resp, data, target)?;
         request_id = request_id.or_else(|| relayed_request_id(&resp, ctx.api.format));
-        let mut part = embed::decode_response(target, &data).map_err(|e| {
-            let why = format!("the {} embeddings answer could not be decoded: {e}", target.name());
-            (GatewayError::Upstream(UpstreamError::Undecodable(why)), None)
-        })?;
+        let mut part = embed::decode_response(target, &data).map_err(|e| undecodable(target, "embeddings ", e))?;
         if part.input_tokens.is_none() {
             // Bedrock counts a Cohere model's input only in a header.
             part.input_tokens = resp

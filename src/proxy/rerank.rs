@@ -4,7 +4,8 @@
 //! it passes through as bytes like any other same-format request.
 
 use super::translate::{
-    millis, mock_request_id, next_response_id, post_json, provider_path, read_answer, relayed_request_id, reply,
+    millis, mock_request_id, next_response_id, post_json, provider_path, read_answer, refused, relayed_request_id,
+    reply, undecodable,
 };
 use super::{Outcome, RequestContext, Worker};
 use crate::canonical::rerank::{RerankRequest, RerankResponse};
@@ -29,13 +30,9 @@ fn decode(ctx: &RequestContext<'_>, req: &Request, model: &str, crossing: bool) 
         ctx.api.cohere_v1,
         crossing,
     )
-    .map_err(|e| bad_request(&e))?;
+    .map_err(refused)?;
     canonical.model = model.to_string();
     Ok(canonical)
-}
-
-fn bad_request(e: &crate::canonical::ConvertError) -> Failure {
-    (GatewayError::bad_request(e.to_string(), None), None)
 }
 
 /// Headers that go with a rerank answer: the request id the client's SDK reads, and for a
@@ -88,16 +85,13 @@ pub async fn forward(
 ) -> Result<Outcome, Failure> {
     let target = provider.kind.format().unwrap_or(Format::OpenAi);
     let canonical = decode(ctx, req, model, true)?;
-    let body = rerank::encode_request(target, &canonical).map_err(|e| bad_request(&e))?;
+    let body = rerank::encode_request(target, &canonical).map_err(refused)?;
     let path = provider_path(provider, &rerank::request_path(target, model))?;
     let sent = Instant::now();
     let mut resp = post_json(worker, provider, key_index, &path, body).await?;
     let data = read_answer(ctx, &mut resp, target).await?;
     let request_id = relayed_request_id(&resp, ctx.api.format);
-    let mut answer = rerank::decode_response(target, &data).map_err(|e| {
-        let why = format!("the {} rerank answer could not be decoded: {e}", target.name());
-        (GatewayError::Upstream(UpstreamError::Undecodable(why)), None)
-    })?;
+    let mut answer = rerank::decode_response(target, &data).map_err(|e| undecodable(target, "rerank ", e))?;
     if !answer.fits(canonical.documents.len()) {
         let why = format!(
             "the {} rerank answer points past the {} documents sent",

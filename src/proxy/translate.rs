@@ -42,8 +42,8 @@ fn codec_for(format: Format) -> Result<&'static Codec, Failure> {
 fn decode(ctx: &RequestContext<'_>, req: &Request, model: &str, stream: bool) -> Result<ChatRequest, Failure> {
     if ctx.api.op == Operation::Invoke {
         let path_model = ctx.api.path_model.as_deref().unwrap_or(model);
-        let mut canonical = formats::bedrock::invoke::decode_invoke_request(&req.body, path_model, stream)
-            .map_err(|e| (GatewayError::bad_request(e.to_string(), None), None))?;
+        let mut canonical =
+            formats::bedrock::invoke::decode_invoke_request(&req.body, path_model, stream).map_err(refused)?;
         canonical.model = model.to_string();
         return Ok(canonical);
     }
@@ -58,10 +58,23 @@ fn decode(ctx: &RequestContext<'_>, req: &Request, model: &str, stream: bool) ->
         ));
     }
     let codec = codec_for(ctx.api.format)?;
-    let mut canonical = (codec.decode_request)(&req.body, ctx.api.path_model.as_deref(), stream)
-        .map_err(|e| (GatewayError::bad_request(e.to_string(), None), None))?;
+    let mut canonical = (codec.decode_request)(&req.body, ctx.api.path_model.as_deref(), stream).map_err(refused)?;
     canonical.model = model.to_string();
     Ok(canonical)
+}
+
+/// A client request the target cannot take (or a malformed one): the client's 400, with the
+/// codec's message, which names the field.
+pub(super) fn refused(e: impl std::fmt::Display) -> Failure {
+    (GatewayError::bad_request(e.to_string(), None), None)
+}
+
+/// An upstream answer its codec could not read: a 502 that says which format, what kind of
+/// answer (`what`: "", "embeddings ", ...) and the decoder's detail, which is what an operator
+/// needs.
+pub(super) fn undecodable(target: Format, what: &str, e: impl std::fmt::Display) -> Failure {
+    let why = format!("the {} {what}answer could not be decoded: {e}", target.name());
+    (GatewayError::Upstream(upstream::UpstreamError::Undecodable(why)), None)
 }
 
 /// The keepalive a client format tolerates on a silent stream (PROTOCOLS 1.3): a comment for
@@ -412,8 +425,7 @@ pub async fn forward(
     let target_format = provider.kind.format().unwrap_or(Format::OpenAi);
     let upstream_codec = codec_for(target_format)?;
     let canonical = decode(ctx, req, model, stream)?;
-    let body = (upstream_codec.encode_request)(&canonical)
-        .map_err(|e| (GatewayError::bad_request(e.to_string(), None), None))?;
+    let body = (upstream_codec.encode_request)(&canonical).map_err(refused)?;
     let Some(origin) = provider.origin.as_ref() else {
         return Err((
             GatewayError::NotImplemented(format!("provider {:?} has no base_url", provider.name)),
@@ -511,10 +523,7 @@ pub async fn forward(
     }
     // The decoder's detail goes with it, as a translated stream's does: which field was wrong
     // is what the operator needs to know.
-    let mut canonical_resp = (upstream_codec.decode_response)(&data).map_err(|e| {
-        let why = format!("the {} answer could not be decoded: {e}", target_format.name());
-        (GatewayError::Upstream(upstream::UpstreamError::Undecodable(why)), None)
-    })?;
+    let mut canonical_resp = (upstream_codec.decode_response)(&data).map_err(|e| undecodable(target_format, "", e))?;
     // Some formats carry no id or model in the body (Bedrock, Cohere); clients expect both.
     if canonical_resp.model.is_empty() {
         canonical_resp.model = model.to_string();
