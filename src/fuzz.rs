@@ -382,7 +382,7 @@ pub fn embed(data: &[u8]) {
                     _ => "target-model",
                 }
                 .to_string();
-                let Ok(bodies) = codec::encode_request(target, &req, vertex) else {
+                let Ok(calls) = codec::encode_request(target, &req, vertex) else {
                     continue;
                 };
                 let _ = codec::request_path(target, &req.model, vertex);
@@ -392,12 +392,15 @@ pub fn embed(data: &[u8]) {
                     ApiMethod::BatchEmbedContents
                 };
                 let mut texts = Vec::new();
-                for b in &bodies {
-                    match codec::decode_request(target, b, Some(&req.model), Some(as_sent)) {
-                        Ok(sent) => texts.extend(sent.texts),
+                for call in &calls {
+                    match codec::decode_request(target, &call.body, Some(&req.model), Some(as_sent)) {
+                        Ok(sent) => {
+                            assert_eq!(sent.texts.len(), call.texts, "{format:?} -> {target:?}: a call's count");
+                            texts.extend(sent.texts)
+                        }
                         Err(e) => panic!(
                             "{format:?} embeddings request -> {target:?} does not decode: {e:?}\n{}",
-                            String::from_utf8_lossy(b)
+                            String::from_utf8_lossy(&call.body)
                         ),
                     }
                 }

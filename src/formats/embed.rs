@@ -4,15 +4,17 @@
 //!
 //! ```text
 //! decode_request(format, body, path_model, gemini_method) -> EmbedRequest   // integration
-//! encode_request(format, &EmbedRequest, vertex)           -> Vec<body>      // provider
+//! encode_request(format, &EmbedRequest, vertex)           -> Vec<EmbedCall> // provider
 //! request_path(format, model, vertex)                     -> String         // provider
 //! decode_response(format, body)                           -> EmbedResponse  // provider
 //! encode_response(&EmbedResponse, &EmbedRequest)          -> Vec<u8>        // integration
 //! ```
 //!
-//! `encode_request` gives one body per upstream call: Titan embeds one text per InvokeModel, so
-//! a batch fans out into several calls whose answers are appended in order. Every other format
-//! takes the whole batch in one call. Errors use the chat codecs' `decode_error`/`encode_error`.
+//! `encode_request` gives one body per upstream call. Each API caps the texts one call takes
+//! (`texts_per_call`: Titan one, Vertex's Gemini models one, Cohere 96, the Gemini API 100,
+//! Vertex's other models 250, OpenAI 2,048), and a client's batch may be larger than the
+//! provider's cap (an OpenAI client sends up to 2,048), so a batch is split into calls whose
+//! answers are appended in order. Errors use the chat codecs' `decode_error`/`encode_error`.
 //! Anthropic has no embeddings API: a request routed there is refused by name.
 
 use super::{bedrock, cohere, gemini, openai, Format};
@@ -41,18 +43,73 @@ pub fn decode_request(
     }
 }
 
-/// Provider: the bodies to send (one per upstream call), or why the request cannot go there.
-pub fn encode_request(target: Format, req: &EmbedRequest, vertex: bool) -> Result<Vec<Vec<u8>>, ConvertError> {
+/// The most upstream calls one embeddings request may become. A Titan batch is one call per
+/// text, so 128 texts take 128 calls (16 round trips at eight in flight); beyond that a client
+/// is better served by sending smaller batches than by a gateway holding one request open for
+/// hundreds of calls.
+pub const MAX_CALLS: usize = 128;
+
+/// The most texts one upstream call takes, by the provider's API and model: what each API
+/// refuses beyond (OpenAI 2,048 inputs; Cohere 96 texts, on Bedrock too; the Gemini API's
+/// `batchEmbedContents` 100 requests; Vertex `predict` 250 instances, and one for its Gemini
+/// embedding models; Titan one text).
+pub fn texts_per_call(target: Format, model: &str, vertex: bool) -> usize {
+    match target {
+        Format::OpenAi => openai::embed::MAX_INPUTS_PER_CALL,
+        Format::Cohere => cohere::embed::MAX_TEXTS_PER_CALL,
+        Format::Gemini => gemini::embed::texts_per_call(model, vertex),
+        Format::Bedrock => bedrock::embed::texts_per_call(model),
+        Format::Anthropic => usize::MAX,
+    }
+}
+
+/// One upstream call of a request: its body, and how many of the texts it carries (so that its
+/// answer can be checked to hold as many vectors).
+#[derive(Debug)]
+pub struct EmbedCall {
+    pub texts: usize,
+    pub body: Vec<u8>,
+}
+
+/// Provider: the calls to make, in the texts' order (see `texts_per_call`), or why the request
+/// cannot go there.
+pub fn encode_request(target: Format, req: &EmbedRequest, vertex: bool) -> Result<Vec<EmbedCall>, ConvertError> {
     if req.texts.is_empty() {
         return Err(ConvertError::new("input", "at least one text to embed is required"));
     }
-    match target {
-        Format::OpenAi => openai::embed::encode_embed_request(req).map(|b| vec![b]),
-        Format::Cohere => cohere::embed::encode_embed_request(req).map(|b| vec![b]),
-        Format::Gemini => gemini::embed::encode_embed_request(req, vertex).map(|b| vec![b]),
-        Format::Bedrock => bedrock::embed::encode_embed_request(req),
-        Format::Anthropic => Err(no_embeddings(Format::Anthropic)),
+    if target == Format::Anthropic {
+        return Err(no_embeddings(Format::Anthropic));
     }
+    let per_call = texts_per_call(target, &req.model, vertex).max(1);
+    if req.texts.len().div_ceil(per_call) > MAX_CALLS {
+        let most = per_call.saturating_mul(MAX_CALLS);
+        let what = if per_call == 1 { "text" } else { "texts" };
+        return Err(ConvertError::new(
+            "input",
+            format!(
+                "{} takes at most {per_call} {what} per call, and one request is split into at most {MAX_CALLS} calls: \
+                 send at most {most} texts per request (got {})",
+                req.model,
+                req.texts.len()
+            ),
+        ));
+    }
+    req.texts
+        .chunks(per_call)
+        .map(|texts| {
+            let body = match target {
+                Format::OpenAi => openai::embed::encode_embed_call(req, texts),
+                Format::Cohere => cohere::embed::encode_embed_call(req, texts),
+                Format::Gemini => gemini::embed::encode_embed_call(req, texts, vertex),
+                Format::Bedrock => bedrock::embed::encode_embed_call(req, texts),
+                Format::Anthropic => Err(no_embeddings(Format::Anthropic)),
+            }?;
+            Ok(EmbedCall {
+                texts: texts.len(),
+                body,
+            })
+        })
+        .collect()
 }
 
 /// Provider: the upstream path for a model's embeddings.
@@ -105,4 +162,92 @@ fn no_embeddings(format: Format) -> ConvertError {
             format.name()
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(model: &str, n: usize) -> EmbedRequest {
+        EmbedRequest {
+            model: model.to_string(),
+            texts: (0..n).map(|i| format!("text {i}")).collect(),
+            ..Default::default()
+        }
+    }
+
+    /// Each body decoded back by the provider format's own request decoder: its texts.
+    fn texts_of(target: Format, model: &str, vertex: bool, body: &[u8]) -> Vec<String> {
+        let method = match vertex {
+            true => gemini::ApiMethod::Predict,
+            false => gemini::ApiMethod::BatchEmbedContents,
+        };
+        decode_request(target, body, Some(model), Some(method)).unwrap().texts
+    }
+
+    #[test]
+    fn a_batch_is_split_at_each_providers_per_call_limit_in_order() {
+        for (target, model, vertex, n, sizes) in [
+            (Format::OpenAi, "text-embedding-3-small", false, 2049, vec![2048, 1]),
+            (Format::OpenAi, "text-embedding-3-small", false, 2048, vec![2048]),
+            (Format::Cohere, "embed-v4.0", false, 200, vec![96, 96, 8]),
+            (Format::Cohere, "embed-v4.0", false, 96, vec![96]),
+            (Format::Gemini, "gemini-embedding-001", false, 250, vec![100, 100, 50]),
+            (Format::Gemini, "text-embedding-005", true, 251, vec![250, 1]),
+            (Format::Gemini, "gemini-embedding-001", true, 3, vec![1, 1, 1]),
+            (Format::Bedrock, "cohere.embed-v4:0", false, 97, vec![96, 1]),
+            (
+                Format::Bedrock,
+                "us.amazon.titan-embed-text-v2:0",
+                false,
+                3,
+                vec![1, 1, 1],
+            ),
+            (
+                Format::Bedrock,
+                "amazon.titan-embed-text-v2:0",
+                false,
+                MAX_CALLS,
+                vec![1; MAX_CALLS],
+            ),
+        ] {
+            let req = request(model, n);
+            let calls = encode_request(target, &req, vertex).unwrap();
+            let got: Vec<Vec<String>> = calls.iter().map(|c| texts_of(target, model, vertex, &c.body)).collect();
+            assert!(calls.iter().zip(&got).all(|(c, t)| c.texts == t.len()), "{model} x {n}");
+            assert_eq!(got.iter().map(Vec::len).collect::<Vec<_>>(), sizes, "{model} x {n}");
+            assert_eq!(got.concat(), req.texts, "{model} x {n}: the texts in order");
+        }
+    }
+
+    #[test]
+    fn more_calls_than_the_cap_is_refused_naming_the_limit() {
+        for (target, model, vertex, per_call) in [
+            (Format::Bedrock, "amazon.titan-embed-text-v2:0", false, 1),
+            (Format::Gemini, "gemini-embedding-001", true, 1),
+            (Format::Cohere, "embed-v4.0", false, 96),
+        ] {
+            let most = per_call * MAX_CALLS;
+            assert!(encode_request(target, &request(model, most), vertex).is_ok(), "{model}");
+            let e = encode_request(target, &request(model, most + 1), vertex).unwrap_err();
+            assert_eq!(e.field, "input", "{model}");
+            assert!(
+                e.message.contains(&format!("at most {most} texts per request")),
+                "{model}: {}",
+                e.message
+            );
+        }
+    }
+
+    #[test]
+    fn nothing_to_embed_and_anthropic_are_refused() {
+        assert_eq!(
+            encode_request(Format::Cohere, &request("m", 0), false)
+                .unwrap_err()
+                .field,
+            "input"
+        );
+        let e = encode_request(Format::Anthropic, &request("m", 1), false).unwrap_err();
+        assert!(e.message.contains("no embeddings endpoint"), "{}", e.message);
+    }
 }

@@ -305,6 +305,13 @@ fn embed_body(kind: EmbedModel, body: &[u8], id: &str) -> Result<(Vec<u8>, u64),
     if inputs.is_empty() {
         return Err(malformed("#: one of texts, images or inputs is required"));
     }
+    let most = crate::formats::cohere::embed::MAX_TEXTS_PER_CALL;
+    if inputs.len() > most {
+        return Err(malformed(&format!(
+            "#/texts: expected maxItems: {most}, actual: {}",
+            inputs.len()
+        )));
+    }
     let vectors: Vec<Vec<f32>> = inputs.iter().map(|t| super::openai::embed(t, dims)).collect();
     let (embeddings, response_type) = match &req.embedding_types {
         None => (CohereEmbeddings::Floats(vectors), "embeddings_floats"),

@@ -259,6 +259,17 @@ fn embed(body: &[u8]) -> MockReply {
             "invalid request: one of texts, images or inputs is required".into(),
         );
     }
+    let most = crate::formats::cohere::embed::MAX_TEXTS_PER_CALL;
+    if inputs.len() > most {
+        // NOTE: the limit is Cohere's; the wording is modelled.
+        return fault(
+            400,
+            format!(
+                "invalid request: at most {most} texts per request, received {}",
+                inputs.len()
+            ),
+        );
+    }
     let dims = req.output_dimension.unwrap_or(super::DEFAULT_EMBED_DIMS).clamp(1, 4096);
     let vectors: Vec<Vec<f32>> = inputs.iter().map(|t| super::openai::embed(t, dims)).collect();
     let out = match embeddings_by_type(&vectors, req.embedding_types.as_deref().unwrap_or_default()) {

@@ -424,6 +424,12 @@ fn embed(api: ApiMethod, model: &str, vertex: bool, body: &[u8]) -> MockReply {
             if req.requests.is_empty() {
                 return invalid("* BatchEmbedContentsRequest.requests: requests must not be empty.\n".into());
             }
+            let most = crate::formats::gemini::embed::MAX_BATCH_REQUESTS;
+            if req.requests.len() > most {
+                return invalid(format!(
+                    "* BatchEmbedContentsRequest.requests: at most {most} requests can be in one batch\n"
+                ));
+            }
             let mut embeddings = Vec::with_capacity(req.requests.len());
             for (i, r) in req.requests.iter().enumerate() {
                 match embed_input(r, vertex, "BatchEmbedContentsRequest", &format!("requests[{i}].")) {
@@ -442,6 +448,15 @@ fn embed(api: ApiMethod, model: &str, vertex: bool, body: &[u8]) -> MockReply {
             };
             if req.instances.is_empty() {
                 return invalid("instances must not be empty".into());
+            }
+            // NOTE: the limits are Vertex's (250 instances, one for its Gemini embedding
+            // models); the wording is modelled.
+            let most = crate::formats::gemini::embed::texts_per_call(model, true);
+            if req.instances.len() > most {
+                return invalid(format!(
+                    "{model} takes at most {most} instance(s) per request, got {}",
+                    req.instances.len()
+                ));
             }
             let dims = match dims_of(req.parameters.output_dimensionality, "parameters.") {
                 Ok(d) => d,

@@ -1,6 +1,7 @@
 //! Embeddings across formats: the client's embeddings body is decoded into
-//! `canonical::embed`, sent in the provider's format (one call, or one per text for Titan), and
-//! the answer is re-encoded in the shape the client asked for. Same-format embeddings never come
+//! `canonical::embed`, sent in the provider's format (one call, or several where the batch is
+//! larger than one call of the provider's takes: `formats::embed::texts_per_call`), and the
+//! answer is re-encoded in the shape the client asked for. Same-format embeddings never come
 //! here: they pass through as bytes like any other same-format request.
 
 use super::translate::{
@@ -11,7 +12,8 @@ use super::{Outcome, RequestContext, Worker};
 use crate::canonical::embed::{EmbedRequest, EmbedResponse};
 use crate::config::{ApiStyle, Provider};
 use crate::error::GatewayError;
-use crate::formats::{embed, Format};
+use crate::formats::embed::{self, EmbedCall};
+use crate::formats::Format;
 use crate::http::{Conn, Request};
 use crate::upstream::{UpstreamError, UpstreamResponse};
 use futures_util::StreamExt;
@@ -91,24 +93,25 @@ pub async fn serve_mock(
     reply(conn, 200, "application/json", &headers, body, req.keep_alive).await
 }
 
-/// How many of a batch's Titan calls (one per text) are in flight at once. A batch of 128 texts
-/// one after another would take 128 round trips; all at once would open 128 connections and
-/// meet the account's rate limit. Eight keeps a full batch to 16 round trips.
-const TITAN_CALLS_AT_ONCE: usize = 8;
+/// How many of a split batch's calls are in flight at once. A Titan batch of 128 texts (one call
+/// each) one after another would take 128 round trips; all at once would open 128 connections
+/// and meet the account's rate limit. Eight keeps the largest batch to 16 round trips.
+const CALLS_AT_ONCE: usize = 8;
 
 /// One call, read whole apart from the request's context so that several can be in flight.
+/// Gives back how many texts it carried with the answer.
 async fn call(
     worker: &Worker,
     provider: &Provider,
     key_index: usize,
     path: &str,
-    body: Vec<u8>,
+    call: EmbedCall,
     limit: usize,
-) -> Result<(UpstreamResponse, bytes::Bytes), Failure> {
-    let mut resp = post_json(worker, provider, key_index, path, body).await?;
+) -> Result<(usize, UpstreamResponse, bytes::Bytes), Failure> {
+    let mut resp = post_json(worker, provider, key_index, path, call.body).await?;
     refuse_encoded(&resp)?;
     let data = resp.body.read_all(limit).await.map_err(|e| (e.into(), None))?;
-    Ok((resp, data))
+    Ok((call.texts, resp, data))
 }
 
 /// Sends a client's embeddings request to a provider of another format and answers in the
@@ -126,24 +129,35 @@ pub async fn forward(
     let target = provider.kind.format().unwrap_or(Format::OpenAi);
     let vertex = matches!(provider.style, ApiStyle::Vertex);
     let canonical = decode(ctx, req, model)?;
-    let bodies = embed::encode_request(target, &canonical, vertex).map_err(refused)?;
+    let calls = embed::encode_request(target, &canonical, vertex).map_err(refused)?;
     let path = provider_path(provider, &embed::request_path(target, model, vertex))?;
     let sent = Instant::now();
     let mut answer = EmbedResponse::default();
     let mut request_id = None;
-    // Titan embeds one text per call: up to `TITAN_CALLS_AT_ONCE` of them are in flight at once
-    // on this worker's pool, answers are taken in the texts' order, and the first failure in
-    // that order answers for the whole request (the calls still in flight are dropped, and
-    // their connections closed).
+    // A batch split into several calls (Titan: one per text; Cohere: 96 texts; ...) has up to
+    // `CALLS_AT_ONCE` of them in flight at once on this worker's pool. Answers are taken in the
+    // texts' order, and the first failure in that order answers for the whole request (the
+    // calls still in flight are dropped, and their connections closed).
     let limit = answer_limit(ctx);
-    let mut calls = futures_util::stream::iter(bodies)
-        .map(|body| call(worker, provider, key_index, &path, body, limit))
-        .buffered(TITAN_CALLS_AT_ONCE);
-    while let Some(done) = calls.next().await {
-        let (resp, data) = done?;
+    let mut answers = futures_util::stream::iter(calls)
+        .map(|c| call(worker, provider, key_index, &path, c, limit))
+        .buffered(CALLS_AT_ONCE);
+    while let Some(done) = answers.next().await {
+        let (texts, resp, data) = done?;
         let data = check_answer(ctx, &resp, data, target)?;
         request_id = request_id.or_else(|| relayed_request_id(&resp, ctx.api.format));
         let mut part = embed::decode_response(target, &data).map_err(|e| undecodable(target, "embeddings ", e))?;
+        // Checked per call: a short answer and a long one must not even out into the wrong
+        // vectors for the right number of texts.
+        if part.vectors.len() != texts {
+            let why = format!(
+                "the {} embeddings answer has {} vectors for {} inputs",
+                target.name(),
+                part.vectors.len(),
+                texts
+            );
+            return Err((GatewayError::Upstream(UpstreamError::Undecodable(why)), None));
+        }
         if part.input_tokens.is_none() {
             // Bedrock counts a Cohere model's input only in a header.
             part.input_tokens = resp
@@ -151,15 +165,6 @@ pub async fn forward(
                 .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok());
         }
         answer.append(part);
-    }
-    if answer.vectors.len() != canonical.texts.len() {
-        let why = format!(
-            "the {} embeddings answer has {} vectors for {} inputs",
-            target.name(),
-            answer.vectors.len(),
-            canonical.texts.len()
-        );
-        return Err((GatewayError::Upstream(UpstreamError::Undecodable(why)), None));
     }
     if answer.model.is_empty() {
         answer.model = model.to_string();

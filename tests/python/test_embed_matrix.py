@@ -244,6 +244,59 @@ def test_a_vertex_provider_gets_the_predict_form(tmp_path):
         _teardown(mock)
 
 
+# A batch over one call's limit: Cohere 96 texts (on Bedrock too), the Gemini API 100. The mock
+# refuses more, as the APIs do (test_mock_embeddings.py), so only a split batch passes.
+BIG = [f"text number {i}" for i in range(250)]
+
+
+@pytest.mark.parametrize("provider", ["cohere", "gemini", "bedrock-cohere"])
+def test_a_batch_larger_than_one_upstream_call_is_split_in_order(sluice, provider):
+    vectors, tokens = via_openai(sluice.base, PROVIDER_MODELS[provider], BIG, "float")
+    assert [f32(v) for v in vectors] == [mock_vector(t, DIMS) for t in BIG]
+    if provider != "gemini":  # the Gemini API's batch answer has no count
+        assert tokens == mock_tokens(BIG)  # summed over the calls
+
+
+def test_a_gemini_clients_batch_is_split_for_cohere(sluice):
+    texts = BIG[:150]  # google-genai sends one batchEmbedContents of 150
+    vectors, _ = via_genai(sluice.base, PROVIDER_MODELS["cohere"], texts)
+    assert [f32(v) for v in vectors] == [mock_vector(t, DIMS) for t in texts]
+
+
+def test_a_batch_needing_more_than_128_calls_is_refused_naming_the_limit(sluice):
+    import openai
+
+    # Titan embeds one text per call.
+    vectors, _ = via_openai(sluice.base, PROVIDER_MODELS["bedrock-titan"], BIG[:128], "float")
+    assert [f32(v) for v in vectors] == [mock_vector(t, DIMS) for t in BIG[:128]]
+    with pytest.raises(openai.BadRequestError, match="at most 128 texts per request") as info:
+        via_openai(sluice.base, PROVIDER_MODELS["bedrock-titan"], BIG[:129], "float")
+    assert info.value.body["message"].startswith("input: "), info.value.body
+
+
+def test_a_vertex_provider_gets_each_models_own_call_size(tmp_path):
+    """Vertex `predict` takes 250 instances, and one for its Gemini embedding models."""
+    from conftest import _teardown
+
+    mock = start_mock(tmp_path, "mock-vertex-split")
+    config = one_provider("gemini", f"{mock.base}/v1beta1/publishers/google").replace(
+        'keys = ["k"]', 'keys = ["k"]\nvertex = true'
+    )
+    gw = start_gateway(tmp_path, "gw-vertex-split", config)
+    try:
+        texts = BIG + ["one more", "and another"]  # 252: two calls
+        vectors, tokens = via_openai(gw.base, "gemini/text-embedding-005", texts, "float")
+        assert [f32(v) for v in vectors] == [mock_vector(t, DIMS) for t in texts]
+        assert tokens == mock_tokens(texts)
+        texts = BIG[:5]  # five calls of one
+        vectors, tokens = via_openai(gw.base, "gemini/gemini-embedding-001", texts, "float")
+        assert [f32(v) for v in vectors] == [mock_vector(t, DIMS) for t in texts]
+        assert tokens == mock_tokens(texts)
+    finally:
+        _teardown(gw)
+        _teardown(mock)
+
+
 def test_same_format_gemini_bodies_cross_between_the_gemini_api_and_vertex(tmp_path):
     """Unprefixed models reach the default provider on the same-format path. A Vertex client's
     body (settings under `embedContentConfig`, a system instruction beside `contents`) is not one

@@ -14,7 +14,7 @@ from google import genai
 from google.oauth2.credentials import Credentials
 from google.genai import errors, types
 
-from conftest import bedrock_runtime
+from conftest import bedrock_runtime, raw_request
 
 TEXTS = ["a b", "c"]
 
@@ -189,3 +189,42 @@ def test_bedrock_refuses_what_the_model_refuses(bedrock, model, body, says):
 def test_bedrock_error_scenario_by_model_name(bedrock):
     with pytest.raises(bedrock.exceptions.ThrottlingException):
         invoke(bedrock, "cohere.embed-english-v3-error-429", {"texts": ["a"], "input_type": "clustering"})
+
+
+def test_each_api_refuses_a_batch_over_its_per_call_limit(sluice_mock, gemini, bedrock):
+    """What Sluice splits batches for: the APIs refuse more texts than one call takes (Cohere 96,
+    the Gemini API 100, Vertex predict 250 and one for Gemini models), and so does the mock."""
+    import cohere
+
+    co = cohere.ClientV2(api_key="k", base_url=sluice_mock.base, timeout=30)
+    texts = [f"t{i}" for i in range(97)]
+    assert len(co.embed(model="embed-v4.0", texts=texts[:96], input_type="search_document").embeddings.float_) == 96
+    with pytest.raises(cohere.errors.BadRequestError, match="at most 96 texts"):
+        co.embed(model="embed-v4.0", texts=texts, input_type="search_document")
+
+    many = [f"t{i}" for i in range(101)]
+    assert len(gemini.models.embed_content(model="text-embedding-004", contents=many[:100]).embeddings) == 100
+    with pytest.raises(errors.ClientError, match="at most 100 requests can be in one batch") as e:
+        gemini.models.embed_content(model="text-embedding-004", contents=many)
+    assert e.value.code == 400
+
+    vertex = genai.Client(vertexai=True, api_key="k", http_options=types.HttpOptions(base_url=sluice_mock.base))
+    lots = [f"t{i}" for i in range(251)]
+    assert len(vertex.models.embed_content(model="text-embedding-005", contents=lots[:250]).embeddings) == 250
+    with pytest.raises(errors.ClientError, match="at most 250") as e:
+        vertex.models.embed_content(model="text-embedding-005", contents=lots)
+    assert e.value.code == 400
+    vertex.close()
+    # Vertex's Gemini embedding models take one instance per predict call.
+    path = "/v1beta1/projects/p/locations/l/publishers/google/models/gemini-embedding-001:predict"
+    one = raw_request(sluice_mock.base, "POST", path, {"instances": [{"content": "a"}]})
+    assert one.status == 200, one.body
+    two = raw_request(sluice_mock.base, "POST", path, {"instances": [{"content": "a"}, {"content": "b"}]})
+    assert two.status == 400 and b"at most 1 instance" in two.body, two.body
+
+    body = {"texts": texts[:96], "input_type": "search_document"}
+    out, _ = invoke(bedrock, "cohere.embed-english-v3", body)
+    assert len(out["embeddings"]) == 96
+    with pytest.raises(ClientError, match="expected maxItems: 96, actual: 97") as e:
+        invoke(bedrock, "cohere.embed-english-v3", {**body, "texts": texts})
+    assert e.value.response["Error"]["Code"] == "ValidationException"

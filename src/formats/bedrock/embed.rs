@@ -9,17 +9,14 @@
 //!   `{"embeddings":[[..]],"id","response_type":"embeddings_floats","texts"}`, or with
 //!   `embedding_types` `{"embeddings":{"float":[[..]]},"response_type":"embeddings_by_type"}`.
 //!
-//! Titan embeds one text per call, so a batch fans out into one body per text (at most
-//! `MAX_TITAN_BATCH`). Only text and float vectors cross formats: images, and binary or
+//! Titan embeds one text per call and Cohere 96 (`texts_per_call`); `formats::embed` splits a
+//! larger batch into calls. Only text and float vectors cross formats: images, and binary or
 //! quantized vectors (the model's own), are refused by name.
 
 use crate::canonical::embed::write_vector;
 use crate::canonical::embed::{EmbedReply, EmbedRequest, EmbedResponse, EmbedTask, Truncate};
 use crate::canonical::{ConvertError, Json, JsonPath};
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
-
-/// The most texts one request may fan out into Titan calls (each text is its own upstream call).
-pub const MAX_TITAN_BATCH: usize = 128;
 
 fn get<'a>(v: &'a Json, key: &str) -> Option<&'a Json> {
     v.get(key).filter(|x| !x.is_null())
@@ -192,7 +189,20 @@ pub fn decode_embed_request(body: &[u8], path_model: &str) -> Result<EmbedReques
     Ok(req)
 }
 
-/// Provider: the InvokeModel bodies for `req.model` (Titan: one per text), keys in byte order.
+/// The most texts one InvokeModel call takes: Titan embeds one, Cohere 96. Any other model is
+/// refused by `encode_embed_call`, so it needs no split.
+pub fn texts_per_call(model: &str) -> usize {
+    if model.contains("titan-embed") {
+        1
+    } else if model.contains("cohere.embed") {
+        crate::formats::cohere::embed::MAX_TEXTS_PER_CALL
+    } else {
+        usize::MAX
+    }
+}
+
+/// Provider: the InvokeModel body for `req.model` and one call's `texts` (a slice of
+/// `req.texts`, one text for Titan), keys in byte order.
 ///
 /// `req.model` may be a model id, a cross-region profile (`us.amazon.titan-embed-text-v2:0`) or
 /// an ARN, so it is matched by substring.
@@ -200,18 +210,12 @@ pub fn decode_embed_request(body: &[u8], path_model: &str) -> Result<EmbedReques
 /// NOTE: Titan has no task or truncation setting, and Cohere no `normalize`: those are dropped.
 /// Gemini-only tasks go to the nearest Cohere `input_type`; none at all to `search_document`,
 /// which Cohere v3 and later require.
-pub fn encode_embed_request(req: &EmbedRequest) -> Result<Vec<Vec<u8>>, ConvertError> {
+pub fn encode_embed_call(req: &EmbedRequest, texts: &[String]) -> Result<Vec<u8>, ConvertError> {
     let model = req.model.as_str();
     if model.contains("titan-embed") {
-        if req.texts.len() > MAX_TITAN_BATCH {
-            return Err(ConvertError::new(
-                "input",
-                format!(
-                    "Titan embeds one text per call; at most {MAX_TITAN_BATCH} texts per request are fanned out (got {})",
-                    req.texts.len()
-                ),
-            ));
-        }
+        let [text] = texts else {
+            return Err(ConvertError::new("input", "Titan embeds one text per call"));
+        };
         let v2 = model.contains("titan-embed-text-v2");
         if req.dimensions.is_some() && !v2 {
             return Err(ConvertError::new(
@@ -219,31 +223,24 @@ pub fn encode_embed_request(req: &EmbedRequest) -> Result<Vec<Vec<u8>>, ConvertE
                 format!("{model} has a fixed size; dimensions are accepted by amazon.titan-embed-text-v2 only"),
             ));
         }
-        let bodies = req
-            .texts
-            .iter()
-            .map(|t| {
-                let mut b = Vec::with_capacity(t.len() + 64);
-                b.push(b'{');
-                if let (true, Some(d)) = (v2, req.dimensions) {
-                    b.extend_from_slice(b"\"dimensions\":");
-                    b.extend_from_slice(itoa::Buffer::new().format(d).as_bytes());
-                    b.push(b',');
-                }
-                b.extend_from_slice(b"\"inputText\":");
-                let _ = sonic_rs::to_writer(&mut b, t.as_str());
-                if let (true, Some(n)) = (v2, req.normalize) {
-                    b.extend_from_slice(if n {
-                        b",\"normalize\":true"
-                    } else {
-                        b",\"normalize\":false"
-                    });
-                }
-                b.push(b'}');
-                b
-            })
-            .collect();
-        return Ok(bodies);
+        let mut b = Vec::with_capacity(text.len() + 64);
+        b.push(b'{');
+        if let (true, Some(d)) = (v2, req.dimensions) {
+            b.extend_from_slice(b"\"dimensions\":");
+            b.extend_from_slice(itoa::Buffer::new().format(d).as_bytes());
+            b.push(b',');
+        }
+        b.extend_from_slice(b"\"inputText\":");
+        let _ = sonic_rs::to_writer(&mut b, text.as_str());
+        if let (true, Some(n)) = (v2, req.normalize) {
+            b.extend_from_slice(if n {
+                b",\"normalize\":true"
+            } else {
+                b",\"normalize\":false"
+            });
+        }
+        b.push(b'}');
+        return Ok(b);
     }
     if model.contains("cohere.embed") {
         let v4 = model.contains("embed-v4");
@@ -264,7 +261,7 @@ pub fn encode_embed_request(req: &EmbedRequest) -> Result<Vec<Vec<u8>>, ConvertE
             Some(EmbedTask::Classification) => "classification",
             Some(EmbedTask::Clustering | EmbedTask::SemanticSimilarity) => "clustering",
         };
-        let len: usize = req.texts.iter().map(|t| t.len() + 4).sum();
+        let len: usize = texts.iter().map(|t| t.len() + 4).sum();
         let mut b = Vec::with_capacity(len + 128);
         b.extend_from_slice(b"{\"embedding_types\":[\"float\"],\"input_type\":\"");
         b.extend_from_slice(input_type.as_bytes());
@@ -274,7 +271,7 @@ pub fn encode_embed_request(req: &EmbedRequest) -> Result<Vec<Vec<u8>>, ConvertE
             b.extend_from_slice(itoa::Buffer::new().format(d).as_bytes());
         }
         b.extend_from_slice(b",\"texts\":[");
-        for (i, t) in req.texts.iter().enumerate() {
+        for (i, t) in texts.iter().enumerate() {
             if i > 0 {
                 b.push(b',');
             }
@@ -295,7 +292,7 @@ pub fn encode_embed_request(req: &EmbedRequest) -> Result<Vec<Vec<u8>>, ConvertE
             b.push(b'"');
         }
         b.push(b'}');
-        return Ok(vec![b]);
+        return Ok(b);
     }
     Err(ConvertError::new(
         "model",
@@ -439,6 +436,12 @@ pub fn encode_embed_response(resp: &EmbedResponse, req: &EmbedRequest) -> Vec<u8
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The bodies for a request, split into calls as the proxy sends them.
+    fn encode(req: &EmbedRequest) -> Result<Vec<Vec<u8>>, ConvertError> {
+        crate::formats::embed::encode_request(crate::formats::Format::Bedrock, req, false)
+            .map(|calls| calls.into_iter().map(|c| c.body).collect())
+    }
 
     const TITAN_V1: &str = r#"{"inputText":"Hello world"}"#;
     const TITAN_V2: &str =
@@ -603,7 +606,7 @@ mod tests {
                 &["one", "two", "thr\"ee"],
             )
         };
-        let bodies = encode_embed_request(&req).unwrap();
+        let bodies = encode(&req).unwrap();
         assert_eq!(bodies.len(), 3);
         for (b, text) in bodies.iter().zip(["one", "two", "thr\"ee"]) {
             let v = json(b);
@@ -624,24 +627,13 @@ mod tests {
             normalize: Some(true),
             ..request("amazon.titan-embed-text-v1", &["a"])
         };
-        let bodies = encode_embed_request(&req).unwrap();
+        let bodies = encode(&req).unwrap();
         assert_eq!(bodies, vec![br#"{"inputText":"a"}"#.to_vec()]);
         let sized = EmbedRequest {
             dimensions: Some(256),
             ..request("amazon.titan-embed-text-v1", &["a"])
         };
-        assert_eq!(encode_embed_request(&sized).unwrap_err().field, "dimensions");
-        let texts: Vec<String> = (0..=MAX_TITAN_BATCH).map(|i| i.to_string()).collect();
-        let big = EmbedRequest {
-            texts,
-            ..request("amazon.titan-embed-text-v2:0", &[])
-        };
-        assert_eq!(encode_embed_request(&big).unwrap_err().field, "input");
-        let ok = EmbedRequest {
-            texts: big.texts[..MAX_TITAN_BATCH].to_vec(),
-            ..big.clone()
-        };
-        assert_eq!(encode_embed_request(&ok).unwrap().len(), MAX_TITAN_BATCH);
+        assert_eq!(encode(&sized).unwrap_err().field, "dimensions");
     }
 
     #[test]
@@ -652,7 +644,7 @@ mod tests {
             truncate: Some(Truncate::End),
             ..request("us.cohere.embed-v4:0", &["a", "b"])
         };
-        let bodies = encode_embed_request(&req).unwrap();
+        let bodies = encode(&req).unwrap();
         assert_eq!(bodies.len(), 1);
         let v = json(&bodies[0]);
         assert_eq!(
@@ -670,7 +662,7 @@ mod tests {
             truncate: Some(Truncate::Start),
             ..request("cohere.embed-multilingual-v3", &["a"])
         };
-        let v = json(&encode_embed_request(&req).unwrap()[0]);
+        let v = json(&encode(&req).unwrap()[0]);
         assert_eq!(keys(&v), vec!["embedding_types", "input_type", "texts", "truncate"]);
         assert_eq!(v["input_type"].as_str(), Some("search_document"));
         assert_eq!(v["truncate"].as_str(), Some("START"));
@@ -687,14 +679,14 @@ mod tests {
                 task: Some(task),
                 ..request("cohere.embed-english-v3", &["a"])
             };
-            let v = json(&encode_embed_request(&req).unwrap()[0]);
+            let v = json(&encode(&req).unwrap()[0]);
             assert_eq!(v["input_type"].as_str(), Some(name), "{task:?}");
         }
         let sized = EmbedRequest {
             dimensions: Some(256),
             ..request("cohere.embed-english-v3", &["a"])
         };
-        assert_eq!(encode_embed_request(&sized).unwrap_err().field, "dimensions");
+        assert_eq!(encode(&sized).unwrap_err().field, "dimensions");
     }
 
     #[test]
@@ -704,7 +696,7 @@ mod tests {
             "meta.llama3-8b-instruct-v1:0",
             "",
         ] {
-            let e = encode_embed_request(&request(model, &["a"])).unwrap_err();
+            let e = encode(&request(model, &["a"])).unwrap_err();
             assert_eq!(e.field, "model");
             assert!(e.message.contains("amazon.titan-embed-text-*"), "{}", e.message);
         }

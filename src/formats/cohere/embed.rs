@@ -159,11 +159,15 @@ pub fn input_type(task: Option<EmbedTask>) -> &'static str {
     }
 }
 
-/// Provider: the `/v2/embed` body, asking for float vectors.
-pub fn encode_embed_request(req: &EmbedRequest) -> Result<Vec<u8>, ConvertError> {
+/// The most texts one `/v2/embed` call takes (on Bedrock too).
+pub const MAX_TEXTS_PER_CALL: usize = 96;
+
+/// Provider: the `/v2/embed` body for one call's `texts` (a slice of `req.texts`), asking for
+/// float vectors.
+pub fn encode_embed_call(req: &EmbedRequest, texts: &[String]) -> Result<Vec<u8>, ConvertError> {
     let out = RequestOut {
         model: &req.model,
-        texts: &req.texts,
+        texts,
         input_type: input_type(req.task),
         embedding_types: ["float"],
         output_dimension: req.dimensions,
@@ -344,7 +348,7 @@ mod tests {
             truncate: Some(Truncate::Start),
             ..Default::default()
         };
-        let v: Value = sonic_rs::from_slice(&encode_embed_request(&req).unwrap()).unwrap();
+        let v: Value = sonic_rs::from_slice(&encode_embed_call(&req, &req.texts).unwrap()).unwrap();
         assert_eq!(
             v,
             json!({"model":"embed-v4.0","texts":["x"],"input_type":"search_document","embedding_types":["float"],"output_dimension":512,"truncate":"START"})
@@ -356,7 +360,7 @@ mod tests {
             (EmbedTask::QuestionAnswering, "search_query"),
         ] {
             req.task = Some(task);
-            let v: Value = sonic_rs::from_slice(&encode_embed_request(&req).unwrap()).unwrap();
+            let v: Value = sonic_rs::from_slice(&encode_embed_call(&req, &req.texts).unwrap()).unwrap();
             assert_eq!(v.get("input_type").and_then(|t| t.as_str()), Some(name));
         }
     }

@@ -252,14 +252,29 @@ pub fn decode_embed_request(body: &[u8], path_model: &str, method: ApiMethod) ->
     })
 }
 
-/// Provider: `batchEmbedContents` (Gemini API) or `predict` (Vertex) body, keys in byte order
-/// as the other Gemini encoders write them.
+/// The most requests one Gemini API `batchEmbedContents` call takes.
+pub const MAX_BATCH_REQUESTS: usize = 100;
+/// The most instances one Vertex `predict` call takes for a text embedding model.
+pub const MAX_PREDICT_INSTANCES: usize = 250;
+
+/// The most texts one call takes: the Gemini API's batch limit, or Vertex's instance limit,
+/// which is one for its Gemini embedding models (`gemini-embedding-001` and later).
+pub fn texts_per_call(model: &str, vertex: bool) -> usize {
+    match vertex {
+        false => MAX_BATCH_REQUESTS,
+        true if model.contains("gemini-embedding") => 1,
+        true => MAX_PREDICT_INSTANCES,
+    }
+}
+
+/// Provider: `batchEmbedContents` (Gemini API) or `predict` (Vertex) body for one call's
+/// `texts` (a slice of `req.texts`), keys in byte order as the other Gemini encoders write them.
 ///
 /// Truncating the start of an input is refused: Gemini can only drop the end.
 ///
 /// NOTE: canonical `normalize` and `user` have no Gemini field and are dropped; so is `truncate`
 /// END / NONE for the Gemini API, which has no setting (the SDK refuses `auto_truncate` there).
-pub fn encode_embed_request(req: &EmbedRequest, vertex: bool) -> Result<Vec<u8>, ConvertError> {
+pub fn encode_embed_call(req: &EmbedRequest, texts: &[String], vertex: bool) -> Result<Vec<u8>, ConvertError> {
     let auto_truncate = match req.truncate {
         None => None,
         Some(Truncate::End) => Some(true),
@@ -271,11 +286,11 @@ pub fn encode_embed_request(req: &EmbedRequest, vertex: bool) -> Result<Vec<u8>,
             ))
         }
     };
-    let text_len: usize = req.texts.iter().map(|t| t.len() + 64).sum();
-    let mut b = Vec::with_capacity(text_len + req.model.len() * req.texts.len() + 64);
+    let text_len: usize = texts.iter().map(|t| t.len() + 64).sum();
+    let mut b = Vec::with_capacity(text_len + req.model.len() * texts.len() + 64);
     if vertex {
         b.extend_from_slice(b"{\"instances\":[");
-        for (i, t) in req.texts.iter().enumerate() {
+        for (i, t) in texts.iter().enumerate() {
             if i > 0 {
                 b.push(b',');
             }
@@ -319,7 +334,7 @@ pub fn encode_embed_request(req: &EmbedRequest, vertex: bool) -> Result<Vec<u8>,
         format!("models/{}", req.model)
     };
     b.extend_from_slice(b"{\"requests\":[");
-    for (i, t) in req.texts.iter().enumerate() {
+    for (i, t) in texts.iter().enumerate() {
         if i > 0 {
             b.push(b',');
         }
@@ -680,7 +695,7 @@ mod tests {
             normalize: Some(true),
             ..request(&["one", "two\nlines"])
         };
-        let v = json(&encode_embed_request(&req, false).unwrap());
+        let v = json(&encode_embed_call(&req, &req.texts, false).unwrap());
         assert_eq!(keys(&v), vec!["requests"]);
         let list = v["requests"].as_array().unwrap();
         assert_eq!(list.len(), 2);
@@ -702,14 +717,17 @@ mod tests {
             model: "models/text-embedding-004".into(),
             ..request(&["x"])
         };
-        let v = json(&encode_embed_request(&req, false).unwrap());
+        let v = json(&encode_embed_call(&req, &req.texts, false).unwrap());
         assert_eq!(keys(&v["requests"][0]), vec!["content", "model"]);
         assert_eq!(v["requests"][0]["model"].as_str(), Some("models/text-embedding-004"));
         let start = EmbedRequest {
             truncate: Some(Truncate::Start),
             ..request(&["a"])
         };
-        assert_eq!(encode_embed_request(&start, false).unwrap_err().field, "truncate");
+        assert_eq!(
+            encode_embed_call(&start, &start.texts, false).unwrap_err().field,
+            "truncate"
+        );
     }
 
     #[test]
@@ -721,7 +739,7 @@ mod tests {
             truncate: Some(Truncate::End),
             ..request(&["a", "b"])
         };
-        let v = json(&encode_embed_request(&req, true).unwrap());
+        let v = json(&encode_embed_call(&req, &req.texts, true).unwrap());
         assert_eq!(keys(&v), vec!["instances", "parameters"]);
         for (i, text) in ["a", "b"].iter().enumerate() {
             let inst = &v["instances"][i];
@@ -736,27 +754,30 @@ mod tests {
             truncate: Some(Truncate::None),
             ..request(&["a"])
         };
-        let v = json(&encode_embed_request(&none, true).unwrap());
+        let v = json(&encode_embed_call(&none, &none.texts, true).unwrap());
         assert_eq!(keys(&v["parameters"]), vec!["autoTruncate"]);
         assert_eq!(v["parameters"]["autoTruncate"].as_bool(), Some(false));
-        let bare = json(&encode_embed_request(&request(&["a"]), true).unwrap());
+        let bare = json(&encode_embed_call(&request(&["a"]), &["a".to_string()], true).unwrap());
         assert_eq!(keys(&bare), vec!["instances"]);
         assert_eq!(keys(&bare["instances"][0]), vec!["content"]);
         let start = EmbedRequest {
             truncate: Some(Truncate::Start),
             ..request(&["a"])
         };
-        assert_eq!(encode_embed_request(&start, true).unwrap_err().field, "truncate");
+        assert_eq!(
+            encode_embed_call(&start, &start.texts, true).unwrap_err().field,
+            "truncate"
+        );
     }
 
     #[test]
     fn requests_round_trip_through_canonical() {
         let a = decode_embed_request(BATCH.as_bytes(), "gemini-embedding-001", ApiMethod::BatchEmbedContents).unwrap();
-        let body = encode_embed_request(&a, false).unwrap();
+        let body = encode_embed_call(&a, &a.texts, false).unwrap();
         let b = decode_embed_request(&body, "gemini-embedding-001", ApiMethod::BatchEmbedContents).unwrap();
         assert_eq!(a, b);
         let a = decode_embed_request(PREDICT.as_bytes(), "text-embedding-005", ApiMethod::Predict).unwrap();
-        let body = encode_embed_request(&a, true).unwrap();
+        let body = encode_embed_call(&a, &a.texts, true).unwrap();
         let b = decode_embed_request(&body, "text-embedding-005", ApiMethod::Predict).unwrap();
         assert_eq!(a, b);
     }

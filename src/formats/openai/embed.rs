@@ -91,12 +91,16 @@ struct RequestOut<'a> {
     user: Option<&'a str>,
 }
 
-/// Provider: the `/v1/embeddings` body. The task, title and truncation settings of other
-/// formats have no OpenAI field; they are hints, and the vectors are still the input's.
-pub fn encode_embed_request(req: &EmbedRequest) -> Result<Vec<u8>, ConvertError> {
+/// The most inputs one `/v1/embeddings` call takes.
+pub const MAX_INPUTS_PER_CALL: usize = 2048;
+
+/// Provider: the `/v1/embeddings` body for one call's `texts` (a slice of `req.texts`). The
+/// task, title and truncation settings of other formats have no OpenAI field; they are hints,
+/// and the vectors are still the input's.
+pub fn encode_embed_call(req: &EmbedRequest, texts: &[String]) -> Result<Vec<u8>, ConvertError> {
     let out = RequestOut {
         model: &req.model,
-        input: &req.texts,
+        input: texts,
         dimensions: req.dimensions,
         user: req.user.as_deref(),
     };
@@ -271,7 +275,7 @@ mod tests {
             task: Some(crate::canonical::embed::EmbedTask::SearchQuery),
             ..Default::default()
         };
-        let v: Value = sonic_rs::from_slice(&encode_embed_request(&req).unwrap()).unwrap();
+        let v: Value = sonic_rs::from_slice(&encode_embed_call(&req, &req.texts).unwrap()).unwrap();
         assert_eq!(
             v,
             sonic_rs::json!({"model":"text-embedding-3-small","input":["a","b"],"dimensions":8,"user":"u1"})
