@@ -12,6 +12,7 @@ use super::{Outcome, RequestContext, Worker};
 use crate::canonical::embed::{EmbedRequest, EmbedResponse};
 use crate::config::{ApiStyle, Provider};
 use crate::error::GatewayError;
+use crate::formats::bedrock::invoke;
 use crate::formats::embed::{self, EmbedCall};
 use crate::formats::Format;
 use crate::http::{Conn, Request};
@@ -48,8 +49,8 @@ fn answer_headers(
     let mut out: Vec<(&'static str, String)> = request_id.into_iter().collect();
     if ctx.api.format == Format::Bedrock {
         let tokens = resp.input_tokens.unwrap_or(0);
-        out.push(("x-amzn-bedrock-input-token-count", tokens.to_string()));
-        out.push(("x-amzn-bedrock-invocation-latency", millis(latency).to_string()));
+        out.push((invoke::INPUT_TOKENS_HEADER, tokens.to_string()));
+        out.push(invoke::latency_header(millis(latency)));
     }
     out
 }
@@ -161,7 +162,7 @@ pub async fn forward(
         if part.input_tokens.is_none() {
             // Bedrock counts a Cohere model's input only in a header.
             part.input_tokens = resp
-                .header("x-amzn-bedrock-input-token-count")
+                .header(invoke::INPUT_TOKENS_HEADER)
                 .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok());
         }
         answer.append(part);

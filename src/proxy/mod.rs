@@ -140,10 +140,12 @@ impl Worker {
         // Embeddings, by route or (Bedrock InvokeModel) by the body's shape; asked only where
         // the answer is not passed through.
         let same_format = provider.kind.format() == Some(api.format);
-        let embeddings = api.op == Operation::Embeddings
-            || (api.op == Operation::Invoke
-                && !same_format
-                && formats::bedrock::embed::is_embed_body(&req.body, model));
+        let invoke_body = match api.op == Operation::Invoke && !same_format {
+            true => formats::bedrock::invoke::body_kind(&req.body, model),
+            false => formats::bedrock::invoke::InvokeBody::Chat,
+        };
+        let embeddings =
+            api.op == Operation::Embeddings || invoke_body == formats::bedrock::invoke::InvokeBody::Embeddings;
         if embeddings && stream {
             return Err((
                 GatewayError::bad_request("embeddings do not stream; use InvokeModel", None),
@@ -151,11 +153,7 @@ impl Worker {
             ));
         }
         // Rerank, by route (Cohere) or by the body's shape (Bedrock InvokeModel), likewise.
-        let rerank = api.op == Operation::Rerank
-            || (api.op == Operation::Invoke
-                && !same_format
-                && !embeddings
-                && formats::bedrock::rerank::is_rerank_body(&req.body));
+        let rerank = api.op == Operation::Rerank || invoke_body == formats::bedrock::invoke::InvokeBody::Rerank;
         if rerank && stream {
             return Err((
                 GatewayError::bad_request("rerank does not stream; use InvokeModel", None),

@@ -44,7 +44,7 @@ fn answer_headers(
 ) -> Vec<(&'static str, String)> {
     let mut out: Vec<(&'static str, String)> = request_id.into_iter().collect();
     if ctx.api.format == Format::Bedrock {
-        out.push(("x-amzn-bedrock-invocation-latency", millis(latency).to_string()));
+        out.push(crate::formats::bedrock::invoke::latency_header(millis(latency)));
     }
     out
 }

@@ -35,32 +35,6 @@ fn parse(body: &[u8], what: &str) -> Result<Json, ConvertError> {
     Ok(v)
 }
 
-/// Whether an InvokeModel body for `model` is an embeddings request (Titan `inputText`, Cohere
-/// `texts`, or Cohere's image forms `images` / `inputs` with an `input_type`, which the decoder
-/// refuses by name). Titan's text-generation models take `inputText` too: a body with
-/// `textGenerationConfig`, or one for a `titan-text` / `titan-tg` model, is not embeddings. One
-/// lazy pass over the top-level keys, no tree: it runs on every translated invoke.
-pub fn is_embed_body(body: &[u8], model: &str) -> bool {
-    if model.contains("titan-text") || model.contains("titan-tg") {
-        return false;
-    }
-    let (mut titan, mut texts, mut media, mut input_type, mut messages) = (false, false, false, false, false);
-    for entry in sonic_rs::to_object_iter(body) {
-        let Ok((key, _)) = entry else {
-            return false;
-        };
-        match &*key {
-            "inputText" => titan = true,
-            "texts" => texts = true,
-            "images" | "inputs" => media = true,
-            "input_type" => input_type = true,
-            "messages" | "textGenerationConfig" => messages = true,
-            _ => {}
-        }
-    }
-    !messages && (titan || texts || (media && input_type))
-}
-
 fn u32_field(v: &Json, key: &str) -> Result<Option<u32>, ConvertError> {
     get(v, key)
         .map(|d| {
@@ -482,40 +456,6 @@ mod tests {
     }
 
     #[test]
-    fn embed_bodies_are_told_from_chat_bodies() {
-        for body in [
-            TITAN_V1,
-            TITAN_V2,
-            COHERE,
-            COHERE_BY_TYPE,
-            r#"{"images":["data:x"],"input_type":"image"}"#,
-        ] {
-            assert!(
-                is_embed_body(body.as_bytes(), "openai/text-embedding-3-small"),
-                "{body}"
-            );
-        }
-        for body in [
-            r#"{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}"#,
-            r#"{"texts":["a"],"messages":[]}"#,
-            r#"{"prompt":"hi","max_gen_len":5}"#,
-            r#"{"images":["data:x"]}"#,
-            r#"["inputText"]"#,
-            r#""inputText""#,
-            "",
-            "{",
-            r#"{"inputText":"a","#,
-            // Titan text generation, not embeddings.
-            r#"{"inputText":"hi","textGenerationConfig":{"maxTokenCount":5}}"#,
-        ] {
-            assert!(!is_embed_body(body.as_bytes(), "m"), "{body}");
-        }
-        // A bare `inputText` to a Titan text model is that model's chat body.
-        assert!(!is_embed_body(TITAN_V1.as_bytes(), "amazon.titan-text-express-v1"));
-        assert!(!is_embed_body(TITAN_V1.as_bytes(), "amazon.titan-tg1-large"));
-    }
-
-    #[test]
     fn titan_requests_decode_field_by_field() {
         let r = decode_embed_request(TITAN_V1.as_bytes(), "amazon.titan-embed-text-v1").unwrap();
         assert_eq!(r.model, "amazon.titan-embed-text-v1");
@@ -825,7 +765,7 @@ mod tests {
             let bytes = fixture.as_bytes();
             for end in 0..=bytes.len() {
                 let prefix = &bytes[..end];
-                let _ = is_embed_body(prefix, "m");
+                let _ = crate::formats::bedrock::invoke::body_kind(prefix, "m");
                 let _ = decode_embed_request(prefix, "amazon.titan-embed-text-v2:0");
                 let _ = decode_embed_response(prefix);
             }

@@ -13,25 +13,6 @@ use crate::canonical::{ConvertError, JsonPath};
 use crate::formats::rerank::{documents, get, parse_object, query, u32_field, write_result_head};
 use sonic_rs::JsonValueTrait;
 
-/// Whether an InvokeModel body is a rerank request: `query` and `documents` at the top level and
-/// no chat `messages`. One lazy pass over the top-level keys, no tree: it runs on every
-/// translated invoke.
-pub fn is_rerank_body(body: &[u8]) -> bool {
-    let (mut query, mut documents, mut messages) = (false, false, false);
-    for entry in sonic_rs::to_object_iter(body) {
-        let Ok((key, _)) = entry else {
-            return false;
-        };
-        match &*key {
-            "query" => query = true,
-            "documents" => documents = true,
-            "messages" | "prompt" | "inputText" | "texts" => messages = true,
-            _ => {}
-        }
-    }
-    query && documents && !messages
-}
-
 /// Integration: a Bedrock client's InvokeModel rerank body, as canonical. Documents are strings,
 /// or objects with a string `text`.
 pub fn decode_rerank_request(body: &[u8], path_model: &str) -> Result<RerankRequest, ConvertError> {
@@ -131,15 +112,11 @@ mod tests {
         br#"{"query":"capital","documents":["Paris","Berlin"],"top_n":1,"max_tokens_per_doc":300,"api_version":2}"#;
 
     #[test]
-    fn rerank_bodies_are_told_from_chat_and_embeddings() {
-        assert!(is_rerank_body(COHERE_SDK_BODY));
-        assert!(is_rerank_body(br#"{"documents":["a"],"query":"q"}"#));
-        assert!(!is_rerank_body(br#"{"texts":["a"],"input_type":"search_query"}"#));
-        assert!(!is_rerank_body(
-            br#"{"anthropic_version":"x","max_tokens":9,"messages":[],"query":"q","documents":[]}"#
-        ));
-        assert!(!is_rerank_body(br#"{"query":"q"}"#));
-        assert!(!is_rerank_body(b"not json"));
+    fn the_cohere_sdks_body_is_told_as_rerank() {
+        use crate::formats::bedrock::invoke::{body_kind, InvokeBody};
+        assert_eq!(body_kind(COHERE_SDK_BODY, "cohere.rerank-v3-5:0"), InvokeBody::Rerank);
+        assert_eq!(body_kind(br#"{"query":"q"}"#, "m"), InvokeBody::Chat);
+        assert_eq!(body_kind(b"not json", "m"), InvokeBody::Chat);
     }
 
     #[test]
