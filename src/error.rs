@@ -16,10 +16,12 @@ pub enum Side {
 
 #[derive(Debug)]
 pub enum GatewayError {
-    /// The request is malformed or asks for something impossible; `param` names the field.
+    /// The request is malformed or asks for something impossible; `param` names the field
+    /// (a path such as `messages[2].content[0].image_url` for a refused translation), which an
+    /// OpenAI client reads as the error's `param`.
     BadRequest {
         message: String,
-        param: Option<&'static str>,
+        param: Option<Box<str>>,
     },
     NotFound(String),
     MethodNotAllowed,
@@ -34,10 +36,10 @@ pub enum GatewayError {
 }
 
 impl GatewayError {
-    pub fn bad_request(message: impl Into<String>, param: Option<&'static str>) -> GatewayError {
+    pub fn bad_request(message: impl Into<String>, param: Option<&str>) -> GatewayError {
         GatewayError::BadRequest {
             message: message.into(),
-            param,
+            param: param.map(Into::into),
         }
     }
 
@@ -84,9 +86,9 @@ impl GatewayError {
         }
     }
 
-    pub fn param(&self) -> Option<&'static str> {
+    pub fn param(&self) -> Option<&str> {
         match self {
-            GatewayError::BadRequest { param, .. } => *param,
+            GatewayError::BadRequest { param, .. } => param.as_deref(),
             _ => None,
         }
     }
@@ -96,7 +98,7 @@ impl From<ConvertError> for GatewayError {
     fn from(e: ConvertError) -> Self {
         GatewayError::BadRequest {
             message: e.to_string(),
-            param: None,
+            param: (!e.field.is_empty()).then(|| e.field.into_boxed_str()),
         }
     }
 }

@@ -303,4 +303,28 @@ mod tests {
         let r = render_error(Format::OpenAi, &GatewayError::NotFound("no route".into()));
         assert_eq!((r.status, body(&r)["error"]["code"].as_str()), (404, Some("not_found")));
     }
+
+    /// A refused translation names its field in OpenAI's `param` (the SDK's `err.param`); the
+    /// other formats have no such field and read it in the message.
+    #[test]
+    fn a_refused_field_is_openais_param() {
+        let refused: GatewayError = ConvertError::new("messages[1].content[0].image_url", "no URLs").into();
+        let r = render_error(Format::OpenAi, &refused);
+        let b = sonic_rs::from_slice::<sonic_rs::Value>(&r.body).unwrap();
+        assert_eq!(r.status, 400);
+        assert_eq!(b["error"]["param"].as_str(), Some("messages[1].content[0].image_url"));
+        assert_eq!(
+            b["error"]["message"].as_str(),
+            Some("messages[1].content[0].image_url: no URLs")
+        );
+        let whole: GatewayError = ConvertError::new("", "not JSON").into();
+        let b = sonic_rs::from_slice::<sonic_rs::Value>(&render_error(Format::OpenAi, &whole).body).unwrap();
+        assert!(b["error"]["param"].is_null(), "{b}");
+        let r = render_error(Format::Anthropic, &refused);
+        let b = sonic_rs::from_slice::<sonic_rs::Value>(&r.body).unwrap();
+        assert_eq!(
+            b["error"]["message"].as_str(),
+            Some("messages[1].content[0].image_url: no URLs")
+        );
+    }
 }

@@ -5,7 +5,7 @@
 
 use super::passthrough::ANTHROPIC_VERSION;
 use super::{unless_hung_up, Outcome, RequestContext, Worker};
-use crate::canonical::{ChatRequest, UpstreamFault};
+use crate::canonical::{ChatRequest, ConvertError, UpstreamFault};
 use crate::config::{Provider, ProviderKind};
 use crate::error::GatewayError;
 use crate::formats::{self, Codec, Format};
@@ -65,8 +65,8 @@ fn decode(ctx: &RequestContext<'_>, req: &Request, model: &str, stream: bool) ->
 
 /// A client request the target cannot take (or a malformed one): the client's 400, with the
 /// codec's message, which names the field.
-pub(super) fn refused(e: impl std::fmt::Display) -> Failure {
-    (GatewayError::bad_request(e.to_string(), None), None)
+pub(super) fn refused(e: ConvertError) -> Failure {
+    (e.into(), None)
 }
 
 /// An upstream answer its codec could not read: a 502 that says which format, what kind of

@@ -99,6 +99,7 @@ def test_openai_json_object_to_anthropic_is_refused_by_name(base):
             response_format={"type": "json_object"},
         )
     assert "response_format" in str(e.value)
+    assert e.value.param == "response_format"  # what the SDK gives callers, as OpenAI fills it
 
 
 @pytest.mark.parametrize("provider", ["anthropic", "openai", "gemini", "bedrock", "cohere"])
@@ -395,6 +396,7 @@ def test_openai_search_and_audio_to_other_formats_are_refused_by_name(base, prov
         )
     name = "web_search_options" if "web_search_options" in field else "audio"
     assert name in str(e.value)
+    assert e.value.param == name
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic", "bedrock", "cohere"])
