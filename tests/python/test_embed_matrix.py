@@ -227,21 +227,26 @@ def test_what_cannot_cross_is_refused_by_name(sluice):
     assert len(r.embeddings.int8[0]) == 8
 
 
-def test_a_vertex_provider_gets_the_predict_form(tmp_path):
-    mock = start_mock(tmp_path, "mock-vertex")
+@pytest.fixture(scope="module")
+def vertex_gateway(tmp_path_factory):
+    """A gateway whose `gemini` provider is Vertex (`vertex = true`), in front of sluice-mock."""
+    from conftest import _teardown
+
+    tmp = tmp_path_factory.mktemp("vertex")
+    mock = start_mock(tmp, "mock-vertex")
     config = one_provider("gemini", f"{mock.base}/v1beta1/publishers/google").replace(
         'keys = ["k"]', 'keys = ["k"]\nvertex = true'
     )
-    gw = start_gateway(tmp_path, "gw-vertex", config)
-    try:
-        vectors, tokens = via_openai(gw.base, "gemini/text-embedding-005", TEXTS, "float")
-        assert [f32(v) for v in vectors] == [mock_vector(t, DIMS) for t in TEXTS]
-        assert tokens == mock_tokens(TEXTS)  # Vertex counts tokens per prediction
-    finally:
-        from conftest import _teardown
+    gw = start_gateway(tmp, "gw-vertex", config)
+    yield gw
+    _teardown(gw)
+    _teardown(mock)
 
-        _teardown(gw)
-        _teardown(mock)
+
+def test_a_vertex_provider_gets_the_predict_form(vertex_gateway):
+    vectors, tokens = via_openai(vertex_gateway.base, "gemini/text-embedding-005", TEXTS, "float")
+    assert [f32(v) for v in vectors] == [mock_vector(t, DIMS) for t in TEXTS]
+    assert tokens == mock_tokens(TEXTS)  # Vertex counts tokens per prediction
 
 
 # A batch over one call's limit: Cohere 96 texts (on Bedrock too), the Gemini API 100. The mock
@@ -274,27 +279,16 @@ def test_a_batch_needing_more_than_128_calls_is_refused_naming_the_limit(sluice)
     assert info.value.param == "input"
 
 
-def test_a_vertex_provider_gets_each_models_own_call_size(tmp_path):
+def test_a_vertex_provider_gets_each_models_own_call_size(vertex_gateway):
     """Vertex `predict` takes 250 instances, and one for its Gemini embedding models."""
-    from conftest import _teardown
-
-    mock = start_mock(tmp_path, "mock-vertex-split")
-    config = one_provider("gemini", f"{mock.base}/v1beta1/publishers/google").replace(
-        'keys = ["k"]', 'keys = ["k"]\nvertex = true'
-    )
-    gw = start_gateway(tmp_path, "gw-vertex-split", config)
-    try:
-        texts = BIG + ["one more", "and another"]  # 252: two calls
-        vectors, tokens = via_openai(gw.base, "gemini/text-embedding-005", texts, "float")
-        assert [f32(v) for v in vectors] == [mock_vector(t, DIMS) for t in texts]
-        assert tokens == mock_tokens(texts)
-        texts = BIG[:5]  # five calls of one
-        vectors, tokens = via_openai(gw.base, "gemini/gemini-embedding-001", texts, "float")
-        assert [f32(v) for v in vectors] == [mock_vector(t, DIMS) for t in texts]
-        assert tokens == mock_tokens(texts)
-    finally:
-        _teardown(gw)
-        _teardown(mock)
+    texts = BIG + ["one more", "and another"]  # 252: two calls
+    vectors, tokens = via_openai(vertex_gateway.base, "gemini/text-embedding-005", texts, "float")
+    assert [f32(v) for v in vectors] == [mock_vector(t, DIMS) for t in texts]
+    assert tokens == mock_tokens(texts)
+    texts = BIG[:5]  # five calls of one
+    vectors, tokens = via_openai(vertex_gateway.base, "gemini/gemini-embedding-001", texts, "float")
+    assert [f32(v) for v in vectors] == [mock_vector(t, DIMS) for t in texts]
+    assert tokens == mock_tokens(texts)
 
 
 def test_same_format_gemini_bodies_cross_between_the_gemini_api_and_vertex(tmp_path):
