@@ -312,6 +312,15 @@ fn embed_body(kind: EmbedModel, body: &[u8], id: &str) -> Result<(Vec<u8>, u64),
             inputs.len()
         )));
     }
+    // Bedrock's schema also caps each text at 2,048 characters.
+    for (i, t) in req.texts.iter().flatten().enumerate() {
+        let chars = t.chars().count();
+        if chars > 2048 {
+            return Err(malformed(&format!(
+                "#/texts/{i}: expected maxLength: 2048, actual: {chars}"
+            )));
+        }
+    }
     let vectors: Vec<Vec<f32>> = inputs.iter().map(|t| super::openai::embed(t, dims)).collect();
     let (embeddings, response_type) = match &req.embedding_types {
         None => (CohereEmbeddings::Floats(vectors), "embeddings_floats"),
@@ -925,6 +934,11 @@ mod tests {
                 "#/output_dimension: 100",
             ),
             ("cohere.embed-v4:0", r#"{"input_type":"clustering"}"#, "one of texts"),
+            (
+                "cohere.embed-v4:0",
+                &format!(r#"{{"texts":["a","{}"],"input_type":"clustering"}}"#, "é".repeat(2049)),
+                "#/texts/1: expected maxLength: 2048, actual: 2049",
+            ),
             ("cohere.embed-v4:0", "[1]", "expected type: JSONObject"),
         ] {
             let r = post(&format!("/model/{model}/invoke"), body);
