@@ -892,3 +892,42 @@ fn a_client_that_waits_gets_a_slow_answer() {
     assert_eq!(r.status, 200, "{}", r.text());
     pool_becomes(sluice.addr, (1.0, 0.0), "after the answer");
 }
+
+// ---------------------------------------------------------------------------------------------
+// 12. Answers that do not match what was asked
+// ---------------------------------------------------------------------------------------------
+
+/// An embeddings batch split into calls (Cohere takes 96 texts per call) must get one vector per
+/// text from each call. Here every call is answered with 49 vectors: 98 texts become calls of 96
+/// and 2, whose answers add up to 98 vectors, the right number in the wrong places. Each call is
+/// checked on its own, so the client gets a 502 that says so, not misplaced vectors.
+#[test]
+fn an_embeddings_call_answered_with_the_wrong_number_of_vectors_is_a_502() {
+    let vectors = vec!["[0.5]"; 49].join(",");
+    let answer = ok_json(&format!(
+        r#"{{"id":"e1","response_type":"embeddings_by_type","embeddings":{{"float":[{vectors}]}},"meta":{{"billed_units":{{"input_tokens":1}}}}}}"#
+    ));
+    let up = fake_upstream(vec![vec![vec![w(&answer)]], vec![vec![w(&answer)]]]);
+    let mut cfg = Cfg::default().render();
+    cfg.push_str(&format!(
+        "\n[[providers]]\nname = \"cohere\"\nkind = \"cohere\"\nbase_url = \"http://{}\"\nkeys = [\"k\"]\n",
+        up.addr
+    ));
+    let sluice = start_sluice(&cfg);
+    let texts: Vec<String> = (0..98).map(|i| js(&format!("text {i}"))).collect();
+    let body = format!(
+        r#"{{"model":"cohere/embed-v4.0","input":[{}],"encoding_format":"float"}}"#,
+        texts.join(",")
+    );
+    let mut c = Client::connect(sluice.addr);
+    let r = c.request(&post("/v1/embeddings", &body));
+    let msg = assert_openai_error(&r, 502, "server_error");
+    assert!(msg.contains("has 49 vectors for 96 inputs"), "{msg}");
+    let sent: Vec<String> = up
+        .requests(Duration::from_millis(50))
+        .into_iter()
+        .map(|s| s.line)
+        .collect();
+    assert_eq!(sent.len(), 2, "two calls: {sent:?}");
+    assert!(sent.iter().all(|l| l.starts_with("POST /v2/embed ")), "{sent:?}");
+}
