@@ -297,10 +297,17 @@ fn count_round_trip(format: Format, body: &[u8], path_model: Option<&str>) {
             let Ok(sent) = count::encode_request(target, &req, vertex) else {
                 continue;
             };
+            // An empty system text says nothing, and Converse refuses blank text blocks, so
+            // the Bedrock encoder drops it: compare what the system prompt says.
+            let says = |system: &[crate::canonical::Part]| {
+                system
+                    .iter()
+                    .any(|p| !matches!(p, crate::canonical::Part::Text { text, .. } if text.is_empty()))
+            };
             match count::decode_request(target, &sent, Some(&req.model)) {
                 Ok(back) => assert_eq!(
-                    back.system.is_empty(),
-                    req.system.is_empty(),
+                    says(&back.system),
+                    says(&req.system),
                     "{format:?} count -> {target:?} lost or invented the system prompt"
                 ),
                 Err(e) => panic!(

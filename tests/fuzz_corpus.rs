@@ -226,6 +226,7 @@ fn generated_translate_seeds() -> Vec<(PathBuf, Vec<u8>)> {
 const REGRESSION_SEEDS: &[(&str, &str)] = &[
     ("stream_decoders", "regress_depth_scan_trailing_backslash"),
     ("translate", "regress_cohere_lazy_value_invalid_utf8"),
+    ("translate", "regress_count_empty_system"),
     ("http_request", "regress_chunk_size_overflow"),
     ("http_request", "regress_malformed_past_head_limit"),
     ("upstream_response", "regress_long_chunk_size_line"),
