@@ -191,6 +191,19 @@ fn encode_for_every_client(req: &ChatRequest, events: &[StreamEvent], failed: bo
             &mut out,
         );
     }
+    // Legacy completions: whatever came, every frame is a JSON `data:` line or `[DONE]`.
+    let mut completion = formats::openai::completions::CompletionStreamEncoder::new(req);
+    encode_stream(&mut completion, events, failed, &mut out);
+    for frame in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let data = frame
+            .strip_prefix(b"data: ")
+            .expect("a completion stream writes data lines only");
+        assert!(
+            data == b"[DONE]" || sonic_rs::from_slice::<serde::de::IgnoredAny>(data).is_ok(),
+            "not a JSON completion chunk: {}",
+            String::from_utf8_lossy(frame)
+        );
+    }
     // Gemini's JSON-array form: whatever came, the whole answer is one valid JSON array.
     let mut array = formats::gemini::stream::GeminiStreamEncoder::json_array(req);
     encode_stream(&mut array, events, failed, &mut out);
@@ -216,7 +229,8 @@ fn encode_stream(enc: &mut dyn StreamEncode, events: &[StreamEvent], failed: boo
 /// (bit 3).
 ///
 /// - A client's request (bit 3 clear; bit 4: the model comes from the path, as Gemini's and
-///   Bedrock's routes give it; bit 5: a stream route) is decoded as that format's request and,
+///   Bedrock's routes give it; bit 5: a stream route; bit 6: an OpenAI body is a legacy
+///   completion) is decoded as that format's request and,
 ///   if it decodes, encoded for every upstream format; each encoding must decode again.
 /// - An upstream's answer (bit 3 set) is decoded as that format's response and, if it decodes,
 ///   encoded for every client format, as a body (which must decode again) and as a stream. The same bytes are also read
@@ -235,7 +249,13 @@ pub fn translate(data: &[u8]) {
     if which & 8 == 0 {
         let path_model = (which & 16 != 0).then_some("model-from-path");
         count_round_trip(format, body, path_model);
-        let Ok(mut req) = (codec.decode_request)(body, path_model, which & 32 != 0) else {
+        // An OpenAI client's body is also read as a legacy completion (bit 6), whose request
+        // crosses as a chat request does.
+        let decoded = match format == Format::OpenAi && which & 64 != 0 {
+            true => formats::openai::completions::decode_request(body),
+            false => (codec.decode_request)(body, path_model, which & 32 != 0),
+        };
+        let Ok(mut req) = decoded else {
             return;
         };
         // As routing does before any upstream encoder runs.
@@ -268,6 +288,12 @@ pub fn translate(data: &[u8]) {
                 );
             }
         }
+        let completion = formats::openai::completions::encode_response(&resp);
+        assert!(
+            sonic_rs::from_slice::<serde::de::IgnoredAny>(&completion).is_ok(),
+            "{format:?} answer -> completion is not JSON: {}",
+            String::from_utf8_lossy(&completion)
+        );
         let req = ChatRequest {
             stream: true,
             include_usage: true,

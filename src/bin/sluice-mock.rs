@@ -198,11 +198,20 @@ impl Handler for MockServer {
                 }
             },
             ("/v1/completions" | "/completions", false) => {
-                let body = Bytes::from(openai::completion(&req.body, &model));
-                return conn.send_full(200, &[("content-type", json_ct)], body, ka).await;
+                let (status, body) = openai::completion(&req.body, &model).map_or_else(|e| e, |body| (200, body));
+                return conn
+                    .send_full(status, &[("content-type", json_ct)], Bytes::from(body), ka)
+                    .await;
             }
             ("/v1/completions" | "/completions", true) => {
-                openai::completion_stream_events(&req.body, &model, k.chunks, peek.include_usage)
+                match openai::completion_stream_events(&req.body, &model, k.chunks, peek.include_usage) {
+                    Ok(events) => events,
+                    Err((status, body)) => {
+                        return conn
+                            .send_full(status, &[("content-type", json_ct)], Bytes::from(body), ka)
+                            .await
+                    }
+                }
             }
             ("/v1/embeddings" | "/embeddings", _) => {
                 let (status, body) = match openai::embeddings(&req.body, &model) {

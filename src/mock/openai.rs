@@ -1,7 +1,8 @@
 //! OpenAI wire format as the mock speaks it (PROTOCOLS 2.3-2.7, 2.9).
 
-use super::{split_pieces, unix_now, word_count};
+use super::{split_pieces, word_count};
 use crate::canonical::{ChatResponse, Part};
+use crate::formats::openai::completions::LegacyLogprobs;
 use crate::formats::openai::types::*;
 use sonic_rs::{json, JsonValueTrait};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -231,76 +232,142 @@ fn sse<T: serde::Serialize>(v: &T) -> Vec<u8> {
     e
 }
 
-fn prompt_text(body: &[u8]) -> String {
-    sonic_rs::get(body, &["prompt"])
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+/// A legacy completion as the mock reads it: the prompt (a string, or the first of an array of
+/// them) as a user's one message, run through the shared scenarios with OpenAI's default
+/// `max_tokens` of 16, `stop` and the integer `logprobs`; `echo` puts the prompt before the text.
+/// The answer's text, its finish reason and the response (usage, id, log probabilities), or the
+/// error a model name asked for.
+fn completion_answer(body: &[u8], model: &str) -> Result<(String, ChatResponse), (u16, Vec<u8>)> {
+    use crate::canonical::{ChatRequest, Message, Role};
+    let v: sonic_rs::Value = sonic_rs::from_slice(body).unwrap_or_default();
+    let prompt = match v.get("prompt") {
+        Some(p) if p.is_str() => p.as_str().unwrap_or_default(),
+        Some(p) => p.get(0).and_then(|p| p.as_str()).unwrap_or_default(),
+        None => "",
+    };
+    let stop = match v.get("stop") {
+        Some(s) if s.is_str() => vec![s.as_str().unwrap_or_default().to_string()],
+        Some(s) => sonic_rs::from_str::<Vec<String>>(&s.to_string()).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let req = ChatRequest {
+        model: model.to_string(),
+        messages: vec![Message {
+            role: Role::User,
+            content: vec![Part::text(prompt)],
+        }],
+        max_tokens: Some(
+            v.get("max_tokens")
+                .and_then(|m| m.as_u64())
+                .map_or(16, |m| m.min(u32::MAX as u64) as u32),
+        ),
+        stop,
+        logprobs: v.get("logprobs").and_then(|l| l.as_u64()).map(|l| l.min(5) as u32),
+        ..ChatRequest::default()
+    };
+    let resp = super::scenario::respond(&req, &next_id("cmpl-mock"))
+        .map_err(|f| (f.status, error_body(f.status, &f.message)))?;
+    let mut text: String = resp
+        .content
+        .iter()
+        .filter_map(|p| match p {
+            Part::Text { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    if v.get("echo").and_then(|e| e.as_bool()) == Some(true) {
+        text.insert_str(0, prompt);
+    }
+    Ok((text, resp))
 }
 
-/// Legacy completions: `prompt` echoed.
-pub fn completion(body: &[u8], model: &str) -> Vec<u8> {
-    let prompt = prompt_text(body);
-    let text = format!("echo: {prompt}");
-    let id = next_id("cmpl-mock");
+/// A completion's `finish_reason` (`stop`, `length`; the mock filters nothing).
+fn completion_finish(resp: &ChatResponse) -> &'static str {
+    match resp.finish {
+        crate::canonical::FinishReason::Length => "length",
+        _ => "stop",
+    }
+}
+
+/// Legacy completions: the scenario's answer (`echo: <prompt>`), or the error body to send.
+pub fn completion(body: &[u8], model: &str) -> Result<Vec<u8>, (u16, Vec<u8>)> {
+    let (text, resp) = completion_answer(body, model)?;
     let v = OpenAiTextCompletion {
-        id: &id,
+        id: &resp.id,
         object: "text_completion",
-        created: unix_now(),
+        created: resp.created,
         model,
-        choices: vec![OpenAiTextChoice {
+        choices: &[OpenAiTextChoice {
             text: &text,
             index: 0,
-            logprobs: None,
-            finish_reason: Some("stop"),
+            logprobs: (!resp.logprobs.is_empty()).then_some(LegacyLogprobs {
+                tokens: &resp.logprobs,
+                offset: 0,
+            }),
+            finish_reason: Some(completion_finish(&resp)),
         }],
-        usage: Some(OpenAiUsage::new(
-            word_count(&prompt) as u64,
-            word_count(&text) as u64,
-            false,
-        )),
+        usage: Some(OpenAiUsage::new(resp.usage.input, resp.usage.output, false)),
     };
-    sonic_rs::to_vec(&v).unwrap_or_default()
+    Ok(sonic_rs::to_vec(&v).unwrap_or_default())
 }
 
-/// Legacy completions stream (same text, in pieces).
-pub fn completion_stream_events(body: &[u8], model: &str, chunks: usize, include_usage: bool) -> Vec<Vec<u8>> {
-    let prompt = prompt_text(body);
-    let text = format!("echo: {prompt}");
-    let id = next_id("cmpl-mock");
-    let created = unix_now();
-    let pieces = split_pieces(&text, chunks);
-    let last = pieces.len() - 1;
-    let obj = |choices, usage| OpenAiTextCompletion {
-        id: &id,
-        object: "text_completion",
-        created,
-        model,
-        choices,
-        usage,
+/// Legacy completions stream: the same text in pieces (with log probabilities asked for, a token
+/// per chunk, each with its own), the last piece carrying the finish reason.
+pub fn completion_stream_events(
+    body: &[u8],
+    model: &str,
+    chunks: usize,
+    include_usage: bool,
+) -> Result<Vec<Vec<u8>>, (u16, Vec<u8>)> {
+    let (text, resp) = completion_answer(body, model)?;
+    let frame = |choices: &[OpenAiTextChoice<'_>], usage| {
+        sse(&OpenAiTextCompletion {
+            id: &resp.id,
+            object: "text_completion",
+            created: resp.created,
+            model,
+            choices,
+            usage,
+        })
     };
+    // (text, its tokens' log probabilities, where its characters start).
+    let mut pieces: Vec<(&str, &[crate::canonical::TokenLogprob], usize)> = Vec::new();
+    let mut rest = text.as_str();
+    let mut offset = 0;
+    for (i, t) in resp.logprobs.iter().enumerate() {
+        let Some(after) = rest.strip_prefix(t.token.as_str()) else {
+            break;
+        };
+        pieces.push((&t.token, &resp.logprobs[i..=i], offset));
+        offset += t.token.chars().count();
+        rest = after;
+    }
+    if !rest.is_empty() || pieces.is_empty() {
+        pieces.extend(split_pieces(rest, chunks).into_iter().map(|p| (p, &[][..], 0)));
+    }
+    let last = pieces.len() - 1;
     let mut out: Vec<Vec<u8>> = pieces
         .iter()
         .enumerate()
-        .map(|(i, piece)| {
-            let finish = (i == last).then_some("stop");
-            sse(&obj(
-                vec![OpenAiTextChoice {
-                    text: piece,
-                    index: 0,
-                    logprobs: None,
-                    finish_reason: finish,
-                }],
-                None,
-            ))
+        .map(|(i, (piece, tokens, offset))| {
+            let choices = [OpenAiTextChoice {
+                text: piece,
+                index: 0,
+                logprobs: (!tokens.is_empty()).then_some(LegacyLogprobs {
+                    tokens,
+                    offset: *offset,
+                }),
+                finish_reason: (i == last).then(|| completion_finish(&resp)),
+            }];
+            frame(&choices, None)
         })
         .collect();
     if include_usage {
-        let usage = OpenAiUsage::new(word_count(&prompt) as u64, word_count(&text) as u64, false);
-        out.push(sse(&obj(vec![], Some(usage))));
+        let usage = OpenAiUsage::new(resp.usage.input, resp.usage.output, false);
+        out.push(frame(&[], Some(usage)));
     }
     out.push(b"data: [DONE]\n\n".to_vec());
-    out
+    Ok(out)
 }
 
 /// Embeddings: a deterministic vector per input (float array or base64 little-endian f32), or

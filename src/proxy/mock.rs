@@ -46,8 +46,8 @@ pub async fn serve(
             }
         },
         (Operation::Completions, false) => {
-            let body = openai::completion(&req.body, model);
-            return reply(conn, 200, json, &rid, body, req.keep_alive).await;
+            let (status, body) = openai::completion(&req.body, model).map_or_else(|e| e, |body| (200, body));
+            return reply(conn, status, json, &rid, body, req.keep_alive).await;
         }
         (Operation::Embeddings, _) => {
             let (status, body) = match openai::embeddings(&req.body, model) {
@@ -57,7 +57,10 @@ pub async fn serve(
             return reply(conn, status, json, &rid, body, req.keep_alive).await;
         }
         (Operation::Completions, true) => {
-            openai::completion_stream_events(&req.body, model, knobs.chunks, peek.include_usage)
+            match openai::completion_stream_events(&req.body, model, knobs.chunks, peek.include_usage) {
+                Ok(events) => events,
+                Err((status, body)) => return reply(conn, status, json, &rid, body, req.keep_alive).await,
+            }
         }
         (Operation::Models | Operation::Invoke | Operation::CountTokens | Operation::Rerank, _) => {
             return Err((

@@ -47,6 +47,11 @@ fn decode(ctx: &RequestContext<'_>, req: &Request, model: &str, stream: bool) ->
         canonical.model = model.to_string();
         return Ok(canonical);
     }
+    if (ctx.api.format, ctx.api.op) == (Format::OpenAi, Operation::Completions) {
+        let mut canonical = formats::openai::completions::decode_request(&req.body).map_err(refused)?;
+        canonical.model = model.to_string();
+        return Ok(canonical);
+    }
     if ctx.api.op != Operation::Chat {
         return Err((
             GatewayError::NotImplemented(format!(
@@ -94,6 +99,9 @@ fn stream_encoder(
 ) -> Box<dyn crate::canonical::stream::StreamEncode> {
     if ctx.api.json_array_stream {
         return Box::new(formats::gemini::stream::GeminiStreamEncoder::json_array(canonical));
+    }
+    if ctx.api.op == Operation::Completions {
+        return Box::new(formats::openai::completions::CompletionStreamEncoder::new(canonical));
     }
     formats::stream_encoder(ctx.api.format, ctx.api.op == Operation::Invoke, canonical)
 }
@@ -173,6 +181,7 @@ fn encode_answer(
 ) -> Vec<u8> {
     match (ctx.api.format, ctx.api.op) {
         (_, Operation::Invoke) => formats::bedrock::invoke::encode_invoke_response(resp),
+        (_, Operation::Completions) => formats::openai::completions::encode_response(resp),
         (Format::Bedrock, _) => formats::bedrock::encode_response_timed(resp, millis(latency)),
         _ => (codec.encode_response)(resp),
     }

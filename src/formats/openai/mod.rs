@@ -6,6 +6,7 @@
 //! `request.rs`, `decode_response` / `encode_response` in `response.rs`, `decode_error` and
 //! `encode_fault` here (`encode_error` is the renderer of the gateway's own errors).
 
+pub mod completions;
 pub mod embed;
 pub mod request;
 pub mod response;

@@ -136,7 +136,7 @@ pub struct OpenAiChatChunk<'a> {
 pub struct OpenAiTextChoice<'a> {
     pub text: &'a str,
     pub index: u32,
-    pub logprobs: Option<()>,
+    pub logprobs: Option<super::completions::LegacyLogprobs<'a>>,
     pub finish_reason: Option<&'a str>,
 }
 
@@ -146,7 +146,7 @@ pub struct OpenAiTextCompletion<'a> {
     pub object: &'a str,
     pub created: u64,
     pub model: &'a str,
-    pub choices: Vec<OpenAiTextChoice<'a>>,
+    pub choices: &'a [OpenAiTextChoice<'a>],
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<OpenAiUsage>,
 }
