@@ -375,7 +375,7 @@ pub fn embed(data: &[u8]) {
     // The format an answer in this shape is read back with.
     let reader = |reply: &EmbedReply| match reply {
         EmbedReply::OpenAi | EmbedReply::OpenAiBase64 => Format::OpenAi,
-        EmbedReply::Cohere { .. } => Format::Cohere,
+        EmbedReply::Cohere { .. } | EmbedReply::CohereV1 { .. } => Format::Cohere,
         EmbedReply::GeminiSingle | EmbedReply::GeminiBatch | EmbedReply::VertexPredict => Format::Gemini,
         EmbedReply::Titan { .. } | EmbedReply::BedrockCohere { .. } => Format::Bedrock,
     };
@@ -404,7 +404,9 @@ pub fn embed(data: &[u8]) {
         );
     };
     if which & 8 == 0 {
-        let Ok(mut req) = codec::decode_request(format, body, Some("model-from-path"), Some(method)) else {
+        // Bit 7: a Cohere client on the v1 API.
+        let Ok(mut req) = codec::decode_request(format, body, Some("model-from-path"), Some(method), which & 128 != 0)
+        else {
             return;
         };
         for target in Format::ALL {
@@ -426,7 +428,7 @@ pub fn embed(data: &[u8]) {
                 };
                 let mut texts = Vec::new();
                 for call in &calls {
-                    match codec::decode_request(target, &call.body, Some(&req.model), Some(as_sent)) {
+                    match codec::decode_request(target, &call.body, Some(&req.model), Some(as_sent), false) {
                         Ok(sent) => {
                             assert_eq!(sent.texts.len(), call.texts, "{format:?} -> {target:?}: a call's count");
                             texts.extend(sent.texts)
@@ -465,6 +467,16 @@ pub fn embed(data: &[u8]) {
         },
         EmbedReply::Cohere {
             float: false,
+            base64: true,
+        },
+        EmbedReply::CohereV1 {
+            by_type: false,
+            float: true,
+            base64: false,
+        },
+        EmbedReply::CohereV1 {
+            by_type: true,
+            float: true,
             base64: true,
         },
         EmbedReply::GeminiSingle,

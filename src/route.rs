@@ -62,7 +62,8 @@ pub struct ApiRoute {
     /// A Gemini client on Vertex AI's paths (`publishers/...`), whose bodies differ from the
     /// Gemini API's for embeddings and counts.
     pub gemini_vertex: bool,
-    /// A Cohere client on the v1 API (`/v1/rerank`), whose bodies and answers differ from v2's.
+    /// A Cohere client on the v1 API (`/v1/rerank`, `/v1/embed`), whose bodies and answers
+    /// differ from v2's.
     pub cohere_v1: bool,
 }
 
@@ -160,6 +161,11 @@ fn match_path(path: &str) -> Option<(Route, Method)> {
         }
         "/v2/chat" | "/cohere/v2/chat" => (Route::Api(api(Cohere, Chat)), post),
         "/v2/embed" | "/cohere/v2/embed" => (Route::Api(api(Cohere, Embeddings)), post),
+        "/v1/embed" | "/cohere/v1/embed" => {
+            let mut r = api(Cohere, Embeddings);
+            r.cohere_v1 = true;
+            (Route::Api(r), post)
+        }
         "/v2/rerank" | "/cohere/v2/rerank" => (Route::Api(api(Cohere, Rerank)), post),
         "/v1/rerank" | "/cohere/v1/rerank" => {
             let mut r = api(Cohere, Rerank);
@@ -448,7 +454,7 @@ base_url = "http://127.0.0.1:1"
     }
 
     #[test]
-    fn rerank_routes_keep_the_cohere_api_version() {
+    fn rerank_and_embed_routes_keep_the_cohere_api_version() {
         for (path, v1) in [
             ("/v2/rerank", false),
             ("/cohere/v2/rerank", false),
@@ -467,6 +473,19 @@ base_url = "http://127.0.0.1:1"
             route(Method::Get, "/v2/rerank"),
             Err(GatewayError::MethodNotAllowed)
         ));
+        for (path, v1) in [
+            ("/v2/embed", false),
+            ("/cohere/v2/embed", false),
+            ("/v1/embed", true),
+            ("/cohere/v1/embed", true),
+        ] {
+            let r = api_route(Method::Post, path);
+            assert_eq!(
+                (r.format, r.op, r.cohere_v1),
+                (Format::Cohere, Operation::Embeddings, v1),
+                "{path}"
+            );
+        }
         assert!(matches!(
             route(Method::Post, "/openai/v1/rerank"),
             Err(GatewayError::NotFound(_))

@@ -371,7 +371,7 @@ fn embed_corpus() {
                 formats::gemini::ApiMethod::Predict,
             ];
             let method = methods[usize::from(selector >> 4 & 3) % 3];
-            let r = formats::embed::decode_request(format, body, Some("m"), Some(method));
+            let r = formats::embed::decode_request(format, body, Some("m"), Some(method), false);
             assert!(r.is_ok(), "{}: {r:?}", name.display());
         }
     }

@@ -92,6 +92,12 @@ fn seeds() -> Vec<Vec<u8>> {
             json,
             r#"{"model":"mock-model","prompt":"say","stream":true}"#,
         ),
+        // Legacy completions crossing to a chat provider, streamed, with the legacy logprobs.
+        with_body(
+            "POST /v1/completions",
+            json,
+            r#"{"model":"gemini/echo-model","prompt":["say it"],"max_tokens":5,"logprobs":2,"stream":true,"stream_options":{"include_usage":true}}"#,
+        ),
         with_body(
             "POST /v1/embeddings",
             json,
@@ -144,6 +150,11 @@ fn seeds() -> Vec<Vec<u8>> {
             "POST /v2/embed",
             json,
             r#"{"model":"bedrock/amazon.titan-embed-text-v2:0","texts":["a","b"],"input_type":"search_document","output_dimension":256}"#,
+        ),
+        with_body(
+            "POST /cohere/v1/embed",
+            json,
+            r#"{"model":"openai/text-embedding-3-small","texts":["a","b"],"input_type":"search_query"}"#,
         ),
         with_body(
             "POST /genai/v1beta/models/cohere/embed-v4.0:batchEmbedContents",

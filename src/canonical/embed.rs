@@ -53,6 +53,13 @@ pub enum EmbedReply {
         float: bool,
         base64: bool,
     },
+    /// Cohere's v1 `/v1/embed`: `embeddings_floats` (`[[..]]`) when the body named no
+    /// `embedding_types`, else `embeddings_by_type` as v2 answers.
+    CohereV1 {
+        by_type: bool,
+        float: bool,
+        base64: bool,
+    },
     /// `{"embedding":{"values"}}`.
     GeminiSingle,
     /// `{"embeddings":[{"values"}]}`.

@@ -3,7 +3,7 @@
 //! The contract mirrors the chat codecs (bytes <-> `canonical::embed`, no IO):
 //!
 //! ```text
-//! decode_request(format, body, path_model, gemini_method) -> EmbedRequest   // integration
+//! decode_request(format, body, path_model, gemini_method, cohere_v1) -> EmbedRequest // integration
 //! encode_request(format, &EmbedRequest, vertex)           -> Vec<EmbedCall> // provider
 //! request_path(format, model, vertex)                     -> String         // provider
 //! decode_response(format, body)                           -> EmbedResponse  // provider
@@ -22,17 +22,19 @@ use crate::canonical::embed::{EmbedReply, EmbedRequest, EmbedResponse};
 use crate::canonical::ConvertError;
 
 /// Integration: the client's embeddings body, as canonical. `path_model` is the model the URL
-/// names (Gemini, Bedrock); `gemini_method` is the Gemini method the client called.
+/// names (Gemini, Bedrock); `gemini_method` is the Gemini method the client called;
+/// `cohere_v1`: a Cohere client on the v1 API (`/v1/embed`), whose answer differs from v2's.
 pub fn decode_request(
     format: Format,
     body: &[u8],
     path_model: Option<&str>,
     gemini_method: Option<gemini::ApiMethod>,
+    cohere_v1: bool,
 ) -> Result<EmbedRequest, ConvertError> {
     utf8(body)?;
     match format {
         Format::OpenAi => openai::embed::decode_embed_request(body),
-        Format::Cohere => cohere::embed::decode_embed_request(body),
+        Format::Cohere => cohere::embed::decode_embed_request(body, cohere_v1),
         Format::Gemini => gemini::embed::decode_embed_request(
             body,
             path_model.unwrap_or_default(),
@@ -139,7 +141,7 @@ pub fn decode_response(target: Format, body: &[u8]) -> Result<EmbedResponse, Con
 pub fn encode_response(resp: &EmbedResponse, req: &EmbedRequest) -> Vec<u8> {
     match req.reply {
         EmbedReply::OpenAi | EmbedReply::OpenAiBase64 => openai::embed::encode_embed_response(resp, req),
-        EmbedReply::Cohere { .. } => cohere::embed::encode_embed_response(resp, req),
+        EmbedReply::Cohere { .. } | EmbedReply::CohereV1 { .. } => cohere::embed::encode_embed_response(resp, req),
         EmbedReply::GeminiSingle | EmbedReply::GeminiBatch | EmbedReply::VertexPredict => {
             gemini::embed::encode_embed_response(resp, req)
         }
@@ -182,7 +184,9 @@ mod tests {
             true => gemini::ApiMethod::Predict,
             false => gemini::ApiMethod::BatchEmbedContents,
         };
-        decode_request(target, body, Some(model), Some(method)).unwrap().texts
+        decode_request(target, body, Some(model), Some(method), false)
+            .unwrap()
+            .texts
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The Cohere wire format as the mock upstream speaks it: `POST /v2/chat`, `/v2/embed`,
-//! `/v2/rerank` and `/v1/rerank` (also under `/cohere`). Chat goes decode_request -> `scenario::respond` -> encode_response,
+//! `/v1/embed`, `/v2/rerank` and `/v1/rerank` (also under `/cohere`). Chat goes decode_request -> `scenario::respond` -> encode_response,
 //! so it gives the same answers as every other format's mock; embeddings are the deterministic
 //! vectors of `mock::openai::embed` in Cohere's `embeddings_by_type` shape; rerank scores are
 //! `mock::rerank`'s, in the v1 or v2 answer.
@@ -19,7 +19,7 @@ fn next_id() -> String {
 
 enum Route {
     Chat,
-    Embed,
+    Embed { v1: bool },
     Rerank { v1: bool },
 }
 
@@ -28,7 +28,8 @@ enum Route {
 pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
     let route = match path {
         "/v2/chat" | "/cohere/v2/chat" => Route::Chat,
-        "/v2/embed" | "/cohere/v2/embed" => Route::Embed,
+        "/v2/embed" | "/cohere/v2/embed" => Route::Embed { v1: false },
+        "/v1/embed" | "/cohere/v1/embed" => Route::Embed { v1: true },
         "/v2/rerank" | "/cohere/v2/rerank" => Route::Rerank { v1: false },
         "/v1/rerank" | "/cohere/v1/rerank" => Route::Rerank { v1: true },
         _ => return None,
@@ -38,7 +39,7 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
     }
     Some(match route {
         Route::Chat => chat(body),
-        Route::Embed => embed(body),
+        Route::Embed { v1 } => embed(body, v1),
         Route::Rerank { v1 } => rerank(body, v1),
     })
 }
@@ -163,6 +164,17 @@ struct EmbedResponse<'a> {
     response_type: &'static str,
 }
 
+/// v1's `EmbedFloatsResponse` (cohere SDK `types/embed_floats_response.py`): the vectors as a
+/// bare list.
+#[derive(Serialize)]
+struct EmbedFloatsResponse<'a> {
+    id: String,
+    embeddings: &'a [Vec<f32>],
+    texts: &'a [String],
+    meta: Meta,
+    response_type: &'static str,
+}
+
 /// Packs the sign bits of `v` (1 for positive), 8 per byte, most significant first.
 fn sign_bits(v: &[f32]) -> Vec<u8> {
     v.chunks(8)
@@ -243,7 +255,10 @@ pub(super) fn embeddings_by_type(vectors: &[Vec<f32>], types: &[String]) -> Resu
     Ok(out)
 }
 
-fn embed(body: &[u8]) -> MockReply {
+/// `/v2/embed`, or `/v1/embed` (`v1`): the same vectors; v1 answers `embeddings_floats` (a bare
+/// list of float vectors) when the body names no `embedding_types`, else `embeddings_by_type` as
+/// v2 always does.
+fn embed(body: &[u8], v1: bool) -> MockReply {
     let req: EmbedRequest = match sonic_rs::from_slice(body) {
         Ok(r) => r,
         Err(e) => return fault(400, format!("invalid request: {e}")),
@@ -278,14 +293,27 @@ fn embed(body: &[u8]) -> MockReply {
     };
     let tokens: u64 = inputs.iter().map(|t| super::word_count(t).max(1) as u64).sum();
     let texts = req.texts.unwrap_or_default();
+    let meta = Meta {
+        api_version: ApiVersion {
+            version: if v1 { "1" } else { "2" },
+        },
+        billed_units: BilledUnits { input_tokens: tokens },
+    };
+    if v1 && req.embedding_types.is_none() {
+        let resp = EmbedFloatsResponse {
+            id: next_id(),
+            embeddings: &vectors,
+            texts: &texts,
+            meta,
+            response_type: "embeddings_floats",
+        };
+        return ok(sonic_rs::to_vec(&resp).unwrap_or_default());
+    }
     let resp = EmbedResponse {
         id: next_id(),
         embeddings: out,
         texts: &texts,
-        meta: Meta {
-            api_version: ApiVersion { version: "2" },
-            billed_units: BilledUnits { input_tokens: tokens },
-        },
+        meta,
         response_type: "embeddings_by_type",
     };
     ok(sonic_rs::to_vec(&resp).unwrap_or_default())

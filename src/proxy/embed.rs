@@ -32,6 +32,7 @@ fn decode(ctx: &RequestContext<'_>, req: &Request, model: &str) -> Result<EmbedR
         &req.body,
         ctx.api.path_model.as_deref(),
         ctx.api.gemini_method,
+        ctx.api.cohere_v1,
     )
     .map_err(refused)?;
     canonical.model = model.to_string();

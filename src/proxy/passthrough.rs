@@ -78,6 +78,7 @@ pub fn upstream_path(provider: &Provider, prefix: &str, api: &ApiRoute, model: &
         (Format::OpenAi, Operation::Embeddings) => std_path.push_str("/v1/embeddings"),
         (Format::Anthropic, Operation::CountTokens) => std_path.push_str("/v1/messages/count_tokens"),
         (Format::Anthropic, _) => std_path.push_str("/v1/messages"),
+        (Format::Cohere, Operation::Embeddings) if api.cohere_v1 => std_path.push_str("/v1/embed"),
         (Format::Cohere, Operation::Embeddings) => std_path.push_str("/v2/embed"),
         // The client's API version goes upstream: v1 and v2 rerank differ in body and answer.
         (Format::Cohere, Operation::Rerank) if api.cohere_v1 => std_path.push_str("/v1/rerank"),

@@ -84,6 +84,33 @@ def via_cohere(base, model, texts):
     return r.embeddings.float_, r.meta.billed_units.input_tokens
 
 
+def via_cohere_v1(base, model, texts, typed=False):
+    """cohere.Client (the v1 API, `/v1/embed`): `embeddings_floats` unless the body names
+    `embedding_types`. v1 has no size parameter in the SDK; the body carries it."""
+    import base64
+
+    import cohere
+
+    c = cohere.Client(api_key="k", base_url=f"{base}/cohere", timeout=30)
+    kw = {"embedding_types": ["float", "base64"]} if typed else {}
+    r = c.embed(
+        model=model,
+        texts=texts,
+        input_type="search_document",
+        request_options={"additional_body_parameters": {"output_dimension": DIMS}},
+        **kw,
+    )
+    assert r.texts == texts
+    assert r.meta.api_version.version == "1"
+    if not typed:
+        assert r.response_type == "embeddings_floats", r.response_type
+        return r.embeddings, r.meta.billed_units.input_tokens
+    assert r.response_type == "embeddings_by_type", r.response_type
+    unpacked = [list(struct.unpack(f"<{DIMS}f", base64.b64decode(b))) for b in r.embeddings.base64]
+    assert unpacked == [f32(v) for v in r.embeddings.float_], "base64 and float differ"
+    return r.embeddings.float_, r.meta.billed_units.input_tokens
+
+
 def _genai(base, vertex):
     from google import genai
     from google.genai import types
@@ -137,6 +164,8 @@ SDKS = {
     "openai-base64": lambda b, m, t: via_openai(b, m, t),
     "openai-float": lambda b, m, t: via_openai(b, m, t, "float"),
     "cohere": via_cohere,
+    "cohere-v1": via_cohere_v1,
+    "cohere-v1-typed": lambda b, m, t: via_cohere_v1(b, m, t, typed=True),
     "genai": via_genai,
     "genai-vertex": lambda b, m, t: via_genai(b, m, t, vertex=True),
     "boto3-titan": via_boto3_titan,
@@ -145,7 +174,7 @@ SDKS = {
 
 # Token counts reach the client where the upstream counts (the Gemini API's batch answer does
 # not) and the client's format has a field for them (Gemini's has none for embeddings).
-COUNTS = {"openai-base64", "openai-float", "cohere", "boto3-titan", "boto3-cohere"}
+COUNTS = {"openai-base64", "openai-float", "cohere", "cohere-v1", "cohere-v1-typed", "boto3-titan", "boto3-cohere"}
 
 
 @pytest.mark.parametrize("provider", list(PROVIDER_MODELS))

@@ -228,3 +228,25 @@ def test_each_api_refuses_a_batch_over_its_per_call_limit(sluice_mock, gemini, b
     with pytest.raises(ClientError, match="expected maxItems: 96, actual: 97") as e:
         invoke(bedrock, "cohere.embed-english-v3", {**body, "texts": texts})
     assert e.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_cohere_v1_embed_in_both_answer_shapes(sluice_mock, mock_client):
+    """cohere.Client (the v1 API): `embeddings_floats` for a body without `embedding_types`,
+    `embeddings_by_type` with them, each with the same vectors as every other format's mock."""
+    import cohere
+
+    co = cohere.Client(api_key="k", base_url=sluice_mock.base, timeout=30)
+    want = openai_vectors(mock_client, TEXTS, 8)
+    r = co.embed(model="embed-english-v3.0", texts=TEXTS, input_type="search_document")
+    assert r.response_type == "embeddings_floats"
+    assert (r.texts, r.meta.api_version.version) == (TEXTS, "1")
+    assert r.meta.billed_units.input_tokens == 3
+    assert_same(r.embeddings, want)
+    r = co.embed(model="embed-english-v3.0", texts=TEXTS, input_type="search_query", embedding_types=["float", "int8"])
+    assert r.response_type == "embeddings_by_type"
+    assert_same(r.embeddings.float_, want)
+    assert len(r.embeddings.int8) == len(TEXTS)
+    # The SDK's own batching: 97 texts go as 96 and 1, merged in order.
+    texts = [f"t{i}" for i in range(97)]
+    r = co.embed(model="embed-english-v3.0", texts=texts, input_type="search_document")
+    assert len(r.embeddings) == 97 and r.texts == texts

@@ -39,8 +39,8 @@ struct InputIn<'a> {
     content: Vec<LazyValue<'a>>,
 }
 
-/// Integration: a Cohere client's `/v2/embed` body, as canonical.
-pub fn decode_embed_request(body: &[u8]) -> Result<EmbedRequest, ConvertError> {
+/// Integration: a Cohere client's `/v2/embed` body (or `/v1/embed`'s, `v1`), as canonical.
+pub fn decode_embed_request(body: &[u8], v1: bool) -> Result<EmbedRequest, ConvertError> {
     let req: RequestIn = sonic_rs::from_slice(body).map_err(|e| ConvertError::new("", format!("invalid JSON: {e}")))?;
     if req.images.as_ref().is_some_and(|i| i.as_raw_str() != "null") {
         return Err(ConvertError::new(
@@ -94,13 +94,21 @@ pub fn decode_embed_request(body: &[u8]) -> Result<EmbedRequest, ConvertError> {
         Some(t) if t.eq_ignore_ascii_case("end") => Some(Truncate::End),
         Some(other) => return Err(ConvertError::new("truncate", format!("unknown value {other:?}"))),
     };
+    let reply = match v1 {
+        true => EmbedReply::CohereV1 {
+            by_type: req.embedding_types.is_some(),
+            float,
+            base64,
+        },
+        false => EmbedReply::Cohere { float, base64 },
+    };
     Ok(EmbedRequest {
         model: req.model,
         texts,
         task,
         dimensions: req.output_dimension,
         truncate,
-        reply: EmbedReply::Cohere { float, base64 },
+        reply,
         ..Default::default()
     })
 }
@@ -237,14 +245,27 @@ fn floats_list(v: &sonic_rs::Value, field: &str) -> Result<Vec<Vec<f32>>, Conver
 /// Integration: an `EmbedByTypeResponse` with the types the client asked for. Written by hand
 /// around `write_vector`, the loop that costs.
 pub fn encode_embed_response(resp: &EmbedResponse, req: &EmbedRequest) -> Vec<u8> {
-    let (float, base64) = match req.reply {
-        EmbedReply::Cohere { float, base64 } => (float, base64),
-        _ => (true, false),
+    let (float, base64, v1, by_type) = match req.reply {
+        EmbedReply::Cohere { float, base64 } => (float, base64, false, true),
+        EmbedReply::CohereV1 { by_type, float, base64 } => (float, base64, true, by_type),
+        _ => (true, false, false, true),
     };
     let values: usize = resp.vectors.iter().map(Vec::len).sum();
     let mut b = Vec::with_capacity(values * (12 * usize::from(float) + 6 * usize::from(base64)) + 256);
     b.extend_from_slice(b"{\"id\":");
     let _ = sonic_rs::to_writer(&mut b, resp.id.as_str());
+    if !by_type {
+        // v1's `embeddings_floats`: the float vectors as a bare list.
+        b.extend_from_slice(b",\"embeddings\":[");
+        for (i, v) in resp.vectors.iter().enumerate() {
+            if i > 0 {
+                b.push(b',');
+            }
+            write_vector(&mut b, v);
+        }
+        b.push(b']');
+        return finish_embed_answer(b, resp, req, v1, "embeddings_floats");
+    }
     b.extend_from_slice(b",\"embeddings\":{");
     if float {
         b.extend_from_slice(b"\"float\":[");
@@ -271,11 +292,22 @@ pub fn encode_embed_response(resp: &EmbedResponse, req: &EmbedRequest) -> Vec<u8
         }
         b.push(b']');
     }
-    b.extend_from_slice(b"},\"texts\":");
+    b.push(b'}');
+    finish_embed_answer(b, resp, req, v1, "embeddings_by_type")
+}
+
+/// The fields after `embeddings`: the texts, `meta` (API version, billed tokens) and the
+/// `response_type` the SDK's union is told apart by.
+fn finish_embed_answer(mut b: Vec<u8>, resp: &EmbedResponse, req: &EmbedRequest, v1: bool, kind: &str) -> Vec<u8> {
+    b.extend_from_slice(b",\"texts\":");
     let _ = sonic_rs::to_writer(&mut b, &req.texts);
-    b.extend_from_slice(b",\"meta\":{\"api_version\":{\"version\":\"2\"},\"billed_units\":{\"input_tokens\":");
+    b.extend_from_slice(b",\"meta\":{\"api_version\":{\"version\":\"");
+    b.push(if v1 { b'1' } else { b'2' });
+    b.extend_from_slice(b"\"},\"billed_units\":{\"input_tokens\":");
     b.extend_from_slice(itoa::Buffer::new().format(resp.input_tokens.unwrap_or(0)).as_bytes());
-    b.extend_from_slice(b"}},\"response_type\":\"embeddings_by_type\"}");
+    b.extend_from_slice(b"}},\"response_type\":\"");
+    b.extend_from_slice(kind.as_bytes());
+    b.extend_from_slice(b"\"}");
     b
 }
 
@@ -289,6 +321,7 @@ mod tests {
         let r = decode_embed_request(
             br#"{"model":"embed-v4.0","texts":["a"],"inputs":[{"content":[{"type":"text","text":"b"},{"type":"text","text":"c"}]}],
                 "input_type":"search_query","embedding_types":["base64"],"output_dimension":256,"truncate":"END"}"#,
+            false,
         )
         .unwrap();
         assert_eq!(r.texts, vec!["a", "b\nc"]);
@@ -301,7 +334,7 @@ mod tests {
                 base64: true
             }
         );
-        let r = decode_embed_request(br#"{"model":"m","texts":["a"],"input_type":"clustering"}"#).unwrap();
+        let r = decode_embed_request(br#"{"model":"m","texts":["a"],"input_type":"clustering"}"#, false).unwrap();
         assert_eq!(
             r.reply,
             EmbedReply::Cohere {
@@ -334,7 +367,7 @@ mod tests {
             (br#"{"model":"m","input_type":"search_query"}"#, "texts"),
             (br#"{"model":"m","texts":["a"],"truncate":"MIDDLE"}"#, "truncate"),
         ] {
-            let e = decode_embed_request(body).unwrap_err();
+            let e = decode_embed_request(body, false).unwrap_err();
             assert_eq!(e.field, field, "{}", String::from_utf8_lossy(body));
         }
     }
@@ -411,6 +444,59 @@ mod tests {
             v,
             json!({"id":"x","embeddings":{"float":[[0.5,-1.0,0.25]],"base64":["AAAAPwAAgL8AAIA+"]},"texts":["hi"],
                    "meta":{"api_version":{"version":"2"},"billed_units":{"input_tokens":2}},"response_type":"embeddings_by_type"})
+        );
+    }
+
+    /// A v1 client gets `embeddings_floats` (a bare list) unless it named `embedding_types`,
+    /// then `embeddings_by_type`; both say API version 1, and both read back as the vectors.
+    #[test]
+    fn v1_answers_take_the_shape_the_body_asked_for() {
+        let resp = EmbedResponse {
+            id: "e-1".into(),
+            vectors: vec![vec![0.5, -1.0], vec![0.25, 2.0]],
+            input_tokens: Some(3),
+            ..Default::default()
+        };
+        let plain =
+            decode_embed_request(br#"{"model":"m","texts":["a","b"],"input_type":"search_query"}"#, true).unwrap();
+        assert_eq!(
+            plain.reply,
+            EmbedReply::CohereV1 {
+                by_type: false,
+                float: true,
+                base64: false
+            }
+        );
+        let out = encode_embed_response(&resp, &plain);
+        let v: Value = sonic_rs::from_slice(&out).unwrap();
+        assert_eq!(
+            v,
+            json!({"id":"e-1","embeddings":[[0.5,-1.0],[0.25,2.0]],"texts":["a","b"],
+                   "meta":{"api_version":{"version":"1"},"billed_units":{"input_tokens":3}},
+                   "response_type":"embeddings_floats"})
+        );
+        assert_eq!(decode_embed_response(&out).unwrap().vectors, resp.vectors);
+        let typed = decode_embed_request(
+            br#"{"model":"m","texts":["a","b"],"embedding_types":["float","base64"]}"#,
+            true,
+        )
+        .unwrap();
+        let out = encode_embed_response(&resp, &typed);
+        let v: Value = sonic_rs::from_slice(&out).unwrap();
+        assert_eq!(v["response_type"].as_str(), Some("embeddings_by_type"));
+        assert_eq!(v["meta"]["api_version"]["version"].as_str(), Some("1"));
+        assert_eq!(v["embeddings"]["float"][1][1].as_f64(), Some(2.0));
+        assert_eq!(v["embeddings"]["base64"].as_array().map(|a| a.len()), Some(2));
+        assert_eq!(decode_embed_response(&out).unwrap().vectors, resp.vectors);
+        // The v2 answer is as before: by type, version 2.
+        let v2 = decode_embed_request(br#"{"model":"m","texts":["a","b"]}"#, false).unwrap();
+        let v: Value = sonic_rs::from_slice(&encode_embed_response(&resp, &v2)).unwrap();
+        assert_eq!(
+            (
+                v["response_type"].as_str(),
+                v["meta"]["api_version"]["version"].as_str()
+            ),
+            (Some("embeddings_by_type"), Some("2"))
         );
     }
 }
