@@ -280,6 +280,14 @@ impl Part {
             extra: Extra::default(),
         }
     }
+
+    /// The text of a text part; `None` for any other kind.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Part::Text { text, .. } => Some(text),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -267,14 +267,7 @@ fn completion_answer(body: &[u8], model: &str) -> Result<(String, ChatResponse),
     };
     let resp = super::scenario::respond(&req, &next_id("cmpl-mock"))
         .map_err(|f| (f.status, error_body(f.status, &f.message)))?;
-    let mut text: String = resp
-        .content
-        .iter()
-        .filter_map(|p| match p {
-            Part::Text { text, .. } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect();
+    let mut text: String = resp.content.iter().filter_map(Part::as_text).collect();
     if v.get("echo").and_then(|e| e.as_bool()) == Some(true) {
         text.insert_str(0, prompt);
     }

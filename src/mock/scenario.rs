@@ -249,14 +249,7 @@ fn part_words(p: &Part) -> usize {
 }
 
 fn user_text(m: &crate::canonical::Message) -> String {
-    let texts: Vec<&str> = m
-        .content
-        .iter()
-        .filter_map(|p| match p {
-            Part::Text { text, .. } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect();
+    let texts: Vec<&str> = m.content.iter().filter_map(Part::as_text).collect();
     texts.join(" ")
 }
 

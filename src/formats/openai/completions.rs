@@ -11,8 +11,7 @@
 use super::response::usage_to_wire;
 use super::types::{OpenAiTextChoice, OpenAiTextCompletion};
 use crate::canonical::stream::{StreamEncode, StreamEvent};
-use crate::canonical::{ChatRequest, ChatResponse, ConvertError, FaultKind, FinishReason, Json, Part, TokenLogprob};
-use crate::canonical::{UpstreamFault, Usage};
+use crate::canonical::{ChatRequest, ChatResponse, ConvertError, FinishReason, Json, Part, TokenLogprob, Usage};
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::Serialize;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -156,15 +155,7 @@ fn finish_reason(f: &FinishReason) -> &'static str {
 /// Integration: canonical -> a `text_completion` body. The answer's text parts, concatenated;
 /// thinking is dropped, as Chat Completions drops it (and the request carries no tools).
 pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
-    let texts: Vec<&str> = resp
-        .content
-        .iter()
-        .filter_map(|p| match p {
-            Part::Text { text, .. } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect();
-    let text = texts.concat();
+    let text: String = resp.content.iter().filter_map(Part::as_text).collect();
     let choices = [OpenAiTextChoice {
         text: &text,
         index: 0,
@@ -374,18 +365,10 @@ impl StreamEncode for CompletionStreamEncoder {
     }
 
     fn error(&mut self, status: u16, message: &str, out: &mut Vec<u8>) {
-        if self.closed {
-            return;
+        if !self.closed {
+            self.closed = true;
+            super::stream::write_stream_error(status, message, out);
         }
-        self.closed = true;
-        let fault = UpstreamFault {
-            status,
-            kind: FaultKind::from_status(status),
-            message: message.to_string(),
-        };
-        out.extend_from_slice(b"data: ");
-        out.extend_from_slice(&super::encode_fault(&fault).body);
-        out.extend_from_slice(b"\n\ndata: [DONE]\n\n");
     }
 }
 
@@ -492,14 +475,7 @@ mod tests {
         assert_eq!(v["object"].as_str(), Some("text_completion"), "{v}");
         assert_eq!((v["id"].as_str(), v["model"].as_str()), (Some("resp_1"), Some("m-1")));
         // Text parts only (the sample's thinking and tool call have no place in a completion).
-        let texts: String = resp
-            .content
-            .iter()
-            .filter_map(|p| match p {
-                Part::Text { text, .. } => Some(text.as_str()),
-                _ => None,
-            })
-            .collect();
+        let texts: String = resp.content.iter().filter_map(Part::as_text).collect();
         let choice = &v["choices"][0];
         assert_eq!(choice["text"].as_str(), Some(texts.as_str()), "{v}");
         assert_eq!(
@@ -596,14 +572,7 @@ mod tests {
             let last = i == text_chunks.len() - 1;
             assert_eq!(choice["finish_reason"].as_str(), last.then_some("stop"), "{ch}");
         }
-        let expected: String = resp
-            .content
-            .iter()
-            .filter_map(|p| match p {
-                Part::Text { text, .. } => Some(text.as_str()),
-                _ => None,
-            })
-            .collect();
+        let expected: String = resp.content.iter().filter_map(Part::as_text).collect();
         assert_eq!(text, expected);
         assert_eq!(usage["choices"].as_array().map(|a| a.len()), Some(0), "{usage}");
         assert_eq!(

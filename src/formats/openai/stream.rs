@@ -479,19 +479,24 @@ impl StreamEncode for OpenAiStreamEncoder {
     }
 
     fn error(&mut self, status: u16, message: &str, out: &mut Vec<u8>) {
-        if self.closed {
-            return;
+        if !self.closed {
+            self.closed = true;
+            write_stream_error(status, message, out);
         }
-        self.closed = true;
-        let fault = UpstreamFault {
-            status,
-            kind: FaultKind::from_status(status),
-            message: message.to_string(),
-        };
-        out.extend_from_slice(b"data: ");
-        out.extend_from_slice(&super::encode_fault(&fault).body);
-        out.extend_from_slice(b"\n\ndata: [DONE]\n\n");
     }
+}
+
+/// OpenAI's in-stream error (PROTOCOLS 8.4): `data: {"error":...}`, which the SDK raises, then
+/// `data: [DONE]`. Chat and legacy completion streams end this way alike.
+pub(crate) fn write_stream_error(status: u16, message: &str, out: &mut Vec<u8>) {
+    let fault = UpstreamFault {
+        status,
+        kind: FaultKind::from_status(status),
+        message: message.to_string(),
+    };
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(&super::encode_fault(&fault).body);
+    out.extend_from_slice(b"\n\ndata: [DONE]\n\n");
 }
 
 /// Fuzz entry: decodes `data` in a few splits, draining and ignoring errors; must never panic.
