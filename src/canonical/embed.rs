@@ -93,7 +93,8 @@ pub struct EmbedRequest {
     /// Gemini's document title (with `RETRIEVAL_DOCUMENT`).
     pub title: Option<String>,
     pub truncate: Option<Truncate>,
-    /// Titan v2's `normalize` (unit length). Other providers always normalize or never say.
+    /// Titan v2's `normalize` (unit length; Titan v2 defaults to true). Other providers always
+    /// normalize or never say.
     pub normalize: Option<bool>,
     /// OpenAI's end-user id.
     pub user: Option<String>,
@@ -166,6 +167,17 @@ pub fn write_vector(out: &mut Vec<u8>, v: &[f32]) {
         out.extend_from_slice(buf.format_finite(x).as_bytes());
     }
     out.push(b']');
+}
+
+/// `v` scaled to unit length (the sum of squares in f64, each value divided in f64 and rounded
+/// to float32); a zero vector as it is. What Titan's `normalize` gives, for a Titan client whose
+/// vectors come from a provider that does not normalize every size (Gemini below its full size).
+pub fn unit_length(v: &[f32]) -> Vec<f32> {
+    let norm = v.iter().map(|x| f64::from(*x) * f64::from(*x)).sum::<f64>().sqrt();
+    if norm == 0.0 || !norm.is_finite() {
+        return v.to_vec();
+    }
+    v.iter().map(|x| (f64::from(*x) / norm) as f32).collect()
 }
 
 /// A JSON number as a vector value: None unless float32 holds it as a finite value. No model

@@ -255,7 +255,11 @@ fn embed_body(kind: EmbedModel, body: &[u8], id: &str) -> Result<(Vec<u8>, u64),
                     _ => return Err(malformed(&format!("#/embeddingTypes: {} is not a valid enum value", t))),
                 }
             }
-            let embedding = super::openai::embed(text, dims);
+            // Titan v2 normalizes unless `normalize` is false.
+            let mut embedding = super::openai::embed(text, dims);
+            if v.get("normalize").and_then(|n| n.as_bool()) != Some(false) {
+                embedding = crate::canonical::embed::unit_length(&embedding);
+            }
             // Titan's binary embedding: one 0/1 per dimension, 1 where the float is positive.
             let binary = types
                 .contains(&"binary")
@@ -819,7 +823,8 @@ mod tests {
         );
         assert_eq!(r.status, 200);
         let v: sonic_rs::Value = sonic_rs::from_slice(&r.body).unwrap();
-        let expect = crate::mock::openai::embed("one two three", 256);
+        let raw = crate::mock::openai::embed("one two three", 256);
+        let expect = crate::canonical::embed::unit_length(&raw);
         assert_eq!(floats(&v["embedding"]), expect);
         assert_eq!(floats(&v["embeddingsByType"]["float"]), expect);
         assert!(v["embeddingsByType"].get("binary").is_none());
@@ -833,7 +838,7 @@ mod tests {
             r#"{"inputText":"hi","embeddingTypes":["binary"]}"#,
         );
         let v: sonic_rs::Value = sonic_rs::from_slice(&r.body).unwrap();
-        let expect = crate::mock::openai::embed("hi", 1024);
+        let expect = crate::canonical::embed::unit_length(&crate::mock::openai::embed("hi", 1024));
         assert_eq!(floats(&v["embedding"]), expect);
         assert!(v["embeddingsByType"].get("float").is_none());
         let bits: Vec<u8> = floats(&v["embeddingsByType"]["binary"])
@@ -841,6 +846,13 @@ mod tests {
             .map(|b| *b as u8)
             .collect();
         assert_eq!(bits, expect.iter().map(|x| u8::from(*x > 0.0)).collect::<Vec<_>>());
+        // `normalize: false`: the vector as the model computes it.
+        let r = post(
+            "/model/amazon.titan-embed-text-v2:0/invoke",
+            r#"{"inputText":"one two three","dimensions":256,"normalize":false}"#,
+        );
+        let v: sonic_rs::Value = sonic_rs::from_slice(&r.body).unwrap();
+        assert_eq!(floats(&v["embedding"]), raw);
         let r = post(
             "/model/arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-v1/invoke",
             r#"{"inputText":"a b"}"#,

@@ -7,6 +7,7 @@ checked by value.
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from botocore.exceptions import ClientError
@@ -135,7 +136,9 @@ def test_bedrock_titan_v2(bedrock, mock_client):
         "amazon.titan-embed-text-v2:0",
         {"inputText": "one two three", "dimensions": 256, "normalize": True, "embeddingTypes": ["float", "binary"]},
     )
-    want = openai_vectors(mock_client, ["one two three"], 256)[0]
+    raw = openai_vectors(mock_client, ["one two three"], 256)[0]
+    norm = math.sqrt(sum(x * x for x in raw))
+    want = [x / norm for x in raw]  # Titan v2 normalizes unless told not to
     assert_same(out["embedding"], want)
     assert_same(out["embeddingsByType"]["float"], want)
     assert out["embeddingsByType"]["binary"] == [1 if x > 0 else 0 for x in want]
@@ -143,6 +146,8 @@ def test_bedrock_titan_v2(bedrock, mock_client):
     assert headers["x-amzn-bedrock-input-token-count"] == "3"
     assert "x-amzn-bedrock-invocation-latency" in headers
     assert headers.get("x-amzn-requestid")
+    out, _ = invoke(bedrock, "amazon.titan-embed-text-v2:0", {"inputText": "one two three", "dimensions": 256, "normalize": False})
+    assert_same(out["embedding"], raw)
     # The model's default size.
     out, _ = invoke(bedrock, "us.amazon.titan-embed-text-v2:0", {"inputText": "hi"})
     assert len(out["embedding"]) == 1024

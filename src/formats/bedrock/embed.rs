@@ -13,7 +13,7 @@
 //! larger batch into calls. Only text and float vectors cross formats: images, and binary or
 //! quantized vectors (the model's own), are refused by name.
 
-use crate::canonical::embed::write_vector;
+use crate::canonical::embed::{unit_length, write_vector};
 use crate::canonical::embed::{EmbedReply, EmbedRequest, EmbedResponse, EmbedTask, Truncate};
 use crate::canonical::{ConvertError, Json, JsonPath};
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -392,6 +392,16 @@ pub fn encode_embed_response(resp: &EmbedResponse, req: &EmbedRequest) -> Vec<u8
         _ => {
             let by_type = matches!(req.reply, EmbedReply::Titan { by_type: true });
             let first = resp.vectors.first().map_or(&[][..], |v| v);
+            // Titan v2 normalizes unless told not to; the provider answering for it may not
+            // (Gemini's vectors below full size are not unit length; the mock's never are).
+            let unit;
+            let first = match by_type && req.normalize != Some(false) {
+                true => {
+                    unit = unit_length(first);
+                    &unit[..]
+                }
+                false => first,
+            };
             b.extend_from_slice(b"{\"embedding\":");
             write_vector(&mut b, first);
             if by_type {
@@ -697,9 +707,21 @@ mod tests {
         };
         let v = json(&encode_embed_response(&answer(), &req));
         assert_eq!(keys(&v), vec!["embedding", "embeddingsByType", "inputTextTokenCount"]);
+        // Titan v2 normalizes by default: the vector comes at unit length, same direction.
+        let unit = unit_length(&[0.1, -0.5]);
+        assert!((unit[0] / unit[1] - 0.1 / -0.5).abs() < 1e-6);
+        assert!((unit.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-6);
+        assert_eq!(floats(&v["embedding"]), unit);
+        assert_eq!(floats(&v["embeddingsByType"]["float"]), unit);
+        assert_eq!(v["inputTextTokenCount"].as_u64(), Some(9));
+        // Asked not to, it comes as the provider gave it.
+        let raw = EmbedRequest {
+            normalize: Some(false),
+            ..req.clone()
+        };
+        let v = json(&encode_embed_response(&answer(), &raw));
         assert_eq!(floats(&v["embedding"]), vec![0.1, -0.5]);
         assert_eq!(floats(&v["embeddingsByType"]["float"]), vec![0.1, -0.5]);
-        assert_eq!(v["inputTextTokenCount"].as_u64(), Some(9));
         let req = EmbedRequest {
             reply: EmbedReply::Titan { by_type: false },
             ..req
