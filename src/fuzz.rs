@@ -392,10 +392,12 @@ pub fn embed(data: &[u8]) {
                 String::from_utf8_lossy(&out)
             )
         });
-        let want = if one_vector(&req.reply) {
-            &resp.vectors[..1]
-        } else {
-            &resp.vectors[..]
+        // A Titan v2 client gets unit vectors unless it said `normalize: false`.
+        let unit = matches!(req.reply, EmbedReply::Titan { by_type: true }) && req.normalize != Some(false);
+        let want: Vec<Vec<f32>> = match (one_vector(&req.reply), unit) {
+            (true, true) => vec![crate::canonical::embed::unit_length(&resp.vectors[0])],
+            (true, false) => resp.vectors[..1].to_vec(),
+            (false, _) => resp.vectors.clone(),
         };
         assert_eq!(
             back.vectors, want,
