@@ -169,6 +169,18 @@ pub fn write_vector(out: &mut Vec<u8>, v: &[f32]) {
     out.push(b']');
 }
 
+/// A JSON list of vectors, each written by `write_vector`.
+pub fn write_vectors(out: &mut Vec<u8>, vectors: &[Vec<f32>]) {
+    out.push(b'[');
+    for (i, v) in vectors.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_vector(out, v);
+    }
+    out.push(b']');
+}
+
 /// `v` scaled to unit length (the sum of squares in f64, each value divided in f64 and rounded
 /// to float32); a zero vector as it is. What Titan's `normalize` gives, for a Titan client whose
 /// vectors come from a provider that does not normalize every size (Gemini below its full size).

@@ -13,7 +13,7 @@
 //! larger batch into calls. Only text and float vectors cross formats: images, and binary or
 //! quantized vectors (the model's own), are refused by name.
 
-use crate::canonical::embed::{unit_length, write_vector};
+use crate::canonical::embed::{unit_length, write_vector, write_vectors};
 use crate::canonical::embed::{EmbedReply, EmbedRequest, EmbedResponse, EmbedTask, Truncate};
 use crate::canonical::{ConvertError, Json, JsonPath};
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -360,17 +360,12 @@ pub fn encode_embed_response(resp: &EmbedResponse, req: &EmbedRequest) -> Vec<u8
     match req.reply {
         EmbedReply::BedrockCohere { by_type } => {
             b.extend_from_slice(if by_type {
-                b"{\"embeddings\":{\"float\":["
+                b"{\"embeddings\":{\"float\":"
             } else {
-                b"{\"embeddings\":["
+                b"{\"embeddings\":"
             });
-            for (i, v) in resp.vectors.iter().enumerate() {
-                if i > 0 {
-                    b.push(b',');
-                }
-                write_vector(&mut b, v);
-            }
-            b.extend_from_slice(if by_type { b"]},\"id\":" } else { b"],\"id\":" });
+            write_vectors(&mut b, &resp.vectors);
+            b.extend_from_slice(if by_type { b"},\"id\":" } else { b",\"id\":" });
             if resp.id.is_empty() {
                 let _ = sonic_rs::to_writer(&mut b, generated_id(req).as_str());
             } else {

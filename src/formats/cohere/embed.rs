@@ -6,7 +6,7 @@
 //! `binary`, `ubinary`) are the model's own computation and are refused for other providers.
 
 use crate::canonical::embed::{
-    to_f32, vector_from_base64, vector_to_base64, write_vector, EmbedReply, EmbedRequest, EmbedResponse, EmbedTask,
+    to_f32, vector_from_base64, vector_to_base64, write_vectors, EmbedReply, EmbedRequest, EmbedResponse, EmbedTask,
     Truncate,
 };
 use crate::canonical::ConvertError;
@@ -256,26 +256,14 @@ pub fn encode_embed_response(resp: &EmbedResponse, req: &EmbedRequest) -> Vec<u8
     let _ = sonic_rs::to_writer(&mut b, resp.id.as_str());
     if !by_type {
         // v1's `embeddings_floats`: the float vectors as a bare list.
-        b.extend_from_slice(b",\"embeddings\":[");
-        for (i, v) in resp.vectors.iter().enumerate() {
-            if i > 0 {
-                b.push(b',');
-            }
-            write_vector(&mut b, v);
-        }
-        b.push(b']');
+        b.extend_from_slice(b",\"embeddings\":");
+        write_vectors(&mut b, &resp.vectors);
         return finish_embed_answer(b, resp, req, v1, "embeddings_floats");
     }
     b.extend_from_slice(b",\"embeddings\":{");
     if float {
-        b.extend_from_slice(b"\"float\":[");
-        for (i, v) in resp.vectors.iter().enumerate() {
-            if i > 0 {
-                b.push(b',');
-            }
-            write_vector(&mut b, v);
-        }
-        b.push(b']');
+        b.extend_from_slice(b"\"float\":");
+        write_vectors(&mut b, &resp.vectors);
     }
     if base64 {
         if float {
