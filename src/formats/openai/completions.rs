@@ -47,13 +47,7 @@ fn err(field: &str, message: impl Into<String>) -> ConvertError {
 
 /// Integration: a client's completion body -> canonical, through the Chat Completions decoder.
 pub fn decode_request(body: &[u8]) -> Result<ChatRequest, ConvertError> {
-    let v: Json = sonic_rs::from_slice(body).map_err(|e| {
-        err(
-            "",
-            format!("request body is not valid JSON: {}", crate::wire::json::brief(&e)),
-        )
-    })?;
-    let obj = v.as_object().ok_or_else(|| err("", "body must be a JSON object"))?;
+    let obj = super::request::body_object(body)?;
     let mut chat = sonic_rs::Object::new();
     let mut prompt = None;
     for (key, val) in obj.iter() {

@@ -70,16 +70,21 @@ fn bool_of(v: &Json, field: &JsonPath<'_>) -> Result<bool, ConvertError> {
     v.as_bool().ok_or_else(|| err(field, "must be a boolean"))
 }
 
-/// Integration: a client's Chat Completions body -> canonical. `stream` comes from the body
-/// (the argument is ignored), and so does the model (`path_model` is unused for OpenAI).
-pub fn decode_request(body: &[u8], _path_model: Option<&str>, _stream: bool) -> Result<ChatRequest, ConvertError> {
+/// A client's body as the JSON object every OpenAI request is (a 400 otherwise).
+pub(super) fn body_object(body: &[u8]) -> Result<sonic_rs::Object, ConvertError> {
     let v: Json = sonic_rs::from_slice(body).map_err(|e| {
         err(
             "",
             format!("request body is not valid JSON: {}", crate::wire::json::brief(&e)),
         )
     })?;
-    let obj = v.as_object().ok_or_else(|| err("", "body must be a JSON object"))?;
+    v.into_object().ok_or_else(|| err("", "body must be a JSON object"))
+}
+
+/// Integration: a client's Chat Completions body -> canonical. `stream` comes from the body
+/// (the argument is ignored), and so does the model (`path_model` is unused for OpenAI).
+pub fn decode_request(body: &[u8], _path_model: Option<&str>, _stream: bool) -> Result<ChatRequest, ConvertError> {
+    let obj = body_object(body)?;
     let mut req = ChatRequest {
         extra: Extra::new(Format::OpenAi),
         ..ChatRequest::default()
