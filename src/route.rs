@@ -18,6 +18,8 @@ pub enum Operation {
     Chat,
     /// OpenAI legacy completions.
     Completions,
+    /// OpenAI Responses API (`/v1/responses`).
+    Responses,
     Embeddings,
     Models,
     /// Bedrock InvokeModel (model-native body).
@@ -36,6 +38,7 @@ impl Operation {
         match self {
             Operation::Chat => "chat",
             Operation::Completions => "completions",
+            Operation::Responses => "responses",
             Operation::Embeddings => "embeddings",
             Operation::Models => "models",
             Operation::Invoke => "invoke",
@@ -82,6 +85,7 @@ impl ApiRoute {
         match (self.format, self.op) {
             (OpenAi, Chat) => "chat_completions",
             (OpenAi, Completions) => "completions",
+            (OpenAi, Responses) => "responses",
             (OpenAi, Embeddings) => "embeddings",
             (OpenAi, _) => "models",
             (Anthropic, Models) => "anthropic_models",
@@ -152,6 +156,7 @@ fn match_path(path: &str) -> Option<(Route, Method)> {
         "/metrics" => (Route::Metrics, Method::Get),
         "/v1/chat/completions" | "/openai/v1/chat/completions" => (Route::Api(api(OpenAi, Chat)), post),
         "/v1/completions" | "/openai/v1/completions" => (Route::Api(api(OpenAi, Completions)), post),
+        "/v1/responses" | "/openai/v1/responses" => (Route::Api(api(OpenAi, Responses)), post),
         "/v1/embeddings" | "/openai/v1/embeddings" => (Route::Api(api(OpenAi, Embeddings)), post),
         "/v1/models" | "/openai/v1/models" => (Route::Api(api(OpenAi, Models)), Method::Get),
         "/v1/messages" | "/anthropic/v1/messages" => (Route::Api(api(Anthropic, Chat)), post),

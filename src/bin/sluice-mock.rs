@@ -52,7 +52,8 @@ struct Knobs {
 type FormatMock = fn(Method, &str, &[u8]) -> Option<sluice::mock::MockReply>;
 
 /// The non-OpenAI formats' mocks (OpenAI is served below, with streaming).
-const FORMAT_MOCKS: [FormatMock; 4] = [
+const FORMAT_MOCKS: [FormatMock; 5] = [
+    sluice::mock::openai::serve_responses,
     sluice::mock::anthropic::serve,
     sluice::mock::gemini::serve,
     sluice::mock::cohere::serve,

@@ -446,6 +446,41 @@ pub fn models<'a>(ids: impl IntoIterator<Item = &'a str>, owner: &str) -> Vec<u8
     sonic_rs::to_vec(&OpenAiList { object: "list", data }).unwrap_or_default()
 }
 
+/// The Responses API without streaming (streams are answered by `mock::stream::serve`): the
+/// chat scenario's answer as a `response` object, or the error OpenAI would send. The mock
+/// stores nothing, so it refuses what continues a stored response, as Sluice does.
+pub fn serve_responses(method: crate::http::Method, path: &str, body: &[u8]) -> Option<super::MockReply> {
+    use crate::formats::openai::responses;
+    if path != "/v1/responses" && path != "/responses" {
+        return None;
+    }
+    let reply = |status: u16, body: Vec<u8>| super::MockReply {
+        status,
+        content_type: "application/json",
+        headers: vec![("x-request-id", next_id("req_mock"))],
+        body,
+    };
+    if method != crate::http::Method::Post {
+        return Some(reply(405, error_body(405, "use POST")));
+    }
+    let req = match responses::decode_request(body)
+        .and_then(|r| super::upstream_rules(crate::formats::Format::OpenAi, &r).map(|()| r))
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let body = crate::formats::openai::error_body(&e.message, "invalid_request_error", Some(&e.field), None);
+            return Some(reply(400, body.to_vec()));
+        }
+    };
+    Some(match super::scenario::respond(&req, &next_id("mock")) {
+        Ok(mut resp) => {
+            resp.created = super::unix_now();
+            reply(200, responses::encode_response(&resp, &responses::Echo::of(&req)))
+        }
+        Err(fault) => reply(fault.status, error_body(fault.status, &fault.message)),
+    })
+}
+
 /// OpenAI error body (PROTOCOLS 2.9) for a status.
 pub fn error_body(status: u16, message: &str) -> Vec<u8> {
     let (ty, code) = match status {

@@ -258,6 +258,8 @@ pub fn encode_frames(enc: &mut dyn StreamEncode, events: &[StreamEvent], ending:
 struct StreamRoute {
     format: Format,
     invoke: bool,
+    /// OpenAI's Responses API rather than Chat Completions.
+    responses: bool,
     /// Gemini without `alt=sse`: one JSON array instead of SSE, as the real API answers.
     json_array: bool,
 }
@@ -290,8 +292,11 @@ pub fn serve(
     let id = format!("mock-stream-{:x}", next_id());
     Some(match scenario_events_stamped(&req, &id, pieces, stamp) {
         Ok((events, ending)) => {
-            let mut enc = if route.json_array {
+            let mut enc: Box<dyn StreamEncode> = if route.json_array {
                 Box::new(gemini::stream::GeminiStreamEncoder::json_array(&req))
+            } else if route.responses {
+                let responses = formats::openai::responses::ResponsesStreamEncoder::new(&req);
+                Box::new(crate::canonical::stream::ArgumentsNeverEmpty::new(responses))
             } else {
                 encoder(route.format, route.invoke, &req, &events)
             };
@@ -350,6 +355,7 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
         let route = StreamRoute {
             format: Format::Gemini,
             invoke: false,
+            responses: false,
             json_array: !gemini::wants_sse(query),
         };
         let decoded = gemini::decode_request(body, Some(&model), true)
@@ -369,8 +375,23 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
         let route = StreamRoute {
             format: Format::Bedrock,
             invoke,
+            responses: false,
             json_array: false,
         };
+        return Some((route, decoded.map_err(err)));
+    }
+    if path == "/v1/responses" || path == "/responses" {
+        if !wants_stream() {
+            return None;
+        }
+        let route = StreamRoute {
+            format: Format::OpenAi,
+            invoke: false,
+            responses: true,
+            json_array: false,
+        };
+        let decoded = formats::openai::responses::decode_request(body)
+            .and_then(|r| super::upstream_rules(Format::OpenAi, &r).map(|()| r));
         return Some((route, decoded.map_err(err)));
     }
     let format = match path {
@@ -395,6 +416,7 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
     let route = StreamRoute {
         format,
         invoke: false,
+        responses: false,
         json_array: false,
     };
     let decoded = (codec.decode_request)(body, None, true).and_then(|r| super::upstream_rules(format, &r).map(|()| r));

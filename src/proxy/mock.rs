@@ -62,7 +62,10 @@ pub async fn serve(
                 Err((status, body)) => return reply(conn, status, json, &rid, body, req.keep_alive).await,
             }
         }
-        (Operation::Models | Operation::Invoke | Operation::CountTokens | Operation::Rerank, _) => {
+        (
+            Operation::Models | Operation::Invoke | Operation::CountTokens | Operation::Rerank | Operation::Responses,
+            _,
+        ) => {
             return Err((
                 GatewayError::NotImplemented("the mock provider does not serve this operation".into()),
                 None,

@@ -126,7 +126,12 @@ impl Worker {
             }
         };
         let stream = api.path_stream.unwrap_or(peek.stream);
-        if stream && !matches!(api.op, Operation::Chat | Operation::Completions | Operation::Invoke) {
+        if stream
+            && !matches!(
+                api.op,
+                Operation::Chat | Operation::Completions | Operation::Responses | Operation::Invoke
+            )
+        {
             return Err((
                 GatewayError::bad_request("this endpoint does not stream", Some("stream")),
                 None,
@@ -194,6 +199,7 @@ impl Worker {
             }
             (ProviderKind::Mock, _)
                 if api.format == Format::OpenAi
+                    && api.op != Operation::Responses
                     && !(stream
                         && api.op == Operation::Chat
                         && crate::mock::stream::is_fault_scenario(target.model)) =>

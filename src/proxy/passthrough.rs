@@ -75,6 +75,7 @@ pub fn upstream_path(provider: &Provider, prefix: &str, api: &ApiRoute, model: &
     match (api.format, api.op) {
         (Format::OpenAi, Operation::Chat) => std_path.push_str("/v1/chat/completions"),
         (Format::OpenAi, Operation::Completions) => std_path.push_str("/v1/completions"),
+        (Format::OpenAi, Operation::Responses) => std_path.push_str("/v1/responses"),
         (Format::OpenAi, Operation::Embeddings) => std_path.push_str("/v1/embeddings"),
         (Format::Anthropic, Operation::CountTokens) => std_path.push_str("/v1/messages/count_tokens"),
         (Format::Anthropic, _) => std_path.push_str("/v1/messages"),
@@ -211,7 +212,8 @@ pub async fn forward(
             .map(|(n, v)| (n.to_string(), v.to_vec()))
             .collect();
         let body = resp.into_body();
-        let done_sentinel = ctx.api.format == Format::OpenAi;
+        // Chat and completion streams end at `data: [DONE]`; a Responses stream at its close.
+        let done_sentinel = ctx.api.format == Format::OpenAi && ctx.api.op != Operation::Responses;
         return pump_passthrough(worker, conn, req.http10, relay, body, done_sentinel).await;
     }
     let limit = ctx.snap.server.limits.max_body_bytes.max(64 * 1024 * 1024);

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 type Failure = (GatewayError, Option<io::Error>);
 
 /// Ids for responses whose upstream gave none (per worker would do; one relaxed counter is cheap).
-pub(super) fn next_response_id() -> u64 {
+pub fn next_response_id() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
@@ -49,6 +49,11 @@ fn decode(ctx: &RequestContext<'_>, req: &Request, model: &str, stream: bool) ->
     }
     if (ctx.api.format, ctx.api.op) == (Format::OpenAi, Operation::Completions) {
         let mut canonical = formats::openai::completions::decode_request(&req.body).map_err(refused)?;
+        canonical.model = model.to_string();
+        return Ok(canonical);
+    }
+    if (ctx.api.format, ctx.api.op) == (Format::OpenAi, Operation::Responses) {
+        let mut canonical = formats::openai::responses::decode_request(&req.body).map_err(refused)?;
         canonical.model = model.to_string();
         return Ok(canonical);
     }
@@ -102,6 +107,10 @@ fn stream_encoder(
     }
     if ctx.api.op == Operation::Completions {
         return Box::new(formats::openai::completions::CompletionStreamEncoder::new(canonical));
+    }
+    if ctx.api.op == Operation::Responses {
+        let responses = formats::openai::responses::ResponsesStreamEncoder::new(canonical);
+        return Box::new(crate::canonical::stream::ArgumentsNeverEmpty::new(responses));
     }
     formats::stream_encoder(ctx.api.format, ctx.api.op == Operation::Invoke, canonical)
 }
@@ -176,10 +185,14 @@ pub(super) fn millis(d: Duration) -> u64 {
 fn encode_answer(
     ctx: &RequestContext<'_>,
     codec: &Codec,
+    req: &ChatRequest,
     resp: &crate::canonical::ChatResponse,
     latency: Duration,
 ) -> Vec<u8> {
     match (ctx.api.format, ctx.api.op) {
+        (_, Operation::Responses) => {
+            formats::openai::responses::encode_response(resp, &formats::openai::responses::Echo::of(req))
+        }
         (_, Operation::Invoke) => formats::bedrock::invoke::encode_invoke_response(resp),
         (_, Operation::Completions) => formats::openai::completions::encode_response(resp),
         (Format::Bedrock, _) => formats::bedrock::encode_response_timed(resp, millis(latency)),
@@ -221,7 +234,7 @@ pub async fn serve_mock(
         let (events, ending) = crate::mock::stream::scenario_events(&canonical, &id, provider.mock.chunks)
             .map_err(|fault| (GatewayError::UpstreamFault(fault), None))?;
         let invoke = ctx.api.op == Operation::Invoke;
-        let mut enc = if ctx.api.json_array_stream {
+        let mut enc = if ctx.api.json_array_stream || ctx.api.op == Operation::Responses {
             stream_encoder(ctx, &canonical)
         } else {
             crate::mock::stream::encoder(ctx.api.format, invoke, &canonical, &events)
@@ -259,7 +272,7 @@ pub async fn serve_mock(
                 200,
                 "application/json",
                 &headers,
-                encode_answer(ctx, codec, &resp, latency),
+                encode_answer(ctx, codec, &canonical, &resp, latency),
                 req.keep_alive,
             )
             .await
@@ -552,7 +565,7 @@ pub async fn forward(
         200,
         "application/json",
         &headers,
-        encode_answer(ctx, client, &canonical_resp, latency),
+        encode_answer(ctx, client, &canonical, &canonical_resp, latency),
         req.keep_alive,
     )
     .await

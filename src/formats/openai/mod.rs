@@ -10,6 +10,7 @@ pub mod completions;
 pub mod embed;
 pub mod request;
 pub mod response;
+pub mod responses;
 pub mod stream;
 pub mod types;
 

@@ -612,20 +612,25 @@ struct TokenOut<'a>(&'a str, f64, Option<&'a [(String, f64)]>);
 
 impl Serialize for OpenAiLogprobsOut<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        struct Content<'a>(&'a [TokenLogprob]);
-        impl Serialize for Content<'_> {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let mut seq = s.serialize_seq(Some(self.0.len()))?;
-                for t in self.0 {
-                    seq.serialize_element(&TokenOut(&t.token, t.logprob, Some(&t.top)))?;
-                }
-                seq.end()
-            }
-        }
         let mut st = s.serialize_struct("logprobs", 2)?;
-        st.serialize_field("content", &Content(self.0))?;
+        st.serialize_field("content", &OpenAiTokensOut(self.0))?;
         st.serialize_field("refusal", &None::<()>)?;
         st.end()
+    }
+}
+
+/// The tokens themselves: `[{"token","logprob","bytes","top_logprobs"}]`, the `content` of a
+/// chat choice's `logprobs` and the `logprobs` of a Responses `output_text` part.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenAiTokensOut<'a>(pub &'a [TokenLogprob]);
+
+impl Serialize for OpenAiTokensOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for t in self.0 {
+            seq.serialize_element(&TokenOut(&t.token, t.logprob, Some(&t.top)))?;
+        }
+        seq.end()
     }
 }
 

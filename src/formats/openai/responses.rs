@@ -1,0 +1,1723 @@
+//! OpenAI Responses API (`POST /v1/responses`, PROTOCOLS 2.8) answered by a provider of another
+//! format. An OpenAI provider gets the request as sent (same format: passthrough); any other
+//! gets the canonical chat request decoded here, and its answer comes back as a `response`
+//! object, or as the Responses event stream (`response.created` ... `response.completed`).
+//!
+//! Sluice stores nothing, so what needs a stored response or conversation is refused by name
+//! (`previous_response_id`, `conversation`, `item_reference` items, `background`), as are the
+//! built-in tools (web search, file search, ...) that only OpenAI runs. Reasoning comes back as
+//! `reasoning` items whose summary is the model's thinking text and whose `encrypted_content`
+//! is its signature (or a redacted block's data); sent back in `input`, they become the thinking
+//! blocks a provider such as Anthropic needs to continue a tool loop.
+
+use super::request::{is_refusal, refusal_part};
+use super::types::OpenAiTokensOut;
+use crate::canonical::stream::{StreamEncode, StreamEvent};
+use crate::canonical::{
+    image_source_from_url, is_document_type, parse_data_url, ChatRequest, ChatResponse, ConvertError, DocumentSource,
+    Extra, FaultKind, FinishReason, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, TokenLogprob, Tool,
+    ToolChoice, ToolResultContent, Usage,
+};
+use crate::formats::Format;
+use serde::Serialize;
+use sonic_rs::{JsonContainerTrait, JsonValueMutTrait, JsonValueTrait};
+use std::collections::HashMap;
+
+/// OpenAI's and Gemini's limit on alternatives per token.
+const MAX_TOP_LOGPROBS: u32 = super::request::MAX_TOP_LOGPROBS;
+
+/// The `include` value that asks for the output text's token log probabilities.
+const INCLUDE_LOGPROBS: &str = "message.output_text.logprobs";
+
+/// Request fields kept raw in `ChatRequest.extra` (applied to no translated target) so that the
+/// answer can echo them as OpenAI does.
+const ECHOED: &[&str] = &["instructions", "metadata", "text", "truncation", "service_tier"];
+
+fn err(field: impl Into<String>, message: impl Into<String>) -> ConvertError {
+    ConvertError::new(field, message)
+}
+
+fn str_of<'v>(v: &'v Json, path: &JsonPath<'_>) -> Result<&'v str, ConvertError> {
+    v.as_str().ok_or_else(|| err(path, "must be a string"))
+}
+
+fn u32_of(v: &Json, path: &JsonPath<'_>) -> Result<u32, ConvertError> {
+    v.as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| err(path, "must be a non-negative integer below 2^32"))
+}
+
+fn f64_of(v: &Json, path: &JsonPath<'_>) -> Result<f64, ConvertError> {
+    v.as_f64().ok_or_else(|| err(path, "must be a number"))
+}
+
+fn bool_of(v: &Json, path: &JsonPath<'_>) -> Result<bool, ConvertError> {
+    v.as_bool().ok_or_else(|| err(path, "must be a boolean"))
+}
+
+fn stateless(field: &str, what: &str) -> ConvertError {
+    err(
+        field,
+        format!("{what} needs a response stored by OpenAI; Sluice stores none for other providers: send the whole conversation in `input`"),
+    )
+}
+
+// Request ----------------------------------------------------------------------------------------
+
+/// Integration: a client's Responses body -> canonical.
+pub fn decode_request(body: &[u8]) -> Result<ChatRequest, ConvertError> {
+    let obj = super::request::body_object(body)?;
+    let mut req = ChatRequest {
+        extra: Extra::new(Format::OpenAi),
+        ..ChatRequest::default()
+    };
+    let root = JsonPath::ROOT;
+    let (mut model, mut input, mut instructions) = (None, None, None);
+    let (mut logprobs, mut top_logprobs) = (false, None);
+    for (key, val) in obj.iter() {
+        // As OpenAI does, an explicit null is an absent optional parameter.
+        if val.is_null() {
+            continue;
+        }
+        let path = root.key(key);
+        match key {
+            "model" => model = Some(str_of(val, &path)?.to_string()),
+            "input" => input = Some(val),
+            "instructions" => instructions = Some(str_of(val, &path)?),
+            "max_output_tokens" => req.max_tokens = Some(u32_of(val, &path)?),
+            "temperature" => req.temperature = Some(f64_of(val, &path)?),
+            "top_p" => req.top_p = Some(f64_of(val, &path)?),
+            "top_logprobs" => {
+                let n = u32_of(val, &path)?;
+                if n > MAX_TOP_LOGPROBS {
+                    return Err(err(key, "must be at most 20"));
+                }
+                top_logprobs = Some(n);
+            }
+            "include" => {
+                let items = val.as_array().ok_or_else(|| err(key, "must be an array of strings"))?;
+                for (i, v) in items.iter().enumerate() {
+                    // NOTE: the other values ask for details of built-in tools (refused) or of
+                    // the input; reasoning's encrypted content comes whenever there is any.
+                    logprobs |= str_of(v, &path.index(i))? == INCLUDE_LOGPROBS;
+                }
+            }
+            "stream" => req.stream = bool_of(val, &path)?,
+            // `include_obfuscation` pads deltas against side channels; the padding is OpenAI's.
+            "stream_options" => {}
+            "tools" => req.tools = decode_tools(val)?,
+            "tool_choice" => req.tool_choice = Some(decode_tool_choice(val)?),
+            "parallel_tool_calls" => req.parallel_tool_calls = Some(bool_of(val, &path)?),
+            "text" => {
+                if let Some(f) = val.get("format").filter(|f| !f.is_null()) {
+                    req.response_format = Some(decode_text_format(f)?);
+                }
+                req.extra.push(key, val.clone());
+            }
+            "reasoning" => {
+                if let Some(e) = val.get("effort").filter(|e| !e.is_null()) {
+                    let effort = str_of(e, &path.key("effort"))?;
+                    req.reasoning = Some(Reasoning {
+                        budget_tokens: None,
+                        effort: Some(effort.to_string()),
+                    });
+                }
+            }
+            "user" | "safety_identifier" => req.user = Some(str_of(val, &path)?.to_string()),
+            "previous_response_id" => return Err(stateless(key, "`previous_response_id`")),
+            "conversation" => return Err(stateless(key, "`conversation`")),
+            "prompt" => return Err(stateless(key, "a stored prompt template (`prompt`)")),
+            "background" if val.as_bool() == Some(true) => {
+                return Err(err(
+                    key,
+                    "background responses are stored and polled at OpenAI; other providers answer in the request",
+                ))
+            }
+            "max_tool_calls" => {
+                return Err(err(
+                    key,
+                    "a limit on built-in tool calls cannot be translated (other providers run no built-in tools)",
+                ))
+            }
+            // `store` asks OpenAI to keep the response; `prompt_cache_key` steers OpenAI's cache.
+            "store" | "background" | "prompt_cache_key" | "prompt_cache_retention" => {}
+            k if ECHOED.contains(&k) => req.extra.push(k, val.clone()),
+            // Anything newer: applied back only to an OpenAI target, as Chat Completions does.
+            _ => req.extra.push(key, val.clone()),
+        }
+    }
+    req.model = model.ok_or_else(|| err("model", "required"))?;
+    if let Some(text) = instructions {
+        req.system.push(Part::text(text));
+        req.extra.push("instructions", Json::from(text));
+    }
+    if logprobs || top_logprobs.is_some() {
+        req.logprobs = Some(top_logprobs.unwrap_or(0));
+    }
+    let input = input.ok_or_else(|| err("input", "required (Sluice stores no earlier responses to continue)"))?;
+    decode_input(input, &mut req)?;
+    Ok(req)
+}
+
+/// Function tools are flat here (`{"type":"function","name",...}`); the built-in ones (web
+/// search, file search, computer use, MCP, ...) run inside OpenAI and are refused by name.
+fn decode_tools(v: &Json) -> Result<Vec<Tool>, ConvertError> {
+    let arr = v.as_array().ok_or_else(|| err("tools", "must be an array"))?;
+    let tools_path = JsonPath::ROOT.key("tools");
+    let mut tools = Vec::with_capacity(arr.len());
+    for (i, t) in arr.iter().enumerate() {
+        let path = tools_path.index(i);
+        let obj = t.as_object().ok_or_else(|| err(path, "must be an object"))?;
+        match t.get("type").and_then(|k| k.as_str()) {
+            Some("function") => {}
+            Some(other) => {
+                return Err(err(
+                    path.key("type"),
+                    format!("the built-in tool '{other}' runs only at OpenAI; other providers take function tools"),
+                ))
+            }
+            None => return Err(err(path.key("type"), "required string")),
+        }
+        let mut tool = Tool {
+            name: String::new(),
+            description: None,
+            parameters: sonic_rs::json!({"type": "object", "properties": {}}),
+            strict: None,
+            extra: Extra::new(Format::OpenAi),
+        };
+        let mut named = false;
+        for (k, val) in obj.iter() {
+            if val.is_null() {
+                continue;
+            }
+            match k {
+                "type" => {}
+                "name" => {
+                    tool.name = str_of(val, &path.key("name"))?.to_string();
+                    named = true;
+                }
+                "description" => tool.description = Some(str_of(val, &path.key("description"))?.to_string()),
+                "parameters" => tool.parameters = val.clone(),
+                "strict" => tool.strict = Some(bool_of(val, &path.key("strict"))?),
+                _ => tool.extra.push(k, val.clone()),
+            }
+        }
+        if !named {
+            return Err(err(path.key("name"), "required"));
+        }
+        tools.push(tool);
+    }
+    Ok(tools)
+}
+
+fn decode_tool_choice(v: &Json) -> Result<ToolChoice, ConvertError> {
+    match v.as_str() {
+        Some("none") => return Ok(ToolChoice::None),
+        Some("auto") => return Ok(ToolChoice::Auto),
+        Some("required") => return Ok(ToolChoice::Required),
+        Some(other) => {
+            return Err(err(
+                "tool_choice",
+                format!("unknown value '{other}' (none, auto, required or a function)"),
+            ))
+        }
+        None => {}
+    }
+    match (
+        v.get("type").and_then(|t| t.as_str()),
+        v.get("name").and_then(|n| n.as_str()),
+    ) {
+        (Some("function"), Some(name)) => Ok(ToolChoice::Named(name.to_string())),
+        _ => Err(err(
+            "tool_choice",
+            "only none, auto, required or {\"type\":\"function\",\"name\"} can be translated",
+        )),
+    }
+}
+
+/// `text.format`: `text`, `json_object`, or a flat `json_schema` (`name`, `schema`, `strict`).
+fn decode_text_format(f: &Json) -> Result<ResponseFormat, ConvertError> {
+    match f.get("type").and_then(|t| t.as_str()) {
+        Some("text") => Ok(ResponseFormat::Text),
+        Some("json_object") => Ok(ResponseFormat::JsonObject),
+        Some("json_schema") => Ok(ResponseFormat::JsonSchema {
+            name: f.get("name").and_then(|n| n.as_str()).unwrap_or("response").to_string(),
+            schema: f
+                .get("schema")
+                .cloned()
+                .ok_or_else(|| err("text.format.schema", "required"))?,
+            strict: f.get("strict").and_then(|s| s.as_bool()),
+        }),
+        _ => Err(err("text.format.type", "must be text, json_object or json_schema")),
+    }
+}
+
+/// Which turn the next item joins: items of one turn come as several (a reasoning item, a
+/// message, function calls; function results, then the user's text).
+#[derive(PartialEq, Clone, Copy)]
+enum Turn {
+    None,
+    Assistant,
+    ToolResults,
+}
+
+fn decode_input(input: &Json, req: &mut ChatRequest) -> Result<(), ConvertError> {
+    if let Some(text) = input.as_str() {
+        req.messages.push(Message {
+            role: Role::User,
+            content: vec![Part::text(text)],
+        });
+        return Ok(());
+    }
+    let items = input
+        .as_array()
+        .ok_or_else(|| err("input", "must be a string or an array of items"))?;
+    let input_path = JsonPath::ROOT.key("input");
+    // Call id -> tool name: a result carries its tool's name (Gemini needs it).
+    let mut call_names: HashMap<&str, &str> = HashMap::new();
+    let mut turn = Turn::None;
+    for (i, item) in items.iter().enumerate() {
+        let path = input_path.index(i);
+        if !item.is_object() {
+            return Err(err(path, "must be an object"));
+        }
+        let kind = match item.get("type") {
+            None => "message",
+            Some(t) => str_of(t, &path.key("type"))?,
+        };
+        let (role, parts) = match kind {
+            "message" => {
+                let role = item
+                    .get("role")
+                    .and_then(|r| r.as_str())
+                    .ok_or_else(|| err(path.key("role"), "required string"))?;
+                let content = item
+                    .get("content")
+                    .ok_or_else(|| err(path.key("content"), "required"))?;
+                let parts = decode_content(content, &path.key("content"))?;
+                match role {
+                    // NOTE: canonical has one system prompt (as Anthropic, Gemini and Bedrock);
+                    // a system or developer message anywhere joins it, in order.
+                    "system" | "developer" => {
+                        for p in parts {
+                            match p {
+                                Part::Text { .. } => req.system.push(p),
+                                _ => return Err(err(path.key("content"), "a system message takes text only")),
+                            }
+                        }
+                        continue;
+                    }
+                    "user" => (Role::User, parts),
+                    "assistant" => (Role::Assistant, parts),
+                    other => return Err(err(path.key("role"), format!("unknown role '{other}'"))),
+                }
+            }
+            "function_call" => {
+                let call_id = str_field(item, "call_id", &path)?;
+                let name = str_field(item, "name", &path)?;
+                let arguments = match item.get("arguments") {
+                    Some(a) if a.is_str() => a.as_str().unwrap_or_default().to_string(),
+                    None => "{}".to_string(),
+                    Some(a) if a.is_null() => "{}".to_string(),
+                    Some(_) => return Err(err(path.key("arguments"), "must be a string of JSON")),
+                };
+                call_names.insert(call_id, name);
+                let call = Part::ToolCall {
+                    id: call_id.to_string(),
+                    name: name.to_string(),
+                    arguments,
+                    signature: None,
+                };
+                (Role::Assistant, vec![call])
+            }
+            "function_call_output" => {
+                let call_id = str_field(item, "call_id", &path)?;
+                let output = item.get("output").ok_or_else(|| err(path.key("output"), "required"))?;
+                let result = Part::ToolResult {
+                    id: call_id.to_string(),
+                    name: call_names.get(call_id).map(|n| n.to_string()),
+                    content: decode_output(output, &path.key("output"))?,
+                    // The Responses API has no error flag on results.
+                    is_error: false,
+                };
+                (Role::User, vec![result])
+            }
+            "reasoning" => {
+                let parts = decode_reasoning(item, &path)?;
+                if parts.is_empty() {
+                    continue;
+                }
+                (Role::Assistant, parts)
+            }
+            "item_reference" => return Err(stateless(&path.key("type").to_string(), "an `item_reference`")),
+            other => {
+                return Err(err(
+                    path.key("type"),
+                    format!("input item type '{other}' belongs to a built-in tool and cannot be translated"),
+                ))
+            }
+        };
+        let joins = match role {
+            Role::Assistant => turn == Turn::Assistant,
+            // The inverse of encoding: tool results then the user's text form one user turn.
+            Role::User => turn == Turn::ToolResults,
+        };
+        match req.messages.last_mut() {
+            Some(last) if joins => last.content.extend(parts),
+            // NOTE: an assistant message with nothing in it carries nothing; it is skipped.
+            _ if parts.is_empty() => continue,
+            _ => req.messages.push(Message { role, content: parts }),
+        }
+        turn = match (role, kind) {
+            (Role::Assistant, _) => Turn::Assistant,
+            (Role::User, "function_call_output") => Turn::ToolResults,
+            (Role::User, _) => Turn::None,
+        };
+    }
+    Ok(())
+}
+
+fn str_field<'v>(item: &'v Json, name: &str, path: &JsonPath<'_>) -> Result<&'v str, ConvertError> {
+    item.get(name)
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| err(path.key(name), "required string"))
+}
+
+/// A message's content: a string, or `input_text` / `output_text` / `refusal` / `input_image`
+/// / `input_file` parts.
+fn decode_content(c: &Json, path: &JsonPath<'_>) -> Result<Vec<Part>, ConvertError> {
+    if let Some(s) = c.as_str() {
+        return Ok(if s.is_empty() { vec![] } else { vec![Part::text(s)] });
+    }
+    let arr = c
+        .as_array()
+        .ok_or_else(|| err(path, "must be a string or an array of parts"))?;
+    let mut parts = Vec::with_capacity(arr.len());
+    for (j, p) in arr.iter().enumerate() {
+        let ppath = path.index(j);
+        match p.get("type").and_then(|t| t.as_str()) {
+            Some("input_text" | "output_text") => parts.push(Part::text(str_field(p, "text", &ppath)?)),
+            Some("refusal") => parts.push(refusal_part(str_field(p, "refusal", &ppath)?)),
+            Some("input_image") => parts.push(decode_image(p, &ppath)?),
+            Some("input_file") => parts.push(decode_file(p, &ppath)?),
+            Some(other) => {
+                return Err(err(
+                    ppath.key("type"),
+                    format!("content part type '{other}' cannot be translated"),
+                ))
+            }
+            None => return Err(err(ppath.key("type"), "required string")),
+        }
+    }
+    Ok(parts)
+}
+
+fn decode_image(p: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
+    if p.get("file_id").is_some_and(|f| !f.is_null()) {
+        return Err(err(
+            path.key("file_id"),
+            "an uploaded file (file_id) is OpenAI's alone: send the image as a URL or data URL",
+        ));
+    }
+    let url = str_field(p, "image_url", path)?;
+    let source = image_source_from_url(url).map_err(|why| err(path.key("image_url"), why))?;
+    let mut extra = Extra::new(Format::OpenAi);
+    if let Some(d) = p.get("detail").filter(|d| !d.is_null()) {
+        extra.push("detail", d.clone());
+    }
+    Ok(Part::Image { source, extra })
+}
+
+/// An `input_file`: inline `file_data` (a base64 data URL) is a document; an uploaded file or a
+/// URL only OpenAI fetches.
+fn decode_file(p: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
+    for (key, what) in [("file_id", "an uploaded file (file_id)"), ("file_url", "a file URL")] {
+        if p.get(key).is_some_and(|f| !f.is_null()) {
+            return Err(err(
+                path.key(key),
+                format!("{what} is read only by OpenAI: send the file inline as file_data"),
+            ));
+        }
+    }
+    let dpath = path.key("file_data");
+    let data = str_field(p, "file_data", path)?;
+    let (media_type, data) =
+        parse_data_url(data).ok_or_else(|| err(dpath, "must be data:<media type>;base64,<data>"))?;
+    if !is_document_type(&media_type) {
+        return Err(err(dpath, format!("unsupported document type {media_type:?}")));
+    }
+    Ok(Part::Document {
+        source: DocumentSource::Base64 { media_type, data },
+        name: p.get("filename").and_then(|f| f.as_str()).map(str::to_string),
+        extra: Extra::default(),
+    })
+}
+
+/// A function result's `output`: text, or `input_text` / `input_image` / `input_file` parts.
+fn decode_output(o: &Json, path: &JsonPath<'_>) -> Result<Vec<ToolResultContent>, ConvertError> {
+    if let Some(s) = o.as_str() {
+        return Ok(vec![ToolResultContent::Text(s.to_string())]);
+    }
+    let mut out = Vec::new();
+    for p in decode_content(o, path)? {
+        out.push(match p {
+            Part::Text { text, .. } => ToolResultContent::Text(text),
+            Part::Image { source, .. } => ToolResultContent::Image(source),
+            Part::Document { source, name, .. } => ToolResultContent::Document { source, name },
+            _ => return Err(err(path, "a function result takes text, images and files")),
+        });
+    }
+    Ok(out)
+}
+
+/// A `reasoning` item this encoder wrote: its summary text is the thinking, `encrypted_content`
+/// the signature; with no summary, the encrypted content is a redacted block's data.
+fn decode_reasoning(item: &Json, path: &JsonPath<'_>) -> Result<Vec<Part>, ConvertError> {
+    let mut text = String::new();
+    if let Some(summary) = item.get("summary").and_then(|s| s.as_array()) {
+        for (k, s) in summary.iter().enumerate() {
+            text.push_str(str_field(s, "text", &path.key("summary").index(k))?);
+        }
+    }
+    let encrypted = item
+        .get("encrypted_content")
+        .and_then(|e| e.as_str())
+        .filter(|e| !e.is_empty());
+    Ok(match (text.is_empty(), encrypted) {
+        (false, signature) => vec![Part::Thinking {
+            text,
+            signature: signature.map(str::to_string),
+        }],
+        (true, Some(data)) => vec![Part::RedactedThinking { data: data.to_string() }],
+        (true, None) => vec![],
+    })
+}
+
+// Response ---------------------------------------------------------------------------------------
+
+/// What the answer repeats of the request, as OpenAI's `response` object does.
+#[derive(Debug, Clone)]
+pub struct Echo {
+    instructions: Option<Json>,
+    max_output_tokens: Option<u32>,
+    parallel_tool_calls: bool,
+    temperature: f64,
+    top_p: f64,
+    top_logprobs: u32,
+    tool_choice: Json,
+    tools: Json,
+    text: Json,
+    reasoning_effort: Option<String>,
+    metadata: Json,
+    truncation: Json,
+    service_tier: Json,
+    user: Option<String>,
+}
+
+impl Echo {
+    pub fn of(req: &ChatRequest) -> Echo {
+        let extra = |k: &str| {
+            req.extra
+                .for_target(Format::OpenAi)
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+        };
+        let tools: Vec<Json> = req
+            .tools
+            .iter()
+            .map(|t| {
+                sonic_rs::json!({
+                    "type": "function",
+                    "name": t.name.as_str(),
+                    "description": t.description.as_deref(),
+                    "parameters": t.parameters.clone(),
+                    "strict": t.strict,
+                })
+            })
+            .collect();
+        let tool_choice = match &req.tool_choice {
+            None | Some(ToolChoice::Auto) => Json::from("auto"),
+            Some(ToolChoice::None) => Json::from("none"),
+            Some(ToolChoice::Required) => Json::from("required"),
+            Some(ToolChoice::Named(n)) => sonic_rs::json!({"type": "function", "name": n.as_str()}),
+        };
+        let text = extra("text").unwrap_or_else(|| sonic_rs::json!({"format": {"type": "text"}}));
+        Echo {
+            instructions: extra("instructions"),
+            max_output_tokens: req.max_tokens,
+            parallel_tool_calls: req.parallel_tool_calls.unwrap_or(true),
+            temperature: req.temperature.unwrap_or(1.0),
+            top_p: req.top_p.unwrap_or(1.0),
+            top_logprobs: req.logprobs.unwrap_or(0),
+            tool_choice,
+            tools: Json::from(tools),
+            text,
+            reasoning_effort: req.reasoning.as_ref().and_then(|r| r.effort.clone()),
+            metadata: extra("metadata").unwrap_or_else(|| sonic_rs::json!({})),
+            truncation: extra("truncation").unwrap_or_else(|| Json::from("disabled")),
+            service_tier: extra("service_tier").unwrap_or_else(|| Json::from("default")),
+            user: req.user.clone(),
+        }
+    }
+}
+
+/// A response's `status` and `incomplete_details.reason`, from why generation stopped.
+fn status_of(finish: &FinishReason) -> (&'static str, Option<&'static str>) {
+    match super::finish_reason(finish) {
+        "length" => ("incomplete", Some("max_output_tokens")),
+        "content_filter" => ("incomplete", Some("content_filter")),
+        _ => ("completed", None),
+    }
+}
+
+fn usage_json(u: &Usage) -> Json {
+    sonic_rs::json!({
+        "input_tokens": u.input,
+        "input_tokens_details": {"cached_tokens": u.cache_read},
+        "output_tokens": u.output,
+        "output_tokens_details": {"reasoning_tokens": u.reasoning},
+        "total_tokens": u.input + u.output,
+    })
+}
+
+/// The `response` object: `status`, the output items, usage (absent while in progress) and
+/// the request's settings.
+#[allow(clippy::too_many_arguments)]
+fn response_json(
+    id: &str,
+    model: &str,
+    created_at: u64,
+    status: &str,
+    incomplete: Option<&str>,
+    error: Option<Json>,
+    output: Vec<Json>,
+    usage: Option<&Usage>,
+    echo: &Echo,
+) -> Json {
+    sonic_rs::json!({
+        "id": id,
+        "object": "response",
+        "created_at": created_at,
+        "status": status,
+        "background": false,
+        "error": error,
+        "incomplete_details": incomplete.map(|reason| sonic_rs::json!({"reason": reason})),
+        "instructions": echo.instructions.clone(),
+        "max_output_tokens": echo.max_output_tokens,
+        "max_tool_calls": Json::default(),
+        "model": model,
+        "output": output,
+        "parallel_tool_calls": echo.parallel_tool_calls,
+        "previous_response_id": Json::default(),
+        "reasoning": {"effort": echo.reasoning_effort.as_deref(), "summary": Json::default()},
+        "service_tier": echo.service_tier.clone(),
+        "store": false,
+        "temperature": echo.temperature,
+        "text": echo.text.clone(),
+        "tool_choice": echo.tool_choice.clone(),
+        "tools": echo.tools.clone(),
+        "top_logprobs": echo.top_logprobs,
+        "top_p": echo.top_p,
+        "truncation": echo.truncation.clone(),
+        "usage": usage.map(usage_json),
+        "user": echo.user.as_deref(),
+        "metadata": echo.metadata.clone(),
+    })
+}
+
+/// A response id: the upstream's, marked as OpenAI marks its own.
+fn response_id(upstream: &str) -> String {
+    if upstream.starts_with("resp_") {
+        upstream.to_string()
+    } else {
+        format!("resp_{upstream}")
+    }
+}
+
+/// Item ids: `msg_`, `fc_`, `rs_` and the response's id, numbered in order of output.
+fn item_id(prefix: &str, response_id: &str, n: usize) -> String {
+    let base = response_id.strip_prefix("resp_").unwrap_or(response_id);
+    format!("{prefix}_{base}_{n}")
+}
+
+fn logprobs_json(tokens: &[TokenLogprob]) -> Json {
+    sonic_rs::to_value(&OpenAiTokensOut(tokens)).unwrap_or_default()
+}
+
+fn text_part(text: &str, logprobs: &[TokenLogprob]) -> Json {
+    sonic_rs::json!({"type": "output_text", "text": text, "annotations": [], "logprobs": logprobs_json(logprobs)})
+}
+
+fn message_item(id: &str, status: &str, content: Vec<Json>) -> Json {
+    sonic_rs::json!({"id": id, "type": "message", "status": status, "role": "assistant", "content": content})
+}
+
+fn call_item(id: &str, call_id: &str, name: &str, arguments: &str, status: &str) -> Json {
+    sonic_rs::json!({"id": id, "type": "function_call", "status": status, "arguments": arguments, "call_id": call_id, "name": name})
+}
+
+fn reasoning_item(id: &str, text: &str, encrypted: Option<&str>) -> Json {
+    let summary: Vec<Json> = if text.is_empty() {
+        vec![]
+    } else {
+        vec![sonic_rs::json!({"type": "summary_text", "text": text})]
+    };
+    sonic_rs::json!({"id": id, "type": "reasoning", "summary": summary, "encrypted_content": encrypted})
+}
+
+/// Integration: canonical -> a `response` body.
+pub fn encode_response(resp: &ChatResponse, echo: &Echo) -> Vec<u8> {
+    let id = response_id(&resp.id);
+    let mut output: Vec<Json> = Vec::new();
+    // The message being filled: consecutive text parts are one message's parts.
+    let mut message: Option<Vec<Json>> = None;
+    let mut logprobs = &resp.logprobs[..];
+    let flush = |message: &mut Option<Vec<Json>>, output: &mut Vec<Json>| {
+        if let Some(content) = message.take() {
+            let mid = item_id("msg", &id, output.len());
+            output.push(message_item(&mid, "completed", content));
+        }
+    };
+    for part in &resp.content {
+        match part {
+            Part::Text { text, extra } if is_refusal(extra) => message
+                .get_or_insert_with(Vec::new)
+                .push(sonic_rs::json!({"type": "refusal", "refusal": text.as_str()})),
+            Part::Text { text, .. } => {
+                // The log probabilities are the answer's; they go with its first text.
+                message
+                    .get_or_insert_with(Vec::new)
+                    .push(text_part(text, std::mem::take(&mut logprobs)));
+            }
+            Part::Thinking { text, signature } => {
+                flush(&mut message, &mut output);
+                output.push(reasoning_item(
+                    &item_id("rs", &id, output.len()),
+                    text,
+                    signature.as_deref(),
+                ));
+            }
+            Part::RedactedThinking { data } => {
+                flush(&mut message, &mut output);
+                output.push(reasoning_item(&item_id("rs", &id, output.len()), "", Some(data)));
+            }
+            Part::ToolCall {
+                id: call_id,
+                name,
+                arguments,
+                ..
+            } => {
+                flush(&mut message, &mut output);
+                let arguments = if arguments.is_empty() { "{}" } else { arguments };
+                output.push(call_item(
+                    &item_id("fc", &id, output.len()),
+                    call_id,
+                    name,
+                    arguments,
+                    "completed",
+                ));
+            }
+            // Answers carry no images, documents or results.
+            _ => {}
+        }
+    }
+    flush(&mut message, &mut output);
+    let (status, incomplete) = status_of(&resp.finish);
+    // The message being written when generation stopped short is itself incomplete.
+    if let (Some(_), Some(last)) = (incomplete, output.last_mut()) {
+        if last["type"].as_str() == Some("message") {
+            last["status"] = Json::from("incomplete");
+        }
+    }
+    let body = response_json(
+        &id,
+        &resp.model,
+        resp.created,
+        status,
+        incomplete,
+        None,
+        output,
+        Some(&resp.usage),
+        echo,
+    );
+    sonic_rs::to_vec(&body).unwrap_or_default()
+}
+
+// Stream -----------------------------------------------------------------------------------------
+
+/// The item being streamed at an output index.
+enum Open {
+    Message {
+        id: String,
+        text: String,
+        logprobs: Vec<TokenLogprob>,
+    },
+    Reasoning {
+        id: String,
+        block: u32,
+        text: String,
+        signature: Option<String>,
+    },
+}
+
+/// A function call being streamed (calls may interleave, so several can be open).
+struct OpenCall {
+    block: u32,
+    output_index: usize,
+    id: String,
+    call_id: String,
+    name: String,
+    arguments: String,
+}
+
+#[derive(Serialize)]
+struct TextDelta<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    sequence_number: u64,
+    item_id: &'a str,
+    output_index: usize,
+    content_index: u32,
+    delta: &'a str,
+    logprobs: OpenAiTokensOut<'a>,
+}
+
+#[derive(Serialize)]
+struct ArgumentsDelta<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    sequence_number: u64,
+    item_id: &'a str,
+    output_index: usize,
+    delta: &'a str,
+}
+
+#[derive(Serialize)]
+struct SummaryDelta<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    sequence_number: u64,
+    item_id: &'a str,
+    output_index: usize,
+    summary_index: u32,
+    delta: &'a str,
+}
+
+/// Integration side of a stream: canonical events -> the Responses event stream. Every event
+/// is `event: <type>` + `data: {"type":<type>,"sequence_number":n,...}`; the first is
+/// `response.created`, each item is announced by `response.output_item.added` before its deltas
+/// and closed by `response.output_item.done`, and the last is `response.completed` (or
+/// `.incomplete`; on a failure `error` then `response.failed`). No `[DONE]`.
+pub struct ResponsesStreamEncoder {
+    id: String,
+    model: String,
+    created_at: u64,
+    echo: Echo,
+    seq: u64,
+    started: bool,
+    /// Items closed so far, with their output index, for the terminal event's `output`.
+    output: Vec<(usize, Json)>,
+    /// The open message or reasoning item, and its output index.
+    open: Option<(usize, Open)>,
+    calls: Vec<OpenCall>,
+    /// Output indices handed out (items closed, open and calls).
+    next_index: usize,
+    usage: Usage,
+    finish: Option<FinishReason>,
+    /// Log probabilities for the next text delta.
+    logprobs: Vec<TokenLogprob>,
+    closed: bool,
+}
+
+impl ResponsesStreamEncoder {
+    pub fn new(req: &ChatRequest) -> Self {
+        ResponsesStreamEncoder {
+            id: String::new(),
+            model: req.model.clone(),
+            created_at: crate::mock::unix_now(),
+            echo: Echo::of(req),
+            seq: 0,
+            started: false,
+            output: Vec::new(),
+            open: None,
+            calls: Vec::new(),
+            next_index: 0,
+            usage: Usage::default(),
+            finish: None,
+            logprobs: Vec::new(),
+            closed: false,
+        }
+    }
+
+    /// Writes one event; `data` is its JSON with `type` and `sequence_number` first.
+    fn write(&mut self, kind: &str, data: &impl Serialize, out: &mut Vec<u8>) {
+        let mark = out.len();
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(kind.as_bytes());
+        out.extend_from_slice(b"\ndata: ");
+        match sonic_rs::to_writer(&mut *out, data) {
+            Ok(()) => {
+                out.extend_from_slice(b"\n\n");
+                self.seq += 1;
+            }
+            Err(_) => out.truncate(mark),
+        }
+    }
+
+    /// An event whose other fields are a JSON object's (`response`, `item`, `part`, ...).
+    fn write_fields(&mut self, kind: &'static str, fields: Json, out: &mut Vec<u8>) {
+        let mut data = sonic_rs::json!({"type": kind, "sequence_number": self.seq});
+        if let (Some(d), Some(f)) = (data.as_object_mut(), fields.into_object()) {
+            for (k, v) in f.iter() {
+                d.insert(k, v.clone());
+            }
+        }
+        self.write(kind, &data, out);
+    }
+
+    fn snapshot(&self, status: &str, incomplete: Option<&str>, error: Option<Json>, usage: bool) -> Json {
+        response_json(
+            &self.id,
+            &self.model,
+            self.created_at,
+            status,
+            incomplete,
+            error,
+            self.output.iter().map(|(_, item)| item.clone()).collect(),
+            usage.then_some(&self.usage),
+            &self.echo,
+        )
+    }
+
+    fn start(&mut self, out: &mut Vec<u8>) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        if self.id.is_empty() {
+            self.id = format!("resp_sluice{:x}", crate::proxy::translate::next_response_id());
+        }
+        let snapshot = self.snapshot("in_progress", None, None, false);
+        self.write_fields("response.created", sonic_rs::json!({"response": snapshot.clone()}), out);
+        self.write_fields("response.in_progress", sonic_rs::json!({"response": snapshot}), out);
+    }
+
+    fn add_item(&mut self, item: &Json, out: &mut Vec<u8>) -> usize {
+        let index = self.next_index;
+        self.next_index += 1;
+        self.write_fields(
+            "response.output_item.added",
+            sonic_rs::json!({"output_index": index, "item": item.clone()}),
+            out,
+        );
+        index
+    }
+
+    fn done_item(&mut self, index: usize, item: Json, out: &mut Vec<u8>) {
+        self.write_fields(
+            "response.output_item.done",
+            sonic_rs::json!({"output_index": index, "item": item.clone()}),
+            out,
+        );
+        self.output.push((index, item));
+    }
+
+    /// Closes the open message or reasoning item.
+    fn close_open(&mut self, out: &mut Vec<u8>) {
+        self.close_open_as("completed", out)
+    }
+
+    /// Closes the open item with `status` (a message cut short by the token limit is
+    /// `incomplete`).
+    fn close_open_as(&mut self, status: &str, out: &mut Vec<u8>) {
+        let Some((index, open)) = self.open.take() else { return };
+        match open {
+            Open::Message { id, text, logprobs } => {
+                let part = text_part(&text, &logprobs);
+                self.write_fields(
+                    "response.output_text.done",
+                    sonic_rs::json!({"item_id": id.as_str(), "output_index": index, "content_index": 0, "text": text.as_str(), "logprobs": logprobs_json(&logprobs)}),
+                    out,
+                );
+                self.write_fields(
+                    "response.content_part.done",
+                    sonic_rs::json!({"item_id": id.as_str(), "output_index": index, "content_index": 0, "part": part.clone()}),
+                    out,
+                );
+                self.done_item(index, message_item(&id, status, vec![part]), out);
+            }
+            Open::Reasoning {
+                id, text, signature, ..
+            } => {
+                if !text.is_empty() {
+                    let part = sonic_rs::json!({"type": "summary_text", "text": text.as_str()});
+                    self.write_fields(
+                        "response.reasoning_summary_text.done",
+                        sonic_rs::json!({"item_id": id.as_str(), "output_index": index, "summary_index": 0, "text": text.as_str()}),
+                        out,
+                    );
+                    self.write_fields(
+                        "response.reasoning_summary_part.done",
+                        sonic_rs::json!({"item_id": id.as_str(), "output_index": index, "summary_index": 0, "part": part}),
+                        out,
+                    );
+                }
+                self.done_item(index, reasoning_item(&id, &text, signature.as_deref()), out);
+            }
+        }
+    }
+
+    fn text(&mut self, text: &str, out: &mut Vec<u8>) {
+        if !matches!(self.open, Some((_, Open::Message { .. }))) {
+            self.close_open(out);
+            let id = item_id("msg", &self.id, self.next_index);
+            let index = self.add_item(&message_item(&id, "in_progress", vec![]), out);
+            self.write_fields(
+                "response.content_part.added",
+                sonic_rs::json!({"item_id": id.as_str(), "output_index": index, "content_index": 0, "part": text_part("", &[])}),
+                out,
+            );
+            let open = Open::Message {
+                id,
+                text: String::new(),
+                logprobs: Vec::new(),
+            };
+            self.open = Some((index, open));
+        }
+        let logprobs = std::mem::take(&mut self.logprobs);
+        let seq = self.seq;
+        let mut buf = Vec::new();
+        if let Some((index, Open::Message { id, .. })) = &self.open {
+            let delta = TextDelta {
+                kind: "response.output_text.delta",
+                sequence_number: seq,
+                item_id: id,
+                output_index: *index,
+                content_index: 0,
+                delta: text,
+                logprobs: OpenAiTokensOut(&logprobs),
+            };
+            self.write_into(&mut buf, "response.output_text.delta", &delta);
+        }
+        self.flush_event(buf, out);
+        if let Some((
+            _,
+            Open::Message {
+                text: t, logprobs: l, ..
+            },
+        )) = &mut self.open
+        {
+            t.push_str(text);
+            l.extend(logprobs);
+        }
+    }
+
+    /// Serializes into a scratch buffer (the borrow of the open item forbids `self.write`).
+    fn write_into(&self, buf: &mut Vec<u8>, kind: &str, data: &impl Serialize) {
+        buf.extend_from_slice(b"event: ");
+        buf.extend_from_slice(kind.as_bytes());
+        buf.extend_from_slice(b"\ndata: ");
+        if sonic_rs::to_writer(&mut *buf, data).is_ok() {
+            buf.extend_from_slice(b"\n\n");
+        } else {
+            buf.clear();
+        }
+    }
+
+    fn flush_event(&mut self, buf: Vec<u8>, out: &mut Vec<u8>) {
+        if !buf.is_empty() {
+            out.extend_from_slice(&buf);
+            self.seq += 1;
+        }
+    }
+
+    fn thinking(&mut self, block: u32, text: &str, out: &mut Vec<u8>) {
+        let same = matches!(&self.open, Some((_, Open::Reasoning { block: b, .. })) if *b == block);
+        if !same {
+            self.close_open(out);
+            let id = item_id("rs", &self.id, self.next_index);
+            let index = self.add_item(&reasoning_item(&id, "", None), out);
+            self.open = Some((
+                index,
+                Open::Reasoning {
+                    id,
+                    block,
+                    text: String::new(),
+                    signature: None,
+                },
+            ));
+        }
+        if text.is_empty() {
+            return;
+        }
+        let Some((index, Open::Reasoning { id, text: sofar, .. })) = &self.open else {
+            return;
+        };
+        let (index, id, first) = (*index, id.clone(), sofar.is_empty());
+        if first {
+            self.write_fields(
+                "response.reasoning_summary_part.added",
+                sonic_rs::json!({"item_id": id.as_str(), "output_index": index, "summary_index": 0, "part": {"type": "summary_text", "text": ""}}),
+                out,
+            );
+        }
+        let delta = SummaryDelta {
+            kind: "response.reasoning_summary_text.delta",
+            sequence_number: self.seq,
+            item_id: &id,
+            output_index: index,
+            summary_index: 0,
+            delta: text,
+        };
+        self.write("response.reasoning_summary_text.delta", &delta, out);
+        if let Some((_, Open::Reasoning { text: t, .. })) = &mut self.open {
+            t.push_str(text);
+        }
+    }
+
+    fn call_start(&mut self, block: u32, call_id: &str, name: &str, out: &mut Vec<u8>) {
+        self.close_open(out);
+        let id = item_id("fc", &self.id, self.next_index);
+        let output_index = self.add_item(&call_item(&id, call_id, name, "", "in_progress"), out);
+        self.calls.push(OpenCall {
+            block,
+            output_index,
+            id,
+            call_id: call_id.to_string(),
+            name: name.to_string(),
+            arguments: String::new(),
+        });
+    }
+
+    fn call_delta(&mut self, block: u32, arguments: &str, out: &mut Vec<u8>) {
+        let Some(at) = self.calls.iter().position(|c| c.block == block) else {
+            return;
+        };
+        if arguments.is_empty() {
+            return;
+        }
+        let call = &self.calls[at];
+        let delta = ArgumentsDelta {
+            kind: "response.function_call_arguments.delta",
+            sequence_number: self.seq,
+            item_id: &call.id,
+            output_index: call.output_index,
+            delta: arguments,
+        };
+        let mut buf = Vec::new();
+        self.write_into(&mut buf, "response.function_call_arguments.delta", &delta);
+        self.flush_event(buf, out);
+        self.calls[at].arguments.push_str(arguments);
+    }
+
+    /// Closes every item still open (calls in the order they started); `status` is the open
+    /// message's.
+    fn close_all(&mut self, status: &str, out: &mut Vec<u8>) {
+        self.close_open_as(status, out);
+        for call in std::mem::take(&mut self.calls) {
+            self.write_fields(
+                "response.function_call_arguments.done",
+                sonic_rs::json!({"item_id": call.id.as_str(), "output_index": call.output_index, "arguments": call.arguments.as_str()}),
+                out,
+            );
+            let item = call_item(&call.id, &call.call_id, &call.name, &call.arguments, "completed");
+            self.done_item(call.output_index, item, out);
+        }
+        // Items are listed by output index (calls may have closed after a later message).
+        self.output.sort_by_key(|(index, _)| *index);
+    }
+}
+
+impl StreamEncode for ResponsesStreamEncoder {
+    fn content_type(&self) -> &'static str {
+        "text/event-stream"
+    }
+
+    fn encode(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
+        if self.closed {
+            return;
+        }
+        match event {
+            StreamEvent::Start { id, model } => {
+                if !self.started {
+                    self.id = response_id(id);
+                    if !model.is_empty() {
+                        self.model.clone_from(model);
+                    }
+                }
+                self.start(out);
+            }
+            StreamEvent::Usage(u) => self.usage = *u,
+            StreamEvent::Logprobs(l) => self.logprobs.extend_from_slice(l),
+            StreamEvent::TextDelta { text, .. } => {
+                self.start(out);
+                self.text(text, out);
+            }
+            StreamEvent::ThinkingDelta { index, text } => {
+                self.start(out);
+                self.thinking(*index, text, out);
+            }
+            StreamEvent::ThinkingSignature { index, signature } => {
+                self.start(out);
+                self.thinking(*index, "", out);
+                if let Some((_, Open::Reasoning { signature: s, .. })) = &mut self.open {
+                    *s = Some(signature.clone());
+                }
+            }
+            StreamEvent::RedactedThinking { data, .. } => {
+                self.start(out);
+                self.close_open(out);
+                let id = item_id("rs", &self.id, self.next_index);
+                let index = self.add_item(&reasoning_item(&id, "", None), out);
+                self.done_item(index, reasoning_item(&id, "", Some(data)), out);
+            }
+            StreamEvent::ToolCallStart { index, id, name } => {
+                self.start(out);
+                self.call_start(*index, id, name, out);
+            }
+            StreamEvent::ToolCallDelta { index, arguments } => self.call_delta(*index, arguments, out),
+            StreamEvent::BlockStop { index } => {
+                // A reasoning block ends at its stop (its signature came before); messages and
+                // calls stay open: a call's arguments may follow its stop when calls interleave.
+                if matches!(&self.open, Some((_, Open::Reasoning { block, .. })) if block == index) {
+                    self.close_open(out);
+                }
+            }
+            StreamEvent::Finish { reason, .. } => self.finish = Some(reason.clone()),
+            StreamEvent::Error { status, message } => self.error(*status, message, out),
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.closed {
+            return;
+        }
+        self.start(out);
+        let (status, incomplete) = status_of(self.finish.as_ref().unwrap_or(&FinishReason::Stop));
+        self.close_all(
+            if incomplete.is_some() {
+                "incomplete"
+            } else {
+                "completed"
+            },
+            out,
+        );
+        let kind = if incomplete.is_some() {
+            "response.incomplete"
+        } else {
+            "response.completed"
+        };
+        let snapshot = self.snapshot(status, incomplete, None, true);
+        self.write_fields(kind, sonic_rs::json!({"response": snapshot}), out);
+        self.closed = true;
+    }
+
+    /// The `error` event, then `response.failed` with what was output before the failure: a
+    /// client that watches either sees it, and `responses.stream()` raises for want of
+    /// `response.completed`.
+    fn error(&mut self, status: u16, message: &str, out: &mut Vec<u8>) {
+        if self.closed {
+            return;
+        }
+        self.start(out);
+        self.closed = true;
+        let code = match FaultKind::from_status(status) {
+            FaultKind::RateLimited => "rate_limit_exceeded",
+            FaultKind::InvalidRequest => "invalid_prompt",
+            _ => "server_error",
+        };
+        self.write_fields(
+            "error",
+            sonic_rs::json!({"code": code, "message": message, "param": Json::default()}),
+            out,
+        );
+        let error = sonic_rs::json!({"code": code, "message": message});
+        let snapshot = self.snapshot("failed", None, Some(error), true);
+        self.write_fields("response.failed", sonic_rs::json!({"response": snapshot}), out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::stream::events_from_response;
+    use crate::canonical::stream::testing::{encode_all, sample_response};
+    use crate::formats::codec;
+
+    fn decode(body: &str) -> Result<ChatRequest, ConvertError> {
+        decode_request(body.as_bytes())
+    }
+
+    fn json(b: &[u8]) -> Json {
+        sonic_rs::from_slice(b).unwrap()
+    }
+
+    #[test]
+    fn input_items_become_the_conversation() {
+        let r = decode(
+            r#"{"model":"m","instructions":"Be brief.","max_output_tokens":50,"temperature":0.2,"top_p":0.9,"user":"u1",
+            "input":[
+              {"role":"developer","content":"Use metric units."},
+              {"type":"message","role":"user","content":[{"type":"input_text","text":"Weather?"},{"type":"input_image","image_url":"data:image/png;base64,iVBORw0KGgo=","detail":"low"}]},
+              {"type":"reasoning","id":"rs_1","summary":[{"type":"summary_text","text":"Need the tool."}],"encrypted_content":"sig=="},
+              {"type":"reasoning","id":"rs_2","summary":[],"encrypted_content":"opaque"},
+              {"type":"message","role":"assistant","content":[{"type":"output_text","text":"Checking.","annotations":[]}]},
+              {"type":"function_call","id":"fc_1","call_id":"call_1","name":"get_weather","arguments":"{\"city\":\"Paris\"}"},
+              {"type":"function_call","call_id":"call_2","name":"get_time","arguments":""},
+              {"type":"function_call_output","call_id":"call_1","output":"sunny"},
+              {"type":"function_call_output","call_id":"call_2","output":[{"type":"input_text","text":"noon"}]},
+              {"role":"user","content":"Thanks"}
+            ]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                r.model.as_str(),
+                r.max_tokens,
+                r.temperature,
+                r.top_p,
+                r.user.as_deref()
+            ),
+            ("m", Some(50), Some(0.2), Some(0.9), Some("u1"))
+        );
+        let system: Vec<&str> = r.system.iter().filter_map(Part::as_text).collect();
+        // The instructions come first, as OpenAI puts them before the input.
+        assert_eq!(system, ["Be brief.", "Use metric units."]);
+        assert_eq!(r.messages.len(), 3, "{:?}", r.messages);
+        let (user, assistant, results) = (&r.messages[0], &r.messages[1], &r.messages[2]);
+        assert_eq!(user.role, Role::User);
+        assert!(matches!(&user.content[..], [Part::Text { text, .. }, Part::Image { .. }] if text == "Weather?"));
+        assert_eq!(assistant.role, Role::Assistant);
+        match &assistant.content[..] {
+            [Part::Thinking { text, signature }, Part::RedactedThinking { data }, Part::Text { text: said, .. }, Part::ToolCall {
+                id: c1,
+                name: n1,
+                arguments: a1,
+                ..
+            }, Part::ToolCall {
+                id: c2, arguments: a2, ..
+            }] => {
+                assert_eq!(
+                    (text.as_str(), signature.as_deref(), data.as_str()),
+                    ("Need the tool.", Some("sig=="), "opaque")
+                );
+                assert_eq!(said, "Checking.");
+                assert_eq!(
+                    (c1.as_str(), n1.as_str(), a1.as_str()),
+                    ("call_1", "get_weather", r#"{"city":"Paris"}"#)
+                );
+                assert_eq!((c2.as_str(), a2.as_str()), ("call_2", ""));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Results, then the user's text: one user turn; results carry their tool's name.
+        assert_eq!(results.role, Role::User);
+        match &results.content[..] {
+            [Part::ToolResult { id, name, content, .. }, Part::ToolResult {
+                name: n2, content: c2, ..
+            }, Part::Text { text, .. }] => {
+                assert_eq!((id.as_str(), name.as_deref()), ("call_1", Some("get_weather")));
+                assert_eq!(content, &[ToolResultContent::Text("sunny".into())]);
+                assert_eq!(
+                    (n2.as_deref(), c2.as_slice()),
+                    (Some("get_time"), &[ToolResultContent::Text("noon".into())][..])
+                );
+                assert_eq!(text, "Thanks");
+            }
+            other => panic!("{other:?}"),
+        }
+        // The thinking goes back to Anthropic with its signature, as a tool loop requires.
+        let a = json(&(codec(Format::Anthropic).unwrap().encode_request)(&r).unwrap());
+        let blocks = &a["messages"][1]["content"];
+        assert_eq!(blocks[0]["type"].as_str(), Some("thinking"), "{a}");
+        assert_eq!(blocks[0]["signature"].as_str(), Some("sig=="), "{a}");
+        assert_eq!(blocks[1]["type"].as_str(), Some("redacted_thinking"), "{a}");
+    }
+
+    #[test]
+    fn settings_cross_as_chat_settings() {
+        let r = decode(
+            r#"{"model":"m","input":"hi","stream":true,"store":false,"truncation":"auto","metadata":{"k":"v"},
+            "tools":[{"type":"function","name":"get_weather","description":"d","parameters":{"type":"object","properties":{"city":{"type":"string"}}},"strict":true},{"type":"function","name":"bare"}],
+            "tool_choice":{"type":"function","name":"get_weather"},"parallel_tool_calls":false,
+            "text":{"format":{"type":"json_schema","name":"out","schema":{"type":"object"},"strict":true}},
+            "reasoning":{"effort":"low","summary":"auto"},"include":["message.output_text.logprobs"],"top_logprobs":3}"#,
+        )
+        .unwrap();
+        assert!(r.stream);
+        assert!(matches!(&r.messages[..], [m] if m.role == Role::User));
+        assert_eq!(r.tools.len(), 2);
+        assert_eq!(
+            (
+                r.tools[0].name.as_str(),
+                r.tools[0].description.as_deref(),
+                r.tools[0].strict
+            ),
+            ("get_weather", Some("d"), Some(true))
+        );
+        assert_eq!(
+            r.tools[1].parameters,
+            sonic_rs::json!({"type": "object", "properties": {}})
+        );
+        assert_eq!(r.tool_choice, Some(ToolChoice::Named("get_weather".into())));
+        assert_eq!(r.parallel_tool_calls, Some(false));
+        assert!(
+            matches!(&r.response_format, Some(ResponseFormat::JsonSchema { name, strict: Some(true), .. }) if name == "out")
+        );
+        assert_eq!(r.reasoning.as_ref().and_then(|x| x.effort.as_deref()), Some("low"));
+        assert_eq!(r.logprobs, Some(3));
+        // The answer repeats them.
+        let echo = Echo::of(&r);
+        assert_eq!(echo.metadata, sonic_rs::json!({"k": "v"}));
+        assert_eq!(echo.truncation.as_str(), Some("auto"));
+        assert_eq!(
+            echo.tool_choice,
+            sonic_rs::json!({"type": "function", "name": "get_weather"})
+        );
+        assert_eq!(echo.tools[0]["name"].as_str(), Some("get_weather"));
+        assert!(!echo.parallel_tool_calls);
+        // No log probabilities without being asked; a plain `text` format is no format.
+        let r = decode(r#"{"model":"m","input":"hi","text":{"format":{"type":"text"}}}"#).unwrap();
+        assert_eq!((r.logprobs, r.response_format), (None, Some(ResponseFormat::Text)));
+    }
+
+    #[test]
+    fn what_needs_openai_is_refused_by_name() {
+        let cases = [
+            (
+                r#"{"model":"m","input":"x","previous_response_id":"resp_1"}"#,
+                "previous_response_id",
+                "stores none",
+            ),
+            (
+                r#"{"model":"m","input":"x","conversation":"conv_1"}"#,
+                "conversation",
+                "stores none",
+            ),
+            (
+                r#"{"model":"m","input":"x","prompt":{"id":"p"}}"#,
+                "prompt",
+                "stores none",
+            ),
+            (
+                r#"{"model":"m","input":"x","background":true}"#,
+                "background",
+                "background",
+            ),
+            (
+                r#"{"model":"m","input":"x","max_tool_calls":3}"#,
+                "max_tool_calls",
+                "built-in",
+            ),
+            (
+                r#"{"model":"m","input":"x","tools":[{"type":"web_search"}]}"#,
+                "tools[0].type",
+                "web_search",
+            ),
+            (
+                r#"{"model":"m","input":"x","tools":[{"type":"function"}]}"#,
+                "tools[0].name",
+                "required",
+            ),
+            (
+                r#"{"model":"m","input":[{"type":"item_reference","id":"msg_1"}]}"#,
+                "input[0].type",
+                "stores none",
+            ),
+            (
+                r#"{"model":"m","input":[{"type":"web_search_call","id":"ws"}]}"#,
+                "input[0].type",
+                "built-in",
+            ),
+            (
+                r#"{"model":"m","input":[{"role":"user","content":[{"type":"input_image","file_id":"f"}]}]}"#,
+                "input[0].content[0].file_id",
+                "file_id",
+            ),
+            (
+                r#"{"model":"m","input":[{"role":"user","content":[{"type":"input_file","file_url":"https://x/y.pdf"}]}]}"#,
+                "input[0].content[0].file_url",
+                "file_data",
+            ),
+            (
+                r#"{"model":"m","input":[{"role":"user","content":[{"type":"input_audio"}]}]}"#,
+                "input[0].content[0].type",
+                "input_audio",
+            ),
+            (
+                r#"{"model":"m","input":[{"role":"robot","content":"x"}]}"#,
+                "input[0].role",
+                "robot",
+            ),
+            (
+                r#"{"model":"m","input":[{"type":"function_call","name":"f"}]}"#,
+                "input[0].call_id",
+                "required",
+            ),
+            (
+                r#"{"model":"m","input":[{"type":"function_call_output","call_id":"c"}]}"#,
+                "input[0].output",
+                "required",
+            ),
+            (r#"{"model":"m","input":7}"#, "input", "string or an array"),
+            (r#"{"model":"m"}"#, "input", "required"),
+            (r#"{"input":"x"}"#, "model", "required"),
+            (r#"{"model":"m","input":"x","top_logprobs":21}"#, "top_logprobs", "20"),
+            (
+                r#"{"model":"m","input":"x","tool_choice":{"type":"web_search"}}"#,
+                "tool_choice",
+                "function",
+            ),
+            (
+                r#"{"model":"m","input":"x","text":{"format":{"type":"xml"}}}"#,
+                "text.format.type",
+                "json_schema",
+            ),
+            (
+                r#"{"model":"m","input":"x","temperature":"hot"}"#,
+                "temperature",
+                "number",
+            ),
+            ("[1]", "", "object"),
+            ("{", "", "JSON"),
+        ];
+        for (body, field, says) in cases {
+            let e = decode(body).expect_err(body);
+            assert_eq!(e.field, field, "{body}: {e}");
+            assert!(e.to_string().contains(says), "{body}: {e}");
+        }
+        // Nulls are absent values; `background: false` and `store` change nothing here.
+        decode(r#"{"model":"m","input":"x","previous_response_id":null,"background":false,"store":true}"#).unwrap();
+    }
+
+    fn echo() -> Echo {
+        Echo::of(&decode(r#"{"model":"m","input":"x","instructions":"Be brief."}"#).unwrap())
+    }
+
+    #[test]
+    fn the_answer_is_a_response_object() {
+        let resp = sample_response();
+        let v = json(&encode_response(&resp, &echo()));
+        assert_eq!(
+            (
+                v["object"].as_str(),
+                v["id"].as_str(),
+                v["model"].as_str(),
+                v["status"].as_str()
+            ),
+            (Some("response"), Some("resp_1"), Some("m-1"), Some("completed")),
+            "{v}"
+        );
+        assert_eq!(v["instructions"].as_str(), Some("Be brief."));
+        let out = v["output"].as_array().unwrap();
+        let kinds: Vec<&str> = out.iter().map(|i| i["type"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["reasoning", "message", "function_call", "function_call"], "{v}");
+        assert_eq!(out[0]["summary"][0]["text"].as_str(), Some("let me think"));
+        assert_eq!(out[0]["encrypted_content"].as_str(), Some("sig=="));
+        assert_eq!(
+            out[1]["content"][0]["text"].as_str(),
+            Some("héllo \u{2028} \"wörld\"\n")
+        );
+        assert_eq!(out[1]["role"].as_str(), Some("assistant"));
+        assert_eq!(
+            (
+                out[2]["call_id"].as_str(),
+                out[2]["name"].as_str(),
+                out[2]["arguments"].as_str()
+            ),
+            (Some("call_1"), Some("get_weather"), Some(r#"{"city":"Paris"}"#))
+        );
+        let ids: std::collections::HashSet<&str> = out.iter().map(|i| i["id"].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), 4, "item ids are distinct");
+        let u = &v["usage"];
+        assert_eq!(
+            (
+                u["input_tokens"].as_u64(),
+                u["output_tokens"].as_u64(),
+                u["total_tokens"].as_u64()
+            ),
+            (Some(12), Some(7), Some(19))
+        );
+        assert_eq!(u["input_tokens_details"]["cached_tokens"].as_u64(), Some(0));
+        for (finish, status, reason) in [
+            (FinishReason::Length, "incomplete", Some("max_output_tokens")),
+            (FinishReason::ContentFilter, "incomplete", Some("content_filter")),
+            (FinishReason::StopSequence, "completed", None),
+        ] {
+            let mut r = sample_response();
+            r.finish = finish;
+            let v = json(&encode_response(&r, &echo()));
+            assert_eq!(v["status"].as_str(), Some(status));
+            assert_eq!(v["incomplete_details"]["reason"].as_str(), reason, "{v}");
+        }
+    }
+
+    /// (type, data) of every event; asserts the SSE form and the sequence numbers.
+    fn events(out: &[u8]) -> Vec<(String, Json)> {
+        let text = std::str::from_utf8(out).unwrap();
+        assert!(!text.contains("[DONE]"), "{text}");
+        let mut all = Vec::new();
+        for frame in text.split("\n\n").filter(|f| !f.is_empty()) {
+            let (head, data) = frame.split_once('\n').unwrap();
+            let kind = head.strip_prefix("event: ").unwrap();
+            let data = json(data.strip_prefix("data: ").unwrap().as_bytes());
+            assert_eq!(data["type"].as_str(), Some(kind), "{frame}");
+            assert_eq!(data["sequence_number"].as_u64(), Some(all.len() as u64), "{frame}");
+            all.push((kind.to_string(), data));
+        }
+        all
+    }
+
+    fn stream(resp: &ChatResponse, pieces: usize) -> Vec<(String, Json)> {
+        let req = decode(r#"{"model":"m","input":"x","instructions":"Be brief.","stream":true}"#).unwrap();
+        let mut enc = crate::canonical::stream::ArgumentsNeverEmpty::new(ResponsesStreamEncoder::new(&req));
+        events(&encode_all(&mut enc, &events_from_response(resp, pieces)))
+    }
+
+    #[test]
+    fn a_stream_announces_fills_and_closes_every_item_then_completes() {
+        let resp = sample_response();
+        let evs = stream(&resp, 3);
+        let kinds: Vec<&str> = evs.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(&kinds[..2], ["response.created", "response.in_progress"]);
+        assert_eq!(kinds.last(), Some(&"response.completed"));
+        let id = evs[0].1["response"]["id"].as_str().unwrap().to_string();
+        assert_eq!(evs.last().unwrap().1["response"]["id"].as_str(), Some(id.as_str()));
+        assert_eq!(evs[0].1["response"]["status"].as_str(), Some("in_progress"));
+        // Every delta comes after its item's `added` and before its `done`.
+        let mut added = std::collections::HashSet::new();
+        let mut done = std::collections::HashSet::new();
+        let (mut text, mut summary, mut args) = (String::new(), String::new(), std::collections::HashMap::new());
+        for (kind, d) in &evs {
+            let index = d["output_index"].as_u64();
+            match kind.as_str() {
+                "response.output_item.added" => assert!(added.insert(index.unwrap()), "{d}"),
+                "response.output_item.done" => assert!(done.insert(index.unwrap()), "{d}"),
+                k if k.ends_with(".delta") => {
+                    let i = index.unwrap();
+                    assert!(added.contains(&i) && !done.contains(&i), "{kind} {d}");
+                    let delta = d["delta"].as_str().unwrap();
+                    match k {
+                        "response.output_text.delta" => text.push_str(delta),
+                        "response.reasoning_summary_text.delta" => summary.push_str(delta),
+                        _ => args.entry(i).or_insert_with(String::new).push_str(delta),
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(added, done);
+        assert_eq!(text, "héllo \u{2028} \"wörld\"\n");
+        assert_eq!(summary, "let me think");
+        let mut args: Vec<String> = args.into_values().collect();
+        args.sort();
+        assert_eq!(args, [r#"{"city":"Paris"}"#, r#"{"tz":"CET","n":[1,2]}"#]);
+        // The final response is the non-stream answer.
+        let fin = &evs.last().unwrap().1["response"];
+        let whole = json(&encode_response(&resp, &echo()));
+        assert_eq!(fin["output"], whole["output"], "{fin}");
+        assert_eq!(fin["usage"], whole["usage"]);
+        assert_eq!(fin["instructions"].as_str(), Some("Be brief."));
+    }
+
+    #[test]
+    fn a_cut_stream_is_incomplete_and_a_failure_is_an_error_then_failed() {
+        let mut resp = crate::canonical::stream::testing::text_answer(Usage::default());
+        resp.finish = FinishReason::Length;
+        let evs = stream(&resp, 2);
+        let (kind, last) = evs.last().unwrap();
+        assert_eq!(kind, "response.incomplete");
+        assert_eq!(
+            last["response"]["incomplete_details"]["reason"].as_str(),
+            Some("max_output_tokens")
+        );
+        // The message it was writing is incomplete too, streamed or not.
+        assert_eq!(
+            last["response"]["output"][0]["status"].as_str(),
+            Some("incomplete"),
+            "{last}"
+        );
+        let whole = json(&encode_response(&resp, &echo()));
+        assert_eq!(whole["output"], last["response"]["output"]);
+
+        let req = decode(r#"{"model":"m","input":"x"}"#).unwrap();
+        let mut enc = ResponsesStreamEncoder::new(&req);
+        let mut out = Vec::new();
+        let start = StreamEvent::Start {
+            id: "r".into(),
+            model: "m".into(),
+        };
+        enc.encode(&start, &mut out);
+        enc.encode(
+            &StreamEvent::TextDelta {
+                index: 0,
+                text: "half".into(),
+            },
+            &mut out,
+        );
+        enc.error(429, "slow down", &mut out);
+        enc.finish(&mut out);
+        let evs = events(&out);
+        let kinds: Vec<&str> = evs.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(kinds[kinds.len() - 2..], ["error", "response.failed"]);
+        let (_, e) = &evs[evs.len() - 2];
+        assert_eq!(
+            (e["code"].as_str(), e["message"].as_str()),
+            (Some("rate_limit_exceeded"), Some("slow down"))
+        );
+        let failed = &evs.last().unwrap().1["response"];
+        assert_eq!(failed["status"].as_str(), Some("failed"));
+        assert_eq!(failed["error"]["message"].as_str(), Some("slow down"));
+        assert_eq!(failed["id"].as_str(), Some("resp_r"));
+    }
+
+    #[test]
+    fn interleaved_calls_keep_their_arguments() {
+        let req = decode(r#"{"model":"m","input":"x"}"#).unwrap();
+        let mut enc = crate::canonical::stream::ArgumentsNeverEmpty::new(ResponsesStreamEncoder::new(&req));
+        let ev = [
+            StreamEvent::ToolCallStart {
+                index: 0,
+                id: "c0".into(),
+                name: "a".into(),
+            },
+            StreamEvent::ToolCallStart {
+                index: 1,
+                id: "c1".into(),
+                name: "b".into(),
+            },
+            StreamEvent::BlockStop { index: 0 },
+            StreamEvent::ToolCallDelta {
+                index: 1,
+                arguments: "{\"x\":".into(),
+            },
+            StreamEvent::ToolCallDelta {
+                index: 0,
+                arguments: "{}".into(),
+            },
+            StreamEvent::ToolCallDelta {
+                index: 1,
+                arguments: "1}".into(),
+            },
+            StreamEvent::ToolCallStart {
+                index: 2,
+                id: "c2".into(),
+                name: "c".into(),
+            },
+            StreamEvent::Finish {
+                reason: FinishReason::ToolCalls,
+                stop_sequence: None,
+            },
+        ];
+        let evs = events(&encode_all(&mut enc, &ev));
+        let fin = &evs.last().unwrap().1["response"]["output"];
+        let calls: Vec<(&str, &str)> = fin
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (i["call_id"].as_str().unwrap(), i["arguments"].as_str().unwrap()))
+            .collect();
+        assert_eq!(calls, [("c0", "{}"), ("c1", "{\"x\":1}"), ("c2", "{}")]);
+    }
+}
