@@ -204,11 +204,49 @@ fn encode_for_every_client(req: &ChatRequest, events: &[StreamEvent], failed: bo
             String::from_utf8_lossy(frame)
         );
     }
+    // The Responses API: whatever came, every event is `event: <type>` and a JSON `data:` line
+    // of that type, numbered from 0 without gaps, and the last is the one terminal event.
+    let mut responses =
+        crate::canonical::stream::ArgumentsNeverEmpty::new(formats::openai::responses::ResponsesStreamEncoder::new(req));
+    encode_stream(&mut responses, events, failed, &mut out);
+    let errs = failed || events.iter().any(|e| matches!(e, StreamEvent::Error { .. }));
+    check_responses_stream(&out, errs);
     // Gemini's JSON-array form: whatever came, the whole answer is one valid JSON array.
     let mut array = formats::gemini::stream::GeminiStreamEncoder::json_array(req);
     encode_stream(&mut array, events, failed, &mut out);
     let parsed: Result<Vec<serde::de::IgnoredAny>, _> = sonic_rs::from_slice(&out);
     assert!(parsed.is_ok(), "not a JSON array: {}", String::from_utf8_lossy(&out));
+}
+
+/// The invariants of a Responses event stream that the openai SDK's `responses.stream()` relies
+/// on (PROTOCOLS 2.8): `response.created` first, consecutive sequence numbers, one response id,
+/// and exactly one terminal event, last (`response.failed` after an `error` when the stream
+/// `failed` or carried the upstream's error).
+fn check_responses_stream(out: &[u8], failed: bool) {
+    use sonic_rs::JsonValueTrait;
+    let text = std::str::from_utf8(out).expect("a Responses stream is UTF-8");
+    let mut kinds = Vec::new();
+    let mut id = None;
+    for (n, frame) in text.split_terminator("\n\n").enumerate() {
+        let (head, data) = frame.split_once('\n').expect("two lines per event");
+        let kind = head.strip_prefix("event: ").expect("an event: line");
+        let data: sonic_rs::Value = sonic_rs::from_str(data.strip_prefix("data: ").expect("a data: line"))
+            .unwrap_or_else(|e| panic!("not JSON: {e}: {frame}"));
+        assert_eq!(data["type"].as_str(), Some(kind), "{frame}");
+        assert_eq!(data["sequence_number"].as_u64(), Some(n as u64), "{frame}");
+        if let Some(r) = data["response"]["id"].as_str() {
+            assert_eq!(id.get_or_insert_with(|| r.to_string()), r, "{frame}");
+        }
+        kinds.push(kind.to_string());
+    }
+    assert_eq!(kinds.first().map(String::as_str), Some("response.created"), "{text}");
+    let terminal = ["response.completed", "response.incomplete", "response.failed"];
+    let ends = kinds.iter().filter(|k| terminal.contains(&k.as_str())).count();
+    assert!(ends == 1 && terminal.contains(&kinds[kinds.len() - 1].as_str()), "{text}");
+    assert_eq!(failed, kinds[kinds.len() - 1] == "response.failed", "{text}");
+    if failed {
+        assert_eq!(kinds[kinds.len() - 2], "error", "{text}");
+    }
 }
 
 /// One whole stream through `enc` into `out` (cleared first).
@@ -230,10 +268,12 @@ fn encode_stream(enc: &mut dyn StreamEncode, events: &[StreamEvent], failed: boo
 ///
 /// - A client's request (bit 3 clear; bit 4: the model comes from the path, as Gemini's and
 ///   Bedrock's routes give it; bit 5: a stream route; bit 6: an OpenAI body is a legacy
-///   completion) is decoded as that format's request and,
+///   completion; every OpenAI body is also read as a Responses request) is decoded as that
+///   format's request and,
 ///   if it decodes, encoded for every upstream format; each encoding must decode again.
 /// - An upstream's answer (bit 3 set) is decoded as that format's response and, if it decodes,
-///   encoded for every client format, as a body (which must decode again) and as a stream. The same bytes are also read
+///   encoded for every client format, as a body (which must decode again) and as a stream
+///   (the Responses API's too, whose event invariants are checked). The same bytes are also read
 ///   as that format's error body (status from bits 4-5) and rendered for every client.
 pub fn translate(data: &[u8]) {
     let Some((&which, body)) = data.split_first() else {
@@ -255,22 +295,25 @@ pub fn translate(data: &[u8]) {
             true => formats::openai::completions::decode_request(body),
             false => (codec.decode_request)(body, path_model, which & 32 != 0),
         };
-        let Ok(mut req) = decoded else {
-            return;
-        };
-        // As routing does before any upstream encoder runs.
-        req.model = "target-model".into();
-        for f in Format::ALL {
-            let c = formats::codec(f).expect("every format has a codec");
-            let _ = (c.request_path)(&req.model, req.stream);
-            // What the gateway sends an upstream is a request of that format: its own decoder
-            // (as strict as the provider's, PROTOCOLS) takes it back.
-            if let Ok(sent) = (c.encode_request)(&req) {
-                if let Err(e) = (c.decode_request)(&sent, Some(&req.model), req.stream) {
-                    panic!(
-                        "{format:?} request -> {f:?} does not decode: {e:?}\n{}",
-                        String::from_utf8_lossy(&sent)
-                    );
+        // An OpenAI client's body is also read as a Responses request.
+        let responses = (format == Format::OpenAi)
+            .then(|| formats::openai::responses::decode_request(body).ok())
+            .flatten();
+        for mut req in decoded.ok().into_iter().chain(responses) {
+            // As routing does before any upstream encoder runs.
+            req.model = "target-model".into();
+            for f in Format::ALL {
+                let c = formats::codec(f).expect("every format has a codec");
+                let _ = (c.request_path)(&req.model, req.stream);
+                // What the gateway sends an upstream is a request of that format: its own decoder
+                // (as strict as the provider's, PROTOCOLS) takes it back.
+                if let Ok(sent) = (c.encode_request)(&req) {
+                    if let Err(e) = (c.decode_request)(&sent, Some(&req.model), req.stream) {
+                        panic!(
+                            "{format:?} request -> {f:?} does not decode: {e:?}\n{}",
+                            String::from_utf8_lossy(&sent)
+                        );
+                    }
                 }
             }
         }
@@ -299,6 +342,13 @@ pub fn translate(data: &[u8]) {
             include_usage: true,
             ..Default::default()
         };
+        let echo = formats::openai::responses::Echo::of(&req);
+        let response = formats::openai::responses::encode_response(&resp, &echo);
+        assert!(
+            sonic_rs::from_slice::<serde::de::IgnoredAny>(&response).is_ok(),
+            "{format:?} answer -> response is not JSON: {}",
+            String::from_utf8_lossy(&response)
+        );
         encode_for_every_client(&req, &events_from_response(&resp, 7), false);
     }
     let status = [400, 429, 500, 503][usize::from(which >> 4) & 3];

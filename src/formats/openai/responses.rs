@@ -746,6 +746,25 @@ pub fn encode_response(resp: &ChatResponse, echo: &Echo) -> Vec<u8> {
 
 // Stream -----------------------------------------------------------------------------------------
 
+/// Appends one event (`event: <kind>` and its `data:` line); false if `data` could not be
+/// serialized, and then nothing is written.
+fn write_event(kind: &str, data: &impl Serialize, out: &mut Vec<u8>) -> bool {
+    let mark = out.len();
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    match sonic_rs::to_writer(&mut *out, data) {
+        Ok(()) => {
+            out.extend_from_slice(b"\n\n");
+            true
+        }
+        Err(_) => {
+            out.truncate(mark);
+            false
+        }
+    }
+}
+
 /// The item being streamed at an output index.
 enum Open {
     Message {
@@ -852,17 +871,7 @@ impl ResponsesStreamEncoder {
 
     /// Writes one event; `data` is its JSON with `type` and `sequence_number` first.
     fn write(&mut self, kind: &str, data: &impl Serialize, out: &mut Vec<u8>) {
-        let mark = out.len();
-        out.extend_from_slice(b"event: ");
-        out.extend_from_slice(kind.as_bytes());
-        out.extend_from_slice(b"\ndata: ");
-        match sonic_rs::to_writer(&mut *out, data) {
-            Ok(()) => {
-                out.extend_from_slice(b"\n\n");
-                self.seq += 1;
-            }
-            Err(_) => out.truncate(mark),
-        }
+        self.seq += u64::from(write_event(kind, data, out));
     }
 
     /// An event whose other fields are a JSON object's (`response`, `item`, `part`, ...).
@@ -985,50 +994,21 @@ impl ResponsesStreamEncoder {
             };
             self.open = Some((index, open));
         }
-        let logprobs = std::mem::take(&mut self.logprobs);
-        let seq = self.seq;
-        let mut buf = Vec::new();
-        if let Some((index, Open::Message { id, .. })) = &self.open {
+        // Written straight into `out` (the hot path: no buffer, no copy of the open item).
+        if let Some((index, Open::Message { id, text: t, logprobs })) = &mut self.open {
             let delta = TextDelta {
                 kind: "response.output_text.delta",
-                sequence_number: seq,
+                sequence_number: self.seq,
                 item_id: id,
                 output_index: *index,
                 content_index: 0,
                 delta: text,
-                logprobs: OpenAiTokensOut(&logprobs),
+                logprobs: OpenAiTokensOut(&self.logprobs),
             };
-            self.write_into(&mut buf, "response.output_text.delta", &delta);
-        }
-        self.flush_event(buf, out);
-        if let Some((
-            _,
-            Open::Message {
-                text: t, logprobs: l, ..
-            },
-        )) = &mut self.open
-        {
+            self.seq += u64::from(write_event(delta.kind, &delta, out));
+            // The done events and the final response repeat the whole text.
             t.push_str(text);
-            l.extend(logprobs);
-        }
-    }
-
-    /// Serializes into a scratch buffer (the borrow of the open item forbids `self.write`).
-    fn write_into(&self, buf: &mut Vec<u8>, kind: &str, data: &impl Serialize) {
-        buf.extend_from_slice(b"event: ");
-        buf.extend_from_slice(kind.as_bytes());
-        buf.extend_from_slice(b"\ndata: ");
-        if sonic_rs::to_writer(&mut *buf, data).is_ok() {
-            buf.extend_from_slice(b"\n\n");
-        } else {
-            buf.clear();
-        }
-    }
-
-    fn flush_event(&mut self, buf: Vec<u8>, out: &mut Vec<u8>) {
-        if !buf.is_empty() {
-            out.extend_from_slice(&buf);
-            self.seq += 1;
+            logprobs.append(&mut self.logprobs);
         }
     }
 
@@ -1097,7 +1077,7 @@ impl ResponsesStreamEncoder {
         if arguments.is_empty() {
             return;
         }
-        let call = &self.calls[at];
+        let call = &mut self.calls[at];
         let delta = ArgumentsDelta {
             kind: "response.function_call_arguments.delta",
             sequence_number: self.seq,
@@ -1105,10 +1085,8 @@ impl ResponsesStreamEncoder {
             output_index: call.output_index,
             delta: arguments,
         };
-        let mut buf = Vec::new();
-        self.write_into(&mut buf, "response.function_call_arguments.delta", &delta);
-        self.flush_event(buf, out);
-        self.calls[at].arguments.push_str(arguments);
+        self.seq += u64::from(write_event(delta.kind, &delta, out));
+        call.arguments.push_str(arguments);
     }
 
     /// Closes every item still open (calls in the order they started); `status` is the open
