@@ -85,13 +85,11 @@ fn event_stream(c: &mut Criterion) {
 fn translate_loop(
     b: &mut criterion::Bencher<'_>,
     from: Format,
-    to: Format,
-    req: &ChatRequest,
+    mut enc: Box<dyn sluice::canonical::stream::StreamEncode>,
     first: &[u8],
     chunk: &Bytes,
 ) {
     let mut dec = formats::stream_decoder(from);
-    let mut enc = formats::stream_encoder(to, false, req);
     let mut out = Vec::with_capacity(4096);
     dec.push(Bytes::copy_from_slice(first));
     while let Ok(Some(e)) = dec.next_event() {
@@ -125,9 +123,15 @@ fn translate_chunk(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     for f in Format::ALL {
         g.bench_function(f.name(), |b| {
-            translate_loop(b, Format::OpenAi, f, &req, first.as_bytes(), &chunk)
+            let enc = formats::stream_encoder(f, false, &req);
+            translate_loop(b, Format::OpenAi, enc, first.as_bytes(), &chunk)
         });
     }
+    // The Responses API's event stream (an OpenAI SDK's `responses.create(stream=True)`).
+    g.bench_function("openai_responses", |b| {
+        let enc = Box::new(formats::openai::responses::ResponsesStreamEncoder::new(&req));
+        translate_loop(b, Format::OpenAi, enc, first.as_bytes(), &chunk)
+    });
     g.finish();
 }
 
@@ -159,7 +163,15 @@ fn translate_upstream_event(c: &mut Criterion) {
         let mut chunk = Vec::new();
         wire.encode(&text(" the quick brown fox"), &mut chunk);
         let chunk = Bytes::from(chunk);
-        g.bench_function(u.name(), |b| translate_loop(b, u, Format::OpenAi, &req, &first, &chunk));
+        g.bench_function(u.name(), |b| {
+            translate_loop(
+                b,
+                u,
+                formats::stream_encoder(Format::OpenAi, false, &req),
+                &first,
+                &chunk,
+            )
+        });
     }
     g.finish();
 }

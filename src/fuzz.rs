@@ -206,8 +206,9 @@ fn encode_for_every_client(req: &ChatRequest, events: &[StreamEvent], failed: bo
     }
     // The Responses API: whatever came, every event is `event: <type>` and a JSON `data:` line
     // of that type, numbered from 0 without gaps, and the last is the one terminal event.
-    let mut responses =
-        crate::canonical::stream::ArgumentsNeverEmpty::new(formats::openai::responses::ResponsesStreamEncoder::new(req));
+    let mut responses = crate::canonical::stream::ArgumentsNeverEmpty::new(
+        formats::openai::responses::ResponsesStreamEncoder::new(req),
+    );
     encode_stream(&mut responses, events, failed, &mut out);
     let errs = failed || events.iter().any(|e| matches!(e, StreamEvent::Error { .. }));
     check_responses_stream(&out, errs);
@@ -242,7 +243,10 @@ fn check_responses_stream(out: &[u8], failed: bool) {
     assert_eq!(kinds.first().map(String::as_str), Some("response.created"), "{text}");
     let terminal = ["response.completed", "response.incomplete", "response.failed"];
     let ends = kinds.iter().filter(|k| terminal.contains(&k.as_str())).count();
-    assert!(ends == 1 && terminal.contains(&kinds[kinds.len() - 1].as_str()), "{text}");
+    assert!(
+        ends == 1 && terminal.contains(&kinds[kinds.len() - 1].as_str()),
+        "{text}"
+    );
     assert_eq!(failed, kinds[kinds.len() - 1] == "response.failed", "{text}");
     if failed {
         assert_eq!(kinds[kinds.len() - 2], "error", "{text}");

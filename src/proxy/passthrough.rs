@@ -265,6 +265,10 @@ base_url = "http://127.0.0.1:1"
 name = "b"
 kind = "bedrock"
 base_url = "http://127.0.0.1:1"
+[[providers]]
+name = "o"
+kind = "openai"
+base_url = "http://127.0.0.1:1"
 "#,
             "t",
         )
@@ -289,6 +293,20 @@ base_url = "http://127.0.0.1:1"
             "/models/m:predict",
             "Vertex drops the version, which its base URL holds"
         );
+        for (client, want) in [
+            ("/v1/responses", "/v1/responses"),
+            ("/openai/v1/responses", "/v1/responses"),
+            ("/v1/completions", "/v1/completions"),
+            ("/openai/v1/chat/completions", "/v1/chat/completions"),
+        ] {
+            assert_eq!(path("o", client, "m"), want, "{client}");
+        }
+        assert_eq!(api_of("/v1/responses").op, Operation::Responses);
+        assert_eq!(api_of("/v1/responses").label(), "responses");
+        assert!(matches!(
+            route(Method::Get, "/v1/responses"),
+            Err(crate::error::GatewayError::MethodNotAllowed)
+        ));
         assert_eq!(path("a", "/v1/messages/count_tokens", "c"), "/v1/messages/count_tokens");
         assert_eq!(path("a", "/v1/messages", "c"), "/v1/messages");
         assert_eq!(
