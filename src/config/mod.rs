@@ -153,7 +153,7 @@ pub struct MockKnobs {
 }
 
 /// One configured upstream, compiled.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Provider {
     pub name: String,
     pub kind: ProviderKind,
@@ -169,6 +169,9 @@ pub struct Provider {
     pub style: ApiStyle,
     /// Bedrock SigV4 credentials (when set, requests are signed instead of using `keys`).
     pub aws: Option<AwsCredentials>,
+    /// An OpenAI provider that serves `/v1/responses` gets Responses requests as sent; one that
+    /// does not (many OpenAI-compatible servers, Azure deployments) gets them as chat requests.
+    pub responses_api: bool,
 }
 
 impl Provider {
@@ -537,6 +540,15 @@ fn compile_provider(p: &RawProvider, key: &str, up: &raw::RawUpstream, errs: &mu
             ApiStyle::Standard
         }
     };
+    let responses_api = match (kind, p.responses_api) {
+        (ProviderKind::OpenAi, Some(on)) => on,
+        (ProviderKind::OpenAi, None) => !matches!(style, ApiStyle::Azure { .. }),
+        (_, None) => false,
+        (_, Some(_)) => {
+            errs.push(format!("{key}.responses_api"), "only valid with kind = \"openai\"");
+            false
+        }
+    };
     let aws = match (&p.aws_access_key_id, &p.aws_secret_access_key) {
         (None, None) => {
             if p.aws_session_token.is_some() {
@@ -595,6 +607,7 @@ fn compile_provider(p: &RawProvider, key: &str, up: &raw::RawUpstream, errs: &mu
     Some(Provider {
         style: style.clone(),
         aws,
+        responses_api,
         name: p.name.clone(),
         kind,
         origin,
@@ -780,17 +793,10 @@ pub fn refresh_dns(old: &Snapshot) -> Option<Snapshot> {
                     changed = true;
                     let mut origin = o.clone();
                     origin.addrs = addrs;
+                    // Every other setting as it was (a new field cannot be forgotten here).
                     Arc::new(Provider {
-                        name: p.name.clone(),
-                        kind: p.kind,
                         origin: Some(origin),
-                        keys: p.keys.clone(),
-                        auth_headers: p.auth_headers.clone(),
-                        models: p.models.clone(),
-                        timeouts: p.timeouts,
-                        mock: p.mock,
-                        style: p.style.clone(),
-                        aws: p.aws.clone(),
+                        ..Provider::clone(p)
                     })
                 }
             }
@@ -947,6 +953,29 @@ region = "us-east-1"
         let bad = t.replace("region = \"us-east-1\"\n", "");
         let errs = compile_str(&bad, "s").unwrap_err();
         assert!(errs.iter().any(|e| e.key == "providers[2].region"), "{errs:?}");
+        // Responses requests: translated for an Azure deployment unless told otherwise, as sent
+        // to a plain OpenAI upstream; only an OpenAI provider takes the setting.
+        assert!(!az.responses_api);
+        let on = t.replace("keys = [\"k\"]", "keys = [\"k\"]\nresponses_api = true");
+        assert!(compile_str(&on, "s").unwrap().provider("az").unwrap().responses_api);
+        let plain = GOOD.replace("keys = [\"sk-1\"]", "keys = [\"sk-1\"]\nresponses_api = false");
+        assert!(
+            !compile_str(&plain, "s")
+                .unwrap()
+                .provider("openai")
+                .unwrap()
+                .responses_api
+        );
+        assert!(
+            compile_str(GOOD, "s")
+                .unwrap()
+                .provider("openai")
+                .unwrap()
+                .responses_api
+        );
+        let wrong = t.replace("vertex = true", "vertex = true\nresponses_api = true");
+        let errs = compile_str(&wrong, "s").unwrap_err();
+        assert!(errs.iter().any(|e| e.key == "providers[1].responses_api"), "{errs:?}");
     }
 
     #[test]

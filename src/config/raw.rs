@@ -111,6 +111,10 @@ pub struct RawProvider {
     /// kind = "openai": talk to Azure OpenAI (`api-key` header, `?api-version=`; base_url is the
     /// deployment URL, e.g. https://NAME.openai.azure.com/openai/deployments/DEPLOYMENT).
     pub azure_api_version: Option<String>,
+    /// kind = "openai": whether the upstream serves the Responses API (`/v1/responses`). When
+    /// false (the default for Azure deployment URLs, whose Responses API lives elsewhere),
+    /// Responses requests are translated to Chat Completions, as for other provider kinds.
+    pub responses_api: Option<bool>,
     /// kind = "gemini": Vertex AI URL shape (base_url ends with .../publishers/google; keys are
     /// OAuth bearer tokens).
     pub vertex: Option<bool>,

@@ -144,7 +144,9 @@ impl Worker {
         let provider = target.provider;
         // Embeddings, by route or (Bedrock InvokeModel) by the body's shape; asked only where
         // the answer is not passed through.
-        let same_format = provider.kind.format() == Some(api.format);
+        // A Responses request goes as it is only to an OpenAI upstream that serves the API.
+        let responses_as_chat = api.op == Operation::Responses && !provider.responses_api;
+        let same_format = provider.kind.format() == Some(api.format) && !responses_as_chat;
         let invoke_body = match api.op == Operation::Invoke && !same_format {
             true => formats::bedrock::invoke::body_kind(&req.body, model),
             false => formats::bedrock::invoke::InvokeBody::Chat,
@@ -209,7 +211,7 @@ impl Worker {
             (ProviderKind::Mock, _) => {
                 translate::serve_mock(self, provider, ctx, req, conn, target.model, stream).await
             }
-            (_, Some(f)) if f == api.format => {
+            (_, Some(f)) if f == api.format && !responses_as_chat => {
                 let key = self.next_key(provider.keys.len());
                 let Some(origin) = provider.origin.as_ref() else {
                     return Err((
