@@ -209,10 +209,20 @@ fn media_type_of(format: &str) -> String {
     format!("image/{format}")
 }
 
+/// Converse's `ImageFormat` values. Anything else Bedrock refuses, and it would otherwise become
+/// a media type (`image/<format>`) that no other format's decoder reads back.
+const IMAGE_FORMATS: [&str; 4] = ["png", "jpeg", "gif", "webp"];
+
 fn decode_image(v: &Value, path: &JsonPath<'_>) -> Result<ImageSource, ConvertError> {
     let format = get(v, "format")
         .and_then(|x| x.as_str())
         .ok_or_else(|| err(path.key("format"), "required string"))?;
+    if !IMAGE_FORMATS.contains(&format) {
+        return Err(err(
+            path.key("format"),
+            format!("unknown image format {format:?} (png, jpeg, gif or webp)"),
+        ));
+    }
     let spath = path.key("source");
     let source = get(v, "source").ok_or_else(|| err(spath, "required"))?;
     match union_member(source, &spath)? {

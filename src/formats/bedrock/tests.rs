@@ -633,7 +633,7 @@ fn cache_points_attach_to_tools_and_come_back() {
 
 #[test]
 fn decode_errors_name_the_field() {
-    let cases: [(&[u8], &str); 12] = [
+    let cases: [(&[u8], &str); 13] = [
         (br#"{"messages":[{"role":"system","content":[]}]}"#, "messages[0].role"),
         (
             br#"{"messages":[{"role":"user","content":[{"text":"a","image":{}}]}]}"#,
@@ -662,6 +662,10 @@ fn decode_errors_name_the_field() {
         (
             br#"{"messages":[{"role":"user","content":[{"image":{"format":"png","source":{"s3Location":{"uri":"s3://b/k"}}}}]}]}"#,
             "messages[0].content[0].image.source.s3Location",
+        ),
+        (
+            br#"{"messages":[{"role":"user","content":[{"image":{"format":"pn,0.5e10","source":{"bytes":"AA=="}}}]}]}"#,
+            "messages[0].content[0].image.format",
         ),
         (
             br#"{"messages":[{"role":"assistant","content":[{"toolUse":{"name":"f","input":{}}}]}]}"#,
