@@ -25,7 +25,7 @@ pub enum Operation {
     /// Bedrock InvokeModel (model-native body).
     Invoke,
     /// The input tokens a chat request would use (Anthropic `count_tokens`, Gemini
-    /// `countTokens`, Bedrock `CountTokens`).
+    /// `countTokens`, Bedrock `CountTokens`, OpenAI `responses/input_tokens`).
     CountTokens,
     /// Documents ordered by relevance to a query (Cohere `/v1/rerank`, `/v2/rerank`; a Bedrock
     /// client's rerank is an `Invoke` told by its body).
@@ -86,6 +86,7 @@ impl ApiRoute {
             (OpenAi, Chat) => "chat_completions",
             (OpenAi, Completions) => "completions",
             (OpenAi, Responses) => "responses",
+            (OpenAi, CountTokens) => "responses_input_tokens",
             (OpenAi, Embeddings) => "embeddings",
             (OpenAi, _) => "models",
             (Anthropic, Models) => "anthropic_models",
@@ -157,6 +158,9 @@ fn match_path(path: &str) -> Option<(Route, Method)> {
         "/v1/chat/completions" | "/openai/v1/chat/completions" => (Route::Api(api(OpenAi, Chat)), post),
         "/v1/completions" | "/openai/v1/completions" => (Route::Api(api(OpenAi, Completions)), post),
         "/v1/responses" | "/openai/v1/responses" => (Route::Api(api(OpenAi, Responses)), post),
+        "/v1/responses/input_tokens" | "/openai/v1/responses/input_tokens" => {
+            (Route::Api(api(OpenAi, CountTokens)), post)
+        }
         "/v1/embeddings" | "/openai/v1/embeddings" => (Route::Api(api(OpenAi, Embeddings)), post),
         "/v1/models" | "/openai/v1/models" => (Route::Api(api(OpenAi, Models)), Method::Get),
         "/v1/messages" | "/anthropic/v1/messages" => (Route::Api(api(Anthropic, Chat)), post),

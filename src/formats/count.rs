@@ -1,5 +1,5 @@
 //! Token counting across formats: Anthropic `POST /v1/messages/count_tokens`, Gemini
-//! `:countTokens` and Bedrock `CountTokens`. The conversation to count is a chat request, so it
+//! `:countTokens`, Bedrock `CountTokens` and (as a client) OpenAI `POST /v1/responses/input_tokens`. The conversation to count is a chat request, so it
 //! crosses through the chat codecs; only the envelope and the answer (one number) differ.
 //!
 //! ```text
@@ -10,8 +10,10 @@
 //! encode_response(format, n)               -> Vec<u8>       // integration
 //! ```
 //!
-//! OpenAI and Cohere have no token-counting endpoint for chat: a count routed there is refused
-//! by name. Counts are the provider's own: each model family tokenizes differently.
+//! An OpenAI client counts with a Responses body; an OpenAI provider is counted for only by an
+//! OpenAI client (the same request, passed through): Sluice writes no Responses requests. Cohere
+//! has no counting endpoint. A count routed where none can be made is refused by name. Counts are
+//! the provider's own: each model family tokenizes differently.
 
 use super::{anthropic, bedrock, gemini, Format};
 use crate::canonical::{ChatRequest, ConvertError, Json};
@@ -95,7 +97,8 @@ pub fn decode_request(format: Format, body: &[u8], path_model: Option<&str>) -> 
                 )),
             }
         }
-        Format::OpenAi | Format::Cohere => Err(no_counting(format)),
+        Format::OpenAi => super::openai::responses::decode_request(body),
+        Format::Cohere => Err(no_counting(format)),
     }
 }
 
@@ -198,18 +201,21 @@ pub fn encode_response(client: Format, tokens: u64) -> Vec<u8> {
     match client {
         Format::Anthropic => format!(r#"{{"input_tokens":{tokens}}}"#),
         Format::Gemini => format!(r#"{{"totalTokens":{tokens}}}"#),
+        Format::OpenAi => format!(r#"{{"object":"response.input_tokens","input_tokens":{tokens}}}"#),
         _ => format!(r#"{{"inputTokens":{tokens}}}"#),
     }
     .into_bytes()
 }
 
 fn no_counting(format: Format) -> ConvertError {
+    let why = match format {
+        // OpenAI counts Responses requests, which Sluice does not write.
+        Format::OpenAi => "the OpenAI API has no token-counting endpoint for this request (it counts only an OpenAI client's own /v1/responses/input_tokens)".to_string(),
+        _ => format!("the {} API has no token-counting endpoint", format.name()),
+    };
     ConvertError::new(
         "model",
-        format!(
-            "the {} API has no token-counting endpoint; route this model to an Anthropic, Gemini or Bedrock provider",
-            format.name()
-        ),
+        format!("{why}; route this model to an Anthropic, Gemini or Bedrock provider"),
     )
 }
 
@@ -312,14 +318,32 @@ mod tests {
         assert_eq!(v(&encode_response(Format::Anthropic, 5)), json!({"input_tokens":5}));
         assert_eq!(v(&encode_response(Format::Gemini, 5)), json!({"totalTokens":5}));
         assert_eq!(v(&encode_response(Format::Bedrock, 5)), json!({"inputTokens":5}));
+        assert_eq!(
+            v(&encode_response(Format::OpenAi, 5)),
+            json!({"object":"response.input_tokens","input_tokens":5})
+        );
     }
 
     #[test]
-    fn openai_and_cohere_have_no_counting() {
+    fn an_openai_client_counts_a_responses_body() {
+        let body = br#"{"model":"m","instructions":"Be brief.","input":[{"role":"user","content":"Hi"}],"tools":[{"type":"function","name":"f"}]}"#;
+        let req = decode_request(Format::OpenAi, body, None).unwrap();
+        assert_eq!((req.system.len(), req.messages.len(), req.tools.len()), (1, 1, 1));
+        let sent = v(&encode_request(Format::Anthropic, &req, false).unwrap());
+        assert_eq!(sent["system"].as_str(), Some("Be brief."), "{sent}");
+        assert_eq!(sent["tools"][0]["name"].as_str(), Some("f"), "{sent}");
+        // What needs a stored response is refused here too.
+        let e = decode_request(Format::OpenAi, br#"{"model":"m","previous_response_id":"r"}"#, None).unwrap_err();
+        assert_eq!(e.field, "previous_response_id");
+    }
+
+    #[test]
+    fn openai_and_cohere_are_not_counted_for_another_format() {
         let req = ChatRequest::default();
-        for f in [Format::OpenAi, Format::Cohere] {
-            let e = encode_request(f, &req, false).unwrap_err();
-            assert!(e.message.contains("no token-counting endpoint"), "{e}");
-        }
+        let e = encode_request(Format::Cohere, &req, false).unwrap_err();
+        assert!(e.message.contains("no token-counting endpoint"), "{e}");
+        let e = encode_request(Format::OpenAi, &req, false).unwrap_err();
+        assert!(e.message.contains("no token-counting endpoint for this request"), "{e}");
+        assert!(decode_request(Format::Cohere, b"{}", None).is_err());
     }
 }

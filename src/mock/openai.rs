@@ -447,13 +447,16 @@ pub fn models<'a>(ids: impl IntoIterator<Item = &'a str>, owner: &str) -> Vec<u8
 }
 
 /// The Responses API without streaming (streams are answered by `mock::stream::serve`): the
-/// chat scenario's answer as a `response` object, or the error OpenAI would send. The mock
+/// chat scenario's answer as a `response` object, or the error OpenAI would send; and its
+/// input-token count (`/v1/responses/input_tokens`). The mock
 /// stores nothing, so it refuses what continues a stored response, as Sluice does.
 pub fn serve_responses(method: crate::http::Method, path: &str, body: &[u8]) -> Option<super::MockReply> {
     use crate::formats::openai::responses;
-    if path != "/v1/responses" && path != "/responses" {
-        return None;
-    }
+    let count = match path {
+        "/v1/responses" | "/responses" => false,
+        "/v1/responses/input_tokens" | "/responses/input_tokens" => true,
+        _ => return None,
+    };
     let reply = |status: u16, body: Vec<u8>| super::MockReply {
         status,
         content_type: "application/json",
@@ -472,6 +475,16 @@ pub fn serve_responses(method: crate::http::Method, path: &str, body: &[u8]) -> 
             return Some(reply(400, body.to_vec()));
         }
     };
+    if count {
+        // What a response to the same request would report as its input.
+        return Some(match super::scenario::count_tokens(&req) {
+            Ok(n) => reply(
+                200,
+                crate::formats::count::encode_response(crate::formats::Format::OpenAi, n),
+            ),
+            Err(fault) => reply(fault.status, error_body(fault.status, &fault.message)),
+        });
+    }
     Some(match super::scenario::respond(&req, &next_id("mock")) {
         Ok(mut resp) => {
             resp.created = super::unix_now();

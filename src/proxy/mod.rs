@@ -145,7 +145,9 @@ impl Worker {
         // Embeddings, by route or (Bedrock InvokeModel) by the body's shape; asked only where
         // the answer is not passed through.
         // A Responses request goes as it is only to an OpenAI upstream that serves the API.
-        let responses_as_chat = api.op == Operation::Responses && !provider.responses_api;
+        let responses_as_chat = api.format == Format::OpenAi
+            && matches!(api.op, Operation::Responses | Operation::CountTokens)
+            && !provider.responses_api;
         let same_format = provider.kind.format() == Some(api.format) && !responses_as_chat;
         let invoke_body = match api.op == Operation::Invoke && !same_format {
             true => formats::bedrock::invoke::body_kind(&req.body, model),

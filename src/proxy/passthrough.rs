@@ -76,6 +76,7 @@ pub fn upstream_path(provider: &Provider, prefix: &str, api: &ApiRoute, model: &
         (Format::OpenAi, Operation::Chat) => std_path.push_str("/v1/chat/completions"),
         (Format::OpenAi, Operation::Completions) => std_path.push_str("/v1/completions"),
         (Format::OpenAi, Operation::Responses) => std_path.push_str("/v1/responses"),
+        (Format::OpenAi, Operation::CountTokens) => std_path.push_str("/v1/responses/input_tokens"),
         (Format::OpenAi, Operation::Embeddings) => std_path.push_str("/v1/embeddings"),
         (Format::Anthropic, Operation::CountTokens) => std_path.push_str("/v1/messages/count_tokens"),
         (Format::Anthropic, _) => std_path.push_str("/v1/messages"),

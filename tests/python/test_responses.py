@@ -878,3 +878,37 @@ def test_sluice_mock_errors_and_failures(direct):
     events = stream_events(direct, model="midstream-model", input=FAILING)
     assert [e.type for e in events][-2:] == ["error", "response.failed"]
     assert events[-1].response.status == "failed"
+
+
+# ---- input token counts (`client.responses.input_tokens.count`) ---------------------------------
+
+COUNTING = ["openai", "mock", "anthropic", "gemini", "bedrock"]
+
+
+@pytest.mark.parametrize("provider", COUNTING)
+def test_the_input_count_is_what_the_response_reports(client, provider):
+    """`/v1/responses/input_tokens` answers with the count the provider's own counting endpoint
+    gives (an OpenAI provider's for the request as sent); sluice-mock counts what the same
+    request's answer reports as its input, so the two must agree."""
+    kw = dict(model=model(provider), instructions=SYSTEM, input=PROMPT, tools=[WEATHER])
+    counted = client.responses.input_tokens.count(**kw)
+    assert counted.object == "response.input_tokens"
+    answered = client.responses.create(**kw)
+    assert counted.input_tokens == answered.usage.input_tokens > words(PROMPT)
+    # A longer conversation counts more.
+    more = client.responses.input_tokens.count(
+        model=model(provider), instructions=SYSTEM, input=[{"role": "user", "content": PROMPT + " and more"}]
+    )
+    assert more.input_tokens == counted.input_tokens + 2
+
+
+def test_a_count_cohere_cannot_make_is_refused(client):
+    with pytest.raises(openai.BadRequestError) as e:
+        client.responses.input_tokens.count(model=model("cohere"), input=PROMPT)
+    assert e.value.param == "model" and "no token-counting endpoint" in e.value.message
+
+
+def test_sluice_mock_counts_input_tokens(direct):
+    counted = direct.responses.input_tokens.count(model="echo-model", instructions=SYSTEM, input=PROMPT)
+    answered = direct.responses.create(model="echo-model", instructions=SYSTEM, input=PROMPT)
+    assert (counted.object, counted.input_tokens) == ("response.input_tokens", answered.usage.input_tokens)

@@ -122,3 +122,10 @@ def test_by_default_an_openai_upstream_gets_the_responses_request_as_sent(client
     assert [p for p, _ in SEEN] == ["/v1/responses"]
     assert SEEN[0][1] == {"model": "llama", "input": "hello"}
     assert "Not Found: /v1/responses" in e.value.message
+
+
+def test_a_count_is_refused_without_asking_the_upstream(client):
+    SEEN.clear()
+    with pytest.raises(openai.BadRequestError) as e:
+        client.responses.input_tokens.count(model="compat/llama", input="hello")
+    assert e.value.param == "model" and SEEN == []
