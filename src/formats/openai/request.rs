@@ -48,25 +48,25 @@ pub(crate) const MAX_TOP_LOGPROBS: u32 = 20;
 /// Marker in a text part's extra: the text is an assistant `refusal`, not `content`.
 const REFUSAL: &str = "refusal";
 
-fn err(field: impl Into<String>, message: impl Into<String>) -> ConvertError {
+pub(super) fn err(field: impl Into<String>, message: impl Into<String>) -> ConvertError {
     ConvertError::new(field, message)
 }
 
-fn str_of<'v>(v: &'v Json, field: &JsonPath<'_>) -> Result<&'v str, ConvertError> {
+pub(super) fn str_of<'v>(v: &'v Json, field: &JsonPath<'_>) -> Result<&'v str, ConvertError> {
     v.as_str().ok_or_else(|| err(field, "must be a string"))
 }
 
-fn u32_of(v: &Json, field: &JsonPath<'_>) -> Result<u32, ConvertError> {
+pub(super) fn u32_of(v: &Json, field: &JsonPath<'_>) -> Result<u32, ConvertError> {
     v.as_u64()
         .and_then(|n| u32::try_from(n).ok())
         .ok_or_else(|| err(field, "must be a non-negative integer below 2^32"))
 }
 
-fn f64_of(v: &Json, field: &JsonPath<'_>) -> Result<f64, ConvertError> {
+pub(super) fn f64_of(v: &Json, field: &JsonPath<'_>) -> Result<f64, ConvertError> {
     v.as_f64().ok_or_else(|| err(field, "must be a number"))
 }
 
-fn bool_of(v: &Json, field: &JsonPath<'_>) -> Result<bool, ConvertError> {
+pub(super) fn bool_of(v: &Json, field: &JsonPath<'_>) -> Result<bool, ConvertError> {
     v.as_bool().ok_or_else(|| err(field, "must be a boolean"))
 }
 

@@ -10,7 +10,7 @@
 //! is its signature (or a redacted block's data); sent back in `input`, they become the thinking
 //! blocks a provider such as Anthropic needs to continue a tool loop.
 
-use super::request::{is_refusal, refusal_part};
+use super::request::{bool_of, err, f64_of, is_refusal, refusal_part, str_of, u32_of};
 use super::types::OpenAiTokensOut;
 use crate::canonical::stream::{StreamEncode, StreamEvent};
 use crate::canonical::{
@@ -32,28 +32,6 @@ const INCLUDE_LOGPROBS: &str = "message.output_text.logprobs";
 /// Request fields kept raw in `ChatRequest.extra` (applied to no translated target) so that the
 /// answer can echo them as OpenAI does.
 const ECHOED: &[&str] = &["instructions", "metadata", "text", "truncation", "service_tier"];
-
-fn err(field: impl Into<String>, message: impl Into<String>) -> ConvertError {
-    ConvertError::new(field, message)
-}
-
-fn str_of<'v>(v: &'v Json, path: &JsonPath<'_>) -> Result<&'v str, ConvertError> {
-    v.as_str().ok_or_else(|| err(path, "must be a string"))
-}
-
-fn u32_of(v: &Json, path: &JsonPath<'_>) -> Result<u32, ConvertError> {
-    v.as_u64()
-        .and_then(|n| u32::try_from(n).ok())
-        .ok_or_else(|| err(path, "must be a non-negative integer below 2^32"))
-}
-
-fn f64_of(v: &Json, path: &JsonPath<'_>) -> Result<f64, ConvertError> {
-    v.as_f64().ok_or_else(|| err(path, "must be a number"))
-}
-
-fn bool_of(v: &Json, path: &JsonPath<'_>) -> Result<bool, ConvertError> {
-    v.as_bool().ok_or_else(|| err(path, "must be a boolean"))
-}
 
 fn stateless(field: &str, what: &str) -> ConvertError {
     err(
