@@ -20,7 +20,7 @@ use crate::canonical::{
 };
 use crate::formats::Format;
 use serde::Serialize;
-use sonic_rs::{JsonContainerTrait, JsonValueMutTrait, JsonValueTrait};
+use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 use std::collections::HashMap;
 
 /// OpenAI's and Gemini's limit on alternatives per token.
@@ -472,6 +472,32 @@ fn decode_reasoning(item: &Json, path: &JsonPath<'_>) -> Result<Vec<Part>, Conve
 }
 
 // Response ---------------------------------------------------------------------------------------
+//
+// Everything the client sees is written from typed structs, in OpenAI's own key order (`type`
+// and `sequence_number` first in every event): `sonic_rs` objects do not keep insertion order.
+
+/// A function tool as the response repeats it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolEcho {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    pub name: String,
+    description: Option<String>,
+    parameters: Json,
+    strict: Option<bool>,
+}
+
+/// `tool_choice` as the response repeats it: a mode, or the named function.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum ToolChoiceEcho {
+    Mode(&'static str),
+    Function {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        name: String,
+    },
+}
 
 /// What the answer repeats of the request, as OpenAI's `response` object does.
 #[derive(Debug, Clone)]
@@ -482,13 +508,13 @@ pub struct Echo {
     temperature: f64,
     top_p: f64,
     top_logprobs: u32,
-    tool_choice: Json,
-    tools: Json,
-    text: Json,
+    tool_choice: ToolChoiceEcho,
+    tools: Vec<ToolEcho>,
+    text: Option<Json>,
     reasoning_effort: Option<String>,
-    metadata: Json,
-    truncation: Json,
-    service_tier: Json,
+    metadata: Option<Json>,
+    truncation: Option<Json>,
+    service_tier: Option<Json>,
     user: Option<String>,
 }
 
@@ -501,26 +527,26 @@ impl Echo {
                 .find(|(n, _)| n == k)
                 .map(|(_, v)| v.clone())
         };
-        let tools: Vec<Json> = req
+        let tools = req
             .tools
             .iter()
-            .map(|t| {
-                sonic_rs::json!({
-                    "type": "function",
-                    "name": t.name.as_str(),
-                    "description": t.description.as_deref(),
-                    "parameters": t.parameters.clone(),
-                    "strict": t.strict,
-                })
+            .map(|t| ToolEcho {
+                kind: "function",
+                name: t.name.clone(),
+                description: t.description.clone(),
+                parameters: t.parameters.clone(),
+                strict: t.strict,
             })
             .collect();
         let tool_choice = match &req.tool_choice {
-            None | Some(ToolChoice::Auto) => Json::from("auto"),
-            Some(ToolChoice::None) => Json::from("none"),
-            Some(ToolChoice::Required) => Json::from("required"),
-            Some(ToolChoice::Named(n)) => sonic_rs::json!({"type": "function", "name": n.as_str()}),
+            None | Some(ToolChoice::Auto) => ToolChoiceEcho::Mode("auto"),
+            Some(ToolChoice::None) => ToolChoiceEcho::Mode("none"),
+            Some(ToolChoice::Required) => ToolChoiceEcho::Mode("required"),
+            Some(ToolChoice::Named(n)) => ToolChoiceEcho::Function {
+                kind: "function",
+                name: n.clone(),
+            },
         };
-        let text = extra("text").unwrap_or_else(|| sonic_rs::json!({"format": {"type": "text"}}));
         Echo {
             instructions: extra("instructions"),
             max_output_tokens: req.max_tokens,
@@ -529,12 +555,12 @@ impl Echo {
             top_p: req.top_p.unwrap_or(1.0),
             top_logprobs: req.logprobs.unwrap_or(0),
             tool_choice,
-            tools: Json::from(tools),
-            text,
+            tools,
+            text: extra("text"),
             reasoning_effort: req.reasoning.as_ref().and_then(|r| r.effort.clone()),
-            metadata: extra("metadata").unwrap_or_else(|| sonic_rs::json!({})),
-            truncation: extra("truncation").unwrap_or_else(|| Json::from("disabled")),
-            service_tier: extra("service_tier").unwrap_or_else(|| Json::from("default")),
+            metadata: extra("metadata"),
+            truncation: extra("truncation"),
+            service_tier: extra("service_tier"),
             user: req.user.clone(),
         }
     }
@@ -549,59 +575,171 @@ fn status_of(finish: &FinishReason) -> (&'static str, Option<&'static str>) {
     }
 }
 
-fn usage_json(u: &Usage) -> Json {
-    sonic_rs::json!({
-        "input_tokens": u.input,
-        "input_tokens_details": {"cached_tokens": u.cache_read},
-        "output_tokens": u.output,
-        "output_tokens_details": {"reasoning_tokens": u.reasoning},
-        "total_tokens": u.input + u.output,
-    })
+#[derive(Serialize)]
+struct CachedTokens {
+    cached_tokens: u64,
 }
 
-/// The `response` object: `status`, the output items, usage (absent while in progress) and
-/// the request's settings.
-#[allow(clippy::too_many_arguments)]
-fn response_json(
-    id: &str,
-    model: &str,
+#[derive(Serialize)]
+struct ReasoningTokens {
+    reasoning_tokens: u64,
+}
+
+#[derive(Serialize)]
+struct UsageOut {
+    input_tokens: u64,
+    input_tokens_details: CachedTokens,
+    output_tokens: u64,
+    output_tokens_details: ReasoningTokens,
+    total_tokens: u64,
+}
+
+impl UsageOut {
+    fn of(u: &Usage) -> UsageOut {
+        UsageOut {
+            input_tokens: u.input,
+            input_tokens_details: CachedTokens {
+                cached_tokens: u.cache_read,
+            },
+            output_tokens: u.output,
+            output_tokens_details: ReasoningTokens {
+                reasoning_tokens: u.reasoning,
+            },
+            total_tokens: u.input + u.output,
+        }
+    }
+}
+
+/// `error` of a failed response, and the `code` of the stream's `error` event.
+#[derive(Serialize, Clone, Copy)]
+struct ErrorOut<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+#[derive(Serialize)]
+struct Incomplete<'a> {
+    reason: &'a str,
+}
+
+#[derive(Serialize)]
+struct ReasoningEcho<'a> {
+    effort: Option<&'a str>,
+    summary: Option<()>,
+}
+
+#[derive(Serialize)]
+struct TextEcho {
+    format: TextFormatEcho,
+}
+
+#[derive(Serialize)]
+struct TextFormatEcho {
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+/// A repeated setting: what the client sent, else OpenAI's default.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Or<'a, D: Serialize> {
+    Sent(&'a Json),
+    Default(D),
+}
+
+fn or<D: Serialize>(sent: &Option<Json>, default: D) -> Or<'_, D> {
+    match sent {
+        Some(v) => Or::Sent(v),
+        None => Or::Default(default),
+    }
+}
+
+/// The `response` object, in OpenAI's field order.
+#[derive(Serialize)]
+struct ResponseOut<'a> {
+    id: &'a str,
+    object: &'static str,
     created_at: u64,
-    status: &str,
-    incomplete: Option<&str>,
-    error: Option<Json>,
-    output: Vec<Json>,
-    usage: Option<&Usage>,
-    echo: &Echo,
-) -> Json {
-    sonic_rs::json!({
-        "id": id,
-        "object": "response",
-        "created_at": created_at,
-        "status": status,
-        "background": false,
-        "error": error,
-        "incomplete_details": incomplete.map(|reason| sonic_rs::json!({"reason": reason})),
-        "instructions": echo.instructions.clone(),
-        "max_output_tokens": echo.max_output_tokens,
-        "max_tool_calls": Json::default(),
-        "model": model,
-        "output": output,
-        "parallel_tool_calls": echo.parallel_tool_calls,
-        "previous_response_id": Json::default(),
-        "reasoning": {"effort": echo.reasoning_effort.as_deref(), "summary": Json::default()},
-        "service_tier": echo.service_tier.clone(),
-        "store": false,
-        "temperature": echo.temperature,
-        "text": echo.text.clone(),
-        "tool_choice": echo.tool_choice.clone(),
-        "tools": echo.tools.clone(),
-        "top_logprobs": echo.top_logprobs,
-        "top_p": echo.top_p,
-        "truncation": echo.truncation.clone(),
-        "usage": usage.map(usage_json),
-        "user": echo.user.as_deref(),
-        "metadata": echo.metadata.clone(),
-    })
+    status: &'a str,
+    background: bool,
+    error: Option<ErrorOut<'a>>,
+    incomplete_details: Option<Incomplete<'a>>,
+    instructions: Option<&'a Json>,
+    max_output_tokens: Option<u32>,
+    max_tool_calls: Option<()>,
+    model: &'a str,
+    output: &'a [Item],
+    parallel_tool_calls: bool,
+    previous_response_id: Option<()>,
+    reasoning: ReasoningEcho<'a>,
+    service_tier: Or<'a, &'static str>,
+    store: bool,
+    temperature: f64,
+    text: Or<'a, TextEcho>,
+    tool_choice: &'a ToolChoiceEcho,
+    tools: &'a [ToolEcho],
+    top_logprobs: u32,
+    top_p: f64,
+    truncation: Or<'a, &'static str>,
+    usage: Option<UsageOut>,
+    user: Option<&'a str>,
+    metadata: Or<'a, Empty>,
+}
+
+/// `{}`.
+#[derive(Serialize)]
+struct Empty {}
+
+/// What the `response` object holds beside the request's settings.
+struct ResponseState<'a> {
+    id: &'a str,
+    model: &'a str,
+    created_at: u64,
+    status: &'a str,
+    incomplete: Option<&'a str>,
+    error: Option<ErrorOut<'a>>,
+    output: &'a [Item],
+    usage: Option<&'a Usage>,
+}
+
+fn response_out<'a>(r: ResponseState<'a>, echo: &'a Echo) -> ResponseOut<'a> {
+    ResponseOut {
+        id: r.id,
+        object: "response",
+        created_at: r.created_at,
+        status: r.status,
+        background: false,
+        error: r.error,
+        incomplete_details: r.incomplete.map(|reason| Incomplete { reason }),
+        instructions: echo.instructions.as_ref(),
+        max_output_tokens: echo.max_output_tokens,
+        max_tool_calls: None,
+        model: r.model,
+        output: r.output,
+        parallel_tool_calls: echo.parallel_tool_calls,
+        previous_response_id: None,
+        reasoning: ReasoningEcho {
+            effort: echo.reasoning_effort.as_deref(),
+            summary: None,
+        },
+        service_tier: or(&echo.service_tier, "default"),
+        store: false,
+        temperature: echo.temperature,
+        text: or(
+            &echo.text,
+            TextEcho {
+                format: TextFormatEcho { kind: "text" },
+            },
+        ),
+        tool_choice: &echo.tool_choice,
+        tools: &echo.tools,
+        top_logprobs: echo.top_logprobs,
+        top_p: echo.top_p,
+        truncation: or(&echo.truncation, "disabled"),
+        usage: r.usage.map(UsageOut::of),
+        user: echo.user.as_deref(),
+        metadata: or(&echo.metadata, Empty {}),
+    }
 }
 
 /// A response id: the upstream's, marked as OpenAI marks its own.
@@ -619,66 +757,161 @@ fn item_id(prefix: &str, response_id: &str, n: usize) -> String {
     format!("{prefix}_{base}_{n}")
 }
 
-fn logprobs_json(tokens: &[TokenLogprob]) -> Json {
-    sonic_rs::to_value(&OpenAiTokensOut(tokens)).unwrap_or_default()
+/// A part of a message item.
+#[derive(Debug, Clone)]
+enum Content {
+    Text { text: String, logprobs: Vec<TokenLogprob> },
+    Refusal(String),
 }
 
-fn text_part(text: &str, logprobs: &[TokenLogprob]) -> Json {
-    sonic_rs::json!({"type": "output_text", "text": text, "annotations": [], "logprobs": logprobs_json(logprobs)})
+impl Serialize for Content {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        match self {
+            Content::Text { text, logprobs } => {
+                let mut st = s.serialize_struct("output_text", 4)?;
+                st.serialize_field("type", "output_text")?;
+                st.serialize_field("annotations", &[(); 0])?;
+                st.serialize_field("logprobs", &OpenAiTokensOut(logprobs))?;
+                st.serialize_field("text", text)?;
+                st.end()
+            }
+            Content::Refusal(refusal) => {
+                let mut st = s.serialize_struct("refusal", 2)?;
+                st.serialize_field("type", "refusal")?;
+                st.serialize_field("refusal", refusal)?;
+                st.end()
+            }
+        }
+    }
 }
 
-fn message_item(id: &str, status: &str, content: Vec<Json>) -> Json {
-    sonic_rs::json!({"id": id, "type": "message", "status": status, "role": "assistant", "content": content})
+/// `summary_text`.
+#[derive(Debug, Clone, Serialize)]
+struct SummaryText<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    text: &'a str,
 }
 
-fn call_item(id: &str, call_id: &str, name: &str, arguments: &str, status: &str) -> Json {
-    sonic_rs::json!({"id": id, "type": "function_call", "status": status, "arguments": arguments, "call_id": call_id, "name": name})
+fn summary_text(text: &str) -> SummaryText<'_> {
+    SummaryText {
+        kind: "summary_text",
+        text,
+    }
 }
 
-fn reasoning_item(id: &str, text: &str, encrypted: Option<&str>) -> Json {
-    let summary: Vec<Json> = if text.is_empty() {
-        vec![]
-    } else {
-        vec![sonic_rs::json!({"type": "summary_text", "text": text})]
-    };
-    sonic_rs::json!({"id": id, "type": "reasoning", "summary": summary, "encrypted_content": encrypted})
+/// An output item.
+#[derive(Debug, Clone)]
+enum Item {
+    Message {
+        id: String,
+        status: &'static str,
+        content: Vec<Content>,
+    },
+    Call {
+        id: String,
+        status: &'static str,
+        arguments: String,
+        call_id: String,
+        name: String,
+    },
+    Reasoning {
+        id: String,
+        /// The summary text (empty: no summary).
+        text: String,
+        encrypted_content: Option<String>,
+    },
+}
+
+impl Serialize for Item {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        match self {
+            Item::Message { id, status, content } => {
+                let mut st = s.serialize_struct("message", 5)?;
+                st.serialize_field("id", id)?;
+                st.serialize_field("type", "message")?;
+                st.serialize_field("status", status)?;
+                st.serialize_field("content", content)?;
+                st.serialize_field("role", "assistant")?;
+                st.end()
+            }
+            Item::Call {
+                id,
+                status,
+                arguments,
+                call_id,
+                name,
+            } => {
+                let mut st = s.serialize_struct("function_call", 6)?;
+                st.serialize_field("id", id)?;
+                st.serialize_field("type", "function_call")?;
+                st.serialize_field("status", status)?;
+                st.serialize_field("arguments", arguments)?;
+                st.serialize_field("call_id", call_id)?;
+                st.serialize_field("name", name)?;
+                st.end()
+            }
+            Item::Reasoning {
+                id,
+                text,
+                encrypted_content,
+            } => {
+                let mut st = s.serialize_struct("reasoning", 4)?;
+                st.serialize_field("id", id)?;
+                st.serialize_field("type", "reasoning")?;
+                let summary: &[SummaryText<'_>] = if text.is_empty() { &[] } else { &[summary_text(text)] };
+                st.serialize_field("summary", summary)?;
+                st.serialize_field("encrypted_content", encrypted_content)?;
+                st.end()
+            }
+        }
+    }
 }
 
 /// Integration: canonical -> a `response` body.
 pub fn encode_response(resp: &ChatResponse, echo: &Echo) -> Vec<u8> {
     let id = response_id(&resp.id);
-    let mut output: Vec<Json> = Vec::new();
+    let mut output: Vec<Item> = Vec::new();
     // The message being filled: consecutive text parts are one message's parts.
-    let mut message: Option<Vec<Json>> = None;
+    let mut message: Option<Vec<Content>> = None;
     let mut logprobs = &resp.logprobs[..];
-    let flush = |message: &mut Option<Vec<Json>>, output: &mut Vec<Json>| {
+    let flush = |message: &mut Option<Vec<Content>>, output: &mut Vec<Item>| {
         if let Some(content) = message.take() {
-            let mid = item_id("msg", &id, output.len());
-            output.push(message_item(&mid, "completed", content));
+            let id = item_id("msg", &id, output.len());
+            output.push(Item::Message {
+                id,
+                status: "completed",
+                content,
+            });
         }
     };
     for part in &resp.content {
         match part {
             Part::Text { text, extra } if is_refusal(extra) => message
                 .get_or_insert_with(Vec::new)
-                .push(sonic_rs::json!({"type": "refusal", "refusal": text.as_str()})),
-            Part::Text { text, .. } => {
-                // The log probabilities are the answer's; they go with its first text.
-                message
-                    .get_or_insert_with(Vec::new)
-                    .push(text_part(text, std::mem::take(&mut logprobs)));
-            }
+                .push(Content::Refusal(text.clone())),
+            // The log probabilities are the answer's; they go with its first text.
+            Part::Text { text, .. } => message.get_or_insert_with(Vec::new).push(Content::Text {
+                text: text.clone(),
+                logprobs: std::mem::take(&mut logprobs).to_vec(),
+            }),
             Part::Thinking { text, signature } => {
                 flush(&mut message, &mut output);
-                output.push(reasoning_item(
-                    &item_id("rs", &id, output.len()),
-                    text,
-                    signature.as_deref(),
-                ));
+                output.push(Item::Reasoning {
+                    id: item_id("rs", &id, output.len()),
+                    text: text.clone(),
+                    encrypted_content: signature.clone(),
+                });
             }
             Part::RedactedThinking { data } => {
                 flush(&mut message, &mut output);
-                output.push(reasoning_item(&item_id("rs", &id, output.len()), "", Some(data)));
+                output.push(Item::Reasoning {
+                    id: item_id("rs", &id, output.len()),
+                    text: String::new(),
+                    encrypted_content: Some(data.clone()),
+                });
             }
             Part::ToolCall {
                 id: call_id,
@@ -687,14 +920,17 @@ pub fn encode_response(resp: &ChatResponse, echo: &Echo) -> Vec<u8> {
                 ..
             } => {
                 flush(&mut message, &mut output);
-                let arguments = if arguments.is_empty() { "{}" } else { arguments };
-                output.push(call_item(
-                    &item_id("fc", &id, output.len()),
-                    call_id,
-                    name,
-                    arguments,
-                    "completed",
-                ));
+                output.push(Item::Call {
+                    id: item_id("fc", &id, output.len()),
+                    status: "completed",
+                    arguments: if arguments.is_empty() {
+                        "{}".into()
+                    } else {
+                        arguments.clone()
+                    },
+                    call_id: call_id.clone(),
+                    name: name.clone(),
+                });
             }
             // Answers carry no images, documents or results.
             _ => {}
@@ -703,23 +939,20 @@ pub fn encode_response(resp: &ChatResponse, echo: &Echo) -> Vec<u8> {
     flush(&mut message, &mut output);
     let (status, incomplete) = status_of(&resp.finish);
     // The message being written when generation stopped short is itself incomplete.
-    if let (Some(_), Some(last)) = (incomplete, output.last_mut()) {
-        if last["type"].as_str() == Some("message") {
-            last["status"] = Json::from("incomplete");
-        }
+    if let (Some(_), Some(Item::Message { status, .. })) = (incomplete, output.last_mut()) {
+        *status = "incomplete";
     }
-    let body = response_json(
-        &id,
-        &resp.model,
-        resp.created,
+    let state = ResponseState {
+        id: &id,
+        model: &resp.model,
+        created_at: resp.created,
         status,
         incomplete,
-        None,
-        output,
-        Some(&resp.usage),
-        echo,
-    );
-    sonic_rs::to_vec(&body).unwrap_or_default()
+        error: None,
+        output: &output,
+        usage: Some(&resp.usage),
+    };
+    sonic_rs::to_vec(&response_out(state, echo)).unwrap_or_default()
 }
 
 // Stream -----------------------------------------------------------------------------------------
@@ -743,29 +976,72 @@ fn write_event(kind: &str, data: &impl Serialize, out: &mut Vec<u8>) -> bool {
     }
 }
 
-/// The item being streamed at an output index.
-enum Open {
-    Message {
-        id: String,
-        text: String,
-        logprobs: Vec<TokenLogprob>,
-    },
-    Reasoning {
-        id: String,
-        block: u32,
-        text: String,
-        signature: Option<String>,
-    },
+/// One event: `type` and `sequence_number`, then its own fields.
+#[derive(Serialize)]
+struct Event<'a, F: Serialize> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    sequence_number: u64,
+    #[serde(flatten)]
+    fields: F,
 }
 
-/// A function call being streamed (calls may interleave, so several can be open).
-struct OpenCall {
-    block: u32,
+#[derive(Serialize)]
+struct ResponseFields<'a> {
+    response: ResponseOut<'a>,
+}
+
+#[derive(Serialize)]
+struct ItemFields<'a> {
     output_index: usize,
-    id: String,
-    call_id: String,
-    name: String,
-    arguments: String,
+    item: &'a Item,
+}
+
+#[derive(Serialize)]
+struct PartFields<'a, P: Serialize> {
+    item_id: &'a str,
+    output_index: usize,
+    content_index: u32,
+    part: P,
+}
+
+#[derive(Serialize)]
+struct TextDoneFields<'a> {
+    item_id: &'a str,
+    output_index: usize,
+    content_index: u32,
+    text: &'a str,
+    logprobs: OpenAiTokensOut<'a>,
+}
+
+#[derive(Serialize)]
+struct SummaryPartFields<'a> {
+    item_id: &'a str,
+    output_index: usize,
+    summary_index: u32,
+    part: SummaryText<'a>,
+}
+
+#[derive(Serialize)]
+struct SummaryDoneFields<'a> {
+    item_id: &'a str,
+    output_index: usize,
+    summary_index: u32,
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+struct ArgumentsDoneFields<'a> {
+    item_id: &'a str,
+    output_index: usize,
+    arguments: &'a str,
+}
+
+#[derive(Serialize)]
+struct ErrorFields<'a> {
+    code: &'a str,
+    message: &'a str,
+    param: Option<()>,
 }
 
 #[derive(Serialize)]
@@ -801,6 +1077,31 @@ struct SummaryDelta<'a> {
     delta: &'a str,
 }
 
+/// The item being streamed at an output index.
+enum Open {
+    Message {
+        id: String,
+        text: String,
+        logprobs: Vec<TokenLogprob>,
+    },
+    Reasoning {
+        id: String,
+        block: u32,
+        text: String,
+        signature: Option<String>,
+    },
+}
+
+/// A function call being streamed (calls may interleave, so several can be open).
+struct OpenCall {
+    block: u32,
+    output_index: usize,
+    id: String,
+    call_id: String,
+    name: String,
+    arguments: String,
+}
+
 /// Integration side of a stream: canonical events -> the Responses event stream. Every event
 /// is `event: <type>` + `data: {"type":<type>,"sequence_number":n,...}`; the first is
 /// `response.created`, each item is announced by `response.output_item.added` before its deltas
@@ -814,7 +1115,7 @@ pub struct ResponsesStreamEncoder {
     seq: u64,
     started: bool,
     /// Items closed so far, with their output index, for the terminal event's `output`.
-    output: Vec<(usize, Json)>,
+    output: Vec<(usize, Item)>,
     /// The open message or reasoning item, and its output index.
     open: Option<(usize, Open)>,
     calls: Vec<OpenCall>,
@@ -847,34 +1148,46 @@ impl ResponsesStreamEncoder {
         }
     }
 
-    /// Writes one event; `data` is its JSON with `type` and `sequence_number` first.
-    fn write(&mut self, kind: &str, data: &impl Serialize, out: &mut Vec<u8>) {
-        self.seq += u64::from(write_event(kind, data, out));
+    /// Writes one event of `kind` with `fields` after its `type` and `sequence_number`.
+    fn event(&mut self, kind: &str, fields: impl Serialize, out: &mut Vec<u8>) {
+        let e = Event {
+            kind,
+            sequence_number: self.seq,
+            fields,
+        };
+        self.seq += u64::from(write_event(kind, &e, out));
     }
 
-    /// An event whose other fields are a JSON object's (`response`, `item`, `part`, ...).
-    fn write_fields(&mut self, kind: &'static str, fields: Json, out: &mut Vec<u8>) {
-        let mut data = sonic_rs::json!({"type": kind, "sequence_number": self.seq});
-        if let (Some(d), Some(f)) = (data.as_object_mut(), fields.into_object()) {
-            for (k, v) in f.iter() {
-                d.insert(k, v.clone());
-            }
-        }
-        self.write(kind, &data, out);
-    }
-
-    fn snapshot(&self, status: &str, incomplete: Option<&str>, error: Option<Json>, usage: bool) -> Json {
-        response_json(
-            &self.id,
-            &self.model,
-            self.created_at,
+    /// A `response.*` event carrying the response as it stands.
+    fn response_event(
+        &mut self,
+        kind: &str,
+        status: &str,
+        incomplete: Option<&str>,
+        error: Option<ErrorOut<'_>>,
+        usage: bool,
+        out: &mut Vec<u8>,
+    ) {
+        let items: Vec<Item> = self.output.iter().map(|(_, item)| item.clone()).collect();
+        let state = ResponseState {
+            id: &self.id,
+            model: &self.model,
+            created_at: self.created_at,
             status,
             incomplete,
             error,
-            self.output.iter().map(|(_, item)| item.clone()).collect(),
-            usage.then_some(&self.usage),
-            &self.echo,
-        )
+            output: &items,
+            usage: usage.then_some(&self.usage),
+        };
+        let fields = ResponseFields {
+            response: response_out(state, &self.echo),
+        };
+        let e = Event {
+            kind,
+            sequence_number: self.seq,
+            fields,
+        };
+        self.seq += u64::from(write_event(kind, &e, out));
     }
 
     fn start(&mut self, out: &mut Vec<u8>) {
@@ -885,29 +1198,27 @@ impl ResponsesStreamEncoder {
         if self.id.is_empty() {
             self.id = format!("resp_sluice{:x}", crate::proxy::translate::next_response_id());
         }
-        let snapshot = self.snapshot("in_progress", None, None, false);
-        self.write_fields("response.created", sonic_rs::json!({"response": snapshot.clone()}), out);
-        self.write_fields("response.in_progress", sonic_rs::json!({"response": snapshot}), out);
+        self.response_event("response.created", "in_progress", None, None, false, out);
+        self.response_event("response.in_progress", "in_progress", None, None, false, out);
     }
 
-    fn add_item(&mut self, item: &Json, out: &mut Vec<u8>) -> usize {
-        let index = self.next_index;
+    fn add_item(&mut self, item: &Item, out: &mut Vec<u8>) -> usize {
+        let output_index = self.next_index;
         self.next_index += 1;
-        self.write_fields(
-            "response.output_item.added",
-            sonic_rs::json!({"output_index": index, "item": item.clone()}),
-            out,
-        );
-        index
+        self.event("response.output_item.added", ItemFields { output_index, item }, out);
+        output_index
     }
 
-    fn done_item(&mut self, index: usize, item: Json, out: &mut Vec<u8>) {
-        self.write_fields(
+    fn done_item(&mut self, output_index: usize, item: Item, out: &mut Vec<u8>) {
+        self.event(
             "response.output_item.done",
-            sonic_rs::json!({"output_index": index, "item": item.clone()}),
+            ItemFields {
+                output_index,
+                item: &item,
+            },
             out,
         );
-        self.output.push((index, item));
+        self.output.push((output_index, item));
     }
 
     /// Closes the open message or reasoning item.
@@ -917,40 +1228,60 @@ impl ResponsesStreamEncoder {
 
     /// Closes the open item with `status` (a message cut short by the token limit is
     /// `incomplete`).
-    fn close_open_as(&mut self, status: &str, out: &mut Vec<u8>) {
-        let Some((index, open)) = self.open.take() else { return };
+    fn close_open_as(&mut self, status: &'static str, out: &mut Vec<u8>) {
+        let Some((index, open)) = self.open.take() else {
+            return;
+        };
         match open {
             Open::Message { id, text, logprobs } => {
-                let part = text_part(&text, &logprobs);
-                self.write_fields(
-                    "response.output_text.done",
-                    sonic_rs::json!({"item_id": id.as_str(), "output_index": index, "content_index": 0, "text": text.as_str(), "logprobs": logprobs_json(&logprobs)}),
-                    out,
-                );
-                self.write_fields(
-                    "response.content_part.done",
-                    sonic_rs::json!({"item_id": id.as_str(), "output_index": index, "content_index": 0, "part": part.clone()}),
-                    out,
-                );
-                self.done_item(index, message_item(&id, status, vec![part]), out);
+                let done = TextDoneFields {
+                    item_id: &id,
+                    output_index: index,
+                    content_index: 0,
+                    text: &text,
+                    logprobs: OpenAiTokensOut(&logprobs),
+                };
+                self.event("response.output_text.done", done, out);
+                let part = Content::Text { text, logprobs };
+                let fields = PartFields {
+                    item_id: &id,
+                    output_index: index,
+                    content_index: 0,
+                    part: &part,
+                };
+                self.event("response.content_part.done", fields, out);
+                let item = Item::Message {
+                    id,
+                    status,
+                    content: vec![part],
+                };
+                self.done_item(index, item, out);
             }
             Open::Reasoning {
                 id, text, signature, ..
             } => {
                 if !text.is_empty() {
-                    let part = sonic_rs::json!({"type": "summary_text", "text": text.as_str()});
-                    self.write_fields(
-                        "response.reasoning_summary_text.done",
-                        sonic_rs::json!({"item_id": id.as_str(), "output_index": index, "summary_index": 0, "text": text.as_str()}),
-                        out,
-                    );
-                    self.write_fields(
-                        "response.reasoning_summary_part.done",
-                        sonic_rs::json!({"item_id": id.as_str(), "output_index": index, "summary_index": 0, "part": part}),
-                        out,
-                    );
+                    let done = SummaryDoneFields {
+                        item_id: &id,
+                        output_index: index,
+                        summary_index: 0,
+                        text: &text,
+                    };
+                    self.event("response.reasoning_summary_text.done", done, out);
+                    let part = SummaryPartFields {
+                        item_id: &id,
+                        output_index: index,
+                        summary_index: 0,
+                        part: summary_text(&text),
+                    };
+                    self.event("response.reasoning_summary_part.done", part, out);
                 }
-                self.done_item(index, reasoning_item(&id, &text, signature.as_deref()), out);
+                let item = Item::Reasoning {
+                    id,
+                    text,
+                    encrypted_content: signature,
+                };
+                self.done_item(index, item, out);
             }
         }
     }
@@ -959,12 +1290,23 @@ impl ResponsesStreamEncoder {
         if !matches!(self.open, Some((_, Open::Message { .. }))) {
             self.close_open(out);
             let id = item_id("msg", &self.id, self.next_index);
-            let index = self.add_item(&message_item(&id, "in_progress", vec![]), out);
-            self.write_fields(
-                "response.content_part.added",
-                sonic_rs::json!({"item_id": id.as_str(), "output_index": index, "content_index": 0, "part": text_part("", &[])}),
-                out,
-            );
+            let item = Item::Message {
+                id: id.clone(),
+                status: "in_progress",
+                content: Vec::new(),
+            };
+            let index = self.add_item(&item, out);
+            let empty = Content::Text {
+                text: String::new(),
+                logprobs: Vec::new(),
+            };
+            let fields = PartFields {
+                item_id: &id,
+                output_index: index,
+                content_index: 0,
+                part: &empty,
+            };
+            self.event("response.content_part.added", fields, out);
             let open = Open::Message {
                 id,
                 text: String::new(),
@@ -995,7 +1337,12 @@ impl ResponsesStreamEncoder {
         if !same {
             self.close_open(out);
             let id = item_id("rs", &self.id, self.next_index);
-            let index = self.add_item(&reasoning_item(&id, "", None), out);
+            let item = Item::Reasoning {
+                id: id.clone(),
+                text: String::new(),
+                encrypted_content: None,
+            };
+            let index = self.add_item(&item, out);
             self.open = Some((
                 index,
                 Open::Reasoning {
@@ -1009,35 +1356,47 @@ impl ResponsesStreamEncoder {
         if text.is_empty() {
             return;
         }
-        let Some((index, Open::Reasoning { id, text: sofar, .. })) = &self.open else {
+        let Some((index, Open::Reasoning { id, text: sofar, .. })) = &mut self.open else {
             return;
         };
-        let (index, id, first) = (*index, id.clone(), sofar.is_empty());
-        if first {
-            self.write_fields(
-                "response.reasoning_summary_part.added",
-                sonic_rs::json!({"item_id": id.as_str(), "output_index": index, "summary_index": 0, "part": {"type": "summary_text", "text": ""}}),
-                out,
-            );
+        let index = *index;
+        if sofar.is_empty() {
+            let part = SummaryPartFields {
+                item_id: id,
+                output_index: index,
+                summary_index: 0,
+                part: summary_text(""),
+            };
+            let e = Event {
+                kind: "response.reasoning_summary_part.added",
+                sequence_number: self.seq,
+                fields: part,
+            };
+            self.seq += u64::from(write_event(e.kind, &e, out));
         }
         let delta = SummaryDelta {
             kind: "response.reasoning_summary_text.delta",
             sequence_number: self.seq,
-            item_id: &id,
+            item_id: id,
             output_index: index,
             summary_index: 0,
             delta: text,
         };
-        self.write("response.reasoning_summary_text.delta", &delta, out);
-        if let Some((_, Open::Reasoning { text: t, .. })) = &mut self.open {
-            t.push_str(text);
-        }
+        self.seq += u64::from(write_event(delta.kind, &delta, out));
+        sofar.push_str(text);
     }
 
     fn call_start(&mut self, block: u32, call_id: &str, name: &str, out: &mut Vec<u8>) {
         self.close_open(out);
         let id = item_id("fc", &self.id, self.next_index);
-        let output_index = self.add_item(&call_item(&id, call_id, name, "", "in_progress"), out);
+        let item = Item::Call {
+            id: id.clone(),
+            status: "in_progress",
+            arguments: String::new(),
+            call_id: call_id.to_string(),
+            name: name.to_string(),
+        };
+        let output_index = self.add_item(&item, out);
         self.calls.push(OpenCall {
             block,
             output_index,
@@ -1069,15 +1428,22 @@ impl ResponsesStreamEncoder {
 
     /// Closes every item still open (calls in the order they started); `status` is the open
     /// message's.
-    fn close_all(&mut self, status: &str, out: &mut Vec<u8>) {
+    fn close_all(&mut self, status: &'static str, out: &mut Vec<u8>) {
         self.close_open_as(status, out);
         for call in std::mem::take(&mut self.calls) {
-            self.write_fields(
-                "response.function_call_arguments.done",
-                sonic_rs::json!({"item_id": call.id.as_str(), "output_index": call.output_index, "arguments": call.arguments.as_str()}),
-                out,
-            );
-            let item = call_item(&call.id, &call.call_id, &call.name, &call.arguments, "completed");
+            let done = ArgumentsDoneFields {
+                item_id: &call.id,
+                output_index: call.output_index,
+                arguments: &call.arguments,
+            };
+            self.event("response.function_call_arguments.done", done, out);
+            let item = Item::Call {
+                id: call.id,
+                status: "completed",
+                arguments: call.arguments,
+                call_id: call.call_id,
+                name: call.name,
+            };
             self.done_item(call.output_index, item, out);
         }
         // Items are listed by output index (calls may have closed after a later message).
@@ -1125,8 +1491,16 @@ impl StreamEncode for ResponsesStreamEncoder {
                 self.start(out);
                 self.close_open(out);
                 let id = item_id("rs", &self.id, self.next_index);
-                let index = self.add_item(&reasoning_item(&id, "", None), out);
-                self.done_item(index, reasoning_item(&id, "", Some(data)), out);
+                let mut item = Item::Reasoning {
+                    id,
+                    text: String::new(),
+                    encrypted_content: None,
+                };
+                let index = self.add_item(&item, out);
+                if let Item::Reasoning { encrypted_content, .. } = &mut item {
+                    *encrypted_content = Some(data.clone());
+                }
+                self.done_item(index, item, out);
             }
             StreamEvent::ToolCallStart { index, id, name } => {
                 self.start(out);
@@ -1164,8 +1538,7 @@ impl StreamEncode for ResponsesStreamEncoder {
         } else {
             "response.completed"
         };
-        let snapshot = self.snapshot(status, incomplete, None, true);
-        self.write_fields(kind, sonic_rs::json!({"response": snapshot}), out);
+        self.response_event(kind, status, incomplete, None, true, out);
         self.closed = true;
     }
 
@@ -1183,14 +1556,14 @@ impl StreamEncode for ResponsesStreamEncoder {
             FaultKind::InvalidRequest => "invalid_prompt",
             _ => "server_error",
         };
-        self.write_fields(
-            "error",
-            sonic_rs::json!({"code": code, "message": message, "param": Json::default()}),
-            out,
-        );
-        let error = sonic_rs::json!({"code": code, "message": message});
-        let snapshot = self.snapshot("failed", None, Some(error), true);
-        self.write_fields("response.failed", sonic_rs::json!({"response": snapshot}), out);
+        let fields = ErrorFields {
+            code,
+            message,
+            param: None,
+        };
+        self.event("error", fields, out);
+        let error = ErrorOut { code, message };
+        self.response_event("response.failed", "failed", None, Some(error), true, out);
     }
 }
 
@@ -1325,13 +1698,13 @@ mod tests {
         assert_eq!(r.logprobs, Some(3));
         // The answer repeats them.
         let echo = Echo::of(&r);
-        assert_eq!(echo.metadata, sonic_rs::json!({"k": "v"}));
-        assert_eq!(echo.truncation.as_str(), Some("auto"));
+        assert_eq!(echo.metadata, Some(sonic_rs::json!({"k": "v"})));
+        assert_eq!(echo.truncation.as_ref().and_then(|t| t.as_str()), Some("auto"));
         assert_eq!(
-            echo.tool_choice,
-            sonic_rs::json!({"type": "function", "name": "get_weather"})
+            sonic_rs::to_string(&echo.tool_choice).unwrap(),
+            r#"{"type":"function","name":"get_weather"}"#
         );
-        assert_eq!(echo.tools[0]["name"].as_str(), Some("get_weather"));
+        assert_eq!(echo.tools[0].name, "get_weather");
         assert!(!echo.parallel_tool_calls);
         // No log probabilities without being asked; a plain `text` format is no format.
         let r = decode(r#"{"model":"m","input":"hi","text":{"format":{"type":"text"}}}"#).unwrap();
@@ -1506,6 +1879,32 @@ mod tests {
             let v = json(&encode_response(&r, &echo()));
             assert_eq!(v["status"].as_str(), Some(status));
             assert_eq!(v["incomplete_details"]["reason"].as_str(), reason, "{v}");
+        }
+    }
+
+    #[test]
+    fn the_wire_keeps_openais_key_order() {
+        let v = String::from_utf8(encode_response(&sample_response(), &echo())).unwrap();
+        assert!(
+            v.starts_with(
+                r#"{"id":"resp_1","object":"response","created_at":0,"status":"completed","background":false,"#
+            ),
+            "{v}"
+        );
+        assert!(v.contains(r#"{"id":"msg_1_1","type":"message","status":"completed","content":[{"type":"output_text","annotations":[],"logprobs":[],"text":"#), "{v}");
+        assert!(v.contains(r#"{"id":"fc_1_2","type":"function_call","status":"completed","arguments":"{\"city\":\"Paris\"}","call_id":"call_1","name":"get_weather"}"#), "{v}");
+        assert!(v.ends_with(r#""user":null,"metadata":{}}"#), "{v}");
+        // Every event opens with its type and sequence number.
+        let out = String::from_utf8(encode_all(
+            &mut ResponsesStreamEncoder::new(&ChatRequest::default()),
+            &events_from_response(&sample_response(), 2),
+        ))
+        .unwrap();
+        for (n, frame) in out.split_terminator("\n\n").enumerate() {
+            let (head, data) = frame.split_once('\n').unwrap();
+            let kind = head.strip_prefix("event: ").unwrap();
+            let opening = format!(r#"data: {{"type":"{kind}","sequence_number":{n},"#);
+            assert!(data.starts_with(&opening), "{frame}");
         }
     }
 
