@@ -1,6 +1,7 @@
 //! Token counting across formats: Anthropic `POST /v1/messages/count_tokens`, Gemini
-//! `:countTokens`, Bedrock `CountTokens` and (as a client) OpenAI `POST /v1/responses/input_tokens`. The conversation to count is a chat request, so it
-//! crosses through the chat codecs; only the envelope and the answer (one number) differ.
+//! `:countTokens`, Bedrock `CountTokens` and, as a client, OpenAI
+//! `POST /v1/responses/input_tokens`. The conversation to count is a chat request, so it crosses
+//! through the chat codecs; only the envelope and the answer (one number) differ.
 //!
 //! ```text
 //! decode_request(format, body, path_model) -> ChatRequest   // integration
