@@ -138,9 +138,22 @@ fn api(format: Format, op: Operation) -> ApiRoute {
     }
 }
 
+/// What a 404 names: the path, and why for the Responses API's stored-response routes
+/// (`responses.retrieve`, `.delete`, `.cancel`, `.input_items.list`), which an SDK user may
+/// expect to work.
+fn unrouted(path: &str) -> String {
+    let rest = path.strip_prefix("/openai").unwrap_or(path);
+    match rest.strip_prefix("/v1/responses/") {
+        Some(_) => format!(
+            "{path} (Sluice keeps no responses: retrieving, deleting, cancelling or listing them is not served; send the conversation in `input`)"
+        ),
+        None => path.to_string(),
+    }
+}
+
 /// Matches the method and path (query excluded).
 pub fn route(method: Method, path: &str) -> Result<Route, GatewayError> {
-    let (route, want) = match_path(path).ok_or_else(|| GatewayError::NotFound(path.to_string()))?;
+    let (route, want) = match_path(path).ok_or_else(|| GatewayError::NotFound(unrouted(path)))?;
     if method == want || (want == Method::Get && method == Method::Head) {
         Ok(route)
     } else {

@@ -302,6 +302,13 @@ base_url = "http://127.0.0.1:1"
         ] {
             assert_eq!(path("o", client, "m"), want, "{client}");
         }
+        match route(Method::Get, "/openai/v1/responses/resp_1") {
+            Err(e @ crate::error::GatewayError::NotFound(_)) => {
+                assert!(e.message().contains("keeps no responses"), "{}", e.message())
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(api_of("/v1/responses/input_tokens").op, Operation::CountTokens);
         assert_eq!(api_of("/v1/responses").op, Operation::Responses);
         assert_eq!(api_of("/v1/responses").label(), "responses");
         assert!(matches!(
