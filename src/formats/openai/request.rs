@@ -237,18 +237,23 @@ fn decode_tools(v: &Json) -> Result<Vec<Tool>, ConvertError> {
     Ok(tools)
 }
 
+/// A `tool_choice` given as a mode (`none`, `auto`, `required`); `None` when it is an object.
+/// Chat Completions and the Responses API name their functions differently, but not the modes.
+pub(super) fn tool_choice_mode(v: &Json) -> Option<Result<ToolChoice, ConvertError>> {
+    Some(match v.as_str()? {
+        "none" => Ok(ToolChoice::None),
+        "auto" => Ok(ToolChoice::Auto),
+        "required" => Ok(ToolChoice::Required),
+        other => Err(err(
+            "tool_choice",
+            format!("unknown value '{other}' (none, auto, required or a function)"),
+        )),
+    })
+}
+
 fn decode_tool_choice(v: &Json) -> Result<ToolChoice, ConvertError> {
-    match v.as_str() {
-        Some("none") => return Ok(ToolChoice::None),
-        Some("auto") => return Ok(ToolChoice::Auto),
-        Some("required") => return Ok(ToolChoice::Required),
-        Some(other) => {
-            return Err(err(
-                "tool_choice",
-                format!("unknown value '{other}' (none, auto, required or a function)"),
-            ))
-        }
-        None => {}
+    if let Some(mode) = tool_choice_mode(v) {
+        return mode;
     }
     let kind = v.get("type").and_then(|k| k.as_str());
     let name = v

@@ -189,17 +189,8 @@ fn decode_tools(v: &Json) -> Result<Vec<Tool>, ConvertError> {
 }
 
 fn decode_tool_choice(v: &Json) -> Result<ToolChoice, ConvertError> {
-    match v.as_str() {
-        Some("none") => return Ok(ToolChoice::None),
-        Some("auto") => return Ok(ToolChoice::Auto),
-        Some("required") => return Ok(ToolChoice::Required),
-        Some(other) => {
-            return Err(err(
-                "tool_choice",
-                format!("unknown value '{other}' (none, auto, required or a function)"),
-            ))
-        }
-        None => {}
+    if let Some(mode) = super::request::tool_choice_mode(v) {
+        return mode;
     }
     match (
         v.get("type").and_then(|t| t.as_str()),
