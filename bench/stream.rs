@@ -129,7 +129,7 @@ fn translate_chunk(c: &mut Criterion) {
     }
     // The Responses API's event stream (an OpenAI SDK's `responses.create(stream=True)`).
     g.bench_function("openai_responses", |b| {
-        let enc = Box::new(formats::openai::responses::ResponsesStreamEncoder::new(&req));
+        let enc = Box::new(formats::openai::responses::ResponsesStreamEncoder::new(&req, b"{}"));
         translate_loop(b, Format::OpenAi, enc, first.as_bytes(), &chunk)
     });
     g.finish();

@@ -207,7 +207,7 @@ fn encode_for_every_client(req: &ChatRequest, events: &[StreamEvent], failed: bo
     // The Responses API: whatever came, every event is `event: <type>` and a JSON `data:` line
     // of that type, numbered from 0 without gaps, and the last is the one terminal event.
     let mut responses = crate::canonical::stream::ArgumentsNeverEmpty::new(
-        formats::openai::responses::ResponsesStreamEncoder::new(req),
+        formats::openai::responses::ResponsesStreamEncoder::new(req, b"{}"),
     );
     encode_stream(&mut responses, events, failed, &mut out);
     let errs = failed || events.iter().any(|e| matches!(e, StreamEvent::Error { .. }));
@@ -346,7 +346,7 @@ pub fn translate(data: &[u8]) {
             include_usage: true,
             ..Default::default()
         };
-        let echo = formats::openai::responses::Echo::of(&req);
+        let echo = formats::openai::responses::Echo::of(&req, b"{}");
         let response = formats::openai::responses::encode_response(&resp, &echo);
         assert!(
             sonic_rs::from_slice::<serde::de::IgnoredAny>(&response).is_ok(),

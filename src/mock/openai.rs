@@ -488,7 +488,7 @@ pub fn serve_responses(method: crate::http::Method, path: &str, body: &[u8]) -> 
     Some(match super::scenario::respond(&req, &next_id("mock")) {
         Ok(mut resp) => {
             resp.created = super::unix_now();
-            reply(200, responses::encode_response(&resp, &responses::Echo::of(&req)))
+            reply(200, responses::encode_response(&resp, &responses::Echo::of(&req, body)))
         }
         Err(fault) => reply(fault.status, error_body(fault.status, &fault.message)),
     })

@@ -295,7 +295,7 @@ pub fn serve(
             let mut enc: Box<dyn StreamEncode> = if route.json_array {
                 Box::new(gemini::stream::GeminiStreamEncoder::json_array(&req))
             } else if route.responses {
-                let responses = formats::openai::responses::ResponsesStreamEncoder::new(&req);
+                let responses = formats::openai::responses::ResponsesStreamEncoder::new(&req, body);
                 Box::new(crate::canonical::stream::ArgumentsNeverEmpty::new(responses))
             } else {
                 encoder(route.format, route.invoke, &req, &events)

@@ -98,9 +98,12 @@ fn keepalive_frame(format: Format) -> Option<&'static [u8]> {
     }
 }
 
+/// The client format's stream encoder for `canonical`, decoded from the client's `body` (a
+/// Responses stream repeats settings read from it).
 fn stream_encoder(
     ctx: &RequestContext<'_>,
     canonical: &ChatRequest,
+    body: &[u8],
 ) -> Box<dyn crate::canonical::stream::StreamEncode> {
     if ctx.api.json_array_stream {
         return Box::new(formats::gemini::stream::GeminiStreamEncoder::json_array(canonical));
@@ -109,7 +112,7 @@ fn stream_encoder(
         return Box::new(formats::openai::completions::CompletionStreamEncoder::new(canonical));
     }
     if ctx.api.op == Operation::Responses {
-        let responses = formats::openai::responses::ResponsesStreamEncoder::new(canonical);
+        let responses = formats::openai::responses::ResponsesStreamEncoder::new(canonical, body);
         return Box::new(crate::canonical::stream::ArgumentsNeverEmpty::new(responses));
     }
     formats::stream_encoder(ctx.api.format, ctx.api.op == Operation::Invoke, canonical)
@@ -181,17 +184,19 @@ pub(super) fn millis(d: Duration) -> u64 {
 
 /// Encodes the answer for the client: its format's response, or for Bedrock InvokeModel the
 /// model-native (Anthropic) body. `latency` is how long the model took, for the formats that
-/// report it (Bedrock Converse `metrics.latencyMs`).
+/// report it (Bedrock Converse `metrics.latencyMs`). `req` is the request as decoded from the
+/// client's `body`.
 fn encode_answer(
     ctx: &RequestContext<'_>,
     codec: &Codec,
     req: &ChatRequest,
+    body: &[u8],
     resp: &crate::canonical::ChatResponse,
     latency: Duration,
 ) -> Vec<u8> {
     match (ctx.api.format, ctx.api.op) {
         (_, Operation::Responses) => {
-            formats::openai::responses::encode_response(resp, &formats::openai::responses::Echo::of(req))
+            formats::openai::responses::encode_response(resp, &formats::openai::responses::Echo::of(req, body))
         }
         (_, Operation::Invoke) => formats::bedrock::invoke::encode_invoke_response(resp),
         (_, Operation::Completions) => formats::openai::completions::encode_response(resp),
@@ -235,7 +240,7 @@ pub async fn serve_mock(
             .map_err(|fault| (GatewayError::UpstreamFault(fault), None))?;
         let invoke = ctx.api.op == Operation::Invoke;
         let mut enc = if ctx.api.json_array_stream || ctx.api.op == Operation::Responses {
-            stream_encoder(ctx, &canonical)
+            stream_encoder(ctx, &canonical, &req.body)
         } else {
             crate::mock::stream::encoder(ctx.api.format, invoke, &canonical, &events)
         };
@@ -272,7 +277,7 @@ pub async fn serve_mock(
                 200,
                 "application/json",
                 &headers,
-                encode_answer(ctx, codec, &canonical, &resp, latency),
+                encode_answer(ctx, codec, &canonical, &req.body, &resp, latency),
                 req.keep_alive,
             )
             .await
@@ -500,7 +505,7 @@ pub async fn forward(
         let t = super::stream::Translation {
             decoder: formats::stream_decoder(target_format),
             encoder: {
-                let mut e = stream_encoder(ctx, &canonical);
+                let mut e = stream_encoder(ctx, &canonical, &req.body);
                 e.request_sent_at(sent);
                 e
             },
@@ -565,7 +570,7 @@ pub async fn forward(
         200,
         "application/json",
         &headers,
-        encode_answer(ctx, client, &canonical, &canonical_resp, latency),
+        encode_answer(ctx, client, &canonical, &req.body, &canonical_resp, latency),
         req.keep_alive,
     )
     .await

@@ -94,9 +94,12 @@ def client(tmp_path_factory):
 
 def test_a_response_from_chat_completions(client):
     SEEN.clear()
-    r = client.responses.create(model="compat/llama", instructions="be brief", input="hello")
+    r = client.responses.create(
+        model="compat/llama", instructions="be brief", input="hello", metadata={"k": "v"}, truncation="auto", store=False
+    )
     assert [p for p, _ in SEEN] == ["/v1/chat/completions"]
     sent = SEEN[0][1]
+    assert sorted(sent) == ["messages", "model"], sent
     assert sent["model"] == "llama"
     assert sent["messages"] == [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello"}]
     assert r.object == "response" and r.status == "completed"

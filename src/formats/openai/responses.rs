@@ -29,10 +29,6 @@ const MAX_TOP_LOGPROBS: u32 = super::request::MAX_TOP_LOGPROBS;
 /// The `include` value that asks for the output text's token log probabilities.
 const INCLUDE_LOGPROBS: &str = "message.output_text.logprobs";
 
-/// Request fields kept raw in `ChatRequest.extra` (applied to no translated target) so that the
-/// answer can echo them as OpenAI does.
-const ECHOED: &[&str] = &["instructions", "metadata", "text", "truncation", "service_tier"];
-
 fn stateless(field: &str, what: &str) -> ConvertError {
     err(
         field,
@@ -45,10 +41,11 @@ fn stateless(field: &str, what: &str) -> ConvertError {
 /// Integration: a client's Responses body -> canonical.
 pub fn decode_request(body: &[u8]) -> Result<ChatRequest, ConvertError> {
     let obj = super::request::body_object(body)?;
-    let mut req = ChatRequest {
-        extra: Extra::new(Format::OpenAi),
-        ..ChatRequest::default()
-    };
+    // NOTE: no field goes to `extra`. The one OpenAI target of a translated Responses request is
+    // Chat Completions (`responses_api = false`), whose fields differ: `instructions`, `text` or
+    // `truncation` there would be a 400. What the answer repeats is read from the body again
+    // (`Echo::of`).
+    let mut req = ChatRequest::default();
     let root = JsonPath::ROOT;
     let (mut model, mut input, mut instructions) = (None, None, None);
     let (mut logprobs, mut top_logprobs) = (false, None);
@@ -90,7 +87,6 @@ pub fn decode_request(body: &[u8]) -> Result<ChatRequest, ConvertError> {
                 if let Some(f) = val.get("format").filter(|f| !f.is_null()) {
                     req.response_format = Some(decode_text_format(f)?);
                 }
-                req.extra.push(key, val.clone());
             }
             "reasoning" => {
                 if let Some(e) = val.get("effort").filter(|e| !e.is_null()) {
@@ -117,17 +113,15 @@ pub fn decode_request(body: &[u8]) -> Result<ChatRequest, ConvertError> {
                     "a limit on built-in tool calls cannot be translated (other providers run no built-in tools)",
                 ))
             }
-            // `store` asks OpenAI to keep the response; `prompt_cache_key` steers OpenAI's cache.
-            "store" | "background" | "prompt_cache_key" | "prompt_cache_retention" => {}
-            k if ECHOED.contains(&k) => req.extra.push(k, val.clone()),
-            // Anything newer: applied back only to an OpenAI target, as Chat Completions does.
-            _ => req.extra.push(key, val.clone()),
+            // NOTE: the rest change nothing upstream: `store` asks OpenAI to keep the response,
+            // `prompt_cache_key` steers its cache; `metadata`, `truncation` and `service_tier`
+            // are repeated in the answer; fields newer than these are not carried.
+            _ => {}
         }
     }
     req.model = model.ok_or_else(|| err("model", "required"))?;
     if let Some(text) = instructions {
         req.system.push(Part::text(text));
-        req.extra.push("instructions", Json::from(text));
     }
     if logprobs || top_logprobs.is_some() {
         req.logprobs = Some(top_logprobs.unwrap_or(0));
@@ -510,14 +504,25 @@ pub struct Echo {
 }
 
 impl Echo {
-    pub fn of(req: &ChatRequest) -> Echo {
-        let extra = |k: &str| {
-            req.extra
-                .for_target(Format::OpenAi)
-                .iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.clone())
-        };
+    /// From the decoded request and the client's `body`, whose settings that change nothing
+    /// upstream (`metadata`, `truncation`, ...) are read in one lazy pass over its top level.
+    pub fn of(req: &ChatRequest, body: &[u8]) -> Echo {
+        let (mut instructions, mut text, mut metadata, mut truncation, mut service_tier) =
+            (None, None, None, None, None);
+        for entry in sonic_rs::to_object_iter(body) {
+            let Ok((key, value)) = entry else { break };
+            let slot = match &*key {
+                "instructions" => &mut instructions,
+                "text" => &mut text,
+                "metadata" => &mut metadata,
+                "truncation" => &mut truncation,
+                "service_tier" => &mut service_tier,
+                _ => continue,
+            };
+            *slot = sonic_rs::from_str::<Json>(value.as_raw_str())
+                .ok()
+                .filter(|v| !v.is_null());
+        }
         let tools = req
             .tools
             .iter()
@@ -539,7 +544,7 @@ impl Echo {
             },
         };
         Echo {
-            instructions: extra("instructions"),
+            instructions,
             max_output_tokens: req.max_tokens,
             parallel_tool_calls: req.parallel_tool_calls.unwrap_or(true),
             temperature: req.temperature.unwrap_or(1.0),
@@ -547,11 +552,11 @@ impl Echo {
             top_logprobs: req.logprobs.unwrap_or(0),
             tool_choice,
             tools,
-            text: extra("text"),
+            text,
             reasoning_effort: req.reasoning.as_ref().and_then(|r| r.effort.clone()),
-            metadata: extra("metadata"),
-            truncation: extra("truncation"),
-            service_tier: extra("service_tier"),
+            metadata,
+            truncation,
+            service_tier,
             user: req.user.clone(),
         }
     }
@@ -1120,12 +1125,13 @@ pub struct ResponsesStreamEncoder {
 }
 
 impl ResponsesStreamEncoder {
-    pub fn new(req: &ChatRequest) -> Self {
+    /// For `req`, decoded from the client's `body` (see `Echo::of`).
+    pub fn new(req: &ChatRequest, body: &[u8]) -> Self {
         ResponsesStreamEncoder {
             id: String::new(),
             model: req.model.clone(),
             created_at: crate::mock::unix_now(),
-            echo: Echo::of(req),
+            echo: Echo::of(req, body),
             seq: 0,
             started: false,
             output: Vec::new(),
@@ -1657,15 +1663,16 @@ mod tests {
 
     #[test]
     fn settings_cross_as_chat_settings() {
-        let r = decode(
-            r#"{"model":"m","input":"hi","stream":true,"store":false,"truncation":"auto","metadata":{"k":"v"},
+        let body = r#"{"model":"m","input":"hi","stream":true,"store":false,"truncation":"auto","metadata":{"k":"v"},
             "tools":[{"type":"function","name":"get_weather","description":"d","parameters":{"type":"object","properties":{"city":{"type":"string"}}},"strict":true},{"type":"function","name":"bare"}],
             "tool_choice":{"type":"function","name":"get_weather"},"parallel_tool_calls":false,
             "text":{"format":{"type":"json_schema","name":"out","schema":{"type":"object"},"strict":true}},
-            "reasoning":{"effort":"low","summary":"auto"},"include":["message.output_text.logprobs"],"top_logprobs":3}"#,
-        )
-        .unwrap();
+            "reasoning":{"effort":"low","summary":"auto"},"include":["message.output_text.logprobs"],"top_logprobs":3}"#;
+        let r = decode(body).unwrap();
         assert!(r.stream);
+        // Nothing is kept for the upstream beyond what canonical says: the one OpenAI target of
+        // this request is Chat Completions, which has no `truncation` or `text`.
+        assert!(r.extra.is_empty(), "{:?}", r.extra);
         assert!(matches!(&r.messages[..], [m] if m.role == Role::User));
         assert_eq!(r.tools.len(), 2);
         assert_eq!(
@@ -1688,7 +1695,7 @@ mod tests {
         assert_eq!(r.reasoning.as_ref().and_then(|x| x.effort.as_deref()), Some("low"));
         assert_eq!(r.logprobs, Some(3));
         // The answer repeats them.
-        let echo = Echo::of(&r);
+        let echo = Echo::of(&r, body.as_bytes());
         assert_eq!(echo.metadata, Some(sonic_rs::json!({"k": "v"})));
         assert_eq!(echo.truncation.as_ref().and_then(|t| t.as_str()), Some("auto"));
         assert_eq!(
@@ -1812,7 +1819,8 @@ mod tests {
     }
 
     fn echo() -> Echo {
-        Echo::of(&decode(r#"{"model":"m","input":"x","instructions":"Be brief."}"#).unwrap())
+        let body = r#"{"model":"m","input":"x","instructions":"Be brief."}"#;
+        Echo::of(&decode(body).unwrap(), body.as_bytes())
     }
 
     #[test]
@@ -1887,7 +1895,7 @@ mod tests {
         assert!(v.ends_with(r#""user":null,"metadata":{}}"#), "{v}");
         // Every event opens with its type and sequence number.
         let out = String::from_utf8(encode_all(
-            &mut ResponsesStreamEncoder::new(&ChatRequest::default()),
+            &mut ResponsesStreamEncoder::new(&ChatRequest::default(), b"{}"),
             &events_from_response(&sample_response(), 2),
         ))
         .unwrap();
@@ -1916,8 +1924,10 @@ mod tests {
     }
 
     fn stream(resp: &ChatResponse, pieces: usize) -> Vec<(String, Json)> {
-        let req = decode(r#"{"model":"m","input":"x","instructions":"Be brief.","stream":true}"#).unwrap();
-        let mut enc = crate::canonical::stream::ArgumentsNeverEmpty::new(ResponsesStreamEncoder::new(&req));
+        let body = r#"{"model":"m","input":"x","instructions":"Be brief.","stream":true}"#;
+        let req = decode(body).unwrap();
+        let mut enc =
+            crate::canonical::stream::ArgumentsNeverEmpty::new(ResponsesStreamEncoder::new(&req, body.as_bytes()));
         events(&encode_all(&mut enc, &events_from_response(resp, pieces)))
     }
 
@@ -1988,7 +1998,7 @@ mod tests {
         assert_eq!(whole["output"], last["response"]["output"]);
 
         let req = decode(r#"{"model":"m","input":"x"}"#).unwrap();
-        let mut enc = ResponsesStreamEncoder::new(&req);
+        let mut enc = ResponsesStreamEncoder::new(&req, b"{}");
         let mut out = Vec::new();
         let start = StreamEvent::Start {
             id: "r".into(),
@@ -2021,7 +2031,7 @@ mod tests {
     #[test]
     fn interleaved_calls_keep_their_arguments() {
         let req = decode(r#"{"model":"m","input":"x"}"#).unwrap();
-        let mut enc = crate::canonical::stream::ArgumentsNeverEmpty::new(ResponsesStreamEncoder::new(&req));
+        let mut enc = crate::canonical::stream::ArgumentsNeverEmpty::new(ResponsesStreamEncoder::new(&req, b"{}"));
         let ev = [
             StreamEvent::ToolCallStart {
                 index: 0,
