@@ -65,8 +65,8 @@ pub struct ApiRoute {
     /// A Gemini client on Vertex AI's paths (`publishers/...`), whose bodies differ from the
     /// Gemini API's for embeddings and counts.
     pub gemini_vertex: bool,
-    /// A Cohere client on the v1 API (`/v1/rerank`, `/v1/embed`), whose bodies and answers
-    /// differ from v2's.
+    /// A Cohere client on the v1 API (`/v1/chat`, `/v1/rerank`, `/v1/embed`), whose bodies and
+    /// answers differ from v2's.
     pub cohere_v1: bool,
 }
 
@@ -102,6 +102,7 @@ impl ApiRoute {
             (Cohere, Embeddings) => "cohere_embed",
             (Cohere, Models) => "cohere_models",
             (Cohere, Rerank) => "cohere_rerank",
+            (Cohere, _) if self.cohere_v1 => "cohere_v1_chat",
             (Cohere, _) => "cohere_chat",
         }
     }
@@ -182,6 +183,11 @@ fn match_path(path: &str) -> Option<(Route, Method)> {
             (Route::Api(api(Anthropic, CountTokens)), post)
         }
         "/v2/chat" | "/cohere/v2/chat" => (Route::Api(api(Cohere, Chat)), post),
+        "/v1/chat" | "/cohere/v1/chat" => {
+            let mut r = api(Cohere, Chat);
+            r.cohere_v1 = true;
+            (Route::Api(r), post)
+        }
         "/v2/embed" | "/cohere/v2/embed" => (Route::Api(api(Cohere, Embeddings)), post),
         "/v1/embed" | "/cohere/v1/embed" => {
             let mut r = api(Cohere, Embeddings);

@@ -1,4 +1,4 @@
-//! The Cohere wire format as the mock upstream speaks it: `POST /v2/chat`, `/v2/embed`,
+//! The Cohere wire format as the mock upstream speaks it: `POST /v2/chat`, `/v1/chat`, `/v2/embed`,
 //! `/v1/embed`, `/v2/rerank` and `/v1/rerank` (also under `/cohere`). Chat goes decode_request -> `scenario::respond` -> encode_response,
 //! so it gives the same answers as every other format's mock; embeddings are the deterministic
 //! vectors of `mock::openai::embed` in Cohere's `embeddings_by_type` shape; rerank scores are
@@ -19,8 +19,14 @@ fn next_id() -> String {
 
 enum Route {
     Chat,
-    Embed { v1: bool },
-    Rerank { v1: bool },
+    /// v1 chat (`cohere.Client`): its own request, answer and JSON-lines stream.
+    ChatV1,
+    Embed {
+        v1: bool,
+    },
+    Rerank {
+        v1: bool,
+    },
 }
 
 /// Answers a Cohere request if `path` is a Cohere route (streams through `mock::stream`); None
@@ -28,6 +34,7 @@ enum Route {
 pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
     let route = match path {
         "/v2/chat" | "/cohere/v2/chat" => Route::Chat,
+        "/v1/chat" | "/cohere/v1/chat" => Route::ChatV1,
         "/v2/embed" | "/cohere/v2/embed" => Route::Embed { v1: false },
         "/v1/embed" | "/cohere/v1/embed" => Route::Embed { v1: true },
         "/v2/rerank" | "/cohere/v2/rerank" => Route::Rerank { v1: false },
@@ -39,6 +46,7 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
     }
     Some(match route {
         Route::Chat => chat(body),
+        Route::ChatV1 => chat_v1(body),
         Route::Embed { v1 } => embed(body, v1),
         Route::Rerank { v1 } => rerank(body, v1),
     })
@@ -80,6 +88,25 @@ fn chat(body: &[u8]) -> MockReply {
     }
     match super::scenario::respond(&req, &next_id()) {
         Ok(resp) => ok(cohere::encode_response(&resp)),
+        Err(f) => fault(f.status, f.message),
+    }
+}
+
+/// `/v1/chat`: the same scenarios, in v1's request and answer (a stream: JSON lines).
+fn chat_v1(body: &[u8]) -> MockReply {
+    use cohere::v1chat;
+    let decoded = v1chat::decode_request(body)
+        .and_then(|r| super::upstream_rules(crate::formats::Format::Cohere, &r).map(|()| r));
+    let req = match decoded {
+        Ok(r) => r,
+        Err(e) => return fault(400, format!("invalid request: {e}")),
+    };
+    if req.stream {
+        return super::stream::serve_whole(crate::http::Method::Post, "/v1/chat", body)
+            .unwrap_or_else(|| fault(500, "stream route not recognised".into()));
+    }
+    match super::scenario::respond(&req, &next_id()) {
+        Ok(resp) => ok(v1chat::encode_response(&resp, &v1chat::History::of(body))),
         Err(f) => fault(f.status, f.message),
     }
 }

@@ -232,6 +232,17 @@ pub fn encoder(format: Format, invoke: bool, req: &ChatRequest, events: &[Stream
     formats::stream_encoder(format, invoke, req)
 }
 
+/// The Cohere v1 stream encoder for a mock answer of `events` to the request `body`: a tool turn
+/// streams its text as the tool plan, as for v2 (`encoder`).
+pub fn cohere_v1_encoder(body: &[u8], events: &[StreamEvent]) -> Box<dyn StreamEncode> {
+    let calls = events.iter().any(|e| matches!(e, StreamEvent::ToolCallStart { .. }));
+    let mut v1 = formats::cohere::v1chat::V1StreamEncoder::new(body);
+    if calls {
+        v1 = v1.plan_first();
+    }
+    Box::new(crate::canonical::stream::ArgumentsNeverEmpty::new(v1))
+}
+
 /// Encodes events with `enc`, one frame per event that produced bytes, then the ending's frame.
 pub fn encode_frames(enc: &mut dyn StreamEncode, events: &[StreamEvent], ending: &Ending) -> Vec<Vec<u8>> {
     let mut frames = Vec::with_capacity(events.len() + 1);
@@ -262,6 +273,8 @@ struct StreamRoute {
     responses: bool,
     /// Gemini without `alt=sse`: one JSON array instead of SSE, as the real API answers.
     json_array: bool,
+    /// Cohere's v1 chat: JSON lines instead of SSE.
+    cohere_v1: bool,
 }
 
 /// Answers a streaming request of any non-OpenAI format; None when the request is not one (a
@@ -294,6 +307,8 @@ pub fn serve(
         Ok((events, ending)) => {
             let mut enc: Box<dyn StreamEncode> = if route.json_array {
                 Box::new(gemini::stream::GeminiStreamEncoder::json_array(&req))
+            } else if route.cohere_v1 {
+                cohere_v1_encoder(body, &events)
             } else if route.responses {
                 let responses = formats::openai::responses::ResponsesStreamEncoder::new(&req, body);
                 Box::new(crate::canonical::stream::ArgumentsNeverEmpty::new(responses))
@@ -357,6 +372,7 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
             invoke: false,
             responses: false,
             json_array: !gemini::wants_sse(query),
+            cohere_v1: false,
         };
         let decoded = gemini::decode_request(body, Some(&model), true)
             .and_then(|r| super::upstream_rules(Format::Gemini, &r).map(|()| r));
@@ -377,6 +393,7 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
             invoke,
             responses: false,
             json_array: false,
+            cohere_v1: false,
         };
         return Some((route, decoded.map_err(err)));
     }
@@ -389,9 +406,25 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
             invoke: false,
             responses: true,
             json_array: false,
+            cohere_v1: false,
         };
         let decoded = formats::openai::responses::decode_request(body)
             .and_then(|r| super::upstream_rules(Format::OpenAi, &r).map(|()| r));
+        return Some((route, decoded.map_err(err)));
+    }
+    if path == "/v1/chat" || path == "/cohere/v1/chat" {
+        if !wants_stream() {
+            return None;
+        }
+        let route = StreamRoute {
+            format: Format::Cohere,
+            invoke: false,
+            responses: false,
+            json_array: false,
+            cohere_v1: true,
+        };
+        let decoded = formats::cohere::v1chat::decode_request(body)
+            .and_then(|r| super::upstream_rules(Format::Cohere, &r).map(|()| r));
         return Some((route, decoded.map_err(err)));
     }
     let format = match path {
@@ -418,6 +451,7 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
         invoke: false,
         responses: false,
         json_array: false,
+        cohere_v1: false,
     };
     let decoded = (codec.decode_request)(body, None, true).and_then(|r| super::upstream_rules(format, &r).map(|()| r));
     Some((route, decoded.map_err(err)))

@@ -85,6 +85,7 @@ pub fn upstream_path(provider: &Provider, prefix: &str, api: &ApiRoute, model: &
         // The client's API version goes upstream: v1 and v2 rerank differ in body and answer.
         (Format::Cohere, Operation::Rerank) if api.cohere_v1 => std_path.push_str("/v1/rerank"),
         (Format::Cohere, Operation::Rerank) => std_path.push_str("/v2/rerank"),
+        (Format::Cohere, _) if api.cohere_v1 => std_path.push_str("/v1/chat"),
         (Format::Cohere, _) => std_path.push_str("/v2/chat"),
         (Format::Gemini, _) => {
             std_path.push_str("/v1beta/models/");
@@ -203,9 +204,9 @@ pub async fn forward(
         .map_err(|e| (e.into(), None))?;
     worker.metrics.upstream_latency(&provider.name, sent.elapsed());
     let status = resp.status;
-    // Gemini's JSON-array stream is `application/json`, yet a stream all the same: relayed as
-    // it comes, never buffered whole.
-    if stream && status == 200 && (resp.is_event_stream() || ctx.api.json_array_stream) {
+    // Gemini's JSON-array stream is `application/json` and Cohere v1's `application/stream+json`,
+    // yet streams all the same: relayed as they come, never buffered whole.
+    if stream && status == 200 && (resp.is_event_stream() || ctx.api.json_array_stream || ctx.api.cohere_v1) {
         // Copy the relayed headers out of the response head so the body reader can be moved.
         let relay: Vec<(String, Vec<u8>)> = resp
             .headers()

@@ -57,6 +57,11 @@ fn decode(ctx: &RequestContext<'_>, req: &Request, model: &str, stream: bool) ->
         canonical.model = model.to_string();
         return Ok(canonical);
     }
+    if (ctx.api.format, ctx.api.cohere_v1) == (Format::Cohere, true) && ctx.api.op == Operation::Chat {
+        let mut canonical = formats::cohere::v1chat::decode_request(&req.body).map_err(refused)?;
+        canonical.model = model.to_string();
+        return Ok(canonical);
+    }
     if ctx.api.op != Operation::Chat {
         return Err((
             GatewayError::NotImplemented(format!(
@@ -88,10 +93,12 @@ pub(super) fn undecodable(target: Format, what: &str, e: impl std::fmt::Display)
 }
 
 /// The keepalive a client format tolerates on a silent stream (PROTOCOLS 1.3): a comment for
-/// OpenAI and Cohere, Anthropic's own `ping` event; nothing for Gemini (its decoder fails on any
-/// non-`data: ` line) or Bedrock (event-stream has no comment frame).
-fn keepalive_frame(format: Format) -> Option<&'static [u8]> {
-    match format {
+/// OpenAI and Cohere, Anthropic's own `ping` event; an empty line for Cohere v1's JSON lines
+/// (which the SDK skips); nothing for Gemini (its decoder fails on any non-`data: ` line) or
+/// Bedrock (event-stream has no comment frame).
+fn keepalive_frame(api: &crate::route::ApiRoute) -> Option<&'static [u8]> {
+    match api.format {
+        Format::Cohere if api.cohere_v1 => Some(b"\n"),
         Format::OpenAi | Format::Cohere => Some(b": ping\n\n"),
         Format::Anthropic => Some(b"event: ping\ndata: {\"type\":\"ping\"}\n\n"),
         Format::Gemini | Format::Bedrock => None,
@@ -114,6 +121,10 @@ fn stream_encoder(
     if ctx.api.op == Operation::Responses {
         let responses = formats::openai::responses::ResponsesStreamEncoder::new(canonical, body);
         return Box::new(crate::canonical::stream::ArgumentsNeverEmpty::new(responses));
+    }
+    if ctx.api.cohere_v1 {
+        let v1 = formats::cohere::v1chat::V1StreamEncoder::new(body);
+        return Box::new(crate::canonical::stream::ArgumentsNeverEmpty::new(v1));
     }
     formats::stream_encoder(ctx.api.format, ctx.api.op == Operation::Invoke, canonical)
 }
@@ -199,6 +210,9 @@ fn encode_answer(
             formats::openai::responses::encode_response(resp, &formats::openai::responses::Echo::of(req, body))
         }
         (_, Operation::Invoke) => formats::bedrock::invoke::encode_invoke_response(resp),
+        (Format::Cohere, _) if ctx.api.cohere_v1 => {
+            formats::cohere::v1chat::encode_response(resp, &formats::cohere::v1chat::History::of(body))
+        }
         (_, Operation::Completions) => formats::openai::completions::encode_response(resp),
         (Format::Bedrock, _) => formats::bedrock::encode_response_timed(resp, millis(latency)),
         _ => (codec.encode_response)(resp),
@@ -239,7 +253,9 @@ pub async fn serve_mock(
         let (events, ending) = crate::mock::stream::scenario_events(&canonical, &id, provider.mock.chunks)
             .map_err(|fault| (GatewayError::UpstreamFault(fault), None))?;
         let invoke = ctx.api.op == Operation::Invoke;
-        let mut enc = if ctx.api.json_array_stream || ctx.api.op == Operation::Responses {
+        let mut enc = if ctx.api.cohere_v1 {
+            crate::mock::stream::cohere_v1_encoder(&req.body, &events)
+        } else if ctx.api.json_array_stream || ctx.api.op == Operation::Responses {
             stream_encoder(ctx, &canonical, &req.body)
         } else {
             crate::mock::stream::encoder(ctx.api.format, invoke, &canonical, &events)
@@ -516,7 +532,7 @@ pub async fn forward(
                 .snap
                 .server
                 .stream_keepalive
-                .and_then(|d| keepalive_frame(ctx.api.format).map(|f| (f, d))),
+                .and_then(|d| keepalive_frame(ctx.api).map(|f| (f, d))),
             head_headers: {
                 let mut h: Vec<(&'static str, String)> = request_id.into_iter().collect();
                 if ctx.api.op == Operation::Invoke {

@@ -9,6 +9,7 @@ pub mod rerank;
 pub mod response;
 pub mod stream;
 pub mod types;
+pub mod v1chat;
 
 pub use error::{decode_error, encode_error};
 pub use request::{decode_request, encode_request};
