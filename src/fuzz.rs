@@ -212,11 +212,39 @@ fn encode_for_every_client(req: &ChatRequest, events: &[StreamEvent], failed: bo
     encode_stream(&mut responses, events, failed, &mut out);
     let errs = failed || events.iter().any(|e| matches!(e, StreamEvent::Error { .. }));
     check_responses_stream(&out, errs);
+    // Cohere v1: whatever came, every line is one JSON object, and the one `stream-end` is last.
+    let mut v1 = crate::canonical::stream::ArgumentsNeverEmpty::new(formats::cohere::v1chat::V1StreamEncoder::new(
+        br#"{"message":"q","chat_history":[{"role":"USER","message":"hi"}]}"#,
+    ));
+    encode_stream(&mut v1, events, failed, &mut out);
+    check_cohere_v1_stream(&out);
     // Gemini's JSON-array form: whatever came, the whole answer is one valid JSON array.
     let mut array = formats::gemini::stream::GeminiStreamEncoder::json_array(req);
     encode_stream(&mut array, events, failed, &mut out);
     let parsed: Result<Vec<serde::de::IgnoredAny>, _> = sonic_rs::from_slice(&out);
     assert!(parsed.is_ok(), "not a JSON array: {}", String::from_utf8_lossy(&out));
+}
+
+/// A Cohere v1 stream: JSON lines, `stream-start` first, exactly one `stream-end`, last, whose
+/// `response` is a whole answer.
+fn check_cohere_v1_stream(out: &[u8]) {
+    use sonic_rs::JsonValueTrait;
+    let text = std::str::from_utf8(out).expect("a v1 stream is UTF-8");
+    assert!(text.ends_with('\n'), "{text}");
+    let kinds: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let v: sonic_rs::Value = sonic_rs::from_str(line).unwrap_or_else(|e| panic!("not JSON: {e}: {line}"));
+            if v["event_type"].as_str() == Some("stream-end") {
+                assert!(v["response"]["chat_history"].is_array(), "{line}");
+                assert!(v["response"]["text"].is_str(), "{line}");
+            }
+            v["event_type"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    assert_eq!(kinds.first().map(String::as_str), Some("stream-start"), "{text}");
+    let ends = kinds.iter().filter(|k| *k == "stream-end").count();
+    assert!(ends == 1 && kinds[kinds.len() - 1] == "stream-end", "{text}");
 }
 
 /// The invariants of a Responses event stream that the openai SDK's `responses.stream()` relies
@@ -303,7 +331,15 @@ pub fn translate(data: &[u8]) {
         let responses = (format == Format::OpenAi)
             .then(|| formats::openai::responses::decode_request(body).ok())
             .flatten();
-        for mut req in decoded.ok().into_iter().chain(responses) {
+        // A Cohere client's body is also read as a v1 request; the answer to it repeats its
+        // history, spliced from the body, and must stay JSON.
+        let v1 = (format == Format::Cohere)
+            .then(|| formats::cohere::v1chat::decode_request(body).ok())
+            .flatten();
+        if v1.is_some() {
+            check_cohere_v1_answer(body);
+        }
+        for mut req in decoded.ok().into_iter().chain(responses).chain(v1) {
             // As routing does before any upstream encoder runs.
             req.model = "target-model".into();
             for f in Format::ALL {
@@ -361,6 +397,43 @@ pub fn translate(data: &[u8]) {
     for f in Format::ALL {
         let _ = formats::render_error(f, &err);
     }
+}
+
+/// The v1 answer to a v1 request `body` (which decoded): JSON, whose `chat_history` ends with the
+/// reply after the request's items.
+fn check_cohere_v1_answer(body: &[u8]) {
+    use crate::canonical::{ChatResponse, FinishReason, Part, Usage};
+    use formats::cohere::v1chat;
+    use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+    let resp = ChatResponse {
+        id: String::new(),
+        model: "m".into(),
+        content: vec![
+            Part::text("a \u{2028} \"b\""),
+            Part::ToolCall {
+                id: "c".into(),
+                name: "f\n".into(),
+                arguments: "{\"x\":[1,{".into(),
+                signature: None,
+            },
+        ],
+        finish: FinishReason::ToolCalls,
+        usage: Usage::default(),
+        stop_sequence: None,
+        created: 0,
+        logprobs: Vec::new(),
+    };
+    let out = v1chat::encode_response(&resp, &v1chat::History::of(body));
+    let v: sonic_rs::Value = sonic_rs::from_slice(&out)
+        .unwrap_or_else(|e| panic!("v1 answer is not JSON: {e}: {}", String::from_utf8_lossy(&out)));
+    let history = v["chat_history"].as_array().expect("a chat_history array");
+    let last = history.last().expect("the reply in the history");
+    assert_eq!(last["role"].as_str(), Some("CHATBOT"));
+    assert!(
+        last["tool_calls"][0]["parameters"].is_object(),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
 }
 
 /// A token-count request (for the formats that have one) read as the client's, then written
