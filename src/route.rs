@@ -20,6 +20,9 @@ pub enum Operation {
     Completions,
     /// OpenAI Responses API (`/v1/responses`).
     Responses,
+    /// A response stored at OpenAI (`/v1/responses/{id}`: retrieve, delete, `cancel`,
+    /// `input_items`). It names no model: it goes to the provider that holds stored responses.
+    StoredResponse,
     Embeddings,
     Models,
     /// Bedrock InvokeModel (model-native body).
@@ -39,6 +42,7 @@ impl Operation {
             Operation::Chat => "chat",
             Operation::Completions => "completions",
             Operation::Responses => "responses",
+            Operation::StoredResponse => "stored_response",
             Operation::Embeddings => "embeddings",
             Operation::Models => "models",
             Operation::Invoke => "invoke",
@@ -87,6 +91,7 @@ impl ApiRoute {
             (OpenAi, Completions) => "completions",
             (OpenAi, Responses) => "responses",
             (OpenAi, CountTokens) => "responses_input_tokens",
+            (OpenAi, StoredResponse) => "responses_stored",
             (OpenAi, Embeddings) => "embeddings",
             (OpenAi, _) => "models",
             (Anthropic, Models) => "anthropic_models",
@@ -139,27 +144,40 @@ fn api(format: Format, op: Operation) -> ApiRoute {
     }
 }
 
-/// What a 404 names: the path, and why for the Responses API's stored-response routes
-/// (`responses.retrieve`, `.delete`, `.cancel`, `.input_items.list`), which an SDK user may
-/// expect to work.
-fn unrouted(path: &str) -> String {
-    let rest = path.strip_prefix("/openai").unwrap_or(path);
-    match rest.strip_prefix("/v1/responses/") {
-        Some(_) => format!(
-            "{path} (Sluice keeps no responses: retrieving, deleting, cancelling or listing them is not served; send the conversation in `input`)"
-        ),
-        None => path.to_string(),
+/// Matches the method and path (query excluded).
+pub fn route(method: Method, path: &str) -> Result<Route, GatewayError> {
+    if let Some((route, want)) = match_path(path) {
+        return if method == want || (want == Method::Get && method == Method::Head) {
+            Ok(route)
+        } else {
+            Err(GatewayError::MethodNotAllowed)
+        };
+    }
+    match stored_response_path(path) {
+        Some((route, allowed)) if allowed.contains(&method) => Ok(route),
+        Some(_) => Err(GatewayError::MethodNotAllowed),
+        None => Err(GatewayError::NotFound(path.to_string())),
     }
 }
 
-/// Matches the method and path (query excluded).
-pub fn route(method: Method, path: &str) -> Result<Route, GatewayError> {
-    let (route, want) = match_path(path).ok_or_else(|| GatewayError::NotFound(unrouted(path)))?;
-    if method == want || (want == Method::Get && method == Method::Head) {
-        Ok(route)
-    } else {
-        Err(GatewayError::MethodNotAllowed)
+/// `[/openai]/v1/responses/{id}` (GET retrieves, DELETE deletes), `.../{id}/cancel` (POST) and
+/// `.../{id}/input_items` (GET): the openai SDK's `responses.retrieve`, `.delete`, `.cancel` and
+/// `.input_items.list`.
+fn stored_response_path(path: &str) -> Option<(Route, &'static [Method])> {
+    let rest = path
+        .strip_prefix("/openai")
+        .unwrap_or(path)
+        .strip_prefix("/v1/responses/")?;
+    let (id, allowed): (&str, &'static [Method]) = match rest.split_once('/') {
+        None => (rest, &[Method::Get, Method::Delete]),
+        Some((id, "cancel")) => (id, &[Method::Post]),
+        Some((id, "input_items")) => (id, &[Method::Get]),
+        Some(_) => return None,
+    };
+    if id.is_empty() {
+        return None;
     }
+    Some((Route::Api(api(Format::OpenAi, Operation::StoredResponse)), allowed))
 }
 
 fn match_path(path: &str) -> Option<(Route, Method)> {

@@ -63,7 +63,12 @@ pub async fn serve(
             }
         }
         (
-            Operation::Models | Operation::Invoke | Operation::CountTokens | Operation::Rerank | Operation::Responses,
+            Operation::Models
+            | Operation::Invoke
+            | Operation::CountTokens
+            | Operation::Rerank
+            | Operation::Responses
+            | Operation::StoredResponse,
             _,
         ) => {
             return Err((

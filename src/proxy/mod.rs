@@ -96,6 +96,9 @@ impl Worker {
         conn: &mut Conn,
     ) -> Result<Outcome, (GatewayError, Option<io::Error>)> {
         let api = ctx.api;
+        if api.op == Operation::StoredResponse {
+            return Box::pin(passthrough::stored_response(self, ctx, req, conn)).await;
+        }
         if api.op == Operation::Models {
             let body = models::answer(ctx.snap, api.format, api.path_model.as_deref()).map_err(|e| (e, None))?;
             return send(conn, 200, "application/json", body, req.keep_alive).await;

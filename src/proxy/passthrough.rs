@@ -215,7 +215,8 @@ pub async fn forward(
             .collect();
         let body = resp.into_body();
         // Chat and completion streams end at `data: [DONE]`; a Responses stream at its close.
-        let done_sentinel = ctx.api.format == Format::OpenAi && ctx.api.op != Operation::Responses;
+        let done_sentinel =
+            ctx.api.format == Format::OpenAi && !matches!(ctx.api.op, Operation::Responses | Operation::StoredResponse);
         return pump_passthrough(worker, conn, req.http10, relay, body, done_sentinel).await;
     }
     let limit = ctx.snap.server.limits.max_body_bytes.max(64 * 1024 * 1024);
@@ -231,6 +232,64 @@ pub async fn forward(
     Ok(Outcome { status })
 }
 
+/// The provider that holds stored responses (the Responses API's `store`): the default provider
+/// if it is an OpenAI provider with the Responses API, else the only such provider. Sluice keeps
+/// no responses itself; without one such provider to ask, the request is a 404 that says why.
+fn stored_responses_provider<'a>(
+    snap: &'a crate::config::Snapshot,
+    path: &str,
+) -> Result<&'a Arc<Provider>, GatewayError> {
+    let serves = |p: &Provider| p.kind == ProviderKind::OpenAi && p.responses_api && p.origin.is_some();
+    if serves(snap.default_provider()) {
+        return Ok(snap.default_provider());
+    }
+    let mut found = snap.providers.iter().filter(|p| serves(p));
+    match (found.next(), found.next()) {
+        (Some(p), None) => Ok(p),
+        (None, _) => Err(GatewayError::NotFound(format!(
+            "{path} (Sluice keeps no responses, and no OpenAI provider with the Responses API is configured to ask; send the conversation in `input`)"
+        ))),
+        (Some(_), Some(_)) => Err(GatewayError::NotFound(format!(
+            "{path} (several OpenAI providers could hold this response: make the one that does the default provider)"
+        ))),
+    }
+}
+
+/// A stored-response request (`responses.retrieve`, `.delete`, `.cancel`, `.input_items.list`)
+/// passed through to the provider that holds them, query included; `GET ...?stream=true`
+/// replays the response's events, relayed as a stream.
+pub async fn stored_response(
+    worker: &Worker,
+    ctx: &mut RequestContext<'_>,
+    req: &Request,
+    conn: &mut Conn,
+) -> Result<Outcome, (GatewayError, Option<io::Error>)> {
+    let provider = stored_responses_provider(ctx.snap, req.path()).map_err(|e| (e, None))?;
+    ctx.provider.clear();
+    ctx.provider.push_str(&provider.name);
+    let standard = req.path().strip_prefix("/openai").unwrap_or(req.path());
+    let mut path = super::translate::provider_path(provider, standard)?;
+    if let Some(q) = req.query() {
+        path.push(if path.contains('?') { '&' } else { '?' });
+        path.push_str(q);
+    }
+    let stream =
+        req.method == crate::http::Method::Get && req.query().is_some_and(|q| q.split('&').any(|p| p == "stream=true"));
+    let key = worker.next_key(provider.keys.len());
+    forward(
+        worker,
+        ctx,
+        req,
+        conn,
+        std::slice::from_ref(&req.body),
+        &path,
+        stream,
+        provider,
+        key,
+    )
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,7 +297,11 @@ mod tests {
     use crate::route::{route, Route};
 
     fn api_of(path: &str) -> ApiRoute {
-        match route(Method::Post, path).unwrap() {
+        api_of_method(Method::Post, path)
+    }
+
+    fn api_of_method(method: Method, path: &str) -> ApiRoute {
+        match route(method, path).unwrap() {
             Route::Api(a) => a,
             other => panic!("{other:?}"),
         }
@@ -303,11 +366,29 @@ base_url = "http://127.0.0.1:1"
         ] {
             assert_eq!(path("o", client, "m"), want, "{client}");
         }
-        match route(Method::Get, "/openai/v1/responses/resp_1") {
-            Err(e @ crate::error::GatewayError::NotFound(_)) => {
-                assert!(e.message().contains("keeps no responses"), "{}", e.message())
-            }
-            other => panic!("{other:?}"),
+        for (method, path) in [
+            (Method::Get, "/openai/v1/responses/resp_1"),
+            (Method::Delete, "/v1/responses/resp_1"),
+            (Method::Post, "/v1/responses/resp_1/cancel"),
+            (Method::Get, "/v1/responses/resp_1/input_items"),
+        ] {
+            assert_eq!(api_of_method(method, path).op, Operation::StoredResponse, "{path}");
+        }
+        for (method, path) in [
+            (Method::Post, "/v1/responses/resp_1"),
+            (Method::Get, "/v1/responses/resp_1/cancel"),
+            (Method::Delete, "/v1/responses/resp_1/input_items"),
+        ] {
+            assert!(
+                matches!(route(method, path), Err(crate::error::GatewayError::MethodNotAllowed)),
+                "{path}"
+            );
+        }
+        for path in ["/v1/responses/", "/v1/responses//cancel", "/v1/responses/r/other"] {
+            assert!(
+                matches!(route(Method::Get, path), Err(crate::error::GatewayError::NotFound(_))),
+                "{path}"
+            );
         }
         assert_eq!(api_of("/v1/responses/input_tokens").op, Operation::CountTokens);
         assert_eq!(api_of("/v1/responses").op, Operation::Responses);

@@ -506,6 +506,17 @@ fn decode_image(p: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
 
 /// A `file` part: inline `file_data` (a base64 data URL) is a document; a `file_id` names an
 /// upload only OpenAI holds, which no other format can read.
+/// A file sent inline (`file_data`, a base64 `data:` URL at `dpath`) as a document source: one
+/// of the document types every format takes, or refused naming the type.
+pub(super) fn inline_document(data: &str, dpath: &JsonPath<'_>) -> Result<DocumentSource, ConvertError> {
+    let (media_type, data) =
+        parse_data_url(data).ok_or_else(|| err(dpath, "must be data:<media type>;base64,<data>"))?;
+    if !is_document_type(&media_type) {
+        return Err(err(dpath, format!("unsupported document type {media_type:?}")));
+    }
+    Ok(DocumentSource::Base64 { media_type, data })
+}
+
 fn decode_file(p: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
     let fpath = path.key("file");
     let obj = p
@@ -541,13 +552,8 @@ fn decode_file(p: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
     }
     let dpath = fpath.key("file_data");
     let data = data.ok_or_else(|| err(dpath, "required string"))?;
-    let (media_type, data) =
-        parse_data_url(data).ok_or_else(|| err(dpath, "must be data:<media type>;base64,<data>"))?;
-    if !is_document_type(&media_type) {
-        return Err(err(dpath, format!("unsupported document type {media_type:?}")));
-    }
     Ok(Part::Document {
-        source: DocumentSource::Base64 { media_type, data },
+        source: inline_document(data, &dpath)?,
         name: name.map(str::to_string),
         extra: if extra.is_empty() { Extra::default() } else { extra },
     })

@@ -14,9 +14,8 @@ use super::request::{bool_of, err, f64_of, is_refusal, refusal_part, str_of, u32
 use super::types::OpenAiTokensOut;
 use crate::canonical::stream::{StreamEncode, StreamEvent};
 use crate::canonical::{
-    image_source_from_url, is_document_type, parse_data_url, ChatRequest, ChatResponse, ConvertError, DocumentSource,
-    Extra, FaultKind, FinishReason, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, TokenLogprob, Tool,
-    ToolChoice, ToolResultContent, Usage,
+    image_source_from_url, ChatRequest, ChatResponse, ConvertError, Extra, FaultKind, FinishReason, Json, JsonPath,
+    Message, Part, Reasoning, ResponseFormat, Role, TokenLogprob, Tool, ToolChoice, ToolResultContent, Usage,
 };
 use crate::formats::Format;
 use serde::Serialize;
@@ -402,15 +401,9 @@ fn decode_file(p: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
             ));
         }
     }
-    let dpath = path.key("file_data");
     let data = str_field(p, "file_data", path)?;
-    let (media_type, data) =
-        parse_data_url(data).ok_or_else(|| err(dpath, "must be data:<media type>;base64,<data>"))?;
-    if !is_document_type(&media_type) {
-        return Err(err(dpath, format!("unsupported document type {media_type:?}")));
-    }
     Ok(Part::Document {
-        source: DocumentSource::Base64 { media_type, data },
+        source: super::request::inline_document(data, &path.key("file_data"))?,
         name: p.get("filename").and_then(|f| f.as_str()).map(str::to_string),
         extra: Extra::default(),
     })
