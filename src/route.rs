@@ -174,7 +174,9 @@ fn stored_response_path(path: &str) -> Option<(Route, &'static [Method])> {
         Some((id, "input_items")) => (id, &[Method::Get]),
         Some(_) => return None,
     };
-    if id.is_empty() {
+    // An id is a token (`resp_...`): nothing that could walk the upstream's paths (`..`, `%2F`).
+    let token = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    if id.is_empty() || id.len() > 256 || !id.bytes().all(token) {
         return None;
     }
     Some((Route::Api(api(Format::OpenAi, Operation::StoredResponse)), allowed))

@@ -384,7 +384,14 @@ base_url = "http://127.0.0.1:1"
                 "{path}"
             );
         }
-        for path in ["/v1/responses/", "/v1/responses//cancel", "/v1/responses/r/other"] {
+        for path in [
+            "/v1/responses/",
+            "/v1/responses//cancel",
+            "/v1/responses/r/other",
+            "/v1/responses/..",
+            "/v1/responses/..%2Ffiles",
+            "/v1/responses/a.b/cancel",
+        ] {
             assert!(
                 matches!(route(Method::Get, path), Err(crate::error::GatewayError::NotFound(_))),
                 "{path}"
