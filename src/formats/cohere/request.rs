@@ -40,7 +40,7 @@ const MODELED: &[&str] = &[
     "stream",
 ];
 
-fn parse<'de, T: Deserialize<'de>>(raw: &'de str, path: &JsonPath<'_>) -> Result<T, ConvertError> {
+pub(super) fn parse<'de, T: Deserialize<'de>>(raw: &'de str, path: &JsonPath<'_>) -> Result<T, ConvertError> {
     sonic_rs::from_str(raw)
         .map_err(|e| ConvertError::new(path, format!("invalid value: {}", crate::wire::json::brief(&e))))
 }
@@ -263,6 +263,50 @@ fn tool_def(t: CohereToolIn, path: &JsonPath<'_>) -> Result<Tool, ConvertError> 
     })
 }
 
+/// A `response_format` (`type` and the schema, v2's `json_schema` or v1's `schema`) as
+/// canonical. Cohere schemas have no name; "response" is what other formats get.
+pub(super) fn response_format(kind: Option<&str>, schema: Option<Json>) -> Result<ResponseFormat, ConvertError> {
+    Ok(match (kind, schema) {
+        (Some("text"), _) => ResponseFormat::Text,
+        (Some("json_object"), Some(schema)) if !schema.is_null() => ResponseFormat::JsonSchema {
+            name: "response".into(),
+            schema,
+            strict: None,
+        },
+        (Some("json_object"), _) => ResponseFormat::JsonObject,
+        (other, _) => {
+            return Err(ConvertError::new(
+                "response_format.type",
+                format!("unsupported response format {other:?}"),
+            ))
+        }
+    })
+}
+
+/// The generation settings v1 and v2 share (`max_tokens`, `stop_sequences`, `temperature`,
+/// `seed`, penalties, `p`, `k`, `stream`), read into `req`; false for any other key.
+pub(super) fn sampling(req: &mut ChatRequest, key: &str, raw: &str, kp: &JsonPath<'_>) -> Result<bool, ConvertError> {
+    match key {
+        "max_tokens" => req.max_tokens = parse(raw, kp)?,
+        "stop_sequences" => req.stop = parse::<Option<Vec<String>>>(raw, kp)?.unwrap_or_default(),
+        "temperature" => req.temperature = parse(raw, kp)?,
+        "seed" => req.seed = parse(raw, kp)?,
+        "frequency_penalty" => req.frequency_penalty = parse(raw, kp)?,
+        "presence_penalty" => req.presence_penalty = parse(raw, kp)?,
+        "p" => req.top_p = parse(raw, kp)?,
+        "k" => {
+            req.top_k = match parse::<Option<f64>>(raw, kp)? {
+                None => None,
+                Some(k) if k >= 0.0 && k.fract() == 0.0 && k <= u32::MAX as f64 => Some(k as u32),
+                Some(_) => return Err(ConvertError::new(key, "must be a non-negative integer")),
+            }
+        }
+        "stream" => req.stream = parse::<Option<bool>>(raw, kp)?.unwrap_or(false),
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
 /// Integration: a client's `/v2/chat` body -> canonical. `stream` comes from the body.
 pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> Result<ChatRequest, ConvertError> {
     let mut req = ChatRequest {
@@ -304,40 +348,10 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
                 let rf: Option<CohereResponseFormatIn> = parse(raw, kp)?;
                 req.response_format = match rf {
                     None => None,
-                    Some(rf) => Some(match (rf.kind.as_deref(), rf.json_schema) {
-                        (Some("text"), _) => ResponseFormat::Text,
-                        (Some("json_object"), Some(schema)) if !schema.is_null() => {
-                            // Cohere schemas have no name; "response" is what other formats get.
-                            ResponseFormat::JsonSchema {
-                                name: "response".into(),
-                                schema,
-                                strict: None,
-                            }
-                        }
-                        (Some("json_object"), _) => ResponseFormat::JsonObject,
-                        (other, _) => {
-                            return Err(ConvertError::new(
-                                "response_format.type",
-                                format!("unsupported response format {other:?}"),
-                            ))
-                        }
-                    }),
+                    Some(rf) => Some(response_format(rf.kind.as_deref(), rf.json_schema)?),
                 };
             }
-            "max_tokens" => req.max_tokens = parse(raw, kp)?,
-            "stop_sequences" => req.stop = parse::<Option<Vec<String>>>(raw, kp)?.unwrap_or_default(),
-            "temperature" => req.temperature = parse(raw, kp)?,
-            "seed" => req.seed = parse(raw, kp)?,
-            "frequency_penalty" => req.frequency_penalty = parse(raw, kp)?,
-            "presence_penalty" => req.presence_penalty = parse(raw, kp)?,
-            "p" => req.top_p = parse(raw, kp)?,
-            "k" => {
-                req.top_k = match parse::<Option<f64>>(raw, kp)? {
-                    None => None,
-                    Some(k) if k >= 0.0 && k.fract() == 0.0 && k <= u32::MAX as f64 => Some(k as u32),
-                    Some(_) => return Err(ConvertError::new(key, "must be a non-negative integer")),
-                }
-            }
+            _ if sampling(&mut req, key, raw, kp)? => {}
             "tool_choice" => {
                 req.tool_choice = match parse::<Option<String>>(raw, kp)?.as_deref() {
                     None => None,
@@ -346,7 +360,6 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
                     Some(c) => return Err(ConvertError::new(key, format!("must be REQUIRED or NONE, got {c:?}"))),
                 }
             }
-            "stream" => req.stream = parse::<Option<bool>>(raw, kp)?.unwrap_or(false),
             "thinking" => {
                 let value: Json = parse(raw, kp)?;
                 let t: CohereThinkingIn = parse(raw, kp)?;

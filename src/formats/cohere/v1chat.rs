@@ -16,10 +16,11 @@
 //! Fields that need Cohere's own services (connectors, stored conversations, RAG documents,
 //! prompt truncation, raw prompts) are refused by name: another provider cannot honour them.
 
+use super::request::parse;
 use super::{response::usage_to_cohere, uuid_like};
 use crate::canonical::stream::{StreamEncode, StreamEvent};
 use crate::canonical::{
-    ChatRequest, ChatResponse, ConvertError, FinishReason, Json, JsonPath, Message, Part, ResponseFormat, Role, Tool,
+    ChatRequest, ChatResponse, ConvertError, FinishReason, Json, JsonPath, Message, Part, Role, Tool,
     ToolResultContent, Usage,
 };
 use serde::Deserialize;
@@ -27,11 +28,6 @@ use sonic_rs::{JsonValueTrait, LazyValue};
 
 /// `content-type` of a v1 stream.
 pub const STREAM_CONTENT_TYPE: &str = "application/stream+json";
-
-fn parse<'de, T: Deserialize<'de>>(raw: &'de str, path: &JsonPath<'_>) -> Result<T, ConvertError> {
-    sonic_rs::from_str(raw)
-        .map_err(|e| ConvertError::new(path, format!("invalid value: {}", crate::wire::json::brief(&e))))
-}
 
 /// A `chat_history` item (and the shape of the answer's new items).
 #[derive(Deserialize)]
@@ -322,38 +318,10 @@ pub fn decode_request(body: &[u8]) -> Result<ChatRequest, ConvertError> {
             "response_format" => {
                 req.response_format = match parse::<Option<ResponseFormatIn>>(raw, kp)? {
                     None => None,
-                    Some(rf) => Some(match (rf.kind.as_deref(), rf.schema) {
-                        (Some("text"), _) => ResponseFormat::Text,
-                        (Some("json_object"), Some(schema)) if !schema.is_null() => ResponseFormat::JsonSchema {
-                            name: "response".into(),
-                            schema,
-                            strict: None,
-                        },
-                        (Some("json_object"), _) => ResponseFormat::JsonObject,
-                        (other, _) => {
-                            return Err(ConvertError::new(
-                                "response_format.type",
-                                format!("unsupported response format {other:?}"),
-                            ))
-                        }
-                    }),
+                    Some(rf) => Some(super::request::response_format(rf.kind.as_deref(), rf.schema)?),
                 }
             }
-            "max_tokens" => req.max_tokens = parse(raw, kp)?,
-            "stop_sequences" => req.stop = parse::<Option<Vec<String>>>(raw, kp)?.unwrap_or_default(),
-            "temperature" => req.temperature = parse(raw, kp)?,
-            "seed" => req.seed = parse(raw, kp)?,
-            "frequency_penalty" => req.frequency_penalty = parse(raw, kp)?,
-            "presence_penalty" => req.presence_penalty = parse(raw, kp)?,
-            "p" => req.top_p = parse(raw, kp)?,
-            "k" => {
-                req.top_k = match parse::<Option<f64>>(raw, kp)? {
-                    None => None,
-                    Some(k) if k >= 0.0 && k.fract() == 0.0 && k <= u32::MAX as f64 => Some(k as u32),
-                    Some(_) => return Err(ConvertError::new(key, "must be a non-negative integer")),
-                }
-            }
-            "stream" => req.stream = parse::<Option<bool>>(raw, kp)?.unwrap_or(false),
+            _ if super::request::sampling(&mut req, key, raw, kp)? => {}
             // Cohere's own services: no other provider has them.
             "conversation_id" if !null => return Err(refuse(key, "Cohere stores the conversation")),
             "connectors" if !null && raw.trim() != "[]" => {
