@@ -132,6 +132,12 @@ fn translate_chunk(c: &mut Criterion) {
         let enc = Box::new(formats::openai::responses::ResponsesStreamEncoder::new(&req, b"{}"));
         translate_loop(b, Format::OpenAi, enc, first.as_bytes(), &chunk)
     });
+    // Cohere's v1 JSON lines (`cohere.Client`'s `chat_stream`), which also keep the text for
+    // `stream-end`.
+    g.bench_function("cohere_v1", |b| {
+        let enc = Box::new(formats::cohere::v1chat::V1StreamEncoder::new(b"{}"));
+        translate_loop(b, Format::OpenAi, enc, first.as_bytes(), &chunk)
+    });
     g.finish();
 }
 
