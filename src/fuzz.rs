@@ -135,8 +135,17 @@ pub fn eventstream_decoder(data: &[u8]) {
     }
 }
 
-fn stream_run(format: Format, pieces: &[&[u8]]) -> (Vec<StreamEvent>, Result<(), StreamError>) {
-    let mut d: Box<dyn StreamDecode> = formats::stream_decoder(format);
+/// A stream decoder: the format's own, or (`responses`) the Responses API's, which an OpenAI
+/// upstream speaks for `chat_via_responses`.
+fn decoder(format: Format, responses: bool) -> Box<dyn StreamDecode> {
+    match responses {
+        true => Box::new(formats::openai::responses_upstream::ResponsesStreamDecoder::new()),
+        false => formats::stream_decoder(format),
+    }
+}
+
+fn stream_run(format: (Format, bool), pieces: &[&[u8]]) -> (Vec<StreamEvent>, Result<(), StreamError>) {
+    let mut d: Box<dyn StreamDecode> = decoder(format.0, format.1);
     let mut out = Vec::new();
     for p in pieces {
         d.push(Bytes::copy_from_slice(p));
@@ -166,7 +175,11 @@ pub fn stream_decoders(data: &[u8]) {
     let Some((&which, rest)) = data.split_first() else {
         return;
     };
-    let format = Format::ALL[which as usize % Format::ALL.len()];
+    // The high bit picks the Responses decoder instead of the format's.
+    let format = (
+        Format::ALL[(which & 0x7f) as usize % Format::ALL.len()],
+        which & 0x80 != 0,
+    );
     let (cut, input) = split_point(rest);
     let whole = stream_run(format, &[input]);
     let (a, b) = input.split_at(cut);
@@ -342,6 +355,16 @@ pub fn translate(data: &[u8]) {
         for mut req in decoded.ok().into_iter().chain(responses).chain(v1) {
             // As routing does before any upstream encoder runs.
             req.model = "target-model".into();
+            // A chat sent through the Responses API (`chat_via_responses`) is a Responses request
+            // that the Responses decoder takes back.
+            if let Ok(sent) = formats::openai::responses_upstream::encode_request(&req) {
+                if let Err(e) = formats::openai::responses::decode_request(&sent) {
+                    panic!(
+                        "{format:?} request -> Responses does not decode: {e:?}\n{}",
+                        String::from_utf8_lossy(&sent)
+                    );
+                }
+            }
             for f in Format::ALL {
                 let c = formats::codec(f).expect("every format has a codec");
                 let _ = (c.request_path)(&req.model, req.stream);
@@ -358,6 +381,10 @@ pub fn translate(data: &[u8]) {
             }
         }
         return;
+    }
+    // An OpenAI upstream's answer may be a Responses body (`chat_via_responses`).
+    if format == Format::OpenAi {
+        let _ = formats::openai::responses_upstream::decode_response(body);
     }
     if let Ok(resp) = (codec.decode_response)(body) {
         for f in Format::ALL {

@@ -172,6 +172,9 @@ pub struct Provider {
     /// An OpenAI provider that serves `/v1/responses` gets Responses requests as sent; one that
     /// does not (many OpenAI-compatible servers, Azure deployments) gets them as chat requests.
     pub responses_api: bool,
+    /// An OpenAI provider whose models answer only through the Responses API: chat requests of
+    /// every format go to it as Responses requests (`formats::openai::responses_upstream`).
+    pub chat_via_responses: bool,
 }
 
 impl Provider {
@@ -549,6 +552,21 @@ fn compile_provider(p: &RawProvider, key: &str, up: &raw::RawUpstream, errs: &mu
             false
         }
     };
+    let chat_via_responses = match (kind, p.chat_via_responses) {
+        (_, None | Some(false)) => false,
+        (ProviderKind::OpenAi, Some(true)) if responses_api => true,
+        (ProviderKind::OpenAi, Some(true)) => {
+            errs.push(
+                format!("{key}.chat_via_responses"),
+                "needs the Responses API: remove `responses_api = false` (or this setting)",
+            );
+            false
+        }
+        (_, Some(true)) => {
+            errs.push(format!("{key}.chat_via_responses"), "only valid with kind = \"openai\"");
+            false
+        }
+    };
     let aws = match (&p.aws_access_key_id, &p.aws_secret_access_key) {
         (None, None) => {
             if p.aws_session_token.is_some() {
@@ -608,6 +626,7 @@ fn compile_provider(p: &RawProvider, key: &str, up: &raw::RawUpstream, errs: &mu
         style: style.clone(),
         aws,
         responses_api,
+        chat_via_responses,
         name: p.name.clone(),
         kind,
         origin,
@@ -976,6 +995,34 @@ region = "us-east-1"
         let wrong = t.replace("vertex = true", "vertex = true\nresponses_api = true");
         let errs = compile_str(&wrong, "s").unwrap_err();
         assert!(errs.iter().any(|e| e.key == "providers[1].responses_api"), "{errs:?}");
+        // Chat through the Responses API: an OpenAI provider that has it, and no other.
+        let via = GOOD.replace("keys = [\"sk-1\"]", "keys = [\"sk-1\"]\nchat_via_responses = true");
+        assert!(
+            compile_str(&via, "s")
+                .unwrap()
+                .provider("openai")
+                .unwrap()
+                .chat_via_responses
+        );
+        assert!(
+            !compile_str(GOOD, "s")
+                .unwrap()
+                .provider("openai")
+                .unwrap()
+                .chat_via_responses
+        );
+        let off = via.replace(
+            "chat_via_responses = true",
+            "chat_via_responses = true\nresponses_api = false",
+        );
+        let errs = compile_str(&off, "s").unwrap_err();
+        assert!(errs.iter().any(|e| e.key.ends_with("].chat_via_responses")), "{errs:?}");
+        let wrong = t.replace("vertex = true", "vertex = true\nchat_via_responses = true");
+        let errs = compile_str(&wrong, "s").unwrap_err();
+        assert!(
+            errs.iter().any(|e| e.key == "providers[1].chat_via_responses"),
+            "{errs:?}"
+        );
     }
 
     #[test]

@@ -115,6 +115,10 @@ pub struct RawProvider {
     /// false (the default for Azure deployment URLs, whose Responses API lives elsewhere),
     /// Responses requests are translated to Chat Completions, as for other provider kinds.
     pub responses_api: Option<bool>,
+    /// kind = "openai": send every chat request (from any client format) as a Responses API
+    /// request, for models OpenAI serves only there (the `-pro` and codex models). Needs the
+    /// Responses API (`responses_api`).
+    pub chat_via_responses: Option<bool>,
     /// kind = "gemini": Vertex AI URL shape (base_url ends with .../publishers/google; keys are
     /// OAuth bearer tokens).
     pub vertex: Option<bool>,

@@ -151,7 +151,12 @@ impl Worker {
         let responses_as_chat = api.format == Format::OpenAi
             && matches!(api.op, Operation::Responses | Operation::CountTokens)
             && !provider.responses_api;
-        let same_format = provider.kind.format() == Some(api.format) && !responses_as_chat;
+        // A chat for a provider that answers chats only through the Responses API is translated,
+        // whatever the client's format.
+        let chat_as_responses = provider.chat_via_responses
+            && api.format == Format::OpenAi
+            && matches!(api.op, Operation::Chat | Operation::Completions);
+        let same_format = provider.kind.format() == Some(api.format) && !responses_as_chat && !chat_as_responses;
         let invoke_body = match api.op == Operation::Invoke && !same_format {
             true => formats::bedrock::invoke::body_kind(&req.body, model),
             false => formats::bedrock::invoke::InvokeBody::Chat,
@@ -216,7 +221,7 @@ impl Worker {
             (ProviderKind::Mock, _) => {
                 translate::serve_mock(self, provider, ctx, req, conn, target.model, stream).await
             }
-            (_, Some(f)) if f == api.format && !responses_as_chat => {
+            (_, Some(_)) if same_format => {
                 let key = self.next_key(provider.keys.len());
                 let Some(origin) = provider.origin.as_ref() else {
                     return Err((

@@ -468,7 +468,13 @@ pub async fn forward(
     let target_format = provider.kind.format().unwrap_or(Format::OpenAi);
     let upstream_codec = codec_for(target_format)?;
     let canonical = decode(ctx, req, model, stream)?;
-    let body = (upstream_codec.encode_request)(&canonical).map_err(refused)?;
+    // An OpenAI provider whose models answer only through the Responses API gets its chats there.
+    let via_responses = provider.chat_via_responses;
+    let body = match via_responses {
+        true => formats::openai::responses_upstream::encode_request(&canonical),
+        false => (upstream_codec.encode_request)(&canonical),
+    }
+    .map_err(refused)?;
     let Some(origin) = provider.origin.as_ref() else {
         return Err((
             GatewayError::NotImplemented(format!("provider {:?} has no base_url", provider.name)),
@@ -476,7 +482,11 @@ pub async fn forward(
         ));
     };
     let mut path = origin.path_prefix.clone();
-    path.push_str(&provider.styled_path(&(upstream_codec.request_path)(model, canonical.stream)));
+    let request_path = match via_responses {
+        true => formats::openai::responses_upstream::request_path,
+        false => upstream_codec.request_path,
+    };
+    path.push_str(&provider.styled_path(&request_path(model, canonical.stream)));
     let accept: &[u8] = match (canonical.stream, target_format) {
         (false, _) => b"application/json",
         (true, Format::Bedrock) => b"application/vnd.amazon.eventstream",
@@ -519,7 +529,10 @@ pub async fn forward(
     if canonical.stream && (200..300).contains(&resp.status) {
         let body = resp.into_body();
         let t = super::stream::Translation {
-            decoder: formats::stream_decoder(target_format),
+            decoder: match via_responses {
+                true => Box::new(formats::openai::responses_upstream::ResponsesStreamDecoder::new()),
+                false => formats::stream_decoder(target_format),
+            },
             encoder: {
                 let mut e = stream_encoder(ctx, &canonical, &req.body);
                 e.request_sent_at(sent);
@@ -566,7 +579,11 @@ pub async fn forward(
     }
     // The decoder's detail goes with it, as a translated stream's does: which field was wrong
     // is what the operator needs to know.
-    let mut canonical_resp = (upstream_codec.decode_response)(&data).map_err(|e| undecodable(target_format, "", e))?;
+    let decode_response = match via_responses {
+        true => formats::openai::responses_upstream::decode_response,
+        false => upstream_codec.decode_response,
+    };
+    let mut canonical_resp = decode_response(&data).map_err(|e| undecodable(target_format, "", e))?;
     // Some formats carry no id or model in the body (Bedrock, Cohere); clients expect both.
     if canonical_resp.model.is_empty() {
         canonical_resp.model = model.to_string();

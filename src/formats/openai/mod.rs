@@ -11,6 +11,7 @@ pub mod embed;
 pub mod request;
 pub mod response;
 pub mod responses;
+pub mod responses_upstream;
 pub mod stream;
 pub mod types;
 

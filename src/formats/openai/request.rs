@@ -687,7 +687,7 @@ pub fn request_path(_model: &str, _stream: bool) -> String {
 
 /// Maps a thinking budget to an effort level for targets that only take `reasoning_effort`
 /// (thresholds follow the usual low/medium/high budgets of Anthropic and Gemini docs).
-fn effort_for_budget(budget: u32) -> Option<&'static str> {
+pub(super) fn effort_for_budget(budget: u32) -> Option<&'static str> {
     match budget {
         0 => None, // thinking disabled: leave the model's default
         1..=2048 => Some("low"),
@@ -948,7 +948,7 @@ fn encode_user<'a>(m: &'a Message, i: usize, out: &mut Vec<OpenAiMessageOut<'a>>
     Ok(())
 }
 
-fn image_url(source: &ImageSource) -> Cow<'_, str> {
+pub(super) fn image_url(source: &ImageSource) -> Cow<'_, str> {
     match source {
         ImageSource::Url(u) => Cow::Borrowed(u),
         ImageSource::Base64 { media_type, data } => Cow::Owned(format!("data:{media_type};base64,{data}")),
@@ -956,7 +956,7 @@ fn image_url(source: &ImageSource) -> Cow<'_, str> {
 }
 
 /// A document as a `file_data` data URL: Chat Completions reads PDF files only, given inline.
-fn document_data(source: &DocumentSource, path: &dyn Fn() -> String) -> Result<String, ConvertError> {
+pub(super) fn document_data(source: &DocumentSource, path: &dyn Fn() -> String) -> Result<String, ConvertError> {
     match source {
         DocumentSource::Base64 { media_type, data } if media_type.eq_ignore_ascii_case("application/pdf") => {
             Ok(format!("data:application/pdf;base64,{data}"))

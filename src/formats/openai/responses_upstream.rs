@@ -1,0 +1,782 @@
+//! The Responses API as an upstream (provider side): a canonical chat request written as a
+//! `POST /v1/responses` body, and the answer and its event stream read back. Used for an OpenAI
+//! provider that says `chat_via_responses = true`, so that models OpenAI serves only through the
+//! Responses API (the `-pro` and codex models) answer clients of every format.
+//!
+//! Rules:
+//! - the system prompt is `instructions`; turns are input items (`message`, `function_call`,
+//!   `function_call_output`); nothing is stored upstream (`store: false`), as a chat is stateless;
+//! - thinking parts in the history are dropped, as for Chat Completions: reasoning items go back
+//!   to OpenAI only by its own ids or encrypted content, which other formats do not carry;
+//! - what the Responses API has no field for (`stop`, `seed`, penalties, log probabilities) is
+//!   refused by name rather than dropped;
+//! - `top_k` is omitted, as for Chat Completions (a sampling hint most non-OpenAI clients send).
+
+use super::request::{document_data, effort_for_budget, err, image_url, is_refusal, refusal_part};
+use crate::canonical::stream::{StreamError, StreamEvent};
+use crate::canonical::{
+    ChatRequest, ChatResponse, ConvertError, FinishReason, Json, Part, ResponseFormat, Role, ToolChoice,
+    ToolResultContent, Usage,
+};
+use crate::formats::sse_stream::{SseEventDecoder, SseStreamDecoder};
+use crate::formats::Format;
+use crate::wire::sse::SseEvent;
+use serde::Serialize;
+use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+use std::borrow::Cow;
+use std::collections::VecDeque;
+
+/// Provider: the path of the Responses API.
+pub fn request_path(_model: &str, _stream: bool) -> String {
+    "/v1/responses".to_string()
+}
+
+#[derive(Serialize)]
+struct RequestOut<'a> {
+    model: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instructions: Option<String>,
+    input: Vec<ItemOut<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tools: Vec<ToolOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<ToolChoiceOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parallel_tool_calls: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_output_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<TextOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning: Option<ReasoningOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<&'a str>,
+    store: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stream: bool,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ItemOut<'a> {
+    Message {
+        role: &'static str,
+        content: Vec<ContentOut<'a>>,
+    },
+    Call {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        call_id: &'a str,
+        name: &'a str,
+        arguments: &'a str,
+    },
+    Output {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        call_id: &'a str,
+        output: String,
+    },
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ContentOut<'a> {
+    InputText { text: &'a str },
+    InputImage { image_url: Cow<'a, str> },
+    InputFile { filename: &'a str, file_data: String },
+    OutputText { text: &'a str, annotations: [(); 0] },
+    Refusal { refusal: &'a str },
+}
+
+#[derive(Serialize)]
+struct ToolOut<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    parameters: &'a Json,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    strict: Option<bool>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ToolChoiceOut<'a> {
+    Mode(&'static str),
+    Named {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        name: &'a str,
+    },
+}
+
+#[derive(Serialize)]
+struct TextOut<'a> {
+    format: FormatOut<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum FormatOut<'a> {
+    Text,
+    JsonObject,
+    JsonSchema {
+        name: &'a str,
+        schema: &'a Json,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        strict: Option<bool>,
+    },
+}
+
+#[derive(Serialize)]
+struct ReasoningOut<'a> {
+    effort: &'a str,
+}
+
+/// A tool result's content as the `output` string.
+fn output_text(content: &[ToolResultContent], path: &str) -> Result<String, ConvertError> {
+    let mut out = String::new();
+    for c in content {
+        match c {
+            ToolResultContent::Text(t) => out.push_str(t),
+            ToolResultContent::Json(v) => out.push_str(&sonic_rs::to_string(v).unwrap_or_else(|_| "null".into())),
+            ToolResultContent::Image(_) | ToolResultContent::Document { .. } => {
+                return Err(err(path, "a function result for a Responses upstream takes text only"))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Provider: canonical -> a `/v1/responses` body.
+pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    let fitted = crate::formats::call_ids::fit_request(req, crate::formats::call_ids::OPENAI);
+    let req = fitted.as_ref().unwrap_or(req);
+    req.extra.refuse_lost_content(Format::OpenAi)?;
+    let unsupported = [
+        ("stop", !req.stop.is_empty()),
+        ("seed", req.seed.is_some()),
+        ("frequency_penalty", req.frequency_penalty.is_some()),
+        ("presence_penalty", req.presence_penalty.is_some()),
+        ("logprobs", req.logprobs.is_some()),
+    ];
+    if let Some((name, _)) = unsupported.iter().find(|(_, set)| *set) {
+        return Err(err(
+            *name,
+            format!("the Responses API has no `{name}`; this provider sends chat requests through it"),
+        ));
+    }
+    for (name, v) in [("temperature", req.temperature), ("top_p", req.top_p)] {
+        if v.is_some_and(|x| !x.is_finite()) {
+            return Err(err(name, "must be a finite number"));
+        }
+    }
+    let mut instructions = Vec::new();
+    for (j, p) in req.system.iter().enumerate() {
+        match p {
+            Part::Text { text, .. } => instructions.push(text.as_str()),
+            _ => return Err(err(format!("system[{j}]"), "the system prompt takes text only")),
+        }
+    }
+    let mut input = Vec::with_capacity(req.messages.len());
+    for (i, m) in req.messages.iter().enumerate() {
+        let mut content = Vec::new();
+        for (j, p) in m.content.iter().enumerate() {
+            let path = || format!("messages[{i}].content[{j}]");
+            match (m.role, p) {
+                (Role::User, Part::Text { text, .. }) => content.push(ContentOut::InputText { text }),
+                (Role::User, Part::Image { source, .. }) => content.push(ContentOut::InputImage {
+                    image_url: image_url(source),
+                }),
+                (Role::User, Part::Document { source, name, .. }) => content.push(ContentOut::InputFile {
+                    filename: name.as_deref().unwrap_or("document.pdf"),
+                    file_data: document_data(source, &path)?,
+                }),
+                (Role::User, Part::ToolResult { id, content: c, .. }) => {
+                    flush(&mut input, "user", &mut content);
+                    input.push(ItemOut::Output {
+                        kind: "function_call_output",
+                        call_id: id,
+                        output: output_text(c, &path())?,
+                    });
+                }
+                (Role::Assistant, Part::Text { text, extra }) if is_refusal(extra) => {
+                    content.push(ContentOut::Refusal { refusal: text })
+                }
+                (Role::Assistant, Part::Text { text, .. }) => {
+                    content.push(ContentOut::OutputText { text, annotations: [] })
+                }
+                (
+                    Role::Assistant,
+                    Part::ToolCall {
+                        id, name, arguments, ..
+                    },
+                ) => {
+                    flush(&mut input, "assistant", &mut content);
+                    input.push(ItemOut::Call {
+                        kind: "function_call",
+                        call_id: id,
+                        name,
+                        arguments: if arguments.trim().is_empty() { "{}" } else { arguments },
+                    });
+                }
+                // Dropped, see the module notes.
+                (Role::Assistant, Part::Thinking { .. } | Part::RedactedThinking { .. }) => {}
+                (role, _) => {
+                    let who = if role == Role::User { "a user" } else { "an assistant" };
+                    return Err(err(path(), format!("this content cannot appear in {who} message")));
+                }
+            }
+        }
+        let role = if m.role == Role::User { "user" } else { "assistant" };
+        flush(&mut input, role, &mut content);
+    }
+    let has_tools = !req.tools.is_empty();
+    let effort = req.reasoning.as_ref().and_then(|r| {
+        r.effort
+            .as_deref()
+            .or_else(|| r.budget_tokens.and_then(effort_for_budget))
+    });
+    let body = RequestOut {
+        model: &req.model,
+        instructions: (!instructions.is_empty()).then(|| instructions.join("\n\n")),
+        input,
+        tools: req
+            .tools
+            .iter()
+            .map(|t| ToolOut {
+                kind: "function",
+                name: &t.name,
+                description: t.description.as_deref(),
+                parameters: &t.parameters,
+                strict: t.strict,
+            })
+            .collect(),
+        tool_choice: req.tool_choice.as_ref().filter(|_| has_tools).map(|c| match c {
+            ToolChoice::Auto => ToolChoiceOut::Mode("auto"),
+            ToolChoice::None => ToolChoiceOut::Mode("none"),
+            ToolChoice::Required => ToolChoiceOut::Mode("required"),
+            ToolChoice::Named(name) => ToolChoiceOut::Named { kind: "function", name },
+        }),
+        parallel_tool_calls: req.parallel_tool_calls.filter(|_| has_tools),
+        max_output_tokens: req.max_tokens,
+        temperature: req.temperature,
+        top_p: req.top_p,
+        text: req.response_format.as_ref().map(|f| TextOut {
+            format: match f {
+                ResponseFormat::Text => FormatOut::Text,
+                ResponseFormat::JsonObject => FormatOut::JsonObject,
+                ResponseFormat::JsonSchema { name, schema, strict } => FormatOut::JsonSchema {
+                    name,
+                    schema,
+                    strict: *strict,
+                },
+            },
+        }),
+        reasoning: effort.map(|effort| ReasoningOut { effort }),
+        user: req.user.as_deref(),
+        store: false,
+        stream: req.stream,
+    };
+    sonic_rs::to_vec(&body).map_err(|e| err("", format!("could not write the request: {e}")))
+}
+
+/// Ends the message being built (if it has content) as an input item of `role`.
+fn flush<'a>(input: &mut Vec<ItemOut<'a>>, role: &'static str, content: &mut Vec<ContentOut<'a>>) {
+    if !content.is_empty() {
+        input.push(ItemOut::Message {
+            role,
+            content: std::mem::take(content),
+        });
+    }
+}
+
+// ---- the answer --------------------------------------------------------------------------------
+
+fn u64_at(v: &Json, keys: &[&str]) -> u64 {
+    v.pointer(keys).and_then(|x| x.as_u64()).unwrap_or(0)
+}
+
+/// A `usage` object -> canonical (`input_tokens` includes the cached ones, as canonical counts).
+fn usage_of(v: &Json) -> Usage {
+    Usage {
+        input: u64_at(v, &["input_tokens"]),
+        output: u64_at(v, &["output_tokens"]),
+        cache_read: u64_at(v, &["input_tokens_details", "cached_tokens"]),
+        reasoning: u64_at(v, &["output_tokens_details", "reasoning_tokens"]),
+        ..Usage::default()
+    }
+}
+
+/// A response's `status` and `incomplete_details.reason`, and whether it called a tool, as the
+/// canonical finish reason.
+fn finish_of(status: Option<&str>, reason: Option<&str>, calls: bool) -> FinishReason {
+    match (status, reason) {
+        (Some("incomplete"), Some("max_output_tokens")) => FinishReason::Length,
+        (Some("incomplete"), Some("content_filter")) => FinishReason::ContentFilter,
+        (Some("incomplete"), Some(other)) => FinishReason::Other(other.to_string()),
+        (Some("failed"), _) => FinishReason::Error,
+        _ if calls => FinishReason::ToolCalls,
+        _ => FinishReason::Stop,
+    }
+}
+
+/// One output item -> canonical parts.
+fn item_parts(item: &Json, out: &mut Vec<Part>) {
+    match item.get("type").and_then(|t| t.as_str()) {
+        Some("message") => {
+            for c in item.get("content").and_then(|c| c.as_array()).into_iter().flatten() {
+                match c.get("type").and_then(|t| t.as_str()) {
+                    Some("output_text") => {
+                        out.push(Part::text(c.get("text").and_then(|t| t.as_str()).unwrap_or_default()))
+                    }
+                    Some("refusal") => out.push(refusal_part(
+                        c.get("refusal").and_then(|t| t.as_str()).unwrap_or_default(),
+                    )),
+                    _ => {}
+                }
+            }
+        }
+        Some("function_call") => {
+            let s = |k: &str| item.get(k).and_then(|t| t.as_str()).unwrap_or_default().to_string();
+            out.push(Part::ToolCall {
+                id: s("call_id"),
+                name: s("name"),
+                arguments: s("arguments"),
+                signature: None,
+            });
+        }
+        Some("reasoning") => {
+            let text: String = item
+                .get("summary")
+                .and_then(|s| s.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.get("text").and_then(|t| t.as_str()))
+                .collect::<Vec<_>>()
+                .join("\n\n");
+            if !text.is_empty() {
+                out.push(Part::Thinking { text, signature: None });
+            }
+        }
+        // Built-in tools' items (web search, ...) never come: no such tool is sent.
+        _ => {}
+    }
+}
+
+/// Provider: a `/v1/responses` success body -> canonical.
+pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
+    let v: Json = sonic_rs::from_slice(body).map_err(|e| {
+        ConvertError::new(
+            "",
+            format!("invalid Responses answer: {}", crate::wire::json::brief(&e)),
+        )
+    })?;
+    if !v.is_object() {
+        return Err(ConvertError::new("", "invalid Responses answer: not an object"));
+    }
+    let mut content = Vec::new();
+    for item in v.get("output").and_then(|o| o.as_array()).into_iter().flatten() {
+        item_parts(item, &mut content);
+    }
+    let calls = content.iter().any(|p| matches!(p, Part::ToolCall { .. }));
+    let s = |keys: &[&str]| v.pointer(keys).and_then(|x| x.as_str()).map(str::to_string);
+    Ok(ChatResponse {
+        id: s(&["id"]).unwrap_or_default(),
+        model: s(&["model"]).unwrap_or_default(),
+        finish: finish_of(
+            v.get("status").and_then(|x| x.as_str()),
+            v.pointer(["incomplete_details", "reason"]).and_then(|x| x.as_str()),
+            calls,
+        ),
+        content,
+        usage: v.get("usage").map(usage_of).unwrap_or_default(),
+        stop_sequence: None,
+        created: u64_at(&v, &["created_at"]),
+        logprobs: Vec::new(),
+    })
+}
+
+// ---- the stream --------------------------------------------------------------------------------
+
+/// Responses events -> canonical events. Blocks are keyed by `output_index`.
+#[derive(Default)]
+pub struct ResponsesEventDecoder {
+    started: bool,
+    /// Function calls (output index) whose arguments came as deltas.
+    streamed_args: Vec<u32>,
+    /// Blocks opened and not yet stopped.
+    open: Vec<u32>,
+    calls: bool,
+    done: bool,
+    complete: bool,
+}
+
+fn index_of(v: &Json) -> u32 {
+    v.get("output_index")
+        .and_then(|x| x.as_u64())
+        .and_then(|x| u32::try_from(x).ok())
+        .unwrap_or(0)
+}
+
+fn text_of<'a>(v: &'a Json, key: &str) -> &'a str {
+    v.get(key).and_then(|x| x.as_str()).unwrap_or_default()
+}
+
+impl ResponsesEventDecoder {
+    fn open(&mut self, index: u32) {
+        if !self.open.contains(&index) {
+            self.open.push(index);
+        }
+    }
+
+    fn stop(&mut self, index: u32, out: &mut VecDeque<StreamEvent>) {
+        if let Some(pos) = self.open.iter().position(|&i| i == index) {
+            self.open.remove(pos);
+            out.push_back(StreamEvent::BlockStop { index });
+        }
+    }
+
+    fn decode_json(&mut self, v: &Json, out: &mut VecDeque<StreamEvent>) -> Result<(), StreamError> {
+        let kind = v
+            .get("type")
+            .and_then(|t| t.as_str())
+            .ok_or_else(|| StreamError::Malformed("a Responses event without `type`".into()))?;
+        match kind {
+            "response.created" if !self.started => {
+                self.started = true;
+                let s = |key: &str| {
+                    v.pointer(["response", key])
+                        .and_then(|x| x.as_str())
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                out.push_back(StreamEvent::Start {
+                    id: s("id"),
+                    model: s("model"),
+                });
+            }
+            "response.output_item.added" => {
+                let item = v.get("item");
+                if item.and_then(|i| i.get("type")).and_then(|t| t.as_str()) == Some("function_call") {
+                    let index = index_of(v);
+                    let item = item.unwrap_or(v);
+                    self.open(index);
+                    self.calls = true;
+                    out.push_back(StreamEvent::ToolCallStart {
+                        index,
+                        id: text_of(item, "call_id").to_string(),
+                        name: text_of(item, "name").to_string(),
+                    });
+                }
+            }
+            "response.output_text.delta" | "response.refusal.delta" => {
+                let index = index_of(v);
+                self.open(index);
+                out.push_back(StreamEvent::TextDelta {
+                    index,
+                    text: text_of(v, "delta").to_string(),
+                });
+            }
+            "response.reasoning_summary_text.delta" => {
+                let index = index_of(v);
+                self.open(index);
+                out.push_back(StreamEvent::ThinkingDelta {
+                    index,
+                    text: text_of(v, "delta").to_string(),
+                });
+            }
+            "response.function_call_arguments.delta" => {
+                let index = index_of(v);
+                if !self.streamed_args.contains(&index) {
+                    self.streamed_args.push(index);
+                }
+                out.push_back(StreamEvent::ToolCallDelta {
+                    index,
+                    arguments: text_of(v, "delta").to_string(),
+                });
+            }
+            "response.output_item.done" => {
+                let index = index_of(v);
+                let item = v.get("item");
+                let call = item.and_then(|i| i.get("type")).and_then(|t| t.as_str()) == Some("function_call");
+                // Arguments that came only whole, in the finished item.
+                if call && !self.streamed_args.contains(&index) {
+                    let arguments = item.map(|i| text_of(i, "arguments")).unwrap_or_default();
+                    if !arguments.is_empty() {
+                        out.push_back(StreamEvent::ToolCallDelta {
+                            index,
+                            arguments: arguments.to_string(),
+                        });
+                    }
+                }
+                self.stop(index, out);
+            }
+            "response.completed" | "response.incomplete" => {
+                let r = v.get("response");
+                let open: Vec<u32> = self.open.clone();
+                for index in open {
+                    self.stop(index, out);
+                }
+                if let Some(u) = r.and_then(|r| r.get("usage")) {
+                    out.push_back(StreamEvent::Usage(usage_of(u)));
+                }
+                let status = r.and_then(|r| r.get("status")).and_then(|s| s.as_str());
+                let reason = r
+                    .and_then(|r| r.pointer(["incomplete_details", "reason"]))
+                    .and_then(|s| s.as_str());
+                out.push_back(StreamEvent::Finish {
+                    reason: finish_of(status, reason, self.calls),
+                    stop_sequence: None,
+                });
+                self.done = true;
+                self.complete = true;
+            }
+            "response.failed" | "error" => {
+                let message = v
+                    .pointer(["response", "error", "message"])
+                    .or_else(|| v.get("message"))
+                    .and_then(|m| m.as_str())
+                    .unwrap_or("the upstream's response failed");
+                out.push_back(StreamEvent::Error {
+                    status: 500,
+                    message: message.to_string(),
+                });
+                self.done = true;
+                self.complete = true;
+            }
+            // The rest (in_progress, content parts, `.done` repeats) carries nothing new.
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl SseEventDecoder for ResponsesEventDecoder {
+    fn decode(&mut self, event: &SseEvent, out: &mut VecDeque<StreamEvent>) -> Result<(), StreamError> {
+        let v: Json = sonic_rs::from_slice(&event.data)
+            .map_err(|e| StreamError::Malformed(format!("a Responses event is not JSON: {e}")))?;
+        self.decode_json(&v, out)
+    }
+
+    fn done(&self) -> bool {
+        self.done
+    }
+
+    fn complete(&self) -> bool {
+        self.complete
+    }
+}
+
+/// A Responses SSE body from an upstream -> canonical events.
+pub type ResponsesStreamDecoder = SseStreamDecoder<ResponsesEventDecoder>;
+
+/// Fuzz entry: decodes `data` in a few splits and drains it, ignoring errors. Must never panic.
+pub fn fuzz_decode(data: &[u8]) {
+    crate::formats::sse_stream::fuzz_decode(ResponsesStreamDecoder::new(), data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::stream::{events_from_response, StreamDecode, StreamEncode};
+    use crate::canonical::Message;
+
+    fn request() -> ChatRequest {
+        ChatRequest {
+            model: "o3-pro".into(),
+            system: vec![Part::text("be brief")],
+            messages: vec![
+                Message {
+                    role: Role::User,
+                    content: vec![Part::text("weather?")],
+                },
+                Message {
+                    role: Role::Assistant,
+                    content: vec![
+                        Part::Thinking {
+                            text: "hmm".into(),
+                            signature: Some("sig".into()),
+                        },
+                        Part::text("Let me check."),
+                        Part::ToolCall {
+                            id: "call_1".into(),
+                            name: "get_weather".into(),
+                            arguments: r#"{"city":"Paris"}"#.into(),
+                            signature: None,
+                        },
+                    ],
+                },
+                Message {
+                    role: Role::User,
+                    content: vec![
+                        Part::ToolResult {
+                            id: "call_1".into(),
+                            name: None,
+                            content: vec![ToolResultContent::Text("sunny".into())],
+                            is_error: false,
+                        },
+                        Part::text("thanks"),
+                    ],
+                },
+            ],
+            max_tokens: Some(100),
+            stream: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_chat_becomes_instructions_and_input_items_in_order() {
+        let body = String::from_utf8(encode_request(&request()).unwrap()).unwrap();
+        assert_eq!(
+            body,
+            concat!(
+                r#"{"model":"o3-pro","instructions":"be brief","input":["#,
+                r#"{"role":"user","content":[{"type":"input_text","text":"weather?"}]},"#,
+                r#"{"role":"assistant","content":[{"type":"output_text","text":"Let me check.","annotations":[]}]},"#,
+                r#"{"type":"function_call","call_id":"call_1","name":"get_weather","arguments":"{\"city\":\"Paris\"}"},"#,
+                r#"{"type":"function_call_output","call_id":"call_1","output":"sunny"},"#,
+                r#"{"role":"user","content":[{"type":"input_text","text":"thanks"}]}],"#,
+                r#""max_output_tokens":100,"store":false,"stream":true}"#
+            )
+        );
+        // The Responses decoder (the client side) reads it back to the same conversation.
+        let back = super::super::responses::decode_request(body.as_bytes()).unwrap();
+        assert_eq!(
+            back.messages.len(),
+            3,
+            "user, assistant text and call, result and user text"
+        );
+        assert_eq!(back.system, vec![Part::text("be brief")]);
+    }
+
+    #[test]
+    fn what_the_api_lacks_is_refused_by_name() {
+        for (name, req) in [
+            (
+                "stop",
+                ChatRequest {
+                    stop: vec!["x".into()],
+                    ..request()
+                },
+            ),
+            (
+                "seed",
+                ChatRequest {
+                    seed: Some(1),
+                    ..request()
+                },
+            ),
+            (
+                "logprobs",
+                ChatRequest {
+                    logprobs: Some(0),
+                    ..request()
+                },
+            ),
+        ] {
+            let e = encode_request(&req).unwrap_err();
+            assert!(e.to_string().contains(name), "{name}: {e}");
+        }
+    }
+
+    fn sample() -> ChatResponse {
+        ChatResponse {
+            id: "resp_1".into(),
+            model: "o3-pro".into(),
+            content: vec![
+                Part::Thinking {
+                    text: "thinking".into(),
+                    signature: None,
+                },
+                Part::text("Let me check."),
+                Part::ToolCall {
+                    id: "call_9".into(),
+                    name: "get_weather".into(),
+                    arguments: r#"{"city":"Paris"}"#.into(),
+                    signature: None,
+                },
+            ],
+            finish: FinishReason::ToolCalls,
+            usage: Usage {
+                input: 10,
+                output: 5,
+                cache_read: 2,
+                reasoning: 1,
+                ..Usage::default()
+            },
+            stop_sequence: None,
+            created: 1_700_000_000,
+            logprobs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_client_sides_answer_and_stream_read_back() {
+        let resp = sample();
+        // The Responses encoder (client side) writes it; this decoder reads it back.
+        let req = ChatRequest::default();
+        let echo = super::super::responses::Echo::of(&req, b"{}");
+        let body = super::super::responses::encode_response(&resp, &echo);
+        let back = decode_response(&body).unwrap();
+        assert_eq!(
+            (back.id.as_str(), back.finish.clone(), back.usage),
+            ("resp_1", FinishReason::ToolCalls, resp.usage)
+        );
+        assert_eq!(back.content, resp.content);
+        // And the stream, split at every byte.
+        let mut enc = super::super::responses::ResponsesStreamEncoder::new(&req, b"{}");
+        let mut wire = Vec::new();
+        for e in events_from_response(&resp, 3) {
+            enc.encode(&e, &mut wire);
+        }
+        enc.finish(&mut wire);
+        for cut in 0..wire.len() {
+            let mut d = ResponsesStreamDecoder::new();
+            d.push(bytes::Bytes::copy_from_slice(&wire[..cut]));
+            d.push(bytes::Bytes::copy_from_slice(&wire[cut..]));
+            let mut events = Vec::new();
+            while let Ok(Some(e)) = d.next_event() {
+                events.push(e);
+            }
+            assert!(d.finish().is_ok(), "cut {cut}");
+            let text: String = events
+                .iter()
+                .filter_map(|e| match e {
+                    StreamEvent::TextDelta { text, .. } => Some(text.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let args: String = events
+                .iter()
+                .filter_map(|e| match e {
+                    StreamEvent::ToolCallDelta { arguments, .. } => Some(arguments.as_str()),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(
+                (text.as_str(), args.as_str()),
+                ("Let me check.", r#"{"city":"Paris"}"#),
+                "cut {cut}"
+            );
+            assert!(events.iter().any(|e| matches!(
+                e,
+                StreamEvent::Finish {
+                    reason: FinishReason::ToolCalls,
+                    ..
+                }
+            )));
+        }
+        // A stream that stops before its terminal event is truncated.
+        let mut d = ResponsesStreamDecoder::new();
+        d.push(bytes::Bytes::copy_from_slice(&wire[..wire.len() / 2]));
+        while let Ok(Some(_)) = d.next_event() {}
+        assert_eq!(d.finish(), Err(StreamError::Truncated));
+    }
+}
