@@ -263,6 +263,18 @@ fn tool_def(t: CohereToolIn, path: &JsonPath<'_>) -> Result<Tool, ConvertError> 
     })
 }
 
+/// A body whose top level is not a JSON object (or not JSON), as the client's 400.
+#[cold]
+pub(super) fn not_an_object(e: sonic_rs::Error) -> ConvertError {
+    ConvertError::new(
+        "",
+        format!(
+            "request body is not a valid JSON object: {}",
+            crate::wire::json::brief(&e)
+        ),
+    )
+}
+
 /// A `response_format` (`type` and the schema, v2's `json_schema` or v1's `schema`) as
 /// canonical. Cohere schemas have no name; "response" is what other formats get.
 pub(super) fn response_format(kind: Option<&str>, schema: Option<Json>) -> Result<ResponseFormat, ConvertError> {
@@ -319,15 +331,7 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
     let mut messages_raw: Option<LazyValue<'_>> = None;
     let mut strict_tools = None;
     for entry in sonic_rs::to_object_iter(body) {
-        let (key, value) = entry.map_err(|e| {
-            ConvertError::new(
-                "",
-                format!(
-                    "request body is not a valid JSON object: {}",
-                    crate::wire::json::brief(&e)
-                ),
-            )
-        })?;
+        let (key, value) = entry.map_err(not_an_object)?;
         let raw = value.as_raw_str();
         let key: &str = &key;
         let kpath = JsonPath::ROOT.key(key);

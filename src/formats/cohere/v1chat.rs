@@ -16,7 +16,7 @@
 //! Fields that need Cohere's own services (connectors, stored conversations, RAG documents,
 //! prompt truncation, raw prompts) are refused by name: another provider cannot honour them.
 
-use super::request::parse;
+use super::request::{not_an_object, parse};
 use super::{response::usage_to_cohere, uuid_like};
 use crate::canonical::stream::{StreamEncode, StreamEvent};
 use crate::canonical::{
@@ -285,15 +285,7 @@ pub fn decode_request(body: &[u8]) -> Result<ChatRequest, ConvertError> {
     let mut history: Option<LazyValue<'_>> = None;
     let mut tool_results: Option<LazyValue<'_>> = None;
     for entry in sonic_rs::to_object_iter(body) {
-        let (key, value) = entry.map_err(|e| {
-            ConvertError::new(
-                "",
-                format!(
-                    "request body is not a valid JSON object: {}",
-                    crate::wire::json::brief(&e)
-                ),
-            )
-        })?;
+        let (key, value) = entry.map_err(not_an_object)?;
         let raw = value.as_raw_str();
         let key: &str = &key;
         let kpath = JsonPath::ROOT.key(key);
