@@ -21,7 +21,7 @@ use crate::canonical::{
 use crate::formats::sse_stream::{SseEventDecoder, SseStreamDecoder};
 use crate::formats::Format;
 use crate::wire::sse::SseEvent;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -404,6 +404,71 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
 
 // ---- the stream --------------------------------------------------------------------------------
 
+/// The fields of a Responses event that the decoder reads; strings borrow from the event (a
+/// delta is copied once, into its canonical event), and everything else is skipped unparsed.
+#[derive(Deserialize)]
+struct EventIn<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default)]
+    output_index: u32,
+    #[serde(default, borrow)]
+    delta: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    item: Option<ItemIn<'a>>,
+    #[serde(default, borrow)]
+    response: Option<ResponseIn<'a>>,
+    /// An `error` event's message.
+    #[serde(default, borrow)]
+    message: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct ItemIn<'a> {
+    #[serde(rename = "type", default, borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    call_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    arguments: Option<Cow<'a, str>>,
+}
+
+impl ItemIn<'_> {
+    fn is_call(&self) -> bool {
+        self.kind.as_deref() == Some("function_call")
+    }
+}
+
+#[derive(Deserialize)]
+struct ResponseIn<'a> {
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    model: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    status: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    incomplete_details: Option<IncompleteIn<'a>>,
+    #[serde(default)]
+    usage: Option<Json>,
+    #[serde(default, borrow)]
+    error: Option<ErrorIn<'a>>,
+}
+
+#[derive(Deserialize)]
+struct IncompleteIn<'a> {
+    #[serde(default, borrow)]
+    reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct ErrorIn<'a> {
+    #[serde(default, borrow)]
+    message: Option<Cow<'a, str>>,
+}
+
 /// Responses events -> canonical events. Blocks are keyed by `output_index`.
 #[derive(Default)]
 pub struct ResponsesEventDecoder {
@@ -417,15 +482,9 @@ pub struct ResponsesEventDecoder {
     complete: bool,
 }
 
-fn index_of(v: &Json) -> u32 {
-    v.get("output_index")
-        .and_then(|x| x.as_u64())
-        .and_then(|x| u32::try_from(x).ok())
-        .unwrap_or(0)
-}
-
-fn text_of<'a>(v: &'a Json, key: &str) -> &'a str {
-    v.get(key).and_then(|x| x.as_str()).unwrap_or_default()
+/// An owned copy of an optional borrowed string ("" when absent).
+fn owned(s: &Option<Cow<'_, str>>) -> String {
+    s.as_deref().unwrap_or_default().to_string()
 }
 
 impl ResponsesEventDecoder {
@@ -442,94 +501,77 @@ impl ResponsesEventDecoder {
         }
     }
 
-    fn decode_json(&mut self, v: &Json, out: &mut VecDeque<StreamEvent>) -> Result<(), StreamError> {
-        let kind = v
-            .get("type")
-            .and_then(|t| t.as_str())
-            .ok_or_else(|| StreamError::Malformed("a Responses event without `type`".into()))?;
-        match kind {
+    fn decode_event(&mut self, e: EventIn<'_>, out: &mut VecDeque<StreamEvent>) {
+        let index = e.output_index;
+        match &*e.kind {
             "response.created" if !self.started => {
                 self.started = true;
-                let s = |key: &str| {
-                    v.pointer(["response", key])
-                        .and_then(|x| x.as_str())
-                        .unwrap_or_default()
-                        .to_string()
-                };
+                let r = e.response.as_ref();
                 out.push_back(StreamEvent::Start {
-                    id: s("id"),
-                    model: s("model"),
+                    id: r.map(|r| owned(&r.id)).unwrap_or_default(),
+                    model: r.map(|r| owned(&r.model)).unwrap_or_default(),
                 });
             }
             "response.output_item.added" => {
-                let item = v.get("item");
-                if item.and_then(|i| i.get("type")).and_then(|t| t.as_str()) == Some("function_call") {
-                    let index = index_of(v);
-                    let item = item.unwrap_or(v);
+                if let Some(item) = e.item.as_ref().filter(|i| i.is_call()) {
                     self.open(index);
                     self.calls = true;
                     out.push_back(StreamEvent::ToolCallStart {
                         index,
-                        id: text_of(item, "call_id").to_string(),
-                        name: text_of(item, "name").to_string(),
+                        id: owned(&item.call_id),
+                        name: owned(&item.name),
                     });
                 }
             }
             "response.output_text.delta" | "response.refusal.delta" => {
-                let index = index_of(v);
                 self.open(index);
                 out.push_back(StreamEvent::TextDelta {
                     index,
-                    text: text_of(v, "delta").to_string(),
+                    text: owned(&e.delta),
                 });
             }
             "response.reasoning_summary_text.delta" => {
-                let index = index_of(v);
                 self.open(index);
                 out.push_back(StreamEvent::ThinkingDelta {
                     index,
-                    text: text_of(v, "delta").to_string(),
+                    text: owned(&e.delta),
                 });
             }
             "response.function_call_arguments.delta" => {
-                let index = index_of(v);
                 if !self.streamed_args.contains(&index) {
                     self.streamed_args.push(index);
                 }
                 out.push_back(StreamEvent::ToolCallDelta {
                     index,
-                    arguments: text_of(v, "delta").to_string(),
+                    arguments: owned(&e.delta),
                 });
             }
             "response.output_item.done" => {
-                let index = index_of(v);
-                let item = v.get("item");
-                let call = item.and_then(|i| i.get("type")).and_then(|t| t.as_str()) == Some("function_call");
                 // Arguments that came only whole, in the finished item.
-                if call && !self.streamed_args.contains(&index) {
-                    let arguments = item.map(|i| text_of(i, "arguments")).unwrap_or_default();
-                    if !arguments.is_empty() {
-                        out.push_back(StreamEvent::ToolCallDelta {
-                            index,
-                            arguments: arguments.to_string(),
-                        });
-                    }
+                let whole = e
+                    .item
+                    .as_ref()
+                    .filter(|i| i.is_call() && !self.streamed_args.contains(&index));
+                if let Some(arguments) = whole.and_then(|i| i.arguments.as_deref()).filter(|a| !a.is_empty()) {
+                    out.push_back(StreamEvent::ToolCallDelta {
+                        index,
+                        arguments: arguments.to_string(),
+                    });
                 }
                 self.stop(index, out);
             }
             "response.completed" | "response.incomplete" => {
-                let r = v.get("response");
-                let open: Vec<u32> = self.open.clone();
-                for index in open {
+                while let Some(&index) = self.open.first() {
                     self.stop(index, out);
                 }
-                if let Some(u) = r.and_then(|r| r.get("usage")) {
+                let r = e.response.as_ref();
+                if let Some(u) = r.and_then(|r| r.usage.as_ref()) {
                     out.push_back(StreamEvent::Usage(usage_of(u)));
                 }
-                let status = r.and_then(|r| r.get("status")).and_then(|s| s.as_str());
+                let status = r.and_then(|r| r.status.as_deref());
                 let reason = r
-                    .and_then(|r| r.pointer(["incomplete_details", "reason"]))
-                    .and_then(|s| s.as_str());
+                    .and_then(|r| r.incomplete_details.as_ref())
+                    .and_then(|d| d.reason.as_deref());
                 out.push_back(StreamEvent::Finish {
                     reason: finish_of(status, reason, self.calls),
                     stop_sequence: None,
@@ -538,10 +580,13 @@ impl ResponsesEventDecoder {
                 self.complete = true;
             }
             "response.failed" | "error" => {
-                let message = v
-                    .pointer(["response", "error", "message"])
-                    .or_else(|| v.get("message"))
-                    .and_then(|m| m.as_str())
+                let failed = e
+                    .response
+                    .as_ref()
+                    .and_then(|r| r.error.as_ref())
+                    .and_then(|x| x.message.as_deref());
+                let message = failed
+                    .or(e.message.as_deref())
                     .unwrap_or("the upstream's response failed");
                 out.push_back(StreamEvent::Error {
                     status: 500,
@@ -553,15 +598,19 @@ impl ResponsesEventDecoder {
             // The rest (in_progress, content parts, `.done` repeats) carries nothing new.
             _ => {}
         }
-        Ok(())
     }
 }
 
 impl SseEventDecoder for ResponsesEventDecoder {
     fn decode(&mut self, event: &SseEvent, out: &mut VecDeque<StreamEvent>) -> Result<(), StreamError> {
-        let v: Json = sonic_rs::from_slice(&event.data)
-            .map_err(|e| StreamError::Malformed(format!("a Responses event is not JSON: {e}")))?;
-        self.decode_json(&v, out)
+        let e: EventIn<'_> = sonic_rs::from_slice(&event.data).map_err(|e| {
+            StreamError::Malformed(format!(
+                "a Responses event could not be read: {}",
+                crate::wire::json::brief(&e)
+            ))
+        })?;
+        self.decode_event(e, out);
+        Ok(())
     }
 
     fn done(&self) -> bool {
@@ -584,6 +633,7 @@ pub fn fuzz_decode(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::canonical::stream::testing::{collect, decode_every_split};
     use crate::canonical::stream::{events_from_response, StreamDecode, StreamEncode};
     use crate::canonical::Message;
 
@@ -737,42 +787,13 @@ mod tests {
             enc.encode(&e, &mut wire);
         }
         enc.finish(&mut wire);
-        for cut in 0..wire.len() {
-            let mut d = ResponsesStreamDecoder::new();
-            d.push(bytes::Bytes::copy_from_slice(&wire[..cut]));
-            d.push(bytes::Bytes::copy_from_slice(&wire[cut..]));
-            let mut events = Vec::new();
-            while let Ok(Some(e)) = d.next_event() {
-                events.push(e);
-            }
-            assert!(d.finish().is_ok(), "cut {cut}");
-            let text: String = events
-                .iter()
-                .filter_map(|e| match e {
-                    StreamEvent::TextDelta { text, .. } => Some(text.as_str()),
-                    _ => None,
-                })
-                .collect();
-            let args: String = events
-                .iter()
-                .filter_map(|e| match e {
-                    StreamEvent::ToolCallDelta { arguments, .. } => Some(arguments.as_str()),
-                    _ => None,
-                })
-                .collect();
-            assert_eq!(
-                (text.as_str(), args.as_str()),
-                ("Let me check.", r#"{"city":"Paris"}"#),
-                "cut {cut}"
-            );
-            assert!(events.iter().any(|e| matches!(
-                e,
-                StreamEvent::Finish {
-                    reason: FinishReason::ToolCalls,
-                    ..
-                }
-            )));
-        }
+        // Split at every byte and one byte at a time, the same events; gathered, the same answer.
+        let events = decode_every_split(&|| Box::new(ResponsesStreamDecoder::new()), &wire);
+        let got = collect(&events);
+        assert_eq!(
+            (got.content, got.finish, got.usage),
+            (resp.content.clone(), FinishReason::ToolCalls, resp.usage)
+        );
         // A stream that stops before its terminal event is truncated.
         let mut d = ResponsesStreamDecoder::new();
         d.push(bytes::Bytes::copy_from_slice(&wire[..wire.len() / 2]));
