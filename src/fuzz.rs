@@ -231,6 +231,19 @@ fn encode_for_every_client(req: &ChatRequest, events: &[StreamEvent], failed: bo
     ));
     encode_stream(&mut v1, events, failed, &mut out);
     check_cohere_v1_stream(&out);
+    // InvokeModelWithResponseStream for the other model families: whatever came, every frame
+    // checks out, every chunk is one JSON object, and only the last chunk carries the invocation
+    // metrics (when the stream ended cleanly).
+    for family in [
+        formats::bedrock::invoke::InvokeFamily::Nova,
+        formats::bedrock::invoke::InvokeFamily::CohereCommandR,
+        formats::bedrock::invoke::InvokeFamily::OpenAi,
+    ] {
+        let body = br#"{"message":"q","messages":[]}"#;
+        let mut enc = formats::bedrock::invoke_stream::stream_encoder(family, req, body);
+        encode_stream(enc.as_mut(), events, failed, &mut out);
+        check_invoke_stream(&out, family);
+    }
     // Gemini's JSON-array form: whatever came, the whole answer is one valid JSON array.
     let mut array = formats::gemini::stream::GeminiStreamEncoder::json_array(req);
     encode_stream(&mut array, events, failed, &mut out);
@@ -258,6 +271,38 @@ fn check_cohere_v1_stream(out: &[u8]) {
     assert_eq!(kinds.first().map(String::as_str), Some("stream-start"), "{text}");
     let ends = kinds.iter().filter(|k| *k == "stream-end").count();
     assert!(ends == 1 && kinds[kinds.len() - 1] == "stream-end", "{text}");
+}
+
+/// The invariants of an InvokeModelWithResponseStream body of `family`: frames with good
+/// checksums, `chunk` events whose base64 `bytes` hold one JSON object each, at most one
+/// exception frame and only last, and the invocation metrics on the last chunk only.
+fn check_invoke_stream(out: &[u8], family: formats::bedrock::invoke::InvokeFamily) {
+    use crate::wire::eventstream::HeaderValue;
+    use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+    let mut d = EventStreamDecoder::new();
+    d.push(out);
+    let (mut chunks, mut exception) = (Vec::new(), false);
+    while let Some(m) = d.next_message().expect("frames of this process decode") {
+        assert!(!exception, "{family:?}: nothing follows an exception");
+        if let Some(HeaderValue::String(_)) = m.header(":exception-type") {
+            exception = true;
+            continue;
+        }
+        assert_eq!(m.header_str(":event-type"), Some("chunk"), "{family:?}");
+        let frame: sonic_rs::Value = sonic_rs::from_slice(&m.payload).expect("frame payload is JSON");
+        let bytes = crate::wire::base64::decode(frame["bytes"].as_str().expect("bytes")).expect("base64");
+        let v: sonic_rs::Value = sonic_rs::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("{family:?}: chunk not JSON: {e}: {}", String::from_utf8_lossy(&bytes)));
+        assert!(v.is_object(), "{family:?}");
+        chunks.push(
+            v.as_object()
+                .is_some_and(|o| o.contains_key(&"amazon-bedrock-invocationMetrics")),
+        );
+    }
+    d.finish().expect("the body ends at a frame boundary");
+    if let Some((_, before)) = chunks.split_last() {
+        assert!(before.iter().all(|m| !m), "{family:?}: metrics before the last chunk");
+    }
 }
 
 /// The invariants of a Responses event stream that the openai SDK's `responses.stream()` relies
@@ -313,7 +358,8 @@ fn encode_stream(enc: &mut dyn StreamEncode, events: &[StreamEvent], failed: boo
 ///
 /// - A client's request (bit 3 clear; bit 4: the model comes from the path, as Gemini's and
 ///   Bedrock's routes give it; bit 5: a stream route; bit 6: an OpenAI body is a legacy
-///   completion; every OpenAI body is also read as a Responses request) is decoded as that
+///   completion; every OpenAI body is also read as a Responses request, every Cohere body as v1,
+///   every Bedrock body as InvokeModel) is decoded as that
 ///   format's request and,
 ///   if it decodes, encoded for every upstream format; each encoding must decode again.
 /// - An upstream's answer (bit 3 set) is decoded as that format's response and, if it decodes,
@@ -352,7 +398,12 @@ pub fn translate(data: &[u8]) {
         if v1.is_some() {
             check_cohere_v1_answer(body);
         }
-        for mut req in decoded.ok().into_iter().chain(responses).chain(v1) {
+        // A Bedrock client's body is also read as an InvokeModel body of the family its keys
+        // name (Claude, Nova, Cohere Command R, Chat Completions).
+        let invoke = (format == Format::Bedrock)
+            .then(|| formats::bedrock::invoke::decode_invoke_request(body, "model-from-path", which & 32 != 0).ok())
+            .flatten();
+        for mut req in decoded.ok().into_iter().chain(responses).chain(v1).chain(invoke) {
             // As routing does before any upstream encoder runs.
             req.model = "target-model".into();
             // A chat sent through the Responses API (`chat_via_responses`) is a Responses request

@@ -499,7 +499,7 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
         if let Some(kind) = EmbedModel::of(&model) {
             return Some(embed(kind, &model, body, id));
         }
-        // Model-native body: the Anthropic flavour for Claude ids (PROTOCOLS 5.5).
+        // Model-native body of one of the chat families (`InvokeFamily`, PROTOCOLS 5.5).
         let req = match bedrock::invoke::decode_invoke_request(body, &model, false) {
             Ok(r) => r,
             Err(e) => return Some(fault_reply(400, e.to_string(), id)),
@@ -515,7 +515,12 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
                     status: 200,
                     content_type: "application/json",
                     headers,
-                    body: bedrock::invoke::encode_invoke_response(&resp),
+                    body: bedrock::invoke::encode_invoke_response(
+                        bedrock::invoke::InvokeFamily::of_decoded(&model, body),
+                        &resp,
+                        body,
+                        super::reported_latency_ms(),
+                    ),
                 }
             }
             Err(fault) => error_reply(bedrock::encode_error(&fault), id),

@@ -243,6 +243,24 @@ pub fn cohere_v1_encoder(body: &[u8], events: &[StreamEvent]) -> Box<dyn StreamE
     Box::new(crate::canonical::stream::ArgumentsNeverEmpty::new(v1))
 }
 
+/// The InvokeModelWithResponseStream encoder for a mock answer of `events` in `family`'s
+/// native events; a Cohere Command R tool turn streams its text as the tool plan, as in v1.
+pub fn invoke_encoder(
+    family: bedrock::invoke::InvokeFamily,
+    req: &ChatRequest,
+    body: &[u8],
+    events: &[StreamEvent],
+) -> Box<dyn StreamEncode> {
+    use bedrock::invoke_stream::{NativeChunks, Split};
+    let calls = events.iter().any(|e| matches!(e, StreamEvent::ToolCallStart { .. }));
+    if family == bedrock::invoke::InvokeFamily::CohereCommandR && calls {
+        let v1 = formats::cohere::v1chat::V1StreamEncoder::new(body).plan_first();
+        let v1 = crate::canonical::stream::ArgumentsNeverEmpty::new(v1);
+        return Box::new(NativeChunks::new(v1, Split::Lines));
+    }
+    bedrock::invoke_stream::stream_encoder(family, req, body)
+}
+
 /// Encodes events with `enc`, one frame per event that produced bytes, then the ending's frame.
 pub fn encode_frames(enc: &mut dyn StreamEncode, events: &[StreamEvent], ending: &Ending) -> Vec<Vec<u8>> {
     let mut frames = Vec::with_capacity(events.len() + 1);
@@ -268,7 +286,8 @@ pub fn encode_frames(enc: &mut dyn StreamEncode, events: &[StreamEvent], ending:
 /// Which streaming route a request is on, with its decoded body.
 struct StreamRoute {
     format: Format,
-    invoke: bool,
+    /// Bedrock InvokeModelWithResponseStream, with its body's model family.
+    invoke: Option<bedrock::invoke::InvokeFamily>,
     /// OpenAI's Responses API rather than Chat Completions.
     responses: bool,
     /// Gemini without `alt=sse`: one JSON array instead of SSE, as the real API answers.
@@ -313,7 +332,10 @@ pub fn serve(
                 let responses = formats::openai::responses::ResponsesStreamEncoder::new(&req, body);
                 Box::new(crate::canonical::stream::ArgumentsNeverEmpty::new(responses))
             } else {
-                encoder(route.format, route.invoke, &req, &events)
+                match route.invoke {
+                    Some(family) => invoke_encoder(family, &req, body, &events),
+                    None => encoder(route.format, false, &req, &events),
+                }
             };
             // As if the request had gone to a model that took the reported latency to answer
             // (Bedrock's stream metrics).
@@ -321,7 +343,7 @@ pub fn serve(
             let latency = std::time::Duration::from_millis(super::reported_latency_ms());
             enc.request_sent_at(now.checked_sub(latency).unwrap_or(now));
             let mut headers: Vec<(&'static str, String)> = request_id(route.format).into_iter().collect();
-            if route.invoke {
+            if route.invoke.is_some() {
                 let (name, value) = bedrock::invoke::STREAM_CONTENT_TYPE_HEADER;
                 headers.push((name, value.into()));
             }
@@ -369,7 +391,7 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
         }
         let route = StreamRoute {
             format: Format::Gemini,
-            invoke: false,
+            invoke: None,
             responses: false,
             json_array: !gemini::wants_sse(query),
             cohere_v1: false,
@@ -381,11 +403,14 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
     if let Some((model, op)) = bedrock::parse_path(path) {
         let (invoke, decoded) = match op {
             bedrock::Operation::ConverseStream => (
-                false,
+                None,
                 bedrock::decode_request(body, Some(&model), true)
                     .and_then(|r| super::upstream_rules(Format::Bedrock, &r).map(|()| r)),
             ),
-            bedrock::Operation::InvokeStream => (true, bedrock::invoke::decode_invoke_request(body, &model, true)),
+            bedrock::Operation::InvokeStream => (
+                Some(bedrock::invoke::InvokeFamily::of_decoded(&model, body)),
+                bedrock::invoke::decode_invoke_request(body, &model, true),
+            ),
             _ => return None,
         };
         let route = StreamRoute {
@@ -403,7 +428,7 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
         }
         let route = StreamRoute {
             format: Format::OpenAi,
-            invoke: false,
+            invoke: None,
             responses: true,
             json_array: false,
             cohere_v1: false,
@@ -418,7 +443,7 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
         }
         let route = StreamRoute {
             format: Format::Cohere,
-            invoke: false,
+            invoke: None,
             responses: false,
             json_array: false,
             cohere_v1: true,
@@ -448,7 +473,7 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
     let codec = formats::codec(format)?;
     let route = StreamRoute {
         format,
-        invoke: false,
+        invoke: None,
         responses: false,
         json_array: false,
         cohere_v1: false,

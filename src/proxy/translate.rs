@@ -126,7 +126,15 @@ fn stream_encoder(
         let v1 = formats::cohere::v1chat::V1StreamEncoder::new(body);
         return Box::new(crate::canonical::stream::ArgumentsNeverEmpty::new(v1));
     }
-    formats::stream_encoder(ctx.api.format, ctx.api.op == Operation::Invoke, canonical)
+    if ctx.api.op == Operation::Invoke {
+        return formats::bedrock::invoke_stream::stream_encoder(invoke_family(ctx, body), canonical, body);
+    }
+    formats::stream_encoder(ctx.api.format, false, canonical)
+}
+
+/// The model family of a Bedrock InvokeModel client's body (decoded already).
+fn invoke_family(ctx: &RequestContext<'_>, body: &[u8]) -> formats::bedrock::invoke::InvokeFamily {
+    formats::bedrock::invoke::InvokeFamily::of_decoded(ctx.api.path_model.as_deref().unwrap_or_default(), body)
 }
 
 /// The upstream's request id, under the header the client's SDK reads it from (PROTOCOLS 9,
@@ -209,7 +217,10 @@ fn encode_answer(
         (_, Operation::Responses) => {
             formats::openai::responses::encode_response(resp, &formats::openai::responses::Echo::of(req, body))
         }
-        (_, Operation::Invoke) => formats::bedrock::invoke::encode_invoke_response(resp),
+        (_, Operation::Invoke) => {
+            let family = invoke_family(ctx, body);
+            formats::bedrock::invoke::encode_invoke_response(family, resp, body, millis(latency))
+        }
         (Format::Cohere, _) if ctx.api.cohere_v1 => {
             formats::cohere::v1chat::encode_response(resp, &formats::cohere::v1chat::History::of(body))
         }
@@ -258,7 +269,12 @@ pub async fn serve_mock(
         } else if ctx.api.json_array_stream || ctx.api.op == Operation::Responses {
             stream_encoder(ctx, &canonical, &req.body)
         } else {
-            crate::mock::stream::encoder(ctx.api.format, invoke, &canonical, &events)
+            match invoke {
+                true => {
+                    crate::mock::stream::invoke_encoder(invoke_family(ctx, &req.body), &canonical, &req.body, &events)
+                }
+                false => crate::mock::stream::encoder(ctx.api.format, false, &canonical, &events),
+            }
         };
         let frames = crate::mock::stream::encode_frames(enc.as_mut(), &events, &ending);
         let cut_off = ending == crate::mock::stream::Ending::CutOff;

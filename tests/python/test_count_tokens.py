@@ -118,7 +118,7 @@ def test_count_equals_the_chat_usage_of_the_same_conversation(sluice, sdk, provi
 
 @pytest.mark.parametrize("provider", ["anthropic", "gemini", "bedrock", "mock"])
 def test_an_invoke_model_body_is_counted_too(sluice, provider):
-    # InvokeModel bodies are Anthropic Messages bodies, understood for Claude model ids.
+    # A Claude InvokeModel body: an Anthropic Messages body with `anthropic_version`.
     model = {
         "anthropic": "anthropic/claude-3-haiku",
         "gemini": "gemini/claude-on-vertex",
@@ -166,3 +166,20 @@ def test_upstream_errors_reach_the_counting_sdk(sluice):
         anthropic_client(sluice.base).messages.count_tokens(
             model="gemini/error-429", messages=[{"role": "user", "content": "hi"}]
         )
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "gemini", "bedrock", "mock"])
+def test_a_nova_invoke_model_body_is_counted_too(sluice, provider):
+    # Nova's native body is the Converse shape with `schemaVersion` and `max_new_tokens`.
+    model = f"{provider}/us.amazon.nova-lite-v1:0" if provider != "mock" else "us.amazon.nova-lite-v1:0"
+    c = bedrock_runtime(f"{sluice.base}/bedrock")
+    body = {
+        "schemaVersion": "messages-v1",
+        "system": [{"text": SYSTEM}],
+        "messages": [{"role": r, "content": [{"text": t}]} for r, t in TURNS],
+        "inferenceConfig": {"max_new_tokens": 64},
+    }
+    raw = json.dumps(body).encode()
+    counted = c.count_tokens(modelId=model, input={"invokeModel": {"body": raw}})["inputTokens"]
+    used = json.loads(c.invoke_model(modelId=model, body=raw)["body"].read())["usage"]["inputTokens"]
+    assert counted == used > 0

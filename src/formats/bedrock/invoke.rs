@@ -1,10 +1,17 @@
-//! InvokeModel bodies (PROTOCOLS 5.5): the model vendor's native JSON. Sluice understands the
-//! Anthropic flavour (`anthropic.` / Claude model ids): an Anthropic Messages body with
-//! `anthropic_version` instead of `model`, and no `stream` (the operation decides). Other vendors'
-//! native bodies get a clear 400 pointing to Converse.
+//! InvokeModel bodies (PROTOCOLS 5.5): the model vendor's native JSON, in the families whose
+//! bodies are chats Sluice can translate (`InvokeFamily`):
+//! - Anthropic Claude: a Messages body with `anthropic_version` instead of `model`;
+//! - Amazon Nova: the Converse body (`messages`, `system`, `inferenceConfig`, `toolConfig`)
+//!   plus Nova's own `schemaVersion`, `inferenceConfig.max_new_tokens` and `topK`;
+//! - Cohere Command R / R+: Cohere's v1 chat body (`message`, `chat_history`, `preamble`, ...);
+//! - OpenAI (`gpt-oss`): a Chat Completions body.
+//!
+//! The answer is the same family's native body, and a stream carries its native events in
+//! `chunk` frames (`invoke_stream`). There is no `stream` field: the operation decides. Other
+//! vendors' prompt bodies (Llama, Mistral, Titan text, ...) get a clear 400 pointing to Converse.
 
 use crate::canonical::{ChatRequest, ChatResponse, ConvertError, Usage};
-use crate::formats::anthropic;
+use crate::formats::{anthropic, cohere, openai};
 
 /// The `anthropic_version` Bedrock expects in Claude InvokeModel bodies.
 pub const BEDROCK_ANTHROPIC_VERSION: &str = "bedrock-2023-05-31";
@@ -13,18 +20,122 @@ pub fn is_anthropic_model(model: &str) -> bool {
     model.contains("anthropic.") || model.contains("claude")
 }
 
-/// An InvokeModel body -> canonical, for Anthropic models.
+/// The model family whose native body an InvokeModel request carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InvokeFamily {
+    Anthropic,
+    Nova,
+    CohereCommandR,
+    OpenAi,
+}
+
+impl InvokeFamily {
+    /// The family of a request for `model` (the path's model id) with `body`: by the model id
+    /// (as Bedrock itself decides, region prefixes and ARNs included), else, for an id Bedrock
+    /// would not know (a `provider/model` Sluice routes elsewhere), by the body's own markers:
+    /// `anthropic_version` (Claude), `schemaVersion` / `inferenceConfig` / `toolConfig` (Nova),
+    /// `message` (Cohere v1), `messages` (Chat Completions). `None`: a prompt body or no chat.
+    pub fn of(model: &str, body: &[u8]) -> Option<InvokeFamily> {
+        if let Some(f) = Self::by_model(model) {
+            return Some(f);
+        }
+        let (mut anthropic, mut nova, mut message, mut messages) = (false, false, false, false);
+        for entry in sonic_rs::to_object_iter(body) {
+            let Ok((key, _)) = entry else {
+                return None;
+            };
+            match &*key {
+                "anthropic_version" => anthropic = true,
+                "schemaVersion" | "inferenceConfig" | "toolConfig" => nova = true,
+                "message" => message = true,
+                "messages" => messages = true,
+                _ => {}
+            }
+        }
+        match () {
+            _ if anthropic => Some(InvokeFamily::Anthropic),
+            _ if nova => Some(InvokeFamily::Nova),
+            _ if message && !messages => Some(InvokeFamily::CohereCommandR),
+            _ if messages => Some(InvokeFamily::OpenAi),
+            _ => None,
+        }
+    }
+
+    /// The family of a request whose body was decoded already (`decode_invoke_request`
+    /// succeeded, so `of` found one); Claude otherwise, as before there were families.
+    pub fn of_decoded(model: &str, body: &[u8]) -> InvokeFamily {
+        Self::of(model, body).unwrap_or(InvokeFamily::Anthropic)
+    }
+
+    fn by_model(model: &str) -> Option<InvokeFamily> {
+        if is_anthropic_model(model) {
+            Some(InvokeFamily::Anthropic)
+        } else if model.contains("amazon.nova") {
+            Some(InvokeFamily::Nova)
+        } else if model.contains("cohere.command-r") {
+            Some(InvokeFamily::CohereCommandR)
+        } else if model.contains("openai.") || model.contains("gpt-oss") {
+            Some(InvokeFamily::OpenAi)
+        } else {
+            None
+        }
+    }
+}
+
+/// An InvokeModel body -> canonical, read as its family's native body.
 pub fn decode_invoke_request(body: &[u8], model: &str, stream: bool) -> Result<ChatRequest, ConvertError> {
-    if !is_anthropic_model(model) {
+    let Some(family) = InvokeFamily::of(model, body) else {
         return Err(ConvertError::new(
             "modelId",
-            format!("InvokeModel bodies are understood for Anthropic models only ({model:?} is not); use Converse"),
+            format!(
+                "InvokeModel bodies are understood for Anthropic Claude, Amazon Nova, Cohere Command R \
+                 and OpenAI models ({model:?} is none of them, and the body is not a chat); use Converse"
+            ),
         ));
-    }
-    let mut req = anthropic::decode_request(body, Some(model), stream)?;
-    // Bedrock's version marker is not a Messages API field.
-    req.extra.fields.retain(|(k, _)| k != "anthropic_version");
+    };
+    let mut req = match family {
+        InvokeFamily::Anthropic => {
+            let mut req = anthropic::decode_request(body, Some(model), stream)?;
+            // Bedrock's version marker is not a Messages API field.
+            req.extra.fields.retain(|(k, _)| k != "anthropic_version");
+            req
+        }
+        InvokeFamily::Nova => decode_nova(body, model, stream)?,
+        InvokeFamily::CohereCommandR => cohere::v1chat::decode_request_for(body, model)?,
+        InvokeFamily::OpenAi => openai::request::decode_request(body, Some(model), stream)?,
+    };
+    // The path names the model, and the operation whether it streams.
+    req.model = model.to_string();
     req.stream = stream;
+    Ok(req)
+}
+
+/// A Nova body: the Converse decoder, then what Nova adds. `inferenceConfig.max_new_tokens` is
+/// Nova's first name for `maxTokens`, and `topK` (or `top_k`) its top-k, which Converse takes
+/// only through `additionalModelRequestFields`; `schemaVersion` ("messages-v1") only marks the
+/// body's shape.
+fn decode_nova(body: &[u8], model: &str, stream: bool) -> Result<ChatRequest, ConvertError> {
+    use sonic_rs::JsonValueTrait;
+    let mut req = super::decode_request(body, Some(model), stream)?;
+    req.extra.fields.retain(|(k, _)| k != "schemaVersion");
+    // A count in `inferenceConfig` (the body is a JSON object: the decoder above said so).
+    let count = |key: &str| -> Result<Option<u32>, ConvertError> {
+        match sonic_rs::get_from_slice(body, &["inferenceConfig", key]) {
+            Ok(v) if !v.is_null() => v.as_u64().and_then(|n| u32::try_from(n).ok()).map(Some).ok_or_else(|| {
+                let config = crate::canonical::JsonPath::ROOT.key("inferenceConfig");
+                ConvertError::new(config.key(key), "must be a non-negative integer")
+            }),
+            _ => Ok(None),
+        }
+    };
+    if req.max_tokens.is_none() {
+        req.max_tokens = count("max_new_tokens")?;
+    }
+    for key in ["topK", "top_k"] {
+        if let Some(k) = count(key)? {
+            req.top_k = Some(k);
+        }
+    }
     Ok(req)
 }
 
@@ -53,9 +164,16 @@ pub fn latency_header(latency_ms: u64) -> (&'static str, String) {
 /// (botocore: `contentType`).
 pub const STREAM_CONTENT_TYPE_HEADER: (&str, &str) = ("x-amzn-bedrock-content-type", "application/json");
 
-/// Canonical -> the InvokeModel response body of an Anthropic model (a Messages response).
-pub fn encode_invoke_response(resp: &ChatResponse) -> Vec<u8> {
-    anthropic::encode_response(resp)
+/// Canonical -> the InvokeModel response body of `family`, whose request was `body`: a Messages
+/// response (Claude), a Converse response with `latency_ms` (Nova), a v1 chat response with the
+/// history carried on (Cohere), a chat completion (OpenAI).
+pub fn encode_invoke_response(family: InvokeFamily, resp: &ChatResponse, body: &[u8], latency_ms: u64) -> Vec<u8> {
+    match family {
+        InvokeFamily::Anthropic => anthropic::encode_response(resp),
+        InvokeFamily::Nova => super::encode_response_timed(resp, latency_ms),
+        InvokeFamily::CohereCommandR => cohere::v1chat::encode_response(resp, &cohere::v1chat::History::of(body)),
+        InvokeFamily::OpenAi => openai::response::encode_response(resp),
+    }
 }
 
 /// What an InvokeModel body asks for. The operation is the same for all three; the body's shape
@@ -121,9 +239,148 @@ mod tests {
     }
 
     #[test]
-    fn other_vendors_are_refused_clearly() {
-        let e = decode_invoke_request(b"{}", "meta.llama3-70b-instruct-v1:0", false).unwrap_err();
-        assert_eq!(e.field, "modelId");
+    fn prompt_bodies_are_refused_clearly() {
+        for body in [&b"{}"[..], br#"{"prompt":"hi","max_gen_len":5}"#, b"[1]", b"{"] {
+            let e = decode_invoke_request(body, "meta.llama3-70b-instruct-v1:0", false).unwrap_err();
+            assert_eq!(e.field, "modelId");
+            assert!(e.message.contains("use Converse"), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn the_family_is_the_model_ids_then_the_bodys() {
+        use InvokeFamily::*;
+        for (model, body, want) in [
+            ("anthropic.claude-3-5-sonnet-20240620-v1:0", "{}", Some(Anthropic)),
+            (
+                "us.anthropic.claude-sonnet-4-20250514-v1:0",
+                r#"{"message":"x"}"#,
+                Some(Anthropic),
+            ),
+            ("us.amazon.nova-pro-v1:0", r#"{"messages":[]}"#, Some(Nova)),
+            (
+                "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0",
+                "{}",
+                Some(Nova),
+            ),
+            ("cohere.command-r-plus-v1:0", r#"{"messages":[]}"#, Some(CohereCommandR)),
+            ("openai.gpt-oss-120b-1:0", r#"{"message":"x"}"#, Some(OpenAi)),
+            // Ids Bedrock would not know: the body's markers.
+            (
+                "my-model",
+                r#"{"anthropic_version":"v","messages":[]}"#,
+                Some(Anthropic),
+            ),
+            (
+                "my-model",
+                r#"{"schemaVersion":"messages-v1","messages":[]}"#,
+                Some(Nova),
+            ),
+            ("my-model", r#"{"messages":[],"inferenceConfig":{}}"#, Some(Nova)),
+            (
+                "my-model",
+                r#"{"message":"hi","chat_history":[]}"#,
+                Some(CohereCommandR),
+            ),
+            (
+                "my-model",
+                r#"{"messages":[{"role":"user","content":"hi"}]}"#,
+                Some(OpenAi),
+            ),
+            ("my-model", r#"{"prompt":"hi"}"#, None),
+            ("meta.llama3-8b-instruct-v1:0", r#"{"prompt":"hi"}"#, None),
+            ("my-model", "not json", None),
+        ] {
+            assert_eq!(InvokeFamily::of(model, body.as_bytes()), want, "{model} {body}");
+        }
+    }
+
+    #[test]
+    fn nova_bodies_read_novas_own_fields() {
+        let body = br#"{"schemaVersion":"messages-v1","system":[{"text":"sys"}],
+            "messages":[{"role":"user","content":[{"text":"hi"}]}],
+            "inferenceConfig":{"max_new_tokens":77,"temperature":0.3,"topK":5,"stopSequences":["END"]}}"#;
+        let r = decode_invoke_request(body, "us.amazon.nova-lite-v1:0", true).unwrap();
+        assert_eq!((r.max_tokens, r.top_k, r.temperature), (Some(77), Some(5), Some(0.3)));
+        assert_eq!(r.stop, vec!["END".to_string()]);
+        assert_eq!(r.system, vec![Part::text("sys")]);
+        assert!(r.stream);
+        // `schemaVersion` only marks the shape: it is not an extra another provider would see.
+        assert!(r.extra.get("schemaVersion").is_none());
+        // Converse's own name wins over Nova's first one.
+        let body = br#"{"messages":[{"role":"user","content":[{"text":"hi"}]}],"inferenceConfig":{"maxTokens":9,"max_new_tokens":77,"top_k":3}}"#;
+        let r = decode_invoke_request(body, "amazon.nova-micro-v1:0", false).unwrap();
+        assert_eq!((r.max_tokens, r.top_k), (Some(9), Some(3)));
+        let e = decode_invoke_request(
+            br#"{"messages":[],"inferenceConfig":{"max_new_tokens":-1}}"#,
+            "amazon.nova-micro-v1:0",
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "inferenceConfig.max_new_tokens");
+    }
+
+    #[test]
+    fn cohere_and_openai_bodies_take_the_model_from_the_path() {
+        let r = decode_invoke_request(
+            br#"{"message":"hi","preamble":"p","max_tokens":5}"#,
+            "cohere.command-r-v1:0",
+            false,
+        )
+        .unwrap();
+        assert_eq!((r.model.as_str(), r.max_tokens), ("cohere.command-r-v1:0", Some(5)));
+        assert_eq!(r.system, vec![Part::text("p")]);
+        let body = br#"{"messages":[{"role":"user","content":"hi"}],"max_completion_tokens":7,"stream":false}"#;
+        let r = decode_invoke_request(body, "openai.gpt-oss-20b-1:0", true).unwrap();
+        assert_eq!(
+            (r.model.as_str(), r.max_tokens, r.stream),
+            ("openai.gpt-oss-20b-1:0", Some(7), true)
+        );
+        // The path's model wins over one in the body, as on Bedrock.
+        let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#;
+        assert_eq!(
+            decode_invoke_request(body, "openai.gpt-oss-20b-1:0", false)
+                .unwrap()
+                .model,
+            "openai.gpt-oss-20b-1:0"
+        );
+    }
+
+    #[test]
+    fn each_family_answers_in_its_own_shape() {
+        use crate::canonical::stream::testing::sample_response;
+        use sonic_rs::{JsonValueTrait, Value};
+        let resp = sample_response();
+        let nova: Value = sonic_rs::from_slice(&encode_invoke_response(InvokeFamily::Nova, &resp, b"{}", 42)).unwrap();
+        assert_eq!(nova.pointer(&["stopReason"]).and_then(|v| v.as_str()), Some("tool_use"));
+        assert_eq!(
+            nova.pointer(&["metrics", "latencyMs"]).and_then(|v| v.as_u64()),
+            Some(42)
+        );
+        let body = br#"{"message":"q","chat_history":[{"role":"USER","message":"earlier"}]}"#;
+        let cohere: Value =
+            sonic_rs::from_slice(&encode_invoke_response(InvokeFamily::CohereCommandR, &resp, body, 0)).unwrap();
+        assert_eq!(
+            cohere
+                .pointer(&sonic_rs::pointer!["chat_history", 0, "message"])
+                .and_then(|v| v.as_str()),
+            Some("earlier")
+        );
+        assert_eq!(
+            cohere
+                .pointer(&sonic_rs::pointer!["tool_calls", 0, "name"])
+                .and_then(|v| v.as_str()),
+            Some("get_weather")
+        );
+        let openai: Value =
+            sonic_rs::from_slice(&encode_invoke_response(InvokeFamily::OpenAi, &resp, b"{}", 0)).unwrap();
+        assert_eq!(
+            openai.pointer(&["object"]).and_then(|v| v.as_str()),
+            Some("chat.completion")
+        );
+        let claude: Value =
+            sonic_rs::from_slice(&encode_invoke_response(InvokeFamily::Anthropic, &resp, b"{}", 0)).unwrap();
+        assert_eq!(claude.pointer(&["type"]).and_then(|v| v.as_str()), Some("message"));
     }
 
     #[test]

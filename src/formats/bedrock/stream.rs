@@ -441,7 +441,7 @@ fn event_frame(scratch: &mut Vec<u8>, out: &mut Vec<u8>, event_type: &str, paylo
 }
 
 /// Appends the modeled exception frame for `status` with payload `{"message": ..}`.
-fn exception_frame(status: u16, message: &str, invoke: bool, out: &mut Vec<u8>) {
+pub(super) fn exception_frame(status: u16, message: &str, invoke: bool, out: &mut Vec<u8>) {
     let payload = sonic_rs::to_vec(&BedrockError { message }).unwrap_or_default();
     let _ = encode_exception(out, exception_for(status, invoke), &payload);
 }
@@ -618,7 +618,7 @@ impl StreamEncode for ConverseStreamEncoder {
 }
 
 /// Whole milliseconds since `at` (0 when the time is unknown), as Bedrock's metrics count them.
-fn millis_since(at: Option<Instant>) -> u64 {
+pub(super) fn millis_since(at: Option<Instant>) -> u64 {
     at.map_or(0, |t| u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX))
 }
 
@@ -658,15 +658,15 @@ struct InvokeMessageStop {
 
 /// `amazon-bedrock-invocationMetrics` (PROTOCOLS 5.5).
 #[derive(Serialize, Debug)]
-struct InvocationMetrics {
+pub(super) struct InvocationMetrics {
     #[serde(rename = "inputTokenCount")]
-    input_token_count: u64,
+    pub input_token_count: u64,
     #[serde(rename = "outputTokenCount")]
-    output_token_count: u64,
+    pub output_token_count: u64,
     #[serde(rename = "invocationLatency")]
-    invocation_latency: u64,
+    pub invocation_latency: u64,
     #[serde(rename = "firstByteLatency")]
-    first_byte_latency: u64,
+    pub first_byte_latency: u64,
 }
 
 /// Appends standard base64 (with padding) of `data` to `out`.

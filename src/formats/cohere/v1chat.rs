@@ -276,6 +276,16 @@ fn push_results(messages: &mut Vec<Message>, r: Results) {
 
 /// Integration: a client's `/v1/chat` body -> canonical.
 pub fn decode_request(body: &[u8]) -> Result<ChatRequest, ConvertError> {
+    decode_body(body, None)
+}
+
+/// `decode_request` for a body whose model, when it names none, is `model` (Bedrock's Command R
+/// InvokeModel body, whose model is the path's).
+pub fn decode_request_for(body: &[u8], model: &str) -> Result<ChatRequest, ConvertError> {
+    decode_body(body, Some(model))
+}
+
+fn decode_body(body: &[u8], default_model: Option<&str>) -> Result<ChatRequest, ConvertError> {
     let mut req = ChatRequest {
         // Cohere always reports usage, streaming or not.
         include_usage: true,
@@ -341,7 +351,10 @@ pub fn decode_request(body: &[u8]) -> Result<ChatRequest, ConvertError> {
         }
     }
     if req.model.is_empty() {
-        return Err(ConvertError::new("model", "missing model"));
+        match default_model {
+            Some(m) => req.model = m.to_string(),
+            None => return Err(ConvertError::new("model", "missing model")),
+        }
     }
     let mut calls: Vec<MadeCall> = Vec::new();
     if let Some(h) = history.filter(|h| !h.is_null()) {

@@ -82,8 +82,9 @@ pub(super) fn body_object(body: &[u8]) -> Result<sonic_rs::Object, ConvertError>
 }
 
 /// Integration: a client's Chat Completions body -> canonical. `stream` comes from the body
-/// (the argument is ignored), and so does the model (`path_model` is unused for OpenAI).
-pub fn decode_request(body: &[u8], _path_model: Option<&str>, _stream: bool) -> Result<ChatRequest, ConvertError> {
+/// (the argument is ignored), and so does the model; `path_model` is the model of a body that
+/// names none (Bedrock's InvokeModel for OpenAI models, where the path names it).
+pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> Result<ChatRequest, ConvertError> {
     let obj = body_object(body)?;
     let mut req = ChatRequest {
         extra: Extra::new(Format::OpenAi),
@@ -148,7 +149,9 @@ pub fn decode_request(body: &[u8], _path_model: Option<&str>, _stream: bool) -> 
             _ => req.extra.push(key, val.clone()),
         }
     }
-    req.model = model.ok_or_else(|| err("model", "required"))?;
+    req.model = model
+        .or_else(|| path_model.map(str::to_string))
+        .ok_or_else(|| err("model", "required"))?;
     req.max_tokens = max_completion_tokens.or(max_tokens);
     if logprobs {
         req.logprobs = Some(top_logprobs.unwrap_or(0));

@@ -1,0 +1,545 @@
+//! InvokeModelWithResponseStream bodies for the model families other than Claude (PROTOCOLS
+//! 5.5): each native event's JSON, base64, in a `chunk` frame, the last one with Bedrock's
+//! `amazon-bedrock-invocationMetrics` added. The events are written by the family's own
+//! encoder (Nova: ConverseStream's, Cohere Command R: v1 chat's, OpenAI: Chat Completions'), so
+//! `NativeChunks` only re-frames that encoder's output:
+//! - Nova: each event-stream frame `:event-type: T` with payload `P` becomes `{"T":P}`, as Nova's
+//!   native stream writes it (`{"contentBlockDelta":{...}}`);
+//! - Cohere Command R: each JSON line;
+//! - OpenAI: each SSE `data:` payload, without the `[DONE]` sentinel (the frame stream ends
+//!   instead).
+//!
+//! Claude streams are `stream::InvokeStreamEncoder`'s, which frames Anthropic events directly.
+//! A mid-stream error is a modeled exception frame, as for Claude, and nothing follows it.
+
+use super::invoke::InvokeFamily;
+use super::stream::{exception_frame, millis_since, InvocationMetrics, EVENT_STREAM_CONTENT_TYPE};
+use crate::canonical::stream::{ArgumentsNeverEmpty, StreamEncode, StreamEvent};
+use crate::canonical::{ChatRequest, Usage};
+use crate::formats::{anthropic, cohere, openai};
+use crate::wire::eventstream::encode_event;
+use std::time::Instant;
+
+/// The InvokeModelWithResponseStream encoder for `family`, answering the request `req` decoded
+/// from `body`.
+pub fn stream_encoder(family: InvokeFamily, req: &ChatRequest, body: &[u8]) -> Box<dyn StreamEncode> {
+    match family {
+        InvokeFamily::Anthropic => Box::new(super::stream::InvokeStreamEncoder::new(req)),
+        InvokeFamily::Nova => Box::new(NativeChunks::new(
+            ArgumentsNeverEmpty::new(super::stream::ConverseStreamEncoder::new(req)),
+            Split::Frames,
+        )),
+        InvokeFamily::CohereCommandR => Box::new(NativeChunks::new(
+            ArgumentsNeverEmpty::new(cohere::v1chat::V1StreamEncoder::new(body)),
+            Split::Lines,
+        )),
+        InvokeFamily::OpenAi => Box::new(NativeChunks::new(
+            ArgumentsNeverEmpty::new(openai::stream::OpenAiStreamEncoder::new(req)),
+            Split::Sse,
+        )),
+    }
+}
+
+/// How the inner encoder's output divides into native events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    /// Event-stream frames (ConverseStream), each `{"<event type>":<payload>}`.
+    Frames,
+    /// JSON lines.
+    Lines,
+    /// SSE `data: <json>` events; `[DONE]` is dropped.
+    Sse,
+}
+
+/// A family encoder's events re-framed as InvokeModelWithResponseStream `chunk`s.
+///
+/// Events go out as soon as the inner encoder writes them, except after `Finish`: from there
+/// each event waits for the next one (or the stream's end), so that the last of all can carry
+/// the invocation metrics. Only the closing events wait, and only until the upstream's end.
+pub struct NativeChunks<E> {
+    inner: E,
+    split: Split,
+    /// The inner encoder's output of one call, re-framed at once.
+    scratch: Vec<u8>,
+    /// After `Finish`: the latest native event, not yet written.
+    held: Vec<u8>,
+    finishing: bool,
+    usage: Usage,
+    /// When the request went upstream, and when the first chunk was written.
+    sent: Option<Instant>,
+    first_byte_ms: Option<u64>,
+    /// Reused buffers: an event's native JSON, and the frame payload around its base64.
+    json: Vec<u8>,
+    payload: Vec<u8>,
+    /// Nothing more may be written (after `finish` or an error).
+    ended: bool,
+}
+
+impl<E: StreamEncode> NativeChunks<E> {
+    pub fn new(inner: E, split: Split) -> Self {
+        Self {
+            inner,
+            split,
+            scratch: Vec::with_capacity(512),
+            held: Vec::new(),
+            finishing: false,
+            usage: Usage::default(),
+            sent: None,
+            first_byte_ms: None,
+            json: Vec::with_capacity(256),
+            payload: Vec::with_capacity(384),
+            ended: false,
+        }
+    }
+
+    /// Re-frames everything in `scratch` into `out` (or `held`), then empties it.
+    fn drain(&mut self, out: &mut Vec<u8>) {
+        let scratch = std::mem::take(&mut self.scratch);
+        let mut rest = &scratch[..];
+        while let Some((event, tail)) = next_event(self.split, rest) {
+            rest = tail;
+            self.json.clear();
+            match event {
+                Native::Json(j) => self.json.extend_from_slice(j),
+                Native::Member(name, payload) => {
+                    // Event types are the encoder's own ASCII names: no escaping needed.
+                    self.json.extend_from_slice(b"{\"");
+                    self.json.extend_from_slice(name.as_bytes());
+                    self.json.extend_from_slice(b"\":");
+                    self.json.extend_from_slice(payload);
+                    self.json.push(b'}');
+                }
+                Native::Skip => continue,
+            }
+            if self.finishing {
+                if !self.held.is_empty() {
+                    let held = std::mem::take(&mut self.held);
+                    self.chunk(&held, out);
+                    self.held = held;
+                }
+                self.held.clear();
+                self.held.extend_from_slice(&self.json);
+            } else {
+                let json = std::mem::take(&mut self.json);
+                self.chunk(&json, out);
+                self.json = json;
+            }
+        }
+        self.scratch = scratch;
+        self.scratch.clear();
+    }
+
+    /// Appends `json` as a `chunk` frame.
+    fn chunk(&mut self, json: &[u8], out: &mut Vec<u8>) {
+        if self.first_byte_ms.is_none() {
+            self.first_byte_ms = Some(millis_since(self.sent));
+        }
+        self.payload.clear();
+        self.payload.extend_from_slice(br#"{"bytes":""#);
+        crate::wire::base64::encode_into(&mut self.payload, json);
+        self.payload.extend_from_slice(br#""}"#);
+        // NOTE: fails only above the 24 MiB payload cap, which one translated event cannot reach.
+        let _ = encode_event(out, "chunk", "application/json", &self.payload);
+    }
+
+    /// Writes the held event, with the invocation metrics when `last`.
+    fn release(&mut self, last: bool, out: &mut Vec<u8>) {
+        let mut held = std::mem::take(&mut self.held);
+        if held.is_empty() {
+            return;
+        }
+        if last && held.last() == Some(&b'}') {
+            held.pop();
+            let wire = anthropic::usage_to_wire(&self.usage);
+            let metrics = InvocationMetrics {
+                input_token_count: wire.input_tokens,
+                output_token_count: wire.output_tokens,
+                invocation_latency: millis_since(self.sent),
+                first_byte_latency: self.first_byte_ms.unwrap_or_else(|| millis_since(self.sent)),
+            };
+            held.extend_from_slice(br#","amazon-bedrock-invocationMetrics":"#);
+            // Serializing this struct into a Vec cannot fail.
+            let _ = sonic_rs::to_writer(&mut held, &metrics);
+            held.push(b'}');
+        }
+        self.chunk(&held, out);
+    }
+}
+
+impl<E: StreamEncode> StreamEncode for NativeChunks<E> {
+    fn content_type(&self) -> &'static str {
+        EVENT_STREAM_CONTENT_TYPE
+    }
+
+    fn encode(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
+        match event {
+            StreamEvent::Error { status, message } => return self.error(*status, message, out),
+            _ if self.ended => return,
+            StreamEvent::Usage(u) => self.usage = *u,
+            StreamEvent::Finish { .. } => self.finishing = true,
+            _ => {}
+        }
+        self.inner.encode(event, &mut self.scratch);
+        self.drain(out);
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        self.finishing = true;
+        self.inner.finish(&mut self.scratch);
+        self.drain(out);
+        self.release(true, out);
+    }
+
+    fn error(&mut self, status: u16, message: &str, out: &mut Vec<u8>) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        // What was complete before the error is delivered, then the exception ends the stream.
+        self.release(false, out);
+        exception_frame(status, message, true, out);
+    }
+
+    fn request_sent_at(&mut self, at: Instant) {
+        self.sent = Some(at);
+        self.inner.request_sent_at(at);
+    }
+}
+
+/// One native event found in an encoder's output.
+enum Native<'a> {
+    /// The event's JSON as it is.
+    Json(&'a [u8]),
+    /// An event-stream frame: its `:event-type` and JSON payload.
+    Member(&'a str, &'a [u8]),
+    /// Not an event (`[DONE]`, an empty line, a frame without an event type).
+    Skip,
+}
+
+/// The first event of `out` and what follows it; `None` when nothing complete is left (the
+/// inner encoders write whole events only).
+fn next_event(split: Split, out: &[u8]) -> Option<(Native<'_>, &[u8])> {
+    if out.is_empty() {
+        return None;
+    }
+    match split {
+        Split::Lines => {
+            let end = memchr::memchr(b'\n', out)?;
+            let line = &out[..end];
+            let native = if line.iter().all(u8::is_ascii_whitespace) {
+                Native::Skip
+            } else {
+                Native::Json(line)
+            };
+            Some((native, &out[end + 1..]))
+        }
+        Split::Sse => {
+            let end = memchr::memmem::find(out, b"\n\n")?;
+            let event = &out[..end];
+            let native = match event.strip_prefix(b"data: ") {
+                Some(b"[DONE]") | None => Native::Skip,
+                Some(data) => Native::Json(data),
+            };
+            Some((native, &out[end + 2..]))
+        }
+        Split::Frames => {
+            let (event_type, payload, len) = frame_parts(out)?;
+            let native = match event_type {
+                Some(t) => Native::Member(t, payload),
+                None => Native::Skip,
+            };
+            Some((native, &out[len..]))
+        }
+    }
+}
+
+/// An event-stream frame's `:event-type` (when it is a string header) and payload, and the
+/// frame's length. The frame is one this process encoded, so its checksums are not checked.
+fn frame_parts(out: &[u8]) -> Option<(Option<&str>, &[u8], usize)> {
+    let be32 = |at: usize| -> Option<usize> {
+        let b: [u8; 4] = out.get(at..at + 4)?.try_into().ok()?;
+        Some(u32::from_be_bytes(b) as usize)
+    };
+    let total = be32(0)?;
+    let headers_len = be32(4)?;
+    let headers_end = 12usize.checked_add(headers_len)?;
+    if total < headers_end + 4 || out.len() < total {
+        return None;
+    }
+    let payload = &out[headers_end..total - 4];
+    let mut at = 12;
+    let mut event_type = None;
+    while at < headers_end {
+        let name_len = usize::from(out[at]);
+        let name = out.get(at + 1..at + 1 + name_len)?;
+        at += 1 + name_len;
+        // Only string headers (type 7) are written by `encode_event`.
+        if out.get(at) != Some(&7) {
+            break;
+        }
+        let b: [u8; 2] = out.get(at + 1..at + 3)?.try_into().ok()?;
+        let value_len = usize::from(u16::from_be_bytes(b));
+        let value = out.get(at + 3..at + 3 + value_len)?;
+        at += 3 + value_len;
+        if name == b":event-type" {
+            event_type = std::str::from_utf8(value).ok();
+        }
+    }
+    Some((event_type, payload, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::stream::events_from_response;
+    use crate::canonical::stream::testing::{encode_all, sample_response};
+    use crate::canonical::FinishReason;
+    use crate::wire::eventstream::{EventStreamDecoder, HeaderValue};
+    use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
+
+    /// The native events of an InvokeModelWithResponseStream body, decoded as botocore does
+    /// (frames with checked CRCs, then the base64 `bytes`), or the exception type that ended it.
+    fn chunks(body: &[u8]) -> (Vec<Value>, Option<String>) {
+        let mut d = EventStreamDecoder::new();
+        d.push(body);
+        let mut events = Vec::new();
+        while let Some(m) = d.next_message().unwrap() {
+            if let Some(HeaderValue::String(t)) = m.header(":exception-type") {
+                return (events, Some(t.clone()));
+            }
+            assert_eq!(m.header_str(":event-type"), Some("chunk"));
+            let v: Value = sonic_rs::from_slice(&m.payload).unwrap();
+            let bytes = crate::wire::base64::decode(v["bytes"].as_str().unwrap()).unwrap();
+            events.push(sonic_rs::from_slice(&bytes).unwrap());
+        }
+        d.finish().unwrap();
+        (events, None)
+    }
+
+    fn req(body: &str, family: InvokeFamily) -> ChatRequest {
+        super::super::invoke::decode_invoke_request(body.as_bytes(), model(family), true).unwrap()
+    }
+
+    fn model(family: InvokeFamily) -> &'static str {
+        match family {
+            InvokeFamily::Anthropic => "anthropic.claude-3-5-sonnet-20240620-v1:0",
+            InvokeFamily::Nova => "us.amazon.nova-lite-v1:0",
+            InvokeFamily::CohereCommandR => "cohere.command-r-plus-v1:0",
+            InvokeFamily::OpenAi => "openai.gpt-oss-20b-1:0",
+        }
+    }
+
+    /// `sample_response`'s text.
+    const TEXT: &str = "h\u{e9}llo \u{2028} \"w\u{f6}rld\"\n";
+    const NOVA: &str = r#"{"messages":[{"role":"user","content":[{"text":"hi"}]}]}"#;
+    const COHERE: &str = r#"{"message":"hi"}"#;
+    const OPENAI: &str = r#"{"messages":[{"role":"user","content":"hi"}]}"#;
+
+    fn stream(family: InvokeFamily, body: &str) -> (Vec<Value>, Option<String>) {
+        let r = req(body, family);
+        let events = events_from_response(&sample_response(), 3);
+        let mut enc = stream_encoder(family, &r, body.as_bytes());
+        chunks(&encode_all(enc.as_mut(), &events))
+    }
+
+    fn metrics(v: &Value) -> Option<(u64, u64)> {
+        let m = v.get("amazon-bedrock-invocationMetrics")?;
+        Some((m["inputTokenCount"].as_u64()?, m["outputTokenCount"].as_u64()?))
+    }
+
+    #[test]
+    fn nova_chunks_are_converse_events_as_one_member_objects() {
+        let (events, error) = stream(InvokeFamily::Nova, NOVA);
+        assert_eq!(error, None);
+        let names: Vec<String> = events
+            .iter()
+            .map(|e| {
+                let obj = e.as_object().unwrap();
+                obj.iter()
+                    .map(|(k, _)| k.to_string())
+                    .find(|k| !k.starts_with("amazon-"))
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(names.first().map(String::as_str), Some("messageStart"));
+        assert!(names.iter().any(|n| n == "contentBlockDelta"));
+        let stop = names.iter().position(|n| n == "messageStop").unwrap();
+        assert_eq!(names[stop + 1..], ["metadata".to_string()]);
+        let text: String = events
+            .iter()
+            .filter_map(|e| {
+                e.pointer(&["contentBlockDelta", "delta", "text"])
+                    .and_then(|t| t.as_str())
+            })
+            .collect();
+        let want = sample_response();
+        assert_eq!(text, TEXT);
+        // Only the last chunk has the metrics, and they are the usage's.
+        let last = events.last().unwrap();
+        assert_eq!(metrics(last), Some((want.usage.input, want.usage.output)));
+        assert!(events[..events.len() - 1].iter().all(|e| metrics(e).is_none()));
+        assert_eq!(
+            last.pointer(&["metadata", "usage", "outputTokens"])
+                .and_then(|t| t.as_u64()),
+            Some(want.usage.output)
+        );
+    }
+
+    #[test]
+    fn cohere_chunks_are_v1_stream_events_ending_with_stream_end() {
+        let (events, error) = stream(InvokeFamily::CohereCommandR, COHERE);
+        assert_eq!(error, None);
+        assert_eq!(events[0]["event_type"].as_str(), Some("stream-start"));
+        let last = events.last().unwrap();
+        assert_eq!(last["event_type"].as_str(), Some("stream-end"));
+        assert_eq!(last["is_finished"].as_bool(), Some(true));
+        let want = sample_response();
+        assert_eq!(last.pointer(&["response", "text"]).and_then(|t| t.as_str()), Some(TEXT));
+        assert_eq!(metrics(last), Some((want.usage.input, want.usage.output)));
+        let text: String = events
+            .iter()
+            .filter(|e| e["event_type"].as_str() == Some("text-generation"))
+            .filter_map(|e| e["text"].as_str())
+            .collect();
+        assert_eq!(text, TEXT);
+    }
+
+    #[test]
+    fn openai_chunks_are_completion_chunks_without_done() {
+        let body = r#"{"messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":true}}"#;
+        let (events, error) = stream(InvokeFamily::OpenAi, body);
+        assert_eq!(error, None);
+        assert!(events
+            .iter()
+            .all(|e| e["object"].as_str() == Some("chat.completion.chunk")));
+        let last = events.last().unwrap();
+        // The usage chunk is last, with the metrics; the finish chunk just before it.
+        assert_eq!(last["choices"].as_array().map(|c| c.len()), Some(0));
+        let want = sample_response();
+        assert_eq!(
+            last.pointer(&["usage", "completion_tokens"]).and_then(|t| t.as_u64()),
+            Some(want.usage.output)
+        );
+        assert_eq!(metrics(last), Some((want.usage.input, want.usage.output)));
+        let before = &events[events.len() - 2];
+        assert_eq!(
+            before
+                .pointer(&sonic_rs::pointer!["choices", 0, "finish_reason"])
+                .and_then(|f| f.as_str()),
+            Some("tool_calls")
+        );
+        // Without include_usage, the finish chunk is last and carries the metrics.
+        let (events, _) = stream(InvokeFamily::OpenAi, OPENAI);
+        let last = events.last().unwrap();
+        assert_eq!(
+            last.pointer(&sonic_rs::pointer!["choices", 0, "finish_reason"])
+                .and_then(|f| f.as_str()),
+            Some("tool_calls")
+        );
+        assert!(metrics(last).is_some());
+    }
+
+    #[test]
+    fn events_before_the_finish_are_written_at_once() {
+        for (family, body) in [
+            (InvokeFamily::Nova, NOVA),
+            (InvokeFamily::CohereCommandR, COHERE),
+            (InvokeFamily::OpenAi, OPENAI),
+        ] {
+            let r = req(body, family);
+            let mut enc = stream_encoder(family, &r, body.as_bytes());
+            let mut out = Vec::new();
+            enc.encode(
+                &StreamEvent::Start {
+                    id: "x".into(),
+                    model: "m".into(),
+                },
+                &mut out,
+            );
+            enc.encode(
+                &StreamEvent::TextDelta {
+                    index: 0,
+                    text: "Hel".into(),
+                },
+                &mut out,
+            );
+            let (events, _) = chunks(&out);
+            let text = sonic_rs::to_string(&events).unwrap();
+            assert!(text.contains("Hel"), "{family:?}: {text}");
+        }
+    }
+
+    #[test]
+    fn a_midstream_error_is_an_exception_frame_after_what_was_complete() {
+        for (family, body) in [
+            (InvokeFamily::Nova, NOVA),
+            (InvokeFamily::CohereCommandR, COHERE),
+            (InvokeFamily::OpenAi, OPENAI),
+        ] {
+            let r = req(body, family);
+            let mut enc = stream_encoder(family, &r, body.as_bytes());
+            let mut out = Vec::new();
+            enc.encode(
+                &StreamEvent::Start {
+                    id: "x".into(),
+                    model: "m".into(),
+                },
+                &mut out,
+            );
+            enc.encode(
+                &StreamEvent::TextDelta {
+                    index: 0,
+                    text: "partial".into(),
+                },
+                &mut out,
+            );
+            enc.encode(
+                &StreamEvent::Finish {
+                    reason: FinishReason::Stop,
+                    stop_sequence: None,
+                },
+                &mut out,
+            );
+            enc.encode(
+                &StreamEvent::Error {
+                    status: 429,
+                    message: "slow down".into(),
+                },
+                &mut out,
+            );
+            enc.finish(&mut out);
+            let (events, error) = chunks(&out);
+            assert_eq!(error.as_deref(), Some("throttlingException"), "{family:?}");
+            assert!(sonic_rs::to_string(&events).unwrap().contains("partial"), "{family:?}");
+            assert!(events.iter().all(|e| metrics(e).is_none()), "{family:?}");
+        }
+    }
+
+    #[test]
+    fn frame_parts_reads_what_encode_event_writes() {
+        let mut out = Vec::new();
+        encode_event(
+            &mut out,
+            "messageStop",
+            "application/json",
+            br#"{"stopReason":"end_turn"}"#,
+        )
+        .unwrap();
+        let n = out.len();
+        encode_event(&mut out, "metadata", "application/json", b"{}").unwrap();
+        let (t, p, len) = frame_parts(&out).unwrap();
+        assert_eq!(
+            (t, p, len),
+            (Some("messageStop"), &br#"{"stopReason":"end_turn"}"#[..], n)
+        );
+        let (t, p, _) = frame_parts(&out[n..]).unwrap();
+        assert_eq!((t, p), (Some("metadata"), &b"{}"[..]));
+        // A partial frame is not an event.
+        assert!(frame_parts(&out[..n - 1]).is_none());
+        assert!(frame_parts(&out[..3]).is_none());
+    }
+}
