@@ -1,10 +1,11 @@
-"""Bedrock InvokeModel with the native bodies of Amazon Nova, Cohere Command R and OpenAI
-(gpt-oss) models, through boto3, with every provider kind behind Sluice and straight at
-sluice-mock.
+"""Bedrock InvokeModel with the native bodies of Amazon Nova, Cohere Command R, OpenAI (gpt-oss),
+Meta Llama, Mistral and Amazon Titan Text models, through boto3, with every provider kind behind
+Sluice and straight at sluice-mock.
 
 Each family's body is read as that family's own API (Nova: the Converse shape plus
 `schemaVersion`, `max_new_tokens`, `topK`; Command R: Cohere's v1 chat; gpt-oss: Chat
-Completions), and the answer comes back in the same family's native shape. Streams carry the
+Completions; Llama, Mistral, Titan: a prompt in the model's chat template, read back into
+turns), and the answer comes back in the same family's native shape. Streams carry the
 family's native events in `chunk` frames, the last one with `amazon-bedrock-invocationMetrics`.
 Model ids name the mock's scenario (`tool`, `length`, `midstream`, `error-429`) and the family,
 as Bedrock model ids do (`amazon.nova-...`, `cohere.command-r-...`, `openai.gpt-oss-...`).
@@ -21,6 +22,7 @@ from conftest import bedrock_runtime
 
 PROVIDERS = ["mock", "openai", "anthropic", "gemini", "bedrock", "cohere"]
 FAMILIES = ["nova", "cohere", "openai"]
+PROMPT_FAMILIES = ["llama", "mistral", "titan"]
 
 WEATHER_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 
@@ -31,10 +33,26 @@ def model_id(family: str, scenario: str = "") -> str:
         "nova": f"us.amazon.nova-lite{tail}-v1:0",
         "cohere": f"cohere.command-r{tail}-v1:0",
         "openai": f"openai.gpt-oss{tail}-20b-1:0",
+        "llama": f"us.meta.llama3-1{tail}-8b-instruct-v1:0",
+        "mistral": f"mistral.mistral{tail}-7b-instruct-v0:2",
+        "titan": f"amazon.titan-text{tail}-express-v1",
     }[family]
 
 
 def body(family: str, text: str, tools: bool = False, max_tokens: int | None = None) -> dict:
+    if family == "llama":
+        # Llama 3's chat template, as LangChain and the Bedrock guide write it.
+        prompt = (
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nbe brief<|eot_id|>"
+            f"<|start_header_id|>user<|end_header_id|>\n\n{text}<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n"
+        )
+        return {"prompt": prompt, "max_gen_len": max_tokens or 100, "temperature": 0.5}
+    if family == "mistral":
+        return {"prompt": f"<s>[INST] <<SYS>>\nbe brief\n<</SYS>>\n\n{text} [/INST]", "max_tokens": max_tokens or 100, "top_k": 20}
+    if family == "titan":
+        # Titan has no template: the whole text is the user's (so no system words here).
+        return {"inputText": text, "textGenerationConfig": {"maxTokenCount": max_tokens or 100, "temperature": 0.5}}
     if family == "nova":
         b = {
             "schemaVersion": "messages-v1",
@@ -63,6 +81,15 @@ def body(family: str, text: str, tools: bool = False, max_tokens: int | None = N
 
 def answer(family: str, out: dict) -> tuple[str, list[tuple[str, dict]], str, int, int]:
     """(text, [(tool name, args)], finish, input tokens, output tokens) of a native answer."""
+    if family == "llama":
+        return out["generation"], [], out["stop_reason"], out["prompt_token_count"], out["generation_token_count"]
+    if family == "mistral":
+        assert len(out["outputs"]) == 1
+        o = out["outputs"][0]
+        return o["text"], [], o["stop_reason"], -1, -1
+    if family == "titan":
+        r = out["results"][0]
+        return r["outputText"], [], r["completionReason"], out["inputTextTokenCount"], r["tokenCount"]
     if family == "nova":
         content = out["output"]["message"]["content"]
         assert out["output"]["message"]["role"] == "assistant"
@@ -85,6 +112,15 @@ def answer(family: str, out: dict) -> tuple[str, list[tuple[str, dict]], str, in
 def streamed(family: str, events: list[dict]) -> tuple[str, list[tuple[str, dict]], str]:
     """(text, [(tool name, args)], finish) assembled from a family's native stream events."""
     text, calls, finish = "", [], ""
+    if family in PROMPT_FAMILIES:
+        key, reason = {"llama": ("generation", "stop_reason"), "mistral": (None, None), "titan": ("outputText", "completionReason")}[family]
+        for e in events:
+            if family == "mistral":
+                e = e["outputs"][0]
+                key, reason = "text", "stop_reason"
+            text += e[key]
+            finish = e[reason] or finish
+        return text, [], finish
     if family == "nova":
         args: dict[int, list] = {}
         for e in events:
@@ -130,7 +166,12 @@ FINISH = {
     "nova": {"stop": "end_turn", "tool": "tool_use", "length": "max_tokens"},
     "cohere": {"stop": "COMPLETE", "tool": "COMPLETE", "length": "MAX_TOKENS"},
     "openai": {"stop": "stop", "tool": "tool_calls", "length": "length"},
+    "llama": {"stop": "stop", "length": "length"},
+    "mistral": {"stop": "stop", "length": "length"},
+    "titan": {"stop": "FINISH", "length": "LENGTH"},
 }
+# Words the mock counts in: the system prompt "be brief" where the family has one.
+SYSTEM_WORDS = {"titan": 0}
 
 
 @pytest.fixture(scope="module")
@@ -159,16 +200,18 @@ def invoke_stream(client, model, b):
 # ---- answers -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", FAMILIES + PROMPT_FAMILIES)
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_text_answer_in_the_family_shape(gateway, provider, family):
     out, headers = invoke(gateway, f"{provider}/{model_id(family)}", body(family, "hello invoke"))
     text, calls, finish, inp, outp = answer(family, out)
     assert (text, calls, finish) == ("echo: hello invoke", [], FINISH[family]["stop"])
-    # "be brief" + "hello invoke": four words in.
-    assert inp == 4 and outp > 0
-    assert headers["x-amzn-bedrock-input-token-count"] == str(inp)
-    assert headers["x-amzn-bedrock-output-token-count"] == str(outp)
+    # "be brief" + "hello invoke": four words in (Mistral's answer has no counts).
+    want_in = 2 + SYSTEM_WORDS.get(family, 2)
+    assert headers["x-amzn-bedrock-input-token-count"] == str(want_in)
+    if family != "mistral":
+        assert inp == want_in and outp > 0
+        assert headers["x-amzn-bedrock-output-token-count"] == str(outp)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -180,7 +223,7 @@ def test_tool_call_in_the_family_shape(gateway, provider, family):
     assert finish == FINISH[family]["tool"]
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", FAMILIES + PROMPT_FAMILIES)
 @pytest.mark.parametrize("provider", ["mock", "anthropic", "bedrock"])
 def test_length_finish_in_the_family_shape(gateway, provider, family):
     out, _ = invoke(gateway, f"{provider}/{model_id(family, 'length')}", body(family, "one two three four five", max_tokens=3))
@@ -226,10 +269,30 @@ def test_a_body_names_its_family_when_the_model_id_does_not(gateway):
     assert answer("openai", out)[0] == "echo: by marker"
 
 
-def test_prompt_bodies_are_still_a_clear_400(gateway):
+def test_other_prompt_bodies_are_still_a_clear_400(gateway):
     with pytest.raises(gateway.exceptions.ValidationException) as e:
-        gateway.invoke_model(modelId="anthropic/meta.llama3-70b-instruct-v1:0", body=json.dumps({"prompt": "hi", "max_gen_len": 5}))
-    assert "Converse" in str(e.value) and "Nova" in str(e.value)
+        gateway.invoke_model(modelId="anthropic/deepseek.r1-v1:0", body=json.dumps({"prompt": "hi", "max_tokens": 5}))
+    assert "Converse" in str(e.value) and "Llama" in str(e.value)
+
+
+def test_a_llama_conversation_is_read_back_into_turns(gateway):
+    # The last user turn is what the mock echoes; the earlier turns count as input words.
+    prompt = (
+        "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nfirst question<|eot_id|>"
+        "<|start_header_id|>assistant<|end_header_id|>\n\nfirst answer<|eot_id|>"
+        "<|start_header_id|>user<|end_header_id|>\n\nsecond one<|eot_id|>"
+        "<|start_header_id|>assistant<|end_header_id|>\n\n"
+    )
+    out, _ = invoke(gateway, f"gemini/{model_id('llama')}", {"prompt": prompt})
+    assert out["generation"] == "echo: second one"
+    assert out["prompt_token_count"] == 6
+
+
+def test_a_mistral_chat_body_is_a_chat_completions_body(gateway):
+    # Mistral Large 2 speaks `messages`.
+    b = {"messages": [{"role": "user", "content": "large two"}], "max_tokens": 50}
+    out, _ = invoke(gateway, "anthropic/mistral.mistral-large-2407-v1:0", b)
+    assert out["choices"][0]["message"]["content"] == "echo: large two"
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -260,14 +323,14 @@ def metrics_only_last(events):
     return last
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", FAMILIES + PROMPT_FAMILIES)
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_stream_of_native_events(gateway, provider, family):
     events = invoke_stream(gateway, f"{provider}/{model_id(family)}", body(family, "hello stream now"))
     text, calls, finish = streamed(family, events)
     assert (text, calls, finish) == ("echo: hello stream now", [], FINISH[family]["stop"])
     m = metrics_only_last(events)
-    assert m["inputTokenCount"] == 5 and m["outputTokenCount"] > 0
+    assert m["inputTokenCount"] == 3 + SYSTEM_WORDS.get(family, 2) and m["outputTokenCount"] > 0
     assert m["invocationLatency"] >= m["firstByteLatency"] >= 0
 
 
@@ -297,7 +360,7 @@ def test_openai_stream_with_include_usage_ends_with_the_usage_chunk(gateway):
     assert events[-2]["choices"][0]["finish_reason"] == "stop"
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", FAMILIES + PROMPT_FAMILIES)
 def test_a_midstream_error_is_an_exception_event(gateway, family):
     r = gateway.invoke_model_with_response_stream(modelId=f"anthropic/{model_id(family, 'midstream')}", body=json.dumps(body(family, "a b c d")))
     seen = []
@@ -311,10 +374,14 @@ def test_a_midstream_error_is_an_exception_event(gateway, family):
 # ---- sluice-mock speaks the families natively --------------------------------------------------
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", FAMILIES + PROMPT_FAMILIES)
 def test_mock_direct_answer_and_stream(direct, family):
-    out, _ = invoke(direct, model_id(family, "tool"), body(family, "weather?", tools=True))
-    assert answer(family, out)[1] == [("get_weather", {"city": "Paris"})]
+    if family in PROMPT_FAMILIES:
+        out, _ = invoke(direct, model_id(family), body(family, "direct answer"))
+        assert answer(family, out)[0] == "echo: direct answer"
+    else:
+        out, _ = invoke(direct, model_id(family, "tool"), body(family, "weather?", tools=True))
+        assert answer(family, out)[1] == [("get_weather", {"city": "Paris"})]
     events = invoke_stream(direct, model_id(family), body(family, "direct stream"))
     assert streamed(family, events)[0] == "echo: direct stream"
     metrics_only_last(events)

@@ -4,12 +4,16 @@
 //! - Amazon Nova: the Converse body (`messages`, `system`, `inferenceConfig`, `toolConfig`)
 //!   plus Nova's own `schemaVersion`, `inferenceConfig.max_new_tokens` and `topK`;
 //! - Cohere Command R / R+: Cohere's v1 chat body (`message`, `chat_history`, `preamble`, ...);
-//! - OpenAI (`gpt-oss`): a Chat Completions body.
+//! - OpenAI (`gpt-oss`): a Chat Completions body;
+//! - the text-completion families, Meta Llama, Mistral and Amazon Titan Text: a prompt whose chat
+//!   template is read back into the conversation (`invoke_prompt`).
 //!
 //! The answer is the same family's native body, and a stream carries its native events in
 //! `chunk` frames (`invoke_stream`). There is no `stream` field: the operation decides. Other
-//! vendors' prompt bodies (Llama, Mistral, Titan text, ...) get a clear 400 pointing to Converse.
+//! bodies (DeepSeek's and Cohere Command's prompts, image models) get a clear 400 pointing to
+//! Converse.
 
+use super::invoke_prompt::PromptFamily;
 use crate::canonical::{ChatRequest, ChatResponse, ConvertError, Usage};
 use crate::formats::{anthropic, cohere, openai};
 
@@ -27,6 +31,9 @@ pub enum InvokeFamily {
     Nova,
     CohereCommandR,
     OpenAi,
+    Llama,
+    Mistral,
+    TitanText,
 }
 
 impl InvokeFamily {
@@ -35,28 +42,50 @@ impl InvokeFamily {
     /// would not know (a `provider/model` Sluice routes elsewhere), by the body's own markers:
     /// `anthropic_version` (Claude), `schemaVersion` / `inferenceConfig` / `toolConfig` (Nova),
     /// `message` (Cohere v1), `messages` (Chat Completions). `None`: a prompt body or no chat.
+    ///
+    /// Mistral ids take Chat Completions bodies too (Mistral Large 2 speaks `messages`): a
+    /// Mistral body without a `prompt` is read as one. A bare `prompt` on an unknown id is no
+    /// family: several vendors' prompt bodies look alike and answer differently.
     pub fn of(model: &str, body: &[u8]) -> Option<InvokeFamily> {
-        if let Some(f) = Self::by_model(model) {
-            return Some(f);
+        let by_model = Self::by_model(model);
+        if by_model.is_some() && by_model != Some(InvokeFamily::Mistral) {
+            return by_model;
         }
         let (mut anthropic, mut nova, mut message, mut messages) = (false, false, false, false);
+        let (mut prompt, mut llama, mut titan) = (false, false, false);
         for entry in sonic_rs::to_object_iter(body) {
             let Ok((key, _)) = entry else {
-                return None;
+                return by_model;
             };
             match &*key {
                 "anthropic_version" => anthropic = true,
                 "schemaVersion" | "inferenceConfig" | "toolConfig" => nova = true,
                 "message" => message = true,
                 "messages" => messages = true,
+                "prompt" => prompt = true,
+                "max_gen_len" => llama = true,
+                "textGenerationConfig" => titan = true,
                 _ => {}
             }
         }
         match () {
+            _ if by_model.is_some() && (prompt || !messages) => by_model,
             _ if anthropic => Some(InvokeFamily::Anthropic),
             _ if nova => Some(InvokeFamily::Nova),
             _ if message && !messages => Some(InvokeFamily::CohereCommandR),
             _ if messages => Some(InvokeFamily::OpenAi),
+            _ if titan => Some(InvokeFamily::TitanText),
+            _ if prompt && llama => Some(InvokeFamily::Llama),
+            _ => None,
+        }
+    }
+
+    /// The text-completion family this is, if it is one.
+    pub fn prompt(self) -> Option<PromptFamily> {
+        match self {
+            InvokeFamily::Llama => Some(PromptFamily::Llama),
+            InvokeFamily::Mistral => Some(PromptFamily::Mistral),
+            InvokeFamily::TitanText => Some(PromptFamily::TitanText),
             _ => None,
         }
     }
@@ -76,6 +105,12 @@ impl InvokeFamily {
             Some(InvokeFamily::CohereCommandR)
         } else if model.contains("openai.") || model.contains("gpt-oss") {
             Some(InvokeFamily::OpenAi)
+        } else if model.contains("meta.llama") {
+            Some(InvokeFamily::Llama)
+        } else if model.contains("mistral.") {
+            Some(InvokeFamily::Mistral)
+        } else if model.contains("titan-text") || model.contains("titan-tg") {
+            Some(InvokeFamily::TitanText)
         } else {
             None
         }
@@ -88,8 +123,9 @@ pub fn decode_invoke_request(body: &[u8], model: &str, stream: bool) -> Result<C
         return Err(ConvertError::new(
             "modelId",
             format!(
-                "InvokeModel bodies are understood for Anthropic Claude, Amazon Nova, Cohere Command R \
-                 and OpenAI models ({model:?} is none of them, and the body is not a chat); use Converse"
+                "InvokeModel bodies are understood for Anthropic Claude, Amazon Nova, Cohere Command R, \
+                 OpenAI, Meta Llama, Mistral and Amazon Titan Text models ({model:?} is none of them, and \
+                 the body does not say which it is); use Converse"
             ),
         ));
     };
@@ -103,6 +139,10 @@ pub fn decode_invoke_request(body: &[u8], model: &str, stream: bool) -> Result<C
         InvokeFamily::Nova => decode_nova(body, model, stream)?,
         InvokeFamily::CohereCommandR => cohere::v1chat::decode_request_for(body, model)?,
         InvokeFamily::OpenAi => openai::request::decode_request(body, Some(model), stream)?,
+        InvokeFamily::Llama | InvokeFamily::Mistral | InvokeFamily::TitanText => {
+            let prompt = family.prompt().unwrap_or(PromptFamily::Llama);
+            super::invoke_prompt::decode_request(prompt, body, model, stream)?
+        }
     };
     // The path names the model, and the operation whether it streams.
     req.model = model.to_string();
@@ -173,6 +213,10 @@ pub fn encode_invoke_response(family: InvokeFamily, resp: &ChatResponse, body: &
         InvokeFamily::Nova => super::encode_response_timed(resp, latency_ms),
         InvokeFamily::CohereCommandR => cohere::v1chat::encode_response(resp, &cohere::v1chat::History::of(body)),
         InvokeFamily::OpenAi => openai::response::encode_response(resp),
+        InvokeFamily::Llama | InvokeFamily::Mistral | InvokeFamily::TitanText => {
+            let prompt = family.prompt().unwrap_or(PromptFamily::Llama);
+            super::invoke_prompt::encode_response(prompt, resp)
+        }
     }
 }
 
@@ -240,8 +284,8 @@ mod tests {
 
     #[test]
     fn prompt_bodies_are_refused_clearly() {
-        for body in [&b"{}"[..], br#"{"prompt":"hi","max_gen_len":5}"#, b"[1]", b"{"] {
-            let e = decode_invoke_request(body, "meta.llama3-70b-instruct-v1:0", false).unwrap_err();
+        for body in [&b"{}"[..], br#"{"prompt":"hi","max_tokens":5}"#, b"[1]", b"{"] {
+            let e = decode_invoke_request(body, "deepseek.r1-v1:0", false).unwrap_err();
             assert_eq!(e.field, "modelId");
             assert!(e.message.contains("use Converse"), "{}", e.message);
         }
@@ -288,8 +332,23 @@ mod tests {
                 Some(OpenAi),
             ),
             ("my-model", r#"{"prompt":"hi"}"#, None),
-            ("meta.llama3-8b-instruct-v1:0", r#"{"prompt":"hi"}"#, None),
+            ("deepseek.r1-v1:0", r#"{"prompt":"hi","max_tokens":5}"#, None),
             ("my-model", "not json", None),
+            // The text-completion families.
+            ("meta.llama3-8b-instruct-v1:0", r#"{"prompt":"hi"}"#, Some(Llama)),
+            ("us.meta.llama3-2-1b-instruct-v1:0", "{}", Some(Llama)),
+            ("mistral.mistral-7b-instruct-v0:2", r#"{"prompt":"hi"}"#, Some(Mistral)),
+            ("mistral.mixtral-8x7b-instruct-v0:1", "{}", Some(Mistral)),
+            // Mistral Large 2 takes chat bodies.
+            ("mistral.mistral-large-2407-v1:0", r#"{"messages":[]}"#, Some(OpenAi)),
+            ("amazon.titan-text-express-v1", r#"{"inputText":"hi"}"#, Some(TitanText)),
+            ("amazon.titan-tg1-large", "{}", Some(TitanText)),
+            (
+                "my-model",
+                r#"{"inputText":"hi","textGenerationConfig":{}}"#,
+                Some(TitanText),
+            ),
+            ("my-model", r#"{"prompt":"hi","max_gen_len":9}"#, Some(Llama)),
         ] {
             assert_eq!(InvokeFamily::of(model, body.as_bytes()), want, "{model} {body}");
         }

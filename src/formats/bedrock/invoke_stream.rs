@@ -7,12 +7,14 @@
 //!   native stream writes it (`{"contentBlockDelta":{...}}`);
 //! - Cohere Command R: each JSON line;
 //! - OpenAI: each SSE `data:` payload, without the `[DONE]` sentinel (the frame stream ends
-//!   instead).
+//!   instead);
+//! - Llama, Mistral, Titan Text: each JSON line of `invoke_prompt::PromptLines`.
 //!
 //! Claude streams are `stream::InvokeStreamEncoder`'s, which frames Anthropic events directly.
 //! A mid-stream error is a modeled exception frame, as for Claude, and nothing follows it.
 
 use super::invoke::InvokeFamily;
+use super::invoke_prompt::{PromptFamily, PromptLines};
 use super::stream::{exception_frame, millis_since, InvocationMetrics, EVENT_STREAM_CONTENT_TYPE};
 use crate::canonical::stream::{ArgumentsNeverEmpty, StreamEncode, StreamEvent};
 use crate::canonical::{ChatRequest, Usage};
@@ -37,6 +39,10 @@ pub fn stream_encoder(family: InvokeFamily, req: &ChatRequest, body: &[u8]) -> B
             ArgumentsNeverEmpty::new(openai::stream::OpenAiStreamEncoder::new(req)),
             Split::Sse,
         )),
+        InvokeFamily::Llama | InvokeFamily::Mistral | InvokeFamily::TitanText => {
+            let prompt = family.prompt().unwrap_or(PromptFamily::Llama);
+            Box::new(NativeChunks::new(PromptLines::new(prompt), Split::Lines))
+        }
     }
 }
 
@@ -330,6 +336,9 @@ mod tests {
             InvokeFamily::Nova => "us.amazon.nova-lite-v1:0",
             InvokeFamily::CohereCommandR => "cohere.command-r-plus-v1:0",
             InvokeFamily::OpenAi => "openai.gpt-oss-20b-1:0",
+            InvokeFamily::Llama => "meta.llama3-8b-instruct-v1:0",
+            InvokeFamily::Mistral => "mistral.mistral-7b-instruct-v0:2",
+            InvokeFamily::TitanText => "amazon.titan-text-express-v1",
         }
     }
 
@@ -444,11 +453,75 @@ mod tests {
     }
 
     #[test]
+    fn prompt_family_chunks_carry_the_text_then_the_stop_reason() {
+        for (family, body, text_of, reason_of, want) in [
+            (
+                InvokeFamily::Llama,
+                r#"{"prompt":"hi"}"#,
+                &["generation"][..],
+                &["stop_reason"][..],
+                "stop",
+            ),
+            (
+                InvokeFamily::Mistral,
+                r#"{"prompt":"[INST] hi [/INST]"}"#,
+                &["outputs", "0", "text"][..],
+                &["outputs", "0", "stop_reason"][..],
+                "stop",
+            ),
+            (
+                InvokeFamily::TitanText,
+                r#"{"inputText":"hi"}"#,
+                &["outputText"][..],
+                &["completionReason"][..],
+                "FINISH",
+            ),
+        ] {
+            let r = req(body, family);
+            let mut resp = sample_response();
+            resp.finish = FinishReason::Stop;
+            let events = events_from_response(&resp, 3);
+            let mut enc = stream_encoder(family, &r, body.as_bytes());
+            let (chunks, error) = chunks(&encode_all(enc.as_mut(), &events));
+            assert_eq!(error, None);
+            let at = |v: &Value, path: &[&str]| -> Option<Value> {
+                let mut cur = v.clone();
+                for k in path {
+                    cur = match k.parse::<usize>() {
+                        Ok(i) => cur.as_array()?.get(i)?.clone(),
+                        Err(_) => cur.get(k)?.clone(),
+                    };
+                }
+                Some(cur)
+            };
+            let text: String = chunks
+                .iter()
+                .filter_map(|c| at(c, text_of).and_then(|t| t.as_str().map(str::to_string)))
+                .collect();
+            // Tool calls and reasoning have no place in a generation: the text alone.
+            assert_eq!(text, TEXT, "{family:?}");
+            let last = chunks.last().unwrap();
+            assert_eq!(
+                at(last, reason_of)
+                    .and_then(|r| r.as_str().map(str::to_string))
+                    .as_deref(),
+                Some(want)
+            );
+            assert!(chunks[..chunks.len() - 1]
+                .iter()
+                .all(|c| at(c, reason_of).is_some_and(|r| r.is_null())));
+            let want_usage = sample_response().usage;
+            assert_eq!(metrics(last), Some((want_usage.input, want_usage.output)), "{family:?}");
+        }
+    }
+
+    #[test]
     fn events_before_the_finish_are_written_at_once() {
         for (family, body) in [
             (InvokeFamily::Nova, NOVA),
             (InvokeFamily::CohereCommandR, COHERE),
             (InvokeFamily::OpenAi, OPENAI),
+            (InvokeFamily::Llama, r#"{"prompt":"hi"}"#),
         ] {
             let r = req(body, family);
             let mut enc = stream_encoder(family, &r, body.as_bytes());
@@ -479,6 +552,7 @@ mod tests {
             (InvokeFamily::Nova, NOVA),
             (InvokeFamily::CohereCommandR, COHERE),
             (InvokeFamily::OpenAi, OPENAI),
+            (InvokeFamily::TitanText, r#"{"inputText":"hi"}"#),
         ] {
             let r = req(body, family);
             let mut enc = stream_encoder(family, &r, body.as_bytes());

@@ -20,6 +20,7 @@
 
 pub mod embed;
 pub mod invoke;
+pub mod invoke_prompt;
 pub mod invoke_stream;
 pub mod rerank;
 pub mod sigv4;

@@ -1,0 +1,525 @@
+//! InvokeModel bodies of the text-completion model families (PROTOCOLS 5.5): a `prompt` string
+//! (Titan: `inputText`) and sampling settings in, generated text out.
+//! - Meta Llama: `{prompt, max_gen_len, temperature, top_p}` -> `{generation,
+//!   prompt_token_count, generation_token_count, stop_reason}`;
+//! - Mistral (7B, Mixtral, Large 2402): `{prompt, max_tokens, stop, temperature, top_p, top_k}`
+//!   -> `{outputs: [{text, stop_reason}]}`;
+//! - Amazon Titan Text: `{inputText, textGenerationConfig: {maxTokenCount, stopSequences,
+//!   temperature, topP}}` -> `{inputTextTokenCount, results: [{tokenCount, outputText,
+//!   completionReason}]}`.
+//!
+//! A chat provider needs messages, so the prompt is read back into the conversation its chat
+//! template wrote (`parse_prompt`): Llama 3's header tokens, or Llama 2's and Mistral's
+//! `[INST]` blocks with an optional `<<SYS>>` system prompt. A prompt in neither template is one
+//! user message. The answer's text is the generation; tool calls cannot be expressed (the
+//! formats have no tools, so a request never offers any), and reasoning is not part of it.
+
+use crate::canonical::stream::{StreamEncode, StreamEvent};
+use crate::canonical::{ChatRequest, ChatResponse, ConvertError, FinishReason, Message, Part, Role, Usage};
+use serde::{Deserialize, Serialize};
+
+/// A text-completion family (a subset of `invoke::InvokeFamily`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PromptFamily {
+    Llama,
+    Mistral,
+    TitanText,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PromptBody {
+    prompt: Option<String>,
+    #[serde(rename = "inputText")]
+    input_text: Option<String>,
+    #[serde(rename = "textGenerationConfig")]
+    titan: Option<TitanConfig>,
+    max_gen_len: Option<u32>,
+    max_tokens: Option<u32>,
+    temperature: Option<f64>,
+    top_p: Option<f64>,
+    top_k: Option<u32>,
+    stop: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TitanConfig {
+    #[serde(rename = "maxTokenCount")]
+    max_token_count: Option<u32>,
+    #[serde(rename = "stopSequences")]
+    stop_sequences: Option<Vec<String>>,
+    temperature: Option<f64>,
+    #[serde(rename = "topP")]
+    top_p: Option<f64>,
+}
+
+/// A prompt body -> canonical: the conversation read from the prompt, and the settings.
+pub fn decode_request(
+    family: PromptFamily,
+    body: &[u8],
+    model: &str,
+    stream: bool,
+) -> Result<ChatRequest, ConvertError> {
+    let b: PromptBody = sonic_rs::from_slice(body)
+        .map_err(|e| ConvertError::new("", format!("not a {family:?} body: {}", crate::wire::json::brief(&e))))?;
+    let (field, prompt) = match family {
+        PromptFamily::TitanText => ("inputText", b.input_text),
+        _ => ("prompt", b.prompt),
+    };
+    let prompt = prompt
+        .filter(|p| !p.trim().is_empty())
+        .ok_or_else(|| ConvertError::new(field, "required"))?;
+    let (system, messages) = parse_prompt(&prompt);
+    let mut req = ChatRequest {
+        model: model.to_string(),
+        stream,
+        include_usage: true,
+        system,
+        messages,
+        ..Default::default()
+    };
+    match family {
+        PromptFamily::Llama => {
+            req.max_tokens = b.max_gen_len;
+            (req.temperature, req.top_p) = (b.temperature, b.top_p);
+        }
+        PromptFamily::Mistral => {
+            req.max_tokens = b.max_tokens;
+            (req.temperature, req.top_p, req.top_k) = (b.temperature, b.top_p, b.top_k);
+            req.stop = b.stop.unwrap_or_default();
+        }
+        PromptFamily::TitanText => {
+            let c = b.titan.unwrap_or_default();
+            req.max_tokens = c.max_token_count;
+            (req.temperature, req.top_p) = (c.temperature, c.top_p);
+            req.stop = c.stop_sequences.unwrap_or_default();
+        }
+    }
+    Ok(req)
+}
+
+/// The system prompt and messages a chat template wrote into `prompt`. An empty assistant
+/// header at the end (where the template asks the model to go on) adds nothing; text after it
+/// is an assistant turn to continue.
+pub fn parse_prompt(prompt: &str) -> (Vec<Part>, Vec<Message>) {
+    if prompt.contains("<|start_header_id|>") {
+        return llama3(prompt);
+    }
+    if prompt.contains("[INST]") {
+        return inst(prompt);
+    }
+    (Vec::new(), vec![turn(Role::User, prompt.trim())])
+}
+
+fn turn(role: Role, text: &str) -> Message {
+    Message {
+        role,
+        content: vec![Part::text(text)],
+    }
+}
+
+/// Appends `text` as a `role` turn (merged into the last one of the same role, as chat APIs
+/// want turns to alternate).
+fn push(messages: &mut Vec<Message>, role: Role, text: &str) {
+    if text.is_empty() {
+        return;
+    }
+    match messages.last_mut() {
+        Some(m) if m.role == role => m.content.push(Part::text(text)),
+        _ => messages.push(turn(role, text)),
+    }
+}
+
+/// Llama 3: `<|begin_of_text|>` then `<|start_header_id|>ROLE<|end_header_id|>\n\nTEXT<|eot_id|>`
+/// per turn (`system`, `user`, `assistant`, and `ipython` for tool output, read as user text).
+fn llama3(prompt: &str) -> (Vec<Part>, Vec<Message>) {
+    let (mut system, mut messages) = (Vec::new(), Vec::new());
+    for section in prompt.split("<|start_header_id|>").skip(1) {
+        let Some((role, rest)) = section.split_once("<|end_header_id|>") else {
+            continue;
+        };
+        let text = rest.split("<|eot_id|>").next().unwrap_or_default().trim();
+        match role.trim() {
+            "system" if !text.is_empty() => system.push(Part::text(text)),
+            "assistant" => push(&mut messages, Role::Assistant, text),
+            _ => push(&mut messages, Role::User, text),
+        }
+    }
+    (system, messages)
+}
+
+/// Llama 2 and Mistral: `<s>[INST] <<SYS>>\nSYSTEM\n<</SYS>>\n\nUSER [/INST] ANSWER </s>` per
+/// exchange; the last `[/INST]` has no answer yet (or a start to continue).
+fn inst(prompt: &str) -> (Vec<Part>, Vec<Message>) {
+    let (mut system, mut messages) = (Vec::new(), Vec::new());
+    let clean = |s: &str| s.replace("<s>", "").replace("</s>", "").trim().to_string();
+    let mut blocks = prompt.split("[INST]");
+    // Text before the first block (a bare `<s>`) is not a turn.
+    let _ = blocks.next();
+    for block in blocks {
+        let (user, answer) = block.split_once("[/INST]").unwrap_or((block, ""));
+        let mut user = user.to_string();
+        if let (Some(a), Some(b)) = (user.find("<<SYS>>"), user.find("<</SYS>>")) {
+            if a < b {
+                let text = user[a + "<<SYS>>".len()..b].trim().to_string();
+                if !text.is_empty() {
+                    system.push(Part::text(text));
+                }
+                user.replace_range(a..b + "<</SYS>>".len(), "");
+            }
+        }
+        push(&mut messages, Role::User, &clean(&user));
+        push(&mut messages, Role::Assistant, &clean(answer));
+    }
+    (system, messages)
+}
+
+/// The answer's generated text: its text parts, in order.
+fn generated(resp: &ChatResponse) -> String {
+    let mut text = String::new();
+    for p in &resp.content {
+        if let Part::Text { text: t, .. } = p {
+            text.push_str(t);
+        }
+    }
+    text
+}
+
+/// The family's stop reason for `finish`.
+fn stop_reason(family: PromptFamily, finish: &FinishReason) -> &'static str {
+    match (family, finish) {
+        (PromptFamily::TitanText, FinishReason::Length) => "LENGTH",
+        (PromptFamily::TitanText, FinishReason::ContentFilter) => "CONTENT_FILTERED",
+        (PromptFamily::TitanText, _) => "FINISH",
+        (_, FinishReason::Length) => "length",
+        _ => "stop",
+    }
+}
+
+#[derive(Serialize)]
+struct LlamaOut<'a> {
+    generation: &'a str,
+    prompt_token_count: Option<u64>,
+    generation_token_count: u64,
+    stop_reason: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct MistralOut<'a> {
+    outputs: [MistralOutput<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct MistralOutput<'a> {
+    text: &'a str,
+    stop_reason: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct TitanOut<'a> {
+    #[serde(rename = "inputTextTokenCount")]
+    input_text_token_count: u64,
+    results: [TitanResult<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct TitanResult<'a> {
+    #[serde(rename = "tokenCount")]
+    token_count: u64,
+    #[serde(rename = "outputText")]
+    output_text: &'a str,
+    #[serde(rename = "completionReason")]
+    completion_reason: &'static str,
+}
+
+/// Titan's stream chunk.
+#[derive(Serialize)]
+struct TitanChunk<'a> {
+    #[serde(rename = "outputText")]
+    output_text: &'a str,
+    index: u32,
+    #[serde(rename = "totalOutputTextTokenCount")]
+    total_output_text_token_count: u64,
+    #[serde(rename = "completionReason")]
+    completion_reason: Option<&'static str>,
+    #[serde(rename = "inputTextTokenCount")]
+    input_text_token_count: Option<u64>,
+}
+
+/// Canonical -> the family's InvokeModel answer.
+pub fn encode_response(family: PromptFamily, resp: &ChatResponse) -> Vec<u8> {
+    let text = generated(resp);
+    let reason = stop_reason(family, &resp.finish);
+    let u = &resp.usage;
+    // Serializing these borrowed structs into a Vec cannot fail.
+    match family {
+        PromptFamily::Llama => sonic_rs::to_vec(&LlamaOut {
+            generation: &text,
+            prompt_token_count: Some(u.input),
+            generation_token_count: u.output,
+            stop_reason: Some(reason),
+        }),
+        PromptFamily::Mistral => sonic_rs::to_vec(&MistralOut {
+            outputs: [MistralOutput {
+                text: &text,
+                stop_reason: Some(reason),
+            }],
+        }),
+        PromptFamily::TitanText => sonic_rs::to_vec(&TitanOut {
+            input_text_token_count: u.input,
+            results: [TitanResult {
+                token_count: u.output,
+                output_text: &text,
+                completion_reason: reason,
+            }],
+        }),
+    }
+    .unwrap_or_default()
+}
+
+/// Canonical stream events -> the family's stream events, one JSON line each (framed into
+/// `chunk`s by `invoke_stream::NativeChunks`): one per text delta, then one with the stop reason
+/// at the end. Token counts are the usage's when the upstream has reported it; before that, the
+/// number of text pieces so far (each streamed piece is about a token).
+pub struct PromptLines {
+    family: PromptFamily,
+    usage: Option<Usage>,
+    pieces: u64,
+    reason: Option<&'static str>,
+    /// Whether the input count went out (Llama and Titan give it once, on the first chunk).
+    input_sent: bool,
+}
+
+impl PromptLines {
+    pub fn new(family: PromptFamily) -> Self {
+        Self {
+            family,
+            usage: None,
+            pieces: 0,
+            reason: None,
+            input_sent: false,
+        }
+    }
+
+    fn line(&mut self, text: &str, reason: Option<&'static str>, out: &mut Vec<u8>) {
+        let output = self.usage.map_or(self.pieces, |u| u.output.max(self.pieces));
+        let input = match self.input_sent {
+            true => None,
+            false => self.usage.map(|u| u.input),
+        };
+        self.input_sent |= input.is_some();
+        let _ = match self.family {
+            PromptFamily::Llama => sonic_rs::to_writer(
+                &mut *out,
+                &LlamaOut {
+                    generation: text,
+                    prompt_token_count: input,
+                    generation_token_count: output,
+                    stop_reason: reason,
+                },
+            ),
+            PromptFamily::Mistral => sonic_rs::to_writer(
+                &mut *out,
+                &MistralOut {
+                    outputs: [MistralOutput {
+                        text,
+                        stop_reason: reason,
+                    }],
+                },
+            ),
+            PromptFamily::TitanText => sonic_rs::to_writer(
+                &mut *out,
+                &TitanChunk {
+                    output_text: text,
+                    index: 0,
+                    total_output_text_token_count: output,
+                    completion_reason: reason,
+                    input_text_token_count: input,
+                },
+            ),
+        };
+        out.push(b'\n');
+    }
+}
+
+impl StreamEncode for PromptLines {
+    fn content_type(&self) -> &'static str {
+        "application/json"
+    }
+
+    fn encode(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
+        match event {
+            StreamEvent::TextDelta { text, .. } if !text.is_empty() => {
+                self.pieces += 1;
+                self.line(text, None, out);
+            }
+            StreamEvent::Usage(u) => self.usage = Some(*u),
+            StreamEvent::Finish { reason, .. } => self.reason = Some(stop_reason(self.family, reason)),
+            // Tools, reasoning and log probabilities have no place in a generation.
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        let reason = self
+            .reason
+            .unwrap_or_else(|| stop_reason(self.family, &FinishReason::Stop));
+        self.line("", Some(reason), out);
+    }
+
+    /// `NativeChunks` writes the exception frame; nothing is written here.
+    fn error(&mut self, _status: u16, _message: &str, _out: &mut Vec<u8>) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::stream::testing::sample_response;
+
+    fn texts(parts: &[Part]) -> Vec<&str> {
+        parts
+            .iter()
+            .map(|p| match p {
+                Part::Text { text, .. } => text.as_str(),
+                _ => "?",
+            })
+            .collect()
+    }
+
+    fn roles_and_texts(messages: &[Message]) -> Vec<(Role, Vec<&str>)> {
+        messages.iter().map(|m| (m.role, texts(&m.content))).collect()
+    }
+
+    #[test]
+    fn a_llama3_prompt_is_read_back_into_its_turns() {
+        let prompt = "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>\
+            <|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|>\
+            <|start_header_id|>assistant<|end_header_id|>\n\nHello!<|eot_id|>\
+            <|start_header_id|>user<|end_header_id|>\n\nWhat is 2+2?<|eot_id|>\
+            <|start_header_id|>assistant<|end_header_id|>\n\n";
+        let (system, messages) = parse_prompt(prompt);
+        assert_eq!(texts(&system), ["Be brief."]);
+        assert_eq!(
+            roles_and_texts(&messages),
+            [
+                (Role::User, vec!["Hi there"]),
+                (Role::Assistant, vec!["Hello!"]),
+                (Role::User, vec!["What is 2+2?"]),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_inst_prompt_is_read_back_into_its_turns() {
+        let prompt =
+            "<s>[INST] <<SYS>>\nYou are terse.\n<</SYS>>\n\nThere's a llama in my garden [/INST] Feed it. </s>\
+            <s>[INST] And then? [/INST]";
+        let (system, messages) = parse_prompt(prompt);
+        assert_eq!(texts(&system), ["You are terse."]);
+        assert_eq!(
+            roles_and_texts(&messages),
+            [
+                (Role::User, vec!["There's a llama in my garden"]),
+                (Role::Assistant, vec!["Feed it."]),
+                (Role::User, vec!["And then?"]),
+            ]
+        );
+        // Mistral's form has no system prompt and no spaces to rely on.
+        let (system, messages) = parse_prompt("<s>[INST]What is your favourite condiment?[/INST]");
+        assert!(system.is_empty());
+        assert_eq!(
+            roles_and_texts(&messages),
+            [(Role::User, vec!["What is your favourite condiment?"])]
+        );
+    }
+
+    #[test]
+    fn a_prompt_without_a_template_is_one_user_turn() {
+        let (system, messages) = parse_prompt("  Write a haiku about rain.\n");
+        assert!(system.is_empty());
+        assert_eq!(
+            roles_and_texts(&messages),
+            [(Role::User, vec!["Write a haiku about rain."])]
+        );
+        // A broken template loses nothing but its markers, and never panics.
+        for odd in [
+            "<|start_header_id|>",
+            "[INST]",
+            "[/INST] x [INST]",
+            "<<SYS>> [INST] <</SYS>>",
+            "[INST] <</SYS>> <<SYS>>",
+        ] {
+            let _ = parse_prompt(odd);
+        }
+    }
+
+    #[test]
+    fn each_family_reads_its_settings() {
+        let r = decode_request(
+            PromptFamily::Llama,
+            br#"{"prompt":"hi","max_gen_len":64,"temperature":0.2,"top_p":0.9}"#,
+            "meta.llama3-8b-instruct-v1:0",
+            false,
+        )
+        .unwrap();
+        assert_eq!((r.max_tokens, r.temperature, r.top_p), (Some(64), Some(0.2), Some(0.9)));
+        let r = decode_request(
+            PromptFamily::Mistral,
+            br#"{"prompt":"hi","max_tokens":9,"stop":["\n"],"top_k":4}"#,
+            "mistral.mistral-7b-instruct-v0:2",
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.max_tokens, r.top_k, r.stop.clone(), r.stream),
+            (Some(9), Some(4), vec!["\n".to_string()], true)
+        );
+        let r = decode_request(
+            PromptFamily::TitanText,
+            br#"{"inputText":"hi","textGenerationConfig":{"maxTokenCount":12,"stopSequences":["User:"],"topP":0.5}}"#,
+            "amazon.titan-text-express-v1",
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.max_tokens, r.top_p, r.stop.clone()),
+            (Some(12), Some(0.5), vec!["User:".to_string()])
+        );
+        let e = decode_request(PromptFamily::Llama, br#"{"max_gen_len":5}"#, "m", false).unwrap_err();
+        assert_eq!(e.field, "prompt");
+        let e = decode_request(PromptFamily::TitanText, br#"{"prompt":"x"}"#, "m", false).unwrap_err();
+        assert_eq!(e.field, "inputText");
+        assert!(decode_request(PromptFamily::Llama, br#"{"prompt":5}"#, "m", false).is_err());
+    }
+
+    #[test]
+    fn each_family_answers_with_the_generation() {
+        use sonic_rs::{JsonValueTrait, Value};
+        let mut resp = sample_response();
+        resp.finish = FinishReason::Length;
+        let llama: Value = sonic_rs::from_slice(&encode_response(PromptFamily::Llama, &resp)).unwrap();
+        assert_eq!(
+            llama["generation"].as_str(),
+            Some("h\u{e9}llo \u{2028} \"w\u{f6}rld\"\n")
+        );
+        assert_eq!(llama["prompt_token_count"].as_u64(), Some(12));
+        assert_eq!(llama["generation_token_count"].as_u64(), Some(7));
+        assert_eq!(llama["stop_reason"].as_str(), Some("length"));
+        let mistral: Value = sonic_rs::from_slice(&encode_response(PromptFamily::Mistral, &resp)).unwrap();
+        assert_eq!(
+            mistral
+                .pointer(&sonic_rs::pointer!["outputs", 0, "stop_reason"])
+                .and_then(|v| v.as_str()),
+            Some("length")
+        );
+        let titan: Value = sonic_rs::from_slice(&encode_response(PromptFamily::TitanText, &resp)).unwrap();
+        assert_eq!(titan["inputTextTokenCount"].as_u64(), Some(12));
+        assert_eq!(
+            titan
+                .pointer(&sonic_rs::pointer!["results", 0, "completionReason"])
+                .and_then(|v| v.as_str()),
+            Some("LENGTH")
+        );
+    }
+}
