@@ -238,9 +238,9 @@ fn encode_for_every_client(req: &ChatRequest, events: &[StreamEvent], failed: bo
         formats::bedrock::invoke::InvokeFamily::Nova,
         formats::bedrock::invoke::InvokeFamily::CohereCommandR,
         formats::bedrock::invoke::InvokeFamily::OpenAi,
-        formats::bedrock::invoke::InvokeFamily::Llama,
-        formats::bedrock::invoke::InvokeFamily::Mistral,
-        formats::bedrock::invoke::InvokeFamily::TitanText,
+        formats::bedrock::invoke::InvokeFamily::Prompt(formats::bedrock::invoke_prompt::PromptFamily::Llama),
+        formats::bedrock::invoke::InvokeFamily::Prompt(formats::bedrock::invoke_prompt::PromptFamily::Mistral),
+        formats::bedrock::invoke::InvokeFamily::Prompt(formats::bedrock::invoke_prompt::PromptFamily::TitanText),
     ] {
         let body = br#"{"message":"q","messages":[]}"#;
         let mut enc = formats::bedrock::invoke_stream::stream_encoder(family, req, body);

@@ -31,9 +31,8 @@ pub enum InvokeFamily {
     Nova,
     CohereCommandR,
     OpenAi,
-    Llama,
-    Mistral,
-    TitanText,
+    /// A text-completion family: Llama, Mistral or Titan Text.
+    Prompt(PromptFamily),
 }
 
 impl InvokeFamily {
@@ -48,7 +47,7 @@ impl InvokeFamily {
     /// family: several vendors' prompt bodies look alike and answer differently.
     pub fn of(model: &str, body: &[u8]) -> Option<InvokeFamily> {
         let by_model = Self::by_model(model);
-        if by_model.is_some() && by_model != Some(InvokeFamily::Mistral) {
+        if by_model.is_some() && by_model != Some(InvokeFamily::Prompt(PromptFamily::Mistral)) {
             return by_model;
         }
         let (mut anthropic, mut nova, mut message, mut messages) = (false, false, false, false);
@@ -74,18 +73,8 @@ impl InvokeFamily {
             _ if nova => Some(InvokeFamily::Nova),
             _ if message && !messages => Some(InvokeFamily::CohereCommandR),
             _ if messages => Some(InvokeFamily::OpenAi),
-            _ if titan => Some(InvokeFamily::TitanText),
-            _ if prompt && llama => Some(InvokeFamily::Llama),
-            _ => None,
-        }
-    }
-
-    /// The text-completion family this is, if it is one.
-    pub fn prompt(self) -> Option<PromptFamily> {
-        match self {
-            InvokeFamily::Llama => Some(PromptFamily::Llama),
-            InvokeFamily::Mistral => Some(PromptFamily::Mistral),
-            InvokeFamily::TitanText => Some(PromptFamily::TitanText),
+            _ if titan => Some(InvokeFamily::Prompt(PromptFamily::TitanText)),
+            _ if prompt && llama => Some(InvokeFamily::Prompt(PromptFamily::Llama)),
             _ => None,
         }
     }
@@ -106,11 +95,11 @@ impl InvokeFamily {
         } else if model.contains("openai.") || model.contains("gpt-oss") {
             Some(InvokeFamily::OpenAi)
         } else if model.contains("meta.llama") {
-            Some(InvokeFamily::Llama)
+            Some(InvokeFamily::Prompt(PromptFamily::Llama))
         } else if model.contains("mistral.") {
-            Some(InvokeFamily::Mistral)
+            Some(InvokeFamily::Prompt(PromptFamily::Mistral))
         } else if model.contains("titan-text") || model.contains("titan-tg") {
-            Some(InvokeFamily::TitanText)
+            Some(InvokeFamily::Prompt(PromptFamily::TitanText))
         } else {
             None
         }
@@ -139,10 +128,7 @@ pub fn decode_invoke_request(body: &[u8], model: &str, stream: bool) -> Result<C
         InvokeFamily::Nova => decode_nova(body, model, stream)?,
         InvokeFamily::CohereCommandR => cohere::v1chat::decode_request_for(body, model)?,
         InvokeFamily::OpenAi => openai::request::decode_request(body, Some(model), stream)?,
-        InvokeFamily::Llama | InvokeFamily::Mistral | InvokeFamily::TitanText => {
-            let prompt = family.prompt().unwrap_or(PromptFamily::Llama);
-            super::invoke_prompt::decode_request(prompt, body, model, stream)?
-        }
+        InvokeFamily::Prompt(prompt) => super::invoke_prompt::decode_request(prompt, body, model, stream)?,
     };
     // The path names the model, and the operation whether it streams.
     req.model = model.to_string();
@@ -213,10 +199,7 @@ pub fn encode_invoke_response(family: InvokeFamily, resp: &ChatResponse, body: &
         InvokeFamily::Nova => super::encode_response_timed(resp, latency_ms),
         InvokeFamily::CohereCommandR => cohere::v1chat::encode_response(resp, &cohere::v1chat::History::of(body)),
         InvokeFamily::OpenAi => openai::response::encode_response(resp),
-        InvokeFamily::Llama | InvokeFamily::Mistral | InvokeFamily::TitanText => {
-            let prompt = family.prompt().unwrap_or(PromptFamily::Llama);
-            super::invoke_prompt::encode_response(prompt, resp)
-        }
+        InvokeFamily::Prompt(prompt) => super::invoke_prompt::encode_response(prompt, resp),
     }
 }
 
@@ -335,20 +318,44 @@ mod tests {
             ("deepseek.r1-v1:0", r#"{"prompt":"hi","max_tokens":5}"#, None),
             ("my-model", "not json", None),
             // The text-completion families.
-            ("meta.llama3-8b-instruct-v1:0", r#"{"prompt":"hi"}"#, Some(Llama)),
-            ("us.meta.llama3-2-1b-instruct-v1:0", "{}", Some(Llama)),
-            ("mistral.mistral-7b-instruct-v0:2", r#"{"prompt":"hi"}"#, Some(Mistral)),
-            ("mistral.mixtral-8x7b-instruct-v0:1", "{}", Some(Mistral)),
+            (
+                "meta.llama3-8b-instruct-v1:0",
+                r#"{"prompt":"hi"}"#,
+                Some(Prompt(PromptFamily::Llama)),
+            ),
+            (
+                "us.meta.llama3-2-1b-instruct-v1:0",
+                "{}",
+                Some(Prompt(PromptFamily::Llama)),
+            ),
+            (
+                "mistral.mistral-7b-instruct-v0:2",
+                r#"{"prompt":"hi"}"#,
+                Some(Prompt(PromptFamily::Mistral)),
+            ),
+            (
+                "mistral.mixtral-8x7b-instruct-v0:1",
+                "{}",
+                Some(Prompt(PromptFamily::Mistral)),
+            ),
             // Mistral Large 2 takes chat bodies.
             ("mistral.mistral-large-2407-v1:0", r#"{"messages":[]}"#, Some(OpenAi)),
-            ("amazon.titan-text-express-v1", r#"{"inputText":"hi"}"#, Some(TitanText)),
-            ("amazon.titan-tg1-large", "{}", Some(TitanText)),
+            (
+                "amazon.titan-text-express-v1",
+                r#"{"inputText":"hi"}"#,
+                Some(Prompt(PromptFamily::TitanText)),
+            ),
+            ("amazon.titan-tg1-large", "{}", Some(Prompt(PromptFamily::TitanText))),
             (
                 "my-model",
                 r#"{"inputText":"hi","textGenerationConfig":{}}"#,
-                Some(TitanText),
+                Some(Prompt(PromptFamily::TitanText)),
             ),
-            ("my-model", r#"{"prompt":"hi","max_gen_len":9}"#, Some(Llama)),
+            (
+                "my-model",
+                r#"{"prompt":"hi","max_gen_len":9}"#,
+                Some(Prompt(PromptFamily::Llama)),
+            ),
         ] {
             assert_eq!(InvokeFamily::of(model, body.as_bytes()), want, "{model} {body}");
         }

@@ -14,7 +14,7 @@
 //! A mid-stream error is a modeled exception frame, as for Claude, and nothing follows it.
 
 use super::invoke::InvokeFamily;
-use super::invoke_prompt::{PromptFamily, PromptLines};
+use super::invoke_prompt::PromptLines;
 use super::stream::{exception_frame, millis_since, InvocationMetrics, EVENT_STREAM_CONTENT_TYPE};
 use crate::canonical::stream::{ArgumentsNeverEmpty, StreamEncode, StreamEvent};
 use crate::canonical::{ChatRequest, Usage};
@@ -39,10 +39,7 @@ pub fn stream_encoder(family: InvokeFamily, req: &ChatRequest, body: &[u8]) -> B
             ArgumentsNeverEmpty::new(openai::stream::OpenAiStreamEncoder::new(req)),
             Split::Sse,
         )),
-        InvokeFamily::Llama | InvokeFamily::Mistral | InvokeFamily::TitanText => {
-            let prompt = family.prompt().unwrap_or(PromptFamily::Llama);
-            Box::new(NativeChunks::new(PromptLines::new(prompt), Split::Lines))
-        }
+        InvokeFamily::Prompt(prompt) => Box::new(NativeChunks::new(PromptLines::new(prompt), Split::Lines)),
     }
 }
 
@@ -304,6 +301,7 @@ mod tests {
     use crate::canonical::stream::events_from_response;
     use crate::canonical::stream::testing::{encode_all, sample_response};
     use crate::canonical::FinishReason;
+    use crate::formats::bedrock::invoke_prompt::PromptFamily;
     use crate::wire::eventstream::{EventStreamDecoder, HeaderValue};
     use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
 
@@ -336,9 +334,9 @@ mod tests {
             InvokeFamily::Nova => "us.amazon.nova-lite-v1:0",
             InvokeFamily::CohereCommandR => "cohere.command-r-plus-v1:0",
             InvokeFamily::OpenAi => "openai.gpt-oss-20b-1:0",
-            InvokeFamily::Llama => "meta.llama3-8b-instruct-v1:0",
-            InvokeFamily::Mistral => "mistral.mistral-7b-instruct-v0:2",
-            InvokeFamily::TitanText => "amazon.titan-text-express-v1",
+            InvokeFamily::Prompt(PromptFamily::Llama) => "meta.llama3-8b-instruct-v1:0",
+            InvokeFamily::Prompt(PromptFamily::Mistral) => "mistral.mistral-7b-instruct-v0:2",
+            InvokeFamily::Prompt(PromptFamily::TitanText) => "amazon.titan-text-express-v1",
         }
     }
 
@@ -456,21 +454,21 @@ mod tests {
     fn prompt_family_chunks_carry_the_text_then_the_stop_reason() {
         for (family, body, text_of, reason_of, want) in [
             (
-                InvokeFamily::Llama,
+                InvokeFamily::Prompt(PromptFamily::Llama),
                 r#"{"prompt":"hi"}"#,
                 &["generation"][..],
                 &["stop_reason"][..],
                 "stop",
             ),
             (
-                InvokeFamily::Mistral,
+                InvokeFamily::Prompt(PromptFamily::Mistral),
                 r#"{"prompt":"[INST] hi [/INST]"}"#,
                 &["outputs", "0", "text"][..],
                 &["outputs", "0", "stop_reason"][..],
                 "stop",
             ),
             (
-                InvokeFamily::TitanText,
+                InvokeFamily::Prompt(PromptFamily::TitanText),
                 r#"{"inputText":"hi"}"#,
                 &["outputText"][..],
                 &["completionReason"][..],
@@ -521,7 +519,7 @@ mod tests {
             (InvokeFamily::Nova, NOVA),
             (InvokeFamily::CohereCommandR, COHERE),
             (InvokeFamily::OpenAi, OPENAI),
-            (InvokeFamily::Llama, r#"{"prompt":"hi"}"#),
+            (InvokeFamily::Prompt(PromptFamily::Llama), r#"{"prompt":"hi"}"#),
         ] {
             let r = req(body, family);
             let mut enc = stream_encoder(family, &r, body.as_bytes());
@@ -552,7 +550,7 @@ mod tests {
             (InvokeFamily::Nova, NOVA),
             (InvokeFamily::CohereCommandR, COHERE),
             (InvokeFamily::OpenAi, OPENAI),
-            (InvokeFamily::TitanText, r#"{"inputText":"hi"}"#),
+            (InvokeFamily::Prompt(PromptFamily::TitanText), r#"{"inputText":"hi"}"#),
         ] {
             let r = req(body, family);
             let mut enc = stream_encoder(family, &r, body.as_bytes());
