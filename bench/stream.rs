@@ -138,6 +138,21 @@ fn translate_chunk(c: &mut Criterion) {
         let enc = Box::new(formats::cohere::v1chat::V1StreamEncoder::new(b"{}"));
         translate_loop(b, Format::OpenAi, enc, first.as_bytes(), &chunk)
     });
+    // Bedrock InvokeModelWithResponseStream for model families other than Claude: the family's
+    // own events, re-framed as base64 `chunk` frames (`bedrock::invoke_stream`).
+    use formats::bedrock::invoke::InvokeFamily;
+    use formats::bedrock::invoke_prompt::PromptFamily;
+    for (name, family) in [
+        ("bedrock_invoke_nova", InvokeFamily::Nova),
+        ("bedrock_invoke_cohere", InvokeFamily::CohereCommandR),
+        ("bedrock_invoke_openai", InvokeFamily::OpenAi),
+        ("bedrock_invoke_llama", InvokeFamily::Prompt(PromptFamily::Llama)),
+    ] {
+        g.bench_function(name, |b| {
+            let enc = formats::bedrock::invoke_stream::stream_encoder(family, &req, b"{}");
+            translate_loop(b, Format::OpenAi, enc, first.as_bytes(), &chunk)
+        });
+    }
     g.finish();
 }
 
