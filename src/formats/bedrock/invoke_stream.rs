@@ -513,6 +513,22 @@ mod tests {
         }
     }
 
+    /// The stream's start and one text delta, as `enc` writes them.
+    fn started(enc: &mut dyn StreamEncode, text: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        let start = StreamEvent::Start {
+            id: "x".into(),
+            model: "m".into(),
+        };
+        enc.encode(&start, &mut out);
+        let text = StreamEvent::TextDelta {
+            index: 0,
+            text: text.into(),
+        };
+        enc.encode(&text, &mut out);
+        out
+    }
+
     #[test]
     fn events_before_the_finish_are_written_at_once() {
         for (family, body) in [
@@ -523,21 +539,7 @@ mod tests {
         ] {
             let r = req(body, family);
             let mut enc = stream_encoder(family, &r, body.as_bytes());
-            let mut out = Vec::new();
-            enc.encode(
-                &StreamEvent::Start {
-                    id: "x".into(),
-                    model: "m".into(),
-                },
-                &mut out,
-            );
-            enc.encode(
-                &StreamEvent::TextDelta {
-                    index: 0,
-                    text: "Hel".into(),
-                },
-                &mut out,
-            );
+            let out = started(enc.as_mut(), "Hel");
             let (events, _) = chunks(&out);
             let text = sonic_rs::to_string(&events).unwrap();
             assert!(text.contains("Hel"), "{family:?}: {text}");
@@ -554,21 +556,7 @@ mod tests {
         ] {
             let r = req(body, family);
             let mut enc = stream_encoder(family, &r, body.as_bytes());
-            let mut out = Vec::new();
-            enc.encode(
-                &StreamEvent::Start {
-                    id: "x".into(),
-                    model: "m".into(),
-                },
-                &mut out,
-            );
-            enc.encode(
-                &StreamEvent::TextDelta {
-                    index: 0,
-                    text: "partial".into(),
-                },
-                &mut out,
-            );
+            let mut out = started(enc.as_mut(), "partial");
             enc.encode(
                 &StreamEvent::Finish {
                     reason: FinishReason::Stop,
