@@ -40,7 +40,8 @@ impl InvokeFamily {
     /// (as Bedrock itself decides, region prefixes and ARNs included), else, for an id Bedrock
     /// would not know (a `provider/model` Sluice routes elsewhere), by the body's own markers:
     /// `anthropic_version` (Claude), `schemaVersion` / `inferenceConfig` / `toolConfig` (Nova),
-    /// `message` (Cohere v1), `messages` (Chat Completions). `None`: a prompt body or no chat.
+    /// `message` (Cohere v1), `messages` (Chat Completions), `textGenerationConfig` (Titan Text),
+    /// `prompt` with `max_gen_len` (Llama). `None`: no family's body (or not a JSON object).
     ///
     /// Mistral ids take Chat Completions bodies too (Mistral Large 2 speaks `messages`): a
     /// Mistral body without a `prompt` is read as one. A bare `prompt` on an unknown id is no
