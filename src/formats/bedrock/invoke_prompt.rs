@@ -150,29 +150,40 @@ fn llama3(prompt: &str) -> (Vec<Part>, Vec<Message>) {
 }
 
 /// Llama 2 and Mistral: `<s>[INST] <<SYS>>\nSYSTEM\n<</SYS>>\n\nUSER [/INST] ANSWER </s>` per
-/// exchange; the last `[/INST]` has no answer yet (or a start to continue).
+/// exchange; the last `[/INST]` has no answer yet (or a start to continue). A `<<SYS>>` block
+/// may also stand before the first `[INST]` (LangChain writes Mistral prompts that way).
 fn inst(prompt: &str) -> (Vec<Part>, Vec<Message>) {
     let (mut system, mut messages) = (Vec::new(), Vec::new());
-    let clean = |s: &str| s.replace("<s>", "").replace("</s>", "").trim().to_string();
     let mut blocks = prompt.split("[INST]");
-    // Text before the first block (a bare `<s>`) is not a turn.
-    let _ = blocks.next();
+    let before = blocks.next().unwrap_or_default();
+    push(&mut messages, Role::User, &without_system(before, &mut system));
     for block in blocks {
         let (user, answer) = block.split_once("[/INST]").unwrap_or((block, ""));
-        let mut user = user.to_string();
-        if let (Some(a), Some(b)) = (user.find("<<SYS>>"), user.find("<</SYS>>")) {
-            if a < b {
-                let text = user[a + "<<SYS>>".len()..b].trim().to_string();
-                if !text.is_empty() {
-                    system.push(Part::text(text));
-                }
-                user.replace_range(a..b + "<</SYS>>".len(), "");
-            }
-        }
-        push(&mut messages, Role::User, &clean(&user));
+        push(&mut messages, Role::User, &without_system(user, &mut system));
         push(&mut messages, Role::Assistant, &clean(answer));
     }
     (system, messages)
+}
+
+/// `text` without its `<<SYS>> ... <</SYS>>` block, whose content goes to `system`, and
+/// without sequence markers.
+fn without_system(text: &str, system: &mut Vec<Part>) -> String {
+    let mut text = text.to_string();
+    if let (Some(a), Some(b)) = (text.find("<<SYS>>"), text.find("<</SYS>>")) {
+        if a < b {
+            let inner = text[a + "<<SYS>>".len()..b].trim();
+            if !inner.is_empty() {
+                system.push(Part::text(inner));
+            }
+            text.replace_range(a..b + "<</SYS>>".len(), "");
+        }
+    }
+    clean(&text)
+}
+
+/// `text` without the `<s>` / `</s>` sequence markers, trimmed.
+fn clean(text: &str) -> String {
+    text.replace("<s>", "").replace("</s>", "").trim().to_string()
 }
 
 /// The answer's generated text: its text parts, in order.
@@ -425,6 +436,10 @@ mod tests {
                 (Role::User, vec!["And then?"]),
             ]
         );
+        // LangChain's Mistral form: the system block before the first instruction.
+        let (system, messages) = parse_prompt("<<SYS>> Be terse. <</SYS>>\n[INST] Hi [/INST]");
+        assert_eq!(texts(&system), ["Be terse."]);
+        assert_eq!(roles_and_texts(&messages), [(Role::User, vec!["Hi"])]);
         // Mistral's form has no system prompt and no spaces to rely on.
         let (system, messages) = parse_prompt("<s>[INST]What is your favourite condiment?[/INST]");
         assert!(system.is_empty());
