@@ -241,6 +241,7 @@ fn encode_for_every_client(req: &ChatRequest, events: &[StreamEvent], failed: bo
         formats::bedrock::invoke::InvokeFamily::Prompt(formats::bedrock::invoke_prompt::PromptFamily::Llama),
         formats::bedrock::invoke::InvokeFamily::Prompt(formats::bedrock::invoke_prompt::PromptFamily::Mistral),
         formats::bedrock::invoke::InvokeFamily::Prompt(formats::bedrock::invoke_prompt::PromptFamily::TitanText),
+        formats::bedrock::invoke::InvokeFamily::Prompt(formats::bedrock::invoke_prompt::PromptFamily::DeepSeek),
     ] {
         let body = br#"{"message":"q","messages":[]}"#;
         let mut enc = formats::bedrock::invoke_stream::stream_encoder(family, req, body);

@@ -1,11 +1,11 @@
 """Bedrock InvokeModel with the native bodies of Amazon Nova, Cohere Command R, OpenAI (gpt-oss),
-Meta Llama, Mistral and Amazon Titan Text models, through boto3, with every provider kind behind
+Meta Llama, Mistral, DeepSeek-R1 and Amazon Titan Text models, through boto3, with every provider kind behind
 Sluice and straight at sluice-mock.
 
 Each family's body is read as that family's own API (Nova: the Converse shape plus
 `schemaVersion`, `max_new_tokens`, `topK`; Command R: Cohere's v1 chat; gpt-oss: Chat
-Completions; Llama, Mistral, Titan: a prompt in the model's chat template, read back into
-turns), and the answer comes back in the same family's native shape. Streams carry the
+Completions; Llama, Mistral, DeepSeek-R1, Titan: a prompt in the model's chat template, read
+back into turns), and the answer comes back in the same family's native shape. Streams carry the
 family's native events in `chunk` frames, the last one with `amazon-bedrock-invocationMetrics`.
 Model ids name the mock's scenario (`tool`, `length`, `midstream`, `error-429`) and the family,
 as Bedrock model ids do (`amazon.nova-...`, `cohere.command-r-...`, `openai.gpt-oss-...`).
@@ -22,7 +22,7 @@ from conftest import bedrock_runtime
 
 PROVIDERS = ["mock", "openai", "anthropic", "gemini", "bedrock", "cohere"]
 FAMILIES = ["nova", "cohere", "openai"]
-PROMPT_FAMILIES = ["llama", "mistral", "titan"]
+PROMPT_FAMILIES = ["llama", "mistral", "titan", "deepseek"]
 
 WEATHER_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 
@@ -36,6 +36,7 @@ def model_id(family: str, scenario: str = "") -> str:
         "llama": f"us.meta.llama3-1{tail}-8b-instruct-v1:0",
         "mistral": f"mistral.mistral{tail}-7b-instruct-v0:2",
         "titan": f"amazon.titan-text{tail}-express-v1",
+        "deepseek": f"us.deepseek.r1{tail}-v1:0",
     }[family]
 
 
@@ -50,6 +51,10 @@ def body(family: str, text: str, tools: bool = False, max_tokens: int | None = N
         return {"prompt": prompt, "max_gen_len": max_tokens or 100, "temperature": 0.5}
     if family == "mistral":
         return {"prompt": f"<s>[INST] <<SYS>>\nbe brief\n<</SYS>>\n\n{text} [/INST]", "max_tokens": max_tokens or 100, "top_k": 20}
+    if family == "deepseek":
+        # The Bedrock guide's template: the answer opens with the reasoning's `<think>`.
+        prompt = f"<\uff5cbegin\u2581of\u2581sentence\uff5c>be brief<\uff5cUser\uff5c>{text}<\uff5cAssistant\uff5c><think>\n"
+        return {"prompt": prompt, "max_tokens": max_tokens or 100, "temperature": 0.5}
     if family == "titan":
         # Titan has no template: the whole text is the user's (so no system words here).
         return {"inputText": text, "textGenerationConfig": {"maxTokenCount": max_tokens or 100, "temperature": 0.5}}
@@ -83,9 +88,10 @@ def answer(family: str, out: dict) -> tuple[str, list[tuple[str, dict]], str, in
     """(text, [(tool name, args)], finish, input tokens, output tokens) of a native answer."""
     if family == "llama":
         return out["generation"], [], out["stop_reason"], out["prompt_token_count"], out["generation_token_count"]
-    if family == "mistral":
-        assert len(out["outputs"]) == 1
-        o = out["outputs"][0]
+    if family in ("mistral", "deepseek"):
+        key = "outputs" if family == "mistral" else "choices"
+        assert len(out[key]) == 1
+        o = out[key][0]
         return o["text"], [], o["stop_reason"], -1, -1
     if family == "titan":
         r = out["results"][0]
@@ -113,11 +119,10 @@ def streamed(family: str, events: list[dict]) -> tuple[str, list[tuple[str, dict
     """(text, [(tool name, args)], finish) assembled from a family's native stream events."""
     text, calls, finish = "", [], ""
     if family in PROMPT_FAMILIES:
-        key, reason = {"llama": ("generation", "stop_reason"), "mistral": (None, None), "titan": ("outputText", "completionReason")}[family]
+        key, reason = {"llama": ("generation", "stop_reason"), "titan": ("outputText", "completionReason")}.get(family, ("text", "stop_reason"))
         for e in events:
-            if family == "mistral":
-                e = e["outputs"][0]
-                key, reason = "text", "stop_reason"
+            if family in ("mistral", "deepseek"):
+                e = e["outputs" if family == "mistral" else "choices"][0]
             text += e[key]
             finish = e[reason] or finish
         return text, [], finish
@@ -169,6 +174,7 @@ FINISH = {
     "llama": {"stop": "stop", "length": "length"},
     "mistral": {"stop": "stop", "length": "length"},
     "titan": {"stop": "FINISH", "length": "LENGTH"},
+    "deepseek": {"stop": "stop", "length": "length"},
 }
 # Words the mock counts in: the system prompt "be brief" where the family has one.
 SYSTEM_WORDS = {"titan": 0}
@@ -206,10 +212,10 @@ def test_text_answer_in_the_family_shape(gateway, provider, family):
     out, headers = invoke(gateway, f"{provider}/{model_id(family)}", body(family, "hello invoke"))
     text, calls, finish, inp, outp = answer(family, out)
     assert (text, calls, finish) == ("echo: hello invoke", [], FINISH[family]["stop"])
-    # "be brief" + "hello invoke": four words in (Mistral's answer has no counts).
+    # "be brief" + "hello invoke": four words in (Mistral's and DeepSeek's answers have no counts).
     want_in = 2 + SYSTEM_WORDS.get(family, 2)
     assert headers["x-amzn-bedrock-input-token-count"] == str(want_in)
-    if family != "mistral":
+    if family not in ("mistral", "deepseek"):
         assert inp == want_in and outp > 0
         assert headers["x-amzn-bedrock-output-token-count"] == str(outp)
 
@@ -271,7 +277,7 @@ def test_a_body_names_its_family_when_the_model_id_does_not(gateway):
 
 def test_other_prompt_bodies_are_still_a_clear_400(gateway):
     with pytest.raises(gateway.exceptions.ValidationException) as e:
-        gateway.invoke_model(modelId="anthropic/deepseek.r1-v1:0", body=json.dumps({"prompt": "hi", "max_tokens": 5}))
+        gateway.invoke_model(modelId="anthropic/cohere.command-text-v14", body=json.dumps({"prompt": "hi", "max_tokens": 5}))
     assert "Converse" in str(e.value) and "Llama" in str(e.value)
 
 

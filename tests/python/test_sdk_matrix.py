@@ -520,5 +520,5 @@ def test_boto3_invoke_model_tool_call(sdks, provider):
 def test_boto3_invoke_model_non_anthropic_is_a_clear_400(sdks):
     c = sdks["boto3"].c
     with pytest.raises(c.exceptions.ValidationException) as e:
-        c.invoke_model(modelId="openai/deepseek.r1-v1:0", body=json.dumps({"prompt": "hi", "max_tokens": 5}))
+        c.invoke_model(modelId="openai/cohere.command-text-v14", body=json.dumps({"prompt": "hi", "max_tokens": 5}))
     assert "Converse" in str(e.value)

@@ -5,13 +5,12 @@
 //!   plus Nova's own `schemaVersion`, `inferenceConfig.max_new_tokens` and `topK`;
 //! - Cohere Command R / R+: Cohere's v1 chat body (`message`, `chat_history`, `preamble`, ...);
 //! - OpenAI (`gpt-oss`): a Chat Completions body;
-//! - the text-completion families, Meta Llama, Mistral and Amazon Titan Text: a prompt whose chat
-//!   template is read back into the conversation (`invoke_prompt`).
+//! - the text-completion families, Meta Llama, Mistral, DeepSeek-R1 and Amazon Titan Text: a
+//!   prompt whose chat template is read back into the conversation (`invoke_prompt`).
 //!
 //! The answer is the same family's native body, and a stream carries its native events in
 //! `chunk` frames (`invoke_stream`). There is no `stream` field: the operation decides. Other
-//! bodies (DeepSeek's and Cohere Command's prompts, image models) get a clear 400 pointing to
-//! Converse.
+//! bodies (Cohere Command's prompts, AI21's, image models) get a clear 400 pointing to Converse.
 
 use super::invoke_prompt::PromptFamily;
 use crate::canonical::{ChatRequest, ChatResponse, ConvertError, Usage};
@@ -43,12 +42,13 @@ impl InvokeFamily {
     /// `message` (Cohere v1), `messages` (Chat Completions), `textGenerationConfig` (Titan Text),
     /// `prompt` with `max_gen_len` (Llama). `None`: no family's body (or not a JSON object).
     ///
-    /// Mistral ids take Chat Completions bodies too (Mistral Large 2 speaks `messages`): a
-    /// Mistral body without a `prompt` is read as one. A bare `prompt` on an unknown id is no
-    /// family: several vendors' prompt bodies look alike and answer differently.
+    /// Mistral and DeepSeek ids take Chat Completions bodies too (Mistral Large 2 and DeepSeek
+    /// V3 speak `messages`): their body without a `prompt` is read as one. A bare `prompt` on an
+    /// unknown id is no family: several vendors' prompt bodies look alike and answer differently.
     pub fn of(model: &str, body: &[u8]) -> Option<InvokeFamily> {
         let by_model = Self::by_model(model);
-        if by_model.is_some() && by_model != Some(InvokeFamily::Prompt(PromptFamily::Mistral)) {
+        let either = [PromptFamily::Mistral, PromptFamily::DeepSeek].map(|p| Some(InvokeFamily::Prompt(p)));
+        if by_model.is_some() && !either.contains(&by_model) {
             return by_model;
         }
         let (mut anthropic, mut nova, mut message, mut messages) = (false, false, false, false);
@@ -101,6 +101,8 @@ impl InvokeFamily {
             Some(InvokeFamily::Prompt(PromptFamily::Mistral))
         } else if model.contains("titan-text") || model.contains("titan-tg") {
             Some(InvokeFamily::Prompt(PromptFamily::TitanText))
+        } else if model.contains("deepseek.") {
+            Some(InvokeFamily::Prompt(PromptFamily::DeepSeek))
         } else {
             None
         }
@@ -114,7 +116,7 @@ pub fn decode_invoke_request(body: &[u8], model: &str, stream: bool) -> Result<C
             "modelId",
             format!(
                 "InvokeModel bodies are understood for Anthropic Claude, Amazon Nova, Cohere Command R, \
-                 OpenAI, Meta Llama, Mistral and Amazon Titan Text models ({model:?} is none of them, and \
+                 OpenAI, Meta Llama, Mistral, DeepSeek and Amazon Titan Text models ({model:?} is none of them, and \
                  the body does not say which it is); use Converse"
             ),
         ));
@@ -269,7 +271,7 @@ mod tests {
     #[test]
     fn prompt_bodies_are_refused_clearly() {
         for body in [&b"{}"[..], br#"{"prompt":"hi","max_tokens":5}"#, b"[1]", b"{"] {
-            let e = decode_invoke_request(body, "deepseek.r1-v1:0", false).unwrap_err();
+            let e = decode_invoke_request(body, "cohere.command-text-v14", false).unwrap_err();
             assert_eq!(e.field, "modelId");
             assert!(e.message.contains("use Converse"), "{}", e.message);
         }
@@ -316,7 +318,17 @@ mod tests {
                 Some(OpenAi),
             ),
             ("my-model", r#"{"prompt":"hi"}"#, None),
-            ("deepseek.r1-v1:0", r#"{"prompt":"hi","max_tokens":5}"#, None),
+            (
+                "cohere.command-light-text-v14",
+                r#"{"prompt":"hi","max_tokens":5}"#,
+                None,
+            ),
+            (
+                "us.deepseek.r1-v1:0",
+                r#"{"prompt":"hi","max_tokens":5}"#,
+                Some(Prompt(PromptFamily::DeepSeek)),
+            ),
+            ("deepseek.v3-v1:0", r#"{"messages":[]}"#, Some(OpenAi)),
             ("my-model", "not json", None),
             // The text-completion families.
             (

@@ -6,11 +6,14 @@
 //!   -> `{outputs: [{text, stop_reason}]}`;
 //! - Amazon Titan Text: `{inputText, textGenerationConfig: {maxTokenCount, stopSequences,
 //!   temperature, topP}}` -> `{inputTextTokenCount, results: [{tokenCount, outputText,
-//!   completionReason}]}`.
+//!   completionReason}]}`;
+//! - DeepSeek-R1: `{prompt, max_tokens, stop, temperature, top_p}` -> `{choices: [{text,
+//!   stop_reason}]}`.
 //!
 //! A chat provider needs messages, so the prompt is read back into the conversation its chat
-//! template wrote (`parse_prompt`): Llama 3's header tokens, or Llama 2's and Mistral's
-//! `[INST]` blocks with an optional `<<SYS>>` system prompt. A prompt in neither template is one
+//! template wrote (`parse_prompt`): Llama 3's header tokens, Llama 2's and Mistral's `[INST]`
+//! blocks with an optional `<<SYS>>` system prompt, or DeepSeek's `<｜User｜>` / `<｜Assistant｜>`
+//! markers. A prompt in neither template is one
 //! user message. The answer's text is the generation; tool calls cannot be expressed (the
 //! formats have no tools, so a request never offers any), and reasoning is not part of it.
 
@@ -24,6 +27,7 @@ pub enum PromptFamily {
     Llama,
     Mistral,
     TitanText,
+    DeepSeek,
 }
 
 #[derive(Deserialize, Default)]
@@ -84,7 +88,7 @@ pub fn decode_request(
             req.max_tokens = b.max_gen_len;
             (req.temperature, req.top_p) = (b.temperature, b.top_p);
         }
-        PromptFamily::Mistral => {
+        PromptFamily::Mistral | PromptFamily::DeepSeek => {
             req.max_tokens = b.max_tokens;
             (req.temperature, req.top_p, req.top_k) = (b.temperature, b.top_p, b.top_k);
             req.stop = b.stop.unwrap_or_default();
@@ -108,6 +112,9 @@ pub fn parse_prompt(prompt: &str) -> (Vec<Part>, Vec<Message>) {
     }
     if prompt.contains("[INST]") {
         return inst(prompt);
+    }
+    if prompt.contains(DEEPSEEK_USER) {
+        return deepseek(prompt);
     }
     (Vec::new(), vec![turn(Role::User, prompt.trim())])
 }
@@ -160,6 +167,39 @@ fn inst(prompt: &str) -> (Vec<Part>, Vec<Message>) {
     for block in blocks {
         let (user, answer) = block.split_once("[/INST]").unwrap_or((block, ""));
         push(&mut messages, Role::User, &without_system(user, &mut system));
+        push(&mut messages, Role::Assistant, &clean(answer));
+    }
+    (system, messages)
+}
+
+const DEEPSEEK_USER: &str = "<\u{ff5c}User\u{ff5c}>";
+const DEEPSEEK_ASSISTANT: &str = "<\u{ff5c}Assistant\u{ff5c}>";
+const DEEPSEEK_MARKERS: [&str; 2] = [
+    "<\u{ff5c}begin\u{2581}of\u{2581}sentence\u{ff5c}>",
+    "<\u{ff5c}end\u{2581}of\u{2581}sentence\u{ff5c}>",
+];
+
+/// DeepSeek: `<｜begin▁of▁sentence｜>SYSTEM<｜User｜>USER<｜Assistant｜>ANSWER<｜end▁of▁sentence｜>`
+/// per exchange, the last `<｜Assistant｜>` followed by nothing or by the `<think>` the guide
+/// opens the reasoning with.
+fn deepseek(prompt: &str) -> (Vec<Part>, Vec<Message>) {
+    let (mut system, mut messages) = (Vec::new(), Vec::new());
+    let clean = |t: &str| {
+        let mut t = t.to_string();
+        for m in DEEPSEEK_MARKERS {
+            t = t.replace(m, "");
+        }
+        let t = t.trim();
+        t.strip_suffix("<think>").unwrap_or(t).trim().to_string()
+    };
+    let mut turns = prompt.split(DEEPSEEK_USER);
+    let before = clean(turns.next().unwrap_or_default());
+    if !before.is_empty() {
+        system.push(Part::text(before));
+    }
+    for turn in turns {
+        let (user, answer) = turn.split_once(DEEPSEEK_ASSISTANT).unwrap_or((turn, ""));
+        push(&mut messages, Role::User, &clean(user));
         push(&mut messages, Role::Assistant, &clean(answer));
     }
     (system, messages)
@@ -227,6 +267,12 @@ struct MistralOutput<'a> {
     stop_reason: Option<&'static str>,
 }
 
+/// DeepSeek's answer and stream chunk alike.
+#[derive(Serialize)]
+struct DeepSeekOut<'a> {
+    choices: [MistralOutput<'a>; 1],
+}
+
 #[derive(Serialize)]
 struct TitanOut<'a> {
     #[serde(rename = "inputTextTokenCount")]
@@ -273,6 +319,12 @@ pub fn encode_response(family: PromptFamily, resp: &ChatResponse) -> Vec<u8> {
         }),
         PromptFamily::Mistral => sonic_rs::to_vec(&MistralOut {
             outputs: [MistralOutput {
+                text: &text,
+                stop_reason: Some(reason),
+            }],
+        }),
+        PromptFamily::DeepSeek => sonic_rs::to_vec(&DeepSeekOut {
+            choices: [MistralOutput {
                 text: &text,
                 stop_reason: Some(reason),
             }],
@@ -334,6 +386,15 @@ impl PromptLines {
                 &mut *out,
                 &MistralOut {
                     outputs: [MistralOutput {
+                        text,
+                        stop_reason: reason,
+                    }],
+                },
+            ),
+            PromptFamily::DeepSeek => sonic_rs::to_writer(
+                &mut *out,
+                &DeepSeekOut {
+                    choices: [MistralOutput {
                         text,
                         stop_reason: reason,
                     }],
@@ -450,6 +511,23 @@ mod tests {
     }
 
     #[test]
+    fn a_deepseek_prompt_is_read_back_into_its_turns() {
+        let prompt = "<\u{ff5c}begin\u{2581}of\u{2581}sentence\u{ff5c}>Be brief.<\u{ff5c}User\u{ff5c}>Hi\
+            <\u{ff5c}Assistant\u{ff5c}>Hello!<\u{ff5c}end\u{2581}of\u{2581}sentence\u{ff5c}>\
+            <\u{ff5c}User\u{ff5c}>Why is the sky blue?<\u{ff5c}Assistant\u{ff5c}><think>\n";
+        let (system, messages) = parse_prompt(prompt);
+        assert_eq!(texts(&system), ["Be brief."]);
+        assert_eq!(
+            roles_and_texts(&messages),
+            [
+                (Role::User, vec!["Hi"]),
+                (Role::Assistant, vec!["Hello!"]),
+                (Role::User, vec!["Why is the sky blue?"]),
+            ]
+        );
+    }
+
+    #[test]
     fn a_prompt_without_a_template_is_one_user_turn() {
         let (system, messages) = parse_prompt("  Write a haiku about rain.\n");
         assert!(system.is_empty());
@@ -525,6 +603,13 @@ mod tests {
         assert_eq!(
             mistral
                 .pointer(&sonic_rs::pointer!["outputs", 0, "stop_reason"])
+                .and_then(|v| v.as_str()),
+            Some("length")
+        );
+        let deepseek: Value = sonic_rs::from_slice(&encode_response(PromptFamily::DeepSeek, &resp)).unwrap();
+        assert_eq!(
+            deepseek
+                .pointer(&sonic_rs::pointer!["choices", 0, "stop_reason"])
                 .and_then(|v| v.as_str()),
             Some("length")
         );

@@ -337,6 +337,7 @@ mod tests {
             InvokeFamily::Prompt(PromptFamily::Llama) => "meta.llama3-8b-instruct-v1:0",
             InvokeFamily::Prompt(PromptFamily::Mistral) => "mistral.mistral-7b-instruct-v0:2",
             InvokeFamily::Prompt(PromptFamily::TitanText) => "amazon.titan-text-express-v1",
+            InvokeFamily::Prompt(PromptFamily::DeepSeek) => "us.deepseek.r1-v1:0",
         }
     }
 
