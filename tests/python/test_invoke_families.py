@@ -294,6 +294,13 @@ def test_a_llama_conversation_is_read_back_into_turns(gateway):
     assert out["prompt_token_count"] == 6
 
 
+def test_an_ai21_jamba_body_is_a_chat_completions_body(gateway):
+    b = {"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "jamba here"}], "max_tokens": 50}
+    out, _ = invoke(gateway, "cohere/ai21.jamba-1-5-mini-v1:0", b)
+    assert out["choices"][0]["message"]["content"] == "echo: jamba here"
+    assert out["usage"]["prompt_tokens"] == 4
+
+
 def test_a_mistral_chat_body_is_a_chat_completions_body(gateway):
     # Mistral Large 2 speaks `messages`.
     b = {"messages": [{"role": "user", "content": "large two"}], "max_tokens": 50}
