@@ -3,8 +3,8 @@
 //! `amazon-bedrock-invocationMetrics` added. The events are written by the family's own
 //! encoder (Nova: ConverseStream's, Cohere Command R: v1 chat's, OpenAI: Chat Completions'), so
 //! `NativeChunks` only re-frames that encoder's output:
-//! - Nova: each event-stream frame `:event-type: T` with payload `P` becomes `{"T":P}`, as Nova's
-//!   native stream writes it (`{"contentBlockDelta":{...}}`);
+//! - Nova: each JSON line of `ConverseStreamEncoder::json_lines`, `{"<event type>":<payload>}`,
+//!   as Nova's native stream writes it (`{"contentBlockDelta":{...}}`);
 //! - Cohere Command R: each JSON line;
 //! - OpenAI: each SSE `data:` payload, without the `[DONE]` sentinel (the frame stream ends
 //!   instead);
@@ -15,11 +15,10 @@
 
 use super::invoke::InvokeFamily;
 use super::invoke_prompt::PromptLines;
-use super::stream::{exception_frame, millis_since, InvocationMetrics, EVENT_STREAM_CONTENT_TYPE};
+use super::stream::{chunk_frame, exception_frame, millis_since, InvocationMetrics, EVENT_STREAM_CONTENT_TYPE};
 use crate::canonical::stream::{ArgumentsNeverEmpty, StreamEncode, StreamEvent};
 use crate::canonical::{ChatRequest, Usage};
 use crate::formats::{anthropic, cohere, openai};
-use crate::wire::eventstream::encode_event;
 use std::time::Instant;
 
 /// The InvokeModelWithResponseStream encoder for `family`, answering the request `req` decoded
@@ -28,8 +27,8 @@ pub fn stream_encoder(family: InvokeFamily, req: &ChatRequest, body: &[u8]) -> B
     match family {
         InvokeFamily::Anthropic => Box::new(super::stream::InvokeStreamEncoder::new(req)),
         InvokeFamily::Nova => Box::new(NativeChunks::new(
-            ArgumentsNeverEmpty::new(super::stream::ConverseStreamEncoder::new(req)),
-            Split::Frames,
+            ArgumentsNeverEmpty::new(super::stream::ConverseStreamEncoder::json_lines(req)),
+            Split::Lines,
         )),
         InvokeFamily::CohereCommandR => Box::new(NativeChunks::new(
             ArgumentsNeverEmpty::new(cohere::v1chat::V1StreamEncoder::new(body)),
@@ -46,8 +45,6 @@ pub fn stream_encoder(family: InvokeFamily, req: &ChatRequest, body: &[u8]) -> B
 /// How the inner encoder's output divides into native events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Split {
-    /// Event-stream frames (ConverseStream), each `{"<event type>":<payload>}`.
-    Frames,
     /// JSON lines.
     Lines,
     /// SSE `data: <json>` events; `[DONE]` is dropped.
@@ -101,19 +98,11 @@ impl<E: StreamEncode> NativeChunks<E> {
         let mut rest = &scratch[..];
         while let Some((event, tail)) = next_event(self.split, rest) {
             rest = tail;
+            let Some(event) = event else {
+                continue;
+            };
             self.json.clear();
-            match event {
-                Native::Json(j) => self.json.extend_from_slice(j),
-                Native::Member(name, payload) => {
-                    // Event types are the encoder's own ASCII names: no escaping needed.
-                    self.json.extend_from_slice(b"{\"");
-                    self.json.extend_from_slice(name.as_bytes());
-                    self.json.extend_from_slice(b"\":");
-                    self.json.extend_from_slice(payload);
-                    self.json.push(b'}');
-                }
-                Native::Skip => continue,
-            }
+            self.json.extend_from_slice(event);
             if self.finishing {
                 if !self.held.is_empty() {
                     let held = std::mem::take(&mut self.held);
@@ -137,12 +126,7 @@ impl<E: StreamEncode> NativeChunks<E> {
         if self.first_byte_ms.is_none() {
             self.first_byte_ms = Some(millis_since(self.sent));
         }
-        self.payload.clear();
-        self.payload.extend_from_slice(br#"{"bytes":""#);
-        crate::wire::base64::encode_into(&mut self.payload, json);
-        self.payload.extend_from_slice(br#""}"#);
-        // NOTE: fails only above the 24 MiB payload cap, which one translated event cannot reach.
-        let _ = encode_event(out, "chunk", "application/json", &self.payload);
+        chunk_frame(&mut self.payload, json, out);
     }
 
     /// Writes the held event, with the invocation metrics when `last`.
@@ -213,19 +197,9 @@ impl<E: StreamEncode> StreamEncode for NativeChunks<E> {
     }
 }
 
-/// One native event found in an encoder's output.
-enum Native<'a> {
-    /// The event's JSON as it is.
-    Json(&'a [u8]),
-    /// An event-stream frame: its `:event-type` and JSON payload.
-    Member(&'a str, &'a [u8]),
-    /// Not an event (`[DONE]`, an empty line, a frame without an event type).
-    Skip,
-}
-
-/// The first event of `out` and what follows it; `None` when nothing complete is left (the
-/// inner encoders write whole events only).
-fn next_event(split: Split, out: &[u8]) -> Option<(Native<'_>, &[u8])> {
+/// The first event of `out` (`None` for what is not one: `[DONE]`, an empty line) and what
+/// follows it; `None` when nothing complete is left (the inner encoders write whole events only).
+fn next_event(split: Split, out: &[u8]) -> Option<(Option<&[u8]>, &[u8])> {
     if out.is_empty() {
         return None;
     }
@@ -233,66 +207,16 @@ fn next_event(split: Split, out: &[u8]) -> Option<(Native<'_>, &[u8])> {
         Split::Lines => {
             let end = memchr::memchr(b'\n', out)?;
             let line = &out[..end];
-            let native = if line.iter().all(u8::is_ascii_whitespace) {
-                Native::Skip
-            } else {
-                Native::Json(line)
-            };
+            let native = (!line.iter().all(u8::is_ascii_whitespace)).then_some(line);
             Some((native, &out[end + 1..]))
         }
         Split::Sse => {
             let end = memchr::memmem::find(out, b"\n\n")?;
             let event = &out[..end];
-            let native = match event.strip_prefix(b"data: ") {
-                Some(b"[DONE]") | None => Native::Skip,
-                Some(data) => Native::Json(data),
-            };
+            let native = event.strip_prefix(b"data: ").filter(|d| *d != b"[DONE]");
             Some((native, &out[end + 2..]))
         }
-        Split::Frames => {
-            let (event_type, payload, len) = frame_parts(out)?;
-            let native = match event_type {
-                Some(t) => Native::Member(t, payload),
-                None => Native::Skip,
-            };
-            Some((native, &out[len..]))
-        }
     }
-}
-
-/// An event-stream frame's `:event-type` (when it is a string header) and payload, and the
-/// frame's length. The frame is one this process encoded, so its checksums are not checked.
-fn frame_parts(out: &[u8]) -> Option<(Option<&str>, &[u8], usize)> {
-    let be32 = |at: usize| -> Option<usize> {
-        let b: [u8; 4] = out.get(at..at + 4)?.try_into().ok()?;
-        Some(u32::from_be_bytes(b) as usize)
-    };
-    let total = be32(0)?;
-    let headers_len = be32(4)?;
-    let headers_end = 12usize.checked_add(headers_len)?;
-    if total < headers_end + 4 || out.len() < total {
-        return None;
-    }
-    let payload = &out[headers_end..total - 4];
-    let mut at = 12;
-    let mut event_type = None;
-    while at < headers_end {
-        let name_len = usize::from(out[at]);
-        let name = out.get(at + 1..at + 1 + name_len)?;
-        at += 1 + name_len;
-        // Only string headers (type 7) are written by `encode_event`.
-        if out.get(at) != Some(&7) {
-            break;
-        }
-        let b: [u8; 2] = out.get(at + 1..at + 3)?.try_into().ok()?;
-        let value_len = usize::from(u16::from_be_bytes(b));
-        let value = out.get(at + 3..at + 3 + value_len)?;
-        at += 3 + value_len;
-        if name == b":event-type" {
-            event_type = std::str::from_utf8(value).ok();
-        }
-    }
-    Some((event_type, payload, total))
 }
 
 #[cfg(test)]
@@ -578,29 +502,5 @@ mod tests {
             assert!(sonic_rs::to_string(&events).unwrap().contains("partial"), "{family:?}");
             assert!(events.iter().all(|e| metrics(e).is_none()), "{family:?}");
         }
-    }
-
-    #[test]
-    fn frame_parts_reads_what_encode_event_writes() {
-        let mut out = Vec::new();
-        encode_event(
-            &mut out,
-            "messageStop",
-            "application/json",
-            br#"{"stopReason":"end_turn"}"#,
-        )
-        .unwrap();
-        let n = out.len();
-        encode_event(&mut out, "metadata", "application/json", b"{}").unwrap();
-        let (t, p, len) = frame_parts(&out).unwrap();
-        assert_eq!(
-            (t, p, len),
-            (Some("messageStop"), &br#"{"stopReason":"end_turn"}"#[..], n)
-        );
-        let (t, p, _) = frame_parts(&out[n..]).unwrap();
-        assert_eq!((t, p), (Some("metadata"), &b"{}"[..]));
-        // A partial frame is not an event.
-        assert!(frame_parts(&out[..n - 1]).is_none());
-        assert!(frame_parts(&out[..3]).is_none());
     }
 }

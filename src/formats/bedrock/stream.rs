@@ -429,8 +429,18 @@ impl Blocks {
     }
 }
 
-/// Serializes `payload` into `scratch` and appends it as an event frame of `event_type`.
-fn event_frame(scratch: &mut Vec<u8>, out: &mut Vec<u8>, event_type: &str, payload: &impl Serialize) {
+/// Serializes `payload` into `scratch` and appends it as an event frame of `event_type`, or,
+/// for `EventForm::JsonLine`, as the line `{"<event_type>":<payload>}` (Nova's native events).
+fn event_frame(scratch: &mut Vec<u8>, form: EventForm, out: &mut Vec<u8>, event_type: &str, payload: &impl Serialize) {
+    if form == EventForm::JsonLine {
+        // Event types are this module's own ASCII names: no escaping needed.
+        out.extend_from_slice(b"{\"");
+        out.extend_from_slice(event_type.as_bytes());
+        out.extend_from_slice(b"\":");
+        let _ = sonic_rs::to_writer(&mut *out, payload);
+        out.extend_from_slice(b"}\n");
+        return;
+    }
     scratch.clear();
     // NOTE: neither step fails for these payloads: they serialize infallibly, and a frame fails
     // only above botocore's 24 MiB payload cap, which a delta from a decoded upstream (16 MiB
@@ -438,6 +448,16 @@ fn event_frame(scratch: &mut Vec<u8>, out: &mut Vec<u8>, event_type: &str, paylo
     if sonic_rs::to_writer(&mut *scratch, payload).is_ok() {
         let _ = encode_event(out, event_type, "application/json", scratch);
     }
+}
+
+/// How `ConverseStreamEncoder` writes each event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EventForm {
+    /// An event-stream frame (a ConverseStream client).
+    Frame,
+    /// One JSON line `{"<event type>":<payload>}`: Nova's InvokeModelWithResponseStream events,
+    /// which `invoke_stream::NativeChunks` puts in `chunk` frames.
+    JsonLine,
 }
 
 /// Appends the modeled exception frame for `status` with payload `{"message": ..}`.
@@ -463,6 +483,7 @@ pub struct ConverseStreamEncoder {
     /// Nothing more may be written (after `finish` or an error).
     ended: bool,
     scratch: Vec<u8>,
+    form: EventForm,
 }
 
 impl ConverseStreamEncoder {
@@ -475,6 +496,16 @@ impl ConverseStreamEncoder {
             usage: Usage::default(),
             ended: false,
             scratch: Vec::with_capacity(256),
+            form: EventForm::Frame,
+        }
+    }
+
+    /// The same events as JSON lines `{"<event type>":<payload>}`: an Amazon Nova model's
+    /// native stream events, to be framed as InvokeModelWithResponseStream `chunk`s.
+    pub fn json_lines(req: &ChatRequest) -> Self {
+        Self {
+            form: EventForm::JsonLine,
+            ..Self::new(req)
         }
     }
 
@@ -483,6 +514,7 @@ impl ConverseStreamEncoder {
             self.started = true;
             event_frame(
                 &mut self.scratch,
+                self.form,
                 out,
                 "messageStart",
                 &BedrockMessageStart { role: "assistant" },
@@ -494,7 +526,7 @@ impl ConverseStreamEncoder {
         let payload = BedrockContentBlockStop {
             content_block_index: index,
         };
-        event_frame(&mut self.scratch, out, "contentBlockStop", &payload);
+        event_frame(&mut self.scratch, self.form, out, "contentBlockStop", &payload);
     }
 
     fn delta(&mut self, d: u32, kind: Kind, delta: BedrockDelta<'_>, out: &mut Vec<u8>) {
@@ -512,7 +544,7 @@ impl ConverseStreamEncoder {
             content_block_index: at,
             delta,
         };
-        event_frame(&mut self.scratch, out, "contentBlockDelta", &payload);
+        event_frame(&mut self.scratch, self.form, out, "contentBlockDelta", &payload);
     }
 
     fn message_stop(&mut self, reason: &FinishReason, stop_sequence: Option<&str>, out: &mut Vec<u8>) {
@@ -528,7 +560,7 @@ impl ConverseStreamEncoder {
             stop_reason: finish_to_bedrock(reason),
             additional_model_response_fields: stop_sequence_fields(reason, stop_sequence),
         };
-        event_frame(&mut self.scratch, out, "messageStop", &payload);
+        event_frame(&mut self.scratch, self.form, out, "messageStop", &payload);
     }
 }
 
@@ -568,7 +600,7 @@ impl StreamEncode for ConverseStreamEncoder {
                         tool_use: BedrockToolUseStart { tool_use_id: id, name },
                     },
                 };
-                event_frame(&mut self.scratch, out, "contentBlockStart", &payload);
+                event_frame(&mut self.scratch, self.form, out, "contentBlockStart", &payload);
             }
             StreamEvent::ToolCallDelta { index, arguments } => {
                 self.delta(*index, Kind::Tool, BedrockDelta::ToolUse { input: arguments }, out)
@@ -600,7 +632,7 @@ impl StreamEncode for ConverseStreamEncoder {
                 latency_ms: millis_since(self.sent),
             },
         };
-        event_frame(&mut self.scratch, out, "metadata", &payload);
+        event_frame(&mut self.scratch, self.form, out, "metadata", &payload);
     }
 
     fn error(&mut self, status: u16, message: &str, out: &mut Vec<u8>) {
@@ -747,13 +779,19 @@ impl AnthropicFraming for InvokeChunks {
             }
             _ => sonic_rs::to_writer(&mut self.json, event),
         };
-        self.payload.clear();
-        self.payload.extend_from_slice(br#"{"bytes":""#);
-        base64_into(&mut self.payload, &self.json);
-        self.payload.extend_from_slice(br#""}"#);
-        // NOTE: fails only above the 24 MiB payload cap (see `event_frame`).
-        let _ = encode_event(out, "chunk", "application/json", &self.payload);
+        chunk_frame(&mut self.payload, &self.json, out);
     }
+}
+
+/// Appends `json` (one native event) as an InvokeModelWithResponseStream `chunk` frame, whose
+/// payload `{"bytes":"<base64>"}` is built in `payload` (a buffer reused across events).
+pub(super) fn chunk_frame(payload: &mut Vec<u8>, json: &[u8], out: &mut Vec<u8>) {
+    payload.clear();
+    payload.extend_from_slice(br#"{"bytes":""#);
+    base64_into(payload, json);
+    payload.extend_from_slice(br#""}"#);
+    // NOTE: fails only above the 24 MiB payload cap (see `event_frame`).
+    let _ = encode_event(out, "chunk", "application/json", payload);
 }
 
 /// Canonical events -> an InvokeModelWithResponseStream body for a Claude model: the Anthropic
@@ -959,6 +997,17 @@ mod tests {
         }
         d.finish().expect("no partial frame");
         out
+    }
+
+    #[test]
+    fn json_lines_are_the_frames_events_as_one_member_objects() {
+        let events = events_from_response(&sample_response(), 3);
+        let framed = frames(&encode_all(&mut ConverseStreamEncoder::new(&ChatRequest::default()), &events));
+        let lines = encode_all(&mut ConverseStreamEncoder::json_lines(&ChatRequest::default()), &events);
+        let lines = String::from_utf8(lines).unwrap();
+        let want: Vec<String> = framed.iter().map(|(t, _, p)| format!("{{\"{t}\":{p}}}")).collect();
+        assert_eq!(lines.lines().collect::<Vec<_>>(), want);
+        assert!(lines.ends_with('\n') && want.len() > 4);
     }
 
     fn start() -> StreamEvent {
