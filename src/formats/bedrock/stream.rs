@@ -1002,7 +1002,10 @@ mod tests {
     #[test]
     fn json_lines_are_the_frames_events_as_one_member_objects() {
         let events = events_from_response(&sample_response(), 3);
-        let framed = frames(&encode_all(&mut ConverseStreamEncoder::new(&ChatRequest::default()), &events));
+        let framed = frames(&encode_all(
+            &mut ConverseStreamEncoder::new(&ChatRequest::default()),
+            &events,
+        ));
         let lines = encode_all(&mut ConverseStreamEncoder::json_lines(&ChatRequest::default()), &events);
         let lines = String::from_utf8(lines).unwrap();
         let want: Vec<String> = framed.iter().map(|(t, _, p)| format!("{{\"{t}\":{p}}}")).collect();
