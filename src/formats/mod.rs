@@ -26,6 +26,7 @@ pub mod gemini;
 pub mod openai;
 pub mod rerank;
 pub mod sse_stream;
+pub mod stream_end;
 
 #[cfg(test)]
 mod finish_reasons;

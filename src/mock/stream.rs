@@ -7,6 +7,8 @@
 //! Stream scenarios, by model name, on top of the non-stream ones:
 //! - contains `cutoff`: half of the events, then the connection closes without the format's end
 //!   (a truncated upstream);
+//! - contains `unfinished`: half of the events, then the body ends cleanly without the format's
+//!   end (an upstream, or a proxy before it, that gave up without saying so);
 //! - contains `midstream`: half of the events, then the format's in-stream error (status 500);
 //! - contains `interleave`: the tool calls' events taken in turn (every call started, then the
 //!   first argument fragment of each, then the next, ...), as an upstream that streams parallel
@@ -25,6 +27,8 @@ pub enum Ending {
     Complete,
     /// The body just stops: no end marker, connection closed.
     CutOff,
+    /// The body ends cleanly (its last chunk sent) after an event, without the end marker.
+    Unfinished,
     /// The format's in-stream error after the events.
     Error { status: u16, message: String },
 }
@@ -74,10 +78,10 @@ pub fn stamp_frame(frame: &mut [u8]) {
     }
 }
 
-/// Whether the model asks for a stream that fails or misbehaves (`cutoff`, `midstream`,
-/// `interleave`).
+/// Whether the model asks for a stream that fails or misbehaves (`cutoff`, `unfinished`,
+/// `midstream`, `interleave`).
 pub fn is_fault_scenario(model: &str) -> bool {
-    model.contains("cutoff") || model.contains("midstream") || model.contains("interleave")
+    model.contains("cutoff") || model.contains("unfinished") || model.contains("midstream") || model.contains("interleave")
 }
 
 /// Reorders the tool calls' events so that the calls stream in turn: each call's start, then
@@ -191,6 +195,8 @@ pub fn scenario_events_stamped(
     }
     let ending = if req.model.contains("cutoff") {
         Ending::CutOff
+    } else if req.model.contains("unfinished") {
+        Ending::Unfinished
     } else if req.model.contains("midstream") {
         Ending::Error {
             status: 500,
@@ -274,7 +280,7 @@ pub fn encode_frames(enc: &mut dyn StreamEncode, events: &[StreamEvent], ending:
     let mut out = Vec::new();
     match ending {
         Ending::Complete => enc.finish(&mut out),
-        Ending::CutOff => {}
+        Ending::CutOff | Ending::Unfinished => {}
         Ending::Error { status, message } => enc.error(*status, message, &mut out),
     }
     if !out.is_empty() {
@@ -591,8 +597,8 @@ mod tests {
     }
 
     #[test]
-    fn cutoff_and_midstream_stop_before_the_finish() {
-        for model in ["m-cutoff", "m-midstream"] {
+    fn cutoff_unfinished_and_midstream_stop_before_the_finish() {
+        for model in ["m-cutoff", "m-unfinished", "m-midstream"] {
             let (events, ending) = scenario_events(&req(model), "id", 3).unwrap();
             assert_ne!(ending, Ending::Complete, "{model}");
             assert!(matches!(events[0], StreamEvent::Usage(u) if u.input > 0 && u.output == 0));
@@ -650,6 +656,14 @@ mod tests {
             !all.windows(6).any(|w| w == b"[DONE]"),
             "no end marker on a cut-off stream"
         );
+        // Unfinished: the same events, but the body ends cleanly.
+        let body = br#"{"model":"m-unfinished","stream":true,"messages":[{"role":"user","content":"a b c d e f"}]}"#;
+        let s = serve(Method::Post, "/v1/chat/completions", None, body, 3, false)
+            .unwrap()
+            .ok()
+            .unwrap();
+        assert!(!s.cut_off);
+        assert_eq!(s.frames.concat(), all);
         let body = br#"{"model":"m-midstream","stream":true,"messages":[{"role":"user","content":"a b c d e f"}]}"#;
         let s = serve(Method::Post, "/v1/chat/completions", None, body, 3, false)
             .unwrap()

@@ -5,6 +5,7 @@ use super::stream::pump_passthrough;
 use super::{unless_hung_up, Outcome, RequestContext, Worker};
 use crate::config::{Provider, ProviderKind};
 use crate::error::GatewayError;
+use crate::formats::stream_end::{EndMark, EndWatch};
 use crate::formats::Format;
 use crate::http::{Conn, Request};
 use crate::route::{ApiRoute, Operation};
@@ -214,10 +215,8 @@ pub async fn forward(
             .map(|(n, v)| (n.to_string(), v.to_vec()))
             .collect();
         let body = resp.into_body();
-        // Chat and completion streams end at `data: [DONE]`; a Responses stream at its close.
-        let done_sentinel =
-            ctx.api.format == Format::OpenAi && !matches!(ctx.api.op, Operation::Responses | Operation::StoredResponse);
-        return pump_passthrough(worker, conn, req.http10, relay, body, done_sentinel).await;
+        let watch = EndWatch::new(end_mark(ctx.api));
+        return pump_passthrough(worker, conn, req.http10, relay, body, watch).await;
     }
     let limit = ctx.snap.server.limits.max_body_bytes.max(64 * 1024 * 1024);
     let mut resp = resp;
@@ -230,6 +229,21 @@ pub async fn forward(
         .await
         .map_err(|e| (GatewayError::bad_request("client write failed", None), Some(e)))?;
     Ok(Outcome { status })
+}
+
+/// The end marker of the stream a same-format request gets back.
+fn end_mark(api: &ApiRoute) -> EndMark {
+    match api.format {
+        Format::OpenAi if matches!(api.op, Operation::Responses | Operation::StoredResponse) => EndMark::OpenAiResponses,
+        Format::OpenAi => EndMark::OpenAiChat,
+        Format::Anthropic => EndMark::Anthropic,
+        Format::Gemini if api.json_array_stream => EndMark::GeminiArray,
+        Format::Gemini => EndMark::Gemini,
+        Format::Cohere if api.cohere_v1 => EndMark::CohereV1,
+        Format::Cohere => EndMark::CohereV2,
+        Format::Bedrock if api.op == Operation::Invoke => EndMark::BedrockInvoke,
+        Format::Bedrock => EndMark::BedrockConverse,
+    }
 }
 
 /// The provider that holds stored responses (the Responses API's `store`): the default provider

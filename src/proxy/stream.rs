@@ -13,6 +13,7 @@ use crate::error::GatewayError;
 use crate::http::server::client_gone;
 use crate::http::Conn;
 use crate::plugin::{ChunkHooks, ChunkVerdict};
+use crate::formats::stream_end::{EndWatch, Ending};
 use crate::upstream::BodyReader;
 use std::io;
 use std::time::{Duration, Instant};
@@ -53,13 +54,19 @@ async fn end_after_upstream(conn: &mut Conn, mut body: BodyReader) -> io::Result
     Ok(())
 }
 
+/// The same-format stream pump: the upstream's bytes go to the client untouched, as they come.
+///
+/// `watch` follows the format's end marker in the relayed bytes. An OpenAI chat stream ends at
+/// `data: [DONE]` (after at most `END_GRACE` waiting for the upstream's own end). A body that
+/// ends or fails before the marker is reported: the client format's in-stream error and a clean
+/// end when the bytes stop between two events, else a cut body (see `EndWatch::ending`).
 pub async fn pump_passthrough(
     worker: &Worker,
     conn: &mut Conn,
     http10: bool,
     headers: Vec<(String, Vec<u8>)>,
     mut body: BodyReader,
-    done_sentinel: bool,
+    mut watch: EndWatch,
 ) -> Result<Outcome, (GatewayError, Option<io::Error>)> {
     let io_err = |e| (GatewayError::bad_request("client write failed", None), Some(e));
     // Body bytes that came in with the upstream's head leave with the client's head, in one
@@ -75,7 +82,6 @@ pub async fn pump_passthrough(
     conn.release_read_buffer();
     worker.metrics.streams_add(1);
     let _guard = StreamGauge(worker);
-    let mut done = DoneScanner::default();
     let mut parts: Vec<bytes::Bytes> = Vec::with_capacity(4);
     let gone = client_gone(conn.raw_fd());
     let mut gone = std::pin::pin!(gone);
@@ -108,12 +114,10 @@ pub async fn pump_passthrough(
                     }
                 }
                 let mut cut = None;
-                if done_sentinel {
-                    for (i, p) in parts.iter().enumerate() {
-                        if let Some(end) = done.scan(p) {
-                            cut = Some((i, end));
-                            break;
-                        }
+                for (i, p) in parts.iter().enumerate() {
+                    if let Some(end) = watch.feed(p) {
+                        cut = Some((i, end));
+                        break;
                     }
                 }
                 if let Some((i, end)) = cut {
@@ -136,22 +140,47 @@ pub async fn pump_passthrough(
                     return Ok(Outcome { status: 200 });
                 }
                 if let Some(e) = failed {
-                    conn.close_after = true;
-                    return Err((e.into(), None));
+                    return end_relay(conn, &watch, Err(e)).await;
                 }
             }
-            Ok(None) => {
-                conn.end_stream().await.map_err(io_err)?;
-                return Ok(Outcome { status: 200 });
-            }
-            Err(e) => {
-                // Mid-stream failure: the status is already sent. Close without the final chunk so
-                // the client sees a truncated body, never a clean finish.
-                conn.close_after = true;
-                return Err((e.into(), None));
-            }
+            Ok(None) => return end_relay(conn, &watch, Ok(())).await,
+            Err(e) => return end_relay(conn, &watch, Err(e)).await,
         }
     }
+}
+
+/// Ends a relayed stream once its upstream body has ended (`Ok`) or failed: cleanly if the
+/// format's end went by; else with the client format's in-stream error, or a cut body when the
+/// bytes stopped inside an event.
+async fn end_relay(
+    conn: &mut Conn,
+    watch: &EndWatch,
+    upstream: Result<(), crate::upstream::UpstreamError>,
+) -> Result<Outcome, Failure> {
+    let io_err = |e| (GatewayError::bad_request("client write failed", None), Some(e));
+    let ending = watch.ending(upstream.is_err());
+    if ending == Ending::Whole {
+        conn.end_stream().await.map_err(io_err)?;
+        return Ok(Outcome { status: 200 });
+    }
+    let fault = match upstream {
+        Ok(()) => fault_of(StreamError::Truncated),
+        Err(e) => UpstreamFault {
+            status: e.status(),
+            kind: FaultKind::Server,
+            message: format!("upstream stream failed: {}", GatewayError::from(e).message()),
+        },
+    };
+    if ending == Ending::CutBody {
+        // The status is already sent. Close without the final chunk so the client sees a
+        // truncated body, never a clean finish.
+        conn.close_after = true;
+        return Err((GatewayError::UpstreamFault(fault), None));
+    }
+    let mut out = Vec::new();
+    watch.write_error(fault.status, &fault.message, &mut out);
+    conn.send_last_chunk(&out).await.map_err(io_err)?;
+    Ok(Outcome { status: 200 })
 }
 
 /// Writes a passthrough stream's head (the upstream's relayed headers) with `parts` as its
@@ -534,78 +563,6 @@ impl Drop for StreamGauge<'_> {
     }
 }
 
-/// Finds the end of the `data: [DONE]` event in an SSE byte stream fed in arbitrary pieces.
-///
-/// Tracks only the current line's first bytes (enough to recognise the sentinel), so it holds no
-/// buffer and allocates nothing.
-#[derive(Default)]
-pub struct DoneScanner {
-    /// Bytes of the current line seen so far, up to the sentinel's length.
-    line: [u8; 16],
-    line_len: usize,
-    /// Bytes of the current line beyond what `line` holds.
-    overflow: bool,
-    /// A `data: [DONE]` line was completed; the event ends at the next empty line.
-    pending: bool,
-    /// The previous byte was CR (a following LF belongs to the same line end).
-    after_cr: bool,
-}
-
-impl DoneScanner {
-    /// Feeds a piece; returns the offset just past the end of the `[DONE]` event if it ends here.
-    pub fn scan(&mut self, piece: &[u8]) -> Option<usize> {
-        let mut i = 0;
-        while i < piece.len() {
-            let b = piece[i];
-            if self.after_cr {
-                self.after_cr = false;
-                if b == b'\n' {
-                    i += 1;
-                    continue;
-                }
-            }
-            if b == b'\n' || b == b'\r' {
-                self.after_cr = b == b'\r';
-                let empty = self.line_len == 0 && !self.overflow;
-                if empty && self.pending {
-                    // Include a LF that completes this CRLF, if it is in this piece.
-                    let end = if b == b'\r' && piece.get(i + 1) == Some(&b'\n') {
-                        i + 2
-                    } else {
-                        i + 1
-                    };
-                    return Some(end);
-                }
-                if !empty && !self.overflow && is_done_line(&self.line[..self.line_len]) {
-                    self.pending = true;
-                }
-                self.line_len = 0;
-                self.overflow = false;
-                i += 1;
-                continue;
-            }
-            // Fast path: jump to the next line end, copying only the head of the line.
-            let end = memchr::memchr2(b'\n', b'\r', &piece[i..]).map_or(piece.len(), |j| i + j);
-            let take = (end - i).min(self.line.len() - self.line_len);
-            self.line[self.line_len..self.line_len + take].copy_from_slice(&piece[i..i + take]);
-            self.line_len += take;
-            if end - i > take {
-                self.overflow = true;
-            }
-            i = end;
-        }
-        None
-    }
-}
-
-fn is_done_line(line: &[u8]) -> bool {
-    let Some(rest) = line.strip_prefix(b"data:") else {
-        return false;
-    };
-    let rest = rest.strip_prefix(b" ").unwrap_or(rest);
-    rest.starts_with(b"[DONE]") && rest.iter().skip(6).all(|b| *b == b' ')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -784,52 +741,5 @@ mod tests {
             out, b"data: {\"earlier\":1}\n\ndata: {\"n\":1}\n\n",
             "the half error is dropped"
         );
-    }
-
-    const STREAM: &[u8] = b"data: {\"a\":1}\n\ndata: [DONE]\n\nextra";
-
-    #[test]
-    fn finds_done_whole() {
-        let mut s = DoneScanner::default();
-        let end = s.scan(STREAM).unwrap();
-        assert_eq!(&STREAM[..end], b"data: {\"a\":1}\n\ndata: [DONE]\n\n");
-    }
-
-    #[test]
-    fn finds_done_at_every_split() {
-        for cut in 0..STREAM.len() {
-            let mut s = DoneScanner::default();
-            let (a, b) = STREAM.split_at(cut);
-            let total = match s.scan(a) {
-                Some(e) => e,
-                None => cut + s.scan(b).expect("found in second piece"),
-            };
-            assert_eq!(total, STREAM.len() - 5, "cut at {cut}");
-        }
-    }
-
-    #[test]
-    fn crlf_and_one_byte_at_a_time() {
-        let stream = b"data: x\r\n\r\ndata: [DONE]\r\n\r\n";
-        let mut s = DoneScanner::default();
-        let mut found = None;
-        for (i, b) in stream.iter().enumerate() {
-            if let Some(e) = s.scan(std::slice::from_ref(b)) {
-                found = Some(i + e);
-                break;
-            }
-        }
-        // Fed one byte at a time, the event ends at the final CR: the LF is not in that piece,
-        // and a lone CR already ends the line for every SSE decoder (PROTOCOLS 1.2).
-        assert_eq!(found, Some(stream.len() - 1));
-        let mut s = DoneScanner::default();
-        assert_eq!(s.scan(stream), Some(stream.len()), "whole input keeps the LF");
-    }
-
-    #[test]
-    fn done_inside_json_is_not_the_sentinel() {
-        let mut s = DoneScanner::default();
-        assert_eq!(s.scan(b"data: {\"t\":\"data: [DONE]\"}\n\n"), None);
-        assert_eq!(s.scan(b"data: [DONE]x\n\n"), None);
     }
 }

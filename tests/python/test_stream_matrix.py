@@ -7,8 +7,9 @@ non-stream answer of the same scenario is the truth: the concatenated text, the 
 and parsed arguments), the usage and the finish reason of every stream must equal it.
 
 Stream scenarios on top of the non-stream ones (src/mock/stream.rs): `midstream-model` fails with
-an in-stream error after half of the events; `cutoff-model` stops without the format's end (the
-gateway must report it, never pass it off as a normal finish).
+an in-stream error after half of the events; `cutoff-model` stops without the format's end and
+closes the connection, `unfinished-model` ends its body cleanly without the format's end (the
+gateway must report both, never pass them off as a normal finish).
 """
 
 from __future__ import annotations
@@ -360,6 +361,19 @@ def test_truncated_upstream_is_never_a_normal_finish(sdks, sdk_name, provider):
         assert not isinstance(e, AssertionError), e
         return
     assert s.error, f"a truncated stream must be reported, got {s}"
+
+
+@per_sdk
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_unfinished_upstream_is_the_clients_in_stream_error(sdks, sdk_name, provider):
+    # The upstream's body ends cleanly between two events, without the format's end marker:
+    # translated or relayed as it is (same format), the client gets its format's in-stream error
+    # after the text so far, never a normal finish and never a broken body.
+    s = stream(sdks, sdk_name, f"{provider}/unfinished-model", [user("one two three four five six")])
+    assert s.error and "ended before it was complete" in s.error, s
+    assert s.text_pieces >= 1, "the text before the cut reached the client"
+    assert "echo: one two three four five six".startswith(s.text), s.text
+    assert s.finish in ("", "ERROR"), s
 
 
 @per_sdk

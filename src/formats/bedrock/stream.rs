@@ -461,7 +461,7 @@ enum EventForm {
 }
 
 /// Appends the modeled exception frame for `status` with payload `{"message": ..}`.
-pub(super) fn exception_frame(status: u16, message: &str, invoke: bool, out: &mut Vec<u8>) {
+pub(crate) fn exception_frame(status: u16, message: &str, invoke: bool, out: &mut Vec<u8>) {
     let payload = sonic_rs::to_vec(&BedrockError { message }).unwrap_or_default();
     let _ = encode_exception(out, exception_for(status, invoke), &payload);
 }

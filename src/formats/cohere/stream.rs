@@ -332,6 +332,14 @@ impl CohereStreamEncoder {
         self
     }
 
+    /// An encoder for a stream whose `message-start` went out already, from a relayed upstream
+    /// stream: only its end is written here (the in-stream error of a cut-short relay).
+    pub fn after_start() -> Self {
+        let mut e = CohereStreamEncoder::new(&ChatRequest::default());
+        e.started = true;
+        e
+    }
+
     pub fn new(req: &ChatRequest) -> Self {
         use crate::canonical::ToolChoice;
         let forced = matches!(req.tool_choice, Some(ToolChoice::Required | ToolChoice::Named(_)));

@@ -673,6 +673,14 @@ impl V1StreamEncoder {
         }
     }
 
+    /// An encoder for a stream whose `stream-start` went out already, from a relayed upstream
+    /// stream: only its end is written here (the in-stream error of a cut-short relay).
+    pub fn after_start() -> Self {
+        let mut e = V1StreamEncoder::new(b"");
+        e.start(&mut Vec::new());
+        e
+    }
+
     pub fn plan_first(mut self) -> Self {
         self.plan_first = true;
         self
