@@ -2,8 +2,9 @@
 //!
 //! Decision informed: whether the passthrough path can afford a full JSON validation plus the
 //! model peek and splice on every request (target: well under the ~100 µs added-latency budget,
-//! ideally a few µs), and whether scanning stream pieces for `[DONE]` is cheap enough to run on
-//! every chunk (target: memory-bandwidth speed).
+//! ideally a few µs), and whether watching stream pieces for their format's end marker
+//! (`EndWatch`: `[DONE]`, `finish_reason`, `message_stop`, ...) is cheap enough to run on every
+//! chunk (target: tens of nanoseconds per event, next to the microseconds a write costs).
 
 // Same allocator as the gateway, so the figures are the ones the request path pays.
 #[global_allocator]
@@ -11,7 +12,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use sluice::proxy::stream::DoneScanner;
+use sluice::canonical::stream::StreamEvent;
+use sluice::canonical::{ChatRequest, FinishReason};
+use sluice::formats::stream_end::{EndMark, EndWatch};
+use sluice::formats::{self, Format};
 use sluice::wire::{json, sse};
 
 /// A typical ~2 KB OpenAI chat request (system prompt, a few turns, one tool).
@@ -60,10 +64,10 @@ fn bench_stream(c: &mut Criterion) {
     let s = stream_bytes();
     let mut g = c.benchmark_group("stream");
     g.throughput(Throughput::Bytes(s.len() as u64));
-    g.bench_function("done_scanner_200_events", |b| {
+    g.bench_function("end_watch_200_events_whole", |b| {
         b.iter(|| {
-            let mut d = DoneScanner::default();
-            black_box(d.scan(black_box(&s)))
+            let mut w = EndWatch::new(EndMark::OpenAiChat);
+            black_box(w.feed(black_box(&s)))
         })
     });
     let whole = Bytes::from(s.clone());
@@ -81,5 +85,66 @@ fn bench_stream(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_request, bench_stream);
+/// A stream of 200 text events in `format`, each event one piece (as each upstream read brings
+/// one event when tokens arrive one by one).
+fn event_pieces(format: Format) -> Vec<Vec<u8>> {
+    let req = ChatRequest {
+        stream: true,
+        ..Default::default()
+    };
+    let mut enc = formats::stream_encoder(format, false, &req);
+    let mut events = vec![StreamEvent::Start {
+        id: "id-1".into(),
+        model: "m-1".into(),
+    }];
+    for _ in 0..200 {
+        events.push(StreamEvent::TextDelta {
+            index: 0,
+            text: "Hello there".into(),
+        });
+    }
+    events.push(StreamEvent::Finish {
+        reason: FinishReason::Stop,
+        stop_sequence: None,
+    });
+    let mut pieces = Vec::new();
+    for e in &events {
+        let mut out = Vec::new();
+        enc.encode(e, &mut out);
+        if !out.is_empty() {
+            pieces.push(out);
+        }
+    }
+    let mut out = Vec::new();
+    enc.finish(&mut out);
+    pieces.push(out);
+    pieces
+}
+
+/// `EndWatch` fed a stream event by event: its cost per relayed piece, per format.
+fn bench_end_watch(c: &mut Criterion) {
+    let mut g = c.benchmark_group("end_watch_per_event");
+    for (name, format, mark) in [
+        ("openai", Format::OpenAi, EndMark::OpenAiChat),
+        ("anthropic", Format::Anthropic, EndMark::Anthropic),
+        ("gemini", Format::Gemini, EndMark::Gemini),
+        ("cohere", Format::Cohere, EndMark::CohereV2),
+        ("bedrock", Format::Bedrock, EndMark::BedrockConverse),
+    ] {
+        let pieces = event_pieces(format);
+        g.throughput(Throughput::Elements(pieces.len() as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut w = EndWatch::new(mark);
+                for p in &pieces {
+                    black_box(w.feed(black_box(p)));
+                }
+                assert!(w.ended());
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_request, bench_stream, bench_end_watch);
 criterion_main!(benches);

@@ -63,8 +63,8 @@ pub enum Ending {
     CutBody,
 }
 
-/// Bytes kept from the end of what was scanned, so a needle split between two pieces is found:
-/// longer than any needle with its tail.
+/// Room for the bytes kept from the end of what was scanned, so a needle split between two
+/// pieces is found: at least any needle with its tail.
 const CARRY: usize = 64;
 
 /// A quoted token to find in the relayed bytes.
@@ -73,6 +73,15 @@ struct Needle {
     /// What must follow the token (after up to two spaces when `spaces`); empty: the token alone.
     tails: &'static [&'static [u8]],
     spaces: bool,
+}
+
+impl Needle {
+    /// The most bytes a match covers, tail included.
+    fn span(&self) -> usize {
+        let spaces = if self.spaces { 2 } else { 0 };
+        let tail = self.tails.iter().map(|t| t.len()).max().unwrap_or(0);
+        (self.finder.needle().len() + spaces + tail).min(CARRY)
+    }
 }
 
 static FINISH_REASON: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"finish_reason\":"));
@@ -156,6 +165,9 @@ pub struct EndWatch {
     frames: Option<FrameWalk>,
     /// The last byte relayed (`None`: nothing yet); JSON lines end at `\n`.
     last: Option<u8>,
+    /// The most bytes a needle with its tail covers (at most `CARRY`).
+    span: usize,
+    /// The last bytes of the event under way (`span - 1` at most), for the seam search.
     carry: [u8; CARRY],
     carry_len: usize,
 }
@@ -184,6 +196,7 @@ impl EndWatch {
             lines: sse.then(LineScan::default),
             frames: bedrock.then(FrameWalk::default),
             last: None,
+            span: needles.iter().map(Needle::span).max().unwrap_or(1),
             carry: [0; CARRY],
             carry_len: 0,
         }
@@ -196,19 +209,31 @@ impl EndWatch {
     /// Feeds the next relayed piece. Returns the offset just past a `data: [DONE]` event that
     /// ends in this piece (OpenAI chat streams end there even if the upstream's body goes on).
     pub fn feed(&mut self, piece: &[u8]) -> Option<usize> {
-        let Some(&last) = piece.last() else {
-            return None;
-        };
+        let &last = piece.last()?;
         if let Some(frames) = &mut self.frames {
             frames.walk(piece);
         }
-        if !self.ended && !self.needles.is_empty() {
-            self.find_needles(piece);
+        let needles = !self.ended && !self.needles.is_empty();
+        if needles && self.found_in(piece) {
+            self.ended = true;
         }
         self.last = Some(last);
-        let lines = self.lines.as_mut()?;
-        let (done_at, marked) = lines.scan(piece, self.mark);
-        self.ended |= marked;
+        let mut done_at = None;
+        if let Some(lines) = &mut self.lines {
+            let (at, marked) = lines.scan(piece, self.mark);
+            self.ended |= marked;
+            done_at = at;
+        }
+        if needles && !self.ended {
+            // No needle spans an event's end (JSON tokens hold no line end; event-stream headers
+            // sit inside one frame), so the seam is kept only while an event is under way: with
+            // one event per read, as streams mostly come, there is none to search.
+            if self.between_events() {
+                self.carry_len = 0;
+            } else {
+                self.keep_tail(piece);
+            }
+        }
         done_at
     }
 
@@ -228,12 +253,7 @@ impl EndWatch {
         if self.ended {
             return Ending::Whole;
         }
-        let between_events = match (&self.lines, &self.frames) {
-            (Some(lines), _) => lines.between_events(),
-            (_, Some(frames)) => frames.between_frames(),
-            _ => matches!(self.last, None | Some(b'\n')),
-        };
-        if between_events {
+        if self.between_events() {
             Ending::ReportError
         } else {
             Ending::CutBody
@@ -260,31 +280,41 @@ impl EndWatch {
         }
     }
 
-    fn find_needles(&mut self, piece: &[u8]) {
-        // A needle split between the previous bytes and this piece: search the seam.
+    /// Whether a needle is in `piece`, or across the seam between the bytes before it and it.
+    fn found_in(&self, piece: &[u8]) -> bool {
         if self.carry_len > 0 {
-            let head = piece.len().min(CARRY);
+            let head = piece.len().min(self.span - 1);
             let mut seam = [0u8; 2 * CARRY];
             seam[..self.carry_len].copy_from_slice(&self.carry[..self.carry_len]);
             seam[self.carry_len..self.carry_len + head].copy_from_slice(&piece[..head]);
             if found(self.needles, &seam[..self.carry_len + head]) {
-                self.ended = true;
-                return;
+                return true;
             }
         }
-        if found(self.needles, piece) {
-            self.ended = true;
-            return;
-        }
-        // Keep the last CARRY bytes of everything scanned so far.
-        if piece.len() >= CARRY {
-            self.carry.copy_from_slice(&piece[piece.len() - CARRY..]);
-            self.carry_len = CARRY;
+        found(self.needles, piece)
+    }
+
+    /// Keeps the last `span - 1` bytes of the event under way (a needle and its tail cut by the
+    /// end of `piece` start there).
+    fn keep_tail(&mut self, piece: &[u8]) {
+        let room = self.span - 1;
+        if piece.len() >= room {
+            self.carry[..room].copy_from_slice(&piece[piece.len() - room..]);
+            self.carry_len = room;
         } else {
-            let keep = (CARRY - piece.len()).min(self.carry_len);
+            let keep = (room - piece.len()).min(self.carry_len);
             self.carry.copy_within(self.carry_len - keep..self.carry_len, 0);
             self.carry[keep..keep + piece.len()].copy_from_slice(piece);
             self.carry_len = keep + piece.len();
+        }
+    }
+
+    /// Whether the bytes so far end between two events (or frames, or JSON lines).
+    fn between_events(&self) -> bool {
+        match (&self.lines, &self.frames) {
+            (Some(lines), _) => lines.between_events(),
+            (_, Some(frames)) => frames.between_frames(),
+            _ => matches!(self.last, None | Some(b'\n')),
         }
     }
 }
@@ -319,7 +349,11 @@ fn write_responses_error(status: u16, message: &str, sequence: u32, out: &mut Ve
     out.extend_from_slice(b"event: error\ndata: {\"type\":\"error\",\"code\":\"");
     out.extend_from_slice(code.as_bytes());
     out.extend_from_slice(b"\",\"message\":");
-    out.extend_from_slice(sonic_rs::to_string(message).unwrap_or_else(|_| "\"\"".into()).as_bytes());
+    out.extend_from_slice(
+        sonic_rs::to_string(message)
+            .unwrap_or_else(|_| "\"\"".into())
+            .as_bytes(),
+    );
     out.extend_from_slice(b",\"param\":null,\"sequence_number\":");
     out.extend_from_slice(sequence.to_string().as_bytes());
     out.extend_from_slice(b"}\n\n");
@@ -329,6 +363,7 @@ fn write_responses_error(status: u16, message: &str, sequence: u32, out: &mut Ve
 ///
 /// Keeps only each line's first bytes (enough for the markers), so it holds no buffer and
 /// allocates nothing; lines are skipped with `memchr`.
+#[derive(Default)]
 struct LineScan {
     /// Bytes of the current line seen so far, up to `line.len()`.
     line: [u8; 24],
@@ -343,20 +378,6 @@ struct LineScan {
     in_event: bool,
     /// Events ended so far.
     events: u32,
-}
-
-impl Default for LineScan {
-    fn default() -> Self {
-        LineScan {
-            line: [0; 24],
-            line_len: 0,
-            overflow: false,
-            after_cr: false,
-            done_pending: false,
-            in_event: false,
-            events: 0,
-        }
-    }
 }
 
 impl LineScan {
@@ -668,7 +689,11 @@ mod tests {
                     let prefix = &bytes[..len];
                     let (_, ended, ending) = watch(mark, &[prefix]);
                     let singles: Vec<&[u8]> = prefix.chunks(1).collect();
-                    assert_eq!(watch(mark, &singles).2, ending, "{mark:?} {family:?} at {len} byte by byte");
+                    assert_eq!(
+                        watch(mark, &singles).2,
+                        ending,
+                        "{mark:?} {family:?} at {len} byte by byte"
+                    );
                     let boundary = len == 0 || ends.contains(&len) || event_end(mark, prefix);
                     if ended {
                         assert_eq!(ending, Ending::Whole);
@@ -676,12 +701,22 @@ mod tests {
                         assert_eq!(ending, Ending::ReportError, "{mark:?} {family:?} at {len}");
                         reported += 1;
                     } else {
-                        assert_eq!(ending, Ending::CutBody, "{mark:?} {family:?} at {len}: {:?}", String::from_utf8_lossy(&prefix[len.saturating_sub(30)..]));
+                        assert_eq!(
+                            ending,
+                            Ending::CutBody,
+                            "{mark:?} {family:?} at {len}: {:?}",
+                            String::from_utf8_lossy(&prefix[len.saturating_sub(30)..])
+                        );
                     }
                     // At an event's end the format's own decoder agrees on whether it is whole.
                     if boundary && len > 0 {
                         if let Some(complete) = decodes_complete(mark, prefix) {
-                            assert_eq!(complete, ended, "{mark:?} at {len}: {}", String::from_utf8_lossy(prefix));
+                            assert_eq!(
+                                complete,
+                                ended,
+                                "{mark:?} at {len}: {}",
+                                String::from_utf8_lossy(prefix)
+                            );
                         }
                     }
                 }
@@ -714,13 +749,34 @@ mod tests {
     #[test]
     fn markers_inside_strings_and_null_finishes_do_not_end_a_stream() {
         let cases: &[(EndMark, &[u8])] = &[
-            (EndMark::OpenAiChat, b"data: {\"t\":\"data: [DONE]\"}\n\ndata: [DONE]x\n\n"),
-            (EndMark::OpenAiChat, b"data: {\"choices\":[{\"finish_reason\":null}]}\n\n"),
-            (EndMark::OpenAiChat, b"data: {\"c\":\"\\\"finish_reason\\\":\\\"stop\\\"\"}\n\n"),
-            (EndMark::Gemini, b"data: {\"text\":\"{\\\"error\\\":1} \\\"finishReason\\\": \\\"STOP\\\"\"}\r\n\r\n"),
-            (EndMark::Anthropic, b"event: content_block_delta\ndata: {\"type\":\"message_stop\"}\n\n"),
-            (EndMark::CohereV2, b"event: content-delta\ndata: {\"text\":\"\\\"message-end\\\"\"}\n\n"),
-            (EndMark::OpenAiResponses, b"event: x\ndata: {\"type\":\"response.completed.not\"}\n\n"),
+            (
+                EndMark::OpenAiChat,
+                b"data: {\"t\":\"data: [DONE]\"}\n\ndata: [DONE]x\n\n",
+            ),
+            (
+                EndMark::OpenAiChat,
+                b"data: {\"choices\":[{\"finish_reason\":null}]}\n\n",
+            ),
+            (
+                EndMark::OpenAiChat,
+                b"data: {\"c\":\"\\\"finish_reason\\\":\\\"stop\\\"\"}\n\n",
+            ),
+            (
+                EndMark::Gemini,
+                b"data: {\"text\":\"{\\\"error\\\":1} \\\"finishReason\\\": \\\"STOP\\\"\"}\r\n\r\n",
+            ),
+            (
+                EndMark::Anthropic,
+                b"event: content_block_delta\ndata: {\"type\":\"message_stop\"}\n\n",
+            ),
+            (
+                EndMark::CohereV2,
+                b"event: content-delta\ndata: {\"text\":\"\\\"message-end\\\"\"}\n\n",
+            ),
+            (
+                EndMark::OpenAiResponses,
+                b"event: x\ndata: {\"type\":\"response.completed.not\"}\n\n",
+            ),
         ];
         for (mark, bytes) in cases {
             let (cut, ended, ending) = watch(*mark, &[bytes]);
@@ -737,7 +793,11 @@ mod tests {
     fn done_ends_an_openai_stream_at_every_split() {
         for cut in 0..STREAM.len() {
             let (a, b) = STREAM.split_at(cut);
-            assert_eq!(watch(EndMark::OpenAiChat, &[a, b]).0, Some(STREAM.len() - 5), "cut at {cut}");
+            assert_eq!(
+                watch(EndMark::OpenAiChat, &[a, b]).0,
+                Some(STREAM.len() - 5),
+                "cut at {cut}"
+            );
         }
     }
 
@@ -748,7 +808,11 @@ mod tests {
         // Fed one byte at a time, the event ends at the final CR: the LF is not in that piece,
         // and a lone CR already ends the line for every SSE decoder (PROTOCOLS 1.2).
         assert_eq!(watch(EndMark::OpenAiChat, &singles).0, Some(stream.len() - 1));
-        assert_eq!(watch(EndMark::OpenAiChat, &[stream]).0, Some(stream.len()), "whole input keeps the LF");
+        assert_eq!(
+            watch(EndMark::OpenAiChat, &[stream]).0,
+            Some(stream.len()),
+            "whole input keeps the LF"
+        );
     }
 
     #[test]
@@ -760,10 +824,20 @@ mod tests {
         };
         assert!(text(EndMark::OpenAiChat).starts_with("data: {\"error\":{\"message\":\"upstream stream ended"));
         assert!(text(EndMark::OpenAiChat).ends_with("\n\ndata: [DONE]\n\n"));
-        assert!(text(EndMark::Anthropic).starts_with("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\""));
-        assert!(text(EndMark::Gemini).starts_with("data: {\"error\":{\"code\":5"), "{}", text(EndMark::Gemini));
-        assert!(text(EndMark::CohereV2).starts_with("event: message-end\ndata: {\"type\":\"message-end\",\"delta\":{\"finish_reason\":\"ERROR\""));
-        assert!(text(EndMark::CohereV1).starts_with("{\"is_finished\":true,\"event_type\":\"stream-end\""), "{}", text(EndMark::CohereV1));
+        assert!(text(EndMark::Anthropic)
+            .starts_with("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\""));
+        assert!(
+            text(EndMark::Gemini).starts_with("data: {\"error\":{\"code\":5"),
+            "{}",
+            text(EndMark::Gemini)
+        );
+        assert!(text(EndMark::CohereV2)
+            .starts_with("event: message-end\ndata: {\"type\":\"message-end\",\"delta\":{\"finish_reason\":\"ERROR\""));
+        assert!(
+            text(EndMark::CohereV1).starts_with("{\"is_finished\":true,\"event_type\":\"stream-end\""),
+            "{}",
+            text(EndMark::CohereV1)
+        );
         let mut w = EndWatch::new(EndMark::OpenAiResponses);
         w.feed(b"event: response.created\ndata: {}\n\nevent: response.in_progress\ndata: {}\n\n");
         let mut out = Vec::new();
@@ -784,6 +858,23 @@ mod tests {
     }
 
     #[test]
+    fn every_needle_with_its_tail_fits_the_seam() {
+        let sets = [
+            OPENAI_NEEDLES,
+            RESPONSES_NEEDLES,
+            GEMINI_NEEDLES,
+            COHERE_V2_NEEDLES,
+            COHERE_V1_NEEDLES,
+            CONVERSE_NEEDLES,
+            INVOKE_NEEDLES,
+        ];
+        for n in sets.iter().flat_map(|s| s.iter()) {
+            let tail = n.tails.iter().map(|t| t.len()).max().unwrap_or(0);
+            assert!(n.finder.needle().len() + 2 + tail <= CARRY);
+        }
+    }
+
+    #[test]
     fn metrics_needles_are_the_key_in_base64_at_every_alignment() {
         let key = b"\"amazon-bedrock-invocationMetrics\"";
         for pad in 0..3 {
@@ -791,7 +882,10 @@ mod tests {
             json.extend_from_slice(key);
             json.extend_from_slice(b":{}}");
             let b64 = crate::wire::base64::encode(&json);
-            assert!(METRICS_B64.iter().any(|f| f.find(b64.as_bytes()).is_some()), "alignment {pad}: {b64}");
+            assert!(
+                METRICS_B64.iter().any(|f| f.find(b64.as_bytes()).is_some()),
+                "alignment {pad}: {b64}"
+            );
         }
         // And never in the base64 of other events.
         let other = crate::wire::base64::encode(br#"{"type":"content_block_delta","delta":{"text":"amazon-bedrock"}}"#);

@@ -81,7 +81,10 @@ pub fn stamp_frame(frame: &mut [u8]) {
 /// Whether the model asks for a stream that fails or misbehaves (`cutoff`, `unfinished`,
 /// `midstream`, `interleave`).
 pub fn is_fault_scenario(model: &str) -> bool {
-    model.contains("cutoff") || model.contains("unfinished") || model.contains("midstream") || model.contains("interleave")
+    model.contains("cutoff")
+        || model.contains("unfinished")
+        || model.contains("midstream")
+        || model.contains("interleave")
 }
 
 /// Reorders the tool calls' events so that the calls stream in turn: each call's start, then

@@ -234,7 +234,9 @@ pub async fn forward(
 /// The end marker of the stream a same-format request gets back.
 fn end_mark(api: &ApiRoute) -> EndMark {
     match api.format {
-        Format::OpenAi if matches!(api.op, Operation::Responses | Operation::StoredResponse) => EndMark::OpenAiResponses,
+        Format::OpenAi if matches!(api.op, Operation::Responses | Operation::StoredResponse) => {
+            EndMark::OpenAiResponses
+        }
         Format::OpenAi => EndMark::OpenAiChat,
         Format::Anthropic => EndMark::Anthropic,
         Format::Gemini if api.json_array_stream => EndMark::GeminiArray,
