@@ -9,6 +9,7 @@
 use crate::canonical::stream::{events_from_response, StreamDecode, StreamEncode, StreamError, StreamEvent};
 use crate::canonical::ChatRequest;
 use crate::error::GatewayError;
+use crate::formats::stream_end::{EndMark, EndWatch, Ending};
 use crate::formats::{self, Format};
 use crate::wire::eventstream::EventStreamDecoder;
 use crate::wire::sse::SseDecoder;
@@ -190,6 +191,54 @@ pub fn stream_decoders(data: &[u8]) {
     }
     // Whatever a decoder lets through, in whatever order, every client's encoder must take.
     encode_for_every_client(&ChatRequest::default(), &whole.0, whole.1.is_err());
+    // The same bytes relayed on the same-format path: the end watch of every form agrees with
+    // itself however they are split.
+    for mark in END_MARKS {
+        let whole = end_watch_run(mark, &[input]);
+        assert_eq!(whole, end_watch_run(mark, &[a, b]), "{mark:?} split at {cut}");
+        if input.len() <= 512 {
+            let bytes: Vec<&[u8]> = input.chunks(1).collect();
+            let one = end_watch_run(mark, &bytes);
+            // Only `[DONE]`'s offset may differ: fed one byte at a time, its event ends at a
+            // final CR without the LF that whole input includes.
+            assert_eq!(
+                (one.1, one.2, one.3),
+                (whole.1, whole.2, whole.3),
+                "{mark:?} one byte at a time"
+            );
+            assert_eq!(one.0.is_some(), whole.0.is_some(), "{mark:?} one byte at a time");
+        }
+    }
+}
+
+const END_MARKS: [EndMark; 9] = [
+    EndMark::OpenAiChat,
+    EndMark::OpenAiResponses,
+    EndMark::Anthropic,
+    EndMark::Gemini,
+    EndMark::GeminiArray,
+    EndMark::CohereV2,
+    EndMark::CohereV1,
+    EndMark::BedrockConverse,
+    EndMark::BedrockInvoke,
+];
+
+/// Feeds `pieces` to an end watch until `[DONE]` ends the stream: (that offset in the
+/// concatenation, ended, the ending after a clean end, after a failure).
+fn end_watch_run(mark: EndMark, pieces: &[&[u8]]) -> (Option<usize>, bool, Ending, Ending) {
+    let mut w = EndWatch::new(mark);
+    let mut at = 0;
+    let mut done = None;
+    for p in pieces {
+        if let Some(end) = w.feed(p) {
+            done = Some(at + end);
+            break;
+        }
+        at += p.len();
+    }
+    let mut error = Vec::new();
+    w.write_error(502, "cut", &mut error);
+    (done, w.ended(), w.ending(false), w.ending(true))
 }
 
 /// Feeds `events` to the stream encoder of every client format (Bedrock both ways, Gemini both

@@ -1,6 +1,7 @@
 //! Translated streams seen from outside: client hang-up closes the upstream, a slow client holds
 //! the upstream back, keepalives only where the client's format allows them, events written as
-//! they come, and an upstream error that arrives as the first event becomes an HTTP error.
+//! they come, and an upstream error that arrives as the first event becomes an HTTP error; relayed
+//! (same-format) streams that stop before their end marker are reported.
 
 mod common;
 
@@ -604,4 +605,113 @@ fn gemini_json_array_errors_before_and_during_the_stream() {
         assert!(!clean, "{model}: the body must not end cleanly");
         assert!(sonic_rs::from_slice::<Value>(&body).is_err(), "{model}: not valid JSON");
     }
+}
+
+/// A fake Anthropic upstream that streams `events` (one chunk each) and then either ends its body
+/// cleanly (`clean_end`) or closes the connection without the body's last chunk.
+fn relayed_anthropic_upstream(events: Vec<String>, clean_end: bool) -> SocketAddr {
+    one_request_upstream(move |mut s| {
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+        if s.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        for e in &events {
+            if s.write_all(format!("{:x}\r\n{e}\r\n", e.len()).as_bytes()).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if clean_end {
+            let _ = s.write_all(b"0\r\n\r\n");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    })
+}
+
+fn anthropic_events(upto: usize) -> Vec<String> {
+    let ev = |name: &str, data: &str| format!("event: {name}\ndata: {data}\n\n");
+    let all = [
+        ev(
+            "message_start",
+            r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":0}}}"#,
+        ),
+        ev(
+            "content_block_start",
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+        ),
+        ev(
+            "content_block_delta",
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"one two"}}"#,
+        ),
+        ev("content_block_stop", r#"{"type":"content_block_stop","index":0}"#),
+        ev(
+            "message_delta",
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":2}}"#,
+        ),
+        ev("message_stop", r#"{"type":"message_stop"}"#),
+    ];
+    all[..upto].to_vec()
+}
+
+fn anthropic_stream_request() -> Vec<u8> {
+    post(
+        "/anthropic/v1/messages",
+        r#"{"model":"anthropic/claude-x","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
+    )
+}
+
+#[test]
+fn a_relayed_stream_is_whole_once_its_end_went_by_even_if_the_connection_then_breaks() {
+    let upstream = relayed_anthropic_upstream(anthropic_events(6), false);
+    let sluice = start_sluice(&config(upstream, ""));
+    let (head, chunks, clean) = read_streamed(sluice.addr, &anthropic_stream_request());
+    assert_eq!(head.status, 200);
+    assert!(clean, "message_stop went by: the client's body ends cleanly");
+    assert_eq!(
+        chunks.concat(),
+        anthropic_events(6).concat().into_bytes(),
+        "relayed as it came"
+    );
+}
+
+#[test]
+fn a_relayed_stream_cut_between_events_ends_with_the_formats_error() {
+    for clean_end in [true, false] {
+        let upstream = relayed_anthropic_upstream(anthropic_events(3), clean_end);
+        let sluice = start_sluice(&config(upstream, ""));
+        let (head, chunks, clean) = read_streamed(sluice.addr, &anthropic_stream_request());
+        assert_eq!(head.status, 200);
+        assert!(
+            clean,
+            "the in-stream error, then a clean end (upstream ended cleanly: {clean_end})"
+        );
+        let body = String::from_utf8(chunks.concat()).unwrap();
+        let relayed = anthropic_events(3).concat();
+        assert!(body.starts_with(&relayed), "{body}");
+        let error = &body[relayed.len()..];
+        assert!(
+            error.starts_with("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"upstream stream"),
+            "{error}"
+        );
+        assert!(error.ends_with("\"}}\n\n"), "{error}");
+    }
+}
+
+#[test]
+fn a_relayed_stream_cut_inside_an_event_is_a_cut_body() {
+    // The upstream's body ends cleanly in the middle of an event: an error event cannot follow
+    // without corrupting it, so the client's body is cut, which every SDK reports.
+    let mut events = anthropic_events(3);
+    let half = events[2].len() / 2;
+    events[2].truncate(half);
+    let upstream = relayed_anthropic_upstream(events.clone(), true);
+    let sluice = start_sluice(&config(upstream, ""));
+    let (head, chunks, clean) = read_streamed(sluice.addr, &anthropic_stream_request());
+    assert_eq!(head.status, 200);
+    assert!(!clean, "no clean end after half an event");
+    assert_eq!(
+        chunks.concat(),
+        events.concat().into_bytes(),
+        "everything received was relayed"
+    );
 }

@@ -179,6 +179,7 @@ impl Handler for MockServer {
                 )
                 .await;
         }
+        let mut cut_off = false;
         let mut events = match (path, peek.stream) {
             ("/v1/chat/completions" | "/chat/completions", stream) => match openai::chat(&req.body, None) {
                 openai::ChatOutcome::Answer(resp) if !stream => {
@@ -206,7 +207,10 @@ impl Handler for MockServer {
             }
             ("/v1/completions" | "/completions", true) => {
                 match openai::completion_stream_events(&req.body, &model, k.chunks, peek.include_usage) {
-                    Ok(events) => events,
+                    Ok((events, cut)) => {
+                        cut_off = cut;
+                        events
+                    }
                     Err((status, body)) => {
                         return conn
                             .send_full(status, &[("content-type", json_ct)], Bytes::from(body), ka)
@@ -250,6 +254,10 @@ impl Handler for MockServer {
                 sluice::mock::stream::stamp_frame(e);
             }
             conn.send_chunk(e).await?;
+        }
+        if cut_off {
+            conn.close_after = true;
+            return Ok(());
         }
         conn.end_stream().await
     }

@@ -305,13 +305,15 @@ pub fn completion(body: &[u8], model: &str) -> Result<Vec<u8>, (u16, Vec<u8>)> {
 }
 
 /// Legacy completions stream: the same text in pieces (with log probabilities asked for, a token
-/// per chunk, each with its own), the last piece carrying the finish reason.
+/// per chunk, each with its own), the last piece carrying the finish reason. With the stream
+/// scenarios of `mock::stream` in the model name (`cutoff`, `unfinished`, `midstream`), half the
+/// pieces and then the fault; `true` with the frames: close the connection after them (`cutoff`).
 pub fn completion_stream_events(
     body: &[u8],
     model: &str,
     chunks: usize,
     include_usage: bool,
-) -> Result<Vec<Vec<u8>>, (u16, Vec<u8>)> {
+) -> Result<(Vec<Vec<u8>>, bool), (u16, Vec<u8>)> {
     let (text, resp) = completion_answer(body, model)?;
     let frame = |choices: &[OpenAiTextChoice<'_>], usage| {
         sse(&OpenAiTextCompletion {
@@ -355,12 +357,45 @@ pub fn completion_stream_events(
             frame(&choices, None)
         })
         .collect();
+    if let Some(fault) = StreamFault::of(model) {
+        // Half of the text, never its finish; then the fault.
+        out.truncate((pieces.len() / 2).max(1).min(last));
+        if fault == StreamFault::MidStream {
+            let message = "mock mid-stream failure requested by model name";
+            let mut error = Vec::new();
+            crate::formats::openai::stream::write_stream_error(500, message, &mut error);
+            out.push(error);
+        }
+        return Ok((out, fault == StreamFault::CutOff));
+    }
     if include_usage {
         let usage = OpenAiUsage::new(resp.usage.input, resp.usage.output, false);
         out.push(frame(&[], Some(usage)));
     }
     out.push(b"data: [DONE]\n\n".to_vec());
-    Ok(out)
+    Ok((out, false))
+}
+
+/// The stream fault a legacy completions model name asks for (see `mock::stream`).
+#[derive(PartialEq)]
+enum StreamFault {
+    CutOff,
+    Unfinished,
+    MidStream,
+}
+
+impl StreamFault {
+    fn of(model: &str) -> Option<StreamFault> {
+        if model.contains("cutoff") {
+            Some(StreamFault::CutOff)
+        } else if model.contains("unfinished") {
+            Some(StreamFault::Unfinished)
+        } else if model.contains("midstream") {
+            Some(StreamFault::MidStream)
+        } else {
+            None
+        }
+    }
 }
 
 /// Embeddings: a deterministic vector per input (float array or base64 little-endian f32), or

@@ -35,6 +35,7 @@ pub async fn serve(
         let body = openai::error_body(status, &format!("mock error {status} requested by model name"));
         return reply(conn, status, json, &rid, body, req.keep_alive).await;
     }
+    let mut cut_off = false;
     let events = match (ctx.api.op, peek.stream) {
         (Operation::Chat, stream) => match openai::chat(&req.body, Some(model)) {
             openai::ChatOutcome::Answer(resp) if !stream => {
@@ -58,7 +59,10 @@ pub async fn serve(
         }
         (Operation::Completions, true) => {
             match openai::completion_stream_events(&req.body, model, knobs.chunks, peek.include_usage) {
-                Ok(events) => events,
+                Ok((events, cut)) => {
+                    cut_off = cut;
+                    events
+                }
                 Err((status, body)) => return reply(conn, status, json, &rid, body, req.keep_alive).await,
             }
         }
@@ -92,6 +96,10 @@ pub async fn serve(
                 }
             }
             conn.send_chunk(e).await?;
+        }
+        if cut_off {
+            conn.close_after = true;
+            return Ok(());
         }
         conn.end_stream().await
     }

@@ -569,18 +569,18 @@ def test_a_stream_that_fails_half_way_ends_with_error(co, provider):
 
 
 @pytest.mark.parametrize("provider", UPSTREAMS)
-def test_a_stream_cut_short_never_ends_complete(co, provider):
-    """The upstream's body just stops: the client must not be told the answer completed."""
-    events = []
-    try:
-        for e in co.chat_stream(model=model(provider, "cutoff-model"), message=FAILING):
-            events.append(e)
-    except Exception:  # the SDK may raise on the cut body (httpx) or end the iteration
-        pass
+@pytest.mark.parametrize("scenario", ["cutoff-model", "unfinished-model"])
+def test_a_stream_cut_short_ends_with_error(co, provider, scenario):
+    """The upstream's body just stops (its connection closed, or its body ended without the
+    format's end) between two events: translated, or relayed as it is (cohere), the client gets
+    the text so far, then a `stream-end` with `finish_reason: ERROR`; never COMPLETE."""
+    events = stream_events(co, model=model(provider, scenario), message=FAILING)
     types = [e.event_type for e in events]
     assert types and types[0] == "stream-start", types
     ends = [e for e in events if e.event_type == "stream-end"]
-    assert all(e.finish_reason != "COMPLETE" for e in ends), types
+    assert len(ends) == 1 and events[-1] is ends[0], types
+    assert ends[0].finish_reason == "ERROR", ends[0]
+    assert "upstream stream" in extra(ends[0], "error"), ends[0]
     text = text_of(events)
     full = f"echo: {FAILING}"
     assert text and full.startswith(text) and text != full, text

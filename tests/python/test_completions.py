@@ -154,8 +154,8 @@ def test_upstream_errors_are_the_sdks_own(client, provider):
         list(client.completions.create(model=model(provider, "error-429"), prompt=PROMPT, stream=True))
 
 
-@pytest.mark.parametrize("provider", ["anthropic", "gemini", "bedrock", "cohere"])
-@pytest.mark.parametrize("scenario", ["midstream-model", "cutoff-model"])
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini", "bedrock", "cohere"])
+@pytest.mark.parametrize("scenario", ["midstream-model", "cutoff-model", "unfinished-model"])
 def test_a_stream_that_fails_half_way_raises_after_its_text(client, provider, scenario):
     got = ""
     with pytest.raises(openai.APIError) as e:

@@ -384,6 +384,29 @@ def test_a_midstream_error_is_an_exception_event(gateway, family):
     assert seen, "the events before the error were delivered"
 
 
+@pytest.mark.parametrize("family", ["claude"] + FAMILIES + PROMPT_FAMILIES)
+@pytest.mark.parametrize("scenario", ["unfinished", "cutoff"])
+def test_a_relayed_stream_cut_short_ends_with_an_exception(gateway, family, scenario):
+    # Same format (a Bedrock provider): the frames are relayed as they come. The upstream's body
+    # ends (or its connection closes) after half the chunks, before the one with the invocation
+    # metrics: the client gets an exception frame after the chunks it had, never a clean end.
+    mid = model_id(family, scenario) if family != "claude" else f"anthropic.claude-{scenario}-v2"
+    b = body(family, "a b c d") if family != "claude" else {
+        "anthropic_version": "bedrock-2023-05-31",
+        "max_tokens": 100,
+        "messages": [{"role": "user", "content": "a b c d"}],
+    }
+    r = gateway.invoke_model_with_response_stream(modelId=f"bedrock/{mid}", body=json.dumps(b))
+    seen = []
+    with pytest.raises(botocore.exceptions.EventStreamError) as e:
+        for ev in r["body"]:
+            seen.append(json.loads(ev["chunk"]["bytes"]))
+    assert e.value.response["Error"]["Code"] == "internalServerException", e.value.response
+    assert "upstream stream" in e.value.response["Error"]["Message"], e.value.response
+    assert seen, "the chunks before the cut were delivered"
+    assert not any("amazon-bedrock-invocationMetrics" in c for c in seen), seen
+
+
 # ---- sluice-mock speaks the families natively --------------------------------------------------
 
 

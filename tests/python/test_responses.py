@@ -609,11 +609,11 @@ FAILING = "one two three four five six"
 
 
 # `midstream-model`: the upstream's own in-stream error; `cutoff-model`: the upstream's body just
-# stops (the in-process mock has no upstream body to cut, so it is left out there).
-# A translated stream's cut is reported in the stream; a passed-through one (openai) is relayed as
-# it is, cut too (see the test after this one).
+# stops; `unfinished-model`: it ends cleanly without `response.completed` (the in-process mock
+# has no upstream body, so it is left out of those two). A translated stream's cut is reported as
+# its own failure; a passed-through one (openai) with an `error` event (see the test after this).
 FAILURES = [(p, "midstream-model") for p in PROVIDERS] + [
-    (p, "cutoff-model") for p in UPSTREAMS if p != "openai"
+    (p, scenario) for p in UPSTREAMS if p != "openai" for scenario in ["cutoff-model", "unfinished-model"]
 ]
 
 
@@ -642,18 +642,24 @@ def test_a_stream_that_fails_half_way_ends_failed(client, provider, scenario):
             s.get_final_response()
 
 
-def test_a_passed_through_stream_cut_short_is_cut_short_for_the_client(client):
-    """Same format, the bytes are relayed as they come: the client's body ends where the
-    upstream's did, without its terminating chunk, and the SDK raises after the text it had;
-    nothing pretends the response completed."""
-    got, types = "", []
-    with pytest.raises(openai.APIConnectionError):
-        for e in client.responses.create(model=model("openai", "cutoff-model"), input=FAILING, stream=True):
-            types.append(e.type)
-            if e.type == "response.output_text.delta":
-                got += e.delta
+@pytest.mark.parametrize("scenario", ["cutoff-model", "unfinished-model"])
+def test_a_passed_through_stream_cut_short_ends_with_an_error_event(client, scenario):
+    """Same format, the bytes are relayed as they come; where the upstream's stopped between two
+    events without its end (its connection closed, or its body ended), the client gets the
+    Responses `error` event after the text it had, numbered after the relayed events, and a clean
+    end; nothing pretends the response completed."""
+    events = list(client.responses.create(model=model("openai", scenario), input=FAILING, stream=True))
+    types = [e.type for e in events]
+    assert types[0] == "response.created" and types[-1] == "error", types
+    assert not {"response.completed", "response.incomplete", "response.failed"} & set(types), types
+    error = events[-1]
+    assert "upstream stream" in error.message and error.code == "server_error", error
+    assert error.sequence_number == events[-2].sequence_number + 1, (error, events[-2])
+    got = text_of(events)
     assert got and f"echo: {FAILING}".startswith(got) and got != f"echo: {FAILING}", got
-    assert not {"response.completed", "response.incomplete"} & set(types), types
+    with client.responses.stream(model=model("openai", scenario), input=FAILING) as s:
+        with pytest.raises(RuntimeError):
+            s.get_final_response()
 
 
 # ---- what a translated provider cannot do -------------------------------------------------------
