@@ -216,7 +216,7 @@ const END_MARKS: [EndMark; 9] = [
     EndMark::OpenAiResponses,
     EndMark::Anthropic,
     EndMark::Gemini,
-    EndMark::GeminiArray,
+    EndMark::Unwatched,
     EndMark::CohereV2,
     EndMark::CohereV1,
     EndMark::BedrockConverse,

@@ -755,6 +755,23 @@ fn a_compressed_answer_in_the_same_format_is_relayed_as_is() {
     assert_eq!(r.body, GZIP_BYTES);
 }
 
+/// A compressed stream in the same format too: its end marker cannot be seen in the bytes, so
+/// the body's own end is the stream's (never reported as cut short).
+#[test]
+fn a_compressed_stream_in_the_same_format_is_relayed_to_its_end() {
+    let up = fake_upstream(vec![vec![vec![w(gzip_answer("200 OK", "text/event-stream"))]]]);
+    let sluice = sluice_at(up.addr, "");
+    let mut c = Client::connect(sluice.addr);
+    c.send(&chat_stream("openai/m", "x"));
+    let head = c.read_head();
+    assert_eq!(head.status, 200);
+    let mut body = Vec::new();
+    while let Some(chunk) = c.try_read_chunk().expect("a clean end, not a cut body") {
+        body.extend_from_slice(&chunk);
+    }
+    assert_eq!(body, GZIP_BYTES);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 11. A pooled connection that dies after reading the next request
 // ---------------------------------------------------------------------------------------------

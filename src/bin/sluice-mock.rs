@@ -207,9 +207,9 @@ impl Handler for MockServer {
             }
             ("/v1/completions" | "/completions", true) => {
                 match openai::completion_stream_events(&req.body, &model, k.chunks, peek.include_usage) {
-                    Ok((events, cut)) => {
-                        cut_off = cut;
-                        events
+                    Ok(stream) => {
+                        cut_off = stream.cut_off;
+                        stream.frames
                     }
                     Err((status, body)) => {
                         return conn

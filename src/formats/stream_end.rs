@@ -39,8 +39,10 @@ pub enum EndMark {
     Anthropic,
     /// A chunk with a `finishReason`, or an error chunk (`data: {"error"`).
     Gemini,
-    /// Gemini without `alt=sse`: one JSON array, whose `]` a client's parser checks itself.
-    GeminiArray,
+    /// No marker the watch can see: Gemini's JSON-array stream (without `alt=sse`), whose `]` a
+    /// client's parser checks itself, and a body compressed although Sluice asked for identity.
+    /// Relayed as it ends; a failed body is cut.
+    Unwatched,
     /// `message-end` (with `finish_reason: ERROR` for errors too).
     CohereV2,
     /// Cohere v1's JSON lines: `stream-end`.
@@ -176,12 +178,12 @@ impl EndWatch {
     pub fn new(mark: EndMark) -> EndWatch {
         let sse = !matches!(
             mark,
-            EndMark::CohereV1 | EndMark::BedrockConverse | EndMark::BedrockInvoke | EndMark::GeminiArray
+            EndMark::CohereV1 | EndMark::BedrockConverse | EndMark::BedrockInvoke | EndMark::Unwatched
         );
         let needles = match mark {
             EndMark::OpenAiChat => OPENAI_NEEDLES,
             EndMark::OpenAiResponses => RESPONSES_NEEDLES,
-            EndMark::Anthropic | EndMark::GeminiArray => &[],
+            EndMark::Anthropic | EndMark::Unwatched => &[],
             EndMark::Gemini => GEMINI_NEEDLES,
             EndMark::CohereV2 => COHERE_V2_NEEDLES,
             EndMark::CohereV1 => COHERE_V1_NEEDLES,
@@ -245,9 +247,9 @@ impl EndWatch {
     /// How the client's stream must end now that the upstream's body has ended (cleanly, or
     /// with a read error: `failed`).
     pub fn ending(&self, failed: bool) -> Ending {
-        if self.mark == EndMark::GeminiArray {
-            // The array's own `]` is the end a client checks; a clean body end is relayed as it
-            // is, a failed one is cut (an element cannot be added after a cut one).
+        if self.mark == EndMark::Unwatched {
+            // A clean body end is relayed as it is (a Gemini array's `]` is the end its client
+            // checks); a failed one is cut (nothing readable can follow unknown bytes).
             return if failed { Ending::CutBody } else { Ending::Whole };
         }
         if self.ended {
@@ -272,7 +274,7 @@ impl EndWatch {
             }
             EndMark::Anthropic => anthropic::stream::AnthropicStreamEncoder::new(&req).error(status, message, out),
             EndMark::Gemini => gemini::stream::GeminiStreamEncoder::new(&req).error(status, message, out),
-            EndMark::GeminiArray => {}
+            EndMark::Unwatched => {}
             EndMark::CohereV2 => cohere::stream::CohereStreamEncoder::after_start().error(status, message, out),
             EndMark::CohereV1 => cohere::v1chat::V1StreamEncoder::after_start().error(status, message, out),
             EndMark::BedrockConverse => bedrock::stream::exception_frame(status, message, false, out),
@@ -565,7 +567,7 @@ mod tests {
             EndMark::OpenAiResponses => Box::new(formats::openai::responses::ResponsesStreamEncoder::new(&req, b"{}")),
             EndMark::Anthropic => formats::stream_encoder(Format::Anthropic, false, &req),
             EndMark::Gemini => formats::stream_encoder(Format::Gemini, false, &req),
-            EndMark::GeminiArray => Box::new(formats::gemini::stream::GeminiStreamEncoder::json_array(&req)),
+            EndMark::Unwatched => Box::new(formats::gemini::stream::GeminiStreamEncoder::json_array(&req)),
             EndMark::CohereV2 => formats::stream_encoder(Format::Cohere, false, &req),
             EndMark::CohereV1 => Box::new(formats::cohere::v1chat::V1StreamEncoder::new(b"{}")),
             EndMark::BedrockConverse => formats::stream_encoder(Format::Bedrock, false, &req),
@@ -738,9 +740,9 @@ mod tests {
     }
 
     #[test]
-    fn a_gemini_array_is_relayed_as_it_ends() {
-        let (bytes, _) = sample_stream(EndMark::GeminiArray, None);
-        let mut w = EndWatch::new(EndMark::GeminiArray);
+    fn an_unwatched_stream_is_relayed_as_it_ends() {
+        let (bytes, _) = sample_stream(EndMark::Unwatched, None);
+        let mut w = EndWatch::new(EndMark::Unwatched);
         w.feed(&bytes[..bytes.len() / 2]);
         assert_eq!(w.ending(false), Ending::Whole, "the missing `]` is the client's to see");
         assert_eq!(w.ending(true), Ending::CutBody);

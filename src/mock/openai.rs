@@ -307,13 +307,13 @@ pub fn completion(body: &[u8], model: &str) -> Result<Vec<u8>, (u16, Vec<u8>)> {
 /// Legacy completions stream: the same text in pieces (with log probabilities asked for, a token
 /// per chunk, each with its own), the last piece carrying the finish reason. With the stream
 /// scenarios of `mock::stream` in the model name (`cutoff`, `unfinished`, `midstream`), half the
-/// pieces and then the fault; `true` with the frames: close the connection after them (`cutoff`).
+/// pieces and then the fault.
 pub fn completion_stream_events(
     body: &[u8],
     model: &str,
     chunks: usize,
     include_usage: bool,
-) -> Result<(Vec<Vec<u8>>, bool), (u16, Vec<u8>)> {
+) -> Result<CompletionStream, (u16, Vec<u8>)> {
     let (text, resp) = completion_answer(body, model)?;
     let frame = |choices: &[OpenAiTextChoice<'_>], usage| {
         sse(&OpenAiTextCompletion {
@@ -366,14 +366,27 @@ pub fn completion_stream_events(
             crate::formats::openai::stream::write_stream_error(500, message, &mut error);
             out.push(error);
         }
-        return Ok((out, fault == StreamFault::CutOff));
+        return Ok(CompletionStream {
+            frames: out,
+            cut_off: fault == StreamFault::CutOff,
+        });
     }
     if include_usage {
         let usage = OpenAiUsage::new(resp.usage.input, resp.usage.output, false);
         out.push(frame(&[], Some(usage)));
     }
     out.push(b"data: [DONE]\n\n".to_vec());
-    Ok((out, false))
+    Ok(CompletionStream {
+        frames: out,
+        cut_off: false,
+    })
+}
+
+/// A legacy completions stream ready to send, one write per frame.
+pub struct CompletionStream {
+    pub frames: Vec<Vec<u8>>,
+    /// Close the connection after the frames instead of ending the body (`cutoff`).
+    pub cut_off: bool,
 }
 
 /// The stream fault a legacy completions model name asks for (see `mock::stream`).

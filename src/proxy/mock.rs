@@ -59,9 +59,9 @@ pub async fn serve(
         }
         (Operation::Completions, true) => {
             match openai::completion_stream_events(&req.body, model, knobs.chunks, peek.include_usage) {
-                Ok((events, cut)) => {
-                    cut_off = cut;
-                    events
+                Ok(stream) => {
+                    cut_off = stream.cut_off;
+                    stream.frames
                 }
                 Err((status, body)) => return reply(conn, status, json, &rid, body, req.keep_alive).await,
             }

@@ -214,8 +214,16 @@ pub async fn forward(
             .filter(|(n, _)| !is_listed(n, DROP_RESPONSE))
             .map(|(n, v)| (n.to_string(), v.to_vec()))
             .collect();
+        // A body compressed anyway is opaque to the watch: relayed as it ends.
+        let compressed = resp
+            .header("content-encoding")
+            .is_some_and(|v| !v.trim_ascii().eq_ignore_ascii_case(b"identity"));
+        let watch = EndWatch::new(if compressed {
+            EndMark::Unwatched
+        } else {
+            end_mark(ctx.api)
+        });
         let body = resp.into_body();
-        let watch = EndWatch::new(end_mark(ctx.api));
         return pump_passthrough(worker, conn, req.http10, relay, body, watch).await;
     }
     let limit = ctx.snap.server.limits.max_body_bytes.max(64 * 1024 * 1024);
@@ -239,7 +247,7 @@ fn end_mark(api: &ApiRoute) -> EndMark {
         }
         Format::OpenAi => EndMark::OpenAiChat,
         Format::Anthropic => EndMark::Anthropic,
-        Format::Gemini if api.json_array_stream => EndMark::GeminiArray,
+        Format::Gemini if api.json_array_stream => EndMark::Unwatched,
         Format::Gemini => EndMark::Gemini,
         Format::Cohere if api.cohere_v1 => EndMark::CohereV1,
         Format::Cohere => EndMark::CohereV2,
