@@ -276,7 +276,7 @@ fn stream_ends_at_done_even_if_upstream_keeps_body_open() {
 }
 
 #[test]
-fn truncated_upstream_stream_is_not_finished_cleanly() {
+fn truncated_upstream_stream_ends_with_an_in_stream_error() {
     let ev = r#"data: {"id":"x","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}"#;
     // One event, then the upstream closes without the last chunk.
     let response = format!(
@@ -296,11 +296,15 @@ fn truncated_upstream_stream_is_not_finished_cleanly() {
     let head = c.read_head();
     assert_eq!(head.status, 200);
     assert_eq!(c.read_chunk().as_deref(), Some(format!("{ev}\n\n").as_bytes()));
-    // The client must see the failure: EOF instead of the terminating chunk.
-    match c.try_read_chunk() {
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
-        other => panic!("expected EOF without the last chunk, got {other:?}"),
-    }
+    // The client must see the failure: cut between two events, the stream ends with OpenAI's
+    // in-stream error (which the SDK raises), then `[DONE]` and a clean end.
+    let error = String::from_utf8(c.read_chunk().expect("the error event")).unwrap();
+    assert!(
+        error.starts_with("data: {\"error\":{\"message\":\"upstream stream failed: "),
+        "{error}"
+    );
+    assert!(error.ends_with("\n\ndata: [DONE]\n\n"), "{error}");
+    assert_eq!(c.try_read_chunk().ok(), Some(None), "then the body's clean end");
     let _ = h.join();
 }
 

@@ -220,15 +220,24 @@ fn assert_anthropic_error(r: &Response, status: u16) -> String {
     at_str(&v, "error.message").to_string()
 }
 
-/// The client must see a chunked body cut short: EOF before the terminating chunk.
-fn expect_cut(c: &mut Client) {
+/// A relayed OpenAI stream that failed between two events: the rest of it ends with OpenAI's
+/// in-stream error (saying `what`), `[DONE]`, and a clean end.
+fn expect_stream_error(c: &mut Client, what: &str) {
+    let mut last = Vec::new();
     loop {
         match c.try_read_chunk() {
-            Ok(Some(_)) => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return,
-            other => panic!("expected EOF without the last chunk, got {other:?}"),
+            Ok(Some(chunk)) => last = chunk,
+            Ok(None) => break,
+            Err(e) => panic!("expected the in-stream error and a clean end, got {e}"),
         }
     }
+    let last = String::from_utf8(last).unwrap();
+    assert!(
+        last.starts_with("data: {\"error\":{\"message\":\"upstream stream failed"),
+        "{last}"
+    );
+    assert!(last.contains(what), "{what}: {last}");
+    assert!(last.ends_with("\n\ndata: [DONE]\n\n"), "{last}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -442,7 +451,7 @@ fn a_body_shorter_than_its_content_length_is_never_passed_off_as_complete() {
         // Translated both ways.
         vec![vec![w(short(ANTHROPIC_ANSWER)), ms(50), Act::Close]],
         vec![vec![w(short(OPENAI_ANSWER)), ms(50), Act::Close]],
-        // Same-format stream: relayed as it comes, then cut.
+        // Same-format stream: relayed as it comes, then its in-stream error.
         vec![vec![w(short_sse), ms(50), Act::Close]],
         vec![vec![w(ok_json(OPENAI_ANSWER))]],
     ]);
@@ -464,7 +473,7 @@ fn a_body_shorter_than_its_content_length_is_never_passed_off_as_complete() {
         c.read_chunk().as_deref(),
         Some(format!("{OPENAI_EVENT}\n\n").as_bytes())
     );
-    expect_cut(&mut c);
+    expect_stream_error(&mut c, "truncated");
 
     assert_eq!(roundtrip(sluice.addr, &chat("openai/m", "x")).status, 200);
     pool_becomes(sluice.addr, (1.0, 0.0), "only the good connection is pooled");
@@ -485,7 +494,8 @@ fn broken_chunking_is_an_error_never_a_clean_finish() {
             chunk("{\"id\":")
         ))]],
         vec![vec![w(format!("{chunked_json}5\r\n{{\"id\"XX0\r\n\r\n"))]],
-        // Same-format streams: an event, then the bad framing after a pause.
+        // Same-format streams: an event, then the bad framing after a pause: the event is
+        // whole, so OpenAI's in-stream error follows it.
         vec![vec![
             w(format!("{SSE_HEAD}{}", chunk(&ev))),
             ms(50),
@@ -518,7 +528,7 @@ fn broken_chunking_is_an_error_never_a_clean_finish() {
         c.send(&chat_stream("openai/m", "x"));
         assert_eq!(c.read_head().status, 200, "{what}");
         assert_eq!(c.read_chunk().as_deref(), Some(ev.as_bytes()), "{what}");
-        expect_cut(&mut c);
+        expect_stream_error(&mut c, "chunk");
     }
     let r = roundtrip(sluice.addr, &messages("openai/m", true));
     assert_eq!(r.status, 200, "{}", r.text());
@@ -672,7 +682,7 @@ fn a_body_that_stalls_ends_at_the_total_timeout() {
     c.send(&chat_stream("openai/m", "x"));
     assert_eq!(c.read_head().status, 200);
     assert!(c.read_chunk().is_some());
-    expect_cut(&mut c);
+    expect_stream_error(&mut c, "timed out");
     bounded(t);
 
     // Translated: either a 504 before anything was sent, or the in-stream error; never a finish.

@@ -659,14 +659,21 @@ mod tests {
             !all.windows(6).any(|w| w == b"[DONE]"),
             "no end marker on a cut-off stream"
         );
-        // Unfinished: the same events, but the body ends cleanly.
+        // Unfinished: as many events (no end marker either), but the body ends cleanly.
+        let frames = s.frames.len();
         let body = br#"{"model":"m-unfinished","stream":true,"messages":[{"role":"user","content":"a b c d e f"}]}"#;
         let s = serve(Method::Post, "/v1/chat/completions", None, body, 3, false)
             .unwrap()
             .ok()
             .unwrap();
         assert!(!s.cut_off);
-        assert_eq!(s.frames.concat(), all);
+        assert_eq!(s.frames.len(), frames);
+        let all = s.frames.concat();
+        assert!(
+            !all.windows(6).any(|w| w == b"[DONE]") && !all.windows(15).any(|w| w == b"\"finish_reason\":\""),
+            "no end marker and no finish on an unfinished stream: {}",
+            String::from_utf8_lossy(&all)
+        );
         let body = br#"{"model":"m-midstream","stream":true,"messages":[{"role":"user","content":"a b c d e f"}]}"#;
         let s = serve(Method::Post, "/v1/chat/completions", None, body, 3, false)
             .unwrap()
