@@ -224,8 +224,9 @@ const END_MARKS: [EndMark; 9] = [
 ];
 
 /// Feeds `pieces` to an end watch until `[DONE]` ends the stream: (that offset in the
-/// concatenation, ended, the ending after a clean end, after a failure).
-fn end_watch_run(mark: EndMark, pieces: &[&[u8]]) -> (Option<usize>, bool, Ending, Ending) {
+/// concatenation, ended, the ending after a clean end, after a failure). The error it would
+/// write is written too (it must not panic).
+pub(crate) fn end_watch_run(mark: EndMark, pieces: &[&[u8]]) -> (Option<usize>, bool, Ending, Ending) {
     let mut w = EndWatch::new(mark);
     let mut at = 0;
     let mut done = None;

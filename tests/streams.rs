@@ -247,34 +247,7 @@ fn one_request_upstream(answer: impl FnOnce(TcpStream) + Send + 'static) -> Sock
 /// size line in two, with `pause` between the halves, as a packet boundary can.
 fn split_line_anthropic_upstream(pause: Duration) -> SocketAddr {
     one_request_upstream(move |mut s| {
-        let ev = |name: &str, data: &str| format!("event: {name}\ndata: {data}\n\n");
-        let delta = |text: &str| {
-            ev(
-                "content_block_delta",
-                &format!(
-                    r#"{{"type":"content_block_delta","index":0,"delta":{{"type":"text_delta","text":"{text}"}}}}"#
-                ),
-            )
-        };
-        let events = [
-            ev(
-                "message_start",
-                r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":0}}}"#,
-            ),
-            ev(
-                "content_block_start",
-                r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
-            ),
-            delta("one "),
-            delta("two "),
-            delta("three"),
-            ev("content_block_stop", r#"{"type":"content_block_stop","index":0}"#),
-            ev(
-                "message_delta",
-                r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":3}}"#,
-            ),
-            ev("message_stop", r#"{"type":"message_stop"}"#),
-        ];
+        let events = anthropic_events(&["one ", "two ", "three"]);
         let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
         if s.write_all(head.as_bytes()).is_err() {
             return;
@@ -628,9 +601,10 @@ fn relayed_anthropic_upstream(events: Vec<String>, clean_end: bool) -> SocketAdd
     })
 }
 
-fn anthropic_events(upto: usize) -> Vec<String> {
+/// A whole Anthropic stream of one text block made of `deltas`.
+fn anthropic_events(deltas: &[&str]) -> Vec<String> {
     let ev = |name: &str, data: &str| format!("event: {name}\ndata: {data}\n\n");
-    let all = [
+    let mut events = vec![
         ev(
             "message_start",
             r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":0}}}"#,
@@ -639,18 +613,28 @@ fn anthropic_events(upto: usize) -> Vec<String> {
             "content_block_start",
             r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
         ),
-        ev(
-            "content_block_delta",
-            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"one two"}}"#,
-        ),
-        ev("content_block_stop", r#"{"type":"content_block_stop","index":0}"#),
-        ev(
-            "message_delta",
-            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":2}}"#,
-        ),
-        ev("message_stop", r#"{"type":"message_stop"}"#),
     ];
-    all[..upto].to_vec()
+    for text in deltas {
+        events.push(ev(
+            "content_block_delta",
+            &format!(r#"{{"type":"content_block_delta","index":0,"delta":{{"type":"text_delta","text":"{text}"}}}}"#),
+        ));
+    }
+    events.push(ev("content_block_stop", r#"{"type":"content_block_stop","index":0}"#));
+    events.push(ev(
+        "message_delta",
+        &format!(
+            r#"{{"type":"message_delta","delta":{{"stop_reason":"end_turn","stop_sequence":null}},"usage":{{"output_tokens":{}}}}}"#,
+            deltas.len()
+        ),
+    ));
+    events.push(ev("message_stop", r#"{"type":"message_stop"}"#));
+    events
+}
+
+/// The first `upto` events of a two-word Anthropic stream (6 in all).
+fn anthropic_prefix(upto: usize) -> Vec<String> {
+    anthropic_events(&["one two"])[..upto].to_vec()
 }
 
 fn anthropic_stream_request() -> Vec<u8> {
@@ -662,14 +646,14 @@ fn anthropic_stream_request() -> Vec<u8> {
 
 #[test]
 fn a_relayed_stream_is_whole_once_its_end_went_by_even_if_the_connection_then_breaks() {
-    let upstream = relayed_anthropic_upstream(anthropic_events(6), false);
+    let upstream = relayed_anthropic_upstream(anthropic_prefix(6), false);
     let sluice = start_sluice(&config(upstream, ""));
     let (head, chunks, clean) = read_streamed(sluice.addr, &anthropic_stream_request());
     assert_eq!(head.status, 200);
     assert!(clean, "message_stop went by: the client's body ends cleanly");
     assert_eq!(
         chunks.concat(),
-        anthropic_events(6).concat().into_bytes(),
+        anthropic_prefix(6).concat().into_bytes(),
         "relayed as it came"
     );
 }
@@ -677,7 +661,7 @@ fn a_relayed_stream_is_whole_once_its_end_went_by_even_if_the_connection_then_br
 #[test]
 fn a_relayed_stream_cut_between_events_ends_with_the_formats_error() {
     for clean_end in [true, false] {
-        let upstream = relayed_anthropic_upstream(anthropic_events(3), clean_end);
+        let upstream = relayed_anthropic_upstream(anthropic_prefix(3), clean_end);
         let sluice = start_sluice(&config(upstream, ""));
         let (head, chunks, clean) = read_streamed(sluice.addr, &anthropic_stream_request());
         assert_eq!(head.status, 200);
@@ -686,7 +670,7 @@ fn a_relayed_stream_cut_between_events_ends_with_the_formats_error() {
             "the in-stream error, then a clean end (upstream ended cleanly: {clean_end})"
         );
         let body = String::from_utf8(chunks.concat()).unwrap();
-        let relayed = anthropic_events(3).concat();
+        let relayed = anthropic_prefix(3).concat();
         assert!(body.starts_with(&relayed), "{body}");
         let error = &body[relayed.len()..];
         assert!(
@@ -701,7 +685,7 @@ fn a_relayed_stream_cut_between_events_ends_with_the_formats_error() {
 fn a_relayed_stream_cut_inside_an_event_is_a_cut_body() {
     // The upstream's body ends cleanly in the middle of an event: an error event cannot follow
     // without corrupting it, so the client's body is cut, which every SDK reports.
-    let mut events = anthropic_events(3);
+    let mut events = anthropic_prefix(3);
     let half = events[2].len() / 2;
     events[2].truncate(half);
     let upstream = relayed_anthropic_upstream(events.clone(), true);

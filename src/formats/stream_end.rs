@@ -542,17 +542,8 @@ mod tests {
     /// Feeds `pieces`; returns (the `[DONE]` cut as an offset into their concatenation, ended,
     /// the ending after a clean body end).
     fn watch(mark: EndMark, pieces: &[&[u8]]) -> (Option<usize>, bool, Ending) {
-        let mut w = EndWatch::new(mark);
-        let mut at = 0;
-        let mut cut = None;
-        for p in pieces {
-            if let Some(end) = w.feed(p) {
-                cut = Some(at + end);
-                break;
-            }
-            at += p.len();
-        }
-        (cut, w.ended(), w.ending(false))
+        let (cut, ended, ending, _) = crate::fuzz::end_watch_run(mark, pieces);
+        (cut, ended, ending)
     }
 
     /// A whole stream of the sample answer in `mark`'s format, with the offsets where each
