@@ -4,7 +4,8 @@
 //! watched alongside the upstream read so the upstream connection is closed promptly rather than
 //! returned to the pool; an OpenAI stream ends at `data: [DONE]` even if the upstream keeps its
 //! body open (after at most `END_GRACE` waiting for the upstream's own end). Other formats'
-//! streams end with the upstream body.
+//! relayed streams end with the upstream body, reported as cut short when it ends before the
+//! format's end marker (`formats::stream_end`).
 
 use super::{Outcome, Worker};
 use crate::canonical::stream::{StreamDecode, StreamEncode, StreamError, StreamEvent};
