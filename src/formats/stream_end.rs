@@ -78,6 +78,15 @@ struct Needle {
 }
 
 impl Needle {
+    /// A token that is a marker by itself.
+    const fn token(finder: &'static LazyLock<Finder<'static>>) -> Needle {
+        Needle {
+            finder,
+            tails: &[],
+            spaces: false,
+        }
+    }
+
     /// The most bytes a match covers, tail included.
     fn span(&self) -> usize {
         let spaces = if self.spaces { 2 } else { 0 };
@@ -117,16 +126,8 @@ const GEMINI_NEEDLES: &[Needle] = &[Needle {
     tails: &[b"\""],
     spaces: true,
 }];
-const COHERE_V2_NEEDLES: &[Needle] = &[Needle {
-    finder: &MESSAGE_END,
-    tails: &[],
-    spaces: false,
-}];
-const COHERE_V1_NEEDLES: &[Needle] = &[Needle {
-    finder: &STREAM_END,
-    tails: &[],
-    spaces: false,
-}];
+const COHERE_V2_NEEDLES: &[Needle] = &[Needle::token(&MESSAGE_END)];
+const COHERE_V1_NEEDLES: &[Needle] = &[Needle::token(&STREAM_END)];
 const CONVERSE_NEEDLES: &[Needle] = &[Needle {
     finder: &HEADER_VALUE,
     tails: &[b"\x0bmessageStop", b"\x08metadata", b"\x09exception"],
@@ -138,21 +139,9 @@ const INVOKE_NEEDLES: &[Needle] = &[
         tails: &[b"\x09exception"],
         spaces: false,
     },
-    Needle {
-        finder: &METRICS_B64[0],
-        tails: &[],
-        spaces: false,
-    },
-    Needle {
-        finder: &METRICS_B64[1],
-        tails: &[],
-        spaces: false,
-    },
-    Needle {
-        finder: &METRICS_B64[2],
-        tails: &[],
-        spaces: false,
-    },
+    Needle::token(&METRICS_B64[0]),
+    Needle::token(&METRICS_B64[1]),
+    Needle::token(&METRICS_B64[2]),
 ];
 
 /// Watches one relayed stream for its end marker and for where its events end.
@@ -202,10 +191,6 @@ impl EndWatch {
             carry: [0; CARRY],
             carry_len: 0,
         }
-    }
-
-    pub fn mark(&self) -> EndMark {
-        self.mark
     }
 
     /// Feeds the next relayed piece. Returns the offset just past a `data: [DONE]` event that

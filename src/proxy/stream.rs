@@ -166,11 +166,7 @@ async fn end_relay(
     }
     let fault = match upstream {
         Ok(()) => fault_of(StreamError::Truncated),
-        Err(e) => UpstreamFault {
-            status: e.status(),
-            kind: FaultKind::Server,
-            message: format!("upstream stream failed: {}", GatewayError::from(e).message()),
-        },
+        Err(e) => read_fault(e),
     };
     if ending == Ending::CutBody {
         // The status is already sent. Close without the final chunk so the client sees a
@@ -321,11 +317,7 @@ pub async fn pump_translated(
                     Err(fault_of(e))
                 }
             },
-            Err(e) => Err(UpstreamFault {
-                status: e.status(),
-                kind: FaultKind::Server,
-                message: format!("upstream stream failed: {}", GatewayError::from(e).message()),
-            }),
+            Err(e) => Err(read_fault(e)),
         });
         let step = match step {
             Ok(step) => step,
@@ -511,6 +503,15 @@ fn internal_fault() -> UpstreamFault {
         status: 500,
         kind: FaultKind::Server,
         message: GatewayError::Internal.message(),
+    }
+}
+
+/// The fault an upstream body's read failure mid-stream is reported as.
+fn read_fault(e: crate::upstream::UpstreamError) -> UpstreamFault {
+    UpstreamFault {
+        status: e.status(),
+        kind: FaultKind::Server,
+        message: format!("upstream stream failed: {}", GatewayError::from(e).message()),
     }
 }
 
