@@ -6,6 +6,7 @@
 use crate::http::Request;
 use crate::metrics::WorkerMetrics;
 use crossbeam_channel::{bounded, Sender};
+use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
@@ -31,17 +32,30 @@ pub fn start() {
     });
 }
 
-pub fn access(req: &Request, status: u16, elapsed: Duration, provider: &str, metrics: &WorkerMetrics) {
+/// What the access log says of one request besides its method and path.
+pub struct AccessLine<'a> {
+    pub status: u16,
+    /// The status of a failure after the head went out (see `proxy::Outcome`).
+    pub midstream_error: Option<u16>,
+    pub elapsed: Duration,
+    pub provider: &'a str,
+}
+
+pub fn access(req: &Request, line: &AccessLine<'_>, metrics: &WorkerMetrics) {
     let Some(tx) = SINK.get() else { return };
-    let line = format!(
-        "access method={} path={} status={} provider={} duration_us={}\n",
+    let mut text = format!(
+        "access method={} path={} status={} provider={} duration_us={}",
         req.method.as_str(),
         req.path(),
-        status,
-        if provider.is_empty() { "-" } else { provider },
-        elapsed.as_micros()
+        line.status,
+        if line.provider.is_empty() { "-" } else { line.provider },
+        line.elapsed.as_micros()
     );
-    if tx.try_send(line).is_err() {
+    if let Some(error) = line.midstream_error {
+        let _ = write!(text, " midstream_error={error}");
+    }
+    text.push('\n');
+    if tx.try_send(text).is_err() {
         metrics.shared().log_dropped.fetch_add(1, Ordering::Relaxed);
     }
 }

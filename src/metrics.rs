@@ -33,9 +33,38 @@ impl Histogram {
     }
 }
 
+/// A counter's labels: route, provider, status.
 type RequestKey = (&'static str, String, u16);
 /// route -> provider -> status -> counter; nested so lookups borrow `&str` and never allocate.
 type RequestCounters = HashMap<&'static str, HashMap<String, HashMap<u16, Arc<AtomicU64>>>>;
+
+/// One worker's counters of a `{route,provider,status}` series.
+#[derive(Default)]
+struct LabeledCounters {
+    /// The worker's own index (request path only).
+    local: RefCell<RequestCounters>,
+}
+
+impl LabeledCounters {
+    /// Adds one; a label set seen for the first time is registered in `shared` (the one lock).
+    fn add(&self, shared: &Mutex<Vec<(RequestKey, Arc<AtomicU64>)>>, route: &'static str, provider: &str, status: u16) {
+        let mut map = self.local.borrow_mut();
+        let by_provider = map.entry(route).or_default();
+        if let Some(c) = by_provider.get(provider).and_then(|m| m.get(&status)) {
+            c.fetch_add(1, Relaxed);
+            return;
+        }
+        let c = Arc::new(AtomicU64::new(1));
+        by_provider
+            .entry(provider.to_string())
+            .or_default()
+            .insert(status, c.clone());
+        shared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(((route, provider.to_string(), status), c));
+    }
+}
 
 /// What one worker shares with the scraper.
 #[derive(Default)]
@@ -46,6 +75,7 @@ pub struct SharedMetrics {
     pub pool_busy: AtomicI64,
     pub log_dropped: AtomicU64,
     requests: Mutex<Vec<(RequestKey, Arc<AtomicU64>)>>,
+    midstream_errors: Mutex<Vec<(RequestKey, Arc<AtomicU64>)>>,
     latency: Mutex<Vec<(String, Arc<Histogram>)>>,
 }
 
@@ -57,7 +87,8 @@ fn registry() -> &'static Mutex<Vec<Arc<SharedMetrics>>> {
 /// One worker's metrics handle (not `Send`: it lives on its worker).
 pub struct WorkerMetrics {
     shared: Arc<SharedMetrics>,
-    requests: RefCell<RequestCounters>,
+    requests: LabeledCounters,
+    midstream_errors: LabeledCounters,
     latency: RefCell<HashMap<String, Arc<Histogram>>>,
 }
 
@@ -71,7 +102,8 @@ impl WorkerMetrics {
             .push(shared.clone());
         Rc::new(WorkerMetrics {
             shared,
-            requests: RefCell::default(),
+            requests: LabeledCounters::default(),
+            midstream_errors: LabeledCounters::default(),
             latency: RefCell::default(),
         })
     }
@@ -81,22 +113,14 @@ impl WorkerMetrics {
     }
 
     pub fn request_done(&self, route: &'static str, provider: &str, status: u16) {
-        let mut map = self.requests.borrow_mut();
-        let by_provider = map.entry(route).or_default();
-        if let Some(c) = by_provider.get(provider).and_then(|m| m.get(&status)) {
-            c.fetch_add(1, Relaxed);
-            return;
-        }
-        let c = Arc::new(AtomicU64::new(1));
-        by_provider
-            .entry(provider.to_string())
-            .or_default()
-            .insert(status, c.clone());
-        self.shared
-            .requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(((route, provider.to_string(), status), c));
+        self.requests.add(&self.shared.requests, route, provider, status);
+    }
+
+    /// A response that failed after its head went out (`status` is the failure's: the
+    /// in-stream error's, or the cut body's). Its `request_done` status stays the one sent.
+    pub fn midstream_error(&self, route: &'static str, provider: &str, status: u16) {
+        self.midstream_errors
+            .add(&self.shared.midstream_errors, route, provider, status);
     }
 
     pub fn upstream_latency(&self, provider: &str, d: Duration) {
@@ -133,6 +157,7 @@ impl WorkerMetrics {
 pub fn render() -> String {
     let workers: Vec<Arc<SharedMetrics>> = registry().lock().unwrap_or_else(|e| e.into_inner()).clone();
     let mut requests: HashMap<RequestKey, u64> = HashMap::new();
+    let mut midstream: HashMap<RequestKey, u64> = HashMap::new();
     let mut latency: HashMap<String, (Vec<u64>, u64)> = HashMap::new();
     let (mut conns, mut streams, mut idle, mut busy, mut dropped) = (0i64, 0i64, 0i64, 0i64, 0u64);
     for w in &workers {
@@ -143,6 +168,9 @@ pub fn render() -> String {
         dropped += w.log_dropped.load(Relaxed);
         for (k, c) in w.requests.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             *requests.entry(k.clone()).or_default() += c.load(Relaxed);
+        }
+        for (k, c) in w.midstream_errors.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            *midstream.entry(k.clone()).or_default() += c.load(Relaxed);
         }
         for (p, h) in w.latency.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             let e = latency
@@ -155,17 +183,18 @@ pub fn render() -> String {
         }
     }
     let mut out = String::with_capacity(4096);
-    out.push_str("# HELP sluice_requests_total Requests answered, by route, provider and status.\n");
-    out.push_str("# TYPE sluice_requests_total counter\n");
-    let mut keys: Vec<_> = requests.into_iter().collect();
-    keys.sort();
-    for ((route, provider, status), n) in keys {
-        let _ = writeln!(
-            out,
-            "sluice_requests_total{{route=\"{route}\",provider=\"{}\",status=\"{status}\"}} {n}",
-            escape_label(&provider)
-        );
-    }
+    write_labeled(
+        &mut out,
+        "sluice_requests_total",
+        "Requests answered, by route, provider and status.",
+        requests,
+    );
+    write_labeled(
+        &mut out,
+        "sluice_midstream_errors_total",
+        "Responses that failed after their head was sent (an in-stream error or a cut body), by the failure's status.",
+        midstream,
+    );
     out.push_str(
         "# HELP sluice_upstream_latency_seconds Time from sending to an upstream until its response head arrived.\n",
     );
@@ -218,6 +247,20 @@ pub fn render() -> String {
     out
 }
 
+/// One `{route,provider,status}` counter series, sorted by its labels.
+fn write_labeled(out: &mut String, name: &str, help: &str, counts: HashMap<RequestKey, u64>) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+    let mut keys: Vec<_> = counts.into_iter().collect();
+    keys.sort();
+    for ((route, provider, status), n) in keys {
+        let _ = writeln!(
+            out,
+            "{name}{{route=\"{route}\",provider=\"{}\",status=\"{status}\"}} {n}",
+            escape_label(&provider)
+        );
+    }
+}
+
 fn escape_label(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
@@ -234,7 +277,22 @@ mod tests {
         a.request_done("chat_completions", "unit-test-prov", 200);
         b.request_done("chat_completions", "unit-test-prov", 200);
         b.upstream_latency("unit-test-prov", Duration::from_millis(3));
+        a.midstream_error("chat_completions", "unit-test-prov", 502);
+        b.midstream_error("chat_completions", "unit-test-prov", 502);
+        b.midstream_error("chat_completions", "unit-test-prov", 429);
         let text = render();
+        assert!(
+            text.contains(
+                r#"sluice_midstream_errors_total{route="chat_completions",provider="unit-test-prov",status="502"} 2"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"sluice_midstream_errors_total{route="chat_completions",provider="unit-test-prov",status="429"} 1"#
+            ),
+            "{text}"
+        );
         assert!(
             text.contains(
                 r#"sluice_requests_total{route="chat_completions",provider="unit-test-prov",status="200"} 3"#

@@ -133,6 +133,12 @@ fn stream_past_its_total_timeout_ends_with_an_in_stream_error() {
         took < Duration::from_secs(2),
         "cut at the deadline, not at the end: {took:?}"
     );
+    assert_eq!(
+        midstream_errors(sluice.addr, "chat_completions", "slowpoke", 504),
+        Some(1.0),
+        "{}",
+        metrics_text(sluice.addr)
+    );
 }
 
 #[test]
@@ -644,6 +650,13 @@ fn anthropic_stream_request() -> Vec<u8> {
     )
 }
 
+/// `sluice_midstream_errors_total` for one label set, once it is there (the worker counts a
+/// request right after its last bytes leave, which another worker's scrape can beat).
+fn midstream_errors(sluice: SocketAddr, route: &str, provider: &str, status: u16) -> Option<f64> {
+    let series = format!(r#"sluice_midstream_errors_total{{route="{route}",provider="{provider}",status="{status}"}}"#);
+    poll(Duration::from_secs(2), || metric(&metrics_text(sluice), &series))
+}
+
 #[test]
 fn a_relayed_stream_is_whole_once_its_end_went_by_even_if_the_connection_then_breaks() {
     let upstream = relayed_anthropic_upstream(anthropic_prefix(6), false);
@@ -655,6 +668,16 @@ fn a_relayed_stream_is_whole_once_its_end_went_by_even_if_the_connection_then_br
         chunks.concat(),
         anthropic_prefix(6).concat().into_bytes(),
         "relayed as it came"
+    );
+    let ok = r#"sluice_requests_total{route="anthropic_messages",provider="anthropic",status="200"}"#;
+    let m = poll(Duration::from_secs(2), || {
+        let m = metrics_text(sluice.addr);
+        metric(&m, ok).map(|_| m)
+    })
+    .expect("the request is counted");
+    assert!(
+        !m.contains("sluice_midstream_errors_total{"),
+        "a whole stream is no midstream error: {m}"
     );
 }
 
@@ -678,6 +701,22 @@ fn a_relayed_stream_cut_between_events_ends_with_the_formats_error() {
             "{error}"
         );
         assert!(error.ends_with("\"}}\n\n"), "{error}");
+        // Counted as the 200 it was sent as, and as the 502 it ended with.
+        assert_eq!(
+            midstream_errors(sluice.addr, "anthropic_messages", "anthropic", 502),
+            Some(1.0),
+            "{}",
+            metrics_text(sluice.addr)
+        );
+        let m = metrics_text(sluice.addr);
+        assert_eq!(
+            metric(
+                &m,
+                r#"sluice_requests_total{route="anthropic_messages",provider="anthropic",status="200"}"#
+            ),
+            Some(1.0),
+            "{m}"
+        );
     }
 }
 
@@ -697,5 +736,11 @@ fn a_relayed_stream_cut_inside_an_event_is_a_cut_body() {
         chunks.concat(),
         events.concat().into_bytes(),
         "everything received was relayed"
+    );
+    assert_eq!(
+        midstream_errors(sluice.addr, "anthropic_messages", "anthropic", 502),
+        Some(1.0),
+        "{}",
+        metrics_text(sluice.addr)
     );
 }

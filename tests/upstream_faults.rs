@@ -477,6 +477,31 @@ fn a_body_shorter_than_its_content_length_is_never_passed_off_as_complete() {
 
     assert_eq!(roundtrip(sluice.addr, &chat("openai/m", "x")).status, 200);
     pool_becomes(sluice.addr, (1.0, 0.0), "only the good connection is pooled");
+    // The errors before the head are 502 answers; the stream's, after its 200 head, a midstream
+    // error (the only one).
+    let m = metrics_text(sluice.addr);
+    let series = |name: &str, route: &str, status: u16| {
+        metric(
+            &m,
+            &format!(r#"{name}{{route="{route}",provider="openai",status="{status}"}}"#),
+        )
+    };
+    assert_eq!(
+        series("sluice_requests_total", "chat_completions", 502),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(
+        series("sluice_requests_total", "chat_completions", 200),
+        Some(2.0),
+        "{m}"
+    );
+    assert_eq!(
+        series("sluice_midstream_errors_total", "chat_completions", 502),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(m.matches("sluice_midstream_errors_total{").count(), 1, "{m}");
 }
 
 // ---------------------------------------------------------------------------------------------

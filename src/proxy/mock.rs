@@ -106,7 +106,7 @@ pub async fn serve(
     .await;
     worker.metrics.streams_add(-1);
     result.map_err(io_err)?;
-    Ok(Outcome { status: 200 })
+    Ok(Outcome::sent(200))
 }
 
 /// What every in-process mock answer starts with: the provider's `mock_latency_ms`, then the

@@ -45,7 +45,29 @@ pub struct RequestContext<'a> {
 
 /// How a request ended, for metrics and the access log.
 pub struct Outcome {
+    /// The status the client's head carried.
     pub status: u16,
+    /// Set when the response failed after its head went out: the status of the client format's
+    /// in-stream error, or of the failure that cut its body short.
+    pub midstream_error: Option<u16>,
+}
+
+impl Outcome {
+    /// A response sent whole with `status`.
+    pub fn sent(status: u16) -> Outcome {
+        Outcome {
+            status,
+            midstream_error: None,
+        }
+    }
+
+    /// A response whose `status` head went out, then failed with `error`.
+    pub fn failed_midstream(status: u16, error: u16) -> Outcome {
+        Outcome {
+            status,
+            midstream_error: Some(error),
+        }
+    }
 }
 
 pub struct Worker {
@@ -257,10 +279,27 @@ impl Worker {
         }
     }
 
-    async fn finish(&self, ctx: &RequestContext<'_>, route: &'static str, status: u16, req: &Request) {
+    async fn finish(
+        &self,
+        ctx: &RequestContext<'_>,
+        route: &'static str,
+        r: &Result<Outcome, io::Error>,
+        req: &Request,
+    ) {
+        let status = status_of(r);
+        let midstream = r.as_ref().ok().and_then(|o| o.midstream_error);
         self.metrics.request_done(route, &ctx.provider, status);
+        if let Some(error) = midstream {
+            self.metrics.midstream_error(route, &ctx.provider, error);
+        }
         if ctx.snap.server.access_log {
-            crate::log::access(req, status, ctx.started.elapsed(), &ctx.provider, &self.metrics);
+            let line = crate::log::AccessLine {
+                status,
+                midstream_error: midstream,
+                elapsed: ctx.started.elapsed(),
+                provider: &ctx.provider,
+            };
+            crate::log::access(req, &line, &self.metrics);
         }
     }
 }
@@ -278,7 +317,13 @@ impl Handler for Worker {
                     let r = conn.send_full(204, &headers, Bytes::new(), req.keep_alive).await;
                     self.metrics.request_done("cors_preflight", "", 204);
                     if snap.server.access_log {
-                        crate::log::access(&req, 204, started.elapsed(), "", &self.metrics);
+                        let line = crate::log::AccessLine {
+                            status: 204,
+                            midstream_error: None,
+                            elapsed: started.elapsed(),
+                            provider: "",
+                        };
+                        crate::log::access(&req, &line, &self.metrics);
                     }
                     return r;
                 }
@@ -321,7 +366,7 @@ impl Handler for Worker {
                 let r = self
                     .render_error(Some(&api), &ctx.error_headers, r, conn, req.keep_alive)
                     .await;
-                self.finish(&ctx, api.label(), status_of(&r), &req).await;
+                self.finish(&ctx, api.label(), &r, &req).await;
                 return r.map(|_| ());
             }
             Err(e) => ("unrouted", Err((e, None))),
@@ -345,7 +390,7 @@ impl Handler for Worker {
             provider: String::new(),
             error_headers: Vec::new(),
         };
-        self.finish(&ctx, route_name, status_of(&r), &req).await;
+        self.finish(&ctx, route_name, &r, &req).await;
         r.map(|_| ())
     }
 
@@ -400,11 +445,8 @@ impl Worker {
             Err((_, Some(io))) => Err(io),
             Err((e, None)) if conn.response_started => {
                 // Headers already left: nothing to render; close so the client sees a broken body.
-                let _ = e;
                 conn.close_after = true;
-                Ok(Outcome {
-                    status: conn.status_sent,
-                })
+                Ok(Outcome::failed_midstream(conn.status_sent, e.status()))
             }
             Err((e, None)) => {
                 let format = api.map_or(Format::OpenAi, |a| a.format);
@@ -426,7 +468,7 @@ impl Worker {
                 }
                 conn.send_full(reply.status, &headers, Bytes::from(reply.body), keep_alive)
                     .await?;
-                Ok(Outcome { status: reply.status })
+                Ok(Outcome::sent(reply.status))
             }
         }
     }
@@ -551,7 +593,7 @@ pub async fn send(
     conn.send_full(status, &[("content-type", content_type.as_bytes())], body, keep_alive)
         .await
         .map_err(|e| (GatewayError::bad_request("client write failed", None), Some(e)))?;
-    Ok(Outcome { status })
+    Ok(Outcome::sent(status))
 }
 
 /// `GET /anthropic/v1/models` in Anthropic's list shape.

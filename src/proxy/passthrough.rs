@@ -236,7 +236,7 @@ pub async fn forward(
     conn.send_full(status, &relay, data, req.keep_alive)
         .await
         .map_err(|e| (GatewayError::bad_request("client write failed", None), Some(e)))?;
-    Ok(Outcome { status })
+    Ok(Outcome::sent(status))
 }
 
 /// The end marker of the stream a same-format request gets back.

@@ -138,7 +138,7 @@ pub async fn pump_passthrough(
                     if !end_now {
                         end_after_upstream(conn, body).await.map_err(io_err)?;
                     }
-                    return Ok(Outcome { status: 200 });
+                    return Ok(Outcome::sent(200));
                 }
                 if let Some(e) = failed {
                     return end_relay(conn, &watch, Err(e)).await;
@@ -162,7 +162,7 @@ async fn end_relay(
     let ending = watch.ending(upstream.is_err());
     if ending == Ending::Whole {
         conn.end_stream().await.map_err(io_err)?;
-        return Ok(Outcome { status: 200 });
+        return Ok(Outcome::sent(200));
     }
     let fault = match upstream {
         Ok(()) => fault_of(StreamError::Truncated),
@@ -177,7 +177,7 @@ async fn end_relay(
     let mut out = Vec::new();
     watch.write_error(fault.status, &fault.message, &mut out);
     conn.send_last_chunk(&out).await.map_err(io_err)?;
-    Ok(Outcome { status: 200 })
+    Ok(Outcome::failed_midstream(200, fault.status))
 }
 
 /// Writes a passthrough stream's head (the upstream's relayed headers) with `parts` as its
@@ -249,6 +249,8 @@ pub async fn pump_translated(
     let mut last_write = Instant::now();
     let tick = monoio::time::sleep(interval);
     let mut tick = std::pin::pin!(tick);
+    // The status of the in-stream error the stream ends with, if it does.
+    let mut reported = None;
     loop {
         // The upstream read stays in flight while keepalives go out. Dropping it would drop its
         // buffer (io_uring reads own it), and with it any bytes already received: a chunk-size
@@ -335,6 +337,7 @@ pub async fn pump_translated(
                 return Err((GatewayError::UpstreamFault(fault), None));
             }
             Err(fault) => {
+                reported = Some(fault.status);
                 if write_error(&mut t, &fault, &mut out).is_err() {
                     // The encoder itself is broken: send what was whole and cut the stream, which
                     // every client reports as an error (never as a normal finish).
@@ -387,7 +390,10 @@ pub async fn pump_translated(
                 UpstreamEnd::Confused => body.abort(),
                 UpstreamEnd::Pending => end_after_upstream(conn, body).await.map_err(io_err)?,
             }
-            return Ok(Outcome { status: 200 });
+            return Ok(Outcome {
+                status: 200,
+                midstream_error: reported,
+            });
         }
     }
 }
@@ -524,7 +530,9 @@ fn fault_of(e: StreamError) -> UpstreamFault {
 }
 
 /// Sends prepared frames (the in-process mock's streams), `delay` apart, one write each; a
-/// `cut_off` stream closes the connection without the body's end.
+/// `cut_off` stream closes the connection without the body's end. `fault` is the status of the
+/// failure the frames play (an in-stream error, an unfinished or cut stream), for the metrics.
+#[allow(clippy::too_many_arguments)]
 pub async fn send_frames(
     worker: &Worker,
     conn: &mut Conn,
@@ -533,6 +541,7 @@ pub async fn send_frames(
     frames: &[Vec<u8>],
     delay: Duration,
     cut_off: bool,
+    fault: Option<u16>,
 ) -> Result<Outcome, Failure> {
     let io_err = |e| (GatewayError::bad_request("client write failed", None), Some(e));
     conn.start_stream(200, headers, http10).await.map_err(io_err)?;
@@ -554,7 +563,10 @@ pub async fn send_frames(
     } else {
         conn.end_stream().await.map_err(io_err)?;
     }
-    Ok(Outcome { status: 200 })
+    Ok(Outcome {
+        status: 200,
+        midstream_error: fault,
+    })
 }
 
 struct StreamGauge<'a>(&'a Worker);

@@ -244,7 +244,7 @@ pub(super) async fn reply(
     conn.send_full(status, &headers, Bytes::from(body), keep_alive)
         .await
         .map_err(|e| (GatewayError::bad_request("client write failed", None), Some(e)))?;
-    Ok(Outcome { status })
+    Ok(Outcome::sent(status))
 }
 
 /// The in-process mock answering a non-OpenAI client: canonical scenario, encoded in its format.
@@ -278,6 +278,11 @@ pub async fn serve_mock(
         };
         let frames = crate::mock::stream::encode_frames(enc.as_mut(), &events, &ending);
         let cut_off = ending == crate::mock::stream::Ending::CutOff;
+        let fault = match &ending {
+            crate::mock::stream::Ending::Complete => None,
+            crate::mock::stream::Ending::CutOff | crate::mock::stream::Ending::Unfinished => Some(502),
+            crate::mock::stream::Ending::Error { status, .. } => Some(*status),
+        };
         let mut headers: Vec<(&str, &[u8])> = vec![("content-type", enc.content_type().as_bytes())];
         if ctx.api.op == Operation::Invoke {
             let invoke = formats::bedrock::invoke::STREAM_CONTENT_TYPE_HEADER;
@@ -295,6 +300,7 @@ pub async fn serve_mock(
             &frames,
             provider.mock.chunk_delay,
             cut_off,
+            fault,
         )
         .await;
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import openai
 import pytest
 
@@ -64,3 +65,53 @@ def test_first_byte_timeout_is_a_504_in_the_clients_format(slow_setup):
     assert e.value.status_code == 504
     assert e.value.body["type"] == "server_error"
     assert elapsed < 1.4, f"the 300 ms first-byte timeout took {elapsed:.2f}s"
+
+
+def wait_for(what, find, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = find()
+        if found:
+            return found
+        time.sleep(0.05)
+    pytest.fail(f"no {what}")
+
+
+def test_a_stream_that_fails_after_its_head_is_logged_and_counted(slow_setup):
+    # The mock's `midstream` scenario: a 200 head, half the answer, then the format's in-stream
+    # error (500). The SDK raises it; the access log and the metrics say what happened, though
+    # the status sent was 200.
+    stream = client(slow_setup).chat.completions.create(
+        model="fast/midstream", messages=[{"role": "user", "content": "one two three four five six"}], stream=True
+    )
+    texts = []
+    with pytest.raises(openai.APIError) as e:
+        for chunk in stream:
+            texts.extend(c.delta.content or "" for c in chunk.choices)
+    assert "mid-stream failure" in str(e.value)
+    assert "".join(texts), "events before the error"
+    wait_for(
+        "access log line with the midstream error",
+        lambda: "path=/v1/chat/completions status=200 provider=fast" in slow_setup.stderr_text()
+        and "midstream_error=500\n" in slow_setup.stderr_text(),
+    )
+    series = 'sluice_midstream_errors_total{route="chat_completions",provider="fast",status="500"} '
+    metrics = wait_for(
+        "midstream error series",
+        lambda: next(
+            (l for l in httpx.get(f"{slow_setup.base}/metrics").text.splitlines() if l.startswith(series)), None
+        ),
+    )
+    assert float(metrics[len(series) :]) >= 1
+
+    # A whole stream adds no midstream error.
+    before = httpx.get(f"{slow_setup.base}/metrics").text
+    done = list(
+        client(slow_setup).chat.completions.create(
+            model="fast/m", messages=[{"role": "user", "content": "whole"}], stream=True
+        )
+    )
+    assert done[-1].choices[0].finish_reason == "stop"
+    after = httpx.get(f"{slow_setup.base}/metrics").text
+    midstream = lambda text: sorted(l for l in text.splitlines() if l.startswith("sluice_midstream_errors_total{"))
+    assert midstream(after) == midstream(before)
