@@ -294,6 +294,39 @@ def test_a_llama_conversation_is_read_back_into_turns(gateway):
     assert out["prompt_token_count"] == 6
 
 
+# A 1x1 PNG and a 1x1 GIF, base64, as Bedrock takes a Llama body's `images`.
+PNG_1PX = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+GIF_1PX = "R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw=="
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_llama_images_reach_every_provider(gateway, provider):
+    # Llama 3.2 Vision / Llama 4: each image stands at its `<|image|>` marker; the mock's `image`
+    # scenario counts the images in the last user turn.
+    prompt = (
+        "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n"
+        "<|image|><|image|>What differs between these?<|eot_id|>"
+        "<|start_header_id|>assistant<|end_header_id|>\n\n"
+    )
+    b = {"prompt": prompt, "images": [PNG_1PX, GIF_1PX], "max_gen_len": 50}
+    out, _ = invoke(gateway, f"{provider}/us.meta.llama4-scout-image-17b-instruct-v1:0", b)
+    assert out["generation"] == "I see 2 images"
+    events = invoke_stream(gateway, f"{provider}/us.meta.llama4-scout-image-17b-instruct-v1:0", b)
+    assert "".join(e["generation"] for e in events) == "I see 2 images"
+
+
+def test_llama_images_that_cannot_be_placed_are_refused_by_name(gateway):
+    model = "openai/us.meta.llama4-scout-image-17b-instruct-v1:0"
+    for images, says in [([PNG_1PX], "1 image(s) for 2"), ([PNG_1PX, "bm90IGFuIGltYWdlIGF0IGFsbA=="], "images[1]")]:
+        b = {"prompt": "<|image|> and <|image|>", "images": images}
+        with pytest.raises(gateway.exceptions.ValidationException) as e:
+            gateway.invoke_model(modelId=model, body=json.dumps(b))
+        assert says in str(e.value)
+    with pytest.raises(gateway.exceptions.ValidationException) as e:
+        gateway.invoke_model(modelId=f"openai/{model_id('mistral')}", body=json.dumps({**body("mistral", "x"), "images": [PNG_1PX]}))
+    assert "images" in str(e.value)
+
+
 def test_an_ai21_jamba_body_is_a_chat_completions_body(gateway):
     b = {"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "jamba here"}], "max_tokens": 50}
     out, _ = invoke(gateway, "cohere/ai21.jamba-1-5-mini-v1:0", b)

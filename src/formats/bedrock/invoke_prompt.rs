@@ -1,7 +1,8 @@
 //! InvokeModel bodies of the text-completion model families (PROTOCOLS 5.5): a `prompt` string
 //! (Titan: `inputText`) and sampling settings in, generated text out.
-//! - Meta Llama: `{prompt, max_gen_len, temperature, top_p}` -> `{generation,
-//!   prompt_token_count, generation_token_count, stop_reason}`;
+//! - Meta Llama: `{prompt, max_gen_len, temperature, top_p, images}` -> `{generation,
+//!   prompt_token_count, generation_token_count, stop_reason}` (`images`, base64, for Llama 3.2
+//!   Vision and Llama 4: each stands at its `<|image|>` marker in the prompt);
 //! - Mistral (7B, Mixtral, Large 2402): `{prompt, max_tokens, stop, temperature, top_p, top_k}`
 //!   -> `{outputs: [{text, stop_reason}]}`;
 //! - Amazon Titan Text: `{inputText, textGenerationConfig: {maxTokenCount, stopSequences,
@@ -18,7 +19,9 @@
 //! formats have no tools, so a request never offers any), and reasoning is not part of it.
 
 use crate::canonical::stream::{StreamEncode, StreamEvent};
-use crate::canonical::{ChatRequest, ChatResponse, ConvertError, FinishReason, Message, Part, Role, Usage};
+use crate::canonical::{
+    ChatRequest, ChatResponse, ConvertError, FinishReason, ImageSource, Message, Part, Role, Usage,
+};
 use serde::{Deserialize, Serialize};
 
 /// A text-completion family (a subset of `invoke::InvokeFamily`).
@@ -44,6 +47,8 @@ struct PromptBody {
     top_p: Option<f64>,
     top_k: Option<u32>,
     stop: Option<Vec<String>>,
+    /// Llama 3.2 Vision and Llama 4: base64 images for the prompt's `<|image|>` markers.
+    images: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -74,7 +79,16 @@ pub fn decode_request(
     let prompt = prompt
         .filter(|p| !p.trim().is_empty())
         .ok_or_else(|| ConvertError::new(field, "required"))?;
-    let (system, messages) = parse_prompt(&prompt);
+    let (system, mut messages) = parse_prompt(&prompt);
+    if let Some(images) = b.images.filter(|i| !i.is_empty()) {
+        if family != PromptFamily::Llama {
+            return Err(ConvertError::new(
+                "images",
+                format!("{family:?} models take no images (Llama 3.2 Vision and Llama 4 do)"),
+            ));
+        }
+        place_images(&mut messages, images)?;
+    }
     let mut req = ChatRequest {
         model: model.to_string(),
         stream,
@@ -101,6 +115,100 @@ pub fn decode_request(
         }
     }
     Ok(req)
+}
+
+/// Where a Llama prompt puts an image of the body's `images`.
+const IMAGE_MARKER: &str = "<|image|>";
+
+/// Puts a Llama body's `images` where the prompt's user turns have their `<|image|>` markers, in
+/// order (the markers leave the text). A prompt without markers gets them at the start of its
+/// last user turn, where Meta's guide puts the one marker. So no image is dropped, or taken for
+/// another: a different number of markers and images is refused.
+fn place_images(messages: &mut [Message], images: Vec<String>) -> Result<(), ConvertError> {
+    let count = images.len();
+    let mut sources = Vec::with_capacity(count);
+    for (i, data) in images.into_iter().enumerate() {
+        sources.push(
+            image_source(data).ok_or_else(|| {
+                ConvertError::new(format!("images[{i}]"), "not a base64 PNG, JPEG, GIF or WebP image")
+            })?,
+        );
+    }
+    let is_user = |m: &&mut Message| m.role == Role::User;
+    let markers: usize = messages
+        .iter()
+        .filter(|m| m.role == Role::User)
+        .flat_map(|m| &m.content)
+        .map(|p| match p {
+            Part::Text { text, .. } => text.matches(IMAGE_MARKER).count(),
+            _ => 0,
+        })
+        .sum();
+    let image = |source| Part::Image {
+        source,
+        extra: Default::default(),
+    };
+    if markers == 0 {
+        let last = messages
+            .iter_mut()
+            .rev()
+            .find(is_user)
+            .ok_or_else(|| ConvertError::new("prompt", "has no user turn for the images"))?;
+        last.content.splice(0..0, sources.into_iter().map(image));
+        return Ok(());
+    }
+    if markers != count {
+        return Err(ConvertError::new(
+            "images",
+            format!("{count} image(s) for {markers} {IMAGE_MARKER} marker(s) in the prompt"),
+        ));
+    }
+    let mut sources = sources.into_iter();
+    for m in messages.iter_mut().filter(is_user) {
+        let parts = std::mem::take(&mut m.content);
+        for part in parts {
+            match part {
+                Part::Text { text, .. } if text.contains(IMAGE_MARKER) => {
+                    for (k, piece) in text.split(IMAGE_MARKER).enumerate() {
+                        if k > 0 {
+                            m.content.extend(sources.next().map(image));
+                        }
+                        let piece = piece.trim();
+                        if !piece.is_empty() {
+                            m.content.push(Part::text(piece));
+                        }
+                    }
+                }
+                other => m.content.push(other),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A `images` entry: bare base64 (as Bedrock takes it) whose first bytes name the image type, or
+/// a `data:` URL.
+fn image_source(data: String) -> Option<ImageSource> {
+    if let Some((media_type, data)) = crate::canonical::parse_data_url(&data) {
+        return Some(ImageSource::Base64 { media_type, data });
+    }
+    // 16 base64 characters are the first 12 bytes: enough for every signature below.
+    let head = crate::wire::base64::decode(data.get(..data.len().min(16) & !3)?)?;
+    let media_type = if head.starts_with(b"\x89PNG\r\n\x1a\n") {
+        "image/png"
+    } else if head.starts_with(b"\xff\xd8\xff") {
+        "image/jpeg"
+    } else if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
+        "image/gif"
+    } else if head.starts_with(b"RIFF") && head.get(8..12) == Some(b"WEBP") {
+        "image/webp"
+    } else {
+        return None;
+    };
+    Some(ImageSource::Base64 {
+        media_type: media_type.into(),
+        data,
+    })
 }
 
 /// The system prompt and messages a chat template wrote into `prompt`. An empty assistant
@@ -545,6 +653,105 @@ mod tests {
         ] {
             let _ = parse_prompt(odd);
         }
+    }
+
+    /// A user turn's parts as "text" strings and "[media/type]" for images.
+    fn shapes(m: &Message) -> Vec<String> {
+        m.content
+            .iter()
+            .map(|p| match p {
+                Part::Text { text, .. } => text.clone(),
+                Part::Image {
+                    source: ImageSource::Base64 { media_type, .. },
+                    ..
+                } => format!("[{media_type}]"),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    fn llama_with_images(prompt: &str, images: &[&str]) -> Result<ChatRequest, ConvertError> {
+        let body =
+            sonic_rs::to_string(&sonic_rs::json!({"prompt": prompt, "images": images, "max_gen_len": 9})).unwrap();
+        decode_request(
+            PromptFamily::Llama,
+            body.as_bytes(),
+            "us.meta.llama4-scout-17b-instruct-v1:0",
+            false,
+        )
+    }
+
+    // The first bytes of each type, base64 (a PNG, JPEG, GIF and WebP signature and header).
+    const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAAB";
+    const JPEG: &str = "/9j/4AAQSkZJRgABAQAAAQABAAD";
+    const GIF: &str = "R0lGODlhAQABAIAAAP///wAAACw=";
+    const WEBP: &str = "UklGRiQAAABXRUJQVlA4IBgAAAAw";
+
+    #[test]
+    fn llama_images_stand_at_their_markers() {
+        let prompt = "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n<|image|>What is this?<|eot_id|>\
+            <|start_header_id|>assistant<|end_header_id|>\n\nA chart.<|eot_id|>\
+            <|start_header_id|>user<|end_header_id|>\n\nAnd these: <|image|> then <|image|><|image|><|eot_id|>\
+            <|start_header_id|>assistant<|end_header_id|>\n\n";
+        let r = llama_with_images(prompt, &[PNG, JPEG, GIF, WEBP]).unwrap();
+        assert_eq!(r.messages.len(), 3);
+        assert_eq!(shapes(&r.messages[0]), ["[image/png]", "What is this?"]);
+        assert_eq!(shapes(&r.messages[1]), ["A chart."]);
+        assert_eq!(
+            shapes(&r.messages[2]),
+            ["And these:", "[image/jpeg]", "then", "[image/gif]", "[image/webp]"]
+        );
+        let Part::Image {
+            source: ImageSource::Base64 { data, .. },
+            ..
+        } = &r.messages[2].content[1]
+        else {
+            panic!()
+        };
+        assert_eq!(data, JPEG, "the data is taken as sent");
+    }
+
+    #[test]
+    fn llama_images_without_markers_open_the_last_user_turn() {
+        let prompt = "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nfirst<|eot_id|>\
+            <|start_header_id|>assistant<|end_header_id|>\n\nok<|eot_id|>\
+            <|start_header_id|>user<|end_header_id|>\n\nDescribe them.<|eot_id|>";
+        let r = llama_with_images(prompt, &[PNG, "data:image/webp;base64,AAAA"]).unwrap();
+        assert_eq!(shapes(&r.messages[0]), ["first"]);
+        assert_eq!(
+            shapes(&r.messages[2]),
+            ["[image/png]", "[image/webp]", "Describe them."]
+        );
+        // A bare prompt is one user turn; an empty list is no images.
+        let r = llama_with_images("what is it", &[GIF]).unwrap();
+        assert_eq!(shapes(&r.messages[0]), ["[image/gif]", "what is it"]);
+        let r = llama_with_images("<|image|> what", &[]).unwrap();
+        assert_eq!(shapes(&r.messages[0]), ["<|image|> what"]);
+    }
+
+    #[test]
+    fn images_that_cannot_be_placed_or_read_are_refused_by_name() {
+        let e = llama_with_images("<|image|> a <|image|> b", &[PNG]).unwrap_err();
+        assert_eq!(e.field, "images");
+        assert!(
+            e.message.contains("1 image(s) for 2 <|image|> marker(s)"),
+            "{}",
+            e.message
+        );
+        let e = llama_with_images("<|image|> a", &[PNG, PNG]).unwrap_err();
+        assert_eq!(e.field, "images");
+        for bad in ["aGVsbG8gd29ybGQgaGVsbG8=", "not base64 at all!!", ""] {
+            let e = llama_with_images("a", &[PNG, bad]).unwrap_err();
+            assert_eq!(e.field, "images[1]", "{bad:?}");
+        }
+        for family in [PromptFamily::Mistral, PromptFamily::DeepSeek] {
+            let e = decode_request(family, br#"{"prompt":"hi","images":["AAAA"]}"#, "m", false).unwrap_err();
+            assert_eq!(e.field, "images", "{family:?}");
+        }
+        // An assistant turn's marker is its text; only user turns hold images.
+        let prompt = "<|start_header_id|>assistant<|end_header_id|>\n\n<|image|><|eot_id|>";
+        let e = llama_with_images(prompt, &[PNG]).unwrap_err();
+        assert_eq!(e.field, "prompt");
     }
 
     #[test]
