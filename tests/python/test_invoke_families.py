@@ -294,6 +294,16 @@ def test_a_llama_conversation_is_read_back_into_turns(gateway):
     assert out["prompt_token_count"] == 6
 
 
+@pytest.mark.parametrize("provider", ["mock", "openai", "anthropic", "bedrock"])
+def test_a_titan_conversation_is_read_back_into_turns(gateway, provider):
+    # Bedrock's guide writes Titan chat as `User: ...\nBot:`; the mock echoes the last user turn
+    # and counts every turn as input words (instructions 2, turns 2 + 2 + 2).
+    prompt = "Be brief.\n\nUser: first question\nBot: an answer\nUser: second one\nBot:"
+    out, _ = invoke(gateway, f"{provider}/{model_id('titan')}", {"inputText": prompt})
+    assert out["results"][0]["outputText"] == "echo: second one"
+    assert out["inputTextTokenCount"] == 8
+
+
 # A 1x1 PNG and a 1x1 GIF, base64, as Bedrock takes a Llama body's `images`.
 PNG_1PX = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 GIF_1PX = "R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw=="

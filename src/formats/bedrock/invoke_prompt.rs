@@ -14,7 +14,7 @@
 //! A chat provider needs messages, so the prompt is read back into the conversation its chat
 //! template wrote (`parse_prompt`): Llama 3's header tokens, Llama 2's and Mistral's `[INST]`
 //! blocks with an optional `<<SYS>>` system prompt, or DeepSeek's `<｜User｜>` / `<｜Assistant｜>`
-//! markers. A prompt in neither template is one
+//! markers; a Titan prompt's `User:` / `Bot:` lines (`titan`). A prompt in no template is one
 //! user message. The answer's text is the generation; tool calls cannot be expressed (the
 //! formats have no tools, so a request never offers any), and reasoning is not part of it.
 
@@ -79,7 +79,10 @@ pub fn decode_request(
     let prompt = prompt
         .filter(|p| !p.trim().is_empty())
         .ok_or_else(|| ConvertError::new(field, "required"))?;
-    let (system, mut messages) = parse_prompt(&prompt);
+    let (system, mut messages) = match family {
+        PromptFamily::TitanText => titan(&prompt).unwrap_or_else(|| parse_prompt(&prompt)),
+        _ => parse_prompt(&prompt),
+    };
     if let Some(images) = b.images.filter(|i| !i.is_empty()) {
         if family != PromptFamily::Llama {
             return Err(ConvertError::new(
@@ -278,6 +281,42 @@ fn inst(prompt: &str) -> (Vec<Part>, Vec<Message>) {
         push(&mut messages, Role::Assistant, &clean(answer));
     }
     (system, messages)
+}
+
+/// Amazon Titan Text's conversational form, `User: <prompt>\nBot:` in Bedrock's guide: a line
+/// that opens with `User:` or `Bot:` starts a turn, and text before the first turn is the
+/// instructions (system). `None` unless both labels open a line: such a prompt is not a
+/// conversation.
+fn titan(prompt: &str) -> Option<(Vec<Part>, Vec<Message>)> {
+    let opens = |label: &str| prompt.lines().any(|l| l.trim_start().starts_with(label));
+    if !(opens("User:") && opens("Bot:")) {
+        return None;
+    }
+    let (mut system, mut messages) = (Vec::new(), Vec::new());
+    let mut end_turn = |role: Option<Role>, text: &str| match role {
+        None if !text.trim().is_empty() => system.push(Part::text(text.trim())),
+        None => {}
+        Some(role) => push(&mut messages, role, text.trim()),
+    };
+    let (mut role, mut text) = (None, String::new());
+    for line in prompt.split_inclusive('\n') {
+        let opened = line.trim_start();
+        let next = match (opened.strip_prefix("User:"), opened.strip_prefix("Bot:")) {
+            (Some(rest), _) => Some((Role::User, rest)),
+            (_, Some(rest)) => Some((Role::Assistant, rest)),
+            _ => None,
+        };
+        match next {
+            Some((next_role, rest)) => {
+                end_turn(role, &text);
+                role = Some(next_role);
+                text = rest.to_string();
+            }
+            None => text.push_str(line),
+        }
+    }
+    end_turn(role, &text);
+    Some((system, messages))
 }
 
 const DEEPSEEK_USER: &str = "<\u{ff5c}User\u{ff5c}>";
@@ -752,6 +791,57 @@ mod tests {
         let prompt = "<|start_header_id|>assistant<|end_header_id|>\n\n<|image|><|eot_id|>";
         let e = llama_with_images(prompt, &[PNG]).unwrap_err();
         assert_eq!(e.field, "prompt");
+    }
+
+    #[test]
+    fn a_titan_conversation_is_read_back_into_its_turns() {
+        let prompt = "You are a travel agent.\nAnswer briefly.\n\nUser: Where to in May?\nBot: Lisbon.\n\
+            User: And in June?\nMore detail: by train.\nBot:";
+        let (system, messages) = titan(prompt).unwrap();
+        assert_eq!(texts(&system), ["You are a travel agent.\nAnswer briefly."]);
+        assert_eq!(
+            roles_and_texts(&messages),
+            [
+                (Role::User, vec!["Where to in May?"]),
+                (Role::Assistant, vec!["Lisbon."]),
+                (Role::User, vec!["And in June?\nMore detail: by train."]),
+            ]
+        );
+        // A reply started after the last `Bot:` is an assistant turn to continue.
+        let (_, messages) = titan("User: hi\nBot: Hel").unwrap();
+        assert_eq!(
+            roles_and_texts(&messages),
+            [(Role::User, vec!["hi"]), (Role::Assistant, vec!["Hel"])]
+        );
+        // Without both labels at a line's start, the prompt is no conversation: taken whole.
+        for whole in [
+            "User: hi",
+            "Summarize: the Bot: said",
+            "Say hi.\nBot:",
+            "Note User: x\nBot: y",
+        ] {
+            assert!(titan(whole).is_none(), "{whole:?}");
+        }
+        let r = decode_request(
+            PromptFamily::TitanText,
+            br#"{"inputText":"Summarize: the Bot: said"}"#,
+            "amazon.titan-text-express-v1",
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            roles_and_texts(&r.messages),
+            [(Role::User, vec!["Summarize: the Bot: said"])]
+        );
+        let r = decode_request(
+            PromptFamily::TitanText,
+            br#"{"inputText":"Be kind.\nUser: hi\nBot:"}"#,
+            "amazon.titan-text-express-v1",
+            false,
+        )
+        .unwrap();
+        assert_eq!(texts(&r.system), ["Be kind."]);
+        assert_eq!(roles_and_texts(&r.messages), [(Role::User, vec!["hi"])]);
     }
 
     #[test]
