@@ -189,7 +189,7 @@ fn place_images(messages: &mut [Message], images: Vec<String>) -> Result<(), Con
     Ok(())
 }
 
-/// A `images` entry: bare base64 (as Bedrock takes it) whose first bytes name the image type, or
+/// An `images` entry: bare base64 (as Bedrock takes it) whose first bytes name the image type, or
 /// a `data:` URL.
 fn image_source(data: String) -> Option<ImageSource> {
     if let Some((media_type, data)) = crate::canonical::parse_data_url(&data) {
