@@ -178,6 +178,11 @@ pub struct Provider {
 }
 
 impl Provider {
+    /// Whether stored responses (`GET /v1/responses/{id}`, ...) can be asked of it.
+    pub fn holds_stored_responses(&self) -> bool {
+        self.kind == ProviderKind::OpenAi && self.responses_api && self.origin.is_some()
+    }
+
     /// Adapts a format-standard API path (e.g. `/v1/chat/completions`) to this provider's style.
     pub fn styled_path(&self, standard: &str) -> String {
         match &self.style {
@@ -226,6 +231,8 @@ pub struct Snapshot {
     pub pool: PoolSettings,
     pub providers: Vec<Arc<Provider>>,
     pub default_provider: usize,
+    /// `routing.stored_responses_provider`: where stored-response requests go, when set.
+    pub stored_responses_provider: Option<usize>,
     by_name: HashMap<String, usize>,
 }
 
@@ -458,6 +465,27 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
             0
         }
     };
+    let stored_responses_provider = match raw.routing.stored_responses_provider.as_deref() {
+        None => None,
+        Some(name) => match by_name.get(name) {
+            Some(&i) if providers[i].holds_stored_responses() => Some(i),
+            Some(_) => {
+                errs.push(
+                    "routing.stored_responses_provider",
+                    format!("{name:?} is not an OpenAI provider with the Responses API and a base_url"),
+                );
+                None
+            }
+            None if raw.broken_providers.iter().any(|b| b == name) => None,
+            None => {
+                errs.push(
+                    "routing.stored_responses_provider",
+                    format!("{name:?} is not the name of a configured provider"),
+                );
+                None
+            }
+        },
+    };
     if !errs.list.is_empty() {
         return None;
     }
@@ -466,6 +494,7 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
         pool,
         providers,
         default_provider,
+        stored_responses_provider,
         by_name,
     })
 }
@@ -827,6 +856,7 @@ pub fn refresh_dns(old: &Snapshot) -> Option<Snapshot> {
         pool: old.pool,
         providers,
         default_provider: old.default_provider,
+        stored_responses_provider: old.stored_responses_provider,
         by_name: old.by_name.clone(),
     })
 }
@@ -919,6 +949,28 @@ keys = ["env.SLUICE_TEST_SURELY_UNSET"]
             keys.contains(&"server.listen") && keys.contains(&"routing.default_provider"),
             "{errs:?}"
         );
+    }
+
+    #[test]
+    fn the_stored_responses_provider_must_be_one_that_holds_them() {
+        let with = |name: &str| {
+            GOOD.replace(
+                "default_provider = \"mock\"",
+                &format!("default_provider = \"mock\"\nstored_responses_provider = \"{name}\""),
+            )
+        };
+        let s = compile_str(&with("openai"), "f").unwrap();
+        assert_eq!(
+            s.stored_responses_provider.map(|i| s.providers[i].name.as_str()),
+            Some("openai")
+        );
+        assert_eq!(compile_str(GOOD, "f").unwrap().stored_responses_provider, None);
+        for (name, says) in [("mock", "not an OpenAI provider"), ("nobody", "not the name")] {
+            let errs = compile_str(&with(name), "f").unwrap_err();
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            assert_eq!(errs[0].key, "routing.stored_responses_provider");
+            assert!(errs[0].message.contains(says), "{errs:?}");
+        }
     }
 
     #[test]

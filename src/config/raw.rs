@@ -57,12 +57,15 @@ impl Default for RawServer {
 #[serde(deny_unknown_fields, default)]
 pub struct RawRouting {
     pub default_provider: String,
+    /// The provider asked for stored responses when several OpenAI providers could hold them.
+    pub stored_responses_provider: Option<String>,
 }
 
 impl Default for RawRouting {
     fn default() -> Self {
         RawRouting {
             default_provider: "mock".into(),
+            stored_responses_provider: None,
         }
     }
 }

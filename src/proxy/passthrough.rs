@@ -263,18 +263,20 @@ fn stored_responses_provider<'a>(
     snap: &'a crate::config::Snapshot,
     path: &str,
 ) -> Result<&'a Arc<Provider>, GatewayError> {
-    let serves = |p: &Provider| p.kind == ProviderKind::OpenAi && p.responses_api && p.origin.is_some();
-    if serves(snap.default_provider()) {
+    if let Some(i) = snap.stored_responses_provider {
+        return Ok(&snap.providers[i]);
+    }
+    if snap.default_provider().holds_stored_responses() {
         return Ok(snap.default_provider());
     }
-    let mut found = snap.providers.iter().filter(|p| serves(p));
+    let mut found = snap.providers.iter().filter(|p| p.holds_stored_responses());
     match (found.next(), found.next()) {
         (Some(p), None) => Ok(p),
         (None, _) => Err(GatewayError::NotFound(format!(
             "{path} (Sluice keeps no responses, and no OpenAI provider with the Responses API is configured to ask; send the conversation in `input`)"
         ))),
         (Some(_), Some(_)) => Err(GatewayError::NotFound(format!(
-            "{path} (several OpenAI providers could hold this response: make the one that does the default provider)"
+            "{path} (several OpenAI providers could hold this response: name the one that does in routing.stored_responses_provider)"
         ))),
     }
 }

@@ -1,8 +1,9 @@
 """Stored responses (`store`, on by default in the Responses API): `client.responses.retrieve`,
 `.delete`, `.cancel` and `.input_items.list` name no model, so Sluice sends them to the provider
-that holds stored responses: the default provider if it is an OpenAI provider with the Responses
-API, else the only such provider. Sluice keeps no responses itself; with no provider to ask (or
-several and none the default) the answer is a 404 that says why.
+that holds stored responses: the one `routing.stored_responses_provider` names, else the default
+provider if it is an OpenAI provider with the Responses API, else the only such provider. Sluice
+keeps no responses itself; with no provider to ask (or several and none named or the default)
+the answer is a 404 that says why.
 
 The upstream here is a fake OpenAI that stores what `responses.create` sends it and serves the
 stored-response routes, recording each request it gets."""
@@ -306,6 +307,27 @@ def test_the_default_provider_wins_among_several(upstream, tmp_path_factory):
         c = _openai_client(f"{server.base}/v1")
         r = c.responses.create(model="held/gpt-4o-mini", input="default one", store=True)
         assert c.responses.retrieve(r.id).output_text == "stored: default one"
+        c.close()
+    finally:
+        _teardown(server)
+
+
+def test_routing_names_the_provider_that_holds_them(upstream, tmp_path_factory):
+    # Two OpenAI providers, neither the default: `routing.stored_responses_provider` names the
+    # one that holds the responses (the other is unreachable, so a wrong pick would fail).
+    config = (
+        '[routing]\ndefault_provider = "mock"\nstored_responses_provider = "held"\n\n'
+        + MOCK
+        + openai_provider("other", "http://127.0.0.1:9")
+        + openai_provider("held", upstream.base)
+    )
+    server = start_gateway(tmp_path_factory.mktemp("stored-named"), "sluice-stored-named", config)
+    try:
+        c = _openai_client(f"{server.base}/v1")
+        r = c.responses.create(model="held/gpt-4o-mini", input="named one", store=True)
+        assert c.responses.retrieve(r.id).output_text == "stored: named one"
+        assert [i.type for i in c.responses.input_items.list(r.id).data] == ["message"]
+        assert upstream.seen[-1][:2] == ("GET", f"/v1/responses/{r.id}/input_items")
         c.close()
     finally:
         _teardown(server)
