@@ -48,6 +48,8 @@ LONG_PROMPT = "stream me a few words please"
 SYSTEM = "be very brief"
 THIRTY = " ".join(f"w{i}" for i in range(30))
 FAILING = "one two three four five six"
+# What httpx's line reader breaks a line at besides \n and \r, and JSON leaves unescaped.
+SEPARATORS = "a\u2028b\u2029c\u0085d"
 QUESTION = "weather in Paris?"
 
 WEATHER = {
@@ -537,6 +539,18 @@ def test_streamed_tool_calls_and_the_next_turn(co, provider):
     assert events[-1].response.text == text_of(events)
 
 
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_line_separators_in_the_text_lose_no_event(co, provider):
+    """The SDK reads a v1 stream with httpx's `iter_lines`, which breaks lines where
+    str.splitlines() does (U+2028, U+2029, U+0085 too), and silently skips pieces that are not
+    JSON: written raw inside a JSON string, these characters would cost their events,
+    `stream-end` (and with it the finish reason) included."""
+    events = stream_events(co, model=model(provider), message=SEPARATORS)
+    assert text_of(events) == f"echo: {SEPARATORS}"
+    assert events[-1].finish_reason == "COMPLETE"
+    assert events[-1].response.text == f"echo: {SEPARATORS}"
+
+
 # ---- failures -----------------------------------------------------------------------------------
 
 
@@ -683,6 +697,12 @@ def test_sluice_mock_streams_a_v1_chat(direct):
     assert text_of(events) == f"echo: {LONG_PROMPT}"
     assert events[-1].finish_reason == "COMPLETE"
     assert summary(events[-1].response) == summary(whole)
+
+
+def test_sluice_mock_streams_line_separators(direct):
+    events = stream_events(direct, model=MOCK_MODEL, message=SEPARATORS)
+    assert text_of(events) == f"echo: {SEPARATORS}"
+    assert events[-1].finish_reason == "COMPLETE"
 
 
 def test_sluice_mock_runs_the_tool_loop(direct):

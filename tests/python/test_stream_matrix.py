@@ -577,6 +577,16 @@ def test_wire_openai_done_last_and_cohere_content_type(sluice, provider):
     assert body.decode().split("\n\n")[0].startswith("event: message-start")
 
 
+@pytest.mark.parametrize("provider", STREAM_PROVIDERS)
+def test_cohere_stream_keeps_line_separators(sdks, provider):
+    # The v2 SDK splits SSE lines at \r and \n only (its own decoder, not httpx's
+    # `iter_lines`), so U+2028, U+2029 and U+0085 left raw in the JSON cost no event; v1's
+    # JSON lines escape them (test_cohere_v1_chat.py).
+    text = "a\u2028b\u2029c\u0085d"
+    s = stream(sdks, "cohere", f"{provider}/echo-model", [user(text)])
+    assert (s.text, s.finish, s.error) == (f"echo: {text}", "stop", None)
+
+
 @pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini", "bedrock", "mock"])
 def test_cohere_forced_tool_call_streams_a_tool_plan(sdks, provider):
     # With tool_choice REQUIRED a tool call is certain, so the text before it is the plan, as

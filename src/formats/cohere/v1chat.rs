@@ -23,6 +23,7 @@ use crate::canonical::{
     ChatRequest, ChatResponse, ConvertError, FinishReason, Json, JsonPath, Message, Part, Role, Tool,
     ToolResultContent, Usage,
 };
+use crate::wire::sse::escape_js_line_separators;
 use serde::Deserialize;
 use sonic_rs::{JsonValueTrait, LazyValue};
 
@@ -688,11 +689,13 @@ impl V1StreamEncoder {
 
     /// `{"is_finished":false,"event_type":"<kind>"` then `rest`, `}` and the line end.
     fn line(out: &mut Vec<u8>, kind: &str, rest: impl FnOnce(&mut Vec<u8>)) {
+        let from = out.len();
         out.extend_from_slice(b"{\"is_finished\":false,\"event_type\":\"");
         out.extend_from_slice(kind.as_bytes());
         out.push(b'"');
         rest(out);
         out.extend_from_slice(b"}\n");
+        escape_line_separators(out, from);
     }
 
     fn start(&mut self, out: &mut Vec<u8>) {
@@ -771,6 +774,7 @@ impl V1StreamEncoder {
                 write_calls(b, calls.iter().copied());
             });
         }
+        let end_from = out.len();
         out.extend_from_slice(b"{\"is_finished\":true,\"event_type\":\"stream-end\"");
         if let Some(e) = error {
             // v1 has no error field: an added one, for the client that looks (the SDK keeps
@@ -791,6 +795,20 @@ impl V1StreamEncoder {
         out.extend_from_slice(b",\"finish_reason\":");
         string(out, finish);
         out.extend_from_slice(b"}\n");
+        escape_line_separators(out, end_from);
+    }
+}
+
+/// Rewrites U+2028, U+2029 and U+0085 in the line written to `out` from `from` on as JSON escapes.
+/// The cohere SDK reads a v1 stream with httpx's `iter_lines`, which splits where
+/// `str.splitlines()` does, and silently skips the pieces that are not JSON (`stream-end`
+/// among them). sonic-rs leaves these characters raw; the history items are the client's bytes.
+fn escape_line_separators(out: &mut Vec<u8>, from: usize) {
+    // Allocates only when a separator is found.
+    let mut escaped = Vec::new();
+    if escape_js_line_separators(&out[from..], &mut escaped) {
+        out.truncate(from);
+        out.extend_from_slice(&escaped);
     }
 }
 
@@ -1115,6 +1133,72 @@ mod tests {
         assert_eq!(ls[2]["finish_reason"].as_str(), Some("ERROR"));
         assert_eq!(ls[2]["error"].as_str(), Some("boom"));
         assert_eq!(ls[2]["response"]["text"].as_str(), Some("plan"));
+    }
+
+    #[test]
+    fn line_separators_in_stream_strings_are_escaped() {
+        // What httpx's `iter_lines` (str.splitlines) breaks a line at, besides `\n` and `\r`.
+        const BREAKS: [char; 8] = [
+            '\u{b}', '\u{c}', '\u{1c}', '\u{1d}', '\u{1e}', '\u{85}', '\u{2028}', '\u{2029}',
+        ];
+        let text = "a\u{2028}b\u{2029}c\u{85}d";
+        // The history's items are the client's bytes, raw separators included.
+        let body = "{\"message\":\"q\u{2028}\",\"chat_history\":[{\"role\":\"USER\",\"message\":\"h\u{2029}\"}]}";
+        for fail in [false, true] {
+            let mut enc = V1StreamEncoder::new(body.as_bytes());
+            let mut out = Vec::new();
+            enc.encode(
+                &StreamEvent::TextDelta {
+                    index: 0,
+                    text: text.into(),
+                },
+                &mut out,
+            );
+            enc.encode(
+                &StreamEvent::ToolCallStart {
+                    index: 1,
+                    id: "c".into(),
+                    name: "f\u{85}".into(),
+                },
+                &mut out,
+            );
+            enc.encode(
+                &StreamEvent::ToolCallDelta {
+                    index: 1,
+                    arguments: "{\"x\":\"\u{2028}\"}".into(),
+                },
+                &mut out,
+            );
+            if fail {
+                enc.error(500, "bo\u{2028}om", &mut out);
+            } else {
+                enc.finish(&mut out);
+            }
+            let wire = std::str::from_utf8(&out).unwrap();
+            assert!(!wire.contains(BREAKS), "{wire}");
+            let ls = lines(&out);
+            let end = ls.last().unwrap();
+            assert_eq!(end["event_type"].as_str(), Some("stream-end"));
+            assert_eq!(ls[1]["text"].as_str(), Some(text));
+            assert_eq!(end["response"]["text"].as_str(), Some(text));
+            assert_eq!(
+                end["response"]["chat_history"][0]["message"].as_str(),
+                Some("h\u{2029}")
+            );
+            assert_eq!(
+                end["response"]["chat_history"][1]["message"].as_str(),
+                Some("q\u{2028}")
+            );
+            if fail {
+                assert_eq!(end["error"].as_str(), Some("bo\u{2028}om"));
+            } else {
+                assert_eq!(end["response"]["tool_calls"][0]["name"].as_str(), Some("f\u{85}"));
+                assert_eq!(
+                    end["response"]["tool_calls"][0]["parameters"]["x"].as_str(),
+                    Some("\u{2028}")
+                );
+            }
+        }
     }
 
     #[test]
