@@ -5,7 +5,7 @@
 //! `mock::rerank`'s, in the v1 or v2 answer.
 
 use super::MockReply;
-use crate::canonical::{FaultKind, UpstreamFault};
+use crate::canonical::{ChatRequest, ConvertError, FaultKind, Part, Role, UpstreamFault};
 use crate::formats::cohere;
 use crate::http::Method;
 use serde::{Deserialize, Serialize};
@@ -92,11 +92,38 @@ fn chat(body: &[u8]) -> MockReply {
     }
 }
 
-/// `/v1/chat`: the same scenarios, in v1's request and answer (a stream: JSON lines).
+/// The v2 chat rules of Cohere's API that a translation can break (`upstream_rules`), which the
+/// mock's decoder alone would take: a turn that calls tools has its text in `tool_plan`, never
+/// in `content` (thinking items may stay; the real API's 400 has these words, vercel/ai#5794;
+/// indices here are the canonical turn's and part's).
+pub(super) fn cohere_rules(req: &ChatRequest) -> Result<(), ConvertError> {
+    for (i, m) in req.messages.iter().enumerate() {
+        let calls = m.content.iter().any(|p| matches!(p, Part::ToolCall { .. }));
+        if m.role != Role::Assistant || !calls {
+            continue;
+        }
+        let text = m
+            .content
+            .iter()
+            .position(|p| matches!(p, Part::Text { text, extra } if !text.is_empty() && !cohere::is_tool_plan(extra)));
+        if let Some(j) = text {
+            return Err(ConvertError::new(
+                "",
+                format!(
+                    "text content is not allowed when tool_calls are provided. If you wish to pass a tool plan, \
+                     either pass thinking content (with thinking enabled) or use 'tool_plan': 'messages[{i}].content[{j}]'"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `/v1/chat`: the same scenarios, in v1's request and answer (a stream: JSON lines). v2's
+/// `upstream_rules` do not apply: a v1 CHATBOT item has its text beside its `tool_calls`.
 fn chat_v1(body: &[u8]) -> MockReply {
     use cohere::v1chat;
-    let decoded = v1chat::decode_request(body)
-        .and_then(|r| super::upstream_rules(crate::formats::Format::Cohere, &r).map(|()| r));
+    let decoded = v1chat::decode_request(body);
     let req = match decoded {
         Ok(r) => r,
         Err(e) => return fault(400, format!("invalid request: {e}")),
@@ -426,6 +453,45 @@ mod tests {
             .and_then(|m| m.as_str())
             .unwrap()
             .contains("messages[0].role"));
+    }
+
+    #[test]
+    fn text_content_beside_tool_calls_is_refused_as_cohere_does() {
+        let history = |assistant: &str| {
+            format!(
+                r#"{{"model":"m","messages":[{{"role":"user","content":"weather?"}},{assistant},
+                {{"role":"tool","tool_call_id":"c1","content":"sunny"}}]"#
+            )
+        };
+        let call = r#""tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]"#;
+        for content in [r#""Let me check.""#, r#"[{"type":"text","text":"Let me check."}]"#] {
+            let refused = history(&format!(r#"{{"role":"assistant","content":{content},{call}}}"#));
+            for stream in ["false", "true"] {
+                let (status, v) = post("/v2/chat", &format!(r#"{refused},"stream":{stream}}}"#));
+                assert_eq!(status, 400, "{content} stream {stream}");
+                let m = v.get("message").and_then(|m| m.as_str()).unwrap();
+                assert!(
+                    m.starts_with("invalid request: text content is not allowed when tool_calls are provided"),
+                    "{m}"
+                );
+                assert!(m.ends_with("'messages[1].content[0]'"), "{m}");
+            }
+        }
+        // The plan in `tool_plan`, thinking beside the calls: taken.
+        let planned = history(&format!(
+            r#"{{"role":"assistant","tool_plan":"Let me check.","content":[{{"type":"thinking","thinking":"hm"}}],{call}}}"#
+        ));
+        assert_eq!(post("/v2/chat", &format!("{planned}}}")).0, 200);
+        // v1 history items carry their text beside their calls.
+        let v1 = r#"{"model":"m","message":"","chat_history":[{"role":"USER","message":"weather?"},
+            {"role":"CHATBOT","message":"Let me check.","tool_calls":[{"name":"f","parameters":{}}]}],
+            "tool_results":[{"call":{"name":"f","parameters":{}},"outputs":[{"w":"sunny"}]}]}"#;
+        assert_eq!(post("/v1/chat", v1).0, 200);
+        let streamed = v1.replacen(r#""message":"","#, r#""message":"","stream":true,"#, 1);
+        assert_eq!(
+            serve(Method::Post, "/v1/chat", streamed.as_bytes()).unwrap().status,
+            200
+        );
     }
 
     #[test]

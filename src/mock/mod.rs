@@ -99,9 +99,8 @@ pub(crate) fn upstream_rules(
             return openai::openai_rules(req);
         }
         Format::Gemini => return gemini::gemini_rules(req),
-        // NOTE: Cohere's own rules on tool messages are not documented anywhere we could find; the
-        // mock takes what its decoder takes rather than guess at them.
-        Format::Cohere => return Ok(()),
+        // v2 chat only: v1's CHATBOT items carry `message` beside `tool_calls`.
+        Format::Cohere => return cohere::cohere_rules(req),
     };
     for (i, m) in req.messages.iter().enumerate() {
         for (j, p) in m.content.iter().enumerate() {

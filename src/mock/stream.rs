@@ -457,8 +457,8 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
             json_array: false,
             cohere_v1: true,
         };
-        let decoded = formats::cohere::v1chat::decode_request(body)
-            .and_then(|r| super::upstream_rules(Format::Cohere, &r).map(|()| r));
+        // Not v2's `upstream_rules`: a v1 CHATBOT item has its text beside its `tool_calls`.
+        let decoded = formats::cohere::v1chat::decode_request(body);
         return Some((route, decoded.map_err(err)));
     }
     let format = match path {

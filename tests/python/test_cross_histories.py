@@ -95,6 +95,11 @@ def openai_text(base, model, messages, stream=False, **kw):
     return c.chat.completions.create(model=model, messages=messages, **kw).choices[0].message.content
 
 
+def extras(report):
+    """The raw extra fields an `inspect` answer names (src/mock/scenario.rs)."""
+    return report.split(";")[0].removeprefix("extras:").strip().split(",")
+
+
 # Formats that merge consecutive turns of one role, where the mock echoes the merged turn.
 MERGING = {"anthropic", "bedrock", "gemini"}
 
@@ -242,6 +247,19 @@ def test_gemini_thinking_settings_reach_claude(base, thinking, sampling, provide
     config = {"thinking_config": types.ThinkingConfig(**thinking), **sampling}
     contents = [types.Content(role="user", parts=[types.Part(text="hello there")])]
     assert genai_text(base, f"{provider}/echo-model", contents, **config) == "echo: hello there"
+
+
+@pytest.mark.parametrize("client", ["openai", "anthropic"])
+def test_text_beside_tool_calls_reaches_cohere_as_the_tool_plan(base, client):
+    """Cohere refuses text content beside `tool_calls` (400 "... use 'tool_plan'", and so does
+    the mock): a calling turn's text, from any format, is its tool plan there."""
+    if client == "openai":
+        messages = OPENAI_HISTORIES["calls_answer_question"][:4]
+        report = openai_text(base, "cohere/inspect-model", messages, tools=OPENAI_TOOLS)
+    else:
+        messages = ANTHROPIC_HISTORIES["results_in_separate_messages"]
+        report = anthropic_text(base, "cohere/inspect-model", messages)
+    assert "tool_plan" in extras(report), report
 
 
 # Cohere client ----------------------------------------------------------------------------------

@@ -319,7 +319,8 @@ class CohereSdk:
             elif t.role == "assistant":
                 m = {"role": "assistant"}
                 if t.text:
-                    m["content"] = t.text
+                    # Cohere refuses text content beside tool calls: it is the tool plan.
+                    m["tool_plan" if t.calls else "content"] = t.text
                 if t.calls:
                     m["tool_calls"] = [
                         {"id": i, "type": "function", "function": {"name": n, "arguments": json.dumps(a)}}

@@ -7,7 +7,8 @@
 //!   user message right after them joins the same turn); on encode every result is its own `tool`
 //!   message, placed before the rest of that user turn;
 //! - an assistant `tool_plan` becomes a text part tagged with the Cohere extra `tool_plan: true`,
-//!   so it returns to `tool_plan` for a Cohere upstream and reads as plain text elsewhere;
+//!   so it returns to `tool_plan` for a Cohere upstream and reads as plain text elsewhere; on
+//!   encode, all text of a turn with tool calls is its `tool_plan` (Cohere refuses it as content);
 //! - fields only Cohere has travel in `ChatRequest.extra`.
 
 use super::types::*;
@@ -589,12 +590,18 @@ fn assistant_message<'a>(m: &'a Message, path: &JsonPath<'_>) -> Result<CohereMe
             });
         }
     }
+    // Cohere refuses text content beside `tool_calls` (400 "text content is not allowed when
+    // tool_calls are provided ... use 'tool_plan'"), so a calling turn's text, from any format,
+    // is its tool plan. Thinking items may stay beside the calls.
+    let has_calls = m.content.iter().any(|p| matches!(p, Part::ToolCall { .. }));
     let mut plan: Option<String> = None;
     let mut items = Vec::new();
     let mut calls = Vec::new();
     for (k, part) in m.content.iter().enumerate() {
         match part {
-            Part::Text { text, extra } if is_tool_plan(extra) => plan.get_or_insert_with(String::new).push_str(text),
+            Part::Text { text, extra } if has_calls || is_tool_plan(extra) => {
+                plan.get_or_insert_with(String::new).push_str(text)
+            }
             Part::Text { text, .. } => items.push(CohereItemOut::Text {
                 text: Cow::Borrowed(text),
             }),
@@ -914,6 +921,47 @@ mod tests {
     }
 
     #[test]
+    fn text_beside_tool_calls_is_the_tool_plan() {
+        let call = Part::ToolCall {
+            id: "c1".into(),
+            name: "f".into(),
+            arguments: "{}".into(),
+            signature: None,
+        };
+        let thinking = Part::Thinking {
+            text: "hmm".into(),
+            signature: Some("sig".into()),
+        };
+        let req = ChatRequest {
+            model: "m".into(),
+            messages: vec![
+                Message {
+                    role: Role::User,
+                    content: vec![Part::text("q")],
+                },
+                // Anthropic's shape: thinking, text blocks, then the call.
+                Message {
+                    role: Role::Assistant,
+                    content: vec![thinking, Part::text("Let me "), Part::text("check."), call],
+                },
+            ],
+            extra: Extra::new(Format::Anthropic),
+            ..Default::default()
+        };
+        let v = json(&encode_request(&req).unwrap());
+        let a = &v["messages"][1];
+        assert_eq!(a["tool_plan"].as_str(), Some("Let me check."));
+        assert_eq!(a["content"], sonic_rs::json!([{"type": "thinking", "thinking": "hmm"}]));
+        assert_eq!(a["tool_calls"][0]["id"].as_str(), Some("c1"));
+        // Without calls, text stays content.
+        let mut plain = req.clone();
+        plain.messages[1].content.pop();
+        let v = json(&encode_request(&plain).unwrap());
+        assert!(v["messages"][1].get("tool_plan").is_none());
+        assert_eq!(v["messages"][1]["content"][1]["text"].as_str(), Some("Let me "));
+    }
+
+    #[test]
     fn tool_messages_merge_into_one_user_turn_and_split_back() {
         let body = br#"{"model":"m","messages":[
             {"role":"user","content":"weather in two cities?"},
@@ -1044,7 +1092,7 @@ mod tests {
     fn foreign_requests_map_without_inventing_cohere_fields() {
         let mut req = full_canonical();
         req.extra = Extra::new(Format::Anthropic);
-        // An OpenAI-style assistant turn: text plus a call, no tool plan.
+        // An OpenAI-style assistant turn: text plus a call, no tool plan (it becomes one below).
         req.messages[3].content[0] = Part::text("I will check.");
         req.messages[1]
             .content
@@ -1054,8 +1102,8 @@ mod tests {
         }
         let v = json(&encode_request(&req).unwrap());
         let a = v.pointer(&sonic_rs::pointer!["messages", 4]).unwrap();
-        assert!(a.get("tool_plan").is_none());
-        assert_eq!(a.get("content").and_then(|c| c.as_str()), Some("I will check."));
+        assert_eq!(a.get("tool_plan").and_then(|c| c.as_str()), Some("I will check."));
+        assert!(a.get("content").is_none());
         assert_eq!(
             v.pointer(&sonic_rs::pointer!["messages", 5, "content", 0, "text"])
                 .and_then(|t| t.as_str()),
