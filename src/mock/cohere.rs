@@ -95,8 +95,12 @@ fn chat(body: &[u8]) -> MockReply {
 /// The v2 chat rules of Cohere's API that a translation can break (`upstream_rules`), which the
 /// mock's decoder alone would take: a turn that calls tools has its text in `tool_plan`, never
 /// in `content` (thinking items may stay; the real API's 400 has these words, vercel/ai#5794;
-/// indices here are the canonical turn's and part's).
+/// indices here are the canonical turn's and part's), and a thinking `token_budget` is positive
+/// (SDK `types/thinking.py`; no thinking is `{"type":"disabled"}`).
 pub(super) fn cohere_rules(req: &ChatRequest) -> Result<(), ConvertError> {
+    if req.reasoning.as_ref().is_some_and(|r| r.budget_tokens == Some(0)) {
+        return Err(ConvertError::new("thinking.token_budget", "must be a positive integer"));
+    }
     for (i, m) in req.messages.iter().enumerate() {
         let calls = m.content.iter().any(|p| matches!(p, Part::ToolCall { .. }));
         if m.role != Role::Assistant || !calls {
@@ -492,6 +496,21 @@ mod tests {
             serve(Method::Post, "/v1/chat", streamed.as_bytes()).unwrap().status,
             200
         );
+    }
+
+    #[test]
+    fn a_zero_thinking_budget_is_refused_as_cohere_does() {
+        let body = |thinking: &str| {
+            format!(r#"{{"model":"m","messages":[{{"role":"user","content":"hi"}}],"thinking":{thinking}}}"#)
+        };
+        let (status, v) = post("/v2/chat", &body(r#"{"type":"enabled","token_budget":0}"#));
+        assert_eq!(status, 400);
+        assert!(
+            v["message"].as_str().unwrap().contains("thinking.token_budget"),
+            "{v:?}"
+        );
+        assert_eq!(post("/v2/chat", &body(r#"{"type":"disabled"}"#)).0, 200);
+        assert_eq!(post("/v2/chat", &body(r#"{"type":"enabled","token_budget":1}"#)).0, 200);
     }
 
     #[test]

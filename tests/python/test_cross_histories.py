@@ -358,3 +358,17 @@ def test_anthropic_agent_loop_with_its_own_thinking_keeps_thinking(base):
             tools=tools,
         )
     assert "must start with a thinking block" in str(e.value)
+
+
+def test_gemini_thinking_off_reaches_cohere_as_disabled(base):
+    """A zero budget is Gemini's "no thinking". Cohere takes only a positive `token_budget` (the
+    mock refuses 0, as the SDK's type says the API does) and turns thinking off with
+    `{"type": "disabled"}`, which the mock keeps as a raw extra (an enabled one is not)."""
+    from google.genai import types
+
+    contents = [types.Content(role="user", parts=[types.Part(text="hello there")])]
+    for budget, disabled in [(0, True), (512, False)]:
+        config = {"thinking_config": types.ThinkingConfig(thinking_budget=budget)}
+        assert genai_text(base, "cohere/echo-model", contents, **config) == "echo: hello there"
+        report = genai_text(base, "cohere/inspect-model", contents, **config)
+        assert ("thinking" in extras(report)) == disabled, (budget, report)

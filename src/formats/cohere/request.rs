@@ -739,9 +739,14 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         },
     });
     // NOTE: an effort level without a budget becomes plain "enabled" (Cohere has no levels).
-    let thinking = req.reasoning.as_ref().map(|r| CohereThinkingOut {
-        kind: "enabled",
-        token_budget: r.budget_tokens,
+    // A zero budget (Gemini's "no thinking") or effort `none` is "disabled": Cohere takes only a
+    // positive `token_budget`, and "enabled" alone would turn thinking on.
+    let thinking = req.reasoning.as_ref().map(|r| {
+        let off = r.budget_tokens == Some(0) || r.effort.as_deref() == Some("none");
+        CohereThinkingOut {
+            kind: if off { "disabled" } else { "enabled" },
+            token_budget: r.budget_tokens.filter(|_| !off),
+        }
     });
     let extra = req
         .extra
@@ -917,6 +922,37 @@ mod tests {
         assert_eq!(
             v.pointer(&["thinking", "type"]).and_then(|t| t.as_str()),
             Some("disabled")
+        );
+    }
+
+    #[test]
+    fn a_zero_budget_or_no_effort_is_disabled_thinking() {
+        for (budget, effort) in [(Some(0), None), (None, Some("none")), (Some(0), Some("low"))] {
+            let req = ChatRequest {
+                model: "m".into(),
+                messages: vec![Message {
+                    role: Role::User,
+                    content: vec![Part::text("hi")],
+                }],
+                reasoning: Some(Reasoning {
+                    budget_tokens: budget,
+                    effort: effort.map(str::to_string),
+                }),
+                ..Default::default()
+            };
+            let v = json(&encode_request(&req).unwrap());
+            assert_eq!(
+                v["thinking"],
+                sonic_rs::json!({"type": "disabled"}),
+                "{budget:?} {effort:?}"
+            );
+        }
+        let mut req = full_canonical();
+        req.extra = Extra::new(Format::Gemini);
+        let v = json(&encode_request(&req).unwrap());
+        assert_eq!(
+            v["thinking"],
+            sonic_rs::json!({"type": "enabled", "token_budget": 1000})
         );
     }
 
