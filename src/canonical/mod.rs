@@ -393,6 +393,25 @@ impl ChatRequest {
             None => Ok(()),
         }
     }
+
+    /// The request's stop sequence when it has exactly one: the one an answer that stopped at a
+    /// stop sequence matched, for upstreams that give only the reason (Cohere, Bedrock Converse).
+    pub fn only_stop(&self) -> Option<&str> {
+        match self.stop.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        }
+    }
+}
+
+impl ChatResponse {
+    /// Names the matched stop sequence when the upstream said only that one matched and `req` had
+    /// exactly one (Anthropic clients read `stop_sequence`; with several, which one is unknown).
+    pub fn fill_stop_sequence(&mut self, req: &ChatRequest) {
+        if self.finish == FinishReason::StopSequence && self.stop_sequence.is_none() {
+            self.stop_sequence = req.only_stop().map(str::to_string);
+        }
+    }
 }
 
 /// Why generation stopped (PROTOCOLS 8.2), mapped between every pair of enums.
@@ -603,6 +622,37 @@ mod tests {
         let mut e = Extra::new(Format::Anthropic);
         e.push("container", Json::new_object());
         assert!(e.refuse_lost_content(Format::OpenAi).is_ok(), "a setting, not content");
+    }
+
+    #[test]
+    fn the_one_stop_sequence_names_an_unnamed_match() {
+        let mut resp = ChatResponse {
+            id: String::new(),
+            model: String::new(),
+            content: Vec::new(),
+            finish: FinishReason::StopSequence,
+            usage: Usage::default(),
+            stop_sequence: None,
+            created: 0,
+            logprobs: Vec::new(),
+        };
+        let mut req = ChatRequest {
+            stop: vec!["END".into(), "STOP".into()],
+            ..Default::default()
+        };
+        resp.fill_stop_sequence(&req);
+        assert_eq!(resp.stop_sequence, None, "several: which one is unknown");
+        req.stop.truncate(1);
+        resp.fill_stop_sequence(&req);
+        assert_eq!(resp.stop_sequence.as_deref(), Some("END"));
+        // What the upstream named is kept; another reason gets none.
+        resp.stop_sequence = Some("said".into());
+        resp.fill_stop_sequence(&req);
+        assert_eq!(resp.stop_sequence.as_deref(), Some("said"));
+        resp.stop_sequence = None;
+        resp.finish = FinishReason::Stop;
+        resp.fill_stop_sequence(&req);
+        assert_eq!(resp.stop_sequence, None);
     }
 
     #[test]

@@ -616,6 +616,8 @@ pub async fn forward(
     if canonical_resp.created == 0 {
         canonical_resp.created = crate::mock::unix_now();
     }
+    // Cohere and Bedrock say only that a stop sequence matched; Anthropic clients read which.
+    canonical_resp.fill_stop_sequence(&canonical);
 
     let latency = sent.elapsed();
     let mut headers: Vec<(&'static str, String)> = request_id.into_iter().collect();

@@ -473,6 +473,26 @@ def test_stop_sequence_finish(sdks, sdk_name, provider):
     assert a.finish == expected
 
 
+@pytest.mark.parametrize("provider", ["mock", "anthropic", "bedrock", "cohere"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_anthropic_clients_learn_which_stop_sequence_matched(sdks, provider, stream):
+    """Cohere and Bedrock say only that a stop sequence matched; with one asked for, an
+    Anthropic client gets it in `stop_sequence`, as from Anthropic itself."""
+    c = sdks["anthropic"].c
+    kw = dict(
+        model=f"{provider}/echo-model",
+        max_tokens=100,
+        messages=[{"role": "user", "content": "alpha beta END gamma"}],
+        stop_sequences=["END"],
+    )
+    if stream:
+        with c.messages.stream(**kw) as s:
+            msg = s.get_final_message()
+    else:
+        msg = c.messages.create(**kw)
+    assert (msg.stop_reason, msg.stop_sequence) == ("stop_sequence", "END")
+
+
 @per_sdk
 @matrix
 @pytest.mark.parametrize("status", [429, 500])

@@ -426,6 +426,9 @@ pub struct AnthropicEventEncoder<F> {
     next_index: u32,
     usage: Usage,
     finish: Option<(FinishReason, Option<String>)>,
+    /// The request's one stop sequence: the match of a stop-sequence finish that does not name
+    /// it (Cohere and Bedrock upstreams give only the reason).
+    only_stop: Option<String>,
     /// Terminal frames written (`finish` or `error`): nothing more is written.
     closed: bool,
 }
@@ -439,8 +442,9 @@ impl<F: AnthropicFraming + Default> AnthropicEventEncoder<F> {
         &mut self.framing
     }
 
-    pub fn new(_req: &ChatRequest) -> Self {
+    pub fn new(req: &ChatRequest) -> Self {
         AnthropicEventEncoder {
+            only_stop: req.only_stop().map(str::to_string),
             framing: F::default(),
             id: String::new(),
             model: String::new(),
@@ -620,6 +624,10 @@ impl<F: AnthropicFraming> StreamEncode for AnthropicEventEncoder<F> {
         self.message_start(out);
         self.close_block(out);
         let (stop_reason, stop_sequence) = match &self.finish {
+            Some((FinishReason::StopSequence, None)) => (
+                stop_reason_from_finish(&FinishReason::StopSequence),
+                self.only_stop.as_deref(),
+            ),
             Some((r, s)) => (stop_reason_from_finish(r), s.as_deref()),
             None => (stop_reason_from_finish(&FinishReason::Stop), None),
         };
@@ -1208,5 +1216,25 @@ mod tests {
                 stop_sequence: None
             })
         );
+    }
+
+    #[test]
+    fn an_unnamed_stop_sequence_match_is_the_requests_one_stop_sequence() {
+        let finish = |said: Option<&str>| Finish {
+            reason: FinishReason::StopSequence,
+            stop_sequence: said.map(str::to_string),
+        };
+        let sent = |stop: &[&str], said: Option<&str>| {
+            let req = ChatRequest {
+                stop: stop.iter().map(|s| s.to_string()).collect(),
+                ..Default::default()
+            };
+            let out = encode_all(&mut AnthropicStreamEncoder::new(&req), &[text(0, "a"), finish(said)]);
+            run(&decoder, &[&out]).unwrap().pop()
+        };
+        assert_eq!(sent(&["END"], None), Some(finish(Some("END"))));
+        // Several: which one matched is unknown. Named by the upstream: kept.
+        assert_eq!(sent(&["END", "STOP"], None), Some(finish(None)));
+        assert_eq!(sent(&["END"], Some("said")), Some(finish(Some("said"))));
     }
 }
