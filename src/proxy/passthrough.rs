@@ -424,7 +424,10 @@ base_url = "http://127.0.0.1:1"
             (Method::Delete, "/v1/responses/resp_1/input_items"),
         ] {
             assert!(
-                matches!(route(method, path), Err(crate::error::GatewayError::MethodNotAllowed)),
+                matches!(
+                    route(method, path),
+                    Err(crate::error::GatewayError::MethodNotAllowed { .. })
+                ),
                 "{path}"
             );
         }
@@ -446,7 +449,7 @@ base_url = "http://127.0.0.1:1"
         assert_eq!(api_of("/v1/responses").label(), "responses");
         assert!(matches!(
             route(Method::Get, "/v1/responses"),
-            Err(crate::error::GatewayError::MethodNotAllowed)
+            Err(crate::error::GatewayError::MethodNotAllowed { .. })
         ));
         assert_eq!(path("a", "/v1/messages/count_tokens", "c"), "/v1/messages/count_tokens");
         assert_eq!(path("a", "/v1/messages", "c"), "/v1/messages");
