@@ -4,6 +4,7 @@
 //! `formats::<format>::encode_error`.
 
 use crate::canonical::{ConvertError, UpstreamFault};
+use crate::http::Method;
 use crate::upstream::UpstreamError;
 
 /// Who is at fault, for logs and for retry decisions.
@@ -24,7 +25,10 @@ pub enum GatewayError {
         param: Option<Box<str>>,
     },
     NotFound(String),
-    MethodNotAllowed,
+    /// The route exists for other methods: these, which a 405 names in `Allow`.
+    MethodNotAllowed {
+        allowed: &'static [Method],
+    },
     /// The route exists but this combination is not supported (yet).
     NotImplemented(String),
     /// Talking to the upstream failed before a response could be relayed.
@@ -33,6 +37,12 @@ pub enum GatewayError {
     UpstreamFault(UpstreamFault),
     /// The gateway failed on a request it should have handled (a caught panic: a bug).
     Internal,
+    /// The HTTP layer refused the request before any route saw it (its framing, its size, its
+    /// pace): the status is the refusal's (400, 408, 413, 417, 431, 501).
+    Http {
+        status: u16,
+        message: &'static str,
+    },
 }
 
 impl GatewayError {
@@ -47,19 +57,21 @@ impl GatewayError {
         match self {
             GatewayError::BadRequest { .. } => 400,
             GatewayError::NotFound(_) => 404,
-            GatewayError::MethodNotAllowed => 405,
+            GatewayError::MethodNotAllowed { .. } => 405,
             GatewayError::NotImplemented(_) => 501,
             GatewayError::Upstream(e) => e.status(),
             GatewayError::UpstreamFault(f) => f.status,
             GatewayError::Internal => 500,
+            GatewayError::Http { status, .. } => *status,
         }
     }
 
     pub fn side(&self) -> Side {
         match self {
-            GatewayError::BadRequest { .. } | GatewayError::NotFound(_) | GatewayError::MethodNotAllowed => {
-                Side::Client
-            }
+            GatewayError::BadRequest { .. }
+            | GatewayError::NotFound(_)
+            | GatewayError::MethodNotAllowed { .. }
+            | GatewayError::Http { .. } => Side::Client,
             GatewayError::NotImplemented(_) | GatewayError::Internal => Side::Gateway,
             GatewayError::Upstream(_) | GatewayError::UpstreamFault(_) => Side::Upstream,
         }
@@ -78,12 +90,22 @@ impl GatewayError {
         match self {
             GatewayError::BadRequest { message, .. } => message.clone(),
             GatewayError::NotFound(path) => format!("no route for {path}"),
-            GatewayError::MethodNotAllowed => "method not allowed on this route".into(),
+            GatewayError::MethodNotAllowed { .. } => "method not allowed on this route".into(),
             GatewayError::NotImplemented(m) => m.clone(),
             GatewayError::Upstream(e) => e.to_string(),
             GatewayError::UpstreamFault(f) => f.message.clone(),
             GatewayError::Internal => "internal error in the gateway".into(),
+            GatewayError::Http { message, .. } => (*message).into(),
         }
+    }
+
+    /// The `Allow` header a 405 carries: the route's methods (RFC 9110 15.5.6).
+    pub fn allow(&self) -> Option<String> {
+        let GatewayError::MethodNotAllowed { allowed } = self else {
+            return None;
+        };
+        let names: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
+        Some(names.join(", "))
     }
 
     pub fn param(&self) -> Option<&str> {

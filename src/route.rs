@@ -118,14 +118,20 @@ impl ApiRoute {
 pub enum Route {
     Health,
     Metrics,
+    /// `OPTIONS *`: what the server as a whole supports (RFC 9110 9.3.7).
+    ServerOptions,
     Api(ApiRoute),
 }
+
+/// The methods some route serves, for `OPTIONS *`'s `Allow`.
+pub const SERVED_METHODS: &str = "GET, HEAD, POST, DELETE, OPTIONS";
 
 impl Route {
     pub fn name(&self) -> &'static str {
         match self {
             Route::Health => "health",
             Route::Metrics => "metrics",
+            Route::ServerOptions => "server_options",
             Route::Api(a) => a.label(),
         }
     }
@@ -144,20 +150,79 @@ fn api(format: Format, op: Operation) -> ApiRoute {
     }
 }
 
+/// What a GET route serves: HEAD too (the same head, no body).
+const GET: &[Method] = &[Method::Get, Method::Head];
+const POST: &[Method] = &[Method::Post];
+
 /// Matches the method and path (query excluded).
 pub fn route(method: Method, path: &str) -> Result<Route, GatewayError> {
-    if let Some((route, want)) = match_path(path) {
-        return if method == want || (want == Method::Get && method == Method::Head) {
-            Ok(route)
-        } else {
-            Err(GatewayError::MethodNotAllowed)
-        };
+    // A method no route knows is the server's to refuse, whatever the path (RFC 9110 9.1).
+    if method == Method::Other {
+        return Err(GatewayError::NotImplemented(format!(
+            "request method not implemented (Sluice serves {SERVED_METHODS})"
+        )));
     }
-    match stored_response_path(path) {
-        Some((route, allowed)) if allowed.contains(&method) => Ok(route),
-        Some(_) => Err(GatewayError::MethodNotAllowed),
-        None => Err(GatewayError::NotFound(path.to_string())),
+    if path == "*" && method == Method::Options {
+        return Ok(Route::ServerOptions);
     }
+    let Some((route, allowed)) = match_path(path).or_else(|| stored_response_path(path)) else {
+        return Err(GatewayError::NotFound(path.to_string()));
+    };
+    if allowed.contains(&method) {
+        Ok(route)
+    } else {
+        Err(GatewayError::MethodNotAllowed { allowed })
+    }
+}
+
+/// The route an error about a request to `path` is rendered for, when the request reached no
+/// route (a wrong method, an unknown path, a refusal by the HTTP layer): the route at that path
+/// whatever its method, else one of the format the path's prefix or shape names, else OpenAI's.
+/// Only its format and flags matter (`op` is a placeholder for an unknown path).
+pub fn error_route(path: &str) -> ApiRoute {
+    match match_path(path).or_else(|| stored_response_path(path)) {
+        Some((Route::Api(api), _)) => api,
+        _ => api(format_named_by(path), Operation::Models),
+    }
+}
+
+/// The format an unrouted path belongs to: a format's prefix (`/anthropic/...`), or a shape only
+/// one format's paths have; OpenAI's by default.
+fn format_named_by(path: &str) -> Format {
+    for (prefix, format) in [
+        ("/openai", Format::OpenAi),
+        ("/anthropic", Format::Anthropic),
+        ("/genai", Format::Gemini),
+        ("/bedrock", Format::Bedrock),
+        ("/cohere", Format::Cohere),
+    ] {
+        if path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        {
+            return format;
+        }
+    }
+    if path.starts_with("/v1/messages/") {
+        return Format::Anthropic;
+    }
+    if path.starts_with("/model/") {
+        return Format::Bedrock;
+    }
+    // `/v1beta[1]/...`, Vertex's `/{ver}/projects/...` and `/{ver}/publishers/...`, and a call of
+    // a Gemini method (`.../models/x:someMethod`).
+    let gemini_call = path.contains("/models/")
+        && path
+            .rsplit_once(':')
+            .is_some_and(|(_, m)| !m.is_empty() && m.bytes().all(|b| b.is_ascii_alphabetic()));
+    let vertex = ["/v1/", "/v1beta1/"].iter().any(|v| {
+        path.strip_prefix(v)
+            .is_some_and(|rest| rest.starts_with("projects/") || rest.starts_with("publishers/"))
+    });
+    if path.starts_with("/v1beta/") || path.starts_with("/v1beta1/") || vertex || gemini_call {
+        return Format::Gemini;
+    }
+    Format::OpenAi
 }
 
 /// `[/openai]/v1/responses/{id}` (GET retrieves, DELETE deletes), `.../{id}/cancel` (POST) and
@@ -182,45 +247,45 @@ fn stored_response_path(path: &str) -> Option<(Route, &'static [Method])> {
     Some((Route::Api(api(Format::OpenAi, Operation::StoredResponse)), allowed))
 }
 
-fn match_path(path: &str) -> Option<(Route, Method)> {
+/// The route at `path` and the methods it serves.
+fn match_path(path: &str) -> Option<(Route, &'static [Method])> {
     use Format::*;
     use Operation::*;
-    let post = Method::Post;
     Some(match path {
-        "/health" => (Route::Health, Method::Get),
-        "/metrics" => (Route::Metrics, Method::Get),
-        "/v1/chat/completions" | "/openai/v1/chat/completions" => (Route::Api(api(OpenAi, Chat)), post),
-        "/v1/completions" | "/openai/v1/completions" => (Route::Api(api(OpenAi, Completions)), post),
-        "/v1/responses" | "/openai/v1/responses" => (Route::Api(api(OpenAi, Responses)), post),
+        "/health" => (Route::Health, GET),
+        "/metrics" => (Route::Metrics, GET),
+        "/v1/chat/completions" | "/openai/v1/chat/completions" => (Route::Api(api(OpenAi, Chat)), POST),
+        "/v1/completions" | "/openai/v1/completions" => (Route::Api(api(OpenAi, Completions)), POST),
+        "/v1/responses" | "/openai/v1/responses" => (Route::Api(api(OpenAi, Responses)), POST),
         "/v1/responses/input_tokens" | "/openai/v1/responses/input_tokens" => {
-            (Route::Api(api(OpenAi, CountTokens)), post)
+            (Route::Api(api(OpenAi, CountTokens)), POST)
         }
-        "/v1/embeddings" | "/openai/v1/embeddings" => (Route::Api(api(OpenAi, Embeddings)), post),
-        "/v1/models" | "/openai/v1/models" => (Route::Api(api(OpenAi, Models)), Method::Get),
-        "/v1/messages" | "/anthropic/v1/messages" => (Route::Api(api(Anthropic, Chat)), post),
-        "/anthropic/v1/models" => (Route::Api(api(Anthropic, Models)), Method::Get),
+        "/v1/embeddings" | "/openai/v1/embeddings" => (Route::Api(api(OpenAi, Embeddings)), POST),
+        "/v1/models" | "/openai/v1/models" => (Route::Api(api(OpenAi, Models)), GET),
+        "/v1/messages" | "/anthropic/v1/messages" => (Route::Api(api(Anthropic, Chat)), POST),
+        "/anthropic/v1/models" => (Route::Api(api(Anthropic, Models)), GET),
         "/v1/messages/count_tokens" | "/anthropic/v1/messages/count_tokens" => {
-            (Route::Api(api(Anthropic, CountTokens)), post)
+            (Route::Api(api(Anthropic, CountTokens)), POST)
         }
-        "/v2/chat" | "/cohere/v2/chat" => (Route::Api(api(Cohere, Chat)), post),
+        "/v2/chat" | "/cohere/v2/chat" => (Route::Api(api(Cohere, Chat)), POST),
         "/v1/chat" | "/cohere/v1/chat" => {
             let mut r = api(Cohere, Chat);
             r.cohere_v1 = true;
-            (Route::Api(r), post)
+            (Route::Api(r), POST)
         }
-        "/v2/embed" | "/cohere/v2/embed" => (Route::Api(api(Cohere, Embeddings)), post),
+        "/v2/embed" | "/cohere/v2/embed" => (Route::Api(api(Cohere, Embeddings)), POST),
         "/v1/embed" | "/cohere/v1/embed" => {
             let mut r = api(Cohere, Embeddings);
             r.cohere_v1 = true;
-            (Route::Api(r), post)
+            (Route::Api(r), POST)
         }
-        "/v2/rerank" | "/cohere/v2/rerank" => (Route::Api(api(Cohere, Rerank)), post),
+        "/v2/rerank" | "/cohere/v2/rerank" => (Route::Api(api(Cohere, Rerank)), POST),
         "/v1/rerank" | "/cohere/v1/rerank" => {
             let mut r = api(Cohere, Rerank);
             r.cohere_v1 = true;
-            (Route::Api(r), post)
+            (Route::Api(r), POST)
         }
-        "/cohere/v1/models" => (Route::Api(api(Cohere, Models)), Method::Get),
+        "/cohere/v1/models" => (Route::Api(api(Cohere, Models)), GET),
         _ => {
             return gemini_path(path)
                 .or_else(|| bedrock_path(path))
@@ -233,7 +298,7 @@ fn match_path(path: &str) -> Option<(Route, Method)> {
 /// `/{ver}/[projects/{p}/locations/{l}/]publishers/{pub}/models/{model}:{method}` (PROTOCOLS 4.1:
 /// google-genai with `vertexai=True` sends these). One parser with the mock, so the gateway
 /// routes every shape the mock answers.
-fn gemini_path(path: &str) -> Option<(Route, Method)> {
+fn gemini_path(path: &str) -> Option<(Route, &'static [Method])> {
     use crate::formats::gemini::ApiMethod;
     let (model, method) = crate::formats::gemini::parse_route(path)?;
     let mut r = match method {
@@ -245,20 +310,20 @@ fn gemini_path(path: &str) -> Option<(Route, Method)> {
     r.path_stream = Some(method == ApiMethod::StreamGenerateContent);
     r.gemini_method = Some(method);
     r.gemini_vertex = crate::formats::gemini::is_vertex_path(path);
-    Some((Route::Api(r), Method::Post))
+    Some((Route::Api(r), POST))
 }
 
 /// Model listing and lookup paths beyond the fixed ones (GET): `[/openai]/v1/models/{id}`,
 /// `/anthropic/v1/models/{id}`, `/cohere/v1/models[/{id}]`, and Gemini's
 /// `[/genai]/{v1,v1beta,v1beta1}/models[/{model}]`. `{id}` may hold `/` (`provider/model`) raw or
 /// percent-encoded.
-fn model_lookup_path(path: &str) -> Option<(Route, Method)> {
+fn model_lookup_path(path: &str) -> Option<(Route, &'static [Method])> {
     let lookup = |format: Format, id: &str| {
         let mut r = api(format, Operation::Models);
         if !id.is_empty() {
             r.path_model = Some(percent_decode(id)?);
         }
-        Some((Route::Api(r), Method::Get))
+        Some((Route::Api(r), GET))
     };
     for (prefix, format) in [
         ("/openai/v1/models/", Format::OpenAi),
@@ -290,7 +355,7 @@ fn model_lookup_path(path: &str) -> Option<(Route, Method)> {
 }
 
 /// `[/bedrock]/model/{modelId}/{converse|converse-stream|invoke|invoke-with-response-stream}`.
-fn bedrock_path(path: &str) -> Option<(Route, Method)> {
+fn bedrock_path(path: &str) -> Option<(Route, &'static [Method])> {
     let p = path.strip_prefix("/bedrock").unwrap_or(path);
     let rest = p.strip_prefix("/model/")?;
     let (model, op) = rest.rsplit_once('/')?;
@@ -308,7 +373,7 @@ fn bedrock_path(path: &str) -> Option<(Route, Method)> {
     let mut r = api(Format::Bedrock, op);
     r.path_model = Some(percent_decode(model)?);
     r.path_stream = Some(stream);
-    Some((Route::Api(r), Method::Post))
+    Some((Route::Api(r), POST))
 }
 
 /// Where a request goes and under which model name.
@@ -417,7 +482,7 @@ base_url = "http://127.0.0.1:1"
         ));
         assert!(matches!(
             route(Method::Post, "/v1beta/models/g"),
-            Err(GatewayError::MethodNotAllowed)
+            Err(GatewayError::MethodNotAllowed { .. })
         ));
         assert!(matches!(
             route(Method::Post, "/v1beta/models/g:streamRawPredict"),
@@ -497,7 +562,7 @@ base_url = "http://127.0.0.1:1"
         );
         assert!(matches!(
             route(Method::Get, "/v1/messages/count_tokens"),
-            Err(GatewayError::MethodNotAllowed)
+            Err(GatewayError::MethodNotAllowed { .. })
         ));
     }
 
@@ -519,7 +584,7 @@ base_url = "http://127.0.0.1:1"
         }
         assert!(matches!(
             route(Method::Get, "/v2/rerank"),
-            Err(GatewayError::MethodNotAllowed)
+            Err(GatewayError::MethodNotAllowed { .. })
         ));
         for (path, v1) in [
             ("/v2/embed", false),
@@ -541,6 +606,56 @@ base_url = "http://127.0.0.1:1"
     }
 
     #[test]
+    fn unrouted_requests_name_their_format_and_methods() {
+        for (path, format) in [
+            ("/anthropic/v1/nope", Format::Anthropic),
+            ("/anthropic", Format::Anthropic),
+            ("/v1/messages/batches", Format::Anthropic),
+            ("/genai/v1/whatever", Format::Gemini),
+            ("/v1beta/models/m:streamRawPredict", Format::Gemini),
+            // `/v1/models/{id}` is an OpenAI model lookup, whatever the id.
+            ("/v1/models/m:unknownMethod", Format::OpenAi),
+            ("/v1/projects/p/locations/l/whatever", Format::Gemini),
+            ("/bedrock/model/m/nope", Format::Bedrock),
+            ("/model/m/nope", Format::Bedrock),
+            ("/cohere/v3/chat", Format::Cohere),
+            ("/openai/v1/nope", Format::OpenAi),
+            ("/v2/chat/completions", Format::OpenAi),
+            ("/anthropicx/v1/messages", Format::OpenAi),
+            ("/nothing", Format::OpenAi),
+            ("", Format::OpenAi),
+            // Known routes, asked with a wrong method: their own format.
+            ("/v1/messages", Format::Anthropic),
+            ("/v2/chat", Format::Cohere),
+            ("/v1/chat", Format::Cohere),
+            ("/model/m/converse", Format::Bedrock),
+            ("/v1beta/models/m:generateContent", Format::Gemini),
+            ("/v1/chat/completions", Format::OpenAi),
+        ] {
+            assert_eq!(error_route(path).format, format, "{path}");
+        }
+        assert!(error_route("/v1/chat").cohere_v1);
+        let allow = |method, path| match route(method, path) {
+            Err(e @ GatewayError::MethodNotAllowed { .. }) => e.allow(),
+            other => panic!("{path}: {other:?}"),
+        };
+        assert_eq!(allow(Method::Get, "/v1/messages").as_deref(), Some("POST"));
+        assert_eq!(allow(Method::Post, "/health").as_deref(), Some("GET, HEAD"));
+        assert_eq!(
+            allow(Method::Post, "/v1/responses/resp_1").as_deref(),
+            Some("GET, DELETE")
+        );
+        for path in ["/health", "/nothing", "*"] {
+            assert!(
+                matches!(route(Method::Other, path), Err(GatewayError::NotImplemented(_))),
+                "{path}"
+            );
+        }
+        assert_eq!(route(Method::Options, "*").unwrap(), Route::ServerOptions);
+        assert!(matches!(route(Method::Get, "*"), Err(GatewayError::NotFound(_))));
+    }
+
+    #[test]
     fn openai_routes_and_methods() {
         assert_eq!(
             api_route(Method::Post, "/v1/chat/completions"),
@@ -556,7 +671,7 @@ base_url = "http://127.0.0.1:1"
         );
         assert!(matches!(
             route(Method::Get, "/v1/chat/completions"),
-            Err(GatewayError::MethodNotAllowed)
+            Err(GatewayError::MethodNotAllowed { .. })
         ));
         assert!(matches!(
             route(Method::Post, "/v2/nothing"),

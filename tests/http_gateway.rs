@@ -335,6 +335,29 @@ fn chunked_request_body_with_extension_and_trailer() {
     assert_eq!(c.request(&get("/health")).status, 200, "trailer fully consumed");
 }
 
+#[test]
+fn a_bare_lf_in_chunked_trailers_is_refused_not_a_desync() {
+    let (mock, sluice) = gateway();
+    let body = chat_body("openai/gpt-4o-mini", "trailers", false);
+    for end in ["0\r\nX-Trailer: y\n\r\n", "0\r\n\n"] {
+        let mut wire = format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n{end}",
+            body.len()
+        )
+        .into_bytes();
+        // Pipelined requests a bare-LF reader would take for trailer lines.
+        wire.extend(get("/health"));
+        wire.extend(get("/health"));
+        let mut c = Client::connect(sluice.addr);
+        c.send(&wire);
+        let r = c.read_response();
+        assert_openai_error(&r, 400, "invalid_request_error");
+        assert!(r.closes(), "{end:?}: {:?}", r.headers);
+        c.expect_eof();
+    }
+    assert_eq!(mock_stats(mock.addr).requests, 0, "nothing went upstream");
+}
+
 // 5 ------------------------------------------------------------------------------------------
 
 #[test]
@@ -365,6 +388,43 @@ fn expect_100_continue() {
     let body = chat_body("mock/mock-model", "chunked after continue", false);
     c.send(format!("{:x}\r\n{body}\r\n0\r\n\r\n", body.len()).as_bytes());
     assert_chat(&c.read_response(), "mock-model", "echo: chunked after continue");
+}
+
+#[test]
+fn an_http10_expectation_gets_no_100_continue() {
+    let (_mock, sluice) = gateway();
+    let mut c = Client::connect(sluice.addr);
+    let body = chat_body("openai/gpt-4o-mini", "no interim answer", false);
+    c.send(
+        format!(
+            "POST /v1/chat/completions HTTP/1.0\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    c.expect_silence(Duration::from_millis(300));
+    c.send(body.as_bytes());
+    let r = c.read_response();
+    assert_chat(&r, "gpt-4o-mini", "echo: no interim answer");
+    c.expect_eof();
+}
+
+#[test]
+fn an_http10_chunked_request_is_answered_then_closed() {
+    let (_mock, sluice) = gateway();
+    let body = chat_body("openai/gpt-4o-mini", "chunked in 1.0", false);
+    let mut wire = format!(
+        "POST /v1/chat/completions HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    wire.extend(get("/health"));
+    let mut c = Client::connect(sluice.addr);
+    c.send(&wire);
+    let r = c.read_response();
+    assert_chat(&r, "gpt-4o-mini", "echo: chunked in 1.0");
+    assert!(r.closes(), "{:?}", r.headers);
+    c.expect_eof();
 }
 
 #[test]
@@ -648,8 +708,23 @@ fn health_metrics_and_unrouted_requests() {
 
     let r = roundtrip(sluice.addr, &get("/v1/chat/completions"));
     assert_openai_error(&r, 405, "invalid_request_error");
+    assert_eq!(r.header("allow"), Some("POST"));
     let r = roundtrip(sluice.addr, &post("/health", "{}"));
     assert_openai_error(&r, 405, "invalid_request_error");
+    assert_eq!(r.header("allow"), Some("GET, HEAD"));
+    let r = roundtrip(
+        sluice.addr,
+        b"DELETE /v1/responses/resp_1/cancel HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert_eq!((r.status, r.header("allow")), (405, Some("POST")));
+    // A method no route serves is not implemented, whatever the path.
+    for path in ["/health", "/v1/nothing-here"] {
+        let r = roundtrip(
+            sluice.addr,
+            format!("BREW {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
+        );
+        assert_openai_error(&r, 501, "not_implemented");
+    }
     let r = roundtrip(sluice.addr, &get("/v1/nothing-here"));
     assert_openai_error(&r, 404, "invalid_request_error");
     assert_eq!(at_str(&r.json(), "error.code"), "not_found");
@@ -705,6 +780,45 @@ fn connection_close_is_honoured() {
     assert_chat(&r, "gpt-4o-mini", "echo: then close");
     assert!(r.closes(), "{:?}", r.headers);
     c.expect_eof();
+
+    // `close` wins over `keep-alive`, in one header or two, in any order (RFC 9112 9.6).
+    for headers in [
+        "Connection: close, keep-alive\r\n",
+        "Connection: keep-alive\r\nConnection: close\r\n",
+        "Connection: close\r\nConnection: keep-alive\r\n",
+    ] {
+        let mut c = Client::connect(sluice.addr);
+        let mut wire = format!("GET /health HTTP/1.1\r\nHost: x\r\n{headers}\r\n").into_bytes();
+        wire.extend(get("/health"));
+        c.send(&wire);
+        let r = c.read_response();
+        assert_eq!(r.status, 200);
+        assert!(r.closes(), "{headers:?}: {:?}", r.headers);
+        c.expect_eof();
+    }
+}
+
+#[test]
+fn absolute_form_targets_are_routed_by_their_path() {
+    let (_mock, sluice) = gateway();
+    let mut c = Client::connect(sluice.addr);
+    let r = c.request(b"GET http://127.0.0.1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    assert_eq!((r.status, r.text().as_str()), (200, r#"{"status":"ok"}"#));
+    let body = chat_body("openai/gpt-4o-mini", "absolute", false);
+    let r = c.request(
+        format!(
+            "POST HTTP://gateway.example:8080/v1/chat/completions?x=1 HTTP/1.1\r\nHost: gateway.example\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    assert_chat(&r, "gpt-4o-mini", "echo: absolute");
+    // `OPTIONS *` asks about the server as a whole.
+    let r = c.request(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("allow"), Some("GET, HEAD, POST, DELETE, OPTIONS"));
+    assert_eq!(r.header("content-length"), Some("0"));
+    assert_eq!(c.request(&get("/health")).status, 200, "still in sync");
 }
 
 #[test]
@@ -715,7 +829,9 @@ fn slow_head_is_408_and_idle_connection_is_closed() {
     c.send(b"GET /health HTTP/1.1\r\nHost: x\r\n");
     let t = std::time::Instant::now();
     let r = c.read_response();
-    assert_openai_error(&r, 408, "invalid_request_error");
+    // A timeout is a `server_error` with code `timeout` in OpenAI's shape.
+    assert_openai_error(&r, 408, "server_error");
+    assert_eq!(at_str(&r.json(), "error.code"), "timeout");
     assert!(t.elapsed() < Duration::from_secs(2), "408 after {:?}", t.elapsed());
     c.expect_eof();
 
@@ -860,4 +976,123 @@ fn a_cors_entry_that_is_not_an_origin_is_a_config_error() {
         err.contains("server.cors_allowed_origins") && err.contains("is not an origin"),
         "{err}"
     );
+}
+
+// Errors in the format of the path -------------------------------------------------------------
+
+/// A refused request's answer: status, the header named, and the body as JSON.
+fn refusal(addr: SocketAddr, wire: &[u8]) -> Response {
+    let mut c = Client::connect(addr);
+    c.send(wire);
+    c.read_response()
+}
+
+#[test]
+fn http_errors_speak_the_format_their_path_names_and_carry_cors() {
+    let sluice = start_sluice(
+        &Cfg {
+            server_extra: "max_body_bytes = 1024\nmax_head_bytes = 1024\nheader_read_timeout_ms = 300\n\
+                           cors_allowed_origins = [\"https://app.example\"]",
+            ..Cfg::default()
+        }
+        .render(),
+    );
+    let origin = "Origin: https://app.example\r\n";
+    let cors = |r: &Response| {
+        assert_eq!(
+            r.header("access-control-allow-origin"),
+            Some("https://app.example"),
+            "{:?}",
+            r.headers
+        );
+    };
+    let anthropic_type = |r: &Response| {
+        let v = r.json();
+        assert_eq!(at_str(&v, "type"), "error", "{}", r.text());
+        at_str(&v, "error.type").to_string()
+    };
+
+    // 413 (declared length) and 431 under Anthropic's paths, with the origin's grant.
+    let r = refusal(
+        sluice.addr,
+        format!("POST /v1/messages HTTP/1.1\r\nHost: x\r\n{origin}Content-Length: 5000\r\n\r\n").as_bytes(),
+    );
+    assert_eq!(r.status, 413);
+    assert_eq!(anthropic_type(&r), "request_too_large");
+    assert!(r.closes());
+    cors(&r);
+    let pad = "a".repeat(1100);
+    let r = refusal(
+        sluice.addr,
+        format!("POST /anthropic/v1/messages HTTP/1.1\r\nHost: x\r\n{origin}X-Pad: {pad}\r\n\r\n").as_bytes(),
+    );
+    assert_eq!(r.status, 431);
+    assert_eq!(anthropic_type(&r), "invalid_request_error");
+    cors(&r);
+
+    // 413 on a chunked body, and a framing 400, found while the body is read.
+    let r = refusal(
+        sluice.addr,
+        format!("POST /anthropic/v1/messages HTTP/1.1\r\nHost: x\r\n{origin}Transfer-Encoding: chunked\r\n\r\n401\r\n")
+            .as_bytes(),
+    );
+    assert_eq!((r.status, anthropic_type(&r).as_str()), (413, "request_too_large"));
+    cors(&r);
+    let r = refusal(
+        sluice.addr,
+        b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\n",
+    );
+    assert_eq!((r.status, anthropic_type(&r).as_str()), (400, "invalid_request_error"));
+
+    // 408 on a head under way to Cohere: its shape, the origin's grant.
+    let t = std::time::Instant::now();
+    let r = refusal(
+        sluice.addr,
+        format!("POST /cohere/v2/chat HTTP/1.1\r\nHost: x\r\n{origin}").as_bytes(),
+    );
+    assert!(t.elapsed() < Duration::from_secs(2), "408 after {:?}", t.elapsed());
+    assert_eq!(r.status, 408);
+    let v = r.json();
+    assert!(at_str(&v, "message").contains("timed out"), "{}", r.text());
+    assert!(v.get("error").is_none(), "{}", r.text());
+    cors(&r);
+
+    // 501 (transfer coding) to a Bedrock client: its exception header and top-level message.
+    let r = refusal(
+        sluice.addr,
+        format!("POST /model/m/converse HTTP/1.1\r\nHost: x\r\n{origin}Transfer-Encoding: gzip\r\n\r\n").as_bytes(),
+    );
+    assert!(
+        r.header("x-amzn-errortype")
+            .is_some_and(|t| t.starts_with("InternalServerException")),
+        "{:?}",
+        r.headers
+    );
+    assert!(at_str(&r.json(), "message").contains("Transfer-Encoding"));
+    cors(&r);
+    // ... and in OpenAI's shape, a 501 is `not_implemented`.
+    let r = refusal(
+        sluice.addr,
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+    );
+    assert_openai_error(&r, 501, "not_implemented");
+
+    // 404 and 405 under a format's prefix or on its routes.
+    let r = roundtrip(sluice.addr, &post("/bedrock/model/m/nope", "{}"));
+    assert_eq!(r.status, 404);
+    assert!(r
+        .header("x-amzn-errortype")
+        .is_some_and(|t| t.starts_with("ResourceNotFoundException")));
+    assert!(at_str(&r.json(), "message").contains("/bedrock/model/m/nope"));
+    let r = roundtrip(sluice.addr, &post("/genai/v1/nothing", "{}"));
+    assert_eq!((r.status, at_str(&r.json(), "error.status")), (404, "NOT_FOUND"));
+    // Gemini clients get statuses Google sends: a wrong method is its INVALID_ARGUMENT.
+    let r = roundtrip(sluice.addr, &get("/v1beta/models/m:generateContent"));
+    assert_eq!((r.status, at_str(&r.json(), "error.status")), (400, "INVALID_ARGUMENT"));
+    assert_eq!(r.header("allow"), Some("POST"));
+    let r = roundtrip(sluice.addr, &get("/v2/chat"));
+    assert_eq!((r.status, r.header("allow")), (405, Some("POST")));
+    assert!(at_str(&r.json(), "message").contains("method not allowed"));
+    let r = roundtrip(sluice.addr, &get("/anthropic/v1/messages/nope"));
+    assert_eq!((r.status, anthropic_type(&r).as_str()), (404, "not_found_error"));
 }

@@ -639,6 +639,9 @@ fn a_gemini_clients_query_key_never_goes_upstream() {
     let cases = [
         ("generateContent?key=client-secret&foo=1", "generateContent?foo=1"),
         ("generateContent?access_token=client-secret", "generateContent"),
+        // Google decodes parameter names: `%6Bey` is `key`.
+        ("generateContent?%6Bey=client-secret&foo=1", "generateContent?foo=1"),
+        ("generateContent?access%5ftoken=client-secret", "generateContent"),
         (
             "streamGenerateContent?alt=sse&key=client-secret",
             "streamGenerateContent?alt=sse",

@@ -5,8 +5,10 @@
 
 use bytes::BytesMut;
 use monoio::buf::IoBufMut;
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, CancelableAsyncReadRent, Canceller};
+use monoio::net::TcpStream;
 use std::io;
+use std::time::Duration;
 
 /// Minimum free space offered to one read, so small reads do not become many syscalls. Buffers
 /// double when a body fills them, so large bodies still get large reads; a small chunk keeps an
@@ -21,6 +23,31 @@ pub async fn read_more<S: AsyncReadRent>(s: &mut S, mut buf: BytesMut) -> (io::R
     let len = buf.len();
     let (res, slice) = s.read(buf.slice_mut(len..)).await;
     (res, slice.into_inner())
+}
+
+/// `read_more` that gives up after `wait` and still hands the buffer back whole, with what it
+/// held (a timeout around `read_more` drops the buffer with the read): `Ok(None)` when `wait`
+/// passed first. A read that completes as it is cancelled still counts.
+pub async fn read_more_within(
+    s: &mut TcpStream,
+    mut buf: BytesMut,
+    wait: Duration,
+) -> (io::Result<Option<usize>>, BytesMut) {
+    if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+        buf.reserve(READ_CHUNK);
+    }
+    let len = buf.len();
+    let canceller = Canceller::new();
+    let mut read = std::pin::pin!(s.cancelable_read(buf.slice_mut(len..), canceller.handle()));
+    let timer = monoio::time::sleep(wait);
+    monoio::select! {
+        biased;
+        (res, slice) = &mut read => return (res.map(Some), slice.into_inner()),
+        _ = timer => {}
+    }
+    canceller.cancel();
+    let (res, slice) = read.await;
+    (Ok(res.ok()), slice.into_inner())
 }
 
 /// Writes the whole buffer and hands it back for reuse.

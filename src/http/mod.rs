@@ -9,5 +9,5 @@ pub mod server;
 
 pub use conn::{Conn, Header};
 pub use error::HttpError;
-pub use request::{Limits, Method, Request};
+pub use request::{Limits, Method, RefusedRequest, Request};
 pub use server::{Handler, ServerState};

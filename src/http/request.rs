@@ -7,7 +7,7 @@
 
 use super::conn::Conn;
 use super::error::HttpError;
-use super::io::read_more;
+use super::io::{read_more, read_more_within};
 use bytes::{Bytes, BytesMut};
 use std::ops::Range;
 use std::time::Duration;
@@ -95,12 +95,32 @@ pub struct Request {
     pub keep_alive: bool,
 }
 
-/// A request target split into its path and its query (without the `?`), if any.
+/// A request target split into its path and its query (without the `?`), if any. An
+/// absolute-form target (`http://host/path?q`), which a server must accept (RFC 9112 3.2.2),
+/// gives the path and query it holds; its authority is not used, since Sluice serves one host.
 pub fn split_target(target: &str) -> (&str, Option<&str>) {
-    match target.split_once('?') {
+    let (target, absolute) = match after_authority(target) {
+        Some(rest) => (rest, true),
+        None => (target, false),
+    };
+    let (path, query) = match target.split_once('?') {
         Some((path, query)) => (path, Some(query)),
         None => (target, None),
-    }
+    };
+    // `http://host` and `http://host?q` name the root (RFC 9112 3.2.2).
+    (if absolute && path.is_empty() { "/" } else { path }, query)
+}
+
+/// What follows `http://authority` (or `https://`) in an absolute-form target, `None` for any
+/// other form.
+fn after_authority(target: &str) -> Option<&str> {
+    let scheme = ["http://", "https://"].into_iter().find(|scheme| {
+        target
+            .get(..scheme.len())
+            .is_some_and(|t| t.eq_ignore_ascii_case(scheme))
+    })?;
+    let rest = &target[scheme.len()..];
+    Some(rest.find(['/', '?']).map_or("", |i| &rest[i..]))
 }
 
 impl Request {
@@ -201,6 +221,15 @@ impl RequestReader {
         matches!(self.state, ReadState::Head)
     }
 
+    /// The head of a request whose body is being read, taken from the reader (for answering a
+    /// refused body in the client's format).
+    fn take_head(&mut self) -> Option<Bytes> {
+        match std::mem::replace(&mut self.state, ReadState::Head) {
+            ReadState::Body { head, .. } => Some(head),
+            ReadState::Head => None,
+        }
+    }
+
     /// Parses what `rbuf` holds, taking the request's bytes off it once the request is whole
     /// (the bytes after it, a pipelined request, stay). Call again after `NeedMore` once `rbuf`
     /// has grown, and after `SendContinue` at once.
@@ -217,13 +246,14 @@ impl RequestReader {
                 None if rbuf.len() > limits.max_head_bytes => return Err(HttpError::HeadTooLarge),
                 None => return Ok(Step::NeedMore),
             };
+            // Refused before the head leaves the buffer, where the refusal finds it.
+            if matches!(parsed.framing, BodyFraming::Length(n) if n > limits.max_body_bytes) {
+                return Err(HttpError::BodyTooLarge);
+            }
             let head = rbuf.split_to(parsed.len).freeze();
             let expect_continue = match parsed.framing {
                 BodyFraming::None => false,
                 BodyFraming::Length(n) => {
-                    if n > limits.max_body_bytes {
-                        return Err(HttpError::BodyTooLarge);
-                    }
                     // Room for the whole body at once, so it arrives in one buffer without
                     // copies; but only so much before a byte of it has come: a declared length
                     // costs nothing to send, and a larger body grows its buffer by doubling.
@@ -278,13 +308,65 @@ impl RequestReader {
     }
 }
 
+/// A request the HTTP layer refused, with the bytes of its head as far as they came: enough to
+/// answer in the client's own format (its target) and to its browser (its `Origin`).
+#[derive(Debug)]
+pub struct RefusedRequest {
+    pub error: HttpError,
+    /// The head, or what came of it (the connection closes after the refusal, so nothing
+    /// after it is needed).
+    head: Bytes,
+}
+
+impl RefusedRequest {
+    /// The request target, when the request line came whole and looks like one.
+    pub fn target(&self) -> Option<&str> {
+        let end = memchr::memchr(b'\n', &self.head)?;
+        let line = std::str::from_utf8(&self.head[..end]).ok()?;
+        let mut parts = line.trim_end_matches('\r').split(' ');
+        let (_method, target, _version) = (parts.next()?, parts.next()?, parts.next()?);
+        let graphic = !target.is_empty() && target.bytes().all(|b| b.is_ascii_graphic());
+        (parts.next().is_none() && graphic).then_some(target)
+    }
+
+    /// The first header with this name (case-insensitive) among the head's lines that came
+    /// whole: a line cut short could read as another value (an origin's prefix).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        let whole = &self.head[..memchr::memrchr(b'\n', &self.head)?];
+        whole
+            .split(|b| *b == b'\n')
+            .skip(1)
+            .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+            .take_while(|line| !line.is_empty())
+            .find_map(|line| {
+                let colon = memchr::memchr(b':', line)?;
+                line[..colon]
+                    .eq_ignore_ascii_case(name.as_bytes())
+                    .then(|| trim_ascii(&line[colon + 1..]))
+            })
+    }
+}
+
 /// Reads the next request from the connection.
 ///
 /// `Ok(None)` means the client closed the connection cleanly between requests (or the idle
 /// timeout passed with nothing buffered).
-pub async fn read_request(conn: &mut Conn) -> Result<Option<Request>, HttpError> {
+pub async fn read_request(conn: &mut Conn) -> Result<Option<Request>, RefusedRequest> {
+    let mut reader = RequestReader::new(conn.limits);
+    match next_request(conn, &mut reader).await {
+        Ok(req) => Ok(req),
+        Err(error) => {
+            let head = reader.take_head().unwrap_or_else(|| {
+                let n = conn.rbuf.len().min(conn.limits.max_head_bytes);
+                conn.rbuf.split_to(n).freeze()
+            });
+            Err(RefusedRequest { error, head })
+        }
+    }
+}
+
+async fn next_request(conn: &mut Conn, reader: &mut RequestReader) -> Result<Option<Request>, HttpError> {
     let limits = conn.limits;
-    let mut reader = RequestReader::new(limits);
     loop {
         match reader.step(&mut conn.rbuf)? {
             Step::Done(mut req) => {
@@ -298,19 +380,26 @@ pub async fn read_request(conn: &mut Conn) -> Result<Option<Request>, HttpError>
                 .await
                 .map_err(HttpError::Io)?,
             Step::NeedMore if reader.in_head() => {
-                let idle = conn.rbuf.is_empty();
-                let wait = if idle {
-                    limits.idle_timeout
-                } else {
-                    limits.header_read_timeout
-                };
                 let buf = std::mem::take(&mut conn.rbuf);
-                let (res, buf) = match monoio::time::timeout(wait, read_more(&mut conn.io, buf)).await {
-                    Ok(r) => r,
-                    Err(_) if idle => return Ok(None),
-                    Err(_) => return Err(HttpError::HeadTimeout),
+                let res = if buf.is_empty() {
+                    let (res, buf) =
+                        match monoio::time::timeout(limits.idle_timeout, read_more(&mut conn.io, buf)).await {
+                            Ok(r) => r,
+                            Err(_) => return Ok(None),
+                        };
+                    conn.rbuf = buf;
+                    res
+                } else {
+                    // A head under way keeps its bytes past a timeout: its 408 is answered in
+                    // the format its target names.
+                    let (res, buf) = read_more_within(&mut conn.io, buf, limits.header_read_timeout).await;
+                    conn.rbuf = buf;
+                    match res {
+                        Ok(None) => return Err(HttpError::HeadTimeout),
+                        Ok(Some(n)) => Ok(n),
+                        Err(e) => Err(e),
+                    }
                 };
-                conn.rbuf = buf;
                 match res {
                     Ok(0) if conn.rbuf.is_empty() => return Ok(None),
                     Ok(0) => return Err(HttpError::Closed),
@@ -367,7 +456,10 @@ fn parse_head(buf: &[u8]) -> Result<Option<ParsedHead>, HttpError> {
     let method = Method::parse(req.method.unwrap_or(""));
     let target = span(req.path.unwrap_or("/").as_bytes());
     let http10 = req.version == Some(0);
-    let mut keep_alive = !http10;
+    // Connection tokens are collected over every Connection header, then weighed together:
+    // `close` wins over any `keep-alive` (RFC 9112 9.6), whatever their order.
+    let mut close_asked = false;
+    let mut keep_alive_asked = false;
     let mut content_length: Option<usize> = None;
     let mut chunked = false;
     let mut expect_continue = false;
@@ -396,16 +488,18 @@ fn parse_head(buf: &[u8]) -> Result<Option<ParsedHead>, HttpError> {
             for token in h.value.split(|b| *b == b',') {
                 let t = trim_ascii(token);
                 if t.eq_ignore_ascii_case(b"close") {
-                    keep_alive = false;
+                    close_asked = true;
                 } else if t.eq_ignore_ascii_case(b"keep-alive") {
-                    keep_alive = true;
+                    keep_alive_asked = true;
                 }
             }
         } else if name.eq_ignore_ascii_case("host") {
             host_count += 1;
         } else if name.eq_ignore_ascii_case("expect") {
             if trim_ascii(h.value).eq_ignore_ascii_case(b"100-continue") {
-                expect_continue = true;
+                // An HTTP/1.0 client knows no interim answers: its expectation is ignored
+                // (RFC 9110 10.1.1) and the body read as it comes.
+                expect_continue = !http10;
             } else {
                 return Err(HttpError::ExpectationFailed);
             }
@@ -425,6 +519,10 @@ fn parse_head(buf: &[u8]) -> Result<Option<ParsedHead>, HttpError> {
         // Request smuggling vector: refuse rather than guess (RFC 9112 6.3 allows either).
         return Err(HttpError::BadRequest("both Transfer-Encoding and Content-Length"));
     }
+    // An HTTP/1.0 message with Transfer-Encoding is read as chunked, but its framing cannot be
+    // trusted beyond it (an HTTP/1.0 hop in front may not have seen the chunks): the connection
+    // closes after the answer (RFC 9112 6.1).
+    let keep_alive = !close_asked && (!http10 || (keep_alive_asked && !chunked));
     let framing = if chunked {
         BodyFraming::Chunked
     } else {
@@ -514,6 +612,11 @@ impl ChunkedBody {
                 // Only the first 4 KiB are parsed: a longer line is refused however it arrived.
                 ChunkState::Size => match httparse::parse_chunk_size(&rbuf[..rbuf.len().min(4096)]) {
                     Ok(httparse::Status::Complete((consumed, size))) => {
+                        // httparse takes any byte inside a chunk extension, a bare LF or CR
+                        // included: a hop that ends lines there would frame the body otherwise.
+                        if rbuf[..consumed - 2].iter().any(|b| matches!(b, b'\r' | b'\n')) {
+                            return Err(HttpError::BadRequest("bare CR or LF in a chunk size line"));
+                        }
                         let _ = rbuf.split_to(consumed);
                         let size = usize::try_from(size).map_err(|_| HttpError::BodyTooLarge)?;
                         if size == 0 {
@@ -558,19 +661,25 @@ impl ChunkedBody {
                     self.state = ChunkState::Size;
                 }
                 // Each trailer line is looked for within the limit only, as the chunk size line.
-                ChunkState::Trailers => {
-                    match memchr::memmem::find(&rbuf[..rbuf.len().min(limits.max_head_bytes)], b"\r\n") {
-                        Some(0) => {
-                            let _ = rbuf.split_to(2);
+                // Lines end in CRLF only, as chunk size lines and chunk data do: a bare LF (which
+                // the head parser takes) ending a trailer line here would make the request end
+                // somewhere other than where a hop that reads bare LFs sees it end, and a
+                // pipelined request after it would be read as trailer lines (a desync).
+                ChunkState::Trailers => match memchr::memchr(b'\n', &rbuf[..rbuf.len().min(limits.max_head_bytes)]) {
+                    Some(i) => {
+                        let line = &rbuf[..i];
+                        match line.split_last() {
+                            Some((b'\r', text)) if !text.contains(&b'\r') => {}
+                            _ => return Err(HttpError::BadRequest("chunked trailer line not ended by CRLF")),
+                        }
+                        let _ = rbuf.split_to(i + 1);
+                        if i == 1 {
                             return Ok(Some(std::mem::take(&mut self.body).freeze()));
                         }
-                        Some(i) => {
-                            let _ = rbuf.split_to(i + 2);
-                        }
-                        None if rbuf.len() > limits.max_head_bytes => return Err(HttpError::HeadTooLarge),
-                        None => return Ok(None),
                     }
-                }
+                    None if rbuf.len() > limits.max_head_bytes => return Err(HttpError::HeadTooLarge),
+                    None => return Ok(None),
+                },
             }
         }
     }
@@ -584,6 +693,121 @@ mod tests {
     fn read(raw: &[u8]) -> Result<Step, HttpError> {
         let mut rbuf = BytesMut::from(raw);
         RequestReader::new(Limits::default()).step(&mut rbuf)
+    }
+
+    /// The request `raw` holds and what stays in the buffer after it.
+    fn read_one(raw: &[u8]) -> (Result<Step, HttpError>, BytesMut) {
+        let mut rbuf = BytesMut::from(raw);
+        let step = RequestReader::new(Limits::default()).step(&mut rbuf);
+        (step, rbuf)
+    }
+
+    #[test]
+    fn chunked_trailer_lines_end_in_crlf_only() {
+        let get = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+        let head = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n".to_vec();
+        // A bare LF ending a trailer line or the trailer section would let the pipelined request
+        // after it be read as trailer lines: refused, never reframed.
+        for end in [
+            &b"0\r\nX: y\n\r\n"[..],
+            b"0\r\n\n",
+            b"0\r\nX: y\r\n\n",
+            b"0\r\nX: a\rb\r\n\r\n",
+        ] {
+            let raw = [&head[..], end, get].concat();
+            let (step, _) = read_one(&raw);
+            assert!(
+                matches!(step, Err(HttpError::BadRequest(_))),
+                "{:?}",
+                String::from_utf8_lossy(end)
+            );
+        }
+        // Well-formed trailers end the body exactly where they end.
+        for end in [&b"0\r\n\r\n"[..], b"0\r\nX: y\r\nZ: w\r\n\r\n"] {
+            let raw = [&head[..], end, get].concat();
+            let (step, rest) = read_one(&raw);
+            let Ok(Step::Done(req)) = step else {
+                panic!("{:?}", String::from_utf8_lossy(end))
+            };
+            assert_eq!(&req.body[..], b"{}");
+            assert_eq!(&rest[..], get, "the pipelined request stays whole");
+        }
+        // So do chunk size lines, extensions included.
+        for size in [&b"2;a\nb\r\n"[..], b"2;a\rb\r\n", b"2\n"] {
+            let raw = [&head[..head.len() - 7], size, b"{}\r\n0\r\n\r\n"].concat();
+            assert!(matches!(read_one(&raw).0, Err(HttpError::BadRequest(_))));
+        }
+    }
+
+    #[test]
+    fn connection_close_wins_over_keep_alive() {
+        for headers in [
+            "Connection: close, keep-alive\r\n",
+            "Connection: keep-alive, close\r\n",
+            "Connection: close\r\nConnection: keep-alive\r\n",
+            "Connection: keep-alive\r\nConnection: Close\r\n",
+        ] {
+            for version in ["1.1", "1.0"] {
+                let raw = format!("GET / HTTP/{version}\r\nHost: x\r\n{headers}\r\n");
+                let Ok(Step::Done(req)) = read(raw.as_bytes()) else {
+                    panic!("{raw}")
+                };
+                assert!(!req.keep_alive, "{raw}");
+            }
+        }
+        let Ok(Step::Done(req)) = read(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n") else {
+            panic!()
+        };
+        assert!(req.keep_alive);
+    }
+
+    #[test]
+    fn http10_with_transfer_encoding_is_read_then_closed_and_never_continued() {
+        let raw =
+            b"POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n";
+        let Ok(Step::Done(req)) = read(raw) else { panic!() };
+        assert_eq!((&req.body[..], req.keep_alive), (&b"{}"[..], false));
+        // An HTTP/1.0 client's 100-continue is ignored: no interim answer, the body is awaited.
+        for raw in [
+            &b"POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"[..],
+            b"POST / HTTP/1.0\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ] {
+            assert!(matches!(read(raw), Ok(Step::NeedMore)));
+        }
+        let raw = b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
+        assert!(matches!(read(raw), Ok(Step::SendContinue)));
+    }
+
+    #[test]
+    fn absolute_form_targets_give_their_path_and_query() {
+        for (target, path, query) in [
+            ("/v1/models?x=1", "/v1/models", Some("x=1")),
+            ("http://h/health", "/health", None),
+            ("HTTPS://h:8080/v1/models?x=1", "/v1/models", Some("x=1")),
+            ("http://h", "/", None),
+            ("http://h?q", "/", Some("q")),
+            ("*", "*", None),
+        ] {
+            assert_eq!(split_target(target), (path, query), "{target}");
+        }
+    }
+
+    #[test]
+    fn a_refused_head_gives_its_target_and_whole_lines_only() {
+        let refused = |head: &'static [u8]| RefusedRequest {
+            error: HttpError::HeadTooLarge,
+            head: Bytes::from_static(head),
+        };
+        let r = refused(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nORIGIN:  https://a.example \r\nX-Pad: aaaa");
+        assert_eq!(r.target(), Some("/v1/messages"));
+        assert_eq!(r.header("origin"), Some(&b"https://a.example"[..]));
+        assert_eq!(r.header("x-pad"), None, "a line cut short is not read");
+        let r = refused(b"GET /x HTTP/1.1\r\nHost: x\r\norigin: https://a.exam");
+        assert_eq!(r.header("origin"), None);
+        let r = refused(b"GET /x HTTP/1.1\r\n\r\norigin: https://body\r\n");
+        assert_eq!(r.header("origin"), None, "only the head's lines");
+        assert_eq!(refused(b"GET /very-long-target-cut").target(), None);
+        assert_eq!(refused(b"THIS IS NOT HTTP\r\n\r\n").target(), None);
     }
 
     #[test]

@@ -5,8 +5,7 @@
 //! answered in order because the next one is parsed only after the previous response is written.
 
 use super::conn::Conn;
-use super::error::HttpError;
-use super::request::{read_request, Limits, Request};
+use super::request::{read_request, Limits, RefusedRequest, Request};
 use bytes::Bytes;
 use monoio::net::{TcpListener, TcpStream};
 use std::cell::Cell;
@@ -49,12 +48,26 @@ pub trait Handler: 'static {
         }
     }
 
-    /// Renders an HTTP-level error (malformed request, limits) as `(content-type, body)`.
-    fn http_error_body(&self, err: &HttpError) -> (&'static str, Bytes) {
-        let msg = sonic_rs::to_string(err.message()).unwrap_or_else(|_| "\"error\"".into());
-        let body =
-            format!(r#"{{"error":{{"message":{msg},"type":"invalid_request_error","param":null,"code":null}}}}"#);
-        ("application/json", Bytes::from(body))
+    /// Answers a request the HTTP layer refused (malformed, over a limit, too slow) with the
+    /// refusal's status; the connection closes afterwards. Called only for refusals that have a
+    /// status (`HttpError::status`). The default writes a plain JSON error in OpenAI's shape.
+    fn refuse(&self, refused: &RefusedRequest, conn: &mut Conn) -> impl Future<Output = ()> {
+        async move {
+            let Some(status) = refused.error.status() else {
+                return;
+            };
+            let msg = sonic_rs::to_string(refused.error.message()).unwrap_or_else(|_| "\"error\"".into());
+            let body =
+                format!(r#"{{"error":{{"message":{msg},"type":"invalid_request_error","param":null,"code":null}}}}"#);
+            let _ = conn
+                .send_full(
+                    status,
+                    &[("content-type", b"application/json")],
+                    Bytes::from(body),
+                    false,
+                )
+                .await;
+        }
     }
 }
 
@@ -117,14 +130,16 @@ pub async fn serve_conn<H: Handler>(stream: TcpStream, handler: &H, state: &Serv
         let req = match read_request(&mut conn).await {
             Ok(Some(req)) => req,
             Ok(None) => break,
-            Err(err) => {
-                conn.head_request = false;
-                if let Some(status) = err.status() {
-                    let (ct, body) = handler.http_error_body(&err);
+            Err(refused) => {
+                if refused.error.status().is_some() {
+                    // Nothing of the previous request's answer (its CORS lines) carries over.
+                    conn.response_started = false;
+                    conn.extra_head.clear();
+                    conn.head_request = false;
                     conn.close_after = true;
-                    let _ = conn
-                        .send_full(status, &[("content-type", ct.as_bytes())], body, false)
-                        .await;
+                    if CatchPanic(pin!(handler.refuse(&refused, &mut conn))).await.is_err() {
+                        eprintln!("sluice: answering a refused request panicked; the connection was dropped");
+                    }
                 }
                 break;
             }

@@ -15,9 +15,8 @@ pub mod translate;
 
 use crate::config::{ProviderKind, SharedSnapshot, Snapshot};
 use crate::error::GatewayError;
-use crate::formats::openai as oai;
 use crate::formats::{self, Format};
-use crate::http::{cors, Conn, Handler, HttpError, Limits, Request};
+use crate::http::{cors, Conn, Handler, Limits, RefusedRequest, Request};
 use crate::metrics::WorkerMetrics;
 use crate::route::{self, ApiRoute, Operation, Route};
 use crate::upstream::Pool;
@@ -353,6 +352,16 @@ impl Handler for Worker {
                 )
                 .await,
             ),
+            // `OPTIONS *`: a 200 naming the methods served, with an empty body (RFC 9110 9.3.7).
+            Ok(Route::ServerOptions) => {
+                let allow = [("allow", route::SERVED_METHODS.as_bytes())];
+                let sent = conn.send_full(200, &allow, Bytes::new(), req.keep_alive).await;
+                (
+                    "server_options",
+                    sent.map(|()| Outcome::sent(200))
+                        .map_err(|e| (GatewayError::Internal, Some(e))),
+                )
+            }
             Ok(Route::Api(mut api)) => {
                 api.read_query(req.query());
                 let mut ctx = RequestContext {
@@ -371,18 +380,10 @@ impl Handler for Worker {
             }
             Err(e) => ("unrouted", Err((e, None))),
         };
-        // Errors before a format is known render in the OpenAI shape (the most common client).
-        let r = self.render_error(None, &[], result, conn, req.keep_alive).await;
-        let api = ApiRoute {
-            format: Format::OpenAi,
-            op: Operation::Models,
-            path_model: None,
-            path_stream: None,
-            json_array_stream: false,
-            gemini_method: None,
-            gemini_vertex: false,
-            cohere_v1: false,
-        };
+        // An unrouted request's error is in the format its path names (OpenAI's by default).
+        let mut api = route::error_route(req.path());
+        api.read_query(req.query());
+        let r = self.render_error(Some(&api), &[], result, conn, req.keep_alive).await;
         let ctx = RequestContext {
             snap: &snap,
             api: &api,
@@ -421,11 +422,28 @@ impl Handler for Worker {
         self.snapshot().server.limits
     }
 
-    fn http_error_body(&self, err: &HttpError) -> (&'static str, Bytes) {
-        let status = err.status().unwrap_or(400);
-        self.metrics.request_done("invalid", "", status);
-        let ge = GatewayError::bad_request(err.message(), None);
-        ("application/json", oai::encode_error(&ge))
+    /// A refused request is answered in the format its target names, with the CORS grant its
+    /// origin has, as a routed request's errors are.
+    async fn refuse(&self, refused: &RefusedRequest, conn: &mut Conn) {
+        let Some(status) = refused.error.status() else {
+            return;
+        };
+        let snap = self.snapshot();
+        if snap.server.cors.enabled() {
+            let origin = refused.header("origin").and_then(|o| std::str::from_utf8(o).ok());
+            if let Some(allow) = origin.and_then(|o| snap.server.cors.allow(o)) {
+                cors::write_answer_headers(&mut conn.extra_head, allow);
+            }
+        }
+        let (path, query) = refused.target().map_or(("", None), crate::http::request::split_target);
+        let mut api = route::error_route(path);
+        api.read_query(query);
+        let err = GatewayError::Http {
+            status,
+            message: refused.error.message(),
+        };
+        let r = self.render_error(Some(&api), &[], Err((err, None)), conn, false).await;
+        self.metrics.request_done("invalid", "", status_of(&r));
     }
 }
 
@@ -460,7 +478,11 @@ impl Worker {
                 if api.is_some_and(|a| a.json_array_stream) {
                     crate::formats::gemini::wrap_in_array(&mut reply.body);
                 }
+                let allow = e.allow();
                 let mut headers: Vec<(&str, &[u8])> = vec![("content-type", reply.content_type.as_bytes())];
+                if let Some(allow) = &allow {
+                    headers.push(("allow", allow.as_bytes()));
+                }
                 for (n, v) in reply.headers.iter().chain(extra_headers) {
                     if !headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(n)) {
                         headers.push((n, v.as_bytes()));

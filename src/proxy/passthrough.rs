@@ -123,7 +123,9 @@ pub fn upstream_path(provider: &Provider, prefix: &str, api: &ApiRoute, model: &
         }
         for pair in q.split('&').filter(|p| !p.is_empty()) {
             let name = pair.split_once('=').map_or(pair, |(n, _)| n);
-            if CLIENT_CREDENTIAL_PARAMS.contains(&name) {
+            // Compared as Google reads it, decoded: `%6Bey` is `key` there.
+            let decoded = crate::wire::url::percent_decode(name);
+            if CLIENT_CREDENTIAL_PARAMS.contains(&decoded.as_deref().unwrap_or(name)) {
                 continue;
             }
             path.push(sep);
@@ -384,6 +386,22 @@ base_url = "http://127.0.0.1:1"
             "/models/m:predict",
             "Vertex drops the version, which its base URL holds"
         );
+        let with_query = |query: &str| {
+            let client = api_of("/v1beta/models/g/m:generateContent");
+            upstream_path(snap.provider("g").unwrap(), "", &client, "m", Some(query))
+        };
+        for (query, want) in [
+            ("key=abc&alt=sse", "?alt=sse"),
+            ("%6Bey=abc&alt=sse", "?alt=sse"),
+            ("alt=sse&%6b%65%79=abc&access%5Ftoken=t", "?alt=sse"),
+            ("k%ey=abc", "?k%ey=abc"),
+        ] {
+            assert_eq!(
+                with_query(query),
+                format!("/v1beta/models/m:generateContent{want}"),
+                "{query}"
+            );
+        }
         for (client, want) in [
             ("/v1/responses", "/v1/responses"),
             ("/openai/v1/responses", "/v1/responses"),
@@ -406,7 +424,10 @@ base_url = "http://127.0.0.1:1"
             (Method::Delete, "/v1/responses/resp_1/input_items"),
         ] {
             assert!(
-                matches!(route(method, path), Err(crate::error::GatewayError::MethodNotAllowed)),
+                matches!(
+                    route(method, path),
+                    Err(crate::error::GatewayError::MethodNotAllowed { .. })
+                ),
                 "{path}"
             );
         }
@@ -428,7 +449,7 @@ base_url = "http://127.0.0.1:1"
         assert_eq!(api_of("/v1/responses").label(), "responses");
         assert!(matches!(
             route(Method::Get, "/v1/responses"),
-            Err(crate::error::GatewayError::MethodNotAllowed)
+            Err(crate::error::GatewayError::MethodNotAllowed { .. })
         ));
         assert_eq!(path("a", "/v1/messages/count_tokens", "c"), "/v1/messages/count_tokens");
         assert_eq!(path("a", "/v1/messages", "c"), "/v1/messages");

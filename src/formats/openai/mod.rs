@@ -28,16 +28,21 @@ use types::{OpenAiError, OpenAiErrorDetail, OpenAiErrorIn};
 pub fn encode_error(err: &GatewayError) -> Bytes {
     let status = err.status();
     let ty = match status {
-        400 | 404 | 405 | 413 | 422 => "invalid_request_error",
         // OpenAI's own 401 is an `invalid_request_error` with code `invalid_api_key`.
         401 => "invalid_request_error",
         403 => "permission_error",
+        // A timeout is a `server_error` with code `timeout`, as `encode_fault` renders one.
+        408 => "server_error",
         429 => "rate_limit_error",
+        // 400, 404, 405, 413, 417, 422, 431: the request as sent cannot be served.
+        400..=499 => "invalid_request_error",
         501 => "not_implemented",
         _ => "server_error",
     };
     let code: Option<&str> = match err {
         GatewayError::NotFound(_) => Some("not_found"),
+        GatewayError::Http { status: 408, .. } => Some("timeout"),
+        GatewayError::Http { status: 413, .. } => Some("request_too_large"),
         GatewayError::Upstream(_) if status == 504 => Some("upstream_timeout"),
         GatewayError::Upstream(_) => Some("upstream_error"),
         _ => None,
