@@ -127,6 +127,14 @@ impl From<ConvertError> for GatewayError {
 
 impl From<UpstreamError> for GatewayError {
     fn from(e: UpstreamError) -> Self {
-        GatewayError::Upstream(e)
+        match e {
+            // The client's bytes (a model name, a value) could not travel: its request's fault,
+            // answered as any bad request (the upstream never saw it).
+            UpstreamError::Unsendable(_) => GatewayError::BadRequest {
+                message: e.to_string(),
+                param: None,
+            },
+            e => GatewayError::Upstream(e),
+        }
     }
 }

@@ -678,6 +678,90 @@ fn a_gemini_clients_query_key_never_goes_upstream() {
     }
 }
 
+/// Everything a fake upstream got on its one connection within a moment of the first request:
+/// that request's head, and any bytes after it (none, unless a second request was smuggled in).
+fn upstream_bytes(response: Vec<u8>) -> (SocketAddr, mpsc::Receiver<(String, Vec<u8>)>) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind fake upstream");
+    let addr = l.local_addr().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((mut s, _)) = l.accept() else { return };
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = Vec::new();
+        let Some((head, _body)) = read_http_request(&mut s, &mut buf) else {
+            return;
+        };
+        let _ = s.write_all(&response);
+        s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        let mut tmp = [0u8; 4096];
+        while let Ok(n @ 1..) = std::io::Read::read(&mut s, &mut tmp) {
+            buf.extend_from_slice(&tmp[..n]);
+        }
+        let _ = tx.send((head, buf));
+    });
+    (addr, rx)
+}
+
+/// A model name is the client's own text, and a Gemini upstream takes it in the path. Encoded
+/// as one path segment, it cannot end the request line and add a request of the client's making
+/// (sent with the provider's key, its answer then given to the connection's next user), add a
+/// header, or climb out of the model's path: from an OpenAI body, a Bedrock path (percent-decoded
+/// by the route) and a Gemini path.
+#[test]
+fn a_model_name_cannot_break_out_of_a_gemini_path() {
+    let resp_body =
+        r#"{"candidates":[{"content":{"parts":[{"text":"hi"}],"role":"model"},"finishReason":"STOP","index":0}]}"#;
+    let response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json; charset=UTF-8\r\ncontent-length: {}\r\n\r\n{resp_body}",
+        resp_body.len()
+    );
+    let smuggled = "x:generateContent HTTP/1.1\r\nHost: u\r\nContent-Length: 0\r\n\r\nPOST /v1beta/models/evil";
+    let openai = format!(
+        r#"{{"model":{},"messages":[{{"role":"user","content":"hi"}}]}}"#,
+        sonic_rs::to_string(&format!("gemini/{smuggled}")).unwrap()
+    );
+    let converse = r#"{"messages":[{"role":"user","content":[{"text":"hi"}]}]}"#;
+    let gemini = r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#;
+    let cases = [
+        ("/v1/chat/completions", openai.as_str()),
+        (
+            "/bedrock/model/gemini%2Fx%20HTTP%2F1.1%0D%0AX-Injected%3A%201%0D%0A/converse",
+            converse,
+        ),
+        ("/genai/v1beta/models/gemini/..%2F..%2Fadmin%23:generateContent", gemini),
+    ];
+    for (path, body) in cases {
+        let (up, rx) = upstream_bytes(response.clone().into_bytes());
+        let sluice = sluice_with_provider("gemini", up, "provider-key");
+        let r = roundtrip(sluice.addr, &post(path, body));
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        let (head, rest) = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the upstream got a request");
+        let line = head.lines().next().unwrap_or_default();
+        let target = line
+            .strip_prefix("POST /v1beta/models/")
+            .and_then(|t| t.strip_suffix(":generateContent HTTP/1.1"))
+            .unwrap_or_else(|| panic!("{path}: request line {line:?}"));
+        assert!(
+            target
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~%".contains(&b)),
+            "{path}: the model is one encoded segment: {target:?}"
+        );
+        let injected = head
+            .lines()
+            .skip(1)
+            .any(|l| l.to_ascii_lowercase().starts_with("x-injected"));
+        assert!(!injected, "{path}: a header of the client's making: {head}");
+        assert!(
+            rest.is_empty(),
+            "{path}: a second request: {:?}",
+            String::from_utf8_lossy(&rest)
+        );
+    }
+}
+
 /// A Bedrock InvokeModel client names Claude betas in its body (`anthropic_beta`); the Messages
 /// API takes them as the `anthropic-beta` header and refuses the body field, so an Anthropic
 /// upstream gets the header, and neither that field nor `anthropic_version` in the body.
@@ -707,6 +791,33 @@ fn an_invoke_clients_betas_reach_anthropic_as_its_header() {
         !sent.contains("anthropic_beta") && !sent.contains("anthropic_version"),
         "{sent}"
     );
+
+    // Converse names them among the model's own fields.
+    let (up, rx, _h) = fake_upstream(response_for_converse(), Duration::ZERO);
+    let sluice = sluice_with_provider("anthropic", up, "provider-key");
+    let body = r#"{"messages":[{"role":"user","content":[{"text":"hi"}]}],"additionalModelRequestFields":{"anthropic_beta":["interleaved-thinking-2025-05-14","bad name\r\nx: 1"]}}"#;
+    let r = roundtrip(sluice.addr, &post("/bedrock/model/anthropic%2Fclaude-x/converse", body));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the upstream got the request");
+    assert_eq!(
+        got.header("anthropic-beta"),
+        Some("interleaved-thinking-2025-05-14"),
+        "{}",
+        got.head
+    );
+    assert!(!String::from_utf8_lossy(&got.body).contains("anthropic_beta"));
+}
+
+/// An Anthropic answer, for `fake_upstream`.
+fn response_for_converse() -> Vec<u8> {
+    let resp_body = r#"{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1}}"#;
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{resp_body}",
+        resp_body.len()
+    )
+    .into_bytes()
 }
 
 // Calls fanned out from one request --------------------------------------------------------------

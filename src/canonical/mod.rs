@@ -74,6 +74,13 @@ const CONTENT_FIELDS: &[ContentField] = &[
         asks: beyond_text,
     },
     ContentField::any(Format::Gemini, "generationConfig.speechConfig", "speech output"),
+    // A response type other than JSON or plain text (`text/x.enum`: one of the schema's values,
+    // as bare text), which is all that stays raw: another format would answer unconstrained.
+    ContentField::any(
+        Format::Gemini,
+        "generationConfig.responseMimeType",
+        "a response type other than JSON or plain text",
+    ),
     // Remote MCP servers whose tools Anthropic calls itself: without them the model has no
     // such tools.
     ContentField::any(Format::Anthropic, "mcp_servers", "MCP servers"),
@@ -81,6 +88,9 @@ const CONTENT_FIELDS: &[ContentField] = &[
     // without the search or without the audio.
     ContentField::any(Format::OpenAi, "web_search_options", "web search"),
     ContentField::any(Format::OpenAi, "audio", "audio output"),
+    // The deprecated `functions` (with `function_call`): a model without them answers as if
+    // no function existed. Their successor, `tools`, translates.
+    ContentField::any(Format::OpenAi, "functions", "legacy `functions` (send them as `tools`)"),
     // Cohere's come as token ids with their log probabilities, which no other format has.
     ContentField::any(Format::Cohere, "logprobs", "token log probabilities"),
 ];

@@ -97,8 +97,11 @@ pub trait StreamEncode {
 
 /// Wraps the encoder of a format whose wire carries a call's arguments as JSON text (OpenAI's
 /// `arguments`, Bedrock's `toolUse.input`, Cohere's `tool-call-delta`): a call that ends with no
-/// argument text gets one `{}` fragment before the finish. (Not at the call's block stop: an
-/// upstream that interleaves parallel calls may send a call's arguments after it.) Anthropic streams
+/// argument text gets one `{}` fragment at the finish. A call stopped with no argument text yet
+/// has its block stop held until then, so the `{}` still lands inside its block (after Bedrock's
+/// `contentBlockStop` or Cohere's `tool-call-end` it would be a fragment of a closed block), and
+/// so do arguments that come after the stop: an upstream that interleaves parallel calls may
+/// close a call before sending them. Calls with arguments pass as they come. Anthropic streams
 /// a call without arguments as `input: {}` and no (or an empty) `input_json_delta`; passed on
 /// as it is, an OpenAI client would accumulate `arguments: ""`, which no JSON parser takes, while
 /// the same answer unstreamed says `"{}"`.
@@ -106,6 +109,8 @@ pub struct ArgumentsNeverEmpty<E> {
     inner: E,
     /// Calls (block index) with no argument text yet.
     bare: Vec<u32>,
+    /// Calls whose block stop came while they were bare: the stop goes out at the finish.
+    held_stops: Vec<u32>,
 }
 
 impl<E: StreamEncode> ArgumentsNeverEmpty<E> {
@@ -113,6 +118,7 @@ impl<E: StreamEncode> ArgumentsNeverEmpty<E> {
         Self {
             inner,
             bare: Vec::new(),
+            held_stops: Vec::new(),
         }
     }
 
@@ -121,7 +127,16 @@ impl<E: StreamEncode> ArgumentsNeverEmpty<E> {
         self.inner.encode(&StreamEvent::ToolCallDelta { index, arguments }, out);
     }
 
+    /// At the finish: each held call's `{}` (if it is still bare) and its stop, then the `{}`
+    /// of calls never stopped.
     fn fill_all(&mut self, out: &mut Vec<u8>) {
+        for index in std::mem::take(&mut self.held_stops) {
+            if let Some(at) = self.bare.iter().position(|b| *b == index) {
+                self.bare.remove(at);
+                self.fill(index, out);
+            }
+            self.inner.encode(&StreamEvent::BlockStop { index }, out);
+        }
         for index in std::mem::take(&mut self.bare) {
             self.fill(index, out);
         }
@@ -138,6 +153,10 @@ impl<E: StreamEncode> StreamEncode for ArgumentsNeverEmpty<E> {
             StreamEvent::ToolCallStart { index, .. } if !self.bare.contains(index) => self.bare.push(*index),
             StreamEvent::ToolCallDelta { index, arguments } if !arguments.is_empty() => {
                 self.bare.retain(|b| b != index)
+            }
+            StreamEvent::BlockStop { index } if self.bare.contains(index) => {
+                self.held_stops.push(*index);
+                return;
             }
             StreamEvent::Finish { .. } => self.fill_all(out),
             _ => {}

@@ -166,7 +166,7 @@ pub fn encode_request(target: Format, req: &ChatRequest, vertex: bool) -> Result
 pub fn request_path(target: Format, model: &str) -> String {
     match target {
         Format::Anthropic => "/v1/messages/count_tokens".to_string(),
-        Format::Gemini => format!("/v1beta/models/{model}:countTokens"),
+        Format::Gemini => gemini::model_path(model, ":countTokens"),
         Format::Bedrock => {
             let mut out = String::from("/model/");
             crate::wire::url::percent_encode_into(&mut out, model);

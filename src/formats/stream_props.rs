@@ -136,7 +136,23 @@ fn a_call_without_arguments_reaches_every_client_as_an_empty_object() {
             let mut enc = stream_encoder(f, false, &req);
             let bytes = encode_all(enc.as_mut(), events);
             let make = || -> Box<dyn StreamDecode> { stream_decoder(f) };
-            let back = collect(&run(&make, &[&bytes]).unwrap());
+            let decoded = run(&make, &[&bytes]).unwrap();
+            // The `{}` comes inside the call's block, never after its stop (Bedrock's
+            // `contentBlockStop`, Cohere's `tool-call-end`).
+            let stopped = decoded
+                .iter()
+                .position(|e| matches!(e, StreamEvent::BlockStop { index: 0 }));
+            let late = stopped.is_some_and(|at| {
+                decoded[at..]
+                    .iter()
+                    .any(|e| matches!(e, StreamEvent::ToolCallDelta { index: 0, .. }))
+            });
+            if late {
+                bad.push(format!(
+                    "{f:?} {events:?}: arguments after the block's stop: {decoded:?}"
+                ));
+            }
+            let back = collect(&decoded);
             let args: Vec<&str> = back
                 .content
                 .iter()

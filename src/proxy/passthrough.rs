@@ -89,8 +89,9 @@ pub fn upstream_path(provider: &Provider, prefix: &str, api: &ApiRoute, model: &
         (Format::Cohere, _) if api.cohere_v1 => std_path.push_str("/v1/chat"),
         (Format::Cohere, _) => std_path.push_str("/v2/chat"),
         (Format::Gemini, _) => {
+            // Encoded: see `gemini::model_path`.
             std_path.push_str("/v1beta/models/");
-            std_path.push_str(model);
+            crate::wire::url::percent_encode_into(&mut std_path, model);
             std_path.push_str(match api.gemini_method {
                 Some(m) => m.suffix(),
                 None if api.path_stream == Some(true) => ":streamGenerateContent",

@@ -368,7 +368,7 @@ pub async fn send(
 ) -> Result<UpstreamResponse, UpstreamError> {
     let started = Instant::now();
     let deadline = MonoInstant::now() + timeouts.total;
-    let head = build_head(origin, req);
+    let head = build_head(origin, req)?;
     let conn = match pool.checkout(&origin.pool_key) {
         Some(c) => c,
         None => {
@@ -574,7 +574,20 @@ fn parse_response_head(buf: &[u8], head_request: bool) -> Result<Option<ParsedHe
     Ok(Some((n, status, spans, framing, keep_alive)))
 }
 
-fn build_head(origin: &Origin, req: &OutRequest<'_>) -> Vec<u8> {
+/// The request head, or `Unsendable` when the path or a header value would break its framing.
+/// Every path and value Sluice builds is checked here, whatever built it: the last guard against
+/// a client's bytes (a model name in a path, a value copied into a header) ending a line.
+fn build_head(origin: &Origin, req: &OutRequest<'_>) -> Result<Vec<u8>, UpstreamError> {
+    // A request-target is visible ASCII (RFC 9112 3.2; RFC 3986 has no space or control).
+    if req.path.is_empty() || !req.path.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(UpstreamError::Unsendable("path"));
+    }
+    // A field value may hold tabs, spaces and obs-text, never CR, LF or NUL (RFC 9110 5.5).
+    let bad_value = |v: &[u8]| v.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0));
+    let bad_name = |n: &str| n.is_empty() || !n.bytes().all(|b| b.is_ascii_graphic() && b != b':');
+    if req.headers.iter().any(|(n, v)| bad_name(n) || bad_value(v)) {
+        return Err(UpstreamError::Unsendable("header"));
+    }
     let mut h = Vec::with_capacity(512);
     h.extend_from_slice(req.method.as_bytes());
     h.push(b' ');
@@ -595,7 +608,7 @@ fn build_head(origin: &Origin, req: &OutRequest<'_>) -> Vec<u8> {
         h.extend_from_slice(b"\r\n");
     }
     h.extend_from_slice(b"\r\n");
-    h
+    Ok(h)
 }
 
 /// Opens, in the background, the spares the pool wants for `origin` after a request took one of
@@ -655,6 +668,50 @@ mod tests {
     use super::*;
     use std::sync::Arc;
     use std::time::Duration;
+
+    #[test]
+    fn a_head_that_would_break_its_framing_is_not_built() {
+        let addr: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let origin = Origin {
+            tls: false,
+            host: "127.0.0.1".into(),
+            port: 9,
+            authority: addr.to_string(),
+            path_prefix: String::new(),
+            addrs: vec![addr],
+            tls_config: None,
+            pool_key: Arc::from("http://127.0.0.1:9"),
+        };
+        let head = |path: &str, value: &[u8]| {
+            let headers: [(&str, &[u8]); 1] = [("x-a", value)];
+            build_head(
+                &origin,
+                &OutRequest {
+                    method: "POST",
+                    path,
+                    headers: &headers,
+                    body: &[],
+                },
+            )
+            .map_err(|e| e.to_string())
+        };
+        let ok = head(
+            "/v1beta/models/a%20b:generateContent?alt=sse",
+            b"tab\tand obs-text \xff",
+        )
+        .unwrap();
+        assert!(ok.starts_with(b"POST /v1beta/models/a%20b:generateContent?alt=sse HTTP/1.1\r\n"));
+        for path in ["/a b", "/a\r\nX: y", "/\u{e9}", "", "/a\tb", "/a\x7f"] {
+            let e = head(path, b"v").unwrap_err();
+            assert!(e.contains("its path holds a character"), "{path:?}: {e}");
+        }
+        for value in [&b"a\r\nx-evil: 1"[..], b"a\nb", b"a\0b"] {
+            let e = head("/", value).unwrap_err();
+            assert!(e.contains("its header holds"), "{e}");
+        }
+        assert_eq!(UpstreamError::Unsendable("path").status(), 400);
+        assert!(!UpstreamError::Unsendable("path").retryable());
+    }
 
     #[test]
     fn parses_chunked_head() {

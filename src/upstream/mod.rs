@@ -30,6 +30,10 @@ pub enum UpstreamError {
     /// A body compressed with this `Content-Encoding` where Sluice must decode it (a translated
     /// answer): Sluice asked for identity and does not decompress.
     UnsupportedEncoding(String),
+    /// The request's path or a header value holds a byte a request head cannot carry (a
+    /// control character, a space, non-ASCII in the path). Nothing was sent: written out, it
+    /// could end the head early and smuggle a second request onto the connection.
+    Unsendable(&'static str),
     Io(std::io::Error),
 }
 
@@ -38,6 +42,8 @@ impl UpstreamError {
     pub fn status(&self) -> u16 {
         match self {
             UpstreamError::ConnectTimeout | UpstreamError::FirstByteTimeout | UpstreamError::Timeout => 504,
+            // What the client sent (a model name, a header) cannot travel: its request's fault.
+            UpstreamError::Unsendable(_) => 400,
             _ => 502,
         }
     }
@@ -70,6 +76,10 @@ impl fmt::Display for UpstreamError {
             UpstreamError::UnsupportedEncoding(c) => write!(
                 f,
                 "invalid upstream response: Content-Encoding {c}, which Sluice does not decode (it asks for identity)"
+            ),
+            UpstreamError::Unsendable(what) => write!(
+                f,
+                "the request cannot be sent upstream: its {what} holds a character an HTTP request head cannot carry"
             ),
             UpstreamError::Io(e) => write!(f, "upstream i/o error: {e}"),
         }

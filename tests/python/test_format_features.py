@@ -58,6 +58,27 @@ def test_anthropic_cache_control_becomes_a_bedrock_cache_point(base):
     assert "cachePoint" in names
 
 
+@pytest.mark.parametrize("provider", ["anthropic", "openai", "gemini", "cohere"])
+def test_bedrock_cache_points_become_anthropic_cache_control(base, provider):
+    """Converse marks a cached prefix with a `cachePoint` block after it; Anthropic with
+    `cache_control` on the block it ends (Bedrock's caching on Claude is Anthropic's). Before,
+    they were dropped: the answer the same, every call billed in full. Formats without a
+    per-block cache mark get none."""
+    from conftest import bedrock_runtime
+
+    c = bedrock_runtime(f"{base}/bedrock")
+    point = {"cachePoint": {"type": "default"}}
+    r = c.converse(
+        modelId=f"{provider}/inspect-model",
+        system=[{"text": "A long system prompt."}, point],
+        messages=[{"role": "user", "content": [{"text": "A long document."}, point, {"text": "hi"}]}],
+        toolConfig={"tools": [{"toolSpec": {"name": "f", "inputSchema": {"json": {"type": "object"}}}}, point]},
+    )
+    names, _ = inspect_of(r["output"]["message"]["content"][0]["text"])
+    assert ("cache_control" in names) == (provider == "anthropic"), names
+    assert "cachePoint" not in names
+
+
 @pytest.mark.parametrize("provider", ["openai", "gemini", "cohere"])
 def test_anthropic_cache_control_is_not_sent_to_other_formats(base, provider):
     names, _ = anthropic_cached(base, provider)
@@ -399,6 +420,49 @@ def test_openai_search_and_audio_to_other_formats_are_refused_by_name(base, prov
     assert e.value.param == name
 
 
+LEGACY_FUNCTION = {
+    "name": "get_weather",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "gemini", "bedrock", "cohere"])
+def test_openai_legacy_functions_to_other_formats_are_refused_by_name(base, provider):
+    """The deprecated `functions` have no translation here: dropped, the model would answer as if
+    no function existed (it did, with a 200, before). `tools` is the way, and the error says so."""
+    import openai
+
+    c = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=30)
+    with pytest.raises(openai.BadRequestError) as e:
+        c.chat.completions.create(
+            model=f"{provider}/tool-model",
+            messages=[{"role": "user", "content": "weather?"}],
+            functions=[LEGACY_FUNCTION],
+            function_call="auto",
+        )
+    assert e.value.param == "functions"
+    assert "`tools`" in str(e.value)
+    # The same function as a tool is answered with a call.
+    r = c.chat.completions.create(
+        model=f"{provider}/tool-model",
+        messages=[{"role": "user", "content": "weather?"}],
+        tools=[{"type": "function", "function": LEGACY_FUNCTION}],
+    )
+    assert r.choices[0].finish_reason == "tool_calls"
+
+
+def test_openai_legacy_functions_reach_openai(base):
+    import openai
+
+    c = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=30)
+    r = c.chat.completions.create(
+        model="openai/inspect-model",
+        messages=[{"role": "user", "content": "hi"}],
+        functions=[LEGACY_FUNCTION],
+    )
+    assert "functions" in r.choices[0].message.content
+
+
 @pytest.mark.parametrize("provider", ["openai", "anthropic", "bedrock", "cohere"])
 @pytest.mark.parametrize("tool", ["google_search", "code_execution", "url_context"])
 def test_gemini_built_in_tools_to_other_formats_are_refused_by_name(base, provider, tool):
@@ -587,6 +651,26 @@ def test_gemini_text_output_passes_everywhere(base, provider):
     names, _ = inspect_of(r.text)
     # Only a Gemini upstream gets the setting itself (inside the raw `generationConfig`).
     assert ("generationConfig" in names) == (provider == "gemini"), r.text
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "bedrock", "cohere"])
+def test_gemini_enum_output_to_other_formats_is_refused_by_name(base, provider):
+    """`text/x.enum` asks for one of the schema's values as bare text. No other format has that
+    constraint: dropped (as it was), the model would answer freely."""
+    from google import genai
+    from google.genai import errors, types
+
+    c = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=f"{base}/genai", api_version="v1beta"))
+    config = types.GenerateContentConfig(
+        response_mime_type="text/x.enum", response_schema={"type": "STRING", "enum": ["yes", "no"]}
+    )
+    with pytest.raises(errors.ClientError) as e:
+        c.models.generate_content(model=f"{provider}/inspect-model", contents="hi", config=config)
+    assert e.value.code == 400
+    assert "generationConfig.responseMimeType" in str(e.value)
+    # A Gemini upstream takes it as sent.
+    r = c.models.generate_content(model="gemini/inspect-model", contents="hi", config=config)
+    assert "generationConfig" in inspect_of(r.text)[0]
 
 
 def test_gemini_image_output_reaches_gemini(base):

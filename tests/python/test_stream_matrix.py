@@ -537,6 +537,55 @@ def test_wire_gemini_stream_is_data_lines_with_crlf_only(sluice, provider):
     assert "".join(p.get("text", "") for p in parts) == "Let me check."
     assert "finishReason" in chunks[-1]["candidates"][0] and "usageMetadata" in chunks[-1]
     assert all("finishReason" not in c["candidates"][0] for c in chunks[:-1])
+    # Every chunk has a `content`, the last too, as Google's do (see the chat session test).
+    assert all(c["candidates"][0]["content"]["role"] == "model" for c in chunks)
+
+
+@pytest.mark.parametrize("provider", ["mock", *PROVIDERS])
+def test_gemini_chat_session_keeps_streamed_turns_and_answers_their_calls(sdks, provider):
+    """google-genai's chat session keeps a streamed turn in its history only if the stream's last
+    chunk has a `content`; its automatic function calling sends the function's result only then.
+    Before, the last chunk carried only the finish: the second message went without the first
+    turn, and a tool call was asked again and again (the function ran ten times) without an
+    answer."""
+    from google.genai import types
+
+    c = sdks["genai"].c
+    chat = c.chats.create(model=f"{provider}/echo-model")
+
+    def turns() -> list[tuple[str, str]]:
+        # The session keeps a streamed turn as one `model` entry per chunk: joined per turn.
+        out: list[tuple[str, str]] = []
+        for m in chat.get_history(curated=True):
+            text = "".join(p.text or "" for p in m.parts or [])
+            if out and out[-1][0] == m.role == "model":
+                out[-1] = ("model", out[-1][1] + text)
+            else:
+                out.append((m.role, text))
+        return out
+
+    first = "".join(ch.text or "" for ch in chat.send_message_stream("first words"))
+    assert first == "echo: first words"
+    assert turns() == [("user", "first words"), ("model", "echo: first words")]
+    assert "".join(ch.text or "" for ch in chat.send_message_stream("second")) == "echo: second"
+    assert turns() == [
+        ("user", "first words"),
+        ("model", "echo: first words"),
+        ("user", "second"),
+        ("model", "echo: second"),
+    ]
+
+    ran = []
+
+    def get_weather(city: str) -> dict:
+        """The weather in a city."""
+        ran.append(city)
+        return {"sky": "sunny"}
+
+    chat = c.chats.create(model=f"{provider}/tool-model", config=types.GenerateContentConfig(tools=[get_weather]))
+    text = "".join(ch.text or "" for ch in chat.send_message_stream("weather?"))
+    assert ran == ["Paris"]
+    assert "sunny" in text, text
 
 
 @matrix

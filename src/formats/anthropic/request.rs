@@ -546,15 +546,17 @@ fn fill_tool_result_names(messages: &mut [Message]) {
 /// ["..."]`); the Messages API takes them as the `anthropic-beta` header and refuses the field.
 const BEDROCK_BETA_FIELD: &str = "anthropic_beta";
 
-/// The `anthropic-beta` header for an Anthropic upstream: the betas a Bedrock InvokeModel client
-/// named in its body (`anthropic_beta`), comma-separated, or None.
+/// The `anthropic-beta` header for an Anthropic upstream: the betas a Bedrock client named in
+/// its body, comma-separated, or None. InvokeModel has them in Claude's own body
+/// (`anthropic_beta`); Converse in the model's own fields (`additionalModelRequestFields`,
+/// where Bedrock's guide for Claude puts them).
 pub fn beta_header(req: &ChatRequest) -> Option<String> {
-    let betas = req
-        .extra
-        .for_target(Format::Anthropic)
-        .iter()
-        .find(|(k, _)| k == BEDROCK_BETA_FIELD)?;
-    let names: Vec<&str> = betas.1.as_array()?.iter().filter_map(|b| b.as_str()).collect();
+    let betas = match req.extra.format {
+        Some(Format::Anthropic) => req.extra.get(BEDROCK_BETA_FIELD)?,
+        Some(Format::Bedrock) => req.extra.get("additionalModelRequestFields")?.get(BEDROCK_BETA_FIELD)?,
+        _ => return None,
+    };
+    let names: Vec<&str> = betas.as_array()?.iter().filter_map(|b| b.as_str()).collect();
     // Header-safe names only: a beta name is a token such as `computer-use-2024-10-22`.
     let safe = |n: &&str| {
         !n.is_empty()
@@ -721,14 +723,14 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
                 description: t.description.as_deref(),
                 input_schema: &t.parameters,
                 strict: t.strict,
-                extra: RawFields(t.extra.for_target(Format::Anthropic)),
+                extra: RawFields::of(&t.extra),
             })
             .collect(),
         top_k: req.top_k.filter(|_| budget.is_none()),
         // While thinking, top_p from 0.95 to 1 only (extended-thinking guide).
         top_p: req.top_p.filter(|p| budget.is_none() || (0.95..=1.0).contains(p)),
         output_config,
-        extra: RawFields(&extra),
+        extra: RawFields::new(&extra),
     };
     sonic_rs::to_vec(&body).map_err(|e| err("", format!("cannot serialize request: {e}")))
 }
@@ -736,16 +738,14 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
 fn encode_system(system: &[Part]) -> Result<Option<AnthropicSystem<'_>>, ConvertError> {
     match system {
         [] => Ok(None),
-        [Part::Text { text, extra }] if extra.for_target(Format::Anthropic).is_empty() => {
-            Ok(Some(AnthropicSystem::Text(text)))
-        }
+        [Part::Text { text, extra }] if RawFields::of(extra).is_empty() => Ok(Some(AnthropicSystem::Text(text))),
         parts => {
             let mut blocks = Vec::with_capacity(parts.len());
             for (i, p) in parts.iter().enumerate() {
                 match p {
                     Part::Text { text, extra } => blocks.push(AnthropicBlock::Text {
                         text: Cow::Borrowed(text),
-                        extra: RawFields(extra.for_target(Format::Anthropic)),
+                        extra: RawFields::of(extra),
                     }),
                     _ => return Err(err(format!("system[{i}]"), "Anthropic system prompts hold only text")),
                 }
@@ -843,24 +843,24 @@ pub(super) fn arguments_object(arguments: &str) -> Option<Json> {
 fn encode_part(p: &Part, i: usize, j: usize) -> Result<Option<AnthropicBlock<'_>>, ConvertError> {
     Ok(Some(match p {
         Part::Text { text, extra } => {
-            let extra = extra.for_target(Format::Anthropic);
+            let extra = RawFields::of(extra);
             // Anthropic rejects empty text blocks; OpenAI assistant turns often carry "".
             if text.is_empty() && extra.is_empty() {
                 return Ok(None);
             }
             AnthropicBlock::Text {
                 text: Cow::Borrowed(text),
-                extra: RawFields(extra),
+                extra,
             }
         }
         Part::Image { source, extra } => AnthropicBlock::Image {
             source: encode_image(source),
-            extra: RawFields(extra.for_target(Format::Anthropic)),
+            extra: RawFields::of(extra),
         },
         Part::Document { source, name, extra } => AnthropicBlock::Document {
             source: encode_document(source, &format!("messages[{i}].content[{j}].source"))?,
             title: name.as_deref(),
-            extra: RawFields(extra.for_target(Format::Anthropic)),
+            extra: RawFields::of(extra),
         },
         Part::ToolCall {
             id, name, arguments, ..

@@ -183,7 +183,7 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
             Some(match p {
                 Part::Text { text, extra } => AnthropicBlock::Text {
                     text: Cow::Borrowed(text),
-                    extra: RawFields(extra.for_target(Format::Anthropic)),
+                    extra: RawFields::new(extra.for_target(Format::Anthropic)),
                 },
                 Part::ToolCall {
                     id, name, arguments, ..

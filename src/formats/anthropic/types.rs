@@ -8,15 +8,54 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use std::borrow::Cow;
 
-/// Raw extra fields (`Extra::for_target`), flattened into the enclosing object.
+/// Raw extra fields (`Extra::for_target`), flattened into the enclosing object, and the
+/// `cache_control` a Bedrock client's `cachePoint` asks for.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct RawFields<'a>(pub &'a [(String, Json)]);
+pub struct RawFields<'a> {
+    fields: &'a [(String, Json)],
+    /// A Converse `cachePoint` follows the block (or tool): it marks the end of a cached prefix,
+    /// as Anthropic's `cache_control` on the block before it does (Bedrock's prompt caching is
+    /// Anthropic's, on Claude).
+    cache_point: bool,
+}
+
+impl<'a> RawFields<'a> {
+    /// Fields taken as they are.
+    pub fn new(fields: &'a [(String, Json)]) -> Self {
+        RawFields {
+            fields,
+            cache_point: false,
+        }
+    }
+
+    /// What a part's or tool's extras give an Anthropic block: an Anthropic client's own fields,
+    /// or the `cache_control` for a Bedrock client's `cachePoint`.
+    pub fn of(extra: &'a crate::canonical::Extra) -> Self {
+        use crate::formats::Format;
+        RawFields {
+            fields: extra.for_target(Format::Anthropic),
+            cache_point: extra.format == Some(Format::Bedrock) && extra.get("cachePoint").is_some(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty() && !self.cache_point
+    }
+}
 
 impl Serialize for RawFields<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in self.0 {
+        let mut m = s.serialize_map(Some(self.fields.len() + usize::from(self.cache_point)))?;
+        for (k, v) in self.fields {
             m.serialize_entry(k, v)?;
+        }
+        if self.cache_point {
+            #[derive(Serialize)]
+            struct CacheControl {
+                #[serde(rename = "type")]
+                kind: &'static str,
+            }
+            m.serialize_entry("cache_control", &CacheControl { kind: "ephemeral" })?;
         }
         m.end()
     }

@@ -384,11 +384,13 @@ fn generated(resp: &ChatResponse) -> String {
     text
 }
 
-/// The family's stop reason for `finish`.
+/// The family's stop reason for `finish`. Titan's are those its guide lists (a whole answer
+/// says `FINISH`, as the service sends it, where the guide writes `FINISHED`).
 fn stop_reason(family: PromptFamily, finish: &FinishReason) -> &'static str {
     match (family, finish) {
         (PromptFamily::TitanText, FinishReason::Length) => "LENGTH",
         (PromptFamily::TitanText, FinishReason::ContentFilter) => "CONTENT_FILTERED",
+        (PromptFamily::TitanText, FinishReason::StopSequence) => "STOP_CRITERIA_MET",
         (PromptFamily::TitanText, _) => "FINISH",
         (_, FinishReason::Length) => "length",
         _ => "stop",
@@ -917,6 +919,14 @@ mod tests {
                 .pointer(&sonic_rs::pointer!["results", 0, "completionReason"])
                 .and_then(|v| v.as_str()),
             Some("LENGTH")
+        );
+        resp.finish = FinishReason::StopSequence;
+        let titan: Value = sonic_rs::from_slice(&encode_response(PromptFamily::TitanText, &resp)).unwrap();
+        assert_eq!(
+            titan
+                .pointer(&sonic_rs::pointer!["results", 0, "completionReason"])
+                .and_then(|v| v.as_str()),
+            Some("STOP_CRITERIA_MET")
         );
     }
 }

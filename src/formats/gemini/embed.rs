@@ -363,9 +363,9 @@ pub fn encode_embed_call(req: &EmbedRequest, texts: &[String], vertex: bool) -> 
 /// Provider: the path, before `Provider::styled_path`.
 pub fn embed_request_path(model: &str, vertex: bool) -> String {
     if vertex {
-        format!("/v1beta/models/{model}:predict")
+        super::model_path(model, ":predict")
     } else {
-        format!("/v1beta/models/{model}:batchEmbedContents")
+        super::model_path(model, ":batchEmbedContents")
     }
 }
 

@@ -4,7 +4,8 @@
 //! Gemini is proto3 JSON: every request key may come lowerCamelCase or snake_case (google-genai
 //! 3.4 sends `inlineData.mime_type`), so decoders look keys up by their camel name and accept
 //! either spelling; encoders write camelCase. Function calls carry no ids in most Gemini
-//! versions: decoders synthesize stable `call_<n>` ids and encoders send tool results by name.
+//! versions: decoders synthesize ids (`call_<n>` in a request, `call_<nonce>_<n>` in an
+//! answer, see `CallIds`) and encoders send tool results by name.
 
 pub mod embed;
 mod error;
@@ -31,10 +32,22 @@ use sonic_rs::{JsonContainerTrait, JsonValueMutTrait, JsonValueTrait};
 /// Provider: the upstream path for a model (the model travels in the URL, not the body).
 pub fn request_path(model: &str, stream: bool) -> String {
     if stream {
-        format!("/v1beta/models/{model}:streamGenerateContent?alt=sse")
+        model_path(model, ":streamGenerateContent?alt=sse")
     } else {
-        format!("/v1beta/models/{model}:generateContent")
+        model_path(model, ":generateContent")
     }
+}
+
+/// `/v1beta/models/{model}{method}`, the model percent-encoded as one path segment. The model
+/// comes from the client (a JSON `model`, a decoded path): unencoded, a CR LF in it would end
+/// the upstream's request line and start a request of the client's making, sent with the
+/// provider's key, and `/..` or `#` would leave the model's path.
+pub fn model_path(model: &str, method: &str) -> String {
+    let mut p = String::with_capacity(16 + model.len() + method.len());
+    p.push_str("/v1beta/models/");
+    crate::wire::url::percent_encode_into(&mut p, model);
+    p.push_str(method);
+    p
 }
 
 /// Integration: whether a `streamGenerateContent` query asks for SSE (`alt=sse`, or `$alt`, the
@@ -248,30 +261,70 @@ pub(crate) fn merge(into: &mut Json, from: &Json) {
     }
 }
 
-/// OpenAPI-subset schema (upper-case `type` values) -> JSON Schema: lower-cases every string
-/// `type` value, recursively.
+/// Gemini's OpenAPI-subset `Schema` (PROTOCOLS 4.2) -> JSON Schema, for formats that take JSON
+/// Schema (structured output, tool parameters), in every nested schema:
+/// - upper-case `type` values are lower-cased;
+/// - snake_case keys (proto3 JSON takes both; google-genai sends `max_items`, `any_of`, ...)
+///   become the camelCase that JSON Schema names them;
+/// - `nullable: true`, which JSON Schema lacks, becomes `anyOf` with `{"type":"null"}` (kept,
+///   it would be an unknown keyword, and the field could not be null);
+/// - Gemini-only keys that mean nothing to the answer go: `propertyOrdering` (the order of
+///   Gemini's output keys) and `example`.
+///
+/// Property names (the keys of `properties`) are names, not keywords, and stay as they are.
 pub(crate) fn openapi_to_json_schema(v: &Json) -> Json {
     let mut out = v.clone();
-    lower_types(&mut out);
+    to_json_schema(&mut out);
     out
 }
 
-fn lower_types(v: &mut Json) {
-    if let Some(o) = v.as_object_mut() {
-        for (k, child) in o.iter_mut() {
-            if k == "type" {
-                if let Some(s) = child.as_str() {
-                    let lower = s.to_ascii_lowercase();
-                    *child = Json::from(lower.as_str());
-                    continue;
-                }
+fn to_json_schema(v: &mut Json) {
+    let Some(o) = v.as_object_mut() else { return };
+    let snake: Vec<String> = o
+        .iter()
+        .map(|(k, _)| k)
+        .filter(|k| k.contains('_'))
+        .map(str::to_string)
+        .collect();
+    for k in snake {
+        if let Some(val) = o.remove(&k) {
+            let c = camel(&k).into_owned();
+            if o.get(&c).is_none() {
+                o.insert(&c, val);
             }
-            lower_types(child);
         }
-    } else if let Some(a) = v.as_array_mut() {
-        for child in a.iter_mut() {
-            lower_types(child);
+    }
+    o.remove(&"propertyOrdering");
+    o.remove(&"example");
+    let nullable = o.remove(&"nullable").is_some_and(|n| n.as_bool() == Some(true));
+    if let Some(t) = o.get_mut(&"type") {
+        if let Some(lower) = t.as_str().map(str::to_ascii_lowercase) {
+            *t = Json::from(lower.as_str());
         }
+    }
+    if let Some(props) = o.get_mut(&"properties").and_then(|p| p.as_object_mut()) {
+        for (_, child) in props.iter_mut() {
+            to_json_schema(child);
+        }
+    }
+    if let Some(items) = o.get_mut(&"items") {
+        to_json_schema(items);
+    }
+    if let Some(any) = o.get_mut(&"anyOf").and_then(|a| a.as_array_mut()) {
+        for child in any.iter_mut() {
+            to_json_schema(child);
+        }
+    }
+    if nullable {
+        let inner = std::mem::replace(v, Json::new_object());
+        let mut null = Json::new_object();
+        set(&mut null, "type", "null");
+        let mut any = Json::new_array();
+        if let Some(a) = any.as_array_mut() {
+            a.push(inner);
+            a.push(null);
+        }
+        set(v, "anyOf", any);
     }
 }
 
@@ -293,17 +346,81 @@ pub(crate) fn guess_image_mime(url: &str) -> Option<&'static str> {
 /// Stable tool-call ids for a conversation (or a response) whose calls carry none.
 #[derive(Default)]
 pub(crate) struct CallIds {
+    scope: IdScope,
     next: usize,
     /// Calls seen so far: (id, name, answered).
     calls: Vec<(String, String, bool)>,
+    /// This answer's own part of its ids (`IdScope::Answer`), taken at its first id-less call.
+    nonce: Option<String>,
+}
+
+/// Where the ids `CallIds` makes up must be unique.
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum IdScope {
+    /// One answer from a Gemini upstream. Its calls join the client's history beside those of
+    /// earlier answers, which counting from 0 in each would repeat (`call_0` in every turn);
+    /// Anthropic refuses a conversation whose `tool_use` ids repeat. So each answer's ids carry
+    /// a nonce of their own: `call_<nonce>_<n>`, the nonce a hash of the answer's `responseId`
+    /// (the same answer always translates the same), or a counter's without one.
+    #[default]
+    Answer,
+    /// One request's conversation: counting its calls from 0 keeps them apart (`call_<n>`).
+    Request,
+}
+
+/// A nonce for an answer without a `responseId`, unique across workers (one counter) and
+/// restarts (it starts at the clock), in lowercase hex.
+fn answer_nonce() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static START: OnceLock<u64> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let start = *START.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    });
+    format!("{:x}", start.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed)))
 }
 
 impl CallIds {
-    /// The id of a call: its own, else `call_<n>` (n counts calls in order of appearance).
+    /// For a request's conversation (the client's history).
+    pub(crate) fn for_request() -> Self {
+        CallIds {
+            scope: IdScope::Request,
+            ..Self::default()
+        }
+    }
+
+    /// The answer's `responseId` (Google's, unique per answer), which the nonce is made from.
+    pub(crate) fn answer_id(&mut self, response_id: &str) {
+        if self.scope == IdScope::Answer && self.nonce.is_none() && !response_id.is_empty() {
+            // FNV-1a: short, stable, and only hex digits, whatever the id holds.
+            let hash = response_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+            self.nonce = Some(format!("{hash:x}"));
+        }
+    }
+
+    /// The id the `n`th id-less call of the answer `response_id` gets (for tests).
+    #[cfg(test)]
+    pub(crate) fn answer_call_id(response_id: &str, n: usize) -> String {
+        let mut ids = CallIds::default();
+        ids.answer_id(response_id);
+        ids.next = n;
+        ids.call(None, "f")
+    }
+
+    /// The id of a call: its own, else one made up (n counts calls in order of appearance).
     fn call(&mut self, id: Option<&str>, name: &str) -> String {
         let id = match id {
             Some(id) if !id.is_empty() => id.to_string(),
-            _ => format!("call_{}", self.next),
+            _ if self.scope == IdScope::Request => format!("call_{}", self.next),
+            _ => {
+                let nonce = self.nonce.get_or_insert_with(answer_nonce);
+                format!("call_{nonce}_{}", self.next)
+            }
         };
         self.next += 1;
         self.calls.push((id.clone(), name.to_string(), false));

@@ -38,7 +38,7 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, stream: bool) -> Re
         extra: Extra::new(Format::Gemini),
         ..Default::default()
     };
-    let mut ids = CallIds::default();
+    let mut ids = CallIds::for_request();
     let mut allowed = None;
     for (k, val) in top.iter() {
         if val.is_null() {
@@ -83,12 +83,47 @@ fn decode_contents(v: &Json, ids: &mut CallIds) -> Result<Vec<Message>, ConvertE
                 ))
             }
         };
-        out.push(Message {
-            role,
-            content: decode_parts(c, &path, ids)?,
-        });
+        let content = decode_parts(c, &path, ids)?;
+        match out.last_mut() {
+            // google-genai's chat session keeps a streamed turn as one `model` Content per
+            // chunk: one turn, as Gemini reads consecutive model Contents.
+            Some(Message {
+                role: Role::Assistant,
+                content: turn,
+            }) if role == Role::Assistant => turn.extend(content),
+            _ => out.push(Message { role, content }),
+        }
+    }
+    for m in out.iter_mut().filter(|m| m.role == Role::Assistant) {
+        join_streamed_thoughts(&mut m.content);
     }
     Ok(out)
+}
+
+/// A thought streamed to a Gemini client comes as several `thought` text parts and then a
+/// signature-only one (`{"text":"","thought":true,"thoughtSignature":...}`: Anthropic's and
+/// Bedrock's signatures come at the block's end), and the chat history keeps the parts as they
+/// came. Sent back, they are one signed block again: Anthropic checks the signature against the
+/// whole text, and would refuse it beside an empty one. Each unsigned thought takes in the
+/// thoughts after it, up to and including the first signed one; a signed thought ends a block.
+fn join_streamed_thoughts(parts: &mut Vec<Part>) {
+    let mut out: Vec<Part> = Vec::with_capacity(parts.len());
+    for p in parts.drain(..) {
+        match (out.last_mut(), p) {
+            (
+                Some(Part::Thinking {
+                    text,
+                    signature: open @ None,
+                }),
+                Part::Thinking { text: more, signature },
+            ) => {
+                text.push_str(&more);
+                *open = signature;
+            }
+            (_, p) => out.push(p),
+        }
+    }
+    *parts = out;
 }
 
 /// The `parts` of a `Content` object.

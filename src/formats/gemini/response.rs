@@ -129,6 +129,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
         return Err(ConvertError::new("", "response body must be a JSON object"));
     }
     let mut ids = CallIds::default();
+    ids.answer_id(super::str_field(&v, "responseId").unwrap_or_default());
     let mut content = Vec::new();
     let candidate = field(&v, "candidates")
         .and_then(|c| c.as_array())
@@ -271,7 +272,7 @@ pub(super) fn write_logprobs(b: &mut Vec<u8>, tokens: &[TokenLogprob]) {
 }
 
 /// Integration: canonical -> Gemini response body (compact, real field order). Tool-call ids
-/// are written only when they are not ones Sluice synthesized (`call_<n>`), so a Gemini client
+/// are written only when they are not ones Sluice synthesized (`is_synthesized`), so a Gemini client
 /// can echo foreign ids back while Gemini-born calls look as Gemini sends them.
 ///
 /// Written straight into bytes, in the field order of `types::GeminiResponse` (which the
@@ -351,8 +352,14 @@ pub(super) fn response_call_id(id: &str) -> Option<&str> {
     (!is_synthesized(bare)).then_some(bare)
 }
 
-/// Whether `id` has the `call_<n>` shape the decoders synthesize.
+/// Whether `id` has a shape the decoders synthesize: `call_<n>` or `call_<nonce>_<n>` (see
+/// `CallIds`).
 pub(super) fn is_synthesized(id: &str) -> bool {
-    id.strip_prefix("call_")
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let nonce = |s: &str| !s.is_empty() && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    match id.strip_prefix("call_").map(|rest| rest.split_once('_')) {
+        Some(Some((n, i))) => nonce(n) && number(i),
+        Some(None) => number(&id[5..]),
+        None => false,
+    }
 }

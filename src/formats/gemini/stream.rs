@@ -3,8 +3,8 @@
 //! Provider side (`GeminiStreamDecoder`): every SSE event is one complete `GenerateContentResponse`
 //! holding only the new parts of candidate 0. Consecutive text (or thought) parts continue one
 //! block; a `functionCall` part is complete, so it becomes `ToolCallStart` + one `ToolCallDelta`
-//! with the whole `args` + `BlockStop`, with the same synthesized `call_<n>` ids as
-//! `decode_response`. `usageMetadata` (on any chunk) becomes `Usage` when it changed,
+//! with the whole `args` + `BlockStop`, with ids synthesized as `decode_response` does
+//! (`call_<nonce>_<n>`). `usageMetadata` (on any chunk) becomes `Usage` when it changed,
 //! `finishReason` closes the open block and becomes `Finish` (`STOP` after a call reads as
 //! `ToolCalls`, as in the unary decoder). A chunk with an `error` member is the in-stream error
 //! (`Error`, after which nothing is decoded). Gemini has no end marker: `done()` stays false and
@@ -324,6 +324,7 @@ impl GeminiEventDecoder {
     fn start(&mut self, id: &str, model: &str, out: &mut VecDeque<StreamEvent>) {
         if !self.started {
             self.started = true;
+            self.ids.answer_id(id);
             out.push_back(StreamEvent::Start {
                 id: id.to_string(),
                 model: model.to_string(),
@@ -524,6 +525,7 @@ impl GeminiStreamEncoder {
     }
 
     fn text_chunk(&mut self, text: &str, thought: bool, signature: Option<&str>, out: &mut Vec<u8>) {
+        self.send_ready_calls(out);
         self.begin_parts();
         let b = &mut self.json;
         b.extend_from_slice(b"{\"text\":");
@@ -636,10 +638,14 @@ impl StreamEncode for GeminiStreamEncoder {
                     a.push_str(arguments);
                 }
             }
+            // A stopped call waits for what comes next: more text sends it first (the parts keep
+            // their order), the finish takes it in the last chunk, as Google's streams end. A
+            // google-genai chat session answers the calls of the turn's last chunk only: with
+            // the calls in a chunk of their own and an empty last one after it, the function
+            // results would follow a turn without calls, which Gemini refuses.
             StreamEvent::BlockStop { index } => {
                 if let Some(call) = self.calls.iter_mut().find(|(i, _, _)| i == index) {
                     call.2 = true;
-                    self.send_ready_calls(out);
                 }
             }
             StreamEvent::Usage(u) => self.usage = Some(*u),
@@ -661,10 +667,16 @@ impl StreamEncode for GeminiStreamEncoder {
         let reason = finish_to_gemini(self.finish.as_ref().unwrap_or(&FinishReason::Stop));
         let usage = self.usage.unwrap_or_default();
         self.json.clear();
-        self.json.extend_from_slice(b"{\"candidates\":[{");
-        if !self.calls.is_empty() {
+        // The last chunk always has a `content`, as Google's do (an empty text part when nothing
+        // is left to send): google-genai's chat session drops a streamed turn whose last chunk
+        // has none from its history, and its automatic function calling then never answers the
+        // calls it ran.
+        self.json
+            .extend_from_slice(b"{\"candidates\":[{\"content\":{\"parts\":[");
+        if self.calls.is_empty() {
+            self.json.extend_from_slice(b"{\"text\":\"\"}");
+        } else {
             // Calls never closed by a BlockStop go out with the last chunk.
-            self.json.extend_from_slice(b"\"content\":{\"parts\":[");
             let mut calls = std::mem::take(&mut self.calls);
             for (n, (_, part, _)) in calls.iter_mut().enumerate() {
                 if n > 0 {
@@ -672,8 +684,8 @@ impl StreamEncode for GeminiStreamEncoder {
                 }
                 Self::write_call(&mut self.json, part);
             }
-            self.json.extend_from_slice(b"],\"role\":\"model\"},");
         }
+        self.json.extend_from_slice(b"],\"role\":\"model\"},");
         Self::tail(
             &mut self.json,
             Some(reason),
@@ -860,9 +872,10 @@ mod tests {
             text(1, "Rome\u{2028}now."),
             E::BlockStop { index: 1 },
         ];
-        want.extend(call(2, "call_0", r#"{"city":"Paris"}"#));
+        let id = |n| super::super::CallIds::answer_call_id("resp-7", n);
+        want.extend(call(2, &id(0), r#"{"city":"Paris"}"#));
         // Arguments are re-serialized compact with sorted keys, as by the unary decoder.
-        want.extend(call(3, "call_1", r#"{"city":"Rome","units":["c"]}"#));
+        want.extend(call(3, &id(1), r#"{"city":"Rome","units":["c"]}"#));
         want.push(E::Usage(Usage {
             input: 31,
             output: 60,
@@ -874,11 +887,12 @@ mod tests {
         assert_eq!(events, want);
         // The same ids and content as the unary decoder gives for the same parts.
         let r = collect(&events);
-        assert!(matches!(&r.content[2], Part::ToolCall { id, .. } if id == "call_0"));
+        assert!(matches!(&r.content[2], Part::ToolCall { id: got, .. } if *got == id(0)));
     }
 
-    /// What a Gemini round trip keeps of `resp`: `call_<n>`-shaped ids are Sluice's own and are
-    /// not sent, so they come back renumbered in order; Gemini has no stop-sequence reason.
+    /// What a Gemini round trip keeps of `resp`: made-up ids (`is_synthesized`) are Sluice's own
+    /// and are not sent, so they come back made up again (here renumbered `call_<n>` in order);
+    /// Gemini has no stop-sequence reason.
     fn through_gemini(mut resp: ChatResponse) -> ChatResponse {
         let mut n = 0;
         for p in &mut resp.content {
@@ -906,8 +920,9 @@ mod tests {
         let events = events_from_response(resp, 3);
         let bytes = encode_all(&mut enc(), &events);
         let back = decode_every_split(&dec, &bytes);
+        // Both sides' made-up ids renumbered alike (the decoder's carry the answer's nonce).
         assert_eq!(
-            collect(&back),
+            through_gemini(collect(&back)),
             through_gemini(collect(&events)),
             "{}",
             String::from_utf8_lossy(&bytes)
@@ -955,7 +970,7 @@ mod tests {
             out,
             concat!(
                 "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Hi\"}],\"role\":\"model\"},\"index\":0}],\"modelVersion\":\"gemini-2.5-flash\",\"responseId\":\"r1\"}\r\n\r\n",
-                "data: {\"candidates\":[{\"finishReason\":\"STOP\",\"index\":0}],\"usageMetadata\":{\"promptTokenCount\":5,\"candidatesTokenCount\":2,\"totalTokenCount\":7},\"modelVersion\":\"gemini-2.5-flash\",\"responseId\":\"r1\"}\r\n\r\n",
+                "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"\"}],\"role\":\"model\"},\"finishReason\":\"STOP\",\"index\":0}],\"usageMetadata\":{\"promptTokenCount\":5,\"candidatesTokenCount\":2,\"totalTokenCount\":7},\"modelVersion\":\"gemini-2.5-flash\",\"responseId\":\"r1\"}\r\n\r\n",
             )
         );
     }
@@ -1012,9 +1027,45 @@ mod tests {
         }
         assert!(out.is_empty(), "nothing before the call is complete");
         e.encode(&E::BlockStop { index: 4 }, &mut out);
+        // Stopped, it waits for what comes next: text after it sends it first, whole.
+        assert!(out.is_empty(), "a stopped call waits for the next part or the finish");
+        e.encode(&text(5, "ok"), &mut out);
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "data: {\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":{\"args\":{\"a\":\"x\",\"b\":1},\"id\":\"toolu_9\",\"name\":\"f\"}}],\"role\":\"model\"},\"index\":0}],\"modelVersion\":\"m\",\"responseId\":\"r\"}\r\n\r\n"
+            concat!(
+                "data: {\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":{\"args\":{\"a\":\"x\",\"b\":1},\"id\":\"toolu_9\",\"name\":\"f\"}}],\"role\":\"model\"},\"index\":0}],\"modelVersion\":\"m\",\"responseId\":\"r\"}\r\n\r\n",
+                "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"ok\"}],\"role\":\"model\"},\"index\":0}],\"modelVersion\":\"m\",\"responseId\":\"r\"}\r\n\r\n"
+            )
+        );
+    }
+
+    #[test]
+    fn a_stopped_call_rides_in_the_last_chunk_with_the_finish() {
+        // As Google's streams end, and as google-genai's chat session needs: the turn's last
+        // chunk holds its calls, so the function results it sends follow a turn with calls.
+        let out = encode(&[
+            start("r", "m"),
+            text(0, "Let me check."),
+            E::BlockStop { index: 0 },
+            E::ToolCallStart {
+                index: 1,
+                id: "toolu_1".into(),
+                name: "f".into(),
+            },
+            E::ToolCallDelta {
+                index: 1,
+                arguments: r#"{"a":1}"#.into(),
+            },
+            E::BlockStop { index: 1 },
+            finish(FinishReason::ToolCalls),
+        ]);
+        let chunks: Vec<&str> = out.split("\r\n\r\n").filter(|c| !c.is_empty()).collect();
+        assert_eq!(chunks.len(), 2, "{out}");
+        assert!(chunks[0].contains(r#""text":"Let me check.""#), "{out}");
+        assert!(
+            chunks[1].contains(r#""functionCall":{"args":{"a":1},"id":"toolu_1","name":"f"}"#)
+                && chunks[1].contains(r#""finishReason":"STOP""#),
+            "{out}"
         );
     }
 

@@ -64,6 +64,19 @@ fn paths() {
         request_path("m", true),
         "/v1beta/models/m:streamGenerateContent?alt=sse"
     );
+    // The model is one encoded segment, whatever the client put in it.
+    assert_eq!(
+        request_path("a b\r\nX: 1/../#?", false),
+        "/v1beta/models/a%20b%0D%0AX%3A%201%2F..%2F%23%3F:generateContent"
+    );
+    assert_eq!(
+        crate::formats::count::request_path(Format::Gemini, "g/.."),
+        "/v1beta/models/g%2F..:countTokens"
+    );
+    assert_eq!(
+        crate::formats::embed::request_path(Format::Gemini, "e#", true),
+        "/v1beta/models/e%23:predict"
+    );
 }
 
 #[test]
@@ -621,7 +634,7 @@ fn protocols_response_fixture() {
     assert_eq!(
         r.content,
         vec![Part::ToolCall {
-            id: "call_0".into(),
+            id: CallIds::answer_call_id("xyz", 0),
             name: "get_weather".into(),
             arguments: r#"{"city":"Paris"}"#.into(),
             signature: None
@@ -667,7 +680,7 @@ fn response_round_trip_with_thinking_and_usage() {
             Part::text("Hello"),
             Part::ToolCall {
                 // As the decoder gives it: the signature also rides in the id.
-                id: "call_0__ts__c2lnMg".into(),
+                id: format!("{}__ts__c2lnMg", CallIds::answer_call_id("r1", 0)),
                 name: "f".into(),
                 arguments: "{}".into(),
                 signature: Some("c2lnMg==".into()),
@@ -724,7 +737,8 @@ fn call_signature_survives_a_turn_through_an_openai_client() {
     let client_answer = parse(&openai::encode_response(&resp));
     let call = &client_answer["choices"][0]["message"]["tool_calls"][0];
     let id = call["id"].as_str().unwrap().to_string();
-    assert!(id.starts_with("call_0__ts__"), "{id}");
+    let (bare, _) = id.split_once("__ts__").expect("the signature rides in the id");
+    assert!(response::is_synthesized(bare), "{id}");
     assert!(
         id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'),
         "{id}"
@@ -750,10 +764,14 @@ fn call_signature_survives_a_turn_through_an_openai_client() {
     let chunk = format!("data: {gemini_answer}\r\n\r\n");
     let make = || -> Box<dyn crate::canonical::stream::StreamDecode> { Box::new(stream::GeminiStreamDecoder::new()) };
     let events = crate::canonical::stream::testing::run(&make, &[chunk.as_bytes()]).unwrap();
+    let signed = |i: &str| {
+        i.split_once("__ts__")
+            .is_some_and(|(bare, s)| response::is_synthesized(bare) && id.ends_with(&format!("__ts__{s}")))
+    };
     assert!(
         events
             .iter()
-            .any(|e| matches!(e, crate::canonical::stream::StreamEvent::ToolCallStart { id: i, .. } if *i == id)),
+            .any(|e| matches!(e, crate::canonical::stream::StreamEvent::ToolCallStart { id: i, .. } if signed(i))),
         "{events:?}"
     );
 
@@ -881,6 +899,25 @@ fn statuses_outside_googles_table_are_mapped() {
             "{status}"
         );
     }
+}
+
+#[test]
+fn openapi_schemas_become_json_schema() {
+    // What google-genai sends for a pydantic model with an `Optional` field.
+    let s = json!({"type": "OBJECT", "property_ordering": ["name", "pop"], "required": ["name", "pop"],
+        "properties": {
+            "name": {"type": "STRING", "example": "Paris"},
+            "pop": {"type": "INTEGER", "nullable": true, "description": "people"},
+            "nullable": {"type": "ARRAY", "max_items": 2, "items": {"type": "STRING", "nullable": false}},
+            "kind": {"any_of": [{"type": "STRING", "enum": ["a"]}, {"type": "NUMBER"}], "nullable": true}}});
+    assert_eq!(
+        openapi_to_json_schema(&s),
+        json!({"type": "object", "required": ["name", "pop"], "properties": {
+            "name": {"type": "string"},
+            "pop": {"anyOf": [{"type": "integer", "description": "people"}, {"type": "null"}]},
+            "nullable": {"type": "array", "maxItems": 2, "items": {"type": "string"}},
+            "kind": {"anyOf": [{"anyOf": [{"type": "string", "enum": ["a"]}, {"type": "number"}]}, {"type": "null"}]}}})
+    );
 }
 
 #[test]
@@ -1109,4 +1146,92 @@ fn image_and_audio_output_are_refused_for_other_formats() {
         };
         assert_eq!(key(&back), key(&want), "{gc}");
     }
+}
+
+#[test]
+fn streamed_thoughts_sent_back_are_one_signed_block_again() {
+    // As a Gemini client's chat history keeps a thought streamed from Anthropic or Bedrock: its
+    // text in pieces, then the signature alone.
+    let body = br#"{"contents":[{"role":"user","parts":[{"text":"hi"}]},{"role":"model","parts":[
+        {"text":"Let me ","thought":true},{"text":"think.","thought":true},
+        {"text":"","thought":true,"thoughtSignature":"c2lnMQ=="},
+        {"text":"Second","thought":true},{"text":"","thought":true,"thoughtSignature":"c2lnMg=="},
+        {"text":"Hello!"},{"text":"unsigned","thought":true}]},
+        {"role":"user","parts":[{"text":"again"}]}]}"#;
+    let r = decode_request(body, Some("m"), false).unwrap();
+    let thought = |text: &str, sig: Option<&str>| Part::Thinking {
+        text: text.into(),
+        signature: sig.map(Into::into),
+    };
+    assert_eq!(
+        r.messages[1].content,
+        vec![
+            thought("Let me think.", Some("c2lnMQ==")),
+            thought("Second", Some("c2lnMg==")),
+            Part::text("Hello!"),
+            thought("unsigned", None),
+        ]
+    );
+    // A user turn's parts are left alone (no thoughts there to join).
+    assert_eq!(r.messages[2].content, vec![Part::text("again")]);
+
+    // The chat session keeps them one Content per chunk: the same turn.
+    let body = br#"{"contents":[{"role":"user","parts":[{"text":"hi"}]},
+        {"role":"model","parts":[{"text":"Let me ","thought":true}]},
+        {"role":"model","parts":[{"text":"think.","thought":true}]},
+        {"role":"model","parts":[{"text":"","thought":true,"thoughtSignature":"c2lnMQ=="}]},
+        {"role":"model","parts":[{"text":"Hello!"}]},{"role":"model","parts":[{"text":""}]},
+        {"role":"user","parts":[{"text":"again"}]}]}"#;
+    let r = decode_request(body, Some("m"), false).unwrap();
+    assert_eq!(r.messages.len(), 3);
+    assert_eq!(
+        r.messages[1].content,
+        vec![
+            thought("Let me think.", Some("c2lnMQ==")),
+            Part::text("Hello!"),
+            Part::text("")
+        ]
+    );
+}
+
+#[test]
+fn each_answer_gets_call_ids_of_its_own() {
+    let answer = br#"{"candidates":[{"content":{"role":"model","parts":[
+        {"functionCall":{"name":"f","args":{}}},{"functionCall":{"name":"g","args":{}}}]},
+        "finishReason":"STOP"}]}"#;
+    let ids = |r: &ChatResponse| -> Vec<String> {
+        r.content
+            .iter()
+            .filter_map(|p| match p {
+                Part::ToolCall { id, .. } => Some(id.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let (a, b) = (
+        ids(&decode_response(answer).unwrap()),
+        ids(&decode_response(answer).unwrap()),
+    );
+    assert_eq!(a.len(), 2);
+    assert!(a.iter().chain(&b).all(|id| response::is_synthesized(id)), "{a:?} {b:?}");
+    assert!(
+        a.iter().all(|id| !b.contains(id)),
+        "two answers share an id: {a:?} {b:?}"
+    );
+    assert_ne!(a[0], a[1]);
+    // With Google's `responseId`, the nonce comes from it: the same answer, the same ids.
+    let with_id = |rid: &str| {
+        let body = String::from_utf8_lossy(answer).replacen('{', &format!(r#"{{"responseId":"{rid}","#), 1);
+        ids(&decode_response(body.as_bytes()).unwrap())
+    };
+    assert_eq!(with_id("Ab_9-x"), with_id("Ab_9-x"));
+    assert_ne!(with_id("Ab_9-x"), with_id("Ab_9-y"));
+    assert!(with_id("Ab_9-x").iter().all(|id| response::is_synthesized(id)));
+    // Within a request, the history's calls count from 0, and results find them by name.
+    let req = br#"{"contents":[{"role":"user","parts":[{"text":"hi"}]},
+        {"role":"model","parts":[{"functionCall":{"name":"f","args":{}}}]},
+        {"role":"user","parts":[{"functionResponse":{"name":"f","response":{"r":1}}}]}]}"#;
+    let r = decode_request(req, Some("m"), false).unwrap();
+    assert!(matches!(&r.messages[1].content[0], Part::ToolCall { id, .. } if id == "call_0"));
+    assert!(matches!(&r.messages[2].content[0], Part::ToolResult { id, .. } if id == "call_0"));
 }
