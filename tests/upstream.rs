@@ -767,51 +767,43 @@ fn a_model_name_cannot_break_out_of_a_gemini_path() {
 /// upstream gets the header, and neither that field nor `anthropic_version` in the body.
 #[test]
 fn an_invoke_clients_betas_reach_anthropic_as_its_header() {
-    let resp_body = r#"{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1}}"#;
-    let response = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{resp_body}",
-        resp_body.len()
+    // The `anthropic-beta` header and the body an Anthropic upstream got for a Bedrock request.
+    let sent = |operation: &str, body: &str| {
+        let (up, rx, _h) = fake_upstream(anthropic_answer(), Duration::ZERO);
+        let sluice = sluice_with_provider("anthropic", up, "provider-key");
+        let path = format!("/bedrock/model/anthropic%2Fclaude-x/{operation}");
+        let r = roundtrip(sluice.addr, &post(&path, body));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let got = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the upstream got the request");
+        let beta = got.header("anthropic-beta").map(str::to_string);
+        (beta, String::from_utf8_lossy(&got.body).into_owned())
+    };
+    let (beta, body) = sent(
+        "invoke",
+        r#"{"anthropic_version":"bedrock-2023-05-31","anthropic_beta":["computer-use-2024-10-22","token-efficient-tools-2025-02-19"],"max_tokens":64,"messages":[{"role":"user","content":"hi"}]}"#,
     );
-    let (up, rx, _h) = fake_upstream(response.into_bytes(), Duration::ZERO);
-    let sluice = sluice_with_provider("anthropic", up, "provider-key");
-    let body = r#"{"anthropic_version":"bedrock-2023-05-31","anthropic_beta":["computer-use-2024-10-22","token-efficient-tools-2025-02-19"],"max_tokens":64,"messages":[{"role":"user","content":"hi"}]}"#;
-    let r = roundtrip(sluice.addr, &post("/bedrock/model/anthropic%2Fclaude-x/invoke", body));
-    assert_eq!(r.status, 200, "{}", r.text());
-    let got = rx
-        .recv_timeout(Duration::from_secs(5))
-        .expect("the upstream got the request");
     assert_eq!(
-        got.header("anthropic-beta"),
-        Some("computer-use-2024-10-22,token-efficient-tools-2025-02-19"),
-        "{}",
-        got.head
+        beta.as_deref(),
+        Some("computer-use-2024-10-22,token-efficient-tools-2025-02-19")
     );
-    let sent = String::from_utf8_lossy(&got.body);
     assert!(
-        !sent.contains("anthropic_beta") && !sent.contains("anthropic_version"),
-        "{sent}"
+        !body.contains("anthropic_beta") && !body.contains("anthropic_version"),
+        "{body}"
     );
 
-    // Converse names them among the model's own fields.
-    let (up, rx, _h) = fake_upstream(response_for_converse(), Duration::ZERO);
-    let sluice = sluice_with_provider("anthropic", up, "provider-key");
-    let body = r#"{"messages":[{"role":"user","content":[{"text":"hi"}]}],"additionalModelRequestFields":{"anthropic_beta":["interleaved-thinking-2025-05-14","bad name\r\nx: 1"]}}"#;
-    let r = roundtrip(sluice.addr, &post("/bedrock/model/anthropic%2Fclaude-x/converse", body));
-    assert_eq!(r.status, 200, "{}", r.text());
-    let got = rx
-        .recv_timeout(Duration::from_secs(5))
-        .expect("the upstream got the request");
-    assert_eq!(
-        got.header("anthropic-beta"),
-        Some("interleaved-thinking-2025-05-14"),
-        "{}",
-        got.head
+    // Converse names them among the model's own fields; a name that is not a token is left out.
+    let (beta, body) = sent(
+        "converse",
+        r#"{"messages":[{"role":"user","content":[{"text":"hi"}]}],"additionalModelRequestFields":{"anthropic_beta":["interleaved-thinking-2025-05-14","bad name\r\nx: 1"]}}"#,
     );
-    assert!(!String::from_utf8_lossy(&got.body).contains("anthropic_beta"));
+    assert_eq!(beta.as_deref(), Some("interleaved-thinking-2025-05-14"));
+    assert!(!body.contains("anthropic_beta"), "{body}");
 }
 
 /// An Anthropic answer, for `fake_upstream`.
-fn response_for_converse() -> Vec<u8> {
+fn anthropic_answer() -> Vec<u8> {
     let resp_body = r#"{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1}}"#;
     format!(
         "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{resp_body}",
