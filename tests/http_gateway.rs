@@ -212,6 +212,26 @@ fn streamed_chat_is_framed_ordered_and_complete() {
     }
 }
 
+/// Persistence is not HTTP/1.0's default: a 1.0 client that asked for it keeps the connection
+/// only if the answer says `keep-alive` (RFC 9112 C.2.2; `ab -k` counts on it). Without the ask,
+/// the answer closes.
+#[test]
+fn an_http10_keep_alive_answer_says_so() {
+    let (_mock, sluice) = gateway();
+    let mut c = Client::connect(sluice.addr);
+    for _ in 0..2 {
+        let r = c.request(b"GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("connection"), Some("keep-alive"), "{:?}", r.headers);
+    }
+    let r = c.request(b"GET /health HTTP/1.0\r\n\r\n");
+    assert_eq!(r.header("connection"), Some("close"), "{:?}", r.headers);
+    // HTTP/1.1 keeps the connection by default and says nothing.
+    let mut c = Client::connect(sluice.addr);
+    let r = c.request(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.header("connection"), None, "{:?}", r.headers);
+}
+
 #[test]
 fn streamed_chat_to_http10_client_is_close_delimited() {
     let (_mock, sluice) = gateway();

@@ -29,6 +29,9 @@ pub struct Conn {
     pub close_after: bool,
     /// The current request is HEAD: responses carry headers (with the real length) but no body.
     pub head_request: bool,
+    /// The current request is HTTP/1.0: a response that keeps the connection says so, since
+    /// persistence is not HTTP/1.0's default (RFC 9112 9.3, C.2.2).
+    pub http10: bool,
     /// Status of the last response head written (for metrics when a stream fails mid-way).
     pub status_sent: u16,
     /// Head lines every response to the current request carries (CORS), written as they are;
@@ -53,6 +56,7 @@ impl Conn {
             chunked: false,
             close_after: false,
             head_request: false,
+            http10: false,
             status_sent: 0,
             extra_head: Vec::new(),
         }
@@ -101,6 +105,8 @@ impl Conn {
         }
         if !keep_alive {
             w.extend_from_slice(b"connection: close\r\n");
+        } else if self.http10 {
+            w.extend_from_slice(b"connection: keep-alive\r\n");
         }
         w.extend_from_slice(b"\r\n");
     }

@@ -136,6 +136,7 @@ pub async fn serve_conn<H: Handler>(stream: TcpStream, handler: &H, state: &Serv
                     conn.response_started = false;
                     conn.extra_head.clear();
                     conn.head_request = false;
+                    conn.http10 = false;
                     conn.close_after = true;
                     if CatchPanic(pin!(handler.refuse(&refused, &mut conn))).await.is_err() {
                         eprintln!("sluice: answering a refused request panicked; the connection was dropped");
@@ -148,6 +149,7 @@ pub async fn serve_conn<H: Handler>(stream: TcpStream, handler: &H, state: &Serv
         conn.extra_head.clear();
         conn.close_after = !req.keep_alive;
         conn.head_request = req.method == super::request::Method::Head;
+        conn.http10 = req.http10;
         // Kept for `on_panic`: a reference to the head already read, not a copy.
         let target = req.target_bytes();
         state.in_flight.set(state.in_flight.get() + 1);
