@@ -38,7 +38,8 @@ pub enum GatewayError {
     /// The gateway failed on a request it should have handled (a caught panic: a bug).
     Internal,
     /// The HTTP layer refused the request before any route saw it (its framing, its size, its
-    /// pace): the status is the refusal's (400, 408, 413, 417, 431, 501).
+    /// pace): the status is the refusal's (400, 408, 413, 417, 431, 501); or a route refused
+    /// a body it cannot read (415, `UNSUPPORTED_ENCODING`).
     Http {
         status: u16,
         message: &'static str,
@@ -46,6 +47,12 @@ pub enum GatewayError {
 }
 
 impl GatewayError {
+    /// A request body with a `Content-Encoding` (gzip, ...): Sluice reads bodies as they are.
+    pub const UNSUPPORTED_ENCODING: GatewayError = GatewayError::Http {
+        status: 415,
+        message: "a request body with a Content-Encoding is not supported: send it uncompressed",
+    };
+
     pub fn bad_request(message: impl Into<String>, param: Option<&str>) -> GatewayError {
         GatewayError::BadRequest {
             message: message.into(),

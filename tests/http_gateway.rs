@@ -768,6 +768,42 @@ fn models_lists_configured_models() {
     assert_eq!(ids, ["mock/mock-model", "openai/gpt-4o-mini"]);
 }
 
+/// A compressed body is refused by name, with the coding that would do, in the client's format;
+/// `identity` is no coding at all.
+#[test]
+fn a_compressed_request_body_is_415() {
+    let (_mock, sluice) = gateway();
+    let gz: &[u8] = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xab\xae\x05\x00\x43\xbf\xa6\xa3\x02\x00\x00\x00";
+    let with = |path: &str, coding: &str, body: &[u8]| {
+        let mut wire = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Encoding: {coding}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        wire.extend_from_slice(body);
+        wire
+    };
+    let mut c = Client::connect(sluice.addr);
+    let r = c.request(&with("/v1/chat/completions", "gzip", gz));
+    assert!(
+        assert_openai_error(&r, 415, "invalid_request_error").contains("Content-Encoding"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(r.header("accept-encoding"), Some("identity"));
+    let r = c.request(&with("/anthropic/v1/messages", "br", gz));
+    assert_eq!(r.status, 415, "{}", r.text());
+    assert_eq!(
+        r.json()["error"]["type"].as_str(),
+        Some("invalid_request_error"),
+        "{}",
+        r.text()
+    );
+    let body = chat_body("openai/gpt-4o-mini", "plain", false);
+    let r = c.request(&with("/v1/chat/completions", "Identity", body.as_bytes()));
+    assert_chat(&r, "gpt-4o-mini", "echo: plain");
+}
+
 #[test]
 fn head_request_gets_headers_without_body() {
     let (_mock, sluice) = gateway();
@@ -783,6 +819,20 @@ fn head_request_gets_headers_without_body() {
         .unwrap_or_else(|e| panic!("response after HEAD is out of sync (HEAD response carried a body?): {e}"));
     assert_eq!(g.status, 200);
     assert_eq!(g.json(), parse_json(r#"{"status":"ok"}"#));
+
+    // A refused HEAD is still a HEAD: its 431 has a length but no body, then the close.
+    let (_mock, small) = gateway_with(&[], "max_head_bytes = 1024");
+    let mut c = Client::connect(small.addr);
+    let pad = "a".repeat(1100);
+    c.send(format!("HEAD /v1/models HTTP/1.1\r\nHost: x\r\nX-Pad: {pad}\r\n\r\n").as_bytes());
+    let h = c.read_head_response();
+    assert_eq!(h.status, 431);
+    assert_ne!(
+        h.header("content-length"),
+        Some("0"),
+        "the length of the body a GET would get"
+    );
+    c.expect_eof();
 }
 
 #[test]

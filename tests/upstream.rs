@@ -628,14 +628,50 @@ fn a_gemini_retry_delay_becomes_retry_headers() {
     assert_eq!(r.header("retry-after-ms"), Some("36200"));
 }
 
+/// Cohere's `finish_reason: ERROR` ends an answer that failed. A client format without such a
+/// finish gets an error, as in a stream, not `stop`, `end_turn` or `STOP` after the part that came.
+#[test]
+fn an_answer_ended_by_an_error_is_an_error_where_the_format_has_no_such_finish() {
+    let body = r#"{"id":"c1","finish_reason":"ERROR","message":{"role":"assistant","content":[{"type":"text","text":"half an ans"}]},"usage":{"billed_units":{"input_tokens":3,"output_tokens":4},"tokens":{"input_tokens":3,"output_tokens":4}}}"#;
+    let response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes();
+    let openai = post("/v1/chat/completions", &chat_body("cohere/command-a", "hi", false));
+    let anthropic = post(
+        "/anthropic/v1/messages",
+        r#"{"model":"cohere/command-a","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}"#,
+    );
+    let gemini = post(
+        "/genai/v1beta/models/cohere/command-a:generateContent",
+        r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#,
+    );
+    // (client, request, where its error says what kind, the kind)
+    let cases = [
+        ("openai", openai, "type", "server_error"),
+        ("anthropic", anthropic, "type", "api_error"),
+        ("gemini", gemini, "status", "INTERNAL"),
+    ];
+    for (what, request, kind_field, kind) in cases {
+        let (addr, _rx, _h) = fake_upstream(response.clone(), Duration::ZERO);
+        let sluice = sluice_with_provider("cohere", addr, "k");
+        let r = roundtrip(sluice.addr, &request);
+        let v = r.json();
+        assert_eq!(r.status, 500, "{what}: {v}");
+        assert_eq!(v["error"][kind_field].as_str(), Some(kind), "{what}: {v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("ended its answer with an error")),
+            "{what}: {v}"
+        );
+    }
+}
+
 #[test]
 fn a_gemini_clients_query_key_never_goes_upstream() {
-    let resp_body =
-        r#"{"candidates":[{"content":{"parts":[{"text":"hi"}],"role":"model"},"finishReason":"STOP","index":0}]}"#;
-    let response = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json; charset=UTF-8\r\ncontent-length: {}\r\n\r\n{resp_body}",
-        resp_body.len()
-    );
+    let response = gemini_answer();
     let cases = [
         ("generateContent?key=client-secret&foo=1", "generateContent?foo=1"),
         ("generateContent?access_token=client-secret", "generateContent"),
@@ -652,7 +688,7 @@ fn a_gemini_clients_query_key_never_goes_upstream() {
         ),
     ];
     for (asked, sent) in cases {
-        let (up, rx, _h) = fake_upstream(response.clone().into_bytes(), Duration::ZERO);
+        let (up, rx, _h) = fake_upstream(response.clone(), Duration::ZERO);
         let sluice = sluice_with_provider("gemini", up, "provider-key");
         let request = post(
             &format!("/genai/v1beta/models/gemini/gemini-2.5-flash:{asked}"),
@@ -709,12 +745,7 @@ fn upstream_bytes(response: Vec<u8>) -> (SocketAddr, mpsc::Receiver<(String, Vec
 /// by the route) and a Gemini path.
 #[test]
 fn a_model_name_cannot_break_out_of_a_gemini_path() {
-    let resp_body =
-        r#"{"candidates":[{"content":{"parts":[{"text":"hi"}],"role":"model"},"finishReason":"STOP","index":0}]}"#;
-    let response = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json; charset=UTF-8\r\ncontent-length: {}\r\n\r\n{resp_body}",
-        resp_body.len()
-    );
+    let response = gemini_answer();
     let smuggled = "x:generateContent HTTP/1.1\r\nHost: u\r\nContent-Length: 0\r\n\r\nPOST /v1beta/models/evil";
     let openai = format!(
         r#"{{"model":{},"messages":[{{"role":"user","content":"hi"}}]}}"#,
@@ -731,7 +762,7 @@ fn a_model_name_cannot_break_out_of_a_gemini_path() {
         ("/genai/v1beta/models/gemini/..%2F..%2Fadmin%23:generateContent", gemini),
     ];
     for (path, body) in cases {
-        let (up, rx) = upstream_bytes(response.clone().into_bytes());
+        let (up, rx) = upstream_bytes(response.clone());
         let sluice = sluice_with_provider("gemini", up, "provider-key");
         let r = roundtrip(sluice.addr, &post(path, body));
         assert_eq!(r.status, 200, "{path}: {}", r.text());
@@ -800,6 +831,17 @@ fn an_invoke_clients_betas_reach_anthropic_as_its_header() {
     );
     assert_eq!(beta.as_deref(), Some("interleaved-thinking-2025-05-14"));
     assert!(!body.contains("anthropic_beta"), "{body}");
+}
+
+/// A Gemini answer, for `fake_upstream`.
+fn gemini_answer() -> Vec<u8> {
+    let resp_body =
+        r#"{"candidates":[{"content":{"parts":[{"text":"hi"}],"role":"model"},"finishReason":"STOP","index":0}]}"#;
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json; charset=UTF-8\r\ncontent-length: {}\r\n\r\n{resp_body}",
+        resp_body.len()
+    )
+    .into_bytes()
 }
 
 /// An Anthropic answer, for `fake_upstream`.

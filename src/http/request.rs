@@ -329,6 +329,12 @@ impl RefusedRequest {
         (parts.next().is_none() && graphic).then_some(target)
     }
 
+    /// Whether the refused request is a HEAD: its refusal then has headers but no body, as any
+    /// answer to HEAD (a body would be read as the start of the next answer).
+    pub fn is_head(&self) -> bool {
+        self.head.starts_with(b"HEAD ")
+    }
+
     /// The first header with this name (case-insensitive) among the head's lines that came
     /// whole: a line cut short could read as another value (an origin's prefix).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
@@ -808,6 +814,9 @@ mod tests {
         assert_eq!(r.header("origin"), None, "only the head's lines");
         assert_eq!(refused(b"GET /very-long-target-cut").target(), None);
         assert_eq!(refused(b"THIS IS NOT HTTP\r\n\r\n").target(), None);
+        assert!(refused(b"HEAD /v1/models HTTP/1.1\r\nX-Pad: aaaa").is_head());
+        assert!(!refused(b"HEADX /v1/models HTTP/1.1\r\n").is_head());
+        assert!(!refused(b"GET /x HTTP/1.1\r\n").is_head());
     }
 
     #[test]

@@ -135,7 +135,7 @@ pub async fn serve_conn<H: Handler>(stream: TcpStream, handler: &H, state: &Serv
                     // Nothing of the previous request's answer (its CORS lines) carries over.
                     conn.response_started = false;
                     conn.extra_head.clear();
-                    conn.head_request = false;
+                    conn.head_request = refused.is_head();
                     conn.http10 = false;
                     conn.close_after = true;
                     if CatchPanic(pin!(handler.refuse(&refused, &mut conn))).await.is_err() {

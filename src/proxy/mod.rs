@@ -124,7 +124,13 @@ impl Worker {
             let body = models::answer(ctx.snap, api.format, api.path_model.as_deref()).map_err(|e| (e, None))?;
             return send(conn, 200, "application/json", body, req.keep_alive).await;
         }
-        // 0. No JSON tree deeper than the limit is ever built (each level is a stack frame).
+        // 0. A compressed body cannot be read for its model or translated: said plainly rather
+        // than as JSON that does not parse. No official SDK compresses its requests.
+        let coded = |v: &[u8]| !v.trim_ascii().eq_ignore_ascii_case(b"identity");
+        if !req.body.is_empty() && req.header("content-encoding").is_some_and(coded) {
+            return Err((GatewayError::UNSUPPORTED_ENCODING, None));
+        }
+        // No JSON tree deeper than the limit is ever built (each level is a stack frame).
         if json::too_deep(&req.body, json::MAX_DEPTH) {
             return Err((
                 GatewayError::bad_request(
@@ -482,6 +488,10 @@ impl Worker {
                 let mut headers: Vec<(&str, &[u8])> = vec![("content-type", reply.content_type.as_bytes())];
                 if let Some(allow) = &allow {
                     headers.push(("allow", allow.as_bytes()));
+                }
+                if matches!(e, GatewayError::Http { status: 415, .. }) {
+                    // The codings the request could have used (RFC 9110 15.5.16).
+                    headers.push(("accept-encoding", b"identity"));
                 }
                 for (n, v) in reply.headers.iter().chain(extra_headers) {
                     if !headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(n)) {

@@ -5,7 +5,7 @@
 
 use super::passthrough::ANTHROPIC_VERSION;
 use super::{unless_hung_up, Outcome, RequestContext, Worker};
-use crate::canonical::{ChatRequest, ConvertError, UpstreamFault};
+use crate::canonical::{ChatRequest, ConvertError, FaultKind, FinishReason, UpstreamFault};
 use crate::config::{Provider, ProviderKind};
 use crate::error::GatewayError;
 use crate::formats::{self, Codec, Format};
@@ -606,6 +606,17 @@ pub async fn forward(
         false => upstream_codec.decode_response,
     };
     let mut canonical_resp = decode_response(&data).map_err(|e| undecodable(target_format, "", e))?;
+    // An answer that ended in an error (Cohere's `finish_reason: ERROR`, a failed Responses
+    // answer) is an error for a client whose format has no such finish, as it is in a stream:
+    // read as `stop` or `end_turn`, a cut-off answer would pass for a whole one.
+    if canonical_resp.finish == FinishReason::Error && ctx.api.format != Format::Cohere {
+        let fault = UpstreamFault {
+            status: 500,
+            kind: FaultKind::Server,
+            message: format!("the {} upstream ended its answer with an error", target_format.name()),
+        };
+        return Err((GatewayError::UpstreamFault(fault), None));
+    }
     // Some formats carry no id or model in the body (Bedrock, Cohere); clients expect both.
     if canonical_resp.model.is_empty() {
         canonical_resp.model = model.to_string();

@@ -583,7 +583,7 @@ fn build_head(origin: &Origin, req: &OutRequest<'_>) -> Result<Vec<u8>, Upstream
         return Err(UpstreamError::Unsendable("path"));
     }
     // A field value may hold tabs, spaces and obs-text, never CR, LF or NUL (RFC 9110 5.5).
-    let bad_value = |v: &[u8]| v.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0));
+    let bad_value = |v: &[u8]| memchr::memchr3(b'\r', b'\n', 0, v).is_some();
     let bad_name = |n: &str| n.is_empty() || !n.bytes().all(|b| b.is_ascii_graphic() && b != b':');
     if req.headers.iter().any(|(n, v)| bad_name(n) || bad_value(v)) {
         return Err(UpstreamError::Unsendable("header"));

@@ -107,6 +107,12 @@ fn decode_contents(v: &Json, ids: &mut CallIds) -> Result<Vec<Message>, ConvertE
 /// whole text, and would refuse it beside an empty one. Each unsigned thought takes in the
 /// thoughts after it, up to and including the first signed one; a signed thought ends a block.
 fn join_streamed_thoughts(parts: &mut Vec<Part>) {
+    // Most turns have no thought to join: keep them without a new vector.
+    let unsigned = |p: &Part| matches!(p, Part::Thinking { signature: None, .. });
+    let thinking = |p: &Part| matches!(p, Part::Thinking { .. });
+    if !parts.windows(2).any(|w| unsigned(&w[0]) && thinking(&w[1])) {
+        return;
+    }
     let mut out: Vec<Part> = Vec::with_capacity(parts.len());
     for p in parts.drain(..) {
         match (out.last_mut(), p) {
