@@ -777,6 +777,28 @@ fn stop_sequence_round_trips() {
 }
 
 #[test]
+fn a_cited_answer_decodes_to_its_text() {
+    // Documents sent with citations on are answered with `citationsContent` blocks: an answer
+    // any client can read, not an undecodable one.
+    let body = br#"{"output":{"message":{"role":"assistant","content":[
+        {"citationsContent":{"content":[{"text":"Emperors are "},{"text":"tallest."}],
+          "citations":[{"title":"penguins","sourceContent":[{"text":"tallest"}],
+            "location":{"documentChar":{"documentIndex":0,"start":0,"end":7}}}]}},
+        {"text":" Anything else?"}]}},
+        "stopReason":"end_turn","usage":{"inputTokens":5,"outputTokens":7,"totalTokens":12}}"#;
+    let r = decode_response(body).unwrap();
+    assert_eq!(
+        r.content,
+        vec![Part::text("Emperors are tallest."), Part::text(" Anything else?")]
+    );
+    let bad = br#"{"output":{"message":{"role":"assistant","content":[{"citationsContent":{"content":[{"x":1}]}}]}}}"#;
+    assert_eq!(
+        decode_response(bad).unwrap_err().field,
+        "output.message.content[0].citationsContent.content[0].text"
+    );
+}
+
+#[test]
 fn errors_carry_the_error_type_header() {
     // (fault status, exception, the exception's modeled status)
     for (status, name, sent) in [
