@@ -1129,6 +1129,13 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         let cpath = ipath.key("content");
         let mut blocks = Vec::with_capacity(m.content.len());
         for (j, p) in m.content.iter().enumerate() {
+            // NOTE: as for Anthropic: Claude refuses reasoning without its signature in the
+            // history ("thinking.signature: Field required"), and unsigned reasoning (a Cohere
+            // client's, Claude's own after a format without signatures) is context for its
+            // provider only.
+            if matches!(p, Part::Thinking { signature: None, .. }) {
+                continue;
+            }
             encode_part(p, &cpath.index(j), &mut blocks)?;
         }
         // Converse refuses an empty message ("The content field in the Message object ... is
