@@ -833,6 +833,32 @@ fn an_invoke_clients_betas_reach_anthropic_as_its_header() {
     assert!(!body.contains("anthropic_beta"), "{body}");
 }
 
+/// google-genai counts tokens with `contents` alone, which names no model: through a provider
+/// prefix it goes to a Gemini upstream as sent, audio and all (what `generateContent` with the
+/// same contents does), not re-encoded through the chat types, which have no audio.
+#[test]
+fn a_gemini_count_that_names_no_model_passes_through_as_sent() {
+    let answer = r#"{"totalTokens":3}"#;
+    let response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+        answer.len()
+    );
+    let (up, rx, _h) = fake_upstream(response.into_bytes(), Duration::ZERO);
+    let sluice = sluice_with_provider("gemini", up, "provider-key");
+    let body = r#"{"contents":[{"role":"user","parts":[{"text":"hi"},{"inlineData":{"mimeType":"audio/wav","data":"UklGRg=="}}]}]}"#;
+    let r = roundtrip(
+        sluice.addr,
+        &post("/genai/v1beta/models/gemini/gemini-2.5-flash:countTokens", body),
+    );
+    assert_eq!((r.status, r.text()), (200, answer.to_string()));
+    let got = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the upstream got the request");
+    let line = got.head.lines().next().unwrap_or_default();
+    assert_eq!(line, "POST /v1beta/models/gemini-2.5-flash:countTokens HTTP/1.1");
+    assert_eq!(String::from_utf8_lossy(&got.body), body);
+}
+
 /// A Gemini answer, for `fake_upstream`.
 fn gemini_answer() -> Vec<u8> {
     let resp_body =

@@ -223,7 +223,9 @@ impl Worker {
                 let key = self.next_key(provider.keys.len());
                 Box::pin(rerank::forward(self, ctx, req, conn, target.model, provider, key)).await
             }
-            (_, Some(_)) if embeddings && !(same_format && gemini_body_fits(api, provider, target.model)) => {
+            (_, Some(_))
+                if embeddings && !(same_format && gemini_body_fits(api, provider, target.model, &req.body)) =>
+            {
                 let key = self.next_key(provider.keys.len());
                 Box::pin(embed::forward(self, ctx, req, conn, target.model, provider, key)).await
             }
@@ -231,7 +233,7 @@ impl Worker {
             // the Gemini API and Vertex take different bodies: re-encoded as embeddings are.
             (_, Some(_))
                 if api.op == Operation::CountTokens
-                    && !(same_format && gemini_body_fits(api, provider, target.model)) =>
+                    && !(same_format && gemini_body_fits(api, provider, target.model, &req.body)) =>
             {
                 let key = self.next_key(provider.keys.len());
                 Box::pin(count::forward(self, ctx, req, conn, target.model, provider, key)).await
@@ -520,15 +522,27 @@ fn hinted_delay_ms(headers: &[(&'static str, String)]) -> Option<u64> {
 
 /// Whether a same-format Gemini embeddings or count body can pass through as bytes (any other
 /// format's can). A Gemini body may name its model (`requests[].model`,
-/// `generateContentRequest.model`), so one whose provider prefix came off is re-encoded; so is
-/// one in the other API's shape: Vertex clients send settings and system instructions where the
-/// Gemini API refuses them, and the Gemini API has no `predict` for embeddings.
-fn gemini_body_fits(api: &route::ApiRoute, provider: &crate::config::Provider, model: &str) -> bool {
+/// `generateContentRequest.model`), so one that does and whose provider prefix came off is
+/// re-encoded; so is one in the other API's shape: Vertex clients send settings and system
+/// instructions where the Gemini API refuses them, and the Gemini API has no `predict` for
+/// embeddings.
+fn gemini_body_fits(api: &route::ApiRoute, provider: &crate::config::Provider, model: &str, body: &[u8]) -> bool {
     if api.format != Format::Gemini {
         return true;
     }
     let vertex = matches!(provider.style, crate::config::ApiStyle::Vertex);
-    api.path_model.as_deref() == Some(model) && api.gemini_vertex == vertex
+    api.gemini_vertex == vertex && (api.path_model.as_deref() == Some(model) || !gemini_body_names_model(body))
+}
+
+/// Whether a Gemini body holds a model name of its own: a top-level `model`, or the keys whose
+/// members carry one (`requests`, `generateContentRequest`). google-genai's count body
+/// (`contents` alone) names none: it passes through as bytes, whatever its parts hold.
+fn gemini_body_names_model(body: &[u8]) -> bool {
+    sonic_rs::to_object_iter(body).any(|item| {
+        item.map_or(true, |(key, _)| {
+            matches!(key.as_ref(), "model" | "requests" | "generateContentRequest")
+        })
+    })
 }
 
 /// SigV4 headers for a Bedrock provider configured with AWS credentials (none otherwise).

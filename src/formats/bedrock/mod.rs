@@ -368,6 +368,9 @@ fn decode_block<'a>(v: &'a Value, path: &JsonPath<'_>) -> Result<Block<'a>, Conv
             },
             (other, _) => return Err(err(mpath.key(other), "unknown reasoning member")),
         },
+        // An answer grounded on documents with citations on: its generated text, as the stream
+        // gives it in `text` deltas (the citations have no canonical form and stay behind).
+        "citationsContent" => Part::text(cited_text(m, &mpath)?),
         "cachePoint" => return Ok(Block::CachePoint(m)),
         _ => {
             return Err(err(
@@ -377,6 +380,17 @@ fn decode_block<'a>(v: &'a Value, path: &JsonPath<'_>) -> Result<Block<'a>, Conv
         }
     };
     Ok(Block::Part(part))
+}
+
+/// The text of a `citationsContent` block: its `content` items' `text`, in order.
+fn cited_text(m: &Value, path: &JsonPath<'_>) -> Result<String, ConvertError> {
+    let cpath = path.key("content");
+    let items = get(m, "content").ok_or_else(|| err(cpath, "required"))?;
+    let mut text = String::new();
+    for (k, item) in array(items, &cpath)?.iter().enumerate() {
+        text.push_str(&req_str(item, "text", &cpath.index(k))?);
+    }
+    Ok(text)
 }
 
 fn decode_blocks(v: &Value, path: &JsonPath<'_>) -> Result<Vec<Part>, ConvertError> {
@@ -1115,6 +1129,13 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         let cpath = ipath.key("content");
         let mut blocks = Vec::with_capacity(m.content.len());
         for (j, p) in m.content.iter().enumerate() {
+            // NOTE: as for Anthropic: Claude refuses reasoning without its signature in the
+            // history ("thinking.signature: Field required"), and unsigned reasoning (a Cohere
+            // client's, Claude's own after a format without signatures) is context for its
+            // provider only.
+            if matches!(p, Part::Thinking { signature: None, .. }) {
+                continue;
+            }
             encode_part(p, &cpath.index(j), &mut blocks)?;
         }
         // Converse refuses an empty message ("The content field in the Message object ... is

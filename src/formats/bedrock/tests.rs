@@ -372,6 +372,43 @@ fn claude_thinking_is_fitted_as_for_the_messages_api() {
     assert_eq!(fields(&r), (None, true, Some(0.5)), "a budget of 0 is no thinking");
 }
 
+/// Reasoning without Claude's signature (a Cohere client sends its thinking back unsigned) is
+/// left out of the history, as for Anthropic: Claude refuses it ("signature: Field required").
+#[test]
+fn unsigned_reasoning_stays_out_of_the_history() {
+    let thinking = |signature: Option<&str>| Part::Thinking {
+        text: "I should check.".into(),
+        signature: signature.map(str::to_string),
+    };
+    let req = ChatRequest {
+        messages: vec![
+            Message {
+                role: Role::User,
+                content: vec![Part::text("hi")],
+            },
+            Message {
+                role: Role::Assistant,
+                content: vec![thinking(None), Part::text("hello")],
+            },
+            Message {
+                role: Role::User,
+                content: vec![Part::text("again")],
+            },
+            Message {
+                role: Role::Assistant,
+                content: vec![thinking(Some("sig")), Part::text("still here")],
+            },
+        ],
+        ..Default::default()
+    };
+    let v = value(&encode_request(&req).unwrap());
+    assert_eq!(v["messages"][1]["content"], json!([{"text": "hello"}]));
+    assert_eq!(
+        v["messages"][3]["content"][0],
+        json!({"reasoningContent": {"reasoningText": {"text": "I should check.", "signature": "sig"}}})
+    );
+}
+
 #[test]
 fn tool_choices_map_both_ways() {
     for (tc, wire) in [
@@ -774,6 +811,28 @@ fn stop_sequence_round_trips() {
         logprobs: Vec::new(),
     };
     assert_eq!(decode_response(&encode_response(&resp)).unwrap(), resp);
+}
+
+#[test]
+fn a_cited_answer_decodes_to_its_text() {
+    // Documents sent with citations on are answered with `citationsContent` blocks: an answer
+    // any client can read, not an undecodable one.
+    let body = br#"{"output":{"message":{"role":"assistant","content":[
+        {"citationsContent":{"content":[{"text":"Emperors are "},{"text":"tallest."}],
+          "citations":[{"title":"penguins","sourceContent":[{"text":"tallest"}],
+            "location":{"documentChar":{"documentIndex":0,"start":0,"end":7}}}]}},
+        {"text":" Anything else?"}]}},
+        "stopReason":"end_turn","usage":{"inputTokens":5,"outputTokens":7,"totalTokens":12}}"#;
+    let r = decode_response(body).unwrap();
+    assert_eq!(
+        r.content,
+        vec![Part::text("Emperors are tallest."), Part::text(" Anything else?")]
+    );
+    let bad = br#"{"output":{"message":{"role":"assistant","content":[{"citationsContent":{"content":[{"x":1}]}}]}}}"#;
+    assert_eq!(
+        decode_response(bad).unwrap_err().field,
+        "output.message.content[0].citationsContent.content[0].text"
+    );
 }
 
 #[test]

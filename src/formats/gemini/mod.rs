@@ -661,14 +661,19 @@ pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> R
             signature,
         });
     }
+    // Each fence on lines of its own: a client of one text string (OpenAI) gets the parts joined
+    // as they come, and a fence glued to the text around it is no fence.
     let rendered = if let Some(c) = field(p, "executableCode") {
         Some(format!(
-            "```{}\n{}\n```",
+            "\n```{}\n{}\n```\n",
             str_field(c, "language").unwrap_or("").to_ascii_lowercase(),
             str_field(c, "code").unwrap_or("")
         ))
     } else {
-        field(p, "codeExecutionResult").map(|r| format!("```\n{}\n```", str_field(r, "output").unwrap_or("")))
+        field(p, "codeExecutionResult").map(|r| {
+            let output = str_field(r, "output").unwrap_or("");
+            format!("\n```\n{}\n```\n", output.strip_suffix('\n').unwrap_or(output))
+        })
     };
     if let Some(text) = rendered {
         let mut extra = Extra::new(Format::Gemini);

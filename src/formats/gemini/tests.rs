@@ -937,15 +937,20 @@ fn openapi_types_are_lowercased_recursively() {
 
 #[test]
 fn code_execution_parts_become_text_and_come_back_raw() {
-    let body = br#"{"candidates":[{"content":{"parts":[
+    let body = br#"{"candidates":[{"content":{"parts":[{"text":"Computing."},
         {"executableCode":{"language":"PYTHON","code":"print(1)"}},
-        {"codeExecutionResult":{"outcome":"OUTCOME_OK","output":"1"}}],"role":"model"},"finishReason":"STOP"}]}"#;
+        {"codeExecutionResult":{"outcome":"OUTCOME_OK","output":"1\n"}},{"text":"It printed 1."}],
+        "role":"model"},"finishReason":"STOP"}]}"#;
     let r = decode_response(body).unwrap();
-    assert!(matches!(&r.content[0], Part::Text { text, .. } if text == "```python\nprint(1)\n```"));
-    assert!(matches!(&r.content[1], Part::Text { text, .. } if text == "```\n1\n```"));
+    // Joined as an OpenAI client gets them, the fences still stand on lines of their own.
+    let joined: String = r.content.iter().filter_map(Part::as_text).collect();
+    assert_eq!(
+        joined,
+        "Computing.\n```python\nprint(1)\n```\n\n```\n1\n```\nIt printed 1."
+    );
     let v = parse(&encode_response(&r));
     assert_eq!(
-        v["candidates"][0]["content"]["parts"][0],
+        v["candidates"][0]["content"]["parts"][1],
         json!({"executableCode": {"language": "PYTHON", "code": "print(1)"}})
     );
 }
