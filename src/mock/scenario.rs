@@ -4,7 +4,8 @@
 //!
 //! Scenarios, chosen by the model name:
 //! - `error-NNN` anywhere: an upstream error with status NNN;
-//! - contains `parallel`: two tool calls (`get_weather` for Paris and for Rome) when tools are given;
+//! - contains `parallel`: two tool calls (`get_weather` for Paris and for Rome) when tools are given
+//!   and `tool_choice` is not none (with none, this and the next two answer in text, as a model does);
 //! - contains `tool`: one tool call of the first tool, arguments `{"city":"Paris"}`;
 //! - contains `noargs`: one tool call of the first tool without arguments (`{}`);
 //! - contains `image`: "I see N image(s)" counting images in the last user turn;
@@ -21,7 +22,7 @@
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 
 use crate::canonical::{
-    ChatRequest, ChatResponse, FaultKind, FinishReason, Part, Role, ToolResultContent, UpstreamFault, Usage,
+    ChatRequest, ChatResponse, FaultKind, FinishReason, Part, Role, ToolChoice, ToolResultContent, UpstreamFault, Usage,
 };
 
 /// The fault an `error-NNN` model name asks for, or Ok.
@@ -55,11 +56,14 @@ pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFaul
             _ => None,
         })
     });
+    // Tools the request lets the model call: none when `tool_choice` says none, as a real model
+    // then answers in text.
+    let callable = !req.tools.is_empty() && req.tool_choice != Some(ToolChoice::None);
     if model.contains("inspect") {
         content.push(Part::text(inspect(req)));
     } else if let Some(result) = tool_result {
         content.push(Part::text(format!("tool said: {result}")));
-    } else if model.contains("parallel") && !req.tools.is_empty() {
+    } else if model.contains("parallel") && callable {
         let name = req.tools[0].name.clone();
         for (i, city) in ["Paris", "Rome"].iter().enumerate() {
             content.push(Part::ToolCall {
@@ -70,7 +74,7 @@ pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFaul
             });
         }
         finish = FinishReason::ToolCalls;
-    } else if model.contains("noargs") && !req.tools.is_empty() {
+    } else if model.contains("noargs") && callable {
         content.push(Part::ToolCall {
             id: "call_mock_0".into(),
             name: req.tools[0].name.clone(),
@@ -78,7 +82,7 @@ pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFaul
             signature: None,
         });
         finish = FinishReason::ToolCalls;
-    } else if model.contains("tool") && !req.tools.is_empty() {
+    } else if model.contains("tool") && callable {
         content.push(Part::text("Let me check."));
         content.push(Part::ToolCall {
             id: "call_mock_0".into(),
@@ -303,6 +307,16 @@ mod tests {
         assert!(matches!(&r.content[1], Part::ToolCall { name, .. } if name == "get_weather"));
         let r = respond(&req("parallel", "weather?"), "id").unwrap();
         assert_eq!(r.content.len(), 2);
+        // A tool_choice of none lets no tool be called: the model answers in text.
+        for model in ["tool-model", "parallel", "noargs"] {
+            let mut none = req(model, "weather?");
+            none.tool_choice = Some(ToolChoice::None);
+            let r = respond(&none, "id").unwrap();
+            assert_eq!(
+                (r.content, r.finish),
+                (vec![Part::text("echo: weather?")], FinishReason::Stop)
+            );
+        }
         let r = respond(&req("length", "one two three four"), "id").unwrap();
         assert_eq!(
             (r.content[0].clone(), r.finish),

@@ -851,6 +851,32 @@ mod tests {
     }
 
     #[test]
+    fn a_bedrock_documents_context_and_citations_reach_anthropic() {
+        // Converse names and shapes them as Anthropic does, and the way back keeps an Anthropic
+        // client's: dropped, the document would lose its context and the answer its citations.
+        let mut extra = Extra::new(Format::Bedrock);
+        extra.push("context", json!("Quarterly figures"));
+        extra.push("citations", json!({"enabled": true}));
+        extra.push("cachePoint", json!({"type": "default"}));
+        let mut c = canonical_request();
+        c.messages = vec![Message {
+            role: Role::User,
+            content: vec![Part::Document {
+                source: DocumentSource::Text("Revenue grew.".into()),
+                name: Some("report".into()),
+                extra,
+            }],
+        }];
+        let v = val(&encode_request(&c).unwrap());
+        assert_eq!(
+            v["messages"][0]["content"][0],
+            json!({"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "Revenue grew."},
+                   "title": "report", "context": "Quarterly figures", "citations": {"enabled": true},
+                   "cache_control": {"type": "ephemeral"}})
+        );
+    }
+
+    #[test]
     fn decode_variants() {
         let r = decode_request(
             br#"{"model":"m","max_tokens":5,"messages":[{"role":"system","content":"late system"},{"role":"user","content":"hi"},{"role":"user","content":[{"type":"image","source":{"type":"url","url":"data:image/gif;base64,R0lG"}},{"type":"tool_result","tool_use_id":"x"}]}],

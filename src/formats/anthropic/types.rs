@@ -8,11 +8,18 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use std::borrow::Cow;
 
-/// Raw extra fields (`Extra::for_target`), flattened into the enclosing object, and the
-/// `cache_control` a Bedrock client's `cachePoint` asks for.
+/// A Converse document's fields that Anthropic's document block has under the same names and
+/// in the same shapes (the Bedrock encoder writes an Anthropic client's back the same way).
+const SHARED_WITH_BEDROCK: [&str; 2] = ["context", "citations"];
+
+/// Raw extra fields (`Extra::for_target`), flattened into the enclosing object, and what a
+/// Bedrock client's part asks for in Anthropic's terms: `SHARED_WITH_BEDROCK` fields as they
+/// are, and `cache_control` for a `cachePoint`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RawFields<'a> {
     fields: &'a [(String, Json)],
+    /// A Bedrock client's extras, of which the `SHARED_WITH_BEDROCK` ones are written.
+    bedrock: &'a [(String, Json)],
     /// A Converse `cachePoint` follows the block (or tool): it marks the end of a cached prefix,
     /// as Anthropic's `cache_control` on the block before it does (Bedrock's prompt caching is
     /// Anthropic's, on Claude).
@@ -24,29 +31,38 @@ impl<'a> RawFields<'a> {
     pub fn new(fields: &'a [(String, Json)]) -> Self {
         RawFields {
             fields,
-            cache_point: false,
+            ..RawFields::default()
         }
     }
 
     /// What a part's or tool's extras give an Anthropic block: an Anthropic client's own fields,
-    /// or the `cache_control` for a Bedrock client's `cachePoint`.
+    /// or a Bedrock client's shared fields and the `cache_control` for its `cachePoint`.
     pub fn of(extra: &'a crate::canonical::Extra) -> Self {
         use crate::formats::Format;
+        let bedrock = extra.format == Some(Format::Bedrock);
         RawFields {
             fields: extra.for_target(Format::Anthropic),
-            cache_point: extra.format == Some(Format::Bedrock) && extra.get("cachePoint").is_some(),
+            bedrock: extra.for_target(Format::Bedrock),
+            cache_point: bedrock && extra.get("cachePoint").is_some(),
         }
     }
 
+    fn shared(&self) -> impl Iterator<Item = &'a (String, Json)> {
+        self.bedrock
+            .iter()
+            .filter(|(k, _)| SHARED_WITH_BEDROCK.contains(&k.as_str()))
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty() && !self.cache_point
+        self.fields.is_empty() && !self.cache_point && self.shared().next().is_none()
     }
 }
 
 impl Serialize for RawFields<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.fields.len() + usize::from(self.cache_point)))?;
-        for (k, v) in self.fields {
+        let len = self.fields.len() + self.shared().count() + usize::from(self.cache_point);
+        let mut m = s.serialize_map(Some(len))?;
+        for (k, v) in self.fields.iter().chain(self.shared()) {
             m.serialize_entry(k, v)?;
         }
         if self.cache_point {

@@ -2,7 +2,7 @@
 //! bodies are chats Sluice can translate (`InvokeFamily`):
 //! - Anthropic Claude: a Messages body with `anthropic_version` instead of `model`;
 //! - Amazon Nova: the Converse body (`messages`, `system`, `inferenceConfig`, `toolConfig`)
-//!   plus Nova's own `schemaVersion`, `inferenceConfig.max_new_tokens` and `topK`;
+//!   plus Nova's own `schemaVersion`, `inferenceConfig.max_new_tokens`, `top_p` and `topK`;
 //! - Cohere Command R / R+: Cohere's v1 chat body (`message`, `chat_history`, `preamble`, ...);
 //! - OpenAI (`gpt-oss`): a Chat Completions body;
 //! - the text-completion families, Meta Llama, Mistral, DeepSeek-R1 and Amazon Titan Text: a
@@ -139,26 +139,41 @@ pub fn decode_invoke_request(body: &[u8], model: &str, stream: bool) -> Result<C
     Ok(req)
 }
 
-/// A Nova body: the Converse decoder, then what Nova adds. `inferenceConfig.max_new_tokens` is
-/// Nova's first name for `maxTokens`, and `topK` (or `top_k`) its top-k, which Converse takes
-/// only through `additionalModelRequestFields`; `schemaVersion` ("messages-v1") only marks the
-/// body's shape.
+/// A Nova body: the Converse decoder, then what Nova adds. `inferenceConfig.max_new_tokens` and
+/// `top_p` are Nova's first names for `maxTokens` and `topP` (its documented schema has them so),
+/// and `topK` (or `top_k`) its top-k, which Converse takes only through
+/// `additionalModelRequestFields`; `schemaVersion` ("messages-v1") only marks the body's shape.
 fn decode_nova(body: &[u8], model: &str, stream: bool) -> Result<ChatRequest, ConvertError> {
     use sonic_rs::JsonValueTrait;
     let mut req = super::decode_request(body, Some(model), stream)?;
     req.extra.fields.retain(|(k, _)| k != "schemaVersion");
-    // A count in `inferenceConfig` (the body is a JSON object: the decoder above said so).
+    // A value in `inferenceConfig` (the body is a JSON object: the decoder above said so), or
+    // the error naming it.
+    let config = crate::canonical::JsonPath::ROOT.key("inferenceConfig");
+    let field = |key: &str| {
+        sonic_rs::get_from_slice(body, &["inferenceConfig", key])
+            .ok()
+            .filter(|v| !v.is_null())
+    };
     let count = |key: &str| -> Result<Option<u32>, ConvertError> {
-        match sonic_rs::get_from_slice(body, &["inferenceConfig", key]) {
-            Ok(v) if !v.is_null() => v.as_u64().and_then(|n| u32::try_from(n).ok()).map(Some).ok_or_else(|| {
-                let config = crate::canonical::JsonPath::ROOT.key("inferenceConfig");
-                ConvertError::new(config.key(key), "must be a non-negative integer")
-            }),
-            _ => Ok(None),
-        }
+        field(key)
+            .map(|v| {
+                v.as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| ConvertError::new(config.key(key), "must be a non-negative integer"))
+            })
+            .transpose()
     };
     if req.max_tokens.is_none() {
         req.max_tokens = count("max_new_tokens")?;
+    }
+    if req.top_p.is_none() {
+        req.top_p = field("top_p")
+            .map(|v| {
+                v.as_f64()
+                    .ok_or_else(|| ConvertError::new(config.key("top_p"), "must be a number"))
+            })
+            .transpose()?;
     }
     for key in ["topK", "top_k"] {
         if let Some(k) = count(key)? {
@@ -387,9 +402,13 @@ mod tests {
         // `schemaVersion` only marks the shape: it is not an extra another provider would see.
         assert!(r.extra.get("schemaVersion").is_none());
         // Converse's own name wins over Nova's first one.
-        let body = br#"{"messages":[{"role":"user","content":[{"text":"hi"}]}],"inferenceConfig":{"maxTokens":9,"max_new_tokens":77,"top_k":3}}"#;
+        let body = br#"{"messages":[{"role":"user","content":[{"text":"hi"}]}],"inferenceConfig":{"maxTokens":9,"max_new_tokens":77,"top_k":3,"topP":0.5,"top_p":0.9}}"#;
         let r = decode_invoke_request(body, "amazon.nova-micro-v1:0", false).unwrap();
-        assert_eq!((r.max_tokens, r.top_k), (Some(9), Some(3)));
+        assert_eq!((r.max_tokens, r.top_k, r.top_p), (Some(9), Some(3), Some(0.5)));
+        // Nova's documented schema names top-p in snake case, as it does `max_new_tokens`.
+        let body = br#"{"messages":[{"role":"user","content":[{"text":"hi"}]}],"inferenceConfig":{"top_p":0.9}}"#;
+        let r = decode_invoke_request(body, "amazon.nova-micro-v1:0", false).unwrap();
+        assert_eq!(r.top_p, Some(0.9));
         let e = decode_invoke_request(
             br#"{"messages":[],"inferenceConfig":{"max_new_tokens":-1}}"#,
             "amazon.nova-micro-v1:0",
@@ -397,6 +416,13 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.field, "inferenceConfig.max_new_tokens");
+        let e = decode_invoke_request(
+            br#"{"messages":[],"inferenceConfig":{"top_p":"high"}}"#,
+            "amazon.nova-micro-v1:0",
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "inferenceConfig.top_p");
     }
 
     #[test]

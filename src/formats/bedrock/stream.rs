@@ -484,10 +484,13 @@ pub struct ConverseStreamEncoder {
     ended: bool,
     scratch: Vec<u8>,
     form: EventForm,
+    /// The request's only stop sequence: the one matched when the upstream does not say
+    /// (Cohere), as `ChatResponse::fill_stop_sequence` names it in an answer.
+    only_stop: Option<String>,
 }
 
 impl ConverseStreamEncoder {
-    pub fn new(_req: &ChatRequest) -> Self {
+    pub fn new(req: &ChatRequest) -> Self {
         Self {
             sent: None,
             started: false,
@@ -495,6 +498,7 @@ impl ConverseStreamEncoder {
             stopped: false,
             usage: Usage::default(),
             ended: false,
+            only_stop: req.only_stop().map(str::to_string),
             scratch: Vec::with_capacity(256),
             form: EventForm::Frame,
         }
@@ -558,7 +562,7 @@ impl ConverseStreamEncoder {
         self.stopped = true;
         let payload = BedrockMessageStop {
             stop_reason: finish_to_bedrock(reason),
-            additional_model_response_fields: stop_sequence_fields(reason, stop_sequence),
+            additional_model_response_fields: stop_sequence_fields(reason, stop_sequence.or(self.only_stop.as_deref())),
         };
         event_frame(&mut self.scratch, self.form, out, "messageStop", &payload);
     }
@@ -1532,6 +1536,33 @@ mod tests {
                 "metadata"
             ]
         );
+    }
+
+    #[test]
+    fn converse_stop_sequence_unnamed_upstream_is_the_requests_only_one() {
+        // Cohere says only that a stop sequence matched; with one in the request, messageStop
+        // names it as the non-streamed answer does (`ChatResponse::fill_stop_sequence`).
+        let finish = Finish {
+            reason: FinishReason::StopSequence,
+            stop_sequence: None,
+        };
+        let stop_payload = |stop: &[&str]| {
+            let req = ChatRequest {
+                stop: stop.iter().map(|s| s.to_string()).collect(),
+                ..req()
+            };
+            let out = encode_all(
+                &mut ConverseStreamEncoder::new(&req),
+                &[start(), text(0, "a"), finish.clone()],
+            );
+            frames(&out).into_iter().find(|f| f.0 == "messageStop").unwrap().2
+        };
+        assert_eq!(
+            stop_payload(&["END"]),
+            r#"{"stopReason":"stop_sequence","additionalModelResponseFields":{"stop_sequence":"END"}}"#
+        );
+        // With several, which one matched is unknown.
+        assert_eq!(stop_payload(&["END", "STOP"]), r#"{"stopReason":"stop_sequence"}"#);
     }
 
     #[test]
