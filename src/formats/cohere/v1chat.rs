@@ -169,11 +169,13 @@ fn tool_def(t: ToolIn<'_>, path: &JsonPath<'_>) -> Result<Tool, ConvertError> {
     })
 }
 
-/// A v1 field another provider cannot honour: refused, naming it and why.
+/// A v1 field only Cohere's own v1 chat serves: refused, naming it and why, when the request is
+/// translated (for another provider, or for Cohere's v2 chat, which an InvokeModel Command R body
+/// goes to).
 fn refuse(field: &str, why: &str) -> ConvertError {
     ConvertError::new(
         field,
-        format!("`{field}` is not supported through a provider other than Cohere ({why})"),
+        format!("`{field}` is served only by Cohere's v1 chat API, and this request is translated ({why})"),
     )
 }
 
