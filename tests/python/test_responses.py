@@ -97,6 +97,8 @@ def check_usage(usage, input_tokens: int, output_tokens: int) -> None:
     assert (usage.input_tokens, usage.output_tokens) == (input_tokens, output_tokens), usage
     assert usage.total_tokens == input_tokens + output_tokens
     assert usage.input_tokens_details.cached_tokens == 0
+    # A required field of the SDK's type (which builds answers without validating them).
+    assert usage.input_tokens_details.cache_write_tokens == 0
     assert usage.output_tokens_details.reasoning_tokens == 0
 
 

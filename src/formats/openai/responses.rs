@@ -564,9 +564,11 @@ fn status_of(finish: &FinishReason) -> (&'static str, Option<&'static str>) {
     }
 }
 
+/// `input_tokens_details`: both counts are required fields of the SDK's `ResponseUsage`.
 #[derive(Serialize)]
 struct CachedTokens {
     cached_tokens: u64,
+    cache_write_tokens: u64,
 }
 
 #[derive(Serialize)]
@@ -589,6 +591,7 @@ impl UsageOut {
             input_tokens: u.input,
             input_tokens_details: CachedTokens {
                 cached_tokens: u.cache_read,
+                cache_write_tokens: u.cache_write,
             },
             output_tokens: u.output,
             output_tokens_details: ReasoningTokens {

@@ -308,8 +308,8 @@ fn usage_of(v: &Json) -> Usage {
         input: u64_at(v, &["input_tokens"]),
         output: u64_at(v, &["output_tokens"]),
         cache_read: u64_at(v, &["input_tokens_details", "cached_tokens"]),
+        cache_write: u64_at(v, &["input_tokens_details", "cache_write_tokens"]),
         reasoning: u64_at(v, &["output_tokens_details", "reasoning_tokens"]),
-        ..Usage::default()
     }
 }
 
@@ -754,12 +754,13 @@ mod tests {
                 },
             ],
             finish: FinishReason::ToolCalls,
+            // Every count crosses, cache writes (`cache_write_tokens`) included.
             usage: Usage {
                 input: 10,
                 output: 5,
                 cache_read: 2,
+                cache_write: 3,
                 reasoning: 1,
-                ..Usage::default()
             },
             stop_sequence: None,
             created: 1_700_000_000,
