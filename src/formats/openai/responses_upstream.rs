@@ -412,6 +412,9 @@ struct EventIn<'a> {
     kind: Cow<'a, str>,
     #[serde(default)]
     output_index: u32,
+    /// Which part of a reasoning item's summary an event belongs to.
+    #[serde(default)]
+    summary_index: u32,
     #[serde(default, borrow)]
     delta: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
@@ -528,6 +531,15 @@ impl ResponsesEventDecoder {
                 out.push_back(StreamEvent::TextDelta {
                     index,
                     text: owned(&e.delta),
+                });
+            }
+            // A summary in several parts reads as the answer's does: the parts joined by a
+            // blank line.
+            "response.reasoning_summary_part.added" if e.summary_index > 0 => {
+                self.open(index);
+                out.push_back(StreamEvent::ThinkingDelta {
+                    index,
+                    text: "\n\n".into(),
                 });
             }
             "response.reasoning_summary_text.delta" => {
@@ -800,5 +812,34 @@ mod tests {
         d.push(bytes::Bytes::copy_from_slice(&wire[..wire.len() / 2]));
         while let Ok(Some(_)) = d.next_event() {}
         assert_eq!(d.finish(), Err(StreamError::Truncated));
+    }
+
+    #[test]
+    fn a_summary_in_parts_streams_as_the_answer_reads() {
+        // OpenAI summarises reasoning in several parts (`summary_index` 0, 1, ...); streamed,
+        // they must not run together where the answer's summary has them apart.
+        let body = concat!(
+            r#"{"id":"resp_1","model":"o3-pro","status":"completed","output":[{"id":"rs_1","type":"reasoning","#,
+            r#""summary":[{"type":"summary_text","text":"**Plan**"},{"type":"summary_text","text":"Check."}]}]}"#
+        );
+        let events = [
+            r#"{"type":"response.created","response":{"id":"resp_1","model":"o3-pro","status":"in_progress"}}"#,
+            r#"{"type":"response.output_item.added","output_index":0,"item":{"id":"rs_1","type":"reasoning","summary":[]}}"#,
+            r#"{"type":"response.reasoning_summary_part.added","output_index":0,"summary_index":0}"#,
+            r#"{"type":"response.reasoning_summary_text.delta","output_index":0,"summary_index":0,"delta":"**Plan**"}"#,
+            r#"{"type":"response.reasoning_summary_part.done","output_index":0,"summary_index":0}"#,
+            r#"{"type":"response.reasoning_summary_part.added","output_index":0,"summary_index":1}"#,
+            r#"{"type":"response.reasoning_summary_text.delta","output_index":0,"summary_index":1,"delta":"Check."}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"id":"rs_1","type":"reasoning"}}"#,
+        ];
+        let mut wire: String = events.iter().map(|e| format!("data: {e}\n\n")).collect();
+        wire.push_str(&format!(
+            "data: {{\"type\":\"response.completed\",\"response\":{body}}}\n\n"
+        ));
+        let streamed = collect(&decode_every_split(
+            &|| Box::new(ResponsesStreamDecoder::new()),
+            wire.as_bytes(),
+        ));
+        assert_eq!(streamed.content, decode_response(body.as_bytes()).unwrap().content);
     }
 }
