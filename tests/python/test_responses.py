@@ -714,6 +714,14 @@ def test_log_probabilities_a_provider_cannot_give_are_refused(client, provider):
     assert e.value.param in ("logprobs", "top_logprobs", "include"), e.value
 
 
+@pytest.mark.parametrize("provider", ["anthropic", "bedrock", "cohere"])
+def test_top_logprobs_zero_asks_for_none(client, provider):
+    # Every answer repeats `top_logprobs: 0`; a client sending its settings back asks for no log
+    # probabilities, so a provider without them still answers.
+    r = client.responses.create(model=model(provider), input=PROMPT, top_logprobs=0)
+    assert r.output_text == ECHO
+
+
 # ---- log probabilities --------------------------------------------------------------------------
 
 

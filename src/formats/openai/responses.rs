@@ -122,7 +122,8 @@ pub fn decode_request(body: &[u8]) -> Result<ChatRequest, ConvertError> {
     if let Some(text) = instructions {
         req.system.push(Part::text(text));
     }
-    if logprobs || top_logprobs.is_some() {
+    // `top_logprobs: 0` alone (the default every answer repeats) asks for no log probabilities.
+    if logprobs || top_logprobs.is_some_and(|n| n > 0) {
         req.logprobs = Some(top_logprobs.unwrap_or(0));
     }
     let input = input.ok_or_else(|| err("input", "required (Sluice stores no earlier responses to continue)"))?;
