@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 
 import openai
+import pydantic
 import pytest
 
 from conftest import _openai_client
@@ -350,6 +351,25 @@ def test_a_json_schema_text_format_reaches_the_upstream(client, provider):
     r = client.responses.create(model=model(provider, "inspect-model"), input="hi", text={"format": fmt})
     # The inspect scenario reports the response format the upstream decoded.
     assert "; response_format: json_schema" in r.output_text, r.output_text
+
+
+class Forecast(pydantic.BaseModel):
+    city: str
+    days: list[int]
+
+
+FORECAST = Forecast(city="Paris", days=[1, 2])
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_parse_gives_the_structured_answer(client, provider):
+    # `verbatim-model` answers with the user's text: a JSON document, as a model under the schema.
+    kw = dict(model=model(provider, "verbatim-model"), input=FORECAST.model_dump_json(), text_format=Forecast)
+    assert client.responses.parse(**kw).output_parsed == FORECAST
+    with client.responses.stream(**kw) as s:
+        for _ in s:
+            pass
+        assert s.get_final_response().output_parsed == FORECAST
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
