@@ -78,14 +78,22 @@ enum ItemOut<'a> {
         #[serde(rename = "type")]
         kind: &'static str,
         call_id: &'a str,
-        output: String,
+        output: OutputOut<'a>,
     },
+}
+
+/// A function result's `output`: text, or parts when it carries images or files.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum OutputOut<'a> {
+    Text(String),
+    Parts(Vec<ContentOut<'a>>),
 }
 
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum ContentOut<'a> {
-    InputText { text: &'a str },
+    InputText { text: Cow<'a, str> },
     InputImage { image_url: Cow<'a, str> },
     InputFile { filename: &'a str, file_data: String },
     OutputText { text: &'a str, annotations: [(); 0] },
@@ -138,19 +146,43 @@ struct ReasoningOut<'a> {
     effort: &'a str,
 }
 
-/// A tool result's content as the `output` string.
-fn output_text(content: &[ToolResultContent], path: &str) -> Result<String, ConvertError> {
-    let mut out = String::new();
-    for c in content {
-        match c {
-            ToolResultContent::Text(t) => out.push_str(t),
-            ToolResultContent::Json(v) => out.push_str(&sonic_rs::to_string(v).unwrap_or_else(|_| "null".into())),
-            ToolResultContent::Image(_) | ToolResultContent::Document { .. } => {
-                return Err(err(path, "a function result for a Responses upstream takes text only"))
+/// A JSON tool result as text.
+fn json_text(v: &Json) -> String {
+    sonic_rs::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+/// A tool result's content as the `output`: one string when it is all text, else its parts
+/// (the Responses API takes images and files there, unlike Chat Completions).
+fn tool_output<'a>(content: &'a [ToolResultContent], path: &dyn Fn() -> String) -> Result<OutputOut<'a>, ConvertError> {
+    let is_text = |c: &ToolResultContent| matches!(c, ToolResultContent::Text(_) | ToolResultContent::Json(_));
+    if content.iter().all(is_text) {
+        let mut out = String::new();
+        for c in content {
+            match c {
+                ToolResultContent::Text(t) => out.push_str(t),
+                ToolResultContent::Json(v) => out.push_str(&json_text(v)),
+                _ => {}
             }
         }
+        return Ok(OutputOut::Text(out));
     }
-    Ok(out)
+    let mut parts = Vec::with_capacity(content.len());
+    for c in content {
+        parts.push(match c {
+            ToolResultContent::Text(t) => ContentOut::InputText { text: Cow::Borrowed(t) },
+            ToolResultContent::Json(v) => ContentOut::InputText {
+                text: Cow::Owned(json_text(v)),
+            },
+            ToolResultContent::Image(source) => ContentOut::InputImage {
+                image_url: image_url(source),
+            },
+            ToolResultContent::Document { source, name } => ContentOut::InputFile {
+                filename: name.as_deref().unwrap_or("document.pdf"),
+                file_data: document_data(source, path)?,
+            },
+        });
+    }
+    Ok(OutputOut::Parts(parts))
 }
 
 /// Provider: canonical -> a `/v1/responses` body.
@@ -189,7 +221,9 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         for (j, p) in m.content.iter().enumerate() {
             let path = || format!("messages[{i}].content[{j}]");
             match (m.role, p) {
-                (Role::User, Part::Text { text, .. }) => content.push(ContentOut::InputText { text }),
+                (Role::User, Part::Text { text, .. }) => content.push(ContentOut::InputText {
+                    text: Cow::Borrowed(text),
+                }),
                 (Role::User, Part::Image { source, .. }) => content.push(ContentOut::InputImage {
                     image_url: image_url(source),
                 }),
@@ -202,7 +236,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
                     input.push(ItemOut::Output {
                         kind: "function_call_output",
                         call_id: id,
-                        output: output_text(c, &path())?,
+                        output: tool_output(c, &path)?,
                     });
                 }
                 (Role::Assistant, Part::Text { text, extra }) if is_refusal(extra) => {
@@ -716,6 +750,28 @@ mod tests {
             "user, assistant text and call, result and user text"
         );
         assert_eq!(back.system, vec![Part::text("be brief")]);
+    }
+
+    #[test]
+    fn a_function_result_with_an_image_goes_as_parts() {
+        // The Responses API takes images and files in a function result, as an Anthropic
+        // client's tool result may carry them (Chat Completions takes text only).
+        let mut req = request();
+        let image = ToolResultContent::Image(crate::canonical::ImageSource::Base64 {
+            media_type: "image/png".into(),
+            data: "iVBOR".into(),
+        });
+        if let Part::ToolResult { content, .. } = &mut req.messages[2].content[0] {
+            content.push(image.clone());
+        }
+        let body = encode_request(&req).unwrap();
+        let back = super::super::responses::decode_request(&body).unwrap();
+        assert!(
+            matches!(&back.messages[2].content[0], Part::ToolResult { content, .. }
+                if *content == [ToolResultContent::Text("sunny".into()), image]),
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
     }
 
     #[test]
