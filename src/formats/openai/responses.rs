@@ -885,11 +885,18 @@ pub fn encode_response(resp: &ChatResponse, echo: &Echo) -> Vec<u8> {
             Part::Text { text, extra } if is_refusal(extra) => message
                 .get_or_insert_with(Vec::new)
                 .push(Content::Refusal(text.clone())),
-            // The log probabilities are the answer's; they go with its first text.
-            Part::Text { text, .. } => message.get_or_insert_with(Vec::new).push(Content::Text {
-                text: text.clone(),
-                logprobs: std::mem::take(&mut logprobs).to_vec(),
-            }),
+            // Consecutive texts (Gemini's parts, Anthropic's blocks) are one part, as a stream
+            // writes them; the log probabilities are the answer's and go with its first text.
+            Part::Text { text, .. } => {
+                let content = message.get_or_insert_with(Vec::new);
+                match content.last_mut() {
+                    Some(Content::Text { text: t, .. }) => t.push_str(text),
+                    _ => content.push(Content::Text {
+                        text: text.clone(),
+                        logprobs: std::mem::take(&mut logprobs).to_vec(),
+                    }),
+                }
+            }
             Part::Thinking { text, signature } => {
                 flush(&mut message, &mut output);
                 output.push(Item::Reasoning {
@@ -1972,6 +1979,19 @@ mod tests {
         assert_eq!(fin["output"], whole["output"], "{fin}");
         assert_eq!(fin["usage"], whole["usage"]);
         assert_eq!(fin["instructions"].as_str(), Some("Be brief."));
+    }
+
+    #[test]
+    fn consecutive_texts_are_one_part_as_when_streamed() {
+        // Gemini answers in several text parts; a stream runs them into one `output_text`, so
+        // the answer does too, and `get_final_response()` equals the unstreamed answer.
+        let mut resp = sample_response();
+        resp.content = vec![Part::text("Hello "), Part::text("world")];
+        resp.finish = FinishReason::Stop;
+        let whole = json(&encode_response(&resp, &echo()));
+        assert_eq!(whole["output"][0]["content"][0]["text"].as_str(), Some("Hello world"));
+        let fin = stream(&resp, 2).pop().unwrap().1;
+        assert_eq!(fin["response"]["output"], whole["output"], "{whole}");
     }
 
     #[test]
