@@ -908,6 +908,14 @@ def test_sluice_mock_calls_functions(direct):
 def test_sluice_mock_errors_and_failures(direct):
     with pytest.raises(openai.RateLimitError):
         direct.responses.create(model="error-429", input=PROMPT)
+    # An error before the stream is the unstreamed answer's, code included.
+    for status in (404, 503):
+        errors = []
+        for stream in (False, True):
+            with pytest.raises(openai.APIStatusError) as e:
+                direct.responses.create(model=f"error-{status}", input=PROMPT, stream=stream)
+            errors.append((e.value.status_code, e.value.code))
+        assert errors[0] == errors[1], errors
     r = direct.responses.create(model="length-model", input=THIRTY)
     assert (r.status, r.incomplete_details.reason) == ("incomplete", "max_output_tokens")
     check_message(r.output[0], "echo: w0 w1", status="incomplete")
