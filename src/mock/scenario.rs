@@ -17,6 +17,8 @@
 //!   strict when there are any (`; strict: get_weather`);
 //! - contains `reasoning`: the echo after a thinking block (text and signature) and a
 //!   redacted-thinking block, as Claude answers with extended thinking;
+//! - contains `verbatim`: the last user text as it came, so a JSON document sent under a
+//!   response schema comes back as the structured answer a real model would give;
 //! - otherwise: `echo: <last user text>`. After a tool result, `tool said: <result text>`.
 
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -104,6 +106,8 @@ pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFaul
             m.content.iter().filter(|p| matches!(p, Part::Image { .. })).count()
         });
         content.push(Part::text(format!("I see {n} image{}", if n == 1 { "" } else { "s" })));
+    } else if model.contains("verbatim") {
+        content.push(Part::text(last_user.map(user_text).unwrap_or_default()));
     } else {
         let text = last_user.map(user_text).unwrap_or_default();
         let reply = format!("echo: {text}");
@@ -302,6 +306,8 @@ mod tests {
         let r = respond(&req("m", "hi there"), "id").unwrap();
         assert_eq!(r.content, vec![Part::text("echo: hi there")]);
         assert_eq!(r.usage.input, 2);
+        let r = respond(&req("verbatim-model", r#"{"a": 1}"#), "id").unwrap();
+        assert_eq!(r.content, vec![Part::text(r#"{"a": 1}"#)]);
         let r = respond(&req("tool-model", "weather?"), "id").unwrap();
         assert_eq!(r.finish, FinishReason::ToolCalls);
         assert!(matches!(&r.content[1], Part::ToolCall { name, .. } if name == "get_weather"));

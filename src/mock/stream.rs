@@ -503,10 +503,16 @@ fn fault(format: Format, status: u16, message: String) -> MockReply {
 }
 
 fn reply(format: Format, f: UpstreamFault) -> MockReply {
-    let e = match formats::codec(format) {
+    // The mock's other OpenAI answers' error body (`model_not_found`, ...), as OpenAI answers
+    // a request the same whether it asked for a stream or not.
+    let openai = (format == Format::OpenAi).then(|| super::openai::error_body(f.status, &f.message));
+    let mut e = match formats::codec(format) {
         Some(c) => (c.encode_error)(&f),
         None => formats::render_error(format, &crate::error::GatewayError::UpstreamFault(f)),
     };
+    if let Some(body) = openai {
+        e.body = body;
+    }
     let mut headers = e.headers;
     // Anthropic's error encoder names the request in its body and header already.
     if let Some((name, id)) = request_id(format).filter(|(n, _)| !headers.iter().any(|(h, _)| h == n)) {

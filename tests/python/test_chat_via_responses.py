@@ -137,6 +137,25 @@ def test_an_anthropic_client(gateway):
     assert final.usage.output_tokens == 4
 
 
+PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+
+
+def test_an_anthropic_tool_result_with_an_image(gateway):
+    # The Responses API takes images in a function result (`output` as parts), so an Anthropic
+    # client's screenshot-returning tool is not refused as it would be for Chat Completions.
+    c = anthropic.Anthropic(api_key="x", base_url=gateway.base, max_retries=0)
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG_B64}}
+    result = {"type": "tool_result", "tool_use_id": "toolu_1", "content": [{"type": "text", "text": "sunny"}, image]}
+    messages = [
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}]},
+        {"role": "user", "content": [result]},
+    ]
+    tool = {"name": "get_weather", "input_schema": WEATHER["function"]["parameters"]}
+    m = c.messages.create(model="o3-pro", max_tokens=50, messages=messages, tools=[tool])
+    assert m.content[0].text == "tool said: sunny [image]"
+
+
 def test_a_cohere_v1_client(gateway):
     co = cohere.Client(api_key="x", base_url=gateway.base, max_retries=0, log_warning_experimental_features=False)
     r = co.chat(model="o3-pro", message=PROMPT)

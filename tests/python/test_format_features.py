@@ -108,6 +108,31 @@ def test_openai_json_schema_reaches_formats_that_have_it(base, provider):
     assert fmt == "json_schema"
 
 
+@pytest.mark.parametrize("provider", ["openai", "gemini", "cohere", "bedrock", "anthropic"])
+def test_openai_parse_gives_the_structured_answer(base, provider):
+    """`chat.completions.parse` and `.stream` with a Pydantic `response_format`: `verbatim-model`
+    answers with the user's JSON document, as a model held to the schema answers."""
+    import openai
+    import pydantic
+
+    class Forecast(pydantic.BaseModel):
+        city: str
+        days: list[int]
+
+    want = Forecast(city="Paris", days=[1, 2])
+    c = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=30)
+    kw = dict(
+        model=f"{provider}/verbatim-model",
+        messages=[{"role": "user", "content": want.model_dump_json()}],
+        response_format=Forecast,
+    )
+    assert c.chat.completions.parse(**kw).choices[0].message.parsed == want
+    with c.chat.completions.stream(**kw) as s:
+        for _ in s:
+            pass
+        assert s.get_final_completion().choices[0].message.parsed == want
+
+
 def test_openai_json_object_to_anthropic_is_refused_by_name(base):
     """Anthropic's structured outputs need a schema: a bare JSON mode has no form there."""
     import openai

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 
 import openai
+import pydantic
 import pytest
 
 from conftest import _openai_client
@@ -97,6 +98,8 @@ def check_usage(usage, input_tokens: int, output_tokens: int) -> None:
     assert (usage.input_tokens, usage.output_tokens) == (input_tokens, output_tokens), usage
     assert usage.total_tokens == input_tokens + output_tokens
     assert usage.input_tokens_details.cached_tokens == 0
+    # A required field of the SDK's type (which builds answers without validating them).
+    assert usage.input_tokens_details.cache_write_tokens == 0
     assert usage.output_tokens_details.reasoning_tokens == 0
 
 
@@ -348,6 +351,25 @@ def test_a_json_schema_text_format_reaches_the_upstream(client, provider):
     r = client.responses.create(model=model(provider, "inspect-model"), input="hi", text={"format": fmt})
     # The inspect scenario reports the response format the upstream decoded.
     assert "; response_format: json_schema" in r.output_text, r.output_text
+
+
+class Forecast(pydantic.BaseModel):
+    city: str
+    days: list[int]
+
+
+FORECAST = Forecast(city="Paris", days=[1, 2])
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_parse_gives_the_structured_answer(client, provider):
+    # `verbatim-model` answers with the user's text: a JSON document, as a model under the schema.
+    kw = dict(model=model(provider, "verbatim-model"), input=FORECAST.model_dump_json(), text_format=Forecast)
+    assert client.responses.parse(**kw).output_parsed == FORECAST
+    with client.responses.stream(**kw) as s:
+        for _ in s:
+            pass
+        assert s.get_final_response().output_parsed == FORECAST
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -712,6 +734,14 @@ def test_log_probabilities_a_provider_cannot_give_are_refused(client, provider):
     assert e.value.param in ("logprobs", "top_logprobs", "include"), e.value
 
 
+@pytest.mark.parametrize("provider", ["anthropic", "bedrock", "cohere"])
+def test_top_logprobs_zero_asks_for_none(client, provider):
+    # Every answer repeats `top_logprobs: 0`; a client sending its settings back asks for no log
+    # probabilities, so a provider without them still answers.
+    r = client.responses.create(model=model(provider), input=PROMPT, top_logprobs=0)
+    assert r.output_text == ECHO
+
+
 # ---- log probabilities --------------------------------------------------------------------------
 
 
@@ -878,6 +908,14 @@ def test_sluice_mock_calls_functions(direct):
 def test_sluice_mock_errors_and_failures(direct):
     with pytest.raises(openai.RateLimitError):
         direct.responses.create(model="error-429", input=PROMPT)
+    # An error before the stream is the unstreamed answer's, code included.
+    for status in (404, 503):
+        errors = []
+        for stream in (False, True):
+            with pytest.raises(openai.APIStatusError) as e:
+                direct.responses.create(model=f"error-{status}", input=PROMPT, stream=stream)
+            errors.append((e.value.status_code, e.value.code))
+        assert errors[0] == errors[1], errors
     r = direct.responses.create(model="length-model", input=THIRTY)
     assert (r.status, r.incomplete_details.reason) == ("incomplete", "max_output_tokens")
     check_message(r.output[0], "echo: w0 w1", status="incomplete")

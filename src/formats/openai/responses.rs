@@ -122,7 +122,8 @@ pub fn decode_request(body: &[u8]) -> Result<ChatRequest, ConvertError> {
     if let Some(text) = instructions {
         req.system.push(Part::text(text));
     }
-    if logprobs || top_logprobs.is_some() {
+    // `top_logprobs: 0` alone (the default every answer repeats) asks for no log probabilities.
+    if logprobs || top_logprobs.is_some_and(|n| n > 0) {
         req.logprobs = Some(top_logprobs.unwrap_or(0));
     }
     let input = input.ok_or_else(|| err("input", "required (Sluice stores no earlier responses to continue)"))?;
@@ -564,9 +565,11 @@ fn status_of(finish: &FinishReason) -> (&'static str, Option<&'static str>) {
     }
 }
 
+/// `input_tokens_details`: both counts are required fields of the SDK's `ResponseUsage`.
 #[derive(Serialize)]
 struct CachedTokens {
     cached_tokens: u64,
+    cache_write_tokens: u64,
 }
 
 #[derive(Serialize)]
@@ -589,6 +592,7 @@ impl UsageOut {
             input_tokens: u.input,
             input_tokens_details: CachedTokens {
                 cached_tokens: u.cache_read,
+                cache_write_tokens: u.cache_write,
             },
             output_tokens: u.output,
             output_tokens_details: ReasoningTokens {
@@ -881,11 +885,18 @@ pub fn encode_response(resp: &ChatResponse, echo: &Echo) -> Vec<u8> {
             Part::Text { text, extra } if is_refusal(extra) => message
                 .get_or_insert_with(Vec::new)
                 .push(Content::Refusal(text.clone())),
-            // The log probabilities are the answer's; they go with its first text.
-            Part::Text { text, .. } => message.get_or_insert_with(Vec::new).push(Content::Text {
-                text: text.clone(),
-                logprobs: std::mem::take(&mut logprobs).to_vec(),
-            }),
+            // Consecutive texts (Gemini's parts, Anthropic's blocks) are one part, as a stream
+            // writes them; the log probabilities are the answer's and go with its first text.
+            Part::Text { text, .. } => {
+                let content = message.get_or_insert_with(Vec::new);
+                match content.last_mut() {
+                    Some(Content::Text { text: t, .. }) => t.push_str(text),
+                    _ => content.push(Content::Text {
+                        text: text.clone(),
+                        logprobs: std::mem::take(&mut logprobs).to_vec(),
+                    }),
+                }
+            }
             Part::Thinking { text, signature } => {
                 flush(&mut message, &mut output);
                 output.push(Item::Reasoning {
@@ -1968,6 +1979,19 @@ mod tests {
         assert_eq!(fin["output"], whole["output"], "{fin}");
         assert_eq!(fin["usage"], whole["usage"]);
         assert_eq!(fin["instructions"].as_str(), Some("Be brief."));
+    }
+
+    #[test]
+    fn consecutive_texts_are_one_part_as_when_streamed() {
+        // Gemini answers in several text parts; a stream runs them into one `output_text`, so
+        // the answer does too, and `get_final_response()` equals the unstreamed answer.
+        let mut resp = sample_response();
+        resp.content = vec![Part::text("Hello "), Part::text("world")];
+        resp.finish = FinishReason::Stop;
+        let whole = json(&encode_response(&resp, &echo()));
+        assert_eq!(whole["output"][0]["content"][0]["text"].as_str(), Some("Hello world"));
+        let fin = stream(&resp, 2).pop().unwrap().1;
+        assert_eq!(fin["response"]["output"], whole["output"], "{whole}");
     }
 
     #[test]

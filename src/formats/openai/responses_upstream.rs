@@ -78,14 +78,22 @@ enum ItemOut<'a> {
         #[serde(rename = "type")]
         kind: &'static str,
         call_id: &'a str,
-        output: String,
+        output: OutputOut<'a>,
     },
+}
+
+/// A function result's `output`: text, or parts when it carries images or files.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum OutputOut<'a> {
+    Text(String),
+    Parts(Vec<ContentOut<'a>>),
 }
 
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum ContentOut<'a> {
-    InputText { text: &'a str },
+    InputText { text: Cow<'a, str> },
     InputImage { image_url: Cow<'a, str> },
     InputFile { filename: &'a str, file_data: String },
     OutputText { text: &'a str, annotations: [(); 0] },
@@ -138,19 +146,43 @@ struct ReasoningOut<'a> {
     effort: &'a str,
 }
 
-/// A tool result's content as the `output` string.
-fn output_text(content: &[ToolResultContent], path: &str) -> Result<String, ConvertError> {
-    let mut out = String::new();
-    for c in content {
-        match c {
-            ToolResultContent::Text(t) => out.push_str(t),
-            ToolResultContent::Json(v) => out.push_str(&sonic_rs::to_string(v).unwrap_or_else(|_| "null".into())),
-            ToolResultContent::Image(_) | ToolResultContent::Document { .. } => {
-                return Err(err(path, "a function result for a Responses upstream takes text only"))
+/// A JSON tool result as text.
+fn json_text(v: &Json) -> String {
+    sonic_rs::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+/// A tool result's content as the `output`: one string when it is all text, else its parts
+/// (the Responses API takes images and files there, unlike Chat Completions).
+fn tool_output<'a>(content: &'a [ToolResultContent], path: &dyn Fn() -> String) -> Result<OutputOut<'a>, ConvertError> {
+    let is_text = |c: &ToolResultContent| matches!(c, ToolResultContent::Text(_) | ToolResultContent::Json(_));
+    if content.iter().all(is_text) {
+        let mut out = String::new();
+        for c in content {
+            match c {
+                ToolResultContent::Text(t) => out.push_str(t),
+                ToolResultContent::Json(v) => out.push_str(&json_text(v)),
+                _ => {}
             }
         }
+        return Ok(OutputOut::Text(out));
     }
-    Ok(out)
+    let mut parts = Vec::with_capacity(content.len());
+    for c in content {
+        parts.push(match c {
+            ToolResultContent::Text(t) => ContentOut::InputText { text: Cow::Borrowed(t) },
+            ToolResultContent::Json(v) => ContentOut::InputText {
+                text: Cow::Owned(json_text(v)),
+            },
+            ToolResultContent::Image(source) => ContentOut::InputImage {
+                image_url: image_url(source),
+            },
+            ToolResultContent::Document { source, name } => ContentOut::InputFile {
+                filename: name.as_deref().unwrap_or("document.pdf"),
+                file_data: document_data(source, path)?,
+            },
+        });
+    }
+    Ok(OutputOut::Parts(parts))
 }
 
 /// Provider: canonical -> a `/v1/responses` body.
@@ -189,7 +221,9 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         for (j, p) in m.content.iter().enumerate() {
             let path = || format!("messages[{i}].content[{j}]");
             match (m.role, p) {
-                (Role::User, Part::Text { text, .. }) => content.push(ContentOut::InputText { text }),
+                (Role::User, Part::Text { text, .. }) => content.push(ContentOut::InputText {
+                    text: Cow::Borrowed(text),
+                }),
                 (Role::User, Part::Image { source, .. }) => content.push(ContentOut::InputImage {
                     image_url: image_url(source),
                 }),
@@ -202,7 +236,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
                     input.push(ItemOut::Output {
                         kind: "function_call_output",
                         call_id: id,
-                        output: output_text(c, &path())?,
+                        output: tool_output(c, &path)?,
                     });
                 }
                 (Role::Assistant, Part::Text { text, extra }) if is_refusal(extra) => {
@@ -308,8 +342,8 @@ fn usage_of(v: &Json) -> Usage {
         input: u64_at(v, &["input_tokens"]),
         output: u64_at(v, &["output_tokens"]),
         cache_read: u64_at(v, &["input_tokens_details", "cached_tokens"]),
+        cache_write: u64_at(v, &["input_tokens_details", "cache_write_tokens"]),
         reasoning: u64_at(v, &["output_tokens_details", "reasoning_tokens"]),
-        ..Usage::default()
     }
 }
 
@@ -412,6 +446,9 @@ struct EventIn<'a> {
     kind: Cow<'a, str>,
     #[serde(default)]
     output_index: u32,
+    /// Which part of a reasoning item's summary an event belongs to.
+    #[serde(default)]
+    summary_index: u32,
     #[serde(default, borrow)]
     delta: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
@@ -528,6 +565,15 @@ impl ResponsesEventDecoder {
                 out.push_back(StreamEvent::TextDelta {
                     index,
                     text: owned(&e.delta),
+                });
+            }
+            // A summary in several parts reads as the answer's does: the parts joined by a
+            // blank line.
+            "response.reasoning_summary_part.added" if e.summary_index > 0 => {
+                self.open(index);
+                out.push_back(StreamEvent::ThinkingDelta {
+                    index,
+                    text: "\n\n".into(),
                 });
             }
             "response.reasoning_summary_text.delta" => {
@@ -707,6 +753,28 @@ mod tests {
     }
 
     #[test]
+    fn a_function_result_with_an_image_goes_as_parts() {
+        // The Responses API takes images and files in a function result, as an Anthropic
+        // client's tool result may carry them (Chat Completions takes text only).
+        let mut req = request();
+        let image = ToolResultContent::Image(crate::canonical::ImageSource::Base64 {
+            media_type: "image/png".into(),
+            data: "iVBOR".into(),
+        });
+        if let Part::ToolResult { content, .. } = &mut req.messages[2].content[0] {
+            content.push(image.clone());
+        }
+        let body = encode_request(&req).unwrap();
+        let back = super::super::responses::decode_request(&body).unwrap();
+        assert!(
+            matches!(&back.messages[2].content[0], Part::ToolResult { content, .. }
+                if *content == [ToolResultContent::Text("sunny".into()), image]),
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+
+    #[test]
     fn what_the_api_lacks_is_refused_by_name() {
         for (name, req) in [
             (
@@ -754,12 +822,13 @@ mod tests {
                 },
             ],
             finish: FinishReason::ToolCalls,
+            // Every count crosses, cache writes (`cache_write_tokens`) included.
             usage: Usage {
                 input: 10,
                 output: 5,
                 cache_read: 2,
+                cache_write: 3,
                 reasoning: 1,
-                ..Usage::default()
             },
             stop_sequence: None,
             created: 1_700_000_000,
@@ -799,5 +868,34 @@ mod tests {
         d.push(bytes::Bytes::copy_from_slice(&wire[..wire.len() / 2]));
         while let Ok(Some(_)) = d.next_event() {}
         assert_eq!(d.finish(), Err(StreamError::Truncated));
+    }
+
+    #[test]
+    fn a_summary_in_parts_streams_as_the_answer_reads() {
+        // OpenAI summarises reasoning in several parts (`summary_index` 0, 1, ...); streamed,
+        // they must not run together where the answer's summary has them apart.
+        let body = concat!(
+            r#"{"id":"resp_1","model":"o3-pro","status":"completed","output":[{"id":"rs_1","type":"reasoning","#,
+            r#""summary":[{"type":"summary_text","text":"**Plan**"},{"type":"summary_text","text":"Check."}]}]}"#
+        );
+        let events = [
+            r#"{"type":"response.created","response":{"id":"resp_1","model":"o3-pro","status":"in_progress"}}"#,
+            r#"{"type":"response.output_item.added","output_index":0,"item":{"id":"rs_1","type":"reasoning","summary":[]}}"#,
+            r#"{"type":"response.reasoning_summary_part.added","output_index":0,"summary_index":0}"#,
+            r#"{"type":"response.reasoning_summary_text.delta","output_index":0,"summary_index":0,"delta":"**Plan**"}"#,
+            r#"{"type":"response.reasoning_summary_part.done","output_index":0,"summary_index":0}"#,
+            r#"{"type":"response.reasoning_summary_part.added","output_index":0,"summary_index":1}"#,
+            r#"{"type":"response.reasoning_summary_text.delta","output_index":0,"summary_index":1,"delta":"Check."}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"id":"rs_1","type":"reasoning"}}"#,
+        ];
+        let mut wire: String = events.iter().map(|e| format!("data: {e}\n\n")).collect();
+        wire.push_str(&format!(
+            "data: {{\"type\":\"response.completed\",\"response\":{body}}}\n\n"
+        ));
+        let streamed = collect(&decode_every_split(
+            &|| Box::new(ResponsesStreamDecoder::new()),
+            wire.as_bytes(),
+        ));
+        assert_eq!(streamed.content, decode_response(body.as_bytes()).unwrap().content);
     }
 }
