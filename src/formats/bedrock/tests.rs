@@ -372,6 +372,11 @@ fn claude_thinking_is_fitted_as_for_the_messages_api() {
     assert_eq!(fields(&r), (None, true, Some(0.5)), "a budget of 0 is no thinking");
 }
 
+/// A message of `role` with `content`.
+fn message(role: Role, content: Vec<Part>) -> Message {
+    Message { role, content }
+}
+
 /// Reasoning without Claude's signature (a Cohere client sends its thinking back unsigned) is
 /// left out of the history, as for Anthropic: Claude refuses it ("signature: Field required").
 #[test]
@@ -382,22 +387,10 @@ fn unsigned_reasoning_stays_out_of_the_history() {
     };
     let req = ChatRequest {
         messages: vec![
-            Message {
-                role: Role::User,
-                content: vec![Part::text("hi")],
-            },
-            Message {
-                role: Role::Assistant,
-                content: vec![thinking(None), Part::text("hello")],
-            },
-            Message {
-                role: Role::User,
-                content: vec![Part::text("again")],
-            },
-            Message {
-                role: Role::Assistant,
-                content: vec![thinking(Some("sig")), Part::text("still here")],
-            },
+            message(Role::User, vec![Part::text("hi")]),
+            message(Role::Assistant, vec![thinking(None), Part::text("hello")]),
+            message(Role::User, vec![Part::text("again")]),
+            message(Role::Assistant, vec![thinking(Some("sig")), Part::text("still here")]),
         ],
         ..Default::default()
     };
@@ -432,10 +425,7 @@ fn tool_choices_map_both_ways() {
 #[test]
 fn tool_choice_none_drops_tool_config() {
     let mut r = ChatRequest {
-        messages: vec![Message {
-            role: Role::User,
-            content: vec![Part::text("hi")],
-        }],
+        messages: vec![message(Role::User, vec![Part::text("hi")])],
         tools: rich_request().tools,
         tool_choice: Some(ToolChoice::None),
         ..Default::default()
@@ -533,15 +523,15 @@ fn bad_tool_arguments_and_system_images_are_errors() {
 #[test]
 fn empty_arguments_become_an_empty_object() {
     let r = ChatRequest {
-        messages: vec![Message {
-            role: Role::Assistant,
-            content: vec![Part::ToolCall {
+        messages: vec![message(
+            Role::Assistant,
+            vec![Part::ToolCall {
                 id: "a".into(),
                 name: "f".into(),
                 arguments: String::new(),
                 signature: None,
             }],
-        }],
+        )],
         ..Default::default()
     };
     let v = value(&encode_request(&r).unwrap());
@@ -563,9 +553,9 @@ fn tool_results_send_only_blocks_converse_takes() {
         is_error: false,
     };
     let r = ChatRequest {
-        messages: vec![Message {
-            role: Role::User,
-            content: vec![
+        messages: vec![message(
+            Role::User,
+            vec![
                 result(vec![ToolResultContent::Text(String::new())]),
                 result(vec![
                     ToolResultContent::Text(" \n".into()),
@@ -578,7 +568,7 @@ fn tool_results_send_only_blocks_converse_takes() {
                 result(vec![]),
                 result(vec![ToolResultContent::Json(json!({"k": 1}))]),
             ],
-        }],
+        )],
         ..Default::default()
     };
     let v = value(&encode_request(&r).unwrap());
@@ -606,13 +596,13 @@ fn anthropic_cache_control_becomes_a_cache_point() {
     let mut e = Extra::new(Format::Anthropic);
     e.push("cache_control", json!({"type": "ephemeral"}));
     let r = ChatRequest {
-        messages: vec![Message {
-            role: Role::User,
-            content: vec![Part::Text {
+        messages: vec![message(
+            Role::User,
+            vec![Part::Text {
                 text: "long doc".into(),
                 extra: e,
             }],
-        }],
+        )],
         ..Default::default()
     };
     let v = value(&encode_request(&r).unwrap());
@@ -626,14 +616,8 @@ fn anthropic_cache_control_becomes_a_cache_point() {
 fn same_role_messages_are_merged_and_empty_text_skipped() {
     let r = ChatRequest {
         messages: vec![
-            Message {
-                role: Role::User,
-                content: vec![Part::text("a")],
-            },
-            Message {
-                role: Role::User,
-                content: vec![Part::text(""), Part::text("b")],
-            },
+            message(Role::User, vec![Part::text("a")]),
+            message(Role::User, vec![Part::text(""), Part::text("b")]),
         ],
         ..Default::default()
     };
