@@ -161,6 +161,13 @@ impl Extra {
     pub fn get(&self, name: &str) -> Option<&Json> {
         self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
+
+    /// Whether these are a refusal's extras (see `Part::refusal`).
+    pub fn marks_refusal(&self) -> bool {
+        self.for_target(Format::OpenAi)
+            .iter()
+            .any(|(k, v)| k == REFUSAL && v.as_bool() == Some(true))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -283,11 +290,26 @@ pub enum Part {
     },
 }
 
+/// The OpenAI extra that marks a text part as a refusal.
+const REFUSAL: &str = "refusal";
+
 impl Part {
     pub fn text(s: impl Into<String>) -> Part {
         Part::Text {
             text: s.into(),
             extra: Extra::default(),
+        }
+    }
+
+    /// Text the model gave instead of an answer: OpenAI's `message.refusal` and Responses
+    /// `refusal` parts. Only OpenAI formats tell it apart (structured-output parsers skip it);
+    /// the others read it as text.
+    pub fn refusal(text: &str) -> Part {
+        let mut extra = Extra::new(Format::OpenAi);
+        extra.push(REFUSAL, Json::from(true));
+        Part::Text {
+            text: text.to_string(),
+            extra,
         }
     }
 

@@ -13,6 +13,10 @@ pub enum StreamEvent {
     Start { id: String, model: String },
     /// Text appended to content block `index`.
     TextDelta { index: u32, text: String },
+    /// Block `index` is a refusal (see `Part::refusal`): its `TextDelta`s, which follow, are the
+    /// text the model gave instead of an answer. Encoders whose format has no refusal write
+    /// that text as text.
+    Refusal { index: u32 },
     /// Reasoning text appended to block `index`.
     ThinkingDelta { index: u32, text: String },
     /// The signature of thinking block `index` (sent before its stop).
@@ -207,6 +211,11 @@ impl StreamCollector {
                 if let Part::Text { text: t, .. } = self.block(*index, || Part::text("")) {
                     t.push_str(text)
                 }
+            }
+            StreamEvent::Refusal { index } => {
+                let text = self.block(*index, || Part::text("")).as_text().unwrap_or_default();
+                let part = Part::refusal(text);
+                self.set_block(*index, part);
             }
             StreamEvent::ThinkingDelta { index, text } => {
                 let fresh = || Part::Thinking {
@@ -484,6 +493,9 @@ pub fn events_from_response(resp: &super::ChatResponse, pieces: usize) -> Vec<St
     // Gemini stream them); what the tokens do not spell follows whole.
     let mut tokens = &resp.logprobs[..];
     for part in &resp.content {
+        if matches!(part, Part::Text { extra, .. } if extra.marks_refusal()) {
+            out.push(StreamEvent::Refusal { index });
+        }
         match part {
             Part::Text { text, .. } if !tokens.is_empty() => {
                 let mut rest = text.as_str();

@@ -125,7 +125,7 @@ pub fn chat_stream_events(resp: &ChatResponse, chunks: usize, include_usage: boo
         OpenAiDelta {
             role: Some("assistant"),
             content: Some(""),
-            refusal_null: true,
+            refusal: Some(None),
             tool_calls: None,
         },
         None,
@@ -152,15 +152,20 @@ pub fn chat_stream_events(resp: &ChatResponse, chunks: usize, include_usage: boo
                     out.push(chunk(delta, None));
                 }
             }
-            Part::Text { text, .. } => {
+            Part::Text { text, extra } => {
+                let refusal = extra.marks_refusal();
                 for piece in split_pieces(text, chunks) {
-                    out.push(chunk(
-                        OpenAiDelta {
+                    let delta = match refusal {
+                        true => OpenAiDelta {
+                            refusal: Some(Some(piece)),
+                            ..Default::default()
+                        },
+                        false => OpenAiDelta {
                             content: Some(piece),
                             ..Default::default()
                         },
-                        None,
-                    ));
+                    };
+                    out.push(chunk(delta, None));
                 }
             }
             Part::ToolCall {
@@ -205,7 +210,11 @@ pub fn chat_stream_events(resp: &ChatResponse, chunks: usize, include_usage: boo
             _ => {}
         }
     }
-    let finish = crate::formats::openai::finish_reason(&resp.finish);
+    let refused = resp
+        .content
+        .iter()
+        .any(|p| matches!(p, Part::Text { extra, .. } if extra.marks_refusal()));
+    let finish = crate::formats::openai::answer_finish_reason(&resp.finish, refused);
     // Tokens that spell no text part go with the finish.
     let rest = Some(OpenAiLogprobsOut(tokens)).filter(|t| !t.0.is_empty());
     out.push(chunk_with(OpenAiDelta::default(), Some(finish), rest));

@@ -19,6 +19,8 @@
 //!   redacted-thinking block, as Claude answers with extended thinking;
 //! - contains `verbatim`: the last user text as it came, so a JSON document sent under a
 //!   response schema comes back as the structured answer a real model would give;
+//! - contains `refusal`: a refusal (`REFUSAL`) with a content-filter finish, which OpenAI
+//!   formats write as a `refusal` and the others as text;
 //! - otherwise: `echo: <last user text>`. After a tool result, `tool said: <result text>`.
 
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -26,6 +28,9 @@ use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 use crate::canonical::{
     ChatRequest, ChatResponse, FaultKind, FinishReason, Part, Role, ToolChoice, ToolResultContent, UpstreamFault, Usage,
 };
+
+/// What the `refusal` scenario answers.
+pub const REFUSAL: &str = "I'm sorry, I can't help with that.";
 
 /// The fault an `error-NNN` model name asks for, or Ok.
 pub fn requested_fault(model: &str) -> Result<(), UpstreamFault> {
@@ -108,6 +113,9 @@ pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFaul
         content.push(Part::text(format!("I see {n} image{}", if n == 1 { "" } else { "s" })));
     } else if model.contains("verbatim") {
         content.push(Part::text(last_user.map(user_text).unwrap_or_default()));
+    } else if model.contains("refusal") {
+        content.push(Part::refusal(REFUSAL));
+        finish = FinishReason::ContentFilter;
     } else {
         let text = last_user.map(user_text).unwrap_or_default();
         let reply = format!("echo: {text}");

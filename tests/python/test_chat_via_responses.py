@@ -3,7 +3,8 @@ Responses API): chat requests of every client format go to its `/v1/responses`, 
 and stream come back in the client's format. sluice-mock answers `/v1/responses` from the same
 scenarios as every chat route (src/mock/scenario.rs): `echo: <last user text>`; `tool-model`
 says `Let me check.` and calls the first tool with `{"city":"Paris"}`; after a tool result,
-`tool said: <result>`."""
+`tool said: <result>`. A second provider, `compat` (`responses_api = false`), takes the other
+way: Responses requests to the mock's Chat Completions."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import anthropic
 import cohere
 import openai
 import pytest
+import refusals
 
 from conftest import _openai_client, _teardown, start_gateway
 
@@ -33,7 +35,10 @@ def gateway(sluice_mock, tmp_path_factory):
     config = (
         '[routing]\ndefault_provider = "pro"\n\n'
         f'[[providers]]\nname = "pro"\nkind = "openai"\nbase_url = "{sluice_mock.base}"\nkeys = ["k"]\n'
-        "chat_via_responses = true\n"
+        "chat_via_responses = true\n\n"
+        # The other way round: Responses requests go to its Chat Completions.
+        f'[[providers]]\nname = "compat"\nkind = "openai"\nbase_url = "{sluice_mock.base}"\nkeys = ["k"]\n'
+        "responses_api = false\n"
     )
     server = start_gateway(tmp_path_factory.mktemp("via-responses"), "sluice-via-responses", config)
     yield server
@@ -160,6 +165,13 @@ def test_a_cohere_v1_client(gateway):
     co = cohere.Client(api_key="x", base_url=gateway.base, max_retries=0, log_warning_experimental_features=False)
     r = co.chat(model="o3-pro", message=PROMPT)
     assert (r.text, r.finish_reason) == (ECHO, "COMPLETE")
+
+
+def test_a_refusal_crosses_between_the_two_apis(oai):
+    # Chat -> the upstream's Responses API, and Responses -> its Chat Completions: each API's
+    # refusal becomes the other's, answered or streamed (streamed, it once became text).
+    refusals.check_chat(oai, "refusal-model")
+    refusals.check_responses(oai, "compat/refusal-model")
 
 
 def test_a_responses_client_still_goes_as_sent(oai):

@@ -12,6 +12,7 @@ import struct
 
 import openai
 import pytest
+import refusals
 
 MODEL = "gpt-4o-mini"
 MESSAGES = [
@@ -36,6 +37,11 @@ def test_chat(mock_client):
     assert resp.usage.prompt_tokens == PROMPT_TOKENS
     assert resp.usage.completion_tokens == COMPLETION_TOKENS
     assert resp.usage.total_tokens == PROMPT_TOKENS + COMPLETION_TOKENS
+
+
+def test_a_refusal(mock_client):
+    refusals.check_chat(mock_client, "refusal-model")
+    refusals.check_responses(mock_client, "refusal-model")
 
 
 def test_chat_echoes_model_and_last_user_message(mock_client):

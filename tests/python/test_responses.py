@@ -26,6 +26,7 @@ import json
 import openai
 import pydantic
 import pytest
+import refusals
 
 from conftest import _openai_client
 
@@ -370,6 +371,12 @@ def test_parse_gives_the_structured_answer(client, provider):
         for _ in s:
             pass
         assert s.get_final_response().output_parsed == FORECAST
+
+
+@pytest.mark.parametrize("provider", ["openai", "mock"])
+def test_a_refusal_is_a_refusal_part_answered_or_streamed(client, provider):
+    # The mock provider's stream is Sluice's own encoding; the openai one passes through.
+    refusals.check_responses(client, model(provider, "refusal-model"))
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

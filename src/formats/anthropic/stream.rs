@@ -612,6 +612,8 @@ impl<F: AnthropicFraming> StreamEncode for AnthropicEventEncoder<F> {
             }
             StreamEvent::Error { status, message } => self.error(*status, message, out),
             // NOTE: the format has no token log probabilities (requests for them are refused).
+            // No refusal in this format: the refusal's text is written as text.
+            StreamEvent::Refusal { .. } => {}
             StreamEvent::Logprobs(_) => {}
         }
     }

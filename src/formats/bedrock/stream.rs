@@ -620,6 +620,8 @@ impl StreamEncode for ConverseStreamEncoder {
             StreamEvent::Finish { reason, stop_sequence } => self.message_stop(reason, stop_sequence.as_deref(), out),
             StreamEvent::Error { status, message } => self.error(*status, message, out),
             // NOTE: the format has no token log probabilities (requests for them are refused).
+            // No refusal in this format: the refusal's text is written as text.
+            StreamEvent::Refusal { .. } => {}
             StreamEvent::Logprobs(_) => {}
         }
     }

@@ -547,6 +547,8 @@ impl StreamEncode for CohereStreamEncoder {
             }
             StreamEvent::Error { status, message } => self.error(*status, message, out),
             // NOTE: the format has no token log probabilities (requests for them are refused).
+            // No refusal in this format: the refusal's text is written as text.
+            StreamEvent::Refusal { .. } => {}
             StreamEvent::Logprobs(_) => {}
         }
     }

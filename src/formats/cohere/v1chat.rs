@@ -840,8 +840,10 @@ impl StreamEncode for V1StreamEncoder {
                 }
             }
             StreamEvent::Error { status, message } => self.error(*status, message, out),
-            // v1 has no reasoning, block framing or log probabilities.
+            // v1 has no reasoning, block framing, refusal (its text is written as text) or log
+            // probabilities.
             StreamEvent::ThinkingDelta { .. }
+            | StreamEvent::Refusal { .. }
             | StreamEvent::ThinkingSignature { .. }
             | StreamEvent::RedactedThinking { .. }
             | StreamEvent::BlockStop { .. }

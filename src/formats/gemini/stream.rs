@@ -655,6 +655,8 @@ impl StreamEncode for GeminiStreamEncoder {
                 }
             }
             StreamEvent::Error { status, message } => self.error(*status, message, out),
+            // No refusal in this format: the refusal's text is written as text.
+            StreamEvent::Refusal { .. } => {}
             StreamEvent::Logprobs(l) => self.logprobs.extend_from_slice(l),
         }
     }

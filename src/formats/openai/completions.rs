@@ -330,8 +330,9 @@ impl StreamEncode for CompletionStreamEncoder {
             }
             StreamEvent::Error { status, message } => self.error(*status, message, out),
             // NOTE: thinking is dropped, as Chat Completions drops it; a completion request
-            // carries no tools, so no call can start.
+            // carries no tools, so no call can start; a refusal's text is the completion's.
             StreamEvent::ThinkingDelta { .. }
+            | StreamEvent::Refusal { .. }
             | StreamEvent::ThinkingSignature { .. }
             | StreamEvent::RedactedThinking { .. }
             | StreamEvent::ToolCallStart { .. }

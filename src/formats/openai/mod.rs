@@ -16,7 +16,7 @@ pub mod stream;
 pub mod types;
 
 pub use request::{decode_request, encode_request, request_path};
-pub use response::{decode_response, encode_response, finish_reason};
+pub use response::{answer_finish_reason, decode_response, encode_response, finish_reason};
 
 use crate::canonical::{ErrorReply, FaultKind, Json, UpstreamFault};
 use crate::error::GatewayError;

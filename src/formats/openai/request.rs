@@ -45,9 +45,6 @@ const KNOWN_FIELDS: &[&str] = &[
 /// OpenAI's and Gemini's limit on alternatives per token.
 pub(crate) const MAX_TOP_LOGPROBS: u32 = 20;
 
-/// Marker in a text part's extra: the text is an assistant `refusal`, not `content`.
-const REFUSAL: &str = "refusal";
-
 pub(super) fn err(field: impl Into<String>, message: impl Into<String>) -> ConvertError {
     ConvertError::new(field, message)
 }
@@ -562,22 +559,6 @@ fn decode_file(p: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
     })
 }
 
-pub(super) fn refusal_part(text: &str) -> Part {
-    let mut extra = Extra::new(Format::OpenAi);
-    extra.push(REFUSAL, Json::from(true));
-    Part::Text {
-        text: text.to_string(),
-        extra,
-    }
-}
-
-pub(super) fn is_refusal(extra: &Extra) -> bool {
-    extra
-        .for_target(Format::OpenAi)
-        .iter()
-        .any(|(k, v)| k == REFUSAL && v.as_bool() == Some(true))
-}
-
 fn decode_assistant<'v>(
     m: &MessageFields<'v>,
     path: &JsonPath<'_>,
@@ -620,7 +601,7 @@ fn decode_assistant<'v>(
                                 .get("refusal")
                                 .and_then(|t| t.as_str())
                                 .ok_or_else(|| err(ppath.key("refusal"), "required string"))?;
-                            parts.push(refusal_part(t));
+                            parts.push(Part::refusal(t));
                         }
                         other => {
                             return Err(err(
@@ -634,7 +615,7 @@ fn decode_assistant<'v>(
         }
     }
     if let Some(r) = m.refusal.and_then(|r| r.as_str()) {
-        parts.push(refusal_part(r));
+        parts.push(Part::refusal(r));
     }
     if m.function_call.is_some_and(|f| !f.is_null()) {
         return Err(err(
@@ -985,7 +966,7 @@ fn encode_assistant(m: &Message, i: usize) -> Result<Option<OpenAiMessageOut<'_>
     let mut calls = Vec::new();
     for (j, p) in m.content.iter().enumerate() {
         match p {
-            Part::Text { text, extra } if is_refusal(extra) => refusals.push(text),
+            Part::Text { text, extra } if extra.marks_refusal() => refusals.push(text),
             Part::Text { text, .. } => texts.push(OpenAiPart::Text { text }),
             Part::ToolCall {
                 id, name, arguments, ..
@@ -1376,7 +1357,7 @@ mod tests {
         let body = br#"{"model":"m","messages":[{"role":"assistant","content":null,"refusal":"I can't."}]}"#;
         let r = decode(body).unwrap();
         assert!(
-            matches!(&r.messages[0].content[0], Part::Text { text, extra } if text == "I can't." && is_refusal(extra))
+            matches!(&r.messages[0].content[0], Part::Text { text, extra } if text == "I can't." && extra.marks_refusal())
         );
         let v = encoded(&r);
         assert_same_json(

@@ -4,7 +4,6 @@
 //! is lenient with the nulls and omissions of OpenAI-compatible servers. Integration side
 //! (`encode_response`) writes OpenAI's own field order.
 
-use super::request::{is_refusal, refusal_part};
 use super::types::*;
 use crate::canonical::{ChatResponse, ConvertError, FinishReason, Json, Part, Usage};
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -42,7 +41,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
                     has_text = true;
                     content.push(Part::text(t));
                 } else if let Some(t) = p.get("refusal").and_then(|t| t.as_str()) {
-                    content.push(refusal_part(t));
+                    content.push(Part::refusal(t));
                 }
             }
         }
@@ -50,7 +49,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
     }
     let refused = msg.refusal.is_some();
     if let Some(r) = msg.refusal {
-        content.push(refusal_part(&r));
+        content.push(Part::refusal(&r));
     }
     let mut calls = msg.tool_calls.unwrap_or_default();
     if let Some(f) = msg.function_call {
@@ -162,6 +161,15 @@ pub fn finish_reason(f: &FinishReason) -> &str {
     }
 }
 
+/// `finish_reason` for an answer that held a refusal (`refused`) or not: OpenAI reports its own
+/// refusals with `stop`, where decoding reads a refusal alone as a content-filter finish.
+pub fn answer_finish_reason(f: &FinishReason, refused: bool) -> &str {
+    match f {
+        FinishReason::ContentFilter if refused => "stop",
+        f => finish_reason(f),
+    }
+}
+
 /// Integration: canonical -> a `chat.completion` body for an OpenAI client.
 ///
 /// Text parts are concatenated into `content` (OpenAI answers with one string). NOTE: thinking
@@ -173,7 +181,7 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
     let mut calls = Vec::new();
     for p in &resp.content {
         match p {
-            Part::Text { text, extra } if is_refusal(extra) => refusals.push(text),
+            Part::Text { text, extra } if extra.marks_refusal() => refusals.push(text),
             Part::Text { text, .. } => texts.push(text),
             Part::ToolCall {
                 id, name, arguments, ..
@@ -199,12 +207,7 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
         [one] => Some(Cow::Borrowed(*one)),
         _ => Some(Cow::Owned(refusals.concat())),
     };
-    // OpenAI reports its own refusals with finish_reason "stop".
-    let finish = if resp.finish == FinishReason::ContentFilter && refusal.is_some() {
-        "stop"
-    } else {
-        finish_reason(&resp.finish)
-    };
+    let finish = answer_finish_reason(&resp.finish, refusal.is_some());
     let usage = usage_to_wire(&resp.usage);
     let out = OpenAiCompletionOut {
         id: &resp.id,
@@ -416,7 +419,7 @@ mod tests {
         let r = decode_response(body).unwrap();
         assert_eq!(r.finish, FinishReason::ContentFilter);
         assert!(
-            matches!(&r.content[..], [Part::Text { text, extra }] if text == "I can't help with that." && is_refusal(extra))
+            matches!(&r.content[..], [Part::Text { text, extra }] if text == "I can't help with that." && extra.marks_refusal())
         );
         let v = value(&encode_response(&r));
         assert_same_json(

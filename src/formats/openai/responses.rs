@@ -10,7 +10,7 @@
 //! is its signature (or a redacted block's data); sent back in `input`, they become the thinking
 //! blocks a provider such as Anthropic needs to continue a tool loop.
 
-use super::request::{bool_of, err, f64_of, is_refusal, refusal_part, str_of, u32_of};
+use super::request::{bool_of, err, f64_of, str_of, u32_of};
 use super::types::OpenAiTokensOut;
 use crate::canonical::stream::{StreamEncode, StreamEvent};
 use crate::canonical::{
@@ -360,7 +360,7 @@ fn decode_content(c: &Json, path: &JsonPath<'_>) -> Result<Vec<Part>, ConvertErr
         let ppath = path.index(j);
         match p.get("type").and_then(|t| t.as_str()) {
             Some("input_text" | "output_text") => parts.push(Part::text(str_field(p, "text", &ppath)?)),
-            Some("refusal") => parts.push(refusal_part(str_field(p, "refusal", &ppath)?)),
+            Some("refusal") => parts.push(Part::refusal(str_field(p, "refusal", &ppath)?)),
             Some("input_image") => parts.push(decode_image(p, &ppath)?),
             Some("input_file") => parts.push(decode_file(p, &ppath)?),
             Some(other) => {
@@ -557,8 +557,8 @@ impl Echo {
 }
 
 /// A response's `status` and `incomplete_details.reason`, from why generation stopped.
-fn status_of(finish: &FinishReason) -> (&'static str, Option<&'static str>) {
-    match super::finish_reason(finish) {
+fn status_of(finish: &FinishReason, refused: bool) -> (&'static str, Option<&'static str>) {
+    match super::answer_finish_reason(finish, refused) {
         "length" => ("incomplete", Some("max_output_tokens")),
         "content_filter" => ("incomplete", Some("content_filter")),
         _ => ("completed", None),
@@ -757,6 +757,12 @@ enum Content {
     Refusal(String),
 }
 
+impl Content {
+    fn is_refusal(&self) -> bool {
+        matches!(self, Content::Refusal(_))
+    }
+}
+
 impl Serialize for Content {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
@@ -882,7 +888,7 @@ pub fn encode_response(resp: &ChatResponse, echo: &Echo) -> Vec<u8> {
     };
     for part in &resp.content {
         match part {
-            Part::Text { text, extra } if is_refusal(extra) => message
+            Part::Text { text, extra } if extra.marks_refusal() => message
                 .get_or_insert_with(Vec::new)
                 .push(Content::Refusal(text.clone())),
             // Consecutive texts (Gemini's parts, Anthropic's blocks) are one part, as a stream
@@ -937,7 +943,10 @@ pub fn encode_response(resp: &ChatResponse, echo: &Echo) -> Vec<u8> {
         }
     }
     flush(&mut message, &mut output);
-    let (status, incomplete) = status_of(&resp.finish);
+    let refused = output
+        .iter()
+        .any(|item| matches!(item, Item::Message { content, .. } if content.iter().any(Content::is_refusal)));
+    let (status, incomplete) = status_of(&resp.finish, refused);
     // The message being written when generation stopped short is itself incomplete.
     if let (Some(_), Some(Item::Message { status, .. })) = (incomplete, output.last_mut()) {
         *status = "incomplete";
@@ -1003,6 +1012,22 @@ struct PartFields<'a, P: Serialize> {
     output_index: usize,
     content_index: u32,
     part: P,
+}
+
+#[derive(Serialize)]
+struct RefusalDeltaFields<'a> {
+    item_id: &'a str,
+    output_index: usize,
+    content_index: u32,
+    delta: &'a str,
+}
+
+#[derive(Serialize)]
+struct RefusalDoneFields<'a> {
+    item_id: &'a str,
+    output_index: usize,
+    content_index: u32,
+    refusal: &'a str,
 }
 
 #[derive(Serialize)]
@@ -1079,11 +1104,9 @@ struct SummaryDelta<'a> {
 
 /// The item being streamed at an output index.
 enum Open {
-    Message {
-        id: String,
-        text: String,
-        logprobs: Vec<TokenLogprob>,
-    },
+    /// A message and its content parts so far; the last is being written (output text, or a
+    /// refusal).
+    Message { id: String, parts: Vec<Content> },
     Reasoning {
         id: String,
         block: u32,
@@ -1125,6 +1148,8 @@ pub struct ResponsesStreamEncoder {
     finish: Option<FinishReason>,
     /// Log probabilities for the next text delta.
     logprobs: Vec<TokenLogprob>,
+    /// The canonical block of the refusal being written: its text goes as a `refusal` part.
+    refusal_block: Option<u32>,
     closed: bool,
 }
 
@@ -1145,6 +1170,7 @@ impl ResponsesStreamEncoder {
             usage: Usage::default(),
             finish: None,
             logprobs: Vec::new(),
+            refusal_block: None,
             closed: false,
         }
     }
@@ -1234,27 +1260,14 @@ impl ResponsesStreamEncoder {
             return;
         };
         match open {
-            Open::Message { id, text, logprobs } => {
-                let done = TextDoneFields {
-                    item_id: &id,
-                    output_index: index,
-                    content_index: 0,
-                    text: &text,
-                    logprobs: OpenAiTokensOut(&logprobs),
-                };
-                self.event("response.output_text.done", done, out);
-                let part = Content::Text { text, logprobs };
-                let fields = PartFields {
-                    item_id: &id,
-                    output_index: index,
-                    content_index: 0,
-                    part: &part,
-                };
-                self.event("response.content_part.done", fields, out);
+            Open::Message { id, parts } => {
+                if let Some(last) = parts.last() {
+                    self.part_done(&id, index, parts.len() as u32 - 1, last, out);
+                }
                 let item = Item::Message {
                     id,
                     status,
-                    content: vec![part],
+                    content: parts,
                 };
                 self.done_item(index, item, out);
             }
@@ -1287,7 +1300,42 @@ impl ResponsesStreamEncoder {
         }
     }
 
-    fn text(&mut self, text: &str, out: &mut Vec<u8>) {
+    /// `response.output_text.done` (or `.refusal.done`), then `response.content_part.done`, for
+    /// a message's finished part.
+    fn part_done(&mut self, item_id: &str, output_index: usize, content_index: u32, part: &Content, out: &mut Vec<u8>) {
+        match part {
+            Content::Text { text, logprobs } => {
+                let done = TextDoneFields {
+                    item_id,
+                    output_index,
+                    content_index,
+                    text,
+                    logprobs: OpenAiTokensOut(logprobs),
+                };
+                self.event("response.output_text.done", done, out);
+            }
+            Content::Refusal(refusal) => {
+                let done = RefusalDoneFields {
+                    item_id,
+                    output_index,
+                    content_index,
+                    refusal,
+                };
+                self.event("response.refusal.done", done, out);
+            }
+        }
+        let fields = PartFields {
+            item_id,
+            output_index,
+            content_index,
+            part,
+        };
+        self.event("response.content_part.done", fields, out);
+    }
+
+    /// Text, or with `refusal` a refusal's text, for the open message (opened here). Each run
+    /// of either is one content part, as in `encode_response`.
+    fn text(&mut self, text: &str, refusal: bool, out: &mut Vec<u8>) {
         if !matches!(self.open, Some((_, Open::Message { .. }))) {
             self.close_open(out);
             let id = item_id("msg", &self.id, self.next_index);
@@ -1297,40 +1345,68 @@ impl ResponsesStreamEncoder {
                 content: Vec::new(),
             };
             let index = self.add_item(&item, out);
-            let empty = Content::Text {
-                text: String::new(),
-                logprobs: Vec::new(),
+            let open = Open::Message { id, parts: Vec::new() };
+            self.open = Some((index, open));
+        }
+        // Taken out while events are written (a move, no copy of its text).
+        let Some((index, Open::Message { id, mut parts })) = self.open.take() else {
+            return;
+        };
+        let fits = match parts.last() {
+            Some(last) => last.is_refusal() == refusal,
+            None => false,
+        };
+        if !fits {
+            if let Some(last) = parts.last() {
+                self.part_done(&id, index, parts.len() as u32 - 1, last, out);
+            }
+            let fresh = match refusal {
+                true => Content::Refusal(String::new()),
+                false => Content::Text {
+                    text: String::new(),
+                    logprobs: Vec::new(),
+                },
             };
             let fields = PartFields {
                 item_id: &id,
                 output_index: index,
-                content_index: 0,
-                part: &empty,
+                content_index: parts.len() as u32,
+                part: &fresh,
             };
             self.event("response.content_part.added", fields, out);
-            let open = Open::Message {
-                id,
-                text: String::new(),
-                logprobs: Vec::new(),
-            };
-            self.open = Some((index, open));
+            parts.push(fresh);
         }
-        // Written straight into `out` (the hot path: no buffer, no copy of the open item).
-        if let Some((index, Open::Message { id, text: t, logprobs })) = &mut self.open {
-            let delta = TextDelta {
-                kind: "response.output_text.delta",
-                sequence_number: self.seq,
-                item_id: id,
-                output_index: *index,
-                content_index: 0,
-                delta: text,
-                logprobs: OpenAiTokensOut(&self.logprobs),
-            };
-            self.seq += u64::from(write_event(delta.kind, &delta, out));
-            // The done events and the final response repeat the whole text.
-            t.push_str(text);
-            logprobs.append(&mut self.logprobs);
+        let content_index = parts.len() as u32 - 1;
+        match parts.last_mut() {
+            Some(Content::Text { text: t, logprobs }) => {
+                // Written straight into `out` (the hot path: no buffer, no copy of the text).
+                let delta = TextDelta {
+                    kind: "response.output_text.delta",
+                    sequence_number: self.seq,
+                    item_id: &id,
+                    output_index: index,
+                    content_index,
+                    delta: text,
+                    logprobs: OpenAiTokensOut(&self.logprobs),
+                };
+                self.seq += u64::from(write_event(delta.kind, &delta, out));
+                // The done events and the final response repeat the whole text.
+                t.push_str(text);
+                logprobs.append(&mut self.logprobs);
+            }
+            Some(Content::Refusal(r)) => {
+                let delta = RefusalDeltaFields {
+                    item_id: &id,
+                    output_index: index,
+                    content_index,
+                    delta: text,
+                };
+                self.event("response.refusal.delta", delta, out);
+                r.push_str(text);
+            }
+            None => {}
         }
+        self.open = Some((index, Open::Message { id, parts }));
     }
 
     fn thinking(&mut self, block: u32, text: &str, out: &mut Vec<u8>) {
@@ -1473,9 +1549,10 @@ impl StreamEncode for ResponsesStreamEncoder {
             }
             StreamEvent::Usage(u) => self.usage = *u,
             StreamEvent::Logprobs(l) => self.logprobs.extend_from_slice(l),
-            StreamEvent::TextDelta { text, .. } => {
+            StreamEvent::Refusal { index } => self.refusal_block = Some(*index),
+            StreamEvent::TextDelta { index, text } => {
                 self.start(out);
-                self.text(text, out);
+                self.text(text, self.refusal_block == Some(*index), out);
             }
             StreamEvent::ThinkingDelta { index, text } => {
                 self.start(out);
@@ -1525,7 +1602,8 @@ impl StreamEncode for ResponsesStreamEncoder {
             return;
         }
         self.start(out);
-        let (status, incomplete) = status_of(self.finish.as_ref().unwrap_or(&FinishReason::Stop));
+        let refused = self.refusal_block.is_some();
+        let (status, incomplete) = status_of(self.finish.as_ref().unwrap_or(&FinishReason::Stop), refused);
         self.close_all(
             if incomplete.is_some() {
                 "incomplete"
@@ -1933,6 +2011,35 @@ mod tests {
         let mut enc =
             crate::canonical::stream::ArgumentsNeverEmpty::new(ResponsesStreamEncoder::new(&req, body.as_bytes()));
         events(&encode_all(&mut enc, &events_from_response(resp, pieces)))
+    }
+
+    #[test]
+    fn a_refusal_streams_as_a_refusal_part_as_answered() {
+        // Text, then a refusal: one message with an `output_text` and a `refusal` part, as the
+        // unary answer has them; the refusal's events are OpenAI's own.
+        let resp = ChatResponse {
+            content: vec![Part::text("Well."), Part::refusal("I can't.")],
+            finish: FinishReason::ContentFilter,
+            ..sample_response()
+        };
+        let evs = stream(&resp, 2);
+        let kinds: Vec<&str> = evs.iter().map(|(k, _)| k.as_str()).collect();
+        let refusal: Vec<&str> = evs
+            .iter()
+            .filter(|(k, _)| k == "response.refusal.delta")
+            .map(|(_, d)| d["delta"].as_str().unwrap())
+            .collect();
+        assert_eq!(refusal.concat(), "I can't.");
+        assert!(evs
+            .iter()
+            .all(|(k, d)| !k.starts_with("response.refusal") || d["content_index"].as_u64() == Some(1)));
+        assert!(kinds.contains(&"response.refusal.done"), "{kinds:?}");
+        let last = &evs.last().unwrap().1["response"];
+        assert_eq!(last["status"].as_str(), Some("completed"), "OpenAI's refusals complete");
+        let answered = json(&encode_response(&resp, &echo()));
+        assert_eq!(last["output"][0]["content"], answered["output"][0]["content"]);
+        assert_eq!(answered["output"][0]["content"][1]["type"].as_str(), Some("refusal"));
+        assert_eq!(answered["status"].as_str(), Some("completed"));
     }
 
     #[test]

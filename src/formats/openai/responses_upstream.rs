@@ -12,7 +12,7 @@
 //!   refused by name rather than dropped;
 //! - `top_k` is omitted, as for Chat Completions (a sampling hint most non-OpenAI clients send).
 
-use super::request::{document_data, effort_for_budget, err, image_url, is_refusal, refusal_part};
+use super::request::{document_data, effort_for_budget, err, image_url};
 use crate::canonical::stream::{StreamError, StreamEvent};
 use crate::canonical::{
     ChatRequest, ChatResponse, ConvertError, FinishReason, Json, Part, ResponseFormat, Role, ToolChoice,
@@ -239,7 +239,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
                         output: tool_output(c, &path)?,
                     });
                 }
-                (Role::Assistant, Part::Text { text, extra }) if is_refusal(extra) => {
+                (Role::Assistant, Part::Text { text, extra }) if extra.marks_refusal() => {
                     content.push(ContentOut::Refusal { refusal: text })
                 }
                 (Role::Assistant, Part::Text { text, .. }) => {
@@ -369,7 +369,7 @@ fn item_parts(item: &Json, out: &mut Vec<Part>) {
                     Some("output_text") => {
                         out.push(Part::text(c.get("text").and_then(|t| t.as_str()).unwrap_or_default()))
                     }
-                    Some("refusal") => out.push(refusal_part(
+                    Some("refusal") => out.push(Part::refusal(
                         c.get("refusal").and_then(|t| t.as_str()).unwrap_or_default(),
                     )),
                     _ => {}
@@ -514,6 +514,8 @@ pub struct ResponsesEventDecoder {
     streamed_args: Vec<u32>,
     /// Blocks opened and not yet stopped.
     open: Vec<u32>,
+    /// Messages (output index) whose refusal began: each is announced once.
+    refusals: Vec<u32>,
     calls: bool,
     done: bool,
     complete: bool,
@@ -561,6 +563,12 @@ impl ResponsesEventDecoder {
                 }
             }
             "response.output_text.delta" | "response.refusal.delta" => {
+                // NOTE: the block is the message, so text before a refusal in the same message
+                // would read as refusal too (OpenAI answers with one or the other).
+                if e.kind == "response.refusal.delta" && !self.refusals.contains(&index) {
+                    self.refusals.push(index);
+                    out.push_back(StreamEvent::Refusal { index });
+                }
                 self.open(index);
                 out.push_back(StreamEvent::TextDelta {
                     index,
@@ -679,7 +687,7 @@ pub fn fuzz_decode(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::canonical::stream::testing::{collect, decode_every_split};
+    use crate::canonical::stream::testing::{collect, decode_every_split, encode_all};
     use crate::canonical::stream::{events_from_response, StreamDecode, StreamEncode};
     use crate::canonical::Message;
 
@@ -868,6 +876,25 @@ mod tests {
         d.push(bytes::Bytes::copy_from_slice(&wire[..wire.len() / 2]));
         while let Ok(Some(_)) = d.next_event() {}
         assert_eq!(d.finish(), Err(StreamError::Truncated));
+    }
+
+    #[test]
+    fn a_refusal_reads_back_as_a_refusal_answered_or_streamed() {
+        // Streamed, a refusal once read back as plain text, which a structured-output client
+        // then tried to parse as its answer.
+        let resp = ChatResponse {
+            content: vec![Part::refusal("I'm sorry, I can't.")],
+            finish: FinishReason::Stop,
+            ..sample()
+        };
+        let req = ChatRequest::default();
+        let echo = super::super::responses::Echo::of(&req, b"{}");
+        let answered = decode_response(&super::super::responses::encode_response(&resp, &echo)).unwrap();
+        let mut enc = super::super::responses::ResponsesStreamEncoder::new(&req, b"{}");
+        let wire = encode_all(&mut enc, &events_from_response(&resp, 3));
+        let streamed = collect(&decode_every_split(&|| Box::new(ResponsesStreamDecoder::new()), &wire));
+        assert_eq!(answered.content, resp.content);
+        assert_eq!((streamed.content, streamed.finish), (resp.content, answered.finish));
     }
 
     #[test]

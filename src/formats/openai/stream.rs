@@ -10,7 +10,7 @@
 //! field for it). The decoder reads `choices[0]` only, tool calls by their `index`, usage chunks,
 //! `[DONE]` and mid-stream `{"error":..}` objects; `reasoning_content` becomes thinking.
 
-use super::response::{finish_from_wire, finish_reason, usage_from_wire, usage_to_wire};
+use super::response::{answer_finish_reason, finish_from_wire, usage_from_wire, usage_to_wire};
 use super::types::*;
 use crate::canonical::stream::{StreamEncode, StreamError, StreamEvent};
 use crate::canonical::{ChatRequest, FaultKind, FinishReason, Json, TokenLogprob, UpstreamFault, Usage};
@@ -131,7 +131,11 @@ impl OpenAiEventDecoder {
         }
         if let Some(t) = d.refusal.filter(|t| !t.is_empty()) {
             self.refused = true;
+            let opens = !matches!(self.open_text, Some((TextKind::Refusal, _)));
             let index = self.text_block(TextKind::Refusal, out);
+            if opens {
+                out.push_back(StreamEvent::Refusal { index });
+            }
             out.push_back(StreamEvent::TextDelta { index, text: t });
         }
         if let Some(f) = d.function_call {
@@ -288,6 +292,10 @@ pub struct OpenAiStreamEncoder {
     text_frame: Option<(Vec<u8>, Vec<u8>)>,
     /// Log probabilities for the next chunk written (the text they belong to follows them).
     logprobs: Vec<TokenLogprob>,
+    /// The block of the refusal being written, whose text goes as `delta.refusal`.
+    refusal_block: Option<u32>,
+    /// A refusal was written (its finish is `stop`, as OpenAI's own).
+    refused: bool,
 }
 
 impl OpenAiStreamEncoder {
@@ -304,6 +312,8 @@ impl OpenAiStreamEncoder {
             closed: false,
             text_frame: None,
             logprobs: Vec::new(),
+            refusal_block: None,
+            refused: false,
         }
     }
 
@@ -420,7 +430,16 @@ impl StreamEncode for OpenAiStreamEncoder {
                 // OpenAI's first chunk: role, empty content, null refusal.
                 let delta = OpenAiDeltaOut {
                     content: Some(""),
-                    refusal_null: true,
+                    refusal: Some(None),
+                    ..Default::default()
+                };
+                self.choice(delta, None, out);
+            }
+            StreamEvent::Refusal { index } => self.refusal_block = Some(*index),
+            StreamEvent::TextDelta { index, text } if self.refusal_block == Some(*index) => {
+                self.refused = true;
+                let delta = OpenAiDeltaOut {
+                    refusal: Some(Some(text)),
                     ..Default::default()
                 };
                 self.choice(delta, None, out);
@@ -445,7 +464,8 @@ impl StreamEncode for OpenAiStreamEncoder {
             StreamEvent::Finish { reason, .. } => {
                 if !self.finish_sent {
                     self.finish_sent = true;
-                    self.choice(OpenAiDeltaOut::default(), Some(finish_reason(reason)), out);
+                    let finish = answer_finish_reason(reason, self.refused);
+                    self.choice(OpenAiDeltaOut::default(), Some(finish), out);
                 }
             }
             StreamEvent::Error { status, message } => self.error(*status, message, out),
@@ -689,11 +709,43 @@ mod tests {
         assert_eq!(
             &ev[1..],
             &[
+                StreamEvent::Refusal { index: 0 },
                 text(0, "I can't."),
                 BlockStop { index: 0 },
                 finish(FinishReason::ContentFilter)
             ]
         );
+    }
+
+    #[test]
+    fn a_refusal_streams_as_openai_streams_it() {
+        // A refusal from another OpenAI format (a Responses upstream) goes as `delta.refusal`,
+        // with OpenAI's `stop`: written as content, a structured-output client parsed it.
+        let resp = ChatResponse {
+            content: vec![Part::refusal("I'm sorry, I can't.")],
+            finish: FinishReason::ContentFilter,
+            ..testing::text_answer(Usage::default())
+        };
+        let wire = encode_all(&mut encoder(false), &events_from_response(&resp, 3));
+        let chunks: Vec<Json> = lines(&wire)
+            .iter()
+            .filter_map(|l| l.strip_prefix("data: ").and_then(|d| sonic_rs::from_str(d).ok()))
+            .collect();
+        let field = |name: &str| -> String {
+            let deltas = chunks
+                .iter()
+                .map(|c| c["choices"][0]["delta"][name].as_str().unwrap_or_default());
+            deltas.collect()
+        };
+        assert_eq!(
+            (field("refusal").as_str(), field("content").as_str()),
+            ("I'm sorry, I can't.", "")
+        );
+        let finish = chunks.iter().filter_map(|c| c["choices"][0]["finish_reason"].as_str());
+        assert_eq!(finish.collect::<Vec<_>>(), ["stop"]);
+        // Read back, it is the refusal again (alone, a content-filter finish).
+        let back = collect(&decode_every_split(&decoder, &wire));
+        assert_eq!((back.content, back.finish), (resp.content, FinishReason::ContentFilter));
     }
 
     #[test]

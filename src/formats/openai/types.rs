@@ -76,13 +76,10 @@ pub struct OpenAiDelta<'a> {
     pub role: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<&'a str>,
-    /// Serialized as `"refusal": null` in the first delta only, as OpenAI does.
-    #[serde(
-        rename = "refusal",
-        skip_serializing_if = "std::ops::Not::not",
-        serialize_with = "null"
-    )]
-    pub refusal_null: bool,
+    /// `Some(None)` is `"refusal": null`, in the first delta only, as OpenAI does; `Some(text)`
+    /// a piece of a refusal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Option<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<OpenAiToolCallDelta<'a>>>,
 }
@@ -104,10 +101,6 @@ pub struct OpenAiFunctionDelta<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<&'a str>,
     pub arguments: &'a str,
-}
-
-fn null<S: serde::Serializer>(_: &bool, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_none()
 }
 
 #[derive(Serialize, Debug)]
@@ -531,13 +524,10 @@ pub struct OpenAiDeltaOut<'a> {
     pub role: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<&'a str>,
-    /// Serialized as `"refusal": null` in the first delta only, as OpenAI does.
-    #[serde(
-        rename = "refusal",
-        skip_serializing_if = "std::ops::Not::not",
-        serialize_with = "null"
-    )]
-    pub refusal_null: bool,
+    /// `Some(None)` is `"refusal": null`, in the first delta only, as OpenAI does; `Some(text)`
+    /// a piece of a refusal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Option<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<[OpenAiToolCallDelta<'a>; 1]>,
 }
