@@ -632,40 +632,53 @@ fn a_gemini_retry_delay_becomes_retry_headers() {
 /// finish gets an error, as in a stream, not `stop`, `end_turn` or `STOP` after the part that came.
 #[test]
 fn an_answer_ended_by_an_error_is_an_error_where_the_format_has_no_such_finish() {
-    let body = r#"{"id":"c1","finish_reason":"ERROR","message":{"role":"assistant","content":[{"type":"text","text":"half an ans"}]},"usage":{"billed_units":{"input_tokens":3,"output_tokens":4},"tokens":{"input_tokens":3,"output_tokens":4}}}"#;
-    let response = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes();
-    let openai = post("/v1/chat/completions", &chat_body("cohere/command-a", "hi", false));
-    let anthropic = post(
-        "/anthropic/v1/messages",
-        r#"{"model":"cohere/command-a","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}"#,
-    );
-    let gemini = post(
-        "/genai/v1beta/models/cohere/command-a:generateContent",
-        r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#,
-    );
-    // (client, request, where its error says what kind, the kind)
-    let cases = [
-        ("openai", openai, "type", "server_error"),
-        ("anthropic", anthropic, "type", "api_error"),
-        ("gemini", gemini, "status", "INTERNAL"),
+    let cohere = r#"{"id":"c1","finish_reason":"ERROR","message":{"role":"assistant","content":[{"type":"text","text":"half an ans"}]},"usage":{"billed_units":{"input_tokens":3,"output_tokens":4},"tokens":{"input_tokens":3,"output_tokens":4}}}"#;
+    // A tool call Gemini could not form: often, as here, an answer with nothing in it.
+    let gemini = r#"{"candidates":[{"content":{"role":"model","parts":[]},"finishReason":"MALFORMED_FUNCTION_CALL","index":0}]}"#;
+    // (provider, its answer, what the error says)
+    let answers = [
+        ("cohere", cohere, "ended its answer with an error"),
+        (
+            "gemini",
+            gemini,
+            "could not form its answer (finish reason MALFORMED_FUNCTION_CALL)",
+        ),
     ];
-    for (what, request, kind_field, kind) in cases {
-        let (addr, _rx, _h) = fake_upstream(response.clone(), Duration::ZERO);
-        let sluice = sluice_with_provider("cohere", addr, "k");
-        let r = roundtrip(sluice.addr, &request);
-        let v = r.json();
-        assert_eq!(r.status, 500, "{what}: {v}");
-        assert_eq!(v["error"][kind_field].as_str(), Some(kind), "{what}: {v}");
-        assert!(
-            v["error"]["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("ended its answer with an error")),
-            "{what}: {v}"
+    for (provider, body, says) in answers {
+        let response = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes();
+        let model = format!("{provider}/m-1");
+        let openai = post("/v1/chat/completions", &chat_body(&model, "hi", false));
+        let anthropic = post(
+            "/anthropic/v1/messages",
+            &format!(r#"{{"model":"{model}","max_tokens":50,"messages":[{{"role":"user","content":"hi"}}]}}"#),
         );
+        // (client, request, where its error says what kind, the kind)
+        let mut cases = vec![
+            ("openai", openai, "type", "server_error"),
+            ("anthropic", anthropic, "type", "api_error"),
+        ];
+        // Gemini has no error finish; a malformed call it names itself.
+        if provider == "cohere" {
+            let gemini = post(
+                &format!("/genai/v1beta/models/{model}:generateContent"),
+                r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#,
+            );
+            cases.push(("gemini", gemini, "status", "INTERNAL"));
+        }
+        for (what, request, kind_field, kind) in cases {
+            let (addr, _rx, _h) = fake_upstream(response.clone(), Duration::ZERO);
+            let sluice = sluice_with_provider(provider, addr, "k");
+            let r = roundtrip(sluice.addr, &request);
+            let v = r.json();
+            assert_eq!(r.status, 500, "{provider} -> {what}: {v}");
+            assert_eq!(v["error"][kind_field].as_str(), Some(kind), "{what}: {v}");
+            let message = v["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains(says), "{provider} -> {what}: {v}");
+        }
     }
 }
 

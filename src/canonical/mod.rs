@@ -464,6 +464,18 @@ pub enum FinishReason {
     Other(String),
 }
 
+impl FinishReason {
+    /// A tool call or answer the model could not form (Gemini's `MALFORMED_FUNCTION_CALL` and
+    /// `MALFORMED_RESPONSE`, Bedrock's `malformed_tool_use` and `malformed_model_output`): the
+    /// turn failed, though the upstream answered 200.
+    pub fn is_malformed_output(&self) -> bool {
+        matches!(self, FinishReason::Other(s) if matches!(
+            s.as_str(),
+            "MALFORMED_FUNCTION_CALL" | "MALFORMED_RESPONSE" | "malformed_tool_use" | "malformed_model_output"
+        ))
+    }
+}
+
 /// Token counts. `input` is the TOTAL input, cached tokens included (decoders of formats that
 /// count them apart, like Anthropic, add them back); encoders split and total as their format
 /// defines.

@@ -63,6 +63,43 @@ const COHERE: &[&str] = &[
     "TIMEOUT",
 ];
 
+#[test]
+fn a_failed_turn_is_an_error_only_where_the_client_has_no_finish_for_it() {
+    use super::failed_finish;
+    let malformed = [
+        gemini::finish_from_gemini("MALFORMED_FUNCTION_CALL"),
+        gemini::finish_from_gemini("MALFORMED_RESPONSE"),
+        bedrock::finish_from_bedrock("malformed_tool_use"),
+        bedrock::finish_from_bedrock("malformed_model_output"),
+    ];
+    for client in Format::ALL {
+        let failed = |f: &FinishReason| failed_finish(client, Format::Gemini, f).is_some();
+        // Cohere says `ERROR`; the others have no such finish.
+        assert_eq!(failed(&FinishReason::Error), client != Format::Cohere, "{client:?}");
+        for f in &malformed {
+            // Gemini and Bedrock name it, Cohere says `ERROR`; OpenAI and Anthropic would say
+            // `stop` / `end_turn`.
+            let expected = matches!(client, Format::OpenAi | Format::Anthropic);
+            assert_eq!(failed(f), expected, "{client:?} {f:?}");
+            let said = encode(client, f);
+            match client {
+                Format::Gemini | Format::Bedrock => {
+                    assert!(said.to_lowercase().starts_with("malformed"), "{f:?}: {said}")
+                }
+                Format::Cohere => assert_eq!(said, "ERROR", "{f:?}"),
+                _ => {}
+            }
+        }
+        for f in [
+            FinishReason::Stop,
+            FinishReason::Length,
+            FinishReason::Other("pause_turn".into()),
+        ] {
+            assert!(!failed(&f), "{client:?} {f:?}");
+        }
+    }
+}
+
 fn values(f: Format) -> &'static [&'static str] {
     match f {
         Format::OpenAi => OPENAI,

@@ -47,7 +47,7 @@ pub enum Format {
     Cohere,
 }
 
-use crate::canonical::{ChatRequest, ChatResponse, ConvertError, ErrorReply, FaultKind, UpstreamFault};
+use crate::canonical::{ChatRequest, ChatResponse, ConvertError, ErrorReply, FaultKind, FinishReason, UpstreamFault};
 use crate::error::GatewayError;
 
 impl Format {
@@ -167,6 +167,34 @@ pub fn render_error(format: Format, err: &GatewayError) -> ErrorReply {
         content_type: "application/json",
         body: openai::encode_error(err).to_vec(),
     }
+}
+
+/// The error a client of `client` gets for an answer from an `upstream` that ended with
+/// `finish`, where the client's format has no finish saying that the turn failed: the
+/// upstream's own error (`Error`: Cohere's `ERROR`, a failed Responses answer; Cohere clients
+/// read `ERROR`), or output the model could not form (see `is_malformed_output`; Gemini and
+/// Bedrock clients read their own value, Cohere's `ERROR`). Read as `stop` or `end_turn`, a failed
+/// turn, often with nothing in it, would pass for a whole one; as an error, SDKs retry it.
+pub fn failed_finish(client: Format, upstream: Format, finish: &FinishReason) -> Option<UpstreamFault> {
+    let message = match finish {
+        FinishReason::Error if client != Format::Cohere => {
+            format!("the {} upstream ended its answer with an error", upstream.name())
+        }
+        FinishReason::Other(why)
+            if finish.is_malformed_output() && matches!(client, Format::OpenAi | Format::Anthropic) =>
+        {
+            format!(
+                "the {} upstream's model could not form its answer (finish reason {why})",
+                upstream.name()
+            )
+        }
+        _ => return None,
+    };
+    Some(UpstreamFault {
+        status: 500,
+        kind: FaultKind::Server,
+        message,
+    })
 }
 
 /// The stream decoder for an upstream of `format` (Bedrock: ConverseStream, the operation the

@@ -19,6 +19,8 @@
 //!   redacted-thinking block, as Claude answers with extended thinking;
 //! - contains `verbatim`: the last user text as it came, so a JSON document sent under a
 //!   response schema comes back as the structured answer a real model would give;
+//! - contains `malformed`: no content and Gemini's `MALFORMED_FUNCTION_CALL` finish (Bedrock's
+//!   mock writes `malformed_tool_use`, Cohere's `ERROR`; OpenAI and Anthropic have no such value);
 //! - contains `refusal`: a refusal (`REFUSAL`) with a content-filter finish, which OpenAI
 //!   formats write as a `refusal` and the others as text;
 //! - otherwise: `echo: <last user text>`. After a tool result, `tool said: <result text>`.
@@ -113,6 +115,9 @@ pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFaul
         content.push(Part::text(format!("I see {n} image{}", if n == 1 { "" } else { "s" })));
     } else if model.contains("verbatim") {
         content.push(Part::text(last_user.map(user_text).unwrap_or_default()));
+    } else if model.contains("malformed") {
+        // Nothing, and Gemini's finish for a call it could not form.
+        finish = FinishReason::Other("MALFORMED_FUNCTION_CALL".into());
     } else if model.contains("refusal") {
         content.push(Part::refusal(REFUSAL));
         finish = FinishReason::ContentFilter;

@@ -12,6 +12,7 @@ use crate::canonical::stream::{StreamDecode, StreamEncode, StreamError, StreamEv
 use crate::canonical::{FaultKind, UpstreamFault};
 use crate::error::GatewayError;
 use crate::formats::stream_end::{EndWatch, Ending};
+use crate::formats::{self, Format};
 use crate::http::server::client_gone;
 use crate::http::Conn;
 use crate::plugin::{ChunkHooks, ChunkVerdict};
@@ -208,6 +209,10 @@ pub struct Translation {
     /// Headers the client's head carries besides `content-type`: the upstream's request id
     /// under the client format's name, Bedrock's chunk content type for InvokeModel streams.
     pub head_headers: Vec<(&'static str, String)>,
+    /// The client's format and the upstream's: a finish the client's format cannot tell from
+    /// a whole answer ends the stream with its error (`formats::failed_finish`).
+    pub client: Format,
+    pub upstream: Format,
 }
 
 type Failure = (GatewayError, Option<io::Error>);
@@ -448,6 +453,11 @@ fn drain(t: &mut Translation, out: &mut Vec<u8>, whole: &mut usize) -> Result<St
                     message: std::mem::take(message),
                 })
             }
+            StreamEvent::Finish { reason, .. } => {
+                if let Some(fault) = formats::failed_finish(t.client, t.upstream, reason) {
+                    return Err(fault);
+                }
+            }
             _ => {}
         }
         if let Some(hooks) = t.hooks.as_mut() {
@@ -614,6 +624,8 @@ mod tests {
             model: "claude-x".into(),
             keepalive: None,
             head_headers: Vec::new(),
+            client,
+            upstream,
         }
     }
 
@@ -666,6 +678,32 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("event: message-end\n"), "{text}");
         assert!(text.contains("\"finish_reason\":\"COMPLETE\""), "{text}");
+    }
+
+    #[test]
+    fn a_malformed_call_is_an_error_where_the_client_cannot_name_it() {
+        let malformed = concat!(
+            "data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"Let me\"}]}}]}\r\n\r\n",
+            "data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[]},\"finishReason\":\"MALFORMED_FUNCTION_CALL\"}]}\r\n\r\n",
+        );
+        let run = |client| {
+            let mut t = translation(Format::Gemini, client, None);
+            t.decoder.push(bytes::Bytes::from_static(malformed.as_bytes()));
+            let mut out = Vec::new();
+            drain(&mut t, &mut out, &mut 0)?;
+            // The upstream's body ends here (Gemini marks no end of its own).
+            t.encoder.finish(&mut out);
+            Ok::<_, UpstreamFault>(String::from_utf8_lossy(&out).into_owned())
+        };
+        // OpenAI and Anthropic would read `stop` / `end_turn`: the failed turn passed for whole.
+        for client in [Format::OpenAi, Format::Anthropic] {
+            let fault = run(client).expect_err("an error");
+            assert_eq!(fault.status, 500, "{client:?}");
+            assert!(fault.message.contains("MALFORMED_FUNCTION_CALL"), "{}", fault.message);
+        }
+        // Bedrock names it; Cohere reads it as `ERROR`.
+        assert!(run(Format::Bedrock).unwrap().contains("malformed_tool_use"));
+        assert!(run(Format::Cohere).unwrap().contains("\"finish_reason\":\"ERROR\""));
     }
 
     /// A chunk hook with a bug: panics on the second text delta.

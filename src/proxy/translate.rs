@@ -5,7 +5,7 @@
 
 use super::passthrough::ANTHROPIC_VERSION;
 use super::{unless_hung_up, Outcome, RequestContext, Worker};
-use crate::canonical::{ChatRequest, ConvertError, FaultKind, FinishReason, UpstreamFault};
+use crate::canonical::{ChatRequest, ConvertError, UpstreamFault};
 use crate::config::{Provider, ProviderKind};
 use crate::error::GatewayError;
 use crate::formats::{self, Codec, Format};
@@ -576,6 +576,8 @@ pub async fn forward(
                 }
                 h
             },
+            client: ctx.api.format,
+            upstream: target_format,
         };
         // Only the translation lives on for the stream: the request is sent, free its memory.
         drop((canonical, parts, signed, path));
@@ -606,15 +608,8 @@ pub async fn forward(
         false => upstream_codec.decode_response,
     };
     let mut canonical_resp = decode_response(&data).map_err(|e| undecodable(target_format, "", e))?;
-    // An answer that ended in an error (Cohere's `finish_reason: ERROR`, a failed Responses
-    // answer) is an error for a client whose format has no such finish, as it is in a stream:
-    // read as `stop` or `end_turn`, a cut-off answer would pass for a whole one.
-    if canonical_resp.finish == FinishReason::Error && ctx.api.format != Format::Cohere {
-        let fault = UpstreamFault {
-            status: 500,
-            kind: FaultKind::Server,
-            message: format!("the {} upstream ended its answer with an error", target_format.name()),
-        };
+    // An answer that failed is an error where the client's format cannot say so, as in a stream.
+    if let Some(fault) = formats::failed_finish(ctx.api.format, target_format, &canonical_resp.finish) {
         return Err((GatewayError::UpstreamFault(fault), None));
     }
     // Some formats carry no id or model in the body (Bedrock, Cohere); clients expect both.

@@ -227,7 +227,8 @@ class GenaiSdk:
     def chat(self, model, turns, **kw):
         r = self.c.models.generate_content(**self.params(model, turns, **kw))
         cand = r.candidates[0]
-        parts = cand.content.parts or []
+        # An answer with nothing in it (a blocked or malformed one) may have no `content`.
+        parts = (cand.content and cand.content.parts) or []
         text = "".join(p.text for p in parts if p.text and not p.thought)  # thoughts are not the answer
         calls = [(p.function_call.id or "", p.function_call.name, dict(p.function_call.args)) for p in parts if p.function_call]
         fr = cand.finish_reason.value if cand.finish_reason else ""

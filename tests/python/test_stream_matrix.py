@@ -364,6 +364,25 @@ def test_truncated_upstream_is_never_a_normal_finish(sdks, sdk_name, provider):
 
 
 @per_sdk
+@pytest.mark.parametrize("provider", ["gemini", "bedrock"])
+def test_a_call_the_model_could_not_form_never_passes_for_a_whole_answer(sdks, sdk_name, provider):
+    # `malformed-model` answers nothing, ended by Gemini's `MALFORMED_FUNCTION_CALL` (Bedrock's
+    # `malformed_tool_use`). OpenAI and Anthropic have no such finish: their clients get an
+    # error, answered or streamed, where they once read a normal, empty `stop` / `end_turn`.
+    model, turns = f"{provider}/malformed-model", [user("weather in Paris?")]
+    s = stream(sdks, sdk_name, model, turns)
+    if sdk_name in ("openai", "anthropic"):
+        assert s.error and "could not form its answer" in s.error, s
+        with pytest.raises(sdks[sdk_name].error_class(500), match="MALFORMED_FUNCTION_CALL|malformed_tool_use"):
+            sdks[sdk_name].chat(model, turns)
+        return
+    # The others name it, by their own value (Cohere's is `ERROR`, which its reader reports).
+    own = {"genai": "MALFORMED_FUNCTION_CALL", "boto3": "malformed_tool_use", "cohere": "ERROR"}[sdk_name]
+    assert sdks[sdk_name].chat(model, turns).finish == own
+    assert (s.finish, s.error) == (own, None) or (sdk_name, s.error) == ("cohere", "ERROR"), s
+
+
+@per_sdk
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_unfinished_upstream_is_the_clients_in_stream_error(sdks, sdk_name, provider):
     # The upstream's body ends cleanly between two events, without the format's end marker:

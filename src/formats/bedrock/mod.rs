@@ -1295,8 +1295,10 @@ pub fn finish_to_bedrock(f: &FinishReason) -> &str {
         FinishReason::ContentFilter => "content_filtered",
         FinishReason::Error => "malformed_model_output",
         FinishReason::Other(s) if STOP_REASONS.contains(&s.as_str()) => s,
-        // Gemini's name for a tool call it could not form: the same failure Bedrock names.
+        // Gemini's names for a tool call or an answer it could not form: the same failures
+        // Bedrock names.
         FinishReason::Other(s) if s == "MALFORMED_FUNCTION_CALL" => "malformed_tool_use",
+        FinishReason::Other(s) if s == "MALFORMED_RESPONSE" => "malformed_model_output",
         FinishReason::Other(_) => "end_turn",
     }
 }

@@ -32,13 +32,11 @@ pub fn finish_to_cohere(f: &FinishReason) -> &str {
         FinishReason::ToolCalls => "TOOL_CALL",
         // Cohere has no filter reason; a blocked answer did not complete.
         FinishReason::ContentFilter | FinishReason::Error => "ERROR",
+        // A tool call or answer the model could not form (Bedrock, Gemini).
+        f if f.is_malformed_output() => "ERROR",
         FinishReason::Other(s) => match s.as_str() {
             "TIMEOUT" => "TIMEOUT",
             "model_context_window_exceeded" => "MAX_TOKENS",
-            // A tool call or answer the model could not form (Bedrock, Gemini).
-            "malformed_model_output" | "malformed_tool_use" | "MALFORMED_FUNCTION_CALL" | "MALFORMED_RESPONSE" => {
-                "ERROR"
-            }
             _ => "COMPLETE",
         },
     }

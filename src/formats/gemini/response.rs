@@ -65,6 +65,9 @@ pub fn finish_to_gemini(f: &FinishReason) -> &str {
         FinishReason::Length => "MAX_TOKENS",
         FinishReason::ContentFilter => "SAFETY",
         FinishReason::Error => "OTHER",
+        // Bedrock's names for Gemini's own.
+        FinishReason::Other(s) if s == "malformed_tool_use" => "MALFORMED_FUNCTION_CALL",
+        FinishReason::Other(s) if s == "malformed_model_output" => "MALFORMED_RESPONSE",
         FinishReason::Other(s) => GEMINI_FINISH
             .iter()
             .find(|v| **v == s.as_str())
