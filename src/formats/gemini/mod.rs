@@ -600,13 +600,15 @@ pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> R
         let fpath = path.key("fileData");
         let uri = req_str(d, "fileUri", &fpath)?;
         let mime = str_field(d, MIME);
+        // Other formats fetch only http(s) URLs: a `gs://` (Vertex) URI would reach them as a
+        // URL they refuse, with an error naming their field rather than the client's.
+        if !(uri.starts_with("https://") || uri.starts_with("http://")) {
+            return Err(ConvertError::new(
+                fpath.key("fileUri"),
+                "only a file at an http(s) URL can be translated to other formats",
+            ));
+        }
         if mime.is_some_and(|m| m.eq_ignore_ascii_case(PDF)) {
-            if !(uri.starts_with("https://") || uri.starts_with("http://")) {
-                return Err(ConvertError::new(
-                    fpath.key("fileUri"),
-                    "only a PDF at an http(s) URL can be translated to other formats",
-                ));
-            }
             return Ok(Part::Document {
                 source: DocumentSource::Url(uri.to_string()),
                 name: None,

@@ -562,11 +562,16 @@ fn inexpressible_requests_name_the_field() {
         decode_request(audio, Some("m"), false).unwrap_err().field,
         "contents[0].parts[0].inlineData.mimeType"
     );
-    let gs_pdf = br#"{"contents":[{"parts":[{"fileData":{"mimeType":"application/pdf","fileUri":"gs://b/a.pdf"}}]}]}"#;
-    assert_eq!(
-        decode_request(gs_pdf, Some("m"), false).unwrap_err().field,
-        "contents[0].parts[0].fileData.fileUri"
-    );
+    // A `gs://` URI, of a PDF or an image, is nothing another format can fetch.
+    for gs in [
+        &br#"{"contents":[{"parts":[{"fileData":{"mimeType":"application/pdf","fileUri":"gs://b/a.pdf"}}]}]}"#[..],
+        br#"{"contents":[{"parts":[{"fileData":{"mimeType":"image/png","fileUri":"gs://b/a.png"}}]}]}"#,
+    ] {
+        assert_eq!(
+            decode_request(gs, Some("m"), false).unwrap_err().field,
+            "contents[0].parts[0].fileData.fileUri"
+        );
+    }
     let bad_role = br#"{"contents":[{"role":"system","parts":[{"text":"x"}]}]}"#;
     assert_eq!(
         decode_request(bad_role, Some("m"), false).unwrap_err().field,
