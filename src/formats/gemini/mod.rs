@@ -22,8 +22,8 @@ pub use response::{decode_response, encode_response};
 pub(crate) use response::{finish_from_gemini, finish_to_gemini};
 
 use crate::canonical::{
-    is_document_type, is_image_type, ConvertError, DocumentSource, Extra, ImageSource, Json, JsonPath, Part,
-    ToolResultContent,
+    image_media_type, is_document_type, is_image_type, ConvertError, DocumentSource, Extra, ImageSource, Json,
+    JsonPath, Part, ToolResultContent,
 };
 use crate::formats::Format;
 use crate::wire::url::percent_decode;
@@ -590,7 +590,7 @@ pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> R
         }
         return Ok(Part::Image {
             source: ImageSource::Base64 {
-                media_type: mime.to_string(),
+                media_type: image_media_type(mime),
                 data: req_str(d, "data", &ipath)?.to_string(),
             },
             extra: Extra::default(),

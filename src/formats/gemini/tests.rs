@@ -1041,6 +1041,12 @@ fn documents_are_inline_data_or_pdf_file_data() {
         ]
     );
     assert!(matches!(c[3], Part::Image { .. }), "images stay images");
+    // Anthropic refuses `image/jpg`: an inline image reaches other formats as `image/jpeg`.
+    let jpg = br#"{"contents":[{"parts":[{"inlineData":{"mimeType":"image/jpg","data":"/9j/"}}]}]}"#;
+    assert!(matches!(
+        &decode_request(jpg, Some("m"), false).unwrap().messages[0].content[0],
+        Part::Image { source: ImageSource::Base64 { media_type, .. }, .. } if media_type == "image/jpeg"
+    ));
     let v = parse(&encode_request(&r).unwrap());
     assert_eq!(
         v["contents"][0]["parts"],
