@@ -26,6 +26,7 @@ use crate::canonical::{
     JsonPath, Part, ToolResultContent,
 };
 use crate::formats::Format;
+use crate::wire::base64;
 use crate::wire::url::percent_decode;
 use sonic_rs::{JsonContainerTrait, JsonValueMutTrait, JsonValueTrait};
 
@@ -572,11 +573,13 @@ pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> R
     if let Some(d) = field(p, "inlineData") {
         let ipath = path.key("inlineData");
         let mime = req_str(d, MIME, &ipath)?;
+        // Other formats take only standard base64; the google-genai SDK sends URL-safe.
+        let data = || req_str(d, "data", &ipath).map(|s| base64::to_standard(s).into_owned());
         if is_document_type(mime) {
             return Ok(Part::Document {
                 source: DocumentSource::Base64 {
                     media_type: mime.to_string(),
-                    data: req_str(d, "data", &ipath)?.to_string(),
+                    data: data()?,
                 },
                 name: None,
                 extra: Extra::default(),
@@ -591,7 +594,7 @@ pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> R
         return Ok(Part::Image {
             source: ImageSource::Base64 {
                 media_type: image_media_type(mime),
-                data: req_str(d, "data", &ipath)?.to_string(),
+                data: data()?,
             },
             extra: Extra::default(),
         });

@@ -1047,6 +1047,20 @@ fn documents_are_inline_data_or_pdf_file_data() {
         &decode_request(jpg, Some("m"), false).unwrap().messages[0].content[0],
         Part::Image { source: ImageSource::Base64 { media_type, .. }, .. } if media_type == "image/jpeg"
     ));
+    // google-genai sends bytes in URL-safe base64, which only Gemini reads: other formats get
+    // the standard alphabet, images and documents alike.
+    let url_safe = br#"{"contents":[{"parts":[{"inlineData":{"mimeType":"image/png","data":"_9j_-A=="}},
+        {"inlineData":{"mimeType":"application/pdf","data":"_9j_-A=="}}]}]}"#;
+    for p in &decode_request(url_safe, Some("m"), false).unwrap().messages[0].content {
+        assert!(
+            matches!(
+                p,
+                Part::Image { source: ImageSource::Base64 { data, .. }, .. }
+                    | Part::Document { source: DocumentSource::Base64 { data, .. }, .. } if data == "/9j/+A=="
+            ),
+            "{p:?}"
+        );
+    }
     let v = parse(&encode_request(&r).unwrap());
     assert_eq!(
         v["contents"][0]["parts"],
