@@ -572,6 +572,16 @@ pub fn image_source_from_url(url: &str) -> Result<ImageSource, &'static str> {
     }
 }
 
+/// An image's `detail` hint for `target`. OpenAI (Chat and Responses) and Cohere both name it
+/// so and share `auto`, `low` and `high`, so one's hint reaches the other; no other format has it.
+pub fn image_detail(extra: &Extra, target: Format) -> Option<&Json> {
+    let takes = |f| matches!(f, Format::OpenAi | Format::Cohere);
+    let from = extra.format.filter(|f| takes(*f) && takes(target))?;
+    extra
+        .get("detail")
+        .filter(|d| from == target || matches!(d.as_str(), Some("auto" | "low" | "high")))
+}
+
 /// An image media type as Anthropic and Gemini take it: lower case, without parameters, and
 /// `image/jpeg` for `image/jpg`. OpenAI reads the bytes and takes a data URL's `image/jpg`,
 /// `IMAGE/PNG` or `image/png;name=a.png`; Anthropic refuses all three.
