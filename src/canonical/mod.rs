@@ -595,11 +595,36 @@ pub fn image_source_from_url(url: &str) -> Result<ImageSource, &'static str> {
         if !is_image_type(&media_type) {
             return Err("a data URL must hold an image (image/*)");
         }
-        Ok(ImageSource::Base64 { media_type, data })
+        Ok(ImageSource::Base64 {
+            media_type: image_media_type(&media_type),
+            data,
+        })
     } else if url.starts_with("https://") || url.starts_with("http://") {
         Ok(ImageSource::Url(url.to_string()))
     } else {
         Err("must be an http(s) URL or a base64 data URL")
+    }
+}
+
+/// An image's `detail` hint for `target`. OpenAI (Chat and Responses) and Cohere both name it
+/// so and share `auto`, `low` and `high`, so one's hint reaches the other; no other format has it.
+pub fn image_detail(extra: &Extra, target: Format) -> Option<&Json> {
+    let takes = |f| matches!(f, Format::OpenAi | Format::Cohere);
+    let from = extra.format.filter(|f| takes(*f) && takes(target))?;
+    extra
+        .get("detail")
+        .filter(|d| from == target || matches!(d.as_str(), Some("auto" | "low" | "high")))
+}
+
+/// An image media type as Anthropic and Gemini take it: lower case, without parameters, and
+/// `image/jpeg` for `image/jpg`. OpenAI reads the bytes and takes a data URL's `image/jpg`,
+/// `IMAGE/PNG` or `image/png;name=a.png`; Anthropic refuses all three.
+pub fn image_media_type(media_type: &str) -> String {
+    let bare = media_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if bare == "image/jpg" {
+        "image/jpeg".into()
+    } else {
+        bare
     }
 }
 
@@ -736,6 +761,21 @@ mod tests {
             assert!(image_source_from_url(bad).is_err(), "{bad}");
         }
         assert!(is_image_type("IMAGE/WEBP") && !is_image_type("image/") && !is_image_type("imagex/png"));
+        // Media types OpenAI takes in a data URL reach the others in the one spelling they take.
+        for url in [
+            "data:image/jpg;base64,AAAA",
+            "data:IMAGE/JPEG;base64,AAAA",
+            "data:image/jpeg;name=a.jpg;base64,AAAA",
+        ] {
+            assert_eq!(
+                image_source_from_url(url),
+                Ok(ImageSource::Base64 {
+                    media_type: "image/jpeg".into(),
+                    data: "AAAA".into()
+                }),
+                "{url}"
+            );
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! beyond the output.
 
 use base64_simd::STANDARD;
+use std::borrow::Cow;
 
 /// Appends the base64 of `data` to `out`.
 pub fn encode_into(out: &mut Vec<u8>, data: &[u8]) {
@@ -18,6 +19,16 @@ pub fn encode(data: &[u8]) -> String {
 /// that wrap long lines send it); None on any other character.
 pub fn decode(s: &str) -> Option<Vec<u8>> {
     base64_simd::forgiving_decode_to_vec(s.as_bytes()).ok()
+}
+
+/// `s` in the standard alphabet. Gemini reads bytes in either alphabet and the google-genai SDK
+/// sends the URL-safe one (`-`, `_`); every other API takes only `+` and `/`.
+pub fn to_standard(s: &str) -> Cow<'_, str> {
+    if s.contains(['-', '_']) {
+        Cow::Owned(s.replace('-', "+").replace('_', "/"))
+    } else {
+        Cow::Borrowed(s)
+    }
 }
 
 #[cfg(test)]
@@ -40,5 +51,7 @@ mod tests {
         assert_eq!(decode("Z"), None);
         assert_eq!(decode("Zm9v!"), None);
         assert_eq!(decode("Zm9v\nYmFy").as_deref(), Some(b"foobar".as_slice()));
+        assert_eq!(to_standard("-_8="), "+/8=");
+        assert!(matches!(to_standard("+/8="), Cow::Borrowed("+/8=")));
     }
 }

@@ -14,8 +14,8 @@
 use super::types::*;
 use super::{is_tool_plan, tool_plan_extra};
 use crate::canonical::{
-    image_source_from_url, ChatRequest, ConvertError, Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning,
-    ResponseFormat, Role, Tool, ToolChoice, ToolResultContent,
+    image_detail, image_source_from_url, ChatRequest, ConvertError, Extra, ImageSource, Json, JsonPath, Message, Part,
+    Reasoning, ResponseFormat, Role, Tool, ToolChoice, ToolResultContent,
 };
 use crate::formats::Format;
 use serde::Deserialize;
@@ -458,13 +458,11 @@ fn image_out<'a>(source: &'a ImageSource, extra: &'a Extra) -> CohereItemOut<'a>
         ImageSource::Url(u) => Cow::Borrowed(u.as_str()),
         ImageSource::Base64 { media_type, data } => Cow::Owned(format!("data:{media_type};base64,{data}")),
     };
-    let detail = extra
-        .for_target(Format::Cohere)
-        .iter()
-        .find(|(n, _)| n == "detail")
-        .map(|(_, v)| v);
     CohereItemOut::ImageUrl {
-        image_url: CohereImageUrlOut { url, detail },
+        image_url: CohereImageUrlOut {
+            url,
+            detail: image_detail(extra, Format::Cohere),
+        },
     }
 }
 
@@ -911,6 +909,31 @@ mod tests {
         foreign.extra.format = Some(Format::OpenAi);
         let v = json(&encode_request(&foreign).unwrap());
         assert!(v.get("safety_mode").is_none());
+    }
+
+    /// OpenAI's and Cohere's images share `detail`: a client's hint (its cost and resolution)
+    /// reaches the other, as far as the other has the value (OpenAI's `original` is OpenAI's).
+    #[test]
+    fn image_detail_crosses_between_openai_and_cohere() {
+        let openai = |detail: &str| {
+            let body = format!(
+                r#"{{"model":"m","messages":[{{"role":"user","content":[{{"type":"image_url","image_url":{{"url":"https://x/a.png","detail":"{detail}"}}}}]}}]}}"#
+            );
+            crate::formats::openai::decode_request(body.as_bytes(), None, false).unwrap()
+        };
+        let detail = |v: &Json| {
+            v.pointer(&sonic_rs::pointer!["messages", 0, "content", 0, "image_url", "detail"])
+                .cloned()
+        };
+        assert_eq!(
+            detail(&json(&encode_request(&openai("low")).unwrap())),
+            Some(Json::from("low"))
+        );
+        assert_eq!(detail(&json(&encode_request(&openai("original")).unwrap())), None);
+        let body = br#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x/a.png","detail":"high"}}]}]}"#;
+        let r = decode_request(body, None, false).unwrap();
+        let v = json(&crate::formats::openai::encode_request(&r).unwrap());
+        assert_eq!(detail(&v), Some(Json::from("high")));
     }
 
     #[test]

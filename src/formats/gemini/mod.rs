@@ -22,10 +22,11 @@ pub use response::{decode_response, encode_response};
 pub(crate) use response::{finish_from_gemini, finish_to_gemini};
 
 use crate::canonical::{
-    is_document_type, is_image_type, ConvertError, DocumentSource, Extra, ImageSource, Json, JsonPath, Part,
-    ToolResultContent,
+    image_media_type, is_document_type, is_image_type, ConvertError, DocumentSource, Extra, ImageSource, Json,
+    JsonPath, Part, ToolResultContent,
 };
 use crate::formats::Format;
+use crate::wire::base64;
 use crate::wire::url::percent_decode;
 use sonic_rs::{JsonContainerTrait, JsonValueMutTrait, JsonValueTrait};
 
@@ -572,11 +573,13 @@ pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> R
     if let Some(d) = field(p, "inlineData") {
         let ipath = path.key("inlineData");
         let mime = req_str(d, MIME, &ipath)?;
+        // Other formats take only standard base64; the google-genai SDK sends URL-safe.
+        let data = || req_str(d, "data", &ipath).map(|s| base64::to_standard(s).into_owned());
         if is_document_type(mime) {
             return Ok(Part::Document {
                 source: DocumentSource::Base64 {
                     media_type: mime.to_string(),
-                    data: req_str(d, "data", &ipath)?.to_string(),
+                    data: data()?,
                 },
                 name: None,
                 extra: Extra::default(),
@@ -590,8 +593,8 @@ pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> R
         }
         return Ok(Part::Image {
             source: ImageSource::Base64 {
-                media_type: mime.to_string(),
-                data: req_str(d, "data", &ipath)?.to_string(),
+                media_type: image_media_type(mime),
+                data: data()?,
             },
             extra: Extra::default(),
         });
@@ -600,13 +603,15 @@ pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> R
         let fpath = path.key("fileData");
         let uri = req_str(d, "fileUri", &fpath)?;
         let mime = str_field(d, MIME);
+        // Other formats fetch only http(s) URLs: a `gs://` (Vertex) URI would reach them as a
+        // URL they refuse, with an error naming their field rather than the client's.
+        if !(uri.starts_with("https://") || uri.starts_with("http://")) {
+            return Err(ConvertError::new(
+                fpath.key("fileUri"),
+                "only a file at an http(s) URL can be translated to other formats",
+            ));
+        }
         if mime.is_some_and(|m| m.eq_ignore_ascii_case(PDF)) {
-            if !(uri.starts_with("https://") || uri.starts_with("http://")) {
-                return Err(ConvertError::new(
-                    fpath.key("fileUri"),
-                    "only a PDF at an http(s) URL can be translated to other formats",
-                ));
-            }
             return Ok(Part::Document {
                 source: DocumentSource::Url(uri.to_string()),
                 name: None,

@@ -562,11 +562,16 @@ fn inexpressible_requests_name_the_field() {
         decode_request(audio, Some("m"), false).unwrap_err().field,
         "contents[0].parts[0].inlineData.mimeType"
     );
-    let gs_pdf = br#"{"contents":[{"parts":[{"fileData":{"mimeType":"application/pdf","fileUri":"gs://b/a.pdf"}}]}]}"#;
-    assert_eq!(
-        decode_request(gs_pdf, Some("m"), false).unwrap_err().field,
-        "contents[0].parts[0].fileData.fileUri"
-    );
+    // A `gs://` URI, of a PDF or an image, is nothing another format can fetch.
+    for gs in [
+        &br#"{"contents":[{"parts":[{"fileData":{"mimeType":"application/pdf","fileUri":"gs://b/a.pdf"}}]}]}"#[..],
+        br#"{"contents":[{"parts":[{"fileData":{"mimeType":"image/png","fileUri":"gs://b/a.png"}}]}]}"#,
+    ] {
+        assert_eq!(
+            decode_request(gs, Some("m"), false).unwrap_err().field,
+            "contents[0].parts[0].fileData.fileUri"
+        );
+    }
     let bad_role = br#"{"contents":[{"role":"system","parts":[{"text":"x"}]}]}"#;
     assert_eq!(
         decode_request(bad_role, Some("m"), false).unwrap_err().field,
@@ -1036,6 +1041,26 @@ fn documents_are_inline_data_or_pdf_file_data() {
         ]
     );
     assert!(matches!(c[3], Part::Image { .. }), "images stay images");
+    // Anthropic refuses `image/jpg`: an inline image reaches other formats as `image/jpeg`.
+    let jpg = br#"{"contents":[{"parts":[{"inlineData":{"mimeType":"image/jpg","data":"/9j/"}}]}]}"#;
+    assert!(matches!(
+        &decode_request(jpg, Some("m"), false).unwrap().messages[0].content[0],
+        Part::Image { source: ImageSource::Base64 { media_type, .. }, .. } if media_type == "image/jpeg"
+    ));
+    // google-genai sends bytes in URL-safe base64, which only Gemini reads: other formats get
+    // the standard alphabet, images and documents alike.
+    let url_safe = br#"{"contents":[{"parts":[{"inlineData":{"mimeType":"image/png","data":"_9j_-A=="}},
+        {"inlineData":{"mimeType":"application/pdf","data":"_9j_-A=="}}]}]}"#;
+    for p in &decode_request(url_safe, Some("m"), false).unwrap().messages[0].content {
+        assert!(
+            matches!(
+                p,
+                Part::Image { source: ImageSource::Base64 { data, .. }, .. }
+                    | Part::Document { source: DocumentSource::Base64 { data, .. }, .. } if data == "/9j/+A=="
+            ),
+            "{p:?}"
+        );
+    }
     let v = parse(&encode_request(&r).unwrap());
     assert_eq!(
         v["contents"][0]["parts"],

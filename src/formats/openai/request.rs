@@ -8,8 +8,9 @@
 
 use super::types::*;
 use crate::canonical::{
-    image_source_from_url, is_document_type, parse_data_url, ChatRequest, ConvertError, DocumentSource, Extra,
-    ImageSource, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice, ToolResultContent,
+    image_detail, image_source_from_url, is_document_type, parse_data_url, ChatRequest, ConvertError, DocumentSource,
+    Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice,
+    ToolResultContent,
 };
 use crate::formats::Format;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -899,9 +900,10 @@ fn encode_user<'a>(m: &'a Message, i: usize, out: &mut Vec<OpenAiMessageOut<'a>>
             Part::Image { source, extra } => parts.push(OpenAiPart::ImageUrl {
                 image_url: OpenAiImageUrl {
                     url: image_url(source),
+                    detail: image_detail(extra, Format::OpenAi),
                     extra: OpenAiExtra {
                         fields: extra.for_target(Format::OpenAi),
-                        skip: &["url"],
+                        skip: &["url", "detail"],
                     },
                 },
             }),

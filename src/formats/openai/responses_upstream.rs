@@ -15,7 +15,7 @@
 use super::request::{document_data, effort_for_budget, err, image_url};
 use crate::canonical::stream::{StreamError, StreamEvent};
 use crate::canonical::{
-    ChatRequest, ChatResponse, ConvertError, FinishReason, Json, Part, ResponseFormat, Role, ToolChoice,
+    image_detail, ChatRequest, ChatResponse, ConvertError, FinishReason, Json, Part, ResponseFormat, Role, ToolChoice,
     ToolResultContent, Usage,
 };
 use crate::formats::sse_stream::{SseEventDecoder, SseStreamDecoder};
@@ -93,11 +93,25 @@ enum OutputOut<'a> {
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum ContentOut<'a> {
-    InputText { text: Cow<'a, str> },
-    InputImage { image_url: Cow<'a, str> },
-    InputFile { filename: &'a str, file_data: String },
-    OutputText { text: &'a str, annotations: [(); 0] },
-    Refusal { refusal: &'a str },
+    InputText {
+        text: Cow<'a, str>,
+    },
+    InputImage {
+        image_url: Cow<'a, str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        detail: Option<&'a Json>,
+    },
+    InputFile {
+        filename: &'a str,
+        file_data: String,
+    },
+    OutputText {
+        text: &'a str,
+        annotations: [(); 0],
+    },
+    Refusal {
+        refusal: &'a str,
+    },
 }
 
 #[derive(Serialize)]
@@ -175,6 +189,7 @@ fn tool_output<'a>(content: &'a [ToolResultContent], path: &dyn Fn() -> String) 
             },
             ToolResultContent::Image(source) => ContentOut::InputImage {
                 image_url: image_url(source),
+                detail: None,
             },
             ToolResultContent::Document { source, name } => ContentOut::InputFile {
                 filename: name.as_deref().unwrap_or("document.pdf"),
@@ -224,8 +239,9 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
                 (Role::User, Part::Text { text, .. }) => content.push(ContentOut::InputText {
                     text: Cow::Borrowed(text),
                 }),
-                (Role::User, Part::Image { source, .. }) => content.push(ContentOut::InputImage {
+                (Role::User, Part::Image { source, extra }) => content.push(ContentOut::InputImage {
                     image_url: image_url(source),
+                    detail: image_detail(extra, Format::OpenAi),
                 }),
                 (Role::User, Part::Document { source, name, .. }) => content.push(ContentOut::InputFile {
                     filename: name.as_deref().unwrap_or("document.pdf"),
@@ -779,6 +795,20 @@ mod tests {
                 if *content == [ToolResultContent::Text("sunny".into()), image]),
             "{}",
             String::from_utf8_lossy(&body)
+        );
+    }
+
+    #[test]
+    fn an_image_keeps_its_detail() {
+        // A Chat client's `detail: low` (fewer tokens per image) holds for a model that answers
+        // only through the Responses API too.
+        let body = br#"{"model":"o3-pro","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x/a.png","detail":"low"}}]}]}"#;
+        let req = super::super::decode_request(body, None, false).unwrap();
+        let v: Json = sonic_rs::from_slice(&encode_request(&req).unwrap()).unwrap();
+        assert_eq!(
+            v.pointer(&sonic_rs::pointer!["input", 0, "content", 0, "detail"])
+                .and_then(|d| d.as_str()),
+            Some("low")
         );
     }
 

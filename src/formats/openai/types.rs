@@ -293,7 +293,9 @@ pub struct OpenAiFile<'a> {
 #[derive(Serialize, Debug)]
 pub struct OpenAiImageUrl<'a> {
     pub url: Cow<'a, str>,
-    /// `detail` and any other hint the client sent (OpenAI sources only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<&'a Json>,
+    /// Any other hint the client sent (OpenAI sources only).
     #[serde(flatten)]
     pub extra: OpenAiExtra<'a>,
 }
