@@ -6,6 +6,8 @@
 //! - `error-NNN` anywhere: an upstream error with status NNN;
 //! - contains `parallel`: two tool calls (`get_weather` for Paris and for Rome) when tools are given
 //!   and `tool_choice` is not none (with none, this and the next two answer in text, as a model does);
+//!   only the first with parallel calls turned off (OpenAI `parallel_tool_calls: false`, Anthropic
+//!   `disable_parallel_tool_use`), as a model then makes at most one;
 //! - contains `tool`: one tool call of the first tool, arguments `{"city":"Paris"}`;
 //! - contains `noargs`: one tool call of the first tool without arguments (`{}`);
 //! - in these three, a `tool_choice` naming a tool calls that tool instead of the first, as a
@@ -79,7 +81,12 @@ pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFaul
         content.push(Part::text(format!("tool said: {result}")));
     } else if model.contains("parallel") && callable {
         let name = called.to_string();
-        for (i, city) in ["Paris", "Rome"].iter().enumerate() {
+        let cities: &[&str] = if req.parallel_tool_calls == Some(false) {
+            &["Paris"]
+        } else {
+            &["Paris", "Rome"]
+        };
+        for (i, city) in cities.iter().enumerate() {
             content.push(Part::ToolCall {
                 id: format!("call_mock_{i}"),
                 name: name.clone(),
@@ -372,6 +379,15 @@ mod tests {
                 "{model}: {names:?}"
             );
         }
+    }
+
+    #[test]
+    fn parallel_calls_turned_off_leave_one_call() {
+        let mut r = req("parallel", "weather?");
+        r.parallel_tool_calls = Some(false);
+        let out = respond(&r, "id").unwrap();
+        assert!(matches!(&out.content[..], [Part::ToolCall { arguments, .. }] if arguments.contains("Paris")));
+        assert_eq!(out.finish, FinishReason::ToolCalls);
     }
 
     #[test]

@@ -747,3 +747,26 @@ def test_openai_named_tool_choice_among_several_tools_to_cohere_is_refused_by_na
     with pytest.raises(openai.BadRequestError) as e:
         forced_call_names(base, "cohere", stream=False)
     assert e.value.param == "tool_choice"
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_openai_parallel_tool_calls_off_reaches_formats_that_have_it(base, provider, stream):
+    """`parallel_tool_calls: false` is Anthropic's `disable_parallel_tool_use`: the mock makes one
+    call then (it made two whatever was asked, so losing the setting went unseen)."""
+    import openai
+
+    c = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=30)
+    params = dict(
+        model=f"{provider}/parallel-model",
+        messages=[{"role": "user", "content": "weather in Paris and Rome?"}],
+        tools=[{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}],
+        parallel_tool_calls=False,
+    )
+    if stream:
+        chunks = c.chat.completions.create(**params, stream=True)
+        ids = [t.id for ch in chunks if ch.choices for t in ch.choices[0].delta.tool_calls or [] if t.id]
+    else:
+        ids = [t.id for t in c.chat.completions.create(**params).choices[0].message.tool_calls]
+    assert len(ids) == 1
+
