@@ -770,3 +770,17 @@ def test_openai_parallel_tool_calls_off_reaches_formats_that_have_it(base, provi
         ids = [t.id for t in c.chat.completions.create(**params).choices[0].message.tool_calls]
     assert len(ids) == 1
 
+
+@pytest.mark.parametrize("provider", ["anthropic", "bedrock", "gemini", "cohere", "openai"])
+@pytest.mark.parametrize("media_type", ["image/jpg", "IMAGE/PNG"])
+def test_openai_data_url_image_types_anthropic_refuses_are_spelled_its_way(base, provider, media_type):
+    """OpenAI takes `data:image/jpg;...` and any case; Anthropic's enum does not (a 400)."""
+    import openai
+
+    c = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=30)
+    url = f"data:{media_type};base64,iVBORw0KGgo="
+    r = c.chat.completions.create(
+        model=f"{provider}/image-model",
+        messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}],
+    )
+    assert r.choices[0].message.content == "I see 1 image"

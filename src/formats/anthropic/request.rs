@@ -19,6 +19,8 @@ use std::collections::HashMap;
 
 const PDF: &str = "application/pdf";
 const PLAIN_TEXT: &str = "text/plain";
+/// The image types the Messages API takes, exactly as spelled here (its enum).
+pub const IMAGE_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/webp"];
 
 /// `max_tokens` written when the canonical request has none: Anthropic requires the field, and
 /// 4096 is accepted by every current Claude model.
@@ -788,16 +790,29 @@ fn encode_image(source: &ImageSource) -> AnthropicImageSource<'_> {
     match source {
         ImageSource::Url(url) => match parse_data_url(url) {
             Some((media_type, data)) => AnthropicImageSource::Base64 {
-                media_type: Cow::Owned(media_type),
+                media_type: Cow::Owned(image_type(&media_type).to_string()),
                 data: Cow::Owned(data),
             },
             None => AnthropicImageSource::Url { url },
         },
         ImageSource::Base64 { media_type, data } => AnthropicImageSource::Base64 {
-            media_type: Cow::Borrowed(media_type),
+            media_type: Cow::Borrowed(image_type(media_type)),
             data: Cow::Borrowed(data),
         },
     }
+}
+
+/// An image's media type as Anthropic's enum spells it (`IMAGE_TYPES`): OpenAI's data URLs also
+/// take `image/jpg` and any case, which Anthropic refuses with a 400. Other types go as they
+/// are, for Anthropic to refuse in its own words.
+fn image_type(media_type: &str) -> &str {
+    if media_type.eq_ignore_ascii_case("image/jpg") {
+        return "image/jpeg";
+    }
+    IMAGE_TYPES
+        .iter()
+        .find(|t| t.eq_ignore_ascii_case(media_type))
+        .map_or(media_type, |t| t)
 }
 
 /// A canonical document as an Anthropic source: a PDF as base64 or by URL, text types as plain
