@@ -773,8 +773,9 @@ def test_openai_parallel_tool_calls_off_reaches_formats_that_have_it(base, provi
 
 @pytest.mark.parametrize("provider", ["anthropic", "bedrock", "gemini", "cohere", "openai"])
 @pytest.mark.parametrize("media_type", ["image/jpg", "IMAGE/PNG"])
-def test_openai_data_url_image_types_anthropic_refuses_are_spelled_its_way(base, provider, media_type):
-    """OpenAI takes `data:image/jpg;...` and any case; Anthropic's enum does not (a 400)."""
+def test_openai_data_url_image_types_are_sent_as_registered(base, provider, media_type):
+    """OpenAI takes `data:image/jpg;...` and any case; Anthropic's enum and Gemini do not (a 400,
+    which the mock gives too)."""
     import openai
 
     c = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=30)

@@ -8,9 +8,9 @@
 
 use super::types::*;
 use crate::canonical::{
-    image_source_from_url, is_image_type, is_text_type, parse_data_url, ChatRequest, ConvertError, DocumentSource,
-    Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice,
-    ToolResultContent,
+    image_media_type, image_source_from_url, is_image_type, is_text_type, parse_data_url, ChatRequest, ConvertError,
+    DocumentSource, Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Tool,
+    ToolChoice, ToolResultContent,
 };
 use crate::formats::Format;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -790,29 +790,16 @@ fn encode_image(source: &ImageSource) -> AnthropicImageSource<'_> {
     match source {
         ImageSource::Url(url) => match parse_data_url(url) {
             Some((media_type, data)) => AnthropicImageSource::Base64 {
-                media_type: Cow::Owned(image_type(&media_type).to_string()),
+                media_type: Cow::Owned(image_media_type(&media_type).into_owned()),
                 data: Cow::Owned(data),
             },
             None => AnthropicImageSource::Url { url },
         },
         ImageSource::Base64 { media_type, data } => AnthropicImageSource::Base64 {
-            media_type: Cow::Borrowed(image_type(media_type)),
+            media_type: image_media_type(media_type),
             data: Cow::Borrowed(data),
         },
     }
-}
-
-/// An image's media type as Anthropic's enum spells it (`IMAGE_TYPES`): OpenAI's data URLs also
-/// take `image/jpg` and any case, which Anthropic refuses with a 400. Other types go as they
-/// are, for Anthropic to refuse in its own words.
-fn image_type(media_type: &str) -> &str {
-    if media_type.eq_ignore_ascii_case("image/jpg") {
-        return "image/jpeg";
-    }
-    IMAGE_TYPES
-        .iter()
-        .find(|t| t.eq_ignore_ascii_case(media_type))
-        .map_or(media_type, |t| t)
 }
 
 /// A canonical document as an Anthropic source: a PDF as base64 or by URL, text types as plain
