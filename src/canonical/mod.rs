@@ -587,6 +587,19 @@ pub fn is_image_type(media_type: &str) -> bool {
     media_type.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("image/")) && media_type.len() > 6
 }
 
+/// An image media type as registered: lower case, and `image/jpeg` for the common `image/jpg`.
+/// OpenAI's data URLs take any spelling; Anthropic's enum and Gemini ("Unsupported MIME type:
+/// image/jpg") refuse the others with a 400.
+pub fn image_media_type(media_type: &str) -> std::borrow::Cow<'_, str> {
+    if media_type.eq_ignore_ascii_case("image/jpg") {
+        "image/jpeg".into()
+    } else if media_type.bytes().any(|b| b.is_ascii_uppercase()) {
+        media_type.to_ascii_lowercase().into()
+    } else {
+        media_type.into()
+    }
+}
+
 /// An image given by URL, as OpenAI, Cohere and Anthropic carry it: an http(s) URL, or a
 /// base64 `data:` URL of an image type. Anything else no format on the other side takes.
 pub fn image_source_from_url(url: &str) -> Result<ImageSource, &'static str> {

@@ -6,7 +6,7 @@
 
 use super::{scenario, MockReply};
 use crate::canonical::{
-    ChatRequest, ConvertError, ErrorReply, FaultKind, Part, Reasoning, Role, ToolChoice, UpstreamFault,
+    ChatRequest, ConvertError, ErrorReply, FaultKind, ImageSource, Part, Reasoning, Role, ToolChoice, UpstreamFault,
 };
 use crate::formats::anthropic;
 use crate::http::Method;
@@ -44,6 +44,8 @@ fn from_error(e: ErrorReply) -> MockReply {
 /// - no turn is empty but a final assistant one (anthropics/claude-code#6774);
 /// - `tool_result` blocks come first in their user turn, text after them (Anthropic's "Implement
 ///   tool use" guide: "tool_result blocks must come FIRST in the content array");
+/// - an inline image's `media_type` is exactly `image/jpeg`, `image/png`, `image/gif` or
+///   `image/webp` (the API's enum: not `image/jpg`, not `IMAGE/PNG`, which OpenAI data URLs take);
 /// - with extended thinking: `budget_tokens` at least 1,024 and below `max_tokens`, `temperature`
 ///   only 1, no `top_k`, no forced tool use (the extended-thinking guide's "Feature
 ///   compatibility"; the temperature wording as quoted in MartialBE/one-hub#529).
@@ -65,6 +67,20 @@ pub(super) fn anthropic_rules(req: &ChatRequest) -> Result<(), ConvertError> {
             .collect()
     };
     for (i, (role, parts)) in turns.iter().enumerate() {
+        for (j, p) in parts.iter().enumerate() {
+            if let Part::Image {
+                source: ImageSource::Base64 { media_type, .. },
+                ..
+            } = p
+            {
+                if !anthropic::IMAGE_TYPES.contains(&media_type.as_str()) {
+                    return Err(ConvertError::new(
+                        "",
+                        format!("messages.{i}.content.{j}.source.base64.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'"),
+                    ));
+                }
+            }
+        }
         let blank = parts
             .iter()
             .all(|p| matches!(p, Part::Text { text, .. } if text.is_empty()));

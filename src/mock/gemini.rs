@@ -8,7 +8,7 @@
 //! `:countTokens` answers the prompt's count that `:generateContent` reports.
 
 use super::MockReply;
-use crate::canonical::{ChatRequest, ConvertError, ErrorReply, FaultKind, Role, UpstreamFault};
+use crate::canonical::{ChatRequest, ConvertError, ErrorReply, FaultKind, ImageSource, Part, Role, UpstreamFault};
 use crate::formats::gemini::{self, ApiMethod};
 use crate::http::Method;
 use serde::{Deserialize, Serialize};
@@ -157,10 +157,23 @@ fn count_tokens(model: &str, vertex: bool, body: &[u8]) -> MockReply {
 }
 
 /// The Gemini API's rules on `contents` that a translation can break, in its words: no content
-/// without parts, and a turn of function responses answers every function call of the model turn
-/// before it (the 400 quoted in google-gemini/gemini-cli#4217 and #16415).
+/// without parts, a turn of function responses answers every function call of the model turn
+/// before it (the 400 quoted in google-gemini/gemini-cli#4217 and #16415), and an inline image's
+/// `mimeType` is a registered one (`image/jpg`, which OpenAI data URLs take, is "Unsupported MIME
+/// type", as quoted in CherryHQ/cherry-studio#3088).
 pub(super) fn gemini_rules(req: &ChatRequest) -> Result<(), ConvertError> {
     for (i, m) in req.messages.iter().enumerate() {
+        for p in &m.content {
+            if let Part::Image {
+                source: ImageSource::Base64 { media_type, .. },
+                ..
+            } = p
+            {
+                if crate::canonical::image_media_type(media_type) != media_type.as_str() {
+                    return Err(ConvertError::new("", format!("Unsupported MIME type: {media_type}")));
+                }
+            }
+        }
         if m.content.is_empty() {
             return Err(ConvertError::new(
                 "",

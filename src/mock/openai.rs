@@ -29,7 +29,7 @@ pub fn chat(body: &[u8], model: Option<&str>) -> ChatOutcome {
         Err(e) => {
             return ChatOutcome::Error {
                 status: 400,
-                body: error_body(400, &e.to_string()),
+                body: refusal_body(&e),
             }
         }
     };
@@ -549,6 +549,12 @@ pub fn serve_responses(method: crate::http::Method, path: &str, body: &[u8]) -> 
         }
         Err(fault) => reply(fault.status, error_body(fault.status, &fault.message)),
     })
+}
+
+/// OpenAI's 400 for a refused request, naming the field in `param` as OpenAI does.
+fn refusal_body(e: &crate::canonical::ConvertError) -> Vec<u8> {
+    let param = Some(e.field.as_str()).filter(|f| !f.is_empty());
+    crate::formats::openai::error_body(&e.to_string(), "invalid_request_error", param, None).to_vec()
 }
 
 /// OpenAI error body (PROTOCOLS 2.9) for a status.

@@ -6,8 +6,12 @@
 //! - `error-NNN` anywhere: an upstream error with status NNN;
 //! - contains `parallel`: two tool calls (`get_weather` for Paris and for Rome) when tools are given
 //!   and `tool_choice` is not none (with none, this and the next two answer in text, as a model does);
+//!   only the first with parallel calls turned off (OpenAI `parallel_tool_calls: false`, Anthropic
+//!   `disable_parallel_tool_use`), as a model then makes at most one;
 //! - contains `tool`: one tool call of the first tool, arguments `{"city":"Paris"}`;
 //! - contains `noargs`: one tool call of the first tool without arguments (`{}`);
+//! - in these three, a `tool_choice` naming a tool calls that tool instead of the first, as a
+//!   model forced to it does;
 //! - contains `image`: "I see N image(s)" counting images in the last user turn;
 //! - contains `document`: "I see N document(s)" counting documents in the last user turn;
 //! - contains `length`: the echo cut to 3 words, finish reason `Length`;
@@ -53,6 +57,15 @@ pub fn count_tokens(req: &ChatRequest) -> Result<u64, UpstreamFault> {
     Ok(prompt_words(req))
 }
 
+/// The tool a calling scenario calls: the one `tool_choice` names, else the first. A forced tool
+/// answered with the first one would hide a translation that lost the name.
+fn called_tool(req: &ChatRequest) -> &str {
+    match &req.tool_choice {
+        Some(ToolChoice::Named(name)) => name,
+        _ => req.tools.first().map_or("", |t| t.name.as_str()),
+    }
+}
+
 pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFault> {
     let model = req.model.as_str();
     requested_fault(model)?;
@@ -68,13 +81,19 @@ pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFaul
     // Tools the request lets the model call: none when `tool_choice` says none, as a real model
     // then answers in text.
     let callable = !req.tools.is_empty() && req.tool_choice != Some(ToolChoice::None);
+    let called = called_tool(req);
     if model.contains("inspect") {
         content.push(Part::text(inspect(req)));
     } else if let Some(result) = tool_result {
         content.push(Part::text(format!("tool said: {result}")));
     } else if model.contains("parallel") && callable {
-        let name = req.tools[0].name.clone();
-        for (i, city) in ["Paris", "Rome"].iter().enumerate() {
+        let name = called.to_string();
+        let cities: &[&str] = if req.parallel_tool_calls == Some(false) {
+            &["Paris"]
+        } else {
+            &["Paris", "Rome"]
+        };
+        for (i, city) in cities.iter().enumerate() {
             content.push(Part::ToolCall {
                 id: format!("call_mock_{i}"),
                 name: name.clone(),
@@ -86,7 +105,7 @@ pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFaul
     } else if model.contains("noargs") && callable {
         content.push(Part::ToolCall {
             id: "call_mock_0".into(),
-            name: req.tools[0].name.clone(),
+            name: called.to_string(),
             arguments: "{}".into(),
             signature: None,
         });
@@ -95,7 +114,7 @@ pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFaul
         content.push(Part::text("Let me check."));
         content.push(Part::ToolCall {
             id: "call_mock_0".into(),
-            name: req.tools[0].name.clone(),
+            name: called.to_string(),
             arguments: "{\"city\":\"Paris\"}".into(),
             signature: None,
         });
@@ -349,6 +368,39 @@ mod tests {
             (r.content[0].clone(), r.finish),
             (Part::text("echo: alpha beta "), FinishReason::StopSequence)
         );
+    }
+
+    #[test]
+    fn a_named_tool_choice_is_the_tool_called() {
+        for model in ["tool-model", "parallel", "noargs"] {
+            let mut r = req(model, "time?");
+            let mut second = r.tools[0].clone();
+            second.name = "get_time".into();
+            r.tools.push(second);
+            r.tool_choice = Some(ToolChoice::Named("get_time".into()));
+            let out = respond(&r, "id").unwrap();
+            let names: Vec<&str> = out
+                .content
+                .iter()
+                .filter_map(|p| match p {
+                    Part::ToolCall { name, .. } => Some(name.as_str()),
+                    _ => None,
+                })
+                .collect();
+            assert!(
+                !names.is_empty() && names.iter().all(|n| *n == "get_time"),
+                "{model}: {names:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn parallel_calls_turned_off_leave_one_call() {
+        let mut r = req("parallel", "weather?");
+        r.parallel_tool_calls = Some(false);
+        let out = respond(&r, "id").unwrap();
+        assert!(matches!(&out.content[..], [Part::ToolCall { arguments, .. }] if arguments.contains("Paris")));
+        assert_eq!(out.finish, FinishReason::ToolCalls);
     }
 
     #[test]

@@ -224,6 +224,15 @@ def test_images_url_and_base64(client):
     assert msg.content[0].text == "I see 2 images"
 
 
+def test_image_media_type_outside_anthropics_enum_is_400(client):
+    """The API takes exactly image/jpeg, png, gif and webp: `image/jpg` (which OpenAI's data URLs
+    take) is a 400 there, so the mock refuses it too and a translation that sends it shows."""
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/jpg", "data": PNG_1PX}}
+    with pytest.raises(anthropic.BadRequestError) as info:
+        client.messages.create(model="claude-image", max_tokens=10, messages=[{"role": "user", "content": [image]}])
+    assert "media_type" in info.value.body["error"]["message"]
+
+
 def test_length_finish(client):
     msg = client.messages.create(
         model="claude-length",

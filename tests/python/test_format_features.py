@@ -706,3 +706,82 @@ def test_gemini_image_output_reaches_gemini(base):
     r = c.models.generate_content(model="gemini/inspect-model", contents="hi", config=gemini_output_config("image"))
     names, _ = inspect_of(r.text)
     assert "generationConfig" in names
+
+
+# OpenAI: a named tool_choice ----------------------------------------------------------------------
+# The mock calls the tool a request forces (it used to call the first tool whatever was named), so
+# a translation that lost the name would show here.
+
+
+def forced_call_names(base, provider, stream) -> list[str]:
+    """The tools called when an OpenAI client forces `get_time`, listed after `get_weather`."""
+    import openai
+
+    c = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=30)
+    tools = [
+        {"type": "function", "function": {"name": n, "parameters": {"type": "object", "properties": {}}}}
+        for n in ["get_weather", "get_time"]
+    ]
+    params = dict(
+        model=f"{provider}/tool-model",
+        messages=[{"role": "user", "content": "what time is it?"}],
+        tools=tools,
+        tool_choice={"type": "function", "function": {"name": "get_time"}},
+    )
+    if not stream:
+        return [t.function.name for t in c.chat.completions.create(**params).choices[0].message.tool_calls]
+    chunks = c.chat.completions.create(**params, stream=True)
+    return [t.function.name for ch in chunks if ch.choices for t in ch.choices[0].delta.tool_calls or [] if t.function.name]
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini", "bedrock"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_openai_named_tool_choice_reaches_every_format_that_can_force_one(base, provider, stream):
+    assert forced_call_names(base, provider, stream) == ["get_time"]
+
+
+def test_openai_named_tool_choice_among_several_tools_to_cohere_is_refused_by_name(base):
+    """Cohere forces some tool (`REQUIRED`), never one of several by name."""
+    import openai
+
+    with pytest.raises(openai.BadRequestError) as e:
+        forced_call_names(base, "cohere", stream=False)
+    assert e.value.param == "tool_choice"
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_openai_parallel_tool_calls_off_reaches_formats_that_have_it(base, provider, stream):
+    """`parallel_tool_calls: false` is Anthropic's `disable_parallel_tool_use`: the mock makes one
+    call then (it made two whatever was asked, so losing the setting went unseen)."""
+    import openai
+
+    c = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=30)
+    params = dict(
+        model=f"{provider}/parallel-model",
+        messages=[{"role": "user", "content": "weather in Paris and Rome?"}],
+        tools=[{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}],
+        parallel_tool_calls=False,
+    )
+    if stream:
+        chunks = c.chat.completions.create(**params, stream=True)
+        ids = [t.id for ch in chunks if ch.choices for t in ch.choices[0].delta.tool_calls or [] if t.id]
+    else:
+        ids = [t.id for t in c.chat.completions.create(**params).choices[0].message.tool_calls]
+    assert len(ids) == 1
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "bedrock", "gemini", "cohere", "openai"])
+@pytest.mark.parametrize("media_type", ["image/jpg", "IMAGE/PNG"])
+def test_openai_data_url_image_types_are_sent_as_registered(base, provider, media_type):
+    """OpenAI takes `data:image/jpg;...` and any case; Anthropic's enum and Gemini do not (a 400,
+    which the mock gives too)."""
+    import openai
+
+    c = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=30)
+    url = f"data:{media_type};base64,iVBORw0KGgo="
+    r = c.chat.completions.create(
+        model=f"{provider}/image-model",
+        messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}],
+    )
+    assert r.choices[0].message.content == "I see 1 image"

@@ -192,6 +192,13 @@ def test_error_429(mock_client):
     assert isinstance(info.value.body, dict) and info.value.body.get("message")
 
 
+def test_refused_field_is_named_in_param(mock_client):
+    """OpenAI names the field of a refused request in `param`; the mock sent null."""
+    with pytest.raises(openai.BadRequestError) as info:
+        mock_client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, logprobs=True, top_logprobs=21)
+    assert info.value.param == "top_logprobs"
+
+
 def test_error_500(mock_client):
     with pytest.raises(openai.InternalServerError) as info:
         mock_client.chat.completions.create(model="error-500", messages=MESSAGES, stream=True)

@@ -15,7 +15,7 @@ pub mod stream;
 pub mod types;
 
 pub use error::{decode_error, encode_error};
-pub use request::{beta_header, decode_request, encode_request, DEFAULT_MAX_TOKENS};
+pub use request::{beta_header, decode_request, encode_request, DEFAULT_MAX_TOKENS, IMAGE_TYPES};
 pub use response::{decode_response, encode_response, finish_from_stop_reason, stop_reason_from_finish, usage_to_wire};
 
 /// Provider: the path appended to the upstream base URL. Streaming uses the same path (the body's
@@ -806,6 +806,29 @@ mod tests {
         assert!(
             matches!(&url.messages[0].content[0], Part::Document { source: DocumentSource::Url(u), .. } if u == "https://x/a.pdf")
         );
+    }
+
+    #[test]
+    fn image_types_are_spelled_as_anthropic_takes_them() {
+        // OpenAI's data URLs take `image/jpg` and any case; Anthropic's enum only the four
+        // lower-case types, and answered these with a 400. Unknown types go as sent.
+        let image = |url: &str| Part::Image {
+            source: crate::canonical::image_source_from_url(url).unwrap(),
+            extra: Extra::new(Format::OpenAi),
+        };
+        let mut c = canonical_request();
+        c.messages = vec![Message {
+            role: Role::User,
+            content: ["image/jpg", "IMAGE/PNG", "image/Webp", "image/heic"]
+                .iter()
+                .map(|t| image(&format!("data:{t};base64,AAAA")))
+                .collect(),
+        }];
+        let v = val(&encode_request(&c).unwrap());
+        let types: Vec<&str> = (0..4)
+            .map(|k| v["messages"][0]["content"][k]["source"]["media_type"].as_str().unwrap())
+            .collect();
+        assert_eq!(types, ["image/jpeg", "image/png", "image/webp", "image/heic"]);
     }
 
     #[test]

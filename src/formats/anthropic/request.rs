@@ -8,9 +8,9 @@
 
 use super::types::*;
 use crate::canonical::{
-    image_source_from_url, is_image_type, is_text_type, parse_data_url, ChatRequest, ConvertError, DocumentSource,
-    Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice,
-    ToolResultContent,
+    image_media_type, image_source_from_url, is_image_type, is_text_type, parse_data_url, ChatRequest, ConvertError,
+    DocumentSource, Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Tool,
+    ToolChoice, ToolResultContent,
 };
 use crate::formats::Format;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -19,6 +19,8 @@ use std::collections::HashMap;
 
 const PDF: &str = "application/pdf";
 const PLAIN_TEXT: &str = "text/plain";
+/// The image types the Messages API takes, exactly as spelled here (its enum).
+pub const IMAGE_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/webp"];
 
 /// `max_tokens` written when the canonical request has none: Anthropic requires the field, and
 /// 4096 is accepted by every current Claude model.
@@ -788,13 +790,13 @@ fn encode_image(source: &ImageSource) -> AnthropicImageSource<'_> {
     match source {
         ImageSource::Url(url) => match parse_data_url(url) {
             Some((media_type, data)) => AnthropicImageSource::Base64 {
-                media_type: Cow::Owned(media_type),
+                media_type: Cow::Owned(image_media_type(&media_type).into_owned()),
                 data: Cow::Owned(data),
             },
             None => AnthropicImageSource::Url { url },
         },
         ImageSource::Base64 { media_type, data } => AnthropicImageSource::Base64 {
-            media_type: Cow::Borrowed(media_type),
+            media_type: image_media_type(media_type),
             data: Cow::Borrowed(data),
         },
     }

@@ -854,7 +854,7 @@ fn encode_image(
             write::string(buf, data);
             buf.push(b',');
             write::key(buf, MIME);
-            write::string(buf, media_type);
+            write::string(buf, &crate::canonical::image_media_type(media_type));
             buf.push(b'}');
         }
         ImageSource::Url(url) => {

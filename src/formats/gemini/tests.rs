@@ -163,6 +163,36 @@ fn protocols_request_fixture_encodes_back() {
 }
 
 #[test]
+fn inline_image_types_are_sent_as_registered() {
+    // OpenAI data URLs take `image/jpg` and any case; Gemini answers them "Unsupported MIME
+    // type: image/jpg" (a 400).
+    let image = |t: &str| Part::Image {
+        source: ImageSource::Base64 {
+            media_type: t.into(),
+            data: "AAAA".into(),
+        },
+        extra: Extra::new(Format::OpenAi),
+    };
+    let r = ChatRequest {
+        model: "gemini-2.5-flash".into(),
+        messages: vec![Message {
+            role: Role::User,
+            content: vec![image("image/jpg"), image("IMAGE/PNG"), image("image/heic")],
+        }],
+        ..Default::default()
+    };
+    let out = parse(&encode_request(&r).unwrap());
+    let types: Vec<&str> = (0..3)
+        .map(|k| {
+            out["contents"][0]["parts"][k]["inlineData"]["mimeType"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(types, ["image/jpeg", "image/png", "image/heic"]);
+}
+
+#[test]
 fn snake_case_thinking_and_extras() {
     let r = decode_request(REQUEST_SNAKE, Some("gemini-3-pro"), true).unwrap();
     assert!(r.stream);

@@ -13,28 +13,46 @@ use serde::{Deserialize, Serialize};
 use sonic_rs::{JsonValueTrait, LazyValue};
 
 /// The request fields a translation reads; others (none that matter across formats) are left.
+/// Read raw, so that a value of the wrong type is refused naming its field, as OpenAI does.
 #[derive(Deserialize)]
 struct RequestIn<'a> {
     #[serde(default)]
     model: String,
     #[serde(borrow)]
     input: Option<LazyValue<'a>>,
-    #[serde(default)]
-    encoding_format: Option<String>,
-    #[serde(default)]
-    dimensions: Option<u32>,
-    #[serde(default)]
-    user: Option<String>,
+    #[serde(borrow, default)]
+    encoding_format: Option<LazyValue<'a>>,
+    #[serde(borrow, default)]
+    dimensions: Option<LazyValue<'a>>,
+    #[serde(borrow, default)]
+    user: Option<LazyValue<'a>>,
+}
+
+/// A field the client set: present and not null (OpenAI reads an explicit null as absent).
+fn given<'v, 'a>(field: &'v Option<LazyValue<'a>>) -> Option<&'v LazyValue<'a>> {
+    field.as_ref().filter(|v| !v.is_null())
+}
+
+/// A string field the client set, or a 400 naming it.
+fn text_of<'v>(field: &'v Option<LazyValue<'_>>, name: &str) -> Result<Option<&'v str>, ConvertError> {
+    given(field)
+        .map(|v| v.as_str().ok_or_else(|| ConvertError::new(name, "must be a string")))
+        .transpose()
 }
 
 /// Integration: an OpenAI client's embeddings body, as canonical.
 pub fn decode_embed_request(body: &[u8]) -> Result<EmbedRequest, ConvertError> {
-    let req: RequestIn = sonic_rs::from_slice(body).map_err(|e| ConvertError::new("", format!("invalid JSON: {e}")))?;
+    let req: RequestIn = sonic_rs::from_slice(body).map_err(|e| {
+        ConvertError::new(
+            "",
+            format!("request body is not valid JSON: {}", crate::wire::json::brief(&e)),
+        )
+    })?;
     let input = req
         .input
         .ok_or_else(|| ConvertError::new("input", "you must provide an input"))?;
     let texts = texts_of(&input)?;
-    let reply = match req.encoding_format.as_deref() {
+    let reply = match text_of(&req.encoding_format, "encoding_format")? {
         None | Some("float") => EmbedReply::OpenAi,
         Some("base64") => EmbedReply::OpenAiBase64,
         Some(other) => {
@@ -44,11 +62,20 @@ pub fn decode_embed_request(body: &[u8]) -> Result<EmbedRequest, ConvertError> {
             ))
         }
     };
+    // OpenAI's own rule: at least 1. A 0 would reach Gemini as its "unset", the full size.
+    let dimensions = given(&req.dimensions)
+        .map(|d| {
+            d.as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| *n > 0)
+                .ok_or_else(|| ConvertError::new("dimensions", "must be a positive integer"))
+        })
+        .transpose()?;
     Ok(EmbedRequest {
         model: req.model,
         texts,
-        dimensions: req.dimensions,
-        user: req.user,
+        dimensions,
+        user: text_of(&req.user, "user")?.map(str::to_string),
         reply,
         ..Default::default()
     })
@@ -263,6 +290,29 @@ mod tests {
             .unwrap_err()
             .message
             .contains("token arrays"));
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_type_is_refused_by_name() {
+        // These were "invalid JSON: ..." with no `param`, though the JSON was valid.
+        for (body, field) in [
+            (&br#"{"model":"m","input":"a","dimensions":-1}"#[..], "dimensions"),
+            (br#"{"model":"m","input":"a","dimensions":1.5}"#, "dimensions"),
+            (br#"{"model":"m","input":"a","dimensions":"8"}"#, "dimensions"),
+            (br#"{"model":"m","input":"a","dimensions":0}"#, "dimensions"),
+            (br#"{"model":"m","input":"a","user":5}"#, "user"),
+            (br#"{"model":"m","input":"a","encoding_format":5}"#, "encoding_format"),
+        ] {
+            let e = decode_embed_request(body).unwrap_err();
+            assert_eq!(e.field, field, "{}", String::from_utf8_lossy(body));
+        }
+        // An explicit null is an absent setting, as OpenAI reads it.
+        let r =
+            decode_embed_request(br#"{"model":"m","input":"a","dimensions":null,"user":null,"encoding_format":null}"#)
+                .unwrap();
+        assert_eq!((r.dimensions, r.user, r.reply), (None, None, EmbedReply::OpenAi));
+        let e = decode_embed_request(br#"{"model":"m","input":"a""#).unwrap_err();
+        assert!(e.message.starts_with("request body is not valid JSON"), "{}", e.message);
     }
 
     #[test]
