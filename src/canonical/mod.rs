@@ -587,19 +587,6 @@ pub fn is_image_type(media_type: &str) -> bool {
     media_type.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("image/")) && media_type.len() > 6
 }
 
-/// An image media type as registered: lower case, and `image/jpeg` for the common `image/jpg`.
-/// OpenAI's data URLs take any spelling; Anthropic's enum and Gemini ("Unsupported MIME type:
-/// image/jpg") refuse the others with a 400.
-pub fn image_media_type(media_type: &str) -> std::borrow::Cow<'_, str> {
-    if media_type.eq_ignore_ascii_case("image/jpg") {
-        "image/jpeg".into()
-    } else if media_type.bytes().any(|b| b.is_ascii_uppercase()) {
-        media_type.to_ascii_lowercase().into()
-    } else {
-        media_type.into()
-    }
-}
-
 /// An image given by URL, as OpenAI, Cohere and Anthropic carry it: an http(s) URL, or a
 /// base64 `data:` URL of an image type. Anything else no format on the other side takes.
 pub fn image_source_from_url(url: &str) -> Result<ImageSource, &'static str> {
@@ -609,7 +596,7 @@ pub fn image_source_from_url(url: &str) -> Result<ImageSource, &'static str> {
             return Err("a data URL must hold an image (image/*)");
         }
         Ok(ImageSource::Base64 {
-            media_type: image_media_type(&media_type),
+            media_type: image_media_type(&media_type).into_owned(),
             data,
         })
     } else if url.starts_with("https://") || url.starts_with("http://") {
@@ -629,15 +616,18 @@ pub fn image_detail(extra: &Extra, target: Format) -> Option<&Json> {
         .filter(|d| from == target || matches!(d.as_str(), Some("auto" | "low" | "high")))
 }
 
-/// An image media type as Anthropic and Gemini take it: lower case, without parameters, and
-/// `image/jpeg` for `image/jpg`. OpenAI reads the bytes and takes a data URL's `image/jpg`,
-/// `IMAGE/PNG` or `image/png;name=a.png`; Anthropic refuses all three.
-pub fn image_media_type(media_type: &str) -> String {
-    let bare = media_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if bare == "image/jpg" {
+/// An image media type as registered, the one spelling Anthropic's enum and Gemini ("Unsupported
+/// MIME type: image/jpg") take: lower case, without parameters, and `image/jpeg` for the common
+/// `image/jpg`. OpenAI's data URLs take any spelling (`image/jpg`, `IMAGE/PNG`,
+/// `image/png;name=a.png`).
+pub fn image_media_type(media_type: &str) -> std::borrow::Cow<'_, str> {
+    let bare = media_type.split(';').next().unwrap_or("").trim();
+    if bare.eq_ignore_ascii_case("image/jpg") {
         "image/jpeg".into()
+    } else if bare.bytes().any(|b| b.is_ascii_uppercase()) {
+        bare.to_ascii_lowercase().into()
     } else {
-        bare
+        bare.into()
     }
 }
 

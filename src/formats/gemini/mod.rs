@@ -593,7 +593,7 @@ pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> R
         }
         return Ok(Part::Image {
             source: ImageSource::Base64 {
-                media_type: image_media_type(mime),
+                media_type: image_media_type(mime).into_owned(),
                 data: data()?,
             },
             extra: Extra::default(),
