@@ -359,7 +359,13 @@ impl Drop for BodyReader {
     }
 }
 
-/// Sends a request and reads the response head.
+/// A redirect, as opposed to `304 Not Modified` (an answer to a conditional request).
+fn is_redirect(status: u16) -> bool {
+    (300..400).contains(&status) && status != 304
+}
+
+/// Sends a request and reads the response head. A redirect is an error: its connection, with
+/// the body unread, is closed rather than pooled.
 pub async fn send(
     pool: &Rc<Pool>,
     origin: &Origin,
@@ -381,6 +387,7 @@ pub async fn send(
     open_spares(pool, origin, timeouts);
     loop {
         match exchange(conn.get(), &head, req, timeouts, deadline, started).await {
+            Ok((status, ..)) if is_redirect(status) => return Err(UpstreamError::Redirect(status)),
             Ok((status, head, headers, framing, keep_alive)) => {
                 return Ok(UpstreamResponse {
                     status,
