@@ -61,7 +61,7 @@ impl UpstreamResponse {
     }
 
     /// The body's `Content-Encoding` when it is not identity. Sluice asks for identity bodies
-    /// (it never forwards `accept-encoding`), so this is an upstream ignoring that.
+    /// (`accept-encoding: identity`, never the client's), so this is an upstream ignoring that.
     pub fn content_coding(&self) -> Option<&[u8]> {
         self.header("content-encoding")
             .map(<[u8]>::trim_ascii)
@@ -601,7 +601,8 @@ fn build_head(origin: &Origin, req: &OutRequest<'_>) -> Result<Vec<u8>, Upstream
     h.extend_from_slice(req.path.as_bytes());
     h.extend_from_slice(b" HTTP/1.1\r\nhost: ");
     h.extend_from_slice(origin.authority.as_bytes());
-    h.extend_from_slice(b"\r\n");
+    // Said outright: a request without `accept-encoding` accepts any coding (RFC 9110 12.5.3).
+    h.extend_from_slice(b"\r\naccept-encoding: identity\r\n");
     for (name, value) in req.headers {
         h.extend_from_slice(name.as_bytes());
         h.extend_from_slice(b": ");
