@@ -287,14 +287,8 @@ fn sigterm_drains_in_flight_request_then_exits_zero() {
     sluice.signal(libc::SIGTERM);
 
     // While the request is still in flight, the listener is gone.
-    let refused = poll(Duration::from_millis(1000), || {
-        match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Some(()),
-            _ => None,
-        }
-    });
     assert!(
-        refused.is_some(),
+        refused_within(addr, Duration::from_millis(1000)),
         "new connections still accepted {:?} after SIGTERM",
         t.elapsed()
     );
@@ -321,6 +315,66 @@ fn sigterm_drains_in_flight_request_then_exits_zero() {
         TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err(),
         "still accepting after exit"
     );
+}
+
+/// Whether connecting to `addr` is refused within `timeout` (tried every 20 ms): the listener is
+/// gone, rather than still completing handshakes that nobody will accept.
+fn refused_within(addr: SocketAddr, timeout: Duration) -> bool {
+    poll(timeout, || {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Some(()),
+            _ => None,
+        }
+    })
+    .is_some()
+}
+
+#[test]
+fn sigterm_refuses_connections_that_arrive_with_it_while_a_stream_drains() {
+    // A two-second stream keeps the worker draining well past the check below.
+    let mock = start_mock(&["--chunks", "20", "--chunk-delay-ms", "100"]);
+    // Two workers: the one with nothing in flight is done draining at once, while the other is not.
+    let config = Cfg {
+        upstream: Some(mock.addr),
+        ..Cfg::default()
+    }
+    .render()
+    .replace("workers = 1", "workers = 2");
+    let mut sluice = start_sluice(&config);
+    let addr = sluice.addr;
+    let mut streaming = Client::connect(addr);
+    streaming.send(&chat_stream("openai/gpt-4o-mini", "one two three four five six"));
+    let head = streaming.read_head();
+    assert_eq!(head.status, 200);
+
+    // With connections arriving as the workers notice the signal, a listener's io_uring close
+    // could be left unsubmitted until exit: until then the kernel completed every handshake,
+    // queued it unaccepted and reset it at exit, where a load balancer needs a refusal.
+    sluice.signal(libc::SIGTERM);
+    let t = Instant::now();
+    let racing: Vec<TcpStream> = (0..10)
+        .filter_map(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()
+        })
+        .collect();
+    assert!(
+        refused_within(addr, Duration::from_millis(1000)),
+        "new connections still accepted {:?} after SIGTERM ({} raced it)",
+        t.elapsed(),
+        racing.len()
+    );
+    assert!(
+        sluice.wait_exit(Duration::ZERO).is_none(),
+        "sluice exited before the stream finished"
+    );
+
+    let r = streaming.try_read_body(head, false).expect("the stream finishes");
+    assert!(r.text().contains("data: [DONE]"), "stream cut short: {}", r.text());
+    let status = sluice
+        .wait_exit(Duration::from_secs(3))
+        .expect("sluice did not exit after draining");
+    assert_eq!(status.code(), Some(0), "stderr:\n{}", sluice.stderr());
 }
 
 #[test]

@@ -383,9 +383,13 @@ fn request_to_upstream_is_faithful_and_filtered() {
         "provider key, not the client's"
     );
     assert_eq!(got.header_count("authorization"), 1);
-    for dropped in ["cookie", "x-api-key", "x-hop", "accept-encoding", "connection"] {
+    for dropped in ["cookie", "x-api-key", "x-hop", "connection"] {
         assert!(got.header(dropped).is_none(), "{dropped} forwarded:\n{}", got.head);
     }
+    // Not the client's `gzip`, and not left out either: without the header, an upstream may
+    // pick any coding (RFC 9110 12.5.3), which a translated answer cannot be read in.
+    assert_eq!(got.header("accept-encoding"), Some("identity"), "{}", got.head);
+    assert_eq!(got.header_count("accept-encoding"), 1, "{}", got.head);
     assert_eq!(got.header("x-custom"), Some("kept"));
     assert_eq!(got.header("content-type"), Some("application/json"));
     let want = body.replace("\"openai/m\"", "\"m\"");

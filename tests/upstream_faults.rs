@@ -361,6 +361,25 @@ fn interim_1xx_answers_are_skipped() {
     pool_becomes(sluice.addr, (1.0, 0.0), "after 1xx answers");
 }
 
+#[test]
+fn a_redirect_is_a_502_in_the_clients_format_and_never_relayed() {
+    // An upstream that moved (http to https, a renamed path) answers a redirect. Relayed, its
+    // `location` sent the client's SDK, which follows redirects, past the gateway to wherever
+    // it pointed; translated, it was a 400 that blamed the client's request.
+    let redirect = "HTTP/1.1 308 Permanent Redirect\r\nlocation: https://elsewhere.example/v1/chat/completions\r\ncontent-length: 0\r\n\r\n";
+    let up = fake_upstream(vec![vec![vec![w(redirect)]], vec![vec![w(redirect)]]]);
+    let sluice = sluice_at(up.addr, "");
+    let mut c = Client::connect(sluice.addr);
+    let r = c.request(&chat("openai/m", "x"));
+    let msg = assert_openai_error(&r, 502, "server_error");
+    assert!(msg.contains("HTTP 308, a redirect"), "{msg}");
+    assert!(r.header("location").is_none(), "relayed: {:?}", r.headers);
+    let r = c.request(&messages("openai/m", false));
+    let msg = assert_anthropic_error(&r, 502);
+    assert!(msg.contains("HTTP 308, a redirect"), "{msg}");
+    pool_becomes(sluice.addr, (0.0, 0.0), "a redirect's connection is not pooled");
+}
+
 // ---------------------------------------------------------------------------------------------
 // 3 and 4. Bodies delimited by close; `Connection: close`
 // ---------------------------------------------------------------------------------------------

@@ -317,7 +317,8 @@ fn parse_sections(table: &toml::Table, errs: &mut Errors) -> RawConfig {
                 Some(items) => {
                     for (i, item) in items.iter().enumerate() {
                         let ok = section(item, &format!("providers[{i}]"), errs, |v: RawProvider| {
-                            raw.providers.push(v)
+                            raw.providers.push(v);
+                            raw.provider_indexes.push(i);
                         });
                         if !ok {
                             // Remember the name so follow-on errors ("no such provider") are not
@@ -439,7 +440,7 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
     if raw.providers.is_empty() && raw.broken_providers.is_empty() {
         errs.push("providers", "at least one provider is required");
     }
-    for (i, p) in raw.providers.iter().enumerate() {
+    for (p, i) in raw.providers.iter().zip(&raw.provider_indexes) {
         let key = format!("providers[{i}]");
         if let Some(prov) = compile_provider(p, &key, up, errs) {
             if by_name.insert(prov.name.clone(), providers.len()).is_some() {
@@ -925,6 +926,29 @@ keys = ["env.SLUICE_TEST_SURELY_UNSET"]
         assert!(keys.contains(&"providers[1].base_url"), "{errs:?}");
         assert!(keys.contains(&"providers[1].keys[0]"), "{errs:?}");
         assert!(errs.iter().all(|e| e.file == "bad.toml"));
+    }
+
+    #[test]
+    fn a_provider_after_one_that_failed_to_parse_keeps_its_own_index_in_error_keys() {
+        // providers[1] fails to parse (an unknown key) and is left out of the parsed list: the
+        // entry after it must still be named providers[2], where the operator will look for it.
+        let bad = r#"
+[[providers]]
+name = "mock"
+kind = "mock"
+[[providers]]
+name = "b"
+kind = "anthropic"
+bogus = 1
+[[providers]]
+name = "c"
+kind = "openai"
+base_url = "http://127.0.0.1:9"
+keys = ["env.SLUICE_TEST_SURELY_UNSET"]
+"#;
+        let errs = compile_str(bad, "bad.toml").unwrap_err();
+        let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["providers[1].bogus", "providers[2].keys[0]"], "{errs:?}");
     }
 
     #[test]

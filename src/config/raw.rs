@@ -12,6 +12,10 @@ pub struct RawConfig {
     /// Names of `[[providers]]` entries that failed to parse (not a config key).
     #[serde(skip)]
     pub broken_providers: Vec<String>,
+    /// Where each of `providers` stands in the file's `[[providers]]` array, for error key paths:
+    /// the entries that failed to parse are left out of `providers` (not a config key).
+    #[serde(skip)]
+    pub provider_indexes: Vec<usize>,
 }
 
 #[derive(Debug, Deserialize, Clone)]

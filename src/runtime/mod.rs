@@ -181,6 +181,7 @@ async fn worker_main<H, F>(
     };
     let handler = Rc::new(make(index));
     let state = Rc::new(ServerState::default());
+    let listen_fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
     let canceller = monoio::io::Canceller::new();
     let handle = canceller.handle();
     {
@@ -201,6 +202,13 @@ async fn worker_main<H, F>(
                 }
                 if shutdown.load(Ordering::Relaxed) {
                     state.draining.set(true);
+                    // Stop listening now, with a plain syscall: the listener's own close is an
+                    // io_uring op, which could stay unrun until the process exited (seen with two
+                    // workers and a connection arriving with the signal); meanwhile the kernel
+                    // completed handshakes that nobody accepted, to reset them at exit instead of
+                    // refusing them. The fd is open here: the accept loop returns only once it
+                    // sees `draining`.
+                    unsafe { libc::shutdown(listen_fd, libc::SHUT_RDWR) };
                     if let Some(c) = canceller.take() {
                         c.cancel();
                     }

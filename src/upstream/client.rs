@@ -61,7 +61,7 @@ impl UpstreamResponse {
     }
 
     /// The body's `Content-Encoding` when it is not identity. Sluice asks for identity bodies
-    /// (it never forwards `accept-encoding`), so this is an upstream ignoring that.
+    /// (`accept-encoding: identity`, never the client's), so this is an upstream ignoring that.
     pub fn content_coding(&self) -> Option<&[u8]> {
         self.header("content-encoding")
             .map(<[u8]>::trim_ascii)
@@ -359,7 +359,13 @@ impl Drop for BodyReader {
     }
 }
 
-/// Sends a request and reads the response head.
+/// A redirect, as opposed to `304 Not Modified` (an answer to a conditional request).
+fn is_redirect(status: u16) -> bool {
+    (300..400).contains(&status) && status != 304
+}
+
+/// Sends a request and reads the response head. A redirect is an error: its connection, with
+/// the body unread, is closed rather than pooled.
 pub async fn send(
     pool: &Rc<Pool>,
     origin: &Origin,
@@ -381,6 +387,7 @@ pub async fn send(
     open_spares(pool, origin, timeouts);
     loop {
         match exchange(conn.get(), &head, req, timeouts, deadline, started).await {
+            Ok((status, ..)) if is_redirect(status) => return Err(UpstreamError::Redirect(status)),
             Ok((status, head, headers, framing, keep_alive)) => {
                 return Ok(UpstreamResponse {
                     status,
@@ -594,7 +601,8 @@ fn build_head(origin: &Origin, req: &OutRequest<'_>) -> Result<Vec<u8>, Upstream
     h.extend_from_slice(req.path.as_bytes());
     h.extend_from_slice(b" HTTP/1.1\r\nhost: ");
     h.extend_from_slice(origin.authority.as_bytes());
-    h.extend_from_slice(b"\r\n");
+    // Said outright: a request without `accept-encoding` accepts any coding (RFC 9110 12.5.3).
+    h.extend_from_slice(b"\r\naccept-encoding: identity\r\n");
     for (name, value) in req.headers {
         h.extend_from_slice(name.as_bytes());
         h.extend_from_slice(b": ");

@@ -34,6 +34,9 @@ pub enum UpstreamError {
     /// control character, a space, non-ASCII in the path). Nothing was sent: written out, it
     /// could end the head early and smuggle a second request onto the connection.
     Unsendable(&'static str),
+    /// A `3xx` answer (this status). Sluice does not follow redirects, and relayed, its
+    /// `location` would send an SDK (which follows them) past the gateway, to the upstream itself.
+    Redirect(u16),
     Io(std::io::Error),
 }
 
@@ -80,6 +83,10 @@ impl fmt::Display for UpstreamError {
             UpstreamError::Unsendable(what) => write!(
                 f,
                 "the request cannot be sent upstream: its {what} holds a character an HTTP request head cannot carry"
+            ),
+            UpstreamError::Redirect(status) => write!(
+                f,
+                "upstream answered HTTP {status}, a redirect, which Sluice does not follow (check the provider's base_url)"
             ),
             UpstreamError::Io(e) => write!(f, "upstream i/o error: {e}"),
         }
