@@ -49,6 +49,11 @@ fn something(v: &Json) -> bool {
     !(v.is_null() || v.as_bool() == Some(false) || v.as_array().is_some_and(|a| a.is_empty()))
 }
 
+/// Something, and not `{}`: an empty map of biases changes nothing.
+fn non_empty(v: &Json) -> bool {
+    something(v) && v.as_object().is_none_or(|o| !o.is_empty())
+}
+
 /// Gemini `responseModalities` asks for more than text: an image or audio in the answer.
 fn beyond_text(v: &Json) -> bool {
     something(v)
@@ -93,6 +98,14 @@ const CONTENT_FIELDS: &[ContentField] = &[
     ContentField::any(Format::OpenAi, "functions", "legacy `functions` (send them as `tools`)"),
     // Cohere's come as token ids with their log probabilities, which no other format has.
     ContentField::any(Format::Cohere, "logprobs", "token log probabilities"),
+    // Biases keyed by OpenAI token ids, which no other tokenizer shares: without them a token
+    // the client banned (a bias of -100) may come back.
+    ContentField {
+        format: Format::OpenAi,
+        path: "logit_bias",
+        what: "token biases (keyed by OpenAI token ids)",
+        asks: non_empty,
+    },
 ];
 
 /// Raw fields of the source format that the canonical types do not model.
@@ -681,6 +694,12 @@ mod tests {
             e.refuse_lost_content(Format::Anthropic).unwrap_err().field,
             "web_search_options"
         );
+        // Biases ask for something, unless there are none.
+        for (biases, refused) in [(sonic_rs::json!({"50256": -100}), true), (Json::new_object(), false)] {
+            let mut e = Extra::new(Format::OpenAi);
+            e.push("logit_bias", biases);
+            assert_eq!(e.refuse_lost_content(Format::Gemini).is_err(), refused);
+        }
         // Text alone is what every format answers with.
         for modalities in [
             sonic_rs::json!(["TEXT"]),

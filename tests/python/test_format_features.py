@@ -488,6 +488,24 @@ def test_openai_legacy_functions_reach_openai(base):
     assert "functions" in r.choices[0].message.content
 
 
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini", "bedrock", "cohere"])
+def test_openai_logit_bias_reaches_openai_and_is_refused_by_name_elsewhere(base, provider):
+    """Biases are keyed by OpenAI token ids, which no other tokenizer shares: dropped, a token the
+    client banned could come back (it did, with a 200, before). An empty map asks for nothing."""
+    import openai
+
+    c = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=30)
+    ask = dict(model=f"{provider}/inspect-model", messages=[{"role": "user", "content": "hi"}])
+    assert c.chat.completions.create(**ask, logit_bias={}).choices[0].finish_reason == "stop"
+    if provider == "openai":
+        r = c.chat.completions.create(**ask, logit_bias={"50256": -100})
+        assert "logit_bias" in r.choices[0].message.content
+        return
+    with pytest.raises(openai.BadRequestError) as e:
+        c.chat.completions.create(**ask, logit_bias={"50256": -100})
+    assert e.value.param == "logit_bias" and "token ids" in str(e.value)
+
+
 @pytest.mark.parametrize("provider", ["openai", "anthropic", "bedrock", "cohere"])
 @pytest.mark.parametrize("tool", ["google_search", "code_execution", "url_context"])
 def test_gemini_built_in_tools_to_other_formats_are_refused_by_name(base, provider, tool):
