@@ -92,7 +92,9 @@ fn read_settings(v: &Json, path: &JsonPath<'_>, into: &mut Settings) -> Result<(
             .as_u64()
             .and_then(|n| u32::try_from(n).ok())
             .ok_or_else(|| ConvertError::new(path.key("outputDimensionality"), "must be a positive integer"))?;
-        into.dimensions = Some(d);
+        // Gemini reads 0 as unset (the model's full size), which other formats spell by leaving
+        // the field out: OpenAI refuses `dimensions: 0`.
+        into.dimensions = Some(d).filter(|d| *d > 0);
     }
     if let Some(t) = setting(v, "autoTruncate") {
         let t = t
@@ -666,6 +668,14 @@ mod tests {
         }
         let e = decode_embed_request(SINGLE.as_bytes(), "m", ApiMethod::EmbedContent);
         assert!(e.is_ok());
+        // 0 is Gemini's "unset" (the full size), as if left out: OpenAI refuses `dimensions: 0`.
+        let zero = br#"{"content":{"parts":[{"text":"a"}]},"outputDimensionality":0}"#;
+        assert_eq!(
+            decode_embed_request(zero, "m", ApiMethod::EmbedContent)
+                .unwrap()
+                .dimensions,
+            None
+        );
         let e = decode_embed_request(
             br#"{"content":{"parts":[{"inlineData":{}}]}}"#,
             "m",

@@ -1014,27 +1014,32 @@ struct PartFields<'a, P: Serialize> {
     part: P,
 }
 
-#[derive(Serialize)]
-struct RefusalDeltaFields<'a> {
+/// Where a content part sits: its message item (id and output index) and its own index.
+#[derive(Serialize, Clone, Copy)]
+struct PartAt<'a> {
     item_id: &'a str,
     output_index: usize,
     content_index: u32,
+}
+
+#[derive(Serialize)]
+struct RefusalDeltaFields<'a> {
+    #[serde(flatten)]
+    at: PartAt<'a>,
     delta: &'a str,
 }
 
 #[derive(Serialize)]
 struct RefusalDoneFields<'a> {
-    item_id: &'a str,
-    output_index: usize,
-    content_index: u32,
+    #[serde(flatten)]
+    at: PartAt<'a>,
     refusal: &'a str,
 }
 
 #[derive(Serialize)]
 struct TextDoneFields<'a> {
-    item_id: &'a str,
-    output_index: usize,
-    content_index: u32,
+    #[serde(flatten)]
+    at: PartAt<'a>,
     text: &'a str,
     logprobs: OpenAiTokensOut<'a>,
 }
@@ -1303,25 +1308,18 @@ impl ResponsesStreamEncoder {
     /// `response.output_text.done` (or `.refusal.done`), then `response.content_part.done`, for
     /// a message's finished part.
     fn part_done(&mut self, item_id: &str, output_index: usize, content_index: u32, part: &Content, out: &mut Vec<u8>) {
+        let at = PartAt {
+            item_id,
+            output_index,
+            content_index,
+        };
         match part {
             Content::Text { text, logprobs } => {
-                let done = TextDoneFields {
-                    item_id,
-                    output_index,
-                    content_index,
-                    text,
-                    logprobs: OpenAiTokensOut(logprobs),
-                };
-                self.event("response.output_text.done", done, out);
+                let logprobs = OpenAiTokensOut(logprobs);
+                self.event("response.output_text.done", TextDoneFields { at, text, logprobs }, out);
             }
             Content::Refusal(refusal) => {
-                let done = RefusalDoneFields {
-                    item_id,
-                    output_index,
-                    content_index,
-                    refusal,
-                };
-                self.event("response.refusal.done", done, out);
+                self.event("response.refusal.done", RefusalDoneFields { at, refusal }, out);
             }
         }
         let fields = PartFields {
@@ -1395,12 +1393,12 @@ impl ResponsesStreamEncoder {
                 logprobs.append(&mut self.logprobs);
             }
             Some(Content::Refusal(r)) => {
-                let delta = RefusalDeltaFields {
+                let at = PartAt {
                     item_id: &id,
                     output_index: index,
                     content_index,
-                    delta: text,
                 };
+                let delta = RefusalDeltaFields { at, delta: text };
                 self.event("response.refusal.delta", delta, out);
                 r.push_str(text);
             }
