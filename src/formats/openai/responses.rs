@@ -1334,6 +1334,55 @@ impl ResponsesStreamEncoder {
     /// Text, or with `refusal` a refusal's text, for the open message (opened here). Each run
     /// of either is one content part, as in `encode_response`.
     fn text(&mut self, text: &str, refusal: bool, out: &mut Vec<u8>) {
+        let fits = matches!(&self.open, Some((_, Open::Message { parts, .. }))
+            if parts.last().is_some_and(|p| p.is_refusal() == refusal));
+        if !fits {
+            self.new_part(refusal, out);
+        }
+        // The hot path: each delta written straight into `out`, borrowing the open item in
+        // place (no buffer, no copy or move of its text).
+        let Some((index, Open::Message { id, parts })) = &mut self.open else {
+            return;
+        };
+        let content_index = parts.len() as u32 - 1;
+        match parts.last_mut() {
+            Some(Content::Text { text: t, logprobs }) => {
+                let delta = TextDelta {
+                    kind: "response.output_text.delta",
+                    sequence_number: self.seq,
+                    item_id: id,
+                    output_index: *index,
+                    content_index,
+                    delta: text,
+                    logprobs: OpenAiTokensOut(&self.logprobs),
+                };
+                self.seq += u64::from(write_event(delta.kind, &delta, out));
+                // The done events and the final response repeat the whole text.
+                t.push_str(text);
+                logprobs.append(&mut self.logprobs);
+            }
+            Some(Content::Refusal(r)) => {
+                let at = PartAt {
+                    item_id: id,
+                    output_index: *index,
+                    content_index,
+                };
+                let kind = "response.refusal.delta";
+                let delta = Event {
+                    kind,
+                    sequence_number: self.seq,
+                    fields: RefusalDeltaFields { at, delta: text },
+                };
+                self.seq += u64::from(write_event(kind, &delta, out));
+                r.push_str(text);
+            }
+            None => {}
+        }
+    }
+
+    /// Starts a content part (output text, or with `refusal` a refusal) in the open message,
+    /// opening one if none is, and finishing its last part.
+    fn new_part(&mut self, refusal: bool, out: &mut Vec<u8>) {
         if !matches!(self.open, Some((_, Open::Message { .. }))) {
             self.close_open(out);
             let id = item_id("msg", &self.id, self.next_index);
@@ -1346,64 +1395,28 @@ impl ResponsesStreamEncoder {
             let open = Open::Message { id, parts: Vec::new() };
             self.open = Some((index, open));
         }
-        // Taken out while events are written (a move, no copy of its text).
+        // Taken out while its events are written.
         let Some((index, Open::Message { id, mut parts })) = self.open.take() else {
             return;
         };
-        let fits = match parts.last() {
-            Some(last) => last.is_refusal() == refusal,
-            None => false,
+        if let Some(last) = parts.last() {
+            self.part_done(&id, index, parts.len() as u32 - 1, last, out);
+        }
+        let fresh = match refusal {
+            true => Content::Refusal(String::new()),
+            false => Content::Text {
+                text: String::new(),
+                logprobs: Vec::new(),
+            },
         };
-        if !fits {
-            if let Some(last) = parts.last() {
-                self.part_done(&id, index, parts.len() as u32 - 1, last, out);
-            }
-            let fresh = match refusal {
-                true => Content::Refusal(String::new()),
-                false => Content::Text {
-                    text: String::new(),
-                    logprobs: Vec::new(),
-                },
-            };
-            let fields = PartFields {
-                item_id: &id,
-                output_index: index,
-                content_index: parts.len() as u32,
-                part: &fresh,
-            };
-            self.event("response.content_part.added", fields, out);
-            parts.push(fresh);
-        }
-        let content_index = parts.len() as u32 - 1;
-        match parts.last_mut() {
-            Some(Content::Text { text: t, logprobs }) => {
-                // Written straight into `out` (the hot path: no buffer, no copy of the text).
-                let delta = TextDelta {
-                    kind: "response.output_text.delta",
-                    sequence_number: self.seq,
-                    item_id: &id,
-                    output_index: index,
-                    content_index,
-                    delta: text,
-                    logprobs: OpenAiTokensOut(&self.logprobs),
-                };
-                self.seq += u64::from(write_event(delta.kind, &delta, out));
-                // The done events and the final response repeat the whole text.
-                t.push_str(text);
-                logprobs.append(&mut self.logprobs);
-            }
-            Some(Content::Refusal(r)) => {
-                let at = PartAt {
-                    item_id: &id,
-                    output_index: index,
-                    content_index,
-                };
-                let delta = RefusalDeltaFields { at, delta: text };
-                self.event("response.refusal.delta", delta, out);
-                r.push_str(text);
-            }
-            None => {}
-        }
+        let fields = PartFields {
+            item_id: &id,
+            output_index: index,
+            content_index: parts.len() as u32,
+            part: &fresh,
+        };
+        self.event("response.content_part.added", fields, out);
+        parts.push(fresh);
         self.open = Some((index, Open::Message { id, parts }));
     }
 
