@@ -169,6 +169,15 @@ impl Worker {
         }
         // 2. Target.
         let target = route::target(ctx.snap, model);
+        if target.model.is_empty() {
+            // `anthropic/` names a provider and no model: the upstream would refuse the empty
+            // name, in words about its own request.
+            let why = format!(
+                "the model names the provider `{}` but no model after it",
+                target.provider.name
+            );
+            return Err((GatewayError::bad_request(why, Some("model")), None));
+        }
         ctx.provider.clear();
         ctx.provider.push_str(&target.provider.name);
         let provider = target.provider;

@@ -352,6 +352,14 @@ def test_upstream_500_is_internal_server_error(client):
     assert isinstance(info.value.body, dict) and info.value.body.get("message")
 
 
+@pytest.mark.parametrize("model", ["openai/", "anthropic/", "bedrock/"])
+def test_a_provider_prefix_without_a_model_is_a_400_naming_it(client, model):
+    # It went upstream as an empty name (the mock's Bedrock 404 came back wrapped in a string).
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(model=model, messages=MESSAGES)
+    assert info.value.param == "model" and "no model after it" in info.value.message
+
+
 def test_gateway_survives_errors(client):
     """After upstream errors the gateway still serves normally."""
     for model in ["openai/error-429", "openai/error-500"]:
