@@ -25,7 +25,14 @@ pub fn decode(s: &str) -> Option<Vec<u8>> {
 /// sends the URL-safe one (`-`, `_`); every other API takes only `+` and `/`.
 pub fn to_standard(s: &str) -> Cow<'_, str> {
     if s.contains(['-', '_']) {
-        Cow::Owned(s.replace('-', "+").replace('_', "/"))
+        // One pass into one allocation (image data runs to megabytes).
+        let mut out = String::with_capacity(s.len());
+        out.extend(s.chars().map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        }));
+        Cow::Owned(out)
     } else {
         Cow::Borrowed(s)
     }
