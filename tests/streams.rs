@@ -682,6 +682,32 @@ fn a_relayed_stream_is_whole_once_its_end_went_by_even_if_the_connection_then_br
 }
 
 #[test]
+fn a_relayed_upstream_error_event_is_counted_with_its_status() {
+    // The upstream's own in-stream error, relayed as it came: the client's stream is whole (the
+    // error ends it), and the failure counts as a translated one does, with the status its
+    // `error.type` names (529 for `overloaded_error`).
+    let mut events = anthropic_prefix(3);
+    events.push(
+        "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n"
+            .to_string(),
+    );
+    let upstream = relayed_anthropic_upstream(events.clone(), true);
+    let sluice = start_sluice(&config(upstream, ""));
+    let (head, chunks, clean) = read_streamed(sluice.addr, &anthropic_stream_request());
+    assert_eq!(head.status, 200);
+    assert!(clean, "the error event ends the stream");
+    assert_eq!(chunks.concat(), events.concat().into_bytes(), "relayed as it came");
+    assert_eq!(
+        midstream_errors(sluice.addr, "anthropic_messages", "anthropic", 529),
+        Some(1.0),
+        "{}",
+        metrics_text(sluice.addr)
+    );
+    let m = metrics_text(sluice.addr);
+    assert_eq!(m.matches("sluice_midstream_errors_total{").count(), 1, "{m}");
+}
+
+#[test]
 fn a_relayed_stream_cut_between_events_ends_with_the_formats_error() {
     for clean_end in [true, false] {
         let upstream = relayed_anthropic_upstream(anthropic_prefix(3), clean_end);

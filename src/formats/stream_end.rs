@@ -72,9 +72,36 @@ const CARRY: usize = 64;
 /// A quoted token to find in the relayed bytes.
 struct Needle {
     finder: &'static LazyLock<Finder<'static>>,
-    /// What must follow the token (after up to two spaces when `spaces`); empty: the token alone.
-    tails: &'static [&'static [u8]],
+    /// What must follow the token (after up to two spaces when `spaces`); empty: the token alone,
+    /// an end.
+    tails: &'static [Tail],
     spaces: bool,
+}
+
+/// What may follow a needle's token, and what the whole says.
+struct Tail {
+    bytes: &'static [u8],
+    seen: Seen,
+}
+
+impl Tail {
+    const fn end(bytes: &'static [u8]) -> Tail {
+        Tail { bytes, seen: Seen::End }
+    }
+
+    const fn error(bytes: &'static [u8]) -> Tail {
+        Tail {
+            bytes,
+            seen: Seen::Error,
+        }
+    }
+}
+
+/// A marker that went by: the stream's end, or the upstream's error event (which ends it too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    End,
+    Error,
 }
 
 impl Needle {
@@ -90,7 +117,7 @@ impl Needle {
     /// The most bytes a match covers, tail included.
     fn span(&self) -> usize {
         let spaces = if self.spaces { 2 } else { 0 };
-        let tail = self.tails.iter().map(|t| t.len()).max().unwrap_or(0);
+        let tail = self.tails.iter().map(|t| t.bytes.len()).max().unwrap_or(0);
         (self.finder.needle().len() + spaces + tail).min(CARRY)
     }
 }
@@ -113,30 +140,45 @@ static METRICS_B64: [LazyLock<Finder<'static>>; 3] = [
 
 const OPENAI_NEEDLES: &[Needle] = &[Needle {
     finder: &FINISH_REASON,
-    tails: &[b"\""],
+    tails: &[Tail::end(b"\"")],
     spaces: true,
 }];
 const RESPONSES_NEEDLES: &[Needle] = &[Needle {
     finder: &RESPONSE_EVENT,
-    tails: &[b"completed\"", b"incomplete\"", b"failed\""],
+    tails: &[
+        Tail::end(b"completed\""),
+        Tail::end(b"incomplete\""),
+        Tail::error(b"failed\""),
+    ],
     spaces: false,
 }];
 const GEMINI_NEEDLES: &[Needle] = &[Needle {
     finder: &FINISH_REASON_GEMINI,
-    tails: &[b"\""],
+    tails: &[Tail::end(b"\"")],
     spaces: true,
 }];
 const COHERE_V2_NEEDLES: &[Needle] = &[Needle::token(&MESSAGE_END)];
 const COHERE_V1_NEEDLES: &[Needle] = &[Needle::token(&STREAM_END)];
+/// Cohere's end event with the finish that reports an error (v1 and v2 alike). Looked for only
+/// in the end event, once its token went by: a stream pays for one search per read, not two.
+const COHERE_ERROR: &[Needle] = &[Needle {
+    finder: &FINISH_REASON,
+    tails: &[Tail::error(b"\"ERROR\"")],
+    spaces: true,
+}];
 const CONVERSE_NEEDLES: &[Needle] = &[Needle {
     finder: &HEADER_VALUE,
-    tails: &[b"\x0bmessageStop", b"\x08metadata", b"\x09exception"],
+    tails: &[
+        Tail::end(b"\x0bmessageStop"),
+        Tail::end(b"\x08metadata"),
+        Tail::error(b"\x09exception"),
+    ],
     spaces: false,
 }];
 const INVOKE_NEEDLES: &[Needle] = &[
     Needle {
         finder: &HEADER_VALUE,
-        tails: &[b"\x09exception"],
+        tails: &[Tail::error(b"\x09exception")],
         spaces: false,
     },
     Needle::token(&METRICS_B64[0]),
@@ -150,6 +192,10 @@ pub struct EndWatch {
     needles: &'static [Needle],
     /// The end marker went by.
     ended: bool,
+    /// The marker that went by was the upstream's error event.
+    errored: bool,
+    /// Cohere's end event went by and has not ended yet: its finish may still say `ERROR`.
+    in_cohere_end: bool,
     /// SSE line state (SSE formats only).
     lines: Option<LineScan>,
     /// Event-stream frame state (Bedrock only).
@@ -180,14 +226,19 @@ impl EndWatch {
             EndMark::BedrockInvoke => INVOKE_NEEDLES,
         };
         let bedrock = matches!(mark, EndMark::BedrockConverse | EndMark::BedrockInvoke);
+        // Cohere's end event is searched for its error finish too (across reads as well).
+        let cohere = matches!(mark, EndMark::CohereV1 | EndMark::CohereV2);
+        let searched = needles.iter().chain(if cohere { COHERE_ERROR } else { &[] });
         EndWatch {
             mark,
             needles,
             ended: false,
+            errored: false,
+            in_cohere_end: false,
             lines: sse.then(LineScan::default),
             frames: bedrock.then(FrameWalk::default),
             last: None,
-            span: needles.iter().map(Needle::span).max().unwrap_or(1),
+            span: searched.map(Needle::span).max().unwrap_or(1),
             carry: [0; CARRY],
             carry_len: 0,
         }
@@ -201,17 +252,28 @@ impl EndWatch {
             frames.walk(piece);
         }
         let needles = !self.ended && !self.needles.is_empty();
-        if needles && self.found_in(piece) {
-            self.ended = true;
+        if needles {
+            if let Some(seen) = self.found_in(self.needles, piece) {
+                self.saw(seen);
+                self.in_cohere_end = self.is_cohere();
+            }
         }
         self.last = Some(last);
         let mut done_at = None;
         if let Some(lines) = &mut self.lines {
-            let (at, marked) = lines.scan(piece, self.mark);
-            self.ended |= marked;
+            let (at, seen) = lines.scan(piece, self.mark);
+            if let Some(seen) = seen {
+                self.saw(seen);
+            }
             done_at = at;
         }
-        if needles && !self.ended {
+        if self.in_cohere_end {
+            if self.found_in(COHERE_ERROR, piece).is_some() {
+                self.errored = true;
+            }
+            self.in_cohere_end = !self.errored && !self.between_events();
+        }
+        if (needles && !self.ended) || self.in_cohere_end {
             // No needle spans an event's end (JSON tokens hold no line end; event-stream headers
             // sit inside one frame), so the seam is kept only while an event is under way: with
             // one event per read, as streams mostly come, there is none to search.
@@ -224,9 +286,35 @@ impl EndWatch {
         done_at
     }
 
+    fn saw(&mut self, seen: Seen) {
+        self.ended = true;
+        self.errored |= seen == Seen::Error;
+    }
+
     /// The end marker went by.
     pub fn ended(&self) -> bool {
         self.ended
+    }
+
+    /// The stream ended with the upstream's own error event (relayed as it came): the client
+    /// got an in-stream error all the same, to count as one.
+    pub fn relayed_error(&self) -> bool {
+        self.errored
+    }
+
+    /// The status the relayed error event stands for, as a translated stream's decoder reads it,
+    /// found in `last` (the last bytes relayed: an error event ends its stream, and comes whole
+    /// in one read as a rule); 500 when it is not there whole.
+    pub fn error_status(&self, last: &[bytes::Bytes]) -> u16 {
+        let joined;
+        let hay: &[u8] = match last {
+            [one] => one,
+            _ => {
+                joined = last.concat();
+                &joined
+            }
+        };
+        error_status_in(self.mark, hay).unwrap_or(500)
     }
 
     /// How the client's stream must end now that the upstream's body has ended (cleanly, or
@@ -267,18 +355,22 @@ impl EndWatch {
         }
     }
 
-    /// Whether a needle is in `piece`, or across the seam between the bytes before it and it.
-    fn found_in(&self, piece: &[u8]) -> bool {
+    fn is_cohere(&self) -> bool {
+        matches!(self.mark, EndMark::CohereV1 | EndMark::CohereV2)
+    }
+
+    /// One of `needles` in `piece`, or across the seam between the bytes before it and it.
+    fn found_in(&self, needles: &[Needle], piece: &[u8]) -> Option<Seen> {
         if self.carry_len > 0 {
             let head = piece.len().min(self.span - 1);
             let mut seam = [0u8; 2 * CARRY];
             seam[..self.carry_len].copy_from_slice(&self.carry[..self.carry_len]);
             seam[self.carry_len..self.carry_len + head].copy_from_slice(&piece[..head]);
-            if found(self.needles, &seam[..self.carry_len + head]) {
-                return true;
+            if let Some(seen) = found(needles, &seam[..self.carry_len + head]) {
+                return Some(seen);
             }
         }
-        found(self.needles, piece)
+        found(needles, piece)
     }
 
     /// Keeps the last `span - 1` bytes of the event under way (a needle and its tail cut by the
@@ -306,12 +398,12 @@ impl EndWatch {
     }
 }
 
-/// Whether any needle occurs in `hay` with one of its tails after it. A tail cut off by the end
-/// of `hay` does not count here; the seam search meets it again with the next piece.
-fn found(needles: &[Needle], hay: &[u8]) -> bool {
-    needles.iter().any(|n| {
+/// The first needle in `hay` with one of its tails after it. A tail cut off by the end of `hay`
+/// does not count here; the seam search meets it again with the next piece.
+fn found(needles: &[Needle], hay: &[u8]) -> Option<Seen> {
+    needles.iter().find_map(|n| {
         let len = n.finder.needle().len();
-        n.finder.find_iter(hay).any(|at| {
+        n.finder.find_iter(hay).find_map(|at| {
             let mut rest = &hay[at + len..];
             if n.spaces {
                 for _ in 0..2 {
@@ -321,9 +413,41 @@ fn found(needles: &[Needle], hay: &[u8]) -> bool {
                     }
                 }
             }
-            n.tails.is_empty() || n.tails.iter().any(|t| rest.starts_with(t))
+            if n.tails.is_empty() {
+                return Some(Seen::End);
+            }
+            n.tails.iter().find(|t| rest.starts_with(t.bytes)).map(|t| t.seen)
         })
     })
+}
+
+/// The status of the last error event in `hay`, read as `mark`'s decoder reads it; `None` when
+/// no whole one is there.
+fn error_status_in(mark: EndMark, hay: &[u8]) -> Option<u16> {
+    use super::{anthropic, bedrock, gemini, openai};
+    use memchr::memmem::rfind;
+    // An SSE data line's JSON, from its opening token to the line's end.
+    let json_from = |token: &[u8]| {
+        let at = rfind(hay, token)?;
+        let rest = &hay[at..];
+        let end = memchr::memchr2(b'\n', b'\r', rest)?;
+        Some(&rest[..end])
+    };
+    match mark {
+        EndMark::OpenAiChat => json_from(b"{\"error\"").map(openai::stream::error_chunk_status),
+        EndMark::Gemini => json_from(b"{\"error\"").map(gemini::stream::error_chunk_status),
+        EndMark::Anthropic => json_from(b"{\"type\":\"error\"").map(anthropic::stream::error_event_status),
+        EndMark::BedrockConverse | EndMark::BedrockInvoke => {
+            // The `:exception-type` header: name, string type (7), the value's length, the value.
+            const NAME: &[u8] = b"\x0f:exception-type\x07";
+            let rest = &hay[rfind(hay, NAME)? + NAME.len()..];
+            let len = u16::from_be_bytes([*rest.first()?, *rest.get(1)?]) as usize;
+            let name = std::str::from_utf8(rest.get(2..2 + len)?).ok()?;
+            Some(bedrock::stream::status_of_exception(name))
+        }
+        // Their decoders read every error event as a 500.
+        EndMark::OpenAiResponses | EndMark::CohereV2 | EndMark::CohereV1 | EndMark::Unwatched => None,
+    }
 }
 
 /// The Responses API's `error` event, numbered after the events relayed before it.
@@ -374,10 +498,10 @@ impl LineScan {
         !self.in_event && self.line_len == 0 && !self.overflow
     }
 
-    /// Scans a piece: the offset just past a `[DONE]` event ending here, and whether an end
-    /// marker's line went by.
-    fn scan(&mut self, piece: &[u8], mark: EndMark) -> (Option<usize>, bool) {
-        let mut marked = false;
+    /// Scans a piece: the offset just past a `[DONE]` event ending here, and the last end (or
+    /// error) marker's line that went by.
+    fn scan(&mut self, piece: &[u8], mark: EndMark) -> (Option<usize>, Option<Seen>) {
+        let mut marked = None;
         let mut i = 0;
         while i < piece.len() {
             let b = piece[i];
@@ -404,16 +528,17 @@ impl LineScan {
                         } else {
                             i + 1
                         };
-                        return (Some(end), true);
+                        return (Some(end), marked);
                     }
                 } else {
                     self.in_event = true;
                     match line_marker(&self.line[..self.line_len], mark) {
                         LineMarker::Done => {
                             self.done_pending = true;
-                            marked = true;
+                            marked = Some(marked.unwrap_or(Seen::End));
                         }
-                        LineMarker::End => marked = true,
+                        LineMarker::End => marked = Some(marked.unwrap_or(Seen::End)),
+                        LineMarker::Error => marked = Some(Seen::Error),
                         LineMarker::None => {}
                     }
                 }
@@ -439,8 +564,10 @@ impl LineScan {
 enum LineMarker {
     /// `data: [DONE]`: the stream ends with this event.
     Done,
-    /// The format's end (or error) event.
+    /// The format's end event.
     End,
+    /// The format's error event (which ends the stream too).
+    Error,
     None,
 }
 
@@ -455,19 +582,20 @@ fn line_marker(head: &[u8], mark: EndMark) -> LineMarker {
     match mark {
         EndMark::OpenAiChat => match field(b"data") {
             Some(v) if v.starts_with(b"[DONE]") && v[6..].iter().all(|b| *b == b' ') => LineMarker::Done,
-            Some(v) if v.starts_with(b"{\"error\"") => LineMarker::End,
+            Some(v) if v.starts_with(b"{\"error\"") => LineMarker::Error,
             _ => LineMarker::None,
         },
         EndMark::Gemini => match field(b"data") {
-            Some(v) if v.starts_with(b"{\"error\"") => LineMarker::End,
+            Some(v) if v.starts_with(b"{\"error\"") => LineMarker::Error,
             _ => LineMarker::None,
         },
         EndMark::Anthropic => match field(b"event") {
-            Some(b"message_stop" | b"error") => LineMarker::End,
+            Some(b"message_stop") => LineMarker::End,
+            Some(b"error") => LineMarker::Error,
             _ => LineMarker::None,
         },
         EndMark::OpenAiResponses => match field(b"event") {
-            Some(b"error") => LineMarker::End,
+            Some(b"error") => LineMarker::Error,
             _ => LineMarker::None,
         },
         _ => LineMarker::None,
@@ -836,6 +964,62 @@ mod tests {
     }
 
     #[test]
+    fn an_upstream_error_event_ends_the_stream_as_an_error_with_its_status_at_every_split() {
+        for mark in MARKS {
+            for family in families(mark) {
+                let (whole, ends) = sample_stream(mark, family);
+                let mut w = EndWatch::new(mark);
+                w.feed(&whole);
+                assert!(!w.relayed_error(), "{mark:?} {family:?}: a whole stream is no error");
+                // Two events, then the error event the format's encoder writes for a 429.
+                let mut bytes = whole[..ends[1]].to_vec();
+                EndWatch::new(mark).write_error(429, "slow down", &mut bytes);
+                // The status the format's own decoder reads from it, where one reads the form;
+                // Responses and Cohere decoders read every error event as a 500.
+                let expected = match decoder(mark) {
+                    Some(mut d) => {
+                        d.push(bytes::Bytes::copy_from_slice(&bytes));
+                        std::iter::from_fn(|| d.next_event().ok().flatten())
+                            .find_map(|e| match e {
+                                crate::canonical::stream::StreamEvent::Error { status, .. } => Some(status),
+                                _ => None,
+                            })
+                            .expect("the decoder reads an error")
+                    }
+                    None => 429,
+                };
+                let expected = match mark {
+                    EndMark::OpenAiResponses | EndMark::CohereV2 | EndMark::CohereV1 => 500,
+                    _ => expected,
+                };
+                for cut in 0..=bytes.len() {
+                    let (a, b) = bytes.split_at(cut);
+                    let mut w = EndWatch::new(mark);
+                    w.feed(a);
+                    w.feed(b);
+                    assert!(w.relayed_error(), "{mark:?} {family:?} split at {cut}");
+                    assert_eq!(w.ending(false), Ending::Whole, "{mark:?} {family:?} split at {cut}");
+                    let last = [bytes::Bytes::copy_from_slice(a), bytes::Bytes::copy_from_slice(b)];
+                    assert_eq!(w.error_status(&last), expected, "{mark:?} {family:?} split at {cut}");
+                }
+                assert_eq!(
+                    expected == 429,
+                    !matches!(mark, EndMark::OpenAiResponses | EndMark::CohereV2 | EndMark::CohereV1),
+                    "{mark:?}"
+                );
+            }
+        }
+        // A relayed `response.failed` is the upstream's error too; Cohere v1's filtered finish
+        // is a finish.
+        let mut w = EndWatch::new(EndMark::OpenAiResponses);
+        w.feed(b"event: response.failed\ndata: {\"type\":\"response.failed\"}\n\n");
+        assert!(w.relayed_error());
+        let mut w = EndWatch::new(EndMark::CohereV1);
+        w.feed(b"{\"is_finished\":true,\"event_type\":\"stream-end\",\"finish_reason\":\"ERROR_TOXIC\"}\n");
+        assert!(w.ended() && !w.relayed_error());
+    }
+
+    #[test]
     fn every_needle_with_its_tail_fits_the_seam() {
         let sets = [
             OPENAI_NEEDLES,
@@ -843,11 +1027,12 @@ mod tests {
             GEMINI_NEEDLES,
             COHERE_V2_NEEDLES,
             COHERE_V1_NEEDLES,
+            COHERE_ERROR,
             CONVERSE_NEEDLES,
             INVOKE_NEEDLES,
         ];
         for n in sets.iter().flat_map(|s| s.iter()) {
-            let tail = n.tails.iter().map(|t| t.len()).max().unwrap_or(0);
+            let tail = n.tails.iter().map(|t| t.bytes.len()).max().unwrap_or(0);
             assert!(n.finder.needle().len() + 2 + tail <= CARRY);
         }
     }

@@ -139,31 +139,43 @@ pub async fn pump_passthrough(
                     if !end_now {
                         end_after_upstream(conn, body).await.map_err(io_err)?;
                     }
-                    return Ok(Outcome::sent(200));
+                    return Ok(relayed(&watch, &parts));
                 }
                 if let Some(e) = failed {
-                    return end_relay(conn, &watch, Err(e)).await;
+                    return end_relay(conn, &watch, &parts, Err(e)).await;
                 }
             }
-            Ok(None) => return end_relay(conn, &watch, Ok(())).await,
-            Err(e) => return end_relay(conn, &watch, Err(e)).await,
+            Ok(None) => return end_relay(conn, &watch, &parts, Ok(())).await,
+            Err(e) => return end_relay(conn, &watch, &parts, Err(e)).await,
         }
+    }
+}
+
+/// What a relayed stream that went out whole was: a success, or the upstream's own in-stream
+/// error (counted as a midstream error, like a translated one). `last` holds the last bytes
+/// relayed, where the error event is.
+fn relayed(watch: &EndWatch, last: &[bytes::Bytes]) -> Outcome {
+    if watch.relayed_error() {
+        Outcome::failed_midstream(200, watch.error_status(last))
+    } else {
+        Outcome::sent(200)
     }
 }
 
 /// Ends a relayed stream once its upstream body has ended (`Ok`) or failed: cleanly if the
 /// format's end went by; else with the client format's in-stream error, or a cut body when the
-/// bytes stopped inside an event.
+/// bytes stopped inside an event. `last` holds the last bytes relayed.
 async fn end_relay(
     conn: &mut Conn,
     watch: &EndWatch,
+    last: &[bytes::Bytes],
     upstream: Result<(), crate::upstream::UpstreamError>,
 ) -> Result<Outcome, Failure> {
     let io_err = |e| (GatewayError::bad_request("client write failed", None), Some(e));
     let ending = watch.ending(upstream.is_err());
     if ending == Ending::Whole {
         conn.end_stream().await.map_err(io_err)?;
-        return Ok(Outcome::sent(200));
+        return Ok(relayed(watch, last));
     }
     let fault = match upstream {
         Ok(()) => fault_of(StreamError::Truncated),

@@ -346,17 +346,21 @@ impl AnthropicEventDecoder {
         self.errored = true;
         // Not JSON: the raw text is the message, as in the SDK.
         let fault = super::decode_error(200, data);
-        let ty = sonic_rs::get(data, &["error", "type"]).ok();
-        let status = ty
-            .as_ref()
-            .and_then(|t| t.as_str())
-            .and_then(status_for_type)
-            .unwrap_or(500);
         out.push_back(StreamEvent::Error {
-            status,
+            status: error_event_status(data),
             message: fault.message,
         });
     }
+}
+
+/// The status an `error` event's data stands for: the one its `error.type` names (the event
+/// carries none of its own), else 500. Also read for relayed streams, which are not decoded.
+pub(crate) fn error_event_status(data: &[u8]) -> u16 {
+    let ty = sonic_rs::get(data, &["error", "type"]).ok();
+    ty.as_ref()
+        .and_then(|t| t.as_str())
+        .and_then(status_for_type)
+        .unwrap_or(500)
 }
 
 impl SseEventDecoder for AnthropicEventDecoder {

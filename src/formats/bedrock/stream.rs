@@ -64,7 +64,7 @@ fn exception_for(status: u16, invoke: bool) -> &'static str {
 }
 
 /// The status of an exception member (or an unmodeled `:error-code`, any case); unknown -> 500.
-fn status_of_exception(name: &str) -> u16 {
+pub(crate) fn status_of_exception(name: &str) -> u16 {
     STREAM_EXCEPTIONS
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))

@@ -168,11 +168,7 @@ impl GeminiEventDecoder {
         if let Some(err) = field(&v, "error") {
             self.start("", "", out);
             self.close_open(out);
-            let code = field(err, "code")
-                .and_then(|c| c.as_u64())
-                .filter(|c| (100..=599).contains(c))
-                .map_or(500, |c| c as u16);
-            let fault = decode_error(code, data);
+            let fault = decode_error(error_code(field(err, "code").and_then(|c| c.as_u64())), data);
             out.push_back(StreamEvent::Error {
                 status: fault.status,
                 message: fault.message,
@@ -720,6 +716,18 @@ impl StreamEncode for GeminiStreamEncoder {
         self.flush(out);
         self.close_array(out);
     }
+}
+
+/// An error chunk's `code` as its HTTP status (500 when missing or not one).
+fn error_code(code: Option<u64>) -> u16 {
+    code.filter(|c| (100..=599).contains(c)).map_or(500, |c| c as u16)
+}
+
+/// The status an error chunk (`{"error":{"code":...}}`) stands for, as this decoder reads it:
+/// for a relayed stream, whose chunks are not decoded.
+pub(crate) fn error_chunk_status(data: &[u8]) -> u16 {
+    let code = sonic_rs::get(data, &["error", "code"]).ok().and_then(|c| c.as_u64());
+    decode_error(error_code(code), data).status
 }
 
 #[cfg(test)]

@@ -222,18 +222,28 @@ impl OpenAiEventDecoder {
 
     fn on_error(&mut self, data: &[u8], error: Option<&Json>, out: &mut VecDeque<StreamEvent>) {
         self.errored = true;
-        let fault = super::decode_error(200, data);
-        // vLLM and others put the HTTP status in `code`; otherwise the kind's status.
         let code = error.and_then(|e| e.get("code")).and_then(|c| c.as_u64());
-        let status = match code {
-            Some(c @ 400..=599) => c as u16,
-            _ => super::encode_fault(&fault).status,
-        };
-        out.push_back(StreamEvent::Error {
-            status,
-            message: fault.message,
-        });
+        let (status, message) = error_chunk(data, code);
+        out.push_back(StreamEvent::Error { status, message });
     }
+}
+
+/// An in-stream error chunk's status and message. vLLM and others put the HTTP status in `code`
+/// (passed here when the caller has read it); otherwise the error's kind decides.
+fn error_chunk(data: &[u8], code: Option<u64>) -> (u16, String) {
+    let fault = super::decode_error(200, data);
+    let status = match code {
+        Some(c @ 400..=599) => c as u16,
+        _ => super::encode_fault(&fault).status,
+    };
+    (status, fault.message)
+}
+
+/// The status an in-stream error chunk (`{"error":...}`) stands for, as this decoder reads it:
+/// for a relayed stream, whose chunks are not decoded.
+pub(crate) fn error_chunk_status(data: &[u8]) -> u16 {
+    let code = sonic_rs::get(data, &["error", "code"]).ok().and_then(|c| c.as_u64());
+    error_chunk(data, code).0
 }
 
 /// The SDK raises on a *truthy* `error` key only.
