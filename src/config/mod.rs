@@ -394,8 +394,18 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
     if s.max_head_bytes < 1024 {
         errs.push("server.max_head_bytes", "must be at least 1024");
     }
-    if raw.upstream.pool_idle_timeout_ms == 0 {
-        errs.push("upstream.pool_idle_timeout_ms", "must be greater than 0");
+    // A zero timeout would fire at once (every request failing): the file means something else.
+    for (key, ms) in [
+        ("server.header_read_timeout_ms", s.header_read_timeout_ms),
+        ("server.idle_timeout_ms", s.idle_timeout_ms),
+        ("upstream.pool_idle_timeout_ms", raw.upstream.pool_idle_timeout_ms),
+        ("upstream.connect_timeout_ms", raw.upstream.connect_timeout_ms),
+        ("upstream.first_byte_timeout_ms", raw.upstream.first_byte_timeout_ms),
+        ("upstream.total_timeout_ms", raw.upstream.total_timeout_ms),
+    ] {
+        if ms == 0 {
+            errs.push(key, "must be greater than 0");
+        }
     }
     if raw.upstream.pool_spare > raw.upstream.pool_max_idle {
         errs.push(
@@ -440,21 +450,28 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
     if raw.providers.is_empty() && raw.broken_providers.is_empty() {
         errs.push("providers", "at least one provider is required");
     }
+    // Names are checked before each provider is: a duplicate is named even when either entry
+    // has other errors (including one that failed to parse).
+    let mut names = std::collections::HashSet::new();
     for (p, i) in raw.providers.iter().zip(&raw.provider_indexes) {
         let key = format!("providers[{i}]");
+        let duplicate = !names.insert(p.name.as_str()) || raw.broken_providers.contains(&p.name);
+        if duplicate && !p.name.is_empty() {
+            errs.push(format!("{key}.name"), format!("duplicate provider name {:?}", p.name));
+        }
         if let Some(prov) = compile_provider(p, &key, up, errs) {
-            if by_name.insert(prov.name.clone(), providers.len()).is_some() {
-                errs.push(
-                    format!("{key}.name"),
-                    format!("duplicate provider name {:?}", prov.name),
-                );
-            }
+            by_name.insert(prov.name.clone(), providers.len());
             providers.push(Arc::new(prov));
         }
     }
     let default_provider = match by_name.get(&raw.routing.default_provider) {
         Some(&i) => i,
-        None if raw.broken_providers.contains(&raw.routing.default_provider) => 0,
+        // One that failed to parse or compile is reported already.
+        None if names.contains(raw.routing.default_provider.as_str())
+            || raw.broken_providers.contains(&raw.routing.default_provider) =>
+        {
+            0
+        }
         None => {
             errs.push(
                 "routing.default_provider",
@@ -477,7 +494,7 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
                 );
                 None
             }
-            None if raw.broken_providers.iter().any(|b| b == name) => None,
+            None if names.contains(name) || raw.broken_providers.iter().any(|b| b == name) => None,
             None => {
                 errs.push(
                     "routing.stored_responses_provider",
@@ -547,6 +564,15 @@ fn compile_provider(p: &RawProvider, key: &str, up: &raw::RawUpstream, errs: &mu
     };
     if !is_mock && (p.mock_chunks.is_some() || p.mock_chunk_delay_ms.is_some() || p.mock_latency_ms.is_some()) {
         errs.push(key.to_string(), "mock_* knobs are only valid with kind = \"mock\"");
+    }
+    for (name, ms) in [
+        ("connect_timeout_ms", p.connect_timeout_ms),
+        ("first_byte_timeout_ms", p.first_byte_timeout_ms),
+        ("total_timeout_ms", p.total_timeout_ms),
+    ] {
+        if ms == Some(0) {
+            errs.push(format!("{key}.{name}"), "must be greater than 0");
+        }
     }
     let mut keys = Vec::new();
     for (j, k) in p.keys.iter().enumerate() {
@@ -1151,5 +1177,67 @@ mock_chunks = -1
         assert!(!keys.contains(&"routing.default_provider"), "{errs:?}");
         assert!(!keys.contains(&"providers"), "{errs:?}");
         assert_eq!(errs.len(), 4, "{errs:?}");
+    }
+
+    #[test]
+    fn a_zero_timeout_is_named_not_read_as_one_millisecond() {
+        let bad = r#"
+[server]
+header_read_timeout_ms = 0
+idle_timeout_ms = 0
+[upstream]
+connect_timeout_ms = 0
+first_byte_timeout_ms = 0
+total_timeout_ms = 0
+[routing]
+default_provider = "mock"
+[[providers]]
+name = "mock"
+kind = "mock"
+first_byte_timeout_ms = 0
+"#;
+        let errs = compile_str(bad, "t.toml").unwrap_err();
+        let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "server.header_read_timeout_ms",
+                "server.idle_timeout_ms",
+                "upstream.connect_timeout_ms",
+                "upstream.first_byte_timeout_ms",
+                "upstream.total_timeout_ms",
+                "providers[0].first_byte_timeout_ms",
+            ],
+            "{errs:?}"
+        );
+        assert!(errs.iter().all(|e| e.message == "must be greater than 0"), "{errs:?}");
+    }
+
+    #[test]
+    fn a_duplicate_name_is_named_even_beside_other_errors() {
+        let bad = r#"
+[routing]
+default_provider = "a"
+[[providers]]
+name = "a"
+kind = "mock"
+[[providers]]
+name = "a"
+kind = "nonesuch"
+[[providers]]
+name = "b"
+kind = "mock"
+bogus = 1
+[[providers]]
+name = "b"
+kind = "mock"
+"#;
+        let errs = compile_str(bad, "d.toml").unwrap_err();
+        let dups: Vec<&str> = errs
+            .iter()
+            .filter(|e| e.message.starts_with("duplicate provider name"))
+            .map(|e| e.key.as_str())
+            .collect();
+        assert_eq!(dups, ["providers[1].name", "providers[3].name"], "{errs:?}");
     }
 }
