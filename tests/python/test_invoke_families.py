@@ -275,6 +275,15 @@ def test_a_body_names_its_family_when_the_model_id_does_not(gateway):
     assert answer("openai", out)[0] == "echo: by marker"
 
 
+@pytest.mark.parametrize("family", ["llama", "titan", "openai"])
+def test_a_routed_id_that_names_a_family_still_takes_the_bodys(gateway, family):
+    # `anthropic/claude-...` says "claude" but is no Bedrock id: a client that swapped only the
+    # model keeps its own body, which was read as a Claude one (a 400 for `messages`, or a
+    # Chat Completions body answered in Claude's shape).
+    out, _ = invoke(gateway, "anthropic/claude-sonnet-4-5", body(family, "by marker"))
+    assert answer(family, out)[0] == "echo: by marker"
+
+
 def test_other_prompt_bodies_are_still_a_clear_400(gateway):
     with pytest.raises(gateway.exceptions.ValidationException) as e:
         gateway.invoke_model(modelId="anthropic/cohere.command-text-v14", body=json.dumps({"prompt": "hi", "max_tokens": 5}))

@@ -900,6 +900,26 @@ mod tests {
     }
 
     #[test]
+    fn a_bedrock_cache_points_ttl_reaches_anthropic() {
+        // Both APIs take `5m` and `1h`: dropped, a `1h` cache would lapse after 5 minutes.
+        let mut extra = Extra::new(Format::Bedrock);
+        extra.push("cachePoint", json!({"type": "default", "ttl": "1h"}));
+        let mut c = canonical_request();
+        c.messages = vec![Message {
+            role: Role::User,
+            content: vec![Part::Text {
+                text: "long doc".into(),
+                extra,
+            }],
+        }];
+        let v = val(&encode_request(&c).unwrap());
+        assert_eq!(
+            v["messages"][0]["content"][0],
+            json!({"type": "text", "text": "long doc", "cache_control": {"type": "ephemeral", "ttl": "1h"}})
+        );
+    }
+
+    #[test]
     fn decode_variants() {
         let r = decode_request(
             br#"{"model":"m","max_tokens":5,"messages":[{"role":"system","content":"late system"},{"role":"user","content":"hi"},{"role":"user","content":[{"type":"image","source":{"type":"url","url":"data:image/gif;base64,R0lG"}},{"type":"tool_result","tool_use_id":"x"}]}],

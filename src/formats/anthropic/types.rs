@@ -6,6 +6,7 @@
 use crate::canonical::Json;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
+use sonic_rs::JsonValueTrait;
 use std::borrow::Cow;
 
 /// A Converse document's fields that Anthropic's document block has under the same names and
@@ -23,7 +24,7 @@ pub struct RawFields<'a> {
     /// A Converse `cachePoint` follows the block (or tool): it marks the end of a cached prefix,
     /// as Anthropic's `cache_control` on the block before it does (Bedrock's prompt caching is
     /// Anthropic's, on Claude).
-    cache_point: bool,
+    cache_point: Option<&'a Json>,
 }
 
 impl<'a> RawFields<'a> {
@@ -43,7 +44,7 @@ impl<'a> RawFields<'a> {
         RawFields {
             fields: extra.for_target(Format::Anthropic),
             bedrock: extra.for_target(Format::Bedrock),
-            cache_point: bedrock && extra.get("cachePoint").is_some(),
+            cache_point: extra.get("cachePoint").filter(|_| bedrock),
         }
     }
 
@@ -54,24 +55,28 @@ impl<'a> RawFields<'a> {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty() && !self.cache_point && self.shared().next().is_none()
+        self.fields.is_empty() && self.cache_point.is_none() && self.shared().next().is_none()
     }
 }
 
 impl Serialize for RawFields<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let len = self.fields.len() + self.shared().count() + usize::from(self.cache_point);
+        let len = self.fields.len() + self.shared().count() + usize::from(self.cache_point.is_some());
         let mut m = s.serialize_map(Some(len))?;
         for (k, v) in self.fields.iter().chain(self.shared()) {
             m.serialize_entry(k, v)?;
         }
-        if self.cache_point {
+        if let Some(cp) = self.cache_point {
             #[derive(Serialize)]
-            struct CacheControl {
+            struct CacheControl<'a> {
                 #[serde(rename = "type")]
                 kind: &'static str,
+                /// Both APIs take `5m` and `1h`: without it a `1h` cache would lapse in 5 minutes.
+                #[serde(skip_serializing_if = "Option::is_none")]
+                ttl: Option<&'a str>,
             }
-            m.serialize_entry("cache_control", &CacheControl { kind: "ephemeral" })?;
+            let ttl = cp.get("ttl").and_then(|t| t.as_str());
+            m.serialize_entry("cache_control", &CacheControl { kind: "ephemeral", ttl })?;
         }
         m.end()
     }

@@ -45,10 +45,17 @@ impl InvokeFamily {
     /// Mistral and DeepSeek ids take Chat Completions bodies too (Mistral Large 2 and DeepSeek
     /// V3 speak `messages`): their body without a `prompt` is read as one. A bare `prompt` on an
     /// unknown id is no family: several vendors' prompt bodies look alike and answer differently.
+    ///
+    /// A `provider/model` id is no Bedrock id even when its name says `claude` or `gpt-oss`
+    /// (`anthropic/claude-sonnet-4-5`): a client that kept its Llama or Titan body and changed
+    /// only the model sends that body, so the body's markers decide, and the name only when the
+    /// body has none (or only `messages`, which a Nova body has too).
     pub fn of(model: &str, body: &[u8]) -> Option<InvokeFamily> {
         let by_model = Self::by_model(model);
+        // ARNs have a slash in their resource part; Bedrock ids have none otherwise.
+        let routed = model.contains('/') && !model.starts_with("arn:");
         let either = [PromptFamily::Mistral, PromptFamily::DeepSeek].map(|p| Some(InvokeFamily::Prompt(p)));
-        if by_model.is_some() && !either.contains(&by_model) {
+        if by_model.is_some() && !routed && !either.contains(&by_model) {
             return by_model;
         }
         let (mut anthropic, mut nova, mut message, mut messages) = (false, false, false, false);
@@ -68,8 +75,7 @@ impl InvokeFamily {
                 _ => {}
             }
         }
-        match () {
-            _ if by_model.is_some() && (prompt || !messages) => by_model,
+        let by_body = match () {
             _ if anthropic => Some(InvokeFamily::Anthropic),
             _ if nova => Some(InvokeFamily::Nova),
             _ if message && !messages => Some(InvokeFamily::CohereCommandR),
@@ -77,6 +83,12 @@ impl InvokeFamily {
             _ if titan => Some(InvokeFamily::Prompt(PromptFamily::TitanText)),
             _ if prompt && llama => Some(InvokeFamily::Prompt(PromptFamily::Llama)),
             _ => None,
+        };
+        match by_body {
+            _ if by_model.is_some() && !routed && (prompt || !messages) => by_model,
+            Some(InvokeFamily::OpenAi) if by_model == Some(InvokeFamily::Nova) => by_model,
+            None => by_model,
+            found => found,
         }
     }
 
@@ -384,6 +396,34 @@ mod tests {
                 r#"{"prompt":"hi","max_gen_len":9}"#,
                 Some(Prompt(PromptFamily::Llama)),
             ),
+            // A `provider/model` id naming a family is no Bedrock id: the body's markers first.
+            (
+                "anthropic/claude-sonnet-4-5",
+                r#"{"inputText":"hi","textGenerationConfig":{}}"#,
+                Some(Prompt(PromptFamily::TitanText)),
+            ),
+            (
+                "anthropic/claude-sonnet-4-5",
+                r#"{"messages":[],"max_completion_tokens":9}"#,
+                Some(OpenAi),
+            ),
+            (
+                "openai/gpt-oss-120b",
+                r#"{"prompt":"hi","max_gen_len":9}"#,
+                Some(Prompt(PromptFamily::Llama)),
+            ),
+            (
+                "anthropic/claude-sonnet-4-5",
+                r#"{"anthropic_version":"v","messages":[]}"#,
+                Some(Anthropic),
+            ),
+            // ... and its name when the body has no marker of its own.
+            (
+                "bedrock/mistral.mistral-7b-instruct-v0:2",
+                r#"{"prompt":"hi"}"#,
+                Some(Prompt(PromptFamily::Mistral)),
+            ),
+            ("bedrock/us.amazon.nova-pro-v1:0", r#"{"messages":[]}"#, Some(Nova)),
         ] {
             assert_eq!(InvokeFamily::of(model, body.as_bytes()), want, "{model} {body}");
         }

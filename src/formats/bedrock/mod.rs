@@ -821,7 +821,7 @@ fn name_documents(messages: &mut [BedrockMessage<'_>]) {
 }
 
 /// The `cachePoint` to write after a part or tool: its own Bedrock extra, or a default one for
-/// an Anthropic `cache_control`.
+/// an Anthropic `cache_control`, with its `ttl` (both APIs take `5m` and `1h`).
 fn cache_point_for(extra: &Extra) -> Option<Cow<'_, Json>> {
     if extra.is_empty() {
         return None;
@@ -833,11 +833,14 @@ fn cache_point_for(extra: &Extra) -> Option<Cow<'_, Json>> {
     {
         return Some(Cow::Borrowed(&cp.1));
     }
-    extra
+    let (_, cc) = extra
         .for_target(Format::Anthropic)
         .iter()
-        .any(|(n, _)| n == "cache_control")
-        .then(|| Cow::Owned(sonic_rs::json!({"type": "default"})))
+        .find(|(n, _)| n == "cache_control")?;
+    Some(Cow::Owned(match get(cc, "ttl").filter(|t| t.is_str()) {
+        Some(ttl) => sonic_rs::json!({"type": "default", "ttl": ttl.clone()}),
+        None => sonic_rs::json!({"type": "default"}),
+    }))
 }
 
 fn cache_block(cp: Cow<'_, Json>) -> BedrockContentBlock<'_> {

@@ -593,23 +593,32 @@ fn tool_results_send_only_blocks_converse_takes() {
 
 #[test]
 fn anthropic_cache_control_becomes_a_cache_point() {
-    let mut e = Extra::new(Format::Anthropic);
-    e.push("cache_control", json!({"type": "ephemeral"}));
-    let r = ChatRequest {
-        messages: vec![message(
-            Role::User,
-            vec![Part::Text {
-                text: "long doc".into(),
-                extra: e,
-            }],
-        )],
-        ..Default::default()
-    };
-    let v = value(&encode_request(&r).unwrap());
-    assert_eq!(
-        v.pointer(&sonic_rs::pointer!["messages", 0, "content"]).unwrap(),
-        &json!([{"text": "long doc"}, {"cachePoint": {"type": "default"}}])
-    );
+    // With its TTL: both APIs take `5m` and `1h`, and without it a `1h` cache lapses in 5 minutes.
+    for (cache_control, cache_point) in [
+        (json!({"type": "ephemeral"}), json!({"type": "default"})),
+        (
+            json!({"type": "ephemeral", "ttl": "1h"}),
+            json!({"type": "default", "ttl": "1h"}),
+        ),
+    ] {
+        let mut e = Extra::new(Format::Anthropic);
+        e.push("cache_control", cache_control);
+        let r = ChatRequest {
+            messages: vec![message(
+                Role::User,
+                vec![Part::Text {
+                    text: "long doc".into(),
+                    extra: e,
+                }],
+            )],
+            ..Default::default()
+        };
+        let v = value(&encode_request(&r).unwrap());
+        assert_eq!(
+            v.pointer(&sonic_rs::pointer!["messages", 0, "content"]).unwrap(),
+            &json!([{"text": "long doc"}, {"cachePoint": cache_point}])
+        );
+    }
 }
 
 #[test]
