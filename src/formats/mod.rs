@@ -247,10 +247,123 @@ pub(crate) fn text_or_json(v: &crate::canonical::Json) -> Option<String> {
     }
 }
 
+/// Longest message kept from an upstream error body that is not its format's JSON.
+const MAX_RAW_MESSAGE: usize = 512;
+
+/// An upstream error body that is not its format's JSON, as the fault's message: trimmed and cut
+/// to `MAX_RAW_MESSAGE` bytes. An HTML page (a load balancer's or proxy's `502 Bad Gateway`) is
+/// named by its title, or its text without tags: its markup would only bury the words.
+pub(crate) fn raw_error_message(status: u16, body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return format!("upstream answered HTTP {status}");
+    }
+    if !text.starts_with('<') {
+        return cut_at_char(text, MAX_RAW_MESSAGE).to_string();
+    }
+    // A page is read only as far as its first 64 KiB: a title or words are at its top.
+    let text = cut_at_char(text, 64 * 1024);
+    let lower = text.to_ascii_lowercase();
+    if !["<html", "<!doctype html", "<head", "<body", "<title"]
+        .iter()
+        .any(|tag| lower.contains(tag))
+    {
+        return cut_at_char(text, MAX_RAW_MESSAGE).to_string();
+    }
+    // ASCII lower-casing keeps byte offsets, so `lower`'s offsets index `text`.
+    let title = lower.find("<title").and_then(|at| {
+        let start = at + lower[at..].find('>')? + 1;
+        let end = start + lower[start..].find("</title")?;
+        Some(&text[start..end])
+    });
+    let words = match title.map(words_of).filter(|t| !t.is_empty()) {
+        Some(t) => t,
+        None => words_of(&without_tags(text, &lower)),
+    };
+    if words.is_empty() {
+        return format!("upstream answered HTTP {status} with an HTML page");
+    }
+    format!(
+        "upstream answered HTTP {status} with an HTML page: {}",
+        cut_at_char(&words, MAX_RAW_MESSAGE)
+    )
+}
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+fn cut_at_char(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The words of `text`, one space between each.
+fn words_of(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// An HTML page's text: its tags left out, and what `<script>`/`<style>` hold. `lower` is
+/// `html` lower-cased (the same byte offsets).
+fn without_tags(html: &str, lower: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut at = 0;
+    while let Some(open) = lower[at..].find('<').map(|i| at + i) {
+        out.push_str(&html[at..open]);
+        out.push(' ');
+        let tag = &lower[open..];
+        let skip_to = if tag.starts_with("<script") {
+            tag.find("</script")
+        } else if tag.starts_with("<style") {
+            tag.find("</style")
+        } else {
+            Some(0)
+        };
+        match skip_to.and_then(|s| tag[s..].find('>').map(|e| s + e)) {
+            Some(end) => at = open + end + 1,
+            None => return out,
+        }
+    }
+    out.push_str(&html[at..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use sonic_rs::JsonValueTrait;
+
+    #[test]
+    fn an_html_error_page_is_named_by_its_title_or_text() {
+        let nginx = b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+        assert_eq!(
+            raw_error_message(502, nginx),
+            "upstream answered HTTP 502 with an HTML page: 502 Bad Gateway"
+        );
+        let untitled = b"<!DOCTYPE html><HTML><style>p{color:red}</style><script>var a = '<b>';</script><BODY><p>Service\n  Unavailable</p></BODY></HTML>";
+        assert_eq!(
+            raw_error_message(503, untitled),
+            "upstream answered HTTP 503 with an HTML page: Service Unavailable"
+        );
+        assert_eq!(
+            raw_error_message(502, b"<html><body></body></html>"),
+            "upstream answered HTTP 502 with an HTML page"
+        );
+        // Text and XML-ish bodies stay as they are, cut to 512 bytes at a character boundary.
+        assert_eq!(
+            raw_error_message(502, b"  upstream connect error\n"),
+            "upstream connect error"
+        );
+        assert_eq!(raw_error_message(400, b"<Error>x</Error>"), "<Error>x</Error>");
+        assert_eq!(raw_error_message(503, b" \n"), "upstream answered HTTP 503");
+        let long = "\u{e9}".repeat(600);
+        let cut = raw_error_message(500, long.as_bytes());
+        assert_eq!(cut.len(), 512);
+        assert!(long.starts_with(&cut));
+        let page = format!("<html><title>{}</title></html>", "x ".repeat(600));
+        assert!(raw_error_message(502, page.as_bytes()).len() < 600);
+    }
 
     /// A request body of format `from`, translated for a `to` upstream, as JSON.
     fn via(from: Format, body: &str, to: Format) -> sonic_rs::Value {

@@ -57,11 +57,8 @@ fn kind_from_type(ty: &str, status: u16) -> FaultKind {
     }
 }
 
-/// Longest raw (non-JSON) body kept as a fault message.
-const MAX_RAW_MESSAGE: usize = 512;
-
-/// An upstream's error response -> canonical fault. Non-JSON bodies (a proxy's HTML page) become
-/// the message, cut to `MAX_RAW_MESSAGE` bytes.
+/// An upstream's error response -> canonical fault. A non-JSON body (a proxy's HTML page) becomes
+/// the message (`raw_error_message`).
 pub fn decode_error(status: u16, body: &[u8]) -> UpstreamFault {
     let parsed: Option<Json> = sonic_rs::from_slice(body).ok();
     let detail = parsed.as_ref().and_then(|v| v.get("error"));
@@ -70,19 +67,7 @@ pub fn decode_error(status: u16, body: &[u8]) -> UpstreamFault {
         .and_then(|e| e.get("message"))
         .and_then(|m| m.as_str())
         .map(str::to_string)
-        .unwrap_or_else(|| {
-            let text = String::from_utf8_lossy(body);
-            let text = text.trim();
-            if text.is_empty() {
-                format!("upstream answered HTTP {status}")
-            } else {
-                let mut end = text.len().min(MAX_RAW_MESSAGE);
-                while !text.is_char_boundary(end) {
-                    end -= 1;
-                }
-                text[..end].to_string()
-            }
-        });
+        .unwrap_or_else(|| crate::formats::raw_error_message(status, body));
     UpstreamFault {
         status,
         kind: ty.map_or_else(|| FaultKind::from_status(status), |t| kind_from_type(t, status)),

@@ -510,7 +510,10 @@ mod tests {
         let html = decode_error(502, b"<html>bad gateway</html>");
         assert_eq!(
             (html.kind, html.message.as_str()),
-            (FaultKind::Server, "<html>bad gateway</html>")
+            (
+                FaultKind::Server,
+                "upstream answered HTTP 502 with an HTML page: bad gateway"
+            )
         );
         assert_eq!(decode_error(503, b"").message, "upstream answered HTTP 503");
         let long = "é".repeat(1000);

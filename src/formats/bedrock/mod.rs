@@ -1496,14 +1496,9 @@ pub fn decode_error_typed(status: u16, error_type: Option<&[u8]>, body: &[u8]) -
             .and_then(|x| x.as_str())
             .map(str::to_string)
     };
-    let message = field("message").or_else(|| field("Message")).unwrap_or_else(|| {
-        let text = String::from_utf8_lossy(body).trim().to_string();
-        if text.is_empty() {
-            format!("upstream answered HTTP {status}")
-        } else {
-            text
-        }
-    });
+    let message = field("message")
+        .or_else(|| field("Message"))
+        .unwrap_or_else(|| super::raw_error_message(status, body));
     let header = error_type
         .map(|h| String::from_utf8_lossy(h).trim().to_string())
         .filter(|h| !h.is_empty());

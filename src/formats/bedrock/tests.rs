@@ -887,7 +887,10 @@ fn upstream_errors_decode() {
     let f = decode_error(502, b"<html>Bad Gateway</html>");
     assert_eq!(
         (f.kind, f.message.as_str()),
-        (FaultKind::Server, "<html>Bad Gateway</html>")
+        (
+            FaultKind::Server,
+            "upstream answered HTTP 502 with an HTML page: Bad Gateway"
+        )
     );
     assert_eq!(decode_error(503, b"").message, "upstream answered HTTP 503");
     // Encoding then decoding keeps the kind for modeled statuses.

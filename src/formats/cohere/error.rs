@@ -5,9 +5,6 @@ use super::types::{CohereErrorIn, CohereErrorOut};
 use crate::canonical::{ErrorReply, FaultKind, UpstreamFault};
 use sonic_rs::JsonValueTrait;
 
-/// Longest raw (non-JSON) error text kept as the message.
-const MAX_RAW_MESSAGE: usize = 1000;
-
 /// Provider: an upstream error (status + body, possibly not JSON) -> canonical fault.
 pub fn decode_error(status: u16, body: &[u8]) -> UpstreamFault {
     let parsed = sonic_rs::from_slice::<CohereErrorIn>(body)
@@ -18,15 +15,7 @@ pub fn decode_error(status: u16, body: &[u8]) -> UpstreamFault {
             None if m.is_null() => None,
             None => sonic_rs::to_string(&m).ok(),
         });
-    let message = parsed.unwrap_or_else(|| {
-        let text = String::from_utf8_lossy(body);
-        let text = text.trim();
-        if text.is_empty() {
-            format!("upstream returned HTTP {status}")
-        } else {
-            text.chars().take(MAX_RAW_MESSAGE).collect()
-        }
-    });
+    let message = parsed.unwrap_or_else(|| crate::formats::raw_error_message(status, body));
     let kind = match status {
         // Cohere's "invalid token".
         498 => FaultKind::Authentication,
@@ -98,7 +87,7 @@ mod tests {
     #[test]
     fn odd_bodies_still_give_a_message() {
         assert_eq!(decode_error(502, b"  Bad Gateway\n").message, "Bad Gateway");
-        assert_eq!(decode_error(503, b"").message, "upstream returned HTTP 503");
+        assert_eq!(decode_error(503, b"").message, "upstream answered HTTP 503");
         assert_eq!(decode_error(500, br#"{"message":null}"#).message, r#"{"message":null}"#);
         assert_eq!(decode_error(429, br#"{"message":{"a":1}}"#).message, r#"{"a":1}"#);
         assert_eq!(decode_error(498, b"{}").kind, FaultKind::Authentication);

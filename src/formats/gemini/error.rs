@@ -160,15 +160,7 @@ pub fn decode_error(status: u16, body: &[u8]) -> UpstreamFault {
                 None => sonic_rs::to_string(e).unwrap_or_default(),
             }
         }
-        None => {
-            let text = String::from_utf8_lossy(body);
-            let text = text.trim();
-            if text.is_empty() {
-                format!("upstream returned HTTP {status}")
-            } else {
-                text.chars().take(2000).collect()
-            }
-        }
+        None => crate::formats::raw_error_message(status, body),
     };
     UpstreamFault { status, kind, message }
 }

@@ -881,7 +881,7 @@ fn errors() {
     assert_eq!((f.kind, f.message.as_str()), (FaultKind::RateLimited, "quota"));
     let f = decode_error(502, b"<html>bad gateway</html>");
     assert_eq!((f.status, f.kind), (502, FaultKind::Server));
-    assert_eq!(f.message, "<html>bad gateway</html>");
+    assert_eq!(f.message, "upstream answered HTTP 502 with an HTML page: bad gateway");
     assert_eq!(decode_error(503, b"").kind, FaultKind::Overloaded);
 
     for (status, kind, name) in [

@@ -80,7 +80,7 @@ pub fn decode_error(status: u16, body: &[u8]) -> UpstreamFault {
             _ => FaultKind::Server,
         }
     };
-    let message = message.unwrap_or_else(|| raw_message(status, body));
+    let message = message.unwrap_or_else(|| super::raw_error_message(status, body));
     UpstreamFault { status, kind, message }
 }
 
@@ -103,20 +103,6 @@ fn error_fields(e: OpenAiErrorIn) -> (Option<String>, Option<String>) {
         .and_then(text)
         .or_else(|| e.detail.as_ref().and_then(text));
     (message, None)
-}
-
-/// A non-JSON (or unrecognised) error body as a message: trimmed, at most 512 bytes.
-fn raw_message(status: u16, body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.is_empty() {
-        return format!("upstream answered HTTP {status}");
-    }
-    let mut end = text.len().min(512);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_string()
 }
 
 /// Integration: a fault -> an OpenAI error reply (PROTOCOLS 2.9). Clients key on the status, so
@@ -266,7 +252,10 @@ mod fault_tests {
         let f = decode_error(502, b"<html>Bad Gateway</html>\n");
         assert_eq!(
             (f.kind, f.message.as_str()),
-            (FaultKind::Server, "<html>Bad Gateway</html>")
+            (
+                FaultKind::Server,
+                "upstream answered HTTP 502 with an HTML page: Bad Gateway"
+            )
         );
         assert_eq!(decode_error(503, b"").message, "upstream answered HTTP 503");
         assert_eq!(decode_error(503, b"").kind, FaultKind::Overloaded);
