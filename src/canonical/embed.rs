@@ -78,6 +78,20 @@ pub enum EmbedReply {
     },
 }
 
+impl EmbedReply {
+    /// The client's name for the output size, for an error about it in the client's own terms.
+    pub fn dimensions_field(&self) -> &'static str {
+        match self {
+            EmbedReply::OpenAi | EmbedReply::OpenAiBase64 | EmbedReply::Titan { .. } => "dimensions",
+            EmbedReply::Cohere { .. } | EmbedReply::CohereV1 { .. } | EmbedReply::BedrockCohere { .. } => {
+                "output_dimension"
+            }
+            EmbedReply::GeminiSingle | EmbedReply::GeminiBatch => "outputDimensionality",
+            EmbedReply::VertexPredict => "parameters.outputDimensionality",
+        }
+    }
+}
+
 /// An embeddings request.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct EmbedRequest {

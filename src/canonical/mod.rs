@@ -97,7 +97,11 @@ const CONTENT_FIELDS: &[ContentField] = &[
     // no function existed. Their successor, `tools`, translates.
     ContentField::any(Format::OpenAi, "functions", "legacy `functions` (send them as `tools`)"),
     // Cohere's come as token ids with their log probabilities, which no other format has.
-    ContentField::any(Format::Cohere, "logprobs", "token log probabilities"),
+    ContentField::any(
+        Format::Cohere,
+        "logprobs",
+        "log probabilities by token id (Cohere's form)",
+    ),
     // Biases keyed by OpenAI token ids, which no other tokenizer shares: without them a token
     // the client banned (a bias of -100) may come back.
     ContentField {

@@ -193,8 +193,8 @@ pub fn encode_embed_call(req: &EmbedRequest, texts: &[String]) -> Result<Vec<u8>
         let v2 = model.contains("titan-embed-text-v2");
         if req.dimensions.is_some() && !v2 {
             return Err(ConvertError::new(
-                "dimensions",
-                format!("{model} has a fixed size; dimensions are accepted by amazon.titan-embed-text-v2 only"),
+                req.reply.dimensions_field(),
+                format!("{model} has a fixed size; an output size is accepted by amazon.titan-embed-text-v2 only"),
             ));
         }
         let mut b = Vec::with_capacity(text.len() + 64);
@@ -220,8 +220,8 @@ pub fn encode_embed_call(req: &EmbedRequest, texts: &[String]) -> Result<Vec<u8>
         let v4 = model.contains("embed-v4");
         if req.dimensions.is_some() && !v4 {
             return Err(ConvertError::new(
-                "dimensions",
-                format!("{model} has a fixed size; dimensions are accepted by cohere.embed-v4 only"),
+                req.reply.dimensions_field(),
+                format!("{model} has a fixed size; an output size is accepted by cohere.embed-v4 only"),
             ));
         }
         let input_type = match req.task {
@@ -579,6 +579,20 @@ mod tests {
             ..request("amazon.titan-embed-text-v1", &["a"])
         };
         assert_eq!(encode(&sized).unwrap_err().field, "dimensions");
+        // The refusal names the size by the client's own field.
+        for (reply, field) in [
+            (
+                EmbedReply::Cohere {
+                    float: true,
+                    base64: false,
+                },
+                "output_dimension",
+            ),
+            (EmbedReply::GeminiBatch, "outputDimensionality"),
+        ] {
+            let sized = EmbedRequest { reply, ..sized.clone() };
+            assert_eq!(encode(&sized).unwrap_err().field, field);
+        }
     }
 
     #[test]
