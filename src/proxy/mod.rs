@@ -121,7 +121,8 @@ impl Worker {
             return Box::pin(passthrough::stored_response(self, ctx, req, conn)).await;
         }
         if api.op == Operation::Models {
-            let body = models::answer(ctx.snap, api.format, api.path_model.as_deref()).map_err(|e| (e, None))?;
+            let body =
+                models::answer(ctx.snap, api.format, api.path_model.as_deref(), req.query()).map_err(|e| (e, None))?;
             return send(conn, 200, "application/json", body, req.keep_alive).await;
         }
         // 0. A compressed body cannot be read for its model or translated: said plainly rather
