@@ -320,6 +320,7 @@ fn claude_thinking_is_fitted_as_for_the_messages_api() {
         )
     };
     let base = || ChatRequest {
+        model: MODEL.into(),
         messages: vec![Message {
             role: Role::User,
             content: vec![Part::text("hi")],
@@ -370,6 +371,10 @@ fn claude_thinking_is_fitted_as_for_the_messages_api() {
     let mut r = base();
     r.reasoning.as_mut().unwrap().budget_tokens = Some(0);
     assert_eq!(fields(&r), (None, true, Some(0.5)), "a budget of 0 is no thinking");
+    // Other models refuse Claude's `thinking` key: they get none, and the sampling as asked.
+    let mut r = base();
+    r.model = "amazon.nova-pro-v1:0".into();
+    assert_eq!(fields(&r), (None, true, Some(0.5)), "thinking is Claude's");
 }
 
 /// A message of `role` with `content`.
