@@ -1206,6 +1206,11 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
     if let Some(b) = budget {
         additional.insert("thinking", sonic_rs::json!({"type": "enabled", "budget_tokens": b}));
     }
+    // An Anthropic client's betas, for Claude only: other models refuse fields they do not know.
+    let betas = crate::formats::anthropic::request::bedrock_betas(req);
+    if let Some(b) = betas.filter(|_| claude) {
+        additional.insert("anthropic_beta", b.clone());
+    }
     if !additional.is_empty() {
         out.additional_model_request_fields = Some(Value::from(additional));
     }

@@ -617,6 +617,25 @@ fn anthropic_cache_control_becomes_a_cache_point() {
     );
 }
 
+/// An Anthropic client names Claude betas in its `anthropic-beta` header (`betas=[...]` in the
+/// SDK); they were dropped on the way to Converse, where Claude takes them among its own fields.
+/// Other models refuse fields they do not know, so only Claude gets them.
+#[test]
+fn an_anthropic_clients_betas_reach_claude_in_its_own_fields() {
+    let betas = |model: &str| {
+        let mut r = ChatRequest {
+            model: model.into(),
+            messages: vec![message(Role::User, vec![Part::text("hi")])],
+            ..Default::default()
+        };
+        crate::formats::anthropic::request::keep_beta_header(&mut r, Some("context-1m-2025-08-07, x-beta"));
+        let v = value(&encode_request(&r).unwrap());
+        v.pointer(&["additionalModelRequestFields", "anthropic_beta"]).cloned()
+    };
+    assert_eq!(betas(MODEL), Some(json!(["context-1m-2025-08-07", "x-beta"])));
+    assert_eq!(betas("amazon.nova-pro-v1:0"), None);
+}
+
 #[test]
 fn same_role_messages_are_merged_and_empty_text_skipped() {
     let r = ChatRequest {
