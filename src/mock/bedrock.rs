@@ -49,10 +49,10 @@ fn error_reply(e: crate::canonical::ErrorReply, id: String) -> MockReply {
 /// an object. Messages as Bedrock words them.
 pub(super) fn converse_rules(req: &ChatRequest) -> Result<(), ConvertError> {
     converse_turn_rules(req)?;
-    // `additionalModelRequestFields.thinking` is Claude's, with Claude's limits; other models
-    // refuse the key.
+    // `additionalModelRequestFields.thinking` is Claude's, with Claude's limits; other vendors'
+    // models refuse the key.
     let thinking = req.reasoning.as_ref().is_some_and(|r| r.budget_tokens.is_some());
-    if thinking && !crate::formats::bedrock::invoke::is_anthropic_model(&req.model) {
+    if thinking && !crate::formats::bedrock::invoke::may_be_claude(&req.model) {
         return Err(ConvertError::new(
             "",
             "Malformed input request: extraneous key [thinking] is not permitted, please reformat your input and try again.",

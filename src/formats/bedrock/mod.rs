@@ -1171,9 +1171,9 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
     }
     // Claude's thinking (the models that take `thinking` here), fitted to its rules as for the
     // Messages API; while it is on, a temperature other than 1 and `top_k` give way to it.
-    // NOTE: other models (Nova, Llama, ...) refuse the key ("extraneous key [thinking] is not
-    // permitted"): a budget is a wish, and they get none.
-    let claude = invoke::is_anthropic_model(&req.model);
+    // NOTE: other vendors' models (Nova, Llama, ...) refuse the key ("extraneous key [thinking]
+    // is not permitted"): a budget is a wish, and they get none (`invoke::may_be_claude`).
+    let claude = invoke::may_be_claude(&req.model);
     let wanted = req.reasoning.as_ref().and_then(|r| r.budget_tokens).filter(|_| claude);
     let budget = crate::formats::anthropic::request::fit_claude_thinking(req, wanted);
     let temperature = req.temperature.filter(|t| budget.is_none() || *t == 1.0);

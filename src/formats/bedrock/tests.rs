@@ -375,6 +375,9 @@ fn claude_thinking_is_fitted_as_for_the_messages_api() {
     let mut r = base();
     r.model = "amazon.nova-pro-v1:0".into();
     assert_eq!(fields(&r), (None, true, Some(0.5)), "thinking is Claude's");
+    // An id that names no vendor (an application inference profile) may be Claude.
+    r.model = "arn:aws:bedrock:us-east-1:1:application-inference-profile/abc".into();
+    assert_eq!(fields(&r), (Some(1024), false, None));
 }
 
 /// A message of `role` with `content`.
