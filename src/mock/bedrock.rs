@@ -49,7 +49,15 @@ fn error_reply(e: crate::canonical::ErrorReply, id: String) -> MockReply {
 /// an object. Messages as Bedrock words them.
 pub(super) fn converse_rules(req: &ChatRequest) -> Result<(), ConvertError> {
     converse_turn_rules(req)?;
-    // `additionalModelRequestFields.thinking` is Claude's, with Claude's limits.
+    // `additionalModelRequestFields.thinking` is Claude's, with Claude's limits; other vendors'
+    // models refuse the key.
+    let thinking = req.reasoning.as_ref().is_some_and(|r| r.budget_tokens.is_some());
+    if thinking && !crate::formats::bedrock::invoke::may_be_claude(&req.model) {
+        return Err(ConvertError::new(
+            "",
+            "Malformed input request: extraneous key [thinking] is not permitted, please reformat your input and try again.",
+        ));
+    }
     super::anthropic::thinking_rules(req)?;
     for (i, m) in req.messages.iter().enumerate() {
         for (j, p) in m.content.iter().enumerate() {

@@ -121,7 +121,8 @@ impl Worker {
             return Box::pin(passthrough::stored_response(self, ctx, req, conn)).await;
         }
         if api.op == Operation::Models {
-            let body = models::answer(ctx.snap, api.format, api.path_model.as_deref()).map_err(|e| (e, None))?;
+            let body =
+                models::answer(ctx.snap, api.format, api.path_model.as_deref(), req.query()).map_err(|e| (e, None))?;
             return send(conn, 200, "application/json", body, req.keep_alive).await;
         }
         // 0. A compressed body cannot be read for its model or translated: said plainly rather
@@ -381,6 +382,13 @@ impl Handler for Worker {
             }
             Ok(Route::Api(mut api)) => {
                 api.read_query(req.query());
+                // The root `/v1/models` is OpenAI's and Anthropic's path alike: the Anthropic SDK
+                // pointed at the root URL names its API version in every request, which no OpenAI
+                // client sends, and reads the list (and a lookup's 404) in Anthropic's shape.
+                let root = req.path().starts_with("/v1/");
+                if api.op == Operation::Models && root && req.header("anthropic-version").is_some() {
+                    api.format = Format::Anthropic;
+                }
                 let mut ctx = RequestContext {
                     snap: &snap,
                     api: &api,

@@ -4,7 +4,8 @@
 //!
 //! - OpenAI `GET /v1/models`, `/v1/models/{id}`: `{"object":"list","data":[Model]}`, `Model`.
 //! - Anthropic `GET /anthropic/v1/models`, `/anthropic/v1/models/{id}`: `{"data":[ModelInfo],
-//!   "has_more","first_id","last_id"}`, `ModelInfo`.
+//!   "has_more","first_id","last_id"}`, `ModelInfo`; the list in pages (`limit`, `after_id`,
+//!   `before_id`), as the SDK's auto-paging asks for them.
 //! - Gemini `GET /{ver}/models`, `/{ver}/models/{model}`: `{"models":[Model]}` with
 //!   `name: "models/{id}"`, and one `Model` (google-genai `models.list()` / `models.get()`).
 //! - Cohere `GET /cohere/v1/models`, `/cohere/v1/models/{model}`: `{"models":[...]}`, and one.
@@ -110,10 +111,66 @@ fn json(v: &impl Serialize) -> Bytes {
     Bytes::from(sonic_rs::to_vec(v).unwrap_or_default())
 }
 
+/// Anthropic's page size when the client names none, and the most it takes (Models API).
+const ANTHROPIC_DEFAULT_LIMIT: usize = 20;
+const ANTHROPIC_MAX_LIMIT: usize = 1000;
+
+/// One page of an Anthropic listing: the query's `limit` models after `after_id` or before
+/// `before_id` (the page's own `first_id`/`last_id`, which the SDK sends back for the next
+/// page), and whether more lie that way. An id not in the list gives an empty page, which ends
+/// any paging loop.
+fn anthropic_page<'a>(all: &'a [String], query: Option<&str>) -> Result<(&'a [String], bool), GatewayError> {
+    let (mut limit, mut after, mut before) = (ANTHROPIC_DEFAULT_LIMIT, None, None);
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = crate::wire::url::percent_decode(&value.replace('+', " "))
+            .ok_or_else(|| GatewayError::bad_request(format!("{name}: bad percent-encoding"), Some(name)))?;
+        match name {
+            "limit" => {
+                limit = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=ANTHROPIC_MAX_LIMIT).contains(n))
+                    .ok_or_else(|| {
+                        let msg = format!("limit: must be an integer from 1 to {ANTHROPIC_MAX_LIMIT}");
+                        GatewayError::bad_request(msg, Some("limit"))
+                    })?
+            }
+            "after_id" => after = Some(value),
+            "before_id" => before = Some(value),
+            _ => {}
+        }
+    }
+    let position = |id: &str| all.iter().position(|m| m == id);
+    Ok(match (after, before) {
+        (Some(_), Some(_)) => {
+            let msg = "after_id, before_id: give at most one of them";
+            return Err(GatewayError::bad_request(msg, Some("before_id")));
+        }
+        (Some(id), None) => {
+            let start = position(&id).map_or(all.len(), |i| i + 1);
+            let end = all.len().min(start + limit);
+            (&all[start..end], end < all.len())
+        }
+        (None, Some(id)) => {
+            let end = position(&id).unwrap_or(0);
+            let start = end.saturating_sub(limit);
+            (&all[start..end], start > 0)
+        }
+        (None, None) => (&all[..all.len().min(limit)], all.len() > limit),
+    })
+}
+
 /// The answer to a model listing (`model` None) or lookup, in the client's format. A lookup
 /// resolves the name as a request's `model` would (`route::target`): `provider/model`, or a
-/// bare name the default provider lists, answered under the name the client used.
-pub fn answer(snap: &Snapshot, format: Format, model: Option<&str>) -> Result<Bytes, GatewayError> {
+/// bare name the default provider lists, answered under the name the client used. `query` is
+/// the request's query string, read for an Anthropic listing's paging.
+pub fn answer(
+    snap: &Snapshot,
+    format: Format,
+    model: Option<&str>,
+    query: Option<&str>,
+) -> Result<Bytes, GatewayError> {
     let all = ids(snap);
     if let Some(id) = model {
         let target = crate::route::target(snap, id);
@@ -140,11 +197,12 @@ pub fn answer(snap: &Snapshot, format: Format, model: Option<&str>) -> Result<By
                 first_id: Option<&'a str>,
                 last_id: Option<&'a str>,
             }
+            let (page, has_more) = anthropic_page(&all, query)?;
             json(&List {
-                data: all.iter().map(|m| anthropic(m)).collect(),
-                has_more: false,
-                first_id: all.first().map(String::as_str),
-                last_id: all.last().map(String::as_str),
+                data: page.iter().map(|m| anthropic(m)).collect(),
+                has_more,
+                first_id: page.first().map(String::as_str),
+                last_id: page.last().map(String::as_str),
             })
         }
         Format::Gemini => {
@@ -216,7 +274,7 @@ models = ["gemini-2.5-flash", "text-embedding-004"]
             "gemini/gemini-2.5-flash",
             "gemini/text-embedding-004",
         ];
-        let oa = parse(answer(&s, Format::OpenAi, None).unwrap());
+        let oa = parse(answer(&s, Format::OpenAi, None, None).unwrap());
         let ids: Vec<&str> = oa
             .get("data")
             .unwrap()
@@ -226,9 +284,9 @@ models = ["gemini-2.5-flash", "text-embedding-004"]
             .map(|m| m.get("id").unwrap().as_str().unwrap())
             .collect();
         assert_eq!(ids, want);
-        let an = parse(answer(&s, Format::Anthropic, None).unwrap());
+        let an = parse(answer(&s, Format::Anthropic, None, None).unwrap());
         assert_eq!(an.get("last_id").and_then(|v| v.as_str()), Some(want[2]));
-        let ge = parse(answer(&s, Format::Gemini, None).unwrap());
+        let ge = parse(answer(&s, Format::Gemini, None, None).unwrap());
         let names: Vec<&str> = ge
             .get("models")
             .unwrap()
@@ -244,31 +302,31 @@ models = ["gemini-2.5-flash", "text-embedding-004"]
                 .map(String::as_str)
                 .collect::<Vec<_>>()
         );
-        let co = parse(answer(&s, Format::Cohere, None).unwrap());
+        let co = parse(answer(&s, Format::Cohere, None, None).unwrap());
         assert_eq!(co.get("models").unwrap().as_array().unwrap().len(), 3);
     }
 
     #[test]
     fn lookups_find_configured_models_and_refuse_others() {
         let s = snap();
-        let one = parse(answer(&s, Format::Gemini, Some("gemini/gemini-2.5-flash")).unwrap());
+        let one = parse(answer(&s, Format::Gemini, Some("gemini/gemini-2.5-flash"), None).unwrap());
         assert_eq!(
             one.get("name").and_then(|v| v.as_str()),
             Some("models/gemini/gemini-2.5-flash")
         );
-        let one = parse(answer(&s, Format::Anthropic, Some("mock/mock-model")).unwrap());
+        let one = parse(answer(&s, Format::Anthropic, Some("mock/mock-model"), None).unwrap());
         assert_eq!(one.get("type").and_then(|v| v.as_str()), Some("model"));
         // A bare name reaches the default provider, as a request's `model` does.
-        let one = parse(answer(&s, Format::OpenAi, Some("mock-model")).unwrap());
+        let one = parse(answer(&s, Format::OpenAi, Some("mock-model"), None).unwrap());
         assert_eq!(one.get("id").and_then(|v| v.as_str()), Some("mock-model"));
         assert_eq!(
-            answer(&s, Format::OpenAi, Some("gemini-2.5-flash"))
+            answer(&s, Format::OpenAi, Some("gemini-2.5-flash"), None)
                 .unwrap_err()
                 .status(),
             404
         );
         for f in Format::ALL {
-            let e = answer(&s, f, Some("gemini/nope")).unwrap_err();
+            let e = answer(&s, f, Some("gemini/nope"), None).unwrap_err();
             assert_eq!(e.status(), 404, "{f:?}");
         }
     }

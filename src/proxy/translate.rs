@@ -75,6 +75,9 @@ fn decode(ctx: &RequestContext<'_>, req: &Request, model: &str, stream: bool) ->
     let codec = codec_for(ctx.api.format)?;
     let mut canonical = (codec.decode_request)(&req.body, ctx.api.path_model.as_deref(), stream).map_err(refused)?;
     canonical.model = model.to_string();
+    if ctx.api.format == Format::Anthropic {
+        formats::anthropic::request::keep_beta_header(&mut canonical, req.header_str("anthropic-beta"));
+    }
     Ok(canonical)
 }
 

@@ -246,7 +246,19 @@ def test_gemini_thinking_settings_reach_claude(base, thinking, sampling, provide
 
     config = {"thinking_config": types.ThinkingConfig(**thinking), **sampling}
     contents = [types.Content(role="user", parts=[types.Part(text="hello there")])]
-    assert genai_text(base, f"{provider}/echo-model", contents, **config) == "echo: hello there"
+    # A Claude id: Bedrock sends thinking to Claude only.
+    assert genai_text(base, f"{provider}/claude-echo-model", contents, **config) == "echo: hello there"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_thinking_is_not_sent_to_bedrock_models_other_than_claude(base, stream):
+    """`additionalModelRequestFields.thinking` is Claude's: Nova, Llama and the rest refuse the
+    key (400 "extraneous key [thinking] is not permitted", as the mock does), so a client asking
+    for thinking got that 400 instead of an answer."""
+    kw = {"thinking": {"type": "enabled", "budget_tokens": 1024}}
+    messages = [{"role": "user", "content": "hello there"}]
+    got = anthropic_text(base, "bedrock/amazon.nova-pro-v1:0", messages, stream=stream, **kw)
+    assert got == "echo: hello there"
 
 
 @pytest.mark.parametrize("client", ["openai", "anthropic"])

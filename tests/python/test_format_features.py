@@ -85,6 +85,24 @@ def test_anthropic_cache_control_is_not_sent_to_other_formats(base, provider):
     assert "cache_control" not in names
 
 
+@pytest.mark.parametrize("model, sent", [("anthropic.claude-inspect", True), ("amazon.nova-inspect", False)])
+def test_anthropic_betas_reach_claude_on_bedrock(base, model, sent):
+    """`betas=[...]` (the `anthropic-beta` header) turns Claude features on; Converse takes them in
+    `additionalModelRequestFields`, and they were not sent there. Other models refuse fields they
+    do not know, so they get none."""
+    import anthropic
+
+    c = anthropic.Anthropic(base_url=f"{base}/anthropic", api_key="k", max_retries=0, timeout=30)
+    r = c.beta.messages.create(
+        model=f"bedrock/{model}",
+        max_tokens=50,
+        messages=[{"role": "user", "content": "hi"}],
+        betas=["context-1m-2025-08-07"],
+    )
+    names, _ = inspect_of(r.content[0].text)
+    assert ("additionalModelRequestFields" in names) == sent, names
+
+
 # OpenAI: structured output (`response_format`) ----------------------------------------------------
 
 SCHEMA = {

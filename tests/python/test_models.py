@@ -33,6 +33,41 @@ def test_anthropic_list_and_retrieve(sluice):
         c.models.retrieve("anthropic/claude-nope")
 
 
+def test_anthropic_sdk_at_the_root_url_lists_in_its_own_shape(sluice):
+    """The README points the Anthropic SDK at the root URL too, where `/v1/models` is also
+    OpenAI's path: the list came in OpenAI's shape (no `created_at`, `display_name`, `type` or
+    `has_more`). The SDK's `anthropic-version` header says which API it speaks."""
+    import anthropic
+
+    c = anthropic.Anthropic(base_url=sluice.base, api_key="k", max_retries=0, timeout=30)
+    page = c.models.list()
+    assert [m.id for m in page] == CONFIGURED
+    assert (page.has_more, page.last_id) == (False, CONFIGURED[-1])
+    m = c.models.retrieve("openai/gpt-4o-mini")
+    assert (m.type, m.display_name, m.created_at.year) == ("model", "openai/gpt-4o-mini", 2025)
+    with pytest.raises(anthropic.NotFoundError) as info:
+        c.models.retrieve("openai/gpt-nope")
+    assert info.value.body["error"]["type"] == "not_found_error"
+
+
+def test_anthropic_list_pages(sluice):
+    """The Models API pages (`limit`, `after_id`, `before_id`): a page of one says there is more,
+    and the SDK's auto-paging, which sends the page's `last_id` back as `after_id`, walks the
+    whole list once."""
+    import anthropic
+
+    c = anthropic.Anthropic(base_url=f"{sluice.base}/anthropic", api_key="k", max_retries=0, timeout=30)
+    page = c.models.list(limit=1)
+    assert ([m.id for m in page.data], page.has_more) == (CONFIGURED[:1], True)
+    assert [m.id for m in c.models.list(limit=2)] == CONFIGURED
+    page = c.models.list(limit=1, before_id=CONFIGURED[2])
+    assert ([m.id for m in page.data], page.has_more, page.first_id) == (CONFIGURED[1:2], True, CONFIGURED[1])
+    page = c.models.list(after_id=CONFIGURED[-1])
+    assert (page.data, page.has_more) == ([], False)
+    with pytest.raises(anthropic.BadRequestError, match="limit"):
+        c.models.list(limit=0)
+
+
 def test_genai_list_and_get(sluice):
     from google import genai
     from google.genai import errors, types

@@ -569,6 +569,37 @@ pub fn beta_header(req: &ChatRequest) -> Option<String> {
     (!names.is_empty()).then(|| names.join(","))
 }
 
+/// Keeps the betas an Anthropic client named in its `anthropic-beta` header (comma-separated)
+/// among its request's extras, under the name Bedrock's Claude body gives them
+/// (`anthropic_beta`): a Claude model on Bedrock then gets them in its own fields
+/// (`bedrock_betas`). Without them a beta feature (a 1M context, interleaved thinking) is off
+/// there, and the request fails or the answer changes.
+pub fn keep_beta_header(req: &mut ChatRequest, header: Option<&str>) {
+    let names: Vec<&str> = header
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect();
+    if names.is_empty() || req.extra.get(BEDROCK_BETA_FIELD).is_some() {
+        return;
+    }
+    // A body without extras leaves them format-less.
+    if *req.extra.format.get_or_insert(Format::Anthropic) != Format::Anthropic {
+        return;
+    }
+    req.extra.push(BEDROCK_BETA_FIELD, Json::from(names.as_slice()));
+}
+
+/// The Claude betas an Anthropic-format request names (`keep_beta_header`), for Converse's
+/// `additionalModelRequestFields`, where Bedrock's guide for Claude puts them.
+pub fn bedrock_betas(req: &ChatRequest) -> Option<&Json> {
+    match req.extra.format {
+        Some(Format::Anthropic) => req.extra.get(BEDROCK_BETA_FIELD),
+        _ => None,
+    }
+}
+
 /// Anthropic's smallest `thinking.budget_tokens`.
 const MIN_THINKING_BUDGET: u32 = 1024;
 

@@ -23,6 +23,25 @@ pub fn is_anthropic_model(model: &str) -> bool {
     model.contains("anthropic.") || model.contains("claude")
 }
 
+/// Whether a Converse request may carry Claude's own fields (`thinking`, `anthropic_beta`) in
+/// `additionalModelRequestFields`: a Claude id, or one that names no other vendor (an
+/// application inference profile's ARN may stand for Claude). Other vendors' models refuse keys
+/// they do not know ("extraneous key [thinking] is not permitted").
+pub fn may_be_claude(model: &str) -> bool {
+    const OTHER_VENDORS: [&str; 9] = [
+        "amazon.",
+        "meta.",
+        "mistral.",
+        "deepseek.",
+        "cohere.",
+        "ai21.",
+        "openai.",
+        "qwen.",
+        "writer.",
+    ];
+    is_anthropic_model(model) || !OTHER_VENDORS.iter().any(|v| model.contains(v))
+}
+
 /// The model family whose native body an InvokeModel request carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InvokeFamily {

@@ -1174,7 +1174,10 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
     }
     // Claude's thinking (the models that take `thinking` here), fitted to its rules as for the
     // Messages API; while it is on, a temperature other than 1 and `top_k` give way to it.
-    let wanted = req.reasoning.as_ref().and_then(|r| r.budget_tokens);
+    // NOTE: other vendors' models (Nova, Llama, ...) refuse the key ("extraneous key [thinking]
+    // is not permitted"): a budget is a wish, and they get none (`invoke::may_be_claude`).
+    let claude = invoke::may_be_claude(&req.model);
+    let wanted = req.reasoning.as_ref().and_then(|r| r.budget_tokens).filter(|_| claude);
     let budget = crate::formats::anthropic::request::fit_claude_thinking(req, wanted);
     let temperature = req.temperature.filter(|t| budget.is_none() || *t == 1.0);
     let top_p = req.top_p.filter(|p| budget.is_none() || (0.95..=1.0).contains(p));
@@ -1205,6 +1208,11 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
     }
     if let Some(b) = budget {
         additional.insert("thinking", sonic_rs::json!({"type": "enabled", "budget_tokens": b}));
+    }
+    // An Anthropic client's betas, for Claude only: other models refuse fields they do not know.
+    let betas = crate::formats::anthropic::request::bedrock_betas(req);
+    if let Some(b) = betas.filter(|_| claude) {
+        additional.insert("anthropic_beta", b.clone());
     }
     if !additional.is_empty() {
         out.additional_model_request_fields = Some(Value::from(additional));

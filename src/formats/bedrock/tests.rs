@@ -320,6 +320,7 @@ fn claude_thinking_is_fitted_as_for_the_messages_api() {
         )
     };
     let base = || ChatRequest {
+        model: MODEL.into(),
         messages: vec![Message {
             role: Role::User,
             content: vec![Part::text("hi")],
@@ -370,6 +371,13 @@ fn claude_thinking_is_fitted_as_for_the_messages_api() {
     let mut r = base();
     r.reasoning.as_mut().unwrap().budget_tokens = Some(0);
     assert_eq!(fields(&r), (None, true, Some(0.5)), "a budget of 0 is no thinking");
+    // Other models refuse Claude's `thinking` key: they get none, and the sampling as asked.
+    let mut r = base();
+    r.model = "amazon.nova-pro-v1:0".into();
+    assert_eq!(fields(&r), (None, true, Some(0.5)), "thinking is Claude's");
+    // An id that names no vendor (an application inference profile) may be Claude.
+    r.model = "arn:aws:bedrock:us-east-1:1:application-inference-profile/abc".into();
+    assert_eq!(fields(&r), (Some(1024), false, None));
 }
 
 /// A message of `role` with `content`.
@@ -619,6 +627,25 @@ fn anthropic_cache_control_becomes_a_cache_point() {
             &json!([{"text": "long doc"}, {"cachePoint": cache_point}])
         );
     }
+}
+
+/// An Anthropic client names Claude betas in its `anthropic-beta` header (`betas=[...]` in the
+/// SDK); they were dropped on the way to Converse, where Claude takes them among its own fields.
+/// Other models refuse fields they do not know, so only Claude gets them.
+#[test]
+fn an_anthropic_clients_betas_reach_claude_in_its_own_fields() {
+    let betas = |model: &str| {
+        let mut r = ChatRequest {
+            model: model.into(),
+            messages: vec![message(Role::User, vec![Part::text("hi")])],
+            ..Default::default()
+        };
+        crate::formats::anthropic::request::keep_beta_header(&mut r, Some("context-1m-2025-08-07, x-beta"));
+        let v = value(&encode_request(&r).unwrap());
+        v.pointer(&["additionalModelRequestFields", "anthropic_beta"]).cloned()
+    };
+    assert_eq!(betas(MODEL), Some(json!(["context-1m-2025-08-07", "x-beta"])));
+    assert_eq!(betas("amazon.nova-pro-v1:0"), None);
 }
 
 #[test]
