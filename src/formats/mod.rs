@@ -398,6 +398,59 @@ mod tests {
         );
     }
 
+    /// Anthropic's `output_config.effort` is the effort other formats name their own way; it stays
+    /// Claude's own field, no thinking budget, and `adaptive` thinking reaches Claude on Bedrock.
+    #[test]
+    fn an_anthropic_effort_reaches_every_format() {
+        let body = |model: &str, effort: &str| {
+            format!(
+                r#"{{"model":"{model}","max_tokens":4000,"messages":[{{"role":"user","content":"hi"}}],"output_config":{{"effort":"{effort}"}},"thinking":{{"type":"adaptive"}}}}"#
+            )
+        };
+        let o = via(Format::Anthropic, &body("m", "low"), Format::OpenAi);
+        assert_eq!(o["reasoning_effort"].as_str(), Some("low"), "{o}");
+        let o = via(Format::Anthropic, &body("m", "max"), Format::OpenAi);
+        assert_eq!(
+            o["reasoning_effort"].as_str(),
+            Some("high"),
+            "max is the others' high: {o}"
+        );
+        let g = via(Format::Anthropic, &body("gemini-3-pro", "medium"), Format::Gemini);
+        assert_eq!(
+            g["generationConfig"]["thinkingConfig"]["thinkingLevel"].as_str(),
+            Some("MEDIUM"),
+            "{g}"
+        );
+        let a = via(Format::Anthropic, &body("m", "max"), Format::Anthropic);
+        assert_eq!(a["output_config"], sonic_rs::json!({"effort": "max"}), "{a}");
+        assert_eq!(
+            a["thinking"],
+            sonic_rs::json!({"type": "adaptive"}),
+            "no budget made of it: {a}"
+        );
+        let b = via(
+            Format::Anthropic,
+            &body("anthropic.claude-opus-4-6-v1", "low"),
+            Format::Bedrock,
+        );
+        assert_eq!(
+            b["additionalModelRequestFields"]["thinking"],
+            sonic_rs::json!({"type": "adaptive"}),
+            "{b}"
+        );
+        let nova = via(Format::Anthropic, &body("amazon.nova-pro-v1:0", "low"), Format::Bedrock);
+        assert!(nova.get("additionalModelRequestFields").is_none(), "{nova}");
+        // With a thinking budget too, in either order, both are kept.
+        for body in [
+            r#"{"model":"m","max_tokens":4000,"messages":[{"role":"user","content":"hi"}],"thinking":{"type":"enabled","budget_tokens":2000},"output_config":{"effort":"low"}}"#,
+            r#"{"model":"m","max_tokens":4000,"messages":[{"role":"user","content":"hi"}],"output_config":{"effort":"low"},"thinking":{"type":"enabled","budget_tokens":2000}}"#,
+        ] {
+            let req = (codec(Format::Anthropic).unwrap().decode_request)(body.as_bytes(), None, false).unwrap();
+            let r = req.reasoning.expect("reasoning");
+            assert_eq!((r.budget_tokens, r.effort.as_deref()), (Some(2000), Some("low")));
+        }
+    }
+
     /// The end user's id crosses between OpenAI's `user` and Anthropic's `metadata.user_id`; an
     /// Anthropic `metadata` with more in it stays Anthropic's own.
     #[test]

@@ -172,19 +172,25 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
             }
             "tool_choice" => decode_tool_choice(val, &mut req)?,
             // Structured outputs: `output_config.format` (GA), `output_format` (the beta's name).
-            // Its other members (`effort`, ...) stay an Anthropic extra.
-            "output_config" => match val.as_object() {
-                Some(o) if o.get(&"format").is_some() => {
-                    let format = o.get(&"format").unwrap_or(val);
-                    req.response_format = Some(decode_output_format(format, &root.key(k).key("format"))?);
-                    let mut rest = o.clone();
-                    rest.remove(&"format");
-                    if !rest.is_empty() {
-                        extra.push(k, Json::from(rest));
-                    }
+            // Its other members (`effort`, ...) stay an Anthropic extra, for Anthropic targets;
+            // `effort` is also the canonical effort, for the others (`effort_from_anthropic`).
+            "output_config" => {
+                if let Some(e) = val.get("effort").and_then(|e| e.as_str()) {
+                    reasoning(&mut req).effort = Some(effort_from_anthropic(e).to_string());
                 }
-                _ => extra.push(k, val.clone()),
-            },
+                match val.as_object() {
+                    Some(o) if o.get(&"format").is_some() => {
+                        let format = o.get(&"format").unwrap_or(val);
+                        req.response_format = Some(decode_output_format(format, &root.key(k).key("format"))?);
+                        let mut rest = o.clone();
+                        rest.remove(&"format");
+                        if !rest.is_empty() {
+                            extra.push(k, Json::from(rest));
+                        }
+                    }
+                    _ => extra.push(k, val.clone()),
+                }
+            }
             "output_format" => req.response_format = Some(decode_output_format(val, &root.key(k))?),
             "thinking" => match val.get("type").and_then(|t| t.as_str()) {
                 Some("enabled") => {
@@ -192,10 +198,7 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
                         Some(b) => Some(as_u32(b, &root.key("thinking").key("budget_tokens"))?),
                         None => None,
                     };
-                    req.reasoning = Some(Reasoning {
-                        budget_tokens: budget,
-                        effort: None,
-                    });
+                    reasoning(&mut req).budget_tokens = budget;
                 }
                 // `disabled`, `adaptive` and future kinds have no canonical form.
                 Some(_) => extra.push("thinking", val.clone()),
@@ -600,6 +603,34 @@ pub fn bedrock_betas(req: &ChatRequest) -> Option<&Json> {
     }
 }
 
+/// The thinking an Anthropic-format request asked for in a kind with no canonical form
+/// (`adaptive`, `disabled`), for Claude on Bedrock, which takes Claude's own `thinking` object.
+pub fn bedrock_thinking(req: &ChatRequest) -> Option<&Json> {
+    req.extra
+        .for_target(Format::Anthropic)
+        .iter()
+        .find(|(n, _)| n == "thinking")
+        .map(|(_, v)| v)
+}
+
+/// The request's reasoning settings, made empty if it has none yet.
+fn reasoning(req: &mut ChatRequest) -> &mut Reasoning {
+    req.reasoning.get_or_insert(Reasoning {
+        budget_tokens: None,
+        effort: None,
+    })
+}
+
+/// Anthropic's `output_config.effort` as the canonical (OpenAI-named) effort: `max`, which no
+/// other format names, is their `high` (OpenAI's `xhigh` exists on few models). The levels
+/// others share pass as they are.
+fn effort_from_anthropic(effort: &str) -> &str {
+    match effort {
+        "max" => "high",
+        other => other,
+    }
+}
+
 /// Anthropic's smallest `thinking.budget_tokens`.
 const MIN_THINKING_BUDGET: u32 = 1024;
 
@@ -627,7 +658,9 @@ fn thinking_budget(req: &ChatRequest) -> Result<Option<u32>, ConvertError> {
         Some(Reasoning {
             budget_tokens: Some(b), ..
         }) => Some(*b),
-        Some(Reasoning { effort: Some(e), .. }) => effort_budget(e)?,
+        // An Anthropic client's effort is its `output_config.effort`, which travels as it is
+        // (an extra): it is no thinking budget.
+        Some(Reasoning { effort: Some(e), .. }) if req.extra.format != Some(Format::Anthropic) => effort_budget(e)?,
         _ => None,
     };
     Ok(fit_claude_thinking(req, wanted))

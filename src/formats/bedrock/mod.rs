@@ -1208,6 +1208,8 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
     }
     if let Some(b) = budget {
         additional.insert("thinking", sonic_rs::json!({"type": "enabled", "budget_tokens": b}));
+    } else if let Some(t) = crate::formats::anthropic::request::bedrock_thinking(req).filter(|_| claude) {
+        additional.insert("thinking", t.clone());
     }
     // An Anthropic client's betas, for Claude only: other models refuse fields they do not know.
     let betas = crate::formats::anthropic::request::bedrock_betas(req);
