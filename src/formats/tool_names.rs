@@ -2,8 +2,8 @@
 //!
 //! Each provider checks the names of the tools it is given: OpenAI `^[a-zA-Z0-9_-]{1,64}$`,
 //! Anthropic the same up to 128 characters, Bedrock Converse up to 64, Gemini also `.` and `:`
-//! but from a letter or `_` (at most 64 on Vertex AI, 128 on the Developer API), Cohere from no
-//! digit. A name made for one provider can break another's rule (a Gemini client's
+//! but from a letter or `_`, up to 128 (google-genai's `FunctionDeclaration.name`), Cohere from
+//! no digit. A name made for one provider can break another's rule (a Gemini client's
 //! `github.create_issue`, an Anthropic client's 100-character name sent to OpenAI): the upstream
 //! answers 400, which the client cannot fix.
 //!
@@ -45,9 +45,8 @@ pub const BEDROCK: NameRule = NameRule {
     letter_first: false,
 };
 
-/// Vertex AI's limit (64), the lower of Gemini's two.
 pub const GEMINI: NameRule = NameRule {
-    max_len: 64,
+    max_len: 128,
     also: ".:",
     letter_first: true,
 };

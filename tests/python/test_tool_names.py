@@ -89,6 +89,28 @@ def test_anthropic_long_name_comes_back_as_declared_from_openai(base, stream):
     assert "sunny" in "".join(b.text for b in again.content if b.type == "text")
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["unary", "stream"])
+@pytest.mark.parametrize("provider", ["gemini", "cohere"])
+def test_openai_name_from_a_digit_comes_back_from_gemini_and_cohere(base, provider, stream):
+    """Gemini and Cohere take no name that starts with a digit; OpenAI does."""
+    import openai
+
+    c = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=30)
+    tools = [{"type": "function", "function": {"name": "2fa_check", "parameters": SCHEMA}}]
+    kw = dict(model=f"{provider}/tool-model", messages=[{"role": "user", "content": "check"}], tools=tools)
+    if stream:
+        names = [
+            tc.function.name
+            for ch in c.chat.completions.create(stream=True, **kw)
+            for choice in ch.choices
+            for tc in choice.delta.tool_calls or []
+            if tc.function and tc.function.name
+        ]
+    else:
+        names = [tc.function.name for tc in c.chat.completions.create(**kw).choices[0].message.tool_calls]
+    assert names == ["2fa_check"]
+
+
 def test_same_format_passthrough_keeps_the_name(base):
     """Sluice rewrites no body going to its own format: OpenAI's own 400 reaches the client."""
     import openai
