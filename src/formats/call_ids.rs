@@ -55,14 +55,17 @@ pub fn fit(id: &str, rule: IdRule) -> String {
     if fits(id, rule) {
         return id.to_string();
     }
+    replace(id, rule.max_len, |c| allowed(c, rule))
+}
+
+/// `s`'s `allowed` characters (others become `_`), cut to leave room, then `_` and a hash of the
+/// whole of `s`: at most `max_len` bytes, stable, and apart for two different `s`. Tool names
+/// (`tool_names`) are replaced the same way.
+pub(crate) fn replace(s: &str, max_len: usize, allowed: impl Fn(char) -> bool) -> String {
     let mut h = std::hash::DefaultHasher::new();
-    id.hash(&mut h);
-    let keep = rule.max_len.saturating_sub(HASH_HEX + 1);
-    let mut out: String = id
-        .chars()
-        .map(|c| if allowed(c, rule) { c } else { '_' })
-        .take(keep)
-        .collect();
+    s.hash(&mut h);
+    let keep = max_len.saturating_sub(HASH_HEX + 1);
+    let mut out: String = s.chars().map(|c| if allowed(c) { c } else { '_' }).take(keep).collect();
     // `take` counts chars; a multi-byte char kept (rule without a charset) can overshoot.
     while out.len() > keep {
         out.pop();

@@ -74,15 +74,26 @@ impl Scenario {
 }
 
 /// The request rules of `format`'s real API that a gateway's translation can break and a lenient
-/// mock would hide (the mock decodes with Sluice's own decoders, which accept more): call ids of
-/// the shape Anthropic and Bedrock take, Converse's content rules. Checked on every route of the
+/// mock would hide (the mock decodes with Sluice's own decoders, which accept more): tool names
+/// and call ids of the shapes each takes, Converse's content rules. Checked on every route of the
 /// format, streamed or not.
 pub(crate) fn upstream_rules(
     format: crate::formats::Format,
     req: &crate::canonical::ChatRequest,
 ) -> Result<(), crate::canonical::ConvertError> {
     use crate::canonical::{ConvertError, Part};
-    use crate::formats::{call_ids, Format};
+    use crate::formats::{call_ids, tool_names, Format};
+    let names = tool_names::rule(format);
+    if let Some(name) = tool_names::names(req).find(|n| !tool_names::fits(n, names)) {
+        let first = if names.letter_first { "[a-zA-Z_]" } else { "" };
+        return Err(ConvertError::new(
+            "tools",
+            format!(
+                "invalid tool name {name:?}: it must match '^{first}[a-zA-Z0-9_{}-]*$' and have 1 to {} characters",
+                names.also, names.max_len
+            ),
+        ));
+    }
     let rule = match format {
         Format::Anthropic => {
             strict_tool_rules(format, req)?;

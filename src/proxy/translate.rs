@@ -477,6 +477,17 @@ pub(super) fn check_answer(
     Ok(data)
 }
 
+/// The tool names the upstream's encoder renames in `canonical` (`formats::tool_names`), to map
+/// its answer back; None (the common case, nothing allocated) when every name fits. Worked out
+/// again from the request rather than kept from the encoder: it is only a scan of the names.
+fn tool_names(canonical: &ChatRequest, target: Format, via_responses: bool) -> Option<formats::tool_names::Renames> {
+    let rule = match via_responses {
+        true => formats::tool_names::OPENAI,
+        false => formats::tool_names::rule(target),
+    };
+    formats::tool_names::Renames::of(canonical, rule)
+}
+
 /// Sends a translated request to the provider and answers in the client's format.
 #[allow(clippy::too_many_arguments)]
 pub async fn forward(
@@ -563,7 +574,9 @@ pub async fn forward(
                 e.request_sent_at(sent);
                 e
             },
-            hooks: None,
+            // Tool names renamed for the upstream go back to the client's (no hook otherwise).
+            hooks: tool_names(&canonical, target_format, via_responses)
+                .and_then(|r| crate::plugin::ChunkHooks::new(vec![Box::new(r)])),
             id: format!("sluice-{:x}", next_response_id()),
             model: model.to_string(),
             keepalive: ctx
@@ -627,6 +640,9 @@ pub async fn forward(
     }
     // Cohere and Bedrock say only that a stop sequence matched; Anthropic clients read which.
     canonical_resp.fill_stop_sequence(&canonical);
+    if let Some(renames) = tool_names(&canonical, target_format, via_responses) {
+        renames.restore_response(&mut canonical_resp);
+    }
 
     let latency = sent.elapsed();
     let mut headers: Vec<(&'static str, String)> = request_id.into_iter().collect();

@@ -714,6 +714,9 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
     // Ids made elsewhere (a Gemini signed id, `functions.f:0`) that this upstream would refuse.
     let fitted = crate::formats::call_ids::fit_request(req, crate::formats::call_ids::ANTHROPIC);
     let req = fitted.as_ref().unwrap_or(req);
+    // Names other formats allow that this upstream would refuse (`tool_names::Renames` maps back).
+    let renamed = crate::formats::tool_names::fit_request(req, crate::formats::tool_names::ANTHROPIC);
+    let req = renamed.as_ref().unwrap_or(req);
     req.extra.refuse_lost_content(Format::Anthropic)?;
     req.refuse_logprobs(Format::Anthropic)?;
     if req.seed.is_some() {

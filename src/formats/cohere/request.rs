@@ -655,6 +655,9 @@ fn assistant_message<'a>(m: &'a Message, path: &JsonPath<'_>) -> Result<CohereMe
 /// Provider: canonical -> a `/v2/chat` body. Defaults: none needed (Cohere requires only `model`
 /// and `messages`); `stream` is always written, as the SDK does.
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    // Names other formats allow that this upstream would refuse (`tool_names::Renames` maps back).
+    let renamed = crate::formats::tool_names::fit_request(req, crate::formats::tool_names::COHERE);
+    let req = renamed.as_ref().unwrap_or(req);
     req.extra.refuse_lost_content(Format::Cohere)?;
     req.refuse_logprobs(Format::Cohere)?;
     let mut messages = Vec::with_capacity(req.messages.len() + 1);

@@ -432,6 +432,9 @@ fn tv_iter(v: &Json) -> impl Iterator<Item = (&str, &Json)> {
 /// Written straight into bytes (see `write`): members in the order the checks used to run, so
 /// the same error wins, then emitted sorted by key with extras replacing what they name.
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    // Names other formats allow that this upstream would refuse (`tool_names::Renames` maps back).
+    let renamed = crate::formats::tool_names::fit_request(req, crate::formats::tool_names::GEMINI);
+    let req = renamed.as_ref().unwrap_or(req);
     req.extra.refuse_lost_content(Format::Gemini)?;
     let extra = req.extra.for_target(Format::Gemini);
     let extra_get = |name: &str| extra.iter().find(|(k, _)| k == name).map(|(_, v)| v);

@@ -204,6 +204,9 @@ fn tool_output<'a>(content: &'a [ToolResultContent], path: &dyn Fn() -> String) 
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
     let fitted = crate::formats::call_ids::fit_request(req, crate::formats::call_ids::OPENAI);
     let req = fitted.as_ref().unwrap_or(req);
+    // Names other formats allow that this upstream would refuse (`tool_names::Renames` maps back).
+    let renamed = crate::formats::tool_names::fit_request(req, crate::formats::tool_names::OPENAI);
+    let req = renamed.as_ref().unwrap_or(req);
     req.extra.refuse_lost_content(Format::OpenAi)?;
     let unsupported = [
         ("stop", !req.stop.is_empty()),
