@@ -10,7 +10,7 @@ use super::error::HttpError;
 use super::io::{read_more, read_more_within};
 use bytes::{Bytes, BytesMut};
 use std::ops::Range;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Enough for every SDK we know (openai sends ~16 headers); more is 431.
 const MAX_HEADERS: usize = 128;
@@ -373,6 +373,9 @@ pub async fn read_request(conn: &mut Conn) -> Result<Option<Request>, RefusedReq
 
 async fn next_request(conn: &mut Conn, reader: &mut RequestReader) -> Result<Option<Request>, HttpError> {
     let limits = conn.limits;
+    // The whole head must come within `header_read_timeout` of its first byte, not each read of
+    // it: a client sending a byte now and then would otherwise hold the connection for ever.
+    let mut head_deadline = None;
     loop {
         match reader.step(&mut conn.rbuf)? {
             Step::Done(mut req) => {
@@ -398,7 +401,9 @@ async fn next_request(conn: &mut Conn, reader: &mut RequestReader) -> Result<Opt
                 } else {
                     // A head under way keeps its bytes past a timeout: its 408 is answered in
                     // the format its target names.
-                    let (res, buf) = read_more_within(&mut conn.io, buf, limits.header_read_timeout).await;
+                    let deadline = *head_deadline.get_or_insert_with(|| Instant::now() + limits.header_read_timeout);
+                    let (res, buf) =
+                        read_more_within(&mut conn.io, buf, deadline.saturating_duration_since(Instant::now())).await;
                     conn.rbuf = buf;
                     match res {
                         Ok(None) => return Err(HttpError::HeadTimeout),
