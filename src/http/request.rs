@@ -243,7 +243,14 @@ impl RequestReader {
             // large, never malformed, however the bytes arrived.
             let parsed = match parse_head(&rbuf[..rbuf.len().min(limits.max_head_bytes)])? {
                 Some(parsed) => parsed,
-                None if rbuf.len() > limits.max_head_bytes => return Err(HttpError::HeadTooLarge),
+                // A request line that does not end within the limit is a target too long (414, as
+                // nginx answers), not header fields too large (RFC 9112 3).
+                None if rbuf.len() > limits.max_head_bytes => {
+                    return Err(match memchr::memchr(b'\n', &rbuf[..limits.max_head_bytes]) {
+                        Some(_) => HttpError::HeadTooLarge,
+                        None => HttpError::TargetTooLong,
+                    })
+                }
                 None => return Ok(Step::NeedMore),
             };
             // Refused before the head leaves the buffer, where the refusal finds it.
@@ -835,6 +842,16 @@ mod tests {
         let mut raw = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec();
         raw.resize(raw.len() + 64 * 1024, b'a');
         raw.extend_from_slice(b"\r\n\x01bad: x\r\n\r\n");
+        assert!(matches!(read(&raw), Err(HttpError::HeadTooLarge)));
+    }
+
+    #[test]
+    fn a_request_line_past_the_head_limit_is_414_and_header_lines_past_it_431() {
+        let mut raw = b"GET /v1/models?q=".to_vec();
+        raw.resize(raw.len() + 64 * 1024, b'a');
+        assert!(matches!(read(&raw), Err(HttpError::TargetTooLong)));
+        let mut raw = b"GET /v1/models HTTP/1.1\r\nX-Big: ".to_vec();
+        raw.resize(raw.len() + 64 * 1024, b'a');
         assert!(matches!(read(&raw), Err(HttpError::HeadTooLarge)));
     }
 
