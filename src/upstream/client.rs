@@ -465,21 +465,37 @@ async fn exchange(
             first.extend_from_slice(part);
         }
     }
-    let dead = |e: std::io::Error| Exchange::DeadBeforeResponse(UpstreamError::Io(e));
-    write_all(&mut conn.io, first).await.0.map_err(dead)?;
+    let mut sent = write_all(&mut conn.io, first).await.0;
     if !inline {
         for part in req.body {
-            write_all(&mut conn.io, part.clone()).await.0.map_err(dead)?;
+            if sent.is_err() {
+                break;
+            }
+            sent = write_all(&mut conn.io, part.clone()).await.0;
         }
     }
     let first_byte = MonoInstant::now() + timeouts.first_byte;
     let head_deadline = first_byte.min(deadline);
+    let _ = started;
+    if let Err(e) = sent {
+        // An upstream may answer before it has read the whole body (a 413 for a body too large)
+        // and close: its answer, already received, is the one to relay, not the failed write.
+        // Without one (a pooled connection closed while idle), the write's failure stands.
+        return match read_head(conn, req.method == "HEAD", head_deadline).await {
+            Ok((status, head, spans, framing, _)) => Ok((status, head, spans, framing, false)),
+            Err(_) => Err(Exchange::DeadBeforeResponse(UpstreamError::Io(e))),
+        };
+    }
+    read_head(conn, req.method == "HEAD", head_deadline).await
+}
+
+/// Reads the response head, within `head_deadline`.
+async fn read_head(conn: &mut UpstreamConn, head_request: bool, head_deadline: MonoInstant) -> Result<Head, Exchange> {
     // Any byte back, a 1xx included, means the upstream has the request and may act on it:
     // from then on a failure is never retried.
     let mut answered = !conn.rbuf.is_empty();
-    let _ = started;
     loop {
-        match take_response_head(&mut conn.rbuf, req.method == "HEAD") {
+        match take_response_head(&mut conn.rbuf, head_request) {
             Ok(Some(head)) => return Ok(head),
             Ok(None) => {}
             Err(e) => return Err(Exchange::Failed(e)),
