@@ -606,6 +606,9 @@ pub(crate) fn trim_ascii(mut s: &[u8]) -> &[u8] {
 struct ChunkedBody {
     body: BytesMut,
     state: ChunkState,
+    /// Bytes of trailer lines so far: the section, skipped, counts against the head limit, or
+    /// trailer lines sent without end would hold the connection for ever.
+    trailers: usize,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -694,6 +697,10 @@ impl ChunkedBody {
                         if i == 1 {
                             return Ok(Some(std::mem::take(&mut self.body).freeze()));
                         }
+                        self.trailers += i + 1;
+                        if self.trailers > limits.max_head_bytes {
+                            return Err(HttpError::HeadTooLarge);
+                        }
                     }
                     None if rbuf.len() > limits.max_head_bytes => return Err(HttpError::HeadTooLarge),
                     None => return Ok(None),
@@ -755,6 +762,13 @@ mod tests {
             let raw = [&head[..head.len() - 7], size, b"{}\r\n0\r\n\r\n"].concat();
             assert!(matches!(read_one(&raw).0, Err(HttpError::BadRequest(_))));
         }
+    }
+
+    #[test]
+    fn a_trailer_section_past_the_head_limit_is_431_however_short_its_lines() {
+        let head = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n";
+        let raw = [&head[..], &b"X-T: y\r\n".repeat(64 * 1024 / 8 + 1)].concat();
+        assert!(matches!(read(&raw), Err(HttpError::HeadTooLarge)));
     }
 
     #[test]
