@@ -38,7 +38,7 @@ pub enum GatewayError {
     /// The gateway failed on a request it should have handled (a caught panic: a bug).
     Internal,
     /// The HTTP layer refused the request before any route saw it (its framing, its size, its
-    /// pace): the status is the refusal's (400, 408, 413, 417, 431, 501); or a route refused
+    /// pace): the status is the refusal's (400, 408, 413, 414, 417, 431, 501); or a route refused
     /// a body it cannot read (415, `UNSUPPORTED_ENCODING`).
     Http {
         status: u16,

@@ -917,6 +917,24 @@ fn slow_head_is_408_and_idle_connection_is_closed() {
     );
 }
 
+/// A head trickled in a byte at a time still has `header_read_timeout` in all: with the clock
+/// restarted at every byte, one client could hold a connection (and its buffer) for ever.
+#[test]
+fn a_head_trickled_byte_by_byte_is_408_within_the_head_timeout() {
+    let (_mock, sluice) = gateway_with(&[], "header_read_timeout_ms = 300");
+    let mut c = Client::connect(sluice.addr);
+    c.send(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Pad: ");
+    let t = std::time::Instant::now();
+    // A byte every 100 ms, each well within the timeout, until the server answers.
+    c.stream.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    while c.stream.peek(&mut [0u8]).is_err() && t.elapsed() < Duration::from_secs(3) {
+        let _ = std::io::Write::write_all(&mut c.stream, b"a");
+    }
+    c.stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    assert_openai_error(&c.read_response(), 408, "server_error");
+    assert!(t.elapsed() < Duration::from_secs(1), "408 after {:?}", t.elapsed());
+}
+
 // Browsers (CORS) --------------------------------------------------------------------------------
 
 /// A raw request with extra header lines (each ending in CRLF).

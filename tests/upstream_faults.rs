@@ -890,6 +890,39 @@ fn a_fresh_connection_dying_before_any_answer_byte_is_a_502_without_retry() {
     assert_eq!(seen[0].line, "POST /v1/chat/completions HTTP/1.1");
 }
 
+/// An upstream may refuse a body before reading it all (a 413 for one too large) and close with
+/// the rest unread: Sluice's write then fails (a reset), but the answer came before it and is the
+/// one the client gets, not a 502 for the reset.
+#[test]
+fn an_answer_given_before_the_whole_body_was_read_is_relayed() {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind fake upstream");
+    let up = l.local_addr().unwrap();
+    let refusal = r#"{"type":"error","error":{"type":"request_too_large","message":"too big"}}"#;
+    let answer = format!(
+        "HTTP/1.1 413 Payload Too Large\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{refusal}",
+        refusal.len()
+    );
+    std::thread::spawn(move || {
+        let Ok((mut s, _)) = l.accept() else { return };
+        s.set_read_timeout(Some(FAKE_WAIT)).unwrap();
+        // The head alone is read, byte by byte, so no byte of the body is.
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && s.read(&mut b).is_ok_and(|n| n == 1) {
+            head.push(b[0]);
+        }
+        let _ = s.write_all(answer.as_bytes());
+        std::thread::sleep(Duration::from_millis(50));
+    });
+    let sluice = sluice_at(up, "");
+    let body = format!(
+        r#"{{"model":"anthropic/claude","max_tokens":16,"messages":[{{"role":"user","content":"{}"}}]}}"#,
+        "x".repeat(8 << 20)
+    );
+    let r = roundtrip(sluice.addr, &post("/anthropic/v1/messages", &body));
+    assert_eq!((r.status, r.text()), (413, refusal.to_string()));
+}
+
 /// A server may write to an idle keep-alive connection before closing it (a `408` at its idle
 /// timeout). Those bytes answer nothing Sluice asked: the connection is checked when it comes
 /// out of the pool after sitting idle, and the request goes on a fresh one.

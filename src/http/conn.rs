@@ -286,9 +286,14 @@ pub fn reason(status: u16) -> &'static str {
         405 => "Method Not Allowed",
         408 => "Request Timeout",
         409 => "Conflict",
+        402 => "Payment Required",
+        410 => "Gone",
         413 => "Payload Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
         417 => "Expectation Failed",
         422 => "Unprocessable Entity",
+        424 => "Failed Dependency",
         429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
@@ -385,6 +390,15 @@ pub(crate) mod tests {
             c.end_stream().await.unwrap();
         });
         assert_eq!(got, format!("{head}12\r\ndata: 1\n\ndata: 2\n\n\r\n0\r\n\r\n"));
+    }
+
+    #[test]
+    fn statuses_sluice_answers_with_have_their_reason_phrase() {
+        // 414 and 415 are Sluice's own refusals; 402, 410 and 424 are providers' (Anthropic's
+        // billing error, Bedrock's model error), relayed with their status.
+        for status in [402, 408, 410, 413, 414, 415, 424, 431, 529] {
+            assert_ne!(reason(status), "Unknown", "{status}");
+        }
     }
 
     #[test]

@@ -6,6 +6,8 @@ use std::io;
 pub enum HttpError {
     BadRequest(&'static str),
     HeadTooLarge,
+    /// The request line alone does not fit in the head limit.
+    TargetTooLong,
     BodyTooLarge,
     ExpectationFailed,
     UnsupportedTransferCoding,
@@ -22,6 +24,7 @@ impl HttpError {
         match self {
             HttpError::BadRequest(_) => Some(400),
             HttpError::HeadTooLarge => Some(431),
+            HttpError::TargetTooLong => Some(414),
             HttpError::BodyTooLarge => Some(413),
             HttpError::ExpectationFailed => Some(417),
             HttpError::UnsupportedTransferCoding => Some(501),
@@ -34,6 +37,7 @@ impl HttpError {
         match self {
             HttpError::BadRequest(m) => m,
             HttpError::HeadTooLarge => "request head too large",
+            HttpError::TargetTooLong => "request target too long",
             HttpError::BodyTooLarge => "request body too large",
             HttpError::ExpectationFailed => "unsupported Expect header",
             HttpError::UnsupportedTransferCoding => "unsupported Transfer-Encoding (only chunked is accepted)",

@@ -10,7 +10,7 @@ use super::error::HttpError;
 use super::io::{read_more, read_more_within};
 use bytes::{Bytes, BytesMut};
 use std::ops::Range;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Enough for every SDK we know (openai sends ~16 headers); more is 431.
 const MAX_HEADERS: usize = 128;
@@ -243,7 +243,14 @@ impl RequestReader {
             // large, never malformed, however the bytes arrived.
             let parsed = match parse_head(&rbuf[..rbuf.len().min(limits.max_head_bytes)])? {
                 Some(parsed) => parsed,
-                None if rbuf.len() > limits.max_head_bytes => return Err(HttpError::HeadTooLarge),
+                // A request line that does not end within the limit is a target too long (414, as
+                // nginx answers), not header fields too large (RFC 9112 3).
+                None if rbuf.len() > limits.max_head_bytes => {
+                    return Err(match memchr::memchr(b'\n', &rbuf[..limits.max_head_bytes]) {
+                        Some(_) => HttpError::HeadTooLarge,
+                        None => HttpError::TargetTooLong,
+                    })
+                }
                 None => return Ok(Step::NeedMore),
             };
             // Refused before the head leaves the buffer, where the refusal finds it.
@@ -373,6 +380,9 @@ pub async fn read_request(conn: &mut Conn) -> Result<Option<Request>, RefusedReq
 
 async fn next_request(conn: &mut Conn, reader: &mut RequestReader) -> Result<Option<Request>, HttpError> {
     let limits = conn.limits;
+    // The whole head must come within `header_read_timeout` of its first byte, not each read of
+    // it: a client sending a byte now and then would otherwise hold the connection for ever.
+    let mut head_deadline = None;
     loop {
         match reader.step(&mut conn.rbuf)? {
             Step::Done(mut req) => {
@@ -398,7 +408,9 @@ async fn next_request(conn: &mut Conn, reader: &mut RequestReader) -> Result<Opt
                 } else {
                     // A head under way keeps its bytes past a timeout: its 408 is answered in
                     // the format its target names.
-                    let (res, buf) = read_more_within(&mut conn.io, buf, limits.header_read_timeout).await;
+                    let deadline = *head_deadline.get_or_insert_with(|| Instant::now() + limits.header_read_timeout);
+                    let (res, buf) =
+                        read_more_within(&mut conn.io, buf, deadline.saturating_duration_since(Instant::now())).await;
                     conn.rbuf = buf;
                     match res {
                         Ok(None) => return Err(HttpError::HeadTimeout),
@@ -594,6 +606,9 @@ pub(crate) fn trim_ascii(mut s: &[u8]) -> &[u8] {
 struct ChunkedBody {
     body: BytesMut,
     state: ChunkState,
+    /// Bytes of trailer lines so far: the section, skipped, counts against the head limit, or
+    /// trailer lines sent without end would hold the connection for ever.
+    trailers: usize,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -682,6 +697,10 @@ impl ChunkedBody {
                         if i == 1 {
                             return Ok(Some(std::mem::take(&mut self.body).freeze()));
                         }
+                        self.trailers += i + 1;
+                        if self.trailers > limits.max_head_bytes {
+                            return Err(HttpError::HeadTooLarge);
+                        }
                     }
                     None if rbuf.len() > limits.max_head_bytes => return Err(HttpError::HeadTooLarge),
                     None => return Ok(None),
@@ -743,6 +762,13 @@ mod tests {
             let raw = [&head[..head.len() - 7], size, b"{}\r\n0\r\n\r\n"].concat();
             assert!(matches!(read_one(&raw).0, Err(HttpError::BadRequest(_))));
         }
+    }
+
+    #[test]
+    fn a_trailer_section_past_the_head_limit_is_431_however_short_its_lines() {
+        let head = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n";
+        let raw = [&head[..], &b"X-T: y\r\n".repeat(64 * 1024 / 8 + 1)].concat();
+        assert!(matches!(read(&raw), Err(HttpError::HeadTooLarge)));
     }
 
     #[test]
@@ -830,6 +856,16 @@ mod tests {
         let mut raw = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec();
         raw.resize(raw.len() + 64 * 1024, b'a');
         raw.extend_from_slice(b"\r\n\x01bad: x\r\n\r\n");
+        assert!(matches!(read(&raw), Err(HttpError::HeadTooLarge)));
+    }
+
+    #[test]
+    fn a_request_line_past_the_head_limit_is_414_and_header_lines_past_it_431() {
+        let mut raw = b"GET /v1/models?q=".to_vec();
+        raw.resize(raw.len() + 64 * 1024, b'a');
+        assert!(matches!(read(&raw), Err(HttpError::TargetTooLong)));
+        let mut raw = b"GET /v1/models HTTP/1.1\r\nX-Big: ".to_vec();
+        raw.resize(raw.len() + 64 * 1024, b'a');
         assert!(matches!(read(&raw), Err(HttpError::HeadTooLarge)));
     }
 

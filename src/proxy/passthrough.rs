@@ -51,6 +51,9 @@ const DROP_RESPONSE: &[&str] = &[
     "te",
     "trailer",
     "upgrade",
+    // Proxy authentication is between the client and the next proxy, never the upstream's.
+    "proxy-authenticate",
+    "proxy-authentication-info",
     "set-cookie",
     "alt-svc",
     "date",
@@ -66,6 +69,18 @@ fn connection_tokens(req: &Request) -> Vec<&str> {
     req.header_str("connection")
         .map(|v| v.split(',').map(str::trim).filter(|t| !t.is_empty()).collect())
         .unwrap_or_default()
+}
+
+/// The upstream's response headers its client gets: all but `DROP_RESPONSE` and those the
+/// upstream's `Connection` headers name, which are hop-by-hop too (RFC 9110 7.6.1).
+fn relayed_headers(resp: &upstream::UpstreamResponse) -> impl Iterator<Item = (&str, &[u8])> {
+    let hop: Vec<&[u8]> = resp
+        .headers()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
+        .flat_map(|(_, v)| v.split(|b| *b == b',').map(<[u8]>::trim_ascii))
+        .collect();
+    resp.headers()
+        .filter(move |(n, _)| !is_listed(n, DROP_RESPONSE) && !hop.iter().any(|h| h.eq_ignore_ascii_case(n.as_bytes())))
 }
 
 /// The upstream path for a same-format request: the base URL's prefix, the format's own path
@@ -212,9 +227,7 @@ pub async fn forward(
     // yet streams all the same: relayed as they come, never buffered whole.
     if stream && status == 200 && (resp.is_event_stream() || ctx.api.json_array_stream || ctx.api.cohere_v1) {
         // Copy the relayed headers out of the response head so the body reader can be moved.
-        let relay: Vec<(String, Vec<u8>)> = resp
-            .headers()
-            .filter(|(n, _)| !is_listed(n, DROP_RESPONSE))
+        let relay: Vec<(String, Vec<u8>)> = relayed_headers(&resp)
             .map(|(n, v)| (n.to_string(), v.to_vec()))
             .collect();
         // A body compressed anyway is opaque to the watch: relayed as it ends.
@@ -235,7 +248,7 @@ pub async fn forward(
         Ok(d) => d,
         Err(e) => return Err((e.into(), None)),
     };
-    let relay: Vec<(&str, &[u8])> = resp.headers().filter(|(n, _)| !is_listed(n, DROP_RESPONSE)).collect();
+    let relay: Vec<(&str, &[u8])> = relayed_headers(&resp).collect();
     conn.send_full(status, &relay, data, req.keep_alive)
         .await
         .map_err(|e| (GatewayError::bad_request("client write failed", None), Some(e)))?;

@@ -465,21 +465,37 @@ async fn exchange(
             first.extend_from_slice(part);
         }
     }
-    let dead = |e: std::io::Error| Exchange::DeadBeforeResponse(UpstreamError::Io(e));
-    write_all(&mut conn.io, first).await.0.map_err(dead)?;
+    let mut sent = write_all(&mut conn.io, first).await.0;
     if !inline {
         for part in req.body {
-            write_all(&mut conn.io, part.clone()).await.0.map_err(dead)?;
+            if sent.is_err() {
+                break;
+            }
+            sent = write_all(&mut conn.io, part.clone()).await.0;
         }
     }
     let first_byte = MonoInstant::now() + timeouts.first_byte;
     let head_deadline = first_byte.min(deadline);
+    let _ = started;
+    if let Err(e) = sent {
+        // An upstream may answer before it has read the whole body (a 413 for a body too large)
+        // and close: its answer, already received, is the one to relay, not the failed write.
+        // Without one (a pooled connection closed while idle), the write's failure stands.
+        return match read_head(conn, req.method == "HEAD", head_deadline).await {
+            Ok((status, head, spans, framing, _)) => Ok((status, head, spans, framing, false)),
+            Err(_) => Err(Exchange::DeadBeforeResponse(UpstreamError::Io(e))),
+        };
+    }
+    read_head(conn, req.method == "HEAD", head_deadline).await
+}
+
+/// Reads the response head, within `head_deadline`.
+async fn read_head(conn: &mut UpstreamConn, head_request: bool, head_deadline: MonoInstant) -> Result<Head, Exchange> {
     // Any byte back, a 1xx included, means the upstream has the request and may act on it:
     // from then on a failure is never retried.
     let mut answered = !conn.rbuf.is_empty();
-    let _ = started;
     loop {
-        match take_response_head(&mut conn.rbuf, req.method == "HEAD") {
+        match take_response_head(&mut conn.rbuf, head_request) {
             Ok(Some(head)) => return Ok(head),
             Ok(None) => {}
             Err(e) => return Err(Exchange::Failed(e)),
@@ -543,19 +559,29 @@ fn parse_response_head(buf: &[u8], head_request: bool) -> Result<Option<ParsedHe
     };
     let mut keep_alive = res.version == Some(1);
     let mut length = None;
+    let mut transfer_coded = false;
     let mut chunked = false;
     let mut spans = Vec::with_capacity(res.headers.len());
     for h in res.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
-            length = crate::http::request::parse_content_length(h.value);
-            if length.is_none() {
-                return Err(UpstreamError::BadResponse("invalid Content-Length"));
+            // Two lengths that differ frame the body two ways: whichever one is taken, the bytes
+            // after it are read as the next request's answer (RFC 9112 6.3: an error).
+            match (crate::http::request::parse_content_length(h.value), length) {
+                (None, _) => return Err(UpstreamError::BadResponse("invalid Content-Length")),
+                (Some(n), Some(prev)) if n != prev => {
+                    return Err(UpstreamError::BadResponse("conflicting Content-Length headers"))
+                }
+                (n, _) => length = n,
             }
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            // Chunked framing only when chunked is the final coding; a body coded otherwise ends
+            // at the close, whatever a Content-Length says (RFC 9112 6.3).
+            transfer_coded = true;
             chunked = h
                 .value
-                .split(|b| *b == b',')
-                .any(|t| crate::http::request::trim_ascii(t).eq_ignore_ascii_case(b"chunked"));
+                .rsplit(|b| *b == b',')
+                .next()
+                .is_some_and(|t| crate::http::request::trim_ascii(t).eq_ignore_ascii_case(b"chunked"));
         } else if h.name.eq_ignore_ascii_case("connection") {
             for t in h.value.split(|b| *b == b',') {
                 let t = crate::http::request::trim_ascii(t);
@@ -572,7 +598,7 @@ fn parse_response_head(buf: &[u8], head_request: bool) -> Result<Option<ParsedHe
         Framing::Length(0)
     } else if chunked {
         Framing::Chunked(ChunkState::Size)
-    } else if let Some(n) = length {
+    } else if let Some(n) = length.filter(|_| !transfer_coded) {
         Framing::Length(n)
     } else {
         keep_alive = false;
@@ -808,6 +834,39 @@ mod tests {
             pool.checkout(&origin.pool_key).expect("the pooled connection");
         });
         upstream.join().unwrap();
+    }
+
+    /// A head whose framing two readers could read two ways is refused, or read the one way
+    /// RFC 9112 6.3 allows: a wrong guess reads the rest of the body as the next request's answer.
+    #[test]
+    fn ambiguous_response_framing_is_refused_or_read_as_the_rfc_says() {
+        let framing = |headers: &str| {
+            let raw = format!("HTTP/1.1 200 OK\r\n{headers}\r\n");
+            parse_response_head(raw.as_bytes(), false).map(|h| {
+                let (_, _, _, framing, keep_alive) = h.unwrap();
+                let framing = match framing {
+                    Framing::Length(n) => format!("length {n}"),
+                    Framing::Chunked(_) => "chunked".into(),
+                    Framing::UntilClose => "until close".into(),
+                };
+                (framing, keep_alive)
+            })
+        };
+        assert!(framing("content-length: 5\r\ncontent-length: 50\r\n").is_err());
+        let read = |headers| framing(headers).unwrap();
+        assert_eq!(
+            read("content-length: 5\r\ncontent-length: 5\r\n"),
+            ("length 5".into(), true)
+        );
+        assert_eq!(read("transfer-encoding: gzip, chunked\r\n"), ("chunked".into(), true));
+        // Chunked but not last: the body ends at the close, its length header ignored.
+        for headers in [
+            "transfer-encoding: chunked, gzip\r\n",
+            "transfer-encoding: gzip\r\ncontent-length: 5\r\n",
+            "transfer-encoding: chunked\r\ntransfer-encoding: gzip\r\n",
+        ] {
+            assert_eq!(read(headers), ("until close".into(), false), "{headers}");
+        }
     }
 
     #[test]

@@ -291,8 +291,13 @@ fn finish_embed_answer(mut b: Vec<u8>, resp: &EmbedResponse, req: &EmbedRequest,
     let _ = sonic_rs::to_writer(&mut b, &req.texts);
     b.extend_from_slice(b",\"meta\":{\"api_version\":{\"version\":\"");
     b.push(if v1 { b'1' } else { b'2' });
-    b.extend_from_slice(b"\"},\"billed_units\":{\"input_tokens\":");
-    b.extend_from_slice(itoa::Buffer::new().format(resp.input_tokens.unwrap_or(0)).as_bytes());
+    b.extend_from_slice(b"\"},\"billed_units\":{");
+    // A count the upstream did not give (Gemini's batchEmbedContents has none) is left out:
+    // billing 0 tokens would be a number, and a wrong one.
+    if let Some(n) = resp.input_tokens {
+        b.extend_from_slice(b"\"input_tokens\":");
+        b.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    }
     b.extend_from_slice(b"}},\"response_type\":\"");
     b.extend_from_slice(kind.as_bytes());
     b.extend_from_slice(b"\"}");
@@ -433,6 +438,27 @@ mod tests {
             json!({"id":"x","embeddings":{"float":[[0.5,-1.0,0.25]],"base64":["AAAAPwAAgL8AAIA+"]},"texts":["hi"],
                    "meta":{"api_version":{"version":"2"},"billed_units":{"input_tokens":2}},"response_type":"embeddings_by_type"})
         );
+    }
+
+    /// An upstream that counted no tokens (Gemini) is not reported as having billed 0.
+    #[test]
+    fn unknown_token_count_is_left_out_not_billed_as_zero() {
+        let resp = EmbedResponse {
+            id: "x".into(),
+            vectors: vec![vec![0.5]],
+            input_tokens: None,
+            ..Default::default()
+        };
+        let req = EmbedRequest {
+            texts: vec!["hi".into()],
+            reply: EmbedReply::Cohere {
+                float: true,
+                base64: false,
+            },
+            ..Default::default()
+        };
+        let v: Value = sonic_rs::from_slice(&encode_embed_response(&resp, &req)).unwrap();
+        assert_eq!(v["meta"]["billed_units"], json!({}));
     }
 
     /// A v1 client gets `embeddings_floats` (a bare list) unless it named `embedding_types`,

@@ -34,7 +34,7 @@ pub fn encode_error(err: &GatewayError) -> Bytes {
         // A timeout is a `server_error` with code `timeout`, as `encode_fault` renders one.
         408 => "server_error",
         429 => "rate_limit_error",
-        // 400, 404, 405, 413, 417, 422, 431: the request as sent cannot be served.
+        // 400, 404, 405, 413, 414, 417, 422, 431: the request as sent cannot be served.
         400..=499 => "invalid_request_error",
         501 => "not_implemented",
         _ => "server_error",
