@@ -949,6 +949,30 @@ fn bytes_an_idle_pooled_connection_received_unasked_are_not_taken_as_the_answer(
     assert_eq!(got, [(0, false), (1, true)], "{seen:?}");
 }
 
+/// Bytes a confused upstream writes after its answer's end (a body longer than its
+/// `content-length`, in a later packet) answer nothing: a connection reused at once, before any
+/// idle time, is checked all the same, so the next request (another client's, maybe) never gets
+/// them as its answer.
+#[test]
+fn bytes_after_an_answer_are_never_the_next_requests_answer() {
+    let stray = ok_json(&OPENAI_ANSWER.replace("hi there", "someone else's answer"));
+    let up = fake_upstream(vec![
+        vec![vec![w(ok_json(OPENAI_ANSWER)), ms(20), w(stray)]],
+        vec![vec![w(ok_json(OPENAI_ANSWER))]],
+    ]);
+    let sluice = sluice_at(up.addr, "");
+    let mut c = Client::connect(sluice.addr);
+    assert_eq!(c.request(&chat("openai/m", "one")).status, 200);
+    pool_becomes(sluice.addr, (1.0, 0.0), "after the first answer");
+    std::thread::sleep(Duration::from_millis(60));
+    let r = c.request(&chat("openai/m", "two"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(at_str(&r.json(), "choices.0.message.content"), "hi there");
+    let seen = up.requests(Duration::from_millis(50));
+    let conns: Vec<usize> = seen.iter().map(|s| s.conn).collect();
+    assert_eq!(conns, [0, 1], "{seen:?}");
+}
+
 /// A client that hangs up while its upstream call runs (an SDK's timeout) takes the call with it:
 /// the upstream connection is closed, so the upstream stops generating for nobody. Non-stream
 /// same-format and translated requests, and a stream still waiting for its head.

@@ -19,9 +19,6 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How long a connection sits idle before its checkout looks for a close or unasked bytes.
-const PEEK_AFTER: Duration = Duration::from_millis(250);
-
 /// One origin's idle connections and the spares being opened for it.
 #[derive(Default)]
 struct OriginIdle {
@@ -57,9 +54,10 @@ impl Pool {
         while let Some(mut c) = list.pop() {
             self.metrics.pool_idle_add(-1);
             let idle = c.idle_since.elapsed();
-            // A connection back within `PEEK_AFTER` goes out unchecked: no server closes one that
-            // soon, and under load that is every checkout, so the peek costs the hot path nothing.
-            if idle < timeout && (idle < PEEK_AFTER || c.quiet_while_idle()) {
+            // Every checkout looks for a close or unasked bytes (one non-blocking peek): bytes a
+            // confused upstream sent after its answer's end, read as the next request's answer,
+            // would hand one client another's answer, however soon the connection is reused.
+            if idle < timeout && c.quiet_while_idle() {
                 c.reused = true;
                 self.metrics.pool_busy_add(1);
                 return Some(c);
