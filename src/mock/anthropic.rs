@@ -46,10 +46,12 @@ fn from_error(e: ErrorReply) -> MockReply {
 ///   tool use" guide: "tool_result blocks must come FIRST in the content array");
 /// - an inline image's `media_type` is exactly `image/jpeg`, `image/png`, `image/gif` or
 ///   `image/webp` (the API's enum: not `image/jpg`, not `IMAGE/PNG`, which OpenAI data URLs take);
+/// - the fields' bounds (`bounds`);
 /// - with extended thinking: `budget_tokens` at least 1,024 and below `max_tokens`, `temperature`
 ///   only 1, no `top_k`, no forced tool use (the extended-thinking guide's "Feature
 ///   compatibility"; the temperature wording as quoted in MartialBE/one-hub#529).
 pub(super) fn anthropic_rules(req: &ChatRequest) -> Result<(), ConvertError> {
+    bounds(req)?;
     let mut turns: Vec<(Role, Vec<&Part>)> = Vec::with_capacity(req.messages.len());
     for m in &req.messages {
         match turns.last_mut() {
@@ -139,6 +141,32 @@ pub(super) fn anthropic_rules(req: &ChatRequest) -> Result<(), ConvertError> {
         }
     }
     thinking_rules(req)
+}
+
+/// The field bounds of the Messages API that other formats set wider, in its validation's words:
+/// at least one message, `max_tokens` at least 1, `temperature` 0 to 1 (OpenAI's and Gemini's go
+/// to 2).
+fn bounds(req: &ChatRequest) -> Result<(), ConvertError> {
+    if req.messages.is_empty() {
+        return Err(ConvertError::new("messages", "at least one message is required"));
+    }
+    if req.max_tokens == Some(0) {
+        return Err(ConvertError::new(
+            "max_tokens",
+            "Input should be greater than or equal to 1",
+        ));
+    }
+    match req.temperature {
+        Some(t) if t > 1.0 => Err(ConvertError::new(
+            "temperature",
+            "Input should be less than or equal to 1",
+        )),
+        Some(t) if t < 0.0 => Err(ConvertError::new(
+            "temperature",
+            "Input should be greater than or equal to 0",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Extended thinking's limits (see `anthropic_rules`).
@@ -350,7 +378,7 @@ mod tests {
         assert_eq!(call.get("type").and_then(|x| x.as_str()), Some("tool_use"));
         assert_eq!(call.pointer(["input", "city"]).and_then(|x| x.as_str()), Some("Paris"));
 
-        let (status, v) = post(r#"{"model":"error-529","max_tokens":1,"messages":[]}"#);
+        let (status, v) = post(r#"{"model":"error-529","max_tokens":1,"messages":[{"role":"user","content":"hi"}]}"#);
         assert_eq!(status, 529);
         assert_eq!(s(&v, &["error", "type"]), Some("overloaded_error"));
         let (status, v) = post(r#"{"max_tokens":1,"messages":[]}"#);
@@ -426,6 +454,34 @@ mod tests {
             serve(Method::Get, "/v1/messages/count_tokens", b"").unwrap().status,
             405
         );
+    }
+
+    /// Bounds other formats set wider (OpenAI's temperature goes to 2) are the API's 400.
+    #[test]
+    fn field_bounds_refuse_what_the_messages_api_refuses() {
+        let hi = r#"[{"role":"user","content":"hi"}]"#;
+        for (fields, messages, says) in [
+            (r#""max_tokens":9"#, "[]", "messages: at least one message is required"),
+            (
+                r#""max_tokens":0"#,
+                hi,
+                "max_tokens: Input should be greater than or equal to 1",
+            ),
+            (
+                r#""max_tokens":9,"temperature":1.5"#,
+                hi,
+                "temperature: Input should be less than or equal to 1",
+            ),
+        ] {
+            let (status, v) = post(&format!(r#"{{"model":"m",{fields},"messages":{messages}}}"#));
+            assert_eq!(status, 400, "{fields}");
+            assert_eq!(s(&v, &["error", "type"]), Some("invalid_request_error"));
+            assert_eq!(s(&v, &["error", "message"]), Some(says));
+        }
+        let (status, _) = post(&format!(
+            r#"{{"model":"m","max_tokens":1,"temperature":1,"messages":{hi}}}"#
+        ));
+        assert_eq!(status, 200);
     }
 
     #[test]
