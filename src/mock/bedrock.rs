@@ -48,6 +48,7 @@ fn error_reply(e: crate::canonical::ErrorReply, id: String) -> MockReply {
 /// would hide: no empty text block (in a message or a tool result) and a tool result's `json`
 /// an object. Messages as Bedrock words them.
 pub(super) fn converse_rules(req: &ChatRequest) -> Result<(), ConvertError> {
+    inference_bounds(req)?;
     converse_turn_rules(req)?;
     // `additionalModelRequestFields.thinking` is Claude's, with Claude's limits; other vendors'
     // models refuse the key.
@@ -91,6 +92,29 @@ pub(super) fn converse_rules(req: &ChatRequest) -> Result<(), ConvertError> {
     Ok(())
 }
 
+/// `inferenceConfig`'s bounds in the service model (`maxTokens` at least 1, `temperature` and
+/// `topP` 0 to 1; OpenAI's and Gemini's temperature go to 2), refused in the words of AWS's
+/// validation.
+fn inference_bounds(req: &ChatRequest) -> Result<(), ConvertError> {
+    let refuse = |field: &str, value: String, bound: &str| {
+        Err(ConvertError::new(
+            "",
+            format!("1 validation error detected: Value '{value}' at 'inferenceConfig.{field}' failed to satisfy constraint: Member must have value {bound}"),
+        ))
+    };
+    if req.max_tokens == Some(0) {
+        return refuse("maxTokens", "0".into(), "greater than or equal to 1");
+    }
+    for (field, value) in [("temperature", req.temperature), ("topP", req.top_p)] {
+        match value {
+            Some(v) if v > 1.0 => return refuse(field, v.to_string(), "less than or equal to 1"),
+            Some(v) if v < 0.0 => return refuse(field, v.to_string(), "greater than or equal to 0"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Converse's rules on the turns themselves, in Bedrock's words: the conversation opens with a
 /// user turn and alternates (the ValidationException quoted in langchain-aws#130 and
 /// Portkey-AI/gateway#748: Converse, unlike Anthropic, does not merge same-role turns); no turn
@@ -98,7 +122,8 @@ pub(super) fn converse_rules(req: &ChatRequest) -> Result<(), ConvertError> {
 /// (pydantic/pydantic-ai#2327, strands-agents#1435) and no fewer.
 fn converse_turn_rules(req: &ChatRequest) -> Result<(), ConvertError> {
     let refuse = |message: String| Err(ConvertError::new("", message));
-    if req.messages.first().is_some_and(|m| m.role != Role::User) {
+    // No messages at all (none sent, or `[]`) is refused in the same words.
+    if req.messages.first().is_none_or(|m| m.role != Role::User) {
         return refuse(
             "A conversation must start with a user message. Try again with a conversation that starts with a user message."
                 .into(),
@@ -735,6 +760,7 @@ mod tests {
             assert_eq!(code, 200);
         }
         for (msgs, says) in [
+            (vec![], "must start with a user message"),
             (vec![said.to_string(), go.to_string()], "must start with a user message"),
             (
                 vec![go.to_string(), go.to_string()],
@@ -763,6 +789,32 @@ mod tests {
                 assert!(body.contains(says), "{body}");
             }
         }
+    }
+
+    /// A body without `messages` and `inferenceConfig` out of the service model's bounds are
+    /// ValidationExceptions, as from AWS (boto3 checks the bounds itself; a gateway does not).
+    #[test]
+    fn converse_bounds_are_enforced_as_bedrock_does() {
+        let go = r#""messages":[{"role":"user","content":[{"text":"go"}]}]"#;
+        for (body, says) in [
+            ("{}".to_string(), "must start with a user message"),
+            (
+                format!(r#"{{{go},"inferenceConfig":{{"maxTokens":0}}}}"#),
+                "Value '0' at 'inferenceConfig.maxTokens' failed to satisfy constraint: Member must have value greater than or equal to 1",
+            ),
+            (
+                format!(r#"{{{go},"inferenceConfig":{{"temperature":1.5}}}}"#),
+                "Value '1.5' at 'inferenceConfig.temperature' failed to satisfy constraint: Member must have value less than or equal to 1",
+            ),
+        ] {
+            let r = post("/model/m/converse", &body);
+            assert_eq!(r.status, 400, "{body}");
+            assert!(header(&r, "x-amzn-ErrorType").is_some_and(|t| t.starts_with("ValidationException:")));
+            let text = String::from_utf8_lossy(&r.body);
+            assert!(text.contains(says), "{text}");
+        }
+        let fine = format!(r#"{{{go},"inferenceConfig":{{"maxTokens":1,"temperature":1,"topP":0}}}}"#);
+        assert_eq!(post("/model/m/converse", &fine).status, 200);
     }
 
     fn floats(v: &sonic_rs::Value) -> Vec<f32> {
