@@ -156,12 +156,19 @@ fn count_tokens(model: &str, vertex: bool, body: &[u8]) -> MockReply {
     }
 }
 
-/// The Gemini API's rules on `contents` that a translation can break, in its words: no content
-/// without parts, a turn of function responses answers every function call of the model turn
-/// before it (the 400 quoted in google-gemini/gemini-cli#4217 and #16415), and an inline image's
-/// `mimeType` is a registered one (`image/jpg`, which OpenAI data URLs take, is "Unsupported MIME
-/// type", as quoted in CherryHQ/cherry-studio#3088).
+/// The Gemini API's rules on `contents` that a translation can break, in its words: some content
+/// (`contents: []` is "not specified"), no content without parts, a turn of function responses
+/// answers every function call of the model turn before it (the 400 quoted in
+/// google-gemini/gemini-cli#4217 and #16415), and an inline image's `mimeType` is a registered
+/// one (`image/jpg`, which OpenAI data URLs take, is "Unsupported MIME type", as quoted in
+/// CherryHQ/cherry-studio#3088).
 pub(super) fn gemini_rules(req: &ChatRequest) -> Result<(), ConvertError> {
+    if req.messages.is_empty() {
+        return Err(ConvertError::new(
+            "",
+            "* GenerateContentRequest.contents: contents is not specified\n",
+        ));
+    }
     for (i, m) in req.messages.iter().enumerate() {
         for p in &m.content {
             if let Part::Image {
@@ -712,6 +719,7 @@ mod tests {
             assert_eq!(code, 200);
         }
         for (contents, says) in [
+            (vec![], "GenerateContentRequest.contents: contents is not specified"),
             (
                 vec![ask.to_string(), calls.to_string(), turn(&[&f]), turn(&[&g])],
                 "number of function response parts",
