@@ -227,6 +227,38 @@ pub(super) fn thinking_rules(req: &ChatRequest) -> Result<(), ConvertError> {
     Ok(())
 }
 
+/// A Messages body with stand-ins (`mock::with_stand_ins`) for a document whose source is
+/// `content` blocks: their text, as a plain-text source.
+pub(crate) fn stand_ins(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    fn lists(v: &mut sonic_rs::Value) -> Vec<&mut sonic_rs::Value> {
+        super::nested_lists(v, "messages", "content")
+    }
+    fn stand_in(block: &sonic_rs::Value) -> Option<sonic_rs::Value> {
+        use sonic_rs::{JsonContainerTrait, JsonValueMutTrait, JsonValueTrait};
+        let source = block.get("source").filter(|s| s["type"].as_str() == Some("content"))?;
+        let text = match &source["content"] {
+            c if c.is_str() => c.as_str().unwrap_or_default().to_string(),
+            c => c
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|b| b["text"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        };
+        let mut out = block.clone();
+        let plain = sonic_rs::json!({"type": "text", "media_type": "text/plain", "data": text});
+        out.as_object_mut()?.insert("source", plain);
+        Some(out)
+    }
+    super::with_stand_ins(
+        body,
+        &[br#""type":"content""#, br#""type": "content""#],
+        lists,
+        stand_in,
+    )
+}
+
 fn is_count_route(path: &str) -> bool {
     matches!(
         path,
@@ -264,7 +296,7 @@ fn count_tokens(body: &[u8]) -> MockReply {
             return error_reply(400, format!("{k}: Extra inputs are not permitted"));
         }
     }
-    let req = match anthropic::decode_request(body, None, false)
+    let req = match anthropic::decode_request(&stand_ins(body), None, false)
         .and_then(|r| super::upstream_rules(crate::formats::Format::Anthropic, &r).map(|()| r))
     {
         Ok(r) if r.messages.is_empty() => return error_reply(400, "messages: at least one message is required".into()),
@@ -301,7 +333,7 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
     if is_count_route(path) {
         return Some(count_tokens(body));
     }
-    let req = match anthropic::decode_request(body, None, false)
+    let req = match anthropic::decode_request(&stand_ins(body), None, false)
         .and_then(|r| super::upstream_rules(crate::formats::Format::Anthropic, &r).map(|()| r))
     {
         Ok(r) => r,
@@ -454,6 +486,19 @@ mod tests {
             serve(Method::Get, "/v1/messages/count_tokens", b"").unwrap().status,
             405
         );
+    }
+
+    /// A document made of content blocks is answered, streamed or not, as the API answers it.
+    #[test]
+    fn a_document_of_content_blocks_is_answered() {
+        let doc = r#"{"type":"document","source":{"type":"content","content":[{"type":"text","text":"a fact"}]}}"#;
+        for stream in [false, true] {
+            let body = format!(
+                r#"{{"model":"m","max_tokens":9,"stream":{stream},"messages":[{{"role":"user","content":[{doc},{{"type":"text","text":"hello there"}}]}}]}}"#
+            );
+            let r = serve(Method::Post, "/v1/messages", body.as_bytes()).unwrap();
+            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        }
     }
 
     /// Bounds other formats set wider (OpenAI's temperature goes to 2) are the API's 400.

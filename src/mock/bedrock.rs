@@ -44,6 +44,60 @@ fn error_reply(e: crate::canonical::ErrorReply, id: String) -> MockReply {
     }
 }
 
+/// A Converse body with stand-ins (`mock::with_stand_ins`) for a guardrail's `guardContent` (its
+/// text, or an image), an image or document in S3 (stand-in bytes) and a `video` (an image).
+pub(crate) fn stand_ins(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    // `system` is a block list of its own; each message has one.
+    fn lists(v: &mut sonic_rs::Value) -> Vec<&mut sonic_rs::Value> {
+        use sonic_rs::JsonValueMutTrait;
+        let mut out = Vec::new();
+        for (k, list) in v.as_object_mut().into_iter().flat_map(|o| o.iter_mut()) {
+            match k {
+                "system" => out.push(list),
+                "messages" => out.extend(
+                    list.as_array_mut()
+                        .into_iter()
+                        .flat_map(|a| a.iter_mut())
+                        .filter_map(|m| m.get_mut("content")),
+                ),
+                _ => {}
+            }
+        }
+        out
+    }
+    super::with_stand_ins(body, &[b"guardContent", b"s3Location", b"\"video\""], lists, stand_in)
+}
+
+/// The block that stands in for `block` (see `stand_ins`), or None to keep it.
+fn stand_in(block: &sonic_rs::Value) -> Option<sonic_rs::Value> {
+    use sonic_rs::{json, JsonValueMutTrait, JsonValueTrait};
+    let png = || json!({"image": {"format": "png", "source": {"bytes": super::STAND_IN_PNG}}});
+    if let Some(g) = block.get("guardContent") {
+        return match g.pointer(["text", "text"]) {
+            Some(text) => Some(json!({"text": text})),
+            None => Some(png()),
+        };
+    }
+    if block.get("video").is_some() {
+        return Some(png());
+    }
+    for kind in ["image", "document"] {
+        let Some(m) = block
+            .get(kind)
+            .filter(|m| m.pointer(["source", "s3Location"]).is_some())
+        else {
+            continue;
+        };
+        let mut m = m.clone();
+        let bytes = if kind == "image" { super::STAND_IN_PNG } else { "AA==" };
+        m.as_object_mut()?.insert("source", json!({ "bytes": bytes }));
+        let mut out = sonic_rs::Value::new_object();
+        out.as_object_mut()?.insert(kind, m);
+        return Some(out);
+    }
+    None
+}
+
 /// Converse's own content rules, which a gateway's translation can break and a lenient mock
 /// would hide: no empty text block (in a message or a tool result) and a tool result's `json`
 /// an object. Messages as Bedrock words them.
@@ -475,7 +529,7 @@ fn count_tokens(model: &str, body: &[u8], id: String) -> MockReply {
         .unwrap_or_default();
     let decoded = match members.as_slice() {
         [("converse", c)] if c.is_object() => {
-            bedrock::decode_request(&sonic_rs::to_vec(c).unwrap_or_default(), Some(model), false)
+            bedrock::decode_request(&stand_ins(&sonic_rs::to_vec(c).unwrap_or_default()), Some(model), false)
                 .and_then(|r| super::upstream_rules(crate::formats::Format::Bedrock, &r).map(|()| r))
         }
         [("invokeModel", i)] => {
@@ -562,7 +616,7 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
     if op != Operation::Converse {
         return super::stream::serve_whole(method, path, body);
     }
-    let req = match bedrock::decode_request(body, Some(&model), false)
+    let req = match bedrock::decode_request(&stand_ins(body), Some(&model), false)
         .and_then(|r| super::upstream_rules(crate::formats::Format::Bedrock, &r).map(|()| r))
     {
         Ok(r) => r,
@@ -789,6 +843,25 @@ mod tests {
                 assert!(body.contains(says), "{body}");
             }
         }
+    }
+
+    /// Blocks Converse takes that no other format carries (guardrail content, media in S3, video)
+    /// are answered, not refused: the guarded text is what the user said.
+    #[test]
+    fn converse_answers_blocks_only_bedrock_has() {
+        let s3 = r#"{"s3Location":{"uri":"s3://b/k"}}"#;
+        let body = format!(
+            r#"{{"system":[{{"guardContent":{{"text":{{"text":"be safe"}}}}}}],"messages":[{{"role":"user","content":[
+                {{"image":{{"format":"png","source":{s3}}}}},
+                {{"document":{{"format":"pdf","name":"d","source":{s3}}}}},
+                {{"video":{{"format":"mp4","source":{s3}}}}},
+                {{"guardContent":{{"text":{{"text":"guarded words","qualifiers":["query"]}}}}}}]}}]}}"#
+        );
+        let r = post("/model/m/converse", &body);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        assert!(String::from_utf8_lossy(&r.body).contains("echo: guarded words"));
+        let r = super::super::stream::serve_whole(Method::Post, "/model/m/converse-stream", body.as_bytes()).unwrap();
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     }
 
     /// A body without `messages` and `inferenceConfig` out of the service model's bounds are

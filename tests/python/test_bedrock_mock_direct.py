@@ -213,6 +213,28 @@ def test_out_of_bounds_converse_is_a_validation_error(unchecked_client, fields, 
     assert says in info.value.response["Error"]["Message"]
 
 
+def test_blocks_only_converse_has_are_answered(client):
+    """Guardrail content, media in S3 and video are valid Converse: the mock answers them (with
+    stand-ins for media it never looks at) instead of refusing what the decoder cannot translate."""
+    s3 = {"s3Location": {"uri": "s3://bucket/key"}}
+    r = client.converse(
+        modelId=MODEL,
+        system=[{"guardContent": {"text": {"text": "be safe"}}}],
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"image": {"format": "png", "source": s3}},
+                    {"document": {"format": "pdf", "name": "d", "source": s3}},
+                    {"video": {"format": "mp4", "source": s3}},
+                    {"guardContent": {"text": {"text": "guarded words"}}},
+                ],
+            }
+        ],
+    )
+    assert r["output"]["message"]["content"] == [{"text": "echo: guarded words"}]
+
+
 def claude_body(text: str) -> str:
     """An InvokeModel body for a Claude model: the Anthropic Messages body (PROTOCOLS 5.5)."""
     return json.dumps(
