@@ -98,6 +98,40 @@ fn stand_in(block: &sonic_rs::Value) -> Option<sonic_rs::Value> {
     None
 }
 
+/// The top-level keys a text-completion family's InvokeModel body takes (each vendor's page of
+/// Bedrock's inference parameters).
+fn prompt_keys(family: bedrock::invoke_prompt::PromptFamily) -> &'static [&'static str] {
+    use bedrock::invoke_prompt::PromptFamily;
+    match family {
+        PromptFamily::Llama => &["prompt", "max_gen_len", "temperature", "top_p", "images"],
+        PromptFamily::Mistral => &["prompt", "max_tokens", "stop", "temperature", "top_p", "top_k"],
+        PromptFamily::DeepSeek => &["prompt", "max_tokens", "stop", "temperature", "top_p"],
+        PromptFamily::TitanText => &["inputText", "textGenerationConfig"],
+    }
+}
+
+/// An InvokeModel body as the mock reads it: the gateway's decoder, which skips keys it does not
+/// know, and then the refusal a text-completion model gives any key outside `prompt_keys` (Llama
+/// has no `stop`), in the words of Bedrock's schema validation.
+pub(crate) fn decode_invoke(body: &[u8], model: &str, stream: bool) -> Result<ChatRequest, ConvertError> {
+    use sonic_rs::JsonContainerTrait;
+    let req = bedrock::invoke::decode_invoke_request(body, model, stream)?;
+    let bedrock::invoke::InvokeFamily::Prompt(family) = bedrock::invoke::InvokeFamily::of_decoded(model, body) else {
+        return Ok(req);
+    };
+    let v: sonic_rs::Value = sonic_rs::from_slice(body).unwrap_or_default();
+    let extra = v
+        .as_object()
+        .and_then(|o| o.iter().map(|(k, _)| k).find(|k| !prompt_keys(family).contains(k)));
+    match extra {
+        Some(k) => Err(ConvertError::new(
+            "",
+            format!("Malformed input request: #: extraneous key [{k}] is not permitted, please reformat your input and try again."),
+        )),
+        None => Ok(req),
+    }
+}
+
 /// Converse's own content rules, which a gateway's translation can break and a lenient mock
 /// would hide: no empty text block (in a message or a tool result) and a tool result's `json`
 /// an object. Messages as Bedrock words them.
@@ -545,7 +579,7 @@ fn count_tokens(model: &str, body: &[u8], id: String) -> MockReply {
                     id,
                 );
             };
-            bedrock::invoke::decode_invoke_request(&native, model, false)
+            decode_invoke(&native, model, false)
         }
         _ => {
             return invalid(
@@ -587,7 +621,7 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
             return Some(embed(kind, &model, body, id));
         }
         // Model-native body of one of the chat families (`InvokeFamily`, PROTOCOLS 5.5).
-        let req = match bedrock::invoke::decode_invoke_request(body, &model, false) {
+        let req = match decode_invoke(body, &model, false) {
             Ok(r) => r,
             Err(e) => return Some(fault_reply(400, e.to_string(), id)),
         };
@@ -842,6 +876,33 @@ mod tests {
                 assert_eq!(code, 400, "{body}");
                 assert!(body.contains(says), "{body}");
             }
+        }
+    }
+
+    /// A text-completion model refuses keys its body does not have (Llama has no `stop`).
+    #[test]
+    fn prompt_bodies_refuse_keys_their_model_does_not_take() {
+        let llama = "/model/meta.llama3-8b-instruct-v1:0/invoke";
+        let mistral = "/model/mistral.mistral-7b-instruct-v0:2/invoke";
+        let ok = r#"{"prompt":"hi","max_gen_len":9,"temperature":0.5,"top_p":0.9}"#;
+        assert_eq!(post(llama, ok).status, 200);
+        assert_eq!(
+            post(mistral, r#"{"prompt":"hi","max_tokens":9,"stop":["x"]}"#).status,
+            200
+        );
+        let stopped = r#"{"prompt":"hi","max_gen_len":9,"stop":["x"]}"#;
+        for r in [
+            post(llama, stopped),
+            super::super::stream::serve_whole(
+                Method::Post,
+                &format!("{llama}-with-response-stream"),
+                stopped.as_bytes(),
+            )
+            .unwrap(),
+        ] {
+            assert_eq!(r.status, 400);
+            assert!(header(&r, "x-amzn-ErrorType").is_some_and(|t| t.starts_with("ValidationException:")));
+            assert!(String::from_utf8_lossy(&r.body).contains("extraneous key [stop] is not permitted"));
         }
     }
 

@@ -418,7 +418,7 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
             ),
             bedrock::Operation::InvokeStream => (
                 Some(bedrock::invoke::InvokeFamily::of_decoded(&model, body)),
-                bedrock::invoke::decode_invoke_request(body, &model, true),
+                super::bedrock::decode_invoke(body, &model, true),
             ),
             _ => return None,
         };
