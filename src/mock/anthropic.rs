@@ -46,10 +46,12 @@ fn from_error(e: ErrorReply) -> MockReply {
 ///   tool use" guide: "tool_result blocks must come FIRST in the content array");
 /// - an inline image's `media_type` is exactly `image/jpeg`, `image/png`, `image/gif` or
 ///   `image/webp` (the API's enum: not `image/jpg`, not `IMAGE/PNG`, which OpenAI data URLs take);
+/// - the fields' bounds (`bounds`);
 /// - with extended thinking: `budget_tokens` at least 1,024 and below `max_tokens`, `temperature`
 ///   only 1, no `top_k`, no forced tool use (the extended-thinking guide's "Feature
 ///   compatibility"; the temperature wording as quoted in MartialBE/one-hub#529).
 pub(super) fn anthropic_rules(req: &ChatRequest) -> Result<(), ConvertError> {
+    bounds(req)?;
     let mut turns: Vec<(Role, Vec<&Part>)> = Vec::with_capacity(req.messages.len());
     for m in &req.messages {
         match turns.last_mut() {
@@ -141,6 +143,32 @@ pub(super) fn anthropic_rules(req: &ChatRequest) -> Result<(), ConvertError> {
     thinking_rules(req)
 }
 
+/// The field bounds of the Messages API that other formats set wider, in its validation's words:
+/// at least one message, `max_tokens` at least 1, `temperature` 0 to 1 (OpenAI's and Gemini's go
+/// to 2).
+fn bounds(req: &ChatRequest) -> Result<(), ConvertError> {
+    if req.messages.is_empty() {
+        return Err(ConvertError::new("messages", "at least one message is required"));
+    }
+    if req.max_tokens == Some(0) {
+        return Err(ConvertError::new(
+            "max_tokens",
+            "Input should be greater than or equal to 1",
+        ));
+    }
+    match req.temperature {
+        Some(t) if t > 1.0 => Err(ConvertError::new(
+            "temperature",
+            "Input should be less than or equal to 1",
+        )),
+        Some(t) if t < 0.0 => Err(ConvertError::new(
+            "temperature",
+            "Input should be greater than or equal to 0",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Extended thinking's limits (see `anthropic_rules`).
 pub(super) fn thinking_rules(req: &ChatRequest) -> Result<(), ConvertError> {
     let Some(Reasoning {
@@ -199,6 +227,38 @@ pub(super) fn thinking_rules(req: &ChatRequest) -> Result<(), ConvertError> {
     Ok(())
 }
 
+/// A Messages body with stand-ins (`mock::with_stand_ins`) for a document whose source is
+/// `content` blocks: their text, as a plain-text source.
+pub(crate) fn stand_ins(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    fn lists(v: &mut sonic_rs::Value) -> Vec<&mut sonic_rs::Value> {
+        super::nested_lists(v, "messages", "content")
+    }
+    fn stand_in(block: &sonic_rs::Value) -> Option<sonic_rs::Value> {
+        use sonic_rs::{JsonContainerTrait, JsonValueMutTrait, JsonValueTrait};
+        let source = block.get("source").filter(|s| s["type"].as_str() == Some("content"))?;
+        let text = match &source["content"] {
+            c if c.is_str() => c.as_str().unwrap_or_default().to_string(),
+            c => c
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|b| b["text"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        };
+        let mut out = block.clone();
+        let plain = sonic_rs::json!({"type": "text", "media_type": "text/plain", "data": text});
+        out.as_object_mut()?.insert("source", plain);
+        Some(out)
+    }
+    super::with_stand_ins(
+        body,
+        &[br#""type":"content""#, br#""type": "content""#],
+        lists,
+        stand_in,
+    )
+}
+
 fn is_count_route(path: &str) -> bool {
     matches!(
         path,
@@ -236,7 +296,7 @@ fn count_tokens(body: &[u8]) -> MockReply {
             return error_reply(400, format!("{k}: Extra inputs are not permitted"));
         }
     }
-    let req = match anthropic::decode_request(body, None, false)
+    let req = match anthropic::decode_request(&stand_ins(body), None, false)
         .and_then(|r| super::upstream_rules(crate::formats::Format::Anthropic, &r).map(|()| r))
     {
         Ok(r) if r.messages.is_empty() => return error_reply(400, "messages: at least one message is required".into()),
@@ -273,7 +333,7 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
     if is_count_route(path) {
         return Some(count_tokens(body));
     }
-    let req = match anthropic::decode_request(body, None, false)
+    let req = match anthropic::decode_request(&stand_ins(body), None, false)
         .and_then(|r| super::upstream_rules(crate::formats::Format::Anthropic, &r).map(|()| r))
     {
         Ok(r) => r,
@@ -350,7 +410,7 @@ mod tests {
         assert_eq!(call.get("type").and_then(|x| x.as_str()), Some("tool_use"));
         assert_eq!(call.pointer(["input", "city"]).and_then(|x| x.as_str()), Some("Paris"));
 
-        let (status, v) = post(r#"{"model":"error-529","max_tokens":1,"messages":[]}"#);
+        let (status, v) = post(r#"{"model":"error-529","max_tokens":1,"messages":[{"role":"user","content":"hi"}]}"#);
         assert_eq!(status, 529);
         assert_eq!(s(&v, &["error", "type"]), Some("overloaded_error"));
         let (status, v) = post(r#"{"max_tokens":1,"messages":[]}"#);
@@ -426,6 +486,47 @@ mod tests {
             serve(Method::Get, "/v1/messages/count_tokens", b"").unwrap().status,
             405
         );
+    }
+
+    /// A document made of content blocks is answered, streamed or not, as the API answers it.
+    #[test]
+    fn a_document_of_content_blocks_is_answered() {
+        let doc = r#"{"type":"document","source":{"type":"content","content":[{"type":"text","text":"a fact"}]}}"#;
+        for stream in [false, true] {
+            let body = format!(
+                r#"{{"model":"m","max_tokens":9,"stream":{stream},"messages":[{{"role":"user","content":[{doc},{{"type":"text","text":"hello there"}}]}}]}}"#
+            );
+            let r = serve(Method::Post, "/v1/messages", body.as_bytes()).unwrap();
+            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        }
+    }
+
+    /// Bounds other formats set wider (OpenAI's temperature goes to 2) are the API's 400.
+    #[test]
+    fn field_bounds_refuse_what_the_messages_api_refuses() {
+        let hi = r#"[{"role":"user","content":"hi"}]"#;
+        for (fields, messages, says) in [
+            (r#""max_tokens":9"#, "[]", "messages: at least one message is required"),
+            (
+                r#""max_tokens":0"#,
+                hi,
+                "max_tokens: Input should be greater than or equal to 1",
+            ),
+            (
+                r#""max_tokens":9,"temperature":1.5"#,
+                hi,
+                "temperature: Input should be less than or equal to 1",
+            ),
+        ] {
+            let (status, v) = post(&format!(r#"{{"model":"m",{fields},"messages":{messages}}}"#));
+            assert_eq!(status, 400, "{fields}");
+            assert_eq!(s(&v, &["error", "type"]), Some("invalid_request_error"));
+            assert_eq!(s(&v, &["error", "message"]), Some(says));
+        }
+        let (status, _) = post(&format!(
+            r#"{{"model":"m","max_tokens":1,"temperature":1,"messages":{hi}}}"#
+        ));
+        assert_eq!(status, 200);
     }
 
     #[test]

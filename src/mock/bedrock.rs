@@ -44,10 +44,99 @@ fn error_reply(e: crate::canonical::ErrorReply, id: String) -> MockReply {
     }
 }
 
+/// A Converse body with stand-ins (`mock::with_stand_ins`) for a guardrail's `guardContent` (its
+/// text, or an image), an image or document in S3 (stand-in bytes) and a `video` (an image).
+pub(crate) fn stand_ins(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    // `system` is a block list of its own; each message has one.
+    fn lists(v: &mut sonic_rs::Value) -> Vec<&mut sonic_rs::Value> {
+        use sonic_rs::JsonValueMutTrait;
+        let mut out = Vec::new();
+        for (k, list) in v.as_object_mut().into_iter().flat_map(|o| o.iter_mut()) {
+            match k {
+                "system" => out.push(list),
+                "messages" => out.extend(
+                    list.as_array_mut()
+                        .into_iter()
+                        .flat_map(|a| a.iter_mut())
+                        .filter_map(|m| m.get_mut("content")),
+                ),
+                _ => {}
+            }
+        }
+        out
+    }
+    super::with_stand_ins(body, &[b"guardContent", b"s3Location", b"\"video\""], lists, stand_in)
+}
+
+/// The block that stands in for `block` (see `stand_ins`), or None to keep it.
+fn stand_in(block: &sonic_rs::Value) -> Option<sonic_rs::Value> {
+    use sonic_rs::{json, JsonValueMutTrait, JsonValueTrait};
+    let png = || json!({"image": {"format": "png", "source": {"bytes": super::STAND_IN_PNG}}});
+    if let Some(g) = block.get("guardContent") {
+        return match g.pointer(["text", "text"]) {
+            Some(text) => Some(json!({"text": text})),
+            None => Some(png()),
+        };
+    }
+    if block.get("video").is_some() {
+        return Some(png());
+    }
+    for kind in ["image", "document"] {
+        let Some(m) = block
+            .get(kind)
+            .filter(|m| m.pointer(["source", "s3Location"]).is_some())
+        else {
+            continue;
+        };
+        let mut m = m.clone();
+        let bytes = if kind == "image" { super::STAND_IN_PNG } else { "AA==" };
+        m.as_object_mut()?.insert("source", json!({ "bytes": bytes }));
+        let mut out = sonic_rs::Value::new_object();
+        out.as_object_mut()?.insert(kind, m);
+        return Some(out);
+    }
+    None
+}
+
+/// The top-level keys a text-completion family's InvokeModel body takes (each vendor's page of
+/// Bedrock's inference parameters).
+fn prompt_keys(family: bedrock::invoke_prompt::PromptFamily) -> &'static [&'static str] {
+    use bedrock::invoke_prompt::PromptFamily;
+    match family {
+        PromptFamily::Llama => &["prompt", "max_gen_len", "temperature", "top_p", "images"],
+        PromptFamily::Mistral => &["prompt", "max_tokens", "stop", "temperature", "top_p", "top_k"],
+        PromptFamily::DeepSeek => &["prompt", "max_tokens", "stop", "temperature", "top_p"],
+        PromptFamily::TitanText => &["inputText", "textGenerationConfig"],
+    }
+}
+
+/// An InvokeModel body as the mock reads it: the gateway's decoder, which skips keys it does not
+/// know, and then the refusal a text-completion model gives any key outside `prompt_keys` (Llama
+/// has no `stop`), in the words of Bedrock's schema validation.
+pub(crate) fn decode_invoke(body: &[u8], model: &str, stream: bool) -> Result<ChatRequest, ConvertError> {
+    use sonic_rs::JsonContainerTrait;
+    let req = bedrock::invoke::decode_invoke_request(body, model, stream)?;
+    let bedrock::invoke::InvokeFamily::Prompt(family) = bedrock::invoke::InvokeFamily::of_decoded(model, body) else {
+        return Ok(req);
+    };
+    let v: sonic_rs::Value = sonic_rs::from_slice(body).unwrap_or_default();
+    let extra = v
+        .as_object()
+        .and_then(|o| o.iter().map(|(k, _)| k).find(|k| !prompt_keys(family).contains(k)));
+    match extra {
+        Some(k) => Err(ConvertError::new(
+            "",
+            format!("Malformed input request: #: extraneous key [{k}] is not permitted, please reformat your input and try again."),
+        )),
+        None => Ok(req),
+    }
+}
+
 /// Converse's own content rules, which a gateway's translation can break and a lenient mock
 /// would hide: no empty text block (in a message or a tool result) and a tool result's `json`
 /// an object. Messages as Bedrock words them.
 pub(super) fn converse_rules(req: &ChatRequest) -> Result<(), ConvertError> {
+    inference_bounds(req)?;
     converse_turn_rules(req)?;
     // `additionalModelRequestFields.thinking` is Claude's, with Claude's limits; other vendors'
     // models refuse the key.
@@ -91,6 +180,29 @@ pub(super) fn converse_rules(req: &ChatRequest) -> Result<(), ConvertError> {
     Ok(())
 }
 
+/// `inferenceConfig`'s bounds in the service model (`maxTokens` at least 1, `temperature` and
+/// `topP` 0 to 1; OpenAI's and Gemini's temperature go to 2), refused in the words of AWS's
+/// validation.
+fn inference_bounds(req: &ChatRequest) -> Result<(), ConvertError> {
+    let refuse = |field: &str, value: String, bound: &str| {
+        Err(ConvertError::new(
+            "",
+            format!("1 validation error detected: Value '{value}' at 'inferenceConfig.{field}' failed to satisfy constraint: Member must have value {bound}"),
+        ))
+    };
+    if req.max_tokens == Some(0) {
+        return refuse("maxTokens", "0".into(), "greater than or equal to 1");
+    }
+    for (field, value) in [("temperature", req.temperature), ("topP", req.top_p)] {
+        match value {
+            Some(v) if v > 1.0 => return refuse(field, v.to_string(), "less than or equal to 1"),
+            Some(v) if v < 0.0 => return refuse(field, v.to_string(), "greater than or equal to 0"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Converse's rules on the turns themselves, in Bedrock's words: the conversation opens with a
 /// user turn and alternates (the ValidationException quoted in langchain-aws#130 and
 /// Portkey-AI/gateway#748: Converse, unlike Anthropic, does not merge same-role turns); no turn
@@ -98,7 +210,8 @@ pub(super) fn converse_rules(req: &ChatRequest) -> Result<(), ConvertError> {
 /// (pydantic/pydantic-ai#2327, strands-agents#1435) and no fewer.
 fn converse_turn_rules(req: &ChatRequest) -> Result<(), ConvertError> {
     let refuse = |message: String| Err(ConvertError::new("", message));
-    if req.messages.first().is_some_and(|m| m.role != Role::User) {
+    // No messages at all (none sent, or `[]`) is refused in the same words.
+    if req.messages.first().is_none_or(|m| m.role != Role::User) {
         return refuse(
             "A conversation must start with a user message. Try again with a conversation that starts with a user message."
                 .into(),
@@ -450,7 +563,7 @@ fn count_tokens(model: &str, body: &[u8], id: String) -> MockReply {
         .unwrap_or_default();
     let decoded = match members.as_slice() {
         [("converse", c)] if c.is_object() => {
-            bedrock::decode_request(&sonic_rs::to_vec(c).unwrap_or_default(), Some(model), false)
+            bedrock::decode_request(&stand_ins(&sonic_rs::to_vec(c).unwrap_or_default()), Some(model), false)
                 .and_then(|r| super::upstream_rules(crate::formats::Format::Bedrock, &r).map(|()| r))
         }
         [("invokeModel", i)] => {
@@ -466,7 +579,7 @@ fn count_tokens(model: &str, body: &[u8], id: String) -> MockReply {
                     id,
                 );
             };
-            bedrock::invoke::decode_invoke_request(&native, model, false)
+            decode_invoke(&native, model, false)
         }
         _ => {
             return invalid(
@@ -508,7 +621,7 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
             return Some(embed(kind, &model, body, id));
         }
         // Model-native body of one of the chat families (`InvokeFamily`, PROTOCOLS 5.5).
-        let req = match bedrock::invoke::decode_invoke_request(body, &model, false) {
+        let req = match decode_invoke(body, &model, false) {
             Ok(r) => r,
             Err(e) => return Some(fault_reply(400, e.to_string(), id)),
         };
@@ -537,7 +650,7 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
     if op != Operation::Converse {
         return super::stream::serve_whole(method, path, body);
     }
-    let req = match bedrock::decode_request(body, Some(&model), false)
+    let req = match bedrock::decode_request(&stand_ins(body), Some(&model), false)
         .and_then(|r| super::upstream_rules(crate::formats::Format::Bedrock, &r).map(|()| r))
     {
         Ok(r) => r,
@@ -735,6 +848,7 @@ mod tests {
             assert_eq!(code, 200);
         }
         for (msgs, says) in [
+            (vec![], "must start with a user message"),
             (vec![said.to_string(), go.to_string()], "must start with a user message"),
             (
                 vec![go.to_string(), go.to_string()],
@@ -763,6 +877,78 @@ mod tests {
                 assert!(body.contains(says), "{body}");
             }
         }
+    }
+
+    /// A text-completion model refuses keys its body does not have (Llama has no `stop`).
+    #[test]
+    fn prompt_bodies_refuse_keys_their_model_does_not_take() {
+        let llama = "/model/meta.llama3-8b-instruct-v1:0/invoke";
+        let mistral = "/model/mistral.mistral-7b-instruct-v0:2/invoke";
+        let ok = r#"{"prompt":"hi","max_gen_len":9,"temperature":0.5,"top_p":0.9}"#;
+        assert_eq!(post(llama, ok).status, 200);
+        assert_eq!(
+            post(mistral, r#"{"prompt":"hi","max_tokens":9,"stop":["x"]}"#).status,
+            200
+        );
+        let stopped = r#"{"prompt":"hi","max_gen_len":9,"stop":["x"]}"#;
+        for r in [
+            post(llama, stopped),
+            super::super::stream::serve_whole(
+                Method::Post,
+                &format!("{llama}-with-response-stream"),
+                stopped.as_bytes(),
+            )
+            .unwrap(),
+        ] {
+            assert_eq!(r.status, 400);
+            assert!(header(&r, "x-amzn-ErrorType").is_some_and(|t| t.starts_with("ValidationException:")));
+            assert!(String::from_utf8_lossy(&r.body).contains("extraneous key [stop] is not permitted"));
+        }
+    }
+
+    /// Blocks Converse takes that no other format carries (guardrail content, media in S3, video)
+    /// are answered, not refused: the guarded text is what the user said.
+    #[test]
+    fn converse_answers_blocks_only_bedrock_has() {
+        let s3 = r#"{"s3Location":{"uri":"s3://b/k"}}"#;
+        let body = format!(
+            r#"{{"system":[{{"guardContent":{{"text":{{"text":"be safe"}}}}}}],"messages":[{{"role":"user","content":[
+                {{"image":{{"format":"png","source":{s3}}}}},
+                {{"document":{{"format":"pdf","name":"d","source":{s3}}}}},
+                {{"video":{{"format":"mp4","source":{s3}}}}},
+                {{"guardContent":{{"text":{{"text":"guarded words","qualifiers":["query"]}}}}}}]}}]}}"#
+        );
+        let r = post("/model/m/converse", &body);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        assert!(String::from_utf8_lossy(&r.body).contains("echo: guarded words"));
+        let r = super::super::stream::serve_whole(Method::Post, "/model/m/converse-stream", body.as_bytes()).unwrap();
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+
+    /// A body without `messages` and `inferenceConfig` out of the service model's bounds are
+    /// ValidationExceptions, as from AWS (boto3 checks the bounds itself; a gateway does not).
+    #[test]
+    fn converse_bounds_are_enforced_as_bedrock_does() {
+        let go = r#""messages":[{"role":"user","content":[{"text":"go"}]}]"#;
+        for (body, says) in [
+            ("{}".to_string(), "must start with a user message"),
+            (
+                format!(r#"{{{go},"inferenceConfig":{{"maxTokens":0}}}}"#),
+                "Value '0' at 'inferenceConfig.maxTokens' failed to satisfy constraint: Member must have value greater than or equal to 1",
+            ),
+            (
+                format!(r#"{{{go},"inferenceConfig":{{"temperature":1.5}}}}"#),
+                "Value '1.5' at 'inferenceConfig.temperature' failed to satisfy constraint: Member must have value less than or equal to 1",
+            ),
+        ] {
+            let r = post("/model/m/converse", &body);
+            assert_eq!(r.status, 400, "{body}");
+            assert!(header(&r, "x-amzn-ErrorType").is_some_and(|t| t.starts_with("ValidationException:")));
+            let text = String::from_utf8_lossy(&r.body);
+            assert!(text.contains(says), "{text}");
+        }
+        let fine = format!(r#"{{{go},"inferenceConfig":{{"maxTokens":1,"temperature":1,"topP":0}}}}"#);
+        assert_eq!(post("/model/m/converse", &fine).status, 200);
     }
 
     fn floats(v: &sonic_rs::Value) -> Vec<f32> {

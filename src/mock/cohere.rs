@@ -123,10 +123,29 @@ pub(super) fn cohere_rules(req: &ChatRequest) -> Result<(), ConvertError> {
     Ok(())
 }
 
+/// A v1 chat body without its `documents`: the API grounds its answer on them (which the mock
+/// need not), and the gateway's decoder refuses them as Cohere's own RAG. `body` itself when it
+/// has none.
+pub(crate) fn without_documents(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    use sonic_rs::JsonValueMutTrait;
+    use std::borrow::Cow;
+    if !body.windows(11).any(|w| w == b"\"documents\"") {
+        return Cow::Borrowed(body);
+    }
+    let Ok(mut v) = sonic_rs::from_slice::<sonic_rs::Value>(body) else {
+        return Cow::Borrowed(body);
+    };
+    match v.as_object_mut().and_then(|o| o.remove(&"documents")) {
+        Some(_) => Cow::Owned(sonic_rs::to_vec(&v).unwrap_or_else(|_| body.to_vec())),
+        None => Cow::Borrowed(body),
+    }
+}
+
 /// `/v1/chat`: the same scenarios, in v1's request and answer (a stream: JSON lines). v2's
 /// `upstream_rules` do not apply: a v1 CHATBOT item has its text beside its `tool_calls`.
 fn chat_v1(body: &[u8]) -> MockReply {
     use cohere::v1chat;
+    let body = &*without_documents(body);
     let decoded = v1chat::decode_request(body);
     let req = match decoded {
         Ok(r) => r,
@@ -496,6 +515,17 @@ mod tests {
             serve(Method::Post, "/v1/chat", streamed.as_bytes()).unwrap().status,
             200
         );
+    }
+
+    /// v1's grounding `documents` are answered (the mock need not ground), streamed or not.
+    #[test]
+    fn v1_chat_with_documents_is_answered() {
+        let body = r#"{"model":"m","message":"hello there","documents":[{"title":"t","snippet":"s"}]}"#;
+        let (status, v) = post("/v1/chat", body);
+        assert_eq!((status, v["text"].as_str()), (200, Some("echo: hello there")));
+        let streamed = body.replacen(r#""model":"m","#, r#""model":"m","stream":true,"#, 1);
+        let r = serve(Method::Post, "/v1/chat", streamed.as_bytes()).unwrap();
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     }
 
     #[test]

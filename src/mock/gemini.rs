@@ -37,7 +37,7 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
     if stream {
         return super::stream::serve_whole(method, path, body);
     }
-    let decoded = gemini::decode_request(body, Some(&model), false)
+    let decoded = gemini::decode_request(&stand_ins(body), Some(&model), false)
         .and_then(|r| super::upstream_rules(crate::formats::Format::Gemini, &r).map(|()| r));
     let req = match decoded {
         Ok(r) => r,
@@ -134,11 +134,11 @@ fn count_tokens(model: &str, vertex: bool, body: &[u8]) -> MockReply {
         Some(inner) if !inner.is_object() => {
             return invalid("Invalid JSON payload received. generate_content_request: expected an object.".into())
         }
-        Some(inner) => gemini::decode_request(&sonic_rs::to_vec(inner).unwrap_or_default(), Some(model), false),
+        Some(inner) => gemini::decode_request(&stand_ins(&sonic_rs::to_vec(inner).unwrap_or_default()), Some(model), false),
         None if !contents => {
             return invalid("* CountTokensRequest: one of contents or generate_content_request must be set.\n".into())
         }
-        None => gemini::decode_request(body, Some(model), false),
+        None => gemini::decode_request(&stand_ins(body), Some(model), false),
     };
     let req = match decoded.and_then(|r| super::upstream_rules(crate::formats::Format::Gemini, &r).map(|()| r)) {
         Ok(r) => r,
@@ -156,12 +156,37 @@ fn count_tokens(model: &str, vertex: bool, body: &[u8]) -> MockReply {
     }
 }
 
-/// The Gemini API's rules on `contents` that a translation can break, in its words: no content
-/// without parts, a turn of function responses answers every function call of the model turn
-/// before it (the 400 quoted in google-gemini/gemini-cli#4217 and #16415), and an inline image's
-/// `mimeType` is a registered one (`image/jpg`, which OpenAI data URLs take, is "Unsupported MIME
-/// type", as quoted in CherryHQ/cherry-studio#3088).
+/// A generateContent body with stand-ins (`mock::with_stand_ins`) for audio and video parts
+/// (inline or by file): an image.
+pub(crate) fn stand_ins(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    fn lists(v: &mut sonic_rs::Value) -> Vec<&mut sonic_rs::Value> {
+        super::nested_lists(v, "contents", "parts")
+    }
+    fn stand_in(part: &sonic_rs::Value) -> Option<sonic_rs::Value> {
+        use sonic_rs::JsonValueTrait;
+        let data = ["inlineData", "inline_data", "fileData", "file_data"]
+            .iter()
+            .find_map(|k| part.get(k))?;
+        let mime = data.get("mimeType").or_else(|| data.get("mime_type"))?.as_str()?;
+        (mime.starts_with("audio/") || mime.starts_with("video/"))
+            .then(|| sonic_rs::json!({"inlineData": {"mimeType": "image/png", "data": super::STAND_IN_PNG}}))
+    }
+    super::with_stand_ins(body, &[b"audio/", b"video/"], lists, stand_in)
+}
+
+/// The Gemini API's rules on `contents` that a translation can break, in its words: some content
+/// (`contents: []` is "not specified"), no content without parts, a turn of function responses
+/// answers every function call of the model turn before it (the 400 quoted in
+/// google-gemini/gemini-cli#4217 and #16415), and an inline image's `mimeType` is a registered
+/// one (`image/jpg`, which OpenAI data URLs take, is "Unsupported MIME type", as quoted in
+/// CherryHQ/cherry-studio#3088).
 pub(super) fn gemini_rules(req: &ChatRequest) -> Result<(), ConvertError> {
+    if req.messages.is_empty() {
+        return Err(ConvertError::new(
+            "",
+            "* GenerateContentRequest.contents: contents is not specified\n",
+        ));
+    }
     for (i, m) in req.messages.iter().enumerate() {
         for p in &m.content {
             if let Part::Image {
@@ -694,6 +719,29 @@ mod tests {
         assert_eq!(v["candidates"][0]["finishReason"].as_str(), Some("STOP"));
     }
 
+    /// Audio and video parts (inline or by file, either key spelling) are answered, not refused.
+    #[test]
+    fn audio_and_video_parts_are_answered() {
+        for part in [
+            r#"{"inlineData":{"mimeType":"audio/wav","data":"AA=="}}"#,
+            r#"{"inline_data":{"mime_type":"video/mp4","data":"AA=="}}"#,
+            r#"{"fileData":{"mimeType":"video/mp4","fileUri":"gs://b/v.mp4"}}"#,
+        ] {
+            let body = format!(r#"{{"contents":[{{"role":"user","parts":[{part},{{"text":"hello there"}}]}}]}}"#);
+            let (status, v) = post("/v1beta/models/m:generateContent", &body);
+            assert_eq!(status, 200, "{part}: {v:?}");
+            let text = v.pointer(&sonic_rs::pointer!["candidates", 0, "content", "parts", 0, "text"]);
+            assert_eq!(text.and_then(|t| t.as_str()), Some("echo: hello there"), "{part}");
+            let r = serve(
+                Method::Post,
+                "/v1beta/models/m:streamGenerateContent?alt=sse",
+                body.as_bytes(),
+            )
+            .unwrap();
+            assert_eq!(r.status, 200, "{part}");
+        }
+    }
+
     #[test]
     fn contents_rules_are_enforced_as_gemini_does() {
         let ask = r#"{"role":"user","parts":[{"text":"go"}]}"#;
@@ -712,6 +760,7 @@ mod tests {
             assert_eq!(code, 200);
         }
         for (contents, says) in [
+            (vec![], "GenerateContentRequest.contents: contents is not specified"),
             (
                 vec![ask.to_string(), calls.to_string(), turn(&[&f]), turn(&[&g])],
                 "number of function response parts",

@@ -208,6 +208,56 @@ pub(crate) fn call_ids_of(m: &crate::canonical::Message) -> Vec<&str> {
         .collect()
 }
 
+/// A 1x1 PNG, the bytes that stand in for media the mock is not sent (`with_stand_ins`).
+pub(crate) const STAND_IN_PNG: &str =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+
+/// A body with the blocks its real API takes but the gateway's decoder (which the mock answers
+/// through) refuses, since no other format carries them, made into blocks the decoder takes, so
+/// the mock answers such a request as the API does (it never looks at media anyway). `marks`:
+/// one of them is in every body with such a block (others are not parsed); `lists`: the body's
+/// block arrays; `stand_in`: a block's replacement, None to keep it. `body` itself when nothing
+/// changes.
+pub(crate) fn with_stand_ins<'a>(
+    body: &'a [u8],
+    marks: &[&[u8]],
+    lists: fn(&mut sonic_rs::Value) -> Vec<&mut sonic_rs::Value>,
+    stand_in: fn(&sonic_rs::Value) -> Option<sonic_rs::Value>,
+) -> std::borrow::Cow<'a, [u8]> {
+    use sonic_rs::JsonValueMutTrait;
+    use std::borrow::Cow;
+    if !marks.iter().any(|m| body.windows(m.len()).any(|w| w == *m)) {
+        return Cow::Borrowed(body);
+    }
+    let Ok(mut v) = sonic_rs::from_slice::<sonic_rs::Value>(body) else {
+        return Cow::Borrowed(body);
+    };
+    let mut changed = false;
+    for list in lists(&mut v) {
+        for block in list.as_array_mut().into_iter().flat_map(|a| a.iter_mut()) {
+            if let Some(new) = stand_in(block) {
+                *block = new;
+                changed = true;
+            }
+        }
+    }
+    match changed {
+        true => Cow::Owned(sonic_rs::to_vec(&v).unwrap_or_else(|_| body.to_vec())),
+        false => Cow::Borrowed(body),
+    }
+}
+
+/// The arrays under `key` of each item of the array `items` of `v` (a conversation's blocks).
+pub(crate) fn nested_lists<'v>(v: &'v mut sonic_rs::Value, items: &str, key: &str) -> Vec<&'v mut sonic_rs::Value> {
+    use sonic_rs::JsonValueMutTrait;
+    v.get_mut(items)
+        .and_then(|m| m.as_array_mut())
+        .into_iter()
+        .flat_map(|a| a.iter_mut())
+        .filter_map(|m| m.get_mut(key))
+        .collect()
+}
+
 /// The ids of the tool results in a message.
 pub(crate) fn result_ids_of(m: &crate::canonical::Message) -> Vec<&str> {
     m.content

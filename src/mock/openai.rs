@@ -4,7 +4,7 @@ use super::{split_pieces, word_count};
 use crate::canonical::{ChatResponse, Part};
 use crate::formats::openai::completions::LegacyLogprobs;
 use crate::formats::openai::types::*;
-use sonic_rs::{json, JsonValueTrait};
+use sonic_rs::{json, JsonContainerTrait, JsonValueTrait};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -22,6 +22,9 @@ pub enum ChatOutcome {
 /// Decodes an OpenAI chat request and runs the shared scenario on it (`model` overrides the
 /// body's model, as routing does).
 pub fn chat(body: &[u8], model: Option<&str>) -> ChatOutcome {
+    if let Some(body) = chat_limits(body) {
+        return ChatOutcome::Error { status: 400, body };
+    }
     let decoded = crate::formats::openai::decode_request(body, None, false)
         .and_then(|r| super::upstream_rules(crate::formats::Format::OpenAi, &r).map(|()| r));
     let mut req = match decoded {
@@ -43,6 +46,38 @@ pub fn chat(body: &[u8], model: Option<&str>) -> ChatOutcome {
             body: error_body(f.status, &f.message),
         },
     }
+}
+
+/// Chat Completions' bounds on the body, which OpenAI checks before anything else and words with
+/// `param` and `code` (the decoder takes what they refuse): `messages` not empty (a system
+/// message alone is a conversation), `max_tokens` and `max_completion_tokens` at least 1, at
+/// most 4 `stop` sequences. The 400 body, or None.
+fn chat_limits(body: &[u8]) -> Option<Vec<u8>> {
+    let v: sonic_rs::Value = sonic_rs::from_slice(body).ok()?;
+    let refuse = |param: &str, message: String, code: &str| {
+        Some(crate::formats::openai::error_body(&message, "invalid_request_error", Some(param), Some(code)).to_vec())
+    };
+    if v.get("messages")
+        .and_then(|m| m.as_array())
+        .is_some_and(|m| m.is_empty())
+    {
+        let message =
+            "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.";
+        return refuse("messages", message.into(), "empty_array");
+    }
+    for key in ["max_tokens", "max_completion_tokens"] {
+        if let Some(n) = v.get(key).and_then(|n| n.as_i64()).filter(|n| *n < 1) {
+            let message =
+                format!("Invalid '{key}': integer below minimum value. Expected a value >= 1, but got {n} instead.");
+            return refuse(key, message, "integer_below_min_value");
+        }
+    }
+    let stops = v.get("stop").and_then(|s| s.as_array()).map_or(0, |s| s.len());
+    if stops > 4 {
+        let message = format!("Invalid 'stop': array too long. Expected an array with maximum length 4, but got an array with length {stops} instead.");
+        return refuse("stop", message, "array_above_max_length");
+    }
+    None
 }
 
 /// Chat Completions' pairing of tool calls and tool messages, in OpenAI's words (the 400s quoted
@@ -421,7 +456,7 @@ impl StreamFault {
 }
 
 /// Embeddings: a deterministic vector per input (float array or base64 little-endian f32), or
-/// the 400 body for more than `MAX_EMBED_INPUTS` inputs.
+/// the 400 body for no input, an empty one or more than `MAX_EMBED_INPUTS`.
 pub fn embeddings(body: &[u8], model: &str) -> Result<Vec<u8>, Vec<u8>> {
     let v: sonic_rs::Value = sonic_rs::from_slice(body).unwrap_or_default();
     let inputs: Vec<String> = match v.get("input") {
@@ -439,6 +474,12 @@ pub fn embeddings(body: &[u8], model: &str) -> Result<Vec<u8>, Vec<u8>> {
         }
         _ => vec![String::new()],
     };
+    // No text, or an empty one, is refused in the words OpenAI uses for an input it will not take.
+    if inputs.is_empty() || inputs.iter().any(String::is_empty) {
+        let why =
+            "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.";
+        return Err(error_body(400, why));
+    }
     if inputs.len() > super::MAX_EMBED_INPUTS {
         let why = format!(
             "'$.input' is invalid: at most {} inputs per request",
@@ -584,13 +625,65 @@ mod tests {
         };
         let ok = embeddings(inputs(super::super::MAX_EMBED_INPUTS).as_bytes(), "m").unwrap();
         let v: sonic_rs::Value = sonic_rs::from_slice(&ok).unwrap();
-        use sonic_rs::JsonContainerTrait;
         assert_eq!(v.get("data").and_then(|d| d.as_array()).map(|d| d.len()), Some(2048));
         let err = embeddings(inputs(2049).as_bytes(), "m").unwrap_err();
         assert!(String::from_utf8_lossy(&err).contains("at most 2048 inputs"));
     }
 
     use super::*;
+
+    /// No text to embed is OpenAI's 400, not a vector of nothing.
+    #[test]
+    fn embeddings_refuse_empty_input() {
+        for input in [r#""""#, "[]", r#"["a",""]"#] {
+            let err = embeddings(format!(r#"{{"model":"m","input":{input}}}"#).as_bytes(), "m").unwrap_err();
+            assert!(
+                String::from_utf8_lossy(&err).contains("'$.input' is invalid"),
+                "{input}"
+            );
+        }
+    }
+
+    /// The bounds Chat Completions checks first, refused with OpenAI's `param` and `code`; a
+    /// system message alone and 4 stop sequences are fine.
+    #[test]
+    fn chat_refuses_out_of_bounds_fields() {
+        let outcome = |extra: &str, messages: &str| {
+            let body = format!(r#"{{"model":"m","messages":{messages}{extra}}}"#);
+            match chat(body.as_bytes(), None) {
+                ChatOutcome::Answer(_) => (200, sonic_rs::Value::default()),
+                ChatOutcome::Error { status, body } => (status, sonic_rs::from_slice(&body).unwrap()),
+            }
+        };
+        let user = r#"[{"role":"user","content":"hi"}]"#;
+        assert_eq!(outcome(r#","stop":["a","b","c","d"],"max_tokens":1"#, user).0, 200);
+        assert_eq!(outcome("", r#"[{"role":"system","content":"hi"}]"#).0, 200);
+        for (extra, messages, param, code) in [
+            ("", "[]", "messages", "empty_array"),
+            (r#","max_tokens":0"#, user, "max_tokens", "integer_below_min_value"),
+            (
+                r#","max_completion_tokens":0"#,
+                user,
+                "max_completion_tokens",
+                "integer_below_min_value",
+            ),
+            (
+                r#","stop":["a","b","c","d","e"]"#,
+                user,
+                "stop",
+                "array_above_max_length",
+            ),
+        ] {
+            let (status, v) = outcome(extra, messages);
+            assert_eq!(status, 400, "{extra}");
+            assert_eq!(v.pointer(["error", "param"]).and_then(|p| p.as_str()), Some(param));
+            assert_eq!(v.pointer(["error", "code"]).and_then(|c| c.as_str()), Some(code));
+            assert_eq!(
+                v.pointer(["error", "type"]).and_then(|t| t.as_str()),
+                Some("invalid_request_error")
+            );
+        }
+    }
 
     #[test]
     fn base64_of_known_floats() {

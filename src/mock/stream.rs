@@ -405,7 +405,7 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
             json_array: !gemini::wants_sse(query),
             cohere_v1: false,
         };
-        let decoded = gemini::decode_request(body, Some(&model), true)
+        let decoded = gemini::decode_request(&super::gemini::stand_ins(body), Some(&model), true)
             .and_then(|r| super::upstream_rules(Format::Gemini, &r).map(|()| r));
         return Some((route, decoded.map_err(err)));
     }
@@ -413,12 +413,12 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
         let (invoke, decoded) = match op {
             bedrock::Operation::ConverseStream => (
                 None,
-                bedrock::decode_request(body, Some(&model), true)
+                bedrock::decode_request(&super::bedrock::stand_ins(body), Some(&model), true)
                     .and_then(|r| super::upstream_rules(Format::Bedrock, &r).map(|()| r)),
             ),
             bedrock::Operation::InvokeStream => (
                 Some(bedrock::invoke::InvokeFamily::of_decoded(&model, body)),
-                bedrock::invoke::decode_invoke_request(body, &model, true),
+                super::bedrock::decode_invoke(body, &model, true),
             ),
             _ => return None,
         };
@@ -458,7 +458,7 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
             cohere_v1: true,
         };
         // Not v2's `upstream_rules`: a v1 CHATBOT item has its text beside its `tool_calls`.
-        let decoded = formats::cohere::v1chat::decode_request(body);
+        let decoded = formats::cohere::v1chat::decode_request(&super::cohere::without_documents(body));
         return Some((route, decoded.map_err(err)));
     }
     let format = match path {
@@ -487,7 +487,11 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
         json_array: false,
         cohere_v1: false,
     };
-    let decoded = (codec.decode_request)(body, None, true).and_then(|r| super::upstream_rules(format, &r).map(|()| r));
+    let body = match format {
+        Format::Anthropic => super::anthropic::stand_ins(body),
+        _ => std::borrow::Cow::Borrowed(body),
+    };
+    let decoded = (codec.decode_request)(&body, None, true).and_then(|r| super::upstream_rules(format, &r).map(|()| r));
     Some((route, decoded.map_err(err)))
 }
 

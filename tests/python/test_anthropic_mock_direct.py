@@ -233,6 +233,22 @@ def test_image_media_type_outside_anthropics_enum_is_400(client):
     assert "media_type" in info.value.body["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"messages": []}, "messages: at least one message is required"),
+        ({"max_tokens": 0}, "max_tokens: Input should be greater than or equal to 1"),
+        # OpenAI's and Gemini's temperature go to 2, Anthropic's to 1.
+        ({"extra_body": {"temperature": 1.5}}, "temperature: Input should be less than or equal to 1"),
+    ],
+)
+def test_out_of_bounds_fields_are_400s(client, fields, says):
+    args = {"model": MODEL, "max_tokens": 10, "messages": [{"role": "user", "content": "x"}], **fields}
+    with pytest.raises(anthropic.BadRequestError) as info:
+        client.messages.create(**args)
+    assert info.value.body["error"] == {"type": "invalid_request_error", "message": says}
+
+
 def test_length_finish(client):
     msg = client.messages.create(
         model="claude-length",

@@ -185,6 +185,56 @@ def test_errors_raise_modeled_exceptions(client, model, exc, status):
     assert err["ResponseMetadata"]["RequestId"]
 
 
+@pytest.fixture(scope="module")
+def unchecked_client(sluice_mock):
+    """boto3 without its own check of the service model's bounds, as a gateway sends: what AWS
+    refuses must reach the mock and be refused there."""
+    return boto3.client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        endpoint_url=sluice_mock.base,
+        aws_access_key_id="x",
+        aws_secret_access_key="y",
+        config=Config(retries={"total_max_attempts": 1}, parameter_validation=False),
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"messages": []}, "A conversation must start with a user message"),
+        ({"inferenceConfig": {"maxTokens": 0}}, "Value '0' at 'inferenceConfig.maxTokens' failed to satisfy"),
+        ({"inferenceConfig": {"temperature": 1.5}}, "Value '1.5' at 'inferenceConfig.temperature' failed to satisfy"),
+    ],
+)
+def test_out_of_bounds_converse_is_a_validation_error(unchecked_client, fields, says):
+    with pytest.raises(unchecked_client.exceptions.ValidationException) as info:
+        unchecked_client.converse(**{"modelId": MODEL, "messages": [user("x")], **fields})
+    assert says in info.value.response["Error"]["Message"]
+
+
+def test_blocks_only_converse_has_are_answered(client):
+    """Guardrail content, media in S3 and video are valid Converse: the mock answers them (with
+    stand-ins for media it never looks at) instead of refusing what the decoder cannot translate."""
+    s3 = {"s3Location": {"uri": "s3://bucket/key"}}
+    r = client.converse(
+        modelId=MODEL,
+        system=[{"guardContent": {"text": {"text": "be safe"}}}],
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"image": {"format": "png", "source": s3}},
+                    {"document": {"format": "pdf", "name": "d", "source": s3}},
+                    {"video": {"format": "mp4", "source": s3}},
+                    {"guardContent": {"text": {"text": "guarded words"}}},
+                ],
+            }
+        ],
+    )
+    assert r["output"]["message"]["content"] == [{"text": "echo: guarded words"}]
+
+
 def claude_body(text: str) -> str:
     """An InvokeModel body for a Claude model: the Anthropic Messages body (PROTOCOLS 5.5)."""
     return json.dumps(

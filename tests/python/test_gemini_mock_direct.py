@@ -232,6 +232,14 @@ def test_raw_stream_and_bad_body(sluice_mock, raw):
     assert "contents" in err["message"]
 
 
+def test_raw_empty_contents_is_400(sluice_mock, raw):
+    # The SDK refuses `contents=[]` itself; a gateway's translation might still send it.
+    r = raw(sluice_mock.base, "POST", "/v1beta/models/m:generateContent", {"contents": []})
+    err = r.json()["error"]
+    assert (r.status, err["status"]) == (400, "INVALID_ARGUMENT")
+    assert "contents is not specified" in err["message"]
+
+
 # ---- Vertex AI through the gateway -------------------------------------------------------------
 
 

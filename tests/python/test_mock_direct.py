@@ -203,3 +203,26 @@ def test_error_500(mock_client):
     with pytest.raises(openai.InternalServerError) as info:
         mock_client.chat.completions.create(model="error-500", messages=MESSAGES, stream=True)
     assert info.value.status_code == 500
+
+
+@pytest.mark.parametrize(
+    ("fields", "param", "code"),
+    [
+        ({"messages": []}, "messages", "empty_array"),
+        ({"max_tokens": 0}, "max_tokens", "integer_below_min_value"),
+        ({"max_completion_tokens": 0}, "max_completion_tokens", "integer_below_min_value"),
+        ({"stop": ["a", "b", "c", "d", "e"]}, "stop", "array_above_max_length"),
+    ],
+)
+def test_out_of_bounds_fields_are_400s_naming_the_param(mock_client, fields, param, code):
+    """OpenAI refuses these before anything else; a translation that sends one must fail here too."""
+    with pytest.raises(openai.BadRequestError) as info:
+        mock_client.chat.completions.create(**{"model": MODEL, "messages": MESSAGES, **fields})
+    assert (info.value.param, info.value.code, info.value.type) == (param, code, "invalid_request_error")
+
+
+@pytest.mark.parametrize("text", ["", [], ["a", ""]])
+def test_embeddings_of_no_text_are_400s(mock_client, text):
+    with pytest.raises(openai.BadRequestError) as info:
+        mock_client.embeddings.create(model="text-embedding-3-small", input=text)
+    assert "'$.input' is invalid" in info.value.message
