@@ -70,6 +70,13 @@ fn unary_chat_reaches_upstream_with_model_rewritten() {
         r.headers
     );
     assert!(r.header("transfer-encoding").is_none());
+    // Sluice's own date, never the upstream's beside it (RFC 9110 6.6.1).
+    assert_eq!(r.header_count("date"), 1, "{:?}", r.headers);
+    let date = httpdate::parse_http_date(r.header("date").unwrap()).expect("an HTTP date");
+    let off = std::time::SystemTime::now()
+        .duration_since(date)
+        .unwrap_or_else(|e| e.duration());
+    assert!(off < Duration::from_secs(5), "{:?}", r.headers);
 
     // The /openai prefix is the same route.
     let r = roundtrip(

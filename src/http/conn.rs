@@ -84,6 +84,8 @@ impl Conn {
         w.extend_from_slice(num.format(status).as_bytes());
         w.push(b' ');
         w.extend_from_slice(reason(status).as_bytes());
+        w.extend_from_slice(b"\r\ndate: ");
+        push_http_date(w);
         w.extend_from_slice(b"\r\n");
         for (name, value) in headers {
             w.extend_from_slice(name.as_bytes());
@@ -259,6 +261,29 @@ impl Conn {
     }
 }
 
+/// Appends the current time as an HTTP date (IMF-fixdate, RFC 9110 5.6.7), which every answer
+/// of a server with a clock carries (6.6.1). Formatted once a second per worker thread: an
+/// answer pays a clock read and a 29-byte copy.
+fn push_http_date(w: &mut Vec<u8>) {
+    thread_local! {
+        static LAST: Cell<(u64, [u8; 29])> = const { Cell::new((u64::MAX, [0; 29])) };
+    }
+    let now = std::time::SystemTime::now();
+    let secs = now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    LAST.with(|last| {
+        let (at, mut text) = last.get();
+        if at != secs {
+            // Always 29 bytes for the years 1970 to 9999.
+            let formatted = httpdate::fmt_http_date(now);
+            if let Ok(t) = <[u8; 29]>::try_from(formatted.as_bytes()) {
+                text = t;
+            }
+            last.set((secs, text));
+        }
+        w.extend_from_slice(&text);
+    });
+}
+
 fn push_hex(w: &mut Vec<u8>, mut n: usize) {
     let mut tmp = [0u8; 16];
     let mut i = tmp.len();
@@ -310,8 +335,28 @@ pub fn reason(status: u16) -> &'static str {
 pub(crate) mod tests {
     use super::*;
 
-    /// What a client reads from a connection after `f` wrote to it and the connection closed.
+    /// What a client reads from a connection after `f` wrote to it and the connection closed,
+    /// less each head's `date` line (checked there, right after the status line: its value
+    /// changes every second).
     pub(crate) fn written(f: impl AsyncFnOnce(&mut Conn) + 'static) -> String {
+        let raw = written_raw(f);
+        let mut out = String::with_capacity(raw.len());
+        let mut rest = raw.as_str();
+        while let Some(at) = rest.find("HTTP/1.1 ") {
+            let line_end = at + rest[at..].find("\r\n").expect("a status line") + 2;
+            out.push_str(&rest[..line_end]);
+            let date = &rest[line_end..];
+            assert!(
+                date.starts_with("date: ") && date.get(35..37) == Some("\r\n"),
+                "no date after the status line: {raw:?}"
+            );
+            rest = &date[37..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn written_raw(f: impl AsyncFnOnce(&mut Conn) + 'static) -> String {
         use std::io::Read;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
@@ -399,6 +444,19 @@ pub(crate) mod tests {
         for status in [402, 408, 410, 413, 414, 415, 424, 431, 529] {
             assert_ne!(reason(status), "Unknown", "{status}");
         }
+    }
+
+    #[test]
+    fn answers_carry_the_current_date_formatted_as_http_wants() {
+        let mut w = Vec::new();
+        push_http_date(&mut w);
+        let text = std::str::from_utf8(&w).unwrap();
+        assert_eq!(text.len(), 29, "{text}");
+        assert!(text.ends_with(" GMT"), "{text}");
+        let when = httpdate::parse_http_date(text).unwrap();
+        let now = std::time::SystemTime::now();
+        let off = now.duration_since(when).unwrap_or_else(|e| e.duration());
+        assert!(off < std::time::Duration::from_secs(2), "{text}");
     }
 
     #[test]
