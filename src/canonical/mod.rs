@@ -112,6 +112,11 @@ const CONTENT_FIELDS: &[ContentField] = &[
     },
 ];
 
+/// The text of the user turn put first where a conversation has none to open it, for formats
+/// that refuse any other opening: one that opens with the assistant (a chat's greeting), or that
+/// is only a system prompt (OpenAI answers one; Anthropic, Converse and Gemini refuse no turns).
+pub const OPENING_USER_TURN: &str = ".";
+
 /// Raw fields of the source format that the canonical types do not model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Extra {

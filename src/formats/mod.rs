@@ -452,6 +452,39 @@ mod tests {
         }
     }
 
+    /// An OpenAI system prompt alone (which OpenAI answers) gets a minimal user turn for the
+    /// formats that refuse no turns, and a temperature above 1 is the hottest Anthropic and
+    /// Converse take (Gemini's runs to 2, as OpenAI's).
+    #[test]
+    fn a_system_prompt_alone_and_a_hot_temperature_fit_every_format() {
+        let body = r#"{"model":"m","messages":[{"role":"system","content":"Say hi"}],"temperature":1.5}"#;
+        let a = via(Format::OpenAi, body, Format::Anthropic);
+        assert_eq!(
+            a["messages"],
+            sonic_rs::json!([{"role": "user", "content": [{"type": "text", "text": "."}]}]),
+            "{a}"
+        );
+        assert_eq!(a["temperature"].as_f64(), Some(1.0), "{a}");
+        let b = via(Format::OpenAi, body, Format::Bedrock);
+        assert_eq!(
+            b["messages"],
+            sonic_rs::json!([{"role": "user", "content": [{"text": "."}]}]),
+            "{b}"
+        );
+        assert_eq!(b["inferenceConfig"]["temperature"].as_f64(), Some(1.0), "{b}");
+        let g = via(Format::OpenAi, body, Format::Gemini);
+        assert_eq!(
+            g["contents"],
+            sonic_rs::json!([{"parts": [{"text": "."}], "role": "user"}]),
+            "{g}"
+        );
+        assert_eq!(g["generationConfig"]["temperature"].as_f64(), Some(1.5), "{g}");
+        // A conversation with turns is left as it is.
+        let turns = r#"{"model":"m","messages":[{"role":"system","content":"s"},{"role":"user","content":"hi"}]}"#;
+        let a = via(Format::OpenAi, turns, Format::Anthropic);
+        assert_eq!(a["messages"][0]["content"][0]["text"].as_str(), Some("hi"), "{a}");
+    }
+
     /// The end user's id crosses between OpenAI's `user` and Anthropic's `metadata.user_id`; an
     /// Anthropic `metadata` with more in it stays Anthropic's own.
     #[test]

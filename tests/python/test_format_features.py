@@ -151,6 +151,20 @@ def test_openai_parse_gives_the_structured_answer(base, provider):
         assert s.get_final_completion().choices[0].message.parsed == want
 
 
+@pytest.mark.parametrize("provider", ["openai", "gemini", "cohere", "bedrock", "anthropic"])
+def test_openai_system_prompt_alone_and_hot_temperature_reach_every_format(base, provider):
+    """OpenAI answers a conversation of only a system prompt, at a temperature up to 2; the
+    mock refuses no turns and a temperature above 1 where the real API does (Anthropic,
+    Converse, Gemini's no contents), so the translation must fit them."""
+    import openai
+
+    c = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=30)
+    r = c.chat.completions.create(
+        model=f"{provider}/m", messages=[{"role": "system", "content": "Greet the user."}], temperature=1.5
+    )
+    assert r.choices[0].message.content
+
+
 def test_openai_json_object_to_anthropic_is_refused_by_name(base):
     """Anthropic's structured outputs need a schema: a bare JSON mode has no form there."""
     import openai

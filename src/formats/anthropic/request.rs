@@ -763,9 +763,21 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         })
         .cloned()
         .collect();
+    let mut messages = encode_messages(&req.messages)?;
+    // Anthropic refuses no turns ("messages: at least one message is required"): an OpenAI
+    // system prompt alone, which OpenAI answers, gets a minimal user turn after it.
+    if messages.is_empty() && !req.system.is_empty() {
+        messages.push(AnthropicMessage {
+            role: "user",
+            content: vec![AnthropicBlock::Text {
+                text: Cow::Borrowed(crate::canonical::OPENING_USER_TURN),
+                extra: RawFields::default(),
+            }],
+        });
+    }
     let body = AnthropicRequest {
         max_tokens,
-        messages: encode_messages(&req.messages)?,
+        messages,
         // An Anthropic client's own `metadata` (an extra) says it already.
         metadata: req
             .user
@@ -778,7 +790,11 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         system: encode_system(&req.system)?,
         // NOTE: while thinking, Anthropic takes temperature 1 only and no top_k (extended-thinking
         // guide); a Gemini client sends both with a budget, so the sampling hints give way.
-        temperature: req.temperature.filter(|t| budget.is_none() || *t == 1.0),
+        // OpenAI's and Gemini's temperatures run to 2, Anthropic's to 1: the hottest it takes.
+        temperature: req
+            .temperature
+            .filter(|t| budget.is_none() || *t == 1.0)
+            .map(|t| t.min(1.0)),
         thinking: budget.map(|b| AnthropicThinking {
             kind: "enabled",
             budget_tokens: b,

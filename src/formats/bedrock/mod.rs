@@ -1104,9 +1104,6 @@ fn encoded_len_hint(req: &ChatRequest) -> usize {
     n + req.system.iter().map(part_len).sum::<usize>()
 }
 
-/// The text of the user turn put before a conversation that opens with the assistant.
-const OPENING_USER_TURN: &str = ".";
-
 /// Provider: canonical -> Converse body. Nothing is required beyond `messages`, so no defaults
 /// are invented (Bedrock applies the model's own `maxTokens`). Consecutive messages of one role
 /// are merged, as Converse requires alternating roles. `parallel_tool_calls` has no Converse
@@ -1156,13 +1153,15 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
     }
     // NOTE: Converse refuses a conversation that opens with an assistant turn ("A conversation
     // must start with a user message"), which OpenAI and Gemini clients send when a chat opens
-    // with the assistant's greeting. A minimal user turn goes first, as other gateways do.
-    if out.messages.first().is_some_and(|m| m.role == "assistant") {
+    // with the assistant's greeting, and one of no turns (an OpenAI system prompt alone). A
+    // minimal user turn goes first, as other gateways do.
+    let opens = out.messages.first().map(|m| m.role);
+    if opens == Some("assistant") || (opens.is_none() && !req.system.is_empty()) {
         out.messages.insert(
             0,
             BedrockMessage {
                 role: "user",
-                content: vec![BedrockContentBlock::text(OPENING_USER_TURN)],
+                content: vec![BedrockContentBlock::text(crate::canonical::OPENING_USER_TURN)],
             },
         );
     }
@@ -1182,7 +1181,11 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
     let claude = invoke::may_be_claude(&req.model);
     let wanted = req.reasoning.as_ref().and_then(|r| r.budget_tokens).filter(|_| claude);
     let budget = crate::formats::anthropic::request::fit_claude_thinking(req, wanted);
-    let temperature = req.temperature.filter(|t| budget.is_none() || *t == 1.0);
+    // OpenAI's and Gemini's temperatures run to 2, Converse's to 1: the hottest it takes.
+    let temperature = req
+        .temperature
+        .filter(|t| budget.is_none() || *t == 1.0)
+        .map(|t| t.min(1.0));
     let top_p = req.top_p.filter(|p| budget.is_none() || (0.95..=1.0).contains(p));
     if req.max_tokens.is_some() || temperature.is_some() || top_p.is_some() || !req.stop.is_empty() {
         out.inference_config = Some(BedrockInferenceConfig {

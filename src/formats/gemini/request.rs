@@ -598,6 +598,13 @@ fn encode_contents(b: &mut Vec<u8>, req: &ChatRequest) -> Result<(), ConvertErro
         open = Some(m.role);
         first = false;
     }
+    // Gemini refuses no contents ("contents is not specified"): an OpenAI system prompt alone,
+    // which OpenAI answers, gets a minimal user turn after it.
+    if first && !req.system.is_empty() {
+        b.extend_from_slice(b"{\"parts\":[{\"text\":");
+        write::string(b, crate::canonical::OPENING_USER_TURN);
+        b.extend_from_slice(b"}],\"role\":\"user\"}");
+    }
     b.push(b']');
     Ok(())
 }
