@@ -657,6 +657,16 @@ fn midstream_errors(sluice: SocketAddr, route: &str, provider: &str, status: u16
     poll(Duration::from_secs(2), || metric(&metrics_text(sluice), &series))
 }
 
+/// The relayed Anthropic stream counted as one midstream error with `status`.
+fn assert_one_midstream_error(sluice: SocketAddr, status: u16) {
+    assert_eq!(
+        midstream_errors(sluice, "anthropic_messages", "anthropic", status),
+        Some(1.0),
+        "{}",
+        metrics_text(sluice)
+    );
+}
+
 #[test]
 fn a_relayed_stream_is_whole_once_its_end_went_by_even_if_the_connection_then_breaks() {
     let upstream = relayed_anthropic_upstream(anthropic_prefix(6), false);
@@ -697,12 +707,7 @@ fn a_relayed_upstream_error_event_is_counted_with_its_status() {
     assert_eq!(head.status, 200);
     assert!(clean, "the error event ends the stream");
     assert_eq!(chunks.concat(), events.concat().into_bytes(), "relayed as it came");
-    assert_eq!(
-        midstream_errors(sluice.addr, "anthropic_messages", "anthropic", 529),
-        Some(1.0),
-        "{}",
-        metrics_text(sluice.addr)
-    );
+    assert_one_midstream_error(sluice.addr, 529);
     let m = metrics_text(sluice.addr);
     assert_eq!(m.matches("sluice_midstream_errors_total{").count(), 1, "{m}");
 }
@@ -728,12 +733,7 @@ fn a_relayed_stream_cut_between_events_ends_with_the_formats_error() {
         );
         assert!(error.ends_with("\"}}\n\n"), "{error}");
         // Counted as the 200 it was sent as, and as the 502 it ended with.
-        assert_eq!(
-            midstream_errors(sluice.addr, "anthropic_messages", "anthropic", 502),
-            Some(1.0),
-            "{}",
-            metrics_text(sluice.addr)
-        );
+        assert_one_midstream_error(sluice.addr, 502);
         let m = metrics_text(sluice.addr);
         assert_eq!(
             metric(
