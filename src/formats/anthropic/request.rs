@@ -606,11 +606,10 @@ pub fn bedrock_betas(req: &ChatRequest) -> Option<&Json> {
 /// The thinking an Anthropic-format request asked for in a kind with no canonical form
 /// (`adaptive`, `disabled`), for Claude on Bedrock, which takes Claude's own `thinking` object.
 pub fn bedrock_thinking(req: &ChatRequest) -> Option<&Json> {
-    req.extra
-        .for_target(Format::Anthropic)
-        .iter()
-        .find(|(n, _)| n == "thinking")
-        .map(|(_, v)| v)
+    match req.extra.format {
+        Some(Format::Anthropic) => req.extra.get("thinking"),
+        _ => None,
+    }
 }
 
 /// The request's reasoning settings, made empty if it has none yet.
