@@ -378,6 +378,82 @@ fn sigterm_refuses_connections_that_arrive_with_it_while_a_stream_drains() {
 }
 
 #[test]
+fn streams_still_open_at_the_drain_timeout_end_with_their_formats_in_stream_error() {
+    // Two-second streams, a 300 ms drain: each kind of stream pump is cut.
+    let mock = start_mock(&["--chunks", "20", "--chunk-delay-ms", "100"]);
+    let config = Cfg {
+        upstream: Some(mock.addr),
+        mock_extra: "mock_chunks = 20\nmock_chunk_delay_ms = 100",
+        ..Cfg::default()
+    }
+    .render()
+    .replace("drain_timeout_ms = 3000", "drain_timeout_ms = 300");
+    let mut sluice = start_sluice(&config);
+    let anthropic = |model: &str| {
+        post(
+            "/anthropic/v1/messages",
+            &format!(
+                r#"{{"model":{},"max_tokens":64,"stream":true,"messages":[{{"role":"user","content":"one two three four five six"}}]}}"#,
+                js(model)
+            ),
+        )
+    };
+    let openai_error = r#"data: {"error":{"#;
+    let anthropic_error = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\"";
+    let cases = [
+        (
+            "relayed",
+            chat_stream("openai/gpt-4o-mini", "one two three four five six"),
+            openai_error,
+        ),
+        ("translated", anthropic("openai/gpt-4o-mini"), anthropic_error),
+        (
+            "in-process mock",
+            chat_stream("mock/mock-model", "one two three four five six"),
+            openai_error,
+        ),
+        (
+            "in-process mock, translated",
+            anthropic("mock/mock-model"),
+            anthropic_error,
+        ),
+    ];
+    let mut open: Vec<_> = cases
+        .iter()
+        .map(|(name, req, _)| {
+            let mut c = Client::connect(sluice.addr);
+            c.send(req);
+            let head = c.read_head();
+            assert_eq!(head.status, 200, "{name}");
+            (c, head)
+        })
+        .collect();
+    let t = Instant::now();
+    sluice.signal(libc::SIGTERM);
+    for ((name, _, error), (c, head)) in cases.iter().zip(open.drain(..)) {
+        let mut c = c;
+        let r = c
+            .try_read_body(head, false)
+            .unwrap_or_else(|e| panic!("{name}: the stream was cut: {e}"));
+        let text = r.text();
+        let at = text
+            .find(error)
+            .unwrap_or_else(|| panic!("{name}: no in-stream error: {text}"));
+        assert!(text[at..].contains("shutting down"), "{name}: {text}");
+        if *error == openai_error {
+            assert!(text.ends_with("data: [DONE]\n\n"), "{name}: no clean end: {text}");
+        }
+    }
+    let status = sluice.wait_exit(Duration::from_secs(3)).expect("sluice did not exit");
+    assert_eq!(status.code(), Some(0), "stderr:\n{}", sluice.stderr());
+    assert!(
+        t.elapsed() < Duration::from_millis(1500),
+        "the streams ran on: {:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
 fn sigterm_with_idle_keep_alive_connection_exits_promptly() {
     let mut sluice = start_sluice(&Cfg::default().render());
     let mut idle = Client::connect(sluice.addr);

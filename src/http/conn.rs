@@ -4,11 +4,13 @@
 //! write (head and small body in one buffer), a large body is written from its own `Bytes`
 //! without a copy, and a streamed response is chunk-framed with one write per chunk.
 
+use super::drain::{stream_stopped, Drain, StreamStop};
 use super::io::write_all;
 use super::request::Limits;
 use bytes::{Bytes, BytesMut};
 use monoio::net::TcpStream;
 use std::cell::Cell;
+use std::future::Future;
 use std::io;
 use std::rc::Rc;
 
@@ -20,7 +22,7 @@ pub struct Conn {
     pub rbuf: BytesMut,
     wbuf: Vec<u8>,
     pub limits: Limits,
-    draining: Rc<Cell<bool>>,
+    drain: Rc<Drain>,
     /// Set once a response head has been written for the current request.
     pub response_started: bool,
     /// Current response is chunk-framed (HTTP/1.1) rather than close-delimited (HTTP/1.0).
@@ -43,7 +45,7 @@ pub struct Conn {
 pub type Header<'a> = (&'a str, &'a [u8]);
 
 impl Conn {
-    pub fn new(io: TcpStream, limits: Limits, draining: Rc<Cell<bool>>) -> Conn {
+    pub fn new(io: TcpStream, limits: Limits, drain: Rc<Drain>) -> Conn {
         Conn {
             io,
             rbuf: BytesMut::with_capacity(super::io::READ_CHUNK),
@@ -51,7 +53,7 @@ impl Conn {
             // every open connection holds one.
             wbuf: Vec::with_capacity(256),
             limits,
-            draining,
+            drain,
             response_started: false,
             chunked: false,
             close_after: false,
@@ -68,7 +70,13 @@ impl Conn {
     }
 
     pub fn draining(&self) -> bool {
-        self.draining.get()
+        self.drain.draining()
+    }
+
+    /// Resolves when this connection's stream must stop: its client hung up, or the worker's
+    /// drain timeout ran out (`drain::StreamStop`). Made once per stream and kept pinned.
+    pub fn stream_stopped(&self) -> impl Future<Output = StreamStop> + 'static {
+        stream_stopped(self.raw_fd(), self.drain.streams_cut())
     }
 
     pub async fn write_raw(&mut self, data: &'static [u8]) -> io::Result<()> {
@@ -374,7 +382,7 @@ pub(crate) mod tests {
         rt.block_on(async move {
             let listener = monoio::net::TcpListener::from_std(listener).unwrap();
             let (stream, _) = listener.accept().await.unwrap();
-            let mut conn = Conn::new(stream, Limits::default(), Rc::new(Cell::new(false)));
+            let mut conn = Conn::new(stream, Limits::default(), Rc::default());
             f(&mut conn).await;
             // As `serve_conn` ends a connection (a drop alone leaves the close to a ring that
             // this test stops at once).

@@ -5,6 +5,7 @@
 //! answered in order because the next one is parsed only after the previous response is written.
 
 use super::conn::Conn;
+use super::drain::Drain;
 use super::request::{read_request, Limits, RefusedRequest, Request};
 use bytes::Bytes;
 use monoio::net::{TcpListener, TcpStream};
@@ -74,7 +75,7 @@ pub trait Handler: 'static {
 /// Worker-wide server state shared by its connections (single-threaded).
 #[derive(Default)]
 pub struct ServerState {
-    pub draining: Rc<Cell<bool>>,
+    pub drain: Rc<Drain>,
     pub in_flight: Cell<usize>,
     pub open_conns: Cell<usize>,
 }
@@ -89,7 +90,7 @@ pub async fn accept_loop<H: Handler>(
     loop {
         let (stream, _peer) = match listener.cancelable_accept(cancel.clone()).await {
             Ok(x) => x,
-            Err(e) if state.draining.get() => {
+            Err(e) if state.drain.draining() => {
                 let _ = e;
                 return;
             }
@@ -121,7 +122,7 @@ pub async fn accept_loop<H: Handler>(
 pub async fn serve_conn<H: Handler>(stream: TcpStream, handler: &H, state: &ServerState) {
     // The limits are read here rather than passed in: an argument keeps its slot in this
     // future's state for the connection's whole life.
-    let mut conn = Conn::new(stream, handler.limits(), state.draining.clone());
+    let mut conn = Conn::new(stream, handler.limits(), state.drain.clone());
     loop {
         // The request is taken out of the read's result here, so that result is not held (beside
         // the request) across the handler's await: every open connection holds this state, and
@@ -166,7 +167,7 @@ pub async fn serve_conn<H: Handler>(stream: TcpStream, handler: &H, state: &Serv
             let _ = CatchPanic(pin!(handler.on_panic(target, &mut conn))).await;
             break;
         };
-        if res.is_err() || conn.close_after || state.draining.get() {
+        if res.is_err() || conn.close_after || state.drain.draining() {
             break;
         }
     }

@@ -6,7 +6,6 @@ use super::{Outcome, RequestContext, Worker};
 use crate::config::Provider;
 use crate::error::GatewayError;
 use crate::formats::Format;
-use crate::http::server::client_gone;
 use crate::http::{Conn, Request};
 use crate::mock::{openai, Scenario};
 use crate::route::Operation;
@@ -24,7 +23,6 @@ pub async fn serve(
     provider: &Arc<Provider>,
 ) -> Result<Outcome, (GatewayError, Option<io::Error>)> {
     let knobs = provider.mock;
-    let io_err = |e| (GatewayError::bad_request("client write failed", None), Some(e));
     // One request id per answer, under the header the OpenAI SDK reads it from.
     let rid: Vec<(&'static str, String)> = mock_request_id(Format::OpenAi).into_iter().collect();
     let json = "application/json";
@@ -83,30 +81,18 @@ pub async fn serve(
     };
     let mut head: Vec<(&str, &[u8])> = vec![("content-type", b"text/event-stream")];
     head.extend(rid.iter().map(|(n, v)| (*n, v.as_bytes())));
-    conn.start_stream(200, &head, req.http10).await.map_err(io_err)?;
-    worker.metrics.streams_add(1);
-    let result = async {
-        let gone = client_gone(conn.raw_fd());
-        let mut gone = std::pin::pin!(gone);
-        for (i, e) in events.iter().enumerate() {
-            if i > 0 && !knobs.chunk_delay.is_zero() {
-                monoio::select! {
-                    _ = &mut gone => return Err(io::Error::from(io::ErrorKind::ConnectionAborted)),
-                    _ = monoio::time::sleep(knobs.chunk_delay) => {}
-                }
-            }
-            conn.send_chunk(e).await?;
-        }
-        if cut_off {
-            conn.close_after = true;
-            return Ok(());
-        }
-        conn.end_stream().await
-    }
-    .await;
-    worker.metrics.streams_add(-1);
-    result.map_err(io_err)?;
-    Ok(Outcome::sent(200))
+    super::stream::send_frames(
+        worker,
+        conn,
+        req.http10,
+        &head,
+        &events,
+        knobs.chunk_delay,
+        cut_off,
+        None,
+        crate::formats::openai::stream::write_stream_error,
+    )
+    .await
 }
 
 /// What every in-process mock answer starts with: the provider's `mock_latency_ms`, then the

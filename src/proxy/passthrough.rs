@@ -256,7 +256,7 @@ pub async fn forward(
 }
 
 /// The end marker of the stream a same-format request gets back.
-fn end_mark(api: &ApiRoute) -> EndMark {
+pub(super) fn end_mark(api: &ApiRoute) -> EndMark {
     match api.format {
         Format::OpenAi if matches!(api.op, Operation::Responses | Operation::StoredResponse) => {
             EndMark::OpenAiResponses

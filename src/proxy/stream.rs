@@ -13,8 +13,7 @@ use crate::canonical::{FaultKind, UpstreamFault};
 use crate::error::GatewayError;
 use crate::formats::stream_end::{EndWatch, Ending};
 use crate::formats::{self, Format};
-use crate::http::server::client_gone;
-use crate::http::Conn;
+use crate::http::{Conn, StreamStop};
 use crate::plugin::{ChunkHooks, ChunkVerdict};
 use crate::upstream::BodyReader;
 use std::io;
@@ -85,15 +84,18 @@ pub async fn pump_passthrough(
     worker.metrics.streams_add(1);
     let _guard = StreamGauge(worker);
     let mut parts: Vec<bytes::Bytes> = Vec::with_capacity(4);
-    let gone = client_gone(conn.raw_fd());
-    let mut gone = std::pin::pin!(gone);
+    let stop = conn.stream_stopped();
+    let mut stop = std::pin::pin!(stop);
     loop {
         let next = match first.take() {
             Some(piece) => Ok(Some(piece)),
             None => monoio::select! {
-                _ = &mut gone => {
+                s = &mut stop => {
                     body.abort();
-                    return Err((GatewayError::bad_request("client disconnected", None), Some(io::ErrorKind::ConnectionAborted.into())));
+                    return match s {
+                        StreamStop::ClientGone => Err(client_disconnected()),
+                        StreamStop::Shutdown => end_relay(conn, &watch, &parts, Some(shutdown_fault())).await,
+                    };
                 }
                 n = body.next() => n,
             },
@@ -142,11 +144,11 @@ pub async fn pump_passthrough(
                     return Ok(relayed(&watch, &parts));
                 }
                 if let Some(e) = failed {
-                    return end_relay(conn, &watch, &parts, Err(e)).await;
+                    return end_relay(conn, &watch, &parts, Some(read_fault(e))).await;
                 }
             }
-            Ok(None) => return end_relay(conn, &watch, &parts, Ok(())).await,
-            Err(e) => return end_relay(conn, &watch, &parts, Err(e)).await,
+            Ok(None) => return end_relay(conn, &watch, &parts, None).await,
+            Err(e) => return end_relay(conn, &watch, &parts, Some(read_fault(e))).await,
         }
     }
 }
@@ -162,25 +164,22 @@ fn relayed(watch: &EndWatch, last: &[bytes::Bytes]) -> Outcome {
     }
 }
 
-/// Ends a relayed stream once its upstream body has ended (`Ok`) or failed: cleanly if the
-/// format's end went by; else with the client format's in-stream error, or a cut body when the
-/// bytes stopped inside an event. `last` holds the last bytes relayed.
+/// Ends a relayed stream once its upstream body has ended (`None`) or failed, or the stream was
+/// cut: cleanly if the format's end went by; else with the client format's in-stream error, or
+/// a cut body when the bytes stopped inside an event. `last` holds the last bytes relayed.
 async fn end_relay(
     conn: &mut Conn,
     watch: &EndWatch,
     last: &[bytes::Bytes],
-    upstream: Result<(), crate::upstream::UpstreamError>,
+    failure: Option<UpstreamFault>,
 ) -> Result<Outcome, Failure> {
     let io_err = |e| (GatewayError::bad_request("client write failed", None), Some(e));
-    let ending = watch.ending(upstream.is_err());
+    let ending = watch.ending(failure.is_some());
     if ending == Ending::Whole {
         conn.end_stream().await.map_err(io_err)?;
         return Ok(relayed(watch, last));
     }
-    let fault = match upstream {
-        Ok(()) => fault_of(StreamError::Truncated),
-        Err(e) => read_fault(e),
-    };
+    let fault = failure.unwrap_or_else(|| fault_of(StreamError::Truncated));
     if ending == Ending::CutBody {
         // The status is already sent. Close without the final chunk so the client sees a
         // truncated body, never a clean finish.
@@ -260,14 +259,16 @@ pub async fn pump_translated(
     conn.release_read_buffer();
     // Grows to the largest event's encoding once, then is reused (no allocation per event).
     let mut out: Vec<u8> = Vec::new();
-    let gone = client_gone(conn.raw_fd());
-    let mut gone = std::pin::pin!(gone);
+    let stop = conn.stream_stopped();
+    let mut stop = std::pin::pin!(stop);
     let (ping, interval) = t.keepalive.unwrap_or((b"", Duration::from_secs(3600)));
     let mut last_write = Instant::now();
     let tick = monoio::time::sleep(interval);
     let mut tick = std::pin::pin!(tick);
     // The status of the in-stream error the stream ends with, if it does.
     let mut reported = None;
+    // Cut at the drain timeout: the upstream's connection is not waited for nor reused.
+    let mut cut = false;
     loop {
         // The upstream read stays in flight while keepalives go out. Dropping it would drop its
         // buffer (io_uring reads own it), and with it any bytes already received: a chunk-size
@@ -277,7 +278,7 @@ pub async fn pump_translated(
             let mut read = std::pin::pin!(read);
             loop {
                 monoio::select! {
-                    _ = &mut gone => break None,
+                    s = &mut stop => break Err(s),
                     _ = &mut tick, if t.keepalive.is_some() => {
                         // The timer is reset only here, not per event: a write since the last
                         // tick just moves the next one.
@@ -299,16 +300,20 @@ pub async fn pump_translated(
                         }
                         tick.as_mut().reset((last_write + interval).into());
                     }
-                    n = &mut read => break Some(n),
+                    n = &mut read => break Ok(n.map_err(read_fault)),
                 }
             }
         };
-        let Some(next) = next else {
-            body.abort();
-            return Err((
-                GatewayError::bad_request("client disconnected", None),
-                Some(io::ErrorKind::ConnectionAborted.into()),
-            ));
+        let next = match next {
+            Ok(n) => n,
+            Err(StreamStop::ClientGone) => {
+                body.abort();
+                return Err(client_disconnected());
+            }
+            Err(StreamStop::Shutdown) => {
+                cut = true;
+                Err(shutdown_fault())
+            }
         };
         // Only whole events stay in `out` if a decoder, hook or encoder panics (`contained`).
         let mut whole = out.len();
@@ -336,7 +341,7 @@ pub async fn pump_translated(
                     Err(fault_of(e))
                 }
             },
-            Err(e) => Err(read_fault(e)),
+            Err(fault) => Err(fault),
         });
         let step = match step {
             Ok(step) => step,
@@ -372,7 +377,9 @@ pub async fn pump_translated(
         // The upstream's end usually arrives with its last event. Seen now, its connection is
         // back in the pool before the client's last bytes leave, ready for the client's next
         // request. Bytes after the last event mean a confused upstream: not reused.
-        let upstream = if end {
+        let upstream = if cut {
+            UpstreamEnd::Confused
+        } else if end {
             match body.next_buffered() {
                 Ok(None) if body.is_done() => UpstreamEnd::Reached,
                 Ok(None) => UpstreamEnd::Pending,
@@ -421,7 +428,8 @@ enum UpstreamEnd {
     Reached,
     /// Not yet read: the client's end waits for it briefly (`end_after_upstream`).
     Pending,
-    /// More bytes came after the last event (or a framing error): the connection is closed.
+    /// More bytes came after the last event (or a framing error), or the stream was cut at
+    /// shutdown: the connection is closed.
     Confused,
 }
 
@@ -526,6 +534,22 @@ fn write_error(t: &mut Translation, fault: &UpstreamFault, out: &mut Vec<u8>) ->
 }
 
 /// The fault a contained panic is reported as once the stream has started.
+/// A client's stream ended because its worker's drain timeout ran out (`http::drain`).
+fn shutdown_fault() -> UpstreamFault {
+    UpstreamFault {
+        status: 503,
+        kind: FaultKind::Overloaded,
+        message: "the gateway is shutting down: the stream was ended before the upstream finished".into(),
+    }
+}
+
+fn client_disconnected() -> Failure {
+    (
+        GatewayError::bad_request("client disconnected", None),
+        Some(io::ErrorKind::ConnectionAborted.into()),
+    )
+}
+
 fn internal_fault() -> UpstreamFault {
     UpstreamFault {
         status: 500,
@@ -554,6 +578,7 @@ fn fault_of(e: StreamError) -> UpstreamFault {
 /// Sends prepared frames (the in-process mock's streams), `delay` apart, one write each; a
 /// `cut_off` stream closes the connection without the body's end. `fault` is the status of the
 /// failure the frames play (an in-stream error, an unfinished or cut stream), for the metrics.
+/// Cut at shutdown, the stream ends with `write_error`'s in-stream error, as a relayed one does.
 #[allow(clippy::too_many_arguments)]
 pub async fn send_frames(
     worker: &Worker,
@@ -564,17 +589,27 @@ pub async fn send_frames(
     delay: Duration,
     cut_off: bool,
     fault: Option<u16>,
+    write_error: impl FnOnce(u16, &str, &mut Vec<u8>),
 ) -> Result<Outcome, Failure> {
     let io_err = |e| (GatewayError::bad_request("client write failed", None), Some(e));
     conn.start_stream(200, headers, http10).await.map_err(io_err)?;
     worker.metrics.streams_add(1);
     let _guard = StreamGauge(worker);
-    let gone = client_gone(conn.raw_fd());
-    let mut gone = std::pin::pin!(gone);
+    let stop = conn.stream_stopped();
+    let mut stop = std::pin::pin!(stop);
     for (i, frame) in frames.iter().enumerate() {
         if i > 0 && !delay.is_zero() {
             monoio::select! {
-                _ = &mut gone => return Err(io_err(io::ErrorKind::ConnectionAborted.into())),
+                s = &mut stop => return match s {
+                    StreamStop::ClientGone => Err(client_disconnected()),
+                    StreamStop::Shutdown => {
+                        let fault = shutdown_fault();
+                        let mut out = Vec::new();
+                        write_error(fault.status, &fault.message, &mut out);
+                        conn.send_last_chunk(&out).await.map_err(io_err)?;
+                        Ok(Outcome::failed_midstream(200, fault.status))
+                    }
+                },
                 _ = monoio::time::sleep(delay) => {}
             }
         }

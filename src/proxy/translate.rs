@@ -304,6 +304,12 @@ pub async fn serve_mock(
             provider.mock.chunk_delay,
             cut_off,
             fault,
+            // The encoder has played the whole answer by now: the error is written afresh, as a
+            // relayed stream's is.
+            |status, message, out| {
+                crate::formats::stream_end::EndWatch::new(super::passthrough::end_mark(ctx.api))
+                    .write_error(status, message, out)
+            },
         )
         .await;
     }

@@ -201,7 +201,7 @@ async fn worker_main<H, F>(
                     eprintln!("sluice: worker {index}: housekeeping panicked; skipped this round");
                 }
                 if shutdown.load(Ordering::Relaxed) {
-                    state.draining.set(true);
+                    state.drain.start();
                     // Stop listening now, with a plain syscall: the listener's own close is an
                     // io_uring op, which could stay unrun until the process exited (seen with two
                     // workers and a connection arriving with the signal); meanwhile the kernel
@@ -222,6 +222,20 @@ async fn worker_main<H, F>(
     accept_loop(listener, handle, handler, state.clone()).await;
     // Drain: let in-flight requests finish, bounded by the configured timeout.
     let deadline = std::time::Instant::now() + (settings.drain_timeout)();
+    wait_in_flight(&state, deadline).await;
+    if state.in_flight.get() > 0 {
+        // Streams still open end with their format's in-stream error, which takes one write
+        // each: a client reading, however slowly, gets it within `CUT_GRACE`. Unary requests
+        // still waiting for their upstream are dropped with the runtime.
+        state.drain.cut_streams();
+        wait_in_flight(&state, std::time::Instant::now() + CUT_GRACE).await;
+    }
+}
+
+/// How long streams cut at the drain timeout have to write their in-stream error and end.
+const CUT_GRACE: Duration = Duration::from_millis(500);
+
+async fn wait_in_flight(state: &ServerState, deadline: std::time::Instant) {
     while state.in_flight.get() > 0 && std::time::Instant::now() < deadline {
         monoio::time::sleep(Duration::from_millis(10)).await;
     }
