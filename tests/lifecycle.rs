@@ -389,15 +389,7 @@ fn streams_still_open_at_the_drain_timeout_end_with_their_formats_in_stream_erro
     .render()
     .replace("drain_timeout_ms = 3000", "drain_timeout_ms = 300");
     let mut sluice = start_sluice(&config);
-    let anthropic = |model: &str| {
-        post(
-            "/anthropic/v1/messages",
-            &format!(
-                r#"{{"model":{},"max_tokens":64,"stream":true,"messages":[{{"role":"user","content":"one two three four five six"}}]}}"#,
-                js(model)
-            ),
-        )
-    };
+    let anthropic = |model: &str| anthropic_messages(model, true);
     let openai_error = r#"data: {"error":{"#;
     let anthropic_error = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\"";
     let cases = [
@@ -449,6 +441,61 @@ fn streams_still_open_at_the_drain_timeout_end_with_their_formats_in_stream_erro
     assert!(
         t.elapsed() < Duration::from_millis(1500),
         "the streams ran on: {:?}",
+        t.elapsed()
+    );
+}
+
+/// An Anthropic Messages request through the `/anthropic` route.
+fn anthropic_messages(model: &str, stream: bool) -> Vec<u8> {
+    post(
+        "/anthropic/v1/messages",
+        &format!(
+            r#"{{"model":{},"max_tokens":64,"stream":{stream},"messages":[{{"role":"user","content":"one two three four five six"}}]}}"#,
+            js(model)
+        ),
+    )
+}
+
+#[test]
+fn unary_requests_still_waiting_at_the_drain_timeout_get_a_503_in_their_format() {
+    let mock = start_mock(&["--latency-ms", "3000"]);
+    let config = Cfg {
+        upstream: Some(mock.addr),
+        ..Cfg::default()
+    }
+    .render()
+    .replace("drain_timeout_ms = 3000", "drain_timeout_ms = 300");
+    let mut sluice = start_sluice(&config);
+    let mut relayed = Client::connect(sluice.addr);
+    relayed.send(&chat("openai/gpt-4o-mini", "slow"));
+    let mut translated = Client::connect(sluice.addr);
+    translated.send(&anthropic_messages("openai/gpt-4o-mini", false));
+    assert!(poll(Duration::from_secs(2), || (mock_stats(mock.addr).requests == 2)
+        .then_some(()))
+    .is_some());
+    let t = Instant::now();
+    sluice.signal(libc::SIGTERM);
+    let mut bodies = Vec::new();
+    for c in [&mut relayed, &mut translated] {
+        let r = c.read_response();
+        assert_eq!(r.status, 503, "{}", r.text());
+        assert!(r.closes(), "a draining server closes the connection");
+        assert!(
+            at_str(&r.json(), "error.message").contains("shutting down"),
+            "{}",
+            r.text()
+        );
+        bodies.push(r.json());
+    }
+    // Each in its client's own error shape: OpenAI's `error` object, Anthropic's typed event.
+    assert!(at(&bodies[0], "error.code").is_null() || at(&bodies[0], "error.code").is_str());
+    assert_eq!(at_str(&bodies[1], "type"), "error");
+    assert_eq!(at_str(&bodies[1], "error.type"), "overloaded_error");
+    let status = sluice.wait_exit(Duration::from_secs(3)).expect("sluice did not exit");
+    assert_eq!(status.code(), Some(0), "stderr:\n{}", sluice.stderr());
+    assert!(
+        t.elapsed() < Duration::from_millis(1500),
+        "the requests ran on: {:?}",
         t.elapsed()
     );
 }

@@ -4,7 +4,7 @@
 //! write (head and small body in one buffer), a large body is written from its own `Bytes`
 //! without a copy, and a streamed response is chunk-framed with one write per chunk.
 
-use super::drain::{stream_stopped, Drain, StreamStop};
+use super::drain::{stream_stopped, Drain, StreamStop, StreamsCut};
 use super::io::write_all;
 use super::request::Limits;
 use bytes::{Bytes, BytesMut};
@@ -71,6 +71,11 @@ impl Conn {
 
     pub fn draining(&self) -> bool {
         self.drain.draining()
+    }
+
+    /// Resolves when the worker's drain timeout runs out (`http::drain`).
+    pub fn streams_cut(&self) -> StreamsCut {
+        self.drain.streams_cut()
     }
 
     /// Resolves when this connection's stream must stop: its client hung up, or the worker's

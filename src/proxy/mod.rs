@@ -594,39 +594,47 @@ impl crate::runtime::Housekeeping for Worker {
 
 /// Awaits an upstream call unless the client hangs up first (`http::server::hung_up`). Then the
 /// call is dropped, which closes its upstream connection so the upstream stops working for
-/// nobody, and the request ends as a client abort (499 in the metrics, nothing written).
+/// nobody, and the request ends as a client abort (499 in the metrics, nothing written). The
+/// worker's drain timeout running out drops the call too, answered as a 503 in the client's
+/// format (`http::drain`): a retry elsewhere, where a dropped connection would leave the client
+/// guessing.
 pub(crate) fn unless_hung_up<'a, F: std::future::Future + 'a>(
-    client: &'a monoio::net::TcpStream,
+    conn: &'a Conn,
     call: F,
 ) -> UnlessHungUp<F, impl std::future::Future<Output = ()> + 'a> {
     UnlessHungUp {
         call,
-        watch: crate::http::server::hung_up(client, crate::http::server::HANG_UP_WATCH_AFTER),
+        watch: crate::http::server::hung_up(&conn.io, crate::http::server::HANG_UP_WATCH_AFTER),
+        cut: conn.streams_cut(),
     }
 }
 
 pin_project_lite::pin_project! {
-    /// `unless_hung_up`'s future: the call and the watch side by side, no bigger than the two.
-    /// (An `async fn` taking the call would hold it twice, once as its argument and once in its
-    /// `select!`, and every open stream holds this state: RESULTS, "Memory per stream and the
-    /// connection future".)
+    /// `unless_hung_up`'s future: the call and the watches side by side, no bigger than the
+    /// three. (An `async fn` taking the call would hold it twice, once as its argument and once
+    /// in its `select!`, and every open stream holds this state: RESULTS, "Memory per stream and
+    /// the connection future".)
     pub(crate) struct UnlessHungUp<F, W> {
         #[pin]
         call: F,
         #[pin]
         watch: W,
+        cut: crate::http::drain::StreamsCut,
     }
 }
 
 impl<F: std::future::Future, W: std::future::Future<Output = ()>> std::future::Future for UnlessHungUp<F, W> {
     type Output = Result<F::Output, (GatewayError, Option<io::Error>)>;
 
-    /// The call first: one ready at once (a body that came with its head) never arms the watch.
+    /// The call first: one ready at once (a body that came with its head) never arms a watch.
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
         use std::task::Poll;
         let this = self.project();
         if let Poll::Ready(out) = this.call.poll(cx) {
             return Poll::Ready(Ok(out));
+        }
+        if std::pin::Pin::new(this.cut).poll(cx).is_ready() {
+            return Poll::Ready(Err((GatewayError::UpstreamFault(stream::shutdown_fault()), None)));
         }
         match this.watch.poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err((

@@ -218,7 +218,7 @@ pub async fn forward(
         body,
     };
     let sent = Instant::now();
-    let resp = unless_hung_up(&conn.io, upstream::send(&worker.pool, origin, &provider.timeouts, &out))
+    let resp = unless_hung_up(conn, upstream::send(&worker.pool, origin, &provider.timeouts, &out))
         .await?
         .map_err(|e| (e.into(), None))?;
     worker.metrics.upstream_latency(&provider.name, sent.elapsed());
@@ -244,7 +244,7 @@ pub async fn forward(
     }
     let limit = ctx.snap.server.limits.max_body_bytes.max(64 * 1024 * 1024);
     let mut resp = resp;
-    let data = match unless_hung_up(&conn.io, resp.body.read_all(limit)).await? {
+    let data = match unless_hung_up(conn, resp.body.read_all(limit)).await? {
         Ok(d) => d,
         Err(e) => return Err((e.into(), None)),
     };

@@ -534,8 +534,9 @@ fn write_error(t: &mut Translation, fault: &UpstreamFault, out: &mut Vec<u8>) ->
 }
 
 /// The fault a contained panic is reported as once the stream has started.
-/// A client's stream ended because its worker's drain timeout ran out (`http::drain`).
-fn shutdown_fault() -> UpstreamFault {
+/// A client's stream (or upstream call) ended because its worker's drain timeout ran out
+/// (`http::drain`).
+pub(super) fn shutdown_fault() -> UpstreamFault {
     UpstreamFault {
         status: 503,
         kind: FaultKind::Overloaded,

@@ -562,7 +562,7 @@ pub async fn forward(
         body: &parts,
     };
     let sent = Instant::now();
-    let mut resp = unless_hung_up(&conn.io, upstream::send(&worker.pool, origin, &provider.timeouts, &out))
+    let mut resp = unless_hung_up(conn, upstream::send(&worker.pool, origin, &provider.timeouts, &out))
         .await?
         .map_err(|e| (e.into(), None))?;
     worker.metrics.upstream_latency(&provider.name, sent.elapsed());
@@ -613,7 +613,7 @@ pub async fn forward(
         relay_retry_hints(&resp, &mut ctx.error_headers);
         ctx.error_headers.extend(request_id.clone());
     }
-    let data = unless_hung_up(&conn.io, resp.body.read_all(limit))
+    let data = unless_hung_up(conn, resp.body.read_all(limit))
         .await?
         .map_err(|e| (e.into(), None))?;
     if crate::wire::json::too_deep(&data, crate::wire::json::MAX_DEPTH) {
