@@ -348,17 +348,20 @@ impl Handler for Worker {
             }
         }
         let (route_name, result) = match route::route(req.method, req.path()) {
-            Ok(Route::Health) => (
-                "health",
-                send(
-                    conn,
-                    200,
-                    "application/json",
-                    Bytes::from_static(b"{\"status\":\"ok\"}"),
-                    req.keep_alive,
+            // A draining gateway is not ready: a load balancer whose probe still reaches it (on a
+            // connection opened before) takes it out of rotation rather than sending it more.
+            Ok(Route::Health) => {
+                let (status, body) = if conn.draining() {
+                    (503, &b"{\"status\":\"draining\"}"[..])
+                } else {
+                    (200, &b"{\"status\":\"ok\"}"[..])
+                };
+                let body = Bytes::from_static(body);
+                (
+                    "health",
+                    send(conn, status, "application/json", body, req.keep_alive).await,
                 )
-                .await,
-            ),
+            }
             Ok(Route::Metrics) => (
                 "metrics",
                 send(
