@@ -42,11 +42,14 @@ pub struct AccessLine<'a> {
 }
 
 pub fn access(req: &Request, line: &AccessLine<'_>, metrics: &WorkerMetrics) {
+    access_of(req.method.as_str(), req.path(), line, metrics);
+}
+
+/// `access` for a request known by its method and path alone (one the HTTP layer refused).
+pub fn access_of(method: &str, path: &str, line: &AccessLine<'_>, metrics: &WorkerMetrics) {
     let Some(tx) = SINK.get() else { return };
     let mut text = format!(
-        "access method={} path={} status={} provider={} duration_us={}",
-        req.method.as_str(),
-        req.path(),
+        "access method={method} path={path} status={} provider={} duration_us={}",
         line.status,
         if line.provider.is_empty() { "-" } else { line.provider },
         line.elapsed.as_micros()

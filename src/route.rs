@@ -227,16 +227,16 @@ fn format_named_by(path: &str) -> Format {
 
 /// `[/openai]/v1/responses/{id}` (GET retrieves, DELETE deletes), `.../{id}/cancel` (POST) and
 /// `.../{id}/input_items` (GET): the openai SDK's `responses.retrieve`, `.delete`, `.cancel` and
-/// `.input_items.list`.
+/// `.input_items.list`. HEAD goes wherever GET does, as on every GET route.
 fn stored_response_path(path: &str) -> Option<(Route, &'static [Method])> {
     let rest = path
         .strip_prefix("/openai")
         .unwrap_or(path)
         .strip_prefix("/v1/responses/")?;
     let (id, allowed): (&str, &'static [Method]) = match rest.split_once('/') {
-        None => (rest, &[Method::Get, Method::Delete]),
-        Some((id, "cancel")) => (id, &[Method::Post]),
-        Some((id, "input_items")) => (id, &[Method::Get]),
+        None => (rest, &[Method::Get, Method::Head, Method::Delete]),
+        Some((id, "cancel")) => (id, POST),
+        Some((id, "input_items")) => (id, GET),
         Some(_) => return None,
     };
     // An id is a token (`resp_...`): nothing that could walk the upstream's paths (`..`, `%2F`).
@@ -643,7 +643,7 @@ base_url = "http://127.0.0.1:1"
         assert_eq!(allow(Method::Post, "/health").as_deref(), Some("GET, HEAD"));
         assert_eq!(
             allow(Method::Post, "/v1/responses/resp_1").as_deref(),
-            Some("GET, DELETE")
+            Some("GET, HEAD, DELETE")
         );
         for path in ["/health", "/nothing", "*"] {
             assert!(

@@ -514,6 +514,54 @@ fn oversize_body_is_413_and_oversize_head_is_431() {
     c.expect_eof();
 }
 
+#[test]
+fn a_refused_client_still_sending_reads_its_whole_answer_then_the_close() {
+    let (_mock, sluice) = gateway_with(&[], "max_body_bytes = 1024\nmax_head_bytes = 1024");
+    let refused = |head: &str, rest: &[u8], status: u16, message: &str| {
+        // The client sends all it meant to before reading, as most clients do; the refusal came
+        // at the head, so all of `rest` is still to come. The close lingers while it does:
+        // closed at once, the socket would reset, failing the send or the answer's read.
+        let mut c = Client::connect(sluice.addr);
+        c.send(head.as_bytes());
+        c.send(rest);
+        let r = c.read_response();
+        assert_eq!(assert_openai_error(&r, status, "invalid_request_error"), message);
+        c.expect_eof();
+    };
+    let body = vec![b'x'; 8 << 20];
+    refused(
+        &format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        ),
+        &body,
+        413,
+        "request body too large",
+    );
+    let pad = "a".repeat(2048);
+    refused(
+        &format!("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Pad: {pad}\r\n"),
+        format!("Content-Length: {}\r\n\r\n", body.len())
+            .as_bytes()
+            .iter()
+            .chain(&body)
+            .copied()
+            .collect::<Vec<_>>()
+            .as_slice(),
+        431,
+        "request head too large",
+    );
+
+    // The lingering is bounded: a client that never stops sending is cut off (64 MiB, 5 s).
+    let mut c = Client::connect(sluice.addr);
+    c.send(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n");
+    let start = std::time::Instant::now();
+    let chunk = vec![b'x'; 1 << 16];
+    let cut = (0..).find_map(|_| std::io::Write::write_all(&mut c.stream, &chunk).err());
+    assert!(cut.is_some());
+    assert!(start.elapsed() < Duration::from_secs(8), "{:?}", start.elapsed());
+}
+
 // 7 ------------------------------------------------------------------------------------------
 
 #[test]

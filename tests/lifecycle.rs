@@ -277,6 +277,9 @@ fn sigterm_drains_in_flight_request_then_exits_zero() {
         .render(),
     );
     let addr = sluice.addr;
+    // A load balancer's probe, on a connection it keeps open.
+    let mut probe = Client::connect(addr);
+    assert_eq!(probe.request(&get("/health")).status, 200);
     let mut slow = Client::connect(addr);
     slow.send(&chat("openai/gpt-4o-mini", "slow but sure"));
     // Wait until the upstream has the request (it then sleeps for --latency-ms).
@@ -296,6 +299,10 @@ fn sigterm_drains_in_flight_request_then_exits_zero() {
         sluice.wait_exit(Duration::ZERO).is_none(),
         "sluice exited before the in-flight request finished"
     );
+    // Draining is not ready: the probe says so, so the balancer sends nothing more.
+    let r = probe.request(&get("/health"));
+    assert_eq!((r.status, r.text()), (503, r#"{"status":"draining"}"#.to_string()));
+    assert!(r.closes(), "{:?}", r.headers);
 
     let r = slow.read_response();
     assert_eq!(reply_text(&r), Ok("echo: slow but sure".to_string()));

@@ -182,9 +182,12 @@ impl Conn {
         }
         self.head(status, headers, None, keep_alive);
         self.response_started = true;
-        self.push_parts(first);
-        if end {
-            self.push_end();
+        // A HEAD's answer is the head alone (RFC 9110 9.3.2), whatever the body would be.
+        if !self.head_request {
+            self.push_parts(first);
+            if end {
+                self.push_end();
+            }
         }
         self.flush().await
     }
@@ -209,8 +212,11 @@ impl Conn {
 
     /// Writes pieces that arrived together as one chunk, in one write (each byte is copied once,
     /// into the write buffer). `last`: the body's end goes in the same write. Nothing is written
-    /// for empty pieces that do not end the body.
+    /// for empty pieces that do not end the body, nor for a HEAD.
     pub async fn send_chunk_parts<B: AsRef<[u8]>>(&mut self, parts: &[B], last: bool) -> io::Result<()> {
+        if self.head_request {
+            return Ok(());
+        }
         self.wbuf.clear();
         self.push_parts(parts);
         if last {
@@ -267,7 +273,7 @@ impl Conn {
 
     /// Ends a streamed body.
     pub async fn end_stream(&mut self) -> io::Result<()> {
-        if self.chunked {
+        if self.chunked && !self.head_request {
             self.write_raw(b"0\r\n\r\n").await?;
         }
         Ok(())
@@ -448,6 +454,24 @@ pub(crate) mod tests {
             c.end_stream().await.unwrap();
         });
         assert_eq!(got, format!("{head}12\r\ndata: 1\n\ndata: 2\n\n\r\n0\r\n\r\n"));
+    }
+
+    #[test]
+    fn a_streamed_answer_to_a_head_is_its_head_alone() {
+        let ct: &[u8] = b"text/event-stream";
+        let got = written(async move |c: &mut Conn| {
+            c.head_request = true;
+            c.start_stream_with(200, &[("content-type", ct)], false, &[b"data: 1\n\n"], false)
+                .await
+                .unwrap();
+            c.send_chunk(b"data: 2\n\n").await.unwrap();
+            c.send_last_chunk(b"data: 3\n\n").await.unwrap();
+            c.end_stream().await.unwrap();
+        });
+        assert_eq!(
+            got,
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+        );
     }
 
     #[test]

@@ -328,12 +328,18 @@ pub struct RefusedRequest {
 impl RefusedRequest {
     /// The request target, when the request line came whole and looks like one.
     pub fn target(&self) -> Option<&str> {
+        self.request_line().map(|(_, target)| target)
+    }
+
+    /// The method and target, when the request line came whole and looks like one: printable
+    /// ASCII both, so either may go into a log line as it is.
+    pub fn request_line(&self) -> Option<(&str, &str)> {
         let end = memchr::memchr(b'\n', &self.head)?;
         let line = std::str::from_utf8(&self.head[..end]).ok()?;
         let mut parts = line.trim_end_matches('\r').split(' ');
-        let (_method, target, _version) = (parts.next()?, parts.next()?, parts.next()?);
-        let graphic = !target.is_empty() && target.bytes().all(|b| b.is_ascii_graphic());
-        (parts.next().is_none() && graphic).then_some(target)
+        let (method, target, _version) = (parts.next()?, parts.next()?, parts.next()?);
+        let graphic = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic());
+        (parts.next().is_none() && graphic(method) && graphic(target)).then_some((method, target))
     }
 
     /// Whether the refused request is a HEAD: its refusal then has headers but no body, as any

@@ -6,8 +6,10 @@
 
 use super::conn::Conn;
 use super::drain::Drain;
+use super::error::HttpError;
+use super::io::read_more_within;
 use super::request::{read_request, Limits, RefusedRequest, Request};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use monoio::net::{TcpListener, TcpStream};
 use std::cell::Cell;
 use std::future::Future;
@@ -16,6 +18,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 /// What a server does with each request. One instance per worker (not shared across threads).
 pub trait Handler: 'static {
@@ -123,6 +126,8 @@ pub async fn serve_conn<H: Handler>(stream: TcpStream, handler: &H, state: &Serv
     // The limits are read here rather than passed in: an argument keeps its slot in this
     // future's state for the connection's whole life.
     let mut conn = Conn::new(stream, handler.limits(), state.drain.clone());
+    // A refusal may leave the client mid-send: the close then lingers (`linger`).
+    let mut refused_mid_send = false;
     loop {
         // The request is taken out of the read's result here, so that result is not held (beside
         // the request) across the handler's await: every open connection holds this state, and
@@ -142,6 +147,8 @@ pub async fn serve_conn<H: Handler>(stream: TcpStream, handler: &H, state: &Serv
                     if CatchPanic(pin!(handler.refuse(&refused, &mut conn))).await.is_err() {
                         eprintln!("sluice: answering a refused request panicked; the connection was dropped");
                     }
+                    // A client too slow to send gets no more time to (a 408).
+                    refused_mid_send = !matches!(refused.error, HttpError::HeadTimeout | HttpError::BodyTimeout);
                 }
                 break;
             }
@@ -173,6 +180,40 @@ pub async fn serve_conn<H: Handler>(stream: TcpStream, handler: &H, state: &Serv
     }
     // Half-close politely so a client's last pipelined bytes do not turn into a RST.
     let _ = monoio::io::AsyncWriteRent::shutdown(&mut conn.io).await;
+    if refused_mid_send {
+        linger(&mut conn).await;
+    }
+}
+
+/// How long a refused client's remaining bytes are read at most, in all and waiting for each
+/// read, and how many (nginx's `lingering_time`, `lingering_timeout`; a byte budget too, so a
+/// fast sender cannot keep a worker busy draining it).
+const LINGER_TIME: Duration = Duration::from_secs(5);
+const LINGER_READ_WAIT: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 64 * 1024 * 1024;
+
+/// Reads and drops what a refused client still sends (the body of a 413, the rest of a 431's
+/// head) until it closes or a bound is met, after the answer and the write side's shutdown.
+/// Closed with unread bytes, the socket would send a RST, which can reach the client before it
+/// read the answer, or fail its send: it would see a reset instead of the 413.
+async fn linger(conn: &mut Conn) {
+    let deadline = Instant::now() + LINGER_TIME;
+    let mut left = LINGER_BYTES;
+    // Large reads drain a large body in few calls; the read buffer is not needed any more.
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    loop {
+        let wait = deadline.saturating_duration_since(Instant::now()).min(LINGER_READ_WAIT);
+        if wait.is_zero() {
+            return;
+        }
+        buf.clear();
+        let (res, back) = read_more_within(&mut conn.io, buf, wait).await;
+        buf = back;
+        match res {
+            Ok(Some(n)) if n > 0 && n < left => left -= n,
+            _ => return,
+        }
+    }
 }
 
 /// Polls a future, turning a panic inside it into `Err` instead of letting it unwind further.

@@ -348,17 +348,20 @@ impl Handler for Worker {
             }
         }
         let (route_name, result) = match route::route(req.method, req.path()) {
-            Ok(Route::Health) => (
-                "health",
-                send(
-                    conn,
-                    200,
-                    "application/json",
-                    Bytes::from_static(b"{\"status\":\"ok\"}"),
-                    req.keep_alive,
+            // A draining gateway is not ready: a load balancer whose probe still reaches it (on a
+            // connection opened before) takes it out of rotation rather than sending it more.
+            Ok(Route::Health) => {
+                let (status, body) = if conn.draining() {
+                    (503, &b"{\"status\":\"draining\"}"[..])
+                } else {
+                    (200, &b"{\"status\":\"ok\"}"[..])
+                };
+                let body = Bytes::from_static(body);
+                (
+                    "health",
+                    send(conn, status, "application/json", body, req.keep_alive).await,
                 )
-                .await,
-            ),
+            }
             Ok(Route::Metrics) => (
                 "metrics",
                 send(
@@ -454,13 +457,15 @@ impl Handler for Worker {
             return;
         };
         let snap = self.snapshot();
+        let started = Instant::now();
         if snap.server.cors.enabled() {
             let origin = refused.header("origin").and_then(|o| std::str::from_utf8(o).ok());
             if let Some(allow) = origin.and_then(|o| snap.server.cors.allow(o)) {
                 cors::write_answer_headers(&mut conn.extra_head, allow);
             }
         }
-        let (path, query) = refused.target().map_or(("", None), crate::http::request::split_target);
+        let line = refused.request_line();
+        let (path, query) = line.map_or(("", None), |(_, target)| crate::http::request::split_target(target));
         let mut api = route::error_route(path);
         api.read_query(query);
         let err = GatewayError::Http {
@@ -468,7 +473,20 @@ impl Handler for Worker {
             message: refused.error.message(),
         };
         let r = self.render_error(Some(&api), &[], Err((err, None)), conn, false).await;
-        self.metrics.request_done("invalid", "", status_of(&r));
+        let status = status_of(&r);
+        self.metrics.request_done("invalid", "", status);
+        // A refusal is a request answered too (a 413 is what an operator looks for); its method
+        // and path as far as they came, and its duration from the refusal on.
+        if snap.server.access_log {
+            let (method, path) = line.map_or(("-", "-"), |(m, _)| (m, if path.is_empty() { "-" } else { path }));
+            let line = crate::log::AccessLine {
+                status,
+                midstream_error: None,
+                elapsed: started.elapsed(),
+                provider: "",
+            };
+            crate::log::access_of(method, path, &line, &self.metrics);
+        }
     }
 }
 

@@ -212,7 +212,12 @@ pub async fn forward(
         }
     }
     let out = OutRequest {
-        method: req.method.as_str(),
+        // A HEAD goes upstream as the GET it stands for: its answer's length is the GET body's,
+        // which the client's head carries (RFC 9110 9.3.2), and an API need not serve HEAD.
+        method: match req.method {
+            crate::http::Method::Head => "GET",
+            m => m.as_str(),
+        },
         path,
         headers: &headers,
         body,
@@ -315,8 +320,8 @@ pub async fn stored_response(
         path.push(if path.contains('?') { '&' } else { '?' });
         path.push_str(q);
     }
-    let stream =
-        req.method == crate::http::Method::Get && req.query().is_some_and(|q| q.split('&').any(|p| p == "stream=true"));
+    let stream = matches!(req.method, crate::http::Method::Get | crate::http::Method::Head)
+        && req.query().is_some_and(|q| q.split('&').any(|p| p == "stream=true"));
     let key = worker.next_key(provider.keys.len());
     forward(
         worker,

@@ -70,6 +70,12 @@ pub async fn pump_passthrough(
     mut watch: EndWatch,
 ) -> Result<Outcome, (GatewayError, Option<io::Error>)> {
     let io_err = |e| (GatewayError::bad_request("client write failed", None), Some(e));
+    if conn.head_request {
+        // A HEAD gets the stream's head and no events: nothing of the body is waited for.
+        send_head(conn, headers, http10, &[], false).await.map_err(io_err)?;
+        body.abort();
+        return Ok(Outcome::sent(200));
+    }
     // Body bytes that came in with the upstream's head leave with the client's head, in one
     // write; with none, the head goes at once (clients wait for it before reading events). A
     // framing error here is met again by the first read below.

@@ -3,6 +3,7 @@ timeout (a slow upstream becomes a 504 in the client's format, not a hung reques
 
 from __future__ import annotations
 
+import socket
 import time
 
 import httpx
@@ -55,6 +56,27 @@ def test_access_log_line_per_request(slow_setup):
         time.sleep(0.05)
     else:
         pytest.fail(f"no access log line:\n{slow_setup.stderr_text()}")
+
+
+def refused(server, wire: bytes) -> bytes:
+    with socket.create_connection((server.host, server.port), timeout=5) as s:
+        s.sendall(wire)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+        return out
+
+
+def test_refusals_of_the_http_layer_are_logged_too(slow_setup):
+    # A 413 is what an operator greps the log for; a request line that did not parse is `-`.
+    big = b"POST /v1/messages?beta=true HTTP/1.1\r\nhost: x\r\ncontent-length: 999999999999\r\n\r\n"
+    assert refused(slow_setup, big).startswith(b"HTTP/1.1 413 ")
+    assert refused(slow_setup, b"GARBAGE\r\n\r\n").startswith(b"HTTP/1.1 400 ")
+    wait_for(
+        "access log lines for the refusals",
+        lambda: "access method=POST path=/v1/messages status=413 provider=- " in slow_setup.stderr_text()
+        and "access method=- path=- status=400 provider=- " in slow_setup.stderr_text(),
+    )
 
 
 def test_first_byte_timeout_is_a_504_in_the_clients_format(slow_setup):

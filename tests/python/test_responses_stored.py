@@ -11,6 +11,7 @@ stored-response routes, recording each request it gets."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -248,6 +249,70 @@ def test_delete_then_retrieve_is_the_upstreams_404(client, upstream):
     # The upstream's own answer, relayed: its message and its request id.
     assert e.value.message.endswith(f"Response with id '{r.id}' not found."), e.value.message
     assert e.value.request_id == "req_fake_upstream"
+
+
+def read_answer(sock: socket.socket, buf: bytearray, head_only: bool) -> tuple[str, dict, bytes]:
+    """One answer off a raw socket: status line, headers, and the body its framing says (none
+    for a HEAD's). What follows it stays in `buf` for the next answer."""
+
+    def fill() -> None:
+        data = sock.recv(65536)
+        assert data, f"EOF mid-answer; have {bytes(buf)!r}"
+        buf.extend(data)
+
+    while b"\r\n\r\n" not in buf:
+        fill()
+    end = buf.index(b"\r\n\r\n")
+    status, *lines = buf[:end].decode().split("\r\n")
+    del buf[: end + 4]
+    headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines)}
+    if head_only:
+        return status, headers, b""
+    if headers.get("transfer-encoding") == "chunked":
+        body = bytearray()
+        while True:
+            while b"\r\n" not in buf:
+                fill()
+            size = int(buf[: buf.index(b"\r\n")], 16)
+            del buf[: buf.index(b"\r\n") + 2]
+            while len(buf) < size + 2:
+                fill()
+            body += buf[:size]
+            del buf[: size + 2]
+            if size == 0:
+                return status, headers, bytes(body)
+    n = int(headers["content-length"])
+    while len(buf) < n:
+        fill()
+    body = bytes(buf[:n])
+    del buf[:n]
+    return status, headers, body
+
+
+def test_head_is_answered_as_get_without_the_body(client, gateway, upstream):
+    """HEAD on each stored-response GET route: the GET's status and headers (its length too, or
+    its chunked framing for a replayed stream), no body bytes, and the connection goes on (the
+    GET pipelined behind it parses). Upstream it is the GET, whose length the head needs."""
+    r = created(client, "head me")
+    sock = socket.create_connection((gateway.host, gateway.port), timeout=10)
+    buf = bytearray()
+    try:
+        for path in [f"/v1/responses/{r.id}", f"/v1/responses/{r.id}/input_items", f"/v1/responses/{r.id}?stream=true"]:
+            ask = "{} " + path + " HTTP/1.1\r\nhost: x\r\n\r\n"
+            sock.sendall((ask.format("HEAD") + ask.format("GET")).encode())
+            h_status, h_headers, _ = read_answer(sock, buf, head_only=True)
+            g_status, g_headers, g_body = read_answer(sock, buf, head_only=False)
+            assert h_status == g_status == "HTTP/1.1 200 OK", (path, h_status, g_status)
+            assert g_body, path
+            for name in ["content-type", "content-length", "transfer-encoding", "x-request-id"]:
+                assert h_headers.get(name) == g_headers.get(name), (path, name, h_headers, g_headers)
+            assert upstream.seen[-2][0] == "GET", upstream.seen[-2]
+        assert b"response.completed" in g_body
+        sock.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            sock.recv(1)  # nothing after the last GET's answer: no HEAD left a body behind
+    finally:
+        sock.close()
 
 
 def test_methods_outside_the_routes_are_405(gateway):
