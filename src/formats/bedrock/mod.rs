@@ -10,9 +10,9 @@
 //! - `topK` and `seed` have no Converse field: they go in `additionalModelRequestFields`
 //!   (`top_k`, `seed`), and reasoning budgets as Anthropic's `thinking` object there (the form
 //!   Bedrock's Claude models take); both are read back from there on decode.
-//! - `cachePoint` blocks become a `cachePoint` extra on the preceding text/image part (or tool)
-//!   and are written back after it; Anthropic `cache_control` on a part becomes a default
-//!   `cachePoint` too.
+//! - `cachePoint` blocks become a `cachePoint` extra on the preceding text, image, document, tool
+//!   call or tool result part (or tool) and are written back after it; Anthropic
+//!   `cache_control` on a part becomes a default `cachePoint` too.
 //! - Bedrock has no "none" tool choice: `ToolChoice::None` drops `toolConfig` entirely (see
 //!   `tool_config`).
 //! - NOTE: frequency and presence penalties are omitted: Converse has no such setting and the
@@ -195,10 +195,16 @@ enum Block<'a> {
 }
 
 /// Attaches a `cachePoint` to the last part when it can carry extras.
-// NOTE: a cachePoint after a tool call/result or reasoning block has no canonical home and is
-// dropped on decode; Bedrock places them after text in practice.
+// NOTE: a cachePoint after a reasoning block has no canonical home and is dropped on decode
+// (Anthropic takes no `cache_control` on thinking blocks either).
 fn attach_cache_point(parts: &mut [Part], cp: &Value) {
-    if let Some(Part::Text { extra, .. } | Part::Image { extra, .. } | Part::Document { extra, .. }) = parts.last_mut()
+    if let Some(
+        Part::Text { extra, .. }
+        | Part::Image { extra, .. }
+        | Part::Document { extra, .. }
+        | Part::ToolCall { extra, .. }
+        | Part::ToolResult { extra, .. },
+    ) = parts.last_mut()
     {
         if extra.format.is_none() || extra.format == Some(Format::Bedrock) {
             extra.format = Some(Format::Bedrock);
@@ -335,6 +341,7 @@ fn decode_block<'a>(v: &'a Value, path: &JsonPath<'_>) -> Result<Block<'a>, Conv
             name: req_str(m, "name", &mpath)?,
             arguments: get(m, "input").map_or_else(|| "{}".into(), json_text),
             signature: None,
+            extra: Extra::default(),
         },
         "toolResult" => {
             let content = match get(m, "content") {
@@ -350,6 +357,7 @@ fn decode_block<'a>(v: &'a Value, path: &JsonPath<'_>) -> Result<Block<'a>, Conv
                 name: None,
                 content,
                 is_error,
+                extra: Extra::default(),
             }
         }
         "reasoningContent" => match union_member(m, &mpath)? {
@@ -850,6 +858,13 @@ fn cache_block(cp: Cow<'_, Json>) -> BedrockContentBlock<'_> {
     }
 }
 
+/// Appends the `cachePoint` a part's extras ask for (`cache_point_for`), if any.
+fn push_cache_point<'a>(out: &mut Vec<BedrockContentBlock<'a>>, extra: &'a Extra) {
+    if let Some(cp) = cache_point_for(extra) {
+        out.push(cache_block(cp));
+    }
+}
+
 /// Parses a tool call's JSON arguments text (empty means `{}`).
 fn parse_arguments(arguments: &str, path: &JsonPath<'_>) -> Result<Json, ConvertError> {
     if arguments.trim().is_empty() {
@@ -878,41 +893,46 @@ fn encode_part<'a>(
             if !text.is_empty() {
                 out.push(BedrockContentBlock::text(text.as_str()));
             }
-            if let Some(cp) = cache_point_for(extra) {
-                out.push(cache_block(cp));
-            }
+            push_cache_point(out, extra);
         }
         Part::Image { source, extra } => {
             out.push(BedrockContentBlock {
                 image: Some(encode_image(source, &path.key("image"))?),
                 ..Default::default()
             });
-            if let Some(cp) = cache_point_for(extra) {
-                out.push(cache_block(cp));
-            }
+            push_cache_point(out, extra);
         }
         Part::Document { source, name, extra } => {
             out.push(BedrockContentBlock {
                 document: Some(encode_document(source, name.as_deref(), extra, &path.key("source"))?),
                 ..Default::default()
             });
-            if let Some(cp) = cache_point_for(extra) {
-                out.push(cache_block(cp));
-            }
+            push_cache_point(out, extra);
         }
         // Gemini's thought signature has no Converse field; it only matters to Gemini.
         Part::ToolCall {
-            id, name, arguments, ..
-        } => out.push(BedrockContentBlock {
-            tool_use: Some(BedrockToolUse {
-                tool_use_id: id,
-                name,
-                input: parse_arguments(arguments, &path.key("arguments"))?,
-            }),
-            ..Default::default()
-        }),
+            id,
+            name,
+            arguments,
+            extra,
+            ..
+        } => {
+            out.push(BedrockContentBlock {
+                tool_use: Some(BedrockToolUse {
+                    tool_use_id: id,
+                    name,
+                    input: parse_arguments(arguments, &path.key("arguments"))?,
+                }),
+                ..Default::default()
+            });
+            push_cache_point(out, extra);
+        }
         Part::ToolResult {
-            id, content, is_error, ..
+            id,
+            content,
+            is_error,
+            extra,
+            ..
         } => {
             let mut blocks = Vec::with_capacity(content.len());
             for (k, c) in content.iter().enumerate() {
@@ -959,6 +979,7 @@ fn encode_part<'a>(
                 }),
                 ..Default::default()
             });
+            push_cache_point(out, extra);
         }
         Part::Thinking { text, signature } => out.push(BedrockContentBlock {
             reasoning_content: Some(BedrockReasoningContent {
