@@ -7,8 +7,8 @@
 //! Pure functions, no IO, never a panic on any input. The model id travels only in the URL.
 //!
 //! Mapping notes:
-//! - `topK` and `seed` have no Converse field: they go in `additionalModelRequestFields`
-//!   (`top_k`, `seed`), and reasoning budgets as Anthropic's `thinking` object there (the form
+//! - `topK` and `seed` have no Converse field: they go in `additionalModelRequestFields`, in the
+//!   model's own form (`add_sampling_fields`), and reasoning budgets as Anthropic's `thinking` object there (the form
 //!   Bedrock's Claude models take); both are read back from there on decode.
 //! - `cachePoint` blocks become a `cachePoint` extra on the preceding text, image, document, tool
 //!   call or tool result part (or tool) and are written back after it; Anthropic
@@ -468,7 +468,8 @@ fn decode_tool_config(v: &Value, req: &mut ChatRequest) -> Result<(), ConvertErr
     Ok(())
 }
 
-/// `additionalModelRequestFields`: `top_k`, `seed` and an enabled `thinking` budget become
+/// `additionalModelRequestFields`: `top_k` (or Nova's `inferenceConfig.topK`), `seed` and an
+/// enabled `thinking` budget become
 /// canonical fields; everything else stays as a Bedrock extra.
 fn decode_additional_fields(v: &Value, req: &mut ChatRequest) -> Result<(), ConvertError> {
     let Some(obj) = v.as_object() else {
@@ -482,6 +483,16 @@ fn decode_additional_fields(v: &Value, req: &mut ChatRequest) -> Result<(), Conv
         let path = apath.key(k);
         match k {
             "top_k" if !val.is_null() => req.top_k = Some(to_u32(val, &path)?),
+            // Nova's form of top-k (see `add_sampling_fields`); its other settings stay raw.
+            NOVA_CONFIG if get(val, NOVA_TOP_K).is_some_and(|t| !t.is_null()) => {
+                let mut config = val.as_object().cloned().unwrap_or_default();
+                if let Some(t) = config.remove(&NOVA_TOP_K) {
+                    req.top_k = Some(to_u32(&t, &path.key(NOVA_TOP_K))?);
+                }
+                if !config.is_empty() {
+                    rest.insert(k, Value::from(config));
+                }
+            }
             "seed" if !val.is_null() => req.seed = Some(val.as_i64().ok_or_else(|| err(path, "must be an integer"))?),
             "thinking"
                 if get(val, "type").and_then(|t| t.as_str()) == Some("enabled")
@@ -827,6 +838,62 @@ fn name_documents(messages: &mut [BedrockMessage<'_>]) {
         seen.push(d.name.to_string());
     }
 }
+
+/// Puts the sampling settings Converse has no field for in `additionalModelRequestFields`, where
+/// the model's own body takes them: Bedrock hands the object to the model, whose schema refuses
+/// keys it does not know ("extraneous key [seed] is not permitted").
+/// - Amazon Nova: top-k as `inferenceConfig.topK` (beside what the client put there);
+/// - Anthropic Claude: `top_k`;
+/// - others (and ids that name no vendor): `top_k` and `seed`, as before.
+///
+/// A seed for Nova or Claude, which have none, is refused by name (as for Anthropic itself).
+// NOTE: the other vendors' native bodies differ (Mistral's takes `top_k`; Llama's and Titan's
+// take neither), and how Converse maps these for them is not documented: they keep the old form.
+fn add_sampling_fields(
+    model: &str,
+    top_k: Option<u32>,
+    seed: Option<i64>,
+    additional: &mut sonic_rs::Object,
+) -> Result<(), ConvertError> {
+    let vendor = match () {
+        _ if invoke::is_nova_model(model) => Some("Amazon Nova"),
+        _ if invoke::is_anthropic_model(model) => Some("Anthropic Claude"),
+        _ => None,
+    };
+    if let (Some(vendor), Some(_)) = (vendor, seed) {
+        return Err(err(
+            "seed",
+            format!("{vendor} models on Bedrock have no seed parameter"),
+        ));
+    }
+    if invoke::is_nova_model(model) {
+        if let Some(k) = top_k {
+            let config = additional
+                .get_mut(&NOVA_CONFIG)
+                .and_then(sonic_rs::JsonValueMutTrait::as_object_mut);
+            match config {
+                Some(c) => {
+                    c.insert(NOVA_TOP_K, k);
+                }
+                None => {
+                    additional.insert(NOVA_CONFIG, sonic_rs::json!({ NOVA_TOP_K: k }));
+                }
+            }
+        }
+        return Ok(());
+    }
+    if let Some(k) = top_k {
+        additional.insert("top_k", k);
+    }
+    if let Some(s) = seed {
+        additional.insert("seed", s);
+    }
+    Ok(())
+}
+
+/// Nova's own inference settings inside `additionalModelRequestFields`, and its top-k there.
+const NOVA_CONFIG: &str = "inferenceConfig";
+const NOVA_TOP_K: &str = "topK";
 
 /// The `cachePoint` to write after a part or tool: its own Bedrock extra, or a default one for
 /// an Anthropic `cache_control`, with its `ttl` (both APIs take `5m` and `1h`).
@@ -1227,12 +1294,12 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
             .unwrap_or_default()
     };
     let mut additional = extra_obj("additionalModelRequestFields");
-    if let Some(k) = req.top_k.filter(|_| budget.is_none()) {
-        additional.insert("top_k", k);
-    }
-    if let Some(s) = req.seed {
-        additional.insert("seed", s);
-    }
+    add_sampling_fields(
+        &req.model,
+        req.top_k.filter(|_| budget.is_none()),
+        req.seed,
+        &mut additional,
+    )?;
     if let Some(b) = budget {
         additional.insert("thinking", sonic_rs::json!({"type": "enabled", "budget_tokens": b}));
     } else if let Some(t) = crate::formats::anthropic::request::bedrock_thinking(req).filter(|_| claude) {

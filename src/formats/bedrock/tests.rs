@@ -265,7 +265,6 @@ fn rich_request() -> ChatRequest {
         top_p: Some(1.0),
         top_k: Some(5),
         stop: vec!["STOP".into()],
-        seed: Some(7),
         response_format: Some(ResponseFormat::JsonSchema {
             name: "answer".into(),
             schema: json!({"type": "object", "properties": {"a": {"type": "string"}}}),
@@ -296,7 +295,7 @@ fn canonical_round_trips_through_converse() {
     );
     assert_eq!(
         v.get("additionalModelRequestFields").unwrap(),
-        &json!({"anthropic_beta": ["x"], "top_k": 5, "seed": 7})
+        &json!({"anthropic_beta": ["x"], "top_k": 5})
     );
     assert_eq!(
         v.pointer(&["toolConfig", "toolChoice"]).unwrap(),
@@ -321,7 +320,9 @@ fn claude_thinking_is_fitted_as_for_the_messages_api() {
         (
             v.pointer(&["additionalModelRequestFields", "thinking", "budget_tokens"])
                 .and_then(|b| b.as_u64()),
-            v.pointer(&["additionalModelRequestFields", "top_k"]).is_some(),
+            v.pointer(&["additionalModelRequestFields", "top_k"]).is_some()
+                || v.pointer(&["additionalModelRequestFields", "inferenceConfig", "topK"])
+                    .is_some(),
             v.pointer(&["inferenceConfig", "temperature"]).and_then(|t| t.as_f64()),
         )
     };
@@ -639,6 +640,51 @@ fn anthropic_cache_control_becomes_a_cache_point() {
             &json!([{"text": "long doc"}, {"cachePoint": cache_point}])
         );
     }
+}
+
+/// Top-k and seed went to every model as top-level `top_k` and `seed`, which Nova (top-k under
+/// its own `inferenceConfig`, no seed) and Claude (no seed) refuse as extraneous keys.
+#[test]
+fn top_k_and_seed_take_each_models_own_form() {
+    let request = |model: &str, seed: Option<i64>| ChatRequest {
+        model: model.into(),
+        messages: vec![message(Role::User, vec![Part::text("hi")])],
+        top_k: Some(5),
+        seed,
+        ..Default::default()
+    };
+    let fields = |model: &str, seed: Option<i64>| {
+        value(&encode_request(&request(model, seed)).unwrap())
+            .get("additionalModelRequestFields")
+            .cloned()
+    };
+    assert_eq!(fields(MODEL, None), Some(json!({"top_k": 5})));
+    assert_eq!(
+        fields("us.amazon.nova-pro-v1:0", None),
+        Some(json!({"inferenceConfig": {"topK": 5}}))
+    );
+    assert_eq!(
+        fields("mistral.mistral-large-2402-v1:0", Some(7)),
+        Some(json!({"top_k": 5, "seed": 7}))
+    );
+    let mistral = encode_request(&request("mistral.mistral-large-2402-v1:0", Some(7))).unwrap();
+    assert_eq!(decode_request(&mistral, None, false).unwrap().seed, Some(7));
+    // Claude (as on Anthropic's own API) and Nova have none.
+    for model in [MODEL, "amazon.nova-lite-v1:0"] {
+        assert_eq!(encode_request(&request(model, Some(7))).unwrap_err().field, "seed");
+    }
+    // A Converse client's Nova top-k is top-k, beside Nova's other settings there.
+    let body = br#"{"messages":[{"role":"user","content":[{"text":"hi"}]}],
+        "additionalModelRequestFields":{"inferenceConfig":{"topK":3,"other":1}}}"#;
+    let mut r = decode_request(body, Some("amazon.nova-lite-v1:0"), false).unwrap();
+    assert_eq!(r.top_k, Some(3));
+    assert_eq!(
+        value(&encode_request(&r).unwrap()).get("additionalModelRequestFields"),
+        Some(&json!({"inferenceConfig": {"other": 1, "topK": 3}}))
+    );
+    r.model = MODEL.into();
+    let v = value(&crate::formats::anthropic::request::encode_request(&r).unwrap());
+    assert_eq!(v.get("top_k"), Some(&json!(3)));
 }
 
 /// An Anthropic client names Claude betas in its `anthropic-beta` header (`betas=[...]` in the
