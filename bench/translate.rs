@@ -13,7 +13,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use sluice::canonical::{ChatRequest, ChatResponse, FinishReason, Message, Part, Role, Tool, Usage};
+use sluice::canonical::{ChatRequest, ChatResponse, Extra, FinishReason, Message, Part, Role, Tool, Usage};
 use sluice::formats::{codec, Format};
 use sluice::wire::json;
 use std::time::Duration;
@@ -68,6 +68,7 @@ fn canonical_response() -> ChatResponse {
                 name: "get_weather".into(),
                 arguments: r#"{"city":"Paris"}"#.into(),
                 signature: None,
+                extra: Extra::default(),
             },
         ],
         finish: FinishReason::ToolCalls,

@@ -534,7 +534,7 @@ pub fn translate(data: &[u8]) {
 /// The v1 answer to a v1 request `body` (which decoded): JSON, whose `chat_history` ends with the
 /// reply after the request's items.
 fn check_cohere_v1_answer(body: &[u8]) {
-    use crate::canonical::{ChatResponse, FinishReason, Part, Usage};
+    use crate::canonical::{ChatResponse, Extra, FinishReason, Part, Usage};
     use formats::cohere::v1chat;
     use sonic_rs::{JsonContainerTrait, JsonValueTrait};
     let resp = ChatResponse {
@@ -547,6 +547,7 @@ fn check_cohere_v1_answer(body: &[u8]) {
                 name: "f\n".into(),
                 arguments: "{\"x\":[1,{".into(),
                 signature: None,
+                extra: Extra::default(),
             },
         ],
         finish: FinishReason::ToolCalls,

@@ -166,6 +166,9 @@ pub fn route(method: Method, path: &str) -> Result<Route, GatewayError> {
         return Ok(Route::ServerOptions);
     }
     let Some((route, allowed)) = match_path(path).or_else(|| stored_response_path(path)) else {
+        if is_apply_guardrail(path) {
+            return Err(GatewayError::bad_request(APPLY_GUARDRAIL, None));
+        }
         return Err(GatewayError::NotFound(path.to_string()));
     };
     if allowed.contains(&method) {
@@ -173,6 +176,27 @@ pub fn route(method: Method, path: &str) -> Result<Route, GatewayError> {
     } else {
         Err(GatewayError::MethodNotAllowed { allowed })
     }
+}
+
+/// Why bedrock-runtime's `ApplyGuardrail` is refused: it checks content against a guardrail of
+/// the caller's AWS account and routes no model, so Sluice has no target to translate it for.
+/// A 400 (Bedrock's `ValidationException`), which botocore does not retry: Bedrock's error shape
+/// has no 501, and its 500 would be retried.
+const APPLY_GUARDRAIL: &str = "ApplyGuardrail is not supported by Sluice: call Bedrock directly, or \
+                               pass a guardrailConfig with a Converse request to a Bedrock model";
+
+/// `[/bedrock]/guardrail/{id}/version/{version}/apply`: bedrock-runtime's `ApplyGuardrail`.
+fn is_apply_guardrail(path: &str) -> bool {
+    let path = path.split_once('?').map_or(path, |(p, _)| p);
+    let path = path.strip_prefix("/bedrock").unwrap_or(path);
+    let Some(rest) = path.strip_prefix("/guardrail/") else {
+        return false;
+    };
+    let mut p = rest.split('/');
+    matches!(
+        (p.next(), p.next(), p.next(), p.next(), p.next()),
+        (Some(id), Some("version"), Some(v), Some("apply"), None) if !id.is_empty() && !v.is_empty()
+    )
 }
 
 /// The route an error about a request to `path` is rendered for, when the request reached no
@@ -206,7 +230,7 @@ fn format_named_by(path: &str) -> Format {
     if path.starts_with("/v1/messages/") {
         return Format::Anthropic;
     }
-    if path.starts_with("/model/") {
+    if path.starts_with("/model/") || path.starts_with("/guardrail/") {
         return Format::Bedrock;
     }
     // `/v1beta[1]/...`, Vertex's `/{ver}/projects/...` and `/{ver}/publishers/...`, and a call of
@@ -653,6 +677,32 @@ base_url = "http://127.0.0.1:1"
         }
         assert_eq!(route(Method::Options, "*").unwrap(), Route::ServerOptions);
         assert!(matches!(route(Method::Get, "*"), Err(GatewayError::NotFound(_))));
+    }
+
+    /// boto3's `apply_guardrail` got a 404 "no route" (in OpenAI's shape without the `/bedrock`
+    /// prefix), which reads as a wrong endpoint: it is a Bedrock-shaped 400 saying why.
+    #[test]
+    fn apply_guardrail_is_refused_in_bedrocks_shape() {
+        for path in [
+            "/guardrail/g1/version/DRAFT/apply",
+            "/bedrock/guardrail/arn%3Ax/version/1/apply",
+        ] {
+            match route(Method::Post, path) {
+                Err(e @ GatewayError::BadRequest { .. }) => assert!(e.message().contains("ApplyGuardrail"), "{e:?}"),
+                other => panic!("{path}: {other:?}"),
+            }
+            assert_eq!(error_route(path).format, Format::Bedrock, "{path}");
+        }
+        for path in [
+            "/guardrail/g1/apply",
+            "/guardrail//version/1/apply",
+            "/guardrail/g1/version/1/apply/x",
+        ] {
+            assert!(
+                matches!(route(Method::Post, path), Err(GatewayError::NotFound(_))),
+                "{path}"
+            );
+        }
     }
 
     #[test]

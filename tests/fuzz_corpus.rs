@@ -11,7 +11,7 @@ mod common;
 
 use common::mutate::{mutate, XorShift};
 use sluice::canonical::stream::events_from_response;
-use sluice::canonical::{ChatResponse, FaultKind, FinishReason, Part, UpstreamFault, Usage};
+use sluice::canonical::{ChatResponse, Extra, FaultKind, FinishReason, Part, UpstreamFault, Usage};
 use sluice::formats::{self, Format};
 use std::path::{Path, PathBuf};
 
@@ -103,6 +103,7 @@ fn sample_answer() -> ChatResponse {
                 name: "get_weather".into(),
                 arguments: r#"{"city":"Paris"}"#.into(),
                 signature: None,
+                extra: Extra::default(),
             },
         ],
         finish: FinishReason::ToolCalls,

@@ -293,6 +293,8 @@ pub enum Part {
         arguments: String,
         /// Gemini `thoughtSignature` that must come back with the part.
         signature: Option<String>,
+        /// Per-block raw fields: an Anthropic `cache_control` or a Converse `cachePoint` after it.
+        extra: Extra,
     },
     /// A tool's answer, in the user turn after the call.
     ToolResult {
@@ -301,6 +303,8 @@ pub enum Part {
         name: Option<String>,
         content: Vec<ToolResultContent>,
         is_error: bool,
+        /// Per-block raw fields, as on `ToolCall`.
+        extra: Extra,
     },
     /// Model reasoning, to be passed back unchanged where the target supports it.
     Thinking {

@@ -2,7 +2,7 @@
 //! encoder turns into the client's format. One decoder and one encoder per request, inline in the
 //! read loop; the per-chunk hook sees these events.
 
-use super::{FinishReason, Usage};
+use super::{Extra, FinishReason, Usage};
 
 /// One step of a streamed answer. Block indices are the decoder's; encoders renumber as their
 /// format requires (e.g. Anthropic needs contiguous indices from 0).
@@ -244,6 +244,7 @@ impl StreamCollector {
                     name: name.clone(),
                     arguments: String::new(),
                     signature: None,
+                    extra: Extra::default(),
                 };
                 self.set_block(*index, part);
             }
@@ -253,6 +254,7 @@ impl StreamCollector {
                     name: String::new(),
                     arguments: String::new(),
                     signature: None,
+                    extra: Extra::default(),
                 };
                 if let Part::ToolCall { arguments: a, .. } = self.block(*index, fresh) {
                     a.push_str(arguments)
@@ -457,12 +459,14 @@ pub mod testing {
                     name: "get_weather".into(),
                     arguments: r#"{"city":"Paris"}"#.into(),
                     signature: None,
+                    extra: Extra::default(),
                 },
                 Part::ToolCall {
                     id: "call_2".into(),
                     name: "get_time".into(),
                     arguments: r#"{"tz":"CET","n":[1,2]}"#.into(),
                     signature: None,
+                    extra: Extra::default(),
                 },
             ],
             finish: FinishReason::ToolCalls,
@@ -610,6 +614,7 @@ mod tests {
                     name: "f".into(),
                     arguments: r#"{"a":1}"#.into(),
                     signature: None,
+                    extra: Extra::default(),
                 },
             ],
             finish: FinishReason::ToolCalls,

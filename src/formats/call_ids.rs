@@ -99,6 +99,7 @@ pub fn fit_request(req: &ChatRequest, rule: IdRule) -> Option<ChatRequest> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::canonical::Extra;
 
     #[test]
     fn ids_that_fit_stay_and_others_are_replaced_stably() {
@@ -139,6 +140,7 @@ mod tests {
                         name: "f".into(),
                         arguments: "{}".into(),
                         signature: None,
+                        extra: Extra::default(),
                     }],
                 },
                 Message {
@@ -148,6 +150,7 @@ mod tests {
                         name: None,
                         content: vec![ToolResultContent::Text("ok".into())],
                         is_error: false,
+                        extra: Extra::default(),
                     }],
                 },
             ]

@@ -6,7 +6,7 @@
 use super::{stream_decoder, stream_encoder, Format};
 use crate::canonical::stream::testing::{collect, encode_all, run};
 use crate::canonical::stream::{events_from_response, StreamDecode};
-use crate::canonical::{ChatRequest, ChatResponse, FinishReason, Part, Usage};
+use crate::canonical::{ChatRequest, ChatResponse, Extra, FinishReason, Part, Usage};
 use proptest::prelude::*;
 
 fn text() -> impl Strategy<Value = String> {
@@ -31,7 +31,7 @@ prop_compose! {
         let mut content: Vec<Part> = texts.into_iter().take(1).map(Part::text).collect();
         let has_calls = !calls.is_empty();
         for (i, (name, arguments)) in calls.into_iter().enumerate() {
-            content.push(Part::ToolCall { id: format!("toolu_{i}x"), name, arguments, signature: None });
+            content.push(Part::ToolCall { id: format!("toolu_{i}x"), name, arguments, signature: None, extra: Extra::default() });
         }
         ChatResponse {
             id: "r".into(),

@@ -188,7 +188,7 @@ impl ChunkHook for Renames {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::canonical::{Message, Role, Tool, ToolResultContent};
+    use crate::canonical::{Extra, Message, Role, Tool, ToolResultContent};
 
     const ALL: [NameRule; 5] = [OPENAI, ANTHROPIC, GEMINI, BEDROCK, COHERE];
 
@@ -226,6 +226,7 @@ mod tests {
                         name: name.into(),
                         arguments: "{}".into(),
                         signature: None,
+                        extra: Extra::default(),
                     }],
                 },
                 Message {
@@ -235,6 +236,7 @@ mod tests {
                         name: Some(name.into()),
                         content: vec![ToolResultContent::Text("ok".into())],
                         is_error: false,
+                        extra: Extra::default(),
                     }],
                 },
             ],
@@ -272,6 +274,7 @@ mod tests {
                 name: fitted.clone(),
                 arguments: "{}".into(),
                 signature: None,
+                extra: Extra::default(),
             }],
             id: String::new(),
             model: String::new(),

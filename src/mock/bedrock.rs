@@ -132,6 +132,41 @@ pub(crate) fn decode_invoke(body: &[u8], model: &str, stream: bool) -> Result<Ch
     }
 }
 
+/// A Converse or ConverseStream body as the mock reads it: the gateway's decoder, then the rules
+/// of Converse (`upstream_rules`) and of the model's own body (`model_fields_rule`).
+pub(crate) fn decode_converse(body: &[u8], model: &str, stream: bool) -> Result<ChatRequest, ConvertError> {
+    model_fields_rule(model, body)?;
+    let req = bedrock::decode_request(&stand_ins(body), Some(model), stream)?;
+    super::upstream_rules(crate::formats::Format::Bedrock, &req)?;
+    Ok(req)
+}
+
+/// Bedrock hands `additionalModelRequestFields` to the model, whose schema refuses keys it does
+/// not know: Nova takes its own settings under `inferenceConfig` (top-k as `topK`) and
+/// `reasoningConfig` only; Claude's Messages body has no `seed`. Other vendors are not checked.
+fn model_fields_rule(model: &str, body: &[u8]) -> Result<(), ConvertError> {
+    use sonic_rs::JsonContainerTrait;
+    let Ok(fields) = sonic_rs::get_from_slice(body, &["additionalModelRequestFields"]) else {
+        return Ok(());
+    };
+    let fields: sonic_rs::Value = sonic_rs::from_str(fields.as_raw_str()).unwrap_or_default();
+    let refused = |k: &str| match () {
+        _ if bedrock::invoke::is_nova_model(model) => !["inferenceConfig", "reasoningConfig"].contains(&k),
+        _ if bedrock::invoke::is_anthropic_model(model) => k == "seed",
+        _ => false,
+    };
+    match fields
+        .as_object()
+        .and_then(|o| o.iter().map(|(k, _)| k).find(|k| refused(k)))
+    {
+        Some(k) => Err(ConvertError::new(
+            "",
+            malformed(&format!("extraneous key [{k}] is not permitted")),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Converse's own content rules, which a gateway's translation can break and a lenient mock
 /// would hide: no empty text block (in a message or a tool result) and a tool result's `json`
 /// an object. Messages as Bedrock words them.
@@ -650,9 +685,7 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
     if op != Operation::Converse {
         return super::stream::serve_whole(method, path, body);
     }
-    let req = match bedrock::decode_request(&stand_ins(body), Some(&model), false)
-        .and_then(|r| super::upstream_rules(crate::formats::Format::Bedrock, &r).map(|()| r))
-    {
+    let req = match decode_converse(body, &model, false) {
         Ok(r) => r,
         Err(e) => return Some(fault_reply(400, e.to_string(), id)),
     };
@@ -724,6 +757,33 @@ mod tests {
                 let text = String::from_utf8_lossy(&r.body);
                 assert!(text.contains(names), "{op}: {text}");
             }
+        }
+    }
+
+    #[test]
+    fn model_fields_each_model_refuses_are_validation_errors() {
+        let converse = |model: &str, fields: &str| {
+            let body = format!(
+                r#"{{"messages":[{{"role":"user","content":[{{"text":"hi"}}]}}],"additionalModelRequestFields":{fields}}}"#
+            );
+            let r = post(&format!("/model/{model}/converse"), &body);
+            (r.status, String::from_utf8_lossy(&r.body).into_owned())
+        };
+        let nova = "amazon.nova-pro-v1%3A0";
+        let claude = "anthropic.claude-3-5-sonnet-20240620-v1%3A0";
+        assert_eq!(converse(nova, r#"{"inferenceConfig":{"topK":5}}"#).0, 200);
+        assert_eq!(converse(claude, r#"{"top_k":5}"#).0, 200);
+        for (model, fields, key) in [
+            (nova, r#"{"top_k":5}"#, "[top_k]"),
+            (nova, r#"{"seed":1}"#, "[seed]"),
+            (claude, r#"{"top_k":5,"seed":1}"#, "[seed]"),
+        ] {
+            let (status, body) = converse(model, fields);
+            assert_eq!(status, 400, "{model} {fields}");
+            assert!(
+                body.contains(&format!("extraneous key {key} is not permitted")),
+                "{body}"
+            );
         }
     }
 

@@ -32,7 +32,8 @@
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 
 use crate::canonical::{
-    ChatRequest, ChatResponse, FaultKind, FinishReason, Part, Role, ToolChoice, ToolResultContent, UpstreamFault, Usage,
+    ChatRequest, ChatResponse, Extra, FaultKind, FinishReason, Part, Role, ToolChoice, ToolResultContent,
+    UpstreamFault, Usage,
 };
 
 /// What the `refusal` scenario answers.
@@ -99,6 +100,7 @@ pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFaul
                 name: name.clone(),
                 arguments: format!("{{\"city\":\"{city}\"}}"),
                 signature: None,
+                extra: Extra::default(),
             });
         }
         finish = FinishReason::ToolCalls;
@@ -108,6 +110,7 @@ pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFaul
             name: called.to_string(),
             arguments: "{}".into(),
             signature: None,
+            extra: Extra::default(),
         });
         finish = FinishReason::ToolCalls;
     } else if model.contains("tool") && callable {
@@ -117,6 +120,7 @@ pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFaul
             name: called.to_string(),
             arguments: "{\"city\":\"Paris\"}".into(),
             signature: None,
+            extra: Extra::default(),
         });
         finish = FinishReason::ToolCalls;
     } else if model.contains("document") {
@@ -440,6 +444,7 @@ mod tests {
                 name: None,
                 content: vec![ToolResultContent::Text("sunny".into())],
                 is_error: false,
+                extra: Extra::default(),
             }],
         });
         let out = respond(&r, "id").unwrap();

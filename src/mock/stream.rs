@@ -411,11 +411,7 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
     }
     if let Some((model, op)) = bedrock::parse_path(path) {
         let (invoke, decoded) = match op {
-            bedrock::Operation::ConverseStream => (
-                None,
-                bedrock::decode_request(&super::bedrock::stand_ins(body), Some(&model), true)
-                    .and_then(|r| super::upstream_rules(Format::Bedrock, &r).map(|()| r)),
-            ),
+            bedrock::Operation::ConverseStream => (None, super::bedrock::decode_converse(body, &model, true)),
             bedrock::Operation::InvokeStream => (
                 Some(bedrock::invoke::InvokeFamily::of_decoded(&model, body)),
                 super::bedrock::decode_invoke(body, &model, true),

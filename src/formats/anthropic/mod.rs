@@ -91,7 +91,8 @@ mod tests {
                 id: "toolu_0".into(),
                 name: "get_weather".into(),
                 arguments: r#"{"city":"Rome"}"#.into(),
-                signature: None
+                signature: None,
+                extra: Extra::default()
             }]
         );
         assert_eq!(
@@ -100,7 +101,8 @@ mod tests {
                 id: "toolu_0".into(),
                 name: Some("get_weather".into()),
                 content: vec![ToolResultContent::Text("sunny".into())],
-                is_error: false
+                is_error: false,
+                extra: Extra::default()
             }]
         );
         assert!(r.extra.is_empty());
@@ -148,6 +150,7 @@ mod tests {
                 name,
                 content,
                 is_error,
+                ..
             } => {
                 assert_eq!(
                     (id.as_str(), name.as_deref(), *is_error),
@@ -233,6 +236,7 @@ mod tests {
                             name: "f".into(),
                             arguments: r#"{"a":[1,2]}"#.into(),
                             signature: None,
+                            extra: Extra::default(),
                         },
                     ],
                 },
@@ -249,6 +253,7 @@ mod tests {
                             }),
                         ],
                         is_error: true,
+                        extra: Extra::default(),
                     }],
                 },
             ],
@@ -437,7 +442,8 @@ mod tests {
                 id: "toolu_01".into(),
                 name: "get_weather".into(),
                 arguments: r#"{"city":"Paris"}"#.into(),
-                signature: None
+                signature: None,
+                extra: Extra::default()
             }
         );
         assert_eq!(val(&encode_response(&r)), val(RESP_TOOL_THINKING));
@@ -585,6 +591,7 @@ mod tests {
                 name: "f".into(),
                 arguments: "{}".into(),
                 signature: None,
+                extra: Extra::default(),
             });
             vec![
                 Message {
@@ -602,6 +609,7 @@ mod tests {
                         name: None,
                         content: vec![ToolResultContent::Text("ok".into())],
                         is_error: false,
+                        extra: Extra::default(),
                     }],
                 },
             ]
@@ -645,6 +653,7 @@ mod tests {
                         name: "read".into(),
                         arguments: "{}".into(),
                         signature: None,
+                        extra: Extra::default(),
                     }],
                 },
                 Message {
@@ -657,6 +666,7 @@ mod tests {
                             name: Some("notes".into()),
                         }],
                         is_error: false,
+                        extra: Extra::default(),
                     }],
                 },
             ],
@@ -739,6 +749,7 @@ mod tests {
             name: "f".into(),
             arguments: "{\"a\":".into(),
             signature: None,
+            extra: Extra::default(),
         };
         assert_eq!(
             encode_request(&c).unwrap_err().field,
@@ -987,6 +998,7 @@ mod tests {
                             name: "f".into(),
                             arguments: "".into(),
                             signature: None,
+                            extra: Extra::default(),
                         },
                     ],
                 },
@@ -997,6 +1009,7 @@ mod tests {
                         name: None,
                         content: vec![ToolResultContent::Json(json!({"t": 1}))],
                         is_error: false,
+                        extra: Extra::default(),
                     }],
                 },
                 Message {

@@ -364,6 +364,7 @@ fn decode_block(b: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
                 name: req_str(b, "name", path)?.to_string(),
                 arguments: input,
                 signature: None,
+                extra: block_extra(b, &["type", "id", "name", "input"]),
             }
         }
         "tool_result" => Part::ToolResult {
@@ -376,6 +377,7 @@ fn decode_block(b: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
                     .ok_or_else(|| err(path.key("is_error"), "must be a boolean"))?,
                 _ => false,
             },
+            extra: block_extra(b, &["type", "tool_use_id", "content", "is_error"]),
         },
         "thinking" => Part::Thinking {
             text: req_str(b, "thinking", path)?.to_string(),
@@ -947,7 +949,11 @@ fn encode_part(p: &Part, i: usize, j: usize) -> Result<Option<AnthropicBlock<'_>
             extra: RawFields::of(extra),
         },
         Part::ToolCall {
-            id, name, arguments, ..
+            id,
+            name,
+            arguments,
+            extra,
+            ..
         } => AnthropicBlock::ToolUse {
             id,
             name,
@@ -957,13 +963,19 @@ fn encode_part(p: &Part, i: usize, j: usize) -> Result<Option<AnthropicBlock<'_>
                     "tool call arguments must be a JSON object",
                 )
             })?,
+            extra: RawFields::of(extra),
         },
         Part::ToolResult {
-            id, content, is_error, ..
+            id,
+            content,
+            is_error,
+            extra,
+            ..
         } => AnthropicBlock::ToolResult {
             tool_use_id: id,
             content: encode_tool_result(content, &format!("messages[{i}].content[{j}].content"))?,
             is_error: *is_error,
+            extra: RawFields::of(extra),
         },
         Part::Thinking {
             text,

@@ -151,6 +151,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
                     _ => "{}".to_string(),
                 },
                 signature: None,
+                extra: Extra::default(),
             }),
             // NOTE: server-tool blocks (server_tool_use, web_search_tool_result, ...) have no
             // canonical form; they describe work the upstream already did, so they are skipped.
@@ -193,6 +194,7 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
                     // NOTE: arguments that are not a JSON object (a truncated upstream answer)
                     // cannot be an Anthropic `input`; the client sees an empty object.
                     input: arguments_object(arguments).unwrap_or_else(Json::new_object),
+                    extra: RawFields::default(),
                 },
                 Part::Thinking { text, signature } => AnthropicBlock::Thinking {
                     thinking: text,

@@ -144,6 +144,8 @@ pub enum AnthropicBlock<'a> {
         id: &'a str,
         name: &'a str,
         input: Json,
+        #[serde(flatten)]
+        extra: RawFields<'a>,
     },
     ToolResult {
         tool_use_id: &'a str,
@@ -151,6 +153,8 @@ pub enum AnthropicBlock<'a> {
         content: Option<AnthropicToolResultContent<'a>>,
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         is_error: bool,
+        #[serde(flatten)]
+        extra: RawFields<'a>,
     },
     Thinking {
         thinking: &'a str,

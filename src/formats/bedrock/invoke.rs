@@ -23,6 +23,10 @@ pub fn is_anthropic_model(model: &str) -> bool {
     model.contains("anthropic.") || model.contains("claude")
 }
 
+pub fn is_nova_model(model: &str) -> bool {
+    model.contains("amazon.nova")
+}
+
 /// Whether a Converse request may carry Claude's own fields (`thinking`, `anthropic_beta`) in
 /// `additionalModelRequestFields`: a Claude id, or one that names no other vendor (an
 /// application inference profile's ARN may stand for Claude). Other vendors' models refuse keys
@@ -120,7 +124,7 @@ impl InvokeFamily {
     fn by_model(model: &str) -> Option<InvokeFamily> {
         if is_anthropic_model(model) {
             Some(InvokeFamily::Anthropic)
-        } else if model.contains("amazon.nova") {
+        } else if is_nova_model(model) {
             Some(InvokeFamily::Nova)
         } else if model.contains("cohere.command-r") {
             Some(InvokeFamily::CohereCommandR)

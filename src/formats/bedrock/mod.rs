@@ -7,12 +7,12 @@
 //! Pure functions, no IO, never a panic on any input. The model id travels only in the URL.
 //!
 //! Mapping notes:
-//! - `topK` and `seed` have no Converse field: they go in `additionalModelRequestFields`
-//!   (`top_k`, `seed`), and reasoning budgets as Anthropic's `thinking` object there (the form
+//! - `topK` and `seed` have no Converse field: they go in `additionalModelRequestFields`, in the
+//!   model's own form (`add_sampling_fields`), and reasoning budgets as Anthropic's `thinking` object there (the form
 //!   Bedrock's Claude models take); both are read back from there on decode.
-//! - `cachePoint` blocks become a `cachePoint` extra on the preceding text/image part (or tool)
-//!   and are written back after it; Anthropic `cache_control` on a part becomes a default
-//!   `cachePoint` too.
+//! - `cachePoint` blocks become a `cachePoint` extra on the preceding text, image, document, tool
+//!   call or tool result part (or tool) and are written back after it; Anthropic
+//!   `cache_control` on a part becomes a default `cachePoint` too.
 //! - Bedrock has no "none" tool choice: `ToolChoice::None` drops `toolConfig` entirely (see
 //!   `tool_config`).
 //! - NOTE: frequency and presence penalties are omitted: Converse has no such setting and the
@@ -195,10 +195,16 @@ enum Block<'a> {
 }
 
 /// Attaches a `cachePoint` to the last part when it can carry extras.
-// NOTE: a cachePoint after a tool call/result or reasoning block has no canonical home and is
-// dropped on decode; Bedrock places them after text in practice.
+// NOTE: a cachePoint after a reasoning block has no canonical home and is dropped on decode
+// (Anthropic takes no `cache_control` on thinking blocks either).
 fn attach_cache_point(parts: &mut [Part], cp: &Value) {
-    if let Some(Part::Text { extra, .. } | Part::Image { extra, .. } | Part::Document { extra, .. }) = parts.last_mut()
+    if let Some(
+        Part::Text { extra, .. }
+        | Part::Image { extra, .. }
+        | Part::Document { extra, .. }
+        | Part::ToolCall { extra, .. }
+        | Part::ToolResult { extra, .. },
+    ) = parts.last_mut()
     {
         if extra.format.is_none() || extra.format == Some(Format::Bedrock) {
             extra.format = Some(Format::Bedrock);
@@ -335,6 +341,7 @@ fn decode_block<'a>(v: &'a Value, path: &JsonPath<'_>) -> Result<Block<'a>, Conv
             name: req_str(m, "name", &mpath)?,
             arguments: get(m, "input").map_or_else(|| "{}".into(), json_text),
             signature: None,
+            extra: Extra::default(),
         },
         "toolResult" => {
             let content = match get(m, "content") {
@@ -350,6 +357,7 @@ fn decode_block<'a>(v: &'a Value, path: &JsonPath<'_>) -> Result<Block<'a>, Conv
                 name: None,
                 content,
                 is_error,
+                extra: Extra::default(),
             }
         }
         "reasoningContent" => match union_member(m, &mpath)? {
@@ -460,7 +468,8 @@ fn decode_tool_config(v: &Value, req: &mut ChatRequest) -> Result<(), ConvertErr
     Ok(())
 }
 
-/// `additionalModelRequestFields`: `top_k`, `seed` and an enabled `thinking` budget become
+/// `additionalModelRequestFields`: `top_k` (or Nova's `inferenceConfig.topK`), `seed` and an
+/// enabled `thinking` budget become
 /// canonical fields; everything else stays as a Bedrock extra.
 fn decode_additional_fields(v: &Value, req: &mut ChatRequest) -> Result<(), ConvertError> {
     let Some(obj) = v.as_object() else {
@@ -474,6 +483,16 @@ fn decode_additional_fields(v: &Value, req: &mut ChatRequest) -> Result<(), Conv
         let path = apath.key(k);
         match k {
             "top_k" if !val.is_null() => req.top_k = Some(to_u32(val, &path)?),
+            // Nova's form of top-k (see `add_sampling_fields`); its other settings stay raw.
+            NOVA_CONFIG if get(val, NOVA_TOP_K).is_some_and(|t| !t.is_null()) => {
+                let mut config = val.as_object().cloned().unwrap_or_default();
+                if let Some(t) = config.remove(&NOVA_TOP_K) {
+                    req.top_k = Some(to_u32(&t, &path.key(NOVA_TOP_K))?);
+                }
+                if !config.is_empty() {
+                    rest.insert(k, Value::from(config));
+                }
+            }
             "seed" if !val.is_null() => req.seed = Some(val.as_i64().ok_or_else(|| err(path, "must be an integer"))?),
             "thinking"
                 if get(val, "type").and_then(|t| t.as_str()) == Some("enabled")
@@ -820,6 +839,62 @@ fn name_documents(messages: &mut [BedrockMessage<'_>]) {
     }
 }
 
+/// Puts the sampling settings Converse has no field for in `additionalModelRequestFields`, where
+/// the model's own body takes them: Bedrock hands the object to the model, whose schema refuses
+/// keys it does not know ("extraneous key [seed] is not permitted").
+/// - Amazon Nova: top-k as `inferenceConfig.topK` (beside what the client put there);
+/// - Anthropic Claude: `top_k`;
+/// - others (and ids that name no vendor): `top_k` and `seed`, as before.
+///
+/// A seed for Nova or Claude, which have none, is refused by name (as for Anthropic itself).
+// NOTE: the other vendors' native bodies differ (Mistral's takes `top_k`; Llama's and Titan's
+// take neither), and how Converse maps these for them is not documented: they keep the old form.
+fn add_sampling_fields(
+    model: &str,
+    top_k: Option<u32>,
+    seed: Option<i64>,
+    additional: &mut sonic_rs::Object,
+) -> Result<(), ConvertError> {
+    let vendor = match () {
+        _ if invoke::is_nova_model(model) => Some("Amazon Nova"),
+        _ if invoke::is_anthropic_model(model) => Some("Anthropic Claude"),
+        _ => None,
+    };
+    if let (Some(vendor), Some(_)) = (vendor, seed) {
+        return Err(err(
+            "seed",
+            format!("{vendor} models on Bedrock have no seed parameter"),
+        ));
+    }
+    if invoke::is_nova_model(model) {
+        if let Some(k) = top_k {
+            let config = additional
+                .get_mut(&NOVA_CONFIG)
+                .and_then(sonic_rs::JsonValueMutTrait::as_object_mut);
+            match config {
+                Some(c) => {
+                    c.insert(NOVA_TOP_K, k);
+                }
+                None => {
+                    additional.insert(NOVA_CONFIG, sonic_rs::json!({ NOVA_TOP_K: k }));
+                }
+            }
+        }
+        return Ok(());
+    }
+    if let Some(k) = top_k {
+        additional.insert("top_k", k);
+    }
+    if let Some(s) = seed {
+        additional.insert("seed", s);
+    }
+    Ok(())
+}
+
+/// Nova's own inference settings inside `additionalModelRequestFields`, and its top-k there.
+const NOVA_CONFIG: &str = "inferenceConfig";
+const NOVA_TOP_K: &str = "topK";
+
 /// The `cachePoint` to write after a part or tool: its own Bedrock extra, or a default one for
 /// an Anthropic `cache_control`, with its `ttl` (both APIs take `5m` and `1h`).
 fn cache_point_for(extra: &Extra) -> Option<Cow<'_, Json>> {
@@ -847,6 +922,13 @@ fn cache_block(cp: Cow<'_, Json>) -> BedrockContentBlock<'_> {
     BedrockContentBlock {
         cache_point: Some(cp),
         ..Default::default()
+    }
+}
+
+/// Appends the `cachePoint` a part's extras ask for (`cache_point_for`), if any.
+fn push_cache_point<'a>(out: &mut Vec<BedrockContentBlock<'a>>, extra: &'a Extra) {
+    if let Some(cp) = cache_point_for(extra) {
+        out.push(cache_block(cp));
     }
 }
 
@@ -878,41 +960,46 @@ fn encode_part<'a>(
             if !text.is_empty() {
                 out.push(BedrockContentBlock::text(text.as_str()));
             }
-            if let Some(cp) = cache_point_for(extra) {
-                out.push(cache_block(cp));
-            }
+            push_cache_point(out, extra);
         }
         Part::Image { source, extra } => {
             out.push(BedrockContentBlock {
                 image: Some(encode_image(source, &path.key("image"))?),
                 ..Default::default()
             });
-            if let Some(cp) = cache_point_for(extra) {
-                out.push(cache_block(cp));
-            }
+            push_cache_point(out, extra);
         }
         Part::Document { source, name, extra } => {
             out.push(BedrockContentBlock {
                 document: Some(encode_document(source, name.as_deref(), extra, &path.key("source"))?),
                 ..Default::default()
             });
-            if let Some(cp) = cache_point_for(extra) {
-                out.push(cache_block(cp));
-            }
+            push_cache_point(out, extra);
         }
         // Gemini's thought signature has no Converse field; it only matters to Gemini.
         Part::ToolCall {
-            id, name, arguments, ..
-        } => out.push(BedrockContentBlock {
-            tool_use: Some(BedrockToolUse {
-                tool_use_id: id,
-                name,
-                input: parse_arguments(arguments, &path.key("arguments"))?,
-            }),
-            ..Default::default()
-        }),
+            id,
+            name,
+            arguments,
+            extra,
+            ..
+        } => {
+            out.push(BedrockContentBlock {
+                tool_use: Some(BedrockToolUse {
+                    tool_use_id: id,
+                    name,
+                    input: parse_arguments(arguments, &path.key("arguments"))?,
+                }),
+                ..Default::default()
+            });
+            push_cache_point(out, extra);
+        }
         Part::ToolResult {
-            id, content, is_error, ..
+            id,
+            content,
+            is_error,
+            extra,
+            ..
         } => {
             let mut blocks = Vec::with_capacity(content.len());
             for (k, c) in content.iter().enumerate() {
@@ -959,6 +1046,7 @@ fn encode_part<'a>(
                 }),
                 ..Default::default()
             });
+            push_cache_point(out, extra);
         }
         Part::Thinking { text, signature } => out.push(BedrockContentBlock {
             reasoning_content: Some(BedrockReasoningContent {
@@ -1206,12 +1294,12 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
             .unwrap_or_default()
     };
     let mut additional = extra_obj("additionalModelRequestFields");
-    if let Some(k) = req.top_k.filter(|_| budget.is_none()) {
-        additional.insert("top_k", k);
-    }
-    if let Some(s) = req.seed {
-        additional.insert("seed", s);
-    }
+    add_sampling_fields(
+        &req.model,
+        req.top_k.filter(|_| budget.is_none()),
+        req.seed,
+        &mut additional,
+    )?;
     if let Some(b) = budget {
         additional.insert("thinking", sonic_rs::json!({"type": "enabled", "budget_tokens": b}));
     } else if let Some(t) = crate::formats::anthropic::request::bedrock_thinking(req).filter(|_| claude) {

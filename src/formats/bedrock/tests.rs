@@ -106,7 +106,8 @@ fn fixture_request_decodes_to_canonical() {
             id: "tooluse_0".into(),
             name: "get_weather".into(),
             arguments: r#"{"city":"Rome"}"#.into(),
-            signature: None
+            signature: None,
+            extra: Extra::default()
         }]
     );
     assert_eq!(
@@ -115,7 +116,8 @@ fn fixture_request_decodes_to_canonical() {
             id: "tooluse_0".into(),
             name: Some("get_weather".into()),
             content: vec![ToolResultContent::Json(json!({"result": "sunny"}))],
-            is_error: false
+            is_error: false,
+            extra: Extra::default()
         }]
     );
     assert_eq!(r.max_tokens, Some(50));
@@ -213,12 +215,14 @@ fn rich_request() -> ChatRequest {
                         name: "get_weather".into(),
                         arguments: r#"{"city":"Paris"}"#.into(),
                         signature: None,
+                        extra: Extra::default(),
                     },
                     Part::ToolCall {
                         id: "t2".into(),
                         name: "get_weather".into(),
                         arguments: r#"{"city":"Rome"}"#.into(),
                         signature: None,
+                        extra: Extra::default(),
                     },
                 ],
             },
@@ -230,6 +234,7 @@ fn rich_request() -> ChatRequest {
                         name: Some("get_weather".into()),
                         content: vec![ToolResultContent::Text("sunny".into())],
                         is_error: false,
+                        extra: Extra::default(),
                     },
                     Part::ToolResult {
                         id: "t2".into(),
@@ -242,6 +247,7 @@ fn rich_request() -> ChatRequest {
                             }),
                         ],
                         is_error: true,
+                        extra: Extra::default(),
                     },
                 ],
             },
@@ -259,7 +265,6 @@ fn rich_request() -> ChatRequest {
         top_p: Some(1.0),
         top_k: Some(5),
         stop: vec!["STOP".into()],
-        seed: Some(7),
         response_format: Some(ResponseFormat::JsonSchema {
             name: "answer".into(),
             schema: json!({"type": "object", "properties": {"a": {"type": "string"}}}),
@@ -290,7 +295,7 @@ fn canonical_round_trips_through_converse() {
     );
     assert_eq!(
         v.get("additionalModelRequestFields").unwrap(),
-        &json!({"anthropic_beta": ["x"], "top_k": 5, "seed": 7})
+        &json!({"anthropic_beta": ["x"], "top_k": 5})
     );
     assert_eq!(
         v.pointer(&["toolConfig", "toolChoice"]).unwrap(),
@@ -315,7 +320,9 @@ fn claude_thinking_is_fitted_as_for_the_messages_api() {
         (
             v.pointer(&["additionalModelRequestFields", "thinking", "budget_tokens"])
                 .and_then(|b| b.as_u64()),
-            v.pointer(&["additionalModelRequestFields", "top_k"]).is_some(),
+            v.pointer(&["additionalModelRequestFields", "top_k"]).is_some()
+                || v.pointer(&["additionalModelRequestFields", "inferenceConfig", "topK"])
+                    .is_some(),
             v.pointer(&["inferenceConfig", "temperature"]).and_then(|t| t.as_f64()),
         )
     };
@@ -356,6 +363,7 @@ fn claude_thinking_is_fitted_as_for_the_messages_api() {
             name: "f".into(),
             arguments: "{}".into(),
             signature: None,
+            extra: Extra::default(),
         }],
     });
     r.messages.push(Message {
@@ -365,6 +373,7 @@ fn claude_thinking_is_fitted_as_for_the_messages_api() {
             name: None,
             content: vec![ToolResultContent::Text("ok".into())],
             is_error: false,
+            extra: Extra::default(),
         }],
     });
     assert_eq!(fields(&r), (None, true, Some(0.5)));
@@ -456,6 +465,7 @@ fn tool_history_without_tools_declares_the_called_tools() {
         name: "get_time".into(),
         arguments: "{}".into(),
         signature: None,
+        extra: Extra::default(),
     });
     for choice in [None, Some(ToolChoice::None)] {
         r.tool_choice = choice;
@@ -518,6 +528,7 @@ fn bad_tool_arguments_and_system_images_are_errors() {
         name: "f".into(),
         arguments: "{not json".into(),
         signature: None,
+        extra: Extra::default(),
     };
     assert_eq!(
         encode_request(&r).unwrap_err().field,
@@ -538,6 +549,7 @@ fn empty_arguments_become_an_empty_object() {
                 name: "f".into(),
                 arguments: String::new(),
                 signature: None,
+                extra: Extra::default(),
             }],
         )],
         ..Default::default()
@@ -559,6 +571,7 @@ fn tool_results_send_only_blocks_converse_takes() {
         name: Some("f".into()),
         content,
         is_error: false,
+        extra: Extra::default(),
     };
     let r = ChatRequest {
         messages: vec![message(
@@ -629,6 +642,51 @@ fn anthropic_cache_control_becomes_a_cache_point() {
     }
 }
 
+/// Top-k and seed went to every model as top-level `top_k` and `seed`, which Nova (top-k under
+/// its own `inferenceConfig`, no seed) and Claude (no seed) refuse as extraneous keys.
+#[test]
+fn top_k_and_seed_take_each_models_own_form() {
+    let request = |model: &str, seed: Option<i64>| ChatRequest {
+        model: model.into(),
+        messages: vec![message(Role::User, vec![Part::text("hi")])],
+        top_k: Some(5),
+        seed,
+        ..Default::default()
+    };
+    let fields = |model: &str, seed: Option<i64>| {
+        value(&encode_request(&request(model, seed)).unwrap())
+            .get("additionalModelRequestFields")
+            .cloned()
+    };
+    assert_eq!(fields(MODEL, None), Some(json!({"top_k": 5})));
+    assert_eq!(
+        fields("us.amazon.nova-pro-v1:0", None),
+        Some(json!({"inferenceConfig": {"topK": 5}}))
+    );
+    assert_eq!(
+        fields("mistral.mistral-large-2402-v1:0", Some(7)),
+        Some(json!({"top_k": 5, "seed": 7}))
+    );
+    let mistral = encode_request(&request("mistral.mistral-large-2402-v1:0", Some(7))).unwrap();
+    assert_eq!(decode_request(&mistral, None, false).unwrap().seed, Some(7));
+    // Claude (as on Anthropic's own API) and Nova have none.
+    for model in [MODEL, "amazon.nova-lite-v1:0"] {
+        assert_eq!(encode_request(&request(model, Some(7))).unwrap_err().field, "seed");
+    }
+    // A Converse client's Nova top-k is top-k, beside Nova's other settings there.
+    let body = br#"{"messages":[{"role":"user","content":[{"text":"hi"}]}],
+        "additionalModelRequestFields":{"inferenceConfig":{"topK":3,"other":1}}}"#;
+    let mut r = decode_request(body, Some("amazon.nova-lite-v1:0"), false).unwrap();
+    assert_eq!(r.top_k, Some(3));
+    assert_eq!(
+        value(&encode_request(&r).unwrap()).get("additionalModelRequestFields"),
+        Some(&json!({"inferenceConfig": {"other": 1, "topK": 3}}))
+    );
+    r.model = MODEL.into();
+    let v = value(&crate::formats::anthropic::request::encode_request(&r).unwrap());
+    assert_eq!(v.get("top_k"), Some(&json!(3)));
+}
+
 /// An Anthropic client names Claude betas in its `anthropic-beta` header (`betas=[...]` in the
 /// SDK); they were dropped on the way to Converse, where Claude takes them among its own fields.
 /// Other models refuse fields they do not know, so only Claude gets them.
@@ -674,6 +732,44 @@ fn json_object_format_round_trips() {
     assert_eq!(
         decode_request(&body, None, false).unwrap().response_format,
         Some(ResponseFormat::JsonObject)
+    );
+}
+
+/// A cached prefix that ends on a tool call or a tool result (the usual place in an agent loop)
+/// lost its marker both ways: the canonical tool parts had no room for one.
+#[test]
+fn cache_points_after_tool_calls_and_results_reach_anthropic_and_come_back() {
+    let body = br#"{"messages":[{"role":"user","content":[{"text":"weather?"}]},
+        {"role":"assistant","content":[{"toolUse":{"toolUseId":"t1","name":"f","input":{"a":1}}},{"cachePoint":{"type":"default","ttl":"1h"}}]},
+        {"role":"user","content":[{"toolResult":{"toolUseId":"t1","content":[{"text":"sunny"}],"status":"success"}},{"cachePoint":{"type":"default"}}]}]}"#;
+    let r = decode_request(body, Some(MODEL), false).unwrap();
+    let back = value(&encode_request(&r).unwrap());
+    assert_eq!(back.get("messages"), value(body).get("messages"));
+    let v = value(&crate::formats::anthropic::request::encode_request(&r).unwrap());
+    let block = |i: usize| v.pointer(&sonic_rs::pointer!["messages", i, "content", 0]).unwrap();
+    assert_eq!(
+        block(1).get("cache_control"),
+        Some(&json!({"type": "ephemeral", "ttl": "1h"}))
+    );
+    assert_eq!(block(2).get("cache_control"), Some(&json!({"type": "ephemeral"})));
+}
+
+#[test]
+fn anthropic_cache_control_on_tool_blocks_becomes_a_cache_point() {
+    let body = br#"{"model":"m","max_tokens":10,"messages":[{"role":"user","content":"weather?"},
+        {"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"f","input":{},"cache_control":{"type":"ephemeral"}}]},
+        {"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"sunny","cache_control":{"type":"ephemeral","ttl":"1h"}}]}]}"#;
+    let r = crate::formats::anthropic::request::decode_request(body, None, false).unwrap();
+    let v = value(&encode_request(&r).unwrap());
+    let content = |i: usize| {
+        v.pointer(&sonic_rs::pointer!["messages", i, "content"])
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(content(1).get(1), Some(&json!({"cachePoint": {"type": "default"}})));
+    assert_eq!(
+        content(2).get(1),
+        Some(&json!({"cachePoint": {"type": "default", "ttl": "1h"}}))
     );
 }
 
@@ -793,6 +889,7 @@ fn response_with_tools_reasoning_cache_usage_round_trips() {
                 name: "get_weather".into(),
                 arguments: r#"{"city":"Paris"}"#.into(),
                 signature: None,
+                extra: Extra::default(),
             },
         ],
         finish: FinishReason::ToolCalls,
@@ -1166,6 +1263,7 @@ fn tool_result_documents_are_named_and_read_back() {
                     name: "read".into(),
                     arguments: "{}".into(),
                     signature: None,
+                    extra: Extra::default(),
                 }],
             },
             Message {
@@ -1175,6 +1273,7 @@ fn tool_result_documents_are_named_and_read_back() {
                     name: Some("read".into()),
                     content: vec![doc(Some("notes")), doc(None)],
                     is_error: false,
+                    extra: Extra::default(),
                 }],
             },
         ],

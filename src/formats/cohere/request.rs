@@ -190,6 +190,7 @@ pub(super) fn assistant_parts(
                 name,
                 arguments: arguments_text(function.arguments),
                 signature: None,
+                extra: Extra::default(),
             });
         }
     }
@@ -237,6 +238,7 @@ fn tool_result(m: CohereMessageIn<'_>, path: &JsonPath<'_>, messages: &[Message]
         name,
         content,
         is_error: false,
+        extra: Extra::default(),
     })
 }
 
@@ -845,7 +847,8 @@ mod tests {
                 id: "call_0".into(),
                 name: "get_weather".into(),
                 arguments: "{\"city\":\"Rome\"}".into(),
-                signature: None
+                signature: None,
+                extra: Extra::default()
             }
         );
         assert_eq!(
@@ -854,7 +857,8 @@ mod tests {
                 id: "call_0".into(),
                 name: Some("get_weather".into()),
                 content: vec![ToolResultContent::Text("sunny".into())],
-                is_error: false
+                is_error: false,
+                extra: Extra::default()
             }]
         );
         assert_eq!(r.tools.len(), 1);
@@ -989,6 +993,7 @@ mod tests {
             name: "f".into(),
             arguments: "{}".into(),
             signature: None,
+            extra: Extra::default(),
         };
         let thinking = Part::Thinking {
             text: "hmm".into(),
@@ -1100,6 +1105,7 @@ mod tests {
                             name: "get_weather".into(),
                             arguments: "{\"city\":\"Oslo\"}".into(),
                             signature: None,
+                            extra: Extra::default(),
                         },
                     ],
                 },
@@ -1113,6 +1119,7 @@ mod tests {
                             ToolResultContent::Json(sonic_rs::json!({"temp": -3})),
                         ],
                         is_error: false,
+                        extra: Extra::default(),
                     }],
                 },
             ],

@@ -151,7 +151,7 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::canonical::Json;
+    use crate::canonical::{Extra, Json};
     use crate::formats::cohere::tool_plan_extra;
     use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 
@@ -243,6 +243,7 @@ mod tests {
                     name: "f".into(),
                     arguments: String::new(),
                     signature: Some("sig".into()),
+                    extra: Extra::default(),
                 },
             ],
             finish: FinishReason::ToolCalls,

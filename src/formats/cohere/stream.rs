@@ -579,7 +579,7 @@ mod tests {
     };
     use crate::canonical::stream::StreamDecode;
     use crate::canonical::stream::{events_from_response, StreamEvent as E};
-    use crate::canonical::{ChatResponse, Part};
+    use crate::canonical::{ChatResponse, Extra, Part};
     use bytes::Bytes;
 
     const TEXT: &[u8] = include_bytes!("fixtures/stream_text.txt");
@@ -654,6 +654,7 @@ mod tests {
                     name: "get_weather".into(),
                     arguments: r#"{"city":"Paris"}"#.into(),
                     signature: None,
+                    extra: Extra::default(),
                 },
             ],
             finish: FinishReason::ToolCalls,

@@ -20,7 +20,7 @@ use super::request::{not_an_object, parse};
 use super::{response::usage_to_cohere, uuid_like};
 use crate::canonical::stream::{StreamEncode, StreamEvent};
 use crate::canonical::{
-    ChatRequest, ChatResponse, ConvertError, FinishReason, Json, JsonPath, Message, Part, Role, Tool,
+    ChatRequest, ChatResponse, ConvertError, Extra, FinishReason, Json, JsonPath, Message, Part, Role, Tool,
     ToolResultContent, Usage,
 };
 use crate::wire::sse::escape_js_line_separators;
@@ -242,6 +242,7 @@ fn results(
                     name: name.clone(),
                     arguments: arguments.to_string(),
                     signature: None,
+                    extra: Extra::default(),
                 });
                 id
             }
@@ -263,6 +264,7 @@ fn results(
             name: Some(name),
             content: vec![ToolResultContent::Text(text)],
             is_error: false,
+            extra: Extra::default(),
         });
     }
     Ok(out)
@@ -399,6 +401,7 @@ fn decode_body(body: &[u8], default_model: Option<&str>) -> Result<ChatRequest, 
                             name,
                             arguments,
                             signature: None,
+                            extra: Extra::default(),
                         });
                     }
                     push_turn(&mut req.messages, Role::Assistant, parts);
@@ -1019,6 +1022,7 @@ mod tests {
                     name: "get_weather".into(),
                     arguments: r#"{"city":"Paris"}"#.into(),
                     signature: None,
+                    extra: Extra::default(),
                 },
             ],
             finish: FinishReason::ToolCalls,

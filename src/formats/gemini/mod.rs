@@ -519,6 +519,7 @@ pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> R
             name: name.to_string(),
             arguments: args,
             signature,
+            extra: Extra::default(),
         });
     }
     if let Some(fr) = field(p, "functionResponse") {
@@ -568,6 +569,7 @@ pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> R
             name: Some(name.to_string()),
             content,
             is_error,
+            extra: Extra::default(),
         });
     }
     if let Some(d) = field(p, "inlineData") {
@@ -736,6 +738,7 @@ pub(crate) fn encode_part<'r>(
             name,
             arguments,
             signature,
+            ..
         } => {
             // A client of another format brings the signature back inside the id.
             let signature = match signature {
@@ -782,6 +785,7 @@ pub(crate) fn encode_part<'r>(
             name,
             content,
             is_error,
+            ..
         } => {
             let name = match name {
                 Some(n) => n.as_str(),

@@ -38,7 +38,7 @@ use super::response::{
 };
 use super::{decode_part, encode_part, field, signed_id, str_field, write, CallIds};
 use crate::canonical::stream::{StreamEncode, StreamError, StreamEvent};
-use crate::canonical::{ChatRequest, FaultKind, FinishReason, Json, JsonPath, Part, TokenLogprob, Usage};
+use crate::canonical::{ChatRequest, Extra, FaultKind, FinishReason, Json, JsonPath, Part, TokenLogprob, Usage};
 use crate::formats::sse_stream::{self, SseEventDecoder, SseStreamDecoder};
 use crate::wire::sse::{encode_event_crlf, escape_js_line_separators, SseEvent};
 use serde::de::IgnoredAny;
@@ -277,6 +277,7 @@ impl GeminiEventDecoder {
                 name,
                 arguments,
                 signature,
+                ..
             } => {
                 // The signature rides in the id (see `signed_id`).
                 let id = match signature {
@@ -625,6 +626,7 @@ impl StreamEncode for GeminiStreamEncoder {
                     name: name.clone(),
                     arguments: String::new(),
                     signature: None,
+                    extra: Extra::default(),
                 },
                 false,
             )),

@@ -105,6 +105,7 @@ fn protocols_request_fixture_decodes() {
             name: "get_weather".into(),
             arguments: r#"{"city":"Rome"}"#.into(),
             signature: None,
+            extra: Extra::default(),
         }
     );
     assert_eq!(
@@ -114,6 +115,7 @@ fn protocols_request_fixture_decodes() {
             name: Some("get_weather".into()),
             content: vec![ToolResultContent::Text("sunny".into())],
             is_error: false,
+            extra: Extra::default(),
         }
     );
     assert_eq!(r.tools.len(), 1);
@@ -225,6 +227,7 @@ fn snake_case_thinking_and_extras() {
             name: Some("lookup".into()),
             content: vec![ToolResultContent::Text("timeout".into())],
             is_error: true,
+            extra: Extra::default(),
         }
     );
     assert_eq!(r.tools.len(), 1);
@@ -331,6 +334,7 @@ fn foreign_request() -> ChatRequest {
                         name: "get_weather".into(),
                         arguments: r#"{"city":"Paris"}"#.into(),
                         signature: None,
+                        extra: Extra::default(),
                     },
                 ],
             },
@@ -341,6 +345,7 @@ fn foreign_request() -> ChatRequest {
                     name: None,
                     content: vec![ToolResultContent::Text("sunny".into())],
                     is_error: false,
+                    extra: Extra::default(),
                 }],
             },
         ],
@@ -418,12 +423,14 @@ fn foreign_request_encodes_and_round_trips() {
         name: "get_weather".into(),
         arguments: r#"{"city":"Paris"}"#.into(),
         signature: None,
+        extra: Extra::default(),
     }];
     want.messages[2].content = vec![Part::ToolResult {
         id: "call_0".into(),
         name: Some("get_weather".into()),
         content: vec![ToolResultContent::Text("sunny".into())],
         is_error: false,
+        extra: Extra::default(),
     }];
     assert_eq!(back, want);
 }
@@ -564,6 +571,7 @@ fn inexpressible_requests_name_the_field() {
         name: None,
         content: vec![],
         is_error: false,
+        extra: Extra::default(),
     }];
     let e = encode_request(&r).unwrap_err();
     assert_eq!(e.field, "messages[2].content[0].name");
@@ -581,6 +589,7 @@ fn inexpressible_requests_name_the_field() {
         name: "f".into(),
         arguments: "[1]".into(),
         signature: None,
+        extra: Extra::default(),
     };
     assert_eq!(
         encode_request(&r).unwrap_err().field,
@@ -632,6 +641,7 @@ fn tool_result_images_and_json() {
             }),
         ],
         is_error: false,
+        extra: Extra::default(),
     }];
     let out = parse(&encode_request(&r).unwrap());
     assert_eq!(
@@ -647,6 +657,7 @@ fn tool_result_images_and_json() {
             name: Some("get_weather".into()),
             content: r.messages[2].content[0].clone().tool_content(),
             is_error: false,
+            extra: Extra::default(),
         }
     );
 }
@@ -672,7 +683,8 @@ fn protocols_response_fixture() {
             id: CallIds::answer_call_id("xyz", 0),
             name: "get_weather".into(),
             arguments: r#"{"city":"Paris"}"#.into(),
-            signature: None
+            signature: None,
+            extra: Extra::default()
         }]
     );
     assert_eq!(
@@ -719,6 +731,7 @@ fn response_round_trip_with_thinking_and_usage() {
                 name: "f".into(),
                 arguments: "{}".into(),
                 signature: Some("c2lnMg==".into()),
+                extra: Extra::default(),
             },
         ],
         finish: FinishReason::ToolCalls,
@@ -749,6 +762,7 @@ fn response_round_trip_with_thinking_and_usage() {
         name: "f".into(),
         arguments: "{}".into(),
         signature: None,
+        extra: Extra::default(),
     };
     let v = parse(&encode_response(&foreign));
     assert_eq!(
@@ -1125,12 +1139,14 @@ fn results_in_separate_messages_become_one_content_of_responses() {
         name: "f".into(),
         arguments: "{}".into(),
         signature: None,
+        extra: Extra::default(),
     };
     let result = |id: &str| Part::ToolResult {
         id: id.into(),
         name: Some("f".into()),
         content: vec![crate::canonical::ToolResultContent::Text("ok".into())],
         is_error: false,
+        extra: Extra::default(),
     };
     let msg = |role, content| Message { role, content };
     let r = ChatRequest {

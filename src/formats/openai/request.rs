@@ -405,6 +405,7 @@ fn decode_messages(arr: &sonic_rs::Array, req: &mut ChatRequest) -> Result<(), C
                         .collect(),
                     // OpenAI has no error flag on tool results.
                     is_error: false,
+                    extra: Extra::default(),
                 };
                 match req.messages.last_mut() {
                     Some(last) if open == Open::ToolTurn => last.content.push(result),
@@ -659,6 +660,7 @@ fn decode_assistant<'v>(
                 name: name.to_string(),
                 arguments,
                 signature: None,
+                extra: Extra::default(),
             });
         }
     }
@@ -1059,6 +1061,7 @@ mod tests {
             name: "get_weather".into(),
             arguments: format!("{{\"city\":\"{city}\"}}"),
             signature: None,
+            extra: Extra::default(),
         }
     }
 
@@ -1068,6 +1071,7 @@ mod tests {
             name: Some("get_weather".into()),
             content: vec![ToolResultContent::Text(text.into())],
             is_error: false,
+            extra: Extra::default(),
         }
     }
 
@@ -1257,6 +1261,7 @@ mod tests {
                             ToolResultContent::Json(json!({"c": 21})),
                         ],
                         is_error: true,
+                        extra: Extra::default(),
                     },
                     Part::text("thanks"),
                 ]),
@@ -1313,6 +1318,7 @@ mod tests {
             name: Some("get_weather".into()),
             content: vec![ToolResultContent::Text("temp: {\"c\":21}".into())],
             is_error: false,
+            extra: Extra::default(),
         };
         for m in &mut want.messages {
             for p in &mut m.content {
@@ -1562,7 +1568,8 @@ mod tests {
                 id: "c".into(),
                 name: "f".into(),
                 arguments: "{\"a\":1}".into(),
-                signature: None
+                signature: None,
+                extra: Extra::default()
             }]
         );
     }
@@ -1587,6 +1594,7 @@ mod tests {
             name: None,
             content: vec![ToolResultContent::Image(ImageSource::Url("https://x".into()))],
             is_error: false,
+            extra: Extra::default(),
         }])];
         assert_eq!(
             encode_request(&r).unwrap_err().field,

@@ -5,7 +5,7 @@
 //! (`encode_response`) writes OpenAI's own field order.
 
 use super::types::*;
-use crate::canonical::{ChatResponse, ConvertError, FinishReason, Json, Part, Usage};
+use crate::canonical::{ChatResponse, ConvertError, Extra, FinishReason, Json, Part, Usage};
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 use std::borrow::Cow;
 
@@ -69,6 +69,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
             name,
             arguments: arguments_text(f.arguments),
             signature: None,
+            extra: Extra::default(),
         });
     }
     let finish = finish_from_wire(choice.finish_reason.as_deref(), refused && !has_text, has_calls);
@@ -269,6 +270,7 @@ mod tests {
             name: "get_weather".into(),
             arguments: format!("{{\"city\":\"{city}\"}}"),
             signature: None,
+            extra: Extra::default(),
         }
     }
 
@@ -446,7 +448,8 @@ mod tests {
                     id: "c".into(),
                     name: "f".into(),
                     arguments: "{\"x\":1}".into(),
-                    signature: None
+                    signature: None,
+                    extra: Extra::default()
                 }
             ]
         );

@@ -290,6 +290,7 @@ fn decode_input(input: &Json, req: &mut ChatRequest) -> Result<(), ConvertError>
                     name: name.to_string(),
                     arguments,
                     signature: None,
+                    extra: Extra::default(),
                 };
                 (Role::Assistant, vec![call])
             }
@@ -302,6 +303,7 @@ fn decode_input(input: &Json, req: &mut ChatRequest) -> Result<(), ConvertError>
                     content: decode_output(output, &path.key("output"))?,
                     // The Responses API has no error flag on results.
                     is_error: false,
+                    extra: Extra::default(),
                 };
                 (Role::User, vec![result])
             }

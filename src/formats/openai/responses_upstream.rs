@@ -15,8 +15,8 @@
 use super::request::{document_data, effort_for_budget, err, image_url};
 use crate::canonical::stream::{StreamError, StreamEvent};
 use crate::canonical::{
-    image_detail, ChatRequest, ChatResponse, ConvertError, FinishReason, Json, Part, ResponseFormat, Role, ToolChoice,
-    ToolResultContent, Usage,
+    image_detail, ChatRequest, ChatResponse, ConvertError, Extra, FinishReason, Json, Part, ResponseFormat, Role,
+    ToolChoice, ToolResultContent, Usage,
 };
 use crate::formats::sse_stream::{SseEventDecoder, SseStreamDecoder};
 use crate::formats::Format;
@@ -402,6 +402,7 @@ fn item_parts(item: &Json, out: &mut Vec<Part>) {
                 name: s("name"),
                 arguments: s("arguments"),
                 signature: None,
+                extra: Extra::default(),
             });
         }
         Some("reasoning") => {
@@ -732,6 +733,7 @@ mod tests {
                             name: "get_weather".into(),
                             arguments: r#"{"city":"Paris"}"#.into(),
                             signature: None,
+                            extra: Extra::default(),
                         },
                     ],
                 },
@@ -743,6 +745,7 @@ mod tests {
                             name: None,
                             content: vec![ToolResultContent::Text("sunny".into())],
                             is_error: false,
+                            extra: Extra::default(),
                         },
                         Part::text("thanks"),
                     ],
@@ -860,6 +863,7 @@ mod tests {
                     name: "get_weather".into(),
                     arguments: r#"{"city":"Paris"}"#.into(),
                     signature: None,
+                    extra: Extra::default(),
                 },
             ],
             finish: FinishReason::ToolCalls,

@@ -542,7 +542,7 @@ mod tests {
         self, collect, decode_every_split, encode_all, run, sample_response, text_answer,
     };
     use crate::canonical::stream::StreamDecode;
-    use crate::canonical::{ChatResponse, Part};
+    use crate::canonical::{ChatResponse, Extra, Part};
     use bytes::Bytes;
     use StreamEvent::{BlockStop, Error, Finish, Start, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallStart};
 
@@ -659,7 +659,8 @@ mod tests {
                 id: "call_def".into(),
                 name: "get_time".into(),
                 arguments: "{\"tz\": \"CET\"}".into(),
-                signature: None
+                signature: None,
+                extra: Extra::default()
             }
         );
     }
