@@ -603,6 +603,16 @@ impl std::fmt::Display for ConvertError {
     }
 }
 
+/// A chat's token limit as the APIs take it: at least 1. OpenAI and Anthropic refuse 0 (an
+/// answer with no room for a token); refused here, in Anthropic's words and the client's shape, for
+/// every provider.
+pub fn token_limit(n: u32, field: &JsonPath<'_>) -> Result<u32, ConvertError> {
+    match n {
+        0 => Err(ConvertError::new(field, "Input should be greater than or equal to 1")),
+        n => Ok(n),
+    }
+}
+
 /// Whether a media type is an image's (`image/*`, any case): the only inline data every
 /// format can carry.
 pub fn is_image_type(media_type: &str) -> bool {

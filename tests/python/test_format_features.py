@@ -835,3 +835,32 @@ def test_openai_data_url_image_types_are_sent_as_registered(base, provider, medi
         messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}],
     )
     assert r.choices[0].message.content == "I see 1 image"
+
+
+# A token limit of 0 ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["gemini", "cohere", "mock"])
+def test_zero_max_tokens_is_refused_in_each_clients_shape(base, provider):
+    """OpenAI and Anthropic refuse `max_tokens: 0`; Gemini and Cohere answered it with nothing.
+    The gateway refuses it for every client, in that client's own error, whatever the provider."""
+    import anthropic
+    import cohere
+    import openai
+
+    model = f"{provider}/mock-model"
+    msgs = [{"role": "user", "content": "hi"}]
+    a = anthropic.Anthropic(base_url=f"{base}/anthropic", api_key="k", max_retries=0, timeout=30)
+    with pytest.raises(anthropic.BadRequestError) as e:
+        a.messages.create(model=model, max_tokens=0, messages=msgs)
+    assert e.value.body["error"]["type"] == "invalid_request_error"
+    assert "max_tokens" in e.value.body["error"]["message"]
+    o = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=30)
+    for field in ["max_tokens", "max_completion_tokens"]:
+        with pytest.raises(openai.BadRequestError) as e:
+            o.chat.completions.create(model=model, messages=msgs, **{field: 0})
+        assert e.value.param == field
+    co = cohere.ClientV2(api_key="k", base_url=f"{base}/cohere", max_retries=0, timeout=30)
+    with pytest.raises(cohere.BadRequestError) as e:
+        co.chat(model=model, messages=msgs, max_tokens=0)
+    assert "max_tokens" in e.value.body["message"]
