@@ -448,6 +448,26 @@ impl ChatRequest {
         }
     }
 
+    /// An Anthropic client's prefill (the last turn is the assistant's, for the model to go on
+    /// from) sent to `target`: refused where the models answer such a turn with a new one
+    /// (OpenAI, Cohere), since the client would join its prefill and a fresh answer (a `{` and
+    /// then a whole JSON object). Claude (on Anthropic or Bedrock) and Gemini continue it.
+    pub fn refuse_prefill(&self, target: Format) -> Result<(), ConvertError> {
+        let last = self.messages.len().wrapping_sub(1);
+        match self.messages.get(last) {
+            Some(m) if m.role == Role::Assistant && matches!(target, Format::OpenAi | Format::Cohere) => {
+                Err(ConvertError::new(
+                    format!("messages[{last}]"),
+                    format!(
+                        "a final assistant turn (a prefill) cannot be continued through the {} format, whose models answer it with a new turn; end with a user turn",
+                        target.name()
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The request's stop sequence when it has exactly one: the one an answer that stopped at a
     /// stop sequence matched, for upstreams that give only the reason (Cohere, Bedrock Converse).
     pub fn only_stop(&self) -> Option<&str> {

@@ -864,3 +864,27 @@ def test_zero_max_tokens_is_refused_in_each_clients_shape(base, provider):
     with pytest.raises(cohere.BadRequestError) as e:
         co.chat(model=model, messages=msgs, max_tokens=0)
     assert "max_tokens" in e.value.body["message"]
+
+
+# Anthropic: a prefill (the last turn is the assistant's) -----------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "bedrock", "gemini", "openai", "cohere"])
+def test_anthropic_prefill_goes_only_where_it_is_continued(base, provider):
+    """Claude (on Anthropic or Bedrock) and Gemini go on from a final assistant turn; OpenAI and
+    Cohere models answer it with a new turn, which the client would read after its prefill (a
+    `{` and then a whole object). Those are refused by name rather than answered so."""
+    import anthropic
+
+    c = anthropic.Anthropic(base_url=f"{base}/anthropic", api_key="k", max_retries=0, timeout=30)
+    ask = dict(
+        model=f"{provider}/mock-model",
+        max_tokens=50,
+        messages=[{"role": "user", "content": "a JSON object?"}, {"role": "assistant", "content": "{"}],
+    )
+    if provider in ("openai", "cohere"):
+        with pytest.raises(anthropic.BadRequestError) as e:
+            c.messages.create(**ask)
+        assert "messages[1]" in str(e.value) and "prefill" in str(e.value)
+    else:
+        assert c.messages.create(**ask).content
