@@ -89,6 +89,9 @@ const CONTENT_FIELDS: &[ContentField] = &[
     // Remote MCP servers whose tools Anthropic calls itself: without them the model has no
     // such tools.
     ContentField::any(Format::Anthropic, "mcp_servers", "MCP servers"),
+    // Agent Skills loaded into the code-execution container: instructions and scripts the model
+    // would not have. A container's id alone (reusing its files) is dropped with the tool.
+    ContentField::any(Format::Anthropic, "container.skills", "Agent Skills"),
     // OpenAI's built-in web search (search models) and audio output: the answer would come
     // without the search or without the audio.
     ContentField::any(Format::OpenAi, "web_search_options", "web search"),

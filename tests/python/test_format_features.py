@@ -888,3 +888,57 @@ def test_anthropic_prefill_goes_only_where_it_is_continued(base, provider):
         assert "messages[1]" in str(e.value) and "prefill" in str(e.value)
     else:
         assert c.messages.create(**ask).content
+
+
+# Anthropic: newer top-level fields ----------------------------------------------------------------
+
+
+def anthropic_inspect(base, provider, **extra):
+    import anthropic
+
+    c = anthropic.Anthropic(base_url=f"{base}/anthropic", api_key="k", max_retries=0, timeout=30)
+    r = c.messages.create(
+        model=f"{provider}/inspect-model" if "." not in provider else f"bedrock/{provider}",
+        max_tokens=50,
+        messages=[{"role": "user", "content": "hi"}],
+        extra_body=extra,
+    )
+    return inspect_of(r.content[0].text)[0]
+
+
+AUTOMATIC_CACHE = {"cache_control": {"type": "ephemeral"}}
+CONTEXT_EDITS = {"context_management": {"edits": [{"type": "clear_tool_uses_20250919"}]}}
+SETTINGS = {"speed": "fast", "inference_geo": "us", "container": "container_011"}
+
+
+def test_anthropic_top_level_fields_reach_anthropic(base):
+    names = anthropic_inspect(base, "anthropic", **AUTOMATIC_CACHE, **CONTEXT_EDITS, **SETTINGS)
+    assert {"cache_control", "context_management", "speed", "inference_geo", "container"} <= set(names)
+
+
+def test_anthropic_automatic_caching_becomes_a_bedrock_cache_point(base):
+    """A top-level `cache_control` caches up to the last cacheable block: for Converse, a
+    `cachePoint` there. Before, it was dropped and every call billed in full."""
+    assert "cachePoint" in anthropic_inspect(base, "bedrock", **AUTOMATIC_CACHE)
+
+
+@pytest.mark.parametrize("model, sent", [("anthropic.claude-inspect", True), ("amazon.nova-inspect", False)])
+def test_anthropic_context_management_reaches_claude_on_bedrock(base, model, sent):
+    names = anthropic_inspect(base, model, **CONTEXT_EDITS)
+    assert ("additionalModelRequestFields" in names) == sent, names
+
+
+@pytest.mark.parametrize("provider", ["openai", "gemini", "cohere", "bedrock"])
+def test_anthropic_settings_without_an_equivalent_are_left_out(base, provider):
+    names = anthropic_inspect(base, provider, **AUTOMATIC_CACHE, **CONTEXT_EDITS, **SETTINGS)
+    assert not {"cache_control", "context_management", "speed", "inference_geo", "container"} & set(names)
+
+
+@pytest.mark.parametrize("provider", ["openai", "gemini", "cohere", "bedrock"])
+def test_anthropic_container_skills_to_other_formats_are_refused_by_name(base, provider):
+    import anthropic
+
+    skills = {"container": {"skills": [{"type": "anthropic", "skill_id": "pptx", "version": "latest"}]}}
+    with pytest.raises(anthropic.BadRequestError) as e:
+        anthropic_inspect(base, provider, **skills)
+    assert "container.skills" in str(e.value)

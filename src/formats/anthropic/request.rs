@@ -606,11 +606,12 @@ pub fn bedrock_betas(req: &ChatRequest) -> Option<&Json> {
     }
 }
 
-/// The thinking an Anthropic-format request asked for in a kind with no canonical form
-/// (`adaptive`, `disabled`), for Claude on Bedrock, which takes Claude's own `thinking` object.
-pub fn bedrock_thinking(req: &ChatRequest) -> Option<&Json> {
+/// A top-level field of an Anthropic-format request that has no canonical form, for Claude on
+/// Bedrock, which takes some of Claude's own: a `thinking` of a kind with no canonical form
+/// (`adaptive`, `disabled`), `context_management`.
+pub fn anthropic_field<'r>(req: &'r ChatRequest, name: &str) -> Option<&'r Json> {
     match req.extra.format {
-        Some(Format::Anthropic) => req.extra.get("thinking"),
+        Some(Format::Anthropic) => req.extra.get(name),
         _ => None,
     }
 }
