@@ -565,6 +565,9 @@ mod tests {
         fn v1(body: &[u8], _: Option<&str>, _: bool) -> Result<crate::canonical::ChatRequest, ConvertError> {
             cohere::v1chat::decode_request(body)
         }
+        fn responses(body: &[u8], _: Option<&str>, _: bool) -> Result<crate::canonical::ChatRequest, ConvertError> {
+            openai::responses::decode_request(body)
+        }
         let cases = [
             (
                 ANTHROPIC.decode_request,
@@ -587,6 +590,11 @@ mod tests {
                 "max_tokens",
             ),
             (v1, r#"{"model":"m","max_tokens":0,"message":"hi"}"#, "max_tokens"),
+            (
+                responses,
+                r#"{"model":"m","max_output_tokens":0,"input":"hi"}"#,
+                "max_output_tokens",
+            ),
         ];
         for (decode, body, field) in cases {
             let e = decode(body.as_bytes(), None, false).unwrap_err();

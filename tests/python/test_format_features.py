@@ -842,7 +842,8 @@ def test_openai_data_url_image_types_are_sent_as_registered(base, provider, medi
 
 @pytest.mark.parametrize("provider", ["gemini", "cohere", "mock"])
 def test_zero_max_tokens_is_refused_in_each_clients_shape(base, provider):
-    """OpenAI and Anthropic refuse `max_tokens: 0`; Gemini and Cohere answered it with nothing.
+    """OpenAI and Anthropic refuse `max_tokens: 0` (OpenAI's Responses API any `max_output_tokens`
+    below 16); Gemini and Cohere answered it with nothing.
     The gateway refuses it for every client, in that client's own error, whatever the provider."""
     import anthropic
     import cohere
@@ -860,6 +861,9 @@ def test_zero_max_tokens_is_refused_in_each_clients_shape(base, provider):
         with pytest.raises(openai.BadRequestError) as e:
             o.chat.completions.create(model=model, messages=msgs, **{field: 0})
         assert e.value.param == field
+    with pytest.raises(openai.BadRequestError) as e:
+        o.responses.create(model=model, input="hi", max_output_tokens=0)
+    assert e.value.param == "max_output_tokens"
     co = cohere.ClientV2(api_key="k", base_url=f"{base}/cohere", max_retries=0, timeout=30)
     with pytest.raises(cohere.BadRequestError) as e:
         co.chat(model=model, messages=msgs, max_tokens=0)

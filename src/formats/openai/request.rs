@@ -60,8 +60,9 @@ pub(super) fn u32_of(v: &Json, field: &JsonPath<'_>) -> Result<u32, ConvertError
         .ok_or_else(|| err(field, "must be a non-negative integer below 2^32"))
 }
 
-/// A token limit (`max_tokens`, `max_completion_tokens`): a `u32` of at least 1.
-fn limit_of(v: &Json, field: &JsonPath<'_>) -> Result<u32, ConvertError> {
+/// A token limit (`max_tokens`, `max_completion_tokens`, the Responses API's
+/// `max_output_tokens`): a `u32` of at least 1.
+pub(super) fn limit_of(v: &Json, field: &JsonPath<'_>) -> Result<u32, ConvertError> {
     token_limit(u32_of(v, field)?, field)
 }
 
