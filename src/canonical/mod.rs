@@ -89,6 +89,9 @@ const CONTENT_FIELDS: &[ContentField] = &[
     // Remote MCP servers whose tools Anthropic calls itself: without them the model has no
     // such tools.
     ContentField::any(Format::Anthropic, "mcp_servers", "MCP servers"),
+    // Agent Skills loaded into the code-execution container: instructions and scripts the model
+    // would not have. A container's id alone (reusing its files) is dropped with the tool.
+    ContentField::any(Format::Anthropic, "container.skills", "Agent Skills"),
     // OpenAI's built-in web search (search models) and audio output: the answer would come
     // without the search or without the audio.
     ContentField::any(Format::OpenAi, "web_search_options", "web search"),
@@ -452,6 +455,26 @@ impl ChatRequest {
         }
     }
 
+    /// An Anthropic client's prefill (the last turn is the assistant's, for the model to go on
+    /// from) sent to `target`: refused where the models answer such a turn with a new one
+    /// (OpenAI, Cohere), since the client would join its prefill and a fresh answer (a `{` and
+    /// then a whole JSON object). Claude (on Anthropic or Bedrock) and Gemini continue it.
+    pub fn refuse_prefill(&self, target: Format) -> Result<(), ConvertError> {
+        let last = self.messages.len().wrapping_sub(1);
+        match self.messages.get(last) {
+            Some(m) if m.role == Role::Assistant && matches!(target, Format::OpenAi | Format::Cohere) => {
+                Err(ConvertError::new(
+                    format!("messages[{last}]"),
+                    format!(
+                        "a final assistant turn (a prefill) cannot be continued through the {} format, whose models answer it with a new turn; end with a user turn",
+                        target.name()
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The request's stop sequence when it has exactly one: the one an answer that stopped at a
     /// stop sequence matched, for upstreams that give only the reason (Cohere, Bedrock Converse).
     pub fn only_stop(&self) -> Option<&str> {
@@ -604,6 +627,16 @@ impl std::fmt::Display for ConvertError {
         } else {
             write!(f, "{}: {}", self.field, self.message)
         }
+    }
+}
+
+/// A chat's token limit as the APIs take it: at least 1. OpenAI and Anthropic refuse 0 (an
+/// answer with no room for a token); refused here, in Anthropic's words and the client's shape, for
+/// every provider.
+pub fn token_limit(n: u32, field: &JsonPath<'_>) -> Result<u32, ConvertError> {
+    match n {
+        0 => Err(ConvertError::new(field, "Input should be greater than or equal to 1")),
+        n => Ok(n),
     }
 }
 

@@ -556,4 +556,55 @@ mod tests {
             Some("messages[1].content[0].image_url: no URLs")
         );
     }
+
+    /// A token limit of 0 asks for an empty answer: OpenAI and Anthropic refuse it, and the
+    /// gateway refuses it for every client before any provider sees it (Gemini and Cohere would
+    /// answer nothing).
+    #[test]
+    fn a_zero_token_limit_is_refused_for_every_client() {
+        fn v1(body: &[u8], _: Option<&str>, _: bool) -> Result<crate::canonical::ChatRequest, ConvertError> {
+            cohere::v1chat::decode_request(body)
+        }
+        fn responses(body: &[u8], _: Option<&str>, _: bool) -> Result<crate::canonical::ChatRequest, ConvertError> {
+            openai::responses::decode_request(body)
+        }
+        let cases = [
+            (
+                ANTHROPIC.decode_request,
+                r#"{"model":"m","max_tokens":0,"messages":[]}"#,
+                "max_tokens",
+            ),
+            (
+                OPENAI.decode_request,
+                r#"{"model":"m","max_tokens":0,"messages":[]}"#,
+                "max_tokens",
+            ),
+            (
+                OPENAI.decode_request,
+                r#"{"model":"m","max_completion_tokens":0,"messages":[]}"#,
+                "max_completion_tokens",
+            ),
+            (
+                COHERE.decode_request,
+                r#"{"model":"m","max_tokens":0,"messages":[]}"#,
+                "max_tokens",
+            ),
+            (v1, r#"{"model":"m","max_tokens":0,"message":"hi"}"#, "max_tokens"),
+            (
+                responses,
+                r#"{"model":"m","max_output_tokens":0,"input":"hi"}"#,
+                "max_output_tokens",
+            ),
+        ];
+        for (decode, body, field) in cases {
+            let e = decode(body.as_bytes(), None, false).unwrap_err();
+            let said = (e.field.as_str(), e.message.as_str());
+            assert_eq!(said, (field, "Input should be greater than or equal to 1"), "{body}");
+        }
+        let one = r#"{"model":"m","max_tokens":1,"messages":[{"role":"user","content":"hi"}]}"#;
+        assert_eq!(
+            via(Format::Anthropic, one, Format::OpenAi)["max_tokens"].as_u64(),
+            Some(1)
+        );
+    }
 }

@@ -144,17 +144,11 @@ pub(super) fn anthropic_rules(req: &ChatRequest) -> Result<(), ConvertError> {
 }
 
 /// The field bounds of the Messages API that other formats set wider, in its validation's words:
-/// at least one message, `max_tokens` at least 1, `temperature` 0 to 1 (OpenAI's and Gemini's go
-/// to 2).
+/// at least one message, `temperature` 0 to 1 (OpenAI's and Gemini's go to 2). A `max_tokens`
+/// of 0 the decoder refuses (`canonical::token_limit`).
 fn bounds(req: &ChatRequest) -> Result<(), ConvertError> {
     if req.messages.is_empty() {
         return Err(ConvertError::new("messages", "at least one message is required"));
-    }
-    if req.max_tokens == Some(0) {
-        return Err(ConvertError::new(
-            "max_tokens",
-            "Input should be greater than or equal to 1",
-        ));
     }
     match req.temperature {
         Some(t) if t > 1.0 => Err(ConvertError::new(

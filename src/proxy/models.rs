@@ -59,10 +59,13 @@ struct GeminiModel<'a> {
     supported_generation_methods: [&'static str; 5],
 }
 
+/// The Cohere endpoints a listed model serves (Sluice translates chats and embeddings for all).
+const COHERE_ENDPOINTS: [&str; 2] = ["chat", "embed"];
+
 #[derive(Serialize)]
 struct CohereModel<'a> {
     name: &'a str,
-    endpoints: [&'static str; 2],
+    endpoints: [&'static str; COHERE_ENDPOINTS.len()],
     finetuned: bool,
 }
 
@@ -102,7 +105,7 @@ fn gemini(id: &str) -> GeminiModel<'_> {
 fn cohere(id: &str) -> CohereModel<'_> {
     CohereModel {
         name: id,
-        endpoints: ["chat", "embed"],
+        endpoints: COHERE_ENDPOINTS,
         finetuned: false,
     }
 }
@@ -115,16 +118,39 @@ fn json(v: &impl Serialize) -> Bytes {
 const ANTHROPIC_DEFAULT_LIMIT: usize = 20;
 const ANTHROPIC_MAX_LIMIT: usize = 1000;
 
+/// The `name=value` pairs of a query string, each value percent-decoded.
+fn query_pairs(query: Option<&str>) -> impl Iterator<Item = Result<(&str, String), GatewayError>> {
+    query.unwrap_or("").split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        crate::wire::url::percent_decode(&value.replace('+', " "))
+            .map(|value| (name, value))
+            .ok_or_else(|| GatewayError::bad_request(format!("{name}: bad percent-encoding"), Some(name)))
+    })
+}
+
+/// Whether a Cohere listing's query keeps a model with `endpoints`: `endpoint` keeps those that
+/// serve it (the SDK's `models.list(endpoint="chat")`), and `default_only=true` keeps the
+/// endpoint's default model, which Sluice names none of (no model's `default_endpoints`).
+fn cohere_keeps(query: Option<&str>, endpoints: &[&str]) -> Result<bool, GatewayError> {
+    let mut keep = true;
+    for pair in query_pairs(query) {
+        match pair? {
+            ("endpoint", e) => keep &= endpoints.contains(&e.as_str()),
+            ("default_only", d) => keep &= d != "true",
+            _ => {}
+        }
+    }
+    Ok(keep)
+}
+
 /// One page of an Anthropic listing: the query's `limit` models after `after_id` or before
 /// `before_id` (the page's own `first_id`/`last_id`, which the SDK sends back for the next
 /// page), and whether more lie that way. An id not in the list gives an empty page, which ends
 /// any paging loop.
 fn anthropic_page<'a>(all: &'a [String], query: Option<&str>) -> Result<(&'a [String], bool), GatewayError> {
     let (mut limit, mut after, mut before) = (ANTHROPIC_DEFAULT_LIMIT, None, None);
-    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = crate::wire::url::percent_decode(&value.replace('+', " "))
-            .ok_or_else(|| GatewayError::bad_request(format!("{name}: bad percent-encoding"), Some(name)))?;
+    for pair in query_pairs(query) {
+        let (name, value) = pair?;
         match name {
             "limit" => {
                 limit = value
@@ -219,9 +245,12 @@ pub fn answer(
             struct List<'a> {
                 models: Vec<CohereModel<'a>>,
             }
-            json(&List {
-                models: all.iter().map(|m| cohere(m)).collect(),
-            })
+            // Every model serves the same endpoints: the query keeps all of them or none.
+            let models = match cohere_keeps(query, &COHERE_ENDPOINTS)? {
+                true => all.iter().map(|m| cohere(m)).collect(),
+                false => Vec::new(),
+            };
+            json(&List { models })
         }
         Format::OpenAi | Format::Bedrock => {
             #[derive(Serialize)]
@@ -304,6 +333,22 @@ models = ["gemini-2.5-flash", "text-embedding-004"]
         );
         let co = parse(answer(&s, Format::Cohere, None, None).unwrap());
         assert_eq!(co.get("models").unwrap().as_array().unwrap().len(), 3);
+    }
+
+    /// A Cohere listing keeps the models that serve the query's `endpoint` (all of Sluice's serve
+    /// chat and embed) and, with `default_only`, the endpoint's default, which Sluice names none of.
+    #[test]
+    fn a_cohere_listing_is_filtered_by_endpoint() {
+        let s = snap();
+        let count = |q| {
+            let v = parse(answer(&s, Format::Cohere, None, Some(q)).unwrap());
+            v.get("models").unwrap().as_array().unwrap().len()
+        };
+        assert_eq!(count("endpoint=chat&page_size=1000"), 3);
+        assert_eq!(count("endpoint=embed"), 3);
+        assert_eq!(count("endpoint=rerank"), 0);
+        assert_eq!(count("endpoint=chat&default_only=true"), 0);
+        assert_eq!(count("endpoint=chat&default_only=false"), 3);
     }
 
     #[test]

@@ -510,6 +510,9 @@ pub async fn forward(
     let target_format = provider.kind.format().unwrap_or(Format::OpenAi);
     let upstream_codec = codec_for(target_format)?;
     let canonical = decode(ctx, req, model, stream)?;
+    if ctx.api.format == Format::Anthropic {
+        canonical.refuse_prefill(target_format).map_err(refused)?;
+    }
     // An OpenAI provider whose models answer only through the Responses API gets its chats there.
     let via_responses = provider.chat_via_responses;
     let body = match via_responses {

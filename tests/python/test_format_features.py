@@ -835,3 +835,114 @@ def test_openai_data_url_image_types_are_sent_as_registered(base, provider, medi
         messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}],
     )
     assert r.choices[0].message.content == "I see 1 image"
+
+
+# A token limit of 0 ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["gemini", "cohere", "mock"])
+def test_zero_max_tokens_is_refused_in_each_clients_shape(base, provider):
+    """OpenAI and Anthropic refuse `max_tokens: 0` (OpenAI's Responses API any `max_output_tokens`
+    below 16); Gemini and Cohere answered it with nothing.
+    The gateway refuses it for every client, in that client's own error, whatever the provider."""
+    import anthropic
+    import cohere
+    import openai
+
+    model = f"{provider}/mock-model"
+    msgs = [{"role": "user", "content": "hi"}]
+    a = anthropic.Anthropic(base_url=f"{base}/anthropic", api_key="k", max_retries=0, timeout=30)
+    with pytest.raises(anthropic.BadRequestError) as e:
+        a.messages.create(model=model, max_tokens=0, messages=msgs)
+    assert e.value.body["error"]["type"] == "invalid_request_error"
+    assert "max_tokens" in e.value.body["error"]["message"]
+    o = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=30)
+    for field in ["max_tokens", "max_completion_tokens"]:
+        with pytest.raises(openai.BadRequestError) as e:
+            o.chat.completions.create(model=model, messages=msgs, **{field: 0})
+        assert e.value.param == field
+    with pytest.raises(openai.BadRequestError) as e:
+        o.responses.create(model=model, input="hi", max_output_tokens=0)
+    assert e.value.param == "max_output_tokens"
+    co = cohere.ClientV2(api_key="k", base_url=f"{base}/cohere", max_retries=0, timeout=30)
+    with pytest.raises(cohere.BadRequestError) as e:
+        co.chat(model=model, messages=msgs, max_tokens=0)
+    assert "max_tokens" in e.value.body["message"]
+
+
+# Anthropic: a prefill (the last turn is the assistant's) -----------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "bedrock", "gemini", "openai", "cohere"])
+def test_anthropic_prefill_goes_only_where_it_is_continued(base, provider):
+    """Claude (on Anthropic or Bedrock) and Gemini go on from a final assistant turn; OpenAI and
+    Cohere models answer it with a new turn, which the client would read after its prefill (a
+    `{` and then a whole object). Those are refused by name rather than answered so."""
+    import anthropic
+
+    c = anthropic.Anthropic(base_url=f"{base}/anthropic", api_key="k", max_retries=0, timeout=30)
+    ask = dict(
+        model=f"{provider}/mock-model",
+        max_tokens=50,
+        messages=[{"role": "user", "content": "a JSON object?"}, {"role": "assistant", "content": "{"}],
+    )
+    if provider in ("openai", "cohere"):
+        with pytest.raises(anthropic.BadRequestError) as e:
+            c.messages.create(**ask)
+        assert "messages[1]" in str(e.value) and "prefill" in str(e.value)
+    else:
+        assert c.messages.create(**ask).content
+
+
+# Anthropic: newer top-level fields ----------------------------------------------------------------
+
+
+def anthropic_inspect(base, provider, **extra):
+    import anthropic
+
+    c = anthropic.Anthropic(base_url=f"{base}/anthropic", api_key="k", max_retries=0, timeout=30)
+    r = c.messages.create(
+        model=f"{provider}/inspect-model" if "." not in provider else f"bedrock/{provider}",
+        max_tokens=50,
+        messages=[{"role": "user", "content": "hi"}],
+        extra_body=extra,
+    )
+    return inspect_of(r.content[0].text)[0]
+
+
+AUTOMATIC_CACHE = {"cache_control": {"type": "ephemeral"}}
+CONTEXT_EDITS = {"context_management": {"edits": [{"type": "clear_tool_uses_20250919"}]}}
+SETTINGS = {"speed": "fast", "inference_geo": "us", "container": "container_011"}
+
+
+def test_anthropic_top_level_fields_reach_anthropic(base):
+    names = anthropic_inspect(base, "anthropic", **AUTOMATIC_CACHE, **CONTEXT_EDITS, **SETTINGS)
+    assert {"cache_control", "context_management", "speed", "inference_geo", "container"} <= set(names)
+
+
+def test_anthropic_automatic_caching_becomes_a_bedrock_cache_point(base):
+    """A top-level `cache_control` caches up to the last cacheable block: for Converse, a
+    `cachePoint` there. Before, it was dropped and every call billed in full."""
+    assert "cachePoint" in anthropic_inspect(base, "bedrock", **AUTOMATIC_CACHE)
+
+
+@pytest.mark.parametrize("model, sent", [("anthropic.claude-inspect", True), ("amazon.nova-inspect", False)])
+def test_anthropic_context_management_reaches_claude_on_bedrock(base, model, sent):
+    names = anthropic_inspect(base, model, **CONTEXT_EDITS)
+    assert ("additionalModelRequestFields" in names) == sent, names
+
+
+@pytest.mark.parametrize("provider", ["openai", "gemini", "cohere", "bedrock"])
+def test_anthropic_settings_without_an_equivalent_are_left_out(base, provider):
+    names = anthropic_inspect(base, provider, **AUTOMATIC_CACHE, **CONTEXT_EDITS, **SETTINGS)
+    assert not {"cache_control", "context_management", "speed", "inference_geo", "container"} & set(names)
+
+
+@pytest.mark.parametrize("provider", ["openai", "gemini", "cohere", "bedrock"])
+def test_anthropic_container_skills_to_other_formats_are_refused_by_name(base, provider):
+    import anthropic
+
+    skills = {"container": {"skills": [{"type": "anthropic", "skill_id": "pptx", "version": "latest"}]}}
+    with pytest.raises(anthropic.BadRequestError) as e:
+        anthropic_inspect(base, provider, **skills)
+    assert "container.skills" in str(e.value)

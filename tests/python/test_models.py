@@ -95,6 +95,22 @@ def test_cohere_list_and_get(sluice):
         c.models.get("cohere/nope")
 
 
+@pytest.mark.parametrize(
+    "query, listed",
+    [({"endpoint": "chat"}, True), ({"endpoint": "embed"}, True), ({"endpoint": "rerank"}, False),
+     ({"endpoint": "chat", "default_only": True}, False)],
+)
+def test_cohere_list_is_filtered_by_endpoint(sluice, query, listed):
+    """`models.list(endpoint=...)` keeps the models that serve the endpoint, as Cohere does (it
+    was ignored: a rerank listing named chat models); `default_only` keeps the endpoint's default,
+    and Sluice names none."""
+    import cohere
+
+    c = cohere.ClientV2(api_key="k", base_url=f"{sluice.base}/cohere", timeout=30)
+    names = [m.name for m in c.models.list(**query).models]
+    assert names == (CONFIGURED if listed else [])
+
+
 def test_a_bare_name_is_looked_up_at_the_default_provider(sluice, raw):
     # As a request's `model` routes: `mock-model` has no provider prefix, and the default
     # provider (`mock`) lists it.

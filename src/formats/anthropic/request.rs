@@ -8,9 +8,9 @@
 
 use super::types::*;
 use crate::canonical::{
-    image_media_type, image_source_from_url, is_image_type, is_text_type, parse_data_url, ChatRequest, ConvertError,
-    DocumentSource, Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Tool,
-    ToolChoice, ToolResultContent,
+    image_media_type, image_source_from_url, is_image_type, is_text_type, parse_data_url, token_limit, ChatRequest,
+    ConvertError, DocumentSource, Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role,
+    Tool, ToolChoice, ToolResultContent,
 };
 use crate::formats::Format;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -139,7 +139,10 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
         match k {
             "model" => model = Some(as_str(val, &root.key("model"))?),
             "messages" => messages = Some(as_array(val, &root.key("messages"))?),
-            "max_tokens" => req.max_tokens = Some(as_u32(val, &root.key("max_tokens"))?),
+            "max_tokens" => {
+                let path = root.key("max_tokens");
+                req.max_tokens = Some(token_limit(as_u32(val, &path)?, &path)?);
+            }
             "system" => req.system = decode_system(val)?,
             "temperature" => req.temperature = Some(as_f64(val, &root.key("temperature"))?),
             "top_p" => req.top_p = Some(as_f64(val, &root.key("top_p"))?),
@@ -605,11 +608,12 @@ pub fn bedrock_betas(req: &ChatRequest) -> Option<&Json> {
     }
 }
 
-/// The thinking an Anthropic-format request asked for in a kind with no canonical form
-/// (`adaptive`, `disabled`), for Claude on Bedrock, which takes Claude's own `thinking` object.
-pub fn bedrock_thinking(req: &ChatRequest) -> Option<&Json> {
+/// A top-level field of an Anthropic-format request that has no canonical form, for Claude on
+/// Bedrock, which takes some of Claude's own: a `thinking` of a kind with no canonical form
+/// (`adaptive`, `disabled`), `context_management`.
+pub fn anthropic_field<'r>(req: &'r ChatRequest, name: &str) -> Option<&'r Json> {
     match req.extra.format {
-        Some(Format::Anthropic) => req.extra.get("thinking"),
+        Some(Format::Anthropic) => req.extra.get(name),
         _ => None,
     }
 }

@@ -1239,6 +1239,13 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
             _ => out.messages.push(BedrockMessage { role, content: blocks }),
         }
     }
+    // Anthropic's automatic caching (a top-level `cache_control`) marks the last cacheable
+    // block; Converse has no such switch, so the mark goes there, as a `cachePoint`.
+    if let (Some(cp), Some(last)) = (cache_point_for(&req.extra), out.messages.last_mut()) {
+        if last.content.last().is_some_and(|b| b.cache_point.is_none()) {
+            last.content.push(cache_block(cp));
+        }
+    }
     // NOTE: Converse refuses a conversation that opens with an assistant turn ("A conversation
     // must start with a user message"), which OpenAI and Gemini clients send when a chat opens
     // with the assistant's greeting, and one of no turns (an OpenAI system prompt alone). A
@@ -1300,10 +1307,17 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         req.seed,
         &mut additional,
     )?;
+    // An Anthropic client's own Claude fields, for Claude only: other models refuse fields they
+    // do not know.
+    let claude_field = |name| crate::formats::anthropic::request::anthropic_field(req, name).filter(|_| claude);
     if let Some(b) = budget {
         additional.insert("thinking", sonic_rs::json!({"type": "enabled", "budget_tokens": b}));
-    } else if let Some(t) = crate::formats::anthropic::request::bedrock_thinking(req).filter(|_| claude) {
+    } else if let Some(t) = claude_field("thinking") {
         additional.insert("thinking", t.clone());
+    }
+    // Context editing (clearing old tool results and thinking), which Bedrock takes for Claude.
+    if let Some(c) = claude_field("context_management") {
+        additional.insert("context_management", c.clone());
     }
     // An Anthropic client's betas, for Claude only: other models refuse fields they do not know.
     let betas = crate::formats::anthropic::request::bedrock_betas(req);

@@ -4,6 +4,7 @@
 use super::types::{CohereErrorIn, CohereErrorOut};
 use crate::canonical::{ErrorReply, FaultKind, UpstreamFault};
 use sonic_rs::JsonValueTrait;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Provider: an upstream error (status + body, possibly not JSON) -> canonical fault.
 pub fn decode_error(status: u16, body: &[u8]) -> UpstreamFault {
@@ -44,14 +45,13 @@ fn status_for(fault: &UpstreamFault) -> u16 {
     }
 }
 
-/// Integration: a fault -> status and `{"id","message"}` body.
+static NEXT_ERROR_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Integration: a fault -> status and `{"id","message"}` body. The `id` is one answer's, as
+/// Cohere's (a UUID per request that support can trace), never the same for two errors.
 pub fn encode_error(fault: &UpstreamFault) -> ErrorReply {
     let status = status_for(fault);
-    let mut seed = status as u64;
-    for b in fault.message.bytes() {
-        seed = (seed ^ b as u64).wrapping_mul(0x100000001b3);
-    }
-    let id = super::uuid_like(seed);
+    let id = super::uuid_like(NEXT_ERROR_ID.fetch_add(1, Ordering::Relaxed));
     let body = sonic_rs::to_vec(&CohereErrorOut {
         id: &id,
         message: &fault.message,
@@ -107,6 +107,12 @@ mod tests {
         assert_eq!(v.get("message").and_then(|m| m.as_str()), Some("slow down"));
         assert_eq!(v.get("id").and_then(|m| m.as_str()).map(str::len), Some(36));
         assert_eq!(decode_error(r.status, &r.body), f);
+        // Each error its own id: the same fault twice is two answers (it was a hash of the two).
+        let again: Json = sonic_rs::from_slice(&encode_error(&f).body).unwrap();
+        assert_ne!(
+            again.get("id").and_then(|m| m.as_str()),
+            v.get("id").and_then(|m| m.as_str())
+        );
         let overloaded = UpstreamFault {
             status: 529,
             kind: FaultKind::Overloaded,

@@ -14,8 +14,8 @@
 use super::types::*;
 use super::{is_tool_plan, tool_plan_extra};
 use crate::canonical::{
-    image_detail, image_source_from_url, ChatRequest, ConvertError, Extra, ImageSource, Json, JsonPath, Message, Part,
-    Reasoning, ResponseFormat, Role, Tool, ToolChoice, ToolResultContent,
+    image_detail, image_source_from_url, token_limit, ChatRequest, ConvertError, Extra, ImageSource, Json, JsonPath,
+    Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice, ToolResultContent,
 };
 use crate::formats::Format;
 use serde::Deserialize;
@@ -302,7 +302,7 @@ pub(super) fn response_format(kind: Option<&str>, schema: Option<Json>) -> Resul
 /// `seed`, penalties, `p`, `k`, `stream`), read into `req`; false for any other key.
 pub(super) fn sampling(req: &mut ChatRequest, key: &str, raw: &str, kp: &JsonPath<'_>) -> Result<bool, ConvertError> {
     match key {
-        "max_tokens" => req.max_tokens = parse(raw, kp)?,
+        "max_tokens" => req.max_tokens = parse::<Option<u32>>(raw, kp)?.map(|n| token_limit(n, kp)).transpose()?,
         "stop_sequences" => req.stop = parse::<Option<Vec<String>>>(raw, kp)?.unwrap_or_default(),
         "temperature" => req.temperature = parse(raw, kp)?,
         "seed" => req.seed = parse(raw, kp)?,

@@ -8,9 +8,9 @@
 
 use super::types::*;
 use crate::canonical::{
-    image_detail, image_source_from_url, is_document_type, parse_data_url, ChatRequest, ConvertError, DocumentSource,
-    Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice,
-    ToolResultContent,
+    image_detail, image_source_from_url, is_document_type, parse_data_url, token_limit, ChatRequest, ConvertError,
+    DocumentSource, Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Tool,
+    ToolChoice, ToolResultContent,
 };
 use crate::formats::Format;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -60,6 +60,12 @@ pub(super) fn u32_of(v: &Json, field: &JsonPath<'_>) -> Result<u32, ConvertError
         .ok_or_else(|| err(field, "must be a non-negative integer below 2^32"))
 }
 
+/// A token limit (`max_tokens`, `max_completion_tokens`, the Responses API's
+/// `max_output_tokens`): a `u32` of at least 1.
+pub(super) fn limit_of(v: &Json, field: &JsonPath<'_>) -> Result<u32, ConvertError> {
+    token_limit(u32_of(v, field)?, field)
+}
+
 pub(super) fn f64_of(v: &Json, field: &JsonPath<'_>) -> Result<f64, ConvertError> {
     v.as_f64().ok_or_else(|| err(field, "must be a number"))
 }
@@ -101,8 +107,8 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
         match key {
             "model" => model = Some(str_of(val, &root.key("model"))?.to_string()),
             "messages" => messages = Some(val),
-            "max_tokens" => max_tokens = Some(u32_of(val, &root.key("max_tokens"))?),
-            "max_completion_tokens" => max_completion_tokens = Some(u32_of(val, &root.key("max_completion_tokens"))?),
+            "max_tokens" => max_tokens = Some(limit_of(val, &root.key("max_tokens"))?),
+            "max_completion_tokens" => max_completion_tokens = Some(limit_of(val, &root.key("max_completion_tokens"))?),
             "temperature" => req.temperature = Some(f64_of(val, &root.key("temperature"))?),
             "top_p" => req.top_p = Some(f64_of(val, &root.key("top_p"))?),
             // Not an OpenAI field, but vLLM-style clients send it; it means the same everywhere.

@@ -10,7 +10,7 @@
 //! is its signature (or a redacted block's data); sent back in `input`, they become the thinking
 //! blocks a provider such as Anthropic needs to continue a tool loop.
 
-use super::request::{bool_of, err, f64_of, str_of, u32_of};
+use super::request::{bool_of, err, f64_of, limit_of, str_of, u32_of};
 use super::types::OpenAiTokensOut;
 use crate::canonical::stream::{StreamEncode, StreamEvent};
 use crate::canonical::{
@@ -58,7 +58,7 @@ pub fn decode_request(body: &[u8]) -> Result<ChatRequest, ConvertError> {
             "model" => model = Some(str_of(val, &path)?.to_string()),
             "input" => input = Some(val),
             "instructions" => instructions = Some(str_of(val, &path)?),
-            "max_output_tokens" => req.max_tokens = Some(u32_of(val, &path)?),
+            "max_output_tokens" => req.max_tokens = Some(limit_of(val, &path)?),
             "temperature" => req.temperature = Some(f64_of(val, &path)?),
             "top_p" => req.top_p = Some(f64_of(val, &path)?),
             "top_logprobs" => {
