@@ -435,6 +435,9 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
     // Names other formats allow that this upstream would refuse (`tool_names::Renames` maps back).
     let renamed = crate::formats::tool_names::fit_request(req, crate::formats::tool_names::GEMINI);
     let req = renamed.as_ref().unwrap_or(req);
+    // Calls another provider made, which Gemini 3 refuses without a signature.
+    let signed = sign_foreign_calls(req);
+    let req = signed.as_ref().unwrap_or(req);
     req.extra.refuse_lost_content(Format::Gemini)?;
     let extra = req.extra.for_target(Format::Gemini);
     let extra_get = |name: &str| extra.iter().find(|(k, _)| k == name).map(|(_, v)| v);
@@ -541,6 +544,37 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
     let mut out = Vec::new();
     body.finish(&mut out);
     Ok(out)
+}
+
+/// The `thoughtSignature` Google documents for a function call Gemini did not make ("If you are
+/// transferring a conversation trace from another model ... use this dummy value").
+pub(crate) const SKIP_SIGNATURE: &str = "skip_thought_signature_validator";
+
+/// `req` with the dummy signature on each model turn's first call when it has none, or None when
+/// nothing needs one (nothing is copied). Gemini 3 refuses a tool loop whose first call lacks the
+/// signature it gave ("Function call is missing a thought_signature in functionCall parts"): a
+/// conversation whose call another provider made (a fallback, or a switched model) has none.
+/// Earlier models (`gemini-1`, `gemini-2`) check none and are left alone; a call Gemini made
+/// keeps its own signature (in the part, or folded into the id by `signed_id`).
+fn sign_foreign_calls(req: &ChatRequest) -> Option<ChatRequest> {
+    let name = req.model.rsplit('/').next().unwrap_or(&req.model);
+    if ["gemini-1", "gemini-2"].iter().any(|p| name.starts_with(p)) {
+        return None;
+    }
+    let first_call = |m: &Message| m.content.iter().position(|p| matches!(p, Part::ToolCall { .. }));
+    let unsigned =
+        |p: &Part| matches!(p, Part::ToolCall { id, signature: None, .. } if super::split_signed_id(id).1.is_none());
+    let needs = |m: &Message| first_call(m).is_some_and(|j| unsigned(&m.content[j]));
+    if !req.messages.iter().any(needs) {
+        return None;
+    }
+    let mut out = req.clone();
+    for m in out.messages.iter_mut().filter(|m| needs(m)) {
+        if let Some(Part::ToolCall { signature, .. }) = first_call(m).map(|j| &mut m.content[j]) {
+            *signature = Some(SKIP_SIGNATURE.to_string());
+        }
+    }
+    Some(out)
 }
 
 /// The `contents` array. A message whose parts all drop out is skipped, and consecutive messages

@@ -435,6 +435,47 @@ fn foreign_request_encodes_and_round_trips() {
     assert_eq!(back, want);
 }
 
+/// A conversation whose calls Claude made, continued on Gemini 3 (a fallback): Gemini 3 refuses
+/// a model turn whose first call has no signature of its own (400 "Function call is missing a
+/// thought_signature"), so Sluice writes the dummy one Google documents for such traces. The
+/// turn's other calls take none (Gemini signs only the first), a call Gemini signed keeps its
+/// signature, and Gemini 2 models, which check none, are sent the history as it was.
+#[test]
+fn calls_another_provider_made_get_the_dummy_signature_on_gemini_3() {
+    let call = |id: &str| Part::ToolCall {
+        id: id.into(),
+        name: "get_weather".into(),
+        arguments: r#"{"city":"Paris"}"#.into(),
+        signature: None,
+    };
+    let mut req = foreign_request();
+    req.model = "gemini-3-pro-preview".into();
+    req.messages[1].content.push(call("toolu_10"));
+    req.messages.push(Message {
+        role: Role::Assistant,
+        content: vec![call(&signed_id("call_1", "c2ln"))],
+    });
+    let signatures = |req: &ChatRequest| {
+        let out = parse(&encode_request(req).unwrap());
+        let contents = out["contents"].as_array().unwrap().clone();
+        contents
+            .iter()
+            .filter(|c| c["role"].as_str() == Some("model"))
+            .map(|c| {
+                let parts = c["parts"].as_array().unwrap().clone();
+                parts
+                    .iter()
+                    .map(|p| p["thoughtSignature"].as_str().map(str::to_string))
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+    };
+    let skip = Some(request::SKIP_SIGNATURE.to_string());
+    assert_eq!(signatures(&req), [vec![skip, None], vec![Some("c2ln".to_string())]]);
+    req.model = "gemini-2.5-pro".into();
+    assert_eq!(signatures(&req), [vec![None, None], vec![Some("c2ln".to_string())]]);
+}
+
 /// A client that asked for reasoning in its own format (Anthropic `thinking`, OpenAI
 /// `reasoning_effort`, ...) used to get no thoughts back: Gemini sends them only when asked.
 #[test]
