@@ -447,6 +447,7 @@ fn calls_another_provider_made_get_the_dummy_signature_on_gemini_3() {
         name: "get_weather".into(),
         arguments: r#"{"city":"Paris"}"#.into(),
         signature: None,
+        extra: Extra::default(),
     };
     let mut req = foreign_request();
     req.model = "gemini-3-pro-preview".into();
