@@ -182,6 +182,175 @@ impl<E: StreamEncode> StreamEncode for ArgumentsNeverEmpty<E> {
     }
 }
 
+/// Wraps the encoder of a format whose tool blocks follow one another (Anthropic, Bedrock
+/// ConverseStream, Cohere v2): an upstream that interleaves parallel calls (OpenAI may send call
+/// 0's start, call 1's start, then call 0's arguments) would otherwise have the encoder close
+/// call 0 at call 1's start and write call 0's arguments after its block's stop, which the real
+/// APIs never do and SDK accumulators drop or give to the wrong call.
+///
+/// A call starting while the open call's arguments are complete JSON passes at once (the usual
+/// case: calls one after another, nothing held). Otherwise the new call's events are held, in
+/// order, until the open call's arguments complete (or its block stops, or another event or the
+/// end of the stream forces them out), then go out call by call; the open call's own events keep
+/// passing meanwhile. Only the interleaved case allocates.
+pub struct SerialToolCalls<E> {
+    inner: E,
+    /// The call the inner encoder has open (decoder index) and how far its arguments are.
+    open: Option<(u32, JsonDepth)>,
+    /// Events of calls that started while the open one was incomplete, in arrival order; each
+    /// held call's `ToolCallStart` comes before its other events.
+    held: Vec<StreamEvent>,
+}
+
+/// Whether streamed JSON text is one complete value, fed piece by piece: bracket depth with
+/// string and escape state, without keeping the text.
+#[derive(Default, Clone, Copy)]
+struct JsonDepth {
+    depth: u32,
+    opened: bool,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl JsonDepth {
+    fn feed(&mut self, text: &str) {
+        for b in text.bytes() {
+            if self.in_string {
+                match b {
+                    _ if self.escaped => self.escaped = false,
+                    b'\\' => self.escaped = true,
+                    b'"' => self.in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => {
+                    self.depth += 1;
+                    self.opened = true;
+                }
+                b'}' | b']' => self.depth = self.depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+
+    fn complete(&self) -> bool {
+        self.opened && self.depth == 0 && !self.in_string
+    }
+}
+
+impl<E: StreamEncode> SerialToolCalls<E> {
+    pub fn new(inner: E) -> Self {
+        Self {
+            inner,
+            open: None,
+            held: Vec::new(),
+        }
+    }
+
+    /// Hands `event` to the inner encoder, following which tool call it leaves open.
+    fn pass(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
+        match event {
+            StreamEvent::ToolCallStart { index, .. } => self.open = Some((*index, JsonDepth::default())),
+            StreamEvent::ToolCallDelta { index, arguments } => {
+                if let Some((_, depth)) = self.open.as_mut().filter(|(open, _)| open == index) {
+                    depth.feed(arguments);
+                }
+            }
+            StreamEvent::BlockStop { index } => {
+                if matches!(self.open, Some((open, _)) if open == *index) {
+                    self.open = None;
+                }
+            }
+            // Another block or the end: the encoder has closed the call.
+            StreamEvent::TextDelta { .. }
+            | StreamEvent::ThinkingDelta { .. }
+            | StreamEvent::ThinkingSignature { .. }
+            | StreamEvent::RedactedThinking { .. }
+            | StreamEvent::Finish { .. }
+            | StreamEvent::Error { .. } => self.open = None,
+            StreamEvent::Start { .. }
+            | StreamEvent::Refusal { .. }
+            | StreamEvent::Usage(_)
+            | StreamEvent::Logprobs(_) => {}
+        }
+        self.inner.encode(event, out)
+    }
+
+    /// Whether a call is held: its start is waiting.
+    fn holds(&self, index: u32) -> bool {
+        self.held
+            .iter()
+            .any(|e| matches!(e, StreamEvent::ToolCallStart { index: i, .. } if *i == index))
+    }
+
+    /// Writes the held events of the open call; then, if its arguments are complete (or `force`),
+    /// the next held call's start and its events, and so on.
+    fn release(&mut self, force: bool, out: &mut Vec<u8>) {
+        while !self.held.is_empty() {
+            if let Some((open, depth)) = self.open {
+                let of_open = |e: &StreamEvent| {
+                    matches!(e, StreamEvent::ToolCallDelta { index, .. } | StreamEvent::BlockStop { index }
+                        if *index == open)
+                };
+                if let Some(at) = self.held.iter().position(of_open) {
+                    let event = self.held.remove(at);
+                    self.pass(&event, out);
+                    continue;
+                }
+                if !force && !depth.complete() {
+                    return;
+                }
+            }
+            let event = self.held.remove(0);
+            self.pass(&event, out);
+        }
+    }
+}
+
+impl<E: StreamEncode> StreamEncode for SerialToolCalls<E> {
+    fn content_type(&self) -> &'static str {
+        self.inner.content_type()
+    }
+
+    fn encode(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
+        let hold = match event {
+            StreamEvent::ToolCallStart { .. } => {
+                !self.held.is_empty() || self.open.is_some_and(|(_, depth)| !depth.complete())
+            }
+            StreamEvent::ToolCallDelta { index, .. } | StreamEvent::BlockStop { index } => self.holds(*index),
+            StreamEvent::Usage(_) => false,
+            // Anything else ends the wait: held calls go out first, in order.
+            _ => {
+                self.release(true, out);
+                false
+            }
+        };
+        if hold {
+            self.held.push(event.clone());
+            return;
+        }
+        self.pass(event, out);
+        self.release(false, out);
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        self.release(true, out);
+        self.inner.finish(out)
+    }
+
+    fn error(&mut self, status: u16, message: &str, out: &mut Vec<u8>) {
+        self.release(true, out);
+        self.inner.error(status, message, out)
+    }
+
+    fn request_sent_at(&mut self, at: std::time::Instant) {
+        self.inner.request_sent_at(at)
+    }
+}
+
 /// Folds a stream's events back into the answer they spell (text and thinking joined per block,
 /// tool-call arguments concatenated, last usage, finish). Tests compare a translated stream with
 /// the non-stream answer through it; a later cache plugin can store streamed answers with it.

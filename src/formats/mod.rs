@@ -217,16 +217,20 @@ pub fn stream_encoder(
     invoke: bool,
     req: &ChatRequest,
 ) -> Box<dyn crate::canonical::stream::StreamEncode> {
-    use crate::canonical::stream::ArgumentsNeverEmpty as Filled;
+    use crate::canonical::stream::{ArgumentsNeverEmpty as Filled, SerialToolCalls as Serial};
     // Anthropic (and Claude-native Invoke streams) may leave a call's arguments empty, as the
-    // API does; Gemini writes whole `args` objects.
+    // API does; Gemini writes whole `args` objects. OpenAI clients accumulate interleaved calls
+    // by index; the formats with one tool block after another get them serialized. `Serial` is
+    // inside `Filled`, so that a bare call's `{}` (at the finish) comes before the next call.
     match format {
         Format::OpenAi => Box::new(Filled::new(openai::stream::OpenAiStreamEncoder::new(req))),
-        Format::Anthropic => Box::new(anthropic::stream::AnthropicStreamEncoder::new(req)),
+        Format::Anthropic => Box::new(Serial::new(anthropic::stream::AnthropicStreamEncoder::new(req))),
         Format::Gemini => Box::new(gemini::stream::GeminiStreamEncoder::new(req)),
-        Format::Bedrock if invoke => Box::new(bedrock::stream::InvokeStreamEncoder::new(req)),
-        Format::Bedrock => Box::new(Filled::new(bedrock::stream::ConverseStreamEncoder::new(req))),
-        Format::Cohere => Box::new(Filled::new(cohere::stream::CohereStreamEncoder::new(req))),
+        Format::Bedrock if invoke => Box::new(Serial::new(bedrock::stream::InvokeStreamEncoder::new(req))),
+        Format::Bedrock => Box::new(Filled::new(Serial::new(bedrock::stream::ConverseStreamEncoder::new(
+            req,
+        )))),
+        Format::Cohere => Box::new(Filled::new(Serial::new(cohere::stream::CohereStreamEncoder::new(req)))),
     }
 }
 

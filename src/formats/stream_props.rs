@@ -237,3 +237,74 @@ fn redacted_thinking_streams_between_anthropic_and_bedrock() {
     );
     assert!(wire.contains(r#"{"type":"content_block_stop","index":1}"#), "{wire}");
 }
+
+/// An OpenAI upstream interleaving parallel calls (each call's start, then their argument pieces
+/// in turn): every client gets each call's arguments inside its block, never after its stop
+/// (Anthropic's `content_block_stop`, Bedrock's `contentBlockStop`, Cohere's `tool-call-end`),
+/// and the calls the non-stream answer has.
+#[test]
+fn interleaved_upstream_calls_reach_every_client_inside_their_blocks() {
+    use crate::canonical::stream::StreamEvent;
+    let chunk = |delta: &str, finish: &str| {
+        format!(
+            "data: {{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\",\"choices\":[{{\"index\":0,\"delta\":{delta},\"finish_reason\":{finish}}}]}}\n\n"
+        )
+    };
+    let start = |i: u32, id: &str, name: &str| {
+        let call = format!(
+            "{{\"index\":{i},\"id\":\"{id}\",\"type\":\"function\",\"function\":{{\"name\":\"{name}\",\"arguments\":\"\"}}}}"
+        );
+        chunk(&format!("{{\"tool_calls\":[{call}]}}"), "null")
+    };
+    let piece = |i: u32, arguments: &str| {
+        let arguments = sonic_rs::to_string(arguments).unwrap();
+        let call = format!("{{\"index\":{i},\"function\":{{\"arguments\":{arguments}}}}}");
+        chunk(&format!("{{\"tool_calls\":[{call}]}}"), "null")
+    };
+    let upstream = [
+        chunk("{\"role\":\"assistant\",\"content\":null}", "null"),
+        start(0, "call_a", "weather"),
+        start(1, "call_b", "time"),
+        start(2, "call_c", "noop"),
+        piece(1, "{\"tz\":"),
+        piece(0, "{\"city\":\"Pa"),
+        piece(2, "{}"),
+        piece(1, "\"U}TC\"}"),
+        piece(0, "ris\",\"days\":[1,2]}"),
+        chunk("{}", "\"tool_calls\""),
+        "data: [DONE]\n\n".to_string(),
+    ]
+    .concat();
+    let openai = || -> Box<dyn StreamDecode> { stream_decoder(Format::OpenAi) };
+    let events = run(&openai, &[upstream.as_bytes()]).unwrap();
+    let want = vec![
+        (
+            "weather".to_string(),
+            sonic_rs::json!({"city": "Paris", "days": [1, 2]}),
+        ),
+        ("time".to_string(), sonic_rs::json!({"tz": "U}TC"})),
+        ("noop".to_string(), sonic_rs::json!({})),
+    ];
+    let req = ChatRequest {
+        stream: true,
+        ..Default::default()
+    };
+    for f in Format::ALL {
+        let bytes = encode_all(stream_encoder(f, false, &req).as_mut(), &events);
+        let make = || -> Box<dyn StreamDecode> { stream_decoder(f) };
+        let decoded = run(&make, &[&bytes]).unwrap();
+        for (at, e) in decoded.iter().enumerate() {
+            if let StreamEvent::BlockStop { index } = e {
+                let late = decoded[at..]
+                    .iter()
+                    .any(|e| matches!(e, StreamEvent::ToolCallDelta { index: i, .. } if i == index));
+                assert!(
+                    !late,
+                    "{f:?}: a delta after block {index}'s stop\n{}",
+                    String::from_utf8_lossy(&bytes)
+                );
+            }
+        }
+        assert_eq!(essence(&collect(&decoded)).1, want, "{f:?}");
+    }
+}

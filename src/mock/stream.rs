@@ -236,6 +236,7 @@ pub fn encoder(format: Format, invoke: bool, req: &ChatRequest, events: &[Stream
     let calls = events.iter().any(|e| matches!(e, StreamEvent::ToolCallStart { .. }));
     if format == Format::Cohere && calls {
         let cohere = formats::cohere::stream::CohereStreamEncoder::new(req).plan_first();
+        let cohere = crate::canonical::stream::SerialToolCalls::new(cohere);
         return Box::new(crate::canonical::stream::ArgumentsNeverEmpty::new(cohere));
     }
     formats::stream_encoder(format, invoke, req)

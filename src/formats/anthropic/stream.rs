@@ -583,11 +583,13 @@ impl<F: AnthropicFraming> StreamEncode for AnthropicEventEncoder<F> {
                     },
                     out,
                 ),
-                // A late fragment of a parallel call whose block was closed when the next call
-                // started (an upstream interleaving its calls' arguments): real Anthropic never
-                // does this, but dropping it would corrupt the call, so it goes to that block's
-                // index, where the SDKs' accumulators (keyed by index) add it to the call. A
-                // fragment of a call never started has no id or name to go with: dropped.
+                // A late fragment of a call whose block was closed already: `SerialToolCalls`
+                // keeps interleaved calls apart, but an upstream may still send arguments after
+                // a call's stop, or a call's arguments may never complete before the next one is
+                // forced out. Real Anthropic never does this, but dropping it would corrupt the
+                // call, so it goes to that block's index, where the SDKs' accumulators (keyed by
+                // index) add it to the call. A fragment of a call never started has no id or
+                // name to go with: dropped.
                 _ => {
                     if let Some(wire) = formats::ended_call(&self.tools, index) {
                         self.delta(
@@ -671,7 +673,7 @@ mod tests {
     use super::*;
     use crate::canonical::stream::events_from_response;
     use crate::canonical::stream::testing::{self, collect, decode_every_split, encode_all, run, text_answer};
-    use crate::canonical::stream::StreamDecode;
+    use crate::canonical::stream::{SerialToolCalls, StreamDecode};
     use crate::canonical::{ChatResponse, Part};
     use crate::wire::sse::SseDecoder;
     use bytes::Bytes;
@@ -994,21 +996,26 @@ mod tests {
             let bytes = encode_all(&mut encoder(), &events);
             let back = decode_every_split(&decoder, &bytes);
             assert_eq!(collect(&back), collect(&events), "{resp:?}");
-            // Indices on the wire are contiguous from 0, one block open at a time.
-            let mut next = 0;
-            let mut open = None;
-            for (name, data) in frames(&bytes) {
-                let index = data.get("index").and_then(|i| i.as_u64());
-                match name.as_str() {
-                    "content_block_start" => {
-                        assert_eq!((index, open), (Some(next), None));
-                        open = index;
-                        next += 1;
-                    }
-                    "content_block_delta" => assert_eq!(index, open),
-                    "content_block_stop" => assert_eq!(std::mem::take(&mut open), index),
-                    _ => assert_eq!(open, None, "{name} inside a block"),
+            assert_blocks_in_turn(&bytes);
+        }
+    }
+
+    /// Indices on the wire are contiguous from 0, one block open at a time, and every delta is
+    /// inside its block.
+    fn assert_blocks_in_turn(bytes: &[u8]) {
+        let mut next = 0;
+        let mut open = None;
+        for (name, data) in frames(bytes) {
+            let index = data.get("index").and_then(|i| i.as_u64());
+            match name.as_str() {
+                "content_block_start" => {
+                    assert_eq!((index, open), (Some(next), None));
+                    open = index;
+                    next += 1;
                 }
+                "content_block_delta" => assert_eq!(index, open),
+                "content_block_stop" => assert_eq!(std::mem::take(&mut open), index),
+                _ => assert_eq!(open, None, "{name} inside a block"),
             }
         }
     }
@@ -1084,9 +1091,15 @@ mod tests {
     }
 
     #[test]
-    fn encoder_closes_open_block_when_another_starts() {
-        // Interleaved parallel calls (as an OpenAI upstream may send) and a thinking block that
-        // is never stopped: blocks still open and close one at a time.
+    fn interleaved_parallel_calls_go_out_one_block_after_another() {
+        // As an OpenAI upstream may send them: three calls started before their arguments,
+        // which interleave (braces inside strings and escaped quotes must not end a call), and
+        // a thinking block that is never stopped.
+        let call = |index: u32, id: &str| ToolCallStart {
+            index,
+            id: id.into(),
+            name: "f".into(),
+        };
         let events = [
             Start {
                 id: "m".into(),
@@ -1097,59 +1110,45 @@ mod tests {
                 text: "hmm".into(),
             },
             text(1, "a"),
-            ToolCallStart {
-                index: 2,
-                id: "c1".into(),
-                name: "f".into(),
-            },
-            ToolCallStart {
-                index: 3,
-                id: "c2".into(),
-                name: "g".into(),
-            },
-            args(3, "{}"),
-            args(2, "{\"late\":1}"),
+            call(2, "c1"),
+            call(3, "c2"),
+            call(4, "c3"),
+            args(3, "{\"b\":"),
+            args(2, "{\"a\":\"}\\\""),
+            args(4, "{}"),
+            args(3, "2}"),
+            args(2, "\"}"),
             BlockStop { index: 2 },
             BlockStop { index: 3 },
+            BlockStop { index: 4 },
             Finish {
                 reason: FinishReason::ToolCalls,
                 stop_sequence: None,
             },
         ];
-        let bytes = encode_all(&mut encoder(), &events);
-        let names: Vec<String> = frames(&bytes).into_iter().map(|(n, _)| n).collect();
+        let bytes = encode_all(&mut SerialToolCalls::new(encoder()), &events);
+        assert_blocks_in_turn(&bytes);
+        let tools: Vec<(u64, String)> = frames(&bytes)
+            .into_iter()
+            .filter(|(name, data)| name == "content_block_delta" && data["delta"]["type"] == "input_json_delta")
+            .map(|(_, data)| {
+                (
+                    data["index"].as_u64().unwrap(),
+                    data["delta"]["partial_json"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
         assert_eq!(
-            names,
+            tools,
             [
-                "message_start",
-                "content_block_start",
-                "content_block_delta",
-                "content_block_stop",
-                "content_block_start",
-                "content_block_delta",
-                "content_block_stop",
-                "content_block_start",
-                "content_block_stop",
-                "content_block_start",
-                "content_block_delta",
-                // c1's late fragment, to c1's index (2), after c1's block was closed.
-                "content_block_delta",
-                "content_block_stop",
-                "message_delta",
-                "message_stop"
+                (2, "{\"a\":\"}\\\"".into()),
+                (2, "\"}".into()),
+                (3, "{\"b\":".into()),
+                (3, "2}".into()),
+                (4, "{}".into()),
             ]
         );
-        let late = frames(&bytes)[11].1.clone();
-        assert_eq!(late["index"], 2, "{late}");
-        assert_eq!(late["delta"]["partial_json"], "{\"late\":1}", "{late}");
         let r = collect(&run(&decoder, &[&bytes]).unwrap());
-        assert_eq!(r.content.len(), 4);
-        assert!(
-            matches!(&r.content[0], Part::Thinking { text, signature: None } if text == "hmm"),
-            "{:?}",
-            r.content[0]
-        );
-        // Nothing lost: both calls keep their arguments.
         let calls: Vec<(String, String)> = r.content[2..]
             .iter()
             .map(|p| match p {
@@ -1159,7 +1158,44 @@ mod tests {
             .collect();
         assert_eq!(
             calls,
-            [("c1".into(), "{\"late\":1}".into()), ("c2".into(), "{}".into())]
+            [
+                ("c1".into(), "{\"a\":\"}\\\"\"}".into()),
+                ("c2".into(), "{\"b\":2}".into()),
+                ("c3".into(), "{}".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn calls_one_after_another_pass_at_once() {
+        // Complete arguments: the next call's start closes the block there and then, nothing held.
+        let mut enc = SerialToolCalls::new(encoder());
+        let mut out = Vec::new();
+        for e in [
+            ToolCallStart {
+                index: 0,
+                id: "c1".into(),
+                name: "f".into(),
+            },
+            args(0, "{\"x\":[1]}"),
+            ToolCallStart {
+                index: 1,
+                id: "c2".into(),
+                name: "g".into(),
+            },
+        ] {
+            enc.encode(&e, &mut out);
+        }
+        let names: Vec<String> = frames(&out).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            names,
+            [
+                "message_start",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_stop",
+                "content_block_start"
+            ]
         );
     }
 

@@ -16,7 +16,7 @@
 use super::invoke::InvokeFamily;
 use super::invoke_prompt::PromptLines;
 use super::stream::{chunk_frame, exception_frame, millis_since, InvocationMetrics, EVENT_STREAM_CONTENT_TYPE};
-use crate::canonical::stream::{ArgumentsNeverEmpty, StreamEncode, StreamEvent};
+use crate::canonical::stream::{ArgumentsNeverEmpty, SerialToolCalls, StreamEncode, StreamEvent};
 use crate::canonical::{ChatRequest, Usage};
 use crate::formats::{anthropic, cohere, openai};
 use std::time::Instant;
@@ -25,9 +25,11 @@ use std::time::Instant;
 /// from `body`.
 pub fn stream_encoder(family: InvokeFamily, req: &ChatRequest, body: &[u8]) -> Box<dyn StreamEncode> {
     match family {
-        InvokeFamily::Anthropic => Box::new(super::stream::InvokeStreamEncoder::new(req)),
+        InvokeFamily::Anthropic => Box::new(SerialToolCalls::new(super::stream::InvokeStreamEncoder::new(req))),
         InvokeFamily::Nova => Box::new(NativeChunks::new(
-            ArgumentsNeverEmpty::new(super::stream::ConverseStreamEncoder::json_lines(req)),
+            ArgumentsNeverEmpty::new(SerialToolCalls::new(super::stream::ConverseStreamEncoder::json_lines(
+                req,
+            ))),
             Split::Lines,
         )),
         InvokeFamily::CohereCommandR => Box::new(NativeChunks::new(

@@ -409,9 +409,10 @@ enum Slot {
 impl Blocks {
     /// Blocks interleave only in OpenAI parallel tool calls: a different block's event closes the
     /// open one. A text or thinking block that continues after that gets a new block.
-    // NOTE: a tool-argument fragment for a tool block already closed is written under its old
-    // index (there is no way to reopen a block, and a new block would be a second tool call);
-    // clients accumulate by index, so the arguments still join up.
+    // NOTE: a tool-argument fragment for a tool block already closed (`SerialToolCalls` keeps
+    // interleaved calls apart, but an upstream may send arguments after a call's stop) is written
+    // under its old index: there is no way to reopen a block, and a new block would be a second
+    // tool call; clients accumulating by index still join the arguments up.
     fn place(&mut self, d: u32, kind: Kind) -> Slot {
         if let Some(o) = self.current(d) {
             return Slot::In(o);
@@ -856,8 +857,8 @@ impl StreamEncode for InvokeStreamEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::canonical::stream::events_from_response;
     use crate::canonical::stream::testing::{collect, decode_every_split, encode_all, run, sample_response, xorshift};
+    use crate::canonical::stream::{events_from_response, SerialToolCalls};
     use crate::canonical::{ChatResponse, Part};
     use crate::formats::anthropic;
     use crate::wire::eventstream::encode_error;
@@ -1569,7 +1570,8 @@ mod tests {
 
     #[test]
     fn converse_interleaved_tool_calls_are_serialized() {
-        // OpenAI parallel tool calls may interleave; Bedrock blocks may not.
+        // OpenAI parallel tool calls may interleave; Bedrock blocks may not, and no delta may
+        // follow its block's stop: call b waits until a's arguments are complete.
         let events = vec![
             start(),
             ToolCallStart {
@@ -1599,7 +1601,8 @@ mod tests {
                 stop_sequence: None,
             },
         ];
-        let bytes = encode_all(&mut ConverseStreamEncoder::new(&req()), &events);
+        let mut enc = SerialToolCalls::new(ConverseStreamEncoder::new(&req()));
+        let bytes = encode_all(&mut enc, &events);
         let got: Vec<(String, String)> = frames(&bytes).into_iter().map(|(t, _, p)| (t, p)).collect();
         let want = [
             ("messageStart", r#"{"role":"assistant"}"#),
@@ -1607,14 +1610,14 @@ mod tests {
                 "contentBlockStart",
                 r#"{"contentBlockIndex":0,"start":{"toolUse":{"toolUseId":"a","name":"f"}}}"#,
             ),
+            (
+                "contentBlockDelta",
+                r#"{"contentBlockIndex":0,"delta":{"toolUse":{"input":"{}"}}}"#,
+            ),
             ("contentBlockStop", r#"{"contentBlockIndex":0}"#),
             (
                 "contentBlockStart",
                 r#"{"contentBlockIndex":1,"start":{"toolUse":{"toolUseId":"b","name":"g"}}}"#,
-            ),
-            (
-                "contentBlockDelta",
-                r#"{"contentBlockIndex":0,"delta":{"toolUse":{"input":"{}"}}}"#,
             ),
             (
                 "contentBlockDelta",
