@@ -599,6 +599,16 @@ mod tests {
                 r#"{"model":"m","max_output_tokens":0,"input":"hi"}"#,
                 "max_output_tokens",
             ),
+            (
+                BEDROCK.decode_request,
+                r#"{"messages":[],"inferenceConfig":{"maxTokens":0}}"#,
+                "inferenceConfig.maxTokens",
+            ),
+            (
+                GEMINI.decode_request,
+                r#"{"contents":[],"generationConfig":{"maxOutputTokens":0}}"#,
+                "generationConfig.maxOutputTokens",
+            ),
         ];
         for (decode, body, field) in cases {
             let e = decode(body.as_bytes(), None, false).unwrap_err();

@@ -200,7 +200,9 @@ fn decode_nova(body: &[u8], model: &str, stream: bool) -> Result<ChatRequest, Co
             .transpose()
     };
     if req.max_tokens.is_none() {
-        req.max_tokens = count("max_new_tokens")?;
+        req.max_tokens = count("max_new_tokens")?
+            .map(|n| crate::canonical::token_limit(n, &config.key("max_new_tokens")))
+            .transpose()?;
     }
     if req.top_p.is_none() {
         req.top_p = field("top_p")

@@ -625,7 +625,9 @@ fn decode_inference_config(val: &Value, req: &mut ChatRequest) -> Result<(), Con
     let root = JsonPath::ROOT;
     let path = root.key("inferenceConfig");
     if let Some(x) = get(val, "maxTokens") {
-        req.max_tokens = Some(to_u32(x, &path.key("maxTokens"))?);
+        // Bedrock's minimum is 1 (botocore checks it before sending).
+        let key = path.key("maxTokens");
+        req.max_tokens = Some(crate::canonical::token_limit(to_u32(x, &key)?, &key)?);
     }
     if let Some(x) = get(val, "temperature") {
         req.temperature = Some(to_f64(x, &path.key("temperature"))?);

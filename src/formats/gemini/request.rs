@@ -306,7 +306,8 @@ fn decode_generation_config(v: &Json, req: &mut ChatRequest) -> Result<(), Conve
             "topP" => req.top_p = Some(num(val, &path)?),
             // The SDK sends topK as a float (40.0).
             "topK" => req.top_k = Some(count(val, &path)?),
-            "maxOutputTokens" => req.max_tokens = Some(count(val, &path)?),
+            // 0 leaves no room for an answer; refused as for every other client.
+            "maxOutputTokens" => req.max_tokens = Some(crate::canonical::token_limit(count(val, &path)?, &path)?),
             "seed" => req.seed = Some(num(val, &path)? as i64),
             "frequencyPenalty" => req.frequency_penalty = Some(num(val, &path)?),
             "presencePenalty" => req.presence_penalty = Some(num(val, &path)?),
