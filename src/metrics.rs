@@ -74,6 +74,7 @@ pub struct SharedMetrics {
     pub pool_idle: AtomicI64,
     pub pool_busy: AtomicI64,
     pub log_dropped: AtomicU64,
+    pub conns_refused: AtomicU64,
     requests: Mutex<Vec<(RequestKey, Arc<AtomicU64>)>>,
     midstream_errors: Mutex<Vec<(RequestKey, Arc<AtomicU64>)>>,
     latency: Mutex<Vec<(String, Arc<Histogram>)>>,
@@ -142,6 +143,9 @@ impl WorkerMetrics {
     pub fn conn_add(&self, d: i64) {
         self.shared.open_conns.fetch_add(d, Relaxed);
     }
+    pub fn conn_refused(&self) {
+        self.shared.conns_refused.fetch_add(1, Relaxed);
+    }
     pub fn streams_add(&self, d: i64) {
         self.shared.active_streams.fetch_add(d, Relaxed);
     }
@@ -159,13 +163,15 @@ pub fn render() -> String {
     let mut requests: HashMap<RequestKey, u64> = HashMap::new();
     let mut midstream: HashMap<RequestKey, u64> = HashMap::new();
     let mut latency: HashMap<String, (Vec<u64>, u64)> = HashMap::new();
-    let (mut conns, mut streams, mut idle, mut busy, mut dropped) = (0i64, 0i64, 0i64, 0i64, 0u64);
+    let (mut conns, mut streams, mut idle, mut busy) = (0i64, 0i64, 0i64, 0i64);
+    let (mut dropped, mut refused) = (0u64, 0u64);
     for w in &workers {
         conns += w.open_conns.load(Relaxed);
         streams += w.active_streams.load(Relaxed);
         idle += w.pool_idle.load(Relaxed);
         busy += w.pool_busy.load(Relaxed);
         dropped += w.log_dropped.load(Relaxed);
+        refused += w.conns_refused.load(Relaxed);
         for (k, c) in w.requests.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             *requests.entry(k.clone()).or_default() += c.load(Relaxed);
         }
@@ -235,10 +241,20 @@ pub fn render() -> String {
     ] {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
     }
-    let _ = writeln!(
-        out,
-        "# HELP sluice_access_log_dropped_total Access log lines dropped because the log queue was full.\n# TYPE sluice_access_log_dropped_total counter\nsluice_access_log_dropped_total {dropped}"
-    );
+    for (name, help, v) in [
+        (
+            "sluice_access_log_dropped_total",
+            "Access log lines dropped because the log queue was full.",
+            dropped,
+        ),
+        (
+            "sluice_connections_refused_total",
+            "Client connections answered 503 and closed because their worker had server.max_connections open.",
+            refused,
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+    }
     let _ = writeln!(
         out,
         "# HELP sluice_workers Worker threads.\n# TYPE sluice_workers gauge\nsluice_workers {}",

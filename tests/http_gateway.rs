@@ -1200,19 +1200,35 @@ fn http_errors_speak_the_format_their_path_names_and_carry_cors() {
     assert!(v.get("error").is_none(), "{}", r.text());
     cors(&r);
 
-    // 501 (transfer coding) to a Bedrock client: its exception header and top-level message.
+    // 501 (transfer coding) to a Bedrock client: its exception header and top-level message. Its
+    // shape has no 501: a 400 `ValidationException`, which botocore does not retry (a 500
+    // `InternalServerException` it would).
     let r = refusal(
         sluice.addr,
         format!("POST /model/m/converse HTTP/1.1\r\nHost: x\r\n{origin}Transfer-Encoding: gzip\r\n\r\n").as_bytes(),
     );
+    assert_eq!(r.status, 400);
     assert!(
         r.header("x-amzn-errortype")
-            .is_some_and(|t| t.starts_with("InternalServerException")),
+            .is_some_and(|t| t.starts_with("ValidationException:")),
         "{:?}",
         r.headers
     );
     assert!(at_str(&r.json(), "message").contains("Transfer-Encoding"));
     cors(&r);
+    // ... as is a method no route serves, under the Bedrock prefix.
+    let r = roundtrip(
+        sluice.addr,
+        b"BREW /bedrock/model/m/converse HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.header("x-amzn-errortype")
+            .is_some_and(|t| t.starts_with("ValidationException:")),
+        "{:?}",
+        r.headers
+    );
+    assert!(at_str(&r.json(), "message").contains("not implemented"), "{}", r.text());
     // ... and in OpenAI's shape, a 501 is `not_implemented`.
     let r = refusal(
         sluice.addr,

@@ -555,6 +555,41 @@ fn check_reports_every_error_with_file_and_key() {
     assert_eq!(stdout.trim(), format!("{good_s}: ok (1 providers)"));
 }
 
+#[test]
+fn check_reports_range_errors_beside_type_errors_in_one_pass() {
+    let dir = TempDir::new("check");
+    let bad = dir.file("bad.toml");
+    // A type error and a range error in one section, a range error in another, and a provider
+    // with both; its kind is well-typed, so its kind's needs (a base_url) are checked too.
+    std::fs::write(
+        &bad,
+        "[server]\nlisten = \"127.0.0.1:0\"\nworkers = \"two\"\nmax_head_bytes = 10\n\n\
+         [upstream]\nconnect_timeout_ms = 0\n\n\
+         [[providers]]\nname = \"mock\"\nkind = \"mock\"\n\n\
+         [[providers]]\nname = \"up\"\nkind = \"openai\"\nmodels = \"gpt\"\ntotal_timeout_ms = 0\n",
+    )
+    .unwrap();
+    let bad_s = bad.to_str().unwrap();
+    let (status, _stdout, stderr) = run_bounded(SLUICE, &["--check", "--config", bad_s], Duration::from_secs(10));
+    assert!(!status.success(), "exit {status}");
+    for key in [
+        "server.workers",
+        "server.max_head_bytes",
+        "upstream.connect_timeout_ms",
+        "providers[1].models",
+        "providers[1].total_timeout_ms",
+        "providers[1].base_url",
+    ] {
+        let prefix = format!("{bad_s}: {key}: ");
+        assert!(
+            stderr.lines().any(|l| l.contains(&prefix)),
+            "no error line with {prefix:?} in:\n{stderr}"
+        );
+    }
+    // Nothing follows from the unreadable values (no "no such provider", no default's error).
+    assert!(stderr.contains(&format!("6 error(s) in {bad_s}")), "{stderr}");
+}
+
 /// Runs `sluice --check` on this text; returns (success, stderr, file path).
 fn check(text: &str) -> (bool, String, String) {
     let dir = TempDir::new("check");
@@ -626,4 +661,76 @@ fn a_low_hard_open_file_limit_is_reported_at_start() {
         sluice.stderr()
     );
     assert_eq!(roundtrip(sluice.addr, &get("/health")).status, 200);
+}
+
+/// Sends `GET /health` on a new connection until one is served (a closed connection is noticed
+/// by its worker a moment after the client closed it).
+fn served_within(addr: SocketAddr, timeout: Duration) -> Client {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let mut c = Client::connect(addr);
+        if c.request(&get("/health")).status == 200 {
+            return c;
+        }
+        assert!(Instant::now() < deadline, "no connection served within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A connection over `server.max_connections` gets a 503 that closes it, read or not.
+fn assert_refused(c: &mut Client) {
+    let r = c.read_response();
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(r.closes(), "{:?}", r.headers);
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(r.json()["error"]["type"], "server_error", "{}", r.text());
+    c.expect_eof();
+}
+
+#[test]
+fn connections_over_the_limit_get_a_503_and_the_limit_follows_a_reload() {
+    let cfg = |n: usize| {
+        let extra = format!("max_connections = {n}");
+        Cfg {
+            server_extra: &extra,
+            ..Cfg::default()
+        }
+        .render()
+    };
+    let sluice = start_sluice(&cfg(2));
+    // Two keep-alive connections, served, then idle.
+    let mut a = Client::connect(sluice.addr);
+    let mut b = Client::connect(sluice.addr);
+    for c in [&mut a, &mut b] {
+        assert_eq!(c.request(&get("/health")).status, 200);
+    }
+    // The third is refused whether it sent its request or nothing at all.
+    let mut idle = Client::connect(sluice.addr);
+    assert_refused(&mut idle);
+    let mut asking = Client::connect(sluice.addr);
+    asking.send(&get("/health"));
+    assert_refused(&mut asking);
+    // The kept ones still serve.
+    assert_eq!(b.request(&get("/health")).status, 200);
+
+    // One closes: a new connection is served, and reads the refusals counted.
+    drop(a);
+    let mut c = served_within(sluice.addr, Duration::from_secs(3));
+    let metrics = c.request(&get("/metrics")).text();
+    assert!(
+        metrics.contains("# TYPE sluice_connections_refused_total counter\nsluice_connections_refused_total 2\n"),
+        "{metrics}"
+    );
+
+    // A reload raises the limit for the next accept: a third connection is served.
+    write_atomic(&config_path(&sluice), &cfg(3));
+    assert!(
+        sluice.wait_stderr("config reloaded", 1, Duration::from_secs(3)),
+        "{}",
+        sluice.stderr()
+    );
+    let mut d = Client::connect(sluice.addr);
+    assert_eq!(d.request(&get("/health")).status, 200);
+    assert_refused(&mut Client::connect(sluice.addr));
+    drop((b, c, d));
 }

@@ -267,6 +267,7 @@ pub fn compile_str(text: &str, file: &str) -> Result<Snapshot, Vec<ConfigError>>
     let mut errs = Errors {
         file: file.to_string(),
         list: Vec::new(),
+        unreadable: Vec::new(),
     };
     let table: toml::Table = match text.parse() {
         Ok(t) => t,
@@ -287,15 +288,33 @@ pub fn compile_str(text: &str, file: &str) -> Result<Snapshot, Vec<ConfigError>>
 struct Errors {
     file: String,
     list: Vec<ConfigError>,
+    /// Keys whose values could not be read (a wrong type, an unknown key): the checks after
+    /// parsing see the default in their place, whose errors would be about a value the file
+    /// does not hold.
+    unreadable: Vec<String>,
 }
 
 impl Errors {
     fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        let key = key.into();
+        if self.unreadable(&key) {
+            return;
+        }
         self.list.push(ConfigError {
             file: self.file.clone(),
-            key: key.into(),
+            key,
             message: message.into(),
         });
+    }
+
+    /// An error in reading `key`'s value, after which it counts as unset.
+    fn push_unreadable(&mut self, key: String, message: String) {
+        self.push(key.clone(), message);
+        self.unreadable.push(key);
+    }
+
+    fn unreadable(&self, key: &str) -> bool {
+        self.unreadable.iter().any(|k| k == key)
     }
 }
 
@@ -304,27 +323,25 @@ fn parse_sections(table: &toml::Table, errs: &mut Errors) -> RawConfig {
     let mut raw = RawConfig::default();
     for (key, value) in table {
         match key.as_str() {
-            "server" => {
-                section(value, "server", errs, |v| raw.server = v);
-            }
-            "routing" => {
-                section(value, "routing", errs, |v| raw.routing = v);
-            }
-            "upstream" => {
-                section(value, "upstream", errs, |v| raw.upstream = v);
-            }
+            // A section with bad keys keeps its readable ones, so their own checks still run.
+            "server" => raw.server = section(value, "server", errs).unwrap_or_else(Option::unwrap_or_default),
+            "routing" => raw.routing = section(value, "routing", errs).unwrap_or_else(Option::unwrap_or_default),
+            "upstream" => raw.upstream = section(value, "upstream", errs).unwrap_or_else(Option::unwrap_or_default),
             "providers" => match value.as_array() {
                 Some(items) => {
                     for (i, item) in items.iter().enumerate() {
-                        let ok = section(item, &format!("providers[{i}]"), errs, |v: RawProvider| {
-                            raw.providers.push(v);
-                            raw.provider_indexes.push(i);
-                        });
-                        if !ok {
-                            // Remember the name so follow-on errors ("no such provider") are not
-                            // reported for a provider whose own errors were already listed.
-                            raw.broken_providers
-                                .push(item.get("name").and_then(|n| n.as_str()).unwrap_or("").to_string());
+                        match section(item, &format!("providers[{i}]"), errs) {
+                            Ok(v) => {
+                                raw.providers.push(v);
+                                raw.provider_indexes.push(i);
+                            }
+                            Err(partial) => {
+                                // Remember the name so follow-on errors ("no such provider") are
+                                // not reported for a provider whose own errors were listed.
+                                raw.broken_providers
+                                    .push(item.get("name").and_then(|n| n.as_str()).unwrap_or("").to_string());
+                                raw.partial_providers.extend(partial.map(|p| (i, p)));
+                            }
                         }
                     }
                 }
@@ -338,46 +355,52 @@ fn parse_sections(table: &toml::Table, errs: &mut Errors) -> RawConfig {
 
 /// Deserializes one section. On failure, each key is tried on its own (every field has a default,
 /// so a one-key table is valid exactly when that key is known and well-typed), which names every
-/// bad key with its full path instead of only the first one serde stops at.
-fn section<T: serde::de::DeserializeOwned>(
-    value: &toml::Value,
-    key: &str,
-    errs: &mut Errors,
-    set: impl FnOnce(T),
-) -> bool {
+/// bad key with its full path instead of only the first one serde stops at; the error then holds
+/// the section as far as it could be read (its good keys), when it is a table.
+fn section<T: serde::de::DeserializeOwned>(value: &toml::Value, key: &str, errs: &mut Errors) -> Result<T, Option<T>> {
     let err = match value.clone().try_into::<T>() {
-        Ok(v) => {
-            set(v);
-            return true;
-        }
+        Ok(v) => return Ok(v),
         Err(e) => e,
     };
     let before = errs.list.len();
-    if let Some(table) = value.as_table() {
-        for (k, v) in table {
-            let mut one = toml::Table::new();
-            one.insert(k.clone(), v.clone());
-            if let Err(e) = toml::Value::Table(one).try_into::<T>() {
+    let Some(table) = value.as_table() else {
+        errs.push_unreadable(key.to_string(), err.message().trim_end().replace('\n', " "));
+        return Err(None);
+    };
+    let mut readable = toml::Table::new();
+    for (k, v) in table {
+        let mut one = toml::Table::new();
+        one.insert(k.clone(), v.clone());
+        match toml::Value::Table(one).try_into::<T>() {
+            Ok(_) => {
+                readable.insert(k.clone(), v.clone());
+            }
+            Err(e) => {
                 let msg = e.message().trim_end().replace('\n', " ");
                 let msg = if unknown_field_name(&msg).is_some() {
                     "unknown key".to_string()
                 } else {
                     msg
                 };
-                errs.push(format!("{key}.{k}"), msg);
+                errs.push_unreadable(format!("{key}.{k}"), msg);
             }
         }
     }
     if errs.list.len() == before {
-        errs.push(key, err.message().trim_end().replace('\n', " "));
+        errs.push_unreadable(key.to_string(), err.message().trim_end().replace('\n', " "));
+        return Err(None);
     }
-    false
+    Err(toml::Value::Table(readable).try_into::<T>().ok())
 }
 
 fn unknown_field_name(msg: &str) -> Option<&str> {
     let rest = msg.strip_prefix("unknown field `")?;
     rest.split('`').next()
 }
+
+/// Linux's ceiling on any process's open files (`fs.nr_open`'s default): a connection limit
+/// above it could never be reached, so such a value is a typo.
+const MAX_OPEN_FILES: usize = 1 << 20;
 
 fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
     let s = &raw.server;
@@ -394,6 +417,12 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
     if s.max_head_bytes < 1024 {
         errs.push("server.max_head_bytes", "must be at least 1024");
     }
+    if s.max_connections > MAX_OPEN_FILES {
+        errs.push(
+            "server.max_connections",
+            format!("must be at most {MAX_OPEN_FILES} (0 = no limit)"),
+        );
+    }
     // A zero timeout would fire at once (every request failing): the file means something else.
     for (key, ms) in [
         ("server.header_read_timeout_ms", s.header_read_timeout_ms),
@@ -407,7 +436,7 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
             errs.push(key, "must be greater than 0");
         }
     }
-    if raw.upstream.pool_spare > raw.upstream.pool_max_idle {
+    if raw.upstream.pool_spare > raw.upstream.pool_max_idle && !errs.unreadable("upstream.pool_max_idle") {
         errs.push(
             "upstream.pool_spare",
             "must not exceed upstream.pool_max_idle (spares are idle connections)",
@@ -430,6 +459,7 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
             max_body_bytes: s.max_body_bytes,
             header_read_timeout: Duration::from_millis(s.header_read_timeout_ms.max(1)),
             idle_timeout: Duration::from_millis(s.idle_timeout_ms.max(1)),
+            max_connections: s.max_connections,
         },
         drain_timeout: Duration::from_millis(s.drain_timeout_ms),
         access_log: s.access_log,
@@ -463,6 +493,11 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
             by_name.insert(prov.name.clone(), providers.len());
             providers.push(Arc::new(prov));
         }
+    }
+    // A provider that failed to parse is checked as far as it was read, for the errors of its
+    // readable values (never served: the pass fails anyway).
+    for (i, p) in &raw.partial_providers {
+        let _ = compile_provider(p, &format!("providers[{i}]"), up, errs);
     }
     let default_provider = match by_name.get(&raw.routing.default_provider) {
         Some(&i) => i,
@@ -538,7 +573,11 @@ fn compile_provider(p: &RawProvider, key: &str, up: &raw::RawUpstream, errs: &mu
         }
     };
     let is_mock = kind == Some(ProviderKind::Mock);
-    let origin = if is_mock {
+    // What a provider needs depends on its kind: with the kind unreadable, nothing is asked.
+    let kind_unreadable = errs.unreadable(&format!("{key}.kind"));
+    let origin = if kind_unreadable {
+        None
+    } else if is_mock {
         if !p.base_url.is_empty() {
             errs.push(format!("{key}.base_url"), "a mock provider has no base_url");
         }
@@ -562,7 +601,10 @@ fn compile_provider(p: &RawProvider, key: &str, up: &raw::RawUpstream, errs: &mu
             }
         }
     };
-    if !is_mock && (p.mock_chunks.is_some() || p.mock_chunk_delay_ms.is_some() || p.mock_latency_ms.is_some()) {
+    if !is_mock
+        && !kind_unreadable
+        && (p.mock_chunks.is_some() || p.mock_chunk_delay_ms.is_some() || p.mock_latency_ms.is_some())
+    {
         errs.push(key.to_string(), "mock_* knobs are only valid with kind = \"mock\"");
     }
     for (name, ms) in [
@@ -974,7 +1016,12 @@ keys = ["env.SLUICE_TEST_SURELY_UNSET"]
 "#;
         let errs = compile_str(bad, "bad.toml").unwrap_err();
         let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
-        assert_eq!(keys, ["providers[1].bogus", "providers[2].keys[0]"], "{errs:?}");
+        // providers[1]'s readable keys are checked too: it lacks a base_url.
+        assert_eq!(
+            keys,
+            ["providers[1].bogus", "providers[2].keys[0]", "providers[1].base_url"],
+            "{errs:?}"
+        );
     }
 
     #[test]
@@ -999,6 +1046,64 @@ keys = ["env.SLUICE_TEST_SURELY_UNSET"]
             keys.contains(&"server.listen") && keys.contains(&"routing.default_provider"),
             "{errs:?}"
         );
+    }
+
+    #[test]
+    fn an_unreadable_value_is_reported_once_and_its_neighbours_are_checked() {
+        // routing.default_provider unreadable: its default ("mock") is not named missing. A
+        // provider whose kind is unreadable is not asked for what a kind needs (a base_url), nor
+        // for a name that is unreadable; its readable timeout is checked.
+        let bad = r#"
+[server]
+max_head_bytes = 10
+idle_timeout_ms = "soon"
+[routing]
+default_provider = 7
+[upstream]
+pool_max_idle = "many"
+pool_spare = 100
+[[providers]]
+name = 3
+kind = ["openai"]
+connect_timeout_ms = 0
+"#;
+        let errs = compile_str(bad, "f").unwrap_err();
+        let mut keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "providers[0].connect_timeout_ms",
+                "providers[0].kind",
+                "providers[0].name",
+                "routing.default_provider",
+                "server.idle_timeout_ms",
+                "server.max_head_bytes",
+                "upstream.pool_max_idle",
+            ],
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn max_connections_is_per_worker_with_zero_for_none_and_bounded() {
+        let with = |n: &str| GOOD.replace("[server]\n", &format!("[server]\nmax_connections = {n}\n"));
+        assert_eq!(compile_str(GOOD, "f").unwrap().server.limits.max_connections, 10_000);
+        assert_eq!(compile_str(&with("0"), "f").unwrap().server.limits.max_connections, 0);
+        assert_eq!(
+            compile_str(&with("1048576"), "f")
+                .unwrap()
+                .server
+                .limits
+                .max_connections,
+            1 << 20
+        );
+        let errs = compile_str(&with("1048577"), "f").unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].key, "server.max_connections");
+        assert_eq!(errs[0].message, "must be at most 1048576 (0 = no limit)");
+        let errs = compile_str(&with("-1"), "f").unwrap_err();
+        assert_eq!(errs[0].key, "server.max_connections", "{errs:?}");
     }
 
     #[test]

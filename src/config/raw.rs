@@ -16,6 +16,10 @@ pub struct RawConfig {
     /// the entries that failed to parse are left out of `providers` (not a config key).
     #[serde(skip)]
     pub provider_indexes: Vec<usize>,
+    /// The entries that failed to parse, with their index, as far as they could be read (their
+    /// readable keys; not a config key): compiled only for the errors their values have.
+    #[serde(skip)]
+    pub partial_providers: Vec<(usize, RawProvider)>,
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -28,6 +32,8 @@ pub struct RawServer {
     pub max_head_bytes: usize,
     pub header_read_timeout_ms: u64,
     pub idle_timeout_ms: u64,
+    /// Open client connections per worker; one more is answered 503 and closed. 0 = no limit.
+    pub max_connections: usize,
     pub drain_timeout_ms: u64,
     pub access_log: bool,
     /// Poll interval for file-change reloads; 0 disables watching (SIGHUP still works).
@@ -48,6 +54,7 @@ impl Default for RawServer {
             max_head_bytes: 64 * 1024,
             header_read_timeout_ms: 10_000,
             idle_timeout_ms: 60_000,
+            max_connections: 10_000,
             drain_timeout_ms: 10_000,
             access_log: false,
             watch_interval_ms: 1_000,

@@ -60,19 +60,23 @@ pub trait Handler: 'static {
             let Some(status) = refused.error.status() else {
                 return;
             };
-            let msg = sonic_rs::to_string(refused.error.message()).unwrap_or_else(|_| "\"error\"".into());
-            let body =
-                format!(r#"{{"error":{{"message":{msg},"type":"invalid_request_error","param":null,"code":null}}}}"#);
+            let body = plain_error(refused.error.message(), "invalid_request_error");
             let _ = conn
-                .send_full(
-                    status,
-                    &[("content-type", b"application/json")],
-                    Bytes::from(body),
-                    false,
-                )
+                .send_full(status, &[("content-type", b"application/json")], body, false)
                 .await;
         }
     }
+
+    /// Called for each connection refused over `Limits::max_connections`, for a counter.
+    fn connection_refused(&self) {}
+}
+
+/// An error body in OpenAI's plain shape, as the HTTP layer answers before any route is known.
+fn plain_error(message: &str, kind: &str) -> Bytes {
+    let msg = sonic_rs::to_string(message).unwrap_or_else(|_| "\"error\"".into());
+    Bytes::from(format!(
+        r#"{{"error":{{"message":{msg},"type":"{kind}","param":null,"code":null}}}}"#
+    ))
 }
 
 /// Worker-wide server state shared by its connections (single-threaded).
@@ -104,11 +108,20 @@ pub async fn accept_loop<H: Handler>(
                 continue;
             }
         };
+        // Read at each accept, so a reload's new limit applies to the next connection.
+        let limit = handler.limits().max_connections;
+        if limit != 0 && state.open_conns.get() >= limit {
+            handler.connection_refused();
+            monoio::spawn(refuse_over_limit(stream, handler.clone(), state.drain.clone()));
+            continue;
+        }
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
         let state = state.clone();
+        // Counted here, not in the task: connections accepted before their tasks first run
+        // must see each other against the limit.
+        state.open_conns.set(state.open_conns.get() + 1);
         monoio::spawn(async move {
-            state.open_conns.set(state.open_conns.get() + 1);
             handler.connection_event(true);
             // `serve_conn` answers a panicking request itself; this catches the rest (a bug in
             // the request reader), so one connection's bug never unwinds through the worker.
@@ -118,6 +131,25 @@ pub async fn accept_loop<H: Handler>(
             handler.connection_event(false);
             state.open_conns.set(state.open_conns.get() - 1);
         });
+    }
+}
+
+/// How long a connection refused over the limit is drained before it closes (see `linger`):
+/// short, since the point of refusing it is to give its descriptor back.
+const OVER_LIMIT_LINGER: Duration = Duration::from_secs(1);
+
+/// Answers a connection over `Limits::max_connections` with a 503 without reading its request,
+/// and closes it. It is not counted in `open_conns`: it holds its descriptor for at most
+/// `OVER_LIMIT_LINGER`.
+async fn refuse_over_limit<H: Handler>(stream: TcpStream, handler: Rc<H>, drain: Rc<Drain>) {
+    let mut conn = Conn::new(stream, handler.limits(), drain);
+    let body = plain_error("too many open connections; retry shortly", "server_error");
+    let headers: [super::conn::Header; 2] = [("content-type", b"application/json"), ("retry-after", b"1")];
+    if conn.send_full(503, &headers, body, false).await.is_ok() {
+        let _ = monoio::io::AsyncWriteRent::shutdown(&mut conn.io).await;
+        // A request the client sent already would turn the close into a RST, which can destroy
+        // the 503 before the client reads it.
+        linger(&mut conn, OVER_LIMIT_LINGER).await;
     }
 }
 
@@ -181,7 +213,7 @@ pub async fn serve_conn<H: Handler>(stream: TcpStream, handler: &H, state: &Serv
     // Half-close politely so a client's last pipelined bytes do not turn into a RST.
     let _ = monoio::io::AsyncWriteRent::shutdown(&mut conn.io).await;
     if refused_mid_send {
-        linger(&mut conn).await;
+        linger(&mut conn, LINGER_TIME).await;
     }
 }
 
@@ -193,11 +225,11 @@ const LINGER_READ_WAIT: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 64 * 1024 * 1024;
 
 /// Reads and drops what a refused client still sends (the body of a 413, the rest of a 431's
-/// head) until it closes or a bound is met, after the answer and the write side's shutdown.
+/// head) until it closes or a bound is met (`time` in all), after the answer and the write side's shutdown.
 /// Closed with unread bytes, the socket would send a RST, which can reach the client before it
 /// read the answer, or fail its send: it would see a reset instead of the 413.
-async fn linger(conn: &mut Conn) {
-    let deadline = Instant::now() + LINGER_TIME;
+async fn linger(conn: &mut Conn, time: Duration) {
+    let deadline = Instant::now() + time;
     let mut left = LINGER_BYTES;
     // Large reads drain a large body in few calls; the read buffer is not needed any more.
     let mut buf = BytesMut::with_capacity(64 * 1024);

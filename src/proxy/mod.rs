@@ -450,6 +450,10 @@ impl Handler for Worker {
         self.snapshot().server.limits
     }
 
+    fn connection_refused(&self) {
+        self.metrics.conn_refused();
+    }
+
     /// A refused request is answered in the format its target names, with the CORS grant its
     /// origin has, as a routed request's errors are.
     async fn refuse(&self, refused: &RefusedRequest, conn: &mut Conn) {

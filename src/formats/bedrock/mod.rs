@@ -1584,6 +1584,11 @@ pub(crate) fn exception_name(status: u16, kind: FaultKind) -> &'static str {
         424 => "ModelErrorException",
         429 => "ThrottlingException",
         500 => "InternalServerException",
+        // Something Sluice does not implement (a method no route serves, a transfer coding, an
+        // operation a provider lacks): Bedrock's shape has no 501, and as the fallback's
+        // `InternalServerException` botocore would retry what can never succeed. Bedrock names a
+        // request it cannot serve as given with this (`ApplyGuardrail` gets it too, `route`).
+        501 => "ValidationException",
         503 => "ServiceUnavailableException",
         _ => match kind {
             FaultKind::InvalidRequest | FaultKind::RequestTooLarge => "ValidationException",

@@ -968,7 +968,7 @@ fn errors_carry_the_error_type_header() {
         (504, "ModelTimeoutException", 408),
         (529, "ServiceUnavailableException", 503),
         (502, "InternalServerException", 500),
-        (501, "InternalServerException", 500),
+        (501, "ValidationException", 400),
         (413, "ValidationException", 400),
     ] {
         let fault = UpstreamFault {
