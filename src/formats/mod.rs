@@ -569,6 +569,9 @@ mod tests {
         fn v1(body: &[u8], _: Option<&str>, _: bool) -> Result<crate::canonical::ChatRequest, ConvertError> {
             cohere::v1chat::decode_request(body)
         }
+        fn gemini(body: &[u8], _: Option<&str>, stream: bool) -> Result<crate::canonical::ChatRequest, ConvertError> {
+            (GEMINI.decode_request)(body, Some("m"), stream)
+        }
         fn responses(body: &[u8], _: Option<&str>, _: bool) -> Result<crate::canonical::ChatRequest, ConvertError> {
             openai::responses::decode_request(body)
         }
@@ -600,12 +603,7 @@ mod tests {
                 "max_output_tokens",
             ),
             (
-                BEDROCK.decode_request,
-                r#"{"messages":[],"inferenceConfig":{"maxTokens":0}}"#,
-                "inferenceConfig.maxTokens",
-            ),
-            (
-                GEMINI.decode_request,
+                gemini,
                 r#"{"contents":[],"generationConfig":{"maxOutputTokens":0}}"#,
                 "generationConfig.maxOutputTokens",
             ),
@@ -615,6 +613,16 @@ mod tests {
             let said = (e.field.as_str(), e.message.as_str());
             assert_eq!(said, (field, "Input should be greater than or equal to 1"), "{body}");
         }
+        // A Bedrock client is told in AWS's words (what botocore itself would have said).
+        let e = (BEDROCK.decode_request)(
+            br#"{"messages":[],"inferenceConfig":{"maxTokens":0}}"#,
+            Some("m"),
+            false,
+        )
+        .unwrap_err();
+        assert!(e
+            .message
+            .contains("Value '0' at 'inferenceConfig.maxTokens' failed to satisfy constraint"));
         let one = r#"{"model":"m","max_tokens":1,"messages":[{"role":"user","content":"hi"}]}"#;
         assert_eq!(
             via(Format::Anthropic, one, Format::OpenAi)["max_tokens"].as_u64(),

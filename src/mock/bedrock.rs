@@ -215,8 +215,8 @@ pub(super) fn converse_rules(req: &ChatRequest) -> Result<(), ConvertError> {
     Ok(())
 }
 
-/// `inferenceConfig`'s bounds in the service model (`maxTokens` at least 1, `temperature` and
-/// `topP` 0 to 1; OpenAI's and Gemini's temperature go to 2), refused in the words of AWS's
+/// `inferenceConfig`'s bounds in the service model (`temperature` and `topP` 0 to 1; `maxTokens`
+/// at least 1 is the shared decoder's check; OpenAI's and Gemini's temperature go to 2), refused in the words of AWS's
 /// validation.
 fn inference_bounds(req: &ChatRequest) -> Result<(), ConvertError> {
     let refuse = |field: &str, value: String, bound: &str| {
@@ -225,9 +225,6 @@ fn inference_bounds(req: &ChatRequest) -> Result<(), ConvertError> {
             format!("1 validation error detected: Value '{value}' at 'inferenceConfig.{field}' failed to satisfy constraint: Member must have value {bound}"),
         ))
     };
-    if req.max_tokens == Some(0) {
-        return refuse("maxTokens", "0".into(), "greater than or equal to 1");
-    }
     for (field, value) in [("temperature", req.temperature), ("topP", req.top_p)] {
         match value {
             Some(v) if v > 1.0 => return refuse(field, v.to_string(), "less than or equal to 1"),

@@ -625,9 +625,13 @@ fn decode_inference_config(val: &Value, req: &mut ChatRequest) -> Result<(), Con
     let root = JsonPath::ROOT;
     let path = root.key("inferenceConfig");
     if let Some(x) = get(val, "maxTokens") {
-        // Bedrock's minimum is 1 (botocore checks it before sending).
-        let key = path.key("maxTokens");
-        req.max_tokens = Some(crate::canonical::token_limit(to_u32(x, &key)?, &key)?);
+        // Bedrock's minimum is 1 (botocore checks it before sending): 0 is refused in AWS's
+        // words, as for every other client in its own.
+        let n = to_u32(x, &path.key("maxTokens"))?;
+        if n == 0 {
+            return Err(ConvertError::new("", "1 validation error detected: Value '0' at 'inferenceConfig.maxTokens' failed to satisfy constraint: Member must have value greater than or equal to 1"));
+        }
+        req.max_tokens = Some(n);
     }
     if let Some(x) = get(val, "temperature") {
         req.temperature = Some(to_f64(x, &path.key("temperature"))?);
