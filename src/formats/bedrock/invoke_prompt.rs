@@ -117,6 +117,15 @@ pub fn decode_request(
             req.stop = c.stop_sequences.unwrap_or_default();
         }
     }
+    if req.max_tokens == Some(0) {
+        // No room for an answer: refused as for every other client (`canonical::token_limit`).
+        let field = match family {
+            PromptFamily::Llama => "max_gen_len",
+            PromptFamily::Mistral | PromptFamily::DeepSeek => "max_tokens",
+            PromptFamily::TitanText => "textGenerationConfig.maxTokenCount",
+        };
+        crate::canonical::token_limit(0, &crate::canonical::JsonPath::ROOT.key(field))?;
+    }
     Ok(req)
 }
 
