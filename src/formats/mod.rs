@@ -629,4 +629,21 @@ mod tests {
             Some(1)
         );
     }
+
+    /// The Responses API takes no `max_output_tokens` under 16: its clients are told so in
+    /// OpenAI's words whatever the provider, and 16 itself passes.
+    #[test]
+    fn a_responses_limit_under_16_is_refused() {
+        for n in [1, 15] {
+            let body = format!(r#"{{"model":"m","max_output_tokens":{n},"input":"hi"}}"#);
+            let e = openai::responses::decode_request(body.as_bytes()).unwrap_err();
+            assert_eq!(e.field.as_str(), "max_output_tokens");
+            assert_eq!(
+                e.message,
+                format!("integer below minimum value. Expected a value >= 16, but got {n} instead.")
+            );
+        }
+        let ok = openai::responses::decode_request(br#"{"model":"m","max_output_tokens":16,"input":"hi"}"#).unwrap();
+        assert_eq!(ok.max_tokens, Some(16));
+    }
 }

@@ -142,6 +142,23 @@ def test_an_anthropic_client(gateway):
     assert final.usage.output_tokens == 4
 
 
+def test_a_limit_under_the_responses_apis_16_is_answered(gateway, oai):
+    """A model probe's `max_tokens: 1` is valid for Anthropic and Chat Completions; the Responses
+    API (the mock as OpenAI) refuses anything under 16, so it goes as 16 and is answered."""
+    c = anthropic.Anthropic(api_key="x", base_url=gateway.base, max_retries=0)
+    long_prompt = " ".join(f"w{i}" for i in range(30))
+    m = c.messages.create(model="o3-pro", max_tokens=1, messages=[{"role": "user", "content": long_prompt}])
+    assert m.stop_reason == "max_tokens"
+    assert m.usage.output_tokens == 16
+    r = oai.chat.completions.create(model="o3-pro", max_tokens=5, messages=[{"role": "user", "content": PROMPT}])
+    assert r.choices[0].message.content == ECHO
+    # A Responses client asking for less is refused in OpenAI's words, as OpenAI itself does.
+    with pytest.raises(openai.BadRequestError) as e:
+        oai.responses.create(model="o3-pro", input=PROMPT, max_output_tokens=15)
+    assert e.value.param == "max_output_tokens"
+    assert "Expected a value >= 16, but got 15 instead" in e.value.message
+
+
 PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 
 

@@ -864,6 +864,10 @@ def test_zero_max_tokens_is_refused_in_each_clients_shape(base, provider):
     with pytest.raises(openai.BadRequestError) as e:
         o.responses.create(model=model, input="hi", max_output_tokens=0)
     assert e.value.param == "max_output_tokens"
+    with pytest.raises(openai.BadRequestError) as e:
+        o.responses.create(model=model, input="hi", max_output_tokens=15)
+    assert e.value.param == "max_output_tokens"
+    assert "Expected a value >= 16" in e.value.message
     co = cohere.ClientV2(api_key="k", base_url=f"{base}/cohere", max_retries=0, timeout=30)
     with pytest.raises(cohere.BadRequestError) as e:
         co.chat(model=model, messages=msgs, max_tokens=0)

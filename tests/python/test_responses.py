@@ -473,16 +473,18 @@ def test_parallel_function_calls(client, provider):
 # ---- limits -------------------------------------------------------------------------------------
 
 THIRTY = " ".join(f"w{i}" for i in range(30))
+# The mock's words are its tokens: with the Responses API's least limit, 16, "echo:" and 15 words.
+CUT_AT_16 = "echo: " + " ".join(f"w{i}" for i in range(15))
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_max_output_tokens_makes_an_incomplete_response(client, provider):
-    r = client.responses.create(model=model(provider), input=THIRTY, max_output_tokens=3)
+    r = client.responses.create(model=model(provider), input=THIRTY, max_output_tokens=16)
     assert r.status == "incomplete"
     assert r.incomplete_details.reason == "max_output_tokens"
-    assert r.output_text == "echo: w0 w1"
-    check_message(r.output[0], "echo: w0 w1", status="incomplete")
-    check_usage(r.usage, 30, 3)
+    assert r.output_text == CUT_AT_16
+    check_message(r.output[0], CUT_AT_16, status="incomplete")
+    check_usage(r.usage, 30, 16)
     # A limit the answer fits in changes nothing.
     r = client.responses.create(model=model(provider), input=PROMPT, max_output_tokens=100)
     assert (r.status, r.output_text, r.incomplete_details) == ("completed", ECHO, None)
@@ -607,17 +609,21 @@ def test_the_stream_helper_with_tools(client, provider):
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_stream_cut_by_its_length_ends_incomplete(client, provider):
-    for kw in [dict(model=model(provider), max_output_tokens=3), dict(model=model(provider, "length-model"))]:
+    cases = [
+        (dict(model=model(provider), max_output_tokens=16), CUT_AT_16, 16),
+        (dict(model=model(provider, "length-model")), "echo: w0 w1", 3),
+    ]
+    for kw, text, tokens in cases:
         whole = client.responses.create(input=THIRTY, **kw)
         events = stream_events(client, input=THIRTY, **kw)
-        check_text_stream(events, "echo: w0 w1", terminal="response.incomplete")
+        check_text_stream(events, text, terminal="response.incomplete")
         last = events[-1].response
         assert last.status == "incomplete"
         assert last.incomplete_details.reason == "max_output_tokens"
-        assert last.output_text == "echo: w0 w1"
+        assert last.output_text == text
         assert summary(last.output) == summary(whole.output)
         assert usage_of(last) == usage_of(whole)
-        assert last.usage.output_tokens == 3
+        assert last.usage.output_tokens == tokens
 
 
 # ---- failures -----------------------------------------------------------------------------------

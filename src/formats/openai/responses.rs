@@ -37,6 +37,22 @@ fn stateless(field: &str, what: &str) -> ConvertError {
 
 // Request ----------------------------------------------------------------------------------------
 
+/// The least `max_output_tokens` the Responses API takes. OpenAI refuses less ("integer below
+/// minimum value"), so a Responses client gets that answer from every provider, and a request
+/// translated to a Responses upstream asks for at least this many (`responses_upstream`).
+pub(crate) const MIN_OUTPUT_TOKENS: u32 = 16;
+
+/// `max_output_tokens`: a token limit of at least [`MIN_OUTPUT_TOKENS`], refused in OpenAI's words.
+fn output_limit_of(v: &Json, field: &JsonPath<'_>) -> Result<u32, ConvertError> {
+    match limit_of(v, field)? {
+        n if n < MIN_OUTPUT_TOKENS => Err(err(
+            field,
+            format!("integer below minimum value. Expected a value >= {MIN_OUTPUT_TOKENS}, but got {n} instead."),
+        )),
+        n => Ok(n),
+    }
+}
+
 /// Integration: a client's Responses body -> canonical.
 pub fn decode_request(body: &[u8]) -> Result<ChatRequest, ConvertError> {
     let obj = super::request::body_object(body)?;
@@ -58,7 +74,7 @@ pub fn decode_request(body: &[u8]) -> Result<ChatRequest, ConvertError> {
             "model" => model = Some(str_of(val, &path)?.to_string()),
             "input" => input = Some(val),
             "instructions" => instructions = Some(str_of(val, &path)?),
-            "max_output_tokens" => req.max_tokens = Some(limit_of(val, &path)?),
+            "max_output_tokens" => req.max_tokens = Some(output_limit_of(val, &path)?),
             "temperature" => req.temperature = Some(f64_of(val, &path)?),
             "top_p" => req.top_p = Some(f64_of(val, &path)?),
             "top_logprobs" => {

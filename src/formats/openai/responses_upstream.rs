@@ -317,7 +317,10 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
             ToolChoice::Named(name) => ToolChoiceOut::Named { kind: "function", name },
         }),
         parallel_tool_calls: req.parallel_tool_calls.filter(|_| has_tools),
-        max_output_tokens: req.max_tokens,
+        // The Responses API refuses a limit under 16 that Chat Completions, Anthropic and the others
+        // take (a model probe's `max_tokens: 1`): such a request asks for 16, so it is answered
+        // rather than refused, with at most 15 tokens more than it named.
+        max_output_tokens: req.max_tokens.map(|n| n.max(super::responses::MIN_OUTPUT_TOKENS)),
         temperature: req.temperature,
         top_p: req.top_p,
         text: req.response_format.as_ref().map(|f| TextOut {
@@ -780,6 +783,23 @@ mod tests {
             "user, assistant text and call, result and user text"
         );
         assert_eq!(back.system, vec![Part::text("be brief")]);
+    }
+
+    #[test]
+    fn a_token_limit_under_16_asks_the_responses_api_for_16() {
+        let limit = |max_tokens| {
+            let req = ChatRequest {
+                max_tokens,
+                ..request()
+            };
+            let body: Json = sonic_rs::from_slice(&encode_request(&req).unwrap()).unwrap();
+            body.get("max_output_tokens").and_then(|v| v.as_u64())
+        };
+        assert_eq!(limit(Some(1)), Some(16), "a model probe's max_tokens 1");
+        assert_eq!(limit(Some(15)), Some(16));
+        assert_eq!(limit(Some(16)), Some(16));
+        assert_eq!(limit(Some(4096)), Some(4096));
+        assert_eq!(limit(None), None);
     }
 
     #[test]
