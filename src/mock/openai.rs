@@ -254,7 +254,6 @@ pub fn chat_stream_events(resp: &ChatResponse, chunks: usize, include_usage: boo
     let rest = Some(OpenAiLogprobsOut(tokens)).filter(|t| !t.0.is_empty());
     out.push(chunk_with(OpenAiDelta::default(), Some(finish), rest));
     if include_usage {
-        let u = resp.usage;
         out.push(sse(&OpenAiChatChunk {
             id: &resp.id,
             object: "chat.completion.chunk",
@@ -262,7 +261,8 @@ pub fn chat_stream_events(resp: &ChatResponse, chunks: usize, include_usage: boo
             model: &resp.model,
             system_fingerprint: "fp_sluice_mock",
             choices: vec![],
-            usage: Some(Some(OpenAiUsage::new(u.input, u.output, true))),
+            // With the details, as the answer unstreamed has them (cached and reasoning tokens).
+            usage: Some(Some(crate::formats::openai::response::usage_to_wire(&resp.usage))),
         }));
     }
     out.push(b"data: [DONE]\n\n".to_vec());
@@ -719,6 +719,20 @@ mod tests {
             "{}",
             String::from_utf8_lossy(usage_chunk)
         );
+    }
+
+    #[test]
+    fn the_usage_chunk_keeps_cached_and_reasoning_tokens() {
+        let body = br#"{"model":"reasoning-cached-model","messages":[{"role":"user","content":"hi there"}]}"#;
+        let ChatOutcome::Answer(resp) = chat(body, None) else {
+            panic!("scenario failed")
+        };
+        let events = chat_stream_events(&resp, 3, true);
+        let usage_chunk = &events[events.len() - 2];
+        let v: sonic_rs::Value = sonic_rs::from_slice(&usage_chunk[6..usage_chunk.len() - 2]).unwrap();
+        let at = |p: &[&str]| v.pointer(p).and_then(|n| n.as_u64());
+        assert_eq!(at(&["usage", "prompt_tokens_details", "cached_tokens"]), Some(20));
+        assert_eq!(at(&["usage", "completion_tokens_details", "reasoning_tokens"]), Some(5));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //!   only the first with parallel calls turned off (OpenAI `parallel_tool_calls: false`, Anthropic
 //!   `disable_parallel_tool_use`), as a model then makes at most one;
 //! - contains `tool`: one tool call of the first tool, arguments `{"city":"Paris"}`;
+//!   with `richargs` too, arguments of every JSON type, nested, with escapes (`RICH_ARGUMENTS`);
 //! - contains `noargs`: one tool call of the first tool without arguments (`{}`);
 //! - in these three, a `tool_choice` naming a tool calls that tool instead of the first, as a
 //!   model forced to it does;
@@ -27,6 +28,9 @@
 //!   mock writes `malformed_tool_use`, Cohere's `ERROR`; OpenAI and Anthropic have no such value);
 //! - contains `refusal`: a refusal (`REFUSAL`) with a content-filter finish, which OpenAI
 //!   formats write as a `refusal` and the others as text;
+//! - contains `cached` (beside any other): usage with 20 input tokens read from cache and 10
+//!   written to it (added to the prompt's count), and the thinking's words as reasoning tokens
+//!   (added to the output);
 //! - otherwise: `echo: <last user text>`. After a tool result, `tool said: <result text>`.
 
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -35,6 +39,10 @@ use crate::canonical::{
     ChatRequest, ChatResponse, Extra, FaultKind, FinishReason, Part, Role, ToolChoice, ToolResultContent,
     UpstreamFault, Usage,
 };
+
+/// The arguments of the `richargs` tool call: every JSON type, nesting, empty containers,
+/// escapes and characters outside the BMP, which a translation must carry unchanged.
+pub const RICH_ARGUMENTS: &str = r#"{"city":"Z\u00fcrich \"Altstadt\"\n😀","days":3,"ratio":0.5,"units":{"temp":"C","wind":null},"tags":["a","日本"],"ok":true,"empty":{},"list":[]}"#;
 
 /// What the `refusal` scenario answers.
 pub const REFUSAL: &str = "I'm sorry, I can't help with that.";
@@ -118,7 +126,11 @@ pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFaul
         content.push(Part::ToolCall {
             id: "call_mock_0".into(),
             name: called.to_string(),
-            arguments: "{\"city\":\"Paris\"}".into(),
+            arguments: if model.contains("richargs") {
+                RICH_ARGUMENTS.into()
+            } else {
+                "{\"city\":\"Paris\"}".into()
+            },
             signature: None,
             extra: Extra::default(),
         });
@@ -183,7 +195,30 @@ pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFaul
             _ => 0,
         })
         .sum();
-    Ok(done(req, id, content, finish, None, output))
+    let mut resp = done(req, id, content, finish, None, output);
+    if model.contains("cached") {
+        with_cache_and_reasoning_counts(&mut resp);
+    }
+    Ok(resp)
+}
+
+/// The `cached` scenario's usage: a 30-token prefix read from cache (20) and written to it
+/// (10) on top of the prompt, and the thinking's words counted as reasoning within the output,
+/// so every format's cache and reasoning fields carry something to compare.
+fn with_cache_and_reasoning_counts(resp: &mut ChatResponse) {
+    resp.usage.cache_read = 20;
+    resp.usage.cache_write = 10;
+    resp.usage.input += 30;
+    let thinking: u64 = resp
+        .content
+        .iter()
+        .map(|p| match p {
+            Part::Thinking { text, .. } => super::word_count(text) as u64,
+            _ => 0,
+        })
+        .sum();
+    resp.usage.reasoning = thinking;
+    resp.usage.output += thinking;
 }
 
 fn done(
@@ -371,6 +406,26 @@ mod tests {
         assert_eq!(
             (r.content[0].clone(), r.finish),
             (Part::text("echo: alpha beta "), FinishReason::StopSequence)
+        );
+    }
+
+    #[test]
+    fn cached_reports_cache_and_reasoning_tokens() {
+        let r = respond(&req("reasoning-cached-model", "hi there"), "id").unwrap();
+        let u = r.usage;
+        // 2 prompt words + 30 cached; 3 answer words + 5 thinking words.
+        assert_eq!(
+            (u.input, u.cache_read, u.cache_write, u.output, u.reasoning),
+            (32, 20, 10, 8, 5)
+        );
+        let r = respond(&req("richargs-tool-model", "weather?"), "id").unwrap();
+        let Part::ToolCall { arguments, .. } = &r.content[1] else {
+            panic!("{:?}", r.content)
+        };
+        let args: sonic_rs::Value = sonic_rs::from_str(arguments).unwrap();
+        assert_eq!(
+            args.pointer(&["city"]).and_then(|c| c.as_str()),
+            Some("Zürich \"Altstadt\"\n😀")
         );
     }
 

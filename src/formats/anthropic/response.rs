@@ -101,6 +101,14 @@ fn str_field(v: &Json, key: &str) -> String {
     v.get(key).and_then(|s| s.as_str()).unwrap_or_default().to_string()
 }
 
+/// The `input` of the `i`th content block as the upstream wrote it. The parsed value written
+/// again would differ from what a stream's `partial_json` gives verbatim: integers beyond 64
+/// bits rounded to floats, `1e5` as `100000.0`, keys sorted.
+fn raw_input(body: &[u8], i: usize) -> Option<String> {
+    let raw = sonic_rs::get_from_slice(body, sonic_rs::pointer!["content", i, "input"]).ok()?;
+    Some(raw.as_raw_str().trim().to_string()).filter(|t| t.starts_with('{'))
+}
+
 /// An upstream's Anthropic `message` body -> canonical.
 pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
     let v: Json = sonic_rs::from_slice(body).map_err(|e| {
@@ -117,7 +125,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
         .and_then(|c| c.as_array())
         .ok_or_else(|| ConvertError::new("content", "missing content array"))?;
     let mut content = Vec::with_capacity(blocks.len());
-    for b in blocks.iter() {
+    for (i, b) in blocks.iter().enumerate() {
         match b.get("type").and_then(|t| t.as_str()) {
             Some("text") => {
                 let mut extra = Extra::default();
@@ -147,7 +155,9 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
                 id: str_field(b, "id"),
                 name: str_field(b, "name"),
                 arguments: match b.get("input") {
-                    Some(i) if !i.is_null() => sonic_rs::to_string(i).unwrap_or_default(),
+                    Some(input) if !input.is_null() => {
+                        raw_input(body, i).unwrap_or_else(|| sonic_rs::to_string(input).unwrap_or_default())
+                    }
                     _ => "{}".to_string(),
                 },
                 signature: None,
@@ -217,4 +227,20 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
         usage: usage_to_wire(&resp.usage),
     };
     sonic_rs::to_vec(&body).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tool_input_is_taken_as_written_as_a_stream_gives_it() {
+        let body = br#"{"id":"m","type":"message","role":"assistant","model":"c","content":[{"type":"text","text":"x"},{"type":"tool_use","id":"t","name":"f","input": {"zeta":1,"id":123456789012345678901234,"p":1.10,"big":1e5} }],"stop_reason":"tool_use","usage":{"input_tokens":1,"output_tokens":1}}"#;
+        let r = super::decode_response(body).unwrap();
+        let crate::canonical::Part::ToolCall { arguments, .. } = &r.content[1] else {
+            panic!("{:?}", r.content)
+        };
+        assert_eq!(
+            arguments,
+            r#"{"zeta":1,"id":123456789012345678901234,"p":1.10,"big":1e5}"#
+        );
+    }
 }
