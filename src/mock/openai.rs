@@ -776,4 +776,28 @@ mod tests {
             assert!(body.contains(says) && body.contains("invalid_request_error"), "{body}");
         }
     }
+
+    #[test]
+    fn tool_images_are_taken_in_the_user_message_after_the_tool_messages_only() {
+        // As the API: a user message with images may follow the tool messages (the gateway puts
+        // a tool's screenshot there), a tool message holds a string or text parts only.
+        let calls = r#"{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]}"#;
+        let image = r#"{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBOR"}}"#;
+        let run = |tail: String| {
+            let body =
+                format!(r#"{{"model":"image-model","messages":[{{"role":"user","content":"go"}},{calls},{tail}]}}"#);
+            match chat(body.as_bytes(), None) {
+                ChatOutcome::Answer(r) => Ok(r.content),
+                ChatOutcome::Error { status, body } => Err((status, String::from_utf8_lossy(&body).into_owned())),
+            }
+        };
+        let after = format!(
+            r#"{{"role":"tool","tool_call_id":"c1","content":"shot"}},{{"role":"user","content":[{{"type":"text","text":"Result of tool call c1:"}},{image}]}}"#
+        );
+        assert_eq!(run(after), Ok(vec![Part::text("I see 1 image")]));
+        let inside = format!(r#"{{"role":"tool","tool_call_id":"c1","content":[{image}]}}"#);
+        let (status, body) = run(inside).unwrap_err();
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("messages[2].content[0].type"), "{body}");
+    }
 }

@@ -13,8 +13,10 @@
 //! - contains `noargs`: one tool call of the first tool without arguments (`{}`);
 //! - in these three, a `tool_choice` naming a tool calls that tool instead of the first, as a
 //!   model forced to it does;
-//! - contains `image`: "I see N image(s)" counting images in the last user turn;
-//! - contains `document`: "I see N document(s)" counting documents in the last user turn;
+//! - contains `image`: "I see N image(s)" counting images in the last user turn, its tool
+//!   results' too (after a tool result too, instead of `tool said`);
+//! - contains `document`: "I see N document(s)" counting documents in the last user turn, its
+//!   tool results' too (after a tool result too, instead of `tool said`);
 //! - contains `length`: the echo cut to 3 words, finish reason `Length`;
 //! - contains `inspect`: a report of what arrived that only some formats have: the names of raw
 //!   extra fields (top level, on parts, on tools) and the response format, e.g.
@@ -94,7 +96,9 @@ pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFaul
     if model.contains("inspect") {
         content.push(Part::text(inspect(req)));
     } else if let Some(result) = tool_result {
-        content.push(Part::text(format!("tool said: {result}")));
+        // A tool's screenshot or file, counted as a model would describe it.
+        let text = media_answer(model, last_user).unwrap_or_else(|| format!("tool said: {result}"));
+        content.push(Part::text(text));
     } else if model.contains("parallel") && callable {
         let name = called.to_string();
         let cities: &[&str] = if req.parallel_tool_calls == Some(false) {
@@ -135,19 +139,8 @@ pub fn respond(req: &ChatRequest, id: &str) -> Result<ChatResponse, UpstreamFaul
             extra: Extra::default(),
         });
         finish = FinishReason::ToolCalls;
-    } else if model.contains("document") {
-        let n = last_user.map_or(0, |m| {
-            m.content.iter().filter(|p| matches!(p, Part::Document { .. })).count()
-        });
-        content.push(Part::text(format!(
-            "I see {n} document{}",
-            if n == 1 { "" } else { "s" }
-        )));
-    } else if model.contains("image") {
-        let n = last_user.map_or(0, |m| {
-            m.content.iter().filter(|p| matches!(p, Part::Image { .. })).count()
-        });
-        content.push(Part::text(format!("I see {n} image{}", if n == 1 { "" } else { "s" })));
+    } else if let Some(text) = media_answer(model, last_user) {
+        content.push(Part::text(text));
     } else if model.contains("verbatim") {
         content.push(Part::text(last_user.map(user_text).unwrap_or_default()));
     } else if model.contains("malformed") {
@@ -332,6 +325,39 @@ fn user_text(m: &crate::canonical::Message) -> String {
     texts.join(" ")
 }
 
+/// What the `document` and `image` scenarios answer, or None for other models.
+fn media_answer(model: &str, last_user: Option<&crate::canonical::Message>) -> Option<String> {
+    let (documents, noun) = if model.contains("document") {
+        (true, "document")
+    } else if model.contains("image") {
+        (false, "image")
+    } else {
+        return None;
+    };
+    let n = last_user.map_or(0, |m| media_count(m, documents));
+    Some(format!("I see {n} {noun}{}", if n == 1 { "" } else { "s" }))
+}
+
+/// The documents (or images) of a user turn, its tool results' included: a tool's screenshot
+/// arrives inside the result for some formats and in the user message after it for others
+/// (OpenAI Chat, Cohere), and the count is the same.
+fn media_count(m: &crate::canonical::Message, documents: bool) -> usize {
+    let of_result = |c: &ToolResultContent| match c {
+        ToolResultContent::Document { .. } => documents,
+        ToolResultContent::Image(_) => !documents,
+        _ => false,
+    };
+    m.content
+        .iter()
+        .map(|p| match p {
+            Part::Document { .. } => usize::from(documents),
+            Part::Image { .. } => usize::from(!documents),
+            Part::ToolResult { content, .. } => content.iter().filter(|c| of_result(c)).count(),
+            _ => 0,
+        })
+        .sum()
+}
+
 fn tool_result_text(content: &[ToolResultContent]) -> String {
     content
         .iter()
@@ -352,7 +378,7 @@ fn tool_result_text(content: &[ToolResultContent]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::canonical::{Message, Tool};
+    use crate::canonical::{ImageSource, Message, Tool};
 
     fn req(model: &str, text: &str) -> ChatRequest {
         ChatRequest {
@@ -487,6 +513,57 @@ mod tests {
         r.messages[0].content.extend([doc.clone(), doc]);
         let out = respond(&r, "id").unwrap();
         assert_eq!(out.content, vec![Part::text("I see 2 documents")]);
+    }
+
+    #[test]
+    fn images_and_documents_a_tool_returned_are_counted() {
+        // A tool's screenshot arrives inside the result (Anthropic, Bedrock, Gemini) or in the
+        // user message after it (OpenAI Chat, Cohere): the same count either way.
+        let png = || ImageSource::Base64 {
+            media_type: "image/png".into(),
+            data: "iVBOR".into(),
+        };
+        let turn = |content: Vec<Part>| {
+            let mut r = req("image-model", "shoot");
+            r.messages.push(Message {
+                role: Role::User,
+                content,
+            });
+            r
+        };
+        let result = |content| Part::ToolResult {
+            id: "call_mock_0".into(),
+            name: None,
+            content,
+            is_error: false,
+            extra: Extra::default(),
+        };
+        let inside = turn(vec![result(vec![
+            ToolResultContent::Text("shot".into()),
+            ToolResultContent::Image(png()),
+        ])]);
+        let after = turn(vec![
+            result(vec![ToolResultContent::Text("shot".into())]),
+            Part::text("Result of tool call call_mock_0:"),
+            Part::Image {
+                source: png(),
+                extra: Extra::default(),
+            },
+        ]);
+        for r in [inside, after] {
+            assert_eq!(respond(&r, "id").unwrap().content, vec![Part::text("I see 1 image")]);
+        }
+        let mut r = turn(vec![result(vec![ToolResultContent::Document {
+            source: crate::canonical::DocumentSource::Text("a".into()),
+            name: None,
+        }])]);
+        r.model = "document-model".into();
+        assert_eq!(respond(&r, "id").unwrap().content, vec![Part::text("I see 1 document")]);
+        r.model = "echo-model".into();
+        assert_eq!(
+            respond(&r, "id").unwrap().content,
+            vec![Part::text("tool said: [document ]")]
+        );
     }
 
     #[test]

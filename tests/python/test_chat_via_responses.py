@@ -163,8 +163,9 @@ PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEh
 
 
 def test_an_anthropic_tool_result_with_an_image(gateway):
-    # The Responses API takes images in a function result (`output` as parts), so an Anthropic
-    # client's screenshot-returning tool is not refused as it would be for Chat Completions.
+    # The Responses API takes images in a function result (`output` as parts): an Anthropic
+    # client's screenshot-returning tool keeps it there (Chat Completions gets it in a user
+    # message after the tool messages, test_format_features.py).
     c = anthropic.Anthropic(api_key="x", base_url=gateway.base, max_retries=0)
     image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG_B64}}
     result = {"type": "tool_result", "tool_use_id": "toolu_1", "content": [{"type": "text", "text": "sunny"}, image]}

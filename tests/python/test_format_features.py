@@ -608,11 +608,71 @@ def test_tool_result_documents_reach_formats_that_have_them(base, provider):
 
 @pytest.mark.parametrize("provider", ["openai", "cohere"])
 def test_tool_result_documents_to_formats_without_them_are_refused_by_name(base, provider):
+    """Cohere chat messages take no files; OpenAI Chat takes inline PDF only, not this text."""
     import anthropic
 
     with pytest.raises(anthropic.BadRequestError) as e:
         read_tool_returning_a_document(base, provider)
     assert "messages[2].content[0].content[0]" in str(e.value)
+
+
+# Images a tool returned (computer use: a screenshot) ----------------------------------------------
+# Anthropic, Bedrock and Gemini carry them in the tool result; OpenAI Chat and Cohere tool messages
+# take text only, so the images follow them in a user message. The mock's `image-model` counts the
+# images of the last user turn, its tool results' included, and `document-model` the documents.
+
+PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+PDF_B64 = "JVBERi0xLjQKJcOkw7zDtsOfCjEgMCBvYmoKPDwvVHlwZS9DYXRhbG9nPj4KZW5kb2JqCnRyYWlsZXIKPDw+PgolJUVPRgo="
+
+
+def tool_returning(base, provider, model, *blocks, text=None):
+    """An Anthropic client's turn after a `screenshot` tool returned `blocks` (and `text`), with
+    the user's own question after the result."""
+    import anthropic
+
+    c = anthropic.Anthropic(base_url=f"{base}/anthropic", api_key="k", max_retries=0, timeout=30)
+    content = ([{"type": "text", "text": text}] if text else []) + list(blocks)
+    return c.messages.create(
+        model=f"{provider}/{model}",
+        max_tokens=50,
+        tools=[{"name": "screenshot", "input_schema": {"type": "object"}}],
+        messages=[
+            {"role": "user", "content": "click the button"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "screenshot", "input": {}}]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": "toolu_1", "content": content},
+                    {"type": "text", "text": "what do you see?"},
+                ],
+            },
+        ],
+    ).content[0].text
+
+
+def png():
+    return {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG_B64}}
+
+
+@pytest.mark.parametrize("provider", ["openai", "cohere", "anthropic", "bedrock", "gemini"])
+def test_tool_result_images_reach_every_format(base, provider):
+    """Refused for OpenAI Chat and Cohere before; each image arrives once, for every format."""
+    assert tool_returning(base, provider, "image-model", png(), text="clicked") == "I see 1 image"
+    assert tool_returning(base, provider, "image-model", png(), png()) == "I see 2 images"
+
+
+@pytest.mark.parametrize("provider", ["openai", "cohere"])
+def test_tool_result_text_stays_in_the_tool_message(base, provider):
+    # `tool said:` is the tool message's text: the result's own, or a note that the images follow.
+    assert tool_returning(base, provider, "echo-model", png(), text="clicked") == "tool said: clicked"
+    said = tool_returning(base, provider, "echo-model", png())
+    assert said == "tool said: The result (1 image) follows in the next message.", said
+
+
+def test_tool_result_pdfs_reach_openai_as_files(base):
+    pdf = {"type": "document", "title": "report", "source": {"type": "base64", "media_type": "application/pdf", "data": PDF_B64}}
+    assert tool_returning(base, "openai", "document-model", pdf, png(), text="saved") == "I see 1 document"
+    assert tool_returning(base, "openai", "image-model", pdf, png(), text="saved") == "I see 1 image"
 
 
 # Strict tools: OpenAI `function.strict`, Anthropic and Bedrock `strict`, Cohere `strict_tools` ----

@@ -17,7 +17,7 @@ use crate::canonical::{
     image_detail, image_source_from_url, token_limit, ChatRequest, ConvertError, Extra, ImageSource, Json, JsonPath,
     Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice, ToolResultContent,
 };
-use crate::formats::Format;
+use crate::formats::{tool_media, Format};
 use serde::Deserialize;
 use sonic_rs::{JsonValueTrait, LazyValue};
 use std::borrow::Cow;
@@ -455,28 +455,35 @@ pub(super) fn content_out(mut items: Vec<CohereItemOut<'_>>) -> CohereContentOut
     CohereContentOut::Items(items)
 }
 
-fn image_out<'a>(source: &'a ImageSource, extra: &'a Extra) -> CohereItemOut<'a> {
+fn image_out<'a>(source: &'a ImageSource, detail: Option<&'a Json>) -> CohereItemOut<'a> {
     let url = match source {
         ImageSource::Url(u) => Cow::Borrowed(u.as_str()),
         ImageSource::Base64 { media_type, data } => Cow::Owned(format!("data:{media_type};base64,{data}")),
     };
     CohereItemOut::ImageUrl {
-        image_url: CohereImageUrlOut {
-            url,
-            detail: image_detail(extra, Format::Cohere),
-        },
+        image_url: CohereImageUrlOut { url, detail },
     }
 }
 
 /// One `tool` message per tool result. Cohere has no error flag: an error result's text is
-/// prefixed with "Error: " so the model still sees that the call failed.
+/// prefixed with "Error: " so the model still sees that the call failed. Tool messages take text
+/// and JSON documents only: a result's images go into `user_items` (the user message after the
+/// turn's tool messages) behind a label naming the call (`tool_media`), and a result that is only
+/// images says so in its tool message.
 fn tool_message<'a>(
     id: &'a str,
     content: &'a [ToolResultContent],
     is_error: bool,
     path: &JsonPath<'_>,
+    user_items: &mut Vec<CohereItemOut<'a>>,
 ) -> Result<CohereMessageOut<'a>, ConvertError> {
     let mut items = Vec::with_capacity(content.len() + 1);
+    let media = tool_media::has_media(content);
+    if media {
+        user_items.push(CohereItemOut::Text {
+            text: Cow::Owned(tool_media::label(id)),
+        });
+    }
     for (j, c) in content.iter().enumerate() {
         match c {
             ToolResultContent::Text(t) => items.push(CohereItemOut::Text { text: Cow::Borrowed(t) }),
@@ -486,12 +493,8 @@ fn tool_message<'a>(
             ToolResultContent::Json(v) => items.push(CohereItemOut::Text {
                 text: Cow::Owned(sonic_rs::to_string(v).unwrap_or_default()),
             }),
-            ToolResultContent::Image(_) => {
-                return Err(ConvertError::new(
-                    path.key("content").index(j),
-                    "Cohere tool results cannot carry images",
-                ))
-            }
+            ToolResultContent::Image(source) => user_items.push(image_out(source, None)),
+            // NOTE: Cohere chat messages take no files at all (see `push_user`).
             ToolResultContent::Document { .. } => {
                 return Err(ConvertError::new(
                     path.key("content").index(j),
@@ -499,6 +502,12 @@ fn tool_message<'a>(
                 ))
             }
         }
+    }
+    let empty = |i: &CohereItemOut<'_>| matches!(i, CohereItemOut::Text { text } if text.is_empty());
+    if media && items.iter().all(empty) {
+        items = vec![CohereItemOut::Text {
+            text: Cow::Owned(tool_media::note(content)),
+        }];
     }
     if is_error {
         match items.first_mut() {
@@ -526,6 +535,8 @@ fn tool_message<'a>(
     })
 }
 
+/// A user turn: its tool results as `tool` messages, then one `user` message with its text and
+/// images, and the images its tool results returned (labelled, in the turn's order).
 fn push_user<'a>(m: &'a Message, path: &JsonPath<'_>, out: &mut Vec<CohereMessageOut<'a>>) -> Result<(), ConvertError> {
     // The common case, one plain text: no item list to build.
     if let [Part::Text { text, .. }] = m.content.as_slice() {
@@ -546,7 +557,7 @@ fn push_user<'a>(m: &'a Message, path: &JsonPath<'_>, out: &mut Vec<CohereMessag
             Part::Text { text, .. } => items.push(CohereItemOut::Text {
                 text: Cow::Borrowed(text),
             }),
-            Part::Image { source, extra } => items.push(image_out(source, extra)),
+            Part::Image { source, extra } => items.push(image_out(source, image_detail(extra, Format::Cohere))),
             // NOTE: Cohere's `documents` are grounding sources with their own citation rules,
             // not content the user shows the model; a file cannot become one without a word.
             Part::Document { .. } => {
@@ -557,7 +568,7 @@ fn push_user<'a>(m: &'a Message, path: &JsonPath<'_>, out: &mut Vec<CohereMessag
             }
             Part::ToolResult {
                 id, content, is_error, ..
-            } => out.push(tool_message(id, content, *is_error, &f)?),
+            } => out.push(tool_message(id, content, *is_error, &f, &mut items)?),
             Part::ToolCall { .. } => return Err(ConvertError::new(f, "a tool call cannot be in a user turn")),
             // Reasoning in a user turn has no meaning for Cohere; it is the model's own text.
             Part::Thinking { .. } | Part::RedactedThinking { .. } => {
@@ -1150,6 +1161,58 @@ mod tests {
     }
 
     #[test]
+    fn tool_result_images_follow_the_tool_messages_in_a_user_message() {
+        // Cohere tool messages take text and JSON documents only: the images a tool returned go
+        // into the user message after the turn's tool messages, labelled with their call.
+        let png = ToolResultContent::Image(ImageSource::Base64 {
+            media_type: "image/png".into(),
+            data: "iVBOR".into(),
+        });
+        let mut req = full_canonical();
+        req.messages[3].content.push(Part::ToolCall {
+            id: "c2".into(),
+            name: "get_weather".into(),
+            arguments: "{}".into(),
+            signature: None,
+            extra: Extra::default(),
+        });
+        if let Part::ToolResult { content, .. } = &mut req.messages[4].content[0] {
+            content.push(png.clone());
+        }
+        req.messages[4].content.extend([
+            Part::ToolResult {
+                id: "c2".into(),
+                name: None,
+                content: vec![png],
+                is_error: true,
+                extra: Extra::default(),
+            },
+            Part::text("and now?"),
+        ]);
+        let v = json(&encode_request(&req).unwrap());
+        let msgs = v.get("messages").and_then(|m| m.as_array()).unwrap();
+        let tail = Json::from(&msgs[msgs.len() - 3..]);
+        let want = sonic_rs::json!([
+            {"role":"tool","tool_call_id":"c1","content":[{"type":"text","text":"cold"},{"type":"document","document":{"data":{"temp":-3}}}]},
+            {"role":"tool","tool_call_id":"c2","content":[{"type":"text","text":"Error: The result (1 image) follows in the next message."}]},
+            {"role":"user","content":[
+                {"type":"text","text":"Result of tool call c1:"},
+                {"type":"image_url","image_url":{"url":"data:image/png;base64,iVBOR"}},
+                {"type":"text","text":"Result of tool call c2:"},
+                {"type":"image_url","image_url":{"url":"data:image/png;base64,iVBOR"}},
+                {"type":"text","text":"and now?"}]}
+        ]);
+        crate::formats::openai::assert_same_json(&tail, &want, "messages");
+        // Cohere's decoder (the mock's) reads the user message into the same turn.
+        let back = decode_request(&encode_request(&req).unwrap(), None, false).unwrap();
+        let images = back.messages[4]
+            .content
+            .iter()
+            .filter(|p| matches!(p, Part::Image { .. }));
+        assert_eq!(images.count(), 2);
+    }
+
+    #[test]
     fn canonical_round_trips_through_cohere() {
         let req = full_canonical();
         let body = encode_request(&req).unwrap();
@@ -1244,9 +1307,13 @@ mod tests {
         });
         assert_eq!(encode_request(&req).unwrap_err().field, "system[2]");
 
+        // Cohere chat messages take no files, a tool's included.
         let mut req = full_canonical();
         if let Part::ToolResult { content, .. } = &mut req.messages[4].content[0] {
-            content.push(ToolResultContent::Image(ImageSource::Url("https://x".into())));
+            content.push(ToolResultContent::Document {
+                source: crate::canonical::DocumentSource::Text("notes".into()),
+                name: None,
+            });
         }
         assert_eq!(
             encode_request(&req).unwrap_err().field,

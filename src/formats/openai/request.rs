@@ -854,7 +854,14 @@ fn encode_system(system: &[Part]) -> Result<OpenAiMessageOut<'_>, ConvertError> 
     }
     let content = match texts.as_slice() {
         [one] => OpenAiContent::Text(Cow::Borrowed(one)),
-        _ => OpenAiContent::Parts(texts.into_iter().map(|text| OpenAiPart::Text { text }).collect()),
+        _ => OpenAiContent::Parts(
+            texts
+                .into_iter()
+                .map(|text| OpenAiPart::Text {
+                    text: Cow::Borrowed(text),
+                })
+                .collect(),
+        ),
     };
     Ok(message("system", content))
 }
@@ -871,12 +878,23 @@ fn message<'a>(role: &'a str, content: OpenAiContent<'a>) -> OpenAiMessageOut<'a
 
 /// A user turn: each tool result becomes its own `tool` message (they must directly follow the
 /// assistant's `tool_calls`), then the remaining text and images as one `user` message.
+///
+/// A tool message takes text only, so a result's images and PDF files go into that user message,
+/// after a label naming the call (`tool_media`), in the turn's order: one message rather than one
+/// per result or one before the user's own text, since OpenAI-compatible servers whose chat
+/// templates need alternating roles refuse two user messages in a row.
 fn encode_user<'a>(m: &'a Message, i: usize, out: &mut Vec<OpenAiMessageOut<'a>>) -> Result<(), ConvertError> {
     let mut parts = Vec::new();
     for (j, p) in m.content.iter().enumerate() {
         let path = || format!("messages[{i}].content[{j}]");
         match p {
             Part::ToolResult { id, content, .. } => {
+                let media = crate::formats::tool_media::has_media(content);
+                if media {
+                    parts.push(OpenAiPart::Text {
+                        text: Cow::Owned(crate::formats::tool_media::label(id)),
+                    });
+                }
                 let mut texts: Vec<Cow<'a, str>> = Vec::with_capacity(content.len());
                 for (k, c) in content.iter().enumerate() {
                     match c {
@@ -884,19 +902,24 @@ fn encode_user<'a>(m: &'a Message, i: usize, out: &mut Vec<OpenAiMessageOut<'a>>
                         ToolResultContent::Json(v) => {
                             texts.push(Cow::Owned(sonic_rs::to_string(v).unwrap_or_else(|_| "null".into())))
                         }
-                        ToolResultContent::Image(_) => {
-                            return Err(err(
-                                format!("{}.content[{k}]", path()),
-                                "OpenAI tool messages cannot hold images",
-                            ))
-                        }
-                        ToolResultContent::Document { .. } => {
-                            return Err(err(
-                                format!("{}.content[{k}]", path()),
-                                "OpenAI tool messages cannot hold documents",
-                            ))
-                        }
+                        ToolResultContent::Image(source) => parts.push(OpenAiPart::ImageUrl {
+                            image_url: OpenAiImageUrl {
+                                url: image_url(source),
+                                detail: None,
+                                extra: OpenAiExtra { fields: &[], skip: &[] },
+                            },
+                        }),
+                        ToolResultContent::Document { source, name } => parts.push(OpenAiPart::File {
+                            file: OpenAiFile {
+                                file_data: document_data(source, &|| format!("{}.content[{k}]", path()))?,
+                                filename: name.as_deref().unwrap_or("document.pdf"),
+                                extra: OpenAiExtra { fields: &[], skip: &[] },
+                            },
+                        }),
                     }
+                }
+                if media && texts.iter().all(|t| t.is_empty()) {
+                    texts = vec![Cow::Owned(crate::formats::tool_media::note(content))];
                 }
                 // One string: the form every OpenAI-compatible server accepts for tool content.
                 let text = match texts.len() {
@@ -907,7 +930,9 @@ fn encode_user<'a>(m: &'a Message, i: usize, out: &mut Vec<OpenAiMessageOut<'a>>
                 msg.tool_call_id = Some(id);
                 out.push(msg);
             }
-            Part::Text { text, .. } => parts.push(OpenAiPart::Text { text }),
+            Part::Text { text, .. } => parts.push(OpenAiPart::Text {
+                text: Cow::Borrowed(text),
+            }),
             Part::Image { source, extra } => parts.push(OpenAiPart::ImageUrl {
                 image_url: OpenAiImageUrl {
                     url: image_url(source),
@@ -937,8 +962,8 @@ fn encode_user<'a>(m: &'a Message, i: usize, out: &mut Vec<OpenAiMessageOut<'a>>
     if parts.is_empty() {
         return Ok(());
     }
-    let content = match parts.as_slice() {
-        [OpenAiPart::Text { text }] => OpenAiContent::Text(Cow::Borrowed(text)),
+    let content = match parts.as_mut_slice() {
+        [OpenAiPart::Text { text }] => OpenAiContent::Text(std::mem::take(text)),
         _ => OpenAiContent::Parts(parts),
     };
     out.push(message("user", content));
@@ -980,7 +1005,9 @@ fn encode_assistant(m: &Message, i: usize) -> Result<Option<OpenAiMessageOut<'_>
     for (j, p) in m.content.iter().enumerate() {
         match p {
             Part::Text { text, extra } if extra.marks_refusal() => refusals.push(text),
-            Part::Text { text, .. } => texts.push(OpenAiPart::Text { text }),
+            Part::Text { text, .. } => texts.push(OpenAiPart::Text {
+                text: Cow::Borrowed(text),
+            }),
             Part::ToolCall {
                 id, name, arguments, ..
             } => calls.push(OpenAiToolCall {
@@ -1013,9 +1040,9 @@ fn encode_assistant(m: &Message, i: usize) -> Result<Option<OpenAiMessageOut<'_>
     if texts.is_empty() && refusals.is_empty() && calls.is_empty() {
         return Ok(None);
     }
-    let content = match texts.as_slice() {
+    let content = match texts.as_mut_slice() {
         [] => OpenAiContent::Null,
-        [OpenAiPart::Text { text }] => OpenAiContent::Text(Cow::Borrowed(text)),
+        [OpenAiPart::Text { text }] => OpenAiContent::Text(std::mem::take(text)),
         _ => OpenAiContent::Parts(texts),
     };
     let mut msg = message("assistant", content);
@@ -1595,20 +1622,155 @@ mod tests {
         r.system.clear();
         r.messages = vec![assistant(vec![Part::text("a"), img()])];
         assert_eq!(encode_request(&r).unwrap_err().field, "messages[0].content[1]");
+        // A tool's document OpenAI cannot take (text/plain) is refused where it stands.
         r.messages = vec![user(vec![Part::ToolResult {
             id: "c".into(),
             name: None,
-            content: vec![ToolResultContent::Image(ImageSource::Url("https://x".into()))],
+            content: vec![ToolResultContent::Document {
+                source: DocumentSource::Text("notes".into()),
+                name: None,
+            }],
             is_error: false,
             extra: Extra::default(),
         }])];
         assert_eq!(
             encode_request(&r).unwrap_err().field,
-            "messages[0].content[0].content[0]"
+            "messages[0].content[0].content[0].source"
         );
         r.messages.clear();
         r.temperature = Some(f64::NAN);
         assert_eq!(encode_request(&r).unwrap_err().field, "temperature");
+    }
+
+    /// A computer-use turn: two calls answered with screenshots, then the user's own question.
+    fn screenshot_turn(results: Vec<Part>) -> ChatRequest {
+        let mut turn = results;
+        turn.push(Part::text("what now?"));
+        ChatRequest {
+            model: "gpt-4o".into(),
+            messages: vec![
+                user(vec![Part::text("look")]),
+                assistant(vec![call("call_a", "Paris"), call("call_b", "Rome")]),
+                user(turn),
+            ],
+            ..ChatRequest::default()
+        }
+    }
+
+    fn shot(id: &str, content: Vec<ToolResultContent>) -> Part {
+        Part::ToolResult {
+            id: id.into(),
+            name: Some("get_weather".into()),
+            content,
+            is_error: false,
+            extra: Extra::default(),
+        }
+    }
+
+    fn png() -> ToolResultContent {
+        ToolResultContent::Image(ImageSource::Base64 {
+            media_type: "image/png".into(),
+            data: "iVBOR".into(),
+        })
+    }
+
+    #[test]
+    fn tool_result_images_follow_the_tool_messages_in_a_user_message() {
+        // OpenAI tool messages take text only, and every tool message must directly follow the
+        // assistant's calls: the text stays, the images come after all of them, labelled.
+        let req = screenshot_turn(vec![
+            shot("call_a", vec![ToolResultContent::Text("clicked".into()), png()]),
+            shot(
+                "call_b",
+                vec![
+                    png(),
+                    ToolResultContent::Image(ImageSource::Url("https://x/b.png".into())),
+                ],
+            ),
+        ]);
+        let want = json!([
+            {"role":"user","content":"look"},
+            {"role":"assistant","content":null,"tool_calls":[
+                {"id":"call_a","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}},
+                {"id":"call_b","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Rome\"}"}}]},
+            {"role":"tool","tool_call_id":"call_a","content":"clicked"},
+            {"role":"tool","tool_call_id":"call_b","content":"The result (2 images) follows in the next message."},
+            {"role":"user","content":[
+                {"type":"text","text":"Result of tool call call_a:"},
+                {"type":"image_url","image_url":{"url":"data:image/png;base64,iVBOR"}},
+                {"type":"text","text":"Result of tool call call_b:"},
+                {"type":"image_url","image_url":{"url":"data:image/png;base64,iVBOR"}},
+                {"type":"image_url","image_url":{"url":"https://x/b.png"}},
+                {"type":"text","text":"what now?"}]}
+        ]);
+        let got = encoded(&req);
+        assert_same_json(got.get("messages").unwrap(), &want, "messages");
+        // The OpenAI decoder (the mock's, as strict as the API) reads it back as one user turn.
+        let back = decode(&encode_request(&req).unwrap()).unwrap();
+        assert_eq!(back.messages.len(), 3);
+        let images = back.messages[2]
+            .content
+            .iter()
+            .filter(|p| matches!(p, Part::Image { .. }));
+        assert_eq!(images.count(), 3);
+    }
+
+    #[test]
+    fn tool_result_pdfs_follow_as_file_parts() {
+        let pdf = ToolResultContent::Document {
+            source: DocumentSource::Base64 {
+                media_type: "application/pdf".into(),
+                data: "JVBER".into(),
+            },
+            name: Some("report".into()),
+        };
+        let req = screenshot_turn(vec![
+            shot("call_a", vec![pdf, png()]),
+            shot("call_b", vec![ToolResultContent::Text("none".into())]),
+        ]);
+        let got = encoded(&req);
+        let msgs = got.get("messages").and_then(|m| m.as_array()).unwrap();
+        assert_eq!(msgs.len(), 5);
+        assert_same_json(
+            &msgs[2],
+            &json!({"role":"tool","tool_call_id":"call_a","content":"The result (1 image and 1 file) follows in the next message."}),
+            "tool",
+        );
+        assert_same_json(
+            &msgs[3],
+            &json!({"role":"tool","tool_call_id":"call_b","content":"none"}),
+            "tool",
+        );
+        assert_same_json(
+            &msgs[4],
+            &json!({"role":"user","content":[
+                {"type":"text","text":"Result of tool call call_a:"},
+                {"type":"file","file":{"file_data":"data:application/pdf;base64,JVBER","filename":"report"}},
+                {"type":"image_url","image_url":{"url":"data:image/png;base64,iVBOR"}},
+                {"type":"text","text":"what now?"}]}),
+            "user",
+        );
+    }
+
+    #[test]
+    fn a_tool_image_without_user_text_still_gets_its_user_message() {
+        // Only the tool results in the turn: the user message holds the label and the image.
+        let mut req = screenshot_turn(vec![shot("call_a", vec![png()]), shot("call_b", vec![])]);
+        req.messages[2].content.pop();
+        let got = encoded(&req);
+        let msgs = got.get("messages").and_then(|m| m.as_array()).unwrap();
+        assert_same_json(
+            &msgs[3],
+            &json!({"role":"tool","tool_call_id":"call_b","content":""}),
+            "tool",
+        );
+        assert_same_json(
+            &msgs[4],
+            &json!({"role":"user","content":[
+                {"type":"text","text":"Result of tool call call_a:"},
+                {"type":"image_url","image_url":{"url":"data:image/png;base64,iVBOR"}}]}),
+            "user",
+        );
     }
 
     #[test]

@@ -275,7 +275,7 @@ pub enum OpenAiContent<'a> {
 #[derive(Serialize, Debug)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum OpenAiPart<'a> {
-    Text { text: &'a str },
+    Text { text: Cow<'a, str> },
     ImageUrl { image_url: OpenAiImageUrl<'a> },
     File { file: OpenAiFile<'a> },
 }
