@@ -8,6 +8,7 @@
 pub mod embed;
 pub mod path;
 pub mod rerank;
+pub mod sig;
 pub mod stream;
 
 pub use path::JsonPath;

@@ -196,10 +196,10 @@ fn redacted_thinking_streams_between_anthropic_and_bedrock() {
         content: vec![
             Part::Thinking {
                 text: "hmm".into(),
-                signature: Some("sig".into()),
+                signature: Some("slcCsig".into()),
             },
             Part::RedactedThinking {
-                data: "QUJDRA==".into(),
+                data: "slcCQUJDRA==".into(),
             },
             Part::text("answer"),
         ],

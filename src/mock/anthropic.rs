@@ -338,15 +338,17 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
     }
     let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let id = format!("msg_mock_{n:016x}");
-    Some(match scenario::respond(&req, &id) {
-        Ok(resp) => MockReply {
-            status: 200,
-            content_type: "application/json",
-            headers: vec![("request-id", format!("req_mock_{n:016x}"))],
-            body: anthropic::encode_response(&resp),
+    Some(
+        match scenario::respond_as(&req, &id, crate::formats::Format::Anthropic) {
+            Ok(resp) => MockReply {
+                status: 200,
+                content_type: "application/json",
+                headers: vec![("request-id", format!("req_mock_{n:016x}"))],
+                body: anthropic::encode_response(&resp),
+            },
+            Err(fault) => from_error(anthropic::encode_error(&fault)),
         },
-        Err(fault) => from_error(anthropic::encode_error(&fault)),
-    })
+    )
 }
 
 #[cfg(test)]

@@ -116,6 +116,7 @@ fn prompt_keys(family: bedrock::invoke_prompt::PromptFamily) -> &'static [&'stat
 pub(crate) fn decode_invoke(body: &[u8], model: &str, stream: bool) -> Result<ChatRequest, ConvertError> {
     use sonic_rs::JsonContainerTrait;
     let req = bedrock::invoke::decode_invoke_request(body, model, stream)?;
+    super::signature_rule(crate::formats::Format::Bedrock, &req)?;
     let bedrock::invoke::InvokeFamily::Prompt(family) = bedrock::invoke::InvokeFamily::of_decoded(model, body) else {
         return Ok(req);
     };
@@ -657,7 +658,7 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
             Ok(r) => r,
             Err(e) => return Some(fault_reply(400, e.to_string(), id)),
         };
-        return Some(match scenario::respond(&req, &id) {
+        return Some(match scenario::respond_as(&req, &id, crate::formats::Format::Bedrock) {
             Ok(resp) => {
                 let mut headers = vec![("x-amzn-RequestId", id)];
                 headers.extend(bedrock::invoke::invocation_headers(
@@ -686,7 +687,7 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
         Ok(r) => r,
         Err(e) => return Some(fault_reply(400, e.to_string(), id)),
     };
-    Some(match scenario::respond(&req, &id) {
+    Some(match scenario::respond_as(&req, &id, crate::formats::Format::Bedrock) {
         Ok(resp) => MockReply {
             status: 200,
             content_type: "application/json",

@@ -44,15 +44,17 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
         Err(e) => return Some(fault(400, FaultKind::InvalidRequest, &e.to_string())),
     };
     let id = format!("mock-gemini-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
-    Some(match super::scenario::respond(&req, &id) {
-        Ok(resp) => MockReply {
-            status: 200,
-            content_type: "application/json; charset=UTF-8",
-            headers: Vec::new(),
-            body: gemini::encode_response(&resp),
+    Some(
+        match super::scenario::respond_as(&req, &id, crate::formats::Format::Gemini) {
+            Ok(resp) => MockReply {
+                status: 200,
+                content_type: "application/json; charset=UTF-8",
+                headers: Vec::new(),
+                body: gemini::encode_response(&resp),
+            },
+            Err(f) => from_error(gemini::encode_error(&f)),
         },
-        Err(f) => from_error(gemini::encode_error(&f)),
-    })
+    )
 }
 
 /// The top-level keys of a `:countTokens` body: the Gemini API's `contents` or

@@ -77,6 +77,26 @@ impl Scenario {
 /// mock would hide (the mock decodes with Sluice's own decoders, which accept more): tool names
 /// and call ids of the shapes each takes, Converse's content rules. Checked on every route of the
 /// format, streamed or not.
+/// Thinking signed with what this mock's family would not have made is refused, as the real
+/// APIs refuse another model's signature, in their words: Anthropic's (Bedrock passes it on) and
+/// Gemini's.
+pub(crate) fn signature_rule(
+    format: crate::formats::Format,
+    req: &crate::canonical::ChatRequest,
+) -> Result<(), crate::canonical::ConvertError> {
+    use crate::canonical::ConvertError;
+    match scenario::foreign_signature(req, format) {
+        None => Ok(()),
+        Some(_) if format == crate::formats::Format::Gemini => {
+            Err(ConvertError::new("", "Thought signature is not valid."))
+        }
+        Some((i, j)) => Err(ConvertError::new(
+            format!("messages.{i}.content.{j}"),
+            "Invalid `signature` in `thinking` block",
+        )),
+    }
+}
+
 pub(crate) fn upstream_rules(
     format: crate::formats::Format,
     req: &crate::canonical::ChatRequest,
@@ -94,6 +114,7 @@ pub(crate) fn upstream_rules(
             ),
         ));
     }
+    signature_rule(format, req)?;
     let rule = match format {
         Format::Anthropic => {
             strict_tool_rules(format, req)?;

@@ -583,13 +583,15 @@ pub fn serve_responses(method: crate::http::Method, path: &str, body: &[u8]) -> 
             Err(fault) => reply(fault.status, error_body(fault.status, &fault.message)),
         });
     }
-    Some(match super::scenario::respond(&req, &next_id("mock")) {
-        Ok(mut resp) => {
-            resp.created = super::unix_now();
-            reply(200, responses::encode_response(&resp, &responses::Echo::of(&req, body)))
-        }
-        Err(fault) => reply(fault.status, error_body(fault.status, &fault.message)),
-    })
+    Some(
+        match super::scenario::respond_as(&req, &next_id("mock"), crate::formats::Format::OpenAi) {
+            Ok(mut resp) => {
+                resp.created = super::unix_now();
+                reply(200, responses::encode_response(&resp, &responses::Echo::of(&req, body)))
+            }
+            Err(fault) => reply(fault.status, error_body(fault.status, &fault.message)),
+        },
+    )
 }
 
 /// OpenAI's 400 for a refused request, naming the field in `param` as OpenAI does.

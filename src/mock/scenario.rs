@@ -23,7 +23,8 @@
 //!   `extras: cache_control,metadata; response_format: json_schema`, then the tools marked
 //!   strict when there are any (`; strict: get_weather`);
 //! - contains `reasoning`: the echo after a thinking block (text and signature) and a
-//!   redacted-thinking block, as Claude answers with extended thinking;
+//!   redacted-thinking block, as Claude answers with extended thinking; the tokens are the mock
+//!   family's own (`respond_as`, `MOCK_TOKENS`), which that family's mock alone accepts back;
 //! - contains `verbatim`: the last user text as it came, so a JSON document sent under a
 //!   response schema comes back as the structured answer a real model would give;
 //! - contains `malformed`: no content and Gemini's `MALFORMED_FUNCTION_CALL` finish (Bedrock's
@@ -37,10 +38,83 @@
 
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 
+use crate::canonical::sig::{self, Family};
 use crate::canonical::{
     ChatRequest, ChatResponse, Extra, FaultKind, FinishReason, Part, Role, ToolChoice, ToolResultContent,
     UpstreamFault, Usage,
 };
+use crate::formats::Format;
+
+/// The thinking signature and redacted data each family's mock makes, in its family's native form
+/// (Anthropic's start with `E`, Gemini's with `C`, OpenAI's with `gAAAA`). The Anthropic, Bedrock
+/// and Gemini mocks refuse a thinking block signed with anything else, as the real APIs do.
+pub const MOCK_TOKENS: [(Family, &str, &str); 3] = [
+    (
+        Family::Claude,
+        "EgtzbHVpY2UtbW9jay1jbGF1ZGU=",
+        "Eg1zbHVpY2UtbW9jay1yZWRhY3RlZA==",
+    ),
+    (
+        Family::Gemini,
+        "CgtzbHVpY2UtbW9jay1nZW1pbmk=",
+        "CgtzbHVpY2UtbW9jay1nZW1pbmk=",
+    ),
+    (
+        Family::OpenAi,
+        "gAAAAHNsdWljZS1tb2NrLW9wZW5haQ==",
+        "gAAAAHNsdWljZS1tb2NrLXJlZGFjdGVk",
+    ),
+];
+
+/// The family whose signatures a format's mock makes and accepts (None: it carries none).
+pub fn mock_family(format: Format) -> Option<Family> {
+    match format {
+        Format::Anthropic | Format::Bedrock => Some(Family::Claude),
+        Format::Gemini => Some(Family::Gemini),
+        Format::OpenAi => Some(Family::OpenAi),
+        Format::Cohere => None,
+    }
+}
+
+fn tokens(f: Family) -> (&'static str, &'static str) {
+    MOCK_TOKENS.iter().find(|t| t.0 == f).map_or(("", ""), |t| (t.1, t.2))
+}
+
+/// `respond`, with its thinking signed by the mock of `format` (the canonical tokens of its family).
+pub fn respond_as(req: &ChatRequest, id: &str, format: Format) -> Result<ChatResponse, UpstreamFault> {
+    let mut resp = respond(req, id)?;
+    if let Some(f) = mock_family(format) {
+        let (signature, redacted) = tokens(f);
+        for p in &mut resp.content {
+            match p {
+                Part::Thinking {
+                    signature: s @ Some(_), ..
+                } => *s = Some(sig::decode(signature, f)),
+                Part::RedactedThinking { data } => *data = sig::decode(redacted, f),
+                _ => {}
+            }
+        }
+    }
+    Ok(resp)
+}
+
+/// A thinking block in `req` signed with what the mock of `format` would not have made: its
+/// position (message, part). Unsigned thinking is the encoders' concern, not checked here.
+pub fn foreign_signature(req: &ChatRequest, format: Format) -> Option<(usize, usize)> {
+    let f = mock_family(format)?;
+    let (signature, redacted) = tokens(f);
+    let ours = |token: &str, want: &str| sig::Family::of(token) == Some((f, want));
+    req.messages.iter().enumerate().find_map(|(i, m)| {
+        m.content
+            .iter()
+            .position(|p| match p {
+                Part::Thinking { signature: Some(s), .. } => !ours(s, signature),
+                Part::RedactedThinking { data } => !ours(data, redacted),
+                _ => false,
+            })
+            .map(|j| (i, j))
+    })
+}
 
 /// The arguments of the `richargs` tool call: every JSON type, nesting, empty containers,
 /// escapes and characters outside the BMP, which a translation must carry unchanged.
@@ -581,5 +655,37 @@ mod tests {
         });
         let out = respond(&r, "id").unwrap();
         assert_eq!(out.content, vec![Part::text("tool said: sunny")]);
+    }
+
+    #[test]
+    fn each_family_signs_with_its_own_token_and_takes_back_only_that() {
+        let mut r = req("reasoning-model", "hi");
+        let claude = respond_as(&r, "id", Format::Anthropic).unwrap();
+        let gemini = respond_as(&r, "id", Format::Gemini).unwrap();
+        let Part::Thinking { signature: Some(c), .. } = &claude.content[0] else {
+            panic!("{claude:?}")
+        };
+        let Part::Thinking { signature: Some(g), .. } = &gemini.content[0] else {
+            panic!("{gemini:?}")
+        };
+        assert_eq!(sig::Family::of(c), Some((Family::Claude, MOCK_TOKENS[0].1)));
+        assert_eq!(sig::Family::of(g), Some((Family::Gemini, MOCK_TOKENS[1].1)));
+        r.messages.push(Message {
+            role: Role::Assistant,
+            content: claude.content.clone(),
+        });
+        assert_eq!(foreign_signature(&r, Format::Anthropic), None);
+        assert_eq!(foreign_signature(&r, Format::Bedrock), None);
+        assert_eq!(foreign_signature(&r, Format::Gemini), Some((1, 0)));
+        assert_eq!(foreign_signature(&r, Format::Cohere), None);
+        r.messages[1].content = gemini.content.clone();
+        assert_eq!(foreign_signature(&r, Format::Gemini), None);
+        assert_eq!(foreign_signature(&r, Format::Anthropic), Some((1, 0)));
+        // A bare (unmarked) canonical token is no mock's.
+        r.messages[1].content[0] = Part::Thinking {
+            text: "t".into(),
+            signature: Some(MOCK_TOKENS[0].1.into()),
+        };
+        assert_eq!(foreign_signature(&r, Format::Anthropic), Some((1, 0)));
     }
 }

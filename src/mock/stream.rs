@@ -176,7 +176,7 @@ pub fn scenario_events(
     id: &str,
     pieces: usize,
 ) -> Result<(Vec<StreamEvent>, Ending), UpstreamFault> {
-    scenario_events_stamped(req, id, pieces, false)
+    scenario_events_stamped(req, id, pieces, false, None)
 }
 
 /// `scenario_events`, with the text made of stamp placeholders when `stamp` is set.
@@ -185,8 +185,12 @@ pub fn scenario_events_stamped(
     id: &str,
     pieces: usize,
     stamp: bool,
+    format: Option<Format>,
 ) -> Result<(Vec<StreamEvent>, Ending), UpstreamFault> {
-    let mut resp = scenario::respond(req, id)?;
+    let mut resp = match format {
+        Some(f) => scenario::respond_as(req, id, f)?,
+        None => scenario::respond(req, id)?,
+    };
     if stamp {
         stamp_text(&mut resp, pieces);
     }
@@ -332,40 +336,42 @@ pub fn serve(
         Err(message) => return Some(Err(before(fault(route.format, 400, message)))),
     };
     let id = format!("mock-stream-{:x}", next_id());
-    Some(match scenario_events_stamped(&req, &id, pieces, stamp) {
-        Ok((events, ending)) => {
-            let mut enc: Box<dyn StreamEncode> = if route.json_array {
-                Box::new(gemini::stream::GeminiStreamEncoder::json_array(&req))
-            } else if route.cohere_v1 {
-                cohere_v1_encoder(body, &events)
-            } else if route.responses {
-                let responses = formats::openai::responses::ResponsesStreamEncoder::new(&req, body);
-                Box::new(crate::canonical::stream::ArgumentsNeverEmpty::new(responses))
-            } else {
-                match route.invoke {
-                    Some(family) => invoke_encoder(family, &req, body, &events),
-                    None => encoder(route.format, false, &req, &events),
+    Some(
+        match scenario_events_stamped(&req, &id, pieces, stamp, Some(route.format)) {
+            Ok((events, ending)) => {
+                let mut enc: Box<dyn StreamEncode> = if route.json_array {
+                    Box::new(gemini::stream::GeminiStreamEncoder::json_array(&req))
+                } else if route.cohere_v1 {
+                    cohere_v1_encoder(body, &events)
+                } else if route.responses {
+                    let responses = formats::openai::responses::ResponsesStreamEncoder::new(&req, body);
+                    Box::new(crate::canonical::stream::ArgumentsNeverEmpty::new(responses))
+                } else {
+                    match route.invoke {
+                        Some(family) => invoke_encoder(family, &req, body, &events),
+                        None => encoder(route.format, false, &req, &events),
+                    }
+                };
+                // As if the request had gone to a model that took the reported latency to answer
+                // (Bedrock's stream metrics).
+                let now = std::time::Instant::now();
+                let latency = std::time::Duration::from_millis(super::reported_latency_ms());
+                enc.request_sent_at(now.checked_sub(latency).unwrap_or(now));
+                let mut headers: Vec<(&'static str, String)> = request_id(route.format).into_iter().collect();
+                if route.invoke.is_some() {
+                    let (name, value) = bedrock::invoke::STREAM_CONTENT_TYPE_HEADER;
+                    headers.push((name, value.into()));
                 }
-            };
-            // As if the request had gone to a model that took the reported latency to answer
-            // (Bedrock's stream metrics).
-            let now = std::time::Instant::now();
-            let latency = std::time::Duration::from_millis(super::reported_latency_ms());
-            enc.request_sent_at(now.checked_sub(latency).unwrap_or(now));
-            let mut headers: Vec<(&'static str, String)> = request_id(route.format).into_iter().collect();
-            if route.invoke.is_some() {
-                let (name, value) = bedrock::invoke::STREAM_CONTENT_TYPE_HEADER;
-                headers.push((name, value.into()));
+                Ok(MockStream {
+                    content_type: enc.content_type(),
+                    headers,
+                    cut_off: ending == Ending::CutOff,
+                    frames: encode_frames(enc.as_mut(), &events, &ending),
+                })
             }
-            Ok(MockStream {
-                content_type: enc.content_type(),
-                headers,
-                cut_off: ending == Ending::CutOff,
-                frames: encode_frames(enc.as_mut(), &events, &ending),
-            })
-        }
-        Err(f) => Err(before(reply(route.format, f))),
-    })
+            Err(f) => Err(before(reply(route.format, f))),
+        },
+    )
 }
 
 /// `serve` for callers that want a whole reply: the stream's frames as one body (a cut-off

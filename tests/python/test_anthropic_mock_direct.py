@@ -285,8 +285,8 @@ def test_sampling_thinking_and_metadata_accepted(client):
             {
                 "role": "assistant",
                 "content": [
-                    {"type": "thinking", "thinking": "greet back", "signature": "sig"},
-                    {"type": "redacted_thinking", "data": "opaque"},
+                    {"type": "thinking", "thinking": "greet back", "signature": "EgtzbHVpY2UtbW9jay1jbGF1ZGU="},
+                    {"type": "redacted_thinking", "data": "Eg1zbHVpY2UtbW9jay1yZWRhY3RlZA=="},
                     {"type": "text", "text": "hello"},
                 ],
             },
@@ -294,6 +294,26 @@ def test_sampling_thinking_and_metadata_accepted(client):
         ],
     )
     assert msg.content[0].text == "echo: again please"
+
+
+def test_thinking_signed_by_another_model_is_refused(client):
+    """As the Messages API: a signature it did not make fails the whole request."""
+    messages = [
+        {"role": "user", "content": "hi"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "thinking", "thinking": "greet back", "signature": "CgtzbHVpY2UtbW9jay1nZW1pbmk="},
+                {"type": "text", "text": "hello"},
+            ],
+        },
+        {"role": "user", "content": "again please"},
+    ]
+    with pytest.raises(anthropic.BadRequestError) as info:
+        client.messages.create(model=MODEL, max_tokens=64, messages=messages)
+    assert info.value.status_code == 400
+    assert info.value.body["error"]["type"] == "invalid_request_error"
+    assert "Invalid `signature` in `thinking` block" in info.value.body["error"]["message"]
 
 
 def test_error_429(client):

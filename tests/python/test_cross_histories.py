@@ -18,6 +18,11 @@ OTHERS = {
     "cohere": ["openai", "anthropic", "gemini", "bedrock"],
 }
 
+# The thinking signatures the mock's Claude and Gemini families make (`scenario::MOCK_TOKENS`);
+# each family's mock accepts its own only.
+MOCK_CLAUDE_SIG = "EgtzbHVpY2UtbW9jay1jbGF1ZGU="
+MOCK_GEMINI_SIG = "CgtzbHVpY2UtbW9jay1nZW1pbmk="
+
 WEATHER = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 
 
@@ -140,7 +145,7 @@ ANTHROPIC_HISTORIES = {
         {
             "role": "assistant",
             "content": [
-                {"type": "thinking", "thinking": "I should call the tool.", "signature": "c2lnbmF0dXJl"},
+                {"type": "thinking", "thinking": "I should call the tool.", "signature": MOCK_CLAUDE_SIG},
                 tool_use("toolu_a"),
             ],
         },
@@ -153,7 +158,7 @@ def with_signed_thinking(m):
     content = m["content"]
     if m["role"] != "assistant" or isinstance(content, str) or content[0]["type"] in ("thinking", "redacted_thinking"):
         return m
-    return {**m, "content": [{"type": "thinking", "thinking": "Let me see.", "signature": "c2ln"}, *content]}
+    return {**m, "content": [{"type": "thinking", "thinking": "Let me see.", "signature": MOCK_CLAUDE_SIG}, *content]}
 
 
 def anthropic_text(base, model, messages, stream=False, **kw):
@@ -343,7 +348,7 @@ def test_anthropic_agent_loop_with_its_own_thinking_keeps_thinking(base):
         {
             "role": "assistant",
             "content": [
-                {"type": "thinking", "thinking": "I should look.", "signature": "c2ln"},
+                {"type": "thinking", "thinking": "I should look.", "signature": MOCK_CLAUDE_SIG},
                 {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}},
             ],
         },
@@ -384,3 +389,90 @@ def test_gemini_thinking_off_reaches_cohere_as_disabled(base):
         assert genai_text(base, "cohere/echo-model", contents, **config) == "echo: hello there"
         report = genai_text(base, "cohere/inspect-model", contents, **config)
         assert ("thinking" in extras(report)) == disabled, (budget, report)
+
+
+# Thinking-signature provenance --------------------------------------------------------------------
+# Each family's mock signs its thinking with its own token and refuses any other (as Anthropic's
+# "Invalid `signature` in `thinking` block" and Gemini's "Thought signature is not valid" do), so a
+# history carrying one family's token to another passes only when Sluice drops it there.
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_gemini_made_thinking_through_an_anthropic_client_continues_on_both_families(base, stream):
+    import anthropic
+
+    c = anthropic.Anthropic(base_url=f"{base}/anthropic", api_key="k", max_retries=0, timeout=30)
+    first = [{"role": "user", "content": "hello there"}]
+    if stream:
+        with c.messages.stream(model="gemini/reasoning-model", max_tokens=1024, messages=first) as s:
+            msg = s.get_final_message()
+    else:
+        msg = c.messages.create(model="gemini/reasoning-model", max_tokens=1024, messages=first)
+    thinking = [b for b in msg.content if b.type == "thinking"]
+    assert len(thinking) == 1, msg.content
+    # Marked as Gemini's: an Anthropic client's history is not Claude's to verify.
+    assert thinking[0].signature == "slcG" + MOCK_GEMINI_SIG
+    history = [*first, {"role": "assistant", "content": [b.model_dump() for b in msg.content]}]
+    history.append({"role": "user", "content": "and again"})
+    # Claude on Bedrock drops Gemini's token; Gemini gets it back bare (its mock refuses any other).
+    # NOTE: not `anthropic/`: the same-format passthrough relays the client's body as it is.
+    for provider in ["bedrock", "gemini"]:
+        r = c.messages.create(model=f"{provider}/echo-model", max_tokens=1024, messages=history)
+        assert r.content[-1].text == "echo: and again", provider
+
+
+def test_claude_made_thinking_through_a_gemini_client_continues_on_both_families(base):
+    import base64
+
+    from google import genai
+    from google.genai import types
+
+    c = genai.Client(
+        api_key="k", http_options=types.HttpOptions(base_url=f"{base}/genai", api_version="v1beta", timeout=30_000)
+    )
+    first = [types.Content(role="user", parts=[types.Part(text="hello there")])]
+    r = c.models.generate_content(model="anthropic/reasoning-model", contents=first)
+    content = r.candidates[0].content
+    thoughts = [p for p in content.parts if p.thought]
+    assert thoughts and thoughts[0].thought_signature, content
+    # Marked as Claude's, and still base64 for the SDK (which holds it as bytes).
+    assert base64.b64encode(thoughts[0].thought_signature).decode() == "slcC" + MOCK_CLAUDE_SIG
+    history = [*first, content, types.Content(role="user", parts=[types.Part(text="and again")])]
+    # Both Claude upstreams get the token bare (their mocks refuse any other). NOTE: not `gemini/`:
+    # the same-format passthrough relays the client's body as it is.
+    for provider in ["anthropic", "bedrock"]:
+        got = c.models.generate_content(model=f"{provider}/echo-model", contents=history)
+        assert got.text == "echo: and again", provider
+
+
+def test_a_gemini_client_keeps_gemini_made_thinking_unmarked(base):
+    """Same family both sides: the token goes out and comes back as Gemini made it."""
+    from google import genai
+    from google.genai import types
+
+    c = genai.Client(
+        api_key="k", http_options=types.HttpOptions(base_url=f"{base}/genai", api_version="v1beta", timeout=30_000)
+    )
+    first = [types.Content(role="user", parts=[types.Part(text="hello there")])]
+    r = c.models.generate_content(model="gemini/reasoning-model", contents=first)
+    content = r.candidates[0].content
+    thought = next(p for p in content.parts if p.thought)
+    import base64
+
+    assert base64.b64encode(thought.thought_signature).decode() == MOCK_GEMINI_SIG
+    history = [*first, content, types.Content(role="user", parts=[types.Part(text="and again")])]
+    assert c.models.generate_content(model="gemini/echo-model", contents=history).text == "echo: and again"
+
+
+def test_claude_made_thinking_from_an_anthropic_client_continues_on_gemini(base):
+    """An Anthropic client's own (bare) Claude token is not sent to Gemini, which would refuse it."""
+    import anthropic
+
+    c = anthropic.Anthropic(base_url=f"{base}/anthropic", api_key="k", max_retries=0, timeout=30)
+    first = [{"role": "user", "content": "hello there"}]
+    msg = c.messages.create(model="anthropic/reasoning-model", max_tokens=1024, messages=first)
+    assert msg.content[0].signature == MOCK_CLAUDE_SIG
+    history = [*first, {"role": "assistant", "content": [b.model_dump() for b in msg.content]}]
+    history.append({"role": "user", "content": "and again"})
+    for provider in ["gemini", "bedrock"]:
+        r = c.messages.create(model=f"{provider}/echo-model", max_tokens=1024, messages=history)
+        assert r.content[-1].text == "echo: and again", provider

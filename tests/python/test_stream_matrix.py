@@ -792,20 +792,24 @@ def test_redacted_thinking_streams_to_an_anthropic_client_from_bedrock(sdks):
     whole = c.messages.create(**kw)
     for msg in (streamed, whole):
         assert [b.type for b in msg.content] == ["thinking", "redacted_thinking", "text"], msg.content
-        assert msg.content[0].signature == "c2lnLW1vY2s="
-        assert msg.content[1].data == "cmVkYWN0ZWQ="
+        # Claude's own tokens (the mock's), unmarked: Bedrock and Anthropic are one family.
+        assert msg.content[0].signature == "EgtzbHVpY2UtbW9jay1jbGF1ZGU="
+        assert msg.content[1].data == "Eg1zbHVpY2UtbW9jay1yZWRhY3RlZA=="
         assert msg.content[2].text == "echo: hi"
 
 
 def test_redacted_thinking_streams_to_a_bedrock_client_from_anthropic(sdks):
+    import base64
+
+    REDACTED = base64.b64decode("Eg1zbHVpY2UtbW9jay1yZWRhY3RlZA==")  # the mock Claude's own
     c = sdks["boto3"].c
     kw = dict(modelId="anthropic/reasoning-model", messages=[{"role": "user", "content": [{"text": "hi"}]}])
     whole = c.converse(**kw)["output"]["message"]["content"]
-    assert whole[1] == {"reasoningContent": {"redactedContent": b"redacted"}}, whole
+    assert whole[1] == {"reasoningContent": {"redactedContent": REDACTED}}, whole
     blocks: dict[int, dict] = {}
     for ev in c.converse_stream(**kw)["stream"]:
         if "contentBlockDelta" in ev:
             d = ev["contentBlockDelta"]
             blocks.setdefault(d["contentBlockIndex"], []).append(d["delta"])
-    assert blocks[1] == [{"reasoningContent": {"redactedContent": b"redacted"}}], blocks
+    assert blocks[1] == [{"reasoningContent": {"redactedContent": REDACTED}}], blocks
     assert "".join(d["text"] for d in blocks[2]) == "echo: hi"

@@ -133,13 +133,13 @@ mod tests {
             a[0],
             Part::Thinking {
                 text: "Need the weather first.".into(),
-                signature: Some("EqQBCkYIARgCIkD".into())
+                signature: Some("slcCEqQBCkYIARgCIkD".into())
             }
         );
         assert_eq!(
             a[1],
             Part::RedactedThinking {
-                data: "EmwKAhgBEgy3va3pzix".into()
+                data: "slcCEmwKAhgBEgy3va3pzix".into()
             }
         );
         assert_eq!(a.len(), 5);
@@ -227,9 +227,9 @@ mod tests {
                     content: vec![
                         Part::Thinking {
                             text: "hmm".into(),
-                            signature: Some("sig".into()),
+                            signature: Some("slcCsig".into()),
                         },
-                        Part::RedactedThinking { data: "r".into() },
+                        Part::RedactedThinking { data: "slcCr".into() },
                         Part::text("calling"),
                         Part::ToolCall {
                             id: "t1".into(),
@@ -430,7 +430,7 @@ mod tests {
             r.content[0],
             Part::Thinking {
                 text: "User wants weather.".into(),
-                signature: Some("EqQBCkYIARgCIkD".into())
+                signature: Some("slcCEqQBCkYIARgCIkD".into())
             }
         );
         assert!(

@@ -7,6 +7,7 @@
 //! express (`seed`, a JSON `response_format`) instead of dropping it.
 
 use super::types::*;
+use crate::canonical::sig::{self, Family};
 use crate::canonical::{
     image_media_type, image_source_from_url, is_image_type, is_text_type, parse_data_url, token_limit, ChatRequest,
     ConvertError, DocumentSource, Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role,
@@ -384,10 +385,13 @@ fn decode_block(b: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
         },
         "thinking" => Part::Thinking {
             text: req_str(b, "thinking", path)?.to_string(),
-            signature: b.get("signature").and_then(|s| s.as_str()).map(str::to_string),
+            signature: b
+                .get("signature")
+                .and_then(|s| s.as_str())
+                .map(|s| sig::decode(s, Family::Claude)),
         },
         "redacted_thinking" => Part::RedactedThinking {
-            data: req_str(b, "data", path)?.to_string(),
+            data: sig::decode(req_str(b, "data", path)?, Family::Claude),
         },
         other => {
             return Err(err(
@@ -716,6 +720,9 @@ pub(crate) fn tool_loop_without_thinking(messages: &[Message]) -> bool {
 /// are sampling hints that OpenAI clients often send at their defaults (refusing them would break
 /// those clients, as with `top_k` for OpenAI).
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    // Thinking another provider family signed, which this one would refuse (`sig`).
+    let signed = sig::fit_request(req, Family::Claude);
+    let req = signed.as_ref().unwrap_or(req);
     // Ids made elsewhere (a Gemini signed id, `functions.f:0`) that this upstream would refuse.
     let fitted = crate::formats::call_ids::fit_request(req, crate::formats::call_ids::ANTHROPIC);
     let req = fitted.as_ref().unwrap_or(req);
@@ -986,12 +993,14 @@ fn encode_part(p: &Part, i: usize, j: usize) -> Result<Option<AnthropicBlock<'_>
             signature: Some(signature),
         } => AnthropicBlock::Thinking {
             thinking: text,
-            signature,
+            signature: sig::wire(signature, Family::Claude),
         },
         // NOTE: Anthropic rejects thinking blocks without its signature, and reasoning from
         // another provider cannot be verified; it is context for that provider only.
         Part::Thinking { signature: None, .. } => return Ok(None),
-        Part::RedactedThinking { data } => AnthropicBlock::RedactedThinking { data },
+        Part::RedactedThinking { data } => AnthropicBlock::RedactedThinking {
+            data: sig::wire(data, Family::Claude),
+        },
     }))
 }
 

@@ -7,6 +7,7 @@
 
 use super::request::arguments_object;
 use super::types::*;
+use crate::canonical::sig::{self, Family};
 use crate::canonical::{ChatResponse, ConvertError, Extra, FinishReason, Json, Part, Usage};
 use crate::formats::Format;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -146,10 +147,13 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
             }
             Some("thinking") => content.push(Part::Thinking {
                 text: str_field(b, "thinking"),
-                signature: b.get("signature").and_then(|s| s.as_str()).map(str::to_string),
+                signature: b
+                    .get("signature")
+                    .and_then(|s| s.as_str())
+                    .map(|s| sig::decode(s, Family::Claude)),
             }),
             Some("redacted_thinking") => content.push(Part::RedactedThinking {
-                data: str_field(b, "data"),
+                data: sig::decode(&str_field(b, "data"), Family::Claude),
             }),
             Some("tool_use") => content.push(Part::ToolCall {
                 id: str_field(b, "id"),
@@ -208,9 +212,11 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
                 },
                 Part::Thinking { text, signature } => AnthropicBlock::Thinking {
                     thinking: text,
-                    signature: signature.as_deref().unwrap_or(""),
+                    signature: signature.as_deref().map_or("", |s| sig::wire(s, Family::Claude)),
                 },
-                Part::RedactedThinking { data } => AnthropicBlock::RedactedThinking { data },
+                Part::RedactedThinking { data } => AnthropicBlock::RedactedThinking {
+                    data: sig::wire(data, Family::Claude),
+                },
                 // Images, documents and tool results never occur in an assistant answer.
                 Part::Image { .. } | Part::Document { .. } | Part::ToolResult { .. } => return None,
             })

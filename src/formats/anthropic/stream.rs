@@ -14,6 +14,7 @@ use super::response::{
     finish_from_stop_reason, merge_usage, stop_reason_from_finish, usage_from_counts, usage_to_wire,
 };
 use super::types::*;
+use crate::canonical::sig::{self, Family};
 use crate::canonical::stream::{StreamEncode, StreamError, StreamEvent};
 use crate::canonical::{ChatRequest, FaultKind, FinishReason, Json, Usage};
 use crate::formats;
@@ -272,7 +273,7 @@ impl AnthropicEventDecoder {
                 if !signature.is_empty() {
                     out.push_back(StreamEvent::ThinkingSignature {
                         index,
-                        signature: signature.to_string(),
+                        signature: sig::decode(signature, Family::Claude),
                     });
                 }
             }
@@ -292,7 +293,7 @@ impl AnthropicEventDecoder {
             }
             BlockKind::Redacted => out.push_back(StreamEvent::RedactedThinking {
                 index,
-                data: str_of(b, "data").to_string(),
+                data: sig::decode(str_of(b, "data"), Family::Claude),
             }),
             BlockKind::Skipped => {}
         }
@@ -320,7 +321,7 @@ impl AnthropicEventDecoder {
             },
             (BlockKind::Thinking, Some("signature_delta")) => StreamEvent::ThinkingSignature {
                 index,
-                signature: d.signature.unwrap_or_default(),
+                signature: sig::decode(&d.signature.unwrap_or_default(), Family::Claude),
             },
             // citations_delta and future delta types.
             _ => return,
@@ -552,6 +553,7 @@ impl<F: AnthropicFraming> StreamEncode for AnthropicEventEncoder<F> {
             }
             StreamEvent::ThinkingSignature { index, signature } => {
                 let i = self.block(*index, BlockKind::Thinking, THINKING_START, out);
+                let signature = sig::wire(signature, Family::Claude);
                 self.delta(i, AnthropicBlockDelta::SignatureDelta { signature }, out);
             }
             StreamEvent::RedactedThinking { index, data } => {
@@ -560,7 +562,9 @@ impl<F: AnthropicFraming> StreamEncode for AnthropicEventEncoder<F> {
                 self.block(
                     *index,
                     BlockKind::Redacted,
-                    AnthropicBlockStart::RedactedThinking { data },
+                    AnthropicBlockStart::RedactedThinking {
+                        data: sig::wire(data, Family::Claude),
+                    },
                     out,
                 );
             }
@@ -776,7 +780,7 @@ mod tests {
         assert!(fast.contains(&args(1, "{\"x\":")));
         assert!(fast.contains(&ThinkingSignature {
             index: 2,
-            signature: "sig".into()
+            signature: "slcCsig".into()
         }));
     }
 
@@ -832,12 +836,12 @@ mod tests {
                 },
                 ThinkingSignature {
                     index: 0,
-                    signature: "EqQBCgIYAhIM1gbcDa9GJwZA2b3h".into()
+                    signature: "slcCEqQBCgIYAhIM1gbcDa9GJwZA2b3h".into()
                 },
                 BlockStop { index: 0 },
                 StreamEvent::RedactedThinking {
                     index: 1,
-                    data: "EmwKAhgBEgy3va3pzix/LafPsn4a".into(),
+                    data: "slcCEmwKAhgBEgy3va3pzix/LafPsn4a".into(),
                 },
                 BlockStop { index: 1 },
                 text(2, "Autumn moonlight\u{2028}"),
@@ -995,7 +999,8 @@ mod tests {
             let events = events_from_response(&resp, 3);
             let bytes = encode_all(&mut encoder(), &events);
             let back = decode_every_split(&decoder, &bytes);
-            assert_eq!(collect(&back), collect(&events), "{resp:?}");
+            let want = crate::canonical::sig::marked(collect(&events), Family::Claude);
+            assert_eq!(collect(&back), want, "{resp:?}");
             assert_blocks_in_turn(&bytes);
         }
     }

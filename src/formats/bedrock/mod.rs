@@ -27,6 +27,7 @@ pub mod sigv4;
 pub mod stream;
 pub mod types;
 
+use crate::canonical::sig::{self, Family};
 use crate::canonical::{
     ChatRequest, ChatResponse, ConvertError, DocumentSource, ErrorReply, Extra, FaultKind, FinishReason, ImageSource,
     Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice, ToolResultContent, UpstreamFault,
@@ -365,14 +366,15 @@ fn decode_block<'a>(v: &'a Value, path: &JsonPath<'_>) -> Result<Block<'a>, Conv
                 let rpath = mpath.key("reasoningText");
                 Part::Thinking {
                     text: opt_str(r, "text", &rpath)?.unwrap_or_default(),
-                    signature: opt_str(r, "signature", &rpath)?,
+                    signature: opt_str(r, "signature", &rpath)?.map(|s| sig::decode(&s, Family::Claude)),
                 }
             }
             ("redactedContent", r) => Part::RedactedThinking {
-                data: r
-                    .as_str()
-                    .ok_or_else(|| err(mpath.key("redactedContent"), "must be base64"))?
-                    .to_string(),
+                data: sig::decode(
+                    r.as_str()
+                        .ok_or_else(|| err(mpath.key("redactedContent"), "must be base64"))?,
+                    Family::Claude,
+                ),
             },
             (other, _) => return Err(err(mpath.key(other), "unknown reasoning member")),
         },
@@ -1058,7 +1060,7 @@ fn encode_part<'a>(
             reasoning_content: Some(BedrockReasoningContent {
                 reasoning_text: Some(BedrockReasoningText {
                     text,
-                    signature: signature.as_deref(),
+                    signature: signature.as_deref().map(|s| sig::wire(s, Family::Claude)),
                 }),
                 ..Default::default()
             }),
@@ -1066,7 +1068,7 @@ fn encode_part<'a>(
         }),
         Part::RedactedThinking { data } => out.push(BedrockContentBlock {
             reasoning_content: Some(BedrockReasoningContent {
-                redacted_content: Some(data),
+                redacted_content: Some(sig::wire(data, Family::Claude)),
                 ..Default::default()
             }),
             ..Default::default()
@@ -1203,6 +1205,9 @@ fn encoded_len_hint(req: &ChatRequest) -> usize {
 /// are merged, as Converse requires alternating roles. `parallel_tool_calls` has no Converse
 /// field and is not sent.
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    // Thinking another provider family signed, which this one would refuse (`sig`).
+    let signed = sig::fit_request(req, Family::Claude);
+    let req = signed.as_ref().unwrap_or(req);
     // Ids made elsewhere (a Gemini signed id, `functions.f:0`) that this upstream would refuse.
     let fitted = crate::formats::call_ids::fit_request(req, crate::formats::call_ids::BEDROCK);
     let req = fitted.as_ref().unwrap_or(req);

@@ -21,6 +21,7 @@
 use super::types::*;
 use super::{finish_from_bedrock, finish_to_bedrock, get, stop_sequence_fields, stop_sequence_of};
 use super::{usage_from_bedrock, usage_to_bedrock};
+use crate::canonical::sig::{self, Family};
 use crate::canonical::stream::{StreamDecode, StreamEncode, StreamError, StreamEvent};
 use crate::canonical::{ChatRequest, FaultKind, FinishReason, Usage};
 use crate::formats::anthropic::stream::{AnthropicEventEncoder, AnthropicFraming};
@@ -224,12 +225,12 @@ impl ConverseStreamDecoder {
                     } else if get(r, "signature").is_some() {
                         StreamEvent::ThinkingSignature {
                             index,
-                            signature: string(r, "signature")?,
+                            signature: sig::decode(&string(r, "signature")?, Family::Claude),
                         }
                     } else if get(r, "redactedContent").is_some() {
                         StreamEvent::RedactedThinking {
                             index,
-                            data: string(r, "redactedContent")?,
+                            data: sig::decode(&string(r, "redactedContent")?, Family::Claude),
                         }
                     } else {
                         return Ok(());
@@ -587,11 +588,17 @@ impl StreamEncode for ConverseStreamEncoder {
                 self.delta(*index, Kind::Thinking, delta, out)
             }
             StreamEvent::ThinkingSignature { index, signature } => {
-                let delta = BedrockDelta::ReasoningContent(BedrockReasoningDelta::Signature(signature));
+                let delta = BedrockDelta::ReasoningContent(BedrockReasoningDelta::Signature(sig::wire(
+                    signature,
+                    Family::Claude,
+                )));
                 self.delta(*index, Kind::Thinking, delta, out)
             }
             StreamEvent::RedactedThinking { index, data } => {
-                let delta = BedrockDelta::ReasoningContent(BedrockReasoningDelta::RedactedContent(data));
+                let delta = BedrockDelta::ReasoningContent(BedrockReasoningDelta::RedactedContent(sig::wire(
+                    data,
+                    Family::Claude,
+                )));
                 self.delta(*index, Kind::Thinking, delta, out)
             }
             StreamEvent::ToolCallStart { index, id, name } => {
@@ -1112,7 +1119,7 @@ mod tests {
             },
             ThinkingSignature {
                 index: 0,
-                signature: "EqQBCkYIARgCIkD".into(),
+                signature: "slcCEqQBCkYIARgCIkD".into(),
             },
             BlockStop { index: 0 },
             text(1, "Let me"),
@@ -1393,7 +1400,7 @@ mod tests {
             let bytes = encode_all(&mut ConverseStreamEncoder::new(&req()), &events);
             let decoded = decode_every_split(&make, &bytes);
             assert_eq!(decoded[0], start());
-            let mut want = collect(&events);
+            let mut want = crate::canonical::sig::marked(collect(&events), Family::Claude);
             want.id.clear();
             want.model.clear();
             assert_eq!(collect(&decoded), want);

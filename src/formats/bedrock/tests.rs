@@ -206,9 +206,11 @@ fn rich_request() -> ChatRequest {
                 content: vec![
                     Part::Thinking {
                         text: "hmm".into(),
-                        signature: Some("sig".into()),
+                        signature: Some("slcCsig".into()),
                     },
-                    Part::RedactedThinking { data: "cmVk".into() },
+                    Part::RedactedThinking {
+                        data: "slcCcmVk".into(),
+                    },
                     Part::text("calling"),
                     Part::ToolCall {
                         id: "t1".into(),
@@ -881,7 +883,7 @@ fn response_with_tools_reasoning_cache_usage_round_trips() {
         content: vec![
             Part::Thinking {
                 text: "think".into(),
-                signature: Some("s".into()),
+                signature: Some("slcCs".into()),
             },
             Part::text("Let me check."),
             Part::ToolCall {

@@ -21,6 +21,7 @@ pub use response::{decode_response, encode_response};
 #[cfg(test)]
 pub(crate) use response::{finish_from_gemini, finish_to_gemini};
 
+use crate::canonical::sig::{self, Family};
 use crate::canonical::{
     image_media_type, is_document_type, is_image_type, ConvertError, DocumentSource, Extra, ImageSource, Json,
     JsonPath, Part, ToolResultContent,
@@ -648,7 +649,7 @@ pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> R
         if thought {
             return Ok(Part::Thinking {
                 text: text.to_string(),
-                signature,
+                signature: signature.map(|s| sig::decode(&s, Family::Gemini)),
             });
         }
         let mut extra = Extra::default();
@@ -665,7 +666,7 @@ pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> R
         // A thought (or signature-only) part without text.
         return Ok(Part::Thinking {
             text: String::new(),
-            signature,
+            signature: signature.map(|s| sig::decode(&s, Family::Gemini)),
         });
     }
     // Each fence on lines of its own: a client of one text string (OpenAI) gets the parts joined
@@ -832,7 +833,7 @@ pub(crate) fn encode_part<'r>(
             if let Some(s) = signature {
                 buf.push(b',');
                 write::key(buf, SIGNATURE);
-                write::string(buf, s);
+                write::string(buf, sig::wire(s, Family::Gemini));
             }
             buf.push(b'}');
         }

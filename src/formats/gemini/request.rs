@@ -6,6 +6,7 @@
 
 use super::write::{self, SortedObject};
 use super::{camel, decode_part, encode_part, field, merge, obj, openapi_to_json_schema, req_str, set, CallIds};
+use crate::canonical::sig::{self, Family};
 use crate::canonical::{
     ChatRequest, ConvertError, Extra, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice,
 };
@@ -433,6 +434,9 @@ fn tv_iter(v: &Json) -> impl Iterator<Item = (&str, &Json)> {
 /// Written straight into bytes (see `write`): members in the order the checks used to run, so
 /// the same error wins, then emitted sorted by key with extras replacing what they name.
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    // Thinking another provider family signed, which this one would refuse (`sig`).
+    let signed = sig::fit_request(req, Family::Gemini);
+    let req = signed.as_ref().unwrap_or(req);
     // Names other formats allow that this upstream would refuse (`tool_names::Renames` maps back).
     let renamed = crate::formats::tool_names::fit_request(req, crate::formats::tool_names::GEMINI);
     let req = renamed.as_ref().unwrap_or(req);

@@ -37,6 +37,7 @@ use super::response::{
     write_usage_metadata,
 };
 use super::{decode_part, encode_part, field, signed_id, str_field, write, CallIds};
+use crate::canonical::sig::{self, Family};
 use crate::canonical::stream::{StreamEncode, StreamError, StreamEvent};
 use crate::canonical::{ChatRequest, Extra, FaultKind, FinishReason, Json, JsonPath, Part, TokenLogprob, Usage};
 use crate::formats::sse_stream::{self, SseEventDecoder, SseStreamDecoder};
@@ -616,7 +617,9 @@ impl StreamEncode for GeminiStreamEncoder {
                     self.text_chunk(text, true, None, out);
                 }
             }
-            StreamEvent::ThinkingSignature { signature, .. } => self.text_chunk("", true, Some(signature), out),
+            StreamEvent::ThinkingSignature { signature, .. } => {
+                self.text_chunk("", true, Some(sig::wire(signature, Family::Gemini)), out)
+            }
             // No Gemini part for it (as `encode_response`).
             StreamEvent::RedactedThinking { .. } => {}
             StreamEvent::ToolCallStart { index, id, name } => self.calls.push((
@@ -877,7 +880,7 @@ mod tests {
             },
             E::ThinkingSignature {
                 index: 0,
-                signature: "CiQB0e2Kb==".into(),
+                signature: "slcGCiQB0e2Kb==".into(),
             },
             E::BlockStop { index: 0 },
             text(1, "Checking Paris and "),
@@ -935,7 +938,7 @@ mod tests {
         // Both sides' made-up ids renumbered alike (the decoder's carry the answer's nonce).
         assert_eq!(
             through_gemini(collect(&back)),
-            through_gemini(collect(&events)),
+            through_gemini(crate::canonical::sig::marked(collect(&events), Family::Gemini)),
             "{}",
             String::from_utf8_lossy(&bytes)
         );

@@ -213,7 +213,7 @@ fn snake_case_thinking_and_extras() {
         m[0],
         Part::Thinking {
             text: "pondering".into(),
-            signature: Some("c2lnMQ==".into())
+            signature: Some("slcGc2lnMQ==".into())
         }
     );
     assert!(matches!(&m[1], Part::ToolCall { id, signature: Some(s), .. } if id == "call_0" && s == "c2lnMg=="));
@@ -764,7 +764,7 @@ fn response_round_trip_with_thinking_and_usage() {
         content: vec![
             Part::Thinking {
                 text: "hmm".into(),
-                signature: Some("c2ln".into()),
+                signature: Some("slcGc2ln".into()),
             },
             Part::text("Hello"),
             Part::ToolCall {
@@ -1269,11 +1269,11 @@ fn image_and_audio_output_are_refused_for_other_formats() {
 #[test]
 fn streamed_thoughts_sent_back_are_one_signed_block_again() {
     // As a Gemini client's chat history keeps a thought streamed from Anthropic or Bedrock: its
-    // text in pieces, then the signature alone.
+    // text in pieces, then the signature alone (marked as Claude's).
     let body = br#"{"contents":[{"role":"user","parts":[{"text":"hi"}]},{"role":"model","parts":[
         {"text":"Let me ","thought":true},{"text":"think.","thought":true},
-        {"text":"","thought":true,"thoughtSignature":"c2lnMQ=="},
-        {"text":"Second","thought":true},{"text":"","thought":true,"thoughtSignature":"c2lnMg=="},
+        {"text":"","thought":true,"thoughtSignature":"slcCc2lnMQ=="},
+        {"text":"Second","thought":true},{"text":"","thought":true,"thoughtSignature":"slcCc2lnMg=="},
         {"text":"Hello!"},{"text":"unsigned","thought":true}]},
         {"role":"user","parts":[{"text":"again"}]}]}"#;
     let r = decode_request(body, Some("m"), false).unwrap();
@@ -1284,8 +1284,8 @@ fn streamed_thoughts_sent_back_are_one_signed_block_again() {
     assert_eq!(
         r.messages[1].content,
         vec![
-            thought("Let me think.", Some("c2lnMQ==")),
-            thought("Second", Some("c2lnMg==")),
+            thought("Let me think.", Some("slcCc2lnMQ==")),
+            thought("Second", Some("slcCc2lnMg==")),
             Part::text("Hello!"),
             thought("unsigned", None),
         ]
@@ -1305,7 +1305,7 @@ fn streamed_thoughts_sent_back_are_one_signed_block_again() {
     assert_eq!(
         r.messages[1].content,
         vec![
-            thought("Let me think.", Some("c2lnMQ==")),
+            thought("Let me think.", Some("slcGc2lnMQ==")),
             Part::text("Hello!"),
             Part::text("")
         ]

@@ -12,6 +12,7 @@
 
 use super::request::{bool_of, err, f64_of, limit_of, str_of, u32_of};
 use super::types::OpenAiTokensOut;
+use crate::canonical::sig::{self, Family};
 use crate::canonical::stream::{StreamEncode, StreamEvent};
 use crate::canonical::{
     image_source_from_url, ChatRequest, ChatResponse, ConvertError, Extra, FaultKind, FinishReason, Json, JsonPath,
@@ -461,9 +462,11 @@ fn decode_reasoning(item: &Json, path: &JsonPath<'_>) -> Result<Vec<Part>, Conve
     Ok(match (text.is_empty(), encrypted) {
         (false, signature) => vec![Part::Thinking {
             text,
-            signature: signature.map(str::to_string),
+            signature: signature.map(|s| sig::decode(s, Family::OpenAi)),
         }],
-        (true, Some(data)) => vec![Part::RedactedThinking { data: data.to_string() }],
+        (true, Some(data)) => vec![Part::RedactedThinking {
+            data: sig::decode(data, Family::OpenAi),
+        }],
         (true, None) => vec![],
     })
 }
@@ -926,7 +929,7 @@ pub fn encode_response(resp: &ChatResponse, echo: &Echo) -> Vec<u8> {
                 output.push(Item::Reasoning {
                     id: item_id("rs", &id, output.len()),
                     text: text.clone(),
-                    encrypted_content: signature.clone(),
+                    encrypted_content: signature.as_deref().map(|s| sig::wire(s, Family::OpenAi).to_string()),
                 });
             }
             Part::RedactedThinking { data } => {
@@ -934,7 +937,7 @@ pub fn encode_response(resp: &ChatResponse, echo: &Echo) -> Vec<u8> {
                 output.push(Item::Reasoning {
                     id: item_id("rs", &id, output.len()),
                     text: String::new(),
-                    encrypted_content: Some(data.clone()),
+                    encrypted_content: Some(sig::wire(data, Family::OpenAi).to_string()),
                 });
             }
             Part::ToolCall {
@@ -1591,7 +1594,7 @@ impl StreamEncode for ResponsesStreamEncoder {
                 self.start(out);
                 self.thinking(*index, "", out);
                 if let Some((_, Open::Reasoning { signature: s, .. })) = &mut self.open {
-                    *s = Some(signature.clone());
+                    *s = Some(sig::wire(signature, Family::OpenAi).to_string());
                 }
             }
             StreamEvent::RedactedThinking { data, .. } => {
@@ -1605,7 +1608,7 @@ impl StreamEncode for ResponsesStreamEncoder {
                 };
                 let index = self.add_item(&item, out);
                 if let Item::Reasoning { encrypted_content, .. } = &mut item {
-                    *encrypted_content = Some(data.clone());
+                    *encrypted_content = Some(sig::wire(data, Family::OpenAi).to_string());
                 }
                 self.done_item(index, item, out);
             }
@@ -1697,8 +1700,8 @@ mod tests {
             "input":[
               {"role":"developer","content":"Use metric units."},
               {"type":"message","role":"user","content":[{"type":"input_text","text":"Weather?"},{"type":"input_image","image_url":"data:image/png;base64,iVBORw0KGgo=","detail":"low"}]},
-              {"type":"reasoning","id":"rs_1","summary":[{"type":"summary_text","text":"Need the tool."}],"encrypted_content":"sig=="},
-              {"type":"reasoning","id":"rs_2","summary":[],"encrypted_content":"opaque"},
+              {"type":"reasoning","id":"rs_1","summary":[{"type":"summary_text","text":"Need the tool."}],"encrypted_content":"slcCsig=="},
+              {"type":"reasoning","id":"rs_2","summary":[],"encrypted_content":"slcCopaque"},
               {"type":"message","role":"assistant","content":[{"type":"output_text","text":"Checking.","annotations":[]}]},
               {"type":"function_call","id":"fc_1","call_id":"call_1","name":"get_weather","arguments":"{\"city\":\"Paris\"}"},
               {"type":"function_call","call_id":"call_2","name":"get_time","arguments":""},
@@ -1737,7 +1740,8 @@ mod tests {
             }] => {
                 assert_eq!(
                     (text.as_str(), signature.as_deref(), data.as_str()),
-                    ("Need the tool.", Some("sig=="), "opaque")
+                    // Claude's tokens (marked, as a Responses client got them from Claude).
+                    ("Need the tool.", Some("slcCsig=="), "slcCopaque")
                 );
                 assert_eq!(said, "Checking.");
                 assert_eq!(
@@ -1770,6 +1774,7 @@ mod tests {
         assert_eq!(blocks[0]["type"].as_str(), Some("thinking"), "{a}");
         assert_eq!(blocks[0]["signature"].as_str(), Some("sig=="), "{a}");
         assert_eq!(blocks[1]["type"].as_str(), Some("redacted_thinking"), "{a}");
+        assert_eq!(blocks[1]["data"].as_str(), Some("opaque"), "{a}");
     }
 
     #[test]
