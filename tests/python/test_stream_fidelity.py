@@ -47,7 +47,8 @@ RICH_ARGS = {
 SCENARIOS = {
     "unicode": ("echo-model", 'héllo "q" \\ 😀 日本 wörld\ttab', {}),
     "length": ("length-model", "one two three four five", {}),
-    "max_tokens": ("echo-model", "one two three four five", {"max_tokens": 2}),
+    # 16: the least limit the Responses API takes; the echo is longer.
+    "max_tokens": ("echo-model", " ".join(f"w{i}" for i in range(24)), {"max_tokens": 16}),
     "stop_sequence": ("echo-model", "alpha beta END gamma", {"stop": ["END"]}),
     "rich_tool_cached": ("richargs-tool-cached-model", "weather?", {"tools": True}),
     "noargs": ("noargs-model", "weather?", {"tools": True}),
