@@ -547,3 +547,41 @@ def test_claude_made_reasoning_through_a_responses_client_continues_on_openai(ba
     history.insert(1, own)
     assert c.responses.create(model="openai/echo-model", input=history).output_text == "echo: and again"
 
+
+# Failed tool results -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["openai", "cohere", "anthropic", "bedrock", "gemini"])
+def test_a_failed_tool_result_reaches_every_format_as_a_failure(base, provider):
+    """Anthropic's `is_error`: formats with a flag of their own (Bedrock `status`, Gemini
+    `response.error`) keep it; OpenAI and Cohere tool messages have none, so the text says it."""
+    messages = [
+        {"role": "user", "content": "weather in Paris and Rome?"},
+        {"role": "assistant", "content": [tool_use("toolu_a"), tool_use("toolu_b")]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_a", "content": "timeout", "is_error": True},
+                tool_result("toolu_b", "sunny"),
+            ],
+        },
+    ]
+    want = "tool said: Error: timeout" if provider in ("openai", "cohere") else "tool said: timeout"
+    assert anthropic_text(base, f"{provider}/echo-model", messages) == want
+    # A successful result is as it was.
+    messages[2]["content"] = [tool_result("toolu_a", "sunny"), tool_result("toolu_b", "rainy")]
+    assert anthropic_text(base, f"{provider}/echo-model", messages) == "tool said: sunny"
+
+
+def test_a_gemini_function_error_reaches_openai_as_a_failure(base):
+    from google.genai import types
+
+    call = types.Part(function_call=types.FunctionCall(name="get_weather", args={"city": "Paris"}))
+    failed = types.Part(function_response=types.FunctionResponse(name="get_weather", response={"error": "timeout"}))
+    contents = [
+        types.Content(role="user", parts=[types.Part(text="weather?")]),
+        types.Content(role="model", parts=[call]),
+        types.Content(role="user", parts=[failed]),
+    ]
+    assert genai_text(base, "openai/echo-model", contents) == "tool said: Error: timeout"
+    assert genai_text(base, "anthropic/echo-model", contents) == "tool said: timeout"
