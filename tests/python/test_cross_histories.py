@@ -585,3 +585,20 @@ def test_a_gemini_function_error_reaches_openai_as_a_failure(base):
     ]
     assert genai_text(base, "openai/echo-model", contents) == "tool said: Error: timeout"
     assert genai_text(base, "anthropic/echo-model", contents) == "tool said: timeout"
+
+
+@pytest.mark.parametrize("target", ["bedrock/anthropic.claude-echo-model", "gemini/echo-model"])
+def test_gemini_made_reasoning_through_a_bedrock_client_continues_on_both_families(base, target):
+    """A Converse client's history with Gemini's (marked) token: Claude on Bedrock, the client's
+    own format, gets the turn without it; Gemini gets it bare."""
+    from conftest import bedrock_runtime
+
+    c = bedrock_runtime(f"{base}/bedrock")
+    first = [{"role": "user", "content": [{"text": "hello there"}]}]
+    r = c.converse(modelId="gemini/reasoning-model", messages=first)
+    turn = r["output"]["message"]
+    signature = turn["content"][0]["reasoningContent"]["reasoningText"]["signature"]
+    assert signature == "slcG" + MOCK_GEMINI_SIG
+    history = [*first, turn, {"role": "user", "content": [{"text": "and again"}]}]
+    got = c.converse(modelId=target, messages=history)
+    assert got["output"]["message"]["content"][-1]["text"] == "echo: and again"
