@@ -67,9 +67,10 @@ pub const MOCK_TOKENS: [(Family, &str, &str); 3] = [
 ];
 
 /// The family whose signatures a format's mock makes and accepts for `model` (None: it signs
-/// none and checks none). On Bedrock only Claude signs its reasoning (`signature` and
-/// `redactedContent` are Claude's; DeepSeek R1, gpt-oss and the like answer unsigned reasoning
-/// text), so a model id naming another vendor signs none; what such a model does with a token
+/// none and checks none). On Bedrock only Claude signs its reasoning (Bedrock documents
+/// `signature` and `redactedContent` for Claude's extended thinking only; DeepSeek R1, gpt-oss
+/// and the like are taken to answer unsigned reasoning text), so a model id naming another
+/// vendor signs none; what such a model does with a token
 /// sent back is unverified, so it is not checked either.
 pub fn mock_family(format: Format, model: &str) -> Option<Family> {
     match format {
