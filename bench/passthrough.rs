@@ -4,7 +4,10 @@
 //! model peek and splice on every request (target: well under the ~100 µs added-latency budget,
 //! ideally a few µs), and whether watching stream pieces for their format's end marker
 //! (`EndWatch`: `[DONE]`, `finish_reason`, `message_stop`, ...) is cheap enough to run on every
-//! chunk (target: tens of nanoseconds per event, next to the microseconds a write costs).
+//! chunk (target: tens of nanoseconds per event, next to the microseconds a write costs), and
+//! whether the scan for a Sluice-marked thinking signature (`sig::has_marker`), which decides if
+//! a same-format chat body must be translated, is cheap enough for every such request (target:
+//! well under the peek's cost).
 
 // Same allocator as the gateway, so the figures are the ones the request path pays.
 #[global_allocator]
@@ -35,6 +38,21 @@ fn chat_body() -> Bytes {
     Bytes::from(body)
 }
 
+/// A ~4 KB Anthropic history of a thinking model: six turns, each with its signed thinking
+/// (bare tokens, as the client's own family made them: the case that must stay passthrough).
+fn signed_history() -> Bytes {
+    let mut messages = String::new();
+    for i in 0..6 {
+        messages.push_str(&format!(
+            r#"{{"role":"user","content":"Question {i}: what is the capital of France?"}},{{"role":"assistant","content":[{{"type":"thinking","thinking":"The user asks about France; Paris is the capital {i}.","signature":"EqQBCkgIARABGAIiQL3slcQ2lJ0Vz0m4fB4a1yW6Xb0R3nA8fC9xY2kP7sLq5hJ0u1vT9e3rD6cF4gH8iK2mN0oQ7pS9wU1xZ3yA5bC7d"}},{{"type":"text","text":"Paris."}}]}},"#
+        ));
+    }
+    let body = format!(
+        r#"{{"model":"anthropic/claude-sonnet-4","max_tokens":2048,"thinking":{{"type":"enabled","budget_tokens":1024}},"messages":[{messages}{{"role":"user","content":"thanks"}}]}}"#
+    );
+    Bytes::from(body)
+}
+
 fn stream_bytes() -> Vec<u8> {
     let chunk = r#"data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o-mini","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":"Hello there"},"logprobs":null,"finish_reason":null}]}"#;
     let mut s = Vec::new();
@@ -56,6 +74,13 @@ fn bench_request(c: &mut Criterion) {
             let p = json::peek(black_box(&body)).unwrap();
             json::splice_string(&body, p.model_span.unwrap(), "gpt-4o-mini")
         })
+    });
+    g.bench_function("marker_scan_2k", |b| {
+        b.iter(|| sluice::canonical::sig::has_marker(black_box(&body)))
+    });
+    let signed = signed_history();
+    g.bench_function("marker_scan_signed_history", |b| {
+        b.iter(|| sluice::canonical::sig::has_marker(black_box(&signed)))
     });
     g.finish();
 }

@@ -14,6 +14,8 @@
 //! start with `E`, Gemini's with `C`, OpenAI `encrypted_content` with `gAAAA`.
 
 use super::{ChatRequest, Part};
+use memchr::memmem::Finder;
+use std::sync::LazyLock;
 
 /// A provider family whose thinking signatures are interchangeable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +73,20 @@ pub fn wire(token: &str, native: Family) -> &str {
 /// Whether a canonical token is of a family other than `native` (an unmarked one is not).
 fn foreign(token: &str, native: Family) -> bool {
     Family::of(token).is_some_and(|(f, _)| f != native)
+}
+
+/// A quote then the three letters every marker opens with.
+static MARKED: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"slc"));
+
+/// Whether a JSON `body` may hold a marked token: a string that opens with a marker. One SIMD
+/// scan of the bytes and nothing parsed, so a same-format request can afford it: only a body
+/// for which it holds leaves the zero-copy passthrough to have its tokens fitted (a user's text
+/// that happens to quote a marker costs a translation, never a wrong answer).
+pub fn has_marker(body: &[u8]) -> bool {
+    MARKED.find_iter(body).any(|i| {
+        let tail = &body[i + 1..];
+        FAMILIES.iter().any(|f| tail.starts_with(f.marker().as_bytes()))
+    })
 }
 
 /// `req` fitted for an upstream of family `native`, or None when nothing needs changing
@@ -140,6 +156,18 @@ mod tests {
         assert_eq!(wire("slcGCiQB", Family::Claude), "slcGCiQB");
         assert_eq!(wire("slcCEqQB", Family::Claude), "EqQB");
         assert_eq!(wire("bare", Family::OpenAi), "bare");
+    }
+
+    #[test]
+    fn has_marker_finds_a_string_opening_with_a_marker_only() {
+        assert!(has_marker(br#"{"signature":"slcGCiQB"}"#));
+        assert!(has_marker(br#"{"thoughtSignature":"slcCEqQB","x":1}"#));
+        assert!(has_marker(br#"[{"encrypted_content":"slcOgAAAA"}]"#));
+        // Bare tokens, a marker inside a string, a lookalike and a cut body: no.
+        assert!(!has_marker(br#"{"signature":"EqQB","data":"CiQB"}"#));
+        assert!(!has_marker(br#"{"text":"see slcGCiQB"}"#));
+        assert!(!has_marker(br#"{"text":"slcX","b":"slc"#));
+        assert!(!has_marker(b""));
     }
 
     #[test]

@@ -328,7 +328,7 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
         return Some(count_tokens(body));
     }
     let req = match anthropic::decode_request(&stand_ins(body), None, false)
-        .and_then(|r| super::upstream_rules(crate::formats::Format::Anthropic, &r).map(|()| r))
+        .and_then(|r| super::chat_rules(crate::formats::Format::Anthropic, &r, body).map(|()| r))
     {
         Ok(r) => r,
         Err(e) => return Some(error_reply(400, e.to_string())),
@@ -413,6 +413,38 @@ mod tests {
         assert_eq!(status, 400);
         assert_eq!(s(&v, &["error", "type"]), Some("invalid_request_error"));
         assert_eq!(s(&v, &["error", "message"]), Some("model: Field required"));
+    }
+
+    /// Messages refuses a thinking signature it did not make, a Sluice-marked one of its own
+    /// family included; count_tokens, whose check is undocumented, counts all of them.
+    #[test]
+    fn messages_refuse_marked_and_foreign_signatures_and_count_tokens_does_not() {
+        let own = scenario::MOCK_TOKENS[0].1;
+        let history = |sig: &str| {
+            format!(
+                r#""messages":[{{"role":"user","content":"hi"}},{{"role":"assistant","content":[{{"type":"thinking","thinking":"t","signature":"{sig}"}},{{"type":"text","text":"x"}}]}},{{"role":"user","content":"again"}}]"#
+            )
+        };
+        for (sig, accepted) in [
+            (own.to_string(), true),
+            (format!("slcC{own}"), false),
+            (scenario::MOCK_TOKENS[1].1.to_string(), false),
+            (format!("slcG{}", scenario::MOCK_TOKENS[1].1), false),
+        ] {
+            let (status, v) = post(&format!(
+                r#"{{"model":"claude-mock","max_tokens":9,{}}}"#,
+                history(&sig)
+            ));
+            assert_eq!(status == 200, accepted, "{sig}: {v:?}");
+            if !accepted {
+                assert!(s(&v, &["error", "message"])
+                    .unwrap()
+                    .contains("Invalid `signature` in `thinking` block"));
+            }
+            let body = format!(r#"{{"model":"claude-mock",{}}}"#, history(&sig));
+            let r = serve(Method::Post, "/v1/messages/count_tokens", body.as_bytes()).unwrap();
+            assert_eq!(r.status, 200, "{sig}");
+        }
     }
 
     /// count_tokens answers what a Messages call on the same conversation reports as

@@ -112,11 +112,11 @@ fn prompt_keys(family: bedrock::invoke_prompt::PromptFamily) -> &'static [&'stat
 
 /// An InvokeModel body as the mock reads it: the gateway's decoder, which skips keys it does not
 /// know, and then the refusal a text-completion model gives any key outside `prompt_keys` (Llama
-/// has no `stop`), in the words of Bedrock's schema validation.
+/// has no `stop`), in the words of Bedrock's schema validation. (Signatures are the generating
+/// routes' check: `signature_rule`.)
 pub(crate) fn decode_invoke(body: &[u8], model: &str, stream: bool) -> Result<ChatRequest, ConvertError> {
     use sonic_rs::JsonContainerTrait;
     let req = bedrock::invoke::decode_invoke_request(body, model, stream)?;
-    super::signature_rule(crate::formats::Format::Bedrock, &req)?;
     let bedrock::invoke::InvokeFamily::Prompt(family) = bedrock::invoke::InvokeFamily::of_decoded(model, body) else {
         return Ok(req);
     };
@@ -138,7 +138,7 @@ pub(crate) fn decode_invoke(body: &[u8], model: &str, stream: bool) -> Result<Ch
 pub(crate) fn decode_converse(body: &[u8], model: &str, stream: bool) -> Result<ChatRequest, ConvertError> {
     model_fields_rule(model, body)?;
     let req = bedrock::decode_request(&stand_ins(body), Some(model), stream)?;
-    super::upstream_rules(crate::formats::Format::Bedrock, &req)?;
+    super::chat_rules(crate::formats::Format::Bedrock, &req, body)?;
     Ok(req)
 }
 
@@ -654,7 +654,9 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
             return Some(embed(kind, &model, body, id));
         }
         // Model-native body of one of the chat families (`InvokeFamily`, PROTOCOLS 5.5).
-        let req = match decode_invoke(body, &model, false) {
+        let decoded = decode_invoke(body, &model, false)
+            .and_then(|r| super::signature_rule(crate::formats::Format::Bedrock, &r, body).map(|()| r));
+        let req = match decoded {
             Ok(r) => r,
             Err(e) => return Some(fault_reply(400, e.to_string(), id)),
         };
@@ -705,6 +707,68 @@ mod tests {
 
     fn post(path: &str, body: &str) -> MockReply {
         serve(Method::Post, path, body.as_bytes()).unwrap()
+    }
+
+    /// Only Claude signs its reasoning on Bedrock: another vendor's model answers it unsigned
+    /// and is not checked; a Claude id signs with Claude's token and refuses any other, but its
+    /// count-tokens does not.
+    #[test]
+    fn only_claude_models_sign_and_check_reasoning() {
+        let ask = r#"{"messages":[{"role":"user","content":[{"text":"hi"}]}]}"#;
+        let reasoning = |model: &str| -> sonic_rs::Value {
+            let r = post(&format!("/model/{model}/converse"), ask);
+            assert_eq!(r.status, 200, "{model}");
+            sonic_rs::from_slice(&r.body).unwrap()
+        };
+        let claude = reasoning("anthropic.claude-reasoning-v1");
+        let blocks = claude
+            .pointer(&sonic_rs::pointer!["output", "message", "content"])
+            .unwrap();
+        assert_eq!(
+            blocks
+                .pointer(&sonic_rs::pointer![0, "reasoningContent", "reasoningText", "signature"])
+                .and_then(|s| s.as_str()),
+            Some(scenario::MOCK_TOKENS[0].1)
+        );
+        assert!(blocks
+            .pointer(&sonic_rs::pointer![1, "reasoningContent", "redactedContent"])
+            .is_some());
+        let deepseek = reasoning("deepseek.r1-reasoning-v1");
+        let blocks = deepseek
+            .pointer(&sonic_rs::pointer!["output", "message", "content"])
+            .unwrap();
+        let text = blocks
+            .pointer(&sonic_rs::pointer![0, "reasoningContent", "reasoningText"])
+            .unwrap();
+        assert!(
+            text.get("text").is_some() && text.get("signature").is_none(),
+            "{deepseek:?}"
+        );
+        assert!(
+            blocks.pointer(&sonic_rs::pointer![1, "text"]).is_some(),
+            "no redacted block: {deepseek:?}"
+        );
+        // A history signed by Gemini (or marked): refused by Claude, not checked by DeepSeek.
+        for sig in [
+            scenario::MOCK_TOKENS[1].1.to_string(),
+            format!("slcC{}", scenario::MOCK_TOKENS[0].1),
+        ] {
+            let history = format!(
+                r#"{{"messages":[{{"role":"user","content":[{{"text":"hi"}}]}},{{"role":"assistant","content":[{{"reasoningContent":{{"reasoningText":{{"text":"t","signature":"{sig}"}}}}}},{{"text":"x"}}]}},{{"role":"user","content":[{{"text":"again"}}]}}]}}"#
+            );
+            assert_eq!(
+                post("/model/anthropic.claude-v1/converse", &history).status,
+                400,
+                "{sig}"
+            );
+            assert_eq!(post("/model/deepseek.r1-v1/converse", &history).status, 200, "{sig}");
+            let count = format!(r#"{{"input":{{"converse":{history}}}}}"#);
+            assert_eq!(
+                post("/model/anthropic.claude-v1/count-tokens", &count).status,
+                200,
+                "{sig}"
+            );
+        }
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
         return super::stream::serve_whole(method, path, body);
     }
     let decoded = gemini::decode_request(&stand_ins(body), Some(&model), false)
-        .and_then(|r| super::upstream_rules(crate::formats::Format::Gemini, &r).map(|()| r));
+        .and_then(|r| super::chat_rules(crate::formats::Format::Gemini, &r, body).map(|()| r));
     let req = match decoded {
         Ok(r) => r,
         Err(e) => return Some(fault(400, FaultKind::InvalidRequest, &e.to_string())),

@@ -73,30 +73,44 @@ impl Scenario {
     }
 }
 
-/// The request rules of `format`'s real API that a gateway's translation can break and a lenient
-/// mock would hide (the mock decodes with Sluice's own decoders, which accept more): tool names
-/// and call ids of the shapes each takes, Converse's content rules. Checked on every route of the
-/// format, streamed or not.
 /// Thinking signed with what this mock's family would not have made is refused, as the real
 /// APIs refuse another model's signature, in their words: Anthropic's (Bedrock passes it on) and
-/// Gemini's.
+/// Gemini's. So is a token still wearing a Sluice marker (`body` holds one), even its own
+/// family's: no provider made `slcC...`. Checked on the generating routes only: whether a real
+/// count-tokens route validates signatures is undocumented (Anthropic documents only that earlier
+/// turns' thinking is left out of the context window), so the mock's counts stay lenient.
 pub(crate) fn signature_rule(
     format: crate::formats::Format,
     req: &crate::canonical::ChatRequest,
+    body: &[u8],
 ) -> Result<(), crate::canonical::ConvertError> {
     use crate::canonical::ConvertError;
+    let marked = scenario::mock_family(format, &req.model).is_some() && crate::canonical::sig::has_marker(body);
     match scenario::foreign_signature(req, format) {
-        None => Ok(()),
-        Some(_) if format == crate::formats::Format::Gemini => {
-            Err(ConvertError::new("", "Thought signature is not valid."))
-        }
+        None if !marked => Ok(()),
+        _ if format == crate::formats::Format::Gemini => Err(ConvertError::new("", "Thought signature is not valid.")),
         Some((i, j)) => Err(ConvertError::new(
             format!("messages.{i}.content.{j}"),
             "Invalid `signature` in `thinking` block",
         )),
+        None => Err(ConvertError::new("messages", "Invalid `signature` in `thinking` block")),
     }
 }
 
+/// `upstream_rules` and `signature_rule`: what a generating route of `format` refuses.
+pub(crate) fn chat_rules(
+    format: crate::formats::Format,
+    req: &crate::canonical::ChatRequest,
+    body: &[u8],
+) -> Result<(), crate::canonical::ConvertError> {
+    upstream_rules(format, req)?;
+    signature_rule(format, req, body)
+}
+
+/// The request rules of `format`'s real API that a gateway's translation can break and a lenient
+/// mock would hide (the mock decodes with Sluice's own decoders, which accept more): tool names
+/// and call ids of the shapes each takes, Converse's content rules. Checked on every route of the
+/// format, streamed or not.
 pub(crate) fn upstream_rules(
     format: crate::formats::Format,
     req: &crate::canonical::ChatRequest,
@@ -114,7 +128,6 @@ pub(crate) fn upstream_rules(
             ),
         ));
     }
-    signature_rule(format, req)?;
     let rule = match format {
         Format::Anthropic => {
             strict_tool_rules(format, req)?;

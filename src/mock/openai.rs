@@ -26,7 +26,7 @@ pub fn chat(body: &[u8], model: Option<&str>) -> ChatOutcome {
         return ChatOutcome::Error { status: 400, body };
     }
     let decoded = crate::formats::openai::decode_request(body, None, false)
-        .and_then(|r| super::upstream_rules(crate::formats::Format::OpenAi, &r).map(|()| r));
+        .and_then(|r| super::chat_rules(crate::formats::Format::OpenAi, &r, body).map(|()| r));
     let mut req = match decoded {
         Ok(r) => r,
         Err(e) => {
@@ -564,8 +564,12 @@ pub fn serve_responses(method: crate::http::Method, path: &str, body: &[u8]) -> 
     if method != crate::http::Method::Post {
         return Some(reply(405, error_body(405, "use POST")));
     }
+    let rules = match count {
+        true => |f, r: &_, _: &[u8]| super::upstream_rules(f, r),
+        false => super::chat_rules,
+    };
     let req = match responses::decode_request(body)
-        .and_then(|r| super::upstream_rules(crate::formats::Format::OpenAi, &r).map(|()| r))
+        .and_then(|r| rules(crate::formats::Format::OpenAi, &r, body).map(|()| r))
     {
         Ok(r) => r,
         Err(e) => {

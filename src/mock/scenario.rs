@@ -66,9 +66,15 @@ pub const MOCK_TOKENS: [(Family, &str, &str); 3] = [
     ),
 ];
 
-/// The family whose signatures a format's mock makes and accepts (None: it carries none).
-pub fn mock_family(format: Format) -> Option<Family> {
+/// The family whose signatures a format's mock makes and accepts for `model` (None: it signs
+/// none and checks none). On Bedrock only Claude signs its reasoning (Bedrock documents
+/// `signature` and `redactedContent` for Claude's extended thinking only; DeepSeek R1, gpt-oss
+/// and the like are taken to answer unsigned reasoning text), so a model id naming another
+/// vendor signs none; what such a model does with a token
+/// sent back is unverified, so it is not checked either.
+pub fn mock_family(format: Format, model: &str) -> Option<Family> {
     match format {
+        Format::Bedrock if !crate::formats::bedrock::invoke::may_be_claude(model) => None,
         Format::Anthropic | Format::Bedrock => Some(Family::Claude),
         Format::Gemini => Some(Family::Gemini),
         Format::OpenAi => Some(Family::OpenAi),
@@ -80,10 +86,19 @@ fn tokens(f: Family) -> (&'static str, &'static str) {
     MOCK_TOKENS.iter().find(|t| t.0 == f).map_or(("", ""), |t| (t.1, t.2))
 }
 
-/// `respond`, with its thinking signed by the mock of `format` (the canonical tokens of its family).
+/// `respond`, with its thinking signed by the mock of `format` (the canonical tokens of its
+/// family); a Bedrock model that signs none answers its thinking unsigned and nothing redacted.
 pub fn respond_as(req: &ChatRequest, id: &str, format: Format) -> Result<ChatResponse, UpstreamFault> {
     let mut resp = respond(req, id)?;
-    if let Some(f) = mock_family(format) {
+    if format == Format::Bedrock && mock_family(format, &req.model).is_none() {
+        resp.content.retain(|p| !matches!(p, Part::RedactedThinking { .. }));
+        for p in &mut resp.content {
+            if let Part::Thinking { signature, .. } = p {
+                *signature = None;
+            }
+        }
+    }
+    if let Some(f) = mock_family(format, &req.model) {
         let (signature, redacted) = tokens(f);
         for p in &mut resp.content {
             match p {
@@ -101,7 +116,7 @@ pub fn respond_as(req: &ChatRequest, id: &str, format: Format) -> Result<ChatRes
 /// A thinking block in `req` signed with what the mock of `format` would not have made: its
 /// position (message, part). Unsigned thinking is the encoders' concern, not checked here.
 pub fn foreign_signature(req: &ChatRequest, format: Format) -> Option<(usize, usize)> {
-    let f = mock_family(format)?;
+    let f = mock_family(format, &req.model)?;
     let (signature, redacted) = tokens(f);
     let ours = |token: &str, want: &str| sig::Family::of(token) == Some((f, want));
     req.messages.iter().enumerate().find_map(|(i, m)| {

@@ -413,7 +413,7 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
             cohere_v1: false,
         };
         let decoded = gemini::decode_request(&super::gemini::stand_ins(body), Some(&model), true)
-            .and_then(|r| super::upstream_rules(Format::Gemini, &r).map(|()| r));
+            .and_then(|r| super::chat_rules(Format::Gemini, &r, body).map(|()| r));
         return Some((route, decoded.map_err(err)));
     }
     if let Some((model, op)) = bedrock::parse_path(path) {
@@ -421,7 +421,8 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
             bedrock::Operation::ConverseStream => (None, super::bedrock::decode_converse(body, &model, true)),
             bedrock::Operation::InvokeStream => (
                 Some(bedrock::invoke::InvokeFamily::of_decoded(&model, body)),
-                super::bedrock::decode_invoke(body, &model, true),
+                super::bedrock::decode_invoke(body, &model, true)
+                    .and_then(|r| super::signature_rule(Format::Bedrock, &r, body).map(|()| r)),
             ),
             _ => return None,
         };
@@ -446,7 +447,7 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
             cohere_v1: false,
         };
         let decoded = formats::openai::responses::decode_request(body)
-            .and_then(|r| super::upstream_rules(Format::OpenAi, &r).map(|()| r));
+            .and_then(|r| super::chat_rules(Format::OpenAi, &r, body).map(|()| r));
         return Some((route, decoded.map_err(err)));
     }
     if path == "/v1/chat" || path == "/cohere/v1/chat" {
@@ -494,7 +495,8 @@ fn match_route(path: &str, query: Option<&str>, body: &[u8]) -> Option<(StreamRo
         Format::Anthropic => super::anthropic::stand_ins(body),
         _ => std::borrow::Cow::Borrowed(body),
     };
-    let decoded = (codec.decode_request)(&body, None, true).and_then(|r| super::upstream_rules(format, &r).map(|()| r));
+    let decoded =
+        (codec.decode_request)(&body, None, true).and_then(|r| super::chat_rules(format, &r, &body).map(|()| r));
     Some((route, decoded.map_err(err)))
 }
 

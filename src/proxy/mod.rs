@@ -194,6 +194,11 @@ impl Worker {
             && api.format == Format::OpenAi
             && matches!(api.op, Operation::Chat | Operation::Completions);
         let same_format = provider.kind.format() == Some(api.format) && !responses_as_chat && !chat_as_responses;
+        // A history holding a thinking token Sluice marked (another family's, which the upstream
+        // would refuse, or the client family's own, marked by another client) is translated, so
+        // that `sig::fit_request` drops the one and the encoder restores the other bare. Asked only
+        // on the routes whose bodies carry tokens; every other body stays zero-copy.
+        let same_format = same_format && !(carries_signatures(api) && crate::canonical::sig::has_marker(&req.body));
         let invoke_body = match api.op == Operation::Invoke && !same_format {
             true => formats::bedrock::invoke::body_kind(&req.body, model),
             false => formats::bedrock::invoke::InvokeBody::Chat,
@@ -269,17 +274,28 @@ impl Worker {
                     ));
                 };
                 // Body: splice the model only when it changed (prefix removed); otherwise zero-copy.
+                // A Responses body's marked reasoning items are fitted first (model set too).
+                let responses =
+                    api.format == Format::OpenAi && matches!(api.op, Operation::Responses | Operation::CountTokens);
+                let fitted = match responses {
+                    true => {
+                        formats::openai::responses::fit_signatures(&req.body, target.model).map(|b| [Bytes::from(b)])
+                    }
+                    false => None,
+                };
                 let spliced;
                 let body: &[bytes::Bytes] = match (
+                    &fitted,
                     &peek.model_span,
                     api.path_model.is_some() || peek.model.as_deref() == Some(target.model),
                 ) {
-                    (_, true) => std::slice::from_ref(&req.body),
-                    (Some(span), false) => {
+                    (Some(fitted), _, _) => fitted,
+                    (None, _, true) => std::slice::from_ref(&req.body),
+                    (None, Some(span), false) => {
                         spliced = json::splice_string(&req.body, span.clone(), target.model);
                         &spliced
                     }
-                    (None, false) => {
+                    (None, None, false) => {
                         return Err((
                             GatewayError::bad_request("cannot locate 'model' in the body", Some("model")),
                             None,
@@ -557,6 +573,14 @@ fn hinted_delay_ms(headers: &[(&'static str, String)]) -> Option<u64> {
     find("retry-after")
         .and_then(|v| v.parse::<u64>().ok())
         .map(|s| s.saturating_mul(1000))
+}
+
+/// Whether a route's bodies may hold thinking signatures (`canonical::sig`): chats, InvokeModel and
+/// counts of the formats whose histories carry them. (OpenAI Responses reasoning items are fitted
+/// on the passthrough itself: `formats::openai::responses::fit_signatures`.)
+fn carries_signatures(api: &route::ApiRoute) -> bool {
+    matches!(api.format, Format::Anthropic | Format::Bedrock | Format::Gemini)
+        && matches!(api.op, Operation::Chat | Operation::Invoke | Operation::CountTokens)
 }
 
 /// Whether a same-format Gemini embeddings or count body can pass through as bytes (any other

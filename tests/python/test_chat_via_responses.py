@@ -179,6 +179,19 @@ def test_an_anthropic_tool_result_with_an_image(gateway):
     assert m.content[0].text == "tool said: sunny [image]"
 
 
+def test_an_anthropic_failed_tool_result_says_so_in_the_function_output(gateway):
+    # A `function_call_output` has no error flag: the failure is said in its text.
+    c = anthropic.Anthropic(api_key="x", base_url=gateway.base, max_retries=0)
+    messages = [
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "timeout", "is_error": True}]},
+    ]
+    tool = {"name": "get_weather", "input_schema": WEATHER["function"]["parameters"]}
+    m = c.messages.create(model="o3-pro", max_tokens=50, messages=messages, tools=[tool])
+    assert m.content[0].text == "tool said: Error: timeout"
+
+
 def test_a_cohere_v1_client(gateway):
     co = cohere.Client(api_key="x", base_url=gateway.base, max_retries=0, log_warning_experimental_features=False)
     r = co.chat(model="o3-pro", message=PROMPT)

@@ -413,9 +413,9 @@ def test_gemini_made_thinking_through_an_anthropic_client_continues_on_both_fami
     assert thinking[0].signature == "slcG" + MOCK_GEMINI_SIG
     history = [*first, {"role": "assistant", "content": [b.model_dump() for b in msg.content]}]
     history.append({"role": "user", "content": "and again"})
-    # Claude on Bedrock drops Gemini's token; Gemini gets it back bare (its mock refuses any other).
-    # NOTE: not `anthropic/`: the same-format passthrough relays the client's body as it is.
-    for provider in ["bedrock", "gemini"]:
+    # Claude (on Anthropic itself too, the client's own format) drops Gemini's token; Gemini gets
+    # it back bare (its mock refuses any other).
+    for provider in ["anthropic", "bedrock", "gemini"]:
         r = c.messages.create(model=f"{provider}/echo-model", max_tokens=1024, messages=history)
         assert r.content[-1].text == "echo: and again", provider
 
@@ -437,9 +437,9 @@ def test_claude_made_thinking_through_a_gemini_client_continues_on_both_families
     # Marked as Claude's, and still base64 for the SDK (which holds it as bytes).
     assert base64.b64encode(thoughts[0].thought_signature).decode() == "slcC" + MOCK_CLAUDE_SIG
     history = [*first, content, types.Content(role="user", parts=[types.Part(text="and again")])]
-    # Both Claude upstreams get the token bare (their mocks refuse any other). NOTE: not `gemini/`:
-    # the same-format passthrough relays the client's body as it is.
-    for provider in ["anthropic", "bedrock"]:
+    # Both Claude upstreams get the token bare (their mocks refuse any other); Gemini itself, the
+    # client's own format, gets the thought without Claude's token.
+    for provider in ["anthropic", "bedrock", "gemini"]:
         got = c.models.generate_content(model=f"{provider}/echo-model", contents=history)
         assert got.text == "echo: and again", provider
 
@@ -476,3 +476,129 @@ def test_claude_made_thinking_from_an_anthropic_client_continues_on_gemini(base)
     for provider in ["gemini", "bedrock"]:
         r = c.messages.create(model=f"{provider}/echo-model", max_tokens=1024, messages=history)
         assert r.content[-1].text == "echo: and again", provider
+
+
+MOCK_OPENAI_SIG = "gAAAAHNsdWljZS1tb2NrLW9wZW5haQ=="
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_marked_own_family_token_goes_to_the_clients_own_provider_bare(base, stream):
+    """A token of the client format's own family may come back marked (a history kept by a client
+    of another format, then replayed): the provider of that format gets it bare, as it made it, so
+    a thinking tool loop keeps its signed thinking (the mock refuses a marked token, as a real API
+    refuses any token it did not make, and a loop without its thinking)."""
+    messages = [
+        {"role": "user", "content": "weather?"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "thinking", "thinking": "I should look.", "signature": "slcC" + MOCK_CLAUDE_SIG},
+                tool_use("toolu_a"),
+            ],
+        },
+        {"role": "user", "content": [tool_result("toolu_a", "sunny")]},
+    ]
+    kw = {"thinking": {"type": "enabled", "budget_tokens": 1024}}
+    assert anthropic_text(base, "anthropic/echo-model", messages, stream, **kw) == "tool said: sunny"
+
+
+def test_a_gemini_client_replaying_marked_tokens_to_gemini(base):
+    """A Gemini thought signed by Gemini but marked, and one signed by Claude: Gemini gets its
+    own bare and the other as an unsigned thought."""
+    import base64
+
+    from google.genai import types
+
+    def thought(text, token):
+        return types.Part(text=text, thought=True, thought_signature=base64.b64decode(token))
+
+    contents = [
+        types.Content(role="user", parts=[types.Part(text="hello there")]),
+        types.Content(role="model", parts=[thought("mine", "slcG" + MOCK_GEMINI_SIG), types.Part(text="hi")]),
+        types.Content(role="user", parts=[types.Part(text="and again")]),
+    ]
+    assert genai_text(base, "gemini/echo-model", contents) == "echo: and again"
+    contents[1].parts.insert(0, thought("claude's", "slcC" + MOCK_CLAUDE_SIG))
+    assert genai_text(base, "gemini/echo-model", contents) == "echo: and again"
+
+
+def test_claude_made_reasoning_through_a_responses_client_continues_on_openai(base):
+    """A Responses client's reasoning items from Claude carry Claude's token (marked): OpenAI's
+    Responses API, reached by passthrough, cannot decrypt it and refuses the request, so the item is
+    left out there; a marked OpenAI token goes bare."""
+    import openai
+
+    c = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=30)
+    first = c.responses.create(model="anthropic/reasoning-model", input="hello there")
+    reasoning = [o for o in first.output if o.type == "reasoning"]
+    assert reasoning and all(r.encrypted_content.startswith("slcC") for r in reasoning), first.output
+    history = [
+        {"role": "user", "content": "hello there"},
+        *[o.model_dump(exclude_none=True) for o in first.output],
+        {"role": "user", "content": "and again"},
+    ]
+    assert c.responses.create(model="openai/echo-model", input=history).output_text == "echo: and again"
+    own = {
+        "type": "reasoning",
+        "id": "rs_1",
+        "summary": [{"type": "summary_text", "text": "mine"}],
+        "encrypted_content": "slcO" + MOCK_OPENAI_SIG,
+    }
+    history.insert(1, own)
+    assert c.responses.create(model="openai/echo-model", input=history).output_text == "echo: and again"
+
+
+# Failed tool results -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["openai", "cohere", "anthropic", "bedrock", "gemini"])
+def test_a_failed_tool_result_reaches_every_format_as_a_failure(base, provider):
+    """Anthropic's `is_error`: formats with a flag of their own (Bedrock `status`, Gemini
+    `response.error`) keep it; OpenAI and Cohere tool messages have none, so the text says it."""
+    messages = [
+        {"role": "user", "content": "weather in Paris and Rome?"},
+        {"role": "assistant", "content": [tool_use("toolu_a"), tool_use("toolu_b")]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_a", "content": "timeout", "is_error": True},
+                tool_result("toolu_b", "sunny"),
+            ],
+        },
+    ]
+    want = "tool said: Error: timeout" if provider in ("openai", "cohere") else "tool said: timeout"
+    assert anthropic_text(base, f"{provider}/echo-model", messages) == want
+    # A successful result is as it was.
+    messages[2]["content"] = [tool_result("toolu_a", "sunny"), tool_result("toolu_b", "rainy")]
+    assert anthropic_text(base, f"{provider}/echo-model", messages) == "tool said: sunny"
+
+
+def test_a_gemini_function_error_reaches_openai_as_a_failure(base):
+    from google.genai import types
+
+    call = types.Part(function_call=types.FunctionCall(name="get_weather", args={"city": "Paris"}))
+    failed = types.Part(function_response=types.FunctionResponse(name="get_weather", response={"error": "timeout"}))
+    contents = [
+        types.Content(role="user", parts=[types.Part(text="weather?")]),
+        types.Content(role="model", parts=[call]),
+        types.Content(role="user", parts=[failed]),
+    ]
+    assert genai_text(base, "openai/echo-model", contents) == "tool said: Error: timeout"
+    assert genai_text(base, "anthropic/echo-model", contents) == "tool said: timeout"
+
+
+@pytest.mark.parametrize("target", ["bedrock/anthropic.claude-echo-model", "gemini/echo-model"])
+def test_gemini_made_reasoning_through_a_bedrock_client_continues_on_both_families(base, target):
+    """A Converse client's history with Gemini's (marked) token: Claude on Bedrock, the client's
+    own format, gets the turn without it; Gemini gets it bare."""
+    from conftest import bedrock_runtime
+
+    c = bedrock_runtime(f"{base}/bedrock")
+    first = [{"role": "user", "content": [{"text": "hello there"}]}]
+    r = c.converse(modelId="gemini/reasoning-model", messages=first)
+    turn = r["output"]["message"]
+    signature = turn["content"][0]["reasoningContent"]["reasoningText"]["signature"]
+    assert signature == "slcG" + MOCK_GEMINI_SIG
+    history = [*first, turn, {"role": "user", "content": [{"text": "and again"}]}]
+    got = c.converse(modelId=target, messages=history)
+    assert got["output"]["message"]["content"][-1]["text"] == "echo: and again"

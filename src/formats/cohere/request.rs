@@ -466,7 +466,8 @@ fn image_out<'a>(source: &'a ImageSource, detail: Option<&'a Json>) -> CohereIte
 }
 
 /// One `tool` message per tool result. Cohere has no error flag: an error result's text is
-/// prefixed with "Error: " so the model still sees that the call failed. Tool messages take text
+/// prefixed with "Error: " (unless it says so already: `tool_errors`) so the model still sees
+/// that the call failed. Tool messages take text
 /// and JSON documents only: a result's images go into `user_items` (the user message after the
 /// turn's tool messages) behind a label naming the call (`tool_media`), and a result that is only
 /// images says so in its tool message.
@@ -511,7 +512,10 @@ fn tool_message<'a>(
     }
     if is_error {
         match items.first_mut() {
-            Some(CohereItemOut::Text { text }) => *text = Cow::Owned(format!("Error: {text}")),
+            Some(CohereItemOut::Text { text }) if crate::formats::tool_errors::says_error(text) => {}
+            Some(CohereItemOut::Text { text }) => {
+                *text = Cow::Owned(format!("{}{text}", crate::formats::tool_errors::PREFIX))
+            }
             _ => items.insert(
                 0,
                 CohereItemOut::Text {

@@ -717,6 +717,9 @@ fn is_reasoning_model(model: &str) -> bool {
 /// - `tool_choice` and `parallel_tool_calls` are sent only with tools (OpenAI rejects them
 ///   otherwise).
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    // Failed tool results, which this upstream's tool messages cannot flag (`tool_errors`).
+    let flagged = crate::formats::tool_errors::fit_request(req);
+    let req = flagged.as_ref().unwrap_or(req);
     // Ids made elsewhere (a Gemini signed id, `functions.f:0`) that this upstream would refuse.
     let fitted = crate::formats::call_ids::fit_request(req, crate::formats::call_ids::OPENAI);
     let req = fitted.as_ref().unwrap_or(req);
@@ -1330,7 +1333,7 @@ mod tests {
               {"type":"image_url","image_url":{"url":"data:image/jpeg;base64,/9j/4AAQ"}},
               {"type":"image_url","image_url":{"url":"http://x.test/a.gif"}}]},
             {"role":"assistant","content":"Let me check.","tool_calls":[{"id":"toolu_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},
-            {"role":"tool","content":"temp: {\"c\":21}","tool_call_id":"toolu_1"},
+            {"role":"tool","content":"Error: temp: {\"c\":21}","tool_call_id":"toolu_1"},
             {"role":"user","content":"thanks"}],
           "max_tokens":1024,"parallel_tool_calls":false,"response_format":{"type":"json_object"},
           "stop":["a","b"],"temperature":0.5,"tool_choice":"required",
@@ -1343,13 +1346,14 @@ mod tests {
         let orig = foreign_request();
         let back = decode(&encode_request(&orig).unwrap()).unwrap();
         let mut want = orig.clone();
-        // What OpenAI cannot carry: thinking, is_error, top_k, foreign extras (by design).
+        // What OpenAI cannot carry: thinking, is_error (said in the text: `tool_errors`), top_k,
+        // foreign extras (by design).
         want.system = vec![Part::text("sys")];
         want.messages[1].content.remove(0);
         want.messages[2].content[0] = Part::ToolResult {
             id: "toolu_1".into(),
             name: Some("get_weather".into()),
-            content: vec![ToolResultContent::Text("temp: {\"c\":21}".into())],
+            content: vec![ToolResultContent::Text("Error: temp: {\"c\":21}".into())],
             is_error: false,
             extra: Extra::default(),
         };

@@ -471,6 +471,45 @@ fn decode_reasoning(item: &Json, path: &JsonPath<'_>) -> Result<Vec<Part>, Conve
     })
 }
 
+/// A Responses body going to OpenAI as it is (same format), fitted where its `input` holds a
+/// reasoning item whose `encrypted_content` Sluice marked (`sig`): another family's item is left
+/// out (OpenAI cannot decrypt it and refuses the request), OpenAI's own goes bare; `model` is set
+/// to the routed one. None when nothing is marked (the body passes through as bytes) or the body
+/// is not an object with an `input` list (left for the upstream to judge).
+pub fn fit_signatures(body: &[u8], model: &str) -> Option<Vec<u8>> {
+    use sonic_rs::JsonValueMutTrait;
+    if !sig::has_marker(body) {
+        return None;
+    }
+    let mut v: Json = sonic_rs::from_slice(body).ok()?;
+    let input = v.get_mut("input")?.as_array_mut()?;
+    let token = |item: &Json| -> Option<String> {
+        (item.get("type").and_then(|t| t.as_str()) == Some("reasoning"))
+            .then(|| {
+                item.get("encrypted_content")
+                    .and_then(|e| e.as_str())
+                    .map(str::to_string)
+            })
+            .flatten()
+    };
+    let before = input.len();
+    input.retain(|item| !token(item).is_some_and(|t| sig::Family::of(&t).is_some_and(|(f, _)| f != Family::OpenAi)));
+    let mut changed = input.len() != before;
+    for item in input.iter_mut() {
+        if let Some(t) = token(item) {
+            if let Some((Family::OpenAi, bare)) = sig::Family::of(&t) {
+                item.as_object_mut()?.insert("encrypted_content", bare);
+                changed = true;
+            }
+        }
+    }
+    if !changed {
+        return None;
+    }
+    v.as_object_mut()?.insert("model", model);
+    sonic_rs::to_vec(&v).ok()
+}
+
 // Response ---------------------------------------------------------------------------------------
 //
 // Everything the client sees is written from typed structs, in OpenAI's own key order (`type`
@@ -1691,6 +1730,28 @@ mod tests {
 
     fn json(b: &[u8]) -> Json {
         sonic_rs::from_slice(b).unwrap()
+    }
+
+    #[test]
+    fn fit_signatures_leaves_out_other_families_reasoning_and_restores_openais_own() {
+        let body = br#"{"model":"openai/o4","input":[{"role":"user","content":"hi"},{"type":"reasoning","id":"rs_1","summary":[{"type":"summary_text","text":"by gemini"}],"encrypted_content":"slcGCiQB"},{"type":"reasoning","id":"rs_2","summary":[],"encrypted_content":"slcOgAAAAown"},{"type":"reasoning","id":"rs_3","summary":[],"encrypted_content":"gAAAAbare"},{"role":"user","content":"slcG is text"}],"store":false}"#;
+        let v = json(&fit_signatures(body, "o4").expect("a marked body is fitted"));
+        assert_eq!(v["model"].as_str(), Some("o4"));
+        let input = v["input"].as_array().unwrap();
+        assert_eq!(input.len(), 4, "{v:?}");
+        assert_eq!(input[1]["id"].as_str(), Some("rs_2"));
+        assert_eq!(input[1]["encrypted_content"].as_str(), Some("gAAAAown"));
+        assert_eq!(input[2]["encrypted_content"].as_str(), Some("gAAAAbare"));
+        assert_eq!(input[3]["content"].as_str(), Some("slcG is text"));
+        assert_eq!(v["store"].as_bool(), Some(false));
+        // Nothing marked, or a marker on no reasoning item: the bytes pass as they are.
+        assert!(fit_signatures(
+            br#"{"model":"m","input":[{"type":"reasoning","encrypted_content":"gAAAAx"}]}"#,
+            "m"
+        )
+        .is_none());
+        assert!(fit_signatures(br#"{"model":"m","input":"slcGx"}"#, "m").is_none());
+        assert!(fit_signatures(br#"{"model":"m","input":[{"role":"user","content":"slcGx"}]}"#, "m").is_none());
     }
 
     #[test]

@@ -202,6 +202,9 @@ fn tool_output<'a>(content: &'a [ToolResultContent], path: &dyn Fn() -> String) 
 
 /// Provider: canonical -> a `/v1/responses` body.
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    // Failed tool results, which this upstream's tool messages cannot flag (`tool_errors`).
+    let flagged = crate::formats::tool_errors::fit_request(req);
+    let req = flagged.as_ref().unwrap_or(req);
     let fitted = crate::formats::call_ids::fit_request(req, crate::formats::call_ids::OPENAI);
     let req = fitted.as_ref().unwrap_or(req);
     // Names other formats allow that this upstream would refuse (`tool_names::Renames` maps back).
