@@ -137,6 +137,20 @@ static COHERE: Codec = Codec {
     encode_error: cohere::encode_error,
 };
 
+/// Where the ids Sluice makes up for its errors start (an Anthropic `request_id`, a Cohere error
+/// `id`): a per-process random value, so that no two processes (a restarted or a second gateway,
+/// `sluice-mock`) hand out the same ids in the same order, as counters from 1 did.
+pub(crate) fn error_id_base() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static BASE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *BASE.get_or_init(|| {
+        // RandomState is keyed from the OS's randomness once per process.
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        h.finish()
+    })
+}
+
 /// The codec of a format.
 pub fn codec(format: Format) -> Option<&'static Codec> {
     Some(match format {

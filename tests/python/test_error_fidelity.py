@@ -474,3 +474,24 @@ def test_malformed_json_in_each_format(sluice, path, status, shape):
     got_status, headers, body = _post(sluice.base, path, b'{"model": ')
     assert got_status == status
     assert body is not None and shape(headers, body), body
+
+
+def test_made_up_error_ids_differ_between_processes(tmp_path_factory):
+    """The ids Sluice makes up for its errors (Anthropic `request_id`, Cohere `id`) trace one
+    answer: a second (or restarted) gateway must not hand out the first one's ids again."""
+    from conftest import _teardown
+
+    config = '[routing]\ndefault_provider = "mock"\n\n[[providers]]\nname = "mock"\nkind = "mock"\n'
+    seen = []
+    for n in range(2):
+        server = start_gateway(tmp_path_factory.mktemp(f"ids-{n}"), f"sluice-ids-{n}", config)
+        try:
+            status, headers, body = _post(server.base, "/anthropic/v1/messages", b"{")
+            assert status == 400 and body["request_id"] == headers["request-id"]
+            _, _, cohere_body = _post(server.base, "/cohere/v2/chat", b"{")
+            seen.append((body["request_id"], cohere_body["id"]))
+        finally:
+            _teardown(server)
+    (a1, c1), (a2, c2) = seen
+    assert a1 != a2 and c1 != c2, seen
+
