@@ -495,3 +495,14 @@ def test_made_up_error_ids_differ_between_processes(tmp_path_factory):
     (a1, c1), (a2, c2) = seen
     assert a1 != a2 and c1 != c2, seen
 
+
+@pytest.mark.parametrize("sdk", ["openai", "anthropic"])
+def test_what_the_gateway_does_not_implement_is_not_retried(via_sluice, sdk):
+    """A method no route serves is Sluice's 501: final, so the SDKs that retry every 5xx are
+    told not to (`x-should-retry: false`)."""
+    adapter = via_sluice[sdk]
+    with pytest.raises(adapter.m.APIStatusError) as e:
+        adapter.c.patch("/v1/messages" if sdk == "anthropic" else "/chat/completions", cast_to=object, body={})
+    assert e.value.status_code == 501
+    assert e.value.response.headers.get("x-should-retry") == "false"
+    assert adapter.c._should_retry(e.value.response) is False
