@@ -589,6 +589,9 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// The kind a bare status stands for (an in-stream error carries only its status). 424 is
+    /// Bedrock's `ModelErrorException` / `modelStreamErrorException`: the model failed, not the
+    /// request, so a server fault (as the exception's name decodes) rather than the client's.
     pub fn from_status(status: u16) -> FaultKind {
         match status {
             400 | 409 | 422 => FaultKind::InvalidRequest,
@@ -599,6 +602,7 @@ impl FaultKind {
             429 => FaultKind::RateLimited,
             408 | 504 => FaultKind::Timeout,
             503 | 529 => FaultKind::Overloaded,
+            424 => FaultKind::Server,
             _ if status < 500 => FaultKind::InvalidRequest,
             _ => FaultKind::Server,
         }

@@ -138,6 +138,20 @@ static COHERE: Codec = Codec {
     encode_error: cohere::encode_error,
 };
 
+/// Where the ids Sluice makes up for its errors start (an Anthropic `request_id`, a Cohere error
+/// `id`): a per-process random value, so that no two processes (a restarted or a second gateway,
+/// `sluice-mock`) hand out the same ids in the same order, as counters from 1 did.
+pub(crate) fn error_id_base() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static BASE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *BASE.get_or_init(|| {
+        // RandomState is keyed from the OS's randomness once per process.
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        h.finish()
+    })
+}
+
 /// The codec of a format.
 pub fn codec(format: Format) -> Option<&'static Codec> {
     Some(match format {
@@ -149,8 +163,18 @@ pub fn codec(format: Format) -> Option<&'static Codec> {
     })
 }
 
-/// Renders a gateway error in the client's format (OpenAI keeps its `param` field).
+/// Renders a gateway error in the client's format (OpenAI keeps its `param` field). Sluice's own
+/// 501 (a method, an operation or a setup it does not serve) says `x-should-retry: false`: no
+/// retry can succeed, and the openai and anthropic SDKs retry every 5xx they are not told not to.
 pub fn render_error(format: Format, err: &GatewayError) -> ErrorReply {
+    let mut reply = render_error_reply(format, err);
+    if err.status() == 501 && !matches!(err, GatewayError::UpstreamFault(_)) {
+        reply.headers.push(("x-should-retry", "false".into()));
+    }
+    reply
+}
+
+fn render_error_reply(format: Format, err: &GatewayError) -> ErrorReply {
     if let Some(c) = codec(format) {
         match err {
             GatewayError::UpstreamFault(f) => return (c.encode_error)(f),
@@ -537,6 +561,39 @@ mod tests {
         // The gateway's own errors keep their `param`.
         let r = render_error(Format::OpenAi, &GatewayError::NotFound("no route".into()));
         assert_eq!((r.status, body(&r)["error"]["code"].as_str()), (404, Some("not_found")));
+    }
+
+    /// Sluice's own 501 is final: the openai and anthropic SDKs would retry any 5xx, so it says
+    /// `x-should-retry: false`, in every format. An upstream's 501, or another 5xx, does not.
+    #[test]
+    fn the_gateways_own_501_says_not_to_retry() {
+        let no_retry = |r: &ErrorReply| r.headers.iter().any(|(n, v)| *n == "x-should-retry" && v == "false");
+        let own = [
+            GatewayError::NotImplemented("no such operation".into()),
+            GatewayError::Http {
+                status: 501,
+                message: "transfer coding",
+            },
+        ];
+        for format in [
+            Format::OpenAi,
+            Format::Anthropic,
+            Format::Gemini,
+            Format::Bedrock,
+            Format::Cohere,
+        ] {
+            for err in &own {
+                assert!(no_retry(&render_error(format, err)), "{format:?} {err:?}");
+            }
+            let upstream = GatewayError::UpstreamFault(UpstreamFault {
+                status: 501,
+                kind: FaultKind::Server,
+                message: "m".into(),
+            });
+            for err in [upstream, GatewayError::Internal] {
+                assert!(!no_retry(&render_error(format, &err)), "{format:?} {err:?}");
+            }
+        }
     }
 
     /// A refused translation names its field in OpenAI's `param` (the SDK's `err.param`); the

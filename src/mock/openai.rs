@@ -407,7 +407,8 @@ pub fn completion_stream_events(
         if fault == StreamFault::MidStream {
             let message = "mock mid-stream failure requested by model name";
             let mut error = Vec::new();
-            crate::formats::openai::stream::write_stream_error(500, message, &mut error);
+            let status = super::stream::midstream_status(model);
+            crate::formats::openai::stream::write_stream_error(status, message, &mut error);
             out.push(error);
         }
         return Ok(CompletionStream {

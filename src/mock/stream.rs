@@ -9,7 +9,8 @@
 //!   (a truncated upstream);
 //! - contains `unfinished`: half of the events, then the body ends cleanly without the format's
 //!   end (an upstream, or a proxy before it, that gave up without saying so);
-//! - contains `midstream`: half of the events, then the format's in-stream error (status 500);
+//! - contains `midstream`: half of the events, then the format's in-stream error (status 500, or
+//!   NNN for `midstream-NNN`, `midstream_status`);
 //! - contains `interleave`: the tool calls' events taken in turn (every call started, then the
 //!   first argument fragment of each, then the next, ...), as an upstream that streams parallel
 //!   calls at once may send them.
@@ -76,6 +77,19 @@ pub fn stamp_frame(frame: &mut [u8]) {
         frame[at + i..at + i + 16].copy_from_slice(&digits);
         at += i + 16;
     }
+}
+
+/// The status of the in-stream error a `midstream` model asks for: NNN in `midstream-NNN` (an
+/// error status), else 500. Each format's encoder names it as its provider does (Anthropic
+/// `overloaded_error` for 529, Bedrock `throttlingException` for 429, ...).
+pub fn midstream_status(model: &str) -> u16 {
+    model
+        .split("midstream-")
+        .nth(1)
+        .and_then(|rest| rest.get(..3))
+        .and_then(|d| d.parse().ok())
+        .filter(|s| (400..600).contains(s))
+        .unwrap_or(500)
 }
 
 /// Whether the model asks for a stream that fails or misbehaves (`cutoff`, `unfinished`,
@@ -206,7 +220,7 @@ pub fn scenario_events_stamped(
         Ending::Unfinished
     } else if req.model.contains("midstream") {
         Ending::Error {
-            status: 500,
+            status: midstream_status(&req.model),
             message: "mock mid-stream failure requested by model name".into(),
         }
     } else {
@@ -629,6 +643,20 @@ mod tests {
                 !events.iter().any(|e| matches!(e, StreamEvent::Finish { .. })),
                 "{model}: no finish"
             );
+        }
+    }
+
+    #[test]
+    fn midstream_names_the_status_of_its_error() {
+        for (model, status) in [("m-midstream", 500), ("midstream-529", 529), ("x-midstream-429-y", 429)] {
+            let (_, ending) = scenario_events(&req(model), "id", 3).unwrap();
+            assert!(
+                matches!(ending, Ending::Error { status: s, .. } if s == status),
+                "{model}"
+            );
+        }
+        for odd in ["midstream-200", "midstream-9", "midstream-", "midstream-6000"] {
+            assert_eq!(midstream_status(odd), 500, "{odd}");
         }
     }
 

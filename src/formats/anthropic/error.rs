@@ -79,7 +79,8 @@ static NEXT_REQUEST_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A fault -> Anthropic error reply, with a `request-id` header equal to the body's `request_id`.
 pub fn encode_error(fault: &UpstreamFault) -> ErrorReply {
-    let request_id = format!("req_sluice_{:016x}", NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed));
+    let n = NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed);
+    let request_id = format!("req_sluice_{:016x}", crate::formats::error_id_base().wrapping_add(n));
     let body = AnthropicError {
         kind: "error",
         error: AnthropicErrorDetail {
@@ -93,5 +94,25 @@ pub fn encode_error(fault: &UpstreamFault) -> ErrorReply {
         headers: vec![("request-id", request_id.clone())],
         content_type: "application/json",
         body: sonic_rs::to_vec(&body).unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_do_not_repeat_another_process_sequence() {
+        let f = UpstreamFault {
+            status: 529,
+            kind: FaultKind::Overloaded,
+            message: "busy".into(),
+        };
+        let id = |r: &ErrorReply| r.headers[0].1.clone();
+        let (a, b) = (id(&encode_error(&f)), id(&encode_error(&f)));
+        assert_ne!(a, b);
+        // Counters from 1 gave every process (a restarted gateway, sluice-mock) the same ids.
+        let n = u64::from_str_radix(a.strip_prefix("req_sluice_").unwrap(), 16).unwrap();
+        assert!(n > 1 << 32, "{a}: a counter from 1");
     }
 }

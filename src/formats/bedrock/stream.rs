@@ -1202,6 +1202,41 @@ mod tests {
     }
 
     #[test]
+    fn a_model_stream_error_reaches_other_clients_as_a_server_fault() {
+        // `modelStreamErrorException` (424) is the model failing, not the request: other
+        // formats name it as their server error, as they do the same 424 before the stream
+        // (`ModelErrorException`), never as the client's invalid request.
+        let mut bytes = Vec::new();
+        encode_exception(&mut bytes, "modelStreamErrorException", br#"{"message":"model broke"}"#).unwrap();
+        let status = match run(&make, &[&bytes]).unwrap().as_slice() {
+            [Error { status, .. }] => *status,
+            other => panic!("{other:?}"),
+        };
+        let kind = FaultKind::from_status(status);
+        assert_eq!(kind, FaultKind::Server);
+        assert_eq!(crate::formats::anthropic::error::error_type(status, kind), "api_error");
+        let gemini = crate::formats::gemini::encode_error(&crate::canonical::UpstreamFault {
+            status,
+            kind,
+            message: "model broke".into(),
+        });
+        assert_eq!(gemini.status, 500);
+        assert!(String::from_utf8(gemini.body)
+            .unwrap()
+            .contains(r#""status":"INTERNAL""#));
+        let mut openai = Vec::new();
+        crate::formats::openai::stream::write_stream_error(status, "model broke", &mut openai);
+        assert!(String::from_utf8(openai).unwrap().contains(r#""type":"server_error""#));
+        // The HTTP path agrees: the exception's name decodes to the same kind.
+        assert_eq!(
+            super::super::decode_error_typed(424, Some(b"ModelErrorException"), b"{}").kind,
+            kind
+        );
+        // And a Bedrock client gets the stream exception back.
+        assert_eq!(exception_for(status, false), "modelStreamErrorException");
+    }
+
+    #[test]
     fn exception_statuses_and_unmodeled_errors() {
         let cases = [
             ("validationException", 400),

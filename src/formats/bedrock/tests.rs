@@ -1065,8 +1065,10 @@ fn upstream_error_type_header_names_the_exception() {
         br#"{"code":"ThrottlingException","__type":"ValidationException"}"#,
     );
     assert_eq!(f.kind, FaultKind::RateLimited);
+    // A blank header: the status decides (424, the model's failure, is a server fault).
+    assert_eq!(decode_error_typed(424, Some(b" "), b"{}").kind, FaultKind::Server);
     assert_eq!(
-        decode_error_typed(424, Some(b" "), b"{}").kind,
+        decode_error_typed(422, Some(b" "), b"{}").kind,
         FaultKind::InvalidRequest
     );
 }

@@ -48,10 +48,12 @@ fn status_for(fault: &UpstreamFault) -> u16 {
 static NEXT_ERROR_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Integration: a fault -> status and `{"id","message"}` body. The `id` is one answer's, as
-/// Cohere's (a UUID per request that support can trace), never the same for two errors.
+/// Cohere's (a UUID per request that support can trace), never the same for two errors, nor the
+/// same sequence in two processes (`error_id_base`).
 pub fn encode_error(fault: &UpstreamFault) -> ErrorReply {
     let status = status_for(fault);
-    let id = super::uuid_like(NEXT_ERROR_ID.fetch_add(1, Ordering::Relaxed));
+    let n = NEXT_ERROR_ID.fetch_add(1, Ordering::Relaxed);
+    let id = super::uuid_like(crate::formats::error_id_base().wrapping_add(n));
     let body = sonic_rs::to_vec(&CohereErrorOut {
         id: &id,
         message: &fault.message,
@@ -92,6 +94,20 @@ mod tests {
         assert_eq!(decode_error(429, br#"{"message":{"a":1}}"#).message, r#"{"a":1}"#);
         assert_eq!(decode_error(498, b"{}").kind, FaultKind::Authentication);
         assert_eq!(decode_error(429, b"{}").kind, FaultKind::RateLimited);
+    }
+
+    #[test]
+    fn error_ids_do_not_repeat_another_process_sequence() {
+        // Counters from 1 gave every process (a restarted gateway, sluice-mock) the same ids in
+        // the same order: an error id must not be one of that shared sequence.
+        let f = UpstreamFault {
+            status: 500,
+            kind: FaultKind::Server,
+            message: "x".into(),
+        };
+        let v: Json = sonic_rs::from_slice(&encode_error(&f).body).unwrap();
+        let id = v.get("id").and_then(|m| m.as_str()).unwrap().to_string();
+        assert!((0..100_000u64).all(|n| super::super::uuid_like(n) != id), "{id}");
     }
 
     #[test]

@@ -65,36 +65,48 @@ pub fn error_body(message: &str, kind: &str, param: Option<&str>, code: Option<&
 
 /// Provider: an upstream's error (status + body, possibly not JSON) -> canonical fault. The kind
 /// comes from the status; for a non-error status (an error object inside a 200 stream) from
-/// `error.type`.
+/// `error.code`, else `error.type`: `encode_fault` names an overload or a timeout only in
+/// `code` (`server_error` + `overloaded`), so `type` alone would read both as a plain 500.
 pub fn decode_error(status: u16, body: &[u8]) -> UpstreamFault {
     let parsed: Option<OpenAiErrorIn> = sonic_rs::from_slice(body).ok();
-    let (message, ty) = parsed.map(error_fields).unwrap_or((None, None));
+    let (message, ty, code) = parsed.map(error_fields).unwrap_or((None, None, None));
     let kind = if status >= 400 {
         FaultKind::from_status(status)
     } else {
-        match ty.as_deref() {
+        let by_code = match code.as_deref() {
+            Some("overloaded") => Some(FaultKind::Overloaded),
+            Some("timeout") => Some(FaultKind::Timeout),
+            Some("rate_limit_exceeded") => Some(FaultKind::RateLimited),
+            Some("invalid_api_key") => Some(FaultKind::Authentication),
+            Some("not_found" | "model_not_found") => Some(FaultKind::NotFound),
+            Some("request_too_large") => Some(FaultKind::RequestTooLarge),
+            _ => None,
+        };
+        by_code.unwrap_or(match ty.as_deref() {
             Some("invalid_request_error") => FaultKind::InvalidRequest,
             Some("authentication_error") => FaultKind::Authentication,
             Some("permission_error") => FaultKind::PermissionDenied,
             Some("rate_limit_error") | Some("insufficient_quota") => FaultKind::RateLimited,
             _ => FaultKind::Server,
-        }
+        })
     };
     let message = message.unwrap_or_else(|| super::raw_error_message(status, body));
     UpstreamFault { status, kind, message }
 }
 
-/// (message, type) from `{"error":{...}}`, `{"error":"..."}`, `{"message":..}` or `{"detail":..}`.
-fn error_fields(e: OpenAiErrorIn) -> (Option<String>, Option<String>) {
+/// (message, type, code) from `{"error":{...}}`, `{"error":"..."}`, `{"message":..}` or
+/// `{"detail":..}`.
+fn error_fields(e: OpenAiErrorIn) -> (Option<String>, Option<String>, Option<String>) {
     let text = |v: &Json| v.as_str().map(str::to_string);
     if let Some(err) = &e.error {
         if let Some(m) = text(err) {
-            return (Some(m), None);
+            return (Some(m), None, None);
         }
         let message = err.get("message").and_then(text);
         let ty = err.get("type").and_then(text);
+        let code = err.get("code").and_then(text);
         if message.is_some() {
-            return (message, ty);
+            return (message, ty, code);
         }
     }
     let message = e
@@ -102,7 +114,7 @@ fn error_fields(e: OpenAiErrorIn) -> (Option<String>, Option<String>) {
         .as_ref()
         .and_then(text)
         .or_else(|| e.detail.as_ref().and_then(text));
-    (message, None)
+    (message, None, None)
 }
 
 /// Integration: a fault -> an OpenAI error reply (PROTOCOLS 2.9). Clients key on the status, so

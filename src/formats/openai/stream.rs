@@ -794,6 +794,38 @@ mod tests {
     }
 
     #[test]
+    fn in_stream_errors_keep_their_kind_through_the_code() {
+        // `write_stream_error` names an overload or a timeout only in `code` (type
+        // `server_error`): read back, each must keep its kind, so an Anthropic client gets
+        // `overloaded_error` and a Bedrock client `serviceUnavailableException`, not a plain 500.
+        for status in [400, 401, 403, 404, 408, 413, 422, 424, 429, 500, 502, 503, 504, 529] {
+            let mut bytes = Vec::new();
+            write_stream_error(status, "m", &mut bytes);
+            let ev = run(&decoder, &[&bytes]).unwrap();
+            let [Error { status: got, .. }] = ev.as_slice() else {
+                panic!("{status}: {ev:?}");
+            };
+            assert_eq!(
+                FaultKind::from_status(*got),
+                FaultKind::from_status(status),
+                "{status} came back as {got}"
+            );
+        }
+        let ev = run(
+            &decoder,
+            &[b"data: {\"error\":{\"message\":\"busy\",\"type\":\"server_error\",\"code\":\"overloaded\"}}\n\n"],
+        )
+        .unwrap();
+        assert_eq!(
+            ev,
+            vec![Error {
+                status: 503,
+                message: "busy".into()
+            }]
+        );
+    }
+
+    #[test]
     fn mid_stream_error_ends_the_stream() {
         let input = concat!(
             "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"par\"}}]}\n\n",
@@ -1119,11 +1151,11 @@ mod tests {
             ],
         );
         let ev = run(&decoder, &[&bytes]).unwrap();
-        // The wire error carries no status: `server_error` reads back as 500.
+        // The wire error carries no status; its `code` (`overloaded`) reads back as 503.
         assert_eq!(
             ev.last(),
             Some(&Error {
-                status: 500,
+                status: 503,
                 message: "busy".into()
             })
         );
