@@ -138,9 +138,10 @@ static COHERE: Codec = Codec {
     encode_error: cohere::encode_error,
 };
 
-/// Where the ids Sluice makes up for its errors start (an Anthropic `request_id`, a Cohere error
-/// `id`): a per-process random value, so that no two processes (a restarted or a second gateway,
-/// `sluice-mock`) hand out the same ids in the same order, as counters from 1 did.
+/// Where the ids Sluice makes up start (an Anthropic `request_id`, a Cohere error `id`, the
+/// response ids of `proxy::translate::next_response_id`): a per-process random value, so that no
+/// two processes (a restarted or a second gateway, `sluice-mock`) hand out the same ids in the
+/// same order, as counters from 1 did.
 pub(crate) fn error_id_base() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     static BASE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();

@@ -20,10 +20,12 @@ use std::time::{Duration, Instant};
 type Failure = (GatewayError, Option<io::Error>);
 
 /// Ids for responses whose upstream gave none (per worker would do; one relaxed counter is cheap).
+/// The count starts from the per-process random base the error ids use, so that two gateways
+/// behind one load balancer, or one restarted, do not hand out the same ids in the same order.
 pub fn next_response_id() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    crate::formats::error_id_base().wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 fn codec_for(format: Format) -> Result<&'static Codec, Failure> {
@@ -665,4 +667,18 @@ pub async fn forward(
         req.keep_alive,
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_response_id;
+
+    #[test]
+    fn made_up_response_ids_do_not_count_from_one() {
+        let (a, b) = (next_response_id(), next_response_id());
+        assert_ne!(a, b);
+        // From 1, every process (a second gateway, a restarted one) gave `sluice-1`, `sluice-2`...
+        // in the same order; from a random base the chance that a test's ids are this small is nil.
+        assert!(a > 1 << 32 || b > 1 << 32, "{a}, {b}: a counter from 1");
+    }
 }
