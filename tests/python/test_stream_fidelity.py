@@ -396,6 +396,7 @@ def fold_anthropic_events(events):
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_invoke_model_stream_builds_the_invoke_model_body(sdks, provider, scenario):
     name, text, kw = INVOKE_SCENARIOS[scenario]
+    kw = dict(kw)  # popped below: each provider's run asks for the tools again
     body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 100, "messages": [{"role": "user", "content": text}]}
     if kw.pop("tools", False):
         body["tools"] = [{"name": "get_weather", "description": "w", "input_schema": {"type": "object"}}]
