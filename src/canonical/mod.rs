@@ -293,7 +293,8 @@ pub enum Part {
     ToolCall {
         id: String,
         name: String,
-        /// JSON text of the arguments object (as OpenAI carries it; parsed on demand).
+        /// JSON text of the arguments object, as the model wrote it (as OpenAI carries it;
+        /// object-shaped formats splice it in: `formats::tool_args`).
         arguments: String,
         /// Gemini `thoughtSignature` that must come back with the part.
         signature: Option<String>,

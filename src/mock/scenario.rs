@@ -9,7 +9,8 @@
 //!   only the first with parallel calls turned off (OpenAI `parallel_tool_calls: false`, Anthropic
 //!   `disable_parallel_tool_use`), as a model then makes at most one;
 //! - contains `tool`: one tool call of the first tool, arguments `{"city":"Paris"}`;
-//!   with `richargs` too, arguments of every JSON type, nested, with escapes (`RICH_ARGUMENTS`);
+//!   with `richargs` too, arguments of every JSON type, nested, with escapes, a big integer,
+//!   `1e5` and `1.0` (`RICH_ARGUMENTS`);
 //! - contains `noargs`: one tool call of the first tool without arguments (`{}`);
 //! - in these three, a `tool_choice` naming a tool calls that tool instead of the first, as a
 //!   model forced to it does;
@@ -132,8 +133,9 @@ pub fn foreign_signature(req: &ChatRequest, format: Format) -> Option<(usize, us
 }
 
 /// The arguments of the `richargs` tool call: every JSON type, nesting, empty containers,
-/// escapes and characters outside the BMP, which a translation must carry unchanged.
-pub const RICH_ARGUMENTS: &str = r#"{"city":"Z\u00fcrich \"Altstadt\"\n😀","days":3,"ratio":0.5,"units":{"temp":"C","wind":null},"tags":["a","日本"],"ok":true,"empty":{},"list":[]}"#;
+/// escapes (`\u00fc`, `\/`), characters outside the BMP, keys out of order, an integer beyond 64
+/// bits, `1e5` and `1.0`, which a translation must carry unchanged, in value and in text.
+pub const RICH_ARGUMENTS: &str = r#"{"city":"Z\u00fcrich \"Altstadt\"\n😀","days":3,"ratio":0.5,"units":{"temp":"C","wind":null},"tags":["a","日本"],"ok":true,"empty":{},"list":[],"id":123456789012345678901234,"scale":1e5,"step":1.0,"path":"a\/b"}"#;
 
 /// What the `refusal` scenario answers.
 pub const REFUSAL: &str = "I'm sorry, I can't help with that.";

@@ -32,16 +32,16 @@ from test_sdk_matrix import ADAPTERS, user
 
 PROVIDERS = ["openai", "anthropic", "gemini", "bedrock", "cohere", "mock"]
 CLIENTS = ["openai", "responses", "anthropic", "genai", "boto3", "cohere"]
-RICH_ARGS = {
-    "city": 'Zürich "Altstadt"\n😀',
-    "days": 3,
-    "ratio": 0.5,
-    "units": {"temp": "C", "wind": None},
-    "tags": ["a", "日本"],
-    "ok": True,
-    "empty": {},
-    "list": [],
-}
+# The mock's `richargs` arguments as it writes them (src/mock/scenario.rs `RICH_ARGUMENTS`): keys
+# out of order, escapes, an integer beyond 64 bits, `1e5` and `1.0`. Every client gets this value
+# (compared as `json.dumps` gives it: key order and int / float kept) and, where its SDK shows the
+# text (OpenAI Chat and Responses, Cohere), this text.
+RICH_ARGS_TEXT = (
+    r'{"city":"Z\u00fcrich \"Altstadt\"\n😀","days":3,"ratio":0.5,"units":{"temp":"C","wind":null},'
+    r'"tags":["a","日本"],"ok":true,"empty":{},"list":[],"id":123456789012345678901234,"scale":1e5,'
+    r'"step":1.0,"path":"a\/b"}'
+)
+RICH_ARGS = json.loads(RICH_ARGS_TEXT)
 
 # name -> (model, user text, keyword arguments of the SDK adapter's params)
 SCENARIOS = {
@@ -90,7 +90,10 @@ def openai_view(sdk, model, turns, stream, **kw):
         role=m.role,
         content=m.content or None,  # see the module doc
         refusal=m.refusal,
-        calls=[(c.id, c.type, c.function.name, json.loads(c.function.arguments)) for c in m.tool_calls or []],
+        calls=[
+            (c.id, c.type, c.function.name, json.loads(c.function.arguments), c.function.arguments)
+            for c in m.tool_calls or []
+        ],
         usage=r.usage.model_dump(exclude_none=True),
     )
 
@@ -134,7 +137,7 @@ def responses_view(sdk, model, turns, stream, **kw):
     for item in d["output"]:
         item.pop("id", None)
         if "arguments" in item:
-            # Compared parsed: a non-stream answer may give the keys in another order.
+            item["arguments_text"] = item["arguments"]
             item["arguments"] = json.loads(item["arguments"])
     return d
 
@@ -240,6 +243,7 @@ def cohere_view(sdk, model, turns, stream, **kw):
             raise Failed(str(e)) from e
         d = r.dict(exclude_none=True, exclude={"id"})
         for c in d["message"].get("tool_calls", []):
+            c["function"]["arguments_text"] = c["function"]["arguments"]
             c["function"]["arguments"] = json.loads(c["function"]["arguments"])
         return d
     msg: dict = {"role": "assistant"}
@@ -271,6 +275,7 @@ def cohere_view(sdk, model, turns, stream, **kw):
     if plan:
         msg["tool_plan"] = plan
     for c in calls:
+        c["function"]["arguments_text"] = c["function"]["arguments"]
         c["function"]["arguments"] = json.loads(c["function"]["arguments"])
     if calls:
         msg["tool_calls"] = calls
@@ -332,6 +337,17 @@ def tool_args_of(client, answer):
     return [c["function"]["arguments"] for c in answer["message"].get("tool_calls", [])]
 
 
+def tool_args_texts_of(client, answer):
+    """The arguments texts where the client's SDK shows them (None elsewhere)."""
+    if client == "openai":
+        return [c[4] for c in answer["calls"]]
+    if client == "responses":
+        return [i["arguments_text"] for i in answer["output"] if i["type"] == "function_call"]
+    if client == "cohere":
+        return [c["function"]["arguments_text"] for c in answer["message"].get("tool_calls", [])]
+    return None
+
+
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 @pytest.mark.parametrize("provider", PROVIDERS)
 @pytest.mark.parametrize("client", CLIENTS)
@@ -349,7 +365,9 @@ def test_stream_builds_the_non_stream_answer(sdks, client, provider, scenario):
         # Equal, and not equally lost: the upstream's cache reads reach the client both ways.
         assert cache_read_of(client, whole) == 20, whole
     if scenario == "rich_tool_cached":
-        assert tool_args_of(client, whole) == [RICH_ARGS]
+        # The upstream's value, key order and number types included; its text where shown.
+        assert [json.dumps(a) for a in tool_args_of(client, whole)] == [json.dumps(RICH_ARGS)]
+        assert tool_args_texts_of(client, whole) in (None, [RICH_ARGS_TEXT])
     if (client, scenario) == ("boto3", "stop_sequence") and provider in ("anthropic", "bedrock", "cohere", "mock"):
         assert whole["fields"] == {"stop_sequence": "END"}
 
@@ -396,6 +414,7 @@ def fold_anthropic_events(events):
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_invoke_model_stream_builds_the_invoke_model_body(sdks, provider, scenario):
     name, text, kw = INVOKE_SCENARIOS[scenario]
+    kw = dict(kw)  # popped below: each provider's run asks for the tools again
     body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 100, "messages": [{"role": "user", "content": text}]}
     if kw.pop("tools", False):
         body["tools"] = [{"name": "get_weather", "description": "w", "input_schema": {"type": "object"}}]
@@ -411,6 +430,9 @@ def test_invoke_model_stream_builds_the_invoke_model_body(sdks, provider, scenar
     assert metrics["outputTokenCount"] == whole["usage"]["output_tokens"]
     if "cached" in name:
         assert whole["usage"]["cache_read_input_tokens"] == 20
+    if "richargs" in name:
+        inputs = [json.dumps(b["input"]) for b in whole["content"] if b["type"] == "tool_use"]
+        assert inputs == [json.dumps(RICH_ARGS)]
 
 
 # ---- legacy completions -------------------------------------------------------------------------

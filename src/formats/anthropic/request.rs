@@ -13,7 +13,7 @@ use crate::canonical::{
     ConvertError, DocumentSource, Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role,
     Tool, ToolChoice, ToolResultContent,
 };
-use crate::formats::Format;
+use crate::formats::{tool_args, Format};
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -219,9 +219,16 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
     let path = root.key("messages");
     req.messages.reserve(messages.len());
     let mut has_tool_results = false;
+    let mut raw = tool_args::RawArgs::default();
     for (i, m) in messages.iter().enumerate() {
-        has_tool_results |= decode_message(m, &path.index(i), &mut req)?;
+        has_tool_results |= decode_message(m, &path.index(i), &mut req, &mut raw)?;
     }
+    raw.fill(
+        body,
+        req.messages
+            .iter_mut()
+            .flat_map(|m| tool_args::calls_in(&mut m.content)),
+    );
     if has_tool_results {
         fill_tool_result_names(&mut req.messages);
     }
@@ -273,8 +280,14 @@ fn decode_system(v: &Json) -> Result<Vec<Part>, ConvertError> {
     Ok(out)
 }
 
-/// Decodes one message into `req`; true when its content held a tool result.
-fn decode_message(m: &Json, path: &JsonPath<'_>, req: &mut ChatRequest) -> Result<bool, ConvertError> {
+/// Decodes one message into `req`, noting in `raw` where its calls' `input`s are
+/// (`tool_args`); true when its content held a tool result.
+fn decode_message(
+    m: &Json,
+    path: &JsonPath<'_>,
+    req: &mut ChatRequest,
+    raw: &mut tool_args::RawArgs,
+) -> Result<bool, ConvertError> {
     let ([role, content], _) = match m.as_object() {
         Some(obj) => fields(obj, ["role", "content"]),
         None => ([None, None], false),
@@ -304,7 +317,13 @@ fn decode_message(m: &Json, path: &JsonPath<'_>, req: &mut ChatRequest) -> Resul
     };
     let cpath = path.key("content");
     let content = content.ok_or_else(|| err(cpath, "Field required"))?;
+    let blocks = content.as_array();
     let content = decode_content(content, &cpath)?;
+    // Each `tool_use` block is one call, in order.
+    let calls = blocks.into_iter().flat_map(|a| a.iter().enumerate());
+    for (j, _) in calls.filter(|(_, b)| b.get("type").and_then(|t| t.as_str()) == Some("tool_use")) {
+        raw.push(&cpath.index(j), &["input"]);
+    }
     let has_tool_result = content.iter().any(|p| matches!(p, Part::ToolResult { .. }));
     req.messages.push(Message { role, content });
     Ok(has_tool_result)
@@ -927,12 +946,10 @@ fn encode_document<'a>(source: &'a DocumentSource, path: &str) -> Result<Anthrop
     })
 }
 
-/// Parses tool-call arguments into the `input` object Anthropic requires ("" means `{}`).
-pub(super) fn arguments_object(arguments: &str) -> Option<Json> {
-    if arguments.trim().is_empty() {
-        return Some(Json::new_object());
-    }
-    sonic_rs::from_str::<Json>(arguments).ok().filter(|v| v.is_object())
+/// Tool-call arguments as the `input` object Anthropic requires ("" means `{}`), their text as
+/// written (`tool_args::object`).
+pub(super) fn arguments_object(arguments: &str) -> Option<sonic_rs::LazyValue<'_>> {
+    crate::formats::tool_args::object(arguments)
 }
 
 /// One canonical part as an Anthropic block; `None` for parts Anthropic has no use for.

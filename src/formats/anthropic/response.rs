@@ -5,11 +5,10 @@
 //! is the total input (`input_tokens + cache_creation_input_tokens + cache_read_input_tokens`)
 //! with `cache_read` / `cache_write` alongside, and encoding subtracts them again.
 
-use super::request::arguments_object;
 use super::types::*;
 use crate::canonical::sig::{self, Family};
-use crate::canonical::{ChatResponse, ConvertError, Extra, FinishReason, Json, Part, Usage};
-use crate::formats::Format;
+use crate::canonical::{ChatResponse, ConvertError, Extra, FinishReason, Json, JsonPath, Part, Usage};
+use crate::formats::{tool_args, Format};
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 use std::borrow::Cow;
 
@@ -102,14 +101,6 @@ fn str_field(v: &Json, key: &str) -> String {
     v.get(key).and_then(|s| s.as_str()).unwrap_or_default().to_string()
 }
 
-/// The `input` of the `i`th content block as the upstream wrote it. The parsed value written
-/// again would differ from what a stream's `partial_json` gives verbatim: integers beyond 64
-/// bits rounded to floats, `1e5` as `100000.0`, keys sorted.
-fn raw_input(body: &[u8], i: usize) -> Option<String> {
-    let raw = sonic_rs::get_from_slice(body, sonic_rs::pointer!["content", i, "input"]).ok()?;
-    Some(raw.as_raw_str().trim().to_string()).filter(|t| t.starts_with('{'))
-}
-
 /// An upstream's Anthropic `message` body -> canonical.
 pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
     let v: Json = sonic_rs::from_slice(body).map_err(|e| {
@@ -126,6 +117,11 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
         .and_then(|c| c.as_array())
         .ok_or_else(|| ConvertError::new("content", "missing content array"))?;
     let mut content = Vec::with_capacity(blocks.len());
+    // Each call's `input` as the upstream wrote it (`tool_args`), as a stream's `partial_json`
+    // gives it.
+    let mut raw = tool_args::RawArgs::default();
+    let root = JsonPath::ROOT;
+    let cpath = root.key("content");
     for (i, b) in blocks.iter().enumerate() {
         match b.get("type").and_then(|t| t.as_str()) {
             Some("text") => {
@@ -158,11 +154,12 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
             Some("tool_use") => content.push(Part::ToolCall {
                 id: str_field(b, "id"),
                 name: str_field(b, "name"),
-                arguments: match b.get("input") {
-                    Some(input) if !input.is_null() => {
-                        raw_input(body, i).unwrap_or_else(|| sonic_rs::to_string(input).unwrap_or_default())
+                arguments: {
+                    raw.push(&cpath.index(i), &["input"]);
+                    match b.get("input") {
+                        Some(input) if !input.is_null() => sonic_rs::to_string(input).unwrap_or_default(),
+                        _ => "{}".to_string(),
                     }
-                    _ => "{}".to_string(),
                 },
                 signature: None,
                 extra: Extra::default(),
@@ -172,6 +169,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
             _ => {}
         }
     }
+    raw.fill(body, tool_args::calls_in(&mut content));
     let finish = match v.get("stop_reason").and_then(|r| r.as_str()) {
         Some(r) => finish_from_stop_reason(r),
         None => FinishReason::Stop,
@@ -207,7 +205,7 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
                     name,
                     // NOTE: arguments that are not a JSON object (a truncated upstream answer)
                     // cannot be an Anthropic `input`; the client sees an empty object.
-                    input: arguments_object(arguments).unwrap_or_else(Json::new_object),
+                    input: crate::formats::tool_args::object_or_empty(arguments),
                     extra: RawFields::default(),
                 },
                 Part::Thinking { text, signature } => AnthropicBlock::Thinking {

@@ -170,7 +170,7 @@ impl AnthropicEventDecoder {
                 }
                 self.start(id, model, out);
             }
-            "content_block_start" => self.on_block_start(&v, out),
+            "content_block_start" => self.on_block_start(&v, data, out),
             "content_block_delta" => {
                 let wire = v.get("index").and_then(|i| i.as_u64()).unwrap_or(0);
                 if let Some(d) = v.get("delta") {
@@ -220,7 +220,8 @@ impl AnthropicEventDecoder {
         out.push_back(StreamEvent::Usage(usage_from_counts(&self.counts)));
     }
 
-    fn on_block_start(&mut self, v: &Json, out: &mut VecDeque<StreamEvent>) {
+    /// `data`: the event's text, which `v` was parsed from (a whole `input` is taken as written).
+    fn on_block_start(&mut self, v: &Json, data: &[u8], out: &mut VecDeque<StreamEvent>) {
         self.start("", "", out);
         let wire = v.get("index").and_then(|i| i.as_u64()).unwrap_or(0);
         // A repeated wire index: the earlier block is over.
@@ -284,11 +285,13 @@ impl AnthropicEventDecoder {
                     name: str_of(b, "name").to_string(),
                 });
                 // The API starts with `input: {}`; a proxy may send the whole input here.
-                if let Some(input) = b.get("input").filter(|i| i.as_object().is_some_and(|o| !o.is_empty())) {
-                    out.push_back(StreamEvent::ToolCallDelta {
-                        index,
-                        arguments: sonic_rs::to_string(input).unwrap_or_default(),
-                    });
+                if b.get("input")
+                    .is_some_and(|i| i.as_object().is_some_and(|o| !o.is_empty()))
+                {
+                    let pointer = sonic_rs::pointer!["content_block", "input"];
+                    if let Some(arguments) = crate::formats::tool_args::raw_object_at(data, pointer) {
+                        out.push_back(StreamEvent::ToolCallDelta { index, arguments });
+                    }
                 }
             }
             BlockKind::Redacted => out.push_back(StreamEvent::RedactedThinking {

@@ -143,7 +143,8 @@ pub enum AnthropicBlock<'a> {
     ToolUse {
         id: &'a str,
         name: &'a str,
-        input: Json,
+        /// The call's arguments text, validated as an object and written as it is.
+        input: sonic_rs::LazyValue<'a>,
         #[serde(flatten)]
         extra: RawFields<'a>,
     },

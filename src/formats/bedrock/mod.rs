@@ -33,7 +33,7 @@ use crate::canonical::{
     Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice, ToolResultContent, UpstreamFault,
     Usage, DOCUMENT_TYPES,
 };
-use crate::formats::Format;
+use crate::formats::{tool_args, Format};
 use crate::wire::url::percent_decode;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 use std::borrow::Cow;
@@ -403,6 +403,15 @@ fn cited_text(m: &Value, path: &JsonPath<'_>) -> Result<String, ConvertError> {
     Ok(text)
 }
 
+/// Notes where the calls that `decode_blocks` made of the blocks `v` at `path` have their
+/// `input` (`tool_args`): each `toolUse` block is one call, in order.
+fn note_inputs(v: &Value, path: &JsonPath<'_>, raw: &mut tool_args::RawArgs) {
+    let blocks = v.as_array().into_iter().flat_map(|a| a.iter().enumerate());
+    for (k, _) in blocks.filter(|(_, b)| get(b, "toolUse").is_some()) {
+        raw.push(&path.index(k), &["toolUse", "input"]);
+    }
+}
+
 fn decode_blocks(v: &Value, path: &JsonPath<'_>) -> Result<Vec<Part>, ConvertError> {
     let blocks = array(v, path)?;
     let mut parts = Vec::with_capacity(blocks.len());
@@ -583,7 +592,8 @@ fn decode_output_config(v: &Value, req: &mut ChatRequest) -> Result<(), ConvertE
     Ok(())
 }
 
-fn decode_messages(val: &Value, req: &mut ChatRequest) -> Result<(), ConvertError> {
+/// `raw`: where the calls' `input`s are, noted (`tool_args`).
+fn decode_messages(val: &Value, req: &mut ChatRequest, raw: &mut tool_args::RawArgs) -> Result<(), ConvertError> {
     let root = JsonPath::ROOT;
     let mpath = root.key("messages");
     let messages = array(val, &mpath)?;
@@ -597,7 +607,12 @@ fn decode_messages(val: &Value, req: &mut ChatRequest) -> Result<(), ConvertErro
             _ => return Err(err(path.key("role"), "must be user or assistant")),
         };
         let content = match content {
-            Some(c) => decode_blocks(c, &path.key("content"))?,
+            Some(c) => {
+                let cpath = path.key("content");
+                let parts = decode_blocks(c, &cpath)?;
+                note_inputs(c, &cpath, raw);
+                parts
+            }
             None => Vec::new(),
         };
         req.messages.push(Message { role, content });
@@ -669,12 +684,13 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, stream: bool) -> Re
         extra: Extra::new(Format::Bedrock),
         ..Default::default()
     };
+    let mut raw = tool_args::RawArgs::default();
     for (key, val) in obj.iter() {
         if val.is_null() {
             continue;
         }
         match key {
-            "messages" => decode_messages(val, &mut req)?,
+            "messages" => decode_messages(val, &mut req, &mut raw)?,
             "system" => decode_system(val, &mut req)?,
             "inferenceConfig" => decode_inference_config(val, &mut req)?,
             "toolConfig" => decode_tool_config(val, &mut req)?,
@@ -688,6 +704,12 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, stream: bool) -> Re
         }
     }
     fill_tool_result_names(&mut req.messages);
+    raw.fill(
+        body,
+        req.messages
+            .iter_mut()
+            .flat_map(|m| tool_args::calls_in(&mut m.content)),
+    );
     Ok(req)
 }
 
@@ -940,20 +962,11 @@ fn push_cache_point<'a>(out: &mut Vec<BedrockContentBlock<'a>>, extra: &'a Extra
     }
 }
 
-/// Parses a tool call's JSON arguments text (empty means `{}`).
-fn parse_arguments(arguments: &str, path: &JsonPath<'_>) -> Result<Json, ConvertError> {
-    if arguments.trim().is_empty() {
-        return Ok(sonic_rs::json!({}));
-    }
-    sonic_rs::from_str(arguments).map_err(|e| {
-        err(
-            path,
-            format!(
-                "tool call arguments are not valid JSON: {}",
-                crate::wire::json::brief(&e)
-            ),
-        )
-    })
+/// A tool call's JSON arguments text as the `input` document (empty means `{}`), validated and
+/// written as it is (`tool_args::value`).
+fn parse_arguments<'a>(arguments: &'a str, path: &JsonPath<'_>) -> Result<sonic_rs::LazyValue<'a>, ConvertError> {
+    crate::formats::tool_args::value(arguments)
+        .map_err(|e| err(path, format!("tool call arguments are not valid JSON: {e}")))
 }
 
 /// Appends one canonical part as Converse blocks (its cache point after it).
@@ -1502,7 +1515,12 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
             let root = JsonPath::ROOT;
             let o = root.key("output");
             let om = o.key("message");
-            decode_blocks(c, &om.key("content"))?
+            let cpath = om.key("content");
+            let mut parts = decode_blocks(c, &cpath)?;
+            let mut raw = tool_args::RawArgs::default();
+            note_inputs(c, &cpath, &mut raw);
+            raw.fill(body, tool_args::calls_in(&mut parts));
+            parts
         }
         None => Vec::new(),
     };

@@ -96,7 +96,8 @@ pub struct BedrockToolUse<'a> {
     #[serde(rename = "toolUseId")]
     pub tool_use_id: &'a str,
     pub name: &'a str,
-    pub input: Json,
+    /// The call's arguments text, validated as an object and written as it is.
+    pub input: sonic_rs::LazyValue<'a>,
 }
 
 #[derive(Serialize, Debug)]

@@ -528,13 +528,7 @@ pub fn finish_to_v1(f: &FinishReason) -> &'static str {
 /// A call's arguments as the `parameters` object: the text itself when it is a JSON object,
 /// else `{}` (v1 has no place for anything else).
 fn parameters(arguments: &str) -> &str {
-    let t = arguments.trim();
-    let object = t.starts_with('{') && sonic_rs::from_str::<sonic_rs::Object>(t).is_ok();
-    if object {
-        t
-    } else {
-        "{}"
-    }
+    crate::formats::tool_args::object_text(arguments).unwrap_or("{}")
 }
 
 /// `[{"name":..,"parameters":{..}}, ...]`.

@@ -503,6 +503,27 @@ const MIME: &str = "mimeType";
 /// The media type of a PDF document (Gemini `fileData` by URL).
 const PDF: &str = "application/pdf";
 
+/// The `args` of the function call at part `j` of the first candidate of a response body (or
+/// stream chunk), as the upstream wrote them (`tool_args`); `function_call` is read as `field`
+/// reads it.
+pub(crate) fn raw_call_args(body: &[u8], j: usize) -> Option<String> {
+    ["functionCall", "function_call"].into_iter().find_map(|call| {
+        let args = sonic_rs::pointer!["candidates", 0, "content", "parts", j, call, "args"];
+        crate::formats::tool_args::raw_object_at(body, args)
+    })
+}
+
+/// Notes where the call `decode_part` made of the part `p` at `path` has its `args`
+/// (`tool_args`), under the key `field` finds (`functionCall` or `function_call`).
+pub(crate) fn note_args(p: &Json, path: &JsonPath<'_>, raw: &mut crate::formats::tool_args::RawArgs) {
+    const CALL: &str = "functionCall";
+    let key = match p.as_object() {
+        Some(o) if o.get(&CALL).is_none() => o.iter().map(|(k, _)| k).find(|k| camel(k) == CALL),
+        _ => None,
+    };
+    raw.push(path, &[key.unwrap_or(CALL), "args"]);
+}
+
 /// One Gemini `Part` -> canonical. `path` names the part for errors.
 pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> Result<Part, ConvertError> {
     if !p.is_object() {
@@ -746,16 +767,9 @@ pub(crate) fn encode_part<'r>(
                 Some(s) => Some(std::borrow::Cow::Borrowed(s.as_str())),
                 None => split_signed_id(id).1.map(std::borrow::Cow::Owned),
             };
-            let args: Json = if arguments.trim().is_empty() {
-                obj()
-            } else {
-                sonic_rs::from_str(arguments).map_err(|e| {
-                    ConvertError::new(
-                        path.key("arguments"),
-                        format!("not JSON: {}", crate::wire::json::brief(&e)),
-                    )
-                })?
-            };
+            // The text as written (`tool_args`), validated, not parsed into a tree.
+            let args = crate::formats::tool_args::value(arguments)
+                .map_err(|e| ConvertError::new(path.key("arguments"), format!("not JSON: {e}")))?;
             if !args.is_object() {
                 return Err(ConvertError::new(
                     path.key("arguments"),
@@ -764,7 +778,7 @@ pub(crate) fn encode_part<'r>(
             }
             buf.extend_from_slice(b"{\"functionCall\":{");
             write::key(buf, "args");
-            write::value(buf, &args);
+            buf.extend_from_slice(args.as_raw_str().as_bytes());
             if let Some(id) = call_id {
                 buf.push(b',');
                 write::key(buf, "id");

@@ -10,7 +10,7 @@ use crate::canonical::sig::{self, Family};
 use crate::canonical::{
     ChatRequest, ConvertError, Extra, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice,
 };
-use crate::formats::Format;
+use crate::formats::{tool_args, Format};
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 
 /// Integration: a Gemini request body -> canonical. The model and streaming come from the URL
@@ -46,7 +46,7 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, stream: bool) -> Re
             continue;
         }
         match camel(k).as_ref() {
-            "contents" => req.messages = decode_contents(val, &mut ids)?,
+            "contents" => req.messages = decode_contents(val, body, &mut ids)?,
             "systemInstruction" => req.system = decode_system(val, &mut ids)?,
             "tools" => decode_tools(val, &mut req)?,
             "toolConfig" => allowed = decode_tool_config(val, &mut req)?,
@@ -65,11 +65,13 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, stream: bool) -> Re
     Ok(req)
 }
 
-fn decode_contents(v: &Json, ids: &mut CallIds) -> Result<Vec<Message>, ConvertError> {
+/// `body`: the request `v` is part of (a call's `args` are taken as written).
+fn decode_contents(v: &Json, body: &[u8], ids: &mut CallIds) -> Result<Vec<Message>, ConvertError> {
     let arr = v
         .as_array()
         .ok_or_else(|| ConvertError::new("contents", "expected an array"))?;
     let mut out = Vec::with_capacity(arr.len());
+    let mut raw = tool_args::RawArgs::default();
     let root = JsonPath::ROOT;
     let cpath = root.key("contents");
     for (i, c) in arr.iter().enumerate() {
@@ -85,6 +87,14 @@ fn decode_contents(v: &Json, ids: &mut CallIds) -> Result<Vec<Message>, ConvertE
             }
         };
         let content = decode_parts(c, &path, ids)?;
+        // Part j is parts[j]: note where each call has its `args` (`tool_args`).
+        let wire = field(c, "parts").and_then(|p| p.as_array());
+        let ppath = path.key("parts");
+        for (j, (p, part)) in wire.into_iter().flatten().zip(&content).enumerate() {
+            if matches!(part, Part::ToolCall { .. }) {
+                super::note_args(p, &ppath.index(j), &mut raw);
+            }
+        }
         match out.last_mut() {
             // google-genai's chat session keeps a streamed turn as one `model` Content per
             // chunk: one turn, as Gemini reads consecutive model Contents.
@@ -98,6 +108,7 @@ fn decode_contents(v: &Json, ids: &mut CallIds) -> Result<Vec<Message>, ConvertE
     for m in out.iter_mut().filter(|m| m.role == Role::Assistant) {
         join_streamed_thoughts(&mut m.content);
     }
+    raw.fill(body, out.iter_mut().flat_map(|m| tool_args::calls_in(&mut m.content)));
     Ok(out)
 }
 

@@ -153,16 +153,19 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
             let ct = c0.key("content");
             let ppath = ct.key("parts");
             content.reserve(parts.len());
+            // Each call's `args` as the upstream wrote them (`tool_args`).
+            let mut raw = crate::formats::tool_args::RawArgs::default();
             for (j, p) in parts.iter().enumerate() {
                 let mut part = decode_part(p, &ppath.index(j), &mut ids)?;
-                if let Part::ToolCall {
-                    id, signature: Some(s), ..
-                } = &mut part
-                {
-                    *id = signed_id(id, s);
+                if let Part::ToolCall { id, signature, .. } = &mut part {
+                    if let Some(s) = signature {
+                        *id = signed_id(id, s);
+                    }
+                    super::note_args(p, &ppath.index(j), &mut raw);
                 }
                 content.push(part);
             }
+            raw.fill(body, crate::formats::tool_args::calls_in(&mut content));
         }
         if let Some(f) = field(c, "finishReason").and_then(|f| f.as_str()) {
             finish = finish_from_gemini(f);

@@ -202,7 +202,7 @@ impl GeminiEventDecoder {
                 let ct = c0.key("content");
                 let ppath = ct.key("parts");
                 for (j, p) in parts.iter().enumerate() {
-                    self.decode_part(p, &ppath.index(j), out)?;
+                    self.decode_part(p, &ppath.index(j), data, j, out)?;
                 }
             }
             if let Some(l) = logprobs {
@@ -243,10 +243,13 @@ impl GeminiEventDecoder {
         Ok(())
     }
 
+    /// `p` is part `j` of the first candidate in the chunk `data`.
     fn decode_part(
         &mut self,
         p: &Json,
         path: &JsonPath<'_>,
+        data: &[u8],
+        j: usize,
         out: &mut VecDeque<StreamEvent>,
     ) -> Result<(), StreamError> {
         // NOTE: media has no stream event; a client would get nothing useful from a placeholder.
@@ -289,6 +292,7 @@ impl GeminiEventDecoder {
                 let index = self.next_index;
                 self.next_index += 1;
                 self.saw_call = true;
+                let arguments = super::raw_call_args(data, j).unwrap_or(arguments);
                 out.push_back(StreamEvent::ToolCallStart { index, id, name });
                 out.push_back(StreamEvent::ToolCallDelta { index, arguments });
                 out.push_back(StreamEvent::BlockStop { index });
@@ -890,7 +894,8 @@ mod tests {
         let id = |n| super::super::CallIds::answer_call_id("resp-7", n);
         want.extend(call(2, &id(0), r#"{"city":"Paris"}"#));
         // Arguments are re-serialized compact with sorted keys, as by the unary decoder.
-        want.extend(call(3, &id(1), r#"{"city":"Rome","units":["c"]}"#));
+        // As the upstream wrote them: keys in its order.
+        want.extend(call(3, &id(1), r#"{"units":["c"],"city":"Rome"}"#));
         want.push(E::Usage(Usage {
             input: 31,
             output: 60,
@@ -916,12 +921,6 @@ mod tests {
                     *id = format!("call_{n}");
                 }
                 n += 1;
-            }
-        }
-        for p in &mut resp.content {
-            if let Part::ToolCall { arguments, .. } = p {
-                // Arguments travel as a JSON object: compact, keys sorted.
-                *arguments = sonic_rs::to_string(&sonic_rs::from_str::<Json>(arguments).unwrap()).unwrap();
             }
         }
         if resp.finish == FinishReason::StopSequence {
@@ -1048,7 +1047,7 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             concat!(
-                "data: {\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":{\"args\":{\"a\":\"x\",\"b\":1},\"id\":\"toolu_9\",\"name\":\"f\"}}],\"role\":\"model\"},\"index\":0}],\"modelVersion\":\"m\",\"responseId\":\"r\"}\r\n\r\n",
+                "data: {\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":{\"args\":{\"b\":1,\"a\":\"x\"},\"id\":\"toolu_9\",\"name\":\"f\"}}],\"role\":\"model\"},\"index\":0}],\"modelVersion\":\"m\",\"responseId\":\"r\"}\r\n\r\n",
                 "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"ok\"}],\"role\":\"model\"},\"index\":0}],\"modelVersion\":\"m\",\"responseId\":\"r\"}\r\n\r\n"
             )
         );

@@ -750,8 +750,8 @@ fn protocols_response_fixture() {
     }
     assert_eq!(out["modelVersion"], orig["modelVersion"]);
     assert_eq!(out["responseId"], orig["responseId"]);
-    // Real field order where the encoder uses structs, compact; objects built as JSON values
-    // (functionCall) come out with sorted keys (sonic-rs `sort_keys`), which is deterministic.
+    // Compact, keys sorted as the crate's `sort_keys` writes `Value`s; a call's `args` as the
+    // upstream wrote them.
     let text = String::from_utf8(encode_response(&r)).unwrap();
     assert!(text.starts_with(r#"{"candidates":[{"content":{"parts":[{"functionCall":{"args":{"city":"Paris"},"name":"get_weather"}}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":20,"candidatesTokenCount":5,"totalTokenCount":25},"modelVersion":"gemini-2.5-flash","responseId":"xyz"}"#), "{text}");
 }
