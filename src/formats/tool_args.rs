@@ -82,36 +82,59 @@ pub(crate) fn pointer(path: &JsonPath<'_>, rest: &[&str]) -> Vec<PointerNode> {
 /// makes the calls; `fill` then takes every text in one pass over the body
 /// (`sonic_rs::get_many`). A lookup per call would read the body again for each, quadratic in a
 /// long agent history.
+///
+/// A few calls (an answer's usual one or two) are looked up one by one instead: building the
+/// `PointerTree` costs more than the passes it saves there (criterion `translate/response/*`,
+/// RESULTS "Session 27").
 #[derive(Default)]
 pub(crate) struct RawArgs {
-    tree: PointerTree,
+    paths: Vec<Vec<PointerNode>>,
 }
+
+/// Up to this many calls, each is looked up on its own (`sonic_rs::get_from_slice`).
+const ONE_BY_ONE: usize = 4;
 
 impl RawArgs {
     /// The decoder's next call has its arguments at `path` followed by `rest`.
     pub(crate) fn push(&mut self, path: &JsonPath<'_>, rest: &[&str]) {
-        self.tree.add_path(pointer(path, rest));
+        self.paths.push(pointer(path, rest));
     }
 
     /// Gives `calls` (the arguments of every call the decoder made, in order) the texts found
     /// in `body` when they are objects; the decoded text stays for the others, and for all when
     /// the counts differ (a decoder whose noting went wrong must not swap arguments).
     pub(crate) fn fill<'p>(self, body: &[u8], calls: impl IntoIterator<Item = &'p mut String>) {
-        if self.tree.size() == 0 {
+        if self.paths.is_empty() {
             return;
         }
         let calls: Vec<&mut String> = calls.into_iter().collect();
-        let Ok(found) = sonic_rs::get_many(body, &self.tree) else {
+        if self.paths.len() != calls.len() {
+            return;
+        }
+        let take = |arguments: &mut String, raw: Option<&LazyValue<'_>>| {
+            let text = raw.map(|r| r.as_raw_str().trim_ascii());
+            if let Some(text) = text.filter(|t| t.starts_with('{')) {
+                text.clone_into(arguments);
+            }
+        };
+        if self.paths.len() <= ONE_BY_ONE {
+            for (arguments, path) in calls.into_iter().zip(&self.paths) {
+                take(arguments, sonic_rs::get_from_slice(body, path).ok().as_ref());
+            }
+            return;
+        }
+        let mut tree = PointerTree::new();
+        for path in self.paths {
+            tree.add_path(path.into_iter());
+        }
+        let Ok(found) = sonic_rs::get_many(body, &tree) else {
             return;
         };
         if found.len() != calls.len() {
             return;
         }
         for (arguments, raw) in calls.into_iter().zip(found) {
-            let text = raw.as_ref().map(|r| r.as_raw_str().trim_ascii());
-            if let Some(text) = text.filter(|t| t.starts_with('{')) {
-                text.clone_into(arguments);
-            }
+            take(arguments, raw.as_ref());
         }
     }
 }
@@ -363,6 +386,25 @@ mod tests {
         let mut calls = decoded();
         raw.fill(body.as_bytes(), calls.iter_mut());
         assert_eq!(calls, decoded());
+    }
+
+    /// Past `ONE_BY_ONE` calls the texts come from one `get_many` pass: each still goes to its
+    /// own call, in order.
+    #[test]
+    fn raw_args_of_many_calls_fill_each_its_own() {
+        let n = ONE_BY_ONE * 2 + 1;
+        let objects: Vec<String> = (0..n).map(|i| format!(r#"{{"z":{i}, "a":1e{i}}}"#)).collect();
+        let items: Vec<String> = objects.iter().map(|o| format!(r#"{{"input":{o}}}"#)).collect();
+        let body = format!(r#"{{"c":[{}]}}"#, items.join(","));
+        let root = JsonPath::ROOT;
+        let c = root.key("c");
+        let mut raw = RawArgs::default();
+        for i in 0..n {
+            raw.push(&c.index(i), &["input"]);
+        }
+        let mut calls = vec![String::new(); n];
+        raw.fill(body.as_bytes(), calls.iter_mut());
+        assert_eq!(calls, objects);
     }
 
     #[test]
