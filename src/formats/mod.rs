@@ -412,10 +412,11 @@ mod tests {
         let g = via(Format::OpenAi, openai, Format::Gemini);
         assert_eq!(g["generationConfig"]["frequencyPenalty"].as_f64(), Some(0.5), "{g}");
         assert_eq!(g["generationConfig"]["presencePenalty"].as_f64(), Some(-0.25), "{g}");
+        // Cohere's penalties run from 0 (no penalty), OpenAI's from -2: the nearest it takes.
         let c = via(Format::OpenAi, openai, Format::Cohere);
         assert_eq!(
             (c["frequency_penalty"].as_f64(), c["presence_penalty"].as_f64()),
-            (Some(0.5), Some(-0.25))
+            (Some(0.5), Some(0.0))
         );
         let gemini = r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}],"generationConfig":{"frequencyPenalty":0.3,"presencePenalty":0.2}}"#;
         let o = via(Format::Gemini, gemini, Format::OpenAi);

@@ -98,6 +98,7 @@ fn chat(body: &[u8]) -> MockReply {
 /// indices here are the canonical turn's and part's), and a thinking `token_budget` is positive
 /// (SDK `types/thinking.py`; no thinking is `{"type":"disabled"}`).
 pub(super) fn cohere_rules(req: &ChatRequest) -> Result<(), ConvertError> {
+    sampling_bounds(req)?;
     if req.reasoning.as_ref().is_some_and(|r| r.budget_tokens == Some(0)) {
         return Err(ConvertError::new("thinking.token_budget", "must be a positive integer"));
     }
@@ -119,6 +120,33 @@ pub(super) fn cohere_rules(req: &ChatRequest) -> Result<(), ConvertError> {
                 ),
             ));
         }
+    }
+    Ok(())
+}
+
+/// The bounds of Cohere's sampling settings (SDK `v2/raw_client.py`: `p` 0.01 to 0.99, `k` 0 to
+/// 500, penalties 0 to 1), which other formats set wider (OpenAI's `top_p` of 1, its penalties
+/// from -2). Worded as Cohere's documented "temperature must be between 0 and 1.0 inclusive".
+fn sampling_bounds(req: &ChatRequest) -> Result<(), ConvertError> {
+    use crate::formats::cohere::request::{MAX_K, PENALTY_RANGE, P_RANGE};
+    let checks = [
+        ("p", req.top_p, P_RANGE),
+        ("frequency_penalty", req.frequency_penalty, PENALTY_RANGE),
+        ("presence_penalty", req.presence_penalty, PENALTY_RANGE),
+    ];
+    for (name, v, (lo, hi)) in checks {
+        if v.is_some_and(|x| !(lo..=hi).contains(&x)) {
+            return Err(ConvertError::new(
+                name,
+                format!("{name} must be between {lo} and {hi} inclusive."),
+            ));
+        }
+    }
+    if req.top_k.is_some_and(|k| k > MAX_K) {
+        return Err(ConvertError::new(
+            "k",
+            format!("k must be between 0 and {MAX_K} inclusive."),
+        ));
     }
     Ok(())
 }
@@ -427,6 +455,26 @@ mod tests {
         let r = serve(Method::Post, path, body.as_bytes()).expect("a Cohere route");
         assert_eq!(r.content_type, "application/json");
         (r.status, sonic_rs::from_slice(&r.body).unwrap())
+    }
+
+    #[test]
+    fn sampling_settings_outside_cohere_bounds_are_refused() {
+        let body = |field: &str| {
+            format!(r#"{{"model":"command-a","messages":[{{"role":"user","content":"hi"}}],{field},"stream":false}}"#)
+        };
+        for (field, name) in [
+            (r#""p":1.0"#, "p"),
+            (r#""k":501"#, "k"),
+            (r#""presence_penalty":-0.5"#, "presence_penalty"),
+            (r#""frequency_penalty":1.5"#, "frequency_penalty"),
+        ] {
+            let (status, v) = post("/cohere/v2/chat", &body(field));
+            assert_eq!(status, 400, "{field}");
+            let msg = v.get("message").and_then(|m| m.as_str()).unwrap_or_default();
+            assert!(msg.contains(&format!("{name} must be between")), "{field}: {msg}");
+        }
+        let (status, _) = post("/cohere/v2/chat", &body(r#""p":0.99,"k":500,"presence_penalty":0"#));
+        assert_eq!(status, 200);
     }
 
     #[test]

@@ -22,7 +22,8 @@
 //! - contains `inspect`: a report of what arrived that only some formats have: the names of raw
 //!   extra fields (top level, on parts, on tools) and the response format, e.g.
 //!   `extras: cache_control,metadata; response_format: json_schema`, then the tools marked
-//!   strict when there are any (`; strict: get_weather`);
+//!   strict when there are any (`; strict: get_weather`) and the end user's id when one came
+//!   (`; user: u1`);
 //! - contains `reasoning`: the echo after a thinking block (text and signature) and a
 //!   redacted-thinking block, as Claude answers with extended thinking; the tokens are the mock
 //!   family's own (`respond_as`, `MOCK_TOKENS`), which that family's mock alone accepts back;
@@ -394,6 +395,10 @@ fn inspect(req: &ChatRequest) -> String {
         report.push_str("; strict: ");
         report.push_str(&strict.join(","));
     }
+    if let Some(user) = &req.user {
+        report.push_str("; user: ");
+        report.push_str(user);
+    }
     report
 }
 
@@ -590,6 +595,13 @@ mod tests {
         assert_eq!(
             respond(&r, "id").unwrap().content,
             vec![Part::text("extras: ; response_format: none; strict: get_weather")]
+        );
+        r.user = Some("u1".into());
+        assert_eq!(
+            respond(&r, "id").unwrap().content,
+            vec![Part::text(
+                "extras: ; response_format: none; strict: get_weather; user: u1"
+            )]
         );
     }
 

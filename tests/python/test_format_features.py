@@ -1010,3 +1010,51 @@ def test_anthropic_container_skills_to_other_formats_are_refused_by_name(base, p
     with pytest.raises(anthropic.BadRequestError) as e:
         anthropic_inspect(base, provider, **skills)
     assert "container.skills" in str(e.value)
+
+
+# Sampling bounds and the end user's id ----------------------------------------------------------
+# The mock refuses what Cohere's API refuses (`p` 0.01 to 0.99, `k` to 500, penalties 0 to 1), so
+# a translation that sent other formats' wider values as they are would fail here.
+
+
+def test_openai_sampling_beyond_cohere_bounds_is_fitted_to_them(base):
+    import openai
+
+    c = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=30)
+    r = c.chat.completions.create(
+        model="cohere/m",
+        messages=[{"role": "user", "content": "hi"}],
+        top_p=1.0,
+        presence_penalty=-0.5,
+        frequency_penalty=1.5,
+    )
+    assert r.choices[0].message.content == "echo: hi"
+
+
+def test_anthropic_top_k_beyond_cohere_bounds_is_fitted_to_them(base):
+    import anthropic
+
+    c = anthropic.Anthropic(base_url=f"{base}/anthropic", api_key="k", max_retries=0, timeout=30)
+    r = c.messages.create(
+        model="cohere/m",
+        max_tokens=50,
+        messages=[{"role": "user", "content": "hi"}],
+        extra_body={"top_k": 1000, "top_p": 1.0},
+    )
+    assert r.content[0].text == "echo: hi"
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "openai"])
+def test_openai_safety_identifier_is_the_end_users_id(base, provider):
+    """`safety_identifier` (the SDK's successor of the deprecated `user`) is Anthropic's
+    `metadata.user_id` too; OpenAI gets it under its own name."""
+    import openai
+
+    c = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=30)
+    r = c.chat.completions.create(
+        model=f"{provider}/inspect-model", messages=[{"role": "user", "content": "hi"}], safety_identifier="end-user-7"
+    )
+    text = r.choices[0].message.content
+    assert "; user: end-user-7" in text, text
+    extras, _ = inspect_of(text)
+    assert ("safety_identifier" in extras) == (provider == "openai"), extras

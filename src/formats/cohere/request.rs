@@ -322,6 +322,34 @@ pub(super) fn sampling(req: &mut ChatRequest, key: &str, raw: &str, kp: &JsonPat
     Ok(true)
 }
 
+/// Cohere's bounds on the sampling settings other formats set wider (SDK `v2/raw_client.py`):
+/// `p` 0.01 to 0.99 (OpenAI's `top_p` goes to 1, a value many clients send), `k` at most 500,
+/// penalties 0 to 1 (OpenAI's go from -2 to 2).
+pub(crate) const P_RANGE: (f64, f64) = (0.01, 0.99);
+pub(crate) const MAX_K: u32 = 500;
+pub(crate) const PENALTY_RANGE: (f64, f64) = (0.0, 1.0);
+
+/// A request's sampling settings fitted to Cohere's bounds: a value outside is the nearest one
+/// Cohere takes (as the temperature for Anthropic), which the API would otherwise refuse.
+pub(super) struct CohereSampling {
+    pub p: Option<f64>,
+    pub k: Option<u32>,
+    pub frequency_penalty: Option<f64>,
+    pub presence_penalty: Option<f64>,
+}
+
+impl CohereSampling {
+    pub(super) fn of(req: &ChatRequest) -> CohereSampling {
+        let within = |v: Option<f64>, (lo, hi): (f64, f64)| v.map(|x| if x.is_nan() { x } else { x.clamp(lo, hi) });
+        CohereSampling {
+            p: within(req.top_p, P_RANGE),
+            k: req.top_k.map(|k| k.min(MAX_K)),
+            frequency_penalty: within(req.frequency_penalty, PENALTY_RANGE),
+            presence_penalty: within(req.presence_penalty, PENALTY_RANGE),
+        }
+    }
+}
+
 /// Integration: a client's `/v2/chat` body -> canonical. `stream` comes from the body.
 pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> Result<ChatRequest, ConvertError> {
     let mut req = ChatRequest {
@@ -773,6 +801,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         .filter(|(n, _)| !(MODELED.contains(&n.as_str()) || (n == "thinking" && thinking.is_some())))
         .collect();
     // NOTE: `parallel_tool_calls` has no Cohere equivalent; Cohere may always call in parallel.
+    let sampling = CohereSampling::of(req);
     let out = CohereChatRequestOut {
         model: &req.model,
         messages,
@@ -783,10 +812,10 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         stop_sequences: &req.stop,
         temperature: req.temperature,
         seed: req.seed,
-        frequency_penalty: req.frequency_penalty,
-        presence_penalty: req.presence_penalty,
-        k: req.top_k,
-        p: req.top_p,
+        frequency_penalty: sampling.frequency_penalty,
+        presence_penalty: sampling.presence_penalty,
+        k: sampling.k,
+        p: sampling.p,
         tool_choice,
         thinking,
         extra: CohereExtraOut(extra),
@@ -968,6 +997,37 @@ mod tests {
             v.pointer(&["thinking", "type"]).and_then(|t| t.as_str()),
             Some("disabled")
         );
+    }
+
+    #[test]
+    fn sampling_settings_outside_cohere_bounds_become_the_nearest_it_takes() {
+        let hi = |p: f64, k: u32, pen: f64| ChatRequest {
+            model: "m".into(),
+            messages: vec![Message {
+                role: Role::User,
+                content: vec![Part::text("hi")],
+            }],
+            top_p: Some(p),
+            top_k: Some(k),
+            frequency_penalty: Some(pen),
+            presence_penalty: Some(-pen),
+            ..Default::default()
+        };
+        // OpenAI's top_p of 1 and penalties of -2..2, an Anthropic client's top_k of 1000.
+        let v = json(&encode_request(&hi(1.0, 1000, 1.5)).unwrap());
+        assert_eq!(v["p"].as_f64(), Some(0.99));
+        assert_eq!(v["k"].as_u64(), Some(500));
+        assert_eq!(v["frequency_penalty"].as_f64(), Some(1.0));
+        assert_eq!(v["presence_penalty"].as_f64(), Some(0.0));
+        let v = json(&encode_request(&hi(0.0, 0, 0.5)).unwrap());
+        assert_eq!(v["p"].as_f64(), Some(0.01));
+        assert_eq!(v["k"].as_u64(), Some(0));
+        assert_eq!(v["frequency_penalty"].as_f64(), Some(0.5));
+        assert_eq!(v["presence_penalty"].as_f64(), Some(0.0));
+        // Values inside the bounds go as they are.
+        let v = json(&encode_request(&hi(0.8, 40, 0.25)).unwrap());
+        assert_eq!((v["p"].as_f64(), v["k"].as_u64()), (Some(0.8), Some(40)));
+        assert_eq!(v["frequency_penalty"].as_f64(), Some(0.25));
     }
 
     #[test]

@@ -157,6 +157,12 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
         .or_else(|| path_model.map(str::to_string))
         .ok_or_else(|| err("model", "required"))?;
     req.max_tokens = max_completion_tokens.or(max_tokens);
+    // `safety_identifier` succeeds `user` (the SDK marks `user` deprecated) as the end user's id:
+    // it is Anthropic's `metadata.user_id` too, as for a Responses client. It stays an extra, so
+    // an OpenAI upstream gets it under its own name (`encode_request`).
+    if req.user.is_none() {
+        req.user = safety_identifier(&req.extra).map(str::to_string);
+    }
     if logprobs {
         req.logprobs = Some(top_logprobs.unwrap_or(0));
     } else if top_logprobs.is_some() {
@@ -168,6 +174,14 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
         .ok_or_else(|| err("messages", "required, an array of messages"))?;
     decode_messages(messages, &mut req)?;
     Ok(req)
+}
+
+/// An OpenAI client's `safety_identifier` (kept among its extras), when it is a string.
+fn safety_identifier(extra: &Extra) -> Option<&str> {
+    match extra.format {
+        Some(Format::OpenAi) => extra.get("safety_identifier").and_then(|v| v.as_str()),
+        _ => None,
+    }
 }
 
 fn decode_stop(v: &Json) -> Result<Vec<String>, ConvertError> {
@@ -817,7 +831,8 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
             })
             .collect(),
         top_p: req.top_p,
-        user: req.user.as_deref(),
+        // A `user` taken from the client's `safety_identifier` goes back under that name only.
+        user: req.user.as_deref().filter(|u| safety_identifier(&req.extra) != Some(u)),
         extra: OpenAiExtra {
             fields: req.extra.for_target(Format::OpenAi),
             skip: KNOWN_FIELDS,
@@ -1069,6 +1084,36 @@ mod tests {
 
     fn value(b: &[u8]) -> Json {
         sonic_rs::from_slice(b).unwrap()
+    }
+
+    #[test]
+    fn safety_identifier_is_the_end_user_for_other_formats() {
+        let req = decode_request(
+            br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"safety_identifier":"sid"}"#,
+            None,
+            false,
+        )
+        .unwrap();
+        assert_eq!(req.user.as_deref(), Some("sid"));
+        let anthropic = value(&crate::formats::anthropic::request::encode_request(&req).unwrap());
+        assert_eq!(anthropic["metadata"], json!({"user_id": "sid"}));
+        // An OpenAI upstream gets it under its own name, not as the deprecated `user` besides.
+        let openai = value(&encode_request(&req).unwrap());
+        assert_eq!(openai["safety_identifier"].as_str(), Some("sid"));
+        assert!(openai.get("user").is_none());
+        // With both, `user` is the canonical id and each goes upstream as sent.
+        let req = decode_request(
+            br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"safety_identifier":"sid","user":"u"}"#,
+            None,
+            false,
+        )
+        .unwrap();
+        assert_eq!(req.user.as_deref(), Some("u"));
+        let openai = value(&encode_request(&req).unwrap());
+        assert_eq!(
+            (openai["user"].as_str(), openai["safety_identifier"].as_str()),
+            (Some("u"), Some("sid"))
+        );
     }
 
     fn user(content: Vec<Part>) -> Message {
