@@ -125,7 +125,7 @@ impl RawArgs {
         }
         let mut tree = PointerTree::new();
         for path in self.paths {
-            tree.add_path(path.into_iter());
+            tree.add_path(path);
         }
         let Ok(found) = sonic_rs::get_many(body, &tree) else {
             return;
