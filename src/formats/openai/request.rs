@@ -724,8 +724,8 @@ fn is_reasoning_model(model: &str) -> bool {
 /// - NOTE: thinking parts in the history are dropped: Chat Completions cannot take reasoning back
 ///   (and `reasoning_content` is not a standard field); the same for Gemini thought signatures on
 ///   tool calls;
-/// - NOTE: tool results lose their `is_error` flag (OpenAI tool messages have none; the error
-///   text itself stays);
+/// - a failed tool result (`is_error`), which OpenAI tool messages cannot flag, opens its text
+///   with `Error: ` (`tool_errors`);
 /// - a streamed request always asks for `stream_options.include_usage`, so the gateway gets usage
 ///   for every client format (the OpenAI stream encoder decides whether its client sees it);
 /// - `tool_choice` and `parallel_tool_calls` are sent only with tools (OpenAI rejects them
