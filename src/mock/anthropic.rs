@@ -14,6 +14,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// A message's id and its `request-id`, from one count (`msg_mock_...`, `req_mock_...`); the
+/// stream route (`mock::stream`) takes them from here too, as Anthropic names a message alike
+/// streamed or not.
+pub(super) fn message_ids() -> (String, String) {
+    let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    (format!("msg_mock_{n:016x}"), format!("req_mock_{n:016x}"))
+}
+
 fn is_route(path: &str) -> bool {
     matches!(path, "/v1/messages" | "/anthropic/v1/messages")
 }
@@ -336,14 +344,13 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
     if req.stream {
         return super::stream::serve_whole(method, path, body);
     }
-    let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    let id = format!("msg_mock_{n:016x}");
+    let (id, request_id) = message_ids();
     Some(
         match scenario::respond_as(&req, &id, crate::formats::Format::Anthropic) {
             Ok(resp) => MockReply {
                 status: 200,
                 content_type: "application/json",
-                headers: vec![("request-id", format!("req_mock_{n:016x}"))],
+                headers: vec![("request-id", request_id)],
                 body: anthropic::encode_response(&resp),
             },
             Err(fault) => from_error(anthropic::encode_error(&fault)),

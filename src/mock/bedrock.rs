@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A request id in the UUID shape Bedrock uses for `x-amzn-RequestId`.
-fn request_id() -> String {
+pub(super) fn request_id() -> String {
     let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     format!("6d9f0c1e-0000-4000-8000-{n:012x}")
 }

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-fn next_id() -> String {
+pub(super) fn next_id() -> String {
     cohere::uuid_like(NEXT_ID.fetch_add(1, Ordering::Relaxed))
 }
 

@@ -16,6 +16,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// A `responseId`, for unary answers and streams alike (every chunk of a stream carries its
+/// answer's one id, `mock::stream`).
+pub(super) fn response_id() -> String {
+    format!("mock-gemini-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed))
+}
+
 /// Answers a Gemini request if `path` is a Gemini route, else None.
 pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
     if let Some((model, api)) = gemini::parse_route(path).filter(|(_, m)| m.is_embed()) {
@@ -43,7 +49,7 @@ pub fn serve(method: Method, path: &str, body: &[u8]) -> Option<MockReply> {
         Ok(r) => r,
         Err(e) => return Some(fault(400, FaultKind::InvalidRequest, &e.to_string())),
     };
-    let id = format!("mock-gemini-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
+    let id = response_id();
     Some(
         match super::scenario::respond_as(&req, &id, crate::formats::Format::Gemini) {
             Ok(resp) => MockReply {

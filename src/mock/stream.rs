@@ -349,7 +349,7 @@ pub fn serve(
         Ok(r) => r,
         Err(message) => return Some(Err(before(fault(route.format, 400, message)))),
     };
-    let id = format!("mock-stream-{:x}", next_id());
+    let (id, request_id) = answer_ids(&route);
     Some(
         match scenario_events_stamped(&req, &id, pieces, stamp, Some(route.format)) {
             Ok((events, ending)) => {
@@ -371,7 +371,7 @@ pub fn serve(
                 let now = std::time::Instant::now();
                 let latency = std::time::Duration::from_millis(super::reported_latency_ms());
                 enc.request_sent_at(now.checked_sub(latency).unwrap_or(now));
-                let mut headers: Vec<(&'static str, String)> = request_id(route.format).into_iter().collect();
+                let mut headers: Vec<(&'static str, String)> = request_id.into_iter().collect();
                 if route.invoke.is_some() {
                     let (name, value) = bedrock::invoke::STREAM_CONTENT_TYPE_HEADER;
                     headers.push((name, value.into()));
@@ -404,10 +404,25 @@ pub fn serve_whole(method: Method, target: &str, body: &[u8]) -> Option<MockRepl
     })
 }
 
-fn next_id() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
+/// A streamed answer's id and request-id header, made as the same route's unstreamed answer
+/// makes them (`mock::<format>`): each provider gives a message one id shape, streamed or not
+/// (Anthropic `msg_...`, Cohere a UUID, a Claude Invoke body Bedrock's request id), and a
+/// client that keys on it must not see the mock's streams apart.
+fn answer_ids(route: &StreamRoute) -> (String, Option<(&'static str, String)>) {
+    match route.format {
+        Format::OpenAi if route.responses => (super::openai::next_id("mock"), request_id(route.format)),
+        Format::OpenAi => (super::openai::next_id("chatcmpl-mock"), request_id(route.format)),
+        Format::Anthropic => {
+            let (id, request_id) = super::anthropic::message_ids();
+            (id, Some(("request-id", request_id)))
+        }
+        Format::Gemini => (super::gemini::response_id(), request_id(route.format)),
+        Format::Bedrock => {
+            let id = super::bedrock::request_id();
+            (id.clone(), Some(("x-amzn-RequestId", id)))
+        }
+        Format::Cohere => (super::cohere::next_id(), request_id(route.format)),
+    }
 }
 
 /// Recognises the streaming routes of Anthropic, Gemini, Bedrock and Cohere and decodes the body
@@ -559,6 +574,100 @@ fn request_id(format: Format) -> Option<(&'static str, String)> {
 mod tests {
     use super::*;
     use crate::canonical::{Message, Part, Role};
+
+    /// An id without its count: what stays the same from one answer to the next.
+    fn id_shape(id: &str) -> &str {
+        id.trim_end_matches(|c: char| c.is_ascii_hexdigit() || c == '-')
+    }
+
+    /// The first `"key":"..."` string in a body (JSON, SSE or JSON lines).
+    fn first_string(body: &[u8], key: &str) -> String {
+        let text = String::from_utf8_lossy(body);
+        let start = text
+            .find(&format!("\"{key}\":\""))
+            .unwrap_or_else(|| panic!("no {key} in {text}"));
+        let rest = &text[start + key.len() + 4..];
+        rest[..rest.find('"').unwrap()].to_string()
+    }
+
+    /// sluice-mock gave its streams ids of their own (`mock-stream-N`) where every route's
+    /// unstreamed answer has its provider's shape (`msg_...`, a UUID, `mock-gemini-N`), and a
+    /// Bedrock stream a request id of Sluice's shape: a provider names an answer alike either way.
+    #[test]
+    fn streamed_answers_carry_the_unstreamed_answers_ids() {
+        let header = |r: &MockReply, name: &str| {
+            r.headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| panic!("no {name}"))
+        };
+        let post = Method::Post;
+        let anthropic = r#"{"model":"m","max_tokens":9,"messages":[{"role":"user","content":"hi"}]STREAM}"#;
+        let gemini = r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#;
+        let cohere = r#"{"model":"m","messages":[{"role":"user","content":"hi"}]STREAM}"#;
+        let cohere_v1 = r#"{"model":"m","message":"hi"STREAM}"#;
+        let responses = r#"{"model":"m","input":"hi"STREAM}"#;
+        let converse = r#"{"messages":[{"role":"user","content":[{"text":"hi"}]}]}"#;
+        let with = |body: &str, stream: bool| body.replace("STREAM", if stream { r#","stream":true"# } else { "" });
+        // (what, unstreamed answer, streamed answer, the id's key)
+        let cases = [
+            (
+                "anthropic",
+                super::super::anthropic::serve(post, "/v1/messages", with(anthropic, false).as_bytes()),
+                serve_whole(post, "/v1/messages", with(anthropic, true).as_bytes()),
+                "id",
+            ),
+            (
+                "gemini",
+                super::super::gemini::serve(post, "/v1beta/models/m:generateContent", gemini.as_bytes()),
+                serve_whole(
+                    post,
+                    "/v1beta/models/m:streamGenerateContent?alt=sse",
+                    gemini.as_bytes(),
+                ),
+                "responseId",
+            ),
+            (
+                "cohere v2",
+                super::super::cohere::serve(post, "/v2/chat", with(cohere, false).as_bytes()),
+                serve_whole(post, "/v2/chat", with(cohere, true).as_bytes()),
+                "id",
+            ),
+            (
+                "cohere v1",
+                super::super::cohere::serve(post, "/v1/chat", with(cohere_v1, false).as_bytes()),
+                serve_whole(post, "/v1/chat", with(cohere_v1, true).as_bytes()),
+                "response_id",
+            ),
+            (
+                "responses",
+                super::super::openai::serve_responses(post, "/v1/responses", with(responses, false).as_bytes()),
+                serve_whole(post, "/v1/responses", with(responses, true).as_bytes()),
+                "id",
+            ),
+        ];
+        for (what, unary, streamed, key) in cases {
+            let (unary, streamed) = (unary.unwrap(), streamed.unwrap());
+            assert_eq!((unary.status, streamed.status), (200, 200), "{what}");
+            let (a, b) = (first_string(&unary.body, key), first_string(&streamed.body, key));
+            assert_eq!(id_shape(&a), id_shape(&b), "{what}: {a} streamed as {b}");
+            assert_ne!(a, b, "{what}: two answers, two ids");
+        }
+        // The request id under the header each format's SDK reads, and (Bedrock) the Converse
+        // answer's only id.
+        let unary = super::super::anthropic::serve(post, "/v1/messages", with(anthropic, false).as_bytes()).unwrap();
+        let streamed = serve_whole(post, "/v1/messages", with(anthropic, true).as_bytes()).unwrap();
+        let (a, b) = (header(&unary, "request-id"), header(&streamed, "request-id"));
+        assert_eq!(id_shape(&a), id_shape(&b), "{a} {b}");
+        let unary = super::super::bedrock::serve(post, "/model/m/converse", converse.as_bytes()).unwrap();
+        let streamed = serve_whole(post, "/model/m/converse-stream", converse.as_bytes()).unwrap();
+        let (a, b) = (
+            header(&unary, "x-amzn-RequestId"),
+            header(&streamed, "x-amzn-RequestId"),
+        );
+        assert_eq!(id_shape(&a), id_shape(&b), "{a} {b}");
+    }
 
     fn req(model: &str) -> ChatRequest {
         ChatRequest {
