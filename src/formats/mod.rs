@@ -168,9 +168,16 @@ pub fn codec(format: Format) -> Option<&'static Codec> {
 /// Renders a gateway error in the client's format (OpenAI keeps its `param` field). Sluice's own
 /// 501 (a method, an operation or a setup it does not serve) says `x-should-retry: false`: no
 /// retry can succeed, and the openai and anthropic SDKs retry every 5xx they are not told not to.
+/// A Cohere client gets it as a 400 (`BadRequestError`): the cohere SDK retries every 5xx twice
+/// whatever the headers say (`_should_retry` reads the status alone), and Cohere names a request
+/// it cannot serve as given with a 400. (Bedrock clients get a 400 `ValidationException`, by
+/// `bedrock::exception_name`.)
 pub fn render_error(format: Format, err: &GatewayError) -> ErrorReply {
     let mut reply = render_error_reply(format, err);
     if err.status() == 501 && !matches!(err, GatewayError::UpstreamFault(_)) {
+        if format == Format::Cohere {
+            reply.status = 400;
+        }
         reply.headers.push(("x-should-retry", "false".into()));
     }
     reply
@@ -586,7 +593,15 @@ mod tests {
             Format::Cohere,
         ] {
             for err in &own {
-                assert!(no_retry(&render_error(format, err)), "{format:?} {err:?}");
+                let r = render_error(format, err);
+                assert!(no_retry(&r), "{format:?} {err:?}");
+                // Neither SDK that ignores `x-should-retry` may see a 5xx: cohere's retries any,
+                // botocore its `InternalServerException`. google-genai retries no 501.
+                let want = match format {
+                    Format::Cohere | Format::Bedrock => 400,
+                    _ => 501,
+                };
+                assert_eq!(r.status, want, "{format:?} {err:?}");
             }
             let upstream = GatewayError::UpstreamFault(UpstreamFault {
                 status: 501,
@@ -595,6 +610,15 @@ mod tests {
             });
             for err in [upstream, GatewayError::Internal] {
                 assert!(!no_retry(&render_error(format, &err)), "{format:?} {err:?}");
+            }
+            // An upstream's own 501 keeps its status for a Cohere client, as Cohere's would.
+            let upstream_501 = GatewayError::UpstreamFault(UpstreamFault {
+                status: 501,
+                kind: FaultKind::Server,
+                message: "m".into(),
+            });
+            if format == Format::Cohere {
+                assert_eq!(render_error(format, &upstream_501).status, 501);
             }
         }
     }

@@ -506,3 +506,46 @@ def test_what_the_gateway_does_not_implement_is_not_retried(via_sluice, sdk):
     assert e.value.status_code == 501
     assert e.value.response.headers.get("x-should-retry") == "false"
     assert adapter.c._should_retry(e.value.response) is False
+
+
+def _answered(base, route):
+    """How many requests the gateway answered on `route` (its `sluice_requests_total`), any status."""
+    import re
+    import urllib.request
+
+    text = urllib.request.urlopen(f"{base}/metrics", timeout=15).read().decode()
+    return sum(
+        int(m.group(1))
+        for m in re.finditer(r'^sluice_requests_total\{route="' + route + r'",[^}]*\} (\d+)$', text, re.M)
+    )
+
+
+def test_cohere_sdk_does_not_retry_what_the_gateway_does_not_implement(sluice):
+    """The cohere SDK retries every 5xx twice (1 s, then 2 s) and reads no `x-should-retry`:
+    Sluice's own 501 (here a PATCH, which no route serves) reaches it as Cohere's 400, answered
+    once, as `BadRequestError`. Counted at the gateway, with the SDK's default retries on."""
+    import cohere
+
+    c = cohere.ClientV2(api_key="k", base_url=f"{sluice.base}/cohere", timeout=15)
+    before = _answered(sluice.base, "unrouted")
+    with pytest.raises(cohere.errors.BadRequestError) as e:
+        c.connectors.update("c1", name="n")
+    assert "not implemented" in e.value.body["message"]
+    assert _answered(sluice.base, "unrouted") - before == 1
+
+
+def test_genai_retries_do_not_cover_the_gateways_501(sluice):
+    """google-genai retries only when asked (`retry_options`), and then 408, 429, 500, 502, 503
+    and 504: Sluice's 501 stays Google's 501 `UNIMPLEMENTED`, answered once even with retries on."""
+    from google import genai
+    from google.genai import errors, types
+
+    retry = types.HttpRetryOptions(attempts=3, initial_delay=0.1, max_delay=0.2)
+    g = genai.Client(
+        api_key="k", http_options=types.HttpOptions(base_url=f"{sluice.base}/genai", retry_options=retry)
+    )
+    before = _answered(sluice.base, "unrouted")
+    with pytest.raises(errors.ServerError) as e:
+        g._api_client.request("patch", "models/m:generateContent", {})
+    assert (e.value.code, e.value.status) == (501, "UNIMPLEMENTED")
+    assert _answered(sluice.base, "unrouted") - before == 1
