@@ -173,10 +173,26 @@ pub fn route(method: Method, path: &str) -> Result<Route, GatewayError> {
     };
     if allowed.contains(&method) {
         Ok(route)
+    } else if method != Method::Options
+        && matches!(&route, Route::Api(a) if a.format == Format::Gemini && a.op == Operation::Models)
+    {
+        // A POST to a Gemini model path that is no call Sluice serves (`models/m:generateContentx/y`,
+        // `models/m:generate_content`) reads as a model lookup, since a model id may hold `:` and
+        // `/` (`bedrock/...-v1:0`, an ARN): it is a call of an unknown method, which Google
+        // answers 404 NOT_FOUND (it routes by HTTP method and path together, and sends no 405).
+        Err(GatewayError::NotFound(format!(
+            "{} {path}: {GEMINI_SERVED}",
+            method.as_str()
+        )))
     } else {
         Err(GatewayError::MethodNotAllowed { allowed })
     }
 }
+
+/// What a Gemini client may call, for the 404 of a call Sluice does not serve.
+const GEMINI_SERVED: &str = "Sluice serves GET models and models/{model}, and POST \
+                             models/{model}:generateContent, :streamGenerateContent, :countTokens, \
+                             :embedContent, :batchEmbedContents and :predict";
 
 /// Why bedrock-runtime's `ApplyGuardrail` is refused: it checks content against a guardrail of
 /// the caller's AWS account and routes no model, so Sluice has no target to translate it for.
@@ -505,13 +521,63 @@ base_url = "http://127.0.0.1:1"
             Err(GatewayError::NotFound(_))
         ));
         assert!(matches!(
-            route(Method::Post, "/v1beta/models/g"),
-            Err(GatewayError::MethodNotAllowed { .. })
-        ));
-        assert!(matches!(
             route(Method::Post, "/v1beta/models/g:streamRawPredict"),
             Err(GatewayError::NotFound(_))
         ));
+    }
+
+    /// A POST to a Gemini model path that is no call Sluice serves got a 405 (a wrong method on
+    /// the model lookup), which a Gemini client read as a 400 INVALID_ARGUMENT: it is an unknown
+    /// method, Google's 404 NOT_FOUND. Model ids with `:` and `/` still route, to their calls and
+    /// lookups.
+    #[test]
+    fn an_unknown_gemini_method_is_not_found() {
+        for path in [
+            "/v1beta/models/g",
+            "/v1beta/models/m:generateContentx",
+            "/v1beta/models/m:generateContentx/y",
+            "/v1beta/models/m:generateContent/y",
+            "/v1beta/models/m:generate_content",
+            "/v1beta/models/m:generateContent2",
+            "/genai/v1/models/bedrock/anthropic.claude-3-haiku-20240307-v1:0",
+            "/v1beta/models",
+        ] {
+            match route(Method::Post, path) {
+                Err(e @ GatewayError::NotFound(_)) => assert!(e.message().contains(":generateContent"), "{e:?}"),
+                other => panic!("{path}: {other:?}"),
+            }
+            assert_eq!(error_route(path).format, Format::Gemini, "{path}");
+        }
+        // Vertex's shapes have no lookup to be read as: an unknown call there was a 404 already.
+        let vertex = "/v1beta1/publishers/google/models/m:rawPredictx/y";
+        assert!(matches!(route(Method::Post, vertex), Err(GatewayError::NotFound(_))));
+        assert_eq!(error_route(vertex).format, Format::Gemini);
+        // A DELETE of a model: no such Gemini method either.
+        assert!(matches!(
+            route(Method::Delete, "/v1beta/models/m"),
+            Err(GatewayError::NotFound(_))
+        ));
+        // A served call asked with another method names its method (`Allow`), and OPTIONS
+        // keeps the 405 it gets on every route.
+        for method in [Method::Get, Method::Options] {
+            assert!(matches!(
+                route(method, "/v1beta/models/m:generateContent"),
+                Err(GatewayError::MethodNotAllowed { .. })
+            ));
+        }
+        assert!(matches!(
+            route(Method::Options, "/v1beta/models/m"),
+            Err(GatewayError::MethodNotAllowed { .. })
+        ));
+        // Ids holding `:` and `/` still reach their method and their lookup.
+        let id = "bedrock/anthropic.claude-3-haiku-20240307-v1:0";
+        let arn = "bedrock/arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc";
+        for model in [id, arn] {
+            let r = api_route(Method::Post, &format!("/genai/v1beta/models/{model}:generateContent"));
+            assert_eq!((r.op, r.path_model.as_deref()), (Operation::Chat, Some(model)));
+            let r = api_route(Method::Get, &format!("/genai/v1beta/models/{model}"));
+            assert_eq!((r.op, r.path_model.as_deref()), (Operation::Models, Some(model)));
+        }
     }
 
     #[test]

@@ -549,3 +549,26 @@ def test_genai_retries_do_not_cover_the_gateways_501(sluice):
         g._api_client.request("patch", "models/m:generateContent", {})
     assert (e.value.code, e.value.status) == (501, "UNIMPLEMENTED")
     assert _answered(sluice.base, "unrouted") - before == 1
+
+
+def test_an_unknown_gemini_method_is_googles_not_found(sluice):
+    """A call of a method Sluice does not serve, on a path that could also read as a lookup of a
+    model id holding `:` and `/`, is Google's 404 NOT_FOUND (it was a 405, which a Gemini client
+    read as a 400 INVALID_ARGUMENT); ids with `:` still reach their calls and their lookups."""
+    from google import genai
+    from google.genai import errors, types
+
+    g = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=f"{sluice.base}/genai", api_version="v1beta"))
+    for path in ["models/m:generateContentx", "models/m:generateContentx/y", "models/m:generate_content"]:
+        with pytest.raises(errors.ClientError) as e:
+            g._api_client.request("post", path, {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})
+        assert (e.value.code, e.value.status) == (404, "NOT_FOUND"), path
+        assert ":generateContent" in e.value.message, e.value.message
+    model = "bedrock/anthropic.claude-3-haiku-20240307-v1:0"
+    r = g.models.generate_content(model=model, contents="hi")
+    assert r.text
+    # A lookup of that id: configured models only, so Google's 404 for a model it does not know.
+    with pytest.raises(errors.ClientError) as e:
+        g.models.get(model=model)
+    assert (e.value.code, e.value.status) == (404, "NOT_FOUND")
+    assert "no route" not in e.value.message, e.value.message
