@@ -355,7 +355,7 @@ pub(super) fn upstream_fault(
             ctx.error_headers.push(("retry-after-ms", ms.to_string()));
         }
     }
-    let fault: UpstreamFault = match (target_format, formats::codec(target_format)) {
+    let mut fault: UpstreamFault = match (target_format, formats::codec(target_format)) {
         // Bedrock names the exception only in `x-amzn-ErrorType`; its body is `{"message"}`.
         (Format::Bedrock, _) => formats::bedrock::decode_error_typed(status, resp.header("x-amzn-errortype"), data),
         (_, Some(codec)) => (codec.decode_error)(status, data),
@@ -365,7 +365,36 @@ pub(super) fn upstream_fault(
             message: String::from_utf8_lossy(data).into_owned(),
         },
     };
+    if refused_credentials(target_format, &fault, data) {
+        fault.message = credentials_message(&ctx.provider, target_format, &fault);
+    }
     (GatewayError::UpstreamFault(fault), None)
+}
+
+/// Whether an upstream's error says it refused the credentials Sluice sent it (the provider's
+/// `keys`; the client's never go upstream): a 401 or 403 by status or by name (Bedrock's
+/// `UnrecognizedClientException` on a 403, Cohere's 498), or Google's 400 `API_KEY_INVALID`.
+fn refused_credentials(target_format: Format, fault: &UpstreamFault, data: &[u8]) -> bool {
+    use crate::canonical::FaultKind;
+    matches!(fault.status, 401 | 403)
+        || matches!(fault.kind, FaultKind::Authentication | FaultKind::PermissionDenied)
+        || (target_format == Format::Gemini
+            && fault.status == 400
+            && memchr::memmem::find(data, b"API_KEY_INVALID").is_some())
+}
+
+/// The message of a refusal of the gateway's credentials: the client's SDK raises its
+/// authentication or permission error for it (the status is kept: no retry can help, and the
+/// same-format path relays it as sent), so the text says whose key it was and which upstream.
+fn credentials_message(provider: &str, target_format: Format, fault: &UpstreamFault) -> String {
+    format!(
+        "upstream provider {provider:?} ({}) refused the gateway's credentials for it (HTTP {}): \
+         check the keys Sluice is configured with for {provider:?}, not the client's key. \
+         The upstream said: {}",
+        target_format.name(),
+        fault.status,
+        fault.message
+    )
 }
 
 /// The full upstream path for one of the provider's own paths (`/v1/embeddings`, ...): the base
@@ -671,7 +700,52 @@ pub async fn forward(
 
 #[cfg(test)]
 mod tests {
-    use super::next_response_id;
+    use super::{credentials_message, next_response_id, refused_credentials};
+    use crate::canonical::{FaultKind, UpstreamFault};
+    use crate::formats::Format;
+
+    /// An upstream's 401 or 403 reached the client as if its own key were wrong: the message says
+    /// first that the upstream refused the gateway's credentials, and which provider; the status
+    /// (and so the SDK's class) stays.
+    #[test]
+    fn a_refusal_of_the_gateways_key_names_the_provider() {
+        let fault = |status, kind| UpstreamFault {
+            status,
+            kind,
+            message: "invalid x-api-key".into(),
+        };
+        let refused = [
+            (Format::Anthropic, fault(401, FaultKind::Authentication), &b"{}"[..]),
+            (Format::OpenAi, fault(403, FaultKind::PermissionDenied), b"{}"),
+            // Bedrock's bad key is a 403 named `UnrecognizedClientException`; Cohere's a 498.
+            (Format::Bedrock, fault(403, FaultKind::Authentication), b"{}"),
+            (Format::Cohere, fault(498, FaultKind::Authentication), b"{}"),
+            // Google's is a 400 whose detail names it.
+            (
+                Format::Gemini,
+                fault(400, FaultKind::InvalidRequest),
+                br#"{"error":{"code":400,"details":[{"reason":"API_KEY_INVALID"}]}}"#,
+            ),
+        ];
+        for (format, f, body) in &refused {
+            assert!(refused_credentials(*format, f, body), "{format:?} {f:?}");
+        }
+        let not = [
+            (Format::Gemini, fault(400, FaultKind::InvalidRequest), &b"{}"[..]),
+            (Format::Anthropic, fault(429, FaultKind::RateLimited), b"{}"),
+            (Format::OpenAi, fault(404, FaultKind::NotFound), b"API_KEY_INVALID"),
+        ];
+        for (format, f, body) in &not {
+            assert!(!refused_credentials(*format, f, body), "{format:?} {f:?}");
+        }
+        let m = credentials_message("claude", Format::Anthropic, &refused[0].1);
+        assert_eq!(
+            m,
+            "upstream provider \"claude\" (anthropic) refused the gateway's credentials for it (HTTP 401): \
+             check the keys Sluice is configured with for \"claude\", not the client's key. The upstream \
+             said: invalid x-api-key"
+        );
+    }
 
     #[test]
     fn made_up_response_ids_do_not_count_from_one() {

@@ -14,7 +14,8 @@ answers; then the SDK's own provider is asked for that status, and the two outco
 - the retry decision of the SDK's own retry logic (openai, anthropic: `_should_retry` on the
   response, headers included; botocore's standard retry conditions; google-genai and cohere
   decide by the status alone, compared above);
-- the upstream's message reaches the caller unchanged.
+- the upstream's message reaches the caller unchanged (across formats, a 401 or 403 says first
+  that the upstream refused the gateway's credentials, naming the provider).
 
 The same holds for streaming requests refused before the first byte, and for streams that fail
 half-way (`midstream-NNN`: the format's in-stream error after half the events), where the outcome
@@ -291,9 +292,23 @@ def _check_matrix(via_sluice, direct, upstream_error, sdk, provider, statuses, s
         want = direct(sdk, f"error-{status if provider == NATIVE[sdk] else sent}", stream)
         if got.without_message() != want.without_message():
             problems.append(f"error-{status} (upstream sent {sent}): got {got}, own provider gives {want}")
+        # Across formats, a refusal of the gateway's own key says so (the same format relays
+        # the upstream's body as sent).
+        if provider != NATIVE[sdk] and sent in (401, 403):
+            message = refused_credentials(provider, sent, message)
         if got.message != message:
             problems.append(f"error-{status}: message {got.message!r}, upstream said {message!r}")
     assert not problems, "\n".join(problems)
+
+
+def refused_credentials(provider, status, message):
+    """The message a translated 401 or 403 carries: the provider (named as its kind here)
+    refused the key Sluice sent it, not the client's."""
+    return (
+        f'upstream provider "{provider}" ({provider}) refused the gateway\'s credentials for it '
+        f'(HTTP {status}): check the keys Sluice is configured with for "{provider}", not the '
+        f"client's key. The upstream said: {message}"
+    )
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
