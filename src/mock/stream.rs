@@ -418,8 +418,8 @@ fn answer_ids(route: &StreamRoute) -> (String, Option<(&'static str, String)>) {
         }
         Format::Gemini => (super::gemini::response_id(), request_id(route.format)),
         Format::Bedrock => {
-            let id = super::bedrock::request_id();
-            (id.clone(), Some(("x-amzn-RequestId", id)))
+            let header = request_id(route.format);
+            (header.as_ref().map(|(_, id)| id.clone()).unwrap_or_default(), header)
         }
         Format::Cohere => (super::cohere::next_id(), request_id(route.format)),
     }
@@ -567,7 +567,11 @@ fn reply(format: Format, f: UpstreamFault) -> MockReply {
 /// A request id under the header the format's SDK reads (`request-id` for Anthropic,
 /// `x-amzn-RequestId` for Bedrock, ...), as the provider sends on every answer.
 fn request_id(format: Format) -> Option<(&'static str, String)> {
-    crate::proxy::translate::mock_request_id(format)
+    match format {
+        // A UUID, as Bedrock's and the mock's unstreamed Bedrock answers' (errors too).
+        Format::Bedrock => Some(("x-amzn-RequestId", super::bedrock::request_id())),
+        _ => crate::proxy::translate::mock_request_id(format),
+    }
 }
 
 #[cfg(test)]

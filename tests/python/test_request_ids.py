@@ -10,10 +10,14 @@ name for it.
 
 from __future__ import annotations
 
+import re
+
 import anthropic
 import openai
 import pytest
 from conftest import bedrock_runtime
+
+BEDROCK_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 MESSAGES = [{"role": "user", "content": "say something"}]
 
@@ -133,15 +137,16 @@ def test_sluice_mock_streams_carry_the_request_id_each_sdk_reads(sluice_mock):
     bedrock = bedrock_runtime(sluice_mock.base)
     msgs = [{"role": "user", "content": [{"text": "say something"}]}]
     s = bedrock.converse_stream(modelId="claude-x", messages=msgs)
-    assert s["ResponseMetadata"]["RequestId"].startswith("req_mock_")
+    # Bedrock's request ids are UUIDs, streamed or not (test_mock_ids.py).
+    assert BEDROCK_ID.fullmatch(s["ResponseMetadata"]["RequestId"])
     assert any("messageStop" in e for e in s["stream"])
     r = bedrock.invoke_model_with_response_stream(
         modelId="claude-x",
         body='{"anthropic_version":"bedrock-2023-05-31","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}',
     )
-    assert r["ResponseMetadata"]["RequestId"].startswith("req_mock_")
+    assert BEDROCK_ID.fullmatch(r["ResponseMetadata"]["RequestId"])
     assert r["contentType"] == "application/json"
     assert list(r["body"])
     with pytest.raises(bedrock.exceptions.ThrottlingException) as e:
         bedrock.converse_stream(modelId="x-error-429", messages=msgs)
-    assert e.value.response["ResponseMetadata"]["RequestId"].startswith("req_mock_")
+    assert BEDROCK_ID.fullmatch(e.value.response["ResponseMetadata"]["RequestId"])
