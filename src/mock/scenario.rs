@@ -23,8 +23,9 @@
 //!   extra fields (top level, on parts, on tools) and the response format, e.g.
 //!   `extras: cache_control,metadata; response_format: json_schema`, then the tools marked
 //!   strict when there are any (`; strict: get_weather`), the end user's id when one came
-//!   (`; user: u1`), and a tool choice when one came with the tools offered
-//!   (`; tool_choice: allowed required a,b; tools: a,b,c`, or `required`, `tool a`, ...);
+//!   (`; user: u1`), and with tools or a tool choice, the choice (`unset` when none came) and the
+//!   tools offered (`; tool_choice: allowed required a,b; tools: a,b,c`, or `required`,
+//!   `tool a`, ...);
 //! - contains `reasoning`: the echo after a thinking block (text and signature) and a
 //!   redacted-thinking block, as Claude answers with extended thinking; the tokens are the mock
 //!   family's own (`respond_as`, `MOCK_TOKENS`), which that family's mock alone accepts back;
@@ -405,15 +406,16 @@ fn inspect(req: &ChatRequest) -> String {
         report.push_str("; user: ");
         report.push_str(user);
     }
-    // The tool choice as it arrived and the tools offered beside it, so a test sees which tools
-    // a choice narrowed the request to (`formats::tool_choice`).
-    if let Some(choice) = &req.tool_choice {
-        let choice = match choice {
-            ToolChoice::Auto => "auto".to_string(),
-            ToolChoice::None => "none".to_string(),
-            ToolChoice::Required => "required".to_string(),
-            ToolChoice::Named(n) => format!("tool {n}"),
-            ToolChoice::Allowed { names, required } => {
+    // The tool choice as it arrived (`unset` when none did) and the tools offered, so a test sees
+    // which tools a choice narrowed the request to (`formats::tool_choice`).
+    if req.tool_choice.is_some() || !req.tools.is_empty() {
+        let choice = match &req.tool_choice {
+            None => "unset".to_string(),
+            Some(ToolChoice::Auto) => "auto".to_string(),
+            Some(ToolChoice::None) => "none".to_string(),
+            Some(ToolChoice::Required) => "required".to_string(),
+            Some(ToolChoice::Named(n)) => format!("tool {n}"),
+            Some(ToolChoice::Allowed { names, required }) => {
                 let mode = if *required { "required" } else { "auto" };
                 format!("allowed {mode} {}", names.join(","))
             }
@@ -659,18 +661,22 @@ mod tests {
         let mut r = req("inspect-model", "hi");
         assert_eq!(
             respond(&r, "id").unwrap().content,
-            vec![Part::text("extras: ; response_format: none")]
+            vec![Part::text(
+                "extras: ; response_format: none; tool_choice: unset; tools: get_weather"
+            )]
         );
         r.tools[0].strict = Some(true);
         assert_eq!(
             respond(&r, "id").unwrap().content,
-            vec![Part::text("extras: ; response_format: none; strict: get_weather")]
+            vec![Part::text(
+                "extras: ; response_format: none; strict: get_weather; tool_choice: unset; tools: get_weather"
+            )]
         );
         r.user = Some("u1".into());
         assert_eq!(
             respond(&r, "id").unwrap().content,
             vec![Part::text(
-                "extras: ; response_format: none; strict: get_weather; user: u1"
+                "extras: ; response_format: none; strict: get_weather; user: u1; tool_choice: unset; tools: get_weather"
             )]
         );
     }
