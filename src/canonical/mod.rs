@@ -382,6 +382,23 @@ pub enum ToolChoice {
     Required,
     /// The model must call this tool.
     Named(String),
+    /// The model may call only these declared tools (OpenAI `allowed_tools`, Gemini `ANY` with
+    /// several `allowedFunctionNames`), and with `required` must call one of them. Formats
+    /// without the setting are offered just these tools (`formats::tool_choice::narrow`).
+    Allowed {
+        names: Vec<String>,
+        required: bool,
+    },
+}
+
+impl ToolChoice {
+    /// Whether the model must call some tool (Claude then takes no thinking budget).
+    pub fn forces_call(&self) -> bool {
+        matches!(
+            self,
+            ToolChoice::Required | ToolChoice::Named(_) | ToolChoice::Allowed { required: true, .. }
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

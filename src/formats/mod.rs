@@ -28,6 +28,7 @@ pub mod rerank;
 pub mod sse_stream;
 pub mod stream_end;
 pub(crate) mod tool_args;
+pub mod tool_choice;
 pub mod tool_errors;
 pub mod tool_media;
 pub mod tool_names;

@@ -101,9 +101,10 @@ pub fn fit(name: &str, rule: NameRule) -> String {
 
 /// Every tool name of `req`: declared, chosen, and called or answered in the history.
 pub(crate) fn names(req: &ChatRequest) -> impl Iterator<Item = &String> {
-    let chosen = match &req.tool_choice {
-        Some(ToolChoice::Named(n)) => Some(n),
-        _ => None,
+    let chosen: &[String] = match &req.tool_choice {
+        Some(ToolChoice::Named(n)) => std::slice::from_ref(n),
+        Some(ToolChoice::Allowed { names, .. }) => names,
+        _ => &[],
     };
     let history = req.messages.iter().flat_map(|m| &m.content).filter_map(|p| match p {
         Part::ToolCall { name, .. } | Part::ToolResult { name: Some(name), .. } => Some(name),
@@ -114,9 +115,10 @@ pub(crate) fn names(req: &ChatRequest) -> impl Iterator<Item = &String> {
 
 /// `names`, to rewrite.
 fn names_mut(req: &mut ChatRequest) -> impl Iterator<Item = &mut String> {
-    let chosen = match &mut req.tool_choice {
-        Some(ToolChoice::Named(n)) => Some(n),
-        _ => None,
+    let chosen: &mut [String] = match &mut req.tool_choice {
+        Some(ToolChoice::Named(n)) => std::slice::from_mut(n),
+        Some(ToolChoice::Allowed { names, .. }) => names,
+        _ => &mut [],
     };
     let history = req
         .messages
@@ -299,5 +301,24 @@ mod tests {
         let mut other = "lookup".to_string();
         hook.restore(&mut other);
         assert_eq!(other, "lookup");
+    }
+
+    #[test]
+    fn allowed_tool_names_are_renamed_with_their_declarations() {
+        let mut dotted = request("github.create_issue");
+        dotted.tool_choice = Some(ToolChoice::Allowed {
+            names: vec!["github.create_issue".into()],
+            required: true,
+        });
+        let fixed = fit_request(&dotted, OPENAI).unwrap();
+        let fitted = fit("github.create_issue", OPENAI);
+        assert_eq!(
+            fixed.tool_choice,
+            Some(ToolChoice::Allowed {
+                names: vec![fitted.clone()],
+                required: true
+            })
+        );
+        assert_eq!(fixed.tools[0].name, fitted);
     }
 }

@@ -205,7 +205,7 @@ pub(super) fn thinking_rules(req: &ChatRequest) -> Result<(), ConvertError> {
             "`top_k` is not compatible with thinking; leave it unset when thinking is enabled.",
         );
     }
-    if matches!(req.tool_choice, Some(ToolChoice::Required | ToolChoice::Named(_))) {
+    if req.tool_choice.as_ref().is_some_and(ToolChoice::forces_call) {
         return refuse("", "Thinking may not be enabled when tool_choice forces tool use.");
     }
     // The tool loop's assistant turn must open with its (signed) thinking, as the API checks it.

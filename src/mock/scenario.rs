@@ -13,7 +13,7 @@
 //!   `1e5` and `1.0` (`RICH_ARGUMENTS`);
 //! - contains `noargs`: one tool call of the first tool without arguments (`{}`);
 //! - in these three, a `tool_choice` naming a tool calls that tool instead of the first, as a
-//!   model forced to it does;
+//!   model forced to it does, and one allowing some tools calls the first of those;
 //! - contains `image`: "I see N image(s)" counting images in the last user turn, its tool
 //!   results' too (after a tool result too, instead of `tool said`);
 //! - contains `document`: "I see N document(s)" counting documents in the last user turn, its
@@ -22,8 +22,10 @@
 //! - contains `inspect`: a report of what arrived that only some formats have: the names of raw
 //!   extra fields (top level, on parts, on tools) and the response format, e.g.
 //!   `extras: cache_control,metadata; response_format: json_schema`, then the tools marked
-//!   strict when there are any (`; strict: get_weather`) and the end user's id when one came
-//!   (`; user: u1`);
+//!   strict when there are any (`; strict: get_weather`), the end user's id when one came
+//!   (`; user: u1`), and with tools or a tool choice, the choice (`unset` when none came) and the
+//!   tools offered (`; tool_choice: allowed required a,b; tools: a,b,c`, or `required`,
+//!   `tool a`, ...);
 //! - contains `reasoning`: the echo after a thinking block (text and signature) and a
 //!   redacted-thinking block, as Claude answers with extended thinking; the tokens are the mock
 //!   family's own (`respond_as`, `MOCK_TOKENS`), which that family's mock alone accepts back;
@@ -160,12 +162,17 @@ pub fn count_tokens(req: &ChatRequest) -> Result<u64, UpstreamFault> {
     Ok(prompt_words(req))
 }
 
-/// The tool a calling scenario calls: the one `tool_choice` names, else the first. A forced tool
-/// answered with the first one would hide a translation that lost the name.
+/// The tool a calling scenario calls: the one `tool_choice` names, else the first it allows,
+/// else the first. A forced tool answered with the first one would hide a translation that lost
+/// the name; the first allowed one is the first offered where the tools were narrowed to them.
 fn called_tool(req: &ChatRequest) -> &str {
+    let allowed = |t: &&crate::canonical::Tool| match &req.tool_choice {
+        Some(ToolChoice::Allowed { names, .. }) => names.contains(&t.name),
+        _ => true,
+    };
     match &req.tool_choice {
         Some(ToolChoice::Named(name)) => name,
-        _ => req.tools.first().map_or("", |t| t.name.as_str()),
+        _ => req.tools.iter().find(allowed).map_or("", |t| t.name.as_str()),
     }
 }
 
@@ -399,6 +406,23 @@ fn inspect(req: &ChatRequest) -> String {
         report.push_str("; user: ");
         report.push_str(user);
     }
+    // The tool choice as it arrived (`unset` when none did) and the tools offered, so a test sees
+    // which tools a choice narrowed the request to (`formats::tool_choice`).
+    if req.tool_choice.is_some() || !req.tools.is_empty() {
+        let choice = match &req.tool_choice {
+            None => "unset".to_string(),
+            Some(ToolChoice::Auto) => "auto".to_string(),
+            Some(ToolChoice::None) => "none".to_string(),
+            Some(ToolChoice::Required) => "required".to_string(),
+            Some(ToolChoice::Named(n)) => format!("tool {n}"),
+            Some(ToolChoice::Allowed { names, required }) => {
+                let mode = if *required { "required" } else { "auto" };
+                format!("allowed {mode} {}", names.join(","))
+            }
+        };
+        let tools: Vec<&str> = req.tools.iter().map(|t| t.name.as_str()).collect();
+        report.push_str(&format!("; tool_choice: {choice}; tools: {}", tools.join(",")));
+    }
     report
 }
 
@@ -552,6 +576,54 @@ mod tests {
     }
 
     #[test]
+    fn an_allowed_tools_choice_calls_the_first_allowed_tool() {
+        let mut r = req("tool-model", "time?");
+        for name in ["get_time", "get_date"] {
+            let mut t = r.tools[0].clone();
+            t.name = name.into();
+            r.tools.push(t);
+        }
+        r.tool_choice = Some(ToolChoice::Allowed {
+            names: vec!["get_date".into(), "get_time".into()],
+            required: true,
+        });
+        let out = respond(&r, "id").unwrap();
+        // The first declared of the allowed ones, as where the tools were narrowed to them.
+        assert!(
+            matches!(&out.content[..], [.., Part::ToolCall { name, .. }] if name == "get_time"),
+            "{:?}",
+            out.content
+        );
+    }
+
+    #[test]
+    fn inspect_reports_the_tool_choice_and_the_tools_offered() {
+        let mut r = req("inspect-model", "hi");
+        let mut t = r.tools[0].clone();
+        t.name = "get_time".into();
+        r.tools.push(t);
+        for (choice, report) in [
+            (ToolChoice::Required, "required"),
+            (ToolChoice::Named("get_time".into()), "tool get_time"),
+            (
+                ToolChoice::Allowed {
+                    names: vec!["get_time".into()],
+                    required: false,
+                },
+                "allowed auto get_time",
+            ),
+        ] {
+            r.tool_choice = Some(choice);
+            assert_eq!(
+                respond(&r, "id").unwrap().content,
+                vec![Part::text(format!(
+                    "extras: ; response_format: none; tool_choice: {report}; tools: get_weather,get_time"
+                ))]
+            );
+        }
+    }
+
+    #[test]
     fn a_named_tool_choice_is_the_tool_called() {
         for model in ["tool-model", "parallel", "noargs"] {
             let mut r = req(model, "time?");
@@ -589,18 +661,22 @@ mod tests {
         let mut r = req("inspect-model", "hi");
         assert_eq!(
             respond(&r, "id").unwrap().content,
-            vec![Part::text("extras: ; response_format: none")]
+            vec![Part::text(
+                "extras: ; response_format: none; tool_choice: unset; tools: get_weather"
+            )]
         );
         r.tools[0].strict = Some(true);
         assert_eq!(
             respond(&r, "id").unwrap().content,
-            vec![Part::text("extras: ; response_format: none; strict: get_weather")]
+            vec![Part::text(
+                "extras: ; response_format: none; strict: get_weather; tool_choice: unset; tools: get_weather"
+            )]
         );
         r.user = Some("u1".into());
         assert_eq!(
             respond(&r, "id").unwrap().content,
             vec![Part::text(
-                "extras: ; response_format: none; strict: get_weather; user: u1"
+                "extras: ; response_format: none; strict: get_weather; user: u1; tool_choice: unset; tools: get_weather"
             )]
         );
     }

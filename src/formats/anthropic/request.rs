@@ -697,7 +697,7 @@ fn thinking_budget(req: &ChatRequest) -> Result<Option<u32>, ConvertError> {
 /// A wanted thinking budget fitted to Claude's rules, which hold wherever Claude runs (the
 /// Messages API, Bedrock's `additionalModelRequestFields.thinking`): see `thinking_budget`.
 pub(crate) fn fit_claude_thinking(req: &ChatRequest, wanted: Option<u32>) -> Option<u32> {
-    if matches!(req.tool_choice, Some(ToolChoice::Required | ToolChoice::Named(_))) {
+    if req.tool_choice.as_ref().is_some_and(ToolChoice::forces_call) {
         return None;
     }
     if tool_loop_without_thinking(&req.messages) {
@@ -739,6 +739,9 @@ pub(crate) fn tool_loop_without_thinking(messages: &[Message]) -> bool {
 /// are sampling hints that OpenAI clients often send at their defaults (refusing them would break
 /// those clients, as with `top_k` for OpenAI).
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    // An allowed-tools choice, which Anthropic says by the tools offered (`tool_choice`).
+    let narrowed = crate::formats::tool_choice::narrow(req, crate::formats::tool_choice::Narrow::Allowed)?;
+    let req = narrowed.as_ref().unwrap_or(req);
     // Thinking another provider family signed, which this one would refuse (`sig`).
     let signed = sig::fit_request(req, Family::Claude);
     let req = signed.as_ref().unwrap_or(req);
@@ -1069,6 +1072,9 @@ fn encode_tool_choice(req: &ChatRequest) -> Option<AnthropicToolChoice<'_>> {
         Some(ToolChoice::Required) => ("any", None),
         Some(ToolChoice::None) => ("none", None),
         Some(ToolChoice::Named(n)) => ("tool", Some(n.as_str())),
+        // Narrowed before this (`encode_request`); the mode alone, should one come here.
+        Some(ToolChoice::Allowed { required: true, .. }) => ("any", None),
+        Some(ToolChoice::Allowed { required: false, .. }) => ("auto", None),
         // Parallel calls can only be switched off through a tool_choice.
         None if req.parallel_tool_calls == Some(false) => ("auto", None),
         None => return None,

@@ -1182,11 +1182,12 @@ fn tool_config(req: &ChatRequest) -> Option<BedrockToolConfig<'_>> {
         }
     }
     let tool_choice = match &req.tool_choice {
-        Some(ToolChoice::Auto) => Some(BedrockToolChoice {
+        Some(ToolChoice::Auto | ToolChoice::Allowed { required: false, .. }) => Some(BedrockToolChoice {
             auto: Some(BedrockEmpty {}),
             ..Default::default()
         }),
-        Some(ToolChoice::Required) => Some(BedrockToolChoice {
+        // An allowed-tools choice is narrowed before this (`encode_request`): its mode alone.
+        Some(ToolChoice::Required | ToolChoice::Allowed { required: true, .. }) => Some(BedrockToolChoice {
             any: Some(BedrockEmpty {}),
             ..Default::default()
         }),
@@ -1218,6 +1219,9 @@ fn encoded_len_hint(req: &ChatRequest) -> usize {
 /// are merged, as Converse requires alternating roles. `parallel_tool_calls` has no Converse
 /// field and is not sent.
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    // An allowed-tools choice, which Converse says by the tools offered (`tool_choice`).
+    let narrowed = crate::formats::tool_choice::narrow(req, crate::formats::tool_choice::Narrow::Allowed)?;
+    let req = narrowed.as_ref().unwrap_or(req);
     // Thinking another provider family signed, which this one would refuse (`sig`).
     let signed = sig::fit_request(req, Family::Claude);
     let req = signed.as_ref().unwrap_or(req);

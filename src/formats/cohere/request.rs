@@ -700,6 +700,10 @@ fn assistant_message<'a>(m: &'a Message, path: &JsonPath<'_>) -> Result<CohereMe
 /// Provider: canonical -> a `/v2/chat` body. Defaults: none needed (Cohere requires only `model`
 /// and `messages`); `stream` is always written, as the SDK does.
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    // Cohere's `tool_choice` is only REQUIRED or NONE: a named or allowed-tools choice is said by
+    // the tools offered (`tool_choice`).
+    let narrowed = crate::formats::tool_choice::narrow(req, crate::formats::tool_choice::Narrow::AllowedOrNamed)?;
+    let req = narrowed.as_ref().unwrap_or(req);
     // Names other formats allow that this upstream would refuse (`tool_names::Renames` maps back).
     let renamed = crate::formats::tool_names::fit_request(req, crate::formats::tool_names::COHERE);
     let req = renamed.as_ref().unwrap_or(req);
@@ -756,17 +760,12 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         Some(first @ Some(_)) if req.tools.iter().all(|t| t.strict == first) => first,
         _ => None,
     };
+    // Named and allowed-tools choices were narrowed above to the mode alone.
     let tool_choice = match &req.tool_choice {
-        None | Some(ToolChoice::Auto) => None,
+        None | Some(ToolChoice::Auto | ToolChoice::Allowed { required: false, .. }) => None,
         Some(ToolChoice::None) => Some("NONE"),
-        Some(ToolChoice::Required) => Some("REQUIRED"),
-        // With one tool, "must call this tool" and "must call a tool" are the same request.
-        Some(ToolChoice::Named(n)) if req.tools.len() == 1 && req.tools[0].name == *n => Some("REQUIRED"),
-        Some(ToolChoice::Named(n)) => {
-            return Err(ConvertError::new(
-                "tool_choice",
-                format!("Cohere cannot force the specific tool {n:?} (only REQUIRED or NONE)"),
-            ))
+        Some(ToolChoice::Required | ToolChoice::Named(_) | ToolChoice::Allowed { required: true, .. }) => {
+            Some("REQUIRED")
         }
     };
     let response_format = req.response_format.as_ref().map(|rf| match rf {
@@ -1354,8 +1353,14 @@ mod tests {
             strict: None,
             extra: Extra::default(),
         });
+        // A named choice is that tool alone, REQUIRED (Cohere has no named choice).
         req.tool_choice = Some(ToolChoice::Named("get_weather".into()));
+        let v = json(&encode_request(&req).unwrap());
+        assert_eq!(v.get("tools").and_then(|t| t.as_array()).map(|t| t.len()), Some(1));
+        assert_eq!(v.get("tool_choice").and_then(|s| s.as_str()), Some("REQUIRED"));
+        req.tool_choice = Some(ToolChoice::Named("missing".into()));
         assert_eq!(encode_request(&req).unwrap_err().field, "tool_choice");
+        req.tool_choice = Some(ToolChoice::Named("get_weather".into()));
         req.tools.pop();
         let v = json(&encode_request(&req).unwrap());
         assert_eq!(

@@ -342,7 +342,7 @@ impl CohereStreamEncoder {
 
     pub fn new(req: &ChatRequest) -> Self {
         use crate::canonical::ToolChoice;
-        let forced = matches!(req.tool_choice, Some(ToolChoice::Required | ToolChoice::Named(_)));
+        let forced = req.tool_choice.as_ref().is_some_and(ToolChoice::forces_call);
         CohereStreamEncoder {
             plan_first: forced && !req.tools.is_empty(),
             started: false,

@@ -55,12 +55,24 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, stream: bool) -> Re
             other => req.extra.push(other, val.clone()),
         }
     }
-    // ANY with several allowed names: other formats can only require some call, so they are
-    // offered just the allowed tools (unless none of them is declared).
+    // ANY with several allowed names: a required call of one of them, of those declared (a
+    // name no tool has could not be called). Formats without the setting are offered just those
+    // tools (`formats::tool_choice`); OpenAI says it as `allowed_tools`.
     if let Some(names) = allowed {
-        if req.tools.iter().any(|t| names.contains(&t.name.as_str())) {
-            req.tools.retain(|t| names.contains(&t.name.as_str()));
+        let mut declared: Vec<String> = Vec::with_capacity(names.len());
+        for n in names {
+            if req.tools.iter().any(|t| t.name == n) && !declared.iter().any(|d| d == n) {
+                declared.push(n.to_string());
+            }
         }
+        req.tool_choice = Some(match declared.len() {
+            0 => ToolChoice::Required,
+            1 => ToolChoice::Named(declared.remove(0)),
+            _ => ToolChoice::Allowed {
+                names: declared,
+                required: true,
+            },
+        });
     }
     Ok(req)
 }
@@ -258,11 +270,10 @@ fn decode_tool_config<'v>(v: &'v Json, req: &mut ChatRequest) -> Result<Option<V
             Some("NONE") => (Some(ToolChoice::None), false),
             Some("ANY") if names.len() == 1 => (Some(ToolChoice::Named(names[0].to_string())), false),
             Some("ANY") if names.is_empty() => (Some(ToolChoice::Required), false),
-            // Several names: still a required call (other formats used to make it optional);
-            // the names also stay raw for Gemini targets.
+            // Several names: which of them are declared is known after every key (`decode_request`).
             Some("ANY") => {
                 allowed = Some(names);
-                (Some(ToolChoice::Required), true)
+                (None, false)
             }
             // VALIDATED, ...: kept raw for Gemini targets.
             _ => (None, true),
@@ -445,6 +456,10 @@ fn tv_iter(v: &Json) -> impl Iterator<Item = (&str, &Json)> {
 /// Written straight into bytes (see `write`): members in the order the checks used to run, so
 /// the same error wins, then emitted sorted by key with extras replacing what they name.
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    // Gemini takes `allowedFunctionNames` in mode ANY only: an optional allowed-tools choice is
+    // said by the tools offered (`tool_choice`), a required one below, as Gemini's own.
+    let narrowed = crate::formats::tool_choice::narrow(req, crate::formats::tool_choice::Narrow::AllowedAuto)?;
+    let req = narrowed.as_ref().unwrap_or(req);
     // Thinking another provider family signed, which this one would refuse (`sig`).
     let signed = sig::fit_request(req, Family::Gemini);
     let req = signed.as_ref().unwrap_or(req);
@@ -531,6 +546,18 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
                 write::string(&mut tool_config, n);
                 tool_config.extend_from_slice(b"],\"mode\":\"ANY\"");
             }
+            ToolChoice::Allowed { names, required: true } => {
+                tool_config.extend_from_slice(b"\"allowedFunctionNames\":[");
+                for (i, n) in names.iter().enumerate() {
+                    if i > 0 {
+                        tool_config.push(b',');
+                    }
+                    write::string(&mut tool_config, n);
+                }
+                tool_config.extend_from_slice(b"],\"mode\":\"ANY\"");
+            }
+            // Narrowed before this (`encode_request`) to the tools offered.
+            ToolChoice::Allowed { required: false, .. } => tool_config.extend_from_slice(b"\"mode\":\"AUTO\""),
         }
         tool_config.extend_from_slice(b"}}");
     }

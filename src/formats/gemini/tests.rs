@@ -560,30 +560,52 @@ fn effort_becomes_the_thinking_control_of_the_model_generation() {
 }
 
 /// ANY with several allowed names used to decode to no tool choice, so an OpenAI or Cohere
-/// upstream made the call optional.
+/// upstream made the call optional. It is a required call of one of them: OpenAI's
+/// `allowed_tools`, the other formats offered just those tools (`formats::tool_choice`).
 #[test]
 fn any_with_several_names_requires_one_of_them() {
     let body = br#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}],
         "tools":[{"functionDeclarations":[{"name":"a"},{"name":"b"},{"name":"c"}]}],
         "toolConfig":{"functionCallingConfig":{"mode":"ANY","allowedFunctionNames":["a","b"]}}}"#;
     let r = decode_request(body, Some("m"), false).unwrap();
-    assert_eq!(r.tool_choice, Some(ToolChoice::Required));
-    let names: Vec<&str> = r.tools.iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names, ["a", "b"], "only the allowed tools are offered");
+    assert_eq!(
+        r.tool_choice,
+        Some(ToolChoice::Allowed {
+            names: vec!["a".into(), "b".into()],
+            required: true
+        })
+    );
+    assert_eq!(r.tools.len(), 3, "every tool stays declared");
     let openai = parse(&crate::formats::openai::encode_request(&r).unwrap());
-    assert_eq!(openai["tool_choice"].as_str(), Some("required"));
-    assert_eq!(openai["tools"].as_array().map(|t| t.len()), Some(2));
+    assert_eq!(openai["tool_choice"]["type"].as_str(), Some("allowed_tools"));
+    assert_eq!(
+        openai["tool_choice"]["allowed_tools"]["mode"].as_str(),
+        Some("required")
+    );
+    assert_eq!(openai["tools"].as_array().map(|t| t.len()), Some(3));
+    let anthropic = parse(&crate::formats::anthropic::encode_request(&r).unwrap());
+    assert_eq!(anthropic["tool_choice"]["type"].as_str(), Some("any"));
+    assert_eq!(
+        anthropic["tools"].as_array().map(|t| t.len()),
+        Some(2),
+        "only the allowed tools"
+    );
     // Back to Gemini the allowed names are kept.
     let out = parse(&encode_request(&r).unwrap());
     assert_eq!(
         out["toolConfig"],
         json!({"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["a", "b"]}})
     );
-    // Names that match no declared tool leave the tools as they are.
+    // Names that match no declared tool leave a required call of any tool.
     let odd = br#"{"tools":[{"functionDeclarations":[{"name":"a"}]}],
         "toolConfig":{"functionCallingConfig":{"mode":"ANY","allowedFunctionNames":["x","y"]}}}"#;
     let r = decode_request(odd, Some("m"), false).unwrap();
     assert_eq!((r.tools.len(), r.tool_choice), (1, Some(ToolChoice::Required)));
+    // Only one of them declared: that tool is the choice.
+    let one = br#"{"tools":[{"functionDeclarations":[{"name":"a"},{"name":"b"}]}],
+        "toolConfig":{"functionCallingConfig":{"mode":"ANY","allowedFunctionNames":["x","b"]}}}"#;
+    let r = decode_request(one, Some("m"), false).unwrap();
+    assert_eq!(r.tool_choice, Some(ToolChoice::Named("b".into())));
 }
 
 #[test]

@@ -173,6 +173,7 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
         .and_then(|m| m.as_array())
         .ok_or_else(|| err("messages", "required, an array of messages"))?;
     decode_messages(messages, &mut req)?;
+    check_allowed_declared(&req, "tool_choice.allowed_tools.tools")?;
     Ok(req)
 }
 
@@ -277,6 +278,13 @@ fn decode_tool_choice(v: &Json) -> Result<ToolChoice, ConvertError> {
         return mode;
     }
     let kind = v.get("type").and_then(|k| k.as_str());
+    if kind == Some("allowed_tools") {
+        let root = JsonPath::ROOT;
+        let choice = root.key("tool_choice");
+        let path = choice.key("allowed_tools");
+        let allowed = v.get("allowed_tools").ok_or_else(|| err(path, "required"))?;
+        return allowed_tools(allowed, &path, &["function", "name"]);
+    }
     let name = v
         .pointer(&["function", "name"])
         .and_then(|n| n.as_str())
@@ -285,8 +293,60 @@ fn decode_tool_choice(v: &Json) -> Result<ToolChoice, ConvertError> {
         Some(n) => Ok(ToolChoice::Named(n.to_string())),
         None => Err(err(
             "tool_choice",
-            "only {\"type\":\"function\",\"function\":{\"name\"}} objects can be translated",
+            "only none, auto, required, {\"type\":\"function\",\"function\":{\"name\"}} or \
+             {\"type\":\"allowed_tools\",...} can be translated",
         )),
+    }
+}
+
+/// An `allowed_tools` choice: `v` holds its `mode` and `tools` (at `path`), each tool a function
+/// whose name is at `name_at` (Chat Completions nests it in `function`, the Responses API not).
+/// Names come once each, in the client's order.
+pub(super) fn allowed_tools(v: &Json, path: &JsonPath<'_>, name_at: &[&str]) -> Result<ToolChoice, ConvertError> {
+    let required = match v.get("mode").and_then(|m| m.as_str()) {
+        Some("auto") => false,
+        Some("required") => true,
+        _ => return Err(err(path.key("mode"), "must be auto or required")),
+    };
+    let tpath = path.key("tools");
+    let tools = v
+        .get("tools")
+        .and_then(|t| t.as_array())
+        .ok_or_else(|| err(tpath, "required, an array of tools"))?;
+    if tools.is_empty() {
+        return Err(err(tpath, "must list at least one tool"));
+    }
+    let mut names: Vec<String> = Vec::with_capacity(tools.len());
+    for (i, t) in tools.iter().enumerate() {
+        let name = t
+            .pointer(name_at)
+            .and_then(|n| n.as_str())
+            .filter(|_| t.get("type").and_then(|k| k.as_str()) == Some("function"));
+        let Some(name) = name else {
+            return Err(err(
+                tpath.index(i),
+                format!("only function tools named by {} can be translated", name_at.join(".")),
+            ));
+        };
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+    }
+    Ok(ToolChoice::Allowed { names, required })
+}
+
+/// An `allowed_tools` choice (at `path`) may name only declared tools: the model could call no
+/// other, and a provider offered just the allowed ones would be offered nothing.
+pub(super) fn check_allowed_declared(req: &ChatRequest, path: &str) -> Result<(), ConvertError> {
+    let Some(ToolChoice::Allowed { names, .. }) = &req.tool_choice else {
+        return Ok(());
+    };
+    match names.iter().find(|n| !req.tools.iter().any(|t| t.name == **n)) {
+        Some(missing) => Err(err(
+            path,
+            format!("names the tool {missing:?}, which is not among the declared tools"),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -811,6 +871,19 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
             ToolChoice::Named(name) => OpenAiToolChoice::Named {
                 kind: "function",
                 function: OpenAiFunctionName { name },
+            },
+            ToolChoice::Allowed { names, required } => OpenAiToolChoice::Allowed {
+                kind: "allowed_tools",
+                allowed_tools: OpenAiAllowedTools {
+                    mode: if *required { "required" } else { "auto" },
+                    tools: names
+                        .iter()
+                        .map(|name| OpenAiFunctionRef {
+                            kind: "function",
+                            function: OpenAiFunctionName { name },
+                        })
+                        .collect(),
+                },
             },
         }),
         tools: req
@@ -1606,7 +1679,14 @@ mod tests {
             (br#"{"model":"m","messages":[],"temperature":"hot"}"#, "temperature"),
             (br#"{"model":"m","messages":[],"stop":[1]}"#, "stop[0]"),
             (br#"{"model":"m","messages":[],"tool_choice":"any"}"#, "tool_choice"),
-            (br#"{"model":"m","messages":[],"tool_choice":{"type":"allowed_tools"}}"#, "tool_choice"),
+            (br#"{"model":"m","messages":[],"tool_choice":{"type":"allowed_tools"}}"#, "tool_choice.allowed_tools"),
+            (br#"{"model":"m","messages":[],"tool_choice":{"type":"allowed_tools","allowed_tools":{"mode":"any","tools":[]}}}"#, "tool_choice.allowed_tools.mode"),
+            (br#"{"model":"m","messages":[],"tool_choice":{"type":"allowed_tools","allowed_tools":{"mode":"auto","tools":[]}}}"#, "tool_choice.allowed_tools.tools"),
+            (br#"{"model":"m","messages":[],"tool_choice":{"type":"allowed_tools","allowed_tools":{"mode":"auto"}}}"#, "tool_choice.allowed_tools.tools"),
+            (br#"{"model":"m","messages":[],"tool_choice":{"type":"allowed_tools","allowed_tools":{"mode":"auto","tools":[{"type":"custom","custom":{"name":"f"}}]}}}"#, "tool_choice.allowed_tools.tools[0]"),
+            (br#"{"model":"m","messages":[],"tool_choice":{"type":"allowed_tools","allowed_tools":{"mode":"auto","tools":[{"type":"function","name":"f"}]}}}"#, "tool_choice.allowed_tools.tools[0]"),
+            // A listed tool that is not declared.
+            (br#"{"model":"m","messages":[],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"allowed_tools","allowed_tools":{"mode":"auto","tools":[{"type":"function","function":{"name":"g"}}]}}}"#, "tool_choice.allowed_tools.tools"),
             (br#"{"model":"m","messages":[],"response_format":{"type":"xml"}}"#, "response_format.type"),
             (br#"{"model":"m","messages":[],"tools":[{"type":"custom","custom":{}}]}"#, "tools[0].type"),
             (br#"{"model":"m","messages":[],"tools":[{"type":"function","function":{}}]}"#, "tools[0].function.name"),

@@ -145,6 +145,7 @@ pub fn decode_request(body: &[u8]) -> Result<ChatRequest, ConvertError> {
     }
     let input = input.ok_or_else(|| err("input", "required (Sluice stores no earlier responses to continue)"))?;
     decode_input(input, &mut req)?;
+    super::request::check_allowed_declared(&req, "tool_choice.tools")?;
     Ok(req)
 }
 
@@ -208,9 +209,12 @@ fn decode_tool_choice(v: &Json) -> Result<ToolChoice, ConvertError> {
         v.get("name").and_then(|n| n.as_str()),
     ) {
         (Some("function"), Some(name)) => Ok(ToolChoice::Named(name.to_string())),
+        // Flat here: `mode` and `tools` beside `type`, each tool `{"type":"function","name"}`.
+        (Some("allowed_tools"), _) => super::request::allowed_tools(v, &JsonPath::ROOT.key("tool_choice"), &["name"]),
         _ => Err(err(
             "tool_choice",
-            "only none, auto, required or {\"type\":\"function\",\"name\"} can be translated",
+            "only none, auto, required, {\"type\":\"function\",\"name\"} or {\"type\":\"allowed_tools\",...} \
+             can be translated",
         )),
     }
 }
@@ -526,7 +530,7 @@ pub struct ToolEcho {
     strict: Option<bool>,
 }
 
-/// `tool_choice` as the response repeats it: a mode, or the named function.
+/// `tool_choice` as the response repeats it: a mode, the named function, or the allowed tools.
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum ToolChoiceEcho {
@@ -536,6 +540,20 @@ pub enum ToolChoiceEcho {
         kind: &'static str,
         name: String,
     },
+    Allowed {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        mode: &'static str,
+        tools: Vec<FunctionRef>,
+    },
+}
+
+/// A function named in an `allowed_tools` list (the Responses API's flat form).
+#[derive(Debug, Clone, Serialize)]
+pub struct FunctionRef {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    name: String,
 }
 
 /// What the answer repeats of the request, as OpenAI's `response` object does.
@@ -595,6 +613,17 @@ impl Echo {
             Some(ToolChoice::Named(n)) => ToolChoiceEcho::Function {
                 kind: "function",
                 name: n.clone(),
+            },
+            Some(ToolChoice::Allowed { names, required }) => ToolChoiceEcho::Allowed {
+                kind: "allowed_tools",
+                mode: if *required { "required" } else { "auto" },
+                tools: names
+                    .iter()
+                    .map(|n| FunctionRef {
+                        kind: "function",
+                        name: n.clone(),
+                    })
+                    .collect(),
             },
         };
         Echo {
@@ -1974,6 +2003,21 @@ mod tests {
                 "function",
             ),
             (
+                r#"{"model":"m","input":"x","tool_choice":{"type":"allowed_tools","mode":"none","tools":[]}}"#,
+                "tool_choice.mode",
+                "auto or required",
+            ),
+            (
+                r#"{"model":"m","input":"x","tool_choice":{"type":"allowed_tools","mode":"auto","tools":[{"type":"mcp","server_label":"deepwiki"}]}}"#,
+                "tool_choice.tools[0]",
+                "function",
+            ),
+            (
+                r#"{"model":"m","input":"x","tools":[{"type":"function","name":"f"}],"tool_choice":{"type":"allowed_tools","mode":"auto","tools":[{"type":"function","name":"g"}]}}"#,
+                "tool_choice.tools",
+                "\"g\"",
+            ),
+            (
                 r#"{"model":"m","input":"x","text":{"format":{"type":"xml"}}}"#,
                 "text.format.type",
                 "json_schema",
@@ -1993,6 +2037,44 @@ mod tests {
         }
         // Nulls are absent values; `background: false` and `store` change nothing here.
         decode(r#"{"model":"m","input":"x","previous_response_id":null,"background":false,"store":true}"#).unwrap();
+    }
+
+    /// `allowed_tools` is flat in the Responses API; the answer repeats it, and a Responses
+    /// upstream (`chat_via_responses`) or a chat one gets it in its own form.
+    #[test]
+    fn allowed_tools_keep_their_form_between_chat_and_responses() {
+        let body = r#"{"model":"m","input":"hi","tools":[{"type":"function","name":"a"},{"type":"function","name":"b"},
+            {"type":"function","name":"c"}],"tool_choice":{"type":"allowed_tools","mode":"required",
+            "tools":[{"type":"function","name":"c"},{"type":"function","name":"a"},{"type":"function","name":"c"}]}}"#;
+        let r = decode(body).unwrap();
+        assert_eq!(
+            r.tool_choice,
+            Some(ToolChoice::Allowed {
+                names: vec!["c".into(), "a".into()],
+                required: true
+            })
+        );
+        let flat = sonic_rs::json!({"type": "allowed_tools", "mode": "required",
+            "tools": [{"type": "function", "name": "c"}, {"type": "function", "name": "a"}]});
+        let echo = Echo::of(&r, body.as_bytes());
+        assert_eq!(json(sonic_rs::to_string(&echo.tool_choice).unwrap().as_bytes()), flat);
+        let up = json(&super::super::responses_upstream::encode_request(&r).unwrap());
+        assert_eq!(up["tool_choice"], flat);
+        assert_eq!(
+            up["tools"].as_array().map(|t| t.len()),
+            Some(3),
+            "every tool stays declared"
+        );
+        let chat = json(&super::super::request::encode_request(&r).unwrap());
+        assert_eq!(
+            chat["tool_choice"],
+            sonic_rs::json!({"type": "allowed_tools", "allowed_tools": {"mode": "required",
+                "tools": [{"type": "function", "function": {"name": "c"}}, {"type": "function", "function": {"name": "a"}}]}})
+        );
+        assert_eq!(chat["tools"].as_array().map(|t| t.len()), Some(3));
+        // And back: a chat client's choice reaches a Responses upstream flat.
+        let back = super::super::request::decode_request(&sonic_rs::to_vec(&chat).unwrap(), None, false).unwrap();
+        assert_eq!(back.tool_choice, r.tool_choice);
     }
 
     fn echo() -> Echo {

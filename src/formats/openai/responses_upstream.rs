@@ -135,6 +135,20 @@ enum ToolChoiceOut<'a> {
         kind: &'static str,
         name: &'a str,
     },
+    /// `{"type":"allowed_tools","mode","tools":[{"type":"function","name"}]}`: flat, unlike Chat's.
+    Allowed {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        mode: &'static str,
+        tools: Vec<FunctionRefOut<'a>>,
+    },
+}
+
+#[derive(Serialize)]
+struct FunctionRefOut<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    name: &'a str,
 }
 
 #[derive(Serialize)]
@@ -318,6 +332,14 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
             ToolChoice::None => ToolChoiceOut::Mode("none"),
             ToolChoice::Required => ToolChoiceOut::Mode("required"),
             ToolChoice::Named(name) => ToolChoiceOut::Named { kind: "function", name },
+            ToolChoice::Allowed { names, required } => ToolChoiceOut::Allowed {
+                kind: "allowed_tools",
+                mode: if *required { "required" } else { "auto" },
+                tools: names
+                    .iter()
+                    .map(|name| FunctionRefOut { kind: "function", name })
+                    .collect(),
+            },
         }),
         parallel_tool_calls: req.parallel_tool_calls.filter(|_| has_tools),
         // The Responses API refuses a limit under 16 that Chat Completions, Anthropic and the others

@@ -343,6 +343,26 @@ pub enum OpenAiToolChoice<'a> {
         kind: &'static str,
         function: OpenAiFunctionName<'a>,
     },
+    /// `{"type":"allowed_tools","allowed_tools":{"mode","tools":[{"type":"function","function":{"name"}}]}}`.
+    Allowed {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        allowed_tools: OpenAiAllowedTools<'a>,
+    },
+}
+
+#[derive(Serialize, Debug)]
+pub struct OpenAiAllowedTools<'a> {
+    pub mode: &'static str,
+    pub tools: Vec<OpenAiFunctionRef<'a>>,
+}
+
+/// A function named in an `allowed_tools` list.
+#[derive(Serialize, Debug)]
+pub struct OpenAiFunctionRef<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub function: OpenAiFunctionName<'a>,
 }
 
 #[derive(Serialize, Debug)]
