@@ -332,9 +332,7 @@ fn decode_block<'a>(v: &'a Value, path: &JsonPath<'_>) -> Result<Block<'a>, Conv
     decode_member(kind, m, path)
 }
 
-/// The content block at `path` whose one member is `kind`: `m`. Always inlined: a request's
-/// blocks go through `decode_block` as before the split (criterion `decode_request/bedrock`).
-#[inline(always)]
+/// The content block at `path` whose one member is `kind`: `m`.
 fn decode_member<'a>(kind: &str, m: &'a Value, path: &JsonPath<'_>) -> Result<Block<'a>, ConvertError> {
     let mpath = path.key(kind);
     let part = match kind {
