@@ -5,12 +5,20 @@
 //! (Anthropic `input`, Converse `toolUse.input`, Gemini `args`) get the text spliced in after one
 //! validating pass, and their decoders take the object's raw text from the body: a parsed
 //! `Value` written again would sort the keys, round integers beyond 64 bits, respell `1e5` or
-//! `1.0` and change escapes such as `\u00fc` or `\/`. A decoder notes where each call's object
-//! sits while it walks the parsed body (`RawArgs`) and takes all the texts in one more pass.
+//! `1.0` and change escapes such as `\u00fc` or `\/`.
+//!
+//! An answer's decoder (Anthropic, Converse, Gemini) takes each object's text in the pass that
+//! parses the body (`decode`): the body's `Layout` names the way down to the arguments, which are
+//! kept as their raw slice (`Node::Args`) while the rest is parsed into `Value`s as usual. The
+//! request decoders (a client's history) still note where each call's object sits while they
+//! walk the parsed body (`RawArgs`) and take all the texts in one more pass.
 
 use crate::canonical::{JsonPath, Part};
 use crate::wire::json::{too_deep, MAX_DEPTH};
-use sonic_rs::{JsonValueTrait, LazyValue, PointerNode, PointerTree};
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use sonic_rs::{JsonValueTrait, LazyValue, PointerNode, PointerTree, Value};
+use std::borrow::Cow;
+use std::marker::PhantomData;
 
 /// The arguments as one JSON value, validated but not parsed into a tree: it serializes as its
 /// own text (trimmed). Empty text is `{}` (a call without arguments). The error says why the
@@ -135,6 +143,282 @@ impl RawArgs {
         }
         for (arguments, raw) in calls.into_iter().zip(found) {
             take(arguments, raw.as_ref());
+        }
+    }
+}
+
+/// Where a body carries its calls' arguments objects, for `decode`: the members and items to
+/// walk down to them. Everything off this path is parsed as a `Value`, as a plain parse would.
+pub(crate) enum Shape {
+    /// An object: a member named by one of these keys (first matching key) takes its shape.
+    Object(&'static [(&'static str, Shape)]),
+    /// An array: every item takes this shape.
+    Array(&'static Shape),
+    /// A call's arguments: an object is kept as its text (`Node::Args`).
+    Args,
+}
+
+/// A body's shape and how it names keys, for `decode`.
+pub(crate) trait Layout {
+    const SHAPE: Shape;
+    /// Gemini's keys: a member also matches when its snake_case name is the key in camelCase
+    /// (`function_call` for `functionCall`), as `gemini::field` reads them.
+    const CAMEL: bool = false;
+}
+
+/// A JSON value decoded by `decode`: as a `Value` except on the way to the arguments objects.
+#[derive(Debug)]
+pub(crate) enum Node<'a> {
+    /// Parsed as sonic parses any value (a member or item off the shape, or a value of another
+    /// type than the shape expects).
+    Value(Value),
+    /// An object on the shape: its members in the body's order, repeated keys kept (as the
+    /// parsed `Value` keeps them; `get` finds the first).
+    Object(Vec<(Cow<'a, str>, Node<'a>)>),
+    /// An array on the shape.
+    Array(Vec<Node<'a>>),
+    /// A call's arguments object, as written (validated by the same pass).
+    Args(LazyValue<'a>),
+}
+
+/// Decodes `body` in one pass, keeping each arguments object of `L::SHAPE` as its text: no
+/// second walk to find them, no parsed object written out again. Fails as `sonic_rs::from_slice`
+/// does on the same body (invalid JSON or UTF-8, trailing characters). The caller has checked
+/// the nesting depth (`too_deep`), as for any parse.
+pub(crate) fn decode<L: Layout>(body: &[u8]) -> sonic_rs::Result<Node<'_>> {
+    sonic_rs::from_slice::<Decoded<'_, L>>(body).map(|d| d.0)
+}
+
+struct Decoded<'a, L>(Node<'a>, PhantomData<L>);
+
+impl<'de, L: Layout> Deserialize<'de> for Decoded<'de, L> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let seed = Seed {
+            shape: &L::SHAPE,
+            camel: L::CAMEL,
+        };
+        seed.deserialize(d).map(|n| Decoded(n, PhantomData))
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Seed {
+    shape: &'static Shape,
+    camel: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Seed {
+    type Value = Node<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Node<'de>, D::Error> {
+        if let Shape::Args = self.shape {
+            // Deserializing a `LazyValue` validates the value (`skip_one(checked)`).
+            let raw = LazyValue::deserialize(d)?;
+            if raw.as_raw_str().trim_ascii_start().starts_with('{') {
+                return Ok(Node::Args(raw));
+            }
+            // Anything but an object is no arguments text: parsed, as a plain parse would.
+            return sonic_rs::from_str(raw.as_raw_str())
+                .map(Node::Value)
+                .map_err(serde::de::Error::custom);
+        }
+        d.deserialize_any(self)
+    }
+}
+
+impl Seed {
+    /// The shape of the member `key`, if it is on this object's shape.
+    fn member(&self, key: &str) -> Option<&'static Shape> {
+        let Shape::Object(members) = self.shape else {
+            return None;
+        };
+        let hit =
+            |name: &str| key == name || (self.camel && key.contains('_') && crate::formats::gemini::camel(key) == name);
+        members.iter().find(|(name, _)| hit(name)).map(|(_, s)| s)
+    }
+}
+
+impl<'de> Visitor<'de> for Seed {
+    type Value = Node<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Node<'de>, E> {
+        Ok(Node::Value(Value::from(b)))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<Node<'de>, E> {
+        Ok(Node::Value(Value::from(n)))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Node<'de>, E> {
+        Ok(Node::Value(Value::from(n)))
+    }
+    fn visit_f64<E>(self, n: f64) -> Result<Node<'de>, E> {
+        // JSON numbers parse to finite floats; the default only guards the conversion.
+        Ok(Node::Value(Value::new_f64(n).unwrap_or_default()))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Node<'de>, E> {
+        Ok(Node::Value(Value::from(s)))
+    }
+    fn visit_unit<E>(self) -> Result<Node<'de>, E> {
+        Ok(Node::Value(Value::new_null()))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node<'de>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(4));
+        match self.shape {
+            Shape::Array(item) => {
+                let seed = Seed { shape: item, ..self };
+                while let Some(n) = seq.next_element_seed(seed)? {
+                    items.push(n);
+                }
+                Ok(Node::Array(items))
+            }
+            // An array where the shape wants an object: a plain value.
+            _ => {
+                let mut arr = sonic_rs::Array::new();
+                while let Some(v) = seq.next_element::<Value>()? {
+                    arr.push(v);
+                }
+                Ok(Node::Value(arr.into_value()))
+            }
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node<'de>, A::Error> {
+        if let Shape::Object(_) = self.shape {
+            let mut members = Vec::with_capacity(map.size_hint().unwrap_or(4));
+            while let Some(key) = map.next_key_seed(KeySeed)? {
+                let node = match self.member(&key) {
+                    Some(shape) => map.next_value_seed(Seed { shape, ..self })?,
+                    None => Node::Value(map.next_value::<Value>()?),
+                };
+                members.push((key, node));
+            }
+            return Ok(Node::Object(members));
+        }
+        // An object where the shape wants an array: a plain value (the first of a repeated key
+        // wins, as `get` finds it in a parsed object).
+        let mut obj = sonic_rs::Object::new();
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let v = map.next_value::<Value>()?;
+            if obj.get(&key.as_ref()).is_none() {
+                obj.insert(&key, v);
+            }
+        }
+        Ok(Node::Value(obj.into_value()))
+    }
+}
+
+/// A member's key, borrowed from the body when it has no escapes.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(s))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(s.to_string()))
+    }
+}
+
+impl<'a> Node<'a> {
+    /// The first member named `key` of an object on the shape (as `Value::get` finds it); `None`
+    /// for any other node.
+    pub(crate) fn get(&self, key: &str) -> Option<&Node<'a>> {
+        self.members()?.iter().find(|(k, _)| k == key).map(|(_, n)| n)
+    }
+
+    /// As `get`, but a `null` member is no member (as most decoders read optional fields).
+    pub(crate) fn field(&self, key: &str) -> Option<&Node<'a>> {
+        self.get(key).filter(|n| !n.is_null())
+    }
+
+    /// The members of an object on the shape, in order.
+    pub(crate) fn members(&self) -> Option<&[(Cow<'a, str>, Node<'a>)]> {
+        match self {
+            Node::Object(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The items of an array on the shape.
+    pub(crate) fn items(&self) -> Option<&[Node<'a>]> {
+        match self {
+            Node::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// The parsed value, off the shape.
+    pub(crate) fn value(&self) -> Option<&Value> {
+        match self {
+            Node::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The string, for a string value.
+    pub(crate) fn as_str(&self) -> Option<&str> {
+        self.value().and_then(|v| v.as_str())
+    }
+
+    pub(crate) fn is_null(&self) -> bool {
+        matches!(self, Node::Value(v) if v.is_null())
+    }
+
+    pub(crate) fn is_object(&self) -> bool {
+        match self {
+            Node::Value(v) => v.is_object(),
+            Node::Object(_) | Node::Args(_) => true,
+            Node::Array(_) => false,
+        }
+    }
+
+    /// A call's arguments text: an object as written; any other value as `write` writes it
+    /// (each decoder's rule for arguments that are not an object).
+    pub(crate) fn arguments(&self, write: impl FnOnce(&Value) -> String) -> String {
+        match self {
+            Node::Args(raw) => raw.as_raw_str().trim_ascii().to_string(),
+            Node::Value(v) => write(v),
+            other => write(&other.to_value()),
+        }
+    }
+
+    /// The node as a parsed `Value`, for code that reads one (an object on the shape is built
+    /// again: the first of a repeated key wins, as `get` finds it).
+    pub(crate) fn to_value(&self) -> Value {
+        match self {
+            Node::Value(v) => v.clone(),
+            Node::Object(members) => {
+                let mut obj = sonic_rs::Object::with_capacity(members.len());
+                for (k, n) in members {
+                    if obj.get(&k.as_ref()).is_none() {
+                        obj.insert(k, n.to_value());
+                    }
+                }
+                obj.into_value()
+            }
+            Node::Array(items) => items
+                .iter()
+                .map(Node::to_value)
+                .collect::<sonic_rs::Array>()
+                .into_value(),
+            Node::Args(raw) => sonic_rs::from_str(raw.as_raw_str()).unwrap_or_default(),
         }
     }
 }
@@ -405,6 +689,105 @@ mod tests {
         let mut calls = vec![String::new(); n];
         raw.fill(body.as_bytes(), calls.iter_mut());
         assert_eq!(calls, objects);
+    }
+
+    /// A layout like an Anthropic answer's, for the tests of `decode`.
+    struct Blocks;
+
+    impl Layout for Blocks {
+        const SHAPE: Shape = Shape::Object(&[("c", Shape::Array(&Shape::Object(&[("input", Shape::Args)])))]);
+    }
+
+    /// Gemini's reading of keys: `function_call` is `functionCall`.
+    struct Camel;
+
+    impl Layout for Camel {
+        const SHAPE: Shape = Shape::Object(&[("functionCall", Shape::Object(&[("args", Shape::Args)]))]);
+        const CAMEL: bool = true;
+    }
+
+    #[test]
+    fn decode_keeps_each_arguments_object_as_written_and_parses_the_rest() {
+        let body = format!(
+            r#"{{"id":"x","c":[{{"type":"t","input": {AS_WRITTEN} ,"n":[1,{{"input":{{"k":1e5}}}}]}},{{"input":[1.0]}},{{"input":null}},"s"],"u":{{"input":{{"a":1}}}}}}"#
+        );
+        let v = decode::<Blocks>(body.as_bytes()).unwrap();
+        let plain: Value = sonic_rs::from_str(&body).unwrap();
+        assert_eq!(v.get("id").and_then(Node::as_str), Some("x"));
+        // Off the way to the arguments: parsed as a plain parse does.
+        assert_eq!(v.get("u").and_then(Node::value), plain.get("u"));
+        let blocks = v.get("c").and_then(Node::items).unwrap();
+        assert_eq!(blocks.len(), 4);
+        let Some(Node::Args(raw)) = blocks[0].get("input") else {
+            panic!("{:?}", blocks[0]);
+        };
+        assert_eq!(raw.as_raw_str().trim_ascii(), AS_WRITTEN);
+        assert_eq!(
+            blocks[0].get("input").unwrap().arguments(|_| unreachable!()),
+            AS_WRITTEN
+        );
+        assert_eq!(blocks[0].get("n").and_then(Node::value), plain["c"][0].get("n"));
+        // Not an object: a parsed value, written by the decoder's own rule.
+        assert_eq!(
+            blocks[1]
+                .get("input")
+                .unwrap()
+                .arguments(|v| sonic_rs::to_string(v).unwrap()),
+            "[1.0]"
+        );
+        assert!(blocks[2].get("input").unwrap().is_null());
+        assert!(blocks[2].field("input").is_none());
+        assert_eq!(blocks[3].as_str(), Some("s"));
+        assert_eq!(v.to_value(), plain);
+    }
+
+    #[test]
+    fn decode_fails_where_a_plain_parse_fails() {
+        let bad: &[&[u8]] = &[
+            b"",
+            b"{",
+            b"{\"c\":[{\"input\":{\"a\":tru}}]}",
+            b"{\"c\":[{\"input\":{\"a\":1,}}]}",
+            b"{\"c\":[{\"input\":{\"a\":\"\x01\"}}]}",
+            b"{\"c\":[{\"input\":{\"a\":1}}]} x",
+            b"{\"c\":[{\"input\":{\"a\":1}]}",
+            b"{\"c\":[{\"input\":{\"a\":\"\xff\"}}]}",
+            b"{\"c\":[{\"x\":\"\xff\"}]}",
+            b"{\"c\":[{\"input\":{\"a\":01}}]}",
+            b"{\"c\":{\"a\":[}}",
+            b"[{\"input\":{}},]",
+        ];
+        for body in bad {
+            assert!(sonic_rs::from_slice::<Value>(body).is_err(), "{body:?}");
+            assert!(decode::<Blocks>(body).is_err(), "{body:?}");
+        }
+        // Any other type where the shape wants an object or array: a plain value.
+        for body in ["[1,{\"a\":2}]", "\"s\"", "null", "{\"c\":{\"input\":{\"a\":1}}}"] {
+            let plain: Value = sonic_rs::from_str(body).unwrap();
+            assert_eq!(decode::<Blocks>(body.as_bytes()).unwrap().to_value(), plain, "{body}");
+        }
+    }
+
+    #[test]
+    fn decode_finds_the_first_of_a_repeated_key_as_a_parsed_object_does() {
+        let body = r#"{"c":[{"input":{"b":1},"input":{"a":2},"t":1,"t":2}],"c":[]}"#;
+        let v = decode::<Blocks>(body.as_bytes()).unwrap();
+        let plain: Value = sonic_rs::from_str(body).unwrap();
+        let b = &v.get("c").and_then(Node::items).unwrap()[0];
+        assert_eq!(b.get("input").unwrap().arguments(|_| unreachable!()), r#"{"b":1}"#);
+        assert_eq!(b.get("t").and_then(Node::value), plain["c"][0].get("t"));
+        assert_eq!(b.members().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn decode_reads_snake_case_keys_where_the_layout_says_so() {
+        let body = r#"{"function_call":{"args":{"z":1, "a":2}}}"#;
+        let v = decode::<Camel>(body.as_bytes()).unwrap();
+        let args = v.get("function_call").and_then(|c| c.get("args")).unwrap();
+        assert_eq!(args.arguments(|_| unreachable!()), r#"{"z":1, "a":2}"#);
+        // Without the layout's say-so, the key is another member, parsed.
+        let v = decode::<Blocks>(br#"{"function_call":{"args":{"z":1}}}"#).unwrap();
+        assert!(v.get("function_call").and_then(Node::value).is_some());
     }
 
     #[test]

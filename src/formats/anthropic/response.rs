@@ -7,9 +7,9 @@
 
 use super::types::*;
 use crate::canonical::sig::{self, Family};
-use crate::canonical::{ChatResponse, ConvertError, Extra, FinishReason, Json, JsonPath, Part, Usage};
+use crate::canonical::{ChatResponse, ConvertError, Extra, FinishReason, Json, Part, Usage};
 use crate::formats::{tool_args, Format};
-use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+use sonic_rs::JsonValueTrait;
 use std::borrow::Cow;
 
 /// `stop_reason` -> canonical (PROTOCOLS 8.2); unknown values are kept verbatim.
@@ -97,13 +97,25 @@ pub fn usage_to_wire(u: &Usage) -> AnthropicUsage {
     }
 }
 
-fn str_field(v: &Json, key: &str) -> String {
+/// An Anthropic answer's way down to its calls' `input` objects (`tool_args::decode`).
+struct Answer;
+
+impl tool_args::Layout for Answer {
+    const SHAPE: tool_args::Shape = tool_args::Shape::Object(&[(
+        "content",
+        tool_args::Shape::Array(&tool_args::Shape::Object(&[("input", tool_args::Shape::Args)])),
+    )]);
+}
+
+fn str_member(v: &tool_args::Node<'_>, key: &str) -> String {
     v.get(key).and_then(|s| s.as_str()).unwrap_or_default().to_string()
 }
 
-/// An upstream's Anthropic `message` body -> canonical.
+/// An upstream's Anthropic `message` body -> canonical. Each call's `input` is taken as the
+/// upstream wrote it (`tool_args`), as a stream's `partial_json` gives it, in the one pass that
+/// parses the body.
 pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
-    let v: Json = sonic_rs::from_slice(body).map_err(|e| {
+    let v = tool_args::decode::<Answer>(body).map_err(|e| {
         ConvertError::new(
             "",
             format!("response body is not valid JSON: {}", crate::wire::json::brief(&e)),
@@ -114,52 +126,42 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
     }
     let blocks = v
         .get("content")
-        .and_then(|c| c.as_array())
+        .and_then(|c| c.items())
         .ok_or_else(|| ConvertError::new("content", "missing content array"))?;
     let mut content = Vec::with_capacity(blocks.len());
-    // Each call's `input` as the upstream wrote it (`tool_args`), as a stream's `partial_json`
-    // gives it.
-    let mut raw = tool_args::RawArgs::default();
-    let root = JsonPath::ROOT;
-    let cpath = root.key("content");
-    for (i, b) in blocks.iter().enumerate() {
+    for b in blocks {
         match b.get("type").and_then(|t| t.as_str()) {
             Some("text") => {
                 let mut extra = Extra::default();
-                if let Some(obj) = b.as_object() {
-                    for (k, val) in obj.iter() {
-                        if k != "type" && k != "text" && !val.is_null() {
-                            if extra.format.is_none() {
-                                extra = Extra::new(Format::Anthropic);
-                            }
-                            extra.push(k, val.clone());
+                for (k, val) in b.members().unwrap_or_default() {
+                    if k != "type" && k != "text" && !val.is_null() {
+                        if extra.format.is_none() {
+                            extra = Extra::new(Format::Anthropic);
                         }
+                        extra.push(k.as_ref(), val.to_value());
                     }
                 }
                 content.push(Part::Text {
-                    text: str_field(b, "text"),
+                    text: str_member(b, "text"),
                     extra,
                 });
             }
             Some("thinking") => content.push(Part::Thinking {
-                text: str_field(b, "thinking"),
+                text: str_member(b, "thinking"),
                 signature: b
                     .get("signature")
                     .and_then(|s| s.as_str())
                     .map(|s| sig::decode(s, Family::Claude)),
             }),
             Some("redacted_thinking") => content.push(Part::RedactedThinking {
-                data: sig::decode(&str_field(b, "data"), Family::Claude),
+                data: sig::decode(&str_member(b, "data"), Family::Claude),
             }),
             Some("tool_use") => content.push(Part::ToolCall {
-                id: str_field(b, "id"),
-                name: str_field(b, "name"),
-                arguments: {
-                    raw.push(&cpath.index(i), &["input"]);
-                    match b.get("input") {
-                        Some(input) if !input.is_null() => sonic_rs::to_string(input).unwrap_or_default(),
-                        _ => "{}".to_string(),
-                    }
+                id: str_member(b, "id"),
+                name: str_member(b, "name"),
+                arguments: match b.get("input") {
+                    Some(input) if !input.is_null() => input.arguments(|v| sonic_rs::to_string(v).unwrap_or_default()),
+                    _ => "{}".to_string(),
                 },
                 signature: None,
                 extra: Extra::default(),
@@ -169,18 +171,18 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
             _ => {}
         }
     }
-    raw.fill(body, tool_args::calls_in(&mut content));
-    let finish = match v.get("stop_reason").and_then(|r| r.as_str()) {
+    let root = |key: &str| v.get(key).and_then(|x| x.value());
+    let finish = match root("stop_reason").and_then(|r| r.as_str()) {
         Some(r) => finish_from_stop_reason(r),
         None => FinishReason::Stop,
     };
     Ok(ChatResponse {
-        id: str_field(&v, "id"),
-        model: str_field(&v, "model"),
+        id: str_member(&v, "id"),
+        model: str_member(&v, "model"),
         content,
         finish,
-        usage: v.get("usage").map(usage_from_wire).unwrap_or_default(),
-        stop_sequence: v.get("stop_sequence").and_then(|s| s.as_str()).map(str::to_string),
+        usage: root("usage").map(usage_from_wire).unwrap_or_default(),
+        stop_sequence: root("stop_sequence").and_then(|s| s.as_str()).map(str::to_string),
         // The format has no creation time: 0 = unknown; the proxy fills in the time of arrival.
         created: 0,
         logprobs: Vec::new(),

@@ -329,6 +329,11 @@ fn decode_tool_result_content(c: &Value, path: &JsonPath<'_>) -> Result<Vec<Tool
 
 fn decode_block<'a>(v: &'a Value, path: &JsonPath<'_>) -> Result<Block<'a>, ConvertError> {
     let (kind, m) = union_member(v, path)?;
+    decode_member(kind, m, path)
+}
+
+/// The content block at `path` whose one member is `kind`: `m`.
+fn decode_member<'a>(kind: &str, m: &'a Value, path: &JsonPath<'_>) -> Result<Block<'a>, ConvertError> {
     let mpath = path.key(kind);
     let part = match kind {
         "text" => Part::text(m.as_str().ok_or_else(|| err(mpath, "must be a string"))?),
@@ -1502,35 +1507,102 @@ pub(crate) fn stop_sequence_of(v: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
+/// A Converse answer's way down to its calls' `input` objects (`tool_args::decode`).
+struct Answer;
+
+impl tool_args::Layout for Answer {
+    const SHAPE: tool_args::Shape = {
+        use tool_args::Shape::{Args, Array, Object};
+        const CALL: tool_args::Shape = Object(&[("toolUse", Object(&[("input", Args)]))]);
+        Object(&[("output", Object(&[("message", Object(&[("content", Array(&CALL))]))]))])
+    };
+}
+
+/// `decode_block` for a block of an answer decoded by `tool_args::decode`: a `toolUse`'s
+/// `input` object is its text as the upstream wrote it.
+fn decode_answer_block<'a>(b: &'a tool_args::Node<'_>, path: &JsonPath<'_>) -> Result<Block<'a>, ConvertError> {
+    let Some(members) = b.members() else {
+        // Not an object (`decode_block` says so); only objects are kept as members.
+        return match b.value() {
+            Some(v) => decode_block(v, path),
+            None => Err(err(path, "must be an object")),
+        };
+    };
+    // As `union_member`.
+    let mut found = None;
+    for (k, n) in members {
+        if n.is_null() {
+            continue;
+        }
+        if found.is_some() {
+            return Err(err(path, "must have exactly one member set"));
+        }
+        found = Some((k, n));
+    }
+    let (kind, m) = found.ok_or_else(|| err(path, "must have exactly one member set"))?;
+    if let Some(v) = m.value() {
+        return decode_member(kind, v, path);
+    }
+    // Only a `toolUse` object is kept as members (`Answer`).
+    let mpath = path.key(kind);
+    let req_str = |key: &str| {
+        m.field(key)
+            .and_then(|x| x.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| err(mpath.key(key), "required string"))
+    };
+    Ok(Block::Part(Part::ToolCall {
+        id: req_str("toolUseId")?,
+        name: req_str("name")?,
+        arguments: m.field("input").map_or_else(|| "{}".into(), |i| i.arguments(json_text)),
+        signature: None,
+        extra: Extra::default(),
+    }))
+}
+
 /// Provider: a Converse success body -> canonical. The body carries no id or model (the id is
 /// the `x-amzn-RequestId` header): both are left empty for the caller to fill, `created` is 0.
+/// Each call's `input` is taken as the upstream wrote it (`tool_args`), in the one pass that
+/// parses the body.
 pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
-    let v: Value = sonic_rs::from_slice(body).map_err(|e| {
+    let v = tool_args::decode::<Answer>(body).map_err(|e| {
         err(
             "",
             format!("response body is not valid JSON: {}", crate::wire::json::brief(&e)),
         )
     })?;
-    let message = get(&v, "output")
-        .and_then(|o| get(o, "message"))
+    let message = v
+        .field("output")
+        .and_then(|o| o.field("message"))
         .ok_or_else(|| err("output.message", "required"))?;
-    let content = match get(message, "content") {
-        Some(c) => {
-            let root = JsonPath::ROOT;
-            let o = root.key("output");
-            let om = o.key("message");
-            let cpath = om.key("content");
-            let mut parts = decode_blocks(c, &cpath)?;
-            let mut raw = tool_args::RawArgs::default();
-            note_inputs(c, &cpath, &mut raw);
-            raw.fill(body, tool_args::calls_in(&mut parts));
-            parts
-        }
+    let root = JsonPath::ROOT;
+    let o = root.key("output");
+    let om = o.key("message");
+    let cpath = om.key("content");
+    let content = match message.field("content") {
+        Some(c) => match c.items() {
+            Some(blocks) => {
+                let mut parts = Vec::with_capacity(blocks.len());
+                for (j, b) in blocks.iter().enumerate() {
+                    match decode_answer_block(b, &cpath.index(j))? {
+                        Block::Part(p) => parts.push(p),
+                        Block::CachePoint(cp) => attach_cache_point(&mut parts, cp),
+                    }
+                }
+                parts
+            }
+            // Not an array: `decode_blocks` says so.
+            None => decode_blocks(&c.to_value(), &cpath)?,
+        },
         None => Vec::new(),
     };
-    let finish = finish_from_bedrock(get(&v, "stopReason").and_then(|s| s.as_str()).unwrap_or("end_turn"));
-    let usage = get(&v, "usage").map_or_else(Usage::default, usage_from_bedrock);
-    let stop_sequence = stop_sequence_of(&v);
+    let value = |key: &str| v.field(key).and_then(|x| x.value());
+    let finish = finish_from_bedrock(value("stopReason").and_then(|s| s.as_str()).unwrap_or("end_turn"));
+    let usage = value("usage").map_or_else(Usage::default, usage_from_bedrock);
+    let stop_sequence = value("additionalModelResponseFields")
+        .and_then(|a| get(a, "stop_sequence"))
+        .and_then(|s| s.as_str())
+        .map(str::to_string);
     Ok(ChatResponse {
         id: String::new(),
         model: String::new(),

@@ -4,8 +4,9 @@
 //! count includes it, so canonical `output` = candidates + thoughts and the encoder subtracts
 //! `reasoning` back out; `promptTokenCount` already includes cached tokens (canonical `input`).
 
-use super::{decode_part, encode_part, field, signed_id, split_signed_id, write, CallIds};
-use crate::canonical::{ChatResponse, ConvertError, FinishReason, Json, JsonPath, Part, TokenLogprob, Usage};
+use super::{camel, decode_part, encode_part, field, signed_id, split_signed_id, write, CallIds, SIGNATURE};
+use crate::canonical::{ChatResponse, ConvertError, Extra, FinishReason, Json, JsonPath, Part, TokenLogprob, Usage};
+use crate::formats::tool_args::{self, Node};
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 
 /// Gemini `finishReason` -> canonical (tool calls decided by the caller: Gemini says `STOP`).
@@ -119,10 +120,66 @@ pub(super) fn write_usage_metadata(b: &mut Vec<u8>, u: &Usage, whole: bool) {
     b.push(b'}');
 }
 
+/// A Gemini answer's way down to its calls' `args` objects (`tool_args::decode`), keys read as
+/// `field` reads them.
+struct Answer;
+
+impl tool_args::Layout for Answer {
+    const SHAPE: tool_args::Shape = {
+        use tool_args::Shape::{Args, Array, Object};
+        const PART: tool_args::Shape = Object(&[("functionCall", Object(&[("args", Args)]))]);
+        Object(&[(
+            "candidates",
+            Array(&Object(&[("content", Object(&[("parts", Array(&PART))]))])),
+        )])
+    };
+    const CAMEL: bool = true;
+}
+
+/// `field` for a node of a decoded answer.
+fn member<'n, 'a>(n: &'n Node<'a>, name: &str) -> Option<&'n Node<'a>> {
+    let members = n.members()?;
+    let found = match members.iter().find(|(k, _)| k == name) {
+        Some(m) => Some(m),
+        None => members.iter().find(|(k, _)| camel(k) == name),
+    };
+    found.map(|(_, v)| v).filter(|v| !v.is_null())
+}
+
+/// `field` for an answer's value off the way to the calls.
+fn value<'n>(n: &'n Node<'_>, name: &str) -> Option<&'n Json> {
+    member(n, name).and_then(Node::value)
+}
+
+/// `decode_part` for a part of an answer decoded by `tool_args::decode`: a `functionCall`'s
+/// `args` object is its text as the upstream wrote it.
+fn decode_answer_part(p: &Node<'_>, path: &JsonPath<'_>, ids: &mut CallIds) -> Result<Part, ConvertError> {
+    let Some(fc) = member(p, "functionCall").filter(|fc| fc.members().is_some()) else {
+        // No call object: the part as a value (an object is built again, its members parsed).
+        return decode_part(&p.to_value(), path, ids);
+    };
+    let signature = value(p, SIGNATURE).and_then(|s| s.as_str()).map(str::to_string);
+    let name = value(fc, "name")
+        .and_then(|n| n.as_str())
+        .ok_or_else(|| ConvertError::new(path.key("functionCall").key("name"), "expected a string"))?;
+    let arguments = match member(fc, "args") {
+        Some(a) => a.arguments(|v| sonic_rs::to_string(v).unwrap_or_else(|_| "{}".into())),
+        None => "{}".into(),
+    };
+    Ok(Part::ToolCall {
+        id: ids.call(value(fc, "id").and_then(|s| s.as_str()), name),
+        name: name.to_string(),
+        arguments,
+        signature,
+        extra: Extra::default(),
+    })
+}
+
 /// Provider: a Gemini success body -> canonical. Only the first candidate is read (Sluice never
-/// asks for more than one).
+/// asks for more than one). Each call's `args` are taken as the upstream wrote them
+/// (`tool_args`), in the one pass that parses the body.
 pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
-    let v: Json = sonic_rs::from_slice(body).map_err(|e| {
+    let v = tool_args::decode::<Answer>(body).map_err(|e| {
         ConvertError::new(
             "",
             format!("response body is not valid JSON: {}", crate::wire::json::brief(&e)),
@@ -132,20 +189,21 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
         return Err(ConvertError::new("", "response body must be a JSON object"));
     }
     let mut ids = CallIds::default();
-    ids.answer_id(super::str_field(&v, "responseId").unwrap_or_default());
+    let response_id = value(&v, "responseId").and_then(|x| x.as_str());
+    ids.answer_id(response_id.unwrap_or_default());
     let mut content = Vec::new();
-    let candidate = field(&v, "candidates")
-        .and_then(|c| c.as_array())
+    let candidate = member(&v, "candidates")
+        .and_then(Node::items)
         .and_then(|c| c.iter().next());
     let mut finish = FinishReason::Stop;
     let logprobs = candidate
-        .and_then(|c| field(c, "logprobsResult"))
+        .and_then(|c| value(c, "logprobsResult"))
         .map(logprobs_from_gemini)
         .unwrap_or_default();
     if let Some(c) = candidate {
-        if let Some(parts) = field(c, "content")
-            .and_then(|ct| field(ct, "parts"))
-            .and_then(|p| p.as_array())
+        if let Some(parts) = member(c, "content")
+            .and_then(|ct| member(ct, "parts"))
+            .and_then(Node::items)
         {
             let root = JsonPath::ROOT;
             let cands = root.key("candidates");
@@ -153,24 +211,21 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
             let ct = c0.key("content");
             let ppath = ct.key("parts");
             content.reserve(parts.len());
-            // Each call's `args` as the upstream wrote them (`tool_args`).
-            let mut raw = crate::formats::tool_args::RawArgs::default();
             for (j, p) in parts.iter().enumerate() {
-                let mut part = decode_part(p, &ppath.index(j), &mut ids)?;
-                if let Part::ToolCall { id, signature, .. } = &mut part {
-                    if let Some(s) = signature {
-                        *id = signed_id(id, s);
-                    }
-                    super::note_args(p, &ppath.index(j), &mut raw);
+                let mut part = decode_answer_part(p, &ppath.index(j), &mut ids)?;
+                if let Part::ToolCall {
+                    id, signature: Some(s), ..
+                } = &mut part
+                {
+                    *id = signed_id(id, s);
                 }
                 content.push(part);
             }
-            raw.fill(body, crate::formats::tool_args::calls_in(&mut content));
         }
-        if let Some(f) = field(c, "finishReason").and_then(|f| f.as_str()) {
+        if let Some(f) = value(c, "finishReason").and_then(|f| f.as_str()) {
             finish = finish_from_gemini(f);
         }
-    } else if field(&v, "promptFeedback")
+    } else if value(&v, "promptFeedback")
         .and_then(|p| field(p, "blockReason"))
         .is_some()
     {
@@ -180,13 +235,10 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
     if finish == FinishReason::Stop && content.iter().any(|p| matches!(p, Part::ToolCall { .. })) {
         finish = FinishReason::ToolCalls;
     }
-    let usage = field(&v, "usageMetadata").map(usage_from_gemini).unwrap_or_default();
+    let usage = value(&v, "usageMetadata").map(usage_from_gemini).unwrap_or_default();
     Ok(ChatResponse {
-        id: field(&v, "responseId")
-            .and_then(|x| x.as_str())
-            .unwrap_or_default()
-            .to_string(),
-        model: field(&v, "modelVersion")
+        id: response_id.unwrap_or_default().to_string(),
+        model: value(&v, "modelVersion")
             .and_then(|x| x.as_str())
             .unwrap_or_default()
             .to_string(),
