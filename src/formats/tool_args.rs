@@ -186,10 +186,9 @@ pub(crate) enum Node<'a> {
 /// does on the same body (invalid JSON or UTF-8, trailing characters). The caller has checked
 /// the nesting depth (`too_deep`), as for any parse.
 pub(crate) fn decode<L: Layout>(body: &[u8]) -> sonic_rs::Result<Node<'_>> {
-    // sonic checks UTF-8 only in the strings it parses: an arguments object kept as a borrowed
-    // `LazyValue` is skipped unchecked and then read as `str` (undefined behaviour on bad bytes;
-    // debug builds assert). So the body is checked whole first, and is then parsed as a `str`.
-    match simdutf8::basic::from_utf8(body) {
+    // An arguments object kept as a borrowed `LazyValue` is read as `str` before sonic checks
+    // UTF-8 (`json::utf8`): the body is checked whole first, and then parsed as a `str`.
+    match crate::wire::json::utf8(body) {
         Ok(text) => sonic_rs::from_str::<Decoded<'_, L>>(text).map(|d| d.0),
         // The error a plain parse gives on these bytes.
         Err(_) => Err(match sonic_rs::from_slice::<sonic_rs::Value>(body) {

@@ -73,7 +73,11 @@ impl OpenAiEventDecoder {
             }
             return Ok(());
         }
-        let chunk: OpenAiChunkIn = sonic_rs::from_slice(data).map_err(|e| {
+        // UTF-8 checked first: `logprobs` is kept as a borrowed `LazyValue`, which sonic reads
+        // as `str` unchecked (see `json::utf8`); `from_str` then skips sonic's own final check.
+        let text = crate::wire::json::utf8(data)
+            .map_err(|e| StreamError::Malformed(format!("chat.completion.chunk is not valid JSON: {e}")))?;
+        let chunk: OpenAiChunkIn = sonic_rs::from_str(text).map_err(|e| {
             StreamError::Malformed(format!(
                 "chat.completion.chunk is not valid JSON: {}",
                 crate::wire::json::brief(&e)
@@ -551,6 +555,17 @@ mod tests {
 
     fn decoder() -> Box<dyn StreamDecode> {
         Box::new(OpenAiStreamDecoder::new())
+    }
+
+    /// A chunk's `logprobs` is kept raw (a borrowed `LazyValue`), which sonic does not check for
+    /// UTF-8: invalid bytes there are a malformed chunk, never a panic (debug builds assert in
+    /// sonic) or a `str` over bad bytes.
+    #[test]
+    fn invalid_utf8_in_a_raw_field_is_a_malformed_chunk() {
+        let body: &[u8] =
+            b"data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},\"logprobs\":{\"content\":[{\"token\":\"\xff\"}]},\"finish_reason\":null}]}\n\n";
+        let got = run(&decoder, &[body]);
+        assert!(matches!(got, Err(StreamError::Malformed(_))), "{got:?}");
     }
 
     fn request(include_usage: bool) -> ChatRequest {
