@@ -458,7 +458,31 @@ pub struct ChatRequest {
     pub extra: Extra,
 }
 
+/// About how many bytes `p` takes once encoded in any format: its text, or a fixed allowance for
+/// what is mostly structure. Encoders size their output buffer from it (`ChatRequest::
+/// encoded_len_hint`), so one allocation holds a typical body instead of a run of doublings.
+fn encoded_part_len(p: &Part) -> usize {
+    match p {
+        Part::Text { text, .. } | Part::Thinking { text, .. } => text.len() + 32,
+        Part::ToolCall { arguments, .. } => arguments.len() + 96,
+        _ => 128,
+    }
+}
+
+/// The size hint with headroom: escapes (`\n`, `\"`) and the keys around each value make the
+/// encoded body somewhat longer than its text.
+fn with_headroom(n: usize) -> usize {
+    n + n / 8
+}
+
 impl ChatRequest {
+    /// About how many bytes this request takes encoded (an encoder's initial buffer size).
+    pub fn encoded_len_hint(&self) -> usize {
+        let parts = self.system.iter().chain(self.messages.iter().flat_map(|m| &m.content));
+        let text: usize = parts.map(encoded_part_len).sum();
+        with_headroom(512 + text + 48 * self.messages.len() + 256 * self.tools.len())
+    }
+
     /// Token log probabilities asked of a format that answers without them: refused by name
     /// (code that reads them would otherwise fail on a missing field, far from the cause).
     pub fn refuse_logprobs(&self, target: Format) -> Result<(), ConvertError> {
@@ -505,6 +529,13 @@ impl ChatRequest {
 }
 
 impl ChatResponse {
+    /// About how many bytes this answer takes encoded (an encoder's initial buffer size).
+    pub fn encoded_len_hint(&self) -> usize {
+        let text: usize = self.content.iter().map(encoded_part_len).sum();
+        let logprobs: usize = self.logprobs.iter().map(|l| 64 + 48 * l.top.len()).sum();
+        with_headroom(384 + text + logprobs)
+    }
+
     /// Names the matched stop sequence when the upstream said only that one matched and `req` had
     /// exactly one (Anthropic clients read `stop_sequence`; with several, which one is unknown).
     pub fn fill_stop_sequence(&mut self, req: &ChatRequest) {

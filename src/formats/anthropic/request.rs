@@ -851,7 +851,8 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         output_config,
         extra: RawFields::new(&extra),
     };
-    sonic_rs::to_vec(&body).map_err(|e| err("", format!("cannot serialize request: {e}")))
+    crate::wire::json::to_vec_sized(&body, req.encoded_len_hint())
+        .map_err(|e| err("", format!("cannot serialize request: {e}")))
 }
 
 fn encode_system(system: &[Part]) -> Result<Option<AnthropicSystem<'_>>, ConvertError> {

@@ -232,7 +232,7 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
         stop_sequence: resp.stop_sequence.as_deref(),
         usage: usage_to_wire(&resp.usage),
     };
-    sonic_rs::to_vec(&body).unwrap_or_default()
+    crate::wire::json::to_vec_sized(&body, resp.encoded_len_hint()).unwrap_or_default()
 }
 
 #[cfg(test)]

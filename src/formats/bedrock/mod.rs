@@ -1205,20 +1205,6 @@ fn tool_config(req: &ChatRequest) -> Option<BedrockToolConfig<'_>> {
     Some(BedrockToolConfig { tools, tool_choice })
 }
 
-/// A rough size of the encoded body: the text it carries plus per-block overhead.
-fn encoded_len_hint(req: &ChatRequest) -> usize {
-    let part_len = |p: &Part| match p {
-        Part::Text { text, .. } => text.len() + 16,
-        Part::ToolCall { arguments, .. } => arguments.len() + 96,
-        _ => 128,
-    };
-    let mut n = 256 + req.tools.len() * 256;
-    for m in &req.messages {
-        n += 48 + m.content.iter().map(part_len).sum::<usize>();
-    }
-    n + req.system.iter().map(part_len).sum::<usize>()
-}
-
 /// Provider: canonical -> Converse body. Nothing is required beyond `messages`, so no defaults
 /// are invented (Bedrock applies the model's own `maxTokens`). Consecutive messages of one role
 /// are merged, as Converse requires alternating roles. `parallel_tool_calls` has no Converse
@@ -1385,7 +1371,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
     }
 
     // Sized once from the text it will hold, instead of growing (and copying) from 128 bytes.
-    let mut body = Vec::with_capacity(encoded_len_hint(req));
+    let mut body = Vec::with_capacity(req.encoded_len_hint());
     sonic_rs::to_writer(&mut body, &out).map_err(|e| err("", e.to_string()))?;
     // Bedrock-only top-level fields (guardrailConfig, requestMetadata, ...) go after the rest.
     const WRITTEN: [&str; 6] = [
@@ -1646,7 +1632,7 @@ pub fn encode_response_timed(resp: &ChatResponse, latency_ms: u64) -> Vec<u8> {
         metrics: BedrockMetrics { latency_ms },
         additional_model_response_fields: stop_sequence_fields(&resp.finish, resp.stop_sequence.as_deref()),
     };
-    sonic_rs::to_vec(&out).unwrap_or_default()
+    crate::wire::json::to_vec_sized(&out, resp.encoded_len_hint()).unwrap_or_default()
 }
 
 // ---------------------------------------------------------------------------------------------

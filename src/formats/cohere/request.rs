@@ -820,25 +820,8 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         extra: CohereExtraOut(extra),
         stream: req.stream,
     };
-    // Sized for the usual body, so the writer does not regrow it several times.
-    let mut buf = Vec::with_capacity(estimate_len(req));
-    sonic_rs::to_writer(&mut buf, &out).map_err(|e| ConvertError::new("", format!("cannot serialize: {e}")))?;
-    Ok(buf)
-}
-
-/// A rough size of the encoded body: the texts plus some framing per message.
-fn estimate_len(req: &ChatRequest) -> usize {
-    let text_len = |p: &Part| match p {
-        Part::Text { text, .. } | Part::Thinking { text, .. } => text.len(),
-        Part::ToolCall { arguments, .. } => arguments.len() + 64,
-        _ => 64,
-    };
-    let msgs: usize = req
-        .messages
-        .iter()
-        .map(|m| 48 + m.content.iter().map(text_len).sum::<usize>())
-        .sum();
-    256 + msgs + req.system.iter().map(text_len).sum::<usize>() + req.tools.len() * 256
+    crate::wire::json::to_vec_sized(&out, req.encoded_len_hint())
+        .map_err(|e| ConvertError::new("", format!("cannot serialize: {e}")))
 }
 
 #[cfg(test)]

@@ -145,7 +145,7 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
         },
         usage: usage_to_cohere(&resp.usage),
     };
-    sonic_rs::to_vec(&out).unwrap_or_default()
+    crate::wire::json::to_vec_sized(&out, resp.encoded_len_hint()).unwrap_or_default()
 }
 
 #[cfg(test)]

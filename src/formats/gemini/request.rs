@@ -472,17 +472,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
     req.extra.refuse_lost_content(Format::Gemini)?;
     let extra = req.extra.for_target(Format::Gemini);
     let extra_get = |name: &str| extra.iter().find(|(k, _)| k == name).map(|(_, v)| v);
-    let text_len: usize = req
-        .messages
-        .iter()
-        .flat_map(|m| &m.content)
-        .chain(&req.system)
-        .map(|p| match p {
-            Part::Text { text, .. } | Part::Thinking { text, .. } => text.len() + 32,
-            _ => 128,
-        })
-        .sum();
-    let mut body = SortedObject::with_capacity(text_len + 64 * req.messages.len() + 512);
+    let mut body = SortedObject::with_capacity(req.encoded_len_hint());
 
     body.member("contents", |b| encode_contents(b, req))?;
 

@@ -336,15 +336,7 @@ pub(super) fn write_logprobs(b: &mut Vec<u8>, tokens: &[TokenLogprob]) {
 /// Written straight into bytes, in the field order of `types::GeminiResponse` (which the
 /// integration used to serialize): candidates, usageMetadata, modelVersion, responseId.
 pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
-    let text_len: usize = resp
-        .content
-        .iter()
-        .map(|p| match p {
-            Part::Text { text, .. } | Part::Thinking { text, .. } => text.len() + 32,
-            _ => 128,
-        })
-        .sum();
-    let mut b = Vec::with_capacity(text_len + 256 + resp.model.len() + resp.id.len());
+    let mut b = Vec::with_capacity(resp.encoded_len_hint() + resp.model.len() + resp.id.len());
     b.extend_from_slice(b"{\"candidates\":[{");
     b.extend_from_slice(b"\"content\":{\"parts\":[");
     let start = b.len();

@@ -911,27 +911,8 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
             skip: KNOWN_FIELDS,
         },
     };
-    let mut out = Vec::with_capacity(encoded_size_hint(req));
-    sonic_rs::to_writer(&mut out, &body).map_err(|e| err("", format!("cannot serialize the request: {e}")))?;
-    Ok(out)
-}
-
-/// Roughly the encoded size of `req`, so the output buffer is allocated once: the serializer
-/// reserves 6x a string's length (its worst-case escaping) before writing it, and growing the
-/// buffer by doubling from `to_vec`'s 128 bytes cost several reallocations per request.
-fn encoded_size_hint(req: &ChatRequest) -> usize {
-    let (mut total, mut longest) = (512 + 256 * req.tools.len(), 0);
-    let parts = req.system.iter().chain(req.messages.iter().flat_map(|m| &m.content));
-    for p in parts {
-        let len = match p {
-            Part::Text { text, .. } => text.len(),
-            Part::ToolCall { arguments, .. } => arguments.len() + 64,
-            _ => 128,
-        };
-        total += len + 48;
-        longest = longest.max(len);
-    }
-    total + 6 * longest
+    crate::wire::json::to_vec_sized(&body, req.encoded_len_hint())
+        .map_err(|e| err("", format!("cannot serialize the request: {e}")))
 }
 
 /// The whole system prompt as one `system` message (a string when it is one text part).
