@@ -887,6 +887,10 @@ fn tls_config_with_ca(file: &str) -> Result<rustls::ClientConfig, String> {
 }
 
 fn client_config(roots: rustls::RootCertStore) -> rustls::ClientConfig {
+    // rustls 0.23.48 deprecates the ring provider for lacking post-quantum key exchange; its
+    // replacement (aws-lc-rs) needs a C toolchain the build avoids. Upstream TLS here is
+    // gateway -> provider over classical key exchange, as before the deprecation.
+    #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

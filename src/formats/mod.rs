@@ -32,6 +32,7 @@ pub mod tool_choice;
 pub mod tool_errors;
 pub mod tool_media;
 pub mod tool_names;
+pub(crate) mod write;
 
 #[cfg(test)]
 mod finish_reasons;

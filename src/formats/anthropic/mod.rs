@@ -13,6 +13,7 @@ pub mod request;
 pub mod response;
 pub mod stream;
 pub mod types;
+mod write;
 
 pub use error::{decode_error, encode_error};
 pub use request::{beta_header, decode_request, encode_request, DEFAULT_MAX_TOKENS, IMAGE_TYPES};

@@ -739,6 +739,19 @@ pub(crate) fn tool_loop_without_thinking(messages: &[Message]) -> bool {
 /// are sampling hints that OpenAI clients often send at their defaults (refusing them would break
 /// those clients, as with `top_k` for OpenAI).
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    encode_request_with(req, |body, hint| {
+        let mut out = Vec::with_capacity(hint);
+        body.write(&mut out);
+        out
+    })
+}
+
+/// `encode_request` up to the body's structs, which `emit` (given a size hint) turns into bytes:
+/// the writer of `write.rs`, or serde where the tests hold the two to the same bytes.
+pub(super) fn encode_request_with(
+    req: &ChatRequest,
+    emit: impl FnOnce(&AnthropicRequest<'_>, usize) -> Vec<u8>,
+) -> Result<Vec<u8>, ConvertError> {
     // An allowed-tools choice, which Anthropic says by the tools offered (`tool_choice`).
     let narrowed = crate::formats::tool_choice::narrow(req, crate::formats::tool_choice::Narrow::Allowed)?;
     let req = narrowed.as_ref().unwrap_or(req);
@@ -851,8 +864,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         output_config,
         extra: RawFields::new(&extra),
     };
-    crate::wire::json::to_vec_sized(&body, req.encoded_len_hint())
-        .map_err(|e| err("", format!("cannot serialize request: {e}")))
+    Ok(emit(&body, req.encoded_len_hint()))
 }
 
 fn encode_system(system: &[Part]) -> Result<Option<AnthropicSystem<'_>>, ConvertError> {

@@ -191,6 +191,19 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
 
 /// Canonical -> the `message` body for an Anthropic client (compact, real field order).
 pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
+    encode_response_with(resp, |body, hint| {
+        let mut out = Vec::with_capacity(hint);
+        body.write(&mut out);
+        out
+    })
+}
+
+/// `encode_response` up to the body's structs, which `emit` (given a size hint) turns into
+/// bytes: the writer of `write.rs`, or serde where the tests hold the two to the same bytes.
+pub(super) fn encode_response_with(
+    resp: &ChatResponse,
+    emit: impl FnOnce(&AnthropicResponse<'_>, usize) -> Vec<u8>,
+) -> Vec<u8> {
     let content = resp
         .content
         .iter()
@@ -232,7 +245,7 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
         stop_sequence: resp.stop_sequence.as_deref(),
         usage: usage_to_wire(&resp.usage),
     };
-    crate::wire::json::to_vec_sized(&body, resp.encoded_len_hint()).unwrap_or_default()
+    emit(&body, resp.encoded_len_hint())
 }
 
 #[cfg(test)]

@@ -18,13 +18,18 @@ const SHARED_WITH_BEDROCK: [&str; 2] = ["context", "citations"];
 /// are, and `cache_control` for a `cachePoint`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RawFields<'a> {
-    fields: &'a [(String, Json)],
+    pub(super) fields: &'a [(String, Json)],
     /// A Bedrock client's extras, of which the `SHARED_WITH_BEDROCK` ones are written.
-    bedrock: &'a [(String, Json)],
+    pub(super) bedrock: &'a [(String, Json)],
     /// A Converse `cachePoint` follows the block (or tool): it marks the end of a cached prefix,
     /// as Anthropic's `cache_control` on the block before it does (Bedrock's prompt caching is
     /// Anthropic's, on Claude).
-    cache_point: Option<&'a Json>,
+    pub(super) cache_point: Option<&'a Json>,
+}
+
+/// The `ttl` of a Converse `cachePoint`, for the `cache_control` it becomes.
+pub(super) fn cache_ttl(cache_point: &Json) -> Option<&str> {
+    cache_point.get("ttl").and_then(|t| t.as_str())
 }
 
 impl<'a> RawFields<'a> {
@@ -48,7 +53,7 @@ impl<'a> RawFields<'a> {
         }
     }
 
-    fn shared(&self) -> impl Iterator<Item = &'a (String, Json)> {
+    pub(super) fn shared(&self) -> impl Iterator<Item = &'a (String, Json)> {
         self.bedrock
             .iter()
             .filter(|(k, _)| SHARED_WITH_BEDROCK.contains(&k.as_str()))
@@ -75,7 +80,7 @@ impl Serialize for RawFields<'_> {
                 #[serde(skip_serializing_if = "Option::is_none")]
                 ttl: Option<&'a str>,
             }
-            let ttl = cp.get("ttl").and_then(|t| t.as_str());
+            let ttl = cache_ttl(cp);
             m.serialize_entry("cache_control", &CacheControl { kind: "ephemeral", ttl })?;
         }
         m.end()

@@ -13,7 +13,7 @@ mod request;
 mod response;
 pub mod stream;
 pub mod types;
-mod write;
+use super::write;
 
 pub use error::{add_retry_info, decode_error, encode_error, retry_delay_ms, status_name};
 pub use request::{decode_request, encode_request};

@@ -1,11 +1,14 @@
-//! Direct JSON writing for the Gemini encoders.
+//! Direct JSON writing for the encoders that write their bodies as bytes (Gemini's requests and
+//! answers, Anthropic's requests).
 //!
-//! The encoders used to build `sonic_rs::Value` trees (a sorted map per object, an allocation per
-//! key and value) and serialize them; they now write bytes into one buffer. The output stays
-//! byte-identical to what serializing those trees gave: compact, object keys in byte order (the
-//! crate enables sonic-rs `sort_keys`), a repeated key keeping its last value, strings and numbers
-//! escaped and formatted by sonic-rs itself. Fixed-shape objects are written with their keys in
-//! sorted order by hand; objects whose keys come from raw extras go through `SortedObject`.
+//! Those encoders used to build `sonic_rs::Value` trees or serde structs and serialize them; they
+//! now append to one buffer, with their own keys as literal bytes (sonic-rs sends every key of a
+//! serde struct through its SIMD string escaper, which costs as much for `"role"` as for a long
+//! text). The output stays byte-identical to what the serializer gave: compact, strings and
+//! numbers escaped and formatted by sonic-rs itself. Gemini's objects have their keys in byte
+//! order (the crate enables sonic-rs `sort_keys`, so a `Value` tree came out sorted): fixed-shape
+//! objects are written with their keys sorted by hand, and objects whose keys come from raw
+//! extras go through `SortedObject`.
 
 use crate::canonical::Json;
 
