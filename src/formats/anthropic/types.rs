@@ -1,7 +1,9 @@
 //! Anthropic Messages wire structs for what Sluice writes (PROTOCOLS 3.2, 3.3, 3.5): requests to an
 //! Anthropic upstream, responses and errors to an Anthropic client. Field order follows the real
 //! API. Decoding walks `sonic_rs::Value` instead (see `request.rs`), so that every rejected field
-//! can be named and unknown fields kept as raw extras.
+//! can be named and unknown fields kept as raw extras. The request and the answer are written by
+//! `write.rs` from these same structs, to the bytes serde gives for them (tests hold the two
+//! together); errors and stream events go through serde.
 
 use crate::canonical::Json;
 use serde::ser::SerializeMap;
