@@ -119,15 +119,11 @@ impl AnthropicBlock<'_> {
             } => {
                 b.extend_from_slice(b"{\"type\":\"tool_result\",\"tool_use_id\":");
                 write::string(b, tool_use_id);
-                match content {
-                    None => {}
-                    Some(AnthropicToolResultContent::Text(t)) => {
-                        key(b, &mut first, "content");
-                        write::string(b, t);
-                    }
-                    Some(AnthropicToolResultContent::Blocks(blocks)) => {
-                        key(b, &mut first, "content");
-                        write_blocks(b, blocks);
+                if let Some(c) = content {
+                    key(b, &mut first, "content");
+                    match c {
+                        AnthropicToolResultContent::Text(t) => write::string(b, t),
+                        AnthropicToolResultContent::Blocks(blocks) => write_blocks(b, blocks),
                     }
                 }
                 if *is_error {
@@ -225,15 +221,11 @@ impl AnthropicRequest<'_> {
             key(b, &mut first, "stream");
             b.extend_from_slice(b"true");
         }
-        match &self.system {
-            None => {}
-            Some(AnthropicSystem::Text(t)) => {
-                key(b, &mut first, "system");
-                write::string(b, t);
-            }
-            Some(AnthropicSystem::Blocks(blocks)) => {
-                key(b, &mut first, "system");
-                write_blocks(b, blocks);
+        if let Some(system) = &self.system {
+            key(b, &mut first, "system");
+            match system {
+                AnthropicSystem::Text(t) => write::string(b, t),
+                AnthropicSystem::Blocks(blocks) => write_blocks(b, blocks),
             }
         }
         if let Some(t) = self.temperature {
