@@ -14,6 +14,7 @@ pub mod responses;
 pub mod responses_upstream;
 pub mod stream;
 pub mod types;
+mod write;
 
 pub use request::{decode_request, encode_request, request_path};
 pub use response::{answer_finish_reason, decode_response, encode_response, finish_reason};

@@ -177,6 +177,19 @@ pub fn answer_finish_reason(f: &FinishReason, refused: bool) -> &str {
 /// parts are dropped (Chat Completions has no field for them; the common `reasoning_content`
 /// extension is deliberately not emitted), and so are images, which no chat completion carries.
 pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
+    encode_response_with(resp, |body, hint| {
+        let mut out = Vec::with_capacity(hint);
+        body.write(&mut out);
+        out
+    })
+}
+
+/// `encode_response` up to the body's structs, which `emit` (given a size hint) turns into
+/// bytes: the writer of `write.rs`, or serde where the tests hold the two to the same bytes.
+pub(super) fn encode_response_with(
+    resp: &ChatResponse,
+    emit: impl FnOnce(&OpenAiCompletionOut<'_>, usize) -> Vec<u8>,
+) -> Vec<u8> {
     let mut texts: Vec<&str> = Vec::new();
     let mut refusals: Vec<&str> = Vec::new();
     let mut calls = Vec::new();
@@ -229,7 +242,7 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
         }],
         usage,
     };
-    crate::wire::json::to_vec_sized(&out, resp.encoded_len_hint()).unwrap_or_default()
+    emit(&out, resp.encoded_len_hint())
 }
 
 #[cfg(test)]
