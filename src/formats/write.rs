@@ -95,3 +95,20 @@ impl<'k> SortedObject<'k> {
         out.push(b'}');
     }
 }
+
+/// Every file under `src/formats` (the fixtures and goldens) with its bytes, for tests that run
+/// the codecs over all of them (the writers' tests hold them to serde's bytes that way).
+#[cfg(test)]
+pub(crate) fn for_each_fixture(f: &mut impl FnMut(&std::path::Path, &[u8])) {
+    fn walk(dir: &std::path::Path, f: &mut impl FnMut(&std::path::Path, &[u8])) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                walk(&path, f);
+            } else if let Ok(body) = std::fs::read(&path) {
+                f(&path, &body);
+            }
+        }
+    }
+    walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/formats"), f);
+}

@@ -348,38 +348,25 @@ mod tests {
         );
     }
 
-    /// Every request body under `dir` (recursively), decoded by every format's decoder that
-    /// takes it. Returns how many requests were compared.
-    fn check_dir(dir: &Path) -> usize {
+    /// Every fixture file read as a request and as an answer by every decoder that takes it.
+    #[test]
+    fn writer_matches_serde_on_every_fixture() {
         let mut n = 0;
-        let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
-        for e in entries.flatten() {
-            let path = e.path();
-            if path.is_dir() {
-                n += check_dir(&path);
-                continue;
-            }
-            let Ok(body) = std::fs::read(&path) else { continue };
+        crate::formats::write::for_each_fixture(&mut |path, body| {
             for f in Format::ALL {
-                if let Ok(resp) = (codec(f).unwrap().decode_response)(&body) {
+                if let Ok(resp) = (codec(f).unwrap().decode_response)(body) {
                     check_response(&resp, &format!("{} read as a {} answer", path.display(), f.name()));
                     n += 1;
                 }
                 for stream in [false, true] {
-                    if let Ok(req) = (codec(f).unwrap().decode_request)(&body, Some("claude-x"), stream) {
+                    if let Ok(req) = (codec(f).unwrap().decode_request)(body, Some("claude-x"), stream) {
                         check(&req, &format!("{} read as {}", path.display(), f.name()));
                         n += 1;
                     }
                 }
             }
-        }
-        n
-    }
-
-    #[test]
-    fn writer_matches_serde_on_every_fixture() {
-        let n = check_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src/formats"));
-        assert!(n > 50, "only {n} fixture requests decoded");
+        });
+        assert!(n > 50, "only {n} fixture requests and answers decoded");
     }
 
     /// Each block kind and each optional field, with extras (a duplicate of a typed key among

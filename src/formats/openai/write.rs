@@ -108,7 +108,6 @@ impl OpenAiCompletionOut<'_> {
 mod tests {
     use crate::canonical::{ChatResponse, Extra, FinishReason, Part, TokenLogprob, Usage};
     use crate::formats::{codec, Format};
-    use std::path::Path;
 
     fn check(resp: &ChatResponse, what: &str) {
         let written = super::super::response::encode_response(resp);
@@ -120,27 +119,17 @@ mod tests {
         );
     }
 
-    fn check_dir(dir: &Path) -> usize {
-        let mut n = 0;
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let path = e.path();
-            if path.is_dir() {
-                n += check_dir(&path);
-            } else if let Ok(body) = std::fs::read(&path) {
-                for f in Format::ALL {
-                    if let Ok(resp) = (codec(f).unwrap().decode_response)(&body) {
-                        check(&resp, &format!("{} read as a {} answer", path.display(), f.name()));
-                        n += 1;
-                    }
-                }
-            }
-        }
-        n
-    }
-
     #[test]
     fn writer_matches_serde_on_every_fixture() {
-        let n = check_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src/formats"));
+        let mut n = 0;
+        crate::formats::write::for_each_fixture(&mut |path, body| {
+            for f in Format::ALL {
+                if let Ok(resp) = (codec(f).unwrap().decode_response)(body) {
+                    check(&resp, &format!("{} read as a {} answer", path.display(), f.name()));
+                    n += 1;
+                }
+            }
+        });
         assert!(n > 20, "only {n} fixture answers decoded");
     }
 
