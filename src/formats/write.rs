@@ -1,5 +1,5 @@
-//! Direct JSON writing for the encoders that write their bodies as bytes (Gemini's requests and
-//! answers, Anthropic's requests).
+//! Direct JSON writing for the encoders that write their bodies as bytes (Gemini's, Anthropic's
+//! and Converse's requests and answers, OpenAI's answers).
 //!
 //! Those encoders used to build `sonic_rs::Value` trees or serde structs and serialize them; they
 //! now append to one buffer, with their own keys as literal bytes (sonic-rs sends every key of a
@@ -30,6 +30,16 @@ pub(crate) fn key(buf: &mut Vec<u8>, k: &str) {
     buf.extend_from_slice(b"\":");
 }
 
+/// `"key":` after a comma unless it is the object's first member.
+pub(crate) fn next_key(buf: &mut Vec<u8>, first: &mut bool, k: &str) {
+    sep(buf, first);
+    key(buf, k);
+}
+
+pub(crate) fn boolean(buf: &mut Vec<u8>, v: bool) {
+    buf.extend_from_slice(if v { b"true" } else { b"false" });
+}
+
 pub(crate) fn uint(buf: &mut Vec<u8>, n: u64) {
     buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
@@ -50,6 +60,17 @@ pub(crate) fn sep(buf: &mut Vec<u8>, first: &mut bool) {
         buf.push(b',');
     }
     *first = false;
+}
+
+/// `[a,b,...]` with `item` writing each element.
+pub(crate) fn array<T>(buf: &mut Vec<u8>, items: &[T], mut item: impl FnMut(&mut Vec<u8>, &T)) {
+    buf.push(b'[');
+    let mut first = true;
+    for i in items {
+        sep(buf, &mut first);
+        item(buf, i);
+    }
+    buf.push(b']');
 }
 
 /// An object whose members are written in any order and emitted sorted by key, as sonic-rs
@@ -111,4 +132,295 @@ pub(crate) fn for_each_fixture(f: &mut impl FnMut(&std::path::Path, &[u8])) {
         }
     }
     walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/formats"), f);
+}
+
+/// Requests for the writers' tests to hold to serde's bytes: `full_request`, and variants with
+/// thinking (temperature and top_k give way, top_p stays in range), each tool choice, a system
+/// prompt alone (the opening user turn) with a schema, and JSON mode with an effort.
+#[cfg(test)]
+pub(crate) fn request_variants() -> Vec<(&'static str, crate::canonical::ChatRequest)> {
+    use crate::canonical::{ChatRequest, Part, Reasoning, ResponseFormat, ToolChoice};
+    let full = full_request();
+    let mut out = vec![("the full request", full.clone())];
+    let mut thinking = full.clone();
+    thinking.reasoning = Some(Reasoning {
+        budget_tokens: Some(2048),
+        effort: None,
+    });
+    thinking.top_p = Some(0.96);
+    out.push(("with thinking", thinking));
+    for (what, choice) in [
+        ("tool choice auto", ToolChoice::Auto),
+        ("tool choice none", ToolChoice::None),
+        ("tool choice required", ToolChoice::Required),
+        (
+            "tool choice allowed",
+            ToolChoice::Allowed {
+                names: vec!["get_weather".into()],
+                required: true,
+            },
+        ),
+    ] {
+        let mut r = full.clone();
+        r.tool_choice = Some(choice);
+        out.push((what, r));
+    }
+    let bare = ChatRequest {
+        model: "claude-x".into(),
+        system: vec![Part::text("only a system prompt")],
+        response_format: Some(ResponseFormat::JsonSchema {
+            name: "out".into(),
+            schema: sonic_rs::json!({"type": "object", "properties": {}, "additionalProperties": false}),
+            strict: Some(true),
+        }),
+        ..ChatRequest::default()
+    };
+    out.push(("a system prompt alone with a schema", bare.clone()));
+    out.push((
+        "JSON mode with an effort",
+        ChatRequest {
+            response_format: Some(ResponseFormat::JsonObject),
+            reasoning: Some(Reasoning {
+                budget_tokens: None,
+                effort: Some("high".into()),
+            }),
+            ..bare
+        },
+    ));
+    out
+}
+
+/// The writer's bytes and serde's for one request: equal, or both the same error; whether they
+/// were bytes.
+#[cfg(test)]
+pub(crate) fn same_request_bytes(
+    written: Result<Vec<u8>, crate::canonical::ConvertError>,
+    serialized: Result<Vec<u8>, crate::canonical::ConvertError>,
+    what: &str,
+) -> bool {
+    match (written, serialized) {
+        (Ok(w), Ok(s)) => {
+            assert_eq!(
+                String::from_utf8_lossy(&w),
+                String::from_utf8_lossy(&s),
+                "writer and serde differ for {what}"
+            );
+            true
+        }
+        (Err(a), Err(b)) => {
+            assert_eq!(a.to_string(), b.to_string(), "{what}");
+            false
+        }
+        (w, s) => panic!("{what}: writer {:?}, serde {:?}", w.is_ok(), s.is_ok()),
+    }
+}
+
+/// `req` without the message parts `drop` picks (those a format cannot carry), so that the
+/// writers' tests see it encoded rather than refused.
+#[cfg(test)]
+pub(crate) fn without_parts(
+    mut req: crate::canonical::ChatRequest,
+    drop: impl Fn(&crate::canonical::Part) -> bool,
+) -> crate::canonical::ChatRequest {
+    for m in &mut req.messages {
+        m.content.retain(|p| !drop(p));
+    }
+    req
+}
+
+/// A request with each part kind and each optional field: extras (a duplicate of a typed key
+/// among them, which the writers write as it comes), a Bedrock client's cache point and
+/// citations, every tool-result content kind, sampling, stops and a named tool choice.
+#[cfg(test)]
+fn full_request() -> crate::canonical::ChatRequest {
+    use crate::canonical::{
+        ChatRequest, DocumentSource, Extra, ImageSource, Json, Message, Part, Role, ToolResultContent,
+    };
+    use crate::formats::Format;
+    let anthropic_extra = |pairs: &[(&str, Json)]| {
+        let mut e = Extra::new(Format::Anthropic);
+        for (k, v) in pairs {
+            e.push(*k, v.clone());
+        }
+        e
+    };
+    let mut bedrock = Extra::new(Format::Bedrock);
+    bedrock.push("cachePoint", sonic_rs::json!({"type": "default", "ttl": "1h"}));
+    bedrock.push("citations", sonic_rs::json!({"enabled": true}));
+    ChatRequest {
+        model: "claude-x".into(),
+        system: vec![
+            Part::text("sys \"quoted\"\n"),
+            Part::Text {
+                text: "cached".into(),
+                extra: anthropic_extra(&[("cache_control", sonic_rs::json!({"type": "ephemeral"}))]),
+            },
+        ],
+        messages: vec![
+            Message {
+                role: Role::User,
+                content: vec![
+                    Part::Text {
+                        text: "ü 😀 \u{2028}".into(),
+                        extra: anthropic_extra(&[("text", Json::from("dup"))]),
+                    },
+                    Part::Image {
+                        source: ImageSource::Url("data:image/png;base64,iVBORw0KGgo=".into()),
+                        extra: Extra::default(),
+                    },
+                    Part::Image {
+                        source: ImageSource::Url("https://example.com/a.png".into()),
+                        extra: bedrock.clone(),
+                    },
+                    Part::Document {
+                        source: DocumentSource::Base64 {
+                            media_type: "application/pdf".into(),
+                            data: "JVBERi0=".into(),
+                        },
+                        name: Some("a.pdf".into()),
+                        extra: bedrock.clone(),
+                    },
+                    Part::Document {
+                        source: DocumentSource::Text("plain".into()),
+                        name: None,
+                        extra: Extra::default(),
+                    },
+                    Part::Document {
+                        source: DocumentSource::Url("https://example.com/a.pdf".into()),
+                        name: None,
+                        extra: Extra::default(),
+                    },
+                ],
+            },
+            Message {
+                role: Role::Assistant,
+                content: vec![
+                    Part::Thinking {
+                        text: "hmm".into(),
+                        signature: Some("sig".into()),
+                    },
+                    Part::RedactedThinking { data: "xyz".into() },
+                    Part::text(""),
+                    Part::ToolCall {
+                        id: "toolu_1".into(),
+                        name: "get_weather".into(),
+                        arguments: r#"{"city": "Z\u00fcrich", "n": 1e5}"#.into(),
+                        signature: None,
+                        extra: Extra::default(),
+                    },
+                    Part::ToolCall {
+                        id: "toolu_2".into(),
+                        name: "get_time".into(),
+                        arguments: String::new(),
+                        signature: None,
+                        extra: Extra::default(),
+                    },
+                ],
+            },
+            Message {
+                role: Role::User,
+                content: vec![
+                    Part::ToolResult {
+                        id: "toolu_1".into(),
+                        name: None,
+                        content: vec![ToolResultContent::Text("sunny".into())],
+                        is_error: false,
+                        extra: Extra::default(),
+                    },
+                    Part::ToolResult {
+                        id: "toolu_2".into(),
+                        name: None,
+                        content: vec![
+                            ToolResultContent::Text("a".into()),
+                            ToolResultContent::Json(sonic_rs::json!({"b": [1, 2.5]})),
+                            ToolResultContent::Image(ImageSource::Base64 {
+                                media_type: "image/png".into(),
+                                data: "iVBORw0KGgo=".into(),
+                            }),
+                        ],
+                        is_error: true,
+                        extra: Extra::default(),
+                    },
+                    Part::ToolResult {
+                        id: "toolu_3".into(),
+                        name: None,
+                        content: vec![],
+                        is_error: false,
+                        extra: Extra::default(),
+                    },
+                ],
+            },
+        ],
+        tools: vec![crate::canonical::Tool {
+            name: "get_weather".into(),
+            description: Some("Weather".into()),
+            parameters: sonic_rs::json!({"type": "object", "properties": {"city": {"type": "string"}}}),
+            strict: Some(true),
+            extra: bedrock.clone(),
+        }],
+        tool_choice: Some(crate::canonical::ToolChoice::Named("get_weather".into())),
+        parallel_tool_calls: Some(false),
+        stop: vec!["END".into(), "\n\n".into()],
+        user: Some("user-1".into()),
+        temperature: Some(0.7),
+        top_p: Some(0.9),
+        top_k: Some(40),
+        max_tokens: Some(1000),
+        stream: true,
+        extra: anthropic_extra(&[("service_tier", Json::from("auto")), ("model", Json::from("dup-model"))]),
+        ..ChatRequest::default()
+    }
+}
+
+/// Every fixture decoded by every decoder that takes it, as a request (streaming and not, model
+/// `model` where the path names none) and as an answer; returns how many were decoded.
+#[cfg(test)]
+pub(crate) fn for_each_fixture_decoded(
+    model: &str,
+    on_request: &mut impl FnMut(&crate::canonical::ChatRequest, &str),
+    on_answer: &mut impl FnMut(&crate::canonical::ChatResponse, &str),
+) -> usize {
+    use crate::formats::{codec, Format};
+    let mut n = 0;
+    for_each_fixture(&mut |path, body| {
+        for f in Format::ALL {
+            if let Ok(resp) = (codec(f).unwrap().decode_response)(body) {
+                on_answer(&resp, &format!("{} read as a {} answer", path.display(), f.name()));
+                n += 1;
+            }
+            for stream in [false, true] {
+                if let Ok(req) = (codec(f).unwrap().decode_request)(body, Some(model), stream) {
+                    on_request(&req, &format!("{} read as {}", path.display(), f.name()));
+                    n += 1;
+                }
+            }
+        }
+    });
+    n
+}
+
+/// The translate fuzz corpus, each input decoded as the fuzzer reads it (a first byte choosing
+/// the format); returns how many decoded. For tests run by hand after a change to a writer
+/// (`cargo test --release --lib writer_matches_serde_on_the_fuzz_corpus -- --ignored`): too slow
+/// for every CI run in debug.
+#[cfg(test)]
+pub(crate) fn for_each_corpus_request(on_request: &mut impl FnMut(&crate::canonical::ChatRequest, &str)) -> usize {
+    use crate::formats::{codec, Format};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/translate");
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let data = std::fs::read(e.path()).unwrap();
+        let Some((&which, body)) = data.split_first() else {
+            continue;
+        };
+        if crate::wire::json::too_deep(body, crate::wire::json::MAX_DEPTH) {
+            continue;
+        }
+        let f = Format::ALL[usize::from(which & 7) % Format::ALL.len()];
+        if let Ok(req) = (codec(f).unwrap().decode_request)(body, Some("m"), false) {
+            on_request(&req, &e.path().display().to_string());
+            n += 1;
+        }
+    }
+    n
 }

@@ -4,17 +4,7 @@
 //! through sonic-rs's string escaper. `tests::writer_matches_serde` holds the two together.
 
 use super::types::*;
-use crate::formats::write::{self, sep};
-
-/// `"key":` for the literal keys below (none needs escaping).
-fn key(b: &mut Vec<u8>, first: &mut bool, k: &str) {
-    sep(b, first);
-    write::key(b, k);
-}
-
-fn boolean(b: &mut Vec<u8>, v: bool) {
-    b.extend_from_slice(if v { b"true" } else { b"false" });
-}
+use crate::formats::write::{self, boolean, next_key as key, sep};
 
 impl RawFields<'_> {
     /// The extras as members of the object being written (after its own fields, as serde's
@@ -152,13 +142,7 @@ impl AnthropicBlock<'_> {
 }
 
 pub(super) fn write_blocks(b: &mut Vec<u8>, blocks: &[AnthropicBlock<'_>]) {
-    b.push(b'[');
-    let mut first = true;
-    for block in blocks {
-        sep(b, &mut first);
-        block.write(b);
-    }
-    b.push(b']');
+    write::array(b, blocks, |b, block| block.write(b));
 }
 
 impl AnthropicTool<'_> {
@@ -188,17 +172,13 @@ impl AnthropicRequest<'_> {
         b.extend_from_slice(b"{\"max_tokens\":");
         write::uint(b, u64::from(self.max_tokens));
         key(b, &mut first, "messages");
-        b.push(b'[');
-        let mut first_message = true;
-        for m in &self.messages {
-            sep(b, &mut first_message);
+        write::array(b, &self.messages, |b, m| {
             b.extend_from_slice(b"{\"role\":");
             write::string(b, m.role);
             b.extend_from_slice(b",\"content\":");
             write_blocks(b, &m.content);
             b.push(b'}');
-        }
-        b.push(b']');
+        });
         if let Some(meta) = &self.metadata {
             key(b, &mut first, "metadata");
             b.extend_from_slice(b"{\"user_id\":");
@@ -209,13 +189,7 @@ impl AnthropicRequest<'_> {
         write::string(b, self.model);
         if !self.stop_sequences.is_empty() {
             key(b, &mut first, "stop_sequences");
-            b.push(b'[');
-            let mut first_stop = true;
-            for s in self.stop_sequences {
-                sep(b, &mut first_stop);
-                write::string(b, s);
-            }
-            b.push(b']');
+            write::array(b, self.stop_sequences, |b, s| write::string(b, s));
         }
         if self.stream {
             key(b, &mut first, "stream");
@@ -256,13 +230,7 @@ impl AnthropicRequest<'_> {
         }
         if !self.tools.is_empty() {
             key(b, &mut first, "tools");
-            b.push(b'[');
-            let mut first_tool = true;
-            for t in &self.tools {
-                sep(b, &mut first_tool);
-                t.write(b);
-            }
-            b.push(b']');
+            write::array(b, &self.tools, |b, t| t.write(b));
         }
         if let Some(k) = self.top_k {
             key(b, &mut first, "top_k");
@@ -316,25 +284,14 @@ impl AnthropicResponse<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::canonical::{
-        ChatRequest, DocumentSource, Extra, ImageSource, Json, Message, Part, Role, ToolResultContent,
-    };
-    use crate::formats::{codec, Format};
-    use std::path::Path;
+    use crate::canonical::ChatRequest;
 
-    /// The writer's bytes and serde's for the same request: equal, or both an error.
-    fn check(req: &ChatRequest, what: &str) {
+    /// The writer's bytes and serde's for the same request: equal, or both an error; whether
+    /// they were bytes.
+    fn check(req: &ChatRequest, what: &str) -> bool {
         let written = super::super::request::encode_request(req);
         let serialized = super::super::request::encode_request_with(req, |body, _| sonic_rs::to_vec(body).unwrap());
-        match (written, serialized) {
-            (Ok(w), Ok(s)) => assert_eq!(
-                String::from_utf8_lossy(&w),
-                String::from_utf8_lossy(&s),
-                "writer and serde differ for {what}"
-            ),
-            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{what}"),
-            (w, s) => panic!("{what}: writer {:?}, serde {:?}", w.is_ok(), s.is_ok()),
-        }
+        crate::formats::write::same_request_bytes(written, serialized, what)
     }
 
     /// The same for an answer.
@@ -351,206 +308,33 @@ mod tests {
     /// Every fixture file read as a request and as an answer by every decoder that takes it.
     #[test]
     fn writer_matches_serde_on_every_fixture() {
-        let mut n = 0;
-        crate::formats::write::for_each_fixture(&mut |path, body| {
-            for f in Format::ALL {
-                if let Ok(resp) = (codec(f).unwrap().decode_response)(body) {
-                    check_response(&resp, &format!("{} read as a {} answer", path.display(), f.name()));
-                    n += 1;
-                }
-                for stream in [false, true] {
-                    if let Ok(req) = (codec(f).unwrap().decode_request)(body, Some("claude-x"), stream) {
-                        check(&req, &format!("{} read as {}", path.display(), f.name()));
-                        n += 1;
-                    }
-                }
-            }
-        });
+        let n = crate::formats::write::for_each_fixture_decoded(
+            "claude-x",
+            &mut |r, what| {
+                check(r, what);
+            },
+            &mut check_response,
+        );
         assert!(n > 50, "only {n} fixture requests and answers decoded");
     }
 
-    /// Each block kind and each optional field, with extras (a duplicate of a typed key among
-    /// them, which both write as it comes) and a Bedrock client's cache point.
+    /// Each block kind and each optional field (`formats::write::request_variants`): each one
+    /// encoded but JSON mode, which Anthropic has no setting for.
     #[test]
     fn writer_matches_serde_on_every_block_and_field() {
-        let anthropic_extra = |pairs: &[(&str, Json)]| {
-            let mut e = Extra::new(Format::Anthropic);
-            for (k, v) in pairs {
-                e.push(*k, v.clone());
-            }
-            e
-        };
-        let mut bedrock = Extra::new(Format::Bedrock);
-        bedrock.push("cachePoint", sonic_rs::json!({"type": "default", "ttl": "1h"}));
-        bedrock.push("citations", sonic_rs::json!({"enabled": true}));
-        let req = ChatRequest {
-            model: "claude-x".into(),
-            system: vec![
-                Part::text("sys \"quoted\"\n"),
-                Part::Text {
-                    text: "cached".into(),
-                    extra: anthropic_extra(&[("cache_control", sonic_rs::json!({"type": "ephemeral"}))]),
-                },
-            ],
-            messages: vec![
-                Message {
-                    role: Role::User,
-                    content: vec![
-                        Part::Text {
-                            text: "ü 😀 \u{2028}".into(),
-                            extra: anthropic_extra(&[("text", Json::from("dup"))]),
-                        },
-                        Part::Image {
-                            source: ImageSource::Url("data:image/png;base64,iVBORw0KGgo=".into()),
-                            extra: Extra::default(),
-                        },
-                        Part::Image {
-                            source: ImageSource::Url("https://example.com/a.png".into()),
-                            extra: bedrock.clone(),
-                        },
-                        Part::Document {
-                            source: DocumentSource::Base64 {
-                                media_type: "application/pdf".into(),
-                                data: "JVBERi0=".into(),
-                            },
-                            name: Some("a.pdf".into()),
-                            extra: bedrock.clone(),
-                        },
-                        Part::Document {
-                            source: DocumentSource::Text("plain".into()),
-                            name: None,
-                            extra: Extra::default(),
-                        },
-                        Part::Document {
-                            source: DocumentSource::Url("https://example.com/a.pdf".into()),
-                            name: None,
-                            extra: Extra::default(),
-                        },
-                    ],
-                },
-                Message {
-                    role: Role::Assistant,
-                    content: vec![
-                        Part::Thinking {
-                            text: "hmm".into(),
-                            signature: Some("sig".into()),
-                        },
-                        Part::RedactedThinking { data: "xyz".into() },
-                        Part::text(""),
-                        Part::ToolCall {
-                            id: "toolu_1".into(),
-                            name: "get_weather".into(),
-                            arguments: r#"{"city": "Z\u00fcrich", "n": 1e5}"#.into(),
-                            signature: None,
-                            extra: Extra::default(),
-                        },
-                        Part::ToolCall {
-                            id: "toolu_2".into(),
-                            name: "get_time".into(),
-                            arguments: String::new(),
-                            signature: None,
-                            extra: Extra::default(),
-                        },
-                    ],
-                },
-                Message {
-                    role: Role::User,
-                    content: vec![
-                        Part::ToolResult {
-                            id: "toolu_1".into(),
-                            name: None,
-                            content: vec![ToolResultContent::Text("sunny".into())],
-                            is_error: false,
-                            extra: Extra::default(),
-                        },
-                        Part::ToolResult {
-                            id: "toolu_2".into(),
-                            name: None,
-                            content: vec![
-                                ToolResultContent::Text("a".into()),
-                                ToolResultContent::Json(sonic_rs::json!({"b": [1, 2.5]})),
-                                ToolResultContent::Image(ImageSource::Base64 {
-                                    media_type: "image/png".into(),
-                                    data: "iVBORw0KGgo=".into(),
-                                }),
-                            ],
-                            is_error: true,
-                            extra: Extra::default(),
-                        },
-                        Part::ToolResult {
-                            id: "toolu_3".into(),
-                            name: None,
-                            content: vec![],
-                            is_error: false,
-                            extra: Extra::default(),
-                        },
-                    ],
-                },
-            ],
-            tools: vec![crate::canonical::Tool {
-                name: "get_weather".into(),
-                description: Some("Weather".into()),
-                parameters: sonic_rs::json!({"type": "object", "properties": {"city": {"type": "string"}}}),
-                strict: Some(true),
-                extra: bedrock.clone(),
-            }],
-            tool_choice: Some(crate::canonical::ToolChoice::Named("get_weather".into())),
-            parallel_tool_calls: Some(false),
-            stop: vec!["END".into(), "\n\n".into()],
-            user: Some("user-1".into()),
-            temperature: Some(0.7),
-            top_p: Some(0.9),
-            top_k: Some(40),
-            max_tokens: Some(1000),
-            stream: true,
-            extra: anthropic_extra(&[("service_tier", Json::from("auto")), ("model", Json::from("dup-model"))]),
-            ..ChatRequest::default()
-        };
-        check(&req, "the full request");
-        // Without thinking, and with it (temperature and top_k give way, top_p stays in range).
-        let mut thinking = req.clone();
-        thinking.reasoning = Some(crate::canonical::Reasoning {
-            budget_tokens: Some(2048),
-            effort: None,
-        });
-        thinking.top_p = Some(0.96);
-        check(&thinking, "with thinking");
-        // A system prompt alone (the opening user turn), and a structured-output schema.
-        let mut bare = ChatRequest {
-            model: "claude-x".into(),
-            system: vec![Part::text("only a system prompt")],
-            ..ChatRequest::default()
-        };
-        bare.response_format = Some(crate::canonical::ResponseFormat::JsonSchema {
-            name: "out".into(),
-            schema: sonic_rs::json!({"type": "object", "properties": {}, "additionalProperties": false}),
-            strict: Some(true),
-        });
-        check(&bare, "a system prompt alone with a schema");
+        for (what, req) in crate::formats::write::request_variants() {
+            let json_mode = req.response_format == Some(crate::canonical::ResponseFormat::JsonObject);
+            assert_eq!(check(&req, what), !json_mode, "{what}");
+        }
     }
 
-    /// The whole translate fuzz corpus, each input decoded as the fuzzer reads it: run by hand
-    /// (`cargo test --release --lib writer_matches_serde_on_the_fuzz_corpus -- --ignored`) after a
-    /// change to the writer; too slow for every CI run in debug.
+    /// The whole translate fuzz corpus (`formats::write::for_each_corpus_request`).
     #[test]
     #[ignore]
     fn writer_matches_serde_on_the_fuzz_corpus() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/translate");
-        let mut n = 0;
-        for e in std::fs::read_dir(dir).unwrap().flatten() {
-            let data = std::fs::read(e.path()).unwrap();
-            let Some((&which, body)) = data.split_first() else {
-                continue;
-            };
-            if crate::wire::json::too_deep(body, crate::wire::json::MAX_DEPTH) {
-                continue;
-            }
-            let f = Format::ALL[usize::from(which & 7) % Format::ALL.len()];
-            if let Ok(req) = (codec(f).unwrap().decode_request)(body, Some("m"), false) {
-                check(&req, &e.path().display().to_string());
-                n += 1;
-            }
-        }
+        let n = crate::formats::write::for_each_corpus_request(&mut |r, what| {
+            check(r, what);
+        });
         assert!(n > 1000, "only {n} corpus requests decoded");
     }
 }

@@ -26,6 +26,7 @@ pub mod rerank;
 pub mod sigv4;
 pub mod stream;
 pub mod types;
+mod write;
 
 use crate::canonical::sig::{self, Family};
 use crate::canonical::{
@@ -1210,6 +1211,19 @@ fn tool_config(req: &ChatRequest) -> Option<BedrockToolConfig<'_>> {
 /// are merged, as Converse requires alternating roles. `parallel_tool_calls` has no Converse
 /// field and is not sent.
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    encode_request_with(req, |body, hint| {
+        let mut out = Vec::with_capacity(hint);
+        body.write(&mut out);
+        out
+    })
+}
+
+/// `encode_request` up to the body's structs, which `emit` (given a size hint) turns into bytes:
+/// the writer of `write.rs`, or serde where the tests hold the two to the same bytes.
+pub(crate) fn encode_request_with(
+    req: &ChatRequest,
+    emit: impl FnOnce(&BedrockConverseRequest<'_>, usize) -> Vec<u8>,
+) -> Result<Vec<u8>, ConvertError> {
     // An allowed-tools choice, which Converse says by the tools offered (`tool_choice`).
     let narrowed = crate::formats::tool_choice::narrow(req, crate::formats::tool_choice::Narrow::Allowed)?;
     let req = narrowed.as_ref().unwrap_or(req);
@@ -1371,8 +1385,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
     }
 
     // Sized once from the text it will hold, instead of growing (and copying) from 128 bytes.
-    let mut body = Vec::with_capacity(req.encoded_len_hint());
-    sonic_rs::to_writer(&mut body, &out).map_err(|e| err("", e.to_string()))?;
+    let mut body = emit(&out, req.encoded_len_hint());
     // Bedrock-only top-level fields (guardrailConfig, requestMetadata, ...) go after the rest.
     const WRITTEN: [&str; 6] = [
         "messages",
@@ -1610,6 +1623,20 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
 
 /// `encode_response` with the model's latency, in milliseconds, in `metrics.latencyMs`.
 pub fn encode_response_timed(resp: &ChatResponse, latency_ms: u64) -> Vec<u8> {
+    encode_response_with(resp, latency_ms, |body, hint| {
+        let mut out = Vec::with_capacity(hint);
+        body.write(&mut out);
+        out
+    })
+}
+
+/// `encode_response_timed` up to the body's structs, which `emit` turns into bytes (as for
+/// `encode_request_with`).
+pub(crate) fn encode_response_with(
+    resp: &ChatResponse,
+    latency_ms: u64,
+    emit: impl FnOnce(&BedrockConverseResponse<'_>, usize) -> Vec<u8>,
+) -> Vec<u8> {
     let mut content = Vec::with_capacity(resp.content.len());
     let root = JsonPath::ROOT;
     let cpath = root.key("content");
@@ -1632,7 +1659,7 @@ pub fn encode_response_timed(resp: &ChatResponse, latency_ms: u64) -> Vec<u8> {
         metrics: BedrockMetrics { latency_ms },
         additional_model_response_fields: stop_sequence_fields(&resp.finish, resp.stop_sequence.as_deref()),
     };
-    crate::wire::json::to_vec_sized(&out, resp.encoded_len_hint()).unwrap_or_default()
+    emit(&out, resp.encoded_len_hint())
 }
 
 // ---------------------------------------------------------------------------------------------

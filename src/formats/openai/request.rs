@@ -791,6 +791,19 @@ fn is_reasoning_model(model: &str) -> bool {
 /// - `tool_choice` and `parallel_tool_calls` are sent only with tools (OpenAI rejects them
 ///   otherwise).
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    encode_request_with(req, |body, hint| {
+        let mut out = Vec::with_capacity(hint);
+        body.write(&mut out);
+        out
+    })
+}
+
+/// `encode_request` up to the body's structs, which `emit` (given a size hint) turns into bytes:
+/// the writer of `write.rs`, or serde where the tests hold the two to the same bytes.
+pub(super) fn encode_request_with(
+    req: &ChatRequest,
+    emit: impl FnOnce(&OpenAiChatRequest<'_>, usize) -> Vec<u8>,
+) -> Result<Vec<u8>, ConvertError> {
     // Failed tool results, which this upstream's tool messages cannot flag (`tool_errors`).
     let flagged = crate::formats::tool_errors::fit_request(req);
     let req = flagged.as_ref().unwrap_or(req);
@@ -911,8 +924,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
             skip: KNOWN_FIELDS,
         },
     };
-    crate::wire::json::to_vec_sized(&body, req.encoded_len_hint())
-        .map_err(|e| err("", format!("cannot serialize the request: {e}")))
+    Ok(emit(&body, req.encoded_len_hint()))
 }
 
 /// The whole system prompt as one `system` message (a string when it is one text part).
