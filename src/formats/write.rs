@@ -36,6 +36,14 @@ pub(crate) fn next_key(buf: &mut Vec<u8>, first: &mut bool, k: &str) {
     key(buf, k);
 }
 
+/// A string, or `null` for none.
+pub(crate) fn nullable(buf: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => string(buf, s),
+        None => buf.extend_from_slice(b"null"),
+    }
+}
+
 pub(crate) fn boolean(buf: &mut Vec<u8>, v: bool) {
     buf.extend_from_slice(if v { b"true" } else { b"false" });
 }

@@ -409,14 +409,11 @@ impl AnthropicFraming for SseFraming {
     const START_WAITS_FOR_CONTENT: bool = false;
 
     fn write(&mut self, event: &AnthropicStreamEvent<'_>, out: &mut Vec<u8>) {
-        let mark = out.len();
         out.extend_from_slice(b"event: ");
         out.extend_from_slice(event.name().as_bytes());
         out.extend_from_slice(b"\ndata: ");
-        match sonic_rs::to_writer(&mut *out, event) {
-            Ok(()) => out.extend_from_slice(b"\n\n"),
-            Err(_) => out.truncate(mark),
-        }
+        event.write(out);
+        out.extend_from_slice(b"\n\n");
     }
 }
 

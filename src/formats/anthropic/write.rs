@@ -265,20 +265,132 @@ impl AnthropicResponse<'_> {
         b.extend_from_slice(b",\"stop_reason\":");
         write::string(b, self.stop_reason);
         b.extend_from_slice(b",\"stop_sequence\":");
-        match self.stop_sequence {
-            Some(s) => write::string(b, s),
-            None => b.extend_from_slice(b"null"),
-        }
-        let u = &self.usage;
-        b.extend_from_slice(b",\"usage\":{\"input_tokens\":");
-        write::uint(b, u.input_tokens);
+        write::nullable(b, self.stop_sequence);
+        b.extend_from_slice(b",\"usage\":");
+        self.usage.write(b);
+        b.push(b'}');
+    }
+}
+
+impl AnthropicUsage {
+    fn write(&self, b: &mut Vec<u8>) {
+        b.extend_from_slice(b"{\"input_tokens\":");
+        write::uint(b, self.input_tokens);
         b.extend_from_slice(b",\"cache_creation_input_tokens\":");
-        write::uint(b, u.cache_creation_input_tokens);
+        write::uint(b, self.cache_creation_input_tokens);
         b.extend_from_slice(b",\"cache_read_input_tokens\":");
-        write::uint(b, u.cache_read_input_tokens);
+        write::uint(b, self.cache_read_input_tokens);
         b.extend_from_slice(b",\"output_tokens\":");
-        write::uint(b, u.output_tokens);
-        b.extend_from_slice(b"}}");
+        write::uint(b, self.output_tokens);
+        b.push(b'}');
+    }
+}
+
+impl AnthropicBlockStart<'_> {
+    fn write(&self, b: &mut Vec<u8>) {
+        match self {
+            AnthropicBlockStart::Text { text } => {
+                b.extend_from_slice(b"{\"type\":\"text\",\"text\":");
+                write::string(b, text);
+            }
+            AnthropicBlockStart::Thinking { thinking, signature } => {
+                b.extend_from_slice(b"{\"type\":\"thinking\",\"thinking\":");
+                write::string(b, thinking);
+                b.extend_from_slice(b",\"signature\":");
+                write::string(b, signature);
+            }
+            AnthropicBlockStart::ToolUse { id, name, input: _ } => {
+                b.extend_from_slice(b"{\"type\":\"tool_use\",\"id\":");
+                write::string(b, id);
+                b.extend_from_slice(b",\"name\":");
+                write::string(b, name);
+                b.extend_from_slice(b",\"input\":{}");
+            }
+            AnthropicBlockStart::RedactedThinking { data } => {
+                b.extend_from_slice(b"{\"type\":\"redacted_thinking\",\"data\":");
+                write::string(b, data);
+            }
+        }
+        b.push(b'}');
+    }
+}
+
+impl AnthropicBlockDelta<'_> {
+    fn write(&self, b: &mut Vec<u8>) {
+        let (head, text): (&[u8], &str) = match self {
+            AnthropicBlockDelta::TextDelta { text } => (b"{\"type\":\"text_delta\",\"text\":", text),
+            AnthropicBlockDelta::InputJsonDelta { partial_json } => {
+                (b"{\"type\":\"input_json_delta\",\"partial_json\":", partial_json)
+            }
+            AnthropicBlockDelta::ThinkingDelta { thinking } => {
+                (b"{\"type\":\"thinking_delta\",\"thinking\":", thinking)
+            }
+            AnthropicBlockDelta::SignatureDelta { signature } => {
+                (b"{\"type\":\"signature_delta\",\"signature\":", signature)
+            }
+        };
+        b.extend_from_slice(head);
+        write::string(b, text);
+        b.push(b'}');
+    }
+}
+
+impl AnthropicStreamEvent<'_> {
+    /// The event's JSON (`type` first, as serde's tag puts it), appended to `b`: one per stream
+    /// chunk, so the literal keys are not sent through the string escaper each time.
+    pub fn write(&self, b: &mut Vec<u8>) {
+        match self {
+            AnthropicStreamEvent::MessageStart { message: m } => {
+                b.extend_from_slice(b"{\"type\":\"message_start\",\"message\":{\"id\":");
+                write::string(b, m.id);
+                b.extend_from_slice(b",\"type\":");
+                write::string(b, m.kind);
+                b.extend_from_slice(b",\"role\":");
+                write::string(b, m.role);
+                b.extend_from_slice(b",\"content\":[],\"model\":");
+                write::string(b, m.model);
+                b.extend_from_slice(b",\"stop_reason\":");
+                write::nullable(b, m.stop_reason);
+                b.extend_from_slice(b",\"stop_sequence\":");
+                write::nullable(b, m.stop_sequence);
+                b.extend_from_slice(b",\"usage\":");
+                m.usage.write(b);
+                b.push(b'}');
+            }
+            AnthropicStreamEvent::ContentBlockStart { index, content_block } => {
+                b.extend_from_slice(b"{\"type\":\"content_block_start\",\"index\":");
+                write::uint(b, u64::from(*index));
+                b.extend_from_slice(b",\"content_block\":");
+                content_block.write(b);
+            }
+            AnthropicStreamEvent::ContentBlockDelta { index, delta } => {
+                b.extend_from_slice(b"{\"type\":\"content_block_delta\",\"index\":");
+                write::uint(b, u64::from(*index));
+                b.extend_from_slice(b",\"delta\":");
+                delta.write(b);
+            }
+            AnthropicStreamEvent::ContentBlockStop { index } => {
+                b.extend_from_slice(b"{\"type\":\"content_block_stop\",\"index\":");
+                write::uint(b, u64::from(*index));
+            }
+            AnthropicStreamEvent::MessageDelta { delta, usage } => {
+                b.extend_from_slice(b"{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":");
+                write::string(b, delta.stop_reason);
+                b.extend_from_slice(b",\"stop_sequence\":");
+                write::nullable(b, delta.stop_sequence);
+                b.extend_from_slice(b"},\"usage\":");
+                usage.write(b);
+            }
+            AnthropicStreamEvent::MessageStop => b.extend_from_slice(b"{\"type\":\"message_stop\""),
+            AnthropicStreamEvent::Error { error } => {
+                b.extend_from_slice(b"{\"type\":\"error\",\"error\":{\"type\":");
+                write::string(b, error.kind);
+                b.extend_from_slice(b",\"message\":");
+                write::string(b, error.message);
+                b.push(b'}');
+            }
+        }
+        b.push(b'}');
     }
 }
 
@@ -336,5 +448,88 @@ mod tests {
             check(r, what);
         });
         assert!(n > 1000, "only {n} corpus requests decoded");
+    }
+
+    /// Every stream event kind, with strings that need escaping, as serde writes it.
+    #[test]
+    fn stream_event_writer_matches_serde() {
+        use super::super::types::*;
+        let odd = "a \"q\" \\ \n ü 😀 \u{2028} \u{0}";
+        let usage = AnthropicUsage {
+            input_tokens: 10,
+            cache_creation_input_tokens: 2,
+            cache_read_input_tokens: 3,
+            output_tokens: u64::MAX,
+        };
+        let mut events = vec![
+            AnthropicStreamEvent::ContentBlockStop { index: 0 },
+            AnthropicStreamEvent::MessageStop,
+            AnthropicStreamEvent::Error {
+                error: AnthropicErrorDetail {
+                    kind: "overloaded_error",
+                    message: odd,
+                },
+            },
+        ];
+        for (stop_reason, stop_sequence) in [(None, None), (Some("end_turn"), Some(odd))] {
+            events.push(AnthropicStreamEvent::MessageStart {
+                message: AnthropicMessageStart {
+                    id: "msg_1",
+                    kind: "message",
+                    role: "assistant",
+                    content: [],
+                    model: odd,
+                    stop_reason,
+                    stop_sequence,
+                    usage,
+                },
+            });
+            events.push(AnthropicStreamEvent::MessageDelta {
+                delta: AnthropicMessageDelta {
+                    stop_reason: stop_reason.unwrap_or("tool_use"),
+                    stop_sequence,
+                },
+                usage,
+            });
+        }
+        for content_block in [
+            AnthropicBlockStart::Text { text: "" },
+            AnthropicBlockStart::Thinking {
+                thinking: "",
+                signature: "",
+            },
+            AnthropicBlockStart::ToolUse {
+                id: "toolu_1",
+                name: odd,
+                input: AnthropicEmptyObject {},
+            },
+            AnthropicBlockStart::RedactedThinking { data: odd },
+        ] {
+            events.push(AnthropicStreamEvent::ContentBlockStart {
+                index: 7,
+                content_block,
+            });
+        }
+        for delta in [
+            AnthropicBlockDelta::TextDelta { text: odd },
+            AnthropicBlockDelta::InputJsonDelta {
+                partial_json: "{\"a\": 1",
+            },
+            AnthropicBlockDelta::ThinkingDelta { thinking: odd },
+            AnthropicBlockDelta::SignatureDelta { signature: "EqQB" },
+        ] {
+            events.push(AnthropicStreamEvent::ContentBlockDelta { index: u32::MAX, delta });
+        }
+        assert_eq!(events.len(), 15);
+        for e in &events {
+            let mut written = Vec::new();
+            e.write(&mut written);
+            assert_eq!(
+                String::from_utf8_lossy(&written),
+                String::from_utf8_lossy(&sonic_rs::to_vec(e).unwrap()),
+                "{}",
+                e.name()
+            );
+        }
     }
 }

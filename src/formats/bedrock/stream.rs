@@ -789,9 +789,13 @@ impl AnthropicFraming for InvokeChunks {
             }
             AnthropicStreamEvent::MessageDelta { usage, .. } => {
                 self.usage = *usage;
-                sonic_rs::to_writer(&mut self.json, event)
+                event.write(&mut self.json);
+                Ok(())
             }
-            _ => sonic_rs::to_writer(&mut self.json, event),
+            _ => {
+                event.write(&mut self.json);
+                Ok(())
+            }
         };
         chunk_frame(&mut self.payload, &self.json, out);
     }

@@ -7,13 +7,6 @@
 use super::types::*;
 use crate::formats::write::{self, boolean, next_key as key, sep};
 
-fn nullable(b: &mut Vec<u8>, s: Option<&str>) {
-    match s {
-        Some(s) => write::string(b, s),
-        None => b.extend_from_slice(b"null"),
-    }
-}
-
 impl OpenAiToolCall<'_> {
     fn write(&self, b: &mut Vec<u8>) {
         b.extend_from_slice(b"{\"id\":");
@@ -80,13 +73,13 @@ impl OpenAiCompletionOut<'_> {
             b.extend_from_slice(b",\"message\":{\"role\":");
             write::string(b, m.role);
             b.extend_from_slice(b",\"content\":");
-            nullable(b, m.content.as_deref());
+            write::nullable(b, m.content.as_deref());
             if !m.tool_calls.is_empty() {
                 b.extend_from_slice(b",\"tool_calls\":");
                 write::array(b, &m.tool_calls, |b, call| call.write(b));
             }
             b.extend_from_slice(b",\"refusal\":");
-            nullable(b, m.refusal.as_deref());
+            write::nullable(b, m.refusal.as_deref());
             b.extend_from_slice(b",\"annotations\":[]},\"logprobs\":");
             match &c.logprobs {
                 // Rare (asked for by the client) and shaped by its own `Serialize`.
