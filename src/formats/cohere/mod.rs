@@ -10,6 +10,7 @@ pub mod response;
 pub mod stream;
 pub mod types;
 pub mod v1chat;
+mod write;
 
 pub use error::{decode_error, encode_error};
 pub use request::{decode_request, encode_request};

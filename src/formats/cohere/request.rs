@@ -700,6 +700,19 @@ fn assistant_message<'a>(m: &'a Message, path: &JsonPath<'_>) -> Result<CohereMe
 /// Provider: canonical -> a `/v2/chat` body. Defaults: none needed (Cohere requires only `model`
 /// and `messages`); `stream` is always written, as the SDK does.
 pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
+    encode_request_with(req, |body, hint| {
+        let mut out = Vec::with_capacity(hint);
+        body.write(&mut out);
+        out
+    })
+}
+
+/// `encode_request` up to the body's structs, which `emit` (given a size hint) turns into bytes:
+/// the writer of `write.rs`, or serde where the tests hold the two to the same bytes.
+pub(super) fn encode_request_with(
+    req: &ChatRequest,
+    emit: impl FnOnce(&CohereChatRequestOut<'_>, usize) -> Vec<u8>,
+) -> Result<Vec<u8>, ConvertError> {
     // Cohere's `tool_choice` is only REQUIRED or NONE: a named or allowed-tools choice is said by
     // the tools offered (`tool_choice`).
     let narrowed = crate::formats::tool_choice::narrow(req, crate::formats::tool_choice::Narrow::AllowedOrNamed)?;
@@ -820,8 +833,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Vec<u8>, ConvertError> {
         extra: CohereExtraOut(extra),
         stream: req.stream,
     };
-    crate::wire::json::to_vec_sized(&out, req.encoded_len_hint())
-        .map_err(|e| ConvertError::new("", format!("cannot serialize: {e}")))
+    Ok(emit(&out, req.encoded_len_hint()))
 }
 
 #[cfg(test)]

@@ -107,6 +107,19 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
 
 /// Integration: canonical -> a `/v2/chat` success body for a client.
 pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
+    encode_response_with(resp, |body, hint| {
+        let mut out = Vec::with_capacity(hint);
+        body.write(&mut out);
+        out
+    })
+}
+
+/// `encode_response` up to the body's structs, which `emit` turns into bytes (as for
+/// `request::encode_request_with`).
+pub(super) fn encode_response_with(
+    resp: &ChatResponse,
+    emit: impl FnOnce(&CohereChatResponseOut<'_>, usize) -> Vec<u8>,
+) -> Vec<u8> {
     let has_calls = resp.content.iter().any(|p| matches!(p, Part::ToolCall { .. }));
     let mut plan: Option<String> = None;
     let mut content = Vec::new();
@@ -145,7 +158,7 @@ pub fn encode_response(resp: &ChatResponse) -> Vec<u8> {
         },
         usage: usage_to_cohere(&resp.usage),
     };
-    crate::wire::json::to_vec_sized(&out, resp.encoded_len_hint()).unwrap_or_default()
+    emit(&out, resp.encoded_len_hint())
 }
 
 #[cfg(test)]

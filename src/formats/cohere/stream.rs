@@ -507,7 +507,7 @@ impl CohereStreamEncoder {
         }
         if let Some(u) = usage {
             b.extend_from_slice(b",\"usage\":");
-            let _ = sonic_rs::to_writer(&mut *b, &usage_to_cohere(&u));
+            usage_to_cohere(&u).write(b);
         }
         b.extend_from_slice(b"}}");
         self.emit("message-end", out);
