@@ -198,6 +198,16 @@ pub(crate) fn request_variants() -> Vec<(&'static str, crate::canonical::ChatReq
     out
 }
 
+/// The writer's bytes and serde's for one body: equal.
+#[cfg(test)]
+pub(crate) fn same_bytes(written: &[u8], serialized: &[u8], what: &str) {
+    assert_eq!(
+        String::from_utf8_lossy(written),
+        String::from_utf8_lossy(serialized),
+        "writer and serde differ for {what}"
+    );
+}
+
 /// The writer's bytes and serde's for one request: equal, or both the same error; whether they
 /// were bytes.
 #[cfg(test)]
@@ -208,11 +218,7 @@ pub(crate) fn same_request_bytes(
 ) -> bool {
     match (written, serialized) {
         (Ok(w), Ok(s)) => {
-            assert_eq!(
-                String::from_utf8_lossy(&w),
-                String::from_utf8_lossy(&s),
-                "writer and serde differ for {what}"
-            );
+            same_bytes(&w, &s, what);
             true
         }
         (Err(a), Err(b)) => {
@@ -381,13 +387,13 @@ fn full_request() -> crate::canonical::ChatRequest {
 }
 
 /// Every fixture decoded by every decoder that takes it, as a request (streaming and not, model
-/// `model` where the path names none) and as an answer; returns how many were decoded.
+/// `model` where the path names none) and as an answer; asserts that there were many.
 #[cfg(test)]
-pub(crate) fn for_each_fixture_decoded(
+pub(crate) fn for_each_fixture_decoded<R>(
     model: &str,
-    on_request: &mut impl FnMut(&crate::canonical::ChatRequest, &str),
+    on_request: &mut impl FnMut(&crate::canonical::ChatRequest, &str) -> R,
     on_answer: &mut impl FnMut(&crate::canonical::ChatResponse, &str),
-) -> usize {
+) {
     use crate::formats::{codec, Format};
     let mut n = 0;
     for_each_fixture(&mut |path, body| {
@@ -404,15 +410,15 @@ pub(crate) fn for_each_fixture_decoded(
             }
         }
     });
-    n
+    assert!(n > 50, "only {n} fixture requests and answers decoded");
 }
 
 /// The translate fuzz corpus, each input decoded as the fuzzer reads it (a first byte choosing
 /// the format); returns how many decoded. For tests run by hand after a change to a writer
 /// (`cargo test --release --lib writer_matches_serde_on_the_fuzz_corpus -- --ignored`): too slow
-/// for every CI run in debug.
+/// for every CI run in debug. Asserts that many decoded.
 #[cfg(test)]
-pub(crate) fn for_each_corpus_request(on_request: &mut impl FnMut(&crate::canonical::ChatRequest, &str)) -> usize {
+pub(crate) fn for_each_corpus_request<R>(on_request: &mut impl FnMut(&crate::canonical::ChatRequest, &str) -> R) {
     use crate::formats::{codec, Format};
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/translate");
     let mut n = 0;
@@ -430,5 +436,5 @@ pub(crate) fn for_each_corpus_request(on_request: &mut impl FnMut(&crate::canoni
             n += 1;
         }
     }
-    n
+    assert!(n > 1000, "only {n} corpus requests decoded");
 }

@@ -161,14 +161,6 @@ fn locate_top_level(body: &[u8], field: &str) -> Option<Range<usize>> {
     None
 }
 
-/// `value` serialized into a buffer of `capacity` bytes (`sonic_rs::to_vec` starts at 128 and
-/// doubles, copying the body at each step).
-pub fn to_vec_sized<T: serde::Serialize + ?Sized>(value: &T, capacity: usize) -> sonic_rs::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(capacity);
-    sonic_rs::to_writer(&mut out, value)?;
-    Ok(out)
-}
-
 /// A JSON error in one line, for an error message: sonic-rs follows its description with the
 /// input around the fault on further lines (the client's own body, tabs and all), which reads
 /// badly inside an error body and in logs.
