@@ -756,8 +756,9 @@ impl AnthropicFraming for InvokeChunks {
             self.first_byte_ms = Some(millis_since(self.sent));
         }
         self.json.clear();
-        // Serializing these borrowed structs into a Vec cannot fail.
-        let _ = match event {
+        // The start and the stop carry Bedrock's own fields (serde, once per stream); every other
+        // event is the Messages API event as written for Anthropic clients.
+        match event {
             AnthropicStreamEvent::MessageStart { message: m } => {
                 let message = InvokeMessage {
                     id: m.id,
@@ -773,7 +774,8 @@ impl AnthropicFraming for InvokeChunks {
                     kind: "message_start",
                     message,
                 };
-                sonic_rs::to_writer(&mut self.json, &start)
+                // Serializing these borrowed structs into a Vec cannot fail.
+                let _ = sonic_rs::to_writer(&mut self.json, &start);
             }
             AnthropicStreamEvent::MessageStop => {
                 let stop = InvokeMessageStop {
@@ -785,18 +787,14 @@ impl AnthropicFraming for InvokeChunks {
                         first_byte_latency: self.first_byte_ms.unwrap_or(0),
                     },
                 };
-                sonic_rs::to_writer(&mut self.json, &stop)
+                let _ = sonic_rs::to_writer(&mut self.json, &stop);
             }
             AnthropicStreamEvent::MessageDelta { usage, .. } => {
                 self.usage = *usage;
                 event.write(&mut self.json);
-                Ok(())
             }
-            _ => {
-                event.write(&mut self.json);
-                Ok(())
-            }
-        };
+            _ => event.write(&mut self.json),
+        }
         chunk_frame(&mut self.payload, &self.json, out);
     }
 }
