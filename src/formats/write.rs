@@ -1,5 +1,6 @@
-//! Direct JSON writing for the encoders that write their bodies as bytes (Gemini's, Anthropic's
-//! and Converse's requests and answers, OpenAI's answers).
+//! Direct JSON writing for the encoders that write their bodies as bytes: the chat requests and
+//! answers of all five formats (`<format>/write.rs`; Gemini's in its own modules, streams and
+//! embeddings included) and Anthropic's stream events.
 //!
 //! Those encoders used to build `sonic_rs::Value` trees or serde structs and serialize them; they
 //! now append to one buffer, with their own keys as literal bytes (sonic-rs sends every key of a
