@@ -217,12 +217,53 @@ pub(crate) fn camel(key: &str) -> std::borrow::Cow<'_, str> {
 /// The value of key `name` (given in camelCase) in object `v`, under either spelling; JSON
 /// `null` counts as absent.
 pub(crate) fn field<'a>(v: &'a Json, name: &str) -> Option<&'a Json> {
-    let obj = v.as_object()?;
-    let found = match obj.get(&name) {
-        Some(x) => Some(x),
-        None => obj.iter().find(|(k, _)| camel(k) == name).map(|(_, v)| v),
-    };
-    found.filter(|x| !x.is_null())
+    let [found] = fields(v, [name]);
+    found
+}
+
+/// Several fields of object `v` in one pass over its keys (a part probes up to nine names, and
+/// a lookup per name walked the keys once or twice each): `fields(v, names)[i]` is
+/// `field(v, names[i])`. The camelCase spelling wins over a snake_case one when both are present.
+pub(crate) fn fields<'a, const N: usize>(v: &'a Json, names: [&str; N]) -> [Option<&'a Json>; N] {
+    let mut found: [Option<&'a Json>; N] = [None; N];
+    let mut exact = [false; N];
+    if let Some(obj) = v.as_object() {
+        for (k, x) in obj.iter() {
+            for (i, name) in names.iter().enumerate() {
+                if exact[i] {
+                    continue;
+                }
+                if k == *name {
+                    (found[i], exact[i]) = (Some(x), true);
+                } else if found[i].is_none() && camel_eq(k, name) {
+                    found[i] = Some(x);
+                }
+            }
+        }
+    }
+    found.map(|x| x.filter(|x| !x.is_null()))
+}
+
+/// `camel(key) == name`, without building the camelCase key.
+pub(crate) fn camel_eq(key: &str, name: &str) -> bool {
+    // Each underscore drops out, so a snake_case key is longer than its camelCase form.
+    if key.len() <= name.len() || !key.contains('_') {
+        return false;
+    }
+    let mut want = name.bytes();
+    let mut up = false;
+    for b in key.bytes() {
+        if b == b'_' {
+            up = true;
+            continue;
+        }
+        let b = if up { b.to_ascii_uppercase() } else { b };
+        up = false;
+        if want.next() != Some(b) {
+            return false;
+        }
+    }
+    want.next().is_none()
 }
 
 pub(crate) fn str_field<'a>(v: &'a Json, name: &str) -> Option<&'a str> {
@@ -518,7 +559,7 @@ pub(crate) fn raw_call_args(body: &[u8], j: usize) -> Option<String> {
 pub(crate) fn note_args(p: &Json, path: &JsonPath<'_>, raw: &mut crate::formats::tool_args::RawArgs) {
     const CALL: &str = "functionCall";
     let key = match p.as_object() {
-        Some(o) if o.get(&CALL).is_none() => o.iter().map(|(k, _)| k).find(|k| camel(k) == CALL),
+        Some(o) if o.get(&CALL).is_none() => o.iter().map(|(k, _)| k).find(|k| camel_eq(k, CALL)),
         _ => None,
     };
     raw.push(path, &[key.unwrap_or(CALL), "args"]);
@@ -529,8 +570,23 @@ pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> R
     if !p.is_object() {
         return Err(ConvertError::new(path, "a part must be an object"));
     }
-    let signature = str_field(p, SIGNATURE).map(str::to_string);
-    if let Some(fc) = field(p, "functionCall") {
+    let [signature, function_call, function_response, inline_data, file_data, thought, text, code, code_result] =
+        fields(
+            p,
+            [
+                SIGNATURE,
+                "functionCall",
+                "functionResponse",
+                "inlineData",
+                "fileData",
+                "thought",
+                "text",
+                "executableCode",
+                "codeExecutionResult",
+            ],
+        );
+    let signature = signature.and_then(|s| s.as_str()).map(str::to_string);
+    if let Some(fc) = function_call {
         let name = req_str(fc, "name", &path.key("functionCall"))?;
         let args = match field(fc, "args") {
             Some(a) => sonic_rs::to_string(a).unwrap_or_else(|_| "{}".into()),
@@ -544,7 +600,7 @@ pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> R
             extra: Extra::default(),
         });
     }
-    if let Some(fr) = field(p, "functionResponse") {
+    if let Some(fr) = function_response {
         let fpath = path.key("functionResponse");
         let name = req_str(fr, "name", &fpath)?;
         let id = ids.result(str_field(fr, "id"), name);
@@ -594,7 +650,7 @@ pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> R
             extra: Extra::default(),
         });
     }
-    if let Some(d) = field(p, "inlineData") {
+    if let Some(d) = inline_data {
         let ipath = path.key("inlineData");
         let mime = req_str(d, MIME, &ipath)?;
         // Other formats take only standard base64; the google-genai SDK sends URL-safe.
@@ -623,7 +679,7 @@ pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> R
             extra: Extra::default(),
         });
     }
-    if let Some(d) = field(p, "fileData") {
+    if let Some(d) = file_data {
         let fpath = path.key("fileData");
         let uri = req_str(d, "fileUri", &fpath)?;
         let mime = str_field(d, MIME);
@@ -662,8 +718,8 @@ pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> R
             extra,
         });
     }
-    let thought = field(p, "thought").and_then(|t| t.as_bool()) == Some(true);
-    if let Some(t) = field(p, "text") {
+    let thought = thought.and_then(|t| t.as_bool()) == Some(true);
+    if let Some(t) = text {
         let text = t
             .as_str()
             .ok_or_else(|| ConvertError::new(path.key("text"), "expected a string"))?;
@@ -692,14 +748,14 @@ pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> R
     }
     // Each fence on lines of its own: a client of one text string (OpenAI) gets the parts joined
     // as they come, and a fence glued to the text around it is no fence.
-    let rendered = if let Some(c) = field(p, "executableCode") {
+    let rendered = if let Some(c) = code {
         Some(format!(
             "\n```{}\n{}\n```\n",
             str_field(c, "language").unwrap_or("").to_ascii_lowercase(),
             str_field(c, "code").unwrap_or("")
         ))
     } else {
-        field(p, "codeExecutionResult").map(|r| {
+        code_result.map(|r| {
             let output = str_field(r, "output").unwrap_or("");
             format!("\n```\n{}\n```\n", output.strip_suffix('\n').unwrap_or(output))
         })

@@ -5,7 +5,9 @@
 //! `toolConfig` keys) travel in `ChatRequest.extra` and are merged back when the target is Gemini.
 
 use super::write::{self, SortedObject};
-use super::{camel, decode_part, encode_part, field, merge, obj, openapi_to_json_schema, req_str, set, CallIds};
+use super::{
+    camel, decode_part, encode_part, field, fields, merge, obj, openapi_to_json_schema, req_str, set, CallIds,
+};
 use crate::canonical::sig::{self, Family};
 use crate::canonical::{
     ChatRequest, ConvertError, Extra, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice,
@@ -88,7 +90,8 @@ fn decode_contents(v: &Json, body: &[u8], ids: &mut CallIds) -> Result<Vec<Messa
     let cpath = root.key("contents");
     for (i, c) in arr.iter().enumerate() {
         let path = cpath.index(i);
-        let role = match field(c, "role").and_then(|r| r.as_str()) {
+        let [role, wire] = fields(c, ["role", "parts"]);
+        let role = match role.and_then(|r| r.as_str()) {
             None | Some("user") | Some("function") | Some("tool") => Role::User,
             Some("model") | Some("assistant") => Role::Assistant,
             Some(r) => {
@@ -98,9 +101,9 @@ fn decode_contents(v: &Json, body: &[u8], ids: &mut CallIds) -> Result<Vec<Messa
                 ))
             }
         };
-        let content = decode_parts(c, &path, ids)?;
+        let content = decode_parts(c, wire, &path, ids)?;
         // Part j is parts[j]: note where each call has its `args` (`tool_args`).
-        let wire = field(c, "parts").and_then(|p| p.as_array());
+        let wire = wire.and_then(|p| p.as_array());
         let ppath = path.key("parts");
         for (j, (p, part)) in wire.into_iter().flatten().zip(&content).enumerate() {
             if matches!(part, Part::ToolCall { .. }) {
@@ -156,9 +159,14 @@ fn join_streamed_thoughts(parts: &mut Vec<Part>) {
     *parts = out;
 }
 
-/// The `parts` of a `Content` object.
-fn decode_parts(c: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> Result<Vec<Part>, ConvertError> {
-    let Some(parts) = field(c, "parts") else {
+/// The `parts` of a `Content` object `c` (`parts`: its `parts` field, as `field` finds it).
+fn decode_parts(
+    c: &Json,
+    parts: Option<&Json>,
+    path: &JsonPath<'_>,
+    ids: &mut CallIds,
+) -> Result<Vec<Part>, ConvertError> {
+    let Some(parts) = parts else {
         if c.is_object() {
             return Ok(Vec::new());
         }
@@ -180,7 +188,7 @@ fn decode_system(v: &Json, ids: &mut CallIds) -> Result<Vec<Part>, ConvertError>
     if let Some(s) = v.as_str() {
         return Ok(vec![Part::text(s)]);
     }
-    decode_parts(v, &JsonPath::ROOT.key("systemInstruction"), ids)
+    decode_parts(v, field(v, "parts"), &JsonPath::ROOT.key("systemInstruction"), ids)
 }
 
 fn decode_tools(v: &Json, req: &mut ChatRequest) -> Result<(), ConvertError> {

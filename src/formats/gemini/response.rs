@@ -4,7 +4,7 @@
 //! count includes it, so canonical `output` = candidates + thoughts and the encoder subtracts
 //! `reasoning` back out; `promptTokenCount` already includes cached tokens (canonical `input`).
 
-use super::{camel, decode_part, encode_part, field, signed_id, split_signed_id, write, CallIds, SIGNATURE};
+use super::{camel_eq, decode_part, encode_part, field, signed_id, split_signed_id, write, CallIds, SIGNATURE};
 use crate::canonical::{ChatResponse, ConvertError, Extra, FinishReason, Json, JsonPath, Part, TokenLogprob, Usage};
 use crate::formats::tool_args::{self, Node};
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -141,7 +141,7 @@ fn member<'n, 'a>(n: &'n Node<'a>, name: &str) -> Option<&'n Node<'a>> {
     let members = n.members()?;
     let found = match members.iter().find(|(k, _)| k == name) {
         Some(m) => Some(m),
-        None => members.iter().find(|(k, _)| camel(k) == name),
+        None => members.iter().find(|(k, _)| camel_eq(k, name)),
     };
     found.map(|(_, v)| v).filter(|v| !v.is_null())
 }

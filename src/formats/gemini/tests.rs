@@ -1106,6 +1106,84 @@ fn camel_and_field_lookup() {
 }
 
 #[test]
+fn camel_eq_agrees_with_camel() {
+    let keys = [
+        "mime_type",
+        "mimeType",
+        "file_uri",
+        "fileUri",
+        "a__b",
+        "_a",
+        "a_",
+        "a",
+        "",
+        "text",
+        "thought_signature",
+        "function_call",
+        "functioncall",
+        "Function_call",
+        "x_é",
+        "x_É",
+        "inline__data",
+        "inline_data_",
+    ];
+    let names = [
+        "mimeType",
+        "fileUri",
+        "aB",
+        "A",
+        "a",
+        "",
+        "text",
+        "thoughtSignature",
+        "functionCall",
+        "xé",
+        "inlineData",
+    ];
+    for k in keys {
+        for n in names {
+            let want = k != n && camel(k) == n;
+            assert_eq!(camel_eq(k, n), want, "{k:?} vs {n:?}");
+        }
+    }
+}
+
+#[test]
+fn fields_reads_several_names_as_field_reads_each() {
+    // Both spellings present: the camelCase one wins, in either order; null counts as absent,
+    // and an explicit null under the camelCase name hides the snake_case one, as in `field`.
+    let v = json!({"file_uri": "snake", "fileUri": "camel", "mime_type": "m", "text": null,
+                   "thought": true, "inline_data": 1, "inlineData": null});
+    let w = json!({"fileUri": "camel", "file_uri": "snake"});
+    let names = ["fileUri", "mimeType", "text", "thought", "inlineData", "absent"];
+    for obj in [&v, &w] {
+        let got = fields(obj, names);
+        for (i, n) in names.iter().enumerate() {
+            assert_eq!(
+                got[i].map(|x| x.to_string()),
+                field_by_lookup(obj, n).map(|x| x.to_string()),
+                "{n}"
+            );
+        }
+    }
+    assert_eq!(str_field(&v, "fileUri"), Some("camel"));
+    assert_eq!(str_field(&w, "fileUri"), Some("camel"));
+    assert!(field(&v, "inlineData").is_none());
+    assert!(fields(&json!("not an object"), ["text"])[0].is_none());
+}
+
+/// `field` as it was written before `fields`: a lookup, then a scan of the snake_case keys.
+fn field_by_lookup<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
+    use sonic_rs::JsonContainerTrait;
+    let obj = v.as_object()?;
+    let found = match obj.get(&name) {
+        Some(x) => Some(x),
+        None => obj.iter().find(|(k, _)| camel(k) == name).map(|(_, v)| v),
+    };
+    found.filter(|x| !x.is_null())
+}
+
+#[test]
 fn mock_scenario_through_the_codec() {
     // decode -> scenario -> encode -> decode keeps the answer.
     let req = decode_request(REQUEST, Some("gemini-2.5-flash"), false).unwrap();
