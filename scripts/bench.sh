@@ -18,6 +18,9 @@
 #   BENCH_POOL_SPARE [2]        sluice's upstream.pool_spare (0 = no spare connections)
 #   MOCK_LATENCY_MS [0], STREAM_CHUNKS [16], STREAM_CHUNK_DELAY_MS [0]
 #   BENCH_WRK [1]               run the wrk phase (0 = only the concurrent-streams phase)
+#   BENCH_TRANSLATED [anthropic]  upstream kinds of the translated wrk targets, any of
+#                               "anthropic gemini bedrock cohere": sluice-x (anthropic) and
+#                               sluice-xg, sluice-xb, sluice-xc (an OpenAI client each time)
 #   STREAMLOAD [1]              run the concurrent-streams phase (sluice-streamload)
 #   STREAMLOAD_STREAMS [1000]   concurrent streams in that phase
 #   STREAMLOAD_CHUNKS [100], STREAMLOAD_DELAY_MS [50]  its upstream: events per stream, spacing
@@ -67,7 +70,16 @@ MODEL_SLUICE="openai/gpt-4o-mini"
 # sluice-x: the same sluice, but the model routes to an Anthropic-kind provider (the same mock,
 # answering in the Anthropic format), so each request is translated OpenAI -> Anthropic -> OpenAI.
 MODEL_TRANSLATED="anthropic/gpt-4o-mini"
-TARGETS=(mock nginx sluice sluice-x)
+# More translated wrk targets (BENCH_TRANSLATED): the same OpenAI client and mock, with a Gemini-,
+# Bedrock- (Converse) or Cohere-kind provider behind, so each of those codecs runs end to end.
+declare -A X_TARGET=([anthropic]=sluice-x [gemini]=sluice-xg [bedrock]=sluice-xb [cohere]=sluice-xc)
+declare -A X_MODEL=([sluice-x]=$MODEL_TRANSLATED [sluice-xg]="gemini/gpt-4o-mini"
+                    [sluice-xb]="bedrock/gpt-4o-mini" [sluice-xc]="cohere/gpt-4o-mini")
+TARGETS=(mock nginx sluice)
+for kind in ${BENCH_TRANSLATED:-anthropic}; do
+  [[ -n ${X_TARGET[$kind]:-} ]] || { echo "BENCH_TRANSLATED: unknown kind $kind (anthropic gemini bedrock cohere)" >&2; exit 1; }
+  TARGETS+=("${X_TARGET[$kind]}")
+done
 SCENARIOS=(chat chat_stream)
 (( BENCH_WRK )) || SCENARIOS=()
 CONCS=(1 "$BENCH_CONNS")
@@ -329,18 +341,39 @@ name = "anthropic"
 kind = "anthropic"
 base_url = "http://127.0.0.1:$MOCK_PORT"
 keys = ["sk-bench-upstream-key"]
+
+[[providers]]
+name = "gemini"
+kind = "gemini"
+base_url = "http://127.0.0.1:$MOCK_PORT"
+keys = ["sk-bench-upstream-key"]
+
+[[providers]]
+name = "bedrock"
+kind = "bedrock"
+base_url = "http://127.0.0.1:$MOCK_PORT"
+keys = ["sk-bench-upstream-key"]
+
+[[providers]]
+name = "cohere"
+kind = "cohere"
+base_url = "http://127.0.0.1:$MOCK_PORT"
+keys = ["sk-bench-upstream-key"]
 EOF
 start sluice "$RUN_DIR/sluice.log" "$SERVER_PIN" "$SLUICE_BIN" --config "$RUN_DIR/sluice.toml"
 SLUICE_PID=$STARTED_PID
 wait_ready sluice "$SLUICE_PID" "$RUN_DIR/sluice.log" "$SLUICE_PORT" 1
 
-declare -A PORT=([mock]=$MOCK_PORT [nginx]=$NGINX_PORT [sluice]=$SLUICE_PORT [sluice-x]=$SLUICE_PORT)
-declare -A PID=([mock]=$MOCK_PID [nginx]=$NGINX_PID [sluice]=$SLUICE_PID [sluice-x]=$SLUICE_PID)
-declare -A LOGF=([mock]=$RUN_DIR/mock.log [nginx]=$RUN_DIR/nginx.log [sluice]=$RUN_DIR/sluice.log [sluice-x]=$RUN_DIR/sluice.log)
+declare -A PORT=([mock]=$MOCK_PORT [nginx]=$NGINX_PORT [sluice]=$SLUICE_PORT)
+declare -A PID=([mock]=$MOCK_PID [nginx]=$NGINX_PID [sluice]=$SLUICE_PID)
+declare -A LOGF=([mock]=$RUN_DIR/mock.log [nginx]=$RUN_DIR/nginx.log [sluice]=$RUN_DIR/sluice.log)
+for t in "${X_TARGET[@]}"; do
+  PORT[$t]=$SLUICE_PORT PID[$t]=$SLUICE_PID LOGF[$t]=$RUN_DIR/sluice.log
+done
 model_for() {
   case $1 in
     sluice) echo "$MODEL_SLUICE" ;;
-    sluice-x) echo "$MODEL_TRANSLATED" ;;
+    sluice-x*) echo "${X_MODEL[$1]}" ;;
     *) echo "$MODEL_DIRECT" ;;
   esac
 }
@@ -429,13 +462,13 @@ added() {  # added TARGET SC C KEY
 {
   cat "$RUN_DIR/machine.txt"
   echo
-  printf '%-8s %-12s %6s %11s %9s %9s %9s %10s %10s %7s\n' \
+  printf '%-9s %-12s %6s %11s %9s %9s %9s %10s %10s %7s\n' \
     target scenario conns 'req/s' p50_us p99_us p999_us '+p50_us' '+p99_us' errors
   for sc in "${SCENARIOS[@]}"; do
     for c in "${CONCS[@]}"; do
       for t in "${TARGETS[@]}"; do
         skip "$t" 0 "$sc" && continue
-        printf '%-8s %-12s %6s %11s %9s %9s %9s %10s %10s %7s\n' \
+        printf '%-9s %-12s %6s %11s %9s %9s %9s %10s %10s %7s\n' \
           "$t" "$sc" "$c" "${RES[$t,$sc,$c,rps]}" "${RES[$t,$sc,$c,p50_us]}" \
           "${RES[$t,$sc,$c,p99_us]}" "${RES[$t,$sc,$c,p999_us]}" \
           "$(added "$t" "$sc" "$c" p50_us)" "$(added "$t" "$sc" "$c" p99_us)" \
@@ -445,11 +478,14 @@ added() {  # added TARGET SC C KEY
   done
   echo
   echo "+p50_us/+p99_us: latency added over sluice-mock direct at c=1 (same scenario)."
-  for c in "${CONCS[@]}"; do
-    a=${RES[sluice,chat,$c,rps]:-0} b=${RES[sluice-x,chat,$c,rps]:-0}
-    if [[ $a != 0 && $b != 0 ]]; then
-      echo "translated cost at c=$c: same-format req/s / translated req/s = $(awk -v a="$a" -v b="$b" 'BEGIN{printf "%.2f", a/b}')x (target <= 1.3x)"
-    fi
+  for t in "${TARGETS[@]}"; do
+    [[ $t == sluice-x* ]] || continue
+    for c in "${CONCS[@]}"; do
+      a=${RES[sluice,chat,$c,rps]:-0} b=${RES[$t,chat,$c,rps]:-0}
+      if [[ $a != 0 && $b != 0 ]]; then
+        echo "translated cost ($t, $(model_for "$t")) at c=$c: same-format req/s / translated req/s = $(awk -v a="$a" -v b="$b" 'BEGIN{printf "%.2f", a/b}')x (target <= 1.3x)"
+      fi
+    done
   done
 } > "$RUN_DIR/summary.txt"
 
