@@ -14,6 +14,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use sluice::canonical::{ChatRequest, ChatResponse, Extra, FinishReason, Message, Part, Role, Tool, Usage};
+use sluice::formats::openai::{responses, responses_upstream};
 use sluice::formats::{codec, Format};
 use sluice::wire::json;
 use std::time::Duration;
@@ -132,6 +133,23 @@ fn bench(c: &mut Criterion) {
         }
         black_box(answer);
     }
+    // The Responses API (`/v1/responses`, an OpenAI SDK's `responses.create`): its request read
+    // for an upstream of another format, and the answer written back; the body is what
+    // `responses_upstream` writes for a Responses-kind upstream.
+    let body = responses_upstream::encode_request(&req).unwrap();
+    g.bench_function("decode_request/openai_responses", |bn| {
+        bn.iter(|| responses::decode_request(black_box(&body)).unwrap())
+    });
+    let ac = codec(Format::Anthropic).unwrap();
+    g.bench_function("request/openai_responses->anthropic", |bn| {
+        bn.iter(|| (ac.encode_request)(&responses::decode_request(black_box(&body)).unwrap()).unwrap())
+    });
+    let canon = responses::decode_request(&body).unwrap();
+    let echo = responses::Echo::of(&canon, &body);
+    let upstream_answer = (ac.encode_response)(&resp);
+    g.bench_function("response/anthropic->openai_responses", |bn| {
+        bn.iter(|| responses::encode_response(&(ac.decode_response)(black_box(&upstream_answer)).unwrap(), &echo))
+    });
     g.finish();
 }
 

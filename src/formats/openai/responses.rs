@@ -19,6 +19,7 @@ use crate::canonical::{
     Message, Part, Reasoning, ResponseFormat, Role, TokenLogprob, Tool, ToolChoice, ToolResultContent, Usage,
 };
 use crate::formats::Format;
+use crate::wire::json::members;
 use serde::Serialize;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 use std::collections::HashMap;
@@ -265,19 +266,17 @@ fn decode_input(input: &Json, req: &mut ChatRequest) -> Result<(), ConvertError>
         if !item.is_object() {
             return Err(err(path, "must be an object"));
         }
-        let kind = match item.get("type") {
+        let [kind, role, content] = members(item, ["type", "role", "content"]);
+        let kind = match kind {
             None => "message",
             Some(t) => str_of(t, &path.key("type"))?,
         };
         let (role, parts) = match kind {
             "message" => {
-                let role = item
-                    .get("role")
+                let role = role
                     .and_then(|r| r.as_str())
                     .ok_or_else(|| err(path.key("role"), "required string"))?;
-                let content = item
-                    .get("content")
-                    .ok_or_else(|| err(path.key("content"), "required"))?;
+                let content = content.ok_or_else(|| err(path.key("content"), "required"))?;
                 let parts = decode_content(content, &path.key("content"))?;
                 match role {
                     // NOTE: canonical has one system prompt (as Anthropic, Gemini and Bedrock);
@@ -381,8 +380,12 @@ fn decode_content(c: &Json, path: &JsonPath<'_>) -> Result<Vec<Part>, ConvertErr
     let mut parts = Vec::with_capacity(arr.len());
     for (j, p) in arr.iter().enumerate() {
         let ppath = path.index(j);
-        match p.get("type").and_then(|t| t.as_str()) {
-            Some("input_text" | "output_text") => parts.push(Part::text(str_field(p, "text", &ppath)?)),
+        let [kind, text] = members(p, ["type", "text"]);
+        match kind.and_then(|t| t.as_str()) {
+            Some("input_text" | "output_text") => parts.push(Part::text(
+                text.and_then(|t| t.as_str())
+                    .ok_or_else(|| err(ppath.key("text"), "required string"))?,
+            )),
             Some("refusal") => parts.push(Part::refusal(str_field(p, "refusal", &ppath)?)),
             Some("input_image") => parts.push(decode_image(p, &ppath)?),
             Some("input_file") => parts.push(decode_file(p, &ppath)?),
