@@ -317,11 +317,13 @@ fn decode_message(
     };
     let cpath = path.key("content");
     let content = content.ok_or_else(|| err(cpath, "Field required"))?;
-    let blocks = content.as_array();
     let content = decode_content(content, &cpath)?;
-    // Each `tool_use` block is one call, in order.
-    let calls = blocks.into_iter().flat_map(|a| a.iter().enumerate());
-    for (j, _) in calls.filter(|(_, b)| b.get("type").and_then(|t| t.as_str()) == Some("tool_use")) {
+    // Part j is block j, and each `tool_use` block (only they) became a call.
+    for (j, _) in content
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| matches!(p, Part::ToolCall { .. }))
+    {
         raw.push(&cpath.index(j), &["input"]);
     }
     let has_tool_result = content.iter().any(|p| matches!(p, Part::ToolResult { .. }));

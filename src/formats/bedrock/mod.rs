@@ -616,7 +616,11 @@ fn decode_messages(val: &Value, req: &mut ChatRequest, raw: &mut tool_args::RawA
             Some(c) => {
                 let cpath = path.key("content");
                 let parts = decode_blocks(c, &cpath)?;
-                note_inputs(c, &cpath, raw);
+                // Each `toolUse` block became a call: without calls there is nothing to note
+                // (most turns), and the blocks are not scanned again.
+                if parts.iter().any(|p| matches!(p, Part::ToolCall { .. })) {
+                    note_inputs(c, &cpath, raw);
+                }
                 parts
             }
             None => Vec::new(),
