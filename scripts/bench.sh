@@ -335,31 +335,12 @@ kind = "openai"
 base_url = "http://127.0.0.1:$MOCK_PORT"
 keys = ["sk-bench-upstream-key"]
 models = ["gpt-4o-mini"]
-
-[[providers]]
-name = "anthropic"
-kind = "anthropic"
-base_url = "http://127.0.0.1:$MOCK_PORT"
-keys = ["sk-bench-upstream-key"]
-
-[[providers]]
-name = "gemini"
-kind = "gemini"
-base_url = "http://127.0.0.1:$MOCK_PORT"
-keys = ["sk-bench-upstream-key"]
-
-[[providers]]
-name = "bedrock"
-kind = "bedrock"
-base_url = "http://127.0.0.1:$MOCK_PORT"
-keys = ["sk-bench-upstream-key"]
-
-[[providers]]
-name = "cohere"
-kind = "cohere"
-base_url = "http://127.0.0.1:$MOCK_PORT"
-keys = ["sk-bench-upstream-key"]
 EOF
+# One provider of each other kind, all served by the same mock (the translated targets).
+for kind in anthropic gemini bedrock cohere; do
+  printf '\n[[providers]]\nname = "%s"\nkind = "%s"\nbase_url = "http://127.0.0.1:%s"\nkeys = ["sk-bench-upstream-key"]\n' \
+    "$kind" "$kind" "$MOCK_PORT" >> "$RUN_DIR/sluice.toml"
+done
 start sluice "$RUN_DIR/sluice.log" "$SERVER_PIN" "$SLUICE_BIN" --config "$RUN_DIR/sluice.toml"
 SLUICE_PID=$STARTED_PID
 wait_ready sluice "$SLUICE_PID" "$RUN_DIR/sluice.log" "$SLUICE_PORT" 1
