@@ -229,13 +229,15 @@ pub(crate) fn fields<'a, const N: usize>(v: &'a Json, names: [&str; N]) -> [Opti
     let mut exact = [false; N];
     if let Some(obj) = v.as_object() {
         for (k, x) in obj.iter() {
+            // Nearly every key is camelCase already: only a snake_case one is compared by spelling.
+            let snake = k.contains('_');
             for (i, name) in names.iter().enumerate() {
                 if exact[i] {
                     continue;
                 }
                 if k == *name {
                     (found[i], exact[i]) = (Some(x), true);
-                } else if found[i].is_none() && camel_eq(k, name) {
+                } else if snake && found[i].is_none() && camel_eq(k, name) {
                     found[i] = Some(x);
                 }
             }
