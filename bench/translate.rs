@@ -147,6 +147,14 @@ fn bench(c: &mut Criterion) {
     let canon = responses::decode_request(&body).unwrap();
     let echo = responses::Echo::of(&canon, &body);
     let upstream_answer = (ac.encode_response)(&resp);
+    // What the answer repeats of the request, read once per request.
+    g.bench_function("echo/openai_responses", |bn| {
+        bn.iter(|| responses::Echo::of(black_box(&canon), black_box(&body)))
+    });
+    let answer = (ac.decode_response)(&upstream_answer).unwrap();
+    g.bench_function("encode_response/openai_responses", |bn| {
+        bn.iter(|| responses::encode_response(black_box(&answer), &echo))
+    });
     g.bench_function("response/anthropic->openai_responses", |bn| {
         bn.iter(|| responses::encode_response(&(ac.decode_response)(black_box(&upstream_answer)).unwrap(), &echo))
     });

@@ -20,7 +20,6 @@ use crate::canonical::{
 };
 use crate::formats::Format;
 use crate::wire::json::members;
-use serde::Serialize;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 use std::collections::HashMap;
 
@@ -519,44 +518,17 @@ pub fn fit_signatures(body: &[u8], model: &str) -> Option<Vec<u8>> {
 
 // Response ---------------------------------------------------------------------------------------
 //
-// Everything the client sees is written from typed structs, in OpenAI's own key order (`type`
-// and `sequence_number` first in every event): `sonic_rs` objects do not keep insertion order.
-
-/// A function tool as the response repeats it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ToolEcho {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    pub name: String,
-    description: Option<String>,
-    parameters: Json,
-    strict: Option<bool>,
-}
+// Everything the client sees is written straight into bytes (`formats::write`) in OpenAI's own
+// key order (`type` and `sequence_number` first in every event), with the literal keys as bytes.
+// The serde types this replaced are kept as `tests::reference`, and the tests hold the two
+// byte for byte (`Write` is how a stream or answer is told which one writes).
 
 /// `tool_choice` as the response repeats it: a mode, the named function, or the allowed tools.
-#[derive(Debug, Clone, Serialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum ToolChoiceEcho {
     Mode(&'static str),
-    Function {
-        #[serde(rename = "type")]
-        kind: &'static str,
-        name: String,
-    },
-    Allowed {
-        #[serde(rename = "type")]
-        kind: &'static str,
-        mode: &'static str,
-        tools: Vec<FunctionRef>,
-    },
-}
-
-/// A function named in an `allowed_tools` list (the Responses API's flat form).
-#[derive(Debug, Clone, Serialize)]
-pub struct FunctionRef {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    name: String,
+    Function(String),
+    Allowed { mode: &'static str, names: Vec<String> },
 }
 
 /// What the answer repeats of the request, as OpenAI's `response` object does.
@@ -569,7 +541,9 @@ pub struct Echo {
     top_p: f64,
     top_logprobs: u32,
     tool_choice: ToolChoiceEcho,
-    tools: Vec<ToolEcho>,
+    /// The `tools` array as the response repeats it, written once here (a stream repeats it in
+    /// three events) rather than kept as a copy of every schema.
+    tools: Vec<u8>,
     text: Option<Json>,
     reasoning_effort: Option<String>,
     metadata: Option<Json>,
@@ -598,35 +572,16 @@ impl Echo {
                 .ok()
                 .filter(|v| !v.is_null());
         }
-        let tools = req
-            .tools
-            .iter()
-            .map(|t| ToolEcho {
-                kind: "function",
-                name: t.name.clone(),
-                description: t.description.clone(),
-                parameters: t.parameters.clone(),
-                strict: t.strict,
-            })
-            .collect();
+        let mut tools = Vec::new();
+        direct::tools(&mut tools, &req.tools);
         let tool_choice = match &req.tool_choice {
             None | Some(ToolChoice::Auto) => ToolChoiceEcho::Mode("auto"),
             Some(ToolChoice::None) => ToolChoiceEcho::Mode("none"),
             Some(ToolChoice::Required) => ToolChoiceEcho::Mode("required"),
-            Some(ToolChoice::Named(n)) => ToolChoiceEcho::Function {
-                kind: "function",
-                name: n.clone(),
-            },
+            Some(ToolChoice::Named(n)) => ToolChoiceEcho::Function(n.clone()),
             Some(ToolChoice::Allowed { names, required }) => ToolChoiceEcho::Allowed {
-                kind: "allowed_tools",
                 mode: if *required { "required" } else { "auto" },
-                tools: names
-                    .iter()
-                    .map(|n| FunctionRef {
-                        kind: "function",
-                        name: n.clone(),
-                    })
-                    .collect(),
+                names: names.clone(),
             },
         };
         Echo {
@@ -657,174 +612,41 @@ fn status_of(finish: &FinishReason, refused: bool) -> (&'static str, Option<&'st
     }
 }
 
-/// `input_tokens_details`: both counts are required fields of the SDK's `ResponseUsage`.
-#[derive(Serialize)]
-struct CachedTokens {
-    cached_tokens: u64,
-    cache_write_tokens: u64,
+/// `error` of a failed response, and the `code` of the stream's `error` event.
+#[derive(Clone, Copy)]
+struct ErrorOut<'a> {
+    code: &'static str,
+    message: &'a str,
 }
 
-#[derive(Serialize)]
-struct ReasoningTokens {
-    reasoning_tokens: u64,
+/// The output items of a response: an answer's in order, or a stream's closed items, which
+/// `close_all` sorts by output index before the terminal event.
+#[derive(Clone, Copy)]
+enum Items<'a> {
+    InOrder(&'a [Item]),
+    Indexed(&'a [(usize, Item)]),
 }
 
-#[derive(Serialize)]
-struct UsageOut {
-    input_tokens: u64,
-    input_tokens_details: CachedTokens,
-    output_tokens: u64,
-    output_tokens_details: ReasoningTokens,
-    total_tokens: u64,
-}
-
-impl UsageOut {
-    fn of(u: &Usage) -> UsageOut {
-        UsageOut {
-            input_tokens: u.input,
-            input_tokens_details: CachedTokens {
-                cached_tokens: u.cache_read,
-                cache_write_tokens: u.cache_write,
-            },
-            output_tokens: u.output,
-            output_tokens_details: ReasoningTokens {
-                reasoning_tokens: u.reasoning,
-            },
-            total_tokens: u.input + u.output,
+impl<'a> Items<'a> {
+    fn each(self, mut f: impl FnMut(&'a Item)) {
+        match self {
+            Items::InOrder(items) => items.iter().for_each(f),
+            Items::Indexed(items) => items.iter().for_each(|(_, item)| f(item)),
         }
     }
 }
 
-/// `error` of a failed response, and the `code` of the stream's `error` event.
-#[derive(Serialize, Clone, Copy)]
-struct ErrorOut<'a> {
-    code: &'a str,
-    message: &'a str,
-}
-
-#[derive(Serialize)]
-struct Incomplete<'a> {
-    reason: &'a str,
-}
-
-#[derive(Serialize)]
-struct ReasoningEcho<'a> {
-    effort: Option<&'a str>,
-    summary: Option<()>,
-}
-
-#[derive(Serialize)]
-struct TextEcho {
-    format: TextFormatEcho,
-}
-
-#[derive(Serialize)]
-struct TextFormatEcho {
-    #[serde(rename = "type")]
-    kind: &'static str,
-}
-
-/// A repeated setting: what the client sent, else OpenAI's default.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Or<'a, D: Serialize> {
-    Sent(&'a Json),
-    Default(D),
-}
-
-fn or<D: Serialize>(sent: &Option<Json>, default: D) -> Or<'_, D> {
-    match sent {
-        Some(v) => Or::Sent(v),
-        None => Or::Default(default),
-    }
-}
-
-/// The `response` object, in OpenAI's field order.
-#[derive(Serialize)]
-struct ResponseOut<'a> {
-    id: &'a str,
-    object: &'static str,
-    created_at: u64,
-    status: &'a str,
-    background: bool,
-    error: Option<ErrorOut<'a>>,
-    incomplete_details: Option<Incomplete<'a>>,
-    instructions: Option<&'a Json>,
-    max_output_tokens: Option<u32>,
-    max_tool_calls: Option<()>,
-    model: &'a str,
-    output: &'a [Item],
-    parallel_tool_calls: bool,
-    previous_response_id: Option<()>,
-    reasoning: ReasoningEcho<'a>,
-    service_tier: Or<'a, &'static str>,
-    store: bool,
-    temperature: f64,
-    text: Or<'a, TextEcho>,
-    tool_choice: &'a ToolChoiceEcho,
-    tools: &'a [ToolEcho],
-    top_logprobs: u32,
-    top_p: f64,
-    truncation: Or<'a, &'static str>,
-    usage: Option<UsageOut>,
-    user: Option<&'a str>,
-    metadata: Or<'a, Empty>,
-}
-
-/// `{}`.
-#[derive(Serialize)]
-struct Empty {}
-
-/// What the `response` object holds beside the request's settings.
+/// The `response` object: what it holds beside the request's settings, and those (`echo`).
 struct ResponseState<'a> {
     id: &'a str,
     model: &'a str,
     created_at: u64,
-    status: &'a str,
-    incomplete: Option<&'a str>,
+    status: &'static str,
+    incomplete: Option<&'static str>,
     error: Option<ErrorOut<'a>>,
-    output: &'a [Item],
+    output: Items<'a>,
     usage: Option<&'a Usage>,
-}
-
-fn response_out<'a>(r: ResponseState<'a>, echo: &'a Echo) -> ResponseOut<'a> {
-    ResponseOut {
-        id: r.id,
-        object: "response",
-        created_at: r.created_at,
-        status: r.status,
-        background: false,
-        error: r.error,
-        incomplete_details: r.incomplete.map(|reason| Incomplete { reason }),
-        instructions: echo.instructions.as_ref(),
-        max_output_tokens: echo.max_output_tokens,
-        max_tool_calls: None,
-        model: r.model,
-        output: r.output,
-        parallel_tool_calls: echo.parallel_tool_calls,
-        previous_response_id: None,
-        reasoning: ReasoningEcho {
-            effort: echo.reasoning_effort.as_deref(),
-            summary: None,
-        },
-        service_tier: or(&echo.service_tier, "default"),
-        store: false,
-        temperature: echo.temperature,
-        text: or(
-            &echo.text,
-            TextEcho {
-                format: TextFormatEcho { kind: "text" },
-            },
-        ),
-        tool_choice: &echo.tool_choice,
-        tools: &echo.tools,
-        top_logprobs: echo.top_logprobs,
-        top_p: echo.top_p,
-        truncation: or(&echo.truncation, "disabled"),
-        usage: r.usage.map(UsageOut::of),
-        user: echo.user.as_deref(),
-        metadata: or(&echo.metadata, Empty {}),
-    }
+    echo: &'a Echo,
 }
 
 /// A response id: the upstream's, marked as OpenAI marks its own.
@@ -839,7 +661,13 @@ fn response_id(upstream: &str) -> String {
 /// Item ids: `msg_`, `fc_`, `rs_` and the response's id, numbered in order of output.
 fn item_id(prefix: &str, response_id: &str, n: usize) -> String {
     let base = response_id.strip_prefix("resp_").unwrap_or(response_id);
-    format!("{prefix}_{base}_{n}")
+    let mut id = String::with_capacity(prefix.len() + base.len() + 6);
+    id.push_str(prefix);
+    id.push('_');
+    id.push_str(base);
+    id.push('_');
+    id.push_str(itoa::Buffer::new().format(n));
+    id
 }
 
 /// A part of a message item.
@@ -852,43 +680,6 @@ enum Content {
 impl Content {
     fn is_refusal(&self) -> bool {
         matches!(self, Content::Refusal(_))
-    }
-}
-
-impl Serialize for Content {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        match self {
-            Content::Text { text, logprobs } => {
-                let mut st = s.serialize_struct("output_text", 4)?;
-                st.serialize_field("type", "output_text")?;
-                st.serialize_field("annotations", &[(); 0])?;
-                st.serialize_field("logprobs", &OpenAiTokensOut(logprobs))?;
-                st.serialize_field("text", text)?;
-                st.end()
-            }
-            Content::Refusal(refusal) => {
-                let mut st = s.serialize_struct("refusal", 2)?;
-                st.serialize_field("type", "refusal")?;
-                st.serialize_field("refusal", refusal)?;
-                st.end()
-            }
-        }
-    }
-}
-
-/// `summary_text`.
-#[derive(Debug, Clone, Serialize)]
-struct SummaryText<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    text: &'a str,
-}
-
-fn summary_text(text: &str) -> SummaryText<'_> {
-    SummaryText {
-        kind: "summary_text",
-        text,
     }
 }
 
@@ -915,18 +706,142 @@ enum Item {
     },
 }
 
-impl Serialize for Item {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        match self {
-            Item::Message { id, status, content } => {
-                let mut st = s.serialize_struct("message", 5)?;
-                st.serialize_field("id", id)?;
-                st.serialize_field("type", "message")?;
-                st.serialize_field("status", status)?;
-                st.serialize_field("content", content)?;
-                st.serialize_field("role", "assistant")?;
-                st.end()
+/// Where an event's item sits: its id and output index.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    item_id: &'a str,
+    output_index: usize,
+}
+
+/// Where a content part sits: its message item and its own index.
+#[derive(Clone, Copy)]
+struct PartAt<'a> {
+    item: At<'a>,
+    content_index: u32,
+}
+
+/// What an event carries after its `type` and `sequence_number`, field by field in OpenAI's
+/// order (a reasoning item's summary is its one part, `summary_index` 0).
+enum Fields<'a> {
+    Response(&'a ResponseState<'a>),
+    Item {
+        output_index: usize,
+        item: &'a Item,
+    },
+    Part {
+        at: PartAt<'a>,
+        part: &'a Content,
+    },
+    TextDelta {
+        at: PartAt<'a>,
+        delta: &'a str,
+        logprobs: &'a [TokenLogprob],
+    },
+    TextDone {
+        at: PartAt<'a>,
+        text: &'a str,
+        logprobs: &'a [TokenLogprob],
+    },
+    RefusalDelta {
+        at: PartAt<'a>,
+        delta: &'a str,
+    },
+    RefusalDone {
+        at: PartAt<'a>,
+        refusal: &'a str,
+    },
+    SummaryPart {
+        at: At<'a>,
+        text: &'a str,
+    },
+    SummaryDelta {
+        at: At<'a>,
+        delta: &'a str,
+    },
+    SummaryDone {
+        at: At<'a>,
+        text: &'a str,
+    },
+    ArgumentsDelta {
+        at: At<'a>,
+        delta: &'a str,
+    },
+    ArgumentsDone {
+        at: At<'a>,
+        arguments: &'a str,
+    },
+    Error(ErrorOut<'a>),
+}
+
+/// How the answer and the events become bytes: `DIRECT`, or the tests' serde reference.
+#[derive(Clone, Copy)]
+struct Write {
+    /// The `response` object.
+    response: fn(&mut Vec<u8>, &ResponseState<'_>),
+    /// One event (`event: <kind>` and its `data:` line).
+    event: fn(&mut Vec<u8>, &str, u64, &Fields<'_>),
+}
+
+/// The byte writer.
+const DIRECT: Write = Write {
+    response: direct::response,
+    event: direct::event,
+};
+
+mod direct {
+    use super::{At, Content, ErrorOut, Fields, Item, OpenAiTokensOut, PartAt, ResponseState, ToolChoiceEcho};
+    use crate::canonical::{TokenLogprob, Tool, Usage};
+    use crate::formats::write::{self, array, nullable};
+
+    /// One of the writer's own words (a status, a type, an error code) as a JSON string: plain
+    /// ASCII that needs no escaping.
+    fn word(b: &mut Vec<u8>, w: &str) {
+        b.push(b'"');
+        b.extend_from_slice(w.as_bytes());
+        b.push(b'"');
+    }
+
+    fn tokens(b: &mut Vec<u8>, logprobs: &[TokenLogprob]) {
+        if logprobs.is_empty() {
+            b.extend_from_slice(b"[]");
+        } else {
+            // Rare (asked for by the client) and shaped by its own `Serialize`.
+            let _ = sonic_rs::to_writer(&mut *b, &OpenAiTokensOut(logprobs));
+        }
+    }
+
+    fn summary_text(b: &mut Vec<u8>, text: &str) {
+        b.extend_from_slice(b"{\"type\":\"summary_text\",\"text\":");
+        write::string(b, text);
+        b.push(b'}');
+    }
+
+    fn content(b: &mut Vec<u8>, c: &Content) {
+        match c {
+            Content::Text { text, logprobs } => {
+                b.extend_from_slice(b"{\"type\":\"output_text\",\"annotations\":[],\"logprobs\":");
+                tokens(b, logprobs);
+                b.extend_from_slice(b",\"text\":");
+                write::string(b, text);
+            }
+            Content::Refusal(refusal) => {
+                b.extend_from_slice(b"{\"type\":\"refusal\",\"refusal\":");
+                write::string(b, refusal);
+            }
+        }
+        b.push(b'}');
+    }
+
+    pub(super) fn item(b: &mut Vec<u8>, item: &Item) {
+        b.extend_from_slice(b"{\"id\":");
+        match item {
+            Item::Message { id, status, content: c } => {
+                write::string(b, id);
+                b.extend_from_slice(b",\"type\":\"message\",\"status\":");
+                word(b, status);
+                b.extend_from_slice(b",\"content\":");
+                array(b, c, content);
+                b.extend_from_slice(b",\"role\":\"assistant\"");
             }
             Item::Call {
                 id,
@@ -935,42 +850,280 @@ impl Serialize for Item {
                 call_id,
                 name,
             } => {
-                let mut st = s.serialize_struct("function_call", 6)?;
-                st.serialize_field("id", id)?;
-                st.serialize_field("type", "function_call")?;
-                st.serialize_field("status", status)?;
-                st.serialize_field("arguments", arguments)?;
-                st.serialize_field("call_id", call_id)?;
-                st.serialize_field("name", name)?;
-                st.end()
+                write::string(b, id);
+                b.extend_from_slice(b",\"type\":\"function_call\",\"status\":");
+                word(b, status);
+                b.extend_from_slice(b",\"arguments\":");
+                write::string(b, arguments);
+                b.extend_from_slice(b",\"call_id\":");
+                write::string(b, call_id);
+                b.extend_from_slice(b",\"name\":");
+                write::string(b, name);
             }
             Item::Reasoning {
                 id,
                 text,
                 encrypted_content,
             } => {
-                let mut st = s.serialize_struct("reasoning", 4)?;
-                st.serialize_field("id", id)?;
-                st.serialize_field("type", "reasoning")?;
-                let summary: &[SummaryText<'_>] = if text.is_empty() { &[] } else { &[summary_text(text)] };
-                st.serialize_field("summary", summary)?;
-                st.serialize_field("encrypted_content", encrypted_content)?;
-                st.end()
+                write::string(b, id);
+                b.extend_from_slice(b",\"type\":\"reasoning\",\"summary\":[");
+                if !text.is_empty() {
+                    summary_text(b, text);
+                }
+                b.extend_from_slice(b"],\"encrypted_content\":");
+                nullable(b, encrypted_content.as_deref());
+            }
+        }
+        b.push(b'}');
+    }
+
+    /// `input_tokens_details` has both counts: they are required fields of the SDK's
+    /// `ResponseUsage`.
+    fn usage(b: &mut Vec<u8>, u: &Usage) {
+        b.extend_from_slice(b"{\"input_tokens\":");
+        write::uint(b, u.input);
+        b.extend_from_slice(b",\"input_tokens_details\":{\"cached_tokens\":");
+        write::uint(b, u.cache_read);
+        b.extend_from_slice(b",\"cache_write_tokens\":");
+        write::uint(b, u.cache_write);
+        b.extend_from_slice(b"},\"output_tokens\":");
+        write::uint(b, u.output);
+        b.extend_from_slice(b",\"output_tokens_details\":{\"reasoning_tokens\":");
+        write::uint(b, u.reasoning);
+        b.extend_from_slice(b"},\"total_tokens\":");
+        write::uint(b, u.input.saturating_add(u.output));
+        b.push(b'}');
+    }
+
+    pub(super) fn tool_choice(b: &mut Vec<u8>, c: &ToolChoiceEcho) {
+        match c {
+            ToolChoiceEcho::Mode(mode) => word(b, mode),
+            ToolChoiceEcho::Function(name) => {
+                b.extend_from_slice(b"{\"type\":\"function\",\"name\":");
+                write::string(b, name);
+                b.push(b'}');
+            }
+            ToolChoiceEcho::Allowed { mode, names } => {
+                b.extend_from_slice(b"{\"type\":\"allowed_tools\",\"mode\":");
+                word(b, mode);
+                b.extend_from_slice(b",\"tools\":");
+                array(b, names, |b, name| {
+                    b.extend_from_slice(b"{\"type\":\"function\",\"name\":");
+                    write::string(b, name);
+                    b.push(b'}');
+                });
+                b.push(b'}');
             }
         }
     }
+
+    /// The request's tools as the `response` object lists them.
+    pub(super) fn tools(b: &mut Vec<u8>, tools: &[Tool]) {
+        array(b, tools, |b, t| {
+            b.extend_from_slice(b"{\"type\":\"function\",\"name\":");
+            write::string(b, &t.name);
+            b.extend_from_slice(b",\"description\":");
+            nullable(b, t.description.as_deref());
+            b.extend_from_slice(b",\"parameters\":");
+            write::value(b, &t.parameters);
+            b.extend_from_slice(b",\"strict\":");
+            match t.strict {
+                Some(s) => write::boolean(b, s),
+                None => b.extend_from_slice(b"null"),
+            }
+            b.push(b'}');
+        });
+    }
+
+    /// A repeated setting: what the client sent, else OpenAI's default (`default`, raw JSON).
+    fn sent_or(b: &mut Vec<u8>, sent: &Option<crate::canonical::Json>, default: &[u8]) {
+        match sent {
+            Some(v) => write::value(b, v),
+            None => b.extend_from_slice(default),
+        }
+    }
+
+    pub(super) fn response(b: &mut Vec<u8>, r: &ResponseState<'_>) {
+        let echo = r.echo;
+        b.extend_from_slice(b"{\"id\":");
+        write::string(b, r.id);
+        b.extend_from_slice(b",\"object\":\"response\",\"created_at\":");
+        write::uint(b, r.created_at);
+        b.extend_from_slice(b",\"status\":");
+        word(b, r.status);
+        b.extend_from_slice(b",\"background\":false,\"error\":");
+        match r.error {
+            Some(ErrorOut { code, message }) => {
+                b.extend_from_slice(b"{\"code\":");
+                word(b, code);
+                b.extend_from_slice(b",\"message\":");
+                write::string(b, message);
+                b.push(b'}');
+            }
+            None => b.extend_from_slice(b"null"),
+        }
+        b.extend_from_slice(b",\"incomplete_details\":");
+        match r.incomplete {
+            Some(reason) => {
+                b.extend_from_slice(b"{\"reason\":");
+                word(b, reason);
+                b.push(b'}');
+            }
+            None => b.extend_from_slice(b"null"),
+        }
+        b.extend_from_slice(b",\"instructions\":");
+        sent_or(b, &echo.instructions, b"null");
+        b.extend_from_slice(b",\"max_output_tokens\":");
+        match echo.max_output_tokens {
+            Some(n) => write::uint(b, u64::from(n)),
+            None => b.extend_from_slice(b"null"),
+        }
+        b.extend_from_slice(b",\"max_tool_calls\":null,\"model\":");
+        write::string(b, r.model);
+        b.extend_from_slice(b",\"output\":[");
+        let mut first = true;
+        r.output.each(|i| {
+            write::sep(b, &mut first);
+            item(b, i);
+        });
+        b.extend_from_slice(b"],\"parallel_tool_calls\":");
+        write::boolean(b, echo.parallel_tool_calls);
+        b.extend_from_slice(b",\"previous_response_id\":null,\"reasoning\":{\"effort\":");
+        nullable(b, echo.reasoning_effort.as_deref());
+        b.extend_from_slice(b",\"summary\":null},\"service_tier\":");
+        sent_or(b, &echo.service_tier, b"\"default\"");
+        b.extend_from_slice(b",\"store\":false,\"temperature\":");
+        write::float(b, echo.temperature);
+        b.extend_from_slice(b",\"text\":");
+        sent_or(b, &echo.text, b"{\"format\":{\"type\":\"text\"}}");
+        b.extend_from_slice(b",\"tool_choice\":");
+        tool_choice(b, &echo.tool_choice);
+        b.extend_from_slice(b",\"tools\":");
+        b.extend_from_slice(&echo.tools);
+        b.extend_from_slice(b",\"top_logprobs\":");
+        write::uint(b, u64::from(echo.top_logprobs));
+        b.extend_from_slice(b",\"top_p\":");
+        write::float(b, echo.top_p);
+        b.extend_from_slice(b",\"truncation\":");
+        sent_or(b, &echo.truncation, b"\"disabled\"");
+        b.extend_from_slice(b",\"usage\":");
+        match r.usage {
+            Some(u) => usage(b, u),
+            None => b.extend_from_slice(b"null"),
+        }
+        b.extend_from_slice(b",\"user\":");
+        nullable(b, echo.user.as_deref());
+        b.extend_from_slice(b",\"metadata\":");
+        sent_or(b, &echo.metadata, b"{}");
+        b.push(b'}');
+    }
+
+    fn at(b: &mut Vec<u8>, at: At<'_>) {
+        b.extend_from_slice(b",\"item_id\":");
+        write::string(b, at.item_id);
+        b.extend_from_slice(b",\"output_index\":");
+        write::uint(b, at.output_index as u64);
+    }
+
+    fn part_at(b: &mut Vec<u8>, p: PartAt<'_>) {
+        at(b, p.item);
+        b.extend_from_slice(b",\"content_index\":");
+        write::uint(b, u64::from(p.content_index));
+    }
+
+    /// `,"<key>":<string>`.
+    fn string_member(b: &mut Vec<u8>, key: &[u8], value: &str) {
+        b.push(b',');
+        b.extend_from_slice(key);
+        write::string(b, value);
+    }
+
+    pub(super) fn event(b: &mut Vec<u8>, kind: &str, sequence_number: u64, fields: &Fields<'_>) {
+        b.extend_from_slice(b"event: ");
+        b.extend_from_slice(kind.as_bytes());
+        b.extend_from_slice(b"\ndata: {\"type\":");
+        word(b, kind);
+        b.extend_from_slice(b",\"sequence_number\":");
+        write::uint(b, sequence_number);
+        match *fields {
+            Fields::Response(r) => {
+                b.extend_from_slice(b",\"response\":");
+                response(b, r);
+            }
+            Fields::Item { output_index, item: i } => {
+                b.extend_from_slice(b",\"output_index\":");
+                write::uint(b, output_index as u64);
+                b.extend_from_slice(b",\"item\":");
+                item(b, i);
+            }
+            Fields::Part { at, part } => {
+                part_at(b, at);
+                b.extend_from_slice(b",\"part\":");
+                content(b, part);
+            }
+            Fields::TextDelta { at, delta, logprobs } => {
+                part_at(b, at);
+                string_member(b, b"\"delta\":", delta);
+                b.extend_from_slice(b",\"logprobs\":");
+                tokens(b, logprobs);
+            }
+            Fields::TextDone { at, text, logprobs } => {
+                part_at(b, at);
+                string_member(b, b"\"text\":", text);
+                b.extend_from_slice(b",\"logprobs\":");
+                tokens(b, logprobs);
+            }
+            Fields::RefusalDelta { at, delta } => {
+                part_at(b, at);
+                string_member(b, b"\"delta\":", delta);
+            }
+            Fields::RefusalDone { at, refusal } => {
+                part_at(b, at);
+                string_member(b, b"\"refusal\":", refusal);
+            }
+            Fields::SummaryPart { at: a, text } => {
+                at(b, a);
+                b.extend_from_slice(b",\"summary_index\":0,\"part\":");
+                summary_text(b, text);
+            }
+            Fields::SummaryDelta { at: a, delta } => {
+                at(b, a);
+                b.extend_from_slice(b",\"summary_index\":0");
+                string_member(b, b"\"delta\":", delta);
+            }
+            Fields::SummaryDone { at: a, text } => {
+                at(b, a);
+                b.extend_from_slice(b",\"summary_index\":0");
+                string_member(b, b"\"text\":", text);
+            }
+            Fields::ArgumentsDelta { at: a, delta } => {
+                at(b, a);
+                string_member(b, b"\"delta\":", delta);
+            }
+            Fields::ArgumentsDone { at: a, arguments } => {
+                at(b, a);
+                string_member(b, b"\"arguments\":", arguments);
+            }
+            Fields::Error(ErrorOut { code, message }) => {
+                b.extend_from_slice(b",\"code\":");
+                word(b, code);
+                string_member(b, b"\"message\":", message);
+                b.extend_from_slice(b",\"param\":null");
+            }
+        }
+        b.extend_from_slice(b"}\n\n");
+    }
 }
 
-/// Integration: canonical -> a `response` body.
-pub fn encode_response(resp: &ChatResponse, echo: &Echo) -> Vec<u8> {
-    let id = response_id(&resp.id);
+/// The output items of an answer, its status and, when it stopped short, why.
+fn output_of(resp: &ChatResponse, id: &str) -> (Vec<Item>, &'static str, Option<&'static str>) {
     let mut output: Vec<Item> = Vec::new();
     // The message being filled: consecutive text parts are one message's parts.
     let mut message: Option<Vec<Content>> = None;
     let mut logprobs = &resp.logprobs[..];
     let flush = |message: &mut Option<Vec<Content>>, output: &mut Vec<Item>| {
         if let Some(content) = message.take() {
-            let id = item_id("msg", &id, output.len());
+            let id = item_id("msg", id, output.len());
             output.push(Item::Message {
                 id,
                 status: "completed",
@@ -998,7 +1151,7 @@ pub fn encode_response(resp: &ChatResponse, echo: &Echo) -> Vec<u8> {
             Part::Thinking { text, signature } => {
                 flush(&mut message, &mut output);
                 output.push(Item::Reasoning {
-                    id: item_id("rs", &id, output.len()),
+                    id: item_id("rs", id, output.len()),
                     text: text.clone(),
                     encrypted_content: signature.as_deref().map(|s| sig::wire(s, Family::OpenAi).to_string()),
                 });
@@ -1006,7 +1159,7 @@ pub fn encode_response(resp: &ChatResponse, echo: &Echo) -> Vec<u8> {
             Part::RedactedThinking { data } => {
                 flush(&mut message, &mut output);
                 output.push(Item::Reasoning {
-                    id: item_id("rs", &id, output.len()),
+                    id: item_id("rs", id, output.len()),
                     text: String::new(),
                     encrypted_content: Some(sig::wire(data, Family::OpenAi).to_string()),
                 });
@@ -1019,7 +1172,7 @@ pub fn encode_response(resp: &ChatResponse, echo: &Echo) -> Vec<u8> {
             } => {
                 flush(&mut message, &mut output);
                 output.push(Item::Call {
-                    id: item_id("fc", &id, output.len()),
+                    id: item_id("fc", id, output.len()),
                     status: "completed",
                     arguments: if arguments.is_empty() {
                         "{}".into()
@@ -1043,6 +1196,17 @@ pub fn encode_response(resp: &ChatResponse, echo: &Echo) -> Vec<u8> {
     if let (Some(_), Some(Item::Message { status, .. })) = (incomplete, output.last_mut()) {
         *status = "incomplete";
     }
+    (output, status, incomplete)
+}
+
+/// Integration: canonical -> a `response` body.
+pub fn encode_response(resp: &ChatResponse, echo: &Echo) -> Vec<u8> {
+    encode_response_with(resp, echo, DIRECT)
+}
+
+fn encode_response_with(resp: &ChatResponse, echo: &Echo, w: Write) -> Vec<u8> {
+    let id = response_id(&resp.id);
+    let (output, status, incomplete) = output_of(resp, &id);
     let state = ResponseState {
         id: &id,
         model: &resp.model,
@@ -1050,154 +1214,16 @@ pub fn encode_response(resp: &ChatResponse, echo: &Echo) -> Vec<u8> {
         status,
         incomplete,
         error: None,
-        output: &output,
+        output: Items::InOrder(&output),
         usage: Some(&resp.usage),
+        echo,
     };
-    sonic_rs::to_vec(&response_out(state, echo)).unwrap_or_default()
+    let mut out = Vec::with_capacity(1024);
+    (w.response)(&mut out, &state);
+    out
 }
 
 // Stream -----------------------------------------------------------------------------------------
-
-/// Appends one event (`event: <kind>` and its `data:` line); false if `data` could not be
-/// serialized, and then nothing is written.
-fn write_event(kind: &str, data: &impl Serialize, out: &mut Vec<u8>) -> bool {
-    let mark = out.len();
-    out.extend_from_slice(b"event: ");
-    out.extend_from_slice(kind.as_bytes());
-    out.extend_from_slice(b"\ndata: ");
-    match sonic_rs::to_writer(&mut *out, data) {
-        Ok(()) => {
-            out.extend_from_slice(b"\n\n");
-            true
-        }
-        Err(_) => {
-            out.truncate(mark);
-            false
-        }
-    }
-}
-
-/// One event: `type` and `sequence_number`, then its own fields.
-#[derive(Serialize)]
-struct Event<'a, F: Serialize> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    sequence_number: u64,
-    #[serde(flatten)]
-    fields: F,
-}
-
-#[derive(Serialize)]
-struct ResponseFields<'a> {
-    response: ResponseOut<'a>,
-}
-
-#[derive(Serialize)]
-struct ItemFields<'a> {
-    output_index: usize,
-    item: &'a Item,
-}
-
-#[derive(Serialize)]
-struct PartFields<'a, P: Serialize> {
-    item_id: &'a str,
-    output_index: usize,
-    content_index: u32,
-    part: P,
-}
-
-/// Where a content part sits: its message item (id and output index) and its own index.
-#[derive(Serialize, Clone, Copy)]
-struct PartAt<'a> {
-    item_id: &'a str,
-    output_index: usize,
-    content_index: u32,
-}
-
-#[derive(Serialize)]
-struct RefusalDeltaFields<'a> {
-    #[serde(flatten)]
-    at: PartAt<'a>,
-    delta: &'a str,
-}
-
-#[derive(Serialize)]
-struct RefusalDoneFields<'a> {
-    #[serde(flatten)]
-    at: PartAt<'a>,
-    refusal: &'a str,
-}
-
-#[derive(Serialize)]
-struct TextDoneFields<'a> {
-    #[serde(flatten)]
-    at: PartAt<'a>,
-    text: &'a str,
-    logprobs: OpenAiTokensOut<'a>,
-}
-
-#[derive(Serialize)]
-struct SummaryPartFields<'a> {
-    item_id: &'a str,
-    output_index: usize,
-    summary_index: u32,
-    part: SummaryText<'a>,
-}
-
-#[derive(Serialize)]
-struct SummaryDoneFields<'a> {
-    item_id: &'a str,
-    output_index: usize,
-    summary_index: u32,
-    text: &'a str,
-}
-
-#[derive(Serialize)]
-struct ArgumentsDoneFields<'a> {
-    item_id: &'a str,
-    output_index: usize,
-    arguments: &'a str,
-}
-
-#[derive(Serialize)]
-struct ErrorFields<'a> {
-    code: &'a str,
-    message: &'a str,
-    param: Option<()>,
-}
-
-#[derive(Serialize)]
-struct TextDelta<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    sequence_number: u64,
-    item_id: &'a str,
-    output_index: usize,
-    content_index: u32,
-    delta: &'a str,
-    logprobs: OpenAiTokensOut<'a>,
-}
-
-#[derive(Serialize)]
-struct ArgumentsDelta<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    sequence_number: u64,
-    item_id: &'a str,
-    output_index: usize,
-    delta: &'a str,
-}
-
-#[derive(Serialize)]
-struct SummaryDelta<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    sequence_number: u64,
-    item_id: &'a str,
-    output_index: usize,
-    summary_index: u32,
-    delta: &'a str,
-}
 
 /// The item being streamed at an output index.
 enum Open {
@@ -1248,6 +1274,7 @@ pub struct ResponsesStreamEncoder {
     /// The canonical block of the refusal being written: its text goes as a `refusal` part.
     refusal_block: Option<u32>,
     closed: bool,
+    write: Write,
 }
 
 impl ResponsesStreamEncoder {
@@ -1269,30 +1296,26 @@ impl ResponsesStreamEncoder {
             logprobs: Vec::new(),
             refusal_block: None,
             closed: false,
+            write: DIRECT,
         }
     }
 
     /// Writes one event of `kind` with `fields` after its `type` and `sequence_number`.
-    fn event(&mut self, kind: &str, fields: impl Serialize, out: &mut Vec<u8>) {
-        let e = Event {
-            kind,
-            sequence_number: self.seq,
-            fields,
-        };
-        self.seq += u64::from(write_event(kind, &e, out));
+    fn event(&mut self, kind: &str, fields: Fields<'_>, out: &mut Vec<u8>) {
+        (self.write.event)(out, kind, self.seq, &fields);
+        self.seq += 1;
     }
 
     /// A `response.*` event carrying the response as it stands.
     fn response_event(
         &mut self,
         kind: &str,
-        status: &str,
-        incomplete: Option<&str>,
+        status: &'static str,
+        incomplete: Option<&'static str>,
         error: Option<ErrorOut<'_>>,
         usage: bool,
         out: &mut Vec<u8>,
     ) {
-        let items: Vec<Item> = self.output.iter().map(|(_, item)| item.clone()).collect();
         let state = ResponseState {
             id: &self.id,
             model: &self.model,
@@ -1300,18 +1323,12 @@ impl ResponsesStreamEncoder {
             status,
             incomplete,
             error,
-            output: &items,
+            output: Items::Indexed(&self.output),
             usage: usage.then_some(&self.usage),
+            echo: &self.echo,
         };
-        let fields = ResponseFields {
-            response: response_out(state, &self.echo),
-        };
-        let e = Event {
-            kind,
-            sequence_number: self.seq,
-            fields,
-        };
-        self.seq += u64::from(write_event(kind, &e, out));
+        (self.write.event)(out, kind, self.seq, &Fields::Response(&state));
+        self.seq += 1;
     }
 
     fn start(&mut self, out: &mut Vec<u8>) {
@@ -1329,19 +1346,16 @@ impl ResponsesStreamEncoder {
     fn add_item(&mut self, item: &Item, out: &mut Vec<u8>) -> usize {
         let output_index = self.next_index;
         self.next_index += 1;
-        self.event("response.output_item.added", ItemFields { output_index, item }, out);
+        self.event("response.output_item.added", Fields::Item { output_index, item }, out);
         output_index
     }
 
     fn done_item(&mut self, output_index: usize, item: Item, out: &mut Vec<u8>) {
-        self.event(
-            "response.output_item.done",
-            ItemFields {
-                output_index,
-                item: &item,
-            },
-            out,
-        );
+        let fields = Fields::Item {
+            output_index,
+            item: &item,
+        };
+        self.event("response.output_item.done", fields, out);
         self.output.push((output_index, item));
     }
 
@@ -1372,20 +1386,20 @@ impl ResponsesStreamEncoder {
                 id, text, signature, ..
             } => {
                 if !text.is_empty() {
-                    let done = SummaryDoneFields {
+                    let at = At {
                         item_id: &id,
                         output_index: index,
-                        summary_index: 0,
-                        text: &text,
                     };
-                    self.event("response.reasoning_summary_text.done", done, out);
-                    let part = SummaryPartFields {
-                        item_id: &id,
-                        output_index: index,
-                        summary_index: 0,
-                        part: summary_text(&text),
-                    };
-                    self.event("response.reasoning_summary_part.done", part, out);
+                    self.event(
+                        "response.reasoning_summary_text.done",
+                        Fields::SummaryDone { at, text: &text },
+                        out,
+                    );
+                    self.event(
+                        "response.reasoning_summary_part.done",
+                        Fields::SummaryPart { at, text: &text },
+                        out,
+                    );
                 }
                 let item = Item::Reasoning {
                     id,
@@ -1401,26 +1415,22 @@ impl ResponsesStreamEncoder {
     /// a message's finished part.
     fn part_done(&mut self, item_id: &str, output_index: usize, content_index: u32, part: &Content, out: &mut Vec<u8>) {
         let at = PartAt {
-            item_id,
-            output_index,
+            item: At { item_id, output_index },
             content_index,
         };
         match part {
             Content::Text { text, logprobs } => {
-                let logprobs = OpenAiTokensOut(logprobs);
-                self.event("response.output_text.done", TextDoneFields { at, text, logprobs }, out);
+                self.event(
+                    "response.output_text.done",
+                    Fields::TextDone { at, text, logprobs },
+                    out,
+                );
             }
             Content::Refusal(refusal) => {
-                self.event("response.refusal.done", RefusalDoneFields { at, refusal }, out);
+                self.event("response.refusal.done", Fields::RefusalDone { at, refusal }, out);
             }
         }
-        let fields = PartFields {
-            item_id,
-            output_index,
-            content_index,
-            part,
-        };
-        self.event("response.content_part.done", fields, out);
+        self.event("response.content_part.done", Fields::Part { at, part }, out);
     }
 
     /// Text, or with `refusal` a refusal's text, for the open message (opened here). Each run
@@ -1436,36 +1446,30 @@ impl ResponsesStreamEncoder {
         let Some((index, Open::Message { id, parts })) = &mut self.open else {
             return;
         };
-        let content_index = parts.len() as u32 - 1;
+        let at = PartAt {
+            item: At {
+                item_id: id,
+                output_index: *index,
+            },
+            content_index: parts.len() as u32 - 1,
+        };
         match parts.last_mut() {
             Some(Content::Text { text: t, logprobs }) => {
-                let delta = TextDelta {
-                    kind: "response.output_text.delta",
-                    sequence_number: self.seq,
-                    item_id: id,
-                    output_index: *index,
-                    content_index,
+                let fields = Fields::TextDelta {
+                    at,
                     delta: text,
-                    logprobs: OpenAiTokensOut(&self.logprobs),
+                    logprobs: &self.logprobs,
                 };
-                self.seq += u64::from(write_event(delta.kind, &delta, out));
+                (self.write.event)(out, "response.output_text.delta", self.seq, &fields);
+                self.seq += 1;
                 // The done events and the final response repeat the whole text.
                 t.push_str(text);
                 logprobs.append(&mut self.logprobs);
             }
             Some(Content::Refusal(r)) => {
-                let at = PartAt {
-                    item_id: id,
-                    output_index: *index,
-                    content_index,
-                };
-                let kind = "response.refusal.delta";
-                let delta = Event {
-                    kind,
-                    sequence_number: self.seq,
-                    fields: RefusalDeltaFields { at, delta: text },
-                };
-                self.seq += u64::from(write_event(kind, &delta, out));
+                let fields = Fields::RefusalDelta { at, delta: text };
+                (self.write.event)(out, "response.refusal.delta", self.seq, &fields);
+                self.seq += 1;
                 r.push_str(text);
             }
             None => {}
@@ -1501,13 +1505,14 @@ impl ResponsesStreamEncoder {
                 logprobs: Vec::new(),
             },
         };
-        let fields = PartFields {
-            item_id: &id,
-            output_index: index,
+        let at = PartAt {
+            item: At {
+                item_id: &id,
+                output_index: index,
+            },
             content_index: parts.len() as u32,
-            part: &fresh,
         };
-        self.event("response.content_part.added", fields, out);
+        self.event("response.content_part.added", Fields::Part { at, part: &fresh }, out);
         parts.push(fresh);
         self.open = Some((index, Open::Message { id, parts }));
     }
@@ -1539,30 +1544,18 @@ impl ResponsesStreamEncoder {
         let Some((index, Open::Reasoning { id, text: sofar, .. })) = &mut self.open else {
             return;
         };
-        let index = *index;
-        if sofar.is_empty() {
-            let part = SummaryPartFields {
-                item_id: id,
-                output_index: index,
-                summary_index: 0,
-                part: summary_text(""),
-            };
-            let e = Event {
-                kind: "response.reasoning_summary_part.added",
-                sequence_number: self.seq,
-                fields: part,
-            };
-            self.seq += u64::from(write_event(e.kind, &e, out));
-        }
-        let delta = SummaryDelta {
-            kind: "response.reasoning_summary_text.delta",
-            sequence_number: self.seq,
+        let at = At {
             item_id: id,
-            output_index: index,
-            summary_index: 0,
-            delta: text,
+            output_index: *index,
         };
-        self.seq += u64::from(write_event(delta.kind, &delta, out));
+        if sofar.is_empty() {
+            let fields = Fields::SummaryPart { at, text: "" };
+            (self.write.event)(out, "response.reasoning_summary_part.added", self.seq, &fields);
+            self.seq += 1;
+        }
+        let fields = Fields::SummaryDelta { at, delta: text };
+        (self.write.event)(out, "response.reasoning_summary_text.delta", self.seq, &fields);
+        self.seq += 1;
         sofar.push_str(text);
     }
 
@@ -1595,14 +1588,15 @@ impl ResponsesStreamEncoder {
             return;
         }
         let call = &mut self.calls[at];
-        let delta = ArgumentsDelta {
-            kind: "response.function_call_arguments.delta",
-            sequence_number: self.seq,
-            item_id: &call.id,
-            output_index: call.output_index,
+        let fields = Fields::ArgumentsDelta {
+            at: At {
+                item_id: &call.id,
+                output_index: call.output_index,
+            },
             delta: arguments,
         };
-        self.seq += u64::from(write_event(delta.kind, &delta, out));
+        (self.write.event)(out, "response.function_call_arguments.delta", self.seq, &fields);
+        self.seq += 1;
         call.arguments.push_str(arguments);
     }
 
@@ -1611,9 +1605,12 @@ impl ResponsesStreamEncoder {
     fn close_all(&mut self, status: &'static str, out: &mut Vec<u8>) {
         self.close_open_as(status, out);
         for call in std::mem::take(&mut self.calls) {
-            let done = ArgumentsDoneFields {
+            let at = At {
                 item_id: &call.id,
                 output_index: call.output_index,
+            };
+            let done = Fields::ArgumentsDone {
+                at,
                 arguments: &call.arguments,
             };
             self.event("response.function_call_arguments.done", done, out);
@@ -1738,13 +1735,8 @@ impl StreamEncode for ResponsesStreamEncoder {
             FaultKind::InvalidRequest => "invalid_prompt",
             _ => "server_error",
         };
-        let fields = ErrorFields {
-            code,
-            message,
-            param: None,
-        };
-        self.event("error", fields, out);
         let error = ErrorOut { code, message };
+        self.event("error", Fields::Error(error), out);
         self.response_event("response.failed", "failed", None, Some(error), true, out);
     }
 }
@@ -1908,10 +1900,10 @@ mod tests {
         assert_eq!(echo.metadata, Some(sonic_rs::json!({"k": "v"})));
         assert_eq!(echo.truncation.as_ref().and_then(|t| t.as_str()), Some("auto"));
         assert_eq!(
-            sonic_rs::to_string(&echo.tool_choice).unwrap(),
+            tool_choice_written(&echo),
             r#"{"type":"function","name":"get_weather"}"#
         );
-        assert_eq!(echo.tools[0].name, "get_weather");
+        assert!(echo.tools.starts_with(br#"[{"type":"function","name":"get_weather","#));
         assert!(!echo.parallel_tool_calls);
         // No log probabilities without being asked; a plain `text` format is no format.
         let r = decode(r#"{"model":"m","input":"hi","text":{"format":{"type":"text"}}}"#).unwrap();
@@ -2060,7 +2052,7 @@ mod tests {
         let flat = sonic_rs::json!({"type": "allowed_tools", "mode": "required",
             "tools": [{"type": "function", "name": "c"}, {"type": "function", "name": "a"}]});
         let echo = Echo::of(&r, body.as_bytes());
-        assert_eq!(json(sonic_rs::to_string(&echo.tool_choice).unwrap().as_bytes()), flat);
+        assert_eq!(json(tool_choice_written(&echo).as_bytes()), flat);
         let up = json(&super::super::responses_upstream::encode_request(&r).unwrap());
         assert_eq!(up["tool_choice"], flat);
         assert_eq!(
@@ -2078,6 +2070,12 @@ mod tests {
         // And back: a chat client's choice reaches a Responses upstream flat.
         let back = super::super::request::decode_request(&sonic_rs::to_vec(&chat).unwrap(), None, false).unwrap();
         assert_eq!(back.tool_choice, r.tool_choice);
+    }
+
+    fn tool_choice_written(echo: &Echo) -> String {
+        let mut b = Vec::new();
+        direct::tool_choice(&mut b, &echo.tool_choice);
+        String::from_utf8(b).unwrap()
     }
 
     fn echo() -> Echo {
@@ -2379,5 +2377,771 @@ mod tests {
             .map(|i| (i["call_id"].as_str().unwrap(), i["arguments"].as_str().unwrap()))
             .collect();
         assert_eq!(calls, [("c0", "{}"), ("c1", "{\"x\":1}"), ("c2", "{}")]);
+    }
+
+    /// The serde types the byte writer replaced, as they were: the tests hold the writer to
+    /// their bytes.
+    mod reference {
+        use super::super::super::types::OpenAiTokensOut;
+        use super::super::{Content, ErrorOut, Fields, Item, Items, ResponseState, ToolChoiceEcho, Write};
+        use crate::canonical::{Json, Tool, Usage};
+        use serde::Serialize;
+
+        pub(crate) const WRITE: Write = Write { response, event };
+
+        /// The echo's `tools` as serde wrote them from the request's.
+        pub(crate) fn tools(tools: &[Tool]) -> Vec<u8> {
+            let out: Vec<ToolOut<'_>> = tools
+                .iter()
+                .map(|t| ToolOut {
+                    kind: "function",
+                    name: &t.name,
+                    description: t.description.as_deref(),
+                    parameters: &t.parameters,
+                    strict: t.strict,
+                })
+                .collect();
+            sonic_rs::to_vec(&out).unwrap()
+        }
+
+        #[derive(Serialize)]
+        struct ToolOut<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            name: &'a str,
+            description: Option<&'a str>,
+            parameters: &'a Json,
+            strict: Option<bool>,
+        }
+
+        #[derive(Serialize)]
+        #[serde(untagged)]
+        enum ToolChoiceOut<'a> {
+            Mode(&'static str),
+            Function {
+                #[serde(rename = "type")]
+                kind: &'static str,
+                name: &'a str,
+            },
+            Allowed {
+                #[serde(rename = "type")]
+                kind: &'static str,
+                mode: &'static str,
+                tools: Vec<FunctionRef<'a>>,
+            },
+        }
+
+        #[derive(Serialize)]
+        struct FunctionRef<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            name: &'a str,
+        }
+
+        #[derive(Serialize)]
+        struct CachedTokens {
+            cached_tokens: u64,
+            cache_write_tokens: u64,
+        }
+
+        #[derive(Serialize)]
+        struct ReasoningTokens {
+            reasoning_tokens: u64,
+        }
+
+        #[derive(Serialize)]
+        struct UsageOut {
+            input_tokens: u64,
+            input_tokens_details: CachedTokens,
+            output_tokens: u64,
+            output_tokens_details: ReasoningTokens,
+            total_tokens: u64,
+        }
+
+        fn usage_out(u: &Usage) -> UsageOut {
+            UsageOut {
+                input_tokens: u.input,
+                input_tokens_details: CachedTokens {
+                    cached_tokens: u.cache_read,
+                    cache_write_tokens: u.cache_write,
+                },
+                output_tokens: u.output,
+                output_tokens_details: ReasoningTokens {
+                    reasoning_tokens: u.reasoning,
+                },
+                total_tokens: u.input.saturating_add(u.output),
+            }
+        }
+
+        #[derive(Serialize)]
+        struct ErrorRef<'a> {
+            code: &'a str,
+            message: &'a str,
+        }
+
+        #[derive(Serialize)]
+        struct Incomplete<'a> {
+            reason: &'a str,
+        }
+
+        #[derive(Serialize)]
+        struct ReasoningEcho<'a> {
+            effort: Option<&'a str>,
+            summary: Option<()>,
+        }
+
+        #[derive(Serialize)]
+        struct TextEcho {
+            format: TextFormatEcho,
+        }
+
+        #[derive(Serialize)]
+        struct TextFormatEcho {
+            #[serde(rename = "type")]
+            kind: &'static str,
+        }
+
+        #[derive(Serialize)]
+        #[serde(untagged)]
+        enum Or<'a, D: Serialize> {
+            Sent(&'a Json),
+            Default(D),
+        }
+
+        fn or<D: Serialize>(sent: &Option<Json>, default: D) -> Or<'_, D> {
+            match sent {
+                Some(v) => Or::Sent(v),
+                None => Or::Default(default),
+            }
+        }
+
+        #[derive(Serialize)]
+        struct Empty {}
+
+        struct ItemsOut<'a>(Items<'a>);
+
+        impl Serialize for ItemsOut<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut all = Vec::new();
+                self.0.each(|i| all.push(ItemOut(i)));
+                s.collect_seq(all)
+            }
+        }
+
+        #[derive(Serialize)]
+        struct ResponseOut<'a> {
+            id: &'a str,
+            object: &'static str,
+            created_at: u64,
+            status: &'a str,
+            background: bool,
+            error: Option<ErrorRef<'a>>,
+            incomplete_details: Option<Incomplete<'a>>,
+            instructions: Option<&'a Json>,
+            max_output_tokens: Option<u32>,
+            max_tool_calls: Option<()>,
+            model: &'a str,
+            output: ItemsOut<'a>,
+            parallel_tool_calls: bool,
+            previous_response_id: Option<()>,
+            reasoning: ReasoningEcho<'a>,
+            service_tier: Or<'a, &'static str>,
+            store: bool,
+            temperature: f64,
+            text: Or<'a, TextEcho>,
+            tool_choice: ToolChoiceOut<'a>,
+            /// Written once by `Echo::of`, and held to serde's bytes by the tests on their own.
+            tools: sonic_rs::LazyValue<'a>,
+            top_logprobs: u32,
+            top_p: f64,
+            truncation: Or<'a, &'static str>,
+            usage: Option<UsageOut>,
+            user: Option<&'a str>,
+            metadata: Or<'a, Empty>,
+        }
+
+        fn response_out<'a>(r: &ResponseState<'a>) -> ResponseOut<'a> {
+            let echo = r.echo;
+            ResponseOut {
+                id: r.id,
+                object: "response",
+                created_at: r.created_at,
+                status: r.status,
+                background: false,
+                error: r.error.map(|ErrorOut { code, message }| ErrorRef { code, message }),
+                incomplete_details: r.incomplete.map(|reason| Incomplete { reason }),
+                instructions: echo.instructions.as_ref(),
+                max_output_tokens: echo.max_output_tokens,
+                max_tool_calls: None,
+                model: r.model,
+                output: ItemsOut(r.output),
+                parallel_tool_calls: echo.parallel_tool_calls,
+                previous_response_id: None,
+                reasoning: ReasoningEcho {
+                    effort: echo.reasoning_effort.as_deref(),
+                    summary: None,
+                },
+                service_tier: or(&echo.service_tier, "default"),
+                store: false,
+                temperature: echo.temperature,
+                text: or(
+                    &echo.text,
+                    TextEcho {
+                        format: TextFormatEcho { kind: "text" },
+                    },
+                ),
+                tool_choice: match &echo.tool_choice {
+                    ToolChoiceEcho::Mode(m) => ToolChoiceOut::Mode(m),
+                    ToolChoiceEcho::Function(name) => ToolChoiceOut::Function { kind: "function", name },
+                    ToolChoiceEcho::Allowed { mode, names } => ToolChoiceOut::Allowed {
+                        kind: "allowed_tools",
+                        mode,
+                        tools: names
+                            .iter()
+                            .map(|name| FunctionRef { kind: "function", name })
+                            .collect(),
+                    },
+                },
+                tools: sonic_rs::from_slice(&echo.tools).unwrap(),
+                top_logprobs: echo.top_logprobs,
+                top_p: echo.top_p,
+                truncation: or(&echo.truncation, "disabled"),
+                usage: r.usage.map(usage_out),
+                user: echo.user.as_deref(),
+                metadata: or(&echo.metadata, Empty {}),
+            }
+        }
+
+        struct ContentOut<'a>(&'a Content);
+
+        impl Serialize for ContentOut<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeStruct;
+                match self.0 {
+                    Content::Text { text, logprobs } => {
+                        let mut st = s.serialize_struct("output_text", 4)?;
+                        st.serialize_field("type", "output_text")?;
+                        st.serialize_field("annotations", &[(); 0])?;
+                        st.serialize_field("logprobs", &OpenAiTokensOut(logprobs))?;
+                        st.serialize_field("text", text)?;
+                        st.end()
+                    }
+                    Content::Refusal(refusal) => {
+                        let mut st = s.serialize_struct("refusal", 2)?;
+                        st.serialize_field("type", "refusal")?;
+                        st.serialize_field("refusal", refusal)?;
+                        st.end()
+                    }
+                }
+            }
+        }
+
+        #[derive(Serialize)]
+        struct SummaryText<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            text: &'a str,
+        }
+
+        fn summary_text(text: &str) -> SummaryText<'_> {
+            SummaryText {
+                kind: "summary_text",
+                text,
+            }
+        }
+
+        struct ItemOut<'a>(&'a Item);
+
+        impl Serialize for ItemOut<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeStruct;
+                match self.0 {
+                    Item::Message { id, status, content } => {
+                        let mut st = s.serialize_struct("message", 5)?;
+                        st.serialize_field("id", id)?;
+                        st.serialize_field("type", "message")?;
+                        st.serialize_field("status", status)?;
+                        let content: Vec<ContentOut<'_>> = content.iter().map(ContentOut).collect();
+                        st.serialize_field("content", &content)?;
+                        st.serialize_field("role", "assistant")?;
+                        st.end()
+                    }
+                    Item::Call {
+                        id,
+                        status,
+                        arguments,
+                        call_id,
+                        name,
+                    } => {
+                        let mut st = s.serialize_struct("function_call", 6)?;
+                        st.serialize_field("id", id)?;
+                        st.serialize_field("type", "function_call")?;
+                        st.serialize_field("status", status)?;
+                        st.serialize_field("arguments", arguments)?;
+                        st.serialize_field("call_id", call_id)?;
+                        st.serialize_field("name", name)?;
+                        st.end()
+                    }
+                    Item::Reasoning {
+                        id,
+                        text,
+                        encrypted_content,
+                    } => {
+                        let mut st = s.serialize_struct("reasoning", 4)?;
+                        st.serialize_field("id", id)?;
+                        st.serialize_field("type", "reasoning")?;
+                        let summary: &[SummaryText<'_>] = if text.is_empty() { &[] } else { &[summary_text(text)] };
+                        st.serialize_field("summary", summary)?;
+                        st.serialize_field("encrypted_content", encrypted_content)?;
+                        st.end()
+                    }
+                }
+            }
+        }
+
+        fn response(out: &mut Vec<u8>, r: &ResponseState<'_>) {
+            sonic_rs::to_writer(&mut *out, &response_out(r)).unwrap();
+        }
+
+        /// One event: `type` and `sequence_number`, then its own fields.
+        #[derive(Serialize)]
+        struct Event<'a, F: Serialize> {
+            #[serde(rename = "type")]
+            kind: &'a str,
+            sequence_number: u64,
+            #[serde(flatten)]
+            fields: F,
+        }
+
+        #[derive(Serialize)]
+        struct ResponseFields<'a> {
+            response: ResponseOut<'a>,
+        }
+
+        #[derive(Serialize)]
+        struct ItemFields<'a> {
+            output_index: usize,
+            item: ItemOut<'a>,
+        }
+
+        #[derive(Serialize)]
+        struct PartFields<'a> {
+            item_id: &'a str,
+            output_index: usize,
+            content_index: u32,
+            part: ContentOut<'a>,
+        }
+
+        #[derive(Serialize, Clone, Copy)]
+        struct PartAt<'a> {
+            item_id: &'a str,
+            output_index: usize,
+            content_index: u32,
+        }
+
+        #[derive(Serialize)]
+        struct RefusalDeltaFields<'a> {
+            #[serde(flatten)]
+            at: PartAt<'a>,
+            delta: &'a str,
+        }
+
+        #[derive(Serialize)]
+        struct RefusalDoneFields<'a> {
+            #[serde(flatten)]
+            at: PartAt<'a>,
+            refusal: &'a str,
+        }
+
+        #[derive(Serialize)]
+        struct TextDoneFields<'a> {
+            #[serde(flatten)]
+            at: PartAt<'a>,
+            text: &'a str,
+            logprobs: OpenAiTokensOut<'a>,
+        }
+
+        #[derive(Serialize)]
+        struct SummaryPartFields<'a> {
+            item_id: &'a str,
+            output_index: usize,
+            summary_index: u32,
+            part: SummaryText<'a>,
+        }
+
+        #[derive(Serialize)]
+        struct SummaryDoneFields<'a> {
+            item_id: &'a str,
+            output_index: usize,
+            summary_index: u32,
+            text: &'a str,
+        }
+
+        #[derive(Serialize)]
+        struct ArgumentsDoneFields<'a> {
+            item_id: &'a str,
+            output_index: usize,
+            arguments: &'a str,
+        }
+
+        #[derive(Serialize)]
+        struct ErrorFields<'a> {
+            code: &'a str,
+            message: &'a str,
+            param: Option<()>,
+        }
+
+        #[derive(Serialize)]
+        struct TextDelta<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            sequence_number: u64,
+            item_id: &'a str,
+            output_index: usize,
+            content_index: u32,
+            delta: &'a str,
+            logprobs: OpenAiTokensOut<'a>,
+        }
+
+        #[derive(Serialize)]
+        struct ArgumentsDelta<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            sequence_number: u64,
+            item_id: &'a str,
+            output_index: usize,
+            delta: &'a str,
+        }
+
+        #[derive(Serialize)]
+        struct SummaryDelta<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            sequence_number: u64,
+            item_id: &'a str,
+            output_index: usize,
+            summary_index: u32,
+            delta: &'a str,
+        }
+
+        fn write_event(kind: &str, data: &impl Serialize, out: &mut Vec<u8>) {
+            out.extend_from_slice(b"event: ");
+            out.extend_from_slice(kind.as_bytes());
+            out.extend_from_slice(b"\ndata: ");
+            sonic_rs::to_writer(&mut *out, data).unwrap();
+            out.extend_from_slice(b"\n\n");
+        }
+
+        fn flat<F: Serialize>(out: &mut Vec<u8>, kind: &str, sequence_number: u64, fields: F) {
+            let e = Event {
+                kind,
+                sequence_number,
+                fields,
+            };
+            write_event(kind, &e, out);
+        }
+
+        fn event(out: &mut Vec<u8>, kind: &'_ str, seq: u64, fields: &Fields<'_>) {
+            fn part_at(at: super::super::PartAt<'_>) -> PartAt<'_> {
+                PartAt {
+                    item_id: at.item.item_id,
+                    output_index: at.item.output_index,
+                    content_index: at.content_index,
+                }
+            }
+            // The delta structs carried their own `type` (the hot path skipped `flatten`).
+            let static_kind = match kind {
+                "response.output_text.delta" => "response.output_text.delta",
+                "response.function_call_arguments.delta" => "response.function_call_arguments.delta",
+                "response.reasoning_summary_text.delta" => "response.reasoning_summary_text.delta",
+                _ => "",
+            };
+            match *fields {
+                Fields::Response(r) => flat(
+                    out,
+                    kind,
+                    seq,
+                    ResponseFields {
+                        response: response_out(r),
+                    },
+                ),
+                Fields::Item { output_index, item } => flat(
+                    out,
+                    kind,
+                    seq,
+                    ItemFields {
+                        output_index,
+                        item: ItemOut(item),
+                    },
+                ),
+                Fields::Part { at, part } => flat(
+                    out,
+                    kind,
+                    seq,
+                    PartFields {
+                        item_id: at.item.item_id,
+                        output_index: at.item.output_index,
+                        content_index: at.content_index,
+                        part: ContentOut(part),
+                    },
+                ),
+                Fields::TextDelta { at, delta, logprobs } => {
+                    let d = TextDelta {
+                        kind: static_kind,
+                        sequence_number: seq,
+                        item_id: at.item.item_id,
+                        output_index: at.item.output_index,
+                        content_index: at.content_index,
+                        delta,
+                        logprobs: OpenAiTokensOut(logprobs),
+                    };
+                    write_event(kind, &d, out)
+                }
+                Fields::TextDone { at, text, logprobs } => {
+                    let logprobs = OpenAiTokensOut(logprobs);
+                    let at = part_at(at);
+                    flat(out, kind, seq, TextDoneFields { at, text, logprobs })
+                }
+                Fields::RefusalDelta { at, delta } => {
+                    let at = part_at(at);
+                    flat(out, kind, seq, RefusalDeltaFields { at, delta })
+                }
+                Fields::RefusalDone { at, refusal } => {
+                    let at = part_at(at);
+                    flat(out, kind, seq, RefusalDoneFields { at, refusal })
+                }
+                Fields::SummaryPart { at, text } => {
+                    let f = SummaryPartFields {
+                        item_id: at.item_id,
+                        output_index: at.output_index,
+                        summary_index: 0,
+                        part: summary_text(text),
+                    };
+                    flat(out, kind, seq, f)
+                }
+                Fields::SummaryDelta { at, delta } => {
+                    let d = SummaryDelta {
+                        kind: static_kind,
+                        sequence_number: seq,
+                        item_id: at.item_id,
+                        output_index: at.output_index,
+                        summary_index: 0,
+                        delta,
+                    };
+                    write_event(kind, &d, out)
+                }
+                Fields::SummaryDone { at, text } => {
+                    let f = SummaryDoneFields {
+                        item_id: at.item_id,
+                        output_index: at.output_index,
+                        summary_index: 0,
+                        text,
+                    };
+                    flat(out, kind, seq, f)
+                }
+                Fields::ArgumentsDelta { at, delta } => {
+                    let d = ArgumentsDelta {
+                        kind: static_kind,
+                        sequence_number: seq,
+                        item_id: at.item_id,
+                        output_index: at.output_index,
+                        delta,
+                    };
+                    write_event(kind, &d, out)
+                }
+                Fields::ArgumentsDone { at, arguments } => {
+                    let f = ArgumentsDoneFields {
+                        item_id: at.item_id,
+                        output_index: at.output_index,
+                        arguments,
+                    };
+                    flat(out, kind, seq, f)
+                }
+                Fields::Error(ErrorOut { code, message }) => {
+                    let f = ErrorFields {
+                        code,
+                        message,
+                        param: None,
+                    };
+                    flat(out, kind, seq, f)
+                }
+            }
+        }
+    }
+
+    /// Requests whose echoes cover every repeated setting: none sent, each tool choice, and
+    /// every setting sent (text format, metadata, truncation, service tier, user, effort, ...).
+    fn echo_bodies() -> Vec<String> {
+        let tools = r#"[{"type":"function","name":"get_weather","description":"Weather \"now\"","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]},"strict":true},{"type":"function","name":"get_time","parameters":{"type":"object"}}]"#;
+        let mut bodies = vec![
+            r#"{"model":"m","input":"x"}"#.to_string(),
+            r#"{"model":"m","input":"x","instructions":"Be brief.\u2028"}"#.to_string(),
+        ];
+        for choice in [
+            r#""auto""#,
+            r#""none""#,
+            r#""required""#,
+            r#"{"type":"function","name":"get_weather"}"#,
+            r#"{"type":"allowed_tools","mode":"required","tools":[{"type":"function","name":"get_weather"},{"type":"function","name":"get_time"}]}"#,
+            r#"{"type":"allowed_tools","mode":"auto","tools":[{"type":"function","name":"get_time"}]}"#,
+        ] {
+            bodies.push(format!(
+                r#"{{"model":"m","input":"x","tools":{tools},"tool_choice":{choice}}}"#
+            ));
+        }
+        bodies.push(format!(
+            r#"{{"model":"m","input":"x","tools":{tools},"parallel_tool_calls":false,"temperature":0.35,"top_p":0.9,"max_output_tokens":512,"top_logprobs":3,"include":["message.output_text.logprobs"],"reasoning":{{"effort":"high"}},"text":{{"format":{{"type":"json_schema","name":"out","schema":{{"type":"object","properties":{{}}}},"strict":true}}}},"metadata":{{"k":"v","a":"é"}},"truncation":"auto","service_tier":"flex","user":"u-\"1\"","instructions":"Be \"brief\"\u0001"}}"#
+        ));
+        bodies
+    }
+
+    fn echoes() -> Vec<(String, Echo)> {
+        echo_bodies()
+            .into_iter()
+            .map(|body| {
+                let req = decode(&body).unwrap_or_else(|e| panic!("{body}: {e}"));
+                let echo = Echo::of(&req, body.as_bytes());
+                (body, echo)
+            })
+            .collect()
+    }
+
+    /// Answers with every item and part kind: the sample (reasoning, text, calls), refusals
+    /// between texts, log probabilities, a redacted block, each way of stopping, cached and
+    /// reasoning tokens, and no content at all.
+    fn answers() -> Vec<ChatResponse> {
+        let mut all = vec![sample_response()];
+        let mut r = sample_response();
+        r.content = vec![
+            Part::text("a \"quoted\"\n"),
+            Part::text("ü 😀"),
+            Part::refusal("no"),
+            Part::refusal(" thanks"),
+            Part::text("after"),
+            Part::RedactedThinking {
+                data: "opaque==".into(),
+            },
+            Part::Thinking {
+                text: String::new(),
+                signature: None,
+            },
+        ];
+        r.logprobs = vec![TokenLogprob {
+            token: "a".into(),
+            logprob: -0.25,
+            top: vec![("a".into(), -0.25), ("b".into(), f64::NEG_INFINITY)],
+        }];
+        r.usage = Usage {
+            input: 10,
+            output: 5,
+            cache_read: 3,
+            cache_write: 1,
+            reasoning: 2,
+        };
+        for finish in [
+            FinishReason::Stop,
+            FinishReason::Length,
+            FinishReason::ContentFilter,
+            FinishReason::Other("weird".into()),
+        ] {
+            all.push(ChatResponse { finish, ..r.clone() });
+        }
+        all.push(ChatResponse {
+            id: "\"odd\" id".into(),
+            content: Vec::new(),
+            ..r
+        });
+        all
+    }
+
+    fn same(written: &[u8], serialized: &[u8], what: &str) {
+        crate::formats::write::same_bytes(written, serialized, what);
+    }
+
+    /// The echoed tools of every test request and every fixture request.
+    #[test]
+    fn tools_writer_matches_serde() {
+        let mut n = 0;
+        let mut check = |req: &ChatRequest, what: &str| {
+            let echo = Echo::of(req, b"{}");
+            same(&echo.tools, &reference::tools(&req.tools), what);
+            n += usize::from(!req.tools.is_empty());
+        };
+        for body in echo_bodies() {
+            check(&decode(&body).unwrap(), &body);
+        }
+        for (what, req) in crate::formats::write::request_variants() {
+            check(&req, what);
+        }
+        crate::formats::write::for_each_fixture_decoded("gpt-x", &mut check, &mut |_, _| ());
+        assert!(n > 10, "only {n} requests with tools");
+    }
+
+    #[test]
+    fn answer_writer_matches_serde() {
+        let echoes = echoes();
+        let mut check = |resp: &ChatResponse, what: &str| {
+            for (body, echo) in &echoes {
+                let written = encode_response(resp, echo);
+                let serialized = encode_response_with(resp, echo, reference::WRITE);
+                same(&written, &serialized, &format!("{what} with {body}"));
+            }
+        };
+        for (n, resp) in answers().iter().enumerate() {
+            check(resp, &format!("answer {n}"));
+        }
+        crate::formats::write::for_each_fixture_decoded("gpt-x", &mut |_, _| (), &mut check);
+    }
+
+    /// A stream of `events` through the writer and through serde, with the same clock.
+    fn same_stream(echo_body: &str, events: &[StreamEvent], error: Option<(u16, &str)>, what: &str) {
+        let req = decode(echo_body).unwrap();
+        let mut direct = ResponsesStreamEncoder::new(&req, echo_body.as_bytes());
+        let mut serde = ResponsesStreamEncoder::new(&req, echo_body.as_bytes());
+        serde.write = reference::WRITE;
+        serde.created_at = direct.created_at;
+        let run = |enc: &mut ResponsesStreamEncoder| {
+            let mut out = Vec::new();
+            for e in events {
+                enc.encode(e, &mut out);
+            }
+            if let Some((status, message)) = error {
+                enc.error(status, message, &mut out);
+            }
+            enc.finish(&mut out);
+            out
+        };
+        let written = run(&mut direct);
+        assert!(written.len() > 100, "{what}: {}", String::from_utf8_lossy(&written));
+        same(&written, &run(&mut serde), what);
+    }
+
+    #[test]
+    fn stream_writer_matches_serde() {
+        let bodies = echo_bodies();
+        for (n, resp) in answers().iter().enumerate() {
+            for pieces in [1, 3] {
+                let events = events_from_response(resp, pieces);
+                for body in &bodies {
+                    same_stream(body, &events, None, &format!("answer {n} in {pieces} pieces, {body}"));
+                }
+                // Failed half way: the error event, then `response.failed`.
+                let half = &events[..events.len() / 2];
+                same_stream(
+                    &bodies[0],
+                    half,
+                    Some((429, "slow \"down\"")),
+                    &format!("answer {n} failed"),
+                );
+                same_stream(&bodies[0], half, Some((500, "")), &format!("answer {n} failed"));
+                same_stream(&bodies[0], half, Some((400, "bad")), &format!("answer {n} failed"));
+            }
+        }
+        let mut fixtures = 0;
+        crate::formats::write::for_each_fixture_decoded("gpt-x", &mut |_, _| (), &mut |resp, what| {
+            same_stream(&bodies[1], &events_from_response(resp, 2), None, what);
+            fixtures += 1;
+        });
+        assert!(fixtures > 10, "{fixtures}");
     }
 }
