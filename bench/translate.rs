@@ -147,9 +147,13 @@ fn bench(c: &mut Criterion) {
     let canon = responses::decode_request(&body).unwrap();
     let echo = responses::Echo::of(&canon, &body);
     let upstream_answer = (ac.encode_response)(&resp);
-    // What the answer repeats of the request, read once per request.
+    // What the answer repeats of the request: read again from the body, or with the request
+    // (the gateway's path).
     g.bench_function("echo/openai_responses", |bn| {
         bn.iter(|| responses::Echo::of(black_box(&canon), black_box(&body)))
+    });
+    g.bench_function("decode_request_and_echo/openai_responses", |bn| {
+        bn.iter(|| responses::decode_request_and_echo(black_box(&body)).unwrap())
     });
     let answer = (ac.decode_response)(&upstream_answer).unwrap();
     g.bench_function("encode_response/openai_responses", |bn| {

@@ -41,28 +41,31 @@ fn codec_for(format: Format) -> Result<&'static Codec, Failure> {
 }
 
 /// Decodes the client's chat request into canonical form, with the routed model.
-fn decode(ctx: &RequestContext<'_>, req: &Request, model: &str, stream: bool) -> Result<ChatRequest, Failure> {
+/// What the answer to a Responses request repeats of it, read with the request.
+type Echo = Option<formats::openai::responses::Echo>;
+
+fn decode(ctx: &RequestContext<'_>, req: &Request, model: &str, stream: bool) -> Result<(ChatRequest, Echo), Failure> {
     if ctx.api.op == Operation::Invoke {
         let path_model = ctx.api.path_model.as_deref().unwrap_or(model);
         let mut canonical =
             formats::bedrock::invoke::decode_invoke_request(&req.body, path_model, stream).map_err(refused)?;
         canonical.model = model.to_string();
-        return Ok(canonical);
+        return Ok((canonical, None));
     }
     if (ctx.api.format, ctx.api.op) == (Format::OpenAi, Operation::Completions) {
         let mut canonical = formats::openai::completions::decode_request(&req.body).map_err(refused)?;
         canonical.model = model.to_string();
-        return Ok(canonical);
+        return Ok((canonical, None));
     }
     if (ctx.api.format, ctx.api.op) == (Format::OpenAi, Operation::Responses) {
-        let mut canonical = formats::openai::responses::decode_request(&req.body).map_err(refused)?;
+        let (mut canonical, echo) = formats::openai::responses::decode_request_and_echo(&req.body).map_err(refused)?;
         canonical.model = model.to_string();
-        return Ok(canonical);
+        return Ok((canonical, Some(echo)));
     }
     if (ctx.api.format, ctx.api.cohere_v1) == (Format::Cohere, true) && ctx.api.op == Operation::Chat {
         let mut canonical = formats::cohere::v1chat::decode_request(&req.body).map_err(refused)?;
         canonical.model = model.to_string();
-        return Ok(canonical);
+        return Ok((canonical, None));
     }
     if ctx.api.op != Operation::Chat {
         return Err((
@@ -80,7 +83,7 @@ fn decode(ctx: &RequestContext<'_>, req: &Request, model: &str, stream: bool) ->
     if ctx.api.format == Format::Anthropic {
         formats::anthropic::request::keep_beta_header(&mut canonical, req.header_str("anthropic-beta"));
     }
-    Ok(canonical)
+    Ok((canonical, None))
 }
 
 /// A client request the target cannot take (or a malformed one): the client's 400, with the
@@ -111,11 +114,12 @@ fn keepalive_frame(api: &crate::route::ApiRoute) -> Option<&'static [u8]> {
 }
 
 /// The client format's stream encoder for `canonical`, decoded from the client's `body` (a
-/// Responses stream repeats settings read from it).
+/// Responses stream repeats settings of the request: `echo`, read with it by `decode`).
 fn stream_encoder(
     ctx: &RequestContext<'_>,
     canonical: &ChatRequest,
     body: &[u8],
+    echo: Echo,
 ) -> Box<dyn crate::canonical::stream::StreamEncode> {
     if ctx.api.json_array_stream {
         return Box::new(formats::gemini::stream::GeminiStreamEncoder::json_array(canonical));
@@ -124,7 +128,10 @@ fn stream_encoder(
         return Box::new(formats::openai::completions::CompletionStreamEncoder::new(canonical));
     }
     if ctx.api.op == Operation::Responses {
-        let responses = formats::openai::responses::ResponsesStreamEncoder::new(canonical, body);
+        let responses = match echo {
+            Some(echo) => formats::openai::responses::ResponsesStreamEncoder::with_echo(canonical, echo),
+            None => formats::openai::responses::ResponsesStreamEncoder::new(canonical, body),
+        };
         return Box::new(crate::canonical::stream::ArgumentsNeverEmpty::new(responses));
     }
     if ctx.api.cohere_v1 {
@@ -209,18 +216,20 @@ pub(super) fn millis(d: Duration) -> u64 {
 /// Encodes the answer for the client: its format's response, or for Bedrock InvokeModel the
 /// model-native (Anthropic) body. `latency` is how long the model took, for the formats that
 /// report it (Bedrock Converse `metrics.latencyMs`). `req` is the request as decoded from the
-/// client's `body`.
+/// client's `body`, with `echo` for a Responses answer.
 fn encode_answer(
     ctx: &RequestContext<'_>,
     codec: &Codec,
     req: &ChatRequest,
     body: &[u8],
+    echo: Echo,
     resp: &crate::canonical::ChatResponse,
     latency: Duration,
 ) -> Vec<u8> {
     match (ctx.api.format, ctx.api.op) {
         (_, Operation::Responses) => {
-            formats::openai::responses::encode_response(resp, &formats::openai::responses::Echo::of(req, body))
+            let echo = echo.unwrap_or_else(|| formats::openai::responses::Echo::of(req, body));
+            formats::openai::responses::encode_response(resp, &echo)
         }
         (_, Operation::Invoke) => {
             let family = invoke_family(ctx, body);
@@ -262,7 +271,7 @@ pub async fn serve_mock(
     model: &str,
     stream: bool,
 ) -> Result<Outcome, Failure> {
-    let canonical = decode(ctx, req, model, stream)?;
+    let (canonical, echo) = decode(ctx, req, model, stream)?;
     let codec = codec_for(ctx.api.format)?;
     if canonical.stream {
         let id = format!("mock-{:x}", next_response_id());
@@ -272,7 +281,7 @@ pub async fn serve_mock(
         let mut enc = if ctx.api.cohere_v1 {
             crate::mock::stream::cohere_v1_encoder(&req.body, &events)
         } else if ctx.api.json_array_stream || ctx.api.op == Operation::Responses {
-            stream_encoder(ctx, &canonical, &req.body)
+            stream_encoder(ctx, &canonical, &req.body, echo)
         } else {
             match invoke {
                 true => {
@@ -326,7 +335,7 @@ pub async fn serve_mock(
                 200,
                 "application/json",
                 &headers,
-                encode_answer(ctx, codec, &canonical, &req.body, &resp, latency),
+                encode_answer(ctx, codec, &canonical, &req.body, echo, &resp, latency),
                 req.keep_alive,
             )
             .await
@@ -540,7 +549,7 @@ pub async fn forward(
     let client = codec_for(ctx.api.format)?;
     let target_format = provider.kind.format().unwrap_or(Format::OpenAi);
     let upstream_codec = codec_for(target_format)?;
-    let canonical = decode(ctx, req, model, stream)?;
+    let (canonical, echo) = decode(ctx, req, model, stream)?;
     if ctx.api.format == Format::Anthropic {
         canonical.refuse_prefill(target_format).map_err(refused)?;
     }
@@ -610,7 +619,7 @@ pub async fn forward(
                 false => formats::stream_decoder(target_format),
             },
             encoder: {
-                let mut e = stream_encoder(ctx, &canonical, &req.body);
+                let mut e = stream_encoder(ctx, &canonical, &req.body, echo);
                 e.request_sent_at(sent);
                 e
             },
@@ -692,7 +701,7 @@ pub async fn forward(
         200,
         "application/json",
         &headers,
-        encode_answer(ctx, client, &canonical, &req.body, &canonical_resp, latency),
+        encode_answer(ctx, client, &canonical, &req.body, echo, &canonical_resp, latency),
         req.keep_alive,
     )
     .await

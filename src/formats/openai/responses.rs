@@ -56,16 +56,32 @@ fn output_limit_of(v: &Json, field: &JsonPath<'_>) -> Result<u32, ConvertError> 
 
 /// Integration: a client's Responses body -> canonical.
 pub fn decode_request(body: &[u8]) -> Result<ChatRequest, ConvertError> {
+    decode(body, None)
+}
+
+/// A client's Responses body -> canonical, and what its answer repeats of it: what
+/// `decode_request` and then `Echo::of` give, read in one pass (`Echo::of` scans the whole body
+/// again, `input` and all).
+pub fn decode_request_and_echo(body: &[u8]) -> Result<(ChatRequest, Echo), ConvertError> {
+    let mut echo = None;
+    let req = decode(body, Some(&mut echo))?;
+    Ok((req, echo.expect("decode builds the echo it was asked for")))
+}
+
+fn decode(body: &[u8], echo: Option<&mut Option<Echo>>) -> Result<ChatRequest, ConvertError> {
     let obj = super::request::body_object(body)?;
     // NOTE: no field goes to `extra`. The one OpenAI target of a translated Responses request is
     // Chat Completions (`responses_api = false`), whose fields differ: `instructions`, `text` or
-    // `truncation` there would be a 400. What the answer repeats is read from the body again
-    // (`Echo::of`).
+    // `truncation` there would be a 400. What the answer repeats is kept apart (`Echo`).
     let mut req = ChatRequest::default();
+    let mut sent = Sent::default();
     let root = JsonPath::ROOT;
     let (mut model, mut input, mut instructions) = (None, None, None);
     let (mut logprobs, mut top_logprobs) = (false, None);
     for (key, val) in obj.iter() {
+        if echo.is_some() {
+            sent.note(key, val);
+        }
         // As OpenAI does, an explicit null is an absent optional parameter.
         if val.is_null() {
             continue;
@@ -146,6 +162,9 @@ pub fn decode_request(body: &[u8]) -> Result<ChatRequest, ConvertError> {
     let input = input.ok_or_else(|| err("input", "required (Sluice stores no earlier responses to continue)"))?;
     decode_input(input, &mut req)?;
     super::request::check_allowed_declared(&req, "tool_choice.tools")?;
+    if let Some(echo) = echo {
+        *echo = Some(Echo::with(&req, sent.owned()));
+    }
     Ok(req)
 }
 
@@ -524,7 +543,7 @@ pub fn fit_signatures(body: &[u8], model: &str) -> Option<Vec<u8>> {
 // byte for byte (`Write` is how a stream or answer is told which one writes).
 
 /// `tool_choice` as the response repeats it: a mode, the named function, or the allowed tools.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ToolChoiceEcho {
     Mode(&'static str),
     Function(String),
@@ -532,7 +551,7 @@ pub enum ToolChoiceEcho {
 }
 
 /// What the answer repeats of the request, as OpenAI's `response` object does.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Echo {
     instructions: Option<Json>,
     max_output_tokens: Option<u32>,
@@ -552,26 +571,83 @@ pub struct Echo {
     user: Option<String>,
 }
 
+/// The settings the answer repeats as the client sent them (a later duplicate replaces an
+/// earlier one, and `null` is none).
+struct Sent<V> {
+    instructions: Option<V>,
+    text: Option<V>,
+    metadata: Option<V>,
+    truncation: Option<V>,
+    service_tier: Option<V>,
+}
+
+impl<V> Default for Sent<V> {
+    fn default() -> Self {
+        Sent {
+            instructions: None,
+            text: None,
+            metadata: None,
+            truncation: None,
+            service_tier: None,
+        }
+    }
+}
+
+impl<'v> Sent<&'v Json> {
+    fn note(&mut self, key: &str, value: &'v Json) {
+        let slot = match key {
+            "instructions" => &mut self.instructions,
+            "text" => &mut self.text,
+            "metadata" => &mut self.metadata,
+            "truncation" => &mut self.truncation,
+            "service_tier" => &mut self.service_tier,
+            _ => return,
+        };
+        *slot = Some(value).filter(|v| !v.is_null());
+    }
+
+    fn owned(self) -> Sent<Json> {
+        Sent {
+            instructions: self.instructions.cloned(),
+            text: self.text.cloned(),
+            metadata: self.metadata.cloned(),
+            truncation: self.truncation.cloned(),
+            service_tier: self.service_tier.cloned(),
+        }
+    }
+}
+
 impl Echo {
     /// From the decoded request and the client's `body`, whose settings that change nothing
     /// upstream (`metadata`, `truncation`, ...) are read in one lazy pass over its top level.
+    /// (`decode_request_and_echo` gives both without the second pass.)
     pub fn of(req: &ChatRequest, body: &[u8]) -> Echo {
-        let (mut instructions, mut text, mut metadata, mut truncation, mut service_tier) =
-            (None, None, None, None, None);
+        let mut sent = Sent::default();
         for entry in sonic_rs::to_object_iter(body) {
             let Ok((key, value)) = entry else { break };
             let slot = match &*key {
-                "instructions" => &mut instructions,
-                "text" => &mut text,
-                "metadata" => &mut metadata,
-                "truncation" => &mut truncation,
-                "service_tier" => &mut service_tier,
+                "instructions" => &mut sent.instructions,
+                "text" => &mut sent.text,
+                "metadata" => &mut sent.metadata,
+                "truncation" => &mut sent.truncation,
+                "service_tier" => &mut sent.service_tier,
                 _ => continue,
             };
             *slot = sonic_rs::from_str::<Json>(value.as_raw_str())
                 .ok()
                 .filter(|v| !v.is_null());
         }
+        Echo::with(req, sent)
+    }
+
+    fn with(req: &ChatRequest, sent: Sent<Json>) -> Echo {
+        let Sent {
+            instructions,
+            text,
+            metadata,
+            truncation,
+            service_tier,
+        } = sent;
         let mut tools = Vec::new();
         direct::tools(&mut tools, &req.tools);
         let tool_choice = match &req.tool_choice {
@@ -1280,11 +1356,16 @@ pub struct ResponsesStreamEncoder {
 impl ResponsesStreamEncoder {
     /// For `req`, decoded from the client's `body` (see `Echo::of`).
     pub fn new(req: &ChatRequest, body: &[u8]) -> Self {
+        Self::with_echo(req, Echo::of(req, body))
+    }
+
+    /// For `req`, whose answer repeats `echo` (see `decode_request_and_echo`).
+    pub fn with_echo(req: &ChatRequest, echo: Echo) -> Self {
         ResponsesStreamEncoder {
             id: String::new(),
             model: req.model.clone(),
             created_at: crate::mock::unix_now(),
-            echo: Echo::of(req, body),
+            echo,
             seq: 0,
             started: false,
             output: Vec::new(),
@@ -3056,6 +3137,47 @@ mod tests {
 
     fn same(written: &[u8], serialized: &[u8], what: &str) {
         crate::formats::write::same_bytes(written, serialized, what);
+    }
+
+    /// One pass gives what the decoder and `Echo::of` give apart: the test requests, bodies
+    /// with duplicate and null settings, every fixture, and the same error for a refused body.
+    #[test]
+    fn the_echo_read_with_the_request_is_the_echo_read_after_it() {
+        let mut bodies = echo_bodies();
+        bodies.extend([
+            r#"{"model":"m","input":"x","metadata":{"a":1},"metadata":{"b":2.5},"truncation":"auto","truncation":null}"#.into(),
+            r#"{"model":"m","input":"x","text":null,"service_tier":"flex","instructions":"a","instructions":"b"}"#.into(),
+            r#"{"model":"m","input":"x","text":{"format":{"type":"text"},"verbosity":"low"},"metadata":null}"#.into(),
+            r#"{"model":"m","input":"x","previous_response_id":"resp_1"}"#.into(),
+            r#"{"model":"m","input":"x","metadata":{"k":"v"},"tool_choice":"sometimes"}"#.into(),
+        ]);
+        // Whether `body` decoded.
+        let check = |body: &[u8], what: &str| match (decode_request(body), decode_request_and_echo(body)) {
+            (Ok(req), Ok((same_req, echo))) => {
+                assert_eq!(format!("{req:?}"), format!("{same_req:?}"), "{what}");
+                assert_eq!(echo, Echo::of(&req, body), "{what}");
+                true
+            }
+            (Err(a), Err(b)) => {
+                assert_eq!(a.to_string(), b.to_string(), "{what}");
+                false
+            }
+            (a, b) => panic!("{what}: {:?} / {:?}", a.is_ok(), b.is_ok()),
+        };
+        let decoded = bodies.iter().filter(|body| check(body.as_bytes(), body)).count();
+        assert_eq!(decoded, bodies.len() - 2, "all but the last two decode");
+        // Every fixture request as a Responses body (what a Responses-kind upstream is sent).
+        let mut fixtures = 0;
+        let mut as_responses = |req: &ChatRequest, what: &str| {
+            if let Ok(body) = super::super::responses_upstream::encode_request(req) {
+                fixtures += usize::from(check(&body, what));
+            }
+        };
+        crate::formats::write::for_each_fixture_decoded("gpt-x", &mut as_responses, &mut |_, _| ());
+        for (what, req) in crate::formats::write::request_variants() {
+            as_responses(&req, what);
+        }
+        assert!(fixtures > 20, "only {fixtures} fixture requests decoded");
     }
 
     /// The echoed tools of every test request and every fixture request.
