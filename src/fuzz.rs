@@ -440,10 +440,16 @@ pub fn translate(data: &[u8]) {
             true => formats::openai::completions::decode_request(body),
             false => (codec.decode_request)(body, path_model, which & 32 != 0),
         };
-        // An OpenAI client's body is also read as a Responses request.
+        // An OpenAI client's body is also read as a Responses request, and what its answer
+        // repeats, read in the same pass, is what `Echo::of` reads from the body after.
         let responses = (format == Format::OpenAi)
-            .then(|| formats::openai::responses::decode_request(body).ok())
-            .flatten();
+            .then(|| formats::openai::responses::decode_request_and_echo(body).ok())
+            .flatten()
+            .map(|(req, echo)| {
+                let again = formats::openai::responses::Echo::of(&req, body);
+                assert!(echo == again, "the echo read with the request differs:\n{echo:?}\n{again:?}");
+                req
+            });
         // A Cohere client's body is also read as a v1 request; the answer to it repeats its
         // history, spliced from the body, and must stay JSON.
         let v1 = (format == Format::Cohere)
