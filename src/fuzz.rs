@@ -447,7 +447,10 @@ pub fn translate(data: &[u8]) {
             .flatten()
             .map(|(req, echo)| {
                 let again = formats::openai::responses::Echo::of(&req, body);
-                assert!(echo == again, "the echo read with the request differs:\n{echo:?}\n{again:?}");
+                assert!(
+                    echo == again,
+                    "the echo read with the request differs:\n{echo:?}\n{again:?}"
+                );
                 req
             });
         // A Cohere client's body is also read as a v1 request; the answer to it repeats its

@@ -40,10 +40,11 @@ fn codec_for(format: Format) -> Result<&'static Codec, Failure> {
     })
 }
 
-/// Decodes the client's chat request into canonical form, with the routed model.
 /// What the answer to a Responses request repeats of it, read with the request.
 type Echo = Option<formats::openai::responses::Echo>;
 
+/// Decodes the client's chat request into canonical form, with the routed model (and for a
+/// Responses request, what its answer repeats of it).
 fn decode(ctx: &RequestContext<'_>, req: &Request, model: &str, stream: bool) -> Result<(ChatRequest, Echo), Failure> {
     if ctx.api.op == Operation::Invoke {
         let path_model = ctx.api.path_model.as_deref().unwrap_or(model);
