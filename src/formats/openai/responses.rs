@@ -2463,6 +2463,8 @@ mod tests {
     /// The serde types the byte writer replaced, as they were: the tests hold the writer to
     /// their bytes.
     mod reference {
+        // `tool_choice` had the shape the Responses request writer still uses.
+        use super::super::super::responses_upstream::{FunctionRefOut as FunctionRef, ToolChoiceOut};
         use super::super::super::types::OpenAiTokensOut;
         use super::super::{Content, ErrorOut, Fields, Item, Items, ResponseState, ToolChoiceEcho, Write};
         use crate::canonical::{Json, Tool, Usage};
@@ -2493,30 +2495,6 @@ mod tests {
             description: Option<&'a str>,
             parameters: &'a Json,
             strict: Option<bool>,
-        }
-
-        #[derive(Serialize)]
-        #[serde(untagged)]
-        enum ToolChoiceOut<'a> {
-            Mode(&'static str),
-            Function {
-                #[serde(rename = "type")]
-                kind: &'static str,
-                name: &'a str,
-            },
-            Allowed {
-                #[serde(rename = "type")]
-                kind: &'static str,
-                mode: &'static str,
-                tools: Vec<FunctionRef<'a>>,
-            },
-        }
-
-        #[derive(Serialize)]
-        struct FunctionRef<'a> {
-            #[serde(rename = "type")]
-            kind: &'static str,
-            name: &'a str,
         }
 
         #[derive(Serialize)]
@@ -2673,7 +2651,7 @@ mod tests {
                 ),
                 tool_choice: match &echo.tool_choice {
                     ToolChoiceEcho::Mode(m) => ToolChoiceOut::Mode(m),
-                    ToolChoiceEcho::Function(name) => ToolChoiceOut::Function { kind: "function", name },
+                    ToolChoiceEcho::Function(name) => ToolChoiceOut::Named { kind: "function", name },
                     ToolChoiceEcho::Allowed { mode, names } => ToolChoiceOut::Allowed {
                         kind: "allowed_tools",
                         mode,

@@ -128,7 +128,7 @@ struct ToolOut<'a> {
 
 #[derive(Serialize)]
 #[serde(untagged)]
-enum ToolChoiceOut<'a> {
+pub(super) enum ToolChoiceOut<'a> {
     Mode(&'static str),
     Named {
         #[serde(rename = "type")]
@@ -145,10 +145,10 @@ enum ToolChoiceOut<'a> {
 }
 
 #[derive(Serialize)]
-struct FunctionRefOut<'a> {
+pub(super) struct FunctionRefOut<'a> {
     #[serde(rename = "type")]
-    kind: &'static str,
-    name: &'a str,
+    pub(super) kind: &'static str,
+    pub(super) name: &'a str,
 }
 
 #[derive(Serialize)]
