@@ -56,19 +56,21 @@ fn output_limit_of(v: &Json, field: &JsonPath<'_>) -> Result<u32, ConvertError> 
 
 /// Integration: a client's Responses body -> canonical.
 pub fn decode_request(body: &[u8]) -> Result<ChatRequest, ConvertError> {
-    decode(body, None)
+    decode(body, false).map(|(req, _)| req)
 }
 
 /// A client's Responses body -> canonical, and what its answer repeats of it: what
 /// `decode_request` and then `Echo::of` give, read in one pass (`Echo::of` scans the whole body
 /// again, `input` and all).
 pub fn decode_request_and_echo(body: &[u8]) -> Result<(ChatRequest, Echo), ConvertError> {
-    let mut echo = None;
-    let req = decode(body, Some(&mut echo))?;
-    Ok((req, echo.expect("decode builds the echo it was asked for")))
+    let (req, echo) = decode(body, true)?;
+    // `decode` asked for an echo gives one; the scan is only there to need no `expect`.
+    let echo = echo.unwrap_or_else(|| Echo::of(&req, body));
+    Ok((req, echo))
 }
 
-fn decode(body: &[u8], echo: Option<&mut Option<Echo>>) -> Result<ChatRequest, ConvertError> {
+/// The request, and with `echo` what its answer repeats.
+fn decode(body: &[u8], echo: bool) -> Result<(ChatRequest, Option<Echo>), ConvertError> {
     let obj = super::request::body_object(body)?;
     // NOTE: no field goes to `extra`. The one OpenAI target of a translated Responses request is
     // Chat Completions (`responses_api = false`), whose fields differ: `instructions`, `text` or
@@ -79,7 +81,7 @@ fn decode(body: &[u8], echo: Option<&mut Option<Echo>>) -> Result<ChatRequest, C
     let (mut model, mut input, mut instructions) = (None, None, None);
     let (mut logprobs, mut top_logprobs) = (false, None);
     for (key, val) in obj.iter() {
-        if echo.is_some() {
+        if echo {
             sent.note(key, val);
         }
         // As OpenAI does, an explicit null is an absent optional parameter.
@@ -162,10 +164,8 @@ fn decode(body: &[u8], echo: Option<&mut Option<Echo>>) -> Result<ChatRequest, C
     let input = input.ok_or_else(|| err("input", "required (Sluice stores no earlier responses to continue)"))?;
     decode_input(input, &mut req)?;
     super::request::check_allowed_declared(&req, "tool_choice.tools")?;
-    if let Some(echo) = echo {
-        *echo = Some(Echo::with(&req, sent.owned()));
-    }
-    Ok(req)
+    let echo = echo.then(|| Echo::with(&req, sent.owned()));
+    Ok((req, echo))
 }
 
 /// Function tools are flat here (`{"type":"function","name",...}`); the built-in ones (web
