@@ -593,17 +593,25 @@ impl<V> Default for Sent<V> {
     }
 }
 
+impl<V> Sent<V> {
+    /// Where the value of top-level member `key` goes, if the answer repeats it.
+    fn slot(&mut self, key: &str) -> Option<&mut Option<V>> {
+        match key {
+            "instructions" => Some(&mut self.instructions),
+            "text" => Some(&mut self.text),
+            "metadata" => Some(&mut self.metadata),
+            "truncation" => Some(&mut self.truncation),
+            "service_tier" => Some(&mut self.service_tier),
+            _ => None,
+        }
+    }
+}
+
 impl<'v> Sent<&'v Json> {
     fn note(&mut self, key: &str, value: &'v Json) {
-        let slot = match key {
-            "instructions" => &mut self.instructions,
-            "text" => &mut self.text,
-            "metadata" => &mut self.metadata,
-            "truncation" => &mut self.truncation,
-            "service_tier" => &mut self.service_tier,
-            _ => return,
-        };
-        *slot = Some(value).filter(|v| !v.is_null());
+        if let Some(slot) = self.slot(key) {
+            *slot = Some(value).filter(|v| !v.is_null());
+        }
     }
 
     fn owned(self) -> Sent<Json> {
@@ -625,14 +633,7 @@ impl Echo {
         let mut sent = Sent::default();
         for entry in sonic_rs::to_object_iter(body) {
             let Ok((key, value)) = entry else { break };
-            let slot = match &*key {
-                "instructions" => &mut sent.instructions,
-                "text" => &mut sent.text,
-                "metadata" => &mut sent.metadata,
-                "truncation" => &mut sent.truncation,
-                "service_tier" => &mut sent.service_tier,
-                _ => continue,
-            };
+            let Some(slot) = sent.slot(&key) else { continue };
             *slot = sonic_rs::from_str::<Json>(value.as_raw_str())
                 .ok()
                 .filter(|v| !v.is_null());
