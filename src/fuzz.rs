@@ -440,6 +440,16 @@ pub fn translate(data: &[u8]) {
             true => formats::openai::completions::decode_request(body),
             false => (codec.decode_request)(body, path_model, which & 32 != 0),
         };
+        // A Cohere client's body read in one pass reads as it does one field at a time (the
+        // reading that names a refused field): the same request, or a refusal of the same field.
+        if format == Format::Cohere {
+            let lazily = formats::cohere::request::decode_request_lazily(body, path_model);
+            match (&decoded, &lazily) {
+                (Ok(a), Ok(b)) => assert!(a == b, "one pass and lazy readings differ:\n{a:?}\n{b:?}"),
+                (Err(a), Err(b)) => assert_eq!(a.field, b.field, "{a:?} / {b:?}"),
+                _ => panic!("one pass and lazy readings disagree: {decoded:?} / {lazily:?}"),
+            }
+        }
         // An OpenAI client's body is also read as a Responses request, and what its answer
         // repeats, read in the same pass, is what `Echo::of` reads from the body after.
         let responses = (format == Format::OpenAi)

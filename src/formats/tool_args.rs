@@ -14,7 +14,7 @@
 //! walk the parsed body (`RawArgs`) and take all the texts in one more pass.
 
 use crate::canonical::{JsonPath, Part};
-use crate::wire::json::{too_deep, MAX_DEPTH};
+use crate::wire::json::{too_deep, KeySeed, MAX_DEPTH};
 use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use sonic_rs::{JsonValueTrait, LazyValue, PointerNode, PointerTree, Value};
 use std::borrow::Cow;
@@ -317,31 +317,6 @@ impl<'de> Visitor<'de> for Seed {
             }
         }
         Ok(Node::Value(obj.into_value()))
-    }
-}
-
-/// A member's key, borrowed from the body when it has no escapes.
-struct KeySeed;
-
-impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = Cow<'de, str>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeySeed {
-    type Value = Cow<'de, str>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a key")
-    }
-    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Cow<'de, str>, E> {
-        Ok(Cow::Borrowed(s))
-    }
-    fn visit_str<E>(self, s: &str) -> Result<Cow<'de, str>, E> {
-        Ok(Cow::Owned(s.to_string()))
     }
 }
 

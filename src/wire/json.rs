@@ -7,6 +7,7 @@
 
 use bytes::{Bytes, BytesMut};
 use sonic_rs::JsonValueTrait;
+use std::borrow::Cow;
 use std::ops::Range;
 
 /// The values of `keys` in object `v`, found in one pass over its members: `members(v, keys)[i]`
@@ -202,6 +203,31 @@ pub fn splice_string(body: &Bytes, span: Range<usize>, new_value: &str) -> [Byte
             .as_bytes(),
     );
     [body.slice(..span.start), quoted.freeze(), body.slice(span.end..)]
+}
+
+/// A member's key, borrowed from the body when it has no escapes.
+pub struct KeySeed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(s))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(s.to_string()))
+    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ use crate::canonical::{
     Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice, ToolResultContent,
 };
 use crate::formats::{tool_media, Format};
+use crate::wire::json::KeySeed;
+use serde::de::{DeserializeOwned, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use sonic_rs::{JsonValueTrait, LazyValue};
 use std::borrow::Cow;
@@ -46,24 +48,53 @@ pub(super) fn parse<'de, T: Deserialize<'de>>(raw: &'de str, path: &JsonPath<'_>
         .map_err(|e| ConvertError::new(path, format!("invalid value: {}", crate::wire::json::brief(&e))))
 }
 
-/// A message's `content`: a string is one text item; `null`/absent is no items.
-enum Content {
-    /// A plain string: one `text` item.
-    Text(String),
-    Items(Vec<CohereContentItemIn>),
+/// A message's `content` as items to match on (absent: none).
+fn content_items(content: Option<CohereContentIn>) -> CohereContentIn {
+    content.unwrap_or(CohereContentIn::Items(Vec::new()))
 }
 
-fn content_items(content: Option<&LazyValue<'_>>, path: &JsonPath<'_>) -> Result<Content, ConvertError> {
-    let Some(c) = content else {
-        return Ok(Content::Items(Vec::new()));
+/// Why the messages could not be read, naming the field: the messages read again one field
+/// (and content item) at a time. Runs only after the one-pass read refused them.
+#[cold]
+fn locate_message_error(raw: &str, mpath: &JsonPath<'_>, e: &sonic_rs::Error) -> ConvertError {
+    let named = || -> Result<(), ConvertError> {
+        let list: Vec<LazyValue<'_>> = parse(raw, mpath)?;
+        for (i, m) in list.iter().enumerate() {
+            let path = mpath.index(i);
+            for field in sonic_rs::to_object_iter(m.as_raw_str()) {
+                let (key, value) = field.map_err(|_| ConvertError::new(path, "must be an object"))?;
+                let fpath = path.key(&key);
+                let raw = value.as_raw_str();
+                match &*key {
+                    "role" | "tool_plan" | "tool_call_id" => drop(parse::<Option<String>>(raw, &fpath)?),
+                    "tool_calls" => {
+                        for (j, call) in parse::<Option<Vec<LazyValue<'_>>>>(raw, &fpath)?
+                            .iter()
+                            .flatten()
+                            .enumerate()
+                        {
+                            parse::<CohereToolCallIn>(call.as_raw_str(), &fpath.index(j))?;
+                        }
+                    }
+                    "content" => match raw.trim_start().as_bytes().first() {
+                        Some(b'"') => drop(parse::<String>(raw, &fpath)?),
+                        Some(b'[') => {
+                            for (j, item) in parse::<Vec<LazyValue<'_>>>(raw, &fpath)?.iter().enumerate() {
+                                parse::<CohereContentItemIn>(item.as_raw_str(), &fpath.index(j))?;
+                            }
+                        }
+                        Some(b'n') => {}
+                        _ => return Err(ConvertError::new(fpath, "must be a string or an array")),
+                    },
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
     };
-    let raw = c.as_raw_str().trim_start();
-    match raw.as_bytes().first() {
-        Some(b'"') => Ok(Content::Text(parse(raw, path)?)),
-        Some(b'[') => Ok(Content::Items(parse(raw, path)?)),
-        Some(b'n') => Ok(Content::Items(Vec::new())),
-        _ => Err(ConvertError::new(path, "must be a string or an array")),
-    }
+    named()
+        .err()
+        .unwrap_or_else(|| ConvertError::new(mpath, format!("invalid value: {}", crate::wire::json::brief(e))))
 }
 
 fn item_text(item: CohereContentItemIn, path: &JsonPath<'_>) -> Result<String, ConvertError> {
@@ -84,11 +115,11 @@ fn image_part(item: CohereContentItemIn, path: &JsonPath<'_>) -> Result<Part, Co
     Ok(Part::Image { source, extra })
 }
 
-fn user_parts(m: &CohereMessageIn<'_>, path: &JsonPath<'_>) -> Result<Vec<Part>, ConvertError> {
+fn user_parts(m: CohereMessageIn, path: &JsonPath<'_>) -> Result<Vec<Part>, ConvertError> {
     let path = path.key("content");
-    let items = match content_items(m.content.as_ref(), &path)? {
-        Content::Text(t) => return Ok(vec![Part::text(t)]),
-        Content::Items(items) => items,
+    let items = match content_items(m.content) {
+        CohereContentIn::Text(t) => return Ok(vec![Part::text(t)]),
+        CohereContentIn::Items(items) => items,
     };
     let mut parts = Vec::with_capacity(items.len());
     for (j, item) in items.into_iter().enumerate() {
@@ -102,14 +133,14 @@ fn user_parts(m: &CohereMessageIn<'_>, path: &JsonPath<'_>) -> Result<Vec<Part>,
     Ok(parts)
 }
 
-fn system_parts(m: &CohereMessageIn<'_>, path: &JsonPath<'_>, out: &mut Vec<Part>) -> Result<(), ConvertError> {
+fn system_parts(m: CohereMessageIn, path: &JsonPath<'_>, out: &mut Vec<Part>) -> Result<(), ConvertError> {
     let path = path.key("content");
-    let items = match content_items(m.content.as_ref(), &path)? {
-        Content::Text(t) => {
+    let items = match content_items(m.content) {
+        CohereContentIn::Text(t) => {
             out.push(Part::text(t));
             return Ok(());
         }
-        Content::Items(items) => items,
+        CohereContentIn::Items(items) => items,
     };
     for (j, item) in items.into_iter().enumerate() {
         let p = path.index(j);
@@ -146,15 +177,15 @@ pub(super) fn arguments_text(args: Option<Json>) -> String {
 
 /// Assistant content items, then the tool plan, then the tool calls (the order they happen in).
 pub(super) fn assistant_parts(
-    m: CohereMessageIn<'_>,
+    m: CohereMessageIn,
     path: &JsonPath<'_>,
     strict: bool,
 ) -> Result<Vec<Part>, ConvertError> {
     let cpath = path.key("content");
     let mut parts = Vec::new();
-    match content_items(m.content.as_ref(), &cpath)? {
-        Content::Text(t) => parts.push(Part::text(t)),
-        Content::Items(items) => {
+    match content_items(m.content) {
+        CohereContentIn::Text(t) => parts.push(Part::text(t)),
+        CohereContentIn::Items(items) => {
             parts.reserve(items.len());
             for (j, item) in items.into_iter().enumerate() {
                 let p = cpath.index(j);
@@ -197,15 +228,15 @@ pub(super) fn assistant_parts(
     Ok(parts)
 }
 
-fn tool_result(m: CohereMessageIn<'_>, path: &JsonPath<'_>, messages: &[Message]) -> Result<Part, ConvertError> {
+fn tool_result(m: CohereMessageIn, path: &JsonPath<'_>, messages: &[Message]) -> Result<Part, ConvertError> {
     let id = m
         .tool_call_id
         .ok_or_else(|| ConvertError::new(path.key("tool_call_id"), "missing tool_call_id"))?;
     let cpath = path.key("content");
     let mut content = Vec::new();
-    match content_items(m.content.as_ref(), &cpath)? {
-        Content::Text(t) => content.push(ToolResultContent::Text(t)),
-        Content::Items(items) => {
+    match content_items(m.content) {
+        CohereContentIn::Text(t) => content.push(ToolResultContent::Text(t)),
+        CohereContentIn::Items(items) => {
             content.reserve(items.len());
             for (j, item) in items.into_iter().enumerate() {
                 let p = cpath.index(j);
@@ -300,23 +331,28 @@ pub(super) fn response_format(kind: Option<&str>, schema: Option<Json>) -> Resul
 
 /// The generation settings v1 and v2 share (`max_tokens`, `stop_sequences`, `temperature`,
 /// `seed`, penalties, `p`, `k`, `stream`), read into `req`; false for any other key.
-pub(super) fn sampling(req: &mut ChatRequest, key: &str, raw: &str, kp: &JsonPath<'_>) -> Result<bool, ConvertError> {
+pub(super) fn sampling(
+    req: &mut ChatRequest,
+    key: &str,
+    v: &mut impl FieldValue,
+    kp: &JsonPath<'_>,
+) -> Result<bool, ConvertError> {
     match key {
-        "max_tokens" => req.max_tokens = parse::<Option<u32>>(raw, kp)?.map(|n| token_limit(n, kp)).transpose()?,
-        "stop_sequences" => req.stop = parse::<Option<Vec<String>>>(raw, kp)?.unwrap_or_default(),
-        "temperature" => req.temperature = parse(raw, kp)?,
-        "seed" => req.seed = parse(raw, kp)?,
-        "frequency_penalty" => req.frequency_penalty = parse(raw, kp)?,
-        "presence_penalty" => req.presence_penalty = parse(raw, kp)?,
-        "p" => req.top_p = parse(raw, kp)?,
+        "max_tokens" => req.max_tokens = v.read::<Option<u32>>()?.map(|n| token_limit(n, kp)).transpose()?,
+        "stop_sequences" => req.stop = v.read::<Option<Vec<String>>>()?.unwrap_or_default(),
+        "temperature" => req.temperature = v.read()?,
+        "seed" => req.seed = v.read()?,
+        "frequency_penalty" => req.frequency_penalty = v.read()?,
+        "presence_penalty" => req.presence_penalty = v.read()?,
+        "p" => req.top_p = v.read()?,
         "k" => {
-            req.top_k = match parse::<Option<f64>>(raw, kp)? {
+            req.top_k = match v.read::<Option<f64>>()? {
                 None => None,
                 Some(k) if k >= 0.0 && k.fract() == 0.0 && k <= u32::MAX as f64 => Some(k as u32),
                 Some(_) => return Err(ConvertError::new(key, "must be a non-negative integer")),
             }
         }
-        "stream" => req.stream = parse::<Option<bool>>(raw, kp)?.unwrap_or(false),
+        "stream" => req.stream = v.read::<Option<bool>>()?.unwrap_or(false),
         _ => return Ok(false),
     }
     Ok(true)
@@ -350,45 +386,92 @@ impl CohereSampling {
     }
 }
 
-/// Integration: a client's `/v2/chat` body -> canonical. `stream` comes from the body.
-pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> Result<ChatRequest, ConvertError> {
-    let mut req = ChatRequest {
-        extra: Extra::new(Format::Cohere),
-        // Cohere always reports usage, streaming or not.
-        include_usage: true,
-        ..Default::default()
-    };
-    let mut model = None;
-    let mut messages_raw: Option<LazyValue<'_>> = None;
-    let mut strict_tools = None;
-    for entry in sonic_rs::to_object_iter(body) {
-        let (key, value) = entry.map_err(not_an_object)?;
-        let raw = value.as_raw_str();
-        let key: &str = &key;
-        let kpath = JsonPath::ROOT.key(key);
-        let kp = &kpath;
+/// A top-level value of a request body, read where its decoder found it: by the one-pass read
+/// (`OnePass`), or from its own text (`LazyField`), which names the field a refusal is about.
+pub(super) trait FieldValue {
+    fn read<T: DeserializeOwned>(&mut self) -> Result<T, ConvertError>;
+
+    /// The `/v2/chat` messages (the lazy reading names the message field it refused).
+    fn read_messages(&mut self) -> Result<Vec<CohereMessageIn>, ConvertError> {
+        self.read()
+    }
+}
+
+/// A value as its own JSON text, at `path`.
+pub(super) struct LazyField<'a, 'p> {
+    pub raw: &'a str,
+    pub path: &'p JsonPath<'p>,
+}
+
+impl FieldValue for LazyField<'_, '_> {
+    fn read<T: DeserializeOwned>(&mut self) -> Result<T, ConvertError> {
+        parse(self.raw, self.path)
+    }
+
+    fn read_messages(&mut self) -> Result<Vec<CohereMessageIn>, ConvertError> {
+        sonic_rs::from_str(self.raw).map_err(|e| locate_message_error(self.raw, self.path, &e))
+    }
+}
+
+/// The value after the key the one-pass read is at.
+struct MapValue<'m, A>(&'m mut A);
+
+impl<'de, A: MapAccess<'de>> FieldValue for MapValue<'_, A> {
+    fn read<T: DeserializeOwned>(&mut self) -> Result<T, ConvertError> {
+        // The error only stops the pass: `decode_request` then reads the body lazily, which
+        // names the field.
+        self.0
+            .next_value()
+            .map_err(|_| ConvertError::new("", "refused by the one-pass read"))
+    }
+}
+
+/// What the top level of a `/v2/chat` body says, before the request is put together.
+struct Body {
+    req: ChatRequest,
+    model: Option<String>,
+    messages: Option<Vec<CohereMessageIn>>,
+    strict_tools: Option<bool>,
+}
+
+impl Body {
+    fn new() -> Body {
+        Body {
+            req: ChatRequest {
+                extra: Extra::new(Format::Cohere),
+                // Cohere always reports usage, streaming or not.
+                include_usage: true,
+                ..Default::default()
+            },
+            model: None,
+            messages: None,
+            strict_tools: None,
+        }
+    }
+
+    /// One top-level member into the request (a later duplicate key wins, as before).
+    fn field(&mut self, key: &str, v: &mut impl FieldValue, kp: &JsonPath<'_>) -> Result<(), ConvertError> {
+        let req = &mut self.req;
         match key {
-            "model" => model = parse::<Option<String>>(raw, kp)?,
-            "messages" => messages_raw = Some(value),
+            "model" => self.model = v.read()?,
+            "messages" => self.messages = Some(v.read_messages()?),
             "tools" => {
-                let tools: Option<Vec<CohereToolIn>> = parse(raw, kp)?;
-                let tools = tools.unwrap_or_default();
+                let tools: Vec<CohereToolIn> = v.read::<Option<_>>()?.unwrap_or_default();
                 req.tools.reserve(tools.len());
                 for (i, t) in tools.into_iter().enumerate() {
-                    req.tools.push(tool_def(t, &kpath.index(i))?);
+                    req.tools.push(tool_def(t, &kp.index(i))?);
                 }
             }
-            "strict_tools" => strict_tools = parse::<Option<bool>>(raw, kp)?,
+            "strict_tools" => self.strict_tools = v.read()?,
             "response_format" => {
-                let rf: Option<CohereResponseFormatIn> = parse(raw, kp)?;
-                req.response_format = match rf {
+                req.response_format = match v.read::<Option<CohereResponseFormatIn>>()? {
                     None => None,
                     Some(rf) => Some(response_format(rf.kind.as_deref(), rf.json_schema)?),
                 };
             }
-            _ if sampling(&mut req, key, raw, kp)? => {}
+            _ if sampling(req, key, v, kp)? => {}
             "tool_choice" => {
-                req.tool_choice = match parse::<Option<String>>(raw, kp)?.as_deref() {
+                req.tool_choice = match v.read::<Option<String>>()?.as_deref() {
                     None => None,
                     Some(c) if c.eq_ignore_ascii_case("REQUIRED") => Some(ToolChoice::Required),
                     Some(c) if c.eq_ignore_ascii_case("NONE") => Some(ToolChoice::None),
@@ -396,8 +479,12 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
                 }
             }
             "thinking" => {
-                let value: Json = parse(raw, kp)?;
-                let t: CohereThinkingIn = parse(raw, kp)?;
+                let value: Json = v.read()?;
+                if value.is_null() {
+                    return Ok(());
+                }
+                let t: CohereThinkingIn = sonic_rs::from_value(&value)
+                    .map_err(|e| ConvertError::new(kp, format!("invalid value: {}", crate::wire::json::brief(&e))))?;
                 match t.kind.as_deref() {
                     Some("enabled") => {
                         req.reasoning = Some(Reasoning {
@@ -406,13 +493,86 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
                         })
                     }
                     // `disabled` (and anything new) has no canonical meaning: keep it raw.
-                    _ if !value.is_null() => req.extra.push(key, value),
-                    _ => {}
+                    _ => req.extra.push(key, value),
                 }
             }
-            _ => req.extra.push(key, parse::<Json>(raw, kp)?),
+            _ => req.extra.push(key, v.read::<Json>()?),
         }
+        Ok(())
     }
+}
+
+/// A body read in one pass: every member's value straight into its type.
+struct OnePass(Body);
+
+impl<'de> Deserialize<'de> for OnePass {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<OnePass, D::Error> {
+        d.deserialize_map(OnePassVisitor)
+    }
+}
+
+struct OnePassVisitor;
+
+impl<'de> Visitor<'de> for OnePassVisitor {
+    type Value = OnePass;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OnePass, A::Error> {
+        let mut body = Body::new();
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let kp = JsonPath::ROOT.key(&key);
+            body.field(&key, &mut MapValue(&mut map), &kp)
+                .map_err(|_| serde::de::Error::custom("refused"))?;
+        }
+        Ok(OnePass(body))
+    }
+}
+
+/// The body read one member at a time, each from its own text: slower than `OnePass`, but a
+/// refusal names its field.
+#[cold]
+fn read_lazily(body: &[u8]) -> Result<Body, ConvertError> {
+    let mut read = Body::new();
+    for entry in sonic_rs::to_object_iter(body) {
+        let (key, value) = entry.map_err(not_an_object)?;
+        let kp = JsonPath::ROOT.key(&key);
+        read.field(
+            &key,
+            &mut LazyField {
+                raw: value.as_raw_str(),
+                path: &kp,
+            },
+            &kp,
+        )?;
+    }
+    Ok(read)
+}
+
+/// Integration: a client's `/v2/chat` body -> canonical. `stream` comes from the body.
+pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> Result<ChatRequest, ConvertError> {
+    // One pass over the body; only a body it refuses is read again, to name the field.
+    let read = match sonic_rs::from_slice::<OnePass>(body) {
+        Ok(OnePass(read)) => read,
+        Err(_) => read_lazily(body)?,
+    };
+    build(read, path_model)
+}
+
+/// The lazy reading alone (the fuzz target holds the one-pass reading to it).
+pub(crate) fn decode_request_lazily(body: &[u8], path_model: Option<&str>) -> Result<ChatRequest, ConvertError> {
+    build(read_lazily(body)?, path_model)
+}
+
+fn build(read: Body, path_model: Option<&str>) -> Result<ChatRequest, ConvertError> {
+    let Body {
+        mut req,
+        model,
+        messages,
+        strict_tools,
+    } = read;
     req.model = match model.filter(|m| !m.is_empty()) {
         Some(m) => m,
         None => path_model
@@ -426,18 +586,17 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
             t.strict = strict_tools;
         }
     }
-    let messages_raw = messages_raw.ok_or_else(|| ConvertError::new("messages", "missing messages"))?;
+    let raw_messages = messages.ok_or_else(|| ConvertError::new("messages", "missing messages"))?;
     let mpath = JsonPath::ROOT.key("messages");
-    let raw_messages: Vec<CohereMessageIn<'_>> = parse(messages_raw.as_raw_str(), &mpath)?;
     req.messages.reserve(raw_messages.len());
     // Whether the last canonical message is the user turn that tool messages opened.
     let mut in_tool_turn = false;
     for (i, m) in raw_messages.into_iter().enumerate() {
         let path = mpath.index(i);
         match m.role.as_deref() {
-            Some("system") => system_parts(&m, &path, &mut req.system)?,
+            Some("system") => system_parts(m, &path, &mut req.system)?,
             Some("user") => {
-                let parts = user_parts(&m, &path)?;
+                let parts = user_parts(m, &path)?;
                 match req.messages.last_mut() {
                     Some(last) if in_tool_turn => last.content.extend(parts),
                     _ => req.messages.push(Message {
@@ -1408,6 +1567,19 @@ mod tests {
                 "messages[0].content[0].type",
             ),
             (br#"{"model":"m","messages":[{"role":"tool","content":"x"}]}"#, "messages[0].tool_call_id"),
+            // Refused by the one-pass read, named by a second look.
+            (br#"{"model":"m","messages":[{"role":"user","content":5}]}"#, "messages[0].content"),
+            (
+                br#"{"model":"m","messages":[{"role":"user","content":"a"},{"role":"user","content":[{"type":"text","text":"b"},{"type":"text","text":5}]}]}"#,
+                "messages[1].content[1]",
+            ),
+            (br#"{"model":"m","messages":[{"role":5,"content":"x"}]}"#, "messages[0].role"),
+            (br#"{"model":"m","messages":[{"role":"user","content":"x"},"x"]}"#, "messages[1]"),
+            (
+                br#"{"model":"m","messages":[{"role":"assistant","tool_calls":[{"id":"a"},{"id":1}]}]}"#,
+                "messages[0].tool_calls[1]",
+            ),
+            (br#"{"model":"m","messages":{"role":"user"}}"#, "messages"),
             (br#"{"model":"m","messages":[],"tool_choice":"ANY"}"#, "tool_choice"),
             (br#"{"model":"m","messages":[],"k":1.5}"#, "k"),
             (br#"{"model":"m","messages":[],"max_tokens":"ten"}"#, "max_tokens"),
@@ -1422,6 +1594,38 @@ mod tests {
         // The model can come from the path when the body has none.
         let r = decode_request(br#"{"messages":[]}"#, Some("from-path"), false).unwrap();
         assert_eq!(r.model, "from-path");
+    }
+
+    /// The one-pass read and the field-at-a-time read (which names refused fields) agree: the
+    /// same request, or a refusal of the same field. The fuzz `translate` target checks the same.
+    #[test]
+    fn one_pass_reads_as_the_lazy_reading() {
+        let bodies: &[&[u8]] = &[
+            FIXTURE,
+            EXTRAS,
+            include_bytes!("fixtures/request_documents.json"),
+            include_bytes!("fixtures/request_strict_tools.json"),
+            // An escaped key (read owned, not borrowed), a null thinking, a later duplicate.
+            br#"{"mod\u0065l":"m","messages":[{"role":"user","content":"hi"}],"thinking":null,"k":3,"k":4}"#,
+            br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"thinking":{"type":"enabled","token_budget":9}}"#,
+            br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"thinking":{"type":"enabled","token_budget":"x"}}"#,
+            br#"{"model":"m","messages":[{"role":"user","content":5}],"max_tokens":"ten"}"#,
+            br#"{"model":"m","messages":[],"tool_choice":"ANY"}"#,
+            br#"{"model":"m","messages":[]} trailing"#,
+            br#"[1]"#,
+        ];
+        for body in bodies {
+            let one = decode_request(body, None, false);
+            let lazy = decode_request_lazily(body, None);
+            match (&one, &lazy) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b),
+                (Err(a), Err(b)) => assert_eq!((&a.field, &a.message), (&b.field, &b.message)),
+                _ => panic!("{}: {one:?} / {lazy:?}", String::from_utf8_lossy(body)),
+            }
+        }
+        let r = decode_request(bodies[4], None, false).unwrap();
+        assert_eq!((r.model.as_str(), r.top_k), ("m", Some(4)));
+        assert!(r.extra.get("thinking").is_none() && r.reasoning.is_none());
     }
 
     #[test]

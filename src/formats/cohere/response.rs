@@ -75,7 +75,7 @@ pub(crate) fn usage_to_cohere(usage: &Usage) -> CohereUsageOut {
 /// Provider: an upstream's `/v2/chat` success body -> canonical. `model` is left empty (Cohere
 /// does not echo it); the caller knows it from the request.
 pub fn decode_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
-    // Checked first: `message.content` is read lazily (see `json::utf8`).
+    // UTF-8 checked up front: `from_str` then skips sonic-rs's own final check (see `json::utf8`).
     let text = crate::wire::json::utf8(body)
         .map_err(|e| ConvertError::new("", format!("invalid Cohere chat response: {e}")))?;
     let r: CohereChatResponseIn = sonic_rs::from_str(text).map_err(|e| {

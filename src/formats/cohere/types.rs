@@ -5,26 +5,63 @@
 
 use crate::canonical::Json;
 use serde::{Deserialize, Serialize};
-use sonic_rs::LazyValue;
 use std::borrow::Cow;
 
 // ---- inbound ---------------------------------------------------------------------------------
 
 /// One entry of `messages` (any role; the codec checks which fields the role allows).
 #[derive(Deserialize, Debug, Default)]
-pub struct CohereMessageIn<'a> {
+pub struct CohereMessageIn {
     #[serde(default)]
     pub role: Option<String>,
-    /// String, or an array of `{type: text|image_url|thinking|document}` items (raw JSON text,
-    /// parsed by the codec: sonic-rs `Value`s cannot be re-deserialized from a `Value`).
-    #[serde(default, borrow)]
-    pub content: Option<LazyValue<'a>>,
+    /// String, or an array of `{type: text|image_url|thinking|document}` items, read in the
+    /// same pass as the message (the codec checks which item types the role allows).
+    #[serde(default)]
+    pub content: Option<CohereContentIn>,
     #[serde(default)]
     pub tool_calls: Option<Vec<CohereToolCallIn>>,
     #[serde(default)]
     pub tool_plan: Option<String>,
     #[serde(default)]
     pub tool_call_id: Option<String>,
+}
+
+/// A message's `content`: a string is one text item; `null` is no items. Anything else is
+/// refused (`must be a string or an array`, named by `request::locate_message_error`).
+#[derive(Debug)]
+pub enum CohereContentIn {
+    /// A plain string: one `text` item.
+    Text(String),
+    Items(Vec<CohereContentItemIn>),
+}
+
+impl<'de> Deserialize<'de> for CohereContentIn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Either;
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = CohereContentIn;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or an array")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<CohereContentIn, E> {
+                Ok(CohereContentIn::Text(s.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, s: String) -> Result<CohereContentIn, E> {
+                Ok(CohereContentIn::Text(s))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<CohereContentIn, E> {
+                Ok(CohereContentIn::Items(Vec::new()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<CohereContentIn, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(CohereContentIn::Items(items))
+            }
+        }
+        d.deserialize_any(Either)
+    }
 }
 
 /// One content item of a message (user, assistant, system or tool).
@@ -111,13 +148,13 @@ pub struct CohereThinkingIn {
 
 /// A `/v2/chat` success body.
 #[derive(Deserialize, Debug, Default)]
-pub struct CohereChatResponseIn<'a> {
+pub struct CohereChatResponseIn {
     #[serde(default)]
     pub id: Option<String>,
     #[serde(default)]
     pub finish_reason: Option<String>,
-    #[serde(default, borrow)]
-    pub message: Option<CohereMessageIn<'a>>,
+    #[serde(default)]
+    pub message: Option<CohereMessageIn>,
     #[serde(default)]
     pub usage: Option<CohereUsageIn>,
 }

@@ -16,7 +16,7 @@
 //! Fields that need Cohere's own services (connectors, stored conversations, RAG documents,
 //! prompt truncation, raw prompts) are refused by name: another provider cannot honour them.
 
-use super::request::{not_an_object, parse};
+use super::request::{not_an_object, parse, LazyField};
 use super::{response::usage_to_cohere, uuid_like};
 use crate::canonical::stream::{StreamEncode, StreamEvent};
 use crate::canonical::{
@@ -328,7 +328,7 @@ fn decode_body(body: &[u8], default_model: Option<&str>) -> Result<ChatRequest, 
                     Some(rf) => Some(super::request::response_format(rf.kind.as_deref(), rf.schema)?),
                 }
             }
-            _ if super::request::sampling(&mut req, key, raw, kp)? => {}
+            _ if super::request::sampling(&mut req, key, &mut LazyField { raw, path: kp }, kp)? => {}
             // Cohere's own services: no other provider has them.
             "conversation_id" if !null => return Err(refuse(key, "Cohere stores the conversation")),
             "connectors" if !null && raw.trim() != "[]" => {
