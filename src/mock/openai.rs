@@ -569,10 +569,11 @@ pub fn serve_responses(method: crate::http::Method, path: &str, body: &[u8]) -> 
         true => |f, r: &_, _: &[u8]| super::upstream_rules(f, r),
         false => super::chat_rules,
     };
-    let req = match responses::decode_request(body)
-        .and_then(|r| rules(crate::formats::Format::OpenAi, &r, body).map(|()| r))
+    // The echo is read in the decoder's pass, as the gateway does (not `Echo::of` after it).
+    let (req, echo) = match responses::decode_request_and_echo(body)
+        .and_then(|(r, echo)| rules(crate::formats::Format::OpenAi, &r, body).map(|()| (r, echo)))
     {
-        Ok(r) => r,
+        Ok(read) => read,
         Err(e) => {
             let body = crate::formats::openai::error_body(&e.message, "invalid_request_error", Some(&e.field), None);
             return Some(reply(400, body.to_vec()));
@@ -592,7 +593,7 @@ pub fn serve_responses(method: crate::http::Method, path: &str, body: &[u8]) -> 
         match super::scenario::respond_as(&req, &next_id("mock"), crate::formats::Format::OpenAi) {
             Ok(mut resp) => {
                 resp.created = super::unix_now();
-                reply(200, responses::encode_response(&resp, &responses::Echo::of(&req, body)))
+                reply(200, responses::encode_response(&resp, &echo))
             }
             Err(fault) => reply(fault.status, error_body(fault.status, &fault.message)),
         },
