@@ -289,6 +289,24 @@ def test_cohere_documents_to_other_formats_are_refused_by_name(base, provider):
     assert "documents" in str(e.value.body)
 
 
+@pytest.mark.parametrize(
+    "message, field",
+    [
+        ({"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": 5}]}, "messages[1].content[1]"),
+        ({"role": "user", "content": 5}, "messages[1].content"),
+        ({"role": "assistant", "tool_calls": [{"id": 7, "type": "function"}]}, "messages[1].tool_calls[0]"),
+    ],
+)
+def test_cohere_malformed_messages_are_refused_by_name(base, message, field):
+    """Messages are read in one pass; one it refuses is named down to the field and item."""
+    import cohere
+
+    c = cohere.ClientV2(api_key="k", base_url=f"{base}/cohere", timeout=30)
+    with pytest.raises(cohere.errors.BadRequestError) as e:
+        c.chat(model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}, message])
+    assert e.value.body["message"].startswith(f"{field}: "), e.value.body
+
+
 # Anthropic: documents (PDF) -----------------------------------------------------------------------
 
 # Content every format but Cohere carries in a message: the mock's `document` scenario counts the
