@@ -186,6 +186,21 @@ pub fn brief(e: &sonic_rs::Error) -> String {
     short(e.to_string())
 }
 
+/// `brief` for an error in one value parsed from its own text (a field of the body): the
+/// position sonic-rs adds counts from that value, not from the body, so it is left out.
+pub fn brief_value(e: &sonic_rs::Error) -> String {
+    let mut s = brief(e);
+    if let Some(i) = s.rfind(" at line ") {
+        let position = &s[i + " at line ".len()..];
+        if position.split_once(" column ").is_some_and(|(line, column)| {
+            !line.is_empty() && !column.is_empty() && (line.bytes().chain(column.bytes())).all(|b| b.is_ascii_digit())
+        }) {
+            s.truncate(i);
+        }
+    }
+    s
+}
+
 fn short(mut s: String) -> String {
     if let Some(i) = s.find('\n') {
         s.truncate(i);
@@ -233,6 +248,18 @@ impl<'de> serde::de::Visitor<'de> for KeySeed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn brief_value_leaves_out_the_position_only() {
+        let e = sonic_rs::from_str::<String>("5").unwrap_err();
+        assert!(brief(&e).contains(" at line 1 column "), "{}", brief(&e));
+        let v = brief_value(&e);
+        assert!(v.starts_with("invalid type") && !v.contains(" at line "), "{v}");
+        assert_eq!(v, brief(&e)[..v.len()]);
+        // Text that only looks like a position is kept.
+        let e = sonic_rs::from_str::<u8>(r#""x at line y column z""#).unwrap_err();
+        assert!(brief_value(&e).contains("x at line y column z"), "{}", brief_value(&e));
+    }
 
     #[test]
     fn members_reads_as_get_reads() {

@@ -45,7 +45,7 @@ const MODELED: &[&str] = &[
 
 pub(super) fn parse<'de, T: Deserialize<'de>>(raw: &'de str, path: &JsonPath<'_>) -> Result<T, ConvertError> {
     sonic_rs::from_str(raw)
-        .map_err(|e| ConvertError::new(path, format!("invalid value: {}", crate::wire::json::brief(&e))))
+        .map_err(|e| ConvertError::new(path, format!("invalid value: {}", crate::wire::json::brief_value(&e))))
 }
 
 /// A message's `content` as items to match on (absent: none).
@@ -94,7 +94,7 @@ fn locate_message_error(raw: &str, mpath: &JsonPath<'_>, e: &sonic_rs::Error) ->
     };
     named()
         .err()
-        .unwrap_or_else(|| ConvertError::new(mpath, format!("invalid value: {}", crate::wire::json::brief(e))))
+        .unwrap_or_else(|| ConvertError::new(mpath, format!("invalid value: {}", crate::wire::json::brief_value(e))))
 }
 
 fn item_text(item: CohereContentItemIn, path: &JsonPath<'_>) -> Result<String, ConvertError> {
@@ -483,8 +483,9 @@ impl Body {
                 if value.is_null() {
                     return Ok(());
                 }
-                let t: CohereThinkingIn = sonic_rs::from_value(&value)
-                    .map_err(|e| ConvertError::new(kp, format!("invalid value: {}", crate::wire::json::brief(&e))))?;
+                let t: CohereThinkingIn = sonic_rs::from_value(&value).map_err(|e| {
+                    ConvertError::new(kp, format!("invalid value: {}", crate::wire::json::brief_value(&e)))
+                })?;
                 match t.kind.as_deref() {
                     Some("enabled") => {
                         req.reasoning = Some(Reasoning {
@@ -1590,6 +1591,12 @@ mod tests {
         for (body, field) in cases {
             let err = decode_request(body, None, false).unwrap_err();
             assert_eq!(&err.field, field, "{}", String::from_utf8_lossy(body));
+            // A position would count from the field's own text, not the body's.
+            assert!(
+                field.is_empty() || !err.message.contains(" at line "),
+                "{}",
+                err.message
+            );
         }
         // The model can come from the path when the body has none.
         let r = decode_request(br#"{"messages":[]}"#, Some("from-path"), false).unwrap();
