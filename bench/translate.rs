@@ -162,7 +162,51 @@ fn bench(c: &mut Criterion) {
     g.bench_function("response/anthropic->openai_responses", |bn| {
         bn.iter(|| responses::encode_response(&(ac.decode_response)(black_box(&upstream_answer)).unwrap(), &echo))
     });
+    // An agent's history (a coding agent's loop): 60 tool calls, each answered by its result.
+    // What it adds over the chat request: each call's arguments taken as written, and each
+    // result named after its call (for formats that key results by name).
+    let agent = agent_request(60);
+    for s in [Format::Anthropic, Format::Bedrock, Format::Cohere] {
+        let sc = codec(s).unwrap();
+        let body = (sc.encode_request)(&agent).unwrap();
+        g.bench_function(format!("decode_request/{}_agent_60_calls", s.name()), |bn| {
+            bn.iter(|| (sc.decode_request)(black_box(&body), Some("bench-model"), false).unwrap())
+        });
+    }
     g.finish();
+}
+
+fn agent_request(calls: usize) -> ChatRequest {
+    let mut req = canonical_request();
+    for i in 0..calls {
+        req.messages.push(Message {
+            role: Role::Assistant,
+            content: vec![Part::ToolCall {
+                id: format!("toolu_{i:04}"),
+                name: "read_file".into(),
+                arguments: format!(r#"{{"path":"src/module_{i}.rs","limit":200}}"#),
+                signature: None,
+                extra: Extra::default(),
+            }],
+        });
+        req.messages.push(Message {
+            role: Role::User,
+            content: vec![Part::ToolResult {
+                id: format!("toolu_{i:04}"),
+                name: None,
+                content: vec![sluice::canonical::ToolResultContent::Text(format!(
+                    "fn handler_{i}() {{ /* forty lines of code */ }}"
+                ))],
+                is_error: false,
+                extra: Extra::default(),
+            }],
+        });
+    }
+    req.messages.push(Message {
+        role: Role::User,
+        content: vec![Part::text("Now fix the failing test.")],
+    });
+    req
 }
 
 criterion_group!(benches, bench);

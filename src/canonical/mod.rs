@@ -359,6 +359,35 @@ pub struct Message {
     pub content: Vec<Part>,
 }
 
+/// Names each tool result that has no name after its call: the latest call with its id before
+/// it. Formats whose results carry only the id (Anthropic, Converse, Cohere) need this for
+/// formats that match results by name (Gemini). The calls are searched from the latest back: a
+/// result nearly always answers a call of the turn just before it, so each takes a few
+/// comparisons (a map from id to name, hashing every id, cost more: RESULTS "Session 33").
+/// Borrowing pass first (no id or name copied per call), then the writes.
+pub fn name_tool_results(messages: &mut [Message]) {
+    let mut calls: Vec<(&str, &str)> = Vec::new();
+    let mut found: Vec<(usize, usize, String)> = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        for (j, p) in m.content.iter().enumerate() {
+            match p {
+                Part::ToolCall { id, name, .. } => calls.push((id, name)),
+                Part::ToolResult { id, name: None, .. } => {
+                    if let Some((_, name)) = calls.iter().rev().find(|(call, _)| call == id) {
+                        found.push((i, j, name.to_string()));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    for (i, j, n) in found {
+        if let Part::ToolResult { name, .. } = &mut messages[i].content[j] {
+            *name = Some(n);
+        }
+    }
+}
+
 /// A tool the model may call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tool {
@@ -755,6 +784,47 @@ pub fn parse_data_url(url: &str) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A result is named after the latest call with its id before it; a named result keeps its
+    /// name, and one whose call is unknown (or only comes later) stays unnamed.
+    #[test]
+    fn tool_results_are_named_after_the_latest_earlier_call() {
+        let call = |id: &str, name: &str| Part::ToolCall {
+            id: id.into(),
+            name: name.into(),
+            arguments: "{}".into(),
+            signature: None,
+            extra: Extra::default(),
+        };
+        let result = |id: &str, name: Option<&str>| Part::ToolResult {
+            id: id.into(),
+            name: name.map(str::to_string),
+            content: Vec::new(),
+            is_error: false,
+            extra: Extra::default(),
+        };
+        let turn = |role, content| Message { role, content };
+        let mut messages = vec![
+            turn(Role::User, vec![result("late", None)]),
+            turn(Role::Assistant, vec![call("a", "first"), call("late", "x")]),
+            turn(
+                Role::User,
+                vec![result("a", None), result("b", None), result("a", Some("kept"))],
+            ),
+            turn(Role::Assistant, vec![call("a", "second")]),
+            turn(Role::User, vec![result("a", None)]),
+        ];
+        name_tool_results(&mut messages);
+        let names: Vec<Option<&str>> = messages
+            .iter()
+            .flat_map(|m| &m.content)
+            .filter_map(|p| match p {
+                Part::ToolResult { name, .. } => Some(name.as_deref()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(names, [None, Some("first"), None, Some("kept"), Some("second")]);
+    }
 
     /// Extras of `c`'s format holding `value` at `c`'s path (`generationConfig.speechConfig`
     /// nests it in a `generationConfig` object).

@@ -16,7 +16,6 @@ use crate::canonical::{
 use crate::formats::{tool_args, Format};
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 const PDF: &str = "application/pdf";
 const PLAIN_TEXT: &str = "text/plain";
@@ -230,7 +229,7 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
             .flat_map(|m| tool_args::calls_in(&mut m.content)),
     );
     if has_tool_results {
-        fill_tool_result_names(&mut req.messages);
+        crate::canonical::name_tool_results(&mut req.messages);
     }
     if !extra.is_empty() {
         req.extra = extra;
@@ -555,24 +554,6 @@ fn decode_tool_choice(v: &Json, req: &mut ChatRequest) -> Result<(), ConvertErro
         req.parallel_tool_calls = Some(!d);
     }
     Ok(())
-}
-
-/// Fills `ToolResult.name` from the matching earlier `ToolCall` (formats keyed by name need it).
-fn fill_tool_result_names(messages: &mut [Message]) {
-    let mut names: HashMap<String, String> = HashMap::new();
-    for m in messages.iter_mut() {
-        for p in m.content.iter_mut() {
-            match p {
-                Part::ToolCall { id, name, .. } => {
-                    names.insert(id.clone(), name.clone());
-                }
-                Part::ToolResult { id, name, .. } if name.is_none() => {
-                    *name = names.get(id.as_str()).cloned();
-                }
-                _ => {}
-            }
-        }
-    }
 }
 
 // ---- encode ------------------------------------------------------------------------------------

@@ -713,7 +713,7 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, stream: bool) -> Re
             _ => req.extra.push(key, val.clone()),
         }
     }
-    fill_tool_result_names(&mut req.messages);
+    crate::canonical::name_tool_results(&mut req.messages);
     raw.fill(
         body,
         req.messages
@@ -721,32 +721,6 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, stream: bool) -> Re
             .flat_map(|m| tool_args::calls_in(&mut m.content)),
     );
     Ok(req)
-}
-
-/// Converse tool results carry only the call id: name them after the matching call (formats
-/// that match results by name, like Gemini, need it).
-fn fill_tool_result_names(messages: &mut [Message]) {
-    // Borrowing pass first (no id/name copies per call), then the few writes.
-    let mut found: Vec<(usize, usize, String)> = Vec::new();
-    let mut calls: Vec<(&str, &str)> = Vec::new();
-    for (i, m) in messages.iter().enumerate() {
-        for (j, p) in m.content.iter().enumerate() {
-            match p {
-                Part::ToolCall { id, name, .. } => calls.push((id, name)),
-                Part::ToolResult { id, name: None, .. } => {
-                    if let Some((_, n)) = calls.iter().rev().find(|(c, _)| c == id) {
-                        found.push((i, j, n.to_string()));
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    for (i, j, n) in found {
-        if let Part::ToolResult { name, .. } = &mut messages[i].content[j] {
-            *name = Some(n);
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -228,7 +228,7 @@ pub(super) fn assistant_parts(
     Ok(parts)
 }
 
-fn tool_result(m: CohereMessageIn, path: &JsonPath<'_>, messages: &[Message]) -> Result<Part, ConvertError> {
+fn tool_result(m: CohereMessageIn, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
     let id = m
         .tool_call_id
         .ok_or_else(|| ConvertError::new(path.key("tool_call_id"), "missing tool_call_id"))?;
@@ -254,19 +254,10 @@ fn tool_result(m: CohereMessageIn, path: &JsonPath<'_>, messages: &[Message]) ->
             }
         }
     }
-    // The name of the matching call, for formats that key results by name (Gemini).
-    let name = messages
-        .iter()
-        .rev()
-        .filter(|msg| msg.role == Role::Assistant)
-        .flat_map(|msg| msg.content.iter())
-        .find_map(|p| match p {
-            Part::ToolCall { id: cid, name, .. } if *cid == id => Some(name.clone()),
-            _ => None,
-        });
     Ok(Part::ToolResult {
         id,
-        name,
+        // Named after its call once every message is read (`name_tool_results`).
+        name: None,
         content,
         is_error: false,
         extra: Extra::default(),
@@ -592,6 +583,7 @@ fn build(read: Body, path_model: Option<&str>) -> Result<ChatRequest, ConvertErr
     req.messages.reserve(raw_messages.len());
     // Whether the last canonical message is the user turn that tool messages opened.
     let mut in_tool_turn = false;
+    let mut any_result = false;
     for (i, m) in raw_messages.into_iter().enumerate() {
         let path = mpath.index(i);
         match m.role.as_deref() {
@@ -615,7 +607,8 @@ fn build(read: Body, path_model: Option<&str>) -> Result<ChatRequest, ConvertErr
                 in_tool_turn = false;
             }
             Some("tool") => {
-                let part = tool_result(m, &path, &req.messages)?;
+                let part = tool_result(m, &path)?;
+                any_result = true;
                 match req.messages.last_mut() {
                     Some(last) if in_tool_turn => last.content.push(part),
                     _ => req.messages.push(Message {
@@ -628,6 +621,10 @@ fn build(read: Body, path_model: Option<&str>) -> Result<ChatRequest, ConvertErr
             Some(other) => return Err(ConvertError::new(path.key("role"), format!("unknown role {other:?}"))),
             None => return Err(ConvertError::new(path.key("role"), "missing role")),
         }
+    }
+    // For formats that key results by name (Gemini).
+    if any_result {
+        crate::canonical::name_tool_results(&mut req.messages);
     }
     Ok(req)
 }
