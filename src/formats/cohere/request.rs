@@ -440,7 +440,7 @@ impl Body {
         }
     }
 
-    /// One top-level member into the request (a later duplicate key wins, as before).
+    /// One top-level member into the request (of a repeated key, the last one counts).
     fn field(&mut self, key: &str, v: &mut impl FieldValue, kp: &JsonPath<'_>) -> Result<(), ConvertError> {
         let req = &mut self.req;
         match key {
@@ -448,6 +448,8 @@ impl Body {
             "messages" => self.messages = Some(v.read_messages()?),
             "tools" => {
                 let tools: Vec<CohereToolIn> = v.read::<Option<_>>()?.unwrap_or_default();
+                // A repeated `tools` replaces the earlier one, as every other key does.
+                req.tools.clear();
                 req.tools.reserve(tools.len());
                 for (i, t) in tools.into_iter().enumerate() {
                     req.tools.push(tool_def(t, &kp.index(i))?);
@@ -1629,6 +1631,10 @@ mod tests {
         }
         let r = decode_request(bodies[4], None, false).unwrap();
         assert_eq!((r.model.as_str(), r.top_k), ("m", Some(4)));
+        let twice = br#"{"model":"m","messages":[],"tools":[{"type":"function","function":{"name":"a"}}],
+            "tools":[{"type":"function","function":{"name":"b"}}]}"#;
+        let r = decode_request(twice, None, false).unwrap();
+        assert_eq!(r.tools.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["b"]);
         assert!(r.extra.get("thinking").is_none() && r.reasoning.is_none());
     }
 
