@@ -10,13 +10,13 @@
 //! An answer's decoder (Anthropic, Converse, Gemini) takes each object's text in the pass that
 //! parses the body (`decode`): the body's `Layout` names the way down to the arguments, which are
 //! kept as their raw slice (`Node::Args`) while the rest is parsed into `Value`s as usual. The
-//! request decoders (a client's history) still note where each call's object sits while they
-//! walk the parsed body (`RawArgs`) and take all the texts in one more pass.
+//! request decoders (a client's history) note which items hold a call while they walk the parsed
+//! body (`RawArgs`), and take all the texts in one more pass that only skips to them.
 
-use crate::canonical::{JsonPath, Part};
+use crate::canonical::Part;
 use crate::wire::json::{too_deep, KeySeed, MAX_DEPTH};
-use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use sonic_rs::{JsonValueTrait, LazyValue, PointerNode, PointerTree, Value};
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use sonic_rs::{JsonValueTrait, LazyValue, Value};
 use std::borrow::Cow;
 use std::marker::PhantomData;
 
@@ -65,86 +65,271 @@ where
     text.starts_with('{').then(|| text.to_string())
 }
 
-/// `path` followed by `rest`, as a pointer for `raw_object_at`.
-pub(crate) fn pointer(path: &JsonPath<'_>, rest: &[&str]) -> Vec<PointerNode> {
-    fn walk(p: &JsonPath<'_>, out: &mut Vec<PointerNode>) {
-        match *p {
-            JsonPath::Root => {}
-            JsonPath::Key(parent, k) => {
-                walk(parent, out);
-                out.push(k.into());
-            }
-            JsonPath::Index(parent, i) => {
-                walk(parent, out);
-                out.push(i.into());
-            }
+/// Where a request decoder's tool calls have their arguments object in the body, noted in the
+/// order it makes the calls: the item's index on each of the two array levels of the layout `L`
+/// (a history's message and block, Gemini's content and part). `fill` then takes every text in
+/// one pass over the body that walks only `L`'s way down and skips everything else (`Walk`):
+/// a decoder walks a parsed `Value`, where an object's text as written is gone.
+///
+/// A lookup per call (`sonic_rs::get_from_slice`) would read the body again for each, quadratic
+/// in a long agent history; `sonic_rs::get_many` with a `PointerTree` of every path cost ten
+/// times the walk (hashing each key of the tree; RESULTS "Session 34").
+pub(crate) struct RawArgs<L> {
+    at: Vec<[u32; 2]>,
+    layout: PhantomData<L>,
+}
+
+impl<L> Default for RawArgs<L> {
+    fn default() -> Self {
+        RawArgs {
+            at: Vec::new(),
+            layout: PhantomData,
         }
     }
-    let mut out = Vec::with_capacity(8);
-    walk(path, &mut out);
-    out.extend(rest.iter().map(|&k| PointerNode::from(k)));
-    out
 }
 
-/// Where a decoder's tool calls have their arguments object in the body, noted in the order it
-/// makes the calls; `fill` then takes every text in one pass over the body
-/// (`sonic_rs::get_many`). A lookup per call would read the body again for each, quadratic in a
-/// long agent history.
-///
-/// A few calls (an answer's usual one or two) are looked up one by one instead: building the
-/// `PointerTree` costs more than the passes it saves there (criterion `translate/response/*`,
-/// RESULTS "Session 27").
-#[derive(Default)]
-pub(crate) struct RawArgs {
-    paths: Vec<Vec<PointerNode>>,
-}
-
-/// Up to this many calls, each is looked up on its own (`sonic_rs::get_from_slice`).
-const ONE_BY_ONE: usize = 4;
-
-impl RawArgs {
-    /// The decoder's next call has its arguments at `path` followed by `rest`.
-    pub(crate) fn push(&mut self, path: &JsonPath<'_>, rest: &[&str]) {
-        self.paths.push(pointer(path, rest));
+impl<L: Layout> RawArgs<L> {
+    /// The decoder's next call has its arguments in item `j` of the inner array of item `i` of
+    /// the outer one (`messages[i].content[j]`).
+    pub(crate) fn push(&mut self, i: usize, j: usize) {
+        let index = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        self.at.push([index(i), index(j)]);
     }
 
     /// Gives `calls` (the arguments of every call the decoder made, in order) the texts found
-    /// in `body` when they are objects; the decoded text stays for the others, and for all when
-    /// the counts differ (a decoder whose noting went wrong must not swap arguments).
+    /// in `body` where they are objects; the decoded text stays for the others. It stays for
+    /// all when the counts differ or the body repeats a key on the layout's way down (the
+    /// decoder and the walk could then read different members: nothing is swapped).
     pub(crate) fn fill<'p>(self, body: &[u8], calls: impl IntoIterator<Item = &'p mut String>) {
-        if self.paths.is_empty() {
+        if self.at.is_empty() {
             return;
         }
         let calls: Vec<&mut String> = calls.into_iter().collect();
-        if self.paths.len() != calls.len() {
+        if self.at.len() != calls.len() || !self.at.is_sorted_by(|a, b| a < b) {
             return;
         }
-        let take = |arguments: &mut String, raw: Option<&LazyValue<'_>>| {
-            let text = raw.map(|r| r.as_raw_str().trim_ascii());
-            if let Some(text) = text.filter(|t| t.starts_with('{')) {
-                text.clone_into(arguments);
-            }
-        };
-        if self.paths.len() <= ONE_BY_ONE {
-            for (arguments, path) in calls.into_iter().zip(&self.paths) {
-                take(arguments, sonic_rs::get_from_slice(body, path).ok().as_ref());
-            }
-            return;
-        }
-        let mut tree = PointerTree::new();
-        for path in self.paths {
-            tree.add_path(path);
-        }
-        let Ok(found) = sonic_rs::get_many(body, &tree) else {
+        let Ok(text) = crate::wire::json::utf8(body) else {
             return;
         };
-        if found.len() != calls.len() {
+        let mut found = Found {
+            wanted: &self.at,
+            objects: Vec::with_capacity(self.at.len()),
+            repeated: false,
+        };
+        let walk = Walk {
+            shape: &L::SHAPE,
+            camel: L::CAMEL,
+            level: 0,
+            at: [0; 2],
+            found: &mut found,
+        };
+        if walk.deserialize(&mut sonic_rs::Deserializer::from_str(text)).is_err() || found.repeated {
             return;
         }
-        for (arguments, raw) in calls.into_iter().zip(found) {
-            take(arguments, raw.as_ref());
+        // Both lists are in the body's order: one merge.
+        let mut objects = found.objects.into_iter().peekable();
+        for (arguments, at) in calls.into_iter().zip(&self.at) {
+            while objects.next_if(|(o, _)| o < at).is_some() {}
+            if let Some((_, raw)) = objects.next_if(|(o, _)| o == at) {
+                raw.as_raw_str().trim_ascii().clone_into(arguments);
+            }
         }
     }
+}
+
+/// What `Walk` looks for and what it found: each arguments object with the indices of its
+/// items, in the body's order.
+struct Found<'w, 'a> {
+    /// The items that hold a call (`RawArgs::at`, in the body's order): any other item is
+    /// skipped whole.
+    wanted: &'w [[u32; 2]],
+    objects: Vec<([u32; 2], LazyValue<'a>)>,
+    /// An object on the way to a call repeated a key on the layout.
+    repeated: bool,
+}
+
+impl Found<'_, '_> {
+    /// Whether item `at[level]` (the items above it being `at[..level]`) holds or leads to a
+    /// wanted call. The walk asks in the body's order, so the calls before it are dropped.
+    fn wants(&mut self, at: &[u32; 2], level: usize) -> bool {
+        let prefix = &at[..=level];
+        while let Some(w) = self.wanted.first() {
+            if &w[..=level] >= prefix {
+                return &w[..=level] == prefix;
+            }
+            self.wanted = &self.wanted[1..];
+        }
+        false
+    }
+}
+
+/// `RawArgs::fill`'s pass: down the layout's members and the items that hold a call, every
+/// other value skipped.
+struct Walk<'f, 'w, 'a> {
+    shape: &'static Shape,
+    camel: bool,
+    /// How many array levels are above.
+    level: usize,
+    /// The item index on each array level above.
+    at: [u32; 2],
+    found: &'f mut Found<'w, 'a>,
+}
+
+impl<'de> DeserializeSeed<'de> for Walk<'_, '_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        if let Shape::Args = self.shape {
+            // Validated by the decoder's parse: this only finds the end.
+            let raw = LazyValue::deserialize(d)?;
+            if raw.as_raw_str().trim_ascii_start().starts_with('{') {
+                self.found.objects.push((self.at, raw));
+            }
+            return Ok(());
+        }
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Walk<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    // A value of another type than the layout's: nothing on it.
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let Shape::Array(item) = self.shape else {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            return Ok(());
+        };
+        let Walk {
+            camel,
+            level,
+            mut at,
+            found,
+            ..
+        } = self;
+        if level >= at.len() {
+            // A layout deeper than `RawArgs` notes: nothing taken.
+            found.repeated = true;
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            return Ok(());
+        }
+        let mut k = 0u32;
+        loop {
+            at[level] = k;
+            let more = if found.wants(&at, level) {
+                let walk = Walk {
+                    shape: item,
+                    camel,
+                    level: level + 1,
+                    at,
+                    found: &mut *found,
+                };
+                seq.next_element_seed(walk)?.is_some()
+            } else {
+                // No call in it: skipped whole, without a look at its keys.
+                seq.next_element::<IgnoredAny>()?.is_some()
+            };
+            if !more {
+                return Ok(());
+            }
+            k = k.saturating_add(1);
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Shape::Object(members) = self.shape else {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            return Ok(());
+        };
+        let Walk {
+            camel,
+            level,
+            at,
+            found,
+            ..
+        } = self;
+        // The layout's members seen in this object, by position (a layout names a few).
+        let mut seen = 0u64;
+        while let Some(member) = map.next_key_seed(MemberKey { members, camel })? {
+            let Some(n) = member else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            let bit = 1u64 << n.min(63);
+            if seen & bit != 0 {
+                found.repeated = true;
+            }
+            seen |= bit;
+            let walk = Walk {
+                shape: &members[n].1,
+                camel,
+                level,
+                at,
+                found: &mut *found,
+            };
+            map.next_value_seed(walk)?;
+        }
+        Ok(())
+    }
+}
+
+/// A key of an object on `Walk`'s way: the position of the layout's member it names, if any
+/// (read in place: no key is copied).
+struct MemberKey {
+    members: &'static [(&'static str, Shape)],
+    camel: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for MemberKey {
+    type Value = Option<usize>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MemberKey {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Option<usize>, E> {
+        Ok(self
+            .members
+            .iter()
+            .position(|(name, _)| member_matches(key, name, self.camel)))
+    }
+}
+
+/// Whether member `key` is the layout's `name`: the same, or (Gemini's keys, `camel`) its
+/// snake_case spelling (`function_call` for `functionCall`), as `gemini::field` reads them.
+fn member_matches(key: &str, name: &str, camel: bool) -> bool {
+    key == name || (camel && key.contains('_') && crate::formats::gemini::camel_eq(key, name))
 }
 
 /// Where a body carries its calls' arguments objects, for `decode`: the members and items to
@@ -241,9 +426,10 @@ impl Seed {
         let Shape::Object(members) = self.shape else {
             return None;
         };
-        let hit =
-            |name: &str| key == name || (self.camel && key.contains('_') && crate::formats::gemini::camel(key) == name);
-        members.iter().find(|(name, _)| hit(name)).map(|(_, s)| s)
+        members
+            .iter()
+            .find(|(name, _)| member_matches(key, name, self.camel))
+            .map(|(_, s)| s)
     }
 }
 
@@ -634,45 +820,103 @@ mod tests {
         assert_eq!(arguments_of(&collect(&got)), [AS_WRITTEN]);
     }
 
-    #[test]
-    fn raw_args_fill_every_noted_call_and_keep_the_rest_as_decoded() {
-        let body =
-            format!(r#"{{"c":[{{"input":{AS_WRITTEN}}},{{"input":[1]}},{{"x":1}},{{"input": {{"b":1, "a":2}} }}]}}"#);
-        let root = JsonPath::ROOT;
-        let c = root.key("c");
-        let decoded = || vec!["d0".to_string(), "d1".into(), "d2".into(), "d3".into()];
-        let mut raw = RawArgs::default();
-        for i in [0, 1, 2, 3] {
-            raw.push(&c.index(i), &["input"]);
-        }
-        let mut calls = decoded();
-        raw.fill(body.as_bytes(), calls.iter_mut());
-        assert_eq!(calls, [AS_WRITTEN, "d1", "d2", r#"{"b":1, "a":2}"#]);
-        // Noted calls that do not match the decoded ones in number: nothing is swapped.
-        let mut raw = RawArgs::default();
-        raw.push(&c.index(0), &["input"]);
-        let mut calls = decoded();
-        raw.fill(body.as_bytes(), calls.iter_mut());
-        assert_eq!(calls, decoded());
+    /// A history's layout for the tests of `RawArgs`: `m[i].c[j].input`.
+    struct Hist;
+
+    impl Layout for Hist {
+        const SHAPE: Shape = Shape::Object(&[(
+            "m",
+            Shape::Array(&Shape::Object(&[(
+                "c",
+                Shape::Array(&Shape::Object(&[("input", Shape::Args)])),
+            )])),
+        )]);
     }
 
-    /// Past `ONE_BY_ONE` calls the texts come from one `get_many` pass: each still goes to its
-    /// own call, in order.
+    /// `RawArgs::fill` of the calls noted at `at`, each decoded as `d<n>`.
+    fn filled<L: Layout>(body: &str, at: &[(usize, usize)]) -> Vec<String> {
+        let mut raw = RawArgs::<L>::default();
+        for &(i, j) in at {
+            raw.push(i, j);
+        }
+        let mut calls: Vec<String> = (0..at.len()).map(|n| format!("d{n}")).collect();
+        raw.fill(body.as_bytes(), calls.iter_mut());
+        calls
+    }
+
+    #[test]
+    fn raw_args_fill_every_noted_call_and_keep_the_rest_as_decoded() {
+        let body = format!(
+            r#"{{"x":{{"m":[{{"c":[{{"input":{{"no":1}}}}]}}]}},"m":[{{"c":"text"}},{{"r":"a","c":[{{"t":"x","input":{AS_WRITTEN}}},{{"input":[1]}},{{"x":1}},{{"input": {{"b":1, "a":2}} ,"z":[{{"input":{{}}}}]}}]}},{{"c":[{{"input":{{"k":[1,{{"input":2}}]}}}}]}}]}}"#
+        );
+        let at = [(1, 0), (1, 1), (1, 2), (1, 3), (2, 0)];
+        assert_eq!(
+            filled::<Hist>(&body, &at),
+            [AS_WRITTEN, "d1", "d2", r#"{"b":1, "a":2}"#, r#"{"k":[1,{"input":2}]}"#]
+        );
+        // Only the noted calls take a text, each its own.
+        assert_eq!(filled::<Hist>(&body, &[(1, 3)]), [r#"{"b":1, "a":2}"#]);
+        assert_eq!(
+            filled::<Hist>(&body, &[(0, 0), (2, 0)]),
+            ["d0", r#"{"k":[1,{"input":2}]}"#]
+        );
+        // Not in the body's order (a decoder whose noting went wrong): nothing is swapped.
+        assert_eq!(filled::<Hist>(&body, &[(2, 0), (1, 0)]), ["d0", "d1"]);
+        assert_eq!(filled::<Hist>(&body, &[(1, 0), (1, 0)]), ["d0", "d1"]);
+    }
+
+    #[test]
+    fn raw_args_take_nothing_where_a_key_on_the_way_repeats() {
+        for body in [
+            r#"{"m":[{"c":[{"input":{"a":1}}]}],"m":[]}"#,
+            r#"{"m":[{"c":[{"input":{"a":1}}],"c":[]}]}"#,
+            r#"{"m":[{"c":[{"input":{"a":1},"input":{"b":2}}]}]}"#,
+        ] {
+            assert_eq!(filled::<Hist>(body, &[(0, 0)]), ["d0"], "{body}");
+        }
+        // Off the way, a repeated key is no matter.
+        let body = r#"{"t":1,"t":2,"m":[{"r":1,"r":2,"c":[{"x":1,"x":2,"input":{"a":1}}]}]}"#;
+        assert_eq!(filled::<Hist>(body, &[(0, 0)]), [r#"{"a":1}"#]);
+    }
+
     #[test]
     fn raw_args_of_many_calls_fill_each_its_own() {
-        let n = ONE_BY_ONE * 2 + 1;
+        let n = 25;
         let objects: Vec<String> = (0..n).map(|i| format!(r#"{{"z":{i}, "a":1e{i}}}"#)).collect();
-        let items: Vec<String> = objects.iter().map(|o| format!(r#"{{"input":{o}}}"#)).collect();
-        let body = format!(r#"{{"c":[{}]}}"#, items.join(","));
-        let root = JsonPath::ROOT;
-        let c = root.key("c");
-        let mut raw = RawArgs::default();
-        for i in 0..n {
-            raw.push(&c.index(i), &["input"]);
+        let messages: Vec<String> = objects
+            .iter()
+            .map(|o| format!(r#"{{"c":[{{"t":"text"}},{{"input":{o}}}]}},{{"c":[{{"r":"ok"}}]}}"#))
+            .collect();
+        let body = format!(r#"{{"m":[{}]}}"#, messages.join(","));
+        let at: Vec<(usize, usize)> = (0..n).map(|i| (2 * i, 1)).collect();
+        assert_eq!(filled::<Hist>(&body, &at), objects);
+    }
+
+    #[test]
+    fn raw_args_read_snake_case_keys_where_the_layout_says_so() {
+        struct Parts;
+        impl Layout for Parts {
+            const SHAPE: Shape = Shape::Object(&[(
+                "contents",
+                Shape::Array(&Shape::Object(&[(
+                    "parts",
+                    Shape::Array(&Shape::Object(&[(
+                        "functionCall",
+                        Shape::Object(&[("args", Shape::Args)]),
+                    )])),
+                )])),
+            )]);
+            const CAMEL: bool = true;
         }
-        let mut calls = vec![String::new(); n];
-        raw.fill(body.as_bytes(), calls.iter_mut());
-        assert_eq!(calls, objects);
+        let body =
+            r#"{"contents":[{"parts":[{"function_call":{"args":{"z":1, "a":2}}},{"functionCall":{"args":{"y":1}}}]}]}"#;
+        assert_eq!(
+            filled::<Parts>(body, &[(0, 0), (0, 1)]),
+            [r#"{"z":1, "a":2}"#, r#"{"y":1}"#]
+        );
+        // Both spellings in one part: nothing taken.
+        let body = r#"{"contents":[{"parts":[{"function_call":{"args":{"z":1}},"functionCall":{"args":{"y":1}}}]}]}"#;
+        assert_eq!(filled::<Parts>(body, &[(0, 0)]), ["d0"]);
     }
 
     /// A layout like an Anthropic answer's, for the tests of `decode`.

@@ -114,6 +114,20 @@ fn block_extra(b: &Json, known: &[&str]) -> Extra {
     extra
 }
 
+/// A Messages request's way down to the `input` objects of the calls in its history
+/// (`tool_args::RawArgs`).
+struct History;
+
+impl tool_args::Layout for History {
+    const SHAPE: tool_args::Shape = {
+        use tool_args::Shape::{Args, Array, Object};
+        Object(&[(
+            "messages",
+            Array(&Object(&[("content", Array(&Object(&[("input", Args)])))])),
+        )])
+    };
+}
+
 /// A client's Anthropic Messages body -> canonical. The model and the stream flag travel in the
 /// body; `path_model` is used only when the body has no `model` (Bedrock InvokeModel bodies,
 /// whose model is in the URL).
@@ -215,12 +229,11 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
         None => return Err(err("model", "Field required")),
     };
     let messages = messages.ok_or_else(|| err("messages", "Field required"))?;
-    let path = root.key("messages");
     req.messages.reserve(messages.len());
     let mut has_tool_results = false;
-    let mut raw = tool_args::RawArgs::default();
+    let mut raw = tool_args::RawArgs::<History>::default();
     for (i, m) in messages.iter().enumerate() {
-        has_tool_results |= decode_message(m, &path.index(i), &mut req, &mut raw)?;
+        has_tool_results |= decode_message(m, i, &mut req, &mut raw)?;
     }
     raw.fill(
         body,
@@ -279,14 +292,17 @@ fn decode_system(v: &Json) -> Result<Vec<Part>, ConvertError> {
     Ok(out)
 }
 
-/// Decodes one message into `req`, noting in `raw` where its calls' `input`s are
+/// Decodes message `i` into `req`, noting in `raw` where its calls' `input`s are
 /// (`tool_args`); true when its content held a tool result.
 fn decode_message(
     m: &Json,
-    path: &JsonPath<'_>,
+    i: usize,
     req: &mut ChatRequest,
-    raw: &mut tool_args::RawArgs,
+    raw: &mut tool_args::RawArgs<History>,
 ) -> Result<bool, ConvertError> {
+    let root = JsonPath::ROOT;
+    let messages = root.key("messages");
+    let path = &messages.index(i);
     let ([role, content], _) = match m.as_object() {
         Some(obj) => fields(obj, ["role", "content"]),
         None => ([None, None], false),
@@ -323,7 +339,7 @@ fn decode_message(
         .enumerate()
         .filter(|(_, p)| matches!(p, Part::ToolCall { .. }))
     {
-        raw.push(&cpath.index(j), &["input"]);
+        raw.push(i, j);
     }
     let has_tool_result = content.iter().any(|p| matches!(p, Part::ToolResult { .. }));
     req.messages.push(Message { role, content });

@@ -409,12 +409,12 @@ fn cited_text(m: &Value, path: &JsonPath<'_>) -> Result<String, ConvertError> {
     Ok(text)
 }
 
-/// Notes where the calls that `decode_blocks` made of the blocks `v` at `path` have their
-/// `input` (`tool_args`): each `toolUse` block is one call, in order.
-fn note_inputs(v: &Value, path: &JsonPath<'_>, raw: &mut tool_args::RawArgs) {
+/// Notes that the calls `decode_blocks` made of the blocks `v` of message `i` have their
+/// `input` there (`tool_args`): each `toolUse` block is one call, in order.
+fn note_inputs(v: &Value, i: usize, raw: &mut tool_args::RawArgs<History>) {
     let blocks = v.as_array().into_iter().flat_map(|a| a.iter().enumerate());
     for (k, _) in blocks.filter(|(_, b)| get(b, "toolUse").is_some()) {
-        raw.push(&path.index(k), &["toolUse", "input"]);
+        raw.push(i, k);
     }
 }
 
@@ -599,7 +599,11 @@ fn decode_output_config(v: &Value, req: &mut ChatRequest) -> Result<(), ConvertE
 }
 
 /// `raw`: where the calls' `input`s are, noted (`tool_args`).
-fn decode_messages(val: &Value, req: &mut ChatRequest, raw: &mut tool_args::RawArgs) -> Result<(), ConvertError> {
+fn decode_messages(
+    val: &Value,
+    req: &mut ChatRequest,
+    raw: &mut tool_args::RawArgs<History>,
+) -> Result<(), ConvertError> {
     let root = JsonPath::ROOT;
     let mpath = root.key("messages");
     let messages = array(val, &mpath)?;
@@ -619,7 +623,7 @@ fn decode_messages(val: &Value, req: &mut ChatRequest, raw: &mut tool_args::RawA
                 // Each `toolUse` block became a call: without calls there is nothing to note
                 // (most turns), and the blocks are not scanned again.
                 if parts.iter().any(|p| matches!(p, Part::ToolCall { .. })) {
-                    note_inputs(c, &cpath, raw);
+                    note_inputs(c, i, raw);
                 }
                 parts
             }
@@ -694,7 +698,7 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, stream: bool) -> Re
         extra: Extra::new(Format::Bedrock),
         ..Default::default()
     };
-    let mut raw = tool_args::RawArgs::default();
+    let mut raw = tool_args::RawArgs::<History>::default();
     for (key, val) in obj.iter() {
         if val.is_null() {
             continue;
@@ -1484,14 +1488,33 @@ pub(crate) fn stop_sequence_of(v: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
+/// A content block's way down to a call's `input` object (`tool_args`).
+const CALL_BLOCK: tool_args::Shape = {
+    use tool_args::Shape::{Args, Object};
+    Object(&[("toolUse", Object(&[("input", Args)]))])
+};
+
 /// A Converse answer's way down to its calls' `input` objects (`tool_args::decode`).
 struct Answer;
 
 impl tool_args::Layout for Answer {
     const SHAPE: tool_args::Shape = {
-        use tool_args::Shape::{Args, Array, Object};
-        const CALL: tool_args::Shape = Object(&[("toolUse", Object(&[("input", Args)]))]);
-        Object(&[("output", Object(&[("message", Object(&[("content", Array(&CALL))]))]))])
+        use tool_args::Shape::{Array, Object};
+        Object(&[(
+            "output",
+            Object(&[("message", Object(&[("content", Array(&CALL_BLOCK))]))]),
+        )])
+    };
+}
+
+/// A Converse request's way down to the `input` objects of the calls in its history
+/// (`tool_args::RawArgs`).
+struct History;
+
+impl tool_args::Layout for History {
+    const SHAPE: tool_args::Shape = {
+        use tool_args::Shape::{Array, Object};
+        Object(&[("messages", Array(&Object(&[("content", Array(&CALL_BLOCK))])))])
     };
 }
 

@@ -556,17 +556,6 @@ pub(crate) fn raw_call_args(body: &[u8], j: usize) -> Option<String> {
     })
 }
 
-/// Notes where the call `decode_part` made of the part `p` at `path` has its `args`
-/// (`tool_args`), under the key `field` finds (`functionCall` or `function_call`).
-pub(crate) fn note_args(p: &Json, path: &JsonPath<'_>, raw: &mut crate::formats::tool_args::RawArgs) {
-    const CALL: &str = "functionCall";
-    let key = match p.as_object() {
-        Some(o) if o.get(&CALL).is_none() => o.iter().map(|(k, _)| k).find(|k| camel_eq(k, CALL)),
-        _ => None,
-    };
-    raw.push(path, &[key.unwrap_or(CALL), "args"]);
-}
-
 /// One Gemini `Part` -> canonical. `path` names the part for errors.
 pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> Result<Part, ConvertError> {
     if !p.is_object() {

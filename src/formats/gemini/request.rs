@@ -79,13 +79,26 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, stream: bool) -> Re
     Ok(req)
 }
 
+/// A request's way down to the `args` objects of the calls in its history (`tool_args::RawArgs`),
+/// keys read as `field` reads them.
+struct History;
+
+impl tool_args::Layout for History {
+    const SHAPE: tool_args::Shape = {
+        use tool_args::Shape::{Args, Array, Object};
+        const PART: tool_args::Shape = Object(&[("functionCall", Object(&[("args", Args)]))]);
+        Object(&[("contents", Array(&Object(&[("parts", Array(&PART))])))])
+    };
+    const CAMEL: bool = true;
+}
+
 /// `body`: the request `v` is part of (a call's `args` are taken as written).
 fn decode_contents(v: &Json, body: &[u8], ids: &mut CallIds) -> Result<Vec<Message>, ConvertError> {
     let arr = v
         .as_array()
         .ok_or_else(|| ConvertError::new("contents", "expected an array"))?;
     let mut out = Vec::with_capacity(arr.len());
-    let mut raw = tool_args::RawArgs::default();
+    let mut raw = tool_args::RawArgs::<History>::default();
     let root = JsonPath::ROOT;
     let cpath = root.key("contents");
     for (i, c) in arr.iter().enumerate() {
@@ -103,11 +116,9 @@ fn decode_contents(v: &Json, body: &[u8], ids: &mut CallIds) -> Result<Vec<Messa
         };
         let content = decode_parts(c, wire, &path, ids)?;
         // Part j is parts[j]: note where each call has its `args` (`tool_args`).
-        let wire = wire.and_then(|p| p.as_array());
-        let ppath = path.key("parts");
-        for (j, (p, part)) in wire.into_iter().flatten().zip(&content).enumerate() {
+        for (j, part) in content.iter().enumerate() {
             if matches!(part, Part::ToolCall { .. }) {
-                super::note_args(p, &ppath.index(j), &mut raw);
+                raw.push(i, j);
             }
         }
         match out.last_mut() {
