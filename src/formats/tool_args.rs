@@ -74,67 +74,85 @@ where
 /// A lookup per call (`sonic_rs::get_from_slice`) would read the body again for each, quadratic
 /// in a long agent history; `sonic_rs::get_many` with a `PointerTree` of every path cost ten
 /// times the walk (hashing each key of the tree; RESULTS "Session 34").
-pub(crate) struct RawArgs<L> {
+pub(crate) struct RawArgs<'v, L> {
+    /// Per call: its items' indices, and its arguments object as the decoder parsed it.
     at: Vec<[u32; 2]>,
+    parsed: Vec<&'v Value>,
     layout: PhantomData<L>,
 }
 
-impl<L> Default for RawArgs<L> {
+impl<L> Default for RawArgs<'_, L> {
     fn default() -> Self {
         RawArgs {
             at: Vec::new(),
+            parsed: Vec::new(),
             layout: PhantomData,
         }
     }
 }
 
-impl<L: Layout> RawArgs<L> {
-    /// The decoder's next call has its arguments in item `j` of the inner array of item `i` of
-    /// the outer one (`messages[i].content[j]`).
-    pub(crate) fn push(&mut self, i: usize, j: usize) {
+impl<'v, L: Layout> RawArgs<'v, L> {
+    /// The decoder's next call whose arguments are an object (`parsed`) has it in item `j` of
+    /// the inner array of item `i` of the outer one (`messages[i].content[j]`). The decoder
+    /// leaves that call's arguments empty, for `fill`: the text it would write from `parsed`
+    /// is needed only where the walk cannot take the text as written.
+    pub(crate) fn push(&mut self, i: usize, j: usize, parsed: &'v Value) {
         let index = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         self.at.push([index(i), index(j)]);
+        self.parsed.push(parsed);
     }
 
-    /// Gives `calls` (the arguments of every call the decoder made, in order) the texts found
-    /// in `body` where they are objects; the decoded text stays for the others. It stays for
-    /// all when the counts differ or the body repeats a key on the layout's way down (the
-    /// decoder and the walk could then read different members: nothing is swapped).
+    /// Gives each call with empty arguments among `calls` (every call the decoder made, in
+    /// order: those it noted with `push`) its object's text as found in `body`. Where the walk
+    /// cannot tell (the body repeats a key on the layout's way down, so the decoder and the walk
+    /// could read different members) the parsed object is written out instead, as it would be
+    /// without the walk.
     pub(crate) fn fill<'p>(self, body: &[u8], calls: impl IntoIterator<Item = &'p mut String>) {
         if self.at.is_empty() {
             return;
         }
-        let calls: Vec<&mut String> = calls.into_iter().collect();
-        if self.at.len() != calls.len() || !self.at.is_sorted_by(|a, b| a < b) {
-            return;
-        }
-        let Ok(text) = crate::wire::json::utf8(body) else {
-            return;
+        let calls: Vec<&mut String> = calls.into_iter().filter(|a| a.is_empty()).collect();
+        debug_assert_eq!(calls.len(), self.at.len(), "calls noted and made differ");
+        let written = |v: &Value| sonic_rs::to_string(v).unwrap_or_else(|_| "{}".into());
+        let objects = match self.at.is_sorted_by(|a, b| a < b) && calls.len() == self.at.len() {
+            true => walk::<L>(body, &self.at).unwrap_or_default(),
+            false => Vec::new(),
         };
-        let mut found = Found {
-            wanted: &self.at,
-            objects: Vec::with_capacity(self.at.len()),
-            repeated: false,
-        };
-        let walk = Walk {
-            shape: &L::SHAPE,
-            camel: L::CAMEL,
-            level: 0,
-            at: [0; 2],
-            found: &mut found,
-        };
-        if walk.deserialize(&mut sonic_rs::Deserializer::from_str(text)).is_err() || found.repeated {
-            return;
-        }
         // Both lists are in the body's order: one merge.
-        let mut objects = found.objects.into_iter().peekable();
-        for (arguments, at) in calls.into_iter().zip(&self.at) {
+        let mut objects = objects.into_iter().peekable();
+        for (k, arguments) in calls.into_iter().enumerate() {
+            let (Some(at), Some(parsed)) = (self.at.get(k), self.parsed.get(k)) else {
+                "{}".clone_into(arguments);
+                continue;
+            };
             while objects.next_if(|(o, _)| o < at).is_some() {}
-            if let Some((_, raw)) = objects.next_if(|(o, _)| o == at) {
-                raw.as_raw_str().trim_ascii().clone_into(arguments);
+            match objects.next_if(|(o, _)| o == at) {
+                Some((_, raw)) => raw.as_raw_str().trim_ascii().clone_into(arguments),
+                None => *arguments = written(parsed),
             }
         }
     }
+}
+
+/// The arguments objects at `wanted` (items' indices, in the body's order) that the walk down
+/// `L` finds in `body`, in the body's order; `None` when it cannot tell which are the
+/// decoder's (a key on the way repeats).
+fn walk<'a, L: Layout>(body: &'a [u8], wanted: &[[u32; 2]]) -> Option<Vec<([u32; 2], LazyValue<'a>)>> {
+    let text = crate::wire::json::utf8(body).ok()?;
+    let mut found = Found {
+        wanted,
+        objects: Vec::with_capacity(wanted.len()),
+        repeated: false,
+    };
+    let walk = Walk {
+        shape: &L::SHAPE,
+        camel: L::CAMEL,
+        level: 0,
+        at: [0; 2],
+        found: &mut found,
+    };
+    let walked = walk.deserialize(&mut sonic_rs::Deserializer::from_str(text));
+    (walked.is_ok() && !found.repeated).then_some(found.objects)
 }
 
 /// What `Walk` looks for and what it found: each arguments object with the indices of its
@@ -833,50 +851,61 @@ mod tests {
         )]);
     }
 
-    /// `RawArgs::fill` of the calls noted at `at`, each decoded as `d<n>`.
+    /// `RawArgs::fill` of the calls whose objects are at `m[i].c[j].input` for each `(i, j)` of
+    /// `at`, as a decoder notes them (the object parsed, the arguments left empty), with a call
+    /// whose arguments were not an object (`[1]`, written by the decoder) after each.
     fn filled<L: Layout>(body: &str, at: &[(usize, usize)]) -> Vec<String> {
+        let v: Value = sonic_rs::from_str(body).unwrap();
         let mut raw = RawArgs::<L>::default();
+        let mut calls = Vec::new();
         for &(i, j) in at {
-            raw.push(i, j);
+            let parsed = &v["m"][i]["c"][j]["input"];
+            assert!(parsed.is_object(), "{i} {j}");
+            raw.push(i, j, parsed);
+            calls.push(String::new());
+            calls.push("[1]".to_string());
         }
-        let mut calls: Vec<String> = (0..at.len()).map(|n| format!("d{n}")).collect();
         raw.fill(body.as_bytes(), calls.iter_mut());
-        calls
+        assert!(calls.iter().skip(1).step_by(2).all(|c| c == "[1]"), "{calls:?}");
+        calls.into_iter().step_by(2).collect()
     }
 
     #[test]
-    fn raw_args_fill_every_noted_call_and_keep_the_rest_as_decoded() {
+    fn raw_args_fill_every_noted_call_and_leave_the_others() {
         let body = format!(
             r#"{{"x":{{"m":[{{"c":[{{"input":{{"no":1}}}}]}}]}},"m":[{{"c":"text"}},{{"r":"a","c":[{{"t":"x","input":{AS_WRITTEN}}},{{"input":[1]}},{{"x":1}},{{"input": {{"b":1, "a":2}} ,"z":[{{"input":{{}}}}]}}]}},{{"c":[{{"input":{{"k":[1,{{"input":2}}]}}}}]}}]}}"#
         );
-        let at = [(1, 0), (1, 1), (1, 2), (1, 3), (2, 0)];
+        let at = [(1, 0), (1, 3), (2, 0)];
         assert_eq!(
             filled::<Hist>(&body, &at),
-            [AS_WRITTEN, "d1", "d2", r#"{"b":1, "a":2}"#, r#"{"k":[1,{"input":2}]}"#]
+            [AS_WRITTEN, r#"{"b":1, "a":2}"#, r#"{"k":[1,{"input":2}]}"#]
         );
         // Only the noted calls take a text, each its own.
         assert_eq!(filled::<Hist>(&body, &[(1, 3)]), [r#"{"b":1, "a":2}"#]);
+        assert_eq!(filled::<Hist>(&body, &[(2, 0)]), [r#"{"k":[1,{"input":2}]}"#]);
+        // Not in the body's order (a decoder whose noting went wrong): each call is its parsed
+        // object written out, none takes another's text.
         assert_eq!(
-            filled::<Hist>(&body, &[(0, 0), (2, 0)]),
-            ["d0", r#"{"k":[1,{"input":2}]}"#]
+            filled::<Hist>(&body, &[(2, 0), (1, 3)]),
+            [r#"{"k":[1,{"input":2}]}"#, r#"{"a":2,"b":1}"#]
         );
-        // Not in the body's order (a decoder whose noting went wrong): nothing is swapped.
-        assert_eq!(filled::<Hist>(&body, &[(2, 0), (1, 0)]), ["d0", "d1"]);
-        assert_eq!(filled::<Hist>(&body, &[(1, 0), (1, 0)]), ["d0", "d1"]);
     }
 
     #[test]
-    fn raw_args_take_nothing_where_a_key_on_the_way_repeats() {
-        for body in [
-            r#"{"m":[{"c":[{"input":{"a":1}}]}],"m":[]}"#,
-            r#"{"m":[{"c":[{"input":{"a":1}}],"c":[]}]}"#,
-            r#"{"m":[{"c":[{"input":{"a":1},"input":{"b":2}}]}]}"#,
+    fn raw_args_write_the_parsed_object_where_a_key_on_the_way_repeats() {
+        for (body, parsed) in [
+            (r#"{"m":[{"c":[{"input":{"b":1, "a":2}}]}],"m":[]}"#, r#"{"a":2,"b":1}"#),
+            (r#"{"m":[{"c":[{"input":{"b":1, "a":2}}],"c":[]}]}"#, r#"{"a":2,"b":1}"#),
+            (
+                r#"{"m":[{"c":[{"input":{"b":1, "a":2},"input":{"c":3}}]}]}"#,
+                r#"{"a":2,"b":1}"#,
+            ),
         ] {
-            assert_eq!(filled::<Hist>(body, &[(0, 0)]), ["d0"], "{body}");
+            assert_eq!(filled::<Hist>(body, &[(0, 0)]), [parsed], "{body}");
         }
         // Off the way, a repeated key is no matter.
-        let body = r#"{"t":1,"t":2,"m":[{"r":1,"r":2,"c":[{"x":1,"x":2,"input":{"a":1}}]}]}"#;
-        assert_eq!(filled::<Hist>(body, &[(0, 0)]), [r#"{"a":1}"#]);
+        let body = r#"{"t":1,"t":2,"m":[{"r":1,"r":2,"c":[{"x":1,"x":2,"input":{"b":1, "a":2}}]}]}"#;
+        assert_eq!(filled::<Hist>(body, &[(0, 0)]), [r#"{"b":1, "a":2}"#]);
     }
 
     #[test]
@@ -908,15 +937,26 @@ mod tests {
             )]);
             const CAMEL: bool = true;
         }
+        let fill = |body: &str, at: &[(usize, usize, &str)]| {
+            let v: Value = sonic_rs::from_str(body).unwrap();
+            let mut raw = RawArgs::<Parts>::default();
+            for &(i, j, call) in at {
+                raw.push(i, j, &v["contents"][i]["parts"][j][call]["args"]);
+            }
+            let mut calls = vec![String::new(); at.len()];
+            raw.fill(body.as_bytes(), calls.iter_mut());
+            calls
+        };
         let body =
             r#"{"contents":[{"parts":[{"function_call":{"args":{"z":1, "a":2}}},{"functionCall":{"args":{"y":1}}}]}]}"#;
         assert_eq!(
-            filled::<Parts>(body, &[(0, 0), (0, 1)]),
+            fill(body, &[(0, 0, "function_call"), (0, 1, "functionCall")]),
             [r#"{"z":1, "a":2}"#, r#"{"y":1}"#]
         );
-        // Both spellings in one part: nothing taken.
-        let body = r#"{"contents":[{"parts":[{"function_call":{"args":{"z":1}},"functionCall":{"args":{"y":1}}}]}]}"#;
-        assert_eq!(filled::<Parts>(body, &[(0, 0)]), ["d0"]);
+        // Both spellings in one part: the parsed object written out.
+        let body =
+            r#"{"contents":[{"parts":[{"function_call":{"args":{"z":1}},"functionCall":{"args":{"y":1, "x":2}}}]}]}"#;
+        assert_eq!(fill(body, &[(0, 0, "functionCall")]), [r#"{"x":2,"y":1}"#]);
     }
 
     /// A layout like an Anthropic answer's, for the tests of `decode`.

@@ -294,11 +294,11 @@ fn decode_system(v: &Json) -> Result<Vec<Part>, ConvertError> {
 
 /// Decodes message `i` into `req`, noting in `raw` where its calls' `input`s are
 /// (`tool_args`); true when its content held a tool result.
-fn decode_message(
-    m: &Json,
+fn decode_message<'v>(
+    m: &'v Json,
     i: usize,
     req: &mut ChatRequest,
-    raw: &mut tool_args::RawArgs<History>,
+    raw: &mut tool_args::RawArgs<'v, History>,
 ) -> Result<bool, ConvertError> {
     let root = JsonPath::ROOT;
     let messages = root.key("messages");
@@ -332,14 +332,17 @@ fn decode_message(
     };
     let cpath = path.key("content");
     let content = content.ok_or_else(|| err(cpath, "Field required"))?;
+    let blocks = content;
     let content = decode_content(content, &cpath)?;
-    // Part j is block j, and each `tool_use` block (only they) became a call.
-    for (j, _) in content
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| matches!(p, Part::ToolCall { .. }))
-    {
-        raw.push(i, j);
+    // Part j is block j, and each `tool_use` block (only they) became a call: one whose `input`
+    // is an object has its arguments left for `raw` to fill.
+    for (j, p) in content.iter().enumerate() {
+        if let Part::ToolCall { arguments, .. } = p {
+            let input = blocks.get(j).and_then(|b| b.get("input"));
+            if let Some(input) = input.filter(|_| arguments.is_empty()) {
+                raw.push(i, j, input);
+            }
+        }
     }
     let has_tool_result = content.iter().any(|p| matches!(p, Part::ToolResult { .. }));
     req.messages.push(Message { role, content });
@@ -396,6 +399,8 @@ fn decode_block(b: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
         }
         "tool_use" => {
             let input = match b.get("input") {
+                // Left for `decode_message`'s `RawArgs` to fill with the text as written.
+                Some(i) if i.is_object() => String::new(),
                 Some(i) if !i.is_null() => sonic_rs::to_string(i).map_err(|e| err(path.key("input"), e.to_string()))?,
                 _ => "{}".to_string(),
             };

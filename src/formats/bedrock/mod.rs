@@ -346,7 +346,13 @@ fn decode_member<'a>(kind: &str, m: &'a Value, path: &JsonPath<'_>) -> Result<Bl
         "toolUse" => Part::ToolCall {
             id: req_str(m, "toolUseId", &mpath)?,
             name: req_str(m, "name", &mpath)?,
-            arguments: get(m, "input").map_or_else(|| "{}".into(), json_text),
+            arguments: match get(m, "input") {
+                // A client's history: left for `decode_request`'s `RawArgs` to fill with the
+                // text as written (an answer's call object is `decode_answer_block`'s).
+                Some(i) if i.is_object() => String::new(),
+                Some(i) => json_text(i),
+                None => "{}".into(),
+            },
             signature: None,
             extra: Extra::default(),
         },
@@ -410,11 +416,17 @@ fn cited_text(m: &Value, path: &JsonPath<'_>) -> Result<String, ConvertError> {
 }
 
 /// Notes that the calls `decode_blocks` made of the blocks `v` of message `i` have their
-/// `input` there (`tool_args`): each `toolUse` block is one call, in order.
-fn note_inputs(v: &Value, i: usize, raw: &mut tool_args::RawArgs<History>) {
+/// `input` there (`tool_args`): each `toolUse` block whose `input` is an object, in order.
+fn note_inputs<'v>(v: &'v Value, i: usize, raw: &mut tool_args::RawArgs<'v, History>) {
     let blocks = v.as_array().into_iter().flat_map(|a| a.iter().enumerate());
-    for (k, _) in blocks.filter(|(_, b)| get(b, "toolUse").is_some()) {
-        raw.push(i, k);
+    for (k, b) in blocks {
+        // The calls `decode_member` left for `raw` to fill.
+        if let Some(input) = get(b, "toolUse")
+            .and_then(|t| get(t, "input"))
+            .filter(|i| i.is_object())
+        {
+            raw.push(i, k, input);
+        }
     }
 }
 
@@ -599,10 +611,10 @@ fn decode_output_config(v: &Value, req: &mut ChatRequest) -> Result<(), ConvertE
 }
 
 /// `raw`: where the calls' `input`s are, noted (`tool_args`).
-fn decode_messages(
-    val: &Value,
+fn decode_messages<'v>(
+    val: &'v Value,
     req: &mut ChatRequest,
-    raw: &mut tool_args::RawArgs<History>,
+    raw: &mut tool_args::RawArgs<'v, History>,
 ) -> Result<(), ConvertError> {
     let root = JsonPath::ROOT;
     let mpath = root.key("messages");

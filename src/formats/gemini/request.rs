@@ -115,10 +115,17 @@ fn decode_contents(v: &Json, body: &[u8], ids: &mut CallIds) -> Result<Vec<Messa
             }
         };
         let content = decode_parts(c, wire, &path, ids)?;
-        // Part j is parts[j]: note where each call has its `args` (`tool_args`).
-        for (j, part) in content.iter().enumerate() {
-            if matches!(part, Part::ToolCall { .. }) {
-                raw.push(i, j);
+        let mut content = content;
+        // Part j is parts[j]: a call whose `args` are an object takes them as written
+        // (`tool_args`), read as `decode_part` read them.
+        let wire = wire.and_then(|w| w.as_array());
+        for (j, part) in content.iter_mut().enumerate() {
+            if let Part::ToolCall { arguments, .. } = part {
+                let call = wire.and_then(|w| w.get(j)).and_then(|p| field(p, "functionCall"));
+                if let Some(args) = call.and_then(|c| field(c, "args")).filter(|a| a.is_object()) {
+                    arguments.clear();
+                    raw.push(i, j, args);
+                }
             }
         }
         match out.last_mut() {
