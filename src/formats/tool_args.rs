@@ -816,6 +816,74 @@ mod tests {
         }
     }
 
+    /// A history of several calls in several turns, some of whose arguments are not an object:
+    /// each call keeps its own text, as written where it is an object.
+    #[test]
+    fn every_call_of_a_long_history_keeps_its_own_arguments() {
+        let a = AS_WRITTEN;
+        // Per call: what the client sent, and the arguments it decodes to.
+        let calls = [
+            (a.to_string(), a),
+            (r#"{"b":1, "a":[1.0]}"#.to_string(), r#"{"b":1, "a":[1.0]}"#),
+            ("[1.0]".to_string(), "[1.0]"),
+            (r#"{ }"#.to_string(), "{ }"),
+            ("null".to_string(), "{}"),
+            (r#"{"z":"ü"}"#.to_string(), r#"{"z":"ü"}"#),
+        ];
+        let anthropic = {
+            let mut m = vec![r#"{"role":"user","content":"go"}"#.to_string()];
+            for (n, (input, _)) in calls.iter().enumerate() {
+                // Two calls in one turn after a text block, the others alone.
+                m.push(format!(
+                    r#"{{"role":"assistant","content":[{{"type":"text","text":"t"}},{{"type":"tool_use","id":"c{n}","name":"f","input":{input}}}]}}"#
+                ));
+                m.push(format!(
+                    r#"{{"role":"user","content":[{{"type":"tool_result","tool_use_id":"c{n}","content":[{{"type":"text","text":"ok"}}]}}]}}"#
+                ));
+            }
+            format!(r#"{{"model":"m","max_tokens":5,"messages":[{}]}}"#, m.join(","))
+        };
+        let bedrock = {
+            let mut m = vec![r#"{"role":"user","content":[{"text":"go"}]}"#.to_string()];
+            for (n, (input, _)) in calls.iter().enumerate() {
+                m.push(format!(
+                    r#"{{"role":"assistant","content":[{{"text":"t"}},{{"cachePoint":{{"type":"default"}}}},{{"toolUse":{{"toolUseId":"c{n}","name":"f","input":{input}}}}}]}}"#
+                ));
+                m.push(format!(
+                    r#"{{"role":"user","content":[{{"toolResult":{{"toolUseId":"c{n}","content":[{{"text":"ok"}}]}}}}]}}"#
+                ));
+            }
+            format!(r#"{{"messages":[{}]}}"#, m.join(","))
+        };
+        let gemini = {
+            let mut c = vec![r#"{"role":"user","parts":[{"text":"go"}]}"#.to_string()];
+            for (n, (input, _)) in calls.iter().enumerate() {
+                let key = if n % 2 == 0 { "functionCall" } else { "function_call" };
+                c.push(format!(
+                    r#"{{"role":"model","parts":[{{"text":"t"}},{{"{key}":{{"id":"c{n}","name":"f","args":{input}}}}}]}}"#
+                ));
+                c.push(format!(
+                    r#"{{"role":"user","parts":[{{"functionResponse":{{"id":"c{n}","name":"f","response":{{"r":1}}}}}}]}}"#
+                ));
+            }
+            format!(r#"{{"contents":[{}]}}"#, c.join(","))
+        };
+        for (source, body) in [
+            (Format::Anthropic, anthropic),
+            (Format::Bedrock, bedrock),
+            (Format::Gemini, gemini),
+        ] {
+            let req = (codec(source).unwrap().decode_request)(body.as_bytes(), Some("m"), false).unwrap();
+            let args: Vec<&str> = req
+                .messages
+                .iter()
+                .flat_map(|m| arguments_of_parts(&m.content))
+                .collect();
+            let want: Vec<&str> = calls.iter().map(|(_, decoded)| *decoded).collect();
+            assert_eq!(args, want, "{source:?}");
+        }
+    }
+
     #[test]
     fn an_anthropic_stream_that_starts_a_call_with_its_whole_input_keeps_its_text() {
         let events = [
