@@ -885,6 +885,35 @@ mod tests {
         }
     }
 
+    /// Keys a decoder skips (a `null` member before the real one) or repeats: every call still
+    /// gets its own object, written out where the walk cannot tell which member the decoder read.
+    #[test]
+    fn a_history_with_repeated_keys_keeps_each_calls_object() {
+        let bodies = [
+            (
+                Format::Bedrock,
+                r#"{"messages":[{"role":"assistant","content":[{"toolUse":null,"toolUse":{"toolUseId":"t","name":"f","input":{"b":1, "a":2}}}]},{"role":"assistant","content":[{"toolUse":{"toolUseId":"u","name":"f","input":{"c":3}}}]}]}"#,
+            ),
+            (
+                Format::Anthropic,
+                r#"{"model":"m","max_tokens":5,"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"f","input":{"b":1, "a":2},"input":{"x":0}}]},{"role":"assistant","content":[{"type":"tool_use","id":"u","name":"f","input":{"c":3}}]}]}"#,
+            ),
+            (
+                Format::Gemini,
+                r#"{"contents":[{"role":"model","parts":[{"function_call":{"name":"f","args":{"x":0}},"functionCall":{"name":"f","args":{"b":1, "a":2}}}]},{"role":"model","parts":[{"functionCall":{"name":"f","args":{"c":3}}}]}]}"#,
+            ),
+        ];
+        for (source, body) in bodies {
+            let req = (codec(source).unwrap().decode_request)(body.as_bytes(), Some("m"), false).unwrap();
+            let args: Vec<&str> = req
+                .messages
+                .iter()
+                .flat_map(|m| arguments_of_parts(&m.content))
+                .collect();
+            assert_eq!(args, [r#"{"a":2,"b":1}"#, r#"{"c":3}"#], "{source:?}");
+        }
+    }
+
     #[test]
     fn an_anthropic_stream_that_starts_a_call_with_its_whole_input_keeps_its_text() {
         let events = [

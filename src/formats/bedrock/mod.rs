@@ -420,11 +420,12 @@ fn cited_text(m: &Value, path: &JsonPath<'_>) -> Result<String, ConvertError> {
 fn note_inputs<'v>(v: &'v Value, i: usize, raw: &mut tool_args::RawArgs<'v, History>) {
     let blocks = v.as_array().into_iter().flat_map(|a| a.iter().enumerate());
     for (k, b) in blocks {
-        // The calls `decode_member` left for `raw` to fill.
-        if let Some(input) = get(b, "toolUse")
-            .and_then(|t| get(t, "input"))
-            .filter(|i| i.is_object())
-        {
+        // The calls `decode_member` left for `raw` to fill: the block's non-null `toolUse`, as
+        // `union_member` finds it (a `null` one before it is no member).
+        let call = b
+            .as_object()
+            .and_then(|o| o.iter().find(|(k, v)| *k == "toolUse" && !v.is_null()));
+        if let Some(input) = call.and_then(|(_, t)| get(t, "input")).filter(|i| i.is_object()) {
             raw.push(i, k, input);
         }
     }
