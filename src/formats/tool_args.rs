@@ -703,6 +703,18 @@ mod tests {
         })
     }
 
+    /// A client's body of format `source` decoded, and the arguments of its calls in order.
+    fn decoded_history(source: Format, body: &str) -> (ChatRequest, Vec<String>) {
+        let req = (codec(source).unwrap().decode_request)(body.as_bytes(), Some("m"), false).unwrap();
+        let args = req
+            .messages
+            .iter()
+            .flat_map(|m| arguments_of_parts(&m.content))
+            .map(str::to_string)
+            .collect();
+        (req, args)
+    }
+
     fn arguments_of(r: &ChatResponse) -> Vec<&str> {
         arguments_of_parts(&r.content).collect()
     }
@@ -802,12 +814,7 @@ mod tests {
             ),
         ];
         for (source, body) in histories {
-            let req = (codec(source).unwrap().decode_request)(body.as_bytes(), Some("m"), false).unwrap();
-            let args: Vec<&str> = req
-                .messages
-                .iter()
-                .flat_map(|m| arguments_of_parts(&m.content))
-                .collect();
+            let (req, args) = decoded_history(source, &body);
             assert_eq!(args, [AS_WRITTEN], "{source:?}");
             for target in Format::ALL {
                 let out = (codec(target).unwrap().encode_request)(&req).unwrap();
@@ -874,12 +881,7 @@ mod tests {
             (Format::Bedrock, bedrock),
             (Format::Gemini, gemini),
         ] {
-            let req = (codec(source).unwrap().decode_request)(body.as_bytes(), Some("m"), false).unwrap();
-            let args: Vec<&str> = req
-                .messages
-                .iter()
-                .flat_map(|m| arguments_of_parts(&m.content))
-                .collect();
+            let (_, args) = decoded_history(source, &body);
             let want: Vec<&str> = calls.iter().map(|(_, decoded)| *decoded).collect();
             assert_eq!(args, want, "{source:?}");
         }
@@ -904,12 +906,7 @@ mod tests {
             ),
         ];
         for (source, body) in bodies {
-            let req = (codec(source).unwrap().decode_request)(body.as_bytes(), Some("m"), false).unwrap();
-            let args: Vec<&str> = req
-                .messages
-                .iter()
-                .flat_map(|m| arguments_of_parts(&m.content))
-                .collect();
+            let (_, args) = decoded_history(source, body);
             assert_eq!(args, [r#"{"a":2,"b":1}"#, r#"{"c":3}"#], "{source:?}");
         }
     }
