@@ -114,8 +114,7 @@ fn decode_contents(v: &Json, body: &[u8], ids: &mut CallIds) -> Result<Vec<Messa
                 ))
             }
         };
-        let content = decode_parts(c, wire, &path, ids)?;
-        let mut content = content;
+        let mut content = decode_parts(c, wire, &path, ids)?;
         // Part j is parts[j]: a call whose `args` are an object takes them as written
         // (`tool_args`), read as `decode_part` read them.
         let wire = wire.and_then(|w| w.as_array());
