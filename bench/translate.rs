@@ -166,7 +166,13 @@ fn bench(c: &mut Criterion) {
     // What it adds over the chat request: each call's arguments taken as written, and each
     // result named after its call (for formats that key results by name).
     let agent = agent_request(60);
-    for s in [Format::Anthropic, Format::Bedrock, Format::Cohere] {
+    for s in [
+        Format::OpenAi,
+        Format::Anthropic,
+        Format::Gemini,
+        Format::Bedrock,
+        Format::Cohere,
+    ] {
         let sc = codec(s).unwrap();
         let body = (sc.encode_request)(&agent).unwrap();
         g.bench_function(format!("decode_request/{}_agent_60_calls", s.name()), |bn| {

@@ -450,6 +450,16 @@ pub fn translate(data: &[u8]) {
                 _ => panic!("one pass and lazy readings disagree: {decoded:?} / {lazily:?}"),
             }
         }
+        // An Anthropic client's body read in one pass reads as it does by `Value` (the reading
+        // that names a refused field, and the one the pass leaves the rest to).
+        if format == Format::Anthropic {
+            let by_value = formats::anthropic::request::decode_by_value(body, path_model);
+            match (&decoded, &by_value) {
+                (Ok(a), Ok(b)) => assert!(a == b, "one pass and reading by Value differ:\n{a:?}\n{b:?}"),
+                (Err(a), Err(b)) => assert_eq!(a.field, b.field, "{a:?} / {b:?}"),
+                _ => panic!("one pass and reading by Value disagree: {decoded:?} / {by_value:?}"),
+            }
+        }
         // An OpenAI client's body is also read as a Responses request, and what its answer
         // repeats, read in the same pass, is what `Echo::of` reads from the body after.
         let responses = (format == Format::OpenAi)

@@ -3,12 +3,14 @@
 //! Pure functions, bytes <-> canonical; no IO, no panics on any input.
 //!
 //! - `request.rs`: `decode_request` / `encode_request` (`max_tokens` defaults to 4096 on encode);
+//! - `one_pass.rs`: a client's body read in one pass, the reading `decode_request` tries first;
 //! - `response.rs`: `decode_response` / `encode_response`, stop reasons and usage (canonical input
 //!   is the total input, cache reads and writes included);
 //! - `error.rs`: `decode_error` / `encode_error` (`{"type":"error","error":{..},"request_id"}`);
 //! - `types.rs`: the structs Sluice writes, in the real API's field order.
 
 pub mod error;
+pub(crate) mod one_pass;
 pub mod request;
 pub mod response;
 pub mod stream;

@@ -1,9 +1,10 @@
 //! Anthropic Messages requests (PROTOCOLS 3.2): `decode_request` (integration: a client's body to
 //! canonical) and `encode_request` (provider: canonical to an upstream body).
 //!
-//! Decoding walks a `sonic_rs::Value` so every rejected field is named with its path
-//! (`messages[1].content[0].source`), and top-level or per-block fields the canonical types do not
-//! model are kept as extras tagged `Format::Anthropic`. Encoding rejects what Anthropic cannot
+//! Decoding reads the body in one pass (`one_pass`); what that pass leaves (a refusal, or a body
+//! it cannot read exactly) is read by walking a `sonic_rs::Value`, which names every rejected
+//! field with its path (`messages[1].content[0].source`). Top-level or per-block fields the
+//! canonical types do not model are kept as extras tagged `Format::Anthropic`. Encoding rejects what Anthropic cannot
 //! express (`seed`, a JSON `response_format`) instead of dropping it.
 
 use super::types::*;
@@ -131,28 +132,42 @@ impl tool_args::Layout for History {
 /// A client's Anthropic Messages body -> canonical. The model and the stream flag travel in the
 /// body; `path_model` is used only when the body has no `model` (Bedrock InvokeModel bodies,
 /// whose model is in the URL).
+///
+/// Read in one pass (`one_pass`); a body that reading leaves is read by `Value`, the reference,
+/// which gives the same request or names the refused field.
 pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> Result<ChatRequest, ConvertError> {
-    let v: Json = sonic_rs::from_slice(body).map_err(|e| {
-        err(
-            "",
-            format!("request body is not valid JSON: {}", crate::wire::json::brief(&e)),
-        )
-    })?;
-    let obj = v
-        .as_object()
-        .ok_or_else(|| err("", "request body must be a JSON object"))?;
-    let root = JsonPath::ROOT;
-    let mut req = ChatRequest::default();
-    let mut extra = Extra::new(Format::Anthropic);
-    let mut messages = None;
-    let mut model = None;
-    for (k, val) in obj.iter() {
-        if val.is_null() && k != "model" && k != "messages" {
-            continue;
+    match super::one_pass::read(body, path_model) {
+        Some(req) => Ok(req),
+        None => decode_by_value(body, path_model),
+    }
+}
+
+/// The body's top level other than `messages`, as both readings take it.
+pub(super) struct Top {
+    req: ChatRequest,
+    extra: Extra,
+    model: Option<String>,
+}
+
+impl Top {
+    pub(super) fn new() -> Top {
+        Top {
+            req: ChatRequest::default(),
+            extra: Extra::new(Format::Anthropic),
+            model: None,
         }
+    }
+
+    /// Member `k` (not `messages`) into the request; of a repeated key, the last one counts.
+    pub(super) fn field(&mut self, k: &str, val: &Json) -> Result<(), ConvertError> {
+        if val.is_null() && k != "model" {
+            return Ok(());
+        }
+        let root = JsonPath::ROOT;
+        let req = &mut self.req;
+        let extra = &mut self.extra;
         match k {
-            "model" => model = Some(as_str(val, &root.key("model"))?),
-            "messages" => messages = Some(as_array(val, &root.key("messages"))?),
+            "model" => self.model = Some(as_str(val, &root.key("model"))?.to_string()),
             "max_tokens" => {
                 let path = root.key("max_tokens");
                 req.max_tokens = Some(token_limit(as_u32(val, &path)?, &path)?);
@@ -187,13 +202,13 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
                     req.tools.push(decode_tool(t, &path.index(i))?);
                 }
             }
-            "tool_choice" => decode_tool_choice(val, &mut req)?,
+            "tool_choice" => decode_tool_choice(val, req)?,
             // Structured outputs: `output_config.format` (GA), `output_format` (the beta's name).
             // Its other members (`effort`, ...) stay an Anthropic extra, for Anthropic targets;
             // `effort` is also the canonical effort, for the others (`effort_from_anthropic`).
             "output_config" => {
                 if let Some(e) = val.get("effort").and_then(|e| e.as_str()) {
-                    reasoning(&mut req).effort = Some(effort_from_anthropic(e).to_string());
+                    reasoning(req).effort = Some(effort_from_anthropic(e).to_string());
                 }
                 match val.as_object() {
                     Some(o) if o.get(&"format").is_some() => {
@@ -215,7 +230,7 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
                         Some(b) => Some(as_u32(b, &root.key("thinking").key("budget_tokens"))?),
                         None => None,
                     };
-                    reasoning(&mut req).budget_tokens = budget;
+                    reasoning(req).budget_tokens = budget;
                 }
                 // `disabled`, `adaptive` and future kinds have no canonical form.
                 Some(_) => extra.push("thinking", val.clone()),
@@ -223,31 +238,75 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
             },
             _ => extra.push(k, val.clone()),
         }
+        Ok(())
     }
-    req.model = match model.or(path_model) {
-        Some(m) => m.to_string(),
-        None => return Err(err("model", "Field required")),
-    };
+
+    /// The model: the body's, else the one from the path.
+    pub(super) fn model(&self, path_model: Option<&str>) -> Result<String, ConvertError> {
+        match self.model.as_deref().or(path_model) {
+            Some(m) => Ok(m.to_string()),
+            None => Err(err("model", "Field required")),
+        }
+    }
+
+    /// The request, with its history: `system` is the text of the history's `system` turns,
+    /// after the top-level `system`.
+    pub(super) fn finish(
+        self,
+        model: String,
+        messages: Vec<Message>,
+        system: Vec<Part>,
+        has_tool_results: bool,
+    ) -> ChatRequest {
+        let Top { mut req, extra, .. } = self;
+        req.model = model;
+        req.system.extend(system);
+        req.messages = messages;
+        if has_tool_results {
+            crate::canonical::name_tool_results(&mut req.messages);
+        }
+        if !extra.is_empty() {
+            req.extra = extra;
+        }
+        req
+    }
+}
+
+/// The reading by `Value`: slower than `one_pass` (a tree of the whole body, then a walk for
+/// the calls' arguments as written), but it names the field of any refusal.
+pub(crate) fn decode_by_value(body: &[u8], path_model: Option<&str>) -> Result<ChatRequest, ConvertError> {
+    let v: Json = sonic_rs::from_slice(body).map_err(|e| {
+        err(
+            "",
+            format!("request body is not valid JSON: {}", crate::wire::json::brief(&e)),
+        )
+    })?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| err("", "request body must be a JSON object"))?;
+    let root = JsonPath::ROOT;
+    let mut top = Top::new();
+    let mut messages = None;
+    for (k, val) in obj.iter() {
+        match k {
+            "messages" => messages = Some(as_array(val, &root.key("messages"))?),
+            _ => top.field(k, val)?,
+        }
+    }
+    let model = top.model(path_model)?;
     let messages = messages.ok_or_else(|| err("messages", "Field required"))?;
-    req.messages.reserve(messages.len());
+    let mut history = Vec::with_capacity(messages.len());
+    let mut system = Vec::new();
     let mut has_tool_results = false;
     let mut raw = tool_args::RawArgs::<History>::default();
     for (i, m) in messages.iter().enumerate() {
-        has_tool_results |= decode_message(m, i, &mut req, &mut raw)?;
+        has_tool_results |= decode_message(m, i, &mut history, &mut system, &mut raw)?;
     }
     raw.fill(
         body,
-        req.messages
-            .iter_mut()
-            .flat_map(|m| tool_args::calls_in(&mut m.content)),
+        history.iter_mut().flat_map(|m| tool_args::calls_in(&mut m.content)),
     );
-    if has_tool_results {
-        crate::canonical::name_tool_results(&mut req.messages);
-    }
-    if !extra.is_empty() {
-        req.extra = extra;
-    }
-    Ok(req)
+    Ok(top.finish(model, history, system, has_tool_results))
 }
 
 /// An output format (`{"type":"json_schema","schema":{...}}`, the only kind the API has).
@@ -297,7 +356,8 @@ fn decode_system(v: &Json) -> Result<Vec<Part>, ConvertError> {
 fn decode_message<'v>(
     m: &'v Json,
     i: usize,
-    req: &mut ChatRequest,
+    history: &mut Vec<Message>,
+    system: &mut Vec<Part>,
     raw: &mut tool_args::RawArgs<'v, History>,
 ) -> Result<bool, ConvertError> {
     let root = JsonPath::ROOT;
@@ -317,7 +377,7 @@ fn decode_message<'v>(
             let parts = decode_content(content, &cpath)?;
             for p in parts {
                 match p {
-                    Part::Text { .. } => req.system.push(p),
+                    Part::Text { .. } => system.push(p),
                     _ => return Err(err(cpath, "system messages may hold only text")),
                 }
             }
@@ -345,7 +405,7 @@ fn decode_message<'v>(
         }
     }
     let has_tool_result = content.iter().any(|p| matches!(p, Part::ToolResult { .. }));
-    req.messages.push(Message { role, content });
+    history.push(Message { role, content });
     Ok(has_tool_result)
 }
 
@@ -443,7 +503,7 @@ fn decode_block(b: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
     })
 }
 
-fn decode_image_source(src: &Json, path: &JsonPath<'_>) -> Result<ImageSource, ConvertError> {
+pub(super) fn decode_image_source(src: &Json, path: &JsonPath<'_>) -> Result<ImageSource, ConvertError> {
     match req_str(src, "type", path)? {
         "base64" => {
             let media_type = req_str(src, "media_type", path)?;
@@ -464,7 +524,7 @@ fn decode_image_source(src: &Json, path: &JsonPath<'_>) -> Result<ImageSource, C
 }
 
 /// A `document` block's source: a base64 PDF, plain text, or a PDF by http(s) URL.
-fn decode_document_source(src: &Json, path: &JsonPath<'_>) -> Result<DocumentSource, ConvertError> {
+pub(super) fn decode_document_source(src: &Json, path: &JsonPath<'_>) -> Result<DocumentSource, ConvertError> {
     match req_str(src, "type", path)? {
         "base64" => {
             if req_str(src, "media_type", path)? != PDF {
