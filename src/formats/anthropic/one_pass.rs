@@ -21,7 +21,10 @@ use std::fmt;
 
 /// The request, or `None` where the reading by `Value` must decide (it names the field).
 pub(crate) fn read(body: &[u8], path_model: Option<&str>) -> Option<ChatRequest> {
-    let Body { top, history } = sonic_rs::from_slice(body).ok()?;
+    // A `LazyValue` (an `input` as written) over bytes that are not UTF-8 would trip sonic-rs's
+    // debug assertion before its own check: checked whole first (`json::utf8`), then read as text.
+    let text = crate::wire::json::utf8(body).ok()?;
+    let Body { top, history } = sonic_rs::from_str(text).ok()?;
     let History {
         messages,
         system,
@@ -521,6 +524,15 @@ mod tests {
             check(body, false);
             decode_by_value(body.as_bytes(), None).expect(body);
         }
+        // Bytes that are not UTF-8, in an `input` (whose text the pass keeps as written).
+        let mut body = br#"{"model":"m","messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"f","input":{"k":"#.to_vec();
+        body.extend_from_slice(b"\"\xd6\xd6\"}}]}]}");
+        assert!(read(&body, None).is_none());
+        let e = crate::formats::anthropic::decode_request(&body, None, false).unwrap_err();
+        assert!(
+            e.message.contains("UTF-8") || e.message.contains("utf-8") || e.message.contains("valid JSON"),
+            "{e:?}"
+        );
         // Refusals: the reference names the field.
         for (body, field) in [
             (
