@@ -9,6 +9,7 @@
 
 pub mod embed;
 mod error;
+mod one_pass;
 mod request;
 mod response;
 pub mod stream;
@@ -16,6 +17,8 @@ pub mod types;
 use super::write;
 
 pub use error::{add_retry_info, decode_error, encode_error, retry_delay_ms, status_name};
+/// The reading by `Value` alone (the fuzz target holds the one-pass reading to it).
+pub(crate) use request::decode_by_value;
 pub use request::{decode_request, encode_request};
 pub use response::{decode_response, encode_response};
 #[cfg(test)]
@@ -592,150 +595,24 @@ pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> R
         });
     }
     if let Some(fr) = function_response {
-        let fpath = path.key("functionResponse");
-        let name = req_str(fr, "name", &fpath)?;
-        let id = ids.result(str_field(fr, "id"), name);
-        let mut content = Vec::new();
-        let mut is_error = false;
-        match field(fr, "response") {
-            Some(r) => {
-                let single = r.as_object().is_some_and(|o| o.len() == 1);
-                match (
-                    field(r, "error").filter(|_| single),
-                    field(r, "result").filter(|_| single),
-                ) {
-                    (Some(e), _) => {
-                        is_error = true;
-                        content.push(match e.as_str() {
-                            Some(s) => ToolResultContent::Text(s.to_string()),
-                            None => ToolResultContent::Json(e.clone()),
-                        });
-                    }
-                    // `{"result": "<text>"}` is how text results travel in Gemini (and how the
-                    // encoder writes them): read it back as text so other formats get the text.
-                    (None, Some(t)) if t.is_str() => {
-                        content.push(ToolResultContent::Text(t.as_str().unwrap_or_default().to_string()))
-                    }
-                    _ => content.push(ToolResultContent::Json(r.clone())),
-                }
-            }
-            None => content.push(ToolResultContent::Json(obj())),
-        }
-        if let Some(parts) = field(fr, "parts").and_then(|x| x.as_array()) {
-            let ppath = fpath.key("parts");
-            for (i, fp) in parts.iter().enumerate() {
-                let ppath = ppath.index(i);
-                match decode_part(fp, &ppath, ids)? {
-                    Part::Image { source, .. } => content.push(ToolResultContent::Image(source)),
-                    Part::Document { source, name, .. } => content.push(ToolResultContent::Document { source, name }),
-                    Part::Text { text, .. } => content.push(ToolResultContent::Text(text)),
-                    _ => return Err(ConvertError::new(ppath, "unsupported function response part")),
-                }
-            }
-        }
-        return Ok(Part::ToolResult {
-            id,
-            name: Some(name.to_string()),
-            content,
-            is_error,
-            extra: Extra::default(),
-        });
+        return decode_function_response(fr, path, ids);
     }
     if let Some(d) = inline_data {
-        let ipath = path.key("inlineData");
-        let mime = req_str(d, MIME, &ipath)?;
-        // Other formats take only standard base64; the google-genai SDK sends URL-safe.
-        let data = || req_str(d, "data", &ipath).map(|s| base64::to_standard(s).into_owned());
-        if is_document_type(mime) {
-            return Ok(Part::Document {
-                source: DocumentSource::Base64 {
-                    media_type: mime.to_string(),
-                    data: data()?,
-                },
-                name: None,
-                extra: Extra::default(),
-            });
-        }
-        if !is_image_type(mime) {
-            return Err(ConvertError::new(
-                ipath.key(MIME),
-                format!("unsupported inline data type {mime:?} (only images and documents are translated)"),
-            ));
-        }
-        return Ok(Part::Image {
-            source: ImageSource::Base64 {
-                media_type: image_media_type(mime).into_owned(),
-                data: data()?,
-            },
-            extra: Extra::default(),
-        });
+        return decode_inline_data(d, path);
     }
     if let Some(d) = file_data {
-        let fpath = path.key("fileData");
-        let uri = req_str(d, "fileUri", &fpath)?;
-        let mime = str_field(d, MIME);
-        // Other formats fetch only http(s) URLs: a `gs://` (Vertex) URI would reach them as a
-        // URL they refuse, with an error naming their field rather than the client's.
-        if !(uri.starts_with("https://") || uri.starts_with("http://")) {
-            return Err(ConvertError::new(
-                fpath.key("fileUri"),
-                "only a file at an http(s) URL can be translated to other formats",
-            ));
-        }
-        if mime.is_some_and(|m| m.eq_ignore_ascii_case(PDF)) {
-            return Ok(Part::Document {
-                source: DocumentSource::Url(uri.to_string()),
-                name: None,
-                extra: Extra::default(),
-            });
-        }
-        let is_image = match mime {
-            Some(m) => m.starts_with("image/"),
-            None => guess_image_mime(uri).is_some(),
-        };
-        if !is_image {
-            return Err(ConvertError::new(
-                fpath.key(MIME),
-                "unsupported file data type (only images and PDFs are translated)",
-            ));
-        }
-        let mut extra = Extra::default();
-        if let Some(m) = mime {
-            extra = Extra::new(Format::Gemini);
-            extra.push(MIME, Json::from(m));
-        }
-        return Ok(Part::Image {
-            source: ImageSource::Url(uri.to_string()),
-            extra,
-        });
+        return decode_file_data(d, path);
     }
     let thought = thought.and_then(|t| t.as_bool()) == Some(true);
-    if let Some(t) = text {
-        let text = t
-            .as_str()
-            .ok_or_else(|| ConvertError::new(path.key("text"), "expected a string"))?;
-        if thought {
-            return Ok(Part::Thinking {
-                text: text.to_string(),
-                signature: signature.map(|s| sig::decode(&s, Family::Gemini)),
-            });
-        }
-        let mut extra = Extra::default();
-        if let Some(s) = signature {
-            extra = Extra::new(Format::Gemini);
-            extra.push(SIGNATURE, Json::from(s.as_str()));
-        }
-        return Ok(Part::Text {
-            text: text.to_string(),
-            extra,
-        });
-    }
-    if thought || signature.is_some() {
-        // A thought (or signature-only) part without text.
-        return Ok(Part::Thinking {
-            text: String::new(),
-            signature: signature.map(|s| sig::decode(&s, Family::Gemini)),
-        });
+    let text = match text {
+        Some(t) => Some(
+            t.as_str()
+                .ok_or_else(|| ConvertError::new(path.key("text"), "expected a string"))?,
+        ),
+        None => None,
+    };
+    if let Some(part) = text_part(text, thought, signature) {
+        return Ok(part);
     }
     // Each fence on lines of its own: a client of one text string (OpenAI) gets the parts joined
     // as they come, and a fence glued to the text around it is no fence.
@@ -760,6 +637,162 @@ pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> R
         path,
         "unsupported part (no text, inlineData, fileData, functionCall or functionResponse)",
     ))
+}
+
+/// A part of text, of thought, or of a signature alone (`None`: it is none of them).
+pub(crate) fn text_part(text: Option<impl Into<String>>, thought: bool, signature: Option<String>) -> Option<Part> {
+    let signature_of_thought = |s: String| sig::decode(&s, Family::Gemini);
+    match text {
+        Some(text) if thought => Some(Part::Thinking {
+            text: text.into(),
+            signature: signature.map(signature_of_thought),
+        }),
+        Some(text) => {
+            let mut extra = Extra::default();
+            if let Some(s) = signature {
+                extra = Extra::new(Format::Gemini);
+                extra.push(SIGNATURE, Json::from(s.as_str()));
+            }
+            Some(Part::Text {
+                text: text.into(),
+                extra,
+            })
+        }
+        // A thought (or signature-only) part without text.
+        None if thought || signature.is_some() => Some(Part::Thinking {
+            text: String::new(),
+            signature: signature.map(signature_of_thought),
+        }),
+        None => None,
+    }
+}
+
+/// A `functionResponse` part (`fr`: its object; `path`: the part's) as a tool result.
+pub(crate) fn decode_function_response(
+    fr: &Json,
+    path: &JsonPath<'_>,
+    ids: &mut CallIds,
+) -> Result<Part, ConvertError> {
+    let fpath = path.key("functionResponse");
+    let name = req_str(fr, "name", &fpath)?;
+    let id = ids.result(str_field(fr, "id"), name);
+    let mut content = Vec::new();
+    let mut is_error = false;
+    match field(fr, "response") {
+        Some(r) => {
+            let single = r.as_object().is_some_and(|o| o.len() == 1);
+            match (
+                field(r, "error").filter(|_| single),
+                field(r, "result").filter(|_| single),
+            ) {
+                (Some(e), _) => {
+                    is_error = true;
+                    content.push(match e.as_str() {
+                        Some(s) => ToolResultContent::Text(s.to_string()),
+                        None => ToolResultContent::Json(e.clone()),
+                    });
+                }
+                // `{"result": "<text>"}` is how text results travel in Gemini (and how the
+                // encoder writes them): read it back as text so other formats get the text.
+                (None, Some(t)) if t.is_str() => {
+                    content.push(ToolResultContent::Text(t.as_str().unwrap_or_default().to_string()))
+                }
+                _ => content.push(ToolResultContent::Json(r.clone())),
+            }
+        }
+        None => content.push(ToolResultContent::Json(obj())),
+    }
+    if let Some(parts) = field(fr, "parts").and_then(|x| x.as_array()) {
+        let ppath = fpath.key("parts");
+        for (i, fp) in parts.iter().enumerate() {
+            let ppath = ppath.index(i);
+            match decode_part(fp, &ppath, ids)? {
+                Part::Image { source, .. } => content.push(ToolResultContent::Image(source)),
+                Part::Document { source, name, .. } => content.push(ToolResultContent::Document { source, name }),
+                Part::Text { text, .. } => content.push(ToolResultContent::Text(text)),
+                _ => return Err(ConvertError::new(ppath, "unsupported function response part")),
+            }
+        }
+    }
+    Ok(Part::ToolResult {
+        id,
+        name: Some(name.to_string()),
+        content,
+        is_error,
+        extra: Extra::default(),
+    })
+}
+
+/// An `inlineData` part (`d`: its object; `path`: the part's) as an image or a document.
+pub(crate) fn decode_inline_data(d: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
+    let ipath = path.key("inlineData");
+    let mime = req_str(d, MIME, &ipath)?;
+    // Other formats take only standard base64; the google-genai SDK sends URL-safe.
+    let data = || req_str(d, "data", &ipath).map(|s| base64::to_standard(s).into_owned());
+    if is_document_type(mime) {
+        return Ok(Part::Document {
+            source: DocumentSource::Base64 {
+                media_type: mime.to_string(),
+                data: data()?,
+            },
+            name: None,
+            extra: Extra::default(),
+        });
+    }
+    if !is_image_type(mime) {
+        return Err(ConvertError::new(
+            ipath.key(MIME),
+            format!("unsupported inline data type {mime:?} (only images and documents are translated)"),
+        ));
+    }
+    Ok(Part::Image {
+        source: ImageSource::Base64 {
+            media_type: image_media_type(mime).into_owned(),
+            data: data()?,
+        },
+        extra: Extra::default(),
+    })
+}
+
+/// A `fileData` part (`d`: its object; `path`: the part's) as an image or a document by URL.
+pub(crate) fn decode_file_data(d: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
+    let fpath = path.key("fileData");
+    let uri = req_str(d, "fileUri", &fpath)?;
+    let mime = str_field(d, MIME);
+    // Other formats fetch only http(s) URLs: a `gs://` (Vertex) URI would reach them as a
+    // URL they refuse, with an error naming their field rather than the client's.
+    if !(uri.starts_with("https://") || uri.starts_with("http://")) {
+        return Err(ConvertError::new(
+            fpath.key("fileUri"),
+            "only a file at an http(s) URL can be translated to other formats",
+        ));
+    }
+    if mime.is_some_and(|m| m.eq_ignore_ascii_case(PDF)) {
+        return Ok(Part::Document {
+            source: DocumentSource::Url(uri.to_string()),
+            name: None,
+            extra: Extra::default(),
+        });
+    }
+    let is_image = match mime {
+        Some(m) => m.starts_with("image/"),
+        None => guess_image_mime(uri).is_some(),
+    };
+    if !is_image {
+        return Err(ConvertError::new(
+            fpath.key(MIME),
+            "unsupported file data type (only images and PDFs are translated)",
+        ));
+    }
+    let mut extra = Extra::default();
+    if let Some(m) = mime {
+        extra = Extra::new(Format::Gemini);
+        extra.push(MIME, Json::from(m));
+    }
+    Ok(Part::Image {
+        source: ImageSource::Url(uri.to_string()),
+        extra,
+    })
 }
 
 /// Canonical part -> Gemini `Part` JSON, appended to `buf`. `tool_name` resolves a tool result's

@@ -17,66 +17,121 @@ use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 
 /// Integration: a Gemini request body -> canonical. The model and streaming come from the URL
 /// (`path_model`, `stream`); a body `model` is a fallback for raw callers.
+///
+/// Read in one pass (`one_pass`); a body that reading leaves is read by `Value`, the reference,
+/// which gives the same request or names the refused field.
 pub fn decode_request(body: &[u8], path_model: Option<&str>, stream: bool) -> Result<ChatRequest, ConvertError> {
+    match super::one_pass::read(body, path_model, stream) {
+        Some(req) => Ok(req),
+        None => decode_by_value(body, path_model, stream),
+    }
+}
+
+/// The reading by `Value`: slower than `one_pass` (a tree of the whole body, then a walk for
+/// the calls' arguments as written), but it names the field of any refusal.
+pub(crate) fn decode_by_value(
+    body: &[u8],
+    path_model: Option<&str>,
+    stream: bool,
+) -> Result<ChatRequest, ConvertError> {
     let v: Json = sonic_rs::from_slice(body).map_err(|e| {
         ConvertError::new(
             "",
             format!("request body is not valid JSON: {}", crate::wire::json::brief(&e)),
         )
     })?;
-    let Some(top) = v.as_object() else {
+    let Some(members) = v.as_object() else {
         return Err(ConvertError::new("", "request body must be a JSON object"));
     };
-    let model = match path_model {
-        Some(m) => m.to_string(),
-        None => field(&v, "model")
-            .and_then(|m| m.as_str())
-            .map(|m| m.strip_prefix("models/").unwrap_or(m).to_string())
-            .ok_or_else(|| ConvertError::new("model", "missing (Gemini carries it in the URL)"))?,
-    };
-    let mut req = ChatRequest {
-        model,
-        stream,
-        include_usage: true,
-        extra: Extra::new(Format::Gemini),
-        ..Default::default()
-    };
-    let mut ids = CallIds::for_request();
-    let mut allowed = None;
-    for (k, val) in top.iter() {
+    let model = Top::model(path_model, field(&v, "model"))?;
+    let mut top = Top::new(stream);
+    for (k, val) in members.iter() {
         if val.is_null() {
             continue;
         }
         match camel(k).as_ref() {
-            "contents" => req.messages = decode_contents(val, body, &mut ids)?,
-            "systemInstruction" => req.system = decode_system(val, &mut ids)?,
-            "tools" => decode_tools(val, &mut req)?,
-            "toolConfig" => allowed = decode_tool_config(val, &mut req)?,
-            "generationConfig" => decode_generation_config(val, &mut req)?,
+            "contents" => top.req.messages = decode_contents(val, body, &mut top.ids)?,
+            _ => top.field(k, val)?,
+        }
+    }
+    Ok(top.finish(model))
+}
+
+/// The body's top level other than `contents`, as both readings take it.
+pub(super) struct Top {
+    pub(super) req: ChatRequest,
+    pub(super) ids: CallIds,
+    /// `toolConfig`'s allowed function names, if it names any.
+    allowed: Option<Vec<String>>,
+}
+
+impl Top {
+    pub(super) fn new(stream: bool) -> Top {
+        Top {
+            req: ChatRequest {
+                stream,
+                include_usage: true,
+                extra: Extra::new(Format::Gemini),
+                ..Default::default()
+            },
+            ids: CallIds::for_request(),
+            allowed: None,
+        }
+    }
+
+    /// The model: the URL's, else the body's `model` (`body_model`, as `field` finds it).
+    pub(super) fn model(path_model: Option<&str>, body_model: Option<&Json>) -> Result<String, ConvertError> {
+        match path_model {
+            Some(m) => Ok(m.to_string()),
+            None => body_model
+                .and_then(|m| m.as_str())
+                .map(|m| m.strip_prefix("models/").unwrap_or(m).to_string())
+                .ok_or_else(|| ConvertError::new("model", "missing (Gemini carries it in the URL)")),
+        }
+    }
+
+    /// Member `k` (not `contents`; not `null`) into the request; of a repeated key, the last
+    /// one counts.
+    pub(super) fn field(&mut self, k: &str, val: &Json) -> Result<(), ConvertError> {
+        let req = &mut self.req;
+        match camel(k).as_ref() {
+            "systemInstruction" => req.system = decode_system(val, &mut self.ids)?,
+            "tools" => decode_tools(val, req)?,
+            "toolConfig" => {
+                self.allowed =
+                    decode_tool_config(val, req)?.map(|names| names.into_iter().map(str::to_string).collect())
+            }
+            "generationConfig" => decode_generation_config(val, req)?,
             "model" => {}
             other => req.extra.push(other, val.clone()),
         }
+        Ok(())
     }
-    // ANY with several allowed names: a required call of one of them, of those declared (a
-    // name no tool has could not be called). Formats without the setting are offered just those
-    // tools (`formats::tool_choice`); OpenAI says it as `allowed_tools`.
-    if let Some(names) = allowed {
-        let mut declared: Vec<String> = Vec::with_capacity(names.len());
-        for n in names {
-            if req.tools.iter().any(|t| t.name == n) && !declared.iter().any(|d| d == n) {
-                declared.push(n.to_string());
+
+    pub(super) fn finish(self, model: String) -> ChatRequest {
+        let Top { mut req, allowed, .. } = self;
+        req.model = model;
+        // ANY with several allowed names: a required call of one of them, of those declared (a
+        // name no tool has could not be called). Formats without the setting are offered just
+        // those tools (`formats::tool_choice`); OpenAI says it as `allowed_tools`.
+        if let Some(names) = allowed {
+            let mut declared: Vec<String> = Vec::with_capacity(names.len());
+            for n in names {
+                if req.tools.iter().any(|t| t.name == n) && !declared.contains(&n) {
+                    declared.push(n);
+                }
             }
+            req.tool_choice = Some(match declared.len() {
+                0 => ToolChoice::Required,
+                1 => ToolChoice::Named(declared.remove(0)),
+                _ => ToolChoice::Allowed {
+                    names: declared,
+                    required: true,
+                },
+            });
         }
-        req.tool_choice = Some(match declared.len() {
-            0 => ToolChoice::Required,
-            1 => ToolChoice::Named(declared.remove(0)),
-            _ => ToolChoice::Allowed {
-                names: declared,
-                required: true,
-            },
-        });
+        req
     }
-    Ok(req)
 }
 
 /// A request's way down to the `args` objects of the calls in its history (`tool_args::RawArgs`),
@@ -127,21 +182,31 @@ fn decode_contents(v: &Json, body: &[u8], ids: &mut CallIds) -> Result<Vec<Messa
                 }
             }
         }
-        match out.last_mut() {
-            // google-genai's chat session keeps a streamed turn as one `model` Content per
-            // chunk: one turn, as Gemini reads consecutive model Contents.
-            Some(Message {
-                role: Role::Assistant,
-                content: turn,
-            }) if role == Role::Assistant => turn.extend(content),
-            _ => out.push(Message { role, content }),
-        }
+        push_turn(&mut out, role, content);
     }
-    for m in out.iter_mut().filter(|m| m.role == Role::Assistant) {
-        join_streamed_thoughts(&mut m.content);
-    }
+    join_thoughts_of(&mut out);
     raw.fill(body, out.iter_mut().flat_map(|m| tool_args::calls_in(&mut m.content)));
     Ok(out)
+}
+
+/// Content `i` of a request's `contents` after those before it (`out`).
+pub(super) fn push_turn(out: &mut Vec<Message>, role: Role, content: Vec<Part>) {
+    match out.last_mut() {
+        // google-genai's chat session keeps a streamed turn as one `model` Content per chunk:
+        // one turn, as Gemini reads consecutive model Contents.
+        Some(Message {
+            role: Role::Assistant,
+            content: turn,
+        }) if role == Role::Assistant => turn.extend(content),
+        _ => out.push(Message { role, content }),
+    }
+}
+
+/// `join_streamed_thoughts` in every model turn of a request.
+pub(super) fn join_thoughts_of(messages: &mut [Message]) {
+    for m in messages.iter_mut().filter(|m| m.role == Role::Assistant) {
+        join_streamed_thoughts(&mut m.content);
+    }
 }
 
 /// A thought streamed to a Gemini client comes as several `thought` text parts and then a

@@ -1,0 +1,558 @@
+//! A client's `generateContent` body read in one pass, straight into the canonical request: no
+//! `Value` tree for the history, and each call's `args` kept as written from the same pass (where
+//! the reading by `Value` writes them out, then walks the body again for their text:
+//! `tool_args::RawArgs`).
+//!
+//! As Anthropic's (`formats::anthropic::one_pass`), it reads a body only where it gives exactly
+//! what the reading by `Value` (`request::decode_by_value`, the reference) gives, and refuses the
+//! rest: a value of another kind, a member it models given twice (in either spelling), `args`
+//! that are not an object, a code part (kept whole as an extra). `request::decode_request` then
+//! reads the body by `Value`, which gives the same request or names the refused field. Members
+//! other than `contents` are read as `Value`s by the reference's own code (`request::Top`), and
+//! the parts that carry data rather than text (`functionResponse`, `inlineData`, `fileData`) by
+//! its functions too.
+
+use super::request::{push_turn, Top};
+use super::{camel_eq, decode_file_data, decode_function_response, decode_inline_data, text_part, CallIds};
+use crate::canonical::{ChatRequest, Extra, Json, JsonPath, Message, Part, Role};
+use crate::wire::json::KeySeed;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use sonic_rs::{JsonValueTrait, LazyValue};
+use std::fmt;
+
+/// The request, or `None` where the reading by `Value` must decide (it names the field).
+pub(crate) fn read(body: &[u8], path_model: Option<&str>, stream: bool) -> Option<ChatRequest> {
+    // A `LazyValue` (`args` as written) over bytes that are not UTF-8 would trip sonic-rs's
+    // debug assertion before its own check: checked whole first (`json::utf8`), then read as text.
+    let text = crate::wire::json::utf8(body).ok()?;
+    let (top, body_model) = BodySeed { stream }
+        .deserialize(&mut sonic_rs::Deserializer::from_str(text))
+        .ok()?;
+    let model = Top::model(path_model, body_model.as_ref()).ok()?;
+    Some(top.finish(model))
+}
+
+/// Stops the pass; the reason is not kept (the reading by `Value` gives it).
+fn refused<E: de::Error>() -> E {
+    E::custom("left to the reading by Value")
+}
+
+/// Whether `key` is `name` (camelCase) in either spelling, as `gemini::fields` matches keys.
+fn is(key: &str, name: &str) -> bool {
+    key == name || camel_eq(key, name)
+}
+
+/// The top level: `contents` read here, every other member by `Top::field` as the reference
+/// reads it; with the first `model` member (the reference's fallback when the URL has none).
+struct BodySeed {
+    stream: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for BodySeed {
+    type Value = (Top, Option<Json>);
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BodySeed {
+    type Value = (Top, Option<Json>);
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut top = Top::new(self.stream);
+        // `model` as `gemini::field` finds it: the first one spelled so, else the first other
+        // spelling (`model_`).
+        let (mut model, mut model_spelled_otherwise) = (None, None);
+        let mut contents = false;
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            // The reference matches top-level keys by their camelCase form (`gemini::camel`).
+            if is(&key, "contents") {
+                // The reference reads the last of repeated `contents` and writes their calls'
+                // arguments out again (`RawArgs` cannot walk to them): left to it.
+                if std::mem::replace(&mut contents, true) {
+                    return Err(refused());
+                }
+                if let Some(messages) = map.next_value_seed(Contents { ids: &mut top.ids })? {
+                    top.req.messages = messages;
+                }
+                continue;
+            }
+            let value: Json = map.next_value()?;
+            if key == "model" && model.is_none() {
+                model = Some(value.clone());
+            } else if is(&key, "model") && model_spelled_otherwise.is_none() {
+                model_spelled_otherwise = Some(value.clone());
+            }
+            if !value.is_null() {
+                top.field(&key, &value).map_err(|_| refused())?;
+            }
+        }
+        Ok((top, model.or(model_spelled_otherwise)))
+    }
+}
+
+/// `contents`: the turns (`null`: none, and the member is skipped as the reference skips it).
+struct Contents<'i> {
+    ids: &'i mut CallIds,
+}
+
+impl<'de> DeserializeSeed<'de> for Contents<'_> {
+    type Value = Option<Vec<Message>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Contents<'_> {
+    type Value = Option<Vec<Message>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of Contents")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some((role, content)) = seq.next_element_seed(Content { ids: &mut *self.ids })? {
+            push_turn(&mut out, role, content);
+        }
+        super::request::join_thoughts_of(&mut out);
+        Ok(Some(out))
+    }
+}
+
+/// One `Content`: its role and parts.
+struct Content<'i> {
+    ids: &'i mut CallIds,
+}
+
+impl<'de> DeserializeSeed<'de> for Content<'_> {
+    type Value = (Role, Vec<Part>);
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Content<'_> {
+    type Value = (Role, Vec<Part>);
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a Content object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut role: Option<Scalar> = None;
+        let mut parts: Option<Vec<Part>> = None;
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            // The reference reads the first of a repeated one (and its walk for the arguments
+            // gives up on repeated `parts`): left to it.
+            if is(&key, "role") {
+                if role.replace(map.next_value()?).is_some() {
+                    return Err(refused());
+                }
+            } else if is(&key, "parts") {
+                let read = map.next_value_seed(Parts { ids: &mut *self.ids })?;
+                if parts.replace(read.unwrap_or_default()).is_some() {
+                    return Err(refused());
+                }
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        // A role that is not a string is no role, as the reference reads it.
+        let role = match role.as_ref().and_then(Scalar::as_str) {
+            None | Some("user") | Some("function") | Some("tool") => Role::User,
+            Some("model") | Some("assistant") => Role::Assistant,
+            Some(_) => return Err(refused()),
+        };
+        Ok((role, parts.unwrap_or_default()))
+    }
+}
+
+/// A member the reference reads only if it is a string (`role`, `thoughtSignature`) or `true`
+/// (`thought`): any other scalar is as good as absent. An array or an object is left to the
+/// reference (as rare as it is wrong), so no `Value` is built for these small members.
+enum Scalar {
+    Str(String),
+    Bool(bool),
+    Other,
+}
+
+impl Scalar {
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Scalar::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn into_string(self) -> Option<String> {
+        match self {
+            Scalar::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl<'de> de::Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Scalar, D::Error> {
+        d.deserialize_any(ScalarVisitor)
+    }
+}
+
+struct ScalarVisitor;
+
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a scalar")
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Scalar, E> {
+        Ok(Scalar::Str(s.to_string()))
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Scalar, E> {
+        Ok(Scalar::Str(s))
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Scalar, E> {
+        Ok(Scalar::Bool(b))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Scalar, E> {
+        Ok(Scalar::Other)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Scalar, E> {
+        Ok(Scalar::Other)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Scalar, E> {
+        Ok(Scalar::Other)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
+        Ok(Scalar::Other)
+    }
+}
+
+/// A Content's `parts` (`null`: none).
+struct Parts<'i> {
+    ids: &'i mut CallIds,
+}
+
+impl<'de> DeserializeSeed<'de> for Parts<'_> {
+    type Value = Option<Vec<Part>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Parts<'_> {
+    type Value = Option<Vec<Part>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of Parts")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut parts = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(256));
+        while let Some(part) = seq.next_element_seed(PartSeed { ids: &mut *self.ids })? {
+            parts.push(part);
+        }
+        Ok(Some(parts))
+    }
+}
+
+/// The members of a `Part` the reading models, in the order the reference gives them weight.
+#[derive(Default)]
+struct Slots {
+    signature: Option<Scalar>,
+    call: Option<Call>,
+    response: Option<Json>,
+    inline: Option<Json>,
+    file: Option<Json>,
+    thought: Option<Scalar>,
+    text: Option<String>,
+    /// Which members were given, null or not (a second one is left to the reference).
+    seen: u16,
+}
+
+const PART_MEMBERS: [&str; 9] = [
+    "thoughtSignature",
+    "functionCall",
+    "functionResponse",
+    "inlineData",
+    "fileData",
+    "thought",
+    "text",
+    "executableCode",
+    "codeExecutionResult",
+];
+
+struct PartSeed<'i> {
+    ids: &'i mut CallIds,
+}
+
+impl<'de> DeserializeSeed<'de> for PartSeed<'_> {
+    type Value = Part;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Part, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PartSeed<'_> {
+    type Value = Part;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a Part object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Part, A::Error> {
+        let mut s = Slots::default();
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let Some(n) = PART_MEMBERS.iter().position(|name| is(&key, name)) else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            if s.seen & (1 << n) != 0 {
+                return Err(refused());
+            }
+            s.seen |= 1 << n;
+            match n {
+                0 => s.signature = Some(map.next_value()?),
+                1 => s.call = map.next_value()?,
+                2 => s.response = Some(map.next_value()?),
+                3 => s.inline = Some(map.next_value()?),
+                4 => s.file = Some(map.next_value()?),
+                5 => s.thought = Some(map.next_value()?),
+                6 => s.text = map.next_value()?,
+                // Code (`executableCode`, `codeExecutionResult`): a part of it alone is kept
+                // whole by the reference, and left to it below.
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        s.into_part(self.ids).ok_or_else(refused)
+    }
+}
+
+impl Slots {
+    /// The part, as `gemini::decode_part` makes it: the first of a call, a result, inline data,
+    /// file data, then text, thought or signature; `None` where it would refuse the part or
+    /// keep it whole (code).
+    fn into_part(self, ids: &mut CallIds) -> Option<Part> {
+        let no_path = JsonPath::ROOT;
+        let present = |v: Option<Json>| v.filter(|v| !v.is_null());
+        let signature = self.signature.and_then(Scalar::into_string);
+        if let Some(call) = self.call {
+            let name = call.name?;
+            return Some(Part::ToolCall {
+                id: ids.call(call.id.as_deref(), &name),
+                name,
+                arguments: call.arguments,
+                signature,
+                extra: Extra::default(),
+            });
+        }
+        if let Some(response) = present(self.response) {
+            return decode_function_response(&response, &no_path, ids).ok();
+        }
+        if let Some(inline) = present(self.inline) {
+            return decode_inline_data(&inline, &no_path).ok();
+        }
+        if let Some(file) = present(self.file) {
+            return decode_file_data(&file, &no_path).ok();
+        }
+        let thought = matches!(self.thought, Some(Scalar::Bool(true)));
+        // `None`: a code part (kept whole), or no part the reference reads: left to it.
+        text_part(self.text, thought, signature)
+    }
+}
+
+/// A `functionCall`: its name, id, and `args` as written (absent or `null`: `{}`).
+struct Call {
+    name: Option<String>,
+    id: Option<String>,
+    arguments: String,
+}
+
+impl<'de> de::Deserialize<'de> for Call {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Call, D::Error> {
+        d.deserialize_map(CallVisitor)
+    }
+}
+
+struct CallVisitor;
+
+impl<'de> Visitor<'de> for CallVisitor {
+    type Value = Call;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a FunctionCall object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Call, A::Error> {
+        let (mut name, mut id, mut args) = (None, None, None);
+        let mut seen = 0u8;
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let bit = match ["name", "id", "args"].iter().position(|name| is(&key, name)) {
+                Some(n) => 1 << n,
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            if seen & bit != 0 {
+                return Err(refused());
+            }
+            seen |= bit;
+            match bit {
+                // `null` is absent (no name: the reference refuses the part).
+                1 => name = map.next_value::<Option<String>>()?,
+                // An id that is not a string is no id, as the reference reads it.
+                2 => id = map.next_value::<Json>()?.as_str().map(str::to_string),
+                _ => args = Some(map.next_value::<LazyValue<'de>>()?),
+            }
+        }
+        let arguments = match args.as_ref().map(|a| a.as_raw_str().trim_ascii()) {
+            None | Some("null") => "{}".to_string(),
+            // As written, as `RawArgs` keeps it for the reference.
+            Some(object) if object.starts_with('{') => object.to_string(),
+            // The reference writes any other value out again: left to it.
+            Some(_) => return Err(refused()),
+        };
+        Ok(Call { name, id, arguments })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read;
+    use crate::formats::gemini::decode_by_value;
+
+    const FIXTURES: [&[u8]; 3] = [
+        include_bytes!("fixtures/request.json"),
+        include_bytes!("fixtures/request_snake_thinking.json"),
+        include_bytes!("fixtures/request_image_output.json"),
+    ];
+
+    /// Reads `body` both ways: the one pass takes it (or not, as `taken` says) and, where it
+    /// does, gives what the reference gives.
+    fn check(body: &[u8], path_model: Option<&str>, taken: bool) {
+        let shown = String::from_utf8_lossy(body);
+        let fast = read(body, path_model, true);
+        assert_eq!(fast.is_some(), taken, "taken by the one pass: {shown}");
+        if let Some(fast) = fast {
+            let reference = decode_by_value(body, path_model, true).expect(&shown);
+            assert!(
+                fast == reference,
+                "{shown}\none pass: {fast:?}\nby Value: {reference:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_fixtures_take_the_one_pass_and_read_as_the_reference() {
+        for body in FIXTURES {
+            check(body, Some("gemini-2.5-flash"), true);
+        }
+    }
+
+    #[test]
+    fn every_kind_of_part_reads_as_the_reference() {
+        let body = r#"{"contents":[
+            {"role":"user","parts":[{"text":"hi"},
+                {"inline_data":{"mime_type":"image/png","data":"aGk="}},
+                {"fileData":{"fileUri":"https://example.com/a.pdf","mimeType":"application/pdf"}}]},
+            {"role":"model","parts":[{"text":"thinking","thought":true},
+                {"thought":true,"thoughtSignature":"c2ln"},
+                {"functionCall":{"name":"f","args":{ "b" : [1, 2.50],"a":"\u00e9" }},"thoughtSignature":"c2ln"},
+                {"function_call":{"name":"g","args":null,"id":"c2"}}]},
+            {"role":"model","parts":[{"functionCall":{"name":"h"}},{"text":"beside","text_x":1}]},
+            {"role":"function","parts":[
+                {"functionResponse":{"name":"f","response":{"result":"done"}}},
+                {"function_response":{"name":"g","id":"c2","response":{"error":"no"}}},
+                {"functionResponse":{"name":"h","response":{"a":1},"parts":[{"text":"more"}]}}]},
+            {"parts":[{"text":"no role"}],"role":null},
+            {"role":5,"parts":null}],
+            "system_instruction":{"parts":[{"text":"be brief"}]},
+            "tools":[{"functionDeclarations":[{"name":"f","parameters":{"type":"OBJECT"}},{"name":"g"},{"name":"h"}]}],
+            "toolConfig":{"functionCallingConfig":{"mode":"ANY","allowedFunctionNames":["g","h"]}},
+            "generationConfig":{"temperature":0.5,"maxOutputTokens":100},
+            "safetySettings":[{"category":"HARM_CATEGORY_HATE_SPEECH","threshold":"BLOCK_NONE"}]}"#;
+        check(body.as_bytes(), Some("m"), true);
+        // The model from the body (either spelling) when the URL has none, `contents` before
+        // everything else, and `contents` null.
+        check(
+            br#"{"contents":[{"parts":[{"text":"a"}]}],"model":"models/m"}"#,
+            None,
+            true,
+        );
+        check(br#"{"model_":"m","contents":[{"parts":[{"text":"a"}]}]}"#, None, true);
+        check(br#"{"model":"m","contents":null}"#, None, true);
+    }
+
+    #[test]
+    fn what_the_one_pass_leaves_is_read_by_value() {
+        for body in [
+            // Members the pass models, given twice (in either spelling).
+            r#"{"contents":[{"parts":[{"text":"a"}]}],"contents_":[]}"#,
+            r#"{"contents":[{"role":"user","role":"model","parts":[{"text":"a"}]}]}"#,
+            r#"{"contents":[{"parts":[{"text":"a"}],"parts":[{"text":"b"}]}]}"#,
+            r#"{"contents":[{"parts":[{"functionCall":{"name":"f"},"function_call":{"name":"g"}}]}]}"#,
+            r#"{"contents":[{"parts":[{"functionCall":{"name":"f","args":{},"args":{}}}]}]}"#,
+            // `args` that are not an object, a text beside a call that is not a string, code.
+            r#"{"contents":[{"parts":[{"functionCall":{"name":"f","args":[1]}}]}]}"#,
+            r#"{"contents":[{"parts":[{"functionCall":{"name":"f"},"text":5}]}]}"#,
+            r#"{"contents":[{"parts":[{"executableCode":{"language":"PYTHON","code":"1"}}]}]}"#,
+        ] {
+            check(body.as_bytes(), Some("m"), false);
+            decode_by_value(body.as_bytes(), Some("m"), true).expect(body);
+        }
+        // Bytes that are not UTF-8, in `args` (whose text the pass keeps as written).
+        let mut body = br#"{"contents":[{"parts":[{"functionCall":{"name":"f","args":{"k":"#.to_vec();
+        body.extend_from_slice(b"\"\xd6\xd6\"}}}]}]}");
+        assert!(read(&body, Some("m"), false).is_none());
+        crate::formats::gemini::decode_request(&body, Some("m"), false).unwrap_err();
+        // Refusals: the reference names the field.
+        for (body, model, field) in [
+            (
+                r#"{"contents":[{"role":"bot","parts":[]}]}"#,
+                Some("m"),
+                "contents[0].role",
+            ),
+            (
+                r#"{"contents":[{"parts":[{"functionCall":{"args":{}}}]}]}"#,
+                Some("m"),
+                "contents[0].parts[0].functionCall.name",
+            ),
+            (r#"{"contents":[{"parts":[{}]}]}"#, Some("m"), "contents[0].parts[0]"),
+            (r#"{"contents":[{"parts":{}}]}"#, Some("m"), "contents[0].parts"),
+            (r#"{"contents":[]}"#, None, "model"),
+        ] {
+            assert!(read(body.as_bytes(), model, false).is_none(), "{body}");
+            let e = crate::formats::gemini::decode_request(body.as_bytes(), model, false).unwrap_err();
+            assert_eq!(e.field, field, "{body}");
+        }
+    }
+}
