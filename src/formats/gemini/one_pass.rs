@@ -25,9 +25,10 @@ pub(crate) fn read(body: &[u8], path_model: Option<&str>, stream: bool) -> Optio
     // A `LazyValue` (`args` as written) over bytes that are not UTF-8 would trip sonic-rs's
     // debug assertion before its own check: checked whole first (`json::utf8`), then read as text.
     let text = crate::wire::json::utf8(body).ok()?;
-    let (top, body_model) = BodySeed { stream }
-        .deserialize(&mut sonic_rs::Deserializer::from_str(text))
-        .ok()?;
+    let mut de = sonic_rs::Deserializer::from_str(text);
+    let (top, body_model) = BodySeed { stream }.deserialize(&mut de).ok()?;
+    // Nothing but white space after the object, as `from_slice` (the reference's) checks.
+    de.end().ok()?;
     let model = Top::model(path_model, body_model.as_ref()).ok()?;
     Some(top.finish(model))
 }
@@ -536,6 +537,7 @@ mod tests {
         crate::formats::gemini::decode_request(&body, Some("m"), false).unwrap_err();
         // Refusals: the reference names the field.
         for (body, model, field) in [
+            (r#"{"contents":[{"parts":[{"text":"a"}]}]} {}"#, Some("m"), ""),
             (
                 r#"{"contents":[{"role":"bot","parts":[]}]}"#,
                 Some("m"),
