@@ -450,11 +450,13 @@ pub fn translate(data: &[u8]) {
                 _ => panic!("one pass and lazy readings disagree: {decoded:?} / {lazily:?}"),
             }
         }
-        // An Anthropic or Gemini client's body read in one pass reads as it does by `Value` (the
-        // reading that names a refused field, and the one the pass leaves the rest to).
+        // An Anthropic, Gemini or Converse client's body read in one pass reads as it does by
+        // `Value` (the reading that names a refused field, and the one the pass leaves the rest
+        // to).
         let by_value = match format {
             Format::Anthropic => Some(formats::anthropic::request::decode_by_value(body, path_model)),
             Format::Gemini => Some(formats::gemini::decode_by_value(body, path_model, which & 32 != 0)),
+            Format::Bedrock => Some(formats::bedrock::decode_by_value(body, path_model, which & 32 != 0)),
             _ => None,
         };
         if let Some(by_value) = by_value {

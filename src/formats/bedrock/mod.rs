@@ -22,6 +22,7 @@ pub mod embed;
 pub mod invoke;
 pub mod invoke_prompt;
 pub mod invoke_stream;
+mod one_pass;
 pub mod rerank;
 pub mod sigv4;
 pub mod stream;
@@ -695,7 +696,23 @@ fn decode_inference_config(val: &Value, req: &mut ChatRequest) -> Result<(), Con
 
 /// Integration: a Converse / ConverseStream body -> canonical. The model comes from the URL
 /// (`path_model`, already percent-decoded), the stream flag from the operation.
+///
+/// Read in one pass (`one_pass`); a body that reading leaves is read by `Value`, the reference,
+/// which gives the same request or names the refused field.
 pub fn decode_request(body: &[u8], path_model: Option<&str>, stream: bool) -> Result<ChatRequest, ConvertError> {
+    match one_pass::read(body, path_model, stream) {
+        Some(req) => Ok(req),
+        None => decode_by_value(body, path_model, stream),
+    }
+}
+
+/// The reading by `Value`: slower than `one_pass` (a tree of the whole body, then a walk for
+/// the calls' arguments as written), but it names the field of any refusal.
+pub(crate) fn decode_by_value(
+    body: &[u8],
+    path_model: Option<&str>,
+    stream: bool,
+) -> Result<ChatRequest, ConvertError> {
     let v: Value = sonic_rs::from_slice(body).map_err(|e| {
         err(
             "",
@@ -703,34 +720,18 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, stream: bool) -> Re
         )
     })?;
     let obj = v.as_object().ok_or_else(|| err("", "body must be a JSON object"))?;
-    let mut req = ChatRequest {
-        model: path_model.unwrap_or_default().to_string(),
-        stream,
-        // Bedrock always reports usage.
-        include_usage: true,
-        extra: Extra::new(Format::Bedrock),
-        ..Default::default()
-    };
+    let mut top = Top::new(path_model, stream);
     let mut raw = tool_args::RawArgs::<History>::default();
     for (key, val) in obj.iter() {
         if val.is_null() {
             continue;
         }
         match key {
-            "messages" => decode_messages(val, &mut req, &mut raw)?,
-            "system" => decode_system(val, &mut req)?,
-            "inferenceConfig" => decode_inference_config(val, &mut req)?,
-            "toolConfig" => decode_tool_config(val, &mut req)?,
-            "additionalModelRequestFields" => decode_additional_fields(val, &mut req)?,
-            "outputConfig" => decode_output_config(val, &mut req)?,
-            // Not part of the body in the real API; tolerated when the URL has none.
-            "modelId" if req.model.is_empty() => {
-                req.model = val.as_str().unwrap_or_default().to_string();
-            }
-            _ => req.extra.push(key, val.clone()),
+            "messages" => decode_messages(val, &mut top.req, &mut raw)?,
+            _ => top.field(key, val)?,
         }
     }
-    crate::canonical::name_tool_results(&mut req.messages);
+    let mut req = top.finish();
     raw.fill(
         body,
         req.messages
@@ -738,6 +739,50 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, stream: bool) -> Re
             .flat_map(|m| tool_args::calls_in(&mut m.content)),
     );
     Ok(req)
+}
+
+/// The body's top level other than `messages`, as both readings take it.
+struct Top {
+    req: ChatRequest,
+}
+
+impl Top {
+    fn new(path_model: Option<&str>, stream: bool) -> Top {
+        Top {
+            req: ChatRequest {
+                model: path_model.unwrap_or_default().to_string(),
+                stream,
+                // Bedrock always reports usage.
+                include_usage: true,
+                extra: Extra::new(Format::Bedrock),
+                ..Default::default()
+            },
+        }
+    }
+
+    /// Member `key` (not `messages`; not `null`) into the request.
+    fn field(&mut self, key: &str, val: &Value) -> Result<(), ConvertError> {
+        let req = &mut self.req;
+        match key {
+            "system" => decode_system(val, req)?,
+            "inferenceConfig" => decode_inference_config(val, req)?,
+            "toolConfig" => decode_tool_config(val, req)?,
+            "additionalModelRequestFields" => decode_additional_fields(val, req)?,
+            "outputConfig" => decode_output_config(val, req)?,
+            // Not part of the body in the real API; tolerated when the URL has none.
+            "modelId" if req.model.is_empty() => {
+                req.model = val.as_str().unwrap_or_default().to_string();
+            }
+            _ => req.extra.push(key, val.clone()),
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> ChatRequest {
+        let mut req = self.req;
+        crate::canonical::name_tool_results(&mut req.messages);
+        req
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,406 @@
+//! A client's Converse body read in one pass, straight into the canonical request: no `Value`
+//! tree for the history, and each call's `input` kept as written from the same pass (where the
+//! reading by `Value` walks the body again for it: `tool_args::RawArgs`).
+//!
+//! As Anthropic's (`formats::anthropic::one_pass`), it reads a body only where it gives exactly
+//! what the reading by `Value` (`decode_by_value`, the reference) gives, and refuses the rest: a
+//! value of another kind, a repeated `messages`, `role`, `content` or `toolUse` key, an `input`
+//! that is not an object. `decode_request` then reads the body by `Value`, which gives the same
+//! request or names the refused field. Members other than `messages` are read as `Value`s by the
+//! reference's own code (`Top::field`), and so are the blocks other than `text` and `toolUse`
+//! (`decode_member`).
+
+use super::{attach_cache_point, decode_member, Block, Top};
+use crate::canonical::{ChatRequest, Extra, Json, JsonPath, Message, Part, Role};
+use crate::wire::json::KeySeed;
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use sonic_rs::{JsonValueTrait, LazyValue};
+use std::fmt;
+
+/// The request, or `None` where the reading by `Value` must decide (it names the field).
+pub(crate) fn read(body: &[u8], path_model: Option<&str>, stream: bool) -> Option<ChatRequest> {
+    // A `LazyValue` (an `input` as written) over bytes that are not UTF-8 would trip sonic-rs's
+    // debug assertion before its own check: checked whole first (`json::utf8`), then read as text.
+    let text = crate::wire::json::utf8(body).ok()?;
+    let mut top = Top::new(path_model, stream);
+    let mut de = sonic_rs::Deserializer::from_str(text);
+    de.deserialize_map(BodyVisitor { top: &mut top }).ok()?;
+    de.end().ok()?;
+    Some(top.finish())
+}
+
+/// Stops the pass; the reason is not kept (the reading by `Value` gives it).
+fn refused<E: de::Error>() -> E {
+    E::custom("left to the reading by Value")
+}
+
+/// The top level: `messages` read here, every other member by `Top::field` as the reference
+/// reads it.
+struct BodyVisitor<'t> {
+    top: &'t mut Top,
+}
+
+impl<'de> Visitor<'de> for BodyVisitor<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut messages = false;
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            if key == "messages" {
+                // The reference adds up repeated `messages` and writes their calls' arguments
+                // out again (`RawArgs` cannot walk to them): left to it.
+                if std::mem::replace(&mut messages, true) {
+                    return Err(refused());
+                }
+                if let Some(History(history)) = map.next_value()? {
+                    self.top.req.messages = history;
+                }
+                continue;
+            }
+            let value: Json = map.next_value()?;
+            if !value.is_null() {
+                self.top.field(&key, &value).map_err(|_| refused())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `messages` (`null`: skipped, as the reference skips it).
+struct History(Vec<Message>);
+
+impl<'de> Deserialize<'de> for History {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<History, D::Error> {
+        d.deserialize_seq(HistoryVisitor)
+    }
+}
+
+struct HistoryVisitor;
+
+impl<'de> Visitor<'de> for HistoryVisitor {
+    type Value = History;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of messages")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<History, A::Error> {
+        let mut messages = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(Turn(message)) = seq.next_element()? {
+            messages.push(message);
+        }
+        Ok(History(messages))
+    }
+}
+
+/// One message: its `role` (required) and `content` (absent or `null`: no parts).
+struct Turn(Message);
+
+impl<'de> Deserialize<'de> for Turn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Turn, D::Error> {
+        d.deserialize_map(TurnVisitor)
+    }
+}
+
+struct TurnVisitor;
+
+impl<'de> Visitor<'de> for TurnVisitor {
+    type Value = Turn;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a message object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Turn, A::Error> {
+        let (mut role, mut content) = (None, None);
+        let (mut role_seen, mut content_seen) = (false, false);
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            // The reference reads the first of a repeated one (and its walk for the arguments
+            // gives up on a repeated `content`): left to it.
+            match &*key {
+                "role" if !std::mem::replace(&mut role_seen, true) => {
+                    role = match map.next_value::<Option<Tag<'de>>>()?.as_ref().map(|t| &*t.0) {
+                        Some("user") => Some(Role::User),
+                        Some("assistant") => Some(Role::Assistant),
+                        _ => return Err(refused()),
+                    }
+                }
+                "content" if !std::mem::replace(&mut content_seen, true) => {
+                    content = map.next_value::<Option<Content>>()?.map(|c| c.0)
+                }
+                "role" | "content" => return Err(refused()),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Turn(Message {
+            role: role.ok_or_else(refused)?,
+            content: content.unwrap_or_default(),
+        }))
+    }
+}
+
+/// A string, borrowed from the body where it has no escapes.
+struct Tag<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Tag<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Tag<'de>, D::Error> {
+        de::DeserializeSeed::deserialize(KeySeed, d).map(Tag)
+    }
+}
+
+/// A message's `content`: its blocks, a `cachePoint` attached to the part before it.
+struct Content(Vec<Part>);
+
+impl<'de> Deserialize<'de> for Content {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Content, D::Error> {
+        d.deserialize_seq(ContentVisitor)
+    }
+}
+
+struct ContentVisitor;
+
+impl<'de> Visitor<'de> for ContentVisitor {
+    type Value = Content;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of content blocks")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Content, A::Error> {
+        let mut parts = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(256));
+        while let Some(block) = seq.next_element::<OneBlock>()? {
+            match block {
+                OneBlock::Part(part) => parts.push(part),
+                OneBlock::CachePoint(cp) => attach_cache_point(&mut parts, &cp),
+            }
+        }
+        Ok(Content(parts))
+    }
+}
+
+/// A content block: a union, of which exactly one member is set (not `null`).
+enum OneBlock {
+    Part(Part),
+    CachePoint(Json),
+}
+
+impl<'de> Deserialize<'de> for OneBlock {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<OneBlock, D::Error> {
+        d.deserialize_map(BlockVisitor)
+    }
+}
+
+struct BlockVisitor;
+
+impl<'de> Visitor<'de> for BlockVisitor {
+    type Value = OneBlock;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a content block object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OneBlock, A::Error> {
+        let mut member = None;
+        let mut tool_use_keys = false;
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let block = match &*key {
+                "text" => map
+                    .next_value::<Option<String>>()?
+                    .map(|t| OneBlock::Part(Part::text(t))),
+                // A repeated `toolUse` key (even a `null` one) makes the reference's walk for
+                // the arguments give up: left to it.
+                "toolUse" if !std::mem::replace(&mut tool_use_keys, true) => {
+                    map.next_value::<Option<ToolUse>>()?.map(|t| OneBlock::Part(t.0))
+                }
+                "toolUse" => return Err(refused()),
+                kind => {
+                    let value: Json = map.next_value()?;
+                    match value.is_null() {
+                        true => None,
+                        false if kind == "cachePoint" => Some(OneBlock::CachePoint(value)),
+                        false => match decode_member(kind, &value, &JsonPath::ROOT) {
+                            Ok(Block::Part(part)) => Some(OneBlock::Part(part)),
+                            _ => return Err(refused()),
+                        },
+                    }
+                }
+            };
+            // A second member set: the reference refuses the block.
+            if block.is_some() && member.replace(block).is_some() {
+                return Err(refused());
+            }
+        }
+        member.flatten().ok_or_else(refused)
+    }
+}
+
+/// A `toolUse` member as a call: `toolUseId` and `name` required, `input` as written (absent or
+/// `null`: `{}`).
+struct ToolUse(Part);
+
+impl<'de> Deserialize<'de> for ToolUse {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ToolUse, D::Error> {
+        d.deserialize_map(ToolUseVisitor)
+    }
+}
+
+struct ToolUseVisitor;
+
+impl<'de> Visitor<'de> for ToolUseVisitor {
+    type Value = ToolUse;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a toolUse object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ToolUse, A::Error> {
+        let (mut id, mut name, mut input) = (None, None, None);
+        let mut seen = 0u8;
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let bit = match &*key {
+                "toolUseId" => 1,
+                "name" => 2,
+                "input" => 4,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            // The reference reads the first of a repeated one: left to it.
+            if seen & bit != 0 {
+                return Err(refused());
+            }
+            seen |= bit;
+            match bit {
+                1 => id = map.next_value::<Option<String>>()?,
+                2 => name = map.next_value::<Option<String>>()?,
+                _ => input = Some(map.next_value::<LazyValue<'de>>()?),
+            }
+        }
+        let arguments = match input.as_ref().map(|i| i.as_raw_str().trim_ascii()) {
+            None | Some("null") => "{}".to_string(),
+            // As written, as `RawArgs` keeps it for the reference.
+            Some(object) if object.starts_with('{') => object.to_string(),
+            // The reference writes any other value out again: left to it.
+            Some(_) => return Err(refused()),
+        };
+        Ok(ToolUse(Part::ToolCall {
+            id: id.ok_or_else(refused)?,
+            name: name.ok_or_else(refused)?,
+            arguments,
+            signature: None,
+            extra: Extra::default(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read;
+    use crate::formats::bedrock::decode_by_value;
+
+    /// Reads `body` both ways: the one pass takes it (or not, as `taken` says) and, where it
+    /// does, gives what the reference gives.
+    fn check(body: &[u8], taken: bool) {
+        let shown = String::from_utf8_lossy(body);
+        let fast = read(body, Some("m"), true);
+        assert_eq!(fast.is_some(), taken, "taken by the one pass: {shown}");
+        if let Some(fast) = fast {
+            let reference = decode_by_value(body, Some("m"), true).expect(&shown);
+            assert!(
+                fast == reference,
+                "{shown}\none pass: {fast:?}\nby Value: {reference:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_fixtures_take_the_one_pass_and_read_as_the_reference() {
+        check(include_bytes!("fixtures/converse_request.json"), true);
+        check(include_bytes!("fixtures/converse_strict_tools.json"), true);
+    }
+
+    #[test]
+    fn every_kind_of_block_reads_as_the_reference() {
+        let body = r#"{"messages":[
+            {"role":"user","content":[{"text":"hi"},{"cachePoint":{"type":"default"}},
+                {"image":{"format":"png","source":{"bytes":"aGk="}}},
+                {"document":{"format":"txt","name":"d","source":{"bytes":"aGk="}}}],"extra":1},
+            {"role":"assistant","content":[
+                {"reasoningContent":{"reasoningText":{"text":"hm","signature":"c2ln"}}},
+                {"text":null,"toolUse":{"toolUseId":"t1","name":"f","input":{ "b" : [1, 2.50],"a":"\u00e9" }}},
+                {"toolUse":{"toolUseId":"t2","name":"g","input":null,"type":"x"}},
+                {"toolUse":{"toolUseId":"t3","name":"h"}},{"cachePoint":{"type":"default"}}]},
+            {"role":"user","content":[
+                {"toolResult":{"toolUseId":"t1","content":[{"text":"done"},{"json":{"k":1}}]}},
+                {"toolResult":{"toolUseId":"t2","status":"error","content":[{"text":"no"}]}},
+                {"toolResult":{"toolUseId":"t3"}}]},
+            {"role":"assistant","content":null}],
+            "system":[{"text":"be brief"},{"cachePoint":{"type":"default"}}],
+            "inferenceConfig":{"maxTokens":100,"temperature":0.5,"stopSequences":["x"]},
+            "toolConfig":{"tools":[{"toolSpec":{"name":"f","inputSchema":{"json":{"type":"object"}}}}]},
+            "additionalModelRequestFields":{"top_k":5},"guardrailConfig":null,"requestMetadata":{"k":"v"}}"#;
+        check(body.as_bytes(), true);
+        // `messages` after everything else, and `null`.
+        check(
+            br#"{"system":[{"text":"s"}],"messages":[{"content":[{"text":"a"}],"role":"user"}]}"#,
+            true,
+        );
+        check(br#"{"messages":null}"#, true);
+    }
+
+    #[test]
+    fn what_the_one_pass_leaves_is_read_by_value() {
+        for body in [
+            // Repeated keys on the way to a call, or read first by the reference.
+            r#"{"messages":[{"role":"user","content":[{"text":"a"}]}],"messages":[]}"#,
+            r#"{"messages":[{"role":"user","role":"assistant","content":[]}]}"#,
+            r#"{"messages":[{"role":"user","content":[],"content":[{"text":"a"}]}]}"#,
+            r#"{"messages":[{"role":"assistant","content":[{"toolUse":null,"toolUse":{"toolUseId":"t","name":"f","input":{}}}]}]}"#,
+            r#"{"messages":[{"role":"assistant","content":[{"toolUse":{"toolUseId":"t","name":"f","name":"g"}}]}]}"#,
+            // An `input` that is not an object.
+            r#"{"messages":[{"role":"assistant","content":[{"toolUse":{"toolUseId":"t","name":"f","input":[1]}}]}]}"#,
+        ] {
+            check(body.as_bytes(), false);
+            decode_by_value(body.as_bytes(), Some("m"), true).expect(body);
+        }
+        // Bytes that are not UTF-8, in an `input` (whose text the pass keeps as written).
+        let mut body =
+            br#"{"messages":[{"role":"assistant","content":[{"toolUse":{"toolUseId":"t","name":"f","input":{"k":"#
+                .to_vec();
+        body.extend_from_slice(b"\"\xd6\xd6\"}}}]}]}");
+        assert!(read(&body, Some("m"), false).is_none());
+        crate::formats::bedrock::decode_request(&body, Some("m"), false).unwrap_err();
+        // Refusals: the reference names the field.
+        for (body, field) in [
+            (r#"{"messages":[]} {}"#, ""),
+            (r#"{"messages":[{"role":"bot","content":[]}]}"#, "messages[0].role"),
+            (
+                r#"{"messages":[{"role":"user","content":[{"text":"a","image":{}}]}]}"#,
+                "messages[0].content[0]",
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":[{}]}]}"#,
+                "messages[0].content[0]",
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":[{"video":{}}]}]}"#,
+                "messages[0].content[0].video",
+            ),
+            (
+                r#"{"messages":[{"role":"assistant","content":[{"toolUse":{"name":"f"}}]}]}"#,
+                "messages[0].content[0].toolUse.toolUseId",
+            ),
+        ] {
+            assert!(read(body.as_bytes(), Some("m"), false).is_none(), "{body}");
+            let e = crate::formats::bedrock::decode_request(body.as_bytes(), Some("m"), false).unwrap_err();
+            assert_eq!(e.field, field, "{body}");
+        }
+    }
+}
