@@ -7,11 +7,11 @@
 //! value of another kind, a repeated `messages`, `role`, `content` or `toolUse` key, an `input`
 //! that is not an object. `decode_request` then reads the body by `Value`, which gives the same
 //! request or names the refused field. Members other than `messages` are read as `Value`s by the
-//! reference's own code (`Top::field`), and so are the blocks other than `text` and `toolUse`
-//! (`decode_member`).
+//! reference's own code (`Top::field`), and so are the blocks other than `text`, `toolUse` and
+//! `toolResult` (`decode_member`), and a result's images and documents.
 
-use super::{attach_cache_point, decode_member, Block, Top};
-use crate::canonical::{ChatRequest, Extra, Json, JsonPath, Message, Part, Role};
+use super::{attach_cache_point, decode_document, decode_image, decode_member, Block, Top};
+use crate::canonical::{ChatRequest, Extra, Json, JsonPath, Message, Part, Role, ToolResultContent};
 use crate::wire::json::KeySeed;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use sonic_rs::{JsonValueTrait, LazyValue};
@@ -219,6 +219,7 @@ impl<'de> Visitor<'de> for BlockVisitor {
                     map.next_value::<Option<ToolUse>>()?.map(|t| OneBlock::Part(t.0))
                 }
                 "toolUse" => return Err(refused()),
+                "toolResult" => map.next_value::<Option<ToolResult>>()?.map(|t| OneBlock::Part(t.0)),
                 kind => {
                     let value: Json = map.next_value()?;
                     match value.is_null() {
@@ -300,6 +301,135 @@ impl<'de> Visitor<'de> for ToolUseVisitor {
     }
 }
 
+/// A `toolResult` member as a result: `toolUseId` required, `content` (absent or `null`:
+/// nothing), `status` (`error` or not).
+struct ToolResult(Part);
+
+impl<'de> Deserialize<'de> for ToolResult {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ToolResult, D::Error> {
+        d.deserialize_map(ToolResultVisitor)
+    }
+}
+
+struct ToolResultVisitor;
+
+impl<'de> Visitor<'de> for ToolResultVisitor {
+    type Value = ToolResult;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a toolResult object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ToolResult, A::Error> {
+        let (mut id, mut content, mut status) = (None, None, None);
+        let mut seen = 0u8;
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let bit = match &*key {
+                "toolUseId" => 1,
+                "content" => 2,
+                "status" => 4,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            // The reference reads the first of a repeated one: left to it.
+            if seen & bit != 0 {
+                return Err(refused());
+            }
+            seen |= bit;
+            match bit {
+                1 => id = map.next_value::<Option<String>>()?,
+                2 => content = map.next_value::<Option<ResultItems>>()?,
+                _ => status = map.next_value::<Option<String>>()?,
+            }
+        }
+        Ok(ToolResult(Part::ToolResult {
+            id: id.ok_or_else(refused)?,
+            name: None,
+            content: content.map(|c| c.0).unwrap_or_default(),
+            is_error: status.as_deref() == Some("error"),
+            extra: Extra::default(),
+        }))
+    }
+}
+
+/// A result's `content`: items, each a union of `text`, `json`, `image` or `document`.
+struct ResultItems(Vec<ToolResultContent>);
+
+impl<'de> Deserialize<'de> for ResultItems {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ResultItems, D::Error> {
+        d.deserialize_seq(ResultItemsVisitor)
+    }
+}
+
+struct ResultItemsVisitor;
+
+impl<'de> Visitor<'de> for ResultItemsVisitor {
+    type Value = ResultItems;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of tool result content")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ResultItems, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(ResultItem(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(ResultItems(items))
+    }
+}
+
+struct ResultItem(ToolResultContent);
+
+impl<'de> Deserialize<'de> for ResultItem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ResultItem, D::Error> {
+        d.deserialize_map(ResultItemVisitor)
+    }
+}
+
+struct ResultItemVisitor;
+
+impl<'de> Visitor<'de> for ResultItemVisitor {
+    type Value = ResultItem;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a tool result content object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ResultItem, A::Error> {
+        let mut member = None;
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let item = match &*key {
+                "text" => map.next_value::<Option<String>>()?.map(ToolResultContent::Text),
+                kind => {
+                    let value: Json = map.next_value()?;
+                    match (kind, value.is_null()) {
+                        (_, true) => None,
+                        ("json", false) => Some(ToolResultContent::Json(value)),
+                        ("image", false) => Some(ToolResultContent::Image(
+                            decode_image(&value, &JsonPath::ROOT).map_err(|_| refused())?,
+                        )),
+                        ("document", false) => match decode_document(&value, &JsonPath::ROOT) {
+                            Ok(Part::Document { source, name, .. }) => {
+                                Some(ToolResultContent::Document { source, name })
+                            }
+                            _ => return Err(refused()),
+                        },
+                        _ => return Err(refused()),
+                    }
+                }
+            };
+            // A second member set: the reference refuses the item.
+            if item.is_some() && member.replace(item).is_some() {
+                return Err(refused());
+            }
+        }
+        member.flatten().map(ResultItem).ok_or_else(refused)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::read;
@@ -340,7 +470,10 @@ mod tests {
             {"role":"user","content":[
                 {"toolResult":{"toolUseId":"t1","content":[{"text":"done"},{"json":{"k":1}}]}},
                 {"toolResult":{"toolUseId":"t2","status":"error","content":[{"text":"no"}]}},
-                {"toolResult":{"toolUseId":"t3"}}]},
+                {"toolResult":{"toolUseId":"t3","content":null,"status":null}},
+                {"toolResult":null,"toolResult":{"toolUseId":"t4","status":"success","content":[
+                    {"text":null,"image":{"format":"jpeg","source":{"bytes":"aGk="}}},
+                    {"document":{"format":"pdf","name":"p","source":{"bytes":"aGk="}}}]}}]},
             {"role":"assistant","content":null}],
             "system":[{"text":"be brief"},{"cachePoint":{"type":"default"}}],
             "inferenceConfig":{"maxTokens":100,"temperature":0.5,"stopSequences":["x"]},
@@ -392,6 +525,14 @@ mod tests {
             (
                 r#"{"messages":[{"role":"user","content":[{"video":{}}]}]}"#,
                 "messages[0].content[0].video",
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":[{"toolResult":{"toolUseId":"t","content":[{"text":"a","json":{}}]}}]}]}"#,
+                "messages[0].content[0].toolResult.content[0]",
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":[{"toolResult":{"toolUseId":"t","status":1}}]}]}"#,
+                "messages[0].content[0].toolResult.status",
             ),
             (
                 r#"{"messages":[{"role":"assistant","content":[{"toolUse":{"name":"f"}}]}]}"#,
