@@ -23,6 +23,7 @@ pub mod cohere;
 pub mod count;
 pub mod embed;
 pub mod gemini;
+pub(crate) mod one_pass;
 pub mod openai;
 pub mod rerank;
 pub mod sse_stream;

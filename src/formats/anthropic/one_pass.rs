@@ -12,19 +12,18 @@
 use super::request::{decode_document_source, decode_image_source, Top};
 use crate::canonical::sig::{self, Family};
 use crate::canonical::{ChatRequest, Extra, Json, JsonPath, Message, Part, Role, ToolResultContent};
+use crate::formats::one_pass::{self, refused};
 use crate::formats::Format;
 use crate::wire::json::KeySeed;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use sonic_rs::{JsonValueTrait, LazyValue};
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
 /// The request, or `None` where the reading by `Value` must decide (it names the field).
 pub(crate) fn read(body: &[u8], path_model: Option<&str>) -> Option<ChatRequest> {
-    // A `LazyValue` (an `input` as written) over bytes that are not UTF-8 would trip sonic-rs's
-    // debug assertion before its own check: checked whole first (`json::utf8`), then read as text.
-    let text = crate::wire::json::utf8(body).ok()?;
-    let Body { top, history } = sonic_rs::from_str(text).ok()?;
+    let Body { top, history } = one_pass::read(body, PhantomData::<Body>)?;
     let History {
         messages,
         system,
@@ -32,11 +31,6 @@ pub(crate) fn read(body: &[u8], path_model: Option<&str>) -> Option<ChatRequest>
     } = history?;
     let model = top.model(path_model).ok()?;
     Some(top.finish(model, messages, system, has_tool_results))
-}
-
-/// Stops the pass; the reason is not kept (the reading by `Value` gives it).
-fn refused<E: de::Error>() -> E {
-    E::custom("left to the reading by Value")
 }
 
 /// The top level: `messages` read here, every other member by `Top::field` as the reference
@@ -408,16 +402,7 @@ impl Slots<'_> {
                 extra: extra(&mut self.others),
             },
             "tool_use" if takes(TYPE | ID | NAME | INPUT) => {
-                let arguments = match self.input.take() {
-                    None => "{}".to_string(),
-                    Some(raw) => match raw.as_raw_str().trim_ascii() {
-                        "null" => "{}".to_string(),
-                        // As written, as `RawArgs` keeps it for the reference.
-                        object if object.starts_with('{') => object.to_string(),
-                        // The reference writes any other value out again: left to it.
-                        _ => return None,
-                    },
-                };
+                let arguments = one_pass::arguments(self.input.as_ref())?;
                 Part::ToolCall {
                     id: self.id.take()?,
                     name: self.name.take()?,

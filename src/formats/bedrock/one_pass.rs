@@ -12,6 +12,7 @@
 
 use super::{attach_cache_point, decode_document, decode_image, decode_member, Block, Top};
 use crate::canonical::{ChatRequest, Extra, Json, JsonPath, Message, Part, Role, ToolResultContent};
+use crate::formats::one_pass::{self, refused};
 use crate::wire::json::KeySeed;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use sonic_rs::{JsonValueTrait, LazyValue};
@@ -19,25 +20,23 @@ use std::fmt;
 
 /// The request, or `None` where the reading by `Value` must decide (it names the field).
 pub(crate) fn read(body: &[u8], path_model: Option<&str>, stream: bool) -> Option<ChatRequest> {
-    // A `LazyValue` (an `input` as written) over bytes that are not UTF-8 would trip sonic-rs's
-    // debug assertion before its own check: checked whole first (`json::utf8`), then read as text.
-    let text = crate::wire::json::utf8(body).ok()?;
     let mut top = Top::new(path_model, stream);
-    let mut de = sonic_rs::Deserializer::from_str(text);
-    de.deserialize_map(BodyVisitor { top: &mut top }).ok()?;
-    de.end().ok()?;
+    one_pass::read(body, BodyVisitor { top: &mut top })?;
     Some(top.finish())
-}
-
-/// Stops the pass; the reason is not kept (the reading by `Value` gives it).
-fn refused<E: de::Error>() -> E {
-    E::custom("left to the reading by Value")
 }
 
 /// The top level: `messages` read here, every other member by `Top::field` as the reference
 /// reads it.
 struct BodyVisitor<'t> {
     top: &'t mut Top,
+}
+
+impl<'de> de::DeserializeSeed<'de> for BodyVisitor<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
 }
 
 impl<'de> Visitor<'de> for BodyVisitor<'_> {
@@ -284,13 +283,7 @@ impl<'de> Visitor<'de> for ToolUseVisitor {
                 _ => input = Some(map.next_value::<LazyValue<'de>>()?),
             }
         }
-        let arguments = match input.as_ref().map(|i| i.as_raw_str().trim_ascii()) {
-            None | Some("null") => "{}".to_string(),
-            // As written, as `RawArgs` keeps it for the reference.
-            Some(object) if object.starts_with('{') => object.to_string(),
-            // The reference writes any other value out again: left to it.
-            Some(_) => return Err(refused()),
-        };
+        let arguments = one_pass::arguments(input.as_ref()).ok_or_else(refused)?;
         Ok(ToolUse(Part::ToolCall {
             id: id.ok_or_else(refused)?,
             name: name.ok_or_else(refused)?,

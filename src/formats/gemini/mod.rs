@@ -559,26 +559,26 @@ pub(crate) fn raw_call_args(body: &[u8], j: usize) -> Option<String> {
     })
 }
 
+/// The members of a `Part` that `decode_part` reads, in that order (also `one_pass`'s).
+const PART_MEMBERS: [&str; 9] = [
+    SIGNATURE,
+    "functionCall",
+    "functionResponse",
+    "inlineData",
+    "fileData",
+    "thought",
+    "text",
+    "executableCode",
+    "codeExecutionResult",
+];
+
 /// One Gemini `Part` -> canonical. `path` names the part for errors.
 pub(crate) fn decode_part(p: &Json, path: &JsonPath<'_>, ids: &mut CallIds) -> Result<Part, ConvertError> {
     if !p.is_object() {
         return Err(ConvertError::new(path, "a part must be an object"));
     }
     let [signature, function_call, function_response, inline_data, file_data, thought, text, code, code_result] =
-        fields(
-            p,
-            [
-                SIGNATURE,
-                "functionCall",
-                "functionResponse",
-                "inlineData",
-                "fileData",
-                "thought",
-                "text",
-                "executableCode",
-                "codeExecutionResult",
-            ],
-        );
+        fields(p, PART_MEMBERS);
     let signature = signature.and_then(|s| s.as_str()).map(str::to_string);
     if let Some(fc) = function_call {
         let name = req_str(fc, "name", &path.key("functionCall"))?;

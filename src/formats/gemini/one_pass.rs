@@ -13,8 +13,11 @@
 //! its functions too.
 
 use super::request::{push_turn, Top};
-use super::{camel_eq, decode_file_data, decode_function_response, decode_inline_data, text_part, CallIds};
+use super::{
+    camel_eq, decode_file_data, decode_function_response, decode_inline_data, text_part, CallIds, PART_MEMBERS,
+};
 use crate::canonical::{ChatRequest, Extra, Json, JsonPath, Message, Part, Role};
+use crate::formats::one_pass::{self, refused};
 use crate::wire::json::KeySeed;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use sonic_rs::{JsonValueTrait, LazyValue};
@@ -22,20 +25,9 @@ use std::fmt;
 
 /// The request, or `None` where the reading by `Value` must decide (it names the field).
 pub(crate) fn read(body: &[u8], path_model: Option<&str>, stream: bool) -> Option<ChatRequest> {
-    // A `LazyValue` (`args` as written) over bytes that are not UTF-8 would trip sonic-rs's
-    // debug assertion before its own check: checked whole first (`json::utf8`), then read as text.
-    let text = crate::wire::json::utf8(body).ok()?;
-    let mut de = sonic_rs::Deserializer::from_str(text);
-    let (top, body_model) = BodySeed { stream }.deserialize(&mut de).ok()?;
-    // Nothing but white space after the object, as `from_slice` (the reference's) checks.
-    de.end().ok()?;
+    let (top, body_model) = one_pass::read(body, BodySeed { stream })?;
     let model = Top::model(path_model, body_model.as_ref()).ok()?;
     Some(top.finish(model))
-}
-
-/// Stops the pass; the reason is not kept (the reading by `Value` gives it).
-fn refused<E: de::Error>() -> E {
-    E::custom("left to the reading by Value")
 }
 
 /// Whether `key` is `name` (camelCase) in either spelling, as `gemini::fields` matches keys.
@@ -296,18 +288,6 @@ struct Slots {
     seen: u16,
 }
 
-const PART_MEMBERS: [&str; 9] = [
-    "thoughtSignature",
-    "functionCall",
-    "functionResponse",
-    "inlineData",
-    "fileData",
-    "thought",
-    "text",
-    "executableCode",
-    "codeExecutionResult",
-];
-
 struct PartSeed<'i> {
     ids: &'i mut CallIds,
 }
@@ -435,13 +415,7 @@ impl<'de> Visitor<'de> for CallVisitor {
                 _ => args = Some(map.next_value::<LazyValue<'de>>()?),
             }
         }
-        let arguments = match args.as_ref().map(|a| a.as_raw_str().trim_ascii()) {
-            None | Some("null") => "{}".to_string(),
-            // As written, as `RawArgs` keeps it for the reference.
-            Some(object) if object.starts_with('{') => object.to_string(),
-            // The reference writes any other value out again: left to it.
-            Some(_) => return Err(refused()),
-        };
+        let arguments = one_pass::arguments(args.as_ref()).ok_or_else(refused)?;
         Ok(Call { name, id, arguments })
     }
 }

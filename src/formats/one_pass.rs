@@ -1,0 +1,36 @@
+//! What the request decoders that read a client's body in one pass share (`anthropic::one_pass`,
+//! `gemini::one_pass`, `bedrock::one_pass`; Cohere's is `cohere::request::OnePass`). Each reads a
+//! body only where it gives exactly what its format's reading by `Value` gives, and refuses the
+//! rest, which that reading then takes (it names the field of a refusal).
+
+use serde::de::{DeserializeSeed, Error};
+use sonic_rs::LazyValue;
+
+/// `body` read by `seed` to its end, or `None` where the pass refused it.
+pub(crate) fn read<'de, S: DeserializeSeed<'de>>(body: &'de [u8], seed: S) -> Option<S::Value> {
+    // A `LazyValue` (a call's arguments as written) over bytes that are not UTF-8 would trip
+    // sonic-rs's debug assertion before its own check: checked whole first (`json::utf8`), then
+    // read as the text it is.
+    let text = crate::wire::json::utf8(body).ok()?;
+    let mut de = sonic_rs::Deserializer::from_str(text);
+    let value = seed.deserialize(&mut de).ok()?;
+    // Nothing but white space after the value, as `from_slice` (the reference's) checks.
+    de.end().ok()?;
+    Some(value)
+}
+
+/// Stops a pass; the reason is not kept (the reading by `Value` gives it).
+pub(crate) fn refused<E: Error>() -> E {
+    E::custom("left to the reading by Value")
+}
+
+/// A call's arguments as the pass keeps them: an object as written, as `tool_args::RawArgs`
+/// keeps it for the reference; absent or `null`, `{}`. `None` for any other value, which the
+/// reference writes out again.
+pub(crate) fn arguments(raw: Option<&LazyValue<'_>>) -> Option<String> {
+    match raw.map(|r| r.as_raw_str().trim_ascii()) {
+        None | Some("null") => Some("{}".to_string()),
+        Some(object) if object.starts_with('{') => Some(object.to_string()),
+        Some(_) => None,
+    }
+}
