@@ -24,6 +24,17 @@ pub(crate) fn refused<E: Error>() -> E {
     E::custom("left to the reading by Value")
 }
 
+/// Notes member `bit` of an object read (`seen`: those read before). The reference reads the
+/// first of a repeated member (and its walk for the arguments gives up on one on the way to
+/// them): a member given twice is refused, and left to it.
+pub(crate) fn first_time<E: Error>(seen: &mut u16, bit: u16) -> Result<(), E> {
+    if *seen & bit != 0 {
+        return Err(refused());
+    }
+    *seen |= bit;
+    Ok(())
+}
+
 /// A call's arguments as the pass keeps them: an object as written, as `tool_args::RawArgs`
 /// keeps it for the reference; absent or `null`, `{}`. `None` for any other value, which the
 /// reference writes out again.

@@ -347,11 +347,7 @@ impl<'de> Visitor<'de> for BlockVisitor {
                 }
                 continue;
             };
-            // The reference reads the first of a repeated member: left to it.
-            if s.seen & bit != 0 {
-                return Err(refused());
-            }
-            s.seen |= bit;
+            one_pass::first_time(&mut s.seen, bit)?;
             match bit {
                 TYPE => s.kind = Some(map.next_value_seed(KeySeed)?),
                 TEXT => s.text = Some(map.next_value()?),

@@ -55,8 +55,9 @@ impl<'de> Visitor<'de> for BodyVisitor<'_> {
                 if std::mem::replace(&mut messages, true) {
                     return Err(refused());
                 }
-                if let Some(History(history)) = map.next_value()? {
-                    self.top.req.messages = history;
+                // `null`: skipped, as the reference skips it.
+                if let Some(turns) = map.next_value::<Option<Vec<Turn>>>()? {
+                    self.top.req.messages = turns.into_iter().map(|t| t.0).collect();
                 }
                 continue;
             }
@@ -66,33 +67,6 @@ impl<'de> Visitor<'de> for BodyVisitor<'_> {
             }
         }
         Ok(())
-    }
-}
-
-/// `messages` (`null`: skipped, as the reference skips it).
-struct History(Vec<Message>);
-
-impl<'de> Deserialize<'de> for History {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<History, D::Error> {
-        d.deserialize_seq(HistoryVisitor)
-    }
-}
-
-struct HistoryVisitor;
-
-impl<'de> Visitor<'de> for HistoryVisitor {
-    type Value = History;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of messages")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<History, A::Error> {
-        let mut messages = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-        while let Some(Turn(message)) = seq.next_element()? {
-            messages.push(message);
-        }
-        Ok(History(messages))
     }
 }
 
@@ -261,7 +235,7 @@ impl<'de> Visitor<'de> for ToolUseVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ToolUse, A::Error> {
         let (mut id, mut name, mut input) = (None, None, None);
-        let mut seen = 0u8;
+        let mut seen = 0u16;
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let bit = match &*key {
                 "toolUseId" => 1,
@@ -272,11 +246,7 @@ impl<'de> Visitor<'de> for ToolUseVisitor {
                     continue;
                 }
             };
-            // The reference reads the first of a repeated one: left to it.
-            if seen & bit != 0 {
-                return Err(refused());
-            }
-            seen |= bit;
+            one_pass::first_time(&mut seen, bit)?;
             match bit {
                 1 => id = map.next_value::<Option<String>>()?,
                 2 => name = map.next_value::<Option<String>>()?,
@@ -315,7 +285,7 @@ impl<'de> Visitor<'de> for ToolResultVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ToolResult, A::Error> {
         let (mut id, mut content, mut status) = (None, None, None);
-        let mut seen = 0u8;
+        let mut seen = 0u16;
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let bit = match &*key {
                 "toolUseId" => 1,
@@ -326,54 +296,27 @@ impl<'de> Visitor<'de> for ToolResultVisitor {
                     continue;
                 }
             };
-            // The reference reads the first of a repeated one: left to it.
-            if seen & bit != 0 {
-                return Err(refused());
-            }
-            seen |= bit;
+            one_pass::first_time(&mut seen, bit)?;
             match bit {
                 1 => id = map.next_value::<Option<String>>()?,
-                2 => content = map.next_value::<Option<ResultItems>>()?,
+                2 => content = map.next_value::<Option<Vec<ResultItem>>>()?,
                 _ => status = map.next_value::<Option<String>>()?,
             }
         }
         Ok(ToolResult(Part::ToolResult {
             id: id.ok_or_else(refused)?,
             name: None,
-            content: content.map(|c| c.0).unwrap_or_default(),
+            // In place: the items' vector becomes the content's.
+            content: content
+                .map(|c| c.into_iter().map(|i| i.0).collect())
+                .unwrap_or_default(),
             is_error: status.as_deref() == Some("error"),
             extra: Extra::default(),
         }))
     }
 }
 
-/// A result's `content`: items, each a union of `text`, `json`, `image` or `document`.
-struct ResultItems(Vec<ToolResultContent>);
-
-impl<'de> Deserialize<'de> for ResultItems {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ResultItems, D::Error> {
-        d.deserialize_seq(ResultItemsVisitor)
-    }
-}
-
-struct ResultItemsVisitor;
-
-impl<'de> Visitor<'de> for ResultItemsVisitor {
-    type Value = ResultItems;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of tool result content")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ResultItems, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        while let Some(ResultItem(item)) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(ResultItems(items))
-    }
-}
-
+/// An item of a result's `content`: a union of `text`, `json`, `image` or `document`.
 struct ResultItem(ToolResultContent);
 
 impl<'de> Deserialize<'de> for ResultItem {

@@ -314,10 +314,7 @@ impl<'de> Visitor<'de> for PartSeed<'_> {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             };
-            if s.seen & (1 << n) != 0 {
-                return Err(refused());
-            }
-            s.seen |= 1 << n;
+            one_pass::first_time(&mut s.seen, 1 << n)?;
             match n {
                 0 => s.signature = Some(map.next_value()?),
                 1 => s.call = map.next_value()?,
@@ -394,7 +391,7 @@ impl<'de> Visitor<'de> for CallVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Call, A::Error> {
         let (mut name, mut id, mut args) = (None, None, None);
-        let mut seen = 0u8;
+        let mut seen = 0u16;
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let bit = match ["name", "id", "args"].iter().position(|name| is(&key, name)) {
                 Some(n) => 1 << n,
@@ -403,10 +400,7 @@ impl<'de> Visitor<'de> for CallVisitor {
                     continue;
                 }
             };
-            if seen & bit != 0 {
-                return Err(refused());
-            }
-            seen |= bit;
+            one_pass::first_time(&mut seen, bit)?;
             match bit {
                 // `null` is absent (no name: the reference refuses the part).
                 1 => name = map.next_value::<Option<String>>()?,
