@@ -677,31 +677,7 @@ pub(crate) fn decode_function_response(
     let name = req_str(fr, "name", &fpath)?;
     let id = ids.result(str_field(fr, "id"), name);
     let mut content = Vec::new();
-    let mut is_error = false;
-    match field(fr, "response") {
-        Some(r) => {
-            let single = r.as_object().is_some_and(|o| o.len() == 1);
-            match (
-                field(r, "error").filter(|_| single),
-                field(r, "result").filter(|_| single),
-            ) {
-                (Some(e), _) => {
-                    is_error = true;
-                    content.push(match e.as_str() {
-                        Some(s) => ToolResultContent::Text(s.to_string()),
-                        None => ToolResultContent::Json(e.clone()),
-                    });
-                }
-                // `{"result": "<text>"}` is how text results travel in Gemini (and how the
-                // encoder writes them): read it back as text so other formats get the text.
-                (None, Some(t)) if t.is_str() => {
-                    content.push(ToolResultContent::Text(t.as_str().unwrap_or_default().to_string()))
-                }
-                _ => content.push(ToolResultContent::Json(r.clone())),
-            }
-        }
-        None => content.push(ToolResultContent::Json(obj())),
-    }
+    let is_error = response_content(field(fr, "response").cloned(), &mut content);
     if let Some(parts) = field(fr, "parts").and_then(|x| x.as_array()) {
         let ppath = fpath.key("parts");
         for (i, fp) in parts.iter().enumerate() {
@@ -721,6 +697,32 @@ pub(crate) fn decode_function_response(
         is_error,
         extra: Extra::default(),
     })
+}
+
+/// A function's `response` (`None`: absent) as a tool result's first content; true when it
+/// reports an error.
+pub(crate) fn response_content(response: Option<Json>, content: &mut Vec<ToolResultContent>) -> bool {
+    let Some(r) = response else {
+        content.push(ToolResultContent::Json(obj()));
+        return false;
+    };
+    if r.as_object().is_some_and(|o| o.len() == 1) {
+        if let Some(e) = field(&r, "error") {
+            content.push(match e.as_str() {
+                Some(s) => ToolResultContent::Text(s.to_string()),
+                None => ToolResultContent::Json(e.clone()),
+            });
+            return true;
+        }
+        // `{"result": "<text>"}` is how text results travel in Gemini (and how the encoder
+        // writes them): read it back as text so other formats get the text.
+        if let Some(t) = field(&r, "result").and_then(|t| t.as_str()) {
+            content.push(ToolResultContent::Text(t.to_string()));
+            return false;
+        }
+    }
+    content.push(ToolResultContent::Json(r));
+    false
 }
 
 /// An `inlineData` part (`d`: its object; `path`: the part's) as an image or a document.

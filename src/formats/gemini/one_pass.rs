@@ -9,14 +9,11 @@
 //! that are not an object, a code part (kept whole as an extra). `request::decode_request` then
 //! reads the body by `Value`, which gives the same request or names the refused field. Members
 //! other than `contents` are read as `Value`s by the reference's own code (`request::Top`), and
-//! the parts that carry data rather than text (`functionResponse`, `inlineData`, `fileData`) by
-//! its functions too.
+//! so are a function's `response` and the parts that carry data (`inlineData`, `fileData`).
 
 use super::request::{push_turn, Top};
-use super::{
-    camel_eq, decode_file_data, decode_function_response, decode_inline_data, text_part, CallIds, PART_MEMBERS,
-};
-use crate::canonical::{ChatRequest, Extra, Json, JsonPath, Message, Part, Role};
+use super::{camel_eq, decode_file_data, decode_inline_data, response_content, text_part, CallIds, PART_MEMBERS};
+use crate::canonical::{ChatRequest, Extra, Json, JsonPath, Message, Part, Role, ToolResultContent};
 use crate::formats::one_pass::{self, refused};
 use crate::wire::json::KeySeed;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -279,7 +276,7 @@ impl<'de> Visitor<'de> for Parts<'_> {
 struct Slots {
     signature: Option<Scalar>,
     call: Option<Call>,
-    response: Option<Json>,
+    response: Option<Response>,
     inline: Option<Json>,
     file: Option<Json>,
     thought: Option<Scalar>,
@@ -318,7 +315,7 @@ impl<'de> Visitor<'de> for PartSeed<'_> {
             match n {
                 0 => s.signature = Some(map.next_value()?),
                 1 => s.call = map.next_value()?,
-                2 => s.response = Some(map.next_value()?),
+                2 => s.response = map.next_value_seed(ResponseSeed { ids: &mut *self.ids })?,
                 3 => s.inline = Some(map.next_value()?),
                 4 => s.file = Some(map.next_value()?),
                 5 => s.thought = Some(map.next_value()?),
@@ -352,8 +349,26 @@ impl Slots {
                 extra: Extra::default(),
             });
         }
-        if let Some(response) = present(self.response) {
-            return decode_function_response(&response, &no_path, ids).ok();
+        if let Some(r) = self.response {
+            let name = r.name?;
+            let id = ids.result(r.id.as_deref(), &name);
+            let mut content = Vec::new();
+            let is_error = response_content(r.response, &mut content);
+            for part in r.parts.into_iter().flatten() {
+                content.push(match part {
+                    Part::Image { source, .. } => ToolResultContent::Image(source),
+                    Part::Document { source, name, .. } => ToolResultContent::Document { source, name },
+                    Part::Text { text, .. } => ToolResultContent::Text(text),
+                    _ => return None,
+                });
+            }
+            return Some(Part::ToolResult {
+                id,
+                name: Some(name),
+                content,
+                is_error,
+                extra: Extra::default(),
+            });
         }
         if let Some(inline) = present(self.inline) {
             return decode_inline_data(&inline, &no_path).ok();
@@ -364,6 +379,68 @@ impl Slots {
         let thought = matches!(self.thought, Some(Scalar::Bool(true)));
         // `None`: a code part (kept whole), or no part the reference reads: left to it.
         text_part(self.text, thought, signature)
+    }
+}
+
+/// A `functionResponse`: its name, id, `response` and `parts` (`null`: absent, and so is the
+/// member itself), read as `gemini::decode_function_response` reads them.
+struct Response {
+    name: Option<String>,
+    id: Option<String>,
+    response: Option<Json>,
+    parts: Option<Vec<Part>>,
+}
+
+struct ResponseSeed<'i> {
+    ids: &'i mut CallIds,
+}
+
+impl<'de> DeserializeSeed<'de> for ResponseSeed<'_> {
+    type Value = Option<Response>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ResponseSeed<'_> {
+    type Value = Option<Response>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a FunctionResponse object")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut r = Response {
+            name: None,
+            id: None,
+            response: None,
+            parts: None,
+        };
+        let mut seen = 0u16;
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let Some(n) = ["name", "id", "response", "parts"]
+                .iter()
+                .position(|name| is(&key, name))
+            else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            one_pass::first_time(&mut seen, 1 << n)?;
+            match n {
+                // `null` is absent (no name: the reference refuses the part).
+                0 => r.name = map.next_value()?,
+                // An id that is not a string is no id, as the reference reads it.
+                1 => r.id = map.next_value::<Option<Scalar>>()?.and_then(Scalar::into_string),
+                2 => r.response = map.next_value()?,
+                _ => r.parts = map.next_value_seed(Parts { ids: &mut *self.ids })?,
+            }
+        }
+        Ok(Some(r))
     }
 }
 
@@ -461,7 +538,9 @@ mod tests {
             {"role":"function","parts":[
                 {"functionResponse":{"name":"f","response":{"result":"done"}}},
                 {"function_response":{"name":"g","id":"c2","response":{"error":"no"}}},
-                {"functionResponse":{"name":"h","response":{"a":1},"parts":[{"text":"more"}]}}]},
+                {"functionResponse":{"name":"h","response":{"a":1},"parts":[{"text":"more"}]}},
+                {"functionResponse":{"name":"h","id":5,"response":null,"parts":null}},
+                {"functionResponse":null,"text":"beside a null response"}]},
             {"parts":[{"text":"no role"}],"role":null},
             {"role":5,"parts":null}],
             "system_instruction":{"parts":[{"text":"be brief"}]},
@@ -494,6 +573,8 @@ mod tests {
             r#"{"contents":[{"parts":[{"functionCall":{"name":"f","args":[1]}}]}]}"#,
             r#"{"contents":[{"parts":[{"functionCall":{"name":"f"},"text":5}]}]}"#,
             r#"{"contents":[{"parts":[{"executableCode":{"language":"PYTHON","code":"1"}}]}]}"#,
+            // `parts` of a response that are not an array (the reference passes over them).
+            r#"{"contents":[{"parts":[{"functionResponse":{"name":"f","parts":{}}}]}]}"#,
         ] {
             check(body.as_bytes(), Some("m"), false);
             decode_by_value(body.as_bytes(), Some("m"), true).expect(body);
