@@ -3,7 +3,8 @@
 //! body only where it gives exactly what its format's reading by `Value` gives, and refuses the
 //! rest, which that reading then takes (it names the field of a refusal).
 
-use serde::de::{DeserializeSeed, Error};
+use crate::wire::json::KeySeed;
+use serde::de::{DeserializeSeed, Error, IgnoredAny, MapAccess};
 use sonic_rs::LazyValue;
 
 /// `body` read by `seed` to its end, or `None` where the pass refused it.
@@ -33,6 +34,29 @@ pub(crate) fn first_time<E: Error>(seen: &mut u16, bit: u16) -> Result<(), E> {
     }
     *seen |= bit;
     Ok(())
+}
+
+/// The next member of an object that the pass models: its index in `names` (`matches` compares a
+/// key with a name: `==`, or Gemini's either spelling). The others are skipped; one given twice
+/// is refused (`first_time`), `seen` holding those read before. The caller reads its value.
+pub(crate) fn next_member<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    names: &[&str],
+    matches: fn(&str, &str) -> bool,
+    seen: &mut u16,
+) -> Result<Option<usize>, A::Error> {
+    while let Some(key) = map.next_key_seed(KeySeed)? {
+        match names.iter().position(|name| matches(&key, name)) {
+            Some(n) => {
+                first_time(seen, 1 << n)?;
+                return Ok(Some(n));
+            }
+            None => {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// A call's arguments as the pass keeps them: an object as written, as `tool_args::RawArgs`

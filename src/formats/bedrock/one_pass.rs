@@ -236,20 +236,10 @@ impl<'de> Visitor<'de> for ToolUseVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ToolUse, A::Error> {
         let (mut id, mut name, mut input) = (None, None, None);
         let mut seen = 0u16;
-        while let Some(key) = map.next_key_seed(KeySeed)? {
-            let bit = match &*key {
-                "toolUseId" => 1,
-                "name" => 2,
-                "input" => 4,
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                    continue;
-                }
-            };
-            one_pass::first_time(&mut seen, bit)?;
-            match bit {
-                1 => id = map.next_value::<Option<String>>()?,
-                2 => name = map.next_value::<Option<String>>()?,
+        while let Some(n) = one_pass::next_member(&mut map, &["toolUseId", "name", "input"], str::eq, &mut seen)? {
+            match n {
+                0 => id = map.next_value::<Option<String>>()?,
+                1 => name = map.next_value::<Option<String>>()?,
                 _ => input = Some(map.next_value::<LazyValue<'de>>()?),
             }
         }
@@ -286,20 +276,10 @@ impl<'de> Visitor<'de> for ToolResultVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ToolResult, A::Error> {
         let (mut id, mut content, mut status) = (None, None, None);
         let mut seen = 0u16;
-        while let Some(key) = map.next_key_seed(KeySeed)? {
-            let bit = match &*key {
-                "toolUseId" => 1,
-                "content" => 2,
-                "status" => 4,
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                    continue;
-                }
-            };
-            one_pass::first_time(&mut seen, bit)?;
-            match bit {
-                1 => id = map.next_value::<Option<String>>()?,
-                2 => content = map.next_value::<Option<Vec<ResultItem>>>()?,
+        while let Some(n) = one_pass::next_member(&mut map, &["toolUseId", "content", "status"], str::eq, &mut seen)? {
+            match n {
+                0 => id = map.next_value::<Option<String>>()?,
+                1 => content = map.next_value::<Option<Vec<ResultItem>>>()?,
                 _ => status = map.next_value::<Option<String>>()?,
             }
         }

@@ -306,12 +306,7 @@ impl<'de> Visitor<'de> for PartSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Part, A::Error> {
         let mut s = Slots::default();
-        while let Some(key) = map.next_key_seed(KeySeed)? {
-            let Some(n) = PART_MEMBERS.iter().position(|name| is(&key, name)) else {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            };
-            one_pass::first_time(&mut s.seen, 1 << n)?;
+        while let Some(n) = one_pass::next_member(&mut map, &PART_MEMBERS, is, &mut s.seen)? {
             match n {
                 0 => s.signature = Some(map.next_value()?),
                 1 => s.call = map.next_value()?,
@@ -422,15 +417,7 @@ impl<'de> Visitor<'de> for ResponseSeed<'_> {
             parts: None,
         };
         let mut seen = 0u16;
-        while let Some(key) = map.next_key_seed(KeySeed)? {
-            let Some(n) = ["name", "id", "response", "parts"]
-                .iter()
-                .position(|name| is(&key, name))
-            else {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            };
-            one_pass::first_time(&mut seen, 1 << n)?;
+        while let Some(n) = one_pass::next_member(&mut map, &["name", "id", "response", "parts"], is, &mut seen)? {
             match n {
                 // `null` is absent (no name: the reference refuses the part).
                 0 => r.name = map.next_value()?,
@@ -469,20 +456,12 @@ impl<'de> Visitor<'de> for CallVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Call, A::Error> {
         let (mut name, mut id, mut args) = (None, None, None);
         let mut seen = 0u16;
-        while let Some(key) = map.next_key_seed(KeySeed)? {
-            let bit = match ["name", "id", "args"].iter().position(|name| is(&key, name)) {
-                Some(n) => 1 << n,
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                    continue;
-                }
-            };
-            one_pass::first_time(&mut seen, bit)?;
-            match bit {
+        while let Some(n) = one_pass::next_member(&mut map, &["name", "id", "args"], is, &mut seen)? {
+            match n {
                 // `null` is absent (no name: the reference refuses the part).
-                1 => name = map.next_value::<Option<String>>()?,
+                0 => name = map.next_value::<Option<String>>()?,
                 // An id that is not a string is no id, as the reference reads it.
-                2 => id = map.next_value::<Json>()?.as_str().map(str::to_string),
+                1 => id = map.next_value::<Json>()?.as_str().map(str::to_string),
                 _ => args = Some(map.next_value::<LazyValue<'de>>()?),
             }
         }
