@@ -16,6 +16,7 @@ pub use path::JsonPath;
 use crate::formats::Format;
 pub use sonic_rs::Value as Json;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+use std::collections::HashMap;
 
 /// A field of one format that carries content rather than a setting: Cohere's grounding
 /// `documents`, Gemini's `cachedContent` (a reference to cached context), ... Other formats refuse
@@ -360,20 +361,18 @@ pub struct Message {
 }
 
 /// Names each tool result that has no name after its call: the latest call with its id before
-/// it. Formats whose results carry only the id (Anthropic, Converse, Cohere) need this for
-/// formats that match results by name (Gemini). The calls are searched from the latest back: a
-/// result nearly always answers a call of the turn just before it, so each takes a few
-/// comparisons (a map from id to name, hashing every id, cost more: RESULTS "Session 33").
-/// Borrowing pass first (no id or name copied per call), then the writes.
+/// it. Formats whose results carry only the id (OpenAI, Anthropic, Converse, Cohere) need this
+/// for formats that match results by name (Gemini). Borrowing pass first (no id or name copied
+/// per call), then the writes.
 pub fn name_tool_results(messages: &mut [Message]) {
-    let mut calls: Vec<(&str, &str)> = Vec::new();
+    let mut calls = CallNames::default();
     let mut found: Vec<(usize, usize, String)> = Vec::new();
     for (i, m) in messages.iter().enumerate() {
         for (j, p) in m.content.iter().enumerate() {
             match p {
-                Part::ToolCall { id, name, .. } => calls.push((id, name)),
+                Part::ToolCall { id, name, .. } => calls.push(id, name),
                 Part::ToolResult { id, name: None, .. } => {
-                    if let Some((_, name)) = calls.iter().rev().find(|(call, _)| call == id) {
+                    if let Some(name) = calls.name_of(id) {
                         found.push((i, j, name.to_string()));
                     }
                 }
@@ -385,6 +384,43 @@ pub fn name_tool_results(messages: &mut [Message]) {
         if let Part::ToolResult { name, .. } = &mut messages[i].content[j] {
             *name = Some(n);
         }
+    }
+}
+
+/// The calls of a history so far, for naming their results (`name_of`: the latest call with an
+/// id). A result nearly always answers a call of the turn just before it, so the latest
+/// `RECENT` calls are searched first, a few comparisons each (a map from id to name, hashing
+/// every id, cost more: RESULTS "Session 33"). Past them, a map of the older calls, made when a
+/// result first needs it and kept up to date after: a body of many results that answer no recent
+/// call then costs a lookup per result, not a scan of every call (quadratic in the body's size).
+#[derive(Default)]
+pub(crate) struct CallNames<'a> {
+    /// (id, name) in the order made.
+    calls: Vec<(&'a str, &'a str)>,
+    /// The calls before `indexed`, by id: the latest of each.
+    older: HashMap<&'a str, &'a str>,
+    indexed: usize,
+}
+
+impl<'a> CallNames<'a> {
+    const RECENT: usize = 16;
+
+    pub(crate) fn push(&mut self, id: &'a str, name: &'a str) {
+        self.calls.push((id, name));
+    }
+
+    /// The name of the latest call with `id`.
+    pub(crate) fn name_of(&mut self, id: &str) -> Option<&'a str> {
+        let recent = self.calls.len().saturating_sub(Self::RECENT);
+        if let Some((_, name)) = self.calls[recent..].iter().rev().find(|(call, _)| *call == id) {
+            return Some(name);
+        }
+        // Not among the recent ones: the latest older one, the map made up to them first.
+        for &(call, name) in &self.calls[self.indexed..recent] {
+            self.older.insert(call, name);
+        }
+        self.indexed = recent;
+        self.older.get(id).copied()
     }
 }
 
@@ -824,6 +860,79 @@ mod tests {
             })
             .collect();
         assert_eq!(names, [None, Some("first"), None, Some("kept"), Some("second")]);
+    }
+
+    #[test]
+    fn results_of_calls_long_before_are_named_after_the_latest() {
+        // 40 calls, `c0`..`c39`, with `c5` made again late as `again`; then results of calls
+        // far back (past the recent ones searched first), recent ones, and unknown ids,
+        // interleaved so the map of older calls is made and then extended.
+        let call = |id: String, name: String| Part::ToolCall {
+            id,
+            name,
+            arguments: "{}".into(),
+            signature: None,
+            extra: Extra::default(),
+        };
+        let result = |id: &str| Part::ToolResult {
+            id: id.into(),
+            name: None,
+            content: Vec::new(),
+            is_error: false,
+            extra: Extra::default(),
+        };
+        let mut calls: Vec<Part> = (0..20).map(|i| call(format!("c{i}"), format!("f{i}"))).collect();
+        let mut later: Vec<Part> = (20..40).map(|i| call(format!("c{i}"), format!("f{i}"))).collect();
+        later.insert(3, call("c5".into(), "again".into()));
+        let mut messages = vec![
+            Message {
+                role: Role::Assistant,
+                content: std::mem::take(&mut calls),
+            },
+            Message {
+                role: Role::User,
+                content: vec![result("c1"), result("c19"), result("zz"), result("c5")],
+            },
+            Message {
+                role: Role::Assistant,
+                content: later,
+            },
+            Message {
+                role: Role::User,
+                content: vec![
+                    result("c2"),
+                    result("c5"),
+                    result("c39"),
+                    result("c20"),
+                    result("c0"),
+                    result("zz"),
+                ],
+            },
+        ];
+        name_tool_results(&mut messages);
+        let names: Vec<Option<&str>> = messages
+            .iter()
+            .flat_map(|m| &m.content)
+            .filter_map(|p| match p {
+                Part::ToolResult { name, .. } => Some(name.as_deref()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                Some("f1"),
+                Some("f19"),
+                None,
+                Some("f5"),
+                Some("f2"),
+                Some("again"),
+                Some("f39"),
+                Some("f20"),
+                Some("f0"),
+                None
+            ]
+        );
     }
 
     /// Extras of `c`'s format holding `value` at `c`'s path (`generationConfig.speechConfig`

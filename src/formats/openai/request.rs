@@ -15,7 +15,6 @@ use crate::canonical::{
 use crate::formats::Format;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 /// Top-level fields `encode_request` writes itself; an extra of the same name is never copied.
 const KNOWN_FIELDS: &[&str] = &[
@@ -418,10 +417,22 @@ impl<'v> MessageFields<'v> {
     }
 }
 
+/// The first member of each of `names` in object `v` (none where `v` is not an object), as
+/// `get` finds each, in one pass over its members (`get` scans them again for each name).
+fn first_members<'v, const N: usize>(v: &'v Json, names: [&str; N]) -> [Option<&'v Json>; N] {
+    let mut found = [None; N];
+    if let Some(obj) = v.as_object() {
+        for (k, value) in obj.iter() {
+            if let Some(n) = names.iter().position(|name| *name == k) {
+                found[n].get_or_insert(value);
+            }
+        }
+    }
+    found
+}
+
 fn decode_messages(arr: &sonic_rs::Array, req: &mut ChatRequest) -> Result<(), ConvertError> {
     let mut open = Open::Nothing;
-    // Tool-call id -> tool name, so tool results carry the name (Gemini needs it).
-    let mut call_names: HashMap<&str, &str> = HashMap::new();
     let messages_path = JsonPath::ROOT.key("messages");
     for (i, m) in arr.iter().enumerate() {
         let path = messages_path.index(i);
@@ -454,7 +465,7 @@ fn decode_messages(arr: &sonic_rs::Array, req: &mut ChatRequest) -> Result<(), C
                 open = Open::Nothing;
             }
             "assistant" => {
-                let parts = decode_assistant(&fields, &path, &mut call_names)?;
+                let parts = decode_assistant(&fields, &path)?;
                 // NOTE: an assistant message with nothing in it carries nothing; it is skipped.
                 if !parts.is_empty() {
                     req.messages.push(Message {
@@ -475,7 +486,8 @@ fn decode_messages(arr: &sonic_rs::Array, req: &mut ChatRequest) -> Result<(), C
                 }
                 let result = Part::ToolResult {
                     id: id.to_string(),
-                    name: call_names.get(id).map(|n| n.to_string()),
+                    // Named after its call once every message is read (Gemini needs it).
+                    name: None,
                     content: texts
                         .into_iter()
                         .filter_map(|p| match p {
@@ -505,6 +517,7 @@ fn decode_messages(arr: &sonic_rs::Array, req: &mut ChatRequest) -> Result<(), C
             other => return Err(err(path.key("role"), format!("unknown role '{other}'"))),
         }
     }
+    crate::canonical::name_tool_results(&mut req.messages);
     Ok(())
 }
 
@@ -641,11 +654,7 @@ fn decode_file(p: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
     })
 }
 
-fn decode_assistant<'v>(
-    m: &MessageFields<'v>,
-    path: &JsonPath<'_>,
-    call_names: &mut HashMap<&'v str, &'v str>,
-) -> Result<Vec<Part>, ConvertError> {
+fn decode_assistant(m: &MessageFields<'_>, path: &JsonPath<'_>) -> Result<Vec<Part>, ConvertError> {
     let mut parts = Vec::new();
     // Non-standard reasoning history (DeepSeek-style clients).
     if let Some(r) = m.reasoning_content.and_then(|r| r.as_str()) {
@@ -712,29 +721,28 @@ fn decode_assistant<'v>(
         let calls_path = path.key("tool_calls");
         for (j, c) in calls.iter().enumerate() {
             let cpath = calls_path.index(j);
-            let kind = c.get("type").and_then(|k| k.as_str()).unwrap_or("function");
+            let [kind, id, function] = first_members(c, ["type", "id", "function"]);
+            let kind = kind.and_then(|k| k.as_str()).unwrap_or("function");
             if kind != "function" {
                 return Err(err(
                     cpath.key("type"),
                     format!("tool call type '{kind}' cannot be translated"),
                 ));
             }
-            let id = c
-                .get("id")
+            let id = id
                 .and_then(|x| x.as_str())
                 .ok_or_else(|| err(cpath.key("id"), "required string"))?;
-            let name = c
-                .pointer(&["function", "name"])
+            let [name, arguments] = function.map_or([None; 2], |f| first_members(f, ["name", "arguments"]));
+            let name = name
                 .and_then(|x| x.as_str())
                 .ok_or_else(|| err(cpath.key("function").key("name"), "required string"))?;
-            let arguments = match c.pointer(&["function", "arguments"]) {
+            let arguments = match arguments {
                 Some(a) if a.is_str() => a.as_str().unwrap_or_default().to_string(),
                 None => "{}".to_string(),
                 Some(a) if a.is_null() => "{}".to_string(),
                 // Lenient: some clients send the arguments object itself.
                 Some(a) => sonic_rs::to_string(a).unwrap_or_default(),
             };
-            call_names.insert(id, name);
             parts.push(Part::ToolCall {
                 id: id.to_string(),
                 name: name.to_string(),
