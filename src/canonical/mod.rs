@@ -397,8 +397,9 @@ pub fn name_tool_results(messages: &mut [Message]) {
 pub(crate) struct CallNames<'a> {
     /// (id, name) in the order made.
     calls: Vec<(&'a str, &'a str)>,
-    /// The calls before `indexed`, by id: the latest of each.
-    older: HashMap<&'a str, &'a str>,
+    /// The calls before `indexed`, by id: the latest of each (made when first needed: most
+    /// histories never need it, and a map's random keys cost a little to make).
+    older: Option<HashMap<&'a str, &'a str>>,
     indexed: usize,
 }
 
@@ -415,12 +416,16 @@ impl<'a> CallNames<'a> {
         if let Some((_, name)) = self.calls[recent..].iter().rev().find(|(call, _)| *call == id) {
             return Some(name);
         }
+        if recent == 0 {
+            return None;
+        }
         // Not among the recent ones: the latest older one, the map made up to them first.
+        let older = self.older.get_or_insert_with(HashMap::new);
         for &(call, name) in &self.calls[self.indexed..recent] {
-            self.older.insert(call, name);
+            older.insert(call, name);
         }
         self.indexed = recent;
-        self.older.get(id).copied()
+        older.get(id).copied()
     }
 }
 

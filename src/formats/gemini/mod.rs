@@ -33,6 +33,7 @@ use crate::formats::Format;
 use crate::wire::base64;
 use crate::wire::url::percent_decode;
 use sonic_rs::{JsonContainerTrait, JsonValueMutTrait, JsonValueTrait};
+use std::collections::{HashMap, VecDeque};
 
 /// Provider: the upstream path for a model (the model travels in the URL, not the body).
 pub fn request_path(model: &str, stream: bool) -> String {
@@ -398,8 +399,53 @@ pub(crate) struct CallIds {
     next: usize,
     /// Calls seen so far: (id, name, answered).
     calls: Vec<(String, String, bool)>,
+    /// The calls by id and by name, once there are more than `CallIndex::FROM` (`result`).
+    index: Option<Box<CallIndex>>,
     /// This answer's own part of its ids (`IdScope::Answer`), taken at its first id-less call.
     nonce: Option<String>,
+}
+
+/// `CallIds::calls` by id and by name, for a long history: searched call by call, a body of many
+/// results would cost a scan of the calls each (quadratic in the body's size); a short one is
+/// searched so (no hashing, no copies of the ids).
+#[derive(Default)]
+struct CallIndex {
+    /// The calls before it are in the maps.
+    indexed: usize,
+    /// The first call of each id.
+    first_by_id: HashMap<String, usize>,
+    by_name: HashMap<String, NameCalls>,
+}
+
+/// The calls of one name.
+struct NameCalls {
+    /// In order; the front ones may have been answered since (skipped when next looked at:
+    /// a call answered stays answered).
+    unanswered: VecDeque<usize>,
+    latest: usize,
+}
+
+impl CallIndex {
+    /// More calls than this: the maps.
+    const FROM: usize = 64;
+
+    /// The maps, brought up to `calls`.
+    fn of<'i>(index: &'i mut Option<Box<CallIndex>>, calls: &[(String, String, bool)]) -> &'i mut CallIndex {
+        let index = index.get_or_insert_with(Box::default);
+        for (i, (id, name, answered)) in calls.iter().enumerate().skip(index.indexed) {
+            index.first_by_id.entry(id.clone()).or_insert(i);
+            let of_name = index.by_name.entry(name.clone()).or_insert_with(|| NameCalls {
+                unanswered: VecDeque::new(),
+                latest: i,
+            });
+            if !answered {
+                of_name.unanswered.push_back(i);
+            }
+            of_name.latest = i;
+        }
+        index.indexed = calls.len();
+        index
+    }
 }
 
 /// Where the ids `CallIds` makes up must be unique.
@@ -478,6 +524,14 @@ impl CallIds {
     /// The id of a result: its own, else the oldest unanswered call of that name, else the
     /// latest call of that name, else one derived from the name.
     fn result(&mut self, id: Option<&str>, name: &str) -> String {
+        match self.calls.len() > CallIndex::FROM {
+            true => self.result_by_index(id, name),
+            false => self.result_by_scan(id, name),
+        }
+    }
+
+    /// `result`, for a short history: the calls searched one by one.
+    fn result_by_scan(&mut self, id: Option<&str>, name: &str) -> String {
         if let Some(id) = id.filter(|i| !i.is_empty()) {
             if let Some(c) = self.calls.iter_mut().find(|c| c.0 == id) {
                 c.2 = true;
@@ -492,6 +546,30 @@ impl CallIds {
             return c.0.clone();
         }
         format!("call_{name}")
+    }
+
+    /// `result`, for a long history: the same calls found through `CallIndex`.
+    fn result_by_index(&mut self, id: Option<&str>, name: &str) -> String {
+        let calls = &mut self.calls;
+        let index = CallIndex::of(&mut self.index, calls);
+        if let Some(id) = id.filter(|i| !i.is_empty()) {
+            if let Some(&i) = index.first_by_id.get(id) {
+                calls[i].2 = true;
+            }
+            return id.to_string();
+        }
+        let Some(of_name) = index.by_name.get_mut(name) else {
+            return format!("call_{name}");
+        };
+        while let Some(&i) = of_name.unanswered.front() {
+            if calls[i].2 {
+                of_name.unanswered.pop_front();
+            } else {
+                calls[i].2 = true;
+                return calls[i].0.clone();
+            }
+        }
+        calls[of_name.latest].0.clone()
     }
 }
 

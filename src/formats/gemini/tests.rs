@@ -1453,3 +1453,42 @@ fn each_answer_gets_call_ids_of_its_own() {
     assert!(matches!(&r.messages[1].content[0], Part::ToolCall { id, .. } if id == "call_0"));
     assert!(matches!(&r.messages[2].content[0], Part::ToolResult { id, .. } if id == "call_0"));
 }
+
+/// A long history's results find the same calls through `CallIndex` as by scanning them: ids
+/// given (known, unknown, repeated), id-less results of names with calls unanswered, all
+/// answered, or none; calls made between results (the maps brought up to date).
+#[test]
+fn call_index_finds_what_the_scan_finds() {
+    let (mut scan, mut index) = (CallIds::for_request(), CallIds::for_request());
+    let mut seed = 7u64;
+    let mut next = |n: u64| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let names = ["a", "b", "c", "never"];
+    for round in 0..3000 {
+        if next(3) == 0 || round < 100 {
+            // A call: its own id (sometimes one already used), or none.
+            let name = names[next(3) as usize];
+            let id = match next(4) {
+                0 => None,
+                1 => Some(format!("dup{}", next(5))),
+                _ => Some(format!("id{round}")),
+            };
+            assert_eq!(scan.call(id.as_deref(), name), index.call(id.as_deref(), name));
+            continue;
+        }
+        let name = names[next(4) as usize];
+        let id = match next(4) {
+            0 => Some(format!("id{}", next(round as u64 + 1))),
+            1 => Some(format!("dup{}", next(6))),
+            2 => Some(String::new()),
+            _ => None,
+        };
+        let by_scan = scan.result_by_scan(id.as_deref(), name);
+        let by_index = index.result_by_index(id.as_deref(), name);
+        assert_eq!(by_scan, by_index, "round {round}: result {id:?} of {name}");
+    }
+    assert!(scan.calls == index.calls, "the same calls answered");
+    assert!(index.calls.len() > CallIndex::FROM);
+}

@@ -13,6 +13,7 @@ use crate::canonical::{
     ToolChoice, ToolResultContent,
 };
 use crate::formats::Format;
+use crate::wire::json::members;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 use std::borrow::Cow;
 
@@ -417,22 +418,10 @@ impl<'v> MessageFields<'v> {
     }
 }
 
-/// The first member of each of `names` in object `v` (none where `v` is not an object), as
-/// `get` finds each, in one pass over its members (`get` scans them again for each name).
-fn first_members<'v, const N: usize>(v: &'v Json, names: [&str; N]) -> [Option<&'v Json>; N] {
-    let mut found = [None; N];
-    if let Some(obj) = v.as_object() {
-        for (k, value) in obj.iter() {
-            if let Some(n) = names.iter().position(|name| *name == k) {
-                found[n].get_or_insert(value);
-            }
-        }
-    }
-    found
-}
-
 fn decode_messages(arr: &sonic_rs::Array, req: &mut ChatRequest) -> Result<(), ConvertError> {
     let mut open = Open::Nothing;
+    // Whether any tool result is there to be named after its call.
+    let mut has_tool_results = false;
     let messages_path = JsonPath::ROOT.key("messages");
     for (i, m) in arr.iter().enumerate() {
         let path = messages_path.index(i);
@@ -507,6 +496,7 @@ fn decode_messages(arr: &sonic_rs::Array, req: &mut ChatRequest) -> Result<(), C
                     }),
                 }
                 open = Open::ToolTurn;
+                has_tool_results = true;
             }
             "function" => {
                 return Err(err(
@@ -517,7 +507,9 @@ fn decode_messages(arr: &sonic_rs::Array, req: &mut ChatRequest) -> Result<(), C
             other => return Err(err(path.key("role"), format!("unknown role '{other}'"))),
         }
     }
-    crate::canonical::name_tool_results(&mut req.messages);
+    if has_tool_results {
+        crate::canonical::name_tool_results(&mut req.messages);
+    }
     Ok(())
 }
 
@@ -721,7 +713,7 @@ fn decode_assistant(m: &MessageFields<'_>, path: &JsonPath<'_>) -> Result<Vec<Pa
         let calls_path = path.key("tool_calls");
         for (j, c) in calls.iter().enumerate() {
             let cpath = calls_path.index(j);
-            let [kind, id, function] = first_members(c, ["type", "id", "function"]);
+            let [kind, id, function] = members(c, ["type", "id", "function"]);
             let kind = kind.and_then(|k| k.as_str()).unwrap_or("function");
             if kind != "function" {
                 return Err(err(
@@ -732,7 +724,7 @@ fn decode_assistant(m: &MessageFields<'_>, path: &JsonPath<'_>) -> Result<Vec<Pa
             let id = id
                 .and_then(|x| x.as_str())
                 .ok_or_else(|| err(cpath.key("id"), "required string"))?;
-            let [name, arguments] = function.map_or([None; 2], |f| first_members(f, ["name", "arguments"]));
+            let [name, arguments] = function.map_or([None; 2], |f| members(f, ["name", "arguments"]));
             let name = name
                 .and_then(|x| x.as_str())
                 .ok_or_else(|| err(cpath.key("function").key("name"), "required string"))?;

@@ -21,7 +21,6 @@ use crate::canonical::{
 use crate::formats::Format;
 use crate::wire::json::members;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
-use std::collections::HashMap;
 
 /// OpenAI's and Gemini's limit on alternatives per token.
 const MAX_TOP_LOGPROBS: u32 = super::request::MAX_TOP_LOGPROBS;
@@ -276,9 +275,9 @@ fn decode_input(input: &Json, req: &mut ChatRequest) -> Result<(), ConvertError>
         .as_array()
         .ok_or_else(|| err("input", "must be a string or an array of items"))?;
     let input_path = JsonPath::ROOT.key("input");
-    // Call id -> tool name: a result carries its tool's name (Gemini needs it).
-    let mut call_names: HashMap<&str, &str> = HashMap::new();
     let mut turn = Turn::None;
+    // Whether any tool result is there to be named after its call.
+    let mut has_tool_results = false;
     for (i, item) in items.iter().enumerate() {
         let path = input_path.index(i);
         if !item.is_object() {
@@ -322,7 +321,6 @@ fn decode_input(input: &Json, req: &mut ChatRequest) -> Result<(), ConvertError>
                     Some(a) if a.is_null() => "{}".to_string(),
                     Some(_) => return Err(err(path.key("arguments"), "must be a string of JSON")),
                 };
-                call_names.insert(call_id, name);
                 let call = Part::ToolCall {
                     id: call_id.to_string(),
                     name: name.to_string(),
@@ -337,12 +335,14 @@ fn decode_input(input: &Json, req: &mut ChatRequest) -> Result<(), ConvertError>
                 let output = item.get("output").ok_or_else(|| err(path.key("output"), "required"))?;
                 let result = Part::ToolResult {
                     id: call_id.to_string(),
-                    name: call_names.get(call_id).map(|n| n.to_string()),
+                    // Named after its call once every item is read (Gemini needs it).
+                    name: None,
                     content: decode_output(output, &path.key("output"))?,
                     // The Responses API has no error flag on results.
                     is_error: false,
                     extra: Extra::default(),
                 };
+                has_tool_results = true;
                 (Role::User, vec![result])
             }
             "reasoning" => {
@@ -376,6 +376,9 @@ fn decode_input(input: &Json, req: &mut ChatRequest) -> Result<(), ConvertError>
             (Role::User, "function_call_output") => Turn::ToolResults,
             (Role::User, _) => Turn::None,
         };
+    }
+    if has_tool_results {
+        crate::canonical::name_tool_results(&mut req.messages);
     }
     Ok(())
 }
