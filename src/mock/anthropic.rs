@@ -10,6 +10,7 @@ use crate::canonical::{
 };
 use crate::formats::anthropic;
 use crate::http::Method;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -102,7 +103,8 @@ pub(super) fn anthropic_rules(req: &ChatRequest) -> Result<(), ConvertError> {
         }
         if *role == Role::Assistant {
             let Some((_, next)) = turns.get(i + 1) else { continue };
-            let answered: Vec<&str> = next
+            // Sets: a turn of many calls checked one by one against a list would be quadratic.
+            let answered: HashSet<&str> = next
                 .iter()
                 .filter_map(|p| match p {
                     Part::ToolResult { id, .. } => Some(id.as_str()),
@@ -111,7 +113,7 @@ pub(super) fn anthropic_rules(req: &ChatRequest) -> Result<(), ConvertError> {
                 .collect();
             let missing: Vec<String> = calls(parts)
                 .into_iter()
-                .filter(|c| !answered.contains(&c.as_str()))
+                .filter(|c| !answered.contains(c.as_str()))
                 .collect();
             if !missing.is_empty() {
                 return Err(ConvertError::new(
@@ -124,9 +126,9 @@ pub(super) fn anthropic_rules(req: &ChatRequest) -> Result<(), ConvertError> {
             }
             continue;
         }
-        let asked = match i.checked_sub(1).and_then(|k| turns.get(k)) {
-            Some((Role::Assistant, prev)) => calls(prev),
-            _ => Vec::new(),
+        let asked: HashSet<String> = match i.checked_sub(1).and_then(|k| turns.get(k)) {
+            Some((Role::Assistant, prev)) => calls(prev).into_iter().collect(),
+            _ => HashSet::new(),
         };
         let mut after_other = false;
         for (j, p) in parts.iter().enumerate() {

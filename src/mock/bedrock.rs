@@ -273,6 +273,8 @@ fn converse_turn_rules(req: &ChatRequest) -> Result<(), ConvertError> {
                 "The number of toolResult blocks at messages.{i}.content exceeds the number of toolUse blocks of previous turn."
             ));
         }
+        // A set: a turn of many calls checked one by one against a list would be quadratic.
+        let answered: std::collections::HashSet<&str> = answered.into_iter().collect();
         let missing: Vec<&str> = asked.into_iter().filter(|id| !answered.contains(id)).collect();
         if !missing.is_empty() {
             return refuse(format!(

@@ -87,6 +87,8 @@ fn chat_limits(body: &[u8]) -> Option<Vec<u8>> {
 /// messages (and text after them) into one user turn, so the turn after an assistant is the run.
 pub(super) fn openai_rules(req: &crate::canonical::ChatRequest) -> Result<(), crate::canonical::ConvertError> {
     use crate::canonical::{ConvertError, Role};
+    use std::collections::HashSet;
+    // Sets: a turn of many calls checked one by one against a list would be quadratic.
     for (i, m) in req.messages.iter().enumerate() {
         let answered = super::result_ids_of(m);
         if m.role == Role::User && !answered.is_empty() {
@@ -95,7 +97,9 @@ pub(super) fn openai_rules(req: &crate::canonical::ChatRequest) -> Result<(), cr
                 .map(|k| &req.messages[k])
                 .filter(|p| p.role == Role::Assistant)
                 .map(super::call_ids_of)
-                .unwrap_or_default();
+                .unwrap_or_default()
+                .into_iter()
+                .collect::<HashSet<&str>>();
             if answered.iter().any(|id| !asked.contains(id)) {
                 return Err(ConvertError::new(
                     "",
@@ -106,7 +110,7 @@ pub(super) fn openai_rules(req: &crate::canonical::ChatRequest) -> Result<(), cr
         let Some(next) = req.messages.get(i + 1).filter(|_| m.role == Role::Assistant) else {
             continue;
         };
-        let replied = super::result_ids_of(next);
+        let replied: HashSet<&str> = super::result_ids_of(next).into_iter().collect();
         let missing: Vec<&str> = super::call_ids_of(m)
             .into_iter()
             .filter(|id| !replied.contains(id))
