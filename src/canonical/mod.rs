@@ -826,26 +826,52 @@ pub fn parse_data_url(url: &str) -> Option<(String, String)> {
 mod tests {
     use super::*;
 
-    /// A result is named after the latest call with its id before it; a named result keeps its
-    /// name, and one whose call is unknown (or only comes later) stays unnamed.
-    #[test]
-    fn tool_results_are_named_after_the_latest_earlier_call() {
-        let call = |id: &str, name: &str| Part::ToolCall {
+    fn call(id: &str, name: &str) -> Part {
+        Part::ToolCall {
             id: id.into(),
             name: name.into(),
             arguments: "{}".into(),
             signature: None,
             extra: Extra::default(),
-        };
-        let result = |id: &str, name: Option<&str>| Part::ToolResult {
+        }
+    }
+
+    fn result(id: &str, name: Option<&str>) -> Part {
+        Part::ToolResult {
             id: id.into(),
             name: name.map(str::to_string),
             content: Vec::new(),
             is_error: false,
             extra: Extra::default(),
-        };
-        let turn = |role, content| Message { role, content };
-        let mut messages = vec![
+        }
+    }
+
+    fn turn(role: Role, content: Vec<Part>) -> Message {
+        Message { role, content }
+    }
+
+    /// The names of `messages`' tool results, in order, once `name_tool_results` has run.
+    fn result_names(mut messages: Vec<Message>) -> Vec<Option<String>> {
+        name_tool_results(&mut messages);
+        messages
+            .into_iter()
+            .flat_map(|m| m.content)
+            .filter_map(|p| match p {
+                Part::ToolResult { name, .. } => Some(name),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn names(names: &[Option<&str>]) -> Vec<Option<String>> {
+        names.iter().map(|n| n.map(str::to_string)).collect()
+    }
+
+    /// A result is named after the latest call with its id before it; a named result keeps its
+    /// name, and one whose call is unknown (or only comes later) stays unnamed.
+    #[test]
+    fn tool_results_are_named_after_the_latest_earlier_call() {
+        let messages = vec![
             turn(Role::User, vec![result("late", None)]),
             turn(Role::Assistant, vec![call("a", "first"), call("late", "x")]),
             turn(
@@ -855,16 +881,10 @@ mod tests {
             turn(Role::Assistant, vec![call("a", "second")]),
             turn(Role::User, vec![result("a", None)]),
         ];
-        name_tool_results(&mut messages);
-        let names: Vec<Option<&str>> = messages
-            .iter()
-            .flat_map(|m| &m.content)
-            .filter_map(|p| match p {
-                Part::ToolResult { name, .. } => Some(name.as_deref()),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(names, [None, Some("first"), None, Some("kept"), Some("second")]);
+        assert_eq!(
+            result_names(messages),
+            names(&[None, Some("first"), None, Some("kept"), Some("second")])
+        );
     }
 
     #[test]
@@ -872,60 +892,21 @@ mod tests {
         // 40 calls, `c0`..`c39`, with `c5` made again late as `again`; then results of calls
         // far back (past the recent ones searched first), recent ones, and unknown ids,
         // interleaved so the map of older calls is made and then extended.
-        let call = |id: String, name: String| Part::ToolCall {
-            id,
-            name,
-            arguments: "{}".into(),
-            signature: None,
-            extra: Extra::default(),
+        let calls = |ids: std::ops::Range<usize>| -> Vec<Part> {
+            ids.map(|i| call(&format!("c{i}"), &format!("f{i}"))).collect()
         };
-        let result = |id: &str| Part::ToolResult {
-            id: id.into(),
-            name: None,
-            content: Vec::new(),
-            is_error: false,
-            extra: Extra::default(),
-        };
-        let mut calls: Vec<Part> = (0..20).map(|i| call(format!("c{i}"), format!("f{i}"))).collect();
-        let mut later: Vec<Part> = (20..40).map(|i| call(format!("c{i}"), format!("f{i}"))).collect();
-        later.insert(3, call("c5".into(), "again".into()));
-        let mut messages = vec![
-            Message {
-                role: Role::Assistant,
-                content: std::mem::take(&mut calls),
-            },
-            Message {
-                role: Role::User,
-                content: vec![result("c1"), result("c19"), result("zz"), result("c5")],
-            },
-            Message {
-                role: Role::Assistant,
-                content: later,
-            },
-            Message {
-                role: Role::User,
-                content: vec![
-                    result("c2"),
-                    result("c5"),
-                    result("c39"),
-                    result("c20"),
-                    result("c0"),
-                    result("zz"),
-                ],
-            },
+        let mut later = calls(20..40);
+        later.insert(3, call("c5", "again"));
+        let unnamed = |ids: &[&str]| ids.iter().map(|id| result(id, None)).collect();
+        let messages = vec![
+            turn(Role::Assistant, calls(0..20)),
+            turn(Role::User, unnamed(&["c1", "c19", "zz", "c5"])),
+            turn(Role::Assistant, later),
+            turn(Role::User, unnamed(&["c2", "c5", "c39", "c20", "c0", "zz"])),
         ];
-        name_tool_results(&mut messages);
-        let names: Vec<Option<&str>> = messages
-            .iter()
-            .flat_map(|m| &m.content)
-            .filter_map(|p| match p {
-                Part::ToolResult { name, .. } => Some(name.as_deref()),
-                _ => None,
-            })
-            .collect();
         assert_eq!(
-            names,
-            [
+            result_names(messages),
+            names(&[
                 Some("f1"),
                 Some("f19"),
                 None,
@@ -936,7 +917,7 @@ mod tests {
                 Some("f20"),
                 Some("f0"),
                 None
-            ]
+            ])
         );
     }
 
