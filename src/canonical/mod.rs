@@ -394,7 +394,7 @@ pub fn name_tool_results(messages: &mut [Message]) {
 /// result first needs it and kept up to date after: a body of many results that answer no recent
 /// call then costs a lookup per result, not a scan of every call (quadratic in the body's size).
 #[derive(Default)]
-pub(crate) struct CallNames<'a> {
+struct CallNames<'a> {
     /// (id, name) in the order made.
     calls: Vec<(&'a str, &'a str)>,
     /// The calls before `indexed`, by id: the latest of each (made when first needed: most
@@ -406,12 +406,12 @@ pub(crate) struct CallNames<'a> {
 impl<'a> CallNames<'a> {
     const RECENT: usize = 16;
 
-    pub(crate) fn push(&mut self, id: &'a str, name: &'a str) {
+    fn push(&mut self, id: &'a str, name: &'a str) {
         self.calls.push((id, name));
     }
 
     /// The name of the latest call with `id`.
-    pub(crate) fn name_of(&mut self, id: &str) -> Option<&'a str> {
+    fn name_of(&mut self, id: &str) -> Option<&'a str> {
         let recent = self.calls.len().saturating_sub(Self::RECENT);
         if let Some((_, name)) = self.calls[recent..].iter().rev().find(|(call, _)| *call == id) {
             return Some(name);
