@@ -14,6 +14,9 @@ mock are stopped at the end. Usage (after `cargo build --release`):
     python3 loadtest/large_bodies.py                 # N = 100000 (4N bodies up to ~26 MB)
     N=20000 FORMATS=openai,gemini python3 loadtest/large_bodies.py [shape ...]
 
+With BODIES_DIR set, it only writes every client's 4N bodies there (`CLIENT-SHAPE.json`) and
+stops: inputs for `cargo run --release --example peak_memory` (bench/peak_memory.rs).
+
 A pair over the bound is measured again and judged on the faster run of each size (a noisy
 machine's one slow run is not a finding).
 
@@ -61,6 +64,15 @@ def openai_bodies(model, n):
     yield "calls", {"model": model, "messages": [{"role": "user", "content": "go"}, {"role": "assistant", "content": None, "tool_calls": [
         {"id": f"c{i}", "type": "function", "function": {"name": f"f{i % 7}", "arguments": "{}"}} for i in range(n // 2)]}]
         + [{"role": "tool", "tool_call_id": f"c{n // 2 - 1 - i}", "content": "r"} for i in range(n // 2)]}
+    # Calls of as many tools as calls, none declared (Converse then declares each from the history).
+    yield "named_calls", {"model": model, "messages": [{"role": "user", "content": "go"}, {"role": "assistant", "content": None, "tool_calls": [
+        {"id": f"c{i}", "type": "function", "function": {"name": f"f{i}", "arguments": "{}"}} for i in range(n // 4)]}]
+        + [{"role": "tool", "tool_call_id": f"c{i}", "content": "r"} for i in range(n // 4)]}
+    # Every tool allowed by name, in the other order (checked against the declared tools, narrowed).
+    yield "allowed", {"model": model, "messages": user, "tools": [
+        {"type": "function", "function": {"name": f"f{i}", "parameters": {"type": "object"}}} for i in range(n // 4)],
+        "tool_choice": {"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": [
+            {"type": "function", "function": {"name": f"f{n // 4 - 1 - i}"}} for i in range(n // 4)]}}}
 
 
 def anthropic_bodies(model, n):
@@ -75,6 +87,9 @@ def anthropic_bodies(model, n):
     yield "unanswered", dict(base, messages=[{"role": "user", "content": "go"},
         {"role": "assistant", "content": [{"type": "tool_use", "id": f"c{i}", "name": "f", "input": {}} for i in range(n // 2)]},
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"other{i}", "content": "r"} for i in range(n // 2)]}])
+    # Small untitled text documents (Converse wants every document named, each name distinct).
+    yield "documents", dict(base, messages=[{"role": "user", "content": [
+        {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "x"}} for i in range(n // 4)]}])
 
 
 def gemini_bodies(model, n):
@@ -89,6 +104,10 @@ def gemini_bodies(model, n):
         {"role": "model", "parts": [{"functionCall": {"id": f"c{i}", "name": f"f{i % 7}", "args": {}}} for i in range(n // 2)]},
         {"role": "user", "parts": [{"functionResponse": {"id": f"c{n // 2 - 1 - i}", "name": f"f{(n // 2 - 1 - i) % 7}", "response": {"r": 1}}}
                                    for i in range(n // 2)]}]}
+    # Mode ANY with every declared function allowed, in the other order.
+    yield "allowed", {"contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+                      "tools": [{"functionDeclarations": [{"name": f"f{i}", "parameters": {"type": "object"}} for i in range(n // 4)]}],
+                      "toolConfig": {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [f"f{n // 4 - 1 - i}" for i in range(n // 4)]}}}
 
 
 def converse_bodies(model, n):
@@ -150,9 +169,22 @@ def post(port, route, body_path):
     return out.stdout or "timeout", time.time() - start
 
 
+def write_bodies(directory, only_shapes, only_formats):
+    os.makedirs(directory, exist_ok=True)
+    for client, _, bodies in FORMATS:
+        if only_formats and client not in only_formats:
+            continue
+        for shape, body in bodies("model", 4 * N):
+            if not only_shapes or shape in only_shapes:
+                with open(os.path.join(directory, f"{client}-{shape}.json"), "w") as f:
+                    json.dump(body, f, separators=(",", ":"))
+
+
 def main():
     only_shapes = set(sys.argv[1:])
     only_formats = set(filter(None, os.environ.get("FORMATS", "").split(",")))
+    if os.environ.get("BODIES_DIR"):
+        return write_bodies(os.environ["BODIES_DIR"], only_shapes, only_formats)
     work = tempfile.mkdtemp(prefix="sluice-large-bodies-")
     mock_port, port = free_port(), free_port()
     config = f"""

@@ -360,6 +360,17 @@ pub struct Message {
     pub content: Vec<Part>,
 }
 
+/// Appends `x`, making room for it alone when it is the first. `Vec`'s first push makes room
+/// for four, and most messages hold one part: a long history of one-part messages took four
+/// times the memory its parts need (a `Part` is 128 bytes). A second push grows it as usual.
+#[inline]
+pub fn push_sparing<T>(v: &mut Vec<T>, x: T) {
+    if v.capacity() == 0 {
+        v.reserve_exact(1);
+    }
+    v.push(x);
+}
+
 /// Names each tool result that has no name after its call: the latest call with its id before
 /// it. Formats whose results carry only the id (OpenAI, Anthropic, Converse, Cohere) need this
 /// for formats that match results by name (Gemini). Borrowing pass first (no id or name copied

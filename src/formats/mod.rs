@@ -415,6 +415,72 @@ mod tests {
         sonic_rs::from_slice::<sonic_rs::Value>(&out).unwrap()
     }
 
+    /// A history read from any format holds each one-part message, and each one-text tool result,
+    /// in room for one: `Vec`'s first push makes room for four, which made a long history of
+    /// them take about four times the memory (`canonical::push_sparing`).
+    #[test]
+    fn one_part_messages_are_held_in_room_for_one() {
+        use crate::canonical::{Message, Part, Role, ToolResultContent};
+        let text = |role, t: &str| Message {
+            role,
+            content: vec![Part::text(t)],
+        };
+        let mut messages = Vec::new();
+        for i in 0..3 {
+            messages.push(text(Role::User, &format!("question {i}")));
+            messages.push(text(Role::Assistant, &format!("answer {i}")));
+        }
+        messages.push(text(Role::User, "look it up"));
+        messages.push(Message {
+            role: Role::Assistant,
+            content: vec![Part::ToolCall {
+                id: "call_1".into(),
+                name: "lookup".into(),
+                arguments: r#"{"q":"x"}"#.into(),
+                signature: None,
+                extra: Default::default(),
+            }],
+        });
+        messages.push(Message {
+            role: Role::User,
+            content: vec![Part::ToolResult {
+                id: "call_1".into(),
+                name: Some("lookup".into()),
+                content: vec![ToolResultContent::Text("found".into())],
+                is_error: false,
+                extra: Default::default(),
+            }],
+        });
+        messages.push(text(Role::Assistant, "done"));
+        messages.push(text(Role::User, "thanks"));
+        let req = ChatRequest {
+            model: "m".into(),
+            messages,
+            tools: vec![crate::canonical::Tool {
+                name: "lookup".into(),
+                description: None,
+                parameters: sonic_rs::json!({"type": "object"}),
+                strict: None,
+                extra: Default::default(),
+            }],
+            max_tokens: Some(16),
+            ..Default::default()
+        };
+        for f in Format::ALL {
+            let c = codec(f).unwrap();
+            let body = (c.encode_request)(&req).unwrap();
+            let read = (c.decode_request)(&body, Some("m"), false).unwrap();
+            assert_eq!(read.messages.len(), req.messages.len(), "{f:?}");
+            for (i, m) in read.messages.iter().enumerate() {
+                assert_eq!(m.content.len(), 1, "{f:?} message {i}");
+                assert_eq!(m.content.capacity(), 1, "{f:?} message {i}");
+                if let Part::ToolResult { content, .. } = &m.content[0] {
+                    assert_eq!((content.len(), content.capacity()), (1, 1), "{f:?} result");
+                }
+            }
+        }
+    }
+
     /// Frequency and presence penalties cross between the three formats that have them.
     #[test]
     fn penalties_cross_between_openai_gemini_and_cohere() {

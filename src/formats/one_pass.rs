@@ -4,8 +4,10 @@
 //! rest, which that reading then takes (it names the field of a refusal).
 
 use crate::wire::json::KeySeed;
-use serde::de::{DeserializeSeed, Error, IgnoredAny, MapAccess};
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, Error, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use sonic_rs::LazyValue;
+use std::fmt;
+use std::marker::PhantomData;
 
 /// `body` read by `seed` to its end, or `None` where the pass refused it.
 pub(crate) fn read<'de, S: DeserializeSeed<'de>>(body: &'de [u8], seed: S) -> Option<S::Value> {
@@ -70,5 +72,31 @@ pub(crate) fn arguments(raw: Option<&LazyValue<'_>>) -> Option<String> {
         None | Some("null") => Some("{}".to_string()),
         Some(object) if object.starts_with('{') => Some(object.to_string()),
         Some(_) => None,
+    }
+}
+
+/// An array read as serde reads a `Vec`, one element held in room for one
+/// (`canonical::push_sparing`): a tool result's content is nearly always one item.
+pub(crate) struct Sparing<T>(pub Vec<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sparing<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Sparing<T>, D::Error> {
+        struct Items<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Items<T> {
+            type Value = Sparing<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Sparing<T>, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    crate::canonical::push_sparing(&mut items, item);
+                }
+                Ok(Sparing(items))
+            }
+        }
+        d.deserialize_seq(Items(PhantomData))
     }
 }

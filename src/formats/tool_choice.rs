@@ -8,7 +8,8 @@
 //! toolUse blocks, Anthropic's `tools` beside tool_use blocks), and a narrowed request always
 //! declares at least one tool.
 
-use crate::canonical::{ChatRequest, ConvertError, ToolChoice};
+use crate::canonical::{ChatRequest, ConvertError, Tool, ToolChoice};
+use std::collections::HashSet;
 
 /// Which choices a provider says by narrowing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,7 +37,7 @@ pub fn narrow(req: &ChatRequest, which: Narrow) -> Result<Option<ChatRequest>, C
         _ => return Ok(None),
     };
     // Checked where the format says the choice itself too: its API would refuse such a name.
-    if let Some(missing) = names.iter().find(|n| !req.tools.iter().any(|t| t.name == **n)) {
+    if let Some(missing) = undeclared(names, &req.tools) {
         return Err(ConvertError::new(
             "tool_choice",
             format!("names the tool {missing:?}, which is not among the declared tools"),
@@ -46,7 +47,8 @@ pub fn narrow(req: &ChatRequest, which: Narrow) -> Result<Option<ChatRequest>, C
         return Ok(None);
     }
     let mut out = req.clone();
-    out.tools.retain(|t| names.contains(&t.name));
+    let allowed: HashSet<&str> = names.iter().map(String::as_str).collect();
+    out.tools.retain(|t| allowed.contains(t.name.as_str()));
     out.tool_choice = Some(if required {
         ToolChoice::Required
     } else {
@@ -55,9 +57,43 @@ pub fn narrow(req: &ChatRequest, which: Narrow) -> Result<Option<ChatRequest>, C
     Ok(Some(out))
 }
 
+/// The first of `names` that no tool of `tools` has. Past a few of each, the declared names go
+/// in a set first: a body may list thousands of tools and allow each by name, and names x tools
+/// comparisons held a worker for seconds (loadtest/large_bodies.py, shape `allowed`).
+pub fn undeclared<'a>(names: &'a [String], tools: &[Tool]) -> Option<&'a String> {
+    const FEW: usize = 8;
+    if names.len() <= FEW || tools.len() <= FEW {
+        return names.iter().find(|n| !tools.iter().any(|t| t.name == **n));
+    }
+    let declared: HashSet<&str> = tools.iter().map(|t| t.name.as_str()).collect();
+    names.iter().find(|n| !declared.contains(n.as_str()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The set taken past a few names and tools finds what the scan finds: the first name, in
+    /// the order given, that no tool has.
+    #[test]
+    fn undeclared_finds_the_first_missing_name_at_any_size() {
+        let tool = |n: usize| Tool {
+            name: format!("f{n}"),
+            description: None,
+            parameters: sonic_rs::json!({"type": "object"}),
+            strict: None,
+            extra: Default::default(),
+        };
+        for (tools, names) in [(3, 2), (3, 40), (40, 3), (40, 40)] {
+            let tools: Vec<Tool> = (0..tools).map(tool).collect();
+            let declared: Vec<String> = (0..names).rev().map(|n| format!("f{}", n % tools.len())).collect();
+            assert_eq!(undeclared(&declared, &tools), None);
+            let mut with_missing = declared.clone();
+            with_missing.insert(names / 2, "g1".into());
+            with_missing.push("g2".into());
+            assert_eq!(undeclared(&with_missing, &tools).map(String::as_str), Some("g1"));
+        }
+    }
     use crate::canonical::{Message, Part, Role, Tool};
 
     fn tool(name: &str) -> Tool {

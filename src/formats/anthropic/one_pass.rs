@@ -11,7 +11,7 @@
 
 use super::request::{decode_document_source, decode_image_source, Top};
 use crate::canonical::sig::{self, Family};
-use crate::canonical::{ChatRequest, Extra, Json, JsonPath, Message, Part, Role, ToolResultContent};
+use crate::canonical::{push_sparing, ChatRequest, Extra, Json, JsonPath, Message, Part, Role, ToolResultContent};
 use crate::formats::one_pass::{self, refused};
 use crate::formats::Format;
 use crate::wire::json::KeySeed;
@@ -210,7 +210,7 @@ impl<'de> Visitor<'de> for ContentVisitor {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Content, A::Error> {
         let mut parts = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(256));
         while let Some(Block(part)) = seq.next_element()? {
-            parts.push(part);
+            push_sparing(&mut parts, part);
         }
         Ok(Content(parts))
     }
@@ -250,12 +250,15 @@ impl<'de> Visitor<'de> for ResultContentVisitor {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ResultContent, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
         while let Some(Block(part)) = seq.next_element()? {
-            out.push(match part {
-                Part::Text { text, .. } => ToolResultContent::Text(text),
-                Part::Image { source, .. } => ToolResultContent::Image(source),
-                Part::Document { source, name, .. } => ToolResultContent::Document { source, name },
-                _ => return Err(refused()),
-            });
+            push_sparing(
+                &mut out,
+                match part {
+                    Part::Text { text, .. } => ToolResultContent::Text(text),
+                    Part::Image { source, .. } => ToolResultContent::Image(source),
+                    Part::Document { source, name, .. } => ToolResultContent::Document { source, name },
+                    _ => return Err(refused()),
+                },
+            );
         }
         Ok(ResultContent(out))
     }

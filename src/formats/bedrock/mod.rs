@@ -39,6 +39,7 @@ use crate::formats::{tool_args, Format};
 use crate::wire::url::percent_decode;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 use std::borrow::Cow;
+use std::collections::HashSet;
 use types::*;
 
 /// Operations of the Bedrock Runtime API, from the URL's last segment.
@@ -890,28 +891,35 @@ fn document_name(name: &str) -> String {
 
 /// Gives every document of the request a distinct name (Bedrock requires one): an unnamed
 /// document becomes `document-N`, N its 1-based place among the request's documents, and a
-/// repeated name gets `-N` appended.
+/// repeated name gets `-N` appended. Documents in messages and in tool results alike: Converse
+/// wants every name unique. The names so far are kept in a set (a body may hold many
+/// thousands of small documents; a list scanned per document made that quadratic).
 fn name_documents(messages: &mut [BedrockMessage<'_>]) {
-    let mut seen: Vec<String> = Vec::new();
-    // Documents in messages and in tool results: Converse wants every name unique.
-    let docs = messages
-        .iter_mut()
-        .flat_map(|m| m.content.iter_mut())
-        .flat_map(|b| {
-            let nested = b.tool_result.as_mut().map(|r| r.content.iter_mut());
-            std::iter::once(&mut b.document).chain(nested.into_iter().flatten().map(|c| &mut c.document))
-        })
-        .filter_map(|d| d.as_mut());
-    for (n, d) in docs.enumerate() {
-        let n = n + 1;
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut n = 0;
+    let mut name = |d: &mut BedrockDocument<'_>| {
+        n += 1;
         if d.name.is_empty() {
             d.name = Cow::Owned(format!("document-{n}"));
         }
-        if seen.iter().any(|s| s == d.name.as_ref()) {
+        if seen.contains(d.name.as_ref()) {
             let base: String = d.name.chars().take(190).collect();
             d.name = Cow::Owned(format!("{base}-{n}"));
         }
-        seen.push(d.name.to_string());
+        seen.insert(d.name.to_string());
+    };
+    for block in messages.iter_mut().flat_map(|m| m.content.iter_mut()) {
+        match block {
+            BedrockContentBlock::Document(d) => name(d),
+            BedrockContentBlock::ToolResult(r) => {
+                for c in &mut r.content {
+                    if let BedrockContentBlock::Document(d) = c {
+                        name(d)
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -994,17 +1002,10 @@ fn cache_point_for(extra: &Extra) -> Option<Cow<'_, Json>> {
     }))
 }
 
-fn cache_block(cp: Cow<'_, Json>) -> BedrockContentBlock<'_> {
-    BedrockContentBlock {
-        cache_point: Some(cp),
-        ..Default::default()
-    }
-}
-
 /// Appends the `cachePoint` a part's extras ask for (`cache_point_for`), if any.
 fn push_cache_point<'a>(out: &mut Vec<BedrockContentBlock<'a>>, extra: &'a Extra) {
     if let Some(cp) = cache_point_for(extra) {
-        out.push(cache_block(cp));
+        out.push(BedrockContentBlock::CachePoint(cp));
     }
 }
 
@@ -1030,17 +1031,16 @@ fn encode_part<'a>(
             push_cache_point(out, extra);
         }
         Part::Image { source, extra } => {
-            out.push(BedrockContentBlock {
-                image: Some(encode_image(source, &path.key("image"))?),
-                ..Default::default()
-            });
+            out.push(BedrockContentBlock::Image(encode_image(source, &path.key("image"))?));
             push_cache_point(out, extra);
         }
         Part::Document { source, name, extra } => {
-            out.push(BedrockContentBlock {
-                document: Some(encode_document(source, name.as_deref(), extra, &path.key("source"))?),
-                ..Default::default()
-            });
+            out.push(BedrockContentBlock::Document(Box::new(encode_document(
+                source,
+                name.as_deref(),
+                extra,
+                &path.key("source"),
+            )?)));
             push_cache_point(out, extra);
         }
         // Gemini's thought signature has no Converse field; it only matters to Gemini.
@@ -1051,14 +1051,11 @@ fn encode_part<'a>(
             extra,
             ..
         } => {
-            out.push(BedrockContentBlock {
-                tool_use: Some(BedrockToolUse {
-                    tool_use_id: id,
-                    name,
-                    input: parse_arguments(arguments, &path.key("arguments"))?,
-                }),
-                ..Default::default()
-            });
+            out.push(BedrockContentBlock::ToolUse(BedrockToolUse {
+                tool_use_id: id,
+                name,
+                input: parse_arguments(arguments, &path.key("arguments"))?,
+            }));
             push_cache_point(out, extra);
         }
         Part::ToolResult {
@@ -1078,60 +1075,40 @@ fn encode_part<'a>(
                     // A `json` block must hold an object; other JSON (a Gemini `{"error": 42}`)
                     // goes as its text.
                     ToolResultContent::Json(j) if !j.is_object() => BedrockContentBlock::text(j.to_string()),
-                    ToolResultContent::Json(j) => BedrockContentBlock {
-                        json: Some(j),
-                        ..Default::default()
-                    },
-                    ToolResultContent::Image(s) => BedrockContentBlock {
-                        image: Some(encode_image(s, &path.key("content").index(k))?),
-                        ..Default::default()
-                    },
-                    ToolResultContent::Document { source, name } => BedrockContentBlock {
-                        document: Some(encode_document(
-                            source,
-                            name.as_deref(),
-                            &NO_EXTRA,
-                            &path.key("content").index(k),
-                        )?),
-                        ..Default::default()
-                    },
+                    ToolResultContent::Json(j) => BedrockContentBlock::Json(j),
+                    ToolResultContent::Image(s) => {
+                        BedrockContentBlock::Image(encode_image(s, &path.key("content").index(k))?)
+                    }
+                    ToolResultContent::Document { source, name } => BedrockContentBlock::Document(Box::new(
+                        encode_document(source, name.as_deref(), &NO_EXTRA, &path.key("content").index(k))?,
+                    )),
                 });
             }
             if blocks.is_empty() {
                 // A tool that returned nothing: an empty object, the one block that says so
                 // without inventing words.
-                blocks.push(BedrockContentBlock {
-                    json: Some(&EMPTY_OBJECT),
-                    ..Default::default()
-                });
+                blocks.push(BedrockContentBlock::Json(&EMPTY_OBJECT));
             }
-            out.push(BedrockContentBlock {
-                tool_result: Some(BedrockToolResult {
-                    tool_use_id: id,
-                    content: blocks,
-                    status: if *is_error { "error" } else { "success" },
-                }),
-                ..Default::default()
-            });
+            out.push(BedrockContentBlock::ToolResult(BedrockToolResult {
+                tool_use_id: id,
+                content: blocks,
+                status: if *is_error { "error" } else { "success" },
+            }));
             push_cache_point(out, extra);
         }
-        Part::Thinking { text, signature } => out.push(BedrockContentBlock {
-            reasoning_content: Some(BedrockReasoningContent {
+        Part::Thinking { text, signature } => {
+            out.push(BedrockContentBlock::ReasoningContent(BedrockReasoningContent {
                 reasoning_text: Some(BedrockReasoningText {
                     text,
                     signature: signature.as_deref().map(|s| sig::wire(s, Family::Claude)),
                 }),
                 ..Default::default()
-            }),
+            }))
+        }
+        Part::RedactedThinking { data } => out.push(BedrockContentBlock::ReasoningContent(BedrockReasoningContent {
+            redacted_content: Some(sig::wire(data, Family::Claude)),
             ..Default::default()
-        }),
-        Part::RedactedThinking { data } => out.push(BedrockContentBlock {
-            reasoning_content: Some(BedrockReasoningContent {
-                redacted_content: Some(sig::wire(data, Family::Claude)),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
+        })),
     }
     Ok(())
 }
@@ -1163,13 +1140,16 @@ static HISTORY_TOOL_SCHEMA: std::sync::LazyLock<Json> =
 // NOTE: the model may still call one of them; the alternative is a hard error.
 fn history_tool_config(req: &ChatRequest) -> Option<BedrockToolConfig<'_>> {
     let mut names: Vec<&str> = Vec::new();
+    // The names so far, to declare each once (a list scanned per call is quadratic in a
+    // history of many tools).
+    let mut seen: HashSet<&str> = HashSet::new();
     for p in req.messages.iter().flat_map(|m| &m.content) {
         let name = match p {
             Part::ToolCall { name, .. } => name.as_str(),
             Part::ToolResult { name: Some(name), .. } => name.as_str(),
             _ => continue,
         };
-        if !name.is_empty() && !names.contains(&name) {
+        if !name.is_empty() && seen.insert(name) {
             names.push(name);
         }
     }
@@ -1315,8 +1295,12 @@ pub(crate) fn encode_request_with(
     // Anthropic's automatic caching (a top-level `cache_control`) marks the last cacheable
     // block; Converse has no such switch, so the mark goes there, as a `cachePoint`.
     if let (Some(cp), Some(last)) = (cache_point_for(&req.extra), out.messages.last_mut()) {
-        if last.content.last().is_some_and(|b| b.cache_point.is_none()) {
-            last.content.push(cache_block(cp));
+        if last
+            .content
+            .last()
+            .is_some_and(|b| !matches!(b, BedrockContentBlock::CachePoint(_)))
+        {
+            last.content.push(BedrockContentBlock::CachePoint(cp));
         }
     }
     // NOTE: Converse refuses a conversation that opens with an assistant turn ("A conversation

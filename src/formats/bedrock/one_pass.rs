@@ -11,8 +11,8 @@
 //! `toolResult` (`decode_member`), and a result's images and documents.
 
 use super::{attach_cache_point, decode_document, decode_image, decode_member, Block, Top};
-use crate::canonical::{ChatRequest, Extra, Json, JsonPath, Message, Part, Role, ToolResultContent};
-use crate::formats::one_pass::{self, refused};
+use crate::canonical::{push_sparing, ChatRequest, Extra, Json, JsonPath, Message, Part, Role, ToolResultContent};
+use crate::formats::one_pass::{self, refused, Sparing};
 use crate::wire::json::KeySeed;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use sonic_rs::{JsonValueTrait, LazyValue};
@@ -149,7 +149,7 @@ impl<'de> Visitor<'de> for ContentVisitor {
         let mut parts = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(256));
         while let Some(block) = seq.next_element::<OneBlock>()? {
             match block {
-                OneBlock::Part(part) => parts.push(part),
+                OneBlock::Part(part) => push_sparing(&mut parts, part),
                 OneBlock::CachePoint(cp) => attach_cache_point(&mut parts, &cp),
             }
         }
@@ -279,7 +279,7 @@ impl<'de> Visitor<'de> for ToolResultVisitor {
         while let Some(n) = one_pass::next_member(&mut map, &["toolUseId", "content", "status"], str::eq, &mut seen)? {
             match n {
                 0 => id = map.next_value::<Option<String>>()?,
-                1 => content = map.next_value::<Option<Vec<ResultItem>>>()?,
+                1 => content = map.next_value::<Option<Sparing<ResultItem>>>()?,
                 _ => status = map.next_value::<Option<String>>()?,
             }
         }
@@ -288,7 +288,7 @@ impl<'de> Visitor<'de> for ToolResultVisitor {
             name: None,
             // In place: the items' vector becomes the content's.
             content: content
-                .map(|c| c.into_iter().map(|i| i.0).collect())
+                .map(|c| c.0.into_iter().map(|i| i.0).collect())
                 .unwrap_or_default(),
             is_error: status.as_deref() == Some("error"),
             extra: Extra::default(),

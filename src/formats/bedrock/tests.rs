@@ -1189,6 +1189,54 @@ fn documents_decode_and_encode_with_safe_unique_names() {
     );
 }
 
+/// Many documents, named and not, some names repeated or taken by an unnamed one's default:
+/// every name distinct, in the order the documents come (the names so far are a set, not a
+/// list scanned per document).
+#[test]
+fn many_documents_get_distinct_names_in_order() {
+    let doc = |name: Option<String>| Part::Document {
+        source: DocumentSource::Base64 {
+            media_type: "application/pdf".into(),
+            data: "JVBERi0=".into(),
+        },
+        name,
+        extra: Extra::default(),
+    };
+    let mut r = rich_request();
+    r.messages[0].content = (0..300)
+        .map(|i| match i % 3 {
+            0 => doc(None),
+            1 => doc(Some(format!("report {}", i % 7))),
+            _ => doc(Some(format!("document-{}", i + 2))),
+        })
+        .collect();
+    let v = value(&encode_request(&r).unwrap());
+    let names: Vec<String> = (0..300)
+        .map(|k| {
+            v["messages"][0]["content"][k]["document"]["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let distinct: std::collections::HashSet<&String> = names.iter().collect();
+    assert_eq!(distinct.len(), 300, "{names:?}");
+    assert_eq!(names[0], "document-1");
+    assert_eq!(names[1], "report 1");
+    // "document-4" is the third's own name and the fourth's default: the later one gets a suffix.
+    assert_eq!((names[2].as_str(), names[3].as_str()), ("document-4", "document-4-4"));
+    assert_eq!(names[22], "report 1-23");
+}
+
+/// A content block is a union; held as an enum it takes its largest member's room, not the
+/// sum of all of them (about 360 bytes as a struct of options).
+#[test]
+fn a_content_block_takes_the_room_of_its_largest_member() {
+    let size = std::mem::size_of::<BedrockContentBlock<'_>>();
+    assert!(size <= 80, "{size}");
+    eprintln!("BedrockContentBlock: {size} bytes");
+}
+
 #[test]
 fn document_url_is_a_convert_error_naming_the_field() {
     let mut r = rich_request();

@@ -1,6 +1,7 @@
 //! Bedrock Converse wire structs for what Sluice writes (PROTOCOLS 5.2, 5.3, 5.6). Field order
-//! follows the real API. Unions (content blocks, tool choice, reasoning) are structs of optional
-//! members of which the encoder sets exactly one: botocore rejects a union with zero or two.
+//! follows the real API. Unions (tool choice, reasoning) are structs of optional members of
+//! which the encoder sets exactly one (botocore rejects a union with zero or two); content
+//! blocks, by far the most numerous, are an enum.
 //! Decoding walks `sonic_rs::Value`s instead (see `mod.rs`), to name the offending field.
 
 use crate::canonical::Json;
@@ -28,34 +29,35 @@ pub struct BedrockMessage<'a> {
     pub content: Vec<BedrockContentBlock<'a>>,
 }
 
-/// `ContentBlock` (and `SystemContentBlock`, `ToolResultContentBlock`): exactly one member set.
-#[derive(Serialize, Debug, Default)]
-pub struct BedrockContentBlock<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub text: Option<Cow<'a, str>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub image: Option<BedrockImage<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub document: Option<BedrockDocument<'a>>,
-    #[serde(rename = "toolUse", skip_serializing_if = "Option::is_none")]
-    pub tool_use: Option<BedrockToolUse<'a>>,
-    #[serde(rename = "toolResult", skip_serializing_if = "Option::is_none")]
-    pub tool_result: Option<BedrockToolResult<'a>>,
-    #[serde(rename = "reasoningContent", skip_serializing_if = "Option::is_none")]
-    pub reasoning_content: Option<BedrockReasoningContent<'a>>,
-    #[serde(rename = "cachePoint", skip_serializing_if = "Option::is_none")]
-    pub cache_point: Option<Cow<'a, Json>>,
+/// `ContentBlock` (and `SystemContentBlock`, `ToolResultContentBlock`): a union, so an enum
+/// (serde writes a variant as the one member `{"text": ...}`). A struct of optional members
+/// took the size of all of them together (about 360 bytes a block, most of a translated
+/// body's peak memory on the way to Converse); the enum takes its largest member's.
+#[derive(Serialize, Debug)]
+pub enum BedrockContentBlock<'a> {
+    #[serde(rename = "text")]
+    Text(Cow<'a, str>),
+    #[serde(rename = "image")]
+    Image(BedrockImage<'a>),
+    /// Boxed: documents are rare, and the largest member.
+    #[serde(rename = "document")]
+    Document(Box<BedrockDocument<'a>>),
+    #[serde(rename = "toolUse")]
+    ToolUse(BedrockToolUse<'a>),
+    #[serde(rename = "toolResult")]
+    ToolResult(BedrockToolResult<'a>),
+    #[serde(rename = "reasoningContent")]
+    ReasoningContent(BedrockReasoningContent<'a>),
+    #[serde(rename = "cachePoint")]
+    CachePoint(Cow<'a, Json>),
     /// Only inside tool results.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub json: Option<&'a Json>,
+    #[serde(rename = "json")]
+    Json(&'a Json),
 }
 
 impl<'a> BedrockContentBlock<'a> {
     pub fn text(t: impl Into<Cow<'a, str>>) -> BedrockContentBlock<'a> {
-        BedrockContentBlock {
-            text: Some(t.into()),
-            ..Default::default()
-        }
+        BedrockContentBlock::Text(t.into())
     }
 }
 

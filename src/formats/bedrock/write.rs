@@ -12,88 +12,84 @@ fn blocks(b: &mut Vec<u8>, content: &[BedrockContentBlock<'_>]) {
 
 impl BedrockContentBlock<'_> {
     fn write(&self, b: &mut Vec<u8>) {
-        let mut first = true;
-        b.push(b'{');
-        if let Some(t) = &self.text {
-            key(b, &mut first, "text");
-            write::string(b, t);
-        }
-        if let Some(i) = &self.image {
-            key(b, &mut first, "image");
-            b.extend_from_slice(b"{\"format\":");
-            write::string(b, i.format);
-            b.extend_from_slice(b",\"source\":{\"bytes\":");
-            write::string(b, i.source.bytes);
-            b.extend_from_slice(b"}}");
-        }
-        if let Some(d) = &self.document {
-            key(b, &mut first, "document");
-            let mut first_member = false;
-            b.extend_from_slice(b"{\"format\":");
-            write::string(b, d.format);
-            b.extend_from_slice(b",\"name\":");
-            write::string(b, &d.name);
-            b.extend_from_slice(b",\"source\":{\"bytes\":");
-            write::string(b, &d.source.bytes);
-            b.push(b'}');
-            if let Some(c) = d.context {
-                key(b, &mut first_member, "context");
-                write::value(b, c);
-            }
-            if let Some(c) = d.citations {
-                key(b, &mut first_member, "citations");
-                write::value(b, c);
-            }
-            b.push(b'}');
-        }
-        if let Some(u) = &self.tool_use {
-            key(b, &mut first, "toolUse");
-            b.extend_from_slice(b"{\"toolUseId\":");
-            write::string(b, u.tool_use_id);
-            b.extend_from_slice(b",\"name\":");
-            write::string(b, u.name);
-            b.extend_from_slice(b",\"input\":");
-            // Validated as an object when the block was made; written as the caller wrote it.
-            b.extend_from_slice(u.input.as_raw_str().as_bytes());
-            b.push(b'}');
-        }
-        if let Some(r) = &self.tool_result {
-            key(b, &mut first, "toolResult");
-            b.extend_from_slice(b"{\"toolUseId\":");
-            write::string(b, r.tool_use_id);
-            b.extend_from_slice(b",\"content\":");
-            blocks(b, &r.content);
-            b.extend_from_slice(b",\"status\":");
-            write::string(b, r.status);
-            b.push(b'}');
-        }
-        if let Some(r) = &self.reasoning_content {
-            key(b, &mut first, "reasoningContent");
-            let mut first_member = true;
-            b.push(b'{');
-            if let Some(t) = &r.reasoning_text {
-                key(b, &mut first_member, "reasoningText");
+        match self {
+            BedrockContentBlock::Text(t) => {
                 b.extend_from_slice(b"{\"text\":");
-                write::string(b, t.text);
-                if let Some(s) = t.signature {
-                    b.extend_from_slice(b",\"signature\":");
-                    write::string(b, s);
+                write::string(b, t);
+            }
+            BedrockContentBlock::Image(i) => {
+                b.extend_from_slice(b"{\"image\":{\"format\":");
+                write::string(b, i.format);
+                b.extend_from_slice(b",\"source\":{\"bytes\":");
+                write::string(b, i.source.bytes);
+                b.extend_from_slice(b"}}");
+            }
+            BedrockContentBlock::Document(d) => {
+                let mut first_member = false;
+                b.extend_from_slice(b"{\"document\":{\"format\":");
+                write::string(b, d.format);
+                b.extend_from_slice(b",\"name\":");
+                write::string(b, &d.name);
+                b.extend_from_slice(b",\"source\":{\"bytes\":");
+                write::string(b, &d.source.bytes);
+                b.push(b'}');
+                if let Some(c) = d.context {
+                    key(b, &mut first_member, "context");
+                    write::value(b, c);
+                }
+                if let Some(c) = d.citations {
+                    key(b, &mut first_member, "citations");
+                    write::value(b, c);
                 }
                 b.push(b'}');
             }
-            if let Some(d) = r.redacted_content {
-                key(b, &mut first_member, "redactedContent");
-                write::string(b, d);
+            BedrockContentBlock::ToolUse(u) => {
+                b.extend_from_slice(b"{\"toolUse\":{\"toolUseId\":");
+                write::string(b, u.tool_use_id);
+                b.extend_from_slice(b",\"name\":");
+                write::string(b, u.name);
+                b.extend_from_slice(b",\"input\":");
+                // Validated as an object when the block was made; written as the caller wrote it.
+                b.extend_from_slice(u.input.as_raw_str().as_bytes());
+                b.push(b'}');
             }
-            b.push(b'}');
-        }
-        if let Some(cp) = &self.cache_point {
-            key(b, &mut first, "cachePoint");
-            write::value(b, cp);
-        }
-        if let Some(j) = self.json {
-            key(b, &mut first, "json");
-            write::value(b, j);
+            BedrockContentBlock::ToolResult(r) => {
+                b.extend_from_slice(b"{\"toolResult\":{\"toolUseId\":");
+                write::string(b, r.tool_use_id);
+                b.extend_from_slice(b",\"content\":");
+                blocks(b, &r.content);
+                b.extend_from_slice(b",\"status\":");
+                write::string(b, r.status);
+                b.push(b'}');
+            }
+            BedrockContentBlock::ReasoningContent(r) => {
+                b.extend_from_slice(b"{\"reasoningContent\":");
+                let mut first_member = true;
+                b.push(b'{');
+                if let Some(t) = &r.reasoning_text {
+                    key(b, &mut first_member, "reasoningText");
+                    b.extend_from_slice(b"{\"text\":");
+                    write::string(b, t.text);
+                    if let Some(s) = t.signature {
+                        b.extend_from_slice(b",\"signature\":");
+                        write::string(b, s);
+                    }
+                    b.push(b'}');
+                }
+                if let Some(d) = r.redacted_content {
+                    key(b, &mut first_member, "redactedContent");
+                    write::string(b, d);
+                }
+                b.push(b'}');
+            }
+            BedrockContentBlock::CachePoint(cp) => {
+                b.extend_from_slice(b"{\"cachePoint\":");
+                write::value(b, cp);
+            }
+            BedrockContentBlock::Json(j) => {
+                b.extend_from_slice(b"{\"json\":");
+                write::value(b, j);
+            }
         }
         b.push(b'}');
     }

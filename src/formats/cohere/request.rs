@@ -14,8 +14,8 @@
 use super::types::*;
 use super::{is_tool_plan, tool_plan_extra};
 use crate::canonical::{
-    image_detail, image_source_from_url, token_limit, ChatRequest, ConvertError, Extra, ImageSource, Json, JsonPath,
-    Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice, ToolResultContent,
+    image_detail, image_source_from_url, push_sparing, token_limit, ChatRequest, ConvertError, Extra, ImageSource,
+    Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice, ToolResultContent,
 };
 use crate::formats::{tool_media, Format};
 use crate::wire::json::KeySeed;
@@ -137,7 +137,7 @@ fn system_parts(m: CohereMessageIn, path: &JsonPath<'_>, out: &mut Vec<Part>) ->
     let path = path.key("content");
     let items = match content_items(m.content) {
         CohereContentIn::Text(t) => {
-            out.push(Part::text(t));
+            push_sparing(out, Part::text(t));
             return Ok(());
         }
         CohereContentIn::Items(items) => items,
@@ -184,7 +184,7 @@ pub(super) fn assistant_parts(
     let cpath = path.key("content");
     let mut parts = Vec::new();
     match content_items(m.content) {
-        CohereContentIn::Text(t) => parts.push(Part::text(t)),
+        CohereContentIn::Text(t) => push_sparing(&mut parts, Part::text(t)),
         CohereContentIn::Items(items) => {
             parts.reserve(items.len());
             for (j, item) in items.into_iter().enumerate() {
@@ -203,13 +203,17 @@ pub(super) fn assistant_parts(
         }
     }
     if let Some(plan) = m.tool_plan.filter(|p| !p.is_empty()) {
-        parts.push(Part::Text {
-            text: plan,
-            extra: tool_plan_extra(),
-        });
+        push_sparing(
+            &mut parts,
+            Part::Text {
+                text: plan,
+                extra: tool_plan_extra(),
+            },
+        );
     }
     if let Some(calls) = m.tool_calls {
         let tpath = path.key("tool_calls");
+        parts.reserve_exact(calls.len());
         for (j, call) in calls.into_iter().enumerate() {
             let p = tpath.index(j);
             let function = call.function.unwrap_or_default();
@@ -235,7 +239,7 @@ fn tool_result(m: CohereMessageIn, path: &JsonPath<'_>) -> Result<Part, ConvertE
     let cpath = path.key("content");
     let mut content = Vec::new();
     match content_items(m.content) {
-        CohereContentIn::Text(t) => content.push(ToolResultContent::Text(t)),
+        CohereContentIn::Text(t) => push_sparing(&mut content, ToolResultContent::Text(t)),
         CohereContentIn::Items(items) => {
             content.reserve(items.len());
             for (j, item) in items.into_iter().enumerate() {

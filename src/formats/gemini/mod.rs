@@ -26,8 +26,8 @@ pub(crate) use response::{finish_from_gemini, finish_to_gemini};
 
 use crate::canonical::sig::{self, Family};
 use crate::canonical::{
-    image_media_type, is_document_type, is_image_type, ConvertError, DocumentSource, Extra, ImageSource, Json,
-    JsonPath, Part, ToolResultContent,
+    image_media_type, is_document_type, is_image_type, push_sparing, ConvertError, DocumentSource, Extra, ImageSource,
+    Json, JsonPath, Part, ToolResultContent,
 };
 use crate::formats::Format;
 use crate::wire::base64;
@@ -781,25 +781,28 @@ pub(crate) fn decode_function_response(
 /// reports an error.
 pub(crate) fn response_content(response: Option<Json>, content: &mut Vec<ToolResultContent>) -> bool {
     let Some(r) = response else {
-        content.push(ToolResultContent::Json(obj()));
+        push_sparing(content, ToolResultContent::Json(obj()));
         return false;
     };
     if r.as_object().is_some_and(|o| o.len() == 1) {
         if let Some(e) = field(&r, "error") {
-            content.push(match e.as_str() {
-                Some(s) => ToolResultContent::Text(s.to_string()),
-                None => ToolResultContent::Json(e.clone()),
-            });
+            push_sparing(
+                content,
+                match e.as_str() {
+                    Some(s) => ToolResultContent::Text(s.to_string()),
+                    None => ToolResultContent::Json(e.clone()),
+                },
+            );
             return true;
         }
         // `{"result": "<text>"}` is how text results travel in Gemini (and how the encoder
         // writes them): read it back as text so other formats get the text.
         if let Some(t) = field(&r, "result").and_then(|t| t.as_str()) {
-            content.push(ToolResultContent::Text(t.to_string()));
+            push_sparing(content, ToolResultContent::Text(t.to_string()));
             return false;
         }
     }
-    content.push(ToolResultContent::Json(r));
+    push_sparing(content, ToolResultContent::Json(r));
     false
 }
 

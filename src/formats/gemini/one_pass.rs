@@ -13,7 +13,7 @@
 
 use super::request::{push_turn, Top};
 use super::{camel_eq, decode_file_data, decode_inline_data, response_content, text_part, CallIds, PART_MEMBERS};
-use crate::canonical::{ChatRequest, Extra, Json, JsonPath, Message, Part, Role, ToolResultContent};
+use crate::canonical::{push_sparing, ChatRequest, Extra, Json, JsonPath, Message, Part, Role, ToolResultContent};
 use crate::formats::one_pass::{self, refused};
 use crate::wire::json::KeySeed;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -265,7 +265,7 @@ impl<'de> Visitor<'de> for Parts<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut parts = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(256));
         while let Some(part) = seq.next_element_seed(PartSeed { ids: &mut *self.ids })? {
-            parts.push(part);
+            push_sparing(&mut parts, part);
         }
         Ok(Some(parts))
     }

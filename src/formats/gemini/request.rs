@@ -14,6 +14,7 @@ use crate::canonical::{
 };
 use crate::formats::{tool_args, Format};
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+use std::collections::HashSet;
 
 /// Integration: a Gemini request body -> canonical. The model and streaming come from the URL
 /// (`path_model`, `stream`); a body `model` is a fallback for raw callers.
@@ -115,10 +116,14 @@ impl Top {
         // name no tool has could not be called). Formats without the setting are offered just
         // those tools (`formats::tool_choice`); OpenAI says it as `allowed_tools`.
         if let Some(names) = allowed {
+            // Sets of the tools' names and of those kept: scans of lists per name are quadratic
+            // in a body that declares and allows thousands.
+            let tools: HashSet<&str> = req.tools.iter().map(|t| t.name.as_str()).collect();
+            let mut kept: HashSet<&str> = HashSet::with_capacity(names.len());
             let mut declared: Vec<String> = Vec::with_capacity(names.len());
-            for n in names {
-                if req.tools.iter().any(|t| t.name == n) && !declared.contains(&n) {
-                    declared.push(n);
+            for n in &names {
+                if tools.contains(n.as_str()) && kept.insert(n.as_str()) {
+                    declared.push(n.clone());
                 }
             }
             req.tool_choice = Some(match declared.len() {

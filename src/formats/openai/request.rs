@@ -8,14 +8,15 @@
 
 use super::types::*;
 use crate::canonical::{
-    image_detail, image_source_from_url, is_document_type, parse_data_url, token_limit, ChatRequest, ConvertError,
-    DocumentSource, Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Tool,
-    ToolChoice, ToolResultContent,
+    image_detail, image_source_from_url, is_document_type, parse_data_url, push_sparing, token_limit, ChatRequest,
+    ConvertError, DocumentSource, Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role,
+    Tool, ToolChoice, ToolResultContent,
 };
 use crate::formats::Format;
 use crate::wire::json::members;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 /// Top-level fields `encode_request` writes itself; an extra of the same name is never copied.
 const KNOWN_FIELDS: &[&str] = &[
@@ -317,6 +318,8 @@ pub(super) fn allowed_tools(v: &Json, path: &JsonPath<'_>, name_at: &[&str]) -> 
         return Err(err(tpath, "must list at least one tool"));
     }
     let mut names: Vec<String> = Vec::with_capacity(tools.len());
+    // The names so far, to keep each once (a list scanned per name is quadratic in the body).
+    let mut seen: HashSet<&str> = HashSet::with_capacity(tools.len());
     for (i, t) in tools.iter().enumerate() {
         let name = t
             .pointer(name_at)
@@ -328,7 +331,7 @@ pub(super) fn allowed_tools(v: &Json, path: &JsonPath<'_>, name_at: &[&str]) -> 
                 format!("only function tools named by {} can be translated", name_at.join(".")),
             ));
         };
-        if !names.iter().any(|n| n == name) {
+        if seen.insert(name) {
             names.push(name.to_string());
         }
     }
@@ -341,7 +344,7 @@ pub(super) fn check_allowed_declared(req: &ChatRequest, path: &str) -> Result<()
     let Some(ToolChoice::Allowed { names, .. }) = &req.tool_choice else {
         return Ok(());
     };
-    match names.iter().find(|n| !req.tools.iter().any(|t| t.name == **n)) {
+    match crate::formats::tool_choice::undeclared(names, &req.tools) {
         Some(missing) => Err(err(
             path,
             format!("names the tool {missing:?}, which is not among the declared tools"),
@@ -473,17 +476,17 @@ fn decode_messages(arr: &sonic_rs::Array, req: &mut ChatRequest) -> Result<(), C
                 if let Some(c) = content {
                     decode_text_content(c, &path.key("content"), &mut texts)?;
                 }
+                let mut content = Vec::with_capacity(texts.len());
+                for p in texts {
+                    if let Part::Text { text, .. } = p {
+                        content.push(ToolResultContent::Text(text));
+                    }
+                }
                 let result = Part::ToolResult {
                     id: id.to_string(),
                     // Named after its call once every message is read (Gemini needs it).
                     name: None,
-                    content: texts
-                        .into_iter()
-                        .filter_map(|p| match p {
-                            Part::Text { text, .. } => Some(ToolResultContent::Text(text)),
-                            _ => None,
-                        })
-                        .collect(),
+                    content,
                     // OpenAI has no error flag on tool results.
                     is_error: false,
                     extra: Extra::default(),
@@ -516,7 +519,7 @@ fn decode_messages(arr: &sonic_rs::Array, req: &mut ChatRequest) -> Result<(), C
 /// A string, or an array of `text` parts (system, developer and tool messages).
 fn decode_text_content(c: &Json, path: &JsonPath<'_>, out: &mut Vec<Part>) -> Result<(), ConvertError> {
     if let Some(s) = c.as_str() {
-        out.push(Part::text(s));
+        push_sparing(out, Part::text(s));
         return Ok(());
     }
     let arr = c
@@ -662,7 +665,7 @@ fn decode_assistant(m: &MessageFields<'_>, path: &JsonPath<'_>) -> Result<Vec<Pa
         Some(c) => {
             if let Some(s) = c.as_str() {
                 if !s.is_empty() {
-                    parts.push(Part::text(s));
+                    push_sparing(&mut parts, Part::text(s));
                 }
             } else {
                 let arr = c
@@ -698,7 +701,7 @@ fn decode_assistant(m: &MessageFields<'_>, path: &JsonPath<'_>) -> Result<Vec<Pa
         }
     }
     if let Some(r) = m.refusal.and_then(|r| r.as_str()) {
-        parts.push(Part::refusal(r));
+        push_sparing(&mut parts, Part::refusal(r));
     }
     if m.function_call.is_some_and(|f| !f.is_null()) {
         return Err(err(
@@ -711,6 +714,7 @@ fn decode_assistant(m: &MessageFields<'_>, path: &JsonPath<'_>) -> Result<Vec<Pa
             .as_array()
             .ok_or_else(|| err(path.key("tool_calls"), "must be an array"))?;
         let calls_path = path.key("tool_calls");
+        parts.reserve_exact(calls.len());
         for (j, c) in calls.iter().enumerate() {
             let cpath = calls_path.index(j);
             let [kind, id, function] = members(c, ["type", "id", "function"]);

@@ -1,0 +1,88 @@
+//! Peak heap of translating one request body, for the memory a large body costs a worker.
+//!
+//! Decision informed: how much memory a request may take per byte of its body (with the
+//! `max_body_bytes` limit and several requests in flight per core, this bounds a gateway's
+//! footprint), and which stage takes it: the canonical request, the decode (with its
+//! intermediate values), or the target's encoder. Counted by a global allocator that wraps
+//! mimalloc (the gateway's allocator) and keeps the live and peak bytes; RSS would add
+//! mimalloc's retained pages and not say which stage.
+//!
+//! Usage: `cargo run --release --example peak_memory -- FROM TO BODY.json`, FROM and TO format
+//! names (openai, anthropic, gemini, bedrock, cohere); bodies as `loadtest/large_bodies.py`
+//! writes them. Figures: bench/RESULTS.md.
+
+use sluice::formats::{codec, Format};
+use std::alloc::{GlobalAlloc, Layout};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+static INNER: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn grew(by: usize) {
+    let live = LIVE.fetch_add(by, Relaxed) + by;
+    PEAK.fetch_max(live, Relaxed);
+}
+
+// SAFETY: every call is passed to mimalloc as it came; only the byte counts are added.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        grew(layout.size());
+        INNER.alloc(layout)
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Relaxed);
+        INNER.dealloc(ptr, layout)
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size > layout.size() {
+            grew(new_size - layout.size());
+        } else {
+            LIVE.fetch_sub(layout.size() - new_size, Relaxed);
+        }
+        INNER.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn format(name: &str) -> Format {
+    Format::ALL
+        .into_iter()
+        .find(|f| f.name() == name)
+        .unwrap_or_else(|| panic!("unknown format {name:?}: openai, anthropic, gemini, bedrock or cohere"))
+}
+
+fn mb(bytes: usize) -> f64 {
+    bytes as f64 / 1e6
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [from, to, path] = args.as_slice() else {
+        panic!("usage: peak_memory FROM TO BODY.json");
+    };
+    let (from, to) = (codec(format(from)).unwrap(), codec(format(to)).unwrap());
+    let body = std::fs::read(path).expect("the body file");
+    let base = LIVE.load(Relaxed);
+    PEAK.store(base, Relaxed);
+    let request = (from.decode_request)(&body, Some("model"), false).expect("a body the format reads");
+    let canonical = LIVE.load(Relaxed) - base;
+    let decode_peak = PEAK.load(Relaxed) - base;
+    let out = (to.encode_request)(&request).expect("a request the target takes");
+    let peak = PEAK.load(Relaxed) - base;
+    println!(
+        "body {:.1} MB  canonical {:.1} MB  decode peak {:.1} MB  encoded {:.1} MB  peak {:.1} MB ({:.1}x the body)",
+        mb(body.len()),
+        mb(canonical),
+        mb(decode_peak),
+        mb(out.len()),
+        mb(peak),
+        peak as f64 / body.len() as f64
+    );
+}
