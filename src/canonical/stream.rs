@@ -446,14 +446,15 @@ impl StreamCollector {
 
     /// Block `index` becomes `part` (a block that arrives whole, or starts anew).
     fn set_block(&mut self, index: u32, part: super::Part) {
-        match self.blocks.iter_mut().find(|(i, _)| *i == index) {
+        match self.blocks.iter_mut().rev().find(|(i, _)| *i == index) {
             Some((_, p)) => *p = part,
             None => self.blocks.push((index, part)),
         }
     }
 
     fn block(&mut self, index: u32, fresh: impl FnOnce() -> super::Part) -> &mut super::Part {
-        let at = match self.blocks.iter().position(|(i, _)| *i == index) {
+        // From the latest: events go to the newest block (each index is here once).
+        let at = match self.blocks.iter().rposition(|(i, _)| *i == index) {
             Some(at) => at,
             None => {
                 self.blocks.push((index, fresh()));

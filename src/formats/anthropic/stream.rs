@@ -51,6 +51,8 @@ pub struct AnthropicEventDecoder {
     /// that interleaves parallel calls' arguments (Sluice's own encoder among them) may send a
     /// late `input_json_delta` after the block's stop; it still belongs to that call.
     stopped_tools: Vec<(u64, u32)>,
+    /// The highest wire index in `stopped_tools`: a block starting above it repeats none of them.
+    highest_stopped: Option<u64>,
     /// Usage counts so far (`message_start`, then cumulative `message_delta`s).
     counts: AnthropicUsage,
     finished: bool,
@@ -183,6 +185,7 @@ impl AnthropicEventDecoder {
                     let (_, index, kind) = self.open.remove(at);
                     if kind == BlockKind::Tool {
                         self.stopped_tools.push((wire, index));
+                        self.highest_stopped = self.highest_stopped.max(Some(wire));
                     }
                     if kind != BlockKind::Skipped {
                         out.push_back(StreamEvent::BlockStop { index });
@@ -224,8 +227,12 @@ impl AnthropicEventDecoder {
     fn on_block_start(&mut self, v: &Json, data: &[u8], out: &mut VecDeque<StreamEvent>) {
         self.start("", "", out);
         let wire = v.get("index").and_then(|i| i.as_u64()).unwrap_or(0);
-        // A repeated wire index: the earlier block is over.
-        self.stopped_tools.retain(|(w, _)| *w != wire);
+        // A repeated wire index: the earlier block is over. Upstreams number blocks upward, so
+        // only an index at or below the highest stopped one can repeat one: no scan of every
+        // earlier call per block (quadratic over a stream of many calls).
+        if self.highest_stopped.is_some_and(|h| wire <= h) {
+            self.stopped_tools.retain(|(w, _)| *w != wire);
+        }
         if let Some(at) = self.open.iter().position(|(w, _, _)| *w == wire) {
             let (_, index, kind) = self.open.remove(at);
             if kind != BlockKind::Skipped {

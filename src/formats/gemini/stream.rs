@@ -637,8 +637,10 @@ impl StreamEncode for GeminiStreamEncoder {
                 },
                 false,
             )),
+            // The latest calls first: deltas go to the newest call, and the calls waiting for the
+            // next chunk may be many (a scan from the oldest would cost each of them per delta).
             StreamEvent::ToolCallDelta { index, arguments } => {
-                let call = self.calls.iter_mut().find(|(i, _, _)| i == index);
+                let call = self.calls.iter_mut().rev().find(|(i, _, _)| i == index);
                 if let Some((_, Part::ToolCall { arguments: a, .. }, _)) = call {
                     a.push_str(arguments);
                 }
@@ -649,7 +651,7 @@ impl StreamEncode for GeminiStreamEncoder {
             // the calls in a chunk of their own and an empty last one after it, the function
             // results would follow a turn without calls, which Gemini refuses.
             StreamEvent::BlockStop { index } => {
-                if let Some(call) = self.calls.iter_mut().find(|(i, _, _)| i == index) {
+                if let Some(call) = self.calls.iter_mut().rev().find(|(i, _, _)| i == index) {
                     call.2 = true;
                 }
             }

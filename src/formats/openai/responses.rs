@@ -1666,7 +1666,9 @@ impl ResponsesStreamEncoder {
     }
 
     fn call_delta(&mut self, block: u32, arguments: &str, out: &mut Vec<u8>) {
-        let Some(at) = self.calls.iter().position(|c| c.block == block) else {
+        // From the latest: deltas go to the newest call (a scan from the first would cost every
+        // earlier call of the answer per delta).
+        let Some(at) = self.calls.iter().rposition(|c| c.block == block) else {
             return;
         };
         if arguments.is_empty() {
