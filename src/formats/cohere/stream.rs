@@ -297,8 +297,12 @@ pub struct CohereStreamEncoder {
     /// `message-start` was written.
     started: bool,
     id: String,
-    /// Open blocks: (canonical index, slot, Cohere index).
-    open: Vec<(u32, Slot, u32)>,
+    /// Open blocks: (canonical index, slot, Cohere index). A deque: an upstream that stops its
+    /// calls only at its end (OpenAI's) stops them oldest first, each taken from the front.
+    open: VecDeque<(u32, Slot, u32)>,
+    /// The highest canonical index ever opened: a block above it is not open, found without a
+    /// scan (each call's start checks for a restarted index, once per call).
+    highest_opened: Option<u32>,
     /// Tool calls already ended: (canonical index, Cohere index), for late argument fragments.
     ended_tools: Vec<(u32, u32)>,
     next_content: u32,
@@ -347,7 +351,8 @@ impl CohereStreamEncoder {
             plan_first: forced && !req.tools.is_empty(),
             started: false,
             id: String::new(),
-            open: Vec::new(),
+            open: VecDeque::new(),
+            highest_opened: None,
             ended_tools: Vec::new(),
             next_content: 0,
             next_tool: 0,
@@ -390,13 +395,19 @@ impl CohereStreamEncoder {
     /// The Cohere index of canonical block `index`, opening a content item of `field`'s kind
     /// (`text` or `thinking`) if it is not open.
     fn content(&mut self, index: u32, field: &str, out: &mut Vec<u8>) -> u32 {
-        if let Some(&(_, _, n)) = self.open.iter().find(|(i, s, _)| *i == index && *s == Slot::Content) {
+        if let Some(&(_, _, n)) = self
+            .open
+            .iter()
+            .rev()
+            .find(|(i, s, _)| *i == index && *s == Slot::Content)
+        {
             return n;
         }
         self.start(out);
         let n = self.next_content;
         self.next_content += 1;
-        self.open.push((index, Slot::Content, n));
+        self.open.push_back((index, Slot::Content, n));
+        self.highest_opened = self.highest_opened.max(Some(index));
         self.head("content-start", n);
         let b = &mut self.json;
         b.extend_from_slice(b",\"delta\":{\"message\":{\"content\":{\"type\":\"");
@@ -437,7 +448,8 @@ impl CohereStreamEncoder {
         self.stop(index, out);
         let n = self.next_tool;
         self.next_tool += 1;
-        self.open.push((index, Slot::Tool, n));
+        self.open.push_back((index, Slot::Tool, n));
+        self.highest_opened = self.highest_opened.max(Some(index));
         self.head("tool-call-start", n);
         let b = &mut self.json;
         b.extend_from_slice(b",\"delta\":{\"message\":{\"tool_calls\":{\"id\":");
@@ -449,9 +461,12 @@ impl CohereStreamEncoder {
     }
 
     fn tool_delta(&mut self, index: u32, arguments: &str, out: &mut Vec<u8>) {
+        // From the latest: deltas go to the newest call, and an upstream that stops its calls
+        // only at its end (OpenAI's) leaves them all open (a scan from the first was quadratic).
         let open = self
             .open
             .iter()
+            .rev()
             .find(|(i, s, _)| *i == index && *s == Slot::Tool)
             .map(|&(_, _, n)| n);
         // A late fragment of a call already ended (an upstream interleaving parallel calls)
@@ -470,10 +485,20 @@ impl CohereStreamEncoder {
 
     /// Closes canonical block `index` if it is open.
     fn stop(&mut self, index: u32, out: &mut Vec<u8>) {
+        if self.highest_opened.is_none_or(|h| index > h) {
+            return;
+        }
         let Some(pos) = self.open.iter().position(|(i, _, _)| *i == index) else {
             return;
         };
-        let (_, slot, n) = self.open.remove(pos);
+        let Some((_, slot, n)) = self.open.remove(pos) else {
+            return;
+        };
+        self.end_block(index, slot, n, out);
+    }
+
+    /// The end event of block `index` (Cohere index `n`), taken from `open`.
+    fn end_block(&mut self, index: u32, slot: Slot, n: u32, out: &mut Vec<u8>) {
         if slot == Slot::Tool {
             self.ended_tools.push((index, n));
         }
@@ -488,8 +513,10 @@ impl CohereStreamEncoder {
     }
 
     fn close_all(&mut self, out: &mut Vec<u8>) {
-        while let Some(&(index, _, _)) = self.open.first() {
-            self.stop(index, out);
+        // All at once, in opening order (one `stop` each shifted the rest: quadratic in a
+        // stream that leaves many calls open to its end).
+        for (index, slot, n) in std::mem::take(&mut self.open) {
+            self.end_block(index, slot, n, out);
         }
     }
 

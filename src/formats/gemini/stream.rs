@@ -397,6 +397,9 @@ pub struct GeminiStreamEncoder {
     /// Tool calls held until they can go out whole, in the order they started: (block index,
     /// `Part::ToolCall`, its `BlockStop` seen).
     calls: Vec<(u32, Part, bool)>,
+    /// Whether `calls` is in ascending block order (blocks are numbered as they start, so
+    /// always, unless an upstream's events broke it): `held_call` searches it by halves.
+    calls_sorted: bool,
     usage: Option<Usage>,
     finish: Option<FinishReason>,
     /// `finish` or `error` ran: nothing more is written.
@@ -425,6 +428,7 @@ impl GeminiStreamEncoder {
             id: String::new(),
             model: String::new(),
             calls: Vec::new(),
+            calls_sorted: true,
             usage: None,
             finish: None,
             closed: false,
@@ -577,6 +581,18 @@ impl GeminiStreamEncoder {
     /// encode whole. A call stopped with arguments empty or unfinished (an upstream that
     /// interleaves parallel calls may send fragments after a call's stop), and every call after
     /// it, wait for the last chunk: Gemini carries `args` whole, and the calls keep their order.
+    /// The held call of block `index`. Calls all wait for the last chunk when an upstream stops
+    /// them only at its end (OpenAI's): a scan per event made that answer's stops quadratic in
+    /// its calls, so a binary search, or a scan from the latest if the order ever broke.
+    fn held_call(&mut self, index: u32) -> Option<&mut (u32, Part, bool)> {
+        let at = if self.calls_sorted {
+            self.calls.binary_search_by_key(&index, |(i, _, _)| *i).ok()
+        } else {
+            self.calls.iter().rposition(|(i, _, _)| *i == index)
+        };
+        at.map(|at| &mut self.calls[at])
+    }
+
     fn send_ready_calls(&mut self, out: &mut Vec<u8>) {
         while let Some((_, part @ Part::ToolCall { arguments, .. }, true)) = self.calls.first() {
             if arguments.is_empty() {
@@ -626,22 +642,23 @@ impl StreamEncode for GeminiStreamEncoder {
             }
             // No Gemini part for it (as `encode_response`).
             StreamEvent::RedactedThinking { .. } => {}
-            StreamEvent::ToolCallStart { index, id, name } => self.calls.push((
-                *index,
-                Part::ToolCall {
-                    id: id.clone(),
-                    name: name.clone(),
-                    arguments: String::new(),
-                    signature: None,
-                    extra: Extra::default(),
-                },
-                false,
-            )),
-            // The latest calls first: deltas go to the newest call, and the calls waiting for the
-            // next chunk may be many (a scan from the oldest would cost each of them per delta).
+            StreamEvent::ToolCallStart { index, id, name } => {
+                let after_last = self.calls.last().is_none_or(|(last, _, _)| last < index);
+                self.calls_sorted = self.calls.is_empty() || (self.calls_sorted && after_last);
+                self.calls.push((
+                    *index,
+                    Part::ToolCall {
+                        id: id.clone(),
+                        name: name.clone(),
+                        arguments: String::new(),
+                        signature: None,
+                        extra: Extra::default(),
+                    },
+                    false,
+                ))
+            }
             StreamEvent::ToolCallDelta { index, arguments } => {
-                let call = self.calls.iter_mut().rev().find(|(i, _, _)| i == index);
-                if let Some((_, Part::ToolCall { arguments: a, .. }, _)) = call {
+                if let Some((_, Part::ToolCall { arguments: a, .. }, _)) = self.held_call(*index) {
                     a.push_str(arguments);
                 }
             }
@@ -651,7 +668,7 @@ impl StreamEncode for GeminiStreamEncoder {
             // the calls in a chunk of their own and an empty last one after it, the function
             // results would follow a turn without calls, which Gemini refuses.
             StreamEvent::BlockStop { index } => {
-                if let Some(call) = self.calls.iter_mut().rev().find(|(i, _, _)| i == index) {
+                if let Some(call) = self.held_call(*index) {
                     call.2 = true;
                 }
             }

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Large streams: does translating a stream cost more than linear time in its number of calls?
+
+The answer-side counterpart of `large_bodies.py`. A canned upstream on 127.0.0.1 streams an
+answer of N tool calls (as Anthropic's Messages API or OpenAI's Chat Completions would), and
+each client format asks for it as a stream through a gateway with one worker, at N and at 4N
+calls. Linear work takes about 4x as long at 4N; a scan of every earlier call per event makes
+it about 16x. A pair whose 4N run takes more than 8x as long, and over half a second, on the
+faster of two tries, is reported as SUPERLINEAR (exit status 1).
+
+Traffic goes to 127.0.0.1 only; each request is bounded (curl --max-time), and the gateway
+and upstream stop at the end. Usage (after `cargo build --release`):
+
+    python3 loadtest/large_streams.py             # N = 20000 calls (4N streams up to ~80 MB)
+    N=5000 python3 loadtest/large_streams.py
+
+Binary: $SLUICE_BIN, else target/release/sluice.
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SLUICE = os.environ.get("SLUICE_BIN", os.path.join(ROOT, "target/release/sluice"))
+N = int(os.environ.get("N", "20000"))
+MAX_SECONDS = 120
+RATIO, FLOOR = 8.0, 0.5
+
+
+def compact(obj):
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def anthropic_stream(n):
+    event = lambda name, obj: f"event: {name}\ndata: {compact(obj)}\n\n"
+    out = [event("message_start", {"type": "message_start", "message": {
+        "id": "msg_1", "type": "message", "role": "assistant", "model": "claude", "content": [],
+        "stop_reason": None, "usage": {"input_tokens": 5, "output_tokens": 1}}})]
+    for i in range(n):
+        out.append(event("content_block_start", {"type": "content_block_start", "index": i,
+                                                 "content_block": {"type": "tool_use", "id": f"toolu_{i}", "name": "f", "input": {}}}))
+        out.append(event("content_block_delta", {"type": "content_block_delta", "index": i,
+                                                 "delta": {"type": "input_json_delta", "partial_json": '{"a":1}'}}))
+        out.append(event("content_block_stop", {"type": "content_block_stop", "index": i}))
+    out.append(event("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 9}}))
+    out.append(event("message_stop", {"type": "message_stop"}))
+    return "".join(out).encode()
+
+
+def openai_stream(n):
+    chunk = lambda delta, finish=None: "data: " + compact({
+        "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "gpt",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}) + "\n\n"
+    out = [chunk({"role": "assistant", "content": None})]
+    for i in range(n):
+        out.append(chunk({"tool_calls": [{"index": i, "id": f"call_{i}", "type": "function",
+                                          "function": {"name": "f", "arguments": ""}}]}))
+        out.append(chunk({"tool_calls": [{"index": i, "function": {"arguments": '{"a":1}'}}]}))
+    out.append(chunk({}, "tool_calls"))
+    out.append("data: [DONE]\n\n")
+    return "".join(out).encode()
+
+
+UPSTREAMS = {"anthropic": ("anthropic/claude", anthropic_stream), "openai": ("openai/gpt", openai_stream)}
+
+
+def clients(model):
+    user = [{"role": "user", "content": "go"}]
+    return {
+        "openai": ("/v1/chat/completions", {"model": model, "stream": True, "messages": user}),
+        "anthropic": ("/anthropic/v1/messages", {"model": model, "stream": True, "max_tokens": 5, "messages": user}),
+        "gemini": (f"/genai/v1beta/models/{model}:streamGenerateContent?alt=sse",
+                   {"contents": [{"role": "user", "parts": [{"text": "go"}]}]}),
+        "converse": (f"/bedrock/model/{model.replace('/', '%2F')}/converse-stream",
+                     {"messages": [{"role": "user", "content": [{"text": "go"}]}]}),
+        "cohere": ("/cohere/v2/chat", {"model": model, "stream": True, "messages": user}),
+        "responses": ("/v1/responses", {"model": model, "stream": True, "input": "go"}),
+    }
+
+
+class Upstream(BaseHTTPRequestHandler):
+    """Answers every POST with the stream `self.server.body` (Anthropic's or OpenAI's, by path)."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        kind = "anthropic" if self.path.endswith("/messages") else "openai"
+        body = self.server.bodies[(kind, self.server.n)]
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(port):
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"nothing listens on 127.0.0.1:{port}")
+
+
+def main():
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    upstream.bodies = {(kind, n): make(n) for kind, (_, make) in UPSTREAMS.items() for n in (N, 4 * N)}
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    port = free_port()
+    config = f"""
+[server]
+listen = "127.0.0.1:{port}"
+workers = 1
+[upstream]
+total_timeout_ms = {MAX_SECONDS * 1000}
+[routing]
+default_provider = "anthropic"
+"""
+    for kind in UPSTREAMS:
+        config += f'[[providers]]\nname = "{kind}"\nkind = "{kind}"\nbase_url = "http://127.0.0.1:{upstream.server_address[1]}"\nkeys = ["k"]\n'
+    work = tempfile.mkdtemp(prefix="sluice-large-streams-")
+    config_path = os.path.join(work, "sluice.toml")
+    with open(config_path, "w") as f:
+        f.write(config)
+    gateway = subprocess.Popen([SLUICE, "--config", config_path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def fetch(route, body, n):
+        """(status, bytes, seconds) of one streamed answer of n calls."""
+        upstream.n = n
+        start = time.time()
+        out = subprocess.run(
+            ["curl", "-s", "-o", os.devnull, "-w", "%{http_code} %{size_download}", "--max-time", str(MAX_SECONDS),
+             "-H", "content-type: application/json", "-H", "anthropic-version: 2023-06-01",
+             "-H", "x-api-key: k", "-H", "authorization: Bearer k",
+             "--data-binary", compact(body), f"http://127.0.0.1:{port}{route}"],
+            capture_output=True, text=True)
+        status, size = (out.stdout.split() + ["timeout", "0"])[:2]
+        return status, int(size), time.time() - start
+
+    flagged = []
+    try:
+        wait_for(port)
+        print(f"{'upstream':9} {'client':9} {'MB at 4N':>8} {'N s':>6} {'4N s':>6} {'ratio':>6}  status")
+        for kind, (model, _) in UPSTREAMS.items():
+            for client, (route, body) in clients(model).items():
+                (s1, _, t1), (s4, size, t4) = fetch(route, body, N), fetch(route, body, 4 * N)
+                superlinear = lambda t1, t4: t4 / max(t1, 1e-3) > RATIO and t4 > FLOOR
+                if s4 == "200" and superlinear(t1, t4):
+                    t1 = min(t1, fetch(route, body, N)[2])
+                    t4 = min(t4, fetch(route, body, 4 * N)[2])
+                bad = s1 != "200" or s4 != "200" or superlinear(t1, t4)
+                if bad:
+                    flagged.append(f"{kind} -> {client}")
+                print(f"{kind:9} {client:9} {size / 1e6:8.1f} {t1:6.2f} {t4:6.2f} {t4 / max(t1, 1e-3):6.1f}  {s1}/{s4}"
+                      + ("  SUPERLINEAR" if bad else ""), flush=True)
+    finally:
+        gateway.kill()
+        gateway.wait()
+        upstream.shutdown()
+    if flagged:
+        print("superlinear or failed:", *flagged, sep="\n  ")
+        sys.exit(1)
+    print("every stream linear (4N within 8x of N, or under half a second)")
+
+
+if __name__ == "__main__":
+    main()
