@@ -24,19 +24,18 @@ Binaries: $SLUICE_BIN and $SLUICE_MOCK_BIN, else target/release/{sluice,sluice-m
 """
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+from scaling import free_port, superlinear, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLUICE = os.environ.get("SLUICE_BIN", os.path.join(ROOT, "target/release/sluice"))
 MOCK = os.environ.get("SLUICE_MOCK_BIN", os.path.join(ROOT, "target/release/sluice-mock"))
 N = int(os.environ.get("N", "100000"))
 MAX_SECONDS = 60
-# The 4N run taking more than this many times the N run's time, and over `FLOOR` seconds.
-RATIO, FLOOR = 8.0, 0.5
 
 TARGETS = {
     "openai": "openai/gpt-4o-mini",
@@ -140,23 +139,6 @@ FORMATS = [
 ]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(port):
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"nothing listens on 127.0.0.1:{port}")
-
-
 def post(port, route, body_path):
     """(status, seconds) of one request."""
     start = time.time()
@@ -233,7 +215,6 @@ models = ["mock-model"]
                         paths.append(body_path)
                     size = len(data)
                     (s1, t1), (s4, t4) = (post(port, path, b) for b in paths)
-                    superlinear = lambda t1, t4: t4 / max(t1, 1e-3) > RATIO and t4 > FLOOR
                     if s4 != "timeout" and superlinear(t1, t4):
                         (_, again1), (_, again4) = (post(port, path, b) for b in paths)
                         t1, t4 = min(t1, again1), min(t4, again4)

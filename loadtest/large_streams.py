@@ -18,7 +18,6 @@ Binary: $SLUICE_BIN, else target/release/sluice.
 """
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,11 +25,12 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from scaling import free_port, superlinear, wait_for
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLUICE = os.environ.get("SLUICE_BIN", os.path.join(ROOT, "target/release/sluice"))
 N = int(os.environ.get("N", "20000"))
 MAX_SECONDS = 120
-RATIO, FLOOR = 8.0, 0.5
 
 
 def compact(obj):
@@ -101,23 +101,6 @@ class Upstream(BaseHTTPRequestHandler):
         pass
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(port):
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"nothing listens on 127.0.0.1:{port}")
-
-
 def main():
     upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
     upstream.bodies = {(kind, n): make(n) for kind, (_, make) in UPSTREAMS.items() for n in (N, 4 * N)}
@@ -160,7 +143,6 @@ default_provider = "anthropic"
         for kind, (model, _) in UPSTREAMS.items():
             for client, (route, body) in clients(model).items():
                 (s1, _, t1), (s4, size, t4) = fetch(route, body, N), fetch(route, body, 4 * N)
-                superlinear = lambda t1, t4: t4 / max(t1, 1e-3) > RATIO and t4 > FLOOR
                 if s4 == "200" and superlinear(t1, t4):
                     t1 = min(t1, fetch(route, body, N)[2])
                     t4 = min(t4, fetch(route, body, 4 * N)[2])

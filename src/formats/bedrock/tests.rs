@@ -1159,34 +1159,41 @@ fn documents_decode_and_encode_with_safe_unique_names() {
     );
 
     // Names from other formats: made safe, filled in when missing, never repeated.
-    let doc = |name: Option<&str>| Part::Document {
-        source: DocumentSource::Base64 {
-            media_type: "application/pdf".into(),
-            data: "JVBERi0=".into(),
-        },
-        name: name.map(str::to_string),
-        extra: Extra::default(),
-    };
+    let names = document_names(
+        ["my_file  (v2).final.pdf", "", "   ", "my-file (v2)-final"]
+            .map(|n| (!n.is_empty()).then(|| n.to_string()))
+            .to_vec(),
+    );
+    assert_eq!(
+        names,
+        ["my-file (v2)-final", "document-2", "document-3", "my-file (v2)-final-4"]
+    );
+}
+
+/// The names Converse gets for PDF documents named `names` (`None`: unnamed), in one user turn.
+fn document_names(names: Vec<Option<String>>) -> Vec<String> {
+    let n = names.len();
     let mut r = rich_request();
-    r.messages[0].content = vec![
-        doc(Some("my_file  (v2).final.pdf")),
-        doc(None),
-        doc(Some("   ")),
-        doc(Some("my-file (v2)-final")),
-    ];
+    r.messages[0].content = names
+        .into_iter()
+        .map(|name| Part::Document {
+            source: DocumentSource::Base64 {
+                media_type: "application/pdf".into(),
+                data: "JVBERi0=".into(),
+            },
+            name,
+            extra: Extra::default(),
+        })
+        .collect();
     let v = value(&encode_request(&r).unwrap());
-    let names: Vec<String> = (0..4)
+    (0..n)
         .map(|k| {
             v["messages"][0]["content"][k]["document"]["name"]
                 .as_str()
                 .unwrap()
                 .to_string()
         })
-        .collect();
-    assert_eq!(
-        names,
-        ["my-file (v2)-final", "document-2", "document-3", "my-file (v2)-final-4"]
-    );
+        .collect()
 }
 
 /// Many documents, named and not, some names repeated or taken by an unnamed one's default:
@@ -1194,31 +1201,15 @@ fn documents_decode_and_encode_with_safe_unique_names() {
 /// list scanned per document).
 #[test]
 fn many_documents_get_distinct_names_in_order() {
-    let doc = |name: Option<String>| Part::Document {
-        source: DocumentSource::Base64 {
-            media_type: "application/pdf".into(),
-            data: "JVBERi0=".into(),
-        },
-        name,
-        extra: Extra::default(),
-    };
-    let mut r = rich_request();
-    r.messages[0].content = (0..300)
-        .map(|i| match i % 3 {
-            0 => doc(None),
-            1 => doc(Some(format!("report {}", i % 7))),
-            _ => doc(Some(format!("document-{}", i + 2))),
-        })
-        .collect();
-    let v = value(&encode_request(&r).unwrap());
-    let names: Vec<String> = (0..300)
-        .map(|k| {
-            v["messages"][0]["content"][k]["document"]["name"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let names = document_names(
+        (0..300)
+            .map(|i| match i % 3 {
+                0 => None,
+                1 => Some(format!("report {}", i % 7)),
+                _ => Some(format!("document-{}", i + 2)),
+            })
+            .collect(),
+    );
     let distinct: std::collections::HashSet<&String> = names.iter().collect();
     assert_eq!(distinct.len(), 300, "{names:?}");
     assert_eq!(names[0], "document-1");
