@@ -37,7 +37,8 @@ def compact(obj):
     return json.dumps(obj, separators=(",", ":"))
 
 
-def anthropic_stream(n):
+def anthropic_stream(n, text_after=False):
+    """N tool calls, each stopped before the next starts; `text_after`: a text block follows them."""
     event = lambda name, obj: f"event: {name}\ndata: {compact(obj)}\n\n"
     out = [event("message_start", {"type": "message_start", "message": {
         "id": "msg_1", "type": "message", "role": "assistant", "model": "claude", "content": [],
@@ -48,6 +49,12 @@ def anthropic_stream(n):
         out.append(event("content_block_delta", {"type": "content_block_delta", "index": i,
                                                  "delta": {"type": "input_json_delta", "partial_json": '{"a":1}'}}))
         out.append(event("content_block_stop", {"type": "content_block_stop", "index": i}))
+    if text_after:
+        out.append(event("content_block_start", {"type": "content_block_start", "index": n,
+                                                 "content_block": {"type": "text", "text": ""}}))
+        out.append(event("content_block_delta", {"type": "content_block_delta", "index": n,
+                                                 "delta": {"type": "text_delta", "text": "done"}}))
+        out.append(event("content_block_stop", {"type": "content_block_stop", "index": n}))
     out.append(event("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 9}}))
     out.append(event("message_stop", {"type": "message_stop"}))
     return "".join(out).encode()
@@ -67,7 +74,13 @@ def openai_stream(n):
     return "".join(out).encode()
 
 
-UPSTREAMS = {"anthropic": ("anthropic/claude", anthropic_stream), "openai": ("openai/gpt", openai_stream)}
+# Upstream shapes by the model asked for: a client format's encoder may hold calls until what
+# follows them (Gemini's does, until text or the end), so one shape ends with text.
+UPSTREAMS = {
+    "anthropic": ("anthropic/claude", anthropic_stream),
+    "anth+text": ("anthropic/claude-text", lambda n: anthropic_stream(n, text_after=True)),
+    "openai": ("openai/gpt", openai_stream),
+}
 
 
 def clients(model):
@@ -85,11 +98,11 @@ def clients(model):
 
 
 class Upstream(BaseHTTPRequestHandler):
-    """Answers every POST with the stream `self.server.body` (Anthropic's or OpenAI's, by path)."""
+    """Answers every POST with the stream of `UPSTREAMS` for the model asked for, at `server.n` calls."""
 
     def do_POST(self):
-        self.rfile.read(int(self.headers.get("content-length", 0)))
-        kind = "anthropic" if self.path.endswith("/messages") else "openai"
+        model = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))["model"]
+        kind = next(kind for kind, (name, _) in UPSTREAMS.items() if name.split("/")[1] == model)
         body = self.server.bodies[(kind, self.server.n)]
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
@@ -115,7 +128,7 @@ total_timeout_ms = {MAX_SECONDS * 1000}
 [routing]
 default_provider = "anthropic"
 """
-    for kind in UPSTREAMS:
+    for kind in ("anthropic", "openai"):
         config += f'[[providers]]\nname = "{kind}"\nkind = "{kind}"\nbase_url = "http://127.0.0.1:{upstream.server_address[1]}"\nkeys = ["k"]\n'
     work = tempfile.mkdtemp(prefix="sluice-large-streams-")
     config_path = os.path.join(work, "sluice.toml")

@@ -577,10 +577,6 @@ impl GeminiStreamEncoder {
         }
     }
 
-    /// Sends the held calls from the first one on, while each is stopped and its arguments
-    /// encode whole. A call stopped with arguments empty or unfinished (an upstream that
-    /// interleaves parallel calls may send fragments after a call's stop), and every call after
-    /// it, wait for the last chunk: Gemini carries `args` whole, and the calls keep their order.
     /// The held call of block `index`. Calls all wait for the last chunk when an upstream stops
     /// them only at its end (OpenAI's): a scan per event made that answer's stops quadratic in
     /// its calls, so a binary search, or a scan from the latest if the order ever broke.
@@ -593,19 +589,27 @@ impl GeminiStreamEncoder {
         at.map(|at| &mut self.calls[at])
     }
 
+    /// Sends the held calls from the first one on, while each is stopped and its arguments
+    /// encode whole. A call stopped with arguments empty or unfinished (an upstream that
+    /// interleaves parallel calls may send fragments after a call's stop), and every call after
+    /// it, wait for the last chunk: Gemini carries `args` whole, and the calls keep their order.
     fn send_ready_calls(&mut self, out: &mut Vec<u8>) {
-        while let Some((_, part @ Part::ToolCall { arguments, .. }, true)) = self.calls.first() {
+        let mut sent = 0;
+        while let Some((_, part @ Part::ToolCall { arguments, .. }, true)) = self.calls.get(sent) {
             if arguments.is_empty() {
-                return;
+                break;
             }
             Self::parts_prefix(&mut self.json);
             if !Self::try_write_call(&mut self.json, part) {
-                return;
+                break;
             }
-            self.calls.remove(0);
+            sent += 1;
             self.end_chunk();
             self.flush(out);
         }
+        // Taken at once: one removal per call moved every later call (quadratic when text
+        // follows an answer of many calls, each stopped before the next started).
+        self.calls.drain(..sent);
     }
 }
 
@@ -1158,6 +1162,47 @@ mod tests {
         let back = collect(&run(&dec, &[out.as_bytes()]).unwrap());
         assert_eq!(back.finish, FinishReason::ToolCalls);
         assert_eq!(back.content.len(), 2);
+    }
+
+    #[test]
+    fn text_sends_the_ready_calls_before_it_and_keeps_the_rest_in_order() {
+        let mut events = vec![start("r", "m")];
+        // Each call stopped before the next starts (as Anthropic's); call 3's arguments are
+        // unfinished at its stop, so it and the call after it wait for the last chunk.
+        for (index, args) in [
+            (0, "{\"n\":0}"),
+            (1, "{\"n\":1}"),
+            (2, "{\"n\":2}"),
+            (3, "{\"n\":"),
+            (4, "{\"n\":4}"),
+        ] {
+            events.push(E::ToolCallStart {
+                index,
+                id: format!("call_{index}"),
+                name: "f".into(),
+            });
+            events.push(E::ToolCallDelta {
+                index,
+                arguments: args.into(),
+            });
+            events.push(E::BlockStop { index });
+        }
+        events.push(text(5, "done"));
+        events.push(finish(FinishReason::ToolCalls));
+        let out = encode(&events);
+        let chunks = sse_datas(&out);
+        assert_eq!(chunks.len(), 5, "{out}");
+        for (n, chunk) in chunks[..3].iter().enumerate() {
+            let call = format!(r#""parts":[{{"functionCall":{{"args":{{"n":{n}}},"name":"f"}}}}]"#);
+            assert!(chunk.contains(&call), "chunk {n}: {chunk}");
+        }
+        assert!(chunks[3].contains(r#""parts":[{"text":"done"}]"#), "{out}");
+        assert!(
+            chunks[4].contains(
+                r#""parts":[{"functionCall":{"args":{},"name":"f"}},{"functionCall":{"args":{"n":4},"name":"f"}}]"#
+            ),
+            "{out}"
+        );
     }
 
     /// Each SSE event's data, in order.

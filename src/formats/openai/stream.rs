@@ -288,7 +288,6 @@ impl SseEventDecoder for OpenAiEventDecoder {
     }
 }
 
-/// Provider side: an OpenAI upstream's chunk stream -> canonical events.
 /// The calls of a stream so far: (key, value), keyed by an index that nearly always grows
 /// (OpenAI's tool-call index upstream, the canonical block index for a client). A key above
 /// every key so far is new without a scan: one per new call cost every earlier call (quadratic
@@ -317,6 +316,7 @@ impl Calls {
     }
 }
 
+/// Provider side: an OpenAI upstream's chunk stream -> canonical events.
 pub type OpenAiStreamDecoder = SseStreamDecoder<OpenAiEventDecoder>;
 
 /// Integration side: canonical events -> the `chat.completion.chunk` stream for an OpenAI client.
