@@ -37,35 +37,46 @@ def compact(obj):
     return json.dumps(obj, separators=(",", ":"))
 
 
-def anthropic_stream(n, text_after=False):
-    """N tool calls, each stopped before the next starts; `text_after`: a text block follows them."""
+def anthropic_stream(n, pattern=("tool",), tail=(), deltas=1):
+    """`pattern`'s blocks N times over, then `tail`'s once, each block stopped before the next
+    starts and given `deltas` deltas. Kinds: tool (a call), text, thinking (with a signature)."""
     event = lambda name, obj: f"event: {name}\ndata: {compact(obj)}\n\n"
     out = [event("message_start", {"type": "message_start", "message": {
         "id": "msg_1", "type": "message", "role": "assistant", "model": "claude", "content": [],
         "stop_reason": None, "usage": {"input_tokens": 5, "output_tokens": 1}}})]
-    for i in range(n):
-        out.append(event("content_block_start", {"type": "content_block_start", "index": i,
-                                                 "content_block": {"type": "tool_use", "id": f"toolu_{i}", "name": "f", "input": {}}}))
-        out.append(event("content_block_delta", {"type": "content_block_delta", "index": i,
-                                                 "delta": {"type": "input_json_delta", "partial_json": '{"a":1}'}}))
+    starts = {"tool": lambda i: {"type": "tool_use", "id": f"toolu_{i}", "name": "f", "input": {}},
+              "text": lambda i: {"type": "text", "text": ""},
+              "thinking": lambda i: {"type": "thinking", "thinking": ""}}
+    bodies = {"tool": [{"type": "input_json_delta", "partial_json": '{"a":"'}] + [
+                  {"type": "input_json_delta", "partial_json": "x"}] * (deltas - 1) + [
+                  {"type": "input_json_delta", "partial_json": '"}'}],
+              "text": [{"type": "text_delta", "text": "word "}] * deltas,
+              "thinking": [{"type": "thinking_delta", "thinking": "hmm "}] * deltas + [
+                  {"type": "signature_delta", "signature": "c2ln"}]}
+    for i, kind in enumerate([k for _ in range(n) for k in pattern] + list(tail)):
+        out.append(event("content_block_start", {"type": "content_block_start", "index": i, "content_block": starts[kind](i)}))
+        for delta in bodies[kind]:
+            out.append(event("content_block_delta", {"type": "content_block_delta", "index": i, "delta": delta}))
         out.append(event("content_block_stop", {"type": "content_block_stop", "index": i}))
-    if text_after:
-        out.append(event("content_block_start", {"type": "content_block_start", "index": n,
-                                                 "content_block": {"type": "text", "text": ""}}))
-        out.append(event("content_block_delta", {"type": "content_block_delta", "index": n,
-                                                 "delta": {"type": "text_delta", "text": "done"}}))
-        out.append(event("content_block_stop", {"type": "content_block_stop", "index": n}))
-    out.append(event("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 9}}))
+    stop = "tool_use" if "tool" in pattern + tuple(tail) else "end_turn"
+    out.append(event("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop}, "usage": {"output_tokens": 9}}))
     out.append(event("message_stop", {"type": "message_stop"}))
     return "".join(out).encode()
 
 
-def openai_stream(n):
+def openai_stream(n, long=False):
+    """N tool calls; `long`: N text deltas, then one call whose arguments come in N deltas."""
     chunk = lambda delta, finish=None: "data: " + compact({
         "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "gpt",
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}) + "\n\n"
     out = [chunk({"role": "assistant", "content": None})]
-    for i in range(n):
+    if long:
+        out += [chunk({"content": "word "})] * n
+        out.append(chunk({"tool_calls": [{"index": 0, "id": "call_0", "type": "function",
+                                          "function": {"name": "f", "arguments": '{"a":"'}}]}))
+        out += [chunk({"tool_calls": [{"index": 0, "function": {"arguments": "x"}}]})] * n
+        out.append(chunk({"tool_calls": [{"index": 0, "function": {"arguments": '"}'}}]}))
+    for i in range(0 if long else n):
         out.append(chunk({"tool_calls": [{"index": i, "id": f"call_{i}", "type": "function",
                                           "function": {"name": "f", "arguments": ""}}]}))
         out.append(chunk({"tool_calls": [{"index": i, "function": {"arguments": '{"a":1}'}}]}))
@@ -74,12 +85,16 @@ def openai_stream(n):
     return "".join(out).encode()
 
 
-# Upstream shapes by the model asked for: a client format's encoder may hold calls until what
-# follows them (Gemini's does, until text or the end), so one shape ends with text.
+# Upstream shapes by the model asked for. A client format's encoder may hold calls until what
+# follows them (Gemini's does, until text or the end), so one shape ends with text; others mix
+# the kinds of block, or put every delta in one block.
 UPSTREAMS = {
     "anthropic": ("anthropic/claude", anthropic_stream),
-    "anth+text": ("anthropic/claude-text", lambda n: anthropic_stream(n, text_after=True)),
+    "anth+text": ("anthropic/claude-text", lambda n: anthropic_stream(n, tail=("text",))),
+    "anth-mix": ("anthropic/claude-mix", lambda n: anthropic_stream(n, pattern=("thinking", "text", "tool"))),
+    "anth-long": ("anthropic/claude-long", lambda n: anthropic_stream(1, pattern=("thinking", "text", "tool"), deltas=n)),
     "openai": ("openai/gpt", openai_stream),
+    "oai-long": ("openai/gpt-long", lambda n: openai_stream(n, long=True)),
 }
 
 
