@@ -1,6 +1,7 @@
 //! Streaming costs: the SSE framer (decode and encode), the AWS event-stream encoder, and one
-//! OpenAI chunk translated to every client format (decode -> canonical event -> encode), and
-//! what the connection's panic guards add to each poll of a stream.
+//! OpenAI chunk (text, or a tool call's arguments) translated to every client format (decode ->
+//! canonical event -> encode), and what the connection's panic guards add to each poll of a
+//! stream.
 //!
 //! Decision informed: the issue's per-event budget (under 2 µs of added latency per event on a
 //! translated stream) and whether the framers allocate per event. Inputs: a realistic OpenAI
@@ -85,9 +86,28 @@ fn event_stream(c: &mut Criterion) {
 fn translate_loop(
     b: &mut criterion::Bencher<'_>,
     from: Format,
+    enc: Box<dyn sluice::canonical::stream::StreamEncode>,
+    first: &[u8],
+    chunk: &Bytes,
+) {
+    time_chunk(b, from, enc, first, chunk, Output::EveryChunk)
+}
+
+/// Whether each chunk timed must write something (Gemini holds a call's arguments until it
+/// can write them whole).
+#[derive(PartialEq)]
+enum Output {
+    EveryChunk,
+    MayHold,
+}
+
+fn time_chunk(
+    b: &mut criterion::Bencher<'_>,
+    from: Format,
     mut enc: Box<dyn sluice::canonical::stream::StreamEncode>,
     first: &[u8],
     chunk: &Bytes,
+    output: Output,
 ) {
     let mut dec = formats::stream_decoder(from);
     let mut out = Vec::with_capacity(4096);
@@ -101,7 +121,10 @@ fn translate_loop(
         while let Ok(Some(e)) = dec.next_event() {
             enc.encode(black_box(&e), &mut out);
         }
-        assert!(!out.is_empty(), "the chunk produced no output");
+        assert!(
+            output == Output::MayHold || !out.is_empty(),
+            "the chunk produced no output"
+        );
         black_box(out.len())
     })
 }
@@ -151,6 +174,39 @@ fn translate_chunk(c: &mut Criterion) {
         g.bench_function(name, |b| {
             let enc = formats::bedrock::invoke_stream::stream_encoder(family, &req, b"{}");
             translate_loop(b, Format::OpenAi, enc, first.as_bytes(), &chunk)
+        });
+    }
+    g.finish();
+}
+
+/// One OpenAI tool-call argument fragment through the translated path into each client format,
+/// in the middle of the stream's fourth call (each call's events look their call up).
+fn translate_call_chunk(c: &mut Criterion) {
+    let req = ChatRequest {
+        stream: true,
+        include_usage: true,
+        ..Default::default()
+    };
+    let call = |index: u32, delta: &str| {
+        let delta = format!(r#"{{"tool_calls":[{{"index":{index},{delta}}}]}}"#);
+        CHUNK.replace(r#"{"content":" the quick brown"}"#, &delta) + "\n\n"
+    };
+    let mut first = CHUNK.replace(r#""delta":{"content""#, r#""delta":{"role":"assistant","content""#) + "\n\n";
+    for index in 0..4 {
+        first += &call(
+            index,
+            &format!(r#""id":"call_{index}","type":"function","function":{{"name":"get_weather","arguments":""}}"#),
+        );
+        first += &call(index, r#""function":{"arguments":"{\"city\":\"Paris\"}"}"#);
+    }
+    first += &call(3, r#""function":{"arguments":"{\"city\":\""}"#);
+    let chunk = Bytes::from(call(3, r#""function":{"arguments":"Par"}"#));
+    let mut g = c.benchmark_group("translate_one_openai_call_chunk");
+    g.throughput(Throughput::Elements(1));
+    for f in Format::ALL {
+        g.bench_function(f.name(), |b| {
+            let enc = formats::stream_encoder(f, false, &req);
+            time_chunk(b, Format::OpenAi, enc, first.as_bytes(), &chunk, Output::MayHold)
         });
     }
     g.finish();
@@ -261,6 +317,6 @@ fn panic_guard(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = sse, event_stream, translate_chunk, translate_upstream_event, panic_guard
+    targets = sse, event_stream, translate_chunk, translate_call_chunk, translate_upstream_event, panic_guard
 }
 criterion_main!(benches);

@@ -18,11 +18,15 @@ Binary: $SLUICE_BIN, else target/release/sluice.
 """
 import json
 import os
+import re
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.parse
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from scaling import free_port, superlinear, wait_for
@@ -85,6 +89,69 @@ def openai_stream(n, long=False):
     return "".join(out).encode()
 
 
+def gemini_stream(n):
+    """N text chunks, each followed by a call chunk; the finish and usage on the last."""
+    chunk = lambda parts, tail=None: "data: " + compact({
+        "candidates": [{"content": {"parts": parts, "role": "model"}, "index": 0, **(tail or {})}],
+        "modelVersion": "gem", "responseId": "r1"}) + "\r\n\r\n"
+    out = []
+    for i in range(n):
+        out.append(chunk([{"text": "word "}]))
+        out.append(chunk([{"functionCall": {"name": "f", "args": {"a": i}}}]))
+    out.append(chunk([{"text": ""}], {"finishReason": "STOP"}))
+    return "".join(out).encode()
+
+
+def cohere_stream(n):
+    """N text blocks, each followed by a tool call (Cohere numbers the two kinds apart)."""
+    event = lambda obj: f"event: {obj['type']}\ndata: {compact(obj)}\n\n"
+    out = [event({"id": "c1", "type": "message-start", "delta": {"message": {
+        "role": "assistant", "content": [], "tool_plan": "", "tool_calls": [], "citations": []}}})]
+    for i in range(n):
+        out.append(event({"type": "content-start", "index": i, "delta": {"message": {"content": {"type": "text", "text": ""}}}}))
+        out.append(event({"type": "content-delta", "index": i, "delta": {"message": {"content": {"text": "word "}}}}))
+        out.append(event({"type": "content-end", "index": i}))
+        out.append(event({"type": "tool-call-start", "index": i, "delta": {"message": {"tool_calls": {
+            "id": f"c_{i}", "type": "function", "function": {"name": "f", "arguments": ""}}}}}))
+        out.append(event({"type": "tool-call-delta", "index": i, "delta": {"message": {"tool_calls": {
+            "function": {"arguments": '{"a":1}'}}}}}))
+        out.append(event({"type": "tool-call-end", "index": i}))
+    usage = {"input_tokens": 5, "output_tokens": 9}
+    out.append(event({"type": "message-end", "delta": {"finish_reason": "TOOL_CALL",
+                                                       "usage": {"billed_units": usage, "tokens": usage}}}))
+    return "".join(out).encode()
+
+
+def event_stream_frame(event_type, payload):
+    """One AWS event-stream message (PROTOCOLS 6.1): prelude, its CRC, headers, payload, CRC."""
+    headers = b"".join(bytes([len(name)]) + name + b"\x07" + struct.pack(">H", len(value)) + value
+                       for name, value in ((b":event-type", event_type.encode()),
+                                           (b":content-type", b"application/json"),
+                                           (b":message-type", b"event")))
+    payload = compact(payload).encode()
+    prelude = struct.pack(">II", 16 + len(headers) + len(payload), len(headers))
+    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + headers + payload
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
+def bedrock_stream(n):
+    """ConverseStream: N reasoning, text and tool-use blocks in turn."""
+    out = [event_stream_frame("messageStart", {"role": "assistant"})]
+    for i in range(0, 3 * n, 3):
+        out.append(event_stream_frame("contentBlockDelta", {"contentBlockIndex": i, "delta": {"reasoningContent": {"text": "hmm "}}}))
+        out.append(event_stream_frame("contentBlockDelta", {"contentBlockIndex": i, "delta": {"reasoningContent": {"signature": "c2ln"}}}))
+        out.append(event_stream_frame("contentBlockStop", {"contentBlockIndex": i}))
+        out.append(event_stream_frame("contentBlockDelta", {"contentBlockIndex": i + 1, "delta": {"text": "word "}}))
+        out.append(event_stream_frame("contentBlockStop", {"contentBlockIndex": i + 1}))
+        out.append(event_stream_frame("contentBlockStart", {"contentBlockIndex": i + 2, "start": {"toolUse": {"toolUseId": f"t_{i}", "name": "f"}}}))
+        out.append(event_stream_frame("contentBlockDelta", {"contentBlockIndex": i + 2, "delta": {"toolUse": {"input": '{"a":1}'}}}))
+        out.append(event_stream_frame("contentBlockStop", {"contentBlockIndex": i + 2}))
+    out.append(event_stream_frame("messageStop", {"stopReason": "tool_use"}))
+    out.append(event_stream_frame("metadata", {"usage": {"inputTokens": 5, "outputTokens": 9, "totalTokens": 14},
+                                               "metrics": {"latencyMs": 1}}))
+    return b"".join(out)
+
+
 # Upstream shapes by the model asked for. A client format's encoder may hold calls until what
 # follows them (Gemini's does, until text or the end), so one shape ends with text; others mix
 # the kinds of block, or put every delta in one block.
@@ -95,7 +162,11 @@ UPSTREAMS = {
     "anth-long": ("anthropic/claude-long", lambda n: anthropic_stream(1, pattern=("thinking", "text", "tool"), deltas=n)),
     "openai": ("openai/gpt", openai_stream),
     "oai-long": ("openai/gpt-long", lambda n: openai_stream(n, long=True)),
+    "gemini": ("gemini/gem-mix", gemini_stream),
+    "cohere": ("cohere/co-mix", cohere_stream),
+    "bedrock": ("bedrock/br-mix", bedrock_stream),
 }
+CONTENT_TYPES = {"bedrock": "application/vnd.amazon.eventstream"}
 
 
 def clients(model):
@@ -116,11 +187,14 @@ class Upstream(BaseHTTPRequestHandler):
     """Answers every POST with the stream of `UPSTREAMS` for the model asked for, at `server.n` calls."""
 
     def do_POST(self):
-        model = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))["model"]
+        body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
+        # The model is in the body, or in the path (Gemini's `/models/M:...`, Bedrock's `/model/M/...`).
+        in_path = re.search(r"/models?/([^/:]+)[/:]", self.path)
+        model = body.get("model") or urllib.parse.unquote(in_path.group(1))
         kind = next(kind for kind, (name, _) in UPSTREAMS.items() if name.split("/")[1] == model)
         body = self.server.bodies[(kind, self.server.n)]
         self.send_response(200)
-        self.send_header("content-type", "text/event-stream")
+        self.send_header("content-type", CONTENT_TYPES.get(kind, "text/event-stream"))
         self.send_header("content-length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -143,7 +217,7 @@ total_timeout_ms = {MAX_SECONDS * 1000}
 [routing]
 default_provider = "anthropic"
 """
-    for kind in ("anthropic", "openai"):
+    for kind in ("anthropic", "openai", "gemini", "cohere", "bedrock"):
         config += f'[[providers]]\nname = "{kind}"\nkind = "{kind}"\nbase_url = "http://127.0.0.1:{upstream.server_address[1]}"\nkeys = ["k"]\n'
     work = tempfile.mkdtemp(prefix="sluice-large-streams-")
     config_path = os.path.join(work, "sluice.toml")

@@ -182,6 +182,99 @@ impl<E: StreamEncode> StreamEncode for ArgumentsNeverEmpty<E> {
     }
 }
 
+/// Values kept by a stream's block (or call) index, in the order they were pushed: the calls
+/// a stream has started or ended, looked up again on each of their events. A scan of every
+/// earlier call per event made an answer of many calls quadratic, so: upstreams number blocks
+/// upward, and a key above every key so far is absent without a scan; while the keys came in
+/// ascending order a key is found by halves; otherwise by a scan from the latest (the newest
+/// call is the one most events belong to).
+#[derive(Debug)]
+pub struct ByIndex<K, V> {
+    entries: Vec<(K, V)>,
+    /// The highest key ever pushed: a bound on the keys held (removals leave it).
+    highest: Option<K>,
+    /// The keys were pushed in strictly ascending order (removals keep them so).
+    ascending: bool,
+}
+
+impl<K, V> Default for ByIndex<K, V> {
+    fn default() -> Self {
+        ByIndex {
+            entries: Vec::new(),
+            highest: None,
+            ascending: true,
+        }
+    }
+}
+
+impl<K: Ord + Copy, V> ByIndex<K, V> {
+    pub fn push(&mut self, key: K, value: V) {
+        self.ascending = match self.entries.last() {
+            None => true,
+            Some((last, _)) => self.ascending && *last < key,
+        };
+        self.highest = self.highest.max(Some(key));
+        self.entries.push((key, value));
+    }
+
+    /// Where the latest entry of `key` is.
+    fn position(&self, key: K) -> Option<usize> {
+        let latest = self.entries.len().checked_sub(1);
+        if self.highest.is_none_or(|h| key > h) {
+            None
+        } else if latest.is_some_and(|at| self.entries[at].0 == key) {
+            // Most events are the newest call's.
+            latest
+        } else if self.ascending {
+            self.entries.binary_search_by(|(k, _)| k.cmp(&key)).ok()
+        } else {
+            self.entries.iter().rposition(|(k, _)| *k == key)
+        }
+    }
+
+    pub fn get(&self, key: K) -> Option<&V> {
+        self.position(key).map(|at| &self.entries[at].1)
+    }
+
+    pub fn get_mut(&mut self, key: K) -> Option<&mut V> {
+        self.position(key).map(|at| &mut self.entries[at].1)
+    }
+
+    /// Removes every entry of `key` (one, unless the keys came out of order).
+    pub fn remove(&mut self, key: K) {
+        if let Some(at) = self.position(key) {
+            if self.ascending {
+                self.entries.remove(at);
+            } else {
+                self.entries.retain(|(k, _)| *k != key);
+            }
+        }
+    }
+
+    /// The entries, oldest first.
+    pub fn entries(&self) -> &[(K, V)] {
+        &self.entries
+    }
+
+    /// Removes the `n` oldest entries at once.
+    pub fn drain_oldest(&mut self, n: usize) {
+        self.entries.drain(..n);
+    }
+
+    /// Takes every entry, oldest first, leaving none.
+    pub fn take(&mut self) -> Vec<(K, V)> {
+        std::mem::take(&mut self.entries)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
 /// Wraps the encoder of a format whose tool blocks follow one another (Anthropic, Bedrock
 /// ConverseStream, Cohere v2): an upstream that interleaves parallel calls (OpenAI may send call
 /// 0's start, call 1's start, then call 0's arguments) would otherwise have the encoder close
@@ -771,6 +864,55 @@ fn split(text: &str, n: usize) -> Vec<&str> {
 mod tests {
     use super::*;
     use crate::canonical::{ChatResponse, FinishReason, Part, Usage};
+
+    /// `ByIndex` agrees with a plain list scanned from the latest, whatever the keys' order:
+    /// ascending (found by halves), repeated or out of order (scanned), with removals and the
+    /// oldest entries drained between pushes.
+    #[test]
+    fn by_index_finds_what_a_scan_finds() {
+        let orders: [&[u32]; 4] = [
+            &[0, 1, 2, 5, 9, 10, 11, 14],
+            &[0, 1, 2, 7, 3, 9, 4, 8],
+            &[3, 3, 1, 3, 0, 12],
+            &[9, 8, 7, 6, 5, 4, 3, 2],
+        ];
+        for (o, keys) in orders.iter().enumerate() {
+            let mut by_index = ByIndex::default();
+            let mut model: Vec<(u32, usize)> = Vec::new();
+            for (n, &key) in keys.iter().enumerate() {
+                by_index.push(key, n);
+                model.push((key, n));
+                // Every fourth step removes a key, every fifth drains the oldest entry.
+                if n % 4 == 3 {
+                    let gone = keys[n / 2];
+                    by_index.remove(gone);
+                    model.retain(|(k, _)| *k != gone);
+                }
+                if n % 5 == 4 {
+                    by_index.drain_oldest(1);
+                    model.remove(0);
+                }
+                for probe in 0..16 {
+                    let scan = model.iter().rev().find(|(k, _)| *k == probe).map(|(_, v)| v);
+                    assert_eq!(by_index.get(probe), scan, "order {o}, key {probe} after {model:?}");
+                }
+                assert_eq!(by_index.entries(), &model[..], "order {o}");
+            }
+            if let Some(v) = by_index.get_mut(keys[keys.len() - 1]) {
+                *v = 99;
+            }
+            assert_eq!(by_index.get(keys[keys.len() - 1]), Some(&99), "order {o}");
+            assert_eq!(by_index.take().len(), model.len());
+            assert!(by_index.is_empty() && by_index.get(keys[0]).is_none());
+            // Emptied, ascending keys are found by halves again.
+            by_index.push(1, 1);
+            by_index.push(4, 4);
+            assert_eq!(
+                (by_index.get(1), by_index.get(4), by_index.get(2)),
+                (Some(&1), Some(&4), None)
+            );
+        }
+    }
 
     #[test]
     fn response_becomes_ordered_blocks() {

@@ -272,13 +272,6 @@ pub fn stream_encoder(
     }
 }
 
-/// Where a late argument fragment of an ended tool call goes: the value recorded for `key` in
-/// `ended` (key -> index pairs, latest last), for stream codecs whose upstream may interleave
-/// parallel calls' arguments after a call's end.
-pub(crate) fn ended_call<K: PartialEq, V: Copy>(ended: &[(K, V)], key: &K) -> Option<V> {
-    ended.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v)
-}
-
 /// A JSON value as text: a string as it is, any other non-null value as its JSON (upstreams send
 /// tool-call arguments, and Cohere its stream error, either way); `None` for null.
 pub(crate) fn text_or_json(v: &crate::canonical::Json) -> Option<String> {

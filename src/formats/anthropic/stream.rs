@@ -15,9 +15,8 @@ use super::response::{
 };
 use super::types::*;
 use crate::canonical::sig::{self, Family};
-use crate::canonical::stream::{StreamEncode, StreamError, StreamEvent};
+use crate::canonical::stream::{ByIndex, StreamEncode, StreamError, StreamEvent};
 use crate::canonical::{ChatRequest, FaultKind, FinishReason, Json, Usage};
-use crate::formats;
 use crate::formats::sse_stream::{self, SseEventDecoder, SseStreamDecoder};
 use crate::wire::sse::SseEvent;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -50,9 +49,7 @@ pub struct AnthropicEventDecoder {
     /// Tool blocks already stopped: (wire index, block index). A gateway translating an upstream
     /// that interleaves parallel calls' arguments (Sluice's own encoder among them) may send a
     /// late `input_json_delta` after the block's stop; it still belongs to that call.
-    stopped_tools: Vec<(u64, u32)>,
-    /// The highest wire index in `stopped_tools`: a block starting above it repeats none of them.
-    highest_stopped: Option<u64>,
+    stopped_tools: ByIndex<u64, u32>,
     /// Usage counts so far (`message_start`, then cumulative `message_delta`s).
     counts: AnthropicUsage,
     finished: bool,
@@ -184,8 +181,7 @@ impl AnthropicEventDecoder {
                 if let Some(at) = self.open.iter().position(|(w, _, _)| *w == wire) {
                     let (_, index, kind) = self.open.remove(at);
                     if kind == BlockKind::Tool {
-                        self.stopped_tools.push((wire, index));
-                        self.highest_stopped = self.highest_stopped.max(Some(wire));
+                        self.stopped_tools.push(wire, index);
                     }
                     if kind != BlockKind::Skipped {
                         out.push_back(StreamEvent::BlockStop { index });
@@ -227,12 +223,8 @@ impl AnthropicEventDecoder {
     fn on_block_start(&mut self, v: &Json, data: &[u8], out: &mut VecDeque<StreamEvent>) {
         self.start("", "", out);
         let wire = v.get("index").and_then(|i| i.as_u64()).unwrap_or(0);
-        // A repeated wire index: the earlier block is over. Upstreams number blocks upward, so
-        // only an index at or below the highest stopped one can repeat one: no scan of every
-        // earlier call per block (quadratic over a stream of many calls).
-        if self.highest_stopped.is_some_and(|h| wire <= h) {
-            self.stopped_tools.retain(|(w, _)| *w != wire);
-        }
+        // A repeated wire index: the earlier block is over.
+        self.stopped_tools.remove(wire);
         if let Some(at) = self.open.iter().position(|(w, _, _)| *w == wire) {
             let (_, index, kind) = self.open.remove(at);
             if kind != BlockKind::Skipped {
@@ -311,7 +303,7 @@ impl AnthropicEventDecoder {
 
     fn on_block_delta(&mut self, wire: u64, d: DeltaIn<'_>, out: &mut VecDeque<StreamEvent>) {
         let open = self.open.iter().find(|(w, _, _)| *w == wire).map(|&(_, i, k)| (i, k));
-        let late_tool = || Some((formats::ended_call(&self.stopped_tools, &wire)?, BlockKind::Tool));
+        let late_tool = || Some((*self.stopped_tools.get(wire)?, BlockKind::Tool));
         // Deltas of a block never started (or skipped) have nowhere to go.
         let Some((index, kind)) = open.or_else(late_tool) else {
             return;
@@ -434,7 +426,7 @@ pub struct AnthropicEventEncoder<F> {
     started: bool,
     open: Option<OpenBlock>,
     /// Every tool block started: (canonical index, wire index), for late argument fragments.
-    tools: Vec<(u32, u32)>,
+    tools: ByIndex<u32, u32>,
     next_index: u32,
     usage: Usage,
     finish: Option<(FinishReason, Option<String>)>,
@@ -462,7 +454,7 @@ impl<F: AnthropicFraming + Default> AnthropicEventEncoder<F> {
             model: String::new(),
             started: false,
             open: None,
-            tools: Vec::new(),
+            tools: ByIndex::default(),
             next_index: 0,
             usage: Usage::default(),
             finish: None,
@@ -584,7 +576,7 @@ impl<F: AnthropicFraming> StreamEncode for AnthropicEventEncoder<F> {
                     input: AnthropicEmptyObject {},
                 };
                 let wire = self.block(*index, BlockKind::Tool, start, out);
-                self.tools.push((*index, wire));
+                self.tools.push(*index, wire);
             }
             StreamEvent::ToolCallDelta { index, arguments } => match self.open {
                 Some((b, i, BlockKind::Tool)) if b == *index => self.delta(
@@ -602,7 +594,7 @@ impl<F: AnthropicFraming> StreamEncode for AnthropicEventEncoder<F> {
                 // index) add it to the call. A fragment of a call never started has no id or
                 // name to go with: dropped.
                 _ => {
-                    if let Some(wire) = formats::ended_call(&self.tools, index) {
+                    if let Some(&wire) = self.tools.get(*index) {
                         self.delta(
                             wire,
                             AnthropicBlockDelta::InputJsonDelta {

@@ -22,7 +22,7 @@ use super::types::*;
 use super::{finish_from_bedrock, finish_to_bedrock, get, stop_sequence_fields, stop_sequence_of};
 use super::{usage_from_bedrock, usage_to_bedrock};
 use crate::canonical::sig::{self, Family};
-use crate::canonical::stream::{StreamDecode, StreamEncode, StreamError, StreamEvent};
+use crate::canonical::stream::{ByIndex, StreamDecode, StreamEncode, StreamError, StreamEvent};
 use crate::canonical::{ChatRequest, FaultKind, FinishReason, Usage};
 use crate::formats::anthropic::stream::{AnthropicEventEncoder, AnthropicFraming};
 use crate::formats::anthropic::types::{AnthropicStreamEvent, AnthropicUsage};
@@ -369,7 +369,7 @@ enum Kind {
 struct Blocks {
     /// (decoder index, output index) of every block opened, in order; the output index is the
     /// position, so indices are contiguous from 0.
-    seen: Vec<(u32, u32)>,
+    seen: ByIndex<u32, u32>,
     /// (decoder index, output index) of the open block.
     open: Option<(u32, u32)>,
 }
@@ -388,14 +388,14 @@ impl Blocks {
     /// Opens a new output block for decoder block `d` (nothing may be open).
     fn open(&mut self, d: u32) -> u32 {
         let o = self.seen.len() as u32;
-        self.seen.push((d, o));
+        self.seen.push(d, o);
         self.open = Some((d, o));
         o
     }
 
     /// The output index decoder block `d` had when it was last open.
     fn closed(&self, d: u32) -> Option<u32> {
-        self.seen.iter().rev().find(|(sd, _)| *sd == d).map(|(_, o)| *o)
+        self.seen.get(d).copied()
     }
 }
 

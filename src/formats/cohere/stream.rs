@@ -20,10 +20,10 @@
 
 use super::response::{finish_from_cohere, finish_to_cohere, usage_from_cohere, usage_to_cohere};
 use super::types::{CohereStreamEventIn, CohereStreamMessageIn};
-use crate::canonical::stream::{StreamEncode, StreamError, StreamEvent};
+use crate::canonical::stream::{ByIndex, StreamEncode, StreamError, StreamEvent};
 use crate::canonical::{ChatRequest, FinishReason, Json, Usage};
 use crate::formats::sse_stream::{self, SseEventDecoder, SseStreamDecoder};
-use crate::formats::{self, text_or_json};
+use crate::formats::text_or_json;
 use crate::wire::sse::{encode_event, SseEvent};
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 use std::collections::VecDeque;
@@ -51,7 +51,7 @@ pub struct CohereEventDecoder {
     /// Tool calls already ended: (Cohere index, canonical index). A gateway translating an
     /// upstream that interleaves parallel calls (Sluice among them) may send a late
     /// `tool-call-delta` after the call's end; it still belongs to that call.
-    ended_tools: Vec<(u32, u32)>,
+    ended_tools: ByIndex<u32, u32>,
     /// `message-end` (or `[DONE]`) was decoded.
     done: bool,
     /// `message-end` was decoded: the stream is complete.
@@ -108,7 +108,7 @@ impl CohereEventDecoder {
                 self.start("", out);
                 self.close_slot(Slot::Plan, 0, out);
                 self.close_slot(Slot::Tool, index, out);
-                self.ended_tools.retain(|(i, _)| *i != index);
+                self.ended_tools.remove(index);
                 let call = tool_call(message);
                 let id = call.and_then(|c| c.get("id")).and_then(|v| v.as_str());
                 let name = call
@@ -131,7 +131,7 @@ impl CohereEventDecoder {
             "tool-call-delta" => {
                 // A fragment of a call that never started has nowhere to go.
                 let at = self.find(Slot::Tool, index);
-                if let Some(at) = at.or_else(|| formats::ended_call(&self.ended_tools, &index)) {
+                if let Some(at) = at.or_else(|| self.ended_tools.get(index).copied()) {
                     self.arguments(at, message, out);
                 }
             }
@@ -240,7 +240,7 @@ impl CohereEventDecoder {
         if let Some(pos) = self.open.iter().position(|(s, i, _)| *s == slot && *i == index) {
             let (_, _, at) = self.open.remove(pos);
             if slot == Slot::Tool {
-                self.ended_tools.push((index, at));
+                self.ended_tools.push(index, at);
             }
             out.push_back(StreamEvent::BlockStop { index: at });
         }
@@ -304,7 +304,7 @@ pub struct CohereStreamEncoder {
     /// scan (each call's start checks for a restarted index, once per call).
     highest_opened: Option<u32>,
     /// Tool calls already ended: (canonical index, Cohere index), for late argument fragments.
-    ended_tools: Vec<(u32, u32)>,
+    ended_tools: ByIndex<u32, u32>,
     next_content: u32,
     next_tool: u32,
     usage: Option<Usage>,
@@ -353,7 +353,7 @@ impl CohereStreamEncoder {
             id: String::new(),
             open: VecDeque::new(),
             highest_opened: None,
-            ended_tools: Vec::new(),
+            ended_tools: ByIndex::default(),
             next_content: 0,
             next_tool: 0,
             usage: None,
@@ -472,7 +472,7 @@ impl CohereStreamEncoder {
         // A late fragment of a call already ended (an upstream interleaving parallel calls)
         // still goes to that call's index, where a client accumulating by index adds it.
         // Arguments of a call that never started cannot be attributed.
-        let Some(n) = open.or_else(|| formats::ended_call(&self.ended_tools, &index)) else {
+        let Some(n) = open.or_else(|| self.ended_tools.get(index).copied()) else {
             return;
         };
         self.head("tool-call-delta", n);
@@ -500,7 +500,7 @@ impl CohereStreamEncoder {
     /// The end event of block `index` (Cohere index `n`), taken from `open`.
     fn end_block(&mut self, index: u32, slot: Slot, n: u32, out: &mut Vec<u8>) {
         if slot == Slot::Tool {
-            self.ended_tools.push((index, n));
+            self.ended_tools.push(index, n);
         }
         let kind = if slot == Slot::Tool {
             "tool-call-end"

@@ -38,7 +38,7 @@ use super::response::{
 };
 use super::{decode_part, encode_part, field, signed_id, str_field, write, CallIds};
 use crate::canonical::sig::{self, Family};
-use crate::canonical::stream::{StreamEncode, StreamError, StreamEvent};
+use crate::canonical::stream::{ByIndex, StreamEncode, StreamError, StreamEvent};
 use crate::canonical::{ChatRequest, Extra, FaultKind, FinishReason, Json, JsonPath, Part, TokenLogprob, Usage};
 use crate::formats::sse_stream::{self, SseEventDecoder, SseStreamDecoder};
 use crate::wire::sse::{encode_event_crlf, escape_js_line_separators, SseEvent};
@@ -394,12 +394,9 @@ pub struct GeminiStreamEncoder {
     written: u32,
     id: String,
     model: String,
-    /// Tool calls held until they can go out whole, in the order they started: (block index,
-    /// `Part::ToolCall`, its `BlockStop` seen).
-    calls: Vec<(u32, Part, bool)>,
-    /// Whether `calls` is in ascending block order (blocks are numbered as they start, so
-    /// always, unless an upstream's events broke it): `held_call` searches it by halves.
-    calls_sorted: bool,
+    /// Tool calls held until they can go out whole, in the order they started, by block index:
+    /// (`Part::ToolCall`, its `BlockStop` seen).
+    calls: ByIndex<u32, (Part, bool)>,
     usage: Option<Usage>,
     finish: Option<FinishReason>,
     /// `finish` or `error` ran: nothing more is written.
@@ -427,8 +424,7 @@ impl GeminiStreamEncoder {
             written: 0,
             id: String::new(),
             model: String::new(),
-            calls: Vec::new(),
-            calls_sorted: true,
+            calls: ByIndex::default(),
             usage: None,
             finish: None,
             closed: false,
@@ -577,25 +573,13 @@ impl GeminiStreamEncoder {
         }
     }
 
-    /// The held call of block `index`. Calls all wait for the last chunk when an upstream stops
-    /// them only at its end (OpenAI's): a scan per event made that answer's stops quadratic in
-    /// its calls, so a binary search, or a scan from the latest if the order ever broke.
-    fn held_call(&mut self, index: u32) -> Option<&mut (u32, Part, bool)> {
-        let at = if self.calls_sorted {
-            self.calls.binary_search_by_key(&index, |(i, _, _)| *i).ok()
-        } else {
-            self.calls.iter().rposition(|(i, _, _)| *i == index)
-        };
-        at.map(|at| &mut self.calls[at])
-    }
-
     /// Sends the held calls from the first one on, while each is stopped and its arguments
     /// encode whole. A call stopped with arguments empty or unfinished (an upstream that
     /// interleaves parallel calls may send fragments after a call's stop), and every call after
     /// it, wait for the last chunk: Gemini carries `args` whole, and the calls keep their order.
     fn send_ready_calls(&mut self, out: &mut Vec<u8>) {
         let mut sent = 0;
-        while let Some((_, part @ Part::ToolCall { arguments, .. }, true)) = self.calls.get(sent) {
+        while let Some((_, (part @ Part::ToolCall { arguments, .. }, true))) = self.calls.entries().get(sent) {
             if arguments.is_empty() {
                 break;
             }
@@ -609,7 +593,7 @@ impl GeminiStreamEncoder {
         }
         // Taken at once: one removal per call moved every later call (quadratic when text
         // follows an answer of many calls, each stopped before the next started).
-        self.calls.drain(..sent);
+        self.calls.drain_oldest(sent);
     }
 }
 
@@ -647,22 +631,17 @@ impl StreamEncode for GeminiStreamEncoder {
             // No Gemini part for it (as `encode_response`).
             StreamEvent::RedactedThinking { .. } => {}
             StreamEvent::ToolCallStart { index, id, name } => {
-                let after_last = self.calls.last().is_none_or(|(last, _, _)| last < index);
-                self.calls_sorted = self.calls.is_empty() || (self.calls_sorted && after_last);
-                self.calls.push((
-                    *index,
-                    Part::ToolCall {
-                        id: id.clone(),
-                        name: name.clone(),
-                        arguments: String::new(),
-                        signature: None,
-                        extra: Extra::default(),
-                    },
-                    false,
-                ))
+                let call = Part::ToolCall {
+                    id: id.clone(),
+                    name: name.clone(),
+                    arguments: String::new(),
+                    signature: None,
+                    extra: Extra::default(),
+                };
+                self.calls.push(*index, (call, false))
             }
             StreamEvent::ToolCallDelta { index, arguments } => {
-                if let Some((_, Part::ToolCall { arguments: a, .. }, _)) = self.held_call(*index) {
+                if let Some((Part::ToolCall { arguments: a, .. }, _)) = self.calls.get_mut(*index) {
                     a.push_str(arguments);
                 }
             }
@@ -672,8 +651,8 @@ impl StreamEncode for GeminiStreamEncoder {
             // the calls in a chunk of their own and an empty last one after it, the function
             // results would follow a turn without calls, which Gemini refuses.
             StreamEvent::BlockStop { index } => {
-                if let Some(call) = self.held_call(*index) {
-                    call.2 = true;
+                if let Some((_, stopped)) = self.calls.get_mut(*index) {
+                    *stopped = true;
                 }
             }
             StreamEvent::Usage(u) => self.usage = Some(*u),
@@ -707,12 +686,11 @@ impl StreamEncode for GeminiStreamEncoder {
             self.json.extend_from_slice(b"{\"text\":\"\"}");
         } else {
             // Calls never closed by a BlockStop go out with the last chunk.
-            let mut calls = std::mem::take(&mut self.calls);
-            for (n, (_, part, _)) in calls.iter_mut().enumerate() {
+            for (n, (_, (mut part, _))) in self.calls.take().into_iter().enumerate() {
                 if n > 0 {
                     self.json.push(b',');
                 }
-                Self::write_call(&mut self.json, part);
+                Self::write_call(&mut self.json, &mut part);
             }
         }
         self.json.extend_from_slice(b"],\"role\":\"model\"},");

@@ -12,7 +12,7 @@
 
 use super::response::{answer_finish_reason, finish_from_wire, usage_from_wire, usage_to_wire};
 use super::types::*;
-use crate::canonical::stream::{StreamEncode, StreamError, StreamEvent};
+use crate::canonical::stream::{ByIndex, StreamEncode, StreamError, StreamEvent};
 use crate::canonical::{ChatRequest, FaultKind, FinishReason, Json, TokenLogprob, UpstreamFault, Usage};
 use crate::formats::sse_stream::{self, SseEventDecoder, SseStreamDecoder};
 use crate::formats::text_or_json;
@@ -43,7 +43,7 @@ pub struct OpenAiEventDecoder {
     next_block: u32,
     open_text: Option<(TextKind, u32)>,
     /// (OpenAI tool-call index, block index), open ones, in order of appearance.
-    calls: Calls,
+    calls: ByIndex<u32, u32>,
     any_call: bool,
     has_text: bool,
     refused: bool,
@@ -174,7 +174,7 @@ impl OpenAiEventDecoder {
 
     fn on_call(&mut self, key: u32, id: Option<String>, f: OpenAiFunctionIn, out: &mut VecDeque<StreamEvent>) {
         let index = match self.calls.get(key) {
-            Some(index) => index,
+            Some(&index) => index,
             None => {
                 if let Some((_, index)) = self.open_text.take() {
                     out.push_back(StreamEvent::BlockStop { index });
@@ -211,11 +211,7 @@ impl OpenAiEventDecoder {
                 model: String::new(),
             });
         }
-        let mut open: Vec<u32> = std::mem::take(&mut self.calls)
-            .pairs
-            .into_iter()
-            .map(|(_, i)| i)
-            .collect();
+        let mut open: Vec<u32> = self.calls.take().into_iter().map(|(_, i)| i).collect();
         open.extend(self.open_text.take().map(|(_, index)| index));
         open.sort_unstable();
         for index in open {
@@ -288,34 +284,6 @@ impl SseEventDecoder for OpenAiEventDecoder {
     }
 }
 
-/// The calls of a stream so far: (key, value), keyed by an index that nearly always grows
-/// (OpenAI's tool-call index upstream, the canonical block index for a client). A key above
-/// every key so far is new without a scan: one per new call cost every earlier call (quadratic
-/// over an answer of many calls). Other keys are looked for from the latest.
-#[derive(Default)]
-struct Calls {
-    pairs: Vec<(u32, u32)>,
-    highest: Option<u32>,
-}
-
-impl Calls {
-    fn get(&self, key: u32) -> Option<u32> {
-        if self.highest.is_none_or(|h| key > h) {
-            return None;
-        }
-        self.pairs.iter().rev().find(|(k, _)| *k == key).map(|&(_, v)| v)
-    }
-
-    fn push(&mut self, key: u32, value: u32) {
-        self.highest = self.highest.max(Some(key));
-        self.pairs.push((key, value));
-    }
-
-    fn is_empty(&self) -> bool {
-        self.pairs.is_empty()
-    }
-}
-
 /// Provider side: an OpenAI upstream's chunk stream -> canonical events.
 pub type OpenAiStreamDecoder = SseStreamDecoder<OpenAiEventDecoder>;
 
@@ -327,7 +295,7 @@ pub struct OpenAiStreamEncoder {
     include_usage: bool,
     role_sent: bool,
     /// (canonical block index, OpenAI tool-call index).
-    calls: Calls,
+    calls: ByIndex<u32, u32>,
     usage: Usage,
     finish_sent: bool,
     /// Terminal frames written (`finish` or `error`): nothing more is written.
@@ -352,7 +320,7 @@ impl OpenAiStreamEncoder {
             created: crate::mock::unix_now(),
             include_usage: req.include_usage,
             role_sent: false,
-            calls: Calls::default(),
+            calls: ByIndex::default(),
             usage: Usage::default(),
             finish_sent: false,
             closed: false,
@@ -431,10 +399,10 @@ impl OpenAiStreamEncoder {
 
     /// The OpenAI index of the tool call at canonical block `block` (new calls get the next one).
     fn call_index(&mut self, block: u32) -> (u32, bool) {
-        if let Some(i) = self.calls.get(block) {
+        if let Some(&i) = self.calls.get(block) {
             return (i, false);
         }
-        let i = self.calls.pairs.len() as u32;
+        let i = self.calls.len() as u32;
         self.calls.push(block, i);
         (i, true)
     }
@@ -574,22 +542,6 @@ pub fn fuzz_decode(data: &[u8]) {
 mod tests {
     use super::*;
 
-    /// `Calls` finds what a scan finds, with keys that grow (no scan for a new one) and keys
-    /// that do not (an upstream's own order).
-    #[test]
-    fn calls_find_what_a_scan_finds() {
-        let mut calls = Calls::default();
-        let mut pairs: Vec<(u32, u32)> = Vec::new();
-        for (n, key) in [0, 1, 2, 7, 3, 9, 4, 8].into_iter().enumerate() {
-            for probe in 0..12 {
-                let scan = pairs.iter().find(|(k, _)| *k == probe).map(|&(_, v)| v);
-                assert_eq!(calls.get(probe), scan, "key {probe} after {pairs:?}");
-            }
-            calls.push(key, n as u32);
-            pairs.push((key, n as u32));
-        }
-        assert_eq!((calls.get(7), calls.get(4), calls.get(5)), (Some(3), Some(6), None));
-    }
     use crate::canonical::stream::events_from_response;
     use crate::canonical::stream::testing::{
         self, collect, decode_every_split, encode_all, run, sample_response, text_answer,
