@@ -180,6 +180,11 @@ def clients(model):
                      {"messages": [{"role": "user", "content": [{"text": "go"}]}]}),
         "cohere": ("/cohere/v2/chat", {"model": model, "stream": True, "messages": user}),
         "responses": ("/v1/responses", {"model": model, "stream": True, "input": "go"}),
+        "invoke-an": (f"/bedrock/model/{model.replace('/', '%2F')}/invoke-with-response-stream",
+                      {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 5, "messages": user}),
+        "invoke-oa": (f"/bedrock/model/{model.replace('/', '%2F')}/invoke-with-response-stream", {"messages": user}),
+        "cohere-v1": ("/cohere/v1/chat", {"model": model, "stream": True, "message": "go"}),
+        "complete": ("/v1/completions", {"model": model, "stream": True, "prompt": "go", "max_tokens": 5}),
     }
 
 
