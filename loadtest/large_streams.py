@@ -68,8 +68,9 @@ def anthropic_stream(n, pattern=("tool",), tail=(), deltas=1):
     return "".join(out).encode()
 
 
-def openai_stream(n, long=False):
-    """N tool calls; `long`: N text deltas, then one call whose arguments come in N deltas."""
+def openai_stream(n, long=False, parallel=False):
+    """N tool calls; `long`: N text deltas, then one call whose arguments come in N deltas;
+    `parallel`: every call's start first, then each one's arguments (interleaved calls)."""
     chunk = lambda delta, finish=None: "data: " + compact({
         "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "gpt",
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}) + "\n\n"
@@ -80,10 +81,14 @@ def openai_stream(n, long=False):
                                           "function": {"name": "f", "arguments": '{"a":"'}}]}))
         out += [chunk({"tool_calls": [{"index": 0, "function": {"arguments": "x"}}]})] * n
         out.append(chunk({"tool_calls": [{"index": 0, "function": {"arguments": '"}'}}]}))
-    for i in range(0 if long else n):
-        out.append(chunk({"tool_calls": [{"index": i, "id": f"call_{i}", "type": "function",
-                                          "function": {"name": "f", "arguments": ""}}]}))
-        out.append(chunk({"tool_calls": [{"index": i, "function": {"arguments": '{"a":1}'}}]}))
+    start = lambda i: chunk({"tool_calls": [{"index": i, "id": f"call_{i}", "type": "function",
+                                             "function": {"name": "f", "arguments": ""}}]})
+    arguments = lambda i: chunk({"tool_calls": [{"index": i, "function": {"arguments": '{"a":1}'}}]})
+    calls = 0 if long else n
+    if parallel:
+        out += [start(i) for i in range(calls)] + [arguments(i) for i in range(calls)]
+    else:
+        out += [piece for i in range(calls) for piece in (start(i), arguments(i))]
     out.append(chunk({}, "tool_calls"))
     out.append("data: [DONE]\n\n")
     return "".join(out).encode()
@@ -162,6 +167,7 @@ UPSTREAMS = {
     "anth-long": ("anthropic/claude-long", lambda n: anthropic_stream(1, pattern=("thinking", "text", "tool"), deltas=n)),
     "openai": ("openai/gpt", openai_stream),
     "oai-long": ("openai/gpt-long", lambda n: openai_stream(n, long=True)),
+    "oai-par": ("openai/gpt-par", lambda n: openai_stream(n, parallel=True)),
     "gemini": ("gemini/gem-mix", gemini_stream),
     "cohere": ("cohere/co-mix", cohere_stream),
     "bedrock": ("bedrock/br-mix", bedrock_stream),

@@ -3,6 +3,7 @@
 //! read loop; the per-chunk hook sees these events.
 
 use super::{Extra, FinishReason, Usage};
+use std::collections::VecDeque;
 
 /// One step of a streamed answer. Block indices are the decoder's; encoders renumber as their
 /// format requires (e.g. Anthropic needs contiguous indices from 0).
@@ -111,8 +112,9 @@ pub trait StreamEncode {
 /// the same answer unstreamed says `"{}"`.
 pub struct ArgumentsNeverEmpty<E> {
     inner: E,
-    /// Calls (block index) with no argument text yet.
-    bare: Vec<u32>,
+    /// Calls (block index) with no argument text yet. Not a list scanned per event: an upstream
+    /// that starts every call before sending any arguments leaves thousands bare at once.
+    bare: ByIndex<u32, ()>,
     /// Calls whose block stop came while they were bare: the stop goes out at the finish.
     held_stops: Vec<u32>,
 }
@@ -121,7 +123,7 @@ impl<E: StreamEncode> ArgumentsNeverEmpty<E> {
     pub fn new(inner: E) -> Self {
         Self {
             inner,
-            bare: Vec::new(),
+            bare: ByIndex::default(),
             held_stops: Vec::new(),
         }
     }
@@ -135,13 +137,13 @@ impl<E: StreamEncode> ArgumentsNeverEmpty<E> {
     /// of calls never stopped.
     fn fill_all(&mut self, out: &mut Vec<u8>) {
         for index in std::mem::take(&mut self.held_stops) {
-            if let Some(at) = self.bare.iter().position(|b| *b == index) {
-                self.bare.remove(at);
+            if self.bare.get(index).is_some() {
+                self.bare.remove(index);
                 self.fill(index, out);
             }
             self.inner.encode(&StreamEvent::BlockStop { index }, out);
         }
-        for index in std::mem::take(&mut self.bare) {
+        for (index, ()) in self.bare.take() {
             self.fill(index, out);
         }
     }
@@ -154,11 +156,9 @@ impl<E: StreamEncode> StreamEncode for ArgumentsNeverEmpty<E> {
 
     fn encode(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
         match event {
-            StreamEvent::ToolCallStart { index, .. } if !self.bare.contains(index) => self.bare.push(*index),
-            StreamEvent::ToolCallDelta { index, arguments } if !arguments.is_empty() => {
-                self.bare.retain(|b| b != index)
-            }
-            StreamEvent::BlockStop { index } if self.bare.contains(index) => {
+            StreamEvent::ToolCallStart { index, .. } if self.bare.get(*index).is_none() => self.bare.push(*index, ()),
+            StreamEvent::ToolCallDelta { index, arguments } if !arguments.is_empty() => self.bare.remove(*index),
+            StreamEvent::BlockStop { index } if self.bare.get(*index).is_some() => {
                 self.held_stops.push(*index);
                 return;
             }
@@ -187,10 +187,10 @@ impl<E: StreamEncode> StreamEncode for ArgumentsNeverEmpty<E> {
 /// earlier call per event made an answer of many calls quadratic, so: upstreams number blocks
 /// upward, and a key above every key so far is absent without a scan; while the keys came in
 /// ascending order a key is found by halves; otherwise by a scan from the latest (the newest
-/// call is the one most events belong to).
+/// call is the one most events belong to). A deque: the oldest are taken as they go out.
 #[derive(Debug)]
 pub struct ByIndex<K, V> {
-    entries: Vec<(K, V)>,
+    entries: VecDeque<(K, V)>,
     /// The highest key ever pushed: a bound on the keys held (removals leave it).
     highest: Option<K>,
     /// The keys were pushed in strictly ascending order (removals keep them so).
@@ -200,7 +200,7 @@ pub struct ByIndex<K, V> {
 impl<K, V> Default for ByIndex<K, V> {
     fn default() -> Self {
         ByIndex {
-            entries: Vec::new(),
+            entries: VecDeque::new(),
             highest: None,
             ascending: true,
         }
@@ -209,12 +209,12 @@ impl<K, V> Default for ByIndex<K, V> {
 
 impl<K: Ord + Copy, V> ByIndex<K, V> {
     pub fn push(&mut self, key: K, value: V) {
-        self.ascending = match self.entries.last() {
+        self.ascending = match self.entries.back() {
             None => true,
             Some((last, _)) => self.ascending && *last < key,
         };
         self.highest = self.highest.max(Some(key));
-        self.entries.push((key, value));
+        self.entries.push_back((key, value));
     }
 
     /// Where the latest entry of `key` is.
@@ -251,18 +251,22 @@ impl<K: Ord + Copy, V> ByIndex<K, V> {
         }
     }
 
-    /// The entries, oldest first.
-    pub fn entries(&self) -> &[(K, V)] {
-        &self.entries
+    /// The `n`th oldest entry.
+    pub fn at(&self, n: usize) -> Option<&(K, V)> {
+        self.entries.get(n)
     }
 
-    /// Removes the `n` oldest entries at once.
+    /// Removes the `n` oldest entries.
     pub fn drain_oldest(&mut self, n: usize) {
         self.entries.drain(..n);
     }
 
+    pub fn pop_oldest(&mut self) -> Option<(K, V)> {
+        self.entries.pop_front()
+    }
+
     /// Takes every entry, oldest first, leaving none.
-    pub fn take(&mut self) -> Vec<(K, V)> {
+    pub fn take(&mut self) -> VecDeque<(K, V)> {
         std::mem::take(&mut self.entries)
     }
 
@@ -292,7 +296,11 @@ pub struct SerialToolCalls<E> {
     open: Option<(u32, JsonDepth)>,
     /// Events of calls that started while the open one was incomplete, in arrival order; each
     /// held call's `ToolCallStart` comes before its other events.
-    held: Vec<StreamEvent>,
+    held: VecDeque<StreamEvent>,
+    /// The calls whose start is held, oldest first: how many of their other events are held.
+    waiting: ByIndex<u32, u32>,
+    /// How many events of the open call are still held (it started from `held`).
+    open_held: u32,
 }
 
 /// Whether streamed JSON text is one complete value, fed piece by piece: bracket depth with
@@ -339,7 +347,9 @@ impl<E: StreamEncode> SerialToolCalls<E> {
         Self {
             inner,
             open: None,
-            held: Vec::new(),
+            held: VecDeque::new(),
+            waiting: ByIndex::default(),
+            open_held: 0,
         }
     }
 
@@ -374,13 +384,26 @@ impl<E: StreamEncode> SerialToolCalls<E> {
 
     /// Whether a call is held: its start is waiting.
     fn holds(&self, index: u32) -> bool {
-        self.held
-            .iter()
-            .any(|e| matches!(e, StreamEvent::ToolCallStart { index: i, .. } if *i == index))
+        self.waiting.get(index).is_some()
+    }
+
+    fn hold(&mut self, event: &StreamEvent) {
+        match event {
+            StreamEvent::ToolCallStart { index, .. } => self.waiting.push(*index, 0),
+            StreamEvent::ToolCallDelta { index, .. } | StreamEvent::BlockStop { index } => {
+                if let Some(n) = self.waiting.get_mut(*index) {
+                    *n += 1;
+                }
+            }
+            _ => {}
+        }
+        self.held.push_back(event.clone());
     }
 
     /// Writes the held events of the open call; then, if its arguments are complete (or `force`),
-    /// the next held call's start and its events, and so on.
+    /// the next held call's start and its events, and so on. The open call's events are looked
+    /// for only while some are held: an upstream that sends every call's start before any
+    /// arguments holds thousands of starts, and a scan of them per event was quadratic.
     fn release(&mut self, force: bool, out: &mut Vec<u8>) {
         while !self.held.is_empty() {
             if let Some((open, depth)) = self.open {
@@ -388,16 +411,25 @@ impl<E: StreamEncode> SerialToolCalls<E> {
                     matches!(e, StreamEvent::ToolCallDelta { index, .. } | StreamEvent::BlockStop { index }
                         if *index == open)
                 };
-                if let Some(at) = self.held.iter().position(of_open) {
-                    let event = self.held.remove(at);
-                    self.pass(&event, out);
-                    continue;
+                if self.open_held > 0 {
+                    if let Some(event) = self.held.iter().position(of_open).and_then(|at| self.held.remove(at)) {
+                        self.open_held -= 1;
+                        self.pass(&event, out);
+                        continue;
+                    }
+                    self.open_held = 0;
                 }
                 if !force && !depth.complete() {
                     return;
                 }
             }
-            let event = self.held.remove(0);
+            let Some(event) = self.held.pop_front() else {
+                return;
+            };
+            if matches!(event, StreamEvent::ToolCallStart { .. }) {
+                // Starts leave `held` in the order they came, as `waiting` holds them.
+                self.open_held = self.waiting.pop_oldest().map_or(0, |(_, n)| n);
+            }
             self.pass(&event, out);
         }
     }
@@ -422,7 +454,7 @@ impl<E: StreamEncode> StreamEncode for SerialToolCalls<E> {
             }
         };
         if hold {
-            self.held.push(event.clone());
+            self.hold(event);
             return;
         }
         self.pass(event, out);
@@ -865,6 +897,175 @@ mod tests {
     use super::*;
     use crate::canonical::{ChatResponse, FinishReason, Part, Usage};
 
+    /// Writes each event it is given as a line of its debug form.
+    struct Record;
+
+    impl StreamEncode for Record {
+        fn content_type(&self) -> &'static str {
+            "text/plain"
+        }
+        fn encode(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
+            out.extend_from_slice(format!("{event:?}\n").as_bytes());
+        }
+        fn finish(&mut self, out: &mut Vec<u8>) {
+            out.extend_from_slice(b"finish\n");
+        }
+        fn error(&mut self, _status: u16, _message: &str, out: &mut Vec<u8>) {
+            out.extend_from_slice(b"error\n");
+        }
+    }
+
+    /// `SerialToolCalls` as it was before it counted the open call's held events: a scan of
+    /// every held event for the open call's, and for a held start, per event. The reference the
+    /// counting one must agree with.
+    struct ScanningSerial {
+        open: Option<(u32, JsonDepth)>,
+        held: Vec<StreamEvent>,
+        out: Vec<u8>,
+    }
+
+    impl ScanningSerial {
+        fn pass(&mut self, event: &StreamEvent) {
+            match event {
+                StreamEvent::ToolCallStart { index, .. } => self.open = Some((*index, JsonDepth::default())),
+                StreamEvent::ToolCallDelta { index, arguments } => {
+                    if let Some((_, depth)) = self.open.as_mut().filter(|(open, _)| open == index) {
+                        depth.feed(arguments);
+                    }
+                }
+                StreamEvent::BlockStop { index } => {
+                    if matches!(self.open, Some((open, _)) if open == *index) {
+                        self.open = None;
+                    }
+                }
+                StreamEvent::Usage(_) => {}
+                _ => self.open = None,
+            }
+            Record.encode(event, &mut self.out);
+        }
+
+        fn release(&mut self, force: bool) {
+            while !self.held.is_empty() {
+                if let Some((open, depth)) = self.open {
+                    let of_open = |e: &StreamEvent| {
+                        matches!(e, StreamEvent::ToolCallDelta { index, .. } | StreamEvent::BlockStop { index }
+                            if *index == open)
+                    };
+                    if let Some(at) = self.held.iter().position(of_open) {
+                        let event = self.held.remove(at);
+                        self.pass(&event);
+                        continue;
+                    }
+                    if !force && !depth.complete() {
+                        return;
+                    }
+                }
+                let event = self.held.remove(0);
+                self.pass(&event);
+            }
+        }
+
+        fn encode(&mut self, event: &StreamEvent) {
+            let holds = |index: u32| {
+                self.held
+                    .iter()
+                    .any(|e| matches!(e, StreamEvent::ToolCallStart { index: i, .. } if *i == index))
+            };
+            let hold = match event {
+                StreamEvent::ToolCallStart { .. } => {
+                    !self.held.is_empty() || self.open.is_some_and(|(_, depth)| !depth.complete())
+                }
+                StreamEvent::ToolCallDelta { index, .. } | StreamEvent::BlockStop { index } => holds(*index),
+                StreamEvent::Usage(_) => false,
+                _ => {
+                    self.release(true);
+                    false
+                }
+            };
+            if hold {
+                self.held.push(event.clone());
+                return;
+            }
+            self.pass(event);
+            self.release(false);
+        }
+    }
+
+    /// Streams of interleaved calls (starts, argument pieces that complete or not, stops, late
+    /// pieces after a stop, text between): the counting `SerialToolCalls` writes exactly what
+    /// the scanning one did, event for event. (An index started twice while held is where they
+    /// part: the scanning one gave the second call's pieces to the first, this one to the second.)
+    #[test]
+    fn serial_tool_calls_write_what_the_scanning_version_wrote() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let pieces = ["{\"a\":", "1}", "{}", "\"x\"", "[1,", "2]", "{\"s\":\"}\"}", ""];
+        for round in 0..3000 {
+            let calls = 1 + next(6) as u32;
+            let mut started = Vec::new();
+            let mut events = vec![StreamEvent::Start {
+                id: "r".into(),
+                model: "m".into(),
+            }];
+            for _ in 0..next(30) {
+                let event = match next(10) {
+                    0..=2 if (started.len() as u32) < calls => {
+                        // Each index once, not always ascending (7 is prime to every count).
+                        let index = started.len() as u32 * 7 % calls;
+                        started.push(index);
+                        StreamEvent::ToolCallStart {
+                            index,
+                            id: format!("c{index}"),
+                            name: "f".into(),
+                        }
+                    }
+                    3..=6 if !started.is_empty() => StreamEvent::ToolCallDelta {
+                        index: started[next(started.len() as u64) as usize],
+                        arguments: pieces[next(pieces.len() as u64) as usize].into(),
+                    },
+                    7 if !started.is_empty() => StreamEvent::BlockStop {
+                        index: started[next(started.len() as u64) as usize],
+                    },
+                    8 => StreamEvent::Usage(Usage::default()),
+                    _ => StreamEvent::TextDelta {
+                        index: 100,
+                        text: "t".into(),
+                    },
+                };
+                events.push(event);
+            }
+            let mut counting = SerialToolCalls::new(Record);
+            let mut scanning = ScanningSerial {
+                open: None,
+                held: Vec::new(),
+                out: Vec::new(),
+            };
+            let mut out = Vec::new();
+            for event in &events {
+                counting.encode(event, &mut out);
+                scanning.encode(event);
+                assert_eq!(
+                    String::from_utf8_lossy(&out),
+                    String::from_utf8_lossy(&scanning.out),
+                    "round {round}: {events:#?}"
+                );
+            }
+            counting.finish(&mut out);
+            scanning.release(true);
+            scanning.out.extend_from_slice(b"finish\n");
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&scanning.out),
+                "round {round}"
+            );
+        }
+    }
+
     /// `ByIndex` agrees with a plain list scanned from the latest, whatever the keys' order:
     /// ascending (found by halves), repeated or out of order (scanned), with removals and the
     /// oldest entries drained between pushes.
@@ -896,7 +1097,8 @@ mod tests {
                     let scan = model.iter().rev().find(|(k, _)| *k == probe).map(|(_, v)| v);
                     assert_eq!(by_index.get(probe), scan, "order {o}, key {probe} after {model:?}");
                 }
-                assert_eq!(by_index.entries(), &model[..], "order {o}");
+                let entries: Vec<_> = (0..by_index.len()).map(|n| *by_index.at(n).unwrap()).collect();
+                assert_eq!(entries, model, "order {o}");
             }
             if let Some(v) = by_index.get_mut(keys[keys.len() - 1]) {
                 *v = 99;

@@ -579,7 +579,7 @@ impl GeminiStreamEncoder {
     /// it, wait for the last chunk: Gemini carries `args` whole, and the calls keep their order.
     fn send_ready_calls(&mut self, out: &mut Vec<u8>) {
         let mut sent = 0;
-        while let Some((_, (part @ Part::ToolCall { arguments, .. }, true))) = self.calls.entries().get(sent) {
+        while let Some((_, (part @ Part::ToolCall { arguments, .. }, true))) = self.calls.at(sent) {
             if arguments.is_empty() {
                 break;
             }
