@@ -915,38 +915,28 @@ mod tests {
         }
     }
 
-    /// `SerialToolCalls` as it was before it counted the open call's held events: a scan of
-    /// every held event for the open call's, and for a held start, per event. The reference the
-    /// counting one must agree with.
+    /// `SerialToolCalls`' release rules as they were before it counted the open call's held
+    /// events: a scan of every held event for the open call's, and for a held start, per event.
+    /// The reference the counting one must agree with (`serial` only passes events on and
+    /// follows the open call, never holding any).
     struct ScanningSerial {
-        open: Option<(u32, JsonDepth)>,
+        serial: SerialToolCalls<Record>,
         held: Vec<StreamEvent>,
         out: Vec<u8>,
     }
 
     impl ScanningSerial {
+        fn open(&self) -> Option<(u32, JsonDepth)> {
+            self.serial.open
+        }
+
         fn pass(&mut self, event: &StreamEvent) {
-            match event {
-                StreamEvent::ToolCallStart { index, .. } => self.open = Some((*index, JsonDepth::default())),
-                StreamEvent::ToolCallDelta { index, arguments } => {
-                    if let Some((_, depth)) = self.open.as_mut().filter(|(open, _)| open == index) {
-                        depth.feed(arguments);
-                    }
-                }
-                StreamEvent::BlockStop { index } => {
-                    if matches!(self.open, Some((open, _)) if open == *index) {
-                        self.open = None;
-                    }
-                }
-                StreamEvent::Usage(_) => {}
-                _ => self.open = None,
-            }
-            Record.encode(event, &mut self.out);
+            self.serial.pass(event, &mut self.out);
         }
 
         fn release(&mut self, force: bool) {
             while !self.held.is_empty() {
-                if let Some((open, depth)) = self.open {
+                if let Some((open, depth)) = self.open() {
                     let of_open = |e: &StreamEvent| {
                         matches!(e, StreamEvent::ToolCallDelta { index, .. } | StreamEvent::BlockStop { index }
                             if *index == open)
@@ -973,7 +963,7 @@ mod tests {
             };
             let hold = match event {
                 StreamEvent::ToolCallStart { .. } => {
-                    !self.held.is_empty() || self.open.is_some_and(|(_, depth)| !depth.complete())
+                    !self.held.is_empty() || self.open().is_some_and(|(_, depth)| !depth.complete())
                 }
                 StreamEvent::ToolCallDelta { index, .. } | StreamEvent::BlockStop { index } => holds(*index),
                 StreamEvent::Usage(_) => false,
@@ -1041,7 +1031,7 @@ mod tests {
             }
             let mut counting = SerialToolCalls::new(Record);
             let mut scanning = ScanningSerial {
-                open: None,
+                serial: SerialToolCalls::new(Record),
                 held: Vec::new(),
                 out: Vec::new(),
             };
