@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 
-from scaling import free_port, superlinear, wait_for
+from scaling import free_port, superlinear, verdict, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLUICE = os.environ.get("SLUICE_BIN", os.path.join(ROOT, "target/release/sluice"))
@@ -228,10 +228,7 @@ models = ["mock-model"]
         for p in procs:
             p.kill()
             p.wait()
-    if flagged:
-        print("superlinear:", *flagged, sep="\n  ")
-        sys.exit(1)
-    print("every path linear (4N within 8x of N, or under half a second)")
+    verdict(flagged, "path")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import os
 import re
 import struct
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -29,7 +28,7 @@ import urllib.parse
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from scaling import free_port, superlinear, wait_for
+from scaling import free_port, superlinear, verdict, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLUICE = os.environ.get("SLUICE_BIN", os.path.join(ROOT, "target/release/sluice"))
@@ -268,10 +267,7 @@ default_provider = "anthropic"
         gateway.kill()
         gateway.wait()
         upstream.shutdown()
-    if flagged:
-        print("superlinear or failed:", *flagged, sep="\n  ")
-        sys.exit(1)
-    print("every stream linear (4N within 8x of N, or under half a second)")
+    verdict(flagged, "stream")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""What `large_bodies.py` and `large_streams.py` share: ports on 127.0.0.1 and the rule that
-calls a path superlinear."""
+"""What `large_bodies.py` and `large_streams.py` share: ports on 127.0.0.1, the rule that
+calls a path superlinear, and the verdict at the end."""
 import socket
 import sys
 import time
@@ -28,3 +28,11 @@ def wait_for(port):
         except OSError:
             time.sleep(0.05)
     sys.exit(f"nothing listens on 127.0.0.1:{port}")
+
+
+def verdict(flagged, what):
+    """Exit 1 naming the flagged pairs, else say that every one of `what` was linear."""
+    if flagged:
+        print("superlinear or failed:", *flagged, sep="\n  ")
+        sys.exit(1)
+    print(f"every {what} linear (4N within {RATIO:g}x of N, or under {FLOOR:g} s)")
