@@ -62,6 +62,18 @@ fn mb(bytes: usize) -> f64 {
     bytes as f64 / 1e6
 }
 
+/// A figure of this process's `/proc/self/status` in bytes (`VmRSS`, `VmHWM`): what is
+/// resident, where the counted bytes include allocations never touched (a parser's buffer sized
+/// for a whole body of which it fills a few entries).
+fn status_bytes(field: &str) -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [from, to, path] = args.as_slice() else {
@@ -69,18 +81,21 @@ fn main() {
     };
     let (from, to) = (codec(format(from)).unwrap(), codec(format(to)).unwrap());
     let body = std::fs::read(path).expect("the body file");
+    let rss_before = status_bytes("VmRSS");
     let base = LIVE.load(Relaxed);
     PEAK.store(base, Relaxed);
     let request = (from.decode_request)(&body, Some("model"), false).expect("a body the format reads");
     let canonical = LIVE.load(Relaxed) - base;
     let decode_peak = PEAK.load(Relaxed) - base;
+    let resident_decode_peak = status_bytes("VmHWM").saturating_sub(rss_before);
     let out = (to.encode_request)(&request).expect("a request the target takes");
     let peak = PEAK.load(Relaxed) - base;
     println!(
-        "body {:.1} MB  canonical {:.1} MB  decode peak {:.1} MB  encoded {:.1} MB  peak {:.1} MB ({:.1}x the body)",
+        "body {:.1} MB  canonical {:.1} MB  decode peak {:.1} MB (resident {:.1} MB)  encoded {:.1} MB  peak {:.1} MB ({:.1}x the body)",
         mb(body.len()),
         mb(canonical),
         mb(decode_peak),
+        mb(resident_decode_peak),
         mb(out.len()),
         mb(peak),
         peak as f64 / body.len() as f64

@@ -450,10 +450,11 @@ pub fn translate(data: &[u8]) {
                 _ => panic!("one pass and lazy readings disagree: {decoded:?} / {lazily:?}"),
             }
         }
-        // An Anthropic, Gemini or Converse client's body read in one pass reads as it does by
-        // `Value` (the reading that names a refused field, and the one the pass leaves the rest
-        // to).
+        // An OpenAI, Anthropic, Gemini or Converse client's body read in one pass reads as it
+        // does by `Value` (the reading that names a refused field, and the one the pass leaves
+        // the rest to). A legacy completion (bit 6) is read by `Value` only.
         let by_value = match format {
+            Format::OpenAi if which & 64 == 0 => Some(formats::openai::request::decode_by_value(body, path_model)),
             Format::Anthropic => Some(formats::anthropic::request::decode_by_value(body, path_model)),
             Format::Gemini => Some(formats::gemini::decode_by_value(body, path_model, which & 32 != 0)),
             Format::Bedrock => Some(formats::bedrock::decode_by_value(body, path_model, which & 32 != 0)),

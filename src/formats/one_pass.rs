@@ -3,6 +3,7 @@
 //! body only where it gives exactly what its format's reading by `Value` gives, and refuses the
 //! rest, which that reading then takes (it names the field of a refusal).
 
+use crate::canonical::Json;
 use crate::wire::json::KeySeed;
 use serde::de::{Deserialize, DeserializeSeed, Deserializer, Error, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use sonic_rs::LazyValue;
@@ -75,6 +76,21 @@ pub(crate) fn arguments(raw: Option<&LazyValue<'_>>) -> Option<String> {
     }
 }
 
+/// A member's value as a `Value` tree parsed from its own text. Read as `Json` through sonic-rs's
+/// serde deserializer instead, each value starts a tree parser whose node buffer is sized for the
+/// rest of the body (a node per two remaining bytes: 64 MB for a member ahead of a 17 MB
+/// history). That buffer is left untouched past the value, so it is not resident, but it is an
+/// allocation that large (an OS mapping) per value: for values that a history may hold many of.
+/// A few top-level members are cheaper read directly.
+pub(crate) struct Tree(pub Json);
+
+impl<'de> Deserialize<'de> for Tree {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Tree, D::Error> {
+        let raw = LazyValue::deserialize(d)?;
+        sonic_rs::from_str(raw.as_raw_str()).map(Tree).map_err(D::Error::custom)
+    }
+}
+
 /// An array read as serde reads a `Vec`, one element held in room for one
 /// (`canonical::push_sparing`): a tool result's content is nearly always one item.
 pub(crate) struct Sparing<T>(pub Vec<T>);
@@ -98,5 +114,76 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sparing<T> {
             }
         }
         d.deserialize_seq(Items(PhantomData))
+    }
+}
+
+/// A member the reference reads only if it is a string (Gemini's `role`, OpenAI's
+/// `tool_call_id`), `true` (Gemini's `thought`) or not `null` (OpenAI's legacy `function_call`):
+/// any other scalar is as good as absent. An array or an object is left to the reference (as
+/// rare as it is wrong), so no `Value` is built for these small members.
+pub(crate) enum Scalar {
+    Str(String),
+    Bool(bool),
+    Null,
+    Other,
+}
+
+impl Scalar {
+    pub(crate) fn as_str(&self) -> Option<&str> {
+        match self {
+            Scalar::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn into_string(self) -> Option<String> {
+        match self {
+            Scalar::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Scalar, D::Error> {
+        d.deserialize_any(ScalarVisitor)
+    }
+}
+
+struct ScalarVisitor;
+
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a scalar")
+    }
+
+    fn visit_str<E: Error>(self, s: &str) -> Result<Scalar, E> {
+        Ok(Scalar::Str(s.to_string()))
+    }
+
+    fn visit_string<E: Error>(self, s: String) -> Result<Scalar, E> {
+        Ok(Scalar::Str(s))
+    }
+
+    fn visit_bool<E: Error>(self, b: bool) -> Result<Scalar, E> {
+        Ok(Scalar::Bool(b))
+    }
+
+    fn visit_i64<E: Error>(self, _: i64) -> Result<Scalar, E> {
+        Ok(Scalar::Other)
+    }
+
+    fn visit_u64<E: Error>(self, _: u64) -> Result<Scalar, E> {
+        Ok(Scalar::Other)
+    }
+
+    fn visit_f64<E: Error>(self, _: f64) -> Result<Scalar, E> {
+        Ok(Scalar::Other)
+    }
+
+    fn visit_unit<E: Error>(self) -> Result<Scalar, E> {
+        Ok(Scalar::Null)
     }
 }

@@ -14,7 +14,7 @@
 use super::request::{push_turn, Top};
 use super::{camel_eq, decode_file_data, decode_inline_data, response_content, text_part, CallIds, PART_MEMBERS};
 use crate::canonical::{push_sparing, ChatRequest, Extra, Json, JsonPath, Message, Part, Role, ToolResultContent};
-use crate::formats::one_pass::{self, refused};
+use crate::formats::one_pass::{self, refused, Scalar};
 use crate::wire::json::KeySeed;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use sonic_rs::{JsonValueTrait, LazyValue};
@@ -166,75 +166,6 @@ impl<'de> Visitor<'de> for Content<'_> {
             Some(_) => return Err(refused()),
         };
         Ok((role, parts.unwrap_or_default()))
-    }
-}
-
-/// A member the reference reads only if it is a string (`role`, `thoughtSignature`) or `true`
-/// (`thought`): any other scalar is as good as absent. An array or an object is left to the
-/// reference (as rare as it is wrong), so no `Value` is built for these small members.
-enum Scalar {
-    Str(String),
-    Bool(bool),
-    Other,
-}
-
-impl Scalar {
-    fn as_str(&self) -> Option<&str> {
-        match self {
-            Scalar::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    fn into_string(self) -> Option<String> {
-        match self {
-            Scalar::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-}
-
-impl<'de> de::Deserialize<'de> for Scalar {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Scalar, D::Error> {
-        d.deserialize_any(ScalarVisitor)
-    }
-}
-
-struct ScalarVisitor;
-
-impl<'de> Visitor<'de> for ScalarVisitor {
-    type Value = Scalar;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a scalar")
-    }
-
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Scalar, E> {
-        Ok(Scalar::Str(s.to_string()))
-    }
-
-    fn visit_string<E: de::Error>(self, s: String) -> Result<Scalar, E> {
-        Ok(Scalar::Str(s))
-    }
-
-    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Scalar, E> {
-        Ok(Scalar::Bool(b))
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Scalar, E> {
-        Ok(Scalar::Other)
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Scalar, E> {
-        Ok(Scalar::Other)
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Scalar, E> {
-        Ok(Scalar::Other)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
-        Ok(Scalar::Other)
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod completions;
 pub mod embed;
+pub(crate) mod one_pass;
 pub mod request;
 pub mod response;
 pub mod responses;

@@ -1,8 +1,10 @@
 //! OpenAI Chat Completions request <-> canonical (PROTOCOLS 2.2).
 //!
-//! Integration side (`decode_request`): a client's body is walked as a `sonic_rs::Value` so every
-//! error names the exact field (`messages[2].content[1].image_url.url`) and unknown top-level
-//! fields are kept in `ChatRequest.extra`. Provider side (`encode_request`): canonical -> the
+//! Integration side (`decode_request`): a client's body is read in one pass (`one_pass`); what
+//! that pass leaves (a refusal, or a body it cannot read exactly) is walked as a `sonic_rs::Value`
+//! (`decode_by_value`, the reference), so every error names the exact field
+//! (`messages[2].content[1].image_url.url`). Unknown top-level fields are kept in
+//! `ChatRequest.extra`. Provider side (`encode_request`): canonical -> the
 //! typed structs of `types.rs`; anything OpenAI cannot express is a `ConvertError`, except the
 //! documented omissions below (`// NOTE:`), which lose nothing the upstream could have used.
 
@@ -89,39 +91,88 @@ pub(super) fn body_object(body: &[u8]) -> Result<sonic_rs::Object, ConvertError>
 /// Integration: a client's Chat Completions body -> canonical. `stream` comes from the body
 /// (the argument is ignored), and so does the model; `path_model` is the model of a body that
 /// names none (Bedrock's InvokeModel for OpenAI models, where the path names it).
+///
+/// Read in one pass (`one_pass`); a body that reading leaves is read by `Value`, the reference,
+/// which gives the same request or names the refused field.
 pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> Result<ChatRequest, ConvertError> {
+    match super::one_pass::read(body, path_model) {
+        Some(req) => Ok(req),
+        None => decode_by_value(body, path_model),
+    }
+}
+
+/// The reference reading: the body as a `Value` tree, walked; every refusal names its field.
+pub(crate) fn decode_by_value(body: &[u8], path_model: Option<&str>) -> Result<ChatRequest, ConvertError> {
     let obj = body_object(body)?;
-    let mut req = ChatRequest {
-        extra: Extra::new(Format::OpenAi),
-        ..ChatRequest::default()
-    };
-    let mut model = None;
+    let mut top = Top::new();
     let mut messages = None;
-    let (mut max_tokens, mut max_completion_tokens) = (None, None);
-    let (mut logprobs, mut top_logprobs) = (false, None);
-    let root = JsonPath::ROOT;
     for (key, val) in obj.iter() {
+        match key {
+            // OpenAI treats an explicit null like an absent optional parameter.
+            "messages" if !val.is_null() => messages = Some(val),
+            _ => top.field(key, val)?,
+        }
+    }
+    let req = top.settle(path_model)?;
+    let messages = messages
+        .and_then(|m| m.as_array())
+        .ok_or_else(|| err("messages", "required, an array of messages"))?;
+    let mut history = History::default();
+    decode_messages(messages, &mut history)?;
+    finish(req, history)
+}
+
+/// The body's top level other than `messages`, as both readings take it.
+pub(super) struct Top {
+    req: ChatRequest,
+    model: Option<String>,
+    max_tokens: Option<u32>,
+    max_completion_tokens: Option<u32>,
+    logprobs: bool,
+    top_logprobs: Option<u32>,
+}
+
+impl Top {
+    pub(super) fn new() -> Top {
+        Top {
+            req: ChatRequest {
+                extra: Extra::new(Format::OpenAi),
+                ..ChatRequest::default()
+            },
+            model: None,
+            max_tokens: None,
+            max_completion_tokens: None,
+            logprobs: false,
+            top_logprobs: None,
+        }
+    }
+
+    /// Member `key` (not `messages`) into the request; of a repeated key, the last one counts.
+    pub(super) fn field(&mut self, key: &str, val: &Json) -> Result<(), ConvertError> {
         // OpenAI treats an explicit null like an absent optional parameter.
         if val.is_null() && KNOWN_FIELDS.contains(&key) {
-            continue;
+            return Ok(());
         }
+        let root = JsonPath::ROOT;
+        let req = &mut self.req;
         match key {
-            "model" => model = Some(str_of(val, &root.key("model"))?.to_string()),
-            "messages" => messages = Some(val),
-            "max_tokens" => max_tokens = Some(limit_of(val, &root.key("max_tokens"))?),
-            "max_completion_tokens" => max_completion_tokens = Some(limit_of(val, &root.key("max_completion_tokens"))?),
+            "model" => self.model = Some(str_of(val, &root.key("model"))?.to_string()),
+            "max_tokens" => self.max_tokens = Some(limit_of(val, &root.key("max_tokens"))?),
+            "max_completion_tokens" => {
+                self.max_completion_tokens = Some(limit_of(val, &root.key("max_completion_tokens"))?)
+            }
             "temperature" => req.temperature = Some(f64_of(val, &root.key("temperature"))?),
             "top_p" => req.top_p = Some(f64_of(val, &root.key("top_p"))?),
             // Not an OpenAI field, but vLLM-style clients send it; it means the same everywhere.
             "top_k" => req.top_k = Some(u32_of(val, &root.key("top_k"))?),
             "seed" => req.seed = Some(val.as_i64().ok_or_else(|| err("seed", "must be an integer"))?),
-            "logprobs" => logprobs = bool_of(val, &root.key("logprobs"))?,
+            "logprobs" => self.logprobs = bool_of(val, &root.key("logprobs"))?,
             "top_logprobs" => {
                 let n = u32_of(val, &root.key("top_logprobs"))?;
                 if n > MAX_TOP_LOGPROBS {
                     return Err(err("top_logprobs", "must be at most 20"));
                 }
-                top_logprobs = Some(n);
+                self.top_logprobs = Some(n);
             }
             "frequency_penalty" => req.frequency_penalty = Some(f64_of(val, &root.key("frequency_penalty"))?),
             "presence_penalty" => req.presence_penalty = Some(f64_of(val, &root.key("presence_penalty"))?),
@@ -153,27 +204,47 @@ pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> R
             }
             _ => req.extra.push(key, val.clone()),
         }
+        Ok(())
     }
-    req.model = model
-        .or_else(|| path_model.map(str::to_string))
-        .ok_or_else(|| err("model", "required"))?;
-    req.max_tokens = max_completion_tokens.or(max_tokens);
-    // `safety_identifier` succeeds `user` (the SDK marks `user` deprecated) as the end user's id:
-    // it is Anthropic's `metadata.user_id` too, as for a Responses client. It stays an extra, so
-    // an OpenAI upstream gets it under its own name (`encode_request`).
-    if req.user.is_none() {
-        req.user = safety_identifier(&req.extra).map(str::to_string);
+
+    /// The request the top level makes once every member is read (the model, the token limit,
+    /// the end user, log probabilities); `messages` come after.
+    pub(super) fn settle(self, path_model: Option<&str>) -> Result<ChatRequest, ConvertError> {
+        let mut req = self.req;
+        req.model = self
+            .model
+            .or_else(|| path_model.map(str::to_string))
+            .ok_or_else(|| err("model", "required"))?;
+        req.max_tokens = self.max_completion_tokens.or(self.max_tokens);
+        // `safety_identifier` succeeds `user` (the SDK marks `user` deprecated) as the end user's
+        // id: it is Anthropic's `metadata.user_id` too, as for a Responses client. It stays an
+        // extra, so an OpenAI upstream gets it under its own name (`encode_request`).
+        if req.user.is_none() {
+            req.user = safety_identifier(&req.extra).map(str::to_string);
+        }
+        if self.logprobs {
+            req.logprobs = Some(self.top_logprobs.unwrap_or(0));
+        } else if self.top_logprobs.is_some() {
+            // OpenAI's own rule: alternatives come only with the chosen tokens.
+            return Err(err("top_logprobs", "requires logprobs to be true"));
+        }
+        Ok(req)
     }
-    if logprobs {
-        req.logprobs = Some(top_logprobs.unwrap_or(0));
-    } else if top_logprobs.is_some() {
-        // OpenAI's own rule: alternatives come only with the chosen tokens.
-        return Err(err("top_logprobs", "requires logprobs to be true"));
+}
+
+/// `req` (settled) with its `messages` read into `history`.
+pub(super) fn finish(mut req: ChatRequest, history: History) -> Result<ChatRequest, ConvertError> {
+    let History {
+        system,
+        mut messages,
+        has_tool_results,
+        ..
+    } = history;
+    if has_tool_results {
+        crate::canonical::name_tool_results(&mut messages);
     }
-    let messages = messages
-        .and_then(|m| m.as_array())
-        .ok_or_else(|| err("messages", "required, an array of messages"))?;
-    decode_messages(messages, &mut req)?;
+    req.system = system;
+    req.messages = messages;
     check_allowed_declared(&req, "tool_choice.allowed_tools.tools")?;
     Ok(req)
 }
@@ -376,12 +447,76 @@ fn decode_response_format(v: &Json) -> Result<ResponseFormat, ConvertError> {
     }
 }
 
-/// Which message the next `tool` / `user` message merges into.
-#[derive(PartialEq)]
-enum Open {
-    Nothing,
-    /// The last canonical message is a user turn built from `tool` messages.
-    ToolTurn,
+/// The turns of `messages` as read, in both readings: `system` and `developer` text joins the
+/// system prompt, and tool results then user text form one user turn (the inverse of encoding).
+#[derive(Default)]
+pub(super) struct History {
+    pub(super) system: Vec<Part>,
+    messages: Vec<Message>,
+    /// The last turn is a user turn built from `tool` messages: the next result or user message
+    /// joins it.
+    tool_turn_open: bool,
+    /// Whether any tool result is there to be named after its call.
+    has_tool_results: bool,
+}
+
+impl History {
+    pub(super) fn with_capacity(n: usize) -> History {
+        History {
+            messages: Vec::with_capacity(n),
+            ..History::default()
+        }
+    }
+
+    pub(super) fn user(&mut self, parts: Vec<Part>) {
+        match self.messages.last_mut() {
+            Some(last) if self.tool_turn_open => last.content.extend(parts),
+            _ => self.messages.push(Message {
+                role: Role::User,
+                content: parts,
+            }),
+        }
+        self.tool_turn_open = false;
+    }
+
+    pub(super) fn assistant(&mut self, parts: Vec<Part>) {
+        // NOTE: an assistant message with nothing in it carries nothing; it is skipped.
+        if !parts.is_empty() {
+            self.messages.push(Message {
+                role: Role::Assistant,
+                content: parts,
+            });
+        }
+        self.tool_turn_open = false;
+    }
+
+    /// A `tool` message: the result of call `id`, its text parts (`texts`) as its content.
+    pub(super) fn tool_result(&mut self, id: String, texts: Vec<Part>) {
+        let mut content = Vec::with_capacity(texts.len());
+        for p in texts {
+            if let Part::Text { text, .. } = p {
+                content.push(ToolResultContent::Text(text));
+            }
+        }
+        let result = Part::ToolResult {
+            id,
+            // Named after its call once every message is read (Gemini needs it).
+            name: None,
+            content,
+            // OpenAI has no error flag on tool results.
+            is_error: false,
+            extra: Extra::default(),
+        };
+        match self.messages.last_mut() {
+            Some(last) if self.tool_turn_open => last.content.push(result),
+            _ => self.messages.push(Message {
+                role: Role::User,
+                content: vec![result],
+            }),
+        }
+        self.tool_turn_open = true;
+        self.has_tool_results = true;
+    }
 }
 
 /// The fields of one message that the decoder reads, found in one pass over its keys (a lookup
@@ -421,10 +556,7 @@ impl<'v> MessageFields<'v> {
     }
 }
 
-fn decode_messages(arr: &sonic_rs::Array, req: &mut ChatRequest) -> Result<(), ConvertError> {
-    let mut open = Open::Nothing;
-    // Whether any tool result is there to be named after its call.
-    let mut has_tool_results = false;
+fn decode_messages(arr: &sonic_rs::Array, history: &mut History) -> Result<(), ConvertError> {
     let messages_path = JsonPath::ROOT.key("messages");
     for (i, m) in arr.iter().enumerate() {
         let path = messages_path.index(i);
@@ -441,32 +573,13 @@ fn decode_messages(arr: &sonic_rs::Array, req: &mut ChatRequest) -> Result<(), C
             // the system prompt (canonical has one system prompt, as Anthropic/Gemini/Bedrock do).
             "system" | "developer" => {
                 let c = content.ok_or_else(|| err(path.key("content"), "required"))?;
-                decode_text_content(c, &path.key("content"), &mut req.system)?;
+                decode_text_content(c, &path.key("content"), &mut history.system)?;
             }
             "user" => {
                 let c = content.ok_or_else(|| err(path.key("content"), "required"))?;
-                let parts = decode_user_content(c, &path.key("content"))?;
-                match req.messages.last_mut() {
-                    // The inverse of encoding: tool results then text form one user turn.
-                    Some(last) if open == Open::ToolTurn => last.content.extend(parts),
-                    _ => req.messages.push(Message {
-                        role: Role::User,
-                        content: parts,
-                    }),
-                }
-                open = Open::Nothing;
+                history.user(decode_user_content(c, &path.key("content"))?);
             }
-            "assistant" => {
-                let parts = decode_assistant(&fields, &path)?;
-                // NOTE: an assistant message with nothing in it carries nothing; it is skipped.
-                if !parts.is_empty() {
-                    req.messages.push(Message {
-                        role: Role::Assistant,
-                        content: parts,
-                    });
-                }
-                open = Open::Nothing;
-            }
+            "assistant" => history.assistant(decode_assistant(&fields, &path)?),
             "tool" => {
                 let id = fields
                     .tool_call_id
@@ -476,30 +589,7 @@ fn decode_messages(arr: &sonic_rs::Array, req: &mut ChatRequest) -> Result<(), C
                 if let Some(c) = content {
                     decode_text_content(c, &path.key("content"), &mut texts)?;
                 }
-                let mut content = Vec::with_capacity(texts.len());
-                for p in texts {
-                    if let Part::Text { text, .. } = p {
-                        content.push(ToolResultContent::Text(text));
-                    }
-                }
-                let result = Part::ToolResult {
-                    id: id.to_string(),
-                    // Named after its call once every message is read (Gemini needs it).
-                    name: None,
-                    content,
-                    // OpenAI has no error flag on tool results.
-                    is_error: false,
-                    extra: Extra::default(),
-                };
-                match req.messages.last_mut() {
-                    Some(last) if open == Open::ToolTurn => last.content.push(result),
-                    _ => req.messages.push(Message {
-                        role: Role::User,
-                        content: vec![result],
-                    }),
-                }
-                open = Open::ToolTurn;
-                has_tool_results = true;
+                history.tool_result(id.to_string(), texts);
             }
             "function" => {
                 return Err(err(
@@ -509,9 +599,6 @@ fn decode_messages(arr: &sonic_rs::Array, req: &mut ChatRequest) -> Result<(), C
             }
             other => return Err(err(path.key("role"), format!("unknown role '{other}'"))),
         }
-    }
-    if has_tool_results {
-        crate::canonical::name_tool_results(&mut req.messages);
     }
     Ok(())
 }
@@ -558,8 +645,8 @@ fn decode_user_content(c: &Json, path: &JsonPath<'_>) -> Result<Vec<Part>, Conve
                 let t = p.get("text").ok_or_else(|| err(ppath.key("text"), "required"))?;
                 parts.push(Part::text(str_of(t, &ppath.key("text"))?));
             }
-            Some("image_url") => parts.push(decode_image(p, &ppath)?),
-            Some("file") => parts.push(decode_file(p, &ppath)?),
+            Some("image_url") => parts.push(decode_image(p.get("image_url"), &ppath)?),
+            Some("file") => parts.push(decode_file(p.get("file"), &ppath)?),
             Some(other) => {
                 return Err(err(
                     ppath.key("type"),
@@ -572,9 +659,10 @@ fn decode_user_content(c: &Json, path: &JsonPath<'_>) -> Result<Vec<Part>, Conve
     Ok(parts)
 }
 
-fn decode_image(p: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
+/// An `image_url` part (at `path`) whose `image_url` member is `iu`.
+pub(super) fn decode_image(iu: Option<&Json>, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
     let iu_path = path.key("image_url");
-    let iu = p.get("image_url").ok_or_else(|| err(iu_path, "required"))?;
+    let iu = iu.ok_or_else(|| err(iu_path, "required"))?;
     let mut extra = Extra::new(Format::OpenAi);
     let url = if let Some(s) = iu.as_str() {
         s // early vision clients sent the URL as a bare string
@@ -594,8 +682,6 @@ fn decode_image(p: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
     Ok(Part::Image { source, extra })
 }
 
-/// A `file` part: inline `file_data` (a base64 data URL) is a document; a `file_id` names an
-/// upload only OpenAI holds, which no other format can read.
 /// A file sent inline (`file_data`, a base64 `data:` URL at `dpath`) as a document source: one
 /// of the document types every format takes, or refused naming the type.
 pub(super) fn inline_document(data: &str, dpath: &JsonPath<'_>) -> Result<DocumentSource, ConvertError> {
@@ -607,10 +693,12 @@ pub(super) fn inline_document(data: &str, dpath: &JsonPath<'_>) -> Result<Docume
     Ok(DocumentSource::Base64 { media_type, data })
 }
 
-fn decode_file(p: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
+/// A `file` part (at `path`) whose `file` member is `file`: inline `file_data` (a base64 data
+/// URL) is a document; a `file_id` names an upload only OpenAI holds, which no other format can
+/// read.
+pub(super) fn decode_file(file: Option<&Json>, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
     let fpath = path.key("file");
-    let obj = p
-        .get("file")
+    let obj = file
         .ok_or_else(|| err(fpath, "required"))?
         .as_object()
         .ok_or_else(|| err(fpath, "must be an object"))?;
