@@ -8,8 +8,9 @@
 //! mimalloc's retained pages and not say which stage.
 //!
 //! Usage: `cargo run --release --example peak_memory -- FROM TO BODY.json`, FROM and TO format
-//! names (openai, anthropic, gemini, bedrock, cohere); bodies as `loadtest/large_bodies.py`
-//! writes them. Figures: bench/RESULTS.md.
+//! names (openai, anthropic, gemini, bedrock, cohere; FROM may also be `responses`, an OpenAI
+//! Responses API body); bodies as `loadtest/large_bodies.py` writes them. Figures:
+//! bench/RESULTS.md.
 
 use sluice::formats::{codec, Format};
 use std::alloc::{GlobalAlloc, Layout};
@@ -79,12 +80,16 @@ fn main() {
     let [from, to, path] = args.as_slice() else {
         panic!("usage: peak_memory FROM TO BODY.json");
     };
-    let (from, to) = (codec(format(from)).unwrap(), codec(format(to)).unwrap());
+    let decode = match from.as_str() {
+        "responses" => |body: &[u8], _: Option<&str>, _: bool| sluice::formats::openai::responses::decode_request(body),
+        name => codec(format(name)).unwrap().decode_request,
+    };
+    let to = codec(format(to)).unwrap();
     let body = std::fs::read(path).expect("the body file");
     let rss_before = status_bytes("VmRSS");
     let base = LIVE.load(Relaxed);
     PEAK.store(base, Relaxed);
-    let request = (from.decode_request)(&body, Some("model"), false).expect("a body the format reads");
+    let request = decode(&body, Some("model"), false).expect("a body the format reads");
     let canonical = LIVE.load(Relaxed) - base;
     let decode_peak = PEAK.load(Relaxed) - base;
     let resident_decode_peak = status_bytes("VmHWM").saturating_sub(rss_before);

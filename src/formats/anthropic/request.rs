@@ -306,7 +306,9 @@ pub(crate) fn decode_by_value(body: &[u8], path_model: Option<&str>) -> Result<C
         body,
         history.iter_mut().flat_map(|m| tool_args::calls_in(&mut m.content)),
     );
-    Ok(top.finish(model, history, system, has_tool_results))
+    let mut req = top.finish(model, history, system, has_tool_results);
+    req.detach_values_if_large(body.len());
+    Ok(req)
 }
 
 /// An output format (`{"type":"json_schema","schema":{...}}`, the only kind the API has).

@@ -739,6 +739,7 @@ pub(crate) fn decode_by_value(
             .iter_mut()
             .flat_map(|m| tool_args::calls_in(&mut m.content)),
     );
+    req.detach_values_if_large(body.len());
     Ok(req)
 }
 

@@ -55,7 +55,9 @@ pub(crate) fn decode_by_value(
             _ => top.field(k, val)?,
         }
     }
-    Ok(top.finish(model))
+    let mut req = top.finish(model);
+    req.detach_values_if_large(body.len());
+    Ok(req)
 }
 
 /// The body's top level other than `contents`, as both readings take it.

@@ -649,6 +649,18 @@ mod tests {
                 "user":"\u00e9","max_tokens":null,"messages":[{"role":"user","content":"hi"}]}"#,
             true,
         );
+        // A body above `DETACH_ABOVE`, whose kept values the reference copies out of its tree.
+        let history: Vec<String> = (0..3000)
+            .map(|i| format!(r#"{{"role":"user","content":[{{"type":"text","text":"turn {i}"}}]}}"#))
+            .collect();
+        let large = format!(
+            r#"{{"model":"m","x-extra":{{"a":[1,2.5,"\u00e9",null,{{"b":true}}]}},"tools":[{{"type":"function","function":{{"name":"f","parameters":{{"type":"object","properties":{{"a":{{"type":"number"}}}}}},"x":1}}}}],
+                "response_format":{{"type":"json_schema","json_schema":{{"name":"n","schema":{{"type":"object"}}}}}},
+                "messages":[{}]}}"#,
+            history.join(",")
+        );
+        assert!(large.len() > crate::canonical::DETACH_ABOVE);
+        check(&large, true);
         // Repeated top-level members other than `messages`: the last counts, in both.
         check(
             r#"{"model":"a","model":"b","temperature":1,"temperature":0.5,"messages":[{"role":"user","content":"hi"}]}"#,

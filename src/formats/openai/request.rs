@@ -119,7 +119,9 @@ pub(crate) fn decode_by_value(body: &[u8], path_model: Option<&str>) -> Result<C
         .ok_or_else(|| err("messages", "required, an array of messages"))?;
     let mut history = History::default();
     decode_messages(messages, &mut history)?;
-    finish(req, history)
+    let mut req = finish(req, history)?;
+    req.detach_values_if_large(body.len());
+    Ok(req)
 }
 
 /// The body's top level other than `messages`, as both readings take it.

@@ -15,8 +15,9 @@ use super::types::OpenAiTokensOut;
 use crate::canonical::sig::{self, Family};
 use crate::canonical::stream::{StreamEncode, StreamEvent};
 use crate::canonical::{
-    image_source_from_url, ChatRequest, ChatResponse, ConvertError, Extra, FaultKind, FinishReason, Json, JsonPath,
-    Message, Part, Reasoning, ResponseFormat, Role, TokenLogprob, Tool, ToolChoice, ToolResultContent, Usage,
+    detached, image_source_from_url, ChatRequest, ChatResponse, ConvertError, Extra, FaultKind, FinishReason, Json,
+    JsonPath, Message, Part, Reasoning, ResponseFormat, Role, TokenLogprob, Tool, ToolChoice, ToolResultContent, Usage,
+    DETACH_ABOVE,
 };
 use crate::formats::Format;
 use crate::wire::json::members;
@@ -163,7 +164,8 @@ fn decode(body: &[u8], echo: bool) -> Result<(ChatRequest, Option<Echo>), Conver
     let input = input.ok_or_else(|| err("input", "required (Sluice stores no earlier responses to continue)"))?;
     decode_input(input, &mut req)?;
     super::request::check_allowed_declared(&req, "tool_choice.tools")?;
-    let echo = echo.then(|| Echo::with(&req, sent.owned()));
+    req.detach_values_if_large(body.len());
+    let echo = echo.then(|| Echo::with(&req, sent.owned(body.len() > DETACH_ABOVE)));
     Ok((req, echo))
 }
 
@@ -617,13 +619,16 @@ impl<'v> Sent<&'v Json> {
         }
     }
 
-    fn owned(self) -> Sent<Json> {
+    /// The values kept for the answer; `detach`ed from the body's tree where it is large (a
+    /// clone holds the whole tree: `ChatRequest::detach_values`).
+    fn owned(self, detach: bool) -> Sent<Json> {
+        let keep = |v: Option<&Json>| v.map(|v| if detach { detached(v) } else { v.clone() });
         Sent {
-            instructions: self.instructions.cloned(),
-            text: self.text.cloned(),
-            metadata: self.metadata.cloned(),
-            truncation: self.truncation.cloned(),
-            service_tier: self.service_tier.cloned(),
+            instructions: keep(self.instructions),
+            text: keep(self.text),
+            metadata: keep(self.metadata),
+            truncation: keep(self.truncation),
+            service_tier: keep(self.service_tier),
         }
     }
 }
