@@ -12,7 +12,7 @@
 use super::request::{decode_document_source, decode_image_source, Top};
 use crate::canonical::sig::{self, Family};
 use crate::canonical::{push_sparing, ChatRequest, Extra, Json, JsonPath, Message, Part, Role, ToolResultContent};
-use crate::formats::one_pass::{self, refused};
+use crate::formats::one_pass::{self, refused, Tree};
 use crate::formats::Format;
 use crate::wire::json::KeySeed;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -344,7 +344,10 @@ impl<'de> Visitor<'de> for BlockVisitor {
         let mut s = Slots::default();
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let Some(bit) = member::of(&key) else {
-                let value: Json = map.next_value()?;
+                // Each a `Tree`: a value from the deserializer lives in one arena with every
+                // other one read so (a kept one holds them all: every image's data) and sizes
+                // its parser for the rest of the body.
+                let Tree(value) = map.next_value()?;
                 if !value.is_null() {
                     s.others.push((key.into_owned(), value));
                 }
@@ -360,7 +363,7 @@ impl<'de> Visitor<'de> for BlockVisitor {
                 TOOL_USE_ID => s.tool_use_id = Some(map.next_value()?),
                 CONTENT => s.content = Some(map.next_value::<ResultContent>()?.0),
                 IS_ERROR => s.is_error = map.next_value()?,
-                SOURCE => s.source = Some(map.next_value()?),
+                SOURCE => s.source = Some(map.next_value::<Tree>()?.0),
                 TITLE => s.title = map.next_value()?,
                 THINKING => s.thinking = Some(map.next_value()?),
                 SIGNATURE => s.signature = map.next_value()?,

@@ -12,7 +12,7 @@
 
 use super::{attach_cache_point, decode_document, decode_image, decode_member, Block, Top};
 use crate::canonical::{push_sparing, ChatRequest, Extra, Json, JsonPath, Message, Part, Role, ToolResultContent};
-use crate::formats::one_pass::{self, refused, Sparing};
+use crate::formats::one_pass::{self, refused, Sparing, Tree};
 use crate::wire::json::KeySeed;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use sonic_rs::{JsonValueTrait, LazyValue};
@@ -194,7 +194,8 @@ impl<'de> Visitor<'de> for BlockVisitor {
                 "toolUse" => return Err(refused()),
                 "toolResult" => map.next_value::<Option<ToolResult>>()?.map(|t| OneBlock::Part(t.0)),
                 kind => {
-                    let value: Json = map.next_value()?;
+                    // A `Tree`, as the Anthropic pass reads a block's values.
+                    let Tree(value) = map.next_value()?;
                     match value.is_null() {
                         true => None,
                         false if kind == "cachePoint" => Some(OneBlock::CachePoint(value)),
@@ -320,7 +321,7 @@ impl<'de> Visitor<'de> for ResultItemVisitor {
             let item = match &*key {
                 "text" => map.next_value::<Option<String>>()?.map(ToolResultContent::Text),
                 kind => {
-                    let value: Json = map.next_value()?;
+                    let Tree(value) = map.next_value()?;
                     match (kind, value.is_null()) {
                         (_, true) => None,
                         ("json", false) => Some(ToolResultContent::Json(value)),

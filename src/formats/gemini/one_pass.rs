@@ -14,7 +14,7 @@
 use super::request::{push_turn, Top};
 use super::{camel_eq, decode_file_data, decode_inline_data, response_content, text_part, CallIds, PART_MEMBERS};
 use crate::canonical::{push_sparing, ChatRequest, Extra, Json, JsonPath, Message, Part, Role, ToolResultContent};
-use crate::formats::one_pass::{self, refused, Scalar};
+use crate::formats::one_pass::{self, refused, Scalar, Tree};
 use crate::wire::json::KeySeed;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use sonic_rs::{JsonValueTrait, LazyValue};
@@ -242,8 +242,9 @@ impl<'de> Visitor<'de> for PartSeed<'_> {
                 0 => s.signature = Some(map.next_value()?),
                 1 => s.call = map.next_value()?,
                 2 => s.response = map.next_value_seed(ResponseSeed { ids: &mut *self.ids })?,
-                3 => s.inline = Some(map.next_value()?),
-                4 => s.file = Some(map.next_value()?),
+                // `Tree`s, as the Anthropic pass reads a block's values.
+                3 => s.inline = Some(map.next_value::<Tree>()?.0),
+                4 => s.file = Some(map.next_value::<Tree>()?.0),
                 5 => s.thought = Some(map.next_value()?),
                 6 => s.text = map.next_value()?,
                 // Code (`executableCode`, `codeExecutionResult`): a part of it alone is kept
@@ -354,7 +355,7 @@ impl<'de> Visitor<'de> for ResponseSeed<'_> {
                 0 => r.name = map.next_value()?,
                 // An id that is not a string is no id, as the reference reads it.
                 1 => r.id = map.next_value::<Option<Scalar>>()?.and_then(Scalar::into_string),
-                2 => r.response = map.next_value()?,
+                2 => r.response = map.next_value::<Option<Tree>>()?.map(|t| t.0),
                 _ => r.parts = map.next_value_seed(Parts { ids: &mut *self.ids })?,
             }
         }
