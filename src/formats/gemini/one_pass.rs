@@ -355,7 +355,10 @@ impl<'de> Visitor<'de> for ResponseSeed<'_> {
                 0 => r.name = map.next_value()?,
                 // An id that is not a string is no id, as the reference reads it.
                 1 => r.id = map.next_value::<Option<Scalar>>()?.and_then(Scalar::into_string),
-                2 => r.response = map.next_value::<Option<Tree>>()?.map(|t| t.0),
+                // Straight from the deserializer, not a `Tree` (7% of an agent's history): a
+                // response is kept in the request, so the arena it shares holds nothing
+                // that would be freed otherwise.
+                2 => r.response = map.next_value()?,
                 _ => r.parts = map.next_value_seed(Parts { ids: &mut *self.ids })?,
             }
         }
