@@ -3,9 +3,11 @@
 //! body only where it gives exactly what its format's reading by `Value` gives, and refuses the
 //! rest, which that reading then takes (it names the field of a refusal).
 
-use crate::canonical::Json;
+use crate::canonical::{ConvertError, Json};
 use crate::wire::json::KeySeed;
-use serde::de::{Deserialize, DeserializeSeed, Deserializer, Error, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    Deserialize, DeserializeOwned, DeserializeSeed, Deserializer, Error, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use sonic_rs::LazyValue;
 use std::fmt;
 use std::marker::PhantomData;
@@ -73,6 +75,70 @@ pub(crate) fn arguments(raw: Option<&LazyValue<'_>>) -> Option<String> {
         None | Some("null") => Some("{}".to_string()),
         Some(object) if object.starts_with('{') => Some(object.to_string()),
         Some(_) => None,
+    }
+}
+
+/// A body's top level as a one-pass read takes it: the member that holds the history
+/// (`HISTORY`) read by the format's own visitors, every other member as a `Value` handed to
+/// `field`, the reference's own code (they are small, and rare beside a long history).
+pub(crate) trait TopLevel: Sized {
+    const HISTORY: &'static str;
+    /// Members the reference takes only as a scalar (it refuses an array or an object there):
+    /// each read as the `Value` it is without starting sonic-rs's tree parser, which costs some
+    /// 500 instructions a value.
+    const SCALARS: &'static [&'static str];
+    type History: DeserializeOwned;
+
+    /// Member `key` (not the history) into the request, as the reference takes it.
+    fn field(&mut self, key: &str, value: &Json) -> Result<(), ConvertError>;
+}
+
+/// `body`'s top level read into `top`, with its history if it has one; `None` where the pass
+/// refused the body.
+pub(crate) fn read_top<T: TopLevel>(body: &[u8], top: T) -> Option<(T, Option<T::History>)> {
+    read(body, TopSeed(top))
+}
+
+struct TopSeed<T>(T);
+
+impl<'de, T: TopLevel> DeserializeSeed<'de> for TopSeed<T> {
+    type Value = (T, Option<T::History>);
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, T: TopLevel> Visitor<'de> for TopSeed<T> {
+    type Value = (T, Option<T::History>);
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut top = self.0;
+        let mut history = None;
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            if key == T::HISTORY {
+                // The references read the last of a repeated history (and Anthropic's writes
+                // its calls' arguments out again: `RawArgs` cannot walk to them): left to them.
+                if history.is_some() {
+                    return Err(refused());
+                }
+                history = Some(map.next_value::<T::History>()?);
+            } else {
+                // Straight from the deserializer, not as a `Tree`: its tree parser's buffer is
+                // sized for the rest of the body, but left untouched past the value (not
+                // resident), and cheaper for these few members.
+                let value = match T::SCALARS.contains(&&*key) {
+                    true => map.next_value::<ScalarValue>()?.0,
+                    false => map.next_value::<Json>()?,
+                };
+                top.field(&key, &value).map_err(|_| refused())?;
+            }
+        }
+        Ok((top, history))
     }
 }
 
@@ -185,5 +251,48 @@ impl<'de> Visitor<'de> for ScalarVisitor {
 
     fn visit_unit<E: Error>(self) -> Result<Scalar, E> {
         Ok(Scalar::Null)
+    }
+}
+
+/// A scalar as its `Value`; an array or an object is refused.
+struct ScalarValue(Json);
+
+impl<'de> Deserialize<'de> for ScalarValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ScalarValue, D::Error> {
+        d.deserialize_any(ScalarValueVisitor)
+    }
+}
+
+struct ScalarValueVisitor;
+
+impl<'de> Visitor<'de> for ScalarValueVisitor {
+    type Value = ScalarValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a scalar")
+    }
+
+    fn visit_str<E: Error>(self, s: &str) -> Result<ScalarValue, E> {
+        Ok(ScalarValue(Json::from(s)))
+    }
+
+    fn visit_bool<E: Error>(self, b: bool) -> Result<ScalarValue, E> {
+        Ok(ScalarValue(Json::from(b)))
+    }
+
+    fn visit_i64<E: Error>(self, n: i64) -> Result<ScalarValue, E> {
+        Ok(ScalarValue(Json::from(n)))
+    }
+
+    fn visit_u64<E: Error>(self, n: u64) -> Result<ScalarValue, E> {
+        Ok(ScalarValue(Json::from(n)))
+    }
+
+    fn visit_f64<E: Error>(self, n: f64) -> Result<ScalarValue, E> {
+        Json::new_f64(n).map(ScalarValue).ok_or_else(refused)
+    }
+
+    fn visit_unit<E: Error>(self) -> Result<ScalarValue, E> {
+        Ok(ScalarValue(Json::default()))
     }
 }

@@ -11,19 +11,20 @@
 
 use super::request::{decode_document_source, decode_image_source, Top};
 use crate::canonical::sig::{self, Family};
-use crate::canonical::{push_sparing, ChatRequest, Extra, Json, JsonPath, Message, Part, Role, ToolResultContent};
-use crate::formats::one_pass::{self, refused, Tree};
+use crate::canonical::{
+    push_sparing, ChatRequest, ConvertError, Extra, Json, JsonPath, Message, Part, Role, ToolResultContent,
+};
+use crate::formats::one_pass::{self, refused, TopLevel, Tree};
 use crate::formats::Format;
 use crate::wire::json::KeySeed;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use sonic_rs::{JsonValueTrait, LazyValue};
 use std::borrow::Cow;
 use std::fmt;
-use std::marker::PhantomData;
 
 /// The request, or `None` where the reading by `Value` must decide (it names the field).
 pub(crate) fn read(body: &[u8], path_model: Option<&str>) -> Option<ChatRequest> {
-    let Body { top, history } = one_pass::read(body, PhantomData::<Body>)?;
+    let (top, history) = one_pass::read_top(body, Top::new())?;
     let History {
         messages,
         system,
@@ -33,51 +34,19 @@ pub(crate) fn read(body: &[u8], path_model: Option<&str>) -> Option<ChatRequest>
     Some(top.finish(model, messages, system, has_tool_results))
 }
 
-/// The top level: `messages` read here, every other member by `Top::field` as the reference
-/// reads it (they are small, and rare beside a long history).
-struct Body {
-    top: Top,
-    history: Option<History>,
-}
+impl TopLevel for Top {
+    const HISTORY: &'static str = "messages";
+    const SCALARS: &'static [&'static str] = &["model", "max_tokens", "temperature", "top_p", "top_k", "stream"];
+    type History = History;
 
-impl<'de> Deserialize<'de> for Body {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Body, D::Error> {
-        d.deserialize_map(BodyVisitor)
-    }
-}
-
-struct BodyVisitor;
-
-impl<'de> Visitor<'de> for BodyVisitor {
-    type Value = Body;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Body, A::Error> {
-        let mut top = Top::new();
-        let mut history = None;
-        while let Some(key) = map.next_key_seed(KeySeed)? {
-            if key == "messages" {
-                // The reference reads the last of repeated `messages` and writes its calls'
-                // arguments out again (`RawArgs` cannot walk to them): left to it.
-                if history.is_some() {
-                    return Err(refused());
-                }
-                history = Some(map.next_value::<History>()?);
-            } else {
-                let value: Json = map.next_value()?;
-                top.field(&key, &value).map_err(|_| refused())?;
-            }
-        }
-        Ok(Body { top, history })
+    fn field(&mut self, key: &str, value: &Json) -> Result<(), ConvertError> {
+        Top::field(self, key, value)
     }
 }
 
 /// `messages`: the turns, the text of `system` turns (after the top-level `system`, wherever the
 /// key stands), and whether any tool result is there to be named after its call.
-struct History {
+pub(crate) struct History {
     messages: Vec<Message>,
     system: Vec<Part>,
     has_tool_results: bool,

@@ -12,134 +12,48 @@
 //! (`request::Top`). The `translate` fuzz target and the unit tests hold the two readings equal.
 
 use super::request::{decode_file, decode_image, finish, History, Top};
-use crate::canonical::{push_sparing, ChatRequest, Json, JsonPath, Part};
-use crate::formats::one_pass::{self, refused, Scalar, Tree};
+use crate::canonical::{push_sparing, ChatRequest, ConvertError, Json, JsonPath, Part};
+use crate::formats::one_pass::{self, refused, Scalar, TopLevel, Tree};
 use crate::wire::json::KeySeed;
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
-use std::marker::PhantomData;
 
 /// The request, or `None` where the reading by `Value` must decide (it names the field).
 pub(crate) fn read(body: &[u8], path_model: Option<&str>) -> Option<ChatRequest> {
-    let Body { top, history } = one_pass::read(body, PhantomData::<Body>)?;
+    let (top, history) = one_pass::read_top(body, Top::new())?;
     let req = top.settle(path_model).ok()?;
-    finish(req, history?).ok()
+    finish(req, history?.0).ok()
 }
 
-/// The top level: `messages` read here, every other member by `Top::field`.
-struct Body {
-    top: Top,
-    history: Option<History>,
-}
+impl TopLevel for Top {
+    const HISTORY: &'static str = "messages";
+    const SCALARS: &'static [&'static str] = &[
+        "model",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "top_k",
+        "seed",
+        "logprobs",
+        "top_logprobs",
+        "frequency_penalty",
+        "presence_penalty",
+        "user",
+        "n",
+        "stream",
+        "parallel_tool_calls",
+        "reasoning_effort",
+    ];
+    type History = Messages;
 
-impl<'de> Deserialize<'de> for Body {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Body, D::Error> {
-        d.deserialize_map(BodyVisitor)
-    }
-}
-
-struct BodyVisitor;
-
-impl<'de> Visitor<'de> for BodyVisitor {
-    type Value = Body;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Body, A::Error> {
-        let mut top = Top::new();
-        let mut history = None;
-        while let Some(key) = map.next_key_seed(KeySeed)? {
-            if key == "messages" {
-                // The reference reads the last non-null `messages`: a repeated one is left to it,
-                // and so is a `null` one (an array is read here, anything else refused).
-                if history.is_some() {
-                    return Err(refused());
-                }
-                history = Some(map.next_value::<Messages>()?.0);
-            } else if SCALAR_MEMBERS.contains(&&*key) {
-                let ScalarValue(value) = map.next_value()?;
-                top.field(&key, &value).map_err(|_| refused())?;
-            } else {
-                // As a `Value` straight from the deserializer: its tree parser's buffer is sized
-                // for the rest of the body, but left untouched past the value (not resident), and
-                // cheaper than `Tree` for these few members.
-                let value: Json = map.next_value()?;
-                top.field(&key, &value).map_err(|_| refused())?;
-            }
-        }
-        Ok(Body { top, history })
-    }
-}
-
-/// Top-level members the reference takes only as a scalar (it refuses an array or an object
-/// there): each is read as the `Value` it is without starting sonic-rs's tree parser, which
-/// costs some 500 instructions a value.
-const SCALAR_MEMBERS: [&str; 16] = [
-    "model",
-    "max_tokens",
-    "max_completion_tokens",
-    "temperature",
-    "top_p",
-    "top_k",
-    "seed",
-    "logprobs",
-    "top_logprobs",
-    "frequency_penalty",
-    "presence_penalty",
-    "user",
-    "n",
-    "stream",
-    "parallel_tool_calls",
-    "reasoning_effort",
-];
-
-/// A scalar as its `Value`; an array or an object is refused.
-struct ScalarValue(Json);
-
-impl<'de> Deserialize<'de> for ScalarValue {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ScalarValue, D::Error> {
-        d.deserialize_any(ScalarValueVisitor)
-    }
-}
-
-struct ScalarValueVisitor;
-
-impl<'de> Visitor<'de> for ScalarValueVisitor {
-    type Value = ScalarValue;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a scalar")
-    }
-
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<ScalarValue, E> {
-        Ok(ScalarValue(Json::from(s)))
-    }
-
-    fn visit_bool<E: de::Error>(self, b: bool) -> Result<ScalarValue, E> {
-        Ok(ScalarValue(Json::from(b)))
-    }
-
-    fn visit_i64<E: de::Error>(self, n: i64) -> Result<ScalarValue, E> {
-        Ok(ScalarValue(Json::from(n)))
-    }
-
-    fn visit_u64<E: de::Error>(self, n: u64) -> Result<ScalarValue, E> {
-        Ok(ScalarValue(Json::from(n)))
-    }
-
-    fn visit_f64<E: de::Error>(self, n: f64) -> Result<ScalarValue, E> {
-        Json::new_f64(n).map(ScalarValue).ok_or_else(refused)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<ScalarValue, E> {
-        Ok(ScalarValue(Json::default()))
+    fn field(&mut self, key: &str, value: &Json) -> Result<(), ConvertError> {
+        Top::field(self, key, value)
     }
 }
 
 /// `messages`, each message taken into the history as soon as it is read.
-struct Messages(History);
+pub(crate) struct Messages(History);
 
 impl<'de> Deserialize<'de> for Messages {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Messages, D::Error> {
