@@ -729,8 +729,10 @@ fn connections_over_the_limit_get_a_503_and_the_limit_follows_a_reload() {
 
     // A reload raises the limit for the next accept: a third connection is served.
     write_atomic(&config_path(&sluice), &cfg(3));
+    // Seen within 100-200 ms on an idle machine; the bound is for a loaded CI runner (a 3 s one
+    // ran out once, 2026-12-06), and costs nothing when the reload comes.
     assert!(
-        sluice.wait_stderr("config reloaded", 1, Duration::from_secs(3)),
+        sluice.wait_stderr("config reloaded", 1, Duration::from_secs(10)),
         "{}",
         sluice.stderr()
     );
