@@ -163,16 +163,9 @@ fn unsupported(path: &JsonPath<'_>, kind: Option<&str>, role: &str) -> ConvertEr
     }
 }
 
-/// Tool-call arguments as JSON text (an object is tolerated and re-serialized).
-pub(super) fn arguments_text(args: Option<Json>) -> String {
-    match args {
-        None => "{}".to_string(),
-        Some(a) => match a.as_str() {
-            Some(s) => s.to_string(),
-            None if a.is_null() => "{}".to_string(),
-            None => sonic_rs::to_string(&a).unwrap_or_else(|_| "{}".to_string()),
-        },
-    }
+/// Tool-call arguments as JSON text (absent or `null`: `{}`).
+fn arguments_text(args: Option<CohereArgumentsIn>) -> String {
+    args.map_or_else(|| "{}".to_string(), |a| a.0)
 }
 
 /// Assistant content items, then the tool plan, then the tool calls (the order they happen in).
@@ -1287,6 +1280,42 @@ mod tests {
             Some(&Json::from("noon"))
         );
         assert!(msgs[1].get("content").is_none(), "tool calls need no content");
+    }
+
+    #[test]
+    fn call_arguments_are_text_whatever_json_holds_them() {
+        let body = br#"{"model":"m","messages":[
+            {"role":"user","content":"go"},
+            {"role":"assistant","tool_calls":[
+                {"id":"a","type":"function","function":{"name":"f","arguments":"{\"city\": \"Paris\"}"}},
+                {"id":"b","type":"function","function":{"name":"f","arguments":{"city": "Rome", "n": [1, 2.5, -3, null, "\u00e9\n"]}}},
+                {"id":"c","type":"function","function":{"name":"f","arguments":null}},
+                {"id":"d","type":"function","function":{"name":"f"}},
+                {"id":"e","type":"function","function":{"name":"f","arguments":[true, {}, []]}},
+                {"id":"f","type":"function","function":{"name":"f","arguments":7}}]}]}"#;
+        for r in [decode_request(body, None, false), decode_request_lazily(body, None)] {
+            let r = r.unwrap();
+            let args: Vec<&str> = r.messages[1]
+                .content
+                .iter()
+                .map(|p| match p {
+                    Part::ToolCall { arguments, .. } => arguments.as_str(),
+                    other => panic!("not a call: {other:?}"),
+                })
+                .collect();
+            // A string as sent, any other value written out compactly, nothing at all `{}`.
+            assert_eq!(
+                args,
+                [
+                    "{\"city\": \"Paris\"}",
+                    r#"{"city":"Rome","n":[1,2.5,-3,null,"é\n"]}"#,
+                    "{}",
+                    "{}",
+                    "[true,{},[]]",
+                    "7"
+                ]
+            );
+        }
     }
 
     fn full_canonical() -> ChatRequest {

@@ -4,8 +4,10 @@
 //! canonical values and keep the field order of the real API and SDK.
 
 use crate::canonical::Json;
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use std::fmt;
 
 // ---- inbound ---------------------------------------------------------------------------------
 
@@ -109,7 +111,128 @@ pub struct CohereFunctionCallIn {
     pub name: Option<String>,
     /// JSON text; an object is tolerated and re-serialized.
     #[serde(default)]
-    pub arguments: Option<Json>,
+    pub arguments: Option<CohereArgumentsIn>,
+}
+
+/// A tool call's `arguments` as JSON text: the string the API sends, or any other value written
+/// out compactly. Never read as a `Value`: a `Value` read from a body shares one arena with
+/// every other, so one kept value (a tool's schema) would hold every call's arguments for as
+/// long as the request lives. (Nor as a `LazyValue`, which costs 18% more on an agent's history:
+/// it skips a string, then unescapes it into a buffer of its own.)
+#[derive(Debug, Default)]
+pub struct CohereArgumentsIn(pub String);
+
+impl<'de> Deserialize<'de> for CohereArgumentsIn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl<'de> Visitor<'de> for Text {
+            type Value = CohereArgumentsIn;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("JSON text")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<CohereArgumentsIn, E> {
+                Ok(CohereArgumentsIn(s.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> Result<CohereArgumentsIn, E> {
+                Ok(CohereArgumentsIn(s))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<CohereArgumentsIn, E> {
+                Ok(CohereArgumentsIn("{}".to_owned()))
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<CohereArgumentsIn, E> {
+                Ok(CohereArgumentsIn(b.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<CohereArgumentsIn, E> {
+                Ok(CohereArgumentsIn(n.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<CohereArgumentsIn, E> {
+                Ok(CohereArgumentsIn(n.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<CohereArgumentsIn, E> {
+                written(|out| JsonText(out).visit_f64(n))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<CohereArgumentsIn, A::Error> {
+                written(|out| JsonText(out).visit_map(map))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<CohereArgumentsIn, A::Error> {
+                written(|out| JsonText(out).visit_seq(seq))
+            }
+        }
+        d.deserialize_any(Text)
+    }
+}
+
+/// What `write` writes, as the arguments' text.
+fn written<E: de::Error>(write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>) -> Result<CohereArgumentsIn, E> {
+    let mut out = Vec::new();
+    write(&mut out)?;
+    String::from_utf8(out).map(CohereArgumentsIn).map_err(E::custom)
+}
+
+/// Writes the value it is given as compact JSON (as sonic-rs would serialize its `Value`).
+struct JsonText<'a>(&'a mut Vec<u8>);
+
+impl<'de> DeserializeSeed<'de> for JsonText<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for JsonText<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
+        sonic_rs::to_writer(&mut *self.0, s).map_err(E::custom)
+    }
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<(), E> {
+        sonic_rs::to_writer(&mut *self.0, &b).map_err(E::custom)
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<(), E> {
+        sonic_rs::to_writer(&mut *self.0, &n).map_err(E::custom)
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<(), E> {
+        sonic_rs::to_writer(&mut *self.0, &n).map_err(E::custom)
+    }
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<(), E> {
+        sonic_rs::to_writer(&mut *self.0, &n).map_err(E::custom)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.0.extend_from_slice(b"null");
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.0.push(b'[');
+        let mut first = true;
+        while seq.next_element_seed(Separated(&mut *self.0, &mut first))?.is_some() {}
+        self.0.push(b']');
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.0.push(b'{');
+        let mut first = true;
+        while map.next_key_seed(Separated(&mut *self.0, &mut first))?.is_some() {
+            self.0.push(b':');
+            map.next_value_seed(JsonText(&mut *self.0))?;
+        }
+        self.0.push(b'}');
+        Ok(())
+    }
+}
+
+/// A value (or key) after a comma unless it is the first.
+struct Separated<'a, 'f>(&'a mut Vec<u8>, &'f mut bool);
+
+impl<'de> DeserializeSeed<'de> for Separated<'_, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        if !std::mem::take(self.1) {
+            self.0.push(b',');
+        }
+        JsonText(self.0).deserialize(d)
+    }
 }
 
 #[derive(Deserialize, Debug, Default)]
