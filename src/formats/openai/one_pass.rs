@@ -205,8 +205,14 @@ impl MessageSlots {
                     return None;
                 }
                 if let Some(calls) = self.tool_calls {
-                    parts.reserve_exact(calls.len());
-                    parts.extend(calls);
+                    // The calls' own vec where it is all the message holds and has no spare
+                    // room (one call, nearly always): the reference's exact vec, without a copy.
+                    if parts.is_empty() && calls.len() == calls.capacity() {
+                        parts = calls;
+                    } else {
+                        parts.reserve_exact(calls.len());
+                        parts.extend(calls);
+                    }
                 }
                 history.assistant(parts);
             }
