@@ -179,7 +179,68 @@ fn bench(c: &mut Criterion) {
             bn.iter(|| (sc.decode_request)(black_box(&body), Some("bench-model"), false).unwrap())
         });
     }
+    // A coding agent's tool list: 20 tools with descriptions and schemas of real size (~27 KB of
+    // the body), which every request of its loop sends again. Decoded, and translated to
+    // Anthropic (an OpenAI client reaching Claude): the schemas' share of a translation.
+    let tooled = tooled_request(20);
+    for s in Format::ALL {
+        let sc = codec(s).unwrap();
+        let body = (sc.encode_request)(&tooled).unwrap();
+        g.bench_function(format!("decode_request/{}_20_tools", s.name()), |bn| {
+            bn.iter(|| (sc.decode_request)(black_box(&body), Some("bench-model"), false).unwrap())
+        });
+    }
+    let openai_body = (codec(Format::OpenAi).unwrap().encode_request)(&tooled).unwrap();
+    let to_anthropic = codec(Format::Anthropic).unwrap();
+    g.bench_function("request/openai->anthropic_20_tools", |bn| {
+        bn.iter(|| {
+            let canon = (codec(Format::OpenAi).unwrap().decode_request)(black_box(&openai_body), None, false).unwrap();
+            (to_anthropic.encode_request)(&canon).unwrap()
+        })
+    });
     g.finish();
+}
+
+/// The chat request with `n` tools shaped like a coding agent's (a paragraph of description,
+/// five described parameters, an enum, a nested array of objects).
+fn tooled_request(n: usize) -> ChatRequest {
+    let mut req = canonical_request();
+    req.tools = (0..n)
+        .map(|i| Tool {
+            name: format!("tool_{i}"),
+            description: Some(format!(
+                "Tool {i}. {}",
+                "Reads, searches or edits files in the workspace; paths are relative to its root. ".repeat(5)
+            )),
+            parameters: sonic_rs::json!({
+                "type": "object",
+                "properties": {
+                    "path": {"type": "string", "description": "The file's path, relative to the workspace root."},
+                    "offset": {"type": "integer", "description": "The line to start from (1-based)."},
+                    "limit": {"type": "integer", "description": "How many lines to read at most."},
+                    "mode": {"type": "string", "enum": ["read", "write", "append"], "description": "What to do."},
+                    "edits": {
+                        "type": "array",
+                        "description": "Replacements to apply in order.",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "old_string": {"type": "string", "description": "The text to replace."},
+                                "new_string": {"type": "string", "description": "The text to put instead."}
+                            },
+                            "required": ["old_string", "new_string"],
+                            "additionalProperties": false
+                        }
+                    }
+                },
+                "required": ["path"],
+                "additionalProperties": false
+            }),
+            strict: None,
+            extra: Default::default(),
+        })
+        .collect();
+    req
 }
 
 fn agent_request(calls: usize) -> ChatRequest {
