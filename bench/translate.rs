@@ -48,7 +48,8 @@ fn canonical_request() -> ChatRequest {
         tools: vec![Tool {
             name: "get_weather".into(),
             description: Some("Get the current weather for a city".into()),
-            parameters: sonic_rs::json!({"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}),
+            parameters: sonic_rs::json!({"type":"object","properties":{"city":{"type":"string"}},"required":["city"]})
+                .into(),
             strict: None,
             extra: Default::default(),
         }],
@@ -180,8 +181,8 @@ fn bench(c: &mut Criterion) {
         });
     }
     // A coding agent's tool list: 20 tools with descriptions and schemas of real size (~27 KB of
-    // the body), which every request of its loop sends again. Decoded, and translated to
-    // Anthropic (an OpenAI client reaching Claude): the schemas' share of a translation.
+    // the body), which every request of its loop sends again. Decoded, and translated from
+    // each format (an OpenAI client reaching Claude, ...).
     let tooled = tooled_request(20);
     for s in Format::ALL {
         let sc = codec(s).unwrap();
@@ -190,14 +191,22 @@ fn bench(c: &mut Criterion) {
             bn.iter(|| (sc.decode_request)(black_box(&body), Some("bench-model"), false).unwrap())
         });
     }
-    let openai_body = (codec(Format::OpenAi).unwrap().encode_request)(&tooled).unwrap();
-    let to_anthropic = codec(Format::Anthropic).unwrap();
-    g.bench_function("request/openai->anthropic_20_tools", |bn| {
-        bn.iter(|| {
-            let canon = (codec(Format::OpenAi).unwrap().decode_request)(black_box(&openai_body), None, false).unwrap();
-            (to_anthropic.encode_request)(&canon).unwrap()
-        })
-    });
+    for (s, t) in [
+        (Format::OpenAi, Format::Anthropic),
+        (Format::Anthropic, Format::OpenAi),
+        (Format::Gemini, Format::OpenAi),
+        (Format::Bedrock, Format::Anthropic),
+        (Format::Cohere, Format::OpenAi),
+    ] {
+        let (sc, tc) = (codec(s).unwrap(), codec(t).unwrap());
+        let body = (sc.encode_request)(&tooled).unwrap();
+        g.bench_function(format!("request/{}->{}_20_tools", s.name(), t.name()), |bn| {
+            bn.iter(|| {
+                let canon = (sc.decode_request)(black_box(&body), Some("bench-model"), false).unwrap();
+                (tc.encode_request)(&canon).unwrap()
+            })
+        });
+    }
     g.finish();
 }
 
@@ -235,7 +244,8 @@ fn tooled_request(n: usize) -> ChatRequest {
                 },
                 "required": ["path"],
                 "additionalProperties": false
-            }),
+            })
+            .into(),
             strict: None,
             extra: Default::default(),
         })

@@ -17,6 +17,7 @@ use crate::formats::Format;
 pub use sonic_rs::Value as Json;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 use std::collections::HashMap;
+use std::fmt;
 
 /// A field of one format that carries content rather than a setting: Cohere's grounding
 /// `documents`, Gemini's `cachedContent` (a reference to cached context), ... Other formats refuse
@@ -445,14 +446,100 @@ impl<'a> CallNames<'a> {
 pub struct Tool {
     pub name: String,
     pub description: Option<String>,
-    /// JSON Schema of the arguments object.
-    pub parameters: Json,
+    /// JSON Schema of the arguments object, as JSON text.
+    pub parameters: Schema,
     /// Whether the model's arguments must follow `parameters` exactly (constrained decoding):
     /// OpenAI `function.strict`, Anthropic and Bedrock `strict`, Cohere `strict_tools` (one flag
     /// for every tool). None: not said. Gemini has no such setting and drops it (a constraint on
     /// the call, not content of the answer).
     pub strict: Option<bool>,
     pub extra: Extra,
+}
+
+/// A JSON Schema (a tool's parameters) as JSON text: as the client wrote it where its reading
+/// takes the member whole (an OpenAI client's body read in one pass), else written out from the
+/// `Value` it was read as. Encoders copy the text. Held as a `Value`, a schema cost a tree parse
+/// to read and a (key-sorting) serialization to write: an agent's 20 tools made most of a
+/// translated request's time, and sorted keys reorder a schema's properties, which the models
+/// generate in the order given.
+#[derive(Clone)]
+pub struct Schema(String);
+
+impl Schema {
+    /// A schema from JSON text that a parser has already checked (a member of a body read).
+    pub fn from_checked_text(text: impl Into<String>) -> Schema {
+        Schema(text.into())
+    }
+
+    pub fn from_value(v: &Json) -> Schema {
+        Schema(sonic_rs::to_string(v).unwrap_or_else(|_| "null".to_string()))
+    }
+
+    /// The schema of a function that takes no arguments (OpenAI allows a function without
+    /// `parameters`; every format's tool has one).
+    pub fn no_arguments() -> Schema {
+        Schema(r#"{"type":"object","properties":{}}"#.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The schema as a `Value` tree, for the few who look into it (Gemini's OpenAPI subset, the
+    /// mock's checks).
+    pub fn value(&self) -> Json {
+        sonic_rs::from_str(&self.0).unwrap_or_default()
+    }
+
+    /// `null` or `{}`: no schema said.
+    pub fn is_empty(&self) -> bool {
+        let t = self.0.trim_ascii();
+        t == "null" || (t.starts_with('{') && t.ends_with('}') && t[1..t.len() - 1].trim_ascii().is_empty())
+    }
+}
+
+impl Default for Schema {
+    fn default() -> Schema {
+        Schema("null".to_string())
+    }
+}
+
+impl From<Json> for Schema {
+    fn from(v: Json) -> Schema {
+        Schema::from_value(&v)
+    }
+}
+
+impl fmt::Debug for Schema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The same schema: the same text, or the same JSON (a body read in one pass keeps its key
+/// order, the same body read by `Value` has its keys sorted).
+impl PartialEq for Schema {
+    fn eq(&self, other: &Schema) -> bool {
+        self.0 == other.0 || self.value() == other.value()
+    }
+}
+
+/// Read as the text it is (sonic-rs's deserializer only: it gives a `LazyValue` its raw text,
+/// checked).
+impl<'de> serde::Deserialize<'de> for Schema {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Schema, D::Error> {
+        let raw = sonic_rs::LazyValue::deserialize(d)?;
+        Ok(Schema(raw.as_raw_str().to_string()))
+    }
+}
+
+/// Written as the text it holds (sonic-rs writes a `LazyValue` raw).
+impl serde::Serialize for Schema {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error;
+        let raw: sonic_rs::LazyValue<'_> = sonic_rs::from_str(&self.0).map_err(S::Error::custom)?;
+        raw.serialize(s)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -578,7 +665,7 @@ impl Extra {
 }
 
 impl ChatRequest {
-    /// Gives every JSON value the request keeps (extras, tool schemas, a response schema, tool
+    /// Gives every JSON value the request keeps (extras, a response schema, tool
     /// results as JSON) a tree of its own. A value cloned out of a body's whole `Value` tree
     /// shares that tree (sonic-rs counts references to the document, not to the node): one kept
     /// tool schema holds the tree of the whole body, some five times its size, for as long as
@@ -587,7 +674,6 @@ impl ChatRequest {
     pub fn detach_values(&mut self) {
         self.extra.detach_values();
         for t in &mut self.tools {
-            t.parameters = detached(&t.parameters);
             t.extra.detach_values();
         }
         if let Some(ResponseFormat::JsonSchema { schema, .. }) = &mut self.response_format {

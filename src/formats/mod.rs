@@ -452,7 +452,7 @@ mod tests {
             tools: vec![crate::canonical::Tool {
                 name: "lookup".into(),
                 description: None,
-                parameters: sonic_rs::json!({"type": "object"}),
+                parameters: sonic_rs::json!({"type": "object"}).into(),
                 strict: None,
                 extra: Default::default(),
             }],

@@ -91,6 +91,13 @@ pub(crate) trait TopLevel: Sized {
 
     /// Member `key` (not the history) into the request, as the reference takes it.
     fn field(&mut self, key: &str, value: &Json) -> Result<(), ConvertError>;
+
+    /// Member `key` read by the format's own visitors (`true`), for a member whose `Value`
+    /// costs most (an agent's tool list: its schemas are kept as text, never parsed into a
+    /// tree); `false` leaves it to `field`, its value not yet read.
+    fn read_member<'de, A: MapAccess<'de>>(&mut self, _key: &str, _map: &mut A) -> Result<bool, A::Error> {
+        Ok(false)
+    }
 }
 
 /// `body`'s top level read into `top`, with its history if it has one; `None` where the pass
@@ -127,6 +134,8 @@ impl<'de, T: TopLevel> Visitor<'de> for TopSeed<T> {
                     return Err(refused());
                 }
                 history = Some(map.next_value::<T::History>()?);
+            } else if top.read_member(&key, &mut map)? {
+                continue;
             } else {
                 // Straight from the deserializer, not as a `Tree`: its tree parser's buffer is
                 // sized for the rest of the body, but left untouched past the value (not

@@ -80,7 +80,7 @@ mod tests {
         let tool = |n: usize| Tool {
             name: format!("f{n}"),
             description: None,
-            parameters: sonic_rs::json!({"type": "object"}),
+            parameters: sonic_rs::json!({"type": "object"}).into(),
             strict: None,
             extra: Default::default(),
         };
@@ -100,7 +100,7 @@ mod tests {
         Tool {
             name: name.into(),
             description: None,
-            parameters: sonic_rs::json!({"type": "object"}),
+            parameters: sonic_rs::json!({"type": "object"}).into(),
             strict: None,
             extra: Default::default(),
         }

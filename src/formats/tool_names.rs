@@ -245,7 +245,7 @@ mod tests {
             tools: vec![Tool {
                 name: name.into(),
                 description: None,
-                parameters: sonic_rs::json!({"type": "object"}),
+                parameters: sonic_rs::json!({"type": "object"}).into(),
                 strict: None,
                 extra: Default::default(),
             }],

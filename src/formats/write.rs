@@ -24,6 +24,11 @@ pub(crate) fn value(buf: &mut Vec<u8>, v: &Json) {
     let _ = sonic_rs::to_writer(&mut *buf, v);
 }
 
+/// A schema as the text it holds.
+pub(crate) fn schema(buf: &mut Vec<u8>, s: &crate::canonical::Schema) {
+    buf.extend_from_slice(s.as_str().as_bytes());
+}
+
 /// `"key":` for a key that needs no escaping (the encoders' own literal keys).
 pub(crate) fn key(buf: &mut Vec<u8>, k: &str) {
     buf.push(b'"');
@@ -369,7 +374,7 @@ fn full_request() -> crate::canonical::ChatRequest {
         tools: vec![crate::canonical::Tool {
             name: "get_weather".into(),
             description: Some("Weather".into()),
-            parameters: sonic_rs::json!({"type": "object", "properties": {"city": {"type": "string"}}}),
+            parameters: sonic_rs::json!({"type": "object", "properties": {"city": {"type": "string"}}}).into(),
             strict: Some(true),
             extra: bedrock.clone(),
         }],

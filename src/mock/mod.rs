@@ -178,7 +178,7 @@ fn strict_tool_rules(
         if t.strict != Some(true) {
             continue;
         }
-        let Some(problem) = open_object(&t.parameters, format == Format::OpenAi, 0) else {
+        let Some(problem) = open_object(&t.parameters.value(), format == Format::OpenAi, 0) else {
             continue;
         };
         let field = match format {

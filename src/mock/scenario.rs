@@ -510,7 +510,7 @@ mod tests {
             tools: vec![Tool {
                 name: "get_weather".into(),
                 description: None,
-                parameters: sonic_rs::json!({"type": "object"}),
+                parameters: sonic_rs::json!({"type": "object"}).into(),
                 strict: None,
                 extra: Default::default(),
             }],

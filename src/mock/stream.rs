@@ -692,7 +692,7 @@ mod tests {
         r.tools = vec![crate::canonical::Tool {
             name: "get_weather".into(),
             description: None,
-            parameters: sonic_rs::json!({"type": "object"}),
+            parameters: sonic_rs::json!({"type": "object"}).into(),
             strict: None,
             extra: Default::default(),
         }];

@@ -69,6 +69,7 @@ mod tests {
         assert_eq!(
             r.tools[0]
                 .parameters
+                .value()
                 .pointer(&sonic_rs::pointer!["required", 0])
                 .and_then(|v| v.as_str()),
             Some("city")
@@ -263,7 +264,7 @@ mod tests {
             tools: vec![Tool {
                 name: "f".into(),
                 description: Some("d".into()),
-                parameters: json!({"type": "object"}),
+                parameters: json!({"type": "object"}).into(),
                 strict: None,
                 extra: cache,
             }],
@@ -380,7 +381,7 @@ mod tests {
             tools: vec![Tool {
                 name: "f".into(),
                 description: None,
-                parameters: json!({"type": "object"}),
+                parameters: json!({"type": "object"}).into(),
                 strict: None,
                 extra: Extra::default(),
             }],
@@ -1023,7 +1024,7 @@ mod tests {
             tools: vec![Tool {
                 name: "f".into(),
                 description: None,
-                parameters: json!({"type": "object"}),
+                parameters: json!({"type": "object"}).into(),
                 strict: None,
                 extra: Extra::default(),
             }],

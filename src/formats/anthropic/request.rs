@@ -12,7 +12,7 @@ use crate::canonical::sig::{self, Family};
 use crate::canonical::{
     image_media_type, image_source_from_url, is_image_type, is_text_type, parse_data_url, token_limit, ChatRequest,
     ConvertError, DocumentSource, Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role,
-    Tool, ToolChoice, ToolResultContent,
+    Schema, Tool, ToolChoice, ToolResultContent,
 };
 use crate::formats::{tool_args, Format};
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -601,8 +601,8 @@ fn decode_tool(t: &Json, path: &JsonPath<'_>) -> Result<Tool, ConvertError> {
     let parameters = t
         .get("input_schema")
         .filter(|s| s.is_object())
-        .ok_or_else(|| err(path.key("input_schema"), "must be a JSON Schema object"))?
-        .clone();
+        .map(Schema::from_value)
+        .ok_or_else(|| err(path.key("input_schema"), "must be a JSON Schema object"))?;
     // Strict tool use (structured outputs): the input follows the schema exactly.
     let strict = match t.get("strict") {
         Some(s) if !s.is_null() => Some(

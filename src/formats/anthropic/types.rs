@@ -5,7 +5,7 @@
 //! `write.rs` from these same structs, to the bytes serde gives for them (tests hold the two
 //! together); errors and stream events go through serde.
 
-use crate::canonical::Json;
+use crate::canonical::{Json, Schema};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use sonic_rs::JsonValueTrait;
@@ -192,7 +192,7 @@ pub struct AnthropicTool<'a> {
     pub name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<&'a str>,
-    pub input_schema: &'a Json,
+    pub input_schema: &'a Schema,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub strict: Option<bool>,
     #[serde(flatten)]

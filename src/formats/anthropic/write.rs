@@ -155,7 +155,7 @@ impl AnthropicTool<'_> {
             write::string(b, d);
         }
         key(b, &mut first, "input_schema");
-        write::value(b, self.input_schema);
+        write::schema(b, self.input_schema);
         if let Some(s) = self.strict {
             key(b, &mut first, "strict");
             boolean(b, s);

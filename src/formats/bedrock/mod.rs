@@ -32,8 +32,8 @@ mod write;
 use crate::canonical::sig::{self, Family};
 use crate::canonical::{
     ChatRequest, ChatResponse, ConvertError, DocumentSource, ErrorReply, Extra, FaultKind, FinishReason, ImageSource,
-    Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice, ToolResultContent, UpstreamFault,
-    Usage, DOCUMENT_TYPES,
+    Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Schema, Tool, ToolChoice, ToolResultContent,
+    UpstreamFault, Usage, DOCUMENT_TYPES,
 };
 use crate::formats::{tool_args, Format};
 use crate::wire::url::percent_decode;
@@ -465,7 +465,7 @@ fn decode_tool_config(v: &Value, req: &mut ChatRequest) -> Result<(), ConvertErr
                         description: opt_str(s, "description", &spath)?,
                         parameters: get(s, "inputSchema")
                             .and_then(|i| get(i, "json"))
-                            .cloned()
+                            .map(Schema::from_value)
                             .ok_or_else(|| err(spath.key("inputSchema").key("json"), "required"))?,
                         strict,
                         extra: Extra::default(),
@@ -1132,8 +1132,8 @@ static NO_EXTRA: Extra = Extra {
 static EMPTY_OBJECT: std::sync::LazyLock<Json> = std::sync::LazyLock::new(|| sonic_rs::json!({}));
 
 /// Schema of a tool declared only because the history calls it (its real schema is unknown).
-static HISTORY_TOOL_SCHEMA: std::sync::LazyLock<Json> =
-    std::sync::LazyLock::new(|| sonic_rs::json!({"type": "object"}));
+static HISTORY_TOOL_SCHEMA: std::sync::LazyLock<Schema> =
+    std::sync::LazyLock::new(|| Schema::from_checked_text(r#"{"type":"object"}"#));
 
 /// `toolConfig` declaring each tool the history calls, for a request with no tools: Bedrock
 /// rejects toolUse/toolResult blocks without a `toolConfig`. No `toolChoice`: the client

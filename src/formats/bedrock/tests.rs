@@ -129,7 +129,7 @@ fn fixture_request_decodes_to_canonical() {
     assert_eq!(r.tools[0].name, "get_weather");
     assert_eq!(r.tools[0].description.as_deref(), Some("w"));
     assert_eq!(
-        r.tools[0].parameters,
+        r.tools[0].parameters.value(),
         json!({"type":"object","properties":{"city":{"type":"string"}},"required":["city"]})
     );
     assert_eq!(r.tool_choice, Some(ToolChoice::Auto));
@@ -257,7 +257,7 @@ fn rich_request() -> ChatRequest {
         tools: vec![Tool {
             name: "get_weather".into(),
             description: None,
-            parameters: json!({"type": "object"}),
+            parameters: json!({"type": "object"}).into(),
             strict: None,
             extra: Extra::default(),
         }],

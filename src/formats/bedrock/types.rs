@@ -4,7 +4,7 @@
 //! blocks, by far the most numerous, are an enum.
 //! Decoding walks `sonic_rs::Value`s instead (see `mod.rs`), to name the offending field.
 
-use crate::canonical::Json;
+use crate::canonical::{Json, Schema};
 use serde::Serialize;
 use std::borrow::Cow;
 
@@ -168,7 +168,7 @@ pub struct BedrockToolSpec<'a> {
 
 #[derive(Serialize, Debug)]
 pub struct BedrockInputSchema<'a> {
-    pub json: &'a Json,
+    pub json: &'a Schema,
 }
 
 /// `ToolChoice` union: `{"auto":{}}` | `{"any":{}}` | `{"tool":{"name"}}`.

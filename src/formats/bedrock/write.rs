@@ -118,7 +118,7 @@ impl BedrockTool<'_> {
                 write::string(b, d);
             }
             b.extend_from_slice(b",\"inputSchema\":{\"json\":");
-            write::value(b, s.input_schema.json);
+            write::schema(b, s.input_schema.json);
             b.push(b'}');
             if let Some(strict) = s.strict {
                 b.extend_from_slice(b",\"strict\":");

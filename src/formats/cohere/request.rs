@@ -15,7 +15,7 @@ use super::types::*;
 use super::{is_tool_plan, tool_plan_extra};
 use crate::canonical::{
     image_detail, image_source_from_url, push_sparing, token_limit, ChatRequest, ConvertError, Extra, ImageSource,
-    Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice, ToolResultContent,
+    Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Schema, Tool, ToolChoice, ToolResultContent,
 };
 use crate::formats::{tool_media, Format};
 use crate::wire::json::KeySeed;
@@ -276,10 +276,7 @@ fn tool_def(t: CohereToolIn, path: &JsonPath<'_>) -> Result<Tool, ConvertError> 
             .name
             .ok_or_else(|| ConvertError::new(path.key("function").key("name"), "missing name"))?,
         description: f.description,
-        parameters: f
-            .parameters
-            .filter(|p| !p.is_null())
-            .unwrap_or_else(|| sonic_rs::json!({"type": "object", "properties": {}})),
+        parameters: f.parameters.unwrap_or_else(Schema::no_arguments),
         strict: None,
         extra: Extra::default(),
     })
@@ -1387,7 +1384,7 @@ mod tests {
             tools: vec![Tool {
                 name: "get_weather".into(),
                 description: Some("Weather by city".into()),
-                parameters: sonic_rs::json!({"type":"object","properties":{"city":{"type":"string"}}}),
+                parameters: sonic_rs::json!({"type":"object","properties":{"city":{"type":"string"}}}).into(),
                 strict: None,
                 extra: Extra::default(),
             }],
@@ -1536,7 +1533,7 @@ mod tests {
         req.tools.push(Tool {
             name: "other".into(),
             description: None,
-            parameters: sonic_rs::json!({}),
+            parameters: sonic_rs::json!({}).into(),
             strict: None,
             extra: Extra::default(),
         });

@@ -3,7 +3,7 @@
 //! the codec so errors can name the exact field. Outbound structs (`*Out`) borrow from the
 //! canonical values and keep the field order of the real API and SDK.
 
-use crate::canonical::Json;
+use crate::canonical::{Json, Schema};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -249,8 +249,9 @@ pub struct CohereFunctionIn {
     pub name: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
+    /// `null` is none (serde reads it so for an `Option`).
     #[serde(default)]
-    pub parameters: Option<Json>,
+    pub parameters: Option<Schema>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -412,7 +413,7 @@ pub struct CohereFunctionOut<'a> {
     pub name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<&'a str>,
-    pub parameters: &'a Json,
+    pub parameters: &'a Schema,
 }
 
 #[derive(Serialize, Debug)]

@@ -20,7 +20,7 @@ use super::request::{not_an_object, parse, LazyField};
 use super::{response::usage_to_cohere, uuid_like};
 use crate::canonical::stream::{StreamEncode, StreamEvent};
 use crate::canonical::{
-    ChatRequest, ChatResponse, ConvertError, Extra, FinishReason, Json, JsonPath, Message, Part, Role, Tool,
+    ChatRequest, ChatResponse, ConvertError, Extra, FinishReason, Json, JsonPath, Message, Part, Role, Schema, Tool,
     ToolResultContent, Usage,
 };
 use crate::wire::sse::escape_js_line_separators;
@@ -159,7 +159,8 @@ fn tool_def(t: ToolIn<'_>, path: &JsonPath<'_>) -> Result<Tool, ConvertError> {
         let _ = sonic_rs::to_writer(&mut schema, &required);
     }
     schema.push(b'}');
-    let parameters = sonic_rs::from_slice(&schema).map_err(|e| ConvertError::new(dpath, e.to_string()))?;
+    sonic_rs::from_slice::<Json>(&schema).map_err(|e| ConvertError::new(dpath, e.to_string()))?;
+    let parameters = Schema::from_checked_text(String::from_utf8_lossy(&schema));
     Ok(Tool {
         name,
         description: t.description,
@@ -921,7 +922,7 @@ mod tests {
                 ("cohere_v1_2_0", &ToolResultContent::Text(r#"[{"a":1},{"b":2}]"#.into())),
             ]
         );
-        let params = &r.tools[0].parameters;
+        let params = &r.tools[0].parameters.value();
         assert_eq!(params["properties"]["city"]["type"].as_str(), Some("string"));
         assert_eq!(params["properties"]["days"]["type"].as_str(), Some("array"));
         assert!(params["properties"]["x"].get("type").is_none());

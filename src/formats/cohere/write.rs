@@ -94,7 +94,7 @@ impl CohereToolOut<'_> {
             write::string(b, d);
         }
         b.extend_from_slice(b",\"parameters\":");
-        write::value(b, f.parameters);
+        write::schema(b, f.parameters);
         b.extend_from_slice(b"}}");
     }
 }

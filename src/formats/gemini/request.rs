@@ -10,7 +10,8 @@ use super::{
 };
 use crate::canonical::sig::{self, Family};
 use crate::canonical::{
-    ChatRequest, ConvertError, Extra, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Tool, ToolChoice,
+    ChatRequest, ConvertError, Extra, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Schema, Tool,
+    ToolChoice,
 };
 use crate::formats::{tool_args, Format};
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -323,7 +324,7 @@ fn decode_declaration(d: &Json, path: &JsonPath<'_>) -> Result<Tool, ConvertErro
     let mut tool = Tool {
         name,
         description: None,
-        parameters: Json::new_null(),
+        parameters: Schema::default(),
         strict: None,
         extra: Extra::new(Format::Gemini),
     };
@@ -339,11 +340,11 @@ fn decode_declaration(d: &Json, path: &JsonPath<'_>) -> Result<Tool, ConvertErro
         }
     }
     if let Some(s) = json_schema.filter(|s| !s.is_null()) {
-        tool.parameters = s.clone();
+        tool.parameters = Schema::from_value(s);
     } else if let Some(s) = openapi.filter(|s| !s.is_null()) {
-        tool.parameters = openapi_to_json_schema(s);
+        tool.parameters = Schema::from_value(&openapi_to_json_schema(s));
     } else {
-        tool.parameters = sonic_rs::json!({"type": "object", "properties": {}});
+        tool.parameters = Schema::no_arguments();
     }
     Ok(tool)
 }
@@ -777,7 +778,7 @@ fn encode_contents(b: &mut Vec<u8>, req: &ChatRequest) -> Result<(), ConvertErro
 /// NOTE: a tool's `strict` is not sent: Gemini has no per-function strict mode, and strictness
 /// constrains how the call is decoded, not what the answer holds (the schema still goes).
 fn encode_declaration(b: &mut Vec<u8>, t: &Tool) {
-    let has_params = !(t.parameters.is_null() || t.parameters.as_object().is_some_and(|o| o.is_empty()));
+    let has_params = !t.parameters.is_empty();
     let extra = t.extra.for_target(Format::Gemini);
     if extra.is_empty() {
         b.push(b'{');
@@ -791,7 +792,7 @@ fn encode_declaration(b: &mut Vec<u8>, t: &Tool) {
         if has_params {
             b.push(b',');
             write::key(b, "parametersJsonSchema");
-            write::value(b, &t.parameters);
+            write::schema(b, &t.parameters);
         }
         b.push(b'}');
         return;
@@ -809,7 +810,7 @@ fn encode_declaration(b: &mut Vec<u8>, t: &Tool) {
         member("description", &|b| write::string(b, desc));
     }
     if has_params {
-        member("parametersJsonSchema", &|b| write::value(b, &t.parameters));
+        member("parametersJsonSchema", &|b| write::schema(b, &t.parameters));
     }
     for (k, v) in extra {
         member(k, &|b| write::value(b, v));

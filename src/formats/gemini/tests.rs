@@ -121,7 +121,7 @@ fn protocols_request_fixture_decodes() {
     assert_eq!(r.tools.len(), 1);
     assert_eq!(r.tools[0].description.as_deref(), Some("w"));
     assert_eq!(
-        r.tools[0].parameters,
+        r.tools[0].parameters.value(),
         json!({"properties": {"city": {"type": "string"}}, "required": ["city"], "type": "object"})
     );
     assert_eq!(r.tool_choice, Some(ToolChoice::Auto));
@@ -232,7 +232,7 @@ fn snake_case_thinking_and_extras() {
     );
     assert_eq!(r.tools.len(), 1);
     assert_eq!(
-        r.tools[0].parameters["properties"]["q"]["type"].as_str(),
+        r.tools[0].parameters.value()["properties"]["q"]["type"].as_str(),
         Some("string")
     );
     assert_eq!(r.tool_choice, Some(ToolChoice::Named("lookup".into())));
@@ -352,7 +352,7 @@ fn foreign_request() -> ChatRequest {
         tools: vec![Tool {
             name: "get_weather".into(),
             description: Some("weather".into()),
-            parameters: json!({"type": "object", "properties": {"city": {"type": "string"}}}),
+            parameters: json!({"type": "object", "properties": {"city": {"type": "string"}}}).into(),
             strict: None,
             extra: Extra::default(),
         }],

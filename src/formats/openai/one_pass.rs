@@ -8,12 +8,14 @@
 //! models (the reference reads the first), a call's `arguments` that are not a string (which
 //! the reference writes out again). `request::decode_request` then reads the body by `Value`,
 //! which gives the same request or names the refused field. The members of the top level other
-//! than `messages` are small: each is read as a `Value` and taken by the reference's own code
-//! (`request::Top`). The `translate` fuzz target and the unit tests hold the two readings equal.
+//! than `messages` and `tools` are small: each is read as a `Value` and taken by the reference's
+//! own code (`request::Top`). `tools` has its own visitors, which keep each schema as the text
+//! it is (an agent's 20 tools as `Value`s cost ten times its short chat). The `translate` fuzz target and the unit tests hold the two readings equal.
 
 use super::request::{decode_file, decode_image, finish, History, Top};
-use crate::canonical::{push_sparing, ChatRequest, ConvertError, Json, JsonPath, Part};
+use crate::canonical::{push_sparing, ChatRequest, ConvertError, Extra, Json, JsonPath, Part, Schema, Tool};
 use crate::formats::one_pass::{self, refused, Scalar, TopLevel, Tree};
+use crate::formats::Format;
 use crate::wire::json::KeySeed;
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
@@ -49,6 +51,140 @@ impl TopLevel for Top {
 
     fn field(&mut self, key: &str, value: &Json) -> Result<(), ConvertError> {
         Top::field(self, key, value)
+    }
+
+    fn read_member<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        if key != "tools" {
+            return Ok(false);
+        }
+        // `null` is no tools said, as the reference takes a known member's `null`.
+        if let Some(Tools(tools)) = map.next_value::<Option<Tools>>()? {
+            self.set_tools(tools);
+        }
+        Ok(true)
+    }
+}
+
+/// `tools`, as `request::decode_tools` reads them: each a `function` tool, its `parameters`
+/// kept as the text they are (`Schema`), never parsed into a tree.
+struct Tools(Vec<Tool>);
+
+impl<'de> Deserialize<'de> for Tools {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Tools, D::Error> {
+        d.deserialize_seq(ToolsVisitor)
+    }
+}
+
+struct ToolsVisitor;
+
+impl<'de> Visitor<'de> for ToolsVisitor {
+    type Value = Tools;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of tools")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Tools, A::Error> {
+        let mut tools = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(128));
+        while let Some(ToolIn(tool)) = seq.next_element()? {
+            tools.push(tool);
+        }
+        Ok(Tools(tools))
+    }
+}
+
+/// One tool: `type` (`function`, or not a string, which the reference takes as a function;
+/// another string is refused) and its `function`; other members are skipped, as the reference
+/// skips them.
+struct ToolIn(Tool);
+
+impl<'de> Deserialize<'de> for ToolIn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ToolIn, D::Error> {
+        d.deserialize_map(ToolInVisitor)
+    }
+}
+
+struct ToolInVisitor;
+
+impl<'de> Visitor<'de> for ToolInVisitor {
+    type Value = ToolIn;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a tool object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ToolIn, A::Error> {
+        let mut function = None;
+        let mut seen = 0u16;
+        while let Some(n) = one_pass::next_member(&mut map, &["type", "function"], |k, n| k == n, &mut seen)? {
+            match n {
+                0 => {
+                    if map.next_value::<Scalar>()?.as_str().is_some_and(|k| k != "function") {
+                        return Err(refused());
+                    }
+                }
+                _ => function = Some(map.next_value::<ToolFunction>()?.0),
+            }
+        }
+        function.map(ToolIn).ok_or_else(refused)
+    }
+}
+
+/// A tool's `function`: `name` (required), `description`, `parameters` and `strict` (each
+/// `null` as absent), anything else kept for OpenAI targets, each as its own tree.
+struct ToolFunction(Tool);
+
+impl<'de> Deserialize<'de> for ToolFunction {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ToolFunction, D::Error> {
+        d.deserialize_map(ToolFunctionVisitor)
+    }
+}
+
+struct ToolFunctionVisitor;
+
+impl<'de> Visitor<'de> for ToolFunctionVisitor {
+    type Value = ToolFunction;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a function object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ToolFunction, A::Error> {
+        const NAMES: [&str; 4] = ["name", "description", "parameters", "strict"];
+        let mut tool = Tool {
+            name: String::new(),
+            description: None,
+            parameters: Schema::no_arguments(),
+            strict: None,
+            extra: Extra::new(Format::OpenAi),
+        };
+        let (mut named, mut seen) = (false, 0u16);
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let Some(n) = NAMES.iter().position(|name| *name == key) else {
+                // Anything newer: applied back only to OpenAI targets.
+                let Tree(value) = map.next_value()?;
+                tool.extra.push(&*key, value);
+                continue;
+            };
+            one_pass::first_time(&mut seen, 1 << n)?;
+            match n {
+                0 => {
+                    tool.name = map.next_value()?;
+                    named = true;
+                }
+                1 => tool.description = map.next_value()?,
+                2 => {
+                    if let Some(schema) = map.next_value::<Option<Schema>>()? {
+                        tool.parameters = schema;
+                    }
+                }
+                _ => tool.strict = map.next_value()?,
+            }
+        }
+        match named {
+            true => Ok(ToolFunction(tool)),
+            false => Err(refused()),
+        }
     }
 }
 
@@ -586,6 +722,75 @@ mod tests {
             r#"{"model":"a","model":"b","temperature":1,"temperature":0.5,"messages":[{"role":"user","content":"hi"}]}"#,
             true,
         );
+    }
+
+    #[test]
+    fn tools_read_as_the_reference_with_their_schemas_as_written() {
+        let body = r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[
+            {"type":"function","function":{"name":"f","description":"d","strict":true,"x-new":{"k":[1]},
+             "parameters":{"type":"object", "properties":{"b":{"type":"string"},"a":{"type":"number"}},"required":["b"]}}},
+            {"type":7,"extra":1,"function":{"name":"g","description":null,"parameters":null,"strict":null}},
+            {"function":{"name":"h","parameters":"odd"}}]}"#;
+        check(body, true);
+        let tools = read(body.as_bytes(), None).unwrap().tools;
+        // As the client wrote it: property `b` ahead of `a` (the models generate properties in
+        // the order given), white space and all; the reference's tree writes keys sorted.
+        assert_eq!(
+            tools[0].parameters.as_str(),
+            r#"{"type":"object", "properties":{"b":{"type":"string"},"a":{"type":"number"}},"required":["b"]}"#
+        );
+        assert_eq!(tools[0].extra.fields.len(), 1);
+        assert_eq!(
+            (tools[0].description.as_deref(), tools[0].strict),
+            (Some("d"), Some(true))
+        );
+        assert_eq!(tools[1].parameters, crate::canonical::Schema::no_arguments());
+        assert_eq!((tools[1].description.as_deref(), tools[1].strict), (None, None));
+        assert_eq!(tools[2].parameters.as_str(), r#""odd""#);
+        // A repeated `tools`: the last counts, in both; `null` says nothing.
+        check(
+            r#"{"model":"m","messages":[],"tools":[{"function":{"name":"a"}}],"tools":[{"function":{"name":"b"}}],"tools":null}"#,
+            true,
+        );
+        // Left to the reference: a repeated member, a type that is not an object or a string,
+        // and what it refuses (it names the field).
+        for body in [
+            r#"{"model":"m","messages":[],"tools":[{"function":{"name":"a","name":"b"}}]}"#,
+            r#"{"model":"m","messages":[],"tools":[{"type":{},"function":{"name":"a"}}]}"#,
+        ] {
+            check(body, false);
+            decode_by_value(body.as_bytes(), None).expect(body);
+        }
+        for (body, field) in [
+            (r#"{"model":"m","messages":[],"tools":{}}"#, "tools"),
+            (
+                r#"{"model":"m","messages":[],"tools":[{"type":"web_search"}]}"#,
+                "tools[0].type",
+            ),
+            (
+                r#"{"model":"m","messages":[],"tools":[{"type":"function"}]}"#,
+                "tools[0].function",
+            ),
+            (
+                r#"{"model":"m","messages":[],"tools":[{"function":{"description":"d"}}]}"#,
+                "tools[0].function.name",
+            ),
+            (
+                r#"{"model":"m","messages":[],"tools":[{"function":{"name":"a","strict":1}}]}"#,
+                "tools[0].function.strict",
+            ),
+            (
+                r#"{"model":"m","messages":[],"tools":[{"function":{"name":5}}]}"#,
+                "tools[0].function.name",
+            ),
+        ] {
+            check(body, false);
+            assert_eq!(
+                decode_by_value(body.as_bytes(), None).unwrap_err().field,
+                field,
+                "{body}"
+            );
+        }
     }
 
     #[test]

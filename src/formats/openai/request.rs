@@ -12,7 +12,7 @@ use super::types::*;
 use crate::canonical::{
     image_detail, image_source_from_url, is_document_type, parse_data_url, push_sparing, token_limit, ChatRequest,
     ConvertError, DocumentSource, Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role,
-    Tool, ToolChoice, ToolResultContent,
+    Schema, Tool, ToolChoice, ToolResultContent,
 };
 use crate::formats::Format;
 use crate::wire::json::members;
@@ -147,6 +147,11 @@ impl Top {
             logprobs: false,
             top_logprobs: None,
         }
+    }
+
+    /// The tools, read in one pass (`one_pass::Tools`); of a repeated `tools`, the last counts.
+    pub(super) fn set_tools(&mut self, tools: Vec<Tool>) {
+        self.req.tools = tools;
     }
 
     /// Member `key` (not `messages`) into the request; of a repeated key, the last one counts.
@@ -292,7 +297,7 @@ fn decode_tools(v: &Json) -> Result<Vec<Tool>, ConvertError> {
         let mut tool = Tool {
             name: String::new(),
             description: None,
-            parameters: Json::default(),
+            parameters: Schema::default(),
             strict: None,
             extra: Extra::new(Format::OpenAi),
         };
@@ -324,9 +329,9 @@ fn decode_tools(v: &Json) -> Result<Vec<Tool>, ConvertError> {
             return Err(err(fpath.key("name"), "required"));
         }
         tool.parameters = match parameters {
-            Some(p) => p.clone(),
+            Some(p) => Schema::from_value(p),
             // OpenAI allows a function without parameters: it takes none.
-            None => sonic_rs::json!({"type": "object", "properties": {}}),
+            None => Schema::no_arguments(),
         };
         tools.push(tool);
     }
@@ -1354,7 +1359,7 @@ mod tests {
         let t = &r.tools[0];
         assert_eq!((t.name.as_str(), t.description.as_deref()), ("get_weather", Some("w")));
         assert_eq!(
-            t.parameters,
+            t.parameters.value(),
             json!({"type":"object","properties":{"city":{"type":"string"}},"required":["city"]})
         );
         assert!(t.extra.is_empty() && r.extra.is_empty());
@@ -1510,7 +1515,7 @@ mod tests {
             tools: vec![Tool {
                 name: "get_weather".into(),
                 description: None,
-                parameters: json!({"type":"object"}),
+                parameters: json!({"type":"object"}).into(),
                 strict: None,
                 extra: anthropic_extra.clone(),
             }],

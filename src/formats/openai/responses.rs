@@ -16,8 +16,8 @@ use crate::canonical::sig::{self, Family};
 use crate::canonical::stream::{StreamEncode, StreamEvent};
 use crate::canonical::{
     detached, image_source_from_url, ChatRequest, ChatResponse, ConvertError, Extra, FaultKind, FinishReason, Json,
-    JsonPath, Message, Part, Reasoning, ResponseFormat, Role, TokenLogprob, Tool, ToolChoice, ToolResultContent, Usage,
-    DETACH_ABOVE,
+    JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Schema, TokenLogprob, Tool, ToolChoice,
+    ToolResultContent, Usage, DETACH_ABOVE,
 };
 use crate::formats::Format;
 use crate::wire::json::members;
@@ -191,7 +191,7 @@ fn decode_tools(v: &Json) -> Result<Vec<Tool>, ConvertError> {
         let mut tool = Tool {
             name: String::new(),
             description: None,
-            parameters: sonic_rs::json!({"type": "object", "properties": {}}),
+            parameters: Schema::no_arguments(),
             strict: None,
             extra: Extra::new(Format::OpenAi),
         };
@@ -207,7 +207,7 @@ fn decode_tools(v: &Json) -> Result<Vec<Tool>, ConvertError> {
                     named = true;
                 }
                 "description" => tool.description = Some(str_of(val, &path.key("description"))?.to_string()),
-                "parameters" => tool.parameters = val.clone(),
+                "parameters" => tool.parameters = Schema::from_value(val),
                 "strict" => tool.strict = Some(bool_of(val, &path.key("strict"))?),
                 _ => tool.extra.push(k, val.clone()),
             }
@@ -1010,7 +1010,7 @@ mod direct {
             b.extend_from_slice(b",\"description\":");
             nullable(b, t.description.as_deref());
             b.extend_from_slice(b",\"parameters\":");
-            write::value(b, &t.parameters);
+            write::schema(b, &t.parameters);
             b.extend_from_slice(b",\"strict\":");
             match t.strict {
                 Some(s) => write::boolean(b, s),
@@ -1977,7 +1977,7 @@ mod tests {
             ("get_weather", Some("d"), Some(true))
         );
         assert_eq!(
-            r.tools[1].parameters,
+            r.tools[1].parameters.value(),
             sonic_rs::json!({"type": "object", "properties": {}})
         );
         assert_eq!(r.tool_choice, Some(ToolChoice::Named("get_weather".into())));
@@ -2504,7 +2504,7 @@ mod tests {
             kind: &'static str,
             name: &'a str,
             description: Option<&'a str>,
-            parameters: &'a Json,
+            parameters: &'a crate::canonical::Schema,
             strict: Option<bool>,
         }
 

@@ -16,7 +16,7 @@ use super::request::{document_data, effort_for_budget, err, image_url};
 use crate::canonical::stream::{StreamError, StreamEvent};
 use crate::canonical::{
     image_detail, ChatRequest, ChatResponse, ConvertError, Extra, FinishReason, Json, Part, ResponseFormat, Role,
-    ToolChoice, ToolResultContent, Usage,
+    Schema, ToolChoice, ToolResultContent, Usage,
 };
 use crate::formats::sse_stream::{SseEventDecoder, SseStreamDecoder};
 use crate::formats::Format;
@@ -121,7 +121,7 @@ struct ToolOut<'a> {
     name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<&'a str>,
-    parameters: &'a Json,
+    parameters: &'a Schema,
     #[serde(skip_serializing_if = "Option::is_none")]
     strict: Option<bool>,
 }

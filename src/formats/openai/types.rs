@@ -1,7 +1,7 @@
 //! OpenAI wire structs (PROTOCOLS 2.3, 2.4, 2.5, 2.6). Field order follows the real API, so what
 //! Sluice writes looks like what OpenAI writes.
 
-use crate::canonical::{Json, TokenLogprob};
+use crate::canonical::{Json, Schema, TokenLogprob};
 use serde::ser::{SerializeSeq, SerializeStruct};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -326,7 +326,7 @@ pub struct OpenAiFunction<'a> {
     pub name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<&'a str>,
-    pub parameters: &'a Json,
+    pub parameters: &'a Schema,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub strict: Option<bool>,
     /// OpenAI-only function fields.

@@ -218,7 +218,7 @@ impl OpenAiTool<'_> {
             write::string(b, d);
         }
         key(b, &mut first, "parameters");
-        write::value(b, f.parameters);
+        write::schema(b, f.parameters);
         if let Some(s) = f.strict {
             key(b, &mut first, "strict");
             boolean(b, s);
