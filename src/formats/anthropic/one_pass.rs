@@ -6,13 +6,15 @@
 //! (`request::decode_by_value`, the reference) gives, and refuses the rest: a value of another
 //! kind, a repeated key it models, a field that a block of its type does not take (the reference
 //! keeps it as an extra), an `input` that is not an object. `request::decode_request` then reads
-//! the body by `Value`, which gives the same request or names the refused field. The `translate`
-//! fuzz target and the unit tests hold the two readings equal.
+//! the body by `Value`, which gives the same request or names the refused field. `tools` has its
+//! own visitors, which keep each `input_schema` as the text it is. The `translate` fuzz target
+//! and the unit tests hold the two readings equal.
 
 use super::request::{decode_document_source, decode_image_source, Top};
 use crate::canonical::sig::{self, Family};
 use crate::canonical::{
-    push_sparing, ChatRequest, ConvertError, Extra, Json, JsonPath, Message, Part, Role, ToolResultContent,
+    push_sparing, ChatRequest, ConvertError, Extra, Json, JsonPath, Message, Part, Role, Schema, Tool,
+    ToolResultContent,
 };
 use crate::formats::one_pass::{self, refused, TopLevel, Tree};
 use crate::formats::Format;
@@ -41,6 +43,109 @@ impl TopLevel for Top {
 
     fn field(&mut self, key: &str, value: &Json) -> Result<(), ConvertError> {
         Top::field(self, key, value)
+    }
+
+    fn read_member<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        if key != "tools" {
+            return Ok(false);
+        }
+        // `null` is no tools said, as the reference takes any member's `null`.
+        if let Some(Tools(tools)) = map.next_value::<Option<Tools>>()? {
+            self.add_tools(tools);
+        }
+        Ok(true)
+    }
+}
+
+/// `tools`, as `request::decode_tool` reads each: a custom tool (`type` `custom`, or not a
+/// string), its `input_schema` kept as the text it is (`Schema`), never parsed into a tree.
+struct Tools(Vec<Tool>);
+
+impl<'de> Deserialize<'de> for Tools {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Tools, D::Error> {
+        d.deserialize_seq(ToolsVisitor)
+    }
+}
+
+struct ToolsVisitor;
+
+impl<'de> Visitor<'de> for ToolsVisitor {
+    type Value = Tools;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of tools")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Tools, A::Error> {
+        let mut tools = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(128));
+        while let Some(ToolIn(tool)) = seq.next_element()? {
+            tools.push(tool);
+        }
+        Ok(Tools(tools))
+    }
+}
+
+/// One tool: `name` (required), `description` and `strict` (`null` as absent), `input_schema`
+/// (an object); every other member not `null`, `type` included, an Anthropic extra (each as its
+/// own tree), as `block_extra` keeps them.
+struct ToolIn(Tool);
+
+impl<'de> Deserialize<'de> for ToolIn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ToolIn, D::Error> {
+        d.deserialize_map(ToolInVisitor)
+    }
+}
+
+struct ToolInVisitor;
+
+impl<'de> Visitor<'de> for ToolInVisitor {
+    type Value = ToolIn;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a tool object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ToolIn, A::Error> {
+        const NAMES: [&str; 5] = ["name", "description", "input_schema", "strict", "type"];
+        let (mut name, mut description, mut schema, mut strict) = (None, None, None, None);
+        let mut extra = Extra::default();
+        let mut seen = 0u16;
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let n = NAMES.iter().position(|name| *name == key);
+            if let Some(n) = n {
+                one_pass::first_time(&mut seen, 1 << n)?;
+            }
+            match n {
+                Some(0) => name = Some(map.next_value::<String>()?),
+                Some(1) => description = map.next_value::<Option<String>>()?,
+                Some(2) => schema = Some(map.next_value::<Schema>()?),
+                Some(3) => strict = map.next_value::<Option<bool>>()?,
+                _ => {
+                    let Tree(value) = map.next_value()?;
+                    // A server tool (`web_search_20250305`, ...) is refused by the reference.
+                    if n == Some(4) && value.as_str().is_some_and(|t| t != "custom") {
+                        return Err(refused());
+                    }
+                    if !value.is_null() {
+                        if extra.format.is_none() {
+                            extra = Extra::new(Format::Anthropic);
+                        }
+                        extra.push(&*key, value);
+                    }
+                }
+            }
+        }
+        // The schema must be an object (`null` included in what is refused).
+        let parameters = schema
+            .filter(|s| s.as_str().trim_ascii_start().starts_with('{'))
+            .ok_or_else(refused)?;
+        Ok(ToolIn(Tool {
+            name: name.ok_or_else(refused)?,
+            description,
+            parameters,
+            strict,
+            extra,
+        }))
     }
 }
 
@@ -462,6 +567,62 @@ mod tests {
             r#"{"m\u006fdel":"m","messages":[{"r\u006fle":"user","content":[{"type":"text","text":"a"}]}]}"#,
             true,
         );
+    }
+
+    #[test]
+    fn tools_read_as_the_reference_with_their_schemas_as_written() {
+        let body = r#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"tools":[
+            {"name":"f","description":"d","strict":true,"cache_control":{"type":"ephemeral"},
+             "input_schema":{"type":"object", "properties":{"b":{"type":"string"},"a":{"type":"number"}}}},
+            {"type":"custom","name":"g","description":null,"strict":null,"input_schema":{},"x":null},
+            {"type":5,"name":"h","input_schema":{"type":"object"}}],
+            "tools":[{"name":"i","input_schema":{"type":"object"}}]}"#;
+        check(body, true);
+        let tools = read(body.as_bytes(), None).unwrap().tools;
+        // As the client wrote it (property `b` ahead of `a`); the reference's tree sorts keys.
+        assert_eq!(
+            tools[0].parameters.as_str(),
+            r#"{"type":"object", "properties":{"b":{"type":"string"},"a":{"type":"number"}}}"#
+        );
+        // A repeated `tools` adds to the first, in both readings.
+        let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["f", "g", "h", "i"]);
+        assert_eq!(tools[1].extra.fields.len(), 1, "`type` is kept, `null`s are not");
+        // Left to the reference: a repeated member; what it refuses (it names the field).
+        let repeated =
+            r#"{"model":"m","max_tokens":5,"messages":[],"tools":[{"name":"a","name":"b","input_schema":{}}]}"#;
+        check(repeated, false);
+        decode_by_value(repeated.as_bytes(), None).unwrap();
+        for (body, field) in [
+            (r#"{"model":"m","max_tokens":5,"messages":[],"tools":{}}"#, "tools"),
+            (
+                r#"{"model":"m","max_tokens":5,"messages":[],"tools":[{"type":"web_search_20250305","name":"w"}]}"#,
+                "tools[0].type",
+            ),
+            (
+                r#"{"model":"m","max_tokens":5,"messages":[],"tools":[{"input_schema":{}}]}"#,
+                "tools[0].name",
+            ),
+            (
+                r#"{"model":"m","max_tokens":5,"messages":[],"tools":[{"name":"a","input_schema":null}]}"#,
+                "tools[0].input_schema",
+            ),
+            (
+                r#"{"model":"m","max_tokens":5,"messages":[],"tools":[{"name":"a","input_schema":"s"}]}"#,
+                "tools[0].input_schema",
+            ),
+            (
+                r#"{"model":"m","max_tokens":5,"messages":[],"tools":[{"name":"a","input_schema":{},"strict":1}]}"#,
+                "tools[0].strict",
+            ),
+        ] {
+            check(body, false);
+            assert_eq!(
+                decode_by_value(body.as_bytes(), None).unwrap_err().field,
+                field,
+                "{body}"
+            );
+        }
     }
 
     #[test]

@@ -159,6 +159,15 @@ impl Top {
     }
 
     /// Member `k` (not `messages`) into the request; of a repeated key, the last one counts.
+    /// Tools read in one pass (`one_pass::Tools`): after those of an earlier `tools`, as
+    /// `field` adds them.
+    pub(super) fn add_tools(&mut self, tools: Vec<Tool>) {
+        match self.req.tools.is_empty() {
+            true => self.req.tools = tools,
+            false => self.req.tools.extend(tools),
+        }
+    }
+
     pub(super) fn field(&mut self, k: &str, val: &Json) -> Result<(), ConvertError> {
         if val.is_null() && k != "model" {
             return Ok(());
