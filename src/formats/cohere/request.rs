@@ -541,10 +541,15 @@ fn read_lazily(body: &[u8]) -> Result<Body, ConvertError> {
 
 /// Integration: a client's `/v2/chat` body -> canonical. `stream` comes from the body.
 pub fn decode_request(body: &[u8], path_model: Option<&str>, _stream: bool) -> Result<ChatRequest, ConvertError> {
-    // One pass over the body; only a body it refuses is read again, to name the field.
-    let read = match sonic_rs::from_slice::<OnePass>(body) {
-        Ok(OnePass(read)) => read,
-        Err(_) => read_lazily(body)?,
+    // One pass over the body; only a body it refuses is read again, to name the field. The
+    // body is checked as UTF-8 whole first: a tool's schema is read as a `LazyValue`, whose raw
+    // text sonic-rs would take as a `str` before its own check.
+    let one_pass = crate::wire::json::utf8(body)
+        .ok()
+        .and_then(|text| sonic_rs::from_str::<OnePass>(text).ok());
+    let read = match one_pass {
+        Some(OnePass(read)) => read,
+        None => read_lazily(body)?,
     };
     build(read, path_model)
 }
@@ -1277,6 +1282,13 @@ mod tests {
             Some(&Json::from("noon"))
         );
         assert!(msgs[1].get("content").is_none(), "tool calls need no content");
+    }
+
+    #[test]
+    fn a_body_that_is_not_utf8_is_refused_before_a_schema_is_taken_as_text() {
+        let body = b"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{\"a\xaa\":1}}}]}";
+        assert!(decode_request(body, None, false).is_err());
+        assert!(decode_request_lazily(body, None).is_err());
     }
 
     #[test]
