@@ -50,44 +50,19 @@ impl TopLevel for Top {
             return Ok(false);
         }
         // `null` is no tools said, as the reference takes any member's `null`.
-        if let Some(Tools(tools)) = map.next_value::<Option<Tools>>()? {
-            self.add_tools(tools);
+        if let Some(tools) = map.next_value::<Option<Vec<ToolIn>>>()? {
+            // In place: `ToolIn` is a `Tool`.
+            self.add_tools(tools.into_iter().map(|ToolIn(t)| t).collect());
         }
         Ok(true)
     }
 }
 
-/// `tools`, as `request::decode_tool` reads each: a custom tool (`type` `custom`, or not a
-/// string), its `input_schema` kept as the text it is (`Schema`), never parsed into a tree.
-struct Tools(Vec<Tool>);
-
-impl<'de> Deserialize<'de> for Tools {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Tools, D::Error> {
-        d.deserialize_seq(ToolsVisitor)
-    }
-}
-
-struct ToolsVisitor;
-
-impl<'de> Visitor<'de> for ToolsVisitor {
-    type Value = Tools;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of tools")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Tools, A::Error> {
-        let mut tools = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(128));
-        while let Some(ToolIn(tool)) = seq.next_element()? {
-            tools.push(tool);
-        }
-        Ok(Tools(tools))
-    }
-}
-
-/// One tool: `name` (required), `description` and `strict` (`null` as absent), `input_schema`
-/// (an object); every other member not `null`, `type` included, an Anthropic extra (each as its
-/// own tree), as `block_extra` keeps them.
+/// One of `tools`, as `request::decode_tool` reads it, its `input_schema` kept as the text it is
+/// (`Schema`), never parsed into a tree: a custom tool (`type` `custom`, or not a string) with
+/// `name` (required), `description` and `strict` (`null` as absent), `input_schema` (an object);
+/// every other member not `null`, `type` included, an Anthropic extra (each as its own tree), as
+/// `block_extra` keeps them.
 struct ToolIn(Tool);
 
 impl<'de> Deserialize<'de> for ToolIn {

@@ -58,44 +58,18 @@ impl TopLevel for Top {
             return Ok(false);
         }
         // `null` is no tools said, as the reference takes a known member's `null`.
-        if let Some(Tools(tools)) = map.next_value::<Option<Tools>>()? {
-            self.set_tools(tools);
+        if let Some(tools) = map.next_value::<Option<Vec<ToolIn>>>()? {
+            // In place: `ToolIn` is a `Tool`.
+            self.set_tools(tools.into_iter().map(|ToolIn(t)| t).collect());
         }
         Ok(true)
     }
 }
 
-/// `tools`, as `request::decode_tools` reads them: each a `function` tool, its `parameters`
-/// kept as the text they are (`Schema`), never parsed into a tree.
-struct Tools(Vec<Tool>);
-
-impl<'de> Deserialize<'de> for Tools {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Tools, D::Error> {
-        d.deserialize_seq(ToolsVisitor)
-    }
-}
-
-struct ToolsVisitor;
-
-impl<'de> Visitor<'de> for ToolsVisitor {
-    type Value = Tools;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of tools")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Tools, A::Error> {
-        let mut tools = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(128));
-        while let Some(ToolIn(tool)) = seq.next_element()? {
-            tools.push(tool);
-        }
-        Ok(Tools(tools))
-    }
-}
-
-/// One tool: `type` (`function`, or not a string, which the reference takes as a function;
-/// another string is refused) and its `function`; other members are skipped, as the reference
-/// skips them.
+/// One of `tools`, as `request::decode_tools` reads it, its `parameters` kept as the text they
+/// are (`Schema`), never parsed into a tree: `type` (`function`, or not a string, which the
+/// reference takes as a function; another string is refused) and its `function`; other members
+/// are skipped, as the reference skips them.
 struct ToolIn(Tool);
 
 impl<'de> Deserialize<'de> for ToolIn {
