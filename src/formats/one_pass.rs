@@ -3,7 +3,7 @@
 //! body only where it gives exactly what its format's reading by `Value` gives, and refuses the
 //! rest, which that reading then takes (it names the field of a refusal).
 
-use crate::canonical::{ConvertError, Json};
+use crate::canonical::{ConvertError, Json, Tool};
 use crate::wire::json::KeySeed;
 use serde::de::{
     Deserialize, DeserializeOwned, DeserializeSeed, Deserializer, Error, IgnoredAny, MapAccess, SeqAccess, Visitor,
@@ -92,12 +92,14 @@ pub(crate) trait TopLevel: Sized {
     /// Member `key` (not the history) into the request, as the reference takes it.
     fn field(&mut self, key: &str, value: &Json) -> Result<(), ConvertError>;
 
-    /// Member `key` read by the format's own visitors (`true`), for a member whose `Value`
-    /// costs most (an agent's tool list: its schemas are kept as text, never parsed into a
-    /// tree); `false` leaves it to `field`, its value not yet read.
-    fn read_member<'de, A: MapAccess<'de>>(&mut self, _key: &str, _map: &mut A) -> Result<bool, A::Error> {
-        Ok(false)
-    }
+    /// One entry of `tools`, read by the format's own visitor into a `Tool` whose schema is kept
+    /// as the text it is, never parsed into a tree (an agent's tools as `Value`s cost ten times
+    /// its short chat).
+    type ToolIn: DeserializeOwned + Into<Tool>;
+
+    /// The tools of one `tools` member (`null`: none said), as the reference takes a repeated
+    /// one.
+    fn take_tools(&mut self, tools: Vec<Tool>);
 }
 
 /// `body`'s top level read into `top`, with its history if it has one; `None` where the pass
@@ -134,8 +136,11 @@ impl<'de, T: TopLevel> Visitor<'de> for TopSeed<T> {
                     return Err(refused());
                 }
                 history = Some(map.next_value::<T::History>()?);
-            } else if top.read_member(&key, &mut map)? {
-                continue;
+            } else if key == "tools" {
+                if let Some(tools) = map.next_value::<Option<Vec<T::ToolIn>>>()? {
+                    // In place where `ToolIn` is a `Tool` in a newtype.
+                    top.take_tools(tools.into_iter().map(Into::into).collect());
+                }
             } else {
                 // Straight from the deserializer, not as a `Tree`: its tree parser's buffer is
                 // sized for the rest of the body, but left untouched past the value (not

@@ -39,22 +39,15 @@ pub(crate) fn read(body: &[u8], path_model: Option<&str>) -> Option<ChatRequest>
 impl TopLevel for Top {
     const HISTORY: &'static str = "messages";
     const SCALARS: &'static [&'static str] = &["model", "max_tokens", "temperature", "top_p", "top_k", "stream"];
+    type ToolIn = ToolIn;
     type History = History;
 
     fn field(&mut self, key: &str, value: &Json) -> Result<(), ConvertError> {
         Top::field(self, key, value)
     }
 
-    fn read_member<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
-        if key != "tools" {
-            return Ok(false);
-        }
-        // `null` is no tools said, as the reference takes any member's `null`.
-        if let Some(tools) = map.next_value::<Option<Vec<ToolIn>>>()? {
-            // In place: `ToolIn` is a `Tool`.
-            self.add_tools(tools.into_iter().map(|ToolIn(t)| t).collect());
-        }
-        Ok(true)
+    fn take_tools(&mut self, tools: Vec<Tool>) {
+        self.add_tools(tools)
     }
 }
 
@@ -63,7 +56,13 @@ impl TopLevel for Top {
 /// `name` (required), `description` and `strict` (`null` as absent), `input_schema` (an object);
 /// every other member not `null`, `type` included, an Anthropic extra (each as its own tree), as
 /// `block_extra` keeps them.
-struct ToolIn(Tool);
+pub(crate) struct ToolIn(Tool);
+
+impl From<ToolIn> for Tool {
+    fn from(ToolIn(t): ToolIn) -> Tool {
+        t
+    }
+}
 
 impl<'de> Deserialize<'de> for ToolIn {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ToolIn, D::Error> {

@@ -47,22 +47,15 @@ impl TopLevel for Top {
         "parallel_tool_calls",
         "reasoning_effort",
     ];
+    type ToolIn = ToolIn;
     type History = Messages;
 
     fn field(&mut self, key: &str, value: &Json) -> Result<(), ConvertError> {
         Top::field(self, key, value)
     }
 
-    fn read_member<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
-        if key != "tools" {
-            return Ok(false);
-        }
-        // `null` is no tools said, as the reference takes a known member's `null`.
-        if let Some(tools) = map.next_value::<Option<Vec<ToolIn>>>()? {
-            // In place: `ToolIn` is a `Tool`.
-            self.set_tools(tools.into_iter().map(|ToolIn(t)| t).collect());
-        }
-        Ok(true)
+    fn take_tools(&mut self, tools: Vec<Tool>) {
+        self.set_tools(tools)
     }
 }
 
@@ -70,7 +63,13 @@ impl TopLevel for Top {
 /// are (`Schema`), never parsed into a tree: `type` (`function`, or not a string, which the
 /// reference takes as a function; another string is refused) and its `function`; other members
 /// are skipped, as the reference skips them.
-struct ToolIn(Tool);
+pub(crate) struct ToolIn(Tool);
+
+impl From<ToolIn> for Tool {
+    fn from(ToolIn(t): ToolIn) -> Tool {
+        t
+    }
+}
 
 impl<'de> Deserialize<'de> for ToolIn {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ToolIn, D::Error> {
