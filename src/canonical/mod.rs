@@ -475,6 +475,28 @@ impl Schema {
         Schema(sonic_rs::to_string(v).unwrap_or_else(|_| "null".to_string()))
     }
 
+    /// A schema a reading by `Value` took (`value`, at `path` in member `key`), as the client
+    /// wrote it: its text in `written` where that is the same JSON, else written out from the
+    /// value, keys sorted (a repeated key can make the first text found another schema than the
+    /// one read). A response schema's order is the order of the answer's keys: a model writes
+    /// them as the schema lists them.
+    pub fn as_written(value: &Json, written: Written<'_>, key: &str, path: &[&str]) -> Schema {
+        let found = match written {
+            Written::Unknown => None,
+            Written::Member(text) => sonic_rs::get(text, path).ok(),
+            Written::Body(body) => {
+                let full: Vec<&str> = std::iter::once(key).chain(path.iter().copied()).collect();
+                sonic_rs::get(body, &full).ok()
+            }
+        };
+        match found {
+            Some(raw) if sonic_rs::from_str::<Json>(raw.as_raw_str()).is_ok_and(|v| v == *value) => {
+                Schema(raw.as_raw_str().to_string())
+            }
+            _ => Schema::from_value(value),
+        }
+    }
+
     /// The schema of a function that takes no arguments (OpenAI allows a function without
     /// `parameters`; every format's tool has one).
     pub fn no_arguments() -> Schema {
@@ -496,6 +518,18 @@ impl Schema {
         let t = self.0.trim_ascii();
         t == "null" || (t.starts_with('{') && t.ends_with('}') && t[1..t.len() - 1].trim_ascii().is_empty())
     }
+}
+
+/// Where a reading by `Value` finds the text of a member it read, for a schema kept as written
+/// (`Schema::as_written`).
+#[derive(Debug, Clone, Copy)]
+pub enum Written<'a> {
+    /// Not at hand: the schema is written out from its value.
+    Unknown,
+    /// The member's own text (a one pass reads a member that holds a schema as text first).
+    Member(&'a str),
+    /// The whole body (a reading by `Value`), the member under its key.
+    Body(&'a [u8]),
 }
 
 impl Default for Schema {
@@ -575,7 +609,8 @@ pub enum ResponseFormat {
     JsonObject,
     JsonSchema {
         name: String,
-        schema: Json,
+        /// As the client wrote it: the answer's keys follow the schema's order.
+        schema: Schema,
         strict: Option<bool>,
     },
 }
@@ -675,9 +710,6 @@ impl ChatRequest {
         self.extra.detach_values();
         for t in &mut self.tools {
             t.extra.detach_values();
-        }
-        if let Some(ResponseFormat::JsonSchema { schema, .. }) = &mut self.response_format {
-            *schema = detached(schema);
         }
         let parts = self
             .system

@@ -42,6 +42,8 @@ mod golden;
 #[cfg(test)]
 mod logprobs;
 #[cfg(test)]
+mod schema_order;
+#[cfg(test)]
 mod stream_props;
 
 /// A wire dialect.

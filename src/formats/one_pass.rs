@@ -3,7 +3,7 @@
 //! body only where it gives exactly what its format's reading by `Value` gives, and refuses the
 //! rest, which that reading then takes (it names the field of a refusal).
 
-use crate::canonical::{ConvertError, Json, Tool};
+use crate::canonical::{ConvertError, Json, Tool, Written};
 use crate::wire::json::KeySeed;
 use serde::de::{
     Deserialize, DeserializeOwned, DeserializeSeed, Deserializer, Error, IgnoredAny, MapAccess, SeqAccess, Visitor,
@@ -87,10 +87,14 @@ pub(crate) trait TopLevel: Sized {
     /// each read as the `Value` it is without starting sonic-rs's tree parser, which costs some
     /// 500 instructions a value.
     const SCALARS: &'static [&'static str];
+    /// Members that hold a schema kept as written (a response format): read as text first,
+    /// which `field` gets beside the value.
+    const WRITTEN: &'static [&'static str];
     type History: DeserializeOwned;
 
-    /// Member `key` (not the history) into the request, as the reference takes it.
-    fn field(&mut self, key: &str, value: &Json) -> Result<(), ConvertError>;
+    /// Member `key` (not the history) into the request, as the reference takes it (`written`:
+    /// where its text is).
+    fn field(&mut self, key: &str, value: &Json, written: Written<'_>) -> Result<(), ConvertError>;
 
     /// One entry of `tools`, read by the format's own visitor into a `Tool` whose schema is kept
     /// as the text it is, never parsed into a tree (an agent's tools as `Value`s cost ten times
@@ -141,6 +145,11 @@ impl<'de, T: TopLevel> Visitor<'de> for TopSeed<T> {
                     // In place where `ToolIn` is a `Tool` in a newtype.
                     top.take_tools(tools.into_iter().map(Into::into).collect());
                 }
+            } else if T::WRITTEN.contains(&&*key) {
+                let text = map.next_value::<LazyValue<'de>>()?;
+                let value: Json = sonic_rs::from_str(text.as_raw_str()).map_err(A::Error::custom)?;
+                top.field(&key, &value, Written::Member(text.as_raw_str()))
+                    .map_err(|_| refused())?;
             } else {
                 // Straight from the deserializer, not as a `Tree`: its tree parser's buffer is
                 // sized for the rest of the body, but left untouched past the value (not
@@ -149,7 +158,7 @@ impl<'de, T: TopLevel> Visitor<'de> for TopSeed<T> {
                     true => map.next_value::<ScalarValue>()?.0,
                     false => map.next_value::<Json>()?,
                 };
-                top.field(&key, &value).map_err(|_| refused())?;
+                top.field(&key, &value, Written::Unknown).map_err(|_| refused())?;
             }
         }
         Ok((top, history))

@@ -184,7 +184,7 @@ pub(crate) fn request_variants() -> Vec<(&'static str, crate::canonical::ChatReq
         system: vec![Part::text("only a system prompt")],
         response_format: Some(ResponseFormat::JsonSchema {
             name: "out".into(),
-            schema: sonic_rs::json!({"type": "object", "properties": {}, "additionalProperties": false}),
+            schema: sonic_rs::json!({"type": "object", "properties": {}, "additionalProperties": false}).into(),
             strict: Some(true),
         }),
         ..ChatRequest::default()

@@ -21,8 +21,9 @@
 //! - contains `length`: the echo cut to 3 words, finish reason `Length`;
 //! - contains `inspect`: a report of what arrived that only some formats have: the names of raw
 //!   extra fields (top level, on parts, on tools) and the response format, e.g.
-//!   `extras: cache_control,metadata; response_format: json_schema`, then the tools marked
-//!   strict when there are any (`; strict: get_weather`), the end user's id when one came
+//!   `extras: cache_control,metadata; response_format: json_schema`, then a schema's top-level
+//!   properties in the order they came (`; schema: city,days`: a model answers in that order),
+//!   the tools marked strict when there are any (`; strict: get_weather`), the end user's id when one came
 //!   (`; user: u1`), and with tools or a tool choice, the choice (`unset` when none came) and the
 //!   tools offered (`; tool_choice: allowed required a,b; tools: a,b,c`, or `required`,
 //!   `tool a`, ...);
@@ -392,6 +393,10 @@ fn inspect(req: &ChatRequest) -> String {
         Some(crate::canonical::ResponseFormat::JsonSchema { .. }) => "json_schema",
     };
     let mut report = format!("extras: {}; response_format: {format}", names.join(","));
+    if let Some(crate::canonical::ResponseFormat::JsonSchema { schema, .. }) = &req.response_format {
+        report.push_str("; schema: ");
+        report.push_str(&property_order(schema.as_str()).join(","));
+    }
     let strict: Vec<&str> = req
         .tools
         .iter()
@@ -424,6 +429,16 @@ fn inspect(req: &ChatRequest) -> String {
         report.push_str(&format!("; tool_choice: {choice}; tools: {}", tools.join(",")));
     }
     report
+}
+
+/// The names of a schema's top-level `properties` in the order its text lists them.
+fn property_order(schema: &str) -> Vec<String> {
+    let Ok(properties) = sonic_rs::get(schema, &["properties"]) else {
+        return Vec::new();
+    };
+    sonic_rs::to_object_iter(properties.as_raw_str())
+        .filter_map(|member| member.ok().map(|(name, _)| name.to_string()))
+        .collect()
 }
 
 /// Words over the system prompt and every text part, as the mock's "token" count.
@@ -654,6 +669,23 @@ mod tests {
         let out = respond(&r, "id").unwrap();
         assert!(matches!(&out.content[..], [Part::ToolCall { arguments, .. }] if arguments.contains("Paris")));
         assert_eq!(out.finish, FinishReason::ToolCalls);
+    }
+
+    #[test]
+    fn inspect_reports_a_schemas_properties_in_their_order() {
+        let mut r = req("inspect-model", "hi");
+        r.tools.clear();
+        r.response_format = Some(crate::canonical::ResponseFormat::JsonSchema {
+            name: "out".into(),
+            schema: crate::canonical::Schema::from_checked_text(
+                r#"{"type":"object","properties":{"zeta":{"type":"string"},"alpha":{"properties":{"b":{}}}}}"#,
+            ),
+            strict: None,
+        });
+        assert_eq!(
+            respond(&r, "id").unwrap().content,
+            vec![Part::text("extras: ; response_format: json_schema; schema: zeta,alpha")]
+        );
     }
 
     #[test]

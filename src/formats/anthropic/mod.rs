@@ -695,7 +695,7 @@ mod tests {
         c.extra = Extra::default();
         c.response_format = Some(ResponseFormat::JsonSchema {
             name: "weather".into(),
-            schema: schema.clone(),
+            schema: schema.clone().into(),
             strict: Some(true),
         });
         let v: Json = sonic_rs::from_slice(&encode_request(&c).unwrap()).unwrap();
@@ -718,7 +718,7 @@ mod tests {
                 r.response_format,
                 Some(ResponseFormat::JsonSchema {
                     name: "response".into(),
-                    schema: schema.clone(),
+                    schema: schema.clone().into(),
                     strict: None
                 })
             );

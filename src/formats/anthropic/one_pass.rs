@@ -14,7 +14,7 @@ use super::request::{decode_document_source, decode_image_source, Top};
 use crate::canonical::sig::{self, Family};
 use crate::canonical::{
     push_sparing, ChatRequest, ConvertError, Extra, Json, JsonPath, Message, Part, Role, Schema, Tool,
-    ToolResultContent,
+    ToolResultContent, Written,
 };
 use crate::formats::one_pass::{self, refused, TopLevel, Tree};
 use crate::formats::Format;
@@ -39,11 +39,12 @@ pub(crate) fn read(body: &[u8], path_model: Option<&str>) -> Option<ChatRequest>
 impl TopLevel for Top {
     const HISTORY: &'static str = "messages";
     const SCALARS: &'static [&'static str] = &["model", "max_tokens", "temperature", "top_p", "top_k", "stream"];
+    const WRITTEN: &'static [&'static str] = &["output_config", "output_format"];
     type ToolIn = ToolIn;
     type History = History;
 
-    fn field(&mut self, key: &str, value: &Json) -> Result<(), ConvertError> {
-        Top::field(self, key, value)
+    fn field(&mut self, key: &str, value: &Json, written: Written<'_>) -> Result<(), ConvertError> {
+        Top::field(self, key, value, written)
     }
 
     fn take_tools(&mut self, tools: Vec<Tool>) {

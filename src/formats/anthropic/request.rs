@@ -12,7 +12,7 @@ use crate::canonical::sig::{self, Family};
 use crate::canonical::{
     image_media_type, image_source_from_url, is_image_type, is_text_type, parse_data_url, token_limit, ChatRequest,
     ConvertError, DocumentSource, Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role,
-    Schema, Tool, ToolChoice, ToolResultContent,
+    Schema, Tool, ToolChoice, ToolResultContent, Written,
 };
 use crate::formats::{tool_args, Format};
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -168,7 +168,7 @@ impl Top {
         }
     }
 
-    pub(super) fn field(&mut self, k: &str, val: &Json) -> Result<(), ConvertError> {
+    pub(super) fn field(&mut self, k: &str, val: &Json, written: Written<'_>) -> Result<(), ConvertError> {
         if val.is_null() && k != "model" {
             return Ok(());
         }
@@ -222,7 +222,8 @@ impl Top {
                 match val.as_object() {
                     Some(o) if o.get(&"format").is_some() => {
                         let format = o.get(&"format").unwrap_or(val);
-                        req.response_format = Some(decode_output_format(format, &root.key(k).key("format"))?);
+                        let text = (written, k, &["format", "schema"][..]);
+                        req.response_format = Some(decode_output_format(format, &root.key(k).key("format"), text)?);
                         let mut rest = o.clone();
                         rest.remove(&"format");
                         if !rest.is_empty() {
@@ -232,7 +233,10 @@ impl Top {
                     _ => extra.push(k, val.clone()),
                 }
             }
-            "output_format" => req.response_format = Some(decode_output_format(val, &root.key(k))?),
+            "output_format" => {
+                let text = (written, k, &["schema"][..]);
+                req.response_format = Some(decode_output_format(val, &root.key(k), text)?)
+            }
             "thinking" => match val.get("type").and_then(|t| t.as_str()) {
                 Some("enabled") => {
                     let budget = match val.get("budget_tokens") {
@@ -299,7 +303,7 @@ pub(crate) fn decode_by_value(body: &[u8], path_model: Option<&str>) -> Result<C
     for (k, val) in obj.iter() {
         match k {
             "messages" => messages = Some(as_array(val, &root.key("messages"))?),
-            _ => top.field(k, val)?,
+            _ => top.field(k, val, Written::Body(body))?,
         }
     }
     let model = top.model(path_model)?;
@@ -320,8 +324,13 @@ pub(crate) fn decode_by_value(body: &[u8], path_model: Option<&str>) -> Result<C
     Ok(req)
 }
 
-/// An output format (`{"type":"json_schema","schema":{...}}`, the only kind the API has).
-fn decode_output_format(v: &Json, path: &JsonPath<'_>) -> Result<ResponseFormat, ConvertError> {
+/// An output format (`{"type":"json_schema","schema":{...}}`, the only kind the API has); `text`:
+/// where its schema's text is (`Schema::as_written`).
+fn decode_output_format(
+    v: &Json,
+    path: &JsonPath<'_>,
+    (written, key, schema_path): (Written<'_>, &str, &[&str]),
+) -> Result<ResponseFormat, ConvertError> {
     match v.get("type").and_then(|t| t.as_str()) {
         Some("json_schema") => {
             let schema = v
@@ -330,7 +339,7 @@ fn decode_output_format(v: &Json, path: &JsonPath<'_>) -> Result<ResponseFormat,
                 .ok_or_else(|| err(path.key("schema"), "required object"))?;
             Ok(ResponseFormat::JsonSchema {
                 name: "response".into(),
-                schema: schema.clone(),
+                schema: Schema::as_written(schema, written, key, schema_path),
                 strict: None,
             })
         }
@@ -863,16 +872,13 @@ pub(super) fn encode_request_with(
     let extra = req.extra.for_target(Format::Anthropic);
     // The format goes into `output_config` with whatever else an Anthropic client put there.
     let output_config = format.map(|schema| {
-        let mut config = extra
+        let mut rest = extra
             .iter()
             .find(|(k, _)| k == "output_config")
             .and_then(|(_, v)| v.as_object().cloned())
             .unwrap_or_default();
-        config.insert(
-            &"format",
-            sonic_rs::json!({"type": "json_schema", "schema": schema.clone()}),
-        );
-        Json::from(config)
+        rest.remove(&"format");
+        AnthropicOutputConfig { rest, schema }
     });
     let extra: Vec<(String, Json)> = extra
         .iter()

@@ -249,9 +249,59 @@ pub struct AnthropicRequest<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub output_config: Option<Json>,
+    pub output_config: Option<AnthropicOutputConfig<'a>>,
     #[serde(flatten)]
     pub extra: RawFields<'a>,
+}
+
+/// `output_config` with a format: the client's own other members (an Anthropic client's
+/// `effort`, ...) and the format, its schema as written. Members in byte order, the format's
+/// too (`schema`, `type`), as the `Value` tree this was (sonic-rs `sort_keys`) came out.
+#[derive(Debug)]
+pub struct AnthropicOutputConfig<'a> {
+    /// Without `format`.
+    pub rest: sonic_rs::Object,
+    pub schema: &'a Schema,
+}
+
+impl AnthropicOutputConfig<'_> {
+    /// Its members in order: `format` (`None`) among the others.
+    pub(super) fn members(&self) -> impl Iterator<Item = (&str, Option<&Json>)> {
+        fn some<'v>((k, v): (&'v str, &'v Json)) -> (&'v str, Option<&'v Json>) {
+            (k, Some(v))
+        }
+        let before = self.rest.iter().filter(|(k, _)| *k < "format");
+        let after = self.rest.iter().filter(|(k, _)| *k > "format");
+        before
+            .map(some)
+            .chain(std::iter::once(("format", None)))
+            .chain(after.map(some))
+    }
+}
+
+/// `{"schema":...,"type":"json_schema"}`.
+struct OutputFormat<'a>(&'a Schema);
+
+impl Serialize for OutputFormat<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("schema", self.0)?;
+        m.serialize_entry("type", "json_schema")?;
+        m.end()
+    }
+}
+
+impl Serialize for AnthropicOutputConfig<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.rest.len() + 1))?;
+        for (k, v) in self.members() {
+            match v {
+                Some(v) => m.serialize_entry(k, v)?,
+                None => m.serialize_entry(k, &OutputFormat(self.schema))?,
+            }
+        }
+        m.end()
+    }
 }
 
 fn no_strings(s: &&[String]) -> bool {

@@ -242,9 +242,30 @@ impl AnthropicRequest<'_> {
         }
         if let Some(c) = &self.output_config {
             key(b, &mut first, "output_config");
-            write::value(b, c);
+            c.write(b);
         }
         self.extra.write_members(b, &mut first);
+        b.push(b'}');
+    }
+}
+
+impl AnthropicOutputConfig<'_> {
+    fn write(&self, b: &mut Vec<u8>) {
+        b.push(b'{');
+        let mut first = true;
+        for (k, v) in self.members() {
+            sep(b, &mut first);
+            write::string(b, k);
+            b.push(b':');
+            match v {
+                Some(v) => write::value(b, v),
+                None => {
+                    b.extend_from_slice(b"{\"schema\":");
+                    write::schema(b, self.schema);
+                    b.extend_from_slice(b",\"type\":\"json_schema\"}");
+                }
+            }
+        }
         b.push(b'}');
     }
 }

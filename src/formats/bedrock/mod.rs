@@ -587,9 +587,10 @@ fn decode_output_config(v: &Value, req: &mut ChatRequest) -> Result<(), ConvertE
                     if name == JSON_OBJECT_NAME && schema == sonic_rs::json!({"type": "object"}) {
                         ResponseFormat::JsonObject
                     } else {
+                        // The text as written (checked above): the answer's keys follow it.
                         ResponseFormat::JsonSchema {
                             name,
-                            schema,
+                            schema: Schema::from_checked_text(text.trim_ascii()),
                             strict: None,
                         }
                     },
@@ -1386,20 +1387,16 @@ pub(crate) fn encode_request_with(
         out.additional_model_request_fields = Some(Value::from(additional));
     }
     let mut output = extra_obj("outputConfig");
-    let object_schema;
     let schema = match &req.response_format {
-        Some(ResponseFormat::JsonSchema { name, schema, .. }) => Some((name.as_str(), schema)),
-        Some(ResponseFormat::JsonObject) => {
-            object_schema = sonic_rs::json!({"type": "object"});
-            Some((JSON_OBJECT_NAME, &object_schema))
-        }
+        Some(ResponseFormat::JsonSchema { name, schema, .. }) => Some((name.as_str(), schema.as_str())),
+        Some(ResponseFormat::JsonObject) => Some((JSON_OBJECT_NAME, r#"{"type":"object"}"#)),
         _ => None,
     };
     if let Some((name, schema)) = schema {
         output.insert(
             "textFormat",
             sonic_rs::json!({"type": "json_schema", "structure": {"jsonSchema": {
-                "schema": json_text(schema), "name": name}}}),
+                "schema": schema, "name": name}}}),
         );
     }
     if let Some(e) = req.reasoning.as_ref().and_then(|r| r.effort.as_deref()) {

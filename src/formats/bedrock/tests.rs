@@ -269,7 +269,7 @@ fn rich_request() -> ChatRequest {
         stop: vec!["STOP".into()],
         response_format: Some(ResponseFormat::JsonSchema {
             name: "answer".into(),
-            schema: json!({"type": "object", "properties": {"a": {"type": "string"}}}),
+            schema: json!({"type": "object", "properties": {"a": {"type": "string"}}}).into(),
             strict: None,
         }),
         reasoning: Some(Reasoning {

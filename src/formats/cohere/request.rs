@@ -296,10 +296,10 @@ pub(super) fn not_an_object(e: sonic_rs::Error) -> ConvertError {
 
 /// A `response_format` (`type` and the schema, v2's `json_schema` or v1's `schema`) as
 /// canonical. Cohere schemas have no name; "response" is what other formats get.
-pub(super) fn response_format(kind: Option<&str>, schema: Option<Json>) -> Result<ResponseFormat, ConvertError> {
+pub(super) fn response_format(kind: Option<&str>, schema: Option<Schema>) -> Result<ResponseFormat, ConvertError> {
     Ok(match (kind, schema) {
         (Some("text"), _) => ResponseFormat::Text,
-        (Some("json_object"), Some(schema)) if !schema.is_null() => ResponseFormat::JsonSchema {
+        (Some("json_object"), Some(schema)) if schema.as_str() != "null" => ResponseFormat::JsonSchema {
             name: "response".into(),
             schema,
             strict: None,
@@ -1092,7 +1092,7 @@ mod tests {
         );
         assert!(matches!(
             &r.response_format,
-            Some(ResponseFormat::JsonSchema { schema, .. }) if schema.get("type").and_then(|t| t.as_str()) == Some("object")
+            Some(ResponseFormat::JsonSchema { schema, .. }) if schema.value().get("type").and_then(|t| t.as_str()) == Some("object")
         ));
         assert_eq!(
             r.messages[1].content[0],

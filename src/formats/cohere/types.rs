@@ -258,8 +258,9 @@ pub struct CohereFunctionIn {
 pub struct CohereResponseFormatIn {
     #[serde(rename = "type", default)]
     pub kind: Option<String>,
+    /// As written (`Schema`): the answer's keys follow it.
     #[serde(default)]
-    pub json_schema: Option<Json>,
+    pub json_schema: Option<Schema>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -428,7 +429,7 @@ pub struct CohereResponseFormatOut<'a> {
     #[serde(rename = "type")]
     pub kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub json_schema: Option<&'a Json>,
+    pub json_schema: Option<&'a Schema>,
 }
 
 #[derive(Serialize, Debug)]

@@ -86,7 +86,7 @@ struct ResponseFormatIn {
     #[serde(default, rename = "type")]
     kind: Option<String>,
     #[serde(default)]
-    schema: Option<Json>,
+    schema: Option<crate::canonical::Schema>,
 }
 
 /// A call made in the history, for matching results to it.

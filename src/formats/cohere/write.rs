@@ -121,7 +121,7 @@ impl CohereChatRequestOut<'_> {
             write::string(b, f.kind);
             if let Some(s) = f.json_schema {
                 b.extend_from_slice(b",\"json_schema\":");
-                write::value(b, s);
+                write::schema(b, s);
             }
             b.push(b'}');
         }

@@ -13,7 +13,9 @@
 
 use super::request::{push_turn, Top};
 use super::{camel_eq, decode_file_data, decode_inline_data, response_content, text_part, CallIds, PART_MEMBERS};
-use crate::canonical::{push_sparing, ChatRequest, Extra, Json, JsonPath, Message, Part, Role, ToolResultContent};
+use crate::canonical::{
+    push_sparing, ChatRequest, Extra, Json, JsonPath, Message, Part, Role, ToolResultContent, Written,
+};
 use crate::formats::one_pass::{self, refused, Scalar, Tree};
 use crate::wire::json::KeySeed;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -72,14 +74,25 @@ impl<'de> Visitor<'de> for BodySeed {
                 }
                 continue;
             }
-            let value: Json = map.next_value()?;
+            // `generationConfig` as text first: its response schema is kept as written.
+            let (value, text) = match is(&key, "generationConfig") {
+                true => {
+                    let text = map.next_value::<LazyValue<'de>>()?;
+                    let value: Json = sonic_rs::from_str(text.as_raw_str()).map_err(de::Error::custom)?;
+                    (value, Some(text))
+                }
+                false => (map.next_value::<Json>()?, None),
+            };
+            let written = text
+                .as_ref()
+                .map_or(Written::Unknown, |t| Written::Member(t.as_raw_str()));
             if key == "model" && model.is_none() {
                 model = Some(value.clone());
             } else if is(&key, "model") && model_spelled_otherwise.is_none() {
                 model_spelled_otherwise = Some(value.clone());
             }
             if !value.is_null() {
-                top.field(&key, &value).map_err(|_| refused())?;
+                top.field(&key, &value, written).map_err(|_| refused())?;
             }
         }
         Ok((top, model.or(model_spelled_otherwise)))

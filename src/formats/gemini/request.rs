@@ -11,7 +11,7 @@ use super::{
 use crate::canonical::sig::{self, Family};
 use crate::canonical::{
     ChatRequest, ConvertError, Extra, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Schema, Tool,
-    ToolChoice,
+    ToolChoice, Written,
 };
 use crate::formats::{tool_args, Format};
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -53,7 +53,7 @@ pub(crate) fn decode_by_value(
         }
         match camel(k).as_ref() {
             "contents" => top.req.messages = decode_contents(val, body, &mut top.ids)?,
-            _ => top.field(k, val)?,
+            _ => top.field(k, val, Written::Body(body))?,
         }
     }
     let mut req = top.finish(model);
@@ -96,7 +96,7 @@ impl Top {
 
     /// Member `k` (not `contents`; not `null`) into the request; of a repeated key, the last
     /// one counts.
-    pub(super) fn field(&mut self, k: &str, val: &Json) -> Result<(), ConvertError> {
+    pub(super) fn field(&mut self, k: &str, val: &Json, written: Written<'_>) -> Result<(), ConvertError> {
         let req = &mut self.req;
         match camel(k).as_ref() {
             "systemInstruction" => req.system = decode_system(val, &mut self.ids)?,
@@ -105,7 +105,7 @@ impl Top {
                 self.allowed =
                     decode_tool_config(val, req)?.map(|names| names.into_iter().map(str::to_string).collect())
             }
-            "generationConfig" => decode_generation_config(val, req)?,
+            "generationConfig" => decode_generation_config(val, req, (written, k))?,
             "model" => {}
             other => req.extra.push(other, val.clone()),
         }
@@ -405,13 +405,18 @@ fn count(v: &Json, path: &JsonPath<'_>) -> Result<u32, ConvertError> {
     Ok(f.min(u32::MAX as f64) as u32)
 }
 
-fn decode_generation_config(v: &Json, req: &mut ChatRequest) -> Result<(), ConvertError> {
+/// `generationConfig` (`written`: where its text is, and its key as spelled).
+fn decode_generation_config(
+    v: &Json,
+    req: &mut ChatRequest,
+    (written, config_key): (Written<'_>, &str),
+) -> Result<(), ConvertError> {
     let Some(o) = v.as_object() else {
         return Err(ConvertError::new("generationConfig", "expected an object"));
     };
     let mut rest = obj();
     let mut mime: Option<&str> = None;
-    let mut json_schema: Option<&Json> = None;
+    let mut json_schema: Option<(&str, &Json)> = None;
     let mut openapi_schema: Option<&Json> = None;
     let (mut response_logprobs, mut logprobs) = (false, None);
     let root = JsonPath::ROOT;
@@ -469,7 +474,7 @@ fn decode_generation_config(v: &Json, req: &mut ChatRequest) -> Result<(), Conve
                 logprobs = Some(n);
             }
             "responseMimeType" => mime = val.as_str(),
-            "responseJsonSchema" => json_schema = Some(val),
+            "responseJsonSchema" => json_schema = Some((k, val)),
             "responseSchema" => openapi_schema = Some(val),
             "thinkingConfig" => {
                 let mut reasoning = Reasoning {
@@ -503,14 +508,14 @@ fn decode_generation_config(v: &Json, req: &mut ChatRequest) -> Result<(), Conve
     match mime {
         Some("application/json") => {
             req.response_format = Some(match (json_schema, openapi_schema) {
-                (Some(s), _) => ResponseFormat::JsonSchema {
+                (Some((k, s)), _) => ResponseFormat::JsonSchema {
                     name: "response".into(),
-                    schema: s.clone(),
+                    schema: Schema::as_written(s, written, config_key, &[k]),
                     strict: None,
                 },
                 (None, Some(s)) => ResponseFormat::JsonSchema {
                     name: "response".into(),
-                    schema: openapi_to_json_schema(s),
+                    schema: Schema::from_value(&openapi_to_json_schema(s)),
                     strict: None,
                 },
                 (None, None) => ResponseFormat::JsonObject,
@@ -524,7 +529,7 @@ fn decode_generation_config(v: &Json, req: &mut ChatRequest) -> Result<(), Conve
             if let Some(m) = mime {
                 set(&mut rest, "responseMimeType", m);
             }
-            if let Some(s) = json_schema {
+            if let Some((_, s)) = json_schema {
                 set(&mut rest, "responseJsonSchema", s.clone());
             }
             if let Some(s) = openapi_schema {
@@ -853,7 +858,7 @@ fn encode_generation_config(req: &ChatRequest) -> Vec<u8> {
     };
     if let Some(s) = schema {
         key(b, "responseJsonSchema");
-        write::value(b, s);
+        write::schema(b, s);
     }
     if req.logprobs.is_some() {
         key(b, "responseLogprobs");

@@ -248,7 +248,7 @@ fn snake_case_thinking_and_extras() {
         r.response_format,
         Some(ResponseFormat::JsonSchema {
             name: "response".into(),
-            schema: json!({"type": "object"}),
+            schema: json!({"type": "object"}).into(),
             strict: None
         })
     );

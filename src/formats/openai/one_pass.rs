@@ -13,7 +13,7 @@
 //! it is (an agent's 20 tools as `Value`s cost ten times its short chat). The `translate` fuzz target and the unit tests hold the two readings equal.
 
 use super::request::{decode_file, decode_image, finish, History, Top};
-use crate::canonical::{push_sparing, ChatRequest, ConvertError, Extra, Json, JsonPath, Part, Schema, Tool};
+use crate::canonical::{push_sparing, ChatRequest, ConvertError, Extra, Json, JsonPath, Part, Schema, Tool, Written};
 use crate::formats::one_pass::{self, refused, Scalar, TopLevel, Tree};
 use crate::formats::Format;
 use crate::wire::json::KeySeed;
@@ -47,11 +47,12 @@ impl TopLevel for Top {
         "parallel_tool_calls",
         "reasoning_effort",
     ];
+    const WRITTEN: &'static [&'static str] = &["response_format"];
     type ToolIn = ToolIn;
     type History = Messages;
 
-    fn field(&mut self, key: &str, value: &Json) -> Result<(), ConvertError> {
-        Top::field(self, key, value)
+    fn field(&mut self, key: &str, value: &Json, written: Written<'_>) -> Result<(), ConvertError> {
+        Top::field(self, key, value, written)
     }
 
     fn take_tools(&mut self, tools: Vec<Tool>) {

@@ -12,7 +12,7 @@ use super::types::*;
 use crate::canonical::{
     image_detail, image_source_from_url, is_document_type, parse_data_url, push_sparing, token_limit, ChatRequest,
     ConvertError, DocumentSource, Extra, ImageSource, Json, JsonPath, Message, Part, Reasoning, ResponseFormat, Role,
-    Schema, Tool, ToolChoice, ToolResultContent,
+    Schema, Tool, ToolChoice, ToolResultContent, Written,
 };
 use crate::formats::Format;
 use crate::wire::json::members;
@@ -110,7 +110,7 @@ pub(crate) fn decode_by_value(body: &[u8], path_model: Option<&str>) -> Result<C
         match key {
             // OpenAI treats an explicit null like an absent optional parameter.
             "messages" if !val.is_null() => messages = Some(val),
-            _ => top.field(key, val)?,
+            _ => top.field(key, val, Written::Body(body))?,
         }
     }
     let req = top.settle(path_model)?;
@@ -155,7 +155,7 @@ impl Top {
     }
 
     /// Member `key` (not `messages`) into the request; of a repeated key, the last one counts.
-    pub(super) fn field(&mut self, key: &str, val: &Json) -> Result<(), ConvertError> {
+    pub(super) fn field(&mut self, key: &str, val: &Json, written: Written<'_>) -> Result<(), ConvertError> {
         // OpenAI treats an explicit null like an absent optional parameter.
         if val.is_null() && KNOWN_FIELDS.contains(&key) {
             return Ok(());
@@ -202,7 +202,7 @@ impl Top {
             "tools" => req.tools = decode_tools(val)?,
             "tool_choice" => req.tool_choice = Some(decode_tool_choice(val)?),
             "parallel_tool_calls" => req.parallel_tool_calls = Some(bool_of(val, &root.key("parallel_tool_calls"))?),
-            "response_format" => req.response_format = Some(decode_response_format(val)?),
+            "response_format" => req.response_format = Some(decode_response_format(val, written)?),
             "reasoning_effort" => {
                 req.reasoning = Some(Reasoning {
                     budget_tokens: None,
@@ -431,7 +431,7 @@ pub(super) fn check_allowed_declared(req: &ChatRequest, path: &str) -> Result<()
     }
 }
 
-fn decode_response_format(v: &Json) -> Result<ResponseFormat, ConvertError> {
+fn decode_response_format(v: &Json, written: Written<'_>) -> Result<ResponseFormat, ConvertError> {
     match v.get("type").and_then(|t| t.as_str()) {
         Some("text") => Ok(ResponseFormat::Text),
         Some("json_object") => Ok(ResponseFormat::JsonObject),
@@ -446,7 +446,10 @@ fn decode_response_format(v: &Json) -> Result<ResponseFormat, ConvertError> {
                     .and_then(|n| n.as_str())
                     .unwrap_or("response")
                     .to_string(),
-                schema: js.get("schema").cloned().unwrap_or_else(|| sonic_rs::json!({})),
+                schema: match js.get("schema") {
+                    Some(s) => Schema::as_written(s, written, "response_format", &["json_schema", "schema"]),
+                    None => Schema::from_checked_text("{}"),
+                },
                 strict: js.get("strict").and_then(|s| s.as_bool()),
             })
         }
@@ -1407,7 +1410,7 @@ mod tests {
             r.response_format,
             Some(ResponseFormat::JsonSchema {
                 name: "weather".into(),
-                schema: json!({"type":"object","properties":{"summary":{"type":"string"}}}),
+                schema: json!({"type":"object","properties":{"summary":{"type":"string"}}}).into(),
                 strict: Some(true)
             })
         );

@@ -163,7 +163,7 @@ enum FormatOut<'a> {
     JsonObject,
     JsonSchema {
         name: &'a str,
-        schema: &'a Json,
+        schema: &'a crate::canonical::Schema,
         #[serde(skip_serializing_if = "Option::is_none")]
         strict: Option<bool>,
     },

@@ -381,7 +381,7 @@ pub enum OpenAiResponseFormat<'a> {
 #[derive(Serialize, Debug)]
 pub struct OpenAiJsonSchema<'a> {
     pub name: &'a str,
-    pub schema: &'a Json,
+    pub schema: &'a crate::canonical::Schema,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub strict: Option<bool>,
 }

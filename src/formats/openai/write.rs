@@ -237,7 +237,7 @@ impl OpenAiResponseFormat<'_> {
                 b.extend_from_slice(b"{\"type\":\"json_schema\",\"json_schema\":{\"name\":");
                 write::string(b, json_schema.name);
                 b.extend_from_slice(b",\"schema\":");
-                write::value(b, json_schema.schema);
+                write::schema(b, json_schema.schema);
                 if let Some(s) = json_schema.strict {
                     b.extend_from_slice(b",\"strict\":");
                     boolean(b, s);
