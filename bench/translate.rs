@@ -13,7 +13,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use sluice::canonical::{ChatRequest, ChatResponse, Extra, FinishReason, Message, Part, Role, Tool, Usage};
+use sluice::canonical::{
+    ChatRequest, ChatResponse, Extra, FinishReason, Message, Part, ResponseFormat, Role, Tool, Usage,
+};
 use sluice::formats::openai::{responses, responses_upstream};
 use sluice::formats::{codec, Format};
 use sluice::wire::json;
@@ -207,7 +209,66 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    // Structured output: a response schema of a typical extraction (~1 KB, a dozen properties),
+    // kept as the client wrote it (its order is the answer's). Decoded, and translated.
+    let structured = structured_request();
+    for s in Format::ALL {
+        let sc = codec(s).unwrap();
+        let body = (sc.encode_request)(&structured).unwrap();
+        g.bench_function(format!("decode_request/{}_response_schema", s.name()), |bn| {
+            bn.iter(|| (sc.decode_request)(black_box(&body), Some("bench-model"), false).unwrap())
+        });
+    }
+    for (s, t) in [(Format::OpenAi, Format::Anthropic), (Format::Anthropic, Format::Gemini)] {
+        let (sc, tc) = (codec(s).unwrap(), codec(t).unwrap());
+        let body = (sc.encode_request)(&structured).unwrap();
+        g.bench_function(format!("request/{}->{}_response_schema", s.name(), t.name()), |bn| {
+            bn.iter(|| {
+                let canon = (sc.decode_request)(black_box(&body), Some("bench-model"), false).unwrap();
+                (tc.encode_request)(&canon).unwrap()
+            })
+        });
+    }
     g.finish();
+}
+
+/// The chat request asking for an answer under a response schema of an extraction's size.
+fn structured_request() -> ChatRequest {
+    let mut req = canonical_request();
+    req.response_format = Some(ResponseFormat::JsonSchema {
+        name: "invoice".into(),
+        schema: sonic_rs::json!({
+            "type": "object",
+            "properties": {
+                "vendor": {"type": "string", "description": "The seller's name as printed."},
+                "number": {"type": "string", "description": "The invoice number."},
+                "date": {"type": "string", "description": "The issue date, ISO 8601."},
+                "due": {"type": "string", "description": "The due date, ISO 8601."},
+                "currency": {"type": "string", "enum": ["EUR", "USD", "GBP"]},
+                "total": {"type": "number", "description": "The amount due, taxes included."},
+                "tax": {"type": "number", "description": "The taxes."},
+                "lines": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "item": {"type": "string"},
+                            "quantity": {"type": "integer"},
+                            "price": {"type": "number"}
+                        },
+                        "required": ["item", "quantity", "price"],
+                        "additionalProperties": false
+                    }
+                },
+                "notes": {"type": "string", "description": "Anything else printed on it."}
+            },
+            "required": ["vendor", "number", "date", "due", "currency", "total", "tax", "lines", "notes"],
+            "additionalProperties": false
+        })
+        .into(),
+        strict: Some(true),
+    });
+    req
 }
 
 /// The chat request with `n` tools shaped like a coding agent's (a paragraph of description,

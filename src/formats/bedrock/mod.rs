@@ -471,14 +471,7 @@ fn decode_tool_config(v: &Value, req: &mut ChatRequest) -> Result<(), ConvertErr
                         extra: Extra::default(),
                     });
                 }
-                ("cachePoint", cp) => {
-                    if let Some(last) = req.tools.last_mut() {
-                        if last.extra.format.is_none() {
-                            last.extra = Extra::new(Format::Bedrock);
-                        }
-                        last.extra.push("cachePoint", cp.clone());
-                    }
-                }
+                ("cachePoint", cp) => attach_tool_cache_point(&mut req.tools, cp),
                 (other, _) => {
                     return Err(err(
                         path.key(other),
@@ -489,15 +482,31 @@ fn decode_tool_config(v: &Value, req: &mut ChatRequest) -> Result<(), ConvertErr
         }
     }
     if let Some(tc) = get(v, "toolChoice") {
-        let path = cpath.key("toolChoice");
-        req.tool_choice = Some(match union_member(tc, &path)? {
-            ("auto", _) => ToolChoice::Auto,
-            ("any", _) => ToolChoice::Required,
-            ("tool", t) => ToolChoice::Named(req_str(t, "name", &path.key("tool"))?),
-            (other, _) => return Err(err(path.key(other), "unknown tool choice")),
-        });
+        req.tool_choice = Some(decode_tool_choice(tc)?);
     }
     Ok(())
+}
+
+/// `toolConfig.toolChoice` (not `null`).
+fn decode_tool_choice(tc: &Value) -> Result<ToolChoice, ConvertError> {
+    let path = JsonPath::ROOT.key("toolConfig");
+    let path = path.key("toolChoice");
+    Ok(match union_member(tc, &path)? {
+        ("auto", _) => ToolChoice::Auto,
+        ("any", _) => ToolChoice::Required,
+        ("tool", t) => ToolChoice::Named(req_str(t, "name", &path.key("tool"))?),
+        (other, _) => return Err(err(path.key(other), "unknown tool choice")),
+    })
+}
+
+/// A `cachePoint` among the tools: onto the tool before it (none before: dropped).
+fn attach_tool_cache_point(tools: &mut [Tool], cp: &Value) {
+    if let Some(last) = tools.last_mut() {
+        if last.extra.format.is_none() {
+            last.extra = Extra::new(Format::Bedrock);
+        }
+        last.extra.push("cachePoint", cp.clone());
+    }
 }
 
 /// `additionalModelRequestFields`: `top_k` (or Nova's `inferenceConfig.topK`), `seed` and an

@@ -10,8 +10,13 @@
 //! reference's own code (`Top::field`), and so are the blocks other than `text`, `toolUse` and
 //! `toolResult` (`decode_member`), and a result's images and documents.
 
-use super::{attach_cache_point, decode_document, decode_image, decode_member, Block, Top};
-use crate::canonical::{push_sparing, ChatRequest, Extra, Json, JsonPath, Message, Part, Role, ToolResultContent};
+use super::{
+    attach_cache_point, attach_tool_cache_point, decode_document, decode_image, decode_member, decode_tool_choice,
+    Block, Top,
+};
+use crate::canonical::{
+    push_sparing, ChatRequest, Extra, Json, JsonPath, Message, Part, Role, Schema, Tool, ToolResultContent,
+};
 use crate::formats::one_pass::{self, refused, Sparing, Tree};
 use crate::wire::json::KeySeed;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -47,8 +52,21 @@ impl<'de> Visitor<'de> for BodyVisitor<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut messages = false;
+        let (mut messages, mut tool_config) = (false, false);
         while let Some(key) = map.next_key_seed(KeySeed)? {
+            if key == "toolConfig" {
+                // The reference adds up the tools of repeated ones: left to it.
+                if std::mem::replace(&mut tool_config, true) {
+                    return Err(refused());
+                }
+                if let Some(config) = map.next_value::<Option<ToolConfig>>()? {
+                    self.top.req.tools = config.tools;
+                    if let Some(Tree(choice)) = config.choice {
+                        self.top.req.tool_choice = Some(decode_tool_choice(&choice).map_err(|_| refused())?);
+                    }
+                }
+                continue;
+            }
             if key == "messages" {
                 // The reference adds up repeated `messages` and writes their calls' arguments
                 // out again (`RawArgs` cannot walk to them): left to it.
@@ -67,6 +85,191 @@ impl<'de> Visitor<'de> for BodyVisitor<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// `toolConfig`, as `decode_tool_config` reads it: its `tools` (each schema kept as the text it
+/// is, never parsed into a tree: an agent's tools as `Value`s cost ten times its short chat) and
+/// its `toolChoice` (a `Tree`, for the reference's code); other members skipped, as the reference
+/// skips them. Not an object, or `tools` or `toolChoice` given twice: refused.
+struct ToolConfig {
+    tools: Vec<Tool>,
+    choice: Option<Tree>,
+}
+
+impl<'de> Deserialize<'de> for ToolConfig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ToolConfig, D::Error> {
+        d.deserialize_map(ToolConfigVisitor)
+    }
+}
+
+struct ToolConfigVisitor;
+
+impl<'de> Visitor<'de> for ToolConfigVisitor {
+    type Value = ToolConfig;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a tool configuration")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ToolConfig, A::Error> {
+        let mut config = ToolConfig {
+            tools: Vec::new(),
+            choice: None,
+        };
+        let mut seen = 0;
+        while let Some(n) = one_pass::next_member(&mut map, &["tools", "toolChoice"], |k, n| k == n, &mut seen)? {
+            match n {
+                0 => config.tools = map.next_value::<Option<Tools>>()?.map_or_else(Vec::new, |t| t.0),
+                _ => config.choice = map.next_value()?,
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// `toolConfig.tools`: each entry a `toolSpec`, or a `cachePoint` onto the tool before it.
+struct Tools(Vec<Tool>);
+
+impl<'de> Deserialize<'de> for Tools {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Tools, D::Error> {
+        d.deserialize_seq(ToolsVisitor)
+    }
+}
+
+struct ToolsVisitor;
+
+impl<'de> Visitor<'de> for ToolsVisitor {
+    type Value = Tools;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of tools")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Tools, A::Error> {
+        let mut tools = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(entry) = seq.next_element::<ToolEntry>()? {
+            match entry {
+                ToolEntry::Spec(tool) => tools.push(tool),
+                ToolEntry::CachePoint(Tree(cp)) => attach_tool_cache_point(&mut tools, &cp),
+            }
+        }
+        Ok(Tools(tools))
+    }
+}
+
+/// One of `tools`: a union of exactly one member set (`null` as unset); a kind other than
+/// `toolSpec` and `cachePoint` is refused, as the reference refuses it.
+enum ToolEntry {
+    Spec(Tool),
+    CachePoint(Tree),
+}
+
+impl<'de> Deserialize<'de> for ToolEntry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ToolEntry, D::Error> {
+        d.deserialize_map(ToolEntryVisitor)
+    }
+}
+
+struct ToolEntryVisitor;
+
+impl<'de> Visitor<'de> for ToolEntryVisitor {
+    type Value = ToolEntry;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a tool")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ToolEntry, A::Error> {
+        let mut entry = None;
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let set = match &*key {
+                "toolSpec" => map.next_value::<Option<ToolSpec>>()?.map(|s| ToolEntry::Spec(s.0)),
+                "cachePoint" => map.next_value::<Option<Tree>>()?.map(ToolEntry::CachePoint),
+                _ => match map.next_value::<Option<IgnoredAny>>()? {
+                    Some(_) => return Err(refused()),
+                    None => None,
+                },
+            };
+            // A second member set: the reference refuses the entry.
+            if set.is_some() && entry.replace(set).is_some() {
+                return Err(refused());
+            }
+        }
+        entry.flatten().ok_or_else(refused)
+    }
+}
+
+/// A `toolSpec`: `name` (a string), `description` (a string or `null`), `strict` (a boolean or
+/// `null`), `inputSchema.json` (not `null`), kept as written; other members skipped, as the
+/// reference skips them.
+struct ToolSpec(Tool);
+
+impl<'de> Deserialize<'de> for ToolSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ToolSpec, D::Error> {
+        d.deserialize_map(ToolSpecVisitor)
+    }
+}
+
+struct ToolSpecVisitor;
+
+impl<'de> Visitor<'de> for ToolSpecVisitor {
+    type Value = ToolSpec;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a tool specification")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ToolSpec, A::Error> {
+        const NAMES: [&str; 4] = ["name", "description", "inputSchema", "strict"];
+        let (mut name, mut description, mut schema, mut strict) = (None, None, None, None);
+        let mut seen = 0;
+        while let Some(n) = one_pass::next_member(&mut map, &NAMES, |k, n| k == n, &mut seen)? {
+            match n {
+                0 => name = map.next_value::<Option<String>>()?,
+                1 => description = map.next_value::<Option<String>>()?,
+                2 => schema = map.next_value::<Option<InputSchema>>()?.and_then(|s| s.0),
+                _ => strict = map.next_value::<Option<bool>>()?,
+            }
+        }
+        match (name, schema) {
+            (Some(name), Some(parameters)) => Ok(ToolSpec(Tool {
+                name,
+                description,
+                parameters,
+                strict,
+                extra: Extra::default(),
+            })),
+            _ => Err(refused()),
+        }
+    }
+}
+
+/// `inputSchema`: its `json` (`None`: absent or `null`), other members skipped.
+struct InputSchema(Option<Schema>);
+
+impl<'de> Deserialize<'de> for InputSchema {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<InputSchema, D::Error> {
+        d.deserialize_map(InputSchemaVisitor)
+    }
+}
+
+struct InputSchemaVisitor;
+
+impl<'de> Visitor<'de> for InputSchemaVisitor {
+    type Value = InputSchema;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an input schema")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<InputSchema, A::Error> {
+        let mut json = None;
+        let mut seen = 0;
+        while one_pass::next_member(&mut map, &["json"], |k, n| k == n, &mut seen)?.is_some() {
+            json = map.next_value::<Option<Schema>>()?;
+        }
+        Ok(InputSchema(json))
     }
 }
 
@@ -405,6 +608,34 @@ mod tests {
         check(br#"{"messages":null}"#, true);
     }
 
+    /// `toolConfig`: tools read with their schemas as written (the client's key order), each
+    /// kind of entry and choice as the reference reads it.
+    #[test]
+    fn tool_configs_read_as_the_reference() {
+        let schema =
+            r#"{"type":"object","properties":{"z":{"type":"string"},"a":{"type":"integer"}},"required":["z"]}"#;
+        for config in [
+            format!(
+                r#"{{"tools":[{{"toolSpec":{{"name":"f","description":"d","inputSchema":{{"json":{schema}}}}}}}]}}"#
+            ),
+            format!(
+                r#"{{"tools":[{{"cachePoint":{{"type":"default"}}}},{{"toolSpec":{{"name":"f","description":null,"strict":true,"inputSchema":{{"json":{schema},"other":1}},"x":[1]}},"cachePoint":null}},{{"cachePoint":{{"type":"default"}}}},{{"toolSpec":{{"strict":null,"inputSchema":{{"json":{{}}}},"name":"g"}}}}],"toolChoice":{{"tool":{{"name":"g"}}}},"other":{{}}}}"#
+            ),
+            r#"{"toolChoice":{"any":{}},"tools":null}"#.to_string(),
+            r#"{"tools":[],"toolChoice":{"auto":{},"any":null}}"#.to_string(),
+            r#"{}"#.to_string(),
+        ] {
+            let body =
+                format!(r#"{{"messages":[{{"role":"user","content":[{{"text":"hi"}}]}}],"toolConfig":{config}}}"#);
+            check(body.as_bytes(), true);
+        }
+        let body = format!(
+            r#"{{"messages":[],"toolConfig":{{"tools":[{{"toolSpec":{{"name":"f","inputSchema":{{"json":{schema}}}}}}}]}}}}"#
+        );
+        let req = read(body.as_bytes(), Some("m"), false).unwrap();
+        assert_eq!(req.tools[0].parameters.as_str(), schema, "as written");
+    }
+
     #[test]
     fn what_the_one_pass_leaves_is_read_by_value() {
         for body in [
@@ -416,6 +647,12 @@ mod tests {
             r#"{"messages":[{"role":"assistant","content":[{"toolUse":{"toolUseId":"t","name":"f","name":"g"}}]}]}"#,
             // An `input` that is not an object.
             r#"{"messages":[{"role":"assistant","content":[{"toolUse":{"toolUseId":"t","name":"f","input":[1]}}]}]}"#,
+            // A repeated `toolConfig` (the reference adds up its tools), `tools`, tool name.
+            r#"{"messages":[],"toolConfig":{"tools":[{"toolSpec":{"name":"f","inputSchema":{"json":{}}}}]},"toolConfig":{"tools":[{"toolSpec":{"name":"g","inputSchema":{"json":{}}}}]}}"#,
+            r#"{"messages":[],"toolConfig":{"tools":null,"tools":[{"toolSpec":{"name":"g","inputSchema":{"json":{}}}}]}}"#,
+            r#"{"messages":[],"toolConfig":{"tools":[{"toolSpec":{"name":"f","name":null,"inputSchema":{"json":{}}}}]}}"#,
+            // Not an object.
+            r#"{"messages":[],"toolConfig":[]}"#,
         ] {
             check(body.as_bytes(), false);
             decode_by_value(body.as_bytes(), Some("m"), true).expect(body);
@@ -455,6 +692,31 @@ mod tests {
                 r#"{"messages":[{"role":"assistant","content":[{"toolUse":{"name":"f"}}]}]}"#,
                 "messages[0].content[0].toolUse.toolUseId",
             ),
+            (
+                r#"{"messages":[],"toolConfig":{"tools":[{"systemTool":{"name":"web"}}]}}"#,
+                "toolConfig.tools[0].systemTool",
+            ),
+            (
+                r#"{"messages":[],"toolConfig":{"tools":[{"toolSpec":{"name":"f","inputSchema":{"json":{}}},"cachePoint":{}}]}}"#,
+                "toolConfig.tools[0]",
+            ),
+            (
+                r#"{"messages":[],"toolConfig":{"tools":[{"toolSpec":{"name":"f","inputSchema":{"json":null}}}]}}"#,
+                "toolConfig.tools[0].toolSpec.inputSchema.json",
+            ),
+            (
+                r#"{"messages":[],"toolConfig":{"tools":[{"toolSpec":{"name":null,"inputSchema":{"json":{}}}}]}}"#,
+                "toolConfig.tools[0].toolSpec.name",
+            ),
+            (
+                r#"{"messages":[],"toolConfig":{"tools":[{"toolSpec":{"name":"f","strict":"yes","inputSchema":{"json":{}}}}]}}"#,
+                "toolConfig.tools[0].toolSpec.strict",
+            ),
+            (
+                r#"{"messages":[],"toolConfig":{"toolChoice":{"none":{}}}}"#,
+                "toolConfig.toolChoice.none",
+            ),
+            (r#"{"messages":[],"toolConfig":{"tools":{}}}"#, "toolConfig.tools"),
         ] {
             assert!(read(body.as_bytes(), Some("m"), false).is_none(), "{body}");
             let e = crate::formats::bedrock::decode_request(body.as_bytes(), Some("m"), false).unwrap_err();
