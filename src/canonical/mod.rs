@@ -476,24 +476,27 @@ impl Schema {
     }
 
     /// A schema a reading by `Value` took (`value`, at `path` in member `key`), as the client
-    /// wrote it: its text in `written` where that is the same JSON, else written out from the
-    /// value, keys sorted (a repeated key can make the first text found another schema than the
-    /// one read). A response schema's order is the order of the answer's keys: a model writes
-    /// them as the schema lists them.
+    /// wrote it: its text in `written`, else written out from the value, keys sorted. A response
+    /// schema's order is the order of the answer's keys: a model writes them as the schema lists
+    /// them.
+    ///
+    /// The text is found as the reading found the value: a `Value`'s `get` and the lookup in the
+    /// text both take the first of a repeated key. A reading that takes another (the last
+    /// member of a body, as its loop over the members leaves it) says where it read
+    /// (`Written::Body` names the body's members; a member repeated there is written out).
     pub fn as_written(value: &Json, written: Written<'_>, key: &str, path: &[&str]) -> Schema {
         let found = match written {
             Written::Unknown => None,
             Written::Member(text) => sonic_rs::get(text, path).ok(),
-            Written::Body(body) => {
+            Written::Body(body, members) if members.iter().filter(|(k, _)| *k == key).count() == 1 => {
                 let full: Vec<&str> = std::iter::once(key).chain(path.iter().copied()).collect();
                 sonic_rs::get(body, &full).ok()
             }
+            Written::Body(..) => None,
         };
         match found {
-            Some(raw) if sonic_rs::from_str::<Json>(raw.as_raw_str()).is_ok_and(|v| v == *value) => {
-                Schema(raw.as_raw_str().to_string())
-            }
-            _ => Schema::from_value(value),
+            Some(raw) => Schema(raw.as_raw_str().to_string()),
+            None => Schema::from_value(value),
         }
     }
 
@@ -526,10 +529,11 @@ impl Schema {
 pub enum Written<'a> {
     /// Not at hand: the schema is written out from its value.
     Unknown,
-    /// The member's own text (a one pass reads a member that holds a schema as text first).
+    /// The text the member's value was read from (a one pass reads a member that holds a
+    /// schema as text first).
     Member(&'a str),
-    /// The whole body (a reading by `Value`), the member under its key.
-    Body(&'a [u8]),
+    /// The whole body (a reading by `Value`) and its members, the member under its key.
+    Body(&'a [u8], &'a sonic_rs::Object),
 }
 
 impl Default for Schema {

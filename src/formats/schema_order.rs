@@ -140,3 +140,25 @@ fn a_repeated_member_keeps_the_schema_read() {
         assert!(decoded.is_ok(), "{name}");
     }
 }
+
+/// A key repeated inside the member: the readings take the first (a `Value`'s `get`), Gemini's
+/// the last (its loop over `generationConfig`); the text kept is that schema's, by the one pass
+/// and the reading by `Value` alike.
+#[test]
+fn a_repeated_key_inside_keeps_the_schema_read() {
+    let first = r#"{"type":"object","properties":{"first":{"type":"string"}}}"#;
+    let parse = |s: &str| -> crate::canonical::Json { sonic_rs::from_str(s).unwrap() };
+    for (name, format, body) in bodies(first) {
+        let (key, taken) = match name {
+            "openai" | "anthropic output_config.format" | "anthropic output_format" => ("schema", first),
+            "gemini" => ("responseJsonSchema", SCHEMA),
+            "gemini snake_case" => ("response_json_schema", SCHEMA),
+            _ => continue, // Converse's is a string; Cohere's typed reading refuses a repeated key.
+        };
+        let repeated = body.replacen(first, &format!("{first},\"{key}\":{SCHEMA}"), 1);
+        let req = decode(format, repeated.as_bytes());
+        assert_eq!(parse(schema_text(&req)), parse(taken), "{name}");
+        let reference = decode_by_value(format, repeated.as_bytes()).unwrap();
+        assert_eq!(parse(schema_text(&reference)), parse(taken), "{name}, read by Value");
+    }
+}

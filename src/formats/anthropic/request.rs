@@ -303,7 +303,7 @@ pub(crate) fn decode_by_value(body: &[u8], path_model: Option<&str>) -> Result<C
     for (k, val) in obj.iter() {
         match k {
             "messages" => messages = Some(as_array(val, &root.key("messages"))?),
-            _ => top.field(k, val, Written::Body(body))?,
+            _ => top.field(k, val, Written::Body(body, obj))?,
         }
     }
     let model = top.model(path_model)?;

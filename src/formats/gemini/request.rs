@@ -53,7 +53,7 @@ pub(crate) fn decode_by_value(
         }
         match camel(k).as_ref() {
             "contents" => top.req.messages = decode_contents(val, body, &mut top.ids)?,
-            _ => top.field(k, val, Written::Body(body))?,
+            _ => top.field(k, val, Written::Body(body, members))?,
         }
     }
     let mut req = top.finish(model);
@@ -508,11 +508,18 @@ fn decode_generation_config(
     match mime {
         Some("application/json") => {
             req.response_format = Some(match (json_schema, openapi_schema) {
-                (Some((k, s)), _) => ResponseFormat::JsonSchema {
-                    name: "response".into(),
-                    schema: Schema::as_written(s, written, config_key, &[k]),
-                    strict: None,
-                },
+                (Some((k, s)), _) => {
+                    // The loop above keeps the last of a repeated key, the lookup finds the first.
+                    let written = match o.iter().filter(|(other, _)| *other == k).count() {
+                        1 => written,
+                        _ => Written::Unknown,
+                    };
+                    ResponseFormat::JsonSchema {
+                        name: "response".into(),
+                        schema: Schema::as_written(s, written, config_key, &[k]),
+                        strict: None,
+                    }
+                }
                 (None, Some(s)) => ResponseFormat::JsonSchema {
                     name: "response".into(),
                     schema: Schema::from_value(&openapi_to_json_schema(s)),

@@ -110,7 +110,7 @@ pub(crate) fn decode_by_value(body: &[u8], path_model: Option<&str>) -> Result<C
         match key {
             // OpenAI treats an explicit null like an absent optional parameter.
             "messages" if !val.is_null() => messages = Some(val),
-            _ => top.field(key, val, Written::Body(body))?,
+            _ => top.field(key, val, Written::Body(body, &obj))?,
         }
     }
     let req = top.settle(path_model)?;

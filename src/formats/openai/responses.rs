@@ -119,7 +119,7 @@ fn decode(body: &[u8], echo: bool) -> Result<(ChatRequest, Option<Echo>), Conver
             "parallel_tool_calls" => req.parallel_tool_calls = Some(bool_of(val, &path)?),
             "text" => {
                 if let Some(f) = val.get("format").filter(|f| !f.is_null()) {
-                    req.response_format = Some(decode_text_format(f, body)?);
+                    req.response_format = Some(decode_text_format(f, Written::Body(body, &obj))?);
                 }
             }
             "reasoning" => {
@@ -240,7 +240,7 @@ fn decode_tool_choice(v: &Json) -> Result<ToolChoice, ConvertError> {
 }
 
 /// `text.format`: `text`, `json_object`, or a flat `json_schema` (`name`, `schema`, `strict`).
-fn decode_text_format(f: &Json, body: &[u8]) -> Result<ResponseFormat, ConvertError> {
+fn decode_text_format(f: &Json, written: Written<'_>) -> Result<ResponseFormat, ConvertError> {
     match f.get("type").and_then(|t| t.as_str()) {
         Some("text") => Ok(ResponseFormat::Text),
         Some("json_object") => Ok(ResponseFormat::JsonObject),
@@ -248,7 +248,7 @@ fn decode_text_format(f: &Json, body: &[u8]) -> Result<ResponseFormat, ConvertEr
             name: f.get("name").and_then(|n| n.as_str()).unwrap_or("response").to_string(),
             schema: f
                 .get("schema")
-                .map(|s| Schema::as_written(s, Written::Body(body), "text", &["format", "schema"]))
+                .map(|s| Schema::as_written(s, written, "text", &["format", "schema"]))
                 .ok_or_else(|| err("text.format.schema", "required"))?,
             strict: f.get("strict").and_then(|s| s.as_bool()),
         }),
