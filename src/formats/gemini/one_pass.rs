@@ -11,15 +11,18 @@
 //! other than `contents` are read as `Value`s by the reference's own code (`request::Top`), and
 //! so are a function's `response` and the parts that carry data (`inlineData`, `fileData`).
 
-use super::request::{push_turn, Top};
-use super::{camel_eq, decode_file_data, decode_inline_data, response_content, text_part, CallIds, PART_MEMBERS};
+use super::request::{declared_parameters, push_turn, Top};
+use super::{
+    camel, camel_eq, decode_file_data, decode_inline_data, obj, response_content, set, text_part, CallIds, PART_MEMBERS,
+};
 use crate::canonical::{
-    push_sparing, ChatRequest, Extra, Json, JsonPath, Message, Part, Role, ToolResultContent, Written,
+    push_sparing, ChatRequest, Extra, Json, JsonPath, Message, Part, Role, Schema, Tool, ToolResultContent, Written,
 };
 use crate::formats::one_pass::{self, refused, Scalar, Tree};
+use crate::formats::Format;
 use crate::wire::json::KeySeed;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use sonic_rs::{JsonValueTrait, LazyValue};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use sonic_rs::{JsonContainerTrait, JsonValueTrait, LazyValue};
 use std::fmt;
 
 /// The request, or `None` where the reading by `Value` must decide (it names the field).
@@ -60,8 +63,21 @@ impl<'de> Visitor<'de> for BodySeed {
         // `model` as `gemini::field` finds it: the first one spelled so, else the first other
         // spelling (`model_`).
         let (mut model, mut model_spelled_otherwise) = (None, None);
-        let mut contents = false;
+        let (mut contents, mut tools) = (false, false);
         while let Some(key) = map.next_key_seed(KeySeed)? {
+            if is(&key, "tools") {
+                // The reference adds up the tools of repeated ones: left to it.
+                if std::mem::replace(&mut tools, true) {
+                    return Err(refused());
+                }
+                if let Some(ToolList { declared, others }) = map.next_value()? {
+                    top.req.tools = declared;
+                    if !others.is_empty() {
+                        top.req.extra.push("tools", Json::from(others));
+                    }
+                }
+                continue;
+            }
             // The reference matches top-level keys by their camelCase form (`gemini::camel`).
             if is(&key, "contents") {
                 // The reference reads the last of repeated `contents` and writes their calls'
@@ -96,6 +112,135 @@ impl<'de> Visitor<'de> for BodySeed {
             }
         }
         Ok((top, model.or(model_spelled_otherwise)))
+    }
+}
+
+/// `tools`, as `request::decode_tools` reads it: each tool's `functionDeclarations` (either
+/// spelling, each declaration's JSON Schema kept as the text it is, never parsed into a tree: an
+/// agent's tools as `Value`s cost ten times its short chat), its other members (`googleSearch`,
+/// ...) kept as `Value`s, camelCased, for the tools a Gemini target gets back.
+struct ToolList {
+    declared: Vec<Tool>,
+    others: Vec<Json>,
+}
+
+impl<'de> Deserialize<'de> for ToolList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ToolList, D::Error> {
+        d.deserialize_seq(ToolListVisitor)
+    }
+}
+
+struct ToolListVisitor;
+
+impl<'de> Visitor<'de> for ToolListVisitor {
+    type Value = ToolList;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of tools")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ToolList, A::Error> {
+        let mut list = ToolList {
+            declared: Vec::new(),
+            others: Vec::new(),
+        };
+        while seq.next_element_seed(GeminiTool { list: &mut list })?.is_some() {}
+        Ok(list)
+    }
+}
+
+/// One of `tools`: its declarations onto the list's, its other members one object of `others`.
+struct GeminiTool<'l> {
+    list: &'l mut ToolList,
+}
+
+impl<'de> DeserializeSeed<'de> for GeminiTool<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for GeminiTool<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a tool")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut rest = obj();
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            if is(&key, "functionDeclarations") {
+                let Declarations(declared) = map.next_value()?;
+                self.list.declared.extend(declared);
+            } else {
+                let Tree(value) = map.next_value()?;
+                set(&mut rest, &camel(&key), value);
+            }
+        }
+        if rest.as_object().is_some_and(|o| !o.is_empty()) {
+            self.list.others.push(rest);
+        }
+        Ok(())
+    }
+}
+
+/// `functionDeclarations`: an array (`null` is refused, as the reference refuses it).
+struct Declarations(Vec<Tool>);
+
+impl<'de> Deserialize<'de> for Declarations {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Declarations, D::Error> {
+        Vec::<Declaration>::deserialize(d).map(|all| Declarations(all.into_iter().map(|d| d.0).collect()))
+    }
+}
+
+/// A `FunctionDeclaration`, as `request::decode_declaration` reads it: `name` (a string; any
+/// other key that camelCases to it is left to the reference, which may read it as the name),
+/// `description` (the last; not a string: none), `parametersJsonSchema` (the last, as written)
+/// or `parameters` (the last, OpenAPI, converted), every other member an extra.
+struct Declaration(Tool);
+
+impl<'de> Deserialize<'de> for Declaration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Declaration, D::Error> {
+        d.deserialize_map(DeclarationVisitor)
+    }
+}
+
+struct DeclarationVisitor;
+
+impl<'de> Visitor<'de> for DeclarationVisitor {
+    type Value = Declaration;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a function declaration")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Declaration, A::Error> {
+        let (mut name, mut description) = (None, None);
+        let (mut json_schema, mut openapi) = (None::<Schema>, None::<Json>);
+        let mut extra = Extra::new(Format::Gemini);
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            match camel(&key).as_ref() {
+                "name" if key == "name" && name.is_none() => {
+                    name = Some(map.next_value::<Scalar>()?.into_string().ok_or_else(refused)?)
+                }
+                "name" => return Err(refused()),
+                "description" => description = map.next_value::<Scalar>()?.into_string(),
+                "parametersJsonSchema" => json_schema = Some(map.next_value()?),
+                "parameters" => openapi = Some(map.next_value::<Tree>()?.0),
+                other => extra.push(other, map.next_value::<Tree>()?.0),
+            }
+        }
+        let json_schema = json_schema.filter(|s| s.as_str() != "null");
+        Ok(Declaration(Tool {
+            name: name.ok_or_else(refused)?,
+            description,
+            parameters: declared_parameters(json_schema, openapi.as_ref()),
+            strict: None,
+            extra,
+        }))
     }
 }
 
@@ -487,9 +632,42 @@ mod tests {
         check(br#"{"model":"m","contents":null}"#, None, true);
     }
 
+    /// `tools`: declarations read with their JSON Schemas as written (the client's key order), the
+    /// OpenAPI `parameters` converted, other tools and members as the reference keeps them.
+    #[test]
+    fn tools_read_as_the_reference() {
+        let schema =
+            r#"{"type":"object","properties":{"z":{"type":"string"},"a":{"type":"integer"}},"required":["z"]}"#;
+        for tools in [
+            format!(
+                r#"[{{"functionDeclarations":[{{"name":"f","description":"d","parametersJsonSchema":{schema}}}]}}]"#
+            ),
+            format!(
+                r#"[{{"googleSearch":{{}},"function_declarations":[{{"name":"f","parameters_json_schema":null,"parameters":{{"type":"OBJECT","properties":{{"q":{{"type":"STRING"}}}}}},"behavior":"NON_BLOCKING","description":5}},{{"description":"g","name":"g"}}],"code_execution":{{}}}},{{"functionDeclarations":[{{"name":"h","parametersJsonSchema":{schema},"parametersJsonSchema":{{"type":"object"}},"response":{{"type":"string"}}}}]}},{{}}]"#
+            ),
+            r#"[]"#.to_string(),
+            r#"null"#.to_string(),
+        ] {
+            let body = format!(
+                r#"{{"contents":[{{"role":"user","parts":[{{"text":"hi"}}]}}],"tools":{tools},"toolConfig":{{"functionCallingConfig":{{"mode":"ANY","allowedFunctionNames":["g","h"]}}}}}}"#
+            );
+            check(body.as_bytes(), Some("m"), true);
+        }
+        let body = format!(
+            r#"{{"contents":[],"tools":[{{"functionDeclarations":[{{"name":"f","parametersJsonSchema":{schema}}}]}}]}}"#
+        );
+        let req = read(body.as_bytes(), Some("m"), false).unwrap();
+        assert_eq!(req.tools[0].parameters.as_str(), schema, "as written");
+    }
+
     #[test]
     fn what_the_one_pass_leaves_is_read_by_value() {
         for body in [
+            // A repeated `tools` (either spelling: the reference adds them up), `name`, or a key
+            // that camelCases to `name` (the reference may read it as the name).
+            r#"{"contents":[],"tools":[{"functionDeclarations":[{"name":"f"}]}],"tools_":[{"functionDeclarations":[{"name":"g"}]}]}"#,
+            r#"{"contents":[],"tools":[{"functionDeclarations":[{"name":"f","name":"g"}]}]}"#,
+            r#"{"contents":[],"tools":[{"functionDeclarations":[{"name_":"f"}]}]}"#,
             // Members the pass models, given twice (in either spelling).
             r#"{"contents":[{"parts":[{"text":"a"}]}],"contents_":[]}"#,
             r#"{"contents":[{"role":"user","role":"model","parts":[{"text":"a"}]}]}"#,
@@ -527,6 +705,18 @@ mod tests {
             (r#"{"contents":[{"parts":[{}]}]}"#, Some("m"), "contents[0].parts[0]"),
             (r#"{"contents":[{"parts":{}}]}"#, Some("m"), "contents[0].parts"),
             (r#"{"contents":[]}"#, None, "model"),
+            (
+                r#"{"contents":[],"tools":[{"functionDeclarations":null}]}"#,
+                Some("m"),
+                "tools[0].functionDeclarations",
+            ),
+            (
+                r#"{"contents":[],"tools":[{"functionDeclarations":[{"name":null}]}]}"#,
+                Some("m"),
+                "tools[0].functionDeclarations[0].name",
+            ),
+            (r#"{"contents":[],"tools":[5]}"#, Some("m"), "tools[0]"),
+            (r#"{"contents":[],"tools":{}}"#, Some("m"), "tools"),
         ] {
             assert!(read(body.as_bytes(), model, false).is_none(), "{body}");
             let e = crate::formats::gemini::decode_request(body.as_bytes(), model, false).unwrap_err();

@@ -339,14 +339,18 @@ fn decode_declaration(d: &Json, path: &JsonPath<'_>) -> Result<Tool, ConvertErro
             other => tool.extra.push(other, val.clone()),
         }
     }
-    if let Some(s) = json_schema.filter(|s| !s.is_null()) {
-        tool.parameters = Schema::from_value(s);
-    } else if let Some(s) = openapi.filter(|s| !s.is_null()) {
-        tool.parameters = Schema::from_value(&openapi_to_json_schema(s));
-    } else {
-        tool.parameters = Schema::no_arguments();
-    }
+    let json_schema = json_schema.filter(|s| !s.is_null()).map(Schema::from_value);
+    tool.parameters = declared_parameters(json_schema, openapi);
     Ok(tool)
+}
+
+/// A declaration's parameters: its JSON Schema (`parametersJsonSchema`, not `null`), else its
+/// OpenAPI schema (`parameters`) as JSON Schema, else none.
+pub(super) fn declared_parameters(json_schema: Option<Schema>, openapi: Option<&Json>) -> Schema {
+    json_schema.unwrap_or_else(|| match openapi.filter(|s| !s.is_null()) {
+        Some(s) => Schema::from_value(&openapi_to_json_schema(s)),
+        None => Schema::no_arguments(),
+    })
 }
 
 /// `toolConfig` -> canonical tool choice; returns the allowed function names when the choice
