@@ -12,7 +12,8 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use bytes::Bytes;
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use sluice::canonical::{
     ChatRequest, ChatResponse, Extra, FinishReason, Message, Part, ResponseFormat, Role, Tool, Usage,
 };
@@ -186,50 +187,46 @@ fn bench(c: &mut Criterion) {
     // the body), which every request of its loop sends again. Decoded, and translated from
     // each format (an OpenAI client reaching Claude, ...).
     let tooled = tooled_request(20);
-    for s in Format::ALL {
-        let sc = codec(s).unwrap();
-        let body = (sc.encode_request)(&tooled).unwrap();
-        g.bench_function(format!("decode_request/{}_20_tools", s.name()), |bn| {
-            bn.iter(|| (sc.decode_request)(black_box(&body), Some("bench-model"), false).unwrap())
-        });
-    }
-    for (s, t) in [
+    let pairs = [
         (Format::OpenAi, Format::Anthropic),
         (Format::Anthropic, Format::OpenAi),
         (Format::Gemini, Format::OpenAi),
         (Format::Bedrock, Format::Anthropic),
         (Format::Cohere, Format::OpenAi),
-    ] {
-        let (sc, tc) = (codec(s).unwrap(), codec(t).unwrap());
-        let body = (sc.encode_request)(&tooled).unwrap();
-        g.bench_function(format!("request/{}->{}_20_tools", s.name(), t.name()), |bn| {
-            bn.iter(|| {
-                let canon = (sc.decode_request)(black_box(&body), Some("bench-model"), false).unwrap();
-                (tc.encode_request)(&canon).unwrap()
-            })
-        });
-    }
+    ];
+    decoded_and_translated(&mut g, "20_tools", &tooled, &pairs);
     // Structured output: a response schema of a typical extraction (~1 KB, a dozen properties),
     // kept as the client wrote it (its order is the answer's). Decoded, and translated.
-    let structured = structured_request();
+    let pairs = [(Format::OpenAi, Format::Anthropic), (Format::Anthropic, Format::Gemini)];
+    decoded_and_translated(&mut g, "response_schema", &structured_request(), &pairs);
+    g.finish();
+}
+
+/// `req` as each format's client sends it, decoded (`decode_request/<format>_<what>`), and
+/// translated for `pairs` (`request/<a>-><b>_<what>`).
+fn decoded_and_translated(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    what: &str,
+    req: &ChatRequest,
+    pairs: &[(Format, Format)],
+) {
     for s in Format::ALL {
         let sc = codec(s).unwrap();
-        let body = (sc.encode_request)(&structured).unwrap();
-        g.bench_function(format!("decode_request/{}_response_schema", s.name()), |bn| {
+        let body = (sc.encode_request)(req).unwrap();
+        g.bench_function(format!("decode_request/{}_{what}", s.name()), |bn| {
             bn.iter(|| (sc.decode_request)(black_box(&body), Some("bench-model"), false).unwrap())
         });
     }
-    for (s, t) in [(Format::OpenAi, Format::Anthropic), (Format::Anthropic, Format::Gemini)] {
+    for &(s, t) in pairs {
         let (sc, tc) = (codec(s).unwrap(), codec(t).unwrap());
-        let body = (sc.encode_request)(&structured).unwrap();
-        g.bench_function(format!("request/{}->{}_response_schema", s.name(), t.name()), |bn| {
+        let body = (sc.encode_request)(req).unwrap();
+        g.bench_function(format!("request/{}->{}_{what}", s.name(), t.name()), |bn| {
             bn.iter(|| {
                 let canon = (sc.decode_request)(black_box(&body), Some("bench-model"), false).unwrap();
                 (tc.encode_request)(&canon).unwrap()
             })
         });
     }
-    g.finish();
 }
 
 /// The chat request asking for an answer under a response schema of an extraction's size.
