@@ -162,3 +162,34 @@ fn a_repeated_key_inside_keeps_the_schema_read() {
         assert_eq!(parse(schema_text(&reference)), parse(taken), "{name}, read by Value");
     }
 }
+
+/// The Responses API's function tools (read by `Value` only): each schema as written, where the
+/// body's text gives the one read (the last `parameters` not `null`); a repeated `tools`
+/// (the reading keeps the last) or an escaped key the lookup may miss: written out.
+#[test]
+fn responses_tools_keep_their_schemas_as_written() {
+    let decode = |body: &str| openai::responses::decode_request(body.as_bytes()).unwrap();
+    let tool = |params: &str| format!(r#"{{"type":"function","name":"f","parameters":{params}}}"#);
+    let body = format!(
+        r#"{{"model":"m","input":"hi","tools":[{},{{"type":"function","name":"g"}},{{"type":"function","name":"h","parameters":{{"type":"object"}},"parameters":{SCHEMA},"parameters":null}}]}}"#,
+        tool(SCHEMA)
+    );
+    let req = decode(&body);
+    let texts: Vec<&str> = req.tools.iter().map(|t| t.parameters.as_str()).collect();
+    assert_eq!(texts, [SCHEMA, r#"{"type":"object","properties":{}}"#, SCHEMA]);
+    let sorted = crate::canonical::Schema::from_value(&sonic_rs::from_str(SCHEMA).unwrap());
+    assert_ne!(sorted.as_str(), SCHEMA);
+    // `tools` twice: the last read, written out.
+    let twice = format!(
+        r#"{{"model":"m","input":"hi","tools":[{}],"tools":[{}]}}"#,
+        tool("{}"),
+        tool(SCHEMA)
+    );
+    assert_eq!(decode(&twice).tools[0].parameters.as_str(), sorted.as_str());
+    // An escaped `parameters` after a plain one: the reading takes the escaped (the last).
+    let escaped = format!(
+        r#"{{"model":"m","input":"hi","tools":[{{"type":"function","name":"f","parameters":{{}},"param\u0065ters":{SCHEMA}}}]}}"#
+    );
+    let read: crate::canonical::Json = sonic_rs::from_str(decode(&escaped).tools[0].parameters.as_str()).unwrap();
+    assert_eq!(read, sonic_rs::from_str::<crate::canonical::Json>(SCHEMA).unwrap());
+}

@@ -114,7 +114,7 @@ fn decode(body: &[u8], echo: bool) -> Result<(ChatRequest, Option<Echo>), Conver
             "stream" => req.stream = bool_of(val, &path)?,
             // `include_obfuscation` pads deltas against side channels; the padding is OpenAI's.
             "stream_options" => {}
-            "tools" => req.tools = decode_tools(val)?,
+            "tools" => req.tools = decode_tools(val, tools_text(body, &obj))?,
             "tool_choice" => req.tool_choice = Some(decode_tool_choice(val)?),
             "parallel_tool_calls" => req.parallel_tool_calls = Some(bool_of(val, &path)?),
             "text" => {
@@ -171,8 +171,39 @@ fn decode(body: &[u8], echo: bool) -> Result<(ChatRequest, Option<Echo>), Conver
 
 /// Function tools are flat here (`{"type":"function","name",...}`); the built-in ones (web
 /// search, file search, computer use, MCP, ...) run inside OpenAI and are refused by name.
-fn decode_tools(v: &Json) -> Result<Vec<Tool>, ConvertError> {
+/// The text of `tools`, where the body has one (the readings keep the last of a repeated one,
+/// a lookup finds the first).
+fn tools_text<'b>(body: &'b [u8], members: &sonic_rs::Object) -> Option<sonic_rs::LazyValue<'b>> {
+    match members.iter().filter(|(k, _)| *k == "tools").count() {
+        1 => sonic_rs::get(body, ["tools"]).ok(),
+        _ => None,
+    }
+}
+
+/// Each tool's `parameters` as written: the text of the last one not `null`, as the loop over a
+/// tool's members reads it (the members of a parsed object in their order, repeats included),
+/// with how many there were (a tool whose count differs from its reading's is written out from
+/// its tree). `None` where the texts do not line up with the tools read.
+fn parameters_text(tools: &sonic_rs::LazyValue<'_>, count: usize) -> Option<Vec<(usize, Option<String>)>> {
+    let mut out = Vec::with_capacity(count);
+    for item in sonic_rs::to_array_iter(tools.as_raw_str()) {
+        let item = item.ok()?;
+        let (mut seen, mut last) = (0, None);
+        for member in sonic_rs::to_object_iter(item.as_raw_str()) {
+            let (key, value) = member.ok()?;
+            if key == "parameters" && value.as_raw_str() != "null" {
+                seen += 1;
+                last = Some(value);
+            }
+        }
+        out.push((seen, last.map(|v| v.as_raw_str().to_string())));
+    }
+    (out.len() == count).then_some(out)
+}
+
+fn decode_tools(v: &Json, text: Option<sonic_rs::LazyValue<'_>>) -> Result<Vec<Tool>, ConvertError> {
     let arr = v.as_array().ok_or_else(|| err("tools", "must be an array"))?;
+    let mut written = text.and_then(|t| parameters_text(&t, arr.len())).map(Vec::into_iter);
     let tools_path = JsonPath::ROOT.key("tools");
     let mut tools = Vec::with_capacity(arr.len());
     for (i, t) in arr.iter().enumerate() {
@@ -196,6 +227,7 @@ fn decode_tools(v: &Json) -> Result<Vec<Tool>, ConvertError> {
             extra: Extra::new(Format::OpenAi),
         };
         let mut named = false;
+        let (mut parameters, mut seen) = (None, 0);
         for (k, val) in obj.iter() {
             if val.is_null() {
                 continue;
@@ -207,7 +239,7 @@ fn decode_tools(v: &Json) -> Result<Vec<Tool>, ConvertError> {
                     named = true;
                 }
                 "description" => tool.description = Some(str_of(val, &path.key("description"))?.to_string()),
-                "parameters" => tool.parameters = Schema::from_value(val),
+                "parameters" => (parameters, seen) = (Some(val), seen + 1),
                 "strict" => tool.strict = Some(bool_of(val, &path.key("strict"))?),
                 _ => tool.extra.push(k, val.clone()),
             }
@@ -215,6 +247,13 @@ fn decode_tools(v: &Json) -> Result<Vec<Tool>, ConvertError> {
         if !named {
             return Err(err(path.key("name"), "required"));
         }
+        // The schema as the client wrote it (its properties' order), where its text was found.
+        let text = written.as_mut().and_then(Iterator::next);
+        tool.parameters = match (text, parameters) {
+            (Some((n, Some(text))), Some(_)) if n == seen => Schema::from_checked_text(text),
+            (_, Some(val)) => Schema::from_value(val),
+            (_, None) => Schema::no_arguments(),
+        };
         tools.push(tool);
     }
     Ok(tools)
