@@ -175,7 +175,7 @@ fn decode(body: &[u8], echo: bool) -> Result<(ChatRequest, Option<Echo>), Conver
 /// a lookup finds the first).
 fn tools_text<'b>(body: &'b [u8], members: &sonic_rs::Object) -> Option<sonic_rs::LazyValue<'b>> {
     match members.iter().filter(|(k, _)| *k == "tools").count() {
-        1 => sonic_rs::get(body, ["tools"]).ok(),
+        1 => crate::canonical::get_in_parsed(body, ["tools"]),
         _ => None,
     }
 }
@@ -186,10 +186,11 @@ fn tools_text<'b>(body: &'b [u8], members: &sonic_rs::Object) -> Option<sonic_rs
 /// its tree). `None` where the texts do not line up with the tools read.
 fn parameters_text(tools: &sonic_rs::LazyValue<'_>, count: usize) -> Option<Vec<(usize, Option<String>)>> {
     let mut out = Vec::with_capacity(count);
-    for item in sonic_rs::to_array_iter(tools.as_raw_str()) {
+    // SAFETY: the iterators want valid JSON, and the body was read whole (`body_object`) first.
+    for item in unsafe { sonic_rs::to_array_iter_unchecked(tools.as_raw_str()) } {
         let item = item.ok()?;
         let (mut seen, mut last) = (0, None);
-        for member in sonic_rs::to_object_iter(item.as_raw_str()) {
+        for member in unsafe { sonic_rs::to_object_iter_unchecked(item.as_raw_str()) } {
             let (key, value) = member.ok()?;
             if key == "parameters" && value.as_raw_str() != "null" {
                 seen += 1;
