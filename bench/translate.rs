@@ -199,6 +199,18 @@ fn bench(c: &mut Criterion) {
     // kept as the client wrote it (its order is the answer's). Decoded, and translated.
     let pairs = [(Format::OpenAi, Format::Anthropic), (Format::Anthropic, Format::Gemini)];
     decoded_and_translated(&mut g, "response_schema", &structured_request(), &pairs);
+    // The same three as a Responses API client sends them (a coding agent on `responses.create`
+    // sends its whole loop and tool list with each request), read for another provider.
+    for (what, req) in [
+        ("agent_60_calls", &agent),
+        ("20_tools", &tooled),
+        ("response_schema", &structured_request()),
+    ] {
+        let body = responses_upstream::encode_request(req).unwrap();
+        g.bench_function(format!("decode_request/openai_responses_{what}"), |bn| {
+            bn.iter(|| responses::decode_request(black_box(&body)).unwrap())
+        });
+    }
     g.finish();
 }
 

@@ -74,6 +74,20 @@ def openai_bodies(model, n):
             {"type": "function", "function": {"name": f"f{n // 4 - 1 - i}"}} for i in range(n // 4)]}}}
 
 
+def responses_bodies(model, n):
+    user = [{"role": "user", "content": "hi"}]
+    yield "messages", {"model": model, "input": [{"role": alternate(i), "content": f"m{i}"} for i in range(n)]}
+    yield "parts", {"model": model, "input": [{"role": "user", "content": [{"type": "input_text", "text": f"t{i}"} for i in range(n)]}]}
+    yield "system", {"model": model, "input": [{"role": "developer", "content": f"s{i}"} for i in range(n)] + user}
+    yield "top_keys", dict({"model": model, "input": user}, **{f"x{i}": i for i in range(n)})
+    yield "tools", {"model": model, "input": user, "tools": [
+        {"type": "function", "name": f"f{i}", "parameters": {"type": "object"}} for i in range(n // 2)]}
+    # A coding agent's loop: calls, then their results in the other order.
+    yield "calls", {"model": model, "input": [{"role": "user", "content": "go"}]
+        + [{"type": "function_call", "call_id": f"c{i}", "name": f"f{i % 7}", "arguments": "{}"} for i in range(n // 2)]
+        + [{"type": "function_call_output", "call_id": f"c{n // 2 - 1 - i}", "output": "r"} for i in range(n // 2)]}
+
+
 def anthropic_bodies(model, n):
     base = {"model": model, "max_tokens": 5}
     yield "messages", dict(base, messages=[{"role": alternate(i), "content": f"m{i}"} for i in range(n)])
@@ -132,6 +146,7 @@ def cohere_bodies(model, n):
 
 FORMATS = [
     ("openai", "/v1/chat/completions", openai_bodies),
+    ("responses", "/v1/responses", responses_bodies),
     ("anthropic", "/anthropic/v1/messages", anthropic_bodies),
     ("gemini", "/genai/v1beta/models/{model}:generateContent", gemini_bodies),
     ("converse", "/bedrock/model/{model}/converse", converse_bodies),

@@ -468,9 +468,22 @@ pub fn translate(data: &[u8]) {
             }
         }
         // An OpenAI client's body is also read as a Responses request, and what its answer
-        // repeats, read in the same pass, is what `Echo::of` reads from the body after.
+        // repeats, read in the same pass, is what `Echo::of` reads from the body after. Read in
+        // one pass, both are what the reading by `Value` gives.
         let responses = (format == Format::OpenAi)
-            .then(|| formats::openai::responses::decode_request_and_echo(body).ok())
+            .then(|| {
+                let read = formats::openai::responses::decode_request_and_echo(body);
+                let by_value = formats::openai::responses::decode_by_value(body, true);
+                match (&read, &by_value) {
+                    (Ok((a, echo)), Ok((b, Some(again)))) => {
+                        assert!(a == b, "Responses one pass and reading by Value differ:\n{a:?}\n{b:?}");
+                        assert!(echo.agrees_with(again), "their echoes differ:\n{echo:?}\n{again:?}");
+                    }
+                    (Err(a), Err(b)) => assert_eq!(a.field, b.field, "{a:?} / {b:?}"),
+                    _ => panic!("Responses one pass and reading by Value disagree: {read:?} / {by_value:?}"),
+                }
+                read.ok()
+            })
             .flatten()
             .map(|(req, echo)| {
                 let again = formats::openai::responses::Echo::of(&req, body);

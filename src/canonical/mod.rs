@@ -485,16 +485,7 @@ impl Schema {
     /// member of a body, as its loop over the members leaves it) says where it read
     /// (`Written::Body` names the body's members; a member repeated there is written out).
     pub(crate) fn as_written(value: &Json, written: Written<'_>, key: &str, path: &[&str]) -> Schema {
-        let found = match written {
-            Written::Unknown => None,
-            Written::Member(text) => get_in_parsed(text.as_bytes(), path),
-            Written::Body(body, members) if members.iter().filter(|(k, _)| *k == key).count() == 1 => {
-                let full: Vec<&str> = std::iter::once(key).chain(path.iter().copied()).collect();
-                get_in_parsed(body, &full)
-            }
-            Written::Body(..) => None,
-        };
-        match found {
+        match written.text_at(key, path) {
             Some(raw) => Schema(raw.as_raw_str().to_string()),
             None => Schema::from_value(value),
         }
@@ -547,6 +538,23 @@ pub enum Written<'a> {
     Member(&'a str),
     /// The whole body (a reading by `Value`) and its members, the member under its key.
     Body(&'a [u8], &'a sonic_rs::Object),
+}
+
+impl<'a> Written<'a> {
+    /// The text at `path` inside member `key`, found as the reading found its value: a `Value`'s
+    /// `get` and the lookup both take the first of a repeated key, but a reading by `Value` keeps
+    /// the last of a body's repeated member (its loop over the members), so a member repeated in
+    /// `Body` has no text here.
+    pub(crate) fn text_at(self, key: &str, path: &[&str]) -> Option<sonic_rs::LazyValue<'a>> {
+        match self {
+            Written::Unknown => None,
+            Written::Member(text) => get_in_parsed(text.as_bytes(), path),
+            Written::Body(body, members) if members.iter().filter(|(k, _)| *k == key).count() == 1 => {
+                get_in_parsed(body, std::iter::once(key).chain(path.iter().copied()))
+            }
+            Written::Body(..) => None,
+        }
+    }
 }
 
 impl Default for Schema {

@@ -277,6 +277,58 @@ impl<'de> Visitor<'de> for ScalarVisitor {
     }
 }
 
+/// A member whose value the reference compares with a few words (an item's `type`, a role):
+/// the index of the word in the seed's list, or `Other` for any other string or scalar, read
+/// without keeping the string. An array or an object is refused.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub(crate) enum Word {
+    Listed(usize),
+    Other,
+}
+
+/// Reads a `Word` of `self.0`.
+pub(crate) struct WordSeed(pub &'static [&'static str]);
+
+impl<'de> DeserializeSeed<'de> for WordSeed {
+    type Value = Word;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Word, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for WordSeed {
+    type Value = Word;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a scalar")
+    }
+
+    fn visit_str<E: Error>(self, s: &str) -> Result<Word, E> {
+        Ok(self.0.iter().position(|w| *w == s).map_or(Word::Other, Word::Listed))
+    }
+
+    fn visit_bool<E: Error>(self, _: bool) -> Result<Word, E> {
+        Ok(Word::Other)
+    }
+
+    fn visit_i64<E: Error>(self, _: i64) -> Result<Word, E> {
+        Ok(Word::Other)
+    }
+
+    fn visit_u64<E: Error>(self, _: u64) -> Result<Word, E> {
+        Ok(Word::Other)
+    }
+
+    fn visit_f64<E: Error>(self, _: f64) -> Result<Word, E> {
+        Ok(Word::Other)
+    }
+
+    fn visit_unit<E: Error>(self) -> Result<Word, E> {
+        Ok(Word::Other)
+    }
+}
+
 /// A scalar as its `Value`; an array or an object is refused.
 struct ScalarValue(Json);
 

@@ -163,9 +163,10 @@ fn a_repeated_key_inside_keeps_the_schema_read() {
     }
 }
 
-/// The Responses API's function tools (read by `Value` only): each schema as written, where the
-/// body's text gives the one read (the last `parameters` not `null`); a repeated `tools`
-/// (the reading keeps the last) or an escaped key the lookup may miss: written out.
+/// The Responses API's function tools: each schema as written. The one pass reads it so; the
+/// reading by `Value` (a tool with `parameters` twice) where the body's text gives the one read
+/// (the last `parameters` not `null`); a repeated `tools` (that reading keeps the last) or an
+/// escaped key the lookup may miss: written out.
 #[test]
 fn responses_tools_keep_their_schemas_as_written() {
     let decode = |body: &str| openai::responses::decode_request(body.as_bytes()).unwrap();
@@ -179,13 +180,15 @@ fn responses_tools_keep_their_schemas_as_written() {
     assert_eq!(texts, [SCHEMA, r#"{"type":"object","properties":{}}"#, SCHEMA]);
     let sorted = crate::canonical::Schema::from_value(&sonic_rs::from_str(SCHEMA).unwrap());
     assert_ne!(sorted.as_str(), SCHEMA);
-    // `tools` twice: the last read, written out.
+    // `tools` twice: the last read, as written in one pass, written out by `Value`.
     let twice = format!(
         r#"{{"model":"m","input":"hi","tools":[{}],"tools":[{}]}}"#,
         tool("{}"),
         tool(SCHEMA)
     );
-    assert_eq!(decode(&twice).tools[0].parameters.as_str(), sorted.as_str());
+    assert_eq!(decode(&twice).tools[0].parameters.as_str(), SCHEMA);
+    let (by_value, _) = openai::responses::decode_by_value(twice.as_bytes(), false).unwrap();
+    assert_eq!(by_value.tools[0].parameters.as_str(), sorted.as_str());
     // An escaped `parameters` after a plain one: the reading takes the escaped (the last).
     let escaped = format!(
         r#"{{"model":"m","input":"hi","tools":[{{"type":"function","name":"f","parameters":{{}},"param\u0065ters":{SCHEMA}}}]}}"#

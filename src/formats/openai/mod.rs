@@ -12,6 +12,7 @@ pub(crate) mod one_pass;
 pub mod request;
 pub mod response;
 pub mod responses;
+pub(crate) mod responses_one_pass;
 pub mod responses_upstream;
 pub mod stream;
 pub mod types;

@@ -22,6 +22,7 @@ use crate::canonical::{
 use crate::formats::Format;
 use crate::wire::json::members;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+use std::borrow::Cow;
 
 /// OpenAI's and Gemini's limit on alternatives per token.
 const MAX_TOP_LOGPROBS: u32 = super::request::MAX_TOP_LOGPROBS;
@@ -69,30 +70,84 @@ pub fn decode_request_and_echo(body: &[u8]) -> Result<(ChatRequest, Echo), Conve
     Ok((req, echo))
 }
 
-/// The request, and with `echo` what its answer repeats.
+/// The request, and with `echo` what its answer repeats: read in one pass
+/// (`responses_one_pass`), else by `Value` (the reference, which names a refused field).
 fn decode(body: &[u8], echo: bool) -> Result<(ChatRequest, Option<Echo>), ConvertError> {
+    match super::responses_one_pass::read(body, echo) {
+        Some(read) => Ok(read),
+        None => decode_by_value(body, echo),
+    }
+}
+
+/// The reference reading: the body as a `Value` tree, walked; every refusal names its field.
+pub(crate) fn decode_by_value(body: &[u8], echo: bool) -> Result<(ChatRequest, Option<Echo>), ConvertError> {
     let obj = super::request::body_object(body)?;
-    // NOTE: no field goes to `extra`. The one OpenAI target of a translated Responses request is
-    // Chat Completions (`responses_api = false`), whose fields differ: `instructions`, `text` or
-    // `truncation` there would be a 400. What the answer repeats is kept apart (`Echo`).
-    let mut req = ChatRequest::default();
-    let mut sent = Sent::default();
-    let root = JsonPath::ROOT;
-    let (mut model, mut input, mut instructions) = (None, None, None);
-    let (mut logprobs, mut top_logprobs) = (false, None);
+    let mut top = Top::new(echo);
+    let mut input = None;
     for (key, val) in obj.iter() {
-        if echo {
+        match key {
+            // As OpenAI does, an explicit null is an absent optional parameter.
+            "input" if !val.is_null() => input = Some(val),
+            "input" => {}
+            _ => top.field(key, val, Written::Body(body, &obj))?,
+        }
+    }
+    let (mut req, sent) = top.settle()?;
+    let input = input.ok_or_else(|| err("input", "required (Sluice stores no earlier responses to continue)"))?;
+    let mut read = Input::default();
+    decode_input(input, &mut read)?;
+    read.finish(&mut req);
+    super::request::check_allowed_declared(&req, "tool_choice.tools")?;
+    req.detach_values_if_large(body.len());
+    let echo = sent.map(|sent| Echo::with(&req, sent.detached(body.len() > DETACH_ABOVE)));
+    Ok((req, echo))
+}
+
+/// The body's top level other than `input`, as both readings take it.
+// NOTE: no field goes to `extra`. The one OpenAI target of a translated Responses request is
+// Chat Completions (`responses_api = false`), whose fields differ: `instructions`, `text` or
+// `truncation` there would be a 400. What the answer repeats is kept apart (`Echo`).
+pub(super) struct Top {
+    req: ChatRequest,
+    model: Option<String>,
+    instructions: Option<String>,
+    logprobs: bool,
+    top_logprobs: Option<u32>,
+    /// What the answer repeats, where an echo is asked for.
+    sent: Option<Sent>,
+}
+
+impl Top {
+    pub(super) fn new(echo: bool) -> Top {
+        Top {
+            req: ChatRequest::default(),
+            model: None,
+            instructions: None,
+            logprobs: false,
+            top_logprobs: None,
+            sent: echo.then(Sent::default),
+        }
+    }
+
+    /// The tools read in one pass; of a repeated `tools`, the last counts.
+    pub(super) fn set_tools(&mut self, tools: Vec<Tool>) {
+        self.req.tools = tools;
+    }
+
+    /// Member `key` (not `input`) into the request; of a repeated key, the last one counts.
+    pub(super) fn field(&mut self, key: &str, val: &Json, written: Written<'_>) -> Result<(), ConvertError> {
+        if let Some(sent) = &mut self.sent {
             sent.note(key, val);
         }
         // As OpenAI does, an explicit null is an absent optional parameter.
         if val.is_null() {
-            continue;
+            return Ok(());
         }
-        let path = root.key(key);
+        let path = JsonPath::ROOT.key(key);
+        let req = &mut self.req;
         match key {
-            "model" => model = Some(str_of(val, &path)?.to_string()),
-            "input" => input = Some(val),
-            "instructions" => instructions = Some(str_of(val, &path)?),
+            "model" => self.model = Some(str_of(val, &path)?.to_string()),
+            "instructions" => self.instructions = Some(str_of(val, &path)?.to_string()),
             "max_output_tokens" => req.max_tokens = Some(output_limit_of(val, &path)?),
             "temperature" => req.temperature = Some(f64_of(val, &path)?),
             "top_p" => req.top_p = Some(f64_of(val, &path)?),
@@ -101,25 +156,25 @@ fn decode(body: &[u8], echo: bool) -> Result<(ChatRequest, Option<Echo>), Conver
                 if n > MAX_TOP_LOGPROBS {
                     return Err(err(key, "must be at most 20"));
                 }
-                top_logprobs = Some(n);
+                self.top_logprobs = Some(n);
             }
             "include" => {
                 let items = val.as_array().ok_or_else(|| err(key, "must be an array of strings"))?;
                 for (i, v) in items.iter().enumerate() {
                     // NOTE: the other values ask for details of built-in tools (refused) or of
                     // the input; reasoning's encrypted content comes whenever there is any.
-                    logprobs |= str_of(v, &path.index(i))? == INCLUDE_LOGPROBS;
+                    self.logprobs |= str_of(v, &path.index(i))? == INCLUDE_LOGPROBS;
                 }
             }
             "stream" => req.stream = bool_of(val, &path)?,
             // `include_obfuscation` pads deltas against side channels; the padding is OpenAI's.
             "stream_options" => {}
-            "tools" => req.tools = decode_tools(val, tools_text(body, &obj))?,
+            "tools" => req.tools = decode_tools(val, written.text_at("tools", &[]))?,
             "tool_choice" => req.tool_choice = Some(decode_tool_choice(val)?),
             "parallel_tool_calls" => req.parallel_tool_calls = Some(bool_of(val, &path)?),
             "text" => {
                 if let Some(f) = val.get("format").filter(|f| !f.is_null()) {
-                    req.response_format = Some(decode_text_format(f, Written::Body(body, &obj))?);
+                    req.response_format = Some(decode_text_format(f, written)?);
                 }
             }
             "reasoning" => {
@@ -152,31 +207,22 @@ fn decode(body: &[u8], echo: bool) -> Result<(ChatRequest, Option<Echo>), Conver
             // are repeated in the answer; fields newer than these are not carried.
             _ => {}
         }
+        Ok(())
     }
-    req.model = model.ok_or_else(|| err("model", "required"))?;
-    if let Some(text) = instructions {
-        req.system.push(Part::text(text));
-    }
-    // `top_logprobs: 0` alone (the default every answer repeats) asks for no log probabilities.
-    if logprobs || top_logprobs.is_some_and(|n| n > 0) {
-        req.logprobs = Some(top_logprobs.unwrap_or(0));
-    }
-    let input = input.ok_or_else(|| err("input", "required (Sluice stores no earlier responses to continue)"))?;
-    decode_input(input, &mut req)?;
-    super::request::check_allowed_declared(&req, "tool_choice.tools")?;
-    req.detach_values_if_large(body.len());
-    let echo = echo.then(|| Echo::with(&req, sent.owned(body.len() > DETACH_ABOVE)));
-    Ok((req, echo))
-}
 
-/// Function tools are flat here (`{"type":"function","name",...}`); the built-in ones (web
-/// search, file search, computer use, MCP, ...) run inside OpenAI and are refused by name.
-/// The text of `tools`, where the body has one (the readings keep the last of a repeated one,
-/// a lookup finds the first).
-fn tools_text<'b>(body: &'b [u8], members: &sonic_rs::Object) -> Option<sonic_rs::LazyValue<'b>> {
-    match members.iter().filter(|(k, _)| *k == "tools").count() {
-        1 => crate::canonical::get_in_parsed(body, ["tools"]),
-        _ => None,
+    /// The request the top level makes once every member is read, and what its answer repeats
+    /// (where asked); `input` comes after.
+    pub(super) fn settle(self) -> Result<(ChatRequest, Option<Sent>), ConvertError> {
+        let mut req = self.req;
+        req.model = self.model.ok_or_else(|| err("model", "required"))?;
+        if let Some(text) = self.instructions {
+            req.system.push(Part::text(text));
+        }
+        // `top_logprobs: 0` alone (the default every answer repeats) asks for no log probabilities.
+        if self.logprobs || self.top_logprobs.is_some_and(|n| n > 0) {
+            req.logprobs = Some(self.top_logprobs.unwrap_or(0));
+        }
+        Ok((req, self.sent))
     }
 }
 
@@ -202,6 +248,8 @@ fn parameters_text(tools: &sonic_rs::LazyValue<'_>, count: usize) -> Option<Vec<
     (out.len() == count).then_some(out)
 }
 
+/// Function tools are flat here (`{"type":"function","name",...}`); the built-in ones (web
+/// search, file search, computer use, MCP, ...) run inside OpenAI and are refused by name.
 fn decode_tools(v: &Json, text: Option<sonic_rs::LazyValue<'_>>) -> Result<Vec<Tool>, ConvertError> {
     let arr = v.as_array().ok_or_else(|| err("tools", "must be an array"))?;
     let mut written = text.and_then(|t| parameters_text(&t, arr.len())).map(Vec::into_iter);
@@ -298,28 +346,117 @@ fn decode_text_format(f: &Json, written: Written<'_>) -> Result<ResponseFormat, 
 
 /// Which turn the next item joins: items of one turn come as several (a reasoning item, a
 /// message, function calls; function results, then the user's text).
-#[derive(PartialEq, Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Default)]
 enum Turn {
+    #[default]
     None,
     Assistant,
     ToolResults,
 }
 
-fn decode_input(input: &Json, req: &mut ChatRequest) -> Result<(), ConvertError> {
+/// `input` as both readings fold it, item by item: system and developer messages join the
+/// system prompt, the items of one turn one message.
+#[derive(Default)]
+pub(super) struct Input {
+    system: Vec<Part>,
+    messages: Vec<Message>,
+    turn: Turn,
+    /// Whether any tool result is there to be named after its call.
+    has_tool_results: bool,
+}
+
+impl Input {
+    /// `input` given as a string: one user message.
+    pub(super) fn text(text: String) -> Input {
+        Input {
+            messages: vec![Message {
+                role: Role::User,
+                content: vec![Part::text(text)],
+            }],
+            ..Input::default()
+        }
+    }
+
+    /// A system or developer message's parts (text only), in order.
+    pub(super) fn system(&mut self, parts: Vec<Part>, path: &JsonPath<'_>) -> Result<(), ConvertError> {
+        // NOTE: canonical has one system prompt (as Anthropic, Gemini and Bedrock); a system
+        // or developer message anywhere joins it, in order.
+        for p in parts {
+            match p {
+                Part::Text { .. } => self.system.push(p),
+                _ => return Err(err(path.key("content"), "a system message takes text only")),
+            }
+        }
+        Ok(())
+    }
+
+    /// An item's parts in `role`'s turn (`output`: a function result's).
+    pub(super) fn join(&mut self, role: Role, parts: Vec<Part>, output: bool) {
+        let joins = match role {
+            Role::Assistant => self.turn == Turn::Assistant,
+            // The inverse of encoding: tool results then the user's text form one user turn.
+            Role::User => self.turn == Turn::ToolResults,
+        };
+        match self.messages.last_mut() {
+            Some(last) if joins => last.content.extend(parts),
+            // NOTE: an assistant message with nothing in it carries nothing; it is skipped.
+            _ if parts.is_empty() => return,
+            _ => self.messages.push(Message { role, content: parts }),
+        }
+        self.has_tool_results |= output;
+        self.turn = match (role, output) {
+            (Role::Assistant, _) => Turn::Assistant,
+            (Role::User, true) => Turn::ToolResults,
+            (Role::User, false) => Turn::None,
+        };
+    }
+
+    /// Into `req`, after its instructions; each tool result named after its call.
+    pub(super) fn finish(self, req: &mut ChatRequest) {
+        let Input {
+            system,
+            mut messages,
+            has_tool_results,
+            ..
+        } = self;
+        req.system.extend(system);
+        if has_tool_results {
+            crate::canonical::name_tool_results(&mut messages);
+        }
+        req.messages = messages;
+    }
+}
+
+/// A function call item's `arguments`: a string of JSON; absent or `null`, no arguments.
+pub(super) fn call_arguments(arguments: Option<&Json>, path: &JsonPath<'_>) -> Result<String, ConvertError> {
+    match arguments {
+        Some(a) if a.is_str() => Ok(a.as_str().unwrap_or_default().to_string()),
+        None => Ok("{}".to_string()),
+        Some(a) if a.is_null() => Ok("{}".to_string()),
+        Some(_) => Err(err(path.key("arguments"), "must be a string of JSON")),
+    }
+}
+
+/// An item `type` that is not read: an `item_reference` (stored at OpenAI) or a built-in tool's.
+pub(super) fn unread_item(kind: &str, path: &JsonPath<'_>) -> ConvertError {
+    match kind {
+        "item_reference" => stateless(&path.key("type").to_string(), "an `item_reference`"),
+        other => err(
+            path.key("type"),
+            format!("input item type '{other}' belongs to a built-in tool and cannot be translated"),
+        ),
+    }
+}
+
+fn decode_input(input: &Json, read: &mut Input) -> Result<(), ConvertError> {
     if let Some(text) = input.as_str() {
-        req.messages.push(Message {
-            role: Role::User,
-            content: vec![Part::text(text)],
-        });
+        *read = Input::text(text.to_string());
         return Ok(());
     }
     let items = input
         .as_array()
         .ok_or_else(|| err("input", "must be a string or an array of items"))?;
     let input_path = JsonPath::ROOT.key("input");
-    let mut turn = Turn::None;
-    // Whether any tool result is there to be named after its call.
-    let mut has_tool_results = false;
     for (i, item) in items.iter().enumerate() {
         let path = input_path.index(i);
         if !item.is_object() {
@@ -330,7 +467,7 @@ fn decode_input(input: &Json, req: &mut ChatRequest) -> Result<(), ConvertError>
             None => "message",
             Some(t) => str_of(t, &path.key("type"))?,
         };
-        let (role, parts) = match kind {
+        match kind {
             "message" => {
                 let role = role
                     .and_then(|r| r.as_str())
@@ -338,39 +475,21 @@ fn decode_input(input: &Json, req: &mut ChatRequest) -> Result<(), ConvertError>
                 let content = content.ok_or_else(|| err(path.key("content"), "required"))?;
                 let parts = decode_content(content, &path.key("content"))?;
                 match role {
-                    // NOTE: canonical has one system prompt (as Anthropic, Gemini and Bedrock);
-                    // a system or developer message anywhere joins it, in order.
-                    "system" | "developer" => {
-                        for p in parts {
-                            match p {
-                                Part::Text { .. } => req.system.push(p),
-                                _ => return Err(err(path.key("content"), "a system message takes text only")),
-                            }
-                        }
-                        continue;
-                    }
-                    "user" => (Role::User, parts),
-                    "assistant" => (Role::Assistant, parts),
+                    "system" | "developer" => read.system(parts, &path)?,
+                    "user" => read.join(Role::User, parts, false),
+                    "assistant" => read.join(Role::Assistant, parts, false),
                     other => return Err(err(path.key("role"), format!("unknown role '{other}'"))),
                 }
             }
             "function_call" => {
-                let call_id = str_field(item, "call_id", &path)?;
-                let name = str_field(item, "name", &path)?;
-                let arguments = match item.get("arguments") {
-                    Some(a) if a.is_str() => a.as_str().unwrap_or_default().to_string(),
-                    None => "{}".to_string(),
-                    Some(a) if a.is_null() => "{}".to_string(),
-                    Some(_) => return Err(err(path.key("arguments"), "must be a string of JSON")),
-                };
                 let call = Part::ToolCall {
-                    id: call_id.to_string(),
-                    name: name.to_string(),
-                    arguments,
+                    id: str_field(item, "call_id", &path)?.to_string(),
+                    name: str_field(item, "name", &path)?.to_string(),
+                    arguments: call_arguments(item.get("arguments"), &path)?,
                     signature: None,
                     extra: Extra::default(),
                 };
-                (Role::Assistant, vec![call])
+                read.join(Role::Assistant, vec![call], false);
             }
             "function_call_output" => {
                 let call_id = str_field(item, "call_id", &path)?;
@@ -384,43 +503,11 @@ fn decode_input(input: &Json, req: &mut ChatRequest) -> Result<(), ConvertError>
                     is_error: false,
                     extra: Extra::default(),
                 };
-                has_tool_results = true;
-                (Role::User, vec![result])
+                read.join(Role::User, vec![result], true);
             }
-            "reasoning" => {
-                let parts = decode_reasoning(item, &path)?;
-                if parts.is_empty() {
-                    continue;
-                }
-                (Role::Assistant, parts)
-            }
-            "item_reference" => return Err(stateless(&path.key("type").to_string(), "an `item_reference`")),
-            other => {
-                return Err(err(
-                    path.key("type"),
-                    format!("input item type '{other}' belongs to a built-in tool and cannot be translated"),
-                ))
-            }
-        };
-        let joins = match role {
-            Role::Assistant => turn == Turn::Assistant,
-            // The inverse of encoding: tool results then the user's text form one user turn.
-            Role::User => turn == Turn::ToolResults,
-        };
-        match req.messages.last_mut() {
-            Some(last) if joins => last.content.extend(parts),
-            // NOTE: an assistant message with nothing in it carries nothing; it is skipped.
-            _ if parts.is_empty() => continue,
-            _ => req.messages.push(Message { role, content: parts }),
+            "reasoning" => read.join(Role::Assistant, decode_reasoning(item, &path)?, false),
+            other => return Err(unread_item(other, &path)),
         }
-        turn = match (role, kind) {
-            (Role::Assistant, _) => Turn::Assistant,
-            (Role::User, "function_call_output") => Turn::ToolResults,
-            (Role::User, _) => Turn::None,
-        };
-    }
-    if has_tool_results {
-        crate::canonical::name_tool_results(&mut req.messages);
     }
     Ok(())
 }
@@ -442,61 +529,114 @@ fn decode_content(c: &Json, path: &JsonPath<'_>) -> Result<Vec<Part>, ConvertErr
         .ok_or_else(|| err(path, "must be a string or an array of parts"))?;
     let mut parts = Vec::with_capacity(arr.len());
     for (j, p) in arr.iter().enumerate() {
-        let ppath = path.index(j);
-        let [kind, text] = members(p, ["type", "text"]);
-        match kind.and_then(|t| t.as_str()) {
-            Some("input_text" | "output_text") => parts.push(Part::text(
-                text.and_then(|t| t.as_str())
-                    .ok_or_else(|| err(ppath.key("text"), "required string"))?,
-            )),
-            Some("refusal") => parts.push(Part::refusal(str_field(p, "refusal", &ppath)?)),
-            Some("input_image") => parts.push(decode_image(p, &ppath)?),
-            Some("input_file") => parts.push(decode_file(p, &ppath)?),
-            Some(other) => {
-                return Err(err(
-                    ppath.key("type"),
-                    format!("content part type '{other}' cannot be translated"),
-                ))
-            }
-            None => return Err(err(ppath.key("type"), "required string")),
+        let [kind, text, refusal, image_url, detail, file_id, file_url, file_data, filename] = members(
+            p,
+            [
+                "type",
+                "text",
+                "refusal",
+                "image_url",
+                "detail",
+                "file_id",
+                "file_url",
+                "file_data",
+                "filename",
+            ],
+        );
+        fn str_in(v: Option<&Json>) -> Option<Cow<'_, str>> {
+            v.and_then(|v| v.as_str()).map(Cow::Borrowed)
         }
+        let said = |v: Option<&Json>| v.is_some_and(|v| !v.is_null());
+        let part = PartIn {
+            kind: str_in(kind),
+            text: str_in(text),
+            refusal: str_in(refusal),
+            image_url: str_in(image_url),
+            detail: detail.filter(|d| !d.is_null()).cloned(),
+            file_id: said(file_id),
+            file_url: said(file_url),
+            file_data: str_in(file_data),
+            filename: str_in(filename),
+        };
+        parts.push(part.into_part(&path.index(j))?);
     }
     Ok(parts)
 }
 
-fn decode_image(p: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
-    if p.get("file_id").is_some_and(|f| !f.is_null()) {
-        return Err(err(
-            path.key("file_id"),
-            "an uploaded file (file_id) is OpenAI's alone: send the image as a URL or data URL",
-        ));
-    }
-    let url = str_field(p, "image_url", path)?;
-    let source = image_source_from_url(url).map_err(|why| err(path.key("image_url"), why))?;
-    let mut extra = Extra::new(Format::OpenAi);
-    if let Some(d) = p.get("detail").filter(|d| !d.is_null()) {
-        extra.push("detail", d.clone());
-    }
-    Ok(Part::Image { source, extra })
+/// The members of a content part that its reading looks at, however read: each string `None`
+/// where absent or not a string (the reference's first of a repeated member).
+#[derive(Default)]
+pub(super) struct PartIn<'a> {
+    pub(super) kind: Option<Cow<'a, str>>,
+    pub(super) text: Option<Cow<'a, str>>,
+    pub(super) refusal: Option<Cow<'a, str>>,
+    pub(super) image_url: Option<Cow<'a, str>>,
+    /// An image's `detail`, when not `null`.
+    pub(super) detail: Option<Json>,
+    /// Whether `file_id` / `file_url` is there and not `null`.
+    pub(super) file_id: bool,
+    pub(super) file_url: bool,
+    pub(super) file_data: Option<Cow<'a, str>>,
+    pub(super) filename: Option<Cow<'a, str>>,
 }
 
-/// An `input_file`: inline `file_data` (a base64 data URL) is a document; an uploaded file or a
-/// URL only OpenAI fetches.
-fn decode_file(p: &Json, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
-    for (key, what) in [("file_id", "an uploaded file (file_id)"), ("file_url", "a file URL")] {
-        if p.get(key).is_some_and(|f| !f.is_null()) {
-            return Err(err(
-                path.key(key),
-                format!("{what} is read only by OpenAI: send the file inline as file_data"),
-            ));
+impl PartIn<'_> {
+    /// The part, by its `type`.
+    pub(super) fn into_part(self, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
+        let required = |v: Option<Cow<'_, str>>, name: &str| {
+            v.map(Cow::into_owned)
+                .ok_or_else(|| err(path.key(name), "required string"))
+        };
+        match self.kind.as_deref() {
+            Some("input_text" | "output_text") => Ok(Part::text(required(self.text, "text")?)),
+            Some("refusal") => Ok(Part::refusal(&required(self.refusal, "refusal")?)),
+            Some("input_image") => {
+                if self.file_id {
+                    return Err(err(
+                        path.key("file_id"),
+                        "an uploaded file (file_id) is OpenAI's alone: send the image as a URL or data URL",
+                    ));
+                }
+                let url = self
+                    .image_url
+                    .ok_or_else(|| err(path.key("image_url"), "required string"))?;
+                let source = image_source_from_url(&url).map_err(|why| err(path.key("image_url"), why))?;
+                let mut extra = Extra::new(Format::OpenAi);
+                if let Some(d) = self.detail {
+                    extra.push("detail", d);
+                }
+                Ok(Part::Image { source, extra })
+            }
+            // Inline `file_data` (a base64 data URL) is a document; an uploaded file or a URL
+            // only OpenAI fetches.
+            Some("input_file") => {
+                for (said, key, what) in [
+                    (self.file_id, "file_id", "an uploaded file (file_id)"),
+                    (self.file_url, "file_url", "a file URL"),
+                ] {
+                    if said {
+                        return Err(err(
+                            path.key(key),
+                            format!("{what} is read only by OpenAI: send the file inline as file_data"),
+                        ));
+                    }
+                }
+                let data = self
+                    .file_data
+                    .ok_or_else(|| err(path.key("file_data"), "required string"))?;
+                Ok(Part::Document {
+                    source: super::request::inline_document(&data, &path.key("file_data"))?,
+                    name: self.filename.map(Cow::into_owned),
+                    extra: Extra::default(),
+                })
+            }
+            Some(other) => Err(err(
+                path.key("type"),
+                format!("content part type '{other}' cannot be translated"),
+            )),
+            None => Err(err(path.key("type"), "required string")),
         }
     }
-    let data = str_field(p, "file_data", path)?;
-    Ok(Part::Document {
-        source: super::request::inline_document(data, &path.key("file_data"))?,
-        name: p.get("filename").and_then(|f| f.as_str()).map(str::to_string),
-        extra: Extra::default(),
-    })
 }
 
 /// A function result's `output`: text, or `input_text` / `input_image` / `input_file` parts.
@@ -504,8 +644,13 @@ fn decode_output(o: &Json, path: &JsonPath<'_>) -> Result<Vec<ToolResultContent>
     if let Some(s) = o.as_str() {
         return Ok(vec![ToolResultContent::Text(s.to_string())]);
     }
-    let mut out = Vec::new();
-    for p in decode_content(o, path)? {
+    output_of_parts(decode_content(o, path)?, path)
+}
+
+/// A function result's content parts as its content (no refusals there).
+pub(super) fn output_of_parts(parts: Vec<Part>, path: &JsonPath<'_>) -> Result<Vec<ToolResultContent>, ConvertError> {
+    let mut out = Vec::with_capacity(parts.len());
+    for p in parts {
         out.push(match p {
             Part::Text { text, .. } => ToolResultContent::Text(text),
             Part::Image { source, .. } => ToolResultContent::Image(source),
@@ -525,11 +670,13 @@ fn decode_reasoning(item: &Json, path: &JsonPath<'_>) -> Result<Vec<Part>, Conve
             text.push_str(str_field(s, "text", &path.key("summary").index(k))?);
         }
     }
-    let encrypted = item
-        .get("encrypted_content")
-        .and_then(|e| e.as_str())
-        .filter(|e| !e.is_empty());
-    Ok(match (text.is_empty(), encrypted) {
+    let encrypted = item.get("encrypted_content").and_then(|e| e.as_str());
+    Ok(reasoning_parts(text, encrypted))
+}
+
+/// A reasoning item's parts from its summary's text and its `encrypted_content` (empty: none).
+pub(super) fn reasoning_parts(text: String, encrypted: Option<&str>) -> Vec<Part> {
+    match (text.is_empty(), encrypted.filter(|e| !e.is_empty())) {
         (false, signature) => vec![Part::Thinking {
             text,
             signature: signature.map(|s| sig::decode(s, Family::OpenAi)),
@@ -538,7 +685,7 @@ fn decode_reasoning(item: &Json, path: &JsonPath<'_>) -> Result<Vec<Part>, Conve
             data: sig::decode(data, Family::OpenAi),
         }],
         (true, None) => vec![],
-    })
+    }
 }
 
 /// A Responses body going to OpenAI as it is (same format), fitted where its `input` holds a
@@ -618,29 +765,18 @@ pub struct Echo {
 
 /// The settings the answer repeats as the client sent them (a later duplicate replaces an
 /// earlier one, and `null` is none).
-struct Sent<V> {
-    instructions: Option<V>,
-    text: Option<V>,
-    metadata: Option<V>,
-    truncation: Option<V>,
-    service_tier: Option<V>,
+#[derive(Default)]
+pub(super) struct Sent {
+    instructions: Option<Json>,
+    text: Option<Json>,
+    metadata: Option<Json>,
+    truncation: Option<Json>,
+    service_tier: Option<Json>,
 }
 
-impl<V> Default for Sent<V> {
-    fn default() -> Self {
-        Sent {
-            instructions: None,
-            text: None,
-            metadata: None,
-            truncation: None,
-            service_tier: None,
-        }
-    }
-}
-
-impl<V> Sent<V> {
+impl Sent {
     /// Where the value of top-level member `key` goes, if the answer repeats it.
-    fn slot(&mut self, key: &str) -> Option<&mut Option<V>> {
+    fn slot(&mut self, key: &str) -> Option<&mut Option<Json>> {
         match key {
             "instructions" => Some(&mut self.instructions),
             "text" => Some(&mut self.text),
@@ -650,19 +786,20 @@ impl<V> Sent<V> {
             _ => None,
         }
     }
-}
 
-impl<'v> Sent<&'v Json> {
-    fn note(&mut self, key: &str, value: &'v Json) {
+    fn note(&mut self, key: &str, value: &Json) {
         if let Some(slot) = self.slot(key) {
-            *slot = Some(value).filter(|v| !v.is_null());
+            *slot = Some(value).filter(|v| !v.is_null()).cloned();
         }
     }
 
-    /// The values kept for the answer; `detach`ed from the body's tree where it is large (a
+    /// The values kept for the answer, `detach`ed from the body's tree where it is large (a
     /// clone holds the whole tree: `ChatRequest::detach_values`).
-    fn owned(self, detach: bool) -> Sent<Json> {
-        let keep = |v: Option<&Json>| v.map(|v| if detach { detached(v) } else { v.clone() });
+    fn detached(self, detach: bool) -> Sent {
+        if !detach {
+            return self;
+        }
+        let keep = |v: Option<Json>| v.map(|v| detached(&v));
         Sent {
             instructions: keep(self.instructions),
             text: keep(self.text),
@@ -674,6 +811,21 @@ impl<'v> Sent<&'v Json> {
 }
 
 impl Echo {
+    /// The same echo, its tools' schemas the same JSON if not the same text (the readings of a
+    /// body agree so: the reference writes out sorted what it cannot find as written).
+    pub(crate) fn agrees_with(&self, other: &Echo) -> bool {
+        let tools = |e: &Echo| sonic_rs::from_slice::<Json>(&e.tools).ok();
+        let same_tools = self.tools == other.tools || tools(self).is_some_and(|a| Some(a) == tools(other));
+        same_tools
+            && Echo {
+                tools: Vec::new(),
+                ..self.clone()
+            } == Echo {
+                tools: Vec::new(),
+                ..other.clone()
+            }
+    }
+
     /// From the decoded request and the client's `body`, whose settings that change nothing
     /// upstream (`metadata`, `truncation`, ...) are read in one lazy pass over its top level.
     /// (`decode_request_and_echo` gives both without the second pass.)
@@ -689,7 +841,7 @@ impl Echo {
         Echo::with(req, sent)
     }
 
-    fn with(req: &ChatRequest, sent: Sent<Json>) -> Echo {
+    pub(super) fn with(req: &ChatRequest, sent: Sent) -> Echo {
         let Sent {
             instructions,
             text,
