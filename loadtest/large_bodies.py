@@ -5,8 +5,9 @@ A worker is one thread per core: a request that takes seconds of CPU stalls ever
 that core. Each shape below (many messages, parts, tools, top-level keys, stop sequences, tool
 calls with their results, ...) is sent from every client format (Responses API too) to every
 provider kind, at N items and at 4N, through a gateway with one worker in front of sluice-mock
-(and its in-process mock). Linear work takes about 4x as long at 4N; quadratic work about 16x. A pair whose 4N run
-takes more than 8x as long, and over half a second, is reported as SUPERLINEAR (exit status 1).
+(and its in-process mock). Linear work takes about 4x as long at 4N; quadratic work about 16x. A
+pair whose 4N run takes more than 8x as long, and over half a second, is reported as SUPERLINEAR
+(exit status 1).
 
 Traffic goes to 127.0.0.1 only; every request is bounded (curl --max-time), and the gateway and
 mock are stopped at the end. Usage (after `cargo build --release`):
