@@ -20,7 +20,12 @@
 #   BENCH_WRK [1]               run the wrk phase (0 = only the concurrent-streams phase)
 #   BENCH_TRANSLATED [anthropic]  upstream kinds of the translated wrk targets, any of
 #                               "anthropic gemini bedrock cohere": sluice-x (anthropic) and
-#                               sluice-xg, sluice-xb, sluice-xc (an OpenAI client each time)
+#                               sluice-xg, sluice-xb, sluice-xc
+#   BENCH_CLIENT [openai]       the wrk client's wire format: openai (Chat Completions,
+#                               scenarios chat, chat_stream), responses (the Responses API:
+#                               responses, responses_stream) or anthropic (Messages: messages,
+#                               messages_stream). sluice is that format's own provider kind
+#                               (an Anthropic client's sluice-x goes to the OpenAI kind).
 #   STREAMLOAD [1]              run the concurrent-streams phase (sluice-streamload)
 #   STREAMLOAD_STREAMS [1000]   concurrent streams in that phase
 #   STREAMLOAD_CHUNKS [100], STREAMLOAD_DELAY_MS [50]  its upstream: events per stream, spacing
@@ -75,12 +80,23 @@ MODEL_TRANSLATED="anthropic/gpt-4o-mini"
 declare -A X_TARGET=([anthropic]=sluice-x [gemini]=sluice-xg [bedrock]=sluice-xb [cohere]=sluice-xc)
 declare -A X_MODEL=([sluice-x]=$MODEL_TRANSLATED [sluice-xg]="gemini/gpt-4o-mini"
                     [sluice-xb]="bedrock/gpt-4o-mini" [sluice-xc]="cohere/gpt-4o-mini")
+BENCH_CLIENT=${BENCH_CLIENT:-openai}
+case $BENCH_CLIENT in
+  openai) SCENARIOS=(chat chat_stream); CLIENT_PATH=/v1/chat/completions ;;
+  responses) SCENARIOS=(responses responses_stream); CLIENT_PATH=/v1/responses ;;
+  anthropic)
+    SCENARIOS=(messages messages_stream); CLIENT_PATH=/v1/messages
+    # The client's own format is Anthropic's: same-format through the Anthropic kind, and
+    # sluice-x translated to the OpenAI kind.
+    WRK_MODEL_SLUICE="anthropic/gpt-4o-mini"
+    X_MODEL[sluice-x]="openai/gpt-4o-mini" ;;
+  *) echo "BENCH_CLIENT: unknown client $BENCH_CLIENT (openai responses anthropic)" >&2; exit 1 ;;
+esac
 TARGETS=(mock nginx sluice)
 for kind in ${BENCH_TRANSLATED:-anthropic}; do
   [[ -n ${X_TARGET[$kind]:-} ]] || { echo "BENCH_TRANSLATED: unknown kind $kind (anthropic gemini bedrock cohere)" >&2; exit 1; }
   TARGETS+=("${X_TARGET[$kind]}")
 done
-SCENARIOS=(chat chat_stream)
 (( BENCH_WRK )) || SCENARIOS=()
 CONCS=(1 "$BENCH_CONNS")
 
@@ -281,6 +297,7 @@ PGIDS+=("$!"); NAMES+=(watchdog)
   echo "nginx:       $("$NGINX" -v 2>&1 | sed 's/^nginx version: //')"
   echo "wrk:         $(wrk -v 2>&1 | head -n1 | awk '{print $2}')"
   echo "git:         $(git rev-parse --short HEAD 2>/dev/null || echo none)$( [[ -n $(git status --porcelain 2>/dev/null | grep -v '^??' || true) ]] && echo ' (dirty)')"
+  echo "client:      $BENCH_CLIENT ($CLIENT_PATH)"
   echo "params:      BENCH_SECONDS=$BENCH_SECONDS warmup=${BENCH_WARMUP_SECONDS}s conns=1,$BENCH_CONNS wrk_threads(c>1)=$BENCH_WRK_THREADS"
   echo "workers:     sluice=$BENCH_SLUICE_WORKERS nginx=$BENCH_NGINX_WORKERS mock=$BENCH_MOCK_WORKERS (sluice pool_spare=${BENCH_POOL_SPARE:-2})"
   echo "pinning:     server(mock+gateway)=${SERVER_PIN:-none} wrk=${CLIENT_PIN:-none}"
@@ -353,7 +370,7 @@ for t in "${X_TARGET[@]}"; do
 done
 model_for() {
   case $1 in
-    sluice) echo "$MODEL_SLUICE" ;;
+    sluice) echo "${WRK_MODEL_SLUICE:-$MODEL_SLUICE}" ;;
     sluice-x*) echo "${X_MODEL[$1]}" ;;
     *) echo "$MODEL_DIRECT" ;;
   esac
@@ -368,29 +385,39 @@ check_alive() {
 }
 
 # ------------------------------------------------------------- smoke tests --
-body_json() {  # body_json MODEL STREAM(0|1)
+body_json() {  # body_json MODEL STREAM(0|1): a small request of BENCH_CLIENT's format
   local s=""
   (( $2 )) && s=',"stream":true'
-  printf '{"model":"%s","messages":[{"role":"user","content":"ping"}],"max_tokens":16%s}' "$1" "$s"
+  case $BENCH_CLIENT in
+    responses) printf '{"model":"%s","input":"ping","max_output_tokens":16%s}' "$1" "$s" ;;
+    *) printf '{"model":"%s","messages":[{"role":"user","content":"ping"}],"max_tokens":16%s}' "$1" "$s" ;;
+  esac
 }
+# What a complete answer of BENCH_CLIENT's format holds: a body's key, a stream's last event.
+case $BENCH_CLIENT in
+  openai) ANSWER_MARK='"choices"'; STREAM_END='^data: \[DONE\]' ;;
+  responses) ANSWER_MARK='"output"'; STREAM_END='^event: response\.completed' ;;
+  anthropic) ANSWER_MARK='"content"'; STREAM_END='^event: message_stop' ;;
+esac
 smoke() {  # smoke TARGET STREAM
   local t=$1 stream=$2 out code
   out="$RUN_DIR/smoke-$t-$stream.txt"
   code=$(curl -sS -m 10 -o "$out" -w '%{http_code}' \
     -H 'Content-Type: application/json' -H 'Authorization: Bearer sk-loadtest' \
+    -H 'x-api-key: sk-loadtest' -H 'anthropic-version: 2023-06-01' \
     --data-binary "$(body_json "$(model_for "$t")" "$stream")" \
-    "http://127.0.0.1:${PORT[$t]}/v1/chat/completions") || code="curl-failed"
+    "http://127.0.0.1:${PORT[$t]}$CLIENT_PATH") || code="curl-failed"
   if [[ $code != 200 ]]; then
     head -c 2000 "$out" >&2 2>/dev/null; echo >&2
     show_log "${LOGF[$t]}"
     die "smoke request to $t (stream=$stream) returned HTTP $code"
   fi
   if (( stream )); then
-    grep -q '^data: ' "$out" && grep -q '\[DONE\]' "$out" \
-      || { head -c 2000 "$out" >&2; die "smoke: $t stream response is not SSE ending in [DONE]"; }
+    grep -q "$STREAM_END" "$out" \
+      || { head -c 2000 "$out" >&2; die "smoke: $t stream response does not end as a $BENCH_CLIENT stream ($STREAM_END)"; }
   else
-    grep -q '"choices"' "$out" \
-      || { head -c 2000 "$out" >&2; die "smoke: $t response has no \"choices\""; }
+    grep -q "$ANSWER_MARK" "$out" \
+      || { head -c 2000 "$out" >&2; die "smoke: $t response has no $ANSWER_MARK"; }
   fi
 }
 for t in "${TARGETS[@]}"; do smoke "$t" 0; skip "$t" 1 - || smoke "$t" 1; done
@@ -462,7 +489,7 @@ added() {  # added TARGET SC C KEY
   for t in "${TARGETS[@]}"; do
     [[ $t == sluice-x* ]] || continue
     for c in "${CONCS[@]}"; do
-      a=${RES[sluice,chat,$c,rps]:-0} b=${RES[$t,chat,$c,rps]:-0}
+      a=${RES[sluice,${SCENARIOS[0]:-},$c,rps]:-0} b=${RES[$t,${SCENARIOS[0]:-},$c,rps]:-0}
       if [[ $a != 0 && $b != 0 ]]; then
         echo "translated cost ($t, $(model_for "$t")) at c=$c: same-format req/s / translated req/s = $(awk -v a="$a" -v b="$b" 'BEGIN{printf "%.2f", a/b}')x (target <= 1.3x)"
       fi

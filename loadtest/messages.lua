@@ -1,0 +1,11 @@
+-- wrk script: an Anthropic Messages client's request (chat.lua's conversation).
+--
+--   wrk -t1 -c1 -d10s --latency -s loadtest/messages.lua http://127.0.0.1:8080
+--
+-- Same env vars and RESULT line as chat.lua (script=messages).
+
+SLUICE_CLIENT = "anthropic"
+
+local src = debug.getinfo(1, "S").source
+local dir = src:match("^@(.*[/\\])") or "./"
+dofile(dir .. "chat.lua")
