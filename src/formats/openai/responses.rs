@@ -248,6 +248,17 @@ fn parameters_text(tools: &sonic_rs::LazyValue<'_>, count: usize) -> Option<Vec<
     (out.len() == count).then_some(out)
 }
 
+/// A function tool before its members are read: no name yet, a function without arguments.
+pub(super) fn function_tool() -> Tool {
+    Tool {
+        name: String::new(),
+        description: None,
+        parameters: Schema::no_arguments(),
+        strict: None,
+        extra: Extra::new(Format::OpenAi),
+    }
+}
+
 /// Function tools are flat here (`{"type":"function","name",...}`); the built-in ones (web
 /// search, file search, computer use, MCP, ...) run inside OpenAI and are refused by name.
 fn decode_tools(v: &Json, text: Option<sonic_rs::LazyValue<'_>>) -> Result<Vec<Tool>, ConvertError> {
@@ -268,13 +279,7 @@ fn decode_tools(v: &Json, text: Option<sonic_rs::LazyValue<'_>>) -> Result<Vec<T
             }
             None => return Err(err(path.key("type"), "required string")),
         }
-        let mut tool = Tool {
-            name: String::new(),
-            description: None,
-            parameters: Schema::no_arguments(),
-            strict: None,
-            extra: Extra::new(Format::OpenAi),
-        };
+        let mut tool = function_tool();
         let mut named = false;
         let (mut parameters, mut seen) = (None, 0);
         for (k, val) in obj.iter() {
@@ -529,20 +534,8 @@ fn decode_content(c: &Json, path: &JsonPath<'_>) -> Result<Vec<Part>, ConvertErr
         .ok_or_else(|| err(path, "must be a string or an array of parts"))?;
     let mut parts = Vec::with_capacity(arr.len());
     for (j, p) in arr.iter().enumerate() {
-        let [kind, text, refusal, image_url, detail, file_id, file_url, file_data, filename] = members(
-            p,
-            [
-                "type",
-                "text",
-                "refusal",
-                "image_url",
-                "detail",
-                "file_id",
-                "file_url",
-                "file_data",
-                "filename",
-            ],
-        );
+        let [kind, text, refusal, image_url, detail, file_id, file_url, file_data, filename] =
+            members(p, PartIn::MEMBERS);
         fn str_in(v: Option<&Json>) -> Option<Cow<'_, str>> {
             v.and_then(|v| v.as_str()).map(Cow::Borrowed)
         }
@@ -581,6 +574,19 @@ pub(super) struct PartIn<'a> {
 }
 
 impl PartIn<'_> {
+    /// The members read, whatever the part's type (in the order of the fields).
+    pub(super) const MEMBERS: [&'static str; 9] = [
+        "type",
+        "text",
+        "refusal",
+        "image_url",
+        "detail",
+        "file_id",
+        "file_url",
+        "file_data",
+        "filename",
+    ];
+
     /// The part, by its `type`.
     pub(super) fn into_part(self, path: &JsonPath<'_>) -> Result<Part, ConvertError> {
         let required = |v: Option<Cow<'_, str>>, name: &str| {

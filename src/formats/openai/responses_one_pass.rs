@@ -12,10 +12,9 @@
 //! part's members into the same `PartIn`. The `translate` fuzz target and the tests below hold
 //! the two readings equal.
 
-use super::responses::{output_of_parts, reasoning_parts, Echo, Input, PartIn, Top};
+use super::responses::{function_tool, output_of_parts, reasoning_parts, Echo, Input, PartIn, Top};
 use crate::canonical::{ChatRequest, ConvertError, Extra, Json, JsonPath, Part, Role, Schema, Tool, ToolResultContent};
 use crate::formats::one_pass::{self, refused, Scalar, TopLevel, Tree, Word, WordSeed};
-use crate::formats::Format;
 use crate::wire::json::KeySeed;
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use sonic_rs::JsonValueTrait;
@@ -90,13 +89,7 @@ impl<'de> Visitor<'de> for ToolInVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ToolIn, A::Error> {
         const NAMES: [&str; 5] = ["type", "name", "description", "parameters", "strict"];
-        let mut tool = Tool {
-            name: String::new(),
-            description: None,
-            parameters: Schema::no_arguments(),
-            strict: None,
-            extra: Extra::new(Format::OpenAi),
-        };
+        let mut tool = function_tool();
         let (mut function, mut named, mut seen) = (false, false, 0u16);
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let Some(n) = NAMES.iter().position(|name| *name == key) else {
@@ -372,20 +365,6 @@ impl<'de> Visitor<'de> for OutputVisitor {
     }
 }
 
-/// The members of a content part `PartIn` takes; the others are skipped, as the reference
-/// skips them.
-const PART_MEMBERS: [&str; 9] = [
-    "type",
-    "text",
-    "refusal",
-    "image_url",
-    "detail",
-    "file_id",
-    "file_url",
-    "file_data",
-    "filename",
-];
-
 /// The content part types `PartIn` reads (any other is refused).
 const PART_TYPES: [&str; 5] = ["input_text", "output_text", "refusal", "input_image", "input_file"];
 
@@ -412,7 +391,7 @@ impl<'de> Visitor<'de> for PartVisitor {
         let mut part = PartIn::default();
         let mut seen = 0u16;
         let owned = |s: Scalar| s.into_string().map(Cow::Owned);
-        while let Some(n) = one_pass::next_member(&mut map, &PART_MEMBERS, |k, n| k == n, &mut seen)? {
+        while let Some(n) = one_pass::next_member(&mut map, &PartIn::MEMBERS, |k, n| k == n, &mut seen)? {
             match n {
                 // The listed type as itself; any other (refused) as no type.
                 0 => {
