@@ -477,6 +477,21 @@ fn answer_nonce() -> String {
     format!("{:x}", start.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed)))
 }
 
+/// `call_<n>`, or `call_<nonce>_<n>`: written out directly, not by `format!` (its machinery cost
+/// a long history's calls more than the rest of their ids' handling).
+fn made_up_id(nonce: Option<&str>, n: usize) -> String {
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(n);
+    let mut id = String::with_capacity("call_".len() + nonce.map_or(0, |x| x.len() + 1) + digits.len());
+    id.push_str("call_");
+    if let Some(nonce) = nonce {
+        id.push_str(nonce);
+        id.push('_');
+    }
+    id.push_str(digits);
+    id
+}
+
 impl CallIds {
     /// For a request's conversation (the client's history).
     pub(crate) fn for_request() -> Self {
@@ -510,11 +525,8 @@ impl CallIds {
     fn call(&mut self, id: Option<&str>, name: &str) -> String {
         let id = match id {
             Some(id) if !id.is_empty() => id.to_string(),
-            _ if self.scope == IdScope::Request => format!("call_{}", self.next),
-            _ => {
-                let nonce = self.nonce.get_or_insert_with(answer_nonce);
-                format!("call_{nonce}_{}", self.next)
-            }
+            _ if self.scope == IdScope::Request => made_up_id(None, self.next),
+            _ => made_up_id(Some(self.nonce.get_or_insert_with(answer_nonce)), self.next),
         };
         self.next += 1;
         self.calls.push((id.clone(), name.to_string(), false));

@@ -1492,3 +1492,18 @@ fn call_index_finds_what_the_scan_finds() {
     assert!(scan.calls == index.calls, "the same calls answered");
     assert!(index.calls.len() > CallIndex::FROM);
 }
+
+#[test]
+fn made_up_ids_are_call_and_the_count() {
+    assert_eq!(made_up_id(None, 0), "call_0");
+    assert_eq!(made_up_id(None, 1234), "call_1234");
+    assert_eq!(made_up_id(Some("9f3a"), 7), "call_9f3a_7");
+    assert_eq!(made_up_id(None, usize::MAX), format!("call_{}", usize::MAX));
+    // An answer's id: its nonce is a hash of the response id, in hex.
+    let id = CallIds::answer_call_id("resp-1", 12);
+    let nonce = id.strip_prefix("call_").and_then(|r| r.strip_suffix("_12")).unwrap();
+    assert!(
+        !nonce.is_empty() && nonce.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{id}"
+    );
+}
