@@ -632,6 +632,44 @@ mod tests {
         check(br#"{"model":"m","contents":null}"#, None, true);
     }
 
+    /// A function's `response` of every kind reads as the reference reads it: the text of
+    /// `{"result":"<text>"}`, an error, any other value as it is.
+    #[test]
+    fn function_responses_read_as_the_reference() {
+        for response in [
+            r#"{"result":"done"}"#,
+            r#"{ "result" : "esc\"aped \u00e9\n" }"#,
+            r#"{"result":""}"#,
+            r#"{"r\u0065sult":"escaped key"}"#,
+            r#"{"result":"a","result":"b"}"#,
+            r#"{"result":"a","more":1}"#,
+            r#"{"result":5}"#,
+            r#"{"result":{"nested":"x"}}"#,
+            r#"{"result_":"snake"}"#,
+            r#"{"error":"failed"}"#,
+            r#"{"error":{"code":7}}"#,
+            r#"{}"#,
+            r#"[1,2]"#,
+            r#""a string""#,
+            r#"3"#,
+            r#"null"#,
+        ] {
+            let body = format!(
+                r#"{{"contents":[{{"role":"model","parts":[{{"functionCall":{{"name":"f","args":{{}}}}}}]}},{{"role":"user","parts":[{{"functionResponse":{{"name":"f","response":{response}}}}}]}}]}}"#
+            );
+            check(body.as_bytes(), Some("m"), true);
+        }
+        let body = r#"{"contents":[{"role":"user","parts":[{"functionResponse":{"name":"f","response":{"result":"the text"}}}]}]}"#;
+        let req = read(body.as_bytes(), Some("m"), false).unwrap();
+        match &req.messages[0].content[0] {
+            crate::canonical::Part::ToolResult { content, is_error, .. } => {
+                assert_eq!(content, &[crate::canonical::ToolResultContent::Text("the text".into())]);
+                assert!(!is_error);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
     /// `tools`: declarations read with their JSON Schemas as written (the client's key order), the
     /// OpenAPI `parameters` converted, other tools and members as the reference keeps them.
     #[test]
