@@ -1,7 +1,8 @@
-//! What the request decoders that read a client's body in one pass share (`anthropic::one_pass`,
-//! `gemini::one_pass`, `bedrock::one_pass`; Cohere's is `cohere::request::OnePass`). Each reads a
-//! body only where it gives exactly what its format's reading by `Value` gives, and refuses the
-//! rest, which that reading then takes (it names the field of a refusal).
+//! What the request decoders that read a client's body in one pass share (`openai::one_pass`,
+//! `openai::responses_one_pass`, `anthropic::one_pass`, `gemini::one_pass`, `bedrock::one_pass`;
+//! Cohere's is `cohere::request::OnePass`). Each reads a body only where it gives exactly what its
+//! format's reading by `Value` gives, and refuses the rest, which that reading then takes (it
+//! names the field of a refusal).
 
 use crate::canonical::{ConvertError, Json, Tool, Written};
 use crate::wire::json::KeySeed;
