@@ -16,6 +16,7 @@ pub use path::JsonPath;
 use crate::formats::Format;
 pub use sonic_rs::Value as Json;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -486,7 +487,7 @@ impl Schema {
     /// (`Written::Body` names the body's members; a member repeated there is written out).
     pub(crate) fn as_written(value: &Json, written: Written<'_>, key: &str, path: &[&str]) -> Schema {
         match written.text_at(key, path) {
-            Some(raw) => Schema(raw.as_raw_str().to_string()),
+            Some(raw) => Schema(raw.into_owned()),
             None => Schema::from_value(value),
         }
     }
@@ -533,9 +534,16 @@ where
 pub enum Written<'a> {
     /// Not at hand: the schema is written out from its value.
     Unknown,
-    /// The text the member's value was read from (a one pass reads a member that holds a
-    /// schema as text first).
+    /// The text the member's value was read from (Gemini's one pass reads `generationConfig`
+    /// as text first).
     Member(&'a str),
+    /// The text of the one value at `path` inside member `key` (a one pass takes a schema's
+    /// text as it reads the member: `one_pass::SchemaAt`).
+    At {
+        key: &'a str,
+        path: &'a [&'a str],
+        text: &'a str,
+    },
     /// The whole body (a reading by `Value`) and its members, the member under its key.
     Body(&'a [u8], &'a sonic_rs::Object),
 }
@@ -545,15 +553,17 @@ impl<'a> Written<'a> {
     /// `get` and the lookup both take the first of a repeated key, but a reading by `Value` keeps
     /// the last of a body's repeated member (its loop over the members), so a member repeated in
     /// `Body` has no text here.
-    pub(crate) fn text_at(self, key: &str, path: &[&str]) -> Option<sonic_rs::LazyValue<'a>> {
-        match self {
+    pub(crate) fn text_at(self, key: &str, path: &[&str]) -> Option<Cow<'a, str>> {
+        let found = match self {
             Written::Unknown => None,
             Written::Member(text) => get_in_parsed(text.as_bytes(), path),
+            Written::At { key: k, path: p, text } => return (k == key && p == path).then_some(Cow::Borrowed(text)),
             Written::Body(body, members) if members.iter().filter(|(k, _)| *k == key).count() == 1 => {
                 get_in_parsed(body, std::iter::once(key).chain(path.iter().copied()))
             }
             Written::Body(..) => None,
-        }
+        };
+        found.map(|raw| raw.as_raw_cow())
     }
 }
 

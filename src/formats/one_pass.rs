@@ -88,9 +88,14 @@ pub(crate) trait TopLevel: Sized {
     /// each read as the `Value` it is without starting sonic-rs's tree parser, which costs some
     /// 500 instructions a value.
     const SCALARS: &'static [&'static str];
-    /// Members that hold a schema kept as written (a response format): read as text first,
-    /// which `field` gets beside the value.
-    const WRITTEN: &'static [&'static str];
+    /// Members that hold a schema kept as written (a response format), each with the path to
+    /// the schema inside it: the schema's text is taken as the member is read (`SchemaAt`), and
+    /// `field` gets it beside the value (`Written::At`).
+    const WRITTEN: &'static [(&'static str, &'static [&'static str])];
+    /// Whether `field` looks at a `WRITTEN` schema only through `Schema::as_written` (and checks
+    /// at most that it is an object): then an object there is never parsed into a tree, an empty
+    /// object standing in for it.
+    const SCHEMA_UNREAD: bool;
     type History: DeserializeOwned;
 
     /// Member `key` (not the history) into the request, as the reference takes it (`written`:
@@ -146,11 +151,21 @@ impl<'de, T: TopLevel> Visitor<'de> for TopSeed<T> {
                     // In place where `ToolIn` is a `Tool` in a newtype.
                     top.take_tools(tools.into_iter().map(Into::into).collect());
                 }
-            } else if T::WRITTEN.contains(&&*key) {
-                let text = map.next_value::<LazyValue<'de>>()?;
-                let value: Json = sonic_rs::from_str(text.as_raw_str()).map_err(A::Error::custom)?;
-                top.field(&key, &value, Written::Member(text.as_raw_str()))
-                    .map_err(|_| refused())?;
+            } else if let Some(&(_, path)) = T::WRITTEN.iter().find(|(name, _)| *name == key) {
+                let seed = SchemaAt {
+                    path,
+                    unread: T::SCHEMA_UNREAD,
+                };
+                let (value, schema) = map.next_value_seed(seed)?;
+                let written = match &schema {
+                    Some(text) => Written::At {
+                        key: &key,
+                        path,
+                        text: text.as_raw_str(),
+                    },
+                    None => Written::Unknown,
+                };
+                top.field(&key, &value, written).map_err(|_| refused())?;
             } else {
                 // Straight from the deserializer, not as a `Tree`: its tree parser's buffer is
                 // sized for the rest of the body, but left untouched past the value (not
@@ -163,6 +178,139 @@ impl<'de, T: TopLevel> Visitor<'de> for TopSeed<T> {
             }
         }
         Ok((top, history))
+    }
+}
+
+/// A member's value as a tree, with the text of the value at `path` inside it (a schema kept as
+/// written) taken on the way: one walk over the schema, where a tree of the member and then a
+/// lookup of the text in it walked it three times (a quarter of a structured-output request's
+/// decode). With `unread`, an object at `path` is not parsed at all: an empty object stands in
+/// for it. `None` for the text where `path` is not there. A member, or an object on the way,
+/// that is not an object or `null`, a key given twice on the way, or more than `MAX_ON_THE_WAY`
+/// members in an object on the way are refused (the reference reads them).
+struct SchemaAt<'p> {
+    path: &'p [&'p str],
+    unread: bool,
+}
+
+/// Members of one object on a schema's way (an `Object`'s insert looks for the key first).
+const MAX_ON_THE_WAY: usize = 32;
+
+impl<'de> DeserializeSeed<'de> for SchemaAt<'_> {
+    type Value = (Json, Option<LazyValue<'de>>);
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SchemaAt<'_> {
+    type Value = (Json, Option<LazyValue<'de>>);
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object or null")
+    }
+
+    fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+        Ok((Json::default(), None))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (&name, rest) = self.path.split_first().ok_or_else(refused)?;
+        let mut object = sonic_rs::Object::new();
+        let mut schema = None;
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            if object.len() == MAX_ON_THE_WAY {
+                return Err(refused());
+            }
+            let value = if key != name {
+                map.next_value::<Beside>()?.0
+            } else if rest.is_empty() {
+                let text = map.next_value::<LazyValue<'de>>()?;
+                let value = match self.unread && text.as_raw_str().starts_with('{') {
+                    true => Json::new_object(),
+                    false => sonic_rs::from_str(text.as_raw_str()).map_err(A::Error::custom)?,
+                };
+                schema = Some(text);
+                value
+            } else {
+                let inner = SchemaAt {
+                    path: rest,
+                    unread: self.unread,
+                };
+                let (value, text) = map.next_value_seed(inner)?;
+                schema = text;
+                value
+            };
+            if object.insert(&*key, value).is_some() {
+                return Err(refused());
+            }
+        }
+        Ok((object.into(), schema))
+    }
+}
+
+/// A value beside a schema's way (a format's name, type, flag), built here: a scalar without
+/// starting sonic-rs's tree parser (some 1,000 instructions a value). An object of more than
+/// `MAX_ON_THE_WAY` members, or with a key given twice, is refused.
+struct Beside(Json);
+
+impl<'de> Deserialize<'de> for Beside {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Beside, D::Error> {
+        d.deserialize_any(BesideVisitor)
+    }
+}
+
+struct BesideVisitor;
+
+impl<'de> Visitor<'de> for BesideVisitor {
+    type Value = Beside;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_str<E: Error>(self, s: &str) -> Result<Beside, E> {
+        ScalarValueVisitor.visit_str(s).map(|v| Beside(v.0))
+    }
+
+    fn visit_bool<E: Error>(self, b: bool) -> Result<Beside, E> {
+        ScalarValueVisitor.visit_bool(b).map(|v| Beside(v.0))
+    }
+
+    fn visit_i64<E: Error>(self, n: i64) -> Result<Beside, E> {
+        ScalarValueVisitor.visit_i64(n).map(|v| Beside(v.0))
+    }
+
+    fn visit_u64<E: Error>(self, n: u64) -> Result<Beside, E> {
+        ScalarValueVisitor.visit_u64(n).map(|v| Beside(v.0))
+    }
+
+    fn visit_f64<E: Error>(self, n: f64) -> Result<Beside, E> {
+        ScalarValueVisitor.visit_f64(n).map(|v| Beside(v.0))
+    }
+
+    fn visit_unit<E: Error>(self) -> Result<Beside, E> {
+        ScalarValueVisitor.visit_unit().map(|v| Beside(v.0))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Beside, A::Error> {
+        let mut array = sonic_rs::Array::new();
+        while let Some(Beside(item)) = seq.next_element()? {
+            array.push(item);
+        }
+        Ok(Beside(array.into()))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Beside, A::Error> {
+        let mut object = sonic_rs::Object::new();
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let Beside(value) = map.next_value()?;
+            if object.len() == MAX_ON_THE_WAY || object.insert(&*key, value).is_some() {
+                return Err(refused());
+            }
+        }
+        Ok(Beside(object.into()))
     }
 }
 

@@ -39,7 +39,9 @@ pub(crate) fn read(body: &[u8], path_model: Option<&str>) -> Option<ChatRequest>
 impl TopLevel for Top {
     const HISTORY: &'static str = "messages";
     const SCALARS: &'static [&'static str] = &["model", "max_tokens", "temperature", "top_p", "top_k", "stream"];
-    const WRITTEN: &'static [&'static str] = &["output_config", "output_format"];
+    const WRITTEN: &'static [(&'static str, &'static [&'static str])] =
+        &[("output_config", &["format", "schema"]), ("output_format", &["schema"])];
+    const SCHEMA_UNREAD: bool = true;
     type ToolIn = ToolIn;
     type History = History;
 
@@ -649,6 +651,73 @@ mod tests {
             assert!(read(body.as_bytes(), None).is_none(), "{body}");
             let e = crate::formats::anthropic::decode_request(body.as_bytes(), None, false).unwrap_err();
             assert_eq!(e.field, field, "{body}");
+        }
+    }
+
+    #[test]
+    fn output_formats_read_as_the_reference_with_their_schemas_as_written() {
+        use crate::canonical::ResponseFormat;
+        let schema = r#"{"type":"object", "properties":{"b":{"type":"string"},"a":{"type":"number"}}}"#;
+        let head = r#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}]"#;
+        for member in [
+            format!(r#""output_format":{{"schema":{schema},"type":"json_schema"}}"#),
+            format!(
+                r#""output_config":{{"effort":"low","format":{{"type":"json_schema","schema":{schema}}},"x":[1]}}"#
+            ),
+            // Whatever else is there is kept (an extra), as the reference's tree holds it.
+            format!(
+                r#""output_config":{{"x":[1,-1,2.5,-0,-0.0,1e2,18446744073709551615,18446744073709551616,"\u00e9",null,true,{{"a":{{}},"b":[]}}],"format":{{"schema":{schema},"type":"json_schema"}}}}"#
+            ),
+        ] {
+            let body = format!("{head},{member}}}");
+            check(&body, true);
+            // As the client wrote it (property `b` ahead of `a`), never parsed into a tree.
+            match read(body.as_bytes(), None).unwrap().response_format {
+                Some(ResponseFormat::JsonSchema { schema: s, .. }) => assert_eq!(s.as_str(), schema),
+                other => panic!("{other:?}"),
+            }
+        }
+        for member in [
+            r#""output_config":{"effort":"high"}"#,
+            r#""output_config":null,"output_format":null"#,
+            r#""output_config":{"format":{"type":"json_schema","schema":{"a":1}}},"output_config":{"effort":"low"}"#,
+        ] {
+            check(&format!("{head},{member}}}"), true);
+        }
+        // Left to the reference: not an object on the schema's way, a key given twice on the
+        // way; and what it refuses (it names the field): a schema that is not an object.
+        for (member, reads) in [
+            (r#""output_config":{"format":"json"}"#, false),
+            (
+                r#""output_format":{"type":"json_schema","schema":{"a":1},"schema":{"b":2}}"#,
+                true,
+            ),
+        ] {
+            let body = format!("{head},{member}}}");
+            check(&body, false);
+            assert_eq!(decode_by_value(body.as_bytes(), None).is_ok(), reads, "{body}");
+        }
+        for (member, field) in [
+            (
+                r#""output_format":{"type":"json_schema","schema":true}"#,
+                "output_format.schema",
+            ),
+            (
+                r#""output_config":{"format":{"type":"json_schema","schema":[1]}}"#,
+                "output_config.format.schema",
+            ),
+            (
+                r#""output_config":{"format":{"type":"json_schema"}}"#,
+                "output_config.format.schema",
+            ),
+        ] {
+            let body = format!("{head},{member}}}");
+            check(&body, false);
+            assert_eq!(
+                decode_by_value(body.as_bytes(), None).unwrap_err().field,
+                field,
+                "{body}"
+            );
         }
     }
 }

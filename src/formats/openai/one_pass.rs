@@ -47,7 +47,9 @@ impl TopLevel for Top {
         "parallel_tool_calls",
         "reasoning_effort",
     ];
-    const WRITTEN: &'static [&'static str] = &["response_format"];
+    const WRITTEN: &'static [(&'static str, &'static [&'static str])] =
+        &[("response_format", &["json_schema", "schema"])];
+    const SCHEMA_UNREAD: bool = true;
     type ToolIn = ToolIn;
     type History = Messages;
 
@@ -835,6 +837,66 @@ mod tests {
             assert!(read(body.as_bytes(), None).is_none(), "{body}");
             let e = crate::formats::openai::decode_request(body.as_bytes(), None, false).unwrap_err();
             assert_eq!(e.field, field, "{body}");
+        }
+    }
+
+    #[test]
+    fn response_formats_read_as_the_reference_with_their_schemas_as_written() {
+        use crate::canonical::ResponseFormat;
+        let schema = r#"{"type":"object", "properties":{"b":{"type":"string"},"a":{"type":"number"}}}"#;
+        let body = format!(
+            r#"{{"model":"m","messages":[],"response_format":{{"x-new":{{"k":[1]}},"json_schema":{{"schema":{schema},"description":"d","name":"n","strict":true}},"type":"json_schema"}}}}"#
+        );
+        check(&body, true);
+        // As the client wrote it (property `b` ahead of `a`), never parsed into a tree.
+        match read(body.as_bytes(), None).unwrap().response_format {
+            Some(ResponseFormat::JsonSchema {
+                name,
+                schema: s,
+                strict,
+            }) => {
+                assert_eq!((name.as_str(), s.as_str(), strict), ("n", schema, Some(true)))
+            }
+            other => panic!("{other:?}"),
+        }
+        for body in [
+            r#"{"model":"m","messages":[],"response_format":null}"#,
+            r#"{"model":"m","messages":[],"response_format":{"type":"text"}}"#,
+            r#"{"model":"m","messages":[],"response_format":{"type":"json_object","json_schema":null}}"#,
+            // No schema (`{}`), one that is not an object (kept as written), no name, `null`s.
+            r#"{"model":"m","messages":[],"response_format":{"type":"json_schema","json_schema":{"name":"n"}}}"#,
+            r#"{"model":"m","messages":[],"response_format":{"type":"json_schema","json_schema":{"schema":true}}}"#,
+            r#"{"model":"m","messages":[],"response_format":{"type":"json_schema","json_schema":{"schema":null,"name":null,"strict":null}}}"#,
+            // Repeated top-level member: the last counts, in both.
+            r#"{"model":"m","messages":[],"response_format":{"type":"text"},"response_format":{"type":"json_schema","json_schema":{"schema":{"b":1,"a":2}}}}"#,
+        ] {
+            check(body, true);
+        }
+        // Left to the reference: not an object or `null` on the schema's way, a key given twice
+        // on the way, an object on the way with more members than the pass takes, and what the
+        // reference refuses (it names the field).
+        let wide: Vec<String> = (0..40).map(|i| format!(r#""x{i}":{i}"#)).collect();
+        let wide = format!(
+            r#"{{"model":"m","messages":[],"response_format":{{{},"type":"json_object"}}}}"#,
+            wide.join(",")
+        );
+        for body in [
+            r#"{"model":"m","messages":[],"response_format":{"type":"json_schema","json_schema":"x"}}"#,
+            r#"{"model":"m","messages":[],"response_format":{"type":"json_schema","json_schema":{"schema":{"a":1},"schema":{"b":2}}}}"#,
+            r#"{"model":"m","messages":[],"response_format":{"type":"text","type":"json_schema"}}"#,
+            &wide,
+        ] {
+            check(body, false);
+            decode_by_value(body.as_bytes(), None).expect(body);
+        }
+        for body in [
+            r#"{"model":"m","messages":[],"response_format":"json"}"#,
+            r#"{"model":"m","messages":[],"response_format":{"type":"xml"}}"#,
+            r#"{"model":"m","messages":[],"response_format":{"type":"json_schema"}}"#,
+        ] {
+            check(body, false);
+            let e = decode_by_value(body.as_bytes(), None).unwrap_err();
+            assert!(e.field.starts_with("response_format"), "{body}: {e:?}");
         }
     }
 }

@@ -230,10 +230,10 @@ impl Top {
 /// tool's members reads it (the members of a parsed object in their order, repeats included),
 /// with how many there were (a tool whose count differs from its reading's is written out from
 /// its tree). `None` where the texts do not line up with the tools read.
-fn parameters_text(tools: &sonic_rs::LazyValue<'_>, count: usize) -> Option<Vec<(usize, Option<String>)>> {
+fn parameters_text(tools: &str, count: usize) -> Option<Vec<(usize, Option<String>)>> {
     let mut out = Vec::with_capacity(count);
     // SAFETY: the iterators want valid JSON, and the body was read whole (`body_object`) first.
-    for item in unsafe { sonic_rs::to_array_iter_unchecked(tools.as_raw_str()) } {
+    for item in unsafe { sonic_rs::to_array_iter_unchecked(tools) } {
         let item = item.ok()?;
         let (mut seen, mut last) = (0, None);
         for member in unsafe { sonic_rs::to_object_iter_unchecked(item.as_raw_str()) } {
@@ -261,7 +261,7 @@ pub(super) fn function_tool() -> Tool {
 
 /// Function tools are flat here (`{"type":"function","name",...}`); the built-in ones (web
 /// search, file search, computer use, MCP, ...) run inside OpenAI and are refused by name.
-fn decode_tools(v: &Json, text: Option<sonic_rs::LazyValue<'_>>) -> Result<Vec<Tool>, ConvertError> {
+fn decode_tools(v: &Json, text: Option<Cow<'_, str>>) -> Result<Vec<Tool>, ConvertError> {
     let arr = v.as_array().ok_or_else(|| err("tools", "must be an array"))?;
     let mut written = text.and_then(|t| parameters_text(&t, arr.len())).map(Vec::into_iter);
     let tools_path = JsonPath::ROOT.key("tools");

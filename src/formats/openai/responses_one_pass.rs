@@ -47,7 +47,9 @@ impl TopLevel for Top {
         "user",
         "safety_identifier",
     ];
-    const WRITTEN: &'static [&'static str] = &["text"];
+    const WRITTEN: &'static [(&'static str, &'static [&'static str])] = &[("text", &["format", "schema"])];
+    // The answer repeats `text` whole (`Sent`).
+    const SCHEMA_UNREAD: bool = false;
     type ToolIn = ToolIn;
     type History = InputIn;
 
@@ -583,6 +585,29 @@ mod tests {
                 "input":"hi","background":false,"background":{}}"#,
             true,
         );
+        // `text` as the answer repeats it (its schema parsed, the one member that is) and its
+        // schema as written; a key given twice on the schema's way is left to the reference.
+        for (text, taken) in [
+            (
+                r#"{"verbosity":"low","format":{"type":"json_schema","schema":{"b":[1,{"c":null}],"a":"\u00e9"},"name":"n"}}"#,
+                true,
+            ),
+            (r#"{"format":null,"verbosity":"low"}"#, true),
+            (r#"{"format":{"type":"json_schema","schema":[1]}}"#, true),
+            (
+                r#"{"format":{"type":"json_schema","schema":{"a":1},"schema":{"b":2}}}"#,
+                false,
+            ),
+        ] {
+            check(&format!(r#"{{"model":"m","input":"hi","text":{text}}}"#), taken);
+        }
+        let body = r#"{"model":"m","input":"hi","text":{"format":{"type":"json_schema","schema":{"b":1, "a":2}}}}"#;
+        match read(body.as_bytes(), false).unwrap().0.response_format {
+            Some(crate::canonical::ResponseFormat::JsonSchema { schema, .. }) => {
+                assert_eq!(schema.as_str(), r#"{"b":1, "a":2}"#)
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
