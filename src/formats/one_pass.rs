@@ -10,6 +10,7 @@ use serde::de::{
     Deserialize, DeserializeOwned, DeserializeSeed, Deserializer, Error, IgnoredAny, MapAccess, SeqAccess, Visitor,
 };
 use sonic_rs::LazyValue;
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -152,11 +153,7 @@ impl<'de, T: TopLevel> Visitor<'de> for TopSeed<T> {
                     top.take_tools(tools.into_iter().map(Into::into).collect());
                 }
             } else if let Some(&(_, path)) = T::WRITTEN.iter().find(|(name, _)| *name == key) {
-                let seed = SchemaAt {
-                    path,
-                    unread: T::SCHEMA_UNREAD,
-                };
-                let (value, schema) = map.next_value_seed(seed)?;
+                let (value, schema) = schema_at(&mut map, path, T::SCHEMA_UNREAD)?;
                 let written = match &schema {
                     Some(text) => Written::At {
                         key: &key,
@@ -181,136 +178,101 @@ impl<'de, T: TopLevel> Visitor<'de> for TopSeed<T> {
     }
 }
 
-/// A member's value as a tree, with the text of the value at `path` inside it (a schema kept as
-/// written) taken on the way: one walk over the schema, where a tree of the member and then a
-/// lookup of the text in it walked it three times (a quarter of a structured-output request's
-/// decode). With `unread`, an object at `path` is not parsed at all: an empty object stands in
-/// for it. `None` for the text where `path` is not there. A member, or an object on the way,
-/// that is not an object or `null`, a key given twice on the way, or more than `MAX_ON_THE_WAY`
-/// members in an object on the way are refused (the reference reads them).
-struct SchemaAt<'p> {
+/// A member's text with the value at `path` inside it (a schema kept as written) taken on the
+/// way: one walk over the schema, where a tree of the member and then a lookup of the text in it
+/// walked it three times (a quarter of a structured-output request's decode). The member is
+/// written to `out` as it is read (each value beside the way as the raw text it is), and parsed
+/// from there: the same tree as the reference's, its order and repeats too. With `unread`, an
+/// object at `path` is written as `{}`: never parsed. The schema's text is `None` where `path`
+/// is not there. A member, or a value on the way, that is not an object or `null`, and a key on
+/// the way given twice, are refused (the reference reads them).
+struct SchemaAt<'p, 'o> {
     path: &'p [&'p str],
     unread: bool,
+    out: &'o mut Vec<u8>,
 }
 
-/// Members of one object on a schema's way (an `Object`'s insert looks for the key first).
-const MAX_ON_THE_WAY: usize = 32;
+/// The next member's value read by `SchemaAt`, as its tree and its schema's text.
+fn schema_at<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    path: &[&str],
+    unread: bool,
+) -> Result<(Json, Option<LazyValue<'de>>), A::Error> {
+    let mut text = Vec::with_capacity(128);
+    let schema = map.next_value_seed(SchemaAt {
+        path,
+        unread,
+        out: &mut text,
+    })?;
+    // SAFETY: `text` is UTF-8: raw pieces of a body read as text (`read`), and keys written
+    // from strings.
+    let value = unsafe { sonic_rs::from_slice_unchecked(&text) }.map_err(A::Error::custom)?;
+    Ok((value, schema))
+}
 
-impl<'de> DeserializeSeed<'de> for SchemaAt<'_> {
-    type Value = (Json, Option<LazyValue<'de>>);
+impl<'de> DeserializeSeed<'de> for SchemaAt<'_, '_> {
+    type Value = Option<LazyValue<'de>>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for SchemaAt<'_> {
-    type Value = (Json, Option<LazyValue<'de>>);
+impl<'de> Visitor<'de> for SchemaAt<'_, '_> {
+    type Value = Option<LazyValue<'de>>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an object or null")
     }
 
     fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
-        Ok((Json::default(), None))
+        self.out.extend_from_slice(b"null");
+        Ok(None)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let (&name, rest) = self.path.split_first().ok_or_else(refused)?;
-        let mut object = sonic_rs::Object::new();
-        let mut schema = None;
+        let out = self.out;
+        let (mut schema, mut on_the_way, mut first) = (None, false, true);
+        out.push(b'{');
         while let Some(key) = map.next_key_seed(KeySeed)? {
-            if object.len() == MAX_ON_THE_WAY {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+            match &key {
+                // Borrowed: written without escapes in the body, so needing none.
+                Cow::Borrowed(k) => crate::formats::write::key(out, k),
+                Cow::Owned(k) => {
+                    crate::formats::write::string(out, k);
+                    out.push(b':');
+                }
+            }
+            if key != name {
+                out.extend_from_slice(map.next_value::<LazyValue<'de>>()?.as_raw_str().as_bytes());
+                continue;
+            }
+            if std::mem::replace(&mut on_the_way, true) {
                 return Err(refused());
             }
-            let value = if key != name {
-                map.next_value::<Beside>()?.0
-            } else if rest.is_empty() {
-                let text = map.next_value::<LazyValue<'de>>()?;
-                let value = match self.unread && text.as_raw_str().starts_with('{') {
-                    true => Json::new_object(),
-                    false => sonic_rs::from_str(text.as_raw_str()).map_err(A::Error::custom)?,
-                };
-                schema = Some(text);
-                value
-            } else {
-                let inner = SchemaAt {
+            schema = match rest.is_empty() {
+                true => {
+                    let text = map.next_value::<LazyValue<'de>>()?;
+                    let raw = text.as_raw_str();
+                    out.extend_from_slice(match self.unread && raw.starts_with('{') {
+                        true => b"{}",
+                        false => raw.as_bytes(),
+                    });
+                    Some(text)
+                }
+                false => map.next_value_seed(SchemaAt {
                     path: rest,
                     unread: self.unread,
-                };
-                let (value, text) = map.next_value_seed(inner)?;
-                schema = text;
-                value
+                    out: &mut *out,
+                })?,
             };
-            if object.insert(&*key, value).is_some() {
-                return Err(refused());
-            }
         }
-        Ok((object.into(), schema))
-    }
-}
-
-/// A value beside a schema's way (a format's name, type, flag), built here: a scalar without
-/// starting sonic-rs's tree parser (some 1,000 instructions a value). An object of more than
-/// `MAX_ON_THE_WAY` members, or with a key given twice, is refused.
-struct Beside(Json);
-
-impl<'de> Deserialize<'de> for Beside {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Beside, D::Error> {
-        d.deserialize_any(BesideVisitor)
-    }
-}
-
-struct BesideVisitor;
-
-impl<'de> Visitor<'de> for BesideVisitor {
-    type Value = Beside;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_str<E: Error>(self, s: &str) -> Result<Beside, E> {
-        ScalarValueVisitor.visit_str(s).map(|v| Beside(v.0))
-    }
-
-    fn visit_bool<E: Error>(self, b: bool) -> Result<Beside, E> {
-        ScalarValueVisitor.visit_bool(b).map(|v| Beside(v.0))
-    }
-
-    fn visit_i64<E: Error>(self, n: i64) -> Result<Beside, E> {
-        ScalarValueVisitor.visit_i64(n).map(|v| Beside(v.0))
-    }
-
-    fn visit_u64<E: Error>(self, n: u64) -> Result<Beside, E> {
-        ScalarValueVisitor.visit_u64(n).map(|v| Beside(v.0))
-    }
-
-    fn visit_f64<E: Error>(self, n: f64) -> Result<Beside, E> {
-        ScalarValueVisitor.visit_f64(n).map(|v| Beside(v.0))
-    }
-
-    fn visit_unit<E: Error>(self) -> Result<Beside, E> {
-        ScalarValueVisitor.visit_unit().map(|v| Beside(v.0))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Beside, A::Error> {
-        let mut array = sonic_rs::Array::new();
-        while let Some(Beside(item)) = seq.next_element()? {
-            array.push(item);
-        }
-        Ok(Beside(array.into()))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Beside, A::Error> {
-        let mut object = sonic_rs::Object::new();
-        while let Some(key) = map.next_key_seed(KeySeed)? {
-            let Beside(value) = map.next_value()?;
-            if object.len() == MAX_ON_THE_WAY || object.insert(&*key, value).is_some() {
-                return Err(refused());
-            }
-        }
-        Ok(Beside(object.into()))
+        out.push(b'}');
+        Ok(schema)
     }
 }
 

@@ -761,4 +761,41 @@ mod tests {
             assert_eq!(e.field, field, "{body}");
         }
     }
+
+    #[test]
+    fn generation_configs_read_as_the_reference_with_their_schemas_as_written() {
+        use crate::canonical::ResponseFormat;
+        let schema = r#"{"type":"object", "properties":{"b":{"type":"string"},"a":{"type":"number"}}}"#;
+        let head = r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]"#;
+        for config in [
+            format!(
+                r#""generationConfig":{{"temperature":0.5,"responseMimeType":"application/json","responseJsonSchema":{schema}}}"#
+            ),
+            format!(
+                r#""generation_config":{{"response_json_schema":{schema},"response_mime_type":"application/json","top_k":40.0}}"#
+            ),
+        ] {
+            let body = format!("{head},{config}}}");
+            check(body.as_bytes(), Some("m"), true);
+            // As the client wrote it (property `b` ahead of `a`), in either spelling.
+            match read(body.as_bytes(), Some("m"), true).unwrap().response_format {
+                Some(ResponseFormat::JsonSchema { schema: s, .. }) => assert_eq!(s.as_str(), schema),
+                other => panic!("{other:?}"),
+            }
+        }
+        for config in [
+            // Another MIME type: the schema stays raw (an extra), as the reference keeps it.
+            format!(r#""generationConfig":{{"responseMimeType":"text/x.enum","responseJsonSchema":{schema},"x":{{"b":1,"a":[2]}}}}"#),
+            // OpenAPI's `responseSchema`, repeats, `null`, no schema at all.
+            r#""generationConfig":{"responseMimeType":"application/json","responseSchema":{"type":"OBJECT","properties":{"a":{"type":"STRING"}}}}"#.to_string(),
+            r#""generationConfig":{"temperature":1,"temperature":0.5,"responseMimeType":"application/json"}"#.to_string(),
+            r#""generationConfig":null"#.to_string(),
+        ] {
+            check(format!("{head},{config}}}").as_bytes(), Some("m"), true);
+        }
+        let body = format!(r#"{head},"generationConfig":[1]}}"#);
+        check(body.as_bytes(), Some("m"), false);
+        let e = decode_by_value(body.as_bytes(), Some("m"), true).unwrap_err();
+        assert_eq!(e.field, "generationConfig");
+    }
 }

@@ -872,19 +872,23 @@ mod tests {
         ] {
             check(body, true);
         }
-        // Left to the reference: not an object or `null` on the schema's way, a key given twice
-        // on the way, an object on the way with more members than the pass takes, and what the
-        // reference refuses (it names the field).
-        let wide: Vec<String> = (0..40).map(|i| format!(r#""x{i}":{i}"#)).collect();
+        // Repeats beside the schema's way (the first `type` counts, in both), many members.
+        let wide: Vec<String> = (0..40).map(|i| format!(r#""x{i}":{{"k":[{i}]}}"#)).collect();
         let wide = format!(
             r#"{{"model":"m","messages":[],"response_format":{{{},"type":"json_object"}}}}"#,
             wide.join(",")
         );
+        check(&wide, true);
+        check(
+            r#"{"model":"m","messages":[],"response_format":{"type":"text","type":"json_schema"}}"#,
+            true,
+        );
+        // Left to the reference: not an object or `null` on the schema's way, a key on the way
+        // given twice, and what the reference refuses (it names the field).
         for body in [
             r#"{"model":"m","messages":[],"response_format":{"type":"json_schema","json_schema":"x"}}"#,
             r#"{"model":"m","messages":[],"response_format":{"type":"json_schema","json_schema":{"schema":{"a":1},"schema":{"b":2}}}}"#,
-            r#"{"model":"m","messages":[],"response_format":{"type":"text","type":"json_schema"}}"#,
-            &wide,
+            r#"{"model":"m","messages":[],"response_format":{"type":"json_schema","json_schema":{"schema":{}},"json_schema":{}}}"#,
         ] {
             check(body, false);
             decode_by_value(body.as_bytes(), None).expect(body);
