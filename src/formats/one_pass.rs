@@ -9,7 +9,7 @@ use crate::wire::json::KeySeed;
 use serde::de::{
     Deserialize, DeserializeOwned, DeserializeSeed, Deserializer, Error, IgnoredAny, MapAccess, SeqAccess, Visitor,
 };
-use sonic_rs::LazyValue;
+use sonic_rs::{JsonValueTrait, LazyValue};
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
@@ -329,6 +329,16 @@ pub(crate) enum Scalar {
 }
 
 impl Scalar {
+    /// The scalar `v` is, for a reading by `Value` that shares a rule with its one pass.
+    pub(crate) fn of(v: &Json) -> Scalar {
+        match (v.as_str(), v.as_bool()) {
+            (Some(s), _) => Scalar::Str(s.to_string()),
+            (_, Some(b)) => Scalar::Bool(b),
+            _ if v.is_null() => Scalar::Null,
+            _ => Scalar::Other,
+        }
+    }
+
     pub(crate) fn as_str(&self) -> Option<&str> {
         match self {
             Scalar::Str(s) => Some(s),

@@ -19,6 +19,7 @@ use crate::canonical::{
     JsonPath, Message, Part, Reasoning, ResponseFormat, Role, Schema, TokenLogprob, Tool, ToolChoice,
     ToolResultContent, Usage, Written, DETACH_ABOVE,
 };
+use crate::formats::one_pass::Scalar;
 use crate::formats::Format;
 use crate::wire::json::members;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
@@ -432,13 +433,13 @@ impl Input {
     }
 }
 
-/// A function call item's `arguments`: a string of JSON; absent or `null`, no arguments.
-pub(super) fn call_arguments(arguments: Option<&Json>, path: &JsonPath<'_>) -> Result<String, ConvertError> {
+/// A function call item's `arguments`, as both readings take them: a string of JSON; absent or
+/// `null`, no arguments. `None` for any other value, which the reference refuses.
+pub(super) fn call_arguments(arguments: Option<Scalar>) -> Option<String> {
     match arguments {
-        Some(a) if a.is_str() => Ok(a.as_str().unwrap_or_default().to_string()),
-        None => Ok("{}".to_string()),
-        Some(a) if a.is_null() => Ok("{}".to_string()),
-        Some(_) => Err(err(path.key("arguments"), "must be a string of JSON")),
+        None | Some(Scalar::Null) => Some("{}".to_string()),
+        Some(Scalar::Str(a)) => Some(a),
+        Some(_) => None,
     }
 }
 
@@ -490,7 +491,8 @@ fn decode_input(input: &Json, read: &mut Input) -> Result<(), ConvertError> {
                 let call = Part::ToolCall {
                     id: str_field(item, "call_id", &path)?.to_string(),
                     name: str_field(item, "name", &path)?.to_string(),
-                    arguments: call_arguments(item.get("arguments"), &path)?,
+                    arguments: call_arguments(item.get("arguments").map(Scalar::of))
+                        .ok_or_else(|| err(path.key("arguments"), "must be a string of JSON"))?,
                     signature: None,
                     extra: Extra::default(),
                 };

@@ -12,7 +12,7 @@
 //! part's members into the same `PartIn`. The `translate` fuzz target and the tests below hold
 //! the two readings equal.
 
-use super::responses::{function_tool, output_of_parts, reasoning_parts, Echo, Input, PartIn, Top};
+use super::responses::{call_arguments, function_tool, output_of_parts, reasoning_parts, Echo, Input, PartIn, Top};
 use crate::canonical::{ChatRequest, ConvertError, Extra, Json, JsonPath, Part, Role, Schema, Tool, ToolResultContent};
 use crate::formats::one_pass::{self, refused, Scalar, TopLevel, Tree, Word, WordSeed};
 use crate::wire::json::KeySeed;
@@ -232,12 +232,7 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
                 let call = Part::ToolCall {
                     id: string(call_id)?,
                     name: string(name)?,
-                    // As `responses::call_arguments`: a string of JSON; absent or `null`, none.
-                    arguments: match arguments {
-                        None | Some(Scalar::Null) => "{}".to_string(),
-                        Some(Scalar::Str(a)) => a,
-                        Some(_) => return Err(refused()),
-                    },
+                    arguments: call_arguments(arguments).ok_or_else(refused)?,
                     signature: None,
                     extra: Extra::default(),
                 };
