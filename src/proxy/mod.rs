@@ -738,6 +738,34 @@ mod tests {
         sonic_rs::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"))
     }
 
+    /// Every open connection's task holds `serve_conn`'s state for as long as the connection
+    /// lives, a stream's included, and that state is most of what an open stream costs in memory
+    /// (RESULTS, "Session 44"). It is as large as the largest thing a connection ever awaits (a
+    /// stream's pump beside whatever its request left live), so a change anywhere on the request
+    /// path can grow it, for every connection. 5,120 bytes when this test was written (release
+    /// and debug alike); the task around it takes 512 more, and mimalloc serves it, aligned to
+    /// 128, from its 6 KiB size class up to 5,504 bytes of state: past that, 7 KiB per
+    /// connection (8 KiB, with a 7,296-byte task, was what session 44 found and undid).
+    #[test]
+    fn a_connections_state_stays_small() {
+        let snap = crate::config::compile_str(crate::config::tests::GOOD, "t.toml").expect("config");
+        let worker = Worker::new(
+            Arc::new(arc_swap::ArcSwap::from_pointee(snap)),
+            WorkerMetrics::register(),
+        );
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new().build().unwrap();
+        rt.block_on(async {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let stream = monoio::net::TcpStream::connect_addr(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let state = crate::http::server::ServerState::default();
+            let conn = crate::http::server::serve_conn(stream, &worker, &state);
+            let size = std::mem::size_of_val(&conn);
+            assert!(size <= 5504, "a connection's state is {size} bytes, over 5,504");
+        });
+    }
+
     #[test]
     fn a_panic_is_answered_500_in_the_clients_own_format() {
         use sonic_rs::JsonValueTrait;

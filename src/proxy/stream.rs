@@ -61,100 +61,108 @@ async fn end_after_upstream(conn: &mut Conn, mut body: BodyReader) -> io::Result
 /// `data: [DONE]` (after at most `END_GRACE` waiting for the upstream's own end). A body that
 /// ends or fails before the marker is reported: the client format's in-stream error and a clean
 /// end when the bytes stop between two events, else a cut body (see `EndWatch::ending`).
-pub async fn pump_passthrough(
-    worker: &Worker,
-    conn: &mut Conn,
+///
+/// A plain `fn` returning an `async move` block, like `pump_translated`: an `async fn` keeps its
+/// arguments twice in its state (as passed, and moved into its body), and every open stream holds
+/// that state as long as it lasts.
+// Not `async fn`, on purpose (above).
+#[allow(clippy::manual_async_fn)]
+pub fn pump_passthrough<'a>(
+    worker: &'a Worker,
+    conn: &'a mut Conn,
     http10: bool,
     headers: Vec<(String, Vec<u8>)>,
     mut body: BodyReader,
     mut watch: EndWatch,
-) -> Result<Outcome, (GatewayError, Option<io::Error>)> {
-    let io_err = |e| (GatewayError::bad_request("client write failed", None), Some(e));
-    if conn.head_request {
-        // A HEAD gets the stream's head and no events: nothing of the body is waited for.
-        send_head(conn, headers, http10, &[], false).await.map_err(io_err)?;
-        body.abort();
-        return Ok(Outcome::sent(200));
-    }
-    // Body bytes that came in with the upstream's head leave with the client's head, in one
-    // write; with none, the head goes at once (clients wait for it before reading events). A
-    // framing error here is met again by the first read below.
-    let mut first = body.next_buffered().ok().flatten();
-    let mut head = Some(headers);
-    if first.is_none() {
-        if let Some(h) = head.take() {
-            send_head(conn, h, http10, &[], false).await.map_err(io_err)?;
+) -> impl std::future::Future<Output = Result<Outcome, Failure>> + 'a {
+    async move {
+        let io_err = |e| (GatewayError::bad_request("client write failed", None), Some(e));
+        if conn.head_request {
+            // A HEAD gets the stream's head and no events: nothing of the body is waited for.
+            send_head(conn, headers, http10, &[], false).await.map_err(io_err)?;
+            body.abort();
+            return Ok(Outcome::sent(200));
         }
-    }
-    conn.release_read_buffer();
-    worker.metrics.streams_add(1);
-    let _guard = StreamGauge(worker);
-    let mut parts: Vec<bytes::Bytes> = Vec::with_capacity(4);
-    let stop = conn.stream_stopped();
-    let mut stop = std::pin::pin!(stop);
-    loop {
-        let next = match first.take() {
-            Some(piece) => Ok(Some(piece)),
-            None => monoio::select! {
-                s = &mut stop => {
-                    body.abort();
-                    return match s {
-                        StreamStop::ClientGone => Err(client_disconnected()),
-                        StreamStop::Shutdown => end_relay(conn, &watch, &parts, Some(shutdown_fault())).await,
-                    };
-                }
-                n = body.next() => n,
-            },
-        };
-        match next {
-            Ok(Some(piece)) => {
-                // Everything already received goes out in this one write (as a proxy without
-                // buffering does); nothing waits for bytes that have not arrived.
-                parts.clear();
-                parts.push(piece);
-                let mut failed = None;
-                loop {
-                    match body.next_buffered() {
-                        Ok(Some(p)) => parts.push(p),
-                        Ok(None) => break,
-                        Err(e) => {
-                            failed = Some(e);
+        // Body bytes that came in with the upstream's head leave with the client's head, in one
+        // write; with none, the head goes at once (clients wait for it before reading events). A
+        // framing error here is met again by the first read below.
+        let mut first = body.next_buffered().ok().flatten();
+        let mut head = Some(headers);
+        if first.is_none() {
+            if let Some(h) = head.take() {
+                send_head(conn, h, http10, &[], false).await.map_err(io_err)?;
+            }
+        }
+        conn.release_read_buffer();
+        worker.metrics.streams_add(1);
+        let _guard = StreamGauge(worker);
+        let mut parts: Vec<bytes::Bytes> = Vec::with_capacity(4);
+        let stop = conn.stream_stopped();
+        let mut stop = std::pin::pin!(stop);
+        loop {
+            let next = match first.take() {
+                Some(piece) => Ok(Some(piece)),
+                None => monoio::select! {
+                    s = &mut stop => {
+                        body.abort();
+                        return match s {
+                            StreamStop::ClientGone => Err(client_disconnected()),
+                            StreamStop::Shutdown => end_relay(conn, &watch, &parts, Some(shutdown_fault())).await,
+                        };
+                    }
+                    n = body.next() => n,
+                },
+            };
+            match next {
+                Ok(Some(piece)) => {
+                    // Everything already received goes out in this one write (as a proxy without
+                    // buffering does); nothing waits for bytes that have not arrived.
+                    parts.clear();
+                    parts.push(piece);
+                    let mut failed = None;
+                    loop {
+                        match body.next_buffered() {
+                            Ok(Some(p)) => parts.push(p),
+                            Ok(None) => break,
+                            Err(e) => {
+                                failed = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                    let mut cut = None;
+                    for (i, p) in parts.iter().enumerate() {
+                        if let Some(end) = watch.feed(p) {
+                            cut = Some((i, end));
                             break;
                         }
                     }
-                }
-                let mut cut = None;
-                for (i, p) in parts.iter().enumerate() {
-                    if let Some(end) = watch.feed(p) {
-                        cut = Some((i, end));
-                        break;
+                    if let Some((i, end)) = cut {
+                        parts.truncate(i + 1);
+                        parts[i].truncate(end);
+                    }
+                    // At `[DONE]` the body's end goes in the same write when the upstream's end is
+                    // already here (its connection is then back in the pool before the client can
+                    // send its next request); otherwise it follows the upstream's, or `END_GRACE`.
+                    let end_now = cut.is_some() && body.is_done();
+                    if let Some(h) = head.take() {
+                        send_head(conn, h, http10, &parts, end_now).await.map_err(io_err)?;
+                    } else {
+                        conn.send_chunk_parts(&parts, end_now).await.map_err(io_err)?;
+                    }
+                    if cut.is_some() {
+                        if !end_now {
+                            end_after_upstream(conn, body).await.map_err(io_err)?;
+                        }
+                        return Ok(relayed(&watch, &parts));
+                    }
+                    if let Some(e) = failed {
+                        return end_relay(conn, &watch, &parts, Some(read_fault(e))).await;
                     }
                 }
-                if let Some((i, end)) = cut {
-                    parts.truncate(i + 1);
-                    parts[i].truncate(end);
-                }
-                // At `[DONE]` the body's end goes in the same write when the upstream's end is
-                // already here (its connection is then back in the pool before the client can
-                // send its next request); otherwise it follows the upstream's, or `END_GRACE`.
-                let end_now = cut.is_some() && body.is_done();
-                if let Some(h) = head.take() {
-                    send_head(conn, h, http10, &parts, end_now).await.map_err(io_err)?;
-                } else {
-                    conn.send_chunk_parts(&parts, end_now).await.map_err(io_err)?;
-                }
-                if cut.is_some() {
-                    if !end_now {
-                        end_after_upstream(conn, body).await.map_err(io_err)?;
-                    }
-                    return Ok(relayed(&watch, &parts));
-                }
-                if let Some(e) = failed {
-                    return end_relay(conn, &watch, &parts, Some(read_fault(e))).await;
-                }
+                Ok(None) => return end_relay(conn, &watch, &parts, None).await,
+                Err(e) => return end_relay(conn, &watch, &parts, Some(read_fault(e))).await,
             }
-            Ok(None) => return end_relay(conn, &watch, &parts, None).await,
-            Err(e) => return end_relay(conn, &watch, &parts, Some(read_fault(e))).await,
         }
     }
 }
@@ -252,178 +260,186 @@ enum Step {
 /// - After the first byte, failures (upstream error event, malformed or truncated stream, read
 ///   error) become the client format's in-stream error followed by its clean end.
 /// - The client's hang-up aborts the upstream connection.
-pub async fn pump_translated(
-    worker: &Worker,
-    conn: &mut Conn,
+///
+/// A plain `fn` returning an `async move` block: an `async fn` keeps its arguments twice in its
+/// state (as passed, and moved into its body), and every open stream holds that state as long
+/// as it lasts.
+// Not `async fn`, on purpose (above).
+#[allow(clippy::manual_async_fn)]
+pub fn pump_translated<'a>(
+    worker: &'a Worker,
+    conn: &'a mut Conn,
     http10: bool,
     mut body: BodyReader,
     mut t: Translation,
-) -> Result<Outcome, Failure> {
-    let io_err = |e| (GatewayError::bad_request("client write failed", None), Some(e));
-    worker.metrics.streams_add(1);
-    let _guard = StreamGauge(worker);
-    conn.release_read_buffer();
-    // Grows to the largest event's encoding once, then is reused (no allocation per event).
-    let mut out: Vec<u8> = Vec::new();
-    let stop = conn.stream_stopped();
-    let mut stop = std::pin::pin!(stop);
-    let (ping, interval) = t.keepalive.unwrap_or((b"", Duration::from_secs(3600)));
-    let mut last_write = Instant::now();
-    let tick = monoio::time::sleep(interval);
-    let mut tick = std::pin::pin!(tick);
-    // The status of the in-stream error the stream ends with, if it does.
-    let mut reported = None;
-    // Cut at the drain timeout: the upstream's connection is not waited for nor reused.
-    let mut cut = false;
-    loop {
-        // The upstream read stays in flight while keepalives go out. Dropping it would drop its
-        // buffer (io_uring reads own it), and with it any bytes already received: a chunk-size
-        // line cut by a packet boundary, or data landing as the timer fires.
-        let next = {
-            let read = body.next();
-            let mut read = std::pin::pin!(read);
-            loop {
-                monoio::select! {
-                    s = &mut stop => break Err(s),
-                    _ = &mut tick, if t.keepalive.is_some() => {
-                        // The timer is reset only here, not per event: a write since the last
-                        // tick just moves the next one.
-                        if last_write.elapsed() >= interval {
-                            if conn.response_started {
-                                conn.send_chunk(ping).await.map_err(io_err)?;
-                            } else {
-                                // Silent since the upstream's head (a model still thinking): the
-                                // client gets its head and a ping now rather than nothing until the
-                                // first event, which a load balancer's idle timeout or the client's
-                                // read timeout could cut. An upstream error after this is an
-                                // in-stream error, as after any first byte.
-                                let headers = stream_head(&t);
-                                conn.start_stream_with(200, &headers, http10, &[ping], false)
-                                    .await
-                                    .map_err(io_err)?;
+) -> impl std::future::Future<Output = Result<Outcome, Failure>> + 'a {
+    async move {
+        let io_err = |e| (GatewayError::bad_request("client write failed", None), Some(e));
+        worker.metrics.streams_add(1);
+        let _guard = StreamGauge(worker);
+        conn.release_read_buffer();
+        // Grows to the largest event's encoding once, then is reused (no allocation per event).
+        let mut out: Vec<u8> = Vec::new();
+        let stop = conn.stream_stopped();
+        let mut stop = std::pin::pin!(stop);
+        let (ping, interval) = t.keepalive.unwrap_or((b"", Duration::from_secs(3600)));
+        let mut last_write = Instant::now();
+        let tick = monoio::time::sleep(interval);
+        let mut tick = std::pin::pin!(tick);
+        // The status of the in-stream error the stream ends with, if it does.
+        let mut reported = None;
+        // Cut at the drain timeout: the upstream's connection is not waited for nor reused.
+        let mut cut = false;
+        loop {
+            // The upstream read stays in flight while keepalives go out. Dropping it would drop its
+            // buffer (io_uring reads own it), and with it any bytes already received: a chunk-size
+            // line cut by a packet boundary, or data landing as the timer fires.
+            let next = {
+                let read = body.next();
+                let mut read = std::pin::pin!(read);
+                loop {
+                    monoio::select! {
+                        s = &mut stop => break Err(s),
+                        _ = &mut tick, if t.keepalive.is_some() => {
+                            // The timer is reset only here, not per event: a write since the last
+                            // tick just moves the next one.
+                            if last_write.elapsed() >= interval {
+                                if conn.response_started {
+                                    conn.send_chunk(ping).await.map_err(io_err)?;
+                                } else {
+                                    // Silent since the upstream's head (a model still thinking): the
+                                    // client gets its head and a ping now rather than nothing until the
+                                    // first event, which a load balancer's idle timeout or the client's
+                                    // read timeout could cut. An upstream error after this is an
+                                    // in-stream error, as after any first byte.
+                                    let headers = stream_head(&t);
+                                    conn.start_stream_with(200, &headers, http10, &[ping], false)
+                                        .await
+                                        .map_err(io_err)?;
+                                }
+                                last_write = Instant::now();
                             }
-                            last_write = Instant::now();
+                            tick.as_mut().reset((last_write + interval).into());
                         }
-                        tick.as_mut().reset((last_write + interval).into());
+                        n = &mut read => break Ok(n.map_err(read_fault)),
                     }
-                    n = &mut read => break Ok(n.map_err(read_fault)),
                 }
-            }
-        };
-        let next = match next {
-            Ok(n) => n,
-            Err(StreamStop::ClientGone) => {
-                body.abort();
-                return Err(client_disconnected());
-            }
-            Err(StreamStop::Shutdown) => {
-                cut = true;
-                Err(shutdown_fault())
-            }
-        };
-        // Only whole events stay in `out` if a decoder, hook or encoder panics (`contained`).
-        let mut whole = out.len();
-        let step = contained(&mut out, &mut whole, |out, whole| match next {
-            Ok(Some(piece)) => {
-                t.decoder.push(piece);
-                // What else already arrived is translated into the same write. A framing error
-                // here is left for the next `body.next()`, which meets it again.
-                while let Ok(Some(more)) = body.next_buffered() {
-                    t.decoder.push(more);
-                }
-                drain(&mut t, out, whole)
-            }
-            Ok(None) => match t.decoder.finish() {
-                Ok(()) => match drain(&mut t, out, whole) {
-                    Ok(Step::Continue) => {
-                        t.encoder.finish(out);
-                        Ok(Step::End)
-                    }
-                    other => other,
-                },
-                Err(e) => {
-                    // Events still buffered come first; then the truncation is reported.
-                    let _ = drain(&mut t, out, whole);
-                    Err(fault_of(e))
-                }
-            },
-            Err(fault) => Err(fault),
-        });
-        let step = match step {
-            Ok(step) => step,
-            // A gateway bug before anything was sent: a plain 500 in the client's format.
-            Err(Panicked) if !conn.response_started && out.is_empty() => {
-                body.abort();
-                return Err((GatewayError::Internal, None));
-            }
-            Err(Panicked) => Err(internal_fault()),
-        };
-        let step = match step {
-            Ok(s) => s,
-            Err(fault) if !conn.response_started && out.is_empty() => {
-                body.abort();
-                return Err((GatewayError::UpstreamFault(fault), None));
-            }
-            Err(fault) => {
-                reported = Some(fault.status);
-                if write_error(&mut t, &fault, &mut out).is_err() {
-                    // The encoder itself is broken: send what was whole and cut the stream, which
-                    // every client reports as an error (never as a normal finish).
+            };
+            let next = match next {
+                Ok(n) => n,
+                Err(StreamStop::ClientGone) => {
                     body.abort();
-                    if !out.is_empty() && conn.response_started {
-                        conn.send_chunk(&out).await.map_err(io_err)?;
+                    return Err(client_disconnected());
+                }
+                Err(StreamStop::Shutdown) => {
+                    cut = true;
+                    Err(shutdown_fault())
+                }
+            };
+            // Only whole events stay in `out` if a decoder, hook or encoder panics (`contained`).
+            let mut whole = out.len();
+            let step = contained(&mut out, &mut whole, |out, whole| match next {
+                Ok(Some(piece)) => {
+                    t.decoder.push(piece);
+                    // What else already arrived is translated into the same write. A framing error
+                    // here is left for the next `body.next()`, which meets it again.
+                    while let Ok(Some(more)) = body.next_buffered() {
+                        t.decoder.push(more);
                     }
-                    conn.close_after = true;
+                    drain(&mut t, out, whole)
+                }
+                Ok(None) => match t.decoder.finish() {
+                    Ok(()) => match drain(&mut t, out, whole) {
+                        Ok(Step::Continue) => {
+                            t.encoder.finish(out);
+                            Ok(Step::End)
+                        }
+                        other => other,
+                    },
+                    Err(e) => {
+                        // Events still buffered come first; then the truncation is reported.
+                        let _ = drain(&mut t, out, whole);
+                        Err(fault_of(e))
+                    }
+                },
+                Err(fault) => Err(fault),
+            });
+            let step = match step {
+                Ok(step) => step,
+                // A gateway bug before anything was sent: a plain 500 in the client's format.
+                Err(Panicked) if !conn.response_started && out.is_empty() => {
+                    body.abort();
                     return Err((GatewayError::Internal, None));
                 }
-                Step::End
-            }
-        };
-        let end = matches!(step, Step::End);
-        // The upstream's end usually arrives with its last event. Seen now, its connection is
-        // back in the pool before the client's last bytes leave, ready for the client's next
-        // request. Bytes after the last event mean a confused upstream: not reused.
-        let upstream = if cut {
-            UpstreamEnd::Confused
-        } else if end {
-            match body.next_buffered() {
-                Ok(None) if body.is_done() => UpstreamEnd::Reached,
-                Ok(None) => UpstreamEnd::Pending,
-                _ => UpstreamEnd::Confused,
-            }
-        } else {
-            UpstreamEnd::Pending
-        };
-        // The client's end waits for the upstream's when that is still to come.
-        let end_now = end && !matches!(upstream, UpstreamEnd::Pending);
-        if !out.is_empty() || (end && !conn.response_started) {
-            // Every event goes out as soon as it is encoded. The head waited for the first ones
-            // and leaves with them; the body's end leaves with the last ones: one write each.
-            if !conn.response_started {
-                let headers = stream_head(&t);
-                conn.start_stream_with(200, &headers, http10, &[&out], end_now)
-                    .await
-                    .map_err(io_err)?;
-            } else if end_now {
-                conn.send_last_chunk(&out).await.map_err(io_err)?;
+                Err(Panicked) => Err(internal_fault()),
+            };
+            let step = match step {
+                Ok(s) => s,
+                Err(fault) if !conn.response_started && out.is_empty() => {
+                    body.abort();
+                    return Err((GatewayError::UpstreamFault(fault), None));
+                }
+                Err(fault) => {
+                    reported = Some(fault.status);
+                    if write_error(&mut t, &fault, &mut out).is_err() {
+                        // The encoder itself is broken: send what was whole and cut the stream, which
+                        // every client reports as an error (never as a normal finish).
+                        body.abort();
+                        if !out.is_empty() && conn.response_started {
+                            conn.send_chunk(&out).await.map_err(io_err)?;
+                        }
+                        conn.close_after = true;
+                        return Err((GatewayError::Internal, None));
+                    }
+                    Step::End
+                }
+            };
+            let end = matches!(step, Step::End);
+            // The upstream's end usually arrives with its last event. Seen now, its connection is
+            // back in the pool before the client's last bytes leave, ready for the client's next
+            // request. Bytes after the last event mean a confused upstream: not reused.
+            let upstream = if cut {
+                UpstreamEnd::Confused
+            } else if end {
+                match body.next_buffered() {
+                    Ok(None) if body.is_done() => UpstreamEnd::Reached,
+                    Ok(None) => UpstreamEnd::Pending,
+                    _ => UpstreamEnd::Confused,
+                }
             } else {
-                conn.send_chunk(&out).await.map_err(io_err)?;
+                UpstreamEnd::Pending
+            };
+            // The client's end waits for the upstream's when that is still to come.
+            let end_now = end && !matches!(upstream, UpstreamEnd::Pending);
+            if !out.is_empty() || (end && !conn.response_started) {
+                // Every event goes out as soon as it is encoded. The head waited for the first ones
+                // and leaves with them; the body's end leaves with the last ones: one write each.
+                if !conn.response_started {
+                    let headers = stream_head(&t);
+                    conn.start_stream_with(200, &headers, http10, &[&out], end_now)
+                        .await
+                        .map_err(io_err)?;
+                } else if end_now {
+                    conn.send_last_chunk(&out).await.map_err(io_err)?;
+                } else {
+                    conn.send_chunk(&out).await.map_err(io_err)?;
+                }
+                out.clear();
+                last_write = Instant::now();
+            } else if end_now {
+                conn.end_stream().await.map_err(io_err)?;
             }
-            out.clear();
-            last_write = Instant::now();
-        } else if end_now {
-            conn.end_stream().await.map_err(io_err)?;
-        }
-        if end {
-            match upstream {
-                UpstreamEnd::Reached => {}
-                UpstreamEnd::Confused => body.abort(),
-                UpstreamEnd::Pending => end_after_upstream(conn, body).await.map_err(io_err)?,
+            if end {
+                match upstream {
+                    UpstreamEnd::Reached => {}
+                    UpstreamEnd::Confused => body.abort(),
+                    UpstreamEnd::Pending => end_after_upstream(conn, body).await.map_err(io_err)?,
+                }
+                return Ok(Outcome {
+                    status: 200,
+                    midstream_error: reported,
+                });
             }
-            return Ok(Outcome {
-                status: 200,
-                midstream_error: reported,
-            });
         }
     }
 }

@@ -536,6 +536,13 @@ fn tool_names(canonical: &ChatRequest, target: Format, via_responses: bool) -> O
 }
 
 /// Sends a translated request to the provider and answers in the client's format.
+///
+/// Three futures, awaited one after the other: the request's decoding and sending
+/// (`send_translated`), then the stream's pump or the answer's reading. What the first holds
+/// across the upstream call (the canonical request, its encoding, headers) is then never part
+/// of the pump's state, which every open translated stream holds for as long as it lasts (a
+/// future's state keeps room for every value live across two of its awaits: the streams bench
+/// measures it per stream).
 #[allow(clippy::too_many_arguments)]
 pub async fn forward(
     worker: &Worker,
@@ -547,6 +554,49 @@ pub async fn forward(
     provider: &Arc<Provider>,
     key_index: usize,
 ) -> Result<Outcome, Failure> {
+    // Taken apart in a `let`: a `match` on the call would keep its value (and the `?`'s) beside
+    // the pump's state until the match ends, as long as the stream.
+    let (body, t) = match send_translated(worker, ctx, req, conn, model, stream, provider, key_index).await? {
+        Sent::Stream(body, t) => (body, t),
+        Sent::Answer(answer) => return answer_translated(ctx, req, conn, model, answer).await,
+    };
+    super::stream::pump_translated(worker, conn, req.http10, body, t).await
+}
+
+/// A translated request sent: its stream, ready for the pump, or its non-stream answer to read
+/// (boxed: the request it answers is large, and a stream needs none of it). The stream's
+/// variant is the large one and stays unboxed: it moves straight into the pump's state.
+#[allow(clippy::large_enum_variant)]
+enum Sent {
+    Stream(upstream::BodyReader, super::stream::Translation),
+    Answer(Box<Answer>),
+}
+
+/// What reading and encoding a non-stream answer needs.
+struct Answer {
+    canonical: ChatRequest,
+    echo: Echo,
+    resp: upstream::UpstreamResponse,
+    client: &'static Codec,
+    target_format: Format,
+    via_responses: bool,
+    request_id: Option<(&'static str, String)>,
+    sent: Instant,
+}
+
+/// Decodes the client's request, encodes it for the provider and sends it: the first part of
+/// `forward`.
+#[allow(clippy::too_many_arguments)]
+async fn send_translated(
+    worker: &Worker,
+    ctx: &mut RequestContext<'_>,
+    req: &Request,
+    conn: &mut Conn,
+    model: &str,
+    stream: bool,
+    provider: &Arc<Provider>,
+    key_index: usize,
+) -> Result<Sent, Failure> {
     let client = codec_for(ctx.api.format)?;
     let target_format = provider.kind.format().unwrap_or(Format::OpenAi);
     let upstream_codec = codec_for(target_format)?;
@@ -606,51 +656,80 @@ pub async fn forward(
         body: &parts,
     };
     let sent = Instant::now();
-    let mut resp = unless_hung_up(conn, upstream::send(&worker.pool, origin, &provider.timeouts, &out))
+    let resp = unless_hung_up(conn, upstream::send(&worker.pool, origin, &provider.timeouts, &out))
         .await?
         .map_err(|e| (e.into(), None))?;
     worker.metrics.upstream_latency(&provider.name, sent.elapsed());
     refuse_encoded(&resp)?;
     let request_id = relayed_request_id(&resp, ctx.api.format);
-    if canonical.stream && (200..300).contains(&resp.status) {
-        let body = resp.into_body();
-        let t = super::stream::Translation {
-            decoder: match via_responses {
-                true => Box::new(formats::openai::responses_upstream::ResponsesStreamDecoder::new()),
-                false => formats::stream_decoder(target_format),
-            },
-            encoder: {
-                let mut e = stream_encoder(ctx, &canonical, &req.body, echo);
-                e.request_sent_at(sent);
-                e
-            },
-            // Tool names renamed for the upstream go back to the client's (no hook otherwise).
-            hooks: tool_names(&canonical, target_format, via_responses)
-                .and_then(|r| crate::plugin::ChunkHooks::new(vec![Box::new(r)])),
-            id: format!("sluice-{:x}", next_response_id()),
-            model: model.to_string(),
-            keepalive: ctx
-                .snap
-                .server
-                .stream_keepalive
-                .and_then(|d| keepalive_frame(ctx.api).map(|f| (f, d))),
-            head_headers: {
-                let mut h: Vec<(&'static str, String)> = request_id.into_iter().collect();
-                if ctx.api.op == Operation::Invoke {
-                    let (n, v) = formats::bedrock::invoke::STREAM_CONTENT_TYPE_HEADER;
-                    h.push((n, v.to_string()));
-                }
-                h
-            },
-            client: ctx.api.format,
-            upstream: target_format,
-        };
-        // Only the translation lives on for the stream: the request is sent, free its memory.
-        drop((canonical, parts, signed, path));
-        return super::stream::pump_translated(worker, conn, req.http10, body, t).await;
+    if !(canonical.stream && (200..300).contains(&resp.status)) {
+        return Ok(Sent::Answer(Box::new(Answer {
+            canonical,
+            echo,
+            resp,
+            client,
+            target_format,
+            via_responses,
+            request_id,
+            sent,
+        })));
     }
-    // Inline rather than `read_answer`: a call's future would sit in this function's state, which
-    // every open translated stream holds (the streams bench measures it per stream).
+    let t = super::stream::Translation {
+        decoder: match via_responses {
+            true => Box::new(formats::openai::responses_upstream::ResponsesStreamDecoder::new()),
+            false => formats::stream_decoder(target_format),
+        },
+        encoder: {
+            let mut e = stream_encoder(ctx, &canonical, &req.body, echo);
+            e.request_sent_at(sent);
+            e
+        },
+        // Tool names renamed for the upstream go back to the client's (no hook otherwise).
+        hooks: tool_names(&canonical, target_format, via_responses)
+            .and_then(|r| crate::plugin::ChunkHooks::new(vec![Box::new(r)])),
+        id: format!("sluice-{:x}", next_response_id()),
+        model: model.to_string(),
+        keepalive: ctx
+            .snap
+            .server
+            .stream_keepalive
+            .and_then(|d| keepalive_frame(ctx.api).map(|f| (f, d))),
+        head_headers: {
+            let mut h: Vec<(&'static str, String)> = request_id.into_iter().collect();
+            if ctx.api.op == Operation::Invoke {
+                let (n, v) = formats::bedrock::invoke::STREAM_CONTENT_TYPE_HEADER;
+                h.push((n, v.to_string()));
+            }
+            h
+        },
+        client: ctx.api.format,
+        upstream: target_format,
+    };
+    // Only the translation lives on for the stream: the request is sent, its memory freed here.
+    Ok(Sent::Stream(resp.into_body(), t))
+}
+
+/// Reads a translated request's non-stream answer and writes it in the client's format: the
+/// second part of `forward` for a request that is not a stream (or whose stream failed before
+/// its first byte).
+async fn answer_translated(
+    ctx: &mut RequestContext<'_>,
+    req: &Request,
+    conn: &mut Conn,
+    model: &str,
+    answer: Box<Answer>,
+) -> Result<Outcome, Failure> {
+    let Answer {
+        canonical,
+        echo,
+        mut resp,
+        client,
+        target_format,
+        via_responses,
+        request_id,
+        sent,
+    } = *answer;
+    let upstream_codec = codec_for(target_format)?;
     let limit = ctx.snap.server.limits.max_body_bytes.max(64 * 1024 * 1024);
     let status = resp.status;
     if !(200..300).contains(&status) {

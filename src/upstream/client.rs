@@ -378,7 +378,7 @@ pub async fn send(
     let conn = match pool.checkout(&origin.pool_key) {
         Some(c) => c,
         None => {
-            let c = connect(origin, timeouts).await?;
+            let c = connect_boxed(origin, timeouts).await?;
             pool.opened();
             c
         }
@@ -409,7 +409,7 @@ pub async fn send(
                 let _ = e;
                 drop(conn.conn.take());
                 pool.discarded();
-                conn.conn = Some(connect(origin, timeouts).await?);
+                conn.conn = Some(connect_boxed(origin, timeouts).await?);
                 pool.opened();
             }
             Err(Exchange::DeadBeforeResponse(e)) | Err(Exchange::Failed(e)) => return Err(e),
@@ -656,6 +656,13 @@ fn open_spares(pool: &Rc<Pool>, origin: &Origin, timeouts: &Timeouts) {
             pool.spare_opened(&origin.pool_key, conn);
         });
     }
+}
+
+/// `connect` on the heap: its future (a TLS handshake's state, about 3 KB) would otherwise sit in
+/// `send`'s, and so in the state of every open connection's task for as long as it lives, though
+/// most requests take a pooled connection and never connect.
+async fn connect_boxed(origin: &Origin, timeouts: &Timeouts) -> Result<UpstreamConn, UpstreamError> {
+    Box::pin(connect(origin, timeouts)).await
 }
 
 async fn connect(origin: &Origin, timeouts: &Timeouts) -> Result<UpstreamConn, UpstreamError> {
