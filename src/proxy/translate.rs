@@ -537,12 +537,12 @@ fn tool_names(canonical: &ChatRequest, target: Format, via_responses: bool) -> O
 
 /// Sends a translated request to the provider and answers in the client's format.
 ///
-/// Three futures, awaited one after the other: the request's decoding and sending
-/// (`send_translated`), then the stream's pump or the answer's reading. What the first holds
-/// across the upstream call (the canonical request, its encoding, headers) is then never part
-/// of the pump's state, which every open translated stream holds for as long as it lasts (a
-/// future's state keeps room for every value live across two of its awaits: the streams bench
-/// measures it per stream).
+/// Three futures, awaited one after the other: the request's decoding and sending (the block
+/// below), then the stream's pump or the answer's reading. What the first holds across the
+/// upstream call (the canonical request, its encoding, headers) is then never part of the
+/// pump's state, which every open translated stream holds for as long as it lasts (a future's
+/// state keeps room for every value live across two of its awaits: the streams bench measures
+/// it per stream).
 #[allow(clippy::too_many_arguments)]
 pub async fn forward(
     worker: &Worker,
@@ -554,9 +554,122 @@ pub async fn forward(
     provider: &Arc<Provider>,
     key_index: usize,
 ) -> Result<Outcome, Failure> {
-    // Taken apart in a `let`: a `match` on the call would keep its value (and the `?`'s) beside
-    // the pump's state until the match ends, as long as the stream.
-    let (body, t) = match send_translated(worker, ctx, req, conn, model, stream, provider, key_index).await? {
+    // Decode, encode, send. Taken apart in a `let`: a `match` on it would keep its value (and
+    // the `?`'s) beside the pump's state until the match ends, as long as the stream.
+    let sent = async {
+        let client = codec_for(ctx.api.format)?;
+        let target_format = provider.kind.format().unwrap_or(Format::OpenAi);
+        let upstream_codec = codec_for(target_format)?;
+        let (canonical, echo) = decode(ctx, req, model, stream)?;
+        if ctx.api.format == Format::Anthropic {
+            canonical.refuse_prefill(target_format).map_err(refused)?;
+        }
+        // An OpenAI provider whose models answer only through the Responses API gets its chats there.
+        let via_responses = provider.chat_via_responses;
+        let body = match via_responses {
+            true => formats::openai::responses_upstream::encode_request(&canonical),
+            false => (upstream_codec.encode_request)(&canonical),
+        }
+        .map_err(refused)?;
+        let Some(origin) = provider.origin.as_ref() else {
+            return Err((
+                GatewayError::NotImplemented(format!("provider {:?} has no base_url", provider.name)),
+                None,
+            ));
+        };
+        let mut path = origin.path_prefix.clone();
+        let request_path = match via_responses {
+            true => formats::openai::responses_upstream::request_path,
+            false => upstream_codec.request_path,
+        };
+        path.push_str(&provider.styled_path(&request_path(model, canonical.stream)));
+        let accept: &[u8] = match (canonical.stream, target_format) {
+            (false, _) => b"application/json",
+            (true, Format::Bedrock) => b"application/vnd.amazon.eventstream",
+            (true, _) => b"text/event-stream",
+        };
+        let beta = match provider.kind {
+            ProviderKind::Anthropic => formats::anthropic::beta_header(&canonical),
+            _ => None,
+        };
+        let mut headers: Vec<(&str, &[u8])> = vec![("content-type", b"application/json"), ("accept", accept)];
+        if let Some(auth) = provider.auth_headers.get(key_index) {
+            for (n, v) in auth {
+                headers.push((n, v.as_bytes()));
+            }
+        }
+        if provider.kind == ProviderKind::Anthropic {
+            headers.push(("anthropic-version", ANTHROPIC_VERSION.as_bytes()));
+        }
+        if let Some(b) = &beta {
+            headers.push(("anthropic-beta", b.as_bytes()));
+        }
+        let signed = super::sigv4_headers(provider, &path, &body, Some("application/json")).map_err(|e| (e, None))?;
+        for (n, v) in &signed {
+            headers.push((n, v.as_bytes()));
+        }
+        let parts = [Bytes::from(body)];
+        let out = OutRequest {
+            method: "POST",
+            path: &path,
+            headers: &headers,
+            body: &parts,
+        };
+        let sent = Instant::now();
+        let resp = unless_hung_up(conn, upstream::send(&worker.pool, origin, &provider.timeouts, &out))
+            .await?
+            .map_err(|e| (e.into(), None))?;
+        worker.metrics.upstream_latency(&provider.name, sent.elapsed());
+        refuse_encoded(&resp)?;
+        let request_id = relayed_request_id(&resp, ctx.api.format);
+        if !(canonical.stream && (200..300).contains(&resp.status)) {
+            return Ok(Sent::Answer(Box::new(Answer {
+                canonical,
+                echo,
+                resp,
+                client,
+                upstream_codec,
+                target_format,
+                via_responses,
+                request_id,
+                sent,
+            })));
+        }
+        let t = super::stream::Translation {
+            decoder: match via_responses {
+                true => Box::new(formats::openai::responses_upstream::ResponsesStreamDecoder::new()),
+                false => formats::stream_decoder(target_format),
+            },
+            encoder: {
+                let mut e = stream_encoder(ctx, &canonical, &req.body, echo);
+                e.request_sent_at(sent);
+                e
+            },
+            // Tool names renamed for the upstream go back to the client's (no hook otherwise).
+            hooks: tool_names(&canonical, target_format, via_responses)
+                .and_then(|r| crate::plugin::ChunkHooks::new(vec![Box::new(r)])),
+            id: format!("sluice-{:x}", next_response_id()),
+            model: model.to_string(),
+            keepalive: ctx
+                .snap
+                .server
+                .stream_keepalive
+                .and_then(|d| keepalive_frame(ctx.api).map(|f| (f, d))),
+            head_headers: {
+                let mut h: Vec<(&'static str, String)> = request_id.into_iter().collect();
+                if ctx.api.op == Operation::Invoke {
+                    let (n, v) = formats::bedrock::invoke::STREAM_CONTENT_TYPE_HEADER;
+                    h.push((n, v.to_string()));
+                }
+                h
+            },
+            client: ctx.api.format,
+            upstream: target_format,
+        };
+        // Only the translation lives on for the stream: the request is sent, its memory freed here.
+        Ok::<_, Failure>(Sent::Stream(resp.into_body(), t))
+    };
+    let (body, t) = match sent.await? {
         Sent::Stream(body, t) => (body, t),
         Sent::Answer(answer) => return answer_translated(ctx, req, conn, model, answer).await,
     };
@@ -578,135 +691,11 @@ struct Answer {
     echo: Echo,
     resp: upstream::UpstreamResponse,
     client: &'static Codec,
+    upstream_codec: &'static Codec,
     target_format: Format,
     via_responses: bool,
     request_id: Option<(&'static str, String)>,
     sent: Instant,
-}
-
-/// Decodes the client's request, encodes it for the provider and sends it: the first part of
-/// `forward`.
-#[allow(clippy::too_many_arguments)]
-async fn send_translated(
-    worker: &Worker,
-    ctx: &mut RequestContext<'_>,
-    req: &Request,
-    conn: &mut Conn,
-    model: &str,
-    stream: bool,
-    provider: &Arc<Provider>,
-    key_index: usize,
-) -> Result<Sent, Failure> {
-    let client = codec_for(ctx.api.format)?;
-    let target_format = provider.kind.format().unwrap_or(Format::OpenAi);
-    let upstream_codec = codec_for(target_format)?;
-    let (canonical, echo) = decode(ctx, req, model, stream)?;
-    if ctx.api.format == Format::Anthropic {
-        canonical.refuse_prefill(target_format).map_err(refused)?;
-    }
-    // An OpenAI provider whose models answer only through the Responses API gets its chats there.
-    let via_responses = provider.chat_via_responses;
-    let body = match via_responses {
-        true => formats::openai::responses_upstream::encode_request(&canonical),
-        false => (upstream_codec.encode_request)(&canonical),
-    }
-    .map_err(refused)?;
-    let Some(origin) = provider.origin.as_ref() else {
-        return Err((
-            GatewayError::NotImplemented(format!("provider {:?} has no base_url", provider.name)),
-            None,
-        ));
-    };
-    let mut path = origin.path_prefix.clone();
-    let request_path = match via_responses {
-        true => formats::openai::responses_upstream::request_path,
-        false => upstream_codec.request_path,
-    };
-    path.push_str(&provider.styled_path(&request_path(model, canonical.stream)));
-    let accept: &[u8] = match (canonical.stream, target_format) {
-        (false, _) => b"application/json",
-        (true, Format::Bedrock) => b"application/vnd.amazon.eventstream",
-        (true, _) => b"text/event-stream",
-    };
-    let beta = match provider.kind {
-        ProviderKind::Anthropic => formats::anthropic::beta_header(&canonical),
-        _ => None,
-    };
-    let mut headers: Vec<(&str, &[u8])> = vec![("content-type", b"application/json"), ("accept", accept)];
-    if let Some(auth) = provider.auth_headers.get(key_index) {
-        for (n, v) in auth {
-            headers.push((n, v.as_bytes()));
-        }
-    }
-    if provider.kind == ProviderKind::Anthropic {
-        headers.push(("anthropic-version", ANTHROPIC_VERSION.as_bytes()));
-    }
-    if let Some(b) = &beta {
-        headers.push(("anthropic-beta", b.as_bytes()));
-    }
-    let signed = super::sigv4_headers(provider, &path, &body, Some("application/json")).map_err(|e| (e, None))?;
-    for (n, v) in &signed {
-        headers.push((n, v.as_bytes()));
-    }
-    let parts = [Bytes::from(body)];
-    let out = OutRequest {
-        method: "POST",
-        path: &path,
-        headers: &headers,
-        body: &parts,
-    };
-    let sent = Instant::now();
-    let resp = unless_hung_up(conn, upstream::send(&worker.pool, origin, &provider.timeouts, &out))
-        .await?
-        .map_err(|e| (e.into(), None))?;
-    worker.metrics.upstream_latency(&provider.name, sent.elapsed());
-    refuse_encoded(&resp)?;
-    let request_id = relayed_request_id(&resp, ctx.api.format);
-    if !(canonical.stream && (200..300).contains(&resp.status)) {
-        return Ok(Sent::Answer(Box::new(Answer {
-            canonical,
-            echo,
-            resp,
-            client,
-            target_format,
-            via_responses,
-            request_id,
-            sent,
-        })));
-    }
-    let t = super::stream::Translation {
-        decoder: match via_responses {
-            true => Box::new(formats::openai::responses_upstream::ResponsesStreamDecoder::new()),
-            false => formats::stream_decoder(target_format),
-        },
-        encoder: {
-            let mut e = stream_encoder(ctx, &canonical, &req.body, echo);
-            e.request_sent_at(sent);
-            e
-        },
-        // Tool names renamed for the upstream go back to the client's (no hook otherwise).
-        hooks: tool_names(&canonical, target_format, via_responses)
-            .and_then(|r| crate::plugin::ChunkHooks::new(vec![Box::new(r)])),
-        id: format!("sluice-{:x}", next_response_id()),
-        model: model.to_string(),
-        keepalive: ctx
-            .snap
-            .server
-            .stream_keepalive
-            .and_then(|d| keepalive_frame(ctx.api).map(|f| (f, d))),
-        head_headers: {
-            let mut h: Vec<(&'static str, String)> = request_id.into_iter().collect();
-            if ctx.api.op == Operation::Invoke {
-                let (n, v) = formats::bedrock::invoke::STREAM_CONTENT_TYPE_HEADER;
-                h.push((n, v.to_string()));
-            }
-            h
-        },
-        client: ctx.api.format,
-        upstream: target_format,
-    };
-    // Only the translation lives on for the stream: the request is sent, its memory freed here.
-    Ok(Sent::Stream(resp.into_body(), t))
 }
 
 /// Reads a translated request's non-stream answer and writes it in the client's format: the
@@ -724,12 +713,12 @@ async fn answer_translated(
         echo,
         mut resp,
         client,
+        upstream_codec,
         target_format,
         via_responses,
         request_id,
         sent,
     } = *answer;
-    let upstream_codec = codec_for(target_format)?;
     let limit = ctx.snap.server.limits.max_body_bytes.max(64 * 1024 * 1024);
     let status = resp.status;
     if !(200..300).contains(&status) {
