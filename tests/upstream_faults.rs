@@ -746,6 +746,73 @@ fn a_body_that_stalls_ends_at_the_total_timeout() {
     pool_becomes(sluice.addr, (1.0, 0.0), "the stalled connections are closed");
 }
 
+#[test]
+fn a_streams_late_end_is_waited_for_briefly_then_pooled_or_closed() {
+    // The upstream's end of body (the last chunk) usually comes with its last event. When it
+    // comes later, the client's end waits for it a little, so the connection can be pooled:
+    // within the wait, pooled; past it, the client's stream still ends at once and the
+    // upstream connection is closed, never pooled half-read.
+    let anthropic_events = [
+        r#"event: message_start
+data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1}}}"#,
+        r#"event: content_block_start
+data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+        r#"event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}"#,
+        r#"event: content_block_stop
+data: {"type":"content_block_stop","index":0}"#,
+        r#"event: message_delta
+data: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":2}}"#,
+        r#"event: message_stop
+data: {"type":"message_stop"}"#,
+    ]
+    .map(|e| format!("{e}\n\n"))
+    .concat();
+    let relayed = format!("{SSE_HEAD}{}", chunk(&format!("{OPENAI_EVENT}\n\ndata: [DONE]\n\n")));
+    let translated = format!("{SSE_HEAD}{}", chunk(&anthropic_events));
+    let end = "0\r\n\r\n";
+    let up = fake_upstream(vec![
+        // Ends 20 ms after the last event, within the wait: one connection for the first three;
+        // then 400 ms late, past it: closed.
+        vec![
+            vec![w(&relayed), ms(20), w(end)],
+            vec![w(&translated), ms(20), w(end)],
+            vec![w(ok_json(OPENAI_ANSWER))],
+            vec![w(&relayed), ms(400), w(end)],
+        ],
+        vec![vec![w(&translated), ms(400), w(end)]],
+        vec![vec![w(ok_json(OPENAI_ANSWER))]],
+    ]);
+    let sluice = sluice_at(up.addr, "");
+    let mut c = Client::connect(sluice.addr);
+    let check = |c: &mut Client, late: bool| {
+        let t = Instant::now();
+        let r = c.request(&chat_stream("openai/m", "x"));
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.text(), format!("{OPENAI_EVENT}\n\ndata: [DONE]\n\n"));
+        let t2 = Instant::now();
+        let r = c.request(&chat_stream("anthropic/claude", "x"));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let text = r.text();
+        assert!(text.contains(r#""content":"hi""#), "{text}");
+        assert!(text.contains(r#""finish_reason":"stop""#), "{text}");
+        assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+        if late {
+            // The client is not held for the upstream's late end.
+            for (what, took) in [("relayed", t2 - t), ("translated", t2.elapsed())] {
+                assert!(took < Duration::from_millis(300), "{what} took {took:?}");
+            }
+        }
+    };
+    check(&mut c, false);
+    assert_eq!(c.request(&chat("openai/m", "x")).status, 200);
+    pool_becomes(sluice.addr, (1.0, 0.0), "after ends within the wait");
+    check(&mut c, true);
+    assert_eq!(c.request(&chat("openai/m", "x")).status, 200);
+    let conns: Vec<usize> = up.requests(Duration::from_millis(50)).iter().map(|s| s.conn).collect();
+    assert_eq!(conns, [0, 0, 0, 0, 1, 2], "late ends: not pooled");
+}
+
 // ---------------------------------------------------------------------------------------------
 // 10. Compressed answers
 // ---------------------------------------------------------------------------------------------

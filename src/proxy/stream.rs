@@ -28,6 +28,16 @@ const DRAIN_AFTER_DONE: Duration = Duration::from_millis(50);
 /// send its next request. An upstream that holds its body open costs the client this much.
 const END_GRACE: Duration = Duration::from_millis(2);
 
+/// `end_after_upstream` on the heap. It is awaited at most once per stream, at its end; in place,
+/// its timers (monoio's `Sleep` is 640 bytes, 128-aligned) would size the pump's state, which
+/// every open stream holds for its whole life.
+fn end_after_upstream_boxed(
+    conn: &mut Conn,
+    body: BodyReader,
+) -> std::pin::Pin<Box<impl std::future::Future<Output = io::Result<()>> + '_>> {
+    Box::pin(end_after_upstream(conn, body))
+}
+
 /// Ends the client's stream (its terminating chunk) once the upstream's body has ended, or after
 /// `END_GRACE`; then waits out the rest of `DRAIN_AFTER_DONE` for the upstream's end. The body
 /// goes back to the pool only if it ended cleanly with nothing after the stream's end.
@@ -433,7 +443,7 @@ pub fn pump_translated<'a>(
                 match upstream {
                     UpstreamEnd::Reached => {}
                     UpstreamEnd::Confused => body.abort(),
-                    UpstreamEnd::Pending => end_after_upstream(conn, body).await.map_err(io_err)?,
+                    UpstreamEnd::Pending => end_after_upstream_boxed(conn, body).await.map_err(io_err)?,
                 }
                 return Ok(Outcome {
                     status: 200,
