@@ -162,7 +162,7 @@ pub fn pump_passthrough<'a>(
                     }
                     if cut.is_some() {
                         if !end_now {
-                            end_after_upstream(conn, body).await.map_err(io_err)?;
+                            end_after_upstream_boxed(conn, body).await.map_err(io_err)?;
                         }
                         return Ok(relayed(&watch, &parts));
                     }
