@@ -8,6 +8,8 @@
 #                                               or anthropic/gpt-4o-mini (translated)
 #   PERF_OUT=/tmp/x.data scripts/streams-ab.sh BIN MODEL
 #                                               also `perf record -g` the gateway for 4 s mid-run
+#   TAP=1 scripts/streams-ab.sh BIN MODEL       also the gateway's own time per event and per new
+#                                               stream (streamload's packet tap on lo: gw_* fields)
 #
 # Traffic goes to 127.0.0.1 only; the run ends by itself (streamload's own timeout, bounded by
 # `timeout`). Build first: cargo build --release --bins.
@@ -54,7 +56,7 @@ for _ in $(seq 50); do
 done
 taskset -c 1 timeout -k 5 300 "$LOAD" --addr "127.0.0.1:$GW" --model "$MODEL" --upstream "127.0.0.1:$UP" \
   --chunks "$CHUNKS" --delay-ms "$DELAY_MS" --warmup 50 --streams "$STREAMS" --probes 200 --timeout-s 120 \
-  --pid "$GW_PID" > "$WORK/load.txt" 2>&1 &
+  --pid "$GW_PID" ${TAP:+--tap "$TAP"} > "$WORK/load.txt" 2>&1 &
 LOAD_PID=$!
 if [[ -n ${PERF_OUT:-} ]]; then
   sleep 4
