@@ -198,75 +198,57 @@ pub async fn forward(
             None,
         ));
     };
-    // The request is built and sent, and a stream's parts taken, in this block: what it holds
-    // (the request's headers, the upstream's response head) is then not kept in this future's
-    // state beside the pump's for as long as the stream lasts.
-    let (relay, body, watch) = {
-        let mut headers = forwarded_headers(req, provider, key_index);
-        let signed;
-        if provider.aws.is_some() {
-            // SigV4 covers the body, so sign exactly what is sent (the body is never spliced
-            // for Bedrock: its model is in the path).
-            let joined: Vec<u8> = body.iter().flat_map(|b| b.iter().copied()).collect();
-            signed =
-                super::sigv4_headers(provider, path, &joined, req.header_str("content-type")).map_err(|e| (e, None))?;
-            headers.retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
-            for (n, v) in &signed {
-                headers.push((n, v.as_bytes()));
-            }
+    let mut headers = forwarded_headers(req, provider, key_index);
+    let signed;
+    if provider.aws.is_some() {
+        // SigV4 covers the body, so sign exactly what is sent (the body is never spliced for
+        // Bedrock: its model is in the path).
+        let joined: Vec<u8> = body.iter().flat_map(|b| b.iter().copied()).collect();
+        signed =
+            super::sigv4_headers(provider, path, &joined, req.header_str("content-type")).map_err(|e| (e, None))?;
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
+        for (n, v) in &signed {
+            headers.push((n, v.as_bytes()));
         }
-        let out = OutRequest {
-            // A HEAD goes upstream as the GET it stands for: its answer's length is the GET
-            // body's, which the client's head carries (RFC 9110 9.3.2), and an API need not
-            // serve HEAD.
-            method: match req.method {
-                crate::http::Method::Head => "GET",
-                m => m.as_str(),
-            },
-            path,
-            headers: &headers,
-            body,
-        };
-        let sent = Instant::now();
-        let resp = unless_hung_up(conn, upstream::send(&worker.pool, origin, &provider.timeouts, &out))
-            .await?
-            .map_err(|e| (e.into(), None))?;
-        worker.metrics.upstream_latency(&provider.name, sent.elapsed());
-        let status = resp.status;
-        // Gemini's JSON-array stream is `application/json` and Cohere v1's
-        // `application/stream+json`, yet streams all the same: relayed as they come, never
-        // buffered whole.
-        if stream && status == 200 && (resp.is_event_stream() || ctx.api.json_array_stream || ctx.api.cohere_v1) {
-            // Copy the relayed headers out of the response head so the body reader can be moved.
-            let relay: Vec<(String, Vec<u8>)> = relayed_headers(&resp)
-                .map(|(n, v)| (n.to_string(), v.to_vec()))
-                .collect();
-            // A body compressed anyway is opaque to the watch: relayed as it ends.
-            let compressed = resp
-                .header("content-encoding")
-                .is_some_and(|v| !v.trim_ascii().eq_ignore_ascii_case(b"identity"));
-            let watch = EndWatch::new(if compressed {
-                EndMark::Unwatched
-            } else {
-                end_mark(ctx.api)
-            });
-            (relay, resp.into_body(), watch)
-        } else {
-            return read_and_relay(ctx, req, conn, resp).await;
-        }
+    }
+    let out = OutRequest {
+        // A HEAD goes upstream as the GET it stands for: its answer's length is the GET body's,
+        // which the client's head carries (RFC 9110 9.3.2), and an API need not serve HEAD.
+        method: match req.method {
+            crate::http::Method::Head => "GET",
+            m => m.as_str(),
+        },
+        path,
+        headers: &headers,
+        body,
     };
-    pump_passthrough(worker, conn, req.http10, relay, body, watch).await
-}
-
-/// A relayed answer that is not a stream: read whole, then written with its relayed headers.
-async fn read_and_relay(
-    ctx: &RequestContext<'_>,
-    req: &Request,
-    conn: &mut Conn,
-    mut resp: upstream::UpstreamResponse,
-) -> Result<Outcome, (GatewayError, Option<io::Error>)> {
+    let sent = Instant::now();
+    let resp = unless_hung_up(conn, upstream::send(&worker.pool, origin, &provider.timeouts, &out))
+        .await?
+        .map_err(|e| (e.into(), None))?;
+    worker.metrics.upstream_latency(&provider.name, sent.elapsed());
     let status = resp.status;
+    // Gemini's JSON-array stream is `application/json` and Cohere v1's `application/stream+json`,
+    // yet streams all the same: relayed as they come, never buffered whole.
+    if stream && status == 200 && (resp.is_event_stream() || ctx.api.json_array_stream || ctx.api.cohere_v1) {
+        // Copy the relayed headers out of the response head so the body reader can be moved.
+        let relay: Vec<(String, Vec<u8>)> = relayed_headers(&resp)
+            .map(|(n, v)| (n.to_string(), v.to_vec()))
+            .collect();
+        // A body compressed anyway is opaque to the watch: relayed as it ends.
+        let compressed = resp
+            .header("content-encoding")
+            .is_some_and(|v| !v.trim_ascii().eq_ignore_ascii_case(b"identity"));
+        let watch = EndWatch::new(if compressed {
+            EndMark::Unwatched
+        } else {
+            end_mark(ctx.api)
+        });
+        let body = resp.into_body();
+        return pump_passthrough(worker, conn, req.http10, relay, body, watch).await;
+    }
     let limit = ctx.snap.server.limits.max_body_bytes.max(64 * 1024 * 1024);
+    let mut resp = resp;
     let data = match unless_hung_up(conn, resp.body.read_all(limit)).await? {
         Ok(d) => d,
         Err(e) => return Err((e.into(), None)),

@@ -294,10 +294,8 @@ pub fn pump_translated<'a>(
         let mut stop = std::pin::pin!(stop);
         let (ping, interval) = t.keepalive.unwrap_or((b"", Duration::from_secs(3600)));
         let mut last_write = Instant::now();
-        // On the heap, and only when the client's format allows keepalives: monoio's timer is
-        // 640 bytes, 128-aligned, and in place it would take every connection's task (this
-        // state is in each one's) up a size class.
-        let mut tick = t.keepalive.map(|_| Box::pin(monoio::time::sleep(interval)));
+        let tick = monoio::time::sleep(interval);
+        let mut tick = std::pin::pin!(tick);
         // The status of the in-stream error the stream ends with, if it does.
         let mut reported = None;
         // Cut at the drain timeout: the upstream's connection is not waited for nor reused.
@@ -312,7 +310,7 @@ pub fn pump_translated<'a>(
                 loop {
                     monoio::select! {
                         s = &mut stop => break Err(s),
-                        _ = keepalive_due(&mut tick), if tick.is_some() => {
+                        _ = &mut tick, if t.keepalive.is_some() => {
                             // The timer is reset only here, not per event: a write since the last
                             // tick just moves the next one.
                             if last_write.elapsed() >= interval {
@@ -331,9 +329,7 @@ pub fn pump_translated<'a>(
                                 }
                                 last_write = Instant::now();
                             }
-                            if let Some(tick) = tick.as_mut() {
-                                tick.as_mut().reset((last_write + interval).into());
-                            }
+                            tick.as_mut().reset((last_write + interval).into());
                         }
                         n = &mut read => break Ok(n.map_err(read_fault)),
                     }
@@ -456,16 +452,6 @@ pub fn pump_translated<'a>(
             }
         }
     }
-}
-
-/// The keepalive timer's firing; never, without one.
-fn keepalive_due(
-    tick: &mut Option<std::pin::Pin<Box<monoio::time::Sleep>>>,
-) -> impl std::future::Future<Output = ()> + '_ {
-    std::future::poll_fn(move |cx| match tick {
-        Some(tick) => std::future::Future::poll(tick.as_mut(), cx),
-        None => std::task::Poll::Pending,
-    })
 }
 
 /// Where the upstream's body stands once the client's stream is over.

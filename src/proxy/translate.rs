@@ -667,21 +667,21 @@ pub async fn forward(
             upstream: target_format,
         };
         // Only the translation lives on for the stream: the request is sent, its memory freed here.
-        Ok::<_, Failure>(Sent::Stream(Box::new((resp.into_body(), t))))
+        Ok::<_, Failure>(Sent::Stream(resp.into_body(), t))
     };
     let (body, t) = match sent.await? {
-        Sent::Stream(stream) => *stream,
+        Sent::Stream(body, t) => (body, t),
         Sent::Answer(answer) => return answer_translated(ctx, req, conn, model, answer).await,
     };
     super::stream::pump_translated(worker, conn, req.http10, body, t).await
 }
 
-/// A translated request sent: its stream, ready for the pump, or its non-stream answer to read.
-/// Both boxed (one allocation per request): `forward` matches on it, and whatever is matched on
-/// stays in its state beside the answer's reading or the stream's pump (376 bytes unboxed,
-/// enough to take every connection's task up a size class).
+/// A translated request sent: its stream, ready for the pump, or its non-stream answer to read
+/// (boxed: the request it answers is large, and a stream needs none of it). The stream's
+/// variant is the large one and stays unboxed: it moves straight into the pump's state.
+#[allow(clippy::large_enum_variant)]
 enum Sent {
-    Stream(Box<(upstream::BodyReader, super::stream::Translation)>),
+    Stream(upstream::BodyReader, super::stream::Translation),
     Answer(Box<Answer>),
 }
 

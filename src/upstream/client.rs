@@ -366,21 +366,7 @@ fn is_redirect(status: u16) -> bool {
 
 /// Sends a request and reads the response head. A redirect is an error: its connection, with
 /// the body unread, is closed rather than pooled.
-///
-/// The call's future is on the heap (one allocation per upstream call): in place, its timers and
-/// reads (about 1.8 KB, monoio's timers 128-aligned) would sit in the state of every client
-/// connection's task for as long as it lives, idle or streaming, though the call is over
-/// before a stream's first event.
-pub fn send<'a>(
-    pool: &'a Rc<Pool>,
-    origin: &'a Origin,
-    timeouts: &'a Timeouts,
-    req: &'a OutRequest<'_>,
-) -> Pin<Box<impl std::future::Future<Output = Result<UpstreamResponse, UpstreamError>> + 'a>> {
-    Box::pin(send_in_place(pool, origin, timeouts, req))
-}
-
-async fn send_in_place(
+pub async fn send(
     pool: &Rc<Pool>,
     origin: &Origin,
     timeouts: &Timeouts,
