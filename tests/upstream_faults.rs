@@ -990,6 +990,58 @@ fn an_answer_given_before_the_whole_body_was_read_is_relayed() {
     assert_eq!((r.status, r.text()), (413, refusal.to_string()));
 }
 
+/// An upstream that accepts a request but never reads it: once the socket buffers are full the
+/// gateway's write cannot finish. The write is bounded like the wait for the head
+/// (`first_byte_timeout_ms`): a prompt 504, not a client held until the upstream lets go.
+#[test]
+fn an_upstream_that_never_reads_the_request_is_a_prompt_504() {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind fake upstream");
+    let up = l.local_addr().unwrap();
+    let (closed_tx, closed) = mpsc::channel();
+    std::thread::spawn(move || {
+        for _ in 0..2 {
+            let Ok((mut s, _)) = l.accept() else { return };
+            let closed_tx = closed_tx.clone();
+            std::thread::spawn(move || {
+                // Nothing is read until the gateway gives up: then the read sees its close (or
+                // the reset of a socket closed with unread bytes), unless FAKE_WAIT passes first.
+                std::thread::sleep(Duration::from_millis(3000));
+                s.set_read_timeout(Some(FAKE_WAIT)).unwrap();
+                let mut b = vec![0u8; 1 << 20];
+                let t = Instant::now();
+                let gone = loop {
+                    match s.read(&mut b) {
+                        Ok(0) | Err(_) => break t.elapsed() < FAKE_WAIT,
+                        Ok(_) => {}
+                    }
+                };
+                let _ = closed_tx.send(gone);
+            });
+        }
+    });
+    let sluice = sluice_at(up, "first_byte_timeout_ms = 400");
+    // Larger than what the kernel buffers on both sides of a loopback connection take in.
+    let big = "x".repeat(12 << 20);
+    for req in [
+        chat("openai/m", &big),
+        post(
+            "/anthropic/v1/messages",
+            &format!(r#"{{"model":"openai/m","max_tokens":16,"messages":[{{"role":"user","content":"{big}"}}]}}"#),
+        ),
+    ] {
+        let t = Instant::now();
+        let r = roundtrip(sluice.addr, &req);
+        let took = t.elapsed();
+        assert_eq!(r.status, 504, "{}", r.text());
+        assert!(took < Duration::from_millis(2500), "took {took:?}");
+    }
+    // Both upstream connections were closed, not kept for another request.
+    for _ in 0..2 {
+        assert_eq!(closed.recv_timeout(FAKE_WAIT * 2), Ok(true));
+    }
+    pool_becomes(sluice.addr, (0.0, 0.0), "the stuck connections are closed");
+}
+
 /// A server may write to an idle keep-alive connection before closing it (a `408` at its idle
 /// timeout). Those bytes answer nothing Sluice asked: the connection is checked when it comes
 /// out of the pool after sitting idle, and the request goes on a fresh one.

@@ -465,32 +465,57 @@ async fn exchange(
             first.extend_from_slice(part);
         }
     }
-    let mut sent = write_all(&mut conn.io, first).await.0;
+    // An upstream that stops reading stalls the write once the socket buffers are full: the
+    // write gets as long as the wait for the head would. One timer serves both waits (a monoio
+    // timer is 640 bytes, and two would both sit in this future's state).
+    let timer = monoio::time::sleep_until((MonoInstant::now() + timeouts.first_byte).min(deadline));
+    let mut timer = std::pin::pin!(timer);
+    let mut sent = write_within(conn, first, timer.as_mut()).await?;
     if !inline {
         for part in req.body {
             if sent.is_err() {
                 break;
             }
-            sent = write_all(&mut conn.io, part.clone()).await.0;
+            sent = write_within(conn, part.clone(), timer.as_mut()).await?;
         }
     }
-    let first_byte = MonoInstant::now() + timeouts.first_byte;
-    let head_deadline = first_byte.min(deadline);
+    // Later than the write's deadline, so the reset only moves it (no timer-wheel work).
+    timer
+        .as_mut()
+        .reset((MonoInstant::now() + timeouts.first_byte).min(deadline));
     let _ = started;
     if let Err(e) = sent {
         // An upstream may answer before it has read the whole body (a 413 for a body too large)
         // and close: its answer, already received, is the one to relay, not the failed write.
         // Without one (a pooled connection closed while idle), the write's failure stands.
-        return match read_head(conn, req.method == "HEAD", head_deadline).await {
+        return match read_head(conn, req.method == "HEAD", timer).await {
             Ok((status, head, spans, framing, _)) => Ok((status, head, spans, framing, false)),
             Err(_) => Err(Exchange::DeadBeforeResponse(UpstreamError::Io(e))),
         };
     }
-    read_head(conn, req.method == "HEAD", head_deadline).await
+    read_head(conn, req.method == "HEAD", timer).await
 }
 
-/// Reads the response head, within `head_deadline`.
-async fn read_head(conn: &mut UpstreamConn, head_request: bool, head_deadline: MonoInstant) -> Result<Head, Exchange> {
+/// Writes `buf` before `timer` fires. Running out of time is `Failed`, never retried: the
+/// upstream may have read part of the request.
+async fn write_within<B: monoio::buf::IoBuf>(
+    conn: &mut UpstreamConn,
+    buf: B,
+    timer: Pin<&mut monoio::time::Sleep>,
+) -> Result<std::io::Result<()>, Exchange> {
+    monoio::select! {
+        biased;
+        (sent, _) = write_all(&mut conn.io, buf) => Ok(sent),
+        _ = timer => Err(Exchange::Failed(UpstreamError::FirstByteTimeout)),
+    }
+}
+
+/// Reads the response head before `timer` fires.
+async fn read_head(
+    conn: &mut UpstreamConn,
+    head_request: bool,
+    mut timer: Pin<&mut monoio::time::Sleep>,
+) -> Result<Head, Exchange> {
     // Any byte back, a 1xx included, means the upstream has the request and may act on it:
     // from then on a failure is never retried.
     let mut answered = !conn.rbuf.is_empty();
@@ -501,9 +526,10 @@ async fn read_head(conn: &mut UpstreamConn, head_request: bool, head_deadline: M
             Err(e) => return Err(Exchange::Failed(e)),
         }
         let buf = std::mem::take(&mut conn.rbuf);
-        let (res, buf) = match monoio::time::timeout_at(head_deadline, read_more(&mut conn.io, buf)).await {
-            Ok(r) => r,
-            Err(_) => return Err(Exchange::Failed(UpstreamError::FirstByteTimeout)),
+        let (res, buf) = monoio::select! {
+            biased;
+            r = read_more(&mut conn.io, buf) => r,
+            _ = timer.as_mut() => return Err(Exchange::Failed(UpstreamError::FirstByteTimeout)),
         };
         conn.rbuf = buf;
         match res {

@@ -36,14 +36,16 @@ impl AsyncWriteRent for UpstreamIo {
     async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
             UpstreamIo::Plain(s) => s.write(buf).await,
-            UpstreamIo::Tls(s) => s.write(buf).await,
+            // Boxed as the read is: unboxed, the TLS write's state would size the plain one, and
+            // with it the state of every upstream call's future.
+            UpstreamIo::Tls(s) => Box::pin(s.write(buf)).await,
         }
     }
 
     async fn writev<T: IoVecBuf>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
             UpstreamIo::Plain(s) => s.writev(buf).await,
-            UpstreamIo::Tls(s) => s.writev(buf).await,
+            UpstreamIo::Tls(s) => Box::pin(s.writev(buf)).await,
         }
     }
 
