@@ -362,6 +362,54 @@ fn slow_client_holds_the_upstream_back() {
     assert!(done.is_some(), "the stream ended after the client left");
 }
 
+/// A client that stops taking its stream altogether (alive, but reading nothing) is cut off after
+/// `send_timeout_ms` with nothing taken, and its upstream call closed: it does not hold a stream,
+/// a connection and an upstream call for as long as it stays connected.
+#[test]
+fn a_client_that_takes_nothing_for_the_send_timeout_is_cut_off() {
+    const CAP: u64 = 1 << 30;
+    let written = Arc::new(AtomicU64::new(0));
+    let upstream = endless_anthropic_upstream(written.clone(), CAP);
+    let sluice = start_sluice(&config(upstream, "send_timeout_ms = 400"));
+
+    let mut s = TcpStream::connect(sluice.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(&chat_stream("anthropic/claude-x", "go")).unwrap();
+    let mut first = [0u8; 4096];
+    let n = s.read(&mut first).unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"));
+
+    // The client keeps its connection and reads nothing more: the stream must end on its own.
+    let t = Instant::now();
+    let ended = poll(Duration::from_secs(15), || {
+        let m = metrics_text(sluice.addr);
+        (metric(&m, "sluice_active_streams") == Some(0.0)).then_some(())
+    });
+    assert!(
+        ended.is_some(),
+        "a client reading nothing held its stream for {:?}",
+        t.elapsed()
+    );
+    // The upstream call was closed with it: the upstream's writes stop for good.
+    let stopped = poll(Duration::from_secs(5), || {
+        let a = written.load(Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(300));
+        (a == written.load(Ordering::Relaxed)).then_some(())
+    });
+    assert!(stopped.is_some(), "the upstream call went on");
+    let m = metrics_text(sluice.addr);
+    assert_eq!(metric(&m, "sluice_pool_busy_connections"), Some(0.0), "{m}");
+    // What the client reads now ends in a reset or a close, never in more of an open stream.
+    let mut sink = vec![0u8; 1 << 20];
+    let t = Instant::now();
+    loop {
+        match s.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => assert!(t.elapsed() < Duration::from_secs(5), "the connection is still open"),
+        }
+    }
+}
+
 /// An upstream that answers 200 and then, as its very first event, an Anthropic error.
 fn error_first_upstream() -> SocketAddr {
     one_request_upstream(move |mut s| {

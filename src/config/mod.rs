@@ -423,6 +423,12 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
             format!("must be at most {MAX_OPEN_FILES} (0 = no limit)"),
         );
     }
+    if s.send_timeout_ms > u64::from(u32::MAX) {
+        errs.push(
+            "server.send_timeout_ms",
+            format!("must be at most {} (0 = never)", u32::MAX),
+        );
+    }
     // A zero timeout would fire at once (every request failing): the file means something else.
     for (key, ms) in [
         ("server.header_read_timeout_ms", s.header_read_timeout_ms),
@@ -459,6 +465,7 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
             max_body_bytes: s.max_body_bytes,
             header_read_timeout: Duration::from_millis(s.header_read_timeout_ms.max(1)),
             idle_timeout: Duration::from_millis(s.idle_timeout_ms.max(1)),
+            send_timeout: Duration::from_millis(s.send_timeout_ms),
             max_connections: s.max_connections,
         },
         drain_timeout: Duration::from_millis(s.drain_timeout_ms),
@@ -1108,6 +1115,19 @@ connect_timeout_ms = 0
         assert_eq!(errs[0].message, "must be at most 1048576 (0 = no limit)");
         let errs = compile_str(&with("-1"), "f").unwrap_err();
         assert_eq!(errs[0].key, "server.max_connections", "{errs:?}");
+    }
+
+    #[test]
+    fn the_send_timeout_defaults_to_a_minute_with_zero_for_never_and_bounded() {
+        let with = |n: &str| GOOD.replace("[server]\n", &format!("[server]\nsend_timeout_ms = {n}\n"));
+        let timeout = |toml: &str| compile_str(toml, "f").unwrap().server.limits.send_timeout;
+        assert_eq!(timeout(GOOD), Duration::from_secs(60));
+        assert_eq!(timeout(&with("0")), Duration::ZERO);
+        assert_eq!(timeout(&with("4294967295")), Duration::from_millis(u64::from(u32::MAX)));
+        let errs = compile_str(&with("4294967296"), "f").unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].key, "server.send_timeout_ms");
+        assert_eq!(errs[0].message, "must be at most 4294967295 (0 = never)");
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub struct RawServer {
     pub max_head_bytes: usize,
     pub header_read_timeout_ms: u64,
     pub idle_timeout_ms: u64,
+    /// A client that takes none of its answer for this long is cut off (`TCP_USER_TIMEOUT`);
+    /// 0 = never.
+    pub send_timeout_ms: u64,
     /// Open client connections per worker; one more is answered 503 and closed. 0 = no limit.
     pub max_connections: usize,
     pub drain_timeout_ms: u64,
@@ -54,6 +57,7 @@ impl Default for RawServer {
             max_head_bytes: 64 * 1024,
             header_read_timeout_ms: 10_000,
             idle_timeout_ms: 60_000,
+            send_timeout_ms: 60_000,
             max_connections: 10_000,
             drain_timeout_ms: 10_000,
             access_log: false,

@@ -69,6 +69,11 @@ pub struct Limits {
     pub max_body_bytes: usize,
     pub header_read_timeout: Duration,
     pub idle_timeout: Duration,
+    /// How long a client may take none of what is written to it before its connection is cut
+    /// (zero: never). Set on the listening socket as `TCP_USER_TIMEOUT`, which accepted
+    /// connections inherit: the kernel ends a connection whose peer has kept a zero window (or
+    /// left data unacknowledged) that long, so no write carries a timer of its own.
+    pub send_timeout: Duration,
     /// Open connections a worker serves at most (0: no limit); read at each accept.
     pub max_connections: usize,
 }
@@ -80,6 +85,7 @@ impl Default for Limits {
             max_body_bytes: 32 * 1024 * 1024,
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(60),
             max_connections: 10_000,
         }
     }

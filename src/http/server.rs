@@ -85,6 +85,35 @@ pub struct ServerState {
     pub drain: Rc<Drain>,
     pub in_flight: Cell<usize>,
     pub open_conns: Cell<usize>,
+    /// The send timeout last set on the listening socket (`None`: not set yet).
+    send_timeout: Cell<Option<Duration>>,
+}
+
+/// Sets `TCP_USER_TIMEOUT` on the listening socket when it changed (accepted connections inherit
+/// it; one system call per change, none per connection).
+fn apply_send_timeout(listener: &TcpListener, timeout: Duration, state: &ServerState) {
+    if state.send_timeout.get() == Some(timeout) {
+        return;
+    }
+    state.send_timeout.set(Some(timeout));
+    let ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
+    let fd = std::os::fd::AsRawFd::as_raw_fd(listener);
+    // SAFETY: a plain integer option on a socket this listener owns for as long as it lives.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_USER_TIMEOUT,
+            (&ms as *const u32).cast(),
+            std::mem::size_of::<u32>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        eprintln!(
+            "sluice: setting the send timeout failed: {}",
+            std::io::Error::last_os_error()
+        );
+    }
 }
 
 /// Accepts until the listener fails or is cancelled, spawning one task per connection.
@@ -94,6 +123,7 @@ pub async fn accept_loop<H: Handler>(
     handler: Rc<H>,
     state: Rc<ServerState>,
 ) {
+    apply_send_timeout(&listener, handler.limits().send_timeout, &state);
     loop {
         let (stream, _peer) = match listener.cancelable_accept(cancel.clone()).await {
             Ok(x) => x,
@@ -108,8 +138,11 @@ pub async fn accept_loop<H: Handler>(
                 continue;
             }
         };
-        // Read at each accept, so a reload's new limit applies to the next connection.
-        let limit = handler.limits().max_connections;
+        // Read at each accept, so a reload's new limits apply to the next connections (the send
+        // timeout to those accepted after this one: it was this one's when its handshake ended).
+        let limits = handler.limits();
+        apply_send_timeout(&listener, limits.send_timeout, &state);
+        let limit = limits.max_connections;
         if limit != 0 && state.open_conns.get() >= limit {
             handler.connection_refused();
             monoio::spawn(refuse_over_limit(stream, handler.clone(), state.drain.clone()));
