@@ -13,9 +13,11 @@ use crate::http::io::{read_more, write_all};
 use bytes::{Bytes, BytesMut};
 use monoio::net::TcpStream;
 use monoio::time::Instant as MonoInstant;
+use std::future::Future;
 use std::ops::Range;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::task::Poll;
 use std::time::Instant;
 
 /// Bodies up to this size are copied next to the head so the request is one write.
@@ -111,9 +113,18 @@ pub struct BodyReader {
     deadline: MonoInstant,
     /// The timer for `deadline`, armed at the first read and kept for the body's life: a
     /// stream reads once per event, and a timer per read would be inserted into and removed
-    /// from the timer wheel each time.
+    /// from the timer wheel each time. Polled once to hand it this task's waker (monoio keeps
+    /// the first waker it is given until it fires; this reader never leaves its connection's
+    /// task), then only near `deadline` (see `next`).
     timer: Option<Pin<Box<monoio::time::Sleep>>>,
+    /// Whether `timer` has been polled (and so holds this task's waker).
+    timer_polled: bool,
 }
+
+/// How close to its deadline a body's timer is asked whether it fired. It fires at its deadline
+/// rounded up to the millisecond, never before, so until then the clock alone says it has not:
+/// a stream's read then leaves the timer's memory (a cache miss per event) alone.
+const TIMER_NEAR: std::time::Duration = std::time::Duration::from_millis(10);
 
 impl Framing {
     /// Decodes the next piece of body from `rbuf` (taking it off the buffer), without reading:
@@ -253,13 +264,25 @@ impl BodyReader {
             };
             let buf = std::mem::take(&mut conn.rbuf);
             let deadline = self.deadline;
+            let polled = &mut self.timer_polled;
             let timer = self
                 .timer
                 .get_or_insert_with(|| Box::pin(monoio::time::sleep_until(deadline)));
-            let (res, buf) = monoio::select! {
-                biased;
-                r = read_more(&mut conn.io, buf) => r,
-                _ = timer.as_mut() => return Err(UpstreamError::Timeout),
+            let mut read = std::pin::pin!(read_more(&mut conn.io, buf));
+            let read = std::future::poll_fn(|cx| {
+                if let Poll::Ready(r) = read.as_mut().poll(cx) {
+                    return Poll::Ready(Some(r));
+                }
+                if !*polled || MonoInstant::now() + TIMER_NEAR >= deadline {
+                    *polled = true;
+                    if timer.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(None);
+                    }
+                }
+                Poll::Pending
+            });
+            let Some((res, buf)) = read.await else {
+                return Err(UpstreamError::Timeout);
             };
             conn.rbuf = buf;
             match res {
@@ -401,6 +424,7 @@ pub async fn send(
                         keep_alive,
                         deadline,
                         timer: None,
+                        timer_polled: false,
                     },
                 });
             }
