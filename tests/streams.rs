@@ -316,20 +316,25 @@ fn endless_anthropic_upstream(written: Arc<AtomicU64>, cap: u64) -> SocketAddr {
     })
 }
 
-#[test]
-fn slow_client_holds_the_upstream_back() {
-    const CAP: u64 = 1 << 30;
+/// Sluice (with `server_extra`) in front of an endless translated stream, and a client that has
+/// read the stream's head (and perhaps its first events) and then reads nothing more. `written`
+/// counts the bytes the upstream got out.
+fn a_client_that_stops_reading(server_extra: &str) -> (Proc, TcpStream, Arc<AtomicU64>) {
     let written = Arc::new(AtomicU64::new(0));
-    let upstream = endless_anthropic_upstream(written.clone(), CAP);
-    let sluice = start_sluice(&config(upstream, ""));
-
-    // A client that reads the head and one event, then stops reading.
+    let upstream = endless_anthropic_upstream(written.clone(), 1 << 30);
+    let sluice = start_sluice(&config(upstream, server_extra));
     let mut s = TcpStream::connect(sluice.addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     s.write_all(&chat_stream("anthropic/claude-x", "go")).unwrap();
     let mut first = [0u8; 4096];
     let n = s.read(&mut first).unwrap();
     assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"));
+    (sluice, s, written)
+}
+
+#[test]
+fn slow_client_holds_the_upstream_back() {
+    let (sluice, mut s, written) = a_client_that_stops_reading("");
 
     // Once the socket buffers on both sides are full, the upstream must stall: the gateway reads
     // from it only as fast as the client takes the translation.
@@ -367,18 +372,7 @@ fn slow_client_holds_the_upstream_back() {
 /// a connection and an upstream call for as long as it stays connected.
 #[test]
 fn a_client_that_takes_nothing_for_the_send_timeout_is_cut_off() {
-    const CAP: u64 = 1 << 30;
-    let written = Arc::new(AtomicU64::new(0));
-    let upstream = endless_anthropic_upstream(written.clone(), CAP);
-    let sluice = start_sluice(&config(upstream, "send_timeout_ms = 400"));
-
-    let mut s = TcpStream::connect(sluice.addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(&chat_stream("anthropic/claude-x", "go")).unwrap();
-    let mut first = [0u8; 4096];
-    let n = s.read(&mut first).unwrap();
-    assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"));
-
+    let (sluice, mut s, written) = a_client_that_stops_reading("send_timeout_ms = 400");
     // The client keeps its connection and reads nothing more: the stream must end on its own.
     let t = Instant::now();
     let ended = poll(Duration::from_secs(15), || {
