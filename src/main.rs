@@ -88,7 +88,7 @@ fn main() -> ExitCode {
         Ok(_) => {}
         Err(e) => eprintln!("sluice: warning: cannot read the open-file limit: {e}"),
     }
-    let (listeners, addr) = match runtime::bind_listeners(server.listen, server.workers) {
+    let (listeners, addr) = match runtime::bind_listeners(server.listen, server.workers, server.limits.send_timeout) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("sluice: cannot listen on {}: {e}", server.listen);

@@ -325,7 +325,7 @@ fn main() -> ExitCode {
     };
     // Load tests open thousands of streams at it, as at the gateway.
     let _ = runtime::raise_open_file_limit();
-    let (listeners, addr) = match runtime::bind_listeners(addr, workers) {
+    let (listeners, addr) = match runtime::bind_listeners(addr, workers, sluice::http::Limits::default().send_timeout) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("sluice-mock: cannot listen on {listen}: {e}");

@@ -12,8 +12,14 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// Binds `n` listeners to `addr` with `SO_REUSEPORT`. With port 0, the first bind picks the port
-/// and the rest join it, so every worker serves the same address.
-pub fn bind_listeners(addr: SocketAddr, n: usize) -> std::io::Result<(Vec<TcpListener>, SocketAddr)> {
+/// and the rest join it, so every worker serves the same address. `send_timeout` (zero: none) is
+/// set before each listens: a connection inherits it when its handshake ends, which can be before
+/// its worker first runs (the accept loop keeps it up to date after a reload).
+pub fn bind_listeners(
+    addr: SocketAddr,
+    n: usize,
+    send_timeout: Duration,
+) -> std::io::Result<(Vec<TcpListener>, SocketAddr)> {
     let mut out = Vec::with_capacity(n);
     let mut actual = addr;
     for _ in 0..n.max(1) {
@@ -21,6 +27,7 @@ pub fn bind_listeners(addr: SocketAddr, n: usize) -> std::io::Result<(Vec<TcpLis
         sock.set_reuse_address(true)?;
         sock.set_reuse_port(true)?;
         sock.set_nodelay(true)?;
+        sock.set_tcp_user_timeout((!send_timeout.is_zero()).then_some(send_timeout))?;
         sock.bind(&actual.into())?;
         sock.listen(4096)?;
         sock.set_nonblocking(true)?;
