@@ -89,30 +89,17 @@ pub struct ServerState {
     send_timeout: Cell<Option<Duration>>,
 }
 
-/// Sets `TCP_USER_TIMEOUT` on the listening socket when it changed (accepted connections inherit
-/// it; one system call per change, none per connection).
+/// Sets the send timeout on the listening socket when it changed (`runtime::bind_listeners` set
+/// the first; accepted connections inherit it; one system call per change, none per connection).
 fn apply_send_timeout(listener: &TcpListener, timeout: Duration, state: &ServerState) {
     if state.send_timeout.get() == Some(timeout) {
         return;
     }
     state.send_timeout.set(Some(timeout));
-    let ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
-    let fd = std::os::fd::AsRawFd::as_raw_fd(listener);
-    // SAFETY: a plain integer option on a socket this listener owns for as long as it lives.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::IPPROTO_TCP,
-            libc::TCP_USER_TIMEOUT,
-            (&ms as *const u32).cast(),
-            std::mem::size_of::<u32>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        eprintln!(
-            "sluice: setting the send timeout failed: {}",
-            std::io::Error::last_os_error()
-        );
+    // SAFETY: the fd is the listener's, open for as long as this borrow of it lives.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(std::os::fd::AsRawFd::as_raw_fd(listener)) };
+    if let Err(e) = crate::runtime::set_send_timeout(socket2::SockRef::from(&fd), timeout) {
+        eprintln!("sluice: setting the send timeout failed: {e}");
     }
 }
 

@@ -27,7 +27,7 @@ pub fn bind_listeners(
         sock.set_reuse_address(true)?;
         sock.set_reuse_port(true)?;
         sock.set_nodelay(true)?;
-        sock.set_tcp_user_timeout((!send_timeout.is_zero()).then_some(send_timeout))?;
+        set_send_timeout(socket2::SockRef::from(&sock), send_timeout)?;
         sock.bind(&actual.into())?;
         sock.listen(4096)?;
         sock.set_nonblocking(true)?;
@@ -36,6 +36,13 @@ pub fn bind_listeners(
         out.push(l);
     }
     Ok((out, actual))
+}
+
+/// Sets a listening socket's send timeout as `TCP_USER_TIMEOUT` (zero: none), which the
+/// connections it accepts inherit: the kernel ends a connection whose peer kept a zero window, or
+/// left data unacknowledged, that long.
+pub fn set_send_timeout(sock: socket2::SockRef<'_>, timeout: Duration) -> std::io::Result<()> {
+    sock.set_tcp_user_timeout((!timeout.is_zero()).then_some(timeout))
 }
 
 /// Raises the soft open-file limit to the hard one, as the Go runtime does for Bifrost, and
