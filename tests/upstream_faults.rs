@@ -746,6 +746,60 @@ fn a_body_that_stalls_ends_at_the_total_timeout() {
     pool_becomes(sluice.addr, (1.0, 0.0), "the stalled connections are closed");
 }
 
+/// An upstream silent for `body_idle_timeout_ms` in the middle of its answer is given up on then,
+/// long before the total timeout (600 s here); one that keeps sending, however slowly, is not.
+#[test]
+fn a_body_silent_for_the_idle_timeout_ends_then_but_a_slow_steady_one_does_not() {
+    let (a, _) = OPENAI_ANSWER.split_at(30);
+    let stalled_json = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{a}",
+        OPENAI_ANSWER.len()
+    );
+    let event = chunk(&format!("{OPENAI_EVENT}\n\n"));
+    // Six events 300 ms apart: 1.8 s in all, more than three idle timeouts end to end.
+    let mut steady = vec![w(SSE_HEAD)];
+    for _ in 0..6 {
+        steady.extend([w(&event), ms(300)]);
+    }
+    steady.push(w(format!("{}0\r\n\r\n", chunk("data: [DONE]\n\n"))));
+    let up = fake_upstream(vec![
+        vec![vec![w(&stalled_json), ms(3000)]],
+        vec![vec![w(format!("{SSE_HEAD}{event}")), ms(3000)]],
+        vec![steady, vec![w(ok_json(OPENAI_ANSWER))]],
+    ]);
+    let sluice = sluice_at(up.addr, "body_idle_timeout_ms = 500\ntotal_timeout_ms = 600000");
+    let bounded = |t: Instant| {
+        let took = t.elapsed();
+        assert!(
+            took >= Duration::from_millis(450) && took < Duration::from_millis(2000),
+            "took {took:?}"
+        );
+    };
+
+    let t = Instant::now();
+    let msg = assert_openai_error(&roundtrip(sluice.addr, &chat("openai/m", "x")), 504, "server_error");
+    assert!(msg.contains("sent nothing for 500 ms"), "{msg}");
+    bounded(t);
+
+    let t = Instant::now();
+    let mut c = Client::connect(sluice.addr);
+    c.send(&chat_stream("openai/m", "x"));
+    assert_eq!(c.read_head().status, 200);
+    assert!(c.read_chunk().is_some());
+    expect_stream_error(&mut c, "sent nothing for 500 ms");
+    bounded(t);
+
+    let r = roundtrip(sluice.addr, &chat_stream("openai/m", "x"));
+    assert_eq!(r.status, 200);
+    let text = r.text();
+    assert_eq!(text.matches(r#""content":"hi""#).count(), 6, "{text}");
+    assert!(text.ends_with("data: [DONE]\n\n") && !text.contains("error"), "{text}");
+    // The steady stream's connection was pooled, and serves the next request.
+    assert_eq!(roundtrip(sluice.addr, &chat("openai/m", "x")).status, 200);
+    assert_eq!(up.requests(Duration::from_millis(50)).len(), 4);
+    pool_becomes(sluice.addr, (1.0, 0.0), "the silent connections are closed");
+}
+
 #[test]
 fn a_streams_late_end_is_waited_for_briefly_then_pooled_or_closed() {
     // The upstream's end of body (the last chunk) usually comes with its last event. When it

@@ -115,6 +115,8 @@ pub struct Timeouts {
     pub connect: Duration,
     pub first_byte: Duration,
     pub total: Duration,
+    /// Longest silence within a response body; `None`: only `total` bounds it.
+    pub body_idle: Option<Duration>,
 }
 
 /// How a provider's URLs and auth differ from its format's standard API.
@@ -742,6 +744,9 @@ fn compile_provider(p: &RawProvider, key: &str, up: &raw::RawUpstream, errs: &mu
             connect: Duration::from_millis(p.connect_timeout_ms.unwrap_or(up.connect_timeout_ms).max(1)),
             first_byte: Duration::from_millis(p.first_byte_timeout_ms.unwrap_or(up.first_byte_timeout_ms).max(1)),
             total: Duration::from_millis(p.total_timeout_ms.unwrap_or(up.total_timeout_ms).max(1)),
+            body_idle: Some(p.body_idle_timeout_ms.unwrap_or(up.body_idle_timeout_ms))
+                .filter(|&ms| ms > 0)
+                .map(Duration::from_millis),
         },
         mock: MockKnobs {
             chunks: p.mock_chunks.unwrap_or(4).max(1),
@@ -1128,6 +1133,26 @@ connect_timeout_ms = 0
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert_eq!(errs[0].key, "server.send_timeout_ms");
         assert_eq!(errs[0].message, "must be at most 4294967295 (0 = never)");
+    }
+
+    #[test]
+    fn the_body_idle_timeout_defaults_to_five_minutes_with_zero_for_none_and_a_provider_override() {
+        let idle = |toml: &str| {
+            let c = compile_str(toml, "f").unwrap();
+            c.provider("openai").unwrap().timeouts.body_idle
+        };
+        assert_eq!(idle(GOOD), Some(Duration::from_secs(300)));
+        let upstream = |n: &str| format!("{GOOD}\n[upstream]\nbody_idle_timeout_ms = {n}\n");
+        assert_eq!(idle(&upstream("0")), None);
+        assert_eq!(idle(&upstream("2500")), Some(Duration::from_millis(2500)));
+        let provider = |n: &str| {
+            GOOD.replace(
+                "keys = [\"sk-1\"]",
+                &format!("keys = [\"sk-1\"]\nbody_idle_timeout_ms = {n}"),
+            )
+        };
+        assert_eq!(idle(&provider("0")), None);
+        assert_eq!(idle(&provider("1000")), Some(Duration::from_secs(1)));
     }
 
     #[test]

@@ -92,6 +92,9 @@ pub struct RawUpstream {
     pub connect_timeout_ms: u64,
     pub first_byte_timeout_ms: u64,
     pub total_timeout_ms: u64,
+    /// Longest silence from the upstream in the middle of a response body (a stream between
+    /// events, or a body sent slowly); 0: only `total_timeout_ms` bounds it.
+    pub body_idle_timeout_ms: u64,
     pub pool_max_idle: usize,
     pub pool_idle_timeout_ms: u64,
     /// Connections opened ahead of demand per upstream origin, per worker (0: none).
@@ -106,6 +109,7 @@ impl Default for RawUpstream {
             connect_timeout_ms: 5_000,
             first_byte_timeout_ms: 120_000,
             total_timeout_ms: 600_000,
+            body_idle_timeout_ms: 300_000,
             pool_max_idle: 64,
             pool_idle_timeout_ms: 30_000,
             pool_spare: 0,
@@ -126,6 +130,7 @@ pub struct RawProvider {
     pub connect_timeout_ms: Option<u64>,
     pub first_byte_timeout_ms: Option<u64>,
     pub total_timeout_ms: Option<u64>,
+    pub body_idle_timeout_ms: Option<u64>,
     /// kind = "openai": talk to Azure OpenAI (`api-key` header, `?api-version=`; base_url is the
     /// deployment URL, e.g. https://NAME.openai.azure.com/openai/deployments/DEPLOYMENT).
     pub azure_api_version: Option<String>,

@@ -110,20 +110,23 @@ pub struct BodyReader {
     framing: Framing,
     done: bool,
     keep_alive: bool,
+    /// When the whole answer must have arrived (`total_timeout_ms`).
     deadline: MonoInstant,
-    /// The timer for `deadline`, armed at the first read and kept for the body's life: a
-    /// stream reads once per event, and a timer per read would be inserted into and removed
-    /// from the timer wheel each time. Polled once to hand it this task's waker (monoio keeps
-    /// the first waker it is given until it fires; this reader never leaves its connection's
-    /// task), then only near `deadline` (see `next`).
+    /// Longest wait for the upstream's next bytes (`body_idle_timeout_ms`); `None`: `deadline` alone.
+    idle: Option<std::time::Duration>,
+    /// One timer for the body's life, armed at its first wait: a stream reads once per event, and
+    /// a timer per read would be inserted into and removed from the timer wheel each time. It is
+    /// set to the current wait's deadline, and only moved later (at most once per idle period,
+    /// when it comes near: a stream's read otherwise leaves the timer's memory, a cache miss per
+    /// event, alone). Polled at its first wait to hand it this task's waker (monoio keeps the
+    /// first waker it is given until it fires; this reader never leaves its connection's task).
     timer: Option<Pin<Box<monoio::time::Sleep>>>,
-    /// Whether `timer` has been polled (and so holds this task's waker).
-    timer_polled: bool,
+    /// Where `timer` is set: never later than the current wait's deadline.
+    timer_at: MonoInstant,
 }
 
 /// How close to its deadline a body's timer is asked whether it fired. It fires at its deadline
-/// rounded up to the millisecond, never before, so until then the clock alone says it has not:
-/// a stream's read then leaves the timer's memory (a cache miss per event) alone.
+/// rounded up to the millisecond, never before, so until then the clock alone says it has not.
 const TIMER_NEAR: std::time::Duration = std::time::Duration::from_millis(10);
 
 impl Framing {
@@ -263,26 +266,41 @@ impl BodyReader {
                 return Ok(None);
             };
             let buf = std::mem::take(&mut conn.rbuf);
-            let deadline = self.deadline;
-            let polled = &mut self.timer_polled;
-            let timer = self
-                .timer
-                .get_or_insert_with(|| Box::pin(monoio::time::sleep_until(deadline)));
+            let (total, idle) = (self.deadline, self.idle);
+            let (timer, timer_at) = (&mut self.timer, &mut self.timer_at);
+            // This wait's deadline, set when it first finds nothing to read.
+            let mut due = None;
             let mut read = std::pin::pin!(read_more(&mut conn.io, buf));
             let read = std::future::poll_fn(|cx| {
                 if let Poll::Ready(r) = read.as_mut().poll(cx) {
-                    return Poll::Ready(Some(r));
+                    return Poll::Ready(Ok(r));
                 }
-                if !*polled || MonoInstant::now() + TIMER_NEAR >= deadline {
-                    *polled = true;
-                    if timer.as_mut().poll(cx).is_ready() {
-                        return Poll::Ready(None);
+                let now = MonoInstant::now();
+                let due = *due.get_or_insert_with(|| idle.map_or(total, |i| (now + i).min(total)));
+                let timer = match timer {
+                    None => {
+                        *timer_at = due;
+                        timer.insert(Box::pin(monoio::time::sleep_until(due)))
                     }
+                    Some(t) if now + TIMER_NEAR >= *timer_at => {
+                        if *timer_at < due {
+                            // Set for an earlier wait that ended in time: moved to this one's.
+                            *timer_at = due;
+                            t.as_mut().reset(due);
+                        }
+                        t
+                    }
+                    Some(_) => return Poll::Pending,
+                };
+                if timer.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Err(due));
                 }
                 Poll::Pending
             });
-            let Some((res, buf)) = read.await else {
-                return Err(UpstreamError::Timeout);
+            let (res, buf) = match read.await {
+                Ok(r) => r,
+                Err(due) if due < total => return Err(UpstreamError::BodyIdle(idle.unwrap_or_default())),
+                Err(_) => return Err(UpstreamError::Timeout),
             };
             conn.rbuf = buf;
             match res {
@@ -423,8 +441,9 @@ pub async fn send(
                         done: false,
                         keep_alive,
                         deadline,
+                        idle: timeouts.body_idle,
                         timer: None,
-                        timer_polled: false,
+                        timer_at: deadline,
                     },
                 });
             }
@@ -869,6 +888,7 @@ mod tests {
                 connect: Duration::from_secs(5),
                 first_byte: Duration::from_secs(5),
                 total: Duration::from_secs(5),
+                body_idle: None,
             };
             let req = OutRequest {
                 method: "GET",

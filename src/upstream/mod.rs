@@ -19,6 +19,8 @@ pub enum UpstreamError {
     Tls(String),
     FirstByteTimeout,
     Timeout,
+    /// The upstream sent nothing for this long in the middle of the body (`body_idle_timeout_ms`).
+    BodyIdle(std::time::Duration),
     /// The connection closed before the response was complete.
     Closed,
     /// The body ended early (chunked body without its last chunk, short Content-Length).
@@ -44,7 +46,10 @@ impl UpstreamError {
     /// Status to answer the client with.
     pub fn status(&self) -> u16 {
         match self {
-            UpstreamError::ConnectTimeout | UpstreamError::FirstByteTimeout | UpstreamError::Timeout => 504,
+            UpstreamError::ConnectTimeout
+            | UpstreamError::FirstByteTimeout
+            | UpstreamError::Timeout
+            | UpstreamError::BodyIdle(_) => 504,
             // What the client sent (a model name, a header) cannot travel: its request's fault.
             UpstreamError::Unsendable(_) => 400,
             _ => 502,
@@ -72,6 +77,14 @@ impl fmt::Display for UpstreamError {
             UpstreamError::Tls(e) => write!(f, "TLS error with upstream: {e}"),
             UpstreamError::FirstByteTimeout => write!(f, "upstream did not answer in time"),
             UpstreamError::Timeout => write!(f, "upstream response timed out"),
+            UpstreamError::BodyIdle(d) if d.subsec_millis() == 0 => {
+                write!(f, "upstream sent nothing for {} s in the middle of its answer", d.as_secs())
+            }
+            UpstreamError::BodyIdle(d) => write!(
+                f,
+                "upstream sent nothing for {} ms in the middle of its answer",
+                d.as_millis()
+            ),
             UpstreamError::Closed => write!(f, "upstream closed the connection"),
             UpstreamError::Truncated => write!(f, "upstream response was truncated"),
             UpstreamError::BadResponse(m) => write!(f, "invalid upstream response: {m}"),
