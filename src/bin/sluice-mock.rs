@@ -5,11 +5,14 @@
 use bytes::Bytes;
 use sluice::http::server::client_gone;
 use sluice::http::{Conn, Handler, Method, Request};
+use sluice::mock::stream::BodyEnd;
 use sluice::mock::{openai, Scenario};
 use sluice::runtime::{self, Housekeeping, WorkerSettings};
 use sluice::wire::json;
 use std::cell::Cell;
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -27,7 +30,8 @@ Serves the real wire formats of OpenAI (/v1/chat/completions, /v1/completions, /
 (/model/{id}/converse[-stream], /invoke[-with-response-stream]; invoke on embedding and rerank
 models too) and Cohere (/v2/chat, /v2/embed, /v2/rerank, /v1/rerank), with and without streaming; GET /mock/stats for tests. Replies echo the last user message; the
 model name picks a scenario (tool, parallel, length, image, inspect, error-NNN; for streams also
-cutoff: stop half-way without the end, midstream: half-way then an in-stream error). Streams send
+cutoff: stop half-way without the end, stall: stop half-way, then 10 s of silence and the
+connection closed, midstream: half-way then an in-stream error). Streams send
 --chunks pieces --chunk-delay-ms apart, the first --first-event-delay-ms after the head (a
 model's time to first token). --fail-every N makes every Nth OpenAI request answer
 --fail-status (default 500). --stamp (load tests): each streamed text piece is the time it was
@@ -179,7 +183,7 @@ impl Handler for MockServer {
                 )
                 .await;
         }
-        let mut cut_off = false;
+        let mut body_end = BodyEnd::Clean;
         let mut events = match (path, peek.stream) {
             ("/v1/chat/completions" | "/chat/completions", stream) => match openai::chat(&req.body, None) {
                 openai::ChatOutcome::Answer(resp) if !stream => {
@@ -208,7 +212,7 @@ impl Handler for MockServer {
             ("/v1/completions" | "/completions", true) => {
                 match openai::completion_stream_events(&req.body, &model, k.chunks, peek.include_usage) {
                     Ok(stream) => {
-                        cut_off = stream.cut_off;
+                        body_end = stream.body_end;
                         stream.frames
                     }
                     Err((status, body)) => {
@@ -255,11 +259,7 @@ impl Handler for MockServer {
             }
             conn.send_chunk(e).await?;
         }
-        if cut_off {
-            conn.close_after = true;
-            return Ok(());
-        }
-        conn.end_stream().await
+        end_body(conn, body_end, gone).await
     }
 }
 
@@ -389,11 +389,24 @@ async fn send_stream(
         }
         conn.send_chunk(frame).await?;
     }
-    if stream.cut_off {
-        conn.close_after = true;
-        return Ok(());
+    end_body(conn, stream.body_end, gone).await
+}
+
+/// Ends a stream's body after its frames: cleanly, or by closing the connection (at once, or
+/// after `STALL` of silence unless the client leaves first).
+async fn end_body(conn: &mut Conn, end: BodyEnd, gone: Pin<&mut impl Future<Output = ()>>) -> io::Result<()> {
+    match end {
+        BodyEnd::Clean => return conn.end_stream().await,
+        BodyEnd::Cut => {}
+        BodyEnd::Stall => {
+            monoio::select! {
+                _ = gone => return Err(io::ErrorKind::ConnectionAborted.into()),
+                _ = monoio::time::sleep(sluice::mock::stream::STALL) => {}
+            }
+        }
     }
-    conn.end_stream().await
+    conn.close_after = true;
+    Ok(())
 }
 
 async fn reply(conn: &mut Conn, r: sluice::mock::MockReply, ka: bool) -> io::Result<()> {

@@ -1,5 +1,6 @@
 //! OpenAI wire format as the mock speaks it (PROTOCOLS 2.3-2.7, 2.9).
 
+use super::stream::BodyEnd;
 use super::{split_pieces, word_count};
 use crate::canonical::{ChatResponse, Part};
 use crate::formats::openai::completions::LegacyLogprobs;
@@ -417,7 +418,11 @@ pub fn completion_stream_events(
         }
         return Ok(CompletionStream {
             frames: out,
-            cut_off: fault == StreamFault::CutOff,
+            body_end: match fault {
+                StreamFault::CutOff => BodyEnd::Cut,
+                StreamFault::Stall => BodyEnd::Stall,
+                StreamFault::Unfinished | StreamFault::MidStream => BodyEnd::Clean,
+            },
         });
     }
     if include_usage {
@@ -427,21 +432,21 @@ pub fn completion_stream_events(
     out.push(b"data: [DONE]\n\n".to_vec());
     Ok(CompletionStream {
         frames: out,
-        cut_off: false,
+        body_end: BodyEnd::Clean,
     })
 }
 
 /// A legacy completions stream ready to send, one write per frame.
 pub struct CompletionStream {
     pub frames: Vec<Vec<u8>>,
-    /// Close the connection after the frames instead of ending the body (`cutoff`).
-    pub cut_off: bool,
+    pub body_end: BodyEnd,
 }
 
 /// The stream fault a legacy completions model name asks for (see `mock::stream`).
 #[derive(PartialEq)]
 enum StreamFault {
     CutOff,
+    Stall,
     Unfinished,
     MidStream,
 }
@@ -450,6 +455,8 @@ impl StreamFault {
     fn of(model: &str) -> Option<StreamFault> {
         if model.contains("cutoff") {
             Some(StreamFault::CutOff)
+        } else if model.contains("stall") {
+            Some(StreamFault::Stall)
         } else if model.contains("unfinished") {
             Some(StreamFault::Unfinished)
         } else if model.contains("midstream") {

@@ -11,6 +11,9 @@
 //!   end (an upstream, or a proxy before it, that gave up without saying so);
 //! - contains `midstream`: half of the events, then the format's in-stream error (status 500, or
 //!   NNN for `midstream-NNN`, `midstream_status`);
+//! - contains `stall`: half of the events, then nothing for `STALL` (an upstream that hangs in
+//!   the middle of its answer: the gateway's `body_idle_timeout_ms` is for it), then the
+//!   connection closes as for `cutoff`;
 //! - contains `interleave`: the tool calls' events taken in turn (every call started, then the
 //!   first argument fragment of each, then the next, ...), as an upstream that streams parallel
 //!   calls at once may send them.
@@ -28,6 +31,8 @@ pub enum Ending {
     Complete,
     /// The body just stops: no end marker, connection closed.
     CutOff,
+    /// As `CutOff`, after `STALL` of silence.
+    Stall,
     /// The body ends cleanly (its last chunk sent) after an event, without the end marker.
     Unfinished,
     /// The format's in-stream error after the events.
@@ -41,8 +46,31 @@ pub struct MockStream {
     /// `x-amzn-bedrock-content-type` for InvokeModel streams.
     pub headers: Vec<(&'static str, String)>,
     pub frames: Vec<Vec<u8>>,
-    /// Close the connection after the frames instead of ending the body cleanly.
-    pub cut_off: bool,
+    pub body_end: BodyEnd,
+}
+
+/// What follows a mock stream's frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyEnd {
+    /// The body's end (its last chunk).
+    Clean,
+    /// The connection closes without the body's end.
+    Cut,
+    /// Nothing for `STALL` (or until the client leaves), then `Cut`.
+    Stall,
+}
+
+/// How long a `stall` stream stays silent before its connection closes.
+pub const STALL: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Ending {
+    pub fn body_end(&self) -> BodyEnd {
+        match self {
+            Ending::CutOff => BodyEnd::Cut,
+            Ending::Stall => BodyEnd::Stall,
+            Ending::Complete | Ending::Unfinished | Ending::Error { .. } => BodyEnd::Clean,
+        }
+    }
 }
 
 /// Load-test stamping (`sluice-mock --stamp`): every text piece of a stream is this placeholder,
@@ -92,10 +120,11 @@ pub fn midstream_status(model: &str) -> u16 {
         .unwrap_or(500)
 }
 
-/// Whether the model asks for a stream that fails or misbehaves (`cutoff`, `unfinished`,
-/// `midstream`, `interleave`).
+/// Whether the model asks for a stream that fails or misbehaves (`cutoff`, `stall`,
+/// `unfinished`, `midstream`, `interleave`).
 pub fn is_fault_scenario(model: &str) -> bool {
     model.contains("cutoff")
+        || model.contains("stall")
         || model.contains("unfinished")
         || model.contains("midstream")
         || model.contains("interleave")
@@ -216,6 +245,8 @@ pub fn scenario_events_stamped(
     }
     let ending = if req.model.contains("cutoff") {
         Ending::CutOff
+    } else if req.model.contains("stall") {
+        Ending::Stall
     } else if req.model.contains("unfinished") {
         Ending::Unfinished
     } else if req.model.contains("midstream") {
@@ -302,7 +333,7 @@ pub fn encode_frames(enc: &mut dyn StreamEncode, events: &[StreamEvent], ending:
     let mut out = Vec::new();
     match ending {
         Ending::Complete => enc.finish(&mut out),
-        Ending::CutOff | Ending::Unfinished => {}
+        Ending::CutOff | Ending::Stall | Ending::Unfinished => {}
         Ending::Error { status, message } => enc.error(*status, message, &mut out),
     }
     if !out.is_empty() {
@@ -379,7 +410,7 @@ pub fn serve(
                 Ok(MockStream {
                     content_type: enc.content_type(),
                     headers,
-                    cut_off: ending == Ending::CutOff,
+                    body_end: ending.body_end(),
                     frames: encode_frames(enc.as_mut(), &events, &ending),
                 })
             }
@@ -743,7 +774,7 @@ mod tests {
 
     #[test]
     fn cutoff_unfinished_and_midstream_stop_before_the_finish() {
-        for model in ["m-cutoff", "m-unfinished", "m-midstream"] {
+        for model in ["m-cutoff", "m-stall", "m-unfinished", "m-midstream"] {
             let (events, ending) = scenario_events(&req(model), "id", 3).unwrap();
             assert_ne!(ending, Ending::Complete, "{model}");
             assert!(matches!(events[0], StreamEvent::Usage(u) if u.input > 0 && u.output == 0));
@@ -808,7 +839,15 @@ mod tests {
             .unwrap()
             .ok()
             .unwrap();
-        assert!(s.cut_off);
+        assert_eq!(s.body_end, BodyEnd::Cut);
+        // Stall: the same frames, then silence before the cut.
+        let body = br#"{"model":"m-stall","stream":true,"messages":[{"role":"user","content":"a b c d e f"}]}"#;
+        let stall = serve(Method::Post, "/v1/chat/completions", None, body, 3, false)
+            .unwrap()
+            .ok()
+            .unwrap();
+        assert_eq!(stall.body_end, BodyEnd::Stall);
+        assert_eq!(stall.frames.len(), s.frames.len());
         let all = s.frames.concat();
         assert!(all.starts_with(b"data: {"), "{}", String::from_utf8_lossy(&all));
         assert!(
@@ -822,7 +861,7 @@ mod tests {
             .unwrap()
             .ok()
             .unwrap();
-        assert!(!s.cut_off);
+        assert_eq!(s.body_end, BodyEnd::Clean);
         assert_eq!(s.frames.len(), frames);
         let all = s.frames.concat();
         assert!(

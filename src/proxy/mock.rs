@@ -7,6 +7,7 @@ use crate::config::Provider;
 use crate::error::GatewayError;
 use crate::formats::Format;
 use crate::http::{Conn, Request};
+use crate::mock::stream::BodyEnd;
 use crate::mock::{openai, Scenario};
 use crate::route::Operation;
 use crate::wire::json::Peek;
@@ -33,7 +34,7 @@ pub async fn serve(
         let body = openai::error_body(status, &format!("mock error {status} requested by model name"));
         return reply(conn, status, json, &rid, body, req.keep_alive).await;
     }
-    let mut cut_off = false;
+    let mut body_end = BodyEnd::Clean;
     let events = match (ctx.api.op, peek.stream) {
         (Operation::Chat, stream) => match openai::chat(&req.body, Some(model)) {
             openai::ChatOutcome::Answer(resp) if !stream => {
@@ -58,7 +59,7 @@ pub async fn serve(
         (Operation::Completions, true) => {
             match openai::completion_stream_events(&req.body, model, knobs.chunks, peek.include_usage) {
                 Ok(stream) => {
-                    cut_off = stream.cut_off;
+                    body_end = stream.body_end;
                     stream.frames
                 }
                 Err((status, body)) => return reply(conn, status, json, &rid, body, req.keep_alive).await,
@@ -88,7 +89,7 @@ pub async fn serve(
         &head,
         &events,
         knobs.chunk_delay,
-        cut_off,
+        body_end,
         None,
         crate::formats::openai::stream::write_stream_error,
     )

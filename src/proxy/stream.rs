@@ -14,6 +14,7 @@ use crate::error::GatewayError;
 use crate::formats::stream_end::{EndWatch, Ending};
 use crate::formats::{self, Format};
 use crate::http::{Conn, StreamStop};
+use crate::mock::stream::BodyEnd;
 use crate::plugin::{ChunkHooks, ChunkVerdict};
 use crate::upstream::BodyReader;
 use std::io;
@@ -608,9 +609,10 @@ fn fault_of(e: StreamError) -> UpstreamFault {
     }
 }
 
-/// Sends prepared frames (the in-process mock's streams), `delay` apart, one write each; a
-/// `cut_off` stream closes the connection without the body's end. `fault` is the status of the
-/// failure the frames play (an in-stream error, an unfinished or cut stream), for the metrics.
+/// Sends prepared frames (the in-process mock's streams), `delay` apart, one write each, then
+/// ends the body as `body_end` says (a cut closes the connection without the body's end, a
+/// stall first waits). `fault` is the status of the failure the frames play (an in-stream
+/// error, an unfinished, cut or stalled stream), for the metrics.
 /// Cut at shutdown, the stream ends with `write_error`'s in-stream error, as a relayed one does.
 #[allow(clippy::too_many_arguments)]
 pub async fn send_frames(
@@ -620,7 +622,7 @@ pub async fn send_frames(
     headers: &[(&str, &[u8])],
     frames: &[Vec<u8>],
     delay: Duration,
-    cut_off: bool,
+    body_end: BodyEnd,
     fault: Option<u16>,
     write_error: impl FnOnce(u16, &str, &mut Vec<u8>),
 ) -> Result<Outcome, Failure> {
@@ -630,8 +632,14 @@ pub async fn send_frames(
     let _guard = StreamGauge(worker);
     let stop = conn.stream_stopped();
     let mut stop = std::pin::pin!(stop);
-    for (i, frame) in frames.iter().enumerate() {
-        if i > 0 && !delay.is_zero() {
+    let mut frames = frames.iter().enumerate();
+    loop {
+        let (wait, frame) = match frames.next() {
+            Some((i, frame)) => (if i > 0 { delay } else { Duration::ZERO }, Some(frame)),
+            None if body_end == BodyEnd::Stall => (crate::mock::stream::STALL, None),
+            None => break,
+        };
+        if !wait.is_zero() {
             monoio::select! {
                 s = &mut stop => return match s {
                     StreamStop::ClientGone => Err(client_disconnected()),
@@ -643,15 +651,18 @@ pub async fn send_frames(
                         Ok(Outcome::failed_midstream(200, fault.status))
                     }
                 },
-                _ = monoio::time::sleep(delay) => {}
+                _ = monoio::time::sleep(wait) => {}
             }
         }
-        conn.send_chunk(frame).await.map_err(io_err)?;
+        match frame {
+            Some(frame) => conn.send_chunk(frame).await.map_err(io_err)?,
+            None => break,
+        }
     }
-    if cut_off {
-        conn.close_after = true;
-    } else {
+    if body_end == BodyEnd::Clean {
         conn.end_stream().await.map_err(io_err)?;
+    } else {
+        conn.close_after = true;
     }
     Ok(Outcome {
         status: 200,

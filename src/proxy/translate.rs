@@ -292,10 +292,11 @@ pub async fn serve_mock(
             }
         };
         let frames = crate::mock::stream::encode_frames(enc.as_mut(), &events, &ending);
-        let cut_off = ending == crate::mock::stream::Ending::CutOff;
         let fault = match &ending {
             crate::mock::stream::Ending::Complete => None,
-            crate::mock::stream::Ending::CutOff | crate::mock::stream::Ending::Unfinished => Some(502),
+            crate::mock::stream::Ending::CutOff
+            | crate::mock::stream::Ending::Stall
+            | crate::mock::stream::Ending::Unfinished => Some(502),
             crate::mock::stream::Ending::Error { status, .. } => Some(*status),
         };
         let mut headers: Vec<(&str, &[u8])> = vec![("content-type", enc.content_type().as_bytes())];
@@ -314,7 +315,7 @@ pub async fn serve_mock(
             &headers,
             &frames,
             provider.mock.chunk_delay,
-            cut_off,
+            ending.body_end(),
             fault,
             // The encoder has played the whole answer by now: the error is written afresh, as a
             // relayed stream's is.

@@ -9,7 +9,8 @@ and parsed arguments), the usage and the finish reason of every stream must equa
 Stream scenarios on top of the non-stream ones (src/mock/stream.rs): `midstream-model` fails with
 an in-stream error after half of the events; `cutoff-model` stops without the format's end and
 closes the connection, `unfinished-model` ends its body cleanly without the format's end (the
-gateway must report both, never pass them off as a normal finish).
+gateway must report both, never pass them off as a normal finish); `stall-model` stops there and
+sends nothing for 10 s (the gateway's `body_idle_timeout_ms` must end it first).
 """
 
 from __future__ import annotations
@@ -428,6 +429,47 @@ def test_mock_mid_stream_error_read_by_the_real_sdks(direct, sdk_name):
     assert s.error
     if sdk_name == "boto3":
         assert s.error.startswith("internalServerException"), s.error
+
+
+# ---- an upstream that hangs mid-stream ---------------------------------------------------------
+# `stall-model` sends half of its events, then nothing for 10 s. A gateway whose
+# `body_idle_timeout_ms` is 300 gives up on it then: every SDK gets its in-stream error at once,
+# after the text that came, rather than hanging on the upstream (or reading its close as an end).
+
+STALL_CONFIG = """
+[upstream]
+body_idle_timeout_ms = 300
+
+[routing]
+default_provider = "openai"
+""" + "".join(
+    f'\n[[providers]]\nname = "{kind}"\nkind = "{kind}"\nbase_url = "{{mock_base}}"\nkeys = ["k"]\n' for kind in PROVIDERS
+)
+
+
+@pytest.fixture(scope="module")
+def impatient_sdks(sluice_mock, tmp_path_factory):
+    from conftest import _teardown, start_gateway
+
+    workdir = tmp_path_factory.mktemp("sluice-impatient")
+    gw = start_gateway(workdir, "sluice-impatient", STALL_CONFIG.replace("{mock_base}", sluice_mock.base))
+    yield {name: cls(gw.base) for name, cls in ADAPTERS.items()}
+    _teardown(gw)
+
+
+@per_sdk
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_an_upstream_silent_past_the_body_idle_timeout_is_an_in_stream_error(impatient_sdks, sdk_name, provider):
+    import time
+
+    started = time.monotonic()
+    s = stream(impatient_sdks, sdk_name, f"{provider}/stall-model", [user("one two three four five six")])
+    took = time.monotonic() - started
+    assert s.error, f"the SDK saw the in-stream error: {s}"
+    assert "echo: one two three four five six".startswith(s.text), s.text
+    # The gateway's 300 ms, not the upstream's close 10 s later.
+    assert took < 5, took
+    assert "upstream sent nothing for 300 ms in the middle of its answer" in s.error, s.error
 
 
 # ---- SDK helpers beyond plain iteration ---------------------------------------------------------
