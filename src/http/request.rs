@@ -159,11 +159,13 @@ impl Request {
         split_target(self.target()).1
     }
 
-    /// First header with this name (case-insensitive).
+    /// First header with this name (case-insensitive), compared as bytes: a lookup validates no
+    /// header's name as UTF-8 (`headers` does, for each name it yields).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        self.headers
+            .iter()
+            .find(|h| self.head[h.name.start as usize..h.name.end as usize].eq_ignore_ascii_case(name.as_bytes()))
+            .map(|h| &self.head[h.value.start as usize..h.value.end as usize])
     }
 
     /// First header with this name as a string, if it is valid UTF-8.

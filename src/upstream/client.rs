@@ -49,10 +49,13 @@ impl UpstreamResponse {
         self.body
     }
 
+    /// First header with this name (case-insensitive), compared as bytes: a lookup validates no
+    /// header's name as UTF-8 (`headers` does, for each name it yields).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        self.headers
+            .iter()
+            .find(|(n, _)| self.head[n.start as usize..n.end as usize].eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| &self.head[v.start as usize..v.end as usize])
     }
 
     pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
