@@ -36,7 +36,10 @@ impl Histogram {
 /// A counter's labels: route, provider, status.
 type RequestKey = (&'static str, String, u16);
 /// route -> provider -> status -> counter; nested so lookups borrow `&str` and never allocate.
-type RequestCounters = HashMap<&'static str, HashMap<String, HashMap<u16, Arc<AtomicU64>>>>;
+/// Three lookups per request: ahash rather than SipHash, whose flood resistance keys from the
+/// config and upstream statuses do not need.
+type RequestCounters = HashMap<&'static str, FastMap<String, FastMap<u16, Arc<AtomicU64>>>, ahash::RandomState>;
+type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
 
 /// One worker's counters of a `{route,provider,status}` series.
 #[derive(Default)]
@@ -90,7 +93,7 @@ pub struct WorkerMetrics {
     shared: Arc<SharedMetrics>,
     requests: LabeledCounters,
     midstream_errors: LabeledCounters,
-    latency: RefCell<HashMap<String, Arc<Histogram>>>,
+    latency: RefCell<FastMap<String, Arc<Histogram>>>,
 }
 
 impl WorkerMetrics {

@@ -404,6 +404,43 @@ fn request_to_upstream_is_faithful_and_filtered() {
     let _ = h.join();
 }
 
+/// Spares wait while the pool sheds connections: with as many clients as `pool_max_idle`, a
+/// spare would come back to a full idle list and be closed unused, a connect and a close for
+/// nothing, again and again. After the first such return none is opened while every request
+/// finds a connection idle.
+#[test]
+fn spares_wait_while_returned_connections_find_the_pool_full() {
+    let mock = start_mock(&[]);
+    let sluice = start_sluice(
+        &Cfg {
+            upstream: Some(mock.addr),
+            upstream_extra: "pool_spare = 1\npool_max_idle = 2",
+            ..Cfg::default()
+        }
+        .render(),
+    );
+    let mut probe = StatsProbe::new(mock.addr);
+    let clients: Vec<_> = (0..2)
+        .map(|i| {
+            let addr = sluice.addr;
+            std::thread::spawn(move || {
+                let mut c = Client::connect(addr);
+                for n in 0..300 {
+                    let r = c.request(&chat("openai/gpt-4o-mini", &format!("client {i} request {n}")));
+                    assert_eq!(r.status, 200, "{}", r.text());
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    // Two for the clients, one spare beside the first, and one more at most while the two
+    // clients first overlap; then none, where each overlap opened one and its return closed one.
+    let s = probe.read();
+    assert!(s.accepted <= 4, "connections made for 600 requests: {s:?}");
+}
+
 /// With `pool_spare`, a new stream finds a connection ready even while every other one is busy,
 /// and spares follow demand: none are opened again after they expire unused.
 #[test]
