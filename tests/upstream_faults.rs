@@ -682,13 +682,45 @@ fn an_upstream_that_never_answers_is_a_prompt_504() {
     pool_becomes(sluice.addr, (1.0, 0.0), "the silent connections are closed");
 }
 
+/// An OpenAI JSON answer's head and its first 30 bytes, the rest never sent.
+fn stalled_json() -> String {
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{}",
+        OPENAI_ANSWER.len(),
+        &OPENAI_ANSWER[..30]
+    )
+}
+
+/// Asserts that `t` was at least `lo` and less than `hi` milliseconds ago.
+fn took_between(t: Instant, lo: u64, hi: u64) {
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(lo) && took < Duration::from_millis(hi),
+        "took {took:?}"
+    );
+}
+
+/// The next two upstream answers stall: a JSON body (a 504 saying `what`), then a stream after
+/// its first event (that event, then the in-stream error saying `what`). Each ends within
+/// `lo..hi` ms.
+fn stalls_end_in_time(sluice: SocketAddr, what: &str, (lo, hi): (u64, u64)) {
+    let t = Instant::now();
+    let msg = assert_openai_error(&roundtrip(sluice, &chat("openai/m", "x")), 504, "server_error");
+    assert!(msg.contains(what), "{msg}");
+    took_between(t, lo, hi);
+
+    let t = Instant::now();
+    let mut c = Client::connect(sluice);
+    c.send(&chat_stream("openai/m", "x"));
+    assert_eq!(c.read_head().status, 200);
+    assert!(c.read_chunk().is_some());
+    expect_stream_error(&mut c, what);
+    took_between(t, lo, hi);
+}
+
 #[test]
 fn a_body_that_stalls_ends_at_the_total_timeout() {
-    let (a, _) = OPENAI_ANSWER.split_at(30);
-    let stalled_json = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{a}",
-        OPENAI_ANSWER.len()
-    );
+    let stalled_json = stalled_json();
     let anthropic_start = r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1}}}"#;
     let up = fake_upstream(vec![
         vec![vec![w(&stalled_json), ms(3000)]],
@@ -707,32 +739,12 @@ fn a_body_that_stalls_ends_at_the_total_timeout() {
         vec![vec![w(ok_json(OPENAI_ANSWER))]],
     ]);
     let sluice = sluice_at(up.addr, "total_timeout_ms = 600");
-    let bounded = |t: Instant| {
-        let took = t.elapsed();
-        assert!(
-            took >= Duration::from_millis(500) && took < Duration::from_millis(2000),
-            "took {took:?}"
-        );
-    };
-
-    let t = Instant::now();
-    let r = roundtrip(sluice.addr, &chat("openai/m", "x"));
-    let msg = assert_openai_error(&r, 504, "server_error");
-    assert!(msg.contains("timed out"), "{msg}");
-    bounded(t);
-
-    let t = Instant::now();
-    let mut c = Client::connect(sluice.addr);
-    c.send(&chat_stream("openai/m", "x"));
-    assert_eq!(c.read_head().status, 200);
-    assert!(c.read_chunk().is_some());
-    expect_stream_error(&mut c, "timed out");
-    bounded(t);
+    stalls_end_in_time(sluice.addr, "timed out", (500, 2000));
 
     // Translated: either a 504 before anything was sent, or the in-stream error; never a finish.
     let t = Instant::now();
     let r = roundtrip(sluice.addr, &chat_stream("anthropic/claude", "x"));
-    bounded(t);
+    took_between(t, 500, 2000);
     if r.status == 200 {
         let text = r.text();
         assert!(text.contains("\"error\""), "{text}");
@@ -750,11 +762,6 @@ fn a_body_that_stalls_ends_at_the_total_timeout() {
 /// long before the total timeout (600 s here); one that keeps sending, however slowly, is not.
 #[test]
 fn a_body_silent_for_the_idle_timeout_ends_then_but_a_slow_steady_one_does_not() {
-    let (a, _) = OPENAI_ANSWER.split_at(30);
-    let stalled_json = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{a}",
-        OPENAI_ANSWER.len()
-    );
     let event = chunk(&format!("{OPENAI_EVENT}\n\n"));
     // Six events 300 ms apart: 1.8 s in all, more than three idle timeouts end to end.
     let mut steady = vec![w(SSE_HEAD)];
@@ -763,31 +770,12 @@ fn a_body_silent_for_the_idle_timeout_ends_then_but_a_slow_steady_one_does_not()
     }
     steady.push(w(format!("{}0\r\n\r\n", chunk("data: [DONE]\n\n"))));
     let up = fake_upstream(vec![
-        vec![vec![w(&stalled_json), ms(3000)]],
+        vec![vec![w(stalled_json()), ms(3000)]],
         vec![vec![w(format!("{SSE_HEAD}{event}")), ms(3000)]],
         vec![steady, vec![w(ok_json(OPENAI_ANSWER))]],
     ]);
     let sluice = sluice_at(up.addr, "body_idle_timeout_ms = 500\ntotal_timeout_ms = 600000");
-    let bounded = |t: Instant| {
-        let took = t.elapsed();
-        assert!(
-            took >= Duration::from_millis(450) && took < Duration::from_millis(2000),
-            "took {took:?}"
-        );
-    };
-
-    let t = Instant::now();
-    let msg = assert_openai_error(&roundtrip(sluice.addr, &chat("openai/m", "x")), 504, "server_error");
-    assert!(msg.contains("sent nothing for 500 ms"), "{msg}");
-    bounded(t);
-
-    let t = Instant::now();
-    let mut c = Client::connect(sluice.addr);
-    c.send(&chat_stream("openai/m", "x"));
-    assert_eq!(c.read_head().status, 200);
-    assert!(c.read_chunk().is_some());
-    expect_stream_error(&mut c, "sent nothing for 500 ms");
-    bounded(t);
+    stalls_end_in_time(sluice.addr, "sent nothing for 500 ms", (450, 2000));
 
     let r = roundtrip(sluice.addr, &chat_stream("openai/m", "x"));
     assert_eq!(r.status, 200);

@@ -832,20 +832,22 @@ mod tests {
         assert!(serve(Method::Post, "/v1beta/models/m:generateContent", None, b"{}", 3, false).is_none());
     }
 
+    /// The mock's OpenAI chat stream for `model` (3 pieces).
+    fn openai_stream(model: &str) -> MockStream {
+        let body =
+            format!(r#"{{"model":"{model}","stream":true,"messages":[{{"role":"user","content":"a b c d e f"}}]}}"#);
+        serve(Method::Post, "/v1/chat/completions", None, body.as_bytes(), 3, false)
+            .unwrap()
+            .ok()
+            .unwrap()
+    }
+
     #[test]
     fn openai_failure_scenarios_stream_through_the_encoder() {
-        let body = br#"{"model":"m-cutoff","stream":true,"messages":[{"role":"user","content":"a b c d e f"}]}"#;
-        let s = serve(Method::Post, "/v1/chat/completions", None, body, 3, false)
-            .unwrap()
-            .ok()
-            .unwrap();
+        let s = openai_stream("m-cutoff");
         assert_eq!(s.body_end, BodyEnd::Cut);
         // Stall: the same frames, then silence before the cut.
-        let body = br#"{"model":"m-stall","stream":true,"messages":[{"role":"user","content":"a b c d e f"}]}"#;
-        let stall = serve(Method::Post, "/v1/chat/completions", None, body, 3, false)
-            .unwrap()
-            .ok()
-            .unwrap();
+        let stall = openai_stream("m-stall");
         assert_eq!(stall.body_end, BodyEnd::Stall);
         assert_eq!(stall.frames.len(), s.frames.len());
         let all = s.frames.concat();
@@ -856,11 +858,7 @@ mod tests {
         );
         // Unfinished: as many events (no end marker either), but the body ends cleanly.
         let frames = s.frames.len();
-        let body = br#"{"model":"m-unfinished","stream":true,"messages":[{"role":"user","content":"a b c d e f"}]}"#;
-        let s = serve(Method::Post, "/v1/chat/completions", None, body, 3, false)
-            .unwrap()
-            .ok()
-            .unwrap();
+        let s = openai_stream("m-unfinished");
         assert_eq!(s.body_end, BodyEnd::Clean);
         assert_eq!(s.frames.len(), frames);
         let all = s.frames.concat();
@@ -869,11 +867,7 @@ mod tests {
             "no end marker and no finish on an unfinished stream: {}",
             String::from_utf8_lossy(&all)
         );
-        let body = br#"{"model":"m-midstream","stream":true,"messages":[{"role":"user","content":"a b c d e f"}]}"#;
-        let s = serve(Method::Post, "/v1/chat/completions", None, body, 3, false)
-            .unwrap()
-            .ok()
-            .unwrap();
+        let s = openai_stream("m-midstream");
         let last = String::from_utf8_lossy(s.frames.last().unwrap()).to_string();
         assert!(last.contains("\"error\""), "{last}");
     }
