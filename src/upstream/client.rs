@@ -416,7 +416,6 @@ pub async fn send(
     timeouts: &Timeouts,
     req: &OutRequest<'_>,
 ) -> Result<UpstreamResponse, UpstreamError> {
-    let started = Instant::now();
     let deadline = MonoInstant::now() + timeouts.total;
     let head = build_head(origin, req)?;
     let conn = match pool.checkout(&origin.pool_key) {
@@ -430,7 +429,7 @@ pub async fn send(
     let mut conn = InExchange { conn: Some(conn), pool };
     open_spares(pool, origin, timeouts);
     loop {
-        match exchange(conn.get(), &head, req, timeouts, deadline, started).await {
+        match exchange(conn.get(), &head, req, timeouts, deadline).await {
             Ok((status, ..)) if is_redirect(status) => return Err(UpstreamError::Redirect(status)),
             Ok((status, head, headers, framing, keep_alive)) => {
                 return Ok(UpstreamResponse {
@@ -500,7 +499,6 @@ async fn exchange(
     req: &OutRequest<'_>,
     timeouts: &Timeouts,
     deadline: MonoInstant,
-    started: Instant,
 ) -> Result<Head, Exchange> {
     let body_len: usize = req.body.iter().map(Bytes::len).sum();
     let mut first = Vec::with_capacity(head.len() + if body_len <= INLINE_BODY { body_len } else { 0 });
@@ -529,7 +527,6 @@ async fn exchange(
     timer
         .as_mut()
         .reset((MonoInstant::now() + timeouts.first_byte).min(deadline));
-    let _ = started;
     if let Err(e) = sent {
         // An upstream may answer before it has read the whole body (a 413 for a body too large)
         // and close: its answer, already received, is the one to relay, not the failed write.
