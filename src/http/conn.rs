@@ -17,6 +17,15 @@ use std::rc::Rc;
 /// Bodies up to this size are copied next to the head so the response is a single write.
 const INLINE_BODY: usize = 16 * 1024;
 
+/// A new connection's write buffer: it grows to the largest head or piece written.
+const WRITE_BUFFER_START: usize = 256;
+
+/// The largest write buffer a connection keeps from one request to the next (heads and the
+/// small answers inlined with them fit). One grown past it by a large answer or stream event
+/// starts again small: an idle keep-alive connection would otherwise hold its largest answer's
+/// size for as long as it stays open.
+const KEEP_WRITE_BUFFER: usize = 8 * 1024;
+
 pub struct Conn {
     pub io: TcpStream,
     pub rbuf: BytesMut,
@@ -49,9 +58,9 @@ impl Conn {
         Conn {
             io,
             rbuf: BytesMut::with_capacity(super::io::READ_CHUNK),
-            // Grows to the largest head or chunk written, then is reused; small to start, since
-            // every open connection holds one.
-            wbuf: Vec::with_capacity(256),
+            // Grows to the largest head or chunk written, then is reused (up to
+            // `KEEP_WRITE_BUFFER`); small to start, since every open connection holds one.
+            wbuf: Vec::with_capacity(WRITE_BUFFER_START),
             limits,
             drain,
             response_started: false,
@@ -265,6 +274,14 @@ impl Conn {
         }
     }
 
+    /// Called once a request is answered: a write buffer grown past `KEEP_WRITE_BUFFER` is not
+    /// kept for the next request.
+    pub fn answered(&mut self) {
+        if self.wbuf.capacity() > KEEP_WRITE_BUFFER {
+            self.wbuf = Vec::with_capacity(WRITE_BUFFER_START);
+        }
+    }
+
     /// Drops whatever a failed handler left half-written in the write buffer, so an error answer
     /// written next starts clean.
     pub fn discard_unsent(&mut self) {
@@ -454,6 +471,36 @@ pub(crate) mod tests {
             c.end_stream().await.unwrap();
         });
         assert_eq!(got, format!("{head}12\r\ndata: 1\n\ndata: 2\n\n\r\n0\r\n\r\n"));
+    }
+
+    #[test]
+    fn a_write_buffer_grown_by_a_large_answer_is_not_kept_for_the_next_request() {
+        let json: &[u8] = b"application/json";
+        let got = written(async move |c: &mut Conn| {
+            // A small answer: the buffer it grew is kept, the next answer reuses it as it is.
+            c.send_full(200, &[("content-type", json)], Bytes::from(vec![b's'; 1000]), true)
+                .await
+                .unwrap();
+            let (kept, capacity) = (c.wbuf.as_ptr(), c.wbuf.capacity());
+            c.answered();
+            assert_eq!((c.wbuf.as_ptr(), c.wbuf.capacity()), (kept, capacity));
+            // A large one, inlined with its head: the buffer grew to hold it, and is not kept.
+            c.send_full(200, &[("content-type", json)], Bytes::from(vec![b'l'; 12 * 1024]), true)
+                .await
+                .unwrap();
+            assert!(c.wbuf.capacity() > 12 * 1024);
+            c.answered();
+            assert!(c.wbuf.capacity() <= WRITE_BUFFER_START, "{}", c.wbuf.capacity());
+            // And it still answers.
+            c.send_full(200, &[("content-type", json)], Bytes::from_static(b"{}"), false)
+                .await
+                .unwrap();
+        });
+        let answers: Vec<&str> = got.split("HTTP/1.1 200 OK\r\n").skip(1).collect();
+        assert_eq!(answers.len(), 3, "{got:.200}");
+        assert!(answers[0].ends_with(&"s".repeat(1000)) && answers[1].ends_with(&"l".repeat(12 * 1024)));
+        assert!(answers[2]
+            .starts_with("content-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}"));
     }
 
     #[test]

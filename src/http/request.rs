@@ -18,6 +18,13 @@ const MAX_HEADERS: usize = 128;
 /// The most reserved for a `content-length` body before any of it has arrived (see `step`).
 const EAGER_BODY_RESERVE: usize = 4 * 1024 * 1024;
 
+/// The largest request (head and body) after which the connection keeps its read buffer for the
+/// next one. A larger request grew the buffer to its size, and an idle keep-alive connection
+/// (a load balancer's, reused for hours) would hold that memory until it closed: a 4 MiB image
+/// request, 4 MiB per connection. Past this size the next request starts a fresh buffer, one
+/// allocation for a request that already cost many.
+const KEEP_READ_BUFFER_AFTER: usize = 8 * 1024;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
     Get,
@@ -314,6 +321,16 @@ impl RequestReader {
         let ReadState::Body { head, parsed, .. } = std::mem::replace(&mut self.state, ReadState::Head) else {
             unreachable!("matched just above");
         };
+        if head.len() + body.len() > KEEP_READ_BUFFER_AFTER {
+            // The buffer's tail still holds the request's whole allocation (freed only when
+            // neither the request nor this buffer points into it); a pipelined request's bytes
+            // move out with a copy of what was read past this one.
+            *rbuf = if rbuf.is_empty() {
+                BytesMut::new()
+            } else {
+                BytesMut::from(&rbuf[..])
+            };
+        }
         Ok(Step::Done(Request {
             head,
             method: parsed.method,
@@ -902,6 +919,42 @@ mod tests {
                 rbuf.capacity()
             );
             assert!(rbuf.capacity() <= most, "{declared}: {}", rbuf.capacity());
+        }
+    }
+
+    #[test]
+    fn a_large_request_leaves_no_large_read_buffer_behind_and_a_small_one_keeps_its_buffer() {
+        let get = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+        for (len, pipelined) in [(1000, false), (1000, true), (100 * 1024, false), (100 * 1024, true)] {
+            // Arriving as `read_more` reads: into one buffer, which grows for a large body.
+            let body = vec![b'a'; len];
+            let mut wire = format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {len}\r\n\r\n").into_bytes();
+            wire.extend_from_slice(&body);
+            if pipelined {
+                wire.extend_from_slice(get);
+            }
+            let mut rbuf = BytesMut::with_capacity(super::super::io::READ_CHUNK);
+            let mut reader = RequestReader::new(Limits::default());
+            let mut pieces = wire.chunks(4096);
+            let req = loop {
+                match reader.step(&mut rbuf) {
+                    Ok(Step::Done(req)) => break req,
+                    Ok(Step::NeedMore) => rbuf.extend_from_slice(pieces.next().expect("more of the request")),
+                    _ => panic!("{len}: not a request"),
+                }
+            };
+            assert!(req.body[..] == body[..], "{len}");
+            drop(req);
+            // Room for another request this large without an allocation: only in a buffer that
+            // kept the first one's memory.
+            assert_eq!(rbuf.try_reclaim(len), len < KEEP_READ_BUFFER_AFTER, "{len} {pipelined}");
+            // What came after the request stays, to be read next.
+            if pipelined {
+                assert_eq!(&rbuf[..], get);
+                assert!(matches!(reader.step(&mut rbuf), Ok(Step::Done(r)) if r.path() == "/health"));
+            } else {
+                assert!(rbuf.is_empty());
+            }
         }
     }
 

@@ -229,6 +229,7 @@ pub async fn serve_conn<H: Handler>(stream: TcpStream, handler: &H, state: &Serv
         if res.is_err() || conn.close_after || state.drain.draining() {
             break;
         }
+        conn.answered();
     }
     // Half-close politely so a client's last pipelined bytes do not turn into a RST.
     let _ = monoio::io::AsyncWriteRent::shutdown(&mut conn.io).await;
