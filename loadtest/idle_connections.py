@@ -6,8 +6,8 @@ A load balancer keeps a pool of connections to each gateway and reuses them for 
 idle between requests. What an idle connection holds is RSS that stays. For each request size,
 a fresh gateway (one worker, the in-process mock, which echoes the request's text back, so the
 answer is as large as the request) gets N connections; each sends one chat request, reads the
-answer and stays open. The RSS growth over N is the memory per idle connection (kernel socket
-buffers are not in it).
+answer and stays open. After IDLE_SECONDS (3; a connection idle for a second is parked), the RSS
+growth over N is the memory per idle connection (kernel socket buffers are not in it).
 
 Traffic goes to 127.0.0.1 only; every socket operation has a 10 s timeout, every connection is
 closed and the gateway stopped at the end (about 20 s). Usage (after `cargo build --release`):
@@ -34,6 +34,7 @@ N = int(os.environ.get("N", "1000"))
 SIZES = [int(s) for s in os.environ.get("SIZES", "200,10000,100000,1000000").split(",")]
 # The largest sizes get fewer connections: N x 1 MB of buffers is not the question.
 MAX_BYTES_HELD = 512 * 1024 * 1024
+IDLE_SECONDS = float(os.environ.get("IDLE_SECONDS", "3"))
 
 
 def rss_kib(pid):
@@ -90,13 +91,16 @@ def measure(size, n):
         for _ in range(5):
             with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
                 exchange(s, request)
-        time.sleep(0.5)
+        # As long as after the connections below: what the warm-up freed is given back (or
+        # not) alike in both readings.
+        time.sleep(IDLE_SECONDS)
         before = rss_kib(gateway.pid)
         for _ in range(n):
             s = socket.create_connection(("127.0.0.1", port), timeout=10)
             socks.append(s)
             exchange(s, request)
-        time.sleep(1.0)
+        # Past the time after which an idle connection is parked (`PARK_AFTER`, 1 s).
+        time.sleep(IDLE_SECONDS)
         after = rss_kib(gateway.pid)
         return (after - before) * 1024 / n, len(request)
     finally:

@@ -73,6 +73,7 @@ impl LabeledCounters {
 #[derive(Default)]
 pub struct SharedMetrics {
     pub open_conns: AtomicI64,
+    pub parked_conns: AtomicI64,
     pub active_streams: AtomicI64,
     pub pool_idle: AtomicI64,
     pub pool_busy: AtomicI64,
@@ -146,6 +147,9 @@ impl WorkerMetrics {
     pub fn conn_add(&self, d: i64) {
         self.shared.open_conns.fetch_add(d, Relaxed);
     }
+    pub fn parked_add(&self, d: i64) {
+        self.shared.parked_conns.fetch_add(d, Relaxed);
+    }
     pub fn conn_refused(&self) {
         self.shared.conns_refused.fetch_add(1, Relaxed);
     }
@@ -166,10 +170,11 @@ pub fn render() -> String {
     let mut requests: HashMap<RequestKey, u64> = HashMap::new();
     let mut midstream: HashMap<RequestKey, u64> = HashMap::new();
     let mut latency: HashMap<String, (Vec<u64>, u64)> = HashMap::new();
-    let (mut conns, mut streams, mut idle, mut busy) = (0i64, 0i64, 0i64, 0i64);
+    let (mut conns, mut parked, mut streams, mut idle, mut busy) = (0i64, 0i64, 0i64, 0i64, 0i64);
     let (mut dropped, mut refused) = (0u64, 0u64);
     for w in &workers {
         conns += w.open_conns.load(Relaxed);
+        parked += w.parked_conns.load(Relaxed);
         streams += w.active_streams.load(Relaxed);
         idle += w.pool_idle.load(Relaxed);
         busy += w.pool_busy.load(Relaxed);
@@ -234,6 +239,11 @@ pub fn render() -> String {
     }
     for (name, help, v) in [
         ("sluice_open_connections", "Open client connections.", conns),
+        (
+            "sluice_parked_connections",
+            "Open client connections idle long enough to be parked (counted in sluice_open_connections too).",
+            parked,
+        ),
         ("sluice_active_streams", "Streamed responses in progress.", streams),
         (
             "sluice_pool_idle_connections",

@@ -8,6 +8,7 @@ use super::drain::{stream_stopped, Drain, StreamStop, StreamsCut};
 use super::io::write_all;
 use super::request::Limits;
 use bytes::{Bytes, BytesMut};
+use monoio::io::Canceller;
 use monoio::net::TcpStream;
 use std::cell::Cell;
 use std::future::Future;
@@ -29,6 +30,8 @@ const KEEP_WRITE_BUFFER: usize = 8 * 1024;
 pub struct Conn {
     pub io: TcpStream,
     pub rbuf: BytesMut,
+    /// Cancels a read that waited too long without losing what it read (`read_more_within`).
+    pub canceller: Canceller,
     wbuf: Vec<u8>,
     pub limits: Limits,
     drain: Rc<Drain>,
@@ -58,6 +61,7 @@ impl Conn {
         Conn {
             io,
             rbuf: BytesMut::with_capacity(super::io::READ_CHUNK),
+            canceller: Canceller::new(),
             // Grows to the largest head or chunk written, then is reused (up to
             // `KEEP_WRITE_BUFFER`); small to start, since every open connection holds one.
             wbuf: Vec::with_capacity(WRITE_BUFFER_START),
@@ -71,6 +75,12 @@ impl Conn {
             status_sent: 0,
             extra_head: Vec::new(),
         }
+    }
+
+    /// The socket alone, for a connection parked while idle (`server::park`): its buffers and
+    /// the rest go.
+    pub fn into_io(self) -> TcpStream {
+        self.io
     }
 
     /// The socket's fd, for watching the peer while a response streams.

@@ -26,18 +26,20 @@ pub async fn read_more<S: AsyncReadRent>(s: &mut S, mut buf: BytesMut) -> (io::R
 }
 
 /// `read_more` that gives up after `wait` and still hands the buffer back whole, with what it
-/// held (a timeout around `read_more` drops the buffer with the read): `Ok(None)` when `wait`
-/// passed first. A read that completes as it is cancelled still counts.
+/// held (a timeout around `read_more` drops the buffer with the read, and with it any bytes the
+/// read took as it was cancelled): `Ok(None)` when `wait` passed first. A read that completes
+/// as it is cancelled still counts. `canceller` is the connection's, kept across reads (one is
+/// an allocation); it is replaced when it cancels.
 pub async fn read_more_within(
     s: &mut TcpStream,
     mut buf: BytesMut,
     wait: Duration,
+    canceller: &mut Canceller,
 ) -> (io::Result<Option<usize>>, BytesMut) {
     if buf.capacity() - buf.len() < READ_CHUNK / 4 {
         buf.reserve(READ_CHUNK);
     }
     let len = buf.len();
-    let canceller = Canceller::new();
     let mut read = std::pin::pin!(s.cancelable_read(buf.slice_mut(len..), canceller.handle()));
     let timer = monoio::time::sleep(wait);
     monoio::select! {
@@ -45,7 +47,7 @@ pub async fn read_more_within(
         (res, slice) = &mut read => return (res.map(Some), slice.into_inner()),
         _ = timer => {}
     }
-    canceller.cancel();
+    *canceller = std::mem::take(canceller).cancel();
     let (res, slice) = read.await;
     (Ok(res.ok()), slice.into_inner())
 }

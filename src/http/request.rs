@@ -394,11 +394,24 @@ impl RefusedRequest {
     }
 }
 
+/// How long a keep-alive connection waits for its next request with its task and buffers before
+/// it is parked (`server::park`): an idle connection then costs its socket and a small task, a
+/// tenth of what a served one holds (RESULTS, "Session 48"), while a connection busier than this
+/// never pays the parking (a poll and a new task on its next request).
+pub const PARK_AFTER: Duration = Duration::from_secs(1);
+
+/// How the wait for a connection's next request ended.
+pub enum Next {
+    Request(Request),
+    /// The client closed the connection between requests, or the idle timeout passed.
+    Closed,
+    /// Nothing came for `PARK_AFTER` (less than the idle timeout) and nothing is buffered: the
+    /// connection is to be parked.
+    Idle,
+}
+
 /// Reads the next request from the connection.
-///
-/// `Ok(None)` means the client closed the connection cleanly between requests (or the idle
-/// timeout passed with nothing buffered).
-pub async fn read_request(conn: &mut Conn) -> Result<Option<Request>, RefusedRequest> {
+pub async fn read_request(conn: &mut Conn) -> Result<Next, RefusedRequest> {
     let mut reader = RequestReader::new(conn.limits);
     match next_request(conn, &mut reader).await {
         Ok(req) => Ok(req),
@@ -412,7 +425,7 @@ pub async fn read_request(conn: &mut Conn) -> Result<Option<Request>, RefusedReq
     }
 }
 
-async fn next_request(conn: &mut Conn, reader: &mut RequestReader) -> Result<Option<Request>, HttpError> {
+async fn next_request(conn: &mut Conn, reader: &mut RequestReader) -> Result<Next, HttpError> {
     let limits = conn.limits;
     // The whole head must come within `header_read_timeout` of its first byte, not each read of
     // it: a client sending a byte now and then would otherwise hold the connection for ever.
@@ -423,7 +436,7 @@ async fn next_request(conn: &mut Conn, reader: &mut RequestReader) -> Result<Opt
                 if conn.draining() {
                     req.keep_alive = false;
                 }
-                return Ok(Some(req));
+                return Ok(Next::Request(req));
             }
             Step::SendContinue => conn
                 .write_raw(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -432,19 +445,25 @@ async fn next_request(conn: &mut Conn, reader: &mut RequestReader) -> Result<Opt
             Step::NeedMore if reader.in_head() => {
                 let buf = std::mem::take(&mut conn.rbuf);
                 let res = if buf.is_empty() {
-                    let (res, buf) =
-                        match monoio::time::timeout(limits.idle_timeout, read_more(&mut conn.io, buf)).await {
-                            Ok(r) => r,
-                            Err(_) => return Ok(None),
-                        };
+                    // Between requests. The read is cancelled, not dropped, at the wait's end:
+                    // bytes it took as it ended are the next request's, for the parked
+                    // connection too.
+                    let park = limits.idle_timeout > PARK_AFTER;
+                    let wait = if park { PARK_AFTER } else { limits.idle_timeout };
+                    let (res, buf) = read_more_within(&mut conn.io, buf, wait, &mut conn.canceller).await;
                     conn.rbuf = buf;
-                    res
+                    match res {
+                        Ok(None) if park && conn.rbuf.is_empty() => return Ok(Next::Idle),
+                        Ok(None) => return Ok(Next::Closed),
+                        Ok(Some(n)) => Ok(n),
+                        Err(e) => Err(e),
+                    }
                 } else {
                     // A head under way keeps its bytes past a timeout: its 408 is answered in
                     // the format its target names.
                     let deadline = *head_deadline.get_or_insert_with(|| Instant::now() + limits.header_read_timeout);
-                    let (res, buf) =
-                        read_more_within(&mut conn.io, buf, deadline.saturating_duration_since(Instant::now())).await;
+                    let wait = deadline.saturating_duration_since(Instant::now());
+                    let (res, buf) = read_more_within(&mut conn.io, buf, wait, &mut conn.canceller).await;
                     conn.rbuf = buf;
                     match res {
                         Ok(None) => return Err(HttpError::HeadTimeout),
@@ -453,7 +472,7 @@ async fn next_request(conn: &mut Conn, reader: &mut RequestReader) -> Result<Opt
                     }
                 };
                 match res {
-                    Ok(0) if conn.rbuf.is_empty() => return Ok(None),
+                    Ok(0) if conn.rbuf.is_empty() => return Ok(Next::Closed),
                     Ok(0) => return Err(HttpError::Closed),
                     Ok(_) => {}
                     Err(e) => return Err(HttpError::Io(e)),

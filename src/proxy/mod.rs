@@ -462,6 +462,10 @@ impl Handler for Worker {
         self.metrics.conn_add(if open { 1 } else { -1 });
     }
 
+    fn connection_parked(&self, parked: bool) {
+        self.metrics.parked_add(if parked { 1 } else { -1 });
+    }
+
     fn limits(&self) -> Limits {
         self.snapshot().server.limits
     }

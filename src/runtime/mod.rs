@@ -209,10 +209,11 @@ async fn worker_main<H, F>(
                 monoio::time::sleep(Duration::from_millis(100)).await;
                 ticks = ticks.wrapping_add(1);
                 // Housekeeping runs on the worker too: a bug there must not end it either.
-                if ticks.is_multiple_of(10)
-                    && std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.tick())).is_err()
-                {
-                    eprintln!("sluice: worker {index}: housekeeping panicked; skipped this round");
+                if ticks.is_multiple_of(10) {
+                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.tick())).is_err() {
+                        eprintln!("sluice: worker {index}: housekeeping panicked; skipped this round");
+                    }
+                    give_back_free_memory();
                 }
                 if shutdown.load(Ordering::Relaxed) {
                     state.drain.start();
@@ -244,6 +245,18 @@ async fn worker_main<H, F>(
         state.drain.cut_streams();
         wait_in_flight(&state, std::time::Instant::now() + CUT_GRACE).await;
     }
+}
+
+/// Returns the worker thread's free allocator pages to the system once they have been free for
+/// mimalloc's purge delay. mimalloc does that itself only when the thread allocates or frees
+/// again, so a worker that went quiet after a burst (large bodies, many connections now idle
+/// and parked) kept its peak RSS: 135 MB after 32 answers of 1 MB, for as long as it stayed
+/// quiet (RESULTS, "Session 48"). Once a second; cheap when nothing is free (a walk of the
+/// thread's pages), and pages still in use are left alone.
+fn give_back_free_memory() {
+    // SAFETY: mimalloc's collect takes no pointers and acts on the calling thread's heap (a
+    // no-op for a heap it never served, as in tests under another allocator).
+    unsafe { libmimalloc_sys::mi_collect(false) };
 }
 
 /// How long streams cut at the drain timeout have to write their in-stream error and end.
