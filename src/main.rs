@@ -20,6 +20,7 @@ const USAGE: &str = "usage: sluice [--config PATH] [--check]
   --version       print the version";
 
 fn main() -> ExitCode {
+    runtime::no_transparent_huge_pages();
     let mut path = PathBuf::from("config/sluice.toml");
     let mut check = false;
     let mut args = std::env::args().skip(1);
