@@ -396,8 +396,8 @@ impl RefusedRequest {
 
 /// How long a keep-alive connection waits for its next request with its task and buffers before
 /// it is parked (`server::park`): an idle connection then costs its socket and a small task, a
-/// tenth of what a served one holds (RESULTS, "Session 48"), while a connection busier than this
-/// never pays the parking (a poll and a new task on its next request).
+/// third of the RSS a waiting one holds (RESULTS, "Session 48"), while a connection busier
+/// than this never pays the parking (a poll and a new task on its next request).
 pub const PARK_AFTER: Duration = Duration::from_secs(1);
 
 /// How the wait for a connection's next request ended.

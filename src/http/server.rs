@@ -426,12 +426,10 @@ mod tests {
         }
     }
 
-    /// One worker serving `Panicky` on its own thread (detached: it ends with the test process).
-    fn serve_panicky() -> (std::net::SocketAddr, Arc<AtomicIsize>) {
+    /// One worker serving `handler` on its own thread (detached: it ends with the test process).
+    fn serve_on_a_thread<H: Handler + Send>(handler: H) -> std::net::SocketAddr {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let open = Arc::new(AtomicIsize::new(0));
-        let counter = open.clone();
         std::thread::spawn(move || {
             let mut rt = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
                 .enable_timer()
@@ -440,10 +438,17 @@ mod tests {
             rt.block_on(async move {
                 let listener = TcpListener::from_std(listener).unwrap();
                 let canceller = monoio::io::Canceller::new();
-                let handler = Rc::new(Panicky { open: counter });
-                accept_loop(listener, canceller.handle(), handler, Rc::new(ServerState::default())).await;
+                let state = Rc::new(ServerState::default());
+                accept_loop(listener, canceller.handle(), Rc::new(handler), state).await;
             });
         });
+        addr
+    }
+
+    /// One worker serving `Panicky`, and its count of open connections.
+    fn serve_panicky() -> (std::net::SocketAddr, Arc<AtomicIsize>) {
+        let open = Arc::new(AtomicIsize::new(0));
+        let addr = serve_on_a_thread(Panicky { open: open.clone() });
         (addr, open)
     }
 
@@ -565,30 +570,11 @@ mod tests {
 
     #[test]
     fn an_idle_connection_is_parked_then_served_again_or_closed_at_the_idle_timeout() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
         let (open, parked) = (Arc::new(AtomicIsize::new(0)), Arc::new(AtomicIsize::new(0)));
-        let handler = Counted {
+        let addr = serve_on_a_thread(Counted {
             open: open.clone(),
             parked: parked.clone(),
             idle_timeout: PARK_AFTER + Duration::from_millis(1500),
-        };
-        std::thread::spawn(move || {
-            let mut rt = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-                .enable_timer()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = TcpListener::from_std(listener).unwrap();
-                let canceller = monoio::io::Canceller::new();
-                accept_loop(
-                    listener,
-                    canceller.handle(),
-                    Rc::new(handler),
-                    Rc::new(ServerState::default()),
-                )
-                .await;
-            });
         });
         let parked_now = || parked.load(Ordering::SeqCst);
         let mut s = std::net::TcpStream::connect(addr).unwrap();
