@@ -52,9 +52,14 @@ PIDS+=($!)
 "${CPU0[@]}" "$SLUICE_BIN" --config "$WORK/sluice.toml" > "$WORK/gateway.log" 2>&1 &
 GW_PID=$!
 PIDS+=("$GW_PID")
-for _ in $(seq 50); do
-  curl -sf "http://127.0.0.1:$GW/health" > /dev/null 2>&1 && break
-  sleep 0.1
+# Every process answers /health before the traffic starts: a mock that is still starting when
+# the first wrk run begins turns that run's first requests into 502s (connection refused).
+for port in "$MOCK" "$SLOW" "$GW"; do
+  for try in $(seq 51); do
+    curl -sf "http://127.0.0.1:$port/health" > /dev/null 2>&1 && break
+    ((try < 51)) || { echo "nothing answers /health on 127.0.0.1:$port after 5 s" >&2; exit 1; }
+    sleep 0.1
+  done
 done
 
 # run SCRIPT MODEL [EXPECT_ERRORS] [WRK_ARGS...]: one wrk run; errors are reported unless expected.
