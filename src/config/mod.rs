@@ -117,6 +117,9 @@ pub struct Timeouts {
     pub total: Duration,
     /// Longest silence within a response body; `None`: only `total` bounds it.
     pub body_idle: Option<Duration>,
+    /// TCP keepalive on the provider's connections: silence before the first probe, and the
+    /// time between probes (`upstream.tcp_keepalive_ms`); `None`: off.
+    pub tcp_keepalive: Option<Duration>,
 }
 
 /// How a provider's URLs and auth differ from its format's standard API.
@@ -403,6 +406,8 @@ fn unknown_field_name(msg: &str) -> Option<&str> {
 /// Linux's ceiling on any process's open files (`fs.nr_open`'s default): a connection limit
 /// above it could never be reached, so such a value is a typo.
 const MAX_OPEN_FILES: usize = 1 << 20;
+/// `upstream.tcp_keepalive_ms`'s largest value: Linux's limit for TCP_KEEPIDLE (32,767 s).
+const MAX_TCP_KEEPALIVE_MS: u64 = 32_767_000;
 
 fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
     let s = &raw.server;
@@ -443,6 +448,14 @@ fn compile(raw: RawConfig, errs: &mut Errors) -> Option<Snapshot> {
         if ms == 0 {
             errs.push(key, "must be greater than 0");
         }
+    }
+    // The kernel counts keepalive times in whole seconds, up to 32,767 (TCP_KEEPIDLE's limit).
+    let keepalive = raw.upstream.tcp_keepalive_ms;
+    if keepalive != 0 && (!keepalive.is_multiple_of(1000) || keepalive > MAX_TCP_KEEPALIVE_MS) {
+        errs.push(
+            "upstream.tcp_keepalive_ms",
+            format!("must be whole seconds (a multiple of 1000) up to {MAX_TCP_KEEPALIVE_MS}, or 0 (off)"),
+        );
     }
     if raw.upstream.pool_spare > raw.upstream.pool_max_idle && !errs.unreadable("upstream.pool_max_idle") {
         errs.push(
@@ -747,6 +760,7 @@ fn compile_provider(p: &RawProvider, key: &str, up: &raw::RawUpstream, errs: &mu
             body_idle: Some(p.body_idle_timeout_ms.unwrap_or(up.body_idle_timeout_ms))
                 .filter(|&ms| ms > 0)
                 .map(Duration::from_millis),
+            tcp_keepalive: (up.tcp_keepalive_ms > 0).then(|| Duration::from_millis(up.tcp_keepalive_ms)),
         },
         mock: MockKnobs {
             chunks: p.mock_chunks.unwrap_or(4).max(1),
@@ -1153,6 +1167,26 @@ connect_timeout_ms = 0
         };
         assert_eq!(idle(&provider("0")), None);
         assert_eq!(idle(&provider("1000")), Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn upstream_tcp_keepalive_defaults_to_thirty_seconds_zero_is_off_and_only_whole_seconds_pass() {
+        let upstream = |n: &str| format!("{GOOD}\n[upstream]\ntcp_keepalive_ms = {n}\n");
+        let keepalive =
+            |toml: &str| compile_str(toml, "f").map(|c| c.provider("openai").unwrap().timeouts.tcp_keepalive);
+        assert_eq!(keepalive(GOOD).unwrap(), Some(Duration::from_secs(30)));
+        assert_eq!(keepalive(&upstream("0")).unwrap(), None);
+        assert_eq!(keepalive(&upstream("7000")).unwrap(), Some(Duration::from_secs(7)));
+        assert_eq!(
+            keepalive(&upstream("32767000")).unwrap(),
+            Some(Duration::from_secs(32_767))
+        );
+        for bad in ["1500", "999", "32768000"] {
+            let errs = keepalive(&upstream(bad)).unwrap_err();
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            assert_eq!(errs[0].key, "upstream.tcp_keepalive_ms");
+            assert!(errs[0].message.contains("whole seconds"), "{errs:?}");
+        }
     }
 
     #[test]

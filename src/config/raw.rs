@@ -101,6 +101,9 @@ pub struct RawUpstream {
     pub pool_spare: usize,
     /// How often DNS names of upstreams are resolved again (off the workers).
     pub dns_refresh_ms: u64,
+    /// TCP keepalive on upstream connections: the first probe after this much silence, then
+    /// one per this interval, three unanswered ones close it (whole seconds); 0: off.
+    pub tcp_keepalive_ms: u64,
 }
 
 impl Default for RawUpstream {
@@ -114,6 +117,7 @@ impl Default for RawUpstream {
             pool_idle_timeout_ms: 30_000,
             pool_spare: 0,
             dns_refresh_ms: 30_000,
+            tcp_keepalive_ms: 30_000,
         }
     }
 }

@@ -24,6 +24,8 @@ use std::time::Instant;
 const INLINE_BODY: usize = 16 * 1024;
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 128;
+/// Unanswered TCP keepalive probes before the kernel drops an upstream connection.
+const KEEPALIVE_PROBES: u32 = 3;
 
 /// An outgoing request. Headers must already be filtered (no hop-by-hop, no client credentials).
 pub struct OutRequest<'a> {
@@ -743,6 +745,12 @@ async fn connect(origin: &Origin, timeouts: &Timeouts) -> Result<UpstreamConn, U
         match monoio::time::timeout(timeouts.connect, TcpStream::connect_addr(*addr)).await {
             Ok(Ok(s)) => {
                 let _ = s.set_nodelay(true);
+                if let Some(every) = timeouts.tcp_keepalive {
+                    // A peer gone without a FIN or RST (a host down, a NAT or load balancer
+                    // that forgot the flow) is found in `every` x 4 instead of at the body or
+                    // pool timeout, and a long-silent stream keeps the middleboxes' state alive.
+                    let _ = s.set_tcp_keepalive(Some(every), Some(every), Some(KEEPALIVE_PROBES));
+                }
                 let fd = std::os::fd::AsRawFd::as_raw_fd(&s);
                 let io = match &origin.tls_config {
                     None => UpstreamIo::Plain(s),
@@ -842,6 +850,30 @@ mod tests {
         assert!(!ka);
     }
 
+    /// A plain-HTTP origin at a test's listener.
+    fn local_origin(addr: std::net::SocketAddr) -> Origin {
+        Origin {
+            tls: false,
+            host: "127.0.0.1".into(),
+            port: addr.port(),
+            authority: addr.to_string(),
+            path_prefix: String::new(),
+            addrs: vec![addr],
+            tls_config: None,
+            pool_key: Arc::from(format!("http://{addr}")),
+        }
+    }
+
+    fn five_seconds_each(tcp_keepalive: Option<Duration>) -> Timeouts {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            first_byte: Duration::from_secs(5),
+            total: Duration::from_secs(5),
+            body_idle: None,
+            tcp_keepalive,
+        }
+    }
+
     /// The connection is idle in the pool as soon as the body's end is read, while the reader
     /// is still alive: the gateway writes its client's last bytes after that, and a client that
     /// sends its next request at once must find the connection free (not open a second one).
@@ -874,22 +906,8 @@ mod tests {
                 Duration::from_secs(30),
                 crate::metrics::WorkerMetrics::register(),
             ));
-            let origin = Origin {
-                tls: false,
-                host: "127.0.0.1".into(),
-                port: addr.port(),
-                authority: addr.to_string(),
-                path_prefix: String::new(),
-                addrs: vec![addr],
-                tls_config: None,
-                pool_key: Arc::from(format!("http://{addr}")),
-            };
-            let timeouts = Timeouts {
-                connect: Duration::from_secs(5),
-                first_byte: Duration::from_secs(5),
-                total: Duration::from_secs(5),
-                body_idle: None,
-            };
+            let origin = local_origin(addr);
+            let timeouts = five_seconds_each(None);
             let req = OutRequest {
                 method: "GET",
                 path: "/",
@@ -911,6 +929,33 @@ mod tests {
             pool.checkout(&origin.pool_key).expect("the pooled connection");
         });
         upstream.join().unwrap();
+    }
+
+    /// `upstream.tcp_keepalive_ms` reaches the kernel: probes after that much silence, then at
+    /// that interval, `KEEPALIVE_PROBES` of them; none when it is off.
+    #[test]
+    fn upstream_connections_get_the_configured_tcp_keepalive() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let origin = local_origin(addr);
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap();
+        for keepalive in [Some(Duration::from_secs(45)), None] {
+            let timeouts = five_seconds_each(keepalive);
+            let conn = rt.block_on(connect(&origin, &timeouts)).unwrap();
+            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(conn.fd) };
+            let sock = socket2::SockRef::from(&fd);
+            assert_eq!(sock.keepalive().unwrap(), keepalive.is_some());
+            if let Some(every) = keepalive {
+                assert_eq!(sock.keepalive_time().unwrap(), every);
+                assert_eq!(sock.keepalive_interval().unwrap(), every);
+                assert_eq!(sock.keepalive_retries().unwrap(), KEEPALIVE_PROBES);
+            }
+            drop(conn);
+            drop(listener.accept().unwrap());
+        }
     }
 
     /// A head whose framing two readers could read two ways is refused, or read the one way
